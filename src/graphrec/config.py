@@ -1,0 +1,66 @@
+"""One settings object for every entry point (CLI, API, trainer).
+
+Settings are read from ``GRAPHREC_*`` environment variables and an optional ``.env`` file when an
+entry point starts, never at import time, so tests and embedding applications can build their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path(".graphrec")
+
+
+class Settings(BaseSettings):
+    """Process-wide configuration; create one instance per process (CLI command or API lifespan)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRAPHREC_", env_file=".env", extra="ignore")
+
+    environment: str = Field("local", description="local | staging | production")
+    graph_uri: str = Field(
+        "embedded",
+        description="embedded[:DIR] | falkor://host:port | bolt://, neo4j://, neo4j+s:// URIs",
+    )
+    graph_user: str = "neo4j"
+    graph_password: SecretStr | None = None
+    graph_database: str = Field("neo4j", description="Neo4j database name")
+    falkordb_graph: str = Field("graphrec", description="FalkorDB graph key (embedded or falkor://)")
+    data_dir: Path = DEFAULT_DATA_DIR
+    batch_size: int = Field(10_000, ge=100, le=200_000, description="rows per UNWIND batch")
+    model_dir: Path | None = Field(None, description="where model versions live (default DATA_DIR/models)")
+    api_keys: str = Field("", description="comma-separated API keys accepted in X-API-Key")
+    half_life_days: float = Field(30.0, gt=0, description="recency decay half-life for weights")
+
+    @field_validator("graph_uri")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        schemes = ("embedded", "falkor://", "falkors://", "bolt://", "bolt+s://", "bolt+ssc://",
+                   "neo4j://", "neo4j+s://", "neo4j+ssc://")
+        if not value.startswith(schemes):
+            raise ValueError(f"unsupported graph URI {value!r}; expected one of {', '.join(schemes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _no_default_secrets_outside_local(self) -> Settings:
+        if self.environment != "local" and self.graph_uri.startswith(("bolt", "neo4j")):
+            if self.graph_password is None or self.graph_password.get_secret_value() in ("", "neo4j", "password"):
+                raise ValueError("GRAPHREC_GRAPH_PASSWORD must be set to a non-default value outside local use")
+        return self
+
+    @property
+    def models_path(self) -> Path:
+        return self.model_dir if self.model_dir is not None else self.data_dir / "models"
+
+    @property
+    def embedded_dir(self) -> Path:
+        """Data directory of the embedded store: ``embedded:DIR`` wins over ``data_dir``."""
+        if self.graph_uri.startswith("embedded:"):
+            return Path(self.graph_uri.split(":", 1)[1])
+        return self.data_dir / "store"
+
+    @property
+    def api_key_set(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())

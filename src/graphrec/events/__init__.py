@@ -1,0 +1,1 @@
+"""Behaviour events: types, validation, weighting and cleaning."""

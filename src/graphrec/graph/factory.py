@@ -1,0 +1,43 @@
+"""Open the GraphStore named by ``Settings.graph_uri`` (one per process, closed on exit)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+from graphrec.config import Settings
+from graphrec.graph.port import GraphStore
+
+
+def connect(settings: Settings, *, die_with_parent: bool = False) -> GraphStore:
+    """Build the adapter for the configured URI; the caller must ``close()`` it."""
+    uri = settings.graph_uri
+    password = settings.graph_password.get_secret_value() if settings.graph_password else None
+    if uri == "embedded" or uri.startswith("embedded:"):
+        from graphrec.graph.falkordb_store import FalkorDBStore
+
+        return FalkorDBStore.embedded(settings.embedded_dir, graph=settings.falkordb_graph,
+                                      batch_size=settings.batch_size, die_with_parent=die_with_parent)
+    if uri.startswith(("falkor://", "falkors://")):
+        from graphrec.graph.falkordb_store import FalkorDBStore
+
+        parsed = urlparse(uri)
+        return FalkorDBStore.remote(parsed.hostname or "127.0.0.1", parsed.port or 6379,
+                                    password=parsed.password or password, graph=settings.falkordb_graph,
+                                    batch_size=settings.batch_size, ssl=uri.startswith("falkors://"))
+    from graphrec.graph.neo4j_store import Neo4jStore
+
+    return Neo4jStore.connect(uri, settings.graph_user, password, database=settings.graph_database,
+                              batch_size=settings.batch_size)
+
+
+@contextlib.contextmanager
+def open_store(settings: Settings) -> Iterator[GraphStore]:
+    """``with open_store(settings) as store:`` — the store is closed (and an idle embedded server
+    stopped) however the block exits."""
+    store = connect(settings)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,320 @@
+"""GraphStore adapter for FalkorDB: the embedded default, or a remote server at ``falkor://``.
+
+Each FalkorDB query is atomic, so every multi-step write here is a single query (ledger guard +
+batch, user merge) rather than a client-side transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from falkordb import FalkorDB
+from redis.exceptions import RedisError, ResponseError
+
+from graphrec.events.types import COUNT_PROPS, SUM_PROPS
+from graphrec.graph import falkordb_cypher as q
+from graphrec.graph.embedded import EmbeddedServer
+from graphrec.graph.records import (
+    BatchGuard,
+    Candidate,
+    GraphCounts,
+    Interaction,
+    InteractionDelta,
+    InteractionPage,
+    ItemPage,
+    ItemRecord,
+    NodeLabel,
+    UserRecord,
+)
+
+logger = logging.getLogger(__name__)
+
+_MS_PER_DAY = 86_400_000
+
+
+def delta_row(d: InteractionDelta) -> dict[str, Any]:
+    """The parameter row for one edge delta; absent per-type keys leave those properties alone."""
+    row: dict[str, Any] = {"u": d.user_id, "i": d.item_id, "w": float(d.weight), "c": int(d.count),
+                           "f": int(d.first_ts), "l": int(d.last_ts)}
+    for t, n in d.type_counts.items():
+        row[f"n_{t}"] = int(n)
+    for t, v in d.value_sums.items():
+        row[f"s_{t}"] = float(v)
+    return row
+
+
+def interaction_from_props(user_id: str, item_id: str, props: Mapping[str, Any]) -> Interaction:
+    return Interaction(
+        user_id=user_id,
+        item_id=item_id,
+        weight=float(props.get("weight", 0.0)),
+        count=int(props.get("count", 0)),
+        first_ts=int(props.get("first_ts", 0)),
+        last_ts=int(props.get("last_ts", 0)),
+        type_counts={p[2:]: int(props[p]) for p in COUNT_PROPS if props.get(p) is not None},
+        value_sums={p[2:]: float(props[p]) for p in SUM_PROPS if props.get(p) is not None},
+    )
+
+
+class FalkorDBStore:
+    """FalkorDB implementation of :class:`graphrec.graph.port.GraphStore`."""
+
+    def __init__(self, db: FalkorDB, *, graph: str = "graphrec", batch_size: int = 10_000,
+                 server: EmbeddedServer | None = None) -> None:
+        self._db = db
+        self._graph = db.select_graph(graph)
+        self._batch = batch_size
+        self._server = server
+        self._vector_dims: dict[str, int] = {}
+
+    # -- construction ----------------------------------------------------------------------------
+    @classmethod
+    def embedded(cls, data_dir: Any, *, graph: str = "graphrec", batch_size: int = 10_000,
+                 die_with_parent: bool = False) -> FalkorDBStore:
+        """Start (or join) the embedded server for ``data_dir`` and connect over its unix socket."""
+        server = EmbeddedServer(data_dir)
+        info = server.acquire(die_with_parent=die_with_parent)
+        try:
+            db = FalkorDB(unix_socket_path=info.socket, password=server.password())
+        except Exception:
+            server.release()
+            raise
+        return cls(db, graph=graph, batch_size=batch_size, server=server)
+
+    @classmethod
+    def remote(cls, host: str, port: int, *, password: str | None, graph: str = "graphrec",
+               batch_size: int = 10_000, ssl: bool = False) -> FalkorDBStore:
+        return cls(FalkorDB(host=host, port=port, password=password, ssl=ssl), graph=graph,
+                   batch_size=batch_size)
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def _run(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
+        return self._graph.query(query, dict(params or {})).result_set
+
+    def _ro(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
+        return self._graph.ro_query(query, dict(params or {})).result_set
+
+    def _batches(self, rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(rows), self._batch):
+            yield rows[start : start + self._batch]
+
+    # -- schema ----------------------------------------------------------------------------------
+    def apply_schema(self) -> None:
+        for stmt in q.SCHEMA:
+            try:
+                self._run(stmt)
+            except ResponseError as exc:
+                if "already indexed" not in str(exc):
+                    raise
+
+    # -- writes ----------------------------------------------------------------------------------
+    def upsert_users(self, users: Sequence[UserRecord]) -> int:
+        rows = [{"id": u.id, "props": dict(u.props)} for u in users]
+        for batch in self._batches(rows):
+            self._run(q.UPSERT_USERS, {"rows": batch})
+        return len(rows)
+
+    def upsert_items(self, items: Sequence[ItemRecord]) -> int:
+        rows = []
+        for it in items:
+            props = dict(it.props)
+            if it.title is not None:
+                props["title"] = it.title
+            rows.append({"id": it.id, "props": props, "categories": list(it.categories)})
+        for batch in self._batches(rows):
+            self._run(q.UPSERT_ITEMS, {"rows": batch})
+        return len(rows)
+
+    def upsert_interactions(self, deltas: Sequence[InteractionDelta], *,
+                            guard: BatchGuard | None = None) -> int:
+        rows = [delta_row(d) for d in deltas]
+        if guard is not None:
+            # A guarded batch must be one atomic query, whatever its size.
+            result = self._run(q.UPSERT_INTERACTIONS_GUARDED,
+                               {"rows": rows, "key": guard.key, "seq": guard.seq})
+            return int(result[0][0]) if result else 0
+        written = 0
+        for batch in self._batches(rows):
+            result = self._run(q.UPSERT_INTERACTIONS, {"rows": batch})
+            written += int(result[0][0]) if result else 0
+        return written
+
+    def ledger_position(self, key: str) -> int:
+        rows = self._ro(q.LEDGER_POSITION, {"key": key})
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    def ledger_complete(self, key: str, *, rows: int) -> None:
+        self._run(q.LEDGER_COMPLETE, {"key": key, "rows": int(rows), "now": int(time.time() * 1000)})
+
+    def ledger_is_complete(self, key: str) -> bool:
+        rows = self._ro(q.LEDGER_POSITION, {"key": key})
+        return bool(rows and rows[0][1])
+
+    # -- reads -----------------------------------------------------------------------------------
+    def user_interactions(self, *, user_id: str, limit: int = 50) -> list[Interaction]:
+        rows = self._ro(q.USER_INTERACTIONS, {"id": user_id, "limit": int(limit)})
+        return [interaction_from_props(user_id, item_id, props) for item_id, props in rows]
+
+    def user_exists(self, *, user_id: str) -> bool:
+        return bool(self._ro(q.USER_EXISTS, {"id": user_id})[0][0])
+
+    def item_exists(self, *, item_id: str) -> bool:
+        return bool(self._ro(q.ITEM_EXISTS, {"id": item_id})[0][0])
+
+    def co_interaction_candidates_for_user(self, *, user_id: str, limit: int = 100, seed_items: int = 20,
+                                           fanout: int = 50, now_ms: int,
+                                           half_life_days: float) -> list[Candidate]:
+        rows = self._ro(q.USER_CANDIDATES, {
+            "id": user_id, "limit": int(limit), "seeds": int(seed_items), "fanout": int(fanout),
+            "now": int(now_ms), "half_life_ms": float(half_life_days) * _MS_PER_DAY,
+        })
+        return [Candidate(item_id=r[0], score=float(r[1]), evidence=tuple(r[2])) for r in rows]
+
+    def co_interaction_candidates_for_item(self, *, item_id: str, limit: int = 50,
+                                           fanout: int = 50) -> list[Candidate]:
+        rows = self._ro(q.ITEM_CANDIDATES, {"id": item_id, "limit": int(limit), "fanout": int(fanout)})
+        return [Candidate(item_id=r[0], score=float(r[1]), evidence=(item_id,)) for r in rows]
+
+    def iter_users(self, *, page_size: int = 50_000) -> Iterator[list[UserRecord]]:
+        after = ""
+        while True:
+            rows = self._ro(q.PAGE_USERS, {"after": after, "limit": int(page_size)})
+            if not rows:
+                return
+            yield [UserRecord(id=r[0], props={k: v for k, v in r[1].items()
+                                              if k not in ("id", "embedding")}) for r in rows]
+            after = rows[-1][0]
+
+    def iter_items(self, *, page_size: int = 50_000) -> Iterator[ItemPage]:
+        after = ""
+        while True:
+            rows = self._ro(q.PAGE_ITEMS, {"after": after, "limit": int(page_size)})
+            if not rows:
+                return
+            yield ItemPage(ids=[r[0] for r in rows], titles=[r[1] for r in rows],
+                           categories=[sorted(r[2]) for r in rows])
+            after = rows[-1][0]
+
+    def iter_interactions(self, *, page_size: int = 50_000,
+                          since_ms: int | None = None) -> Iterator[InteractionPage]:
+        # Users are fetched in chunks whose edges add up to about one page (mean degree estimate).
+        counts = self.counts()
+        per_user = max(1.0, counts.interactions / max(1, counts.users))
+        users_per_page = max(1, int(page_size / per_user))
+        after = ""
+        since = int(since_ms) if since_ms is not None else -(2**62)
+        while True:
+            ids = [r[0] for r in self._ro(q.PAGE_USER_IDS, {"after": after, "limit": users_per_page})]
+            if not ids:
+                return
+            rows = self._ro(q.EDGES_OF_USERS, {"ids": ids, "since": since})
+            after = ids[-1]
+            if not rows:
+                continue
+            cols = list(zip(*rows, strict=True))
+            yield InteractionPage(user_ids=list(cols[0]), item_ids=list(cols[1]),
+                                  weights=[float(x) for x in cols[2]], counts=[int(x) for x in cols[3]],
+                                  first_ts=[int(x) for x in cols[4]], last_ts=[int(x) for x in cols[5]])
+
+    # -- embeddings ------------------------------------------------------------------------------
+    def _ensure_vector_index(self, label: NodeLabel, dim: int) -> None:
+        if self._vector_dims.get(label) == dim:
+            return
+        existing = {row[0]: row for row in self._ro(q.VECTOR_INDEXES)}
+        create = q.CREATE_VECTOR_INDEX_ITEM if label == "Item" else q.CREATE_VECTOR_INDEX_USER
+        drop = q.DROP_VECTOR_INDEX_ITEM if label == "Item" else q.DROP_VECTOR_INDEX_USER
+        row = existing.get(label)
+        if row is not None and "VECTOR" in (row[2].get("embedding") or []):
+            current = self._stored_dim(label)
+            if current == dim:
+                self._vector_dims[label] = dim
+                return
+            self._run(drop)  # a new model with another width: rebuild the index
+        self._run(create, {"dim": int(dim)})
+        self._vector_dims[label] = dim
+
+    def _stored_dim(self, label: NodeLabel) -> int | None:
+        rows = self._ro(q.ANY_ITEM_EMBEDDING if label == "Item" else q.ANY_USER_EMBEDDING)
+        return len(rows[0][0]) if rows else None
+
+    def write_embeddings(self, *, label: NodeLabel, ids: Sequence[str], vectors: np.ndarray,
+                         model_version: str) -> int:
+        if len(ids) != len(vectors):
+            raise ValueError(f"{len(ids)} ids but {len(vectors)} vectors")
+        vectors = np.asarray(vectors, dtype=np.float32)
+        self._ensure_vector_index(label, int(vectors.shape[1]))
+        query = q.WRITE_ITEM_EMBEDDINGS if label == "Item" else q.WRITE_USER_EMBEDDINGS
+        written = 0
+        step = max(1, min(self._batch, 2_000))
+        for start in range(0, len(ids), step):
+            rows = [{"id": i, "v": v} for i, v in zip(ids[start:start + step],
+                                                      vectors[start:start + step].tolist(), strict=True)]
+            result = self._run(query, {"rows": rows, "version": model_version})
+            written += int(result[0][0]) if result else 0
+        return written
+
+    def similar_by_embedding(self, *, label: NodeLabel, vector: np.ndarray,
+                             k: int) -> list[tuple[str, float]]:
+        query = q.SIMILAR_ITEMS if label == "Item" else q.SIMILAR_USERS
+        try:
+            rows = self._ro(query, {"k": int(k), "v": np.asarray(vector, dtype=np.float32).tolist()})
+        except ResponseError as exc:
+            if "index" in str(exc).lower():
+                return []
+            raise
+        return [(r[0], 1.0 - float(r[1])) for r in rows]
+
+    def get_embedding(self, *, label: NodeLabel, node_id: str) -> np.ndarray | None:
+        rows = self._ro(q.ITEM_EMBEDDING if label == "Item" else q.USER_EMBEDDING, {"id": node_id})
+        if not rows or rows[0][0] is None:
+            return None
+        return np.asarray(rows[0][0], dtype=np.float32)
+
+    # -- meta ------------------------------------------------------------------------------------
+    def set_meta(self, *, key: str, value: str) -> None:
+        self._run(q.SET_META, {"key": key, "value": value})
+
+    def get_meta(self, *, key: str) -> str | None:
+        rows = self._ro(q.GET_META, {"key": key})
+        return rows[0][0] if rows else None
+
+    # -- identity and privacy --------------------------------------------------------------------
+    def delete_user(self, *, user_id: str) -> bool:
+        rows = self._run(q.DELETE_USER, {"id": user_id})
+        return bool(rows and rows[0][0])
+
+    def merge_users(self, *, source_id: str, target_id: str) -> bool:
+        if source_id == target_id:
+            raise ValueError("cannot merge a user into itself")
+        rows = self._run(q.MERGE_USERS, {"src": source_id, "dst": target_id})
+        return bool(rows and rows[0][0])
+
+    # -- housekeeping ----------------------------------------------------------------------------
+    def counts(self) -> GraphCounts:
+        def one(query: str) -> int:
+            return int(self._ro(query)[0][0])
+
+        return GraphCounts(users=one(q.COUNT_USERS), items=one(q.COUNT_ITEMS),
+                           categories=one(q.COUNT_CATEGORIES), interactions=one(q.COUNT_INTERACTIONS))
+
+    def ping(self) -> bool:
+        try:
+            return self._ro(q.PING)[0][0] == 1
+        except (RedisError, OSError):
+            return False
+
+    def clear(self) -> None:
+        self._run(q.CLEAR)
+
+    def close(self) -> None:
+        try:
+            self._db.connection.close()
+        finally:
+            if self._server is not None:
+                self._server.release()
+                self._server = None
+

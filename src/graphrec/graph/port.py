@@ -1,0 +1,133 @@
+"""The GraphStore port: everything the rest of graphrec may ask of the graph database.
+
+Every adapter (Neo4j, FalkorDB) implements this protocol and passes the same contract tests
+(``tests/graph/test_contract.py``). Methods are keyword-only where arguments could be confused,
+batched where they write, and return domain records from ``graphrec.graph.records``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from graphrec.graph.records import (
+    BatchGuard,
+    Candidate,
+    GraphCounts,
+    Interaction,
+    InteractionDelta,
+    InteractionPage,
+    ItemPage,
+    ItemRecord,
+    NodeLabel,
+    UserRecord,
+)
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    """Port over the interaction graph ``(:User)-[:INTERACTED]->(:Item)-[:IN_CATEGORY]->(:Category)``."""
+
+    def apply_schema(self) -> None:
+        """Create constraints and indexes; safe to run any number of times."""
+
+    def upsert_users(self, users: Sequence[UserRecord]) -> int:
+        """Create or update users (properties are merged, never removed); returns rows written."""
+
+    def upsert_items(self, items: Sequence[ItemRecord]) -> int:
+        """Create or update items, their categories and ``IN_CATEGORY`` links; returns rows written."""
+
+    def upsert_interactions(
+        self, deltas: Sequence[InteractionDelta], *, guard: BatchGuard | None = None
+    ) -> int:
+        """Add deltas to ``INTERACTED`` edges (creating users, items and edges as needed).
+
+        Aggregates add up: ``weight``, ``count``, per-type counts and value sums; ``first_ts`` and
+        ``last_ts`` widen. With a ``guard`` the whole batch is applied only if the ledger expects it;
+        returns the number of edges written (0 when the guard refused a replayed batch).
+        """
+
+    def ledger_position(self, key: str) -> int:
+        """Next batch number ledger ``key`` expects (0 for a new key)."""
+
+    def ledger_complete(self, key: str, *, rows: int) -> None:
+        """Mark ledger ``key`` finished, so a later run of the same input is a no-op."""
+
+    def ledger_is_complete(self, key: str) -> bool:
+        """Whether ledger ``key`` was marked complete."""
+
+    def user_interactions(self, *, user_id: str, limit: int = 50) -> list[Interaction]:
+        """A user's edges, most recent first."""
+
+    def user_exists(self, *, user_id: str) -> bool: ...
+
+    def item_exists(self, *, item_id: str) -> bool: ...
+
+    def co_interaction_candidates_for_user(
+        self,
+        *,
+        user_id: str,
+        limit: int = 100,
+        seed_items: int = 20,
+        fanout: int = 50,
+        now_ms: int,
+        half_life_days: float,
+    ) -> list[Candidate]:
+        """Items reached by user -> item -> other user -> item paths, capped at every hop.
+
+        The user's ``seed_items`` most recent items start the walk; each contributes at most
+        ``fanout`` co-users and each co-user at most ``fanout`` items. A path scores
+        ``decay(w_seed) * w_co / sqrt(deg(seed) * deg(candidate))``; the user's own items are excluded.
+        """
+
+    def co_interaction_candidates_for_item(
+        self, *, item_id: str, limit: int = 50, fanout: int = 50
+    ) -> list[Candidate]:
+        """Items sharing users with ``item_id``, degree-normalised, fan-out capped."""
+
+    def iter_users(self, *, page_size: int = 50_000) -> Iterator[list[UserRecord]]: ...
+
+    def iter_items(self, *, page_size: int = 50_000) -> Iterator[ItemPage]: ...
+
+    def iter_interactions(
+        self, *, page_size: int = 50_000, since_ms: int | None = None
+    ) -> Iterator[InteractionPage]:
+        """All edges, paged by user id (a stable cursor), optionally only those with ``last_ts >= since``."""
+
+    def write_embeddings(
+        self, *, label: NodeLabel, ids: Sequence[str], vectors: np.ndarray, model_version: str
+    ) -> int:
+        """Store ``embedding`` and ``model_version`` on nodes, creating the vector index if needed."""
+
+    def similar_by_embedding(
+        self, *, label: NodeLabel, vector: np.ndarray, k: int
+    ) -> list[tuple[str, float]]:
+        """Nearest nodes by cosine similarity through the store's vector index, best first."""
+
+    def get_embedding(self, *, label: NodeLabel, node_id: str) -> np.ndarray | None: ...
+
+    def set_meta(self, *, key: str, value: str) -> None:
+        """Store a small string on the graph's ``(:Meta)`` node (e.g. the published model version)."""
+
+    def get_meta(self, *, key: str) -> str | None: ...
+
+    def delete_user(self, *, user_id: str) -> bool:
+        """Remove the user node, their edges and anything stored about them; False if absent."""
+
+    def merge_users(self, *, source_id: str, target_id: str) -> bool:
+        """Move all of ``source_id``'s edges onto ``target_id`` (aggregates add up) and delete the source.
+
+        Idempotent: merging a source that no longer exists returns False and changes nothing.
+        """
+
+    def counts(self) -> GraphCounts: ...
+
+    def ping(self) -> bool:
+        """Whether the store answers right now (used by readiness checks)."""
+
+    def clear(self) -> None:
+        """Delete every node and edge (tests and ``graphrec init --reset``)."""
+
+    def close(self) -> None: ...

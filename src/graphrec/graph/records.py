@@ -1,0 +1,101 @@
+"""Domain records that cross the GraphStore port; adapters return these, never driver objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+NodeLabel = Literal["User", "Item"]
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: str
+    props: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    id: str
+    title: str | None = None
+    categories: tuple[str, ...] = ()
+    props: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionDelta:
+    """What a batch adds to one (user, item) edge; callers pre-aggregate so a pair appears once.
+
+    ``weight`` is the policy weight of the new events (undecayed); ``type_counts`` keys are event
+    type names, ``value_sums`` keys are valued event type names (see ``graphrec.events.types``).
+    """
+
+    user_id: str
+    item_id: str
+    weight: float
+    count: int
+    first_ts: int
+    last_ts: int
+    type_counts: Mapping[str, int] = field(default_factory=dict)
+    value_sums: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    user_id: str
+    item_id: str
+    weight: float
+    count: int
+    first_ts: int
+    last_ts: int
+    type_counts: Mapping[str, int] = field(default_factory=dict)
+    value_sums: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An item reached by traversal, with the items that led to it (the explanation's evidence)."""
+
+    item_id: str
+    score: float
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GraphCounts:
+    users: int
+    items: int
+    categories: int
+    interactions: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchGuard:
+    """Makes a batch apply exactly once: it is written only if ledger ``key`` expects batch ``seq``.
+
+    The ledger node and the edges change in one transaction, so a crash or a retry can neither
+    lose nor double a batch; an import resumes at ``GraphStore.ledger_position(key)``.
+    """
+
+    key: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionPage:
+    """One page of exported edges in columnar form (cheap to turn into numpy arrays)."""
+
+    user_ids: list[str]
+    item_ids: list[str]
+    weights: list[float]
+    counts: list[int]
+    first_ts: list[int]
+    last_ts: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPage:
+    ids: list[str]
+    titles: list[str | None]
+    categories: list[list[str]]
