@@ -17,6 +17,8 @@ SCHEMA: Final[tuple[str, ...]] = (
     "CREATE INDEX FOR (c:Category) ON (c.name)",
     "CREATE INDEX FOR (l:Ledger) ON (l.key)",
     "CREATE INDEX FOR (m:Meta) ON (m.key)",
+    "CREATE INDEX FOR (x:EventId) ON (x.key)",
+    "CREATE INDEX FOR (x:EventId) ON (x.user)",
 )
 
 UPSERT_USERS: Final = "UNWIND $rows AS r MERGE (u:User {id: r.id}) SET u += r.props RETURN count(u)"
@@ -244,4 +246,73 @@ COUNT_CATEGORIES: Final = "MATCH (n:Category) RETURN count(n)"
 COUNT_INTERACTIONS: Final = "MATCH ()-[e:INTERACTED]->() RETURN count(e)"
 
 CLEAR: Final = "MATCH (n) DETACH DELETE n"
-PING: Final = "RETURN 1"
+
+
+# -- behaviour events: exactly-once ingestion, reweigh, event-id records (graphrec.events) --------
+
+# One query, hence one atomic (and, embedded, fsynced) write: the batch is applied only when none of
+# its event keys was seen and none of its users withdrew consent; otherwise nothing is written and
+# the offending keys / users come back so the caller can drop them and retry. FOREACH keeps the row
+# alive when the batch is refused.
+UPSERT_INTERACTIONS_ONCE: Final = f"""
+UNWIND $keys AS k
+OPTIONAL MATCH (x:EventId {{key: k.k}})
+WITH collect(x.key) AS existing
+UNWIND $users AS uid
+OPTIONAL MATCH (u:User {{id: uid}}) WHERE u.consent = false
+WITH existing, collect(u.id) AS refused
+WITH existing, refused, size(existing) = 0 AND size(refused) = 0 AS ok
+FOREACH (k IN CASE WHEN ok THEN $keys ELSE [] END |
+  CREATE (:EventId {{key: k.k, user: k.u, at: $now}}))
+FOREACH (r IN CASE WHEN ok THEN $rows ELSE [] END |
+  MERGE (u:User {{id: r.u}})
+  MERGE (i:Item {{id: r.i}})
+  MERGE (u)-[e:INTERACTED]->(i)
+  ON CREATE SET e.weight = 0.0, e.count = 0, e.first_ts = r.f, e.last_ts = r.l,
+    u.degree = coalesce(u.degree, 0) + 1, i.degree = coalesce(i.degree, 0) + 1
+  SET e.weight = e.weight + r.w,
+    e.count = e.count + r.c,
+    e.first_ts = CASE WHEN r.f < e.first_ts THEN r.f ELSE e.first_ts END,
+    e.last_ts = CASE WHEN r.l > e.last_ts THEN r.l ELSE e.last_ts END,
+    {_AGGREGATE_PROPS}
+)
+RETURN ok, existing, refused
+"""
+
+EDGE_AGGREGATES_OF_USERS: Final = """
+UNWIND $ids AS uid
+MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)
+RETURN uid, i.id, properties(e)
+ORDER BY uid, i.id
+"""
+
+# Optimistic: `count` only grows, so an edge whose count moved since it was read is left alone.
+SET_INTERACTION_WEIGHTS: Final = """
+UNWIND $rows AS r
+MATCH (:User {id: r.u})-[e:INTERACTED]->(:Item {id: r.i})
+WHERE e.count = r.c
+SET e.weight = r.w
+RETURN r.u, r.i
+"""
+
+REASSIGN_EVENT_IDS: Final = """
+MATCH (x:EventId {user: $src})
+SET x.user = $dst
+RETURN count(x)
+"""
+
+ERASE_EVENT_IDS: Final = """
+MATCH (x:EventId {user: $id})
+WITH x LIMIT $limit
+DELETE x
+RETURN count(*)
+"""
+
+EXPIRE_EVENT_IDS: Final = """
+MATCH (x:EventId) WHERE x.at < $before
+WITH x LIMIT $limit
+DELETE x
+RETURN count(*)
+"""
+
+GET_USER: Final = "MATCH (u:User {id: $id}) RETURN properties(u)"

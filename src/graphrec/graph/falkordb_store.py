@@ -18,6 +18,7 @@ from redis.exceptions import RedisError, ResponseError
 from graphrec.events.types import COUNT_PROPS, SUM_PROPS
 from graphrec.graph import falkordb_cypher as q
 from graphrec.graph.embedded import EmbeddedServer
+from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
     BatchGuard,
     Candidate,
@@ -96,7 +97,16 @@ class FalkorDBStore:
         return self._graph.query(query, dict(params or {})).result_set
 
     def _ro(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
-        return self._graph.ro_query(query, dict(params or {})).result_set
+        try:
+            return self._graph.ro_query(query, dict(params or {})).result_set
+        except ResponseError as exc:
+            if "empty key" in str(exc):  # nothing written yet: the graph key does not exist
+                return []
+            raise
+
+    def _scalar(self, query: str, params: Mapping[str, Any] | None = None) -> Any:
+        rows = self._ro(query, params)
+        return rows[0][0] if rows else None
 
     def _batches(self, rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         for start in range(0, len(rows), self._batch):
@@ -160,10 +170,10 @@ class FalkorDBStore:
         return [interaction_from_props(user_id, item_id, props) for item_id, props in rows]
 
     def user_exists(self, *, user_id: str) -> bool:
-        return bool(self._ro(q.USER_EXISTS, {"id": user_id})[0][0])
+        return bool(self._scalar(q.USER_EXISTS, {"id": user_id}))
 
     def item_exists(self, *, item_id: str) -> bool:
-        return bool(self._ro(q.ITEM_EXISTS, {"id": item_id})[0][0])
+        return bool(self._scalar(q.ITEM_EXISTS, {"id": item_id}))
 
     def co_interaction_candidates_for_user(self, *, user_id: str, limit: int = 100, seed_items: int = 20,
                                            fanout: int = 50, now_ms: int,
@@ -279,8 +289,8 @@ class FalkorDBStore:
         self._run(q.SET_META, {"key": key, "value": value})
 
     def get_meta(self, *, key: str) -> str | None:
-        rows = self._ro(q.GET_META, {"key": key})
-        return rows[0][0] if rows else None
+        value = self._scalar(q.GET_META, {"key": key})
+        return None if value is None else str(value)
 
     # -- identity and privacy --------------------------------------------------------------------
     def delete_user(self, *, user_id: str) -> bool:
@@ -296,14 +306,14 @@ class FalkorDBStore:
     # -- housekeeping ----------------------------------------------------------------------------
     def counts(self) -> GraphCounts:
         def one(query: str) -> int:
-            return int(self._ro(query)[0][0])
+            return int(self._scalar(query) or 0)
 
         return GraphCounts(users=one(q.COUNT_USERS), items=one(q.COUNT_ITEMS),
                            categories=one(q.COUNT_CATEGORIES), interactions=one(q.COUNT_INTERACTIONS))
 
     def ping(self) -> bool:
         try:
-            return self._ro(q.PING)[0][0] == 1
+            return bool(self._db.connection.ping())
         except (RedisError, OSError):
             return False
 
@@ -317,4 +327,71 @@ class FalkorDBStore:
             if self._server is not None:
                 self._server.release()
                 self._server = None
+
+    # -- behaviour events ------------------------------------------------------------------------
+    def upsert_interactions_once(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey],
+                                 now_ms: int) -> EventWriteResult:
+        keys = [{"k": e.key, "u": e.user_id} for e in events]
+        if len({k["k"] for k in keys}) != len(keys):
+            raise ValueError("event keys must be distinct within one write")
+        if not keys:
+            if deltas:
+                raise ValueError("deltas need the events they come from")
+            return EventWriteResult(applied=True)
+        users = sorted({e.user_id for e in events} | {d.user_id for d in deltas})
+        # A guarded write must be one atomic query, whatever its size (callers bound the batch).
+        rows = self._run(q.UPSERT_INTERACTIONS_ONCE, {
+            "keys": keys, "users": users,
+            "rows": [delta_row(d) for d in deltas], "now": int(now_ms)})
+        ok, existing, refused = rows[0]
+        if ok:
+            return EventWriteResult(applied=True, edges=len(deltas))
+        return EventWriteResult(applied=False, existing=tuple(existing), refused_users=tuple(sorted(refused)))
+
+    def iter_interaction_aggregates(self, *, page_size: int = 50_000) -> Iterator[list[Interaction]]:
+        counts = self.counts()
+        per_user = max(1.0, counts.interactions / max(1, counts.users))
+        users_per_page = max(1, int(page_size / per_user))
+        after = ""
+        while True:
+            ids = [r[0] for r in self._ro(q.PAGE_USER_IDS, {"after": after, "limit": users_per_page})]
+            if not ids:
+                return
+            rows = self._ro(q.EDGE_AGGREGATES_OF_USERS, {"ids": ids})
+            after = ids[-1]
+            if rows:
+                yield [interaction_from_props(u, i, props) for u, i, props in rows]
+
+    def set_interaction_weights(self, rows: Sequence[WeightUpdate]) -> list[tuple[str, str]]:
+        params = [{"u": r.user_id, "i": r.item_id, "w": float(r.weight), "c": int(r.expected_count)}
+                  for r in rows]
+        updated: set[tuple[str, str]] = set()
+        for batch in self._batches(params):
+            updated.update((u, i) for u, i in self._run(q.SET_INTERACTION_WEIGHTS, {"rows": batch}))
+        return [(r.user_id, r.item_id) for r in rows if (r.user_id, r.item_id) not in updated]
+
+    def reassign_event_ids(self, *, source_id: str, target_id: str) -> int:
+        rows = self._run(q.REASSIGN_EVENT_IDS, {"src": source_id, "dst": target_id})
+        return int(rows[0][0]) if rows else 0
+
+    def _delete_in_chunks(self, query: str, params: Mapping[str, Any]) -> int:
+        total = 0
+        while True:
+            rows = self._run(query, {**params, "limit": self._batch})
+            n = int(rows[0][0]) if rows else 0
+            total += n
+            if n < self._batch:
+                return total
+
+    def erase_event_ids(self, *, user_id: str) -> int:
+        return self._delete_in_chunks(q.ERASE_EVENT_IDS, {"id": user_id})
+
+    def expire_event_ids(self, *, before_ms: int) -> int:
+        return self._delete_in_chunks(q.EXPIRE_EVENT_IDS, {"before": int(before_ms)})
+
+    def get_user(self, *, user_id: str) -> UserRecord | None:
+        rows = self._ro(q.GET_USER, {"id": user_id})
+        if not rows:
+            return None
+        return UserRecord(id=user_id, props={k: v for k, v in rows[0][0].items() if k not in ("id", "embedding")})
 

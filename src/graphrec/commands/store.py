@@ -1,0 +1,84 @@
+"""``graphrec init``, ``graphrec stats`` and ``graphrec store start|stop|status``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import typer
+
+from graphrec.config import Settings
+from graphrec.graph.embedded import EmbeddedServer
+from graphrec.graph.factory import open_store
+
+store_app = typer.Typer(no_args_is_help=True, help="Manage the embedded FalkorDB server.")
+
+
+def _embedded(settings: Settings) -> EmbeddedServer:
+    if not settings.graph_uri.startswith("embedded"):
+        typer.echo(f"GRAPHREC_GRAPH_URI is {settings.graph_uri}: not the embedded store; nothing to manage.",
+                   err=True)
+        raise typer.Exit(2)
+    return EmbeddedServer(settings.embedded_dir)
+
+
+@store_app.command("start")
+def store_start() -> None:
+    """Start the embedded store and keep it running until `graphrec store stop`."""
+    settings = Settings()
+    info = _embedded(settings).acquire(pinned=True)
+    typer.echo(f"embedded FalkorDB running: pid {info.pid}, socket {info.socket}, "
+               f"data {settings.embedded_dir}")
+
+
+@store_app.command("stop")
+def store_stop() -> None:
+    """Stop the embedded store (acknowledged writes are already on disk)."""
+    settings = Settings()
+    stopped = _embedded(settings).stop()
+    typer.echo("embedded FalkorDB stopped" if stopped else "embedded FalkorDB was not running")
+
+
+@store_app.command("status")
+def store_status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Say whether the embedded store runs, where, and who uses it."""
+    settings = Settings()
+    server = _embedded(settings)
+    info = server.info()
+    status = {"running": info is not None, "data_dir": str(settings.embedded_dir),
+              "pid": info.pid if info else None, "socket": info.socket if info else None,
+              "pinned": info.pinned if info else None, "clients": len(server.live_leases())}
+    if as_json:
+        typer.echo(json.dumps(status))
+    elif info is None:
+        typer.echo(f"embedded FalkorDB is not running (data dir {settings.embedded_dir})")
+    else:
+        typer.echo(f"embedded FalkorDB running: pid {info.pid}, socket {info.socket}, "
+                   f"{'pinned' if info.pinned else 'on demand'}, {status['clients']} client(s)")
+
+
+def init(reset: bool = typer.Option(False, "--reset", help="Delete every node and edge first.")) -> None:
+    """Create the graph schema (indexes, constraints) in the configured store."""
+    settings = Settings()
+    with open_store(settings) as store:
+        if reset:
+            store.clear()
+        store.apply_schema()
+    typer.echo(f"schema applied to {settings.graph_uri}" + (" (graph reset)" if reset else ""))
+
+
+def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Counts of users, items, categories and interactions."""
+    with open_store(Settings()) as store:
+        counts = store.counts()
+    if as_json:
+        typer.echo(json.dumps(asdict(counts)))
+    else:
+        for name, value in asdict(counts).items():
+            typer.echo(f"{name:<13}{value:>12,}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("stats")(stats)
+    app.add_typer(store_app, name="store")

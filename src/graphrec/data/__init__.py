@@ -1,0 +1,1 @@
+"""Importers (MovieLens, LightGCN, events CSV/Parquet) and the synthetic generator."""
