@@ -33,6 +33,22 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(None, description="where model versions live (default DATA_DIR/models)")
     api_keys: str = Field("", description="comma-separated API keys accepted in X-API-Key")
     half_life_days: float = Field(30.0, gt=0, description="recency decay half-life for weights")
+    # -- behaviour events (issue 3; see docs/events.md) --
+    events_policy_path: Path | None = Field(
+        None, description="weighting policy TOML overriding the packaged graphrec/events/policy.toml")
+    events_max_batch: int = Field(1_000, ge=1, le=100_000, description="most events in one POST /v1/events")
+    events_max_body_bytes: int = Field(
+        2_000_000, ge=1_024, description="largest accepted POST /v1/events body (413 above)")
+    events_clock_skew_s: float = Field(
+        300.0, ge=0, description="how far in the future an event timestamp may lie (client clock skew)")
+    events_burst_window_ms: int = Field(
+        1_000, ge=0, description="identical events (actor, item, type, value) closer than this count once")
+    events_max_per_minute: int = Field(
+        600, ge=1, description="events one actor may produce per minute before being flagged as a bot")
+    event_id_retention_days: float = Field(
+        30.0, gt=0, description="how long seen event ids are kept for duplicate detection")
+    rate_limit_per_s: float = Field(50.0, gt=0, description="sustained requests/s per API key")
+    rate_limit_burst: int = Field(100, ge=1, description="request burst per API key (token bucket size)")
 
     @field_validator("graph_uri")
     @classmethod

@@ -32,7 +32,7 @@ def test_upsert_users_and_items_with_categories(any_store: GraphStore) -> None:
     any_store.upsert_items([ItemRecord("i1", "Toy Story (1995)", ("Animation", "Comedy"))])
     counts = any_store.counts()
     assert (counts.users, counts.items, counts.categories, counts.interactions) == (2, 3, 3, 0)
-    items = [page for page in any_store.iter_items(page_size=2)]
+    items = list(any_store.iter_items(page_size=2))
     ids = [i for p in items for i in p.ids]
     titles = dict(zip(ids, [t for p in items for t in p.titles], strict=True))
     cats = dict(zip(ids, [c for p in items for c in p.categories], strict=True))

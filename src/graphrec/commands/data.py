@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from graphrec.config import Settings
 from graphrec.data.errors import InputError
 from graphrec.data.importer import import_dataset
 from graphrec.data.readers import FORMATS, read_dataset
-from graphrec.data.weighing import Weigher
 from graphrec.data.synthetic import DEFAULT_END, SyntheticSpec, generate
+from graphrec.data.weighing import weigher_for
 from graphrec.graph.factory import open_store
 
 
@@ -36,13 +37,13 @@ def import_command(
         raise typer.Exit(2) from None
     with open_store(settings) as store, tqdm(total=dataset.events.num_rows, unit=" edges", desc="import",
                                              disable=None, leave=False) as bar:
-        report = import_dataset(store, dataset, fmt=fmt, weigher=_weigher(settings),
+        report = import_dataset(store, dataset, fmt=fmt, weigher=weigher_for(store, settings),
                                 batch_size=settings.batch_size, progress=bar.update)
         counts = store.counts()
     if as_json:
         typer.echo(json.dumps({"events": report.events, "interactions": report.interactions,
                                "already_imported": report.already_imported, "seconds": round(report.seconds, 3),
-                               "counts": counts.__dict__ if hasattr(counts, "__dict__") else None}))
+                               "counts": asdict(counts)}))
         return
     if report.already_imported:
         typer.echo(f"{path}: already imported (same content); nothing changed")
@@ -54,12 +55,6 @@ def import_command(
     typer.echo(f"graph: {counts.users:,} users, {counts.items:,} items, {counts.categories:,} categories, "
                f"{counts.interactions:,} interactions")
 
-
-def _weigher(settings: Settings) -> Weigher:
-    """The live event policy's vectorised weights, so files and the API weigh events alike."""
-    from graphrec.data.weighing import provisional_weigher
-
-    return provisional_weigher
 
 
 def _parse_end(value: str) -> datetime:

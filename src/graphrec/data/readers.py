@@ -6,6 +6,7 @@ row anywhere is found before anything is written.
 
 from __future__ import annotations
 
+import csv
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,11 +271,11 @@ def read_events(path: Path, items_path: Path | None = None) -> Dataset:
 def _header(path: Path) -> list[str]:
     if not path.is_file():
         raise InputError(path, None, "file not found")
-    with open(path, encoding="utf8") as fh:
-        first = fh.readline().strip()
+    with open(path, encoding="utf8", newline="") as fh:
+        first = next(csv.reader(fh), [])
     if not first:
         raise InputError(path, 1, "empty file: expected a header user_id,item_id,event_type,timestamp[,value]")
-    return [c.strip() for c in first.split(",")]
+    return [c.strip() for c in first]
 
 
 def read_catalogue(path: Path) -> list[ItemRecord]:

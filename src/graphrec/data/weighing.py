@@ -11,18 +11,22 @@ from typing import Protocol
 
 import numpy as np
 
+from graphrec.config import Settings
+from graphrec.graph.port import GraphStore
+
 
 class Weigher(Protocol):
-    def __call__(self, type_codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def __call__(self, type_codes: np.ndarray, values: np.ndarray, /) -> np.ndarray:
         """Per-event weights (float64), same length as the inputs."""
         ...
 
 
-def provisional_weigher(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Stand-in until the event policy (issue 3) supplies weights: one table lookup per type."""
-    from graphrec.events.types import EVENT_TYPES
 
-    table = {"view": 1.0, "click": 2.0, "hover": 0.5, "scroll": 1.0, "dwell": 1.5, "add_to_cart": 4.0,
-             "purchase": 6.0, "rating": 1.0, "like": 3.0, "share": 3.0, "video_play": 1.5, "dislike": -3.0}
-    lookup = np.array([table[t] for t in EVENT_TYPES])
-    return lookup[codes]
+def weigher_for(store: GraphStore, settings: Settings) -> Weigher:
+    """The live event policy (``GRAPHREC_EVENTS_POLICY_PATH`` or the packaged one) with the dwell cap
+    in force in ``store``: a file import weighs each event exactly as ``POST /v1/events`` would."""
+    from graphrec.events.pipeline import current_dwell_cap
+    from graphrec.events.policy import load_policy, policy_weigher
+
+    policy = load_policy(settings.events_policy_path)
+    return policy_weigher(policy, dwell_cap_s=current_dwell_cap(store, policy))

@@ -74,8 +74,8 @@ def _die_with_parent() -> None:
 class EmbeddedServer:
     """Owns one data directory's server lifecycle; see the module docstring for the protocol."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir.resolve()
+    def __init__(self, data_dir: Path | str) -> None:
+        self.data_dir = Path(data_dir).resolve()
 
     # -- paths ---------------------------------------------------------------------------------
     @property

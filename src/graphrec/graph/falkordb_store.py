@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,7 @@ class FalkorDBStore:
 
     # -- construction ----------------------------------------------------------------------------
     @classmethod
-    def embedded(cls, data_dir: Any, *, graph: str = "graphrec", batch_size: int = 10_000,
+    def embedded(cls, data_dir: Path | str, *, graph: str = "graphrec", batch_size: int = 10_000,
                  die_with_parent: bool = False) -> FalkorDBStore:
         """Start (or join) the embedded server for ``data_dir`` and connect over its unix socket."""
         server = EmbeddedServer(data_dir)
@@ -393,5 +394,6 @@ class FalkorDBStore:
         rows = self._ro(q.GET_USER, {"id": user_id})
         if not rows:
             return None
-        return UserRecord(id=user_id, props={k: v for k, v in rows[0][0].items() if k not in ("id", "embedding")})
+        props = {k: v for k, v in rows[0][0].items() if k not in ("id", "embedding")}
+        return UserRecord(id=user_id, props=props)
 

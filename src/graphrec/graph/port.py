@@ -8,6 +8,7 @@ batched where they write, and return domain records from ``graphrec.graph.record
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -131,3 +132,68 @@ class GraphStore(Protocol):
         """Delete every node and edge (tests and ``graphrec init --reset``)."""
 
     def close(self) -> None: ...
+
+    # -- behaviour events (graphrec.events; issue 3) ---------------------------------------------
+    def upsert_interactions_once(
+        self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey], now_ms: int
+    ) -> EventWriteResult:
+        """Apply ``deltas`` and record ``events`` as seen, exactly once, in ONE atomic write.
+
+        The write happens only if no ``(:EventId {key})`` exists for any of ``events`` and no user
+        named in ``events`` or ``deltas`` has ``consent = false``. Then every event becomes
+        ``(:EventId {key, user: user_id, at: now_ms})`` and the deltas are added exactly as
+        :meth:`upsert_interactions` adds them. Otherwise nothing is written and the result lists the
+        keys already recorded and the refusing users. Keys must be distinct, and ``events`` non-empty
+        when ``deltas`` is (``ValueError``); no events and no deltas is a no-op reporting ``applied``.
+        """
+
+    def iter_interaction_aggregates(self, *, page_size: int = 50_000) -> Iterator[list[Interaction]]:
+        """Every edge with its per-type aggregates (``type_counts``, ``value_sums``), paged by user id;
+        a page holds whole users, pages come in ascending user id order."""
+
+    def set_interaction_weights(self, rows: Sequence[WeightUpdate]) -> list[tuple[str, str]]:
+        """Set ``weight`` on existing edges whose ``count`` still equals ``expected_count``.
+
+        Returns the ``(user_id, item_id)`` pairs NOT updated (edge gone, or a concurrent write changed
+        its count): the caller re-reads and retries those. Never creates nodes or edges.
+        """
+
+    def reassign_event_ids(self, *, source_id: str, target_id: str) -> int:
+        """Re-own the seen-event records of ``source_id`` to ``target_id`` (identity merge); keys stay."""
+
+    def erase_event_ids(self, *, user_id: str) -> int:
+        """Delete every seen-event record owned by ``user_id`` (erasure); returns how many."""
+
+    def expire_event_ids(self, *, before_ms: int) -> int:
+        """Delete seen-event records created before ``before_ms`` (retention); returns how many."""
+
+    def get_user(self, *, user_id: str) -> UserRecord | None:
+        """The user's properties (without ``id`` and ``embedding``), or None if absent."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventKey:
+    """One event's duplicate-detection key and the user (graph node id) who owns the record."""
+
+    key: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventWriteResult:
+    """Outcome of :meth:`GraphStore.upsert_interactions_once`."""
+
+    applied: bool
+    existing: tuple[str, ...] = ()
+    refused_users: tuple[str, ...] = ()
+    edges: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WeightUpdate:
+    """New ``weight`` for edge (user, item), valid while the edge's ``count`` is still ``expected_count``."""
+
+    user_id: str
+    item_id: str
+    weight: float
+    expected_count: int

@@ -1,0 +1,37 @@
+# The two commands a new machine needs (see README):
+#   make demo   set up, then run the main job on the embedded store
+#   make test   set up, then run the whole test suite
+# torch is pinned to the CPU build (2.13.0): a looser requirement pulls GBs of CUDA packages.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+DEMO_INTERACTIONS ?= 200000
+
+.PHONY: setup test demo bench lint clean
+
+$(BIN)/graphrec: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(BIN)/graphrec
+
+setup: $(BIN)/graphrec
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+demo: setup
+	$(BIN)/python -m graphrec.demo --interactions $(DEMO_INTERACTIONS)
+
+bench: setup
+	$(BIN)/python bench/import.py
+
+lint: setup
+	$(BIN)/ruff check src api tests bench training
+	$(BIN)/mypy src
+
+clean:
+	rm -rf $(VENV) .graphrec .pytest_cache

@@ -1,0 +1,150 @@
+"""``POST /v1/events``: behaviour events in, acknowledged only once durably written.
+
+The body is read by hand so that its size is checked (``Content-Length`` first, then the streamed
+bytes) before any parsing. Status codes: 202 written (counts of applied and duplicate events);
+400 malformed JSON; 401 missing/invalid key; 403 events of users who withdrew consent (nothing
+written); 413 body or batch too large; 415 not JSON; 422 every invalid event with index, field and
+reason (nothing written); 429 rate limited (``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import ApiKeyDep, PipelineDep, SettingsDep
+from api.errors import error_item
+from api.schemas.errors import ErrorListPublic, ErrorPublic
+from api.schemas.events import EventsAccepted, EventsCreate
+from graphrec.config import Settings
+from graphrec.events.pipeline import ConsentRefused, EventPipeline
+from graphrec.events.schema import EventValidationError, validate_events
+
+router = APIRouter(tags=["events"])
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_CONTENT_TOO_LARGE,
+        f"request body exceeds the limit of {limit} bytes; send smaller batches",
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, "Content-Length is not a number") from None
+        if size > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:  # chunked uploads or a lying Content-Length
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _unprocessable(field: str, reason: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(None, field, reason)])
+
+
+def _ingest(body: bytes, settings: Settings, pipeline: EventPipeline) -> EventsAccepted:
+    """Parse, validate and write (runs in the threadpool: CPU work and a blocking store call)."""
+    try:
+        raw: Any = json.loads(body)
+    except UnicodeDecodeError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "malformed JSON: the body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(raw, dict) or "events" not in raw:
+        raise _unprocessable("events", 'expected a JSON object {"events": [...]}')
+    extra = sorted(set(raw) - {"events"})
+    if extra:
+        raise _unprocessable(extra[0], "unexpected field; the body holds only 'events'")
+    items = raw["events"]
+    if isinstance(items, list):
+        if not items:
+            raise _unprocessable("events", "the batch is empty; send at least one event")
+        if len(items) > settings.events_max_batch:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"batch of {len(items)} events exceeds the limit of "
+                f"{settings.events_max_batch} events per request",
+            )
+    now_ms = int(time.time() * 1000)
+    try:
+        events = validate_events(items, now_ms=now_ms, skew_ms=int(settings.events_clock_skew_s * 1000))
+    except EventValidationError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [error_item(e.index, e.field, e.reason) for e in exc.errors],
+        ) from None
+    try:
+        report = pipeline.ingest(events, on_refused="reject")
+    except ConsentRefused as exc:
+        refused = set(exc.users)
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            [
+                error_item(
+                    i, "user_id", f"user '{events[i].actor}' withdrew consent; their events are not recorded"
+                )
+                for i in exc.indices
+                if events[i].actor in refused
+            ],
+        ) from None
+    return EventsAccepted(
+        received=report.received,
+        applied=report.applied,
+        duplicates=report.duplicates,
+        collapsed=report.collapsed,
+        flagged=report.flagged,
+        duplicate_ids=report.duplicate_ids,
+        flagged_actors=report.flagged_actors,
+    )
+
+
+# The body is parsed by hand (size first); this documents it in the OpenAPI schema.
+_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": EventsCreate.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/events",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EventsAccepted,
+    openapi_extra=_BODY_SCHEMA,
+    responses={
+        400: {"model": ErrorPublic},
+        401: {"model": ErrorPublic},
+        403: {"model": ErrorListPublic},
+        413: {"model": ErrorPublic},
+        415: {"model": ErrorPublic},
+        422: {"model": ErrorListPublic},
+        429: {"model": ErrorPublic},
+    },
+)
+async def create_events(
+    request: Request, _key: ApiKeyDep, settings: SettingsDep, pipeline: PipelineDep
+) -> EventsAccepted:
+    """Record a batch of behaviour events, each exactly once; answered after the write is durable."""
+    ctype = request.headers.get("content-type")
+    if ctype is not None and not ctype.split(";", 1)[0].strip().lower().endswith("json"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the batch as application/json")
+    body = await _read_body(request, settings.events_max_body_bytes)
+    return await run_in_threadpool(_ingest, body, settings, pipeline)

@@ -1,0 +1,108 @@
+"""``/v1/users``: a user's interactions, identity merge, consent and erasure (all need an API key).
+
+Consent refusals answer 403 (the request is well-formed but not allowed); see docs/events.md.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from pydantic import AfterValidator
+
+from api.deps import SettingsDep, StoreDep, require_api_key
+from api.schemas.errors import ErrorPublic
+from api.schemas.users import (
+    ConsentPublic,
+    ConsentUpdate,
+    InteractionPublic,
+    InteractionsPublic,
+    UserMergeCreate,
+    UserMergePublic,
+)
+from graphrec.events.decay import decayed_weight
+from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
+from graphrec.graph.records import UserRecord
+
+router = APIRouter(
+    prefix="/users",
+    tags=["users"],
+    dependencies=[Depends(require_api_key)],
+    responses={401: {"model": ErrorPublic}, 429: {"model": ErrorPublic}},
+)
+
+
+def _not_anonymous(value: str) -> str:
+    if value.startswith(ANON_PREFIX):
+        raise ValueError("user ids may not start with 'anon:' (reserved for anonymous visitors)")
+    return value
+
+
+UserId = Annotated[str, Path(min_length=1, max_length=256), AfterValidator(_not_anonymous)]
+
+
+@router.get(
+    "/{user_id}/interactions", response_model=InteractionsPublic, responses={404: {"model": ErrorPublic}}
+)
+def read_interactions(
+    user_id: UserId,
+    store: StoreDep,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
+) -> InteractionsPublic:
+    """The user's interactions, most recent first, with their weights (stored and decayed)."""
+    edges = store.user_interactions(user_id=user_id, limit=limit)
+    if not edges and not store.user_exists(user_id=user_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown user '{user_id}'")
+    now_ms = int(time.time() * 1000)
+    data = [
+        InteractionPublic(
+            item_id=e.item_id,
+            weight=e.weight,
+            decayed_weight=decayed_weight(
+                e.weight, e.last_ts, now_ms=now_ms, half_life_days=settings.half_life_days
+            ),
+            count=e.count,
+            first_ts=e.first_ts,
+            last_ts=e.last_ts,
+            type_counts=dict(e.type_counts),
+            value_sums=dict(e.value_sums),
+        )
+        for e in edges
+    ]
+    return InteractionsPublic(data=data, count=len(data))
+
+
+@router.post("/{user_id}/merge", response_model=UserMergePublic, responses={403: {"model": ErrorPublic}})
+def merge_anonymous(user_id: UserId, body: UserMergeCreate, store: StoreDep) -> UserMergePublic:
+    """Move anonymous visitors' histories onto the user (weights and aggregates add up; idempotent)."""
+    user = store.get_user(user_id=user_id)
+    if user is not None and user.props.get("consent") is False:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"user '{user_id}' withdrew consent; their history cannot be extended"
+        )
+    merged: list[str] = []
+    not_found: list[str] = []
+    for anon in dict.fromkeys(body.anonymous_ids):
+        source = anonymous_node_id(anon)
+        # Re-own the seen-event records first so a later erasure of the user covers them too;
+        # both steps are idempotent, so a retried request finishes the job.
+        store.reassign_event_ids(source_id=source, target_id=user_id)
+        (merged if store.merge_users(source_id=source, target_id=user_id) else not_found).append(anon)
+    return UserMergePublic(user_id=user_id, merged=merged, not_found=not_found)
+
+
+@router.put("/{user_id}/consent", response_model=ConsentPublic)
+def update_consent(user_id: UserId, body: ConsentUpdate, store: StoreDep) -> ConsentPublic:
+    """Record whether the user consents to behaviour tracking; without it their events get 403."""
+    store.upsert_users([UserRecord(user_id, {"consent": body.consent})])
+    return ConsentPublic(user_id=user_id, consent=body.consent)
+
+
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_user(user_id: UserId, store: StoreDep) -> Response:
+    """Erase the user: node, edges, embeddings, consent flag and seen-event records (idempotent)."""
+    store.erase_event_ids(user_id=user_id)
+    store.delete_user(user_id=user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

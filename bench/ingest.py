@@ -1,0 +1,239 @@
+"""Ingestion benchmark: events/s through POST /v1/events vs the store's raw batched write rate.
+
+Starts an embedded store in a temp dir and the API (uvicorn, 127.0.0.1) in a subprocess, posts
+pre-built batches from several concurrent clients, then writes the very same edge deltas straight
+into a fresh graph with ``store.upsert_interactions`` (once in the same per-request batches, once in
+the store's bulk batches) and prints a JSON summary. Bounded by ``--events`` and ``--max-seconds``.
+
+    python bench/ingest.py [--events 100000] [--batch 500] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from graphrec.events.pipeline import EventPipeline, aggregate
+from graphrec.events.policy import load_policy
+from graphrec.events.schema import validate_events
+from graphrec.graph.falkordb_store import FalkorDBStore
+from graphrec.graph.records import InteractionDelta
+
+REPO = Path(__file__).resolve().parents[1]
+KEY = "bench-key"
+
+
+def make_batches(n_events: int, batch: int, *, seed: int = 0) -> list[list[dict[str, object]]]:
+    """Sessions of view, scroll, dwell and click on one item (4 events per edge), unique ids."""
+    rng = random.Random(seed)
+    now = int(time.time() * 1000) - 3_600_000
+    batches, cur, eid = [], [], 0
+    while eid < n_events:
+        user, item = f"u{rng.randrange(50_000)}", f"i{rng.randrange(10_000)}"
+        ts = now + eid
+        for k, (t, v) in enumerate(
+            (
+                ("view", None),
+                ("scroll", round(rng.random(), 3)),
+                ("dwell", round(rng.expovariate(1 / 40), 1)),
+                ("click", None),
+            )
+        ):
+            e: dict[str, object] = {
+                "event_id": f"ev{eid}",
+                "user_id": user,
+                "item_id": item,
+                "type": t,
+                "timestamp": ts + k * 2_000,
+            }
+            if v is not None:
+                e["value"] = v
+            cur.append(e)
+            eid += 1
+        if len(cur) >= batch:
+            batches.append(cur)
+            cur = []
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_api(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "GRAPHREC_GRAPH_URI": f"embedded:{data_dir}",
+        "GRAPHREC_FALKORDB_GRAPH": "api",
+        "GRAPHREC_API_KEYS": KEY,
+        "GRAPHREC_RATE_LIMIT_PER_S": "1000000",
+        "GRAPHREC_RATE_LIMIT_BURST": "1000000",
+        "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=REPO,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("API did not start")
+
+
+def bench_api(
+    port: int, bodies: list[bytes], sizes: list[int], clients: int, max_seconds: float
+) -> dict[str, float]:
+    next_i = iter(range(len(bodies)))
+    lock = threading.Lock()
+    acked = [0]
+    latencies: list[float] = []
+    errors = [0]
+    deadline = time.monotonic() + max_seconds
+
+    def worker() -> None:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=60,
+            headers={"X-API-Key": KEY, "Content-Type": "application/json"},
+        ) as c:
+            while time.monotonic() < deadline:
+                with lock:
+                    i = next(next_i, None)
+                if i is None:
+                    return
+                t = time.perf_counter()
+                r = c.post("/v1/events", content=bodies[i])
+                dt = time.perf_counter() - t
+                with lock:
+                    if r.status_code == 202:
+                        acked[0] += r.json()["applied"]
+                        latencies.append(dt)
+                    else:
+                        errors[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "events": acked[0],
+        "seconds": wall,
+        "events_per_s": acked[0] / wall,
+        "errors": errors[0],
+        "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else 0.0,
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
+    }
+
+
+def bench_raw(store: FalkorDBStore, batches: list[list[InteractionDelta]], n_events: int) -> dict[str, float]:
+    t0 = time.perf_counter()
+    for deltas in batches:
+        store.upsert_interactions(deltas)
+    wall = time.perf_counter() - t0
+    return {
+        "events": n_events,
+        "edges": sum(map(len, batches)),
+        "seconds": wall,
+        "events_per_s": n_events / wall,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--max-seconds", type=float, default=120.0)
+    args = ap.parse_args()
+
+    batches = make_batches(args.events, args.batch)
+    bodies = [json.dumps({"events": b}).encode() for b in batches]
+    sizes = [len(b) for b in batches]
+    policy = load_policy()
+    now = int(time.time() * 1000)
+
+    with tempfile.TemporaryDirectory(prefix="graphrec-bench-") as tmp:
+        data_dir = Path(tmp)
+        holder = FalkorDBStore.embedded(data_dir, graph="raw", die_with_parent=True)
+        holder.apply_schema()
+        # The same deltas the pipeline writes (capped, aggregated, weighed), for the raw comparison.
+        pipe = EventPipeline(holder, policy)
+        delta_batches = [
+            aggregate(pipe.to_clean(validate_events(b, now_ms=now, skew_ms=10**9)), policy) for b in batches
+        ]
+        port = free_port()
+        api = start_api(data_dir, port)
+        try:
+            api_res = bench_api(port, bodies, sizes, args.clients, args.max_seconds)
+        finally:
+            api.terminate()
+            api.wait(timeout=30)
+        raw_req = bench_raw(holder, delta_batches, sum(sizes))
+        holder.clear()
+        holder.apply_schema()
+        flat = [d for b in delta_batches for d in b]
+        raw_bulk = bench_raw(holder, [flat], sum(sizes))  # the store splits into its own batches (10k rows)
+        holder.close()
+
+    summary = {
+        "bench": "ingest",
+        "config": {
+            "events": args.events,
+            "batch": args.batch,
+            "clients": args.clients,
+            "events_per_edge": 4,
+            "cpus": os.cpu_count(),
+        },
+        "api": {k: round(v, 2) for k, v in api_res.items()},
+        "raw_same_batches": {k: round(v, 2) for k, v in raw_req.items()},
+        "raw_bulk": {k: round(v, 2) for k, v in raw_bulk.items()},
+        "ratio_vs_raw_same_batches": round(api_res["events_per_s"] / raw_req["events_per_s"], 3),
+        "ratio_vs_raw_bulk": round(api_res["events_per_s"] / raw_bulk["events_per_s"], 3),
+        "targets": {"events_per_s": 20_000, "ratio": 0.5},
+    }
+    summary["meets_targets"] = (
+        api_res["events_per_s"] >= 20_000 and summary["ratio_vs_raw_same_batches"] >= 0.5
+    )
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

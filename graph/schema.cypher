@@ -1,0 +1,1 @@
+../src/graphrec/graph/schema.cypher

@@ -1,0 +1,238 @@
+"""Validated events -> cleaned -> weighted edge deltas -> one exactly-once store write.
+
+Used by ``POST /v1/events`` and ``graphrec ingest`` alike. A batch is written with
+:meth:`GraphStore.upsert_interactions_once`: the seen-event records and the edge deltas go in the same
+atomic write, so an acknowledged batch is durable and a retried one is recognised. When the store
+reports already-seen keys, those events are removed, the batch is cleaned and weighed again and the
+write is retried (a replay of a whole acknowledged batch thus writes nothing and reports duplicates).
+
+Every event id of a batch is recorded, including collapsed bursts and bot-flagged events, so a
+retry of the same batch reports them as duplicates instead of counting them anew.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from graphrec.config import Settings
+from graphrec.events.cleaning import ActivityTracker, CleanEvent, bot_guard, collapse_bursts, event_key
+from graphrec.events.policy import DWELL_CAP_META_KEY, WeightPolicy, load_policy
+from graphrec.events.schema import EventIn
+from graphrec.graph.port import EventKey, GraphStore
+from graphrec.graph.records import InteractionDelta
+
+logger = logging.getLogger(__name__)
+
+_MAX_ATTEMPTS = 8
+_DWELL_CAP_REFRESH_S = 60.0
+
+
+def current_dwell_cap(store: GraphStore, policy: WeightPolicy) -> float:
+    """The dwell cap in force: the store-wide robust one in (:Meta), else the policy's static cap."""
+    d = policy.dwell
+    if d.cap_mode == "static":
+        return d.static_cap_s
+    raw = store.get_meta(key=DWELL_CAP_META_KEY)
+    try:
+        cap = float(raw) if raw is not None else d.static_cap_s
+    except ValueError:
+        logger.warning("ignoring unreadable dwell cap in the store: %r", raw)
+        cap = d.static_cap_s
+    return min(max(cap, d.min_cap_s), d.max_cap_s)
+
+
+class ConsentRefused(Exception):
+    """Events of users who withdrew consent; nothing of the batch was written."""
+
+    def __init__(self, users: Sequence[str], indices: Sequence[int]) -> None:
+        self.users = list(users)
+        self.indices = list(indices)
+        super().__init__(f"{len(self.users)} user(s) withdrew consent")
+
+
+@dataclass(slots=True)
+class IngestReport:
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    collapsed: int = 0
+    flagged: int = 0
+    refused: int = 0
+    edges: int = 0
+    duplicate_ids: list[str] = field(default_factory=list)
+    flagged_actors: list[str] = field(default_factory=list)
+    refused_users: list[str] = field(default_factory=list)
+
+    def add(self, other: IngestReport) -> None:
+        for name in ("received", "applied", "duplicates", "collapsed", "flagged", "refused", "edges"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.flagged_actors = sorted(set(self.flagged_actors) | set(other.flagged_actors))
+        self.refused_users = sorted(set(self.refused_users) | set(other.refused_users))
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy) -> list[InteractionDelta]:
+    """One delta per (actor, item): counts and value sums per type, weight from the policy formula."""
+    groups: dict[tuple[str, str], list[CleanEvent]] = {}
+    for ev in events:
+        groups.setdefault((ev.actor, ev.item_id), []).append(ev)
+    deltas = []
+    for (actor, item), evs in groups.items():
+        counts: dict[str, int] = {}
+        sums: dict[str, float] = {}
+        for ev in evs:
+            counts[ev.type] = counts.get(ev.type, 0) + 1
+            if ev.value is not None:
+                sums[ev.type] = sums.get(ev.type, 0.0) + ev.value
+        deltas.append(
+            InteractionDelta(
+                user_id=actor,
+                item_id=item,
+                weight=policy.weight_of(counts, sums),
+                count=len(evs),
+                first_ts=min(ev.ts for ev in evs),
+                last_ts=max(ev.ts for ev in evs),
+                type_counts=counts,
+                value_sums=sums,
+            )
+        )
+    return deltas
+
+
+class EventPipeline:
+    """Cleans, weighs and writes event batches for one store; one per process (API state, CLI run)."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        policy: WeightPolicy,
+        *,
+        burst_window_ms: int = 1_000,
+        max_per_minute: int = 600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.burst_window_ms = burst_window_ms
+        self.max_per_minute = max_per_minute
+        self.tracker = ActivityTracker()
+        self._clock = clock
+        self._cap_lock = threading.Lock()
+        self._dwell_cap: float | None = None
+        self._cap_read_at = float("-inf")
+
+    # -- dwell cap -------------------------------------------------------------------------------
+    def dwell_cap(self) -> float:
+        """The cap in force: the store-wide one from (:Meta) (re-read every minute) or the static one."""
+        d = self.policy.dwell
+        if d.cap_mode == "static":
+            return d.static_cap_s
+        with self._cap_lock:
+            now = time.monotonic()
+            if self._dwell_cap is None or now - self._cap_read_at > _DWELL_CAP_REFRESH_S:
+                self._dwell_cap = current_dwell_cap(self.store, self.policy)
+                self._cap_read_at = now
+            return self._dwell_cap
+
+    def refresh_dwell_cap(self) -> None:
+        with self._cap_lock:
+            self._dwell_cap = None
+
+    # -- ingestion -------------------------------------------------------------------------------
+    def to_clean(self, events: Sequence[EventIn]) -> list[CleanEvent]:
+        """Store-ready events: graph actor ids, duplicate keys and values capped per the policy."""
+        dwell_cap = self.dwell_cap()
+        out = []
+        for i, ev in enumerate(events):
+            actor = ev.actor
+            value = ev.value
+            if value is not None:
+                cap = self.policy.value_cap(ev.type, dwell_cap_s=dwell_cap)
+                if cap is not None and value > cap:
+                    value = cap
+            out.append(
+                CleanEvent(
+                    index=i,
+                    key=event_key(actor, ev.event_id),
+                    event_id=ev.event_id,
+                    actor=actor,
+                    item_id=ev.item_id,
+                    type=ev.type,
+                    ts=ev.timestamp,
+                    value=value,
+                )
+            )
+        return out
+
+    def ingest(
+        self, events: Sequence[EventIn], *, on_refused: Literal["reject", "drop"] = "reject"
+    ) -> IngestReport:
+        """Write a validated batch exactly once; returns what was applied, duplicated, dropped.
+
+        ``on_refused``: events of users with ``consent = false`` either refuse the whole batch
+        (:class:`ConsentRefused`, nothing written; the API) or are dropped (file replays).
+        """
+        report = IngestReport(received=len(events))
+        pending: list[CleanEvent] = []
+        seen: set[str] = set()
+        for ev in self.to_clean(events):
+            if ev.key in seen:  # the same event twice in one batch
+                report.duplicates += 1
+                report.duplicate_ids.append(ev.event_id)
+            else:
+                seen.add(ev.key)
+                pending.append(ev)
+        for _attempt in range(_MAX_ATTEMPTS):
+            if not pending:
+                return report
+            counted, collapsed = collapse_bursts(pending, self.burst_window_ms)
+            kept, dropped, flagged = bot_guard(
+                counted, max_per_minute=self.max_per_minute, tracker=self.tracker
+            )
+            deltas = aggregate(kept, self.policy)
+            result = self.store.upsert_interactions_once(
+                deltas,
+                events=[EventKey(key=ev.key, user_id=ev.actor) for ev in pending],
+                now_ms=int(self._clock() * 1000),
+            )
+            if result.applied:
+                self.tracker.add(kept)
+                report.applied += len(kept)
+                report.collapsed += len(collapsed)
+                report.flagged += len(dropped)
+                report.flagged_actors = flagged
+                report.edges += result.edges
+                return report
+            if result.refused_users:
+                refused = set(result.refused_users)
+                if on_refused == "reject":
+                    raise ConsentRefused(sorted(refused), [ev.index for ev in pending if ev.actor in refused])
+                report.refused += sum(ev.actor in refused for ev in pending)
+                report.refused_users = sorted(set(report.refused_users) | refused)
+                pending = [ev for ev in pending if ev.actor not in refused]
+            existing = set(result.existing)
+            if existing:
+                dups = [ev for ev in pending if ev.key in existing]
+                report.duplicates += len(dups)
+                report.duplicate_ids.extend(ev.event_id for ev in dups)
+                pending = [ev for ev in pending if ev.key not in existing]
+        raise RuntimeError("event batch kept conflicting with concurrent writes; retry it")
+
+
+def build_pipeline(
+    store: GraphStore, settings: Settings, *, policy: WeightPolicy | None = None
+) -> EventPipeline:
+    """The pipeline configured by ``settings`` (policy file, burst window, bot guard)."""
+    return EventPipeline(
+        store,
+        policy if policy is not None else load_policy(settings.events_policy_path),
+        burst_window_ms=settings.events_burst_window_ms,
+        max_per_minute=settings.events_max_per_minute,
+    )

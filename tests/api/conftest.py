@@ -1,0 +1,52 @@
+"""API fixtures: the real app (lifespan included) over a real embedded store in a temp dir."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from graphrec.config import Settings
+from graphrec.graph.falkordb_store import FalkorDBStore
+from graphrec.graph.port import GraphStore
+
+API_KEY = "test-key-1"
+
+
+@pytest.fixture(scope="session")
+def api_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("api-store")
+    # A session lease keeps one server up; each app's lifespan joins it and leaves it running.
+    holder = FalkorDBStore.embedded(path, graph="api", die_with_parent=True)
+    yield path
+    holder.close()
+
+
+@pytest.fixture
+def settings(api_store_dir: Path) -> Settings:
+    return Settings(
+        graph_uri=f"embedded:{api_store_dir}",
+        falkordb_graph="api",
+        api_keys=f"{API_KEY}, other-key",
+        events_max_batch=50,
+        events_max_body_bytes=20_000,
+        rate_limit_per_s=1_000,
+        rate_limit_burst=1_000,
+        events_max_per_minute=1_000,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
+        c.app.state.store.clear()
+        yield c
+
+
+@pytest.fixture
+def api_store(client: TestClient) -> GraphStore:
+    """The app's own store, for assertions on what was (not) written."""
+    return client.app.state.store

@@ -1,0 +1,151 @@
+"""SIGKILL the API (and its embedded store) during a sustained ingest: no acknowledged event is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from graphrec.graph.embedded import EmbeddedServer
+from graphrec.graph.falkordb_store import FalkorDBStore
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "durability-key"
+BATCH = 50
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_api(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "GRAPHREC_GRAPH_URI": f"embedded:{data_dir}",
+        "GRAPHREC_FALKORDB_GRAPH": "dur",
+        "GRAPHREC_API_KEYS": KEY,
+        "GRAPHREC_RATE_LIMIT_PER_S": "100000",
+        "GRAPHREC_RATE_LIMIT_BURST": "100000",
+        "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"API exited with {proc.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("API did not become ready")
+
+
+def _batch(n: int) -> dict[str, object]:
+    now = int(time.time() * 1000)
+    return {
+        "events": [
+            {
+                "event_id": f"b{n}-{k}",
+                "user_id": f"u{n}",
+                "item_id": f"i{k}",
+                "type": "click",
+                "timestamp": now,
+            }
+            for k in range(BATCH)
+        ]
+    }
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    EmbeddedServer(tmp_path).stop()  # whatever happened, no server outlives the test
+
+
+def test_sigkill_during_ingest_loses_no_acknowledged_event(data_dir: Path) -> None:
+    port = _free_port()
+    api = _start_api(data_dir, port)
+    acked: list[int] = []
+    stop = threading.Event()
+
+    def load(first: int) -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=10) as c:
+            n = first
+            while not stop.is_set():
+                try:
+                    r = c.post("/v1/events", json=_batch(n))
+                except httpx.HTTPError:
+                    return  # the server died mid-request: that batch was never acknowledged
+                if r.status_code == 202 and r.json()["applied"] == BATCH:
+                    acked.append(n)
+                n += 2
+
+    threads = [threading.Thread(target=load, args=(first,)) for first in (0, 1)]  # two concurrent clients
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(acked) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # Kill the API mid-stream, then the embedded store it started: a whole-machine crash.
+        api.send_signal(signal.SIGKILL)
+        api.wait()
+        server_pid = json.loads((data_dir / "server.json").read_text())["pid"]
+        os.kill(server_pid, signal.SIGKILL)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+    assert len(acked) >= 20
+
+    api = _start_api(data_dir, port)  # starts a fresh store server, which replays its AOF
+    try:
+        store = FalkorDBStore.embedded(data_dir, graph="dur")
+        try:
+            got = {
+                (u, i) for p in store.iter_interactions() for u, i in zip(p.user_ids, p.item_ids, strict=True)
+            }
+        finally:
+            store.close()
+        missing = [(f"u{n}", f"i{k}") for n in acked for k in range(BATCH) if (f"u{n}", f"i{k}") not in got]
+        assert missing == []
+        # And their event ids survived: re-sending an acknowledged batch is all duplicates.
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=10) as c:
+            r = c.post("/v1/events", json=_batch(max(acked)))
+        assert r.status_code == 202 and r.json()["duplicates"] == BATCH
+    finally:
+        api.terminate()
+        api.wait(timeout=30)

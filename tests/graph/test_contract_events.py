@@ -1,0 +1,137 @@
+"""Contract for the GraphStore methods behind event ingestion (exactly-once writes, reweigh, erasure).
+
+Every adapter must pass these against a real server (FalkorDB always; Neo4j with NEO4J_URI).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from factories import T0, delta
+from graphrec.graph.port import EventKey, GraphStore, WeightUpdate
+from graphrec.graph.records import UserRecord
+
+
+def _keys(*pairs: tuple[str, str]) -> list[EventKey]:
+    return [EventKey(key=k, user_id=u) for k, u in pairs]
+
+
+def test_once_applies_then_refuses_replays_whole(any_store: GraphStore) -> None:
+    got = any_store.upsert_interactions_once(
+        [delta("u1", "i1", 2.0, count=2)], events=_keys(("k1", "u1"), ("k2", "u1")), now_ms=T0
+    )
+    assert got.applied and got.edges == 1 and got.existing == () and got.refused_users == ()
+    # Any already-seen key refuses the whole batch: nothing of it is written.
+    got = any_store.upsert_interactions_once(
+        [delta("u1", "i1", 1.0), delta("u2", "i2", 1.0)], events=_keys(("k2", "u1"), ("k3", "u2")), now_ms=T0
+    )
+    assert not got.applied and got.existing == ("k2",)
+    assert any_store.user_interactions(user_id="u1")[0].weight == pytest.approx(2.0)
+    assert not any_store.user_exists(user_id="u2")
+    # Without the seen key the rest goes through, once.
+    assert any_store.upsert_interactions_once(
+        [delta("u2", "i2", 1.0)], events=_keys(("k3", "u2")), now_ms=T0
+    ).applied
+    assert not any_store.upsert_interactions_once(
+        [delta("u2", "i2", 1.0)], events=_keys(("k3", "u2")), now_ms=T0
+    ).applied
+    e = any_store.user_interactions(user_id="u2")[0]
+    assert (e.weight, e.count, dict(e.type_counts)) == (pytest.approx(1.0), 1, {"view": 1})
+
+
+def test_once_records_events_without_deltas(any_store: GraphStore) -> None:
+    # Events that were cleaned away (bursts, bots) are recorded too, so a retry sees them.
+    assert any_store.upsert_interactions_once([], events=_keys(("k1", "u1")), now_ms=T0).applied
+    assert any_store.upsert_interactions_once([], events=_keys(("k1", "u1")), now_ms=T0).existing == ("k1",)
+    assert any_store.counts().interactions == 0
+
+
+def test_once_refuses_users_without_consent(any_store: GraphStore) -> None:
+    any_store.upsert_users([UserRecord("no", {"consent": False}), UserRecord("yes", {"consent": True})])
+    got = any_store.upsert_interactions_once(
+        [delta("no", "i1"), delta("yes", "i1")], events=_keys(("a", "no"), ("b", "yes")), now_ms=T0
+    )
+    assert not got.applied and got.refused_users == ("no",) and got.existing == ()
+    assert any_store.counts().interactions == 0
+    # The refused batch recorded no keys: the consenting user's event still goes through.
+    assert any_store.upsert_interactions_once(
+        [delta("yes", "i1")], events=_keys(("b", "yes")), now_ms=T0
+    ).applied
+
+
+def test_once_rejects_repeated_keys_and_deltas_without_events(any_store: GraphStore) -> None:
+    with pytest.raises(ValueError):
+        any_store.upsert_interactions_once([delta("u", "i")], events=_keys(("k", "u"), ("k", "u")), now_ms=T0)
+    with pytest.raises(ValueError):
+        any_store.upsert_interactions_once([delta("u", "i")], events=[], now_ms=T0)
+    assert any_store.upsert_interactions_once([], events=[], now_ms=T0).applied
+
+
+def test_once_keeps_degrees_exact(any_store: GraphStore) -> None:
+    any_store.upsert_interactions_once(
+        [delta("u1", "a"), delta("u1", "b")], events=_keys(("1", "u1")), now_ms=T0
+    )
+    any_store.upsert_interactions_once(
+        [delta("u2", "a"), delta("u1", "a")], events=_keys(("2", "u2")), now_ms=T0
+    )
+    got = {c.item_id: c.score for c in any_store.co_interaction_candidates_for_item(item_id="b")}
+    assert got == pytest.approx({"a": 2.0 / (1 * 2) ** 0.5})  # deg(b)=1, deg(a)=2; w(u1,a)=2
+
+
+def test_iter_interaction_aggregates_pages_every_edge_with_aggregates(any_store: GraphStore) -> None:
+    rows = [
+        delta(
+            f"u{u:02d}", f"i{k}", 1.0 + k, types={"click": 1, "dwell": 2}, sums={"dwell": 10.0 * k}, count=3
+        )
+        for u in range(12)
+        for k in range(3)
+    ]
+    any_store.upsert_interactions(rows)
+    pages = list(any_store.iter_interaction_aggregates(page_size=5))
+    assert len(pages) > 2
+    users = [e.user_id for p in pages for e in p]
+    assert users == sorted(users)  # whole users, ascending
+    got = {(e.user_id, e.item_id): e for p in pages for e in p}
+    assert len(got) == len(rows)
+    e = got[("u03", "i2")]
+    assert (e.weight, e.count) == (pytest.approx(3.0), 3)
+    assert dict(e.type_counts) == {"click": 1, "dwell": 2}
+    assert dict(e.value_sums) == {"dwell": pytest.approx(20.0)}
+    any_store.clear()
+    assert list(any_store.iter_interaction_aggregates()) == []
+
+
+def test_set_interaction_weights_is_optimistic(any_store: GraphStore) -> None:
+    any_store.upsert_interactions([delta("u", "a", 1.0), delta("u", "b", 1.0)])
+    stale = any_store.set_interaction_weights(
+        [
+            WeightUpdate("u", "a", 7.5, expected_count=1),
+            WeightUpdate("u", "b", 9.0, expected_count=5),  # count moved on: left alone
+            WeightUpdate("u", "zzz", 1.0, expected_count=1),  # no such edge: never created
+        ]
+    )
+    assert sorted(stale) == [("u", "b"), ("u", "zzz")]
+    edges = {e.item_id: e for e in any_store.user_interactions(user_id="u")}
+    assert edges["a"].weight == pytest.approx(7.5) and edges["b"].weight == pytest.approx(1.0)
+    assert set(edges) == {"a", "b"} and not any_store.item_exists(item_id="zzz")
+
+
+def test_event_records_follow_merge_and_erasure_and_expire(any_store: GraphStore) -> None:
+    any_store.upsert_interactions_once([delta("anon:x", "i1")], events=_keys(("kx", "anon:x")), now_ms=T0)
+    any_store.upsert_interactions_once([delta("u", "i2")], events=_keys(("ku", "u")), now_ms=T0 + 10)
+    any_store.upsert_interactions_once([delta("v", "i2")], events=_keys(("kv", "v")), now_ms=T0 + 20)
+    assert any_store.reassign_event_ids(source_id="anon:x", target_id="u") == 1
+    assert any_store.reassign_event_ids(source_id="anon:x", target_id="u") == 0
+    assert any_store.erase_event_ids(user_id="u") == 2
+    # Erased records are forgotten: the same keys are new again.
+    assert any_store.upsert_interactions_once([], events=_keys(("kx", "u"), ("ku", "u")), now_ms=T0).applied
+    assert any_store.expire_event_ids(before_ms=T0 + 15) == 2  # kx, ku (re-recorded at T0)
+    assert any_store.upsert_interactions_once([], events=_keys(("kv", "v")), now_ms=T0).existing == ("kv",)
+
+
+def test_get_user(any_store: GraphStore) -> None:
+    assert any_store.get_user(user_id="u") is None
+    any_store.upsert_users([UserRecord("u", {"consent": False, "age": 3})])
+    user = any_store.get_user(user_id="u")
+    assert user is not None and user.id == "u"
+    assert user.props["consent"] is False and user.props["age"] == 3 and "id" not in user.props
