@@ -1,0 +1,214 @@
+"""A training snapshot of the interaction graph: contiguous ids, a user-item CSR and item categories.
+
+Training, evaluation and the baselines all read this one structure, so a model can be retrained
+and compared on exactly the graph that was exported (the manifest's content hash names it).
+Files are plain ``.npy`` (``allow_pickle=False``) plus ``manifest.json``: loading a snapshot never
+executes code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+_ARRAYS = (
+    "user_ids",
+    "item_ids",
+    "indptr",
+    "indices",
+    "weights",
+    "timestamps",
+    "category_indptr",
+    "category_indices",
+    "category_names",
+)
+MANIFEST = "manifest.json"
+DAY_MS = 86_400_000
+
+
+def decay_weights(weights: np.ndarray, last_ts: np.ndarray, *, now_ms: int, half_life_days: float) -> np.ndarray:
+    """Exponential recency decay ``w * 0.5 ** ((now - last_ts) / half_life)``, the store's formula.
+
+    Future timestamps (clock skew) are clamped to no decay rather than amplified.
+    """
+    age = np.maximum(now_ms - np.asarray(last_ts, dtype=np.int64), 0).astype(np.float64)
+    return (np.asarray(weights, dtype=np.float64) * 0.5 ** (age / (half_life_days * DAY_MS))).astype(np.float32)
+
+
+@dataclass(eq=False)
+class Snapshot:
+    """User-item interactions in CSR form with contiguous indices.
+
+    Attributes:
+        user_ids: external user ids, ``user_ids[u]`` is row ``u``.
+        item_ids: external item ids, ``item_ids[i]`` is column ``i``.
+        indptr, indices: CSR structure, users are rows, items columns; indices sorted within rows.
+        weights: decayed edge weights (float32), aligned with ``indices``.
+        timestamps: ``last_ts`` of every edge in epoch milliseconds (int64).
+        category_indptr, category_indices: item -> category CSR (rows are items).
+        category_names: ``category_names[c]`` names category column ``c``.
+        manifest: provenance (filters, ``now_ms``, half-life, counts, ``content_hash``).
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    timestamps: np.ndarray
+    category_indptr: np.ndarray
+    category_indices: np.ndarray
+    category_names: np.ndarray
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.user_ids = np.asarray(self.user_ids).astype(str)
+        self.item_ids = np.asarray(self.item_ids).astype(str)
+        self.indptr = np.asarray(self.indptr, dtype=np.int64)
+        self.indices = np.asarray(self.indices, dtype=np.int64)
+        self.weights = np.asarray(self.weights, dtype=np.float32)
+        self.timestamps = np.asarray(self.timestamps, dtype=np.int64)
+        self.category_indptr = np.asarray(self.category_indptr, dtype=np.int64)
+        self.category_indices = np.asarray(self.category_indices, dtype=np.int64)
+        self.category_names = np.asarray(self.category_names).astype(str)
+        if len(self.indptr) != self.n_users + 1 or self.indptr[-1] != len(self.indices):
+            raise ValueError("indptr does not match user_ids / indices")
+        if not (len(self.indices) == len(self.weights) == len(self.timestamps)):
+            raise ValueError("indices, weights and timestamps must have the same length")
+        if len(self.category_indptr) != self.n_items + 1:
+            raise ValueError("category_indptr must have n_items + 1 entries")
+        self.manifest.setdefault("content_hash", self.content_hash())
+        self.manifest.update(n_users=self.n_users, n_items=self.n_items, n_edges=self.n_edges)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_coo(
+        cls,
+        *,
+        user_ids: np.ndarray,
+        item_ids: np.ndarray,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        weights: np.ndarray,
+        timestamps: np.ndarray,
+        item_categories: sp.csr_matrix | None = None,
+        category_names: np.ndarray | None = None,
+        manifest: dict[str, Any] | None = None,
+    ) -> Snapshot:
+        """Build from COO triples; duplicate (row, col) pairs keep summed weights and the latest ts."""
+        n_users, n_items = len(user_ids), len(item_ids)
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        key = rows * max(n_items, 1) + cols
+        order = np.argsort(key, kind="stable")
+        key_sorted = key[order]
+        uniq, start = np.unique(key_sorted, return_index=True)
+        w = np.add.reduceat(np.asarray(weights, dtype=np.float64)[order], start) if len(order) else np.zeros(0)
+        ts = np.maximum.reduceat(np.asarray(timestamps, dtype=np.int64)[order], start) if len(order) else (
+            np.zeros(0, dtype=np.int64))
+        r = uniq // max(n_items, 1)
+        c = uniq % max(n_items, 1)
+        indptr = np.zeros(n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(r, minlength=n_users), out=indptr[1:])
+        if item_categories is None:
+            item_categories = sp.csr_matrix((n_items, 0), dtype=np.float32)
+            category_names = np.zeros(0, dtype=str)
+        return cls(
+            user_ids=user_ids,
+            item_ids=item_ids,
+            indptr=indptr,
+            indices=c,
+            weights=w,
+            timestamps=ts,
+            category_indptr=item_categories.indptr,
+            category_indices=item_categories.indices,
+            category_names=category_names if category_names is not None else np.zeros(0, dtype=str),
+            manifest=dict(manifest or {}),
+        )
+
+    # ------------------------------------------------------------------ views
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.indices)
+
+    @property
+    def n_categories(self) -> int:
+        return len(self.category_names)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Row (user) index of every edge, aligned with ``indices``."""
+        return np.repeat(np.arange(self.n_users, dtype=np.int64), np.diff(self.indptr))
+
+    def matrix(self, values: str = "weights") -> sp.csr_matrix:
+        """The user x item matrix with ``weights``, ``ones`` or ``timestamps`` as values."""
+        data = {"weights": self.weights, "ones": np.ones(self.n_edges, dtype=np.float32),
+                "timestamps": self.timestamps}[values]
+        return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n_users, self.n_items))
+
+    def item_category_matrix(self) -> sp.csr_matrix:
+        data = np.ones(len(self.category_indices), dtype=np.float32)
+        return sp.csr_matrix((data, self.category_indices, self.category_indptr),
+                             shape=(self.n_items, self.n_categories))
+
+    def subset_edges(self, mask: np.ndarray, **manifest: Any) -> Snapshot:
+        """Same id maps and categories, only the edges where ``mask`` is true (splits use this)."""
+        rows = self.rows[mask]
+        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=self.n_users), out=indptr[1:])
+        meta = {k: v for k, v in self.manifest.items() if k != "content_hash"}
+        meta.update(manifest, parent_hash=self.manifest.get("content_hash"))
+        return Snapshot(
+            user_ids=self.user_ids, item_ids=self.item_ids, indptr=indptr, indices=self.indices[mask],
+            weights=self.weights[mask], timestamps=self.timestamps[mask],
+            category_indptr=self.category_indptr, category_indices=self.category_indices,
+            category_names=self.category_names, manifest=meta,
+        )
+
+    # ------------------------------------------------------------------ identity and files
+    def content_hash(self) -> str:
+        """SHA-256 over every array (dtype, shape and bytes): equal graphs hash equal."""
+        h = hashlib.sha256()
+        for name in _ARRAYS:
+            arr = np.ascontiguousarray(getattr(self, name))
+            if arr.dtype.kind == "U":
+                payload = "\x1f".join(arr.tolist()).encode("utf-8")
+            else:
+                payload = arr.tobytes()
+            h.update(f"{name}:{arr.dtype.str}:{arr.shape}".encode())
+            h.update(hashlib.sha256(payload).digest())
+        return h.hexdigest()
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``*.npy`` arrays and ``manifest.json`` into ``directory`` (created if missing)."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in _ARRAYS:
+            np.save(out / f"{name}.npy", getattr(self, name), allow_pickle=False)
+        (out / MANIFEST).write_text(json.dumps(self.manifest, indent=2, sort_keys=True, default=str))
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path, *, verify: bool = True) -> Snapshot:
+        """Read a saved snapshot; with ``verify`` the content hash must match the manifest."""
+        src = Path(directory)
+        manifest = json.loads((src / MANIFEST).read_text())
+        arrays = {name: np.load(src / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
+        snap = cls(**arrays, manifest=dict(manifest))
+        if verify and snap.content_hash() != manifest.get("content_hash"):
+            raise ValueError(f"snapshot {src} does not match its manifest's content hash")
+        return snap
