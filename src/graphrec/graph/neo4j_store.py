@@ -24,7 +24,6 @@ import numpy as np
 from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, Record, RoutingControl, Session
 from neo4j.exceptions import ClientError, ConstraintError, DriverError, Neo4jError
 
-from graphrec.events.types import COUNT_PROPS, SUM_PROPS
 from graphrec.graph import neo4j_cypher as q
 from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
@@ -39,6 +38,7 @@ from graphrec.graph.records import (
     NodeLabel,
     UserRecord,
 )
+from graphrec.graph.rows import delta_row, interaction_from_props
 
 logger = logging.getLogger(__name__)
 
@@ -49,29 +49,6 @@ _INDEX_TIMEOUT_S = 300
 _EMBEDDING_BATCH = 2_000
 _CLEAR_ATTEMPTS = 3
 
-
-def delta_row(d: InteractionDelta) -> dict[str, Any]:
-    """The parameter row for one edge delta; absent per-type keys leave those properties alone."""
-    row: dict[str, Any] = {"u": d.user_id, "i": d.item_id, "w": float(d.weight), "c": int(d.count),
-                           "f": int(d.first_ts), "l": int(d.last_ts)}
-    for t, n in d.type_counts.items():
-        row[f"n_{t}"] = int(n)
-    for t, v in d.value_sums.items():
-        row[f"s_{t}"] = float(v)
-    return row
-
-
-def interaction_from_props(user_id: str, item_id: str, props: Mapping[str, Any]) -> Interaction:
-    return Interaction(
-        user_id=user_id,
-        item_id=item_id,
-        weight=float(props.get("weight", 0.0)),
-        count=int(props.get("count", 0)),
-        first_ts=int(props.get("first_ts", 0)),
-        last_ts=int(props.get("last_ts", 0)),
-        type_counts={p[2:]: int(props[p]) for p in COUNT_PROPS if props.get(p) is not None},
-        value_sums={p[2:]: float(props[p]) for p in SUM_PROPS if props.get(p) is not None},
-    )
 
 
 class Neo4jStore:

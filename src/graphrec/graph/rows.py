@@ -1,0 +1,38 @@
+"""Conversions between domain records and the Cypher parameter/property maps every adapter uses.
+
+Both adapters send the same edge-delta rows and read the same edge properties (``weight``,
+``count``, ``first_ts``, ``last_ts``, ``n_<type>``, ``s_<type>``), so the mapping lives here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphrec.events.types import COUNT_PROPS, SUM_PROPS
+from graphrec.graph.records import Interaction, InteractionDelta
+
+
+def delta_row(d: InteractionDelta) -> dict[str, Any]:
+    """The parameter row for one edge delta; absent per-type keys leave those properties alone."""
+    row: dict[str, Any] = {"u": d.user_id, "i": d.item_id, "w": float(d.weight), "c": int(d.count),
+                           "f": int(d.first_ts), "l": int(d.last_ts)}
+    for t, n in d.type_counts.items():
+        row[f"n_{t}"] = int(n)
+    for t, v in d.value_sums.items():
+        row[f"s_{t}"] = float(v)
+    return row
+
+
+def interaction_from_props(user_id: str, item_id: str, props: Mapping[str, Any]) -> Interaction:
+    """An edge's stored properties as an :class:`Interaction`; absent per-type counts are zero."""
+    return Interaction(
+        user_id=user_id,
+        item_id=item_id,
+        weight=float(props.get("weight", 0.0)),
+        count=int(props.get("count", 0)),
+        first_ts=int(props.get("first_ts", 0)),
+        last_ts=int(props.get("last_ts", 0)),
+        type_counts={p[2:]: int(props[p]) for p in COUNT_PROPS if props.get(p) is not None},
+        value_sums={p[2:]: float(props[p]) for p in SUM_PROPS if props.get(p) is not None},
+    )
