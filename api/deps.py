@@ -72,3 +72,11 @@ def require_api_key(
 
 
 ApiKeyDep = Annotated[str, Depends(require_api_key)]
+
+
+def read_access(
+    request: Request, settings: SettingsDep, key: Annotated[str | None, Security(api_key_header)]
+) -> None:
+    """Read endpoints: open when no API keys are configured (local demo), else the same check as writes."""
+    if settings.api_key_set:
+        require_api_key(request, settings, key)

@@ -6,20 +6,27 @@ lifespan, and the store is closed on shutdown.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
+from api.observability import install_observability
 from api.ratelimit import TokenBucketLimiter
-from api.routers import events, users
+from api.routers import events, items, model, ops, recommendations, users
 from graphrec.config import Settings
 from graphrec.events.pipeline import build_pipeline
 from graphrec.events.policy import load_policy
 from graphrec.graph.factory import connect
+from graphrec.graph.port import GraphStore
+from graphrec.recommend.popular import CatalogCache
+from graphrec.serving.holder import ModelHolder
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +47,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.store = store
             app.state.pipeline = build_pipeline(store, s, policy=policy)
             app.state.rate_limiter = TokenBucketLimiter(s.rate_limit_per_s, s.rate_limit_burst)
-            logger.info("graphrec API ready (store %s, policy %s)", s.graph_uri, policy.version)
-            yield
+            app.state.models = ModelHolder(s.models_path, default_alpha=s.blend_default_alpha,
+                                           snapshot=_snapshot_provider(store, s))
+            app.state.catalog = CatalogCache(window_days=s.popular_window_days,
+                                             half_life_days=s.half_life_days, ttl_s=s.popular_ttl_s)
+            await run_in_threadpool(app.state.models.check)  # the CURRENT model, if one is published
+            await run_in_threadpool(app.state.catalog.refresh, store)
+            background = asyncio.create_task(_maintain(app, s))
+            logger.info("graphrec API ready (store %s, policy %s, model %s)", s.graph_uri, policy.version,
+                        app.state.models.state.version if app.state.models.state else "none")
+            try:
+                yield
+            finally:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
         finally:
             await run_in_threadpool(store.close)
 
@@ -52,6 +72,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Graph-based recommendations: behaviour events in, recommendations out.",
     )
     install_error_handlers(app)
+    install_observability(app)
+    origins = (settings.cors_origin_list if settings is not None else Settings().cors_origin_list)
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["*"], expose_headers=["X-Request-ID"])
+    app.include_router(ops.router)
     app.include_router(events.router, prefix=API_PREFIX)
+    app.include_router(recommendations.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)
+    app.include_router(items.router, prefix=API_PREFIX)
+    app.include_router(model.router, prefix=API_PREFIX)
     return app
+
+
+def _snapshot_provider(store: GraphStore, s: Settings):  # type: ignore[no-untyped-def]
+    """Exports a snapshot only when a new model version has no ``blend.json`` yet (to tune it)."""
+
+    def provide():  # type: ignore[no-untyped-def]
+        from graphrec.export import ExportConfig, export_snapshot
+
+        return export_snapshot(store, ExportConfig(), half_life_days=s.half_life_days, progress=False)
+
+    return provide
+
+
+async def _maintain(app: FastAPI, s: Settings) -> None:
+    """Background upkeep, off the request path: hot-swap new model versions, refresh trending items."""
+    while True:
+        await asyncio.sleep(s.model_poll_s)
+        try:
+            await run_in_threadpool(app.state.models.check)
+            if app.state.catalog.stale:
+                await run_in_threadpool(app.state.catalog.refresh, app.state.store)
+        except Exception:  # keep the loop alive whatever happens
+            logger.exception("background maintenance failed")

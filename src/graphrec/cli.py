@@ -17,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graphrec.commands.store",
     "graphrec.commands.data",
     "graphrec.commands.events",
+    "graphrec.commands.training",
+    "graphrec.commands.serve",
 )
 
 for _name in COMMAND_MODULES:

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
         30.0, gt=0, description="how long seen event ids are kept for duplicate detection")
     rate_limit_per_s: float = Field(50.0, gt=0, description="sustained requests/s per API key")
     rate_limit_burst: int = Field(100, ge=1, description="request burst per API key (token bucket size)")
+    # -- recommendation API (issue 5; see docs/api.md) --
+    cors_origins: str = Field("", description="comma-separated origins allowed by CORS ('*' for any)")
+    model_poll_s: float = Field(3.0, gt=0, description="how often the API checks the CURRENT model pointer")
+    blend_default_alpha: float = Field(
+        0.5, ge=0, le=1, description="embedding weight of the blend when no tuned blend.json exists")
+    candidates_per_source: int = Field(100, ge=10, le=2_000, description="ANN / traversal candidates per request")
+    popular_window_days: float = Field(30.0, gt=0, description="events older than this do not count as trending")
+    popular_ttl_s: float = Field(60.0, gt=0, description="how long the popular-items cache is served before refresh")
 
     @field_validator("graph_uri")
     @classmethod
@@ -76,6 +84,10 @@ class Settings(BaseSettings):
         if self.graph_uri.startswith("embedded:"):
             return Path(self.graph_uri.split(":", 1)[1])
         return self.data_dir / "store"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def api_key_set(self) -> frozenset[str]:

@@ -1,4 +1,8 @@
-"""The main job on the embedded store (``make demo``): data in, counts out.
+"""The main job on the embedded store (``make demo``): data in, a trained model served.
+
+Steps: generate (or ``--dataset``) -> import -> train (a small, fast GraphSAGE config) -> tune the
+blend weight -> publish -> serve the API on 127.0.0.1:8000, after printing ready-to-paste curl calls
+with real ids. ``--no-serve`` stops after publishing (tests, CI).
 
 Why a module rather than a shell script: every step is the same pure function the CLI uses, so the
 demo cannot drift from what users run by hand. Re-running it is cheap: generation is skipped when
@@ -18,6 +22,7 @@ from graphrec.data.readers import read_dataset
 from graphrec.data.synthetic import SyntheticSpec, generate
 from graphrec.data.weighing import weigher_for
 from graphrec.graph.factory import open_store
+from graphrec.graph.port import GraphStore
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dataset", type=Path, default=None,
                         help="import this MovieLens 100K directory instead of synthetic data")
+    parser.add_argument("--epochs", type=int, default=30, help="training epochs (small: the demo is quick)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-serve", action="store_true", help="stop after publishing the model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = Settings()
@@ -48,7 +57,60 @@ def main(argv: list[str] | None = None) -> None:
             logger.info("imported %s events -> %s interactions in %.1fs", f"{result.events:,}",
                         f"{result.interactions:,}", result.seconds)
         counts = store.counts()
-    logger.info("graph at %s: %s", settings.graph_uri, asdict(counts))
+        logger.info("graph at %s: %s", settings.graph_uri, asdict(counts))
+        version = train_and_publish(store, settings, epochs=args.epochs)
+        calls = example_calls(store, settings, args.host, args.port)
+    logger.info("published model %s", version)
+    print("\nTry these once the server is up:\n" + "\n".join(calls) + "\n", flush=True)
+    if not args.no_serve:
+        from graphrec.commands.serve import serve
+
+        serve(args.host, args.port)
+
+
+def demo_pipeline_config(epochs: int) -> object:
+    """A small, fast training config: 2 layers of 32 dims, a few epochs, no refit (minutes on 2 cores)."""
+    from graphrec.model.config import EncoderConfig, TrainConfig
+    from graphrec.model.pipeline import PipelineConfig
+
+    return PipelineConfig(name="demo", train=TrainConfig(
+        encoder=EncoderConfig(dim=32, layers=2), epochs=epochs, batch_size=16_384, lr=0.01,
+        eval_every=5, patience=2, refit=False, user_id_dropout=0.1, threads=2))
+
+
+def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30) -> str:
+    """Export -> train -> tune the blend on the same snapshot -> publish; returns the version name."""
+    from graphrec.export import export_snapshot
+    from graphrec.model.artifact import ModelArtifact
+    from graphrec.model.pipeline import publish, train
+    from graphrec.recommend.blend_tuning import ensure_blend
+
+    cfg = demo_pipeline_config(epochs)
+    snapshot = export_snapshot(store, cfg.export, half_life_days=settings.half_life_days,  # type: ignore[attr-defined]
+                               progress=False)
+    out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,  # type: ignore[arg-type]
+                snapshot=snapshot, progress=False)
+    blend = ensure_blend(out, ModelArtifact.load(out), snapshot, half_life_days=settings.half_life_days)
+    logger.info("trained %s; blend alpha %.2f (%s)", out.name, blend.alpha, blend.metric)
+    name, _, _ = publish(store, models_path=settings.models_path, version=out.name)
+    return name
+
+
+def example_calls(store: GraphStore, settings: Settings, host: str, port: int) -> list[str]:
+    """curl lines with a real user and item from the graph."""
+    user = next((u.id for page in store.iter_users(page_size=50) for u in page
+                 if not u.id.startswith("anon:")), "u1")
+    items = store.user_interactions(user_id=user, limit=1)
+    item = items[0].item_id if items else "i1"
+    base = f"http://{host}:{port}/v1"
+    key = next(iter(settings.api_key_set), None)
+    auth = f" -H 'X-API-Key: {key}'" if key else ""
+    return [
+        f"curl -s{auth} '{base}/users/{user}/recommendations?k=10&explain=true'",
+        f"curl -s{auth} '{base}/items/{item}/similar?k=10&explain=true'",
+        f"curl -s{auth} '{base}/items/popular?k=10'",
+        f"curl -s{auth} '{base}/model'",
+    ]
 
 
 if __name__ == "__main__":

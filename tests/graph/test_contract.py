@@ -241,3 +241,17 @@ def test_clear_and_ping(any_store: GraphStore) -> None:
     assert any_store.ping()
     any_store.clear()
     assert any_store.counts().interactions == 0
+
+
+def test_vector_index_is_complete_when_write_returns(any_store: GraphStore) -> None:
+    """A re-published model of another width rebuilds the index; queries must see every node."""
+    n = 3000
+    ids = [f"i{k}" for k in range(n)]
+    any_store.upsert_items([ItemRecord(i) for i in ids])
+    rng = np.random.default_rng(0)
+    any_store.write_embeddings(label="Item", ids=ids, vectors=rng.random((n, 8), dtype=np.float32), model_version="a")
+    target = rng.random((n, 12), dtype=np.float32)
+    any_store.write_embeddings(label="Item", ids=ids, vectors=target, model_version="b")
+    for k in (0, n // 2, n - 1):
+        got = any_store.similar_by_embedding(label="Item", vector=target[k], k=1)
+        assert got[0][0] == ids[k]

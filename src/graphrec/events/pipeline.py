@@ -21,6 +21,7 @@ from typing import Literal
 
 from graphrec.config import Settings
 from graphrec.events.cleaning import ActivityTracker, CleanEvent, bot_guard, collapse_bursts, event_key
+from graphrec.events.group_commit import GroupCommitter
 from graphrec.events.policy import DWELL_CAP_META_KEY, WeightPolicy, load_policy
 from graphrec.events.schema import EventIn
 from graphrec.graph.port import EventKey, GraphStore
@@ -119,6 +120,7 @@ class EventPipeline:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.committer = GroupCommitter(store)
         self.policy = policy
         self.burst_window_ms = burst_window_ms
         self.max_per_minute = max_per_minute
@@ -197,7 +199,7 @@ class EventPipeline:
                 counted, max_per_minute=self.max_per_minute, tracker=self.tracker
             )
             deltas = aggregate(kept, self.policy)
-            result = self.store.upsert_interactions_once(
+            result = self.committer.write(
                 deltas,
                 events=[EventKey(key=ev.key, user_id=ev.actor) for ev in pending],
                 now_ms=int(self._clock() * 1000),

@@ -197,6 +197,7 @@ ITEM_EMBEDDING: Final = "MATCH (n:Item {id: $id}) RETURN n.embedding"
 USER_EMBEDDING: Final = "MATCH (n:User {id: $id}) RETURN n.embedding"
 ANY_ITEM_EMBEDDING: Final = "MATCH (n:Item) WHERE n.embedding IS NOT NULL RETURN n.embedding LIMIT 1"
 ANY_USER_EMBEDDING: Final = "MATCH (n:User) WHERE n.embedding IS NOT NULL RETURN n.embedding LIMIT 1"
+INDEX_STATUS: Final = "CALL db.indexes() YIELD label, status RETURN label, status"
 VECTOR_INDEXES: Final = "CALL db.indexes() YIELD label, properties, types RETURN label, properties, types"
 
 SET_META: Final = "MERGE (m:Meta {key: $key}) SET m.value = $value"

@@ -225,6 +225,19 @@ class FalkorDBStore:
         self._run(create, {"dim": int(dim)})
         self._vector_dims[label] = dim
 
+    def _await_indexes(self, label: NodeLabel, timeout_s: float = 600.0) -> None:
+        """Block until ``label``'s indexes are built: FalkorDB (re)builds them in the background and
+        answers from a partial index meanwhile, so a publish is only done once this returns."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pending = [row for row in self._ro(q.INDEX_STATUS)
+                       if row[0] == label and str(row[1]) != "OPERATIONAL"]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{label} index still building after {timeout_s:.0f}s: {pending[0][1]}")
+            time.sleep(0.05)
+
     def _stored_dim(self, label: NodeLabel) -> int | None:
         rows = self._ro(q.ANY_ITEM_EMBEDDING if label == "Item" else q.ANY_USER_EMBEDDING)
         return len(rows[0][0]) if rows else None
@@ -243,6 +256,7 @@ class FalkorDBStore:
                                                       vectors[start:start + step].tolist(), strict=True)]
             result = self._run(query, {"rows": rows, "version": model_version})
             written += int(result[0][0]) if result else 0
+        self._await_indexes(label)
         return written
 
     def similar_by_embedding(self, *, label: NodeLabel, vector: np.ndarray,

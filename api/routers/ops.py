@@ -1,0 +1,45 @@
+"""Operations: liveness, readiness and Prometheus metrics (not versioned, no API key)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.schemas.recommend import HealthPublic
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=HealthPublic)
+def healthz() -> HealthPublic:
+    """Liveness: the process answers."""
+    return HealthPublic(status="ok")
+
+
+def _ping(store: object) -> bool:
+    try:
+        return bool(store.ping())  # type: ignore[attr-defined]
+    except Exception:
+        return False
+
+
+@router.get("/readyz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
+async def readyz(request: Request) -> Response:
+    """Readiness: the store answers and the model is loaded (or none is published yet)."""
+    store_ok = await run_in_threadpool(_ping, request.app.state.store)
+    holder = request.app.state.models
+    model = holder.state.version if holder.state is not None else None
+    model_ok = model is not None or holder.last_error is None
+    checks = {"store": store_ok, "model": model or "none published", "model_error": holder.last_error}
+    # With the store down but a model loaded, recommendations still work (degraded): stay ready.
+    ok = (store_ok or model is not None) and model_ok
+    body = HealthPublic(status="ready" if ok else "not ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=status.HTTP_200_OK if ok else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,104 @@
+"""``GET /v1/users/{user_id}/recommendations`` and the anonymous-visitor variant.
+
+Blends embedding (ANN) and graph-traversal candidates with the model version's tuned weight;
+unknown users get trending items (``cold_start: true``); ``degraded: true`` when a source failed or
+no model is published. 503 only when nothing at all can be served.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import SettingsDep, StoreDep, read_access
+from api.errors import error_item
+from api.schemas.errors import ErrorListPublic, ErrorPublic
+from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic
+from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
+from graphrec.recommend.service import NothingToServe, RecRequest, RecResult, recommend_for_user
+
+router = APIRouter(
+    tags=["recommendations"],
+    dependencies=[Depends(read_access)],
+    responses={401: {"model": ErrorPublic}, 422: {"model": ErrorListPublic}, 503: {"model": ErrorPublic}},
+)
+
+K = Annotated[int, Query(ge=1, le=100, description="how many items")]
+Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance, 1 = maximal spread (MMR)")]
+
+
+def to_public(result: RecResult, explain: bool) -> list[RecommendedItemPublic]:
+    return [RecommendedItemPublic(item_id=i.item_id, title=i.title, score=i.score, source=i.source,
+                                  reasons=list(i.reasons) if explain else None) for i in result.items]
+
+
+def check_category(request: Request, category: str | None) -> None:
+    if category is None:
+        return
+    view = request.app.state.catalog.view
+    if category not in view.category_names:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            [error_item(None, "category", f"unknown category '{category}'")])
+
+
+def record(request: Request, endpoint: str, result: RecResult) -> None:
+    metrics = request.app.state.metrics
+    for source, n in result.source_mix.items():
+        metrics.sources.labels(endpoint, source).inc(n)
+    if result.degraded:
+        metrics.degraded.labels(endpoint).inc()
+
+
+async def _recommend(request: Request, node_id: str, public_id: str, store: StoreDep, settings: SettingsDep,
+                     req: RecRequest) -> RecommendationsPublic:
+    check_category(request, req.category)
+    state = request.app.state.models.state  # read once: a hot swap cannot change it mid-request
+    try:
+        result = await run_in_threadpool(
+            recommend_for_user, RecRequest(node_id, req.k, req.exclude_seen, req.category, req.diversity,
+                                           req.explain),
+            store=store, state=state, view=request.app.state.catalog.view,
+            default_alpha=settings.blend_default_alpha, half_life_days=settings.half_life_days,
+            top_n=settings.candidates_per_source)
+    except NothingToServe as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}) from None
+    record(request, "user", result)
+    return RecommendationsPublic(
+        user_id=public_id, model_version=result.model_version, degraded=result.degraded,
+        cold_start=result.cold_start, personalised_from=result.personalised_from,  # type: ignore[arg-type]
+        data=to_public(result, req.explain), count=len(result.items))
+
+
+def _no_anon(value: str) -> str:
+    if value.startswith(ANON_PREFIX):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(
+            None, "user_id", "user ids may not start with 'anon:'; use /v1/anonymous/{anonymous_id}/...")])
+    return value
+
+
+@router.get("/users/{user_id}/recommendations", response_model=RecommendationsPublic)
+async def user_recommendations(
+    request: Request, store: StoreDep, settings: SettingsDep,
+    user_id: Annotated[str, Path(min_length=1, max_length=256)],
+    k: K = 20, exclude_seen: bool = True, category: Annotated[str | None, Query(max_length=256)] = None,
+    diversity: Diversity = 0.0, explain: bool = False,
+) -> RecommendationsPublic:
+    """Top-k items for a user: blended embedding + graph candidates, trending items for unknown users."""
+    _no_anon(user_id)
+    return await _recommend(request, user_id, user_id, store, settings,
+                            RecRequest(user_id, k, exclude_seen, category, diversity, explain))
+
+
+@router.get("/anonymous/{anonymous_id}/recommendations", response_model=RecommendationsPublic)
+async def anonymous_recommendations(
+    request: Request, store: StoreDep, settings: SettingsDep,
+    anonymous_id: Annotated[str, Path(min_length=1, max_length=256)],
+    k: K = 20, exclude_seen: bool = True, category: Annotated[str | None, Query(max_length=256)] = None,
+    diversity: Diversity = 0.0, explain: bool = False,
+) -> RecommendationsPublic:
+    """Top-k items for an anonymous visitor from their session events (trending until they have some)."""
+    node = anonymous_node_id(anonymous_id)
+    return await _recommend(request, node, anonymous_id, store, settings,
+                            RecRequest(node, k, exclude_seen, category, diversity, explain))

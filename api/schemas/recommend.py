@@ -1,0 +1,55 @@
+"""Response models of the recommendation, item and model endpoints."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class RecommendedItemPublic(BaseModel):
+    item_id: str
+    title: str | None = None
+    score: float = Field(description="blended score in [0, 1] (popular: relative to the top item)")
+    source: Literal["embedding", "graph", "both", "popular"]
+    reasons: list[str] | None = Field(None, description="human-readable evidence (explain=true only)")
+
+
+class RecommendationsPublic(BaseModel):
+    user_id: str
+    model_version: str | None
+    degraded: bool = Field(description="true when a source was unavailable (no model, or the store failed)")
+    cold_start: bool = Field(description="true when the list is trending items (nothing known about the user)")
+    personalised_from: Literal["model", "inductive", "graph", "none"]
+    data: list[RecommendedItemPublic]
+    count: int
+
+
+class SimilarItemsPublic(BaseModel):
+    item_id: str
+    model_version: str | None
+    degraded: bool
+    data: list[RecommendedItemPublic]
+    count: int
+
+
+class PopularItemsPublic(BaseModel):
+    category: str | None
+    data: list[RecommendedItemPublic]
+    count: int
+    built_ms: int = Field(description="when the trending list was computed (epoch ms)")
+
+
+class ModelPublic(BaseModel):
+    loaded: bool
+    version: str | None = None
+    trained_at_ms: int | None = None
+    created_ms: int | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    blend: dict[str, Any] = Field(default_factory=dict)
+    last_error: str | None = None
+
+
+class HealthPublic(BaseModel):
+    status: str
+    checks: dict[str, Any] = Field(default_factory=dict)

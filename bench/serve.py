@@ -1,0 +1,165 @@
+"""Serving benchmark: recommendation latency/throughput next to /healthz of the same server, same run.
+
+Builds a synthetic graph and a trained model with the demo pipeline (``python -m graphrec.demo
+--no-serve``) in a temp dir, starts ``graphrec serve`` (uvicorn, 127.0.0.1, warning-level logs) in a
+subprocess, then measures for ``/healthz`` (trivial) and ``/v1/users/{id}/recommendations``
+(cycling over many real user ids):
+
+* saturation throughput at concurrency 32 (``wrk``, closed loop),
+* service time at concurrency 1 (``wrk``; p50/p99),
+* latency at a fixed offered rate of half the saturation throughput (open loop, asyncio + httpx;
+  latency counted from each request's scheduled send time, so no coordinated omission).
+
+Prints one JSON object. ``wrk`` comes from Debian (``apt-get install -y wrk``).
+
+    python bench/serve.py [--interactions 1000000] [--duration 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+LUA = """
+local ids = {}
+for line in io.lines("%s") do ids[#ids + 1] = line end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/v1/users/" .. ids[(n %% #ids) + 1] .. "/recommendations?k=20")
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ms(value: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if not m:
+        return float("nan")
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[m.group(2)]
+
+
+def run_wrk(url: str, *, connections: int, threads: int, seconds: int, script: Path | None) -> dict[str, float]:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, flags=re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": round(rps, 1), "p50_ms": _ms(lat.get("50", "")), "p99_ms": _ms(lat.get("99", "")),
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+async def open_loop(base: str, paths: list[str], rate: float, seconds: float) -> dict[str, float]:
+    """Send at a fixed rate regardless of responses; latency from the scheduled send time."""
+    n = int(rate * seconds)
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        start = time.perf_counter() + 0.2
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            scheduled = start + i / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            r = await client.get(paths[i % len(paths)])
+            latencies.append((time.perf_counter() - scheduled) * 1000)
+            if r.status_code != 200:
+                errors += 1
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+    lat = np.asarray(latencies)
+    return {"offered_rps": round(rate, 1), "requests": n, "errors": errors,
+            "p50_ms": round(float(np.percentile(lat, 50)), 2), "p99_ms": round(float(np.percentile(lat, 99)), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--interactions", type=int, default=1_000_000, help="synthetic events to generate")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--workdir", type=Path, default=None, help="reuse a data dir (skips rebuilding)")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install -y wrk")
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="graphrec-bench-serve-"))
+    env = {**os.environ, "GRAPHREC_DATA_DIR": str(work), "GRAPHREC_GRAPH_URI": f"embedded:{work / 'store'}",
+           "GRAPHREC_FALKORDB_GRAPH": "bench", "GRAPHREC_API_KEYS": ""}
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "graphrec.demo", "--interactions", str(args.interactions),
+                    "--epochs", str(args.epochs), "--no-serve"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    build_s = time.perf_counter() - t0
+    models = work / "models"
+    version = (models / "CURRENT").read_text().strip()
+    users = np.load(models / version / "user_ids.npy", allow_pickle=False).astype(str)
+    ids_file = work / "user_ids.txt"
+    ids_file.write_text("\n".join(users.tolist()) + "\n")
+    script = work / "users.lua"
+    script.write_text(LUA % ids_file)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([str(Path(sys.executable).parent / "graphrec"), "serve", "--port", str(port),
+                               "--log-level", "warning"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise SystemExit("server did not become ready")
+        d = args.duration
+        warm = run_wrk(f"{base}/healthz", connections=4, threads=1, seconds=2, script=None)  # noqa: F841
+        sat_trivial = run_wrk(f"{base}/healthz", connections=32, threads=2, seconds=d, script=None)
+        sat_rec = run_wrk(base, connections=32, threads=2, seconds=d, script=script)
+        one_trivial = run_wrk(f"{base}/healthz", connections=1, threads=1, seconds=d, script=None)
+        one_rec = run_wrk(base, connections=1, threads=1, seconds=d, script=script)
+        paths = [f"/v1/users/{u}/recommendations?k=20" for u in users[:5000].tolist()]
+        open_rec = asyncio.run(open_loop(base, paths, sat_rec["rps"] / 2, d))
+        open_trivial = asyncio.run(open_loop(base, ["/healthz"], sat_rec["rps"] / 2, d))
+        counts = httpx.get(f"{base}/v1/model").json()["metrics"]
+    finally:
+        server.terminate()
+        server.wait(30)
+    result = {
+        "graph": {"events": args.interactions, "edges": counts.get("n_edges"), "users": counts.get("n_users"),
+                  "items": counts.get("n_items"), "build_seconds": round(build_s, 1)},
+        "saturation_c32": {"healthz": sat_trivial, "recommendations": sat_rec,
+                           "ratio": round(sat_rec["rps"] / sat_trivial["rps"], 3)},
+        "service_time_c1": {"healthz": one_trivial, "recommendations": one_rec},
+        "open_loop_half_saturation": {"healthz": open_trivial, "recommendations": open_rec},
+        "targets": {"ratio>=0.25": sat_rec["rps"] / sat_trivial["rps"] >= 0.25,
+                    "c1_p50<=3ms": one_rec["p50_ms"] <= 3, "c1_p99<=15ms": one_rec["p99_ms"] <= 15,
+                    "open_p99<=50ms": open_rec["p99_ms"] <= 50},
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+:param item => 'i1';
+:param k => 10;
+
+// Items similar to $item by the published GraphSAGE embeddings, through the `item_embedding`
+// vector index (schema.cypher). Neo4j's cosine score is (1 + cosine) / 2 in [0, 1]; `cosine` is
+// the similarity the API reports. $k + 1 neighbours are asked for because the item finds itself.
+// No row = the item has no embedding yet (publish a model: graphrec publish latest).
+MATCH (i:Item {id: $item})
+WHERE i.embedding IS NOT NULL
+CALL db.index.vector.queryNodes('item_embedding', $k + 1, i.embedding) YIELD node, score
+WITH i, node, score
+WHERE node <> i
+OPTIONAL MATCH (node)-[:IN_CATEGORY]->(c:Category)
+WITH i, node, score, collect(c.name) AS categories
+RETURN node.id AS item, node.title AS title, categories, round(2 * score - 1, 4) AS cosine,
+       node.degree AS degree, node.model_version = i.model_version AS same_model
+ORDER BY cosine DESC, item
+LIMIT $k;

@@ -1,0 +1,141 @@
+"""``graphrec export``, ``train``, ``evaluate`` and ``publish``: thin wrappers over pure functions."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import typer
+
+from graphrec.config import Settings
+
+
+def _read_toml(path: Path | None) -> dict[str, object]:
+    if path is None:
+        return {}
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def export_command(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Snapshot directory "
+                                       "(default DATA_DIR/snapshots/<content hash>)."),
+    config: Path | None = typer.Option(None, "--config", help="TOML file with an [export] table."),
+    since_ms: int | None = typer.Option(None, "--since-ms", help="Only edges with last_ts >= this."),
+    until_ms: int | None = typer.Option(None, "--until-ms", help="Only edges with last_ts <= this."),
+    category: list[str] = typer.Option([], "--category", help="Keep items in this category (repeatable)."),
+    min_user_degree: int | None = typer.Option(None, "--min-user-degree"),
+    min_item_degree: int | None = typer.Option(None, "--min-item-degree"),
+    k_core: bool = typer.Option(False, "--k-core", help="Iterate the degree filters to a k-core."),
+    max_users: int | None = typer.Option(None, "--max-users", help="Sample at most this many users."),
+    sampling: str | None = typer.Option(None, "--sampling", help="random | rwr (random walk with restart)."),
+    seed: int | None = typer.Option(None, "--seed"),
+) -> None:
+    """Export the graph (or a subgraph) to a training snapshot directory."""
+    from graphrec.export import ExportConfig, export_snapshot
+    from graphrec.graph.factory import open_store
+
+    raw = dict(_read_toml(config).get("export", {}))  # type: ignore[call-overload]
+    overrides = {"since_ms": since_ms, "until_ms": until_ms, "min_user_degree": min_user_degree,
+                 "min_item_degree": min_item_degree, "max_users": max_users, "sampling": sampling,
+                 "seed": seed, "categories": category or None, "k_core": k_core or None}
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = ExportConfig.model_validate(raw)
+    settings = Settings()
+    with open_store(settings) as store:
+        snapshot = export_snapshot(store, cfg, half_life_days=settings.half_life_days)
+    out = output or settings.data_dir / "snapshots" / snapshot.manifest["content_hash"][:16]
+    snapshot.save(out)
+    m = snapshot.manifest
+    typer.echo(f"{out}: {snapshot.n_users:,} users, {snapshot.n_items:,} items, {snapshot.n_edges:,} edges, "
+               f"{snapshot.n_categories:,} categories; read {m['edges_read']:,} edges at "
+               f"{m['edges_per_second']:,} edges/s; hash {m['content_hash'][:16]}")
+
+
+def train_command(
+    config: Path | None = typer.Option(None, "--config", help="TOML run config (training/configs/)."),
+    snapshot_dir: Path | None = typer.Option(None, "--snapshot", help="Train on a saved snapshot instead "
+                                             "of exporting from the store."),
+    version: str | None = typer.Option(None, "--version", help="Version name (default: time + hash)."),
+) -> None:
+    """Train GraphSAGE on the store's graph and write a new model version directory."""
+    from graphrec.model.pipeline import load_config, train
+    from graphrec.snapshot import Snapshot
+
+    cfg = load_config(config)
+    settings = Settings()
+    if snapshot_dir is not None:
+        out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
+                    snapshot=Snapshot.load(snapshot_dir), version=version)
+    else:
+        from graphrec.graph.factory import open_store
+
+        with open_store(settings) as store:
+            out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
+                        store=store, version=version)
+    metrics = json.loads((out / "metrics.json").read_text())
+    typer.echo(f"model version {out.name} written to {out}")
+    typer.echo(json.dumps(metrics, indent=2))
+    typer.echo(f"publish it with: graphrec publish {out.name}")
+
+
+def evaluate_command(
+    dataset: str = typer.Option("store", "--dataset", help="movielens:PATH | lightgcn:TRAIN_TXT,TEST_TXT | store"),
+    seed: int = typer.Option(0, "--seed"),
+    output: Path = typer.Option(Path("runs/eval"), "--output", "-o", help="Directory for results.*"),
+    config: Path | None = typer.Option(None, "--config", help="TOML with [evaluation] (and [train]) tables."),
+    protocol: str | None = typer.Option(None, "--protocol", help="random | temporal (per-user holdout)."),
+    models: str | None = typer.Option(None, "--models", help="Comma-separated subset of the models."),
+) -> None:
+    """Compare GraphSAGE with the baselines on one seeded split; writes results.json/.md and a plot."""
+    from graphrec.evaluation.report import markdown_table
+    from graphrec.evaluation.runner import EvalConfig, run_evaluation
+
+    raw = _read_toml(config)
+    evaluation = dict(raw.get("evaluation", {}))  # type: ignore[call-overload]
+    if "train" in raw:
+        evaluation["graphsage"] = raw["train"]
+    evaluation.update(dataset=dataset, seed=seed)
+    if protocol:
+        evaluation["protocol"] = protocol
+    if models:
+        evaluation["models"] = [m.strip() for m in models.split(",") if m.strip()]
+    cfg = EvalConfig.model_validate(evaluation)
+    snapshot = None
+    if dataset == "store":
+        from graphrec.export import ExportConfig, export_snapshot
+        from graphrec.graph.factory import open_store
+
+        settings = Settings()
+        with open_store(settings) as store:
+            snapshot = export_snapshot(store, ExportConfig.model_validate(raw.get("export", {})),
+                                       half_life_days=settings.half_life_days)
+    rows = run_evaluation(cfg, output, snapshot=snapshot)
+    typer.echo(markdown_table([{k: v for k, v in r.items() if not k.endswith("@10")} for r in rows]))
+    typer.echo(f"\nresults: {output / 'results.json'}, {output / 'results.md'}, {output / 'validation.png'}")
+
+
+def publish_command(
+    version: str = typer.Argument("latest", help="A version directory name, or 'latest'."),
+) -> None:
+    """Write a model version's embeddings onto the graph nodes and make it the current version."""
+    from graphrec.graph.factory import open_store
+    from graphrec.model.pipeline import publish
+
+    settings = Settings()
+    try:
+        with open_store(settings) as store:
+            name, users, items = publish(store, models_path=settings.models_path, version=version)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"published {name}: {users:,} user and {items:,} item embeddings; "
+               f"{settings.models_path / 'CURRENT'} -> {name}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_command)
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("publish")(publish_command)

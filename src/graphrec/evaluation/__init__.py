@@ -1,0 +1,1 @@
+"""Offline evaluation: split protocols, ranking metrics, baselines and the comparison report."""

@@ -1,0 +1,74 @@
+"""Datasets for ``graphrec evaluate``: MovieLens ``u.data``, LightGCN ``train.txt``/``test.txt``.
+
+All ratings become implicit interactions of weight 1 (LightGCN-style). The files are read where
+they are; nothing is copied into the repository (MovieLens's licence forbids redistribution).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from graphrec.evaluation.splits import Split, given_split
+from graphrec.snapshot import Snapshot
+
+
+def load_movielens(path: str | Path) -> Snapshot:
+    """Read ``u.data`` (``user\\titem\\trating\\tts`` seconds) or ``ratings.dat`` (``::``) under ``path``."""
+    root = Path(path)
+    if (root / "u.data").exists():
+        raw = np.loadtxt(root / "u.data", dtype=np.int64, delimiter="\t")
+    elif (root / "ratings.dat").exists():
+        text = (root / "ratings.dat").read_text().replace("::", "\t")
+        raw = np.array([line.split("\t") for line in text.splitlines() if line], dtype=np.int64)
+    else:
+        raise FileNotFoundError(f"no u.data or ratings.dat under {root}")
+    users, u_idx = np.unique(raw[:, 0], return_inverse=True)
+    items, i_idx = np.unique(raw[:, 1], return_inverse=True)
+    return Snapshot.from_coo(
+        user_ids=users.astype(str), item_ids=items.astype(str), rows=u_idx, cols=i_idx,
+        weights=np.ones(len(raw), dtype=np.float32), timestamps=raw[:, 3] * 1000,
+        manifest={"source": f"movielens:{root}"},
+    )
+
+
+def _read_adjacency_lists(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    users: list[np.ndarray] = []
+    items: list[np.ndarray] = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) < 2:
+            continue
+        ids = np.asarray(parts, dtype=np.int64)
+        users.append(np.full(len(ids) - 1, ids[0], dtype=np.int64))
+        items.append(ids[1:])
+    if not users:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(users), np.concatenate(items)
+
+
+def load_lightgcn(train_txt: str | Path, test_txt: str | Path) -> Split:
+    """Read LightGCN's ``user item item ...`` files as a given split (no timestamps: all zero)."""
+    tr_u, tr_i = _read_adjacency_lists(Path(train_txt))
+    te_u, te_i = _read_adjacency_lists(Path(test_txt))
+    u = np.concatenate([tr_u, te_u])
+    i = np.concatenate([tr_i, te_i])
+    users, u_idx = np.unique(u, return_inverse=True)
+    items, i_idx = np.unique(i, return_inverse=True)
+    is_test = np.concatenate([np.zeros(len(tr_u), bool), np.ones(len(te_u), bool)])
+    # a pair in both files counts once, as training
+    key = u_idx * len(items) + i_idx
+    order = np.lexsort((is_test, key))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    keep = order[first]
+    full = Snapshot.from_coo(
+        user_ids=users.astype(str), item_ids=items.astype(str), rows=u_idx[keep], cols=i_idx[keep],
+        weights=np.ones(len(keep), dtype=np.float32), timestamps=np.zeros(len(keep), dtype=np.int64),
+        manifest={"source": f"lightgcn:{train_txt},{test_txt}"},
+    )
+    # from_coo sorts by (row, col) == key; map the test flag onto that order
+    test_keys = np.sort(key[keep][is_test[keep]])
+    full_keys = full.rows * full.n_items + full.indices
+    return given_split(full, np.isin(full_keys, test_keys, assume_unique=False))

@@ -1,0 +1,108 @@
+"""Top-K ranking metrics over a full ranking of the catalogue.
+
+Every function works on a batch: ``topk`` is an ``(n_users, K)`` array of item indices ranked best
+first, ``relevant`` the held-out items as a CSR matrix. Recall divides by the number of held-out
+items (LightGCN convention, so numbers compare with the papers); NDCG's ideal DCG uses
+``min(K, |relevant|)`` hits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def top_k(scores: np.ndarray, k: int, *, exclude: sp.csr_matrix | None = None) -> np.ndarray:
+    """Indices of the ``k`` best items per row, best first; ``exclude``'s non-zeros never appear.
+
+    Args:
+        scores: ``(n_users, n_items)`` float scores (modified in place when ``exclude`` is given).
+        k: list length (clipped to ``n_items``).
+        exclude: ``(n_users, n_items)`` items to remove (the user's training items).
+    """
+    n_items = scores.shape[1]
+    k = min(k, n_items)
+    if exclude is not None and exclude.nnz:
+        ex = exclude.tocsr()
+        rows = np.repeat(np.arange(ex.shape[0]), np.diff(ex.indptr))
+        scores[rows, ex.indices] = -np.inf
+    part = np.argpartition(-scores, kth=k - 1, axis=1)[:, :k]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+def hit_matrix(topk: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
+    """Boolean ``(n_users, K)``: whether the item at each rank is in the user's relevant set."""
+    rel = relevant.tocsr()
+    hits = np.zeros(topk.shape, dtype=bool)
+    for start in range(0, topk.shape[0], 4096):
+        dense = rel[start:start + 4096].toarray() > 0
+        hits[start:start + 4096] = np.take_along_axis(dense, topk[start:start + 4096], axis=1)
+    return hits
+
+
+def recall_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
+    """Per-user ``|hits in top K| / |relevant|`` (0 for users without relevant items)."""
+    return np.divide(hits.sum(1), n_relevant, out=np.zeros(len(hits)), where=n_relevant > 0)
+
+
+def precision_at_k(hits: np.ndarray) -> np.ndarray:
+    return hits.sum(1) / hits.shape[1]
+
+
+def hit_rate_at_k(hits: np.ndarray) -> np.ndarray:
+    return np.asarray(hits.any(1), dtype=np.float64)
+
+
+def ndcg_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
+    """Binary-relevance NDCG: ``sum_r hit_r / log2(r + 2)`` over the ideal ordering's DCG."""
+    k = hits.shape[1]
+    discounts = 1.0 / np.log2(np.arange(k) + 2.0)
+    dcg = (hits * discounts).sum(1)
+    ideal_hits = np.minimum(n_relevant, k).astype(np.int64)
+    idcg = np.concatenate([[0.0], np.cumsum(discounts)])[ideal_hits]
+    return np.divide(dcg, idcg, out=np.zeros(len(hits)), where=idcg > 0)
+
+
+def mrr_at_k(hits: np.ndarray) -> np.ndarray:
+    """Reciprocal rank of the first hit within the top K (0 when there is none)."""
+    first = hits.argmax(1)
+    return np.where(hits.any(1), 1.0 / (first + 1.0), 0.0)
+
+
+def coverage(topk: np.ndarray, n_items: int) -> float:
+    """Fraction of the catalogue that appears in at least one user's list."""
+    return float(len(np.unique(topk)) / max(n_items, 1))
+
+
+def novelty(topk: np.ndarray, item_popularity: np.ndarray, n_users: int) -> float:
+    """Mean self-information ``-log2(pop(i) / n_users)`` of recommended items (higher = less obvious)."""
+    p = np.maximum(item_popularity[topk], 1) / max(n_users, 1)
+    return float(np.mean(-np.log2(p)))
+
+
+def ranking_metrics(
+    topk: np.ndarray,
+    relevant: sp.csr_matrix,
+    *,
+    k: int,
+    item_popularity: np.ndarray,
+    n_users_train: int,
+) -> dict[str, float]:
+    """All metrics at ``k`` averaged over users that have at least one relevant item."""
+    topk = topk[:, :k]
+    n_rel = np.diff(relevant.tocsr().indptr)
+    keep = n_rel > 0
+    hits = hit_matrix(topk, relevant)[keep]
+    n_rel = n_rel[keep]
+    n_items = relevant.shape[1]
+    return {
+        f"recall@{k}": float(recall_at_k(hits, n_rel).mean()),
+        f"ndcg@{k}": float(ndcg_at_k(hits, n_rel).mean()),
+        f"precision@{k}": float(precision_at_k(hits).mean()),
+        f"hit_rate@{k}": float(hit_rate_at_k(hits).mean()),
+        f"mrr@{k}": float(mrr_at_k(hits).mean()),
+        f"coverage@{k}": coverage(topk[keep], n_items),
+        f"novelty@{k}": novelty(topk[keep], item_popularity, n_users_train),
+    }

@@ -1,0 +1,189 @@
+"""A trained model version on disk, and inductive inference for users/items unseen at training time.
+
+A version directory holds everything serving needs, with no pickled objects except the torch
+state dict (loaded with ``weights_only=True``):
+
+``config.json`` (``TrainConfig``), ``weights.pt``, ``user_ids.npy``/``item_ids.npy`` (id maps),
+``user_embeddings.npy``/``item_embeddings.npy`` (final), ``user_layers.npy``/``item_layers.npy``
+(``h^0..h^L`` of every node, what a new neighbourhood is aggregated from), degrees, item
+features, ``index/`` (ANN over item embeddings), ``metrics.json`` and ``manifest.json``
+(version, snapshot content hash, history).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from graphrec.index import ItemIndex
+from graphrec.model.adjacency import neighbourhood_coefficients
+from graphrec.model.config import TrainConfig
+from graphrec.model.graphsage import GraphSAGERec
+from graphrec.model.trainer import TrainResult
+from graphrec.snapshot import Snapshot
+
+
+@dataclass(eq=False)
+class ModelArtifact:
+    """A published-or-publishable model version (see module docstring for the files)."""
+
+    version: str
+    config: TrainConfig
+    model: GraphSAGERec
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user_embeddings: np.ndarray
+    item_embeddings: np.ndarray
+    user_layers: np.ndarray
+    item_layers: np.ndarray
+    user_degree: np.ndarray
+    item_degree: np.ndarray
+    item_features: np.ndarray | None
+    index: ItemIndex
+    metrics: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    _user_lookup: dict[str, int] | None = field(default=None, repr=False)
+    _item_lookup: dict[str, int] | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_training(
+        cls, result: TrainResult, snapshot: Snapshot, *, version: str, config: TrainConfig,
+        metrics: dict[str, Any] | None = None,
+    ) -> ModelArtifact:
+        """Freeze a training result: run the full forward once and keep every layer's output."""
+        model = result.model.eval()
+        with torch.no_grad():
+            layers = model.layer_outputs(result.adjacency.propagate, result.item_features)
+            final = model.combine(layers)
+        stacked = torch.stack(layers).numpy()
+        n_users = snapshot.n_users
+        item_emb = final[n_users:].numpy().copy()
+        return cls(
+            version=version, config=config, model=model,
+            user_ids=snapshot.user_ids, item_ids=snapshot.item_ids,
+            user_embeddings=final[:n_users].numpy().copy(), item_embeddings=item_emb,
+            user_layers=stacked[:, :n_users].copy(), item_layers=stacked[:, n_users:].copy(),
+            user_degree=result.adjacency.user_degree.copy(), item_degree=result.adjacency.item_degree.copy(),
+            item_features=None if result.item_features is None else result.item_features.numpy().copy(),
+            index=ItemIndex.build(item_emb, metric="ip", seed=config.seed),
+            metrics=dict(metrics or {}),
+            manifest={
+                "version": version, "created_ms": int(time.time() * 1000),
+                "snapshot_hash": snapshot.manifest.get("content_hash"), "snapshot": snapshot.manifest,
+                "best_epoch": result.best_epoch, "seconds": result.seconds, "mode": result.mode,
+                "history": result.history,
+            },
+        )
+
+    # ------------------------------------------------------------------ lookups
+    def user_index(self, user_id: str) -> int | None:
+        if self._user_lookup is None:
+            self._user_lookup = {u: i for i, u in enumerate(self.user_ids.tolist())}
+        return self._user_lookup.get(user_id)
+
+    def item_index(self, item_id: str) -> int | None:
+        if self._item_lookup is None:
+            self._item_lookup = {u: i for i, u in enumerate(self.item_ids.tolist())}
+        return self._item_lookup.get(item_id)
+
+    # ------------------------------------------------------------------ inductive inference
+    def _infer(self, own0: np.ndarray, neighbours: np.ndarray, coefficients: np.ndarray,
+               neighbour_layers: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            h = torch.from_numpy(np.asarray(own0, dtype=np.float32))[None, :]
+            coef = torch.from_numpy(coefficients.astype(np.float32))[None, :]
+            outs = [h]
+            for layer in range(self.config.encoder.layers):
+                agg = coef @ torch.from_numpy(neighbour_layers[layer][neighbours])
+                h = self.model.layer_step(layer, h, agg)
+                outs.append(h)
+            return self.model.combine(outs)[0].numpy().copy()
+
+    def infer_user(self, item_indices: np.ndarray, weights: np.ndarray, *, user_index: int | None = None,
+                   ) -> np.ndarray:
+        """Embedding of a user from their current (item index, decayed weight) list.
+
+        A known user (``user_index``) keeps their id embedding as layer 0; a user who arrived after
+        training starts from zeros (what ``user_id_dropout`` trains for) and is described by their
+        items alone. Items keep their training representations and degrees. With the training
+        neighbourhood this equals the full forward pass.
+        """
+        items = np.asarray(item_indices, dtype=np.int64)
+        own = self.user_layers[0][user_index] if user_index is not None else np.zeros(self.config.encoder.dim)
+        coef = neighbourhood_coefficients(self.config.encoder.aggr, weights, self.item_degree[items])
+        return self._infer(own, items, coef, self.item_layers)
+
+    def infer_item(self, user_indices: np.ndarray, weights: np.ndarray, *, item_index: int | None = None,
+                   features: np.ndarray | None = None) -> np.ndarray:
+        """Embedding of an item from its (user index, weight) list; a new item starts from its features."""
+        users = np.asarray(user_indices, dtype=np.int64)
+        if item_index is not None:
+            own = self.item_layers[0][item_index]
+        else:
+            own = np.zeros(self.config.encoder.dim, dtype=np.float32)
+            if features is not None and self.model.feature_proj is not None:
+                with torch.no_grad():
+                    own = self.model.feature_proj(torch.from_numpy(features.astype(np.float32))).numpy()
+        coef = neighbourhood_coefficients(self.config.encoder.aggr, weights, self.user_degree[users])
+        return self._infer(own, users, coef, self.user_layers)
+
+    def recommend(self, user_vector: np.ndarray, k: int, *, exclude: np.ndarray | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """``(item_ids, scores)`` of the top ``k`` items for a user embedding, via the ANN index."""
+        idx, scores = self.index.search(user_vector[None, :], k,
+                                        exclude=None if exclude is None else [np.asarray(exclude)])
+        keep = idx[0] >= 0
+        return self.item_ids[idx[0][keep]], scores[0][keep]
+
+    # ------------------------------------------------------------------ files
+    def save(self, directory: str | Path) -> Path:
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(self.config.model_dump_json(indent=2))
+        torch.save(self.model.state_dict(), out / "weights.pt")
+        arrays = {
+            "user_ids": self.user_ids, "item_ids": self.item_ids,
+            "user_embeddings": self.user_embeddings, "item_embeddings": self.item_embeddings,
+            "user_layers": self.user_layers, "item_layers": self.item_layers,
+            "user_degree": self.user_degree, "item_degree": self.item_degree,
+        }
+        if self.item_features is not None:
+            arrays["item_features"] = self.item_features
+        for name, arr in arrays.items():
+            np.save(out / f"{name}.npy", arr, allow_pickle=False)
+        self.index.save(out / "index")
+        (out / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=float))
+        (out / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ModelArtifact:
+        src = Path(directory)
+        config = TrainConfig.model_validate_json((src / "config.json").read_text())
+
+        def arr(name: str) -> np.ndarray:
+            return np.load(src / f"{name}.npy", allow_pickle=False)
+
+        features = arr("item_features") if (src / "item_features.npy").exists() else None
+        user_ids, item_ids = arr("user_ids"), arr("item_ids")
+        model = GraphSAGERec(len(user_ids), len(item_ids), 0 if features is None else features.shape[1],
+                             config.encoder)
+        model.load_state_dict(torch.load(src / "weights.pt", weights_only=True))
+        model.eval()
+        manifest = json.loads((src / "manifest.json").read_text())
+        return cls(
+            version=str(manifest.get("version", src.name)), config=config, model=model,
+            user_ids=user_ids, item_ids=item_ids,
+            user_embeddings=arr("user_embeddings"), item_embeddings=arr("item_embeddings"),
+            user_layers=arr("user_layers"), item_layers=arr("item_layers"),
+            user_degree=arr("user_degree"), item_degree=arr("item_degree"), item_features=features,
+            index=ItemIndex.load(src / "index"),
+            metrics=json.loads((src / "metrics.json").read_text()), manifest=manifest,
+        )

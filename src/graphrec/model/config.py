@@ -1,0 +1,61 @@
+"""Validated hyperparameters for the GraphSAGE recommender (read from TOML/YAML by ``training/``).
+
+One pydantic model per concern: ``EncoderConfig`` shapes the network, ``TrainConfig`` the
+optimisation. Defaults are the values tuned on MovieLens-100K (80/20 random per-user split).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EncoderConfig(BaseModel):
+    """Shape of ``GraphSAGERec``.
+
+    ``aggr``: ``sym`` (``w_uv / sqrt(d_u d_v)``), ``mean`` (weighted mean) or ``sum``;
+    ``combine``: how layer outputs form the final embedding (``mean`` of all layers incl. the id
+    embedding, as LightGCN, or ``last``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    dim: int = Field(64, ge=2, le=1024)
+    layers: int = Field(2, ge=0, le=6)
+    aggr: Literal["sym", "mean", "sum"] = "sym"
+    combine: Literal["mean", "last"] = "mean"
+    linear: bool = Field(True, description="SAGE linear maps per layer (False: parameter-free propagation)")
+    activation: Literal["none", "tanh", "relu"] = "none"
+    use_features: bool = Field(True, description="add a projection of item categories to item id embeddings")
+
+
+class TrainConfig(BaseModel):
+    """Optimisation, sampling and early stopping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoder: EncoderConfig = Field(default_factory=EncoderConfig)
+    seed: int = 0
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(8192, ge=16)
+    lr: float = Field(1e-2, gt=0)
+    reg: float = Field(1e-4, ge=0, description="L2 on the batch's id embeddings (LightGCN-style)")
+    weight_decay: float = Field(5e-2, ge=0, description="L2 on the layer weights' offsets from plain "
+                                "propagation (Adam weight_decay; see GraphSAGERec)")
+    hard_negatives: float = Field(0.3, ge=0, le=1, description="fraction of negatives chosen hard")
+    hard_candidates: int = Field(8, ge=1, description="uniform candidates a hard negative is picked from")
+    user_id_dropout: float = Field(0.0, ge=0, lt=1, description="zero user id embeddings at this rate, so "
+                                   "embeddings from neighbourhoods alone (new users) are trained too")
+    validation_fraction: float = Field(0.1, ge=0, lt=1)
+    eval_every: int = Field(5, ge=1)
+    patience: int = Field(4, ge=1, description="evaluations without improvement before stopping")
+    metric_k: int = Field(20, ge=1)
+    refit: bool = Field(True, description="after early stopping, retrain on train+validation for the best "
+                        "number of epochs")
+    mode: Literal["auto", "full", "sampled"] = "auto"
+    full_graph_max_edges: int = Field(5_000_000, ge=1, description="auto mode switches to sampling above")
+    steps_per_epoch: int | None = Field(None, ge=1, description="cap on batches per epoch (None: one pass "
+                                        "over all edges); fixed-size epochs for very large graphs")
+    fanouts: list[int] = Field(default_factory=lambda: [15, 10], description="neighbours sampled per layer")
+    threads: int | None = Field(None, ge=1, description="torch intra-op threads (None: torch default)")

@@ -1,0 +1,135 @@
+"""Pure functions behind ``graphrec train`` and ``graphrec publish`` (the CLI only parses arguments).
+
+``train`` exports a snapshot from the store (or takes one), fits GraphSAGE, and writes a new version
+directory under ``models_path``; ``publish`` copies a version's embeddings onto the graph nodes,
+records it in the store's meta node and flips the ``CURRENT`` pointer file atomically so a running
+API can hot-swap to it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from graphrec.export import ExportConfig, export_snapshot
+from graphrec.graph.port import GraphStore
+from graphrec.model.artifact import ModelArtifact
+from graphrec.model.config import TrainConfig
+from graphrec.model.trainer import Trainer
+from graphrec.snapshot import Snapshot
+
+logger = logging.getLogger(__name__)
+
+CURRENT = "CURRENT"
+META_KEY = "model_version"
+
+
+class PipelineConfig(BaseModel):
+    """A training run: what to export and how to train (``training/configs/*.toml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "graphsage"
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+def load_config(path: Path | None) -> PipelineConfig:
+    """Read and validate a TOML config; ``None`` gives the defaults."""
+    if path is None:
+        return PipelineConfig()
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    raw.pop("evaluation", None)  # the same file may also configure `graphrec evaluate`
+    return PipelineConfig.model_validate(raw)
+
+
+def new_version_name(snapshot_hash: str | None) -> str:
+    """Sortable and unique enough: UTC time to the second plus the snapshot hash prefix."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{(snapshot_hash or 'nohash')[:8]}"
+
+
+def train(
+    cfg: PipelineConfig, *, models_path: Path, half_life_days: float, store: GraphStore | None = None,
+    snapshot: Snapshot | None = None, version: str | None = None, progress: bool = True,
+) -> Path:
+    """Export (unless ``snapshot`` is given), train, and write a version directory; returns its path."""
+    if snapshot is None:
+        if store is None:
+            raise ValueError("train needs a store or a snapshot")
+        snapshot = export_snapshot(store, cfg.export, half_life_days=half_life_days, progress=progress)
+    if snapshot.n_edges == 0:
+        raise ValueError("the snapshot has no interactions: import data first (graphrec import/generate)")
+    started = time.perf_counter()
+    result = Trainer(cfg.train, progress=progress).fit(snapshot)
+    version = version or new_version_name(snapshot.manifest.get("content_hash"))
+    k = cfg.train.metric_k
+    metrics = {
+        f"validation_recall@{k}": result.best_metric, "best_epoch": result.best_epoch,
+        "train_seconds": round(time.perf_counter() - started, 2),
+        "seconds_per_epoch": round(result.seconds_per_epoch, 4), "mode": result.mode,
+        "n_users": snapshot.n_users, "n_items": snapshot.n_items, "n_edges": snapshot.n_edges,
+    }
+    artifact = ModelArtifact.from_training(result, snapshot, version=version, config=cfg.train, metrics=metrics)
+    out = artifact.save(models_path / version)
+    (out / "pipeline.json").write_text(cfg.model_dump_json(indent=2))
+    logger.info("wrote model version %s", out)
+    return out
+
+
+def list_versions(models_path: Path) -> list[str]:
+    """Version directories (those with a manifest), oldest first by creation time."""
+    if not models_path.exists():
+        return []
+    found = []
+    for d in models_path.iterdir():
+        manifest = d / "manifest.json"
+        if d.is_dir() and manifest.exists():
+            found.append((json.loads(manifest.read_text()).get("created_ms", 0), d.name))
+    return [name for _, name in sorted(found)]
+
+
+def resolve_version(models_path: Path, version: str) -> str:
+    """``latest`` -> newest version directory; otherwise the name, which must exist."""
+    if version == "latest":
+        versions = list_versions(models_path)
+        if not versions:
+            raise FileNotFoundError(f"no model versions under {models_path}: run `graphrec train` first")
+        return versions[-1]
+    if not (models_path / version / "manifest.json").exists():
+        raise FileNotFoundError(f"model version {version!r} not found under {models_path}")
+    return version
+
+
+def current_version(models_path: Path) -> str | None:
+    """The version the ``CURRENT`` pointer names, if any."""
+    pointer = models_path / CURRENT
+    return pointer.read_text().strip() or None if pointer.exists() else None
+
+
+def write_current(models_path: Path, version: str) -> None:
+    """Point ``CURRENT`` at ``version`` atomically (write a temp file, then ``os.replace``)."""
+    tmp = models_path / f".{CURRENT}.{os.getpid()}.tmp"
+    tmp.write_text(version + "\n")
+    os.replace(tmp, models_path / CURRENT)
+
+
+def publish(store: GraphStore, *, models_path: Path, version: str) -> tuple[str, int, int]:
+    """Write a version's embeddings to the graph and make it current; returns (version, users, items)."""
+    name = resolve_version(models_path, version)
+    artifact = ModelArtifact.load(models_path / name)
+    items = store.write_embeddings(label="Item", ids=artifact.item_ids.tolist(),
+                                   vectors=artifact.item_embeddings, model_version=name)
+    users = store.write_embeddings(label="User", ids=artifact.user_ids.tolist(),
+                                   vectors=artifact.user_embeddings, model_version=name)
+    store.set_meta(key=META_KEY, value=name)
+    write_current(models_path, name)
+    return name, users, items

@@ -1,0 +1,31 @@
+"""Human-readable reasons naming the evidence behind a recommended item."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+
+def _name(item_id: str, title: Callable[[str], str | None]) -> str:
+    t = title(item_id)
+    return f"'{t}'" if t else f"item {item_id}"
+
+
+def graph_reason(evidence: Sequence[str], title: Callable[[str], str | None]) -> str:
+    names = ", ".join(_name(i, title) for i in evidence[:3])
+    return f"users who interacted with {names} also interacted with this"
+
+
+def embedding_reason(anchor: str, title: Callable[[str], str | None]) -> str:
+    return f"similar to {_name(anchor, title)} you viewed"
+
+
+def similar_item_reason(anchor: str, title: Callable[[str], str | None]) -> str:
+    return f"similar to {_name(anchor, title)} (learned item embeddings)"
+
+
+def co_item_reason(anchor: str, title: Callable[[str], str | None]) -> str:
+    return f"users who interacted with {_name(anchor, title)} also interacted with this"
+
+
+def popular_reason(category: str | None) -> str:
+    return f"trending in '{category}' right now" if category else "trending right now"

@@ -1,0 +1,118 @@
+"""Trending items and the item catalogue (titles, categories), cached and refreshed from the store.
+
+Trending score of an item: ``sum over its edges touched in the last window of
+w * 0.5 ** (age / half_life)`` (the store's recency decay), overall and per category. The cache is
+rebuilt off the request path (a background task calls :meth:`CatalogCache.refresh`); requests
+read one immutable :class:`CatalogView` reference, so a refresh never blocks or tears a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphrec.graph.port import GraphStore
+from graphrec.snapshot import DAY_MS, decay_weights
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """One consistent picture of the catalogue and of what is trending."""
+
+    titles: dict[str, str | None] = field(default_factory=dict)
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    category_names: frozenset[str] = frozenset()
+    popular: tuple[tuple[str, float], ...] = ()
+    popular_by_category: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
+    built_ms: int = 0
+
+    def title(self, item_id: str) -> str | None:
+        return self.titles.get(item_id)
+
+    def in_category(self, item_id: str, category: str) -> bool:
+        return category in self.categories.get(item_id, ())
+
+    def trending(self, category: str | None, k: int, exclude: set[str] | frozenset[str] = frozenset(),
+                 ) -> list[tuple[str, float]]:
+        ranked = self.popular if category is None else self.popular_by_category.get(category, ())
+        out: list[tuple[str, float]] = []
+        for item, score in ranked:
+            if item not in exclude:
+                out.append((item, score))
+                if len(out) == k:
+                    break
+        return out
+
+
+def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_days: float,
+               keep: int = 2_000) -> CatalogView:
+    """Read items and recent edges from the store into a new view (keeps the ``keep`` best per list)."""
+    titles: dict[str, str | None] = {}
+    categories: dict[str, tuple[str, ...]] = {}
+    for page in store.iter_items():
+        for item_id, title, cats in zip(page.ids, page.titles, page.categories, strict=True):
+            titles[item_id] = title
+            categories[item_id] = tuple(cats)
+    ids: list[str] = []
+    weights: list[float] = []
+    last_ts: list[int] = []
+    for edges in store.iter_interactions(since_ms=now_ms - int(window_days * DAY_MS)):
+        ids.extend(edges.item_ids)
+        weights.extend(edges.weights)
+        last_ts.extend(edges.last_ts)
+    totals: dict[str, float] = defaultdict(float)
+    if ids:
+        decayed = decay_weights(np.asarray(weights), np.asarray(last_ts), now_ms=now_ms,
+                                half_life_days=half_life_days)
+        uniq, inverse = np.unique(np.asarray(ids, dtype=object).astype(str), return_inverse=True)
+        sums = np.bincount(inverse, weights=decayed.astype(np.float64), minlength=len(uniq))
+        totals = dict(zip(uniq.tolist(), sums.tolist(), strict=True))
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    by_cat: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for item, score in ranked:
+        for cat in categories.get(item, ()):
+            if len(by_cat[cat]) < keep:
+                by_cat[cat].append((item, score))
+    names = frozenset(c for cats in categories.values() for c in cats)
+    return CatalogView(titles=titles, categories=categories, category_names=names,
+                       popular=tuple(ranked[:keep]), popular_by_category={c: tuple(v) for c, v in by_cat.items()},
+                       built_ms=now_ms)
+
+
+class CatalogCache:
+    """Holds the current :class:`CatalogView`; ``refresh`` swaps in a new one (or keeps the old on error)."""
+
+    def __init__(self, *, window_days: float, half_life_days: float, ttl_s: float) -> None:
+        self.window_days = window_days
+        self.half_life_days = half_life_days
+        self.ttl_s = ttl_s
+        self.view = CatalogView()
+        self.refreshed_at = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self.refreshed_at > self.ttl_s
+
+    def refresh(self, store: GraphStore) -> bool:
+        """Rebuild from the store; False (old view kept) when the store fails."""
+        if not self._lock.acquire(blocking=False):
+            return False  # another refresh is running
+        try:
+            view = build_view(store, now_ms=int(time.time() * 1000), window_days=self.window_days,
+                              half_life_days=self.half_life_days)
+        except Exception:
+            logger.warning("catalog refresh failed; serving the previous view", exc_info=True)
+            return False
+        finally:
+            self._lock.release()
+        self.view = view
+        self.refreshed_at = time.monotonic()
+        return True

@@ -1,0 +1,1 @@
+"""Serving-side model lifecycle: load the published model, hot-swap to new versions."""

@@ -1,0 +1,104 @@
+"""graph/queries/: the saved Neo4j Browser queries are well formed and stay in step with the adapter.
+
+Their Cypher is linted by tests/graph/test_cypher_lint.py (every .cypher file under graph/); this
+checks the conventions the Browser workflow relies on, and that the "why was X recommended" query
+repeats the traversal the API runs (USER_CANDIDATES) rather than a look-alike.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from deploy_support import REPO
+
+from graphrec.graph import neo4j_cypher as q
+from graphrec.graph.cypher_lint import parameters_used
+
+QUERIES = REPO / "graph" / "queries"
+FILES = sorted(QUERIES.glob("*.cypher"))
+_PARAM = re.compile(r"^:param\s+([A-Za-z_]\w*)\s*=>\s*(.+?);?\s*$")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _parts(path: Path) -> tuple[dict[str, str], list[str], str]:
+    """(:param name -> value, comment lines, query) of a saved query file, in that order."""
+    params: dict[str, str] = {}
+    comments: list[str] = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    i = 0
+    while i < len(lines) and (lines[i].startswith(":param") or not lines[i].strip()):
+        if lines[i].strip():
+            m = _PARAM.match(lines[i])
+            assert m, f"{path.name}:{i + 1}: want `:param name => value;`"
+            params[m.group(1)] = m.group(2)
+        i += 1
+    while i < len(lines) and (lines[i].startswith("//") or not lines[i].strip()):
+        if lines[i].strip():
+            comments.append(lines[i])
+        i += 1
+    return params, comments, "\n".join(lines[i:])
+
+
+def test_the_promised_queries_exist() -> None:
+    names = {p.stem.split("-", 1)[1] for p in FILES}
+    assert names >= {"graph-at-a-glance", "user-strongest-interactions", "why-recommended", "similar-items",
+                     "category-neighbourhood", "cold-and-unconnected-items", "heavy-users-and-bots"}
+    readme = (QUERIES / "README.md").read_text(encoding="utf-8")
+    for path in FILES:
+        assert f"`{path.name}`" in readme, f"{path.name} is not listed in graph/queries/README.md"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_params_then_comments_then_one_parameterized_query(path: Path) -> None:
+    params, comments, query = _parts(path)
+    assert params, "starts with :param lines giving example values"
+    assert len(comments) >= 2, "then comments saying what it answers"
+    statements = q.split_cypher_script(query)
+    assert len(statements) == 1, "one query per file"
+    assert query.rstrip().endswith(";")
+    used = parameters_used(query)
+    assert used == set(params), f"$params used {sorted(used)} vs :param lines {sorted(params)}"
+    assert not re.search(r"\{id:\s*'", query), "ids come in as parameters, not literals"
+
+
+def test_why_recommended_repeats_the_api_traversal() -> None:
+    _, _, query = _parts(QUERIES / "03-why-recommended.cypher")
+    why, api = _norm(query), _norm(q.USER_CANDIDATES)
+    # Same seeds, same capped hops, same exclusions, same path score, in that order.
+    for fragment in (
+        "MATCH (u:User {id: $id})-[e0:INTERACTED]->(s:Item) WITH u, s, e0 ORDER BY e0.last_ts DESC, s.id LIMIT $seeds",
+        "CALL (s, u) { MATCH (s)<-[:INTERACTED]-(v:User) WHERE v <> u RETURN v LIMIT $fanout }",
+        "CALL (v) { MATCH (v)-[e2:INTERACTED]->(c:Item) RETURN c, e2 LIMIT $fanout }",
+        "c <> s AND NOT EXISTS { (u)-[:INTERACTED]->(c) }",
+        "w0 * e2.weight / sqrt(toFloat(s.degree * c.degree))",
+        "e0.weight * 0.5 ^ (toFloat(",
+    ):
+        assert fragment in api, f"USER_CANDIDATES changed ({fragment!r}): update 03-why-recommended.cypher"
+        assert fragment.replace("{id: $id}", "{id: $user}") in why, f"03-why-recommended.cypher lacks {fragment!r}"
+    positions = [why.index(f) for f in ("LIMIT $seeds", "CALL (s, u)", "CALL (v)", "c.id = $item")]
+    assert positions == sorted(positions), "the item filter must come after the caps, as in the API"
+    # Decay: the API binds half_life_ms = days * 86_400_000; the file converts the same way.
+    assert "$half_life_days * 86400000.0" in why and "$half_life_ms" in api
+
+
+def test_why_recommended_defaults_are_the_store_defaults() -> None:
+    import inspect
+
+    from graphrec.graph.neo4j_store import Neo4jStore
+
+    params, _, _ = _parts(QUERIES / "03-why-recommended.cypher")
+    sig = inspect.signature(Neo4jStore.co_interaction_candidates_for_user).parameters
+    assert int(params["seeds"]) == sig["seed_items"].default
+    assert int(params["fanout"]) == sig["fanout"].default
+
+
+def test_similar_items_uses_the_schema_vector_index() -> None:
+    _, _, query = _parts(QUERIES / "04-similar-items.cypher")
+    assert f"db.index.vector.queryNodes('{q.ITEM_VECTOR_INDEX}'" in query
+    schema = _norm((REPO / "graph" / "schema.cypher").read_text(encoding="utf-8"))
+    assert f"CREATE VECTOR INDEX {q.ITEM_VECTOR_INDEX} IF NOT EXISTS FOR (i:Item) ON i.embedding" in schema

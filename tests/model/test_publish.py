@@ -1,0 +1,47 @@
+"""train -> version directory -> publish: embeddings on the nodes, meta and CURRENT pointer updated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from factories import T0, delta
+from graphrec.export import ExportConfig
+from graphrec.graph.port import GraphStore
+from graphrec.model.artifact import ModelArtifact
+from graphrec.model.config import EncoderConfig, TrainConfig
+from graphrec.model.pipeline import PipelineConfig, current_version, list_versions, publish, train
+
+
+def test_train_and_publish_round_trip(store: GraphStore, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    deltas = [delta(f"u{u}", f"i{(u % 3) * 5 + j}", float(rng.uniform(0.5, 2)), ts=T0 - int(j) * 3_600_000)
+              for u in range(24) for j in rng.choice(5, size=3, replace=False)]
+    store.upsert_interactions(deltas)
+    cfg = PipelineConfig(export=ExportConfig(now_ms=T0),
+                         train=TrainConfig(encoder=EncoderConfig(dim=8, layers=2), epochs=10, batch_size=32,
+                                           eval_every=2, validation_fraction=0.2))
+    models = tmp_path / "models"
+    first = train(cfg, models_path=models, half_life_days=30.0, store=store, version="v1", progress=False)
+    second = train(cfg, models_path=models, half_life_days=30.0, store=store, version="v2", progress=False)
+    assert list_versions(models) == ["v1", "v2"]
+    for out in (first, second):
+        for name in ("config.json", "weights.pt", "user_ids.npy", "item_embeddings.npy", "metrics.json",
+                     "manifest.json", "index/index.json"):
+            assert (out / name).exists(), name
+
+    version, n_users, n_items = publish(store, models_path=models, version="latest")
+    assert (version, n_users, n_items) == ("v2", 24, 15)
+    assert store.get_meta(key="model_version") == "v2"
+    assert current_version(models) == "v2"
+    artifact = ModelArtifact.load(second)
+    stored = store.get_embedding(label="Item", node_id="i3")
+    assert stored is not None
+    np.testing.assert_allclose(stored, artifact.item_embeddings[artifact.item_index("i3")], rtol=1e-5)
+    user = store.get_embedding(label="User", node_id="u7")
+    assert user is not None and user.shape == (8,)
+    assert artifact.manifest["snapshot_hash"] == artifact.manifest["snapshot"]["content_hash"]
+
+    publish(store, models_path=models, version="v1")
+    assert store.get_meta(key="model_version") == "v1" and current_version(models) == "v1"

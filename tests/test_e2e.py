@@ -1,0 +1,165 @@
+"""End to end: generate -> import -> train -> publish (the demo, ``--no-serve``) -> serve -> recommend.
+
+Then a brand-new user posts events and gets personalised, explained recommendations without
+retraining; publishing a new version while a client hammers the API swaps models with no errors.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from graphrec import demo
+from graphrec.config import Settings
+from graphrec.graph.falkordb_store import FalkorDBStore
+from graphrec.model.pipeline import current_version, publish
+
+KEY = "e2e-key"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    root = tmp_path_factory.mktemp("e2e")
+    holder = FalkorDBStore.embedded(root / "store", graph="e2e", die_with_parent=True)
+    env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_GRAPH_URI": f"embedded:{root / 'store'}",
+           "GRAPHREC_FALKORDB_GRAPH": "e2e", "GRAPHREC_API_KEYS": KEY}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        demo.main(["--interactions", "6000", "--epochs", "5", "--no-serve"])
+        settings = Settings(model_poll_s=0.2, rate_limit_per_s=10_000, rate_limit_burst=10_000,
+                            events_max_per_minute=10_000)
+    yield settings
+    holder.close()
+
+
+@pytest.fixture
+def client(published: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(published), headers={"X-API-Key": KEY}) as c:
+        yield c
+
+
+def known_user_and_items(client: TestClient) -> tuple[str, list[str]]:
+    art = client.app.state.models.state.artifact
+    return str(art.user_ids[0]), [str(i) for i in art.item_ids[:40].tolist()]
+
+
+def test_recommendations_for_a_known_user(client: TestClient, published: Settings) -> None:
+    assert (published.models_path / current_version(published.models_path) / "blend.json").exists()
+    user, _ = known_user_and_items(client)
+    r = client.get(f"/v1/users/{user}/recommendations", params={"k": 10, "explain": "true"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model_version"] == current_version(published.models_path)
+    assert body["degraded"] is False and body["cold_start"] is False
+    assert 0 < body["count"] <= 10 and body["count"] == len(body["data"])
+    seen = {e["item_id"] for e in client.get(f"/v1/users/{user}/interactions").json()["data"]}
+    assert not seen & {d["item_id"] for d in body["data"]}
+    assert all(d["source"] in {"embedding", "graph", "both"} and d["reasons"] for d in body["data"])
+    scores = [d["score"] for d in body["data"]]
+    assert scores == sorted(scores, reverse=True)
+    assert r.headers["X-Request-ID"]
+    model = client.get("/v1/model").json()
+    assert model["loaded"] and model["version"] == body["model_version"]
+    assert model["blend"]["source"] == "tuned" and "validation_recall@20" in model["metrics"]
+
+
+def test_new_user_gets_personalised_explained_results_after_events(client: TestClient) -> None:
+    _, items = known_user_and_items(client)
+    before = client.get("/v1/users/newcomer/recommendations", params={"k": 5})
+    assert before.status_code == 200
+    assert before.json()["cold_start"] is True and {d["source"] for d in before.json()["data"]} <= {"popular"}
+    now = int(time.time() * 1000)
+    picked = items[:4]
+    events = [{"event_id": f"n{j}", "user_id": "newcomer", "item_id": it, "type": "purchase",
+               "timestamp": now - 10_000 + j} for j, it in enumerate(picked)]
+    assert client.post("/v1/events", json={"events": events}).status_code == 202
+    r = client.get("/v1/users/newcomer/recommendations", params={"k": 10, "explain": "true"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["cold_start"] is False and body["personalised_from"] == "inductive"
+    assert body["count"] > 0 and not set(picked) & {d["item_id"] for d in body["data"]}
+    reasons = " ".join(x for d in body["data"] for x in d["reasons"])
+    assert "you viewed" in reasons or "also interacted with this" in reasons
+
+
+def test_anonymous_session_moves_from_popular_to_personalised(client: TestClient) -> None:
+    _, items = known_user_and_items(client)
+    assert client.get("/v1/anonymous/cookie-1/recommendations").json()["cold_start"] is True
+    now = int(time.time() * 1000)
+    events = [{"event_id": f"a{j}", "anonymous_id": "cookie-1", "item_id": it, "type": "click",
+               "timestamp": now - 5_000 + j} for j, it in enumerate(items[5:8])]
+    assert client.post("/v1/events", json={"events": events}).status_code == 202
+    body = client.get("/v1/anonymous/cookie-1/recommendations").json()
+    assert body["cold_start"] is False and body["user_id"] == "cookie-1" and body["count"] > 0
+
+
+def test_hot_swap_while_hammering(client: TestClient, published: Settings) -> None:
+    user, _ = known_user_and_items(client)
+    old = current_version(published.models_path)
+    new = f"{old}-b"
+    shutil.copytree(published.models_path / old, published.models_path / new)
+    manifest = published.models_path / new / "manifest.json"
+    manifest.write_text(manifest.read_text().replace(f'"version": "{old}"', f'"version": "{new}"'))
+    errors: list[int] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            r = client.get(f"/v1/users/{user}/recommendations", params={"k": 5})
+            if r.status_code != 200:
+                errors.append(r.status_code)
+            else:
+                versions.add(r.json()["model_version"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        store = client.app.state.store
+        publish(store, models_path=published.models_path, version=new)
+        deadline = time.monotonic() + 15
+        while client.get("/v1/model").json()["version"] != new and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert client.get("/v1/model").json()["version"] == new
+    assert new in versions
+
+
+def test_ops_endpoints(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "checks": {}}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["store"] is True
+    client.get("/v1/items/popular")
+    text = client.get("/metrics").text
+    assert "graphrec_request_seconds_bucket" in text and 'items/popular"' in text
+
+
+def test_store_outage_degrades_to_embedding_only(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    user, _ = known_user_and_items(client)
+    store = client.app.state.store
+
+    def down(**_: object) -> None:
+        raise ConnectionError("store down")
+
+    monkeypatch.setattr(store, "user_interactions", down)
+    monkeypatch.setattr(store, "co_interaction_candidates_for_user", down)
+    r = client.get(f"/v1/users/{user}/recommendations")
+    assert r.status_code == 200
+    assert r.json()["degraded"] is True and {d["source"] for d in r.json()["data"]} == {"embedding"}
+    monkeypatch.undo()
+    assert client.get(f"/v1/users/{user}/recommendations").json()["degraded"] is False
+
+
