@@ -26,6 +26,7 @@ from graphrec.events.policy import load_policy
 from graphrec.graph.factory import connect
 from graphrec.graph.port import GraphStore
 from graphrec.recommend.popular import CatalogCache
+from graphrec.serving.cograph_holder import CoGraphHolder
 from graphrec.serving.holder import ModelHolder
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                              half_life_days=s.half_life_days, ttl_s=s.popular_ttl_s)
             await run_in_threadpool(app.state.models.check)  # the CURRENT model, if one is published
             await run_in_threadpool(app.state.catalog.refresh, store)
+            app.state.cograph = CoGraphHolder(refresh_s=s.cograph_refresh_s)
+            await run_in_threadpool(app.state.cograph.refresh, store)
             background = asyncio.create_task(_maintain(app, s))
             logger.info("graphrec API ready (store %s, policy %s, model %s)", s.graph_uri, policy.version,
                         app.state.models.state.version if app.state.models.state else "none")
@@ -105,5 +108,7 @@ async def _maintain(app: FastAPI, s: Settings) -> None:
             await run_in_threadpool(app.state.models.check)
             if app.state.catalog.stale:
                 await run_in_threadpool(app.state.catalog.refresh, app.state.store)
+            if app.state.cograph.stale:
+                await run_in_threadpool(app.state.cograph.refresh, app.state.store)
         except Exception:  # keep the loop alive whatever happens
             logger.exception("background maintenance failed")

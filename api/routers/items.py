@@ -12,7 +12,7 @@ from api.routers.recommendations import K, check_category, record, to_public
 from api.schemas.errors import ErrorListPublic, ErrorPublic
 from api.schemas.recommend import PopularItemsPublic, RecommendedItemPublic, SimilarItemsPublic
 from graphrec.recommend.explain import popular_reason
-from graphrec.recommend.service import NothingToServe, similar_items
+from graphrec.recommend.service import NothingToServe, TraversalLimits, similar_items
 
 router = APIRouter(
     prefix="/items", tags=["items"], dependencies=[Depends(read_access)],
@@ -60,7 +60,9 @@ async def similar(
     try:
         result = await run_in_threadpool(
             similar_items, item_id, k, store=store, state=state, view=request.app.state.catalog.view,
-            default_alpha=settings.blend_default_alpha, top_n=settings.candidates_per_source, explain_=explain)
+            default_alpha=settings.blend_default_alpha, top_n=settings.candidates_per_source, explain_=explain,
+            cograph=request.app.state.cograph.index,
+            traversal=TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout))
     except NothingToServe as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}) from None
     record(request, "similar", result)

@@ -17,7 +17,13 @@ from api.errors import error_item
 from api.schemas.errors import ErrorListPublic, ErrorPublic
 from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
-from graphrec.recommend.service import NothingToServe, RecRequest, RecResult, recommend_for_user
+from graphrec.recommend.service import (
+    NothingToServe,
+    RecRequest,
+    RecResult,
+    TraversalLimits,
+    recommend_for_user,
+)
 
 router = APIRouter(
     tags=["recommendations"],
@@ -61,7 +67,8 @@ async def _recommend(request: Request, node_id: str, public_id: str, store: Stor
                                            req.explain),
             store=store, state=state, view=request.app.state.catalog.view,
             default_alpha=settings.blend_default_alpha, half_life_days=settings.half_life_days,
-            top_n=settings.candidates_per_source)
+            top_n=settings.candidates_per_source, cograph=request.app.state.cograph.index,
+            traversal=TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout))
     except NothingToServe as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}) from None
     record(request, "user", result)

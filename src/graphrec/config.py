@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     candidates_per_source: int = Field(100, ge=10, le=2_000, description="ANN / traversal candidates per request")
     popular_window_days: float = Field(30.0, gt=0, description="events older than this do not count as trending")
     popular_ttl_s: float = Field(60.0, gt=0, description="how long the popular-items cache is served before refresh")
+    traversal_seed_items: int = Field(20, ge=1, le=500, description="a user's most recent items that seed traversals")
+    traversal_fanout: int = Field(50, ge=1, le=5_000, description="neighbours kept per hop (strongest first)")
+    cograph_refresh_s: float = Field(60.0, gt=0,
+                                     description="how often the API rebuilds its in-memory co-interaction index")
 
     @field_validator("graph_uri")
     @classmethod

@@ -19,6 +19,7 @@ from graphrec.graph.port import GraphStore
 from graphrec.graph.records import Candidate, Interaction
 from graphrec.recommend import explain
 from graphrec.recommend.blend import Scored, Source, blend
+from graphrec.recommend.cograph import CoInteractionIndex
 from graphrec.recommend.diversity import mmr
 from graphrec.recommend.popular import CatalogView
 from graphrec.serving.holder import ModelState
@@ -90,8 +91,33 @@ def _anchor(state: ModelState, item_id: str, seen_idx: np.ndarray, seen_ids: lis
     return seen_ids[int(np.argmax(sims))]
 
 
+@dataclass(frozen=True, slots=True)
+class TraversalLimits:
+    seed_items: int = 20
+    fanout: int = 50
+
+
+def _graph_candidates(user_id: str, history: list[Interaction], *, store: GraphStore,
+                      cograph: CoInteractionIndex | None, traversal: TraversalLimits, limit: int, now_ms: int,
+                      half_life_days: float) -> list[Candidate]:
+    """Co-interaction candidates: from the in-memory index when built (seeds are the user's live
+    history from the store), else the store's own traversal; both use the same formula."""
+    if cograph is None:
+        return store.co_interaction_candidates_for_user(
+            user_id=user_id, limit=limit, seed_items=traversal.seed_items, fanout=traversal.fanout,
+            now_ms=now_ms, half_life_days=half_life_days)
+    recent = history[: traversal.seed_items]  # history is most recent first
+    decayed = decay_weights(np.array([e.weight for e in recent]), np.array([e.last_ts for e in recent]),
+                            now_ms=now_ms, half_life_days=half_life_days)
+    return cograph.candidates_for_user(
+        user_id=user_id, seeds=list(zip([e.item_id for e in recent], decayed.tolist(), strict=True)),
+        limit=limit, fanout=traversal.fanout, exclude=[e.item_id for e in history])
+
+
 def recommend_for_user(req: RecRequest, *, store: GraphStore, state: ModelState | None, view: CatalogView,
-                       default_alpha: float, half_life_days: float, top_n: int) -> RecResult:
+                       default_alpha: float, half_life_days: float, top_n: int,
+                       cograph: CoInteractionIndex | None = None,
+                       traversal: TraversalLimits = TraversalLimits()) -> RecResult:
     now_ms = int(time.time() * 1000)
     degraded = False
     try:
@@ -119,9 +145,9 @@ def recommend_for_user(req: RecRequest, *, store: GraphStore, state: ModelState 
     graph: dict[str, Candidate] = {}
     if history:
         try:
-            cands = store.co_interaction_candidates_for_user(
-                user_id=req.user_id, limit=max(top_n, want), now_ms=now_ms, half_life_days=half_life_days)
-            graph = {c.item_id: c for c in cands}
+            graph = {c.item_id: c for c in _graph_candidates(req.user_id, history, store=store, cograph=cograph,
+                                                             traversal=traversal, limit=max(top_n, want),
+                                                             now_ms=now_ms, half_life_days=half_life_days)}
         except Exception:
             logger.warning("store traversal failed for %s; degrading", req.user_id, exc_info=True)
             degraded = True
@@ -193,7 +219,9 @@ def _popular_result(req: RecRequest, view: CatalogView, seen: set[str], state: M
 
 
 def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState | None, view: CatalogView,
-                  default_alpha: float, top_n: int, explain_: bool = False) -> RecResult:
+                  default_alpha: float, top_n: int, explain_: bool = False,
+                  cograph: CoInteractionIndex | None = None,
+                  traversal: TraversalLimits = TraversalLimits()) -> RecResult:
     """Embedding neighbours blended with co-interaction neighbours of ``item_id``."""
     degraded = False
     emb: dict[str, float] = {}
@@ -205,8 +233,11 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
             emb = dict(zip(ids.tolist(), scores.astype(float).tolist(), strict=True))
     graph: dict[str, float] = {}
     try:
-        graph = {c.item_id: c.score for c in
-                 store.co_interaction_candidates_for_item(item_id=item_id, limit=max(top_n, k))}
+        cands = (cograph.candidates_for_item(item_id=item_id, limit=max(top_n, k), fanout=traversal.fanout)
+                 if cograph is not None and item_id in cograph.item_lookup else
+                 store.co_interaction_candidates_for_item(item_id=item_id, limit=max(top_n, k),
+                                                          fanout=traversal.fanout))
+        graph = {c.item_id: c.score for c in cands}
     except Exception:
         logger.warning("store traversal failed for item %s; degrading", item_id, exc_info=True)
         degraded = True

@@ -1,0 +1,31 @@
+"""Keeps the API's in-memory co-interaction index current (built off the request path)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from graphrec.graph.port import GraphStore
+from graphrec.recommend.cograph import CoInteractionIndex
+
+logger = logging.getLogger(__name__)
+
+
+class CoGraphHolder:
+    """One reference swapped atomically; requests read ``index`` once and keep what they got."""
+
+    def __init__(self, *, refresh_s: float) -> None:
+        self.refresh_s = refresh_s
+        self.index: CoInteractionIndex | None = None
+        self._built_monotonic = float("-inf")
+
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self._built_monotonic >= self.refresh_s
+
+    def refresh(self, store: GraphStore) -> None:
+        started = time.perf_counter()
+        index = CoInteractionIndex.from_pages(store.iter_interactions(page_size=50_000))
+        self.index = index
+        self._built_monotonic = time.monotonic()
+        logger.info("co-interaction index: %s edges in %.2fs", f"{index.edges:,}", time.perf_counter() - started)

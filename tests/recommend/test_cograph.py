@@ -1,0 +1,75 @@
+"""The in-process co-interaction index must score exactly like the store's Cypher traversal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from factories import DAY_MS, T0, delta
+from graphrec.events.decay import decay_weights
+from graphrec.graph.falkordb_store import FalkorDBStore
+from graphrec.recommend.cograph import CoInteractionIndex
+
+
+def random_graph(store: FalkorDBStore, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    rows = {}
+    for _ in range(600):
+        u, i = int(rng.integers(0, 40)), int(rng.zipf(1.6)) % 60
+        rows[(u, i)] = delta(f"u{u}", f"i{i}", float(rng.integers(1, 6)), ts=T0 - int(rng.integers(0, 90)) * DAY_MS)
+    store.upsert_interactions(list(rows.values()))
+
+
+def seeds_of(store: FalkorDBStore, user: str, n: int, half_life: float) -> list[tuple[str, float]]:
+    history = store.user_interactions(user_id=user, limit=n)
+    decayed = decay_weights(np.array([e.weight for e in history]), np.array([e.last_ts for e in history]),
+                            now_ms=T0, half_life_days=half_life)
+    return [(e.item_id, float(w)) for e, w in zip(history, decayed, strict=True)]
+
+
+def test_user_candidates_match_the_store_traversal(store: FalkorDBStore) -> None:
+    random_graph(store)
+    index = CoInteractionIndex.from_pages(store.iter_interactions(page_size=100))
+    assert index.edges == store.counts().interactions
+    for user in ("u0", "u7", "u23"):
+        expected = store.co_interaction_candidates_for_user(user_id=user, limit=15, seed_items=1000, fanout=1000,
+                                                            now_ms=T0, half_life_days=30.0)
+        seen = [e.item_id for e in store.user_interactions(user_id=user, limit=1000)]
+        got = index.candidates_for_user(user_id=user, seeds=seeds_of(store, user, 1000, 30.0), limit=15,
+                                        fanout=1000, exclude=seen)
+        assert [c.item_id for c in got] == [c.item_id for c in expected] or \
+            [round(c.score, 6) for c in got] == [round(c.score, 6) for c in expected]
+        assert {c.item_id: c.score for c in got} == pytest.approx({c.item_id: c.score for c in expected}, rel=1e-5)
+        for c in got:
+            assert set(c.evidence) <= set(seen) and c.evidence
+
+
+def test_item_candidates_match_the_store_traversal(store: FalkorDBStore) -> None:
+    random_graph(store, seed=3)
+    index = CoInteractionIndex.from_pages(store.iter_interactions())
+    for item in ("i1", "i5"):
+        expected = store.co_interaction_candidates_for_item(item_id=item, limit=10, fanout=1000)
+        got = index.candidates_for_item(item_id=item, limit=10, fanout=1000)
+        assert {c.item_id: c.score for c in got} == pytest.approx({c.item_id: c.score for c in expected}, rel=1e-5)
+
+
+def test_fanout_caps_keep_the_strongest_edges() -> None:
+    # Seed s has co-users a (5), b (3), c (1), each with one other item; "me" is never a co-user,
+    # and dropping "me" must not use up a slot of the cap.
+    users = np.array(["me", "a", "b", "c", "a", "b", "c"], dtype=object)
+    items = np.array(["s", "s", "s", "s", "x", "y", "z"], dtype=object)
+    weights = np.array([9.0, 5.0, 3.0, 1.0, 1.0, 1.0, 1.0])
+    index = CoInteractionIndex.from_arrays(users, items, weights)
+    got = index.candidates_for_user(user_id="me", seeds=[("s", 1.0)], fanout=2, exclude=["s"])
+    assert sorted(c.item_id for c in got) == ["x", "y"]
+    every = index.candidates_for_user(user_id="me", seeds=[("s", 1.0)], fanout=10, exclude=["s"])
+    assert sorted(c.item_id for c in every) == ["x", "y", "z"]
+    assert every[0].score == pytest.approx(1.0 / np.sqrt(4 * 1))
+    assert every[0].evidence == ("s",)
+
+
+def test_unknown_seeds_and_items_give_nothing() -> None:
+    index = CoInteractionIndex.from_arrays(np.array(["u"], dtype=object), np.array(["i"], dtype=object),
+                                           np.array([1.0]))
+    assert index.candidates_for_user(user_id="x", seeds=[("nope", 1.0)]) == []
+    assert index.candidates_for_item(item_id="nope") == []
