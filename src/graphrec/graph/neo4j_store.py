@@ -25,6 +25,7 @@ from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, Record
 from neo4j.exceptions import ClientError, ConstraintError, DriverError, Neo4jError
 
 from graphrec.graph import neo4j_cypher as q
+from graphrec.graph import paging
 from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
     BatchGuard,
@@ -183,44 +184,15 @@ class Neo4jStore:
         return [Candidate(item_id=r[0], score=float(r[1]), evidence=(item_id,)) for r in rows]
 
     def iter_users(self, *, page_size: int = 50_000) -> Iterator[list[UserRecord]]:
-        after = ""
-        while True:
-            rows = self._read(q.PAGE_USERS, {"after": after, "limit": int(page_size)})
-            if not rows:
-                return
-            yield [UserRecord(id=r[0], props={k: v for k, v in r[1].items() if k not in ("id", "embedding")})
-                   for r in rows]
-            after = rows[-1][0]
+        return paging.page_users(self._read, q.PAGE_USERS, page_size=page_size)
 
     def iter_items(self, *, page_size: int = 50_000) -> Iterator[ItemPage]:
-        after = ""
-        while True:
-            rows = self._read(q.PAGE_ITEMS, {"after": after, "limit": int(page_size)})
-            if not rows:
-                return
-            yield ItemPage(ids=[r[0] for r in rows], titles=[r[1] for r in rows],
-                           categories=[sorted(r[2]) for r in rows])
-            after = rows[-1][0]
+        return paging.page_items(self._read, q.PAGE_ITEMS, page_size=page_size)
 
     def iter_interactions(self, *, page_size: int = 50_000,
                           since_ms: int | None = None) -> Iterator[InteractionPage]:
-        # Users are fetched in chunks whose edges add up to about one page (mean degree estimate).
-        counts = self.counts()
-        per_user = max(1.0, counts.interactions / max(1, counts.users))
-        users_per_page = max(1, int(page_size / per_user))
-        after = ""
-        since = int(since_ms) if since_ms is not None else -(2**62)
-        while True:
-            ids = [r[0] for r in self._read(q.PAGE_USER_IDS, {"after": after, "limit": users_per_page})]
-            if not ids:
-                return
-            rows = self._read(q.EDGES_OF_USERS, {"ids": ids, "since": since})
-            after = ids[-1]
-            if not rows:
-                continue
-            yield InteractionPage(user_ids=[r[0] for r in rows], item_ids=[r[1] for r in rows],
-                                  weights=[float(r[2]) for r in rows], counts=[int(r[3]) for r in rows],
-                                  first_ts=[int(r[4]) for r in rows], last_ts=[int(r[5]) for r in rows])
+        return paging.page_interactions(self._read, user_ids_query=q.PAGE_USER_IDS, edges_query=q.EDGES_OF_USERS,
+                                        counts=self.counts(), page_size=page_size, since_ms=since_ms)
 
     # -- embeddings ------------------------------------------------------------------------------
     def _ensure_vector_index(self, label: NodeLabel, dim: int) -> None:

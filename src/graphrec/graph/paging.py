@@ -1,0 +1,48 @@
+"""Cursor paging shared by every adapter: the algorithm is the store's, only the Cypher differs.
+
+Pages follow an id cursor (``WHERE x.id > $after ORDER BY x.id LIMIT $limit``), never ``SKIP``,
+which is linear in its offset. Each adapter passes its read function and its own query constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from graphrec.graph.records import GraphCounts, InteractionPage, ItemPage, UserRecord
+
+Read = Callable[[str, Mapping[str, Any]], Sequence[Sequence[Any]]]
+
+_HIDDEN_USER_PROPS = ("id", "embedding")
+
+
+def page_users(read: Read, query: str, *, page_size: int) -> Iterator[list[UserRecord]]:
+    after = ""
+    while rows := read(query, {"after": after, "limit": int(page_size)}):
+        yield [UserRecord(id=r[0], props={k: v for k, v in r[1].items() if k not in _HIDDEN_USER_PROPS})
+               for r in rows]
+        after = rows[-1][0]
+
+
+def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
+    after = ""
+    while rows := read(query, {"after": after, "limit": int(page_size)}):
+        yield ItemPage(ids=[r[0] for r in rows], titles=[r[1] for r in rows],
+                       categories=[sorted(r[2]) for r in rows])
+        after = rows[-1][0]
+
+
+def page_interactions(read: Read, *, user_ids_query: str, edges_query: str, counts: GraphCounts,
+                      page_size: int, since_ms: int | None) -> Iterator[InteractionPage]:
+    """Edges of chunks of users whose degrees add up to about ``page_size`` (mean degree estimate)."""
+    per_user = max(1.0, counts.interactions / max(1, counts.users))
+    users_per_page = max(1, int(page_size / per_user))
+    since = int(since_ms) if since_ms is not None else -(2**62)
+    after = ""
+    while ids := [r[0] for r in read(user_ids_query, {"after": after, "limit": users_per_page})]:
+        after = ids[-1]
+        rows = read(edges_query, {"ids": ids, "since": since})
+        if rows:
+            yield InteractionPage(user_ids=[r[0] for r in rows], item_ids=[r[1] for r in rows],
+                                  weights=[float(r[2]) for r in rows], counts=[int(r[3]) for r in rows],
+                                  first_ts=[int(r[4]) for r in rows], last_ts=[int(r[5]) for r in rows])
