@@ -74,3 +74,16 @@ def test_sampled_forward_equals_full_when_fanout_covers_degrees() -> None:
         torch.testing.assert_close(lookup(users), full[users], rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(lookup(items + snap.n_users), full[items + snap.n_users], rtol=1e-4,
                                    atol=1e-5)
+
+
+def test_infer_by_ids_skips_unknown_items() -> None:
+    snap = block_snapshot()
+    cfg = _config(aggr="sym")
+    artifact = ModelArtifact.from_training(Trainer(cfg, progress=False).fit(snap), snap, version="t",
+                                           config=cfg)
+    row = snap.matrix("weights")[3]
+    ids = [str(snap.item_ids[i]) for i in row.indices] + ["never-seen"]
+    got = artifact.infer_user_from_ids(ids, np.append(row.data, 1.0), user_id="u003")
+    assert got is not None
+    np.testing.assert_allclose(got, artifact.user_embeddings[3], rtol=1e-4, atol=1e-5)
+    assert artifact.infer_user_from_ids(["never-seen"], np.ones(1)) is None

@@ -19,7 +19,12 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         cells = []
         for c in columns:
             v = row.get(c, "")
-            cells.append(f"{v:.4f}" if isinstance(v, float) else str(v))
+            if isinstance(v, float):
+                cells.append(f"{v:.4f}")
+            elif isinstance(v, dict):
+                cells.append(", ".join(f"{key}={val}" for key, val in v.items()))
+            else:
+                cells.append(str(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

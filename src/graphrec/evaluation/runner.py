@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +47,9 @@ class EvalConfig(BaseModel):
     graphsage: TrainConfig = Field(default_factory=TrainConfig)
     item_knn_neighbours: int = 100
     als_factors: int = 64
+    tune_baselines: bool = Field(True, description="pick ItemKNN/ALS/MF-BPR hyperparameters on a validation "
+                                 "holdout of the training edges (as GraphSAGE early-stops on one)")
+    validation_fraction: float = Field(0.1, gt=0, lt=1)
     traversal_half_life_days: float | None = Field(
         None, description="seed decay of the traversal baseline (None: the snapshot's weights as they are)")
     progress: bool = True
@@ -69,20 +73,54 @@ def load_split(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Split:
     return holdout(full, test_fraction=cfg.test_fraction, seed=cfg.seed)
 
 
+def _graphsage(cfg: EvalConfig, *, mf: bool = False, **train: Any) -> GraphSAGERecommender:
+    sage = cfg.graphsage.model_copy(update={"seed": cfg.seed, **train})
+    if not mf:
+        return GraphSAGERecommender(sage, progress=cfg.progress)
+    encoder = EncoderConfig(**{**sage.encoder.model_dump(), "layers": 0, "use_features": False})
+    return GraphSAGERecommender(sage.model_copy(update={"encoder": encoder}), name="MF-BPR",
+                                progress=cfg.progress)
+
+
+def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., Recommender], list[dict[str, Any]]]]:
+    """Per tunable baseline: a factory and the hyperparameter grid searched on validation."""
+    return {
+        "ItemKNN": (lambda **kw: ItemKNN(**kw), [{"neighbours": k} for k in (20, 50, 100, 200, 400)]),
+        "ALS": (lambda **kw: ImplicitALS(seed=cfg.seed, **kw),
+                [{"factors": f, "regularization": r, "alpha": a}
+                 for f in (32, 64, 128) for r in (0.01, 0.1, 1.0) for a in (1.0, 2.0, 5.0)]),
+        "MF-BPR": (lambda **kw: _graphsage(cfg, mf=True, **kw), [{"reg": r} for r in (1e-4, 1e-3, 1e-2)]),
+    }
+
+
 def build_models(cfg: EvalConfig) -> list[Recommender]:
-    """Instantiate the configured models (GraphSAGE and MF-BPR share the trainer; MF has 0 layers)."""
+    """Instantiate the configured models with fixed hyperparameters (GraphSAGE and MF-BPR share the
+    trainer; MF-BPR is the same model with 0 layers)."""
     made: dict[str, Recommender] = {
         "MostPopular": MostPopular(),
         "ItemKNN": ItemKNN(neighbours=cfg.item_knn_neighbours),
         "Traversal": TraversalRecommender(half_life_days=cfg.traversal_half_life_days),
         "ALS": ImplicitALS(factors=cfg.als_factors, seed=cfg.seed),
+        "MF-BPR": _graphsage(cfg, mf=True),
+        "GraphSAGE": _graphsage(cfg),
     }
-    sage = cfg.graphsage.model_copy(update={"seed": cfg.seed})
-    mf_encoder = EncoderConfig(**{**sage.encoder.model_dump(), "layers": 0, "use_features": False})
-    made["MF-BPR"] = GraphSAGERecommender(sage.model_copy(update={"encoder": mf_encoder}), name="MF-BPR",
-                                          progress=cfg.progress)
-    made["GraphSAGE"] = GraphSAGERecommender(sage, progress=cfg.progress)
     return [made[name] for name in cfg.models]
+
+
+def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[Recommender, dict[str, Any]]:
+    """Grid-search ``name`` on a validation holdout of ``split.train`` (never on the test edges)."""
+    factory, grid = baseline_grids(cfg)[name]
+    validation = random_holdout(split.train, test_fraction=cfg.validation_fraction, seed=cfg.seed + 1)
+    key = f"recall@{max(cfg.ks)}"
+    scored = []
+    for params in tqdm(grid, desc=f"tune {name}", disable=None if cfg.progress else True, leave=False):
+        model = factory(**params)
+        if isinstance(model, GraphSAGERecommender):
+            model.progress = False
+        scored.append((evaluate_model(model, validation, [max(cfg.ks)])[key], params))
+    best_score, best = max(scored, key=lambda x: x[0])
+    logger.info("tuned %s on validation: %s (%s=%.4f)", name, best, key, best_score)
+    return factory(**best), {"params": best, f"validation_{key}": round(best_score, 4)}
 
 
 def evaluate_model(model: Recommender, split: Split, ks: list[int], *, batch: int = 1024) -> dict[str, Any]:
@@ -115,7 +153,11 @@ def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None =
     histories: dict[str, list[dict[str, float]]] = {}
     models = build_models(cfg)
     for model in tqdm(models, desc="models", disable=None if cfg.progress else True):
+        extra: dict[str, Any] = {}
+        if cfg.tune_baselines and model.name in baseline_grids(cfg):
+            model, extra = tune(model.name, cfg, split)
         rows.append(evaluate_model(model, split, cfg.ks))
+        rows[-1].update(extra)
         if isinstance(model, GraphSAGERecommender) and model.result is not None:
             histories[model.name] = model.result.history
             rows[-1]["best_epoch"] = model.result.best_epoch
@@ -130,4 +172,4 @@ def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None =
     return rows
 
 
-__all__ = ["EvalConfig", "build_models", "evaluate_model", "load_split", "markdown_table", "run_evaluation"]
+__all__ = ["EvalConfig", "build_models", "evaluate_model", "load_split", "markdown_table", "run_evaluation", "tune"]

@@ -149,6 +149,14 @@ RETURN i.id, i.title, collect(c.name)
 ORDER BY i.id
 """
 
+# The same page as flat (item, title, category) rows: plain replies cannot carry lists.
+PAGE_ITEMS_FLAT: Final = """
+MATCH (i:Item) WHERE i.id > $after
+WITH i ORDER BY i.id LIMIT $limit
+OPTIONAL MATCH (i)-[:IN_CATEGORY]->(c:Category)
+RETURN i.id, i.title, c.name
+"""
+
 # Page edges by a user-id cursor: a stable order that needs no SKIP (SKIP is linear in its offset).
 PAGE_USER_IDS: Final = """
 MATCH (u:User) WHERE u.id > $after

@@ -83,6 +83,23 @@ class FalkorDBStore:
                 return []
             raise
 
+    def _ro_bulk(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
+        """Read-only query in FalkorDB's plain reply format, for bulk reads (export pages).
+
+        Why: the client's compact format is decoded cell by cell in Python (~25k edges/s); the plain
+        format is decoded by hiredis in C (~280k edges/s). Plain replies carry doubles as decimal
+        strings (15 significant digits): callers convert columns with numpy. Parameters still go
+        through the client's own encoder, so values are escaped exactly as in every other query.
+        """
+        command = self._graph._build_params_header(dict(params or {})) + query  # noqa: SLF001
+        try:
+            reply = self._db.connection.execute_command("GRAPH.RO_QUERY", self._graph.name, command)
+        except ResponseError as exc:
+            if "empty key" in str(exc):
+                return []
+            raise
+        return list(reply[1]) if len(reply) > 2 else []
+
     def _scalar(self, query: str, params: Mapping[str, Any] | None = None) -> Any:
         rows = self._ro(query, params)
         return rows[0][0] if rows else None
@@ -172,11 +189,23 @@ class FalkorDBStore:
         return paging.page_users(self._ro, q.PAGE_USERS, page_size=page_size)
 
     def iter_items(self, *, page_size: int = 50_000) -> Iterator[ItemPage]:
-        return paging.page_items(self._ro, q.PAGE_ITEMS, page_size=page_size)
+        after = ""
+        while rows := self._ro_bulk(q.PAGE_ITEMS_FLAT, {"after": after, "limit": int(page_size)}):
+            titles: dict[str, str | None] = {}
+            cats: dict[str, list[str]] = {}
+            for item_id, title, category in rows:  # one row per (item, category): grouping only
+                titles[item_id] = title
+                names = cats.setdefault(item_id, [])
+                if category is not None:
+                    names.append(category)
+            ids = sorted(titles)
+            yield ItemPage(ids=ids, titles=[titles[i] for i in ids], categories=[sorted(cats[i]) for i in ids])
+            after = ids[-1]
 
     def iter_interactions(self, *, page_size: int = 50_000,
                           since_ms: int | None = None) -> Iterator[InteractionPage]:
-        return paging.page_interactions(self._ro, user_ids_query=q.PAGE_USER_IDS, edges_query=q.EDGES_OF_USERS,
+        return paging.page_interactions(self._ro_bulk, user_ids_query=q.PAGE_USER_IDS,
+                                        edges_query=q.EDGES_OF_USERS,
                                         counts=self.counts(), page_size=page_size, since_ms=since_ms)
 
     # -- embeddings ------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from graphrec.graph.records import GraphCounts, InteractionPage, ItemPage, UserRecord
 
 Read = Callable[[str, Mapping[str, Any]], Sequence[Sequence[Any]]]
@@ -43,6 +45,10 @@ def page_interactions(read: Read, *, user_ids_query: str, edges_query: str, coun
         after = ids[-1]
         rows = read(edges_query, {"ids": ids, "since": since})
         if rows:
-            yield InteractionPage(user_ids=[r[0] for r in rows], item_ids=[r[1] for r in rows],
-                                  weights=[float(r[2]) for r in rows], counts=[int(r[3]) for r in rows],
-                                  first_ts=[int(r[4]) for r in rows], last_ts=[int(r[5]) for r in rows])
+            users, items, weights, counts_, first, last = zip(*rows, strict=True)
+            # numpy converts whole columns in C (some stores send doubles as decimal strings)
+            yield InteractionPage(user_ids=list(users), item_ids=list(items),
+                                  weights=np.asarray(weights, dtype=np.float64).tolist(),
+                                  counts=np.asarray(counts_, dtype=np.int64).tolist(),
+                                  first_ts=np.asarray(first, dtype=np.int64).tolist(),
+                                  last_ts=np.asarray(last, dtype=np.int64).tolist())

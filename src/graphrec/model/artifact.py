@@ -120,6 +120,20 @@ class ModelArtifact:
         coef = neighbourhood_coefficients(self.config.encoder.aggr, weights, self.item_degree[items])
         return self._infer(own, items, coef, self.item_layers)
 
+    def infer_user_from_ids(self, item_ids: list[str], weights: np.ndarray, *, user_id: str | None = None,
+                            ) -> np.ndarray | None:
+        """``infer_user`` by external ids; items unknown to this version are skipped (``None`` if all are).
+
+        ``weights`` must be decayed like the training snapshot's (``graphrec.snapshot.decay_weights``).
+        """
+        idx = np.array([self.item_index(i) if self.item_index(i) is not None else -1 for i in item_ids],
+                       dtype=np.int64)
+        known = idx >= 0
+        if not known.any():
+            return None
+        user_index = self.user_index(user_id) if user_id is not None else None
+        return self.infer_user(idx[known], np.asarray(weights)[known], user_index=user_index)
+
     def infer_item(self, user_indices: np.ndarray, weights: np.ndarray, *, item_index: int | None = None,
                    features: np.ndarray | None = None) -> np.ndarray:
         """Embedding of an item from its (user index, weight) list; a new item starts from its features."""

@@ -34,11 +34,11 @@ class ImplicitALS:
         from implicit.cpu.als import AlternatingLeastSquares  # optional heavy import, only when used
         from threadpoolctl import threadpool_limits
 
-        model = AlternatingLeastSquares(
-            factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-            iterations=self.iterations, random_state=self.seed, num_threads=0,
-        )
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads thrash
+            model = AlternatingLeastSquares(
+                factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+                iterations=self.iterations, random_state=self.seed, num_threads=0,
+            )
             model.fit(train.matrix("weights").astype(np.float32), show_progress=False)
         self._users = np.asarray(model.user_factors)
         self._items = np.asarray(model.item_factors)
