@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
-from fastapi.concurrency import run_in_threadpool
 
+from api.compute import run_compute
 from api.deps import SettingsDep, StoreDep, read_access
 from api.errors import error_item
 from api.schemas.errors import ErrorListPublic, ErrorPublic
@@ -62,8 +62,8 @@ async def _recommend(request: Request, node_id: str, public_id: str, store: Stor
     check_category(request, req.category)
     state = request.app.state.models.state  # read once: a hot swap cannot change it mid-request
     try:
-        result = await run_in_threadpool(
-            recommend_for_user, RecRequest(node_id, req.k, req.exclude_seen, req.category, req.diversity,
+        result = await run_compute(
+            request, recommend_for_user, RecRequest(node_id, req.k, req.exclude_seen, req.category, req.diversity,
                                            req.explain),
             store=store, state=state, view=request.app.state.catalog.view,
             default_alpha=settings.blend_default_alpha, half_life_days=settings.half_life_days,

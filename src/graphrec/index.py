@@ -66,7 +66,7 @@ class ItemIndex:
         vectors: np.ndarray,
         *,
         metric: Metric = "ip",
-        exact_below: int = 50_000,
+        exact_below: int = 10_000,
         nlist: int | None = None,
         nprobe: int | None = None,
         iterations: int = 15,

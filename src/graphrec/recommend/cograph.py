@@ -116,29 +116,33 @@ class CoInteractionIndex:
 
     def _top(self, cand: np.ndarray, seed_pos: np.ndarray, score: np.ndarray, seeds: np.ndarray,
              exclude: np.ndarray, limit: int) -> list[Candidate]:
+        """Best ``limit`` candidates with their strongest seeds; linear in paths (bincount, no sort)."""
         if len(cand) == 0:
             return []
-        uniq, inverse = np.unique(cand, return_inverse=True)
-        totals = np.bincount(inverse, weights=score)
-        if len(exclude):
-            totals[np.isin(uniq, exclude)] = -np.inf
-        n = min(limit, int(np.isfinite(totals).sum()))
+        n_items = len(self.item_ids)
+        touched = np.bincount(cand, minlength=n_items) > 0
+        totals = np.bincount(cand, weights=score, minlength=n_items)
+        touched[exclude] = False
+        idx = np.flatnonzero(touched)
+        n = min(limit, len(idx))
         if n <= 0:
             return []
-        top = np.argpartition(-totals, n - 1)[:n]
-        top = top[np.lexsort((self.item_ids[uniq[top]], -totals[top]))]
+        top = idx[np.argpartition(-totals[idx], n - 1)[:n]]
+        top = top[np.lexsort((self.item_ids[top], -totals[top]))]
         # Evidence: each chosen candidate's strongest seeds.
-        slot = np.full(len(uniq), -1, dtype=np.int64)
+        slot = np.full(n_items, -1, dtype=np.int64)
         slot[top] = np.arange(n)
-        rows = slot[inverse]
+        rows = slot[cand]
         mask = rows >= 0
-        per_seed = np.zeros((n, len(seeds)))
-        np.add.at(per_seed, (rows[mask], seed_pos[mask]), score[mask])
+        width = len(seeds)
+        per_seed = np.bincount(rows[mask] * width + seed_pos[mask], weights=score[mask],
+                               minlength=n * width).reshape(n, width)
+        best = np.argsort(-per_seed, axis=1, kind="stable")[:, :_EVIDENCE]
+        names = self.item_ids[seeds]
         out = []
-        for r, t in enumerate(top):
-            order = np.argsort(-per_seed[r], kind="stable")[:_EVIDENCE]
-            evidence = tuple(self.item_ids[seeds[o]] for o in order if per_seed[r, o] > 0)
-            out.append(Candidate(item_id=str(self.item_ids[uniq[t]]), score=float(totals[t]), evidence=evidence))
+        for r, t in enumerate(top.tolist()):  # one per returned candidate, not per path
+            evidence = tuple(str(names[o]) for o in best[r] if per_seed[r, o] > 0)
+            out.append(Candidate(item_id=str(self.item_ids[t]), score=float(totals[t]), evidence=evidence))
         return out
 
     def candidates_for_user(self, *, user_id: str, seeds: Sequence[tuple[str, float]], limit: int = 100,
