@@ -92,9 +92,14 @@ def test_browser_params_shown_are_the_saved_query_params(production: str) -> Non
 
 
 def test_scale_out_capacity_figures_and_placeholders(scale_out: str) -> None:
-    assert "~53k events/s" in scale_out and "bench/import.py" in scale_out
-    assert "~17-20k events/s" in scale_out and "bench/ingest.py" in scale_out
-    assert "(see bench/serve.py)" in scale_out and "(see bench/train.py)" in scale_out
+    # Every capacity row carries a measured figure and names what reproduces it; no placeholders.
+    rows = [line for line in scale_out.splitlines() if line.startswith("| ") and "bench" in line.lower()
+            and not line.startswith("| path")]
+    named = {b for row in rows for b in re.findall(r"`(bench/\w+\.py)`", row)}
+    assert {"bench/import.py", "bench/ingest.py", "bench/serve.py", "bench/train.py"} <= named, named
+    for row in rows:
+        assert re.search(r"\d", row.split("|")[2]), f"no measured figure in: {row}"
+    assert "(see bench/" not in scale_out
     for bench in re.findall(r"`(bench/\w+\.py)`", scale_out):
         assert (REPO / bench).is_file(), bench
     for topic in ("routing_=READ", "DistributedDataParallel", "vector", "Kafka", "graphrec.events.pipeline",
