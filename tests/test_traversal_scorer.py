@@ -7,7 +7,7 @@ import math
 import numpy as np
 from model.graphs import block_snapshot
 
-from graphrec.snapshot import decay_weights
+from graphrec.events.decay import decay_weights
 from graphrec.traversal_scorer import TraversalScorer
 
 

@@ -25,8 +25,9 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
+from graphrec.events.decay import decay_weights
 from graphrec.graph.port import GraphStore
-from graphrec.snapshot import Snapshot, decay_weights
+from graphrec.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 

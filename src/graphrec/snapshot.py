@@ -29,18 +29,6 @@ _ARRAYS = (
     "category_names",
 )
 MANIFEST = "manifest.json"
-DAY_MS = 86_400_000
-
-
-def decay_weights(weights: np.ndarray, last_ts: np.ndarray, *, now_ms: int, half_life_days: float) -> np.ndarray:
-    """Exponential recency decay ``w * 0.5 ** ((now - last_ts) / half_life)``, the store's formula.
-
-    Future timestamps (clock skew) are clamped to no decay rather than amplified.
-    """
-    age = np.maximum(now_ms - np.asarray(last_ts, dtype=np.int64), 0).astype(np.float64)
-    return (np.asarray(weights, dtype=np.float64) * 0.5 ** (age / (half_life_days * DAY_MS))).astype(np.float32)
-
-
 @dataclass(eq=False)
 class Snapshot:
     """User-item interactions in CSR form with contiguous indices.

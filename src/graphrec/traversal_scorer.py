@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from graphrec.snapshot import decay_weights
+from graphrec.events.decay import decay_weights
 
 
 class TraversalScorer:

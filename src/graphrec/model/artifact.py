@@ -124,7 +124,7 @@ class ModelArtifact:
                             ) -> np.ndarray | None:
         """``infer_user`` by external ids; items unknown to this version are skipped (``None`` if all are).
 
-        ``weights`` must be decayed like the training snapshot's (``graphrec.snapshot.decay_weights``).
+        ``weights`` must be decayed like the training snapshot's (``graphrec.events.decay.decay_weights``).
         """
         idx = np.array([self.item_index(i) if self.item_index(i) is not None else -1 for i in item_ids],
                        dtype=np.int64)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graphrec.events.decay import DAY_MS, decay_weights
 from graphrec.graph.port import GraphStore
-from graphrec.snapshot import DAY_MS, decay_weights
 
 logger = logging.getLogger(__name__)
 

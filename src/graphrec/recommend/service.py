@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graphrec.events.decay import decay_weights
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import Candidate, Interaction
 from graphrec.recommend import explain
@@ -23,7 +24,6 @@ from graphrec.recommend.cograph import CoInteractionIndex
 from graphrec.recommend.diversity import mmr
 from graphrec.recommend.popular import CatalogView
 from graphrec.serving.holder import ModelState
-from graphrec.snapshot import decay_weights
 
 logger = logging.getLogger(__name__)
 
