@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                              half_life_days=s.half_life_days, ttl_s=s.popular_ttl_s)
             await run_in_threadpool(app.state.models.check)  # the CURRENT model, if one is published
             await run_in_threadpool(app.state.catalog.refresh, store)
-            app.state.cograph = CoGraphHolder(refresh_s=s.cograph_refresh_s)
+            app.state.cograph = CoGraphHolder(refresh_s=s.cograph_refresh_s, fanout=s.traversal_fanout,
+                                              co_items=s.cograph_co_items)
             await run_in_threadpool(app.state.cograph.refresh, store)
             app.state.compute = ThreadPoolExecutor(max_workers=s.compute_threads,
                                                    thread_name_prefix="graphrec-compute")

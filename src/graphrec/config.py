@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     traversal_fanout: int = Field(50, ge=1, le=5_000, description="neighbours kept per hop (strongest first)")
     compute_threads: int = Field(4, ge=1, le=64,
                                  description="threads computing recommendations (a few per core: holds the GIL)")
-    cograph_refresh_s: float = Field(60.0, gt=0,
+    cograph_co_items: int = Field(400, ge=10, le=100_000,
+                                  description="co-items kept per item in the in-memory traversal index")
+    cograph_refresh_s: float = Field(300.0, gt=0,
                                      description="how often the API rebuilds its in-memory co-interaction index")
 
     @field_validator("graph_uri")

@@ -29,14 +29,14 @@ def seeds_of(store: FalkorDBStore, user: str, n: int, half_life: float) -> list[
 
 def test_user_candidates_match_the_store_traversal(store: FalkorDBStore) -> None:
     random_graph(store)
-    index = CoInteractionIndex.from_pages(store.iter_interactions(page_size=100))
+    index = CoInteractionIndex.from_pages(store.iter_interactions(page_size=100), fanout=1000, co_items=10**6)
     assert index.edges == store.counts().interactions
     for user in ("u0", "u7", "u23"):
         expected = store.co_interaction_candidates_for_user(user_id=user, limit=15, seed_items=1000, fanout=1000,
                                                             now_ms=T0, half_life_days=30.0)
         seen = [e.item_id for e in store.user_interactions(user_id=user, limit=1000)]
         got = index.candidates_for_user(user_id=user, seeds=seeds_of(store, user, 1000, 30.0), limit=15,
-                                        fanout=1000, exclude=seen)
+                                        exclude=seen)
         assert [c.item_id for c in got] == [c.item_id for c in expected] or \
             [round(c.score, 6) for c in got] == [round(c.score, 6) for c in expected]
         assert {c.item_id: c.score for c in got} == pytest.approx({c.item_id: c.score for c in expected}, rel=1e-5)
@@ -46,7 +46,7 @@ def test_user_candidates_match_the_store_traversal(store: FalkorDBStore) -> None
 
 def test_item_candidates_match_the_store_traversal(store: FalkorDBStore) -> None:
     random_graph(store, seed=3)
-    index = CoInteractionIndex.from_pages(store.iter_interactions())
+    index = CoInteractionIndex.from_pages(store.iter_interactions(), fanout=1000)
     for item in ("i1", "i5"):
         expected = store.co_interaction_candidates_for_item(item_id=item, limit=10, fanout=1000)
         got = index.candidates_for_item(item_id=item, limit=10, fanout=1000)
@@ -54,15 +54,16 @@ def test_item_candidates_match_the_store_traversal(store: FalkorDBStore) -> None
 
 
 def test_fanout_caps_keep_the_strongest_edges() -> None:
-    # Seed s has co-users a (5), b (3), c (1), each with one other item; "me" is never a co-user,
-    # and dropping "me" must not use up a slot of the cap.
+    # Seed s has users me (9), a (5), b (3), c (1), each with one other item. The cap keeps the
+    # strongest; "me" takes a slot here (its own paths only reach seen items, which are excluded).
     users = np.array(["me", "a", "b", "c", "a", "b", "c"], dtype=object)
     items = np.array(["s", "s", "s", "s", "x", "y", "z"], dtype=object)
     weights = np.array([9.0, 5.0, 3.0, 1.0, 1.0, 1.0, 1.0])
-    index = CoInteractionIndex.from_arrays(users, items, weights)
-    got = index.candidates_for_user(user_id="me", seeds=[("s", 1.0)], fanout=2, exclude=["s"])
-    assert sorted(c.item_id for c in got) == ["x", "y"]
-    every = index.candidates_for_user(user_id="me", seeds=[("s", 1.0)], fanout=10, exclude=["s"])
+    capped = CoInteractionIndex.from_arrays(users, items, weights, fanout=3)
+    got = capped.candidates_for_user(user_id="me", seeds=[("s", 1.0)], exclude=["s"])
+    assert sorted(c.item_id for c in got) == ["x", "y"]  # me (9), a (5), b (3): c falls outside the cap
+    index = CoInteractionIndex.from_arrays(users, items, weights, fanout=10)
+    every = index.candidates_for_user(user_id="me", seeds=[("s", 1.0)], exclude=["s"])
     assert sorted(c.item_id for c in every) == ["x", "y", "z"]
     assert every[0].score == pytest.approx(1.0 / np.sqrt(4 * 1))
     assert every[0].evidence == ("s",)
@@ -73,3 +74,14 @@ def test_unknown_seeds_and_items_give_nothing() -> None:
                                            np.array([1.0]))
     assert index.candidates_for_user(user_id="x", seeds=[("nope", 1.0)]) == []
     assert index.candidates_for_item(item_id="nope") == []
+
+
+def test_co_lists_keep_only_the_best_entries_per_item() -> None:
+    users = np.array(["a", "a", "a", "b", "b"], dtype=object)
+    items = np.array(["s", "x", "y", "s", "y"], dtype=object)
+    weights = np.array([1.0, 1.0, 3.0, 1.0, 1.0])
+    index = CoInteractionIndex.from_arrays(users, items, weights, co_items=1)
+    got = index.candidates_for_user(user_id="new", seeds=[("s", 2.0)])
+    # S(s, y) = (3 + 1) / sqrt(2 * 2) = 2 beats S(s, x) = 1 / sqrt(2 * 1); only y is kept.
+    assert [c.item_id for c in got] == ["y"]
+    assert got[0].score == pytest.approx(2.0 * 2.0)

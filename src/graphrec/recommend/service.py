@@ -111,7 +111,7 @@ def _graph_candidates(user_id: str, history: list[Interaction], *, store: GraphS
                             now_ms=now_ms, half_life_days=half_life_days)
     return cograph.candidates_for_user(
         user_id=user_id, seeds=list(zip([e.item_id for e in recent], decayed.tolist(), strict=True)),
-        limit=limit, fanout=traversal.fanout, exclude=[e.item_id for e in history])
+        limit=limit, exclude=[e.item_id for e in history])
 
 
 def recommend_for_user(req: RecRequest, *, store: GraphStore, state: ModelState | None, view: CatalogView,

@@ -14,8 +14,10 @@ logger = logging.getLogger(__name__)
 class CoGraphHolder:
     """One reference swapped atomically; requests read ``index`` once and keep what they got."""
 
-    def __init__(self, *, refresh_s: float) -> None:
+    def __init__(self, *, refresh_s: float, fanout: int = 50, co_items: int = 400) -> None:
         self.refresh_s = refresh_s
+        self.fanout = fanout
+        self.co_items = co_items
         self.index: CoInteractionIndex | None = None
         self._built_monotonic = float("-inf")
 
@@ -25,7 +27,8 @@ class CoGraphHolder:
 
     def refresh(self, store: GraphStore) -> None:
         started = time.perf_counter()
-        index = CoInteractionIndex.from_pages(store.iter_interactions(page_size=50_000))
+        index = CoInteractionIndex.from_pages(store.iter_interactions(page_size=50_000), fanout=self.fanout,
+                                              co_items=self.co_items)
         self.index = index
         self._built_monotonic = time.monotonic()
         logger.info("co-interaction index: %s edges in %.2fs", f"{index.edges:,}", time.perf_counter() - started)
