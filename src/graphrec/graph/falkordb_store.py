@@ -32,7 +32,7 @@ from graphrec.graph.records import (
     NodeLabel,
     UserRecord,
 )
-from graphrec.graph.rows import delta_row, interaction_from_props
+from graphrec.graph.rows import delta_row, interaction_from_props, item_row, user_row
 
 logger = logging.getLogger(__name__)
 
@@ -119,18 +119,13 @@ class FalkorDBStore:
 
     # -- writes ----------------------------------------------------------------------------------
     def upsert_users(self, users: Sequence[UserRecord]) -> int:
-        rows = [{"id": u.id, "props": dict(u.props)} for u in users]
+        rows = [user_row(u) for u in users]
         for batch in self._batches(rows):
             self._run(q.UPSERT_USERS, {"rows": batch})
         return len(rows)
 
     def upsert_items(self, items: Sequence[ItemRecord]) -> int:
-        rows = []
-        for it in items:
-            props = dict(it.props)
-            if it.title is not None:
-                props["title"] = it.title
-            rows.append({"id": it.id, "props": props, "categories": list(it.categories)})
+        rows = [item_row(it) for it in items]
         for batch in self._batches(rows):
             self._run(q.UPSERT_ITEMS, {"rows": batch})
         return len(rows)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphrec.events.types import COUNT_PROPS, SUM_PROPS
-from graphrec.graph.records import Interaction, InteractionDelta
+from graphrec.graph.records import Interaction, InteractionDelta, ItemRecord, UserRecord
 
 
 def delta_row(d: InteractionDelta) -> dict[str, Any]:
@@ -36,3 +36,16 @@ def interaction_from_props(user_id: str, item_id: str, props: Mapping[str, Any])
         type_counts={p[2:]: int(props[p]) for p in COUNT_PROPS if props.get(p) is not None},
         value_sums={p[2:]: float(props[p]) for p in SUM_PROPS if props.get(p) is not None},
     )
+
+
+def user_row(u: UserRecord) -> dict[str, Any]:
+    """The parameter row for one user upsert (properties are merged onto the node)."""
+    return {"id": u.id, "props": dict(u.props)}
+
+
+def item_row(it: ItemRecord) -> dict[str, Any]:
+    """The parameter row for one item upsert: properties (with the title) and category names."""
+    props = dict(it.props)
+    if it.title is not None:
+        props["title"] = it.title
+    return {"id": it.id, "props": props, "categories": list(it.categories)}
