@@ -41,9 +41,9 @@ _AGGREGATE_PROPS = ",\n    ".join(
 
 # Rows are pre-aggregated per (user, item). New edges also bump the endpoint `degree` properties,
 # which the traversal uses for degree normalisation without scanning neighbourhoods.
-_EDGE_WRITE = f"""
-UNWIND $rows AS r
-MERGE (u:User {{id: r.u}})
+# One edge delta row ``r`` applied: the single definition of how aggregates add up, used by the
+# batch upsert and by the exactly-once event write alike.
+_EDGE_MERGE = f"""MERGE (u:User {{id: r.u}})
 MERGE (i:Item {{id: r.i}})
 MERGE (u)-[e:INTERACTED]->(i)
 ON CREATE SET e.weight = 0.0, e.count = 0, e.first_ts = r.f, e.last_ts = r.l,
@@ -52,7 +52,11 @@ SET e.weight = e.weight + r.w,
     e.count = e.count + r.c,
     e.first_ts = CASE WHEN r.f < e.first_ts THEN r.f ELSE e.first_ts END,
     e.last_ts = CASE WHEN r.l > e.last_ts THEN r.l ELSE e.last_ts END,
-    {_AGGREGATE_PROPS}
+    {_AGGREGATE_PROPS}"""
+
+_EDGE_WRITE = f"""
+UNWIND $rows AS r
+{_EDGE_MERGE}
 RETURN count(e)
 """
 
@@ -274,16 +278,7 @@ WITH existing, refused, size(existing) = 0 AND size(refused) = 0 AS ok
 FOREACH (k IN CASE WHEN ok THEN $keys ELSE [] END |
   CREATE (:EventId {{key: k.k, user: k.u, at: $now}}))
 FOREACH (r IN CASE WHEN ok THEN $rows ELSE [] END |
-  MERGE (u:User {{id: r.u}})
-  MERGE (i:Item {{id: r.i}})
-  MERGE (u)-[e:INTERACTED]->(i)
-  ON CREATE SET e.weight = 0.0, e.count = 0, e.first_ts = r.f, e.last_ts = r.l,
-    u.degree = coalesce(u.degree, 0) + 1, i.degree = coalesce(i.degree, 0) + 1
-  SET e.weight = e.weight + r.w,
-    e.count = e.count + r.c,
-    e.first_ts = CASE WHEN r.f < e.first_ts THEN r.f ELSE e.first_ts END,
-    e.last_ts = CASE WHEN r.l > e.last_ts THEN r.l ELSE e.last_ts END,
-    {_AGGREGATE_PROPS}
+{_EDGE_MERGE}
 )
 RETURN ok, existing, refused
 """

@@ -39,7 +39,7 @@ from graphrec.graph.records import (
     NodeLabel,
     UserRecord,
 )
-from graphrec.graph.rows import delta_row, interaction_from_props, item_row, user_row
+from graphrec.graph.rows import delta_row, interaction_from_props, item_row, user_from_props, user_row
 
 logger = logging.getLogger(__name__)
 
@@ -379,5 +379,4 @@ class Neo4jStore:
         rows = self._read(q.GET_USER, {"id": user_id})
         if not rows:
             return None
-        props = {k: v for k, v in rows[0][0].items() if k not in ("id", "embedding")}
-        return UserRecord(id=user_id, props=props)
+        return user_from_props(user_id, rows[0][0])

@@ -12,17 +12,15 @@ from typing import Any
 import numpy as np
 
 from graphrec.graph.records import GraphCounts, InteractionPage, ItemPage, UserRecord
+from graphrec.graph.rows import user_from_props
 
 Read = Callable[[str, Mapping[str, Any]], Sequence[Sequence[Any]]]
-
-_HIDDEN_USER_PROPS = ("id", "embedding")
 
 
 def page_users(read: Read, query: str, *, page_size: int) -> Iterator[list[UserRecord]]:
     after = ""
     while rows := read(query, {"after": after, "limit": int(page_size)}):
-        yield [UserRecord(id=r[0], props={k: v for k, v in r[1].items() if k not in _HIDDEN_USER_PROPS})
-               for r in rows]
+        yield [user_from_props(r[0], r[1]) for r in rows]
         after = rows[-1][0]
 
 

@@ -38,6 +38,14 @@ def interaction_from_props(user_id: str, item_id: str, props: Mapping[str, Any])
     )
 
 
+_INTERNAL_USER_PROPS = ("id", "embedding")
+
+
+def user_from_props(user_id: str, props: Mapping[str, Any]) -> UserRecord:
+    """A user node's properties as a record, without the key and the stored embedding."""
+    return UserRecord(id=user_id, props={k: v for k, v in props.items() if k not in _INTERNAL_USER_PROPS})
+
+
 def user_row(u: UserRecord) -> dict[str, Any]:
     """The parameter row for one user upsert (properties are merged onto the node)."""
     return {"id": u.id, "props": dict(u.props)}
