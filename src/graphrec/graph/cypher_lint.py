@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graphrec.graph.neo4j_cypher import split_cypher_script
+from graphrec.graph.neo4j_cypher import cypher_segments, split_cypher_script
 
 logger = logging.getLogger(__name__)
 
@@ -229,30 +229,7 @@ def parameters_used(text: str) -> frozenset[str]:
 
 def _blank_literals(text: str) -> str:
     """``text`` with string literals, backtick names and comments replaced by spaces."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in "'\"`":
-            j = i + 1
-            while j < n and text[j] != ch:
-                j += 2 if text[j] == "\\" and ch != "`" else 1
-            out.append(" " * (min(j + 1, n) - i))
-            i = j + 1
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(" " * (j - i))
-            i = j
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            out.append(" " * (j - i))
-            i = j
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    return "".join(seg if kind == "code" else " " * len(seg) for kind, seg in cypher_segments(text))
 
 
 def lint_statements(

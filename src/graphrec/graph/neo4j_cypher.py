@@ -446,27 +446,43 @@ def split_cypher_script(text: str) -> list[tuple[int, str]]:
     return statements
 
 
-def _strip_comments(text: str) -> str:
-    out: list[str] = []
-    i, n = 0, len(text)
+def cypher_segments(text: str) -> list[tuple[str, str]]:
+    """``text`` cut into ``("literal" | "comment" | "code", segment)`` pieces that join back to it.
+
+    Strings, backtick names (with backslash escapes outside backticks), ``//`` and ``/* */``
+    comments are recognised once here; the script splitter and the lint's parameter finder both
+    read Cypher through this.
+    """
+    pieces: list[tuple[str, str]] = []
+    code_start = i = 0
+    n = len(text)
     while i < n:
         ch = text[i]
         if ch in "'\"`":
             j = i + 1
             while j < n and text[j] != ch:
                 j += 2 if text[j] == "\\" and ch != "`" else 1
-            out.append(text[i : j + 1])
-            i = j + 1
+            end, kind = min(j + 1, n), "literal"
         elif text.startswith("//", i):
             j = text.find("\n", i)
-            i = n if j < 0 else j
+            end, kind = (n if j < 0 else j), "comment"
         elif text.startswith("/*", i):
             j = text.find("*/", i + 2)
-            i = n if j < 0 else j + 2
+            end, kind = (n if j < 0 else j + 2), "comment"
         else:
-            out.append(ch)
             i += 1
-    return "".join(out)
+            continue
+        if code_start < i:
+            pieces.append(("code", text[code_start:i]))
+        pieces.append((kind, text[i:end]))
+        code_start = i = end
+    if code_start < n:
+        pieces.append(("code", text[code_start:]))
+    return pieces
+
+
+def _strip_comments(text: str) -> str:
+    return "".join(seg for kind, seg in cypher_segments(text) if kind != "comment")
 
 
 def schema_statements() -> list[LiteralString]:
