@@ -64,9 +64,9 @@ class _Edges:
     item_ids: np.ndarray
 
 
-def _encode_sorted(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _encode_sorted(values: np.ndarray | list[str]) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, uniques)`` with ``uniques`` sorted, so codes do not depend on input order."""
-    if not values:
+    if len(values) == 0:
         return np.zeros(0, np.int64), np.zeros(0, dtype=str)
     enc = pa.array(values, type=pa.string()).dictionary_encode()
     dictionary = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False)).astype(str)
@@ -77,25 +77,26 @@ def _encode_sorted(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return codes, dictionary[order]
 
 
+def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
 def _read_edges(store: GraphStore, cfg: ExportConfig, progress: bool) -> tuple[_Edges, int]:
-    users: list[str] = []
-    items: list[str] = []
-    weights: list[float] = []
-    last_ts: list[int] = []
-    pages = 0
+    users: list[np.ndarray] = []
+    items: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    last_ts: list[np.ndarray] = []
     bar = tqdm(desc="export edges", unit="edge", disable=None if progress else True, leave=False)
     for page in store.iter_interactions(page_size=cfg.page_size, since_ms=cfg.since_ms):
-        users.extend(page.user_ids)
-        items.extend(page.item_ids)
-        weights.extend(page.weights)
-        last_ts.extend(page.last_ts)
-        pages += 1
+        users.append(page.user_ids)
+        items.append(page.item_ids)
+        weights.append(page.weights)
+        last_ts.append(page.last_ts)
         bar.update(len(page.user_ids))
     bar.close()
-    u, user_ids = _encode_sorted(users)
-    i, item_ids = _encode_sorted(items)
-    return _Edges(u, i, np.asarray(weights, dtype=np.float64), np.asarray(last_ts, dtype=np.int64),
-                  user_ids, item_ids), pages
+    u, user_ids = _encode_sorted(_concat(users, object))
+    i, item_ids = _encode_sorted(_concat(items, object))
+    return _Edges(u, i, _concat(weights, np.float64), _concat(last_ts, np.int64), user_ids, item_ids), len(users)
 
 
 def _read_items(store: GraphStore, cfg: ExportConfig) -> tuple[list[str], pa.ListArray]:

@@ -33,9 +33,9 @@ def post(client: TestClient, events: list[dict[str, Any]], **kw: Any) -> Any:
 
 def edges(store: GraphStore) -> dict[tuple[str, str], tuple[float, int]]:
     return {
-        (u, i): (w, c)
-        for p in store.iter_interactions()
-        for u, i, w, c in zip(p.user_ids, p.item_ids, p.weights, p.counts, strict=True)
+        (e.user_id, e.item_id): (e.weight, e.count)
+        for page in store.iter_interaction_aggregates()
+        for e in page
     }
 
 

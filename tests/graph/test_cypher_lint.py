@@ -155,7 +155,7 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.PAGE_USERS: [_rec(id="u1", props={"id": "u1", "age": 3, "embedding": [1.0]})] if first_page else [],
         q.PAGE_ITEMS: [_rec(id="i1", title="T", cats=["b", "a"])] if first_page else [],
         q.PAGE_USER_IDS: [_rec(id="u1")] if first_page else [],
-        q.EDGES_OF_USERS: [_rec(u="u1", i="i1", w=1.5, c=1, f=1, l=2)],
+        q.EDGES_OF_USERS: [_rec(u="u1", i="i1", w=1.5, l=2)],
         q.VECTOR_INDEX_INFO: [_rec(dim=3, state="POPULATING")],
         q.SIMILAR_ITEMS: [_rec(id="i1", score=1.0), _rec(id="i2", score=0.75)],
         q.SIMILAR_USERS: [_rec(id="u1", score=0.5)],
@@ -199,7 +199,7 @@ def sent() -> list[Call]:
     assert store.co_interaction_candidates_for_item(item_id="i1")[0].evidence == ("i1",)
     assert [u.props for page in store.iter_users() for u in page] == [{"age": 3}]
     assert [p.categories for p in store.iter_items()] == [[["a", "b"]]]
-    assert [p.weights for p in store.iter_interactions(since_ms=1)] == [[1.5]]
+    assert [p.weights.tolist() for p in store.iter_interactions(since_ms=1)] == [[1.5]]
     for label in ("Item", "User"):
         store.write_embeddings(label=label, ids=["x"], vectors=np.ones((1, 3)), model_version="v1")  # type: ignore[arg-type]
         store.write_embeddings(label=label, ids=["x"], vectors=np.ones((1, 4)), model_version="v2")  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ def _read_toml(path: Path | None) -> dict[str, object]:
 def export_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="Snapshot directory "
                                        "(default DATA_DIR/snapshots/<content hash>)."),
-    config: Path | None = typer.Option(None, "--config", help="TOML file with an [export] table."),
+    config: Path | None = typer.Option(None, "--config", help="TOML file with an \\[export] table."),
     since_ms: int | None = typer.Option(None, "--since-ms", help="Only edges with last_ts >= this."),
     until_ms: int | None = typer.Option(None, "--until-ms", help="Only edges with last_ts <= this."),
     category: list[str] = typer.Option([], "--category", help="Keep items in this category (repeatable)."),
@@ -84,7 +84,7 @@ def evaluate_command(
     dataset: str = typer.Option("store", "--dataset", help="movielens:PATH | lightgcn:TRAIN_TXT,TEST_TXT | store"),
     seed: int = typer.Option(0, "--seed"),
     output: Path = typer.Option(Path("runs/eval"), "--output", "-o", help="Directory for results.*"),
-    config: Path | None = typer.Option(None, "--config", help="TOML with [evaluation] (and [train]) tables."),
+    config: Path | None = typer.Option(None, "--config", help="TOML with \\[evaluation] (and \\[train]) tables."),
     protocol: str | None = typer.Option(None, "--protocol", help="random | temporal (per-user holdout)."),
     models: str | None = typer.Option(None, "--models", help="Comma-separated subset of the models."),
 ) -> None:

@@ -171,7 +171,7 @@ EDGES_OF_USERS: Final = """
 UNWIND $ids AS uid
 MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)
 WHERE e.last_ts >= $since
-RETURN uid, i.id, e.weight, e.count, e.first_ts, e.last_ts
+RETURN uid, i.id, e.weight, e.last_ts
 """
 
 CREATE_VECTOR_INDEX_ITEM: Final = (

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 NodeLabel = Literal["User", "Item"]
 
 
@@ -84,14 +86,12 @@ class BatchGuard:
 
 @dataclass(frozen=True, slots=True)
 class InteractionPage:
-    """One page of exported edges in columnar form (cheap to turn into numpy arrays)."""
+    """One page of exported edges as numpy columns (ids are object arrays of ``str``)."""
 
-    user_ids: list[str]
-    item_ids: list[str]
-    weights: list[float]
-    counts: list[int]
-    first_ts: list[int]
-    last_ts: list[int]
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    weights: np.ndarray  # float64
+    last_ts: np.ndarray  # int64, epoch ms
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,18 +60,14 @@ def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_
         for item_id, title, cats in zip(page.ids, page.titles, page.categories, strict=True):
             titles[item_id] = title
             categories[item_id] = tuple(cats)
-    ids: list[str] = []
-    weights: list[float] = []
-    last_ts: list[int] = []
-    for edges in store.iter_interactions(since_ms=now_ms - int(window_days * DAY_MS)):
-        ids.extend(edges.item_ids)
-        weights.extend(edges.weights)
-        last_ts.extend(edges.last_ts)
+    pages = list(store.iter_interactions(since_ms=now_ms - int(window_days * DAY_MS)))
     totals: dict[str, float] = defaultdict(float)
-    if ids:
-        decayed = decay_weights(np.asarray(weights), np.asarray(last_ts), now_ms=now_ms,
+    if pages:
+        decayed = decay_weights(np.concatenate([p.weights for p in pages]),
+                                np.concatenate([p.last_ts for p in pages]), now_ms=now_ms,
                                 half_life_days=half_life_days)
-        uniq, inverse = np.unique(np.asarray(ids, dtype=object).astype(str), return_inverse=True)
+        ids = np.concatenate([p.item_ids for p in pages])
+        uniq, inverse = np.unique(ids.astype(str), return_inverse=True)
         sums = np.bincount(inverse, weights=decayed.astype(np.float64), minlength=len(uniq))
         totals = dict(zip(uniq.tolist(), sums.tolist(), strict=True))
     ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
