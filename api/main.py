@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
-from api.observability import install_observability
+from api.observability import configure_json_logging, install_observability
 from api.ratelimit import TokenBucketLimiter
 from api.routers import events, items, model, ops, recommendations, users
 from graphrec.config import Settings
@@ -61,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(app.state.cograph.refresh, store)
             app.state.compute = ThreadPoolExecutor(max_workers=s.compute_threads,
                                                    thread_name_prefix="graphrec-compute")
+            # One thread parses and cleans event batches; their writes are awaited on the loop, so
+            # it never waits for the store and never fights other ingest threads for the GIL.
+            app.state.ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphrec-ingest")
             background = asyncio.create_task(_maintain(app, s))
             logger.info("graphrec API ready (store %s, policy %s, model %s)", s.graph_uri, policy.version,
                         app.state.models.state.version if app.state.models.state else "none")
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
                 app.state.compute.shutdown(wait=True)
+                app.state.ingest.shutdown(wait=True)
         finally:
             await run_in_threadpool(store.close)
 
@@ -93,6 +97,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(items.router, prefix=API_PREFIX)
     app.include_router(model.router, prefix=API_PREFIX)
     return app
+
+
+def create_worker_app() -> FastAPI:
+    """The app as ``graphrec serve`` runs it: JSON logs at ``GRAPHREC_LOG_LEVEL``, settings from the
+    environment. A factory, so every uvicorn worker process configures its own logging."""
+    settings = Settings()
+    configure_json_logging(getattr(logging, settings.log_level.upper()))
+    return create_app(settings)
 
 
 def _single_threaded_math() -> None:

@@ -9,12 +9,12 @@ reason (nothing written); 429 rate limited (``Retry-After``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ApiKeyDep, PipelineDep, SettingsDep
 from api.errors import error_item
@@ -22,7 +22,7 @@ from api.schemas.errors import ErrorListPublic, ErrorPublic
 from api.schemas.events import EventsAccepted, EventsCreate
 from graphrec.config import Settings
 from graphrec.events.pipeline import ConsentRefused, EventPipeline
-from graphrec.events.schema import EventValidationError, validate_events
+from graphrec.events.schema import EventIn, EventValidationError, validate_events
 
 router = APIRouter(tags=["events"])
 
@@ -57,8 +57,8 @@ def _unprocessable(field: str, reason: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(None, field, reason)])
 
 
-def _ingest(body: bytes, settings: Settings, pipeline: EventPipeline) -> EventsAccepted:
-    """Parse, validate and write (runs in the threadpool: CPU work and a blocking store call)."""
+def _validate(body: bytes, settings: Settings) -> list[EventIn]:
+    """Parse and validate a body (CPU work: runs on the ingest thread, off the event loop)."""
     try:
         raw: Any = json.loads(body)
     except UnicodeDecodeError:
@@ -90,8 +90,14 @@ def _ingest(body: bytes, settings: Settings, pipeline: EventPipeline) -> EventsA
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [error_item(e.index, e.field, e.reason) for e in exc.errors],
         ) from None
+    return events
+
+
+async def _ingest(request: Request, body: bytes, settings: Settings, pipeline: EventPipeline) -> EventsAccepted:
+    executor = request.app.state.ingest
+    events = await asyncio.get_running_loop().run_in_executor(executor, _validate, body, settings)
     try:
-        report = pipeline.ingest(events, on_refused="reject")
+        report = await pipeline.ingest_async(events, on_refused="reject", executor=executor)
     except ConsentRefused as exc:
         refused = set(exc.users)
         raise HTTPException(
@@ -147,4 +153,4 @@ async def create_events(
     if ctype is not None and not ctype.split(";", 1)[0].strip().lower().endswith("json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the batch as application/json")
     body = await _read_body(request, settings.events_max_body_bytes)
-    return await run_in_threadpool(_ingest, body, settings, pipeline)
+    return await _ingest(request, body, settings, pipeline)

@@ -47,8 +47,14 @@ class Settings(BaseSettings):
         600, ge=1, description="events one actor may produce per minute before being flagged as a bot")
     event_id_retention_days: float = Field(
         30.0, gt=0, description="how long seen event ids are kept for duplicate detection")
-    rate_limit_per_s: float = Field(50.0, gt=0, description="sustained requests/s per API key")
-    rate_limit_burst: int = Field(100, ge=1, description="request burst per API key (token bucket size)")
+    rate_limit_per_s: float = Field(
+        50.0, gt=0, description="sustained requests/s per API key (per worker process)")
+    rate_limit_burst: int = Field(
+        100, ge=1, description="request burst per API key (token bucket size, per worker process)")
+    api_workers: int = Field(
+        1, ge=1, le=64, description="API worker processes run by `graphrec serve` (each has its own GIL, "
+        "model copy, rate limits and bot guard; 2 per 2 cores doubles event ingestion)")
+    log_level: str = Field("info", pattern="^(debug|info|warning|error)$", description="API log level")
     # -- recommendation API (issue 5; see docs/api.md) --
     cors_origins: str = Field("", description="comma-separated origins allowed by CORS ('*' for any)")
     model_poll_s: float = Field(3.0, gt=0, description="how often the API checks the CURRENT model pointer")

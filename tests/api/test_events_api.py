@@ -278,7 +278,7 @@ def test_unexpected_errors_do_not_leak(settings: Settings, monkeypatch: pytest.M
         def boom(*_a: Any, **_k: Any) -> None:
             raise RuntimeError("password=hunter2 at /secret/path")
 
-        monkeypatch.setattr(c.app.state.pipeline, "ingest", boom)
+        monkeypatch.setattr(c.app.state.pipeline, "prepare", boom)
         r = c.post("/v1/events", json={"events": [ev()]}, headers={"X-API-Key": "test-key-1"})
     assert r.status_code == 500 and r.json() == {"detail": "internal server error"}
     assert "hunter2" not in r.text

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info") -> None:
-    """Run the API in this process until interrupted (JSON logs with request ids)."""
-    import logging
+def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str | None = None,
+          workers: int | None = None) -> None:
+    """Run the API until interrupted (JSON logs with request ids); options override the settings.
 
+    One worker runs in this process. Several run as uvicorn worker processes, each building its own
+    app from the environment (``api.main:create_worker_app``), so the overrides travel as
+    ``GRAPHREC_*`` variables.
+    """
     import uvicorn
 
-    from api.main import create_app
-    from api.observability import configure_json_logging
     from graphrec.config import Settings
 
-    configure_json_logging(getattr(logging, log_level.upper(), logging.INFO))
-    app = create_app(Settings())
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, log_level=log_level)
+    if log_level is not None:
+        os.environ["GRAPHREC_LOG_LEVEL"] = log_level.lower()
+    if workers is not None:
+        os.environ["GRAPHREC_API_WORKERS"] = str(workers)
+    settings = Settings()
+    if settings.api_workers == 1:
+        from api.main import create_worker_app
+
+        uvicorn.run(create_worker_app(), host=host, port=port, log_config=None, access_log=False,
+                    log_level=settings.log_level)
+    else:
+        uvicorn.run("api.main:create_worker_app", factory=True, workers=settings.api_workers, host=host,
+                    port=port, log_config=None, access_log=False, log_level=settings.log_level)
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +40,10 @@ def register(app: typer.Typer) -> None:
     def serve_cmd(
         host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-        log_level: Annotated[str, typer.Option(help="debug | info | warning")] = "info",
+        log_level: Annotated[str | None, typer.Option(help="debug | info | warning | error "
+                                                      "(default GRAPHREC_LOG_LEVEL)")] = None,
+        workers: Annotated[int | None, typer.Option(min=1, max=64, help="worker processes "
+                                                    "(default GRAPHREC_API_WORKERS, 1)")] = None,
     ) -> None:
         """Serve the recommendation API (loads the CURRENT model, hot-swaps new ones)."""
-        serve(host, port, log_level=log_level)
+        serve(host, port, log_level=log_level, workers=workers)

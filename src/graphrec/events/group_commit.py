@@ -66,6 +66,12 @@ class GroupCommitter:
 
     def write(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey],
               now_ms: int) -> EventWriteResult:
+        """Queue a write and wait for it."""
+        return self.submit(deltas, events=events, now_ms=now_ms).result()
+
+    def submit(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey],
+               now_ms: int) -> Future[EventWriteResult]:
+        """Queue a write; the future resolves once the group holding it has committed (or failed)."""
         request = _Request(deltas, events, now_ms)
         with self._cond:
             self._queue.append(request)
@@ -73,7 +79,7 @@ class GroupCommitter:
                 self._writer = threading.Thread(target=self._run, name="graphrec-group-commit", daemon=True)
                 self._writer.start()
             self._cond.notify()
-        return request.result.result()
+        return request.result
 
     def _take_group(self) -> list[_Request]:
         """Waiting requests, oldest first, up to the size cap, never two with the same event key."""

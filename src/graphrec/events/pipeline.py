@@ -12,10 +12,12 @@ retry of the same batch reports them as duplicates instead of counting them anew
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -24,7 +26,7 @@ from graphrec.events.cleaning import ActivityTracker, CleanEvent, bot_guard, col
 from graphrec.events.group_commit import GroupCommitter
 from graphrec.events.policy import DWELL_CAP_META_KEY, WeightPolicy, load_policy
 from graphrec.events.schema import EventIn
-from graphrec.graph.port import EventKey, GraphStore
+from graphrec.graph.port import EventKey, EventWriteResult, GraphStore
 from graphrec.graph.records import InteractionDelta
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,22 @@ class ConsentRefused(Exception):
 
 
 @dataclass(slots=True)
+class Attempt:
+    """One try at writing a batch: what would be written and what it came from."""
+
+    report: IngestReport
+    pending: list[CleanEvent]
+    done: bool = False
+    kept: list[CleanEvent] = field(default_factory=list)
+    collapsed: list[CleanEvent] = field(default_factory=list)
+    dropped: list[CleanEvent] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)
+    deltas: list[InteractionDelta] = field(default_factory=list)
+    keys: list[EventKey] = field(default_factory=list)
+    now_ms: int = 0
+
+
+@dataclass(slots=True)
 class IngestReport:
     received: int = 0
     applied: int = 0
@@ -81,29 +99,27 @@ class IngestReport:
 
 def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy) -> list[InteractionDelta]:
     """One delta per (actor, item): counts and value sums per type, weight from the policy formula."""
-    groups: dict[tuple[str, str], list[CleanEvent]] = {}
+    per_count, per_value = policy.formula()
+    # (actor, item) -> [type counts, value sums, events, first ts, last ts]
+    groups: dict[tuple[str, str], list] = {}  # type: ignore[type-arg]
     for ev in events:
-        groups.setdefault((ev.actor, ev.item_id), []).append(ev)
+        g = groups.get((ev.actor, ev.item_id))
+        if g is None:
+            g = groups[(ev.actor, ev.item_id)] = [{}, {}, 0, ev.ts, ev.ts]
+        counts, sums = g[0], g[1]
+        counts[ev.type] = counts.get(ev.type, 0) + 1
+        if ev.value is not None:
+            sums[ev.type] = sums.get(ev.type, 0.0) + ev.value
+        g[2] += 1
+        if ev.ts < g[3]:
+            g[3] = ev.ts
+        elif ev.ts > g[4]:
+            g[4] = ev.ts
     deltas = []
-    for (actor, item), evs in groups.items():
-        counts: dict[str, int] = {}
-        sums: dict[str, float] = {}
-        for ev in evs:
-            counts[ev.type] = counts.get(ev.type, 0) + 1
-            if ev.value is not None:
-                sums[ev.type] = sums.get(ev.type, 0.0) + ev.value
-        deltas.append(
-            InteractionDelta(
-                user_id=actor,
-                item_id=item,
-                weight=policy.weight_of(counts, sums),
-                count=len(evs),
-                first_ts=min(ev.ts for ev in evs),
-                last_ts=max(ev.ts for ev in evs),
-                type_counts=counts,
-                value_sums=sums,
-            )
-        )
+    for (actor, item), (counts, sums, n, first, last) in groups.items():
+        weight = sum(per_count[t] * c for t, c in counts.items())
+        weight += sum(per_value[t] * v for t, v in sums.items())
+        deltas.append(InteractionDelta(actor, item, float(weight), n, first, last, counts, sums))
     return deltas
 
 
@@ -150,27 +166,17 @@ class EventPipeline:
     # -- ingestion -------------------------------------------------------------------------------
     def to_clean(self, events: Sequence[EventIn]) -> list[CleanEvent]:
         """Store-ready events: graph actor ids, duplicate keys and values capped per the policy."""
-        dwell_cap = self.dwell_cap()
+        caps = self.policy.value_caps(dwell_cap_s=self.dwell_cap())
         out = []
         for i, ev in enumerate(events):
             actor = ev.actor
             value = ev.value
             if value is not None:
-                cap = self.policy.value_cap(ev.type, dwell_cap_s=dwell_cap)
+                cap = caps.get(ev.type)
                 if cap is not None and value > cap:
                     value = cap
-            out.append(
-                CleanEvent(
-                    index=i,
-                    key=event_key(actor, ev.event_id),
-                    event_id=ev.event_id,
-                    actor=actor,
-                    item_id=ev.item_id,
-                    type=ev.type,
-                    ts=ev.timestamp,
-                    value=value,
-                )
-            )
+            out.append(CleanEvent(i, event_key(actor, ev.event_id), ev.event_id, actor, ev.item_id, ev.type,
+                                  ev.timestamp, value))
         return out
 
     def ingest(
@@ -181,6 +187,35 @@ class EventPipeline:
         ``on_refused``: events of users with ``consent = false`` either refuse the whole batch
         (:class:`ConsentRefused`, nothing written; the API) or are dropped (file replays).
         """
+        attempt = self.prepare(events)
+        for _ in range(_MAX_ATTEMPTS):
+            if attempt.done:
+                return attempt.report
+            result = self.committer.submit(attempt.deltas, events=attempt.keys, now_ms=attempt.now_ms).result()
+            attempt = self.settle(attempt, result, on_refused=on_refused)
+        raise RuntimeError("event batch kept conflicting with concurrent writes; retry it")
+
+    async def ingest_async(
+        self, events: Sequence[EventIn], *, on_refused: Literal["reject", "drop"] = "reject",
+        executor: Executor | None = None,
+    ) -> IngestReport:
+        """:meth:`ingest` for an event loop: cleaning runs on ``executor``, the write is awaited.
+
+        Why: a thread blocked on its write is a thread that cannot clean the next batch, and every
+        extra Python thread contends for the one GIL; here the loop awaits the write's future, so the
+        cleaning of the next request overlaps the store write of this one.
+        """
+        attempt = await asyncio.get_running_loop().run_in_executor(executor, self.prepare, events)
+        for _ in range(_MAX_ATTEMPTS):
+            if attempt.done:
+                return attempt.report
+            future = self.committer.submit(attempt.deltas, events=attempt.keys, now_ms=attempt.now_ms)
+            result = await asyncio.wrap_future(future)
+            attempt = self.settle(attempt, result, on_refused=on_refused)
+        raise RuntimeError("event batch kept conflicting with concurrent writes; retry it")
+
+    def prepare(self, events: Sequence[EventIn]) -> Attempt:
+        """Clean a batch into its first write attempt (in-batch duplicates are reported here)."""
         report = IngestReport(received=len(events))
         pending: list[CleanEvent] = []
         seen: set[str] = set()
@@ -191,41 +226,45 @@ class EventPipeline:
             else:
                 seen.add(ev.key)
                 pending.append(ev)
-        for _attempt in range(_MAX_ATTEMPTS):
-            if not pending:
-                return report
-            counted, collapsed = collapse_bursts(pending, self.burst_window_ms)
-            kept, dropped, flagged = bot_guard(
-                counted, max_per_minute=self.max_per_minute, tracker=self.tracker
-            )
-            deltas = aggregate(kept, self.policy)
-            result = self.committer.write(
-                deltas,
-                events=[EventKey(key=ev.key, user_id=ev.actor) for ev in pending],
-                now_ms=int(self._clock() * 1000),
-            )
-            if result.applied:
-                self.tracker.add(kept)
-                report.applied += len(kept)
-                report.collapsed += len(collapsed)
-                report.flagged += len(dropped)
-                report.flagged_actors = flagged
-                report.edges += result.edges
-                return report
-            if result.refused_users:
-                refused = set(result.refused_users)
-                if on_refused == "reject":
-                    raise ConsentRefused(sorted(refused), [ev.index for ev in pending if ev.actor in refused])
-                report.refused += sum(ev.actor in refused for ev in pending)
-                report.refused_users = sorted(set(report.refused_users) | refused)
-                pending = [ev for ev in pending if ev.actor not in refused]
-            existing = set(result.existing)
-            if existing:
-                dups = [ev for ev in pending if ev.key in existing]
-                report.duplicates += len(dups)
-                report.duplicate_ids.extend(ev.event_id for ev in dups)
-                pending = [ev for ev in pending if ev.key not in existing]
-        raise RuntimeError("event batch kept conflicting with concurrent writes; retry it")
+        return self._attempt(report, pending)
+
+    def _attempt(self, report: IngestReport, pending: list[CleanEvent]) -> Attempt:
+        if not pending:
+            return Attempt(report=report, pending=pending, done=True)
+        counted, collapsed = collapse_bursts(pending, self.burst_window_ms)
+        kept, dropped, flagged = bot_guard(counted, max_per_minute=self.max_per_minute, tracker=self.tracker)
+        return Attempt(report=report, pending=pending, kept=kept, collapsed=collapsed, dropped=dropped,
+                       flagged=flagged, deltas=aggregate(kept, self.policy),
+                       keys=[EventKey(key=ev.key, user_id=ev.actor) for ev in pending],
+                       now_ms=int(self._clock() * 1000))
+
+    def settle(self, attempt: Attempt, result: EventWriteResult, *,
+               on_refused: Literal["reject", "drop"] = "reject") -> Attempt:
+        """Account for a write's outcome: done when applied, else the next attempt without the
+        already-seen events (duplicates) and the refusing users' events (or :class:`ConsentRefused`)."""
+        report, pending = attempt.report, attempt.pending
+        if result.applied:
+            self.tracker.add(attempt.kept)
+            report.applied += len(attempt.kept)
+            report.collapsed += len(attempt.collapsed)
+            report.flagged += len(attempt.dropped)
+            report.flagged_actors = attempt.flagged
+            report.edges += result.edges
+            return Attempt(report=report, pending=[], done=True)
+        if result.refused_users:
+            refused = set(result.refused_users)
+            if on_refused == "reject":
+                raise ConsentRefused(sorted(refused), [ev.index for ev in pending if ev.actor in refused])
+            report.refused += sum(ev.actor in refused for ev in pending)
+            report.refused_users = sorted(set(report.refused_users) | refused)
+            pending = [ev for ev in pending if ev.actor not in refused]
+        existing = set(result.existing)
+        if existing:
+            dups = [ev for ev in pending if ev.key in existing]
+            report.duplicates += len(dups)
+            report.duplicate_ids.extend(ev.event_id for ev in dups)
+            pending = [ev for ev in pending if ev.key not in existing]
+        return self._attempt(report, pending)
 
 
 def build_pipeline(

@@ -69,7 +69,7 @@ class WeightPolicy(_Strict):
     dwell: DwellPolicy = DwellPolicy()
     video: VideoPolicy = VideoPolicy()
     rating: RatingPolicy = RatingPolicy()
-    _coef: dict[str, float] = PrivateAttr(default_factory=dict)
+    _coef: dict[str, dict[str, float]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _every_type_weighted(self) -> WeightPolicy:
@@ -94,13 +94,20 @@ class WeightPolicy(_Strict):
         c["n_rating"] += -3.0 * self.rating.scale / 2.0
         return c
 
+    def formula(self) -> tuple[dict[str, float], dict[str, float]]:
+        """``(per_count, per_value)`` coefficients by event type: ``weight = sum_t per_count[t] * n_t
+        + sum_t per_value[t] * s_t`` (types without a value have no ``per_value`` entry). Cached."""
+        if not self._coef:
+            c = self.coefficients()
+            self._coef = {"count": {t: c[f"n_{t}"] for t in EVENT_TYPES},
+                          "value": {t: c[f"s_{t}"] for t in EVENT_TYPES if f"s_{t}" in c}}
+        return self._coef["count"], self._coef["value"]
+
     def weight_of(self, type_counts: Mapping[str, int], value_sums: Mapping[str, float]) -> float:
         """Weight of a set of events given only their aggregates (a batch delta or a whole edge)."""
-        if not self._coef:
-            self._coef = self.coefficients()
-        c = self._coef
-        w = sum(c[f"n_{t}"] * n for t, n in type_counts.items())
-        w += sum(c[f"s_{t}"] * v for t, v in value_sums.items())
+        per_count, per_value = self.formula()
+        w = sum(per_count[t] * n for t, n in type_counts.items())
+        w += sum(per_value[t] * v for t, v in value_sums.items())
         return float(w)
 
     def event_weight(self, event_type: str, value: float | None = None) -> float:
@@ -115,6 +122,10 @@ class WeightPolicy(_Strict):
         if event_type == EventType.VIDEO_PLAY:
             return self.video.cap_s
         return None
+
+    def value_caps(self, *, dwell_cap_s: float) -> dict[str, float]:
+        """Per-event ceilings by type (types absent: no cap), for cleaning a whole batch at once."""
+        return {t: cap for t in EVENT_TYPES if (cap := self.value_cap(t, dwell_cap_s=dwell_cap_s)) is not None}
 
 
 def policy_weigher(policy: WeightPolicy, *, dwell_cap_s: float | None = None) -> Callable[..., np.ndarray]:

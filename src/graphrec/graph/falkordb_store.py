@@ -19,6 +19,7 @@ from redis.exceptions import RedisError, ResponseError
 from graphrec.graph import falkordb_cypher as q
 from graphrec.graph import paging
 from graphrec.graph.embedded import EmbeddedServer
+from graphrec.graph.falkordb_params import params_header
 from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
     BatchGuard,
@@ -73,11 +74,11 @@ class FalkorDBStore:
 
     # -- plumbing --------------------------------------------------------------------------------
     def _run(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
-        return self._graph.query(query, dict(params or {})).result_set
+        return self._graph.query(params_header(params) + query).result_set
 
     def _ro(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
         try:
-            return self._graph.ro_query(query, dict(params or {})).result_set
+            return self._graph.ro_query(params_header(params) + query).result_set
         except ResponseError as exc:
             if "empty key" in str(exc):  # nothing written yet: the graph key does not exist
                 return []
@@ -88,10 +89,10 @@ class FalkorDBStore:
 
         Why: the client's compact format is decoded cell by cell in Python (~25k edges/s); the plain
         format is decoded by hiredis in C (~280k edges/s). Plain replies carry doubles as decimal
-        strings (15 significant digits): callers convert columns with numpy. Parameters still go
-        through the client's own encoder, so values are escaped exactly as in every other query.
+        strings (15 significant digits): callers convert columns with numpy. Parameters go through
+        the same encoder as every other query.
         """
-        command = self._graph._build_params_header(dict(params or {})) + query  # noqa: SLF001
+        command = params_header(params) + query
         try:
             reply = self._db.connection.execute_command("GRAPH.RO_QUERY", self._graph.name, command)
         except ResponseError as exc:
@@ -116,6 +117,8 @@ class FalkorDBStore:
             except ResponseError as exc:
                 if "already indexed" not in str(exc):
                     raise
+        while (rows := self._run(q.MIGRATE_EVENT_IDS, {"limit": self._batch})) and rows[0][0]:
+            pass
 
     # -- writes ----------------------------------------------------------------------------------
     def upsert_users(self, users: Sequence[UserRecord]) -> int:
@@ -318,17 +321,20 @@ class FalkorDBStore:
     # -- behaviour events ------------------------------------------------------------------------
     def upsert_interactions_once(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey],
                                  now_ms: int) -> EventWriteResult:
-        keys = [{"k": e.key, "u": e.user_id} for e in events]
-        if len({k["k"] for k in keys}) != len(keys):
+        keys = [e.key for e in events]
+        if len(set(keys)) != len(keys):
             raise ValueError("event keys must be distinct within one write")
         if not keys:
             if deltas:
                 raise ValueError("deltas need the events they come from")
             return EventWriteResult(applied=True)
-        users = sorted({e.user_id for e in events} | {d.user_id for d in deltas})
+        by_user: dict[str, list[str]] = {}
+        for e in events:
+            by_user.setdefault(e.user_id, []).append(e.key)
+        users = sorted(by_user.keys() | {d.user_id for d in deltas})
         # A guarded write must be one atomic query, whatever its size (callers bound the batch).
         rows = self._run(q.UPSERT_INTERACTIONS_ONCE, {
-            "keys": keys, "users": users,
+            "keys": keys, "groups": [{"u": u, "keys": ks} for u, ks in by_user.items()], "users": users,
             "rows": [delta_row(d) for d in deltas], "now": int(now_ms)})
         ok, existing, refused = rows[0]
         if ok:
@@ -362,12 +368,13 @@ class FalkorDBStore:
         return int(rows[0][0]) if rows else 0
 
     def _delete_in_chunks(self, query: str, params: Mapping[str, Any]) -> int:
+        """Run a chunked delete returning ``(records, event keys)`` until a chunk is short."""
         total = 0
         while True:
             rows = self._run(query, {**params, "limit": self._batch})
-            n = int(rows[0][0]) if rows else 0
-            total += n
-            if n < self._batch:
+            records, keys = (int(rows[0][0]), int(rows[0][1] or 0)) if rows else (0, 0)
+            total += keys
+            if records < self._batch:
                 return total
 
     def erase_event_ids(self, *, user_id: str) -> int:

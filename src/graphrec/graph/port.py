@@ -139,9 +139,10 @@ class GraphStore(Protocol):
     ) -> EventWriteResult:
         """Apply ``deltas`` and record ``events`` as seen, exactly once, in ONE atomic write.
 
-        The write happens only if no ``(:EventId {key})`` exists for any of ``events`` and no user
-        named in ``events`` or ``deltas`` has ``consent = false``. Then every event becomes
-        ``(:EventId {key, user: user_id, at: now_ms})`` and the deltas are added exactly as
+        The write happens only if none of ``events``' keys is recorded yet and no user named in
+        ``events`` or ``deltas`` has ``consent = false``. Then every key is recorded with its user and
+        ``now_ms`` (Neo4j: ``(:EventId {key, user, at})`` per event; FalkorDB: one
+        ``(:EventKeys {user, keys, at})`` per user per write) and the deltas are added exactly as
         :meth:`upsert_interactions` adds them. Otherwise nothing is written and the result lists the
         keys already recorded and the refusing users. Keys must be distinct, and ``events`` non-empty
         when ``deltas`` is (``ValueError``); no events and no deltas is a no-op reporting ``applied``.

@@ -1,0 +1,96 @@
+"""`graphrec serve --workers 2`: two worker processes share the embedded store; events written through
+either are applied exactly once, duplicates are recognised across workers, shutdown is clean."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from graphrec.graph.embedded import EmbeddedServer
+from graphrec.graph.falkordb_store import FalkorDBStore
+from tests.api.test_api_durability import _free_port
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "workers-key"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    EmbeddedServer(tmp_path).stop()
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _batch(n: int, now: int) -> dict[str, object]:
+    return {"events": [{"event_id": f"e{n}-{k}", "user_id": f"u{n % 7}", "item_id": f"i{k}", "type": "click",
+                        "timestamp": now} for k in range(20)]}
+
+
+def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "GRAPHREC_GRAPH_URI": f"embedded:{data_dir}", "GRAPHREC_FALKORDB_GRAPH": "w",
+           "GRAPHREC_API_KEYS": KEY, "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
+           "GRAPHREC_RATE_LIMIT_PER_S": "100000", "GRAPHREC_RATE_LIMIT_BURST": "100000"}
+    graphrec = str(Path(sys.executable).with_name("graphrec"))
+    proc = subprocess.Popen([graphrec, "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, f"serve exited with {proc.returncode}"
+            assert time.monotonic() < deadline, "workers did not become ready"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        workers = [c for c in _children(proc.pid)
+                   if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
+        assert len(workers) == 2
+
+        now = int(time.time() * 1000)
+        answers: list[dict[str, int]] = []
+
+        def client(first: int) -> None:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=30) as c:
+                for n in range(first, 40, 4):
+                    for _ in range(2):  # every batch twice: the retry may land on the other worker
+                        r = c.post("/v1/events", json=_batch(n, now))
+                        assert r.status_code == 202, r.text
+                        answers.append(r.json())
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(answers) == 80
+        assert sum(a["applied"] for a in answers) == 40 * 20
+        assert sum(a["duplicates"] for a in answers) == 40 * 20
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    store = FalkorDBStore.embedded(data_dir, graph="w")
+    try:
+        edges = [e for page in store.iter_interaction_aggregates() for e in page]
+        # 7 users x 20 items; each (user, item) edge got one click per batch of that user
+        assert len(edges) == 7 * 20
+        assert sum(e.count for e in edges) == 40 * 20
+    finally:
+        store.close()
