@@ -7,8 +7,9 @@ the store's bulk batches) and prints a JSON summary. Bounded by ``--events`` and
 
     python bench/ingest.py [--events 100000] [--batch 500] [--clients 8] [--workers 2]
 
-The API runs as deployed, ``graphrec serve --workers W`` (default 2: one per core; a Python process
-runs one thread at a time, and 2 workers lift ingestion ~25% over 1 on this 2-core machine).
+The API runs as deployed, ``graphrec serve --workers W`` (default 2, one per core: a Python process
+runs one thread at a time; on this 2-core machine 1 worker gives ~26-27k events/s, 2 give ~31-34k
+when the kernel spreads the 8 connections over both workers' sockets, ~26k when it does not).
 ``cpu_ms_per_request`` splits the machine's CPU between the API processes, the store and the load
 generator during the API run.
 """

@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--workdir", type=Path, default=None, help="reuse a data dir (skips rebuilding)")
+    parser.add_argument("--workers", type=int, default=1, help="API worker processes (graphrec serve --workers)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -120,7 +121,7 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([str(Path(sys.executable).parent / "graphrec"), "serve", "--port", str(port),
-                               "--log-level", "warning"], env=env,
+                               "--log-level", "warning", "--workers", str(args.workers)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 180
@@ -157,6 +158,7 @@ def main() -> None:
                     "c1_p50<=3ms": one_rec["p50_ms"] <= 3, "c1_p99<=15ms": one_rec["p99_ms"] <= 15,
                     "open_p99<=50ms": open_rec["p99_ms"] <= 50},
         "cpus": os.cpu_count(),
+        "api_workers": args.workers,
     }
     print(json.dumps(result, indent=2))
 

@@ -94,3 +94,12 @@ def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
         assert sum(e.count for e in edges) == 40 * 20
     finally:
         store.close()
+
+
+def test_workers_that_cannot_start_stop_the_server_with_an_error(tmp_path: Path) -> None:
+    env = {**os.environ, "GRAPHREC_GRAPH_URI": "falkor://127.0.0.1:1", "GRAPHREC_DATA_DIR": str(tmp_path)}
+    graphrec = str(Path(sys.executable).with_name("graphrec"))
+    proc = subprocess.run([graphrec, "serve", "--port", str(_free_port()), "--workers", "2", "--log-level", "error"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "keep exiting at startup" in proc.stderr

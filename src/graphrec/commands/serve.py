@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated
 
@@ -12,9 +13,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str | None = 
           workers: int | None = None) -> None:
     """Run the API until interrupted (JSON logs with request ids); options override the settings.
 
-    One worker runs in this process. Several run as uvicorn worker processes, each building its own
-    app from the environment (``api.main:create_worker_app``), so the overrides travel as
-    ``GRAPHREC_*`` variables.
+    One worker runs in this process. Several run as child processes, each with its own
+    ``SO_REUSEPORT`` socket (``graphrec.serving.workers``) and its own app built from the
+    environment (``api.main:create_worker_app``), so the overrides travel as ``GRAPHREC_*`` variables.
     """
     import uvicorn
 
@@ -31,8 +32,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str | None = 
         uvicorn.run(create_worker_app(), host=host, port=port, log_config=None, access_log=False,
                     log_level=settings.log_level)
     else:
-        uvicorn.run("api.main:create_worker_app", factory=True, workers=settings.api_workers, host=host,
-                    port=port, log_config=None, access_log=False, log_level=settings.log_level)
+        from api.observability import configure_json_logging
+        from graphrec.serving.workers import run_workers
+
+        configure_json_logging(getattr(logging, settings.log_level.upper()))
+        raise typer.Exit(run_workers(host, port, workers=settings.api_workers, log_level=settings.log_level))
 
 
 def register(app: typer.Typer) -> None:
