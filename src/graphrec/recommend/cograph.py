@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import compress
 
 import numpy as np
 
@@ -164,8 +165,7 @@ class CoInteractionIndex:
         best_names = self.item_ids[seeds][best].tolist()
         best_valid = (np.take_along_axis(per_seed, best, axis=1) > 0).tolist()
         return [
-            Candidate(item_id=item, score=score,
-                      evidence=tuple(str(name) for name, ok in zip(names, valid, strict=True) if ok))
+            Candidate(item, score, tuple(compress(names, valid)))
             for item, score, names, valid in zip(self.item_ids[top].tolist(), totals[top].tolist(), best_names,
                                                  best_valid, strict=True)
         ]
