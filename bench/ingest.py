@@ -5,11 +5,13 @@ pre-built batches from several concurrent clients, then writes the very same edg
 into a fresh graph with ``store.upsert_interactions`` (once in the same per-request batches, once in
 the store's bulk batches) and prints a JSON summary. Bounded by ``--events`` and ``--max-seconds``.
 
-    python bench/ingest.py [--events 100000] [--batch 500] [--clients 8] [--workers 2]
+    python bench/ingest.py [--events 100000] [--batch 500] [--clients 16] [--workers 2]
 
 The API runs as deployed, ``graphrec serve --workers W`` (default 2, one per core: a Python process
-runs one thread at a time; on this 2-core machine 1 worker gives ~26-27k events/s, 2 give ~31-34k
-when the kernel spreads the 8 connections over both workers' sockets, ~26k when it does not).
+runs one thread at a time). On this 2-core machine 1 worker gives ~26-27k events/s and 2 give
+~35-36k. Each worker has its own SO_REUSEPORT socket and the kernel hashes connections onto them, so
+a handful of keep-alive clients can land unevenly (with 8, some runs put 6 on one worker: ~30k);
+16 clients spread evenly.
 ``cpu_ms_per_request`` splits the machine's CPU between the API processes, the store and the load
 generator during the API run.
 """
@@ -202,7 +204,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=500)
-    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2, help="API worker processes (graphrec serve --workers)")
     ap.add_argument("--max-seconds", type=float, default=120.0)
     args = ap.parse_args()
