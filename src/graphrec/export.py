@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from graphrec.events.decay import decay_weights
 from graphrec.graph.port import GraphStore
+from graphrec.graph.records import InteractionPage
 from graphrec.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -77,26 +78,17 @@ def _encode_sorted(values: np.ndarray | list[str]) -> tuple[np.ndarray, np.ndarr
     return codes, dictionary[order]
 
 
-def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
-
-
 def _read_edges(store: GraphStore, cfg: ExportConfig, progress: bool) -> tuple[_Edges, int]:
-    users: list[np.ndarray] = []
-    items: list[np.ndarray] = []
-    weights: list[np.ndarray] = []
-    last_ts: list[np.ndarray] = []
+    pages = []
     bar = tqdm(desc="export edges", unit="edge", disable=None if progress else True, leave=False)
     for page in store.iter_interactions(page_size=cfg.page_size, since_ms=cfg.since_ms):
-        users.append(page.user_ids)
-        items.append(page.item_ids)
-        weights.append(page.weights)
-        last_ts.append(page.last_ts)
+        pages.append(page)
         bar.update(len(page.user_ids))
     bar.close()
-    u, user_ids = _encode_sorted(_concat(users, object))
-    i, item_ids = _encode_sorted(_concat(items, object))
-    return _Edges(u, i, _concat(weights, np.float64), _concat(last_ts, np.int64), user_ids, item_ids), len(users)
+    edges = InteractionPage.concat(pages)
+    u, user_ids = _encode_sorted(edges.user_ids)
+    i, item_ids = _encode_sorted(edges.item_ids)
+    return _Edges(u, i, edges.weights, edges.last_ts, user_ids, item_ids), len(pages)
 
 
 def _read_items(store: GraphStore, cfg: ExportConfig) -> tuple[list[str], pa.ListArray]:

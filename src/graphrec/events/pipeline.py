@@ -63,8 +63,7 @@ class Attempt:
     """One try at writing a batch: what would be written and what it came from."""
 
     report: IngestReport
-    pending: list[CleanEvent]
-    done: bool = False
+    pending: list[CleanEvent]  # events still to record; none left means the batch is done
     kept: list[CleanEvent] = field(default_factory=list)
     collapsed: list[CleanEvent] = field(default_factory=list)
     dropped: list[CleanEvent] = field(default_factory=list)
@@ -72,6 +71,10 @@ class Attempt:
     deltas: list[InteractionDelta] = field(default_factory=list)
     keys: list[EventKey] = field(default_factory=list)
     now_ms: int = 0
+
+    @property
+    def done(self) -> bool:
+        return not self.pending
 
 
 @dataclass(slots=True)
@@ -230,7 +233,7 @@ class EventPipeline:
 
     def _attempt(self, report: IngestReport, pending: list[CleanEvent]) -> Attempt:
         if not pending:
-            return Attempt(report=report, pending=pending, done=True)
+            return Attempt(report=report, pending=pending)
         counted, collapsed = collapse_bursts(pending, self.burst_window_ms)
         kept, dropped, flagged = bot_guard(counted, max_per_minute=self.max_per_minute, tracker=self.tracker)
         return Attempt(report=report, pending=pending, kept=kept, collapsed=collapsed, dropped=dropped,
@@ -250,7 +253,7 @@ class EventPipeline:
             report.flagged += len(attempt.dropped)
             report.flagged_actors = attempt.flagged
             report.edges += result.edges
-            return Attempt(report=report, pending=[], done=True)
+            return Attempt(report=report, pending=[])
         if result.refused_users:
             refused = set(result.refused_users)
             if on_refused == "reject":

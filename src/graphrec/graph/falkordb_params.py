@@ -44,34 +44,20 @@ def literal(value: Any) -> str:
         return _quote(value)
     if t is int or t is float:
         return str(value)
-    if t is list or t is tuple:
-        if value and all(type(v) is str for v in value):
+    if isinstance(value, (list, tuple)):
+        if value and all(type(v) is str for v in value):  # id lists: no per-element dispatch
             return "[" + ",".join([_quote(v) for v in value]) + "]"
         return "[" + ",".join([literal(v) for v in value]) + "]"
-    if t is dict:
-        return "{" + ",".join([_key(k) + ":" + _scalar_or_literal(v) for k, v in value.items()]) + "}"
-    # the client's generic rules, for everything else (subclasses, bytes, None, bool, numpy scalars)
+    if isinstance(value, dict):
+        return "{" + ",".join([_key(k) + ":" + literal(v) for k, v in value.items()]) + "}"
+    # the client's generic rules for the rest (str subclasses, bytes, None, bool, numpy scalars)
     if isinstance(value, bytes):
         return _quote(value.decode())
     if isinstance(value, str):
         return _quote(value)
     if value is None:
         return "null"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join([literal(v) for v in value]) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join([_key(k) + ":" + literal(v) for k, v in value.items()]) + "}"
     return str(value)
-
-
-def _scalar_or_literal(v: Any) -> str:
-    """``literal`` with the common scalar cases inline (row maps are mostly numbers and ids)."""
-    t = type(v)
-    if t is int or t is float:
-        return str(v)
-    if t is str:
-        return '"' + v + '"' if ("\\" not in v and '"' not in v) else _quote(v)
-    return literal(v)
 
 
 def params_header(params: Mapping[str, Any] | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -92,6 +92,14 @@ class InteractionPage:
     item_ids: np.ndarray
     weights: np.ndarray  # float64
     last_ts: np.ndarray  # int64, epoch ms
+
+    @classmethod
+    def concat(cls, pages: Sequence[InteractionPage]) -> InteractionPage:
+        """All ``pages`` as one page (empty columns of the right types when there are none)."""
+        if not pages:
+            return cls(np.zeros(0, dtype=object), np.zeros(0, dtype=object), np.zeros(0), np.zeros(0, np.int64))
+        return cls(*(np.concatenate([getattr(p, name) for p in pages])
+                     for name in ("user_ids", "item_ids", "weights", "last_ts")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,11 +111,9 @@ class CoInteractionIndex:
     @classmethod
     def from_pages(cls, pages: Iterable[InteractionPage], *, built_at_ms: int | None = None, fanout: int = 50,
                    co_items: int = 400) -> CoInteractionIndex:
-        read = list(pages)
-        users = np.concatenate([p.user_ids for p in read]) if read else np.zeros(0, dtype=object)
-        items = np.concatenate([p.item_ids for p in read]) if read else np.zeros(0, dtype=object)
-        weights = np.concatenate([p.weights for p in read]) if read else np.zeros(0)
-        return cls.from_arrays(users, items, weights, built_at_ms=built_at_ms, fanout=fanout, co_items=co_items)
+        edges = InteractionPage.concat(list(pages))
+        return cls.from_arrays(edges.user_ids, edges.item_ids, edges.weights, built_at_ms=built_at_ms,
+                               fanout=fanout, co_items=co_items)
 
     @classmethod
     def from_arrays(cls, users: np.ndarray, items: np.ndarray, weights: np.ndarray, *,

@@ -18,6 +18,7 @@ import numpy as np
 
 from graphrec.events.decay import DAY_MS, decay_weights
 from graphrec.graph.port import GraphStore
+from graphrec.graph.records import InteractionPage
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +61,11 @@ def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_
         for item_id, title, cats in zip(page.ids, page.titles, page.categories, strict=True):
             titles[item_id] = title
             categories[item_id] = tuple(cats)
-    pages = list(store.iter_interactions(since_ms=now_ms - int(window_days * DAY_MS)))
+    edges = InteractionPage.concat(list(store.iter_interactions(since_ms=now_ms - int(window_days * DAY_MS))))
     totals: dict[str, float] = defaultdict(float)
-    if pages:
-        decayed = decay_weights(np.concatenate([p.weights for p in pages]),
-                                np.concatenate([p.last_ts for p in pages]), now_ms=now_ms,
-                                half_life_days=half_life_days)
-        ids = np.concatenate([p.item_ids for p in pages])
-        uniq, inverse = np.unique(ids.astype(str), return_inverse=True)
+    if len(edges.item_ids):
+        decayed = decay_weights(edges.weights, edges.last_ts, now_ms=now_ms, half_life_days=half_life_days)
+        uniq, inverse = np.unique(edges.item_ids.astype(str), return_inverse=True)
         sums = np.bincount(inverse, weights=decayed.astype(np.float64), minlength=len(uniq))
         totals = dict(zip(uniq.tolist(), sums.tolist(), strict=True))
     ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
