@@ -59,8 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.cograph = CoGraphHolder(refresh_s=s.cograph_refresh_s, fanout=s.traversal_fanout,
                                               co_items=s.cograph_co_items)
             await run_in_threadpool(app.state.cograph.refresh, store)
-            app.state.compute = ThreadPoolExecutor(max_workers=s.compute_threads,
-                                                   thread_name_prefix="graphrec-compute")
+            app.state.history = store.history_reader()
+            app.state.blocking = ThreadPoolExecutor(max_workers=s.blocking_threads,
+                                                    thread_name_prefix="graphrec-blocking")
             # One thread parses and cleans event batches; their writes are awaited on the loop, so
             # it never waits for the store and never fights other ingest threads for the GIL.
             app.state.ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphrec-ingest")
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
-                app.state.compute.shutdown(wait=True)
+                app.state.blocking.shutdown(wait=True)
+                await app.state.history.aclose()
                 app.state.ingest.shutdown(wait=True)
         finally:
             await run_in_threadpool(store.close)

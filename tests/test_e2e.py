@@ -154,7 +154,10 @@ def test_store_outage_degrades_to_embedding_only(client: TestClient, monkeypatch
     def down(**_: object) -> None:
         raise ConnectionError("store down")
 
-    monkeypatch.setattr(store, "user_interactions", down)
+    async def down_async(**_: object) -> None:
+        raise ConnectionError("store down")
+
+    monkeypatch.setattr(client.app.state.history, "user_history", down_async)
     monkeypatch.setattr(store, "co_interaction_candidates_for_user", down)
     r = client.get(f"/v1/users/{user}/recommendations")
     assert r.status_code == 200

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from api.compute import run_compute
+from api.blocking import run_blocking
 from api.deps import SettingsDep, StoreDep, read_access
 from api.routers.recommendations import K, check_category, record, to_public
 from api.schemas.errors import ErrorListPublic, ErrorPublic
@@ -59,7 +59,7 @@ async def similar(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown item '{item_id}'")
     state = request.app.state.models.state
     try:
-        result = await run_compute(
+        result = await run_blocking(
             request, similar_items, item_id, k, store=store, state=state, view=request.app.state.catalog.view,
             default_alpha=settings.blend_default_alpha, top_n=settings.candidates_per_source, explain_=explain,
             cograph=request.app.state.cograph.index,

@@ -7,23 +7,31 @@ no model is published. 503 only when nothing at all can be served.
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 
-from api.compute import run_compute
+from api.blocking import run_blocking
 from api.deps import SettingsDep, StoreDep, read_access
 from api.errors import error_item
 from api.schemas.errors import ErrorListPublic, ErrorPublic
 from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
+from graphrec.recommend.cograph import CoInteractionIndex
 from graphrec.recommend.service import (
+    HISTORY_LIMIT,
     NothingToServe,
     RecRequest,
     RecResult,
     TraversalLimits,
+    UserInputs,
     recommend_for_user,
+    traversal_inputs,
 )
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(
     tags=["recommendations"],
@@ -57,18 +65,35 @@ def record(request: Request, endpoint: str, result: RecResult) -> None:
         metrics.degraded.labels(endpoint).inc()
 
 
+async def _read_inputs(request: Request, store: StoreDep, node_id: str, req: RecRequest, settings: SettingsDep,
+                       cograph: CoInteractionIndex | None, traversal: TraversalLimits, now_ms: int) -> UserInputs:
+    """The user's history, awaited on the loop; the store's traversal (on a thread) only without an index."""
+    try:
+        history = await request.app.state.history.user_history(user_id=node_id, limit=HISTORY_LIMIT)
+    except Exception:
+        logger.warning("store unavailable reading %s's history; degrading", node_id, exc_info=True)
+        return UserInputs(None, None, True)
+    if cograph is not None or not len(history):
+        return UserInputs(history)
+    return await run_blocking(request, traversal_inputs, store, node_id, history, k=req.k,
+                              exclude_seen=req.exclude_seen, top_n=settings.candidates_per_source,
+                              traversal=traversal, now_ms=now_ms, half_life_days=settings.half_life_days)
+
+
 async def _recommend(request: Request, node_id: str, public_id: str, store: StoreDep, settings: SettingsDep,
                      req: RecRequest) -> RecommendationsPublic:
     check_category(request, req.category)
     state = request.app.state.models.state  # read once: a hot swap cannot change it mid-request
-    try:
-        result = await run_compute(
-            request, recommend_for_user, RecRequest(node_id, req.k, req.exclude_seen, req.category, req.diversity,
-                                           req.explain),
-            store=store, state=state, view=request.app.state.catalog.view,
-            default_alpha=settings.blend_default_alpha, half_life_days=settings.half_life_days,
-            top_n=settings.candidates_per_source, cograph=request.app.state.cograph.index,
-            traversal=TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout))
+    cograph = request.app.state.cograph.index
+    traversal = TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout)
+    now_ms = int(time.time() * 1000)
+    inputs = await _read_inputs(request, store, node_id, req, settings, cograph, traversal, now_ms)
+    try:  # about a millisecond of numpy on the loop: cheaper than handing it to a GIL-bound thread
+        result = recommend_for_user(
+            RecRequest(node_id, req.k, req.exclude_seen, req.category, req.diversity, req.explain), inputs,
+            state=state, view=request.app.state.catalog.view, default_alpha=settings.blend_default_alpha,
+            half_life_days=settings.half_life_days, top_n=settings.candidates_per_source, cograph=cograph,
+            traversal=traversal, now_ms=now_ms)
     except NothingToServe as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}) from None
     record(request, "user", result)

@@ -65,8 +65,9 @@ class Settings(BaseSettings):
     popular_ttl_s: float = Field(60.0, gt=0, description="how long the popular-items cache is served before refresh")
     traversal_seed_items: int = Field(20, ge=1, le=500, description="a user's most recent items that seed traversals")
     traversal_fanout: int = Field(50, ge=1, le=5_000, description="neighbours kept per hop (strongest first)")
-    compute_threads: int = Field(4, ge=1, le=64,
-                                 description="threads computing recommendations (a few per core: holds the GIL)")
+    blocking_threads: int = Field(4, ge=1, le=64,
+                                  description="threads running requests' blocking store reads "
+                                              "(recommendation math runs on the event loop)")
     cograph_co_items: int = Field(400, ge=10, le=100_000,
                                   description="co-items kept per item in the in-memory traversal index")
     cograph_refresh_s: float = Field(300.0, gt=0,

@@ -5,6 +5,7 @@ Runs on the embedded FalkorDB always; on Neo4j when ``NEO4J_URI`` is set (see co
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from factories import DAY_MS, T0, delta
 from graphrec.graph.port import GraphStore
-from graphrec.graph.records import BatchGuard, ItemRecord, UserRecord
+from graphrec.graph.records import BatchGuard, ItemRecord, UserHistory, UserRecord
 
 
 def test_schema_is_idempotent(any_store: GraphStore) -> None:
@@ -70,6 +71,38 @@ def test_user_interactions_most_recent_first_with_limit(any_store: GraphStore) -
     got = any_store.user_interactions(user_id="u", limit=3)
     assert [e.item_id for e in got] == ["i4", "i3", "i2"]
     assert any_store.user_interactions(user_id="missing") == []
+
+
+def test_user_history_columns_match_the_full_records(any_store: GraphStore) -> None:
+    any_store.upsert_interactions([delta("u", f"i{k}", 0.5 + k, ts=T0 + k * 1000) for k in range(5)])
+    any_store.upsert_interactions([delta("u", "i1", 2.25, ts=T0 + 9_000)])
+    history = any_store.user_history(user_id="u", limit=3)
+    full = any_store.user_interactions(user_id="u", limit=3)
+    assert history.item_ids == [e.item_id for e in full] == ["i1", "i4", "i3"]
+    assert history.weights.dtype == np.float64 and history.last_ts.dtype == np.int64
+    assert history.weights.tolist() == pytest.approx([e.weight for e in full])
+    assert history.weights[0] == pytest.approx(1.5 + 2.25)
+    assert history.last_ts.tolist() == [e.last_ts for e in full] == [T0 + 9_000, T0 + 4_000, T0 + 3_000]
+    empty = any_store.user_history(user_id="missing")
+    assert len(empty) == 0 and empty.weights.dtype == np.float64
+
+
+def test_history_reader_awaits_the_same_read(any_store: GraphStore) -> None:
+    any_store.upsert_interactions([delta("u", f"i{k}", 1.0 + k, ts=T0 + k * 1000) for k in range(4)])
+
+    async def read() -> tuple[UserHistory, UserHistory]:
+        reader = any_store.history_reader()
+        try:
+            return (await reader.user_history(user_id="u", limit=3),
+                    await reader.user_history(user_id="missing"))
+        finally:
+            await reader.aclose()
+
+    got, missing = asyncio.run(read())
+    want = any_store.user_history(user_id="u", limit=3)
+    assert got.item_ids == want.item_ids == ["i3", "i2", "i1"]
+    assert got.weights.tolist() == want.weights.tolist() and got.last_ts.tolist() == want.last_ts.tolist()
+    assert len(missing) == 0
 
 
 def test_guarded_batches_apply_exactly_once(any_store: GraphStore) -> None:

@@ -15,6 +15,7 @@ routed to readers. Behaviour against a real server is the contract suite's job (
 from __future__ import annotations
 
 import ast
+import asyncio
 import re
 import shutil
 from collections import defaultdict
@@ -150,6 +151,7 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.CLAIM_LEDGER_BATCH: [_rec(next_seq=1)],
         q.USER_INTERACTIONS: [_rec(id="i1", props={"weight": 2.0, "count": 2, "first_ts": 1, "last_ts": 5,
                                                    "n_view": 2, "s_dwell": 3.5})],
+        q.USER_HISTORY: [_rec(id="i1", w=2.0, l=5)],
         q.USER_CANDIDATES: [_rec(id="c", score=0.75, evidence=["a", "b"])],
         q.ITEM_CANDIDATES: [_rec(id="c", score=0.5)],
         q.PAGE_USERS: [_rec(id="u1", props={"id": "u1", "age": 3, "embedding": [1.0]})] if first_page else [],
@@ -193,6 +195,11 @@ def sent() -> list[Call]:
     assert store.ledger_is_complete("k")
     (edge,) = store.user_interactions(user_id="u1")
     assert (edge.weight, dict(edge.type_counts), dict(edge.value_sums)) == (2.0, {"view": 2}, {"dwell": 3.5})
+    history = store.user_history(user_id="u1")
+    assert (history.item_ids, history.weights.tolist(), history.last_ts.tolist()) == (["i1"], [2.0], [5])
+    reader = store.history_reader()
+    assert asyncio.run(reader.user_history(user_id="u1")).item_ids == ["i1"]
+    asyncio.run(reader.aclose())
     assert store.user_exists(user_id="u1") and store.item_exists(item_id="i1")
     (cand,) = store.co_interaction_candidates_for_user(user_id="u1", now_ms=10, half_life_days=30.0)
     assert cand.evidence == ("a", "b")

@@ -103,6 +103,13 @@ ORDER BY e.last_ts DESC
 LIMIT $limit
 """
 
+USER_HISTORY: Final = """
+MATCH (:User {id: $id})-[e:INTERACTED]->(i:Item)
+RETURN i.id, e.weight, e.last_ts
+ORDER BY e.last_ts DESC
+LIMIT $limit
+"""
+
 USER_EXISTS: Final = "MATCH (u:User {id: $id}) RETURN count(u)"
 ITEM_EXISTS: Final = "MATCH (i:Item {id: $id}) RETURN count(i)"
 

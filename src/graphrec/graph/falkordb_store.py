@@ -19,6 +19,7 @@ from redis.exceptions import RedisError, ResponseError
 from graphrec.graph import falkordb_cypher as q
 from graphrec.graph import paging
 from graphrec.graph.embedded import EmbeddedServer
+from graphrec.graph.falkordb_async import FalkorDBHistoryReader, is_missing_graph, plain_rows
 from graphrec.graph.falkordb_params import params_header
 from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
@@ -31,9 +32,17 @@ from graphrec.graph.records import (
     ItemPage,
     ItemRecord,
     NodeLabel,
+    UserHistory,
     UserRecord,
 )
-from graphrec.graph.rows import delta_row, interaction_from_props, item_row, user_from_props, user_row
+from graphrec.graph.rows import (
+    delta_row,
+    history_from_rows,
+    interaction_from_props,
+    item_row,
+    user_from_props,
+    user_row,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +89,7 @@ class FalkorDBStore:
         try:
             return self._graph.ro_query(params_header(params) + query).result_set
         except ResponseError as exc:
-            if "empty key" in str(exc):  # nothing written yet: the graph key does not exist
+            if is_missing_graph(exc):  # nothing written yet: the graph key does not exist
                 return []
             raise
 
@@ -96,10 +105,10 @@ class FalkorDBStore:
         try:
             reply = self._db.connection.execute_command("GRAPH.RO_QUERY", self._graph.name, command)
         except ResponseError as exc:
-            if "empty key" in str(exc):
+            if is_missing_graph(exc):
                 return []
             raise
-        return list(reply[1]) if len(reply) > 2 else []
+        return plain_rows(reply)
 
     def _scalar(self, query: str, params: Mapping[str, Any] | None = None) -> Any:
         rows = self._ro(query, params)
@@ -162,6 +171,12 @@ class FalkorDBStore:
     def user_interactions(self, *, user_id: str, limit: int = 50) -> list[Interaction]:
         rows = self._ro(q.USER_INTERACTIONS, {"id": user_id, "limit": int(limit)})
         return [interaction_from_props(user_id, item_id, props) for item_id, props in rows]
+
+    def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
+        return history_from_rows(self._ro_bulk(q.USER_HISTORY, {"id": user_id, "limit": int(limit)}))
+
+    def history_reader(self) -> FalkorDBHistoryReader:
+        return FalkorDBHistoryReader.like(self._db.connection.connection_pool, self._graph.name)
 
     def user_exists(self, *, user_id: str) -> bool:
         return bool(self._scalar(q.USER_EXISTS, {"id": user_id}))

@@ -37,9 +37,18 @@ from graphrec.graph.records import (
     ItemPage,
     ItemRecord,
     NodeLabel,
+    UserHistory,
     UserRecord,
 )
-from graphrec.graph.rows import delta_row, interaction_from_props, item_row, user_from_props, user_row
+from graphrec.graph.rows import (
+    delta_row,
+    history_from_rows,
+    interaction_from_props,
+    item_row,
+    user_from_props,
+    user_row,
+)
+from graphrec.graph.threaded_reads import ThreadedHistoryReader
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +166,13 @@ class Neo4jStore:
     def user_interactions(self, *, user_id: str, limit: int = 50) -> list[Interaction]:
         rows = self._read(q.USER_INTERACTIONS, {"id": user_id, "limit": int(limit)})
         return [interaction_from_props(user_id, r[0], r[1]) for r in rows]
+
+    def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
+        return history_from_rows(self._read(q.USER_HISTORY, {"id": user_id, "limit": int(limit)}))
+
+    def history_reader(self) -> ThreadedHistoryReader:
+        """Reads on threads: this adapter is built on the synchronous driver."""
+        return ThreadedHistoryReader(self)
 
     def user_exists(self, *, user_id: str) -> bool:
         return bool(self._read(q.USER_EXISTS, {"id": user_id})[0][0])

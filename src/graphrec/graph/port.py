@@ -23,8 +23,17 @@ from graphrec.graph.records import (
     ItemPage,
     ItemRecord,
     NodeLabel,
+    UserHistory,
     UserRecord,
 )
+
+
+class HistoryReader(Protocol):
+    """Awaitable reads of a user's recent edges, without blocking the event loop."""
+
+    async def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory: ...
+
+    async def aclose(self) -> None: ...
 
 
 @runtime_checkable
@@ -61,6 +70,12 @@ class GraphStore(Protocol):
 
     def user_interactions(self, *, user_id: str, limit: int = 50) -> list[Interaction]:
         """A user's edges, most recent first."""
+
+    def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
+        """A user's ``limit`` most recent edges as (item id, weight, last_ts) columns; the serving read."""
+
+    def history_reader(self) -> HistoryReader:
+        """``user_history`` for an event loop (the API's per-request read); ``aclose`` it when done."""
 
     def user_exists(self, *, user_id: str) -> bool: ...
 

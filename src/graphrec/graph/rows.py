@@ -6,11 +6,13 @@ Both adapters send the same edge-delta rows and read the same edge properties (`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from graphrec.events.types import COUNT_PROPS, SUM_PROPS
-from graphrec.graph.records import Interaction, InteractionDelta, ItemRecord, UserRecord
+from graphrec.graph.records import Interaction, InteractionDelta, ItemRecord, UserHistory, UserRecord
 
 
 def delta_row(d: InteractionDelta) -> dict[str, Any]:
@@ -22,6 +24,15 @@ def delta_row(d: InteractionDelta) -> dict[str, Any]:
     for t, v in d.value_sums.items():
         row[f"s_{t}"] = float(v)
     return row
+
+
+def history_from_rows(rows: Sequence[Sequence[Any]]) -> UserHistory:
+    """``(item id, weight, last_ts)`` rows as columns; weights may arrive as decimal strings (FalkorDB's
+    plain reply format), which the float cast parses."""
+    if not rows:
+        return UserHistory.empty()
+    items, weights, last_ts = zip(*rows, strict=True)
+    return UserHistory(list(items), np.array(weights, dtype=np.float64), np.array(last_ts, dtype=np.int64))
 
 
 def interaction_from_props(user_id: str, item_id: str, props: Mapping[str, Any]) -> Interaction:

@@ -22,7 +22,7 @@ only reach items the user has seen, which are excluded anyway.)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress
 
@@ -85,6 +85,50 @@ def _co_lists(i_indptr: np.ndarray, i_users: np.ndarray, u_indptr: np.ndarray, u
             np.concatenate(scores_out) if scores_out else np.zeros(0, np.float32))
 
 
+@dataclass(frozen=True, slots=True)
+class GraphCandidates:
+    """Traversal candidates as columns, best first, with each one's evidence on request."""
+
+    ids: np.ndarray  # str
+    scores: np.ndarray  # float64
+    evidence: Callable[[str], tuple[str, ...]]  # the seen items that led to a candidate, strongest first
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def empty(cls) -> GraphCandidates:
+        return cls(np.zeros(0, dtype=str), np.zeros(0), lambda _item: ())
+
+    @classmethod
+    def from_list(cls, candidates: Sequence[Candidate]) -> GraphCandidates:
+        """The store traversal's records (evidence already computed) in the same form."""
+        evidence = {c.item_id: c.evidence for c in candidates}
+        return cls(np.array([c.item_id for c in candidates], dtype=str),
+                   np.array([c.score for c in candidates], dtype=np.float64),
+                   lambda item: evidence.get(item, ()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Paths:
+    """One request's scored paths (candidate, seed position, score), kept to explain candidates."""
+
+    index: CoInteractionIndex
+    cand: np.ndarray
+    seed_pos: np.ndarray
+    score: np.ndarray
+    seeds: np.ndarray
+
+    def evidence(self, item_id: str) -> tuple[str, ...]:
+        k = self.index.item_lookup.get(item_id)
+        if k is None:
+            return ()
+        on = self.cand == k
+        per_seed = np.bincount(self.seed_pos[on], weights=self.score[on], minlength=len(self.seeds))
+        best = np.argsort(-per_seed, kind="stable")[:_EVIDENCE]
+        return tuple(compress(self.index.item_ids[self.seeds[best]].tolist(), (per_seed[best] > 0).tolist()))
+
+
 @dataclass(frozen=True)
 class CoInteractionIndex:
     user_ids: np.ndarray
@@ -135,55 +179,55 @@ class CoInteractionIndex:
             built_at_ms=int(time.time() * 1000) if built_at_ms is None else built_at_ms,
         )
 
-    def _top(self, cand: np.ndarray, seed_pos: np.ndarray, score: np.ndarray, seeds: np.ndarray,
-             exclude: np.ndarray, limit: int) -> list[Candidate]:
-        """Best ``limit`` candidates with their strongest seeds; linear in paths (bincount, no sort)."""
-        if len(cand) == 0:
-            return []
+    def _rank(self, cand: np.ndarray, score: np.ndarray, excluded: np.ndarray, limit: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``limit`` candidate items and their summed scores, best first (ties by item id).
+
+        Sums per item through a dense ``bincount`` when the paths are many compared with the
+        catalogue, else through ``np.unique`` over the paths, so a request's cost does not grow
+        with the catalogue's size. ``item_ids`` are sorted, so ordering ties by index orders them
+        by id without comparing strings.
+        """
         n_items = len(self.item_ids)
-        touched = np.bincount(cand, minlength=n_items) > 0
-        totals = np.bincount(cand, weights=score, minlength=n_items)
-        touched[exclude] = False
-        idx = np.flatnonzero(touched)
+        if len(cand) * 16 >= n_items:
+            totals = np.bincount(cand, weights=score, minlength=n_items)
+            touched = np.bincount(cand, minlength=n_items) > 0
+            touched[excluded] = False
+            idx = np.flatnonzero(touched)
+            sums = totals[idx]
+        else:
+            idx, inverse = np.unique(cand, return_inverse=True)
+            sums = np.bincount(inverse, weights=score)
+            keep = ~np.isin(idx, excluded)
+            idx, sums = idx[keep], sums[keep]
         n = min(limit, len(idx))
         if n <= 0:
-            return []
-        top = idx[np.argpartition(-totals[idx], n - 1)[:n]]
-        top = top[np.lexsort((self.item_ids[top], -totals[top]))]
-        # Evidence: each chosen candidate's strongest seeds.
-        slot = np.full(n_items, -1, dtype=np.int64)
-        slot[top] = np.arange(n)
-        rows = slot[cand]
-        mask = rows >= 0
-        width = len(seeds)
-        per_seed = np.bincount(rows[mask] * width + seed_pos[mask], weights=score[mask],
-                               minlength=n * width).reshape(n, width)
-        best = np.argsort(-per_seed, axis=1, kind="stable")[:, :_EVIDENCE]
-        # whole arrays to Python lists once: indexing numpy scalars per element costs ~10x more
-        best_names = self.item_ids[seeds][best].tolist()
-        best_valid = (np.take_along_axis(per_seed, best, axis=1) > 0).tolist()
-        return [
-            Candidate(item, score, tuple(compress(names, valid)))
-            for item, score, names, valid in zip(self.item_ids[top].tolist(), totals[top].tolist(), best_names,
-                                                 best_valid, strict=True)
-        ]
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        part = np.argpartition(-sums, n - 1)[:n] if n < len(idx) else np.arange(n)
+        top, top_sums = idx[part], sums[part]
+        order = np.lexsort((top, -top_sums))
+        return top[order], top_sums[order]
 
     def candidates_for_user(self, *, user_id: str, seeds: Sequence[tuple[str, float]], limit: int = 100,
-                            exclude: Iterable[str] = ()) -> list[Candidate]:
+                            exclude: Iterable[str] = ()) -> GraphCandidates:
         """Candidates from ``seeds`` (item id, already-decayed weight); ``exclude`` holds seen items.
 
-        The fan-out is the one the index was built with (``fanout``).
+        The fan-out is the one the index was built with (``fanout``). Evidence (each candidate's
+        strongest seeds) is computed on demand: most responses explain nothing.
         """
-        known = [(self.item_lookup[i], w) for i, w in seeds if i in self.item_lookup]
+        lookup = self.item_lookup
+        known = [(lookup[i], w) for i, w in seeds if i in lookup]
         if not known:
-            return []
+            return GraphCandidates.empty()
         seed_idx = np.array([k for k, _ in known], dtype=np.int64)
         seed_w = np.array([w for _, w in known], dtype=np.float64)
         pos, seed_pos = _gather(self.co_indptr, seed_idx, len(self.co_items))
         cand = self.co_items[pos].astype(np.int64)
         score = seed_w[seed_pos] * self.co_scores[pos]
-        excluded = np.array([self.item_lookup[i] for i in exclude if i in self.item_lookup], dtype=np.int64)
-        return self._top(cand, seed_pos, score, seed_idx, np.union1d(excluded, seed_idx), limit)
+        excluded = np.array([lookup[i] for i in exclude if i in lookup], dtype=np.int64)
+        top, sums = self._rank(cand, score, np.concatenate([excluded, seed_idx]), limit)
+        paths = _Paths(self, cand, seed_pos, score, seed_idx)
+        return GraphCandidates(self.item_ids[top], sums, paths.evidence)
 
     def candidates_for_item(self, *, item_id: str, limit: int = 50, fanout: int = 50) -> list[Candidate]:
         """Items sharing users with ``item_id``: ``w(v, s) * w(v, c) / sqrt(deg(s) * deg(c))``."""
@@ -198,5 +242,6 @@ class CoInteractionIndex:
         cand = self.u_items[pos2].astype(np.int64)
         score = w1[owner2] * self.u_weights[pos2] / np.sqrt(self.item_degree[s] * self.item_degree[cand])
         keep = cand != s
-        return self._top(cand[keep], np.zeros(int(keep.sum()), dtype=np.int64), score[keep], seed,
-                         np.zeros(0, dtype=np.int64), limit)
+        top, sums = self._rank(cand[keep], score[keep], np.zeros(0, dtype=np.int64), limit)
+        return [Candidate(item, total, (item_id,)) for item, total in
+                zip(self.item_ids[top].tolist(), sums.tolist(), strict=True)]

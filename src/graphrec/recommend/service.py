@@ -12,15 +12,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from itertools import compress
 
 import numpy as np
 
 from graphrec.events.decay import decay_weights
 from graphrec.graph.port import GraphStore
-from graphrec.graph.records import Candidate, Interaction
+from graphrec.graph.records import UserHistory
 from graphrec.recommend import explain
-from graphrec.recommend.blend import Scored, Source, blend
-from graphrec.recommend.cograph import CoInteractionIndex
+from graphrec.recommend.blend import SOURCES, Blended, Source, blend
+from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
 from graphrec.recommend.diversity import mmr
 from graphrec.recommend.popular import CatalogView
 from graphrec.serving.holder import ModelState
@@ -61,21 +62,54 @@ class RecRequest:
     explain: bool = False
 
 
-def _user_vector(state: ModelState, user_id: str, history: list[Interaction] | None, now_ms: int,
+HISTORY_LIMIT = 200  # most recent edges a recommendation reads
+
+
+@dataclass(frozen=True, slots=True)
+class UserInputs:
+    """What a user's recommendation reads from the store, read before any computing starts.
+
+    Why a separate step: the store read is I/O and the rest is CPU; the API awaits the read
+    (``GraphStore.history_reader``) and computes on its event loop, so neither waits for the other.
+    """
+
+    history: UserHistory | None  # None: the store could not be read
+    store_graph: GraphCandidates | None = None  # the store's own traversal, when there is no index
+    degraded: bool = False
+
+
+def traversal_inputs(store: GraphStore, user_id: str, history: UserHistory, *, k: int, exclude_seen: bool,
+                     top_n: int, traversal: TraversalLimits, now_ms: int, half_life_days: float) -> UserInputs:
+    """``history`` plus the store's own traversal: for when no in-memory index is built (blocking)."""
+    try:
+        cands = store.co_interaction_candidates_for_user(
+            user_id=user_id, limit=_candidate_limit(k, exclude_seen, len(set(history.item_ids)), top_n),
+            seed_items=traversal.seed_items, fanout=traversal.fanout, now_ms=now_ms, half_life_days=half_life_days)
+    except Exception:
+        logger.warning("store traversal failed for %s; degrading", user_id, exc_info=True)
+        return UserInputs(history, None, True)
+    return UserInputs(history, GraphCandidates.from_list(cands))
+
+
+def _candidate_limit(k: int, exclude_seen: bool, n_seen: int, top_n: int) -> int:
+    """Candidates asked of each source: enough to survive filtering the seen items and diversifying."""
+    return max(top_n, k * 3 + (n_seen if exclude_seen else 0))
+
+
+def _user_vector(state: ModelState, user_id: str, history: UserHistory, item_idx: np.ndarray, now_ms: int,
                  half_life_days: float) -> tuple[np.ndarray | None, str]:
-    """The model's vector for the user, recomputed inductively when the store has newer events."""
+    """The model's vector for the user, recomputed inductively when the store has newer events.
+
+    ``item_idx`` holds the model's index of each history item (-1 where the model does not know it).
+    """
     art = state.artifact
     uidx = art.user_index(user_id)
-    if history:
-        newer = uidx is None or max(e.last_ts for e in history) > state.trained_at_ms
-        if newer:
-            known = [(art.item_index(e.item_id), e) for e in history]
-            known = [(i, e) for i, e in known if i is not None]
-            if known:
-                idx = np.array([i for i, _ in known], dtype=np.int64)
-                w = decay_weights(np.array([e.weight for _, e in known]), np.array([e.last_ts for _, e in known]),
-                                  now_ms=now_ms, half_life_days=half_life_days)
-                return art.infer_user(idx, w, user_index=uidx), "inductive"
+    if len(history) and (uidx is None or int(history.last_ts.max()) > state.trained_at_ms):
+        known = item_idx >= 0
+        if known.any():
+            w = decay_weights(history.weights[known], history.last_ts[known], now_ms=now_ms,
+                              half_life_days=half_life_days)
+            return art.infer_user(item_idx[known], w, user_index=uidx), "inductive"
     if uidx is not None:
         return art.user_embeddings[uidx], "model"
     return None, "none"
@@ -97,113 +131,115 @@ class TraversalLimits:
     fanout: int = 50
 
 
-def _graph_candidates(user_id: str, history: list[Interaction], *, store: GraphStore,
-                      cograph: CoInteractionIndex | None, traversal: TraversalLimits, limit: int, now_ms: int,
-                      half_life_days: float) -> list[Candidate]:
-    """Co-interaction candidates: from the in-memory index when built (seeds are the user's live
-    history from the store), else the store's own traversal; both use the same formula."""
-    if cograph is None:
-        return store.co_interaction_candidates_for_user(
-            user_id=user_id, limit=limit, seed_items=traversal.seed_items, fanout=traversal.fanout,
-            now_ms=now_ms, half_life_days=half_life_days)
-    recent = history[: traversal.seed_items]  # history is most recent first
-    decayed = decay_weights(np.array([e.weight for e in recent]), np.array([e.last_ts for e in recent]),
-                            now_ms=now_ms, half_life_days=half_life_days)
-    return cograph.candidates_for_user(
-        user_id=user_id, seeds=list(zip([e.item_id for e in recent], decayed.tolist(), strict=True)),
-        limit=limit, exclude=[e.item_id for e in history])
+def _index_candidates(history: UserHistory, cograph: CoInteractionIndex, *, user_id: str, seed_items: int,
+                      limit: int, now_ms: int, half_life_days: float) -> GraphCandidates:
+    """Co-interaction candidates from the in-memory index, seeded by the user's live history from the
+    store (most recent first), with the store traversal's formula."""
+    n = min(seed_items, len(history))
+    decayed = decay_weights(history.weights[:n], history.last_ts[:n], now_ms=now_ms, half_life_days=half_life_days)
+    return cograph.candidates_for_user(user_id=user_id, seeds=list(zip(history.item_ids[:n], decayed.tolist(),
+                                                                       strict=True)),
+                                       limit=limit, exclude=history.item_ids)
 
 
-def recommend_for_user(req: RecRequest, *, store: GraphStore, state: ModelState | None, view: CatalogView,
+def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, view: CatalogView,
                        default_alpha: float, half_life_days: float, top_n: int,
                        cograph: CoInteractionIndex | None = None,
-                       traversal: TraversalLimits = TraversalLimits()) -> RecResult:
-    now_ms = int(time.time() * 1000)
-    degraded = False
-    try:
-        history: list[Interaction] | None = store.user_interactions(user_id=req.user_id, limit=200)
-    except Exception:
-        logger.warning("store unavailable reading %s's history; degrading", req.user_id, exc_info=True)
-        history, degraded = None, True
-    seen_ids = [e.item_id for e in history or []]
-    seen = set(seen_ids)
-    want = req.k * 3 + (len(seen) if req.exclude_seen else 0)
-    emb: dict[str, float] = {}
+                       traversal: TraversalLimits = TraversalLimits(), now_ms: int | None = None) -> RecResult:
+    """Pure computing over what was read (:class:`UserInputs`): no store access, no blocking."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    degraded = inputs.degraded
+    history = inputs.history if inputs.history is not None else UserHistory.empty()
+    seen = set(history.item_ids)
+    limit = _candidate_limit(req.k, req.exclude_seen, len(seen), top_n)
+    emb_ids: np.ndarray = np.zeros(0, dtype=str)
+    emb_scores = np.zeros(0)
     personalised = "none"
     seen_idx = np.zeros(0, dtype=np.int64)
     seen_ids_known: list[str] = []
     if state is not None:
         art = state.artifact
-        vec, personalised = _user_vector(state, req.user_id, history, now_ms, half_life_days)
-        known_seen = [(art.item_index(s), s) for s in seen_ids]
-        seen_pairs = [(i, s) for i, s in known_seen if i is not None]
-        seen_idx = np.array([i for i, _ in seen_pairs], dtype=np.int64)
-        seen_ids_known = [s for _, s in seen_pairs]
+        item_idx = np.array([-1 if (i := art.item_index(s)) is None else i for s in history.item_ids],
+                            dtype=np.int64)
+        known = item_idx >= 0
+        seen_idx = item_idx[known]
+        seen_ids_known = list(compress(history.item_ids, known.tolist()))
+        vec, personalised = _user_vector(state, req.user_id, history, item_idx, now_ms, half_life_days)
         if vec is not None:
-            ids, scores = art.recommend(vec, max(top_n, want), exclude=seen_idx if req.exclude_seen else None)
-            emb = dict(zip(ids.tolist(), scores.astype(float).tolist(), strict=True))
-    graph: dict[str, Candidate] = {}
-    if history:
-        try:
-            graph = {c.item_id: c for c in _graph_candidates(req.user_id, history, store=store, cograph=cograph,
-                                                             traversal=traversal, limit=max(top_n, want),
-                                                             now_ms=now_ms, half_life_days=half_life_days)}
-        except Exception:
-            logger.warning("store traversal failed for %s; degrading", req.user_id, exc_info=True)
-            degraded = True
-        if personalised == "none" and graph:
+            emb_ids, emb_scores = art.recommend(vec, limit, exclude=seen_idx if req.exclude_seen else None)
+    graph = GraphCandidates.empty()
+    if len(history):
+        if cograph is not None:
+            graph = _index_candidates(history, cograph, user_id=req.user_id, seed_items=traversal.seed_items,
+                                      limit=limit, now_ms=now_ms, half_life_days=half_life_days)
+        elif inputs.store_graph is not None:
+            graph = inputs.store_graph
+        if personalised == "none" and len(graph):
             personalised = "graph"
+    if not len(emb_ids) and not len(graph):
+        return _popular_result(req, view, seen, state, degraded, now_ms)
     alpha = state.blend.alpha if state is not None else default_alpha
-    if not emb and not graph:
+    alpha = 0.0 if not len(emb_ids) else (1.0 if not len(graph) else alpha)
+    blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha)
+    mmr_state = state if req.diversity > 0 else None  # MMR needs the model's item vectors
+    pool = _pool(blended, req, seen, view, diversify=mmr_state is not None)
+    if not pool:
         return _popular_result(req, view, seen, state, degraded, now_ms)
-    if not emb:
-        alpha = 0.0
-    elif not graph:
-        alpha = 1.0
-    blended = blend(emb, {i: c.score for i, c in graph.items()}, alpha)
-    blended = [s for s in blended if _keep(s.item_id, req, seen, view)]
-    if not blended:
-        return _popular_result(req, view, seen, state, degraded, now_ms)
-    picked = _diversify(blended, req, state)
+    picked = pool if mmr_state is None else _diversify(pool, blended, req, mmr_state)
+    ids, scores, sources = blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist()
     items = []
-    for s in picked:
+    for p in picked:
+        item_id, source = ids[p], SOURCES[sources[p]]
         reasons: list[str] = []
         if req.explain:
-            c = graph.get(s.item_id)
-            if c is not None and c.evidence:
-                reasons.append(explain.graph_reason(c.evidence, view.title))
-            if s.item_id in emb and state is not None:
-                anchor = _anchor(state, s.item_id, seen_idx, seen_ids_known)
+            evidence = graph.evidence(item_id) if source != "embedding" else ()
+            if evidence:
+                reasons.append(explain.graph_reason(evidence, view.title))
+            if source != "graph" and state is not None:
+                anchor = _anchor(state, item_id, seen_idx, seen_ids_known)
                 if anchor is not None:
                     reasons.append(explain.embedding_reason(anchor, view.title))
             if not reasons:
                 reasons.append("close to your taste profile learned from your interactions")
-        items.append(RecItem(s.item_id, view.title(s.item_id), round(s.score, 6), s.source, tuple(reasons)))
+        items.append(RecItem(item_id, view.title(item_id), round(scores[p], 6), source, tuple(reasons)))
+    return RecResult(items, state.version if state else None, degraded or state is None, False, personalised,
+                     _mix(items))
+
+
+def _mix(items: list[RecItem]) -> dict[str, int]:
     mix: dict[str, int] = {}
     for it in items:
         mix[it.source] = mix.get(it.source, 0) + 1
-    return RecResult(items, state.version if state else None, degraded or state is None, False, personalised, mix)
+    return mix
 
 
-def _keep(item_id: str, req: RecRequest, seen: set[str], view: CatalogView) -> bool:
-    if req.exclude_seen and item_id in seen:
-        return False
-    return req.category is None or view.in_category(item_id, req.category)
+def _pool(blended: Blended, req: RecRequest, seen: set[str], view: CatalogView, *, diversify: bool) -> list[int]:
+    """Positions of the best blended items that pass the filters: ``k`` of them, or ``5k`` for MMR
+    to choose from. Both sources already leave out the seen items, so the scan is short."""
+    size = max(req.k * 5, req.k) if diversify else req.k
+    skip = seen if req.exclude_seen else set()
+    if req.category is None:
+        head = blended.ids[: size + len(skip)].tolist()
+        return [p for p, item_id in enumerate(head) if item_id not in skip][:size]
+    pool: list[int] = []
+    for p, item_id in enumerate(blended.ids.tolist()):
+        if item_id in skip or not view.in_category(item_id, req.category):
+            continue
+        pool.append(p)
+        if len(pool) == size:
+            break
+    return pool
 
 
-def _diversify(blended: list[Scored], req: RecRequest, state: ModelState | None) -> list[Scored]:
-    pool = blended[: max(req.k * 5, req.k)]
-    if req.diversity <= 0 or state is None:
-        return pool[: req.k]
+def _diversify(pool: list[int], blended: Blended, req: RecRequest, state: ModelState) -> list[int]:
     art = state.artifact
-    dim = art.item_embeddings.shape[1]
-    vecs = np.zeros((len(pool), dim), dtype=np.float32)
-    for row, s in enumerate(pool):
-        i = art.item_index(s.item_id)
+    vecs = np.zeros((len(pool), art.item_embeddings.shape[1]), dtype=np.float32)
+    for row, item_id in enumerate(blended.ids[pool].tolist()):
+        i = art.item_index(item_id)
         if i is not None:
             vecs[row] = art.item_embeddings[i]
-    order = mmr(np.array([s.score for s in pool]), vecs, req.k, req.diversity)
-    return [pool[p] for p in order]
+    order = mmr(blended.scores[pool], vecs, req.k, req.diversity)
+    return [pool[o] for o in order]
 
 
 def _popular_result(req: RecRequest, view: CatalogView, seen: set[str], state: ModelState | None,
@@ -245,19 +281,24 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
         raise NothingToServe("the graph store is unreachable and the model does not know this item")
     alpha = state.blend.alpha if state is not None else default_alpha
     alpha = 0.0 if not emb else (1.0 if not graph else alpha)
-    picked = [s for s in blend(emb, graph, alpha) if s.item_id != item_id][:k]
+    blended = blend(np.array(list(emb), dtype=str), np.fromiter(emb.values(), float, len(emb)),
+                    np.array(list(graph), dtype=str), np.fromiter(graph.values(), float, len(graph)), alpha)
     items = []
-    for s in picked:
+    for other, score, code in zip(blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist(),
+                                  strict=True):
+        if other == item_id:
+            continue
+        source = SOURCES[code]
         reasons: tuple[str, ...] = ()
         if explain_:
             r = []
-            if s.item_id in graph:
+            if source != "embedding":
                 r.append(explain.co_item_reason(item_id, view.title))
-            if s.item_id in emb:
+            if source != "graph":
                 r.append(explain.similar_item_reason(item_id, view.title))
             reasons = tuple(r)
-        items.append(RecItem(s.item_id, view.title(s.item_id), round(s.score, 6), s.source, reasons))
-    mix: dict[str, int] = {}
-    for it in items:
-        mix[it.source] = mix.get(it.source, 0) + 1
-    return RecResult(items, state.version if state else None, degraded or state is None, False, "none", mix)
+        items.append(RecItem(other, view.title(other), round(score, 6), source, reasons))
+        if len(items) == k:
+            break
+    return RecResult(items, state.version if state else None, degraded or state is None, False, "none",
+                     _mix(items))

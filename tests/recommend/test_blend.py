@@ -1,0 +1,45 @@
+"""The online blend (candidate columns) and the tuner's matrix form must be the same rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graphrec.recommend.blend import SOURCES, blend, blend_matrix
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])
+def test_blend_equals_the_tuners_matrix_rule(alpha: float) -> None:
+    rng = np.random.default_rng(int(alpha * 10))
+    n_items = 60
+    names = np.array([f"i{k:02d}" for k in range(n_items)])
+    emb_pos = rng.choice(n_items, 25, replace=False)
+    graph_pos = rng.choice(n_items, 20, replace=False)
+    emb_scores, graph_scores = rng.normal(size=25), rng.uniform(0.1, 3.0, size=20)
+    got = blend(names[emb_pos], emb_scores, names[graph_pos], graph_scores, alpha)
+
+    emb = np.full((1, n_items), -np.inf)
+    emb[0, emb_pos] = emb_scores
+    graph = np.zeros((1, n_items))
+    graph[0, graph_pos] = graph_scores
+    want = blend_matrix(emb, graph, alpha, top_n=n_items)[0]
+    expected = {names[k]: want[k] for k in np.flatnonzero(np.isfinite(want))}
+    assert dict(zip(got.ids.tolist(), got.scores.tolist(), strict=True)) == pytest.approx(expected)
+    assert np.all(np.diff(got.scores) <= 0)  # best first
+
+
+def test_sources_and_ties() -> None:
+    got = blend(np.array(["b", "a", "c"]), np.array([1.0, 1.0, 0.0]), np.array(["c", "d"]), np.array([2.0, 2.0]),
+                0.5)
+    sources = dict(zip(got.ids.tolist(), [SOURCES[s] for s in got.sources.tolist()], strict=True))
+    assert sources == {"a": "embedding", "b": "embedding", "c": "both", "d": "graph"}
+    # a, b, c (0 + 0.5), d all score 0.5 (constant graph list normalises to ones); ties go by id
+    assert got.ids.tolist() == ["a", "b", "c", "d"]
+    assert got.scores.tolist() == pytest.approx([0.5, 0.5, 0.5, 0.5])
+
+
+def test_one_empty_source() -> None:
+    got = blend(np.array([], dtype=str), np.zeros(0), np.array(["x", "y"]), np.array([1.0, 3.0]), 0.0)
+    assert got.ids.tolist() == ["y", "x"] and got.scores.tolist() == pytest.approx([1.0, 0.0])
+    assert [SOURCES[s] for s in got.sources.tolist()] == ["graph", "graph"]
+    assert len(blend(np.array([], dtype=str), np.zeros(0), np.array([], dtype=str), np.zeros(0), 0.5)) == 0
