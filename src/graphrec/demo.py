@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from graphrec.config import Settings
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         fmt, path = "events", settings.data_dir / "demo" / f"events-{args.interactions}-{args.seed}.csv"
         if not path.exists():
-            report = generate(SyntheticSpec(interactions=args.interactions, seed=args.seed), path)
+            # the demo plays a live service: its history ends now, so "trending" has recent events
+            report = generate(SyntheticSpec(interactions=args.interactions, seed=args.seed,
+                                            end=datetime.now(UTC)), path)
             logger.info("generated %s events (%s users x %s items) at %s", f"{report.events:,}",
                         f"{report.users:,}", f"{report.items:,}", path)
     with open_store(settings) as store:

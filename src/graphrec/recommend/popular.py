@@ -62,9 +62,15 @@ def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_
             titles[item_id] = title
             categories[item_id] = tuple(cats)
     edges = InteractionPage.concat(list(store.iter_interactions(since_ms=now_ms - int(window_days * DAY_MS))))
+    as_of = now_ms
+    if not len(edges.item_ids):
+        # Nothing in the window (traffic stopped, or a dataset from the past): rank all edges as of
+        # the newest one, so new visitors still get the catalogue's best rather than nothing.
+        edges = InteractionPage.concat(list(store.iter_interactions()))
+        as_of = int(edges.last_ts.max()) if len(edges.last_ts) else now_ms
     totals: dict[str, float] = defaultdict(float)
     if len(edges.item_ids):
-        decayed = decay_weights(edges.weights, edges.last_ts, now_ms=now_ms, half_life_days=half_life_days)
+        decayed = decay_weights(edges.weights, edges.last_ts, now_ms=as_of, half_life_days=half_life_days)
         uniq, inverse = np.unique(edges.item_ids.astype(str), return_inverse=True)
         sums = np.bincount(inverse, weights=decayed.astype(np.float64), minlength=len(uniq))
         totals = dict(zip(uniq.tolist(), sums.tolist(), strict=True))

@@ -1,10 +1,14 @@
 """Recommendations for a user and similar items: candidates, blend, filters, diversity, explanations.
 
 Candidates come from (a) the model's embedding space (ANN over item embeddings) and (b) the graph
-(2-hop co-interaction traversal in the store); they are blended with
+(2-hop co-interaction traversal over the in-memory index, seeded by the user's live history, or the
+store's own traversal without an index); they are blended with
 :func:`graphrec.recommend.blend.blend` using the model version's tuned ``alpha``. A user unknown
 to both falls back to trending items. When the store fails, results come from the model alone and
 are flagged ``degraded``; :class:`NothingToServe` means neither source can answer (HTTP 503).
+
+A user's recommendation is two steps: the store read (:class:`UserInputs`, awaited by the API) and
+:func:`recommend_for_user`, pure computing with no I/O, so the API can run it on its event loop.
 """
 
 from __future__ import annotations
