@@ -39,7 +39,7 @@ def test_user_candidates_match_the_store_traversal(store: FalkorDBStore) -> None
         expected = store.co_interaction_candidates_for_user(user_id=user, limit=15, seed_items=1000, fanout=1000,
                                                             now_ms=T0, half_life_days=30.0)
         seen = [e.item_id for e in store.user_interactions(user_id=user, limit=1000)]
-        got = index.candidates_for_user(user_id=user, seeds=seeds_of(store, user, 1000, 30.0), limit=15,
+        got = index.candidates_for_user(seeds=seeds_of(store, user, 1000, 30.0), limit=15,
                                         exclude=seen)
         assert got.ids.tolist() == [c.item_id for c in expected] or \
             [round(x, 6) for x in got.scores.tolist()] == [round(c.score, 6) for c in expected]
@@ -67,10 +67,10 @@ def test_fanout_caps_keep_the_strongest_edges() -> None:
     items = np.array(["s", "s", "s", "s", "x", "y", "z"], dtype=object)
     weights = np.array([9.0, 5.0, 3.0, 1.0, 1.0, 1.0, 1.0])
     capped = CoInteractionIndex.from_arrays(users, items, weights, fanout=3)
-    got = capped.candidates_for_user(user_id="me", seeds=[("s", 1.0)], exclude=["s"])
+    got = capped.candidates_for_user(seeds=[("s", 1.0)], exclude=["s"])
     assert sorted(got.ids.tolist()) == ["x", "y"]  # me (9), a (5), b (3): c falls outside the cap
     index = CoInteractionIndex.from_arrays(users, items, weights, fanout=10)
-    every = index.candidates_for_user(user_id="me", seeds=[("s", 1.0)], exclude=["s"])
+    every = index.candidates_for_user(seeds=[("s", 1.0)], exclude=["s"])
     assert sorted(every.ids.tolist()) == ["x", "y", "z"]
     assert every.scores[0] == pytest.approx(1.0 / np.sqrt(4 * 1))
     assert every.evidence(every.ids[0]) == ("s",)
@@ -80,7 +80,7 @@ def test_fanout_caps_keep_the_strongest_edges() -> None:
 def test_unknown_seeds_and_items_give_nothing() -> None:
     index = CoInteractionIndex.from_arrays(np.array(["u"], dtype=object), np.array(["i"], dtype=object),
                                            np.array([1.0]))
-    assert len(index.candidates_for_user(user_id="x", seeds=[("nope", 1.0)])) == 0
+    assert len(index.candidates_for_user(seeds=[("nope", 1.0)])) == 0
     assert index.candidates_for_item(item_id="nope") == []
 
 
@@ -89,7 +89,7 @@ def test_co_lists_keep_only_the_best_entries_per_item() -> None:
     items = np.array(["s", "x", "y", "s", "y"], dtype=object)
     weights = np.array([1.0, 1.0, 3.0, 1.0, 1.0])
     index = CoInteractionIndex.from_arrays(users, items, weights, co_items=1)
-    got = index.candidates_for_user(user_id="new", seeds=[("s", 2.0)])
+    got = index.candidates_for_user(seeds=[("s", 2.0)])
     # S(s, y) = (3 + 1) / sqrt(2 * 2) = 2 beats S(s, x) = 1 / sqrt(2 * 1); only y is kept.
     assert got.ids.tolist() == ["y"]
     assert got.scores[0] == pytest.approx(2.0 * 2.0)

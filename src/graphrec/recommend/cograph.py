@@ -208,7 +208,7 @@ class CoInteractionIndex:
         order = np.lexsort((top, -top_sums))
         return top[order], top_sums[order]
 
-    def candidates_for_user(self, *, user_id: str, seeds: Sequence[tuple[str, float]], limit: int = 100,
+    def candidates_for_user(self, *, seeds: Sequence[tuple[str, float]], limit: int = 100,
                             exclude: Iterable[str] = ()) -> GraphCandidates:
         """Candidates from ``seeds`` (item id, already-decayed weight); ``exclude`` holds seen items.
 

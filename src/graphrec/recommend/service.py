@@ -135,14 +135,13 @@ class TraversalLimits:
     fanout: int = 50
 
 
-def _index_candidates(history: UserHistory, cograph: CoInteractionIndex, *, user_id: str, seed_items: int,
-                      limit: int, now_ms: int, half_life_days: float) -> GraphCandidates:
+def _index_candidates(history: UserHistory, cograph: CoInteractionIndex, *, seed_items: int, limit: int,
+                      now_ms: int, half_life_days: float) -> GraphCandidates:
     """Co-interaction candidates from the in-memory index, seeded by the user's live history from the
     store (most recent first), with the store traversal's formula."""
     n = min(seed_items, len(history))
     decayed = decay_weights(history.weights[:n], history.last_ts[:n], now_ms=now_ms, half_life_days=half_life_days)
-    return cograph.candidates_for_user(user_id=user_id, seeds=list(zip(history.item_ids[:n], decayed.tolist(),
-                                                                       strict=True)),
+    return cograph.candidates_for_user(seeds=list(zip(history.item_ids[:n], decayed.tolist(), strict=True)),
                                        limit=limit, exclude=history.item_ids)
 
 
@@ -174,8 +173,8 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
     graph = GraphCandidates.empty()
     if len(history):
         if cograph is not None:
-            graph = _index_candidates(history, cograph, user_id=req.user_id, seed_items=traversal.seed_items,
-                                      limit=limit, now_ms=now_ms, half_life_days=half_life_days)
+            graph = _index_candidates(history, cograph, seed_items=traversal.seed_items, limit=limit,
+                                      now_ms=now_ms, half_life_days=half_life_days)
         elif inputs.store_graph is not None:
             graph = inputs.store_graph
         if personalised == "none" and len(graph):
@@ -264,29 +263,28 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
                   traversal: TraversalLimits = TraversalLimits()) -> RecResult:
     """Embedding neighbours blended with co-interaction neighbours of ``item_id``."""
     degraded = False
-    emb: dict[str, float] = {}
+    emb_ids: np.ndarray = np.zeros(0, dtype=str)
+    emb_scores = np.zeros(0)
     if state is not None:
         art = state.artifact
         i = art.item_index(item_id)
         if i is not None:
-            ids, scores = art.recommend(art.item_embeddings[i], max(top_n, k) + 1, exclude=np.array([i]))
-            emb = dict(zip(ids.tolist(), scores.astype(float).tolist(), strict=True))
-    graph: dict[str, float] = {}
+            emb_ids, emb_scores = art.recommend(art.item_embeddings[i], max(top_n, k) + 1, exclude=np.array([i]))
+    graph = GraphCandidates.empty()
     try:
         cands = (cograph.candidates_for_item(item_id=item_id, limit=max(top_n, k), fanout=traversal.fanout)
                  if cograph is not None and item_id in cograph.item_lookup else
                  store.co_interaction_candidates_for_item(item_id=item_id, limit=max(top_n, k),
                                                           fanout=traversal.fanout))
-        graph = {c.item_id: c.score for c in cands}
+        graph = GraphCandidates.from_list(cands)
     except Exception:
         logger.warning("store traversal failed for item %s; degrading", item_id, exc_info=True)
         degraded = True
-    if degraded and not emb:
+    if degraded and not len(emb_ids):
         raise NothingToServe("the graph store is unreachable and the model does not know this item")
     alpha = state.blend.alpha if state is not None else default_alpha
-    alpha = 0.0 if not emb else (1.0 if not graph else alpha)
-    blended = blend(np.array(list(emb), dtype=str), np.fromiter(emb.values(), float, len(emb)),
-                    np.array(list(graph), dtype=str), np.fromiter(graph.values(), float, len(graph)), alpha)
+    alpha = 0.0 if not len(emb_ids) else (1.0 if not len(graph) else alpha)
+    blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha)
     items = []
     for other, score, code in zip(blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist(),
                                   strict=True):
