@@ -1,7 +1,10 @@
-"""Shared fixtures: a real embedded FalkorDB store (and Neo4j when NEO4J_URI is set).
+"""Shared fixtures: a real embedded FalkorDB store and a real Neo4j 5 server, both started here.
 
 The embedded server is started once per test session with ``die_with_parent`` so even a killed
-pytest cannot orphan it, and stopped at the end; each test gets an emptied graph.
+pytest cannot orphan it, and stopped at the end; each test gets an emptied graph. Neo4j is the
+official test harness (``tests/neo4j_harness``), started lazily once per session by the first test
+that needs it and stopped at the end; ``NEO4J_URI`` (+ ``NEO4J_USER``/``NEO4J_PASSWORD``) points the
+suite at a server you run instead. A missing Java or Maven fails those tests: they are never skipped.
 """
 
 from __future__ import annotations
@@ -10,16 +13,24 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import pytest
+from neo4j_harness import USER, Neo4jHarness
 
 from graphrec.graph.falkordb_store import FalkorDBStore
+from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.graph.port import GraphStore
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-NEO4J_SKIP_REASON = (
-    "Neo4j contract run needs a server: set NEO4J_URI (e.g. bolt://localhost:7687), NEO4J_USER and "
-    "NEO4J_PASSWORD, e.g. after `docker compose up -d neo4j`"
-)
+
+
+@dataclass(frozen=True)
+class Neo4jServer:
+    uri: str
+    user: str
+    password: str
+    database: str = "neo4j"
 
 
 @pytest.fixture(scope="session")
@@ -31,29 +42,42 @@ def embedded_store_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     store.close()
 
 
-def _neo4j_store() -> GraphStore:
-    from graphrec.graph.neo4j_store import Neo4jStore
-
-    return Neo4jStore.connect(os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"),
-                              os.environ.get("NEO4J_PASSWORD"),
-                              database=os.environ.get("NEO4J_DATABASE", "neo4j"), batch_size=1000)
-
-
-@pytest.fixture(params=["falkordb", "neo4j"])
-def any_store(request: pytest.FixtureRequest, embedded_store_session: FalkorDBStore) -> Iterator[GraphStore]:
-    """Every GraphStore adapter, for the contract suite; Neo4j only when NEO4J_URI is set."""
-    if request.param == "falkordb":
-        embedded_store_session.clear()
-        yield embedded_store_session
+@pytest.fixture(scope="session")
+def neo4j_server() -> Iterator[Neo4jServer]:
+    """A live Neo4j 5 (+ GDS): the harness this session starts, or the one NEO4J_URI names."""
+    if os.environ.get("NEO4J_URI"):
+        yield Neo4jServer(os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"),
+                          os.environ.get("NEO4J_PASSWORD", ""), os.environ.get("NEO4J_DATABASE", "neo4j"))
         return
-    if not os.environ.get("NEO4J_URI"):
-        pytest.skip(NEO4J_SKIP_REASON)
-    store = _neo4j_store()
+    with Neo4jHarness() as harness:
+        yield Neo4jServer(harness.uri, USER, harness.password)
+
+
+@pytest.fixture(scope="session")
+def neo4j_store_session(neo4j_server: Neo4jServer) -> Iterator[Neo4jStore]:
+    store = Neo4jStore.connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password,
+                               database=neo4j_server.database, batch_size=1000)
     store.clear()
     store.apply_schema()
     yield store
     store.clear()
     store.close()
+
+
+@pytest.fixture(params=["falkordb", "neo4j"])
+def any_store(request: pytest.FixtureRequest) -> GraphStore:
+    """Every GraphStore adapter, each a real server with an emptied graph, for the contract suite."""
+    store: GraphStore = request.getfixturevalue(
+        "embedded_store_session" if request.param == "falkordb" else "neo4j_store_session")
+    store.clear()
+    return store
+
+
+@pytest.fixture
+def neo4j_store(neo4j_store_session: Neo4jStore) -> Neo4jStore:
+    """The live Neo4j with an empty graph (schema applied)."""
+    neo4j_store_session.clear()
+    return neo4j_store_session
 
 
 @pytest.fixture

@@ -1,0 +1,161 @@
+"""A throwaway Neo4j 5 server for tests and benchmarks: Neo4j's own test harness, started for real.
+
+Why a JVM and not a fake: every Neo4j-only path (constraints, ``CALL (x) {}`` subqueries, vector
+procedures, GDS, parameter coercion, ``execute_write`` retries) must run on the server users run.
+
+- The jars (``pom.xml``: neo4j-harness + GDS) are resolved by Maven once, into its local repository;
+  the resulting classpath is cached under ``~/.cache/graphrec/neo4j-harness`` keyed by the pom's
+  hash, so a second run starts without Maven and without the network.
+- ``Launcher.java`` runs as a single-file program; it binds Bolt to 127.0.0.1 on a free port with
+  authentication on, and prints ``READY <uri>``.
+- The JVM dies with its parent: its stdin is our pipe (EOF stops it), it watches our pid, and
+  ``PR_SET_PDEATHSIG`` kills it should both fail. ``stop()`` closes the pipe, then terminates.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+POM = HERE / "pom.xml"
+LAUNCHER = HERE / "Launcher.java"
+USER = "neo4j"
+_START_TIMEOUT_S = 240.0
+
+
+class HarnessError(RuntimeError):
+    """The test Neo4j could not be resolved or started; the message says what to install or read."""
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "graphrec" / "neo4j-harness"
+
+
+def classpath() -> str:
+    """The harness classpath, from the cache when every jar is still there, else from Maven."""
+    key = hashlib.sha256(POM.read_bytes()).hexdigest()[:16]
+    cached = _cache_dir() / f"{key}.classpath"
+    if cached.exists():
+        text = cached.read_text().strip()
+        if text and all(Path(jar).exists() for jar in text.split(os.pathsep)):
+            return text
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise HarnessError("Maven (mvn) is needed once to resolve the test Neo4j's jars: install maven and Java 17+")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    proc = subprocess.run([mvn, "-q", "-B", "-f", str(POM), "dependency:build-classpath",
+                           f"-Dmdep.outputFile={tmp}"], capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0 or not tmp.exists():
+        raise HarnessError(f"mvn could not resolve {POM} (exit {proc.returncode}):\n{proc.stdout[-4000:]}"
+                           f"{proc.stderr[-4000:]}")
+    os.replace(tmp, cached)
+    return cached.read_text().strip()
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: the kernel kills the JVM if the process that started it dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Neo4jHarness:
+    """One running test server; use as a context manager or call :meth:`start` / :meth:`stop`."""
+
+    heap: str = os.environ.get("GRAPHREC_NEO4J_HEAP", "2g")
+    uri: str = ""
+    password: str = ""
+    _proc: subprocess.Popen[str] | None = None
+    _work: Path | None = None
+    _log: Path | None = None
+
+    def start(self) -> Neo4jHarness:
+        java = shutil.which("java")
+        if java is None:
+            raise HarnessError("Java 17+ (java on PATH) is needed to run the test Neo4j")
+        cp = classpath()
+        self._work = Path(tempfile.mkdtemp(prefix="graphrec-neo4j-"))
+        self._log = self._work / "launcher.log"
+        self.password = secrets.token_hex(16)
+        env = {**os.environ, "GRAPHREC_NEO4J_PASSWORD": self.password}
+        log = self._log.open("w")
+        self._proc = subprocess.Popen(
+            [java, f"-Xmx{self.heap}", "-XX:+UseParallelGC", "-XX:+ExitOnOutOfMemoryError",
+             "-cp", cp, str(LAUNCHER), str(self._work / "server")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+            preexec_fn=_die_with_parent,
+        )
+        log.close()
+        self.uri = self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> str:
+        assert self._proc is not None and self._proc.stdout is not None
+        found: list[str] = []
+
+        def read() -> None:
+            assert self._proc is not None and self._proc.stdout is not None
+            for line in self._proc.stdout:
+                if line.startswith("READY "):
+                    found.append(line.split()[1])
+                    return
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(_START_TIMEOUT_S)
+        if not found:
+            tail = self._log.read_text()[-3000:] if self._log and self._log.exists() else ""
+            self.stop()
+            raise HarnessError(f"the test Neo4j did not become ready in {_START_TIMEOUT_S:.0f} s:\n{tail}")
+        return found[0]
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.stdin is not None:
+                proc.stdin.close()  # EOF: the launcher shuts Neo4j down cleanly
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if self._work is not None:
+            shutil.rmtree(self._work, ignore_errors=True)
+            self._work = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def __enter__(self) -> Neo4jHarness:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_gone(pid: int, timeout_s: float = 30.0) -> bool:
+    """True once ``pid`` no longer exists (for tests that prove no JVM outlives its parent)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
