@@ -1,5 +1,7 @@
 """End to end: generate -> import -> train -> publish (the demo, ``--no-serve``) -> serve -> recommend.
 
+The whole flow runs twice: on the embedded FalkorDB and on a live Neo4j (``GRAPHREC_GRAPH_URI=bolt://``).
+
 Then a brand-new user posts events and gets personalised, explained recommendations without
 retraining; publishing a new version while a client hammers the API swaps models with no errors.
 """
@@ -18,17 +20,26 @@ from api.main import create_app
 from graphrec import demo
 from graphrec.config import Settings
 from graphrec.graph.falkordb_store import FalkorDBStore
+from graphrec.graph.port import GraphStore
 from graphrec.model.pipeline import current_version, publish
 
 KEY = "e2e-key"
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    root = tmp_path_factory.mktemp("e2e")
-    holder = FalkorDBStore.embedded(root / "store", graph="e2e", die_with_parent=True)
-    env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_GRAPH_URI": f"embedded:{root / 'store'}",
-           "GRAPHREC_FALKORDB_GRAPH": "e2e", "GRAPHREC_API_KEYS": KEY}
+@pytest.fixture(scope="module", params=["falkordb", "neo4j"])
+def published(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    root = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_API_KEYS": KEY}
+    holder: GraphStore
+    if request.param == "falkordb":
+        holder = FalkorDBStore.embedded(root / "store", graph="e2e", die_with_parent=True)
+        env |= {"GRAPHREC_GRAPH_URI": f"embedded:{root / 'store'}", "GRAPHREC_FALKORDB_GRAPH": "e2e"}
+    else:
+        server = request.getfixturevalue("neo4j_server")
+        holder = request.getfixturevalue("neo4j_store_session")
+        holder.clear()
+        env |= {"GRAPHREC_GRAPH_URI": server.uri, "GRAPHREC_GRAPH_USER": server.user,
+                "GRAPHREC_GRAPH_PASSWORD": server.password, "GRAPHREC_GRAPH_DATABASE": server.database}
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)
@@ -36,7 +47,10 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         settings = Settings(model_poll_s=0.2, rate_limit_per_s=10_000, rate_limit_burst=10_000,
                             events_max_per_minute=10_000)
     yield settings
-    holder.close()
+    if request.param == "falkordb":
+        holder.close()
+    else:
+        holder.clear()
 
 
 @pytest.fixture

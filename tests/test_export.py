@@ -20,6 +20,12 @@ EDGES = [  # user, item, weight, last_ts
 ]
 
 
+@pytest.fixture
+def store(any_store: GraphStore) -> GraphStore:
+    """Both stores, each a live server: this is part of the adapter contract."""
+    return any_store
+
+
 def _fill(store: GraphStore) -> None:
     store.upsert_items([ItemRecord(id="m1", title="One", categories=("drama",)),
                         ItemRecord(id="m2", title="Two", categories=("comedy", "drama")),

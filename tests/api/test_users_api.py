@@ -1,4 +1,4 @@
-"""/v1/users: interactions, identity merge, consent, erasure."""
+"""/v1/users: interactions, identity merge, consent, erasure: through the real app, on both stores."""
 
 from __future__ import annotations
 
@@ -7,11 +7,25 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 from fastapi.testclient import TestClient
 
+from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
 
 NOW = int(time.time() * 1000)
+
+
+@pytest.fixture(params=["falkordb", "neo4j"])
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """The API over the embedded store, and the same API over a live Neo4j."""
+    if request.param == "falkordb":
+        return settings
+    server = request.getfixturevalue("neo4j_server")
+    request.getfixturevalue("neo4j_store_session")  # schema applied once
+    return settings.model_copy(update={"graph_uri": server.uri, "graph_user": server.user,
+                                       "graph_password": SecretStr(server.password),
+                                       "graph_database": server.database})
 
 
 def ev(k: int, **kw: Any) -> dict[str, Any]:

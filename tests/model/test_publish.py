@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from factories import T0, delta
 from graphrec.export import ExportConfig
@@ -12,6 +13,12 @@ from graphrec.graph.port import GraphStore
 from graphrec.model.artifact import ModelArtifact
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.pipeline import PipelineConfig, current_version, list_versions, publish, train
+
+
+@pytest.fixture
+def store(any_store: GraphStore) -> GraphStore:
+    """Both stores, each a live server: this is part of the adapter contract."""
+    return any_store
 
 
 def test_train_and_publish_round_trip(store: GraphStore, tmp_path: Path) -> None:
