@@ -17,7 +17,7 @@ from api.blocking import run_blocking
 from api.deps import SettingsDep, StoreDep, read_access
 from api.errors import error_item
 from api.schemas.errors import ErrorListPublic, ErrorPublic
-from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic
+from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic, ScorePartsPublic
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
 from graphrec.recommend.cograph import CoInteractionIndex
 from graphrec.recommend.service import (
@@ -44,8 +44,12 @@ Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevan
 
 
 def to_public(result: RecResult, explain: bool) -> list[RecommendedItemPublic]:
-    return [RecommendedItemPublic(item_id=i.item_id, title=i.title, score=i.score, source=i.source,
-                                  reasons=list(i.reasons) if explain else None) for i in result.items]
+    return [RecommendedItemPublic(
+        item_id=i.item_id, title=i.title, score=i.score, source=i.source,
+        reasons=list(i.reasons) if explain else None,
+        scores=ScorePartsPublic(embedding=i.parts.embedding, graph=i.parts.graph, alpha=i.parts.alpha)
+        if explain and i.parts is not None else None,
+        evidence=list(i.evidence) if explain and i.evidence else None) for i in result.items]
 
 
 def check_category(request: Request, category: str | None) -> None:

@@ -7,12 +7,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 
+class ScorePartsPublic(BaseModel):
+    """The blended score's parts, to reconcile the API with the saved Cypher queries."""
+
+    embedding: float | None = Field(description="raw embedding score: inner product (users) or cosine (items); "
+                                                 "null when the embedding side did not propose the item")
+    graph: float | None = Field(description="raw co-interaction traversal score (03-why-recommended's `score`); "
+                                            "null when no path within the caps reaches the item")
+    alpha: float = Field(description="blend weight of the embedding side (graph side: 1 - alpha)")
+
+
 class RecommendedItemPublic(BaseModel):
     item_id: str
     title: str | None = None
     score: float = Field(description="blended score in [0, 1] (popular: relative to the top item)")
     source: Literal["embedding", "graph", "both", "popular"]
     reasons: list[str] | None = Field(None, description="human-readable evidence (explain=true only)")
+    scores: ScorePartsPublic | None = Field(None, description="per-source scores (explain=true only)")
+    evidence: list[str] | None = Field(None, description="ids of the seen items whose co-interaction paths "
+                                                         "lead here, strongest first (explain=true, graph side)")
 
 
 class RecommendationsPublic(BaseModel):

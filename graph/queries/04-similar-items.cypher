@@ -3,7 +3,9 @@
 
 // Items similar to $item by the published GraphSAGE embeddings, through the `item_embedding`
 // vector index (schema.cypher). Neo4j's cosine score is (1 + cosine) / 2 in [0, 1]; `cosine` is
-// the similarity the API reports. $k + 1 neighbours are asked for because the item finds itself.
+// the similarity the API reports as `scores.embedding` of GET /v1/items/{id}/similar?explain=true
+// (the same cosine over the same vectors; the index is unquantized, so it ranks exactly).
+// $k + 1 neighbours are asked for because the item finds itself.
 // No row = the item has no embedding yet (publish a model: graphrec publish latest).
 MATCH (i:Item {id: $item})
 WHERE i.embedding IS NOT NULL

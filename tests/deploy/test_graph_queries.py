@@ -12,36 +12,14 @@ from pathlib import Path
 
 import pytest
 from deploy_support import REPO
+from saved_queries import FILES, QUERIES, parts
 
 from graphrec.graph import neo4j_cypher as q
 from graphrec.graph.cypher_lint import parameters_used
 
-QUERIES = REPO / "graph" / "queries"
-FILES = sorted(QUERIES.glob("*.cypher"))
-_PARAM = re.compile(r"^:param\s+([A-Za-z_]\w*)\s*=>\s*(.+?);?\s*$")
-
 
 def _norm(text: str) -> str:
     return " ".join(text.split())
-
-
-def _parts(path: Path) -> tuple[dict[str, str], list[str], str]:
-    """(:param name -> value, comment lines, query) of a saved query file, in that order."""
-    params: dict[str, str] = {}
-    comments: list[str] = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    i = 0
-    while i < len(lines) and (lines[i].startswith(":param") or not lines[i].strip()):
-        if lines[i].strip():
-            m = _PARAM.match(lines[i])
-            assert m, f"{path.name}:{i + 1}: want `:param name => value;`"
-            params[m.group(1)] = m.group(2)
-        i += 1
-    while i < len(lines) and (lines[i].startswith("//") or not lines[i].strip()):
-        if lines[i].strip():
-            comments.append(lines[i])
-        i += 1
-    return params, comments, "\n".join(lines[i:])
 
 
 def test_the_promised_queries_exist() -> None:
@@ -55,7 +33,7 @@ def test_the_promised_queries_exist() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_params_then_comments_then_one_parameterized_query(path: Path) -> None:
-    params, comments, query = _parts(path)
+    params, comments, query = parts(path)
     assert params, "starts with :param lines giving example values"
     assert len(comments) >= 2, "then comments saying what it answers"
     statements = q.split_cypher_script(query)
@@ -67,7 +45,7 @@ def test_params_then_comments_then_one_parameterized_query(path: Path) -> None:
 
 
 def test_why_recommended_repeats_the_api_traversal() -> None:
-    _, _, query = _parts(QUERIES / "03-why-recommended.cypher")
+    _, _, query = parts(QUERIES / "03-why-recommended.cypher")
     why, api = _norm(query), _norm(q.USER_CANDIDATES)
     # Same seeds, same capped hops, same exclusions, same path score, in that order.
     for fragment in (
@@ -91,14 +69,14 @@ def test_why_recommended_defaults_are_the_store_defaults() -> None:
 
     from graphrec.graph.neo4j_store import Neo4jStore
 
-    params, _, _ = _parts(QUERIES / "03-why-recommended.cypher")
+    params, _, _ = parts(QUERIES / "03-why-recommended.cypher")
     sig = inspect.signature(Neo4jStore.co_interaction_candidates_for_user).parameters
     assert int(params["seeds"]) == sig["seed_items"].default
     assert int(params["fanout"]) == sig["fanout"].default
 
 
 def test_similar_items_uses_the_schema_vector_index() -> None:
-    _, _, query = _parts(QUERIES / "04-similar-items.cypher")
+    _, _, query = parts(QUERIES / "04-similar-items.cypher")
     assert f"db.index.vector.queryNodes('{q.ITEM_VECTOR_INDEX}'" in query
     schema = _norm((REPO / "graph" / "schema.cypher").read_text(encoding="utf-8"))
     assert f"CREATE VECTOR INDEX {q.ITEM_VECTOR_INDEX} IF NOT EXISTS FOR (i:Item) ON i.embedding" in schema

@@ -42,11 +42,15 @@ def test_schema_script_runs_twice_and_leaves_the_expected_schema(neo4j_server, n
         driver.execute_query("CALL db.awaitIndexes(300)", database_=neo4j_server.database)
         constraints = {r["name"] for r in driver.execute_query(
             "SHOW CONSTRAINTS YIELD name", database_=neo4j_server.database).records}
-        indexes = {r["name"]: (r["type"], r["state"]) for r in driver.execute_query(
-            "SHOW INDEXES YIELD name, type, state", database_=neo4j_server.database).records}
+        shown = driver.execute_query("SHOW INDEXES YIELD name, type, state, options",
+                                     database_=neo4j_server.database).records
+        indexes = {r["name"]: (r["type"], r["state"]) for r in shown}
+        vector_config = {r["name"]: r["options"]["indexConfig"] for r in shown if r["type"] == "VECTOR"}
     assert constraints >= {"user_id", "item_id", "category_name", "ledger_key", "meta_key", "event_id_key"}
     assert indexes["item_embedding"] == ("VECTOR", "ONLINE")
     assert indexes["user_embedding"] == ("VECTOR", "ONLINE")
+    for config in vector_config.values():  # exact vectors: the index ranks as the API does
+        assert config["vector.similarity_function"] == "COSINE" and config["vector.quantization.enabled"] is False
     assert indexes["interacted_last_ts"][1] == "ONLINE" and indexes["event_id_user"][1] == "ONLINE"
     # the uniqueness constraint is real: a second node with the same id is refused
     with _driver(neo4j_server) as driver:

@@ -49,12 +49,14 @@ DROP_USER_VECTOR_INDEX: Final = "DROP INDEX user_embedding IF EXISTS"
 CREATE_ITEM_VECTOR_INDEX: Final = """
 CREATE VECTOR INDEX item_embedding IF NOT EXISTS
 FOR (i:Item) ON i.embedding
-OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: 'cosine'}}
+OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: 'cosine',
+                        `vector.quantization.enabled`: false}}
 """
 CREATE_USER_VECTOR_INDEX: Final = """
 CREATE VECTOR INDEX user_embedding IF NOT EXISTS
 FOR (u:User) ON u.embedding
-OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: 'cosine'}}
+OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: 'cosine',
+                        `vector.quantization.enabled`: false}}
 """
 AWAIT_INDEX: Final = "CALL db.awaitIndex($name, $timeout)"
 AWAIT_INDEXES: Final = "CALL db.awaitIndexes($timeout)"

@@ -63,7 +63,9 @@ FOR ()-[e:INTERACTED]-() ON (e.last_ts);
 //   MATCH (i:Item {id: 'i42'})
 //   CALL db.index.vector.queryNodes('item_embedding', 10, i.embedding) YIELD node, score
 //   RETURN node.id, node.title, score
-// (Neo4j reports cosine scores as (1 + cosine) / 2, in [0, 1].)
+// (Neo4j reports cosine scores as (1 + cosine) / 2, in [0, 1].) Quantization is off: Neo4j 5.23+
+// quantizes vectors by default, which reorders close neighbours; unquantized, the index ranks exactly
+// as the API's /v1/items/{id}/similar does (cosine over the same float32 vectors).
 // The dimension 64 is the default model width (GraphSAGE hidden size). When a model of another width
 // are written, graphrec drops and re-creates these indexes with the new dimension, so the live
 // index may differ from 64: `SHOW VECTOR INDEXES` shows it.
@@ -71,9 +73,11 @@ FOR ()-[e:INTERACTED]-() ON (e.last_ts);
 // Item embeddings (64 floats, cosine).
 CREATE VECTOR INDEX item_embedding IF NOT EXISTS
 FOR (i:Item) ON i.embedding
-OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine'}};
+OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine',
+                        `vector.quantization.enabled`: false}};
 
 // User embeddings (64 floats, cosine): "users like this one", user-to-item scoring.
 CREATE VECTOR INDEX user_embedding IF NOT EXISTS
 FOR (u:User) ON u.embedding
-OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine'}};
+OPTIONS {indexConfig: {`vector.dimensions`: 64, `vector.similarity_function`: 'cosine',
+                        `vector.quantization.enabled`: false}};

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress
 
@@ -38,12 +39,34 @@ class NothingToServe(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class ScoreParts:
+    """What a blended score is made of (``explain=true``), so an analyst can reconcile the API with
+    Cypher: ``embedding`` is the raw embedding-side score (inner product for users, cosine for
+    items), ``graph`` the raw traversal score (03-why-recommended's ``score``), ``alpha`` the blend
+    weight of the embedding side; a source that did not propose the item is ``None``."""
+
+    embedding: float | None
+    graph: float | None
+    alpha: float
+
+
+@dataclass(frozen=True, slots=True)
 class RecItem:
     item_id: str
     title: str | None
     score: float
     source: Source
     reasons: tuple[str, ...] = ()
+    parts: ScoreParts | None = None
+    evidence: tuple[str, ...] = ()  # the graph side's seeds, strongest first (explain=true)
+
+
+def _parts_lookup(emb_ids: np.ndarray, emb_scores: np.ndarray, graph: GraphCandidates,
+                  alpha: float) -> Callable[[str], ScoreParts]:
+    """Raw per-source scores by item id; built only when an explanation is asked for."""
+    emb = dict(zip(emb_ids.tolist(), emb_scores.tolist(), strict=True))
+    gra = dict(zip(graph.ids.tolist(), graph.scores.tolist(), strict=True))
+    return lambda item_id: ScoreParts(emb.get(item_id), gra.get(item_id), alpha)
 
 
 @dataclass
@@ -190,10 +213,12 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
         return _popular_result(req, view, seen, state, degraded, now_ms)
     picked = pool if mmr_state is None else _diversify(pool, blended, req, mmr_state)
     ids, scores, sources = blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist()
+    parts = _parts_lookup(emb_ids, emb_scores, graph, alpha) if req.explain else None
     items = []
     for p in picked:
         item_id, source = ids[p], SOURCES[sources[p]]
         reasons: list[str] = []
+        evidence: tuple[str, ...] = ()
         if req.explain:
             evidence = graph.evidence(item_id) if source != "embedding" else ()
             if evidence:
@@ -204,7 +229,8 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
                     reasons.append(explain.embedding_reason(anchor, view.title))
             if not reasons:
                 reasons.append("close to your taste profile learned from your interactions")
-        items.append(RecItem(item_id, view.title(item_id), round(scores[p], 6), source, tuple(reasons)))
+        items.append(RecItem(item_id, view.title(item_id), round(scores[p], 6), source, tuple(reasons),
+                             parts(item_id) if parts is not None else None, evidence))
     return RecResult(items, state.version if state else None, degraded or state is None, False, personalised,
                      _mix(items))
 
@@ -269,7 +295,7 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
         art = state.artifact
         i = art.item_index(item_id)
         if i is not None:
-            emb_ids, emb_scores = art.recommend(art.item_embeddings[i], max(top_n, k) + 1, exclude=np.array([i]))
+            emb_ids, emb_scores = art.similar(i, max(top_n, k))
     graph = GraphCandidates.empty()
     try:
         cands = (cograph.candidates_for_item(item_id=item_id, limit=max(top_n, k), fanout=traversal.fanout)
@@ -285,6 +311,7 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
     alpha = state.blend.alpha if state is not None else default_alpha
     alpha = 0.0 if not len(emb_ids) else (1.0 if not len(graph) else alpha)
     blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha)
+    parts = _parts_lookup(emb_ids, emb_scores, graph, alpha) if explain_ else None
     items = []
     for other, score, code in zip(blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist(),
                                   strict=True):
@@ -299,7 +326,8 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
             if source != "graph":
                 r.append(explain.similar_item_reason(item_id, view.title))
             reasons = tuple(r)
-        items.append(RecItem(other, view.title(other), round(score, 6), source, reasons))
+        items.append(RecItem(other, view.title(other), round(score, 6), source, reasons,
+                             parts(other) if parts is not None else None))
         if len(items) == k:
             break
     return RecResult(items, state.version if state else None, degraded or state is None, False, "none",
