@@ -58,6 +58,25 @@ def test_evaluate_command_writes_results(tmp_path: Path) -> None:
     assert "| ItemKNN |" in (out / "results.md").read_text() and "recall@20" in result.output
 
 
+def test_evaluate_on_neo4j_adds_the_gds_row(tmp_path: Path, neo4j_server: object,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the store on a Neo4j that has GDS, the same split gets a GDS-FastRP-kNN row."""
+    from graphrec.cli import app
+
+    for name, value in {"GRAPHREC_GRAPH_URI": neo4j_server.uri, "GRAPHREC_GRAPH_USER": neo4j_server.user,  # type: ignore[attr-defined]
+                        "GRAPHREC_GRAPH_PASSWORD": neo4j_server.password}.items():  # type: ignore[attr-defined]
+        monkeypatch.setenv(name, value)
+    train_txt, test_txt = _write_lightgcn(tmp_path)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["evaluate", "--dataset", f"lightgcn:{train_txt},{test_txt}",
+                                      "--output", str(out), "--models", "MostPopular,ItemKNN"])
+    assert result.exit_code == 0, result.output
+    rows = {r["model"]: r for r in json.loads((out / "results.json").read_text())["results"]}
+    assert list(rows) == ["MostPopular", "ItemKNN", "GDS-FastRP-kNN"]
+    assert 0 < rows["GDS-FastRP-kNN"]["ndcg@10"] <= 1 and rows["GDS-FastRP-kNN"]["fit_seconds"] >= 0
+    assert "| GDS-FastRP-kNN |" in (out / "results.md").read_text()
+
+
 @pytest.mark.parametrize("name", ["ml100k.toml", "synthetic.toml"])
 def test_shipped_configs_validate(name: str) -> None:
     path = ROOT / "training" / "configs" / name

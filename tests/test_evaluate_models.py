@@ -8,9 +8,12 @@ import pytest
 from model.graphs import block_snapshot
 
 from graphrec.evaluation.baselines import ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
+from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
 from graphrec.evaluation.protocol import Recommender
 from graphrec.evaluation.runner import evaluate_model
 from graphrec.evaluation.splits import random_holdout
+from graphrec.graph.neo4j_gds import FastRPConfig
+from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
 
@@ -32,9 +35,20 @@ PERSONALISED = [
 
 @pytest.mark.parametrize("factory", PERSONALISED)
 def test_recommender_ranks_held_out_block_cells_first(factory: object) -> None:
+    _ranks_held_out_block_cells_first(factory())  # type: ignore[operator]
+
+
+def test_gds_fastrp_knn_on_a_live_neo4j_ranks_held_out_block_cells_first(neo4j_store: Neo4jStore) -> None:
+    gds = neo4j_store.gds()
+    assert gds is not None, "the test Neo4j ships GDS"
+    before = neo4j_store.counts()
+    _ranks_held_out_block_cells_first(GdsFastRPKnn(gds, FastRPConfig(dim=32, neighbours=20)))
+    assert neo4j_store.counts() == before, "the baseline projects from parameters: the database is untouched"
+
+
+def _ranks_held_out_block_cells_first(model: Recommender) -> None:
     snap = block_snapshot(groups=3, users_per_group=15, items_per_group=12, density=0.5)
     split = random_holdout(snap, seed=0)
-    model = factory()  # type: ignore[operator]
     assert isinstance(model, Recommender)
     row = evaluate_model(model, split, [10])
     scores = model.score(np.arange(snap.n_users))

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pydantic import SecretStr
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore

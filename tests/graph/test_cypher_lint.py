@@ -45,6 +45,7 @@ from graphrec.graph.records import BatchGuard, InteractionDelta, ItemRecord, Use
 REPO = Path(__file__).resolve().parents[2]
 GRAPH_DIR = REPO / "graph"
 STORE_SOURCE = REPO / "src" / "graphrec" / "graph" / "neo4j_store.py"
+GDS_SOURCE = REPO / "src" / "graphrec" / "graph" / "neo4j_gds.py"
 DB = "graphrec-lint"
 AUTO_COMMIT = "auto-commit"
 WRITE_TX = "execute_write transaction function"
@@ -171,6 +172,8 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.EDGE_AGGREGATES_OF_USERS: [_rec(u="u1", i="i1", props={"weight": 1.0, "count": 1, "n_view": 1})],
         q.SET_INTERACTION_WEIGHTS: [_rec(u="u1", i="i1")],
         q.GET_USER: [_rec(props={"id": "u1", "consent": True, "embedding": [0.5]})],
+        q.GDS_AVAILABLE: [_rec(n=1)],
+        q.GDS_KNN_ITEMS: [_rec(node1=2, node2=3, similarity=0.5)],
     }
     return answers.get(query, [_rec(n=1)])
 
@@ -235,6 +238,10 @@ def sent() -> list[Call]:
     user = store.get_user(user_id="u1")
     assert user is not None and dict(user.props) == {"consent": True}
     assert isinstance(store, GraphStore)
+    gds = store.gds()
+    assert gds is not None
+    a, b, sim = gds.item_knn(np.array([0, 1]), np.array([0, 1]), np.array([1.0, 2.0]), n_users=2)
+    assert (a.tolist(), b.tolist(), sim.tolist()) == ([0], [1], [0.5])  # node ids back to item indices
     store.clear()
     store.close()
     assert driver.closed
@@ -278,7 +285,8 @@ def test_reads_are_routed_to_readers_and_writes_to_the_leader(sent: list[Call]) 
             # Reads inside a write transaction (guard checks) belong there; all of it is listed here.
             assert text in (q.CLAIM_LEDGER_BATCH, q.UPSERT_INTERACTIONS, q.EXISTING_EVENT_IDS,
                             q.REFUSING_USERS, q.RECORD_EVENT_IDS), text
-        elif _WRITES.search(text):
+        elif _WRITES.search(text) or "CALL gds." in text or "gds.graph.project(" in text:
+            # GDS keeps its in-memory graphs on one server: every call of a workflow goes to the leader.
             assert routing == RoutingControl.WRITE, text
         else:
             assert routing == RoutingControl.READ, f"a read must use routing_=READ:\n{text}"
@@ -292,9 +300,9 @@ def _names_a_constant(node: ast.expr) -> bool:
 
 def test_adapter_sends_only_named_constants() -> None:
     """No Cypher is formatted at call time: every query argument is a name, never a literal/f-string."""
-    tree = ast.parse(STORE_SOURCE.read_text(encoding="utf-8"))
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in (STORE_SOURCE, GDS_SOURCE)]
     query_calls = {"_read", "_write", "run", "execute_query"}
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+    calls = [node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Call)
              and isinstance(node.func, ast.Attribute) and node.func.attr in query_calls]
     assert len(calls) > 10
     for node in calls:

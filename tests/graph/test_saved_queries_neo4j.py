@@ -179,3 +179,30 @@ def test_heavy_users_and_bots(world: World) -> None:
     assert [r["user"] for r in rows] == ["bot"]
     assert rows[0]["suspicious"] is True and rows[0]["events"] == 400
 
+
+
+def _gds_graphs(world: World) -> list[str]:
+    return [r["graphName"] for r in world.store._read("CALL gds.graph.list() YIELD graphName RETURN graphName")]
+
+
+def test_gds_fastrp_similar_items(world: World) -> None:
+    rows = world.run("gds-fastrp-similar-items", item="i4", k=5, dim=32)
+    assert len(rows) == 5 and "i4" not in {r["item"] for r in rows}
+    assert all(-1.0 <= r["fastrp_cosine"] <= 1.0 for r in rows)
+    sims = [r["fastrp_cosine"] for r in rows]
+    assert sims == sorted(sims, reverse=True)
+    assert world.run("gds-fastrp-similar-items", item="i4", k=5, dim=32) == rows, "fixed seeds: same answer"
+    assert _gds_graphs(world) == [], "the in-memory graph is dropped"
+
+
+def test_gds_louvain_communities(world: World) -> None:
+    rows = world.run("gds-louvain-communities", min_size=1, limit=100)
+    assert rows
+    positive_users = {f"u{k}" for k in range(N_USERS)} | {"bot"}
+    connected_items = {e.item_id for u in positive_users for e in world.store.user_interactions(user_id=u)}
+    assert sum(r["users"] for r in rows) == len(positive_users)
+    assert sum(r["items"] for r in rows) == len(connected_items)
+    for r in rows:
+        assert r["size"] == r["users"] + r["items"]
+        assert len(r["top_items"]) == min(5, r["items"]) and len(r["top_categories"]) <= 3
+    assert _gds_graphs(world) == []

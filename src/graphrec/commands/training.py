@@ -103,15 +103,22 @@ def evaluate_command(
         evaluation["models"] = [m.strip() for m in models.split(",") if m.strip()]
     cfg = EvalConfig.model_validate(evaluation)
     snapshot = None
-    if dataset == "store":
+    settings = Settings()
+    on_neo4j = settings.graph_uri.startswith(("bolt", "neo4j"))
+    if dataset != "store" and not (on_neo4j and cfg.gds):
+        rows = run_evaluation(cfg, output)
+    else:
         from graphrec.export import ExportConfig, export_snapshot
         from graphrec.graph.factory import open_store
 
-        settings = Settings()
         with open_store(settings) as store:
-            snapshot = export_snapshot(store, ExportConfig.model_validate(raw.get("export", {})),
-                                       half_life_days=settings.half_life_days)
-    rows = run_evaluation(cfg, output, snapshot=snapshot)
+            if dataset == "store":
+                snapshot = export_snapshot(store, ExportConfig.model_validate(raw.get("export", {})),
+                                           half_life_days=settings.half_life_days)
+            gds = store.gds() if on_neo4j and cfg.gds else None  # type: ignore[attr-defined]
+            if on_neo4j and cfg.gds and gds is None:
+                typer.echo("note: this Neo4j has no Graph Data Science plugin: no GDS-FastRP-kNN row", err=True)
+            rows = run_evaluation(cfg, output, snapshot=snapshot, gds=gds)
     typer.echo(markdown_table([{k: v for k, v in r.items() if not k.endswith("@10")} for r in rows]))
     typer.echo(f"\nresults: {output / 'results.json'}, {output / 'results.md'}, {output / 'validation.png'}")
 

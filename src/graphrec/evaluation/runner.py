@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
 from graphrec.evaluation.baselines import ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
+from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
 from graphrec.evaluation.datasets import load_lightgcn, load_movielens
 from graphrec.evaluation.metrics import ranking_metrics, top_k
 from graphrec.evaluation.protocol import Recommender
 from graphrec.evaluation.report import markdown_table, write_report
 from graphrec.evaluation.splits import Split, random_holdout, temporal_holdout
+from graphrec.graph.neo4j_gds import FastRPConfig, GdsClient
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
 from graphrec.snapshot import Snapshot
@@ -50,6 +52,9 @@ class EvalConfig(BaseModel):
     tune_baselines: bool = Field(True, description="pick ItemKNN/ALS/MF-BPR hyperparameters on a validation "
                                  "holdout of the training edges (as GraphSAGE early-stops on one)")
     validation_fraction: float = Field(0.1, gt=0, lt=1)
+    gds: bool = Field(True, description="add the GDS-FastRP-kNN row when the store is Neo4j with Graph Data Science")
+    gds_fastrp_dim: int = Field(128, ge=8, le=1024, description="FastRP embedding width of that row")
+    gds_neighbours: int = Field(100, ge=1, le=1000, description="kNN neighbours per item of that row")
     traversal_half_life_days: float | None = Field(
         None, description="seed decay of the traversal baseline (None: the snapshot's weights as they are)")
     progress: bool = True
@@ -93,9 +98,9 @@ def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., Recommender
     }
 
 
-def build_models(cfg: EvalConfig) -> list[Recommender]:
+def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Recommender]:
     """Instantiate the configured models with fixed hyperparameters (GraphSAGE and MF-BPR share the
-    trainer; MF-BPR is the same model with 0 layers)."""
+    trainer; MF-BPR is the same model with 0 layers); with ``gds``, the GDS-FastRP-kNN row too."""
     made: dict[str, Recommender] = {
         "MostPopular": MostPopular(),
         "ItemKNN": ItemKNN(neighbours=cfg.item_knn_neighbours),
@@ -104,7 +109,11 @@ def build_models(cfg: EvalConfig) -> list[Recommender]:
         "MF-BPR": _graphsage(cfg, mf=True),
         "GraphSAGE": _graphsage(cfg),
     }
-    return [made[name] for name in cfg.models]
+    models = [made[name] for name in cfg.models]
+    if gds is not None and cfg.gds:
+        models.append(GdsFastRPKnn(gds, FastRPConfig(dim=cfg.gds_fastrp_dim, neighbours=cfg.gds_neighbours,
+                                                     seed=42 + cfg.seed)))
+    return models
 
 
 def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[Recommender, dict[str, Any]]:
@@ -146,12 +155,16 @@ def evaluate_model(model: Recommender, split: Split, ks: list[int], *, batch: in
     return row
 
 
-def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None = None) -> list[dict[str, Any]]:
-    """Run every model on one split, write ``results.json``/``results.md``/``validation.png``."""
+def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None = None,
+                   gds: GdsClient | None = None) -> list[dict[str, Any]]:
+    """Run every model on one split, write ``results.json``/``results.md``/``validation.png``.
+
+    ``gds``: a Neo4j with Graph Data Science, for the GDS-FastRP-kNN row (computed inside Neo4j on
+    the same training edges; nothing is written to the database)."""
     split = load_split(cfg, snapshot=snapshot)
     rows: list[dict[str, Any]] = []
     histories: dict[str, list[dict[str, float]]] = {}
-    models = build_models(cfg)
+    models = build_models(cfg, gds=gds)
     for model in tqdm(models, desc="models", disable=None if cfg.progress else True):
         extra: dict[str, Any] = {}
         if cfg.tune_baselines and model.name in baseline_grids(cfg):

@@ -398,6 +398,35 @@ GET_USER: Final = "MATCH (u:User {id: $id}) RETURN properties(u)"
 
 # -- scripts --------------------------------------------------------------------------------------
 
+# -- Graph Data Science (analyst tools and the GDS-FastRP-kNN evaluation baseline) --------------
+# The baseline projects a training split straight from a parameter (integer node ids: users 0..U-1,
+# items U..U+I-1), so it never reads or writes the database's own nodes and the split stays exact.
+
+GDS_AVAILABLE: Final = "SHOW PROCEDURES YIELD name WHERE name = 'gds.fastRP.mutate' RETURN count(name)"
+GDS_DROP_GRAPH: Final = "CALL gds.graph.drop($graph, false) YIELD graphName RETURN graphName"
+GDS_PROJECT_EDGES: Final = """
+UNWIND $edges AS e
+WITH gds.graph.project($graph, e[0], e[1],
+                       {sourceNodeLabels: 'User', targetNodeLabels: 'Item',
+                        relationshipProperties: {weight: toFloat(e[2])}},
+                       {undirectedRelationshipTypes: ['*']}) AS g
+RETURN g.nodeCount, g.relationshipCount
+"""
+GDS_FASTRP_MUTATE: Final = """
+CALL gds.fastRP.mutate($graph, {embeddingDimension: $dim, iterationWeights: $iteration_weights,
+                                normalizationStrength: $normalization, relationshipWeightProperty: 'weight',
+                                randomSeed: $seed, concurrency: 1, mutateProperty: 'fastrp'})
+YIELD nodePropertiesWritten
+RETURN nodePropertiesWritten
+"""
+GDS_KNN_ITEMS: Final = """
+CALL gds.knn.stream($graph, {nodeLabels: ['Item'], nodeProperties: {fastrp: 'COSINE'}, topK: $k,
+                             sampleRate: 1.0, deltaThreshold: 0.0, randomSeed: $seed, concurrency: 1})
+YIELD node1, node2, similarity
+RETURN node1, node2, similarity
+"""
+
+
 def split_cypher_script(text: str) -> list[tuple[int, str]]:
     """Split a ``.cypher`` script into ``(first line number, statement)`` on top-level ``;``.
 

@@ -26,6 +26,7 @@ from neo4j.exceptions import ClientError, ConstraintError, DriverError, Neo4jErr
 
 from graphrec.graph import neo4j_cypher as q
 from graphrec.graph import paging
+from graphrec.graph.neo4j_gds import GdsClient
 from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
     BatchGuard,
@@ -101,6 +102,14 @@ class Neo4jStore:
     def _batches(self, rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         for start in range(0, len(rows), self._batch):
             yield rows[start : start + self._batch]
+
+    def gds(self) -> GdsClient | None:
+        """The Graph Data Science procedures of this database, or None where GDS is not installed."""
+        client = GdsClient(self._driver, self._db)
+        try:
+            return client if client.available() else None
+        except ClientError:
+            return None
 
     # -- schema ----------------------------------------------------------------------------------
     def apply_schema(self) -> None:

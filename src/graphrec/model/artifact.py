@@ -13,8 +13,8 @@ features, ``index/`` (ANN over item embeddings), ``metrics.json`` and ``manifest
 from __future__ import annotations
 
 import json
-import time
 import sys
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
