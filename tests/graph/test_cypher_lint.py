@@ -302,8 +302,13 @@ def test_adapter_sends_only_named_constants() -> None:
     """No Cypher is formatted at call time: every query argument is a name, never a literal/f-string."""
     trees = [ast.parse(path.read_text(encoding="utf-8")) for path in (STORE_SOURCE, GDS_SOURCE)]
     query_calls = {"_read", "_write", "run", "execute_query"}
+    # The one exception: run_cypher executes an analyst's own statement (graphrec cypher), with
+    # values bound separately as parameters; it is skipped here and must stay the only one.
+    consoles = [f for tree in trees for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == "run_cypher"]
+    assert len(consoles) == 1
+    excepted = {id(n) for n in ast.walk(consoles[0])}
     calls = [node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Call)
-             and isinstance(node.func, ast.Attribute) and node.func.attr in query_calls]
+             and isinstance(node.func, ast.Attribute) and node.func.attr in query_calls and id(node) not in excepted]
     assert len(calls) > 10
     for node in calls:
         assert node.args and _names_a_constant(node.args[0]), \
@@ -333,7 +338,9 @@ def test_statement_constants_are_complete_statements() -> None:
 # -- .cypher files ----------------------------------------------------------------------------------
 
 def _cypher_files() -> list[Path]:
-    return sorted(GRAPH_DIR.rglob("*.cypher"))
+    # graph/queries/falkordb/ holds FalkorDB dialect forms: they run on FalkorDB in
+    # tests/graph/test_saved_queries_neo4j.py instead of being linted as Neo4j Cypher.
+    return sorted(p for p in GRAPH_DIR.rglob("*.cypher") if "falkordb" not in p.relative_to(GRAPH_DIR).parts)
 
 
 def test_cypher_files_lint_clean(linter: None, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from saved_queries import FILES, by_name, example_params, parts
 from api.main import create_app
 from graphrec.config import Settings
 from graphrec.export import ExportConfig
+from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.graph.records import InteractionDelta, ItemRecord
 from graphrec.model.artifact import ModelArtifact
@@ -43,6 +45,9 @@ class World:
     client: TestClient
     artifact: ModelArtifact
     run: Any  # (query file stem, **params) -> list of record dicts
+    items: list[ItemRecord]
+    deltas: list[InteractionDelta]
+    models: Path
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +57,8 @@ def world(neo4j_server: Any, neo4j_store_session: Neo4jStore,
     store.clear()
     now = int(time.time() * 1000)
     rng = np.random.default_rng(7)
-    store.upsert_items([ItemRecord(i, f"Title {i}", cats) for i, cats in CATEGORIES.items()])
+    items = [ItemRecord(i, f"Title {i}", cats) for i, cats in CATEGORIES.items()]
+    store.upsert_items(items)
     deltas = []
     for u in range(N_USERS):
         for k in rng.choice(N_ITEMS - 2, size=int(rng.integers(3, 7)), replace=False):
@@ -82,7 +88,7 @@ def world(neo4j_server: Any, neo4j_store_session: Neo4jStore,
 
     with TestClient(create_app(settings), headers={"X-API-Key": KEY}) as client:
         assert client.get("/v1/model").json()["version"] == current_version(models) == "v1"
-        yield World(store, client, ModelArtifact.load(models / "v1"), run)
+        yield World(store, client, ModelArtifact.load(models / "v1"), run, items, deltas, models)
     driver.close()
     store.clear()
 
@@ -206,3 +212,97 @@ def test_gds_louvain_communities(world: World) -> None:
         assert r["size"] == r["users"] + r["items"]
         assert len(r["top_items"]) == min(5, r["items"]) and len(r["top_categories"]) <= 3
     assert _gds_graphs(world) == []
+
+
+# -- the FalkorDB forms (graph/queries/falkordb/) on the embedded store, against the Neo4j originals --
+
+FALKOR_FORMS = sorted((by_name("graph-at-a-glance").parent / "falkordb").glob("*.cypher"))
+
+
+@pytest.fixture(scope="module")
+def falkor_twin(world: World, embedded_store_session: FalkorDBStore) -> Iterator[FalkorDBStore]:
+    """The embedded store holding the same graph and the same published model."""
+    twin = embedded_store_session
+    twin.clear()
+    twin.upsert_items(world.items)
+    twin.upsert_interactions(world.deltas)
+    publish(twin, models_path=world.models, version="v1")
+    yield twin
+    twin.clear()
+
+
+def _falkor_run(twin: FalkorDBStore, path: Path, **params: Any) -> list[dict[str, Any]]:
+    _, _, query = parts(path)
+    result = twin.run_cypher(query.rstrip().rstrip(";"), example_params(path) | params)
+    return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+
+
+def _same(neo: list[dict[str, Any]], falkor: list[dict[str, Any]], *, renamed: dict[str, str],
+          skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    assert len(neo) == len(falkor) > 0
+    for n, f in zip(neo, falkor, strict=True):
+        for key, value in n.items():
+            if key in skip or key in renamed:
+                continue
+            other = f[key]
+            if isinstance(value, float):
+                assert other == pytest.approx(value, rel=1e-3, abs=1e-3), key
+            else:
+                assert other == value, key
+
+
+def test_every_query_that_fails_on_falkordb_has_a_falkordb_form() -> None:
+    names = {p.name for p in FALKOR_FORMS}
+    assert names == {"02-user-strongest-interactions.cypher", "03-why-recommended.cypher",
+                     "04-similar-items.cypher", "07-heavy-users-and-bots.cypher"}
+    readme = (by_name("graph-at-a-glance").parent / "README.md").read_text(encoding="utf-8")
+    for name in names:
+        assert f"falkordb/{name}" in readme
+
+
+@pytest.mark.parametrize("stem", ["graph-at-a-glance", "category-neighbourhood", "cold-and-unconnected-items"])
+def test_portable_queries_run_unchanged_on_falkordb(world: World, falkor_twin: FalkorDBStore, stem: str) -> None:
+    neo = world.run(stem)
+    falkor = _falkor_run(falkor_twin, by_name(stem))
+    key = {"graph-at-a-glance": ("kind", "name"), "category-neighbourhood": ("degree",),
+           "cold-and-unconnected-items": ("item",)}[stem]
+    if stem == "category-neighbourhood":  # nodes compare by id; the embedding-free projection is the same
+        neo = [{"item": r["item"]["id"], "degree": r["degree"], "other": sorted(r["other_categories"])} for r in neo]
+        falkor = [{"item": r["item"]["id"], "degree": r["degree"], "other": sorted(r["other_categories"])}
+                  for r in falkor]
+        key = ("item",)
+    order = lambda rows: sorted(rows, key=lambda r: tuple(str(r[k]) for k in key))  # noqa: E731
+    _same(order(neo), order(falkor), renamed={})
+
+
+def test_falkordb_form_of_user_strongest_interactions(world: World, falkor_twin: FalkorDBStore) -> None:
+    path = FALKOR_FORMS[0]
+    neo, falkor = world.run("user-strongest-interactions", user="u3"), _falkor_run(falkor_twin, path, user="u3")
+    _same(neo, falkor, renamed={"last_seen": "last_seen_ms"}, skip={"edge", "p"})
+    assert [r["last_seen_ms"] for r in falkor] == [int(r["last_seen"].to_native().timestamp() * 1000) for r in neo]
+
+
+def test_falkordb_form_of_why_recommended(world: World, falkor_twin: FalkorDBStore) -> None:
+    checked = 0
+    for user in ("u1", "u4"):
+        for item in (f"i{k}" for k in range(N_ITEMS - 2)):
+            neo = world.run("why-recommended", user=user, item=item)
+            falkor = _falkor_run(falkor_twin, FALKOR_FORMS[1], user=user, item=item)
+            if not neo:
+                assert falkor == []
+                continue
+            _same(neo, falkor, renamed={}, skip={"path"})
+            checked += 1
+    assert checked >= 5
+
+
+def test_falkordb_form_of_similar_items(world: World, falkor_twin: FalkorDBStore) -> None:
+    for item in ("i0", "i4"):
+        neo, falkor = world.run("similar-items", item=item, k=5), _falkor_run(falkor_twin, FALKOR_FORMS[2], item=item, k=5)
+        assert [r["item"] for r in falkor] == [r["item"] for r in neo]
+        np.testing.assert_allclose([r["cosine"] for r in falkor], [r["cosine"] for r in neo], atol=1e-3)
+
+
+def test_falkordb_form_of_heavy_users_and_bots(world: World, falkor_twin: FalkorDBStore) -> None:
+    neo, falkor = world.run("heavy-users-and-bots"), _falkor_run(falkor_twin, FALKOR_FORMS[3])
+    _same(neo, falkor, renamed={"first_seen": "first_seen_ms", "last_seen": "last_seen_ms"})

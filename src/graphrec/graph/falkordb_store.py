@@ -18,6 +18,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from graphrec.graph import falkordb_cypher as q
 from graphrec.graph import paging
+from graphrec.graph.cypher_values import plain
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_async import FalkorDBHistoryReader, is_missing_graph, plain_rows
 from graphrec.graph.falkordb_params import params_header
@@ -25,6 +26,7 @@ from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
     BatchGuard,
     Candidate,
+    CypherResult,
     GraphCounts,
     Interaction,
     InteractionDelta,
@@ -84,6 +86,21 @@ class FalkorDBStore:
     # -- plumbing --------------------------------------------------------------------------------
     def _run(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
         return self._graph.query(params_header(params) + query).result_set
+
+    def run_cypher(self, query: str, params: Mapping[str, Any] | None = None, *,
+                   write: bool = False) -> CypherResult:
+        """An analyst's own statement (``graphrec cypher``), values bound as parameters.
+
+        Read-only unless ``write`` (GRAPH.RO_QUERY refuses writes)."""
+        run = self._graph.query if write else self._graph.ro_query
+        try:
+            result = run(params_header(params) + query)
+        except ResponseError as exc:
+            if not write and is_missing_graph(exc):
+                return CypherResult([], [])
+            raise
+        columns = [str(h[1]) for h in (result.header or [])]
+        return CypherResult(columns, [[plain(v) for v in row] for row in result.result_set])
 
     def _ro(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
         try:

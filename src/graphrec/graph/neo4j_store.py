@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, LiteralString
+from typing import Any, LiteralString, cast
 
 import numpy as np
 from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, Record, RoutingControl, Session
@@ -26,11 +26,13 @@ from neo4j.exceptions import ClientError, ConstraintError, DriverError, Neo4jErr
 
 from graphrec.graph import neo4j_cypher as q
 from graphrec.graph import paging
+from graphrec.graph.cypher_values import plain
 from graphrec.graph.neo4j_gds import GdsClient
 from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
     BatchGuard,
     Candidate,
+    CypherResult,
     GraphCounts,
     Interaction,
     InteractionDelta,
@@ -102,6 +104,20 @@ class Neo4jStore:
     def _batches(self, rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         for start in range(0, len(rows), self._batch):
             yield rows[start : start + self._batch]
+
+    def run_cypher(self, query: str, params: Mapping[str, Any] | None = None, *,
+                   write: bool = False) -> CypherResult:
+        """An analyst's own statement (``graphrec cypher``), values bound as parameters.
+
+        Read-only unless ``write``: a read transaction, which Neo4j refuses to let write.
+        """
+        def work(tx: ManagedTransaction) -> CypherResult:
+            result = tx.run(cast(LiteralString, query), dict(params or {}))
+            keys = list(result.keys())
+            return CypherResult(keys, [[plain(v) for v in record.values()] for record in result])
+
+        with self._session() as session:
+            return session.execute_write(work) if write else session.execute_read(work)
 
     def gds(self) -> GdsClient | None:
         """The Graph Data Science procedures of this database, or None where GDS is not installed."""

@@ -7,15 +7,16 @@ batched where they write, and return domain records from ``graphrec.graph.record
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from graphrec.graph.records import (
     BatchGuard,
     Candidate,
+    CypherResult,
     GraphCounts,
     Interaction,
     InteractionDelta,
@@ -145,6 +146,12 @@ class GraphStore(Protocol):
 
     def clear(self) -> None:
         """Delete every node and edge (tests and ``graphrec init --reset``)."""
+
+    def run_cypher(self, query: str, params: Mapping[str, Any] | None = None, *,
+                   write: bool = False) -> CypherResult:
+        """An analyst's own statement with bound parameters (``graphrec cypher``); read-only unless
+        ``write``. The text is the analyst's to write; values never go into it, only into ``params``."""
+        ...
 
     def close(self) -> None: ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -127,3 +127,12 @@ class ItemPage:
     ids: list[str]
     titles: list[str | None]
     categories: list[list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class CypherResult:
+    """An analyst's ad-hoc query result (``graphrec cypher``): column names and plain-Python rows
+    (nodes, relationships and paths turned into maps and lists, so any output format can print them)."""
+
+    columns: list[str]
+    rows: list[list[Any]]

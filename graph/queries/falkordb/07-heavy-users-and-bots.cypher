@@ -1,0 +1,19 @@
+:param min_events => 100;
+:param max_per_minute => 600.0;
+:param max_events_per_item => 50.0;
+:param limit => 25;
+
+// FalkorDB form of ../07-heavy-users-and-bots.cypher: the same rows, `first_seen_ms`/`last_seen_ms`
+// (epoch ms) for the datetimes, and unrounded ratios.
+MATCH (u:User)-[e:INTERACTED]->(:Item)
+WITH u, sum(e.count) AS events, count(e) AS items, min(e.first_ts) AS first_ts, max(e.last_ts) AS last_ts
+WHERE events >= $min_events
+WITH u, events, items, first_ts, last_ts, (last_ts - first_ts) / 60000.0 AS span_minutes
+WITH u, events, items, first_ts, last_ts, span_minutes,
+     toFloat(events) / CASE WHEN span_minutes < 1.0 THEN 1.0 ELSE span_minutes END AS per_minute
+RETURN u.id AS user, events, items, toFloat(events) / items AS events_per_item,
+       first_ts AS first_seen_ms, last_ts AS last_seen_ms, span_minutes / 1440.0 AS active_days,
+       per_minute AS events_per_minute,
+       per_minute > $max_per_minute OR toFloat(events) / items > $max_events_per_item AS suspicious
+ORDER BY events_per_minute DESC, events DESC, user
+LIMIT $limit;
