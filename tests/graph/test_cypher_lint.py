@@ -304,7 +304,8 @@ def test_adapter_sends_only_named_constants() -> None:
     query_calls = {"_read", "_write", "run", "execute_query"}
     # The one exception: run_cypher executes an analyst's own statement (graphrec cypher), with
     # values bound separately as parameters; it is skipped here and must stay the only one.
-    consoles = [f for tree in trees for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == "run_cypher"]
+    consoles = [f for tree in trees for f in ast.walk(tree)
+                if isinstance(f, ast.FunctionDef) and f.name == "run_cypher"]
     assert len(consoles) == 1
     excepted = {id(n) for n in ast.walk(consoles[0])}
     calls = [node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Call)

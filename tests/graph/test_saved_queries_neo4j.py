@@ -298,7 +298,8 @@ def test_falkordb_form_of_why_recommended(world: World, falkor_twin: FalkorDBSto
 
 def test_falkordb_form_of_similar_items(world: World, falkor_twin: FalkorDBStore) -> None:
     for item in ("i0", "i4"):
-        neo, falkor = world.run("similar-items", item=item, k=5), _falkor_run(falkor_twin, FALKOR_FORMS[2], item=item, k=5)
+        neo = world.run("similar-items", item=item, k=5)
+        falkor = _falkor_run(falkor_twin, FALKOR_FORMS[2], item=item, k=5)
         assert [r["item"] for r in falkor] == [r["item"] for r in neo]
         np.testing.assert_allclose([r["cosine"] for r in falkor], [r["cosine"] for r in neo], atol=1e-3)
 

@@ -166,7 +166,8 @@ def _prompt(store: GraphStore, params: dict[str, Any], *, fmt: str, write: bool)
 
 
 def cypher(
-    command: str | None = typer.Option(None, "-c", "--command", help="One Cypher statement (or several, ';' separated)."),
+    command: str | None = typer.Option(None, "-c", "--command",
+                                       help="One Cypher statement (or several, ';' separated)."),
     file: Path | None = typer.Option(None, "-f", "--file", help="A .cypher file, e.g. graph/queries/02-*.cypher; "
                                      "its :param lines give defaults."),
     param: list[str] = typer.Option([], "--param", "-p", help="name=value (repeatable); overrides :param lines."),
