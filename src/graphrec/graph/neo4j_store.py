@@ -21,7 +21,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, LiteralString, cast
 
 import numpy as np
-from neo4j import READ_ACCESS, Driver, GraphDatabase, ManagedTransaction, Record, RoutingControl, Session
+from neo4j import (
+    READ_ACCESS,
+    Driver,
+    GraphDatabase,
+    ManagedTransaction,
+    NotificationDisabledClassification,
+    Record,
+    RoutingControl,
+    Session,
+)
 from neo4j.exceptions import ClientError, ConstraintError, DriverError, Neo4jError
 
 from graphrec.graph import neo4j_cypher as q
@@ -82,6 +91,11 @@ class Neo4jStore:
         if not uri.startswith(SCHEMES):
             raise ValueError(f"unsupported Neo4j URI {uri!r}; expected one of {', '.join(SCHEMES)}")
         auth = (user, password) if password is not None else None
+        # Optional properties (a ledger's `complete`, per-type counts) are absent until first written;
+        # Neo4j warns "property key does not exist" on every such read of a fresh graph. Those are
+        # expected here, so that one class of notification is not asked for (deprecations still are).
+        driver_config.setdefault("notifications_disabled_classifications",
+                                 [NotificationDisabledClassification.UNRECOGNIZED])
         driver = GraphDatabase.driver(uri, auth=auth, **driver_config)
         return cls(driver, database=database, batch_size=batch_size)
 
@@ -341,7 +355,9 @@ class Neo4jStore:
     # -- behaviour events ------------------------------------------------------------------------
     def upsert_interactions_once(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey],
                                  now_ms: int) -> EventWriteResult:
-        keys = [{"k": e.key, "u": e.user_id} for e in events]
+        # Sorted keys and rows: concurrent batches take their locks in one order (fewer deadlocks,
+        # which the driver retries, between group commits that share users or event keys).
+        keys = sorted(({"k": e.key, "u": e.user_id} for e in events), key=lambda k: k["k"])
         if len({k["k"] for k in keys}) != len(keys):
             raise ValueError("event keys must be distinct within one write")
         if not keys:
