@@ -1,12 +1,15 @@
 # The two commands a new machine needs (see README):
 #   make demo   set up, then run the main job on the embedded store
 #   make test   set up, then run the whole test suite
-# torch is pinned to the CPU build (2.13.0): a looser requirement pulls GBs of CUDA packages.
+# torch is pinned (2.13.0). From PyPI that is the build with its CUDA libraries (~3 GB, cached by pip
+# after the first install; it runs on the CPU). Where download.pytorch.org is reachable,
+# `make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu` takes the ~200 MB CPU-only wheel.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
+TORCH_INDEX_URL ?=
 DEMO_INTERACTIONS ?= 200000
 
 .PHONY: setup test demo bench lint clean
@@ -14,7 +17,7 @@ DEMO_INTERACTIONS ?= 200000
 $(BIN)/graphrec: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(BIN)/graphrec
 
