@@ -22,13 +22,12 @@ Neo4j (the test harness, see bench/stores.py) the same figures are reported with
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from stores import STORES, BenchStore, bench_store  # noqa: I001 - bench/ sibling module
+from stores import BenchStore, add_store_option, bench_store, chosen, print_results  # noqa: I001 - bench/ sibling module
 
 from graphrec.export import ExportConfig, export_snapshot
 from graphrec.graph.falkordb_store import FalkorDBStore
@@ -121,12 +120,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=40_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--store", choices=(*STORES, "both"), default="falkordb")
+    add_store_option(parser)
     args = parser.parse_args()
-    kinds = STORES if args.store == "both" else (args.store,)
     with tempfile.TemporaryDirectory(prefix="graphrec-bench-") as tmp:
-        results = [run(kind, Path(tmp), args) for kind in kinds]
-    print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+        results = [run(kind, Path(tmp), args) for kind in chosen(args.store)]
+    print_results(results)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ harness, see bench/stores.py) the same figures are reported, with no target.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow.csv as pacsv
-from stores import STORES, BenchStore, bench_store  # noqa: I001 - bench/ sibling module
+from stores import BenchStore, add_store_option, bench_store, chosen, print_results  # noqa: I001 - bench/ sibling module
 
 from graphrec.config import Settings
 from graphrec.data.importer import import_dataset
@@ -90,14 +89,13 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--store", choices=(*STORES, "both"), default="falkordb")
+    add_store_option(parser)
     args = parser.parse_args()
-    kinds = STORES if args.store == "both" else (args.store,)
     with tempfile.TemporaryDirectory(prefix="graphrec-bench-") as tmp:
         csv = Path(tmp) / "events.csv"
         generate(SyntheticSpec(interactions=args.interactions, seed=args.seed), csv)
-        results = [run(kind, csv, Path(tmp), args) for kind in kinds]
-    print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+        results = [run(kind, csv, Path(tmp), args) for kind in chosen(args.store)]
+    print_results(results)
 
 
 if __name__ == "__main__":

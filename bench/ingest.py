@@ -3,8 +3,9 @@
 Starts the store (``--store falkordb``: embedded in a temp dir, the default; ``neo4j``: the test
 harness, see bench/stores.py; ``both``: one after the other, a JSON list) and the API (uvicorn,
 127.0.0.1) in a subprocess, posts pre-built batches from several concurrent clients, then writes
-the very same edge deltas straight into a fresh graph with ``store.upsert_interactions`` (once in the same per-request batches, once in
-the store's bulk batches) and prints a JSON summary. Bounded by ``--events`` and ``--max-seconds``.
+the very same edge deltas straight into a fresh graph with ``store.upsert_interactions`` (once in
+the same per-request batches, once in the store's bulk batches) and prints a JSON summary.
+Bounded by ``--events`` and ``--max-seconds``.
 
     python bench/ingest.py [--events 100000] [--batch 500] [--clients 16] [--workers 2] [--store ...]
 
@@ -32,7 +33,7 @@ import time
 from pathlib import Path
 
 import httpx
-from stores import STORES, bench_store  # noqa: I001 - bench/ sibling module
+from stores import add_store_option, bench_store, chosen, print_results  # noqa: I001 - bench/ sibling module
 
 from graphrec.events.pipeline import EventPipeline, aggregate
 from graphrec.events.policy import load_policy
@@ -208,11 +209,10 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2, help="API worker processes (graphrec serve --workers)")
     ap.add_argument("--max-seconds", type=float, default=120.0)
-    ap.add_argument("--store", choices=(*STORES, "both"), default="falkordb")
+    add_store_option(ap)
     args = ap.parse_args()
-    kinds = STORES if args.store == "both" else (args.store,)
-    results = [run(kind, args) for kind in kinds]
-    print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    results = [run(kind, args) for kind in chosen(args.store)]
+    print_results(results)
 
 
 def run(kind: str, args: argparse.Namespace) -> dict[str, object]:

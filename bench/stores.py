@@ -8,6 +8,7 @@ production Neo4j could do. Each store's ``raw`` baseline runs on that same serve
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import sys
@@ -30,6 +31,20 @@ RAW_CLEANUP_NEO4J = ("MATCH (n) WHERE n:RawUser OR n:RawItem "
                      "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
 RAW_DROP_INDEXES_NEO4J = ("DROP INDEX raw_user IF EXISTS", "DROP INDEX raw_item IF EXISTS")
 _TESTS = Path(__file__).resolve().parents[1] / "tests"
+
+
+def add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", choices=(*STORES, "both"), default="falkordb",
+                        help="falkordb (embedded), neo4j (the test harness) or both, one after the other")
+
+
+def chosen(store_arg: str) -> tuple[str, ...]:
+    return STORES if store_arg == "both" else (store_arg,)
+
+
+def print_results(results: list[dict[str, Any]]) -> None:
+    """One JSON object for one store, a list for ``--store both``."""
+    print(json.dumps(results if len(results) > 1 else results[0], indent=2))
 
 
 @dataclass

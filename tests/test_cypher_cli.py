@@ -102,3 +102,27 @@ def test_parameter_parsing() -> None:
             parse_params(bad)
     r = CliRunner().invoke(app, ["cypher", "-c", "RETURN 1", "--param", "oops"])
     assert r.exit_code == 2 and "name=value" in r.output
+
+
+def test_statements_from_stdin(configured: GraphStore) -> None:
+    """Piped input (not a terminal) runs as a script, `:param` lines included."""
+    r = CliRunner().invoke(app, ["cypher", "--format", "csv"],
+                           input=":param user => 'u2';\nMATCH (:User {id: $user})-[:INTERACTED]->(i:Item) "
+                                 "RETURN i.id AS item;\n")
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == ["item", "i1"]
+
+
+def test_interactive_prompt(configured: GraphStore, monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The terminal prompt: `:param`, `:params`, a statement over two lines, an error that does not end it."""
+    from graphrec.commands.cypher import _prompt
+
+    lines = iter([":param user => 'u2'", ":params", "MATCH (:User {id: $user})-[:INTERACTED]->(i:Item)",
+                  "RETURN i.id AS item;", "MATCH (n RETURN n;", "RETURN 1 AS one;", ":exit", "RETURN 2;"])
+    monkeypatch.setattr("builtins.input", lambda _prompt_text="": next(lines))
+    _prompt(configured, {}, fmt="csv", write=False)
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ['{"user": "u2"}', "item", "i1", "one", "1"]
+    assert "error (statement at line 1)" in err
+    assert next(lines) == "RETURN 2;", "stopped at :exit"

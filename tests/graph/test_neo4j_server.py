@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,6 +68,18 @@ def test_graph_data_science_is_installed(neo4j_server) -> None:  # type: ignore[
             database_=neo4j_server.database).records}
     assert version.startswith("2.13.")
     assert {"gds.fastRP.stream", "gds.knn.stream", "gds.louvain.stream", "gds.graph.project"} <= procs
+
+
+def test_a_second_start_needs_no_maven(neo4j_server, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Once resolved, the classpath comes from the cache: no mvn (hence no network) is needed."""
+    from neo4j_harness import classpath
+
+    first = classpath()
+    java_dir = str(Path(shutil.which("java") or "/usr/bin/java").parent)
+    monkeypatch.setenv("PATH", java_dir if not shutil.which("mvn", path=java_dir) else "/nonexistent")
+    assert shutil.which("mvn") is None
+    assert classpath() == first
+    assert all(Path(jar).exists() for jar in first.split(os.pathsep))
 
 
 def test_the_launcher_dies_with_a_parent_killed_by_sigkill(tmp_path: Path) -> None:

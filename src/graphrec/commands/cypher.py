@@ -181,6 +181,8 @@ def cypher(
         raise typer.BadParameter("give -c or -f, not both")
     try:
         text = file.read_text(encoding="utf-8") if file is not None else command
+        if text is None and not sys.stdin.isatty():
+            text = sys.stdin.read()  # piped in: a script, run like -f
         params = {**(script_params(text) if text else {}), **parse_params(param)}
     except OSError as exc:
         raise typer.BadParameter(str(exc), param_hint="--file") from None
@@ -189,11 +191,9 @@ def cypher(
     with open_store(Settings()) as store:
         if text is not None:
             failed = run_script(store, text, params, fmt=fmt, write=write)
-        elif sys.stdin.isatty():
+        else:
             _prompt(store, params, fmt=fmt, write=write)
             failed = 0
-        else:
-            failed = run_script(store, sys.stdin.read(), params, fmt=fmt, write=write)
     if failed:
         raise typer.Exit(1)
 
