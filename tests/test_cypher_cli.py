@@ -1,4 +1,4 @@
-"""``graphrec cypher`` on both stores: -c, -f with :param lines, --param, formats, read-only by default."""
+"""``graphrec cypher`` (and ``graphrec doctor``) on both stores: -c, -f with :param lines, --param, formats, read-only."""
 
 from __future__ import annotations
 
@@ -126,3 +126,18 @@ def test_interactive_prompt(configured: GraphStore, monkeypatch: pytest.MonkeyPa
     assert out.splitlines() == ['{"user": "u2"}', "item", "i1", "one", "1"]
     assert "error (statement at line 1)" in err
     assert next(lines) == "RETURN 2;", "stopped at :exit"
+
+
+def test_doctor_reports_ids_that_break_the_rule(configured: GraphStore) -> None:
+    from graphrec.graph.records import ItemRecord, UserRecord
+
+    assert CliRunner().invoke(app, ["doctor"]).exit_code == 0
+    # written past the API (an old version, another writer): the adapters themselves accept anything
+    configured.upsert_users([UserRecord("V "), UserRecord("cafe\u0301")])
+    configured.upsert_items([ItemRecord("a/b")])
+    r = CliRunner().invoke(app, ["doctor", "--json"])
+    assert r.exit_code == 1
+    found = json.loads(r.output.splitlines()[0])["bad_ids"]
+    assert {(x["id"], x["problem"]) for x in found["User"]} == {
+        ("V ", "must not start or end with whitespace"), ("cafe\u0301", "is not NFC-normalised")}
+    assert [(x["id"], x["problem"]) for x in found["Item"]] == [("a/b", "must not contain '/'")]

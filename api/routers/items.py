@@ -12,6 +12,7 @@ from api.deps import SettingsDep, StoreDep, read_access
 from api.routers.recommendations import K, check_category, record, to_public
 from api.schemas.errors import ErrorListPublic, ErrorPublic
 from api.schemas.recommend import PopularItemsPublic, RecommendedItemPublic, SimilarItemsPublic
+from graphrec.ids import Identifier
 from graphrec.recommend.explain import popular_reason
 from graphrec.recommend.service import NothingToServe, TraversalLimits, similar_items
 
@@ -52,7 +53,7 @@ def _item_known(request: Request, store: StoreDep, item_id: str) -> bool:
             responses={404: {"model": ErrorPublic}, 503: {"model": ErrorPublic}})
 async def similar(
     request: Request, store: StoreDep, settings: SettingsDep,
-    item_id: Annotated[str, Path(min_length=1, max_length=256)], k: K = 20, explain: bool = False,
+    item_id: Annotated[Identifier, Path()], k: K = 20, explain: bool = False,
 ) -> SimilarItemsPublic:
     """Items like this one: embedding neighbours blended with co-interaction neighbours."""
     if not await run_in_threadpool(_item_known, request, store, item_id):

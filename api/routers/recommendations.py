@@ -19,6 +19,7 @@ from api.errors import error_item
 from api.schemas.errors import ErrorListPublic, ErrorPublic
 from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic, ScorePartsPublic
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
+from graphrec.ids import Identifier
 from graphrec.recommend.cograph import CoInteractionIndex
 from graphrec.recommend.service import (
     HISTORY_LIMIT,
@@ -117,7 +118,7 @@ def _no_anon(value: str) -> str:
 @router.get("/users/{user_id}/recommendations", response_model=RecommendationsPublic)
 async def user_recommendations(
     request: Request, store: StoreDep, settings: SettingsDep,
-    user_id: Annotated[str, Path(min_length=1, max_length=256)],
+    user_id: Annotated[Identifier, Path()],
     k: K = 20, exclude_seen: bool = True, category: Annotated[str | None, Query(max_length=256)] = None,
     diversity: Diversity = 0.0, explain: bool = False,
 ) -> RecommendationsPublic:
@@ -130,7 +131,7 @@ async def user_recommendations(
 @router.get("/anonymous/{anonymous_id}/recommendations", response_model=RecommendationsPublic)
 async def anonymous_recommendations(
     request: Request, store: StoreDep, settings: SettingsDep,
-    anonymous_id: Annotated[str, Path(min_length=1, max_length=256)],
+    anonymous_id: Annotated[Identifier, Path()],
     k: K = 20, exclude_seen: bool = True, category: Annotated[str | None, Query(max_length=256)] = None,
     diversity: Diversity = 0.0, explain: bool = False,
 ) -> RecommendationsPublic:

@@ -24,6 +24,7 @@ from api.schemas.users import (
 from graphrec.events.decay import decayed_weight
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
 from graphrec.graph.records import UserRecord
+from graphrec.ids import Identifier
 
 router = APIRouter(
     prefix="/users",
@@ -39,7 +40,7 @@ def _not_anonymous(value: str) -> str:
     return value
 
 
-UserId = Annotated[str, Path(min_length=1, max_length=256), AfterValidator(_not_anonymous)]
+UserId = Annotated[Identifier, Path(), AfterValidator(_not_anonymous)]
 
 
 @router.get(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from graphrec.ids import Identifier
 
-AnonymousId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+AnonymousId = Identifier
 
 
 class InteractionPublic(BaseModel):

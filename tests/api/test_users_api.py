@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -115,3 +116,59 @@ def test_consent_withdrawal_blocks_events_and_merges(client: TestClient, api_sto
     assert r.json()["detail"] == "user 'carol' withdrew consent; their history cannot be extended"
     bad = client.put("/v1/users/carol/consent", json={"consent": "maybe"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "consent"
+
+
+# -- the id rule (graphrec.ids): ids that would collide in the embedded store's index never get in --
+
+BAD_IDS = {"V ": "whitespace", " V": "whitespace", "B\t": "whitespace", "a\x00b": "U+0000", "x\x1fy": "U+001F",
+           "a/b": "'/'"}
+
+
+@pytest.mark.parametrize("bad", list(BAD_IDS), ids=[repr(b) for b in BAD_IDS])
+def test_bad_ids_are_refused_with_the_field_and_nothing_is_written(client: TestClient, api_store: GraphStore,
+                                                                    bad: str) -> None:
+    good = {"event_id": "ok-1", "user_id": "V", "item_id": "i1", "type": "click", "timestamp": NOW - 1_000}
+    for field in ("user_id", "item_id", "event_id", "anonymous_id"):
+        event = dict(good, **{field: bad})
+        if field == "anonymous_id":
+            event.pop("user_id")
+        r = client.post("/v1/events", json={"events": [good | {"event_id": "ok-2"}, event]})
+        assert r.status_code == 422, (field, r.text)
+        (err,) = r.json()["detail"]
+        assert (err["index"], err["field"]) == (1, field) and BAD_IDS[bad] in err["reason"], err
+    assert api_store.counts().interactions == 0, "a refused batch is not half-applied"
+    quoted = quote(bad, safe="")
+    for method, path, body in (("GET", f"/v1/users/{quoted}/interactions", None),
+                               ("PUT", f"/v1/users/{quoted}/consent", {"consent": False}),
+                               ("DELETE", f"/v1/users/{quoted}", None),
+                               ("GET", f"/v1/users/{quoted}/recommendations", None),
+                               ("GET", f"/v1/items/{quoted}/similar", None)):
+        r = client.request(method, path, json=body)
+        assert r.status_code in (404, 422) if "/" in bad else r.status_code == 422, (method, path, r.text)
+        assert r.status_code != 500
+
+
+def test_the_collision_cases_cannot_happen(client: TestClient, api_store: GraphStore) -> None:
+    """The issue's cases: 'V' and 'V ' sharing events, consent bypass, silent erasure, replayed 'ev '."""
+    ev = {"user_id": "V", "item_id": "i1", "type": "click"}
+    assert client.post("/v1/events", json={"events": [ev | {"event_id": "ev", "timestamp": NOW - 3_000}]}
+                       ).status_code == 202
+    assert client.post("/v1/events", json={"events": [ev | {"event_id": "ev ", "timestamp": NOW - 2_000}]}
+                       ).status_code == 422
+    assert client.post("/v1/events", json={"events": [ev | {"user_id": "V ", "event_id": "e2",
+                                                             "timestamp": NOW - 1_000}]}).status_code == 422
+    assert [e.item_id for e in api_store.user_interactions(user_id="V")] == ["i1"]
+    assert api_store.user_interactions(user_id="V")[0].count == 1
+    assert client.put("/v1/users/B%09/consent", json={"consent": False}).status_code == 422
+    assert client.delete("/v1/users/C%20").status_code == 422
+
+
+def test_ids_are_nfc_normalised_everywhere(client: TestClient, api_store: GraphStore) -> None:
+    decomposed, composed = "cafe\u0301", "caf\u00e9"
+    r = client.post("/v1/events", json={"events": [{"event_id": "n1", "user_id": decomposed, "item_id": decomposed,
+                                                     "type": "click", "timestamp": NOW - 1_000}]})
+    assert r.status_code == 202, r.text
+    assert [e.item_id for e in api_store.user_interactions(user_id=composed)] == [composed]
+    for spelling in (decomposed, composed):
+        got = client.get(f"/v1/users/{spelling}/interactions")
+        assert got.status_code == 200 and [d["item_id"] for d in got.json()["data"]] == [composed]

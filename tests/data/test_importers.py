@@ -120,6 +120,9 @@ def test_events_csv_with_catalogue(store: FalkorDBStore, tmp_path: Path) -> None
         ("a,x,view,1700000000000,abc", "value must be a number"),
         ("a,x,view", "expected 5 columns, got 3"),
         ("a,x,view,99999999999999,", "timestamp is in the future"),
+        ("a,x/y,view,1700000000000,", "item_id must not contain '/'"),
+        ("a\x01b,x,view,1700000000000,", "user_id must not contain control character U+0001"),
+        ('"a\tb",x,view,1700000000000,', "user_id must not contain control character U+0009"),
     ],
 )
 def test_malformed_events_rejected_with_line(store: FalkorDBStore, tmp_path: Path, row: str, reason: str) -> None:
@@ -129,6 +132,14 @@ def test_malformed_events_rejected_with_line(store: FalkorDBStore, tmp_path: Pat
     assert err.value.line == 6
     assert reason in err.value.reason
     assert store.counts().interactions == 0
+
+
+def test_import_ids_are_nfc_and_trimmed(store: FalkorDBStore, tmp_path: Path) -> None:
+    ev = write(tmp_path / "nfc.csv", "user_id,item_id,event_type,timestamp,value\n"
+               " cafe\u0301 ,x,view,1700000000000,\ncaf\u00e9,y,view,1700000000001,\n")
+    run_import(store, "events", ev)
+    assert sorted(e.item_id for e in store.user_interactions(user_id="caf\u00e9")) == ["x", "y"]
+    assert store.counts().users == 1
 
 
 def test_events_bad_header(store: FalkorDBStore, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import asdict
 
 import typer
@@ -10,6 +11,8 @@ import typer
 from graphrec.config import Settings
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.factory import open_store
+from graphrec.graph.port import GraphStore
+from graphrec.ids import ID_RULE, id_problem
 
 store_app = typer.Typer(no_args_is_help=True, help="Manage the embedded FalkorDB server.")
 
@@ -78,7 +81,43 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
             typer.echo(f"{name:<13}{value:>12,}")
 
 
+def bad_ids(store: GraphStore) -> dict[str, list[tuple[str, str]]]:
+    """Users and items already in the store whose ids break the id rule (written before it existed,
+    or by another writer): ``{"User": [(id, problem), ...], "Item": [...]}``."""
+    found: dict[str, list[tuple[str, str]]] = {"User": [], "Item": []}
+    user_ids = (u.id for page in store.iter_users() for u in page)
+    item_ids = (i for page in store.iter_items() for i in page.ids)
+    for label, ids in (("User", user_ids), ("Item", item_ids)):
+        for node_id in ids:
+            problem = id_problem(unicodedata.normalize("NFC", node_id))
+            if problem is None and node_id != unicodedata.normalize("NFC", node_id):
+                problem = "is not NFC-normalised"
+            if problem is not None:
+                found[label].append((node_id, problem))
+    return found
+
+
+def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Check the store's data: ids that break the id rule. Exit 1 when something is found."""
+    with open_store(Settings()) as store:
+        found = bad_ids(store)
+    total = sum(len(v) for v in found.values())
+    if as_json:
+        typer.echo(json.dumps({"bad_ids": {k: [{"id": i, "problem": p} for i, p in v] for k, v in found.items()}}))
+    else:
+        typer.echo(f"ids: {ID_RULE}")
+        for label, rows in found.items():
+            typer.echo(f"{label}: {len(rows)} id(s) break the rule")
+            for node_id, problem in rows[:20]:
+                typer.echo(f"  {node_id!r}: {problem}")
+        if total:
+            typer.echo("fix: merge each into its valid spelling (POST /v1/users/{id}/merge) or erase it", err=True)
+    if total:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
+    app.command("doctor")(doctor)
     app.command("stats")(stats)
     app.add_typer(store_app, name="store")

@@ -19,6 +19,7 @@ from graphrec.data.errors import InputError
 from graphrec.data.weighing import Weigher
 from graphrec.events.types import EVENT_TYPES, VALUED_TYPES
 from graphrec.graph.records import InteractionDelta
+from graphrec.ids import FORBIDDEN_ID_PATTERN, ID_RULE, MAX_ID_LENGTH, id_problem
 
 CANONICAL = pa.schema([
     ("user_id", pa.string()),
@@ -122,9 +123,19 @@ def check_values(types: pa.Array, values: pa.Array, lines: pa.Array, path: Path)
 
 
 def require_nonempty(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Path, field: str) -> pa.Array:
-    text = pc.utf8_trim_whitespace(col)
+    """An id column under the id rule (graphrec.ids), checked as a whole column.
+
+    Whitespace around a cell is file padding and is trimmed; what remains is NFC-normalised and must
+    hold no control character and no '/'."""
+    text = pc.utf8_normalize(pc.utf8_trim_whitespace(col), "NFC")
     require(pc.and_kleene(pc.invert(pc.is_null(text)), pc.not_equal(text, "")), lines, path, f"{field} is missing")
-    require(pc.less_equal(pc.utf8_length(text), 256), lines, path, f"{field} is longer than 256 characters")
+    require(pc.less_equal(pc.utf8_length(text), MAX_ID_LENGTH), lines, path,
+            f"{field} is longer than {MAX_ID_LENGTH} characters")
+    bad = pc.match_substring_regex(text, FORBIDDEN_ID_PATTERN)
+    first = first_false(pc.invert(bad))
+    if first is not None:
+        problem = id_problem(text[first].as_py()) or "breaks the id rule"
+        raise InputError(path, int(lines[first].as_py()), f"{field} {problem} (ids: {ID_RULE})")
     return text
 
 

@@ -16,13 +16,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -31,11 +30,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from graphrec.events.types import EVENT_TYPES, VALUED_TYPES
+from graphrec.ids import Identifier
 
 ANON_PREFIX = "anon:"
 MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything earlier is a unit mistake
 
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
 def anonymous_node_id(anonymous_id: str) -> str:
