@@ -159,7 +159,7 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.PAGE_ITEMS: [_rec(id="i1", title="T", cats=["b", "a"])] if first_page else [],
         q.PAGE_USER_IDS: [_rec(id="u1")] if first_page else [],
         q.EDGES_OF_USERS: [_rec(u="u1", i="i1", w=1.5, l=2)],
-        q.VECTOR_INDEX_INFO: [_rec(dim=3, state="POPULATING")],
+        q.VECTOR_INDEX_INFO: [_rec(dim=3, state="POPULATING", quantized=False)],
         q.SIMILAR_ITEMS: [_rec(id="i1", score=1.0), _rec(id="i2", score=0.75)],
         q.SIMILAR_USERS: [_rec(id="u1", score=0.5)],
         q.ITEM_EMBEDDING: [_rec(v=[1.0, 0.0])],

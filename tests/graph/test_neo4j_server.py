@@ -24,6 +24,7 @@ from neo4j_harness import HERE, wait_gone
 
 from graphrec.graph import neo4j_cypher as q
 from graphrec.graph.neo4j_store import Neo4jStore
+from graphrec.graph.records import ItemRecord
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "graph" / "schema.cypher"
@@ -58,6 +59,32 @@ def test_schema_script_runs_twice_and_leaves_the_expected_schema(neo4j_server, n
         driver.execute_query("CREATE (:User {id: $id})", id="dup", database_=neo4j_server.database)
         with pytest.raises(Neo4jError, match="already exists"):
             driver.execute_query("CREATE (:User {id: $id})", id="dup", database_=neo4j_server.database)
+
+
+def test_publishing_replaces_a_quantized_vector_index(neo4j_server, neo4j_store: Neo4jStore) -> None:  # type: ignore[no-untyped-def]
+    """An index made before quantization was turned off (or by hand) is rebuilt exact on the next publish."""
+    import numpy as np
+
+    with _driver(neo4j_server) as driver:
+        driver.execute_query("DROP INDEX item_embedding IF EXISTS", database_=neo4j_server.database)
+        driver.execute_query("CREATE VECTOR INDEX item_embedding FOR (i:Item) ON i.embedding OPTIONS {indexConfig: "
+                             "{`vector.dimensions`: 4, `vector.similarity_function`: 'cosine'}}",
+                             database_=neo4j_server.database)
+        driver.execute_query("CALL db.awaitIndexes(300)", database_=neo4j_server.database)
+
+        def quantized() -> bool:
+            (r,) = driver.execute_query("SHOW VECTOR INDEXES YIELD name, options WHERE name = 'item_embedding' "
+                                        "RETURN options.indexConfig['vector.quantization.enabled'] AS q",
+                                        database_=neo4j_server.database).records
+            return bool(r["q"])
+
+        assert quantized(), "Neo4j quantizes by default"
+        neo4j_store.upsert_items([ItemRecord("a"), ItemRecord("b")])
+        neo4j_store.write_embeddings(label="Item", ids=["a", "b"], vectors=np.eye(2, 4, dtype=np.float32),
+                                     model_version="v1")
+        assert not quantized()
+    assert neo4j_store.similar_by_embedding(label="Item", vector=np.eye(1, 4, 1, dtype=np.float32)[0],
+                                            k=1)[0][0] == "b"
 
 
 def test_graph_data_science_is_installed(neo4j_server) -> None:  # type: ignore[no-untyped-def]

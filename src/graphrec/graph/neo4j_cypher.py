@@ -42,7 +42,8 @@ SCHEMA_RESOURCE: Final = "schema.cypher"
 VECTOR_INDEX_INFO: Final = """
 SHOW VECTOR INDEXES YIELD name, state, options
 WHERE name = $name
-RETURN options.indexConfig['vector.dimensions'] AS dim, state
+RETURN options.indexConfig['vector.dimensions'] AS dim, state,
+       coalesce(options.indexConfig['vector.quantization.enabled'], true) AS quantized
 """
 DROP_ITEM_VECTOR_INDEX: Final = "DROP INDEX item_embedding IF EXISTS"
 DROP_USER_VECTOR_INDEX: Final = "DROP INDEX user_embedding IF EXISTS"

@@ -246,19 +246,21 @@ class Neo4jStore:
 
     # -- embeddings ------------------------------------------------------------------------------
     def _ensure_vector_index(self, label: NodeLabel, dim: int) -> None:
-        """Make the label's vector index exist with ``dim`` dimensions (drop + create if it differs)."""
+        """Make the label's vector index exist with ``dim`` dimensions, unquantized (drop + create an
+        index that differs: another model width, or a quantized index from before graphrec turned
+        quantization off, whose approximate scores reorder neighbours against the API's cosine)."""
         if label == "Item":
             name, create, drop = q.ITEM_VECTOR_INDEX, q.CREATE_ITEM_VECTOR_INDEX, q.DROP_ITEM_VECTOR_INDEX
         else:
             name, create, drop = q.USER_VECTOR_INDEX, q.CREATE_USER_VECTOR_INDEX, q.DROP_USER_VECTOR_INDEX
         rows = self._read(q.VECTOR_INDEX_INFO, {"name": name})
-        if rows and rows[0]["dim"] == dim:
+        if rows and rows[0]["dim"] == dim and not rows[0]["quantized"]:
             if rows[0]["state"] != "ONLINE":
                 self._write(q.AWAIT_INDEX, {"name": name, "timeout": _INDEX_TIMEOUT_S})
             return
         if rows:
-            logger.info("vector index %s has %s dimensions; re-creating it with %d",
-                        name, rows[0]["dim"], dim)
+            logger.info("vector index %s has %s dimensions (quantized: %s); re-creating it with %d, unquantized",
+                        name, rows[0]["dim"], rows[0]["quantized"], dim)
             self._write(drop)  # a new model with another width: rebuild the index
         self._write(create, {"dim": int(dim)})
         self._write(q.AWAIT_INDEX, {"name": name, "timeout": _INDEX_TIMEOUT_S})
