@@ -1,4 +1,4 @@
-"""``graphrec cypher`` (and ``graphrec doctor``) on both stores: -c, -f with :param lines, --param, formats, read-only."""
+"""``graphrec cypher`` and ``graphrec doctor`` on both stores: -c, -f, --param, formats, read-only."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ Read-only unless ``--write``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import sys
@@ -99,17 +100,12 @@ def render(result: CypherResult, fmt: str) -> str:
         return "\n".join(json.dumps(dict(zip(result.columns, row, strict=True)), default=str, ensure_ascii=False)
                          for row in result.rows)
     if fmt == "csv":
-        out: list[str] = []
-
-        class _Lines:
-            def write(self, s: str) -> None:
-                out.append(s)
-
-        writer = csv.writer(_Lines(), lineterminator="\n")
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
         writer.writerow(result.columns)
         writer.writerows([[v if isinstance(v, str) else json.dumps(v, default=str) for v in row]
                           for row in result.rows])
-        return "".join(out).rstrip("\n")
+        return out.getvalue().rstrip("\n")
     cells = [[_cell(v) for v in row] for row in result.rows]
     widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(result.columns)]
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"

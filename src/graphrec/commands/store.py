@@ -89,9 +89,8 @@ def bad_ids(store: GraphStore) -> dict[str, list[tuple[str, str]]]:
     item_ids = (i for page in store.iter_items() for i in page.ids)
     for label, ids in (("User", user_ids), ("Item", item_ids)):
         for node_id in ids:
-            problem = id_problem(unicodedata.normalize("NFC", node_id))
-            if problem is None and node_id != unicodedata.normalize("NFC", node_id):
-                problem = "is not NFC-normalised"
+            nfc = unicodedata.normalize("NFC", node_id)
+            problem = id_problem(nfc) or ("is not NFC-normalised" if nfc != node_id else None)
             if problem is not None:
                 found[label].append((node_id, problem))
     return found

@@ -103,8 +103,11 @@ def evaluate_command(
         evaluation["models"] = [m.strip() for m in models.split(",") if m.strip()]
     cfg = EvalConfig.model_validate(evaluation)
     snapshot = None
+    from graphrec.graph.neo4j_store import SCHEMES as NEO4J_SCHEMES
+    from graphrec.graph.neo4j_store import Neo4jStore
+
     settings = Settings()
-    on_neo4j = settings.graph_uri.startswith(("bolt", "neo4j"))
+    on_neo4j = settings.graph_uri.startswith(NEO4J_SCHEMES)
     if dataset != "store" and not (on_neo4j and cfg.gds):
         rows = run_evaluation(cfg, output)
     else:
@@ -115,7 +118,7 @@ def evaluate_command(
             if dataset == "store":
                 snapshot = export_snapshot(store, ExportConfig.model_validate(raw.get("export", {})),
                                            half_life_days=settings.half_life_days)
-            gds = store.gds() if on_neo4j and cfg.gds else None  # type: ignore[attr-defined]
+            gds = store.gds() if isinstance(store, Neo4jStore) and cfg.gds else None
             if on_neo4j and cfg.gds and gds is None:
                 typer.echo("note: this Neo4j has no Graph Data Science plugin: no GDS-FastRP-kNN row", err=True)
             rows = run_evaluation(cfg, output, snapshot=snapshot, gds=gds)

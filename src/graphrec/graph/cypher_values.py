@@ -9,6 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from falkordb import Edge as FEdge
+from falkordb import Node as FNode
+from falkordb import Path as FPath
+from neo4j.graph import Node, Path, Relationship
+
 
 def node_value(labels: Any, props: Mapping[str, Any]) -> dict[str, Any]:
     return {"_labels": sorted(labels if isinstance(labels, list | tuple | set | frozenset) else [labels]),
@@ -21,11 +26,6 @@ def relationship_value(rel_type: str, props: Mapping[str, Any]) -> dict[str, Any
 
 def plain(value: Any) -> Any:
     """A driver value as dicts, lists and scalars (Neo4j temporal values as ISO strings)."""
-    from falkordb import Edge as FEdge
-    from falkordb import Node as FNode
-    from falkordb import Path as FPath
-    from neo4j.graph import Node, Path, Relationship
-
     if isinstance(value, Node):
         return node_value(list(value.labels), dict(value.items()))
     if isinstance(value, Relationship):

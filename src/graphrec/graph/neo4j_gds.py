@@ -17,8 +17,6 @@ from neo4j import Driver, RoutingControl
 
 from graphrec.graph import neo4j_cypher as q
 
-_EDGE_CHUNK = 50_000
-
 
 @dataclass(frozen=True, slots=True)
 class FastRPConfig:
@@ -47,14 +45,12 @@ class GdsClient:
         """``(item_a, item_b, cosine)`` of each item's ``cfg.neighbours`` nearest items by FastRP."""
         cfg = cfg or FastRPConfig()
         graph = f"graphrec-fastrp-{secrets.token_hex(6)}"
-        edges = np.column_stack([np.asarray(users, np.int64), np.asarray(items, np.int64) + n_users])
-        w = np.asarray(weights, np.float64)
+        # One projection: the aggregation must see every edge in one query, so the edges go in one
+        # parameter (a few MB for a million edges), as [user, item + n_users, weight] rows.
+        rows = np.column_stack([np.asarray(users, np.float64), np.asarray(items, np.float64) + n_users,
+                                np.asarray(weights, np.float64)]).tolist()
+        rows = [[int(u), int(i), w] for u, i, w in rows]
         try:
-            # One projection: the aggregation must see every edge in one query, so the edges go in one
-            # parameter (a few MB for a million edges); chunks only bound the Python list building.
-            rows = [[int(a), int(b), float(c)] for start in range(0, len(edges), _EDGE_CHUNK)
-                    for (a, b), c in zip(edges[start:start + _EDGE_CHUNK].tolist(),
-                                         w[start:start + _EDGE_CHUNK].tolist(), strict=True)]
             self._write(q.GDS_PROJECT_EDGES, graph=graph, edges=rows)
             self._write(q.GDS_FASTRP_MUTATE, graph=graph, dim=cfg.dim, iteration_weights=list(cfg.iteration_weights),
                         normalization=cfg.normalization, seed=cfg.seed)

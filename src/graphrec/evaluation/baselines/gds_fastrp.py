@@ -25,13 +25,12 @@ class GdsFastRPKnn:
         self._similarity = sp.csr_matrix((0, 0))
 
     def fit(self, train: Snapshot) -> None:
-        x = train.matrix("ones").tocoo()
         weights = train.matrix("weights").tocoo()
         keep = weights.data > 0  # dislikes are not similarity evidence
         a, b, sim = self.gds.item_knn(weights.row[keep], weights.col[keep], weights.data[keep],
                                       n_users=train.n_users, cfg=self.cfg)
         self._similarity = sp.csr_matrix((sim.astype(np.float32), (a, b)), shape=(train.n_items, train.n_items))
-        self._user_items = x.tocsr()
+        self._user_items = train.matrix("ones")
 
     def score(self, users: np.ndarray) -> np.ndarray:
         return np.asarray((self._user_items[users] @ self._similarity).todense(), dtype=np.float32)
