@@ -1,4 +1,5 @@
-"""Error handlers: 422s list every problem as (index, field, reason); 500s never leak exception text."""
+"""Error handlers: 422s list every problem as (index, field, reason); a store outage is a 503 with
+``Retry-After`` (never a 500 or a 404); 500s never leak exception text."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+
+from graphrec.graph.errors import StoreUnavailable, is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +36,31 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": detail})
 
 
+def store_unavailable_response(request: Request, reason: str) -> JSONResponse:
+    """The one 503 of a store outage; also marks the store down so later requests skip it."""
+    state = request.app.state
+    health = getattr(state, "store_health", None)
+    if health is not None:
+        health.failed(reason)
+    retry = getattr(getattr(state, "settings", None), "retry_after_s", 2)
+    metrics = getattr(state, "metrics", None)
+    if metrics is not None:
+        metrics.shed.labels("store_unavailable").inc()
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": "the graph store is unavailable; retry later (a retried event batch is applied once)"},
+        headers={"Retry-After": str(retry)},
+    )
+
+
+async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    return store_unavailable_response(request, str(exc))
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    if is_unavailable(exc):  # wrapped on its way up (e.g. by a thread pool or an ExceptionGroup)
+        return await _store_unavailable(request, StoreUnavailable(str(exc)))
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse(
         status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, content={"detail": "internal server error"}
@@ -42,4 +69,5 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unhandled)

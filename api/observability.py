@@ -62,6 +62,12 @@ class Metrics:
                                ["endpoint", "source"], registry=self.registry)
         self.degraded = Counter("graphrec_degraded_responses_total", "responses flagged degraded",
                                 ["endpoint"], registry=self.registry)
+        self.shed = Counter("graphrec_shed_requests_total",
+                            "requests refused fast instead of served: concurrency (503), client_rate (429), "
+                            "key_rate (429), auth_failures (429), store_unavailable (503)",
+                            ["reason"], registry=self.registry)
+        for reason in ("concurrency", "client_rate", "key_rate", "auth_failures", "store_unavailable"):
+            self.shed.labels(reason)  # every series exists from the start (0), so dashboards see it
 
 
 class ObservabilityMiddleware:
@@ -113,8 +119,8 @@ class ObservabilityMiddleware:
             request_id_var.reset(token)
 
 
-def install_observability(app: FastAPI) -> Metrics:
-    metrics = Metrics()
+def install_observability(app: FastAPI, metrics: Metrics | None = None) -> Metrics:
+    metrics = metrics if metrics is not None else Metrics()
     app.state.metrics = metrics
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     return metrics

@@ -4,7 +4,8 @@ The body is read by hand so that its size is checked (``Content-Length`` first, 
 bytes) before any parsing. Status codes: 202 written (counts of applied and duplicate events);
 400 malformed JSON; 401 missing/invalid key; 403 events of users who withdrew consent (nothing
 written); 413 body or batch too large; 415 not JSON; 422 every invalid event with index, field and
-reason (nothing written); 429 rate limited (``Retry-After``).
+reason (nothing written); 429 rate limited (``Retry-After``); 503 the store is unavailable or the
+worker is at its concurrency limit (``Retry-After``; nothing acknowledged, a retry is applied once).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 
-from api.deps import ApiKeyDep, PipelineDep, SettingsDep
+from api.deps import ApiKeyDep, PipelineDep, SettingsDep, require_store
 from api.errors import error_item
-from api.schemas.errors import ErrorListPublic, ErrorPublic
+from api.openapi import body_ref
+from api.schemas.errors import ErrorListPublic, error_responses
 from api.schemas.events import EventsAccepted, EventsCreate
 from graphrec.config import Settings
 from graphrec.events.pipeline import ConsentRefused, EventPipeline
@@ -121,32 +123,23 @@ async def _ingest(request: Request, body: bytes, settings: Settings, pipeline: E
     )
 
 
-# The body is parsed by hand (size first); this documents it in the OpenAPI schema.
-_BODY_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": EventsCreate.model_json_schema()}},
-    }
-}
+# The body is parsed by hand (size first); this documents it (api.openapi adds the models).
+BODY_MODELS = (EventsCreate,)
 
 
 @router.post(
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=EventsAccepted,
-    openapi_extra=_BODY_SCHEMA,
-    responses={
-        400: {"model": ErrorPublic},
-        401: {"model": ErrorPublic},
-        403: {"model": ErrorListPublic},
-        413: {"model": ErrorPublic},
-        415: {"model": ErrorPublic},
-        422: {"model": ErrorListPublic},
-        429: {"model": ErrorPublic},
-    },
+    openapi_extra=body_ref(EventsCreate),
+    responses=error_responses(
+        400, 401, 403, 413, 415, 422, 429, 503,
+        e403={"model": ErrorListPublic, "description": "events of users who withdrew consent (nothing written)"},
+    ),
 )
 async def create_events(
-    request: Request, _key: ApiKeyDep, settings: SettingsDep, pipeline: PipelineDep
+    request: Request, _key: ApiKeyDep, settings: SettingsDep, pipeline: PipelineDep,
+    _store: Annotated[None, Depends(require_store)],
 ) -> EventsAccepted:
     """Record a batch of behaviour events, each exactly once; answered after the write is durable."""
     ctype = request.headers.get("content-type")

@@ -10,15 +10,16 @@ from fastapi.concurrency import run_in_threadpool
 from api.blocking import run_blocking
 from api.deps import SettingsDep, StoreDep, read_access
 from api.routers.recommendations import K, check_category, record, to_public
-from api.schemas.errors import ErrorListPublic, ErrorPublic
+from api.schemas.errors import error_responses
 from api.schemas.recommend import PopularItemsPublic, RecommendedItemPublic, SimilarItemsPublic
+from graphrec.graph.errors import StoreUnavailable
 from graphrec.ids import Identifier
 from graphrec.recommend.explain import popular_reason
 from graphrec.recommend.service import NothingToServe, TraversalLimits, similar_items
 
 router = APIRouter(
     prefix="/items", tags=["items"], dependencies=[Depends(read_access)],
-    responses={401: {"model": ErrorPublic}, 422: {"model": ErrorListPublic}},
+    responses=error_responses(401, 422, 429, 503),
 )
 
 
@@ -43,14 +44,13 @@ def _item_known(request: Request, store: StoreDep, item_id: str) -> bool:
         return True
     if item_id in request.app.state.catalog.view.titles:
         return True
-    try:
-        return store.item_exists(item_id=item_id)
-    except Exception:
-        return False
+    if not request.app.state.store_health.up:  # cannot tell "unknown" from "unreachable": 503, not 404
+        raise StoreUnavailable("the graph store is down; cannot look the item up")
+    return store.item_exists(item_id=item_id)
 
 
-@router.get("/{item_id}/similar", response_model=SimilarItemsPublic,
-            responses={404: {"model": ErrorPublic}, 503: {"model": ErrorPublic}})
+@router.get("/{item_id:path}/similar", response_model=SimilarItemsPublic,
+            responses=error_responses(404))
 async def similar(
     request: Request, store: StoreDep, settings: SettingsDep,
     item_id: Annotated[Identifier, Path()], k: K = 20, explain: bool = False,
@@ -64,7 +64,8 @@ async def similar(
             request, similar_items, item_id, k, store=store, state=state, view=request.app.state.catalog.view,
             default_alpha=settings.blend_default_alpha, top_n=settings.candidates_per_source, explain_=explain,
             cograph=request.app.state.cograph.index,
-            traversal=TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout))
+            traversal=TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout),
+            store_up=request.app.state.store_health.up)
     except NothingToServe as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}) from None
     record(request, "similar", result)

@@ -7,9 +7,11 @@ from dataclasses import asdict
 from fastapi import APIRouter, Depends, Request
 
 from api.deps import read_access
+from api.schemas.errors import error_responses
 from api.schemas.recommend import ModelPublic
 
-router = APIRouter(prefix="/model", tags=["model"], dependencies=[Depends(read_access)])
+router = APIRouter(prefix="/model", tags=["model"], dependencies=[Depends(read_access)],
+                   responses=error_responses(401, 429, 503))
 
 
 @router.get("", response_model=ModelPublic)

@@ -27,14 +27,20 @@ def _ping(store: object) -> bool:
 
 @router.get("/readyz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
 async def readyz(request: Request) -> Response:
-    """Readiness: the store answers and the model is loaded (or none is published yet)."""
-    store_ok = await run_in_threadpool(_ping, request.app.state.store)
+    """Readiness: the store answers and the model is loaded (or none is published yet).
+
+    503 while the store is down, even with a model loaded: recommendations would still answer
+    (degraded) but events and user routes cannot, so a load balancer should prefer a replica whose
+    store works. Liveness (``/healthz``) stays 200: restarting the API would not bring the store back.
+    """
+    health = request.app.state.store_health
+    store_ok = health.up and await run_in_threadpool(_ping, request.app.state.store)
     holder = request.app.state.models
     model = holder.state.version if holder.state is not None else None
     model_ok = model is not None or holder.last_error is None
-    checks = {"store": store_ok, "model": model or "none published", "model_error": holder.last_error}
-    # With the store down but a model loaded, recommendations still work (degraded): stay ready.
-    ok = (store_ok or model is not None) and model_ok
+    checks = {"store": store_ok, "model": model or "none published", "model_error": holder.last_error,
+              "store_error": health.last_error, "store_down_s": round(health.down_for_s, 1)}
+    ok = store_ok and model_ok
     body = HealthPublic(status="ready" if ok else "not ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=status.HTTP_200_OK if ok else 503)
 

@@ -7,6 +7,7 @@ no model is published. 503 only when nothing at all can be served.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Annotated
@@ -16,9 +17,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from api.blocking import run_blocking
 from api.deps import SettingsDep, StoreDep, read_access
 from api.errors import error_item
-from api.schemas.errors import ErrorListPublic, ErrorPublic
+from api.schemas.errors import error_responses
 from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic, ScorePartsPublic
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
+from graphrec.graph.errors import StoreUnavailable
 from graphrec.ids import Identifier
 from graphrec.recommend.cograph import CoInteractionIndex
 from graphrec.recommend.service import (
@@ -37,7 +39,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(
     tags=["recommendations"],
     dependencies=[Depends(read_access)],
-    responses={401: {"model": ErrorPublic}, 422: {"model": ErrorListPublic}, 503: {"model": ErrorPublic}},
+    responses=error_responses(401, 422, 429, 503),
 )
 
 K = Annotated[int, Query(ge=1, le=100, description="how many items")]
@@ -72,11 +74,24 @@ def record(request: Request, endpoint: str, result: RecResult) -> None:
 
 async def _read_inputs(request: Request, store: StoreDep, node_id: str, req: RecRequest, settings: SettingsDep,
                        cograph: CoInteractionIndex | None, traversal: TraversalLimits, now_ms: int) -> UserInputs:
-    """The user's history, awaited on the loop; the store's traversal (on a thread) only without an index."""
+    """The user's history, awaited on the loop; the store's traversal (on a thread) only without an index.
+
+    Bounded: while the store is known to be down it is not asked at all, and a read that takes
+    longer than ``history_timeout_s`` is abandoned; either way the answer is degraded, not late.
+    """
+    health = request.app.state.store_health
+    if not health.up:
+        return UserInputs(None, None, True)
     try:
-        history = await request.app.state.history.user_history(user_id=node_id, limit=HISTORY_LIMIT)
-    except Exception:
-        logger.warning("store unavailable reading %s's history; degrading", node_id, exc_info=True)
+        history = await asyncio.wait_for(
+            request.app.state.history.user_history(user_id=node_id, limit=HISTORY_LIMIT),
+            timeout=settings.history_timeout_s)
+    except StoreUnavailable as exc:
+        health.failed(str(exc))
+        logger.warning("store unavailable reading %s's history; degrading: %s", node_id, exc)
+        return UserInputs(None, None, True)
+    except TimeoutError:
+        logger.warning("history of %s not read within %.2f s; degrading", node_id, settings.history_timeout_s)
         return UserInputs(None, None, True)
     if cograph is not None or not len(history):
         return UserInputs(history)
@@ -115,7 +130,7 @@ def _no_anon(value: str) -> str:
     return value
 
 
-@router.get("/users/{user_id}/recommendations", response_model=RecommendationsPublic)
+@router.get("/users/{user_id:path}/recommendations", response_model=RecommendationsPublic)
 async def user_recommendations(
     request: Request, store: StoreDep, settings: SettingsDep,
     user_id: Annotated[Identifier, Path()],
@@ -128,7 +143,7 @@ async def user_recommendations(
                             RecRequest(user_id, k, exclude_seen, category, diversity, explain))
 
 
-@router.get("/anonymous/{anonymous_id}/recommendations", response_model=RecommendationsPublic)
+@router.get("/anonymous/{anonymous_id:path}/recommendations", response_model=RecommendationsPublic)
 async def anonymous_recommendations(
     request: Request, store: StoreDep, settings: SettingsDep,
     anonymous_id: Annotated[Identifier, Path()],

@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import AfterValidator
 
-from api.deps import SettingsDep, StoreDep, require_api_key
-from api.schemas.errors import ErrorPublic
+from api.deps import SettingsDep, StoreDep, require_api_key, require_store
+from api.schemas.errors import error_responses
 from api.schemas.users import (
     ConsentPublic,
     ConsentUpdate,
@@ -29,8 +29,8 @@ from graphrec.ids import Identifier
 router = APIRouter(
     prefix="/users",
     tags=["users"],
-    dependencies=[Depends(require_api_key)],
-    responses={401: {"model": ErrorPublic}, 429: {"model": ErrorPublic}},
+    dependencies=[Depends(require_api_key), Depends(require_store)],
+    responses=error_responses(401, 422, 429, 503),
 )
 
 
@@ -44,7 +44,7 @@ UserId = Annotated[Identifier, Path(), AfterValidator(_not_anonymous)]
 
 
 @router.get(
-    "/{user_id}/interactions", response_model=InteractionsPublic, responses={404: {"model": ErrorPublic}}
+    "/{user_id:path}/interactions", response_model=InteractionsPublic, responses=error_responses(404)
 )
 def read_interactions(
     user_id: UserId,
@@ -75,7 +75,7 @@ def read_interactions(
     return InteractionsPublic(data=data, count=len(data))
 
 
-@router.post("/{user_id}/merge", response_model=UserMergePublic, responses={403: {"model": ErrorPublic}})
+@router.post("/{user_id:path}/merge", response_model=UserMergePublic, responses=error_responses(403))
 def merge_anonymous(user_id: UserId, body: UserMergeCreate, store: StoreDep) -> UserMergePublic:
     """Move anonymous visitors' histories onto the user (weights and aggregates add up; idempotent)."""
     user = store.get_user(user_id=user_id)
@@ -94,14 +94,14 @@ def merge_anonymous(user_id: UserId, body: UserMergeCreate, store: StoreDep) -> 
     return UserMergePublic(user_id=user_id, merged=merged, not_found=not_found)
 
 
-@router.put("/{user_id}/consent", response_model=ConsentPublic)
+@router.put("/{user_id:path}/consent", response_model=ConsentPublic)
 def update_consent(user_id: UserId, body: ConsentUpdate, store: StoreDep) -> ConsentPublic:
     """Record whether the user consents to behaviour tracking; without it their events get 403."""
     store.upsert_users([UserRecord(user_id, {"consent": body.consent})])
     return ConsentPublic(user_id=user_id, consent=body.consent)
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete("/{user_id:path}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_user(user_id: UserId, store: StoreDep) -> Response:
     """Erase the user: node, edges, embeddings, consent flag and seen-event records (idempotent)."""
     store.erase_event_ids(user_id=user_id)

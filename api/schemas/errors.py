@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 
@@ -17,3 +19,29 @@ class ErrorListPublic(BaseModel):
 
 class ErrorPublic(BaseModel):
     detail: str
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+_STANDARD: dict[int, dict[str, Any]] = {
+    400: {"model": ErrorPublic, "description": "malformed request (e.g. the body is not JSON)"},
+    401: {"model": ErrorPublic, "description": "missing or invalid X-API-Key (or no keys configured)"},
+    403: {"model": ErrorPublic, "description": "not allowed (e.g. the user withdrew consent)"},
+    404: {"model": ErrorPublic, "description": "unknown user or item"},
+    413: {"model": ErrorPublic, "description": "body or batch too large"},
+    415: {"model": ErrorPublic, "description": "the body must be JSON"},
+    422: {"model": ErrorListPublic, "description": "invalid input: every problem with its field and reason"},
+    429: {"model": ErrorPublic, "headers": _RETRY_AFTER,
+          "description": "rate limited (per key, per client address, or after failed key attempts)"},
+    503: {"model": ErrorPublic, "headers": _RETRY_AFTER,
+          "description": "the graph store is unavailable, or this worker is at its concurrency limit"},
+}
+
+
+def error_responses(*codes: int, **overrides: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route can return, in one shape everywhere.
+
+    ``overrides`` (``e403={...}``) replace one entry, e.g. a 403 whose body is a per-event list."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        out[code] = overrides.get(f"e{code}", _STANDARD[code])
+    return out

@@ -72,6 +72,29 @@ class Settings(BaseSettings):
                                   description="co-items kept per item in the in-memory traversal index")
     cograph_refresh_s: float = Field(300.0, gt=0,
                                      description="how often the API rebuilds its in-memory co-interaction index")
+    # -- failure and overload behaviour of the API (issue 14; see docs/api.md) --
+    store_timeout_s: float = Field(
+        10.0, gt=0, description="longest one store command of the API may take before it counts as "
+        "unavailable (503); CLI jobs wait as long as they need")
+    store_connect_timeout_s: float = Field(3.0, gt=0, description="longest a store connection may take to open")
+    store_retry_s: float = Field(
+        1.0, ge=0, description="how long the Neo4j driver retries a failed transaction in the API "
+        "(the driver's own default, 30 s, held requests that long during an outage)")
+    store_check_s: float = Field(
+        1.0, gt=0, description="how often the API checks an unavailable store (and restarts a dead "
+        "embedded server)")
+    history_timeout_s: float = Field(
+        0.25, gt=0, description="how long a recommendation waits for the user's history before "
+        "answering degraded")
+    retry_after_s: int = Field(2, ge=1, description="Retry-After of 503 answers while the store is down")
+    max_concurrency: int = Field(
+        64, ge=1, le=10_000, description="requests one worker serves at once; more get an immediate 503")
+    ip_rate_limit_per_s: float = Field(
+        20.0, gt=0, description="sustained requests/s per client address on routes open without a key")
+    ip_rate_limit_burst: int = Field(40, ge=1, description="request burst per client address without a key")
+    auth_failures_per_minute: float = Field(
+        10.0, gt=0, description="failed API-key attempts one client address may make per minute "
+        "(burst of the same size) before 429")
 
     @field_validator("graph_uri")
     @classmethod

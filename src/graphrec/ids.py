@@ -18,7 +18,7 @@ import re
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 MAX_ID_LENGTH = 256
@@ -61,5 +61,13 @@ def _validated(value: str) -> str:
                                   {"reason": str(exc), "rule": ID_RULE}) from None
 
 
+_ALLOWED = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029/]"
+_EDGE = r"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029/]"
+# The rule as a JSON Schema pattern, for the OpenAPI document (clients and API fuzzers generate ids
+# from it); the validator above is what enforces it, with a reason in every 422.
+ID_JSON_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH,
+                  "pattern": f"^{_EDGE}(?:{_ALLOWED}*{_EDGE})?$", "description": f"an id: {ID_RULE}"}
+
 # The pydantic form, for request bodies and path parameters: a 422 names the field and the reason.
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_validated)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_validated),
+                       WithJsonSchema(ID_JSON_SCHEMA)]

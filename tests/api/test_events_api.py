@@ -268,7 +268,7 @@ def test_no_configured_keys_disables_writes(settings: Settings) -> None:
         r = c.post("/v1/events", json={"events": [ev()]}, headers={"X-API-Key": "anything"})
     assert r.status_code == 401
     assert r.json()["detail"] == (
-        "no API keys are configured on this server (GRAPHREC_API_KEYS); access is disabled"
+        "no API keys are configured on this server (GRAPHREC_API_KEYS): routes that need a key are disabled"
     )
 
 

@@ -13,13 +13,17 @@ exactly the answer it would have got alone.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import EventKey, EventWriteResult, GraphStore
 from graphrec.graph.records import InteractionDelta
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -118,11 +122,22 @@ class GroupCommitter:
             self._write_one(group[0])
             return
         self.writes += 1
-        merged = self._store.upsert_interactions_once(
-            merge_deltas([r.deltas for r in group]),
-            events=[e for r in group for e in r.events],
-            now_ms=max(r.now_ms for r in group),
-        )
+        try:
+            merged = self._store.upsert_interactions_once(
+                merge_deltas([r.deltas for r in group]),
+                events=[e for r in group for e in r.events],
+                now_ms=max(r.now_ms for r in group),
+            )
+        except StoreUnavailable:
+            raise  # every member would fail the same way: tell them all at once
+        except Exception:
+            # One member's bad batch must not fail the others it was merged with: the group write
+            # rolled back entirely, so each member is written (and fails or succeeds) on its own.
+            logger.warning("a group write of %d batches failed; writing them one by one", len(group),
+                           exc_info=True)
+            for req in group:
+                self._write_one(req)
+            return
         if merged.applied:
             for req in group:
                 req.result.set_result(EventWriteResult(applied=True, existing=(), refused_users=(),

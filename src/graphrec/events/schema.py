@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -25,6 +25,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -72,7 +73,14 @@ class EventIn(BaseModel):
     )
     item_id: Identifier
     type: str = Field(description=f"one of {', '.join(EVENT_TYPES)}")
-    timestamp: int = Field(description="ISO-8601 with a zone or epoch milliseconds; stored as UTC epoch ms")
+    # Accepted as either form (the validator below turns text into epoch ms), so the published
+    # schema says so; the Python type is what the rest of graphrec sees.
+    timestamp: Annotated[int, WithJsonSchema({
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "integer", "minimum": MIN_TIMESTAMP_MS}],
+        "title": "Timestamp",
+        "description": "ISO-8601 with a zone, or epoch milliseconds (from 2000-01-01, at most the "
+                       "clock-skew tolerance ahead of the server); stored as UTC epoch ms",
+    })]
     value: float | None = Field(
         None,
         validate_default=True,

@@ -76,6 +76,8 @@ class EmbeddedServer:
 
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self._child: subprocess.Popen[bytes] | None = None  # the server, when this process started it
+        self._die_with_parent = False
 
     # -- paths ---------------------------------------------------------------------------------
     @property
@@ -149,6 +151,7 @@ class EmbeddedServer:
     # -- lifecycle -----------------------------------------------------------------------------
     def acquire(self, *, pinned: bool = False, die_with_parent: bool = False) -> ServerInfo:
         """Ensure the server runs and take a lease on it for this process."""
+        self._die_with_parent = die_with_parent
         with self._locked():
             info = self.info()
             if info is None:
@@ -168,6 +171,38 @@ class EmbeddedServer:
             info = self.info()
             if info is not None and not info.pinned and not self.live_leases():
                 self._stop(info)
+
+    def revive(self) -> bool:
+        """Restart the server from its data directory if its process died; True when restarted.
+
+        Why: the embedded server is graphrec's to supervise (nobody else runs it), so a crash must
+        not need an operator. Leases are kept (the processes holding them are alive), the socket
+        path and password are the same, so every client's pool reconnects on its next command. The
+        append-only file makes every acknowledged write part of the restarted server's data.
+        """
+        self._reap()
+        with self._locked():
+            if self.info() is not None:  # alive, or already restarted by another process
+                return False
+            recorded = self._recorded()
+            pinned = bool(recorded.get("pinned"))
+            logger.warning("embedded FalkorDB (pid %s) is gone; restarting it from %s",
+                           recorded.get("pid", "?"), self.data_dir)
+            self._start(pinned=pinned, die_with_parent=self._die_with_parent)
+            return True
+
+    def _recorded(self) -> dict[str, object]:
+        try:
+            raw = json.loads(self._info_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return raw if isinstance(raw, dict) else {}
+
+    def _reap(self) -> None:
+        """Collect the exit status of a server this process started, so it leaves no zombie."""
+        if self._child is not None and self._child.poll() is not None:
+            logger.warning("embedded FalkorDB pid=%s exited with code %s", self._child.pid, self._child.returncode)
+            self._child = None
 
     def stop(self) -> bool:
         """Stop the server whatever its leases (``graphrec store stop``); False if none ran."""
@@ -245,6 +280,7 @@ class EmbeddedServer:
                 raise EmbeddedStoreError(f"embedded FalkorDB did not answer on {socket} after {waited:.0f}s")
             time.sleep(0.02)
         info = ServerInfo(pid=proc.pid, socket=socket, pinned=pinned)
+        self._child = proc
         self._write_info(info)
         logger.info("started embedded FalkorDB pid=%s socket=%s", proc.pid, socket)
         return info
@@ -299,7 +335,11 @@ class EmbeddedServer:
             time.sleep(0.02)
         if _pid_alive(info.pid):
             os.kill(info.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(info.pid, os.WNOHANG)
+        if self._child is not None and self._child.pid == info.pid:
+            self._child.wait(timeout=10)
+            self._child = None
+        else:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(info.pid, os.WNOHANG)
         self._info_path.unlink(missing_ok=True)
         logger.info("stopped embedded FalkorDB pid=%s", info.pid)

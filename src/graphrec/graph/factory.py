@@ -10,26 +10,38 @@ from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
 
 
-def connect(settings: Settings, *, die_with_parent: bool = False) -> GraphStore:
-    """Build the adapter for the configured URI; the caller must ``close()`` it."""
+def connect(settings: Settings, *, die_with_parent: bool = False, serving: bool = False) -> GraphStore:
+    """Build the adapter for the configured URI; the caller must ``close()`` it.
+
+    ``serving``: the API's store, whose commands give up after ``store_timeout_s`` and whose Neo4j
+    driver retries for ``store_retry_s`` only, so an outage answers 503 quickly instead of holding
+    requests; batch jobs (import, export, training) keep waiting as long as the store needs.
+    """
     uri = settings.graph_uri
+    timeout = settings.store_timeout_s if serving else None
     password = settings.graph_password.get_secret_value() if settings.graph_password else None
     if uri == "embedded" or uri.startswith("embedded:"):
         from graphrec.graph.falkordb_store import FalkorDBStore
 
         return FalkorDBStore.embedded(settings.embedded_dir, graph=settings.falkordb_graph,
-                                      batch_size=settings.batch_size, die_with_parent=die_with_parent)
+                                      batch_size=settings.batch_size, die_with_parent=die_with_parent,
+                                      timeout_s=timeout)
     if uri.startswith(("falkor://", "falkors://")):
         from graphrec.graph.falkordb_store import FalkorDBStore
 
         parsed = urlparse(uri)
         return FalkorDBStore.remote(parsed.hostname or "127.0.0.1", parsed.port or 6379,
                                     password=parsed.password or password, graph=settings.falkordb_graph,
-                                    batch_size=settings.batch_size, ssl=uri.startswith("falkors://"))
+                                    batch_size=settings.batch_size, ssl=uri.startswith("falkors://"),
+                                    timeout_s=timeout, connect_timeout_s=settings.store_connect_timeout_s)
     from graphrec.graph.neo4j_store import Neo4jStore
 
+    driver_config: dict[str, float] = {"connection_timeout": settings.store_connect_timeout_s}
+    if serving:
+        driver_config.update(max_transaction_retry_time=settings.store_retry_s,
+                             connection_acquisition_timeout=settings.store_timeout_s)
     return Neo4jStore.connect(uri, settings.graph_user, password, database=settings.graph_database,
-                              batch_size=settings.batch_size)
+                              batch_size=settings.batch_size, **driver_config)
 
 
 @contextlib.contextmanager

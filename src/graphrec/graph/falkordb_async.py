@@ -15,6 +15,8 @@ import redis.asyncio as aredis
 from redis.exceptions import ResponseError
 
 from graphrec.graph import falkordb_cypher as q
+from graphrec.graph.errors import translating
+from graphrec.graph.falkordb_connection import TRANSIENT, quick_retry
 from graphrec.graph.falkordb_params import params_header
 from graphrec.graph.records import UserHistory
 from graphrec.graph.rows import history_from_rows
@@ -30,6 +32,7 @@ def is_missing_graph(exc: ResponseError) -> bool:
     return "empty key" in str(exc)
 
 
+@translating(TRANSIENT, "FalkorDB")
 class FalkorDBHistoryReader:
     """``user_history`` over a ``redis.asyncio`` client that connects like the adapter's own client."""
 
@@ -43,7 +46,8 @@ class FalkorDBHistoryReader:
         kw = pool.connection_kwargs
         common: dict[str, Any] = {"username": kw.get("username"), "password": kw.get("password"),
                                   "db": kw.get("db", 0), "socket_timeout": kw.get("socket_timeout"),
-                                  "decode_responses": True}
+                                  "socket_connect_timeout": kw.get("socket_connect_timeout"),
+                                  "retry": quick_retry(), "decode_responses": True}
         if "path" in kw:
             client = aredis.Redis(unix_socket_path=kw["path"], **common)
         else:

@@ -19,8 +19,10 @@ from redis.exceptions import RedisError, ResponseError
 from graphrec.graph import falkordb_cypher as q
 from graphrec.graph import paging
 from graphrec.graph.cypher_values import plain
-from graphrec.graph.embedded import EmbeddedServer
+from graphrec.graph.embedded import EmbeddedServer, EmbeddedStoreError
+from graphrec.graph.errors import translating
 from graphrec.graph.falkordb_async import FalkorDBHistoryReader, is_missing_graph, plain_rows
+from graphrec.graph.falkordb_connection import TRANSIENT, quick_retry
 from graphrec.graph.falkordb_params import params_header
 from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
@@ -50,8 +52,7 @@ logger = logging.getLogger(__name__)
 
 _MS_PER_DAY = 86_400_000
 
-
-
+@translating((*TRANSIENT, EmbeddedStoreError), "FalkorDB")
 class FalkorDBStore:
     """FalkorDB implementation of :class:`graphrec.graph.port.GraphStore`."""
 
@@ -66,12 +67,15 @@ class FalkorDBStore:
     # -- construction ----------------------------------------------------------------------------
     @classmethod
     def embedded(cls, data_dir: Path | str, *, graph: str = "graphrec", batch_size: int = 10_000,
-                 die_with_parent: bool = False) -> FalkorDBStore:
-        """Start (or join) the embedded server for ``data_dir`` and connect over its unix socket."""
+                 die_with_parent: bool = False, timeout_s: float | None = None) -> FalkorDBStore:
+        """Start (or join) the embedded server for ``data_dir`` and connect over its unix socket.
+
+        ``timeout_s`` bounds every command (None: wait as long as a bulk import needs)."""
         server = EmbeddedServer(data_dir)
         info = server.acquire(die_with_parent=die_with_parent)
         try:
-            db = FalkorDB(unix_socket_path=info.socket, password=server.password())
+            db = FalkorDB(unix_socket_path=info.socket, password=server.password(), retry=quick_retry(),
+                          socket_timeout=timeout_s, socket_connect_timeout=2.0)
         except Exception:
             server.release()
             raise
@@ -79,9 +83,11 @@ class FalkorDBStore:
 
     @classmethod
     def remote(cls, host: str, port: int, *, password: str | None, graph: str = "graphrec",
-               batch_size: int = 10_000, ssl: bool = False) -> FalkorDBStore:
-        return cls(FalkorDB(host=host, port=port, password=password, ssl=ssl), graph=graph,
-                   batch_size=batch_size)
+               batch_size: int = 10_000, ssl: bool = False, timeout_s: float | None = None,
+               connect_timeout_s: float = 3.0) -> FalkorDBStore:
+        return cls(FalkorDB(host=host, port=port, password=password, ssl=ssl, retry=quick_retry(),
+                            socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s),
+                   graph=graph, batch_size=batch_size)
 
     # -- plumbing --------------------------------------------------------------------------------
     def _run(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
@@ -338,6 +344,17 @@ class FalkorDBStore:
             return bool(self._db.connection.ping())
         except (RedisError, OSError):
             return False
+
+    def recover(self) -> bool:
+        """Restart the embedded server if its process died (a remote server is not ours to restart),
+        then ping; the API's watchdog calls this while the store does not answer."""
+        if self._server is not None:
+            try:
+                self._server.revive()
+            except EmbeddedStoreError:
+                logger.exception("could not restart the embedded FalkorDB server")
+                return False
+        return self.ping()
 
     def clear(self) -> None:
         self._run(q.CLEAR)

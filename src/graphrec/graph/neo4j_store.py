@@ -31,11 +31,21 @@ from neo4j import (
     RoutingControl,
     Session,
 )
-from neo4j.exceptions import ClientError, ConstraintError, DriverError, Neo4jError
+from neo4j.exceptions import (
+    ClientError,
+    ConnectionPoolError,
+    ConstraintError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
 
 from graphrec.graph import neo4j_cypher as q
 from graphrec.graph import paging
 from graphrec.graph.cypher_values import plain
+from graphrec.graph.errors import translating
 from graphrec.graph.neo4j_gds import GdsClient
 from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
@@ -71,8 +81,13 @@ _INDEX_TIMEOUT_S = 300
 _EMBEDDING_BATCH = 2_000
 _CLEAR_ATTEMPTS = 3
 
+# "Cannot reach Neo4j now": no server, a lost connection, a full pool, or a transient failure
+# (deadlock, leader switch) that outlived the driver's own retries.
+TRANSIENT: tuple[type[BaseException], ...] = (ServiceUnavailable, SessionExpired, TransientError,
+                                              ConnectionPoolError)
 
 
+@translating(TRANSIENT, "Neo4j")
 class Neo4jStore:
     """Neo4j implementation of :class:`graphrec.graph.port.GraphStore`."""
 
@@ -350,6 +365,10 @@ class Neo4jStore:
                     raise
                 logger.warning("clear failed (%s); retrying", exc)
                 time.sleep(0.5 * attempt)
+
+    def recover(self) -> bool:
+        """Nothing to restart (the server is not graphrec's); the driver reconnects by itself."""
+        return self.ping()
 
     def close(self) -> None:
         self._driver.close()

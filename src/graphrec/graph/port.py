@@ -3,6 +3,10 @@
 Every adapter (Neo4j, FalkorDB) implements this protocol and passes the same contract tests
 (``tests/graph/test_contract.py``). Methods are keyword-only where arguments could be confused,
 batched where they write, and return domain records from ``graphrec.graph.records``.
+
+Failures: any method may raise :class:`graphrec.graph.errors.StoreUnavailable` when the store
+cannot be reached or does not answer in time (the API answers 503 with ``Retry-After``); a write
+that raises it applied entirely or not at all. Other exceptions are bad input or bugs.
 """
 
 from __future__ import annotations
@@ -143,6 +147,10 @@ class GraphStore(Protocol):
 
     def ping(self) -> bool:
         """Whether the store answers right now (used by readiness checks)."""
+
+    def recover(self) -> bool:
+        """Make the store reachable again where graphrec owns it (restart a dead embedded server),
+        then ping; the API's store watchdog calls it while the store does not answer."""
 
     def clear(self) -> None:
         """Delete every node and edge (tests and ``graphrec init --reset``)."""

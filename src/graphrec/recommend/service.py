@@ -22,6 +22,7 @@ from itertools import compress
 import numpy as np
 
 from graphrec.events.decay import decay_weights
+from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import UserHistory
 from graphrec.recommend import explain
@@ -112,8 +113,8 @@ def traversal_inputs(store: GraphStore, user_id: str, history: UserHistory, *, k
         cands = store.co_interaction_candidates_for_user(
             user_id=user_id, limit=_candidate_limit(k, exclude_seen, len(set(history.item_ids)), top_n),
             seed_items=traversal.seed_items, fanout=traversal.fanout, now_ms=now_ms, half_life_days=half_life_days)
-    except Exception:
-        logger.warning("store traversal failed for %s; degrading", user_id, exc_info=True)
+    except StoreUnavailable as exc:
+        logger.warning("store traversal failed for %s; degrading: %s", user_id, exc)
         return UserInputs(history, None, True)
     return UserInputs(history, GraphCandidates.from_list(cands))
 
@@ -286,8 +287,10 @@ def _popular_result(req: RecRequest, view: CatalogView, seen: set[str], state: M
 def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState | None, view: CatalogView,
                   default_alpha: float, top_n: int, explain_: bool = False,
                   cograph: CoInteractionIndex | None = None,
-                  traversal: TraversalLimits = TraversalLimits()) -> RecResult:
-    """Embedding neighbours blended with co-interaction neighbours of ``item_id``."""
+                  traversal: TraversalLimits = TraversalLimits(), store_up: bool = True) -> RecResult:
+    """Embedding neighbours blended with co-interaction neighbours of ``item_id``.
+
+    ``store_up=False`` (the store is known to be down): the store's traversal is not tried."""
     degraded = False
     emb_ids: np.ndarray = np.zeros(0, dtype=str)
     emb_scores = np.zeros(0)
@@ -298,13 +301,16 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
             emb_ids, emb_scores = art.similar(i, max(top_n, k))
     graph = GraphCandidates.empty()
     try:
-        cands = (cograph.candidates_for_item(item_id=item_id, limit=max(top_n, k), fanout=traversal.fanout)
-                 if cograph is not None and item_id in cograph.item_lookup else
-                 store.co_interaction_candidates_for_item(item_id=item_id, limit=max(top_n, k),
-                                                          fanout=traversal.fanout))
+        if cograph is not None and item_id in cograph.item_lookup:
+            cands = cograph.candidates_for_item(item_id=item_id, limit=max(top_n, k), fanout=traversal.fanout)
+        elif store_up:
+            cands = store.co_interaction_candidates_for_item(item_id=item_id, limit=max(top_n, k),
+                                                             fanout=traversal.fanout)
+        else:
+            raise StoreUnavailable("the graph store is down")
         graph = GraphCandidates.from_list(cands)
-    except Exception:
-        logger.warning("store traversal failed for item %s; degrading", item_id, exc_info=True)
+    except StoreUnavailable as exc:
+        logger.warning("store traversal failed for item %s; degrading: %s", item_id, exc)
         degraded = True
     if degraded and not len(emb_ids):
         raise NothingToServe("the graph store is unreachable and the model does not know this item")

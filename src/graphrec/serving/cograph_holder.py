@@ -20,15 +20,26 @@ class CoGraphHolder:
         self.co_items = co_items
         self.index: CoInteractionIndex | None = None
         self._built_monotonic = float("-inf")
+        self._retry_at = float("-inf")
+        self._failures = 0
 
     @property
     def stale(self) -> bool:
-        return time.monotonic() - self._built_monotonic >= self.refresh_s
+        now = time.monotonic()
+        return now - self._built_monotonic >= self.refresh_s and now >= self._retry_at
 
     def refresh(self, store: GraphStore) -> None:
+        """Rebuild from a full read of the edges. A failed rebuild keeps the previous index and is
+        retried after 5 s, 10 s, 20 s, ... (at most ``refresh_s``), not on every maintenance tick."""
         started = time.perf_counter()
-        index = CoInteractionIndex.from_pages(store.iter_interactions(page_size=50_000), fanout=self.fanout,
-                                              co_items=self.co_items)
+        try:
+            index = CoInteractionIndex.from_pages(store.iter_interactions(page_size=50_000),
+                                                  fanout=self.fanout, co_items=self.co_items)
+        except Exception:
+            self._failures += 1
+            self._retry_at = time.monotonic() + min(self.refresh_s, 5.0 * 2 ** (self._failures - 1))
+            raise
+        self._failures = 0
         self.index = index
         self._built_monotonic = time.monotonic()
         logger.info("co-interaction index: %s edges in %.2fs", f"{index.edges:,}", time.perf_counter() - started)
