@@ -54,7 +54,10 @@ def store_unavailable_response(request: Request, reason: str) -> JSONResponse:
 
 
 async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
-    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    health = getattr(request.app.state, "store_health", None)
+    # The first failure is news; the requests refused while the store is known to be down are not.
+    level = logging.WARNING if health is None or health.up else logging.DEBUG
+    logger.log(level, "%s %s: %s", request.method, request.url.path, exc)
     return store_unavailable_response(request, str(exc))
 
 

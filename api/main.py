@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except Exception:  # serve without the index (the store's traversal) until a rebuild works
                 logger.warning("co-interaction index not built at startup; retrying in the background",
                                exc_info=True)
-            app.state.history = store.history_reader()
+            app.state.history = store.history_reader(concurrency=s.max_concurrency)
             app.state.blocking = ThreadPoolExecutor(max_workers=s.blocking_threads,
                                                     thread_name_prefix="graphrec-blocking")
             # One thread parses and cleans event batches; their writes are awaited on the loop, so

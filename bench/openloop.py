@@ -51,7 +51,7 @@ class _Pool:
             writer.close()
 
 
-async def _exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes) -> int:
+async def exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes) -> int:
     """Send one GET and read its whole response; the HTTP status."""
     reader, writer = conn
     writer.write(request)
@@ -83,7 +83,7 @@ async def _run(host: str, port: int, paths: list[str], rate: float, seconds: flo
         try:
             conn, reused = await pool.get()
             try:
-                status = await _exchange(conn, request)
+                status = await exchange(conn, request)
             except (OSError, asyncio.IncompleteReadError):
                 if not reused:
                     raise
@@ -91,7 +91,7 @@ async def _run(host: str, port: int, paths: list[str], rate: float, seconds: flo
                 # HTTP clients do for an idempotent GET
                 conn[1].close()
                 conn = await pool.fresh()
-                status = await _exchange(conn, request)
+                status = await exchange(conn, request)
             errors += status != 200
         except (OSError, asyncio.IncompleteReadError, ValueError):
             errors += 1

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from graphrec import demo
 from graphrec.config import Settings
+from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.port import GraphStore
 from graphrec.model.pipeline import current_version, publish
@@ -166,10 +167,10 @@ def test_store_outage_degrades_to_embedding_only(client: TestClient, monkeypatch
     store = client.app.state.store
 
     def down(**_: object) -> None:
-        raise ConnectionError("store down")
+        raise StoreUnavailable("store down")
 
     async def down_async(**_: object) -> None:
-        raise ConnectionError("store down")
+        raise StoreUnavailable("store down")
 
     monkeypatch.setattr(client.app.state.history, "user_history", down_async)
     monkeypatch.setattr(store, "co_interaction_candidates_for_user", down)
@@ -177,6 +178,10 @@ def test_store_outage_degrades_to_embedding_only(client: TestClient, monkeypatch
     assert r.status_code == 200
     assert r.json()["degraded"] is True and {d["source"] for d in r.json()["data"]} == {"embedding"}
     monkeypatch.undo()
+    # The failed read marked the store down; the watchdog's next ping (every second) clears it.
+    deadline = time.monotonic() + 30
+    while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert client.get(f"/v1/users/{user}/recommendations").json()["degraded"] is False
 
 

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.blocking import run_blocking
 from api.deps import SettingsDep, StoreDep, read_access
 from api.routers.recommendations import K, check_category, record, to_public
+from api.routing import id_path
 from api.schemas.errors import error_responses
 from api.schemas.recommend import PopularItemsPublic, RecommendedItemPublic, SimilarItemsPublic
 from graphrec.graph.errors import StoreUnavailable
@@ -49,7 +50,7 @@ def _item_known(request: Request, store: StoreDep, item_id: str) -> bool:
     return store.item_exists(item_id=item_id)
 
 
-@router.get("/{item_id:path}/similar", response_model=SimilarItemsPublic,
+@router.get(id_path("/{item_id}/similar"), response_model=SimilarItemsPublic,
             responses=error_responses(404))
 async def similar(
     request: Request, store: StoreDep, settings: SettingsDep,

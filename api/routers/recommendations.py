@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from api.blocking import run_blocking
 from api.deps import SettingsDep, StoreDep, read_access
 from api.errors import error_item
+from api.routing import id_path
 from api.schemas.errors import error_responses
 from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic, ScorePartsPublic
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
@@ -130,7 +131,7 @@ def _no_anon(value: str) -> str:
     return value
 
 
-@router.get("/users/{user_id:path}/recommendations", response_model=RecommendationsPublic)
+@router.get(id_path("/users/{user_id}/recommendations"), response_model=RecommendationsPublic)
 async def user_recommendations(
     request: Request, store: StoreDep, settings: SettingsDep,
     user_id: Annotated[Identifier, Path()],
@@ -143,7 +144,7 @@ async def user_recommendations(
                             RecRequest(user_id, k, exclude_seen, category, diversity, explain))
 
 
-@router.get("/anonymous/{anonymous_id:path}/recommendations", response_model=RecommendationsPublic)
+@router.get(id_path("/anonymous/{anonymous_id}/recommendations"), response_model=RecommendationsPublic)
 async def anonymous_recommendations(
     request: Request, store: StoreDep, settings: SettingsDep,
     anonymous_id: Annotated[Identifier, Path()],

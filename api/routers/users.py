@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, st
 from pydantic import AfterValidator
 
 from api.deps import SettingsDep, StoreDep, require_api_key, require_store
+from api.routing import id_path
 from api.schemas.errors import error_responses
 from api.schemas.users import (
     ConsentPublic,
@@ -44,7 +45,7 @@ UserId = Annotated[Identifier, Path(), AfterValidator(_not_anonymous)]
 
 
 @router.get(
-    "/{user_id:path}/interactions", response_model=InteractionsPublic, responses=error_responses(404)
+    id_path("/{user_id}/interactions"), response_model=InteractionsPublic, responses=error_responses(404)
 )
 def read_interactions(
     user_id: UserId,
@@ -75,7 +76,7 @@ def read_interactions(
     return InteractionsPublic(data=data, count=len(data))
 
 
-@router.post("/{user_id:path}/merge", response_model=UserMergePublic, responses=error_responses(403))
+@router.post(id_path("/{user_id}/merge"), response_model=UserMergePublic, responses=error_responses(400, 403))
 def merge_anonymous(user_id: UserId, body: UserMergeCreate, store: StoreDep) -> UserMergePublic:
     """Move anonymous visitors' histories onto the user (weights and aggregates add up; idempotent)."""
     user = store.get_user(user_id=user_id)
@@ -94,14 +95,14 @@ def merge_anonymous(user_id: UserId, body: UserMergeCreate, store: StoreDep) -> 
     return UserMergePublic(user_id=user_id, merged=merged, not_found=not_found)
 
 
-@router.put("/{user_id:path}/consent", response_model=ConsentPublic)
+@router.put(id_path("/{user_id}/consent"), response_model=ConsentPublic, responses=error_responses(400))
 def update_consent(user_id: UserId, body: ConsentUpdate, store: StoreDep) -> ConsentPublic:
     """Record whether the user consents to behaviour tracking; without it their events get 403."""
     store.upsert_users([UserRecord(user_id, {"consent": body.consent})])
     return ConsentPublic(user_id=user_id, consent=body.consent)
 
 
-@router.delete("/{user_id:path}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+@router.delete(id_path("/{user_id}"), status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_user(user_id: UserId, store: StoreDep) -> Response:
     """Erase the user: node, edges, embeddings, consent flag and seen-event records (idempotent)."""
     store.erase_event_ids(user_id=user_id)

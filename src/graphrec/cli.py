@@ -24,3 +24,15 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    """The console entry point: the commands, with a store outage reported in one line (exit 3)."""
+    from graphrec.graph.errors import StoreUnavailable
+
+    try:
+        app()
+    except StoreUnavailable as exc:
+        typer.echo(f"error: {exc}\nIs the graph store running, and does GRAPHREC_GRAPH_URI point at it? "
+                   "Retry when it is (imports resume where they stopped).", err=True)
+        raise SystemExit(3) from None

@@ -88,7 +88,8 @@ class Settings(BaseSettings):
         "answering degraded")
     retry_after_s: int = Field(2, ge=1, description="Retry-After of 503 answers while the store is down")
     max_concurrency: int = Field(
-        64, ge=1, le=10_000, description="requests one worker serves at once; more get an immediate 503")
+        16, ge=1, le=10_000, description="requests one worker serves at once; more get an immediate 503 "
+        "(latency of the accepted ones stays near this many times one request's service time)")
     ip_rate_limit_per_s: float = Field(
         20.0, gt=0, description="sustained requests/s per client address on routes open without a key")
     ip_rate_limit_burst: int = Field(40, ge=1, description="request burst per client address without a key")

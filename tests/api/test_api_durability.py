@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,59 +16,21 @@ import pytest
 
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_store import FalkorDBStore
+from tests.live_api import free_port, start_api
 
-REPO = Path(__file__).resolve().parents[2]
 KEY = "durability-key"
 BATCH = 50
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_api(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
+    return start_api({
         "GRAPHREC_GRAPH_URI": f"embedded:{data_dir}",
         "GRAPHREC_FALKORDB_GRAPH": "dur",
         "GRAPHREC_API_KEYS": KEY,
         "GRAPHREC_RATE_LIMIT_PER_S": "100000",
         "GRAPHREC_RATE_LIMIT_BURST": "100000",
         "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"API exited with {proc.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("API did not become ready")
+    }, port)
 
 
 def _batch(n: int) -> dict[str, object]:
@@ -96,7 +56,7 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_sigkill_during_ingest_loses_no_acknowledged_event(data_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     api = _start_api(data_dir, port)
     acked: list[int] = []
     stop = threading.Event()

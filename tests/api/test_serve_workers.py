@@ -17,7 +17,7 @@ import pytest
 
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_store import FalkorDBStore
-from tests.api.test_api_durability import _free_port
+from tests.live_api import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "workers-key"
@@ -42,7 +42,7 @@ def _batch(n: int, now: int) -> dict[str, object]:
 
 
 def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRAPHREC_GRAPH_URI": f"embedded:{data_dir}", "GRAPHREC_FALKORDB_GRAPH": "w",
            "GRAPHREC_API_KEYS": KEY, "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
            "GRAPHREC_RATE_LIMIT_PER_S": "100000", "GRAPHREC_RATE_LIMIT_BURST": "100000"}
@@ -99,7 +99,7 @@ def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
 def test_workers_that_cannot_start_stop_the_server_with_an_error(tmp_path: Path) -> None:
     env = {**os.environ, "GRAPHREC_GRAPH_URI": "falkor://127.0.0.1:1", "GRAPHREC_DATA_DIR": str(tmp_path)}
     graphrec = str(Path(sys.executable).with_name("graphrec"))
-    proc = subprocess.run([graphrec, "serve", "--port", str(_free_port()), "--workers", "2", "--log-level", "error"],
+    proc = subprocess.run([graphrec, "serve", "--port", str(free_port()), "--workers", "2", "--log-level", "error"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "keep exiting at startup" in proc.stderr

@@ -253,5 +253,5 @@ def test_wheel_from_the_copied_files_carries_schema_and_policy(dockerfile: Docke
             assert required in names, f"{required} missing from the wheel the image installs"
         assert zf.read("graphrec/graph/schema.cypher") == (REPO / "src/graphrec/graph/schema.cypher").read_bytes()
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        assert "graphrec = graphrec.cli:app" in zf.read(entry_points).decode()
+        assert "graphrec = graphrec.cli:main" in zf.read(entry_points).decode()
         assert not [n for n in names if n.startswith(("tests/", "bench/", "training/"))]

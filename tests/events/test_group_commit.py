@@ -84,3 +84,16 @@ def test_same_event_key_in_two_concurrent_requests_applies_once(store: FalkorDBS
     results = run_concurrently(committer, [req, req, req])
     assert sum(r.applied for r in results) == 1
     assert store.user_interactions(user_id="u")[0].weight == 1.0
+
+
+def test_a_poisoned_batch_fails_alone_not_the_batches_merged_with_it(store: FalkorDBStore) -> None:
+    # Below the API's id rule a NUL byte reaches the store, which rejects the whole merged query;
+    # the committer then writes each member on its own, so only the poisoned one fails.
+    committer = GroupCommitter(store)
+    requests = [([delta(f"g{k}", "x")], [EventKey(key=f"g{k}:1", user_id=f"g{k}")]) for k in range(7)]
+    requests.insert(3, ([delta("bad\x00", "x")], [EventKey(key="bad\x00:1", user_id="bad\x00")]))
+    results = run_concurrently(committer, requests)
+    assert isinstance(results[3], Exception)
+    good = results[:3] + results[4:]
+    assert all(not isinstance(r, Exception) and r.applied for r in good), results
+    assert store.counts().interactions == 7

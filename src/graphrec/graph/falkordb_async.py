@@ -41,13 +41,14 @@ class FalkorDBHistoryReader:
         self._graph = graph
 
     @classmethod
-    def like(cls, pool: redis.ConnectionPool, graph: str) -> FalkorDBHistoryReader:
+    def like(cls, pool: redis.ConnectionPool, graph: str, *, max_connections: int = 100) -> FalkorDBHistoryReader:
         """A reader for the server ``pool`` (the synchronous client's) connects to."""
         kw = pool.connection_kwargs
         common: dict[str, Any] = {"username": kw.get("username"), "password": kw.get("password"),
                                   "db": kw.get("db", 0), "socket_timeout": kw.get("socket_timeout"),
                                   "socket_connect_timeout": kw.get("socket_connect_timeout"),
-                                  "retry": quick_retry(), "decode_responses": True}
+                                  "retry": quick_retry(), "max_connections": max_connections,
+                                  "decode_responses": True}
         if "path" in kw:
             client = aredis.Redis(unix_socket_path=kw["path"], **common)
         else:

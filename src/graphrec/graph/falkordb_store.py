@@ -198,8 +198,9 @@ class FalkorDBStore:
     def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
         return history_from_rows(self._ro_bulk(q.USER_HISTORY, {"id": user_id, "limit": int(limit)}))
 
-    def history_reader(self) -> FalkorDBHistoryReader:
-        return FalkorDBHistoryReader.like(self._db.connection.connection_pool, self._graph.name)
+    def history_reader(self, *, concurrency: int = 100) -> FalkorDBHistoryReader:
+        return FalkorDBHistoryReader.like(self._db.connection.connection_pool, self._graph.name,
+                                          max_connections=concurrency)
 
     def user_exists(self, *, user_id: str) -> bool:
         return bool(self._scalar(q.USER_EXISTS, {"id": user_id}))

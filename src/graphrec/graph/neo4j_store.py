@@ -224,8 +224,9 @@ class Neo4jStore:
     def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
         return history_from_rows(self._read(q.USER_HISTORY, {"id": user_id, "limit": int(limit)}))
 
-    def history_reader(self) -> ThreadedHistoryReader:
-        """Reads on threads: this adapter is built on the synchronous driver."""
+    def history_reader(self, *, concurrency: int = 100) -> ThreadedHistoryReader:
+        """Reads on threads: this adapter is built on the synchronous driver. More concurrent reads
+        than its threads queue for one (the driver's pool is not the limit)."""
         return ThreadedHistoryReader(self)
 
     def user_exists(self, *, user_id: str) -> bool:

@@ -79,8 +79,11 @@ class GraphStore(Protocol):
     def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
         """A user's ``limit`` most recent edges as (item id, weight, last_ts) columns; the serving read."""
 
-    def history_reader(self) -> HistoryReader:
-        """``user_history`` for an event loop (the API's per-request read); ``aclose`` it when done."""
+    def history_reader(self, *, concurrency: int = 100) -> HistoryReader:
+        """``user_history`` for an event loop (the API's per-request read); ``aclose`` it when done.
+
+        ``concurrency``: reads it must serve at once without refusing any (the API's concurrency
+        limit), so a full connection pool never turns into an "unavailable" answer."""
 
     def user_exists(self, *, user_id: str) -> bool: ...
 

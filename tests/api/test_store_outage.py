@@ -1,0 +1,159 @@
+"""The embedded store dies under a running API: 503 with Retry-After (never 500, never 404),
+degraded reads without touching the store, /readyz 503, and a restart with no operator and no zombie.
+
+Each test owns its store directory (the server is killed), and stops whatever runs there afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from graphrec.config import Settings
+from graphrec.graph.embedded import EmbeddedServer
+from graphrec.graph.records import InteractionDelta, ItemRecord
+
+KEY = "outage-key"
+NOW = int(time.time() * 1000)
+
+
+def ev(n: int, user: str = "u1", item: str = "i1") -> dict[str, object]:
+    return {"event_id": f"e{n}", "user_id": user, "item_id": item, "type": "click", "timestamp": NOW}
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "store"
+    EmbeddedServer(tmp_path / "store").stop()
+
+
+@pytest.fixture
+def client(store_dir: Path, tmp_path: Path) -> Iterator[TestClient]:
+    s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, store_check_s=0.1,
+                 rate_limit_per_s=10_000, rate_limit_burst=10_000)
+    with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
+        store = c.app.state.store
+        store.upsert_items([ItemRecord("i1", title="One"), ItemRecord("i2", title="Two")])
+        store.upsert_interactions([InteractionDelta("u1", "i1", 1.0, 1, NOW, NOW),
+                                   InteractionDelta("u2", "i1", 1.0, 1, NOW, NOW),
+                                   InteractionDelta("u2", "i2", 1.0, 1, NOW, NOW)])
+        assert c.app.state.catalog.refresh(store)
+        c.app.state.cograph.refresh(store)  # the in-memory traversal index, as a running API has it
+        yield c
+
+
+def kill_store(store_dir: Path) -> int:
+    info = EmbeddedServer(store_dir).info()
+    assert info is not None
+    os.kill(info.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while EmbeddedServer(store_dir).info() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return info.pid
+
+
+def wait_ready(c: TestClient, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if c.get("/readyz").status_code == 200:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not ready again after {timeout_s} s: {c.get('/readyz').json()}")
+
+
+def hold_watchdog(c: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the store down for the assertions: the watchdog's recover() only pings."""
+    store = c.app.state.store
+    monkeypatch.setattr(store, "recover", store.ping)
+
+
+def test_a_dead_store_answers_503_with_retry_after_not_500_or_404(
+        client: TestClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hold_watchdog(client, monkeypatch)
+    kill_store(store_dir)
+    r = client.post("/v1/events", json={"events": [ev(1)]})
+    assert r.status_code == 503, r.text
+    assert int(r.headers["Retry-After"]) >= 1 and "unavailable" in r.json()["detail"]
+    # Known down now: the next write is refused at once, the user routes too.
+    assert client.post("/v1/events", json={"events": [ev(2)]}).status_code == 503
+    assert client.get("/v1/users/u1/interactions").status_code == 503
+    assert client.put("/v1/users/u1/consent", json={"consent": False}).status_code == 503
+    assert client.delete("/v1/users/u1").status_code == 503
+    # An item neither the model nor the catalogue knows cannot be called unknown: 503, not 404.
+    r = client.get("/v1/items/nobody-knows/similar")
+    assert r.status_code == 503 and "Retry-After" in r.headers
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["checks"]["store"] is False
+    assert client.get("/healthz").status_code == 200  # alive: restarting the API would not help
+    metrics = client.get("/metrics").text
+    assert 'graphrec_shed_requests_total{reason="store_unavailable"}' in metrics
+    assert 'status="500"' not in metrics
+
+
+def test_degraded_recommendations_do_not_touch_a_store_known_to_be_down(
+        client: TestClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+    history = client.app.state.history
+    real = history.user_history
+
+    async def counted(*, user_id: str, limit: int = 200):  # type: ignore[no-untyped-def]
+        reads.append(user_id)
+        return await real(user_id=user_id, limit=limit)
+
+    monkeypatch.setattr(history, "user_history", counted)
+    hold_watchdog(client, monkeypatch)
+    kill_store(store_dir)
+    first = client.get("/v1/users/u1/recommendations")
+    assert first.status_code == 200 and first.json()["degraded"] is True
+    assert reads == ["u1"]  # this one tried, failed at once (no client retry backoff) and opened the breaker
+    for _ in range(5):
+        r = client.get("/v1/users/u1/recommendations")
+        assert r.status_code == 200 and r.json()["degraded"] is True and r.json()["count"] >= 1
+    assert reads == ["u1"]  # ... and these never waited on the store
+    sim = client.get("/v1/items/i1/similar")  # from the in-memory index, without the store
+    assert sim.status_code == 200 and [d["item_id"] for d in sim.json()["data"]] == ["i2"]
+
+
+def test_the_watchdog_restarts_a_killed_embedded_server_and_reaps_it(client: TestClient, store_dir: Path) -> None:
+    assert client.post("/v1/events", json={"events": [ev(1)]}).status_code == 202
+    old = kill_store(store_dir)
+    client.post("/v1/events", json={"events": [ev(2)]})  # 503 (or 202 if the watchdog was faster)
+    wait_ready(client)
+    info = EmbeddedServer(store_dir).info()
+    assert info is not None and info.pid != old
+    assert not Path(f"/proc/{old}").exists(), "the killed server was left as a zombie"
+    r = client.post("/v1/events", json={"events": [ev(3), ev(1)]})
+    assert r.status_code == 202, r.text
+    assert r.json()["duplicates"] == 1  # the acknowledged event survived the crash (append-only file)
+    edges = {e["item_id"]: e["count"] for e in client.get("/v1/users/u1/interactions").json()["data"]}
+    assert edges["i1"] >= 3  # seeded once, e1 and e3 (e2 only if it was acknowledged)
+    assert client.get("/v1/users/u1/recommendations").json()["degraded"] is False or \
+        client.app.state.models.state is None
+
+
+def test_startup_survives_a_failing_co_interaction_build(store_dir: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphrec.serving.cograph_holder import CoGraphHolder
+
+    def broken(self: CoGraphHolder, store: object) -> None:
+        raise RuntimeError("rebuild failed")
+
+    monkeypatch.setattr(CoGraphHolder, "refresh", broken)
+    s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY)
+    with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
+        assert c.get("/readyz").status_code == 200
+        assert c.app.state.cograph.index is None
+        assert c.get("/v1/users/u1/recommendations").status_code == 200
+
+
+def test_empty_key_list_outside_local_refuses_to_start(store_dir: Path, tmp_path: Path) -> None:
+    s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys="", environment="staging")
+    with pytest.raises(RuntimeError, match="GRAPHREC_API_KEYS is empty"), TestClient(create_app(s)):
+        pass
