@@ -148,6 +148,7 @@ def bench_api(
     acked = [0]
     latencies: list[float] = []
     errors = [0]
+    shed = [0]
     deadline = time.monotonic() + max_seconds
 
     def worker() -> None:
@@ -163,6 +164,11 @@ def bench_api(
                     return
                 t = time.perf_counter()
                 r = c.post("/v1/events", content=bodies[i])
+                while r.status_code in (429, 503):  # shed or rate limited: retry as a client should
+                    with lock:
+                        shed[0] += 1
+                    time.sleep(0.01)
+                    r = c.post("/v1/events", content=bodies[i])
                 dt = time.perf_counter() - t
                 with lock:
                     if r.status_code == 202:
@@ -184,6 +190,7 @@ def bench_api(
         "seconds": wall,
         "events_per_s": acked[0] / wall,
         "errors": errors[0],
+        "shed_retries": shed[0],
         "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else 0.0,
         "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
     }

@@ -91,6 +91,7 @@ async def burst(port: int, paths: list[str], connections: int, seconds: float, *
         "accepted_rps": round(len(ok) / wall, 1),
         "accepted_p50_ms": round(float(np.percentile(ok, 50)), 1) if len(ok) else None,
         "accepted_p99_ms": round(float(np.percentile(ok, 99)), 1) if len(ok) else None,
+        "refused_p50_ms": round(float(np.percentile(lat[refused], 50)), 1) if refused.any() else None,
         "refused_p99_ms": round(float(np.percentile(lat[refused], 99)), 1) if refused.any() else None,
         "client_cpu_s": round(time.process_time() - cpu0, 2),
     }
