@@ -93,12 +93,23 @@ async def _read_inputs(request: Request, store: StoreDep, node_id: str, req: Rec
         return UserInputs(None, None, True)
     except TimeoutError:
         logger.warning("history of %s not read within %.2f s; degrading", node_id, settings.history_timeout_s)
+        health.slow(f"history reads over {settings.history_timeout_s:g} s")
         return UserInputs(None, None, True)
+    health.answered()
+    seen_all: frozenset[str] = frozenset()
+    if req.exclude_seen and len(history) >= HISTORY_LIMIT:  # cut at the window: read what else was seen
+        try:
+            seen_all = await asyncio.wait_for(request.app.state.history.user_item_ids(user_id=node_id),
+                                              timeout=settings.history_timeout_s)
+        except (StoreUnavailable, TimeoutError) as exc:
+            logger.warning("seen items of %s not read (%s); degrading", node_id, exc)
+            return UserInputs(history, None, True)
     if cograph is not None or not len(history):
-        return UserInputs(history)
+        return UserInputs(history, seen_all=seen_all)
     return await run_blocking(request, traversal_inputs, store, node_id, history, k=req.k,
                               exclude_seen=req.exclude_seen, top_n=settings.candidates_per_source,
-                              traversal=traversal, now_ms=now_ms, half_life_days=settings.half_life_days)
+                              traversal=traversal, now_ms=now_ms, half_life_days=settings.half_life_days,
+                              seen_all=seen_all)
 
 
 async def _recommend(request: Request, node_id: str, public_id: str, store: StoreDep, settings: SettingsDep,

@@ -84,8 +84,8 @@ class Settings(BaseSettings):
         1.0, gt=0, description="how often the API checks an unavailable store (and restarts a dead "
         "embedded server)")
     history_timeout_s: float = Field(
-        0.25, gt=0, description="how long a recommendation waits for the user's history before "
-        "answering degraded")
+        0.5, gt=0, description="how long a recommendation waits for the user's history before "
+        "answering degraded (three such timeouts in a row count as a store outage)")
     retry_after_s: int = Field(2, ge=1, description="Retry-After of 503 answers while the store is down")
     max_concurrency: int = Field(
         16, ge=1, le=10_000, description="requests one worker serves at once; more get an immediate 503 "

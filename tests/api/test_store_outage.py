@@ -157,3 +157,33 @@ def test_empty_key_list_outside_local_refuses_to_start(store_dir: Path, tmp_path
     s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys="", environment="staging")
     with pytest.raises(RuntimeError, match="GRAPHREC_API_KEYS is empty"), TestClient(create_app(s)):
         pass
+
+
+def test_a_hung_store_costs_three_timeouts_then_no_more_waiting(store_dir: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, store_check_s=0.2,
+                 history_timeout_s=0.2, store_timeout_s=2.0)
+    with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
+        reads: list[str] = []
+        history = c.app.state.history
+        real = history.user_history
+
+        async def counted(*, user_id: str, limit: int = 200):  # type: ignore[no-untyped-def]
+            reads.append(user_id)
+            return await real(user_id=user_id, limit=limit)
+
+        monkeypatch.setattr(history, "user_history", counted)
+        info = EmbeddedServer(store_dir).info()
+        assert info is not None
+        os.kill(info.pid, signal.SIGSTOP)  # accepts connections, answers nothing
+        try:
+            for _ in range(6):
+                r = c.get("/v1/users/u1/recommendations")
+                assert r.status_code in (200, 503) and r.status_code != 500
+            assert len(reads) == 3  # three waited for the timeout; then the store counted as down
+            assert c.get("/readyz").status_code == 503
+        finally:
+            os.kill(info.pid, signal.SIGCONT)
+        wait_ready(c)
+        assert c.get("/v1/users/u1/recommendations").status_code == 200
+        assert len(reads) == 4

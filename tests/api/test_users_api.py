@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
+from graphrec.graph.records import InteractionDelta
 
 NOW = int(time.time() * 1000)
 
@@ -172,3 +173,28 @@ def test_ids_are_nfc_normalised_everywhere(client: TestClient, api_store: GraphS
     for spelling in (decomposed, composed):
         got = client.get(f"/v1/users/{spelling}/interactions")
         assert got.status_code == 200 and [d["item_id"] for d in got.json()["data"]] == [composed]
+
+
+@pytest.mark.parametrize("index", [True, False], ids=["in-memory index", "store traversal"])
+def test_no_seen_item_comes_back_for_a_user_with_1000_edges(client: TestClient, api_store: GraphStore,
+                                                            index: bool) -> None:
+    # The recent window a recommendation reads is 200 edges; the seen-filter must cover all 1,000.
+    seen = [f"i{j}" for j in range(1000)]
+    deltas = [InteractionDelta("heavy", item, 1.0, 1, NOW - 10_000_000 + j * 1_000, NOW - 10_000_000 + j * 1_000)
+              for j, item in enumerate(seen)]
+    # Co-users of the heavy user's most recent items also touched old seen items and unseen ones,
+    # so the traversal reaches both; only the unseen may be recommended.
+    for j in range(200):
+        for item in (f"i{980 + j % 20}", f"i{(j * 7) % 800}", f"i{1000 + j % 150}"):
+            deltas.append(InteractionDelta(f"o{j}", item, 2.0, 1, NOW - 5_000, NOW - 5_000))
+    api_store.upsert_interactions(deltas)
+    if index:
+        client.app.state.cograph.refresh(api_store)
+    else:
+        client.app.state.cograph.index = None
+    r = client.get("/v1/users/heavy/recommendations", params={"k": 100, "exclude_seen": "true"})
+    assert r.status_code == 200, r.text
+    got = [d["item_id"] for d in r.json()["data"]]
+    assert got and not set(got) & set(seen), sorted(set(got) & set(seen))[:10]
+    assert set(got) <= {f"i{1000 + j}" for j in range(150)}
+    assert api_store.user_item_ids(user_id="heavy") == frozenset(seen)

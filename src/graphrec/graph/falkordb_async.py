@@ -66,5 +66,15 @@ class FalkorDBHistoryReader:
             raise
         return history_from_rows(plain_rows(reply))
 
+    async def user_item_ids(self, *, user_id: str) -> frozenset[str]:
+        command = params_header({"id": user_id}) + q.USER_ITEM_IDS
+        try:
+            reply = await self._client.execute_command("GRAPH.RO_QUERY", self._graph, command)
+        except ResponseError as exc:
+            if is_missing_graph(exc):
+                return frozenset()
+            raise
+        return frozenset(str(row[0]) for row in plain_rows(reply))
+
     async def aclose(self) -> None:
         await self._client.aclose()

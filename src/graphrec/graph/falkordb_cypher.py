@@ -110,6 +110,9 @@ ORDER BY e.last_ts DESC
 LIMIT $limit
 """
 
+# Every item the user ever interacted with: the seen-filter of a user whose history read was cut
+# at its limit (the recent window decides the seeds, the whole history what counts as seen).
+USER_ITEM_IDS: Final = "MATCH (:User {id: $id})-[:INTERACTED]->(i:Item) RETURN i.id"
 USER_EXISTS: Final = "MATCH (u:User {id: $id}) RETURN count(u)"
 ITEM_EXISTS: Final = "MATCH (i:Item {id: $id}) RETURN count(i)"
 

@@ -198,6 +198,9 @@ class FalkorDBStore:
     def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
         return history_from_rows(self._ro_bulk(q.USER_HISTORY, {"id": user_id, "limit": int(limit)}))
 
+    def user_item_ids(self, *, user_id: str) -> frozenset[str]:
+        return frozenset(str(row[0]) for row in self._ro_bulk(q.USER_ITEM_IDS, {"id": user_id}))
+
     def history_reader(self, *, concurrency: int = 100) -> FalkorDBHistoryReader:
         return FalkorDBHistoryReader.like(self._db.connection.connection_pool, self._graph.name,
                                           max_connections=concurrency)

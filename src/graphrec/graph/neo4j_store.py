@@ -224,6 +224,9 @@ class Neo4jStore:
     def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
         return history_from_rows(self._read(q.USER_HISTORY, {"id": user_id, "limit": int(limit)}))
 
+    def user_item_ids(self, *, user_id: str) -> frozenset[str]:
+        return frozenset(str(r[0]) for r in self._read(q.USER_ITEM_IDS, {"id": user_id}))
+
     def history_reader(self, *, concurrency: int = 100) -> ThreadedHistoryReader:
         """Reads on threads: this adapter is built on the synchronous driver. More concurrent reads
         than its threads queue for one (the driver's pool is not the limit)."""

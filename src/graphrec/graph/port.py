@@ -38,6 +38,8 @@ class HistoryReader(Protocol):
 
     async def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory: ...
 
+    async def user_item_ids(self, *, user_id: str) -> frozenset[str]: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -78,6 +80,9 @@ class GraphStore(Protocol):
 
     def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
         """A user's ``limit`` most recent edges as (item id, weight, last_ts) columns; the serving read."""
+
+    def user_item_ids(self, *, user_id: str) -> frozenset[str]:
+        """Every item the user interacted with, however many: what ``exclude_seen`` filters out."""
 
     def history_reader(self, *, concurrency: int = 100) -> HistoryReader:
         """``user_history`` for an event loop (the API's per-request read); ``aclose`` it when done.

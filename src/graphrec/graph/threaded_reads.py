@@ -28,5 +28,9 @@ class ThreadedHistoryReader:
         read = functools.partial(self._store.user_history, user_id=user_id, limit=limit)
         return await asyncio.get_running_loop().run_in_executor(self._pool, read)
 
+    async def user_item_ids(self, *, user_id: str) -> frozenset[str]:
+        read = functools.partial(self._store.user_item_ids, user_id=user_id)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, read)
+
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False)

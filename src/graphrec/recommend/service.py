@@ -104,19 +104,23 @@ class UserInputs:
     history: UserHistory | None  # None: the store could not be read
     store_graph: GraphCandidates | None = None  # the store's own traversal, when there is no index
     degraded: bool = False
+    # Every item the user ever interacted with, when ``history`` (the recent window) was cut at its
+    # limit: what ``exclude_seen`` leaves out, whatever the user's degree.
+    seen_all: frozenset[str] = frozenset()
 
 
 def traversal_inputs(store: GraphStore, user_id: str, history: UserHistory, *, k: int, exclude_seen: bool,
-                     top_n: int, traversal: TraversalLimits, now_ms: int, half_life_days: float) -> UserInputs:
+                     top_n: int, traversal: TraversalLimits, now_ms: int, half_life_days: float,
+                     seen_all: frozenset[str] = frozenset()) -> UserInputs:
     """``history`` plus the store's own traversal: for when no in-memory index is built (blocking)."""
     try:
         cands = store.co_interaction_candidates_for_user(
-            user_id=user_id, limit=_candidate_limit(k, exclude_seen, len(set(history.item_ids)), top_n),
+            user_id=user_id, limit=_candidate_limit(k, exclude_seen, len(set(history.item_ids) | seen_all), top_n),
             seed_items=traversal.seed_items, fanout=traversal.fanout, now_ms=now_ms, half_life_days=half_life_days)
     except StoreUnavailable as exc:
         logger.warning("store traversal failed for %s; degrading: %s", user_id, exc)
-        return UserInputs(history, None, True)
-    return UserInputs(history, GraphCandidates.from_list(cands))
+        return UserInputs(history, None, True, seen_all)
+    return UserInputs(history, GraphCandidates.from_list(cands), seen_all=seen_all)
 
 
 def _candidate_limit(k: int, exclude_seen: bool, n_seen: int, top_n: int) -> int:
@@ -160,13 +164,13 @@ class TraversalLimits:
 
 
 def _index_candidates(history: UserHistory, cograph: CoInteractionIndex, *, seed_items: int, limit: int,
-                      now_ms: int, half_life_days: float) -> GraphCandidates:
+                      now_ms: int, half_life_days: float, seen: set[str]) -> GraphCandidates:
     """Co-interaction candidates from the in-memory index, seeded by the user's live history from the
     store (most recent first), with the store traversal's formula."""
     n = min(seed_items, len(history))
     decayed = decay_weights(history.weights[:n], history.last_ts[:n], now_ms=now_ms, half_life_days=half_life_days)
     return cograph.candidates_for_user(seeds=list(zip(history.item_ids[:n], decayed.tolist(), strict=True)),
-                                       limit=limit, exclude=history.item_ids)
+                                       limit=limit, exclude=seen)
 
 
 def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, view: CatalogView,
@@ -177,7 +181,7 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     degraded = inputs.degraded
     history = inputs.history if inputs.history is not None else UserHistory.empty()
-    seen = set(history.item_ids)
+    seen = set(history.item_ids) | inputs.seen_all
     limit = _candidate_limit(req.k, req.exclude_seen, len(seen), top_n)
     emb_ids: np.ndarray = np.zeros(0, dtype=str)
     emb_scores = np.zeros(0)
@@ -193,12 +197,15 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
         seen_ids_known = list(compress(history.item_ids, known.tolist()))
         vec, personalised = _user_vector(state, req.user_id, history, item_idx, now_ms, half_life_days)
         if vec is not None:
-            emb_ids, emb_scores = art.recommend(vec, limit, exclude=seen_idx if req.exclude_seen else None)
+            exclude = seen_idx
+            if inputs.seen_all:  # older seen items than the window: leave them out of the ANN too
+                exclude = np.array([i for s in seen if (i := art.item_index(s)) is not None], dtype=np.int64)
+            emb_ids, emb_scores = art.recommend(vec, limit, exclude=exclude if req.exclude_seen else None)
     graph = GraphCandidates.empty()
     if len(history):
         if cograph is not None:
             graph = _index_candidates(history, cograph, seed_items=traversal.seed_items, limit=limit,
-                                      now_ms=now_ms, half_life_days=half_life_days)
+                                      now_ms=now_ms, half_life_days=half_life_days, seen=seen)
         elif inputs.store_graph is not None:
             graph = inputs.store_graph
         if personalised == "none" and len(graph):

@@ -29,6 +29,7 @@ class StoreHealth:
         self._down_since: float | None = None
         self.outages = 0
         self.last_error: str | None = None
+        self._slow_in_a_row = 0
 
     @property
     def up(self) -> bool:
@@ -48,6 +49,17 @@ class StoreHealth:
             self.outages += 1
         logger.error("graph store unavailable: %s; answering without it until it is back", reason)
 
+    def slow(self, reason: str, *, limit: int = 3) -> None:
+        """A read took too long. A few in a row mean a hung store (it accepts connections but does
+        not answer): treat it as down, so later requests stop waiting for it."""
+        self._slow_in_a_row += 1
+        if self._slow_in_a_row >= limit:
+            self.failed(f"{self._slow_in_a_row} reads in a row timed out ({reason})")
+
+    def answered(self) -> None:
+        """A read came back in time (resets the run of slow reads)."""
+        self._slow_in_a_row = 0
+
     def recovered(self) -> None:
         with self._lock:
             if self._down_since is None:
@@ -55,6 +67,7 @@ class StoreHealth:
             down = self._clock() - self._down_since
             self._down_since = None
             self.last_error = None
+            self._slow_in_a_row = 0
         logger.warning("graph store is back after %.1f s", down)
 
 
