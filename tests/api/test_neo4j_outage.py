@@ -1,0 +1,52 @@
+"""A Neo4j that dies under a running API (its own throwaway server, killed with SIGKILL): writes and
+user routes answer 503 with Retry-After (never 500), recommendations degrade, /readyz says 503.
+
+Neo4j is not graphrec's to restart; the driver reconnects once a server answers at the URI again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from api.main import create_app
+from graphrec.config import Settings
+from tests.neo4j_harness import USER, Neo4jHarness
+
+KEY = "neo4j-outage-key"
+
+
+@pytest.mark.slow
+def test_a_killed_neo4j_gives_503_with_retry_after_and_degraded_reads(tmp_path: Path) -> None:
+    with Neo4jHarness() as harness:
+        s = Settings(graph_uri=harness.uri, graph_user=USER, graph_password=SecretStr(harness.password),
+                     data_dir=tmp_path, api_keys=KEY, store_check_s=0.2, store_connect_timeout_s=1.0)
+        now = int(time.time() * 1000)
+        events = {"events": [{"event_id": "e1", "user_id": "u1", "item_id": "i1", "type": "click",
+                              "timestamp": now}]}
+        with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
+            assert c.post("/v1/events", json=events).status_code == 202
+            assert c.get("/readyz").status_code == 200
+            assert harness.pid is not None
+            os.kill(harness.pid, signal.SIGKILL)
+            time.sleep(0.5)
+            events["events"][0]["event_id"] = "e2"
+            r = c.post("/v1/events", json=events)
+            assert r.status_code == 503, r.text
+            assert int(r.headers["Retry-After"]) >= 1
+            assert c.get("/v1/users/u1/interactions").status_code == 503
+            rec = c.get("/v1/users/u1/recommendations")
+            assert rec.status_code in (200, 503) and rec.status_code != 500
+            if rec.status_code == 200:
+                assert rec.json()["degraded"] is True
+            deadline = time.monotonic() + 10
+            while c.get("/readyz").status_code != 503 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert c.get("/readyz").status_code == 503
+            assert 'status="500"' not in c.get("/metrics").text
