@@ -58,6 +58,8 @@ def train_command(
     snapshot_dir: Path | None = typer.Option(None, "--snapshot", help="Train on a saved snapshot instead "
                                              "of exporting from the store."),
     version: str | None = typer.Option(None, "--version", help="Version name (default: time + hash)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (a bar on a terminal, one line "
+                               "per validation otherwise); only the result."),
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
     from graphrec.model.pipeline import load_config, train
@@ -67,13 +69,13 @@ def train_command(
     settings = Settings()
     if snapshot_dir is not None:
         out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
-                    snapshot=Snapshot.load(snapshot_dir), version=version)
+                    snapshot=Snapshot.load(snapshot_dir), version=version, progress=not quiet)
     else:
         from graphrec.graph.factory import open_store
 
         with open_store(settings) as store:
             out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
-                        store=store, version=version)
+                        store=store, version=version, progress=not quiet)
     metrics = json.loads((out / "metrics.json").read_text())
     typer.echo(f"model version {out.name} written to {out}")
     typer.echo(json.dumps(metrics, indent=2))
@@ -87,6 +89,8 @@ def evaluate_command(
     config: Path | None = typer.Option(None, "--config", help="TOML with \\[evaluation] (and \\[train]) tables."),
     protocol: str | None = typer.Option(None, "--protocol", help="random | temporal (per-user holdout)."),
     models: str | None = typer.Option(None, "--models", help="Comma-separated subset of the models."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (one line per model and per "
+                               "GraphSAGE validation when not on a terminal); only the table."),
 ) -> None:
     """Compare GraphSAGE with the baselines on one seeded split; writes results.json/.md and a plot."""
     from graphrec.evaluation.report import markdown_table
@@ -101,6 +105,8 @@ def evaluate_command(
         evaluation["protocol"] = protocol
     if models:
         evaluation["models"] = [m.strip() for m in models.split(",") if m.strip()]
+    if quiet:
+        evaluation["progress"] = False
     cfg = EvalConfig.model_validate(evaluation)
     snapshot = None
     from graphrec.graph.neo4j_store import SCHEMES as NEO4J_SCHEMES

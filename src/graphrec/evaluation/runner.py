@@ -27,6 +27,7 @@ from graphrec.evaluation.splits import Split, random_holdout, temporal_holdout
 from graphrec.graph.neo4j_gds import FastRPConfig, GdsClient
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
+from graphrec.progress import StepProgress, resolve
 from graphrec.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,9 @@ class EvalConfig(BaseModel):
     gds_neighbours: int = Field(100, ge=1, le=1000, description="kNN neighbours per item of that row")
     traversal_half_life_days: float | None = Field(
         None, description="seed decay of the traversal baseline (None: the snapshot's weights as they are)")
-    progress: bool = True
+    progress: bool | Literal["auto", "bar", "lines", "off"] = Field(
+        True, description="a bar on a terminal and one line per model (and per GraphSAGE evaluation) "
+        "otherwise; false = quiet")
 
 
 def load_split(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Split:
@@ -122,7 +125,8 @@ def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[Recommender, dict[st
     validation = random_holdout(split.train, test_fraction=cfg.validation_fraction, seed=cfg.seed + 1)
     key = f"recall@{max(cfg.ks)}"
     scored = []
-    for params in tqdm(grid, desc=f"tune {name}", disable=None if cfg.progress else True, leave=False):
+    for params in tqdm(grid, desc=f"tune {name}", disable=True if resolve(cfg.progress) == "off" else None,
+                       leave=False):
         model = factory(**params)
         if isinstance(model, GraphSAGERecommender):
             model.progress = False
@@ -165,7 +169,9 @@ def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None =
     rows: list[dict[str, Any]] = []
     histories: dict[str, list[dict[str, float]]] = {}
     models = build_models(cfg, gds=gds)
-    for model in tqdm(models, desc="models", disable=None if cfg.progress else True):
+    report = StepProgress(len(models), cfg.progress, desc="model")
+    for model in models:
+        started = time.perf_counter()
         extra: dict[str, Any] = {}
         if cfg.tune_baselines and model.name in baseline_grids(cfg):
             model, extra = tune(model.name, cfg, split)
@@ -176,6 +182,11 @@ def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None =
             rows[-1]["best_epoch"] = model.result.best_epoch
             rows[-1]["s_per_epoch"] = round(model.result.seconds_per_epoch, 3)
         logger.info("%s", rows[-1])
+        k = cfg.graphsage.metric_k
+        report.done(model.name, f"recall@{k} {rows[-1].get(f'recall@{k}', float('nan')):.4f}  "
+                                f"ndcg@{k} {rows[-1].get(f'ndcg@{k}', float('nan')):.4f}",
+                    time.perf_counter() - started)
+    report.close()
     meta = {
         "dataset": cfg.dataset, "protocol": split.protocol, "seed": cfg.seed,
         "n_users": split.train.n_users, "n_items": split.train.n_items,

@@ -23,6 +23,7 @@ from graphrec.graph.port import GraphStore
 from graphrec.model.artifact import ModelArtifact
 from graphrec.model.config import TrainConfig
 from graphrec.model.trainer import Trainer
+from graphrec.progress import Mode
 from graphrec.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -59,13 +60,13 @@ def new_version_name(snapshot_hash: str | None) -> str:
 
 def train(
     cfg: PipelineConfig, *, models_path: Path, half_life_days: float, store: GraphStore | None = None,
-    snapshot: Snapshot | None = None, version: str | None = None, progress: bool = True,
+    snapshot: Snapshot | None = None, version: str | None = None, progress: Mode | bool = True,
 ) -> Path:
     """Export (unless ``snapshot`` is given), train, and write a version directory; returns its path."""
     if snapshot is None:
         if store is None:
             raise ValueError("train needs a store or a snapshot")
-        snapshot = export_snapshot(store, cfg.export, half_life_days=half_life_days, progress=progress)
+        snapshot = export_snapshot(store, cfg.export, half_life_days=half_life_days, progress=progress is not False)
     if snapshot.n_edges == 0:
         raise ValueError("the snapshot has no interactions: import data first (graphrec import/generate)")
     started = time.perf_counter()

@@ -6,6 +6,7 @@ import numpy as np
 
 from graphrec.model.config import TrainConfig
 from graphrec.model.trainer import Trainer, TrainResult
+from graphrec.progress import Mode
 from graphrec.snapshot import Snapshot
 
 
@@ -16,7 +17,7 @@ class GraphSAGERecommender:
         config: training configuration; ``name`` labels the results row (e.g. ``MF-BPR`` with 0 layers).
     """
 
-    def __init__(self, config: TrainConfig, *, name: str = "GraphSAGE", progress: bool = True) -> None:
+    def __init__(self, config: TrainConfig, *, name: str = "GraphSAGE", progress: Mode | bool = True) -> None:
         self.config = config
         self.name = name
         self.progress = progress

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 import torch
-from tqdm.auto import tqdm
 
 from graphrec.evaluation.metrics import ranking_metrics, top_k
 from graphrec.evaluation.splits import random_holdout
@@ -31,6 +30,7 @@ from graphrec.model.losses import bpr_loss, embedding_l2
 from graphrec.model.negative_sampler import NegativeSampler
 from graphrec.model.neighbor_sampler import NeighborSampler
 from graphrec.model.sparse_ops import spmm
+from graphrec.progress import EpochProgress, Mode
 from graphrec.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -71,10 +71,11 @@ class Trainer:
 
     Args:
         config: hyperparameters (seeded: the same config and snapshot give the same model).
-        progress: show tqdm bars for epochs.
+        progress: ``True``/``"auto"`` a bar on a terminal and one line per evaluation otherwise,
+            ``"lines"``, ``"bar"``, or ``False``/``"off"`` (see :mod:`graphrec.progress`).
     """
 
-    def __init__(self, config: TrainConfig, *, progress: bool = True) -> None:
+    def __init__(self, config: TrainConfig, *, progress: Mode | bool = True) -> None:
         self.config = config
         self.progress = progress
 
@@ -93,7 +94,7 @@ class Trainer:
             if cfg.refit:
                 history = result.history
                 best_epoch, best_metric = result.best_epoch, result.best_metric
-                result = self._run(train, None, max(best_epoch, 1))
+                result = self._run(train, None, max(best_epoch, 1), desc="refit on all edges, epoch")
                 result.history, result.best_epoch, result.best_metric = history, best_epoch, best_metric
             else:  # keep the weights, serve with the whole training graph (the encoder is inductive)
                 result.adjacency = BipartiteAdjacency(train.matrix("weights"), aggr=cfg.encoder.aggr)
@@ -106,7 +107,8 @@ class Trainer:
             return self.config.mode
         return "full" if train.n_edges <= self.config.full_graph_max_edges else "sampled"
 
-    def _run(self, train: Snapshot, validation: sp.csr_matrix | None, epochs: int) -> TrainResult:
+    def _run(self, train: Snapshot, validation: sp.csr_matrix | None, epochs: int, *,
+             desc: str = "epoch") -> TrainResult:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
@@ -133,8 +135,8 @@ class Trainer:
         best_state: dict[str, torch.Tensor] | None = None
         stale = 0
         epoch_times: list[float] = []
-        bar = tqdm(range(1, epochs + 1), desc="epochs", disable=None if self.progress else True, leave=False)
-        for epoch in bar:
+        report = EpochProgress(epochs, self.progress, desc=desc, metric=f"recall@{cfg.metric_k}")
+        for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             model.train()
             loss = self._epoch(model, adjacency, features, negatives, sampler, edge_users, edge_items,
@@ -151,14 +153,15 @@ class Trainer:
                     stale = 0
                 else:
                     stale += 1
-                bar.set_postfix(loss=f"{loss:.4f}", val=f"{metrics[key]:.4f}", best=result.best_epoch)
+                report.epoch(epoch, loss, value=metrics[key], best=result.best_metric, best_epoch=result.best_epoch)
                 if stale >= cfg.patience:
                     result.history.append(row)
+                    report.stopped_early(epoch, result.best_epoch)
                     break
             else:
-                bar.set_postfix(loss=f"{loss:.4f}")
+                report.epoch(epoch, loss)
             result.history.append(row)
-        bar.close()
+        report.close()
         if validation is None:
             result.best_epoch = len(epoch_times)
         elif best_state is not None:

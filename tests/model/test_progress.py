@@ -1,0 +1,68 @@
+"""Training and evaluation tell a watcher what they are doing: one line per validation (and per
+model) when stderr is not a terminal, nothing with --quiet, a bar on a terminal."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from graphrec.model.config import EncoderConfig, TrainConfig
+from graphrec.model.trainer import Trainer
+from graphrec.progress import EpochProgress, resolve
+from model.graphs import block_snapshot
+from tests.test_evaluate_cli import _write_lightgcn
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _cfg(**kw: object) -> TrainConfig:
+    base: dict[str, object] = {"encoder": EncoderConfig(dim=8, layers=2), "epochs": 6, "batch_size": 64,
+                               "lr": 0.02, "eval_every": 2, "patience": 5}
+    return TrainConfig.model_validate(base | kw)
+
+
+def test_training_prints_one_line_per_validation_when_not_on_a_terminal(capsys) -> None:  # type: ignore[no-untyped-def]
+    result = Trainer(_cfg(), progress=True).fit(block_snapshot())  # "auto": pytest's stderr is no tty
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 4  # validations at epochs 2, 4, 6, then the refit on all edges (its last epoch)
+    assert re.match(rf"refit on all edges, epoch {result.best_epoch}/{result.best_epoch}  loss \d\.\d{{4}}  ", lines[3])
+    for line, epoch in zip(lines[:3], (2, 4, 6), strict=True):
+        assert re.match(rf"epoch {epoch}/6  loss \d+\.\d{{4}}  recall@20 \d\.\d{{4}}  best \d\.\d{{4}} @ epoch \d+  "
+                        r"\d+\.\d\d s/epoch  ETA \d+s$", line), line
+    assert f"@ epoch {result.best_epoch}" in lines[2]
+
+
+def test_quiet_training_prints_nothing(capsys) -> None:  # type: ignore[no-untyped-def]
+    Trainer(_cfg(), progress=False).fit(block_snapshot())
+    assert capsys.readouterr().err == ""
+
+
+def test_a_terminal_gets_a_bar_with_loss_validation_and_best() -> None:
+    tty = Tty()
+    assert resolve(True, tty) == "bar" and resolve("auto", io.StringIO()) == "lines" and resolve("off") == "off"
+    report = EpochProgress(4, True, desc="epoch", stream=tty)
+    report.epoch(1, 0.5)
+    report.epoch(2, 0.4, value=0.3, best=0.3, best_epoch=2)
+    report.close()
+    out = tty.getvalue()
+    assert "loss=0.4000, val=0.3000, best=0.3000@2" in out and "/4 [" in out
+
+
+def test_evaluate_reports_each_model_and_quiet_silences_it(tmp_path: Path) -> None:
+    from graphrec.cli import app
+
+    train_txt, test_txt = _write_lightgcn(tmp_path)
+    args = ["evaluate", "--dataset", f"lightgcn:{train_txt},{test_txt}", "--seed", "0",
+            "--models", "MostPopular,ItemKNN"]
+    loud = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "a")])
+    assert loud.exit_code == 0, loud.output
+    assert re.search(r"model 1/2  MostPopular: recall@20 \d\.\d{4}  ndcg@20 \d\.\d{4}  \(\d+\.\d s\)", loud.output)
+    assert "model 2/2  ItemKNN:" in loud.output
+    quiet = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "b"), "--quiet"])
+    assert quiet.exit_code == 0 and "model 1/2" not in quiet.output and "| ItemKNN |" in quiet.output
