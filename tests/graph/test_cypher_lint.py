@@ -153,6 +153,7 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.USER_INTERACTIONS: [_rec(id="i1", props={"weight": 2.0, "count": 2, "first_ts": 1, "last_ts": 5,
                                                    "n_view": 2, "s_dwell": 3.5})],
         q.USER_HISTORY: [_rec(id="i1", w=2.0, l=5)],
+        q.USER_ITEM_IDS: [_rec(id="i1"), _rec(id="i2")],
         q.USER_CANDIDATES: [_rec(id="c", score=0.75, evidence=["a", "b"])],
         q.ITEM_CANDIDATES: [_rec(id="c", score=0.5)],
         q.PAGE_USERS: [_rec(id="u1", props={"id": "u1", "age": 3, "embedding": [1.0]})] if first_page else [],
@@ -202,6 +203,7 @@ def sent() -> list[Call]:
     assert (history.item_ids, history.weights.tolist(), history.last_ts.tolist()) == (["i1"], [2.0], [5])
     reader = store.history_reader()
     assert asyncio.run(reader.user_history(user_id="u1")).item_ids == ["i1"]
+    assert asyncio.run(reader.user_item_ids(user_id="u1")) == {"i1", "i2"}
     asyncio.run(reader.aclose())
     assert store.user_exists(user_id="u1") and store.item_exists(item_id="i1")
     (cand,) = store.co_interaction_candidates_for_user(user_id="u1", now_ms=10, half_life_days=30.0)

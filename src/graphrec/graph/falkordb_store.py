@@ -302,13 +302,16 @@ class FalkorDBStore:
     def similar_by_embedding(self, *, label: NodeLabel, vector: np.ndarray,
                              k: int) -> list[tuple[str, float]]:
         query = q.SIMILAR_ITEMS if label == "Item" else q.SIMILAR_USERS
+        # The index is approximate (HNSW): asked for exactly k it returned fewer now and then (1 of 2
+        # in a contract run on a busy machine), so it is asked for more and the closest k are kept.
         try:
-            rows = self._ro(query, {"k": int(k), "v": np.asarray(vector, dtype=np.float32).tolist()})
+            rows = self._ro(query, {"k": int(k) * 4 + 10, "v": np.asarray(vector, dtype=np.float32).tolist()})
         except ResponseError as exc:
             if "index" in str(exc).lower():
                 return []
             raise
-        return [(r[0], 1.0 - float(r[1])) for r in rows]
+        best = sorted((float(r[1]), str(r[0])) for r in rows)[: int(k)]
+        return [(node_id, 1.0 - distance) for distance, node_id in best]
 
     def get_embedding(self, *, label: NodeLabel, node_id: str) -> np.ndarray | None:
         rows = self._ro(q.ITEM_EMBEDDING if label == "Item" else q.USER_EMBEDDING, {"id": node_id})
