@@ -34,18 +34,32 @@ def _duration(seconds: float) -> str:
     return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
 
 
-class EpochProgress:
+class _Reporter:
+    """What both reporters share: the resolved mode, the stream, and the bar when there is one."""
+
+    def __init__(self, total: int, mode: Mode | bool, *, desc: str, stream: TextIO | None, leave: bool) -> None:
+        self.total = total
+        self.mode = resolve(mode, stream)
+        self.desc = desc
+        self._stream = stream if stream is not None else sys.stderr
+        self._bar = tqdm(total=total, desc=desc, leave=leave, file=self._stream) if self.mode == "bar" else None
+
+    def _line(self, text: str) -> None:
+        print(text, file=self._stream, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class EpochProgress(_Reporter):
     """Per-epoch progress of one training run: loss, validation metric, best epoch and ETA."""
 
     def __init__(self, total: int, mode: Mode | bool = "auto", *, desc: str = "epochs", metric: str = "recall",
                  stream: TextIO | None = None) -> None:
-        self.total = total
-        self.mode = resolve(mode, stream)
-        self.desc = desc
+        super().__init__(total, mode, desc=desc, stream=stream, leave=False)
         self.metric = metric
-        self._stream = stream if stream is not None else sys.stderr
         self._started = time.perf_counter()
-        self._bar = tqdm(total=total, desc=desc, leave=False, file=self._stream) if self.mode == "bar" else None
 
     def epoch(self, epoch: int, loss: float, *, value: float | None = None, best: float | None = None,
               best_epoch: int | None = None) -> None:
@@ -64,29 +78,20 @@ class EpochProgress:
             if value is not None:
                 parts += [f"{self.metric} {value:.4f}", f"best {best:.4f} @ epoch {best_epoch}"]
             parts += [f"{elapsed / epoch:.2f} s/epoch", f"ETA {_duration(eta)}"]
-            print("  ".join(parts), file=self._stream, flush=True)
+            self._line("  ".join(parts))
 
     def stopped_early(self, epoch: int, best_epoch: int) -> None:
         if self.mode == "lines":
-            print(f"{self.desc}: stopped early at epoch {epoch} (no gain since epoch {best_epoch})",
-                  file=self._stream, flush=True)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+            self._line(f"{self.desc}: stopped early at epoch {epoch} (no gain since epoch {best_epoch})")
 
 
-class StepProgress:
+class StepProgress(_Reporter):
     """Progress over a list of named steps (the models of an evaluation): one line per finished step."""
 
     def __init__(self, total: int, mode: Mode | bool = "auto", *, desc: str = "models",
                  stream: TextIO | None = None) -> None:
-        self.total = total
-        self.mode = resolve(mode, stream)
-        self.desc = desc
-        self._stream = stream if stream is not None else sys.stderr
+        super().__init__(total, mode, desc=desc, stream=stream, leave=True)
         self._done = 0
-        self._bar = tqdm(total=total, desc=desc, file=self._stream) if self.mode == "bar" else None
 
     def done(self, name: str, summary: str, seconds: float) -> None:
         self._done += 1
@@ -94,9 +99,4 @@ class StepProgress:
             self._bar.set_postfix_str(f"{name}: {summary}")
             self._bar.update(1)
         elif self.mode == "lines":
-            print(f"{self.desc} {self._done}/{self.total}  {name}: {summary}  ({seconds:.1f} s)",
-                  file=self._stream, flush=True)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+            self._line(f"{self.desc} {self._done}/{self.total}  {name}: {summary}  ({seconds:.1f} s)")

@@ -74,6 +74,20 @@ def hold_watchdog(c: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store, "recover", store.ping)
 
 
+def count_history_reads(c: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The users whose history the API reads from here on (the real reader, counted)."""
+    reads: list[str] = []
+    history = c.app.state.history
+    real = history.user_history
+
+    async def counted(*, user_id: str, limit: int = 200):  # type: ignore[no-untyped-def]
+        reads.append(user_id)
+        return await real(user_id=user_id, limit=limit)
+
+    monkeypatch.setattr(history, "user_history", counted)
+    return reads
+
+
 def test_a_dead_store_answers_503_with_retry_after_not_500_or_404(
         client: TestClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hold_watchdog(client, monkeypatch)
@@ -99,15 +113,7 @@ def test_a_dead_store_answers_503_with_retry_after_not_500_or_404(
 
 def test_degraded_recommendations_do_not_touch_a_store_known_to_be_down(
         client: TestClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    reads: list[str] = []
-    history = client.app.state.history
-    real = history.user_history
-
-    async def counted(*, user_id: str, limit: int = 200):  # type: ignore[no-untyped-def]
-        reads.append(user_id)
-        return await real(user_id=user_id, limit=limit)
-
-    monkeypatch.setattr(history, "user_history", counted)
+    reads = count_history_reads(client, monkeypatch)
     hold_watchdog(client, monkeypatch)
     kill_store(store_dir)
     first = client.get("/v1/users/u1/recommendations")
@@ -164,15 +170,7 @@ def test_a_hung_store_costs_three_timeouts_then_no_more_waiting(store_dir: Path,
     s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, store_check_s=0.2,
                  history_timeout_s=0.2, store_timeout_s=2.0)
     with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
-        reads: list[str] = []
-        history = c.app.state.history
-        real = history.user_history
-
-        async def counted(*, user_id: str, limit: int = 200):  # type: ignore[no-untyped-def]
-            reads.append(user_id)
-            return await real(user_id=user_id, limit=limit)
-
-        monkeypatch.setattr(history, "user_history", counted)
+        reads = count_history_reads(c, monkeypatch)
         info = EmbeddedServer(store_dir).info()
         assert info is not None
         os.kill(info.pid, signal.SIGSTOP)  # accepts connections, answers nothing
