@@ -28,7 +28,7 @@ from graphrec.config import Settings
 from graphrec.events.pipeline import build_pipeline
 from graphrec.events.policy import load_policy
 from graphrec.graph.factory import connect
-from graphrec.graph.port import GraphStore
+from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.recommend.popular import CatalogCache
 from graphrec.serving.cograph_holder import CoGraphHolder
 from graphrec.serving.holder import ModelHolder
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 logger.warning("co-interaction index not built at startup; retrying in the background",
                                exc_info=True)
             app.state.history = store.history_reader(concurrency=s.max_concurrency)
+            await _warm_up(app.state.history)
             app.state.blocking = ThreadPoolExecutor(max_workers=s.blocking_threads,
                                                     thread_name_prefix="graphrec-blocking")
             # One thread parses and cleans event batches; their writes are awaited on the loop, so
@@ -125,6 +126,17 @@ def create_worker_app() -> FastAPI:
     settings = Settings()
     configure_json_logging(getattr(logging, settings.log_level.upper()))
     return create_app(settings)
+
+
+async def _warm_up(history: HistoryReader) -> None:
+    """Run the per-request reads once before serving: Neo4j plans a statement on its first run
+    (hundreds of ms on a small box), which the first user's request would otherwise wait for and,
+    past ``history_timeout_s``, answer degraded."""
+    try:
+        await history.user_history(user_id="graphrec-warm-up", limit=1)
+        await history.user_item_ids(user_id="graphrec-warm-up")
+    except Exception:  # the watchdog and the requests handle an unavailable store
+        logger.warning("store warm-up read failed", exc_info=True)
 
 
 def _refuse_open_production(s: Settings) -> None:
