@@ -41,6 +41,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
                 [str(Path(sys.executable).with_name("schemathesis")), "run", f"http://127.0.0.1:{port}/openapi.json",
                  "--checks", CHECKS, "--header", f"X-API-Key: {KEY}", "--max-examples", str(EXAMPLES),
                  "--seed", "1", "--no-color", "--request-timeout", "30"],
+                cwd=tmp_path,  # its run cache (.schemathesis/) lands here, not in the checkout
                 capture_output=True, text=True, timeout=900)
         finally:
             stop_api(api)

@@ -25,7 +25,7 @@ def connect(settings: Settings, *, die_with_parent: bool = False, serving: bool 
 
         return FalkorDBStore.embedded(settings.embedded_dir, graph=settings.falkordb_graph,
                                       batch_size=settings.batch_size, die_with_parent=die_with_parent,
-                                      timeout_s=timeout)
+                                      timeout_s=timeout, connect_timeout_s=settings.store_connect_timeout_s)
     if uri.startswith(("falkor://", "falkors://")):
         from graphrec.graph.falkordb_store import FalkorDBStore
 

@@ -56,25 +56,21 @@ class FalkorDBHistoryReader:
                                   ssl=issubclass(pool.connection_class, redis.SSLConnection), **common)
         return cls(client, graph)
 
-    async def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
-        command = params_header({"id": user_id, "limit": int(limit)}) + q.USER_HISTORY
+    async def _rows(self, query: str, params: dict[str, Any]) -> list[Any]:
+        """A read-only query's rows in the plain reply format ([] before anything was written)."""
         try:
-            reply = await self._client.execute_command("GRAPH.RO_QUERY", self._graph, command)
+            reply = await self._client.execute_command("GRAPH.RO_QUERY", self._graph, params_header(params) + query)
         except ResponseError as exc:
             if is_missing_graph(exc):
-                return UserHistory.empty()
+                return []
             raise
-        return history_from_rows(plain_rows(reply))
+        return plain_rows(reply)
+
+    async def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
+        return history_from_rows(await self._rows(q.USER_HISTORY, {"id": user_id, "limit": int(limit)}))
 
     async def user_item_ids(self, *, user_id: str) -> frozenset[str]:
-        command = params_header({"id": user_id}) + q.USER_ITEM_IDS
-        try:
-            reply = await self._client.execute_command("GRAPH.RO_QUERY", self._graph, command)
-        except ResponseError as exc:
-            if is_missing_graph(exc):
-                return frozenset()
-            raise
-        return frozenset(str(row[0]) for row in plain_rows(reply))
+        return frozenset(str(row[0]) for row in await self._rows(q.USER_ITEM_IDS, {"id": user_id}))
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -67,7 +67,8 @@ class FalkorDBStore:
     # -- construction ----------------------------------------------------------------------------
     @classmethod
     def embedded(cls, data_dir: Path | str, *, graph: str = "graphrec", batch_size: int = 10_000,
-                 die_with_parent: bool = False, timeout_s: float | None = None) -> FalkorDBStore:
+                 die_with_parent: bool = False, timeout_s: float | None = None,
+                 connect_timeout_s: float = 3.0) -> FalkorDBStore:
         """Start (or join) the embedded server for ``data_dir`` and connect over its unix socket.
 
         ``timeout_s`` bounds every command (None: wait as long as a bulk import needs)."""
@@ -75,7 +76,7 @@ class FalkorDBStore:
         info = server.acquire(die_with_parent=die_with_parent)
         try:
             db = FalkorDB(unix_socket_path=info.socket, password=server.password(), retry=quick_retry(),
-                          socket_timeout=timeout_s, socket_connect_timeout=2.0)
+                          socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s)
         except Exception:
             server.release()
             raise
