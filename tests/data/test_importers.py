@@ -13,7 +13,7 @@ from graphrec.data.columns import aggregate
 from graphrec.data.errors import InputError
 from graphrec.data.importer import import_dataset, ledger_key
 from graphrec.data.readers import read_dataset
-from graphrec.events.types import EVENT_TYPES
+from graphrec.event_types import EVENT_TYPES
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.records import BatchGuard
 

@@ -23,7 +23,7 @@ from graphrec.events.policy import (
 )
 from graphrec.events.reweigh import reweigh
 from graphrec.events.schema import validate_events
-from graphrec.events.types import EVENT_TYPES
+from graphrec.event_types import EVENT_TYPES
 from graphrec.graph.falkordb_store import FalkorDBStore
 
 NOW = int(time.time() * 1000)

@@ -14,7 +14,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str | None = 
     """Run the API until interrupted (JSON logs with request ids); options override the settings.
 
     One worker runs in this process. Several run as child processes, each with its own
-    ``SO_REUSEPORT`` socket (``graphrec.serving.workers``) and its own app built from the
+    ``SO_REUSEPORT`` socket (``graphrec.commands.workers``) and its own app built from the
     environment (``api.main:create_worker_app``), so the overrides travel as ``GRAPHREC_*`` variables.
     """
     import uvicorn
@@ -33,7 +33,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str | None = 
                     log_level=settings.log_level)
     else:
         from api.observability import configure_json_logging
-        from graphrec.serving.workers import run_workers
+        from graphrec.commands.workers import run_workers
 
         configure_json_logging(getattr(logging, settings.log_level.upper()))
         raise typer.Exit(run_workers(host, port, workers=settings.api_workers, log_level=settings.log_level))

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from graphrec.data.errors import InputError
 from graphrec.data.weighing import Weigher
-from graphrec.events.types import EVENT_TYPES, VALUED_TYPES
+from graphrec.event_types import EVENT_TYPES, VALUED_TYPES
 from graphrec.graph.records import InteractionDelta
 from graphrec.ids import FORBIDDEN_ID_PATTERN, ID_RULE, MAX_ID_LENGTH, id_problem
 

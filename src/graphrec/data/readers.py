@@ -27,7 +27,7 @@ from graphrec.data.columns import (
     require_nonempty,
 )
 from graphrec.data.errors import InputError
-from graphrec.events.types import EVENT_TYPES
+from graphrec.event_types import EVENT_TYPES
 from graphrec.graph.records import ItemRecord, UserRecord
 
 FORMATS = ("movielens", "movielens-csv", "lightgcn", "events")

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from graphrec.events.types import EVENT_TYPES
+from graphrec.event_types import EVENT_TYPES
 
 CATEGORY_NAMES = (
     "Action", "Comedy", "Drama", "Documentary", "Sci-Fi", "Romance", "Thriller", "Animation", "Music",

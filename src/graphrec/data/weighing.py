@@ -1,7 +1,7 @@
 """The vectorised hook through which importers turn events into edge weights.
 
 Importers never hard-code weights: they call a ``Weigher`` with event-type codes (indexes into
-``graphrec.events.types.EVENT_TYPES``) and values (NaN where a type has none), so file imports and
+``graphrec.event_types.EVENT_TYPES``) and values (NaN where a type has none), so file imports and
 the live event API apply one policy.
 """
 

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from graphrec.events.types import EVENT_TYPES, EventType
+from graphrec.event_types import EVENT_TYPES, EventType
 
 DWELL_CAP_META_KEY = "events.dwell_cap_s"
 POLICY_VERSION_META_KEY = "events.policy_version"

@@ -1,7 +1,7 @@
 """The behaviour-event model and batch validation that reports every bad event at once.
 
 An event names exactly one actor (``user_id`` or ``anonymous_id``), an item, a type from
-:class:`graphrec.events.types.EventType`, a timestamp (ISO-8601 text with a zone, or epoch
+:class:`graphrec.event_types.EventType`, a timestamp (ISO-8601 text with a zone, or epoch
 milliseconds; normalised to UTC epoch ms), a value for valued types (dwell/video seconds, scroll
 depth 0..1, rating 1..5) and an optional context. Validation needs ``now_ms`` and the clock-skew
 tolerance, passed as pydantic validation context, so no clock is read at import or in the model.
@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from graphrec.events.types import EVENT_TYPES, VALUED_TYPES
+from graphrec.event_types import EVENT_TYPES, VALUED_TYPES
 from graphrec.ids import Identifier
 
 ANON_PREFIX = "anon:"

@@ -2,14 +2,14 @@
 
 FalkorDB speaks openCypher with its own DDL (``CREATE INDEX FOR``, vector indexes with
 ``OPTIONS {dimension, similarityFunction}``) and the older ``CALL { WITH x ... }`` subquery import.
-Per-type edge properties are rendered once from the fixed tuples in ``graphrec.events.types``.
+Per-type edge properties are rendered once from the fixed tuples in ``graphrec.event_types``.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from graphrec.events.types import COUNT_PROPS, SUM_PROPS
+from graphrec.event_types import COUNT_PROPS, SUM_PROPS
 
 SCHEMA: Final[tuple[str, ...]] = (
     "CREATE INDEX FOR (u:User) ON (u.id)",

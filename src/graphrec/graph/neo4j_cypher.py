@@ -8,7 +8,7 @@ Semantics mirror ``falkordb_cypher`` (the FalkorDB adapter) statement for statem
 needs another shape (multi-statement transactions, lock idiom, ``db.index.vector.*``) it says so.
 
 Per-type edge properties (``n_<type>``, ``s_<type>``) are rendered once, at import, from the fixed
-tuples in ``graphrec.events.types``; nothing here is ever built from input. Every public ``str``
+tuples in ``graphrec.event_types``; nothing here is ever built from input. Every public ``str``
 constant is a complete statement (fragments are ``_private``), which is what the lint test
 enumerates.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Final, LiteralString
 
-from graphrec.events.types import COUNT_PROPS, SUM_PROPS
+from graphrec.event_types import COUNT_PROPS, SUM_PROPS
 
 # The graph vocabulary; the Cypher lint warns on any label, type or (read) property outside it.
 LABELS: Final[tuple[str, ...]] = ("User", "Item", "Category", "Ledger", "Meta", "EventId")

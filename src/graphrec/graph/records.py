@@ -30,7 +30,7 @@ class InteractionDelta:
     """What a batch adds to one (user, item) edge; callers pre-aggregate so a pair appears once.
 
     ``weight`` is the policy weight of the new events (undecayed); ``type_counts`` keys are event
-    type names, ``value_sums`` keys are valued event type names (see ``graphrec.events.types``).
+    type names, ``value_sums`` keys are valued event type names (see ``graphrec.event_types``).
     """
 
     user_id: str

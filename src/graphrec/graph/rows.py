@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from graphrec.events.types import COUNT_PROPS, SUM_PROPS
+from graphrec.event_types import COUNT_PROPS, SUM_PROPS
 from graphrec.graph.records import Interaction, InteractionDelta, ItemRecord, UserHistory, UserRecord
 
 

@@ -1,4 +1,5 @@
-"""The closed set of behaviour event types, and which of them carry a value.
+"""The closed set of behaviour event types, and which of them carry a value (shared kernel: the graph
+schema, the ingest pipeline and the importers all derive from it, so it sits below them all).
 
 Edge properties are derived from these names (``n_<type>`` counts, ``s_<type>`` value sums), so the
 set is fixed in code: Cypher property names are never built from user input.
