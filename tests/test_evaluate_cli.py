@@ -12,7 +12,7 @@ from model.graphs import block_snapshot
 from typer.testing import CliRunner
 
 from graphrec.evaluation.datasets import load_lightgcn, load_movielens
-from graphrec.evaluation.runner import EvalConfig
+from graphrec.experiments.runner import EvalConfig
 from graphrec.model.pipeline import load_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from model.graphs import block_snapshot
 from graphrec.evaluation.baselines import ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
 from graphrec.evaluation.protocol import Recommender
-from graphrec.evaluation.runner import evaluate_model
 from graphrec.evaluation.splits import random_holdout
+from graphrec.experiments.runner import evaluate_model
 from graphrec.graph.neo4j_gds import FastRPConfig
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.model.config import EncoderConfig, TrainConfig

@@ -85,8 +85,8 @@ def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30
     """Export -> train -> tune the blend on the same snapshot -> publish; returns the version name."""
     from graphrec.export import export_snapshot
     from graphrec.model.artifact import ModelArtifact
+    from graphrec.model.blend_tuning import ensure_blend
     from graphrec.model.pipeline import publish, train
-    from graphrec.recommend.blend_tuning import ensure_blend
 
     cfg = demo_pipeline_config(epochs)
     snapshot = export_snapshot(store, cfg.export, half_life_days=settings.half_life_days,  # type: ignore[attr-defined]

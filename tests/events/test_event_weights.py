@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from factories import DAY_MS, delta
+from graphrec.event_types import EVENT_TYPES
 from graphrec.events.cleaning import robust_dwell_cap, update_dwell_cap
 from graphrec.events.decay import decay_weights, decayed_weight
 from graphrec.events.pipeline import EventPipeline
@@ -23,7 +24,6 @@ from graphrec.events.policy import (
 )
 from graphrec.events.reweigh import reweigh
 from graphrec.events.schema import validate_events
-from graphrec.event_types import EVENT_TYPES
 from graphrec.graph.falkordb_store import FalkorDBStore
 
 NOW = int(time.time() * 1000)

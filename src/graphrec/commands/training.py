@@ -94,7 +94,7 @@ def evaluate_command(
 ) -> None:
     """Compare GraphSAGE with the baselines on one seeded split; writes results.json/.md and a plot."""
     from graphrec.evaluation.report import markdown_table
-    from graphrec.evaluation.runner import EvalConfig, run_evaluation
+    from graphrec.experiments.runner import EvalConfig, run_evaluation
 
     raw = _read_toml(config)
     evaluation = dict(raw.get("evaluation", {}))  # type: ignore[call-overload]

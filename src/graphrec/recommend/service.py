@@ -3,7 +3,7 @@
 Candidates come from (a) the model's embedding space (ANN over item embeddings) and (b) the graph
 (2-hop co-interaction traversal over the in-memory index, seeded by the user's live history, or the
 store's own traversal without an index); they are blended with
-:func:`graphrec.recommend.blend.blend` using the model version's tuned ``alpha``. A user unknown
+:func:`graphrec.scoring.blend.blend` using the model version's tuned ``alpha``. A user unknown
 to both falls back to trending items. When the store fails, results come from the model alone and
 are flagged ``degraded``; :class:`NothingToServe` means neither source can answer (HTTP 503).
 
@@ -25,12 +25,12 @@ from graphrec.events.decay import decay_weights
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import UserHistory
+from graphrec.model.state import ModelState
 from graphrec.recommend import explain
-from graphrec.recommend.blend import SOURCES, Blended, Source, blend
 from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
 from graphrec.recommend.diversity import mmr
 from graphrec.recommend.popular import CatalogView
-from graphrec.serving.holder import ModelState
+from graphrec.scoring.blend import SOURCES, Blended, Source, blend
 
 logger = logging.getLogger(__name__)
 

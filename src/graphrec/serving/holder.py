@@ -11,35 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from graphrec.model.artifact import ModelArtifact
+from graphrec.model.blend_tuning import BlendParams, ensure_blend, load_blend
 from graphrec.model.pipeline import current_version
-from graphrec.recommend.blend_tuning import BlendParams, ensure_blend, load_blend
+from graphrec.model.state import ModelState, trained_at_ms
 from graphrec.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, eq=False)
-class ModelState:
-    version: str
-    directory: Path
-    artifact: ModelArtifact
-    blend: BlendParams
-    trained_at_ms: int
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        return dict(self.artifact.metrics)
-
-
-def trained_at_ms(artifact: ModelArtifact) -> int:
-    """When the model's data ends: the snapshot's ``now_ms`` if recorded, else the version's creation."""
-    snap = artifact.manifest.get("snapshot") or {}
-    return int(snap.get("now_ms") or artifact.manifest.get("created_ms") or 0)
 
 
 def load_state(directory: Path, *, default_alpha: float,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphrec.scoring.traversal import TraversalScorer
 from graphrec.snapshot import Snapshot
-from graphrec.traversal_scorer import TraversalScorer
 
 
 class TraversalRecommender:

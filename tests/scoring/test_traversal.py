@@ -8,7 +8,7 @@ import numpy as np
 from model.graphs import block_snapshot
 
 from graphrec.events.decay import decay_weights
-from graphrec.traversal_scorer import TraversalScorer
+from graphrec.scoring.traversal import TraversalScorer
 
 
 def _enumerate_paths(w: np.ndarray, ts: np.ndarray, user: int, now_ms: int, half_life: float) -> np.ndarray:

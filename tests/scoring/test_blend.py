@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphrec.recommend.blend import SOURCES, blend, blend_matrix
+from graphrec.scoring.blend import SOURCES, blend, blend_matrix
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 0.5, 1.0])

@@ -1,10 +1,10 @@
-"""Tune the blend weight ``alpha`` (see :mod:`graphrec.recommend.blend`) on a validation split.
+"""Tune the blend weight ``alpha`` (see :mod:`graphrec.scoring.blend`) on a validation split.
 
 Protocol: the training snapshot's most recent 20 % of each user's edges are held out
 (``temporal_holdout``); for up to ``max_users`` users with held-out edges the embedding scores come
 from the model's inductive user embedding over their remaining edges (``ModelArtifact.infer_user``,
 exactly what the API does for a user with new events), the graph scores from
-:class:`~graphrec.traversal_scorer.TraversalScorer` (the store's traversal formula) over the
+:class:`~graphrec.scoring.traversal.TraversalScorer` (the store's traversal formula) over the
 remaining edges. Each ``alpha`` on the grid blends the two top-``top_n`` candidate lists with the
 serving rule, and the alpha with the best mean NDCG@k (ties: recall@k, then the larger alpha) wins.
 
@@ -27,9 +27,9 @@ import numpy as np
 from graphrec.evaluation.metrics import hit_matrix, ndcg_at_k, recall_at_k, top_k
 from graphrec.evaluation.splits import temporal_holdout
 from graphrec.model.artifact import ModelArtifact
-from graphrec.recommend.blend import blend_matrix
+from graphrec.scoring.blend import blend_matrix
+from graphrec.scoring.traversal import TraversalScorer
 from graphrec.snapshot import Snapshot
-from graphrec.traversal_scorer import TraversalScorer
 
 logger = logging.getLogger(__name__)
 

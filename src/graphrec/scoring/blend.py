@@ -5,7 +5,7 @@ Each source's candidate scores are min-max normalised to ``[0, 1]`` over that so
 
     ``score(i) = alpha * emb_norm(i) + (1 - alpha) * graph_norm(i)``
 
-``alpha`` is tuned per model version on a validation split (:mod:`graphrec.recommend.blend_tuning`)
+``alpha`` is tuned per model version on a validation split (:mod:`graphrec.model.blend_tuning`)
 and stored in the version's ``blend.json``; the offline tuner and the online path call this one
 function so they cannot drift.
 """

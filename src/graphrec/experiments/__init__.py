@@ -1,0 +1,1 @@
+"""Offline experiments: GraphSAGE against the baselines on one split (``graphrec evaluate``)."""
