@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from model.graphs import block_snapshot
 
-from graphrec.evaluation.baselines import ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
+from graphrec.evaluation.baselines import EASE, ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
+from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
 from graphrec.evaluation.protocol import Recommender
 from graphrec.evaluation.splits import random_holdout
-from graphrec.experiments.runner import evaluate_model
+from graphrec.experiments.runner import EvalConfig, _graphsage, evaluate_model, load_split, tune
 from graphrec.graph.neo4j_gds import FastRPConfig
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.model.config import EncoderConfig, TrainConfig
@@ -26,6 +27,8 @@ def _small_sage(layers: int) -> GraphSAGERecommender:
 
 PERSONALISED = [
     pytest.param(lambda: ItemKNN(neighbours=20), id="ItemKNN"),
+    pytest.param(lambda: ItemKNN(neighbours=20, shrink=10.0, prune="row"), id="ItemKNN-row"),
+    pytest.param(lambda: EASE(l2=10.0), id="EASE"),
     pytest.param(lambda: TraversalRecommender(half_life_days=30.0), id="Traversal"),
     pytest.param(lambda: ImplicitALS(factors=8, iterations=10), id="ALS"),
     pytest.param(lambda: _small_sage(0), id="MF-BPR"),
@@ -68,3 +71,46 @@ def _ranks_held_out_block_cells_first(model: Recommender) -> None:
     assert row["recall@10"] > pop_row["recall@10"]
     assert {"model", "recall@10", "ndcg@10", "precision@10", "hit_rate@10", "mrr@10", "coverage@10",
             "novelty@10", "fit_seconds"} <= set(row)
+
+
+def test_ease_is_the_constrained_ridge_solution() -> None:
+    """Each column of B solves min ||X_j - X B_j||^2 + l2 ||B_j||^2 with B_jj = 0: a ridge regression
+    of item j on every other item, solved here directly and compared with the closed form."""
+    snap = block_snapshot(groups=2, users_per_group=8, items_per_group=5, density=0.6)
+    model = EASE(l2=3.0)
+    model.fit(snap)
+    x = snap.matrix("ones").toarray().astype(np.float64)
+    for j in range(snap.n_items):
+        others = np.delete(np.arange(snap.n_items), j)
+        a = x[:, others]
+        direct = np.linalg.solve(a.T @ a + 3.0 * np.eye(len(others)), a.T @ x[:, j])
+        np.testing.assert_allclose(model._weights[others, j], direct, rtol=1e-4, atol=1e-5)
+        assert model._weights[j, j] == 0.0
+    np.testing.assert_allclose(model.score(np.arange(3)), x[:3] @ model._weights, rtol=1e-5, atol=1e-6)
+
+
+def test_ease_refuses_a_catalogue_above_its_bound() -> None:
+    snap = block_snapshot(groups=2, users_per_group=4, items_per_group=5)
+    with pytest.raises(CatalogueTooLarge, match="max_items=5"):
+        EASE(max_items=5).fit(snap)
+
+
+def test_item_knn_column_pruning_keeps_each_candidates_nearest_items() -> None:
+    snap = block_snapshot(groups=3, users_per_group=10, items_per_group=8, density=0.6)
+    column, row = ItemKNN(neighbours=3, prune="column"), ItemKNN(neighbours=3, prune="row")
+    column.fit(snap)
+    row.fit(snap)
+    assert np.diff(column._similarity.tocsc().indptr).max() <= 3  # per candidate (column)
+    assert np.diff(row._similarity.tocsr().indptr).max() <= 3  # per seed item (row)
+    np.testing.assert_allclose(column._similarity.toarray(), row._similarity.toarray().T)
+    with pytest.raises(ValueError, match="prune"):
+        ItemKNN(prune="diagonal")  # type: ignore[arg-type]
+
+
+def test_tuning_and_early_stopping_follow_the_test_protocol() -> None:
+    snap = block_snapshot(groups=2, users_per_group=10, items_per_group=8, density=0.6)
+    for protocol in ("random", "temporal"):
+        cfg = EvalConfig(dataset="store", protocol=protocol, seed=3)
+        _, extra = tune("ItemKNN", cfg, load_split(cfg, snapshot=snap))
+        assert extra["validation_split"].startswith(protocol), extra
+        assert _graphsage(cfg).config.validation_protocol == protocol

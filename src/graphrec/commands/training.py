@@ -85,6 +85,8 @@ def train_command(
 def evaluate_command(
     dataset: str = typer.Option("store", "--dataset", help="movielens:PATH | lightgcn:TRAIN_TXT,TEST_TXT | store"),
     seed: int = typer.Option(0, "--seed"),
+    seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 0,1,2: every model on "
+                                     "each seed's split; means, 95% intervals and a paired test of the two best."),
     output: Path = typer.Option(Path("runs/eval"), "--output", "-o", help="Directory for results.*"),
     config: Path | None = typer.Option(None, "--config", help="TOML with \\[evaluation] (and \\[train]) tables."),
     protocol: str | None = typer.Option(None, "--protocol", help="random | temporal (per-user holdout)."),
@@ -101,6 +103,12 @@ def evaluate_command(
     if "train" in raw:
         evaluation["graphsage"] = raw["train"]
     evaluation.update(dataset=dataset, seed=seed)
+    if seeds:
+        try:
+            evaluation["seeds"] = [int(x) for x in seeds.split(",") if x.strip()]
+        except ValueError:
+            typer.echo(f"error: --seeds must be comma-separated integers, got {seeds!r}", err=True)
+            raise typer.Exit(2) from None
     if protocol:
         evaluation["protocol"] = protocol
     if models:
@@ -128,7 +136,10 @@ def evaluate_command(
             if on_neo4j and cfg.gds and gds is None:
                 typer.echo("note: this Neo4j has no Graph Data Science plugin: no GDS-FastRP-kNN row", err=True)
             rows = run_evaluation(cfg, output, snapshot=snapshot, gds=gds)
-    typer.echo(markdown_table([{k: v for k, v in r.items() if not k.endswith("@10")} for r in rows]))
+    typer.echo(markdown_table([{k: v for k, v in r.items() if not k.endswith(("@10", "@10 ±"))} for r in rows]))
+    paired = json.loads((output / "results.json").read_text())["meta"].get("paired_test_sentence")
+    if paired:
+        typer.echo(f"\npaired test of the two best models: {paired}")
     typer.echo(f"\nresults: {output / 'results.json'}, {output / 'results.md'}, {output / 'validation.png'}")
 
 

@@ -89,17 +89,24 @@ def ranking_metrics(
     k: int,
     item_popularity: np.ndarray,
     n_users_train: int,
+    per_user: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """All metrics at ``k`` averaged over users that have at least one relevant item."""
+    """All metrics at ``k`` averaged over users that have at least one relevant item.
+
+    ``per_user``: when given, receives the per-user ``recall@k`` and ``ndcg@k`` arrays (users with a
+    relevant item, in row order) that the averages come from, for paired tests between models."""
     topk = topk[:, :k]
     n_rel = np.diff(relevant.tocsr().indptr)
     keep = n_rel > 0
     hits = hit_matrix(topk, relevant)[keep]
     n_rel = n_rel[keep]
     n_items = relevant.shape[1]
+    recall, ndcg = recall_at_k(hits, n_rel), ndcg_at_k(hits, n_rel)
+    if per_user is not None:
+        per_user[f"recall@{k}"], per_user[f"ndcg@{k}"] = recall, ndcg
     return {
-        f"recall@{k}": float(recall_at_k(hits, n_rel).mean()),
-        f"ndcg@{k}": float(ndcg_at_k(hits, n_rel).mean()),
+        f"recall@{k}": float(recall.mean()),
+        f"ndcg@{k}": float(ndcg.mean()),
         f"precision@{k}": float(precision_at_k(hits).mean()),
         f"hit_rate@{k}": float(hit_rate_at_k(hits).mean()),
         f"mrr@{k}": float(mrr_at_k(hits).mean()),

@@ -62,8 +62,12 @@ def write_report(
     paths = {"json": output / "results.json", "markdown": output / "results.md"}
     paths["json"].write_text(json.dumps({"results": rows, "meta": meta, "histories": histories},
                                         indent=2, default=float))
-    header = f"# Evaluation: {meta.get('dataset')} ({meta.get('protocol')}, seed {meta.get('seed')})\n\n"
-    paths["markdown"].write_text(header + markdown_table(rows) + "\n")
+    seeds = meta.get("seed")
+    seed_text = f"seeds {', '.join(map(str, seeds))}" if isinstance(seeds, list) else f"seed {seeds}"
+    header = f"# Evaluation: {meta.get('dataset')} ({meta.get('protocol')}, {seed_text})\n\n"
+    footer = f"\nPaired test of the two best models: {meta['paired_test_sentence']}\n" \
+        if meta.get("paired_test_sentence") else ""
+    paths["markdown"].write_text(header + markdown_table(rows) + "\n" + footer)
     plot = plot_validation(histories, output / "validation.png", metric=metric)
     if plot is not None:
         paths["plot"] = plot

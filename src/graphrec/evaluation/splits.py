@@ -7,7 +7,9 @@ training (they cannot be evaluated without leaving them cold).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -64,3 +66,16 @@ def temporal_holdout(snapshot: Snapshot, *, test_fraction: float = 0.2, seed: in
 def given_split(full: Snapshot, test_mask: np.ndarray) -> Split:
     """Use a split that came with the data (``test_mask`` marks ``full``'s held-out edges)."""
     return _to_split(full, np.asarray(test_mask, dtype=bool), "given")
+
+
+Holdout = Callable[..., Split]
+
+
+def holdout(protocol: Literal["random", "temporal"] | str) -> Holdout:
+    """The holdout function of ``protocol``: validation splits are cut the same way as the test split
+    they stand in for (tuning on random holdouts for a temporal test picks the wrong model)."""
+    if protocol == "random":
+        return random_holdout
+    if protocol == "temporal":
+        return temporal_holdout
+    raise ValueError(f"unknown split protocol {protocol!r}: random | temporal")

@@ -2,7 +2,10 @@
 
 Datasets: ``movielens:PATH`` (``u.data``), ``lightgcn:TRAIN_TXT,TEST_TXT`` (a given split) or
 ``store`` (a snapshot exported from the graph store). Each model is fitted on the training edges
-only; ranking covers the whole catalogue minus the user's training items.
+only; ranking covers the whole catalogue minus the user's training items. Hyperparameters are tuned
+and GraphSAGE early-stops on a validation holdout of the training edges cut by the same protocol as
+the test split. With several ``seeds`` every model runs on each seed's split; the table then shows
+means with 95% intervals, and the two best models are compared with paired tests.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,13 +21,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from graphrec.evaluation.baselines import ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
+from graphrec.evaluation.baselines import EASE, ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
+from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
 from graphrec.evaluation.datasets import load_lightgcn, load_movielens
 from graphrec.evaluation.metrics import ranking_metrics, top_k
 from graphrec.evaluation.protocol import Recommender
 from graphrec.evaluation.report import markdown_table, write_report
-from graphrec.evaluation.splits import Split, random_holdout, temporal_holdout
+from graphrec.evaluation.splits import Split, holdout
+from graphrec.evaluation.statistics import PairedComparison, mean_interval, paired_comparison
 from graphrec.graph.neo4j_gds import FastRPConfig, GdsClient
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
@@ -32,8 +38,8 @@ from graphrec.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
-ModelName = Literal["MostPopular", "ItemKNN", "Traversal", "ALS", "MF-BPR", "GraphSAGE"]
-ALL_MODELS: tuple[ModelName, ...] = ("MostPopular", "ItemKNN", "Traversal", "ALS", "MF-BPR", "GraphSAGE")
+ModelName = Literal["MostPopular", "ItemKNN", "Traversal", "ALS", "EASE", "MF-BPR", "GraphSAGE"]
+ALL_MODELS: tuple[ModelName, ...] = ("MostPopular", "ItemKNN", "Traversal", "ALS", "EASE", "MF-BPR", "GraphSAGE")
 
 
 class EvalConfig(BaseModel):
@@ -45,12 +51,16 @@ class EvalConfig(BaseModel):
     protocol: Literal["random", "temporal"] = "random"
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
+    seeds: list[int] | None = Field(None, min_length=1, description="run every model on each of these seeds' "
+                                    "splits and report means, 95% intervals and a paired test (overrides seed)")
     ks: list[int] = Field(default_factory=lambda: [20, 10])
     models: list[ModelName] = Field(default_factory=lambda: list(ALL_MODELS))
     graphsage: TrainConfig = Field(default_factory=TrainConfig)
     item_knn_neighbours: int = 100
+    item_knn_shrink: float = 10.0
     als_factors: int = 64
-    tune_baselines: bool = Field(True, description="pick ItemKNN/ALS/MF-BPR hyperparameters on a validation "
+    ease_l2: float = 500.0
+    tune_baselines: bool = Field(True, description="pick ItemKNN/ALS/EASE/MF-BPR hyperparameters on a validation "
                                  "holdout of the training edges (as GraphSAGE early-stops on one)")
     validation_fraction: float = Field(0.1, gt=0, lt=1)
     gds: bool = Field(True, description="add the GDS-FastRP-kNN row when the store is Neo4j with Graph Data Science")
@@ -77,12 +87,11 @@ def load_split(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Split:
         full = snapshot
     else:
         raise ValueError(f"unknown dataset {cfg.dataset!r}: movielens:PATH | lightgcn:TRAIN,TEST | store")
-    holdout = random_holdout if cfg.protocol == "random" else temporal_holdout
-    return holdout(full, test_fraction=cfg.test_fraction, seed=cfg.seed)
+    return holdout(cfg.protocol)(full, test_fraction=cfg.test_fraction, seed=cfg.seed)
 
 
 def _graphsage(cfg: EvalConfig, *, mf: bool = False, **train: Any) -> GraphSAGERecommender:
-    sage = cfg.graphsage.model_copy(update={"seed": cfg.seed, **train})
+    sage = cfg.graphsage.model_copy(update={"seed": cfg.seed, "validation_protocol": cfg.protocol, **train})
     if not mf:
         return GraphSAGERecommender(sage, progress=cfg.progress)
     encoder = EncoderConfig(**{**sage.encoder.model_dump(), "layers": 0, "use_features": False})
@@ -93,7 +102,9 @@ def _graphsage(cfg: EvalConfig, *, mf: bool = False, **train: Any) -> GraphSAGER
 def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., Recommender], list[dict[str, Any]]]]:
     """Per tunable baseline: a factory and the hyperparameter grid searched on validation."""
     return {
-        "ItemKNN": (lambda **kw: ItemKNN(**kw), [{"neighbours": k} for k in (20, 50, 100, 200, 400)]),
+        "ItemKNN": (lambda **kw: ItemKNN(**kw),
+                    [{"neighbours": k, "shrink": h} for k in (50, 100, 200, 400) for h in (0.0, 10.0, 50.0)]),
+        "EASE": (lambda **kw: EASE(**kw), [{"l2": lam} for lam in (50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0)]),
         "ALS": (lambda **kw: ImplicitALS(seed=cfg.seed, **kw),
                 [{"factors": f, "regularization": r, "alpha": a}
                  for f in (32, 64, 128) for r in (0.01, 0.1, 1.0) for a in (1.0, 2.0, 5.0)]),
@@ -106,9 +117,10 @@ def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Recom
     trainer; MF-BPR is the same model with 0 layers); with ``gds``, the GDS-FastRP-kNN row too."""
     made: dict[str, Recommender] = {
         "MostPopular": MostPopular(),
-        "ItemKNN": ItemKNN(neighbours=cfg.item_knn_neighbours),
+        "ItemKNN": ItemKNN(neighbours=cfg.item_knn_neighbours, shrink=cfg.item_knn_shrink),
         "Traversal": TraversalRecommender(half_life_days=cfg.traversal_half_life_days),
         "ALS": ImplicitALS(factors=cfg.als_factors, seed=cfg.seed),
+        "EASE": EASE(l2=cfg.ease_l2),
         "MF-BPR": _graphsage(cfg, mf=True),
         "GraphSAGE": _graphsage(cfg),
     }
@@ -120,9 +132,10 @@ def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Recom
 
 
 def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[Recommender, dict[str, Any]]:
-    """Grid-search ``name`` on a validation holdout of ``split.train`` (never on the test edges)."""
+    """Grid-search ``name`` on a validation holdout of ``split.train`` (never on the test edges), cut by
+    the test split's protocol."""
     factory, grid = baseline_grids(cfg)[name]
-    validation = random_holdout(split.train, test_fraction=cfg.validation_fraction, seed=cfg.seed + 1)
+    validation = holdout(cfg.protocol)(split.train, test_fraction=cfg.validation_fraction, seed=cfg.seed + 1)
     key = f"recall@{max(cfg.ks)}"
     scored = []
     for params in tqdm(grid, desc=f"tune {name}", disable=True if resolve(cfg.progress) == "off" else None,
@@ -133,11 +146,14 @@ def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[Recommender, dict[st
         scored.append((evaluate_model(model, validation, [max(cfg.ks)])[key], params))
     best_score, best = max(scored, key=lambda x: x[0])
     logger.info("tuned %s on validation: %s (%s=%.4f)", name, best, key, best_score)
-    return factory(**best), {"params": best, f"validation_{key}": round(best_score, 4)}
+    return factory(**best), {"params": best, f"validation_{key}": round(best_score, 4),
+                             "validation_split": validation.protocol}
 
 
-def evaluate_model(model: Recommender, split: Split, ks: list[int], *, batch: int = 1024) -> dict[str, Any]:
-    """Fit on ``split.train``, rank all items for every test user, return the metrics row."""
+def evaluate_model(model: Recommender, split: Split, ks: list[int], *, batch: int = 1024,
+                   per_user: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Fit on ``split.train``, rank all items for every test user, return the metrics row
+    (``per_user`` receives per-user recall and NDCG at every k, test users in index order)."""
     train = split.train
     t0 = time.perf_counter()
     model.fit(train)
@@ -154,46 +170,117 @@ def evaluate_model(model: Recommender, split: Split, ks: list[int], *, batch: in
     row: dict[str, Any] = {"model": model.name}
     for k in ks:
         row.update(ranking_metrics(topk, split.test[users], k=k, item_popularity=popularity,
-                                   n_users_train=train.n_users))
+                                   n_users_train=train.n_users, per_user=per_user))
     row["fit_seconds"] = round(fit_seconds, 2)
     return row
 
 
 def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None = None,
                    gds: GdsClient | None = None) -> list[dict[str, Any]]:
-    """Run every model on one split, write ``results.json``/``results.md``/``validation.png``.
+    """Run every model on each seed's split, write ``results.json``/``results.md``/``validation.png``.
 
-    ``gds``: a Neo4j with Graph Data Science, for the GDS-FastRP-kNN row (computed inside Neo4j on
-    the same training edges; nothing is written to the database)."""
-    split = load_split(cfg, snapshot=snapshot)
-    rows: list[dict[str, Any]] = []
-    histories: dict[str, list[dict[str, float]]] = {}
-    models = build_models(cfg, gds=gds)
-    report = StepProgress(len(models), cfg.progress, desc="model")
-    for model in models:
-        started = time.perf_counter()
-        extra: dict[str, Any] = {}
-        if cfg.tune_baselines and model.name in baseline_grids(cfg):
-            model, extra = tune(model.name, cfg, split)
-        rows.append(evaluate_model(model, split, cfg.ks))
-        rows[-1].update(extra)
-        if isinstance(model, GraphSAGERecommender) and model.result is not None:
-            histories[model.name] = model.result.history
-            rows[-1]["best_epoch"] = model.result.best_epoch
-            rows[-1]["s_per_epoch"] = round(model.result.seconds_per_epoch, 3)
-        logger.info("%s", rows[-1])
-        k = cfg.graphsage.metric_k
-        report.done(model.name, f"recall@{k} {rows[-1].get(f'recall@{k}', float('nan')):.4f}  "
-                                f"ndcg@{k} {rows[-1].get(f'ndcg@{k}', float('nan')):.4f}",
-                    time.perf_counter() - started)
-    report.close()
-    meta = {
-        "dataset": cfg.dataset, "protocol": split.protocol, "seed": cfg.seed,
-        "n_users": split.train.n_users, "n_items": split.train.n_items,
-        "n_train": split.train.n_edges, "n_test": int(split.test.nnz), "config": cfg.model_dump(),
+    One seed: the rows of that split. Several: one row per model with the mean of every metric over
+    the seeds and the 95% half-width of the primary ones (``recall@20 ±``), plus a paired comparison
+    of the two best models in the report. ``gds``: a Neo4j with Graph Data Science, for the
+    GDS-FastRP-kNN row (computed inside Neo4j on the same training edges; nothing is written)."""
+    seeds = cfg.seeds or [cfg.seed]
+    runs = [_run_seed(cfg.model_copy(update={"seed": seed, "seeds": None}), snapshot=snapshot, gds=gds)
+            for seed in seeds]
+    last = runs[-1]
+    meta: dict[str, Any] = {
+        "dataset": cfg.dataset, "protocol": last.split.protocol, "seed": seeds if len(seeds) > 1 else seeds[0],
+        "n_users": last.split.train.n_users, "n_items": last.split.train.n_items,
+        "n_train": last.split.train.n_edges, "n_test": int(last.split.test.nnz), "config": cfg.model_dump(),
     }
-    write_report(rows, output, meta=meta, histories=histories, metric=f"recall@{cfg.graphsage.metric_k}")
+    metric = f"recall@{cfg.graphsage.metric_k}"
+    if len(runs) == 1:
+        rows = last.rows
+    else:
+        rows = summarise_seeds([run.rows for run in runs], primary=[metric, f"ndcg@{cfg.graphsage.metric_k}"])
+        meta["per_seed"] = {str(seed): run.rows for seed, run in zip(seeds, runs, strict=True)}
+        comparison = compare_best(rows, runs, metric)
+        if comparison is not None:
+            meta["paired_test"] = comparison.as_dict()
+            meta["paired_test_sentence"] = comparison.sentence()
+    write_report(rows, output, meta=meta, histories=last.histories, metric=metric)
     return rows
 
 
-__all__ = ["EvalConfig", "build_models", "evaluate_model", "load_split", "markdown_table", "run_evaluation", "tune"]
+@dataclass
+class SeedRun:
+    """One seed's split, its rows and each model's per-user metrics (for paired tests)."""
+
+    split: Split
+    rows: list[dict[str, Any]]
+    per_user: dict[str, dict[str, np.ndarray]]
+    histories: dict[str, list[dict[str, float]]]
+
+
+def _run_seed(cfg: EvalConfig, *, snapshot: Snapshot | None, gds: GdsClient | None) -> SeedRun:
+    split = load_split(cfg, snapshot=snapshot)
+    run = SeedRun(split=split, rows=[], per_user={}, histories={})
+    models = build_models(cfg, gds=gds)
+    report = StepProgress(len(models), cfg.progress, desc=f"model (seed {cfg.seed})")
+    for model in models:
+        started = time.perf_counter()
+        extra: dict[str, Any] = {}
+        try:
+            if cfg.tune_baselines and model.name in baseline_grids(cfg):
+                model, extra = tune(model.name, cfg, split)
+            per_user: dict[str, np.ndarray] = {}
+            row = evaluate_model(model, split, cfg.ks, per_user=per_user)
+        except CatalogueTooLarge as exc:  # a model that cannot fit this data says so in the table
+            logger.warning("%s skipped: %s", model.name, exc)
+            run.rows.append({"model": model.name, "skipped": str(exc)})
+            continue
+        row.update(extra)
+        run.rows.append(row)
+        run.per_user[model.name] = per_user
+        if isinstance(model, GraphSAGERecommender) and model.result is not None:
+            run.histories[model.name] = model.result.history
+            row["best_epoch"] = model.result.best_epoch
+            row["s_per_epoch"] = round(model.result.seconds_per_epoch, 3)
+        logger.info("%s", row)
+        k = cfg.graphsage.metric_k
+        report.done(model.name, f"recall@{k} {row.get(f'recall@{k}', float('nan')):.4f}  "
+                                f"ndcg@{k} {row.get(f'ndcg@{k}', float('nan')):.4f}",
+                    time.perf_counter() - started)
+    report.close()
+    return run
+
+
+def summarise_seeds(per_seed: list[list[dict[str, Any]]], *, primary: list[str]) -> list[dict[str, Any]]:
+    """One row per model: the mean of every numeric column over the seeds it ran on, and the 95%
+    half-width of the ``primary`` metrics as ``<metric> ±``."""
+    names = list(dict.fromkeys(r["model"] for rows in per_seed for r in rows))
+    summary = []
+    for name in names:
+        runs = [r for rows in per_seed for r in rows if r["model"] == name and "skipped" not in r]
+        if not runs:
+            summary.append({"model": name, "skipped": next(r["skipped"] for rows in per_seed for r in rows
+                                                           if r["model"] == name)})
+            continue
+        row: dict[str, Any] = {"model": name}
+        for key in primary:
+            mean, half = mean_interval([r[key] for r in runs])
+            row[key], row[f"{key} ±"] = mean, half
+        for key, value in runs[0].items():
+            if key not in row and isinstance(value, int | float) and not isinstance(value, bool):
+                row[key] = float(np.mean([r[key] for r in runs if key in r]))
+        row["seeds"] = len(runs)
+        summary.append(row)
+    return summary
+
+
+def compare_best(rows: list[dict[str, Any]], runs: list[SeedRun], metric: str) -> PairedComparison | None:
+    """Paired comparison of the two models with the best mean ``metric``."""
+    ranked = sorted((r for r in rows if metric in r), key=lambda r: r[metric], reverse=True)
+    if len(ranked) < 2:
+        return None
+    a, b = ranked[0]["model"], ranked[1]["model"]
+    return paired_comparison(a, b, metric, [run.per_user[a][metric] for run in runs],
+                             [run.per_user[b][metric] for run in runs])
+
+
+__all__ = ["EvalConfig", "build_models", "compare_best", "evaluate_model", "load_split", "markdown_table",
+           "run_evaluation", "summarise_seeds", "tune"]

@@ -48,6 +48,10 @@ class TrainConfig(BaseModel):
     user_id_dropout: float = Field(0.0, ge=0, lt=1, description="zero user id embeddings at this rate, so "
                                    "embeddings from neighbourhoods alone (new users) are trained too")
     validation_fraction: float = Field(0.1, ge=0, lt=1)
+    validation_protocol: Literal["random", "temporal"] = Field(
+        "random", description="how the early-stopping holdout is cut from the training edges: each user's "
+        "random edges, or their most recent ones (use temporal when the test split is temporal, so "
+        "early stopping judges the model on the task it is tested on)")
     eval_every: int = Field(5, ge=1)
     patience: int = Field(4, ge=1, description="evaluations without improvement before stopping")
     metric_k: int = Field(20, ge=1)

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 import torch
 
 from graphrec.evaluation.metrics import ranking_metrics, top_k
-from graphrec.evaluation.splits import random_holdout
+from graphrec.evaluation.splits import holdout
 from graphrec.model.adjacency import BipartiteAdjacency
 from graphrec.model.config import TrainConfig
 from graphrec.model.graphsage import GraphSAGERec
@@ -89,7 +89,8 @@ class Trainer:
         if cfg.validation_fraction <= 0:
             result = self._run(train, None, cfg.epochs)
         else:
-            split = random_holdout(train, test_fraction=cfg.validation_fraction, seed=cfg.seed + 1)
+            split = holdout(cfg.validation_protocol)(train, test_fraction=cfg.validation_fraction,
+                                                     seed=cfg.seed + 1)
             result = self._run(split.train, split.test, cfg.epochs)
             if cfg.refit:
                 history = result.history
