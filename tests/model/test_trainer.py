@@ -54,3 +54,23 @@ def test_negative_sampler_never_returns_positives() -> None:
         users = np.repeat(np.arange(snap.n_users), 50)
         neg = sampler.uniform(users, 2)
         assert not np.asarray(m[np.repeat(users, 2), neg.ravel()]).any()
+
+
+def test_threads_default_to_half_the_cpus_this_process_may_use() -> None:
+    import os
+
+    import torch
+
+    from graphrec.model.config import resolve_threads
+
+    assert TrainConfig().threads == "auto"
+    assert resolve_threads("auto") == max(1, len(os.sched_getaffinity(0)) // 2)
+    assert resolve_threads(3) == 3 and resolve_threads(None) is None
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(7)
+        Trainer(TrainConfig(epochs=1, validation_fraction=0.0), progress=False).fit(
+            block_snapshot(groups=2, users_per_group=4, items_per_group=3))
+        assert torch.get_num_threads() == resolve_threads("auto")
+    finally:
+        torch.set_num_threads(before)

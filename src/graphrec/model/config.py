@@ -6,6 +6,7 @@ optimisation. Defaults are the values tuned on MovieLens-100K (80/20 random per-
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,4 +63,15 @@ class TrainConfig(BaseModel):
     steps_per_epoch: int | None = Field(None, ge=1, description="cap on batches per epoch (None: one pass "
                                         "over all edges); fixed-size epochs for very large graphs")
     fanouts: list[int] = Field(default_factory=lambda: [15, 10], description="neighbours sampled per layer")
-    threads: int | None = Field(None, ge=1, description="torch intra-op threads (None: torch default)")
+    threads: int | Literal["auto"] | None = Field(
+        "auto", description="torch intra-op threads. 'auto': half the CPUs this process may use (at least "
+        "1), because torch's default (all of them) collapses when anything else is busy: on 2 cores with a "
+        "second CPU-bound process, an ML-100K epoch took 1.02 s with 2 threads and 0.31 s with 1 (0.27 s "
+        "vs 0.32 s when idle). None: torch's default; a number: exactly that many")
+
+
+def resolve_threads(threads: int | Literal["auto"] | None) -> int | None:
+    """The intra-op thread count ``threads`` stands for (None: leave torch's own setting alone)."""
+    if threads != "auto":
+        return threads
+    return max(1, len(os.sched_getaffinity(0)) // 2)

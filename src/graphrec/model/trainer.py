@@ -24,7 +24,7 @@ import torch
 from graphrec.evaluation.metrics import ranking_metrics, top_k
 from graphrec.evaluation.splits import holdout
 from graphrec.model.adjacency import BipartiteAdjacency
-from graphrec.model.config import TrainConfig
+from graphrec.model.config import TrainConfig, resolve_threads
 from graphrec.model.graphsage import GraphSAGERec
 from graphrec.model.losses import bpr_loss, embedding_l2
 from graphrec.model.negative_sampler import NegativeSampler
@@ -83,8 +83,9 @@ class Trainer:
     def fit(self, train: Snapshot) -> TrainResult:
         """Early-stop on a validation holdout, then (``refit``) retrain on everything."""
         cfg = self.config
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        threads = resolve_threads(cfg.threads)
+        if threads is not None:
+            torch.set_num_threads(threads)
         started = time.perf_counter()
         if cfg.validation_fraction <= 0:
             result = self._run(train, None, cfg.epochs)
