@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graphrec.commands.data",
     "graphrec.commands.events",
     "graphrec.commands.training",
+    "graphrec.commands.runs",
     "graphrec.commands.serve",
     "graphrec.commands.cypher",
 )
