@@ -89,3 +89,48 @@ def test_non_positive_edges_are_not_training_positives(store: GraphStore) -> Non
     everything = export_snapshot(store, ExportConfig(now_ms=T0, min_weight=None), half_life_days=30.0,
                                  progress=False)
     assert everything.n_edges == 3
+
+
+def test_snapshot_as_pyg_hetero_data(store: GraphStore, tmp_path: Path) -> None:
+    import torch
+    from torch_geometric.nn import SAGEConv
+
+    _fill(store)
+    snap = export_snapshot(store, ExportConfig(page_size=100, now_ms=T0), half_life_days=30.0, progress=False)
+    data = snap.to_hetero_data()
+    data.validate()
+    assert data["user"].num_nodes == 4 and data["item"].num_nodes == 4
+    assert data["user"].external_id == ["alice", "bob", "carol", "dave"]
+    edges = data["user", "interacted", "item"]
+    pairs = {(data["user"].external_id[u], data["item"].external_id[i]) for u, i in edges.edge_index.T.tolist()}
+    assert pairs == {(u, i) for u, i, _, _ in EDGES}
+    dense = snap.matrix("weights").toarray()
+    np.testing.assert_allclose(edges.edge_weight.numpy(), dense[edges.edge_index[0], edges.edge_index[1]])
+    assert edges.edge_time.dtype == torch.int64 and int(edges.edge_time.max()) == T0
+    back = data["item", "rev_interacted", "user"]
+    assert torch.equal(back.edge_index, edges.edge_index.flip(0))
+    assert data["item"].x.tolist() == [[0, 1, 0], [1, 1, 0], [0, 0, 1], [0, 0, 0]]
+    # usable as it is by PyG layers: one bipartite SAGE step from items to users
+    out = SAGEConv((3, 2), 5)((data["item"].x, torch.ones(4, 2)), back.edge_index)
+    assert out.shape == (4, 5)
+    assert "rev_interacted" not in str(snap.to_hetero_data(reverse=False).edge_types)
+
+
+def test_export_command_writes_the_pyg_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from typer.testing import CliRunner
+
+    from graphrec.cli import app
+    from graphrec.graph.falkordb_store import FalkorDBStore
+
+    monkeypatch.setenv("GRAPHREC_GRAPH_URI", f"embedded:{tmp_path / 'store'}")
+    store = FalkorDBStore.embedded(tmp_path / "store")
+    try:
+        _fill(store)
+    finally:
+        store.close()
+    result = CliRunner().invoke(app, ["export", "-o", str(tmp_path / "snap"), "--pyg", str(tmp_path / "g.pt")])
+    assert result.exit_code == 0, result.output
+    data = torch.load(tmp_path / "g.pt", weights_only=False)
+    assert data["user", "interacted", "item"].edge_index.shape == (2, len(EDGES))
+    assert Snapshot.load(tmp_path / "snap").n_edges == len(EDGES)

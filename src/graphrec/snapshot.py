@@ -12,10 +12,13 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from torch_geometric.data import HeteroData
 
 _ARRAYS = (
     "user_ids",
@@ -166,6 +169,35 @@ class Snapshot:
             category_indptr=self.category_indptr, category_indices=self.category_indices,
             category_names=self.category_names, manifest=meta,
         )
+
+    def to_hetero_data(self, *, reverse: bool = True) -> HeteroData:
+        """The snapshot as a PyTorch Geometric ``HeteroData``, for models beyond graphrec's own.
+
+        Node types ``user`` and ``item`` (``num_nodes``, ``external_id`` lists mapping indices back
+        to graph ids; items carry ``x``, their category multi-hot, when there are categories). Edge
+        type ``(user, interacted, item)`` has ``edge_index`` (2 x E, int64), ``edge_weight`` (the
+        snapshot's decayed weights) and ``edge_time`` (``last_ts`` in epoch ms); with ``reverse``,
+        ``(item, rev_interacted, user)`` holds the same edges reversed, as ``T.ToUndirected`` would.
+        """
+        import torch
+        from torch_geometric.data import HeteroData
+
+        data = HeteroData()
+        data["user"].num_nodes = self.n_users
+        data["user"].external_id = self.user_ids.tolist()
+        data["item"].num_nodes = self.n_items
+        data["item"].external_id = self.item_ids.tolist()
+        if self.n_categories:
+            data["item"].x = torch.from_numpy(self.item_category_matrix().toarray())
+            data["item"].category_names = self.category_names.tolist()
+        edge_index = torch.from_numpy(np.vstack([self.rows, self.indices]))
+        weight, time = torch.from_numpy(self.weights.copy()), torch.from_numpy(self.timestamps.copy())
+        forward = data["user", "interacted", "item"]
+        forward.edge_index, forward.edge_weight, forward.edge_time = edge_index, weight, time
+        if reverse:
+            back = data["item", "rev_interacted", "user"]
+            back.edge_index, back.edge_weight, back.edge_time = edge_index.flip(0), weight, time
+        return data
 
     # ------------------------------------------------------------------ identity and files
     def content_hash(self) -> str:

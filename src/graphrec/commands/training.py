@@ -31,6 +31,8 @@ def export_command(
     max_users: int | None = typer.Option(None, "--max-users", help="Sample at most this many users."),
     sampling: str | None = typer.Option(None, "--sampling", help="random | rwr (random walk with restart)."),
     seed: int | None = typer.Option(None, "--seed"),
+    pyg: Path | None = typer.Option(None, "--pyg", help="Also save the snapshot as a PyTorch Geometric "
+                                    "HeteroData file (torch.save; load with torch.load(path, weights_only=False))."),
 ) -> None:
     """Export the graph (or a subgraph) to a training snapshot directory."""
     from graphrec.export import ExportConfig, export_snapshot
@@ -51,6 +53,12 @@ def export_command(
     typer.echo(f"{out}: {snapshot.n_users:,} users, {snapshot.n_items:,} items, {snapshot.n_edges:,} edges, "
                f"{snapshot.n_categories:,} categories; read {m['edges_read']:,} edges at "
                f"{m['edges_per_second']:,} edges/s; hash {m['content_hash'][:16]}")
+    if pyg is not None:
+        import torch
+
+        pyg.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(snapshot.to_hetero_data(), pyg)
+        typer.echo(f"{pyg}: PyTorch Geometric HeteroData (user, interacted, item) + reverse edges")
 
 
 def train_command(
