@@ -74,3 +74,53 @@ def test_threads_default_to_half_the_cpus_this_process_may_use() -> None:
         assert torch.get_num_threads() == resolve_threads("auto")
     finally:
         torch.set_num_threads(before)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _CountingTrainer(Trainer):
+    """Counts epochs and dies (like a killed job) once ``stop_after`` epochs have run."""
+
+    def __init__(self, *args: object, stop_after: int = 10**9, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.calls, self.stop_after = 0, stop_after
+
+    def _epoch(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.calls >= self.stop_after:
+            raise _Interrupted
+        self.calls += 1
+        return super()._epoch(*args, **kwargs)
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from graphrec.model.checkpoint import CheckpointMismatch
+
+    snap = block_snapshot(groups=4, users_per_group=10, items_per_group=10, density=0.3)
+    cfg = TrainConfig(encoder=EncoderConfig(dim=8, layers=2), epochs=12, batch_size=32, eval_every=2, lr=0.003,
+                      metric_k=2, validation_fraction=0.2, checkpoint_every=2, patience=10, threads=1)
+    straight = _CountingTrainer(cfg, progress=False)
+    expected = straight.fit(snap)
+    fit_epochs = len(expected.history)
+    assert expected.best_epoch >= 4  # a refit long enough to be killed half way
+    assert straight.calls == fit_epochs + expected.best_epoch  # early-stopping run, then the refit
+    for stop_after, rerun in ((7, 1), (fit_epochs + 3, 1)):  # killed in the fit phase, then in the refit
+        ck = tmp_path / f"ck{stop_after}"
+        with pytest.raises(_Interrupted):
+            _CountingTrainer(cfg, progress=False, checkpoint_dir=ck, stop_after=stop_after).fit(snap)
+        resumed = _CountingTrainer(cfg, progress=False, checkpoint_dir=ck)
+        result = resumed.fit(snap)
+        # only the epochs after the last checkpoint (every 2 epochs) run again
+        assert resumed.calls == straight.calls - stop_after + rerun
+        assert result.best_epoch == expected.best_epoch
+        assert [h["loss"] for h in result.history] == [h["loss"] for h in expected.history]
+        for got, want in zip(result.embeddings(), expected.embeddings(), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    finished = _CountingTrainer(cfg, progress=False, checkpoint_dir=tmp_path / "ck7")
+    finished.fit(snap)
+    assert finished.calls == 0  # both phases complete: nothing to redo
+    with pytest.raises(CheckpointMismatch, match="another config or snapshot"):
+        Trainer(cfg.model_copy(update={"lr": 0.05}), progress=False, checkpoint_dir=tmp_path / "ck7").fit(snap)

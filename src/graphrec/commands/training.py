@@ -68,6 +68,9 @@ def train_command(
     version: str | None = typer.Option(None, "--version", help="Version name (default: time + hash)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (a bar on a terminal, one line "
                                "per validation otherwise); only the result."),
+    checkpoint_dir: Path | None = typer.Option(None, "--checkpoint-dir", help="Save a checkpoint every "
+                                               "checkpoint_every epochs here; run again with the same directory, "
+                                               "config and data to resume."),
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
     from graphrec.model.pipeline import load_config, train
@@ -77,13 +80,14 @@ def train_command(
     settings = Settings()
     if snapshot_dir is not None:
         out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
-                    snapshot=Snapshot.load(snapshot_dir), version=version, progress=not quiet)
+                    snapshot=Snapshot.load(snapshot_dir), version=version, progress=not quiet,
+                    checkpoint_dir=checkpoint_dir)
     else:
         from graphrec.graph.factory import open_store
 
         with open_store(settings) as store:
             out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
-                        store=store, version=version, progress=not quiet)
+                        store=store, version=version, progress=not quiet, checkpoint_dir=checkpoint_dir)
     metrics = json.loads((out / "metrics.json").read_text())
     typer.echo(f"model version {out.name} written to {out}")
     typer.echo(json.dumps(metrics, indent=2))

@@ -56,6 +56,8 @@ class TrainConfig(BaseModel):
     eval_every: int = Field(5, ge=1)
     patience: int = Field(4, ge=1, description="evaluations without improvement before stopping")
     metric_k: int = Field(20, ge=1)
+    checkpoint_every: int = Field(5, ge=1, description="epochs between checkpoints when the trainer is given a "
+                                  "checkpoint directory (graphrec train --checkpoint-dir)")
     refit: bool = Field(True, description="after early stopping, retrain on train+validation for the best "
                         "number of epochs")
     mode: Literal["auto", "full", "sampled"] = "auto"

@@ -61,8 +61,12 @@ def new_version_name(snapshot_hash: str | None) -> str:
 def train(
     cfg: PipelineConfig, *, models_path: Path, half_life_days: float, store: GraphStore | None = None,
     snapshot: Snapshot | None = None, version: str | None = None, progress: Mode | bool = True,
+    checkpoint_dir: Path | None = None,
 ) -> Path:
-    """Export (unless ``snapshot`` is given), train, and write a version directory; returns its path."""
+    """Export (unless ``snapshot`` is given), train, and write a version directory; returns its path.
+
+    ``checkpoint_dir``: resumable training (see :class:`graphrec.model.trainer.Trainer`); a resumed run
+    must see the same snapshot, so resume long runs from a saved one (``graphrec export``)."""
     if snapshot is None:
         if store is None:
             raise ValueError("train needs a store or a snapshot")
@@ -70,7 +74,7 @@ def train(
     if snapshot.n_edges == 0:
         raise ValueError("the snapshot has no interactions: import data first (graphrec import/generate)")
     started = time.perf_counter()
-    result = Trainer(cfg.train, progress=progress).fit(snapshot)
+    result = Trainer(cfg.train, progress=progress, checkpoint_dir=checkpoint_dir).fit(snapshot)
     version = version or new_version_name(snapshot.manifest.get("content_hash"))
     k = cfg.train.metric_k
     metrics = {

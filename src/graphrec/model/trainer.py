@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,6 +25,7 @@ import torch
 from graphrec.evaluation.metrics import ranking_metrics, top_k
 from graphrec.evaluation.splits import holdout
 from graphrec.model.adjacency import BipartiteAdjacency
+from graphrec.model.checkpoint import Checkpoint, fingerprint
 from graphrec.model.config import TrainConfig, resolve_threads
 from graphrec.model.graphsage import GraphSAGERec
 from graphrec.model.losses import bpr_loss, embedding_l2
@@ -73,11 +75,16 @@ class Trainer:
         config: hyperparameters (seeded: the same config and snapshot give the same model).
         progress: ``True``/``"auto"`` a bar on a terminal and one line per evaluation otherwise,
             ``"lines"``, ``"bar"``, or ``False``/``"off"`` (see :mod:`graphrec.progress`).
+        checkpoint_dir: where each phase saves a :class:`~graphrec.model.checkpoint.Checkpoint` every
+            ``config.checkpoint_every`` epochs and when it ends; a run given the same directory, config
+            and snapshot resumes from it (None: no checkpoints).
     """
 
-    def __init__(self, config: TrainConfig, *, progress: Mode | bool = True) -> None:
+    def __init__(self, config: TrainConfig, *, progress: Mode | bool = True,
+                 checkpoint_dir: Path | None = None) -> None:
         self.config = config
         self.progress = progress
+        self.checkpoint_dir = checkpoint_dir
 
     # ------------------------------------------------------------------ public
     def fit(self, train: Snapshot) -> TrainResult:
@@ -88,15 +95,15 @@ class Trainer:
             torch.set_num_threads(threads)
         started = time.perf_counter()
         if cfg.validation_fraction <= 0:
-            result = self._run(train, None, cfg.epochs)
+            result = self._run(train, None, cfg.epochs, phase="fit")
         else:
             split = holdout(cfg.validation_protocol)(train, test_fraction=cfg.validation_fraction,
                                                      seed=cfg.seed + 1)
-            result = self._run(split.train, split.test, cfg.epochs)
+            result = self._run(split.train, split.test, cfg.epochs, phase="fit")
             if cfg.refit:
                 history = result.history
                 best_epoch, best_metric = result.best_epoch, result.best_metric
-                result = self._run(train, None, max(best_epoch, 1), desc="refit on all edges, epoch")
+                result = self._run(train, None, max(best_epoch, 1), desc="refit on all edges, epoch", phase="refit")
                 result.history, result.best_epoch, result.best_metric = history, best_epoch, best_metric
             else:  # keep the weights, serve with the whole training graph (the encoder is inductive)
                 result.adjacency = BipartiteAdjacency(train.matrix("weights"), aggr=cfg.encoder.aggr)
@@ -110,7 +117,7 @@ class Trainer:
         return "full" if train.n_edges <= self.config.full_graph_max_edges else "sampled"
 
     def _run(self, train: Snapshot, validation: sp.csr_matrix | None, epochs: int, *,
-             desc: str = "epoch") -> TrainResult:
+             desc: str = "epoch", phase: str = "fit") -> TrainResult:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
@@ -137,8 +144,35 @@ class Trainer:
         best_state: dict[str, torch.Tensor] | None = None
         stale = 0
         epoch_times: list[float] = []
+        first = 1
+        path = None if self.checkpoint_dir is None else self.checkpoint_dir / f"{phase}.pt"
+        expected = fingerprint(cfg.model_dump_json(), train.manifest.get("content_hash"), f"{phase}:{epochs}")
+        saved = None if path is None else Checkpoint.load(path, expected=expected)
+        if saved is not None:
+            model.load_state_dict(saved.model)
+            for opt, state in zip(optimizers, saved.optimizers, strict=True):
+                opt.load_state_dict(state)
+            rng.bit_generator.state = saved.numpy_rng  # in place: the samplers hold this generator
+            torch.set_rng_state(saved.torch_rng)
+            best_state, stale, epoch_times = saved.best_state, saved.stale, list(saved.epoch_times)
+            result.best_metric, result.best_epoch, result.history = saved.best_metric, saved.best_epoch, list(
+                saved.history)
+            first = epochs + 1 if saved.complete else saved.epoch + 1
+            logger.info("resuming %s from its checkpoint after epoch %d%s", phase, saved.epoch,
+                        " (phase complete)" if saved.complete else "")
+
+        def checkpoint(epoch: int, *, complete: bool = False) -> None:
+            if path is None:
+                return
+            Checkpoint(fingerprint=expected, epoch=epoch, model=model.state_dict(),
+                       optimizers=[opt.state_dict() for opt in optimizers], numpy_rng=rng.bit_generator.state,
+                       torch_rng=torch.get_rng_state(), best_state=best_state, best_metric=result.best_metric,
+                       best_epoch=result.best_epoch, stale=stale, history=result.history,
+                       epoch_times=epoch_times, complete=complete).save(path)
+
         report = EpochProgress(epochs, self.progress, desc=desc, metric=f"recall@{cfg.metric_k}")
-        for epoch in range(1, epochs + 1):
+        epoch = first - 1
+        for epoch in range(first, epochs + 1):
             t0 = time.perf_counter()
             model.train()
             loss = self._epoch(model, adjacency, features, negatives, sampler, edge_users, edge_items,
@@ -163,7 +197,10 @@ class Trainer:
             else:
                 report.epoch(epoch, loss)
             result.history.append(row)
+            if cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
+                checkpoint(epoch)
         report.close()
+        checkpoint(max(epoch, 0), complete=True)
         if validation is None:
             result.best_epoch = len(epoch_times)
         elif best_state is not None:
