@@ -184,8 +184,8 @@ def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None =
     of the two best models in the report. ``gds``: a Neo4j with Graph Data Science, for the
     GDS-FastRP-kNN row (computed inside Neo4j on the same training edges; nothing is written)."""
     seeds = cfg.seeds or [cfg.seed]
-    runs = [_run_seed(cfg.model_copy(update={"seed": seed, "seeds": None}), snapshot=snapshot, gds=gds)
-            for seed in seeds]
+    runs = [_run_seed(cfg.model_copy(update={"seed": seed, "seeds": None}), snapshot=snapshot, gds=gds,
+                      label="model" if len(seeds) == 1 else f"model (seed {seed})") for seed in seeds]
     last = runs[-1]
     meta: dict[str, Any] = {
         "dataset": cfg.dataset, "protocol": last.split.protocol, "seed": seeds if len(seeds) > 1 else seeds[0],
@@ -216,11 +216,11 @@ class SeedRun:
     histories: dict[str, list[dict[str, float]]]
 
 
-def _run_seed(cfg: EvalConfig, *, snapshot: Snapshot | None, gds: GdsClient | None) -> SeedRun:
+def _run_seed(cfg: EvalConfig, *, snapshot: Snapshot | None, gds: GdsClient | None, label: str) -> SeedRun:
     split = load_split(cfg, snapshot=snapshot)
     run = SeedRun(split=split, rows=[], per_user={}, histories={})
     models = build_models(cfg, gds=gds)
-    report = StepProgress(len(models), cfg.progress, desc=f"model (seed {cfg.seed})")
+    report = StepProgress(len(models), cfg.progress, desc=label)
     for model in models:
         started = time.perf_counter()
         extra: dict[str, Any] = {}

@@ -165,7 +165,7 @@ class Trainer:
             if path is None:
                 return
             Checkpoint(fingerprint=expected, epoch=epoch, model=model.state_dict(),
-                       optimizers=[opt.state_dict() for opt in optimizers], numpy_rng=rng.bit_generator.state,
+                       optimizers=[opt.state_dict() for opt in optimizers], numpy_rng=dict(rng.bit_generator.state),
                        torch_rng=torch.get_rng_state(), best_state=best_state, best_metric=result.best_metric,
                        best_epoch=result.best_epoch, stale=stale, history=result.history,
                        epoch_times=epoch_times, complete=complete).save(path)
