@@ -188,7 +188,9 @@ def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None =
                       label="model" if len(seeds) == 1 else f"model (seed {seed})") for seed in seeds]
     last = runs[-1]
     meta: dict[str, Any] = {
-        "dataset": cfg.dataset, "protocol": last.split.protocol, "seed": seeds if len(seeds) > 1 else seeds[0],
+        "dataset": cfg.dataset, "seed": seeds if len(seeds) > 1 else seeds[0],
+        # one seed: the split's own name (random:0.2:0); several: the protocol they share
+        "protocol": last.split.protocol if len(seeds) == 1 else f"{cfg.protocol}:{cfg.test_fraction}",
         "n_users": last.split.train.n_users, "n_items": last.split.train.n_items,
         "n_train": last.split.train.n_edges, "n_test": int(last.split.test.nnz), "config": cfg.model_dump(),
     }
