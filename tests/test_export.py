@@ -134,3 +134,33 @@ def test_export_command_writes_the_pyg_file(tmp_path: Path, monkeypatch: pytest.
     data = torch.load(tmp_path / "g.pt", weights_only=False)
     assert data["user", "interacted", "item"].edge_index.shape == (2, len(EDGES))
     assert Snapshot.load(tmp_path / "snap").n_edges == len(EDGES)
+
+
+def test_an_old_data_set_exports_like_the_same_data_today(store: GraphStore) -> None:
+    """Decay is measured from the newest exported edge: 1997 data (ML-100K's age) keeps non-zero
+    weights, identical to the same edges shifted 20 years (issue 13: all weights used to be 0)."""
+    from factories import delta as make
+
+    t1997 = 874_965_758_000  # 1997-09-22, a MovieLens 100K timestamp
+    shift = 20 * 365 * DAY_MS
+    old = [("u1", "m1", 3.0, t1997), ("u1", "m2", 1.5, t1997 - 90 * DAY_MS), ("u2", "m1", 1.5, t1997 - 200 * DAY_MS)]
+    store.upsert_interactions([make(u, i, w, ts=ts) for u, i, w, ts in old])
+    before = export_snapshot(store, ExportConfig(), half_life_days=30.0, progress=False)
+    assert before.manifest["now_ms"] == t1997
+    assert np.all(before.weights > 0) and before.n_edges == 3
+    store.clear()
+    store.upsert_interactions([make(u, i, w, ts=ts + shift) for u, i, w, ts in old])
+    after = export_snapshot(store, ExportConfig(), half_life_days=30.0, progress=False)
+    np.testing.assert_array_equal(after.weights, before.weights)
+    np.testing.assert_allclose(before.matrix("weights")[0, 1], 1.5 * 0.5 ** 3, rtol=1e-6)  # 90 days = 3 half-lives
+
+
+def test_decay_never_turns_a_weight_into_zero_or_flips_its_sign() -> None:
+    from graphrec.events.decay import decay_weights
+
+    ancient = decay_weights(np.array([2.0, -1.5, 0.0]), np.array([0, 0, 0]), now_ms=40 * 365 * DAY_MS,
+                            half_life_days=1.0)
+    assert ancient[0] > 0 and ancient[1] < 0 and ancient[2] == 0  # 0.5 ** 14600 underflows any float
+    assert ancient[0] == np.finfo(np.float32).tiny
+    fresh = decay_weights(np.array([2.0]), np.array([T0]), now_ms=T0 + 30 * DAY_MS, half_life_days=30.0)
+    np.testing.assert_allclose(fresh, [1.0])

@@ -7,8 +7,10 @@ yields the same arrays and the same content hash, whatever order pages arrived i
 
 Filters apply in this order: time window, weight (non-positive edges such as dislikes are not
 training positives), categories, user sampling (random or random walk with
-restart), minimum degrees (iterated to a k-core when ``k_core``). Weights are decayed to ``now``
-with the store's formula ``w * 0.5 ** ((now - last_ts) / half_life)``.
+restart), minimum degrees (iterated to a k-core when ``k_core``). Weights are decayed with the
+store's formula ``w * 0.5 ** ((reference - last_ts) / half_life)``, the reference being the newest
+exported edge (``now_ms`` overrides it): the snapshot of an old data set weighs exactly like the same
+data set shifted to today (see :mod:`graphrec.events.decay`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from graphrec.events.decay import decay_weights
+from graphrec.events.decay import decay_reference, decay_weights
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionPage
 from graphrec.snapshot import Snapshot
@@ -51,7 +53,8 @@ class ExportConfig(BaseModel):
     sampling: Literal["random", "rwr"] = "rwr"
     restart_prob: float = Field(0.15, gt=0, lt=1)
     half_life_days: float | None = Field(None, gt=0, description="None: the settings' half-life")
-    now_ms: int | None = Field(None, description="decay reference time (None: wall clock)")
+    now_ms: int | None = Field(None, description="decay reference time (None: the newest exported edge's "
+                               "last_ts, so the data set's age does not matter)")
     seed: int = 0
 
 
@@ -210,7 +213,8 @@ def export_snapshot(
     rows = np.searchsorted(used_users, edges.users[sub])
     cols = np.searchsorted(used_items, edges.items[sub])
     half_life = cfg.half_life_days or half_life_days
-    now_ms = cfg.now_ms if cfg.now_ms is not None else int(time.time() * 1000)
+    now_ms = cfg.now_ms if cfg.now_ms is not None else decay_reference(edges.last_ts[sub],
+                                                                        default=int(time.time() * 1000))
     weights = decay_weights(edges.weights[sub], edges.last_ts[sub], now_ms=now_ms, half_life_days=half_life)
     seconds = time.perf_counter() - started
     manifest = {
