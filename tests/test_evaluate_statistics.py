@@ -79,3 +79,12 @@ def test_evaluate_refuses_malformed_seeds(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["evaluate", "--dataset", f"movielens:{tmp_path}", "--seeds", "0,x",
                                       "--output", str(tmp_path / "run")])
     assert result.exit_code == 2 and "--seeds must be comma-separated integers" in result.output
+
+
+def test_evaluate_refuses_an_unknown_rating_mode(tmp_path: Path) -> None:
+    from graphrec.cli import app
+
+    data = _write_movielens(tmp_path / "ml")
+    result = CliRunner().invoke(app, ["evaluate", "--dataset", f"movielens:{data}", "--ratings", "stars",
+                                      "--output", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "ratings:" in result.output and "signed" in result.output

@@ -53,6 +53,8 @@ class ExportConfig(BaseModel):
     sampling: Literal["random", "rwr"] = "rwr"
     restart_prob: float = Field(0.15, gt=0, lt=1)
     half_life_days: float | None = Field(None, gt=0, description="None: the settings' half-life")
+    decay: bool = Field(True, description="false: export the stored weights undecayed (to compare with a "
+                        "file data set that has no notion of recency)")
     now_ms: int | None = Field(None, description="decay reference time (None: the newest exported edge's "
                                "last_ts, so the data set's age does not matter)")
     seed: int = 0
@@ -215,7 +217,8 @@ def export_snapshot(
     half_life = cfg.half_life_days or half_life_days
     now_ms = cfg.now_ms if cfg.now_ms is not None else decay_reference(edges.last_ts[sub],
                                                                         default=int(time.time() * 1000))
-    weights = decay_weights(edges.weights[sub], edges.last_ts[sub], now_ms=now_ms, half_life_days=half_life)
+    weights = decay_weights(edges.weights[sub], edges.last_ts[sub], now_ms=now_ms, half_life_days=half_life) \
+        if cfg.decay else edges.weights[sub].astype(np.float32)
     seconds = time.perf_counter() - started
     manifest = {
         "source": "store", "created_ms": int(time.time() * 1000), "now_ms": now_ms,

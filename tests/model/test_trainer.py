@@ -124,3 +124,12 @@ def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_model(tmp_path) ->
     assert finished.calls == 0  # both phases complete: nothing to redo
     with pytest.raises(CheckpointMismatch, match="another config or snapshot"):
         Trainer(cfg.model_copy(update={"lr": 0.05}), progress=False, checkpoint_dir=tmp_path / "ck7").fit(snap)
+
+
+def test_training_refuses_a_snapshot_without_positive_weights() -> None:
+    import pytest
+
+    snap = block_snapshot(groups=2, users_per_group=4, items_per_group=3)
+    snap.weights[:] = 0.0
+    with pytest.raises(ValueError, match="none with a positive weight"):
+        Trainer(TrainConfig(epochs=1), progress=False).fit(snap)

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from graphrec.config import Settings
 from graphrec.data.errors import InputError
 from graphrec.data.importer import import_dataset
+from graphrec.data.ratings import RATING_MODES, check_mode
 from graphrec.data.readers import FORMATS, read_dataset
 from graphrec.data.synthetic import DEFAULT_END, SyntheticSpec, generate
 from graphrec.data.weighing import weigher_for
@@ -23,21 +24,29 @@ def import_command(
     path: Path = typer.Argument(..., help="File or directory to import."),
     fmt: str = typer.Option(..., "--format", "-f", help=f"One of: {', '.join(FORMATS)}."),
     items: Path | None = typer.Option(None, "--items", help="Item catalogue CSV (events format)."),
+    ratings: str = typer.Option("signed", "--ratings", help="MovieLens formats: signed (stars centred on 3, "
+                                "dislikes kept as negative edges) | positive (4 and 5 stars only) | implicit "
+                                "(every rating a view of equal weight)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Import interactions (validated whole before anything is written; re-importing is a no-op)."""
     if fmt not in FORMATS:
         typer.echo(f"error: --format must be one of {', '.join(FORMATS)}, got {fmt!r}", err=True)
         raise typer.Exit(2)
+    if ratings not in RATING_MODES:
+        typer.echo(f"error: --ratings must be one of {', '.join(RATING_MODES)}, got {ratings!r}", err=True)
+        raise typer.Exit(2)
     settings = Settings()
     try:
-        dataset = read_dataset(fmt, path, items_path=items)
+        dataset = read_dataset(fmt, path, items_path=items, ratings=check_mode(ratings))
     except InputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     with open_store(settings) as store, tqdm(total=dataset.events.num_rows, unit=" edges", desc="import",
                                              disable=None, leave=False) as bar:
-        report = import_dataset(store, dataset, fmt=fmt, weigher=weigher_for(store, settings),
+        # a mode changes what is written, so it is part of the import's identity (ledger key)
+        label = fmt if not fmt.startswith("movielens") or ratings == "signed" else f"{fmt}:{ratings}"
+        report = import_dataset(store, dataset, fmt=label, weigher=weigher_for(store, settings),
                                 batch_size=settings.batch_size, progress=bar.update)
         counts = store.counts()
     if as_json:

@@ -102,11 +102,15 @@ def evaluate_command(
     output: Path = typer.Option(Path("runs/eval"), "--output", "-o", help="Directory for results.*"),
     config: Path | None = typer.Option(None, "--config", help="TOML with \\[evaluation] (and \\[train]) tables."),
     protocol: str | None = typer.Option(None, "--protocol", help="random | temporal (per-user holdout)."),
+    ratings: str | None = typer.Option(None, "--ratings", help="movielens: implicit (default: every rating, "
+                                       "weight 1) | positive | signed (4-5 stars, weighed as the import does)."),
     models: str | None = typer.Option(None, "--models", help="Comma-separated subset of the models."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (one line per model and per "
                                "GraphSAGE validation when not on a terminal); only the table."),
 ) -> None:
     """Compare GraphSAGE with the baselines on one seeded split; writes results.json/.md and a plot."""
+    from pydantic import ValidationError
+
     from graphrec.evaluation.report import markdown_table
     from graphrec.experiments.runner import EvalConfig, run_evaluation
 
@@ -123,11 +127,18 @@ def evaluate_command(
             raise typer.Exit(2) from None
     if protocol:
         evaluation["protocol"] = protocol
+    if ratings:
+        evaluation["ratings"] = ratings
     if models:
         evaluation["models"] = [m.strip() for m in models.split(",") if m.strip()]
     if quiet:
         evaluation["progress"] = False
-    cfg = EvalConfig.model_validate(evaluation)
+    try:
+        cfg = EvalConfig.model_validate(evaluation)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: {problems}", err=True)
+        raise typer.Exit(2) from None
     snapshot = None
     from graphrec.graph.neo4j_store import SCHEMES as NEO4J_SCHEMES
     from graphrec.graph.neo4j_store import Neo4jStore

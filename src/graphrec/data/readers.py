@@ -27,6 +27,7 @@ from graphrec.data.columns import (
     require_nonempty,
 )
 from graphrec.data.errors import InputError
+from graphrec.data.ratings import RatingMode, apply_rating_mode
 from graphrec.event_types import EVENT_TYPES
 from graphrec.graph.records import ItemRecord, UserRecord
 
@@ -114,13 +115,14 @@ def _ratings(path: Path, table: pa.Table, user: str, item: str, rating: str, ts:
     return canonical_table(users, items, types, ts_ms, pc.max_element_wise(values, 1.0), lines)
 
 
-def read_movielens(path: Path) -> Dataset:
-    """MovieLens 100K directory (``u.data``, ``u.item``, ``u.genre``, optional ``u.user``)."""
+def read_movielens(path: Path, *, ratings: RatingMode = "signed") -> Dataset:
+    """MovieLens 100K directory (``u.data``, ``u.item``, ``u.genre``, optional ``u.user``); ``ratings``:
+    see :mod:`graphrec.data.ratings`."""
     if not path.is_dir():
         raise InputError(path, None, "expected the MovieLens 100K directory (with u.data, u.item)")
     data = path / "u.data"
     table = read_delimited(data, ["user", "item", "rating", "ts"], delimiter="\t", header=False)
-    events = _ratings(data, table, "user", "item", "rating", "ts", 1, 5)
+    events = apply_rating_mode(_ratings(data, table, "user", "item", "rating", "ts", 1, 5), ratings)
     genres = _ml_genres(path / "u.genre")
     items = _ml_items(path / "u.item", genres)
     users = _ml_users(path / "u.user") if (path / "u.user").exists() else []
@@ -163,14 +165,15 @@ def _ml_users(path: Path) -> list[UserRecord]:
             for u, a, g, o in zip(ids, ages, genders, jobs, strict=True)]
 
 
-def read_movielens_csv(path: Path) -> Dataset:
+def read_movielens_csv(path: Path, *, ratings: RatingMode = "signed") -> Dataset:
     """MovieLens "latest" directory (``ratings.csv``, ``movies.csv``) or a ``ratings.csv`` file."""
-    ratings = path / "ratings.csv" if path.is_dir() else path
-    table = read_delimited(ratings, ["userId", "movieId", "rating", "timestamp"], delimiter=",", header=True)
-    events = _ratings(ratings, table, "userId", "movieId", "rating", "timestamp", 0.5, 5)
-    movies = ratings.parent / "movies.csv"
+    ratings_csv = path / "ratings.csv" if path.is_dir() else path
+    table = read_delimited(ratings_csv, ["userId", "movieId", "rating", "timestamp"], delimiter=",", header=True)
+    events = apply_rating_mode(_ratings(ratings_csv, table, "userId", "movieId", "rating", "timestamp", 0.5, 5),
+                               ratings)
+    movies = ratings_csv.parent / "movies.csv"
     items: list[ItemRecord] = []
-    files = [ratings]
+    files = [ratings_csv]
     if movies.exists():
         mt = read_delimited(movies, ["movieId", "title", "genres"], delimiter=",", header=True)
         ids = parse_int_ids(mt.column("movieId"), mt.column("line"), movies, "movieId").to_pylist()
@@ -287,11 +290,13 @@ def read_catalogue(path: Path) -> list[ItemRecord]:
             for i, t, cs in zip(ids, titles, cats, strict=True)]
 
 
-def read_dataset(fmt: str, path: Path, *, items_path: Path | None = None) -> Dataset:
+def read_dataset(fmt: str, path: Path, *, items_path: Path | None = None,
+                 ratings: RatingMode = "signed") -> Dataset:
+    """``ratings`` applies to the MovieLens formats (see :mod:`graphrec.data.ratings`)."""
     if fmt == "movielens":
-        return read_movielens(path)
+        return read_movielens(path, ratings=ratings)
     if fmt == "movielens-csv":
-        return read_movielens_csv(path)
+        return read_movielens_csv(path, ratings=ratings)
     if fmt == "lightgcn":
         return read_lightgcn(path)
     if fmt == "events":

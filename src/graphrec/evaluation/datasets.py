@@ -1,7 +1,10 @@
 """Datasets for ``graphrec evaluate``: MovieLens ``u.data``, LightGCN ``train.txt``/``test.txt``.
 
-All ratings become implicit interactions of weight 1 (LightGCN-style). The files are read where
-they are; nothing is copied into the repository (MovieLens's licence forbids redistribution).
+MovieLens ratings are read by one of :mod:`graphrec.data.ratings`'s modes: ``implicit`` (the default,
+LightGCN-style: every rating an interaction of weight 1), or ``positive``/``signed`` (only 4 and 5
+stars are positives, weighing 1.5 and 3.0 as the packaged policy weighs the imported edges). The
+files are read where they are; nothing is copied into the repository (MovieLens's licence forbids
+redistribution).
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from graphrec.data.ratings import RatingMode, rating_weights
 from graphrec.evaluation.splits import Split, given_split
 from graphrec.snapshot import Snapshot
 
 
-def load_movielens(path: str | Path) -> Snapshot:
+def load_movielens(path: str | Path, *, ratings: RatingMode = "implicit") -> Snapshot:
     """Read ``u.data`` (``user\\titem\\trating\\tts`` seconds) or ``ratings.dat`` (``::``) under ``path``."""
     root = Path(path)
     if (root / "u.data").exists():
@@ -24,12 +28,14 @@ def load_movielens(path: str | Path) -> Snapshot:
         raw = np.array([line.split("\t") for line in text.splitlines() if line], dtype=np.int64)
     else:
         raise FileNotFoundError(f"no u.data or ratings.dat under {root}")
+    weights = rating_weights(raw[:, 2], ratings)
+    raw, weights = raw[weights > 0], weights[weights > 0]
     users, u_idx = np.unique(raw[:, 0], return_inverse=True)
     items, i_idx = np.unique(raw[:, 1], return_inverse=True)
     return Snapshot.from_coo(
         user_ids=users.astype(str), item_ids=items.astype(str), rows=u_idx, cols=i_idx,
-        weights=np.ones(len(raw), dtype=np.float32), timestamps=raw[:, 3] * 1000,
-        manifest={"source": f"movielens:{root}"},
+        weights=weights.astype(np.float32), timestamps=raw[:, 3] * 1000,
+        manifest={"source": f"movielens:{root}", "ratings": ratings},
     )
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
+from graphrec.data.ratings import RatingMode
 from graphrec.evaluation.baselines import EASE, ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
 from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
@@ -48,6 +49,8 @@ class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str = "store"
+    ratings: RatingMode = Field("implicit", description="how movielens: ratings become interactions "
+                                "(graphrec.data.ratings): implicit | positive | signed")
     protocol: Literal["random", "temporal"] = "random"
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
@@ -80,7 +83,7 @@ def load_split(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Split:
         train_txt, _, test_txt = arg.partition(",")
         return load_lightgcn(train_txt, test_txt)
     if kind == "movielens":
-        full = load_movielens(arg)
+        full = load_movielens(arg, ratings=cfg.ratings)
     elif kind == "store":
         if snapshot is None:
             raise ValueError("dataset 'store' needs a snapshot exported from the graph store")

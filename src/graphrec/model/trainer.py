@@ -90,6 +90,11 @@ class Trainer:
     def fit(self, train: Snapshot) -> TrainResult:
         """Early-stop on a validation holdout, then (``refit``) retrain on everything."""
         cfg = self.config
+        if train.n_edges == 0 or not np.any(train.weights > 0):
+            # an empty or all-zero adjacency trains id embeddings with no message passing at all, and
+            # validation recall still looks plausible: refuse instead (issue 17: 1997 data decayed to 0)
+            raise ValueError(f"refusing to train: the snapshot has {train.n_edges:,} edges and none with a "
+                             "positive weight (import data, or check the export's decay and weight filters)")
         threads = resolve_threads(cfg.threads)
         if threads is not None:
             torch.set_num_threads(threads)
