@@ -13,6 +13,8 @@ const common = {
   target: "es2020",
   platform: "browser",
   legalComments: "none",
+  // Private members are spelled `_name` in the sources; their names are shortened in the bundles.
+  mangleProps: /^_[a-zA-Z]/,
   write: false,
   absWorkingDir: root,
   logLevel: "silent",
@@ -22,7 +24,7 @@ const common = {
 export async function bundles() {
   const [esm, iife] = await Promise.all([
     build({ ...common, entryPoints: ["src/index.ts"], format: "esm", outfile: "dist/tracker.mjs" }),
-    build({ ...common, entryPoints: ["src/iife.ts"], format: "iife", globalName: "graphrec", outfile: "dist/tracker.iife.js" }),
+    build({ ...common, entryPoints: ["src/iife.ts"], format: "iife", outfile: "dist/tracker.iife.js" }),
   ]);
   return { "tracker.mjs": esm.outputFiles[0].text, "tracker.iife.js": iife.outputFiles[0].text.trimEnd() + "\n" };
 }

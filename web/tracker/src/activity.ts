@@ -30,214 +30,214 @@ const round = (x: number, d: number): number => Math.round(x * d) / d;
  * the total) and, for items scrolled deeper than already reported, the new maximum depth.
  */
 export class Engagement {
-  private visible = true;
-  private lastActivity = 0;
-  private lastTick = 0;
-  private visitMs = 0;
-  private dwell = new Map<string, [number, Element | undefined]>();
-  private inView = new Map<Element, [string, number]>();
-  private depth = new Map<string, [number, Element | undefined]>();
-  private reported = new Map<string, number>();
-  private scrolled = false;
-  private pageItem: string | null = null;
-  private timer: Timer | null = null;
-  private scanTimer: Timer | null = null;
-  private measureAt = 0;
-  private io: IntersectionObserver | null = null;
-  private mo: MutationObserver | null = null;
-  private running = false;
-  private off: (() => void)[] = [];
+  private _visible = true;
+  private _lastActivity = 0;
+  private _lastTick = 0;
+  private _visitMs = 0;
+  private _dwell = new Map<string, [number, Element | undefined]>();
+  private _inView = new Map<Element, [string, number]>();
+  private _depth = new Map<string, [number, Element | undefined]>();
+  private _reported = new Map<string, number>();
+  private _scrolled = false;
+  private _pageItem: string | null = null;
+  private _timer: Timer | null = null;
+  private _scanTimer: Timer | null = null;
+  private _measureAt = 0;
+  private _io: IntersectionObserver | null = null;
+  private _mo: MutationObserver | null = null;
+  private _running = false;
+  private _off: (() => void)[] = [];
 
   constructor(
-    private env: Env,
-    private act: ActivityOptions | false,
-    private scroll: ScrollOptions | false,
-    private selector: string,
-    private itemOf: (el: Element) => string | null,
-    private emit: Emit,
+    private _env: Env,
+    private _act: ActivityOptions | false,
+    private _scroll: ScrollOptions | false,
+    private _selector: string,
+    private _itemOf: (el: Element) => string | null,
+    private _emit: Emit,
   ) {}
 
-  private get idleMs(): number {
-    return this.act ? this.act.idleTimeout * 1000 : Infinity;
+  private get _idleMs(): number {
+    return this._act ? this._act.idleTimeout * 1000 : Infinity;
   }
 
   start(): void {
-    const { env } = this;
+    const env = this._env;
     const w = env.window;
     const d = env.document;
-    if (this.running || !w || !d) return;
-    this.running = true;
+    if (this._running || !w || !d) return;
+    this._running = true;
     const now = env.now();
-    this.visible = d.visibilityState !== "hidden";
-    this.lastActivity = this.lastTick = now;
+    this._visible = d.visibilityState !== "hidden";
+    this._lastActivity = this._lastTick = now;
     const on = (t: EventTarget, type: string, fn: EventListener): void => {
       t.addEventListener(type, fn, { capture: true, passive: true });
-      this.off.push(() => t.removeEventListener(type, fn, { capture: true }));
+      this._off.push(() => t.removeEventListener(type, fn, { capture: true }));
     };
-    for (const type of INPUT) on(w, type, () => this.input(type));
-    on(d, "visibilitychange", () => this.visibility(d.visibilityState !== "hidden"));
+    for (const type of INPUT) on(w, type, () => this._input(type));
+    on(d, "visibilitychange", () => this._visibility(d.visibilityState !== "hidden"));
     const IO = env.IntersectionObserver;
-    if (IO && (this.scroll || (this.act && this.act.elements !== false))) {
-      this.io = new IO((entries) => this.intersect(entries), { threshold: [0, 0.25, 0.5, 0.75, 1] });
-      this.scan();
+    if (IO && (this._scroll || (this._act && this._act.elements !== false))) {
+      this._io = new IO((entries) => this._intersect(entries), { threshold: [0, 0.25, 0.5, 0.75, 1] });
+      this._scan();
       const MO = env.MutationObserver;
       if (MO && d.body) {
-        this.mo = new MO(() => {
-          if (this.scanTimer === null) this.scanTimer = env.setTimeout(() => ((this.scanTimer = null), this.scan()), 500);
+        this._mo = new MO(() => {
+          if (this._scanTimer === null) this._scanTimer = env.setTimeout(() => ((this._scanTimer = null), this._scan()), 500);
         });
-        this.mo.observe(d.body, { childList: true, subtree: true });
+        this._mo.observe(d.body, { childList: true, subtree: true });
       }
     }
-    this.arm(this.act ? this.act.minimumVisitLength : 10);
+    this._arm(this._act ? this._act.minimumVisitLength : 10);
   }
 
   stop(): void {
-    if (!this.running) return;
-    this.running = false;
-    this.off.forEach((f) => f());
-    this.off = [];
-    if (this.io) this.io.disconnect();
-    if (this.mo) this.mo.disconnect();
-    this.io = this.mo = null;
-    for (const t of [this.timer, this.scanTimer]) if (t !== null) this.env.clearTimeout(t);
-    this.timer = this.scanTimer = null;
-    this.inView.clear();
+    if (!this._running) return;
+    this._running = false;
+    this._off.forEach((f) => f());
+    this._off = [];
+    if (this._io) this._io.disconnect();
+    if (this._mo) this._mo.disconnect();
+    this._io = this._mo = null;
+    for (const t of [this._timer, this._scanTimer]) if (t !== null) this._env.clearTimeout(t);
+    this._timer = this._scanTimer = null;
+    this._inView.clear();
   }
 
   /** A new page (load or SPA route): the previous page's remainder is reported, counters restart. */
   newPage(itemId: string | null): void {
-    if (this.running) this.report();
-    this.pageItem = itemId;
-    this.visitMs = 0;
-    this.dwell.clear();
-    this.depth.clear();
-    this.reported.clear();
-    this.scrolled = false;
-    const now = this.env.now();
-    this.lastActivity = this.lastTick = now;
-    if (this.io) {
+    if (this._running) this.report();
+    this._pageItem = itemId;
+    this._visitMs = 0;
+    this._dwell.clear();
+    this._depth.clear();
+    this._reported.clear();
+    this._scrolled = false;
+    const now = this._env.now();
+    this._lastActivity = this._lastTick = now;
+    if (this._io) {
       // The old page's elements are gone or re-rendered: observe afresh after the new render.
-      this.io.disconnect();
-      this.inView.clear();
-      this.scanSoon();
+      this._io.disconnect();
+      this._inView.clear();
+      this._scanSoon();
     }
   }
 
-  private scanSoon(): void {
-    if (this.scanTimer === null) this.scanTimer = this.env.setTimeout(() => ((this.scanTimer = null), this.scan()), 0);
+  private _scanSoon(): void {
+    if (this._scanTimer === null) this._scanTimer = this._env.setTimeout(() => ((this._scanTimer = null), this._scan()), 0);
   }
 
-  private scan(): void {
-    const d = this.env.document;
-    if (!this.io || !d) return;
-    d.querySelectorAll(this.selector).forEach((el) => this.io!.observe(el)); // observing twice is a no-op
+  private _scan(): void {
+    const d = this._env.document;
+    if (!this._io || !d) return;
+    d.querySelectorAll(this._selector).forEach((el) => this._io!.observe(el)); // observing twice is a no-op
   }
 
-  private arm(seconds: number): void {
-    if (this.timer !== null) this.env.clearTimeout(this.timer);
-    this.timer = this.env.setTimeout(() => {
-      this.timer = null;
+  private _arm(seconds: number): void {
+    if (this._timer !== null) this._env.clearTimeout(this._timer);
+    this._timer = this._env.setTimeout(() => {
+      this._timer = null;
       this.report();
-      if (this.visible) this.arm(this.act ? this.act.heartbeatDelay : 10);
+      if (this._visible) this._arm(this._act ? this._act.heartbeatDelay : 10);
     }, seconds * 1000);
   }
 
   /** Adds the visible, active time since the last call to the page item and items in view. */
-  private accrue(now: number): void {
-    if (this.visible) {
-      const ms = Math.min(now, this.lastActivity + this.idleMs) - this.lastTick;
+  private _accrue(now: number): void {
+    if (this._visible) {
+      const ms = Math.min(now, this._lastActivity + this._idleMs) - this._lastTick;
       if (ms > 0) {
-        this.visitMs += ms;
-        const act = this.act;
+        this._visitMs += ms;
+        const act = this._act;
         if (act) {
           const ids = new Map<string, Element | undefined>();
-          if (this.pageItem) ids.set(this.pageItem, undefined);
-          if (act.elements !== false) for (const [el, [id, ratio]] of this.inView) if (ratio >= act.elements && !ids.has(id)) ids.set(id, el);
+          if (this._pageItem) ids.set(this._pageItem, undefined);
+          if (act.elements !== false) for (const [el, [id, ratio]] of this._inView) if (ratio >= act.elements && !ids.has(id)) ids.set(id, el);
           for (const [id, el] of ids) {
-            const cur = this.dwell.get(id);
-            this.dwell.set(id, [(cur ? cur[0] : 0) + ms, el]);
+            const cur = this._dwell.get(id);
+            this._dwell.set(id, [(cur ? cur[0] : 0) + ms, el]);
           }
         }
       }
     }
-    this.lastTick = now;
+    this._lastTick = now;
   }
 
-  private input(type: string): void {
-    const now = this.env.now();
-    if (now > this.lastActivity + this.idleMs) this.accrue(now); // waking from idle: close the idle gap
-    this.lastActivity = now;
-    if (type === "scroll" && this.scroll) {
-      this.scrolled = true;
-      if (now - this.measureAt >= 250) {
-        this.measureAt = now;
-        this.measure();
+  private _input(type: string): void {
+    const now = this._env.now();
+    if (now > this._lastActivity + this._idleMs) this._accrue(now); // waking from idle: close the idle gap
+    this._lastActivity = now;
+    if (type === "scroll" && this._scroll) {
+      this._scrolled = true;
+      if (now - this._measureAt >= 250) {
+        this._measureAt = now;
+        this._measure();
       }
     }
   }
 
-  private visibility(visible: boolean): void {
-    const now = this.env.now();
-    this.accrue(now);
-    this.visible = visible;
+  private _visibility(visible: boolean): void {
+    const now = this._env.now();
+    this._accrue(now);
+    this._visible = visible;
     if (visible) {
-      this.lastActivity = this.lastTick = now; // coming back to the tab counts as activity
-      this.arm(this.act ? this.act.heartbeatDelay : 10);
-    } else if (this.timer !== null) {
-      this.env.clearTimeout(this.timer);
-      this.timer = null;
+      this._lastActivity = this._lastTick = now; // coming back to the tab counts as activity
+      this._arm(this._act ? this._act.heartbeatDelay : 10);
+    } else if (this._timer !== null) {
+      this._env.clearTimeout(this._timer);
+      this._timer = null;
     }
   }
 
-  private seen(id: string, depth: number, el?: Element): void {
-    const cur = this.depth.get(id);
-    if (!cur || depth > cur[0]) this.depth.set(id, [depth, el]);
+  private _seen(id: string, depth: number, el?: Element): void {
+    const cur = this._depth.get(id);
+    if (!cur || depth > cur[0]) this._depth.set(id, [depth, el]);
   }
 
-  private intersect(entries: IntersectionObserverEntry[]): void {
-    this.accrue(this.env.now());
+  private _intersect(entries: IntersectionObserverEntry[]): void {
+    this._accrue(this._env.now());
     for (const e of entries) {
-      const id = this.itemOf(e.target);
+      const id = this._itemOf(e.target);
       if (!id) continue;
       if (e.isIntersecting) {
-        this.inView.set(e.target, [id, e.intersectionRatio]);
+        this._inView.set(e.target, [id, e.intersectionRatio]);
         const b = e.boundingClientRect;
-        if (b.height > 0) this.seen(id, clamp01((e.intersectionRect.bottom - b.top) / b.height), e.target);
-      } else this.inView.delete(e.target);
+        if (b.height > 0) this._seen(id, clamp01((e.intersectionRect.bottom - b.top) / b.height), e.target);
+      } else this._inView.delete(e.target);
     }
   }
 
   /** On scroll (throttled): how far down each element in view, and the page, has been seen. */
-  private measure(): void {
-    const w = this.env.window!;
+  private _measure(): void {
+    const w = this._env.window!;
     const vh = w.innerHeight;
-    for (const [el, [id]] of this.inView) {
+    for (const [el, [id]] of this._inView) {
       const r = el.getBoundingClientRect();
-      if (r.height > 0) this.seen(id, clamp01((vh - r.top) / r.height), el);
+      if (r.height > 0) this._seen(id, clamp01((vh - r.top) / r.height), el);
     }
-    const root = this.env.document!.documentElement;
-    if (this.pageItem && root.scrollHeight > 0) this.seen(this.pageItem, clamp01((w.scrollY + vh) / root.scrollHeight));
+    const root = this._env.document!.documentElement;
+    if (this._pageItem && root.scrollHeight > 0) this._seen(this._pageItem, clamp01((w.scrollY + vh) / root.scrollHeight));
   }
 
   /** Ends a period: dwell since the last report (once the visit is long enough), new scroll maxima. */
   report(): void {
-    if (!this.running) return;
-    this.accrue(this.env.now());
-    const act = this.act;
-    if (act && this.visitMs >= act.minimumVisitLength * 1000) {
-      for (const [id, [ms, el]] of this.dwell) {
+    if (!this._running) return;
+    this._accrue(this._env.now());
+    const act = this._act;
+    if (act && this._visitMs >= act.minimumVisitLength * 1000) {
+      for (const [id, [ms, el]] of this._dwell) {
         if (ms < 1000) continue; // under a second: carried to the next period
-        this.emit("dwell", id, Math.min(86400, round(ms / 1000, 1000)), el);
-        this.dwell.delete(id);
+        this._emit("dwell", id, Math.min(86400, round(ms / 1000, 1000)), el);
+        this._dwell.delete(id);
       }
     }
-    if (this.scroll && this.scrolled) {
-      this.measure();
-      for (const [id, [d, el]] of this.depth) {
+    if (this._scroll && this._scrolled) {
+      this._measure();
+      for (const [id, [d, el]] of this._depth) {
         const v = round(d, 100);
-        if (v >= this.scroll.minDepth && v > (this.reported.get(id) || 0)) {
-          this.reported.set(id, v);
-          this.emit("scroll", id, v, el);
+        if (v >= this._scroll.minDepth && v > (this._reported.get(id) || 0)) {
+          this._reported.set(id, v);
+          this._emit("scroll", id, v, el);
         }
       }
     }

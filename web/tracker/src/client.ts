@@ -90,9 +90,9 @@ export function createClient(o: ClientOptions): Client {
     return r;
   };
   return {
-    recommendations: (userId, opts = {}) => recs(`/v1/users/${seg(userId, "user_id")}/recommendations`, opts),
-    anonymousRecommendations: (anonymousId, opts = {}) => recs(`/v1/anonymous/${seg(anonymousId, "anonymous_id")}/recommendations`, opts),
-    similar: (itemId, opts = {}) => {
+    recommendations: async (userId, opts = {}) => recs(`/v1/users/${seg(userId, "user_id")}/recommendations`, opts),
+    anonymousRecommendations: async (anonymousId, opts = {}) => recs(`/v1/anonymous/${seg(anonymousId, "anonymous_id")}/recommendations`, opts),
+    similar: async (itemId, opts = {}) => {
       const q: Query<"/v1/items/{item_id}/similar"> = { k: opts.k ?? 10, explain: opts.explain };
       return get(`/v1/items/${seg(itemId, "item_id")}/similar`, q);
     },

@@ -24,54 +24,45 @@ export interface Env {
 
 function localStorageOrNull(w: Window | undefined): Storage | null {
   try {
-    const s = w && w.localStorage;
-    if (!s) return null;
-    const probe = "graphrec.probe";
-    s.setItem(probe, "1");
-    s.removeItem(probe);
+    const s = w!.localStorage;
+    s.setItem("graphrec.probe", "1");
+    s.removeItem("graphrec.probe");
     return s;
   } catch {
-    return null; // SecurityError (cookies blocked) or QuotaExceededError (Safari private mode)
+    return null; // none, SecurityError (storage blocked) or QuotaExceededError (old Safari private mode)
   }
 }
 
 export function defaultEnv(overrides: Partial<Env> = {}): Env {
-  const g = globalThis as unknown as Window & typeof globalThis;
   const w = "window" in overrides ? overrides.window : typeof window !== "undefined" ? window : undefined;
-  const nav = w && w.navigator;
-  const c = g.crypto;
-  const env: Env = {
-    window: w,
-    document: w && w.document,
-    storage: "storage" in overrides ? null : localStorageOrNull(w),
-    fetch: typeof g.fetch === "function" ? g.fetch.bind(g) : undefined,
-    sendBeacon: nav && typeof nav.sendBeacon === "function" ? (u, b) => nav.sendBeacon(u, b) : undefined,
-    now: () => Date.now(),
-    random: Math.random,
-    setTimeout: (fn, ms) => setTimeout(fn, ms),
-    clearTimeout: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
-    requestIdleCallback: w && typeof w.requestIdleCallback === "function" ? (fn, o) => w.requestIdleCallback(fn, o) : undefined,
-    IntersectionObserver: w && (w as typeof g).IntersectionObserver,
-    MutationObserver: w && (w as typeof g).MutationObserver,
-    randomUUID: c && typeof c.randomUUID === "function" ? () => c.randomUUID() : undefined,
-    log: console,
-  };
-  return Object.assign(env, overrides);
+  const g = (w || {}) as Window & typeof globalThis;
+  const nav = g.navigator;
+  const c = globalThis.crypto;
+  return Object.assign(
+    {
+      window: w,
+      document: w && w.document,
+      storage: "storage" in overrides ? null : localStorageOrNull(w),
+      fetch: typeof fetch === "function" ? (u: RequestInfo | URL, i?: RequestInit) => fetch(u, i) : undefined,
+      sendBeacon: nav && nav.sendBeacon ? (u: string, b: string) => nav.sendBeacon(u, b) : undefined,
+      now: Date.now,
+      random: Math.random,
+      setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
+      clearTimeout: (t: Timer) => clearTimeout(t as number),
+      requestIdleCallback: g.requestIdleCallback && ((fn: () => void, o: { timeout: number }) => g.requestIdleCallback(fn, o)),
+      IntersectionObserver: g.IntersectionObserver,
+      MutationObserver: g.MutationObserver,
+      randomUUID: c && c.randomUUID && (() => c.randomUUID()),
+      log: console,
+    },
+    overrides,
+  );
 }
 
-/** A random UUID v4: crypto.randomUUID, else getRandomValues, else Math.random (old browsers). */
-export function uuid(env: Pick<Env, "randomUUID" | "random">): string {
-  if (env.randomUUID) {
-    try {
-      return env.randomUUID();
-    } catch {
-      /* insecure context (http:): randomUUID throws; fall through */
-    }
-  }
-  const b = new Uint8Array(16);
-  const c = (globalThis as { crypto?: Crypto }).crypto;
-  if (c && c.getRandomValues) c.getRandomValues(b);
-  else for (let i = 0; i < 16; i++) b[i] = Math.floor(env.random() * 256);
+/** A random UUID v4: crypto.randomUUID (secure contexts), else crypto.getRandomValues. */
+export function uuid(env: Pick<Env, "randomUUID">): string {
+  if (env.randomUUID) return env.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = Array.from(b, (x) => (x + 0x100).toString(16).slice(1)).join("");

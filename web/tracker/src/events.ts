@@ -41,23 +41,21 @@ export interface WireEvent {
   context?: EventContext;
 }
 
-/** Why an event would be refused by the server, as `field: reason`, or null. */
+/** Why an event would be refused by the server (`field: reason`), or null. */
 export function eventProblem(e: WireEvent): string | null {
-  for (const f of ["event_id", "item_id"] as const) {
+  const actor = e.user_id !== undefined ? "user_id" : "anonymous_id";
+  if ((e.user_id === undefined) === (e.anonymous_id === undefined)) return "actor: give exactly one of user_id or anonymous_id";
+  for (const f of ["event_id", "item_id", actor] as const) {
     const p = idProblem(e[f]);
     if (p) return `${f} ${p}`;
   }
-  if ((e.user_id === undefined) === (e.anonymous_id === undefined)) return "actor: give exactly one of user_id or anonymous_id";
-  const actorField = e.user_id !== undefined ? "user_id" : "anonymous_id";
-  const p = idProblem(e[actorField]);
-  if (p) return `${actorField} ${p}`;
-  if (e.user_id !== undefined && e.user_id.startsWith("anon:")) return "user_id may not start with 'anon:' (reserved)";
-  if (!EVENT_TYPES.includes(e.type)) return `type: unknown event type '${e.type}'`;
+  if (e.user_id !== undefined && e.user_id.startsWith("anon:")) return "user_id: 'anon:' is reserved";
+  if (!EVENT_TYPES.includes(e.type)) return `type: unknown '${e.type}'`;
   const range = VALUE_RANGES[e.type];
-  if (range) {
-    if (typeof e.value !== "number" || !isFinite(e.value)) return `value: type '${e.type}' needs a value in [${range[0]}, ${range[1]}]`;
-    if (e.value < range[0] || e.value > range[1]) return `value: ${e.type} value ${e.value} is outside [${range[0]}, ${range[1]}]`;
-  } else if (e.value !== undefined) return `value: type '${e.type}' takes no value`;
-  if (!Number.isInteger(e.timestamp) || e.timestamp < 946684800000) return "timestamp: expected epoch milliseconds after 2000-01-01";
+  const v = e.value;
+  if (range ? !(typeof v === "number" && v >= range[0] && v <= range[1]) : v !== undefined) {
+    return `value: ${e.type} ${range ? `needs a number in [${range}]` : "takes no value"}, got ${v}`;
+  }
+  if (!Number.isInteger(e.timestamp) || e.timestamp < 946684800000) return "timestamp: not epoch ms";
   return null;
 }

@@ -4,22 +4,17 @@
  *   <script src="tracker.iife.js" data-endpoint="https://api.example.com" data-key="pk_..."
  *           data-require-consent async></script>
  */
-import { createTracker } from "./tracker";
-import type { Tracker } from "./tracker";
-
-export { createTracker, Tracker } from "./tracker";
-export { createClient, GraphrecError } from "./client";
-export { idProblem, normaliseId } from "./ids";
-export { version } from "./index";
-
-export let tracker: Tracker | undefined;
+import { createClient, GraphrecError } from "./client";
+import { idProblem, normaliseId } from "./ids";
+import { version } from "./index";
+import { createTracker, Tracker } from "./tracker";
 
 const script = typeof document !== "undefined" ? (document.currentScript as HTMLScriptElement | null) : null;
 const endpoint = script && script.getAttribute("data-endpoint");
-if (script && endpoint) {
-  tracker = createTracker({
-    endpoint,
-    key: script.getAttribute("data-key") || undefined,
-    requireConsent: script.hasAttribute("data-require-consent"),
-  });
-}
+
+(globalThis as unknown as { graphrec: object }).graphrec = {
+  createTracker, createClient, Tracker, GraphrecError, idProblem, normaliseId, version,
+  tracker: script && endpoint
+    ? createTracker({ endpoint, key: script.getAttribute("data-key") || undefined, requireConsent: script.hasAttribute("data-require-consent") })
+    : undefined,
+};

@@ -54,23 +54,23 @@ export function retryAfterMs(value: string | null | undefined, now: number): num
  * acknowledges the copy as a duplicate: event ids never change).
  */
 export class Outbox {
-  private mem: Saved = { q: [] };
-  private timer: Timer | null = null;
-  private firstAt = 0;
-  private inflight: Promise<void> | null = null;
-  private sending = new Set<string>();
-  private limit: number;
-  private closed = false;
+  private _mem: Saved = { q: [] };
+  private _timer: Timer | null = null;
+  private _firstAt = 0;
+  private _inflight: Promise<void> | null = null;
+  private _sending = new Set<string>();
+  private _limit: number;
+  private _closed = false;
 
-  constructor(private env: Env, private o: OutboxOptions) {
-    this.limit = Math.min(o.batchSize, SERVER_MAX_BATCH);
+  constructor(private _env: Env, private _o: OutboxOptions) {
+    this._limit = Math.min(_o.batchSize, SERVER_MAX_BATCH);
   }
 
-  private read(): Saved {
-    const st = this.env.storage;
-    if (!st) return this.mem;
+  private _read(): Saved {
+    const st = this._env.storage;
+    if (!st) return this._mem;
     try {
-      const s = JSON.parse(st.getItem(this.o.storageKey) || "null") as Saved | null;
+      const s = JSON.parse(st.getItem(this._o.storageKey) || "null") as Saved | null;
       if (s && Array.isArray(s.q)) return s;
     } catch {
       /* unreadable: start over */
@@ -78,21 +78,21 @@ export class Outbox {
     return { q: [] };
   }
 
-  private write(s: Saved): void {
-    const st = this.env.storage;
+  private _write(s: Saved): void {
+    const st = this._env.storage;
     if (!st) {
-      this.mem = s;
+      this._mem = s;
       return;
     }
     try {
-      if (s.q.length) st.setItem(this.o.storageKey, JSON.stringify(s));
-      else st.removeItem(this.o.storageKey);
+      if (s.q.length) st.setItem(this._o.storageKey, JSON.stringify(s));
+      else st.removeItem(this._o.storageKey);
     } catch (e) {
       // Quota: keep the newest half rather than nothing.
-      this.o.warn("graphrec: storage full, dropping the oldest queued events", e);
+      this._o.warn("graphrec: storage full, dropped half the queue", e);
       s.q = s.q.slice(Math.floor(s.q.length / 2));
       try {
-        st.setItem(this.o.storageKey, JSON.stringify(s));
+        st.setItem(this._o.storageKey, JSON.stringify(s));
       } catch {
         /* give up on persistence for this change */
       }
@@ -101,52 +101,52 @@ export class Outbox {
 
   /** Queued operations (a copy), oldest first. */
   pending(): Op[] {
-    return this.read().q.slice();
+    return this._read().q.slice();
   }
 
   add(op: Op): void {
-    const s = this.read();
+    const s = this._read();
     s.q.push(op);
-    const over = s.q.length - this.o.maxQueue;
+    const over = s.q.length - this._o.maxQueue;
     if (over > 0) {
       let n = 0;
       s.q = s.q.filter((x) => x.t !== "e" || n++ >= over);
-      this.o.warn(`graphrec: queue over ${this.o.maxQueue} events, dropped the ${n} oldest`);
+      this._o.warn(`graphrec: queue full, dropped ${n} oldest`);
     }
-    this.write(s);
+    this._write(s);
     this.schedule();
   }
 
   /** Drops every queued event (opt-out); keeps nothing else either. */
   clear(): void {
-    this.write({ q: [] });
-    this.firstAt = 0;
+    this._write({ q: [] });
+    this._firstAt = 0;
   }
 
-  private remove(ids: Set<string>, patch: Partial<Saved>): void {
-    const s = this.read();
+  private _remove(ids: Set<string>, patch: Partial<Saved>): void {
+    const s = this._read();
     s.q = s.q.filter((op) => !ids.has(opId(op)));
-    this.write(Object.assign(s, patch));
+    this._write(Object.assign(s, patch));
   }
 
   /** Arms the flush timer: debounced, at most `flushInterval` after the first pending event, at
    * once when a batch is full, never before a Retry-After / backoff deadline. */
   schedule(): void {
-    if (this.closed) return;
-    const s = this.read();
+    if (this._closed) return;
+    const s = this._read();
     if (!s.q.length) return;
-    const now = this.env.now();
-    if (s.next && now < s.next) return this.arm(s.next - now);
-    if (s.q.length >= this.limit) return this.arm(0);
-    if (!this.firstAt) this.firstAt = now;
-    this.arm(Math.min(this.o.debounce, Math.max(0, this.firstAt + this.o.flushInterval - now)));
+    const now = this._env.now();
+    if (s.next && now < s.next) return this._arm(s.next - now);
+    if (s.q.length >= this._limit) return this._arm(0);
+    if (!this._firstAt) this._firstAt = now;
+    this._arm(Math.min(this._o.debounce, Math.max(0, this._firstAt + this._o.flushInterval - now)));
   }
 
-  private arm(ms: number): void {
-    if (this.timer !== null) this.env.clearTimeout(this.timer);
-    this.timer = this.env.setTimeout(() => {
-      this.timer = null;
-      const ric = this.env.requestIdleCallback;
+  private _arm(ms: number): void {
+    if (this._timer !== null) this._env.clearTimeout(this._timer);
+    this._timer = this._env.setTimeout(() => {
+      this._timer = null;
+      const ric = this._env.requestIdleCallback;
       if (ric) ric(() => void this.flush(), { timeout: 1000 });
       else void this.flush();
     }, ms);
@@ -154,29 +154,29 @@ export class Outbox {
 
   /** Sends everything that may be sent now (one request at a time); resolves when done or waiting. */
   flush(): Promise<void> {
-    if (!this.inflight) this.inflight = this.drain().finally(() => (this.inflight = null));
-    return this.inflight;
+    if (!this._inflight) this._inflight = this._drain().finally(() => (this._inflight = null));
+    return this._inflight;
   }
 
   /** Drops expired events (older than maxAgeMs: the server's duplicate records may be gone). */
   prune(): void {
-    const s = this.read();
-    const min = this.env.now() - this.o.maxAgeMs;
+    const s = this._read();
+    const min = this._env.now() - this._o.maxAgeMs;
     const q = s.q.filter((op) => op.t !== "e" || op.e.timestamp >= min);
     if (q.length !== s.q.length) {
-      this.o.warn(`graphrec: dropped ${s.q.length - q.length} queued events older than ${this.o.maxAgeMs} ms`);
+      this._o.warn(`graphrec: dropped ${s.q.length - q.length} expired`);
       s.q = q;
-      this.write(s);
+      this._write(s);
     }
   }
 
-  private take(q: Op[]): Op[] {
+  private _take(q: Op[]): Op[] {
     const head = q[0]!;
     if (head.t !== "e") return [head];
     const out: Op[] = [];
     let size = 12;
     for (const op of q) {
-      if (op.t !== "e" || out.length >= this.limit) break;
+      if (op.t !== "e" || out.length >= this._limit) break;
       const n = bytes(JSON.stringify(op.e)) + 1;
       if (out.length && size + n > BODY_BUDGET) break;
       size += n;
@@ -185,50 +185,50 @@ export class Outbox {
     return out;
   }
 
-  private body(batch: Op[]): { url: string; body: string } {
+  private _body(batch: Op[]): { url: string; body: string } {
     const head = batch[0]!;
     const payload = head.t === "e" ? { events: batch.map((op) => (op as { e: WireEvent }).e) } : head.body;
-    return { url: this.o.endpoint + ROUTES[head.t], body: JSON.stringify(payload) };
+    return { url: this._o.endpoint + ROUTES[head.t], body: JSON.stringify(payload) };
   }
 
-  private async drain(): Promise<void> {
-    const f = this.env.fetch;
-    while (!this.closed && f) {
-      const s = this.read();
+  private async _drain(): Promise<void> {
+    const f = this._env.fetch;
+    while (!this._closed && f) {
+      const s = this._read();
       if (!s.q.length) return;
-      const now = this.env.now();
-      if (s.next && now < s.next) return this.arm(s.next - now);
-      const batch = this.take(s.q);
+      const now = this._env.now();
+      if (s.next && now < s.next) return this._arm(s.next - now);
+      const batch = this._take(s.q);
       const ids = new Set(batch.map(opId));
-      this.sending = ids;
-      const { url, body } = this.body(batch);
+      this._sending = ids;
+      const { url, body } = this._body(batch);
       const headers: Record<string, string> = { "Content-Type": "application/json" };
-      if (this.o.key) headers["X-API-Key"] = this.o.key;
+      if (this._o.key) headers["X-API-Key"] = this._o.key;
       let res: Response | undefined;
       try {
         res = await f(url, { method: "POST", headers, body, keepalive: bytes(body) < BODY_BUDGET, credentials: "omit" });
       } catch {
         /* network error, CORS refusal, offline: retried */
       } finally {
-        this.sending = new Set();
+        this._sending = new Set();
       }
       const st = res ? res.status : 0;
       if (st >= 200 && st < 300) {
-        this.remove(ids, { next: 0, fails: 0 });
+        this._remove(ids, { next: 0, fails: 0 });
         continue;
       }
       if (!res || st === 408 || st === 425 || st === 429 || st >= 500) {
         const fails = (s.fails || 0) + 1;
-        const back = Math.min(this.o.maxBackoff, 1000 * 2 ** (fails - 1)) * (0.5 + this.env.random() / 2);
-        const wait = Math.max(retryAfterMs(res && res.headers.get("Retry-After"), this.env.now()), back);
-        const cur = this.read();
-        cur.next = this.env.now() + wait;
+        const back = Math.min(this._o.maxBackoff, 1000 * 2 ** (fails - 1)) * (0.5 + this._env.random() / 2);
+        const wait = Math.max(retryAfterMs(res && res.headers.get("Retry-After"), this._env.now()), back);
+        const cur = this._read();
+        cur.next = this._env.now() + wait;
         cur.fails = fails;
-        this.write(cur);
-        return this.arm(wait);
+        this._write(cur);
+        return this._arm(wait);
       }
       if (st === 413 && batch.length > 1) {
-        this.limit = Math.ceil(batch.length / 2);
+        this._limit = Math.ceil(batch.length / 2);
         continue;
       }
       // Refused for good (422 invalid, 403 consent withdrawn, 401 key, ...): never retried.
@@ -244,8 +244,8 @@ export class Outbox {
         for (const r of rows) if (typeof r.index === "number" && batch[r.index]) bad.add(opId(batch[r.index]!));
       }
       const drop = bad.size ? bad : ids;
-      this.o.error(`graphrec: ${url} answered ${st}; dropped ${drop.size} of ${batch.length} (not retried)`, detail);
-      this.remove(drop, {});
+      this._o.error(`graphrec: ${url} ${st}, dropped ${drop.size}/${batch.length}`, detail);
+      this._remove(drop, {});
     }
   }
 
@@ -255,17 +255,17 @@ export class Outbox {
    * while the server asked to wait (Retry-After): those stay queued for the next visit.
    */
   beacon(): void {
-    const b = this.env.sendBeacon;
-    const s = this.read();
-    if (!b || !s.q.length || (s.next && this.env.now() < s.next)) return;
-    const q = s.q.filter((op) => !this.sending.has(opId(op)));
+    const b = this._env.sendBeacon;
+    const s = this._read();
+    if (!b || !s.q.length || (s.next && this._env.now() < s.next)) return;
+    const q = s.q.filter((op) => !this._sending.has(opId(op)));
     const sent = new Set<string>();
-    const url = this.o.endpoint + ROUTES.e + (this.o.key ? `?key=${encodeURIComponent(this.o.key)}` : "");
+    const url = this._o.endpoint + ROUTES.e + (this._o.key ? `?key=${encodeURIComponent(this._o.key)}` : "");
     for (let i = 0; i < q.length && q[i]!.t === "e"; ) {
-      const batch = this.take(q.slice(i));
+      const batch = this._take(q.slice(i));
       let ok = false;
       try {
-        ok = b(url, this.body(batch).body);
+        ok = b(url, this._body(batch).body);
       } catch {
         /* some browsers throw on a full queue */
       }
@@ -273,12 +273,12 @@ export class Outbox {
       batch.forEach((op) => sent.add(opId(op)));
       i += batch.length;
     }
-    if (sent.size) this.remove(sent, {});
+    if (sent.size) this._remove(sent, {});
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer !== null) this.env.clearTimeout(this.timer);
-    this.timer = null;
+    this._closed = true;
+    if (this._timer !== null) this._env.clearTimeout(this._timer);
+    this._timer = null;
   }
 }

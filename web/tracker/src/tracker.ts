@@ -72,28 +72,28 @@ export function createTracker(options: TrackerOptions): Tracker {
 }
 
 export class Tracker {
-  private env: Env;
-  private o: TrackerOptions;
-  private p: string;
-  private outbox: Outbox;
-  private engagement: Engagement;
-  private client: Client;
-  private state: ConsentState;
-  private aid: string | undefined;
-  private uid: string | undefined;
-  private running = false;
-  private destroyed = false;
-  private url = "";
-  private off: (() => void)[] = [];
-  private unwrap: (() => void) | null = null;
+  private _env: Env;
+  private _o: TrackerOptions;
+  private _p: string;
+  private _outbox: Outbox;
+  private _engagement: Engagement;
+  private _client: Client;
+  private _state: ConsentState;
+  private _aid: string | undefined;
+  private _uid: string | undefined;
+  private _running = false;
+  private _destroyed = false;
+  private _url = "";
+  private _off: (() => void)[] = [];
+  private _unwrap: (() => void) | null = null;
 
   constructor(options: TrackerOptions) {
     if (!options || typeof options.endpoint !== "string") throw new TypeError("graphrec: createTracker needs { endpoint }");
-    const o = (this.o = options);
-    const env = (this.env = defaultEnv(o.env));
-    const p = (this.p = o.storagePrefix || "graphrec");
+    const o = (this._o = options);
+    const env = (this._env = defaultEnv(o.env));
+    const p = (this._p = o.storagePrefix || "graphrec");
     const endpoint = o.endpoint.replace(/\/+$/, "");
-    this.outbox = new Outbox(env, {
+    this._outbox = new Outbox(env, {
       endpoint,
       key: o.key,
       storageKey: `${p}.queue`,
@@ -103,62 +103,62 @@ export class Tracker {
       flushInterval: o.flushInterval ?? 5000,
       debounce: o.debounce ?? 1000,
       maxBackoff: o.maxBackoff || 300000,
-      warn: (m, d) => this.warn(m, d),
+      warn: (m, d) => this._warn(m, d),
       error: (m, d) => (o.onError ? o.onError(m, d) : env.log.error(m, d)),
     });
-    this.client = createClient({ endpoint, key: o.key, fetch: env.fetch });
+    this._client = createClient({ endpoint, key: o.key, fetch: env.fetch });
     const itemSelector = o.itemSelector || "[data-item-id]";
-    this.engagement = new Engagement(
+    this._engagement = new Engagement(
       env,
       pick(o.activity, ACTIVITY),
       pick(o.scroll, SCROLL),
       itemSelector,
-      (el) => this.itemOf(el),
+      (el) => this._itemOf(el),
       (type, id, value, el) => void this.track(type, id, value, { element: el }),
     );
-    const stored = this.get("consent");
-    this.state = stored === "granted" || stored === "denied" ? stored : o.requireConsent ? "pending" : "granted";
-    if (this.state === "granted") {
-      this.aid = this.get("anonymous_id") || this.cookie() || undefined;
-      this.uid = this.get("user_id") || undefined;
+    const stored = this._store("consent");
+    this._state = stored === "granted" || stored === "denied" ? stored : o.requireConsent ? "pending" : "granted";
+    if (this._state === "granted") {
+      this._aid = this._store("anonymous_id") || this._cookie() || undefined;
+      this._uid = this._store("user_id") || undefined;
     }
 
     // Always on, consent or not: a queued opt-out notice must still reach the server.
     const w = env.window;
     const d = env.document;
     const leave = (): void => {
-      this.engagement.report();
-      this.outbox.beacon();
+      this._engagement.report();
+      this._outbox.beacon();
     };
-    this.listen(w, "pagehide", leave);
-    this.listen(d, "visibilitychange", () => d!.visibilityState === "hidden" && leave());
-    this.listen(w, "online", () => void this.outbox.flush());
-    this.outbox.prune();
-    this.outbox.schedule();
+    this._listen(w, "pagehide", leave);
+    this._listen(d, "visibilitychange", () => d!.visibilityState === "hidden" && leave());
+    this._listen(w, "online", () => void this._outbox.flush());
+    this._outbox.prune();
+    this._outbox.schedule();
 
     if (o.userId) this.identify(o.userId);
-    if (this.state === "granted") this.start();
+    if (this._state === "granted") this._start();
   }
 
   // ---- state ---------------------------------------------------------------------------------
 
   /** "granted", "denied" (opted out) or "pending" (requireConsent and no answer yet). */
   get consentState(): ConsentState {
-    return this.state;
+    return this._state;
   }
 
   /** The anonymous visitor id (created on first use after consent), or undefined. */
   get anonymousId(): string | undefined {
-    return this.aid;
+    return this._aid;
   }
 
   get userId(): string | undefined {
-    return this.uid;
+    return this._uid;
   }
 
   /** Events and calls waiting to be sent (a copy), oldest first. */
   pending(): Op[] {
-    return this.outbox.pending();
+    return this._outbox.pending();
   }
 
   // ---- tracking ------------------------------------------------------------------------------
@@ -168,28 +168,28 @@ export class Tracker {
    * the server (bad id, unknown type, value missing or out of range).
    */
   track(type: EventType, itemId: string, value?: number, opts: { element?: Element; section?: string } = {}): boolean {
-    if (this.state !== "granted" || this.destroyed) return false;
-    const env = this.env;
+    if (this._state !== "granted" || this._destroyed) return false;
+    const env = this._env;
     const e: WireEvent = { event_id: uuid(env), item_id: typeof itemId === "string" ? itemId.normalize("NFC") : itemId, type, timestamp: Math.floor(env.now()) };
-    if (this.uid) e.user_id = this.uid;
-    else e.anonymous_id = this.anonymous();
+    if (this._uid) e.user_id = this._uid;
+    else e.anonymous_id = this._anonymous();
     if (value !== undefined && value !== null) e.value = value;
-    e.context = this.context(opts.element, opts.section);
+    e.context = this._context(opts.element, opts.section);
     const problem = eventProblem(e);
     if (problem) {
-      this.warn(`graphrec: ${type} event for '${String(itemId)}' not sent: ${problem}`);
+      this._warn(`graphrec: ${type} '${itemId}' not sent: ${problem}`);
       return false;
     }
-    this.outbox.add({ t: "e", e });
+    this._outbox.add({ t: "e", e });
     return true;
   }
 
   /** A `view` of the page's item (default: pageItemId() or the graphrec:item-id meta tag); starts a
    * new page for dwell and scroll. Without an item nothing is sent (events always name an item). */
   pageView(itemId?: string): boolean {
-    if (this.state !== "granted" || this.destroyed) return false;
-    const id = itemId !== undefined ? itemId : this.pageItem();
-    this.engagement.newPage(id && !idProblem(id.normalize("NFC")) ? id.normalize("NFC") : null);
+    if (this._state !== "granted" || this._destroyed) return false;
+    const id = itemId !== undefined ? itemId : this._pageItem();
+    this._engagement.newPage(id && !idProblem(id.normalize("NFC")) ? id.normalize("NFC") : null);
     return id ? this.track("view", id) : false;
   }
 
@@ -215,7 +215,7 @@ export class Tracker {
 
   /** Sends what is queued now (resolves when the queue is empty or waiting for a retry). */
   flush(): Promise<void> {
-    return this.outbox.flush();
+    return this._outbox.flush();
   }
 
   // ---- identity ------------------------------------------------------------------------------
@@ -229,25 +229,25 @@ export class Tracker {
     const id = typeof userId === "string" ? userId.normalize("NFC") : userId;
     const problem = idProblem(id) || (id.startsWith("anon:") ? "may not start with 'anon:'" : null);
     if (problem) {
-      this.warn(`graphrec: identify('${String(userId)}') ignored: user_id ${problem}`);
+      this._warn(`graphrec: identify('${userId}') ignored: ${problem}`);
       return false;
     }
-    if (id === this.uid) return true;
-    if (this.uid) this.reset();
-    this.uid = id;
-    if (this.state !== "granted") return true; // remembered for this page only, stored on consent
-    this.set("user_id", id);
-    if (this.aid) this.outbox.add({ t: "identify", id: uuid(this.env), body: { anonymous_id: this.aid, user_id: id } });
+    if (id === this._uid) return true;
+    if (this._uid) this.reset();
+    this._uid = id;
+    if (this._state !== "granted") return true; // remembered for this page only, stored on consent
+    this._store("user_id", id);
+    if (this._aid) this._outbox.add({ t: "identify", id: uuid(this._env), body: { anonymous_id: this._aid, user_id: id } });
     return true;
   }
 
   /** Logout: forgets the user and starts a new anonymous visitor (nothing links the two). */
   reset(): void {
-    this.uid = this.aid = undefined;
-    this.del("user_id");
-    this.del("anonymous_id");
-    this.del("session");
-    if (this.cookie() !== null) this.cookie("");
+    this._uid = this._aid = undefined;
+    this._store("user_id", null);
+    this._store("anonymous_id", null);
+    this._store("session", null);
+    if (this._cookie() !== null) this._cookie("");
   }
 
   // ---- consent -------------------------------------------------------------------------------
@@ -255,11 +255,11 @@ export class Tracker {
   /** consent(true) starts tracking (and remembers it); consent(false) is optOut(). */
   consent(granted: boolean): void {
     if (!granted) return this.optOut();
-    if (this.destroyed || this.state === "granted") return;
-    this.state = "granted";
-    this.set("consent", "granted");
-    if (this.uid) this.set("user_id", this.uid);
-    this.start();
+    if (this._destroyed || this._state === "granted") return;
+    this._state = "granted";
+    this._store("consent", "granted");
+    if (this._uid) this._store("user_id", this._uid);
+    this._start();
   }
 
   /**
@@ -267,15 +267,15 @@ export class Tracker {
    * server (POST /v1/consent {user_id | anonymous_id, consent: false}, retried until answered).
    */
   optOut(): void {
-    const who = this.uid ? { user_id: this.uid } : this.aid ? { anonymous_id: this.aid } : null;
-    this.state = "denied"; // first, so that the final report of stop() queues nothing
-    this.stop();
-    this.outbox.clear();
+    const who = this._uid ? { user_id: this._uid } : this._aid ? { anonymous_id: this._aid } : null;
+    this._state = "denied"; // first, so that the final report of stop() queues nothing
+    this._stop();
+    this._outbox.clear();
     this.reset();
-    this.set("consent", "denied");
+    this._store("consent", "denied");
     if (who) {
-      this.outbox.add({ t: "consent", id: uuid(this.env), body: Object.assign(who, { consent: false }) });
-      void this.outbox.flush();
+      this._outbox.add({ t: "consent", id: uuid(this._env), body: Object.assign(who, { consent: false }) });
+      void this._outbox.flush();
     }
   }
 
@@ -283,46 +283,46 @@ export class Tracker {
 
   /** Recommendations for a user; without one, for the current user or anonymous visitor. */
   recommendations(userId?: string, opts?: RecommendationOptions): Promise<Recommendations> {
-    if (userId !== undefined) return this.client.recommendations(userId, opts);
-    if (this.uid) return this.client.recommendations(this.uid, opts);
-    if (this.aid) return this.client.anonymousRecommendations(this.aid, opts);
-    return Promise.reject(new Error("graphrec: no user or visitor yet (no consent or no event); pass a userId or use popular()"));
+    if (userId !== undefined) return this._client.recommendations(userId, opts);
+    if (this._uid) return this._client.recommendations(this._uid, opts);
+    if (this._aid) return this._client.anonymousRecommendations(this._aid, opts);
+    return Promise.reject(new Error("graphrec: no user or visitor yet"));
   }
 
   similar(itemId: string, opts?: { k?: number; explain?: boolean }): Promise<SimilarItems> {
-    return this.client.similar(itemId, opts);
+    return this._client.similar(itemId, opts);
   }
 
   popular(opts?: { category?: string; k?: number }): Promise<PopularItems> {
-    return this.client.popular(opts);
+    return this._client.popular(opts);
   }
 
   /** Stops everything and removes every listener (the queue stays stored for the next page). */
   destroy(): void {
-    this.stop();
-    this.destroyed = true;
-    this.off.forEach((f) => f());
-    this.off = [];
-    this.outbox.close();
+    this._stop();
+    this._destroyed = true;
+    this._off.forEach((f) => f());
+    this._off = [];
+    this._outbox.close();
   }
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private start(): void {
-    if (this.running || this.destroyed) return;
-    this.running = true;
-    const o = this.o;
-    const w = this.env.window;
-    const d = this.env.document;
-    this.engagement.start();
+  private _start(): void {
+    if (this._running || this._destroyed) return;
+    this._running = true;
+    const o = this._o;
+    const w = this._env.window;
+    const d = this._env.document;
+    this._engagement.start();
     if (o.clicks !== false && d) {
       const selector = typeof o.clicks === "string" ? o.clicks : "[data-track], a[data-item-id]";
-      this.listen(d, "click", (ev) => this.click(ev, selector), "run");
+      this._listen(d, "click", (ev) => this._click(ev, selector), "run");
     }
     if (o.spa !== false && w && w.history) {
       const h = w.history;
       const route = (): void => {
-        if (this.here() !== this.url) this.env.setTimeout(() => this.route(), 0); // after the app renders
+        if (this._here() !== this._url) this._env.setTimeout(() => this._route(), 0); // after the app renders
       };
       const wrap = (name: "pushState" | "replaceState"): (() => void) => {
         const orig = h[name];
@@ -336,75 +336,75 @@ export class Tracker {
         };
       };
       const undo = [wrap("pushState"), wrap("replaceState")];
-      this.unwrap = () => undo.forEach((f) => f());
-      this.listen(w, "popstate", route, "run");
+      this._unwrap = () => undo.forEach((f) => f());
+      this._listen(w, "popstate", route, "run");
     }
-    this.url = this.here();
+    this._url = this._here();
     if (o.pageViews !== false) this.pageView();
-    else this.engagement.newPage(this.pageItem());
+    else this._engagement.newPage(this._pageItem());
   }
 
-  private stop(): void {
-    if (!this.running) return;
-    this.running = false;
-    this.engagement.report();
-    this.engagement.stop();
-    if (this.unwrap) this.unwrap();
-    this.unwrap = null;
-    this.off = this.off.filter((f) => !(f as { run?: boolean }).run || (f(), false));
+  private _stop(): void {
+    if (!this._running) return;
+    this._running = false;
+    this._engagement.report();
+    this._engagement.stop();
+    if (this._unwrap) this._unwrap();
+    this._unwrap = null;
+    this._off = this._off.filter((f) => !(f as { run?: boolean }).run || (f(), false));
   }
 
-  private route(): void {
-    const url = this.here();
-    if (!this.running || url === this.url) return;
-    this.url = url;
-    if (this.o.pageViews !== false) this.pageView();
-    else this.engagement.newPage(this.pageItem());
+  private _route(): void {
+    const url = this._here();
+    if (!this._running || url === this._url) return;
+    this._url = url;
+    if (this._o.pageViews !== false) this.pageView();
+    else this._engagement.newPage(this._pageItem());
   }
 
-  private here(): string {
-    const l = this.env.window && this.env.window.location;
+  private _here(): string {
+    const l = this._env.window && this._env.window.location;
     return l ? l.pathname + l.search : "";
   }
 
-  private click(ev: Event, selector: string): void {
+  private _click(ev: Event, selector: string): void {
     const t = ev.target as Element | null;
     const el = t && typeof t.closest === "function" ? t.closest(selector) : null;
     if (!el) return;
     const type = (el.getAttribute("data-track") || "click") as EventType;
-    if (!EVENT_TYPES.includes(type)) return this.warn(`graphrec: data-track="${type}" is not an event type`);
+    if (!EVENT_TYPES.includes(type)) return this._warn(`graphrec: data-track="${type}": unknown type`);
     const holder = el.closest("[data-item-id]");
     const id = holder && holder.getAttribute("data-item-id");
-    if (!id) return this.warn(`graphrec: a [data-track] element has no data-item-id (on it or an ancestor)`);
+    if (!id) return this._warn("graphrec: no data-item-id for a clicked element");
     const v = el.getAttribute("data-value");
     this.track(type, id, v === null ? undefined : Number(v), { element: el });
   }
 
-  private itemOf(el: Element): string | null {
+  private _itemOf(el: Element): string | null {
     const id = el.getAttribute("data-item-id");
     return id && !idProblem(id.normalize("NFC")) ? id.normalize("NFC") : null;
   }
 
-  private pageItem(): string | null {
-    if (this.o.pageItemId) return this.o.pageItemId() || null;
-    const m = this.env.document && this.env.document.querySelector('meta[name="graphrec:item-id"]');
+  private _pageItem(): string | null {
+    if (this._o.pageItemId) return this._o.pageItemId() || null;
+    const m = this._env.document && this._env.document.querySelector('meta[name="graphrec:item-id"]');
     return (m && m.getAttribute("content")) || null;
   }
 
-  private anonymous(): string {
-    if (!this.aid) {
-      this.aid = `a-${uuid(this.env)}`;
-      this.set("anonymous_id", this.aid);
-      if (!this.env.storage) this.cookie(this.aid);
+  private _anonymous(): string {
+    if (!this._aid) {
+      this._aid = `a-${uuid(this._env)}`;
+      this._store("anonymous_id", this._aid);
+      if (!this._env.storage) this._cookie(this._aid);
     }
-    return this.aid;
+    return this._aid;
   }
 
-  private context(el?: Element, section?: string): EventContext {
-    const env = this.env;
+  private _context(el?: Element, section?: string): EventContext {
+    const env = this._env;
     const w = env.window;
-    const c: EventContext = { session_id: this.session() };
-    const device = this.o.device === undefined ? this.device() : this.o.device;
+    const c: EventContext = { session_id: this._session() };
+    const device = this._o.device === undefined ? this._device() : this._o.device;
     if (device) c.device = device.slice(0, 64);
     if (w && w.innerWidth >= 1 && w.innerHeight >= 1) {
       c.viewport = { width: Math.min(100000, Math.round(w.innerWidth)), height: Math.min(100000, Math.round(w.innerHeight)) };
@@ -415,69 +415,59 @@ export class Tracker {
     return c;
   }
 
-  private device(): string | undefined {
-    const w = this.env.window;
+  private _device(): string | undefined {
+    const w = this._env.window;
     if (!w || typeof w.matchMedia !== "function") return undefined;
     if (!w.matchMedia("(pointer: coarse)").matches) return "desktop";
     return Math.min(w.screen.width, w.screen.height) >= 600 ? "tablet" : "mobile";
   }
 
-  private session(): string {
-    const now = this.env.now();
+  private _session(): string {
+    const now = this._env.now();
     let s: { id: string; t: number } | null = null;
     try {
-      s = JSON.parse(this.get("session") || "null");
+      s = JSON.parse(this._store("session") || "null");
     } catch {
       /* start a new one */
     }
-    if (!s || typeof s.id !== "string" || now - s.t > (this.o.sessionTimeout || 30) * 60000) s = { id: `s-${uuid(this.env)}`, t: now };
+    if (!s || typeof s.id !== "string" || now - s.t > (this._o.sessionTimeout || 30) * 60000) s = { id: `s-${uuid(this._env)}`, t: now };
     s.t = now;
-    this.set("session", JSON.stringify(s));
+    this._store("session", JSON.stringify(s));
     return s.id;
   }
 
-  private warn(message: string, detail?: unknown): void {
-    if (this.o.onError) this.o.onError(message, detail);
-    else this.env.log.warn(message, detail === undefined ? "" : detail);
+  private _warn(message: string, detail?: unknown): void {
+    if (this._o.onError) this._o.onError(message, detail);
+    else this._env.log.warn(message, detail === undefined ? "" : detail);
   }
 
-  private listen(t: EventTarget | undefined, type: string, fn: (ev: Event) => void, run?: "run"): void {
+  private _listen(t: EventTarget | undefined, type: string, fn: (ev: Event) => void, run?: "run"): void {
     if (!t) return;
     const opts = { capture: true, passive: true };
     t.addEventListener(type, fn, opts);
     const off = Object.assign(() => t.removeEventListener(type, fn, opts), { run: !!run });
-    this.off.push(off);
+    this._off.push(off);
   }
 
-  private get(name: string): string | null {
+  /** localStorage `${prefix}.${name}`: read (one argument), write, or remove (null); never throws. */
+  private _store(name: string, value?: string | null): string | null {
+    const st = this._env.storage;
+    const k = `${this._p}.${name}`;
     try {
-      return this.env.storage ? this.env.storage.getItem(`${this.p}.${name}`) : null;
+      if (st && value === undefined) return st.getItem(k);
+      if (st && value === null) st.removeItem(k);
+      else if (st) st.setItem(k, value!);
     } catch {
-      return null;
+      /* blocked or full: ids live for this page only */
     }
-  }
-
-  private set(name: string, value: string): void {
-    try {
-      if (this.env.storage) this.env.storage.setItem(`${this.p}.${name}`, value);
-    } catch {
-      /* full or blocked: ids live for this page only */
-    }
-  }
-
-  private del(name: string): void {
-    try {
-      if (this.env.storage) this.env.storage.removeItem(`${this.p}.${name}`);
-    } catch {
-      /* blocked */
-    }
+    return null;
   }
 
   /** Reads the anonymous-id cookie (no argument), or writes it ("" deletes). Fallback only. */
-  private cookie(value?: string): string | null {
-    const d = this.env.document;
-    if (!d || this.o.cookieFallback === false) return null;
-    const name = `${this.p}_aid`;
+  private _cookie(value?: string): string | null {
+    const d = this._env.document;
+    if (!d || this._o.cookieFallback === false) return null;
+    const name = `${this._p}_aid`;
     try {
       if (value === undefined) {
         const m = d.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));

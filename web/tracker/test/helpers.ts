@@ -1,4 +1,4 @@
-import { Window } from "happy-dom";
+import { Window as HappyWindow } from "happy-dom";
 import { createTracker } from "../src/index";
 import type { Env, Tracker, TrackerOptions, WireEvent } from "../src/index";
 
@@ -140,7 +140,7 @@ export class FakeIO {
 
 export interface Rig {
   tracker: Tracker;
-  window: Window;
+  window: Window & typeof globalThis;
   document: Document;
   clock: FakeClock;
   http: FakeFetch;
@@ -154,8 +154,9 @@ export interface Rig {
 
 /** A page (happy-dom) with fake clock, fetch, beacon, storage and IntersectionObserver. */
 export function rig(opts: Partial<TrackerOptions> = {}, page: { url?: string; html?: string; storage?: MemoryStorage; clock?: FakeClock } = {}): Rig {
-  const window = new Window({ url: page.url ?? "https://shop.example/p/sku-9", width: 1024, height: 768 });
-  const document = window.document as unknown as Document;
+  const happy = new HappyWindow({ url: page.url ?? "https://shop.example/p/sku-9", width: 1024, height: 768 });
+  const window = happy as unknown as Window & typeof globalThis;
+  const document = window.document;
   document.body.innerHTML = page.html ?? "";
   const clock = page.clock ?? new FakeClock();
   const http = new FakeFetch();
@@ -167,7 +168,7 @@ export function rig(opts: Partial<TrackerOptions> = {}, page: { url?: string; ht
   Object.defineProperty(document, "hidden", { configurable: true, get: () => visibility === "hidden" });
   let n = 0;
   const env: Partial<Env> = {
-    window: window as unknown as Window & typeof globalThis,
+    window,
     document,
     storage,
     fetch: http.fetch as typeof fetch,
@@ -193,12 +194,12 @@ export function rig(opts: Partial<TrackerOptions> = {}, page: { url?: string; ht
     tracker, window, document, clock, http, beacon, storage, logs, make,
     setVisibility(state) {
       visibility = state;
-      document.dispatchEvent(new window.Event("visibilitychange") as unknown as Event);
+      document.dispatchEvent(new window.Event("visibilitychange"));
     },
     async close() {
       trackers.forEach((t) => t.destroy());
       FakeIO.all = [];
-      await window.happyDOM.close();
+      await happy.happyDOM.close();
     },
   };
 }

@@ -32,11 +32,19 @@ test("events: eventProblem applies the server's event rules", () => {
   assert.match(eventProblem({ ...ok, user_id: "u1" })!, /exactly one/);
   assert.match(eventProblem({ ...ok, anonymous_id: undefined, user_id: "anon:x" })!, /reserved/);
   assert.match(eventProblem({ ...ok, item_id: "a/b" })!, /item_id must not contain/);
-  assert.match(eventProblem({ ...ok, type: "dwell" })!, /needs a value/);
-  assert.match(eventProblem({ ...ok, type: "scroll", value: 1.5 })!, /outside/);
-  assert.match(eventProblem({ ...ok, type: "rating", value: 0 })!, /outside/);
+  assert.match(eventProblem({ ...ok, type: "dwell" })!, /needs a number in \[0,86400\]/);
+  assert.match(eventProblem({ ...ok, type: "scroll", value: 1.5 })!, /needs a number in \[0,1\], got 1.5/);
+  assert.match(eventProblem({ ...ok, type: "rating", value: 0 })!, /\[1,5\]/);
   assert.match(eventProblem({ ...ok, value: 1 })!, /takes no value/);
-  assert.match(eventProblem({ ...ok, type: "nope" as never })!, /unknown event type/);
+  assert.match(eventProblem({ ...ok, type: "nope" as never })!, /unknown/);
   assert.match(eventProblem({ ...ok, timestamp: 1700000000 })!, /timestamp/);
   assert.equal(eventProblem({ ...ok, type: "dwell", value: 86400 }), null);
+});
+
+test("uuid: crypto.randomUUID when there is one, else a v4 UUID from getRandomValues", async () => {
+  const { uuid } = await import("../src/env");
+  assert.equal(uuid({ randomUUID: () => "x" }), "x");
+  const ids = new Set(Array.from({ length: 50 }, () => uuid({ randomUUID: undefined })));
+  assert.equal(ids.size, 50);
+  for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 });
