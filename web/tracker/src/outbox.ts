@@ -206,7 +206,9 @@ export class Outbox {
       if (this._o.key) headers["X-API-Key"] = this._o.key;
       let res: Response | undefined;
       try {
-        res = await f(url, { method: "POST", headers, body, keepalive: bytes(body) < BODY_BUDGET, credentials: "omit" });
+        // keepalive lets the request outlive the page; older Chromium refuses it with a CORS
+        // preflight, so a retry goes without it.
+        res = await f(url, { method: "POST", headers, body, keepalive: !s.fails && bytes(body) < BODY_BUDGET, credentials: "omit" });
       } catch {
         /* network error, CORS refusal, offline: retried */
       } finally {

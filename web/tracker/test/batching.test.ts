@@ -109,6 +109,7 @@ test("retry: network errors back off exponentially (1 s, 2 s, 4 s ... with jitte
   const gaps = times.slice(1).map((t, i) => t - times[i]!);
   assert.deepEqual(gaps, [750, 1500, 3000]); // random() = 0.5 in the rig: 0.75 x 1 s, 2 s, 4 s
   assert.equal(new Set(r.http.sent.map((s) => s.raw)).size, 1, "every retry is the same batch");
+  assert.deepEqual(r.http.sent.map((s) => s.keepalive), [true, false, false, false], "retries without keepalive (old Chromium refuses it with a preflight)");
   await r.close();
 });
 
