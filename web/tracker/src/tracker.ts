@@ -202,7 +202,8 @@ export class Tracker {
     const list = typeof items === "string" ? [items] : Array.from(items || []);
     let ok = list.length > 0;
     for (const it of list) {
-      const id = typeof it === "string" ? it : "itemId" in it ? it.itemId : it.item_id;
+      const o = it as { itemId?: string; item_id?: string };
+      const id = typeof it === "string" ? it : (o && (o.itemId || o.item_id)) as string;
       ok = this.track("purchase", id) && ok;
     }
     return ok;

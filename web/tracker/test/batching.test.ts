@@ -189,7 +189,7 @@ test("queue: bounded (oldest dropped), and events older than maxAgeDays dropped 
   await r2.close();
 });
 
-test("queue: works in memory without storage", async () => {
+test("queue: works in memory without storage; the anonymous id then lives in a cookie", async () => {
   const r = rig({ ...quiet, env: { storage: null } });
   r.http.replies.push({ status: 503, headers: { "Retry-After": "1" } });
   r.tracker.track("click", "sku-1");
@@ -197,5 +197,19 @@ test("queue: works in memory without storage", async () => {
   await r.clock.advance(1000);
   assert.equal(r.http.sent.length, 2);
   assert.equal(r.http.sent[0]!.raw, r.http.sent[1]!.raw);
+  assert.deepEqual(r.storage.keys(), [], "nothing written to the (unavailable) storage");
+  assert.equal(r.document.cookie, `graphrec_aid=${r.tracker.anonymousId}`, "the anonymous id falls back to a cookie");
+  const again = r.make();
+  assert.equal(again.anonymousId, r.tracker.anonymousId, "and is read back from it");
+  await r.close();
+});
+
+test("batching: sends from requestIdleCallback where the browser has it (with a timeout)", async () => {
+  const idle: { timeout: number }[] = [];
+  const r = rig({ ...quiet, env: { requestIdleCallback: (fn: () => void, o: { timeout: number }) => (idle.push(o), fn()) } });
+  r.tracker.track("click", "sku-1");
+  await r.clock.advance(1000);
+  assert.deepEqual(idle, [{ timeout: 1000 }]);
+  assert.equal(r.http.sent.length, 1);
   await r.close();
 });

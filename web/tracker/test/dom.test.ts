@@ -88,6 +88,7 @@ test("helpers: addToCart, purchase (ids or items), rate, track validate before q
   assert.equal(r.tracker.track("click", " sku-1"), false);
   assert.equal(r.tracker.track("click", "x".repeat(257)), false);
   assert.equal(r.tracker.purchase([]), false);
+  assert.equal(r.tracker.purchase([42 as unknown as string, { sku: "x" } as never]), false);
   assert.equal(r.tracker.purchase(["sku-1", "bad/id"]), false, "the valid one is still queued");
   assert.ok(r.tracker.track("click", "e\u0301"));
   await r.clock.advance(1000);

@@ -185,7 +185,7 @@ export function rig(opts: Partial<TrackerOptions> = {}, page: { url?: string; ht
   };
   const trackers: Tracker[] = [];
   const make = (o: Partial<TrackerOptions> = {}): Tracker => {
-    const t = createTracker({ endpoint: "https://api.example.com/", key: "pk_test_1", ...opts, ...o, env: { ...env, ...(o.env || {}) } });
+    const t = createTracker({ endpoint: "https://api.example.com/", key: "pk_test_1", ...opts, ...o, env: { ...env, ...opts.env, ...o.env } });
     trackers.push(t);
     return t;
   };
