@@ -84,6 +84,7 @@ export class Tracker {
   private _running = false;
   private _destroyed = false;
   private _url = "";
+  private _sess: { id: string; t: number } | undefined;
   private _off: (() => void)[] = [];
   private _unwrap: (() => void) | null = null;
 
@@ -244,7 +245,7 @@ export class Tracker {
 
   /** Logout: forgets the user and starts a new anonymous visitor (nothing links the two). */
   reset(): void {
-    this._uid = this._aid = undefined;
+    this._uid = this._aid = this._sess = undefined;
     this._store("user_id", null);
     this._store("anonymous_id", null);
     this._store("session", null);
@@ -425,14 +426,15 @@ export class Tracker {
 
   private _session(): string {
     const now = this._env.now();
-    let s: { id: string; t: number } | null = null;
+    let s = this._sess;
     try {
-      s = JSON.parse(this._store("session") || "null");
+      s = JSON.parse(this._store("session") || "null") || s; // another tab may have moved it on
     } catch {
       /* start a new one */
     }
     if (!s || typeof s.id !== "string" || now - s.t > (this._o.sessionTimeout || 30) * 60000) s = { id: `s-${uuid(this._env)}`, t: now };
     s.t = now;
+    this._sess = s;
     this._store("session", JSON.stringify(s));
     return s.id;
   }

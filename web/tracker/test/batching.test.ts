@@ -199,6 +199,13 @@ test("queue: works in memory without storage; the anonymous id then lives in a c
   assert.equal(r.http.sent[0]!.raw, r.http.sent[1]!.raw);
   assert.deepEqual(r.storage.keys(), [], "nothing written to the (unavailable) storage");
   assert.equal(r.document.cookie, `graphrec_aid=${r.tracker.anonymousId}`, "the anonymous id falls back to a cookie");
+  r.tracker.track("click", "sku-2");
+  await r.clock.advance(60 * 60_000);
+  r.tracker.track("click", "sku-3");
+  await r.clock.advance(1000);
+  const session = new Map(r.http.events().map((e) => [e.item_id, e.context!.session_id]));
+  assert.equal(session.get("sku-1"), session.get("sku-2"), "one session without storage too");
+  assert.notEqual(session.get("sku-2"), session.get("sku-3"), "a new one after 30 idle minutes");
   const again = r.make();
   assert.equal(again.anonymousId, r.tracker.anonymousId, "and is read back from it");
   await r.close();
