@@ -1,0 +1,286 @@
+import type { Env, Timer } from "./env";
+import type { WireEvent } from "./events";
+
+/** What waits to be sent: events, and the identity/consent calls that must follow them in order. */
+export type Op =
+  | { t: "e"; e: WireEvent }
+  | { t: "identify"; id: string; body: { anonymous_id: string; user_id: string } }
+  | { t: "consent"; id: string; body: { anonymous_id?: string; user_id?: string; consent: boolean } };
+
+interface Saved {
+  q: Op[];
+  /** epoch ms before which nothing is sent (Retry-After / backoff), kept across reloads */
+  next?: number;
+  fails?: number;
+}
+
+export interface OutboxOptions {
+  endpoint: string;
+  key: string | undefined;
+  storageKey: string;
+  batchSize: number;
+  maxQueue: number;
+  maxAgeMs: number;
+  flushInterval: number;
+  debounce: number;
+  maxBackoff: number;
+  warn(message: string, detail?: unknown): void;
+  error(message: string, detail?: unknown): void;
+}
+
+/** Keepalive fetches and beacons share a 64 KiB in-flight budget per page; stay under it. */
+const BODY_BUDGET = 60000;
+const SERVER_MAX_BATCH = 1000;
+const ROUTES = { e: "/v1/events", identify: "/v1/identify", consent: "/v1/consent" } as const;
+
+export const opId = (op: Op): string => (op.t === "e" ? op.e.event_id : op.id);
+
+/** UTF-8 size of a string (the keepalive and beacon budgets count bytes). */
+const bytes = (s: string): number => (typeof TextEncoder !== "undefined" ? new TextEncoder().encode(s).length : s.length * 3);
+
+/** Milliseconds a Retry-After header asks for (delta-seconds or an HTTP date); 0 when absent. */
+export function retryAfterMs(value: string | null | undefined, now: number): number {
+  if (!value) return 0;
+  const s = Number(value);
+  if (value.trim() !== "" && isFinite(s)) return Math.max(0, s * 1000);
+  const d = Date.parse(value);
+  return isNaN(d) ? 0 : Math.max(0, d - now);
+}
+
+/**
+ * A queue persisted in localStorage (memory when there is none), sent in order: runs of events as
+ * batches, identify/consent calls alone. Every change re-reads storage first, so tabs of one site
+ * share the queue without losing each other's events (at worst a batch goes twice, and the server
+ * acknowledges the copy as a duplicate: event ids never change).
+ */
+export class Outbox {
+  private _mem: Saved = { q: [] };
+  private _timer: Timer | null = null;
+  private _firstAt = 0;
+  private _inflight: Promise<void> | null = null;
+  private _sending = new Set<string>();
+  private _limit: number;
+  private _closed = false;
+
+  constructor(private _env: Env, private _o: OutboxOptions) {
+    this._limit = Math.min(_o.batchSize, SERVER_MAX_BATCH);
+  }
+
+  private _read(): Saved {
+    const st = this._env.storage;
+    if (!st) return this._mem;
+    try {
+      const s = JSON.parse(st.getItem(this._o.storageKey) || "null") as Saved | null;
+      if (s && Array.isArray(s.q)) return s;
+    } catch {
+      /* unreadable: start over */
+    }
+    return { q: [] };
+  }
+
+  private _write(s: Saved): void {
+    const st = this._env.storage;
+    if (!st) {
+      this._mem = s;
+      return;
+    }
+    try {
+      if (s.q.length) st.setItem(this._o.storageKey, JSON.stringify(s));
+      else st.removeItem(this._o.storageKey);
+    } catch (e) {
+      // Quota: keep the newest half rather than nothing.
+      this._o.warn("graphrec: storage full, dropped half the queue", e);
+      s.q = s.q.slice(Math.floor(s.q.length / 2));
+      try {
+        st.setItem(this._o.storageKey, JSON.stringify(s));
+      } catch {
+        /* give up on persistence for this change */
+      }
+    }
+  }
+
+  /** Queued operations (a copy), oldest first. */
+  pending(): Op[] {
+    return this._read().q.slice();
+  }
+
+  add(op: Op): void {
+    const s = this._read();
+    s.q.push(op);
+    const over = s.q.length - this._o.maxQueue;
+    if (over > 0) {
+      let n = 0;
+      s.q = s.q.filter((x) => x.t !== "e" || n++ >= over);
+      this._o.warn(`graphrec: queue full, dropped ${n} oldest`);
+    }
+    this._write(s);
+    this.schedule();
+  }
+
+  /** Drops every queued event (opt-out); keeps nothing else either. */
+  clear(): void {
+    this._write({ q: [] });
+    this._firstAt = 0;
+  }
+
+  private _remove(ids: Set<string>, patch: Partial<Saved>): void {
+    const s = this._read();
+    s.q = s.q.filter((op) => !ids.has(opId(op)));
+    this._write(Object.assign(s, patch));
+  }
+
+  /** Arms the flush timer: debounced, at most `flushInterval` after the first pending event, at
+   * once when a batch is full, never before a Retry-After / backoff deadline. */
+  schedule(): void {
+    if (this._closed) return;
+    const s = this._read();
+    if (!s.q.length) return;
+    const now = this._env.now();
+    if (s.next && now < s.next) return this._arm(s.next - now);
+    if (s.q.length >= this._limit) return this._arm(0);
+    if (!this._firstAt) this._firstAt = now;
+    this._arm(Math.min(this._o.debounce, Math.max(0, this._firstAt + this._o.flushInterval - now)));
+  }
+
+  private _arm(ms: number): void {
+    if (this._timer !== null) this._env.clearTimeout(this._timer);
+    this._timer = this._env.setTimeout(() => {
+      this._timer = null;
+      const ric = this._env.requestIdleCallback;
+      if (ric) ric(() => void this.flush(), { timeout: 1000 });
+      else void this.flush();
+    }, ms);
+  }
+
+  /** Sends everything that may be sent now (one request at a time); resolves when done or waiting. */
+  flush(): Promise<void> {
+    if (!this._inflight) this._inflight = this._drain().finally(() => (this._inflight = null));
+    return this._inflight;
+  }
+
+  /** Drops expired events (older than maxAgeMs: the server's duplicate records may be gone). */
+  prune(): void {
+    const s = this._read();
+    const min = this._env.now() - this._o.maxAgeMs;
+    const q = s.q.filter((op) => op.t !== "e" || op.e.timestamp >= min);
+    if (q.length !== s.q.length) {
+      this._o.warn(`graphrec: dropped ${s.q.length - q.length} expired`);
+      s.q = q;
+      this._write(s);
+    }
+  }
+
+  private _take(q: Op[]): Op[] {
+    const head = q[0]!;
+    if (head.t !== "e") return [head];
+    const out: Op[] = [];
+    let size = 12;
+    for (const op of q) {
+      if (op.t !== "e" || out.length >= this._limit) break;
+      const n = bytes(JSON.stringify(op.e)) + 1;
+      if (out.length && size + n > BODY_BUDGET) break;
+      size += n;
+      out.push(op);
+    }
+    return out;
+  }
+
+  private _body(batch: Op[]): { url: string; body: string } {
+    const head = batch[0]!;
+    const payload = head.t === "e" ? { events: batch.map((op) => (op as { e: WireEvent }).e) } : head.body;
+    return { url: this._o.endpoint + ROUTES[head.t], body: JSON.stringify(payload) };
+  }
+
+  private async _drain(): Promise<void> {
+    const f = this._env.fetch;
+    while (!this._closed && f) {
+      const s = this._read();
+      if (!s.q.length) return;
+      const now = this._env.now();
+      if (s.next && now < s.next) return this._arm(s.next - now);
+      const batch = this._take(s.q);
+      const ids = new Set(batch.map(opId));
+      this._sending = ids;
+      const { url, body } = this._body(batch);
+      const headers: Record<string, string> = { "Content-Type": "application/json" };
+      if (this._o.key) headers["X-API-Key"] = this._o.key;
+      let res: Response | undefined;
+      try {
+        // keepalive lets the request outlive the page; older Chromium refuses it with a CORS
+        // preflight, so a retry goes without it.
+        res = await f(url, { method: "POST", headers, body, keepalive: !s.fails && bytes(body) < BODY_BUDGET, credentials: "omit" });
+      } catch {
+        /* network error, CORS refusal, offline: retried */
+      } finally {
+        this._sending = new Set();
+      }
+      const st = res ? res.status : 0;
+      if (st >= 200 && st < 300) {
+        this._remove(ids, { next: 0, fails: 0 });
+        continue;
+      }
+      if (!res || st === 408 || st === 425 || st === 429 || st >= 500) {
+        const fails = (s.fails || 0) + 1;
+        const back = Math.min(this._o.maxBackoff, 1000 * 2 ** (fails - 1)) * (0.5 + this._env.random() / 2);
+        const wait = Math.max(retryAfterMs(res && res.headers.get("Retry-After"), this._env.now()), back);
+        const cur = this._read();
+        cur.next = this._env.now() + wait;
+        cur.fails = fails;
+        this._write(cur);
+        return this._arm(wait);
+      }
+      if (st === 413 && batch.length > 1) {
+        this._limit = Math.ceil(batch.length / 2);
+        continue;
+      }
+      // Refused for good (422 invalid, 403 consent withdrawn, 401 key, ...): never retried.
+      let detail: unknown = null;
+      try {
+        detail = await res.json();
+      } catch {
+        /* no JSON body */
+      }
+      const rows = detail && Array.isArray((detail as { detail?: unknown }).detail) ? ((detail as { detail: unknown[] }).detail as { index?: unknown }[]) : [];
+      const bad = new Set<string>();
+      if (batch[0]!.t === "e" && (st === 422 || st === 403)) {
+        for (const r of rows) if (typeof r.index === "number" && batch[r.index]) bad.add(opId(batch[r.index]!));
+      }
+      const drop = bad.size ? bad : ids;
+      this._o.error(`graphrec: ${url} ${st}, dropped ${drop.size}/${batch.length}`, detail);
+      this._remove(drop, {});
+    }
+  }
+
+  /**
+   * Page is going away: hands queued events to navigator.sendBeacon (key in the query string,
+   * text/plain JSON body), stopping at the first identify/consent call so that order holds. Not
+   * while the server asked to wait (Retry-After): those stay queued for the next visit.
+   */
+  beacon(): void {
+    const b = this._env.sendBeacon;
+    const s = this._read();
+    if (!b || !s.q.length || (s.next && this._env.now() < s.next)) return;
+    const q = s.q.filter((op) => !this._sending.has(opId(op)));
+    const sent = new Set<string>();
+    const url = this._o.endpoint + ROUTES.e + (this._o.key ? `?key=${encodeURIComponent(this._o.key)}` : "");
+    for (let i = 0; i < q.length && q[i]!.t === "e"; ) {
+      const batch = this._take(q.slice(i));
+      let ok = false;
+      try {
+        ok = b(url, this._body(batch).body);
+      } catch {
+        /* some browsers throw on a full queue */
+      }
+      if (!ok) break;
+      batch.forEach((op) => sent.add(opId(op)));
+      i += batch.length;
+    }
+    if (sent.size) this._remove(sent, {});
+  }
+
+  close(): void {
+    this._closed = true;
+    if (this._timer !== null) this._env.clearTimeout(this._timer);
+    this._timer = null;
+  }
+}

@@ -1,0 +1,485 @@
+import { Engagement } from "./activity";
+import type { ActivityOptions, ScrollOptions } from "./activity";
+import { createClient } from "./client";
+import type { Client, PopularItems, Recommendations, RecommendationOptions, SimilarItems } from "./client";
+import { defaultEnv, uuid } from "./env";
+import type { Env } from "./env";
+import { EVENT_TYPES, eventProblem } from "./events";
+import type { EventContext, EventType, WireEvent } from "./events";
+import { idProblem } from "./ids";
+import { Outbox } from "./outbox";
+import type { Op } from "./outbox";
+
+export interface TrackerOptions {
+  /** API base URL, e.g. "https://api.example.com" (the tracker appends /v1/...). */
+  endpoint: string;
+  /** Publishable browser key (pk_...): X-API-Key on fetches, ?key= on beacons. */
+  key?: string;
+  /** Track nothing, store nothing and send nothing until consent(true). Default false. */
+  requireConsent?: boolean;
+  /** A known user from the start (same as calling identify()). */
+  userId?: string;
+  /** A `view` of the page's item on load and on each SPA route change. Default true. */
+  pageViews?: boolean;
+  /** Follow SPA route changes (history.pushState/replaceState wrappers and popstate). Default true. */
+  spa?: boolean;
+  /** Delegated click tracking; a string replaces the selector "[data-track], a[data-item-id]". Default true. */
+  clicks?: boolean | string;
+  /** Dwell from visible, active time (heartbeats). Default true, with the defaults of ActivityOptions. */
+  activity?: boolean | Partial<ActivityOptions>;
+  /** Scroll depth per item element (IntersectionObserver) and of the page item. Default true. */
+  scroll?: boolean | Partial<ScrollOptions>;
+  /** Elements that stand for items, their id in data-item-id. Default "[data-item-id]". */
+  itemSelector?: string;
+  /** The item this page is about; default: <meta name="graphrec:item-id" content="...">. */
+  pageItemId?: () => string | null | undefined;
+  /** Events per request; a full batch is sent at once. Default 25 (server maximum 1000). */
+  batchSize?: number;
+  /** Longest wait (ms) between the first queued event and its send. Default 5000. */
+  flushInterval?: number;
+  /** Quiet time (ms) after the last event before sending. Default 1000. */
+  debounce?: number;
+  /** Most events kept in the retry queue (the oldest go first). Default 1000. */
+  maxQueue?: number;
+  /** Queued events older than this are dropped (the server forgets event ids after 30 days). Default 7. */
+  maxAgeDays?: number;
+  /** Upper bound of the exponential retry backoff (ms); Retry-After is honoured beyond it. Default 300000. */
+  maxBackoff?: number;
+  /** Minutes of inactivity that start a new context.session_id. Default 30. */
+  sessionTimeout?: number;
+  /** Prefix of the localStorage keys (and the cookie name). Default "graphrec". */
+  storagePrefix?: string;
+  /** context.device: a string, false for none, default "mobile" | "tablet" | "desktop" from the pointer and screen. */
+  device?: string | false;
+  /** Keep the anonymous id in a first-party cookie when localStorage is unavailable. Default true. */
+  cookieFallback?: boolean;
+  /** Called with every warning and error instead of console.warn/console.error. */
+  onError?: (message: string, detail?: unknown) => void;
+  /** Replaces browser globals (tests, web views): clock, fetch, sendBeacon, storage, observers. */
+  env?: Partial<Env>;
+}
+
+export type ConsentState = "granted" | "denied" | "pending";
+export type PurchaseItems = string | ReadonlyArray<string | { itemId: string } | { item_id: string }>;
+
+const ACTIVITY: ActivityOptions = { minimumVisitLength: 5, heartbeatDelay: 10, idleTimeout: 30, elements: false };
+const SCROLL: ScrollOptions = { minDepth: 0.25 };
+const pick = <T>(v: boolean | Partial<T> | undefined, d: T): T | false => (v === false ? false : Object.assign({}, d, v === true ? {} : v));
+
+/** Creates a tracker; it starts at once unless consent is required and not yet given. */
+export function createTracker(options: TrackerOptions): Tracker {
+  return new Tracker(options);
+}
+
+export class Tracker {
+  private _env: Env;
+  private _o: TrackerOptions;
+  private _p: string;
+  private _outbox: Outbox;
+  private _engagement: Engagement;
+  private _client: Client;
+  private _state: ConsentState;
+  private _aid: string | undefined;
+  private _uid: string | undefined;
+  private _running = false;
+  private _destroyed = false;
+  private _url = "";
+  private _sess: { id: string; t: number } | undefined;
+  private _off: (() => void)[] = [];
+  private _unwrap: (() => void) | null = null;
+
+  constructor(options: TrackerOptions) {
+    if (!options || typeof options.endpoint !== "string") throw new TypeError("graphrec: createTracker needs { endpoint }");
+    const o = (this._o = options);
+    const env = (this._env = defaultEnv(o.env));
+    const p = (this._p = o.storagePrefix || "graphrec");
+    const endpoint = o.endpoint.replace(/\/+$/, "");
+    this._outbox = new Outbox(env, {
+      endpoint,
+      key: o.key,
+      storageKey: `${p}.queue`,
+      batchSize: o.batchSize || 25,
+      maxQueue: o.maxQueue || 1000,
+      maxAgeMs: (o.maxAgeDays || 7) * 86400000,
+      flushInterval: o.flushInterval ?? 5000,
+      debounce: o.debounce ?? 1000,
+      maxBackoff: o.maxBackoff || 300000,
+      warn: (m, d) => this._warn(m, d),
+      error: (m, d) => (o.onError ? o.onError(m, d) : env.log.error(m, d)),
+    });
+    this._client = createClient({ endpoint, key: o.key, fetch: env.fetch });
+    const itemSelector = o.itemSelector || "[data-item-id]";
+    this._engagement = new Engagement(
+      env,
+      pick(o.activity, ACTIVITY),
+      pick(o.scroll, SCROLL),
+      itemSelector,
+      (el) => this._itemOf(el),
+      (type, id, value, el) => void this.track(type, id, value, { element: el }),
+    );
+    const stored = this._store("consent");
+    this._state = stored === "granted" || stored === "denied" ? stored : o.requireConsent ? "pending" : "granted";
+    if (this._state === "granted") {
+      this._aid = this._store("anonymous_id") || this._cookie() || undefined;
+      this._uid = this._store("user_id") || undefined;
+    }
+
+    // Always on, consent or not: a queued opt-out notice must still reach the server.
+    const w = env.window;
+    const d = env.document;
+    const leave = (): void => {
+      this._engagement.report();
+      this._outbox.beacon();
+    };
+    this._listen(w, "pagehide", leave);
+    this._listen(d, "visibilitychange", () => d!.visibilityState === "hidden" && leave());
+    this._listen(w, "online", () => void this._outbox.flush());
+    this._outbox.prune();
+    this._outbox.schedule();
+
+    if (o.userId) this.identify(o.userId);
+    if (this._state === "granted") this._start();
+  }
+
+  // ---- state ---------------------------------------------------------------------------------
+
+  /** "granted", "denied" (opted out) or "pending" (requireConsent and no answer yet). */
+  get consentState(): ConsentState {
+    return this._state;
+  }
+
+  /** The anonymous visitor id (created on first use after consent), or undefined. */
+  get anonymousId(): string | undefined {
+    return this._aid;
+  }
+
+  get userId(): string | undefined {
+    return this._uid;
+  }
+
+  /** Events and calls waiting to be sent (a copy), oldest first. */
+  pending(): Op[] {
+    return this._outbox.pending();
+  }
+
+  // ---- tracking ------------------------------------------------------------------------------
+
+  /**
+   * Queues one event; false (and a warning) when tracking is off or the event would be refused by
+   * the server (bad id, unknown type, value missing or out of range).
+   */
+  track(type: EventType, itemId: string, value?: number, opts: { element?: Element; section?: string } = {}): boolean {
+    if (this._state !== "granted" || this._destroyed) return false;
+    const env = this._env;
+    const e: WireEvent = { event_id: uuid(env), item_id: typeof itemId === "string" ? itemId.normalize("NFC") : itemId, type, timestamp: Math.floor(env.now()) };
+    if (this._uid) e.user_id = this._uid;
+    else e.anonymous_id = this._anonymous();
+    if (value !== undefined && value !== null) e.value = value;
+    e.context = this._context(opts.element, opts.section);
+    const problem = eventProblem(e);
+    if (problem) {
+      this._warn(`graphrec: ${type} '${itemId}' not sent: ${problem}`);
+      return false;
+    }
+    this._outbox.add({ t: "e", e });
+    return true;
+  }
+
+  /** A `view` of the page's item (default: pageItemId() or the graphrec:item-id meta tag); starts a
+   * new page for dwell and scroll. Without an item nothing is sent (events always name an item). */
+  pageView(itemId?: string): boolean {
+    if (this._state !== "granted" || this._destroyed) return false;
+    const id = itemId !== undefined ? itemId : this._pageItem();
+    this._engagement.newPage(id && !idProblem(id.normalize("NFC")) ? id.normalize("NFC") : null);
+    return id ? this.track("view", id) : false;
+  }
+
+  addToCart(itemId: string): boolean {
+    return this.track("add_to_cart", itemId);
+  }
+
+  /** One `purchase` event per item: an id, a list of ids, or a list of { itemId } / { item_id }. */
+  purchase(items: PurchaseItems): boolean {
+    const list = typeof items === "string" ? [items] : Array.from(items || []);
+    let ok = list.length > 0;
+    for (const it of list) {
+      const o = it as { itemId?: string; item_id?: string };
+      const id = typeof it === "string" ? it : (o && (o.itemId || o.item_id)) as string;
+      ok = this.track("purchase", id) && ok;
+    }
+    return ok;
+  }
+
+  /** A `rating` of 1-5 stars. */
+  rate(itemId: string, stars: number): boolean {
+    return this.track("rating", itemId, stars);
+  }
+
+  /** Sends what is queued now (resolves when the queue is empty or waiting for a retry). */
+  flush(): Promise<void> {
+    return this._outbox.flush();
+  }
+
+  // ---- identity ------------------------------------------------------------------------------
+
+  /**
+   * From now on events carry `user_id`; the server is asked (POST /v1/identify, after the queued
+   * anonymous events) to merge this visitor's anonymous history into the user. A different user
+   * than the current one starts from a fresh anonymous id (as after reset()).
+   */
+  identify(userId: string): boolean {
+    const id = typeof userId === "string" ? userId.normalize("NFC") : userId;
+    const problem = idProblem(id) || (id.startsWith("anon:") ? "may not start with 'anon:'" : null);
+    if (problem) {
+      this._warn(`graphrec: identify('${userId}') ignored: ${problem}`);
+      return false;
+    }
+    if (id === this._uid) return true;
+    if (this._uid) this.reset();
+    this._uid = id;
+    if (this._state !== "granted") return true; // remembered for this page only, stored on consent
+    this._store("user_id", id);
+    if (this._aid) this._outbox.add({ t: "identify", id: uuid(this._env), body: { anonymous_id: this._aid, user_id: id } });
+    return true;
+  }
+
+  /** Logout: forgets the user and starts a new anonymous visitor (nothing links the two). */
+  reset(): void {
+    this._uid = this._aid = this._sess = undefined;
+    this._store("user_id", null);
+    this._store("anonymous_id", null);
+    this._store("session", null);
+    if (this._cookie() !== null) this._cookie("");
+  }
+
+  // ---- consent -------------------------------------------------------------------------------
+
+  /** consent(true) starts tracking (and remembers it); consent(false) is optOut(). */
+  consent(granted: boolean): void {
+    if (!granted) return this.optOut();
+    if (this._destroyed || this._state === "granted") return;
+    this._state = "granted";
+    this._store("consent", "granted");
+    if (this._uid) this._store("user_id", this._uid);
+    this._start();
+  }
+
+  /**
+   * Stops tracking, empties the queue, forgets the ids, remembers the refusal, and tells the
+   * server (POST /v1/consent {user_id | anonymous_id, consent: false}, retried until answered).
+   */
+  optOut(): void {
+    const who = this._uid ? { user_id: this._uid } : this._aid ? { anonymous_id: this._aid } : null;
+    this._state = "denied"; // first, so that the final report of stop() queues nothing
+    this._stop();
+    this._outbox.clear();
+    this.reset();
+    this._store("consent", "denied");
+    if (who) {
+      this._outbox.add({ t: "consent", id: uuid(this._env), body: Object.assign(who, { consent: false }) });
+      void this._outbox.flush();
+    }
+  }
+
+  // ---- recommendations -----------------------------------------------------------------------
+
+  /** Recommendations for a user; without one, for the current user or anonymous visitor. */
+  recommendations(userId?: string, opts?: RecommendationOptions): Promise<Recommendations> {
+    if (userId !== undefined) return this._client.recommendations(userId, opts);
+    if (this._uid) return this._client.recommendations(this._uid, opts);
+    if (this._aid) return this._client.anonymousRecommendations(this._aid, opts);
+    return Promise.reject(new Error("graphrec: no user or visitor yet"));
+  }
+
+  similar(itemId: string, opts?: { k?: number; explain?: boolean }): Promise<SimilarItems> {
+    return this._client.similar(itemId, opts);
+  }
+
+  popular(opts?: { category?: string; k?: number }): Promise<PopularItems> {
+    return this._client.popular(opts);
+  }
+
+  /** Stops everything and removes every listener (the queue stays stored for the next page). */
+  destroy(): void {
+    this._stop();
+    this._destroyed = true;
+    this._off.forEach((f) => f());
+    this._off = [];
+    this._outbox.close();
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private _start(): void {
+    if (this._running || this._destroyed) return;
+    this._running = true;
+    const o = this._o;
+    const w = this._env.window;
+    const d = this._env.document;
+    this._engagement.start();
+    if (o.clicks !== false && d) {
+      const selector = typeof o.clicks === "string" ? o.clicks : "[data-track], a[data-item-id]";
+      this._listen(d, "click", (ev) => this._click(ev, selector), "run");
+    }
+    if (o.spa !== false && w && w.history) {
+      const h = w.history;
+      const route = (): void => {
+        if (this._here() !== this._url) this._env.setTimeout(() => this._route(), 0); // after the app renders
+      };
+      const wrap = (name: "pushState" | "replaceState"): (() => void) => {
+        const orig = h[name];
+        const ours = function (this: History, ...args: Parameters<History["pushState"]>): void {
+          orig.apply(this, args);
+          route();
+        };
+        h[name] = ours;
+        return () => {
+          if (h[name] === ours) h[name] = orig;
+        };
+      };
+      const undo = [wrap("pushState"), wrap("replaceState")];
+      this._unwrap = () => undo.forEach((f) => f());
+      this._listen(w, "popstate", route, "run");
+    }
+    this._url = this._here();
+    if (o.pageViews !== false) this.pageView();
+    else this._engagement.newPage(this._pageItem());
+  }
+
+  private _stop(): void {
+    if (!this._running) return;
+    this._running = false;
+    this._engagement.report();
+    this._engagement.stop();
+    if (this._unwrap) this._unwrap();
+    this._unwrap = null;
+    this._off = this._off.filter((f) => !(f as { run?: boolean }).run || (f(), false));
+  }
+
+  private _route(): void {
+    const url = this._here();
+    if (!this._running || url === this._url) return;
+    this._url = url;
+    if (this._o.pageViews !== false) this.pageView();
+    else this._engagement.newPage(this._pageItem());
+  }
+
+  private _here(): string {
+    const l = this._env.window && this._env.window.location;
+    return l ? l.pathname + l.search : "";
+  }
+
+  private _click(ev: Event, selector: string): void {
+    const t = ev.target as Element | null;
+    const el = t && typeof t.closest === "function" ? t.closest(selector) : null;
+    if (!el) return;
+    const type = (el.getAttribute("data-track") || "click") as EventType;
+    if (!EVENT_TYPES.includes(type)) return this._warn(`graphrec: data-track="${type}": unknown type`);
+    const holder = el.closest("[data-item-id]");
+    const id = holder && holder.getAttribute("data-item-id");
+    if (!id) return this._warn("graphrec: no data-item-id for a clicked element");
+    const v = el.getAttribute("data-value");
+    this.track(type, id, v === null ? undefined : Number(v), { element: el });
+  }
+
+  private _itemOf(el: Element): string | null {
+    const id = el.getAttribute("data-item-id");
+    return id && !idProblem(id.normalize("NFC")) ? id.normalize("NFC") : null;
+  }
+
+  private _pageItem(): string | null {
+    if (this._o.pageItemId) return this._o.pageItemId() || null;
+    const m = this._env.document && this._env.document.querySelector('meta[name="graphrec:item-id"]');
+    return (m && m.getAttribute("content")) || null;
+  }
+
+  private _anonymous(): string {
+    if (!this._aid) {
+      this._aid = `a-${uuid(this._env)}`;
+      this._store("anonymous_id", this._aid);
+      if (!this._env.storage) this._cookie(this._aid);
+    }
+    return this._aid;
+  }
+
+  private _context(el?: Element, section?: string): EventContext {
+    const env = this._env;
+    const w = env.window;
+    const c: EventContext = { session_id: this._session() };
+    const device = this._o.device === undefined ? this._device() : this._o.device;
+    if (device) c.device = device.slice(0, 64);
+    if (w && w.innerWidth >= 1 && w.innerHeight >= 1) {
+      c.viewport = { width: Math.min(100000, Math.round(w.innerWidth)), height: Math.min(100000, Math.round(w.innerHeight)) };
+    }
+    const holder = !section && el && el.closest("[data-page-section]");
+    const s = section || (holder && holder.getAttribute("data-page-section"));
+    if (s) c.page_section = s.slice(0, 256);
+    return c;
+  }
+
+  private _device(): string | undefined {
+    const w = this._env.window;
+    if (!w || typeof w.matchMedia !== "function") return undefined;
+    if (!w.matchMedia("(pointer: coarse)").matches) return "desktop";
+    return Math.min(w.screen.width, w.screen.height) >= 600 ? "tablet" : "mobile";
+  }
+
+  private _session(): string {
+    const now = this._env.now();
+    let s = this._sess;
+    try {
+      s = JSON.parse(this._store("session") || "null") || s; // another tab may have moved it on
+    } catch {
+      /* start a new one */
+    }
+    if (!s || typeof s.id !== "string" || now - s.t > (this._o.sessionTimeout || 30) * 60000) s = { id: `s-${uuid(this._env)}`, t: now };
+    s.t = now;
+    this._sess = s;
+    this._store("session", JSON.stringify(s));
+    return s.id;
+  }
+
+  private _warn(message: string, detail?: unknown): void {
+    if (this._o.onError) this._o.onError(message, detail);
+    else this._env.log.warn(message, detail === undefined ? "" : detail);
+  }
+
+  private _listen(t: EventTarget | undefined, type: string, fn: (ev: Event) => void, run?: "run"): void {
+    if (!t) return;
+    const opts = { capture: true, passive: true };
+    t.addEventListener(type, fn, opts);
+    const off = Object.assign(() => t.removeEventListener(type, fn, opts), { run: !!run });
+    this._off.push(off);
+  }
+
+  /** localStorage `${prefix}.${name}`: read (one argument), write, or remove (null); never throws. */
+  private _store(name: string, value?: string | null): string | null {
+    const st = this._env.storage;
+    const k = `${this._p}.${name}`;
+    try {
+      if (st && value === undefined) return st.getItem(k);
+      if (st && value === null) st.removeItem(k);
+      else if (st) st.setItem(k, value!);
+    } catch {
+      /* blocked or full: ids live for this page only */
+    }
+    return null;
+  }
+
+  /** Reads the anonymous-id cookie (no argument), or writes it ("" deletes). Fallback only. */
+  private _cookie(value?: string): string | null {
+    const d = this._env.document;
+    if (!d || this._o.cookieFallback === false) return null;
+    const name = `${this._p}_aid`;
+    try {
+      if (value === undefined) {
+        const m = d.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
+        return m ? decodeURIComponent(m[1]!) : null;
+      }
+      d.cookie = `${name}=${encodeURIComponent(value)}; path=/; SameSite=Lax; max-age=${value ? 31536000 : 0}`;
+    } catch {
+      /* sandboxed */
+    }
+    return null;
+  }
+}
