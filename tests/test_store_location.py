@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from graphrec.config import Settings, StoreLocation, parse_graph_uri
+from graphrec.graph.neo4j_store import Neo4jStore
 
 
 @pytest.mark.parametrize(("uri", "expected"), [
@@ -36,3 +37,5 @@ def test_settings_read_the_location() -> None:
     assert Settings(graph_uri="embedded", data_dir=Path("d")).embedded_dir == Path("d") / "store"
     with pytest.raises(ValidationError, match="GRAPHREC_GRAPH_PASSWORD"):
         Settings(graph_uri="neo4j://db", environment="production")
+    with pytest.raises(ValueError, match="not a Neo4j URI"):
+        Neo4jStore.connect("falkor://db")
