@@ -1,5 +1,6 @@
 """Error handlers: 422s list every problem as (index, field, reason); a store outage is a 503 with
-``Retry-After`` (never a 500 or a 404); 500s never leak exception text."""
+``Retry-After`` (never a 500 or a 404); the other store errors by their type (a conflict 409, a
+missing thing 404, refused values 422), without the store's text; 500s never leak exception text."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from graphrec.graph.errors import StoreUnavailable, is_unavailable
+from graphrec.graph.errors import BadStoreInput, NotFoundInStore, StoreConflict, StoreUnavailable, is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,23 @@ async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONRes
     return store_unavailable_response(request, str(exc))
 
 
+async def _store_conflict(request: Request, exc: StoreConflict) -> JSONResponse:
+    logger.info("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(status_code=status.HTTP_409_CONFLICT,
+                        content={"detail": "the request conflicts with the graph's current state; re-read and retry"})
+
+
+async def _not_found_in_store(request: Request, exc: NotFoundInStore) -> JSONResponse:
+    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": "not found in the graph store"})
+
+
+async def _bad_store_input(request: Request, exc: BadStoreInput) -> JSONResponse:
+    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    detail = [error_item(None, "body", "the graph store refused the request's values")]
+    return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": detail})
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     if is_unavailable(exc):  # wrapped on its way up (e.g. by a thread pool or an ExceptionGroup)
         return await _store_unavailable(request, StoreUnavailable(str(exc)))
@@ -73,4 +91,7 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, _store_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreConflict, _store_conflict)  # type: ignore[arg-type]
+    app.add_exception_handler(NotFoundInStore, _not_found_in_store)  # type: ignore[arg-type]
+    app.add_exception_handler(BadStoreInput, _bad_store_input)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unhandled)

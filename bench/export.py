@@ -75,7 +75,7 @@ def best_of(repeat: int, run: object) -> tuple[float, object]:
 
 def raw_read(bench: BenchStore) -> int:
     if isinstance(bench.store, FalkorDBStore):
-        return len(bench.store._ro_bulk(RAW_READ))  # noqa: SLF001 - the plain reply path, undecoded
+        return len(bench.store._read_bulk(RAW_READ))  # noqa: SLF001 - the plain reply path, undecoded
     return len(bench.raw(RAW_READ))
 
 

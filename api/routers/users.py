@@ -22,8 +22,9 @@ from api.schemas.users import (
     UserMergeCreate,
     UserMergePublic,
 )
+from graphrec.events import identity
 from graphrec.events.decay import decayed_weight
-from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
+from graphrec.events.schema import ANON_PREFIX
 from graphrec.graph.records import UserRecord
 from graphrec.ids import Identifier
 
@@ -79,20 +80,11 @@ def read_interactions(
 @router.post(id_path("/{user_id}/merge"), response_model=UserMergePublic, responses=error_responses(400, 403))
 def merge_anonymous(user_id: UserId, body: UserMergeCreate, store: StoreDep) -> UserMergePublic:
     """Move anonymous visitors' histories onto the user (weights and aggregates add up; idempotent)."""
-    user = store.get_user(user_id=user_id)
-    if user is not None and user.props.get("consent") is False:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"user '{user_id}' withdrew consent; their history cannot be extended"
-        )
-    merged: list[str] = []
-    not_found: list[str] = []
-    for anon in dict.fromkeys(body.anonymous_ids):
-        source = anonymous_node_id(anon)
-        # Re-own the seen-event records first so a later erasure of the user covers them too;
-        # both steps are idempotent, so a retried request finishes the job.
-        store.reassign_event_ids(source_id=source, target_id=user_id)
-        (merged if store.merge_users(source_id=source, target_id=user_id) else not_found).append(anon)
-    return UserMergePublic(user_id=user_id, merged=merged, not_found=not_found)
+    try:
+        outcome = identity.merge_anonymous(store, user_id=user_id, anonymous_ids=body.anonymous_ids)
+    except identity.ConsentWithdrawn as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    return UserMergePublic(user_id=user_id, merged=outcome.merged, not_found=outcome.not_found)
 
 
 @router.put(id_path("/{user_id}/consent"), response_model=ConsentPublic, responses=error_responses(400))
@@ -105,6 +97,5 @@ def update_consent(user_id: UserId, body: ConsentUpdate, store: StoreDep) -> Con
 @router.delete(id_path("/{user_id}"), status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_user(user_id: UserId, store: StoreDep) -> Response:
     """Erase the user: node, edges, embeddings, consent flag and seen-event records (idempotent)."""
-    store.erase_event_ids(user_id=user_id)
-    store.delete_user(user_id=user_id)
+    identity.erase(store, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,7 +6,7 @@
 
 // Why was item $item recommended to user $user? The weighted co-interaction paths the API's graph
 // candidates come from (Neo4jStore.co_interaction_candidates_for_user, USER_CANDIDATES in
-// src/graphrec/graph/neo4j_cypher.py), with the same caps and the same formula:
+// src/graphrec/graph/cypher/statements.py), with the same caps and the same formula:
 //   seeds     the user's $seeds most recent items (API default 20)
 //   co-users  at most $fanout other users per seed, then at most $fanout items per co-user (default 50)
 //   path      user -> seed <- co-user -> item

@@ -6,12 +6,53 @@ entry point starts, never at import time, so tests and embedding applications ca
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".graphrec")
+
+StoreKind = Literal["embedded", "falkordb", "neo4j"]
+NEO4J_SCHEMES: tuple[str, ...] = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+FALKORDB_SCHEMES: tuple[str, ...] = ("falkor", "falkors")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLocation:
+    """Where the graph store is, as ``GRAPHREC_GRAPH_URI`` names it.
+
+    ``embedded`` (optionally ``embedded:DIR``): graphrec's own FalkorDB server, ``path`` its data
+    directory when the URI names one. ``falkor://`` / ``falkors://`` (TLS): a FalkorDB server.
+    ``bolt://``, ``neo4j://`` and their ``+s`` / ``+ssc`` forms: Neo4j, whose driver reads the URI itself.
+    """
+
+    kind: StoreKind
+    uri: str
+    host: str | None = None
+    port: int | None = None
+    password: str | None = None
+    tls: bool = False
+    path: Path | None = None
+
+
+def parse_graph_uri(uri: str) -> StoreLocation:
+    """The one reading of a graph store URI; ``ValueError`` names the accepted forms."""
+    if uri == "embedded" or uri.startswith("embedded:"):
+        rest = uri.removeprefix("embedded").removeprefix(":")
+        return StoreLocation("embedded", uri, path=Path(rest) if rest else None)
+    scheme, sep, _ = uri.partition("://")
+    if sep and scheme in FALKORDB_SCHEMES:
+        parsed = urlparse(uri)
+        return StoreLocation("falkordb", uri, host=parsed.hostname or "127.0.0.1", port=parsed.port or 6379,
+                             password=parsed.password, tls=scheme == "falkors")
+    if sep and scheme in NEO4J_SCHEMES:
+        return StoreLocation("neo4j", uri)
+    forms = ", ".join(["embedded[:DIR]", *(f"{s}://" for s in (*FALKORDB_SCHEMES, *NEO4J_SCHEMES))])
+    raise ValueError(f"unsupported graph URI {uri!r}; expected one of {forms}")
 
 
 class Settings(BaseSettings):
@@ -100,15 +141,12 @@ class Settings(BaseSettings):
     @field_validator("graph_uri")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        schemes = ("embedded", "falkor://", "falkors://", "bolt://", "bolt+s://", "bolt+ssc://",
-                   "neo4j://", "neo4j+s://", "neo4j+ssc://")
-        if not value.startswith(schemes):
-            raise ValueError(f"unsupported graph URI {value!r}; expected one of {', '.join(schemes)}")
+        parse_graph_uri(value)
         return value
 
     @model_validator(mode="after")
     def _no_default_secrets_outside_local(self) -> Settings:
-        if self.environment != "local" and self.graph_uri.startswith(("bolt", "neo4j")):
+        if self.environment != "local" and self.graph_location.kind == "neo4j":
             if self.graph_password is None or self.graph_password.get_secret_value() in ("", "neo4j", "password"):
                 raise ValueError("GRAPHREC_GRAPH_PASSWORD must be set to a non-default value outside local use")
         return self
@@ -118,11 +156,13 @@ class Settings(BaseSettings):
         return self.model_dir if self.model_dir is not None else self.data_dir / "models"
 
     @property
+    def graph_location(self) -> StoreLocation:
+        return parse_graph_uri(self.graph_uri)
+
+    @property
     def embedded_dir(self) -> Path:
         """Data directory of the embedded store: ``embedded:DIR`` wins over ``data_dir``."""
-        if self.graph_uri.startswith("embedded:"):
-            return Path(self.graph_uri.split(":", 1)[1])
-        return self.data_dir / "store"
+        return self.graph_location.path or self.data_dir / "store"
 
     @property
     def cors_origin_list(self) -> list[str]:

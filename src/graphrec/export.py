@@ -1,6 +1,6 @@
 """GraphStore -> training ``Snapshot``: paged reads, contiguous ids, filters, decay, content hash.
 
-Edges are read page by page through ``GraphStore.iter_interactions`` (never one giant result) and
+Edges are read page by page through ``InteractionStore.iter_interactions`` (never one giant result) and
 kept as flat Python lists until the end, where pyarrow's dictionary encoding turns string ids into
 contiguous indices at C speed; ids are then renumbered in sorted order so the same graph always
 yields the same arrays and the same content hash, whatever order pages arrived in.
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
 from graphrec.events.decay import decay_reference, decay_weights
-from graphrec.graph.port import GraphStore
+from graphrec.graph.port import CatalogueStore, GraphStore, InteractionStore
 from graphrec.graph.records import InteractionPage
 from graphrec.snapshot import Snapshot
 
@@ -83,7 +83,7 @@ def _encode_sorted(values: np.ndarray | list[str]) -> tuple[np.ndarray, np.ndarr
     return codes, dictionary[order]
 
 
-def _read_edges(store: GraphStore, cfg: ExportConfig, progress: bool) -> tuple[_Edges, int]:
+def _read_edges(store: InteractionStore, cfg: ExportConfig, progress: bool) -> tuple[_Edges, int]:
     pages = []
     bar = tqdm(desc="export edges", unit="edge", disable=None if progress else True, leave=False)
     for page in store.iter_interactions(page_size=cfg.page_size, since_ms=cfg.since_ms):
@@ -96,7 +96,7 @@ def _read_edges(store: GraphStore, cfg: ExportConfig, progress: bool) -> tuple[_
     return _Edges(u, i, edges.weights, edges.last_ts, user_ids, item_ids), len(pages)
 
 
-def _read_items(store: GraphStore, cfg: ExportConfig) -> tuple[list[str], pa.ListArray]:
+def _read_items(store: CatalogueStore, cfg: ExportConfig) -> tuple[list[str], pa.ListArray]:
     ids: list[str] = []
     cats: list[list[str]] = []
     for page in store.iter_items(page_size=cfg.page_size):

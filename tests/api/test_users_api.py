@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from store_reads import stored_embedding
 
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
@@ -99,10 +100,12 @@ def test_delete_erases_everything_about_the_user(client: TestClient, api_store: 
     assert r.status_code == 204 and r.content == b""
     r = client.get("/v1/users/bob/interactions")
     assert r.status_code == 404
-    assert api_store.get_embedding(label="User", node_id="bob") is None
+    assert stored_embedding(api_store, "User", "bob") is None
     assert api_store.counts().interactions == 0
-    # Seen-event records went too (including the merged anonymous ones): nothing remains to match.
-    assert api_store.erase_event_ids(user_id="bob") == 0
+    # Seen-event records went too (including the merged anonymous one): the same events are new again.
+    events = [ev(k, user_id="bob") for k in range(3)] + [ev(9, anonymous_id="c9")]
+    replay = client.post("/v1/events", json={"events": events})
+    assert replay.status_code == 202 and replay.json()["duplicates"] == 0
     assert client.delete("/v1/users/bob").status_code == 204  # idempotent
 
 

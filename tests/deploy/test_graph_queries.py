@@ -14,8 +14,10 @@ import pytest
 from deploy_support import REPO
 from saved_queries import FILES, QUERIES, parts
 
-from graphrec.graph import neo4j_cypher as q
-from graphrec.graph.cypher_lint import parameters_used
+from graphrec.graph.cypher.neo4j import ITEM_VECTOR_INDEX
+from graphrec.graph.cypher.neo4j import NEO4J as q
+from graphrec.graph.cypher.script import split_cypher_script
+from tests.graph.cypher_lint import parameters_used
 
 
 def _norm(text: str) -> str:
@@ -36,7 +38,7 @@ def test_params_then_comments_then_one_parameterized_query(path: Path) -> None:
     params, comments, query = parts(path)
     assert params, "starts with :param lines giving example values"
     assert len(comments) >= 2, "then comments saying what it answers"
-    statements = q.split_cypher_script(query)
+    statements = split_cypher_script(query)
     assert len(statements) == 1, "one query per file"
     assert query.rstrip().endswith(";")
     used = parameters_used(query)
@@ -77,6 +79,6 @@ def test_why_recommended_defaults_are_the_store_defaults() -> None:
 
 def test_similar_items_uses_the_schema_vector_index() -> None:
     _, _, query = parts(QUERIES / "04-similar-items.cypher")
-    assert f"db.index.vector.queryNodes('{q.ITEM_VECTOR_INDEX}'" in query
+    assert f"db.index.vector.queryNodes('{ITEM_VECTOR_INDEX}'" in query
     schema = _norm((REPO / "graph" / "schema.cypher").read_text(encoding="utf-8"))
-    assert f"CREATE VECTOR INDEX {q.ITEM_VECTOR_INDEX} IF NOT EXISTS FOR (i:Item) ON i.embedding" in schema
+    assert f"CREATE VECTOR INDEX {ITEM_VECTOR_INDEX} IF NOT EXISTS FOR (i:Item) ON i.embedding" in schema

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from store_reads import nearest, stored_embedding
 
 from factories import DAY_MS, T0, delta
 from graphrec.graph.port import GraphStore
@@ -192,16 +193,16 @@ def test_embeddings_vector_index_and_dimension_change(any_store: GraphStore) -> 
     vecs = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)
     assert any_store.write_embeddings(label="Item", ids=[f"i{k}" for k in range(4)], vectors=vecs,
                                       model_version="v1") == 4
-    got = any_store.similar_by_embedding(label="Item", vector=np.array([1, 0, 0], dtype=np.float32), k=2)
+    got = nearest(any_store, "Item", np.array([1, 0, 0], dtype=np.float32), k=2)
     assert [g[0] for g in got] == ["i0", "i1"]
     assert got[0][1] == pytest.approx(1.0, abs=1e-5)
     assert got[1][1] == pytest.approx(0.9 / math.sqrt(0.82), abs=1e-4)
-    np.testing.assert_allclose(any_store.get_embedding(label="Item", node_id="i2"), [0, 1, 0])
-    assert any_store.get_embedding(label="Item", node_id="nope") is None
+    np.testing.assert_allclose(stored_embedding(any_store, "Item", "i2"), [0, 1, 0])
+    assert stored_embedding(any_store, "Item", "nope") is None
     # A new model version with another width replaces embeddings and index.
     any_store.write_embeddings(label="Item", ids=["i0", "i1", "i2", "i3"],
                                vectors=np.eye(4, 5, dtype=np.float32), model_version="v2")
-    got = any_store.similar_by_embedding(label="Item", vector=np.eye(1, 5, 2, dtype=np.float32)[0], k=1)
+    got = nearest(any_store, "Item", np.eye(1, 5, 2, dtype=np.float32)[0], k=1)
     assert got[0][0] == "i2"
 
 
@@ -209,7 +210,7 @@ def test_user_embeddings(any_store: GraphStore) -> None:
     any_store.upsert_users([UserRecord("a"), UserRecord("b")])
     any_store.write_embeddings(label="User", ids=["a", "b"], vectors=np.array([[1, 0], [0, 1]], np.float32),
                                model_version="v1")
-    assert any_store.similar_by_embedding(label="User", vector=np.array([0.1, 1.0], np.float32), k=1)[0][0] == "b"
+    assert nearest(any_store, "User", np.array([0.1, 1.0], np.float32), k=1)[0][0] == "b"
 
 
 def test_meta(any_store: GraphStore) -> None:
@@ -219,14 +220,14 @@ def test_meta(any_store: GraphStore) -> None:
     assert any_store.get_meta(key="model_version") == "20261123-2"
 
 
-def test_delete_user_erases_edges_and_fixes_degrees(any_store: GraphStore) -> None:
+def test_erase_user_erases_edges_and_fixes_degrees(any_store: GraphStore) -> None:
     _co_graph(any_store)
     any_store.write_embeddings(label="User", ids=["u2"], vectors=np.ones((1, 3), np.float32),
                                model_version="v1")
-    assert any_store.delete_user(user_id="u2") is True
+    assert any_store.erase_user(user_id="u2") is True
     assert any_store.user_interactions(user_id="u2") == []
-    assert not any_store.user_exists(user_id="u2")
-    assert any_store.delete_user(user_id="u2") is False
+    assert not any_store.user_exists(user_id="u2") and stored_embedding(any_store, "User", "u2") is None
+    assert any_store.erase_user(user_id="u2") is False
     counts = any_store.counts()
     assert (counts.users, counts.interactions) == (3, 5)
     # d now has one user (u3): its degree must be 1 for normalisation. u0's path to d is gone.
@@ -286,5 +287,5 @@ def test_vector_index_is_complete_when_write_returns(any_store: GraphStore) -> N
     target = rng.random((n, 12), dtype=np.float32)
     any_store.write_embeddings(label="Item", ids=ids, vectors=target, model_version="b")
     for k in (0, n // 2, n - 1):
-        got = any_store.similar_by_embedding(label="Item", vector=target[k], k=1)
+        got = nearest(any_store, "Item", target[k], k=1)
         assert got[0][0] == ids[k]

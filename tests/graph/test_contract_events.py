@@ -1,4 +1,4 @@
-"""Contract for the GraphStore methods behind event ingestion (exactly-once writes, reweigh, erasure).
+"""Contract for the GraphStore methods behind event ingestion (exactly-once writes, reweigh, identity).
 
 Every adapter must pass these against a real server (FalkorDB always; Neo4j with NEO4J_URI).
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from factories import T0, delta
+from graphrec.graph.errors import BadStoreInput
 from graphrec.graph.port import EventKey, GraphStore, WeightUpdate
 from graphrec.graph.records import UserRecord
 
@@ -116,17 +117,62 @@ def test_set_interaction_weights_is_optimistic(any_store: GraphStore) -> None:
     assert set(edges) == {"a", "b"} and not any_store.item_exists(item_id="zzz")
 
 
-def test_event_records_follow_merge_and_erasure_and_expire(any_store: GraphStore) -> None:
+def _seen(store: GraphStore, key: str, user: str) -> bool:
+    """Whether event ``key`` counts as seen: a replay of it (recorded for ``user``) is refused."""
+    return store.upsert_interactions_once([], events=_keys((key, user)), now_ms=T0).existing == (key,)
+
+
+def test_merge_re_owns_event_records_and_is_idempotent(any_store: GraphStore) -> None:
     any_store.upsert_interactions_once([delta("anon:x", "i1")], events=_keys(("kx", "anon:x")), now_ms=T0)
-    any_store.upsert_interactions_once([delta("u", "i2")], events=_keys(("ku", "u")), now_ms=T0 + 10)
+    any_store.upsert_interactions_once([delta("u", "i2")], events=_keys(("ku", "u")), now_ms=T0)
+    # Events cleaned away (bursts, bots) leave records and no user node: a merge re-owns them too.
+    any_store.upsert_interactions_once([], events=_keys(("kg", "anon:ghost")), now_ms=T0)
+    assert any_store.merge_users(source_id="anon:x", target_id="u") is True
+    assert any_store.merge_users(source_id="anon:ghost", target_id="u") is False
+    edges = any_store.user_interactions(user_id="u")
+    # Merging again finds nothing to move and changes nothing.
+    assert any_store.merge_users(source_id="anon:x", target_id="u") is False
+    assert any_store.user_interactions(user_id="u") == edges and [e.item_id for e in edges] == ["i1", "i2"]
+    assert _seen(any_store, "kx", "anon:x"), "a tracker replaying the anonymous event after the merge"
+    # Erasing the target forgets what the merged sources had been seen doing, in the same operation.
+    assert any_store.erase_user(user_id="u") is True
+    assert not any_store.user_exists(user_id="u") and any_store.counts().interactions == 0
+    for key in ("kx", "ku", "kg"):
+        assert not _seen(any_store, key, "u"), key  # recorded anew by this very check
+    assert any_store.erase_user(user_id="u") is False  # no node; the records just made are gone too
+    assert not _seen(any_store, "kx", "u")
+
+
+def test_erase_forgets_records_of_a_user_without_a_node_and_expiry_ages_records_out(any_store: GraphStore) -> None:
+    any_store.upsert_interactions_once([], events=_keys(("kw", "w")), now_ms=T0)
     any_store.upsert_interactions_once([delta("v", "i2")], events=_keys(("kv", "v")), now_ms=T0 + 20)
-    assert any_store.reassign_event_ids(source_id="anon:x", target_id="u") == 1
-    assert any_store.reassign_event_ids(source_id="anon:x", target_id="u") == 0
-    assert any_store.erase_event_ids(user_id="u") == 2
-    # Erased records are forgotten: the same keys are new again.
-    assert any_store.upsert_interactions_once([], events=_keys(("kx", "u"), ("ku", "u")), now_ms=T0).applied
-    assert any_store.expire_event_ids(before_ms=T0 + 15) == 2  # kx, ku (re-recorded at T0)
-    assert any_store.upsert_interactions_once([], events=_keys(("kv", "v")), now_ms=T0).existing == ("kv",)
+    assert any_store.erase_user(user_id="w") is False and not _seen(any_store, "kw", "w")
+    assert any_store.expire_event_ids(before_ms=T0 + 15) == 1  # kw, recorded again at T0 by the check
+    assert _seen(any_store, "kv", "v")
+
+
+def test_a_failed_merge_or_erasure_changes_nothing(any_store: GraphStore) -> None:
+    """Each identity operation is one atomic store operation: a statement failing after its first
+    step (event records re-owned or deleted) leaves everything as it was."""
+    any_store.upsert_interactions_once([delta("anon:y", "i1")], events=_keys(("ky", "anon:y")), now_ms=T0)
+    any_store.upsert_interactions_once([delta("u", "i1")], events=_keys(("ku", "u")), now_ms=T0)
+    # A degree no arithmetic accepts: both operations fail decrementing it, after their first step.
+    any_store.run_cypher("MATCH (i:Item {id: $i}) SET i.degree = true", {"i": "i1"}, write=True)
+    with pytest.raises(BadStoreInput):
+        any_store.merge_users(source_id="anon:y", target_id="u")
+    with pytest.raises(BadStoreInput):
+        any_store.erase_user(user_id="u")
+    assert any_store.user_exists(user_id="anon:y") and any_store.user_exists(user_id="u")
+    assert [e.weight for e in any_store.user_interactions(user_id="u")] == [1.0]
+    any_store.run_cypher("MATCH (i:Item {id: $i}) SET i.degree = 2", {"i": "i1"}, write=True)
+    assert any_store.erase_user(user_id="anon:y")
+    assert not _seen(any_store, "ky", "anon:y"), "the failed merge had re-owned the source's records"
+    assert _seen(any_store, "ku", "u"), "the failed erasure had deleted the user's records"
+
+
+def test_merge_into_itself_is_refused(any_store: GraphStore) -> None:
+    with pytest.raises(BadStoreInput):
+        any_store.merge_users(source_id="u", target_id="u")
 
 
 def test_get_user(any_store: GraphStore) -> None:

@@ -4,7 +4,7 @@ No Neo4j server runs in CI, so this is what proves the Neo4j adapter's Cypher pa
 semantically valid (variables, functions, procedures, deprecations) under Cypher 5 and Cypher 25,
 and uses only our labels, types and properties. Any finding fails, warnings included (deprecated
 syntax gets fixed, not accepted). Needs Node.js; the pinned npm package is installed on first use
-(see ``graphrec.graph.cypher_lint``). Without node/npm these tests FAIL: this is a core check.
+(see ``tests/graph/cypher_lint.py``). Without node/npm these tests FAIL: this is a core check.
 
 The adapter's statements are collected by driving every ``Neo4jStore`` method against a recording
 driver (it answers with canned rows, it is not a graph store): that proves each constant is really
@@ -27,8 +27,13 @@ import numpy as np
 import pytest
 from neo4j import Record, RoutingControl
 
-from graphrec.graph import neo4j_cypher as q
-from graphrec.graph.cypher_lint import (
+from graphrec.graph.cypher.neo4j import NEO4J as q
+from graphrec.graph.cypher.neo4j import all_statements, schema_statements
+from graphrec.graph.cypher.script import split_cypher_script
+from graphrec.graph.neo4j_store import Neo4jStore
+from graphrec.graph.port import EventKey, GraphStore, WeightUpdate
+from graphrec.graph.records import BatchGuard, InteractionDelta, ItemRecord, UserRecord
+from tests.graph.cypher_lint import (
     CypherLintUnavailable,
     LintResult,
     adapter_schema,
@@ -38,14 +43,11 @@ from graphrec.graph.cypher_lint import (
     lint_statements,
     parameters_used,
 )
-from graphrec.graph.neo4j_store import Neo4jStore
-from graphrec.graph.port import EventKey, GraphStore, WeightUpdate
-from graphrec.graph.records import BatchGuard, InteractionDelta, ItemRecord, UserRecord
 
 REPO = Path(__file__).resolve().parents[2]
 GRAPH_DIR = REPO / "graph"
-STORE_SOURCE = REPO / "src" / "graphrec" / "graph" / "neo4j_store.py"
-GDS_SOURCE = REPO / "src" / "graphrec" / "graph" / "neo4j_gds.py"
+# Every module that sends Cypher to Neo4j: the adapter, the logic it shares with FalkorDB, GDS.
+SENDERS = [REPO / "src" / "graphrec" / "graph" / name for name in ("neo4j_store.py", "base_store.py", "neo4j_gds.py")]
 DB = "graphrec-lint"
 AUTO_COMMIT = "auto-commit"
 WRITE_TX = "execute_write transaction function"
@@ -157,14 +159,10 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.USER_CANDIDATES: [_rec(id="c", score=0.75, evidence=["a", "b"])],
         q.ITEM_CANDIDATES: [_rec(id="c", score=0.5)],
         q.PAGE_USERS: [_rec(id="u1", props={"id": "u1", "age": 3, "embedding": [1.0]})] if first_page else [],
-        q.PAGE_ITEMS: [_rec(id="i1", title="T", cats=["b", "a"])] if first_page else [],
+        q.PAGE_ITEMS: [_rec(id="i1", title="T", cat="b"), _rec(id="i1", title="T", cat="a")] if first_page else [],
         q.PAGE_USER_IDS: [_rec(id="u1")] if first_page else [],
         q.EDGES_OF_USERS: [_rec(u="u1", i="i1", w=1.5, l=2)],
         q.VECTOR_INDEX_INFO: [_rec(dim=3, state="POPULATING", quantized=False)],
-        q.SIMILAR_ITEMS: [_rec(id="i1", score=1.0), _rec(id="i2", score=0.75)],
-        q.SIMILAR_USERS: [_rec(id="u1", score=0.5)],
-        q.ITEM_EMBEDDING: [_rec(v=[1.0, 0.0])],
-        q.USER_EMBEDDING: [_rec(v=None)],
         q.GET_META: [_rec(value="v1")],
         q.COUNTS: [_rec(users=2, items=3, categories=1, interactions=4)],
         q.PING: [_rec(x=1)],
@@ -173,6 +171,7 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.EDGE_AGGREGATES_OF_USERS: [_rec(u="u1", i="i1", props={"weight": 1.0, "count": 1, "n_view": 1})],
         q.SET_INTERACTION_WEIGHTS: [_rec(u="u1", i="i1")],
         q.GET_USER: [_rec(props={"id": "u1", "consent": True, "embedding": [0.5]})],
+        q.EXPIRE_EVENT_IDS: [_rec(records=1, keys=1)],
         q.GDS_AVAILABLE: [_rec(n=1)],
         q.GDS_KNN_ITEMS: [_rec(node1=2, node2=3, similarity=0.5)],
     }
@@ -215,13 +214,9 @@ def sent() -> list[Call]:
     for label in ("Item", "User"):
         store.write_embeddings(label=label, ids=["x"], vectors=np.ones((1, 3)), model_version="v1")  # type: ignore[arg-type]
         store.write_embeddings(label=label, ids=["x"], vectors=np.ones((1, 4)), model_version="v2")  # type: ignore[arg-type]
-        store.similar_by_embedding(label=label, vector=np.ones(4), k=2)  # type: ignore[arg-type]
-        store.get_embedding(label=label, node_id="x")  # type: ignore[arg-type]
-    # Neo4j's cosine score (1 + cos) / 2 comes back as the cosine itself.
-    assert store.similar_by_embedding(label="Item", vector=np.ones(4), k=2) == [("i1", 1.0), ("i2", 0.5)]
     store.set_meta(key="model_version", value="v1")
     assert store.get_meta(key="model_version") == "v1"
-    assert store.delete_user(user_id="u2")
+    assert store.erase_user(user_id="u2")
     assert store.merge_users(source_id="u1", target_id="u3")
     assert store.counts().interactions == 4
     assert store.ping()
@@ -234,8 +229,6 @@ def sent() -> list[Call]:
     assert dict(page[0].type_counts) == {"view": 1}
     updates = [WeightUpdate("u1", "i1", 2.0, 1), WeightUpdate("u2", "i1", 1.0, 1)]
     assert store.set_interaction_weights(updates) == [("u2", "i1")]
-    assert store.reassign_event_ids(source_id="u1", target_id="u3") == 1
-    assert store.erase_event_ids(user_id="u1") == 1
     assert store.expire_event_ids(before_ms=5) == 1
     user = store.get_user(user_id="u1")
     assert user is not None and dict(user.props) == {"consent": True}
@@ -251,7 +244,7 @@ def sent() -> list[Call]:
 
 
 def _statement_constants() -> dict[str, str]:
-    return {name: text for name, text in q.all_statements().items() if not name.startswith("schema.cypher")}
+    return {name: text for name, text in all_statements().items() if not name.startswith("schema.cypher")}
 
 
 def _bound_parameters(calls: list[Call]) -> dict[str, set[str]]:
@@ -265,9 +258,9 @@ def _bound_parameters(calls: list[Call]) -> dict[str, set[str]]:
 
 def test_every_statement_constant_is_sent_by_the_adapter(sent: list[Call]) -> None:
     texts = {text for text, _, _ in sent}
-    unsent = sorted(name for name, text in q.all_statements().items() if text not in texts)
+    unsent = sorted(name for name, text in all_statements().items() if text not in texts)
     assert not unsent, f"constants the adapter never sends (dead, or a branch not exercised): {unsent}"
-    known = set(q.all_statements().values())
+    known = set(all_statements().values())
     assert not [t for t in texts if t not in known], "the adapter sent Cypher that is not a named constant"
 
 
@@ -302,7 +295,7 @@ def _names_a_constant(node: ast.expr) -> bool:
 
 def test_adapter_sends_only_named_constants() -> None:
     """No Cypher is formatted at call time: every query argument is a name, never a literal/f-string."""
-    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in (STORE_SOURCE, GDS_SOURCE)]
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in SENDERS]
     query_calls = {"_read", "_write", "run", "execute_query"}
     # The one exception: run_cypher executes an analyst's own statement (graphrec cypher), with
     # values bound separately as parameters; it is skipped here and must stay the only one.
@@ -315,12 +308,12 @@ def test_adapter_sends_only_named_constants() -> None:
     assert len(calls) > 10
     for node in calls:
         assert node.args and _names_a_constant(node.args[0]), \
-            f"line {node.lineno}: query must be a neo4j_cypher constant: {ast.unparse(node)}"
+            f"line {node.lineno}: query must be a statement of graphrec.graph.cypher: {ast.unparse(node)}"
 
 
 def test_adapter_cypher_lints_clean(linter: None, sent: list[Call],
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    statements = q.all_statements()
+    statements = all_statements()
     bound = _bound_parameters(sent)
     declared = {name: bound.get(text, set()) for name, text in statements.items()}
     results = lint_statements(statements, schema=adapter_schema(), declared_parameters=declared)
@@ -333,7 +326,8 @@ def test_adapter_cypher_lints_clean(linter: None, sent: list[Call],
 
 def test_statement_constants_are_complete_statements() -> None:
     constants = _statement_constants()
-    assert {"UPSERT_INTERACTIONS", "CLAIM_LEDGER_BATCH", "USER_CANDIDATES", "MERGE_USERS"} <= set(constants)
+    assert {"NEO4J.UPSERT_INTERACTIONS", "NEO4J.CLAIM_LEDGER_BATCH", "NEO4J.USER_CANDIDATES",
+            "NEO4J.MERGE_USERS", "NEO4J.ERASE_USER"} <= set(constants)
     for name, text in constants.items():
         assert ";" not in text, f"{name}: one statement per constant"
 
@@ -362,7 +356,7 @@ def test_schema_file_is_package_data_linked_from_graph_dir() -> None:
     link = GRAPH_DIR / "schema.cypher"
     assert link.is_symlink() and not Path(link.readlink()).is_absolute()
     assert link.resolve() == (REPO / "src" / "graphrec" / "graph" / "schema.cypher").resolve()
-    stmts = q.schema_statements()
+    stmts = schema_statements()
     assert stmts == [s for _, s in cypher_file_statements(link)]
     flat = [" ".join(s.split()) for s in stmts]
     keys = (("User", "id"), ("Item", "id"), ("Category", "name"), ("Ledger", "key"), ("Meta", "key"))
@@ -434,7 +428,7 @@ def test_split_strips_browser_commands_and_respects_quotes_and_comments() -> Non
         "  AS d;\n"
         "// trailing comment only\n"
     )
-    got = q.split_cypher_script(script)
+    got = split_cypher_script(script)
     assert [line for line, _ in got] == [3, 5]
     assert got[0][1].endswith("RETURN n.`odd;name`")
     assert got[1][1].endswith("*/\n\nRETURN $dim\n  AS d") and ":use" not in got[1][1]

@@ -67,8 +67,8 @@ def test_refuses_what_the_client_refuses() -> None:
 
 def test_values_survive_a_round_trip_through_the_store(store: FalkorDBStore) -> None:
     tricky = ['say "hi"', "back\\slash", "\\", '"', "new\nline", "漢字 😀", "", "`tick`", "$param", "}{"]
-    rows = store._run("UNWIND $xs AS x RETURN x", {"xs": tricky})  # noqa: SLF001
+    rows = store._write("UNWIND $xs AS x RETURN x", {"xs": tricky})  # noqa: SLF001
     assert [r[0] for r in rows] == tricky
-    got = store._run("RETURN $m.`n_view`, $m.w, $f, $b, $n", {"m": {"n_view": 3, "w": -0.25}, "f": 1e-300,  # noqa: SLF001
+    got = store._write("RETURN $m.`n_view`, $m.w, $f, $b, $n", {"m": {"n_view": 3, "w": -0.25}, "f": 1e-300,  # noqa: SLF001
                                                                "b": False, "n": None})
     assert got == [[3, -0.25, 1e-300, False, None]]

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -21,8 +22,10 @@ import pytest
 from neo4j import GraphDatabase
 from neo4j.exceptions import Neo4jError
 from neo4j_harness import HERE, wait_gone
+from store_reads import nearest
 
-from graphrec.graph import neo4j_cypher as q
+from graphrec.graph.cypher.neo4j import NEO4J
+from graphrec.graph.cypher.script import split_cypher_script
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.graph.records import ItemRecord
 
@@ -35,7 +38,7 @@ def _driver(server):  # type: ignore[no-untyped-def]
 
 
 def test_schema_script_runs_twice_and_leaves_the_expected_schema(neo4j_server, neo4j_store) -> None:  # type: ignore[no-untyped-def]
-    statements = [stmt for _, stmt in q.split_cypher_script(SCHEMA.read_text(encoding="utf-8"))]
+    statements = [stmt for _, stmt in split_cypher_script(SCHEMA.read_text(encoding="utf-8"))]
     assert len(statements) >= 10
     with _driver(neo4j_server) as driver:
         for _ in range(2):  # IF NOT EXISTS everywhere: the second run changes nothing
@@ -83,8 +86,7 @@ def test_publishing_replaces_a_quantized_vector_index(neo4j_server, neo4j_store:
         neo4j_store.write_embeddings(label="Item", ids=["a", "b"], vectors=np.eye(2, 4, dtype=np.float32),
                                      model_version="v1")
         assert not quantized()
-    assert neo4j_store.similar_by_embedding(label="Item", vector=np.eye(1, 4, 1, dtype=np.float32)[0],
-                                            k=1)[0][0] == "b"
+    assert nearest(neo4j_store, "Item", np.eye(1, 4, 1, dtype=np.float32)[0], k=1)[0][0] == "b"
 
 
 def test_graph_data_science_is_installed(neo4j_server) -> None:  # type: ignore[no-untyped-def]
@@ -141,9 +143,9 @@ def test_a_statement_broken_in_the_neo4j_dialect_fails_the_contract(
     from test_contract import test_user_history_columns_match_the_full_records as contract_test
 
     contract_test(neo4j_store)  # sound statement: the contract holds
-    broken = q.USER_HISTORY.replace("e.weight", "e.wieght")
-    assert broken != q.USER_HISTORY
-    monkeypatch.setattr(q, "USER_HISTORY", broken)
+    broken = NEO4J.USER_HISTORY.replace("e.weight", "e.wieght")
+    assert broken != NEO4J.USER_HISTORY
+    monkeypatch.setattr(Neo4jStore, "_q", dataclasses.replace(NEO4J, USER_HISTORY=broken))
     neo4j_store.clear()
     with pytest.raises(AssertionError):
         contract_test(neo4j_store)

@@ -1,4 +1,5 @@
-"""Both adapters report "cannot reach the store" as StoreUnavailable, from every kind of method, fast."""
+"""Both adapters report "cannot reach the store" as StoreUnavailable, from every kind of method, fast;
+the store's other refusals come as the other store error types, by type, not by message."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from graphrec.config import Settings
 from graphrec.graph.embedded import EmbeddedServer
-from graphrec.graph.errors import StoreUnavailable, is_unavailable
+from graphrec.graph.errors import BadStoreInput, NotFoundInStore, StoreConflict, StoreUnavailable, is_unavailable
 from graphrec.graph.factory import connect
 from graphrec.graph.falkordb_store import FalkorDBStore
+from graphrec.graph.neo4j_store import Neo4jStore
+from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionDelta
 from tests.live_api import free_port
 
@@ -89,3 +93,23 @@ def test_a_history_reader_serves_as_many_concurrent_reads_as_it_was_sized_for(st
         return [len(h) for h in got]
 
     assert asyncio.run(many()) == [1] * 150
+
+
+def test_a_refused_statement_is_bad_input_with_the_stores_message(any_store: GraphStore) -> None:
+    with pytest.raises(BadStoreInput) as info:
+        any_store.run_cypher("MATCH (n RETURN n")
+    assert isinstance(info.value, ValueError) and isinstance(info.value.__cause__, Exception)
+    assert str(info.value).startswith(("Neo4j: ", "FalkorDB: ")) and len(str(info.value)) > len("FalkorDB: ")
+
+
+def test_neo4j_conflicts_and_missing_databases_are_typed(neo4j_store: Neo4jStore, neo4j_server: Any) -> None:
+    create = "CREATE (:User {id: $id})"
+    neo4j_store.run_cypher(create, {"id": "dup"}, write=True)
+    with pytest.raises(StoreConflict):  # the uniqueness constraint on User.id
+        neo4j_store.run_cypher(create, {"id": "dup"}, write=True)
+    elsewhere = Neo4jStore.connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password, database="nosuchdb")
+    try:
+        with pytest.raises(NotFoundInStore):
+            elsewhere.user_exists(user_id="u")
+    finally:
+        elsewhere.close()

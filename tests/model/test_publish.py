@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from store_reads import stored_embedding
 
 from factories import T0, delta
 from graphrec.export import ExportConfig
@@ -43,10 +44,10 @@ def test_train_and_publish_round_trip(store: GraphStore, tmp_path: Path) -> None
     assert store.get_meta(key="model_version") == "v2"
     assert current_version(models) == "v2"
     artifact = ModelArtifact.load(second)
-    stored = store.get_embedding(label="Item", node_id="i3")
+    stored = stored_embedding(store, "Item", "i3")
     assert stored is not None
     np.testing.assert_allclose(stored, artifact.item_embeddings[artifact.item_index("i3")], rtol=1e-5)
-    user = store.get_embedding(label="User", node_id="u7")
+    user = stored_embedding(store, "User", "u7")
     assert user is not None and user.shape == (8,)
     assert artifact.manifest["snapshot_hash"] == artifact.manifest["snapshot"]["content_hash"]
 

@@ -19,9 +19,9 @@ from typing import Any
 import typer
 
 from graphrec.config import Settings
+from graphrec.graph.cypher.script import split_cypher_script
 from graphrec.graph.factory import open_store
-from graphrec.graph.neo4j_cypher import split_cypher_script
-from graphrec.graph.port import GraphStore
+from graphrec.graph.port import StoreLifecycle
 from graphrec.graph.records import CypherResult
 
 _PARAM_LINE = re.compile(r"^\s*:param\s+([A-Za-z_]\w*)\s*=>\s*(.+?)\s*;?\s*$")
@@ -118,7 +118,7 @@ def render(result: CypherResult, fmt: str) -> str:
     return "\n".join([*body, f"({n} row{'s' if n != 1 else ''})"])
 
 
-def run_script(store: GraphStore, text: str, params: dict[str, Any], *, fmt: str, write: bool) -> int:
+def run_script(store: StoreLifecycle, text: str, params: dict[str, Any], *, fmt: str, write: bool) -> int:
     """Run every statement of ``text``; returns how many failed (each failure is reported)."""
     failed = 0
     for line, statement in split_cypher_script(text):
@@ -134,7 +134,7 @@ def run_script(store: GraphStore, text: str, params: dict[str, Any], *, fmt: str
     return failed
 
 
-def _prompt(store: GraphStore, params: dict[str, Any], *, fmt: str, write: bool) -> None:
+def _prompt(store: StoreLifecycle, params: dict[str, Any], *, fmt: str, write: bool) -> None:
     """Statements end with ``;``; ``:param k => v`` sets a parameter, ``:params`` lists them, ``:exit``."""
     typer.echo("graphrec cypher: end statements with ';'. :param name => value, :params, :exit", err=True)
     buffer: list[str] = []

@@ -18,7 +18,7 @@ store_app = typer.Typer(no_args_is_help=True, help="Manage the embedded FalkorDB
 
 
 def _embedded(settings: Settings) -> EmbeddedServer:
-    if not settings.graph_uri.startswith("embedded"):
+    if settings.graph_location.kind != "embedded":
         typer.echo(f"GRAPHREC_GRAPH_URI is {settings.graph_uri}: not the embedded store; nothing to manage.",
                    err=True)
         raise typer.Exit(2)

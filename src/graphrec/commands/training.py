@@ -140,11 +140,10 @@ def evaluate_command(
         typer.echo(f"error: {problems}", err=True)
         raise typer.Exit(2) from None
     snapshot = None
-    from graphrec.graph.neo4j_store import SCHEMES as NEO4J_SCHEMES
     from graphrec.graph.neo4j_store import Neo4jStore
 
     settings = Settings()
-    on_neo4j = settings.graph_uri.startswith(NEO4J_SCHEMES)
+    on_neo4j = settings.graph_location.kind == "neo4j"
     if dataset != "store" and not (on_neo4j and cfg.gds):
         rows = run_evaluation(cfg, output)
     else:

@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from graphrec.graph.errors import StoreUnavailable
-from graphrec.graph.port import EventKey, EventWriteResult, GraphStore
+from graphrec.graph.port import EventKey, EventWriteResult, InteractionStore
 from graphrec.graph.records import InteractionDelta
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def merge_deltas(groups: Sequence[Sequence[InteractionDelta]]) -> list[Interacti
 class GroupCommitter:
     """Group commit over ``store.upsert_interactions_once`` with one writer thread."""
 
-    def __init__(self, store: GraphStore, *, max_events: int = 20_000) -> None:
+    def __init__(self, store: InteractionStore, *, max_events: int = 20_000) -> None:
         self._store = store
         self._max_events = max_events
         self._cond = threading.Condition()

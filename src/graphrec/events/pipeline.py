@@ -1,7 +1,7 @@
 """Validated events -> cleaned -> weighted edge deltas -> one exactly-once store write.
 
 Used by ``POST /v1/events`` and ``graphrec ingest`` alike. A batch is written with
-:meth:`GraphStore.upsert_interactions_once`: the seen-event records and the edge deltas go in the same
+:meth:`InteractionStore.upsert_interactions_once`: the seen-event records and the edge deltas go in the same
 atomic write, so an acknowledged batch is durable and a retried one is recognised. When the store
 reports already-seen keys, those events are removed, the batch is cleaned and weighed again and the
 write is retried (a replay of a whole acknowledged batch thus writes nothing and reports duplicates).
@@ -26,7 +26,7 @@ from graphrec.events.cleaning import ActivityTracker, CleanEvent, bot_guard, col
 from graphrec.events.group_commit import GroupCommitter
 from graphrec.events.policy import DWELL_CAP_META_KEY, WeightPolicy, load_policy
 from graphrec.events.schema import EventIn
-from graphrec.graph.port import EventKey, EventWriteResult, GraphStore
+from graphrec.graph.port import EventKey, EventWriteResult, GraphStore, ModelPublication
 from graphrec.graph.records import InteractionDelta
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ _MAX_ATTEMPTS = 8
 _DWELL_CAP_REFRESH_S = 60.0
 
 
-def current_dwell_cap(store: GraphStore, policy: WeightPolicy) -> float:
+def current_dwell_cap(store: ModelPublication, policy: WeightPolicy) -> float:
     """The dwell cap in force: the store-wide robust one in (:Meta), else the policy's static cap."""
     d = policy.dwell
     if d.cap_mode == "static":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from urllib.parse import urlparse
 
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
@@ -17,22 +16,21 @@ def connect(settings: Settings, *, die_with_parent: bool = False, serving: bool 
     driver retries for ``store_retry_s`` only, so an outage answers 503 quickly instead of holding
     requests; batch jobs (import, export, training) keep waiting as long as the store needs.
     """
-    uri = settings.graph_uri
+    where = settings.graph_location
     timeout = settings.store_timeout_s if serving else None
     password = settings.graph_password.get_secret_value() if settings.graph_password else None
-    if uri == "embedded" or uri.startswith("embedded:"):
+    if where.kind == "embedded":
         from graphrec.graph.falkordb_store import FalkorDBStore
 
         return FalkorDBStore.embedded(settings.embedded_dir, graph=settings.falkordb_graph,
                                       batch_size=settings.batch_size, die_with_parent=die_with_parent,
                                       timeout_s=timeout, connect_timeout_s=settings.store_connect_timeout_s)
-    if uri.startswith(("falkor://", "falkors://")):
+    if where.kind == "falkordb":
         from graphrec.graph.falkordb_store import FalkorDBStore
 
-        parsed = urlparse(uri)
-        return FalkorDBStore.remote(parsed.hostname or "127.0.0.1", parsed.port or 6379,
-                                    password=parsed.password or password, graph=settings.falkordb_graph,
-                                    batch_size=settings.batch_size, ssl=uri.startswith("falkors://"),
+        assert where.host is not None and where.port is not None
+        return FalkorDBStore.remote(where.host, where.port, password=where.password or password,
+                                    graph=settings.falkordb_graph, batch_size=settings.batch_size, ssl=where.tls,
                                     timeout_s=timeout, connect_timeout_s=settings.store_connect_timeout_s)
     from graphrec.graph.neo4j_store import Neo4jStore
 
@@ -40,7 +38,7 @@ def connect(settings: Settings, *, die_with_parent: bool = False, serving: bool 
     if serving:
         driver_config.update(max_transaction_retry_time=settings.store_retry_s,
                              connection_acquisition_timeout=settings.store_timeout_s)
-    return Neo4jStore.connect(uri, settings.graph_user, password, database=settings.graph_database,
+    return Neo4jStore.connect(where.uri, settings.graph_user, password, database=settings.graph_database,
                               batch_size=settings.batch_size, **driver_config)
 
 

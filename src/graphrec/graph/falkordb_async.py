@@ -14,9 +14,9 @@ import redis
 import redis.asyncio as aredis
 from redis.exceptions import ResponseError
 
-from graphrec.graph import falkordb_cypher as q
+from graphrec.graph.cypher.falkordb import FALKORDB as q
 from graphrec.graph.errors import translating
-from graphrec.graph.falkordb_connection import TRANSIENT, quick_retry
+from graphrec.graph.falkordb_connection import classify, quick_retry
 from graphrec.graph.falkordb_params import params_header
 from graphrec.graph.records import UserHistory
 from graphrec.graph.rows import history_from_rows
@@ -27,12 +27,7 @@ def plain_rows(reply: list[Any]) -> list[Any]:
     return list(reply[1]) if len(reply) > 2 else []
 
 
-def is_missing_graph(exc: ResponseError) -> bool:
-    """FalkorDB's answer to a read of a graph that nothing was written to yet."""
-    return "empty key" in str(exc)
-
-
-@translating(TRANSIENT, "FalkorDB")
+@translating(classify, "FalkorDB")
 class FalkorDBHistoryReader:
     """``user_history`` over a ``redis.asyncio`` client that connects like the adapter's own client."""
 
@@ -60,8 +55,8 @@ class FalkorDBHistoryReader:
         """A read-only query's rows in the plain reply format ([] before anything was written)."""
         try:
             reply = await self._client.execute_command("GRAPH.RO_QUERY", self._graph, params_header(params) + query)
-        except ResponseError as exc:
-            if is_missing_graph(exc):
+        except ResponseError:
+            if not await self._client.exists(self._graph):  # nothing written yet: no graph to read
                 return []
             raise
         return plain_rows(reply)

@@ -1,15 +1,32 @@
-"""How graphrec's FalkorDB clients (synchronous and asyncio) connect and which failures are transient."""
+"""How graphrec's FalkorDB clients (synchronous and asyncio) connect, and what their errors mean."""
 
 from __future__ import annotations
 
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
+from graphrec.graph.embedded import EmbeddedStoreError
+from graphrec.graph.errors import BadStoreInput, StoreError, StoreUnavailable
+
 # The driver errors that mean "the server cannot be reached now". MaxConnectionsError (a full pool)
-# and BusyLoadingError (a server replaying its log) are ConnectionErrors too.
-TRANSIENT: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError)
+# and BusyLoadingError (a server replaying its log) are ConnectionErrors too; so is an embedded
+# server that could not be (re)started.
+TRANSIENT: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, EmbeddedStoreError)
+
+
+def classify(exc: BaseException) -> type[StoreError] | None:
+    """FalkorDB's errors as store errors, by class: an error reply to a query (a plain
+    ``ResponseError``: the statement or its values were refused) is bad input; the server states
+    redis reports as ``ResponseError`` subclasses (read-only replica, out of memory, no permission)
+    are left as they are."""
+    if isinstance(exc, TRANSIENT):
+        return StoreUnavailable
+    if type(exc) is ResponseError:
+        return BadStoreInput
+    return None
 
 
 def quick_retry() -> Retry:

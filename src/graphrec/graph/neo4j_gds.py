@@ -1,7 +1,7 @@
 """Neo4j Graph Data Science, used as a baseline: FastRP embeddings + kNN similar items on a split.
 
 Why here and not in the evaluation layer: it is Cypher sent to Neo4j, so it lives beside the
-adapter, with its statements in ``neo4j_cypher`` (linted with the rest). The graph is projected
+adapter, with its statements in ``graphrec.graph.cypher.neo4j`` (linted with the rest). The graph is projected
 from the training edges passed as a parameter and dropped afterwards, so nothing in the database
 changes and the baseline sees exactly the edges the other models train on.
 """
@@ -15,7 +15,7 @@ from typing import LiteralString
 import numpy as np
 from neo4j import Driver, RoutingControl
 
-from graphrec.graph import neo4j_cypher as q
+from graphrec.graph.cypher.neo4j import NEO4J as q
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from graphrec.graph.records import GraphCounts, InteractionPage, ItemPage, UserRecord
-from graphrec.graph.rows import user_from_props
+from graphrec.graph.records import GraphCounts, Interaction, InteractionPage, ItemPage, UserRecord
+from graphrec.graph.rows import interaction_from_props, user_from_props
 
 Read = Callable[[str, Mapping[str, Any]], Sequence[Sequence[Any]]]
 T = TypeVar("T")
@@ -67,19 +67,34 @@ def page_users(read: Read, query: str, *, page_size: int) -> Iterator[list[UserR
 
 
 def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
+    """Items with their sorted categories, from ``(item id, title, category or null)`` rows, one per
+    (item, category): flat rows suit every reply format (plain replies carry no lists)."""
     after = ""
     while rows := read(query, {"after": after, "limit": int(page_size)}):
-        yield ItemPage(ids=[r[0] for r in rows], titles=[r[1] for r in rows],
-                       categories=[sorted(r[2]) for r in rows])
-        after = rows[-1][0]
-
-
-def _edge_row_pages(read: Read, user_ids_query: str, edges_query: str, users_per_page: int,
-                    since: int) -> Iterator[Sequence[Sequence[Any]]]:
-    after = ""
-    while ids := [r[0] for r in read(user_ids_query, {"after": after, "limit": users_per_page})]:
+        titles: dict[str, str | None] = {}
+        cats: dict[str, list[str]] = {}
+        for item_id, title, category in rows:
+            titles[item_id] = title
+            names = cats.setdefault(item_id, [])
+            if category is not None:
+                names.append(category)
+        ids = sorted(titles)
+        yield ItemPage(ids=ids, titles=[titles[i] for i in ids], categories=[sorted(cats[i]) for i in ids])
         after = ids[-1]
-        if rows := read(edges_query, {"ids": ids, "since": since}):
+
+
+def users_per_page(counts: GraphCounts, page_size: int) -> int:
+    """How many users' edges make about ``page_size`` edges, by the mean degree."""
+    per_user = max(1.0, counts.interactions / max(1, counts.users))
+    return max(1, int(page_size / per_user))
+
+
+def _edge_row_pages(read: Read, user_ids_query: str, edges_query: str, users: int,
+                    **params: Any) -> Iterator[Sequence[Sequence[Any]]]:
+    after = ""
+    while ids := [r[0] for r in read(user_ids_query, {"after": after, "limit": users})]:
+        after = ids[-1]
+        if rows := read(edges_query, {"ids": ids, **params}):
             yield rows
 
 
@@ -90,12 +105,19 @@ def page_interactions(read: Read, *, user_ids_query: str, edges_query: str, coun
     ``read`` must be callable from another thread (the next page is fetched while this one is
     decoded): both adapters' reads take a pooled connection per call.
     """
-    per_user = max(1.0, counts.interactions / max(1, counts.users))
-    users_per_page = max(1, int(page_size / per_user))
     since = int(since_ms) if since_ms is not None else -(2**62)
-    for rows in prefetched(_edge_row_pages(read, user_ids_query, edges_query, users_per_page, since)):
+    pages = _edge_row_pages(read, user_ids_query, edges_query, users_per_page(counts, page_size), since=since)
+    for rows in prefetched(pages):
         # one 2-D object array, then whole-column casts in C (some stores send doubles as decimal
         # strings); 5x cheaper than zip(*rows) + per-column numpy conversion
         table = np.array(rows, dtype=object).reshape(len(rows), 4)
         yield InteractionPage(user_ids=table[:, 0], item_ids=table[:, 1],
                               weights=table[:, 2].astype(np.float64), last_ts=table[:, 3].astype(np.int64))
+
+
+def page_aggregates(read: Read, *, user_ids_query: str, aggregates_query: str, counts: GraphCounts,
+                    page_size: int) -> Iterator[list[Interaction]]:
+    """Edges with every aggregate, from ``(user id, item id, edge properties)`` rows; a page holds
+    whole users, in ascending user id order."""
+    for rows in _edge_row_pages(read, user_ids_query, aggregates_query, users_per_page(counts, page_size)):
+        yield [interaction_from_props(r[0], r[1], r[2]) for r in rows]

@@ -1,12 +1,18 @@
-"""The GraphStore port: everything the rest of graphrec may ask of the graph database.
+"""The graph store ports: what the rest of graphrec may ask of the graph database, facet by facet.
 
-Every adapter (Neo4j, FalkorDB) implements this protocol and passes the same contract tests
-(``tests/graph/test_contract.py``). Methods are keyword-only where arguments could be confused,
-batched where they write, and return domain records from ``graphrec.graph.records``.
+The graph: users, items and categories, and per (user, item) one interaction edge carrying its
+aggregates (``weight``, ``count``, ``first_ts``, ``last_ts``, per-type counts and value sums).
 
-Failures: any method may raise :class:`graphrec.graph.errors.StoreUnavailable` when the store
-cannot be reached or does not answer in time (the API answers 503 with ``Retry-After``); a write
-that raises it applied entirely or not at all. Other exceptions are bad input or bugs.
+Each facet is a small protocol a caller can be typed with when it needs only that facet;
+:class:`GraphStore` is all of them, which every adapter (Neo4j, FalkorDB) implements and proves
+with the same contract tests (``tests/graph/test_contract*.py``). Methods are keyword-only where
+arguments could be confused, batched where they write, and return domain records from
+``graphrec.graph.records``. How a store lays any of this out is the adapter's business.
+
+Failures (``graphrec.graph.errors``): any method may raise :class:`~graphrec.graph.errors.StoreUnavailable`
+when the store cannot be reached or does not answer in time (the API answers 503 with
+``Retry-After``); a write that raises it applied entirely or not at all. A refused argument raises
+:class:`~graphrec.graph.errors.BadStoreInput` (a ``ValueError``). Other exceptions are bugs.
 """
 
 from __future__ import annotations
@@ -43,40 +49,36 @@ class HistoryReader(Protocol):
     async def aclose(self) -> None: ...
 
 
-@runtime_checkable
-class GraphStore(Protocol):
-    """Port over the interaction graph ``(:User)-[:INTERACTED]->(:Item)-[:IN_CATEGORY]->(:Category)``."""
-
-    def apply_schema(self) -> None:
-        """Create constraints and indexes; safe to run any number of times."""
-
-    def upsert_users(self, users: Sequence[UserRecord]) -> int:
-        """Create or update users (properties are merged, never removed); returns rows written."""
-
-    def upsert_items(self, items: Sequence[ItemRecord]) -> int:
-        """Create or update items, their categories and ``IN_CATEGORY`` links; returns rows written."""
+class InteractionStore(Protocol):
+    """The interaction edges: written as deltas, read per user, paged for export, traversed."""
 
     def upsert_interactions(
         self, deltas: Sequence[InteractionDelta], *, guard: BatchGuard | None = None
     ) -> int:
-        """Add deltas to ``INTERACTED`` edges (creating users, items and edges as needed).
+        """Add deltas to the (user, item) edges, creating users, items and edges as needed.
 
         Aggregates add up: ``weight``, ``count``, per-type counts and value sums; ``first_ts`` and
         ``last_ts`` widen. With a ``guard`` the whole batch is applied only if the ledger expects it;
-        returns the number of edges written (0 when the guard refused a replayed batch).
+        returns the number of edges written (0 when the guard refused a replayed batch). Without one
+        a batch is additive: a retried batch whose first attempt committed is applied twice.
         """
 
-    def ledger_position(self, key: str) -> int:
-        """Next batch number ledger ``key`` expects (0 for a new key)."""
+    def upsert_interactions_once(
+        self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey], now_ms: int
+    ) -> EventWriteResult:
+        """Apply ``deltas`` and remember ``events`` as seen, exactly once, in ONE atomic write.
 
-    def ledger_complete(self, key: str, *, rows: int) -> None:
-        """Mark ledger ``key`` finished, so a later run of the same input is a no-op."""
-
-    def ledger_is_complete(self, key: str) -> bool:
-        """Whether ledger ``key`` was marked complete."""
+        The write happens only if none of ``events``' keys was seen yet and no user named in
+        ``events`` or ``deltas`` has ``consent = false``. Then every key is remembered for its user
+        at ``now_ms`` (until :meth:`Bookkeeping.expire_event_ids`, a merge or an erasure) and the
+        deltas are added exactly as :meth:`upsert_interactions` adds them. Otherwise nothing is
+        written and the result lists the keys already seen and the refusing users. Keys must be
+        distinct, and ``events`` non-empty when ``deltas`` is (``BadStoreInput``); no events and no
+        deltas is a no-op reporting ``applied``.
+        """
 
     def user_interactions(self, *, user_id: str, limit: int = 50) -> list[Interaction]:
-        """A user's edges, most recent first."""
+        """A user's edges, most recent first (ties by item id)."""
 
     def user_history(self, *, user_id: str, limit: int = 200) -> UserHistory:
         """A user's ``limit`` most recent edges as (item id, weight, last_ts) columns; the serving read."""
@@ -89,10 +91,6 @@ class GraphStore(Protocol):
 
         ``concurrency``: reads it must serve at once without refusing any (the API's concurrency
         limit), so a full connection pool never turns into an "unavailable" answer."""
-
-    def user_exists(self, *, user_id: str) -> bool: ...
-
-    def item_exists(self, *, item_id: str) -> bool: ...
 
     def co_interaction_candidates_for_user(
         self,
@@ -116,40 +114,104 @@ class GraphStore(Protocol):
     ) -> list[Candidate]:
         """Items sharing users with ``item_id``, degree-normalised, fan-out capped."""
 
-    def iter_users(self, *, page_size: int = 50_000) -> Iterator[list[UserRecord]]: ...
-
-    def iter_items(self, *, page_size: int = 50_000) -> Iterator[ItemPage]: ...
-
     def iter_interactions(
         self, *, page_size: int = 50_000, since_ms: int | None = None
     ) -> Iterator[InteractionPage]:
-        """All edges, paged by user id (a stable cursor), optionally only those with ``last_ts >= since``."""
+        """All edges in pages of about ``page_size``, each edge once, optionally only those with
+        ``last_ts >= since_ms``; the order of edges within a page is unspecified."""
+
+
+class IdentityStore(Protocol):
+    """Who a user is: their recorded properties (consent among them), merging identities, erasure."""
+
+    def get_user(self, *, user_id: str) -> UserRecord | None:
+        """The user's properties (without ``id`` and the embedding), or None if absent."""
+
+    def user_exists(self, *, user_id: str) -> bool: ...
+
+    def merge_users(self, *, source_id: str, target_id: str) -> bool:
+        """Make ``source_id``'s history ``target_id``'s, atomically: its edges move onto the target's
+        (aggregates add up, the target is created if missing), the events seen for it count as the
+        target's (so a replay is still a duplicate, and erasing the target forgets them), and the
+        source is deleted. True if a source user existed.
+
+        Idempotent: merging again finds no source and changes nothing. Merging a user into itself is
+        refused (``BadStoreInput``).
+        """
+
+    def erase_user(self, *, user_id: str) -> bool:
+        """Forget the user, atomically: the node, its edges (item degrees follow), its embedding, its
+        properties and the events seen for it. True if a user node existed; run again it is a no-op."""
+
+
+class CatalogueStore(Protocol):
+    """Users and items as records: upserted with their properties (items with categories), paged."""
+
+    def upsert_users(self, users: Sequence[UserRecord]) -> int:
+        """Create or update users (properties are merged, never removed); returns rows written."""
+
+    def upsert_items(self, items: Sequence[ItemRecord]) -> int:
+        """Create or update items with their categories; returns rows written."""
+
+    def item_exists(self, *, item_id: str) -> bool: ...
+
+    def iter_users(self, *, page_size: int = 50_000) -> Iterator[list[UserRecord]]:
+        """Every user, in pages, ascending by id."""
+
+    def iter_items(self, *, page_size: int = 50_000) -> Iterator[ItemPage]:
+        """Every item with its sorted categories, in pages, ascending by id."""
+
+
+class ModelPublication(Protocol):
+    """What a publish leaves in the store for others to read: node embeddings, searchable by
+    similarity (for analysts' queries), and small named values such as the published model version."""
 
     def write_embeddings(
         self, *, label: NodeLabel, ids: Sequence[str], vectors: np.ndarray, model_version: str
     ) -> int:
-        """Store ``embedding`` and ``model_version`` on nodes, creating the vector index if needed."""
-
-    def similar_by_embedding(
-        self, *, label: NodeLabel, vector: np.ndarray, k: int
-    ) -> list[tuple[str, float]]:
-        """Nearest nodes by cosine similarity through the store's vector index, best first."""
-
-    def get_embedding(self, *, label: NodeLabel, node_id: str) -> np.ndarray | None: ...
+        """Store each node's embedding and ``model_version``; returns nodes written (absent ids are
+        skipped). When it returns, the store's cosine vector index over ``label`` answers with
+        vectors of this width, every written node included."""
 
     def set_meta(self, *, key: str, value: str) -> None:
-        """Store a small string on the graph's ``(:Meta)`` node (e.g. the published model version)."""
+        """Remember a small string under ``key`` (e.g. the published model version)."""
 
     def get_meta(self, *, key: str) -> str | None: ...
 
-    def delete_user(self, *, user_id: str) -> bool:
-        """Remove the user node, their edges and anything stored about them; False if absent."""
 
-    def merge_users(self, *, source_id: str, target_id: str) -> bool:
-        """Move all of ``source_id``'s edges onto ``target_id`` (aggregates add up) and delete the source.
+class Bookkeeping(Protocol):
+    """The records that make writes exactly-once and keep weights current: the import ledger,
+    seen-event retention, and the reweigh's read-modify-write of edge weights."""
 
-        Idempotent: merging a source that no longer exists returns False and changes nothing.
+    def ledger_position(self, key: str) -> int:
+        """Next batch number ledger ``key`` expects (0 for a new key)."""
+
+    def ledger_complete(self, key: str, *, rows: int) -> None:
+        """Mark ledger ``key`` finished, so a later run of the same input is a no-op."""
+
+    def ledger_is_complete(self, key: str) -> bool:
+        """Whether ledger ``key`` was marked complete."""
+
+    def expire_event_ids(self, *, before_ms: int) -> int:
+        """Forget the events seen before ``before_ms`` (retention); returns how many."""
+
+    def iter_interaction_aggregates(self, *, page_size: int = 50_000) -> Iterator[list[Interaction]]:
+        """Every edge with its per-type aggregates (``type_counts``, ``value_sums``), paged by user id;
+        a page holds whole users, pages come in ascending user id order."""
+
+    def set_interaction_weights(self, rows: Sequence[WeightUpdate]) -> list[tuple[str, str]]:
+        """Set ``weight`` on existing edges whose ``count`` still equals ``expected_count``.
+
+        Returns the ``(user_id, item_id)`` pairs NOT updated (edge gone, or a concurrent write changed
+        its count): the caller re-reads and retries those. Never creates nodes or edges.
         """
+
+
+class StoreLifecycle(Protocol):
+    """The store as a running database: schema, health, counts, reset, analysts' Cypher, closing."""
+
+    def apply_schema(self) -> None:
+        """Create constraints and indexes; safe to run any number of times, also concurrently."""
 
     def counts(self) -> GraphCounts: ...
 
@@ -166,53 +228,22 @@ class GraphStore(Protocol):
     def run_cypher(self, query: str, params: Mapping[str, Any] | None = None, *,
                    write: bool = False) -> CypherResult:
         """An analyst's own statement with bound parameters (``graphrec cypher``); read-only unless
-        ``write``. The text is the analyst's to write; values never go into it, only into ``params``."""
+        ``write``. The text is the analyst's to write; values never go into it, only into ``params``.
+        A statement the store refuses raises ``BadStoreInput`` with the store's message."""
         ...
 
     def close(self) -> None: ...
 
-    # -- behaviour events (graphrec.events; issue 3) ---------------------------------------------
-    def upsert_interactions_once(
-        self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey], now_ms: int
-    ) -> EventWriteResult:
-        """Apply ``deltas`` and record ``events`` as seen, exactly once, in ONE atomic write.
 
-        The write happens only if none of ``events``' keys is recorded yet and no user named in
-        ``events`` or ``deltas`` has ``consent = false``. Then every key is recorded with its user and
-        ``now_ms`` (Neo4j: ``(:EventId {key, user, at})`` per event; FalkorDB: one
-        ``(:EventKeys {user, keys, at})`` per user per write) and the deltas are added exactly as
-        :meth:`upsert_interactions` adds them. Otherwise nothing is written and the result lists the
-        keys already recorded and the refusing users. Keys must be distinct, and ``events`` non-empty
-        when ``deltas`` is (``ValueError``); no events and no deltas is a no-op reporting ``applied``.
-        """
-
-    def iter_interaction_aggregates(self, *, page_size: int = 50_000) -> Iterator[list[Interaction]]:
-        """Every edge with its per-type aggregates (``type_counts``, ``value_sums``), paged by user id;
-        a page holds whole users, pages come in ascending user id order."""
-
-    def set_interaction_weights(self, rows: Sequence[WeightUpdate]) -> list[tuple[str, str]]:
-        """Set ``weight`` on existing edges whose ``count`` still equals ``expected_count``.
-
-        Returns the ``(user_id, item_id)`` pairs NOT updated (edge gone, or a concurrent write changed
-        its count): the caller re-reads and retries those. Never creates nodes or edges.
-        """
-
-    def reassign_event_ids(self, *, source_id: str, target_id: str) -> int:
-        """Re-own the seen-event records of ``source_id`` to ``target_id`` (identity merge); keys stay."""
-
-    def erase_event_ids(self, *, user_id: str) -> int:
-        """Delete every seen-event record owned by ``user_id`` (erasure); returns how many."""
-
-    def expire_event_ids(self, *, before_ms: int) -> int:
-        """Delete seen-event records created before ``before_ms`` (retention); returns how many."""
-
-    def get_user(self, *, user_id: str) -> UserRecord | None:
-        """The user's properties (without ``id`` and ``embedding``), or None if absent."""
+@runtime_checkable
+class GraphStore(InteractionStore, IdentityStore, CatalogueStore, ModelPublication, Bookkeeping,
+                 StoreLifecycle, Protocol):
+    """Every facet at once: what each adapter implements, and what callers needing several hold."""
 
 
 @dataclass(frozen=True, slots=True)
 class EventKey:
-    """One event's duplicate-detection key and the user (graph node id) who owns the record."""
+    """One event's duplicate-detection key and the user (graph node id) it was seen for."""
 
     key: str
     user_id: str
@@ -220,7 +251,7 @@ class EventKey:
 
 @dataclass(frozen=True, slots=True)
 class EventWriteResult:
-    """Outcome of :meth:`GraphStore.upsert_interactions_once`."""
+    """Outcome of :meth:`InteractionStore.upsert_interactions_once`."""
 
     applied: bool
     existing: tuple[str, ...] = ()

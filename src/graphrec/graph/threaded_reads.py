@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 from graphrec.graph.records import UserHistory
 
 if TYPE_CHECKING:
-    from graphrec.graph.port import GraphStore
+    from graphrec.graph.port import InteractionStore
 
 
 class ThreadedHistoryReader:
     """``store.user_history`` on a small pool of its own, so reads never queue behind other work."""
 
-    def __init__(self, store: GraphStore, *, threads: int = 4) -> None:
+    def __init__(self, store: InteractionStore, *, threads: int = 4) -> None:
         self._store = store
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="graphrec-history")
 

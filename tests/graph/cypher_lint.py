@@ -1,6 +1,6 @@
 """Lint Cypher with Neo4j's own front end (``@neo4j-cypher/language-support``), offline.
 
-There is no Neo4j server in CI, so the Cypher the Neo4j adapter sends (``neo4j_cypher``) and the
+There is no Neo4j server in CI, so the Cypher the Neo4j adapter sends (``graphrec.graph.cypher.neo4j``) and the
 ``.cypher`` files analysts run in Neo4j Browser (``graph/``) are checked by the parser and semantic
 analysis Neo4j ships for its editors: syntax errors, undefined variables, deprecated syntax, unknown
 functions and procedures (checked against the Neo4j 5 / Cypher 25 registry bundled with the package),
@@ -10,8 +10,9 @@ The npm package is installed on first use into a cache directory (``~/.cache/gra
 or ``$GRAPHREC_CYPHER_LINT_DIR``) under a file lock, so parallel test workers do not race. All
 statements of one call are linted in ONE ``node`` process (start-up and parser load take ~1-2 s).
 
-Run ``python -m graphrec.graph.cypher_lint [FILES...]`` to lint the adapter's Cypher and the given
-``.cypher`` files (default: every ``.cypher`` file under ``./graph``); exit status 1 on any finding.
+A test helper, not part of graphrec (it runs npm): ``tests/graph/test_cypher_lint.py`` drives it, and
+``python -m tests.graph.cypher_lint [FILES...]`` (from the repository root) lints the adapter's Cypher and the given
+``.cypher`` files (default: every Neo4j ``.cypher`` file under ``./graph``); exit status 1 on any finding.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graphrec.graph.neo4j_cypher import cypher_segments, split_cypher_script
+from graphrec.event_types import COUNT_PROPS, SUM_PROPS
+from graphrec.graph.cypher.neo4j import all_statements
+from graphrec.graph.cypher.script import cypher_segments, split_cypher_script
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ _PARAM_NOT_DEFINED = re.compile(r"^Parameter \$(?P<name>[A-Za-z_][A-Za-z0-9_]*) 
 _REGISTRY_FILE = "dist/esm/project/language-support/src/tests/testData.js"
 
 LINT_SCRIPT = r"""'use strict';
-// Written by graphrec.graph.cypher_lint; reads {statements, schema, versions} as JSON on stdin.
+// Written by tests/graph/cypher_lint.py; reads {statements, schema, versions} as JSON on stdin.
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const ls = require('@neo4j-cypher/language-support');
@@ -296,29 +299,35 @@ def cypher_file_statements(path: Path) -> list[tuple[str, str]]:
     return [(f"{path}:{line}", stmt) for line, stmt in split_cypher_script(text)]
 
 
-def adapter_statements() -> list[tuple[str, str]]:
-    """Every Cypher statement the Neo4j adapter can send, named ``neo4j_cypher.NAME``."""
-    from graphrec.graph import neo4j_cypher
+# The Neo4j graph's vocabulary; the lint warns on any label, type or (read) property outside it.
+LABELS: tuple[str, ...] = ("User", "Item", "Category", "Ledger", "Meta", "EventId")
+RELATIONSHIP_TYPES: tuple[str, ...] = ("INTERACTED", "IN_CATEGORY")
+PROPERTY_KEYS: tuple[str, ...] = (
+    "id", "title", "name", "degree", "embedding", "model_version",
+    "weight", "count", "first_ts", "last_ts", *COUNT_PROPS, *SUM_PROPS,
+    "key", "next_seq", "complete", "rows", "completed_at", "value",
+    "consent", "user", "at",
+)
 
-    return list(neo4j_cypher.all_statements().items())
+
+def adapter_statements() -> list[tuple[str, str]]:
+    """Every Cypher statement the Neo4j adapter can send, named ``NEO4J.NAME`` (or ``schema.cypher#N``)."""
+    return list(all_statements().items())
 
 
 def adapter_schema() -> LintSchema:
-    from graphrec.graph import neo4j_cypher
-
-    return LintSchema(neo4j_cypher.LABELS, neo4j_cypher.RELATIONSHIP_TYPES, neo4j_cypher.PROPERTY_KEYS)
+    return LintSchema(LABELS, RELATIONSHIP_TYPES, PROPERTY_KEYS)
 
 
 def file_schema() -> LintSchema:
     """Schema for hand-written ``.cypher`` files: labels and types checked, properties free."""
-    from graphrec.graph import neo4j_cypher
-
-    return LintSchema(neo4j_cypher.LABELS, neo4j_cypher.RELATIONSHIP_TYPES, None)
+    return LintSchema(LABELS, RELATIONSHIP_TYPES, None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    files = [Path(a) for a in args] or sorted(Path("graph").rglob("*.cypher"))
+    # graph/queries/falkordb/ holds FalkorDB dialect forms, not Neo4j Cypher
+    files = [Path(a) for a in args] or sorted(p for p in Path("graph").rglob("*.cypher") if "falkordb" not in p.parts)
     results = lint_statements(adapter_statements(), schema=adapter_schema())
     for path in files:
         results += lint_statements(cypher_file_statements(path), schema=file_schema())

@@ -1,0 +1,52 @@
+"""Identity operations on behaviour histories: an anonymous visitor becomes a known user; erasure.
+
+Why here and not in the route: the rules (a user who withdrew consent gets no more history, each
+anonymous id is merged on its own, an id with nothing to merge is reported rather than refused) are
+the product's, whatever calls them. Each store operation they use is atomic and idempotent, so a
+retried request finishes the job and never half-applies one visitor's merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from graphrec.events.schema import anonymous_node_id
+from graphrec.graph.port import IdentityStore
+
+
+class ConsentWithdrawn(Exception):  # noqa: N818 - reads as what happened
+    """The user withdrew consent: their history may not be extended."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        super().__init__(f"user '{user_id}' withdrew consent; their history cannot be extended")
+
+
+@dataclass(frozen=True, slots=True)
+class MergeOutcome:
+    """Which anonymous ids had a history that is now the user's, and which had none."""
+
+    merged: list[str]
+    not_found: list[str]
+
+
+def merge_anonymous(store: IdentityStore, *, user_id: str, anonymous_ids: Sequence[str]) -> MergeOutcome:
+    """Move each anonymous visitor's history (edges and seen events) onto ``user_id``, one atomic
+    merge per visitor, repeated ids once; raises :class:`ConsentWithdrawn` (and merges nothing) when
+    the user withdrew consent."""
+    user = store.get_user(user_id=user_id)
+    if user is not None and user.props.get("consent") is False:
+        raise ConsentWithdrawn(user_id)
+    merged: list[str] = []
+    not_found: list[str] = []
+    for anon in dict.fromkeys(anonymous_ids):
+        found = store.merge_users(source_id=anonymous_node_id(anon), target_id=user_id)
+        (merged if found else not_found).append(anon)
+    return MergeOutcome(merged=merged, not_found=not_found)
+
+
+def erase(store: IdentityStore, *, user_id: str) -> bool:
+    """Forget everything about the user (their node, edges, embedding, consent flag and seen events,
+    the merged anonymous visitors' included) in one atomic store operation; True if they existed."""
+    return store.erase_user(user_id=user_id)

@@ -1,0 +1,277 @@
+"""The Cypher both adapters send, each statement written once and rendered in each store's dialect.
+
+Why one text: the adapters must mean the same thing by every operation (the contract suite checks it
+on both stores); two copies of a statement drift. Where the stores spell a construct differently the
+text asks its :class:`~graphrec.graph.cypher.dialect.Dialect`. Statements carry parameters only: they
+are rendered at import from fixed strings and the fixed tuples of ``graphrec.event_types``, never
+from input. Statements only one store sends live in ``neo4j.py`` and ``falkordb.py`` beside this.
+
+Conventions: ties break on ids so results are deterministic on both stores; every statement is a
+complete statement (the fragments are functions here), which is what the Neo4j lint enumerates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, LiteralString
+
+from graphrec.event_types import COUNT_PROPS, SUM_PROPS
+from graphrec.graph.cypher.dialect import Dialect
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregates:
+    """Where the aggregates added onto an edge come from: a delta row, or another edge."""
+
+    weight: str
+    count: str
+    first_ts: str
+    last_ts: str
+    per_type: str  # the variable holding the n_<type> / s_<type> keys
+
+
+DELTA_ROW = Aggregates("r.w", "r.c", "r.f", "r.l", "r")
+
+
+def edge_aggregates(var: str) -> Aggregates:
+    """An existing edge's aggregates, for moving them onto another edge."""
+    return Aggregates(f"{var}.weight", f"{var}.count", f"{var}.first_ts", f"{var}.last_ts", var)
+
+
+def merge_edge(user: str, item: str, edge: str, add: Aggregates) -> str:
+    """THE rule for adding aggregates onto the ``INTERACTED`` edge ``user -> item`` (created if missing).
+
+    ``weight``, ``count`` and every per-type key present in ``add`` add up (absent keys leave the
+    property alone); ``first_ts`` and ``last_ts`` widen. A new edge bumps the endpoints' ``degree``
+    (the traversal's normalisation). ``SET x.p = x.p + ...`` reads under the write lock, so
+    concurrent writes to one edge cannot lose updates. The SET list is left open: a caller may append.
+    """
+    per_type = ",\n    ".join(
+        f"{edge}.{p} = CASE WHEN {add.per_type}.{p} IS NULL THEN {edge}.{p} "
+        f"ELSE coalesce({edge}.{p}, 0) + {add.per_type}.{p} END"
+        for p in (*COUNT_PROPS, *SUM_PROPS)
+    )
+    return f"""MERGE ({user})-[{edge}:INTERACTED]->({item})
+ON CREATE SET {edge}.weight = 0.0, {edge}.count = 0, {edge}.first_ts = {add.first_ts}, {edge}.last_ts = {add.last_ts},
+    {user}.degree = coalesce({user}.degree, 0) + 1, {item}.degree = coalesce({item}.degree, 0) + 1
+SET {edge}.weight = {edge}.weight + {add.weight},
+    {edge}.count = {edge}.count + {add.count},
+    {edge}.first_ts = CASE WHEN {add.first_ts} < {edge}.first_ts THEN {add.first_ts} ELSE {edge}.first_ts END,
+    {edge}.last_ts = CASE WHEN {add.last_ts} > {edge}.last_ts THEN {add.last_ts} ELSE {edge}.last_ts END,
+    {per_type}"""
+
+
+# One pre-aggregated delta row ``r`` applied: its user, its item, its edge.
+APPLY_DELTA = f"""MERGE (u:User {{id: r.u}})
+MERGE (i:Item {{id: r.i}})
+{merge_edge("u", "i", "e", DELTA_ROW)}"""
+
+# A batch of delta rows; rows carry only the per-type keys they add to.
+UPSERT_DELTAS = f"""UNWIND $rows AS r
+{APPLY_DELTA}
+RETURN count(e)"""
+
+
+def ledger_claim(d: Dialect) -> str:
+    """Claim batch ``$seq`` of ledger ``$key``: leaves one row (the ledger ``l``) only if the ledger
+    expected that batch, and advances it. What follows in the same transaction applies the batch."""
+    return f"""MERGE (l:Ledger {{key: $key}})
+ON CREATE SET l.next_seq = 0, l.complete = false
+{d.lock("l")}WITH l
+WHERE l.next_seq = $seq
+SET l.next_seq = $seq + 1"""
+
+
+def _user_candidates(d: Dialect) -> str:
+    # user -> seed item -> co-user -> candidate, each hop capped by a LIMITed subquery so a hub item
+    # or a heavy user cannot blow up latency (the caps take any `fanout` neighbours, unordered:
+    # ordering would read a hub's whole neighbourhood). Decay uses the seed edge's last_ts:
+    # w0 = weight * 0.5 ^ (age / half-life). Path score = w0 * w_co / sqrt(deg(seed) * deg(cand));
+    # the user's own items are dropped after the caps. Evidence: the (at most 3) seeds contributing
+    # most to a candidate.
+    co_users = d.subquery("s, u", "MATCH (s)<-[:INTERACTED]-(v:User)\nWHERE v <> u\nRETURN v LIMIT $fanout")
+    return f"""MATCH (u:User {{id: $id}})-[e0:INTERACTED]->(s:Item)
+WITH u, s, e0 ORDER BY e0.last_ts DESC, s.id LIMIT $seeds
+WITH u, s, e0.weight * 0.5 ^ (toFloat($now - e0.last_ts) / $half_life_ms) AS w0
+{co_users}
+{_co_items(d)}
+WITH u, s, c, w0 * e2.weight / sqrt(toFloat(s.degree * c.degree)) AS path_score
+WHERE c <> s AND {d.not_exists("(u)-[:INTERACTED]->(c)")}
+WITH c, s, sum(path_score) AS via_score
+ORDER BY via_score DESC, s.id
+WITH c, sum(via_score) AS score, collect(s.id)[..3] AS evidence
+RETURN c.id, score, evidence
+ORDER BY score DESC, c.id
+LIMIT $limit"""
+
+
+def _co_items(d: Dialect) -> str:
+    return d.subquery("v", "MATCH (v)-[e2:INTERACTED]->(c:Item)\nRETURN c, e2 LIMIT $fanout")
+
+
+def _item_candidates(d: Dialect) -> str:
+    co_users = d.subquery("s", "MATCH (s)<-[e1:INTERACTED]-(v:User)\nRETURN v, e1 LIMIT $fanout")
+    return f"""MATCH (s:Item {{id: $id}})
+{co_users}
+{_co_items(d)}
+WITH s, c, e1.weight * e2.weight / sqrt(toFloat(s.degree * c.degree)) AS path_score
+WHERE c <> s
+WITH c, sum(path_score) AS score
+RETURN c.id, score
+ORDER BY score DESC, c.id
+LIMIT $limit"""
+
+
+def _write_embeddings(d: Dialect, label: str) -> str:
+    return f"""UNWIND $rows AS r
+MATCH (n:{label} {{id: r.id}})
+{d.store_vector}
+SET n.model_version = $version
+RETURN count(n)"""
+
+
+def _merge_users(d: Dialect) -> str:
+    # The source's seen-event records are re-owned (whether or not its node exists: events whose
+    # deltas were cleaned away left records only), then its edges are added onto the target's and
+    # it is deleted, all in one statement. The subquery returns one row (an aggregate) whether or
+    # not the source has edges. Run again it finds no records and no source and changes nothing.
+    move = d.subquery("src, dst", f"""MATCH (src)-[e:INTERACTED]->(i:Item)
+{merge_edge("dst", "i", "f", edge_aggregates("e"))},
+    i.degree = i.degree - 1
+RETURN count(f) AS moved""")
+    return f"""MATCH (x:{d.event_label} {{user: $src}})
+SET x.user = $dst
+WITH count(*) AS records
+MATCH (src:User {{id: $src}})
+MERGE (dst:User {{id: $dst}})
+WITH src, dst
+{move}
+DETACH DELETE src
+RETURN count(*)"""
+
+
+def _erase_user(d: Dialect) -> str:
+    # Seen-event records, then the node and its edges, with the item degrees the user contributed
+    # decremented: one statement. Run again it finds nothing and changes nothing.
+    return f"""MATCH (x:{d.event_label} {{user: $id}})
+DELETE x
+WITH count(*) AS records
+MATCH (u:User {{id: $id}})
+OPTIONAL MATCH (u)-[:INTERACTED]->(i:Item)
+SET i.degree = i.degree - 1
+WITH DISTINCT u
+DETACH DELETE u
+RETURN count(*)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The statements both adapters send (the base adapter's), in one dialect."""
+
+    UPSERT_USERS: LiteralString
+    UPSERT_ITEMS: LiteralString
+    UPSERT_INTERACTIONS: LiteralString
+    LEDGER_POSITION: LiteralString
+    LEDGER_COMPLETE: LiteralString
+    USER_INTERACTIONS: LiteralString
+    USER_HISTORY: LiteralString
+    USER_ITEM_IDS: LiteralString
+    USER_EXISTS: LiteralString
+    ITEM_EXISTS: LiteralString
+    USER_CANDIDATES: LiteralString
+    ITEM_CANDIDATES: LiteralString
+    PAGE_USERS: LiteralString
+    PAGE_ITEMS: LiteralString
+    PAGE_USER_IDS: LiteralString
+    EDGES_OF_USERS: LiteralString
+    EDGE_AGGREGATES_OF_USERS: LiteralString
+    SET_INTERACTION_WEIGHTS: LiteralString
+    WRITE_ITEM_EMBEDDINGS: LiteralString
+    WRITE_USER_EMBEDDINGS: LiteralString
+    SET_META: LiteralString
+    GET_META: LiteralString
+    GET_USER: LiteralString
+    MERGE_USERS: LiteralString
+    ERASE_USER: LiteralString
+    EXPIRE_EVENT_IDS: LiteralString
+    COUNTS: LiteralString
+
+
+def shared(d: Dialect) -> dict[str, Any]:
+    """Every :class:`Statements` field rendered in dialect ``d`` (a store's statement set adds its own)."""
+    return {
+        "UPSERT_USERS": "UNWIND $rows AS r\nMERGE (u:User {id: r.id})\nSET u += r.props\nRETURN count(u)",
+        "UPSERT_ITEMS": """UNWIND $rows AS r
+MERGE (i:Item {id: r.id})
+SET i += r.props
+WITH i, r
+UNWIND r.categories AS name
+MERGE (c:Category {name: name})
+MERGE (i)-[:IN_CATEGORY]->(c)
+RETURN count(c)""",
+        "UPSERT_INTERACTIONS": UPSERT_DELTAS,
+        "LEDGER_POSITION": "MATCH (l:Ledger {key: $key}) RETURN l.next_seq, l.complete",
+        "LEDGER_COMPLETE": """MERGE (l:Ledger {key: $key})
+ON CREATE SET l.next_seq = 0
+SET l.complete = true, l.rows = $rows, l.completed_at = $now""",
+        "USER_INTERACTIONS": """MATCH (:User {id: $id})-[e:INTERACTED]->(i:Item)
+RETURN i.id, properties(e)
+ORDER BY e.last_ts DESC, i.id
+LIMIT $limit""",
+        # The serving read: three columns of the user's most recent edges.
+        "USER_HISTORY": """MATCH (:User {id: $id})-[e:INTERACTED]->(i:Item)
+RETURN i.id, e.weight, e.last_ts
+ORDER BY e.last_ts DESC, i.id
+LIMIT $limit""",
+        # Every item the user ever interacted with: the seen-filter of a user whose history read was
+        # cut at its limit (the recent window decides the seeds, the whole history what counts as seen).
+        "USER_ITEM_IDS": "MATCH (:User {id: $id})-[:INTERACTED]->(i:Item) RETURN i.id",
+        "USER_EXISTS": "MATCH (u:User {id: $id}) RETURN count(u)",
+        "ITEM_EXISTS": "MATCH (i:Item {id: $id}) RETURN count(i)",
+        "USER_CANDIDATES": _user_candidates(d),
+        "ITEM_CANDIDATES": _item_candidates(d),
+        # Pages follow an id cursor rather than SKIP, which is linear in its offset.
+        "PAGE_USERS": """MATCH (u:User) WHERE u.id > $after
+RETURN u.id, properties(u)
+ORDER BY u.id
+LIMIT $limit""",
+        # One row per (item, category), categories null for none: plain replies carry no lists.
+        "PAGE_ITEMS": """MATCH (i:Item) WHERE i.id > $after
+WITH i ORDER BY i.id LIMIT $limit
+OPTIONAL MATCH (i)-[:IN_CATEGORY]->(c:Category)
+RETURN i.id, i.title, c.name""",
+        "PAGE_USER_IDS": "MATCH (u:User) WHERE u.id > $after\nRETURN u.id ORDER BY u.id LIMIT $limit",
+        "EDGES_OF_USERS": """UNWIND $ids AS uid
+MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)
+WHERE e.last_ts >= $since
+RETURN uid, i.id, e.weight, e.last_ts""",
+        "EDGE_AGGREGATES_OF_USERS": """UNWIND $ids AS uid
+MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)
+RETURN uid, i.id, properties(e)
+ORDER BY uid, i.id""",
+        # Optimistic: `count` only grows, so an edge whose count moved since it was read is left
+        # alone. Locked before `count` is compared where writes run concurrently, so an upsert
+        # committing between the comparison and the SET cannot have its weight overwritten.
+        "SET_INTERACTION_WEIGHTS": f"""UNWIND $rows AS r
+MATCH (:User {{id: r.u}})-[e:INTERACTED]->(:Item {{id: r.i}})
+{d.lock("e")}WITH r, e
+WHERE e.count = r.c
+SET e.weight = r.w
+RETURN r.u, r.i""",
+        "WRITE_ITEM_EMBEDDINGS": _write_embeddings(d, "Item"),
+        "WRITE_USER_EMBEDDINGS": _write_embeddings(d, "User"),
+        "SET_META": "MERGE (m:Meta {key: $key}) SET m.value = $value",
+        "GET_META": "MATCH (m:Meta {key: $key}) RETURN m.value",
+        "GET_USER": "MATCH (u:User {id: $id}) RETURN properties(u)",
+        "MERGE_USERS": _merge_users(d),
+        "ERASE_USER": _erase_user(d),
+        # Retention, a chunk at a time: (records deleted, event keys they held); the first drives
+        # the chunking.
+        "EXPIRE_EVENT_IDS": f"""MATCH (x:{d.event_label}) WHERE x.at < $before
+WITH x LIMIT $limit
+WITH x, {d.event_keys} AS n
+DELETE x
+RETURN count(*), sum(n)""",
+        "COUNTS": d.counts({"users": "(:User)", "items": "(:Item)", "categories": "(:Category)",
+                            "interactions": "()-[:INTERACTED]->()"}),
+    }
