@@ -1,1 +1,1 @@
-"""The graphrec HTTP API (FastAPI). Start it with ``uvicorn api.main:create_app --factory``."""
+"""The graphrec HTTP API (FastAPI). Start it with ``uvicorn api.main:create_worker_app --factory``."""

@@ -1,100 +1,63 @@
-"""The FastAPI application factory: ``uvicorn api.main:create_app --factory``.
+"""The FastAPI application factory.
 
-Nothing happens at import: settings are read, the store opened and the event pipeline built in the
-lifespan, and the store is closed on shutdown.
+``create_app(settings)`` builds the app from settings its caller read once for the process: the CLI
+(``graphrec serve``), a worker process, a test. ``uvicorn api.main:create_worker_app --factory`` is
+the entry point that reads them from the environment itself.
+
+Nothing happens at import: the store is opened and the services built in the lifespan
+(:func:`api.container.open_services`), and the store is closed on shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
+from api.container import Services, install, open_services
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
-from api.ratelimit import TokenBucketLimiter
 from api.routers import events, items, model, ops, recommendations, users
 from api.shedding import ConcurrencyLimit
 from graphrec.config import Settings
-from graphrec.events.pipeline import build_pipeline
 from graphrec.events.policy import load_policy
-from graphrec.graph.factory import connect
-from graphrec.graph.port import GraphStore, HistoryReader
-from graphrec.recommend.popular import CatalogCache
-from graphrec.serving.cograph_holder import CoGraphHolder
-from graphrec.serving.holder import ModelHolder
-from graphrec.serving.store_health import StoreHealth, watch_store
+from graphrec.serving.store_health import watch_store
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/v1"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; ``settings`` default to ``Settings()`` (read once, here)."""
-    s = settings if settings is not None else Settings()
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app; ``settings`` are the process's one ``Settings`` (its entry point reads them)."""
+    s = settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _refuse_open_production(s)
         _single_threaded_math()
         policy = load_policy(s.events_policy_path)  # a bad policy file stops startup, with the reason
-        store = await run_in_threadpool(functools.partial(connect, s, serving=True))
-        try:
-            await run_in_threadpool(store.apply_schema)
-            app.state.settings = s
-            app.state.store = store
-            app.state.store_health = StoreHealth()
-            app.state.pipeline = build_pipeline(store, s, policy=policy)
-            app.state.rate_limiter = TokenBucketLimiter(s.rate_limit_per_s, s.rate_limit_burst)
-            app.state.client_limiter = TokenBucketLimiter(s.ip_rate_limit_per_s, s.ip_rate_limit_burst)
-            app.state.auth_failures = TokenBucketLimiter(s.auth_failures_per_minute / 60.0,
-                                                         s.auth_failures_per_minute)
-            app.state.models = ModelHolder(s.models_path, default_alpha=s.blend_default_alpha,
-                                           snapshot=_snapshot_provider(store, s))
-            app.state.catalog = CatalogCache(window_days=s.popular_window_days,
-                                             half_life_days=s.half_life_days, ttl_s=s.popular_ttl_s)
-            await run_in_threadpool(app.state.models.check)  # the CURRENT model, if one is published
-            await run_in_threadpool(app.state.catalog.refresh, store)
-            app.state.cograph = CoGraphHolder(refresh_s=s.cograph_refresh_s, fanout=s.traversal_fanout,
-                                              co_items=s.cograph_co_items)
-            try:
-                await run_in_threadpool(app.state.cograph.refresh, store)
-            except Exception:  # serve without the index (the store's traversal) until a rebuild works
-                logger.warning("co-interaction index not built at startup; retrying in the background",
-                               exc_info=True)
-            app.state.history = store.history_reader(concurrency=s.max_concurrency)
-            await _warm_up(app.state.history)
-            app.state.blocking = ThreadPoolExecutor(max_workers=s.blocking_threads,
-                                                    thread_name_prefix="graphrec-blocking")
-            # One thread parses and cleans event batches; their writes are awaited on the loop, so
-            # it never waits for the store and never fights other ingest threads for the GIL.
-            app.state.ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphrec-ingest")
+        async with open_services(s, metrics, policy) as services:
+            install(app, services)
             background = asyncio.gather(
-                _maintain(app, s),
-                watch_store(store, app.state.store_health, interval_s=s.store_check_s))
+                _maintain(services),
+                watch_store(services.store, services.health, interval_s=s.store_check_s))
+            model_state = services.models.state
             logger.info("graphrec API ready (store %s, policy %s, model %s)", s.graph_uri, policy.version,
-                        app.state.models.state.version if app.state.models.state else "none")
+                        model_state.version if model_state else "none")
             try:
                 yield
             finally:
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
-                app.state.blocking.shutdown(wait=True)
-                await app.state.history.aclose()
-                app.state.ingest.shutdown(wait=True)
-        finally:
-            await run_in_threadpool(store.close)
 
     metrics = Metrics()
     app = FastAPI(
@@ -120,23 +83,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def create_worker_app() -> FastAPI:
-    """The app as ``graphrec serve`` runs it: JSON logs at ``GRAPHREC_LOG_LEVEL``, settings from the
-    environment. A factory, so every uvicorn worker process configures its own logging."""
-    settings = Settings()
+def create_logged_app(settings: Settings) -> FastAPI:
+    """The app as ``graphrec serve`` runs it: JSON logs at ``settings.log_level``, then :func:`create_app`."""
     configure_json_logging(getattr(logging, settings.log_level.upper()))
     return create_app(settings)
 
 
-async def _warm_up(history: HistoryReader) -> None:
-    """Run the per-request reads once before serving: Neo4j plans a statement on its first run
-    (hundreds of ms on a small box), which the first user's request would otherwise wait for and,
-    past ``history_timeout_s``, answer degraded."""
-    try:
-        await history.user_history(user_id="graphrec-warm-up", limit=1)
-        await history.user_item_ids(user_id="graphrec-warm-up")
-    except Exception:  # the watchdog and the requests handle an unavailable store
-        logger.warning("store warm-up read failed", exc_info=True)
+def create_worker_app() -> FastAPI:
+    """``uvicorn api.main:create_worker_app --factory`` and each ``graphrec serve --workers N`` process:
+    the process's settings, read here from the environment, once (a factory, so every worker
+    process configures its own logging)."""
+    return create_logged_app(Settings())
 
 
 def _refuse_open_production(s: Settings) -> None:
@@ -161,28 +118,13 @@ def _single_threaded_math() -> None:
     threadpool_limits(1)
 
 
-def _snapshot_provider(store: GraphStore, s: Settings):  # type: ignore[no-untyped-def]
-    """Exports a snapshot only when a new model version has no ``blend.json`` yet (to tune it)."""
-
-    def provide():  # type: ignore[no-untyped-def]
-        from graphrec.export import ExportConfig, export_snapshot
-
-        return export_snapshot(store, ExportConfig(), half_life_days=s.half_life_days, progress=False)
-
-    return provide
-
-
-async def _maintain(app: FastAPI, s: Settings) -> None:
-    """Background upkeep, off the request path: hot-swap new model versions, refresh trending items."""
+async def _maintain(services: Services) -> None:
+    """Background upkeep, off the request path: every due refresh (model version, trending items,
+    co-interaction index) under the one policy of :mod:`graphrec.serving.refresh`."""
     while True:
-        await asyncio.sleep(s.model_poll_s)
-        try:
-            await run_in_threadpool(app.state.models.check)
-            if not app.state.store_health.up:
-                continue  # the store watchdog brings it back; refreshes would only fail
-            if app.state.catalog.stale:
-                await run_in_threadpool(app.state.catalog.refresh, app.state.store)
-            if app.state.cograph.stale:
-                await run_in_threadpool(app.state.cograph.refresh, app.state.store)
-        except Exception:  # keep the loop alive whatever happens
-            logger.exception("background maintenance failed")
+        await asyncio.sleep(services.settings.model_poll_s)
+        for refresher in services.refreshers:
+            if refresher.needs_store and not services.health.up:
+                continue  # the store watchdog brings it back; the refresh would only fail
+            if refresher.due:
+                await run_in_threadpool(refresher.run)  # never raises: it logs and backs off

@@ -119,8 +119,6 @@ class ObservabilityMiddleware:
             request_id_var.reset(token)
 
 
-def install_observability(app: FastAPI, metrics: Metrics | None = None) -> Metrics:
-    metrics = metrics if metrics is not None else Metrics()
-    app.state.metrics = metrics
+def install_observability(app: FastAPI, metrics: Metrics) -> None:
+    """Count and log every request into ``metrics`` (the app's services hold the same object)."""
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
-    return metrics

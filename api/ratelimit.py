@@ -1,4 +1,4 @@
-"""Token buckets (per API key, per client address), kept in the app state (never a module global)."""
+"""Token buckets (per API key, per client address), held by the app's services (never a module global)."""
 
 from __future__ import annotations
 

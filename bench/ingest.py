@@ -99,8 +99,9 @@ def start_api(store_env: dict[str, str], port: int, workers: int) -> subprocess.
     graphrec = str(Path(sys.executable).with_name("graphrec"))
     cmd = [graphrec, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
     if os.environ.get("BENCH_UVICORN"):
-        cmd = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--port", str(port),
+        cmd = [sys.executable, "-m", "uvicorn", "api.main:create_worker_app", "--factory", "--port", str(port),
                "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+        env["GRAPHREC_LOG_LEVEL"] = "warning"
     proc = subprocess.Popen(
         cmd,
         cwd=REPO,

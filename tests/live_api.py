@@ -1,6 +1,6 @@
 """A real API process for tests that need HTTP, signals or several clients: uvicorn started here.
 
-The process is the one users run (``uvicorn api.main:create_app --factory``) with settings from its
+The process is the one users run (``uvicorn api.main:create_worker_app --factory``) with settings from its
 environment; ``start_api`` waits until it answers and callers stop it (``stop_api``) in ``finally``.
 """
 
@@ -29,9 +29,9 @@ def start_api(env: dict[str, str], port: int, *, log: Path | None = None,
     """Start the API on ``127.0.0.1:port`` with ``env`` over the test's own environment."""
     out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", "api.main:create_worker_app", "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
-        cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+        cwd=REPO, env={**os.environ, "GRAPHREC_LOG_LEVEL": "warning", **env}, stdout=out, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

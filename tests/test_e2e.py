@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from api.container import services_of
 from api.main import create_app
 from graphrec import demo
 from graphrec.config import Settings
@@ -63,7 +64,9 @@ def client(published: Settings) -> Iterator[TestClient]:
 
 
 def known_user_and_items(client: TestClient) -> tuple[str, list[str]]:
-    art = client.app.state.models.state.artifact
+    state = services_of(client.app).models.state
+    assert state is not None
+    art = state.artifact
     return str(art.user_ids[0]), [str(i) for i in art.item_ids[:40].tolist()]
 
 
@@ -140,8 +143,8 @@ def test_hot_swap_while_hammering(client: TestClient, published: Settings) -> No
     for t in threads:
         t.start()
     try:
-        store = client.app.state.store
-        publish(store, models_path=published.models_path, version=new)
+        publish(services_of(client.app).store, models_path=published.models_path, version=new,
+                half_life_days=published.half_life_days)
         deadline = time.monotonic() + 15
         while client.get("/v1/model").json()["version"] != new and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -166,7 +169,7 @@ def test_ops_endpoints(client: TestClient) -> None:
 
 def test_store_outage_degrades_to_embedding_only(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     user, _ = known_user_and_items(client)
-    store = client.app.state.store
+    services = services_of(client.app)
 
     def down(**_: object) -> None:
         raise StoreUnavailable("store down")
@@ -174,8 +177,8 @@ def test_store_outage_degrades_to_embedding_only(client: TestClient, monkeypatch
     async def down_async(**_: object) -> None:
         raise StoreUnavailable("store down")
 
-    monkeypatch.setattr(client.app.state.history, "user_history", down_async)
-    monkeypatch.setattr(store, "co_interaction_candidates_for_user", down)
+    monkeypatch.setattr(services.history, "user_history", down_async)
+    monkeypatch.setattr(services.store, "co_interaction_candidates_for_user", down)
     r = client.get(f"/v1/users/{user}/recommendations")
     assert r.status_code == 200
     assert r.json()["degraded"] is True and {d["source"] for d in r.json()["data"]} == {"embedding"}

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import Executor
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
-from api.deps import ApiKeyDep, PipelineDep, SettingsDep, require_store
+from api.deps import ApiKeyDep, IngestDep, PipelineDep, SettingsDep, require_store
 from api.errors import error_item
 from api.openapi import body_ref
 from api.schemas.errors import ErrorListPublic, error_responses
@@ -95,8 +96,7 @@ def _validate(body: bytes, settings: Settings) -> list[EventIn]:
     return events
 
 
-async def _ingest(request: Request, body: bytes, settings: Settings, pipeline: EventPipeline) -> EventsAccepted:
-    executor = request.app.state.ingest
+async def _ingest(executor: Executor, body: bytes, settings: Settings, pipeline: EventPipeline) -> EventsAccepted:
     events = await asyncio.get_running_loop().run_in_executor(executor, _validate, body, settings)
     try:
         report = await pipeline.ingest_async(events, on_refused="reject", executor=executor)
@@ -138,7 +138,7 @@ BODY_MODELS = (EventsCreate,)
     ),
 )
 async def create_events(
-    request: Request, _key: ApiKeyDep, settings: SettingsDep, pipeline: PipelineDep,
+    request: Request, _key: ApiKeyDep, settings: SettingsDep, pipeline: PipelineDep, ingest: IngestDep,
     _store: Annotated[None, Depends(require_store)],
 ) -> EventsAccepted:
     """Record a batch of behaviour events, each exactly once; answered after the write is durable."""
@@ -146,4 +146,4 @@ async def create_events(
     if ctype is not None and not ctype.split(";", 1)[0].strip().lower().endswith("json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the batch as application/json")
     body = await _read_body(request, settings.events_max_body_bytes)
-    return await _ingest(request, body, settings, pipeline)
+    return await _ingest(ingest, body, settings, pipeline)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
-from api.deps import read_access
+from api.deps import ModelsDep, read_access
 from api.schemas.errors import error_responses
 from api.schemas.recommend import ModelPublic
 
@@ -15,9 +15,8 @@ router = APIRouter(prefix="/model", tags=["model"], dependencies=[Depends(read_a
 
 
 @router.get("", response_model=ModelPublic)
-def read_model(request: Request) -> ModelPublic:
+def read_model(holder: ModelsDep) -> ModelPublic:
     """The served model version, its training time, evaluation metrics and blend weight."""
-    holder = request.app.state.models
     state = holder.state
     if state is None:
         return ModelPublic(loaded=False, last_error=holder.last_error)

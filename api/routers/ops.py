@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api.deps import HealthDep, MetricsDep, ModelsDep, StoreDep
 from api.schemas.recommend import HealthPublic
 
 router = APIRouter(tags=["operations"])
@@ -26,16 +27,14 @@ def _ping(store: object) -> bool:
 
 
 @router.get("/readyz", response_model=HealthPublic, responses={503: {"model": HealthPublic}})
-async def readyz(request: Request) -> Response:
+async def readyz(health: HealthDep, store: StoreDep, holder: ModelsDep) -> Response:
     """Readiness: the store answers and the model is loaded (or none is published yet).
 
     503 while the store is down, even with a model loaded: recommendations would still answer
     (degraded) but events and user routes cannot, so a load balancer should prefer a replica whose
     store works. Liveness (``/healthz``) stays 200: restarting the API would not bring the store back.
     """
-    health = request.app.state.store_health
-    store_ok = health.up and await run_in_threadpool(_ping, request.app.state.store)
-    holder = request.app.state.models
+    store_ok = health.up and await run_in_threadpool(_ping, store)
     model = holder.state.version if holder.state is not None else None
     model_ok = model is not None or holder.last_error is None
     checks = {"store": store_ok, "model": model or "none published", "model_error": holder.last_error,
@@ -46,6 +45,6 @@ async def readyz(request: Request) -> Response:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
+def metrics(metrics: MetricsDep) -> Response:
     """Prometheus text exposition."""
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

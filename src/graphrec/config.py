@@ -98,7 +98,9 @@ class Settings(BaseSettings):
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$", description="API log level")
     # -- recommendation API (issue 5; see docs/api.md) --
     cors_origins: str = Field("", description="comma-separated origins allowed by CORS ('*' for any)")
-    model_poll_s: float = Field(3.0, gt=0, description="how often the API checks the CURRENT model pointer")
+    model_poll_s: float = Field(
+        3.0, gt=0, description="how often the API checks which model version is current (the store's "
+        "record, written by `graphrec publish`) and runs due background refreshes")
     blend_default_alpha: float = Field(
         0.5, ge=0, le=1, description="embedding weight of the blend when no tuned blend.json exists")
     candidates_per_source: int = Field(100, ge=10, le=2_000, description="ANN / traversal candidates per request")
@@ -113,6 +115,11 @@ class Settings(BaseSettings):
                                   description="co-items kept per item in the in-memory traversal index")
     cograph_refresh_s: float = Field(300.0, gt=0,
                                      description="how often the API rebuilds its in-memory co-interaction index")
+    refresh_retry_s: float = Field(
+        5.0, gt=0, description="first wait before retrying a failed background refresh (trending items, "
+        "co-interaction index, model load); doubles with every failure in a row")
+    refresh_retry_max_s: float = Field(
+        300.0, gt=0, description="longest wait between retries of a failed background refresh")
     # -- failure and overload behaviour of the API (issue 14; see docs/api.md) --
     store_timeout_s: float = Field(
         10.0, gt=0, description="longest one store command of the API may take before it counts as "
@@ -149,6 +156,12 @@ class Settings(BaseSettings):
         if self.environment != "local" and self.graph_location.kind == "neo4j":
             if self.graph_password is None or self.graph_password.get_secret_value() in ("", "neo4j", "password"):
                 raise ValueError("GRAPHREC_GRAPH_PASSWORD must be set to a non-default value outside local use")
+        return self
+
+    @model_validator(mode="after")
+    def _retry_cap_above_first_wait(self) -> Settings:
+        if self.refresh_retry_max_s < self.refresh_retry_s:
+            raise ValueError("GRAPHREC_REFRESH_RETRY_MAX_S must be at least GRAPHREC_REFRESH_RETRY_S")
         return self
 
     @property

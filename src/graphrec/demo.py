@@ -82,20 +82,18 @@ def demo_pipeline_config(epochs: int) -> object:
 
 
 def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30) -> str:
-    """Export -> train -> tune the blend on the same snapshot -> publish; returns the version name."""
-    from graphrec.export import export_snapshot
-    from graphrec.model.artifact import ModelArtifact
-    from graphrec.model.blend_tuning import ensure_blend
+    """Export -> train (which tunes the blend on the same snapshot) -> publish; returns the version name."""
+    from graphrec.model.blend_tuning import load_blend
     from graphrec.model.pipeline import publish, train
 
     cfg = demo_pipeline_config(epochs)
-    snapshot = export_snapshot(store, cfg.export, half_life_days=settings.half_life_days,  # type: ignore[attr-defined]
-                               progress=False)
     out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,  # type: ignore[arg-type]
-                snapshot=snapshot, progress=False)
-    blend = ensure_blend(out, ModelArtifact.load(out), snapshot, half_life_days=settings.half_life_days)
-    logger.info("trained %s; blend alpha %.2f (%s)", out.name, blend.alpha, blend.metric)
-    name, _, _ = publish(store, models_path=settings.models_path, version=out.name)
+                store=store, progress=False)
+    blend = load_blend(out)
+    logger.info("trained %s; blend %s", out.name,
+                f"alpha {blend.alpha:.2f} ({blend.metric})" if blend is not None else "not tuned: default alpha")
+    name, _, _ = publish(store, models_path=settings.models_path, version=out.name,
+                         half_life_days=settings.half_life_days)
     return name
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.container import Services, services_of
 from api.main import create_app
 from graphrec.config import Settings
 from graphrec.graph.falkordb_store import FalkorDBStore
@@ -45,11 +46,17 @@ def settings(api_store_dir: Path) -> Settings:
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
-        c.app.state.store.clear()
+        services_of(c.app).store.clear()
         yield c
 
 
 @pytest.fixture
-def api_store(client: TestClient) -> GraphStore:
+def services(client: TestClient) -> Services:
+    """The running app's services (its store, holders, readers), as its routes get them."""
+    return services_of(client.app)
+
+
+@pytest.fixture
+def api_store(services: Services) -> GraphStore:
     """The app's own store, for assertions on what was (not) written."""
-    return client.app.state.store
+    return services.store

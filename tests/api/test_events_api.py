@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.container import services_of
 from api.main import create_app
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
@@ -250,7 +251,7 @@ def test_events_of_users_without_consent_are_refused_whole(client: TestClient, a
 def test_rate_limit_per_key_answers_429_with_retry_after(settings: Settings) -> None:
     limited = settings.model_copy(update={"rate_limit_per_s": 0.5, "rate_limit_burst": 2})
     with TestClient(create_app(limited)) as c:
-        c.app.state.store.clear()
+        services_of(c.app).store.clear()
         ok = [
             c.post("/v1/events", json={"events": [ev(k)]}, headers={"X-API-Key": "test-key-1"}).status_code
             for k in range(2)
@@ -278,7 +279,7 @@ def test_unexpected_errors_do_not_leak(settings: Settings, monkeypatch: pytest.M
         def boom(*_a: Any, **_k: Any) -> None:
             raise RuntimeError("password=hunter2 at /secret/path")
 
-        monkeypatch.setattr(c.app.state.pipeline, "prepare", boom)
+        monkeypatch.setattr(services_of(c.app).pipeline, "prepare", boom)
         r = c.post("/v1/events", json={"events": [ev()]}, headers={"X-API-Key": "test-key-1"})
     assert r.status_code == 500 and r.json() == {"detail": "internal server error"}
     assert "hunter2" not in r.text

@@ -10,12 +10,13 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
 from api.main import create_app
+from graphrec.config import Settings
 from graphrec.ids import ID_JSON_SCHEMA
 
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
-    return create_app().openapi()
+    return create_app(Settings()).openapi()
 
 
 def refs(node: Any) -> set[str]:

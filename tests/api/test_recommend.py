@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.container import services_of
 from api.main import create_app
 from graphrec.config import Settings
 from graphrec.graph.records import InteractionDelta, ItemRecord
@@ -21,14 +22,15 @@ NOW = int(time.time() * 1000)
 def rec_client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
     s = settings.model_copy(update={"model_dir": tmp_path / "models"})  # no model published
     with TestClient(create_app(s), headers={"X-API-Key": API_KEY}) as c:
-        store = c.app.state.store
+        services = services_of(c.app)
+        store = services.store
         store.clear()
         store.upsert_items([ItemRecord(f"i{j}", title=f"Item {j}", categories=("books" if j % 2 else "games",))
                             for j in range(6)])
         deltas = [InteractionDelta(f"u{u}", f"i{j}", 1.0 + j, 1, NOW - 1000 * j, NOW - 1000 * j)
                   for u in range(4) for j in range(6) if (u + j) % 3]
         store.upsert_interactions(deltas)
-        assert c.app.state.catalog.refresh(store)
+        services.catalog.refresh(store)
         yield c
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api.container import services_of
 from api.main import create_app
 from graphrec.config import Settings
 from graphrec.graph.embedded import EmbeddedServer
@@ -39,13 +40,14 @@ def client(store_dir: Path, tmp_path: Path) -> Iterator[TestClient]:
     s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, store_check_s=0.1,
                  rate_limit_per_s=10_000, rate_limit_burst=10_000)
     with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
-        store = c.app.state.store
+        services = services_of(c.app)
+        store = services.store
         store.upsert_items([ItemRecord("i1", title="One"), ItemRecord("i2", title="Two")])
         store.upsert_interactions([InteractionDelta("u1", "i1", 1.0, 1, NOW, NOW),
                                    InteractionDelta("u2", "i1", 1.0, 1, NOW, NOW),
                                    InteractionDelta("u2", "i2", 1.0, 1, NOW, NOW)])
-        assert c.app.state.catalog.refresh(store)
-        c.app.state.cograph.refresh(store)  # the in-memory traversal index, as a running API has it
+        services.catalog.refresh(store)
+        services.cograph.refresh(store)  # the in-memory traversal index, as a running API has it
         yield c
 
 
@@ -70,14 +72,14 @@ def wait_ready(c: TestClient, timeout_s: float = 60.0) -> None:
 
 def hold_watchdog(c: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the store down for the assertions: the watchdog's recover() only pings."""
-    store = c.app.state.store
+    store = services_of(c.app).store
     monkeypatch.setattr(store, "recover", store.ping)
 
 
 def count_history_reads(c: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The users whose history the API reads from here on (the real reader, counted)."""
     reads: list[str] = []
-    history = c.app.state.history
+    history = services_of(c.app).history
     real = history.user_history
 
     async def counted(*, user_id: str, limit: int = 200):  # type: ignore[no-untyped-def]
@@ -141,22 +143,40 @@ def test_the_watchdog_restarts_a_killed_embedded_server_and_reaps_it(client: Tes
     edges = {e["item_id"]: e["count"] for e in client.get("/v1/users/u1/interactions").json()["data"]}
     assert edges["i1"] >= 3  # seeded once, e1 and e3 (e2 only if it was acknowledged)
     assert client.get("/v1/users/u1/recommendations").json()["degraded"] is False or \
-        client.app.state.models.state is None
+        services_of(client.app).models.state is None
 
 
-def test_startup_survives_a_failing_co_interaction_build(store_dir: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_startup_survives_failing_refreshes_and_retries_them_with_backoff(
+        store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store hiccup while the catalogue and the co-interaction index are first built: the API still
+    starts and answers; the refreshes are retried in the background after a backoff, not on every tick."""
+    from graphrec.recommend.popular import CatalogCache
     from graphrec.serving.cograph_holder import CoGraphHolder
 
-    def broken(self: CoGraphHolder, store: object) -> None:
-        raise RuntimeError("rebuild failed")
+    def broken(self: object, store: object) -> None:
+        raise RuntimeError("store hiccup")
 
     monkeypatch.setattr(CoGraphHolder, "refresh", broken)
-    s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY)
+    monkeypatch.setattr(CatalogCache, "refresh", broken)
+    s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, model_poll_s=0.05,
+                 refresh_retry_s=3.0)
     with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
+        services = services_of(c.app)
         assert c.get("/readyz").status_code == 200
-        assert c.app.state.cograph.index is None
+        assert services.cograph.index is None and services.catalog.view.popular == ()
         assert c.get("/v1/users/u1/recommendations").status_code == 200
+        assert c.get("/v1/items/popular").status_code == 200
+        time.sleep(0.5)  # ten maintenance ticks: none of them retries before the backoff is over
+        failing = {r.name: r.backoff.failures for r in services.refreshers}
+        assert failing == {"model version": 0, "trending catalogue": 1, "co-interaction index": 1}
+        services.store.upsert_interactions([InteractionDelta("u1", "i1", 1.0, 1, NOW, NOW),
+                                            InteractionDelta("u2", "i1", 1.0, 1, NOW, NOW)])
+        monkeypatch.undo()  # the store is fine again: the retries after the backoff succeed
+        deadline = time.monotonic() + 30
+        while (services.cograph.index is None or not services.catalog.view.popular) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert services.cograph.index is not None and [i for i, _ in services.catalog.view.popular] == ["i1"]
+        assert all(r.backoff.failures == 0 and r.last_error is None for r in services.refreshers)
 
 
 def test_empty_key_list_outside_local_refuses_to_start(store_dir: Path, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from store_reads import stored_embedding
 
+from api.container import services_of
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionDelta
@@ -191,10 +192,11 @@ def test_no_seen_item_comes_back_for_a_user_with_1000_edges(client: TestClient, 
         for item in (f"i{980 + j % 20}", f"i{(j * 7) % 800}", f"i{1000 + j % 150}"):
             deltas.append(InteractionDelta(f"o{j}", item, 2.0, 1, NOW - 5_000, NOW - 5_000))
     api_store.upsert_interactions(deltas)
+    cograph = services_of(client.app).cograph
     if index:
-        client.app.state.cograph.refresh(api_store)
+        cograph.refresh(api_store)
     else:
-        client.app.state.cograph.index = None
+        cograph.index = None
     r = client.get("/v1/users/heavy/recommendations", params={"k": 100, "exclude_seen": "true"})
     assert r.status_code == 200, r.text
     got = [d["item_id"] for d in r.json()["data"]]

@@ -75,9 +75,10 @@ def test_graphrec_commands_shown_exist(production: str) -> None:
 
 
 def test_api_routes_shown_exist(production: str) -> None:
-    from api.main import create_app  # builds routes only; the lifespan (store, settings) does not run
+    from api.main import create_app  # builds routes only; the lifespan (store) does not run
+    from graphrec.config import Settings
 
-    routes = list(create_app().openapi()["paths"])
+    routes = list(create_app(Settings()).openapi()["paths"])
     shown = re.findall(r"http://localhost:8000(/[^\s?\"]*)", production)
     assert "/healthz" in shown and len(shown) >= 3
     for path in shown:

@@ -73,7 +73,7 @@ def world(neo4j_server: Any, neo4j_store_session: Neo4jStore,
                          train=TrainConfig(encoder=EncoderConfig(dim=8, layers=2), epochs=6, batch_size=32,
                                            eval_every=2, validation_fraction=0.2))
     train(cfg, models_path=models, half_life_days=30.0, store=store, version="v1", progress=False)
-    publish(store, models_path=models, version="v1")
+    publish(store, models_path=models, version="v1", half_life_days=30.0)
     settings = Settings(graph_uri=neo4j_server.uri, graph_user=neo4j_server.user,
                         graph_password=SecretStr(neo4j_server.password), graph_database=neo4j_server.database,
                         model_dir=models, api_keys=KEY, rate_limit_per_s=1_000, rate_limit_burst=1_000)
@@ -226,7 +226,7 @@ def falkor_twin(world: World, embedded_store_session: FalkorDBStore) -> Iterator
     twin.clear()
     twin.upsert_items(world.items)
     twin.upsert_interactions(world.deltas)
-    publish(twin, models_path=world.models, version="v1")
+    publish(twin, models_path=world.models, version="v1", half_life_days=30.0)
     yield twin
     twin.clear()
 

@@ -1,4 +1,5 @@
-"""train -> version directory -> publish: embeddings on the nodes, meta and CURRENT pointer updated."""
+"""train -> version directory (with its tuned blend) -> publish: embeddings on the nodes, the store's
+current-version record and the local CURRENT cache updated."""
 
 from __future__ import annotations
 
@@ -12,8 +13,16 @@ from factories import T0, delta
 from graphrec.export import ExportConfig
 from graphrec.graph.port import GraphStore
 from graphrec.model.artifact import ModelArtifact
+from graphrec.model.blend_tuning import load_blend
 from graphrec.model.config import EncoderConfig, TrainConfig
-from graphrec.model.pipeline import PipelineConfig, current_version, list_versions, publish, train
+from graphrec.model.pipeline import (
+    PipelineConfig,
+    current_version,
+    list_versions,
+    publish,
+    published_version,
+    train,
+)
 
 
 @pytest.fixture
@@ -36,12 +45,14 @@ def test_train_and_publish_round_trip(store: GraphStore, tmp_path: Path) -> None
     assert list_versions(models) == ["v1", "v2"]
     for out in (first, second):
         for name in ("config.json", "weights.pt", "user_ids.npy", "item_embeddings.npy", "metrics.json",
-                     "manifest.json", "index/index.json"):
+                     "manifest.json", "index/index.json", "blend.json"):
             assert (out / name).exists(), name
+        blend = load_blend(out)  # tuned at training time, on the training snapshot: serving only loads it
+        assert blend is not None and blend.source == "tuned" and blend.metric == "ndcg@20"
 
-    version, n_users, n_items = publish(store, models_path=models, version="latest")
+    version, n_users, n_items = publish(store, models_path=models, version="latest", half_life_days=30.0)
     assert (version, n_users, n_items) == ("v2", 24, 15)
-    assert store.get_meta(key="model_version") == "v2"
+    assert store.get_meta(key="model_version") == published_version(store) == "v2"
     assert current_version(models) == "v2"
     artifact = ModelArtifact.load(second)
     stored = stored_embedding(store, "Item", "i3")
@@ -51,5 +62,8 @@ def test_train_and_publish_round_trip(store: GraphStore, tmp_path: Path) -> None
     assert user is not None and user.shape == (8,)
     assert artifact.manifest["snapshot_hash"] == artifact.manifest["snapshot"]["content_hash"]
 
-    publish(store, models_path=models, version="v1")
-    assert store.get_meta(key="model_version") == "v1" and current_version(models) == "v1"
+    (first / "blend.json").unlink()  # as a version trained before training tuned the blend
+    publish(store, models_path=models, version="v1", half_life_days=30.0)
+    assert published_version(store) == "v1" and current_version(models) == "v1"
+    tuned = load_blend(first)  # publish tuned it from a fresh export: the API never has to
+    assert tuned is not None and tuned.source == "tuned"

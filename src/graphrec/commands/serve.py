@@ -1,4 +1,4 @@
-"""``graphrec serve``: run the API (``api.main:create_app``) under uvicorn."""
+"""``graphrec serve``: run the API (``api.main``) under uvicorn."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str | None = 
           workers: int | None = None) -> None:
     """Run the API until interrupted (JSON logs with request ids); options override the settings.
 
-    One worker runs in this process. Several run as child processes, each with its own
-    ``SO_REUSEPORT`` socket (``graphrec.commands.workers``) and its own app built from the
+    One worker runs in this process, on the settings read here. Several run as child processes, each
+    with its own ``SO_REUSEPORT`` socket (``graphrec.commands.workers``) and its own app built from the
     environment (``api.main:create_worker_app``), so the overrides travel as ``GRAPHREC_*`` variables.
     """
     import uvicorn
@@ -27,9 +27,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str | None = 
         os.environ["GRAPHREC_API_WORKERS"] = str(workers)
     settings = Settings()
     if settings.api_workers == 1:
-        from api.main import create_worker_app
+        from api.main import create_logged_app
 
-        uvicorn.run(create_worker_app(), host=host, port=port, log_config=None, access_log=False,
+        uvicorn.run(create_logged_app(settings), host=host, port=port, log_config=None, access_log=False,
                     log_level=settings.log_level)
     else:
         from api.observability import configure_json_logging

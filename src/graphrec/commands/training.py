@@ -175,12 +175,13 @@ def publish_command(
     settings = Settings()
     try:
         with open_store(settings) as store:
-            name, users, items = publish(store, models_path=settings.models_path, version=version)
+            name, users, items = publish(store, models_path=settings.models_path, version=version,
+                                         half_life_days=settings.half_life_days)
     except FileNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"published {name}: {users:,} user and {items:,} item embeddings; "
-               f"{settings.models_path / 'CURRENT'} -> {name}")
+    typer.echo(f"published {name}: {users:,} user and {items:,} item embeddings; the store's current model "
+               f"version (and {settings.models_path / 'CURRENT'}) -> {name}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,9 +1,16 @@
 """Pure functions behind ``graphrec train`` and ``graphrec publish`` (the CLI only parses arguments).
 
-``train`` exports a snapshot from the store (or takes one), fits GraphSAGE, and writes a new version
-directory under ``models_path``; ``publish`` copies a version's embeddings onto the graph nodes,
-records it in the store's meta node and flips the ``CURRENT`` pointer file atomically so a running
-API can hot-swap to it.
+``train`` exports a snapshot from the store (or takes one), fits GraphSAGE, tunes the blend weight on
+the same snapshot (``blend.json``) and writes a new version directory under ``models_path``;
+``publish`` copies a version's embeddings onto the graph nodes and records it as current.
+
+Why tuning happens here: it needs a snapshot, which training has in hand and serving does not; an
+API that exported and tuned while loading a model did offline work on the request-serving process.
+
+The current version has one source of truth: the store's meta record (``model_version``), which
+every API replica reads (:func:`published_version`), so replicas on different hosts agree. The
+``CURRENT`` file in ``models_path`` is a local cache of it, written by ``publish`` too; the API
+falls back to it only while the store cannot be asked.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 import os
 import time
 import tomllib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from graphrec.export import ExportConfig, export_snapshot
 from graphrec.graph.port import GraphStore
 from graphrec.model.artifact import ModelArtifact
+from graphrec.model.blend_tuning import BlendParams, ensure_blend, load_blend
 from graphrec.model.config import TrainConfig
 from graphrec.model.trainer import Trainer
 from graphrec.progress import Mode
@@ -63,7 +72,8 @@ def train(
     snapshot: Snapshot | None = None, version: str | None = None, progress: Mode | bool = True,
     checkpoint_dir: Path | None = None,
 ) -> Path:
-    """Export (unless ``snapshot`` is given), train, and write a version directory; returns its path.
+    """Export (unless ``snapshot`` is given), train, tune the blend, and write a version directory;
+    returns its path.
 
     ``checkpoint_dir``: resumable training (see :class:`graphrec.model.trainer.Trainer`); a resumed run
     must see the same snapshot, so resume long runs from a saved one (``graphrec export``)."""
@@ -86,8 +96,20 @@ def train(
     artifact = ModelArtifact.from_training(result, snapshot, version=version, config=cfg.train, metrics=metrics)
     out = artifact.save(models_path / version)
     (out / "pipeline.json").write_text(cfg.model_dump_json(indent=2))
+    tune_version_blend(out, artifact, snapshot, half_life_days=half_life_days)
     logger.info("wrote model version %s", out)
     return out
+
+
+def tune_version_blend(directory: Path, artifact: ModelArtifact, snapshot: Snapshot | Callable[[], Snapshot], *,
+                       half_life_days: float) -> BlendParams | None:
+    """Write the version's ``blend.json`` (kept if it exists). A snapshot too small for a validation
+    split leaves the version on the default alpha, which the log says (training itself succeeded)."""
+    try:
+        return ensure_blend(directory, artifact, snapshot, half_life_days=half_life_days)
+    except ValueError as exc:
+        logger.warning("blend of %s not tuned (%s): it will be served with the default alpha", directory.name, exc)
+        return None
 
 
 def list_versions(models_path: Path) -> list[str]:
@@ -114,8 +136,13 @@ def resolve_version(models_path: Path, version: str) -> str:
     return version
 
 
+def published_version(store: GraphStore) -> str | None:
+    """The version ``publish`` last recorded in the store: the one every API replica serves."""
+    return store.get_meta(key=META_KEY)
+
+
 def current_version(models_path: Path) -> str | None:
-    """The version the ``CURRENT`` pointer names, if any."""
+    """The version the local ``CURRENT`` pointer names, if any (a cache of :func:`published_version`)."""
     pointer = models_path / CURRENT
     return pointer.read_text().strip() or None if pointer.exists() else None
 
@@ -127,10 +154,20 @@ def write_current(models_path: Path, version: str) -> None:
     os.replace(tmp, models_path / CURRENT)
 
 
-def publish(store: GraphStore, *, models_path: Path, version: str) -> tuple[str, int, int]:
-    """Write a version's embeddings to the graph and make it current; returns (version, users, items)."""
+def publish(store: GraphStore, *, models_path: Path, version: str, half_life_days: float) -> tuple[str, int, int]:
+    """Write a version's embeddings to the graph and make it current; returns (version, users, items).
+
+    A version trained before training tuned the blend gets its ``blend.json`` here first (exported
+    with the version's own export config), so the API never has to tune.
+    """
     name = resolve_version(models_path, version)
-    artifact = ModelArtifact.load(models_path / name)
+    directory = models_path / name
+    artifact = ModelArtifact.load(directory)
+    if load_blend(directory) is None:
+        export = _export_config(directory)
+        tune_version_blend(directory, artifact, lambda: export_snapshot(store, export, half_life_days=half_life_days,
+                                                                        progress=False),
+                           half_life_days=half_life_days)
     items = store.write_embeddings(label="Item", ids=artifact.item_ids.tolist(),
                                    vectors=artifact.item_embeddings, model_version=name)
     users = store.write_embeddings(label="User", ids=artifact.user_ids.tolist(),
@@ -138,3 +175,11 @@ def publish(store: GraphStore, *, models_path: Path, version: str) -> tuple[str,
     store.set_meta(key=META_KEY, value=name)
     write_current(models_path, name)
     return name, users, items
+
+
+def _export_config(directory: Path) -> ExportConfig:
+    """The export config a version was trained with (``pipeline.json``), else the defaults."""
+    path = directory / "pipeline.json"
+    if not path.exists():
+        return ExportConfig()
+    return PipelineConfig.model_validate_json(path.read_text()).export

@@ -8,8 +8,6 @@ read one immutable :class:`CatalogView` reference, so a refresh never blocks or 
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,8 +17,6 @@ import numpy as np
 from graphrec.events.decay import DAY_MS, decay_weights
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionPage
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,32 +83,33 @@ def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_
 
 
 class CatalogCache:
-    """Holds the current :class:`CatalogView`; ``refresh`` swaps in a new one (or keeps the old on error)."""
+    """Holds the current :class:`CatalogView`; :meth:`refresh` swaps in a new one.
 
-    def __init__(self, *, window_days: float, half_life_days: float, ttl_s: float) -> None:
+    When and how often it is refreshed, and what happens when a refresh fails (the old view stays),
+    is the caller's policy (the API's ``graphrec.serving.refresh``).
+    """
+
+    def __init__(self, *, window_days: float, half_life_days: float) -> None:
         self.window_days = window_days
         self.half_life_days = half_life_days
-        self.ttl_s = ttl_s
         self.view = CatalogView()
-        self.refreshed_at = 0.0
-        self._lock = threading.Lock()
 
-    @property
-    def stale(self) -> bool:
-        return time.monotonic() - self.refreshed_at > self.ttl_s
+    def refresh(self, store: GraphStore) -> CatalogView:
+        """Rebuild from the store and swap; raises (keeping the previous view) when the store fails."""
+        self.view = build_view(store, now_ms=int(time.time() * 1000), window_days=self.window_days,
+                               half_life_days=self.half_life_days)
+        return self.view
 
-    def refresh(self, store: GraphStore) -> bool:
-        """Rebuild from the store; False (old view kept) when the store fails."""
-        if not self._lock.acquire(blocking=False):
-            return False  # another refresh is running
-        try:
-            view = build_view(store, now_ms=int(time.time() * 1000), window_days=self.window_days,
-                              half_life_days=self.half_life_days)
-        except Exception:
-            logger.warning("catalog refresh failed; serving the previous view", exc_info=True)
-            return False
-        finally:
-            self._lock.release()
-        self.view = view
-        self.refreshed_at = time.monotonic()
-        return True
+
+class UnknownCategory(ValueError):
+    """A category the catalogue does not hold (the API answers 422)."""
+
+    def __init__(self, category: str) -> None:
+        super().__init__(f"unknown category '{category}'")
+        self.category = category
+
+
+def check_category(view: CatalogView, category: str | None) -> None:
+    """Refuse a filter on a category no item has: an empty answer would hide the caller's typo."""
+    if category is not None and category not in view.category_names:
+        raise UnknownCategory(category)

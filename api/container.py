@@ -1,0 +1,142 @@
+"""The application's services in one typed container, built by the lifespan and kept in one place.
+
+Why: routers used to read a dozen untyped ``app.state`` attributes directly, so nothing checked
+their types and FastAPI's ``dependency_overrides`` could not replace them. Now the lifespan builds
+one :class:`Services` (:func:`open_services`), :func:`install` puts it on the app, and
+:func:`services_of` is the only reader; routes take typed dependencies (``api.deps``) built on it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from api.observability import Metrics
+from api.ratelimit import TokenBucketLimiter
+from graphrec.config import Settings
+from graphrec.events.pipeline import EventPipeline, build_pipeline
+from graphrec.events.policy import WeightPolicy
+from graphrec.graph.factory import connect
+from graphrec.graph.port import GraphStore, HistoryReader
+from graphrec.recommend.popular import CatalogCache
+from graphrec.recommend.recommender import Recommender
+from graphrec.serving.cograph_holder import CoGraphHolder
+from graphrec.serving.holder import ModelHolder
+from graphrec.serving.refresh import Backoff, Refresher
+from graphrec.serving.store_health import StoreHealth
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Services:
+    """Everything a request may use; one per app, alive from startup to shutdown."""
+
+    settings: Settings
+    metrics: Metrics
+    store: GraphStore
+    health: StoreHealth
+    pipeline: EventPipeline
+    rate_limiter: TokenBucketLimiter  # per API key
+    client_limiter: TokenBucketLimiter  # per client address, reads open without a key
+    auth_failures: TokenBucketLimiter  # failed key attempts per client address
+    models: ModelHolder
+    catalog: CatalogCache
+    cograph: CoGraphHolder
+    history: HistoryReader
+    recommender: Recommender
+    blocking: ThreadPoolExecutor  # requests' blocking store calls (see graphrec.recommend.recommender)
+    ingest: ThreadPoolExecutor  # parses and cleans event batches (see api.routers.events)
+    refreshers: tuple[Refresher, ...]  # model check, trending catalogue, co-interaction index
+
+
+def install(app: FastAPI, services: Services) -> None:
+    """Put the container on the app (the one ``app.state`` write of the services).
+
+    ``api.errors`` still looks ``settings``, ``store_health`` and ``metrics`` up on ``app.state`` by
+    name; they are published for it here until it reads :func:`services_of`.
+    """
+    app.state.services = services
+    app.state.settings = services.settings
+    app.state.store_health = services.health
+    app.state.metrics = services.metrics
+
+
+def services_of(app: FastAPI) -> Services:
+    """The app's container: the only reader of ``app.state`` (dependencies, tests)."""
+    services: Services | None = getattr(app.state, "services", None)
+    if services is None:
+        raise RuntimeError("the app's services are built by its lifespan, which has not started")
+    return services
+
+
+@asynccontextmanager
+async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> AsyncIterator[Services]:
+    """Open the store, build every service, run the first refreshes; close it all on exit.
+
+    A first refresh that fails (a store hiccup at startup) does not stop the API: it serves what it
+    has and the maintenance loop retries under the refresh policy.
+    """
+    store = await run_in_threadpool(functools.partial(connect, s, serving=True))
+    try:
+        await run_in_threadpool(store.apply_schema)
+        health = StoreHealth()
+        models = ModelHolder(s.models_path, store=store, health=health, default_alpha=s.blend_default_alpha,
+                             backoff=_backoff(s))
+        catalog = CatalogCache(window_days=s.popular_window_days, half_life_days=s.half_life_days)
+        cograph = CoGraphHolder(fanout=s.traversal_fanout, co_items=s.cograph_co_items)
+        refreshers = (  # lambdas: each run looks its method up afresh (a test can patch a class)
+            Refresher("model version", lambda: models.check(), every_s=s.model_poll_s, backoff=_backoff(s),
+                      needs_store=False),  # falls back to the CURRENT file while the store is down
+            Refresher("trending catalogue", lambda: catalog.refresh(store), every_s=s.popular_ttl_s,
+                      backoff=_backoff(s)),
+            Refresher("co-interaction index", lambda: cograph.refresh(store), every_s=s.cograph_refresh_s,
+                      backoff=_backoff(s)),
+        )
+        for refresher in refreshers:
+            await run_in_threadpool(refresher.run)
+        history = store.history_reader(concurrency=s.max_concurrency)
+        blocking = ThreadPoolExecutor(max_workers=s.blocking_threads, thread_name_prefix="graphrec-blocking")
+        # One thread parses and cleans event batches; their writes are awaited on the loop, so
+        # it never waits for the store and never fights other ingest threads for the GIL.
+        ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphrec-ingest")
+        try:
+            await _warm_up(history)
+            yield Services(
+                settings=s, metrics=metrics, store=store, health=health,
+                pipeline=build_pipeline(store, s, policy=policy),
+                rate_limiter=TokenBucketLimiter(s.rate_limit_per_s, s.rate_limit_burst),
+                client_limiter=TokenBucketLimiter(s.ip_rate_limit_per_s, s.ip_rate_limit_burst),
+                auth_failures=TokenBucketLimiter(s.auth_failures_per_minute / 60.0, s.auth_failures_per_minute),
+                models=models, catalog=catalog, cograph=cograph, history=history,
+                recommender=Recommender(settings=s, store=store, history=history, models=models, catalog=catalog,
+                                        cograph=cograph, health=health, blocking=blocking),
+                blocking=blocking, ingest=ingest, refreshers=refreshers)
+        finally:
+            blocking.shutdown(wait=True)
+            await history.aclose()
+            ingest.shutdown(wait=True)
+    finally:
+        await run_in_threadpool(store.close)
+
+
+def _backoff(s: Settings) -> Backoff:
+    return Backoff(first_s=s.refresh_retry_s, cap_s=s.refresh_retry_max_s)
+
+
+async def _warm_up(history: HistoryReader) -> None:
+    """Run the per-request reads once before serving: Neo4j plans a statement on its first run
+    (hundreds of ms on a small box), which the first user's request would otherwise wait for and,
+    past ``history_timeout_s``, answer degraded."""
+    try:
+        await history.user_history(user_id="graphrec-warm-up", limit=1)
+        await history.user_item_ids(user_id="graphrec-warm-up")
+    except Exception:  # the watchdog and the requests handle an unavailable store
+        logger.warning("store warm-up read failed", exc_info=True)
