@@ -2,44 +2,60 @@
 :param item => 'i2';
 :param seeds => 20;
 :param fanout => 50;
+:param co_items => 400;
 :param half_life_days => 30.0;
 
-// Why was item $item recommended to user $user? The weighted co-interaction paths the API's graph
-// candidates come from (Neo4jStore.co_interaction_candidates_for_user, USER_CANDIDATES in
-// src/graphrec/graph/cypher/statements.py), with the same caps and the same formula:
-//   seeds     the user's $seeds most recent items (API default 20)
-//   co-users  at most $fanout other users per seed, then at most $fanout items per co-user (default 50)
-//   path      user -> seed <- co-user -> item
-//   score     decay(w(user, seed)) * w(co-user, item) / sqrt(seed.degree * item.degree)
-//             decay(w) = w * 0.5 ^ (age of the seed edge / half-life)
-// One row per path, strongest first; `score` is the item's total (the API's graph score, before
-// blending with the embedding score); `evidence` the (at most 3) seeds contributing most, as the
-// API's explanation lists them. Graph view: the paths. No row = no path within the caps (the item
-// came from the embedding side, or the user already has it).
-MATCH (u:User {id: $user})-[e0:INTERACTED]->(s:Item)
-WITH u, s, e0 ORDER BY e0.last_ts DESC, s.id LIMIT $seeds
-WITH u, s, e0, e0.weight * 0.5 ^ (toFloat(timestamp() - e0.last_ts) / ($half_life_days * 86400000.0)) AS w0
-CALL (s, u) {
-  MATCH (s)<-[:INTERACTED]-(v:User)
-  WHERE v <> u
-  RETURN v LIMIT $fanout
+// Why was item $item recommended to user $user? The paths behind the API's graph score, by the rules
+// of graphrec.scoring.traversal (the API's in-memory index and the store's USER_CANDIDATES follow
+// the same rules; a test holds all of them to one specification), with the API's defaults:
+//   seeds     the user's $seeds most recent LIKED items (positive weight), decayed from the user's
+//             newest edge: w0 = w * 0.5 ^ (age / half-life)
+//   co-users  the $fanout users who liked the seed most (ties: user id)
+//   items     each co-user's $fanout strongest edges by |weight| (ties: item id); a co-user's dislike
+//             (negative weight) counts against the item
+//   S(s, c)   sum of w(co-user, c) / sqrt(deg(s) * deg(c)), deg = liked edges; the seed counts for
+//             $item only if $item is among the seed's $co_items best by S
+//   score     sum over seeds of w0 * S(seed, $item); evidence = the (at most 3) seeds adding most
+// One row per path, strongest first; `score` is the API's graph score (before blending), `evidence`
+// its explanation. Graph view: the paths. No row = the item is no graph candidate for the user.
+MATCH (u:User {id: $user})-[x:INTERACTED]->(:Item)
+WITH u, max(x.last_ts) AS newest
+MATCH (u)-[e0:INTERACTED]->(s:Item)
+WHERE e0.weight > 0
+WITH u, newest, s, e0 ORDER BY e0.last_ts DESC, s.id LIMIT $seeds
+WITH u, s, e0, e0.weight * 0.5 ^ (toFloat(newest - e0.last_ts) / ($half_life_days * 86400000.0)) AS w0
+CALL (s) {
+  MATCH (s)<-[e1:INTERACTED]-(v:User)
+  WHERE e1.weight > 0
+  WITH v, e1 ORDER BY e1.weight DESC, v.id LIMIT $fanout
+  RETURN v, e1
 }
 CALL (v) {
   MATCH (v)-[e2:INTERACTED]->(c:Item)
-  RETURN c, e2 LIMIT $fanout
+  WITH c, e2 ORDER BY abs(e2.weight) DESC, c.id LIMIT $fanout
+  RETURN c, e2
 }
-WITH u, s, e0, w0, v, c, e2
-WHERE c.id = $item AND c <> s AND NOT EXISTS { (u)-[:INTERACTED]->(c) }
-MATCH p = (u)-[e0]->(s)<-[e1:INTERACTED]-(v)-[e2]->(c)
-WITH p, s, v, c, w0, e2,
-     w0 * e2.weight / sqrt(toFloat(s.degree * c.degree)) AS path_score
+WITH u, s, e0, w0, v, e1, c, e2
+WHERE c <> s AND c.degree > 0
+WITH u, s, e0, w0, c, sum(e2.weight) AS co, collect({v: v, e1: e1, e2: e2}) AS via
+WITH u, s, e0, w0, c, via, co / sqrt(toFloat(s.degree * c.degree)) AS sc
+ORDER BY sc DESC, c.id
+WITH u, s, e0, w0, collect({c: c, sc: sc, via: via})[..$co_items] AS kept
+UNWIND kept AS t
+WITH u, s, e0, w0, t.c AS c, t.sc AS sc, t.via AS via
+WHERE c.id = $item AND NOT EXISTS { (u)-[:INTERACTED]->(c) }
+UNWIND via AS hop
+WITH u, s, e0, w0, sc, c, hop.v AS v, hop.e1 AS e1, hop.e2 AS e2
+MATCH p = (u)-[e0]->(s)<-[e1]-(v)-[e2]->(c)
 WITH collect({p: p, seed: s.id, co_user: v.id, w0: w0, w2: e2.weight, seed_degree: s.degree,
-              item_degree: c.degree, path_score: path_score}) AS paths
+              item_degree: c.degree, path_score: w0 * e2.weight / sqrt(toFloat(s.degree * c.degree)),
+              via_seed: w0 * sc}) AS paths
 WITH paths, reduce(total = 0.0, x IN paths | total + x.path_score) AS score
+WHERE score > 0
 UNWIND paths AS x
-WITH paths, score, x.seed AS seed, sum(x.path_score) AS via_seed
+WITH paths, score, x.seed AS seed, max(x.via_seed) AS via_seed
 ORDER BY via_seed DESC, seed
-WITH paths, score, collect(seed)[..3] AS evidence
+WITH paths, score, collect(CASE WHEN via_seed > 0 THEN seed END)[..3] AS evidence
 UNWIND paths AS x
 RETURN x.seed AS seed, x.co_user AS co_user, round(x.w0, 4) AS decayed_seed_weight,
        x.w2 AS co_user_weight, x.seed_degree AS seed_degree, x.item_degree AS item_degree,

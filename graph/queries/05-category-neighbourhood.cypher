@@ -1,8 +1,9 @@
 :param category => 'Comedy';
 :param limit => 25;
 
-// The neighbourhood of a category: its $limit most interacted items (by degree, the number of
-// users who interacted) and the other categories those items also belong to. Graph view shows
+// The neighbourhood of a category: its $limit most liked items (by degree, the number of users
+// whose edge to the item has a positive weight: dislikes are not popularity) and the other
+// categories those items also belong to. Graph view shows
 // the category, its items and their other categories; the table lists, per item, its degree and
 // its other categories (Browser draws the IN_CATEGORY links between returned nodes itself).
 MATCH (c:Category {name: $category})<-[:IN_CATEGORY]-(i:Item)

@@ -1,8 +1,8 @@
 :param max_degree => 2;
 :param limit => 100;
 
-// Cold and unconnected items: items with at most $max_degree interactions (degree = number of
-// users), least connected first. `status`:
+// Cold and unconnected items: items liked by at most $max_degree users (degree = number of users
+// with a positive edge; an item only disliked has degree 0), least connected first. `status`:
 //   unconnected      no interactions and no category: invisible to every traversal
 //   no interactions  reachable only through its category or the embedding side
 //   cold             a few interactions: traversal scores are noisy, the embedding matters

@@ -381,7 +381,7 @@ NEGATIVE = {
                          "RETURN node",
     "unknown label": "MATCH (u:Usr) RETURN u.id",
     "misspelled property": "MATCH (:User)-[e:INTERACTED]->(:Item) RETURN e.wieght",
-    "broken adapter statement": q.USER_CANDIDATES.replace("RETURN c.id, score", "RETURN cand.id, score"),
+    "broken adapter statement": q.USER_CANDIDATES.replace("RETURN c, score", "RETURN cand, score"),
 }
 
 

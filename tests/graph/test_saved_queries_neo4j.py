@@ -224,6 +224,7 @@ def falkor_twin(world: World, embedded_store_session: FalkorDBStore) -> Iterator
     """The embedded store holding the same graph and the same published model."""
     twin = embedded_store_session
     twin.clear()
+    twin.apply_schema()  # as the API applied it to the Neo4j world (its meta records included)
     twin.upsert_items(world.items)
     twin.upsert_interactions(world.deltas)
     publish(twin, models_path=world.models, version="v1", half_life_days=30.0)

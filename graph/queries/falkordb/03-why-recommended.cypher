@@ -2,35 +2,49 @@
 :param item => 'i2';
 :param seeds => 20;
 :param fanout => 50;
+:param co_items => 400;
 :param half_life_days => 30.0;
 
-// FalkorDB form of ../03-why-recommended.cypher: the same paths, caps and scores, in FalkorDB's
-// subquery syntax (`CALL { WITH x ... }` for `CALL (x) { ... }`), pattern predicates for
-// `EXISTS { }`, and without round(): the scores are unrounded.
-MATCH (u:User {id: $user})-[e0:INTERACTED]->(s:Item)
-WITH u, s, e0 ORDER BY e0.last_ts DESC, s.id LIMIT $seeds
-WITH u, s, e0, e0.weight * 0.5 ^ (toFloat(timestamp() - e0.last_ts) / ($half_life_days * 86400000.0)) AS w0
+// FalkorDB form of ../03-why-recommended.cypher: the same rules, caps and scores, in FalkorDB's
+// subquery syntax (`CALL { WITH x ... }` for `CALL (x) { ... }`), a pattern predicate for
+// `EXISTS { }`, no path column and no round(): the scores are unrounded.
+MATCH (u:User {id: $user})-[x:INTERACTED]->(i:Item)
+WITH u, max(x.last_ts) AS newest, collect(i.id) AS seen
+MATCH (u)-[e0:INTERACTED]->(s:Item)
+WHERE e0.weight > 0
+WITH newest, seen, s, e0 ORDER BY e0.last_ts DESC, s.id LIMIT $seeds
+WITH seen, s, e0.weight * 0.5 ^ (toFloat(newest - e0.last_ts) / ($half_life_days * 86400000.0)) AS w0
 CALL {
-  WITH s, u
-  MATCH (s)<-[:INTERACTED]-(v:User)
-  WHERE v <> u
-  RETURN v LIMIT $fanout
+  WITH s
+  MATCH (s)<-[e1:INTERACTED]-(v:User)
+  WHERE e1.weight > 0
+  WITH v, e1 ORDER BY e1.weight DESC, v.id LIMIT $fanout
+  RETURN v, e1
 }
 CALL {
   WITH v
   MATCH (v)-[e2:INTERACTED]->(c:Item)
-  RETURN c, e2 LIMIT $fanout
+  WITH c, e2 ORDER BY abs(e2.weight) DESC, c.id LIMIT $fanout
+  RETURN c, e2
 }
-WITH u, s, e0, w0, v, c, e2
-WHERE c.id = $item AND c <> s AND NOT (u)-[:INTERACTED]->(c)
-WITH s, v, c, w0, e2, w0 * e2.weight / sqrt(toFloat(s.degree * c.degree)) AS path_score
-WITH collect({seed: s.id, co_user: v.id, w0: w0, w2: e2.weight, seed_degree: s.degree,
-              item_degree: c.degree, path_score: path_score}) AS paths
+WITH seen, s, w0, v, c, e2
+WHERE c <> s AND c.degree > 0
+WITH seen, s, w0, c, sum(e2.weight) AS co, collect({v: v.id, w2: e2.weight}) AS via
+WITH seen, s, w0, c.id AS c, c.degree AS c_degree, via, co / sqrt(toFloat(s.degree * c.degree)) AS sc
+ORDER BY sc DESC, c
+WITH seen, s, w0, collect({c: c, deg: c_degree, sc: sc, via: via})[..$co_items] AS kept
+UNWIND kept AS t
+WITH seen, s, w0, t
+WHERE t.c = $item AND NOT t.c IN seen
+UNWIND t.via AS hop
+WITH collect({seed: s.id, co_user: hop.v, w0: w0, w2: hop.w2, seed_degree: s.degree, item_degree: t.deg,
+              path_score: w0 * hop.w2 / sqrt(toFloat(s.degree * t.deg)), via_seed: w0 * t.sc}) AS paths
 WITH paths, reduce(total = 0.0, x IN paths | total + x.path_score) AS score
+WHERE score > 0
 UNWIND paths AS x
-WITH paths, score, x.seed AS seed, sum(x.path_score) AS via_seed
+WITH paths, score, x.seed AS seed, max(x.via_seed) AS via_seed
 ORDER BY via_seed DESC, seed
-WITH paths, score, collect(seed)[..3] AS evidence
+WITH paths, score, collect(CASE WHEN via_seed > 0 THEN seed END)[..3] AS evidence
 UNWIND paths AS x
 RETURN x.seed AS seed, x.co_user AS co_user, x.w0 AS decayed_seed_weight, x.w2 AS co_user_weight,
        x.seed_degree AS seed_degree, x.item_degree AS item_degree, x.path_score AS path_score,

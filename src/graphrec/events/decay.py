@@ -30,10 +30,12 @@ def decay_reference(last_ts: np.ndarray, *, default: int) -> int:
     return int(np.max(last_ts)) if len(last_ts) else int(default)
 
 
-def decay_weights(weights: np.ndarray, last_ts: np.ndarray, *, now_ms: int, half_life_days: float) -> np.ndarray:
-    """Vectorised decay relative to ``now_ms`` (pass the reference of the module docstring), float32
-    out; non-zero weights keep their sign and stay at least the smallest normal float32 in size."""
-    age = np.maximum(now_ms - np.asarray(last_ts, dtype=np.int64), 0).astype(np.float64)
+def decay_weights(weights: np.ndarray, last_ts: np.ndarray, *, now_ms: int | np.ndarray,
+                  half_life_days: float) -> np.ndarray:
+    """Vectorised decay relative to ``now_ms`` (pass the reference of the module docstring; an array
+    gives each edge its own), float32 out; non-zero weights keep their sign and stay at least the
+    smallest normal float32 in size."""
+    age = np.maximum(np.asarray(now_ms, dtype=np.int64) - np.asarray(last_ts, dtype=np.int64), 0).astype(np.float64)
     w = np.asarray(weights, dtype=np.float64)
     decayed = w * 0.5 ** (age / (half_life_days * DAY_MS))
     floored = np.where(w != 0, np.copysign(np.maximum(np.abs(decayed), _FLOOR), w), 0.0)

@@ -50,6 +50,9 @@ from graphrec.graph.rows import (
 Rows = list[Sequence[Any]]
 
 _MS_PER_DAY = 86_400_000
+# What `degree` counts; a store whose meta record says otherwise gets its degrees recounted once.
+_DEGREE_RULE_KEY = "graph.degree_rule"
+_DEGREE_RULE = "positive-edges"
 _EMBEDDING_BATCH = 2_000  # vectors per write: a batch of 64-float rows stays a few MB
 
 
@@ -161,12 +164,20 @@ class CypherStore(ABC):
     def user_item_ids(self, *, user_id: str) -> frozenset[str]:
         return frozenset(str(r[0]) for r in self._read_bulk(self._q.USER_ITEM_IDS, {"id": user_id}))
 
+    def _recount_degrees_once(self) -> None:
+        """Stores written before ``degree`` counted positive edges only get it recounted, once."""
+        if self.get_meta(key=_DEGREE_RULE_KEY) == _DEGREE_RULE:
+            return
+        self._write(self._q.RECOUNT_ITEM_DEGREES)
+        self._write(self._q.RECOUNT_USER_DEGREES)
+        self.set_meta(key=_DEGREE_RULE_KEY, value=_DEGREE_RULE)
+
     def co_interaction_candidates_for_user(self, *, user_id: str, limit: int = 100, seed_items: int = 20,
-                                           fanout: int = 50, now_ms: int,
+                                           fanout: int = 50, co_items: int = 400, now_ms: int,
                                            half_life_days: float) -> list[Candidate]:
         rows = self._read(self._q.USER_CANDIDATES, {
             "id": user_id, "limit": int(limit), "seeds": int(seed_items), "fanout": int(fanout),
-            "now": int(now_ms), "half_life_ms": float(half_life_days) * _MS_PER_DAY,
+            "co_items": int(co_items), "now": int(now_ms), "half_life_ms": float(half_life_days) * _MS_PER_DAY,
         })
         return [Candidate(item_id=r[0], score=float(r[1]), evidence=tuple(r[2])) for r in rows]
 

@@ -173,6 +173,7 @@ class FalkorDBStore(CypherStore):
                     raise
         while (rows := self._write(self._q.MIGRATE_EVENT_IDS, {"limit": self._batch})) and rows[0][0]:
             pass
+        self._recount_degrees_once()
 
     def _prepare_vector_index(self, label: NodeLabel, dim: int) -> None:
         if self._vector_dims.get(label) == dim:

@@ -209,6 +209,7 @@ class Neo4jStore(CypherStore):
         for stmt in schema_statements():
             self._write(stmt)
         self._write(self._q.AWAIT_INDEXES, {"timeout": _INDEX_TIMEOUT_S})
+        self._recount_degrees_once()
 
     def _prepare_vector_index(self, label: NodeLabel, dim: int) -> None:
         """Make the label's vector index exist with ``dim`` dimensions, unquantized (drop + create an

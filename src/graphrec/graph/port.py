@@ -99,20 +99,19 @@ class InteractionStore(Protocol):
         limit: int = 100,
         seed_items: int = 20,
         fanout: int = 50,
+        co_items: int = 400,
         now_ms: int,
         half_life_days: float,
     ) -> list[Candidate]:
-        """Items reached by user -> item -> other user -> item paths, capped at every hop.
-
-        The user's ``seed_items`` most recent items start the walk; each contributes at most
-        ``fanout`` co-users and each co-user at most ``fanout`` items. A path scores
-        ``decay(w_seed) * w_co / sqrt(deg(seed) * deg(candidate))``; the user's own items are excluded.
-        """
+        """The capped traversal of :mod:`graphrec.scoring.traversal` (rules 1-6) for one user, best
+        first: seeds are the user's ``seed_items`` most recent liked items decayed from ``now_ms`` (pass
+        the user's newest edge), ``fanout`` caps both hops, ``co_items`` the co-items kept per seed."""
 
     def co_interaction_candidates_for_item(
         self, *, item_id: str, limit: int = 50, fanout: int = 50
     ) -> list[Candidate]:
-        """Items sharing users with ``item_id``, degree-normalised, fan-out capped."""
+        """Items sharing likers with ``item_id``: ``w(v, s) * w(v, c) / sqrt(deg(s) * deg(c))`` over its
+        ``fanout`` strongest likers and each one's ``fanout`` strongest edges, positive totals only."""
 
     def iter_interactions(
         self, *, page_size: int = 50_000, since_ms: int | None = None

@@ -79,10 +79,9 @@ def tune_blend(
         vec = artifact.infer_user(item_map[items[keep]], weights[keep],
                                   user_index=artifact.user_index(str(snapshot.user_ids[u])))
         emb[row] = np.where(known_items, item_vecs @ vec, -np.inf)
-    now_ms = int(snapshot.manifest.get("now_ms") or int(snapshot.timestamps.max(initial=0)))
     scorer = TraversalScorer(train.matrix("weights"), train.matrix("timestamps"),
                              half_life_days=half_life_days, seed_items=seed_items)
-    graph = scorer.score(users, now_ms=now_ms).astype(np.float64)
+    graph = scorer.score(users).astype(np.float64)
     seen = train.matrix("ones")[users]
     seen_rows = np.repeat(np.arange(len(users)), np.diff(seen.indptr))
     emb[seen_rows, seen.indices] = -np.inf

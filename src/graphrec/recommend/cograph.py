@@ -1,22 +1,15 @@
-"""In-process co-interaction index: the store's 2-hop traversal, vectorised over CSR arrays.
+"""In-process co-interaction index: the capped traversal of :mod:`graphrec.scoring.traversal`, in memory.
 
 Why: the same traversal in Cypher costs 5-20 ms per request on the embedded store (every path is
-expanded by the query engine), over the serving budget of a few milliseconds. This index holds a
-CSR (user -> items) and CSC (item -> users) copy of the graph, rows sorted by weight, and scores
-with exactly the store's formula (``USER_CANDIDATES``)::
+expanded by the query engine), over the serving budget of a few milliseconds. The index holds a
+:class:`~graphrec.scoring.traversal.CoGraph` (the graph sorted the way the caps read it, and every
+seed's ``co_items`` best co-items), so a request touches ``seeds x co_items`` entries. The rule set
+(which seeds, which co-users, which items, degree, dislikes) is written once, in that module; the
+store's Cypher implements the same rules and a test checks both against one specification.
 
-    score(c) = sum over paths u -> s -> v -> c of decay(w(u, s)) * w(v, c) / sqrt(deg(s) * deg(c))
-
-Seeds (the user's recent items and their edge weights) are passed in by the caller, read live from
-the store, so a user's newest events count immediately; co-users' edges are as fresh as the last
-refresh (``Settings.cograph_refresh_s``). Fan-out caps keep the *strongest* edges of each hop
-(the store's Cypher keeps whichever come first), so results are deterministic.
-
-The user score factorises over seeds: ``score(c) = sum_s decay(w(u, s)) * S(s, c)`` with
-``S(s, c) = sum_v w(v, c) / sqrt(deg(s) * deg(c))`` over the capped co-users ``v`` of ``s``. ``S`` is
-precomputed at build time, keeping each item's ``co_items`` best entries, so a request touches
-``seeds x co_items`` entries instead of ``seeds x fanout x fanout`` paths. (The user's own paths
-only reach items the user has seen, which are excluded anyway.)
+Seeds (the user's recent liked items and their decayed weights, :func:`select_seeds`) come from the
+caller, read live from the store, so a user's newest events count immediately; co-users' edges are
+as fresh as the last refresh (``Settings.cograph_refresh_s``).
 """
 
 from __future__ import annotations
@@ -29,60 +22,7 @@ from itertools import compress
 import numpy as np
 
 from graphrec.graph.records import Candidate, InteractionPage
-
-_EVIDENCE = 3
-
-
-def _csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n_rows: int
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR with each row's entries sorted by weight, strongest first (so caps keep the best)."""
-    order = np.lexsort((-weights, rows))
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    return indptr, cols[order].astype(np.int32), weights[order].astype(np.float32)
-
-
-def _gather(indptr: np.ndarray, rows: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the first ``cap`` entries of each row, and which input row each came from."""
-    starts = indptr[rows]
-    lens = np.minimum(indptr[rows + 1] - starts, cap)
-    total = int(lens.sum())
-    owner = np.repeat(np.arange(len(rows)), lens)
-    offsets = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens)
-    return starts[owner] + offsets, owner
-
-
-def _co_lists(i_indptr: np.ndarray, i_users: np.ndarray, u_indptr: np.ndarray, u_items: np.ndarray,
-              u_weights: np.ndarray, item_degree: np.ndarray, *, fanout: int, keep: int, chunk: int = 512
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per item ``s``, its ``keep`` best ``(c, S(s, c))``, CSR-packed; vectorised per chunk of items."""
-    n_items = len(item_degree)
-    counts = np.zeros(n_items, dtype=np.int64)
-    items_out: list[np.ndarray] = []
-    scores_out: list[np.ndarray] = []
-    for start in range(0, n_items, chunk):
-        block = np.arange(start, min(n_items, start + chunk), dtype=np.int64)
-        pos1, owner1 = _gather(i_indptr, block, fanout)
-        pos2, owner2 = _gather(u_indptr, i_users[pos1].astype(np.int64), fanout)
-        local = owner1[owner2]
-        cand = u_items[pos2].astype(np.int64)
-        weight = u_weights[pos2].astype(np.float64)
-        other = cand != block[local]
-        keys, inverse = np.unique(local[other] * n_items + cand[other], return_inverse=True)
-        sums = np.bincount(inverse, weights=weight[other])
-        src, dst = keys // n_items, keys % n_items
-        score = sums / np.sqrt(item_degree[block[src]] * item_degree[dst])
-        order = np.lexsort((dst, -score, src))
-        src, dst, score = src[order], dst[order], score[order]
-        rank = np.arange(len(src)) - np.searchsorted(src, src)
-        top = rank < keep
-        counts[block] = np.bincount(src[top], minlength=len(block))
-        items_out.append(dst[top].astype(np.int32))
-        scores_out.append(score[top].astype(np.float32))
-    indptr = np.zeros(n_items + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    return (indptr, np.concatenate(items_out) if items_out else np.zeros(0, np.int32),
-            np.concatenate(scores_out) if scores_out else np.zeros(0, np.float32))
+from graphrec.scoring.traversal import EVIDENCE, CoGraph, gather
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +65,7 @@ class _Paths:
             return ()
         on = self.cand == k
         per_seed = np.bincount(self.seed_pos[on], weights=self.score[on], minlength=len(self.seeds))
-        best = np.argsort(-per_seed, kind="stable")[:_EVIDENCE]
+        best = np.argsort(-per_seed, kind="stable")[:EVIDENCE]
         return tuple(compress(self.index.item_ids[self.seeds[best]].tolist(), (per_seed[best] > 0).tolist()))
 
 
@@ -133,24 +73,18 @@ class _Paths:
 class CoInteractionIndex:
     user_ids: np.ndarray
     item_ids: np.ndarray
-    u_indptr: np.ndarray
-    u_items: np.ndarray
-    u_weights: np.ndarray
-    i_indptr: np.ndarray
-    i_users: np.ndarray
-    i_weights: np.ndarray
-    item_degree: np.ndarray
-    co_indptr: np.ndarray
-    co_items: np.ndarray
-    co_scores: np.ndarray
-    fanout: int
+    graph: CoGraph
     user_lookup: dict[str, int]
     item_lookup: dict[str, int]
     built_at_ms: int
 
     @property
     def edges(self) -> int:
-        return len(self.u_items)
+        return len(self.graph.u_items)
+
+    @property
+    def fanout(self) -> int:
+        return self.graph.fanout
 
     @classmethod
     def from_pages(cls, pages: Iterable[InteractionPage], *, built_at_ms: int | None = None, fanout: int = 50,
@@ -164,16 +98,10 @@ class CoInteractionIndex:
                     built_at_ms: int | None = None, fanout: int = 50, co_items: int = 400) -> CoInteractionIndex:
         user_ids, u = np.unique(users.astype(str), return_inverse=True)
         item_ids, i = np.unique(items.astype(str), return_inverse=True)
-        w = np.asarray(weights, dtype=np.float64)
-        u_indptr, u_items, u_w = _csr(u, i, w, len(user_ids))
-        i_indptr, i_users, i_w = _csr(i, u, w, len(item_ids))
-        item_degree = np.diff(i_indptr).astype(np.float64)
-        co_indptr, co, co_w = _co_lists(i_indptr, i_users, u_indptr, u_items, u_w, item_degree,
-                                        fanout=fanout, keep=co_items)
+        graph = CoGraph.build(u, i, weights, n_users=len(user_ids), n_items=len(item_ids), fanout=fanout,
+                              co_items=co_items)
         return cls(
-            user_ids=user_ids, item_ids=item_ids, u_indptr=u_indptr, u_items=u_items, u_weights=u_w,
-            i_indptr=i_indptr, i_users=i_users, i_weights=i_w, item_degree=item_degree,
-            co_indptr=co_indptr, co_items=co, co_scores=co_w, fanout=fanout,
+            user_ids=user_ids, item_ids=item_ids, graph=graph,
             user_lookup={x: k for k, x in enumerate(user_ids.tolist())},
             item_lookup={x: k for k, x in enumerate(item_ids.tolist())},
             built_at_ms=int(time.time() * 1000) if built_at_ms is None else built_at_ms,
@@ -200,6 +128,8 @@ class CoInteractionIndex:
             sums = np.bincount(inverse, weights=score)
             keep = ~np.isin(idx, excluded)
             idx, sums = idx[keep], sums[keep]
+        positive = sums > 0  # rule 5: net negative evidence is no candidate
+        idx, sums = idx[positive], sums[positive]
         n = min(limit, len(idx))
         if n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
@@ -210,10 +140,10 @@ class CoInteractionIndex:
 
     def candidates_for_user(self, *, seeds: Sequence[tuple[str, float]], limit: int = 100,
                             exclude: Iterable[str] = ()) -> GraphCandidates:
-        """Candidates from ``seeds`` (item id, already-decayed weight); ``exclude`` holds seen items.
+        """Candidates from ``seeds`` (item id, decayed weight: :func:`~graphrec.scoring.traversal.select_seeds`);
+        ``exclude`` holds every item the user has an edge to. Only positive scores are candidates.
 
-        The fan-out is the one the index was built with (``fanout``). Evidence (each candidate's
-        strongest seeds) is computed on demand: most responses explain nothing.
+        Evidence (each candidate's strongest seeds) is computed on demand: most responses explain nothing.
         """
         lookup = self.item_lookup
         known = [(lookup[i], w) for i, w in seeds if i in lookup]
@@ -221,27 +151,27 @@ class CoInteractionIndex:
             return GraphCandidates.empty()
         seed_idx = np.array([k for k, _ in known], dtype=np.int64)
         seed_w = np.array([w for _, w in known], dtype=np.float64)
-        pos, seed_pos = _gather(self.co_indptr, seed_idx, len(self.co_items))
-        cand = self.co_items[pos].astype(np.int64)
-        score = seed_w[seed_pos] * self.co_scores[pos]
+        cand, seed_pos, score = self.graph.paths(seed_idx, seed_w)
         excluded = np.array([lookup[i] for i in exclude if i in lookup], dtype=np.int64)
         top, sums = self._rank(cand, score, np.concatenate([excluded, seed_idx]), limit)
         paths = _Paths(self, cand, seed_pos, score, seed_idx)
         return GraphCandidates(self.item_ids[top], sums, paths.evidence)
 
     def candidates_for_item(self, *, item_id: str, limit: int = 50, fanout: int = 50) -> list[Candidate]:
-        """Items sharing users with ``item_id``: ``w(v, s) * w(v, c) / sqrt(deg(s) * deg(c))``."""
+        """Items sharing likers with ``item_id``: ``w(v, s) * w(v, c) / sqrt(deg(s) * deg(c))`` over the
+        ``fanout`` strongest likers ``v`` of ``s`` and each one's ``fanout`` strongest edges."""
         s = self.item_lookup.get(item_id)
-        if s is None:
+        g = self.graph
+        if s is None or g.item_degree[s] == 0:
             return []
-        seed = np.array([s], dtype=np.int64)
-        pos1, _ = _gather(self.i_indptr, seed, fanout)
-        co_users = self.i_users[pos1].astype(np.int64)
-        w1 = self.i_weights[pos1].astype(np.float64)
-        pos2, owner2 = _gather(self.u_indptr, co_users, fanout)
-        cand = self.u_items[pos2].astype(np.int64)
-        score = w1[owner2] * self.u_weights[pos2] / np.sqrt(self.item_degree[s] * self.item_degree[cand])
-        keep = cand != s
-        top, sums = self._rank(cand[keep], score[keep], np.zeros(0, dtype=np.int64), limit)
+        pos1, _ = gather(g.i_indptr, np.array([s], dtype=np.int64), fanout)
+        co_users = g.i_users[pos1].astype(np.int64)
+        w1 = g.i_weights[pos1]
+        pos2, owner2 = gather(g.u_indptr, co_users, fanout)
+        cand = g.u_items[pos2].astype(np.int64)
+        keep = (cand != s) & (g.item_degree[cand] > 0)
+        cand, owner2, w2 = cand[keep], owner2[keep], g.u_weights[pos2][keep]
+        score = w1[owner2] * w2 / np.sqrt(g.item_degree[s] * g.item_degree[cand])
+        top, sums = self._rank(cand, score, np.zeros(0, dtype=np.int64), limit)
         return [Candidate(item, total, (item_id,)) for item, total in
-                zip(self.item_ids[top].tolist(), sums.tolist(), strict=True)]
+                zip(self.item_ids[top].tolist(), sums.tolist(), strict=True) if total > 0]

@@ -98,7 +98,8 @@ class Recommender:
         self._default_alpha = settings.blend_default_alpha
         self._half_life_days = settings.half_life_days
         self._top_n = settings.candidates_per_source
-        self._traversal = TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout)
+        self._traversal = TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout,
+                                          settings.cograph_co_items)
 
     async def for_user(self, req: RecRequest) -> RecResult:
         """Top-k items for ``req.user_id`` (a user or an anonymous visitor's node id).

@@ -31,6 +31,7 @@ from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
 from graphrec.recommend.diversity import mmr
 from graphrec.recommend.popular import CatalogView
 from graphrec.scoring.blend import SOURCES, Blended, Source, blend
+from graphrec.scoring.traversal import select_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,12 @@ class UserInputs:
     seen_all: frozenset[str] = frozenset()
 
 
+def decay_reference(history: UserHistory, now_ms: int) -> int:
+    """What a user's edges decay from: their newest edge, never the wall clock (graphrec.events.decay),
+    so a user's ranking is the same whenever it is asked and however old the data set is."""
+    return int(history.last_ts.max()) if len(history) else now_ms
+
+
 def traversal_inputs(store: GraphStore, user_id: str, history: UserHistory, *, k: int, exclude_seen: bool,
                      top_n: int, traversal: TraversalLimits, now_ms: int, half_life_days: float,
                      seen_all: frozenset[str] = frozenset()) -> UserInputs:
@@ -116,7 +123,8 @@ def traversal_inputs(store: GraphStore, user_id: str, history: UserHistory, *, k
     try:
         cands = store.co_interaction_candidates_for_user(
             user_id=user_id, limit=_candidate_limit(k, exclude_seen, len(set(history.item_ids) | seen_all), top_n),
-            seed_items=traversal.seed_items, fanout=traversal.fanout, now_ms=now_ms, half_life_days=half_life_days)
+            seed_items=traversal.seed_items, fanout=traversal.fanout, co_items=traversal.co_items,
+            now_ms=decay_reference(history, now_ms), half_life_days=half_life_days)
     except StoreUnavailable as exc:
         logger.warning("store traversal failed for %s; degrading: %s", user_id, exc)
         return UserInputs(history, None, True, seen_all)
@@ -139,7 +147,7 @@ def _user_vector(state: ModelState, user_id: str, history: UserHistory, item_idx
     if len(history) and (uidx is None or int(history.last_ts.max()) > state.trained_at_ms):
         known = item_idx >= 0
         if known.any():
-            w = decay_weights(history.weights[known], history.last_ts[known], now_ms=now_ms,
+            w = decay_weights(history.weights[known], history.last_ts[known], now_ms=decay_reference(history, now_ms),
                               half_life_days=half_life_days)
             return art.infer_user(item_idx[known], w, user_index=uidx), "inductive"
     if uidx is not None:
@@ -159,24 +167,28 @@ def _anchor(state: ModelState, item_id: str, seen_idx: np.ndarray, seen_ids: lis
 
 @dataclass(frozen=True, slots=True)
 class TraversalLimits:
-    seed_items: int = 20
-    fanout: int = 50
+    """The traversal's caps (``Settings.traversal_seed_items``, ``traversal_fanout``, ``cograph_co_items``)."""
+
+    seed_items: int
+    fanout: int
+    co_items: int
 
 
 def _index_candidates(history: UserHistory, cograph: CoInteractionIndex, *, seed_items: int, limit: int,
-                      now_ms: int, half_life_days: float, seen: set[str]) -> GraphCandidates:
+                      half_life_days: float, seen: set[str]) -> GraphCandidates:
     """Co-interaction candidates from the in-memory index, seeded by the user's live history from the
-    store (most recent first), with the store traversal's formula."""
-    n = min(seed_items, len(history))
-    decayed = decay_weights(history.weights[:n], history.last_ts[:n], now_ms=now_ms, half_life_days=half_life_days)
-    return cograph.candidates_for_user(seeds=list(zip(history.item_ids[:n], decayed.tolist(), strict=True)),
-                                       limit=limit, exclude=seen)
+    store by the traversal's rule 1 (:func:`graphrec.scoring.traversal.select_seeds`)."""
+    pos, decayed = select_seeds(np.asarray(history.item_ids), history.weights, history.last_ts,
+                                seed_items=seed_items, half_life_days=half_life_days)
+    seeds = [history.item_ids[p] for p in pos.tolist()]
+    return cograph.candidates_for_user(seeds=list(zip(seeds, decayed.tolist(), strict=True)), limit=limit,
+                                       exclude=seen)
 
 
 def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, view: CatalogView,
                        default_alpha: float, half_life_days: float, top_n: int,
                        cograph: CoInteractionIndex | None = None,
-                       traversal: TraversalLimits = TraversalLimits(), now_ms: int | None = None) -> RecResult:
+                       traversal: TraversalLimits, now_ms: int | None = None) -> RecResult:
     """Pure computing over what was read (:class:`UserInputs`): no store access, no blocking."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     degraded = inputs.degraded
@@ -205,7 +217,7 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
     if len(history):
         if cograph is not None:
             graph = _index_candidates(history, cograph, seed_items=traversal.seed_items, limit=limit,
-                                      now_ms=now_ms, half_life_days=half_life_days, seen=seen)
+                                      half_life_days=half_life_days, seen=seen)
         elif inputs.store_graph is not None:
             graph = inputs.store_graph
         if personalised == "none" and len(graph):
@@ -294,7 +306,7 @@ def _popular_result(req: RecRequest, view: CatalogView, seen: set[str], state: M
 def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState | None, view: CatalogView,
                   default_alpha: float, top_n: int, explain_: bool = False,
                   cograph: CoInteractionIndex | None = None,
-                  traversal: TraversalLimits = TraversalLimits(), store_up: bool = True) -> RecResult:
+                  traversal: TraversalLimits, store_up: bool = True) -> RecResult:
     """Embedding neighbours blended with co-interaction neighbours of ``item_id``.
 
     ``store_up=False`` (the store is known to be down): the store's traversal is not tried."""

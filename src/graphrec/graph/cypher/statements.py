@@ -38,23 +38,30 @@ def edge_aggregates(var: str) -> Aggregates:
     return Aggregates(f"{var}.weight", f"{var}.count", f"{var}.first_ts", f"{var}.last_ts", var)
 
 
-def merge_edge(user: str, item: str, edge: str, add: Aggregates) -> str:
+def merge_edge(user: str, item: str, edge: str, add: Aggregates, *, item_degree_extra: str = "") -> str:
     """THE rule for adding aggregates onto the ``INTERACTED`` edge ``user -> item`` (created if missing).
 
     ``weight``, ``count`` and every per-type key present in ``add`` add up (absent keys leave the
-    property alone); ``first_ts`` and ``last_ts`` widen. A new edge bumps the endpoints' ``degree``
-    (the traversal's normalisation). ``SET x.p = x.p + ...`` reads under the write lock, so
-    concurrent writes to one edge cannot lose updates. The SET list is left open: a caller may append.
+    property alone); ``first_ts`` and ``last_ts`` widen. The endpoints' ``degree`` counts their
+    edges with a *positive* weight (the traversal's normalisation; a dislike is not popularity), so
+    it moves when the edge's weight changes sign. The degree terms come first in the SET list and
+    read the weight before it changes, whether a store evaluates a SET list item by item or all at
+    once. ``SET x.p = x.p + ...`` reads under the write lock, so concurrent writes to one edge cannot
+    lose updates. ``item_degree_extra`` is appended to the item's degree term (a merge also removes
+    the source's edge). The SET list is left open: a caller may append.
     """
     per_type = ",\n    ".join(
         f"{edge}.{p} = CASE WHEN {add.per_type}.{p} IS NULL THEN {edge}.{p} "
         f"ELSE coalesce({edge}.{p}, 0) + {add.per_type}.{p} END"
         for p in (*COUNT_PROPS, *SUM_PROPS)
     )
+    change = (f"(CASE WHEN {edge}.weight + {add.weight} > 0 THEN 1 ELSE 0 END) - "
+              f"(CASE WHEN {edge}.weight > 0 THEN 1 ELSE 0 END)")
     return f"""MERGE ({user})-[{edge}:INTERACTED]->({item})
-ON CREATE SET {edge}.weight = 0.0, {edge}.count = 0, {edge}.first_ts = {add.first_ts}, {edge}.last_ts = {add.last_ts},
-    {user}.degree = coalesce({user}.degree, 0) + 1, {item}.degree = coalesce({item}.degree, 0) + 1
-SET {edge}.weight = {edge}.weight + {add.weight},
+ON CREATE SET {edge}.weight = 0.0, {edge}.count = 0, {edge}.first_ts = {add.first_ts}, {edge}.last_ts = {add.last_ts}
+SET {user}.degree = coalesce({user}.degree, 0) + {change},
+    {item}.degree = coalesce({item}.degree, 0){item_degree_extra} + {change},
+    {edge}.weight = {edge}.weight + {add.weight},
     {edge}.count = {edge}.count + {add.count},
     {edge}.first_ts = CASE WHEN {add.first_ts} < {edge}.first_ts THEN {add.first_ts} ELSE {edge}.first_ts END,
     {edge}.last_ts = CASE WHEN {add.last_ts} > {edge}.last_ts THEN {add.last_ts} ELSE {edge}.last_ts END,
@@ -82,41 +89,61 @@ WHERE l.next_seq = $seq
 SET l.next_seq = $seq + 1"""
 
 
+def _likers(d: Dialect) -> str:
+    # Rule 2 of graphrec.scoring.traversal: the `fanout` users who liked `s` most (ties: user id).
+    # Ordering reads the item's whole neighbourhood; the in-memory index is the fast path, this one
+    # is exact and the analysts' reference.
+    return d.subquery("s", "MATCH (s)<-[e1:INTERACTED]-(v:User)\nWHERE e1.weight > 0\n"
+                           "WITH v, e1 ORDER BY e1.weight DESC, v.id LIMIT $fanout\nRETURN v, e1")
+
+
+def _strongest_items(d: Dialect) -> str:
+    # Rule 3: a co-user's `fanout` strongest edges by |weight| (ties: item id); dislikes count against.
+    return d.subquery("v", "MATCH (v)-[e2:INTERACTED]->(c:Item)\n"
+                           "WITH c, e2 ORDER BY abs(e2.weight) DESC, c.id LIMIT $fanout\nRETURN c, e2")
+
+
 def _user_candidates(d: Dialect) -> str:
-    # user -> seed item -> co-user -> candidate, each hop capped by a LIMITed subquery so a hub item
-    # or a heavy user cannot blow up latency (the caps take any `fanout` neighbours, unordered:
-    # ordering would read a hub's whole neighbourhood). Decay uses the seed edge's last_ts:
-    # w0 = weight * 0.5 ^ (age / half-life). Path score = w0 * w_co / sqrt(deg(seed) * deg(cand));
-    # the user's own items are dropped after the caps. Evidence: the (at most 3) seeds contributing
-    # most to a candidate.
-    co_users = d.subquery("s, u", "MATCH (s)<-[:INTERACTED]-(v:User)\nWHERE v <> u\nRETURN v LIMIT $fanout")
-    return f"""MATCH (u:User {{id: $id}})-[e0:INTERACTED]->(s:Item)
-WITH u, s, e0 ORDER BY e0.last_ts DESC, s.id LIMIT $seeds
-WITH u, s, e0.weight * 0.5 ^ (toFloat($now - e0.last_ts) / $half_life_ms) AS w0
-{co_users}
-{_co_items(d)}
-WITH u, s, c, w0 * e2.weight / sqrt(toFloat(s.degree * c.degree)) AS path_score
-WHERE c <> s AND {d.not_exists("(u)-[:INTERACTED]->(c)")}
-WITH c, s, sum(path_score) AS via_score
-ORDER BY via_score DESC, s.id
-WITH c, sum(via_score) AS score, collect(s.id)[..3] AS evidence
-RETURN c.id, score, evidence
-ORDER BY score DESC, c.id
+    # The capped traversal of graphrec.scoring.traversal, rule by rule (the agreement test holds it
+    # to tests/scoring/traversal_spec.py). 1: the user's `seeds` most recent liked items, decayed from
+    # `$now` (the caller passes the user's newest edge). 2, 3: likers, their strongest edges. 4: per
+    # seed, S(s, c) over positive-edge degrees, the `co_items` best kept. 5: the user's own items
+    # dropped, positive totals only. 6: evidence = the (at most 3) seeds contributing most.
+    # Candidates travel as ids from rule 4 on: FalkorDB cannot use a node taken out of a list in a
+    # pattern, so "seen" is the user's item ids, collected first.
+    return f"""MATCH (u:User {{id: $id}})-[x:INTERACTED]->(i:Item)
+WITH u, collect(i.id) AS seen
+MATCH (u)-[e0:INTERACTED]->(s:Item)
+WHERE e0.weight > 0
+WITH seen, s, e0 ORDER BY e0.last_ts DESC, s.id LIMIT $seeds
+WITH seen, s, e0.weight * 0.5 ^ (toFloat($now - e0.last_ts) / $half_life_ms) AS w0
+{_likers(d)}
+{_strongest_items(d)}
+WITH seen, s, w0, c, e2
+WHERE c <> s AND c.degree > 0
+WITH seen, s, w0, c, sum(e2.weight) AS co
+WITH seen, s, w0, c.id AS c, co / sqrt(toFloat(s.degree * c.degree)) AS sc
+ORDER BY sc DESC, c
+WITH seen, s, w0, collect([c, sc])[..$co_items] AS kept
+UNWIND kept AS t
+WITH s, t[0] AS c, w0 * t[1] AS via, seen
+WHERE NOT c IN seen
+WITH c, s, via ORDER BY via DESC, s.id
+WITH c, sum(via) AS score, collect(CASE WHEN via > 0 THEN s.id END)[..3] AS evidence
+WHERE score > 0
+RETURN c, score, evidence
+ORDER BY score DESC, c
 LIMIT $limit"""
 
 
-def _co_items(d: Dialect) -> str:
-    return d.subquery("v", "MATCH (v)-[e2:INTERACTED]->(c:Item)\nRETURN c, e2 LIMIT $fanout")
-
-
 def _item_candidates(d: Dialect) -> str:
-    co_users = d.subquery("s", "MATCH (s)<-[e1:INTERACTED]-(v:User)\nRETURN v, e1 LIMIT $fanout")
     return f"""MATCH (s:Item {{id: $id}})
-{co_users}
-{_co_items(d)}
-WITH s, c, e1.weight * e2.weight / sqrt(toFloat(s.degree * c.degree)) AS path_score
-WHERE c <> s
-WITH c, sum(path_score) AS score
+{_likers(d)}
+{_strongest_items(d)}
+WITH s, c, e1, e2
+WHERE c <> s AND c.degree > 0
+WITH c, sum(e1.weight * e2.weight / sqrt(toFloat(s.degree * c.degree))) AS score
+WHERE score > 0
 RETURN c.id, score
 ORDER BY score DESC, c.id
 LIMIT $limit"""
@@ -136,8 +163,8 @@ def _merge_users(d: Dialect) -> str:
     # it is deleted, all in one statement. The subquery returns one row (an aggregate) whether or
     # not the source has edges. Run again it finds no records and no source and changes nothing.
     move = d.subquery("src, dst", f"""MATCH (src)-[e:INTERACTED]->(i:Item)
-{merge_edge("dst", "i", "f", edge_aggregates("e"))},
-    i.degree = i.degree - 1
+{merge_edge("dst", "i", "f", edge_aggregates("e"),
+            item_degree_extra=" - (CASE WHEN e.weight > 0 THEN 1 ELSE 0 END)")}
 RETURN count(f) AS moved""")
     return f"""MATCH (x:{d.event_label} {{user: $src}})
 SET x.user = $dst
@@ -151,14 +178,14 @@ RETURN count(*)"""
 
 
 def _erase_user(d: Dialect) -> str:
-    # Seen-event records, then the node and its edges, with the item degrees the user contributed
-    # decremented: one statement. Run again it finds nothing and changes nothing.
+    # Seen-event records, then the node and its edges, with the item degrees the user's liked edges
+    # contributed decremented: one statement. Run again it finds nothing and changes nothing.
     return f"""MATCH (x:{d.event_label} {{user: $id}})
 DELETE x
 WITH count(*) AS records
 MATCH (u:User {{id: $id}})
-OPTIONAL MATCH (u)-[:INTERACTED]->(i:Item)
-SET i.degree = i.degree - 1
+OPTIONAL MATCH (u)-[x:INTERACTED]->(i:Item)
+SET i.degree = i.degree - (CASE WHEN x.weight > 0 THEN 1 ELSE 0 END)
 WITH DISTINCT u
 DETACH DELETE u
 RETURN count(*)"""
@@ -186,6 +213,8 @@ class Statements:
     EDGES_OF_USERS: LiteralString
     EDGE_AGGREGATES_OF_USERS: LiteralString
     SET_INTERACTION_WEIGHTS: LiteralString
+    RECOUNT_ITEM_DEGREES: LiteralString
+    RECOUNT_USER_DEGREES: LiteralString
     WRITE_ITEM_EMBEDDINGS: LiteralString
     WRITE_USER_EMBEDDINGS: LiteralString
     SET_META: LiteralString
@@ -254,10 +283,23 @@ ORDER BY uid, i.id""",
         # committing between the comparison and the SET cannot have its weight overwritten.
         "SET_INTERACTION_WEIGHTS": f"""UNWIND $rows AS r
 MATCH (:User {{id: r.u}})-[e:INTERACTED]->(:Item {{id: r.i}})
-{d.lock("e")}WITH r, e
+{d.lock("e")}WITH r, e, startNode(e) AS usr, endNode(e) AS itm
 WHERE e.count = r.c
-SET e.weight = r.w
+SET usr.degree = usr.degree + (CASE WHEN r.w > 0 THEN 1 ELSE 0 END) - (CASE WHEN e.weight > 0 THEN 1 ELSE 0 END),
+    itm.degree = itm.degree + (CASE WHEN r.w > 0 THEN 1 ELSE 0 END) - (CASE WHEN e.weight > 0 THEN 1 ELSE 0 END),
+    e.weight = r.w
 RETURN r.u, r.i""",
+        # Degrees as the current rule counts them (positive edges), for stores written before it.
+        "RECOUNT_ITEM_DEGREES": """MATCH (i:Item)
+OPTIONAL MATCH (i)<-[x:INTERACTED]-(:User)
+WITH i, sum(CASE WHEN x.weight > 0 THEN 1 ELSE 0 END) AS d
+SET i.degree = d
+RETURN count(i)""",
+        "RECOUNT_USER_DEGREES": """MATCH (u:User)
+OPTIONAL MATCH (u)-[x:INTERACTED]->(:Item)
+WITH u, sum(CASE WHEN x.weight > 0 THEN 1 ELSE 0 END) AS d
+SET u.degree = d
+RETURN count(u)""",
         "WRITE_ITEM_EMBEDDINGS": _write_embeddings(d, "Item"),
         "WRITE_USER_EMBEDDINGS": _write_embeddings(d, "User"),
         "SET_META": "MERGE (m:Meta {key: $key}) SET m.value = $value",
