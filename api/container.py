@@ -58,20 +58,20 @@ class Services:
 
 
 def install(app: FastAPI, services: Services) -> None:
-    """Put the container on the app (the one ``app.state`` write of the services).
-
-    ``api.errors`` still looks ``settings``, ``store_health`` and ``metrics`` up on ``app.state`` by
-    name; they are published for it here until it reads :func:`services_of`.
-    """
+    """Put the container on the app (the one ``app.state`` write of the services)."""
     app.state.services = services
-    app.state.settings = services.settings
-    app.state.store_health = services.health
-    app.state.metrics = services.metrics
+
+
+def built_services(app: FastAPI) -> Services | None:
+    """The app's container, or None before its lifespan built it (an error handler may run then):
+    with :func:`services_of`, the only reader of ``app.state``."""
+    services: Services | None = getattr(app.state, "services", None)
+    return services
 
 
 def services_of(app: FastAPI) -> Services:
-    """The app's container: the only reader of ``app.state`` (dependencies, tests)."""
-    services: Services | None = getattr(app.state, "services", None)
+    """The app's container (dependencies, tests)."""
+    services = built_services(app)
     if services is None:
         raise RuntimeError("the app's services are built by its lifespan, which has not started")
     return services

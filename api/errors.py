@@ -1,6 +1,7 @@
 """Error handlers: 422s list every problem as (index, field, reason); a store outage is a 503 with
-``Retry-After`` (never a 500 or a 404); the other store errors by their type (a conflict 409, a
-missing thing 404, refused values 422), without the store's text; 500s never leak exception text."""
+``Retry-After`` (never a 500 or a 404); the other store errors by their type (a conflict 409, refused
+values 422, a store missing its database or procedure 500: a deployment fault, not a missing user or
+item), without the store's text; 500s never leak exception text."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.container import built_services
 from graphrec.graph.errors import BadStoreInput, NotFoundInStore, StoreConflict, StoreUnavailable, is_unavailable
 
 logger = logging.getLogger(__name__)
@@ -39,14 +41,12 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 def store_unavailable_response(request: Request, reason: str) -> JSONResponse:
     """The one 503 of a store outage; also marks the store down so later requests skip it."""
-    state = request.app.state
-    health = getattr(state, "store_health", None)
-    if health is not None:
-        health.failed(reason)
-    retry = getattr(getattr(state, "settings", None), "retry_after_s", 2)
-    metrics = getattr(state, "metrics", None)
-    if metrics is not None:
-        metrics.shed.labels("store_unavailable").inc()
+    services = built_services(request.app)
+    retry = 2
+    if services is not None:
+        services.health.failed(reason)
+        services.metrics.shed.labels("store_unavailable").inc()
+        retry = services.settings.retry_after_s
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         content={"detail": "the graph store is unavailable; retry later (a retried event batch is applied once)"},
@@ -55,9 +55,9 @@ def store_unavailable_response(request: Request, reason: str) -> JSONResponse:
 
 
 async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
-    health = getattr(request.app.state, "store_health", None)
+    services = built_services(request.app)
     # The first failure is news; the requests refused while the store is known to be down are not.
-    level = logging.WARNING if health is None or health.up else logging.DEBUG
+    level = logging.WARNING if services is None or services.health.up else logging.DEBUG
     logger.log(level, "%s %s: %s", request.method, request.url.path, exc)
     return store_unavailable_response(request, str(exc))
 
@@ -69,8 +69,11 @@ async def _store_conflict(request: Request, exc: StoreConflict) -> JSONResponse:
 
 
 async def _not_found_in_store(request: Request, exc: NotFoundInStore) -> JSONResponse:
-    logger.warning("%s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": "not found in the graph store"})
+    # The store lacks a database, procedure, index or constraint graphrec needs: no client's request
+    # can fix that, so neither a 404 (which reads as "no such user") nor a retryable 503.
+    logger.error("%s %s: the graph store is misconfigured: %s", request.method, request.url.path, exc)
+    return JSONResponse(status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+                        content={"detail": "the graph store is misconfigured; see the server log"})
 
 
 async def _bad_store_input(request: Request, exc: BadStoreInput) -> JSONResponse:

@@ -30,7 +30,7 @@ def client() -> TestClient:
     return TestClient(app, raise_server_exceptions=False)
 
 
-@pytest.mark.parametrize(("kind", "code"), [("unavailable", 503), ("conflict", 409), ("missing", 404),
+@pytest.mark.parametrize(("kind", "code"), [("unavailable", 503), ("conflict", 409), ("missing", 500),
                                             ("refused", 422)])
 def test_store_errors_answer_by_type(client: TestClient, kind: str, code: int) -> None:
     r = client.get(f"/{kind}")
