@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from graphrec.config import Settings
+
+if TYPE_CHECKING:
+    from graphrec.graph.port import GraphStore
 
 
 def _read_toml(path: Path | None) -> dict[str, object]:
@@ -165,19 +169,72 @@ def evaluate_command(
     typer.echo(f"\nresults: {output / 'results.json'}, {output / 'results.md'}, {output / 'validation.png'}")
 
 
+def _served_version(store: GraphStore, models_path: Path) -> str | None:
+    """The version the store serves, if its directory is here."""
+    from graphrec.model.pipeline import published_version
+
+    name = published_version(store)
+    return name if name and (models_path / name / "manifest.json").exists() else None
+
+
+def compare_command(
+    candidate: str = typer.Argument("latest", help="The candidate version (a name, or 'latest')."),
+    against: str = typer.Option("current", "--against", help="The version to beat: 'current' (the one the "
+                                "store serves) or a version name."),
+    k: int = typer.Option(20, "--k", min=1, help="List length of Recall@k and NDCG@k."),
+    as_json: bool = typer.Option(False, "--json", help="The comparison as JSON."),
+) -> None:
+    """Both versions on the candidate's held-out interactions: the difference with its 95% interval."""
+    from graphrec.graph.factory import open_store
+    from graphrec.model.gate import compare_versions
+    from graphrec.model.pipeline import resolve_version
+
+    settings = Settings()
+    try:
+        name = resolve_version(settings.models_path, candidate)
+        if against == "current":
+            with open_store(settings) as store:
+                served = _served_version(store, settings.models_path)
+            if served is None:
+                typer.echo("error: no version is published yet: nothing to compare against", err=True)
+                raise typer.Exit(2)
+        else:
+            served = resolve_version(settings.models_path, against)
+        result = compare_versions(settings.models_path / name, settings.models_path / served, k=k)
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result.as_dict(), default=float) if as_json else result.report())
+
+
 def publish_command(
     version: str = typer.Argument("latest", help="A version directory name, or 'latest'."),
+    if_better: bool = typer.Option(False, "--if-better", help="Publish only if the version beats the served one "
+                                   "on its held-out interactions (graphrec compare), beyond the noise."),
 ) -> None:
     """Write a model version's embeddings onto the graph nodes and make it the current version."""
     from graphrec.graph.factory import open_store
-    from graphrec.model.pipeline import publish
+    from graphrec.model.gate import compare_versions
+    from graphrec.model.pipeline import publish, resolve_version
 
     settings = Settings()
     try:
         with open_store(settings) as store:
+            if if_better:
+                name = resolve_version(settings.models_path, version)
+                served = _served_version(store, settings.models_path)
+                if served == name:
+                    typer.echo(f"{name} is already the served version; nothing to do")
+                    return
+                if served is not None:
+                    result = compare_versions(settings.models_path / name, settings.models_path / served)
+                    typer.echo(result.report())
+                    if not result.candidate_wins:
+                        typer.echo(f"not published: {name} does not beat {served}; {served} stays current", err=True)
+                        raise typer.Exit(1)
             name, users, items = publish(store, models_path=settings.models_path, version=version,
                                          half_life_days=settings.half_life_days)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"published {name}: {users:,} user and {items:,} item embeddings; the store's current model "
@@ -188,4 +245,5 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export_command)
     app.command("train")(train_command)
     app.command("evaluate")(evaluate_command)
+    app.command("compare")(compare_command)
     app.command("publish")(publish_command)

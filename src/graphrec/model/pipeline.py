@@ -26,11 +26,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphrec.evaluation.splits import temporal_holdout
 from graphrec.export import ExportConfig, export_snapshot
 from graphrec.graph.port import GraphStore
 from graphrec.model.artifact import ModelArtifact
 from graphrec.model.blend_tuning import BlendParams, ensure_blend, load_blend
 from graphrec.model.config import TrainConfig
+from graphrec.model.gate import holdout_metrics, save_holdout
 from graphrec.model.trainer import Trainer
 from graphrec.progress import Mode
 from graphrec.snapshot import Snapshot
@@ -47,6 +49,9 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = "graphsage"
+    holdout_fraction: float = Field(0.1, ge=0, lt=1, description="each user's newest share of interactions "
+                                    "kept out of training: the version's test metrics and what `graphrec compare` "
+                                    "and `publish --if-better` judge it on (0: train on everything, no gate)")
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
 
@@ -84,19 +89,30 @@ def train(
     if snapshot.n_edges == 0:
         raise ValueError("the snapshot has no interactions: import data first (graphrec import/generate)")
     started = time.perf_counter()
-    result = Trainer(cfg.train, progress=progress, checkpoint_dir=checkpoint_dir).fit(snapshot)
+    # each user's newest interactions held out: the version's test metrics, and what a later
+    # `graphrec compare` / `publish --if-better` judges it and the served version on
+    split = temporal_holdout(snapshot, test_fraction=cfg.holdout_fraction, seed=cfg.train.seed) \
+        if cfg.holdout_fraction > 0 else None
+    if split is not None and split.test.nnz == 0:
+        split = None  # every user has a single interaction: nothing to hold out
+    fit_on = split.train if split is not None else snapshot
+    result = Trainer(cfg.train, progress=progress, checkpoint_dir=checkpoint_dir).fit(fit_on)
     version = version or new_version_name(snapshot.manifest.get("content_hash"))
     k = cfg.train.metric_k
     metrics = {
         f"validation_recall@{k}": result.best_metric, "best_epoch": result.best_epoch,
         "train_seconds": round(time.perf_counter() - started, 2),
         "seconds_per_epoch": round(result.seconds_per_epoch, 4), "mode": result.mode,
-        "n_users": snapshot.n_users, "n_items": snapshot.n_items, "n_edges": snapshot.n_edges,
+        "n_users": snapshot.n_users, "n_items": snapshot.n_items, "n_edges": fit_on.n_edges,
     }
-    artifact = ModelArtifact.from_training(result, snapshot, version=version, config=cfg.train, metrics=metrics)
+    artifact = ModelArtifact.from_training(result, fit_on, version=version, config=cfg.train, metrics=metrics)
+    if split is not None:
+        artifact.metrics.update(holdout_metrics(artifact, split, k=k), holdout_edges=int(split.test.nnz))
     out = artifact.save(models_path / version)
+    if split is not None:
+        save_holdout(out, snapshot, split)
     (out / "pipeline.json").write_text(cfg.model_dump_json(indent=2))
-    tune_version_blend(out, artifact, snapshot, half_life_days=half_life_days)
+    tune_version_blend(out, artifact, fit_on, half_life_days=half_life_days)
     logger.info("wrote model version %s", out)
     return out
 

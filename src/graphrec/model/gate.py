@@ -1,0 +1,159 @@
+"""Is a candidate model better than the one being served? Measured, not assumed, before publishing.
+
+At train time (``PipelineConfig.holdout_fraction``) each user's newest interactions are held out of
+the candidate's training data and saved with the version (``holdout.npz``: the held-out pairs and
+the training pairs, by id). :func:`compare_versions` ranks the whole catalogue minus each user's
+training items for those users with both versions' embeddings and compares Recall@k and NDCG@k
+user by user: the mean difference, its 95% Student-t interval over users, and a Wilcoxon
+signed-rank test. ``graphrec publish --if-better`` publishes only when the interval's lower bound is
+above zero, i.e. when the candidate wins beyond the users' noise.
+
+The held-out interactions are the newest of the candidate's snapshot, so a served version trained
+earlier has not seen them either; one trained on data at least as new may have, which favours it,
+and the result says so (``served_saw_holdout``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import stats
+
+from graphrec.evaluation.metrics import hit_matrix, ndcg_at_k, recall_at_k, top_k
+from graphrec.evaluation.splits import Split
+from graphrec.evaluation.statistics import mean_interval
+from graphrec.model.artifact import ModelArtifact
+from graphrec.snapshot import Snapshot
+
+HOLDOUT_FILE = "holdout.npz"
+
+
+class NoHoldout(FileNotFoundError):
+    """The candidate was trained without a holdout, so there is nothing to compare on."""
+
+
+def save_holdout(directory: Path, full: Snapshot, split: Split) -> Path:
+    """Keep the held-out and training pairs of ``split`` of ``full`` (by id) with the version they trained."""
+    test = split.test.tocoo()
+    train = split.train.matrix("ones").tocoo()
+    stamps = np.asarray(full.matrix("timestamps")[test.row, test.col]).ravel()
+    path = directory / HOLDOUT_FILE
+    ids_u, ids_i = full.user_ids, full.item_ids
+    np.savez_compressed(path, test_users=ids_u[test.row], test_items=ids_i[test.col],
+                        train_users=ids_u[train.row], train_items=ids_i[train.col],
+                        first_test_ms=np.int64(stamps.min() if len(stamps) else 0))
+    return path
+
+
+def holdout_metrics(artifact: ModelArtifact, split: Split, *, k: int) -> dict[str, float]:
+    """The version's own test metrics on its holdout (what ``/v1/model`` shows)."""
+    users = np.flatnonzero(np.diff(split.test.indptr) > 0)
+    if len(users) == 0:
+        return {}
+    scores = (artifact.user_embeddings[users] @ artifact.item_embeddings.T).astype(np.float32)
+    ranked = top_k(scores, k, exclude=split.train.matrix("ones")[users])
+    hits = hit_matrix(ranked, split.test[users])
+    n_relevant = np.diff(split.test[users].indptr).astype(np.float64)
+    return {f"test_recall@{k}": float(recall_at_k(hits, n_relevant).mean()),
+            f"test_ndcg@{k}": float(ndcg_at_k(hits, n_relevant).mean()), "test_users": int(len(users))}
+
+
+@dataclass(frozen=True)
+class VersionScore:
+    version: str
+    recall: float
+    ndcg: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``candidate`` minus ``served`` on the candidate's holdout, over the users both versions know."""
+
+    candidate: VersionScore
+    served: VersionScore
+    k: int
+    users: int
+    recall_difference: float
+    recall_interval: tuple[float, float]
+    ndcg_difference: float
+    ndcg_interval: tuple[float, float]
+    wilcoxon_p: float
+    served_saw_holdout: bool
+
+    @property
+    def candidate_wins(self) -> bool:
+        """Better beyond the noise: the 95% interval of the Recall@k difference is above zero."""
+        return self.recall_interval[0] > 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "candidate_wins": self.candidate_wins}
+
+    def report(self) -> str:
+        c, s = self.candidate, self.served
+        lines = [f"| version | recall@{self.k} | ndcg@{self.k} |", "|---|---|---|",
+                 f"| {c.version} (candidate) | {c.recall:.4f} | {c.ndcg:.4f} |",
+                 f"| {s.version} (served) | {s.recall:.4f} | {s.ndcg:.4f} |", "",
+                 f"difference over {self.users:,} held-out users: recall@{self.k} {self.recall_difference:+.4f} "
+                 f"(95% CI [{self.recall_interval[0]:+.4f}, {self.recall_interval[1]:+.4f}]), "
+                 f"ndcg@{self.k} {self.ndcg_difference:+.4f} (95% CI [{self.ndcg_interval[0]:+.4f}, "
+                 f"{self.ndcg_interval[1]:+.4f}]); Wilcoxon p = {self.wilcoxon_p:.3g}",
+                 "the candidate wins" if self.candidate_wins else "the candidate does not win"]
+        if self.served_saw_holdout:
+            lines.append("note: the served version was trained on data at least as new as the holdout and may "
+                         "have seen it, which favours it")
+        return "\n".join(lines)
+
+
+def _per_user(artifact: ModelArtifact, users: list[str], relevant: dict[str, list[str]],
+              seen: dict[str, list[str]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user recall@k and NDCG@k of ``artifact`` (users it does not know are not passed in)."""
+    index = {i: n for n, i in enumerate(artifact.item_ids.tolist())}
+    rows = np.array([artifact.user_index(u) for u in users], dtype=np.int64)
+    scores = (artifact.user_embeddings[rows] @ artifact.item_embeddings.T).astype(np.float32)
+    n_items = len(artifact.item_ids)
+
+    def matrix(lists: list[list[str]]) -> sp.csr_matrix:
+        r = [n for n, items in enumerate(lists) for i in items if i in index]
+        c = [index[i] for items in lists for i in items if i in index]
+        return sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(len(lists), n_items))
+
+    ranked = top_k(scores, k, exclude=matrix([seen.get(u, []) for u in users]))
+    hits = hit_matrix(ranked, matrix([relevant[u] for u in users]))
+    n_relevant = np.array([len(relevant[u]) for u in users], dtype=np.float64)  # unknown items count as misses
+    return recall_at_k(hits, n_relevant), ndcg_at_k(hits, n_relevant)
+
+
+def compare_versions(candidate_dir: Path, served_dir: Path, *, k: int = 20) -> Comparison:
+    """Both versions on the candidate's holdout (see the module docstring)."""
+    path = candidate_dir / HOLDOUT_FILE
+    if not path.exists():
+        raise NoHoldout(f"{candidate_dir.name} was trained without a holdout (holdout_fraction = 0): nothing to "
+                        "compare on; train it again with a holdout")
+    data = np.load(path, allow_pickle=False)
+    relevant: dict[str, list[str]] = {}
+    for u, i in zip(data["test_users"].tolist(), data["test_items"].tolist(), strict=True):
+        relevant.setdefault(u, []).append(i)
+    seen: dict[str, list[str]] = {}
+    for u, i in zip(data["train_users"].tolist(), data["train_items"].tolist(), strict=True):
+        seen.setdefault(u, []).append(i)
+    candidate, served = ModelArtifact.load(candidate_dir), ModelArtifact.load(served_dir)
+    users = sorted(u for u in relevant if candidate.user_index(u) is not None and served.user_index(u) is not None)
+    if not users:
+        raise ValueError("no held-out user is known to both versions: they were trained on different graphs")
+    c_recall, c_ndcg = _per_user(candidate, users, relevant, seen, k)
+    s_recall, s_ndcg = _per_user(served, users, relevant, seen, k)
+    d_recall, d_ndcg = c_recall - s_recall, c_ndcg - s_ndcg
+    recall_mean, recall_half = mean_interval(d_recall)
+    ndcg_mean, ndcg_half = mean_interval(d_ndcg)
+    wilcoxon = float(stats.wilcoxon(d_recall).pvalue) if np.any(d_recall != 0) else 1.0
+    served_ms = int((served.manifest.get("snapshot") or {}).get("now_ms") or 0)
+    return Comparison(
+        candidate=VersionScore(candidate.version, float(c_recall.mean()), float(c_ndcg.mean())),
+        served=VersionScore(served.version, float(s_recall.mean()), float(s_ndcg.mean())),
+        k=k, users=len(users), recall_difference=recall_mean,
+        recall_interval=(recall_mean - recall_half, recall_mean + recall_half),
+        ndcg_difference=ndcg_mean, ndcg_interval=(ndcg_mean - ndcg_half, ndcg_mean + ndcg_half),
+        wilcoxon_p=wilcoxon, served_saw_holdout=served_ms > int(data["first_test_ms"]))
