@@ -47,20 +47,26 @@ def test_params_then_comments_then_one_parameterized_query(path: Path) -> None:
 
 
 def test_why_recommended_repeats_the_api_traversal() -> None:
+    """A quick textual check that 03 spells the rules as USER_CANDIDATES does; that both give the same
+    scores and evidence is tested on live stores (tests/scoring/test_traversal_agreement.py)."""
     _, _, query = parts(QUERIES / "03-why-recommended.cypher")
     why, api = _norm(query), _norm(q.USER_CANDIDATES)
-    # Same seeds, same capped hops, same exclusions, same path score, in that order.
+    # Same seeds, same capped hops, same degree rule, same decay, in that order.
     for fragment in (
-        "MATCH (u:User {id: $id})-[e0:INTERACTED]->(s:Item) WITH u, s, e0 ORDER BY e0.last_ts DESC, s.id LIMIT $seeds",
-        "CALL (s, u) { MATCH (s)<-[:INTERACTED]-(v:User) WHERE v <> u RETURN v LIMIT $fanout }",
-        "CALL (v) { MATCH (v)-[e2:INTERACTED]->(c:Item) RETURN c, e2 LIMIT $fanout }",
-        "c <> s AND NOT EXISTS { (u)-[:INTERACTED]->(c) }",
-        "w0 * e2.weight / sqrt(toFloat(s.degree * c.degree))",
+        "MATCH (u)-[e0:INTERACTED]->(s:Item) WHERE e0.weight > 0",
+        "ORDER BY e0.last_ts DESC, s.id LIMIT $seeds",
+        "CALL (s) { MATCH (s)<-[e1:INTERACTED]-(v:User) WHERE e1.weight > 0 WITH v, e1 ORDER BY e1.weight DESC, "
+        "v.id LIMIT $fanout RETURN v, e1 }",
+        "CALL (v) { MATCH (v)-[e2:INTERACTED]->(c:Item) WITH c, e2 ORDER BY abs(e2.weight) DESC, c.id "
+        "LIMIT $fanout RETURN c, e2 }",
+        "WHERE c <> s AND c.degree > 0",
+        "co / sqrt(toFloat(s.degree * c.degree)) AS sc",
+        "[..$co_items] AS kept",
         "e0.weight * 0.5 ^ (toFloat(",
     ):
         assert fragment in api, f"USER_CANDIDATES changed ({fragment!r}): update 03-why-recommended.cypher"
-        assert fragment.replace("{id: $id}", "{id: $user}") in why, f"03-why-recommended.cypher lacks {fragment!r}"
-    positions = [why.index(f) for f in ("LIMIT $seeds", "CALL (s, u)", "CALL (v)", "c.id = $item")]
+        assert fragment in why, f"03-why-recommended.cypher lacks {fragment!r}"
+    positions = [why.index(f) for f in ("LIMIT $seeds", "CALL (s)", "CALL (v)", "[..$co_items]", "c.id = $item")]
     assert positions == sorted(positions), "the item filter must come after the caps, as in the API"
     # Decay: the API binds half_life_ms = days * 86_400_000; the file converts the same way.
     assert "$half_life_days * 86400000.0" in why and "$half_life_ms" in api
