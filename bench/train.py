@@ -10,7 +10,8 @@ Stages run in fresh subprocesses so each peak RSS is its own:
 * ``sampled`` (``--sampled-edges N``, optional): neighbour-sampled mini-batches on an N-interaction
   graph, a few batches extrapolated to an epoch, reporting peak RSS (the 10M-in-8-GiB claim).
 
-Usage: ``python bench/train.py [--ml100k PATH] [--sampled-edges 10000000]``
+Usage: ``python bench/train.py [--ml100k PATH] [--sampled-edges 10000000] [--busy 1]``
+(``--busy N`` keeps N CPU-bound processes running beside each stage: the figure for a shared machine.)
 """
 
 from __future__ import annotations
@@ -162,11 +163,19 @@ def main() -> None:
     parser.add_argument("--stage", choices=["ml100k", "synthetic", "baseline", "sampled"])
     parser.add_argument("--ml100k", default=str(ML100K))
     parser.add_argument("--sampled-edges", type=int, default=0)
+    parser.add_argument("--busy", type=int, default=0, help="CPU-bound processes kept running beside the stage "
+                        "(the 'busy machine' figure: default threads must not collapse)")
     args = parser.parse_args()
     if args.stage:
-        out = {"ml100k": lambda: stage_ml100k(args.ml100k), "synthetic": stage_synthetic,
-               "baseline": stage_baseline, "sampled": lambda: stage_sampled(args.sampled_edges)}[args.stage]()
-        print(json.dumps(out))
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+        try:
+            out = {"ml100k": lambda: stage_ml100k(args.ml100k), "synthetic": stage_synthetic,
+                   "baseline": stage_baseline, "sampled": lambda: stage_sampled(args.sampled_edges)}[args.stage]()
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait()
+        print(json.dumps({**out, "busy_processes": args.busy}))
         return
     stages = ["synthetic", "baseline"]
     if Path(args.ml100k, "u.data").exists():
@@ -176,7 +185,7 @@ def main() -> None:
     report: dict[str, object] = {}
     for stage in stages:
         cmd = [sys.executable, __file__, "--stage", stage, "--ml100k", args.ml100k,
-               "--sampled-edges", str(args.sampled_edges)]
+               "--sampled-edges", str(args.sampled_edges), "--busy", str(args.busy)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         report[stage] = json.loads(lines[-1]) if lines else {"error": proc.stderr[-2000:]}
