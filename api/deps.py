@@ -15,10 +15,11 @@ from __future__ import annotations
 import hmac
 import math
 from concurrent.futures import Executor
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, APIKeyQuery
 
 from api.container import Services, services_of
 from api.observability import Metrics
@@ -93,8 +94,22 @@ async def require_store(health: HealthDep) -> None:
 
 
 api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="one of the keys in GRAPHREC_API_KEYS"
+    name="X-API-Key", auto_error=False,
+    description="a secret key (GRAPHREC_API_KEYS) or a publishable key (GRAPHREC_PUBLISHABLE_KEYS, pk_...)",
 )
+api_key_query = APIKeyQuery(
+    name="key", auto_error=False,
+    description="a publishable key (pk_...) in the URL, for navigator.sendBeacon, which cannot set headers",
+)
+
+
+class Access(StrEnum):
+    """Who is calling. Secret keys are for servers and may do everything; publishable keys ship in web
+    pages and may only send events, identify a visitor, opt out and read recommendations."""
+
+    SECRET = "secret"
+    PUBLISHABLE = "publishable"
+    OPEN = "open"  # no key: only reads, only in local demo mode (no secret key configured)
 
 
 def client_address(request: Request) -> str:
@@ -116,12 +131,20 @@ def _refused(services: Services, address: str, message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "APIKey"})
 
 
-async def require_api_key(
-    request: Request, services: ServicesDep, key: Annotated[str | None, Security(api_key_header)]
-) -> str:
-    """401 without a valid ``X-API-Key``; 429 with ``Retry-After`` when the key's bucket is empty or
-    the client address made too many failed attempts (checked first, so a throttled address learns
-    nothing about the keys it tries)."""
+def _one_of(key: str, keys: frozenset[str]) -> bool:
+    # Compare against every key so timing does not tell which prefix matched.
+    matches = [hmac.compare_digest(key.encode(), k.encode()) for k in keys]
+    return any(matches)
+
+
+async def authenticate(
+    request: Request, services: ServicesDep, header: Annotated[str | None, Security(api_key_header)],
+    query: Annotated[str | None, Security(api_key_query)],
+) -> Access:
+    """The caller's access: 401 for a wrong key, 403 for a publishable key from an origin it is not
+    for, 429 with ``Retry-After`` when the key's (a publishable key: the visitor address's) bucket is
+    empty or the address made too many failed attempts (checked first, so a throttled address learns
+    nothing about the keys it tries). No key at all is :attr:`Access.OPEN`; the route decides."""
     settings = services.settings
     address = client_address(request)
     blocked = services.auth_failures.wait(address)
@@ -129,34 +152,75 @@ async def require_api_key(
         raise _too_many(services, "auth_failures", blocked,
                         f"too many failed API-key attempts from this address "
                         f"({settings.auth_failures_per_minute:g} per minute)")
+    key = header or query
     if not key:
-        raise _refused(services, address, "missing X-API-Key header: this endpoint needs an API key")
-    keys = settings.api_key_set
-    if not keys:
+        return Access.OPEN
+    if header and _one_of(key, settings.api_key_set):
+        wait = services.rate_limiter.acquire(key)
+        if wait > 0:
+            raise _too_many(services, "key_rate", wait,
+                            f"rate limit exceeded for this API key ({settings.rate_limit_per_s:g} requests/s)")
+        return Access.SECRET
+    if _one_of(key, settings.publishable_key_set):
+        origins = settings.publishable_origin_list
+        origin = request.headers.get("origin")
+        if origin is not None and origins and "*" not in origins and origin not in origins:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"this publishable key may not be used from origin {origin!r}")
+        wait = services.client_limiter.acquire(f"{key}|{address}")  # per visitor address, not per key
+        if wait > 0:
+            raise _too_many(services, "client_rate", wait,
+                            f"rate limit exceeded for this address ({settings.ip_rate_limit_per_s:g} requests/s)")
+        return Access.PUBLISHABLE
+    if not header and _one_of(key, settings.api_key_set):
+        raise _refused(services, address, "secret keys go in the X-API-Key header, never in a URL (URLs are "
+                                          "logged); rotate this key")
+    if not settings.api_key_set and not settings.publishable_key_set:
         raise _refused(services, address, "no API keys are configured on this server (GRAPHREC_API_KEYS): "
                                           "routes that need a key are disabled")
-    # Compare against every key so timing does not tell which prefix matched.
-    matches = [hmac.compare_digest(key.encode(), k.encode()) for k in keys]
-    if not any(matches):
-        raise _refused(services, address, "invalid API key in X-API-Key")
-    wait = services.rate_limiter.acquire(key)
-    if wait > 0:
-        raise _too_many(services, "key_rate", wait,
-                        f"rate limit exceeded for this API key ({settings.rate_limit_per_s:g} requests/s)")
-    return key
+    raise _refused(services, address, "invalid API key in X-API-Key")
 
 
-ApiKeyDep = Annotated[str, Depends(require_api_key)]
+AccessDep = Annotated[Access, Depends(authenticate)]
 
 
-async def read_access(
-    request: Request, services: ServicesDep, key: Annotated[str | None, Security(api_key_header)]
-) -> None:
-    """Read endpoints: open when no API keys are configured (local demo; limited per client
-    address), else the same check as writes."""
+async def require_api_key(request: Request, services: ServicesDep, access: AccessDep) -> Access:
+    """Routes for servers only (raw history, merges, consent changes, erasure): a secret key."""
+    if access is Access.SECRET:
+        return access
+    if access is Access.PUBLISHABLE:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a publishable key may not use this route: call it from "
+                                                       "your server with a secret key")
+    if not services.settings.api_key_set:
+        raise _refused(services, client_address(request), "no API keys are configured on this server "
+                                                          "(GRAPHREC_API_KEYS): routes that need a key are disabled")
+    raise _refused(services, client_address(request), "missing X-API-Key header: this endpoint needs an API key")
+
+
+ApiKeyDep = Annotated[Access, Depends(require_api_key)]
+
+
+async def write_access(request: Request, services: ServicesDep, access: AccessDep) -> Access:
+    """What a web page may write (events, identify, opt-out): a secret or a publishable key."""
+    if access is not Access.OPEN:
+        return access
+    if not services.settings.api_key_set and not services.settings.publishable_key_set:
+        raise _refused(services, client_address(request), "no API keys are configured on this server "
+                                                          "(GRAPHREC_API_KEYS): routes that need a key are disabled")
+    raise _refused(services, client_address(request), "missing X-API-Key header: this endpoint needs an API key")
+
+
+WriteAccessDep = Annotated[Access, Depends(write_access)]
+
+
+async def read_access(request: Request, services: ServicesDep, access: AccessDep) -> None:
+    """Read endpoints: any key; without one, open only when no secret key is configured (local demo,
+    limited per client address)."""
     settings = services.settings
+    if access is not Access.OPEN:
+        return
     if settings.api_key_set:
-        await require_api_key(request, services, key)
+        await require_api_key(request, services, access)
         return
     wait = services.client_limiter.acquire(client_address(request))
     if wait > 0:

@@ -24,7 +24,7 @@ from api.container import Services, install, open_services
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
-from api.routers import events, items, model, ops, recommendations, users
+from api.routers import events, items, model, ops, recommendations, users, visitors
 from api.shedding import ConcurrencyLimit
 from graphrec.config import Settings
 from graphrec.events.policy import load_policy
@@ -73,11 +73,12 @@ def create_app(settings: Settings) -> FastAPI:
     origins = s.cors_origin_list
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "DELETE"],
-                           allow_headers=["*"], expose_headers=["X-Request-ID"])
+                           allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"])
     app.include_router(ops.router)
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(recommendations.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)
+    app.include_router(visitors.router, prefix=API_PREFIX)
     app.include_router(items.router, prefix=API_PREFIX)
     app.include_router(model.router, prefix=API_PREFIX)
     return app

@@ -3,9 +3,11 @@
 The body is read by hand so that its size is checked (``Content-Length`` first, then the streamed
 bytes) before any parsing. Status codes: 202 written (counts of applied and duplicate events);
 400 malformed JSON; 401 missing/invalid key; 403 events of users who withdrew consent (nothing
-written); 413 body or batch too large; 415 not JSON; 422 every invalid event with index, field and
-reason (nothing written); 429 rate limited (``Retry-After``); 503 the store is unavailable or the
-worker is at its concurrency limit (``Retry-After``; nothing acknowledged, a retry is applied once).
+written); 413 body or batch too large; 415 neither JSON nor text/plain JSON (``sendBeacon``);
+422 every invalid event with index, field and reason (nothing written); 429 rate limited
+(``Retry-After``); 503 the store is unavailable or the worker is at its concurrency limit
+(``Retry-After``; nothing acknowledged, a retry is applied once). A secret key or a publishable one
+(header, or ``?key=`` for ``sendBeacon``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
-from api.deps import ApiKeyDep, IngestDep, PipelineDep, SettingsDep, require_store
+from api.deps import IngestDep, PipelineDep, SettingsDep, WriteAccessDep, require_store
 from api.errors import error_item
 from api.openapi import body_ref
 from api.schemas.errors import ErrorListPublic, error_responses
@@ -138,12 +140,15 @@ BODY_MODELS = (EventsCreate,)
     ),
 )
 async def create_events(
-    request: Request, _key: ApiKeyDep, settings: SettingsDep, pipeline: PipelineDep, ingest: IngestDep,
+    request: Request, _access: WriteAccessDep, settings: SettingsDep, pipeline: PipelineDep, ingest: IngestDep,
     _store: Annotated[None, Depends(require_store)],
 ) -> EventsAccepted:
     """Record a batch of behaviour events, each exactly once; answered after the write is durable."""
     ctype = request.headers.get("content-type")
-    if ctype is not None and not ctype.split(";", 1)[0].strip().lower().endswith("json"):
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the batch as application/json")
+    media = ctype.split(";", 1)[0].strip().lower() if ctype is not None else ""
+    # text/plain: what navigator.sendBeacon sends without a CORS preflight; the body is the same JSON
+    if ctype is not None and not media.endswith("json") and media != "text/plain":
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            "send the batch as application/json (or text/plain JSON, as sendBeacon does)")
     body = await _read_body(request, settings.events_max_body_bytes)
     return await _ingest(ingest, body, settings, pipeline)

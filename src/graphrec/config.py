@@ -72,7 +72,13 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     batch_size: int = Field(10_000, ge=100, le=200_000, description="rows per UNWIND batch")
     model_dir: Path | None = Field(None, description="where model versions live (default DATA_DIR/models)")
-    api_keys: str = Field("", description="comma-separated API keys accepted in X-API-Key")
+    api_keys: str = Field("", description="comma-separated SECRET API keys (server to server: every route)")
+    publishable_keys: str = Field(
+        "", description="comma-separated PUBLISHABLE keys (pk_...), safe to ship in a web page: event ingest, "
+        "identify, opt-out and recommendation reads only; in X-API-Key or ?key= (sendBeacon cannot set headers)")
+    publishable_origins: str = Field(
+        "", description="comma-separated origins whose pages may use a publishable key ('*' any; empty: any); a "
+        "request with a publishable key and another Origin header answers 403")
     half_life_days: float = Field(30.0, gt=0, description="recency decay half-life for weights")
     # -- behaviour events (issue 3; see docs/events.md) --
     events_policy_path: Path | None = Field(
@@ -184,3 +190,19 @@ class Settings(BaseSettings):
     @property
     def api_key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def publishable_key_set(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.publishable_keys.split(",") if k.strip())
+
+    @property
+    def publishable_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.publishable_origins.split(",") if o.strip()]
+
+    @field_validator("publishable_keys")
+    @classmethod
+    def _publishable_prefix(cls, value: str) -> str:
+        bad = [k.strip() for k in value.split(",") if k.strip() and not k.strip().startswith("pk_")]
+        if bad:
+            raise ValueError("publishable keys start with 'pk_' (so a secret key is never mistaken for one)")
+        return value

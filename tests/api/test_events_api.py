@@ -185,9 +185,9 @@ def test_acknowledged_event_is_visible_within_a_second(client: TestClient, api_s
             id="oversized-body",
         ),
         pytest.param(
-            {"content": b"events", "headers": {"Content-Type": "text/plain"}},
+            {"content": b"events=1", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
             415,
-            "send the batch as application/json",
+            "send the batch as application/json (or text/plain JSON, as sendBeacon does)",
             id="not-json-media-type",
         ),
     ],

@@ -7,7 +7,8 @@ PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 PYTHONPATH="$ROOT/src:$ROOT" "$PYTHON" -c '
 import json, sys
 from api.main import create_app
-json.dump(create_app().openapi(), sys.stdout, indent=2, ensure_ascii=False)
+from graphrec.config import Settings
+json.dump(create_app(Settings()).openapi(), sys.stdout, indent=2, ensure_ascii=False)
 sys.stdout.write("\n")
 ' > "$ROOT/web/tracker/openapi.json.tmp"
 mv "$ROOT/web/tracker/openapi.json.tmp" "$ROOT/web/tracker/openapi.json"

@@ -185,6 +185,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/identify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Identify
+         * @description Move an anonymous visitor's history onto the user who signed in (idempotent).
+         */
+        post: operations["identify_v1_identify_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/consent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Visitor Consent
+         * @description Record a visitor's consent; a publishable key may only withdraw it (then their events get 403).
+         */
+        post: operations["visitor_consent_v1_consent_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/items/popular": {
         parameters: {
             query?: never;
@@ -320,6 +360,31 @@ export interface components {
             checks?: {
                 [key: string]: unknown;
             };
+        };
+        /** IdentifyCreate */
+        IdentifyCreate: {
+            /**
+             * Anonymous Id
+             * @description the visitor's anonymous id (the tracker's anonymous_id)
+             */
+            anonymous_id: string;
+            /**
+             * User Id
+             * @description the user who signed in
+             */
+            user_id: string;
+        };
+        /** IdentifyPublic */
+        IdentifyPublic: {
+            /** User Id */
+            user_id: string;
+            /** Anonymous Id */
+            anonymous_id: string;
+            /**
+             * Merged
+             * @description false when the visitor had no history left to move (already merged)
+             */
+            merged: boolean;
         };
         /** InteractionPublic */
         InteractionPublic: {
@@ -500,6 +565,24 @@ export interface components {
              * @description anonymous ids with no history (already merged or never seen)
              */
             not_found: string[];
+        };
+        /** VisitorConsentPublic */
+        VisitorConsentPublic: {
+            /** User Id */
+            user_id: string | null;
+            /** Anonymous Id */
+            anonymous_id: string | null;
+            /** Consent */
+            consent: boolean;
+        };
+        /** VisitorConsentUpdate */
+        VisitorConsentUpdate: {
+            /** User Id */
+            user_id?: string | null;
+            /** Anonymous Id */
+            anonymous_id?: string | null;
+            /** Consent */
+            consent: boolean;
         };
         /**
          * EventContext
@@ -1135,6 +1218,170 @@ export interface operations {
             };
             /** @description missing or invalid X-API-Key (or no keys configured) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    identify_v1_identify_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IdentifyCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentifyPublic"];
+                };
+            };
+            /** @description malformed request (e.g. the body is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description not allowed (e.g. the user withdrew consent) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    visitor_consent_v1_consent_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VisitorConsentUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VisitorConsentPublic"];
+                };
+            };
+            /** @description malformed request (e.g. the body is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description not allowed (e.g. the user withdrew consent) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
