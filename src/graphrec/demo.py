@@ -12,7 +12,10 @@ the file exists, and the import ledger makes a second import a no-op.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,10 +65,19 @@ def main(argv: list[str] | None = None) -> None:
         counts = store.counts()
         logger.info("graph at %s: %s", settings.graph_uri, asdict(counts))
         version = train_and_publish(store, settings, epochs=args.epochs)
-        calls = example_calls(store, settings, args.host, args.port)
+        calls = example_calls(store, settings, args.host, args.port, keys=demo_keys(settings))
     logger.info("published model %s", version)
+    secret, publishable = demo_keys(settings)
+    print(f"\nAPI keys of this demo (kept in {settings.data_dir / 'demo' / 'keys.json'}):\n"
+          f"  secret (servers only, X-API-Key header): {secret}\n"
+          f"  publishable (web pages: events, identify, opt-out, recommendations): {publishable}", flush=True)
     print("\nTry these once the server is up:\n" + "\n".join(calls) + "\n", flush=True)
     if not args.no_serve:
+        # the served API reads its settings from the environment: the demo's keys travel there
+        if not settings.api_key_set:
+            os.environ["GRAPHREC_API_KEYS"] = secret
+        if not settings.publishable_key_set:
+            os.environ["GRAPHREC_PUBLISHABLE_KEYS"] = publishable
         from graphrec.commands.serve import serve
 
         serve(args.host, args.port)
@@ -97,20 +109,42 @@ def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30
     return name
 
 
-def example_calls(store: GraphStore, settings: Settings, host: str, port: int) -> list[str]:
-    """curl lines with a real user and item from the graph."""
+def demo_keys(settings: Settings) -> tuple[str, str]:
+    """The demo's (secret, publishable) API keys: the configured ones where set, else keys generated
+    once and kept under the data directory, so every run of the demo serves the same keys."""
+    import secrets
+
+    path = settings.data_dir / "demo" / "keys.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if "secret" not in stored or "publishable" not in stored:
+        stored = {"secret": secrets.token_hex(24), "publishable": "pk_" + secrets.token_hex(16)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored))
+        path.chmod(0o600)
+    secret = next(iter(sorted(settings.api_key_set)), stored["secret"])
+    publishable = next(iter(sorted(settings.publishable_key_set)), stored["publishable"])
+    return secret, publishable
+
+
+def example_calls(store: GraphStore, settings: Settings, host: str, port: int, *,
+                  keys: tuple[str, str]) -> list[str]:
+    """curl lines with a real user and item from the graph, with the demo's keys."""
     user = next((u.id for page in store.iter_users(page_size=50) for u in page
                  if not u.id.startswith("anon:")), "u1")
     items = store.user_interactions(user_id=user, limit=1)
     item = items[0].item_id if items else "i1"
     base = f"http://{host}:{port}/v1"
-    key = next(iter(settings.api_key_set), None)
-    auth = f" -H 'X-API-Key: {key}'" if key else ""
+    secret, publishable = keys
+    auth = f" -H 'X-API-Key: {secret}'"
+    event = ('{"events":[{"event_id":"demo-1","anonymous_id":"visitor-1","item_id":"' + item
+             + '","type":"view","timestamp":' + str(int(time.time() * 1000)) + "}]}")
     return [
         f"curl -s{auth} '{base}/users/{user}/recommendations?k=10&explain=true'",
         f"curl -s{auth} '{base}/items/{item}/similar?k=10&explain=true'",
         f"curl -s{auth} '{base}/items/popular?k=10'",
         f"curl -s{auth} '{base}/model'",
+        "# what a web page's tracker sends (a beacon: publishable key in the URL, text/plain JSON):",
+        f"curl -s -X POST '{base}/events?key={publishable}' -H 'Content-Type: text/plain' -d '{event}'",
     ]
 
 
