@@ -131,6 +131,15 @@ def _refused(services: Services, address: str, message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "APIKey"})
 
 
+_NO_KEYS = "no API keys are configured on this server (GRAPHREC_API_KEYS): routes that need a key are disabled"
+
+
+def _keyless(services: Services, request: Request, *, any_configured: bool) -> HTTPException:
+    """The 401 of a request without a key: none configured, or this one did not send it."""
+    return _refused(services, client_address(request), _NO_KEYS if not any_configured else
+                    "missing X-API-Key header: this endpoint needs an API key")
+
+
 def _one_of(key: str, keys: frozenset[str]) -> bool:
     # Compare against every key so timing does not tell which prefix matched.
     matches = [hmac.compare_digest(key.encode(), k.encode()) for k in keys]
@@ -176,8 +185,7 @@ async def authenticate(
         raise _refused(services, address, "secret keys go in the X-API-Key header, never in a URL (URLs are "
                                           "logged); rotate this key")
     if not settings.api_key_set and not settings.publishable_key_set:
-        raise _refused(services, address, "no API keys are configured on this server (GRAPHREC_API_KEYS): "
-                                          "routes that need a key are disabled")
+        raise _refused(services, address, _NO_KEYS)
     raise _refused(services, address, "invalid API key in X-API-Key")
 
 
@@ -191,10 +199,7 @@ async def require_api_key(request: Request, services: ServicesDep, access: Acces
     if access is Access.PUBLISHABLE:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a publishable key may not use this route: call it from "
                                                        "your server with a secret key")
-    if not services.settings.api_key_set:
-        raise _refused(services, client_address(request), "no API keys are configured on this server "
-                                                          "(GRAPHREC_API_KEYS): routes that need a key are disabled")
-    raise _refused(services, client_address(request), "missing X-API-Key header: this endpoint needs an API key")
+    raise _keyless(services, request, any_configured=bool(services.settings.api_key_set))
 
 
 ApiKeyDep = Annotated[Access, Depends(require_api_key)]
@@ -204,10 +209,8 @@ async def write_access(request: Request, services: ServicesDep, access: AccessDe
     """What a web page may write (events, identify, opt-out): a secret or a publishable key."""
     if access is not Access.OPEN:
         return access
-    if not services.settings.api_key_set and not services.settings.publishable_key_set:
-        raise _refused(services, client_address(request), "no API keys are configured on this server "
-                                                          "(GRAPHREC_API_KEYS): routes that need a key are disabled")
-    raise _refused(services, client_address(request), "missing X-API-Key header: this endpoint needs an API key")
+    settings = services.settings
+    raise _keyless(services, request, any_configured=bool(settings.api_key_set or settings.publishable_key_set))
 
 
 WriteAccessDep = Annotated[Access, Depends(write_access)]

@@ -65,9 +65,10 @@ def main(argv: list[str] | None = None) -> None:
         counts = store.counts()
         logger.info("graph at %s: %s", settings.graph_uri, asdict(counts))
         version = train_and_publish(store, settings, epochs=args.epochs)
-        calls = example_calls(store, settings, args.host, args.port, keys=demo_keys(settings))
+        keys = demo_keys(settings)
+        calls = example_calls(store, settings, args.host, args.port, keys=keys)
     logger.info("published model %s", version)
-    secret, publishable = demo_keys(settings)
+    secret, publishable = keys
     print(f"\nAPI keys of this demo (kept in {settings.data_dir / 'demo' / 'keys.json'}):\n"
           f"  secret (servers only, X-API-Key header): {secret}\n"
           f"  publishable (web pages: events, identify, opt-out, recommendations): {publishable}", flush=True)

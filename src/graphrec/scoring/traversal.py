@@ -140,24 +140,33 @@ def _co_lists(i_indptr: np.ndarray, i_users: np.ndarray, u_indptr: np.ndarray, u
             np.concatenate(scores_out) if scores_out else np.zeros(0, np.float64))
 
 
+def _rule_one(rows: np.ndarray, items: np.ndarray, weights: np.ndarray, last_ts: np.ndarray, *,
+              seed_items: int | None, half_life_days: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 1 over edges of several users at once (``rows`` names each edge's user): the positions of
+    the seeds, grouped by user, and their decayed weights (from each user's newest edge)."""
+    w = np.asarray(weights, dtype=np.float64)
+    ts = np.asarray(last_ts, dtype=np.int64)
+    t_ref = np.zeros(int(rows.max(initial=-1)) + 1, dtype=np.int64)
+    np.maximum.at(t_ref, rows, ts)
+    liked = np.flatnonzero(w > 0)
+    order = liked[np.lexsort((np.asarray(items)[liked], -ts[liked], rows[liked]))]
+    if seed_items is not None:
+        r = rows[order]
+        order = order[np.arange(len(order)) - np.searchsorted(r, r) < seed_items]
+    chosen = w[order]
+    if half_life_days is not None:
+        chosen = decay_weights(chosen, ts[order], now_ms=t_ref[rows[order]],
+                               half_life_days=half_life_days).astype(np.float64)
+    return order, chosen
+
+
 def select_seeds(items: np.ndarray, weights: np.ndarray, last_ts: np.ndarray, *, seed_items: int | None,
                  half_life_days: float | None) -> tuple[np.ndarray, np.ndarray]:
     """Rule 1 for one user's edges: ``(seed positions into the inputs, decayed seed weights)``.
 
     ``items`` must order like ids (indices into sorted ids, or the ids themselves) for the tie-break."""
-    w = np.asarray(weights, dtype=np.float64)
-    ts = np.asarray(last_ts, dtype=np.int64)
-    if len(w) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
-    liked = np.flatnonzero(w > 0)
-    order = liked[np.lexsort((np.asarray(items)[liked], -ts[liked]))]
-    if seed_items is not None:
-        order = order[:seed_items]
-    chosen = w[order]
-    if half_life_days is not None:
-        chosen = decay_weights(chosen, ts[order], now_ms=int(ts.max()), half_life_days=half_life_days
-                               ).astype(np.float64)
-    return order, chosen
+    return _rule_one(np.zeros(len(weights), dtype=np.int64), items, weights, last_ts, seed_items=seed_items,
+                     half_life_days=half_life_days)
 
 
 class TraversalScorer:
@@ -186,19 +195,9 @@ class TraversalScorer:
 
     def _seeds(self, w: sp.csr_matrix, ts: sp.csr_matrix) -> sp.csr_matrix:
         """Rule 1 for every row of ``w`` at once: a sparse matrix of decayed seed weights."""
-        n_rows = w.shape[0]
-        rows = np.repeat(np.arange(n_rows), np.diff(w.indptr))
-        t_ref = np.zeros(n_rows, dtype=np.int64)
-        np.maximum.at(t_ref, rows, ts.data.astype(np.int64))
-        liked = np.flatnonzero(w.data > 0)
-        order = liked[np.lexsort((w.indices[liked], -ts.data[liked], rows[liked]))]
-        if self.seed_items is not None:
-            r = rows[order]
-            order = order[np.arange(len(order)) - np.searchsorted(r, r) < self.seed_items]
-        data = w.data[order]
-        if self.half_life_days is not None:
-            data = decay_weights(data, ts.data[order], now_ms=t_ref[rows[order]],
-                                 half_life_days=self.half_life_days).astype(np.float64)
+        rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
+        order, data = _rule_one(rows, w.indices, w.data, ts.data, seed_items=self.seed_items,
+                                half_life_days=self.half_life_days)
         return sp.csr_matrix((data, (rows[order], w.indices[order])), shape=w.shape)
 
     def score(self, users: np.ndarray) -> np.ndarray:
