@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.observability import Metrics
 from api.ratelimit import TokenBucketLimiter
 from graphrec.config import Settings
+from graphrec.events.log import EventLog
 from graphrec.events.pipeline import EventPipeline, build_pipeline
 from graphrec.events.policy import WeightPolicy
 from graphrec.graph.factory import connect
@@ -44,6 +45,7 @@ class Services:
     store: GraphStore
     health: StoreHealth
     pipeline: EventPipeline
+    event_log: EventLog  # every accepted event with its context (profiles; see graphrec.events.log)
     rate_limiter: TokenBucketLimiter  # per API key
     client_limiter: TokenBucketLimiter  # per client address, reads open without a key
     auth_failures: TokenBucketLimiter  # failed key attempts per client address
@@ -109,9 +111,10 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
         ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphrec-ingest")
         try:
             await _warm_up(history)
+            event_log = EventLog(s.event_log_file)
             yield Services(
                 settings=s, metrics=metrics, store=store, health=health,
-                pipeline=build_pipeline(store, s, policy=policy),
+                pipeline=build_pipeline(store, s, policy=policy, log=event_log), event_log=event_log,
                 rate_limiter=TokenBucketLimiter(s.rate_limit_per_s, s.rate_limit_burst),
                 client_limiter=TokenBucketLimiter(s.ip_rate_limit_per_s, s.ip_rate_limit_burst),
                 auth_failures=TokenBucketLimiter(s.auth_failures_per_minute / 60.0, s.auth_failures_per_minute),

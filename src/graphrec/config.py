@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     batch_size: int = Field(10_000, ge=100, le=200_000, description="rows per UNWIND batch")
     model_dir: Path | None = Field(None, description="where model versions live (default DATA_DIR/models)")
+    event_log: Path | None = Field(None, description="the event log, a SQLite file every accepted event is "
+                                   "appended to with its session, device and page section (default "
+                                   "DATA_DIR/events.sqlite); several API hosts need it on shared storage")
     api_keys: str = Field("", description="comma-separated SECRET API keys (server to server: every route)")
     publishable_keys: str = Field(
         "", description="comma-separated PUBLISHABLE keys (pk_...), safe to ship in a web page: event ingest, "
@@ -173,6 +176,11 @@ class Settings(BaseSettings):
     @property
     def models_path(self) -> Path:
         return self.model_dir if self.model_dir is not None else self.data_dir / "models"
+
+    @property
+    def event_log_file(self) -> Path:
+        """The SQLite event log (``GRAPHREC_EVENT_LOG``, default ``DATA_DIR/events.sqlite``)."""
+        return self.event_log if self.event_log is not None else self.data_dir / "events.sqlite"
 
     @property
     def graph_location(self) -> StoreLocation:
