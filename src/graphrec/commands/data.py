@@ -15,7 +15,7 @@ from graphrec.data.errors import InputError
 from graphrec.data.importer import import_dataset
 from graphrec.data.ratings import RATING_MODES, check_mode
 from graphrec.data.readers import FORMATS, read_dataset
-from graphrec.data.synthetic import DEFAULT_END, SyntheticSpec, generate
+from graphrec.data.synthetic import DEFAULT_END, DEFAULT_MIX, SyntheticSpec, generate, parse_mix
 from graphrec.data.weighing import weigher_for
 from graphrec.events.log import EventLog
 from graphrec.graph.factory import open_store
@@ -68,6 +68,9 @@ def import_command(
 
 
 
+_DEFAULT_MIX_TEXT = ",".join(f"{name}={share:g}" for name, share in DEFAULT_MIX.items())
+
+
 def _parse_end(value: str) -> datetime:
     if value == "now":
         return datetime.now(UTC)
@@ -88,14 +91,22 @@ def generate_command(
     categories: int = typer.Option(20, "--categories", min=1, max=20),
     days: int = typer.Option(90, "--days", min=1, max=3650),
     end: str = typer.Option(DEFAULT_END.date().isoformat(), "--end", help="Last event time (ISO date or 'now')."),
+    mix: str = typer.Option(_DEFAULT_MIX_TEXT, "--mix",
+                            help="Behavioural types and their shares of users (regular=1: ordinary users only)."),
 ) -> None:
-    """Write a synthetic events CSV (and its item catalogue) for demos, tests and benchmarks."""
+    """Write a synthetic events CSV (with sessions and devices), its item catalogue and each user's behavioural
+    type (``<name>.users.csv``) for demos, tests, benchmarks and checking ``graphrec segment``."""
+    try:
+        shares = parse_mix(mix)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mix") from None
     spec = SyntheticSpec(interactions=interactions, seed=seed, users=users, items=items, categories=categories,
-                         days=days, end=_parse_end(end))
+                         days=days, end=_parse_end(end), mix=shares)
     with tqdm(total=interactions, unit=" events", desc="generate", disable=None, leave=False) as bar:
         report = generate(spec, output, progress=bar.update)
     typer.echo(f"wrote {report.events:,} events for {report.users:,} users x {report.items:,} items to "
-               f"{report.events_path} (catalogue: {report.items_path})")
+               f"{report.events_path} (catalogue: {report.items_path}; users' types: {report.users_path}, "
+               + ", ".join(f"{n:,} {t}" for t, n in report.types.items()) + ")")
     typer.echo(f"import it with: graphrec import --format events {report.events_path}")
 
 

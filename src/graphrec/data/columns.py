@@ -31,6 +31,7 @@ CANONICAL = pa.schema([
 ])
 
 _TYPE_SET = pa.array(EVENT_TYPES)
+_CONTROL_PATTERN = r"[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]"  # RE2 (Arrow): C0, DEL, C1, line/paragraph separators
 _FUTURE_TOLERANCE_MS = 24 * 3600 * 1000
 
 
@@ -137,6 +138,28 @@ def require_nonempty(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Pat
         problem = id_problem(text[first].as_py()) or "breaks the id rule"
         raise InputError(path, int(lines[first].as_py()), f"{field} {problem} (ids: {ID_RULE})")
     return text
+
+
+def optional_text(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Path, field: str, *,
+                  max_length: int | None) -> pa.Array:
+    """An optional context column (session id, device, page section): empty cells are null; the rest is
+    trimmed and NFC-normalised, then held to the id rule (``max_length`` None: it is an id, such as a
+    session id) or to at most ``max_length`` characters without control characters."""
+    text = pc.utf8_normalize(pc.utf8_trim_whitespace(col), "NFC")
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    absent = pc.is_null(text)
+    limit = MAX_ID_LENGTH if max_length is None else max_length
+    require(pc.or_kleene(absent, pc.less_equal(pc.utf8_length(text), limit)), lines, path,
+            f"{field} is longer than {limit} characters")
+    pattern = FORBIDDEN_ID_PATTERN if max_length is None else _CONTROL_PATTERN
+    first = first_false(pc.invert(pc.fill_null(pc.match_substring_regex(text, pattern), False)))
+    if first is not None:
+        line = int(lines[first].as_py())
+        if max_length is None:
+            problem = id_problem(text[first].as_py()) or "breaks the id rule"
+            raise InputError(path, line, f"{field} {problem} (ids: {ID_RULE})")
+        raise InputError(path, line, f"{field} must not contain control characters")
+    return pc.cast(text, pa.string())
 
 
 def canonical_table(user_id: pa.Array, item_id: pa.Array, types: pa.Array, ts: pa.Array,

@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 from graphrec.data.columns import (
     canonical_table,
     check_values,
+    optional_text,
     parse_event_types,
     parse_float,
     parse_int_ids,
@@ -33,6 +34,11 @@ from graphrec.graph.records import ItemRecord, UserRecord
 
 FORMATS = ("movielens", "movielens-csv", "lightgcn", "events")
 EVENT_COLUMNS = ("user_id", "item_id", "event_type", "timestamp")
+# Optional context columns of the events format, kept for the event log (not the graph), with the rule
+# each is held to: an id under the id rule, or free text of at most so many characters. The API's
+# event context has the same fields and limits (graphrec.events.schema.EventContext).
+CONTEXT_COLUMNS: dict[str, int | None] = {"session_id": None, "device": 64, "section": 256}
+OPTIONAL_COLUMNS = ("value", *CONTEXT_COLUMNS)
 _RATING = EVENT_TYPES.index("rating")
 _CLICK = EVENT_TYPES.index("click")
 
@@ -225,7 +231,8 @@ def read_lightgcn(path: Path) -> Dataset:
 
 
 def read_events(path: Path, items_path: Path | None = None) -> Dataset:
-    """Generic events: CSV or Parquet with ``user_id,item_id,event_type,timestamp[,value]``.
+    """Generic events: CSV or Parquet with ``user_id,item_id,event_type,timestamp`` and optionally ``value``,
+    ``session_id``, ``device`` and ``section`` (context the event log keeps; an empty cell is "unknown").
 
     An item catalogue (``item_id,title,category``; category may hold ``A|B``) is read from
     ``items_path`` or, when absent, from ``<name>.items.csv`` beside the events file.
@@ -242,17 +249,17 @@ def read_events(path: Path, items_path: Path | None = None) -> Dataset:
         missing = [c for c in EVENT_COLUMNS if c not in raw.column_names]
         if missing:
             raise InputError(path, None, f"missing column(s) {', '.join(missing)}")
-        table = pa.table({c: pc.cast(raw.column(c), pa.string()) for c in (*EVENT_COLUMNS, "value")
+        table = pa.table({c: pc.cast(raw.column(c), pa.string()) for c in (*EVENT_COLUMNS, *OPTIONAL_COLUMNS)
                           if c in raw.column_names})
         table = table.append_column("line", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
     else:
         header = _header(path)
-        cols = [*EVENT_COLUMNS, *(["value"] if "value" in header else [])]
+        cols = [*EVENT_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in header)]
         table = read_delimited(path, cols, delimiter=",", header=True)
-        unknown = [c for c in header if c not in (*EVENT_COLUMNS, "value")]
+        unknown = [c for c in header if c not in (*EVENT_COLUMNS, *OPTIONAL_COLUMNS)]
         if unknown:
             raise InputError(path, 1, f"unexpected column(s) {', '.join(unknown)}; expected "
-                                      f"{','.join(EVENT_COLUMNS)}[,value]")
+                                      f"{','.join(EVENT_COLUMNS)} and optionally {','.join(OPTIONAL_COLUMNS)}")
     lines = table.column("line")
     user = require_nonempty(table.column("user_id"), lines, path, "user_id")
     item = require_nonempty(table.column("item_id"), lines, path, "item_id")
@@ -263,7 +270,12 @@ def read_events(path: Path, items_path: Path | None = None) -> Dataset:
     else:
         values = pa.nulls(table.num_rows, pa.float64())
     check_values(types, values, lines, path)
-    dataset = Dataset(events=canonical_table(user, item, types, ts, values, lines), files=[path])
+    events = canonical_table(user, item, types, ts, values, lines)
+    for name, max_length in CONTEXT_COLUMNS.items():
+        if name in table.column_names:
+            events = events.append_column(name, optional_text(table.column(name), lines, path, name,
+                                                              max_length=max_length))
+    dataset = Dataset(events=events, files=[path])
     catalogue = items_path or path.with_name(path.name.split(".")[0] + ".items.csv")
     if items_path is not None or catalogue.exists():
         dataset.items = read_catalogue(catalogue)
@@ -277,7 +289,7 @@ def _header(path: Path) -> list[str]:
     with open(path, encoding="utf8", newline="") as fh:
         first = next(csv.reader(fh), [])
     if not first:
-        raise InputError(path, 1, "empty file: expected a header user_id,item_id,event_type,timestamp[,value]")
+        raise InputError(path, 1, "empty file: expected a header user_id,item_id,event_type,timestamp[,value,...]")
     return [c.strip() for c in first]
 
 
