@@ -300,13 +300,14 @@ def cypher_file_statements(path: Path) -> list[tuple[str, str]]:
 
 
 # The Neo4j graph's vocabulary; the lint warns on any label, type or (read) property outside it.
-LABELS: tuple[str, ...] = ("User", "Item", "Category", "Ledger", "Meta", "EventId")
-RELATIONSHIP_TYPES: tuple[str, ...] = ("INTERACTED", "IN_CATEGORY")
+LABELS: tuple[str, ...] = ("User", "Item", "Category", "Ledger", "Meta", "EventId", "Segment")
+RELATIONSHIP_TYPES: tuple[str, ...] = ("INTERACTED", "IN_CATEGORY", "IN_SEGMENT")
 PROPERTY_KEYS: tuple[str, ...] = (
     "id", "title", "name", "degree", "embedding", "model_version",
     "weight", "count", "first_ts", "last_ts", *COUNT_PROPS, *SUM_PROPS,
     "key", "next_seq", "complete", "rows", "completed_at", "value",
     "consent", "user", "at",
+    "size", "centroid", "features", "rule", "computed_ms",
 )
 
 

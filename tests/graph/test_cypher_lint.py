@@ -32,7 +32,7 @@ from graphrec.graph.cypher.neo4j import all_statements, schema_statements
 from graphrec.graph.cypher.script import split_cypher_script
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.graph.port import EventKey, GraphStore, WeightUpdate
-from graphrec.graph.records import BatchGuard, InteractionDelta, ItemRecord, UserRecord
+from graphrec.graph.records import BatchGuard, InteractionDelta, ItemRecord, SegmentRecord, UserRecord
 from tests.graph.cypher_lint import (
     CypherLintUnavailable,
     LintResult,
@@ -174,6 +174,11 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.EXPIRE_EVENT_IDS: [_rec(records=1, keys=1)],
         q.GDS_AVAILABLE: [_rec(n=1)],
         q.GDS_KNN_ITEMS: [_rec(node1=2, node2=3, similarity=0.5)],
+        q.MERGE_SEGMENT_MEMBERS: [_rec(n=len(params["rows"]) if isinstance(params.get("rows"), list) else 0)],
+        q.DROP_STALE_MEMBERSHIPS: [_rec(n=0)],
+        q.SEGMENTS: [_rec(name="bots", size=1, centroid=[9.0], features=["events_per_minute"], rule="r", at=7)],
+        q.USER_SEGMENT: [_rec(name="bots")],
+        q.PAGE_SEGMENT_MEMBERS: [_rec(u="u1", s="bots", at=7)] if first_page else [],
     }
     return answers.get(query, [_rec(n=1)])
 
@@ -232,6 +237,13 @@ def sent() -> list[Call]:
     assert store.expire_event_ids(before_ms=5) == 1
     user = store.get_user(user_id="u1")
     assert user is not None and dict(user.props) == {"consent": True}
+    # segments
+    bots = SegmentRecord("bots", 1, (9.0,), ("events_per_minute",), "r")
+    assert store.replace_segments(segments=[bots], members=[("u1", "bots"), ("u3", "bots"), ("u4", "bots")],
+                                  computed_ms=7) == 3
+    assert store.segments() == [SegmentRecord("bots", 1, (9.0,), ("events_per_minute",), "r", 7)]
+    assert store.user_segment(user_id="u1") == "bots"
+    assert list(store.iter_segment_members()) == [[("u1", "bots")]]
     assert isinstance(store, GraphStore)
     gds = store.gds()
     assert gds is not None

@@ -51,7 +51,8 @@ def test_schema_script_runs_twice_and_leaves_the_expected_schema(neo4j_server, n
                                      database_=neo4j_server.database).records
         indexes = {r["name"]: (r["type"], r["state"]) for r in shown}
         vector_config = {r["name"]: r["options"]["indexConfig"] for r in shown if r["type"] == "VECTOR"}
-    assert constraints >= {"user_id", "item_id", "category_name", "ledger_key", "meta_key", "event_id_key"}
+    assert constraints >= {"user_id", "item_id", "category_name", "ledger_key", "meta_key", "event_id_key",
+                           "segment_name"}
     assert indexes["item_embedding"] == ("VECTOR", "ONLINE")
     assert indexes["user_embedding"] == ("VECTOR", "ONLINE")
     for config in vector_config.values():  # exact vectors: the index ranks as the API does

@@ -24,7 +24,7 @@ from graphrec.graph import paging
 from graphrec.graph.cypher.dialect import Dialect
 from graphrec.graph.cypher.statements import Statements
 from graphrec.graph.errors import BadStoreInput
-from graphrec.graph.port import EventKey, EventWriteResult, WeightUpdate
+from graphrec.graph.port import SEGMENTATION_META_KEY, EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
     BatchGuard,
     Candidate,
@@ -35,6 +35,7 @@ from graphrec.graph.records import (
     ItemPage,
     ItemRecord,
     NodeLabel,
+    SegmentRecord,
     UserHistory,
     UserRecord,
 )
@@ -271,6 +272,61 @@ class CypherStore(ABC):
         for batch in self._batches(params):
             updated.update((r[0], r[1]) for r in self._write(self._q.SET_INTERACTION_WEIGHTS, {"rows": batch}))
         return [(r.user_id, r.item_id) for r in rows if (r.user_id, r.item_id) not in updated]
+
+    # -- segments --------------------------------------------------------------------------------
+    def replace_segments(self, *, segments: Sequence[SegmentRecord], members: Sequence[tuple[str, str]],
+                         computed_ms: int) -> int:
+        names = [seg.name for seg in segments]
+        if len(set(names)) != len(names):
+            raise BadStoreInput("segment names must be distinct")
+        users = [u for u, _ in members]
+        if len(set(users)) != len(users):
+            raise BadStoreInput("a user may be in one segment only")
+        unknown = sorted({name for _, name in members} - set(names))
+        if unknown:
+            raise BadStoreInput(f"members of unknown segment(s): {', '.join(unknown[:5])}")
+        run = int(computed_ms)
+        rows = [{"name": seg.name, "size": int(seg.size), "centroid": [float(v) for v in seg.centroid],
+                 "features": list(seg.features), "rule": seg.rule} for seg in segments]
+        if rows:
+            self._write(self._q.UPSERT_SEGMENTS, {"rows": rows, "run": run})
+        written = 0
+        # sorted by user: concurrent writers (where rows lock) take their locks in one order
+        for batch in self._batches([{"id": u, "name": name} for u, name in sorted(members)]):
+            result = self._write(self._q.MERGE_SEGMENT_MEMBERS, {"rows": batch, "run": run})
+            written += int(result[0][0]) if result else 0
+        while True:  # a chunk at a time: a large previous segmentation is not one huge transaction
+            result = self._write(self._q.DROP_STALE_MEMBERSHIPS, {"run": run, "limit": self._batch})
+            if not result or int(result[0][0]) < self._batch:
+                break
+        self._write(self._q.DROP_STALE_SEGMENTS, {"run": run})
+        self._write(self._q.RECOUNT_SEGMENT_SIZES)
+        self.set_meta(key=SEGMENTATION_META_KEY, value=str(run))
+        return written
+
+    def segments(self) -> list[SegmentRecord]:
+        return [SegmentRecord(name=str(r[0]), size=int(r[1] or 0), centroid=tuple(float(v) for v in r[2] or ()),
+                              features=tuple(str(f) for f in r[3] or ()), rule=str(r[4] or ""),
+                              computed_ms=int(r[5] or 0))
+                for r in self._read(self._q.SEGMENTS)]
+
+    def user_segment(self, *, user_id: str) -> str | None:
+        rows = self._read(self._q.USER_SEGMENT, {"id": user_id})
+        return str(rows[0][0]) if rows else None
+
+    def iter_segment_members(self, *, page_size: int = 50_000) -> Iterator[list[tuple[str, str]]]:
+        after = ""
+        while True:
+            rows = self._read_bulk(self._q.PAGE_SEGMENT_MEMBERS, {"after": after, "limit": int(page_size)})
+            if not rows:
+                return
+            page: dict[str, str] = {}
+            for user, name, _ in rows:  # newest membership first per user
+                page.setdefault(str(user), str(name))
+            yield list(page.items())
+            if len(rows) < page_size:
+                return
+            after = str(rows[-1][0])
 
     # -- lifecycle -------------------------------------------------------------------------------
     def counts(self) -> GraphCounts:

@@ -34,9 +34,14 @@ from graphrec.graph.records import (
     ItemPage,
     ItemRecord,
     NodeLabel,
+    SegmentRecord,
     UserHistory,
     UserRecord,
 )
+
+SEGMENTATION_META_KEY = "segments.computed_ms"
+"""The :class:`ModelPublication` meta key holding the ``computed_ms`` of the segmentation in the graph
+(set last by :meth:`SegmentStore.replace_segments`): a reader that sees it change reloads the members."""
 
 
 class HistoryReader(Protocol):
@@ -206,6 +211,35 @@ class Bookkeeping(Protocol):
         """
 
 
+class SegmentStore(Protocol):
+    """Behavioural segments for analysts and the API: ``(:Segment)`` nodes and ``(:User)-[:IN_SEGMENT]->(:Segment)``
+    edges, replaced whole by each segmentation (``graphrec segment``)."""
+
+    def replace_segments(self, *, segments: Sequence[SegmentRecord], members: Sequence[tuple[str, str]],
+                         computed_ms: int) -> int:
+        """Make ``segments`` and ``members`` (``(user id, segment name)``) the graph's segmentation; returns the
+        membership edges written (members whose user is not in the graph get none).
+
+        Refused whole (``BadStoreInput``) before anything is written: duplicate segment names, a user listed
+        twice, a member of a segment not in ``segments``. The replacement runs in steps, each atomic and
+        idempotent, tagged with ``computed_ms`` (each run needs a new one): the segments are upserted by
+        name, the members' edges merged in batches, then every edge and segment of another run is deleted,
+        the sizes are recounted from the edges, and last :data:`SEGMENTATION_META_KEY` is set to
+        ``computed_ms``. While it runs a user may be in their old and their new segment; readers that
+        need one answer take the newest edge (``user_segment`` does), and an interrupted run is completed
+        by running it again. One segmentation at a time.
+        """
+
+    def segments(self) -> list[SegmentRecord]:
+        """Every segment, largest first (ties by name)."""
+
+    def user_segment(self, *, user_id: str) -> str | None:
+        """The name of the user's segment (the newest membership), or None."""
+
+    def iter_segment_members(self, *, page_size: int = 50_000) -> Iterator[list[tuple[str, str]]]:
+        """Every ``(user id, segment name)``, in pages ascending by user id."""
+
+
 class StoreLifecycle(Protocol):
     """The store as a running database: schema, health, counts, reset, analysts' Cypher, closing."""
 
@@ -236,7 +270,7 @@ class StoreLifecycle(Protocol):
 
 @runtime_checkable
 class GraphStore(InteractionStore, IdentityStore, CatalogueStore, ModelPublication, Bookkeeping,
-                 StoreLifecycle, Protocol):
+                 SegmentStore, StoreLifecycle, Protocol):
     """Every facet at once: what each adapter implements, and what callers needing several hold."""
 
 

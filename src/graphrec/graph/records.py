@@ -136,3 +136,16 @@ class CypherResult:
 
     columns: list[str]
     rows: list[list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRecord:
+    """A behavioural segment as the graph keeps it: ``(:Segment {name, size, centroid, features, rule,
+    computed_ms})``; ``centroid`` lists the mean of each of ``features`` over the members."""
+
+    name: str
+    size: int
+    centroid: tuple[float, ...]
+    features: tuple[str, ...]
+    rule: str = ""
+    computed_ms: int = 0

@@ -7,6 +7,8 @@
 //   (:Ledger {key, next_seq, complete, rows})   import bookkeeping (exactly-once batches)
 //   (:Meta {key, value})                        small settings, e.g. the published model version
 //   (:EventId {key, user, at})                  ids of ingested events (duplicate detection)
+//   (:User)-[:IN_SEGMENT {computed_ms}]->(:Segment {name, size, centroid, features, rule, computed_ms})
+//                                               behavioural segments (`graphrec segment`)
 //
 // How to apply: paste this whole file into Neo4j Browser (with "Enable multi statement query
 // editor" on) or run `cypher-shell -f graph/schema.cypher`; graphrec runs the same statements
@@ -37,6 +39,11 @@ FOR (l:Ledger) REQUIRE l.key IS UNIQUE;
 // One Meta node per setting key.
 CREATE CONSTRAINT meta_key IF NOT EXISTS
 FOR (m:Meta) REQUIRE m.key IS UNIQUE;
+
+// One node per behavioural segment name: a segmentation upserts its segments by name (MERGE), and a
+// concurrent writer cannot create two.
+CREATE CONSTRAINT segment_name IF NOT EXISTS
+FOR (s:Segment) REQUIRE s.name IS UNIQUE;
 
 // One record per ingested event key: a replayed event is recognised and not counted twice, and
 // two writers racing on the same event cannot both record it.

@@ -56,7 +56,7 @@ FALKORDB: Final = FalkorDBStatements(
     **shared(DIALECT),
     SCHEMA=(
         _range("User", "id"), _range("Item", "id"), _range("Category", "name"), _range("Ledger", "key"),
-        _range("Meta", "key"),
+        _range("Meta", "key"), _range("Segment", "name"),
         # Seen-event records, one node per (user, write) holding that write's keys: FalkorDB indexes
         # array elements, so `k IN x.keys` is an index lookup and a batch creates one node per user
         # instead of one per event (measured: the exactly-once write costs ~25% less server CPU).

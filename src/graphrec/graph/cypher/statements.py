@@ -224,6 +224,14 @@ class Statements:
     ERASE_USER: LiteralString
     EXPIRE_EVENT_IDS: LiteralString
     COUNTS: LiteralString
+    UPSERT_SEGMENTS: LiteralString
+    MERGE_SEGMENT_MEMBERS: LiteralString
+    DROP_STALE_MEMBERSHIPS: LiteralString
+    DROP_STALE_SEGMENTS: LiteralString
+    RECOUNT_SEGMENT_SIZES: LiteralString
+    SEGMENTS: LiteralString
+    USER_SEGMENT: LiteralString
+    PAGE_SEGMENT_MEMBERS: LiteralString
 
 
 def shared(d: Dialect) -> dict[str, Any]:
@@ -316,4 +324,44 @@ DELETE x
 RETURN count(*), sum(n)""",
         "COUNTS": d.counts({"users": "(:User)", "items": "(:Item)", "categories": "(:Category)",
                             "interactions": "()-[:INTERACTED]->()"}),
+        # A segmentation replaces the previous one in idempotent steps tagged with its run (`computed_ms`):
+        # segments upserted by name, memberships merged in batches, then whatever another run left is
+        # deleted (a chunk at a time) and the sizes recounted (see SegmentStore.replace_segments).
+        "UPSERT_SEGMENTS": """UNWIND $rows AS r
+MERGE (s:Segment {name: r.name})
+SET s.size = r.size, s.centroid = r.centroid, s.features = r.features, s.rule = r.rule, s.computed_ms = $run
+RETURN count(s)""",
+        "MERGE_SEGMENT_MEMBERS": """UNWIND $rows AS r
+MATCH (u:User {id: r.id})
+MATCH (s:Segment {name: r.name})
+MERGE (u)-[e:IN_SEGMENT]->(s)
+SET e.computed_ms = $run
+RETURN count(e)""",
+        "DROP_STALE_MEMBERSHIPS": """MATCH (:User)-[e:IN_SEGMENT]->(:Segment)
+WHERE e.computed_ms <> $run
+WITH e LIMIT $limit
+DELETE e
+RETURN count(*)""",
+        "DROP_STALE_SEGMENTS": """MATCH (s:Segment)
+WHERE s.computed_ms <> $run
+DETACH DELETE s
+RETURN count(*)""",
+        "RECOUNT_SEGMENT_SIZES": """MATCH (s:Segment)
+OPTIONAL MATCH (s)<-[e:IN_SEGMENT]-(:User)
+WITH s, count(e) AS n
+SET s.size = n
+RETURN count(s)""",
+        "SEGMENTS": """MATCH (s:Segment)
+RETURN s.name, s.size, s.centroid, s.features, s.rule, s.computed_ms
+ORDER BY s.size DESC, s.name""",
+        # The newest membership: mid-replacement a user may have their old and their new one.
+        "USER_SEGMENT": """MATCH (:User {id: $id})-[e:IN_SEGMENT]->(s:Segment)
+RETURN s.name
+ORDER BY e.computed_ms DESC, s.name
+LIMIT 1""",
+        "PAGE_SEGMENT_MEMBERS": """MATCH (u:User)-[e:IN_SEGMENT]->(s:Segment)
+WHERE u.id > $after
+RETURN u.id, s.name, e.computed_ms
+ORDER BY u.id, e.computed_ms DESC
+LIMIT $limit""",
     }
