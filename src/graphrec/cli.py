@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graphrec.commands.store",
     "graphrec.commands.data",
     "graphrec.commands.events",
+    "graphrec.commands.behaviour",
     "graphrec.commands.training",
     "graphrec.commands.runs",
     "graphrec.commands.serve",

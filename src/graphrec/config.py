@@ -83,6 +83,10 @@ class Settings(BaseSettings):
         "", description="comma-separated origins whose pages may use a publishable key ('*' any; empty: any); a "
         "request with a publishable key and another Origin header answers 403")
     half_life_days: float = Field(30.0, gt=0, description="recency decay half-life for weights")
+    # -- behaviour analytics over the event log (issue 16; see README "Segments") --
+    segment_window_days: int = Field(
+        90, ge=1, le=3650, description="days of the event log `graphrec segment` clusters users on (ending at "
+        "the newest logged event unless --as-of says otherwise)")
     # -- behaviour events (issue 3; see docs/events.md) --
     events_policy_path: Path | None = Field(
         None, description="weighting policy TOML overriding the packaged graphrec/events/policy.toml")

@@ -96,7 +96,7 @@ def _level(engagement: float) -> str:
     return "high"
 
 
-def _session_starts(cols: EventColumns) -> np.ndarray:
+def session_starts(cols: EventColumns) -> np.ndarray:
     """True where an event starts a session (rows ordered by actor, then time)."""
     n = len(cols)
     starts = np.ones(n, dtype=bool)
@@ -128,7 +128,7 @@ def profile_table(cols: EventColumns, *, now_ms: int, half_life_days: float = 7.
     recency_days = np.maximum(now_ms - last, 0) / DAY_MS
     day = cols.ts // DAY_MS
     active_days = per_actor(np.r_[True, (a[1:] != a[:-1]) | (day[1:] != day[:-1])].astype(np.float64))
-    starts = _session_starts(cols)
+    starts = session_starts(cols)
     session_id = np.cumsum(starts) - 1
     n_sessions_total = int(session_id[-1]) + 1
     s_first = np.full(n_sessions_total, np.iinfo(np.int64).max)
@@ -163,6 +163,7 @@ def profile_table(cols: EventColumns, *, now_ms: int, half_life_days: float = 7.
         "purchase_per_session": _safe_div(per_actor(is_type["purchase"]), sessions),
         "view_share": _safe_div(per_actor(is_type["view"]), events),
         "scroll_share": _safe_div(per_actor(is_type["scroll"]), events),
+        "dwell_events": n_dwell,
         "mean_dwell_s": _safe_div(per_actor(dwell), n_dwell),
         "mean_scroll_depth": _safe_div(per_actor(scroll), n_scroll),
         "events_per_minute": events / span_min,

@@ -194,16 +194,23 @@ class EventLog:
                 (actor, since_ms, limit)).fetchall()
         return [LoggedEvent(a, e, i, EVENT_TYPES[t], ts, v, s, d, sec, f) for a, e, i, t, ts, v, s, d, sec, f in rows]
 
+    def newest_ms(self) -> int | None:
+        """The time of the newest event logged (None for an empty log): "now" for a dataset from the past."""
+        with self._connect() as db:
+            value = db.execute("SELECT max(ts) FROM events").fetchone()[0]
+        return None if value is None else int(value)
+
     def count(self, *, since_ms: int = 0) -> int:
         with self._connect() as db:
             return int(db.execute("SELECT count(*) FROM events WHERE ts >= ?", (since_ms,)).fetchone()[0])
 
-    def columns(self, *, since_ms: int = 0, actors: Sequence[str] | None = None,
+    def columns(self, *, since_ms: int = 0, until_ms: int | None = None, actors: Sequence[str] | None = None,
                 include_flagged: bool = True) -> EventColumns:
-        """Every row (or ``actors``' rows) from ``since_ms`` as coded numpy columns, ordered by actor then time."""
+        """Every row (or ``actors``' rows) from ``since_ms`` (to ``until_ms``, inclusive) as coded numpy columns,
+        ordered by actor then time."""
         query = ("SELECT actor, item_id, type, ts, value, session_id, device, flag FROM events WHERE ts >= ?"
-                 + ("" if include_flagged else " AND flag != 2"))
-        params: list[object] = [since_ms]
+                 + ("" if include_flagged else " AND flag != 2") + ("" if until_ms is None else " AND ts <= ?"))
+        params: list[object] = [since_ms, *([] if until_ms is None else [until_ms])]
         if actors is not None:
             query += f" AND actor IN ({', '.join('?' * len(actors))})"
             params.extend(actors)
