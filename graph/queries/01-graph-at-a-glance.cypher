@@ -17,9 +17,13 @@ MATCH (n:Ledger) RETURN 'nodes' AS kind, 'Ledger' AS name, count(n) AS count
 UNION ALL
 MATCH (n:Meta) RETURN 'nodes' AS kind, 'Meta' AS name, count(n) AS count
 UNION ALL
+MATCH (n:Segment) RETURN 'nodes' AS kind, 'Segment' AS name, count(n) AS count
+UNION ALL
 MATCH ()-[r:INTERACTED]->() RETURN 'relationships' AS kind, 'INTERACTED' AS name, count(r) AS count
 UNION ALL
 MATCH ()-[r:IN_CATEGORY]->() RETURN 'relationships' AS kind, 'IN_CATEGORY' AS name, count(r) AS count
+UNION ALL
+MATCH ()-[r:IN_SEGMENT]->() RETURN 'relationships' AS kind, 'IN_SEGMENT' AS name, count(r) AS count
 UNION ALL
 MATCH ()-[r:INTERACTED]->()
 WHERE r.last_ts >= timestamp() - $days * 86400000

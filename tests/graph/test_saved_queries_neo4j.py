@@ -9,6 +9,7 @@ query 04 the API's embedding neighbours with the same cosine (the one item simil
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from graphrec.config import Settings
 from graphrec.export import ExportConfig
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.neo4j_store import Neo4jStore
-from graphrec.graph.records import InteractionDelta, ItemRecord
+from graphrec.graph.records import InteractionDelta, ItemRecord, SegmentRecord
 from graphrec.model.artifact import ModelArtifact
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.pipeline import PipelineConfig, current_version, publish, train
@@ -185,6 +186,39 @@ def test_heavy_users_and_bots(world: World) -> None:
     assert [r["user"] for r in rows] == ["bot"]
     assert rows[0]["suspicious"] is True and rows[0]["events"] == 400
 
+
+
+def test_segment_top_categories(world: World, falkor_twin: FalkorDBStore) -> None:
+    """10 ranks each segment's categories by its members' liked weight, as computed here from the same edges, and
+    the embedded store gives the same rows; the segmentation is removed again (the other queries' graph)."""
+    users = sorted({d.user_id for d in world.deltas})
+    groups = {"early": users[: len(users) // 2], "late": users[len(users) // 2:]}
+    segments = [SegmentRecord(name, len(ids), (float(len(ids)),), ("users",), f"rule {name}")
+                for name, ids in groups.items()]
+    members = [(u, name) for name, ids in groups.items() for u in ids]
+    expected = []
+    for name, ids in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        weight: dict[str, float] = defaultdict(float)
+        reach: dict[str, set[str]] = defaultdict(set)
+        for u in ids:
+            for e in world.store.user_interactions(user_id=u, limit=1_000):
+                for c in CATEGORIES[e.item_id] if e.weight > 0 else ():
+                    weight[c] += e.weight
+                    reach[c].add(u)
+        top = sorted(weight, key=lambda c: (-weight[c], c))[:2]
+        expected.append({"segment": name, "size": len(ids), "rule": f"rule {name}", "top_categories": top,
+                         "shares": [weight[c] / sum(weight.values()) for c in top],
+                         "members": [len(reach[c]) for c in top]})
+    try:
+        world.store.replace_segments(segments=segments, members=members, computed_ms=1)
+        falkor_twin.replace_segments(segments=segments, members=members, computed_ms=1)
+        for rows in (world.run("segment-top-categories", top=2),
+                     _falkor_run(falkor_twin, by_name("segment-top-categories"), top=2)):
+            assert [{**r, "shares": pytest.approx(r["shares"])} for r in rows] == expected
+        assert world.run("segment-top-categories", min_size=len(users)) == []
+    finally:
+        world.store.replace_segments(segments=[], members=[], computed_ms=2)
+        falkor_twin.replace_segments(segments=[], members=[], computed_ms=2)
 
 
 def _gds_graphs(world: World) -> list[str]:
