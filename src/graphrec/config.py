@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     segment_window_days: int = Field(
         90, ge=1, le=3650, description="days of the event log `graphrec segment` clusters users on (ending at "
         "the newest logged event unless --as-of says otherwise)")
+    next_action_window_days: int = Field(
+        30, ge=1, le=3650, description="days of sessions (ending at the newest logged event) the API's "
+        "next-category model is fitted on")
+    next_action_refresh_s: float = Field(
+        600.0, gt=0, description="how often the API refits its next-category model from the event log")
+    next_action_smoothing: float = Field(
+        1.0, ge=0, description="pseudo-transitions toward the global category popularity added to every row of "
+        "the next-category model (0: none; an unseen category then answers the popularity itself)")
     # -- behaviour events (issue 3; see docs/events.md) --
     events_policy_path: Path | None = Field(
         None, description="weighting policy TOML overriding the packaged graphrec/events/policy.toml")
