@@ -30,7 +30,9 @@ from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
 from graphrec.serving.cograph_holder import CoGraphHolder
 from graphrec.serving.holder import ModelHolder
+from graphrec.serving.next_action_holder import NextActionHolder
 from graphrec.serving.refresh import Backoff, Refresher
+from graphrec.serving.segment_table import SegmentTable
 from graphrec.serving.store_health import StoreHealth
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,9 @@ class Services:
     recommender: Recommender
     blocking: ThreadPoolExecutor  # requests' blocking store calls (see graphrec.recommend.recommender)
     ingest: ThreadPoolExecutor  # parses and cleans event batches (see api.routers.events)
-    refreshers: tuple[Refresher, ...]  # model check, trending catalogue, co-interaction index
+    segments: SegmentTable  # each user's segment (graphrec segment), for profiles
+    next_action: NextActionHolder  # the next-category chain, fitted from the event log
+    refreshers: tuple[Refresher, ...]  # model check, trending catalogue, co-interaction index, segments, next action
 
 
 def install(app: FastAPI, services: Services) -> None:
@@ -94,6 +98,9 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                              backoff=_backoff(s))
         catalog = CatalogCache(window_days=s.popular_window_days, half_life_days=s.half_life_days)
         cograph = CoGraphHolder(fanout=s.traversal_fanout, co_items=s.cograph_co_items)
+        segments = SegmentTable()
+        next_action = NextActionHolder(window_days=s.next_action_window_days, smoothing=s.next_action_smoothing)
+        event_log = EventLog(s.event_log_file)
         refreshers = (  # lambdas: each run looks its method up afresh (a test can patch a class)
             Refresher("model version", lambda: models.check(), every_s=s.model_poll_s, backoff=_backoff(s),
                       needs_store=False),  # falls back to the CURRENT file while the store is down
@@ -101,6 +108,10 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                       backoff=_backoff(s)),
             Refresher("co-interaction index", lambda: cograph.refresh(store), every_s=s.cograph_refresh_s,
                       backoff=_backoff(s)),
+            Refresher("segments", lambda: segments.refresh(store), every_s=s.segment_refresh_s, backoff=_backoff(s)),
+            # after the catalogue: the chain maps items to the categories of the catalogue's current view
+            Refresher("next-category model", lambda: next_action.refresh(event_log, catalog.view.categories),
+                      every_s=s.next_action_refresh_s, backoff=_backoff(s), needs_store=False),
         )
         for refresher in refreshers:
             await run_in_threadpool(refresher.run)
@@ -111,7 +122,6 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
         ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphrec-ingest")
         try:
             await _warm_up(history)
-            event_log = EventLog(s.event_log_file)
             yield Services(
                 settings=s, metrics=metrics, store=store, health=health,
                 pipeline=build_pipeline(store, s, policy=policy, log=event_log), event_log=event_log,
@@ -121,7 +131,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                 models=models, catalog=catalog, cograph=cograph, history=history,
                 recommender=Recommender(settings=s, store=store, history=history, models=models, catalog=catalog,
                                         cograph=cograph, health=health, blocking=blocking),
-                blocking=blocking, ingest=ingest, refreshers=refreshers)
+                blocking=blocking, ingest=ingest, segments=segments, next_action=next_action, refreshers=refreshers)
         finally:
             blocking.shutdown(wait=True)
             await history.aclose()

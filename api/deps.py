@@ -31,6 +31,8 @@ from graphrec.graph.port import GraphStore
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
 from graphrec.serving.holder import ModelHolder
+from graphrec.serving.next_action_holder import NextActionHolder
+from graphrec.serving.segment_table import SegmentTable
 from graphrec.serving.store_health import StoreHealth
 
 
@@ -77,6 +79,14 @@ async def get_recommender(services: ServicesDep) -> Recommender:
     return services.recommender
 
 
+async def get_segments(services: ServicesDep) -> SegmentTable:
+    return services.segments
+
+
+async def get_next_action(services: ServicesDep) -> NextActionHolder:
+    return services.next_action
+
+
 async def get_metrics(services: ServicesDep) -> Metrics:
     return services.metrics
 
@@ -90,6 +100,8 @@ IngestDep = Annotated[Executor, Depends(get_ingest)]
 ModelsDep = Annotated[ModelHolder, Depends(get_models)]
 CatalogDep = Annotated[CatalogCache, Depends(get_catalog)]
 RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
+SegmentsDep = Annotated[SegmentTable, Depends(get_segments)]
+NextActionDep = Annotated[NextActionHolder, Depends(get_next_action)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 

@@ -43,3 +43,6 @@ class ProfilePublic(BaseModel):
     preferred_categories: list[CategoryShare]
     device_mix: dict[str, float]
     trend: dict[str, TrendPublic] = Field(description="per event type: the last 7 days against the 7 before")
+    segment: str | None = Field(description="the behavioural segment `graphrec segment` last put the user in (the "
+                                "API reloads it within GRAPHREC_SEGMENT_REFRESH_S of a new segmentation); none: "
+                                "not segmented")

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     segment_window_days: int = Field(
         90, ge=1, le=3650, description="days of the event log `graphrec segment` clusters users on (ending at "
         "the newest logged event unless --as-of says otherwise)")
+    segment_refresh_s: float = Field(
+        30.0, gt=0, description="how often the API checks the store for a new segmentation (one small read; "
+        "the members are reloaded only when it changed)")
     next_action_window_days: int = Field(
         30, ge=1, le=3650, description="days of sessions (ending at the newest logged event) the API's "
         "next-category model is fitted on")

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from api.container import services_of
 from factories import event
 from graphrec.events.log import EventLogUnavailable
+from graphrec.graph.records import SegmentRecord
 
 
 def _ctx(body: dict[str, object], **context: str) -> dict[str, object]:
@@ -73,3 +74,20 @@ def test_a_batch_whose_log_append_fails_answers_503_and_its_retry_is_logged_once
     retried = client.post("/v1/events", json=body)
     assert retried.status_code == 202 and retried.json()["duplicates"] == 1
     assert [r.event_id for r in log.user_events("u5")] == ["r1"]
+
+
+def test_the_profile_names_the_segment_of_the_last_segmentation(client: TestClient) -> None:
+    services = services_of(client.app)
+    client.post("/v1/events", json={"events": [event("g1", user_id="u1", item_id="i1", type="purchase"),
+                                               event("g2", user_id="u2", item_id="i1", type="view")]})
+    assert client.get("/v1/users/u1/profile").json()["segment"] is None
+    services.store.replace_segments(segments=[SegmentRecord("deciders", 1, (1.0,), ("purchase_per_session",))],
+                                    members=[("u1", "deciders")], computed_ms=1)
+    assert client.get("/v1/users/u1/profile").json()["segment"] is None, "the API's table, until its refresh"
+    assert services.segments.refresh(services.store) and not services.segments.refresh(services.store)
+    assert client.get("/v1/users/u1/profile").json()["segment"] == "deciders"
+    assert client.get("/v1/users/u2/profile").json()["segment"] is None
+    services.store.replace_segments(segments=[SegmentRecord("browsers", 1, (1.0,), ("purchase_per_session",))],
+                                    members=[("u2", "browsers")], computed_ms=2)
+    assert services.segments.refresh(services.store)
+    assert [client.get(f"/v1/users/{u}/profile").json()["segment"] for u in ("u1", "u2")] == [None, "browsers"]

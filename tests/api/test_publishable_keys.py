@@ -55,6 +55,8 @@ def test_a_publishable_key_may_not_reach_server_routes(web: TestClient) -> None:
                                ("PUT", "/v1/users/u1/consent", {"consent": False}),
                                ("GET", "/v1/users/u1/profile", None),
                                ("GET", "/v1/anonymous/a-1/profile", None),
+                               ("GET", "/v1/users/u1/next", None),
+                               ("GET", "/v1/anonymous/a-1/next", None),
                                ("DELETE", "/v1/users/u1", None)):
         r = web.request(method, path, headers=pk, json=body)
         assert r.status_code == 403, (method, path, r.text)

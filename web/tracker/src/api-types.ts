@@ -194,7 +194,7 @@ export interface paths {
         };
         /**
          * User Profile
-         * @description The user's behaviour profile (recency, frequency, sessions, engagement, categories, devices, trends).
+         * @description The user's behaviour profile (recency, frequency, sessions, engagement, categories, devices, trends, segment).
          */
         get: operations["user_profile_v1_users__user_id__profile_get"];
         put?: never;
@@ -217,6 +217,46 @@ export interface paths {
          * @description An anonymous visitor's behaviour profile.
          */
         get: operations["anonymous_profile_v1_anonymous__anonymous_id__profile_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user_id}/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * User Next
+         * @description The categories the user is likely to visit next, with probabilities (first-order chain over sessions).
+         */
+        get: operations["user_next_v1_users__user_id__next_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/anonymous/{anonymous_id}/next": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Anonymous Next
+         * @description The categories an anonymous visitor is likely to visit next, with probabilities.
+         */
+        get: operations["anonymous_next_v1_anonymous__anonymous_id__next_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -329,6 +369,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** CategoryProbability */
+        CategoryProbability: {
+            /** Category */
+            category: string;
+            /**
+             * Probability
+             * @description P(next category | the categories of the last event's item)
+             */
+            probability: number;
+        };
         /** CategoryShare */
         CategoryShare: {
             /** Name */
@@ -493,6 +543,69 @@ export interface components {
             /** Last Error */
             last_error?: string | null;
         };
+        /**
+         * NextActionModelPublic
+         * @description The fitted chain the answer comes from.
+         */
+        NextActionModelPublic: {
+            /**
+             * Fitted Ms
+             * @description when it was fitted (epoch ms); 0 before the first fit
+             */
+            fitted_ms: number;
+            /** Window Days */
+            window_days: number;
+            /** Categories */
+            categories: number;
+            /** Sessions */
+            sessions: number;
+            /**
+             * Steps
+             * @description item visits (consecutive events on one item are one visit)
+             */
+            steps: number;
+            /**
+             * Transitions
+             * @description step-to-step transitions counted (items in several categories split theirs)
+             */
+            transitions: number;
+            /**
+             * Smoothing
+             * @description pseudo-transitions toward the popularity added to every row
+             */
+            smoothing: number;
+        };
+        /**
+         * NextActionPublic
+         * @description The likely next categories after the user's last event, best first.
+         */
+        NextActionPublic: {
+            /** User Id */
+            user_id: string;
+            /**
+             * Last Item Id
+             * @description the item of the user's last logged event (none: no events)
+             */
+            last_item_id: string | null;
+            /** Last Event Ms */
+            last_event_ms: number | null;
+            /**
+             * Current Categories
+             * @description that item's categories, where the chain starts
+             */
+            current_categories: string[];
+            /**
+             * Basis
+             * @description transitions: from the chain's rows for the current categories; popularity: the global category popularity (no events, an uncategorised item, or categories never left in the window)
+             * @enum {string}
+             */
+            basis: "transitions" | "popularity";
+            /** Data */
+            data: components["schemas"]["CategoryProbability"][];
+            /** Count */
+            count: number;
+            model: components["schemas"]["NextActionModelPublic"];
+        };
         /** PopularItemsPublic */
         PopularItemsPublic: {
             /** Category */
@@ -586,6 +699,11 @@ export interface components {
             trend: {
                 [key: string]: components["schemas"]["TrendPublic"];
             };
+            /**
+             * Segment
+             * @description the behavioural segment `graphrec segment` last put the user in (the API reloads it within GRAPHREC_SEGMENT_REFRESH_S of a new segmentation); none: not segmented
+             */
+            segment: string | null;
         };
         /** RecommendationsPublic */
         RecommendationsPublic: {
@@ -1490,6 +1608,154 @@ export interface operations {
             };
             /** @description missing or invalid X-API-Key (or no keys configured) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    user_next_v1_users__user_id__next_get: {
+        parameters: {
+            query?: {
+                /** @description how many categories */
+                k?: number;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NextActionPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description not allowed (e.g. the user withdrew consent) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    anonymous_next_v1_anonymous__anonymous_id__next_get: {
+        parameters: {
+            query?: {
+                /** @description how many categories */
+                k?: number;
+            };
+            header?: never;
+            path: {
+                anonymous_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NextActionPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description not allowed (e.g. the user withdrew consent) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
