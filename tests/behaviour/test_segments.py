@@ -64,6 +64,16 @@ def test_segmentation_recovers_the_generated_types(generated: tuple[EventLog, di
                                                                                               seg.segments]
 
 
+def test_a_gaussian_mixture_picks_k_by_bic(generated: tuple[EventLog, dict[str, str]]) -> None:
+    log, truth = generated
+    seg = segment_log(log, window_days=90, config=SegmentConfig(method="gmm", k_min=2, k_max=6)).segmentation
+    assert seg.method == "gmm" and set(seg.scores) == {2, 3, 4, 5, 6}
+    assert seg.scores[seg.k] == min(seg.scores.values()), "the lowest BIC"
+    names = [s.name for s in seg.segments]
+    assert len(names) == len(set(names)) and sum(s.size for s in seg.segments) == len(seg.actors)
+    assert seg.agreement(truth)[0] > 0.4  # 0.58 at k = 6 here; it splits more finely than K-Means (the default)
+
+
 def test_centroids_describe_the_members_in_everyday_units(generated: tuple[EventLog, dict[str, str]]) -> None:
     log, _ = generated
     seg = segment_log(log, window_days=90).segmentation

@@ -19,9 +19,10 @@ Why this pipeline (``graphrec segment`` runs it; the README shows it on a genera
    far from the body, such as bots that all look alike) are set aside so they cannot drag the body's
    centroids. A small dense group of at least :attr:`SegmentConfig.min_group` users becomes a segment of
    its own.
-4. **Clusters** of the body: K-Means for every k in ``[k_min, k_max]``, the k with the best silhouette
-   (on a seeded sample) wins; or, with ``method="gmm"``, a Gaussian mixture per k and the lowest BIC.
-   Then every set-aside user joins the nearest segment centroid (outlier groups included).
+4. **Clusters** of the body: K-Means for every k in ``[k_min, k_max]`` on a seeded sample of
+   :attr:`SegmentConfig.silhouette_sample` users, the k with the best silhouette wins (a tie: the smaller
+   k); or, with ``method="gmm"``, a Gaussian mixture per k and the lowest BIC. The chosen k is fitted on the
+   whole body; then every set-aside user joins the nearest segment centroid (outlier groups included).
 5. **Names** (:func:`name_segments`): from each segment's centroid as z-scores against the whole
    population, by the documented rules of :data:`PERSONAS`; unique.
 
