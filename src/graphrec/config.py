@@ -154,6 +154,32 @@ class Settings(BaseSettings):
         10.0, gt=0, description="failed API-key attempts one client address may make per minute "
         "(burst of the same size) before 429")
 
+    webhook_url: str = Field("", description="where trigger webhooks are POSTed (http/https; empty: triggers "
+                             "off); see GRAPHREC_TRIGGER_RULES")
+    webhook_secret: SecretStr | None = Field(None, description="shared secret signing every webhook "
+                                             "(X-Graphrec-Signature, HMAC-SHA256); required with a webhook URL")
+    trigger_rules: str = Field(
+        '[{"name": "purchase_intent", "feature": "purchase_intent", "above": 0.7}]',
+        description="JSON list of {name, feature, above|below} on numeric profile features; a rule fires once "
+        "when a user crosses it (again only after falling back)")
+    webhook_max_attempts: int = Field(8, ge=1, le=100, description="deliveries tried before a webhook is "
+                                      "given up (kept in the outbox, marked dead)")
+    webhook_retry_s: float = Field(1.0, gt=0, description="first retry delay; doubles per attempt")
+    webhook_retry_max_s: float = Field(300.0, gt=0, description="longest retry delay")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("GRAPHREC_WEBHOOK_URL must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> Settings:
+        if self.webhook_url and (self.webhook_secret is None or len(self.webhook_secret.get_secret_value()) < 16):
+            raise ValueError("GRAPHREC_WEBHOOK_SECRET (16+ characters) must be set with GRAPHREC_WEBHOOK_URL")
+        return self
+
     @field_validator("graph_uri")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

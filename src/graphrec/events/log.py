@@ -180,9 +180,23 @@ class EventLog:
         return moved
 
     def erase(self, actors: Sequence[str]) -> int:
-        """Delete every row of these actors (erasure); returns rows deleted."""
+        """Delete every row of these actors (erasure), and what this file holds about them beside the
+        log (trigger states, queued webhooks: see graphrec.behaviour.triggers); returns log rows deleted."""
+        keys = [(a,) for a in actors]
         with self._connect() as db:
-            return db.executemany("DELETE FROM events WHERE actor = ?", [(a,) for a in actors]).rowcount
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = db.executemany("DELETE FROM events WHERE actor = ?", keys).rowcount
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "trigger_state" in tables:
+                    db.executemany("DELETE FROM trigger_state WHERE actor = ?", keys)
+                if "webhook_outbox" in tables:
+                    db.executemany("DELETE FROM webhook_outbox WHERE json_extract(payload, '$.user_id') = ?", keys)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return deleted
 
     # -- reads -------------------------------------------------------------------------------------
     def user_events(self, actor: str, *, since_ms: int = 0, limit: int = 100_000) -> list[LoggedEvent]:

@@ -143,6 +143,8 @@ class EventPipeline:
     ) -> None:
         self.store = store
         self.log = log
+        # told which actors just had events logged (e.g. the trigger worker); must not block
+        self.listeners: list[Callable[[Sequence[str]], None]] = []
         self.committer = GroupCommitter(store)
         self.policy = policy
         self.burst_window_ms = burst_window_ms
@@ -230,6 +232,10 @@ class EventPipeline:
         """Append the settled events to the event log, before the batch is acknowledged (see events.log)."""
         if self.log is not None and attempt.to_log:
             self.log.append(attempt.to_log)
+            if self.listeners:
+                actors = sorted({e.actor for e in attempt.to_log})
+                for listener in self.listeners:
+                    listener(actors)
 
     def prepare(self, events: Sequence[EventIn]) -> Attempt:
         """Clean a batch into its first write attempt (in-batch duplicates are reported here)."""

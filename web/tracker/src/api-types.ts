@@ -573,6 +573,11 @@ export interface components {
              * @description share of the events the bot guard flagged
              */
             bot_share: number;
+            /**
+             * Purchase Intent
+             * @description 0..1 from the last 24 h: 1 - exp(-(open carts + 0.3 clicks + 0.05 passive events)); open carts = carts - purchases
+             */
+            purchase_intent: number;
             /** Preferred Categories */
             preferred_categories: components["schemas"]["CategoryShare"][];
             /** Device Mix */
