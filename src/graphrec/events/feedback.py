@@ -188,6 +188,21 @@ class FeedbackLog:
             rows = db.execute(query, (experiment,)).fetchall()
         return [ArmCounts(*r) for r in rows]
 
+    def ctr_series(self, experiment: str, *, bucket_ms: int) -> list[dict[str, object]]:
+        """Per arm and time bucket (by when the list was served): shown lists and those that led to a click."""
+        query = """
+            SELECT s.arm, s.created_ms / ? AS b, count(*),
+                   sum(CASE WHEN o.clicks > 0 THEN 1 ELSE 0 END)
+            FROM served s
+            JOIN (SELECT DISTINCT rec_id FROM impressions) i ON i.rec_id = s.rec_id
+            LEFT JOIN (SELECT rec_id, sum(type = 'click') AS clicks FROM outcomes GROUP BY rec_id) o
+                   ON o.rec_id = s.rec_id
+            WHERE s.experiment = ? GROUP BY s.arm, b ORDER BY s.arm, b"""
+        with self._connect() as db:
+            rows = db.execute(query, (bucket_ms, experiment)).fetchall()
+        return [{"arm": arm, "t": b * bucket_ms, "shown": shown, "clicked": clicked,
+                 "ctr": clicked / shown if shown else 0.0} for arm, b, shown, clicked in rows]
+
     def counts(self) -> list[dict[str, object]]:
         """Impressions, clicks and purchases per (model version, arm, source, segment): the feedback table."""
         query = """

@@ -214,6 +214,14 @@ class EventLog:
                 (actor, since_ms, limit)).fetchall()
         return [LoggedEvent(a, e, i, EVENT_TYPES[t], ts, v, s, d, sec, f) for a, e, i, t, ts, v, s, d, sec, f in rows]
 
+    def rate(self, *, since_ms: int, bucket_ms: int) -> list[tuple[int, int]]:
+        """Events per time bucket from ``since_ms`` (bucket start ms, count), empty buckets included."""
+        with self._connect() as db:
+            found = dict(db.execute("SELECT ts / ? AS b, count(*) FROM events WHERE ts >= ? GROUP BY b",
+                                    (bucket_ms, since_ms)).fetchall())
+        first, last = since_ms // bucket_ms, max([since_ms // bucket_ms, *found])
+        return [(b * bucket_ms, int(found.get(b, 0))) for b in range(first, last + 1)]
+
     def count(self, *, since_ms: int = 0) -> int:
         with self._connect() as db:
             return int(db.execute("SELECT count(*) FROM events WHERE ts >= ?", (since_ms,)).fetchone()[0])
