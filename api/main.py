@@ -24,7 +24,7 @@ from api.container import Services, install, open_services
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
-from api.routers import events, items, model, ops, recommendations, users, visitors
+from api.routers import catalogue, events, items, model, ops, recommendations, users, visitors
 from api.shedding import ConcurrencyLimit
 from graphrec.config import Settings
 from graphrec.events.policy import load_policy
@@ -80,6 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(visitors.router, prefix=API_PREFIX)
     app.include_router(items.router, prefix=API_PREFIX)
+    # after items: /items/popular and /items/{id}/similar must match before /items/{id}
+    app.include_router(catalogue.router, prefix=API_PREFIX)
     app.include_router(model.router, prefix=API_PREFIX)
     return app
 

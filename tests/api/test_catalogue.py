@@ -1,0 +1,157 @@
+"""The catalogue API (issue 15, point 5) on the real app over the embedded store: upserts and reads,
+validation naming the field, all-or-nothing batches, cursor pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.container import Services
+from factories import event
+from graphrec.graph.port import GraphStore
+
+MUG: dict[str, Any] = {"title": "Blue mug", "categories": ["Kitchen", "Gifts"], "url": "https://shop.example/mug",
+                       "image_url": "/img/mug.png", "price": 12.5, "currency": "EUR", "available": True}
+
+
+def item(item_id: str, **fields: Any) -> dict[str, Any]:
+    return {"item_id": item_id, **fields}
+
+
+def errors(r: Any) -> list[tuple[int | None, str]]:
+    assert r.status_code == 422, r.text
+    return [(e["index"], e["field"]) for e in r.json()["detail"]]
+
+
+def test_upsert_then_read_back_every_field(client: TestClient) -> None:
+    r = client.put("/v1/items/mug", json=MUG)
+    assert r.status_code == 200, r.text
+    expected = {"item_id": "mug", **MUG, "categories": ["Gifts", "Kitchen"], "provisional": False}
+    assert r.json() == expected
+    assert client.get("/v1/items/mug").json() == expected
+    # a second upsert replaces the fields and the category set as a whole
+    r = client.put("/v1/items/mug", json={"title": "Mug", "categories": ["Sale"], "price": 0})
+    assert r.status_code == 200, r.text
+    again = client.get("/v1/items/mug").json()
+    assert again == {"item_id": "mug", "title": "Mug", "categories": ["Sale"], "url": None, "image_url": None,
+                     "price": 0.0, "currency": None, "available": True, "provisional": False}
+    assert client.get("/v1/categories").json() == {"data": [{"name": "Sale", "items": 1}], "count": 1}
+
+
+def test_unknown_item_is_404(client: TestClient) -> None:
+    r = client.get("/v1/items/nope")
+    assert r.status_code == 404 and "unknown item 'nope'" in r.json()["detail"]
+
+
+def test_items_created_by_events_are_provisional_until_described(client: TestClient) -> None:
+    r = client.post("/v1/events", json={"events": [event("e1", user_id="u1", item_id="ghost", type="view")]})
+    assert r.status_code == 202, r.text
+    ghost = client.get("/v1/items/ghost").json()
+    assert ghost["provisional"] is True and ghost["title"] is None and ghost["available"] is True
+    client.put("/v1/items/ghost", json={"title": "Ghost"})
+    assert client.get("/v1/items/ghost").json()["provisional"] is False
+
+
+def test_a_batch_is_upserted_whole(client: TestClient, api_store: GraphStore) -> None:
+    r = client.put("/v1/items", json={"items": [item("a", title="A", categories=["X"]), item("b", **MUG)]})
+    assert r.status_code == 200 and r.json() == {"upserted": 2}, r.text
+    assert [i.id for i in api_store.list_items()] == ["a", "b"]
+    assert client.get("/v1/categories").json()["data"] == [
+        {"name": "Gifts", "items": 1}, {"name": "Kitchen", "items": 1}, {"name": "X", "items": 1}]
+
+
+@pytest.mark.parametrize(("bad", "field"), [
+    ({"price": -1}, "price"),
+    ({"price": "NaN"}, "price"),
+    ({"currency": "eur"}, "currency"),
+    ({"url": "javascript:alert(1)"}, "url"),
+    ({"image_url": "//evil.example/x.png"}, "image_url"),
+    ({"url": "/a b"}, "url"),
+    ({"url": "https://x.example/" + "a" * 2048}, "url"),
+    ({"title": "t" * 513}, "title"),
+    ({"title": "a\x00b"}, "title"),
+    ({"categories": ["ok", " padded"]}, "categories[1]"),
+    ({"categories": [""]}, "categories[0]"),
+    ({"categories": [f"c{k}" for k in range(33)]}, "categories"),
+    ({"colour": "blue"}, "colour"),
+])
+def test_a_bad_field_is_refused_by_name_and_nothing_is_written(client: TestClient, api_store: GraphStore,
+                                                                bad: dict[str, Any], field: str) -> None:
+    r = client.put("/v1/items/mug", json={**MUG, **bad})
+    assert errors(r)[0][1] == field, r.text
+    batch = client.put("/v1/items", json={"items": [item("ok", title="fine"), item("mug", **{**MUG, **bad})]})
+    assert errors(batch)[0] == (1, f"items[1].{field}"), batch.text
+    assert api_store.counts().items == 0, "a refused batch writes nothing"
+
+
+def test_a_batch_names_each_bad_item_and_repeated_ids(client: TestClient, api_store: GraphStore) -> None:
+    r = client.put("/v1/items", json={"items": [item("a"), item("b/c"), item("d", price=-2)]})
+    assert errors(r) == [(1, "items[1].item_id"), (2, "items[2].price")]
+    r = client.put("/v1/items", json={"items": [item("a"), item("b"), item("a", title="again")]})
+    assert errors(r) == [(2, "items[2].item_id")] and "items[0]" in r.json()["detail"][0]["reason"]
+    assert errors(client.put("/v1/items", json={"items": []})) == [(None, "items")]
+    too_many = {"items": [item(f"i{k}") for k in range(1_001)]}
+    assert errors(client.put("/v1/items", json=too_many)) == [(None, "items")]
+    assert api_store.counts().items == 0
+
+
+def _all_pages(client: TestClient, path: str, **params: Any) -> Iterator[dict[str, Any]]:
+    cursor = None
+    while True:
+        r = client.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        yield body
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return
+
+
+def test_the_listing_pages_by_id_without_repeats_and_ends_with_a_null_cursor(client: TestClient) -> None:
+    client.put("/v1/items", json={"items": [item(f"i{k:02d}", categories=["Even" if k % 2 == 0 else "Odd"])
+                                            for k in range(25)]})
+    pages = list(_all_pages(client, "/v1/items", limit=10))
+    assert [p["count"] for p in pages] == [10, 10, 5]
+    ids = [d["item_id"] for p in pages for d in p["data"]]
+    assert ids == [f"i{k:02d}" for k in range(25)]
+    exact = list(_all_pages(client, "/v1/items", limit=5, category="Odd"))  # 12 odd items: 5, 5, 2
+    assert [d["item_id"] for p in exact for d in p["data"]] == [f"i{k:02d}" for k in range(1, 25, 2)]
+    assert exact[-1]["next_cursor"] is None
+    ten = list(_all_pages(client, "/v1/items", limit=5, category="Even"))  # 13 even items
+    assert [p["count"] for p in ten] == [5, 5, 3]
+
+
+def test_bad_listing_inputs_name_their_field(client: TestClient) -> None:
+    client.put("/v1/items", json={"items": [item(f"i{k}", categories=["A"]) for k in range(3)]})
+    assert errors(client.get("/v1/items", params={"category": "Nope"})) == [(None, "category")]
+    first = client.get("/v1/items", params={"limit": 1}).json()
+    cursor = first["next_cursor"]
+    body, mac = cursor.split(".")
+    tampered = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
+    for bad in ("garbage", tampered, cursor + "x", "." + mac):
+        assert errors(client.get("/v1/items", params={"cursor": bad})) == [(None, "cursor")], bad
+    other = client.get("/v1/items", params={"cursor": cursor, "category": "A"})
+    assert errors(other) == [(None, "cursor")]
+    assert errors(client.get("/v1/items", params={"limit": 201})) == [(None, "limit")]
+    assert client.get("/v1/items", params={"cursor": cursor, "limit": 5}).json()["count"] == 2  # k may change
+
+
+def test_upserts_reach_the_in_memory_catalogue_view_at_once(client: TestClient, services: Services) -> None:
+    client.put("/v1/items/mug", json=MUG)
+    view = services.catalog.view
+    assert view.title("mug") == "Blue mug"
+    assert view.details("mug") == (("Gifts", "Kitchen"), ("https://shop.example/mug", "/img/mug.png", 12.5, "EUR"))
+    assert "Kitchen" in view.category_names
+    client.put("/v1/items", json={"items": [item("mug", title="Mug")]})
+    assert services.catalog.view.details("mug") == ((), (None, None, None, None))
+    services.catalog.refresh(services.store)  # a refresh reads the same from the store
+    assert services.catalog.view.title("mug") == "Mug"
+
+
+def test_a_body_that_is_not_json_is_refused(client: TestClient, api_store: GraphStore) -> None:
+    r = client.put("/v1/items/mug", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "body", r.text  # as on every JSON route
+    assert api_store.counts().items == 0
