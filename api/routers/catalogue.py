@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from api.cursors import BadCursor, seal, unseal
 from api.deps import CatalogDep, SettingsDep, StoreDep, read_access, require_api_key, require_store
 from api.errors import error_item
+from api.pages import MAX_CURSOR_LENGTH, bad_cursor
 from api.routing import id_path
 from api.schemas.catalogue import (
     CategoriesPublic,
@@ -34,11 +35,6 @@ router = APIRouter(tags=["catalogue"], responses=error_responses(401, 422, 429, 
 
 READ = [Depends(read_access), Depends(require_store)]
 WRITE = [Depends(require_api_key), Depends(require_store)]
-MAX_CURSOR_LENGTH = 8_192
-
-
-def bad_cursor(reason: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(None, "cursor", reason)])
 
 
 def _listing_after(settings: Settings, cursor: str | None, category: str | None) -> str:

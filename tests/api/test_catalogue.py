@@ -3,15 +3,19 @@ validation naming the field, all-or-nothing batches, cursor pages."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+import api.pages
 from api.container import Services
+from api.cursors import seal, unseal
 from factories import event
 from graphrec.graph.port import GraphStore
+from graphrec.graph.records import InteractionDelta
 
 MUG: dict[str, Any] = {"title": "Blue mug", "categories": ["Kitchen", "Gifts"], "url": "https://shop.example/mug",
                        "image_url": "/img/mug.png", "price": 12.5, "currency": "EUR", "available": True}
@@ -155,3 +159,118 @@ def test_a_body_that_is_not_json_is_refused(client: TestClient, api_store: Graph
     r = client.put("/v1/items/mug", content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "body", r.text  # as on every JSON route
     assert api_store.counts().items == 0
+
+
+# -- the four recommendation lists: exclude=, cursor pages, catalogue fields ------------------------
+
+LISTS = ("/v1/users/u0/recommendations", "/v1/anonymous/a0/recommendations", "/v1/items/i00/similar",
+         "/v1/items/popular")
+
+
+@pytest.fixture
+def shop(client: TestClient, services: Services) -> TestClient:
+    """30 described items, users whose tastes overlap (so every list is long), indexes built."""
+    client.put("/v1/items", json={"items": [
+        item(f"i{k:02d}", title=f"Item {k}", categories=["A" if k % 2 else "B"], url=f"/p/{k}",
+             image_url=f"https://cdn.example/{k}.png", price=k + 0.5, currency="EUR") for k in range(30)]})
+    now = int(time.time() * 1000)
+    actors = [f"u{u}" for u in range(12)] + ["anon:a0"]
+    services.store.upsert_interactions([
+        InteractionDelta(actor, f"i{(3 * u + j) % 30:02d}", 1.0 + (u + j) % 4, 1, now - 1000 * j, now - 1000 * j)
+        for u, actor in enumerate(actors) for j in range(8)])
+    services.catalog.refresh(services.store)
+    services.cograph.refresh(services.store)
+    return client
+
+
+def pages(client: TestClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    return list(_all_pages(client, path, **params))
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_a_list_pages_without_repeats_to_a_null_cursor(shop: TestClient, path: str) -> None:
+    whole = shop.get(path, params={"k": 100}).json()
+    assert whole["next_cursor"] is None and whole["count"] >= 12, whole  # a short page ends the list
+    got = pages(shop, path, k=5)
+    ids = [d["item_id"] for p in got for d in p["data"]]
+    assert len(got) >= 3 and got[-1]["next_cursor"] is None
+    assert len(ids) == len(set(ids)), "no item comes twice"
+    # nothing changed between the pages, so they are the one ranking, cut in pages
+    assert ids == [d["item_id"] for d in whole["data"]]
+    assert all(p["count"] == 5 for p in got[:-1])
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_excluded_items_never_come_and_pages_still_fill(shop: TestClient, path: str) -> None:
+    top = [d["item_id"] for d in shop.get(path, params={"k": 6}).json()["data"]]
+    excluded = top[:2] + top[4:5]
+    r = shop.get(f"{path}?k=6&exclude={','.join(excluded[:2])}&exclude={excluded[2]}")
+    assert r.status_code == 200, r.text
+    data = [d["item_id"] for d in r.json()["data"]]
+    assert len(data) == 6 and not set(data) & set(excluded)
+    assert data[:3] == [top[2], top[3], top[5]]  # the ranking, minus the excluded ids
+    # exclude may grow between pages (what a storefront put in the cart): still no repeat, no excluded id
+    first = shop.get(path, params={"k": 4}).json()
+    cart = [d["item_id"] for d in first["data"][:2]] + [top[5]]
+    second = shop.get(path, params={"k": 4, "cursor": first["next_cursor"], "exclude": ",".join(cart)}).json()
+    assert not {d["item_id"] for d in second["data"]} & ({d["item_id"] for d in first["data"]} | set(cart))
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_bad_exclude_and_bad_cursors_name_their_field(shop: TestClient, path: str) -> None:
+    r = shop.get(path, params={"exclude": "i01,bad/id"})
+    assert r.status_code == 422 and r.json()["detail"] == [
+        {"index": 1, "field": "exclude", "reason": "'bad/id' is not an item id: must not contain '/'"}]
+    many = ",".join(f"x{k}" for k in range(501))
+    assert errors(shop.get(path, params={"exclude": many})) == [(None, "exclude")]
+    assert shop.get(path, params={"exclude": ",".join(f"x{k}" for k in range(500))}).status_code == 200
+    cursor = shop.get(path, params={"k": 3}).json()["next_cursor"]
+    body, mac = cursor.split(".")
+    flipped = body[:5] + ("A" if body[5] != "A" else "B") + body[6:]
+    for bad in (f"{flipped}.{mac}", "x.y", cursor[:-3]):
+        assert errors(shop.get(path, params={"cursor": bad})) == [(None, "cursor")], bad
+    # a cursor of another list: another subject or another filter
+    other = {"/v1/users/u0/recommendations": ("/v1/users/u1/recommendations", {}),
+             "/v1/anonymous/a0/recommendations": ("/v1/anonymous/a0/recommendations", {"exclude_seen": "false"}),
+             "/v1/items/i00/similar": ("/v1/items/i01/similar", {}),
+             "/v1/items/popular": ("/v1/items/popular", {"category": "A"})}[path]
+    wrong = shop.get(other[0], params={**other[1], "cursor": cursor})
+    assert errors(wrong) == [(None, "cursor")] and "another list" in wrong.json()["detail"][0]["reason"]
+    assert shop.get(path, params={"cursor": cursor, "k": 7, "explain": "true"}).status_code == 200  # k may change
+
+
+@pytest.mark.parametrize("path", LISTS[:3])
+def test_a_cursor_of_another_model_version_is_a_409(shop: TestClient, settings: Any, path: str) -> None:
+    page = shop.get(path, params={"k": 3}).json()
+    assert page["model_version"] is None  # no model is served here
+    payload = unseal(page["next_cursor"], key=settings.cursor_key)
+    older = seal({**payload, "model": "v-previous"}, key=settings.cursor_key)  # made while v-previous was served
+    r = shop.get(path, params={"k": 3, "cursor": older})
+    assert r.status_code == 409 and r.json()["detail"] == [
+        {"index": None, "field": "cursor", "reason": "ranking changed; start again"}]
+
+
+def test_popular_pages_have_no_model_version_to_change(shop: TestClient, settings: Any) -> None:
+    page = shop.get("/v1/items/popular", params={"k": 3}).json()
+    payload = unseal(page["next_cursor"], key=settings.cursor_key)
+    older = seal({**payload, "model": "v-previous"}, key=settings.cursor_key)
+    assert shop.get("/v1/items/popular", params={"k": 3, "cursor": older}).status_code == 200
+
+
+def test_pages_stop_at_the_list_depth(shop: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(api.pages, "MAX_DEPTH", 7)  # 500 in production: more than this catalogue holds
+    got = pages(shop, "/v1/items/popular", k=3)
+    assert [p["count"] for p in got] == [3, 3, 1] and got[-1]["next_cursor"] is None
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_listed_items_carry_the_catalogue_fields(shop: TestClient, path: str) -> None:
+    data = shop.get(path, params={"k": 3}).json()["data"]
+    for d in data:
+        k = int(d["item_id"][1:])
+        assert (d["title"], d["categories"], d["url"], d["image_url"], d["price"], d["currency"]) == (
+            f"Item {k}", ["A" if k % 2 else "B"], f"/p/{k}", f"https://cdn.example/{k}.png", k + 0.5, "EUR"), d
+    first = data[0]["item_id"]
+    shop.put(f"/v1/items/{first}", json={"title": "Renamed", "categories": ["C"]})  # seen at the next request
+    again = next(d for d in shop.get(path, params={"k": 3}).json()["data"] if d["item_id"] == first)
+    assert (again["title"], again["categories"], again["url"], again["price"]) == ("Renamed", ["C"], None, None)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -67,7 +67,7 @@ class CatalogView:
     def in_category(self, item_id: str, category: str) -> bool:
         return category in self.categories.get(item_id, ())
 
-    def trending(self, category: str | None, k: int, exclude: set[str] | frozenset[str] = frozenset(),
+    def trending(self, category: str | None, k: int, exclude: Container[str] = frozenset(),
                  ) -> list[tuple[str, float]]:
         ranked = self.popular if category is None else self.popular_by_category.get(category, ())
         out: list[tuple[str, float]] = []

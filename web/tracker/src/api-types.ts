@@ -679,6 +679,11 @@ export interface components {
              * @description when the trending list was computed (epoch ms)
              */
             built_ms: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /** RecommendationsPublic */
         RecommendationsPublic: {
@@ -705,6 +710,11 @@ export interface components {
             data: components["schemas"]["RecommendedItemPublic"][];
             /** Count */
             count: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /** RecommendedItemPublic */
         RecommendedItemPublic: {
@@ -734,6 +744,25 @@ export interface components {
              * @description ids of the seen items whose co-interaction paths lead here, strongest first (explain=true, graph side)
              */
             evidence?: string[] | null;
+            /**
+             * Categories
+             * @description the item's categories, by name
+             */
+            categories?: string[];
+            /**
+             * Url
+             * @description the item's page, when the catalogue gave one
+             */
+            url?: string | null;
+            /** Image Url */
+            image_url?: string | null;
+            /** Price */
+            price?: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code of price
+             */
+            currency?: string | null;
         };
         /**
          * ScorePartsPublic
@@ -768,6 +797,11 @@ export interface components {
             data: components["schemas"]["RecommendedItemPublic"][];
             /** Count */
             count: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /** UserMergeCreate */
         UserMergeCreate: {
@@ -1059,6 +1093,10 @@ export interface operations {
                 /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
                 diversity?: number;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -1084,6 +1122,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
                 };
             };
             /** @description invalid input: every problem with its field and reason */
@@ -1129,6 +1176,10 @@ export interface operations {
                 /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
                 diversity?: number;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -1154,6 +1205,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
                 };
             };
             /** @description invalid input: every problem with its field and reason */
@@ -1652,6 +1712,10 @@ export interface operations {
                 k?: number;
                 category?: string | null;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -1716,6 +1780,10 @@ export interface operations {
                 /** @description how many items */
                 k?: number;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -1750,6 +1818,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
                 };
             };
             /** @description invalid input: every problem with its field and reason */
