@@ -11,11 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 import api.pages
-from api.container import Services
+from api.container import Services, services_of
 from api.cursors import seal, unseal
+from api.main import create_app
 from factories import event
+from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionDelta
+from tests.api.conftest import API_KEY
 
 MUG: dict[str, Any] = {"title": "Blue mug", "categories": ["Kitchen", "Gifts"], "url": "https://shop.example/mug",
                        "image_url": "/img/mug.png", "price": 12.5, "currency": "EUR", "available": True}
@@ -240,7 +243,7 @@ def test_bad_exclude_and_bad_cursors_name_their_field(shop: TestClient, path: st
 
 
 @pytest.mark.parametrize("path", LISTS[:3])
-def test_a_cursor_of_another_model_version_is_a_409(shop: TestClient, settings: Any, path: str) -> None:
+def test_a_cursor_of_another_model_version_is_a_409(shop: TestClient, settings: Settings, path: str) -> None:
     page = shop.get(path, params={"k": 3}).json()
     assert page["model_version"] is None  # no model is served here
     payload = unseal(page["next_cursor"], key=settings.cursor_key)
@@ -250,7 +253,7 @@ def test_a_cursor_of_another_model_version_is_a_409(shop: TestClient, settings: 
         {"index": None, "field": "cursor", "reason": "ranking changed; start again"}]
 
 
-def test_popular_pages_have_no_model_version_to_change(shop: TestClient, settings: Any) -> None:
+def test_popular_pages_have_no_model_version_to_change(shop: TestClient, settings: Settings) -> None:
     page = shop.get("/v1/items/popular", params={"k": 3}).json()
     payload = unseal(page["next_cursor"], key=settings.cursor_key)
     older = seal({**payload, "model": "v-previous"}, key=settings.cursor_key)
@@ -274,3 +277,44 @@ def test_listed_items_carry_the_catalogue_fields(shop: TestClient, path: str) ->
     shop.put(f"/v1/items/{first}", json={"title": "Renamed", "categories": ["C"]})  # seen at the next request
     again = next(d for d in shop.get(path, params={"k": 3}).json()["data"] if d["item_id"] == first)
     assert (again["title"], again["categories"], again["url"], again["price"]) == ("Renamed", ["C"], None, None)
+
+
+# -- events naming items the catalogue does not know: GRAPHREC_UNKNOWN_ITEMS -------------------------
+
+@pytest.fixture(params=["accept", "flag", "reject"])
+def mode_client(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings.model_copy(update={"unknown_items": request.param})),
+                    headers={"X-API-Key": API_KEY}) as c:
+        services_of(c.app).store.clear()
+        c.put("/v1/items/known", json={"title": "Known"})
+        yield c
+
+
+def test_unknown_items_are_accepted_flagged_or_refused_by_the_setting(mode_client: TestClient) -> None:
+    services = services_of(mode_client.app)
+    mode, store = services.settings.unknown_items, services.store
+    batch = [event("e1", user_id="u1", item_id="known", type="view"),
+             event("e2", user_id="u1", item_id="new-1", type="click"),
+             event("e3", anonymous_id="a1", item_id="new-2", type="view"),
+             event("e4", user_id="u2", item_id="new-1", type="view")]
+    r = mode_client.post("/v1/events", json={"events": batch})
+    if mode == "reject":
+        assert r.status_code == 422, r.text
+        detail = r.json()["detail"]
+        assert [(d["index"], d["field"]) for d in detail] == [(1, "item_id"), (2, "item_id"), (3, "item_id")]
+        assert detail[0]["reason"].startswith("unknown item 'new-1'")
+        assert store.counts().interactions == 0 and store.counts().items == 1, "nothing of the batch is written"
+        assert not store.user_exists(user_id="u1")
+        assert mode_client.post("/v1/events", json={"events": batch[:1]}).status_code == 202  # known: fine
+        return
+    assert r.status_code == 202, r.text
+    assert r.json()["applied"] == 4
+    assert r.json()["unknown_items"] == (["new-1", "new-2"] if mode == "flag" else [])
+    assert [(i.id, i.provisional) for i in store.list_items()] == [
+        ("known", False), ("new-1", True), ("new-2", True)]
+    # still unknown to the catalogue while provisional; known once described
+    again = mode_client.post("/v1/events", json={"events": [event("e5", user_id="u1", item_id="new-2", type="view")]})
+    assert again.json()["unknown_items"] == (["new-2"] if mode == "flag" else [])
+    mode_client.put("/v1/items/new-2", json={"title": "New 2"})
+    later = mode_client.post("/v1/events", json={"events": [event("e6", user_id="u1", item_id="new-2", type="view")]})
+    assert later.json()["unknown_items"] == []

@@ -436,6 +436,11 @@ export interface components {
             duplicate_ids: string[];
             /** Flagged Actors */
             flagged_actors: string[];
+            /**
+             * Unknown Items
+             * @description item ids the batch names that no catalogue described (created provisional); listed only when the server runs with GRAPHREC_UNKNOWN_ITEMS=flag
+             */
+            unknown_items?: string[];
         };
         /** HealthPublic */
         HealthPublic: {
