@@ -24,7 +24,19 @@ from api.container import Services, install, open_services
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
-from api.routers import dashboard, events, feedback, items, model, ops, profiles, recommendations, users, visitors
+from api.routers import (
+    catalogue,
+    dashboard,
+    events,
+    feedback,
+    items,
+    model,
+    ops,
+    profiles,
+    recommendations,
+    users,
+    visitors,
+)
 from api.shedding import ConcurrencyLimit
 from graphrec.config import Settings
 from graphrec.events.policy import load_policy
@@ -83,6 +95,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(dashboard.router, prefix=API_PREFIX)
     app.include_router(visitors.router, prefix=API_PREFIX)
     app.include_router(items.router, prefix=API_PREFIX)
+    # after items: /items/popular and /items/{id}/similar must match before /items/{id}
+    app.include_router(catalogue.router, prefix=API_PREFIX)
     app.include_router(model.router, prefix=API_PREFIX)
     return app
 
