@@ -28,7 +28,10 @@ from graphrec.config import Settings
 from graphrec.ids import normalise_id
 from graphrec.recommend.paging import MAX_DEPTH, MAX_EXCLUDE, LeaveOut, item_digest
 
-MAX_CURSOR_LENGTH = 8_192  # 500 served items take about 2.7 kB
+# A cursor after 499 items with a 64-character model version is ~3.7 kB; URLs stay well under the
+# server's limit on a request head (uvicorn: 16 kB), which a longer query would hit with a bare 400.
+MAX_CURSOR_LENGTH = 4_096
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 
 
 def bad_cursor(reason: str) -> HTTPException:
@@ -38,7 +41,6 @@ def bad_cursor(reason: str) -> HTTPException:
 ExcludeQuery = Annotated[list[str] | None, Query(
     description=f"item ids never to return: comma-separated and/or repeated (at most {MAX_EXCLUDE}); an id "
                 "holding a comma cannot be excluded")]
-CURSOR_PATTERN = r"^[A-Za-z0-9_.-]+$"  # what seal() writes (base64url parts and a dot): URLs stay short
 CursorQuery = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN,
                                           description="next_cursor of the previous page of the same list")]
 

@@ -3,6 +3,7 @@ validation naming the field, all-or-nothing batches, cursor pages."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from factories import event
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionDelta
+from graphrec.recommend.paging import LeaveOut, item_digest
 from tests.api.conftest import API_KEY
 
 MUG: dict[str, Any] = {"title": "Blue mug", "categories": ["Kitchen", "Gifts"], "url": "https://shop.example/mug",
@@ -318,3 +320,12 @@ def test_unknown_items_are_accepted_flagged_or_refused_by_the_setting(mode_clien
     mode_client.put("/v1/items/new-2", json={"title": "New 2"})
     later = mode_client.post("/v1/events", json={"events": [event("e6", user_id="u1", item_id="new-2", type="view")]})
     assert later.json()["unknown_items"] == []
+
+
+def test_a_cursor_at_the_list_depth_still_fits_its_parameter(settings: Settings) -> None:
+    served = [f"item-{k}" for k in range(api.pages.MAX_DEPTH - 2)]
+    page = api.pages.ListPage("0123456789abcdef", 1, LeaveOut(shown=frozenset(item_digest(i) for i in served)),
+                              served=len(served), model_version="v" * 64, continued=True)
+    cursor = api.pages.close_page(settings, page, item_ids=["last"], model_version="v" * 64)
+    assert cursor is not None and len(cursor) <= api.pages.MAX_CURSOR_LENGTH
+    assert re.fullmatch(api.pages.CURSOR_PATTERN, cursor)

@@ -288,10 +288,13 @@ MERGE (i)-[:IN_CATEGORY]->(c)
 RETURN count(c)""",
         "REPLACE_ITEMS": _replace_items(),
         "ITEMS_BY_ID": _item_details("UNWIND $ids AS id\nMATCH (i:Item {id: id})"),
-        # Catalogue listings follow an id cursor (never SKIP), like every other page.
+        # Catalogue listings follow an id cursor (never SKIP), like every other page. In a category,
+        # the id filter comes after a WITH: FalkorDB otherwise plans a range scan of every item above
+        # `after` on the id index, then checks each one's category (20k items, 10 categories:
+        # 40-110 ms a page, against 2-7 ms starting from the category).
         "LIST_ITEMS": _item_details("MATCH (i:Item) WHERE i.id > $after"),
         "LIST_ITEMS_IN_CATEGORY": _item_details(
-            "MATCH (:Category {name: $category})<-[:IN_CATEGORY]-(i:Item) WHERE i.id > $after"),
+            "MATCH (:Category {name: $category})<-[:IN_CATEGORY]-(i:Item)\nWITH i\nWHERE i.id > $after"),
         # A category exists while an item is in it (an emptied one is not listed).
         "CATEGORY_SIZES": """MATCH (i:Item)-[:IN_CATEGORY]->(c:Category)
 RETURN c.name AS name, count(i) AS items
