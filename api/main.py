@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.container import Services, install, open_services
+from api.docs import install_docs, install_static
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
@@ -65,6 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Graph-based recommendations: behaviour events in, recommendations out.",
+        docs_url=None,  # install_docs serves Swagger UI from the package's own assets (works offline)
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app, *events.BODY_MODELS)
@@ -81,6 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(visitors.router, prefix=API_PREFIX)
     app.include_router(items.router, prefix=API_PREFIX)
     app.include_router(model.router, prefix=API_PREFIX)
+    install_static(app)
+    install_docs(app)
     return app
 
 
