@@ -27,6 +27,7 @@ from api.observability import Metrics, configure_json_logging, install_observabi
 from api.openapi import install_openapi
 from api.routers import events, items, model, ops, recommendations, users, visitors
 from api.shedding import ConcurrencyLimit
+from api.storefront import install_storefront
 from graphrec.config import Settings
 from graphrec.events.policy import load_policy
 from graphrec.serving.store_health import watch_store
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(model.router, prefix=API_PREFIX)
     install_static(app)
     install_docs(app)
+    install_storefront(app, s)
     return app
 
 
