@@ -20,7 +20,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.observability import Metrics
 from api.ratelimit import TokenBucketLimiter
+from graphrec.behaviour.triggers import parse_rules
 from graphrec.config import Settings
+from graphrec.events.log import EventLog
 from graphrec.events.pipeline import EventPipeline, build_pipeline
 from graphrec.events.policy import WeightPolicy
 from graphrec.graph.factory import connect
@@ -31,6 +33,7 @@ from graphrec.serving.cograph_holder import CoGraphHolder
 from graphrec.serving.holder import ModelHolder
 from graphrec.serving.refresh import Backoff, Refresher
 from graphrec.serving.store_health import StoreHealth
+from graphrec.serving.webhooks import TriggerWorker, WebhookTarget
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Services:
     store: GraphStore
     health: StoreHealth
     pipeline: EventPipeline
+    event_log: EventLog  # every accepted event with its context (profiles; see graphrec.events.log)
     rate_limiter: TokenBucketLimiter  # per API key
     client_limiter: TokenBucketLimiter  # per client address, reads open without a key
     auth_failures: TokenBucketLimiter  # failed key attempts per client address
@@ -55,6 +59,7 @@ class Services:
     blocking: ThreadPoolExecutor  # requests' blocking store calls (see graphrec.recommend.recommender)
     ingest: ThreadPoolExecutor  # parses and cleans event batches (see api.routers.events)
     refreshers: tuple[Refresher, ...]  # model check, trending catalogue, co-interaction index
+    triggers: TriggerWorker | None = None  # profile rules -> signed webhooks (GRAPHREC_WEBHOOK_URL)
 
 
 def install(app: FastAPI, services: Services) -> None:
@@ -107,11 +112,18 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
         # One thread parses and cleans event batches; their writes are awaited on the loop, so
         # it never waits for the store and never fights other ingest threads for the GIL.
         ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphrec-ingest")
+        triggers: TriggerWorker | None = None
         try:
             await _warm_up(history)
+            event_log = EventLog(s.event_log_file)
+            pipeline = build_pipeline(store, s, policy=policy, log=event_log)
+            triggers = _trigger_worker(s, event_log, catalog)
+            if triggers is not None:
+                pipeline.listeners.append(triggers.mark)
+                triggers.start()
             yield Services(
                 settings=s, metrics=metrics, store=store, health=health,
-                pipeline=build_pipeline(store, s, policy=policy),
+                pipeline=pipeline, event_log=event_log, triggers=triggers,
                 rate_limiter=TokenBucketLimiter(s.rate_limit_per_s, s.rate_limit_burst),
                 client_limiter=TokenBucketLimiter(s.ip_rate_limit_per_s, s.ip_rate_limit_burst),
                 auth_failures=TokenBucketLimiter(s.auth_failures_per_minute / 60.0, s.auth_failures_per_minute),
@@ -120,11 +132,27 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                                         cograph=cograph, health=health, blocking=blocking),
                 blocking=blocking, ingest=ingest, refreshers=refreshers)
         finally:
+            if triggers is not None:
+                triggers.stop()
             blocking.shutdown(wait=True)
             await history.aclose()
             ingest.shutdown(wait=True)
     finally:
         await run_in_threadpool(store.close)
+
+
+def _trigger_worker(s: Settings, log: EventLog, catalog: CatalogCache) -> TriggerWorker | None:
+    """The webhook worker when a URL is configured; bad rules stop the startup with their reason."""
+    if not s.webhook_url or s.webhook_secret is None:
+        return None
+    try:
+        rules = parse_rules(s.trigger_rules)
+    except ValueError as exc:
+        raise ValueError(f"GRAPHREC_TRIGGER_RULES: {exc}") from None
+    target = WebhookTarget(url=s.webhook_url, secret=s.webhook_secret.get_secret_value().encode(),
+                           max_attempts=s.webhook_max_attempts, retry_s=s.webhook_retry_s,
+                           retry_max_s=s.webhook_retry_max_s)
+    return TriggerWorker(log=log, rules=rules, target=target, categories=lambda: catalog.view.categories)
 
 
 def _backoff(s: Settings) -> Backoff:

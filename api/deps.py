@@ -24,6 +24,7 @@ from fastapi.security import APIKeyHeader, APIKeyQuery
 from api.container import Services, services_of
 from api.observability import Metrics
 from graphrec.config import Settings
+from graphrec.events.log import EventLog
 from graphrec.events.pipeline import EventPipeline
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore
@@ -56,6 +57,10 @@ async def get_pipeline(services: ServicesDep) -> EventPipeline:
     return services.pipeline
 
 
+async def get_event_log(services: ServicesDep) -> EventLog:
+    return services.event_log
+
+
 async def get_ingest(services: ServicesDep) -> Executor:
     return services.ingest
 
@@ -80,6 +85,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[GraphStore, Depends(get_store)]
 HealthDep = Annotated[StoreHealth, Depends(get_health)]
 PipelineDep = Annotated[EventPipeline, Depends(get_pipeline)]
+EventLogDep = Annotated[EventLog, Depends(get_event_log)]
 IngestDep = Annotated[Executor, Depends(get_ingest)]
 ModelsDep = Annotated[ModelHolder, Depends(get_models)]
 CatalogDep = Annotated[CatalogCache, Depends(get_catalog)]

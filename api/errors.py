@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.container import built_services
+from graphrec.events.log import EventLogUnavailable
 from graphrec.graph.errors import BadStoreInput, NotFoundInStore, StoreConflict, StoreUnavailable, is_unavailable
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,13 @@ async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONRes
     return store_unavailable_response(request, str(exc))
 
 
+async def _event_log_unavailable(request: Request, exc: EventLogUnavailable) -> JSONResponse:
+    logger.warning("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        content={"detail": "the event log is unavailable; retry later (a retried event batch is "
+                                           "applied once)"}, headers={"Retry-After": "5"})
+
+
 async def _store_conflict(request: Request, exc: StoreConflict) -> JSONResponse:
     logger.info("%s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(status_code=status.HTTP_409_CONFLICT,
@@ -94,6 +102,7 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StoreUnavailable, _store_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(EventLogUnavailable, _event_log_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(StoreConflict, _store_conflict)  # type: ignore[arg-type]
     app.add_exception_handler(NotFoundInStore, _not_found_in_store)  # type: ignore[arg-type]
     app.add_exception_handler(BadStoreInput, _bad_store_input)  # type: ignore[arg-type]

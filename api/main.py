@@ -25,7 +25,7 @@ from api.docs import install_docs, install_static
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
-from api.routers import events, items, model, ops, recommendations, users, visitors
+from api.routers import events, items, model, ops, profiles, recommendations, users, visitors
 from api.shedding import ConcurrencyLimit
 from api.storefront import install_storefront
 from graphrec.config import Settings
@@ -82,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(recommendations.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)
+    app.include_router(profiles.router, prefix=API_PREFIX)
     app.include_router(visitors.router, prefix=API_PREFIX)
     app.include_router(items.router, prefix=API_PREFIX)
     app.include_router(model.router, prefix=API_PREFIX)

@@ -24,6 +24,23 @@ from graphrec.graph.port import GraphStore
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Session-scoped fixtures and servers started before any test get a session event log, never the
+    checkout's ``.graphrec/events.sqlite``; each test then gets its own (``_own_event_log``)."""
+    import tempfile
+
+    session_dir = Path(tempfile.mkdtemp(prefix="graphrec-eventlog-"))
+    os.environ["GRAPHREC_EVENT_LOG"] = str(session_dir / "events.sqlite")
+
+
+@pytest.fixture(autouse=True)
+def _own_event_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's Settings() (and the servers it starts) append to a log of its own."""
+    path = tmp_path / "events.sqlite"
+    monkeypatch.setenv("GRAPHREC_EVENT_LOG", str(path))
+    return path
+
+
 @dataclass(frozen=True)
 class Neo4jServer:
     uri: str

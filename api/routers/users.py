@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import AfterValidator
 
-from api.deps import SettingsDep, StoreDep, require_api_key, require_store
+from api.deps import EventLogDep, SettingsDep, StoreDep, require_api_key, require_store
 from api.routing import id_path
 from api.schemas.errors import error_responses
 from api.schemas.users import (
@@ -78,10 +78,10 @@ def read_interactions(
 
 
 @router.post(id_path("/{user_id}/merge"), response_model=UserMergePublic, responses=error_responses(400, 403))
-def merge_anonymous(user_id: UserId, body: UserMergeCreate, store: StoreDep) -> UserMergePublic:
+def merge_anonymous(user_id: UserId, body: UserMergeCreate, store: StoreDep, log: EventLogDep) -> UserMergePublic:
     """Move anonymous visitors' histories onto the user (weights and aggregates add up; idempotent)."""
     try:
-        outcome = identity.merge_anonymous(store, user_id=user_id, anonymous_ids=body.anonymous_ids)
+        outcome = identity.merge_anonymous(store, user_id=user_id, anonymous_ids=body.anonymous_ids, log=log)
     except identity.ConsentWithdrawn as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     return UserMergePublic(user_id=user_id, merged=outcome.merged, not_found=outcome.not_found)
@@ -95,7 +95,7 @@ def update_consent(user_id: UserId, body: ConsentUpdate, store: StoreDep) -> Con
 
 
 @router.delete(id_path("/{user_id}"), status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_user(user_id: UserId, store: StoreDep) -> Response:
-    """Erase the user: node, edges, embeddings, consent flag and seen-event records (idempotent)."""
-    identity.erase(store, user_id=user_id)
+def delete_user(user_id: UserId, store: StoreDep, log: EventLogDep) -> Response:
+    """Erase the user: node, edges, embeddings, consent flag, seen-event records and event log (idempotent)."""
+    identity.erase(store, user_id=user_id, log=log)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from api.deps import Access, StoreDep, WriteAccessDep, require_store
+from api.deps import Access, EventLogDep, StoreDep, WriteAccessDep, require_store
 from api.schemas.errors import error_responses
 from graphrec.events import identity
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
@@ -67,10 +67,10 @@ class VisitorConsentPublic(BaseModel):
 
 
 @router.post("/identify", response_model=IdentifyPublic)
-def identify(body: IdentifyCreate, store: StoreDep, _access: WriteAccessDep) -> IdentifyPublic:
+def identify(body: IdentifyCreate, store: StoreDep, log: EventLogDep, _access: WriteAccessDep) -> IdentifyPublic:
     """Move an anonymous visitor's history onto the user who signed in (idempotent)."""
     try:
-        outcome = identity.merge_anonymous(store, user_id=body.user_id, anonymous_ids=[body.anonymous_id])
+        outcome = identity.merge_anonymous(store, user_id=body.user_id, anonymous_ids=[body.anonymous_id], log=log)
     except identity.ConsentWithdrawn as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     return IdentifyPublic(user_id=body.user_id, anonymous_id=body.anonymous_id, merged=bool(outcome.merged))

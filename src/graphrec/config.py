@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     batch_size: int = Field(10_000, ge=100, le=200_000, description="rows per UNWIND batch")
     model_dir: Path | None = Field(None, description="where model versions live (default DATA_DIR/models)")
+    event_log: Path | None = Field(None, description="the event log, a SQLite file every accepted event is "
+                                   "appended to with its session, device and page section (default "
+                                   "DATA_DIR/events.sqlite); several API hosts need it on shared storage")
     api_keys: str = Field("", description="comma-separated SECRET API keys (server to server: every route)")
     publishable_keys: str = Field(
         "", description="comma-separated PUBLISHABLE keys (pk_...), safe to ship in a web page: event ingest, "
@@ -154,6 +157,32 @@ class Settings(BaseSettings):
         10.0, gt=0, description="failed API-key attempts one client address may make per minute "
         "(burst of the same size) before 429")
 
+    webhook_url: str = Field("", description="where trigger webhooks are POSTed (http/https; empty: triggers "
+                             "off); see GRAPHREC_TRIGGER_RULES")
+    webhook_secret: SecretStr | None = Field(None, description="shared secret signing every webhook "
+                                             "(X-Graphrec-Signature, HMAC-SHA256); required with a webhook URL")
+    trigger_rules: str = Field(
+        '[{"name": "purchase_intent", "feature": "purchase_intent", "above": 0.7}]',
+        description="JSON list of {name, feature, above|below} on numeric profile features; a rule fires once "
+        "when a user crosses it (again only after falling back)")
+    webhook_max_attempts: int = Field(8, ge=1, le=100, description="deliveries tried before a webhook is "
+                                      "given up (kept in the outbox, marked dead)")
+    webhook_retry_s: float = Field(1.0, gt=0, description="first retry delay; doubles per attempt")
+    webhook_retry_max_s: float = Field(300.0, gt=0, description="longest retry delay")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("GRAPHREC_WEBHOOK_URL must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> Settings:
+        if self.webhook_url and (self.webhook_secret is None or len(self.webhook_secret.get_secret_value()) < 16):
+            raise ValueError("GRAPHREC_WEBHOOK_SECRET (16+ characters) must be set with GRAPHREC_WEBHOOK_URL")
+        return self
+
     @field_validator("graph_uri")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
@@ -176,6 +205,11 @@ class Settings(BaseSettings):
     @property
     def models_path(self) -> Path:
         return self.model_dir if self.model_dir is not None else self.data_dir / "models"
+
+    @property
+    def event_log_file(self) -> Path:
+        """The SQLite event log (``GRAPHREC_EVENT_LOG``, default ``DATA_DIR/events.sqlite``)."""
+        return self.event_log if self.event_log is not None else self.data_dir / "events.sqlite"
 
     @property
     def graph_location(self) -> StoreLocation:

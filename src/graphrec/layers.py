@@ -18,7 +18,7 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
                 "graphrec.layers")),
     ("graph", ("graphrec.graph",)),
     ("data", ("graphrec.events", "graphrec.data", "graphrec.snapshot", "graphrec.export")),
-    ("scoring", ("graphrec.scoring", "graphrec.evaluation", "graphrec.index")),
+    ("scoring", ("graphrec.scoring", "graphrec.evaluation", "graphrec.index", "graphrec.behaviour")),
     ("model", ("graphrec.model",)),
     ("experiments", ("graphrec.experiments",)),
     ("recommend", ("graphrec.recommend",)),
@@ -29,7 +29,8 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
 """Bottom first. ``kernel``: settings, the id rule, progress reporting and the closed set of event types;
 ``graph``: the store ports, their adapters and Cypher dialects; ``data``: the ingest pipeline,
 importers, snapshots and export; ``scoring``: the traversal and blend rules, ranking metrics, splits
-and baselines, the ANN index; ``model``: GraphSAGE, training, artifacts, blend tuning and publishing;
+and baselines, the ANN index, behaviour profiles and segments; ``model``: GraphSAGE, training,
+artifacts, blend tuning and publishing;
 ``experiments``: offline comparisons of models; ``recommend``: candidates, filters, explanations;
 ``serving``: the served model and in-memory indexes; ``api``: HTTP; ``commands``: the CLI."""
 

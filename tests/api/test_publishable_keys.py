@@ -53,6 +53,8 @@ def test_a_publishable_key_may_not_reach_server_routes(web: TestClient) -> None:
     for method, path, body in (("GET", "/v1/users/u1/interactions", None),
                                ("POST", "/v1/users/u1/merge", {"anonymous_ids": ["a-1"]}),
                                ("PUT", "/v1/users/u1/consent", {"consent": False}),
+                               ("GET", "/v1/users/u1/profile", None),
+                               ("GET", "/v1/anonymous/a-1/profile", None),
                                ("DELETE", "/v1/users/u1", None)):
         r = web.request(method, path, headers=pk, json=body)
         assert r.status_code == 403, (method, path, r.text)

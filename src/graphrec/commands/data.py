@@ -17,6 +17,7 @@ from graphrec.data.ratings import RATING_MODES, check_mode
 from graphrec.data.readers import FORMATS, read_dataset
 from graphrec.data.synthetic import DEFAULT_END, SyntheticSpec, generate
 from graphrec.data.weighing import weigher_for
+from graphrec.events.log import EventLog
 from graphrec.graph.factory import open_store
 
 
@@ -47,7 +48,8 @@ def import_command(
         # a mode changes what is written, so it is part of the import's identity (ledger key)
         label = fmt if not fmt.startswith("movielens") or ratings == "signed" else f"{fmt}:{ratings}"
         report = import_dataset(store, dataset, fmt=label, weigher=weigher_for(store, settings),
-                                batch_size=settings.batch_size, progress=bar.update)
+                                batch_size=settings.batch_size, progress=bar.update,
+                                log=EventLog(settings.event_log_file))
         counts = store.counts()
     if as_json:
         typer.echo(json.dumps({"events": report.events, "interactions": report.interactions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
@@ -13,6 +13,7 @@ from graphrec.config import Settings
 
 if TYPE_CHECKING:
     from graphrec.graph.port import GraphStore
+    from graphrec.model.config import TrainConfig
 
 
 def _read_toml(path: Path | None) -> dict[str, object]:
@@ -75,12 +76,17 @@ def train_command(
     checkpoint_dir: Path | None = typer.Option(None, "--checkpoint-dir", help="Save a checkpoint every "
                                                "checkpoint_every epochs here; run again with the same directory, "
                                                "config and data to resume."),
+    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda: where training runs "
+                                      "(overrides [train] device; default auto = a GPU when torch sees one)."),
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
     from graphrec.model.pipeline import load_config, train
     from graphrec.snapshot import Snapshot
 
     cfg = load_config(config)
+    if device is not None:
+        cfg = cfg.model_copy(update={"train": _with_device(cfg.train.model_dump(), device)})
+    _check_device(cfg.train.device)
     settings = Settings()
     if snapshot_dir is not None:
         out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
@@ -111,6 +117,8 @@ def evaluate_command(
     models: str | None = typer.Option(None, "--models", help="Comma-separated subset of the models."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (one line per model and per "
                                "GraphSAGE validation when not on a terminal); only the table."),
+    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda for GraphSAGE and MF-BPR "
+                                      "(overrides [train] device)."),
 ) -> None:
     """Compare GraphSAGE with the baselines on one seeded split; writes results.json/.md and a plot."""
     from pydantic import ValidationError
@@ -137,12 +145,15 @@ def evaluate_command(
         evaluation["models"] = [m.strip() for m in models.split(",") if m.strip()]
     if quiet:
         evaluation["progress"] = False
+    if device is not None:
+        evaluation["graphsage"] = _with_device(dict(evaluation.get("graphsage", {})), device)
     try:
         cfg = EvalConfig.model_validate(evaluation)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.echo(f"error: {problems}", err=True)
         raise typer.Exit(2) from None
+    _check_device(cfg.graphsage.device)
     snapshot = None
     from graphrec.graph.neo4j_store import Neo4jStore
 
@@ -167,6 +178,30 @@ def evaluate_command(
     if paired:
         typer.echo(f"\npaired test of the two best models: {paired}")
     typer.echo(f"\nresults: {output / 'results.json'}, {output / 'results.md'}, {output / 'validation.png'}")
+
+
+def _with_device(train: dict[str, object], device: str) -> TrainConfig:
+    """``train`` with ``device`` set, or exit 2 naming the option when it is not a device we know."""
+    from pydantic import ValidationError
+
+    from graphrec.model.config import TrainConfig
+
+    try:
+        return TrainConfig.model_validate({**train, "device": device})
+    except ValidationError:
+        typer.echo(f"error: --device must be auto, cpu or cuda, got {device!r}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_device(device: Literal["auto", "cpu", "cuda"]) -> None:
+    """Fail before any export or training when the device cannot be had (a missing GPU is not a CPU run)."""
+    from graphrec.model.config import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _served_version(store: GraphStore, models_path: Path) -> str | None:

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphrec.data.columns import aggregate, delta_batches
 from graphrec.data.readers import Dataset
 from graphrec.data.weighing import Weigher
+from graphrec.events.log import EventLog
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import BatchGuard, UserRecord
 
@@ -55,8 +57,11 @@ def ledger_key(fmt: str, files: list[Path]) -> str:
 
 
 def import_dataset(store: GraphStore, dataset: Dataset, *, fmt: str, weigher: Weigher, batch_size: int,
-                   progress: Progress | None = None) -> ImportReport:
-    """Apply ``dataset`` once; ``progress`` is called with the number of edges written per batch."""
+                   progress: Progress | None = None, log: EventLog | None = None) -> ImportReport:
+    """Apply ``dataset`` once; ``progress`` is called with the number of edges written per batch.
+
+    With ``log`` the events also go to the event log (ids ``<ledger key>:<line>``, so a resumed or
+    repeated import logs each line once), before the ledger records the import as complete."""
     started = time.perf_counter()
     key = ledger_key(fmt, dataset.files)
     events = dataset.events.num_rows
@@ -80,6 +85,24 @@ def import_dataset(store: GraphStore, dataset: Dataset, *, fmt: str, weigher: We
             written += 1
         if progress is not None:
             progress(len(batch))
+    if log is not None:
+        log_events(log, dataset.events, key=key, batch_size=max(batch_size, 50_000))
     store.ledger_complete(key, rows=aggregated.num_rows)
     return ImportReport(key, events, aggregated.num_rows, len(user_ids), len(dataset.items), written, skipped,
                         False, time.perf_counter() - started)
+
+
+def log_events(log: EventLog, events: pa.Table, *, key: str, batch_size: int = 50_000) -> int:
+    """Append a canonical event table to the event log in batches; optional ``session_id``, ``device`` and
+    ``section`` columns are kept when the reader produced them."""
+    added = 0
+    for start in range(0, events.num_rows, batch_size):
+        chunk = events.slice(start, batch_size)
+        names = chunk.column_names
+        lines = chunk.column("line").to_numpy()
+        context = {c: chunk.column(c).to_pylist() for c in ("session_id", "device", "section") if c in names}
+        added += log.append_columns(
+            chunk.column("user_id").to_pylist(), [f"{key}:{n}" for n in lines.tolist()],
+            chunk.column("item_id").to_pylist(), chunk.column("type").to_numpy(), chunk.column("ts").to_numpy(),
+            chunk.column("value").to_numpy(zero_copy_only=False), **context)
+    return added

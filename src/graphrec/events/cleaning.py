@@ -40,6 +40,9 @@ class CleanEvent:
     type: str
     ts: int
     value: float | None
+    session_id: str | None = None  # context: kept for the event log, not for the edges
+    device: str | None = None
+    section: str | None = None
 
 
 def event_key(actor: str, event_id: str) -> str:

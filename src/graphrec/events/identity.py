@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from graphrec.events.log import EventLog
 from graphrec.events.schema import anonymous_node_id
 from graphrec.graph.port import IdentityStore
 
@@ -31,10 +32,14 @@ class MergeOutcome:
     not_found: list[str]
 
 
-def merge_anonymous(store: IdentityStore, *, user_id: str, anonymous_ids: Sequence[str]) -> MergeOutcome:
-    """Move each anonymous visitor's history (edges and seen events) onto ``user_id``, one atomic
-    merge per visitor, repeated ids once; raises :class:`ConsentWithdrawn` (and merges nothing) when
-    the user withdrew consent."""
+def merge_anonymous(store: IdentityStore, *, user_id: str, anonymous_ids: Sequence[str],
+                    log: EventLog | None = None) -> MergeOutcome:
+    """Move each anonymous visitor's history (edges and seen events, and their event-log rows) onto
+    ``user_id``, one atomic merge per visitor, repeated ids once; raises :class:`ConsentWithdrawn`
+    (and merges nothing) when the user withdrew consent.
+
+    The log is merged whatever the store answered: a retry after a crash between the two finds the
+    store already merged ("not found") and still moves the log rows (the log merge is idempotent)."""
     user = store.get_user(user_id=user_id)
     if user is not None and user.props.get("consent") is False:
         raise ConsentWithdrawn(user_id)
@@ -42,11 +47,19 @@ def merge_anonymous(store: IdentityStore, *, user_id: str, anonymous_ids: Sequen
     not_found: list[str] = []
     for anon in dict.fromkeys(anonymous_ids):
         found = store.merge_users(source_id=anonymous_node_id(anon), target_id=user_id)
+        if log is not None:
+            found = log.merge(source=anonymous_node_id(anon), target=user_id) > 0 or found
         (merged if found else not_found).append(anon)
     return MergeOutcome(merged=merged, not_found=not_found)
 
 
-def erase(store: IdentityStore, *, user_id: str) -> bool:
+def erase(store: IdentityStore, *, user_id: str, log: EventLog | None = None) -> bool:
     """Forget everything about the user (their node, edges, embedding, consent flag and seen events,
-    the merged anonymous visitors' included) in one atomic store operation; True if they existed."""
-    return store.erase_user(user_id=user_id)
+    the merged anonymous visitors' included) in one atomic store operation, then their event-log rows
+    (merged visitors' rows are the user's by then); True if they existed in either.
+
+    Store first: a failure between the two leaves only log rows, which a retried erasure deletes."""
+    existed = store.erase_user(user_id=user_id)
+    if log is not None:
+        existed = log.erase([user_id]) > 0 or existed
+    return existed

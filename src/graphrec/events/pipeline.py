@@ -24,6 +24,7 @@ from typing import Literal
 from graphrec.config import Settings
 from graphrec.events.cleaning import ActivityTracker, CleanEvent, bot_guard, collapse_bursts, event_key
 from graphrec.events.group_commit import GroupCommitter
+from graphrec.events.log import BOT, COLLAPSED, COUNTED, EventLog, LoggedEvent
 from graphrec.events.policy import DWELL_CAP_META_KEY, WeightPolicy, load_policy
 from graphrec.events.schema import EventIn
 from graphrec.graph.port import EventKey, EventWriteResult, GraphStore, ModelPublication
@@ -71,6 +72,7 @@ class Attempt:
     deltas: list[InteractionDelta] = field(default_factory=list)
     keys: list[EventKey] = field(default_factory=list)
     now_ms: int = 0
+    to_log: list[LoggedEvent] = field(default_factory=list)  # settled events, for the event log
 
     @property
     def done(self) -> bool:
@@ -137,8 +139,12 @@ class EventPipeline:
         burst_window_ms: int = 1_000,
         max_per_minute: int = 600,
         clock: Callable[[], float] = time.time,
+        log: EventLog | None = None,
     ) -> None:
         self.store = store
+        self.log = log
+        # told which actors just had events logged (e.g. the trigger worker); must not block
+        self.listeners: list[Callable[[Sequence[str]], None]] = []
         self.committer = GroupCommitter(store)
         self.policy = policy
         self.burst_window_ms = burst_window_ms
@@ -178,8 +184,10 @@ class EventPipeline:
                 cap = caps.get(ev.type)
                 if cap is not None and value > cap:
                     value = cap
+            ctx = ev.context
             out.append(CleanEvent(i, event_key(actor, ev.event_id), ev.event_id, actor, ev.item_id, ev.type,
-                                  ev.timestamp, value))
+                                  ev.timestamp, value, *((ctx.session_id, ctx.device, ctx.page_section)
+                                                         if ctx is not None else ())))
         return out
 
     def ingest(
@@ -193,6 +201,7 @@ class EventPipeline:
         attempt = self.prepare(events)
         for _ in range(_MAX_ATTEMPTS):
             if attempt.done:
+                self.write_log(attempt)
                 return attempt.report
             result = self.committer.submit(attempt.deltas, events=attempt.keys, now_ms=attempt.now_ms).result()
             attempt = self.settle(attempt, result, on_refused=on_refused)
@@ -211,11 +220,22 @@ class EventPipeline:
         attempt = await asyncio.get_running_loop().run_in_executor(executor, self.prepare, events)
         for _ in range(_MAX_ATTEMPTS):
             if attempt.done:
+                if self.log is not None and attempt.to_log:
+                    await asyncio.get_running_loop().run_in_executor(executor, self.write_log, attempt)
                 return attempt.report
             future = self.committer.submit(attempt.deltas, events=attempt.keys, now_ms=attempt.now_ms)
             result = await asyncio.wrap_future(future)
             attempt = self.settle(attempt, result, on_refused=on_refused)
         raise RuntimeError("event batch kept conflicting with concurrent writes; retry it")
+
+    def write_log(self, attempt: Attempt) -> None:
+        """Append the settled events to the event log, before the batch is acknowledged (see events.log)."""
+        if self.log is not None and attempt.to_log:
+            self.log.append(attempt.to_log)
+            if self.listeners:
+                actors = sorted({e.actor for e in attempt.to_log})
+                for listener in self.listeners:
+                    listener(actors)
 
     def prepare(self, events: Sequence[EventIn]) -> Attempt:
         """Clean a batch into its first write attempt (in-batch duplicates are reported here)."""
@@ -231,15 +251,17 @@ class EventPipeline:
                 pending.append(ev)
         return self._attempt(report, pending)
 
-    def _attempt(self, report: IngestReport, pending: list[CleanEvent]) -> Attempt:
+    def _attempt(self, report: IngestReport, pending: list[CleanEvent],
+                 to_log: list[LoggedEvent] | None = None) -> Attempt:
+        to_log = [] if to_log is None else to_log
         if not pending:
-            return Attempt(report=report, pending=pending)
+            return Attempt(report=report, pending=pending, to_log=to_log)
         counted, collapsed = collapse_bursts(pending, self.burst_window_ms)
         kept, dropped, flagged = bot_guard(counted, max_per_minute=self.max_per_minute, tracker=self.tracker)
         return Attempt(report=report, pending=pending, kept=kept, collapsed=collapsed, dropped=dropped,
                        flagged=flagged, deltas=aggregate(kept, self.policy),
                        keys=[EventKey(key=ev.key, user_id=ev.actor) for ev in pending],
-                       now_ms=int(self._clock() * 1000))
+                       now_ms=int(self._clock() * 1000), to_log=to_log)
 
     def settle(self, attempt: Attempt, result: EventWriteResult, *,
                on_refused: Literal["reject", "drop"] = "reject") -> Attempt:
@@ -253,7 +275,9 @@ class EventPipeline:
             report.flagged += len(attempt.dropped)
             report.flagged_actors = attempt.flagged
             report.edges += result.edges
-            return Attempt(report=report, pending=[])
+            to_log = attempt.to_log + _logged(attempt.kept, COUNTED) + _logged(attempt.collapsed, COLLAPSED) \
+                + _logged(attempt.dropped, BOT)
+            return Attempt(report=report, pending=[], to_log=to_log)
         if result.refused_users:
             refused = set(result.refused_users)
             if on_refused == "reject":
@@ -267,16 +291,25 @@ class EventPipeline:
             report.duplicates += len(dups)
             report.duplicate_ids.extend(ev.event_id for ev in dups)
             pending = [ev for ev in pending if ev.key not in existing]
-        return self._attempt(report, pending)
+            # logged again on purpose: if the process died between the store write and the log append,
+            # this retry is what puts them in the log (the log ignores rows it already has)
+            return self._attempt(report, pending, attempt.to_log + _logged(dups, COUNTED))
+        return self._attempt(report, pending, attempt.to_log)
+
+
+def _logged(events: Sequence[CleanEvent], flag: int) -> list[LoggedEvent]:
+    return [LoggedEvent(ev.actor, ev.event_id, ev.item_id, ev.type, ev.ts, ev.value, ev.session_id, ev.device,
+                        ev.section, flag) for ev in events]
 
 
 def build_pipeline(
-    store: GraphStore, settings: Settings, *, policy: WeightPolicy | None = None
+    store: GraphStore, settings: Settings, *, policy: WeightPolicy | None = None, log: EventLog | None = None,
 ) -> EventPipeline:
-    """The pipeline configured by ``settings`` (policy file, burst window, bot guard)."""
+    """The pipeline configured by ``settings`` (policy file, burst window, bot guard, event log)."""
     return EventPipeline(
         store,
         policy if policy is not None else load_policy(settings.events_policy_path),
         burst_window_ms=settings.events_burst_window_ms,
         max_per_minute=settings.events_max_per_minute,
+        log=log if log is not None else EventLog(settings.event_log_file),
     )

@@ -13,13 +13,14 @@ The same coefficients are recomputed for a single new neighbourhood by ``user_co
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from graphrec.model.sparse_ops import csr_pair, spmm
+from graphrec.model.sparse_ops import csr_pair, pair_to, spmm
 
 Aggregation = Literal["sym", "mean", "sum"]
 
@@ -61,6 +62,14 @@ class BipartiteAdjacency:
         self.block = sp.csr_matrix(block, shape=(self.n_users + self.n_items,) * 2)
         block = self.block
         self.pair = csr_pair(block, symmetric=(aggr != "mean"))
+
+    def to(self, device: torch.device) -> BipartiteAdjacency:
+        """This adjacency with its torch matrices on ``device`` (the numpy degrees stay on the host)."""
+        if self.pair[0].device == device:
+            return self
+        moved = copy.copy(self)
+        moved.pair = pair_to(self.pair, device)
+        return moved
 
     @property
     def n_nodes(self) -> int:

@@ -7,9 +7,12 @@ optimisation. Defaults are the values tuned on MovieLens-100K (80/20 random per-
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import torch
 
 
 class EncoderConfig(BaseModel):
@@ -70,6 +73,10 @@ class TrainConfig(BaseModel):
         "1), because torch's default (all of them) collapses when anything else is busy: on 2 cores with a "
         "second CPU-bound process, an ML-100K epoch took 1.02 s with 2 threads and 0.31 s with 1 (0.27 s "
         "vs 0.32 s when idle). None: torch's default; a number: exactly that many")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where training runs. 'auto': the first CUDA GPU when torch sees one, else the CPU; "
+        "'cpu'; 'cuda' (refused with a clear error when torch sees no GPU). The trained model always comes back "
+        "to the CPU, where serving and inductive inference run")
 
 
 def resolve_threads(threads: int | Literal["auto"] | None) -> int | None:
@@ -77,3 +84,17 @@ def resolve_threads(threads: int | Literal["auto"] | None) -> int | None:
     if threads != "auto":
         return threads
     return max(1, len(os.sched_getaffinity(0)) // 2)
+
+
+def resolve_device(device: Literal["auto", "cpu", "cuda"]) -> torch.device:
+    """The torch device ``device`` stands for; 'cuda' without a usable GPU is an error, not a silent CPU run."""
+    import torch  # here, so reading a config does not load torch
+
+    if device == "cpu":
+        return torch.device("cpu")
+    available = torch.cuda.is_available()
+    if device == "cuda" and not available:
+        built = torch.version.cuda or "none"
+        raise ValueError(f"device 'cuda' was asked for but torch {torch.__version__} (CUDA build: {built}) sees no "
+                         "usable GPU; use device = 'cpu' or 'auto'")
+    return torch.device("cuda" if available else "cpu")

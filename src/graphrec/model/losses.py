@@ -17,4 +17,4 @@ def embedding_l2(*embeddings: torch.Tensor) -> torch.Tensor:
     ``batch`` is the first tensor's row count (the users), so positives and negatives may come stacked.
     """
     batch = max(embeddings[0].shape[0], 1)
-    return sum((e.pow(2).sum() for e in embeddings), torch.zeros(())) / (2 * batch)
+    return sum((e.pow(2).sum() for e in embeddings), embeddings[0].new_zeros(())) / (2 * batch)

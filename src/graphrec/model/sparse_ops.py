@@ -57,3 +57,9 @@ def spmm(x: torch.Tensor, pair: tuple[torch.Tensor, torch.Tensor]) -> torch.Tens
     """Differentiable ``A @ x`` for ``pair = (A, A^T)``."""
     out: torch.Tensor = SparseProduct.apply(x, pair[0], pair[1])
     return out
+
+
+def pair_to(pair: tuple[torch.Tensor, torch.Tensor], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pair`` on ``device``; a symmetric pair stays one tensor (half the device memory)."""
+    a = pair[0].to(device)
+    return (a, a) if pair[1] is pair[0] else (a, pair[1].to(device))

@@ -26,12 +26,12 @@ from graphrec.evaluation.metrics import ranking_metrics, top_k
 from graphrec.evaluation.splits import holdout
 from graphrec.model.adjacency import BipartiteAdjacency
 from graphrec.model.checkpoint import Checkpoint, fingerprint
-from graphrec.model.config import TrainConfig, resolve_threads
+from graphrec.model.config import TrainConfig, resolve_device, resolve_threads
 from graphrec.model.graphsage import GraphSAGERec
 from graphrec.model.losses import bpr_loss, embedding_l2
 from graphrec.model.negative_sampler import NegativeSampler
 from graphrec.model.neighbor_sampler import NeighborSampler
-from graphrec.model.sparse_ops import spmm
+from graphrec.model.sparse_ops import pair_to, spmm
 from graphrec.progress import EpochProgress, Mode
 from graphrec.snapshot import Snapshot
 
@@ -65,7 +65,7 @@ class TrainResult:
         """``(user_embeddings, item_embeddings)`` as float32 numpy arrays."""
         self.model.eval()
         u, i = self.model.get_embedding(self.adjacency.propagate, self.item_features)
-        return u.numpy().copy(), i.numpy().copy()
+        return u.cpu().numpy().copy(), i.cpu().numpy().copy()
 
 
 class Trainer:
@@ -83,6 +83,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, *, progress: Mode | bool = True,
                  checkpoint_dir: Path | None = None) -> None:
         self.config = config
+        self.device = torch.device("cpu")  # resolved from config.device when fit() starts
         self.progress = progress
         self.checkpoint_dir = checkpoint_dir
 
@@ -98,6 +99,8 @@ class Trainer:
         threads = resolve_threads(cfg.threads)
         if threads is not None:
             torch.set_num_threads(threads)
+        self.device = resolve_device(cfg.device)
+        logger.info("training on %s", self.device)
         started = time.perf_counter()
         if cfg.validation_fraction <= 0:
             result = self._run(train, None, cfg.epochs, phase="fit")
@@ -113,6 +116,11 @@ class Trainer:
             else:  # keep the weights, serve with the whole training graph (the encoder is inductive)
                 result.adjacency = BipartiteAdjacency(train.matrix("weights"), aggr=cfg.encoder.aggr)
         result.seconds = time.perf_counter() - started
+        # serving, inductive inference and the artifact all run on the host: the model comes back here
+        result.model.cpu()
+        result.adjacency = result.adjacency.to(torch.device("cpu"))
+        if result.item_features is not None:
+            result.item_features = result.item_features.cpu()
         return result
 
     # ------------------------------------------------------------------ internals
@@ -126,13 +134,18 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
+        device = self.device
         user_items = train.matrix("weights")
-        adjacency = BipartiteAdjacency(user_items, aggr=cfg.encoder.aggr)
+        adjacency = BipartiteAdjacency(user_items, aggr=cfg.encoder.aggr).to(device)
         features = item_feature_tensor(train)
         mode = self._mode(train)
+        # built (and so initialised from the seeded CPU generator) on the host, then moved: the same seed
+        # starts from the same weights on every device
         model = GraphSAGERec(train.n_users, train.n_items,
                              0 if features is None else features.shape[1], cfg.encoder,
-                             sparse_embeddings=(mode == "sampled"))
+                             sparse_embeddings=(mode == "sampled")).to(device)
+        if features is not None:
+            features = features.to(device)
         dense_params = [p for n, p in model.named_parameters() if not n.endswith("embedding.weight")]
         id_tables = [model.user_embedding.weight, model.item_embedding.weight]
         optimizers: list[torch.optim.Optimizer] = [torch.optim.Adam(
@@ -154,7 +167,7 @@ class Trainer:
         expected = fingerprint(cfg.model_dump_json(), train.manifest.get("content_hash"), f"{phase}:{epochs}")
         saved = None if path is None else Checkpoint.load(path, expected=expected)
         if saved is not None:
-            model.load_state_dict(saved.model)
+            model.load_state_dict(saved.model)  # copies into the model's device, wherever it was saved from
             for opt, state in zip(optimizers, saved.optimizers, strict=True):
                 opt.load_state_dict(state)
             rng.bit_generator.state = saved.numpy_rng  # in place: the samplers hold this generator
@@ -244,18 +257,19 @@ class Trainer:
                 with torch.no_grad():  # dynamic negative sampling: the highest-scoring candidate
                     u_det = lookup(users[:n_hard])
                     cand_emb = lookup(candidates.ravel() + n_users).view(n_hard, cfg.hard_candidates, -1)
-                    best = (cand_emb * u_det[:, None, :]).sum(-1).argmax(1).numpy()
+                    best = (cand_emb * u_det[:, None, :]).sum(-1).argmax(1).cpu().numpy()
                 neg[:n_hard] = candidates[np.arange(n_hard), best]
             # one gather for everything that needs a gradient: a single (costly) scatter in backward
             rows = lookup(np.concatenate([users, pos + n_users, neg + n_users]))
             u_emb, p_emb, n_emb = rows[:b], rows[b:2 * b], rows[2 * b:]
             pos_scores = (u_emb * p_emb).sum(-1)
             neg_scores = (u_emb * n_emb).sum(-1)
-            t_users = torch.from_numpy(users)
+            t_users = torch.from_numpy(users).to(self.device)
             loss = bpr_loss(pos_scores, neg_scores)
             if cfg.reg > 0:
                 loss = loss + cfg.reg * embedding_l2(
-                    model.user_embedding(t_users), model.item_embedding(torch.from_numpy(np.concatenate([pos, neg]))))
+                    model.user_embedding(t_users),
+                    model.item_embedding(torch.from_numpy(np.concatenate([pos, neg])).to(self.device)))
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -271,7 +285,7 @@ class Trainer:
         p = self.config.user_id_dropout
         if p > 0:
             keep = torch.from_numpy((rng.random(n_users) >= p).astype(np.float32))
-            mask = torch.cat([keep, torch.ones(ego.shape[0] - n_users)])
+            mask = torch.cat([keep, torch.ones(ego.shape[0] - n_users)]).to(ego.device)
             ego = ego * mask[:, None]
         return ego
 
@@ -289,27 +303,28 @@ class Trainer:
         """Final embeddings for the batch; returns a node-id -> rows lookup."""
         if sampler is None:
             out = model(adjacency.propagate, features, self._ego(model, features, rng, n_users))
-            return lambda nodes: out[torch.from_numpy(np.asarray(nodes, dtype=np.int64))]
+            return lambda nodes: out[torch.from_numpy(np.asarray(nodes, dtype=np.int64)).to(out.device)]
         nodes = np.unique(np.concatenate([users, items + n_users]))
         inputs, blocks = sampler.sample(nodes)
         is_user = inputs < n_users
-        t_inputs = torch.from_numpy(inputs)
-        h = torch.empty((len(inputs), model.config.dim))
-        user_rows = torch.from_numpy(np.flatnonzero(is_user))
-        item_rows = torch.from_numpy(np.flatnonzero(~is_user))
+        device = self.device
+        t_inputs = torch.from_numpy(inputs).to(device)
+        h = torch.empty((len(inputs), model.config.dim), device=device)
+        user_rows = torch.from_numpy(np.flatnonzero(is_user)).to(device)
+        item_rows = torch.from_numpy(np.flatnonzero(~is_user)).to(device)
         h = h.index_copy(0, user_rows, model.user_embedding(t_inputs[user_rows]))
         h = h.index_copy(0, item_rows, model.item_ego(t_inputs[item_rows] - n_users, features))
         p = self.config.user_id_dropout
         if p > 0:
             keep = torch.from_numpy(np.where(is_user, rng.random(len(inputs)) >= p, True).astype(np.float32))
-            h = h * keep[:, None]
+            h = h * keep.to(device)[:, None]
         n_final = len(nodes)
         outs = [h[:n_final]]
         for layer, block in enumerate(blocks):
-            h = model.layer_step(layer, h[: block.n_targets], spmm(h, block.pair))
+            h = model.layer_step(layer, h[: block.n_targets], spmm(h, pair_to(block.pair, device)))
             outs.append(h[:n_final])
         final = model.combine(outs)
-        return lambda q: final[torch.from_numpy(np.searchsorted(nodes, np.asarray(q, dtype=np.int64)))]
+        return lambda q: final[torch.from_numpy(np.searchsorted(nodes, np.asarray(q, dtype=np.int64))).to(device)]
 
     def _validate(
         self, model: GraphSAGERec, adjacency: BipartiteAdjacency, features: torch.Tensor | None,
@@ -322,7 +337,7 @@ class Trainer:
         tops = []
         for start in range(0, len(users), 2048):
             batch = users[start:start + 2048]
-            scores = (u[torch.from_numpy(batch)] @ i.T).numpy()
+            scores = (u[torch.from_numpy(batch).to(u.device)] @ i.T).cpu().numpy()
             tops.append(top_k(scores, k, exclude=user_items[batch]))
         popularity = np.diff(user_items.tocsc().indptr)
         m = ranking_metrics(np.concatenate(tops), validation[users], k=k, item_popularity=popularity,

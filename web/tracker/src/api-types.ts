@@ -177,9 +177,49 @@ export interface paths {
         post?: never;
         /**
          * Delete User
-         * @description Erase the user: node, edges, embeddings, consent flag and seen-event records (idempotent).
+         * @description Erase the user: node, edges, embeddings, consent flag, seen-event records and event log (idempotent).
          */
         delete: operations["delete_user_v1_users__user_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user_id}/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * User Profile
+         * @description The user's behaviour profile (recency, frequency, sessions, engagement, categories, devices, trends).
+         */
+        get: operations["user_profile_v1_users__user_id__profile_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/anonymous/{anonymous_id}/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Anonymous Profile
+         * @description An anonymous visitor's behaviour profile.
+         */
+        get: operations["anonymous_profile_v1_anonymous__anonymous_id__profile_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -289,6 +329,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** CategoryShare */
+        CategoryShare: {
+            /** Name */
+            name: string;
+            /**
+             * Share
+             * @description share of the user's recency-decayed events on items of this category
+             */
+            share: number;
+        };
         /** ConsentPublic */
         ConsentPublic: {
             /** Consent */
@@ -457,6 +507,91 @@ export interface components {
              */
             built_ms: number;
         };
+        /**
+         * ProfilePublic
+         * @description How a user behaves, from their event log over the last ``window_days`` days.
+         */
+        ProfilePublic: {
+            /** User Id */
+            user_id: string;
+            /** Window Days */
+            window_days: number;
+            /** Events */
+            events: number;
+            /** First Ms */
+            first_ms: number | null;
+            /** Last Ms */
+            last_ms: number | null;
+            /**
+             * Recency Days
+             * @description days since the last event
+             */
+            recency_days: number | null;
+            /**
+             * Recency Score
+             * @description 2^(-recency_days / 7): 1 = just now
+             */
+            recency_score: number;
+            /** Active Days */
+            active_days: number;
+            /** Frequency Per Active Day */
+            frequency_per_active_day: number;
+            /**
+             * Sessions
+             * @description a session ends when its session id changes or after 30 idle minutes
+             */
+            sessions: number;
+            /** Session Events */
+            session_events: number;
+            /** Session Seconds */
+            session_seconds: number;
+            /**
+             * Active Ratio
+             * @description deliberate acts (click, cart, purchase, rating, like, share, dislike) over all events
+             */
+            active_ratio: number;
+            /**
+             * Engagement
+             * @description recency-decayed events, passive ones counting 0.25
+             */
+            engagement: number;
+            /**
+             * Engagement Level
+             * @description low (< 2) | medium (< 10) | high
+             */
+            engagement_level: string;
+            /** Cart Per Session */
+            cart_per_session: number;
+            /** Purchase Per Session */
+            purchase_per_session: number;
+            /** Mean Dwell S */
+            mean_dwell_s: number;
+            /** Mean Scroll Depth */
+            mean_scroll_depth: number;
+            /**
+             * Bot Share
+             * @description share of the events the bot guard flagged
+             */
+            bot_share: number;
+            /**
+             * Purchase Intent
+             * @description 0..1 from the last 24 h: 1 - exp(-(open carts + 0.3 clicks + 0.05 passive events)); open carts = carts - purchases
+             */
+            purchase_intent: number;
+            /** Preferred Categories */
+            preferred_categories: components["schemas"]["CategoryShare"][];
+            /** Device Mix */
+            device_mix: {
+                [key: string]: number;
+            };
+            /**
+             * Trend
+             * @description per event type: the last 7 days against the 7 before
+             */
+            trend: {
+                [key: string]: components["schemas"]["TrendPublic"];
+            };
+        };
         /** RecommendationsPublic */
         RecommendationsPublic: {
             /** User Id */
@@ -545,6 +680,18 @@ export interface components {
             data: components["schemas"]["RecommendedItemPublic"][];
             /** Count */
             count: number;
+        };
+        /** TrendPublic */
+        TrendPublic: {
+            /** Last 7D */
+            last_7d: number;
+            /** Previous 7D */
+            previous_7d: number;
+            /**
+             * Change
+             * @description (last_7d - previous_7d) / max(previous_7d, 1)
+             */
+            change: number;
         };
         /** UserMergeCreate */
         UserMergeCreate: {
@@ -1215,6 +1362,136 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    user_profile_v1_users__user_id__profile_get: {
+        parameters: {
+            query?: {
+                /** @description days of history the profile looks at */
+                window_days?: number;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfilePublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    anonymous_profile_v1_anonymous__anonymous_id__profile_get: {
+        parameters: {
+            query?: {
+                /** @description days of history the profile looks at */
+                window_days?: number;
+            };
+            header?: never;
+            path: {
+                anonymous_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfilePublic"];
+                };
             };
             /** @description missing or invalid X-API-Key (or no keys configured) */
             401: {

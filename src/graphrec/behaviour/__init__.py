@@ -1,0 +1,1 @@
+"""Behaviour analytics over the event log: profiles, segments, browsing sequences."""

@@ -1,0 +1,251 @@
+"""The event log: every accepted behaviour event with its context, kept for profiles, sessions and attribution.
+
+Why a log beside the graph: edges keep aggregates only (counts, value sums, first/last time), which
+is what ranking needs, but profiles, browsing sequences and attribution need the events themselves
+with their session, device and page section. The log is a SQLite table (WAL, ``synchronous=FULL``:
+a committed append survives a crash, like the store's fsynced writes), one row per ``(actor,
+event_id)``, so the exactly-once rule of the edges holds here too: a retried append is ignored.
+
+Ordering with the store: the pipeline appends a batch after its store write committed and before it
+acknowledges, and it appends the events the store reported as already seen as well. So if a process
+dies between the two writes, the client (never acknowledged) retries, the store answers "duplicate"
+and the log gets the rows then; an acknowledged event is in both.
+
+Rows are only ever appended, except for the two identity operations the product promises: erasure
+(a user's rows are deleted) and merge (an anonymous visitor's rows become the user's).
+
+Where: ``Settings.event_log_path`` (default ``DATA_DIR/events.sqlite``). SQLite allows several
+processes (API workers, the CLI) on one file; several API *hosts* need the file on shared storage or
+one log each (profiles then see that host's events; see the README).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphrec.event_types import EVENT_TYPES
+
+# flags a row may carry: how the pipeline treated the event (all of them are real behaviour)
+COUNTED, COLLAPSED, BOT = 0, 1, 2
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    actor       TEXT    NOT NULL,
+    event_id    TEXT    NOT NULL,
+    item_id     TEXT    NOT NULL,
+    type        INTEGER NOT NULL,   -- index into graphrec.event_types.EVENT_TYPES
+    ts          INTEGER NOT NULL,   -- event time, UTC epoch ms
+    value       REAL,
+    session_id  TEXT,
+    device      TEXT,
+    section     TEXT,
+    flag        INTEGER NOT NULL DEFAULT 0,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (actor, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_actor_time ON events (actor, ts);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (ts);
+"""
+_COLUMNS = ("actor", "event_id", "item_id", "type", "ts", "value", "session_id", "device", "section", "flag",
+            "received_ms")
+_INSERT = f"INSERT OR IGNORE INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_TYPE_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """One row of the log (``type`` by name)."""
+
+    actor: str
+    event_id: str
+    item_id: str
+    type: str
+    ts: int
+    value: float | None = None
+    session_id: str | None = None
+    device: str | None = None
+    section: str | None = None
+    flag: int = COUNTED
+
+
+@dataclass(frozen=True, slots=True)
+class EventColumns:
+    """Many rows as columns (what profiles and segmentation compute on, vectorised).
+
+    ``actor`` and ``item`` are codes into ``actors`` / ``items``; ``type`` indexes ``EVENT_TYPES``;
+    ``session`` codes into ``sessions`` (-1: no session id); ``device`` codes into ``devices`` (-1: none).
+    """
+
+    actors: list[str]
+    items: list[str]
+    sessions: list[str]
+    devices: list[str]
+    actor: np.ndarray
+    item: np.ndarray
+    type: np.ndarray
+    ts: np.ndarray
+    value: np.ndarray  # NaN where the event has no value
+    session: np.ndarray
+    device: np.ndarray
+    flag: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+class EventLogUnavailable(Exception):  # noqa: N818 - reads as what happened
+    """The log could not be read or written (disk full, locked past the busy timeout, unreadable file):
+    a retry later may succeed, and a batch whose append failed was not acknowledged."""
+
+
+class EventLog:
+    """The SQLite event log at ``path`` (created on first use). Safe to share between threads and processes:
+    every call opens its own short-lived connection (opening is far cheaper than the fsync it waits for)."""
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
+        self.path = path
+        self.busy_timeout_s = busy_timeout_s
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with closing(sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)) as db:
+                db.execute("PRAGMA synchronous=FULL")
+                yield db
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+            raise EventLogUnavailable(f"event log {self.path}: {exc}") from exc
+
+    # -- writes ------------------------------------------------------------------------------------
+    def append(self, events: Sequence[LoggedEvent], *, received_ms: int | None = None) -> int:
+        """Append in one transaction (all or nothing); rows already logged are ignored. Returns rows added."""
+        if not events:
+            return 0
+        now = int(time.time() * 1000) if received_ms is None else received_ms
+        rows = [(e.actor, e.event_id, e.item_id, _TYPE_CODE[e.type], e.ts, e.value, e.session_id, e.device,
+                 e.section, e.flag, now) for e in events]
+        return self._insert(rows)
+
+    def append_columns(self, actor: Sequence[str], event_id: Sequence[str], item_id: Sequence[str],
+                       type_code: np.ndarray, ts: np.ndarray, value: np.ndarray, *,
+                       session_id: Sequence[str | None] | None = None, device: Sequence[str | None] | None = None,
+                       section: Sequence[str | None] | None = None) -> int:
+        """Bulk append for importers (columns of equal length; NaN values become NULL); one transaction."""
+        n = len(ts)
+        none: list[str | None] = [None] * n
+        now = int(time.time() * 1000)
+        vals: list[float | None] = [None if v != v else float(v) for v in np.asarray(value, dtype=np.float64)]
+        rows = zip(actor, event_id, item_id, np.asarray(type_code, dtype=np.int64).tolist(),
+                   np.asarray(ts, dtype=np.int64).tolist(), vals, session_id or none, device or none,
+                   section or none, [COUNTED] * n, [now] * n, strict=True)
+        return self._insert(rows)
+
+    def _insert(self, rows: Iterable[tuple[Any, ...]]) -> int:
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                before = db.total_changes
+                db.executemany(_INSERT, rows)
+                added = db.total_changes - before
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return added
+
+    def merge(self, *, source: str, target: str) -> int:
+        """``source``'s rows become ``target``'s (one transaction; an event both logged keeps target's row)."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = db.execute(
+                    f"INSERT OR IGNORE INTO events ({', '.join(_COLUMNS)}) SELECT ?, {', '.join(_COLUMNS[1:])} "
+                    "FROM events WHERE actor = ?", (target, source)).rowcount
+                db.execute("DELETE FROM events WHERE actor = ?", (source,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return moved
+
+    def erase(self, actors: Sequence[str]) -> int:
+        """Delete every row of these actors (erasure), and what this file holds about them beside the
+        log (trigger states, queued webhooks: see graphrec.behaviour.triggers); returns log rows deleted."""
+        keys = [(a,) for a in actors]
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = db.executemany("DELETE FROM events WHERE actor = ?", keys).rowcount
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "trigger_state" in tables:
+                    db.executemany("DELETE FROM trigger_state WHERE actor = ?", keys)
+                if "webhook_outbox" in tables:
+                    db.executemany("DELETE FROM webhook_outbox WHERE json_extract(payload, '$.user_id') = ?", keys)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return deleted
+
+    # -- reads -------------------------------------------------------------------------------------
+    def user_events(self, actor: str, *, since_ms: int = 0, limit: int = 100_000) -> list[LoggedEvent]:
+        """One actor's events from ``since_ms`` on, oldest first (at most ``limit``, the newest kept)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT actor, event_id, item_id, type, ts, value, session_id, device, section, flag FROM "
+                "(SELECT * FROM events WHERE actor = ? AND ts >= ? ORDER BY ts DESC LIMIT ?) ORDER BY ts, event_id",
+                (actor, since_ms, limit)).fetchall()
+        return [LoggedEvent(a, e, i, EVENT_TYPES[t], ts, v, s, d, sec, f) for a, e, i, t, ts, v, s, d, sec, f in rows]
+
+    def count(self, *, since_ms: int = 0) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT count(*) FROM events WHERE ts >= ?", (since_ms,)).fetchone()[0])
+
+    def columns(self, *, since_ms: int = 0, actors: Sequence[str] | None = None,
+                include_flagged: bool = True) -> EventColumns:
+        """Every row (or ``actors``' rows) from ``since_ms`` as coded numpy columns, ordered by actor then time."""
+        query = ("SELECT actor, item_id, type, ts, value, session_id, device, flag FROM events WHERE ts >= ?"
+                 + ("" if include_flagged else " AND flag != 2"))
+        params: list[object] = [since_ms]
+        if actors is not None:
+            query += f" AND actor IN ({', '.join('?' * len(actors))})"
+            params.extend(actors)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY actor, ts", params).fetchall()
+        return to_columns(rows)
+
+
+def _codes(values: Sequence[str | None]) -> tuple[list[str], np.ndarray]:
+    """Dictionary-encode ``values`` (None -> -1)."""
+    table: dict[str, int] = {}
+    codes = np.fromiter((-1 if v is None else table.setdefault(v, len(table)) for v in values),
+                        dtype=np.int64, count=len(values))
+    return list(table), codes
+
+
+def to_columns(rows: Sequence[tuple[str, str, int, int, float | None, str | None, str | None, int]]) -> EventColumns:
+    """Rows of ``(actor, item_id, type, ts, value, session_id, device, flag)`` as :class:`EventColumns`."""
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return EventColumns([], [], [], [], empty, empty, empty, empty, np.zeros(0), empty, empty, empty)
+    actor, item, type_, ts, value, session, device, flag = zip(*rows, strict=True)
+    actors, actor_codes = _codes(actor)
+    items, item_codes = _codes(item)
+    sessions, session_codes = _codes(session)
+    devices, device_codes = _codes(device)
+    return EventColumns(
+        actors=actors, items=items, sessions=sessions, devices=devices, actor=actor_codes, item=item_codes,
+        type=np.asarray(type_, dtype=np.int64), ts=np.asarray(ts, dtype=np.int64),
+        value=np.asarray([np.nan if v is None else v for v in value], dtype=np.float64),
+        session=session_codes, device=device_codes, flag=np.asarray(flag, dtype=np.int64))

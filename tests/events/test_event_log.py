@@ -1,0 +1,123 @@
+"""The event log: every settled event once, with its context, written before the acknowledgement;
+merge and erasure follow the user; nothing of a refused batch is logged. Runs on the real embedded store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graphrec.events import identity
+from graphrec.events.log import BOT, COUNTED, EventLog, EventLogUnavailable, LoggedEvent
+from graphrec.events.pipeline import ConsentRefused, EventPipeline
+from graphrec.events.policy import load_policy
+from graphrec.events.schema import EventIn, validate_events
+from graphrec.graph.falkordb_store import FalkorDBStore
+from graphrec.graph.records import UserRecord
+
+NOW = int(time.time() * 1000)
+
+
+def batch(*specs: dict[str, Any]) -> list[EventIn]:
+    raw = []
+    for k, s in enumerate(specs):
+        r: dict[str, Any] = {"event_id": f"e{k}", "user_id": "u", "item_id": "i", "type": "click",
+                             "timestamp": NOW - 60_000 + k * 5_000}
+        r.update(s)
+        raw.append(r)
+    return validate_events(raw, now_ms=NOW, skew_ms=0)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> EventLog:
+    return EventLog(tmp_path / "log.sqlite")
+
+
+@pytest.fixture
+def pipeline(store: FalkorDBStore, log: EventLog) -> EventPipeline:
+    return EventPipeline(store, load_policy(), burst_window_ms=1_000, max_per_minute=20, log=log)
+
+
+def test_append_is_exactly_once_per_actor_and_event_id(log: EventLog) -> None:
+    row = LoggedEvent("u", "e1", "i", "view", NOW, None, "s1", "mobile", "home")
+    assert log.append([row, LoggedEvent("v", "e1", "i", "view", NOW)]) == 2  # ids are scoped to their actor
+    assert log.append([row]) == 0
+    assert [(e.event_id, e.session_id, e.device, e.section) for e in log.user_events("u")] == [
+        ("e1", "s1", "mobile", "home")]
+
+
+def test_a_batch_is_logged_with_its_context_and_a_replay_adds_nothing(pipeline: EventPipeline, log: EventLog) -> None:
+    ctx = {"session_id": "s-42", "device": "mobile", "page_section": "carousel"}
+    events = batch({"item_id": "a", "context": ctx}, {"item_id": "b", "type": "dwell", "value": 12.5},
+                   {"anonymous_id": "x", "user_id": None, "context": ctx})
+    pipeline.ingest(events)
+    mine = log.user_events("u")
+    assert [(e.event_id, e.item_id, e.type, e.value, e.session_id, e.device, e.section, e.flag) for e in mine] == [
+        ("e0", "a", "click", None, "s-42", "mobile", "carousel", COUNTED),
+        ("e1", "b", "dwell", 12.5, None, None, None, COUNTED)]
+    assert [e.event_id for e in log.user_events("anon:x")] == ["e2"]
+    pipeline.ingest(events)  # the client's retry: duplicates, and still one row each
+    assert log.count() == 3
+
+
+def test_bot_flagged_events_are_logged_with_their_flag(pipeline: EventPipeline, log: EventLog) -> None:
+    flood = batch(*({"item_id": f"i{k}", "timestamp": NOW - 50_000 + k * 100} for k in range(30)))
+    report = pipeline.ingest(flood)
+    assert report.flagged > 0
+    flags = [e.flag for e in log.user_events("u")]
+    assert len(flags) == 30 and flags.count(BOT) == report.flagged
+
+
+def test_a_log_failure_is_not_acknowledged_and_the_retry_logs_the_events(
+    store: FalkorDBStore, pipeline: EventPipeline, log: EventLog, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = batch({"item_id": "a"}, {"item_id": "b"})
+    real_append = log.append
+    calls = {"n": 0}
+
+    def failing_once(rows: Any, **kw: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise EventLogUnavailable("disk full")
+        return real_append(rows, **kw)
+
+    monkeypatch.setattr(log, "append", failing_once)
+    with pytest.raises(EventLogUnavailable):  # the edges committed, the log did not: no acknowledgement
+        pipeline.ingest(events)
+    assert store.user_interactions(user_id="u") and log.count() == 0
+    retry = pipeline.ingest(events)  # the client retries: the store says "seen", the log gets them now
+    assert (retry.applied, retry.duplicates) == (0, 2)
+    assert [e.event_id for e in log.user_events("u")] == ["e0", "e1"]
+
+
+def test_a_refused_batch_logs_nothing(store: FalkorDBStore, pipeline: EventPipeline, log: EventLog) -> None:
+    store.upsert_users([UserRecord("u", {"consent": False})])
+    with pytest.raises(ConsentRefused):
+        pipeline.ingest(batch({"item_id": "a"}))
+    assert log.count() == 0
+
+
+def test_merge_moves_a_visitors_rows_and_erasure_deletes_them(
+    store: FalkorDBStore, pipeline: EventPipeline, log: EventLog,
+) -> None:
+    pipeline.ingest(batch({"anonymous_id": "x", "user_id": None, "item_id": "a"}, {"item_id": "b"}))
+    outcome = identity.merge_anonymous(store, user_id="u", anonymous_ids=["x"], log=log)
+    assert outcome.merged == ["x"]
+    assert sorted(e.item_id for e in log.user_events("u")) == ["a", "b"] and not log.user_events("anon:x")
+    # a retried merge (the store already merged) still finds nothing left to move and changes nothing
+    assert identity.merge_anonymous(store, user_id="u", anonymous_ids=["x"], log=log).not_found == ["x"]
+    assert identity.erase(store, user_id="u", log=log)
+    assert log.count() == 0 and not store.user_exists(user_id="u")
+
+
+def test_columns_code_actors_items_sessions_and_devices(log: EventLog) -> None:
+    log.append([LoggedEvent("u", "1", "a", "view", NOW - 2000, None, "s", "web"),
+                LoggedEvent("u", "2", "b", "scroll", NOW - 1000, 0.5, "s", None),
+                LoggedEvent("v", "1", "a", "purchase", NOW)])
+    cols = log.columns()
+    assert cols.actors == ["u", "v"] and cols.items == ["a", "b"]
+    assert cols.actor.tolist() == [0, 0, 1] and cols.device.tolist() == [0, -1, -1]
+    assert cols.session.tolist() == [0, 0, -1] and cols.value[1] == 0.5
+    assert len(log.columns(actors=["v"])) == 1 and len(log.columns(since_ms=NOW - 1500)) == 2
