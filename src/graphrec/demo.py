@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", type=Path, default=None,
                         help="import this MovieLens 100K directory instead of synthetic data")
     parser.add_argument("--epochs", type=int, default=30, help="training epochs (small: the demo is quick)")
+    parser.add_argument("--category-focus", type=float, default=0.8,
+                        help="how much each synthetic user's tastes keep to one category (0-1), so that the "
+                             "storefront's 'Recommended for you' follows the category a visitor browses")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-serve", action="store_true", help="stop after publishing the model")
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         if not path.exists():
             # the demo plays a live service: its history ends now, so "trending" has recent events
             report = generate(SyntheticSpec(interactions=args.interactions, seed=args.seed,
-                                            end=datetime.now(UTC)), path)
+                                            end=datetime.now(UTC), category_focus=args.category_focus), path)
             logger.info("generated %s events (%s users x %s items) at %s", f"{report.events:,}",
                         f"{report.users:,}", f"{report.items:,}", path)
     with open_store(settings) as store:
