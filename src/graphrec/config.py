@@ -6,6 +6,7 @@ entry point starts, never at import time, so tests and embedding applications ca
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -153,6 +154,14 @@ class Settings(BaseSettings):
     ip_rate_limit_per_s: float = Field(
         20.0, gt=0, description="sustained requests/s per client address on routes open without a key")
     ip_rate_limit_burst: int = Field(40, ge=1, description="request burst per client address without a key")
+    # -- catalogue (issue 15, point 5; see README "Catalogue") --
+    unknown_items: Literal["accept", "flag", "reject"] = Field(
+        "accept", description="events naming an item no catalogue described: accept (the item is created, "
+        "provisional), flag (accepted, and listed in the response's unknown_items) or reject (422 for the "
+        "whole batch, nothing written)")
+    cursor_secret: SecretStr | None = Field(
+        None, description="key signing the API's pagination cursors (every worker and restart must share it); "
+        "unset: derived from GRAPHREC_API_KEYS")
     auth_failures_per_minute: float = Field(
         10.0, gt=0, description="failed API-key attempts one client address may make per minute "
         "(burst of the same size) before 429")
@@ -231,6 +240,17 @@ class Settings(BaseSettings):
     @property
     def publishable_key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.publishable_keys.split(",") if k.strip())
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The key pagination cursors are signed with: ``cursor_secret``, else one derived from the
+        secret API keys (every worker of a deployment has them, a web page never does), else (local
+        use without keys) a fixed local key."""
+        if self.cursor_secret is not None and self.cursor_secret.get_secret_value():
+            secret = self.cursor_secret.get_secret_value()
+        else:
+            secret = "\n".join(sorted(self.api_key_set)) or "graphrec-local"
+        return hashlib.sha256(b"graphrec-cursor\0" + secret.encode()).digest()
 
     @property
     def publishable_origin_list(self) -> list[str]:

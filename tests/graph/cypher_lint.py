@@ -307,6 +307,7 @@ PROPERTY_KEYS: tuple[str, ...] = (
     "weight", "count", "first_ts", "last_ts", *COUNT_PROPS, *SUM_PROPS,
     "key", "next_seq", "complete", "rows", "completed_at", "value",
     "consent", "user", "at",
+    "url", "image_url", "price", "currency", "available", "provisional",
 )
 
 

@@ -30,6 +30,7 @@ from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.model.state import ModelState
 from graphrec.recommend.cograph import CoInteractionIndex
+from graphrec.recommend.paging import LeaveOut
 from graphrec.recommend.popular import CatalogCache, check_category
 from graphrec.recommend.service import (
     HISTORY_LIMIT,
@@ -118,19 +119,21 @@ class Recommender:
                                   half_life_days=self._half_life_days, top_n=self._top_n, cograph=cograph,
                                   traversal=self._traversal, now_ms=now_ms)
 
-    async def similar(self, item_id: str, k: int, *, explain: bool) -> RecResult:
-        """Items like ``item_id``; raises :class:`UnknownItem`, ``NothingToServe``, or ``StoreUnavailable``
-        when the store is down and nothing else knows the item (it cannot be called unknown)."""
-        return await self._run_blocking(self._similar, item_id, k, explain)
+    async def similar(self, item_id: str, k: int, *, explain: bool, leave_out: LeaveOut | None = None) -> RecResult:
+        """Items like ``item_id`` but those in ``leave_out``; raises :class:`UnknownItem`, ``NothingToServe``,
+        or ``StoreUnavailable`` when the store is down and nothing else knows the item (it cannot be
+        called unknown)."""
+        return await self._run_blocking(self._similar, item_id, k, explain, leave_out)
 
-    def _similar(self, item_id: str, k: int, explain: bool) -> RecResult:
+    def _similar(self, item_id: str, k: int, explain: bool, leave_out: LeaveOut | None) -> RecResult:
         state = self._models.state
         view = self._catalog.view
         if not self._item_known(item_id, state, view.titles):
             raise UnknownItem(item_id)
         return similar_items(item_id, k, store=self._store, state=state, view=view,
                              default_alpha=self._default_alpha, top_n=self._top_n, explain_=explain,
-                             cograph=self._cograph.index, traversal=self._traversal, store_up=self._health.up)
+                             cograph=self._cograph.index, traversal=self._traversal, store_up=self._health.up,
+                             leave_out=leave_out)
 
     def _item_known(self, item_id: str, state: ModelState | None, titles: dict[str, str | None]) -> bool:
         if state is not None and state.artifact.item_index(item_id) is not None:
@@ -175,7 +178,7 @@ class Recommender:
         return await self._run_blocking(
             traversal_inputs, self._store, node_id, history, k=req.k, exclude_seen=req.exclude_seen,
             top_n=self._top_n, traversal=self._traversal, now_ms=now_ms, half_life_days=self._half_life_days,
-            seen_all=seen_all)
+            seen_all=seen_all, left_out=len(req.leave_out))
 
     async def _run_blocking(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         loop = asyncio.get_running_loop()

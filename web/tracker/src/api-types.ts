@@ -305,6 +305,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Categories
+         * @description Every category that holds items, with how many, by name.
+         */
+        get: operations["list_categories_v1_categories_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Items
+         * @description The catalogue, a page at a time, by item id.
+         */
+        get: operations["list_items_v1_items_get"];
+        /**
+         * Upsert Items
+         * @description Create or replace up to 1,000 items, all or nothing (secret key).
+         */
+        put: operations["upsert_items_v1_items_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/items/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Item
+         * @description One item as the catalogue describes it.
+         */
+        get: operations["read_item_v1_items__item_id__get"];
+        /**
+         * Upsert Item
+         * @description Create or replace one item's descriptive fields and categories (secret key).
+         */
+        put: operations["upsert_item_v1_items__item_id__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/model": {
         parameters: {
             query?: never;
@@ -329,6 +397,23 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** CategoriesPublic */
+        CategoriesPublic: {
+            /** Data */
+            data: components["schemas"]["CategoryPublic"][];
+            /** Count */
+            count: number;
+        };
+        /** CategoryPublic */
+        CategoryPublic: {
+            /** Name */
+            name: string;
+            /**
+             * Items
+             * @description how many items are in the category
+             */
+            items: number;
+        };
         /** CategoryShare */
         CategoryShare: {
             /** Name */
@@ -401,6 +486,11 @@ export interface components {
             duplicate_ids: string[];
             /** Flagged Actors */
             flagged_actors: string[];
+            /**
+             * Unknown Items
+             * @description item ids the batch names that no catalogue described (created provisional); listed only when the server runs with GRAPHREC_UNKNOWN_ITEMS=flag
+             */
+            unknown_items?: string[];
         };
         /** HealthPublic */
         HealthPublic: {
@@ -472,6 +562,144 @@ export interface components {
             /** Count */
             count: number;
         };
+        /**
+         * ItemCreate
+         * @description One element of ``PUT /v1/items``.
+         */
+        ItemCreate: {
+            /**
+             * Title
+             * @description at most 512 characters
+             */
+            title?: string | null;
+            /**
+             * Categories
+             * @description at most 32 names of 1-256 characters; the item's whole category set (repeats count once)
+             */
+            categories?: string[];
+            /**
+             * Url
+             * @description the item's page: an http(s) URL or a site-relative path starting with '/', at most 2048 characters
+             */
+            url?: string | null;
+            /**
+             * Image Url
+             * @description an image of the item, same rules as url
+             */
+            image_url?: string | null;
+            /**
+             * Price
+             * @description finite, at least 0
+             */
+            price?: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code, three upper-case letters (EUR, USD)
+             */
+            currency?: string | null;
+            /**
+             * Available
+             * @description false: out of stock or withdrawn
+             * @default true
+             */
+            available: boolean;
+            /**
+             * Item Id
+             * @description an id: 1-256 characters, no leading or trailing whitespace, no control characters and no '/' (NFC-normalised)
+             */
+            item_id: string;
+        };
+        /** ItemPublic */
+        ItemPublic: {
+            /** Item Id */
+            item_id: string;
+            /** Title */
+            title: string | null;
+            /** Categories */
+            categories: string[];
+            /** Url */
+            url: string | null;
+            /** Image Url */
+            image_url: string | null;
+            /** Price */
+            price: number | null;
+            /** Currency */
+            currency: string | null;
+            /** Available */
+            available: boolean;
+            /**
+             * Provisional
+             * @description true: created by an event, never described by the catalogue
+             */
+            provisional: boolean;
+        };
+        /**
+         * ItemUpdate
+         * @description ``PUT /v1/items/{item_id}``: the item's descriptive fields (the id is the path's).
+         */
+        ItemUpdate: {
+            /**
+             * Title
+             * @description at most 512 characters
+             */
+            title?: string | null;
+            /**
+             * Categories
+             * @description at most 32 names of 1-256 characters; the item's whole category set (repeats count once)
+             */
+            categories?: string[];
+            /**
+             * Url
+             * @description the item's page: an http(s) URL or a site-relative path starting with '/', at most 2048 characters
+             */
+            url?: string | null;
+            /**
+             * Image Url
+             * @description an image of the item, same rules as url
+             */
+            image_url?: string | null;
+            /**
+             * Price
+             * @description finite, at least 0
+             */
+            price?: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code, three upper-case letters (EUR, USD)
+             */
+            currency?: string | null;
+            /**
+             * Available
+             * @description false: out of stock or withdrawn
+             * @default true
+             */
+            available: boolean;
+        };
+        /** ItemsPublic */
+        ItemsPublic: {
+            /** Data */
+            data: components["schemas"]["ItemPublic"][];
+            /** Count */
+            count: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= for the next page; null on the last one
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * ItemsUpsert
+         * @description ``PUT /v1/items``: up to 1,000 items, upserted all or nothing.
+         */
+        ItemsUpsert: {
+            /** Items */
+            items: components["schemas"]["ItemCreate"][];
+        };
+        /** ItemsUpserted */
+        ItemsUpserted: {
+            /** Upserted */
+            upserted: number;
+        };
         /** ModelPublic */
         ModelPublic: {
             /** Loaded */
@@ -506,6 +734,11 @@ export interface components {
              * @description when the trending list was computed (epoch ms)
              */
             built_ms: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /**
          * ProfilePublic
@@ -617,6 +850,11 @@ export interface components {
             data: components["schemas"]["RecommendedItemPublic"][];
             /** Count */
             count: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /** RecommendedItemPublic */
         RecommendedItemPublic: {
@@ -646,6 +884,25 @@ export interface components {
              * @description ids of the seen items whose co-interaction paths lead here, strongest first (explain=true, graph side)
              */
             evidence?: string[] | null;
+            /**
+             * Categories
+             * @description the item's categories, by name
+             */
+            categories?: string[];
+            /**
+             * Url
+             * @description the item's page, when the catalogue gave one
+             */
+            url?: string | null;
+            /** Image Url */
+            image_url?: string | null;
+            /** Price */
+            price?: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code of price
+             */
+            currency?: string | null;
         };
         /**
          * ScorePartsPublic
@@ -680,6 +937,11 @@ export interface components {
             data: components["schemas"]["RecommendedItemPublic"][];
             /** Count */
             count: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /** TrendPublic */
         TrendPublic: {
@@ -983,6 +1245,10 @@ export interface operations {
                 /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
                 diversity?: number;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -1008,6 +1274,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
                 };
             };
             /** @description invalid input: every problem with its field and reason */
@@ -1053,6 +1328,10 @@ export interface operations {
                 /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
                 diversity?: number;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -1078,6 +1357,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
                 };
             };
             /** @description invalid input: every problem with its field and reason */
@@ -1706,6 +1994,10 @@ export interface operations {
                 k?: number;
                 category?: string | null;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -1770,6 +2062,10 @@ export interface operations {
                 /** @description how many items */
                 k?: number;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -1799,6 +2095,379 @@ export interface operations {
             };
             /** @description unknown user or item */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_categories_v1_categories_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CategoriesPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_items_v1_items_get: {
+        parameters: {
+            query?: {
+                /** @description only items in this category */
+                category?: string | null;
+                /** @description items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemsPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    upsert_items_v1_items_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ItemsUpsert"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemsUpserted"];
+                };
+            };
+            /** @description malformed request (e.g. the body is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description not allowed (e.g. the user withdrew consent) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    read_item_v1_items__item_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description unknown user or item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    upsert_item_v1_items__item_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ItemUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemPublic"];
+                };
+            };
+            /** @description malformed request (e.g. the body is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description not allowed (e.g. the user withdrew consent) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
