@@ -16,6 +16,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, FastAPI
@@ -36,6 +37,16 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 
                            "form-action 'self'")
 
 router = APIRouter(include_in_schema=False)
+
+
+def item_path(item_id: str) -> str:
+    """The storefront's page of an item (site-relative, as a catalogue ``url`` may be)."""
+    return f"{BASE}/item/{quote(item_id, safe='')}"
+
+
+def picture_path(item_id: str) -> str:
+    """The storefront's placeholder picture of an item (site-relative, as a catalogue ``image_url`` may be)."""
+    return f"{BASE}/img/{quote(item_id, safe='')}"
 
 
 def install_storefront(app: FastAPI, settings: Settings) -> None:

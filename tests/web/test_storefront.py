@@ -109,6 +109,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
                                end=datetime.now(UTC)), events)
         import_dataset(store, read_dataset("events", events), fmt="events", weigher=weigher_for(store, settings),
                        batch_size=settings.batch_size)
+        assert demo.describe_for_storefront(store) > 0  # pages, pictures and prices, as `make demo` gives them
         port = free_port()
         env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_GRAPH_URI": settings.graph_uri,
                "GRAPHREC_FALKORDB_GRAPH": "shop", "GRAPHREC_API_KEYS": SECRET, "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE,
