@@ -55,6 +55,8 @@ from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.records import Interaction
 from tests.live_api import REPO, free_port, start_api, stop_api
 
+pytestmark = pytest.mark.slow  # about a minute and a half on 2 cores: run by make test and CI
+
 E2E = REPO / "web" / "e2e"
 ARTIFACTS = REPO / "test-artifacts" / "storefront"
 CHROMIUM = "/usr/bin/chromium"
@@ -260,6 +262,8 @@ def test_the_last_add_to_cart_left_in_the_pagehide_beacon(visit: dict[str, Any],
     beacons = [s for s in visit["sent"] if s["via"] == "beacon"]
     assert beacons, "nothing was handed to navigator.sendBeacon when the page closed"
     assert all(b["ok"] for b in beacons) and all(b["at"] >= visit["closed_at"] for b in beacons)
+    # Chromium fires pagehide (still visible), then visibilitychange: the queue must go at pagehide
+    assert [b["during"] for b in beacons] == ["pagehide"] * len(beacons), "the beacon did not leave on pagehide"
     assert all(f"?key={PUBLISHABLE}" in b["url"] for b in beacons)  # the beacon cannot send headers
     in_beacon = [e for b in beacons for e in json.loads(b["body"])["events"]]
     carts = [e for e in in_beacon if e["type"] == "add_to_cart" and e["item_id"] == last]

@@ -63,12 +63,18 @@ function recorder() {
     }
   };
   let seq = 0;
+  // Which page-lifecycle event is being dispatched when a beacon is made. These listeners are the
+  // first of their phase (the init script runs before the page's scripts), so they run before the
+  // tracker's; nothing resets the mark, so it names the latest such event.
+  let lifecycle = null;
+  window.addEventListener("pagehide", () => (lifecycle = "pagehide"), { capture: true });
+  document.addEventListener("visibilitychange", () => (lifecycle = `visibilitychange:${document.visibilityState}`), { capture: true });
   const nav = navigator;
   if (nav.sendBeacon) {
     const beacon = nav.sendBeacon.bind(nav);
     nav.sendBeacon = (url, data) => {
       const ok = beacon(url, data);
-      log({ via: "beacon", n: ++seq, url: String(url), body: typeof data === "string" ? data : null, ok, at: Date.now(), page: location.pathname, visibility: document.visibilityState });
+      log({ via: "beacon", n: ++seq, url: String(url), body: typeof data === "string" ? data : null, ok, at: Date.now(), page: location.pathname, during: lifecycle });
       return ok;
     };
   }
@@ -170,7 +176,7 @@ try {
   await page.goto(`${BASE}/demo`);
   await ready(page, "/demo");
   result.row_before = await refreshedRow(page, 0);
-  await page.locator("#consent").waitFor({ state: "visible" });
+  await page.locator("#consent").waitFor({ state: "visible", timeout: 5000 }).catch(() => undefined); // checked below
   await page.screenshot({ path: join(args.out, "before.png") });
   step("home before consent", { row: result.row_before.state });
   await page.mouse.wheel(0, 700);
@@ -188,7 +194,7 @@ try {
 
   // ---- consent, then one category ---------------------------------------------------------------------
   result.consent_at = await page.evaluate(() => Date.now());
-  await page.locator("#consent-accept").click();
+  if (await page.locator("#consent-accept").isVisible()) await page.locator("#consent-accept").click();
   step("accepted");
   const afterConsent = await refreshedRow(page, result.row_before.refreshes);
   result.row_at_consent = afterConsent;
