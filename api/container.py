@@ -22,7 +22,8 @@ from api.observability import Metrics
 from api.ratelimit import TokenBucketLimiter
 from graphrec.behaviour.triggers import parse_rules
 from graphrec.config import Settings
-from graphrec.events.log import EventLog
+from graphrec.events.feedback import FeedbackLog
+from graphrec.events.log import COUNTED, EventLog
 from graphrec.events.pipeline import EventPipeline, build_pipeline
 from graphrec.events.policy import WeightPolicy
 from graphrec.graph.factory import connect
@@ -30,6 +31,7 @@ from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
 from graphrec.serving.cograph_holder import CoGraphHolder
+from graphrec.serving.experiments import ExperimentHolder
 from graphrec.serving.holder import ModelHolder
 from graphrec.serving.refresh import Backoff, Refresher
 from graphrec.serving.store_health import StoreHealth
@@ -60,6 +62,8 @@ class Services:
     ingest: ThreadPoolExecutor  # parses and cleans event batches (see api.routers.events)
     refreshers: tuple[Refresher, ...]  # model check, trending catalogue, co-interaction index
     triggers: TriggerWorker | None = None  # profile rules -> signed webhooks (GRAPHREC_WEBHOOK_URL)
+    experiments: ExperimentHolder | None = None  # the running A/B split (store meta)
+    feedback: FeedbackLog | None = None  # served lists, impressions, attributed outcomes
 
 
 def install(app: FastAPI, services: Services) -> None:
@@ -97,6 +101,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                              backoff=_backoff(s))
         catalog = CatalogCache(window_days=s.popular_window_days, half_life_days=s.half_life_days)
         cograph = CoGraphHolder(fanout=s.traversal_fanout, co_items=s.cograph_co_items)
+        experiments = ExperimentHolder(s.models_path, store=store, default_alpha=s.blend_default_alpha)
         refreshers = (  # lambdas: each run looks its method up afresh (a test can patch a class)
             Refresher("model version", lambda: models.check(), every_s=s.model_poll_s, backoff=_backoff(s),
                       needs_store=False),  # falls back to the CURRENT file while the store is down
@@ -104,6 +109,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                       backoff=_backoff(s)),
             Refresher("co-interaction index", lambda: cograph.refresh(store), every_s=s.cograph_refresh_s,
                       backoff=_backoff(s)),
+            Refresher("experiment", lambda: experiments.refresh(), every_s=s.model_poll_s, backoff=_backoff(s)),
         )
         for refresher in refreshers:
             await run_in_threadpool(refresher.run)
@@ -117,19 +123,24 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
             await _warm_up(history)
             event_log = EventLog(s.event_log_file)
             pipeline = build_pipeline(store, s, policy=policy, log=event_log)
+            feedback = FeedbackLog(s.event_log_file)
+            # bot-flagged and burst-collapsed events are behaviour, but not outcomes a list earned
+            pipeline.listeners.append(lambda events: feedback.attribute([e for e in events if e.flag == COUNTED]))
             triggers = _trigger_worker(s, event_log, catalog)
             if triggers is not None:
                 pipeline.listeners.append(triggers.mark)
                 triggers.start()
             yield Services(
                 settings=s, metrics=metrics, store=store, health=health,
-                pipeline=pipeline, event_log=event_log, triggers=triggers,
+                pipeline=pipeline, event_log=event_log, triggers=triggers, experiments=experiments,
+                feedback=feedback,
                 rate_limiter=TokenBucketLimiter(s.rate_limit_per_s, s.rate_limit_burst),
                 client_limiter=TokenBucketLimiter(s.ip_rate_limit_per_s, s.ip_rate_limit_burst),
                 auth_failures=TokenBucketLimiter(s.auth_failures_per_minute / 60.0, s.auth_failures_per_minute),
                 models=models, catalog=catalog, cograph=cograph, history=history,
                 recommender=Recommender(settings=s, store=store, history=history, models=models, catalog=catalog,
-                                        cograph=cograph, health=health, blocking=blocking),
+                                        cograph=cograph, health=health, blocking=blocking,
+                                        experiments=experiments, feedback=feedback),
                 blocking=blocking, ingest=ingest, refreshers=refreshers)
         finally:
             if triggers is not None:

@@ -25,7 +25,19 @@ from api.docs import install_docs, install_static
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
-from api.routers import catalogue, events, items, model, ops, profiles, recommendations, users, visitors
+from api.routers import (
+    catalogue,
+    dashboard,
+    events,
+    feedback,
+    items,
+    model,
+    ops,
+    profiles,
+    recommendations,
+    users,
+    visitors,
+)
 from api.shedding import ConcurrencyLimit
 from api.storefront import install_storefront
 from graphrec.config import Settings
@@ -83,6 +95,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(recommendations.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(profiles.router, prefix=API_PREFIX)
+    app.include_router(feedback.router, prefix=API_PREFIX)
+    app.include_router(dashboard.router, prefix=API_PREFIX)
     app.include_router(visitors.router, prefix=API_PREFIX)
     app.include_router(items.router, prefix=API_PREFIX)
     # after items: /items/popular and /items/{id}/similar must match before /items/{id}

@@ -38,7 +38,8 @@ def bad_cursor(reason: str) -> HTTPException:
 ExcludeQuery = Annotated[list[str] | None, Query(
     description=f"item ids never to return: comma-separated and/or repeated (at most {MAX_EXCLUDE}); an id "
                 "holding a comma cannot be excluded")]
-CursorQuery = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH,
+CURSOR_PATTERN = r"^[A-Za-z0-9_.-]+$"  # what seal() writes (base64url parts and a dot): URLs stay short
+CursorQuery = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN,
                                           description="next_cursor of the previous page of the same list")]
 
 RANKING_CHANGED = {"model": ErrorListPublic,

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from api.cursors import BadCursor, seal, unseal
 from api.deps import CatalogDep, SettingsDep, StoreDep, read_access, require_api_key, require_store
 from api.errors import error_item
-from api.pages import MAX_CURSOR_LENGTH, bad_cursor
+from api.pages import CURSOR_PATTERN, MAX_CURSOR_LENGTH, bad_cursor
 from api.routing import id_path
 from api.schemas.catalogue import (
     CategoriesPublic,
@@ -65,7 +65,7 @@ def list_items(
     store: StoreDep, settings: SettingsDep,
     category: Annotated[str | None, Query(max_length=256, description="only items in this category")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="items per page")] = 50,
-    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN,
                                         description="next_cursor of the previous page")] = None,
 ) -> ItemsPublic:
     """The catalogue, a page at a time, by item id."""

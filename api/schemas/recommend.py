@@ -42,6 +42,11 @@ class RecommendationsPublic(BaseModel):
     degraded: bool = Field(description="true when a source was unavailable (no model, or the store failed)")
     cold_start: bool = Field(description="true when the list is trending items (nothing known about the user)")
     personalised_from: Literal["model", "inductive", "graph", "none"]
+    recommendation_id: str | None = Field(None, description="report which items were shown with POST "
+                                          "/v1/impressions, and send it as context.recommendation_id on events "
+                                          "from this list: online metrics and experiments count them")
+    experiment: str | None = Field(None, description="the running experiment this answer belongs to")
+    arm: str | None = Field(None, description="the experiment arm the user is in (stable per user)")
     data: list[RecommendedItemPublic]
     count: int
     next_cursor: str | None = Field(None, description=NEXT_CURSOR)

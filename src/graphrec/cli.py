@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graphrec.commands.events",
     "graphrec.commands.training",
     "graphrec.commands.runs",
+    "graphrec.commands.experiments",
     "graphrec.commands.serve",
     "graphrec.commands.cypher",
 )

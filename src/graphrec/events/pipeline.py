@@ -162,8 +162,8 @@ class EventPipeline:
     ) -> None:
         self.store = store
         self.log = log
-        # told which actors just had events logged (e.g. the trigger worker); must not block
-        self.listeners: list[Callable[[Sequence[str]], None]] = []
+        # told which events were just logged (trigger worker, attribution); a failing one is logged, not raised
+        self.listeners: list[Callable[[Sequence[LoggedEvent]], object]] = []
         self.committer = GroupCommitter(store)
         self.policy = policy
         self.burst_window_ms = burst_window_ms
@@ -205,8 +205,8 @@ class EventPipeline:
                     value = cap
             ctx = ev.context
             out.append(CleanEvent(i, event_key(actor, ev.event_id), ev.event_id, actor, ev.item_id, ev.type,
-                                  ev.timestamp, value, *((ctx.session_id, ctx.device, ctx.page_section)
-                                                         if ctx is not None else ())))
+                                  ev.timestamp, value, *((ctx.session_id, ctx.device, ctx.page_section,
+                                                          ctx.recommendation_id) if ctx is not None else ())))
         return out
 
     def ingest(
@@ -266,10 +266,11 @@ class EventPipeline:
         """Append the settled events to the event log, before the batch is acknowledged (see events.log)."""
         if self.log is not None and attempt.to_log:
             self.log.append(attempt.to_log)
-            if self.listeners:
-                actors = sorted({e.actor for e in attempt.to_log})
-                for listener in self.listeners:
-                    listener(actors)
+            for listener in self.listeners:
+                try:
+                    listener(attempt.to_log)
+                except Exception:  # the batch is durable and about to be acknowledged: never undo that here
+                    logger.exception("event listener %r failed", listener)
 
     def prepare(self, events: Sequence[EventIn]) -> Attempt:
         """Clean a batch into its first write attempt (in-batch duplicates are reported here)."""
@@ -333,7 +334,7 @@ class EventPipeline:
 
 def _logged(events: Sequence[CleanEvent], flag: int) -> list[LoggedEvent]:
     return [LoggedEvent(ev.actor, ev.event_id, ev.item_id, ev.type, ev.ts, ev.value, ev.session_id, ev.device,
-                        ev.section, flag) for ev in events]
+                        ev.section, flag, ev.recommendation_id) for ev in events]
 
 
 def build_pipeline(

@@ -13,6 +13,7 @@ A user's recommendation is two steps: the store read (:class:`UserInputs`, await
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -80,6 +81,9 @@ class RecResult:
     cold_start: bool
     personalised_from: str = "none"  # model | inductive | graph | none
     source_mix: dict[str, int] = field(default_factory=dict)
+    recommendation_id: str | None = None  # recorded for impressions and attribution (graphrec.events.feedback)
+    experiment: str | None = None
+    arm: str | None = None
 
 
 @dataclass(frozen=True)
@@ -368,3 +372,11 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
             break
     return RecResult(items, state.version if state else None, degraded or state is None, False, "none",
                      _mix(items))
+
+
+def popular_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, view: CatalogView,
+                     now_ms: int) -> RecResult:
+    """Trending items only, the user's seen items left out: an experiment's ``popular`` arm."""
+    history = inputs.history if inputs.history is not None else UserHistory.empty()
+    result = _popular_result(req, view, set(history.item_ids) | inputs.seen_all, state, inputs.degraded, now_ms)
+    return dataclasses.replace(result, degraded=inputs.degraded, cold_start=False)

@@ -29,7 +29,7 @@ import httpx
 
 from graphrec.behaviour.profiles import DAY_MS, build_profile
 from graphrec.behaviour.triggers import Firing, TriggerBook, TriggerRule
-from graphrec.events.log import EventLog
+from graphrec.events.log import EventLog, LoggedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -184,10 +184,10 @@ class TriggerWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def mark(self, actors: Sequence[str]) -> None:
-        """Called by the pipeline after it logged events of these actors (cheap: no I/O here)."""
+    def mark(self, events: Sequence[LoggedEvent]) -> None:
+        """Called by the pipeline after it logged these events (cheap: no I/O here)."""
         with self._lock:
-            self._dirty.update(actors)
+            self._dirty.update(e.actor for e in events)
         self._wake.set()
 
     def evaluate_dirty(self) -> list[Firing]:

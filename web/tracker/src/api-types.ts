@@ -225,6 +225,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/impressions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report Impressions
+         * @description Record which items of a recommendation list were shown (for CTR, conversion and experiments).
+         */
+        post: operations["report_impressions_v1_impressions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/experiments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Experiments
+         * @description The running experiment: impressions, CTR and conversion per arm with intervals and a significance test.
+         */
+        get: operations["experiments_v1_experiments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Feedback Table
+         * @description Impressions, attributed clicks and purchases per (model version, arm, source, segment).
+         */
+        get: operations["feedback_table_v1_feedback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dashboard
+         * @description Ingest rate, model versions with offline metrics, the experiment's online CTR per arm over time,
+         *     segments and their top items: the data the /dashboard page plots.
+         */
+        get: operations["dashboard_v1_dashboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/identify": {
         parameters: {
             query?: never;
@@ -397,6 +478,39 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ArmPublic */
+        ArmPublic: {
+            /** Name */
+            name: string;
+            /** Share */
+            share: number;
+            /** Version */
+            version: string | null;
+            /** Alpha */
+            alpha: number | null;
+            /** Strategy */
+            strategy: string;
+            /**
+             * Served
+             * @description recommendation lists answered
+             */
+            served: number;
+            /**
+             * Shown
+             * @description lists with at least one reported impression
+             */
+            shown: number;
+            /** Impressions */
+            impressions: number;
+            /** Clicks */
+            clicks: number;
+            /** Purchases */
+            purchases: number;
+            /** @description shown lists that led to an attributed click */
+            ctr: components["schemas"]["RatePublic"];
+            /** @description shown lists that led to an attributed purchase */
+            conversion: components["schemas"]["RatePublic"];
+        };
         /** CategoriesPublic */
         CategoriesPublic: {
             /** Data */
@@ -423,6 +537,21 @@ export interface components {
              * @description share of the user's recency-decayed events on items of this category
              */
             share: number;
+        };
+        /** ComparisonPublic */
+        ComparisonPublic: {
+            /** Metric */
+            metric: string;
+            /**
+             * P Value
+             * @description two-proportion z-test, two-sided
+             */
+            p_value: number;
+            /**
+             * Better
+             * @description the significantly better arm (p < 0.05), else null
+             */
+            better: string | null;
         };
         /** ConsentPublic */
         ConsentPublic: {
@@ -492,6 +621,48 @@ export interface components {
              */
             unknown_items?: string[];
         };
+        /** ExperimentPublic */
+        ExperimentPublic: {
+            /** Id */
+            id: string;
+            /** Started Ms */
+            started_ms: number;
+            /** Arms */
+            arms: components["schemas"]["ArmPublic"][];
+            /** Comparisons */
+            comparisons: components["schemas"]["ComparisonPublic"][];
+        };
+        /** ExperimentsPublic */
+        ExperimentsPublic: {
+            /** Data */
+            data: components["schemas"]["ExperimentPublic"][];
+            /** Count */
+            count: number;
+        };
+        /** FeedbackPublic */
+        FeedbackPublic: {
+            /** Data */
+            data: components["schemas"]["FeedbackRowPublic"][];
+            /** Count */
+            count: number;
+        };
+        /** FeedbackRowPublic */
+        FeedbackRowPublic: {
+            /** Model Version */
+            model_version: string | null;
+            /** Arm */
+            arm: string | null;
+            /** Source */
+            source: string | null;
+            /** Segment */
+            segment: string | null;
+            /** Impressions */
+            impressions: number;
+            /** Clicks */
+            clicks: number;
+            /** Purchases */
+            purchases: number;
+        };
         /** HealthPublic */
         HealthPublic: {
             /** Status */
@@ -525,6 +696,35 @@ export interface components {
              * @description false when the visitor had no history left to move (already merged)
              */
             merged: boolean;
+        };
+        /**
+         * ImpressionCreate
+         * @description Which items of a recommendation list the visitor actually saw.
+         */
+        ImpressionCreate: {
+            /** Recommendation Id */
+            recommendation_id: string;
+            /** User Id */
+            user_id?: string | null;
+            /** Anonymous Id */
+            anonymous_id?: string | null;
+            /** Item Ids */
+            item_ids: string[];
+            /**
+             * Timestamp
+             * @description epoch ms (default: now)
+             */
+            timestamp?: number | null;
+        };
+        /** ImpressionsPublic */
+        ImpressionsPublic: {
+            /** Recommendation Id */
+            recommendation_id: string;
+            /**
+             * Recorded
+             * @description impressions added (repeats of one item are counted once)
+             */
+            recorded: number;
         };
         /** InteractionPublic */
         InteractionPublic: {
@@ -825,6 +1025,22 @@ export interface components {
                 [key: string]: components["schemas"]["TrendPublic"];
             };
         };
+        /** RatePublic */
+        RatePublic: {
+            /** Successes */
+            successes: number;
+            /** Trials */
+            trials: number;
+            /** Rate */
+            rate: number;
+            /**
+             * Low
+             * @description Wilson 95% interval
+             */
+            low: number;
+            /** High */
+            high: number;
+        };
         /** RecommendationsPublic */
         RecommendationsPublic: {
             /** User Id */
@@ -846,6 +1062,21 @@ export interface components {
              * @enum {string}
              */
             personalised_from: "model" | "inductive" | "graph" | "none";
+            /**
+             * Recommendation Id
+             * @description report which items were shown with POST /v1/impressions, and send it as context.recommendation_id on events from this list: online metrics and experiments count them
+             */
+            recommendation_id?: string | null;
+            /**
+             * Experiment
+             * @description the running experiment this answer belongs to
+             */
+            experiment?: string | null;
+            /**
+             * Arm
+             * @description the experiment arm the user is in (stable per user)
+             */
+            arm?: string | null;
             /** Data */
             data: components["schemas"]["RecommendedItemPublic"][];
             /** Count */
@@ -1015,6 +1246,12 @@ export interface components {
             page_section: string | null;
             /** @default null */
             viewport: components["schemas"]["Viewport"] | null;
+            /**
+             * Recommendation Id
+             * @description the recommendation list the event's item was picked from (its response's recommendation_id): the event is attributed to it; without it, to the latest list that showed the item within 24 h
+             * @default null
+             */
+            recommendation_id: string | null;
         };
         /**
          * EventIn
@@ -1797,6 +2034,261 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    report_impressions_v1_impressions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImpressionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImpressionsPublic"];
+                };
+            };
+            /** @description malformed request (e.g. the body is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description not allowed (e.g. the user withdrew consent) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    experiments_v1_experiments_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentsPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    feedback_table_v1_feedback_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    dashboard_v1_dashboard_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description rate limited (per key, per client address, or after failed key attempts) */

@@ -1,0 +1,72 @@
+"""``GET /v1/dashboard`` (secret key): everything the dashboard page plots, in one read.
+
+Ingest rate from the event log, model versions with their offline metrics, the running experiment
+with its report and CTR per arm over time, segment sizes and their top items. The page
+(``/dashboard``, :mod:`api.dashboard`) draws it; analysts may call it directly.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+
+from api.container import Services
+from api.deps import ServicesDep, require_api_key
+from api.routers.feedback import experiment_report
+from api.schemas.errors import error_responses
+from graphrec.experiments.runs import list_runs
+
+router = APIRouter(tags=["dashboard"], dependencies=[Depends(require_api_key)],
+                   responses=error_responses(401, 429, 503))
+
+MINUTE_MS, HOUR_MS = 60_000, 3_600_000
+OFFLINE_METRICS = ("test_recall@20", "test_ndcg@20", "validation_recall@20")
+
+
+def _models(services: Services) -> list[dict[str, Any]]:
+    state = services.models.state
+    current = state.version if state is not None else None
+    try:
+        runs = list_runs(services.settings.models_path)
+    except FileNotFoundError:
+        runs = []
+    return [{"version": r.version, "created_ms": r.created_ms, "current": r.version == current,
+             **{m: r.metrics.get(m) for m in OFFLINE_METRICS}} for r in runs[-20:]]
+
+
+def _segments(services: Services) -> list[dict[str, Any]]:
+    """Segment sizes and top items (filled from the store's (:Segment) nodes once segmentation has run)."""
+    return []
+
+
+def dashboard_data(services: Services) -> dict[str, Any]:
+    now = int(time.time() * 1000)
+    log, feedback = services.event_log, services.feedback
+    running = services.experiments.experiment if services.experiments is not None else None
+    experiment = None
+    if running is not None and feedback is not None:
+        experiment = {"report": experiment_report(running, feedback).model_dump(),
+                      "ctr_over_time": feedback.ctr_series(running.id, bucket_ms=HOUR_MS)}
+    return {
+        "generated_ms": now,
+        "ingest": {
+            "per_minute": [{"t": t, "events": n} for t, n in log.rate(since_ms=now - 60 * MINUTE_MS,
+                                                                      bucket_ms=MINUTE_MS)],
+            "per_hour": [{"t": t, "events": n} for t, n in log.rate(since_ms=now - 48 * HOUR_MS, bucket_ms=HOUR_MS)],
+            "total": log.count(),
+        },
+        "models": _models(services),
+        "experiment": experiment,
+        "segments": _segments(services),
+        "feedback": feedback.counts() if feedback is not None else [],
+    }
+
+
+@router.get("/dashboard")
+async def dashboard(services: ServicesDep) -> dict[str, Any]:
+    """Ingest rate, model versions with offline metrics, the experiment's online CTR per arm over time,
+    segments and their top items: the data the /dashboard page plots."""
+    return await run_in_threadpool(dashboard_data, services)
