@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.container import Services, install, open_services
+from api.docs import install_docs, install_static
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
@@ -38,6 +39,7 @@ from api.routers import (
     visitors,
 )
 from api.shedding import ConcurrencyLimit
+from api.storefront import install_storefront
 from graphrec.config import Settings
 from graphrec.events.policy import load_policy
 from graphrec.serving.store_health import watch_store
@@ -77,6 +79,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Graph-based recommendations: behaviour events in, recommendations out.",
+        docs_url=None,  # install_docs serves Swagger UI from the package's own assets (works offline)
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app, *events.BODY_MODELS)
@@ -98,6 +102,9 @@ def create_app(settings: Settings) -> FastAPI:
     # after items: /items/popular and /items/{id}/similar must match before /items/{id}
     app.include_router(catalogue.router, prefix=API_PREFIX)
     app.include_router(model.router, prefix=API_PREFIX)
+    install_static(app)
+    install_docs(app)
+    install_storefront(app, s)
     return app
 
 

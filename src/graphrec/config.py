@@ -107,6 +107,9 @@ class Settings(BaseSettings):
         "model copy, rate limits and bot guard; 2 per 2 cores doubles event ingestion)")
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$", description="API log level")
     # -- recommendation API (issue 5; see docs/api.md) --
+    demo_storefront: bool = Field(
+        True, description="serve the demo storefront at /demo (a shop over this API's catalogue with the browser "
+        "tracker and the first publishable key; switch it off where the API is not a demo)")
     cors_origins: str = Field("", description="comma-separated origins allowed by CORS ('*' for any)")
     model_poll_s: float = Field(
         3.0, gt=0, description="how often the API checks which model version is current (the store's "

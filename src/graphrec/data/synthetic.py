@@ -3,7 +3,10 @@
 Generative model (why: it must carry collaborative signal a model can learn, and look like real
 traffic to the event pipeline):
 - items belong to one of ``categories x 8`` latent topics and have power-law popularity;
-- each user likes 1-4 topics (Dirichlet weights) and explores uniformly 10% of the time;
+- each user likes 1-4 topics (Dirichlet weights) and explores uniformly 10% of the time; with
+  ``category_focus`` p, each liked topic after the first lies in the first one's category with
+  probability p (tastes that follow a shop's categories, as the demo storefront shows them;
+  0, the default, draws them independently of categories, with the same random stream as before);
 - a *session* picks a topic from the user's tastes, then an item within it by popularity;
 - each session is a funnel: view -> click -> scroll / dwell -> add_to_cart -> purchase, plus
   ratings, likes, shares, hovers, dislikes and video plays, with lognormal dwell times, Beta
@@ -45,6 +48,7 @@ class SyntheticSpec:
     categories: int = 20
     days: int = 90
     end: datetime = DEFAULT_END
+    category_focus: float = 0.0
 
     @property
     def n_users(self) -> int:
@@ -73,6 +77,8 @@ def generate(spec: SyntheticSpec, output: Path, *, progress: Callable[[int], Non
     """Write ``spec.interactions`` event rows to ``output`` (CSV) and the item catalogue beside it."""
     if not 1 <= spec.categories <= len(CATEGORY_NAMES):
         raise ValueError(f"categories must be within 1..{len(CATEGORY_NAMES)}")
+    if not 0.0 <= spec.category_focus <= 1.0:
+        raise ValueError("category_focus must be within [0, 1]")
     rng = np.random.default_rng(spec.seed)
     n_users, n_items = spec.n_users, spec.n_items
     n_topics = spec.categories * TOPICS_PER_CATEGORY
@@ -95,6 +101,10 @@ def generate(spec: SyntheticSpec, output: Path, *, progress: Callable[[int], Non
     # Users: 1-4 liked topics with Dirichlet weights; activity is lognormal.
     n_fav = rng.integers(1, 5, n_users)
     fav = rng.integers(0, n_topics, (n_users, 4))
+    if spec.category_focus > 0:  # further liked topics in the first one's category (no draws at 0)
+        home = fav[:, :1] // TOPICS_PER_CATEGORY * TOPICS_PER_CATEGORY
+        focused = rng.random((n_users, 3)) < spec.category_focus
+        fav[:, 1:] = np.where(focused, home + rng.integers(0, TOPICS_PER_CATEGORY, (n_users, 3)), fav[:, 1:])
     fav_w = rng.dirichlet(np.ones(4), n_users) * (np.arange(4)[None, :] < n_fav[:, None])
     fav_w /= fav_w.sum(axis=1, keepdims=True)
     activity = rng.lognormal(0.0, 1.0, n_users)
