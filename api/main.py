@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.container import Services, install, open_services
+from api.dashboard import install_dashboard
 from api.docs import install_docs, install_static
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
@@ -105,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_static(app)
     install_docs(app)
     install_storefront(app, s)
+    install_dashboard(app)
     return app
 
 

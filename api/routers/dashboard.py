@@ -48,8 +48,10 @@ def dashboard_data(services: Services) -> dict[str, Any]:
     running = services.experiments.experiment if services.experiments is not None else None
     experiment = None
     if running is not None and feedback is not None:
-        experiment = {"report": experiment_report(running, feedback).model_dump(),
-                      "ctr_over_time": feedback.ctr_series(running.id, bucket_ms=HOUR_MS)}
+        # about 24 points over the experiment's life so far: minutes for a new one, hours for an old one
+        bucket = min(HOUR_MS, max(MINUTE_MS, (now - running.started_ms) // 24 // MINUTE_MS * MINUTE_MS))
+        experiment = {"report": experiment_report(running, feedback).model_dump(), "bucket_ms": bucket,
+                      "ctr_over_time": feedback.ctr_series(running.id, bucket_ms=bucket)}
     return {
         "generated_ms": now,
         "ingest": {

@@ -24,12 +24,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
-import signal
-import subprocess
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -54,12 +50,11 @@ from graphrec.events.schema import anonymous_node_id
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.records import Interaction
 from tests.live_api import REPO, free_port, start_api, stop_api
+from tests.web.browser import CHROMIUM, run_node
 
 pytestmark = pytest.mark.slow  # about a minute and a half on 2 cores: run by make test and CI
 
-E2E = REPO / "web" / "e2e"
 ARTIFACTS = REPO / "test-artifacts" / "storefront"
-CHROMIUM = "/usr/bin/chromium"
 PUBLISHABLE = "pk_storefront_e2e"
 SECRET = "storefront-e2e-secret"
 CATEGORY = "Comedy"
@@ -72,29 +67,6 @@ class Shop:
     settings: Settings
     store: FalkorDBStore
     log: EventLog
-
-
-def _kill_marked(marker: str) -> None:
-    """Stop, by pid, every process that still carries this run's marker in its environment (node and the
-    Chromium it started, should either outlive a failure). Nothing else is touched."""
-    needle = f"GRAPHREC_E2E_RUN={marker}".encode()
-    for env in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if needle in env.read_bytes().split(b"\0"):
-                os.kill(int(env.parent.name), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass  # gone meanwhile, or not ours to read
-
-
-@pytest.fixture(scope="module")
-def e2e_installed() -> Path:
-    assert shutil.which("node") and shutil.which("npm"), "Node.js 20+ with npm is needed (see README)"
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
-    if not (E2E / "node_modules" / "playwright-core" / "package.json").exists():
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=E2E, capture_output=True, text=True,
-                                timeout=600, env={**os.environ, "CI": "true"})
-        assert result.returncode == 0, result.stderr[-3000:]
-    return E2E
 
 
 @pytest.fixture(scope="module")
@@ -141,26 +113,11 @@ def visit(shop: Shop, e2e_installed: Path) -> dict[str, Any]:
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
     ARTIFACTS.mkdir(parents=True)
-    marker = uuid.uuid4().hex
-    cmd = ["node", "storefront.mjs", "--base", shop.url, "--category", CATEGORY, "--out", str(ARTIFACTS),
-           "--chromium", CHROMIUM]
-    proc = subprocess.Popen(cmd, cwd=e2e_installed, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "GRAPHREC_E2E_RUN": marker}, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=150)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGTERM)  # playwright closes its browser on SIGTERM
-        try:
-            out, _ = proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        pytest.fail("the scripted visit did not finish in 150 s:\n" + out.decode(errors="replace")[-4000:])
-    finally:
-        _kill_marked(marker)
-    text = out.decode(errors="replace")
+    out = run_node(["storefront.mjs", "--base", shop.url, "--category", CATEGORY, "--out", str(ARTIFACTS),
+                    "--chromium", CHROMIUM], cwd=e2e_installed, timeout_s=150)
+    proc_returncode, text = out
     (ARTIFACTS / "node.log").write_text(text)
-    assert proc.returncode == 0, text[-4000:]
+    assert proc_returncode == 0, text[-4000:]
     record: dict[str, Any] = json.loads((ARTIFACTS / "visit.json").read_text())
     assert record.get("error") is None, record["error"]
     return record

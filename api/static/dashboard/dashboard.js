@@ -40,6 +40,10 @@ function lineChart(host, series, { yLabel = "", yMax } = {}) {
     const d = s.points.map((p, i) => `${i ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
     root.append(el("path", { d, fill: "none", stroke: COLOURS[k % COLOURS.length], "stroke-width": 2,
                              "data-series": s.name }));
+    for (const p of s.points) {  // a marker per point: a series of one bucket is still visible
+      root.append(el("circle", { cx: sx(p[0]).toFixed(1), cy: sy(p[1]).toFixed(1), r: 3,
+                                 fill: COLOURS[k % COLOURS.length] }));
+    }
     root.append(el("text", { x: W - R - 120, y: T + 12 + 14 * k, fill: COLOURS[k % COLOURS.length] }, s.name));
   });
   host.replaceChildren(root);
@@ -53,7 +57,7 @@ function barChart(host, bars, { format = fmt } = {}) {
   const root = svg(W, H);
   bars.forEach((b, k) => {
     const y = 5 + k * row;
-    const w = (b.value / top) * (W - L - 60);
+    const w = (b.value / top) * (W - L - 95);
     root.append(el("text", { x: 0, y: y + 14 }, b.label.length > 22 ? b.label.slice(0, 21) + "…" : b.label));
     root.append(el("rect", { x: L, y, width: Math.max(1, w), height: row - 6, fill: b.colour ?? COLOURS[k % COLOURS.length],
                              "data-bar": b.label, "data-value": b.value }));
