@@ -11,8 +11,10 @@ BIN     = $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX_URL ?=
 DEMO_INTERACTIONS ?= 200000
+# Root runs apt-get itself; anyone else through sudo when there is one.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
 
-.PHONY: setup test demo bench lint clean
+.PHONY: setup browser test demo bench lint clean
 
 $(BIN)/graphrec: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +25,12 @@ $(BIN)/graphrec: pyproject.toml
 
 setup: $(BIN)/graphrec
 
-test: setup
+# Debian's Chromium for the storefront's end-to-end test (tests/web/test_storefront.py drives it with
+# playwright-core, which never downloads a browser of its own).
+browser:
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 demo: setup

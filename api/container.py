@@ -20,8 +20,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.observability import Metrics
 from api.ratelimit import TokenBucketLimiter
+from graphrec.behaviour.triggers import parse_rules
 from graphrec.config import Settings
-from graphrec.events.log import EventLog
+from graphrec.events.feedback import FeedbackLog
+from graphrec.events.log import COUNTED, EventLog
 from graphrec.events.pipeline import EventPipeline, build_pipeline
 from graphrec.events.policy import WeightPolicy
 from graphrec.graph.factory import connect
@@ -29,11 +31,13 @@ from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
 from graphrec.serving.cograph_holder import CoGraphHolder
+from graphrec.serving.experiments import ExperimentHolder
 from graphrec.serving.holder import ModelHolder
 from graphrec.serving.next_action_holder import NextActionHolder
 from graphrec.serving.refresh import Backoff, Refresher
 from graphrec.serving.segment_table import SegmentTable
 from graphrec.serving.store_health import StoreHealth
+from graphrec.serving.webhooks import TriggerWorker, WebhookTarget
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +64,11 @@ class Services:
     ingest: ThreadPoolExecutor  # parses and cleans event batches (see api.routers.events)
     segments: SegmentTable  # each user's segment (graphrec segment), for profiles
     next_action: NextActionHolder  # the next-category chain, fitted from the event log
-    refreshers: tuple[Refresher, ...]  # model check, trending catalogue, co-interaction index, segments, next action
+    refreshers: tuple[Refresher, ...]  # model check, trending catalogue, co-interaction index, segments,
+    # next action, experiment
+    triggers: TriggerWorker | None = None  # profile rules -> signed webhooks (GRAPHREC_WEBHOOK_URL)
+    experiments: ExperimentHolder | None = None  # the running A/B split (store meta)
+    feedback: FeedbackLog | None = None  # served lists, impressions, attributed outcomes
 
 
 def install(app: FastAPI, services: Services) -> None:
@@ -101,6 +109,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
         segments = SegmentTable()
         next_action = NextActionHolder(window_days=s.next_action_window_days, smoothing=s.next_action_smoothing)
         event_log = EventLog(s.event_log_file)
+        experiments = ExperimentHolder(s.models_path, store=store, default_alpha=s.blend_default_alpha)
         refreshers = (  # lambdas: each run looks its method up afresh (a test can patch a class)
             Refresher("model version", lambda: models.check(), every_s=s.model_poll_s, backoff=_backoff(s),
                       needs_store=False),  # falls back to the CURRENT file while the store is down
@@ -112,6 +121,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
             # after the catalogue: the chain maps items to the categories of the catalogue's current view
             Refresher("next-category model", lambda: next_action.refresh(event_log, catalog.view.categories),
                       every_s=s.next_action_refresh_s, backoff=_backoff(s), needs_store=False),
+            Refresher("experiment", lambda: experiments.refresh(), every_s=s.model_poll_s, backoff=_backoff(s)),
         )
         for refresher in refreshers:
             await run_in_threadpool(refresher.run)
@@ -120,24 +130,52 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
         # One thread parses and cleans event batches; their writes are awaited on the loop, so
         # it never waits for the store and never fights other ingest threads for the GIL.
         ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphrec-ingest")
+        triggers: TriggerWorker | None = None
         try:
             await _warm_up(history)
+            pipeline = build_pipeline(store, s, policy=policy, log=event_log)
+            feedback = FeedbackLog(s.event_log_file)
+            # bot-flagged and burst-collapsed events are behaviour, but not outcomes a list earned
+            pipeline.listeners.append(lambda events: feedback.attribute([e for e in events if e.flag == COUNTED]))
+            triggers = _trigger_worker(s, event_log, catalog)
+            if triggers is not None:
+                pipeline.listeners.append(triggers.mark)
+                triggers.start()
             yield Services(
                 settings=s, metrics=metrics, store=store, health=health,
-                pipeline=build_pipeline(store, s, policy=policy, log=event_log), event_log=event_log,
+                pipeline=pipeline, event_log=event_log, triggers=triggers, experiments=experiments,
+                feedback=feedback,
                 rate_limiter=TokenBucketLimiter(s.rate_limit_per_s, s.rate_limit_burst),
                 client_limiter=TokenBucketLimiter(s.ip_rate_limit_per_s, s.ip_rate_limit_burst),
                 auth_failures=TokenBucketLimiter(s.auth_failures_per_minute / 60.0, s.auth_failures_per_minute),
                 models=models, catalog=catalog, cograph=cograph, history=history,
                 recommender=Recommender(settings=s, store=store, history=history, models=models, catalog=catalog,
-                                        cograph=cograph, health=health, blocking=blocking),
-                blocking=blocking, ingest=ingest, segments=segments, next_action=next_action, refreshers=refreshers)
+                                        cograph=cograph, health=health, blocking=blocking,
+                                        experiments=experiments, feedback=feedback),
+                blocking=blocking, ingest=ingest, segments=segments, next_action=next_action,
+                refreshers=refreshers)
         finally:
+            if triggers is not None:
+                triggers.stop()
             blocking.shutdown(wait=True)
             await history.aclose()
             ingest.shutdown(wait=True)
     finally:
         await run_in_threadpool(store.close)
+
+
+def _trigger_worker(s: Settings, log: EventLog, catalog: CatalogCache) -> TriggerWorker | None:
+    """The webhook worker when a URL is configured; bad rules stop the startup with their reason."""
+    if not s.webhook_url or s.webhook_secret is None:
+        return None
+    try:
+        rules = parse_rules(s.trigger_rules)
+    except ValueError as exc:
+        raise ValueError(f"GRAPHREC_TRIGGER_RULES: {exc}") from None
+    target = WebhookTarget(url=s.webhook_url, secret=s.webhook_secret.get_secret_value().encode(),
+                           max_attempts=s.webhook_max_attempts, retry_s=s.webhook_retry_s,
+                           retry_max_s=s.webhook_retry_max_s)
+    return TriggerWorker(log=log, rules=rules, target=target, categories=lambda: catalog.view.categories)
 
 
 def _backoff(s: Settings) -> Backoff:

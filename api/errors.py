@@ -30,12 +30,27 @@ def _reason(msg: str) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def field_of(loc: list[Any]) -> tuple[int | None, str]:
+    """``(index, field)`` of a validation error's location: a body that is a list gives its position
+    as the index; inside a body, list positions stay in the field (``items[3].price``, the first one
+    also the index), so a batch's error names the element as well as the field."""
+    if loc and isinstance(loc[0], int):
+        return loc[0], ".".join(str(p) for p in loc[1:] if not isinstance(p, int)) or "body"
+    parts: list[str] = []
+    index: int | None = None
+    for p in loc:
+        if isinstance(p, int) and parts:
+            index = p if index is None else index
+            parts[-1] += f"[{p}]"
+        elif not isinstance(p, int):
+            parts.append(str(p))
+    return index, ".".join(parts) or "body"
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     detail = []
     for e in exc.errors():
-        loc = [p for p in e.get("loc", ()) if p not in _LOCATIONS]
-        index = loc[0] if loc and isinstance(loc[0], int) else None
-        field = ".".join(str(p) for p in loc if not isinstance(p, int)) or "body"
+        index, field = field_of([p for p in e.get("loc", ()) if p not in _LOCATIONS])
         detail.append(error_item(index, field, _reason(str(e.get("msg", "invalid")))))
     return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": detail})
 

@@ -21,11 +21,27 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.container import Services, install, open_services
+from api.dashboard import install_dashboard
+from api.docs import install_docs, install_static
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
-from api.routers import events, items, model, next_action, ops, profiles, recommendations, users, visitors
+from api.routers import (
+    catalogue,
+    dashboard,
+    events,
+    feedback,
+    items,
+    model,
+    next_action,
+    ops,
+    profiles,
+    recommendations,
+    users,
+    visitors,
+)
 from api.shedding import ConcurrencyLimit
+from api.storefront import install_storefront
 from graphrec.config import Settings
 from graphrec.events.policy import load_policy
 from graphrec.serving.store_health import watch_store
@@ -65,6 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Graph-based recommendations: behaviour events in, recommendations out.",
+        docs_url=None,  # install_docs serves Swagger UI from the package's own assets (works offline)
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app, *events.BODY_MODELS)
@@ -80,9 +98,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(profiles.router, prefix=API_PREFIX)
     app.include_router(next_action.router, prefix=API_PREFIX)
+    app.include_router(feedback.router, prefix=API_PREFIX)
+    app.include_router(dashboard.router, prefix=API_PREFIX)
     app.include_router(visitors.router, prefix=API_PREFIX)
     app.include_router(items.router, prefix=API_PREFIX)
+    # after items: /items/popular and /items/{id}/similar must match before /items/{id}
+    app.include_router(catalogue.router, prefix=API_PREFIX)
     app.include_router(model.router, prefix=API_PREFIX)
+    install_static(app)
+    install_docs(app)
+    install_storefront(app, s)
+    install_dashboard(app)
     return app
 
 

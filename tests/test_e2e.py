@@ -120,13 +120,48 @@ def test_anonymous_session_moves_from_popular_to_personalised(client: TestClient
     assert body["cold_start"] is False and body["user_id"] == "cookie-1" and body["count"] > 0
 
 
-def test_hot_swap_while_hammering(client: TestClient, published: Settings) -> None:
-    user, _ = known_user_and_items(client)
+def copy_of_current_version(published: Settings, suffix: str) -> str:
+    """A new version holding the current one's files (a stand-in for a retrained model)."""
     old = current_version(published.models_path)
-    new = f"{old}-b"
+    new = f"{old}-{suffix}"
     shutil.copytree(published.models_path / old, published.models_path / new)
     manifest = published.models_path / new / "manifest.json"
     manifest.write_text(manifest.read_text().replace(f'"version": "{old}"', f'"version": "{new}"'))
+    return new
+
+
+def test_pages_under_a_served_model_repeat_nothing_until_a_new_version_is_published(
+        client: TestClient, published: Settings) -> None:
+    user, items = known_user_and_items(client)
+    path = f"/v1/users/{user}/recommendations"
+    first = client.get(path, params={"k": 10}).json()
+    version = first["model_version"]
+    assert version is not None and first["next_cursor"] is not None
+    excluded = [first["data"][0]["item_id"], items[0]]  # a storefront may exclude what it showed, too
+    served, cursor = [d["item_id"] for d in first["data"]], first["next_cursor"]
+    for _ in range(3):
+        page = client.get(path, params={"k": 10, "cursor": cursor, "exclude": excluded}).json()
+        got = [d["item_id"] for d in page["data"]]
+        assert len(got) == 10 and page["model_version"] == version
+        assert not set(got) & (set(served) | set(excluded))
+        served, cursor = served + got, page["next_cursor"]
+    similar = client.get(f"/v1/items/{items[1]}/similar", params={"k": 5}).json()
+    more = client.get(f"/v1/items/{items[1]}/similar", params={"k": 5, "cursor": similar["next_cursor"]}).json()
+    assert more["count"] == 5 and not {d["item_id"] for d in more["data"]} & {d["item_id"] for d in similar["data"]}
+    new = copy_of_current_version(published, "paged")
+    publish(services_of(client.app).store, models_path=published.models_path, version=new,
+            half_life_days=published.half_life_days)
+    deadline = time.monotonic() + 15
+    while client.get("/v1/model").json()["version"] != new and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = client.get(path, params={"k": 10, "cursor": cursor})
+    assert r.status_code == 409 and r.json()["detail"][0]["field"] == "cursor", r.text
+    assert client.get(path, params={"k": 10}).json()["model_version"] == new  # starting again works
+
+
+def test_hot_swap_while_hammering(client: TestClient, published: Settings) -> None:
+    user, _ = known_user_and_items(client)
+    new = copy_of_current_version(published, "b")
     errors: list[int] = []
     versions: set[str] = set()
     stop = threading.Event()

@@ -7,7 +7,9 @@ written); 413 body or batch too large; 415 neither JSON nor text/plain JSON (``s
 422 every invalid event with index, field and reason (nothing written); 429 rate limited
 (``Retry-After``); 503 the store is unavailable or the worker is at its concurrency limit
 (``Retry-After``; nothing acknowledged, a retry is applied once). A secret key or a publishable one
-(header, or ``?key=`` for ``sendBeacon``).
+(header, or ``?key=`` for ``sendBeacon``). Events naming items no catalogue described follow
+``GRAPHREC_UNKNOWN_ITEMS``: accepted (the item is created, provisional), also listed in
+``unknown_items`` (``flag``), or the whole batch refused with a 422 per such event (``reject``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from api.openapi import body_ref
 from api.schemas.errors import ErrorListPublic, error_responses
 from api.schemas.events import EventsAccepted, EventsCreate
 from graphrec.config import Settings
-from graphrec.events.pipeline import ConsentRefused, EventPipeline
+from graphrec.events.pipeline import ConsentRefused, EventPipeline, UnknownItems
 from graphrec.events.schema import EventIn, EventValidationError, validate_events
 
 router = APIRouter(tags=["events"])
@@ -101,7 +103,13 @@ def _validate(body: bytes, settings: Settings) -> list[EventIn]:
 async def _ingest(executor: Executor, body: bytes, settings: Settings, pipeline: EventPipeline) -> EventsAccepted:
     events = await asyncio.get_running_loop().run_in_executor(executor, _validate, body, settings)
     try:
-        report = await pipeline.ingest_async(events, on_refused="reject", executor=executor)
+        report = await pipeline.ingest_async(events, on_refused="reject", executor=executor,
+                                             unknown_items=settings.unknown_items)
+    except UnknownItems as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
+            error_item(i, "item_id", f"unknown item '{events[i].item_id}': no catalogue describes it "
+                                     "(this server refuses such events: PUT /v1/items first)")
+            for i in exc.indices]) from None
     except ConsentRefused as exc:
         refused = set(exc.users)
         raise HTTPException(
@@ -122,6 +130,7 @@ async def _ingest(executor: Executor, body: bytes, settings: Settings, pipeline:
         flagged=report.flagged,
         duplicate_ids=report.duplicate_ids,
         flagged_actors=report.flagged_actors,
+        unknown_items=report.unknown_items,
     )
 
 

@@ -2,44 +2,57 @@
 
 Blends embedding (ANN) and graph-traversal candidates with the model version's tuned weight;
 unknown users get trending items (``cold_start: true``); ``degraded: true`` when a source failed or
-no model is published. 503 only when nothing at all can be served.
+no model is published. 503 only when nothing at all can be served. ``exclude=`` ids are never
+returned; ``next_cursor`` pages through the list (:mod:`api.pages`); each item carries the
+catalogue's categories and links from the in-memory catalogue view.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
-from api.deps import MetricsDep, RecommenderDep, read_access
+from api.deps import CatalogDep, MetricsDep, RecommenderDep, SettingsDep, read_access
 from api.errors import error_item
 from api.observability import Metrics
+from api.pages import RANKING_CHANGED, CursorQuery, ExcludeQuery, close_page, list_key, open_page
 from api.routing import id_path
 from api.schemas.errors import error_responses
 from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic, ScorePartsPublic
+from graphrec.config import Settings
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
 from graphrec.ids import Identifier
-from graphrec.recommend.popular import UnknownCategory
+from graphrec.recommend.popular import CatalogCache, CatalogView, UnknownCategory
 from graphrec.recommend.recommender import Recommender
 from graphrec.recommend.service import NothingToServe, RecRequest, RecResult
 
 router = APIRouter(
     tags=["recommendations"],
     dependencies=[Depends(read_access)],
-    responses=error_responses(401, 422, 429, 503),
+    responses=error_responses(401, 409, 422, 429, 503, e409=RANKING_CHANGED),
 )
 
 K = Annotated[int, Query(ge=1, le=100, description="how many items")]
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance, 1 = maximal spread (MMR)")]
 
 
-def to_public(result: RecResult, explain: bool) -> list[RecommendedItemPublic]:
+def described(view: CatalogView, item_id: str) -> dict[str, object]:
+    """The catalogue's categories and links of an item, as a listed item carries them."""
+    categories, (url, image_url, price, currency) = view.details(item_id)
+    return {"categories": list(categories), "url": url, "image_url": image_url, "price": price,
+            "currency": currency}
+
+
+def to_public(result: RecResult, explain: bool, view: CatalogView) -> list[RecommendedItemPublic]:
     return [RecommendedItemPublic(
         item_id=i.item_id, title=i.title, score=i.score, source=i.source,
         reasons=list(i.reasons) if explain else None,
         scores=ScorePartsPublic(embedding=i.parts.embedding, graph=i.parts.graph, alpha=i.parts.alpha)
         if explain and i.parts is not None else None,
-        evidence=list(i.evidence) if explain and i.evidence else None) for i in result.items]
+        evidence=list(i.evidence) if explain and i.evidence else None,
+        **described(view, i.item_id)) for i in result.items]
 
 
 def unknown_category(exc: UnknownCategory) -> HTTPException:
@@ -57,19 +70,26 @@ def record(metrics: Metrics, endpoint: str, result: RecResult) -> None:
         metrics.degraded.labels(endpoint).inc()
 
 
-async def _recommend(recommender: Recommender, metrics: Metrics, req: RecRequest,
-                     public_id: str) -> RecommendationsPublic:
+async def _recommend(recommender: Recommender, metrics: Metrics, settings: Settings, view_of: CatalogCache,
+                     req: RecRequest, public_id: str, *, kind: str, exclude: list[str] | None,
+                     cursor: str | None) -> RecommendationsPublic:
+    page = open_page(settings, key=list_key(kind, public_id, req.category, req.exclude_seen, req.diversity),
+                     cursor=cursor, exclude=exclude, k=req.k)
+    req = replace(req, k=page.k, leave_out=page.leave_out)
     try:
         result = await recommender.for_user(req)
     except UnknownCategory as exc:
         raise unknown_category(exc) from None
     except NothingToServe as exc:
         raise nothing_to_serve(exc) from None
+    next_cursor = close_page(settings, page, item_ids=[i.item_id for i in result.items],
+                             model_version=result.model_version)
     record(metrics, "user", result)
     return RecommendationsPublic(
         user_id=public_id, model_version=result.model_version, degraded=result.degraded,
         cold_start=result.cold_start, personalised_from=result.personalised_from,  # type: ignore[arg-type]
-        data=to_public(result, req.explain), count=len(result.items))
+        recommendation_id=result.recommendation_id, experiment=result.experiment, arm=result.arm,
+        data=to_public(result, req.explain, view_of.view), count=len(result.items), next_cursor=next_cursor)
 
 
 def _no_anon(value: str) -> str:
@@ -81,25 +101,27 @@ def _no_anon(value: str) -> str:
 
 @router.get(id_path("/users/{user_id}/recommendations"), response_model=RecommendationsPublic)
 async def user_recommendations(
-    recommender: RecommenderDep, metrics: MetricsDep,
+    recommender: RecommenderDep, metrics: MetricsDep, settings: SettingsDep, catalog: CatalogDep,
     user_id: Annotated[Identifier, Path()],
     k: K = 20, exclude_seen: bool = True, category: Annotated[str | None, Query(max_length=256)] = None,
-    diversity: Diversity = 0.0, explain: bool = False,
+    diversity: Diversity = 0.0, explain: bool = False, exclude: ExcludeQuery = None, cursor: CursorQuery = None,
 ) -> RecommendationsPublic:
     """Top-k items for a user: blended embedding + graph candidates, trending items for unknown users."""
     _no_anon(user_id)
-    return await _recommend(recommender, metrics, RecRequest(user_id, k, exclude_seen, category, diversity, explain),
-                            user_id)
+    return await _recommend(recommender, metrics, settings, catalog,
+                            RecRequest(user_id, k, exclude_seen, category, diversity, explain), user_id,
+                            kind="user", exclude=exclude, cursor=cursor)
 
 
 @router.get(id_path("/anonymous/{anonymous_id}/recommendations"), response_model=RecommendationsPublic)
 async def anonymous_recommendations(
-    recommender: RecommenderDep, metrics: MetricsDep,
+    recommender: RecommenderDep, metrics: MetricsDep, settings: SettingsDep, catalog: CatalogDep,
     anonymous_id: Annotated[Identifier, Path()],
     k: K = 20, exclude_seen: bool = True, category: Annotated[str | None, Query(max_length=256)] = None,
-    diversity: Diversity = 0.0, explain: bool = False,
+    diversity: Diversity = 0.0, explain: bool = False, exclude: ExcludeQuery = None, cursor: CursorQuery = None,
 ) -> RecommendationsPublic:
     """Top-k items for an anonymous visitor from their session events (trending until they have some)."""
     node = anonymous_node_id(anonymous_id)
-    return await _recommend(recommender, metrics, RecRequest(node, k, exclude_seen, category, diversity, explain),
-                            anonymous_id)
+    return await _recommend(recommender, metrics, settings, catalog,
+                            RecRequest(node, k, exclude_seen, category, diversity, explain), anonymous_id,
+                            kind="anonymous", exclude=exclude, cursor=cursor)

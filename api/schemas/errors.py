@@ -43,5 +43,6 @@ def error_responses(*codes: int, **overrides: dict[str, Any]) -> dict[int | str,
     ``overrides`` (``e403={...}``) replace one entry, e.g. a 403 whose body is a per-event list."""
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
-        out[code] = overrides.get(f"e{code}", _STANDARD[code])
+        key = f"e{code}"
+        out[code] = overrides[key] if key in overrides else _STANDARD[code]
     return out

@@ -25,3 +25,6 @@ class EventsAccepted(BaseModel):
     flagged: int = Field(description="events dropped by the per-actor bot guard")
     duplicate_ids: list[str]
     flagged_actors: list[str]
+    unknown_items: list[str] = Field(
+        default_factory=list, description="item ids the batch names that no catalogue described (created "
+        "provisional); listed only when the server runs with GRAPHREC_UNKNOWN_ITEMS=flag")

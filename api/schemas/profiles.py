@@ -40,6 +40,8 @@ class ProfilePublic(BaseModel):
     mean_dwell_s: float
     mean_scroll_depth: float
     bot_share: float = Field(description="share of the events the bot guard flagged")
+    purchase_intent: float = Field(description="0..1 from the last 24 h: 1 - exp(-(open carts + 0.3 clicks + "
+                                   "0.05 passive events)); open carts = carts - purchases")
     preferred_categories: list[CategoryShare]
     device_mix: dict[str, float]
     trend: dict[str, TrendPublic] = Field(description="per event type: the last 7 days against the 7 before")

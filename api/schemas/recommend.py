@@ -6,6 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+NEXT_CURSOR = ("pass as cursor= (same path and parameters; k and exclude may change) for the next items of "
+               "the list, none repeated; null when the list ends")
+
 
 class ScorePartsPublic(BaseModel):
     """The blended score's parts, to reconcile the API with the saved Cypher queries."""
@@ -26,6 +29,11 @@ class RecommendedItemPublic(BaseModel):
     scores: ScorePartsPublic | None = Field(None, description="per-source scores (explain=true only)")
     evidence: list[str] | None = Field(None, description="ids of the seen items whose co-interaction paths "
                                                          "lead here, strongest first (explain=true, graph side)")
+    categories: list[str] = Field(default_factory=list, description="the item's categories, by name")
+    url: str | None = Field(None, description="the item's page, when the catalogue gave one")
+    image_url: str | None = None
+    price: float | None = None
+    currency: str | None = Field(None, description="ISO 4217 code of price")
 
 
 class RecommendationsPublic(BaseModel):
@@ -34,8 +42,14 @@ class RecommendationsPublic(BaseModel):
     degraded: bool = Field(description="true when a source was unavailable (no model, or the store failed)")
     cold_start: bool = Field(description="true when the list is trending items (nothing known about the user)")
     personalised_from: Literal["model", "inductive", "graph", "none"]
+    recommendation_id: str | None = Field(None, description="report which items were shown with POST "
+                                          "/v1/impressions, and send it as context.recommendation_id on events "
+                                          "from this list: online metrics and experiments count them")
+    experiment: str | None = Field(None, description="the running experiment this answer belongs to")
+    arm: str | None = Field(None, description="the experiment arm the user is in (stable per user)")
     data: list[RecommendedItemPublic]
     count: int
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class SimilarItemsPublic(BaseModel):
@@ -44,6 +58,7 @@ class SimilarItemsPublic(BaseModel):
     degraded: bool
     data: list[RecommendedItemPublic]
     count: int
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class PopularItemsPublic(BaseModel):
@@ -51,6 +66,7 @@ class PopularItemsPublic(BaseModel):
     data: list[RecommendedItemPublic]
     count: int
     built_ms: int = Field(description="when the trending list was computed (epoch ms)")
+    next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
 
 class ModelPublic(BaseModel):

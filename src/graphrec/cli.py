@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graphrec.commands.behaviour",
     "graphrec.commands.training",
     "graphrec.commands.runs",
+    "graphrec.commands.experiments",
     "graphrec.commands.serve",
     "graphrec.commands.cypher",
 )

@@ -6,6 +6,7 @@ entry point starts, never at import time, so tests and embedding applications ca
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -121,6 +122,9 @@ class Settings(BaseSettings):
         "model copy, rate limits and bot guard; 2 per 2 cores doubles event ingestion)")
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$", description="API log level")
     # -- recommendation API (issue 5; see docs/api.md) --
+    demo_storefront: bool = Field(
+        True, description="serve the demo storefront at /demo (a shop over this API's catalogue with the browser "
+        "tracker and the first publishable key; switch it off where the API is not a demo)")
     cors_origins: str = Field("", description="comma-separated origins allowed by CORS ('*' for any)")
     model_poll_s: float = Field(
         3.0, gt=0, description="how often the API checks which model version is current (the store's "
@@ -165,9 +169,43 @@ class Settings(BaseSettings):
     ip_rate_limit_per_s: float = Field(
         20.0, gt=0, description="sustained requests/s per client address on routes open without a key")
     ip_rate_limit_burst: int = Field(40, ge=1, description="request burst per client address without a key")
+    # -- catalogue (issue 15, point 5; see README "Catalogue") --
+    unknown_items: Literal["accept", "flag", "reject"] = Field(
+        "accept", description="events naming an item no catalogue described: accept (the item is created, "
+        "provisional), flag (accepted, and listed in the response's unknown_items) or reject (422 for the "
+        "whole batch, nothing written)")
+    cursor_secret: SecretStr | None = Field(
+        None, description="key signing the API's pagination cursors (every worker and restart must share it); "
+        "unset: derived from GRAPHREC_API_KEYS")
     auth_failures_per_minute: float = Field(
         10.0, gt=0, description="failed API-key attempts one client address may make per minute "
         "(burst of the same size) before 429")
+
+    webhook_url: str = Field("", description="where trigger webhooks are POSTed (http/https; empty: triggers "
+                             "off); see GRAPHREC_TRIGGER_RULES")
+    webhook_secret: SecretStr | None = Field(None, description="shared secret signing every webhook "
+                                             "(X-Graphrec-Signature, HMAC-SHA256); required with a webhook URL")
+    trigger_rules: str = Field(
+        '[{"name": "purchase_intent", "feature": "purchase_intent", "above": 0.7}]',
+        description="JSON list of {name, feature, above|below} on numeric profile features; a rule fires once "
+        "when a user crosses it (again only after falling back)")
+    webhook_max_attempts: int = Field(8, ge=1, le=100, description="deliveries tried before a webhook is "
+                                      "given up (kept in the outbox, marked dead)")
+    webhook_retry_s: float = Field(1.0, gt=0, description="first retry delay; doubles per attempt")
+    webhook_retry_max_s: float = Field(300.0, gt=0, description="longest retry delay")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("GRAPHREC_WEBHOOK_URL must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> Settings:
+        if self.webhook_url and (self.webhook_secret is None or len(self.webhook_secret.get_secret_value()) < 16):
+            raise ValueError("GRAPHREC_WEBHOOK_SECRET (16+ characters) must be set with GRAPHREC_WEBHOOK_URL")
+        return self
 
     @field_validator("graph_uri")
     @classmethod
@@ -217,6 +255,17 @@ class Settings(BaseSettings):
     @property
     def publishable_key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.publishable_keys.split(",") if k.strip())
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The key pagination cursors are signed with: ``cursor_secret``, else one derived from the
+        secret API keys (every worker of a deployment has them, a web page never does), else (local
+        use without keys) a fixed local key."""
+        if self.cursor_secret is not None and self.cursor_secret.get_secret_value():
+            secret = self.cursor_secret.get_secret_value()
+        else:
+            secret = "\n".join(sorted(self.api_key_set)) or "graphrec-local"
+        return hashlib.sha256(b"graphrec-cursor\0" + secret.encode()).digest()
 
     @property
     def publishable_origin_list(self) -> list[str]:

@@ -12,11 +12,12 @@ the file exists, and the import ledger makes a second import a no-op.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from graphrec.data.readers import read_dataset
 from graphrec.data.synthetic import SyntheticSpec, generate
 from graphrec.data.weighing import weigher_for
 from graphrec.graph.factory import open_store
-from graphrec.graph.port import GraphStore
+from graphrec.graph.port import CatalogueStore, GraphStore
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", type=Path, default=None,
                         help="import this MovieLens 100K directory instead of synthetic data")
     parser.add_argument("--epochs", type=int, default=30, help="training epochs (small: the demo is quick)")
+    parser.add_argument("--category-focus", type=float, default=0.8,
+                        help="how much each synthetic user's tastes keep to one category (0-1), so that the "
+                             "storefront's 'Recommended for you' follows the category a visitor browses")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-serve", action="store_true", help="stop after publishing the model")
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         if not path.exists():
             # the demo plays a live service: its history ends now, so "trending" has recent events
             report = generate(SyntheticSpec(interactions=args.interactions, seed=args.seed,
-                                            end=datetime.now(UTC)), path)
+                                            end=datetime.now(UTC), category_focus=args.category_focus), path)
             logger.info("generated %s events (%s users x %s items) at %s", f"{report.events:,}",
                         f"{report.users:,}", f"{report.items:,}", path)
     with open_store(settings) as store:
@@ -64,6 +68,9 @@ def main(argv: list[str] | None = None) -> None:
                         f"{result.interactions:,}", result.seconds)
         counts = store.counts()
         logger.info("graph at %s: %s", settings.graph_uri, asdict(counts))
+        described = describe_for_storefront(store)
+        if described:
+            logger.info("gave %s items a storefront page, picture and price", f"{described:,}")
         version = train_and_publish(store, settings, epochs=args.epochs)
         keys = demo_keys(settings)
         calls = example_calls(store, settings, args.host, args.port, keys=keys)
@@ -72,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nAPI keys of this demo (kept in {settings.data_dir / 'demo' / 'keys.json'}):\n"
           f"  secret (servers only, X-API-Key header): {secret}\n"
           f"  publishable (web pages: events, identify, opt-out, recommendations): {publishable}", flush=True)
+    print(f"\nDemo storefront (a shop over this API, with the publishable key): http://{args.host}:{args.port}/demo\n"
+          f"API reference: http://{args.host}:{args.port}/docs", flush=True)
     print("\nTry these once the server is up:\n" + "\n".join(calls) + "\n", flush=True)
     if not args.no_serve:
         # the served API reads its settings from the environment: the demo's keys travel there
@@ -82,6 +91,33 @@ def main(argv: list[str] | None = None) -> None:
         from graphrec.commands.serve import serve
 
         serve(args.host, args.port)
+
+
+def describe_for_storefront(store: CatalogueStore, *, batch: int = 1_000) -> int:
+    """Give every item without one a page, a picture and a price, so the demo storefront has a shop to show.
+
+    Synthetic and MovieLens items have a title and categories only. The page and picture are the
+    storefront's own (``/demo/item/<id>``, a placeholder SVG at ``/demo/img/<id>``: the shop works
+    offline); the price is made up from the id, so it is the same on every run. Through the catalogue's
+    upsert (which leaves interactions and embeddings alone); what a catalogue already gave is kept, so a
+    second run writes nothing. Returns the number of items written.
+    """
+    from api.storefront import item_path, picture_path
+
+    written, after = 0, ""
+    while page := store.list_items(after=after, limit=batch):
+        after = page[-1].id
+        todo = [replace(it, url=it.url or item_path(it.id), image_url=it.image_url or picture_path(it.id),
+                        price=it.price if it.price is not None else _demo_price(it.id),
+                        currency=it.currency or "EUR")
+                for it in page if it.url is None or it.image_url is None or it.price is None]
+        written += store.replace_items(todo) if todo else 0
+    return written
+
+
+def _demo_price(item_id: str) -> float:
+    """A price from 4.99 to 99.99 from the id's hash (the same on every run, nothing to keep)."""
+    return round(4.99 + int.from_bytes(hashlib.sha256(item_id.encode()).digest()[:4], "big") % 9_501 / 100, 2)
 
 
 def demo_pipeline_config(epochs: int) -> object:

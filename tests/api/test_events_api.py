@@ -59,6 +59,7 @@ def test_accepts_a_batch_and_replay_is_reported_as_duplicates(
         "flagged": 0,
         "duplicate_ids": [],
         "flagged_actors": [],
+        "unknown_items": [],  # GRAPHREC_UNKNOWN_ITEMS=accept (the default) looks nothing up
     }
     before = edges(api_store)
     assert before[("u1", "i0")] == (pytest.approx(1.0 + 0.5), 2)

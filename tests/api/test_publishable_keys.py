@@ -64,6 +64,22 @@ def test_a_publishable_key_may_not_reach_server_routes(web: TestClient) -> None:
     assert services_of(web.app).store.user_exists(user_id="u1")  # nothing was erased
 
 
+def test_a_publishable_key_reads_the_catalogue_but_may_not_write_it(web: TestClient, settings: Settings) -> None:
+    secret = {"X-API-Key": next(iter(settings.api_key_set))}
+    mug = {"title": "Mug", "categories": ["Kitchen"], "price": 9.5, "currency": "EUR"}
+    assert web.put("/v1/items/mug", json=mug, headers=secret).status_code == 200
+    pk = {"X-API-Key": PK, "Origin": ORIGIN}
+    for method, path, body in (("PUT", "/v1/items/mug", {"title": "Free mug", "price": 0}),
+                               ("PUT", "/v1/items", {"items": [{"item_id": "mug", "price": 0}]})):
+        r = web.request(method, path, headers=pk, json=body)
+        assert r.status_code == 403, (method, path, r.text)
+        assert "publishable key may not use this route" in r.json()["detail"]
+    assert web.get("/v1/items/mug", headers=pk).json()["price"] == 9.5  # the price stands
+    assert web.get("/v1/items", headers=pk).json()["count"] == 1
+    assert web.get("/v1/categories", headers=pk).json()["data"] == [{"name": "Kitchen", "items": 1}]
+    assert web.put("/v1/items/mug", json=mug).status_code == 401  # no key at all
+
+
 def test_a_publishable_key_is_bound_to_its_origins_and_a_secret_key_never_rides_in_a_url(
         web: TestClient, settings: Settings) -> None:
     evil = beacon(web, [event("e1", anonymous_id="a-2", item_id="i1", type="view")], Origin="https://evil.example")

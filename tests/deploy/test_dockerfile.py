@@ -249,7 +249,9 @@ def test_wheel_from_the_copied_files_carries_schema_and_policy(dockerfile: Docke
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         for required in ("graphrec/graph/schema.cypher", "graphrec/events/policy.toml", "graphrec/cli.py",
-                         "graphrec/commands/serve.py", "api/main.py"):
+                         "graphrec/commands/serve.py", "api/main.py", "api/static/swagger/swagger-ui-bundle.js",
+                         "api/static/swagger/swagger-ui.css", "api/templates/storefront.html",
+                         "api/static/demo/storefront.js", "api/static/demo/tracker.iife.js"):
             assert required in names, f"{required} missing from the wheel the image installs"
         assert zf.read("graphrec/graph/schema.cypher") == (REPO / "src/graphrec/graph/schema.cypher").read_bytes()
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

@@ -308,6 +308,7 @@ PROPERTY_KEYS: tuple[str, ...] = (
     "key", "next_seq", "complete", "rows", "completed_at", "value",
     "consent", "user", "at",
     "size", "centroid", "features", "rule", "computed_ms",
+    "url", "image_url", "price", "currency", "available", "provisional",
 )
 
 

@@ -32,7 +32,7 @@ from graphrec.graph.cypher.neo4j import all_statements, schema_statements
 from graphrec.graph.cypher.script import split_cypher_script
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.graph.port import EventKey, GraphStore, WeightUpdate
-from graphrec.graph.records import BatchGuard, InteractionDelta, ItemRecord, SegmentRecord, UserRecord
+from graphrec.graph.records import BatchGuard, CatalogueItem, InteractionDelta, ItemRecord, SegmentRecord, UserRecord
 from tests.graph.cypher_lint import (
     CypherLintUnavailable,
     LintResult,
@@ -159,7 +159,14 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.USER_CANDIDATES: [_rec(id="c", score=0.75, evidence=["a", "b"])],
         q.ITEM_CANDIDATES: [_rec(id="c", score=0.5)],
         q.PAGE_USERS: [_rec(id="u1", props={"id": "u1", "age": 3, "embedding": [1.0]})] if first_page else [],
-        q.PAGE_ITEMS: [_rec(id="i1", title="T", cat="b"), _rec(id="i1", title="T", cat="a")] if first_page else [],
+        q.PAGE_ITEMS: [_rec(id="i1", title="T", cat="b", url="/i1", img=None, price=2.5, cur="EUR"),
+                       _rec(id="i1", title="T", cat="a", url="/i1", img=None, price=2.5, cur="EUR")]
+        if first_page else [],
+        q.ITEMS_BY_ID: [_catalogue_row("i1")],
+        q.LIST_ITEMS: [_catalogue_row("i1"), _catalogue_row("i2")],
+        q.LIST_ITEMS_IN_CATEGORY: [_catalogue_row("i2")],
+        q.CATEGORY_SIZES: [_rec(name="a", items=2)],
+        q.ITEMS_NOT_IN_CATALOGUE: [_rec(id="i9")],
         q.PAGE_USER_IDS: [_rec(id="u1")] if first_page else [],
         q.EDGES_OF_USERS: [_rec(u="u1", i="i1", w=1.5, l=2)],
         q.VECTOR_INDEX_INFO: [_rec(dim=3, state="POPULATING", quantized=False)],
@@ -183,6 +190,11 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
     return answers.get(query, [_rec(n=1)])
 
 
+def _catalogue_row(item_id: str) -> Record:
+    return _rec(id=item_id, title="T", url="/x", img=None, price=1.5, cur="EUR", available=True, provisional=False,
+                categories=["b", "a"])
+
+
 def _delta(user: str, item: str) -> InteractionDelta:
     return InteractionDelta(user_id=user, item_id=item, weight=1.0, count=1, first_ts=1, last_ts=2,
                             type_counts={"view": 1}, value_sums={"dwell": 2.0})
@@ -196,6 +208,14 @@ def sent() -> list[Call]:
     store.apply_schema()
     assert store.upsert_users([UserRecord("u1", {"age": 3})]) == 1
     assert store.upsert_items([ItemRecord("i1", "T", ("c",)), ItemRecord("i2")]) == 2
+    # the catalogue API's side
+    assert store.replace_items([CatalogueItem("i1", "T", ("a",), price=1.0)]) == 1
+    (item,) = store.get_items(item_ids=["i1", "i1"])
+    assert (item.categories, item.price, item.image_url) == (("a", "b"), 1.5, None)
+    assert [i.id for i in store.list_items(limit=2)] == ["i1", "i2"]
+    assert [i.id for i in store.list_items(after="i1", category="a")] == ["i2"]
+    assert store.category_sizes() == [("a", 2)]
+    assert store.items_not_in_catalogue(item_ids=["i9", "i1"]) == {"i9"}
     assert store.upsert_interactions([_delta("u1", "i1"), _delta("u2", "i1"), _delta("u1", "i2")]) == 2
     assert store.upsert_interactions([_delta("u1", "i1")], guard=BatchGuard("k", 0)) == 1
     assert store.ledger_position("k") == 3
@@ -214,7 +234,7 @@ def sent() -> list[Call]:
     assert cand.evidence == ("a", "b")
     assert store.co_interaction_candidates_for_item(item_id="i1")[0].evidence == ("i1",)
     assert [u.props for page in store.iter_users() for u in page] == [{"age": 3}]
-    assert [p.categories for p in store.iter_items()] == [[["a", "b"]]]
+    assert [(p.categories, p.links) for p in store.iter_items()] == [([["a", "b"]], [("/i1", None, 2.5, "EUR")])]
     assert [p.weights.tolist() for p in store.iter_interactions(since_ms=1)] == [[1.5]]
     for label in ("Item", "User"):
         store.write_embeddings(label=label, ids=["x"], vectors=np.ones((1, 3)), model_version="v1")  # type: ignore[arg-type]

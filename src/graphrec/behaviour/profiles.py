@@ -20,13 +20,16 @@ Definitions (``window`` = the last ``window_days`` days, 30 by default; half-lif
 - **preferred categories**: the item categories with the largest decayed event count (top 3, shares).
 - **device mix**: share of events per device (context.device); **bot share**: events the pipeline's bot
   guard flagged.
+- **purchase intent** (0..1): from the last 24 hours, ``1 - exp(-(open_carts + 0.3 clicks + 0.05 passive))``
+  where ``open_carts = max(add_to_cart - purchase, 0)``: carts not yet bought weigh most, a purchase
+  closes them (the signal triggers and webhooks watch, see :mod:`graphrec.behaviour.triggers`).
 - **trend**: per event type, events in the last 7 days against the 7 before, and their change ratio
   ``(last - previous) / max(previous, 1)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +75,7 @@ class Profile:
     mean_dwell_s: float
     mean_scroll_depth: float
     bot_share: float
+    purchase_intent: float = 0.0
     preferred_categories: list[tuple[str, float]] = field(default_factory=list)
     device_mix: dict[str, float] = field(default_factory=dict)
     trend: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -110,6 +114,15 @@ def session_starts(cols: EventColumns) -> np.ndarray:
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.zeros_like(a, dtype=np.float64), where=b > 0)
+
+
+def _intent(cols: EventColumns, per_actor: Callable[[np.ndarray], np.ndarray], now_ms: int) -> np.ndarray:
+    recent = (cols.ts >= now_ms - DAY_MS).astype(np.float64)
+    carts = per_actor(recent * (cols.type == _T["add_to_cart"]))
+    bought = per_actor(recent * (cols.type == _T["purchase"]))
+    clicks = per_actor(recent * (cols.type == _T["click"]))
+    passive = per_actor(recent * ~_ACTIVE[cols.type])
+    return 1.0 - np.exp(-(np.maximum(carts - bought, 0.0) + 0.3 * clicks + 0.05 * passive))
 
 
 def profile_table(cols: EventColumns, *, now_ms: int, half_life_days: float = 7.0) -> ProfileTable:
@@ -168,6 +181,7 @@ def profile_table(cols: EventColumns, *, now_ms: int, half_life_days: float = 7.
         "mean_scroll_depth": _safe_div(per_actor(scroll), n_scroll),
         "events_per_minute": events / span_min,
         "bot_share": _safe_div(per_actor((cols.flag == BOT).astype(np.float64)), events),
+        "purchase_intent": _intent(cols, per_actor, now_ms),
         "last_ms": last.astype(np.float64),
     }
     first = np.full(n_actors, np.iinfo(np.int64).max)
@@ -220,4 +234,5 @@ def build_profile(user_id: str, cols: EventColumns, *, now_ms: int, window_days:
         engagement=round(v["engagement"], 4), engagement_level=_level(v["engagement"]),
         cart_per_session=round(v["cart_per_session"], 4), purchase_per_session=round(v["purchase_per_session"], 4),
         mean_dwell_s=round(v["mean_dwell_s"], 3), mean_scroll_depth=round(v["mean_scroll_depth"], 4),
-        bot_share=round(v["bot_share"], 4), preferred_categories=preferred, device_mix=device_mix, trend=trend)
+        bot_share=round(v["bot_share"], 4), purchase_intent=round(v["purchase_intent"], 4),
+        preferred_categories=preferred, device_mix=device_mix, trend=trend)

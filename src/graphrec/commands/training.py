@@ -246,8 +246,16 @@ def publish_command(
     version: str = typer.Argument("latest", help="A version directory name, or 'latest'."),
     if_better: bool = typer.Option(False, "--if-better", help="Publish only if the version beats the served one "
                                    "on its held-out interactions (graphrec compare), beyond the noise."),
+    canary: str | None = typer.Option(None, "--canary", help="Serve the version to this share of users only "
+                                      "(e.g. 10%) as an experiment against the current one; nothing else changes "
+                                      "until `graphrec experiment stop` (see GET /v1/experiments)."),
 ) -> None:
     """Write a model version's embeddings onto the graph nodes and make it the current version."""
+    if canary is not None:
+        from graphrec.commands.experiments import parse_share, start_experiment
+
+        start_experiment(experiment_id=None, share=parse_share(canary), treatment={"version": version})
+        return
     from graphrec.graph.factory import open_store
     from graphrec.model.gate import compare_versions
     from graphrec.model.pipeline import publish, resolve_version

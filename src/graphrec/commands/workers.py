@@ -17,13 +17,13 @@ import signal
 import socket
 import time
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
 from types import FrameType
 
 logger = logging.getLogger(__name__)
 
 _RESTART_PAUSE_S = 1.0
-_EARLY_EXIT_S = 15.0  # a worker that dies this soon after starting counts towards a crash loop
-_CRASH_LOOP = 3
+_CRASH_LOOP = 3  # workers in a row that died before they served: a bad setting, give up
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -36,15 +36,22 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
-    """One worker process: its own socket on the shared port, its own app and event loop."""
+def _worker(host: str, port: int, log_level: str, ready: Event) -> None:
+    """One worker process: its own socket on the shared port, its own app and event loop; ``ready`` is
+    set once its startup (the app's lifespan included) succeeded."""
     import uvicorn
 
     from api.main import create_worker_app
 
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit:
+                ready.set()
+
     sock = _listening_socket(host, port)
     config = uvicorn.Config(create_worker_app(), log_config=None, access_log=False, log_level=log_level)
-    uvicorn.Server(config).run(sockets=[sock])
+    Server(config).run(sockets=[sock])
 
 
 def run_workers(host: str, port: int, *, workers: int, log_level: str) -> int:
@@ -53,10 +60,13 @@ def run_workers(host: str, port: int, *, workers: int, log_level: str) -> int:
     ctx = multiprocessing.get_context("spawn")
     stopping = False
 
-    def start(k: int) -> BaseProcess:
-        proc = ctx.Process(target=_worker, args=(host, port, log_level), name=f"graphrec-api-{k}")
+    def start(k: int) -> tuple[BaseProcess, Event]:
+        # why an event and not a clock: on a loaded machine importing the app alone can take longer
+        # than any fixed "early exit" window, and a crash loop then looked like a worker that had served
+        ready = ctx.Event()
+        proc = ctx.Process(target=_worker, args=(host, port, log_level, ready), name=f"graphrec-api-{k}")
         proc.start()
-        return proc
+        return proc, ready
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
@@ -65,8 +75,9 @@ def run_workers(host: str, port: int, *, workers: int, log_level: str) -> int:
             if proc.is_alive() and proc.pid is not None:
                 proc.terminate()  # uvicorn drains in-flight requests on SIGTERM
 
-    procs = [start(k) for k in range(workers)]
-    started = [time.monotonic()] * workers
+    launched = [start(k) for k in range(workers)]
+    procs = [proc for proc, _ in launched]
+    readies = [ready for _, ready in launched]
     early_exits = 0
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -74,14 +85,14 @@ def run_workers(host: str, port: int, *, workers: int, log_level: str) -> int:
             for k, proc in enumerate(procs):
                 if proc.is_alive() or stopping:
                     continue
-                early_exits = early_exits + 1 if time.monotonic() - started[k] < _EARLY_EXIT_S else 0
+                early_exits = 0 if readies[k].is_set() else early_exits + 1
                 if early_exits >= _CRASH_LOOP:  # e.g. a bad setting: every start fails the same way
                     logger.error("API workers keep exiting at startup (last status %s); giving up", proc.exitcode)
                     stop(signal.SIGTERM, None)
                     break
                 logger.error("API worker %s exited with %s; restarting it", proc.name, proc.exitcode)
                 time.sleep(_RESTART_PAUSE_S)
-                procs[k], started[k] = start(k), time.monotonic()
+                procs[k], readies[k] = start(k)
             time.sleep(0.2)
         for proc in procs:
             proc.join(timeout=30)

@@ -4,7 +4,10 @@ Generative model (why: it must carry collaborative signal a model can learn, loo
 to the event pipeline, and hold behavioural types that segmentation can be checked against):
 
 - items belong to one of ``categories x 8`` latent topics and have power-law popularity;
-- each user likes 1-4 topics (Dirichlet weights) and explores uniformly 10% of the time;
+- each user likes 1-4 topics (Dirichlet weights) and explores uniformly 10% of the time; with
+  ``category_focus`` p, each liked topic after the first lies in the first one's category with
+  probability p (tastes that follow a shop's categories, as the demo storefront shows them; 0, the
+  default, draws them independently of categories);
 - each user has a **behavioural type** (:data:`BEHAVIOUR_TYPES`, mixed by :data:`DEFAULT_MIX`) that
   sets how often they come, how many items a session visits and how each visit's funnel goes;
   the type never changes *which* items a user picks, so every type but the crawling bot carries the
@@ -136,6 +139,7 @@ class SyntheticSpec:
     days: int = 90
     end: datetime = DEFAULT_END
     mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    category_focus: float = 0.0
 
     @property
     def n_users(self) -> int:
@@ -193,6 +197,8 @@ def generate(spec: SyntheticSpec, output: Path, *, progress: Callable[[int], Non
     unknown = sorted(set(spec.mix) - set(TYPE_NAMES))
     if unknown or any(not v >= 0 for v in spec.mix.values()) or sum(spec.mix.values()) <= 0:
         raise ValueError(f"mix must give shares >= 0 (at least one positive) to types among {', '.join(TYPE_NAMES)}")
+    if not 0.0 <= spec.category_focus <= 1.0:
+        raise ValueError("category_focus must be within [0, 1]")
     rng = np.random.default_rng(spec.seed)
     n_users, n_items = spec.n_users, spec.n_items
     n_topics = spec.categories * TOPICS_PER_CATEGORY
@@ -216,6 +222,10 @@ def generate(spec: SyntheticSpec, output: Path, *, progress: Callable[[int], Non
     # Users: 1-4 liked topics with Dirichlet weights; a behavioural type; a device; a session rate.
     n_fav = rng.integers(1, 5, n_users)
     fav = rng.integers(0, n_topics, (n_users, 4))
+    if spec.category_focus > 0:  # further liked topics in the first one's category (no draws at 0)
+        home = fav[:, :1] // TOPICS_PER_CATEGORY * TOPICS_PER_CATEGORY
+        focused = rng.random((n_users, 3)) < spec.category_focus
+        fav[:, 1:] = np.where(focused, home + rng.integers(0, TOPICS_PER_CATEGORY, (n_users, 3)), fav[:, 1:])
     fav_w = rng.dirichlet(np.ones(4), n_users) * (np.arange(4)[None, :] < n_fav[:, None])
     fav_w /= fav_w.sum(axis=1, keepdims=True)
     fav_cdf = np.cumsum(fav_w, axis=1)

@@ -43,6 +43,7 @@ class CleanEvent:
     session_id: str | None = None  # context: kept for the event log, not for the edges
     device: str | None = None
     section: str | None = None
+    recommendation_id: str | None = None
 
 
 def event_key(actor: str, event_id: str) -> str:

@@ -74,6 +74,7 @@ class LoggedEvent:
     device: str | None = None
     section: str | None = None
     flag: int = COUNTED
+    recommendation_id: str | None = None  # for attribution by the pipeline's listeners; not a log column
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +166,9 @@ class EventLog:
         return added
 
     def merge(self, *, source: str, target: str) -> int:
-        """``source``'s rows become ``target``'s (one transaction; an event both logged keeps target's row)."""
+        """``source``'s rows become ``target``'s (one transaction; an event both logged keeps target's row),
+        and so do their rows in the file's other per-actor tables (served lists, impressions, outcomes,
+        trigger states). Returns log rows moved."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -173,6 +176,9 @@ class EventLog:
                     f"INSERT OR IGNORE INTO events ({', '.join(_COLUMNS)}) SELECT ?, {', '.join(_COLUMNS[1:])} "
                     "FROM events WHERE actor = ?", (target, source)).rowcount
                 db.execute("DELETE FROM events WHERE actor = ?", (source,))
+                for table in _actor_tables(db):
+                    db.execute(f"UPDATE OR IGNORE {table} SET actor = ? WHERE actor = ?", (target, source))
+                    db.execute(f"DELETE FROM {table} WHERE actor = ?", (source,))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -180,9 +186,23 @@ class EventLog:
         return moved
 
     def erase(self, actors: Sequence[str]) -> int:
-        """Delete every row of these actors (erasure); returns rows deleted."""
+        """Delete every row of these actors (erasure), and what this file holds about them beside the
+        log (served lists, impressions, outcomes, trigger states, queued webhooks); returns log rows deleted."""
+        keys = [(a,) for a in actors]
         with self._connect() as db:
-            return db.executemany("DELETE FROM events WHERE actor = ?", [(a,) for a in actors]).rowcount
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = db.executemany("DELETE FROM events WHERE actor = ?", keys).rowcount
+                for table in _actor_tables(db):
+                    db.executemany(f"DELETE FROM {table} WHERE actor = ?", keys)
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "webhook_outbox" in tables:
+                    db.executemany("DELETE FROM webhook_outbox WHERE json_extract(payload, '$.user_id') = ?", keys)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return deleted
 
     # -- reads -------------------------------------------------------------------------------------
     def user_events(self, actor: str, *, since_ms: int = 0, limit: int = 100_000) -> list[LoggedEvent]:
@@ -199,6 +219,14 @@ class EventLog:
         with self._connect() as db:
             value = db.execute("SELECT max(ts) FROM events").fetchone()[0]
         return None if value is None else int(value)
+
+    def rate(self, *, since_ms: int, bucket_ms: int) -> list[tuple[int, int]]:
+        """Events per time bucket from ``since_ms`` (bucket start ms, count), empty buckets included."""
+        with self._connect() as db:
+            found = dict(db.execute("SELECT ts / ? AS b, count(*) FROM events WHERE ts >= ? GROUP BY b",
+                                    (bucket_ms, since_ms)).fetchall())
+        first, last = since_ms // bucket_ms, max([since_ms // bucket_ms, *found])
+        return [(b * bucket_ms, int(found.get(b, 0))) for b in range(first, last + 1)]
 
     def count(self, *, since_ms: int = 0) -> int:
         with self._connect() as db:
@@ -217,6 +245,12 @@ class EventLog:
         with self._connect() as db:
             rows = db.execute(query + " ORDER BY actor, ts", params).fetchall()
         return to_columns(rows)
+
+
+def _actor_tables(db: sqlite3.Connection) -> list[str]:
+    """The file's tables other than the log keyed by an ``actor`` column (names from the schema, never input)."""
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'events'")]
+    return [t for t in tables if any(c[1] == "actor" for c in db.execute(f"PRAGMA table_info({t})"))]
 
 
 def _codes(values: Sequence[str | None]) -> tuple[list[str], np.ndarray]:

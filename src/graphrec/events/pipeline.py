@@ -8,6 +8,12 @@ write is retried (a replay of a whole acknowledged batch thus writes nothing and
 
 Every event id of a batch is recorded, including collapsed bursts and bot-flagged events, so a
 retry of the same batch reports them as duplicates instead of counting them anew.
+
+Items no catalogue described (``GRAPHREC_UNKNOWN_ITEMS``, the API's ``unknown_items``): ``accept``
+creates them as provisional items, ``flag`` does too and lists them in the report, ``reject`` refuses
+the whole batch before anything is written (:class:`UnknownItems`). The check reads the store before
+the write; that is safe because items are never deleted, so an item known at the check is still
+known at the write.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ logger = logging.getLogger(__name__)
 _MAX_ATTEMPTS = 8
 _DWELL_CAP_REFRESH_S = 60.0
 
+UnknownItemsPolicy = Literal["accept", "flag", "reject"]
+
 
 def current_dwell_cap(store: ModelPublication, policy: WeightPolicy) -> float:
     """The dwell cap in force: the store-wide robust one in (:Meta), else the policy's static cap."""
@@ -57,6 +65,15 @@ class ConsentRefused(Exception):
         self.users = list(users)
         self.indices = list(indices)
         super().__init__(f"{len(self.users)} user(s) withdrew consent")
+
+
+class UnknownItems(Exception):
+    """Events naming items no catalogue described, under the ``reject`` policy; nothing was written."""
+
+    def __init__(self, items: Sequence[str], indices: Sequence[int]) -> None:
+        self.items = list(items)
+        self.indices = list(indices)
+        super().__init__(f"{len(self.items)} unknown item(s)")
 
 
 @dataclass(slots=True)
@@ -91,12 +108,14 @@ class IngestReport:
     duplicate_ids: list[str] = field(default_factory=list)
     flagged_actors: list[str] = field(default_factory=list)
     refused_users: list[str] = field(default_factory=list)
+    unknown_items: list[str] = field(default_factory=list)  # under the ``flag`` policy only
 
     def add(self, other: IngestReport) -> None:
         for name in ("received", "applied", "duplicates", "collapsed", "flagged", "refused", "edges"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.flagged_actors = sorted(set(self.flagged_actors) | set(other.flagged_actors))
         self.refused_users = sorted(set(self.refused_users) | set(other.refused_users))
+        self.unknown_items = sorted(set(self.unknown_items) | set(other.unknown_items))
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -143,6 +162,8 @@ class EventPipeline:
     ) -> None:
         self.store = store
         self.log = log
+        # told which events were just logged (trigger worker, attribution); a failing one is logged, not raised
+        self.listeners: list[Callable[[Sequence[LoggedEvent]], object]] = []
         self.committer = GroupCommitter(store)
         self.policy = policy
         self.burst_window_ms = burst_window_ms
@@ -184,8 +205,8 @@ class EventPipeline:
                     value = cap
             ctx = ev.context
             out.append(CleanEvent(i, event_key(actor, ev.event_id), ev.event_id, actor, ev.item_id, ev.type,
-                                  ev.timestamp, value, *((ctx.session_id, ctx.device, ctx.page_section)
-                                                         if ctx is not None else ())))
+                                  ev.timestamp, value, *((ctx.session_id, ctx.device, ctx.page_section,
+                                                          ctx.recommendation_id) if ctx is not None else ())))
         return out
 
     def ingest(
@@ -205,17 +226,32 @@ class EventPipeline:
             attempt = self.settle(attempt, result, on_refused=on_refused)
         raise RuntimeError("event batch kept conflicting with concurrent writes; retry it")
 
+    def unknown_items(self, events: Sequence[EventIn], policy: UnknownItemsPolicy) -> list[str]:
+        """The batch's item ids no catalogue described, by ``policy``: none looked up under ``accept``;
+        :class:`UnknownItems` under ``reject`` when there are any; else those ids, sorted."""
+        if policy == "accept" or not events:
+            return []
+        unknown = self.store.items_not_in_catalogue(item_ids=[ev.item_id for ev in events])
+        if unknown and policy == "reject":
+            raise UnknownItems(sorted(unknown), [i for i, ev in enumerate(events) if ev.item_id in unknown])
+        return sorted(unknown)
+
     async def ingest_async(
         self, events: Sequence[EventIn], *, on_refused: Literal["reject", "drop"] = "reject",
-        executor: Executor | None = None,
+        executor: Executor | None = None, unknown_items: UnknownItemsPolicy = "accept",
     ) -> IngestReport:
         """:meth:`ingest` for an event loop: cleaning runs on ``executor``, the write is awaited.
 
         Why: a thread blocked on its write is a thread that cannot clean the next batch, and every
         extra Python thread contends for the one GIL; here the loop awaits the write's future, so the
-        cleaning of the next request overlaps the store write of this one.
+        cleaning of the next request overlaps the store write of this one. ``unknown_items``: what to
+        do with events naming items no catalogue described (see the module docstring); its store
+        read runs on the loop's default executor, so ``executor`` never waits for the store.
         """
-        attempt = await asyncio.get_running_loop().run_in_executor(executor, self.prepare, events)
+        loop = asyncio.get_running_loop()
+        unknown = await loop.run_in_executor(None, self.unknown_items, events, unknown_items)
+        attempt = await loop.run_in_executor(executor, self.prepare, events)
+        attempt.report.unknown_items = unknown
         for _ in range(_MAX_ATTEMPTS):
             if attempt.done:
                 if self.log is not None and attempt.to_log:
@@ -230,6 +266,11 @@ class EventPipeline:
         """Append the settled events to the event log, before the batch is acknowledged (see events.log)."""
         if self.log is not None and attempt.to_log:
             self.log.append(attempt.to_log)
+            for listener in self.listeners:
+                try:
+                    listener(attempt.to_log)
+                except Exception:  # the batch is durable and about to be acknowledged: never undo that here
+                    logger.exception("event listener %r failed", listener)
 
     def prepare(self, events: Sequence[EventIn]) -> Attempt:
         """Clean a batch into its first write attempt (in-batch duplicates are reported here)."""
@@ -293,7 +334,7 @@ class EventPipeline:
 
 def _logged(events: Sequence[CleanEvent], flag: int) -> list[LoggedEvent]:
     return [LoggedEvent(ev.actor, ev.event_id, ev.item_id, ev.type, ev.ts, ev.value, ev.session_id, ev.device,
-                        ev.section, flag) for ev in events]
+                        ev.section, flag, ev.recommendation_id) for ev in events]
 
 
 def build_pipeline(

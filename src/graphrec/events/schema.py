@@ -59,6 +59,9 @@ class EventContext(BaseModel):
     device: str | None = Field(None, max_length=64)
     page_section: str | None = Field(None, max_length=256)
     viewport: Viewport | None = None
+    recommendation_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description=(
+        "the recommendation list the event's item was picked from (its response's recommendation_id): the "
+        "event is attributed to it; without it, to the latest list that showed the item within 24 h"))
 
 
 class EventIn(BaseModel):

@@ -28,6 +28,7 @@ from graphrec.graph.port import SEGMENTATION_META_KEY, EventKey, EventWriteResul
 from graphrec.graph.records import (
     BatchGuard,
     Candidate,
+    CatalogueItem,
     GraphCounts,
     Interaction,
     InteractionDelta,
@@ -40,6 +41,8 @@ from graphrec.graph.records import (
     UserRecord,
 )
 from graphrec.graph.rows import (
+    catalogue_item_from_row,
+    catalogue_row,
     delta_row,
     history_from_rows,
     interaction_from_props,
@@ -121,6 +124,40 @@ class CypherStore(ABC):
         for batch in self._batches(rows):
             self._write(self._q.UPSERT_ITEMS, {"rows": batch})
         return len(rows)
+
+    def replace_items(self, items: Sequence[CatalogueItem]) -> int:
+        ids = [it.id for it in items]
+        if len(set(ids)) != len(ids):
+            raise BadStoreInput("item ids must be distinct within one catalogue upsert")
+        if not items:
+            return 0
+        # ONE statement whatever the size (callers bound it): all or nothing.
+        rows = self._write(self._q.REPLACE_ITEMS, {"rows": [catalogue_row(it) for it in items]})
+        return int(rows[0][0]) if rows else 0
+
+    def get_items(self, *, item_ids: Sequence[str]) -> list[CatalogueItem]:
+        ids = sorted(set(item_ids))
+        if not ids:
+            return []
+        rows = self._read(self._q.ITEMS_BY_ID, {"ids": ids, "limit": len(ids)})
+        return [catalogue_item_from_row(r) for r in rows]
+
+    def list_items(self, *, after: str = "", limit: int = 50, category: str | None = None) -> list[CatalogueItem]:
+        if category is None:
+            rows = self._read(self._q.LIST_ITEMS, {"after": after, "limit": int(limit)})
+        else:
+            rows = self._read(self._q.LIST_ITEMS_IN_CATEGORY,
+                              {"after": after, "limit": int(limit), "category": category})
+        return [catalogue_item_from_row(r) for r in rows]
+
+    def category_sizes(self) -> list[tuple[str, int]]:
+        return [(str(r[0]), int(r[1])) for r in self._read(self._q.CATEGORY_SIZES)]
+
+    def items_not_in_catalogue(self, *, item_ids: Sequence[str]) -> frozenset[str]:
+        ids = sorted(set(item_ids))
+        if not ids:
+            return frozenset()
+        return frozenset(str(r[0]) for r in self._read_bulk(self._q.ITEMS_NOT_IN_CATALOGUE, {"ids": ids}))
 
     def item_exists(self, *, item_id: str) -> bool:
         rows = self._read(self._q.ITEM_EXISTS, {"id": item_id})

@@ -26,6 +26,7 @@ import numpy as np
 from graphrec.graph.records import (
     BatchGuard,
     Candidate,
+    CatalogueItem,
     CypherResult,
     GraphCounts,
     Interaction,
@@ -149,7 +150,8 @@ class IdentityStore(Protocol):
 
 
 class CatalogueStore(Protocol):
-    """Users and items as records: upserted with their properties (items with categories), paged."""
+    """Users and items as records: upserted with their properties (items with categories), paged;
+    and the catalogue API's view of items (descriptive fields replaced as a whole, listed by id)."""
 
     def upsert_users(self, users: Sequence[UserRecord]) -> int:
         """Create or update users (properties are merged, never removed); returns rows written."""
@@ -158,6 +160,27 @@ class CatalogueStore(Protocol):
         """Create or update items with their categories; returns rows written."""
 
     def item_exists(self, *, item_id: str) -> bool: ...
+
+    def replace_items(self, items: Sequence[CatalogueItem]) -> int:
+        """The catalogue API's upsert, ALL OR NOTHING in one write: each item is created if missing,
+        its descriptive fields (title, url, image_url, price, currency, available; None removes one)
+        and its category set become exactly these, and it is no longer ``provisional``. Interactions,
+        degrees and embeddings are left alone. Ids must be distinct (``BadStoreInput``); callers
+        bound the batch (the API: 1,000 items). Returns the number of items written."""
+
+    def get_items(self, *, item_ids: Sequence[str]) -> list[CatalogueItem]:
+        """The items among ``item_ids`` that exist, ascending by id (absent ids are left out)."""
+
+    def list_items(self, *, after: str = "", limit: int = 50, category: str | None = None) -> list[CatalogueItem]:
+        """Up to ``limit`` items with ids above ``after``, ascending by id; only those in ``category``
+        when one is given (none, for a category no item is in)."""
+
+    def category_sizes(self) -> list[tuple[str, int]]:
+        """Every category that holds at least one item, with how many, ascending by name."""
+
+    def items_not_in_catalogue(self, *, item_ids: Sequence[str]) -> frozenset[str]:
+        """The ids among ``item_ids`` no catalogue described: no such item, or one an event created
+        (``provisional``). Items are never deleted, so an id known once stays known."""
 
     def iter_users(self, *, page_size: int = 50_000) -> Iterator[list[UserRecord]]:
         """Every user, in pages, ascending by id."""

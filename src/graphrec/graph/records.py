@@ -26,6 +26,27 @@ class ItemRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CatalogueItem:
+    """An item as the catalogue API describes it: what a storefront needs to show it.
+
+    Why a record beside :class:`ItemRecord`: an import merges properties onto items (and only ever
+    adds categories), while a catalogue upsert *replaces* the descriptive fields and the category set,
+    so the two writes take different shapes. ``provisional`` is read, never written: an item an event
+    created and no catalogue (upsert or import) described yet.
+    """
+
+    id: str
+    title: str | None = None
+    categories: tuple[str, ...] = ()
+    url: str | None = None
+    image_url: str | None = None
+    price: float | None = None
+    currency: str | None = None
+    available: bool = True
+    provisional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class InteractionDelta:
     """What a batch adds to one (user, item) edge; callers pre-aggregate so a pair appears once.
 
@@ -124,9 +145,15 @@ class InteractionPage:
 
 @dataclass(frozen=True, slots=True)
 class ItemPage:
+    """A page of items as columns: what the API's catalogue view and the export read.
+
+    ``links`` holds, per item, ``(url, image_url, price, currency)`` as the catalogue described them
+    (all None for items it never described), so recommendation lists can carry them."""
+
     ids: list[str]
     titles: list[str | None]
     categories: list[list[str]]
+    links: list[tuple[str | None, str | None, float | None, str | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from graphrec.event_types import COUNT_PROPS, SUM_PROPS
-from graphrec.graph.records import Interaction, InteractionDelta, ItemRecord, UserHistory, UserRecord
+from graphrec.graph.records import CatalogueItem, Interaction, InteractionDelta, ItemRecord, UserHistory, UserRecord
 
 
 def delta_row(d: InteractionDelta) -> dict[str, Any]:
@@ -68,3 +68,20 @@ def item_row(it: ItemRecord) -> dict[str, Any]:
     if it.title is not None:
         props["title"] = it.title
     return {"id": it.id, "props": props, "categories": list(it.categories)}
+
+
+def catalogue_row(it: CatalogueItem) -> dict[str, Any]:
+    """The parameter row for one catalogue upsert: every field (None removes the property), the
+    categories sorted and without repeats. ``provisional`` is not a field: an upsert clears it."""
+    return {"id": it.id, "title": it.title, "url": it.url, "image_url": it.image_url,
+            "price": None if it.price is None else float(it.price), "currency": it.currency,
+            "available": bool(it.available), "categories": sorted(set(it.categories))}
+
+
+def catalogue_item_from_row(row: Sequence[Any]) -> CatalogueItem:
+    """``(id, title, url, image_url, price, currency, available, provisional, categories)`` as a record;
+    categories come unordered from the store and are sorted here."""
+    item_id, title, url, image_url, price, currency, available, provisional, categories = row
+    return CatalogueItem(id=item_id, title=title, categories=tuple(sorted(categories or ())), url=url,
+                         image_url=image_url, price=None if price is None else float(price), currency=currency,
+                         available=bool(available), provisional=bool(provisional))

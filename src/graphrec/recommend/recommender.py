@@ -18,18 +18,23 @@ the loop for the GIL), and a 40-thread pool thrashes the GIL outright.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Protocol, TypeVar
 
+from graphrec.behaviour.experiments import Arm, Experiment
 from graphrec.config import Settings
+from graphrec.events.feedback import FeedbackLog, ServedList
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.model.state import ModelState
 from graphrec.recommend.cograph import CoInteractionIndex
+from graphrec.recommend.paging import LeaveOut
 from graphrec.recommend.popular import CatalogCache, check_category
 from graphrec.recommend.service import (
     HISTORY_LIMIT,
@@ -37,6 +42,7 @@ from graphrec.recommend.service import (
     RecResult,
     TraversalLimits,
     UserInputs,
+    popular_for_user,
     recommend_for_user,
     similar_items,
     traversal_inputs,
@@ -58,6 +64,14 @@ class StoreHealthView(Protocol):
     def slow(self, reason: str) -> None: ...
 
     def answered(self) -> None: ...
+
+
+class ArmSource(Protocol):
+    """The running experiment (see graphrec.serving.experiments): which arm a user is in, what it serves."""
+
+    def arm_for(self, user_id: str) -> tuple[Experiment, Arm] | None: ...
+
+    def state_for(self, arm: Arm, current: ModelState | None) -> ModelState | None: ...
 
 
 class ModelSource(Protocol):
@@ -86,8 +100,11 @@ class Recommender:
     """A user's recommendations and an item's similar items, over the serving state it is given."""
 
     def __init__(self, *, settings: Settings, store: GraphStore, history: HistoryReader, models: ModelSource,
-                 catalog: CatalogCache, cograph: IndexSource, health: StoreHealthView, blocking: Executor) -> None:
+                 catalog: CatalogCache, cograph: IndexSource, health: StoreHealthView, blocking: Executor,
+                 experiments: ArmSource | None = None, feedback: FeedbackLog | None = None) -> None:
         self._store = store
+        self._experiments = experiments
+        self._feedback = feedback
         self._history = history
         self._models = models
         self._catalog = catalog
@@ -110,27 +127,49 @@ class Recommender:
         view = self._catalog.view
         check_category(view, req.category)
         state = self._models.state  # read once: a hot swap cannot change it mid-request
+        assigned = self._experiments.arm_for(req.user_id) if self._experiments is not None else None
+        if assigned is not None and self._experiments is not None:
+            state = self._experiments.state_for(assigned[1], state)
         cograph = self._cograph.index
         now_ms = int(time.time() * 1000)
         inputs = await self._read_inputs(req, cograph, now_ms)
         # about a millisecond of numpy on the loop: cheaper than handing it to a GIL-bound thread
-        return recommend_for_user(req, inputs, state=state, view=view, default_alpha=self._default_alpha,
-                                  half_life_days=self._half_life_days, top_n=self._top_n, cograph=cograph,
-                                  traversal=self._traversal, now_ms=now_ms)
+        if assigned is not None and assigned[1].strategy == "popular":
+            result = popular_for_user(req, inputs, state=state, view=view, now_ms=now_ms)
+        else:
+            result = recommend_for_user(req, inputs, state=state, view=view, default_alpha=self._default_alpha,
+                                        half_life_days=self._half_life_days, top_n=self._top_n, cograph=cograph,
+                                        traversal=self._traversal, now_ms=now_ms)
+        return await self._record(req.user_id, "user", result, assigned, now_ms)
 
-    async def similar(self, item_id: str, k: int, *, explain: bool) -> RecResult:
-        """Items like ``item_id``; raises :class:`UnknownItem`, ``NothingToServe``, or ``StoreUnavailable``
-        when the store is down and nothing else knows the item (it cannot be called unknown)."""
-        return await self._run_blocking(self._similar, item_id, k, explain)
+    async def _record(self, actor: str, endpoint: str, result: RecResult,
+                      assigned: tuple[Experiment, Arm] | None, now_ms: int) -> RecResult:
+        """Give the list its id and record it (awaited: the client may report impressions right away)."""
+        if self._feedback is None:
+            return result
+        result = dataclasses.replace(result, recommendation_id=uuid.uuid4().hex,
+                                     experiment=assigned[0].id if assigned else None,
+                                     arm=assigned[1].name if assigned else None)
+        served = ServedList(result.recommendation_id or "", actor, endpoint, result.model_version, result.experiment,
+                            result.arm, None, [(i.item_id, i.source) for i in result.items], now_ms)
+        await asyncio.get_running_loop().run_in_executor(self._blocking, self._feedback.record_served, [served])
+        return result
 
-    def _similar(self, item_id: str, k: int, explain: bool) -> RecResult:
+    async def similar(self, item_id: str, k: int, *, explain: bool, leave_out: LeaveOut | None = None) -> RecResult:
+        """Items like ``item_id`` but those in ``leave_out``; raises :class:`UnknownItem`, ``NothingToServe``,
+        or ``StoreUnavailable`` when the store is down and nothing else knows the item (it cannot be
+        called unknown)."""
+        return await self._run_blocking(self._similar, item_id, k, explain, leave_out)
+
+    def _similar(self, item_id: str, k: int, explain: bool, leave_out: LeaveOut | None) -> RecResult:
         state = self._models.state
         view = self._catalog.view
         if not self._item_known(item_id, state, view.titles):
             raise UnknownItem(item_id)
         return similar_items(item_id, k, store=self._store, state=state, view=view,
                              default_alpha=self._default_alpha, top_n=self._top_n, explain_=explain,
-                             cograph=self._cograph.index, traversal=self._traversal, store_up=self._health.up)
+                             cograph=self._cograph.index, traversal=self._traversal, store_up=self._health.up,
+                             leave_out=leave_out)
 
     def _item_known(self, item_id: str, state: ModelState | None, titles: dict[str, str | None]) -> bool:
         if state is not None and state.artifact.item_index(item_id) is not None:
@@ -175,7 +214,7 @@ class Recommender:
         return await self._run_blocking(
             traversal_inputs, self._store, node_id, history, k=req.k, exclude_seen=req.exclude_seen,
             top_n=self._top_n, traversal=self._traversal, now_ms=now_ms, half_life_days=self._half_life_days,
-            seen_all=seen_all)
+            seen_all=seen_all, left_out=len(req.leave_out))
 
     async def _run_blocking(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         loop = asyncio.get_running_loop()

@@ -13,6 +13,7 @@ A user's recommendation is two steps: the store read (:class:`UserInputs`, await
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from graphrec.model.state import ModelState
 from graphrec.recommend import explain
 from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
 from graphrec.recommend.diversity import mmr
+from graphrec.recommend.paging import LeaveOut, Skip
 from graphrec.recommend.popular import CatalogView
 from graphrec.scoring.blend import SOURCES, Blended, Source, blend
 from graphrec.scoring.traversal import select_seeds
@@ -79,6 +81,9 @@ class RecResult:
     cold_start: bool
     personalised_from: str = "none"  # model | inductive | graph | none
     source_mix: dict[str, int] = field(default_factory=dict)
+    recommendation_id: str | None = None  # recorded for impressions and attribution (graphrec.events.feedback)
+    experiment: str | None = None
+    arm: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class RecRequest:
     category: str | None = None
     diversity: float = 0.0
     explain: bool = False
+    leave_out: LeaveOut = field(default_factory=LeaveOut)  # exclude= ids, and what earlier pages returned
 
 
 HISTORY_LIMIT = 200  # most recent edges a recommendation reads
@@ -118,11 +124,13 @@ def decay_reference(history: UserHistory, now_ms: int) -> int:
 
 def traversal_inputs(store: GraphStore, user_id: str, history: UserHistory, *, k: int, exclude_seen: bool,
                      top_n: int, traversal: TraversalLimits, now_ms: int, half_life_days: float,
-                     seen_all: frozenset[str] = frozenset()) -> UserInputs:
-    """``history`` plus the store's own traversal: for when no in-memory index is built (blocking)."""
+                     seen_all: frozenset[str] = frozenset(), left_out: int = 0) -> UserInputs:
+    """``history`` plus the store's own traversal: for when no in-memory index is built (blocking).
+    ``left_out``: how many candidates the page may leave out (``RecRequest.leave_out``)."""
+    limit = _candidate_limit(k, exclude_seen, len(set(history.item_ids) | seen_all), top_n) + left_out
     try:
         cands = store.co_interaction_candidates_for_user(
-            user_id=user_id, limit=_candidate_limit(k, exclude_seen, len(set(history.item_ids) | seen_all), top_n),
+            user_id=user_id, limit=limit,
             seed_items=traversal.seed_items, fanout=traversal.fanout, co_items=traversal.co_items,
             now_ms=decay_reference(history, now_ms), half_life_days=half_life_days)
     except StoreUnavailable as exc:
@@ -194,7 +202,8 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
     degraded = inputs.degraded
     history = inputs.history if inputs.history is not None else UserHistory.empty()
     seen = set(history.item_ids) | inputs.seen_all
-    limit = _candidate_limit(req.k, req.exclude_seen, len(seen), top_n)
+    # as many more candidates as the page may have to leave out, so it still fills
+    limit = _candidate_limit(req.k, req.exclude_seen, len(seen), top_n) + len(req.leave_out)
     emb_ids: np.ndarray = np.zeros(0, dtype=str)
     emb_scores = np.zeros(0)
     personalised = "none"
@@ -266,9 +275,9 @@ def _pool(blended: Blended, req: RecRequest, seen: set[str], view: CatalogView, 
     """Positions of the best blended items that pass the filters: ``k`` of them, or ``5k`` for MMR
     to choose from. Both sources already leave out the seen items, so the scan is short."""
     size = max(req.k * 5, req.k) if diversify else req.k
-    skip = seen if req.exclude_seen else set()
+    skip = Skip(seen if req.exclude_seen else frozenset(), req.leave_out)
     if req.category is None:
-        head = blended.ids[: size + len(skip)].tolist()
+        head = blended.ids[: size + (len(seen) if req.exclude_seen else 0) + len(req.leave_out)].tolist()
         return [p for p, item_id in enumerate(head) if item_id not in skip][:size]
     pool: list[int] = []
     for p, item_id in enumerate(blended.ids.tolist()):
@@ -293,10 +302,15 @@ def _diversify(pool: list[int], blended: Blended, req: RecRequest, state: ModelS
 
 def _popular_result(req: RecRequest, view: CatalogView, seen: set[str], state: ModelState | None,
                     degraded: bool, now_ms: int) -> RecResult:
-    ranked = view.trending(req.category, req.k, exclude=seen if req.exclude_seen else frozenset())
+    unseen = seen if req.exclude_seen else frozenset()
+    ranked = view.trending(req.category, req.k, exclude=Skip(unseen, req.leave_out))
     if not ranked and not view.popular and degraded:
         raise NothingToServe("the graph store is unreachable and no model or cached popular items exist")
-    top = ranked[0][1] if ranked else 1.0
+    if req.leave_out:  # scores stay relative to the list's top item, which an earlier page may have served
+        head = view.trending(req.category, 1, exclude=unseen)
+        top = head[0][1] if head else 1.0
+    else:
+        top = ranked[0][1] if ranked else 1.0
     reason = (explain.popular_reason(req.category),) if req.explain else ()
     items = [RecItem(i, view.title(i), round(s / top if top else 0.0, 6), "popular", reason) for i, s in ranked]
     return RecResult(items, state.version if state else None, degraded or state is None, True, "none",
@@ -306,10 +320,12 @@ def _popular_result(req: RecRequest, view: CatalogView, seen: set[str], state: M
 def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState | None, view: CatalogView,
                   default_alpha: float, top_n: int, explain_: bool = False,
                   cograph: CoInteractionIndex | None = None,
-                  traversal: TraversalLimits, store_up: bool = True) -> RecResult:
-    """Embedding neighbours blended with co-interaction neighbours of ``item_id``.
+                  traversal: TraversalLimits, store_up: bool = True, leave_out: LeaveOut | None = None) -> RecResult:
+    """Embedding neighbours blended with co-interaction neighbours of ``item_id``, without ``leave_out``.
 
     ``store_up=False`` (the store is known to be down): the store's traversal is not tried."""
+    leave_out = leave_out if leave_out is not None else LeaveOut()
+    wanted = max(top_n, k) + len(leave_out)  # enough to fill k once leave_out is left out
     degraded = False
     emb_ids: np.ndarray = np.zeros(0, dtype=str)
     emb_scores = np.zeros(0)
@@ -317,14 +333,13 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
         art = state.artifact
         i = art.item_index(item_id)
         if i is not None:
-            emb_ids, emb_scores = art.similar(i, max(top_n, k))
+            emb_ids, emb_scores = art.similar(i, wanted)
     graph = GraphCandidates.empty()
     try:
         if cograph is not None and item_id in cograph.item_lookup:
-            cands = cograph.candidates_for_item(item_id=item_id, limit=max(top_n, k), fanout=traversal.fanout)
+            cands = cograph.candidates_for_item(item_id=item_id, limit=wanted, fanout=traversal.fanout)
         elif store_up:
-            cands = store.co_interaction_candidates_for_item(item_id=item_id, limit=max(top_n, k),
-                                                             fanout=traversal.fanout)
+            cands = store.co_interaction_candidates_for_item(item_id=item_id, limit=wanted, fanout=traversal.fanout)
         else:
             raise StoreUnavailable("the graph store is down")
         graph = GraphCandidates.from_list(cands)
@@ -340,7 +355,7 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
     items = []
     for other, score, code in zip(blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist(),
                                   strict=True):
-        if other == item_id:
+        if other == item_id or other in leave_out:
             continue
         source = SOURCES[code]
         reasons: tuple[str, ...] = ()
@@ -357,3 +372,11 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
             break
     return RecResult(items, state.version if state else None, degraded or state is None, False, "none",
                      _mix(items))
+
+
+def popular_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, view: CatalogView,
+                     now_ms: int) -> RecResult:
+    """Trending items only, the user's seen items left out: an experiment's ``popular`` arm."""
+    history = inputs.history if inputs.history is not None else UserHistory.empty()
+    result = _popular_result(req, view, set(history.item_ids) | inputs.seen_all, state, inputs.degraded, now_ms)
+    return dataclasses.replace(result, degraded=inputs.degraded, cold_start=False)

@@ -1,11 +1,14 @@
 // Builds dist/tracker.mjs (ES module) and dist/tracker.iife.js (one line, global `graphrec`) with
 // esbuild; `--size` prints each bundle's minified and min+gzip bytes (node's zlib, level 9).
+// The IIFE bundle is also copied to api/static/demo/tracker.iife.js: the demo storefront ships it in
+// the Python package (so `make demo` needs no npm); tests/web/test_tracker.py keeps the copy fresh.
 import { build } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+export const packaged = fileURLToPath(new URL("../../../api/static/demo/tracker.iife.js", import.meta.url));
 
 const common = {
   bundle: true,
@@ -40,6 +43,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } else {
     mkdirSync(`${root}/dist`, { recursive: true });
     for (const [name, text] of Object.entries(out)) writeFileSync(`${root}/dist/${name}`, text);
-    console.log(`built ${Object.keys(out).map((n) => `dist/${n}`).join(", ")}`);
+    writeFileSync(packaged, out["tracker.iife.js"]);
+    console.log(`built ${Object.keys(out).map((n) => `dist/${n}`).join(", ")} (+ api/static/demo/tracker.iife.js)`);
   }
 }

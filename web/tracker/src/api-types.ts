@@ -265,6 +265,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/impressions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report Impressions
+         * @description Record which items of a recommendation list were shown (for CTR, conversion and experiments).
+         */
+        post: operations["report_impressions_v1_impressions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/experiments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Experiments
+         * @description The running experiment: impressions, CTR and conversion per arm with intervals and a significance test.
+         */
+        get: operations["experiments_v1_experiments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Feedback Table
+         * @description Impressions, attributed clicks and purchases per (model version, arm, source, segment).
+         */
+        get: operations["feedback_table_v1_feedback_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dashboard
+         * @description Ingest rate, model versions with offline metrics, the experiment's online CTR per arm over time,
+         *     segments and their top items: the data the /dashboard page plots.
+         */
+        get: operations["dashboard_v1_dashboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/identify": {
         parameters: {
             query?: never;
@@ -345,6 +426,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Categories
+         * @description Every category that holds items, with how many, by name.
+         */
+        get: operations["list_categories_v1_categories_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Items
+         * @description The catalogue, a page at a time, by item id.
+         */
+        get: operations["list_items_v1_items_get"];
+        /**
+         * Upsert Items
+         * @description Create or replace up to 1,000 items, all or nothing (secret key).
+         */
+        put: operations["upsert_items_v1_items_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/items/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Item
+         * @description One item as the catalogue describes it.
+         */
+        get: operations["read_item_v1_items__item_id__get"];
+        /**
+         * Upsert Item
+         * @description Create or replace one item's descriptive fields and categories (secret key).
+         */
+        put: operations["upsert_item_v1_items__item_id__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/model": {
         parameters: {
             query?: never;
@@ -369,6 +518,46 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ArmPublic */
+        ArmPublic: {
+            /** Name */
+            name: string;
+            /** Share */
+            share: number;
+            /** Version */
+            version: string | null;
+            /** Alpha */
+            alpha: number | null;
+            /** Strategy */
+            strategy: string;
+            /**
+             * Served
+             * @description recommendation lists answered
+             */
+            served: number;
+            /**
+             * Shown
+             * @description lists with at least one reported impression
+             */
+            shown: number;
+            /** Impressions */
+            impressions: number;
+            /** Clicks */
+            clicks: number;
+            /** Purchases */
+            purchases: number;
+            /** @description shown lists that led to an attributed click */
+            ctr: components["schemas"]["RatePublic"];
+            /** @description shown lists that led to an attributed purchase */
+            conversion: components["schemas"]["RatePublic"];
+        };
+        /** CategoriesPublic */
+        CategoriesPublic: {
+            /** Data */
+            data: components["schemas"]["CategoryPublic"][];
+            /** Count */
+            count: number;
+        };
         /** CategoryProbability */
         CategoryProbability: {
             /** Category */
@@ -379,6 +568,16 @@ export interface components {
              */
             probability: number;
         };
+        /** CategoryPublic */
+        CategoryPublic: {
+            /** Name */
+            name: string;
+            /**
+             * Items
+             * @description how many items are in the category
+             */
+            items: number;
+        };
         /** CategoryShare */
         CategoryShare: {
             /** Name */
@@ -388,6 +587,21 @@ export interface components {
              * @description share of the user's recency-decayed events on items of this category
              */
             share: number;
+        };
+        /** ComparisonPublic */
+        ComparisonPublic: {
+            /** Metric */
+            metric: string;
+            /**
+             * P Value
+             * @description two-proportion z-test, two-sided
+             */
+            p_value: number;
+            /**
+             * Better
+             * @description the significantly better arm (p < 0.05), else null
+             */
+            better: string | null;
         };
         /** ConsentPublic */
         ConsentPublic: {
@@ -451,6 +665,53 @@ export interface components {
             duplicate_ids: string[];
             /** Flagged Actors */
             flagged_actors: string[];
+            /**
+             * Unknown Items
+             * @description item ids the batch names that no catalogue described (created provisional); listed only when the server runs with GRAPHREC_UNKNOWN_ITEMS=flag
+             */
+            unknown_items?: string[];
+        };
+        /** ExperimentPublic */
+        ExperimentPublic: {
+            /** Id */
+            id: string;
+            /** Started Ms */
+            started_ms: number;
+            /** Arms */
+            arms: components["schemas"]["ArmPublic"][];
+            /** Comparisons */
+            comparisons: components["schemas"]["ComparisonPublic"][];
+        };
+        /** ExperimentsPublic */
+        ExperimentsPublic: {
+            /** Data */
+            data: components["schemas"]["ExperimentPublic"][];
+            /** Count */
+            count: number;
+        };
+        /** FeedbackPublic */
+        FeedbackPublic: {
+            /** Data */
+            data: components["schemas"]["FeedbackRowPublic"][];
+            /** Count */
+            count: number;
+        };
+        /** FeedbackRowPublic */
+        FeedbackRowPublic: {
+            /** Model Version */
+            model_version: string | null;
+            /** Arm */
+            arm: string | null;
+            /** Source */
+            source: string | null;
+            /** Segment */
+            segment: string | null;
+            /** Impressions */
+            impressions: number;
+            /** Clicks */
+            clicks: number;
+            /** Purchases */
+            purchases: number;
         };
         /** HealthPublic */
         HealthPublic: {
@@ -485,6 +746,35 @@ export interface components {
              * @description false when the visitor had no history left to move (already merged)
              */
             merged: boolean;
+        };
+        /**
+         * ImpressionCreate
+         * @description Which items of a recommendation list the visitor actually saw.
+         */
+        ImpressionCreate: {
+            /** Recommendation Id */
+            recommendation_id: string;
+            /** User Id */
+            user_id?: string | null;
+            /** Anonymous Id */
+            anonymous_id?: string | null;
+            /** Item Ids */
+            item_ids: string[];
+            /**
+             * Timestamp
+             * @description epoch ms (default: now)
+             */
+            timestamp?: number | null;
+        };
+        /** ImpressionsPublic */
+        ImpressionsPublic: {
+            /** Recommendation Id */
+            recommendation_id: string;
+            /**
+             * Recorded
+             * @description impressions added (repeats of one item are counted once)
+             */
+            recorded: number;
         };
         /** InteractionPublic */
         InteractionPublic: {
@@ -521,6 +811,144 @@ export interface components {
             data: components["schemas"]["InteractionPublic"][];
             /** Count */
             count: number;
+        };
+        /**
+         * ItemCreate
+         * @description One element of ``PUT /v1/items``.
+         */
+        ItemCreate: {
+            /**
+             * Title
+             * @description at most 512 characters
+             */
+            title?: string | null;
+            /**
+             * Categories
+             * @description at most 32 names of 1-256 characters; the item's whole category set (repeats count once)
+             */
+            categories?: string[];
+            /**
+             * Url
+             * @description the item's page: an http(s) URL or a site-relative path starting with '/', at most 2048 characters
+             */
+            url?: string | null;
+            /**
+             * Image Url
+             * @description an image of the item, same rules as url
+             */
+            image_url?: string | null;
+            /**
+             * Price
+             * @description finite, at least 0
+             */
+            price?: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code, three upper-case letters (EUR, USD)
+             */
+            currency?: string | null;
+            /**
+             * Available
+             * @description false: out of stock or withdrawn
+             * @default true
+             */
+            available: boolean;
+            /**
+             * Item Id
+             * @description an id: 1-256 characters, no leading or trailing whitespace, no control characters and no '/' (NFC-normalised)
+             */
+            item_id: string;
+        };
+        /** ItemPublic */
+        ItemPublic: {
+            /** Item Id */
+            item_id: string;
+            /** Title */
+            title: string | null;
+            /** Categories */
+            categories: string[];
+            /** Url */
+            url: string | null;
+            /** Image Url */
+            image_url: string | null;
+            /** Price */
+            price: number | null;
+            /** Currency */
+            currency: string | null;
+            /** Available */
+            available: boolean;
+            /**
+             * Provisional
+             * @description true: created by an event, never described by the catalogue
+             */
+            provisional: boolean;
+        };
+        /**
+         * ItemUpdate
+         * @description ``PUT /v1/items/{item_id}``: the item's descriptive fields (the id is the path's).
+         */
+        ItemUpdate: {
+            /**
+             * Title
+             * @description at most 512 characters
+             */
+            title?: string | null;
+            /**
+             * Categories
+             * @description at most 32 names of 1-256 characters; the item's whole category set (repeats count once)
+             */
+            categories?: string[];
+            /**
+             * Url
+             * @description the item's page: an http(s) URL or a site-relative path starting with '/', at most 2048 characters
+             */
+            url?: string | null;
+            /**
+             * Image Url
+             * @description an image of the item, same rules as url
+             */
+            image_url?: string | null;
+            /**
+             * Price
+             * @description finite, at least 0
+             */
+            price?: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code, three upper-case letters (EUR, USD)
+             */
+            currency?: string | null;
+            /**
+             * Available
+             * @description false: out of stock or withdrawn
+             * @default true
+             */
+            available: boolean;
+        };
+        /** ItemsPublic */
+        ItemsPublic: {
+            /** Data */
+            data: components["schemas"]["ItemPublic"][];
+            /** Count */
+            count: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= for the next page; null on the last one
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * ItemsUpsert
+         * @description ``PUT /v1/items``: up to 1,000 items, upserted all or nothing.
+         */
+        ItemsUpsert: {
+            /** Items */
+            items: components["schemas"]["ItemCreate"][];
+        };
+        /** ItemsUpserted */
+        ItemsUpserted: {
+            /** Upserted */
+            upserted: number;
         };
         /** ModelPublic */
         ModelPublic: {
@@ -619,6 +1047,11 @@ export interface components {
              * @description when the trending list was computed (epoch ms)
              */
             built_ms: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /**
          * ProfilePublic
@@ -686,6 +1119,11 @@ export interface components {
              * @description share of the events the bot guard flagged
              */
             bot_share: number;
+            /**
+             * Purchase Intent
+             * @description 0..1 from the last 24 h: 1 - exp(-(open carts + 0.3 clicks + 0.05 passive events)); open carts = carts - purchases
+             */
+            purchase_intent: number;
             /** Preferred Categories */
             preferred_categories: components["schemas"]["CategoryShare"][];
             /** Device Mix */
@@ -704,6 +1142,22 @@ export interface components {
              * @description the behavioural segment `graphrec segment` last put the user in (the API reloads it within GRAPHREC_SEGMENT_REFRESH_S of a new segmentation); none: not segmented
              */
             segment: string | null;
+        };
+        /** RatePublic */
+        RatePublic: {
+            /** Successes */
+            successes: number;
+            /** Trials */
+            trials: number;
+            /** Rate */
+            rate: number;
+            /**
+             * Low
+             * @description Wilson 95% interval
+             */
+            low: number;
+            /** High */
+            high: number;
         };
         /** RecommendationsPublic */
         RecommendationsPublic: {
@@ -726,10 +1180,30 @@ export interface components {
              * @enum {string}
              */
             personalised_from: "model" | "inductive" | "graph" | "none";
+            /**
+             * Recommendation Id
+             * @description report which items were shown with POST /v1/impressions, and send it as context.recommendation_id on events from this list: online metrics and experiments count them
+             */
+            recommendation_id?: string | null;
+            /**
+             * Experiment
+             * @description the running experiment this answer belongs to
+             */
+            experiment?: string | null;
+            /**
+             * Arm
+             * @description the experiment arm the user is in (stable per user)
+             */
+            arm?: string | null;
             /** Data */
             data: components["schemas"]["RecommendedItemPublic"][];
             /** Count */
             count: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /** RecommendedItemPublic */
         RecommendedItemPublic: {
@@ -759,6 +1233,25 @@ export interface components {
              * @description ids of the seen items whose co-interaction paths lead here, strongest first (explain=true, graph side)
              */
             evidence?: string[] | null;
+            /**
+             * Categories
+             * @description the item's categories, by name
+             */
+            categories?: string[];
+            /**
+             * Url
+             * @description the item's page, when the catalogue gave one
+             */
+            url?: string | null;
+            /** Image Url */
+            image_url?: string | null;
+            /** Price */
+            price?: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code of price
+             */
+            currency?: string | null;
         };
         /**
          * ScorePartsPublic
@@ -793,6 +1286,11 @@ export interface components {
             data: components["schemas"]["RecommendedItemPublic"][];
             /** Count */
             count: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /** TrendPublic */
         TrendPublic: {
@@ -866,6 +1364,12 @@ export interface components {
             page_section: string | null;
             /** @default null */
             viewport: components["schemas"]["Viewport"] | null;
+            /**
+             * Recommendation Id
+             * @description the recommendation list the event's item was picked from (its response's recommendation_id): the event is attributed to it; without it, to the latest list that showed the item within 24 h
+             * @default null
+             */
+            recommendation_id: string | null;
         };
         /**
          * EventIn
@@ -1096,6 +1600,10 @@ export interface operations {
                 /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
                 diversity?: number;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -1121,6 +1629,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
                 };
             };
             /** @description invalid input: every problem with its field and reason */
@@ -1166,6 +1683,10 @@ export interface operations {
                 /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
                 diversity?: number;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -1191,6 +1712,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
                 };
             };
             /** @description invalid input: every problem with its field and reason */
@@ -1796,6 +2326,261 @@ export interface operations {
             };
         };
     };
+    report_impressions_v1_impressions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImpressionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImpressionsPublic"];
+                };
+            };
+            /** @description malformed request (e.g. the body is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description not allowed (e.g. the user withdrew consent) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    experiments_v1_experiments_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentsPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    feedback_table_v1_feedback_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    dashboard_v1_dashboard_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     identify_v1_identify_post: {
         parameters: {
             query?: never;
@@ -1967,6 +2752,10 @@ export interface operations {
                 k?: number;
                 category?: string | null;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -2031,6 +2820,10 @@ export interface operations {
                 /** @description how many items */
                 k?: number;
                 explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -2060,6 +2853,379 @@ export interface operations {
             };
             /** @description unknown user or item */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_categories_v1_categories_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CategoriesPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    list_items_v1_items_get: {
+        parameters: {
+            query?: {
+                /** @description only items in this category */
+                category?: string | null;
+                /** @description items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemsPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    upsert_items_v1_items_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ItemsUpsert"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemsUpserted"];
+                };
+            };
+            /** @description malformed request (e.g. the body is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description not allowed (e.g. the user withdrew consent) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    read_item_v1_items__item_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description unknown user or item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    upsert_item_v1_items__item_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ItemUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemPublic"];
+                };
+            };
+            /** @description malformed request (e.g. the body is not JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description not allowed (e.g. the user withdrew consent) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,19 +6,28 @@ export type Recommendations = components["schemas"]["RecommendationsPublic"];
 export type SimilarItems = components["schemas"]["SimilarItemsPublic"];
 export type PopularItems = components["schemas"]["PopularItemsPublic"];
 export type ModelInfo = components["schemas"]["ModelPublic"];
+export type CatalogueItem = components["schemas"]["ItemPublic"];
+export type CatalogueItems = components["schemas"]["ItemsPublic"];
+export type Categories = components["schemas"]["CategoriesPublic"];
 
 type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never;
 type RecQuery = Query<"/v1/users/{user_id}/recommendations">;
 
-export interface RecommendationOptions {
+/** Paging and filtering every recommendation list takes. */
+export interface ListOptions {
   /** How many items (1-100). Default 10. */
   k?: number;
-  /** Item ids to leave out (e.g. what is in the cart); filtered here, after asking for k more. */
+  /** Item ids the server never returns (e.g. what is in the cart; at most 500). */
   exclude?: string[];
-  /** Leave out items the user already interacted with (server side). Server default: true. */
-  excludeSeen?: boolean;
+  /** `next_cursor` of the previous page of the same list: the next items, none repeated. */
+  cursor?: string | null;
   /** Ask for reasons, per-source scores and evidence. */
   explain?: boolean;
+}
+
+export interface RecommendationOptions extends ListOptions {
+  /** Leave out items the user already interacted with (server side). Server default: true. */
+  excludeSeen?: boolean;
   category?: string;
   /** 0 = pure relevance, 1 = maximal spread (MMR). */
   diversity?: number;
@@ -43,9 +52,15 @@ export class GraphrecError extends Error {
 export interface Client {
   recommendations(userId: string, opts?: RecommendationOptions): Promise<Recommendations>;
   anonymousRecommendations(anonymousId: string, opts?: RecommendationOptions): Promise<Recommendations>;
-  similar(itemId: string, opts?: { k?: number; explain?: boolean }): Promise<SimilarItems>;
-  popular(opts?: { category?: string; k?: number }): Promise<PopularItems>;
+  similar(itemId: string, opts?: ListOptions): Promise<SimilarItems>;
+  popular(opts?: ListOptions & { category?: string }): Promise<PopularItems>;
   model(): Promise<ModelInfo>;
+  /** The catalogue's categories with their item counts, by name. */
+  categories(): Promise<Categories>;
+  /** The catalogue a page at a time (by item id); pass `next_cursor` back as `cursor`. */
+  items(opts?: { category?: string; limit?: number; cursor?: string | null }): Promise<CatalogueItems>;
+  /** One item as the catalogue describes it (404: unknown). */
+  item(itemId: string): Promise<CatalogueItem>;
 }
 
 /** A small typed client for the recommendation reads (types generated from the OpenAPI document). */
@@ -78,28 +93,26 @@ export function createClient(o: ClientOptions): Client {
     return body as T;
   };
   const seg = (id: string, field: string): string => encodeURIComponent(normaliseId(id, field));
-  const recs = async (path: string, opts: RecommendationOptions): Promise<Recommendations> => {
-    const k = opts.k ?? 10;
-    const exclude = new Set(opts.exclude || []);
-    const q: RecQuery = { k: Math.min(100, k + exclude.size), explain: opts.explain, category: opts.category, diversity: opts.diversity, exclude_seen: opts.excludeSeen };
-    const r = await get<Recommendations>(path, q);
-    if (exclude.size) {
-      r.data = r.data.filter((it) => !exclude.has(it.item_id)).slice(0, k);
-      r.count = r.data.length;
-    }
-    return r;
+  // exclude= goes as one comma-separated parameter; each id is checked here first
+  const list = (o: ListOptions) => ({
+    k: o.k ?? 10, explain: o.explain, cursor: o.cursor,
+    exclude: o.exclude && o.exclude.length ? o.exclude.map((id) => normaliseId(id, "exclude")).join(",") : undefined,
+  });
+  const recs = async (path: string, o: RecommendationOptions): Promise<Recommendations> => {
+    const q: Omit<RecQuery, "exclude"> & { exclude?: string } = { ...list(o), category: o.category, diversity: o.diversity, exclude_seen: o.excludeSeen };
+    return get<Recommendations>(path, q);
   };
   return {
     recommendations: async (userId, opts = {}) => recs(`/v1/users/${seg(userId, "user_id")}/recommendations`, opts),
     anonymousRecommendations: async (anonymousId, opts = {}) => recs(`/v1/anonymous/${seg(anonymousId, "anonymous_id")}/recommendations`, opts),
-    similar: async (itemId, opts = {}) => {
-      const q: Query<"/v1/items/{item_id}/similar"> = { k: opts.k ?? 10, explain: opts.explain };
-      return get(`/v1/items/${seg(itemId, "item_id")}/similar`, q);
-    },
-    popular: (opts = {}) => {
-      const q: Query<"/v1/items/popular"> = { k: opts.k ?? 10, category: opts.category };
-      return get("/v1/items/popular", q);
-    },
+    similar: async (itemId, opts = {}) => get(`/v1/items/${seg(itemId, "item_id")}/similar`, list(opts)),
+    popular: async (opts = {}) => get("/v1/items/popular", { ...list(opts), category: opts.category }),
     model: () => get("/v1/model"),
+    categories: () => get("/v1/categories"),
+    items: async (opts = {}) => {
+      const q: Query<"/v1/items"> = { category: opts.category, limit: opts.limit, cursor: opts.cursor };
+      return get("/v1/items", q);
+    },
+    item: async (itemId) => get(`/v1/items/${seg(itemId, "item_id")}`),
   };
 }

@@ -3,7 +3,8 @@ export type { TrackerOptions, ConsentState, PurchaseItems } from "./tracker";
 export type { ActivityOptions, ScrollOptions } from "./activity";
 export { createClient, GraphrecError } from "./client";
 export type {
-  Client, ClientOptions, RecommendationOptions, Recommendations, RecommendedItem, SimilarItems, PopularItems, ModelInfo,
+  Client, ClientOptions, ListOptions, RecommendationOptions, Recommendations, RecommendedItem, SimilarItems, PopularItems,
+  ModelInfo, CatalogueItem, CatalogueItems, Categories,
 } from "./client";
 export { idProblem, normaliseId, MAX_ID_LENGTH } from "./ids";
 export { EVENT_TYPES, VALUE_RANGES, eventProblem } from "./events";

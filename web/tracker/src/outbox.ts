@@ -195,7 +195,10 @@ export class Outbox {
     const f = this._env.fetch;
     while (!this._closed && f) {
       const s = this._read();
-      if (!s.q.length) return;
+      if (!s.q.length) {
+        this._firstAt = 0; // the next event starts a new wait: flushInterval counts from the first one still pending
+        return;
+      }
       const now = this._env.now();
       if (s.next && now < s.next) return this._arm(s.next - now);
       const batch = this._take(s.q);

@@ -1,7 +1,7 @@
 import { Engagement } from "./activity";
 import type { ActivityOptions, ScrollOptions } from "./activity";
 import { createClient } from "./client";
-import type { Client, PopularItems, Recommendations, RecommendationOptions, SimilarItems } from "./client";
+import type { Client, ListOptions, PopularItems, Recommendations, RecommendationOptions, SimilarItems } from "./client";
 import { defaultEnv, uuid } from "./env";
 import type { Env } from "./env";
 import { EVENT_TYPES, eventProblem } from "./events";
@@ -291,11 +291,11 @@ export class Tracker {
     return Promise.reject(new Error("graphrec: no user or visitor yet"));
   }
 
-  similar(itemId: string, opts?: { k?: number; explain?: boolean }): Promise<SimilarItems> {
+  similar(itemId: string, opts?: ListOptions): Promise<SimilarItems> {
     return this._client.similar(itemId, opts);
   }
 
-  popular(opts?: { category?: string; k?: number }): Promise<PopularItems> {
+  popular(opts?: ListOptions & { category?: string }): Promise<PopularItems> {
     return this._client.popular(opts);
   }
 

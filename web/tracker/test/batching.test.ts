@@ -49,6 +49,22 @@ test("batching: a full batch goes at once; continuous events still flush by flus
   await r.close();
 });
 
+test("batching: once the queue is sent, the next event waits for the debounce again", async () => {
+  const r = rig({ ...quiet, debounce: 1000, flushInterval: 5000 });
+  r.tracker.track("click", "sku-1");
+  await r.clock.advance(1000);
+  assert.equal(r.http.sent.length, 1);
+  await r.clock.advance(10_000); // long past the first event's flushInterval
+  r.tracker.track("click", "sku-2");
+  await r.clock.advance(999);
+  assert.equal(r.http.sent.length, 1, "debounced, not sent at once");
+  r.tracker.track("click", "sku-3");
+  await r.clock.advance(1000);
+  assert.equal(r.http.sent.length, 2);
+  assert.deepEqual(r.http.sent[1]!.body.events.map((e: WireEvent) => e.item_id), ["sku-2", "sku-3"]);
+  await r.close();
+});
+
 test("batching: more than batchSize queued events go in several requests, in order", async () => {
   const r = rig({ ...quiet, batchSize: 4 });
   r.http.replies.push("network");

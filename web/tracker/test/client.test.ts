@@ -6,26 +6,53 @@ import { FakeFetch, rig } from "./helpers";
 const item = (id: string) => ({ item_id: id, title: null, score: 1, source: "graph" });
 const recs = (ids: string[]) => ({ user_id: "u42", model_version: "v1", degraded: false, cold_start: false, personalised_from: "model", data: ids.map(item), count: ids.length });
 
-test("client: recommendations builds the URL, sends the key, filters `exclude` after asking for more", async () => {
+test("client: recommendations builds the URL, sends the key, and `exclude` and `cursor` go to the server", async () => {
   const http = new FakeFetch();
   const c = createClient({ endpoint: "https://api.example.com/", key: "pk_test_1", fetch: http.fetch as typeof fetch });
-  http.replies.push({ status: 200, body: recs(["sku-1", "sku-2", "sku-3", "sku-4"]) });
-  const r = await c.recommendations("u 42", { k: 3, exclude: ["sku-2"], explain: true, excludeSeen: false });
-  assert.equal(http.sent[0]!.url, "https://api.example.com/v1/users/u%2042/recommendations?k=4&explain=true&exclude_seen=false");
+  http.replies.push({ status: 200, body: { ...recs(["sku-1", "sku-3", "sku-4"]), next_cursor: "c1.m" } });
+  const r = await c.recommendations("u 42", { k: 3, exclude: ["sku-2", "sku 5"], explain: true, excludeSeen: false });
+  assert.equal(http.sent[0]!.url, "https://api.example.com/v1/users/u%2042/recommendations?k=3&explain=true&exclude=sku-2%2Csku%205&exclude_seen=false");
   assert.equal(http.sent[0]!.method, "GET");
   assert.equal(http.sent[0]!.headers["X-API-Key"], "pk_test_1");
   assert.deepEqual(r.data.map((d) => d.item_id), ["sku-1", "sku-3", "sku-4"]);
-  assert.equal(r.count, 3);
+  assert.equal(r.next_cursor, "c1.m");
+  http.replies.push({ status: 200, body: { ...recs(["sku-7"]), next_cursor: null } });
+  await c.recommendations("u42", { k: 3, cursor: r.next_cursor });
+  assert.equal(http.sent[1]!.url, "https://api.example.com/v1/users/u42/recommendations?k=3&cursor=c1.m");
 
   http.replies.push({ status: 200, body: { item_id: "sku-9", model_version: null, degraded: true, data: [], count: 0 } });
-  await c.similar("sku-9", { k: 5 });
+  await c.similar("sku-9", { k: 5, exclude: ["sku-1"], cursor: "c2.m" });
   http.replies.push({ status: 200, body: { category: "books", data: [], count: 0, built_ms: 1 } });
   await c.popular({ category: "books & more", k: 3 });
   http.replies.push({ status: 200, body: { loaded: false } });
   await c.model();
-  assert.deepEqual(http.sent.slice(1).map((s) => s.url.replace("https://api.example.com", "")), [
-    "/v1/items/sku-9/similar?k=5", "/v1/items/popular?k=3&category=books%20%26%20more", "/v1/model",
+  assert.deepEqual(http.sent.slice(2).map((s) => s.url.replace("https://api.example.com", "")), [
+    "/v1/items/sku-9/similar?k=5&cursor=c2.m&exclude=sku-1", "/v1/items/popular?k=3&category=books%20%26%20more", "/v1/model",
   ]);
+  await assert.rejects(c.popular({ exclude: ["ok", "a/b"] }), /exclude must not contain '\/'/);
+  assert.equal(http.sent.length, 5, "a bad exclude id is refused before any request");
+});
+
+test("client: catalogue reads (categories, a page of items, one item)", async () => {
+  const http = new FakeFetch();
+  const c = createClient({ endpoint: "https://api.example.com", key: "pk_test_1", fetch: http.fetch as typeof fetch });
+  http.replies.push({ status: 200, body: { data: [{ name: "Kitchen", items: 2 }], count: 1 } });
+  assert.deepEqual((await c.categories()).data, [{ name: "Kitchen", items: 2 }]);
+  const mug = { item_id: "mug", title: "Mug", categories: ["Kitchen"], url: "/p/mug", image_url: null, price: 9.5, currency: "EUR", available: true, provisional: false };
+  http.replies.push({ status: 200, body: { data: [mug], count: 1, next_cursor: "n.m" } });
+  const page = await c.items({ category: "Kitchen", limit: 1 });
+  assert.equal(page.next_cursor, "n.m");
+  http.replies.push({ status: 200, body: { data: [], count: 0, next_cursor: null } });
+  await c.items({ category: "Kitchen", limit: 1, cursor: page.next_cursor });
+  http.replies.push({ status: 200, body: mug });
+  assert.equal((await c.item("mug")).price, 9.5);
+  http.replies.push({ status: 404, body: { detail: "unknown item 'x y'" } });
+  await assert.rejects(c.item("x y"), (e: unknown) => e instanceof GraphrecError && e.status === 404);
+  assert.deepEqual(http.sent.map((s) => s.url.replace("https://api.example.com", "")), [
+    "/v1/categories", "/v1/items?category=Kitchen&limit=1", "/v1/items?category=Kitchen&limit=1&cursor=n.m",
+    "/v1/items/mug", "/v1/items/x%20y",
+  ]);
+  await assert.rejects(c.item("a/b"), /item_id must not contain '\/'/);
 });
 
 test("client: bad ids are refused before any request; errors carry status, detail and Retry-After", async () => {

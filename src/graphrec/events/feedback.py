@@ -1,0 +1,219 @@
+"""The feedback loop's records: what was recommended, what was shown, and which events it led to.
+
+Why: without them nobody can tell whether a model version serves users better than another. Every
+recommendation response gets a ``recommendation_id`` and is recorded here with its model version,
+experiment arm, segment and each item's source; the client reports which of its items were actually
+shown (impressions); a later click, add-to-cart or purchase of a shown item is *attributed* to that
+list: to the one named in the event's ``context.recommendation_id``, else to the latest list that
+showed the item to the same actor within ``window_ms`` (24 h by default). Counts per (model version,
+arm, source, segment) are then plain group-bys (:meth:`FeedbackLog.counts`).
+
+Stored in the event log's SQLite file. Served lists are written with ``synchronous=NORMAL`` (WAL: a
+crash may lose the last moments of them, never corrupt the file) because they are on the read path
+and are analytics, not acknowledged data; impressions and outcomes are fsynced like the log.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from graphrec.events.log import EventLogUnavailable, LoggedEvent
+
+ATTRIBUTED_TYPES = ("click", "add_to_cart", "purchase")
+DAY_MS = 86_400_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS served (
+    rec_id        TEXT    PRIMARY KEY,
+    actor         TEXT    NOT NULL,
+    endpoint      TEXT    NOT NULL,
+    model_version TEXT,
+    experiment    TEXT,
+    arm           TEXT,
+    segment       TEXT,
+    items         TEXT    NOT NULL,   -- JSON [[item_id, source], ...] in ranked order
+    created_ms    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS served_by_experiment ON served (experiment, arm);
+CREATE TABLE IF NOT EXISTS impressions (
+    rec_id   TEXT    NOT NULL,
+    item_id  TEXT    NOT NULL,
+    actor    TEXT    NOT NULL,
+    position INTEGER NOT NULL,
+    source   TEXT,
+    ts       INTEGER NOT NULL,
+    PRIMARY KEY (rec_id, item_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS impressions_by_actor_item ON impressions (actor, item_id, ts);
+CREATE TABLE IF NOT EXISTS outcomes (
+    actor    TEXT    NOT NULL,
+    event_id TEXT    NOT NULL,
+    rec_id   TEXT    NOT NULL,
+    item_id  TEXT    NOT NULL,
+    type     TEXT    NOT NULL,
+    ts       INTEGER NOT NULL,
+    PRIMARY KEY (actor, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS outcomes_by_rec ON outcomes (rec_id);
+"""
+
+
+class UnknownRecommendation(ValueError):
+    """An impression names a recommendation id that was never served (or not to this actor)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServedList:
+    rec_id: str
+    actor: str
+    endpoint: str
+    model_version: str | None
+    experiment: str | None
+    arm: str | None
+    segment: str | None
+    items: list[tuple[str, str]]  # (item_id, source)
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArmCounts:
+    """One (experiment, arm)'s totals: lists served, lists with an impression, impressions, and lists
+    that led to a click / a purchase (the units of the online metrics)."""
+
+    experiment: str | None
+    arm: str | None
+    served: int
+    shown: int
+    impressions: int
+    clicked_lists: int
+    converted_lists: int
+    clicks: int
+    purchases: int
+
+
+class FeedbackLog:
+    """Served lists, impressions and attributed outcomes in the SQLite file at ``path``."""
+
+    def __init__(self, path: Path, *, window_ms: int = DAY_MS) -> None:
+        self.path = path
+        self.window_ms = window_ms
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        try:
+            with closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as db:
+                db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                yield db
+        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+            raise EventLogUnavailable(f"feedback log {self.path}: {exc}") from exc
+
+    # -- writes ------------------------------------------------------------------------------------
+    def record_served(self, lists: Sequence[ServedList]) -> None:
+        with self._connect(durable=False) as db:
+            db.executemany("INSERT OR IGNORE INTO served VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                (s.rec_id, s.actor, s.endpoint, s.model_version, s.experiment, s.arm, s.segment,
+                 json.dumps(s.items), s.created_ms) for s in lists])
+
+    def record_impressions(self, *, rec_id: str, actor: str, item_ids: Sequence[str], ts: int) -> int:
+        """The items of list ``rec_id`` the client showed to ``actor``; items not in the list are refused
+        (:class:`UnknownRecommendation`), repeats ignored. Returns impressions added."""
+        with self._connect() as db:
+            row = db.execute("SELECT items FROM served WHERE rec_id = ? AND actor = ?", (rec_id, actor)).fetchone()
+            if row is None:
+                raise UnknownRecommendation(f"recommendation '{rec_id}' was not served to this visitor")
+            ranked = {item: (pos, source) for pos, (item, source) in enumerate(json.loads(row[0]))}
+            missing = [i for i in item_ids if i not in ranked]
+            if missing:
+                raise UnknownRecommendation(f"items not in recommendation '{rec_id}': {', '.join(missing[:10])}")
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO impressions VALUES (?, ?, ?, ?, ?, ?)",
+                           [(rec_id, i, actor, ranked[i][0], ranked[i][1], ts) for i in dict.fromkeys(item_ids)])
+            return db.total_changes - before
+
+    def attribute(self, events: Sequence[LoggedEvent]) -> int:
+        """Attribute click/cart/purchase events to the list that showed their item (see module docstring):
+        the event's ``recommendation_id`` when it names one, else the latest impression of the item to the
+        actor within the window. Idempotent per (actor, event id). Returns outcomes added."""
+        rows = []
+        with self._connect() as db:
+            for e in events:
+                if e.type not in ATTRIBUTED_TYPES:
+                    continue
+                named = e.recommendation_id
+                if named is not None:
+                    hit = db.execute("SELECT rec_id FROM impressions WHERE rec_id = ? AND item_id = ? AND actor = ?",
+                                     (named, e.item_id, e.actor)).fetchone()
+                else:
+                    hit = db.execute("SELECT rec_id FROM impressions WHERE actor = ? AND item_id = ? AND ts <= ? "
+                                     "AND ts >= ? ORDER BY ts DESC LIMIT 1",
+                                     (e.actor, e.item_id, e.ts, e.ts - self.window_ms)).fetchone()
+                if hit is not None:
+                    rows.append((e.actor, e.event_id, hit[0], e.item_id, e.type, e.ts))
+            if not rows:
+                return 0
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)", rows)
+            return db.total_changes - before
+
+    # -- reads -------------------------------------------------------------------------------------
+    def served_list(self, rec_id: str) -> ServedList | None:
+        with self._connect() as db:
+            r = db.execute("SELECT * FROM served WHERE rec_id = ?", (rec_id,)).fetchone()
+        if r is None:
+            return None
+        return ServedList(r[0], r[1], r[2], r[3], r[4], r[5], r[6], [tuple(x) for x in json.loads(r[7])], r[8])  # type: ignore[misc]
+
+    def arm_counts(self, experiment: str | None) -> list[ArmCounts]:
+        """Totals per arm of ``experiment`` (None: lists served outside any experiment)."""
+        query = """
+            SELECT s.experiment, s.arm, count(*) AS served,
+                   sum(CASE WHEN i.n > 0 THEN 1 ELSE 0 END), coalesce(sum(i.n), 0),
+                   sum(CASE WHEN o.clicks > 0 THEN 1 ELSE 0 END), sum(CASE WHEN o.purchases > 0 THEN 1 ELSE 0 END),
+                   coalesce(sum(o.clicks), 0), coalesce(sum(o.purchases), 0)
+            FROM served s
+            LEFT JOIN (SELECT rec_id, count(*) AS n FROM impressions GROUP BY rec_id) i ON i.rec_id = s.rec_id
+            LEFT JOIN (SELECT rec_id, sum(type = 'click') AS clicks, sum(type = 'purchase') AS purchases
+                       FROM outcomes GROUP BY rec_id) o ON o.rec_id = s.rec_id
+            WHERE s.experiment IS ? GROUP BY s.experiment, s.arm ORDER BY s.arm"""
+        with self._connect() as db:
+            rows = db.execute(query, (experiment,)).fetchall()
+        return [ArmCounts(*r) for r in rows]
+
+    def ctr_series(self, experiment: str, *, bucket_ms: int) -> list[dict[str, object]]:
+        """Per arm and time bucket (by when the list was served): shown lists and those that led to a click."""
+        query = """
+            SELECT s.arm, s.created_ms / ? AS b, count(*),
+                   sum(CASE WHEN o.clicks > 0 THEN 1 ELSE 0 END)
+            FROM served s
+            JOIN (SELECT DISTINCT rec_id FROM impressions) i ON i.rec_id = s.rec_id
+            LEFT JOIN (SELECT rec_id, sum(type = 'click') AS clicks FROM outcomes GROUP BY rec_id) o
+                   ON o.rec_id = s.rec_id
+            WHERE s.experiment = ? GROUP BY s.arm, b ORDER BY s.arm, b"""
+        with self._connect() as db:
+            rows = db.execute(query, (bucket_ms, experiment)).fetchall()
+        return [{"arm": arm, "t": b * bucket_ms, "shown": shown, "clicked": clicked,
+                 "ctr": clicked / shown if shown else 0.0} for arm, b, shown, clicked in rows]
+
+    def counts(self) -> list[dict[str, object]]:
+        """Impressions, clicks and purchases per (model version, arm, source, segment): the feedback table."""
+        query = """
+            SELECT s.model_version, s.arm, i.source, s.segment, count(*) AS impressions,
+                   coalesce(sum(o.clicks), 0), coalesce(sum(o.purchases), 0)
+            FROM impressions i JOIN served s ON s.rec_id = i.rec_id
+            LEFT JOIN (SELECT rec_id, item_id, sum(type = 'click') AS clicks, sum(type = 'purchase') AS purchases
+                       FROM outcomes GROUP BY rec_id, item_id) o ON o.rec_id = i.rec_id AND o.item_id = i.item_id
+            GROUP BY s.model_version, s.arm, i.source, s.segment
+            ORDER BY s.model_version, s.arm, i.source, s.segment"""
+        with self._connect() as db:
+            rows = db.execute(query).fetchall()
+        return [{"model_version": v, "arm": a, "source": src, "segment": seg, "impressions": n, "clicks": c,
+                 "purchases": p} for v, a, src, seg, n, c, p in rows]

@@ -1,0 +1,232 @@
+"""Webhooks for triggers: a durable outbox, signed deliveries, retries with backoff.
+
+Why an outbox: a firing is recorded in the same SQLite file as the trigger states before any HTTP
+call, so a receiver that is down (or an API restart) delays a webhook but never loses it; delivery is
+at least once, and every delivery carries its outbox id (``X-Graphrec-Delivery``) so a receiver can
+drop repeats. Signature (Stripe's scheme): ``X-Graphrec-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of
+"<t>.<body>" with the shared secret>``; a receiver recomputes it and checks ``t`` is recent.
+
+:class:`TriggerWorker` is the API's background thread: the ingest pipeline marks the users whose
+events were just logged, the worker recomputes their profiles, evaluates the rules
+(:mod:`graphrec.behaviour.triggers`), queues what fired and delivers what is due.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from graphrec.behaviour.profiles import DAY_MS, build_profile
+from graphrec.behaviour.triggers import Firing, TriggerBook, TriggerRule
+from graphrec.events.log import EventLog, LoggedEvent
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_outbox (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    payload      TEXT    NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_ms      INTEGER NOT NULL,
+    delivered_ms INTEGER,
+    dead         INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_due ON webhook_outbox (next_ms) WHERE delivered_ms IS NULL AND dead = 0;
+"""
+
+
+def sign(secret: bytes, body: bytes, *, at_s: int) -> str:
+    """The ``X-Graphrec-Signature`` header value for ``body`` sent at ``at_s``."""
+    mac = hmac.new(secret, f"{at_s}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at_s},v1={mac}"
+
+
+def verify(secret: bytes, body: bytes, header: str, *, now_s: int, tolerance_s: int = 300) -> bool:
+    """What a receiver does: recompute the signature and refuse stale timestamps (replays)."""
+    try:
+        parts = dict(p.split("=", 1) for p in header.split(","))
+        at_s = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now_s - at_s) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, body, at_s=at_s), header)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    payload: str
+    attempts: int
+    delivered_ms: int | None
+    dead: bool
+    last_error: str | None
+
+
+class Outbox:
+    """Queued webhook payloads in the SQLite file at ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as db:
+            db.execute("PRAGMA synchronous=FULL")
+            yield db
+
+    def enqueue(self, payloads: Sequence[Mapping[str, object]], *, now_ms: int) -> None:
+        with self._connect() as db:
+            db.executemany("INSERT INTO webhook_outbox (payload, next_ms) VALUES (?, ?)",
+                           [(json.dumps(p, sort_keys=True), now_ms) for p in payloads])
+
+    def claim_due(self, *, now_ms: int, lease_ms: int, limit: int = 50) -> list[OutboxRow]:
+        """Rows due now, leased to this caller (their ``next_ms`` moves ``lease_ms`` ahead, so another
+        worker does not send them at the same time)."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            rows = db.execute("SELECT id, payload, attempts, delivered_ms, dead, last_error FROM webhook_outbox "
+                              "WHERE delivered_ms IS NULL AND dead = 0 AND next_ms <= ? ORDER BY id LIMIT ?",
+                              (now_ms, limit)).fetchall()
+            db.executemany("UPDATE webhook_outbox SET next_ms = ? WHERE id = ?",
+                           [(now_ms + lease_ms, r[0]) for r in rows])
+            db.execute("COMMIT")
+        return [OutboxRow(i, p, a, d, bool(dead), e) for i, p, a, d, dead, e in rows]
+
+    def delivered(self, row_id: int, *, now_ms: int) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE webhook_outbox SET delivered_ms = ?, attempts = attempts + 1 WHERE id = ?",
+                       (now_ms, row_id))
+
+    def failed(self, row_id: int, *, error: str, next_ms: int, dead: bool) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE webhook_outbox SET attempts = attempts + 1, next_ms = ?, dead = ?, last_error = ? "
+                       "WHERE id = ?", (next_ms, int(dead), error[:500], row_id))
+
+    def rows(self) -> list[OutboxRow]:
+        with self._connect() as db:
+            found = db.execute("SELECT id, payload, attempts, delivered_ms, dead, last_error FROM webhook_outbox "
+                               "ORDER BY id").fetchall()
+        return [OutboxRow(i, p, a, d, bool(dead), e) for i, p, a, d, dead, e in found]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    url: str
+    secret: bytes
+    max_attempts: int = 8
+    retry_s: float = 1.0
+    retry_max_s: float = 300.0
+    timeout_s: float = 5.0
+
+
+def deliver_due(outbox: Outbox, target: WebhookTarget, client: httpx.Client, *, now_ms: int) -> int:
+    """Send every due row once; returns how many were delivered (2xx). Failures back off exponentially
+    (``retry_s * 2^attempts``, capped) and are given up after ``max_attempts`` (kept, marked dead)."""
+    sent = 0
+    for row in outbox.claim_due(now_ms=now_ms, lease_ms=int(target.timeout_s * 2000)):
+        body = row.payload.encode()
+        headers = {"Content-Type": "application/json", "X-Graphrec-Delivery": str(row.id),
+                   "X-Graphrec-Signature": sign(target.secret, body, at_s=now_ms // 1000),
+                   "User-Agent": "graphrec-webhooks"}
+        try:
+            response = client.post(target.url, content=body, headers=headers, timeout=target.timeout_s)
+            error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if error is None:
+            outbox.delivered(row.id, now_ms=now_ms)
+            sent += 1
+            continue
+        attempts = row.attempts + 1
+        delay_s = min(target.retry_s * 2 ** (attempts - 1), target.retry_max_s)
+        dead = attempts >= target.max_attempts
+        (logger.error if dead else logger.warning)("webhook %d to %s failed (attempt %d): %s", row.id, target.url,
+                                                   attempts, error)
+        outbox.failed(row.id, error=error, next_ms=now_ms + int(delay_s * 1000), dead=dead)
+    return sent
+
+
+class TriggerWorker:
+    """Background thread: profiles of freshly active users -> rules -> outbox -> deliveries."""
+
+    def __init__(self, *, log: EventLog, rules: Sequence[TriggerRule], target: WebhookTarget,
+                 categories: Callable[[], Mapping[str, Sequence[str]]], window_days: int = 30,
+                 tick_s: float = 0.25, clock: Callable[[], float] = time.time) -> None:
+        self.log = log
+        self.rules = list(rules)
+        self.target = target
+        self.categories = categories
+        self.window_days = window_days
+        self.tick_s = tick_s
+        self.clock = clock
+        self.book = TriggerBook(log.path)
+        self.outbox = Outbox(log.path)
+        self._dirty: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def mark(self, events: Sequence[LoggedEvent]) -> None:
+        """Called by the pipeline after it logged these events (cheap: no I/O here)."""
+        with self._lock:
+            self._dirty.update(e.actor for e in events)
+        self._wake.set()
+
+    def evaluate_dirty(self) -> list[Firing]:
+        with self._lock:
+            actors, self._dirty = sorted(self._dirty), set()
+        now_ms = int(self.clock() * 1000)
+        fired: list[Firing] = []
+        if not actors:
+            return fired
+        cols = self.log.columns(since_ms=now_ms - self.window_days * DAY_MS, actors=actors)
+        categories = self.categories()
+        for actor in actors:
+            profile = build_profile(actor, cols, now_ms=now_ms, window_days=self.window_days,
+                                    item_categories=categories)
+            fired.extend(self.book.evaluate(profile, self.rules, now_ms=now_ms))
+        if fired:
+            self.outbox.enqueue([f.payload() for f in fired], now_ms=now_ms)
+        return fired
+
+    def run_once(self, client: httpx.Client) -> None:
+        self.evaluate_dirty()
+        deliver_due(self.outbox, self.target, client, now_ms=int(self.clock() * 1000))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="graphrec-triggers", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        with httpx.Client() as client:
+            while not self._stop.is_set():
+                try:
+                    self.run_once(client)
+                except Exception:  # a bad tick must not end the worker; the next one retries
+                    logger.exception("trigger worker tick failed")
+                self._wake.wait(self.tick_s)
+                self._wake.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
