@@ -151,7 +151,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                 models=models, catalog=catalog, cograph=cograph, history=history,
                 recommender=Recommender(settings=s, store=store, history=history, models=models, catalog=catalog,
                                         cograph=cograph, health=health, blocking=blocking,
-                                        experiments=experiments, feedback=feedback),
+                                        experiments=experiments, feedback=feedback, next_action=next_action),
                 blocking=blocking, ingest=ingest, segments=segments, next_action=next_action,
                 refreshers=refreshers)
         finally:

@@ -24,7 +24,8 @@ class RecommendedItemPublic(BaseModel):
     item_id: str
     title: str | None = None
     score: float = Field(description="blended score in [0, 1] (popular: relative to the top item)")
-    source: Literal["embedding", "graph", "both", "popular"]
+    source: Literal["embedding", "graph", "both", "popular", "session"] = Field(description=(
+        "session: an anonymous visitor's likely next category (the next-category model), trending items in it"))
     reasons: list[str] | None = Field(None, description="human-readable evidence (explain=true only)")
     scores: ScorePartsPublic | None = Field(None, description="per-source scores (explain=true only)")
     evidence: list[str] | None = Field(None, description="ids of the seen items whose co-interaction paths "

@@ -28,8 +28,10 @@ from concurrent.futures import Executor
 from typing import Protocol, TypeVar
 
 from graphrec.behaviour.experiments import Arm, Experiment
+from graphrec.behaviour.next_action import NextActionModel
 from graphrec.config import Settings
 from graphrec.events.feedback import FeedbackLog, ServedList
+from graphrec.events.schema import ANON_PREFIX
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.model.state import ModelState
@@ -42,6 +44,7 @@ from graphrec.recommend.service import (
     RecResult,
     TraversalLimits,
     UserInputs,
+    mix_session_candidates,
     popular_for_user,
     recommend_for_user,
     similar_items,
@@ -74,6 +77,13 @@ class ArmSource(Protocol):
     def state_for(self, arm: Arm, current: ModelState | None) -> ModelState | None: ...
 
 
+class NextCategorySource(Protocol):
+    """The next-category model the API keeps fitted (graphrec.serving.next_action_holder)."""
+
+    @property
+    def model(self) -> NextActionModel: ...
+
+
 class ModelSource(Protocol):
     """Holds the served model; read once per request, so a hot swap never changes it mid-request."""
 
@@ -101,8 +111,10 @@ class Recommender:
 
     def __init__(self, *, settings: Settings, store: GraphStore, history: HistoryReader, models: ModelSource,
                  catalog: CatalogCache, cograph: IndexSource, health: StoreHealthView, blocking: Executor,
-                 experiments: ArmSource | None = None, feedback: FeedbackLog | None = None) -> None:
+                 experiments: ArmSource | None = None, feedback: FeedbackLog | None = None,
+                 next_action: NextCategorySource | None = None) -> None:
         self._store = store
+        self._next_action = next_action
         self._experiments = experiments
         self._feedback = feedback
         self._history = history
@@ -140,6 +152,13 @@ class Recommender:
             result = recommend_for_user(req, inputs, state=state, view=view, default_alpha=self._default_alpha,
                                         half_life_days=self._half_life_days, top_n=self._top_n, cograph=cograph,
                                         traversal=self._traversal, now_ms=now_ms)
+        if self._next_action is not None and req.user_id.startswith(ANON_PREFIX) and inputs.history is not None \
+                and len(inputs.history):
+            current = view.categories.get(inputs.history.item_ids[0], ())  # the visitor's latest item
+            prediction = self._next_action.model.predict(current, k=3)
+            if prediction.basis == "transitions":
+                result = mix_session_candidates(result, req, inputs.history, view, prediction.categories,
+                                                current=current)
         return await self._record(req.user_id, "user", result, assigned, now_ms)
 
     async def _record(self, actor: str, endpoint: str, result: RecResult,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 
@@ -380,3 +380,50 @@ def popular_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState |
     history = inputs.history if inputs.history is not None else UserHistory.empty()
     result = _popular_result(req, view, set(history.item_ids) | inputs.seen_all, state, inputs.degraded, now_ms)
     return dataclasses.replace(result, degraded=inputs.degraded, cold_start=False)
+
+
+SESSION_MAX_HISTORY = 20  # a visitor with more history than this is served by the model and the graph alone
+SESSION_SHARE = 0.25
+
+
+def mix_session_candidates(result: RecResult, req: RecRequest, history: UserHistory, view: CatalogView,
+                           prediction: Sequence[tuple[str, float]], *, current: Sequence[str] = (),
+                           share: float = SESSION_SHARE) -> RecResult:
+    """The session-based candidate source for anonymous visitors: the last ``share`` of the list goes to
+    trending items of the categories the visitor will likely look at next (``prediction``, from the
+    next-category model), in proportion to their probabilities (largest remainders).
+
+    Why only the tail: the model and the graph know the visitor's items; the chain only knows where
+    sessions that passed through the same category went next. It matters most for thin histories, so
+    it is used up to :data:`SESSION_MAX_HISTORY` edges, and never under a category filter."""
+    if req.category is not None or not prediction or not 0 < len(history) <= SESSION_MAX_HISTORY:
+        return result
+    slots = max(1, round(req.k * share))
+    kept = result.items[: max(0, req.k - slots)] if len(result.items) >= req.k else list(result.items)
+    slots = req.k - len(kept)
+    if slots <= 0:
+        return result
+    total = sum(p for _, p in prediction)
+    raw = [slots * p / total for _, p in prediction] if total > 0 else [0.0] * len(prediction)
+    quota = [int(q) for q in raw]
+    for j in sorted(range(len(raw)), key=lambda j: (-(raw[j] - quota[j]), j))[: slots - sum(quota)]:
+        quota[j] += 1
+    taken = {i.item_id for i in kept}
+    skip = (set(history.item_ids) if req.exclude_seen else set()) | taken
+    floor = kept[-1].score if kept else 1.0
+    added: list[RecItem] = []
+    where = ", ".join(current) or "this"
+    for (category, p), n in zip(prediction, quota, strict=True):
+        if n <= 0:
+            continue
+        for item, _ in view.trending(category, n, exclude=Skip(skip, req.leave_out)):
+            skip.add(item)
+            reason = (f"visitors looking at {where} often go on to {category} ({p:.0%} of such steps)",) \
+                if req.explain else ()
+            added.append(RecItem(item, view.title(item), 0.0, "session", reason))
+    if not added:
+        return result
+    step = floor / (len(added) + 1) if floor > 0 else 0.0
+    added = [dataclasses.replace(it, score=round(floor - step * (j + 1), 6)) for j, it in enumerate(added)]
+    items = kept + added
+    return dataclasses.replace(result, items=items, source_mix=_mix(items))

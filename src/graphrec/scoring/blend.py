@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-Source = Literal["embedding", "graph", "both", "popular"]
+Source = Literal["embedding", "graph", "both", "popular", "session"]
 
 
 SOURCES: tuple[Source, Source, Source] = ("embedding", "graph", "both")

@@ -1218,9 +1218,10 @@ export interface components {
             score: number;
             /**
              * Source
+             * @description session: an anonymous visitor's likely next category (the next-category model), trending items in it
              * @enum {string}
              */
-            source: "embedding" | "graph" | "both" | "popular";
+            source: "embedding" | "graph" | "both" | "popular" | "session";
             /**
              * Reasons
              * @description human-readable evidence (explain=true only)
