@@ -4,6 +4,7 @@ visits of users whose tastes are known."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from graphrec.serving.experiments import read_experiment, write_experiment
 from tests.api.conftest import API_KEY
 
 NOW = int(time.time() * 1000)
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "experiments"
 CATEGORIES = ("books", "games", "garden", "music")
 USERS = 100
 
@@ -92,6 +94,8 @@ def test_the_worse_arm_loses_significantly_after_simulated_visits(shop: TestClie
                 assert shop.post("/v1/events", json={"events": events}).status_code == 202
     assert all(len(arms) == 1 for arms in arms_seen.values())  # stable assignment across visits
     report = shop.get("/v1/experiments").json()["data"][0]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # the report, for whoever reads the run (git-ignored)
+    (ARTIFACTS / "simulation-report.json").write_text(json.dumps(report, indent=2))
     arms = {a["name"]: a for a in report["arms"]}
     assert arms["graph"]["shown"] + arms["trending"]["shown"] == 2 * USERS
     assert 0.3 < arms["trending"]["served"] / (2 * USERS) < 0.7
