@@ -1,7 +1,8 @@
 """Pure functions behind ``graphrec train`` and ``graphrec publish`` (the CLI only parses arguments).
 
 ``train`` exports a snapshot from the store (or takes one), fits GraphSAGE, tunes the blend weight on
-the same snapshot (``blend.json``) and writes a new version directory under ``models_path``;
+the same snapshot (``blend.json``; given a ``NewUserTuner``, also the weights for users the version will
+not know, by history length) and writes a new version directory under ``models_path``;
 ``publish`` copies a version's embeddings onto the graph nodes and records it as current.
 
 Why tuning happens here: it needs a snapshot, which training has in hand and serving does not; an
