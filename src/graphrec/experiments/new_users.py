@@ -239,10 +239,11 @@ def _item_knn_grid(snapshot: Snapshot) -> Iterator[tuple[dict[str, float], ItemK
     """Every ``(params, model)`` of the ItemKNN grid fitted on ``snapshot``: one fit per shrinkage,
     pruned to each neighbour count (:meth:`ItemKNN.pruned`)."""
     for shrink in ITEM_KNN_SHRINKS:
-        base = ItemKNN(neighbours=max(ITEM_KNN_NEIGHBOURS), shrink=shrink)
-        base.fit(snapshot)
-        for neighbours in ITEM_KNN_NEIGHBOURS:
-            yield {"neighbours": neighbours, "shrink": shrink}, base.pruned(neighbours)
+        model = ItemKNN(neighbours=max(ITEM_KNN_NEIGHBOURS), shrink=shrink)
+        model.fit(snapshot)
+        for neighbours in sorted(ITEM_KNN_NEIGHBOURS, reverse=True):  # each pruned from the last: fewer to sort
+            model = model.pruned(neighbours)
+            yield {"neighbours": neighbours, "shrink": shrink}, model
 
 
 def tune_item_knn(snapshot: Snapshot, tuning: NewUserTuning, seed: int) -> dict[int, dict[str, float]]:
@@ -251,7 +252,9 @@ def tune_item_knn(snapshot: Snapshot, tuning: NewUserTuning, seed: int) -> dict[
     earlier grid point)."""
     split = _validation_split(snapshot, tuning, seed)
     scored: dict[int, list[tuple[float, float, int, dict[str, float]]]] = {n: [] for n in tuning.lengths}
-    for position, (params, model) in enumerate(_item_knn_grid(split.train)):
+    for params, model in _item_knn_grid(split.train):
+        position = ITEM_KNN_SHRINKS.index(params["shrink"]) * len(ITEM_KNN_NEIGHBOURS) + \
+            ITEM_KNN_NEIGHBOURS.index(int(params["neighbours"]))
         for n in tuning.lengths:
             recall, ndcg = per_user_metrics(rank_from_history(model, split.fed(n), k=tuning.k), split.rest(n))
             scored[n].append((float(ndcg.mean()), float(recall.mean()), -position, params))
