@@ -11,9 +11,17 @@ import pytest
 from model.graphs import block_snapshot
 from typer.testing import CliRunner
 
-from graphrec.evaluation.datasets import load_lightgcn, load_movielens
+from graphrec.config import Settings
+from graphrec.data.importer import import_dataset
+from graphrec.data.readers import read_events
+from graphrec.data.synthetic import SyntheticSpec, generate
+from graphrec.data.weighing import weigher_for
+from graphrec.evaluation.datasets import load_events, load_lightgcn, load_movielens
 from graphrec.experiments.runner import EvalConfig
+from graphrec.export import ExportConfig, export_snapshot
+from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.model.pipeline import load_config
+from graphrec.snapshot import Snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +49,33 @@ def test_lightgcn_loader_keeps_the_given_split(tmp_path: Path) -> None:
     n_test = sum(len(line.split()) - 1 for line in test_txt.read_text().splitlines())
     assert split.train.n_edges == n_train and split.test.nnz == n_test
     assert split.train.matrix("ones").multiply(split.test).nnz == 0
+
+
+def test_an_events_file_loads_as_an_import_into_a_fresh_store_holds_it(store: FalkorDBStore, tmp_path: Path
+                                                                       ) -> None:
+    """``--dataset events:FILE`` sees the edges ``graphrec import --format events`` writes (the same
+    weights, newest timestamps and categories), exported undecayed, positives only."""
+    report = generate(SyntheticSpec(interactions=3_000, seed=5), tmp_path / "events.csv")
+    loaded = load_events(report.events_path)
+    import_dataset(store, read_events(report.events_path), fmt="events", batch_size=1_000,
+                   weigher=weigher_for(store, Settings(_env_file=None)))  # type: ignore[call-arg]
+    exported = export_snapshot(store, ExportConfig(decay=False), half_life_days=30.0, progress=False)
+
+    def edges(s: Snapshot) -> dict[tuple[str, str], tuple[float, int]]:
+        return {(u, i): (round(float(w), 4), int(t)) for u, i, w, t in zip(
+            s.user_ids[s.rows].tolist(), s.item_ids[s.indices].tolist(), s.weights.tolist(), s.timestamps.tolist(),
+            strict=True)}
+
+    assert loaded.n_edges > 300 and np.all(loaded.weights > 0)
+    assert edges(loaded) == edges(exported)
+    assert set(loaded.category_names.tolist()) == set(exported.category_names.tolist())
+    cats = {i: set(loaded.category_names[loaded.category_indices[loaded.category_indptr[k]:
+                                                                 loaded.category_indptr[k + 1]]].tolist())
+            for k, i in enumerate(loaded.item_ids.tolist())}
+    cats_exported = {i: set(exported.category_names[exported.category_indices[exported.category_indptr[k]:
+                                                                               exported.category_indptr[k + 1]]]
+                            .tolist()) for k, i in enumerate(exported.item_ids.tolist())}
+    assert cats == cats_exported
 
 
 def test_evaluate_command_writes_results(tmp_path: Path) -> None:

@@ -114,3 +114,21 @@ def test_tuning_and_early_stopping_follow_the_test_protocol() -> None:
         _, extra = tune("ItemKNN", cfg, load_split(cfg, snapshot=snap))
         assert extra["validation_split"].startswith(protocol), extra
         assert _graphsage(cfg).config.validation_protocol == protocol
+
+
+def test_item_knn_pruned_keeps_the_nearest_of_a_wider_fit() -> None:
+    """A neighbours grid prunes one wide fit (the new-user protocol's tuning); it keeps what a narrow fit keeps."""
+    snap = block_snapshot()
+    wide = ItemKNN(neighbours=20, shrink=10.0)
+    wide.fit(snap)
+    narrow = ItemKNN(neighbours=5, shrink=10.0)
+    narrow.fit(snap)
+    pruned = wide.pruned(5)
+    assert pruned.neighbours == 5 and pruned.shrink == 10.0
+    got, want = pruned._kept, narrow._kept  # row i: item i's nearest items
+    assert got.shape == want.shape and got.nnz == want.nnz < wide._kept.nnz
+    for row in range(got.shape[0]):  # the same similarities kept per item (a tie may keep another item)
+        np.testing.assert_allclose(np.sort(got[row].data), np.sort(want[row].data), rtol=1e-6)
+    np.testing.assert_allclose(pruned._similarity.toarray(), got.T.toarray())  # column-pruned: the transpose
+    with pytest.raises(ValueError, match="cannot keep 30 neighbours of a fit that kept 20"):
+        wide.pruned(30)

@@ -20,9 +20,9 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("data", ("graphrec.events", "graphrec.data", "graphrec.snapshot", "graphrec.export")),
     ("scoring", ("graphrec.scoring", "graphrec.evaluation", "graphrec.index", "graphrec.behaviour")),
     ("model", ("graphrec.model",)),
-    ("experiments", ("graphrec.experiments",)),
     ("recommend", ("graphrec.recommend",)),
     ("serving", ("graphrec.serving",)),
+    ("experiments", ("graphrec.experiments",)),
     ("api", ("api",)),
     ("commands", ("graphrec.commands", "graphrec.cli", "graphrec.demo")),
 )
@@ -30,9 +30,10 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
 ``graph``: the store ports, their adapters and Cypher dialects; ``data``: the ingest pipeline,
 importers, snapshots and export; ``scoring``: the traversal and blend rules, ranking metrics, splits
 and baselines, the ANN index, behaviour profiles and segments; ``model``: GraphSAGE, training,
-artifacts, blend tuning and publishing;
-``experiments``: offline comparisons of models; ``recommend``: candidates, filters, explanations;
-``serving``: the served model and in-memory indexes; ``api``: HTTP; ``commands``: the CLI."""
+artifacts, blend tuning and publishing; ``recommend``: candidates, filters, explanations; ``serving``: the
+served model and in-memory indexes; ``experiments``: offline comparisons of models, above the serving
+path because the new-user protocol scores held-out users through the very function the API answers with;
+``api``: HTTP; ``commands``: the CLI."""
 
 
 def unit_of(module: str) -> str | None:

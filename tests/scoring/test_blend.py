@@ -43,3 +43,20 @@ def test_one_empty_source() -> None:
     assert got.ids.tolist() == ["y", "x"] and got.scores.tolist() == pytest.approx([1.0, 0.0])
     assert [SOURCES[s] for s in got.sources.tolist()] == ["graph", "graph"]
     assert len(blend(np.array([], dtype=str), np.zeros(0), np.array([], dtype=str), np.zeros(0), 0.5)) == 0
+
+
+def test_the_prior_mixes_in_with_weight_beta() -> None:
+    emb_ids, emb_scores = np.array(["a", "b"]), np.array([2.0, 0.0])  # normalised: a 1, b 0
+    graph_ids, graph_scores = np.array(["b", "c"]), np.array([3.0, 1.0])  # b 1, c 0
+    prior = (np.array(["c", "d", "a"]), np.array([10.0, 5.0, 0.0]))  # c 1, d 0.5, a 0
+    got = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.5, prior=prior, beta=0.4)
+    scores = dict(zip(got.ids.tolist(), got.scores.tolist(), strict=True))
+    assert scores == pytest.approx({"a": 0.6 * 0.5, "b": 0.6 * 0.5, "c": 0.4, "d": 0.2})
+    sources = dict(zip(got.ids.tolist(), [SOURCES[s] for s in got.sources.tolist()], strict=True))
+    assert sources == {"a": "embedding", "b": "both", "c": "graph", "d": "popular"}  # d: the prior alone
+    assert got.ids.tolist() == ["c", "a", "b", "d"]
+    # beta 0 (or no prior) is the two-source rule, to the bit
+    two = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.5)
+    same = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.5, prior=prior, beta=0.0)
+    assert same.ids.tolist() == two.ids.tolist() and same.scores.tolist() == two.scores.tolist()
+    assert set(two.ids.tolist()) == {"a", "b", "c"}

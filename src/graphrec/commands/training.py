@@ -80,6 +80,7 @@ def train_command(
                                       "(overrides [train] device; default auto = a GPU when torch sees one)."),
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
+    from graphrec.experiments.new_users import NewUserBlendTuner, ServingPath
     from graphrec.model.pipeline import load_config, train
     from graphrec.snapshot import Snapshot
 
@@ -88,16 +89,18 @@ def train_command(
         cfg = cfg.model_copy(update={"train": _with_device(cfg.train.model_dump(), device)})
     _check_device(cfg.train.device)
     settings = Settings()
+    new_users = NewUserBlendTuner(ServingPath.from_settings(settings))  # new users' blend, by history length
     if snapshot_dir is not None:
         out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
                     snapshot=Snapshot.load(snapshot_dir), version=version, progress=not quiet,
-                    checkpoint_dir=checkpoint_dir)
+                    checkpoint_dir=checkpoint_dir, new_users=new_users)
     else:
         from graphrec.graph.factory import open_store
 
         with open_store(settings) as store:
             out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
-                        store=store, version=version, progress=not quiet, checkpoint_dir=checkpoint_dir)
+                        store=store, version=version, progress=not quiet, checkpoint_dir=checkpoint_dir,
+                        new_users=new_users)
     metrics = json.loads((out / "metrics.json").read_text())
     typer.echo(f"model version {out.name} written to {out}")
     typer.echo(json.dumps(metrics, indent=2))
@@ -105,13 +108,16 @@ def train_command(
 
 
 def evaluate_command(
-    dataset: str = typer.Option("store", "--dataset", help="movielens:PATH | lightgcn:TRAIN_TXT,TEST_TXT | store"),
+    dataset: str = typer.Option("store", "--dataset", help="movielens:PATH | events:FILE (graphrec generate's "
+                                "CSV) | lightgcn:TRAIN_TXT,TEST_TXT | store"),
     seed: int = typer.Option(0, "--seed"),
     seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 0,1,2: every model on "
                                      "each seed's split; means, 95% intervals and a paired test of the two best."),
     output: Path = typer.Option(Path("runs/eval"), "--output", "-o", help="Directory for results.*"),
     config: Path | None = typer.Option(None, "--config", help="TOML with \\[evaluation] (and \\[train]) tables."),
-    protocol: str | None = typer.Option(None, "--protocol", help="random | temporal (per-user holdout)."),
+    protocol: str | None = typer.Option(None, "--protocol", help="random | temporal (per-user holdout of edges) | "
+                                        "new-users (whole users held out, served through the API's code from "
+                                        "their first 1, 3, 5, 10 interactions)."),
     ratings: str | None = typer.Option(None, "--ratings", help="movielens: implicit (default: every rating, "
                                        "weight 1) | positive | signed (4-5 stars, weighed as the import does)."),
     models: str | None = typer.Option(None, "--models", help="Comma-separated subset of the models."),
@@ -124,6 +130,7 @@ def evaluate_command(
     from pydantic import ValidationError
 
     from graphrec.evaluation.report import markdown_table
+    from graphrec.experiments.new_users import ServingPath
     from graphrec.experiments.runner import EvalConfig, run_evaluation
 
     raw = _read_toml(config)
@@ -158,9 +165,15 @@ def evaluate_command(
     from graphrec.graph.neo4j_store import Neo4jStore
 
     settings = Settings()
+    serving = ServingPath.from_settings(settings)  # the new-user protocol serves with the API's settings
     on_neo4j = settings.graph_location.kind == "neo4j"
-    if dataset != "store" and not (on_neo4j and cfg.gds):
-        rows = run_evaluation(cfg, output)
+    new_users = cfg.protocol == "new-users"
+    if dataset != "store" and not (on_neo4j and cfg.gds and not new_users):
+        try:
+            rows = run_evaluation(cfg, output, serving=serving)
+        except ValueError as exc:  # a data set the protocol cannot use, or too few users to hold out
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
     else:
         from graphrec.export import ExportConfig, export_snapshot
         from graphrec.graph.factory import open_store
@@ -169,10 +182,14 @@ def evaluate_command(
             if dataset == "store":
                 snapshot = export_snapshot(store, ExportConfig.model_validate(raw.get("export", {})),
                                            half_life_days=settings.half_life_days)
-            gds = store.gds() if isinstance(store, Neo4jStore) and cfg.gds else None
-            if on_neo4j and cfg.gds and gds is None:
+            gds = store.gds() if isinstance(store, Neo4jStore) and cfg.gds and not new_users else None
+            if on_neo4j and cfg.gds and gds is None and not new_users:
                 typer.echo("note: this Neo4j has no Graph Data Science plugin: no GDS-FastRP-kNN row", err=True)
-            rows = run_evaluation(cfg, output, snapshot=snapshot, gds=gds)
+            rows = run_evaluation(cfg, output, snapshot=snapshot, gds=gds, serving=serving)
+    if new_users:
+        typer.echo((output / "results.md").read_text())
+        typer.echo(f"results: {output / 'results.json'}, {output / 'results.md'}; versions: {output / 'versions'}")
+        return
     typer.echo(markdown_table([{k: v for k, v in r.items() if not k.endswith(("@10", "@10 ±"))} for r in rows]))
     paired = json.loads((output / "results.json").read_text())["meta"].get("paired_test_sentence")
     if paired:

@@ -1,4 +1,4 @@
-"""Datasets for ``graphrec evaluate``: MovieLens ``u.data``, LightGCN ``train.txt``/``test.txt``.
+"""Datasets for ``graphrec evaluate``: MovieLens ``u.data``, events files, LightGCN ``train.txt``/``test.txt``.
 
 MovieLens ratings are read by one of :mod:`graphrec.data.ratings`'s modes: ``implicit`` (the default,
 LightGCN-style: every rating an interaction of weight 1), or ``positive``/``signed`` (only 4 and 5
@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from graphrec.data.ratings import RatingMode, rating_weights
 from graphrec.evaluation.splits import Split, given_split
@@ -36,6 +37,37 @@ def load_movielens(path: str | Path, *, ratings: RatingMode = "implicit") -> Sna
         user_ids=users.astype(str), item_ids=items.astype(str), rows=u_idx, cols=i_idx,
         weights=weights.astype(np.float32), timestamps=raw[:, 3] * 1000,
         manifest={"source": f"movielens:{root}", "ratings": ratings},
+    )
+
+
+def load_events(path: str | Path) -> Snapshot:
+    """An events file (``user_id,item_id,event_type,timestamp[,value]``; ``graphrec generate`` writes
+    one) as a fresh store would hold it after ``graphrec import --format events``: the same reader and
+    validation, one edge per (user, item) weighed by the packaged policy (static dwell cap) and stamped
+    with its newest event, item categories from the catalogue beside the file. Like the export, only
+    edges with a positive weight are kept; unlike it, weights are not decayed (a file has no "now"; as
+    with MovieLens, every model sees the same weights)."""
+    from graphrec.data.columns import aggregate
+    from graphrec.data.readers import read_events
+    from graphrec.events.policy import load_policy, policy_weigher
+
+    file = Path(path)
+    dataset = read_events(file)
+    edges = aggregate(dataset.events, policy_weigher(load_policy()))
+    weights = edges.column("w").to_numpy()
+    keep = weights > 0
+    users, u_idx = np.unique(edges.column("u").to_numpy(zero_copy_only=False).astype(str)[keep], return_inverse=True)
+    items, i_idx = np.unique(edges.column("i").to_numpy(zero_copy_only=False).astype(str)[keep], return_inverse=True)
+    names = np.array(sorted({c for item in dataset.items for c in item.categories}), dtype=str)
+    position = {item: k for k, item in enumerate(items.tolist())}
+    pairs = [(position[item.id], int(np.searchsorted(names, c))) for item in dataset.items if item.id in position
+             for c in item.categories]
+    rows, cols = (np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64))
+    categories = sp.csr_matrix((np.ones(len(pairs), np.float32), (rows, cols)), shape=(len(items), len(names)))
+    return Snapshot.from_coo(
+        user_ids=users, item_ids=items, rows=u_idx, cols=i_idx, weights=weights[keep].astype(np.float32),
+        timestamps=edges.column("l").to_numpy()[keep].astype(np.int64), item_categories=categories,
+        category_names=names, manifest={"source": f"events:{file}", "policy": "packaged"},
     )
 
 

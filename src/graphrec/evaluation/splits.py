@@ -1,4 +1,5 @@
-"""Split protocols: seeded random per-user holdout, temporal holdout, and given train/test files.
+"""Split protocols: seeded random per-user holdout, temporal holdout, given train/test files, and
+whole users held out as new users (:func:`new_user_split`).
 
 A split keeps the snapshot's id maps, so every model sees the same users and items, and the held-out
 edges are a CSR matrix over the same indices. Users with a single interaction stay entirely in
@@ -7,13 +8,14 @@ training (they cannot be evaluated without leaving them cold).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 
+from graphrec.graph.records import UserHistory
 from graphrec.snapshot import Snapshot
 
 
@@ -79,3 +81,85 @@ def holdout(protocol: Literal["random", "temporal"] | str) -> Holdout:
     if protocol == "temporal":
         return temporal_holdout
     raise ValueError(f"unknown split protocol {protocol!r}: random | temporal")
+
+
+@dataclass(frozen=True)
+class NewUserSplit:
+    """Whole users held out: ``train`` holds the other users' edges only, and every held-out user's
+    edges wait in time order, to be fed ``n`` at a time as a new user's live history.
+
+    ``train`` keeps the full item map (items only held-out users touched stay, without edges) but
+    lists only the training users, so a held-out user is unknown to anything fitted on it, as a user
+    who arrives after training is. Held-out user ``r``'s edges are
+    ``items/weights/timestamps[indptr[r]:indptr[r + 1]]``, oldest first; weights are the snapshot's.
+    """
+
+    train: Snapshot
+    user_ids: np.ndarray
+    indptr: np.ndarray
+    items: np.ndarray
+    weights: np.ndarray
+    timestamps: np.ndarray
+    protocol: str
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    def history(self, row: int, n: int) -> UserHistory:
+        """Held-out user ``row``'s first ``n`` edges as the store would hand them to serving."""
+        lo = self.indptr[row]
+        hi = min(lo + n, self.indptr[row + 1])
+        return UserHistory(self.train.item_ids[self.items[lo:hi]].tolist(),
+                           self.weights[lo:hi].astype(np.float64), self.timestamps[lo:hi].astype(np.int64))
+
+    def _part(self, n: int, *, fed: bool) -> sp.csr_matrix:
+        rank = np.arange(len(self.items)) - np.repeat(self.indptr[:-1], np.diff(self.indptr))
+        keep = rank < n if fed else rank >= n
+        rows = np.repeat(np.arange(self.n_users), np.diff(self.indptr))[keep]
+        return sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows, self.items[keep])),
+                             shape=(self.n_users, self.train.n_items))
+
+    def fed(self, n: int) -> sp.csr_matrix:
+        """``(held-out users, items)``: each user's first ``n`` items (what a model may see)."""
+        return self._part(n, fed=True)
+
+    def rest(self, n: int) -> sp.csr_matrix:
+        """``(held-out users, items)``: each user's items after the first ``n`` (what is scored)."""
+        return self._part(n, fed=False)
+
+
+def new_user_split(full: Snapshot, *, fraction: float, lengths: Sequence[int], min_rest: int, seed: int,
+                   max_users: int | None = None) -> NewUserSplit:
+    """Hold out ``fraction`` (at most ``max_users``) of the users with at least ``max(lengths) +
+    min_rest`` edges, chosen with ``seed``, so every history length is scored on the same users, each
+    with at least ``min_rest`` items left to find. A user's edges are ordered by ``last_ts``, ties
+    broken by a ``seed``-ed draw (one second can hold several MovieLens ratings)."""
+    deg = np.diff(full.indptr)
+    eligible = np.flatnonzero(deg >= max(lengths) + min_rest)
+    rng = np.random.default_rng(seed)
+    size = min(int(round(fraction * len(eligible))), max_users if max_users is not None else len(eligible))
+    if size == 0:
+        raise ValueError(f"no user to hold out: {len(eligible)} users have the {max(lengths) + min_rest} "
+                         f"interactions a history of {max(lengths)} plus {min_rest} to score needs")
+    held = np.sort(rng.choice(eligible, size=size, replace=False))
+    is_held = np.zeros(full.n_users, dtype=bool)
+    is_held[held] = True
+    rows = full.rows
+    keep = ~is_held[rows]
+    train_users = np.flatnonzero(~is_held)
+    train = Snapshot.from_coo(
+        user_ids=full.user_ids[train_users], item_ids=full.item_ids, rows=np.searchsorted(train_users, rows[keep]),
+        cols=full.indices[keep], weights=full.weights[keep], timestamps=full.timestamps[keep],
+        item_categories=full.item_category_matrix(), category_names=full.category_names,
+        manifest={**{k: v for k, v in full.manifest.items() if k != "content_hash"}, "split": "new-users",
+                  "parent_hash": full.manifest.get("content_hash")})
+    out = is_held[rows]
+    tie = rng.random(int(out.sum()))
+    order = np.lexsort((tie, full.timestamps[out], rows[out]))
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(deg[held], out=indptr[1:])
+    return NewUserSplit(train=train, user_ids=full.user_ids[held], indptr=indptr,
+                        items=full.indices[out][order], weights=full.weights[out][order],
+                        timestamps=full.timestamps[out][order],
+                        protocol=f"new-users:{fraction}:{seed}")

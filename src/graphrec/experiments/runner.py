@@ -1,11 +1,14 @@
 """``graphrec evaluate``: every model on the same seeded split, full ranking, one results table.
 
-Datasets: ``movielens:PATH`` (``u.data``), ``lightgcn:TRAIN_TXT,TEST_TXT`` (a given split) or
-``store`` (a snapshot exported from the graph store). Each model is fitted on the training edges
-only; ranking covers the whole catalogue minus the user's training items. Hyperparameters are tuned
-and GraphSAGE early-stops on a validation holdout of the training edges cut by the same protocol as
-the test split. With several ``seeds`` every model runs on each seed's split; the table then shows
-means with 95% intervals, and the two best models are compared with paired tests.
+Datasets: ``movielens:PATH`` (``u.data``), ``events:FILE`` (an events file as ``graphrec import --format
+events`` reads it, e.g. ``graphrec generate``'s), ``lightgcn:TRAIN_TXT,TEST_TXT`` (a given split) or
+``store`` (a snapshot exported from the graph store). ``--protocol new-users`` holds out whole users
+instead and serves them through the API's code (:mod:`graphrec.experiments.new_users`). Each model is
+fitted on the training edges only; ranking covers the whole catalogue minus the user's training
+items. Hyperparameters are tuned and GraphSAGE early-stops on a validation holdout of the training
+edges cut by the same protocol as the test split. With several ``seeds`` every model runs on each
+seed's split; the table then shows means with 95% intervals, and the two best models are compared
+with paired tests.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from graphrec.data.ratings import RatingMode
 from graphrec.evaluation.baselines import EASE, ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
 from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
-from graphrec.evaluation.datasets import load_lightgcn, load_movielens
+from graphrec.evaluation.datasets import load_events, load_lightgcn, load_movielens
 from graphrec.evaluation.metrics import ranking_metrics, top_k
 from graphrec.evaluation.protocol import Recommender
 from graphrec.evaluation.report import markdown_table, write_report
 from graphrec.evaluation.splits import Split, holdout
 from graphrec.evaluation.statistics import PairedComparison, mean_interval, paired_comparison
+from graphrec.experiments.new_users import NewUserProtocol, ServingPath, run_new_users
 from graphrec.graph.neo4j_gds import FastRPConfig, GdsClient
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
@@ -51,7 +55,11 @@ class EvalConfig(BaseModel):
     dataset: str = "store"
     ratings: RatingMode = Field("implicit", description="how movielens: ratings become interactions "
                                 "(graphrec.data.ratings): implicit | positive | signed")
-    protocol: Literal["random", "temporal"] = "random"
+    protocol: Literal["random", "temporal", "new-users"] = Field(
+        "random", description="random | temporal: per-user holdout of edges, every model; new-users: whole users "
+        "held out and served from their first n interactions through the API's code (graphrec.experiments.new_users)")
+    new_users: NewUserProtocol = Field(default_factory=NewUserProtocol, description="the new-users protocol's "
+                                       "held-out users, history lengths and tuning")
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
     seeds: list[int] | None = Field(None, min_length=1, description="run every model on each of these seeds' "
@@ -76,21 +84,34 @@ class EvalConfig(BaseModel):
         "otherwise; false = quiet")
 
 
+def load_dataset(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Snapshot:
+    """The whole data set named by ``cfg.dataset`` (``snapshot`` is used for ``store``); a given split
+    (``lightgcn:``) has no whole to return."""
+    kind, _, arg = cfg.dataset.partition(":")
+    if kind == "movielens":
+        return load_movielens(arg, ratings=cfg.ratings)
+    if kind == "events":
+        return load_events(arg)
+    if kind == "store":
+        if snapshot is None:
+            raise ValueError("dataset 'store' needs a snapshot exported from the graph store")
+        return snapshot
+    if kind == "lightgcn":
+        raise ValueError("a lightgcn: data set is a given split without timestamps: it cannot hold users out by "
+                         "time (use movielens:, events: or store)")
+    raise ValueError(f"unknown dataset {cfg.dataset!r}: movielens:PATH | events:FILE | lightgcn:TRAIN,TEST | store")
+
+
 def load_split(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Split:
     """The split named by ``cfg.dataset`` (``snapshot`` is used for ``store``)."""
     kind, _, arg = cfg.dataset.partition(":")
     if kind == "lightgcn":
         train_txt, _, test_txt = arg.partition(",")
         return load_lightgcn(train_txt, test_txt)
-    if kind == "movielens":
-        full = load_movielens(arg, ratings=cfg.ratings)
-    elif kind == "store":
-        if snapshot is None:
-            raise ValueError("dataset 'store' needs a snapshot exported from the graph store")
-        full = snapshot
-    else:
-        raise ValueError(f"unknown dataset {cfg.dataset!r}: movielens:PATH | lightgcn:TRAIN,TEST | store")
-    return holdout(cfg.protocol)(full, test_fraction=cfg.test_fraction, seed=cfg.seed)
+    if cfg.protocol == "new-users":
+        raise ValueError("the new-users protocol holds out users, not edges: run it with run_evaluation")
+    return holdout(cfg.protocol)(load_dataset(cfg, snapshot=snapshot), test_fraction=cfg.test_fraction,
+                                 seed=cfg.seed)
 
 
 def _graphsage(cfg: EvalConfig, *, mf: bool = False, **train: Any) -> GraphSAGERecommender:
@@ -179,14 +200,23 @@ def evaluate_model(model: Recommender, split: Split, ks: list[int], *, batch: in
 
 
 def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None = None,
-                   gds: GdsClient | None = None) -> list[dict[str, Any]]:
+                   gds: GdsClient | None = None, serving: ServingPath | None = None) -> list[dict[str, Any]]:
     """Run every model on each seed's split, write ``results.json``/``results.md``/``validation.png``.
 
     One seed: the rows of that split. Several: one row per model with the mean of every metric over
     the seeds and the 95% half-width of the primary ones (``recall@20 ±``), plus a paired comparison
     of the two best models in the report. ``gds``: a Neo4j with Graph Data Science, for the
-    GDS-FastRP-kNN row (computed inside Neo4j on the same training edges; nothing is written)."""
+    GDS-FastRP-kNN row (computed inside Neo4j on the same training edges; nothing is written).
+
+    ``protocol = "new-users"`` runs :func:`graphrec.experiments.new_users.run_new_users` instead, with
+    ``serving``: the API's settings (``ServingPath.from_settings``) its recommendations are computed with."""
     seeds = cfg.seeds or [cfg.seed]
+    if cfg.protocol == "new-users":
+        if serving is None:
+            raise ValueError("the new-users protocol serves through the API's code and needs its settings "
+                             "(serving=ServingPath.from_settings(settings))")
+        return run_new_users(load_dataset(cfg, snapshot=snapshot), cfg.new_users, cfg.graphsage, seeds=seeds,
+                             path=serving, output=output, dataset=cfg.dataset, progress=cfg.progress)
     runs = [_run_seed(cfg.model_copy(update={"seed": seed, "seeds": None}), snapshot=snapshot, gds=gds,
                       label="model" if len(seeds) == 1 else f"model (seed {seed})") for seed in seeds]
     last = runs[-1]
@@ -287,5 +317,5 @@ def compare_best(rows: list[dict[str, Any]], runs: list[SeedRun], metric: str) -
                              [run.per_user[b][metric] for run in runs])
 
 
-__all__ = ["EvalConfig", "build_models", "compare_best", "evaluate_model", "load_split", "markdown_table",
-           "run_evaluation", "summarise_seeds", "tune"]
+__all__ = ["EvalConfig", "build_models", "compare_best", "evaluate_model", "load_dataset", "load_split",
+           "markdown_table", "run_evaluation", "summarise_seeds", "tune"]

@@ -159,6 +159,21 @@ class ModelArtifact:
         return self.item_ids[idx[0][keep]], scores[0][keep]
 
     @cached_property
+    def popularity_order(self) -> np.ndarray:
+        """Item indices by training degree (the weighted degree the encoder normalised by), largest
+        first, ties by index (id order); sorted once, on first use."""
+        return np.lexsort((np.arange(len(self.item_degree)), -self.item_degree))
+
+    def popular(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(item_ids, degrees)`` of the ``k`` most popular items of this version's training graph.
+
+        The popularity prior of a new user's blend (:func:`graphrec.scoring.blend.blend`): the
+        version's own, so the prior the blend weights were tuned with is the one served.
+        """
+        top = self.popularity_order[:k]
+        return self.item_ids[top], self.item_degree[top].astype(np.float64)
+
+    @cached_property
     def cosine_index(self) -> ItemIndex:
         """Exact cosine search over the item vectors (built once, on first use: one normalised copy)."""
         return ItemIndex.build(self.item_embeddings, metric="cosine", exact_below=sys.maxsize)

@@ -1,7 +1,8 @@
 """Pure functions behind ``graphrec train`` and ``graphrec publish`` (the CLI only parses arguments).
 
 ``train`` exports a snapshot from the store (or takes one), fits GraphSAGE, tunes the blend weight on
-the same snapshot (``blend.json``) and writes a new version directory under ``models_path``;
+the same snapshot (``blend.json``; given a ``NewUserTuner``, also the weights for users the version will
+not know, by history length) and writes a new version directory under ``models_path``;
 ``publish`` copies a version's embeddings onto the graph nodes and records it as current.
 
 Why tuning happens here: it needs a snapshot, which training has in hand and serving does not; an
@@ -21,6 +22,7 @@ import os
 import time
 import tomllib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +32,14 @@ from graphrec.evaluation.splits import temporal_holdout
 from graphrec.export import ExportConfig, export_snapshot
 from graphrec.graph.port import GraphStore
 from graphrec.model.artifact import ModelArtifact
-from graphrec.model.blend_tuning import BlendParams, ensure_blend, load_blend
+from graphrec.model.blend_tuning import (
+    BlendParams,
+    NewUserTuner,
+    NewUserTuning,
+    ensure_blend,
+    load_blend,
+    save_blend,
+)
 from graphrec.model.config import TrainConfig
 from graphrec.model.gate import holdout_metrics, save_holdout
 from graphrec.model.trainer import Trainer
@@ -54,6 +63,7 @@ class PipelineConfig(BaseModel):
                                     "and `publish --if-better` judge it on (0: train on everything, no gate)")
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    new_users: NewUserTuning = Field(default_factory=NewUserTuning)
 
 
 def load_config(path: Path | None) -> PipelineConfig:
@@ -75,13 +85,16 @@ def new_version_name(snapshot_hash: str | None) -> str:
 def train(
     cfg: PipelineConfig, *, models_path: Path, half_life_days: float, store: GraphStore | None = None,
     snapshot: Snapshot | None = None, version: str | None = None, progress: Mode | bool = True,
-    checkpoint_dir: Path | None = None,
+    checkpoint_dir: Path | None = None, new_users: NewUserTuner | None = None,
 ) -> Path:
     """Export (unless ``snapshot`` is given), train, tune the blend, and write a version directory;
     returns its path.
 
     ``checkpoint_dir``: resumable training (see :class:`graphrec.model.trainer.Trainer`); a resumed run
-    must see the same snapshot, so resume long runs from a saved one (``graphrec export``)."""
+    must see the same snapshot, so resume long runs from a saved one (``graphrec export``).
+    ``new_users``: tunes the blend of users the version will not know, by history length
+    (``cfg.new_users``; :class:`graphrec.experiments.new_users.NewUserBlendTuner`), into ``blend.json``;
+    without it a new user is blended like everyone else."""
     if snapshot is None:
         if store is None:
             raise ValueError("train needs a store or a snapshot")
@@ -112,9 +125,28 @@ def train(
     if split is not None:
         save_holdout(out, snapshot, split)
     (out / "pipeline.json").write_text(cfg.model_dump_json(indent=2))
-    tune_version_blend(out, artifact, fit_on, half_life_days=half_life_days)
+    params = tune_version_blend(out, artifact, fit_on, half_life_days=half_life_days)
+    if params is not None and new_users is not None and cfg.new_users.enabled:
+        tune_new_user_blend(out, params, new_users, fit_on, cfg, epochs=max(result.best_epoch, 1))
     logger.info("wrote model version %s", out)
     return out
+
+
+def tune_new_user_blend(directory: Path, params: BlendParams, tuner: NewUserTuner, snapshot: Snapshot,
+                        cfg: PipelineConfig, *, epochs: int) -> BlendParams:
+    """Add the new-user weights to the version's ``blend.json``. Data too thin for the protocol (no user
+    with enough interactions) leaves new users on the version's alpha, which the log says."""
+    try:
+        tuned = tuner(snapshot, cfg.train, cfg.new_users, epochs=epochs)
+    except ValueError as exc:
+        logger.warning("new-user blend of %s not tuned (%s): new users get alpha %.2f", directory.name, exc,
+                       params.alpha)
+        return params
+    params = replace(params, new_users=tuned.weights, new_user_details=tuned.details)
+    save_blend(directory, params)
+    logger.info("tuned new-user blend for %s: %s", directory.name,
+                ", ".join(f"n={n}: alpha {w.alpha:.1f} beta {w.beta:.1f}" for n, w in sorted(tuned.weights.items())))
+    return params
 
 
 def tune_version_blend(directory: Path, artifact: ModelArtifact, snapshot: Snapshot | Callable[[], Snapshot], *,

@@ -29,3 +29,8 @@ def co_item_reason(anchor: str, title: Callable[[str], str | None]) -> str:
 
 def popular_reason(category: str | None) -> str:
     return f"trending in '{category}' right now" if category else "trending right now"
+
+
+def prior_reason() -> str:
+    """An item the popularity prior of a new user's blend proposed (:func:`graphrec.scoring.blend.blend`)."""
+    return "popular with many users (your history is short, so popular items weigh in)"

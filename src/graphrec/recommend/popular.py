@@ -93,11 +93,26 @@ def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_
             if item_links != NO_LINKS:
                 links[item_id] = item_links
     edges = InteractionPage.concat(list(store.iter_interactions(since_ms=now_ms - int(window_days * DAY_MS))))
-    as_of = now_ms
     if not len(edges.item_ids):
+        edges = InteractionPage.concat(list(store.iter_interactions()))
+    return view_of_edges(edges, titles=titles, categories=categories, now_ms=now_ms, window_days=window_days,
+                         half_life_days=half_life_days, keep=keep, links=links)
+
+
+def view_of_edges(edges: InteractionPage, *, titles: dict[str, str | None], categories: dict[str, tuple[str, ...]],
+                  now_ms: int, window_days: float, half_life_days: float, keep: int = 2_000,
+                  links: dict[str, Links] | None = None) -> CatalogView:
+    """The view of a catalogue and its edges, without a store (:func:`build_view` reads them; the
+    new-user evaluation passes a training split's): edges in the window before ``now_ms`` ranked by
+    decayed weight."""
+    recent = edges.last_ts >= now_ms - int(window_days * DAY_MS)
+    as_of = now_ms
+    if recent.any():
+        edges = InteractionPage(edges.user_ids[recent], edges.item_ids[recent], edges.weights[recent],
+                                edges.last_ts[recent])
+    else:
         # Nothing in the window (traffic stopped, or a dataset from the past): rank all edges as of
         # the newest one, so new visitors still get the catalogue's best rather than nothing.
-        edges = InteractionPage.concat(list(store.iter_interactions()))
         as_of = int(edges.last_ts.max()) if len(edges.last_ts) else now_ms
     totals: dict[str, float] = defaultdict(float)
     if len(edges.item_ids):
@@ -114,7 +129,7 @@ def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_
     names = frozenset(c for cats in categories.values() for c in cats)
     return CatalogView(titles=titles, categories=categories, category_names=names,
                        popular=tuple(ranked[:keep]), popular_by_category={c: tuple(v) for c, v in by_cat.items()},
-                       built_ms=now_ms, links=links)
+                       built_ms=now_ms, links=links if links is not None else {})
 
 
 class CatalogCache:

@@ -3,7 +3,8 @@
 Candidates come from (a) the model's embedding space (ANN over item embeddings) and (b) the graph
 (2-hop co-interaction traversal over the in-memory index, seeded by the user's live history, or the
 store's own traversal without an index); they are blended with
-:func:`graphrec.scoring.blend.blend` using the model version's tuned ``alpha``. A user unknown
+:func:`graphrec.scoring.blend.blend` using the model version's tuned ``alpha`` (a user the version has
+never seen: weights tuned by history length, with a popularity prior). A user unknown
 to both falls back to trending items. When the store fails, results come from the model alone and
 are flagged ``degraded``; :class:`NothingToServe` means neither source can answer (HTTP 503).
 
@@ -26,6 +27,7 @@ from graphrec.events.decay import decay_weights
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import UserHistory
+from graphrec.model.blend_tuning import HistoryWeights
 from graphrec.model.state import ModelState
 from graphrec.recommend import explain
 from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
@@ -233,9 +235,10 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
             personalised = "graph"
     if not len(emb_ids) and not len(graph):
         return _popular_result(req, view, seen, state, degraded, now_ms)
-    alpha = state.blend.alpha if state is not None else default_alpha
-    alpha = 0.0 if not len(emb_ids) else (1.0 if not len(graph) else alpha)
-    blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha)
+    weights = _blend_weights(state, req.user_id, len(history), default_alpha)
+    alpha = 0.0 if not len(emb_ids) else (1.0 if not len(graph) else weights.alpha)
+    prior = state.artifact.popular(limit) if state is not None and weights.beta > 0 else None
+    blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha, prior=prior, beta=weights.beta)
     mmr_state = state if req.diversity > 0 else None  # MMR needs the model's item vectors
     pool = _pool(blended, req, seen, view, diversify=mmr_state is not None)
     if not pool:
@@ -248,7 +251,9 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
         item_id, source = ids[p], SOURCES[sources[p]]
         reasons: list[str] = []
         evidence: tuple[str, ...] = ()
-        if req.explain:
+        if req.explain and source == "popular":
+            reasons.append(explain.prior_reason())
+        elif req.explain:
             evidence = graph.evidence(item_id) if source != "embedding" else ()
             if evidence:
                 reasons.append(explain.graph_reason(evidence, view.title))
@@ -262,6 +267,15 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
                              parts(item_id) if parts is not None else None, evidence))
     return RecResult(items, state.version if state else None, degraded or state is None, False, personalised,
                      _mix(items))
+
+
+def _blend_weights(state: ModelState | None, user_id: str, history_length: int, default_alpha: float,
+                   ) -> HistoryWeights:
+    """The blend of this user: by history length for a user the version has never seen (tuned by the
+    new-user protocol, ``BlendParams.weights_for``), the version's alpha for everyone else."""
+    if state is None:
+        return HistoryWeights(default_alpha)
+    return state.blend.weights_for(history_length, new_user=state.artifact.user_index(user_id) is None)
 
 
 def _mix(items: list[RecItem]) -> dict[str, int]:

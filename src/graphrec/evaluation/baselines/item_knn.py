@@ -36,6 +36,7 @@ class ItemKNN:
         self.shrink = shrink
         self.prune = prune
         self._user_items = sp.csr_matrix((0, 0))
+        self._kept = sp.csr_matrix((0, 0))
         self._similarity = sp.csr_matrix((0, 0))
 
     def fit(self, train: Snapshot) -> None:
@@ -65,10 +66,37 @@ class ItemKNN:
              (np.concatenate(rows) if rows else np.zeros(0, np.int64),
               np.concatenate(cols) if cols else np.zeros(0, np.int64))),
             shape=(n_items, n_items), dtype=np.float32,
-        )  # row i holds i's nearest items; the cosine is symmetric, so the transpose holds, in
+        )
+        self._set(kept, train.matrix("ones").tocsr())
+
+    def _set(self, kept: sp.csr_matrix, user_items: sp.csr_matrix) -> None:
+        # row i of ``kept`` holds i's nearest items; the cosine is symmetric, so the transpose holds, in
         # column j, j's nearest items: the column-pruned matrix
+        self._kept = kept
         self._similarity = kept.T.tocsr() if self.prune == "column" else kept
-        self._user_items = train.matrix("ones").tocsr()
+        self._user_items = user_items
+
+    def pruned(self, neighbours: int) -> ItemKNN:
+        """This fitted model with only each item's ``neighbours`` most similar items kept (of the ones
+        this fit kept; ties by index): a grid over ``neighbours`` costs one fit, not one per value (the
+        co-occurrence product is the expensive part on a large catalogue)."""
+        if neighbours > self.neighbours:
+            raise ValueError(f"cannot keep {neighbours} neighbours of a fit that kept {self.neighbours}")
+        kept = self._kept.tocoo()
+        order = np.lexsort((kept.col, -kept.data, kept.row))
+        rows = kept.row[order]
+        keep = np.arange(len(order)) - np.searchsorted(rows, rows) < neighbours
+        smaller = ItemKNN(neighbours=neighbours, shrink=self.shrink, prune=self.prune)
+        smaller._set(sp.csr_matrix((kept.data[order][keep], (rows[keep], kept.col[order][keep])), shape=kept.shape,
+                                   dtype=np.float32), self._user_items)
+        return smaller
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        return np.asarray((self._user_items[users] @ self._similarity).todense(), dtype=np.float32)
+        return self.score_history(self._user_items[users])
+
+    def score_history(self, user_items: sp.csr_matrix) -> np.ndarray:
+        """Scores from items alone (``(n, n_items)``, non-zero = interacted): a user who was not in the
+        training data, scored from a live history (the new-user protocol's ItemKNN-from-history)."""
+        binary = user_items.tocsr().astype(np.float32)
+        binary.data[:] = 1.0
+        return np.asarray((binary @ self._similarity).todense(), dtype=np.float32)

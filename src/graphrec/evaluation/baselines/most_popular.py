@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from graphrec.snapshot import Snapshot
 
@@ -20,3 +21,7 @@ class MostPopular:
 
     def score(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self._popularity, (len(users), len(self._popularity))).copy()
+
+    def score_history(self, user_items: sp.csr_matrix) -> np.ndarray:
+        """Every row the training popularity, whatever the history (the new-user protocol's floor)."""
+        return np.broadcast_to(self._popularity, (user_items.shape[0], len(self._popularity))).copy()

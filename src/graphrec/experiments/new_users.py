@@ -1,0 +1,413 @@
+"""New users: how well is a user the model has never seen served from their first interactions?
+
+``graphrec evaluate --protocol new-users`` (:func:`run_new_users`), per seed:
+
+1. **Users, not edges, are held out** (:func:`graphrec.evaluation.splits.new_user_split`): ``fraction``
+   (20%, at most ``max_users``) of the users with at least ``max(lengths) + min_rest`` interactions
+   (10 + 5), drawn with the seed. Everything below is fitted on the other users' edges only; a
+   held-out user is as unknown to the model, the co-interaction index and the baselines as a visitor
+   who arrived after training.
+2. **A model version exactly as** ``graphrec train`` **makes one** from those edges
+   (:func:`graphrec.model.pipeline.train`, without the gate's holdout): GraphSAGE, its tuned alpha and
+   its new-user weights, which :class:`NewUserBlendTuner` tunes on a validation split of the
+   *training* users (an auxiliary model is trained without them); the held-out users are never seen
+   by any fitting or tuning. Serving's own loader reads the version back
+   (``graphrec.serving.holder.load_state``).
+3. **Each held-out user's first n interactions** (by timestamp; n = 1, 3, 5, 10) are their live
+   history, passed to :func:`graphrec.recommend.service.recommend_for_user`, the function the API
+   answers with: the inductive embedding (``ModelArtifact.infer_user``) searched in the version's ANN
+   index, the capped traversal over a co-interaction index built from the training edges with the
+   API's caps and decay (``Settings``), the blend with the version's weights, and the API's
+   filters. The 20 items it serves are scored against the user's later interactions (Recall@20,
+   NDCG@20); the n fed items are never scored, as the API never serves seen items.
+4. **Baselines fed the same n items**: ItemKNN-from-history (item-item cosine learned on the training
+   users, its neighbours and shrinkage tuned per n on the same validation users as the blend) and
+   MostPopular (training popularity), each ranking the whole catalogue minus the n items.
+
+Rows: the API with the tuned new-user weights; the API as it was before them (the version's one alpha,
+no prior); its embedding side alone (alpha 1) and its graph side alone (alpha 0); the two baselines.
+With several seeds a cell is the mean with a 95% interval, and the new-user blend is compared with each
+baseline per n by paired tests over (seed, user) pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+
+from graphrec.config import Settings
+from graphrec.evaluation.baselines import ItemKNN, MostPopular
+from graphrec.evaluation.metrics import hit_matrix, ndcg_at_k, recall_at_k, top_k
+from graphrec.evaluation.splits import NewUserSplit, new_user_split
+from graphrec.evaluation.statistics import mean_interval, paired_comparison
+from graphrec.graph.records import InteractionPage
+from graphrec.model.artifact import ModelArtifact
+from graphrec.model.blend_tuning import BlendParams, HistoryWeights, NewUserBlend, NewUserTuning
+from graphrec.model.config import TrainConfig
+from graphrec.model.pipeline import PipelineConfig, train
+from graphrec.model.state import ModelState, trained_at_ms
+from graphrec.model.trainer import Trainer
+from graphrec.progress import Mode, StepProgress
+from graphrec.recommend.cograph import CoInteractionIndex
+from graphrec.recommend.popular import CatalogView, view_of_edges
+from graphrec.recommend.service import RecRequest, TraversalLimits, UserInputs, recommend_for_user
+from graphrec.serving.holder import load_state
+from graphrec.snapshot import Snapshot
+
+logger = logging.getLogger(__name__)
+
+BLEND = "API blend, weights by n (tuned)"
+BEFORE = "API blend, one alpha (before)"
+EMBEDDING = "API embedding side only (alpha 1)"
+GRAPH = "API graph side only (alpha 0)"
+ITEM_KNN = "ItemKNN-from-history"
+POPULAR = "MostPopular"
+ROWS = (BLEND, BEFORE, EMBEDDING, GRAPH, ITEM_KNN, POPULAR)
+# ItemKNN's grid for new users reaches further than the runner's (50-400 neighbours, shrinkage 0-50):
+# from a short history the widest, most shrunk corner of that grid won on both data sets, and a
+# baseline tuned at the edge of its grid is not tuned. Shrinkage 1e6 is the limit of the cosine (raw
+# co-occurrence counts); 1,600 neighbours is all of ML-100K's items.
+ITEM_KNN_NEIGHBOURS = (50, 200, 800, 1600)
+ITEM_KNN_SHRINKS = (0.0, 10.0, 100.0, 1000.0, 1e6)
+
+
+class NewUserProtocol(BaseModel):
+    """Who is held out as a new user and what they are fed (``EvalConfig.new_users``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fraction: float = Field(0.2, gt=0, lt=1, description="share of the eligible users held out")
+    max_users: int = Field(2_000, ge=1, description="at most this many held-out users")
+    lengths: list[int] = Field(default_factory=lambda: [1, 3, 5, 10], min_length=1,
+                               description="history lengths n fed to every model")
+    min_rest: int = Field(5, ge=1, description="interactions each held-out user has left to find after the "
+                          "longest history")
+    k: int = Field(20, ge=1, description="list length of Recall@k and NDCG@k")
+    tuning: NewUserTuning = Field(default_factory=NewUserTuning, description="how the version's new-user "
+                                  "weights (and ItemKNN's hyperparameters) are tuned on the training users")
+
+
+@dataclass(frozen=True)
+class ServingPath:
+    """The serving settings (``Settings``) every recommendation here is computed with, so the numbers
+    are the API's: the half-life of the seeds' decay, candidates per source, the traversal's caps, the
+    alpha of a version without a tuned blend and the trending window of the cold-start fallback."""
+
+    half_life_days: float
+    top_n: int
+    traversal: TraversalLimits
+    default_alpha: float
+    window_days: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServingPath:
+        return cls(half_life_days=settings.half_life_days, top_n=settings.candidates_per_source,
+                   traversal=TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout,
+                                             settings.cograph_co_items),
+                   default_alpha=settings.blend_default_alpha, window_days=settings.popular_window_days)
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the API holds while it answers: a loaded version, the co-interaction index and the
+    catalogue view, here built from a training snapshot instead of read from a store."""
+
+    state: ModelState
+    cograph: CoInteractionIndex
+    view: CatalogView
+    path: ServingPath
+    now_ms: int
+
+    @classmethod
+    def build(cls, state: ModelState, train_snapshot: Snapshot, path: ServingPath) -> Served:
+        """The index and the view of ``train_snapshot``'s edges, as the API builds them from the store's
+        (weights as stored; the trending view as of the newest edge)."""
+        edges = InteractionPage(train_snapshot.user_ids[train_snapshot.rows],
+                                train_snapshot.item_ids[train_snapshot.indices],
+                                train_snapshot.weights.astype(np.float64), train_snapshot.timestamps)
+        now_ms = int(edges.last_ts.max()) if len(edges.last_ts) else 0
+        cograph = CoInteractionIndex.from_arrays(edges.user_ids, edges.item_ids, edges.weights, built_at_ms=now_ms,
+                                                 fanout=path.traversal.fanout, co_items=path.traversal.co_items)
+        cats = train_snapshot.item_category_matrix().tocsr()
+        names = train_snapshot.category_names
+        categories = {item: tuple(names[cats.indices[cats.indptr[i]:cats.indptr[i + 1]]].tolist())
+                      for i, item in enumerate(train_snapshot.item_ids.tolist())}
+        view = view_of_edges(edges, titles={}, categories=categories, now_ms=now_ms, window_days=path.window_days,
+                             half_life_days=path.half_life_days)
+        return cls(state=state, cograph=cograph, view=view, path=path, now_ms=now_ms)
+
+    def with_blend(self, blend: BlendParams) -> Served:
+        return replace(self, state=replace(self.state, blend=blend))
+
+
+def serve_new_users(served: Served, split: NewUserSplit, n: int, *, k: int) -> np.ndarray:
+    """``(held-out users, k)`` item indices the API serves each held-out user from their first ``n``
+    interactions, best first (``-1`` pads a shorter list): one :func:`recommend_for_user` call each."""
+    lookup = {item: i for i, item in enumerate(split.train.item_ids.tolist())}
+    out = np.full((split.n_users, k), -1, dtype=np.int64)
+    path = served.path
+    for row in range(split.n_users):
+        result = recommend_for_user(
+            RecRequest(user_id=str(split.user_ids[row]), k=k), UserInputs(split.history(row, n)),
+            state=served.state, view=served.view, default_alpha=path.default_alpha,
+            half_life_days=path.half_life_days, top_n=path.top_n, cograph=served.cograph, traversal=path.traversal,
+            now_ms=served.now_ms)
+        ids = [lookup[item.item_id] for item in result.items]
+        out[row, :len(ids)] = ids
+    return out
+
+
+def rank_from_history(model: ItemKNN | MostPopular, fed: sp.csr_matrix, *, k: int, batch: int = 512) -> np.ndarray:
+    """A baseline's top ``k`` for each row of ``fed`` (the fed items), the fed items left out."""
+    tops = [top_k(model.score_history(fed[start:start + batch]), k, exclude=fed[start:start + batch])
+            for start in range(0, fed.shape[0], batch)]
+    return np.concatenate(tops) if tops else np.zeros((0, k), dtype=np.int64)
+
+
+def per_user_metrics(ranked: np.ndarray, relevant: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user ``(recall, ndcg)`` of ``ranked`` item indices (``-1`` = nothing served at that rank)."""
+    hits = hit_matrix(np.maximum(ranked, 0), relevant) & (ranked >= 0)
+    n_relevant = np.diff(relevant.tocsr().indptr).astype(np.float64)
+    return recall_at_k(hits, n_relevant), ndcg_at_k(hits, n_relevant)
+
+
+def _validation_split(snapshot: Snapshot, tuning: NewUserTuning, seed: int) -> NewUserSplit:
+    return new_user_split(snapshot, fraction=tuning.fraction, lengths=tuning.lengths, min_rest=tuning.min_rest,
+                          seed=seed, max_users=tuning.max_users)
+
+
+@dataclass(frozen=True)
+class NewUserBlendTuner:
+    """Tunes a version's new-user weights by the new-user protocol (a
+    :class:`~graphrec.model.blend_tuning.NewUserTuner` for :func:`graphrec.model.pipeline.train`).
+
+    Validation users (``tuning.fraction`` of the eligible users of the training snapshot, seeded with
+    the training seed + 1) are held out of an auxiliary model trained like the version for the
+    version's best epoch count; every ``(alpha, beta)`` of the grid is then served to them by
+    :func:`recommend_for_user` from their first n interactions, per n, and the best NDCG@k wins
+    (ties: Recall@k, the smaller beta, the larger alpha). The auxiliary model is needed because the
+    version itself was trained on everyone: the users it would be tuned on are not new to it.
+    """
+
+    path: ServingPath
+
+    def __call__(self, snapshot: Snapshot, config: TrainConfig, tuning: NewUserTuning, *,
+                 epochs: int) -> NewUserBlend:
+        started = time.perf_counter()
+        split = _validation_split(snapshot, tuning, config.seed + 1)
+        aux = config.model_copy(update={"epochs": epochs, "validation_fraction": 0.0})
+        result = Trainer(aux, progress=False).fit(split.train)
+        artifact = ModelArtifact.from_training(result, split.train, version="new-user-tuning", config=aux)
+        state = ModelState(version=artifact.version, directory=Path("."), artifact=artifact,
+                           blend=BlendParams(alpha=self.path.default_alpha, source="grid"),
+                           trained_at_ms=trained_at_ms(artifact))
+        served = Served.build(state, split.train, self.path)
+        weights: dict[int, HistoryWeights] = {}
+        per_length: dict[str, dict[str, float]] = {}
+        for n in tuning.lengths:
+            relevant = split.rest(n)
+            scored = []
+            for alpha in tuning.alphas:
+                for beta in tuning.betas:
+                    candidate = HistoryWeights(alpha=alpha, beta=beta)
+                    blend = BlendParams(alpha=alpha, source="grid", new_users={1: candidate})
+                    recall, ndcg = per_user_metrics(serve_new_users(served.with_blend(blend), split, n, k=tuning.k),
+                                                    relevant)
+                    scored.append((float(ndcg.mean()), float(recall.mean()), -beta, alpha))
+            best_ndcg, best_recall, neg_beta, alpha = max(scored)
+            weights[n] = HistoryWeights(alpha=alpha, beta=-neg_beta)
+            per_length[str(n)] = {"alpha": alpha, "beta": -neg_beta, f"ndcg@{tuning.k}": round(best_ndcg, 4),
+                                  f"recall@{tuning.k}": round(best_recall, 4)}
+        details = {"protocol": split.protocol, "users": split.n_users, "auxiliary_users": split.train.n_users,
+                   "auxiliary_epochs": epochs, "metric": f"ndcg@{tuning.k}", "per_length": per_length,
+                   "grid": {"alphas": list(tuning.alphas), "betas": list(tuning.betas)},
+                   "seconds": round(time.perf_counter() - started, 2)}
+        return NewUserBlend(weights=weights, details=details)
+
+
+def _item_knn_grid(snapshot: Snapshot) -> Iterator[tuple[dict[str, float], ItemKNN]]:
+    """Every ``(params, model)`` of the ItemKNN grid fitted on ``snapshot``: one fit per shrinkage,
+    pruned to each neighbour count (:meth:`ItemKNN.pruned`)."""
+    for shrink in ITEM_KNN_SHRINKS:
+        model = ItemKNN(neighbours=max(ITEM_KNN_NEIGHBOURS), shrink=shrink)
+        model.fit(snapshot)
+        for neighbours in sorted(ITEM_KNN_NEIGHBOURS, reverse=True):  # each pruned from the last: fewer to sort
+            model = model.pruned(neighbours)
+            yield {"neighbours": neighbours, "shrink": shrink}, model
+
+
+def tune_item_knn(snapshot: Snapshot, tuning: NewUserTuning, seed: int) -> dict[int, dict[str, float]]:
+    """ItemKNN's neighbours and shrinkage per history length, chosen like the new-user weights: on the
+    same validation users (``seed`` = the training seed + 1), by NDCG@k then Recall@k (ties: the
+    earlier grid point)."""
+    split = _validation_split(snapshot, tuning, seed)
+    scored: dict[int, list[tuple[float, float, int, dict[str, float]]]] = {n: [] for n in tuning.lengths}
+    for params, model in _item_knn_grid(split.train):
+        position = ITEM_KNN_SHRINKS.index(params["shrink"]) * len(ITEM_KNN_NEIGHBOURS) + \
+            ITEM_KNN_NEIGHBOURS.index(int(params["neighbours"]))
+        for n in tuning.lengths:
+            recall, ndcg = per_user_metrics(rank_from_history(model, split.fed(n), k=tuning.k), split.rest(n))
+            scored[n].append((float(ndcg.mean()), float(recall.mean()), -position, params))
+    return {n: max(rows, key=lambda row: row[:3])[3] for n, rows in scored.items()}
+
+
+def fit_item_knn(snapshot: Snapshot, chosen: dict[int, dict[str, float]]) -> dict[int, ItemKNN]:
+    """The chosen ItemKNN of every history length, fitted on ``snapshot`` (one fit per shrinkage)."""
+    models: dict[int, ItemKNN] = {}
+    for shrink in sorted({params["shrink"] for params in chosen.values()}):
+        lengths = [n for n, params in chosen.items() if params["shrink"] == shrink]
+        base = ItemKNN(neighbours=int(max(chosen[n]["neighbours"] for n in lengths)), shrink=shrink)
+        base.fit(snapshot)
+        for n in lengths:
+            models[n] = base.pruned(int(chosen[n]["neighbours"]))
+    return models
+
+
+@dataclass
+class SeedResult:
+    """One seed: per row and history length, the per-user recall and NDCG (held-out users in order)."""
+
+    seed: int
+    users: int
+    per_user: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]
+    blend: BlendParams
+    item_knn: dict[int, dict[str, float]]
+    seconds: float
+
+
+def evaluate_seed(full: Snapshot, protocol: NewUserProtocol, train_config: TrainConfig, *, seed: int,
+                  path: ServingPath, models_path: Path, progress: Mode | bool = False) -> SeedResult:
+    """Steps 1-4 of the module docstring for one seed; the version is written under ``models_path``."""
+    started = time.perf_counter()
+    split = new_user_split(full, fraction=protocol.fraction, lengths=protocol.lengths, min_rest=protocol.min_rest,
+                           seed=seed, max_users=protocol.max_users)
+    pipeline = PipelineConfig(name="new-users", holdout_fraction=0.0, new_users=protocol.tuning,
+                              train=train_config.model_copy(update={"seed": seed}))
+    shutil.rmtree(models_path / f"new-users-seed{seed}", ignore_errors=True)  # never a stale blend.json
+    directory = train(pipeline, models_path=models_path, half_life_days=path.half_life_days, snapshot=split.train,
+                      version=f"new-users-seed{seed}", progress=progress, new_users=NewUserBlendTuner(path))
+    state = load_state(directory, default_alpha=path.default_alpha)
+    served = Served.build(state, split.train, path)
+    k = protocol.k
+    rankers: dict[str, Callable[[int], np.ndarray]] = {
+        BLEND: lambda n: serve_new_users(served, split, n, k=k),
+        BEFORE: lambda n: serve_new_users(served.with_blend(replace(state.blend, new_users={})), split, n, k=k),
+        EMBEDDING: lambda n: serve_new_users(served.with_blend(BlendParams(alpha=1.0, source="fixed")), split, n, k=k),
+        GRAPH: lambda n: serve_new_users(served.with_blend(BlendParams(alpha=0.0, source="fixed")), split, n, k=k),
+    }
+    knn_params = tune_item_knn(split.train, protocol.tuning, seed + 1)
+    knn = fit_item_knn(split.train, knn_params)
+    popular = MostPopular()
+    popular.fit(split.train)
+    rankers[ITEM_KNN] = lambda n: rank_from_history(knn[n], split.fed(n), k=k)
+    rankers[POPULAR] = lambda n: rank_from_history(popular, split.fed(n), k=k)
+    per_user: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {name: {} for name in ROWS}
+    for n in protocol.lengths:
+        relevant = split.rest(n)
+        for name in ROWS:
+            per_user[name][n] = per_user_metrics(rankers[name](n), relevant)
+    return SeedResult(seed=seed, users=split.n_users, per_user=per_user, blend=state.blend, item_knn=knn_params,
+                      seconds=round(time.perf_counter() - started, 1))
+
+
+def _columns(protocol: NewUserProtocol) -> list[tuple[str, int, int]]:
+    """``(column name, metric position (0 recall, 1 ndcg), n)`` in table order."""
+    k = protocol.k
+    return [(f"{name}@{k} n={n}", metric, n) for n in protocol.lengths
+            for metric, name in ((0, "recall"), (1, "ndcg"))]
+
+
+def summarise(results: list[SeedResult], protocol: NewUserProtocol) -> list[dict[str, Any]]:
+    """One row per model: each cell's mean over the seeds and (several seeds) its 95% half-width."""
+    rows = []
+    for name in ROWS:
+        row: dict[str, Any] = {"model": name}
+        for column, metric, n in _columns(protocol):
+            mean, half = mean_interval([float(r.per_user[name][n][metric].mean()) for r in results])
+            row[column] = mean
+            if len(results) > 1:
+                row[f"{column} ±"] = half
+        rows.append(row)
+    return rows
+
+
+def comparisons(results: list[SeedResult], protocol: NewUserProtocol) -> list[dict[str, Any]]:
+    """The tuned new-user blend against each baseline, per n and metric: paired over (seed, user)."""
+    out = []
+    for baseline in (ITEM_KNN, POPULAR):
+        for column, metric, n in _columns(protocol):
+            test = paired_comparison(BLEND, baseline, column, [r.per_user[BLEND][n][metric] for r in results],
+                                     [r.per_user[baseline][n][metric] for r in results])
+            out.append({**test.as_dict(), "sentence": test.sentence()})
+    return out
+
+
+def markdown(rows: list[dict[str, Any]], protocol: NewUserProtocol) -> str:
+    """Rows = models; columns = Recall@k and NDCG@k per history length (``mean ± half-width``)."""
+    columns = _columns(protocol)
+    head = ["model", *(f"{'R' if metric == 0 else 'NDCG'}@{protocol.k} n={n}" for _, metric, n in columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for row in rows:
+        cells = [row["model"]]
+        for column, _, _ in columns:
+            half = row.get(f"{column} ±")
+            cells.append(f"{row[column]:.4f}" + (f" ± {half:.4f}" if half is not None else ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run_new_users(full: Snapshot, protocol: NewUserProtocol, train_config: TrainConfig, *, seeds: list[int],
+                  path: ServingPath, output: Path, dataset: str, progress: Mode | bool = True) -> list[dict[str, Any]]:
+    """Every seed's :func:`evaluate_seed`, then ``results.json`` (rows, per-seed rows, the tuned
+    weights, the paired tests) and ``results.md`` (the table) in ``output``; returns the rows."""
+    output.mkdir(parents=True, exist_ok=True)
+    report = StepProgress(len(seeds), progress, desc="new-users")
+    results = []
+    for seed in seeds:
+        result = evaluate_seed(full, protocol, train_config, seed=seed, path=path, models_path=output / "versions",
+                               progress=False)
+        results.append(result)
+        blend_row = summarise([result], protocol)[0]
+        report.done(f"seed {seed}", ", ".join(f"{c} {blend_row[c]:.4f}" for c, m, _ in _columns(protocol) if m == 1),
+                    result.seconds)
+    report.close()
+    rows = summarise(results, protocol)
+    tests = comparisons(results, protocol)
+    meta = {
+        "dataset": dataset, "protocol": "new-users", "seeds": seeds, "config": protocol.model_dump(),
+        "train": train_config.model_dump(), "serving": {
+            "half_life_days": path.half_life_days, "top_n": path.top_n, "seed_items": path.traversal.seed_items,
+            "fanout": path.traversal.fanout, "co_items": path.traversal.co_items},
+        "held_out_users": {str(r.seed): r.users for r in results},
+        "new_user_weights": {str(r.seed): {str(n): vars(w) for n, w in sorted(r.blend.new_users.items())}
+                             for r in results},
+        "one_alpha": {str(r.seed): r.blend.alpha for r in results},
+        "tuning": {str(r.seed): r.blend.new_user_details for r in results},
+        "item_knn_params": {str(r.seed): {str(n): p for n, p in r.item_knn.items()} for r in results},
+        "seconds": {str(r.seed): r.seconds for r in results},
+        "per_seed": {str(r.seed): summarise([r], protocol) for r in results},
+        "paired_tests": tests,
+    }
+    (output / "results.json").write_text(json.dumps({"results": rows, "meta": meta}, indent=2, default=float))
+    seed_text = f"seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
+    lines = [f"# New users: {dataset} ({seed_text}; {', '.join(str(r.users) for r in results)} held-out users)",
+             "", markdown(rows, protocol), "", "Tuned new-user weights (alpha = embedding share of the personal "
+             "part, beta = popularity prior), per seed:", ""]
+    for r in results:
+        lines.append(f"- seed {r.seed}: " + ", ".join(f"n={n}: alpha {w.alpha:g}, beta {w.beta:g}"
+                                                      for n, w in sorted(r.blend.new_users.items())))
+    if tests:
+        lines += ["", "Paired tests (new-user blend minus baseline):", ""]
+        lines += [f"- {t['sentence']}" for t in tests]
+    (output / "results.md").write_text("\n".join(lines) + "\n")
+    return rows
