@@ -79,6 +79,27 @@ class CatalogView:
         return out
 
 
+def rank_trending(edges: InteractionPage, *, as_of: int, half_life_days: float,
+                  categories: dict[str, tuple[str, ...]], keep: int = 2_000,
+                  ) -> tuple[list[tuple[str, float]], dict[str, list[tuple[str, float]]]]:
+    """Items by the decayed weight of ``edges`` as of ``as_of``, best first (ties by id), and the ``keep``
+    best per category: the trending lists. Pure, so an offline evaluation ranks a training split's
+    edges exactly as :func:`build_view` ranks the store's (``graphrec.experiments.new_users``)."""
+    totals: dict[str, float] = defaultdict(float)
+    if len(edges.item_ids):
+        decayed = decay_weights(edges.weights, edges.last_ts, now_ms=as_of, half_life_days=half_life_days)
+        uniq, inverse = np.unique(edges.item_ids.astype(str), return_inverse=True)
+        sums = np.bincount(inverse, weights=decayed.astype(np.float64), minlength=len(uniq))
+        totals = dict(zip(uniq.tolist(), sums.tolist(), strict=True))
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    by_cat: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for item, score in ranked:
+        for cat in categories.get(item, ()):
+            if len(by_cat[cat]) < keep:
+                by_cat[cat].append((item, score))
+    return ranked, by_cat
+
+
 def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_days: float,
                keep: int = 2_000) -> CatalogView:
     """Read items and recent edges from the store into a new view (keeps the ``keep`` best per list)."""
@@ -93,43 +114,18 @@ def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_
             if item_links != NO_LINKS:
                 links[item_id] = item_links
     edges = InteractionPage.concat(list(store.iter_interactions(since_ms=now_ms - int(window_days * DAY_MS))))
-    if not len(edges.item_ids):
-        edges = InteractionPage.concat(list(store.iter_interactions()))
-    return view_of_edges(edges, titles=titles, categories=categories, now_ms=now_ms, window_days=window_days,
-                         half_life_days=half_life_days, keep=keep, links=links)
-
-
-def view_of_edges(edges: InteractionPage, *, titles: dict[str, str | None], categories: dict[str, tuple[str, ...]],
-                  now_ms: int, window_days: float, half_life_days: float, keep: int = 2_000,
-                  links: dict[str, Links] | None = None) -> CatalogView:
-    """The view of a catalogue and its edges, without a store (:func:`build_view` reads them; the
-    new-user evaluation passes a training split's): edges in the window before ``now_ms`` ranked by
-    decayed weight."""
-    recent = edges.last_ts >= now_ms - int(window_days * DAY_MS)
     as_of = now_ms
-    if recent.any():
-        edges = InteractionPage(edges.user_ids[recent], edges.item_ids[recent], edges.weights[recent],
-                                edges.last_ts[recent])
-    else:
+    if not len(edges.item_ids):
         # Nothing in the window (traffic stopped, or a dataset from the past): rank all edges as of
         # the newest one, so new visitors still get the catalogue's best rather than nothing.
+        edges = InteractionPage.concat(list(store.iter_interactions()))
         as_of = int(edges.last_ts.max()) if len(edges.last_ts) else now_ms
-    totals: dict[str, float] = defaultdict(float)
-    if len(edges.item_ids):
-        decayed = decay_weights(edges.weights, edges.last_ts, now_ms=as_of, half_life_days=half_life_days)
-        uniq, inverse = np.unique(edges.item_ids.astype(str), return_inverse=True)
-        sums = np.bincount(inverse, weights=decayed.astype(np.float64), minlength=len(uniq))
-        totals = dict(zip(uniq.tolist(), sums.tolist(), strict=True))
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
-    by_cat: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for item, score in ranked:
-        for cat in categories.get(item, ()):
-            if len(by_cat[cat]) < keep:
-                by_cat[cat].append((item, score))
+    ranked, by_cat = rank_trending(edges, as_of=as_of, half_life_days=half_life_days, categories=categories,
+                                   keep=keep)
     names = frozenset(c for cats in categories.values() for c in cats)
     return CatalogView(titles=titles, categories=categories, category_names=names,
                        popular=tuple(ranked[:keep]), popular_by_category={c: tuple(v) for c, v in by_cat.items()},
-                       built_ms=now_ms, links=links if links is not None else {})
+                       built_ms=now_ms, links=links)
 
 
 class CatalogCache:
