@@ -169,8 +169,11 @@ def test_every_event_arrived_exactly_once(visit: dict[str, Any], shop: Shop) -> 
     assert len(ids) == len(set(ids)), "an event was handed over twice"
     assert visit["queue_after_close"] == [], "events were left in the tracker's queue"
     assert {e["anonymous_id"] for e in events} == {visit["anonymous_id"]} and all("user_id" not in e for e in events)
-    fetched = [s for s in visit["sent"] if s["via"] == "response"]
+    fetched = [s for s in visit["sent"] if s["via"] == "response" and "/v1/events" in s["url"]]
     assert fetched and all(r["status"] == 202 for r in fetched), [r["status"] for r in fetched]
+    # the row reports what it showed (the feedback loop): every personal row's items, each list once
+    shown = [s for s in visit["sent"] if s["via"] == "response" and "/v1/impressions" in s["url"]]
+    assert shown and all(r["status"] == 202 and r["body"]["recorded"] > 0 for r in shown), shown
     assert sum(r["body"]["collapsed"] + r["body"]["duplicates"] + r["body"]["flagged"] for r in fetched) == 0
     edges, logged = received(shop, visit)
     assert Counter(e.event_id for e in logged) == Counter(ids), "the event log differs from what the page sent"

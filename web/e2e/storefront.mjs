@@ -93,10 +93,10 @@ function recorder() {
       } catch {
         /* not JSON */
       }
-      log({ via: "response", n, status: res.status, body, at: Date.now() });
+      log({ via: "response", n, url, status: res.status, body, at: Date.now() });
       return res;
     } catch (e) {
-      log({ via: "response", n, status: 0, error: String(e), at: Date.now() });
+      log({ via: "response", n, url, status: 0, error: String(e), at: Date.now() });
       throw e;
     }
   };

@@ -210,6 +210,14 @@ async function refreshRecommended() {
   section.dataset.state = state;
   section.dataset.refreshes = String(refreshes);
   section.dataset.model = body.model_version || "";
+  if (state !== "popular" && body.recommendation_id && tracker.anonymousId) {
+    // the feedback loop: which items of this list were shown (clicks on them are attributed to it)
+    fetch("/v1/impressions", {
+      method: "POST", credentials: "omit",
+      headers: { ...(key ? { "X-API-Key": key } : {}), "Content-Type": "application/json" },
+      body: JSON.stringify({ recommendation_id: body.recommendation_id, anonymous_id: tracker.anonymousId, item_ids: ids }),
+    }).catch(() => {});
+  }
 }
 
 // ---- pages -----------------------------------------------------------------------------------------

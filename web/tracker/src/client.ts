@@ -9,6 +9,7 @@ export type ModelInfo = components["schemas"]["ModelPublic"];
 export type CatalogueItem = components["schemas"]["ItemPublic"];
 export type CatalogueItems = components["schemas"]["ItemsPublic"];
 export type Categories = components["schemas"]["CategoriesPublic"];
+export type ImpressionsRecorded = components["schemas"]["ImpressionsPublic"];
 
 type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never;
 type RecQuery = Query<"/v1/users/{user_id}/recommendations">;
@@ -61,12 +62,17 @@ export interface Client {
   items(opts?: { category?: string; limit?: number; cursor?: string | null }): Promise<CatalogueItems>;
   /** One item as the catalogue describes it (404: unknown). */
   item(itemId: string): Promise<CatalogueItem>;
+  /** Report which items of a recommendation list (its `recommendation_id`) the visitor actually saw:
+   * online CTR, conversion and experiments count them (POST /v1/impressions). */
+  impressions(recommendationId: string, itemIds: string[],
+              who: { userId: string } | { anonymousId: string }): Promise<ImpressionsRecorded>;
 }
 
 /** A small typed client for the recommendation reads (types generated from the OpenAPI document). */
 export function createClient(o: ClientOptions): Client {
   const base = o.endpoint.replace(/\/+$/, "");
-  const get = async <T>(path: string, query: Record<string, string | number | boolean | null | undefined> = {}): Promise<T> => {
+  const get = async <T>(path: string, query: Record<string, string | number | boolean | null | undefined> = {},
+                        post?: unknown): Promise<T> => {
     const f = o.fetch || (typeof fetch === "function" ? fetch : undefined);
     if (!f) throw new GraphrecError("no fetch in this environment", 0);
     const qs = Object.keys(query)
@@ -75,7 +81,11 @@ export function createClient(o: ClientOptions): Client {
       .join("&");
     let res: Response;
     try {
-      res = await f(base + path + (qs ? `?${qs}` : ""), { headers: o.key ? { "X-API-Key": o.key } : {}, credentials: "omit" });
+      const headers: Record<string, string> = o.key ? { "X-API-Key": o.key } : {};
+      res = await f(base + path + (qs ? `?${qs}` : ""), post === undefined ? { headers, credentials: "omit" } : {
+        method: "POST", headers: { ...headers, "Content-Type": "application/json" }, credentials: "omit",
+        body: JSON.stringify(post),
+      });
     } catch (e) {
       throw new GraphrecError(`network error: ${String(e)}`, 0);
     }
@@ -114,5 +124,10 @@ export function createClient(o: ClientOptions): Client {
       return get("/v1/items", q);
     },
     item: async (itemId) => get(`/v1/items/${seg(itemId, "item_id")}`),
+    impressions: async (recommendationId, itemIds, who) => get("/v1/impressions", {}, {
+      recommendation_id: recommendationId, item_ids: itemIds.map((id) => normaliseId(id, "item_ids")),
+      ...("userId" in who ? { user_id: normaliseId(who.userId, "user_id") }
+                          : { anonymous_id: normaliseId(who.anonymousId, "anonymous_id") }),
+    }),
   };
 }

@@ -87,3 +87,19 @@ test("tracker: recommendations() defaults to the current user, else the anonymou
   assert.equal(r.http.sent.at(-1)!.url, "https://api.example.com/v1/users/u42/recommendations?k=10");
   await r.close();
 });
+
+test("client: impressions POSTs the shown items of a list as JSON with the key", async () => {
+  const http = new FakeFetch();
+  const c = createClient({ endpoint: "https://api.example.com", key: "pk_test_1", fetch: http.fetch as typeof fetch });
+  http.replies.push({ status: 202, body: { recommendation_id: "r1", recorded: 2 } });
+  const r = await c.impressions("r1", ["sku-1", "sku-2"], { anonymousId: "a-1" });
+  assert.equal(r.recorded, 2);
+  const sent = http.sent[0]!;
+  assert.equal(sent.url, "https://api.example.com/v1/impressions");
+  assert.equal(sent.method, "POST");
+  assert.equal(sent.headers["X-API-Key"], "pk_test_1");
+  assert.equal(sent.headers["Content-Type"], "application/json");
+  assert.deepEqual(sent.body, { recommendation_id: "r1", item_ids: ["sku-1", "sku-2"], anonymous_id: "a-1" });
+  await assert.rejects(c.impressions("r1", ["a/b"], { userId: "u1" }), /item_ids must not contain '\/'/);
+  assert.equal(http.sent.length, 1, "a bad item id is refused before any request");
+});
