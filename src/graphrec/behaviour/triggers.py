@@ -13,15 +13,14 @@ on any numeric profile feature (:mod:`graphrec.behaviour.profiles`). Firing rule
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graphrec.behaviour.profiles import Profile
+from graphrec.events.log import connect, create_tables
 
 NUMERIC_FEATURES: tuple[str, ...] = tuple(
     f.name for f in fields(Profile) if f.type in ("int", "float", "float | None") and f.name not in (
@@ -85,16 +84,7 @@ class TriggerBook:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as db:
-            db.execute("PRAGMA synchronous=FULL")
-            yield db
+        create_tables(path, _SCHEMA)
 
     def evaluate(self, profile: Profile, rules: Sequence[TriggerRule], *, now_ms: int) -> list[Firing]:
         """Record each rule's state for the profile's user; the rules that went from false to true fire.
@@ -103,7 +93,7 @@ class TriggerBook:
         if not rules:
             return []
         fired: list[Firing] = []
-        with self._connect() as db:
+        with connect(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 before = dict(db.execute("SELECT rule, active FROM trigger_state WHERE actor = ?",
@@ -126,7 +116,7 @@ class TriggerBook:
 
     def forget(self, actors: Sequence[str]) -> None:
         """Erasure: the user's trigger states go with their log."""
-        with self._connect() as db:
+        with connect(self.path) as db:
             db.executemany("DELETE FROM trigger_state WHERE actor = ?", [(a,) for a in actors])
 
 

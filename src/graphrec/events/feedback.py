@@ -16,13 +16,11 @@ and are analytics, not acknowledged data; impressions and outcomes are fsynced l
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphrec.events.log import EventLogUnavailable, LoggedEvent
+from graphrec.events.log import LoggedEvent, connect, create_tables
 
 ATTRIBUTED_TYPES = ("click", "add_to_cart", "purchase")
 DAY_MS = 86_400_000
@@ -102,23 +100,11 @@ class FeedbackLog:
     def __init__(self, path: Path, *, window_ms: int = DAY_MS) -> None:
         self.path = path
         self.window_ms = window_ms
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connect(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        try:
-            with closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as db:
-                db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-                yield db
-        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
-            raise EventLogUnavailable(f"feedback log {self.path}: {exc}") from exc
+        create_tables(path, _SCHEMA)
 
     # -- writes ------------------------------------------------------------------------------------
     def record_served(self, lists: Sequence[ServedList]) -> None:
-        with self._connect(durable=False) as db:
+        with connect(self.path, durable=False) as db:
             db.executemany("INSERT OR IGNORE INTO served VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                 (s.rec_id, s.actor, s.endpoint, s.model_version, s.experiment, s.arm, s.segment,
                  json.dumps(s.items), s.created_ms) for s in lists])
@@ -126,7 +112,7 @@ class FeedbackLog:
     def record_impressions(self, *, rec_id: str, actor: str, item_ids: Sequence[str], ts: int) -> int:
         """The items of list ``rec_id`` the client showed to ``actor``; items not in the list are refused
         (:class:`UnknownRecommendation`), repeats ignored. Returns impressions added."""
-        with self._connect() as db:
+        with connect(self.path) as db:
             row = db.execute("SELECT items FROM served WHERE rec_id = ? AND actor = ?", (rec_id, actor)).fetchone()
             if row is None:
                 raise UnknownRecommendation(f"recommendation '{rec_id}' was not served to this visitor")
@@ -144,7 +130,7 @@ class FeedbackLog:
         the event's ``recommendation_id`` when it names one, else the latest impression of the item to the
         actor within the window. Idempotent per (actor, event id). Returns outcomes added."""
         rows = []
-        with self._connect() as db:
+        with connect(self.path) as db:
             for e in events:
                 if e.type not in ATTRIBUTED_TYPES:
                     continue
@@ -166,7 +152,7 @@ class FeedbackLog:
 
     # -- reads -------------------------------------------------------------------------------------
     def served_list(self, rec_id: str) -> ServedList | None:
-        with self._connect() as db:
+        with connect(self.path) as db:
             r = db.execute("SELECT * FROM served WHERE rec_id = ?", (rec_id,)).fetchone()
         if r is None:
             return None
@@ -184,7 +170,7 @@ class FeedbackLog:
             LEFT JOIN (SELECT rec_id, sum(type = 'click') AS clicks, sum(type = 'purchase') AS purchases
                        FROM outcomes GROUP BY rec_id) o ON o.rec_id = s.rec_id
             WHERE s.experiment IS ? GROUP BY s.experiment, s.arm ORDER BY s.arm"""
-        with self._connect() as db:
+        with connect(self.path) as db:
             rows = db.execute(query, (experiment,)).fetchall()
         return [ArmCounts(*r) for r in rows]
 
@@ -198,7 +184,7 @@ class FeedbackLog:
             LEFT JOIN (SELECT rec_id, sum(type = 'click') AS clicks FROM outcomes GROUP BY rec_id) o
                    ON o.rec_id = s.rec_id
             WHERE s.experiment = ? GROUP BY s.arm, b ORDER BY s.arm, b"""
-        with self._connect() as db:
+        with connect(self.path) as db:
             rows = db.execute(query, (bucket_ms, experiment)).fetchall()
         return [{"arm": arm, "t": b * bucket_ms, "shown": shown, "clicked": clicked,
                  "ctr": clicked / shown if shown else 0.0} for arm, b, shown, clicked in rows]
@@ -213,7 +199,7 @@ class FeedbackLog:
                        FROM outcomes GROUP BY rec_id, item_id) o ON o.rec_id = i.rec_id AND o.item_id = i.item_id
             GROUP BY s.model_version, s.arm, i.source, s.segment
             ORDER BY s.model_version, s.arm, i.source, s.segment"""
-        with self._connect() as db:
+        with connect(self.path) as db:
             rows = db.execute(query).fetchall()
         return [{"model_version": v, "arm": a, "source": src, "segment": seg, "impressions": n, "clicks": c,
                  "purchases": p} for v, a, src, seg, n, c, p in rows]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,28 @@ class EventLogUnavailable(Exception):  # noqa: N818 - reads as what happened
     a retry later may succeed, and a batch whose append failed was not acknowledged."""
 
 
+@contextmanager
+def connect(path: Path, *, durable: bool = True, busy_timeout_s: float = 10.0) -> Iterator[sqlite3.Connection]:
+    """A short-lived connection to the log's SQLite file, which the feedback records, trigger states and
+    webhook outbox share; ``durable``: a commit is fsynced (``synchronous=FULL``; else ``NORMAL``, which
+    in WAL mode may lose the last commits on a crash but never corrupts the file). Any SQLite failure is
+    :class:`EventLogUnavailable`."""
+    try:
+        with closing(sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)) as db:
+            db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            yield db
+    except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+        raise EventLogUnavailable(f"event log {path}: {exc}") from exc
+
+
+def create_tables(path: Path, schema: str) -> None:
+    """Create the file (WAL mode) and ``schema``'s tables if they are missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(schema)
+
+
 class EventLog:
     """The SQLite event log at ``path`` (created on first use). Safe to share between threads and processes:
     every call opens its own short-lived connection (opening is far cheaper than the fsync it waits for)."""
@@ -114,19 +136,10 @@ class EventLog:
     def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
         self.path = path
         self.busy_timeout_s = busy_timeout_s
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        create_tables(path, _SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with closing(sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)) as db:
-                db.execute("PRAGMA synchronous=FULL")
-                yield db
-        except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
-            raise EventLogUnavailable(f"event log {self.path}: {exc}") from exc
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return connect(self.path, busy_timeout_s=self.busy_timeout_s)
 
     # -- writes ------------------------------------------------------------------------------------
     def append(self, events: Sequence[LoggedEvent], *, received_ms: int | None = None) -> int:

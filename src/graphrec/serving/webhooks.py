@@ -17,11 +17,9 @@ import hashlib
 import hmac
 import json
 import logging
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +27,7 @@ import httpx
 
 from graphrec.behaviour.profiles import DAY_MS, build_profile
 from graphrec.behaviour.triggers import Firing, TriggerBook, TriggerRule
-from graphrec.events.log import EventLog, LoggedEvent
+from graphrec.events.log import EventLog, LoggedEvent, connect, create_tables
 
 logger = logging.getLogger(__name__)
 
@@ -80,26 +78,17 @@ class Outbox:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=10.0, isolation_level=None)) as db:
-            db.execute("PRAGMA synchronous=FULL")
-            yield db
+        create_tables(path, _SCHEMA)
 
     def enqueue(self, payloads: Sequence[Mapping[str, object]], *, now_ms: int) -> None:
-        with self._connect() as db:
+        with connect(self.path) as db:
             db.executemany("INSERT INTO webhook_outbox (payload, next_ms) VALUES (?, ?)",
                            [(json.dumps(p, sort_keys=True), now_ms) for p in payloads])
 
     def claim_due(self, *, now_ms: int, lease_ms: int, limit: int = 50) -> list[OutboxRow]:
         """Rows due now, leased to this caller (their ``next_ms`` moves ``lease_ms`` ahead, so another
         worker does not send them at the same time)."""
-        with self._connect() as db:
+        with connect(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
             rows = db.execute("SELECT id, payload, attempts, delivered_ms, dead, last_error FROM webhook_outbox "
                               "WHERE delivered_ms IS NULL AND dead = 0 AND next_ms <= ? ORDER BY id LIMIT ?",
@@ -110,17 +99,17 @@ class Outbox:
         return [OutboxRow(i, p, a, d, bool(dead), e) for i, p, a, d, dead, e in rows]
 
     def delivered(self, row_id: int, *, now_ms: int) -> None:
-        with self._connect() as db:
+        with connect(self.path) as db:
             db.execute("UPDATE webhook_outbox SET delivered_ms = ?, attempts = attempts + 1 WHERE id = ?",
                        (now_ms, row_id))
 
     def failed(self, row_id: int, *, error: str, next_ms: int, dead: bool) -> None:
-        with self._connect() as db:
+        with connect(self.path) as db:
             db.execute("UPDATE webhook_outbox SET attempts = attempts + 1, next_ms = ?, dead = ?, last_error = ? "
                        "WHERE id = ?", (next_ms, int(dead), error[:500], row_id))
 
     def rows(self) -> list[OutboxRow]:
-        with self._connect() as db:
+        with connect(self.path) as db:
             found = db.execute("SELECT id, payload, attempts, delivered_ms, dead, last_error FROM webhook_outbox "
                                "ORDER BY id").fetchall()
         return [OutboxRow(i, p, a, d, bool(dead), e) for i, p, a, d, dead, e in found]
