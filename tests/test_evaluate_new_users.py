@@ -22,6 +22,7 @@ from model.graphs import block_snapshot
 from typer.testing import CliRunner
 
 from graphrec.config import Settings
+from graphrec.evaluation.baselines import ItemKNN
 from graphrec.evaluation.splits import NewUserSplit, new_user_split
 from graphrec.experiments.new_users import (
     BEFORE,
@@ -32,12 +33,15 @@ from graphrec.experiments.new_users import (
     Served,
     ServingPath,
     evaluate_seed,
+    gather_new_users,
+    rank_new_users,
     serve_new_users,
 )
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.records import InteractionDelta
 from graphrec.model.blend_tuning import BlendParams, HistoryWeights, NewUserTuning, load_blend, save_blend
 from graphrec.model.config import EncoderConfig, TrainConfig
+from graphrec.model.item_neighbours import ItemNeighbours
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
 from graphrec.recommend.service import RecRequest, UserInputs, recommend_for_user
@@ -57,7 +61,8 @@ def _data() -> Snapshot:
 
 
 def _protocol() -> NewUserProtocol:
-    tuning = NewUserTuning(fraction=0.25, lengths=LENGTHS, min_rest=2, k=5, alphas=[0.0, 0.5, 1.0], betas=[0.0, 0.5])
+    tuning = NewUserTuning(fraction=0.25, lengths=LENGTHS, min_rest=2, k=5, alphas=[0.0, 0.5, 1.0], betas=[0.0, 0.5],
+                           gammas=[0.0, 0.5, 1.0])
     return NewUserProtocol(fraction=0.25, lengths=LENGTHS, min_rest=2, k=5, tuning=tuning)
 
 
@@ -148,8 +153,52 @@ def test_tuned_weights_are_saved_with_the_version_and_loaded_by_serving(evaluate
     loaded = load_state(version, default_alpha=0.5).blend
     assert loaded.new_users == result.blend.new_users and sorted(loaded.new_users) == LENGTHS
     for weights in loaded.new_users.values():
-        assert weights.alpha in (0.0, 0.5, 1.0) and weights.beta in (0.0, 0.5)
+        assert weights.alpha in (0.0, 0.5, 1.0) and weights.beta in (0.0, 0.5) and weights.gamma in (0.0, 0.5, 1.0)
     assert set(raw["new_user_details"]["per_length"]) == {"1", "3"}
+    # the item-neighbour table the gammas were tuned with, fitted on the version's own edges
+    params = raw["new_user_details"]["item_neighbours"]
+    table = load_state(version, default_alpha=0.5).neighbours
+    assert table is not None and (table.neighbours, table.shrink) == (params["neighbours"], params["shrink"])
+    refit = ItemNeighbours.fit(_split(_data()).train, neighbours=table.neighbours, shrink=table.shrink)
+    assert (refit.similarity != table.similarity).nnz == 0
+
+
+def test_the_tuners_re_ranking_is_the_api_path(evaluated: tuple[SeedResult, Path], settings: Settings) -> None:
+    """The tuner gathers each user's candidates once and re-ranks them per grid point: for any weights
+    that must be the list recommend_for_user serves."""
+    _, version = evaluated
+    split = _split(_data())
+    served = Served.build(load_state(version, default_alpha=0.5), split.train, ServingPath.from_settings(settings))
+    lookup = {item: i for i, item in enumerate(split.train.item_ids.tolist())}
+    for n in LENGTHS:
+        gathered = gather_new_users(served, split, n, k=5)
+        for weights in (HistoryWeights(0.5, 0.0, 0.0), HistoryWeights(0.3, 0.4, 0.5), HistoryWeights(0.0, 0.0, 1.0)):
+            api = serve_new_users(served.with_blend(BlendParams(alpha=0.9, source="fixed", new_users={1: weights})),
+                                  split, n, k=5)
+            np.testing.assert_array_equal(rank_new_users(served, gathered, weights, lookup=lookup, k=5), api)
+
+
+def test_item_neighbours_alone_serve_item_knn_from_history(evaluated: tuple[SeedResult, Path],
+                                                           settings: Settings) -> None:
+    """alpha 0, gamma 1, no prior: a new user's list is ItemKNN-from-history's with the table's parameters."""
+    _, version = evaluated
+    split = _split(_data())
+    state = load_state(version, default_alpha=0.5)
+    assert state.neighbours is not None
+    only = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.0, 0.0, 1.0)})
+    served = Served.build(state, split.train, ServingPath.from_settings(settings)).with_blend(only)
+    knn = ItemKNN(neighbours=state.neighbours.neighbours, shrink=state.neighbours.shrink)
+    knn.fit(split.train)
+    for n in LENGTHS:
+        got = serve_new_users(served, split, n, k=5)
+        scores = knn.score_history(split.fed(n)).astype(np.float64)
+        for row in range(split.n_users):
+            fed = split.fed(n)[row].indices
+            s = scores[row].copy()
+            s[fed] = 0.0
+            order = np.lexsort((split.train.item_ids, -s))
+            want = order[s[order] > 0][:5]
+            assert got[row][got[row] >= 0].tolist() == want.tolist(), (n, row)
 
 
 def test_weights_by_history_length_apply_to_new_users_only(tmp_path: Path) -> None:
@@ -203,8 +252,10 @@ def test_the_evaluator_serves_what_the_api_serves(evaluated: tuple[SeedResult, P
     served_version = models / "v-api"
     shutil.copytree(version, served_version)
     blend = load_blend(served_version)
-    assert blend is not None  # weights with a prior at both lengths, so the prior path is compared too
-    save_blend(served_version, replace(blend, new_users={1: HistoryWeights(0.5, 0.5), 3: HistoryWeights(1.0, 0.5)}))
+    # weights with a prior and item neighbours at both lengths, so those paths are compared too
+    assert blend is not None and (served_version / "item_neighbours.npz").exists()
+    save_blend(served_version, replace(blend, new_users={1: HistoryWeights(0.5, 0.5, 0.5),
+                                                         3: HistoryWeights(0.4, 0.3, 0.75)}))
     train = split.train
     rows = train.rows
     store.upsert_interactions([

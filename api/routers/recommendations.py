@@ -49,7 +49,8 @@ def to_public(result: RecResult, explain: bool, view: CatalogView) -> list[Recom
     return [RecommendedItemPublic(
         item_id=i.item_id, title=i.title, score=i.score, source=i.source,
         reasons=list(i.reasons) if explain else None,
-        scores=ScorePartsPublic(embedding=i.parts.embedding, graph=i.parts.graph, alpha=i.parts.alpha)
+        scores=ScorePartsPublic(embedding=i.parts.embedding, graph=i.parts.graph, alpha=i.parts.alpha,
+                                neighbours=i.parts.neighbours, gamma=i.parts.gamma)
         if explain and i.parts is not None else None,
         evidence=list(i.evidence) if explain and i.evidence else None,
         **described(view, i.item_id)) for i in result.items]

@@ -18,6 +18,10 @@ class ScorePartsPublic(BaseModel):
     graph: float | None = Field(description="raw co-interaction traversal score (03-why-recommended's `score`); "
                                             "null when no path within the caps reaches the item")
     alpha: float = Field(description="blend weight of the embedding side (graph side: 1 - alpha)")
+    neighbours: float | None = Field(None, description="raw item-neighbour score (a new user's thin history: "
+                                     "summed co-interaction cosine of the item with the user's recent items); "
+                                     "null when that source did not propose the item or was not used")
+    gamma: float = Field(0.0, description="the item neighbours' share of the graph side (0: not used)")
 
 
 class RecommendedItemPublic(BaseModel):

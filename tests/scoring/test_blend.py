@@ -60,3 +60,23 @@ def test_the_prior_mixes_in_with_weight_beta() -> None:
     same = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.5, prior=prior, beta=0.0)
     assert same.ids.tolist() == two.ids.tolist() and same.scores.tolist() == two.scores.tolist()
     assert set(two.ids.tolist()) == {"a", "b", "c"}
+
+
+def test_item_neighbours_share_the_graph_part_with_weight_gamma() -> None:
+    emb_ids, emb_scores = np.array(["a", "b"]), np.array([2.0, 0.0])  # normalised: a 1, b 0
+    graph_ids, graph_scores = np.array(["b", "c"]), np.array([3.0, 1.0])  # b 1, c 0
+    nb = (np.array(["c", "e"]), np.array([4.0, 2.0]))  # c 1, e 0
+    got = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.4, neighbours=nb, gamma=0.25)
+    scores = dict(zip(got.ids.tolist(), got.scores.tolist(), strict=True))
+    assert scores == pytest.approx({"a": 0.4, "b": 0.6 * 0.75, "c": 0.6 * 0.25, "e": 0.0})
+    sources = dict(zip(got.ids.tolist(), [SOURCES[s] for s in got.sources.tolist()], strict=True))
+    assert sources == {"a": "embedding", "b": "both", "c": "graph", "e": "graph"}  # a neighbour is graph evidence
+    # with the prior too: the personal part is (1 - beta) of it
+    both = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.4, neighbours=nb, gamma=0.25,
+                 prior=(np.array(["e"]), np.array([1.0])), beta=0.5)
+    assert dict(zip(both.ids.tolist(), both.scores.tolist(), strict=True)) == pytest.approx(
+        {"a": 0.2, "b": 0.5 * 0.45, "c": 0.5 * 0.15, "e": 0.5})
+    # gamma 0 is the rule without neighbours, to the bit
+    two = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.4)
+    same = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.4, neighbours=nb, gamma=0.0)
+    assert same.ids.tolist() == two.ids.tolist() and same.scores.tolist() == two.scores.tolist()

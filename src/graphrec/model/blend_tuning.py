@@ -47,11 +47,13 @@ DEFAULT_GRID = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
 
 @dataclass(frozen=True)
 class HistoryWeights:
-    """The blend of a user the model has never seen: embedding weight ``alpha`` (of the personal part)
-    and popularity-prior weight ``beta`` (:func:`graphrec.scoring.blend.blend`)."""
+    """The blend of a user the model has never seen: embedding weight ``alpha`` (of the personal part),
+    popularity-prior weight ``beta`` and item-neighbour weight ``gamma`` (of the graph part)
+    (:func:`graphrec.scoring.blend.blend`)."""
 
     alpha: float
     beta: float = 0.0
+    gamma: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class BlendParams:
         protocol measured those lengths and nothing in between.
         """
         if not new_user or not self.new_users:
-            return HistoryWeights(self.alpha, 0.0)
+            return HistoryWeights(self.alpha)
         lengths = sorted(self.new_users)
         at_most = [n for n in lengths if n <= history_length]
         return self.new_users[at_most[-1] if at_most else lengths[0]]
@@ -88,10 +90,13 @@ class BlendParams:
 
 @dataclass(frozen=True)
 class NewUserBlend:
-    """What the new-user tuner returns: weights per history length and how they were found."""
+    """What the new-user tuner returns: weights per history length, how they were found, and the item
+    neighbours' parameters (``neighbours``, ``shrink``) the version's table is to be fitted with
+    (empty: no table; every ``gamma`` is then 0)."""
 
     weights: dict[int, HistoryWeights]
     details: dict[str, Any] = field(default_factory=dict)
+    neighbours: dict[str, float] = field(default_factory=dict)
 
 
 class NewUserTuning(BaseModel):
@@ -100,8 +105,9 @@ class NewUserTuning(BaseModel):
     ``fraction`` of the users with at least ``max(lengths) + min_rest`` interactions (at most
     ``max_users``) are held out of an auxiliary model trained like the version; each is fed their
     first ``n`` interactions for every ``n`` in ``lengths`` and every ``(alpha, beta)`` of the grid is
-    scored on the rest (NDCG@``k``, ties: Recall@``k``, then the smaller ``beta``, then the larger
-    ``alpha``).
+    scored on the rest (NDCG@``k``, ties: Recall@``k``, then the smaller ``beta``, the larger ``alpha``,
+    the smaller ``gamma``). The item neighbours' ``neighbours`` and ``shrink`` are chosen first, on the
+    same users, by ItemKNN-from-history's mean NDCG@``k`` over the lengths.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -117,9 +123,16 @@ class NewUserTuning(BaseModel):
     k: int = Field(20, ge=1)
     # every grid point is a pass of the serving path over the validation users (about 1 ms a user and
     # length on ML-100K): 6 x 7 points kept ML-100K's tuning near a minute on 2 cores
-    alphas: list[float] = Field(default_factory=lambda: [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], min_length=1)
-    betas: list[float] = Field(default_factory=lambda: [0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9], min_length=1,
+    # every (user, n) gathers its candidates once and each grid point only re-ranks them
+    # (graphrec.recommend.service.rank_candidates): 7 x 7 x 6 points cost ML-100K's tuning about a minute
+    alphas: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0], min_length=1)
+    betas: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9], min_length=1,
                                description="popularity-prior weights tried")
+    gammas: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9, 1.0], min_length=1,
+                                description="item-neighbour weights tried (share of the graph part)")
+    neighbour_entries: int = Field(10_000_000, ge=0, description="the item-neighbour table's size limit "
+                                   "(items x neighbours, 8 bytes each): larger neighbour counts are not "
+                                   "tried; 0 = no table")
 
     @field_validator("lengths")
     @classmethod
@@ -128,7 +141,7 @@ class NewUserTuning(BaseModel):
             raise ValueError("history lengths must be at least 1")
         return sorted(set(value))
 
-    @field_validator("alphas", "betas")
+    @field_validator("alphas", "betas", "gammas")
     @classmethod
     def _weights(cls, value: list[float]) -> list[float]:
         if any(not 0.0 <= w <= 1.0 for w in value):
@@ -216,7 +229,8 @@ def load_blend(directory: Path) -> BlendParams | None:
     if not path.exists():
         return None
     raw = json.loads(path.read_text())
-    new_users = {int(n): HistoryWeights(alpha=float(w["alpha"]), beta=float(w.get("beta", 0.0)))
+    new_users = {int(n): HistoryWeights(alpha=float(w["alpha"]), beta=float(w.get("beta", 0.0)),
+                                        gamma=float(w.get("gamma", 0.0)))
                  for n, w in dict(raw.get("new_users", {})).items()}
     return BlendParams(alpha=float(raw["alpha"]), source=str(raw.get("source", "tuned")),
                        metric=str(raw.get("metric", "")), grid=dict(raw.get("grid", {})),

@@ -42,6 +42,7 @@ from graphrec.model.blend_tuning import (
 )
 from graphrec.model.config import TrainConfig
 from graphrec.model.gate import holdout_metrics, save_holdout
+from graphrec.model.item_neighbours import ItemNeighbours
 from graphrec.model.trainer import Trainer
 from graphrec.progress import Mode
 from graphrec.snapshot import Snapshot
@@ -134,7 +135,8 @@ def train(
 
 def tune_new_user_blend(directory: Path, params: BlendParams, tuner: NewUserTuner, snapshot: Snapshot,
                         cfg: PipelineConfig, *, epochs: int) -> BlendParams:
-    """Add the new-user weights to the version's ``blend.json``. Data too thin for the protocol (no user
+    """Add the new-user weights to the version's ``blend.json`` and its item-neighbour table
+    (``item_neighbours.npz``) to the directory. Data too thin for the protocol (no user
     with enough interactions) leaves new users on the version's alpha, which the log says."""
     try:
         tuned = tuner(snapshot, cfg.train, cfg.new_users, epochs=epochs)
@@ -142,10 +144,14 @@ def tune_new_user_blend(directory: Path, params: BlendParams, tuner: NewUserTune
         logger.warning("new-user blend of %s not tuned (%s): new users get alpha %.2f", directory.name, exc,
                        params.alpha)
         return params
+    if tuned.neighbours:  # the table the gammas were tuned with, fitted on the version's own edges
+        ItemNeighbours.fit(snapshot, neighbours=int(tuned.neighbours["neighbours"]),
+                           shrink=float(tuned.neighbours["shrink"])).save(directory)
     params = replace(params, new_users=tuned.weights, new_user_details=tuned.details)
     save_blend(directory, params)
     logger.info("tuned new-user blend for %s: %s", directory.name,
-                ", ".join(f"n={n}: alpha {w.alpha:.1f} beta {w.beta:.1f}" for n, w in sorted(tuned.weights.items())))
+                ", ".join(f"n={n}: alpha {w.alpha:.1f} beta {w.beta:.1f} gamma {w.gamma:.2f}"
+                          for n, w in sorted(tuned.weights.items())))
     return params
 
 

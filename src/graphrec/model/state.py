@@ -1,4 +1,4 @@
-"""A loaded model version as serving uses it: artifact, tuned blend and when its data ends.
+"""A loaded model version as serving uses it: artifact, tuned blend, item neighbours and when its data ends.
 
 It sits in the model layer so the recommendation code can take it as an argument without knowing
 who loads and swaps it (``graphrec.serving.holder``).
@@ -12,6 +12,7 @@ from typing import Any
 
 from graphrec.model.artifact import ModelArtifact
 from graphrec.model.blend_tuning import BlendParams
+from graphrec.model.item_neighbours import ItemNeighbours
 
 
 @dataclass(frozen=True, eq=False)
@@ -21,6 +22,7 @@ class ModelState:
     artifact: ModelArtifact
     blend: BlendParams
     trained_at_ms: int
+    neighbours: ItemNeighbours | None = None  # the new-user blend's third source (item_neighbours.npz)
 
     @property
     def metrics(self) -> dict[str, Any]:

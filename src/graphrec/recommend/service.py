@@ -28,6 +28,7 @@ from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import UserHistory
 from graphrec.model.blend_tuning import HistoryWeights
+from graphrec.model.item_neighbours import NeighbourCandidates
 from graphrec.model.state import ModelState
 from graphrec.recommend import explain
 from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
@@ -49,11 +50,15 @@ class ScoreParts:
     """What a blended score is made of (``explain=true``), so an analyst can reconcile the API with
     Cypher: ``embedding`` is the raw embedding-side score (inner product for users, cosine for
     items), ``graph`` the raw traversal score (03-why-recommended's ``score``), ``alpha`` the blend
-    weight of the embedding side; a source that did not propose the item is ``None``."""
+    weight of the embedding side, ``neighbours`` the raw item-neighbour score and ``gamma`` its share
+    of the graph part (:mod:`graphrec.model.item_neighbours`); a source that did not propose the
+    item is ``None``."""
 
     embedding: float | None
     graph: float | None
     alpha: float
+    neighbours: float | None = None  # the item-neighbour score (a new user's thin history only)
+    gamma: float = 0.0  # the item neighbours' share of the graph part
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +73,13 @@ class RecItem:
 
 
 def _parts_lookup(emb_ids: np.ndarray, emb_scores: np.ndarray, graph: GraphCandidates,
-                  alpha: float) -> Callable[[str], ScoreParts]:
+                  neighbours: NeighbourCandidates | None, alpha: float, gamma: float = 0.0
+                  ) -> Callable[[str], ScoreParts]:
     """Raw per-source scores by item id; built only when an explanation is asked for."""
     emb = dict(zip(emb_ids.tolist(), emb_scores.tolist(), strict=True))
     gra = dict(zip(graph.ids.tolist(), graph.scores.tolist(), strict=True))
-    return lambda item_id: ScoreParts(emb.get(item_id), gra.get(item_id), alpha)
+    nb = {} if neighbours is None else dict(zip(neighbours.ids.tolist(), neighbours.scores.tolist(), strict=True))
+    return lambda item_id: ScoreParts(emb.get(item_id), gra.get(item_id), alpha, nb.get(item_id), gamma)
 
 
 @dataclass
@@ -195,15 +202,34 @@ def _index_candidates(history: UserHistory, cograph: CoInteractionIndex, *, seed
                                        exclude=seen)
 
 
-def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, view: CatalogView,
-                       default_alpha: float, half_life_days: float, top_n: int,
-                       cograph: CoInteractionIndex | None = None,
-                       traversal: TraversalLimits, now_ms: int | None = None) -> RecResult:
-    """Pure computing over what was read (:class:`UserInputs`): no store access, no blocking."""
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    degraded = inputs.degraded
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Everything a user's list is ranked from, before any blend weight is applied
+    (:func:`gather_candidates`); :func:`rank_candidates` turns it into the list for given weights.
+
+    Why two steps: the new-user tuner ranks the same candidates under hundreds of weightings, and
+    this way each grid point costs a re-rank, not a new embedding, ANN search and traversal."""
+
+    history: UserHistory
+    seen: frozenset[str]
+    limit: int
+    emb_ids: np.ndarray
+    emb_scores: np.ndarray
+    graph: GraphCandidates
+    neighbours: NeighbourCandidates | None
+    personalised: str
+    seen_idx: np.ndarray  # the model's index of each seen item it knows
+    seen_ids_known: list[str]
+    degraded: bool
+
+
+def gather_candidates(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, half_life_days: float,
+                      top_n: int, cograph: CoInteractionIndex | None = None, traversal: TraversalLimits,
+                      now_ms: int, neighbours: bool = False) -> Candidates:
+    """Each source's candidates for the user: the embedding side (ANN), the graph side (index or the
+    store's traversal) and, with ``neighbours`` and a version that has them, the item neighbours."""
     history = inputs.history if inputs.history is not None else UserHistory.empty()
-    seen = set(history.item_ids) | inputs.seen_all
+    seen = frozenset(history.item_ids) | inputs.seen_all
     # as many more candidates as the page may have to leave out, so it still fills
     limit = _candidate_limit(req.k, req.exclude_seen, len(seen), top_n) + len(req.leave_out)
     emb_ids: np.ndarray = np.zeros(0, dtype=str)
@@ -211,6 +237,7 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
     personalised = "none"
     seen_idx = np.zeros(0, dtype=np.int64)
     seen_ids_known: list[str] = []
+    nb: NeighbourCandidates | None = None
     if state is not None:
         art = state.artifact
         item_idx = np.array([-1 if (i := art.item_index(s)) is None else i for s in history.item_ids],
@@ -218,34 +245,67 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
         known = item_idx >= 0
         seen_idx = item_idx[known]
         seen_ids_known = list(compress(history.item_ids, known.tolist()))
+        exclude = seen_idx
+        if inputs.seen_all:  # older seen items than the window: leave them out of the ANN too
+            exclude = np.array([i for s in seen if (i := art.item_index(s)) is not None], dtype=np.int64)
         vec, personalised = _user_vector(state, req.user_id, history, item_idx, now_ms, half_life_days)
         if vec is not None:
-            exclude = seen_idx
-            if inputs.seen_all:  # older seen items than the window: leave them out of the ANN too
-                exclude = np.array([i for s in seen if (i := art.item_index(s)) is not None], dtype=np.int64)
             emb_ids, emb_scores = art.recommend(vec, limit, exclude=exclude if req.exclude_seen else None)
+        if neighbours and state.neighbours is not None and len(history):
+            pos, _ = select_seeds(np.asarray(history.item_ids), history.weights, history.last_ts,
+                                  seed_items=traversal.seed_items, half_life_days=half_life_days)
+            seeds = item_idx[pos]
+            nb = state.neighbours.candidates(seeds[seeds >= 0], art.item_index, limit=limit,
+                                             exclude=exclude if req.exclude_seen else np.zeros(0, dtype=np.int64))
     graph = GraphCandidates.empty()
     if len(history):
         if cograph is not None:
             graph = _index_candidates(history, cograph, seed_items=traversal.seed_items, limit=limit,
-                                      half_life_days=half_life_days, seen=seen)
+                                      half_life_days=half_life_days, seen=set(seen))
         elif inputs.store_graph is not None:
             graph = inputs.store_graph
-        if personalised == "none" and len(graph):
+        if personalised == "none" and (len(graph) or nb is not None and len(nb)):
             personalised = "graph"
-    if not len(emb_ids) and not len(graph):
+    return Candidates(history, seen, limit, emb_ids, emb_scores, graph, nb, personalised, seen_idx, seen_ids_known,
+                      inputs.degraded)
+
+
+def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, view: CatalogView,
+                       default_alpha: float, half_life_days: float, top_n: int,
+                       cograph: CoInteractionIndex | None = None,
+                       traversal: TraversalLimits, now_ms: int | None = None) -> RecResult:
+    """Pure computing over what was read (:class:`UserInputs`): no store access, no blocking."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    history_length = len(inputs.history) if inputs.history is not None else 0
+    weights = _blend_weights(state, req.user_id, history_length, default_alpha)
+    cands = gather_candidates(req, inputs, state=state, half_life_days=half_life_days, top_n=top_n, cograph=cograph,
+                              traversal=traversal, now_ms=now_ms, neighbours=weights.gamma > 0)
+    return rank_candidates(req, cands, weights, state=state, view=view, now_ms=now_ms)
+
+
+def rank_candidates(req: RecRequest, cands: Candidates, weights: HistoryWeights, *, state: ModelState | None,
+                    view: CatalogView, now_ms: int) -> RecResult:
+    """The list of ``cands`` blended with ``weights``: blend, filters, diversity, explanations (no I/O).
+    A source with no candidates passes its weight to the others; no candidates at all: trending."""
+    emb_ids, emb_scores, graph, nb = cands.emb_ids, cands.emb_scores, cands.graph, cands.neighbours
+    seen, degraded = set(cands.seen), cands.degraded
+    has_nb = nb is not None and len(nb) > 0
+    if not len(emb_ids) and not len(graph) and not has_nb:
         return _popular_result(req, view, seen, state, degraded, now_ms)
-    weights = _blend_weights(state, req.user_id, len(history), default_alpha)
-    alpha = 0.0 if not len(emb_ids) else (1.0 if not len(graph) else weights.alpha)
-    prior = state.artifact.popular(limit) if state is not None and weights.beta > 0 else None
-    blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha, prior=prior, beta=weights.beta)
+    graph_side = len(graph) > 0 or (has_nb and weights.gamma > 0)
+    alpha = 0.0 if not len(emb_ids) else (1.0 if not graph_side else weights.alpha)
+    gamma = 0.0 if not has_nb else (1.0 if not len(graph) else weights.gamma)
+    prior = state.artifact.popular(cands.limit) if state is not None and weights.beta > 0 else None
+    blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha, prior=prior, beta=weights.beta,
+                    neighbours=(nb.ids, nb.scores) if nb is not None and gamma > 0 else None, gamma=gamma)
     mmr_state = state if req.diversity > 0 else None  # MMR needs the model's item vectors
     pool = _pool(blended, req, seen, view, diversify=mmr_state is not None)
     if not pool:
         return _popular_result(req, view, seen, state, degraded, now_ms)
     picked = pool if mmr_state is None else _diversify(pool, blended, req, mmr_state)
     ids, scores, sources = blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist()
-    parts = _parts_lookup(emb_ids, emb_scores, graph, alpha) if req.explain else None
+    parts = _parts_lookup(emb_ids, emb_scores, graph, nb if gamma > 0 else None, alpha, gamma) \
+        if req.explain else None
     items = []
     for p in picked:
         item_id, source = ids[p], SOURCES[sources[p]]
@@ -254,19 +314,20 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
         if req.explain and source == "popular":
             reasons.append(explain.prior_reason())
         elif req.explain:
-            evidence = graph.evidence(item_id) if source != "embedding" else ()
+            if source != "embedding":
+                evidence = graph.evidence(item_id) or (nb.evidence(item_id) if nb is not None and gamma > 0 else ())
             if evidence:
                 reasons.append(explain.graph_reason(evidence, view.title))
             if source != "graph" and state is not None:
-                anchor = _anchor(state, item_id, seen_idx, seen_ids_known)
+                anchor = _anchor(state, item_id, cands.seen_idx, cands.seen_ids_known)
                 if anchor is not None:
                     reasons.append(explain.embedding_reason(anchor, view.title))
             if not reasons:
                 reasons.append("close to your taste profile learned from your interactions")
         items.append(RecItem(item_id, view.title(item_id), round(scores[p], 6), source, tuple(reasons),
                              parts(item_id) if parts is not None else None, evidence))
-    return RecResult(items, state.version if state else None, degraded or state is None, False, personalised,
-                     _mix(items))
+    return RecResult(items, state.version if state else None, degraded or state is None, False,
+                     cands.personalised, _mix(items))
 
 
 def _blend_weights(state: ModelState | None, user_id: str, history_length: int, default_alpha: float,
@@ -365,7 +426,7 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
     alpha = state.blend.alpha if state is not None else default_alpha
     alpha = 0.0 if not len(emb_ids) else (1.0 if not len(graph) else alpha)
     blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha)
-    parts = _parts_lookup(emb_ids, emb_scores, graph, alpha) if explain_ else None
+    parts = _parts_lookup(emb_ids, emb_scores, graph, None, alpha) if explain_ else None
     items = []
     for other, score, code in zip(blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist(),
                                   strict=True):

@@ -19,6 +19,15 @@ Why: from one or three interactions neither side knows much yet, and on MovieLen
 ranks a new user's next items better (NDCG@20) than either side alone; both weights depend on the
 history's length and are tuned by ``graphrec evaluate --protocol new-users``'s protocol
 (:mod:`graphrec.experiments.new_users`). ``beta = 0`` is the two-source rule exactly.
+
+A thin history's graph part has a second list too: the version's **item neighbours**
+(:mod:`graphrec.model.item_neighbours`, uncapped co-interaction counts), weighed ``gamma`` within
+the graph part:
+
+    ``graph_part(i) = (1 - gamma) * graph_norm(i) + gamma * neighbours_norm(i)``
+
+An item proposed by the neighbours is a graph item (``sources``): it reached the user through
+co-interactions too. ``gamma = 0`` (every known user) is the rule above exactly.
 """
 
 from __future__ import annotations
@@ -58,27 +67,36 @@ def normalise(scores: np.ndarray) -> np.ndarray:
 
 
 def blend(emb_ids: np.ndarray, emb_scores: np.ndarray, graph_ids: np.ndarray, graph_scores: np.ndarray,
-          alpha: float, *, prior: tuple[np.ndarray, np.ndarray] | None = None, beta: float = 0.0) -> Blended:
+          alpha: float, *, prior: tuple[np.ndarray, np.ndarray] | None = None, beta: float = 0.0,
+          neighbours: tuple[np.ndarray, np.ndarray] | None = None, gamma: float = 0.0) -> Blended:
     """Blended candidates, best first (ties broken by item id for stable output).
 
-    Each list holds distinct ids. ``prior``: ``(ids, scores)`` of the popularity prior, weighed ``beta``
-    (see the module docstring; ignored when ``beta`` is 0). Vectorised: the union is one ``np.unique``
-    over the id columns, so a request pays a few array operations, not a Python loop over a few
-    hundred candidates.
+    Each list holds distinct ids. ``prior``: ``(ids, scores)`` of the popularity prior, weighed ``beta``;
+    ``neighbours``: ``(ids, scores)`` of the item neighbours, weighed ``gamma`` within the graph part
+    (see the module docstring; each ignored when its weight is 0). Vectorised: the union is one
+    ``np.unique`` over the id columns, so a request pays a few array operations, not a Python loop over
+    a few hundred candidates.
     """
-    n_emb, n_graph = len(emb_ids), len(graph_ids)
-    prior_ids, prior_scores = prior if prior is not None and beta > 0 else (np.zeros(0, dtype=str), np.zeros(0))
-    ids, slot = np.unique(np.concatenate([np.asarray(emb_ids, dtype=str), np.asarray(graph_ids, dtype=str),
-                                          np.asarray(prior_ids, dtype=str)]), return_inverse=True)
+    empty = (np.zeros(0, dtype=str), np.zeros(0))
+    prior_ids, prior_scores = prior if prior is not None and beta > 0 else empty
+    nb_ids, nb_scores = neighbours if neighbours is not None and gamma > 0 else empty
+    lists = [(np.asarray(emb_ids, dtype=str), emb_scores), (np.asarray(graph_ids, dtype=str), graph_scores),
+             (np.asarray(nb_ids, dtype=str), nb_scores), (np.asarray(prior_ids, dtype=str), prior_scores)]
+    ids, slot = np.unique(np.concatenate([i for i, _ in lists]), return_inverse=True)
+    ends = np.cumsum([len(i) for i, _ in lists])
+    e_slot, g_slot, nb_slot, p_slot = np.split(slot, ends[:-1])
     n = len(ids)
-    e_slot, g_slot, p_slot = slot[:n_emb], slot[n_emb:n_emb + n_graph], slot[n_emb + n_graph:]
     personal = 1.0 - beta if len(p_slot) else 1.0
-    scores = (np.bincount(e_slot, weights=personal * alpha * normalise(emb_scores), minlength=n)
-              + np.bincount(g_slot, weights=personal * (1.0 - alpha) * normalise(graph_scores), minlength=n)
-              + np.bincount(p_slot, weights=beta * normalise(prior_scores), minlength=n))
+    weights = (personal * alpha, personal * (1.0 - alpha) * (1.0 - gamma), personal * (1.0 - alpha) * gamma, beta)
+    scores = np.zeros(n)
+    for s, (_, raw), w in zip((e_slot, g_slot, nb_slot, p_slot), lists, weights, strict=True):
+        scores += np.bincount(s, weights=w * normalise(raw), minlength=n)
     sources = np.full(n, -1, dtype=np.int8)
     sources[e_slot] += 1
-    sources[g_slot] += 2
+    graph_side = np.zeros(n, dtype=bool)
+    graph_side[g_slot] = True
+    graph_side[nb_slot] = True
+    sources[graph_side] += 2
     sources[sources < 0] = 3  # proposed by the prior alone
     order = np.lexsort((ids, -scores))
     return Blended(ids[order], scores[order], sources[order])

@@ -17,10 +17,13 @@ import logging
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore
 from graphrec.model.artifact import ModelArtifact
 from graphrec.model.blend_tuning import BlendParams, load_blend
+from graphrec.model.item_neighbours import NEIGHBOURS_FILE, ItemNeighbours
 from graphrec.model.pipeline import current_version, published_version
 from graphrec.model.state import ModelState, trained_at_ms
 from graphrec.serving.refresh import Backoff
@@ -37,8 +40,11 @@ def load_state(directory: Path, *, default_alpha: float) -> ModelState:
         logger.warning("model %s has no blend.json (not tuned when it was trained): serving it with the "
                        "default alpha %.2f", directory.name, default_alpha)
         blend = BlendParams(alpha=default_alpha, source="default")
+    neighbours = ItemNeighbours.load(directory)
+    if neighbours is not None and not np.array_equal(neighbours.item_ids, artifact.item_ids.astype(str)):
+        raise ValueError(f"{directory / NEIGHBOURS_FILE} lists other items than the model: the version is damaged")
     return ModelState(version=artifact.version, directory=directory, artifact=artifact, blend=blend,
-                      trained_at_ms=trained_at_ms(artifact))
+                      trained_at_ms=trained_at_ms(artifact), neighbours=neighbours)
 
 
 class ModelHolder:

@@ -1274,6 +1274,17 @@ export interface components {
              * @description blend weight of the embedding side (graph side: 1 - alpha)
              */
             alpha: number;
+            /**
+             * Neighbours
+             * @description raw item-neighbour score (a new user's thin history: summed co-interaction cosine of the item with the user's recent items); null when that source did not propose the item or was not used
+             */
+            neighbours?: number | null;
+            /**
+             * Gamma
+             * @description the item neighbours' share of the graph side (0: not used)
+             * @default 0
+             */
+            gamma: number;
         };
         /** SimilarItemsPublic */
         SimilarItemsPublic: {

@@ -91,6 +91,12 @@ class ItemKNN:
                                    dtype=np.float32), self._user_items)
         return smaller
 
+    @property
+    def similarity(self) -> sp.csr_matrix:
+        """``(n_items, n_items)``: row = an item a user has, column = a candidate, value = the
+        similarity that item lends the candidate (0 where pruned); a history's score is its row sum."""
+        return self._similarity
+
     def score(self, users: np.ndarray) -> np.ndarray:
         return self.score_history(self._user_items[users])
 
