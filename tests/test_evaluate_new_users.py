@@ -10,6 +10,7 @@ length are saved with the version, loaded by serving and applied to users it has
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -160,7 +161,9 @@ def test_tuned_weights_are_saved_with_the_version_and_loaded_by_serving(evaluate
     table = load_state(version, default_alpha=0.5).neighbours
     assert table is not None and (table.neighbours, table.shrink) == (params["neighbours"], params["shrink"])
     refit = ItemNeighbours.fit(_split(_data()).train, neighbours=table.neighbours, shrink=table.shrink)
-    assert (refit.similarity != table.similarity).nnz == 0
+    assert (refit.counts != table.counts).nnz == 0
+    for n, weights in loaded.new_users.items():  # each length's shrinkage: ItemKNN-from-history's there
+        assert weights.shrink == raw["new_user_details"]["item_knn"][str(n)]["shrink"]
 
 
 def test_the_tuners_re_ranking_is_the_api_path(evaluated: tuple[SeedResult, Path], settings: Settings) -> None:
@@ -185,11 +188,13 @@ def test_item_neighbours_alone_serve_item_knn_from_history(evaluated: tuple[Seed
     split = _split(_data())
     state = load_state(version, default_alpha=0.5)
     assert state.neighbours is not None
-    only = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.0, 0.0, 1.0)})
-    served = Served.build(state, split.train, ServingPath.from_settings(settings)).with_blend(only)
-    knn = ItemKNN(neighbours=state.neighbours.neighbours, shrink=state.neighbours.shrink)
-    knn.fit(split.train)
-    for n in LENGTHS:
+    assert state.neighbours.neighbours >= split.train.n_items - 1  # nothing pruned: any shrinkage is exact
+    for shrink, n in itertools.product((None, 0.0, 5.0), LENGTHS):
+        only = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.0, 0.0, 1.0, shrink)})
+        served = Served.build(state, split.train, ServingPath.from_settings(settings)).with_blend(only)
+        knn = ItemKNN(neighbours=state.neighbours.neighbours,
+                      shrink=state.neighbours.shrink if shrink is None else shrink)
+        knn.fit(split.train)
         got = serve_new_users(served, split, n, k=5)
         scores = knn.score_history(split.fed(n)).astype(np.float64)
         for row in range(split.n_users):
@@ -198,17 +203,17 @@ def test_item_neighbours_alone_serve_item_knn_from_history(evaluated: tuple[Seed
             s[fed] = 0.0
             order = np.lexsort((split.train.item_ids, -s))
             want = order[s[order] > 0][:5]
-            assert got[row][got[row] >= 0].tolist() == want.tolist(), (n, row)
+            assert got[row][got[row] >= 0].tolist() == want.tolist(), (shrink, n, row)
 
 
 def test_weights_by_history_length_apply_to_new_users_only(tmp_path: Path) -> None:
     params = BlendParams(alpha=0.7, source="tuned", new_users={1: HistoryWeights(0.9, 0.8),
-                                                               3: HistoryWeights(0.6, 0.4),
+                                                               3: HistoryWeights(0.6, 0.4, 0.5, 100.0),
                                                                10: HistoryWeights(0.5, 0.1)})
     picks = {n: params.weights_for(n, new_user=True) for n in (0, 1, 2, 3, 9, 10, 200)}
     assert picks == {0: HistoryWeights(0.9, 0.8), 1: HistoryWeights(0.9, 0.8), 2: HistoryWeights(0.9, 0.8),
-                     3: HistoryWeights(0.6, 0.4), 9: HistoryWeights(0.6, 0.4), 10: HistoryWeights(0.5, 0.1),
-                     200: HistoryWeights(0.5, 0.1)}
+                     3: HistoryWeights(0.6, 0.4, 0.5, 100.0), 9: HistoryWeights(0.6, 0.4, 0.5, 100.0),
+                     10: HistoryWeights(0.5, 0.1), 200: HistoryWeights(0.5, 0.1)}
     assert params.weights_for(1, new_user=False) == HistoryWeights(0.7, 0.0)
     assert BlendParams(alpha=0.3, source="tuned").weights_for(1, new_user=True) == HistoryWeights(0.3, 0.0)
     save_blend(tmp_path, params)

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from model.graphs import block_snapshot
 
 from graphrec.evaluation.baselines import ItemKNN
 from graphrec.model.item_neighbours import ItemNeighbours
 from graphrec.snapshot import Snapshot
+from model.graphs import block_snapshot
 
 
 def _with_dislikes(snapshot: Snapshot) -> Snapshot:
@@ -49,6 +49,7 @@ def test_candidates_are_item_knn_from_history_over_liked_edges(tmp_path: Path) -
     # evidence: the seeds with the largest similarity to the candidate, strongest first
     top = got.ids[0]
     sims = knn.similarity.toarray()[seeds, lookup[top]]
+    np.testing.assert_allclose(table.similarity(seeds).toarray(), knn.similarity.toarray()[seeds], rtol=1e-5)
     strongest = [str(snap.item_ids[s]) for s, v in sorted(zip(seeds.tolist(), sims.tolist(), strict=True),
                                                           key=lambda t: -t[1]) if v > 0]
     assert list(got.evidence(top)) == strongest[:3]
@@ -57,7 +58,7 @@ def test_candidates_are_item_knn_from_history_over_liked_edges(tmp_path: Path) -
     loaded = ItemNeighbours.load(tmp_path)
     assert loaded is not None and (loaded.neighbours, loaded.shrink) == (6, 2.0)
     assert loaded.item_ids.tolist() == snap.item_ids.tolist()
-    assert (loaded.similarity != table.similarity).nnz == 0
+    assert (loaded.counts != table.counts).nnz == 0 and loaded.degree.tolist() == table.degree.tolist()
     assert ItemNeighbours.load(tmp_path / "missing") is None
 
 
@@ -66,3 +67,21 @@ def test_no_known_seed_gives_no_candidates() -> None:
     table = ItemNeighbours.fit(snap, neighbours=4, shrink=0.0)
     got = table.candidates(np.zeros(0, dtype=np.int64), lambda _i: None, limit=5, exclude=np.zeros(0, dtype=np.int64))
     assert len(got) == 0 and got.evidence("i000") == ()
+
+
+def test_a_request_can_apply_another_shrinkage() -> None:
+    """The table keeps counts, so any shrinkage is ItemKNN's with that shrinkage (no entry pruned here)."""
+    snap = block_snapshot(groups=3, users_per_group=15, items_per_group=10, seed=2)
+    table = ItemNeighbours.fit(snap, neighbours=snap.n_items, shrink=1e6)
+    counts = (snap.matrix("ones").T @ snap.matrix("ones")).toarray()
+    stored = table.counts.toarray()
+    assert np.array_equal(stored[stored > 0], counts[stored > 0])  # exact integers
+    seeds = np.array([0, 11, 22])
+    for shrink in (0.0, 3.0, 1e6):
+        knn = ItemKNN(neighbours=snap.n_items, shrink=shrink)
+        knn.fit(snap)
+        np.testing.assert_allclose(table.similarity(seeds, shrink).toarray(), knn.similarity.toarray()[seeds],
+                                   rtol=1e-5, atol=1e-9)
+    wide, narrow = (table.candidates(seeds, lambda _i: None, limit=10, exclude=np.zeros(0, dtype=np.int64), shrink=s)
+                    for s in (0.0, 1e6))
+    assert wide.ids.tolist() != narrow.ids.tolist()  # raw counts favour popular items; the cosine does not

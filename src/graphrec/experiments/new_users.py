@@ -8,24 +8,26 @@
    held-out user is as unknown to the model, the co-interaction index and the baselines as a visitor
    who arrived after training.
 2. **A model version exactly as** ``graphrec train`` **makes one** from those edges
-   (:func:`graphrec.model.pipeline.train`, without the gate's holdout): GraphSAGE, its tuned alpha and
-   its new-user weights, which :class:`NewUserBlendTuner` tunes on a validation split of the
-   *training* users (an auxiliary model is trained without them); the held-out users are never seen
-   by any fitting or tuning. Serving's own loader reads the version back
+   (:func:`graphrec.model.pipeline.train`, without the gate's holdout): GraphSAGE, its tuned alpha,
+   its item neighbours and its new-user weights, which :class:`NewUserBlendTuner` tunes on a
+   validation split of the *training* users (an auxiliary model is trained without them); the
+   held-out users are never seen by any fitting or tuning. Serving's own loader reads the version back
    (``graphrec.serving.holder.load_state``).
 3. **Each held-out user's first n interactions** (by timestamp; n = 1, 3, 5, 10) are their live
    history, passed to :func:`graphrec.recommend.service.recommend_for_user`, the function the API
    answers with: the inductive embedding (``ModelArtifact.infer_user``) searched in the version's ANN
-   index, the capped traversal over a co-interaction index built from the training edges with the
-   API's caps and decay (``Settings``), the blend with the version's weights, and the API's
-   filters. The 20 items it serves are scored against the user's later interactions (Recall@20,
-   NDCG@20); the n fed items are never scored, as the API never serves seen items.
+   index, the version's item neighbours, the capped traversal over a co-interaction index built
+   from the training edges with the API's caps and decay (``Settings``), the blend with the
+   version's weights, and the API's filters. The 20 items it serves are scored against the user's
+   later interactions (Recall@20, NDCG@20); the n fed items are never scored, as the API never
+   serves seen items.
 4. **Baselines fed the same n items**: ItemKNN-from-history (item-item cosine learned on the training
    users, its neighbours and shrinkage tuned per n on the same validation users as the blend) and
    MostPopular (training popularity), each ranking the whole catalogue minus the n items.
 
 Rows: the API with the tuned new-user weights; the API as it was before them (the version's one alpha,
-no prior); its embedding side alone (alpha 1) and its graph side alone (alpha 0); the two baselines.
+no prior, no item neighbours); its embedding side alone (alpha 1), its graph side alone (alpha 0) and
+its item neighbours alone (alpha 0, gamma 1); the two baselines.
 With several seeds a cell is the mean with a 95% interval, and the new-user blend is compared with each
 baseline per n by paired tests over (seed, user) pairs.
 """
@@ -252,19 +254,21 @@ class NewUserBlendTuner:
         per_length: dict[str, dict[str, float]] = {}
         for n in tuning.lengths:
             relevant = split.rest(n)
-            gathered = gather_new_users(served, split, n, k=tuning.k)
+            shrink = float(chosen[n]["shrink"])  # ItemKNN-from-history's best shrinkage at this n
+            gathered = gather_new_users(served, split, n, k=tuning.k, shrink=shrink)
             ref_ndcg, ref_recall = (max(v, 1e-9) for v in knn_scores[_key(chosen[n])][n])
             scored = []
             for alpha in tuning.alphas:
                 for beta in tuning.betas:
                     for gamma in gammas:
-                        ranked = rank_new_users(served, gathered, HistoryWeights(alpha, beta, gamma),
+                        ranked = rank_new_users(served, gathered, HistoryWeights(alpha, beta, gamma, shrink),
                                                 lookup=lookup, k=tuning.k)
                         recall, ndcg = (float(m.mean()) for m in per_user_metrics(ranked, relevant))
                         scored.append((ndcg / ref_ndcg + recall / ref_recall, ndcg, recall, -beta, alpha, -gamma))
             _, best_ndcg, best_recall, neg_beta, alpha, neg_gamma = max(scored)
-            weights[n] = HistoryWeights(alpha=alpha, beta=-neg_beta, gamma=-neg_gamma)
-            per_length[str(n)] = {"alpha": alpha, "beta": -neg_beta, "gamma": -neg_gamma,
+            weights[n] = HistoryWeights(alpha=alpha, beta=-neg_beta, gamma=-neg_gamma,
+                                        shrink=shrink if neighbours is not None else None)
+            per_length[str(n)] = {"alpha": alpha, "beta": -neg_beta, "gamma": -neg_gamma, "shrink": shrink,
                                   f"ndcg@{tuning.k}": round(best_ndcg, 4), f"recall@{tuning.k}": round(best_recall, 4),
                                   f"item_knn_ndcg@{tuning.k}": round(ref_ndcg, 4),
                                   f"item_knn_recall@{tuning.k}": round(ref_recall, 4)}
@@ -278,13 +282,15 @@ class NewUserBlendTuner:
         return NewUserBlend(weights=weights, details=details, neighbours=served_params or {})
 
 
-def gather_new_users(served: Served, split: NewUserSplit, n: int, *, k: int) -> list[Candidates]:
+def gather_new_users(served: Served, split: NewUserSplit, n: int, *, k: int,
+                     shrink: float | None = None) -> list[Candidates]:
     """Each held-out user's candidates from their first ``n`` interactions, item neighbours included
-    (:func:`gather_candidates`, as :func:`recommend_for_user` gathers them)."""
+    (with ``shrink``) (:func:`gather_candidates`, as :func:`recommend_for_user` gathers them)."""
     path = served.path
     return [gather_candidates(RecRequest(user_id=str(split.user_ids[row]), k=k), UserInputs(split.history(row, n)),
                               state=served.state, half_life_days=path.half_life_days, top_n=path.top_n,
-                              cograph=served.cograph, traversal=path.traversal, now_ms=served.now_ms, neighbours=True)
+                              cograph=served.cograph, traversal=path.traversal, now_ms=served.now_ms, neighbours=True,
+                              shrink=shrink)
             for row in range(split.n_users)]
 
 
@@ -393,7 +399,8 @@ def evaluate_seed(full: Snapshot, protocol: NewUserProtocol, train_config: Train
         EMBEDDING: lambda n: serve_new_users(served.with_blend(BlendParams(alpha=1.0, source="fixed")), split, n, k=k),
         GRAPH: lambda n: serve_new_users(served.with_blend(BlendParams(alpha=0.0, source="fixed")), split, n, k=k),
         NEIGHBOURS: lambda n: serve_new_users(served.with_blend(BlendParams(
-            alpha=0.0, source="fixed", new_users={1: HistoryWeights(alpha=0.0, gamma=1.0)})), split, n, k=k),
+            alpha=0.0, source="fixed", new_users={1: HistoryWeights(
+                alpha=0.0, gamma=1.0, shrink=state.blend.weights_for(n, new_user=True).shrink)})), split, n, k=k),
     }
     # the tuner chose ItemKNN's parameters per n on its validation users; a version without them is tuned here
     tuned_knn = state.blend.new_user_details.get("item_knn")
@@ -496,10 +503,12 @@ def run_new_users(full: Snapshot, protocol: NewUserProtocol, train_config: Train
     seed_text = f"seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
     lines = [f"# New users: {dataset} ({seed_text}; {', '.join(str(r.users) for r in results)} held-out users)",
              "", markdown(rows, protocol), "", "Tuned new-user weights (alpha = embedding share of the personal "
-             "part, beta = popularity prior), per seed:", ""]
+             "part, beta = popularity prior, gamma = item neighbours' share of the graph part), per seed:", ""]
     for r in results:
-        lines.append(f"- seed {r.seed}: " + ", ".join(f"n={n}: alpha {w.alpha:g}, beta {w.beta:g}"
-                                                      for n, w in sorted(r.blend.new_users.items())))
+        lines.append(f"- seed {r.seed}: " + "; ".join(
+            f"n={n}: alpha {w.alpha:g}, beta {w.beta:g}, gamma {w.gamma:g}"
+            + (f" (shrink {w.shrink:g})" if w.shrink is not None and w.gamma > 0 else "")
+            for n, w in sorted(r.blend.new_users.items())))
     if tests:
         lines += ["", "Paired tests (new-user blend minus baseline):", ""]
         lines += [f"- {t['sentence']}" for t in tests]

@@ -49,11 +49,13 @@ DEFAULT_GRID = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
 class HistoryWeights:
     """The blend of a user the model has never seen: embedding weight ``alpha`` (of the personal part),
     popularity-prior weight ``beta`` and item-neighbour weight ``gamma`` (of the graph part)
-    (:func:`graphrec.scoring.blend.blend`)."""
+    (:func:`graphrec.scoring.blend.blend`); ``shrink`` is the item neighbours' cosine shrinkage
+    (``None``: the table's own, :class:`graphrec.model.item_neighbours.ItemNeighbours`)."""
 
     alpha: float
     beta: float = 0.0
     gamma: float = 0.0
+    shrink: float | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,8 @@ def load_blend(directory: Path) -> BlendParams | None:
         return None
     raw = json.loads(path.read_text())
     new_users = {int(n): HistoryWeights(alpha=float(w["alpha"]), beta=float(w.get("beta", 0.0)),
-                                        gamma=float(w.get("gamma", 0.0)))
+                                        gamma=float(w.get("gamma", 0.0)),
+                                        shrink=None if w.get("shrink") is None else float(w["shrink"]))
                  for n, w in dict(raw.get("new_users", {})).items()}
     return BlendParams(alpha=float(raw["alpha"]), source=str(raw.get("source", "tuned")),
                        metric=str(raw.get("metric", "")), grid=dict(raw.get("grid", {})),

@@ -13,9 +13,10 @@ Definition (the same as :class:`graphrec.evaluation.baselines.ItemKNN`, on posit
 dislike is no co-interaction): ``sim(i, j) = |U+_i ∩ U+_j| / (sqrt(|U+_i| |U+_j|) + shrink)``; each
 candidate ``j`` keeps its ``neighbours`` most similar items (column pruning); a history's score for
 ``j`` is the sum of ``sim(s, j)`` over its seeds ``s`` (the traversal's seeds: the most recent liked
-items). ``neighbours`` and ``shrink`` are tuned with the new-user weights
-(:class:`graphrec.model.blend_tuning.NewUserBlend`), and how much the source counts is ``gamma``
-of :class:`graphrec.model.blend_tuning.HistoryWeights`: known users get ``gamma = 0``.
+items). The table's ``neighbours`` and ``shrink`` are tuned with the new-user weights
+(:class:`graphrec.model.blend_tuning.NewUserBlend`); how much the source counts (``gamma``) and
+the shrinkage a request applies (``shrink``) are tuned per history length
+(:class:`graphrec.model.blend_tuning.HistoryWeights`). Known users get ``gamma = 0``.
 
 Files: ``item_neighbours.npz`` in the version directory (CSR arrays, no pickles) and its parameters
 in ``blend.json``.
@@ -45,7 +46,7 @@ class NeighbourCandidates:
 
     ids: np.ndarray  # str
     scores: np.ndarray  # float64
-    _rows: sp.csr_matrix  # the seeds' rows (seed x item)
+    _rows: sp.csr_matrix  # the seeds' rows as similarities (seed x item)
     _seeds: np.ndarray  # str: seed ids in row order
     _index_of: Callable[[str], int | None]  # the version's item index
 
@@ -64,10 +65,16 @@ class NeighbourCandidates:
 
 @dataclass(frozen=True)
 class ItemNeighbours:
-    """The pruned similarity table of one version (see module docstring), in the version's item order."""
+    """The pruned co-interaction table of one version (see module docstring), in the version's item order.
+
+    It keeps raw co-occurrence counts and each item's liked degree rather than similarities, so a
+    request can apply any ``shrink``: the tuned one differs by history length (on MovieLens, raw
+    counts from one item, a cosine shrunk by 100 from ten). Which entries are kept is decided once,
+    by the cosine with the table's own ``shrink``."""
 
     item_ids: np.ndarray  # str, the version's items
-    similarity: sp.csr_matrix  # row = seed item, column = candidate
+    counts: sp.csr_matrix  # row = seed item, column = candidate: users who liked both (kept entries only)
+    degree: np.ndarray  # float64: users who liked each item
     neighbours: int
     shrink: float
 
@@ -77,24 +84,39 @@ class ItemNeighbours:
         liked = snapshot.subset_edges(snapshot.weights > 0)
         model = ItemKNN(neighbours=neighbours, shrink=shrink)
         model.fit(liked)
-        return cls(item_ids=snapshot.item_ids.astype(str), similarity=model.similarity.tocsr(),
-                   neighbours=neighbours, shrink=shrink)
+        degree = np.bincount(liked.indices, minlength=liked.n_items).astype(np.float64)
+        sim = model.similarity.tocsr()
+        rows = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
+        # the counts are integers: the cosine's float32 rounding is far below 0.5 of one
+        counts = np.rint(sim.data * (np.sqrt(degree[rows] * degree[sim.indices]) + shrink + 1e-12))
+        return cls(item_ids=snapshot.item_ids.astype(str),
+                   counts=sp.csr_matrix((counts.astype(np.float32), sim.indices, sim.indptr), shape=sim.shape),
+                   degree=degree, neighbours=neighbours, shrink=shrink)
 
     @property
     def entries(self) -> int:
-        return int(self.similarity.nnz)
+        return int(self.counts.nnz)
+
+    def similarity(self, seed_idx: np.ndarray, shrink: float | None = None) -> sp.csr_matrix:
+        """The seeds' rows as cosines with ``shrink`` (``None``: the table's own), ItemKNN's formula."""
+        rows = self.counts[np.asarray(seed_idx, dtype=np.int64)]
+        owner = np.repeat(np.asarray(seed_idx, dtype=np.int64), np.diff(rows.indptr))
+        s = self.shrink if shrink is None else shrink
+        data = rows.data / (np.sqrt(self.degree[owner] * self.degree[rows.indices]) + s + 1e-12)
+        return sp.csr_matrix((data, rows.indices, rows.indptr), shape=rows.shape)
 
     def candidates(self, seed_idx: np.ndarray, index_of: Callable[[str], int | None], *, limit: int,
-                   exclude: np.ndarray) -> NeighbourCandidates:
+                   exclude: np.ndarray, shrink: float | None = None) -> NeighbourCandidates:
         """The ``limit`` items with the largest summed similarity to the seeds (item indices), ``exclude``
-        (item indices) and the seeds left out; ties by item index. ``index_of`` maps an id to its index."""
+        (item indices) and the seeds left out; ties by item index. ``index_of`` maps an id to its index;
+        ``shrink``: the cosine's (``None``: the table's own)."""
         seed_idx = np.asarray(seed_idx, dtype=np.int64)
         seeds = self.item_ids[seed_idx]
-        rows = self.similarity[seed_idx]
+        rows = self.similarity(seed_idx, shrink)
         if not len(seed_idx) or rows.nnz == 0:
             return NeighbourCandidates(np.zeros(0, dtype=str), np.zeros(0), rows, seeds, index_of)
         cand, inverse = np.unique(rows.indices, return_inverse=True)
-        sums = np.bincount(inverse, weights=rows.data.astype(np.float64))
+        sums = np.bincount(inverse, weights=rows.data)
         keep = (sums > 0) & ~np.isin(cand, np.concatenate([exclude, seed_idx]))
         cand, sums = cand[keep], sums[keep]
         n = min(limit, len(cand))
@@ -106,10 +128,10 @@ class ItemNeighbours:
 
     def save(self, directory: Path) -> Path:
         path = directory / NEIGHBOURS_FILE
-        m = self.similarity
+        m = self.counts
         with path.open("wb") as fh:
-            np.savez(fh, data=m.data.astype(np.float32), indices=m.indices.astype(np.int32),
-                     indptr=m.indptr.astype(np.int64), item_ids=self.item_ids.astype(str),
+            np.savez(fh, counts=m.data.astype(np.float32), indices=m.indices.astype(np.int32),
+                     indptr=m.indptr.astype(np.int64), degree=self.degree, item_ids=self.item_ids.astype(str),
                      params=np.array(json.dumps({"neighbours": self.neighbours, "shrink": self.shrink})))
         return path
 
@@ -122,7 +144,8 @@ class ItemNeighbours:
         with np.load(path, allow_pickle=False) as raw:
             item_ids = raw["item_ids"].astype(str)
             n = len(item_ids)
-            similarity = sp.csr_matrix((raw["data"], raw["indices"], raw["indptr"]), shape=(n, n))
+            counts = sp.csr_matrix((raw["counts"], raw["indices"], raw["indptr"]), shape=(n, n))
+            degree = raw["degree"].astype(np.float64)
             params = json.loads(str(raw["params"]))
-        return cls(item_ids=item_ids, similarity=similarity, neighbours=int(params["neighbours"]),
+        return cls(item_ids=item_ids, counts=counts, degree=degree, neighbours=int(params["neighbours"]),
                    shrink=float(params["shrink"]))

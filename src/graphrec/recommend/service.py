@@ -4,7 +4,8 @@ Candidates come from (a) the model's embedding space (ANN over item embeddings) 
 (2-hop co-interaction traversal over the in-memory index, seeded by the user's live history, or the
 store's own traversal without an index); they are blended with
 :func:`graphrec.scoring.blend.blend` using the model version's tuned ``alpha`` (a user the version has
-never seen: weights tuned by history length, with a popularity prior). A user unknown
+never seen: weights tuned by history length, with the version's item neighbours and a popularity
+prior). A user unknown
 to both falls back to trending items. When the store fails, results come from the model alone and
 are flagged ``degraded``; :class:`NothingToServe` means neither source can answer (HTTP 503).
 
@@ -225,9 +226,10 @@ class Candidates:
 
 def gather_candidates(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, half_life_days: float,
                       top_n: int, cograph: CoInteractionIndex | None = None, traversal: TraversalLimits,
-                      now_ms: int, neighbours: bool = False) -> Candidates:
+                      now_ms: int, neighbours: bool = False, shrink: float | None = None) -> Candidates:
     """Each source's candidates for the user: the embedding side (ANN), the graph side (index or the
-    store's traversal) and, with ``neighbours`` and a version that has them, the item neighbours."""
+    store's traversal) and, with ``neighbours`` and a version that has them, the item neighbours
+    (cosine shrinkage ``shrink``; ``None``: the table's own)."""
     history = inputs.history if inputs.history is not None else UserHistory.empty()
     seen = frozenset(history.item_ids) | inputs.seen_all
     # as many more candidates as the page may have to leave out, so it still fills
@@ -255,7 +257,7 @@ def gather_candidates(req: RecRequest, inputs: UserInputs, *, state: ModelState 
             pos, _ = select_seeds(np.asarray(history.item_ids), history.weights, history.last_ts,
                                   seed_items=traversal.seed_items, half_life_days=half_life_days)
             seeds = item_idx[pos]
-            nb = state.neighbours.candidates(seeds[seeds >= 0], art.item_index, limit=limit,
+            nb = state.neighbours.candidates(seeds[seeds >= 0], art.item_index, limit=limit, shrink=shrink,
                                              exclude=exclude if req.exclude_seen else np.zeros(0, dtype=np.int64))
     graph = GraphCandidates.empty()
     if len(history):
@@ -279,7 +281,8 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
     history_length = len(inputs.history) if inputs.history is not None else 0
     weights = _blend_weights(state, req.user_id, history_length, default_alpha)
     cands = gather_candidates(req, inputs, state=state, half_life_days=half_life_days, top_n=top_n, cograph=cograph,
-                              traversal=traversal, now_ms=now_ms, neighbours=weights.gamma > 0)
+                              traversal=traversal, now_ms=now_ms, neighbours=weights.gamma > 0,
+                              shrink=weights.shrink)
     return rank_candidates(req, cands, weights, state=state, view=view, now_ms=now_ms)
 
 
