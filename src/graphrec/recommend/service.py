@@ -292,10 +292,10 @@ def rank_candidates(req: RecRequest, cands: Candidates, weights: HistoryWeights,
     A source with no candidates passes its weight to the others; no candidates at all: trending."""
     emb_ids, emb_scores, graph, nb = cands.emb_ids, cands.emb_scores, cands.graph, cands.neighbours
     seen, degraded = set(cands.seen), cands.degraded
-    has_nb = nb is not None and len(nb) > 0
+    has_nb = nb is not None and len(nb) > 0 and weights.gamma > 0  # gathered or not, gamma 0 leaves them out
     if not len(emb_ids) and not len(graph) and not has_nb:
         return _popular_result(req, view, seen, state, degraded, now_ms)
-    graph_side = len(graph) > 0 or (has_nb and weights.gamma > 0)
+    graph_side = len(graph) > 0 or has_nb
     alpha = 0.0 if not len(emb_ids) else (1.0 if not graph_side else weights.alpha)
     gamma = 0.0 if not has_nb else (1.0 if not len(graph) else weights.gamma)
     prior = state.artifact.popular(cands.limit) if state is not None and weights.beta > 0 else None
