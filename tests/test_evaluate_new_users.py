@@ -164,6 +164,12 @@ def test_tuned_weights_are_saved_with_the_version_and_loaded_by_serving(evaluate
     assert (refit.counts != table.counts).nnz == 0
     for n, weights in loaded.new_users.items():  # each length's shrinkage: ItemKNN-from-history's there
         assert weights.shrink == raw["new_user_details"]["item_knn"][str(n)]["shrink"]
+        # the one-standard-error rule: a mix is served only when it beat the neighbours alone by more than one SE
+        record = raw["new_user_details"]["per_length"][str(n)]
+        if (weights.alpha, weights.beta, weights.gamma) == (0.0, 0.0, 1.0):
+            assert "gain_over_neighbours" not in record or record["kept_neighbours_alone"]
+        else:
+            assert record["gain_over_neighbours"] >= record["gain_se"] and "kept_neighbours_alone" not in record
 
 
 def test_the_tuners_re_ranking_is_the_api_path(evaluated: tuple[SeedResult, Path], settings: Settings) -> None:
