@@ -39,13 +39,13 @@ from graphrec.experiments.new_users import (
     serve_new_users,
 )
 from graphrec.graph.falkordb_store import FalkorDBStore
-from graphrec.graph.records import InteractionDelta
+from graphrec.graph.records import InteractionDelta, UserHistory
 from graphrec.model.blend_tuning import BlendParams, HistoryWeights, NewUserTuning, load_blend, save_blend
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.item_neighbours import ItemNeighbours
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
-from graphrec.recommend.service import RecRequest, UserInputs, recommend_for_user
+from graphrec.recommend.service import RecItem, RecRequest, UserInputs, recommend_for_user
 from graphrec.serving.cograph_holder import CoGraphHolder
 from graphrec.serving.holder import ModelHolder, load_state
 from graphrec.serving.refresh import Backoff
@@ -373,3 +373,39 @@ def test_new_users_needs_timestamps() -> None:
     result = CliRunner().invoke(app, ["evaluate", "--dataset", "lightgcn:a.txt,b.txt", "--protocol", "new-users"])
     assert result.exit_code == 2
     assert "cannot hold users out by time" in result.output
+
+
+def test_explain_shows_the_item_neighbours_part(evaluated: tuple[SeedResult, Path], settings: Settings) -> None:
+    """explain=true: each item carries its neighbour score and gamma, and an item only the neighbours
+    proposed is explained by the seen items it is a neighbour of."""
+    _, version = evaluated
+    split = _split(_data())
+    path = ServingPath.from_settings(settings)
+    state = load_state(version, default_alpha=0.5)
+    mixed = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.3, 0.0, 0.6, 2.0)})
+    served = Served.build(state, split.train, path).with_blend(mixed)
+
+    def explained(user: str, history: UserHistory) -> list[RecItem]:
+        return recommend_for_user(RecRequest(user_id=user, k=20, explain=True), UserInputs(history),
+                                  state=served.state, view=served.view, default_alpha=0.5,
+                                  half_life_days=path.half_life_days, top_n=path.top_n, cograph=served.cograph,
+                                  traversal=path.traversal, now_ms=served.now_ms).items
+
+    only_neighbours = 0
+    for row in range(split.n_users):
+        history = split.history(row, 1)
+        items = explained(str(split.user_ids[row]), history)
+        assert items and all(i.parts is not None and i.parts.gamma == 0.6 and i.parts.alpha == 0.3 for i in items)
+        for item in items:
+            assert item.parts is not None
+            if item.parts.neighbours is None:
+                continue
+            assert item.source in ("graph", "both")
+            if item.parts.graph is None:  # the neighbours alone led here (the traversal's caps missed it)
+                only_neighbours += 1
+                assert item.evidence and set(item.evidence) <= set(history.item_ids)
+                assert any(e in reason for reason in item.reasons for e in item.evidence)
+        # the same history for a user the version knows: no neighbours, gamma 0
+        known = explained(str(split.train.user_ids[row]), history)
+        assert all(i.parts is not None and i.parts.neighbours is None and i.parts.gamma == 0.0 for i in known)
+    assert only_neighbours > 0
