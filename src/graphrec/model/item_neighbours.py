@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from graphrec.evaluation.baselines import ItemKNN
-from graphrec.scoring.traversal import EVIDENCE
+from graphrec.scoring.traversal import EVIDENCE, gather
 from graphrec.snapshot import Snapshot
 
 NEIGHBOURS_FILE = "item_neighbours.npz"
@@ -42,12 +42,15 @@ NEIGHBOURS_FILE = "item_neighbours.npz"
 
 @dataclass(frozen=True, slots=True)
 class NeighbourCandidates:
-    """One request's neighbour candidates, best first, and the seeds that lent each its score."""
+    """One request's neighbour candidates, best first, and the entries they were summed from (to
+    name the seeds that lent each its score)."""
 
     ids: np.ndarray  # str
     scores: np.ndarray  # float64
-    _rows: sp.csr_matrix  # the seeds' rows as similarities (seed x item)
-    _seeds: np.ndarray  # str: seed ids in row order
+    _seeds: np.ndarray  # str: the seeds, in the order ``_owner`` counts them
+    _owner: np.ndarray  # per entry: its seed's position
+    _cols: np.ndarray  # per entry: the candidate's index
+    _sims: np.ndarray  # per entry: the similarity
     _index_of: Callable[[str], int | None]  # the version's item index
 
     def __len__(self) -> int:
@@ -58,9 +61,10 @@ class NeighbourCandidates:
         j = self._index_of(item_id)
         if j is None:
             return ()
-        column = np.asarray(self._rows[:, j].todense()).ravel()
-        best = np.argsort(-column, kind="stable")[:EVIDENCE]
-        return tuple(compress(self._seeds[best].tolist(), (column[best] > 0).tolist()))
+        on = self._cols == j
+        per_seed = np.bincount(self._owner[on], weights=self._sims[on], minlength=len(self._seeds))
+        best = np.argsort(-per_seed, kind="stable")[:EVIDENCE]
+        return tuple(compress(self._seeds[best].tolist(), (per_seed[best] > 0).tolist()))
 
 
 @dataclass(frozen=True)
@@ -97,13 +101,21 @@ class ItemNeighbours:
     def entries(self) -> int:
         return int(self.counts.nnz)
 
+    def _entries(self, seed_idx: np.ndarray, shrink: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The seeds' entries as ``(owner position, candidate index, cosine with shrink)``: read straight
+        from the CSR arrays (a request's hot path; scipy's row indexing costs more than the sums)."""
+        m = self.counts
+        pos, owner = gather(m.indptr, seed_idx, max(int(m.nnz), 1))  # no cap: a row is never longer
+        cols = m.indices[pos].astype(np.int64)
+        s = self.shrink if shrink is None else shrink
+        sims = m.data[pos] / (np.sqrt(self.degree[seed_idx[owner]] * self.degree[cols]) + s + 1e-12)
+        return owner, cols, sims
+
     def similarity(self, seed_idx: np.ndarray, shrink: float | None = None) -> sp.csr_matrix:
         """The seeds' rows as cosines with ``shrink`` (``None``: the table's own), ItemKNN's formula."""
-        rows = self.counts[np.asarray(seed_idx, dtype=np.int64)]
-        owner = np.repeat(np.asarray(seed_idx, dtype=np.int64), np.diff(rows.indptr))
-        s = self.shrink if shrink is None else shrink
-        data = rows.data / (np.sqrt(self.degree[owner] * self.degree[rows.indices]) + s + 1e-12)
-        return sp.csr_matrix((data, rows.indices, rows.indptr), shape=rows.shape)
+        seed_idx = np.asarray(seed_idx, dtype=np.int64)
+        owner, cols, sims = self._entries(seed_idx, shrink)
+        return sp.csr_matrix((sims, (owner, cols)), shape=(len(seed_idx), self.counts.shape[1]))
 
     def candidates(self, seed_idx: np.ndarray, index_of: Callable[[str], int | None], *, limit: int,
                    exclude: np.ndarray, shrink: float | None = None) -> NeighbourCandidates:
@@ -111,20 +123,28 @@ class ItemNeighbours:
         (item indices) and the seeds left out; ties by item index. ``index_of`` maps an id to its index;
         ``shrink``: the cosine's (``None``: the table's own)."""
         seed_idx = np.asarray(seed_idx, dtype=np.int64)
+        owner, cols, sims = self._entries(seed_idx, shrink)
         seeds = self.item_ids[seed_idx]
-        rows = self.similarity(seed_idx, shrink)
-        if not len(seed_idx) or rows.nnz == 0:
-            return NeighbourCandidates(np.zeros(0, dtype=str), np.zeros(0), rows, seeds, index_of)
-        cand, inverse = np.unique(rows.indices, return_inverse=True)
-        sums = np.bincount(inverse, weights=rows.data)
-        keep = (sums > 0) & ~np.isin(cand, np.concatenate([exclude, seed_idx]))
-        cand, sums = cand[keep], sums[keep]
+        if not len(cols):
+            return NeighbourCandidates(np.zeros(0, dtype=str), np.zeros(0), seeds, owner, cols, sims, index_of)
+        n_items = len(self.item_ids)
+        if len(cols) * 16 >= n_items:  # many entries: one dense sum over the catalogue
+            sums_all = np.bincount(cols, weights=sims, minlength=n_items)
+            sums_all[exclude] = 0.0
+            sums_all[seed_idx] = 0.0
+            cand = np.flatnonzero(sums_all > 0)
+            sums = sums_all[cand]
+        else:
+            cand, inverse = np.unique(cols, return_inverse=True)
+            sums = np.bincount(inverse, weights=sims)
+            keep = (sums > 0) & ~np.isin(cand, np.concatenate([exclude, seed_idx]))
+            cand, sums = cand[keep], sums[keep]
         n = min(limit, len(cand))
         if n < len(cand):
             part = np.argpartition(-sums, n - 1)[:n]
             cand, sums = cand[part], sums[part]
         order = np.lexsort((cand, -sums))
-        return NeighbourCandidates(self.item_ids[cand[order]], sums[order], rows, seeds, index_of)
+        return NeighbourCandidates(self.item_ids[cand[order]], sums[order], seeds, owner, cols, sims, index_of)
 
     def save(self, directory: Path) -> Path:
         path = directory / NEIGHBOURS_FILE
