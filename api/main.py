@@ -14,10 +14,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.container import Services, install, open_services
@@ -62,9 +62,12 @@ def create_app(settings: Settings) -> FastAPI:
         policy = load_policy(s.events_policy_path)  # a bad policy file stops startup, with the reason
         async with open_services(s, metrics, policy) as services:
             install(app, services)
+            # the upkeep's store calls run on these threads: cancelling a task does not stop its thread,
+            # so shutdown waits for them before open_services closes the store under them
+            upkeep = ThreadPoolExecutor(2, thread_name_prefix="graphrec-upkeep")
             background = asyncio.gather(
-                _maintain(services),
-                watch_store(services.store, services.health, interval_s=s.store_check_s))
+                _maintain(services, upkeep),
+                watch_store(services.store, services.health, interval_s=s.store_check_s, executor=upkeep))
             model_state = services.models.state
             logger.info("graphrec API ready (store %s, policy %s, model %s)", s.graph_uri, policy.version,
                         model_state.version if model_state else "none")
@@ -74,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
+                await asyncio.to_thread(upkeep.shutdown, wait=True)
 
     metrics = Metrics()
     app = FastAPI(
@@ -147,13 +151,15 @@ def _single_threaded_math() -> None:
     threadpool_limits(1)
 
 
-async def _maintain(services: Services) -> None:
+async def _maintain(services: Services, upkeep: Executor) -> None:
     """Background upkeep, off the request path: every due refresh (model version, trending items,
-    co-interaction index) under the one policy of :mod:`graphrec.serving.refresh`."""
+    co-interaction index) under the one policy of :mod:`graphrec.serving.refresh`, on ``upkeep``'s
+    threads (which shutdown waits for)."""
+    loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(services.settings.model_poll_s)
         for refresher in services.refreshers:
             if refresher.needs_store and not services.health.up:
                 continue  # the store watchdog brings it back; the refresh would only fail
             if refresher.due:
-                await run_in_threadpool(refresher.run)  # never raises: it logs and backs off
+                await loop.run_in_executor(upkeep, refresher.run)  # never raises: it logs and backs off

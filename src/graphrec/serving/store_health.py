@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 
 from graphrec.graph.port import GraphStore
 
@@ -71,14 +72,17 @@ class StoreHealth:
         logger.warning("graph store is back after %.1f s", down)
 
 
-async def watch_store(store: GraphStore, health: StoreHealth, *, interval_s: float) -> None:
+async def watch_store(store: GraphStore, health: StoreHealth, *, interval_s: float,
+                      executor: Executor | None = None) -> None:
     """Probe the store every ``interval_s``: ``ping`` while up, ``recover`` (restart it where it is
-    graphrec's own) while down. Runs until cancelled; the probe runs on a thread."""
+    graphrec's own) while down. Runs until cancelled; the probe runs on a thread of ``executor``
+    (the default one when ``None``), which whoever closes the store must wait for."""
+    loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(interval_s)
         probe = store.ping if health.up else store.recover
         try:
-            ok = await asyncio.to_thread(probe)
+            ok = await loop.run_in_executor(executor, probe)
         except Exception as exc:  # a probe must never end the watchdog
             logger.warning("store probe failed", exc_info=True)
             ok, reason = False, f"{type(exc).__name__}: {exc}"
