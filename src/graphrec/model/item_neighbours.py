@@ -27,14 +27,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import compress
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
 from graphrec.evaluation.baselines import ItemKNN
-from graphrec.scoring.traversal import EVIDENCE, gather
+from graphrec.scoring.traversal import gather, rank_sums, strongest_seeds
 from graphrec.snapshot import Snapshot
 
 NEIGHBOURS_FILE = "item_neighbours.npz"
@@ -62,9 +61,7 @@ class NeighbourCandidates:
         if j is None:
             return ()
         on = self._cols == j
-        per_seed = np.bincount(self._owner[on], weights=self._sims[on], minlength=len(self._seeds))
-        best = np.argsort(-per_seed, kind="stable")[:EVIDENCE]
-        return tuple(compress(self._seeds[best].tolist(), (per_seed[best] > 0).tolist()))
+        return strongest_seeds(self._owner[on], self._sims[on], self._seeds)
 
 
 @dataclass(frozen=True)
@@ -125,26 +122,9 @@ class ItemNeighbours:
         seed_idx = np.asarray(seed_idx, dtype=np.int64)
         owner, cols, sims = self._entries(seed_idx, shrink)
         seeds = self.item_ids[seed_idx]
-        if not len(cols):
-            return NeighbourCandidates(np.zeros(0, dtype=str), np.zeros(0), seeds, owner, cols, sims, index_of)
-        n_items = len(self.item_ids)
-        if len(cols) * 16 >= n_items:  # many entries: one dense sum over the catalogue
-            sums_all = np.bincount(cols, weights=sims, minlength=n_items)
-            sums_all[exclude] = 0.0
-            sums_all[seed_idx] = 0.0
-            cand = np.flatnonzero(sums_all > 0)
-            sums = sums_all[cand]
-        else:
-            cand, inverse = np.unique(cols, return_inverse=True)
-            sums = np.bincount(inverse, weights=sims)
-            keep = (sums > 0) & ~np.isin(cand, np.concatenate([exclude, seed_idx]))
-            cand, sums = cand[keep], sums[keep]
-        n = min(limit, len(cand))
-        if n < len(cand):
-            part = np.argpartition(-sums, n - 1)[:n]
-            cand, sums = cand[part], sums[part]
-        order = np.lexsort((cand, -sums))
-        return NeighbourCandidates(self.item_ids[cand[order]], sums[order], seeds, owner, cols, sims, index_of)
+        # the traversal's ranking of summed paths (rule 5), the seeds counting as seen
+        cand, sums = rank_sums(cols, sims, np.concatenate([exclude, seed_idx]), limit, len(self.item_ids))
+        return NeighbourCandidates(self.item_ids[cand], sums, seeds, owner, cols, sims, index_of)
 
     def save(self, directory: Path) -> Path:
         path = directory / NEIGHBOURS_FILE

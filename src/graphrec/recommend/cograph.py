@@ -17,12 +17,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress
 
 import numpy as np
 
 from graphrec.graph.records import Candidate, InteractionPage
-from graphrec.scoring.traversal import EVIDENCE, CoGraph, gather
+from graphrec.scoring.traversal import CoGraph, gather, rank_sums, strongest_seeds
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +63,7 @@ class _Paths:
         if k is None:
             return ()
         on = self.cand == k
-        per_seed = np.bincount(self.seed_pos[on], weights=self.score[on], minlength=len(self.seeds))
-        best = np.argsort(-per_seed, kind="stable")[:EVIDENCE]
-        return tuple(compress(self.index.item_ids[self.seeds[best]].tolist(), (per_seed[best] > 0).tolist()))
+        return strongest_seeds(self.seed_pos[on], self.score[on], self.index.item_ids[self.seeds])
 
 
 @dataclass(frozen=True)
@@ -107,37 +104,6 @@ class CoInteractionIndex:
             built_at_ms=int(time.time() * 1000) if built_at_ms is None else built_at_ms,
         )
 
-    def _rank(self, cand: np.ndarray, score: np.ndarray, excluded: np.ndarray, limit: int
-              ) -> tuple[np.ndarray, np.ndarray]:
-        """The best ``limit`` candidate items and their summed scores, best first (ties by item id).
-
-        Sums per item through a dense ``bincount`` when the paths are many compared with the
-        catalogue, else through ``np.unique`` over the paths, so a request's cost does not grow
-        with the catalogue's size. ``item_ids`` are sorted, so ordering ties by index orders them
-        by id without comparing strings.
-        """
-        n_items = len(self.item_ids)
-        if len(cand) * 16 >= n_items:
-            totals = np.bincount(cand, weights=score, minlength=n_items)
-            touched = np.bincount(cand, minlength=n_items) > 0
-            touched[excluded] = False
-            idx = np.flatnonzero(touched)
-            sums = totals[idx]
-        else:
-            idx, inverse = np.unique(cand, return_inverse=True)
-            sums = np.bincount(inverse, weights=score)
-            keep = ~np.isin(idx, excluded)
-            idx, sums = idx[keep], sums[keep]
-        positive = sums > 0  # rule 5: net negative evidence is no candidate
-        idx, sums = idx[positive], sums[positive]
-        n = min(limit, len(idx))
-        if n <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        part = np.argpartition(-sums, n - 1)[:n] if n < len(idx) else np.arange(n)
-        top, top_sums = idx[part], sums[part]
-        order = np.lexsort((top, -top_sums))
-        return top[order], top_sums[order]
-
     def candidates_for_user(self, *, seeds: Sequence[tuple[str, float]], limit: int = 100,
                             exclude: Iterable[str] = ()) -> GraphCandidates:
         """Candidates from ``seeds`` (item id, decayed weight: :func:`~graphrec.scoring.traversal.select_seeds`);
@@ -153,7 +119,7 @@ class CoInteractionIndex:
         seed_w = np.array([w for _, w in known], dtype=np.float64)
         cand, seed_pos, score = self.graph.paths(seed_idx, seed_w)
         excluded = np.array([lookup[i] for i in exclude if i in lookup], dtype=np.int64)
-        top, sums = self._rank(cand, score, np.concatenate([excluded, seed_idx]), limit)
+        top, sums = rank_sums(cand, score, np.concatenate([excluded, seed_idx]), limit, len(self.item_ids))
         paths = _Paths(self, cand, seed_pos, score, seed_idx)
         return GraphCandidates(self.item_ids[top], sums, paths.evidence)
 
@@ -172,6 +138,6 @@ class CoInteractionIndex:
         keep = (cand != s) & (g.item_degree[cand] > 0)
         cand, owner2, w2 = cand[keep], owner2[keep], g.u_weights[pos2][keep]
         score = w1[owner2] * w2 / np.sqrt(g.item_degree[s] * g.item_degree[cand])
-        top, sums = self._rank(cand, score, np.zeros(0, dtype=np.int64), limit)
+        top, sums = rank_sums(cand, score, np.zeros(0, dtype=np.int64), limit, len(self.item_ids))
         return [Candidate(item, total, (item_id,)) for item, total in
                 zip(self.item_ids[top].tolist(), sums.tolist(), strict=True) if total > 0]

@@ -57,6 +57,46 @@ def gather(indptr: np.ndarray, rows: np.ndarray, cap: int) -> tuple[np.ndarray, 
     return starts[owner] + offsets, owner
 
 
+def rank_sums(cand: np.ndarray, score: np.ndarray, excluded: np.ndarray, limit: int, n_items: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``limit`` candidates of summed per-path scores and their sums, best first (ties by
+    index); ``excluded`` items and items whose sum is not positive (rule 5) are left out.
+
+    Sums per item through a dense ``bincount`` when the paths are many compared with the catalogue
+    (``n_items``), else through ``np.unique`` over the paths, so a request's cost does not grow with
+    the catalogue's size. Item ids are sorted, so ordering ties by index orders them by id without
+    comparing strings.
+    """
+    if len(cand) * 16 >= n_items:
+        totals = np.bincount(cand, weights=score, minlength=n_items)
+        touched = np.bincount(cand, minlength=n_items) > 0
+        touched[excluded] = False
+        idx = np.flatnonzero(touched)
+        sums = totals[idx]
+    else:
+        idx, inverse = np.unique(cand, return_inverse=True)
+        sums = np.bincount(inverse, weights=score)
+        keep = ~np.isin(idx, excluded)
+        idx, sums = idx[keep], sums[keep]
+    positive = sums > 0  # rule 5: net negative evidence is no candidate
+    idx, sums = idx[positive], sums[positive]
+    n = min(limit, len(idx))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    part = np.argpartition(-sums, n - 1)[:n] if n < len(idx) else np.arange(n)
+    top, top_sums = idx[part], sums[part]
+    order = np.lexsort((top, -top_sums))
+    return top[order], top_sums[order]
+
+
+def strongest_seeds(seed_pos: np.ndarray, score: np.ndarray, seed_ids: np.ndarray) -> tuple[str, ...]:
+    """Rule 6: of one candidate's paths (each path's seed position and score), the (at most
+    :data:`EVIDENCE`) seeds whose paths sum to the most, strongest first, positive sums only."""
+    per_seed = np.bincount(seed_pos, weights=score, minlength=len(seed_ids))
+    best = np.argsort(-per_seed, kind="stable")[:EVIDENCE]
+    return tuple(seed_ids[best][per_seed[best] > 0].tolist())
+
+
 @dataclass(frozen=True)
 class CoGraph:
     """The graph in the two orders the caps read it, and every seed's ``K`` best co-items ``S_K(s, .)``.
