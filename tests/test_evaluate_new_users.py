@@ -37,6 +37,7 @@ from graphrec.experiments.new_users import (
     gather_new_users,
     rank_new_users,
     serve_new_users,
+    split_lookup,
 )
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.records import InteractionDelta, UserHistory
@@ -178,7 +179,7 @@ def test_the_tuners_re_ranking_is_the_api_path(evaluated: tuple[SeedResult, Path
     _, version = evaluated
     split = _split(_data())
     served = Served.build(load_state(version, default_alpha=0.5), split.train, ServingPath.from_settings(settings))
-    lookup = {item: i for i, item in enumerate(split.train.item_ids.tolist())}
+    lookup = split_lookup(split)
     for n in LENGTHS:
         gathered = gather_new_users(served, split, n, k=5)
         for weights in (HistoryWeights(0.5, 0.0, 0.0), HistoryWeights(0.3, 0.4, 0.5), HistoryWeights(0.0, 0.0, 1.0)):

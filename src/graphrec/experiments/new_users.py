@@ -38,7 +38,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -68,6 +68,7 @@ from graphrec.recommend.popular import CatalogView, rank_trending
 from graphrec.recommend.service import (
     Candidates,
     RecRequest,
+    RecResult,
     TraversalLimits,
     UserInputs,
     gather_candidates,
@@ -176,15 +177,24 @@ class Served:
 def serve_new_users(served: Served, split: NewUserSplit, n: int, *, k: int) -> np.ndarray:
     """``(held-out users, k)`` item indices the API serves each held-out user from their first ``n``
     interactions, best first (``-1`` pads a shorter list): one :func:`recommend_for_user` call each."""
-    lookup = {item: i for i, item in enumerate(split.train.item_ids.tolist())}
-    out = np.full((split.n_users, k), -1, dtype=np.int64)
     path = served.path
-    for row in range(split.n_users):
-        result = recommend_for_user(
-            RecRequest(user_id=str(split.user_ids[row]), k=k), UserInputs(split.history(row, n)),
-            state=served.state, view=served.view, default_alpha=path.default_alpha,
-            half_life_days=path.half_life_days, top_n=path.top_n, cograph=served.cograph, traversal=path.traversal,
-            now_ms=served.now_ms)
+    return _item_rows((recommend_for_user(
+        RecRequest(user_id=str(split.user_ids[row]), k=k), UserInputs(split.history(row, n)),
+        state=served.state, view=served.view, default_alpha=path.default_alpha,
+        half_life_days=path.half_life_days, top_n=path.top_n, cograph=served.cograph, traversal=path.traversal,
+        now_ms=served.now_ms) for row in range(split.n_users)), split.n_users,
+        lookup=split_lookup(split), k=k)
+
+
+def split_lookup(split: NewUserSplit) -> dict[str, int]:
+    """Item id to its index in ``split``'s training snapshot (the index the metrics score)."""
+    return {item: i for i, item in enumerate(split.train.item_ids.tolist())}
+
+
+def _item_rows(results: Iterable[RecResult], n_rows: int, *, lookup: dict[str, int], k: int) -> np.ndarray:
+    """``(n_rows, k)`` item indices of each result's items, best first; ``-1`` pads a shorter list."""
+    out = np.full((n_rows, k), -1, dtype=np.int64)
+    for row, result in enumerate(results):
         ids = [lookup[item.item_id] for item in result.items]
         out[row, :len(ids)] = ids
     return out
@@ -254,7 +264,7 @@ class NewUserBlendTuner:
                            trained_at_ms=trained_at_ms(artifact), neighbours=neighbours)
         served = Served.build(state, split.train, self.path)
         gammas = tuning.gammas if neighbours is not None else [0.0]
-        lookup = {item: i for i, item in enumerate(split.train.item_ids.tolist())}
+        lookup = split_lookup(split)
         weights: dict[int, HistoryWeights] = {}
         per_length: dict[str, dict[str, float]] = {}
         for n in tuning.lengths:
@@ -324,13 +334,9 @@ def rank_new_users(served: Served, gathered: list[Candidates], weights: HistoryW
                    k: int) -> np.ndarray:
     """``(users, k)`` item indices (``lookup``: id to the split's index; ``-1`` pads) of
     :func:`rank_candidates` over ``gathered`` with ``weights``."""
-    out = np.full((len(gathered), k), -1, dtype=np.int64)
-    for row, cands in enumerate(gathered):
-        result = rank_candidates(RecRequest(user_id="", k=k), cands, weights, state=served.state, view=served.view,
-                                 now_ms=served.now_ms)
-        ids = [lookup[item.item_id] for item in result.items]
-        out[row, :len(ids)] = ids
-    return out
+    return _item_rows((rank_candidates(RecRequest(user_id="", k=k), cands, weights, state=served.state,
+                                       view=served.view, now_ms=served.now_ms) for cands in gathered),
+                      len(gathered), lookup=lookup, k=k)
 
 
 def _item_knn_grid(snapshot: Snapshot) -> Iterator[tuple[dict[str, float], ItemKNN]]:

@@ -106,10 +106,12 @@ class NewUserTuning(BaseModel):
 
     ``fraction`` of the users with at least ``max(lengths) + min_rest`` interactions (at most
     ``max_users``) are held out of an auxiliary model trained like the version; each is fed their
-    first ``n`` interactions for every ``n`` in ``lengths`` and every ``(alpha, beta)`` of the grid is
-    scored on the rest (NDCG@``k``, ties: Recall@``k``, then the smaller ``beta``, the larger ``alpha``,
-    the smaller ``gamma``). The item neighbours' ``neighbours`` and ``shrink`` are chosen first, on the
-    same users, by ItemKNN-from-history's mean NDCG@``k`` over the lengths.
+    first ``n`` interactions for every ``n`` in ``lengths``. The item neighbours' ``neighbours`` and
+    ``shrink`` are chosen first, on the same users, by ItemKNN-from-history's mean NDCG@``k`` over the
+    lengths; then every ``(alpha, beta, gamma)`` of the grid is scored on the rest by NDCG@``k`` and
+    Recall@``k``, each relative to ItemKNN-from-history's, and a mix must beat the item neighbours
+    alone by one standard error (the rule in full:
+    :class:`graphrec.experiments.new_users.NewUserBlendTuner`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -123,8 +125,6 @@ class NewUserTuning(BaseModel):
                                "at most their own)")
     min_rest: int = Field(5, ge=1, description="interactions left to score after the longest history")
     k: int = Field(20, ge=1)
-    # every grid point is a pass of the serving path over the validation users (about 1 ms a user and
-    # length on ML-100K): 6 x 7 points kept ML-100K's tuning near a minute on 2 cores
     # every (user, n) gathers its candidates once and each grid point only re-ranks them
     # (graphrec.recommend.service.rank_candidates): 7 x 7 x 6 points cost ML-100K's tuning about a minute
     alphas: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0], min_length=1)
