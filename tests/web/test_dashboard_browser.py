@@ -12,7 +12,6 @@ import json
 import random
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,11 @@ import pytest
 from graphrec import demo
 from graphrec.behaviour.experiments import Arm, Experiment
 from graphrec.behaviour.segments import segment_log, segment_records
-from graphrec.config import Settings
-from graphrec.data.importer import import_dataset
-from graphrec.data.readers import read_dataset
-from graphrec.data.synthetic import SyntheticSpec, generate
-from graphrec.data.weighing import weigher_for
 from graphrec.events.log import EventLog
-from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.serving.experiments import write_experiment
 from tests.live_api import REPO, free_port, start_api, stop_api
 from tests.web.browser import CHROMIUM, run_node
+from tests.web.shop import stocked_store
 
 pytestmark = pytest.mark.slow
 
@@ -44,15 +38,9 @@ PUBLISHABLE = "pk_dashboard_e2e"
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The API over a small shop with a published model and a running experiment; (url, model version)."""
     root = tmp_path_factory.mktemp("dashboard")
-    settings = Settings(data_dir=root, graph_uri=f"embedded:{root / 'store'}", falkordb_graph="dash")
-    store = FalkorDBStore.embedded(root / "store", graph="dash", die_with_parent=True)
+    settings, store = stocked_store(root, "dash", interactions=6_000, seed=5, categories=4, log=True)
     proc = None
     try:
-        store.apply_schema()
-        events = root / "events.csv"
-        generate(SyntheticSpec(interactions=6_000, seed=5, categories=4, end=datetime.now(UTC)), events)
-        import_dataset(store, read_dataset("events", events), fmt="events", weigher=weigher_for(store, settings),
-                       batch_size=settings.batch_size, log=EventLog(settings.event_log_file))
         run = segment_log(EventLog(settings.event_log_file), window_days=90)
         assert store.replace_segments(segments=segment_records(run.segmentation),
                                       members=list(run.segmentation.members()), computed_ms=int(time.time() * 1000))

@@ -30,7 +30,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,6 @@ import pytest
 
 from graphrec import demo
 from graphrec.config import Settings
-from graphrec.data.importer import import_dataset
-from graphrec.data.readers import read_dataset
-from graphrec.data.synthetic import SyntheticSpec, generate
-from graphrec.data.weighing import weigher_for
 from graphrec.events.log import EventLog
 from graphrec.events.pipeline import current_dwell_cap
 from graphrec.events.policy import WeightPolicy, load_policy
@@ -51,6 +46,7 @@ from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.records import Interaction
 from tests.live_api import REPO, free_port, start_api, stop_api
 from tests.web.browser import CHROMIUM, run_node
+from tests.web.shop import stocked_store
 
 pytestmark = pytest.mark.slow  # about a minute and a half on 2 cores: run by make test and CI
 
@@ -73,16 +69,9 @@ class Shop:
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     """A shop of six categories whose shoppers keep to a category, a published model, the API serving it."""
     root = tmp_path_factory.mktemp("storefront")
-    settings = Settings(data_dir=root, graph_uri=f"embedded:{root / 'store'}", falkordb_graph="shop")
-    store = FalkorDBStore.embedded(root / "store", graph="shop", die_with_parent=True)
+    settings, store = stocked_store(root, "shop", interactions=20_000, seed=3, categories=6, category_focus=0.8)
     proc = None
     try:
-        store.apply_schema()
-        events = root / "events.csv"
-        generate(SyntheticSpec(interactions=20_000, seed=3, categories=6, category_focus=0.8,
-                               end=datetime.now(UTC)), events)
-        import_dataset(store, read_dataset("events", events), fmt="events", weigher=weigher_for(store, settings),
-                       batch_size=settings.batch_size)
         assert demo.describe_for_storefront(store) > 0  # pages, pictures and prices, as `make demo` gives them
         port = free_port()
         env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_GRAPH_URI": settings.graph_uri,
