@@ -28,6 +28,7 @@ from graphrec.evaluation.splits import NewUserSplit, new_user_split
 from graphrec.experiments.new_users import (
     BEFORE,
     BLEND,
+    ITEM_KNN_SHRINKS,
     ROWS,
     NewUserProtocol,
     SeedResult,
@@ -43,7 +44,7 @@ from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.records import InteractionDelta, UserHistory
 from graphrec.model.blend_tuning import BlendParams, HistoryWeights, NewUserTuning, load_blend, save_blend
 from graphrec.model.config import EncoderConfig, TrainConfig
-from graphrec.model.item_neighbours import ItemNeighbours
+from graphrec.model.item_neighbours import ItemNeighbours, Similarity
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
 from graphrec.recommend.service import RecItem, RecRequest, UserInputs, recommend_for_user
@@ -163,10 +164,19 @@ def test_tuned_weights_are_saved_with_the_version_and_loaded_by_serving(evaluate
     assert table is not None and (table.neighbours, table.shrink) == (params["neighbours"], params["shrink"])
     refit = ItemNeighbours.fit(_split(_data()).train, neighbours=table.neighbours, shrink=table.shrink)
     assert (refit.counts != table.counts).nnz == 0
-    for n, weights in loaded.new_users.items():  # each length's shrinkage: ItemKNN-from-history's there
-        assert weights.shrink == raw["new_user_details"]["item_knn"][str(n)]["shrink"]
+    tuning = _protocol().tuning
+    for n, weights in loaded.new_users.items():
+        # each length's similarity is a point of the grid, and on the validation users the neighbours alone
+        # with it did at least as well as ItemKNN-from-history on both metrics (the cosine is on the grid;
+        # nothing is pruned)
+        sim, record = weights.similarity, raw["new_user_details"]["per_length"][str(n)]
+        assert sim is not None and record["similarity"] == {"shrink": sim.shrink, "asymmetry": sim.asymmetry,
+                                                            "locality": sim.locality}
+        assert sim.asymmetry in tuning.asymmetries and sim.locality in tuning.localities
+        assert sim.shrink in ITEM_KNN_SHRINKS
+        assert record["neighbours_ndcg@5"] >= record["item_knn_ndcg@5"] - 1e-4
+        assert record["neighbours_recall@5"] >= record["item_knn_recall@5"] - 1e-4
         # the one-standard-error rule: a mix is served only when it beat the neighbours alone by more than one SE
-        record = raw["new_user_details"]["per_length"][str(n)]
         if (weights.alpha, weights.beta, weights.gamma) == (0.0, 0.0, 1.0):
             assert "gain_over_neighbours" not in record or record["kept_neighbours_alone"]
         else:
@@ -180,9 +190,10 @@ def test_the_tuners_re_ranking_is_the_api_path(evaluated: tuple[SeedResult, Path
     split = _split(_data())
     served = Served.build(load_state(version, default_alpha=0.5), split.train, ServingPath.from_settings(settings))
     lookup = split_lookup(split)
-    for n in LENGTHS:
-        gathered = gather_new_users(served, split, n, k=5)
-        for weights in (HistoryWeights(0.5, 0.0, 0.0), HistoryWeights(0.3, 0.4, 0.5), HistoryWeights(0.0, 0.0, 1.0)):
+    for n, similarity in itertools.product(LENGTHS, (None, Similarity(1.0, 0.9, 2.0))):
+        gathered = gather_new_users(served, split, n, k=5, similarity=similarity)
+        for weights in (HistoryWeights(0.5, 0.0, 0.0, similarity), HistoryWeights(0.3, 0.4, 0.5, similarity),
+                        HistoryWeights(0.0, 0.0, 1.0, similarity)):
             api = serve_new_users(served.with_blend(BlendParams(alpha=0.9, source="fixed", new_users={1: weights})),
                                   split, n, k=5)
             np.testing.assert_array_equal(rank_new_users(served, gathered, weights, lookup=lookup, k=5), api)
@@ -190,41 +201,62 @@ def test_the_tuners_re_ranking_is_the_api_path(evaluated: tuple[SeedResult, Path
 
 def test_item_neighbours_alone_serve_item_knn_from_history(evaluated: tuple[SeedResult, Path],
                                                            settings: Settings) -> None:
-    """alpha 0, gamma 1, no prior: a new user's list is ItemKNN-from-history's with the table's parameters."""
+    """alpha 0, gamma 1, no prior: a new user's list is ItemKNN-from-history's with the table's parameters
+    (or with another shrinkage), and, with an asymmetric or sharpened similarity, the sum of the module's
+    formula written out over dense counts."""
     _, version = evaluated
     split = _split(_data())
     state = load_state(version, default_alpha=0.5)
     assert state.neighbours is not None
     assert state.neighbours.neighbours >= split.train.n_items - 1  # nothing pruned: any shrinkage is exact
-    for shrink, n in itertools.product((None, 0.0, 5.0), LENGTHS):
-        only = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.0, 0.0, 1.0, shrink)})
+    liked = split.train.matrix("ones").toarray() > 0
+    counts = (liked.T.astype(np.float64) @ liked)
+    np.fill_diagonal(counts, 0.0)
+    degree = liked.sum(0).astype(np.float64)
+    for similarity, n in itertools.product((None, Similarity(0.0), Similarity(5.0), Similarity(1.0, 0.9, 3.0)),
+                                           LENGTHS):
+        only = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.0, 0.0, 1.0, similarity)})
         served = Served.build(state, split.train, ServingPath.from_settings(settings)).with_blend(only)
-        knn = ItemKNN(neighbours=state.neighbours.neighbours,
-                      shrink=state.neighbours.shrink if shrink is None else shrink)
-        knn.fit(split.train)
         got = serve_new_users(served, split, n, k=5)
-        scores = knn.score_history(split.fed(n)).astype(np.float64)
+        if similarity is None or similarity.is_cosine:
+            knn = ItemKNN(neighbours=state.neighbours.neighbours,
+                          shrink=state.neighbours.shrink if similarity is None else similarity.shrink)
+            knn.fit(split.train)
+            scores = knn.score_history(split.fed(n)).astype(np.float64)
+        else:
+            a, h, q = similarity.asymmetry, similarity.shrink, similarity.locality
+            scores = split.fed(n).toarray() @ ((counts / (np.outer(degree ** a, degree ** (1 - a)) + h + 1e-12)) ** q)
         for row in range(split.n_users):
             fed = split.fed(n)[row].indices
             s = scores[row].copy()
             s[fed] = 0.0
             order = np.lexsort((split.train.item_ids, -s))
             want = order[s[order] > 0][:5]
-            assert got[row][got[row] >= 0].tolist() == want.tolist(), (shrink, n, row)
+            assert got[row][got[row] >= 0].tolist() == want.tolist(), (similarity, n, row)
 
 
 def test_weights_by_history_length_apply_to_new_users_only(tmp_path: Path) -> None:
-    params = BlendParams(alpha=0.7, source="tuned", new_users={1: HistoryWeights(0.9, 0.8),
-                                                               3: HistoryWeights(0.6, 0.4, 0.5, 100.0),
+    three = HistoryWeights(0.6, 0.4, 0.5, Similarity(100.0, 0.7, 2.0))
+    params = BlendParams(alpha=0.7, source="tuned", new_users={1: HistoryWeights(0.9, 0.8), 3: three,
                                                                10: HistoryWeights(0.5, 0.1)})
     picks = {n: params.weights_for(n, new_user=True) for n in (0, 1, 2, 3, 9, 10, 200)}
     assert picks == {0: HistoryWeights(0.9, 0.8), 1: HistoryWeights(0.9, 0.8), 2: HistoryWeights(0.9, 0.8),
-                     3: HistoryWeights(0.6, 0.4, 0.5, 100.0), 9: HistoryWeights(0.6, 0.4, 0.5, 100.0),
+                     3: three, 9: three,
                      10: HistoryWeights(0.5, 0.1), 200: HistoryWeights(0.5, 0.1)}
     assert params.weights_for(1, new_user=False) == HistoryWeights(0.7, 0.0)
     assert BlendParams(alpha=0.3, source="tuned").weights_for(1, new_user=True) == HistoryWeights(0.3, 0.0)
     save_blend(tmp_path, params)
     assert load_blend(tmp_path) == params
+
+
+def test_a_version_saved_before_asymmetry_and_locality_still_loads(tmp_path: Path) -> None:
+    """A blend.json written when a length held only the cosine's ``shrink`` serves that cosine."""
+    (tmp_path / "blend.json").write_text(json.dumps({"alpha": 0.6, "source": "tuned", "new_users": {
+        "1": {"alpha": 0.0, "beta": 0.0, "gamma": 1.0, "shrink": 1000000.0},
+        "3": {"alpha": 0.4, "beta": 0.1, "gamma": 0.5, "shrink": None}}}))
+    loaded = load_blend(tmp_path)
+    assert loaded is not None and loaded.new_users == {1: HistoryWeights(0.0, 0.0, 1.0, Similarity(1e6)),
+                                                       3: HistoryWeights(0.4, 0.1, 0.5, None)}
 
 
 def test_serving_applies_the_prior_to_a_new_user_and_not_to_a_known_one(evaluated: tuple[SeedResult, Path],
@@ -383,7 +415,8 @@ def test_explain_shows_the_item_neighbours_part(evaluated: tuple[SeedResult, Pat
     split = _split(_data())
     path = ServingPath.from_settings(settings)
     state = load_state(version, default_alpha=0.5)
-    mixed = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.3, 0.0, 0.6, 2.0)})
+    mixed = BlendParams(alpha=0.5, source="fixed",
+                        new_users={1: HistoryWeights(0.3, 0.0, 0.6, Similarity(2.0, 0.8))})
     served = Served.build(state, split.train, path).with_blend(mixed)
 
     def explained(user: str, history: UserHistory) -> list[RecItem]:

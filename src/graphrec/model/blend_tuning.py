@@ -35,6 +35,7 @@ from graphrec.evaluation.metrics import hit_matrix, ndcg_at_k, recall_at_k, top_
 from graphrec.evaluation.splits import temporal_holdout
 from graphrec.model.artifact import ModelArtifact
 from graphrec.model.config import TrainConfig
+from graphrec.model.item_neighbours import Similarity
 from graphrec.scoring.blend import blend_matrix
 from graphrec.scoring.traversal import TraversalScorer
 from graphrec.snapshot import Snapshot
@@ -49,13 +50,13 @@ DEFAULT_GRID = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
 class HistoryWeights:
     """The blend of a user the model has never seen: embedding weight ``alpha`` (of the personal part),
     popularity-prior weight ``beta`` and item-neighbour weight ``gamma`` (of the graph part)
-    (:func:`graphrec.scoring.blend.blend`); ``shrink`` is the item neighbours' cosine shrinkage
-    (``None``: the table's own, :class:`graphrec.model.item_neighbours.ItemNeighbours`)."""
+    (:func:`graphrec.scoring.blend.blend`); ``similarity`` is how the item neighbours' counts become
+    scores (``None``: the table's own cosine, :class:`graphrec.model.item_neighbours.ItemNeighbours`)."""
 
     alpha: float
     beta: float = 0.0
     gamma: float = 0.0
-    shrink: float | None = None
+    similarity: Similarity | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,11 @@ class NewUserTuning(BaseModel):
                                description="popularity-prior weights tried")
     gammas: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9, 1.0], min_length=1,
                                 description="item-neighbour weights tried (share of the graph part)")
+    asymmetries: list[float] = Field(default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], min_length=1,
+                                     description="item-neighbour similarity asymmetries tried (0.5: the cosine, "
+                                     "1: P(candidate | seed))")
+    localities: list[float] = Field(default_factory=lambda: [1.0, 2.0, 3.0], min_length=1,
+                                    description="item-neighbour similarity exponents tried (1: none)")
     neighbour_entries: int = Field(10_000_000, ge=0, description="the item-neighbour table's size limit "
                                    "(items x neighbours, 8 bytes each): larger neighbour counts are not "
                                    "tried; 0 = no table")
@@ -143,11 +149,18 @@ class NewUserTuning(BaseModel):
             raise ValueError("history lengths must be at least 1")
         return sorted(set(value))
 
-    @field_validator("alphas", "betas", "gammas")
+    @field_validator("localities")
+    @classmethod
+    def _positive_localities(cls, value: list[float]) -> list[float]:
+        if any(q <= 0 for q in value):
+            raise ValueError("similarity exponents must be above 0")
+        return value
+
+    @field_validator("alphas", "betas", "gammas", "asymmetries")
     @classmethod
     def _weights(cls, value: list[float]) -> list[float]:
         if any(not 0.0 <= w <= 1.0 for w in value):
-            raise ValueError("blend weights must lie within [0, 1]")
+            raise ValueError("blend weights and asymmetries must lie within [0, 1]")
         return value
 
 
@@ -232,13 +245,21 @@ def load_blend(directory: Path) -> BlendParams | None:
         return None
     raw = json.loads(path.read_text())
     new_users = {int(n): HistoryWeights(alpha=float(w["alpha"]), beta=float(w.get("beta", 0.0)),
-                                        gamma=float(w.get("gamma", 0.0)),
-                                        shrink=None if w.get("shrink") is None else float(w["shrink"]))
+                                        gamma=float(w.get("gamma", 0.0)), similarity=_similarity(w))
                  for n, w in dict(raw.get("new_users", {})).items()}
     return BlendParams(alpha=float(raw["alpha"]), source=str(raw.get("source", "tuned")),
                        metric=str(raw.get("metric", "")), grid=dict(raw.get("grid", {})),
                        details=dict(raw.get("details", {})), new_users=new_users,
                        new_user_details=dict(raw.get("new_user_details", {})))
+
+
+def _similarity(weights: dict[str, Any]) -> Similarity | None:
+    """A length's neighbour similarity as ``blend.json`` holds it; a version written before asymmetry
+    and locality holds only ``shrink`` (the cosine)."""
+    if (raw := weights.get("similarity")) is not None:
+        return Similarity(shrink=float(raw["shrink"]), asymmetry=float(raw.get("asymmetry", 0.5)),
+                          locality=float(raw.get("locality", 1.0)))
+    return None if weights.get("shrink") is None else Similarity(float(weights["shrink"]))
 
 
 def ensure_blend(

@@ -9,14 +9,24 @@ cosine over every user's positive edges beat the whole blend at every history le
 So the version keeps that table, precomputed at train time, where a request reads ``seeds x
 neighbours`` entries like the traversal reads ``seeds x co_items``.
 
-Definition (the same as :class:`graphrec.evaluation.baselines.ItemKNN`, on positive edges only, so a
-dislike is no co-interaction): ``sim(i, j) = |U+_i ∩ U+_j| / (sqrt(|U+_i| |U+_j|) + shrink)``; each
-candidate ``j`` keeps its ``neighbours`` most similar items (column pruning); a history's score for
-``j`` is the sum of ``sim(s, j)`` over its seeds ``s`` (the traversal's seeds: the most recent liked
-items). The table's ``neighbours`` and ``shrink`` are tuned with the new-user weights
-(:class:`graphrec.model.blend_tuning.NewUserBlend`); how much the source counts (``gamma``) and
-the shrinkage a request applies (``shrink``) are tuned per history length
+Definition, on positive edges only, so a dislike is no co-interaction: with ``c(s, j) = |U+_s ∩ U+_j|``
+the users who liked both and ``d(i) = |U+_i|`` an item's likers, a seed ``s`` lends a candidate ``j``
+
+    sim(s, j) = (c(s, j) / (d(s)^a * d(j)^(1 - a) + shrink))^q          (:class:`Similarity`)
+
+``a = 0.5, q = 1`` is :class:`graphrec.evaluation.baselines.ItemKNN`'s cosine. ``a`` above 0.5 moves
+towards ``P(j | s)``, the share of the seed's likers who also liked ``j`` (more weight to popular
+candidates); ``q`` above 1 lets a few strong pairs outweigh many weak ones (Aiolli's asymmetric cosine
+with locality, RecSys 2013). Each candidate ``j`` keeps its ``neighbours`` most similar items by the
+table's cosine (column pruning); a history's score for ``j`` is the sum of ``sim(s, j)`` over its seeds
+``s`` (the traversal's seeds: the most recent liked items). The table's ``neighbours`` and ``shrink``
+are tuned with the new-user weights (:class:`graphrec.model.blend_tuning.NewUserBlend`); how much the
+source counts (``gamma``) and the similarity a request applies are tuned per history length
 (:class:`graphrec.model.blend_tuning.HistoryWeights`). Known users get ``gamma = 0``.
+
+Why not the cosine alone: on MovieLens new users the cosine, tuned per n, was what the whole blend
+could only tie; ``a`` and ``q`` tuned on the same validation users are what beat it (README, "New
+users").
 
 Files: ``item_neighbours.npz`` in the version directory (CSR arrays, no pickles) and its parameters
 in ``blend.json``.
@@ -37,6 +47,33 @@ from graphrec.scoring.traversal import gather, rank_sums, strongest_seeds
 from graphrec.snapshot import Snapshot
 
 NEIGHBOURS_FILE = "item_neighbours.npz"
+
+
+@dataclass(frozen=True, slots=True)
+class Similarity:
+    """How a request turns the table's counts into similarities (the formula in the module docstring).
+    The default is ItemKNN's cosine with ``shrink``."""
+
+    shrink: float
+    asymmetry: float = 0.5
+    locality: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (self.shrink >= 0 and 0.0 <= self.asymmetry <= 1.0 and self.locality > 0):
+            raise ValueError(f"similarity needs shrink >= 0, 0 <= asymmetry <= 1 and locality > 0, not {self}")
+
+    @property
+    def is_cosine(self) -> bool:
+        return self.asymmetry == 0.5 and self.locality == 1.0
+
+    def apply(self, counts: np.ndarray, seed_degree: np.ndarray, candidate_degree: np.ndarray) -> np.ndarray:
+        """Entry-wise similarities (float64) of co-occurrence ``counts`` and the two items' liked degrees."""
+        if self.asymmetry == 0.5:  # the cosine's own expression, so a = 0.5 equals ItemKNN to the last bit
+            norm = np.sqrt(seed_degree * candidate_degree)
+        else:
+            norm = seed_degree ** self.asymmetry * candidate_degree ** (1.0 - self.asymmetry)
+        sims = counts / (norm + self.shrink + 1e-12)
+        return sims if self.locality == 1.0 else sims ** self.locality
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +106,9 @@ class ItemNeighbours:
     """The pruned co-interaction table of one version (see module docstring), in the version's item order.
 
     It keeps raw co-occurrence counts and each item's liked degree rather than similarities, so a
-    request can apply any ``shrink``: the tuned one differs by history length (on MovieLens, raw
-    counts from one item, a cosine shrunk by 100 from ten). Which entries are kept is decided once,
-    by the cosine with the table's own ``shrink``."""
+    request can apply any :class:`Similarity`: the tuned one differs by history length (on MovieLens,
+    close to ``P(j | s)`` from one item, nearer the cosine from ten). Which entries are kept is decided
+    once, by the cosine with the table's own ``shrink``."""
 
     item_ids: np.ndarray  # str, the version's items
     counts: sp.csr_matrix  # row = seed item, column = candidate: users who liked both (kept entries only)
@@ -98,29 +135,44 @@ class ItemNeighbours:
     def entries(self) -> int:
         return int(self.counts.nnz)
 
-    def _entries(self, seed_idx: np.ndarray, shrink: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The seeds' entries as ``(owner position, candidate index, cosine with shrink)``: read straight
-        from the CSR arrays (a request's hot path; scipy's row indexing costs more than the sums)."""
+    @property
+    def cosine(self) -> Similarity:
+        """The table's own similarity: the cosine with the shrinkage its entries were pruned by."""
+        return Similarity(self.shrink)
+
+    def _entries(self, seed_idx: np.ndarray, similarity: Similarity | None) -> tuple[np.ndarray, np.ndarray,
+                                                                                      np.ndarray]:
+        """The seeds' entries as ``(owner position, candidate index, similarity)``: read straight from the
+        CSR arrays (a request's hot path; scipy's row indexing costs more than the sums)."""
         m = self.counts
         pos, owner = gather(m.indptr, seed_idx, max(int(m.nnz), 1))  # no cap: a row is never longer
         cols = m.indices[pos].astype(np.int64)
-        s = self.shrink if shrink is None else shrink
-        sims = m.data[pos] / (np.sqrt(self.degree[seed_idx[owner]] * self.degree[cols]) + s + 1e-12)
+        sims = (similarity or self.cosine).apply(m.data[pos].astype(np.float64), self.degree[seed_idx[owner]],
+                                                 self.degree[cols])
         return owner, cols, sims
 
-    def similarity(self, seed_idx: np.ndarray, shrink: float | None = None) -> sp.csr_matrix:
-        """The seeds' rows as cosines with ``shrink`` (``None``: the table's own), ItemKNN's formula."""
+    def similarity(self, seed_idx: np.ndarray, similarity: Similarity | None = None) -> sp.csr_matrix:
+        """The seeds' rows under ``similarity`` (``None``: the table's own cosine)."""
         seed_idx = np.asarray(seed_idx, dtype=np.int64)
-        owner, cols, sims = self._entries(seed_idx, shrink)
+        owner, cols, sims = self._entries(seed_idx, similarity)
         return sp.csr_matrix((sims, (owner, cols)), shape=(len(seed_idx), self.counts.shape[1]))
 
+    def score_history(self, fed: sp.csr_matrix, similarity: Similarity | None = None) -> np.ndarray:
+        """``(users, items)`` summed similarities of each row's fed items (non-zero = a seed): what
+        :meth:`candidates` ranks, for many users at once (the tuner scores every similarity this way)."""
+        fed = fed.tocsr()
+        seeds = np.unique(fed.indices)
+        binary = fed[:, seeds].astype(np.float64)
+        binary.data[:] = 1.0
+        return np.asarray((binary @ self.similarity(seeds, similarity)).todense())
+
     def candidates(self, seed_idx: np.ndarray, index_of: Callable[[str], int | None], *, limit: int,
-                   exclude: np.ndarray, shrink: float | None = None) -> NeighbourCandidates:
+                   exclude: np.ndarray, similarity: Similarity | None = None) -> NeighbourCandidates:
         """The ``limit`` items with the largest summed similarity to the seeds (item indices), ``exclude``
         (item indices) and the seeds left out; ties by item index. ``index_of`` maps an id to its index;
-        ``shrink``: the cosine's (``None``: the table's own)."""
+        ``similarity``: ``None`` is the table's own cosine."""
         seed_idx = np.asarray(seed_idx, dtype=np.int64)
-        owner, cols, sims = self._entries(seed_idx, shrink)
+        owner, cols, sims = self._entries(seed_idx, similarity)
         seeds = self.item_ids[seed_idx]
         # the traversal's ranking of summed paths (rule 5), the seeds counting as seen
         cand, sums = rank_sums(cols, sims, np.concatenate([exclude, seed_idx]), limit, len(self.item_ids))

@@ -29,7 +29,7 @@ from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import UserHistory
 from graphrec.model.blend_tuning import HistoryWeights
-from graphrec.model.item_neighbours import NeighbourCandidates
+from graphrec.model.item_neighbours import NeighbourCandidates, Similarity
 from graphrec.model.state import ModelState
 from graphrec.recommend import explain
 from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
@@ -226,10 +226,10 @@ class Candidates:
 
 def gather_candidates(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, half_life_days: float,
                       top_n: int, cograph: CoInteractionIndex | None = None, traversal: TraversalLimits,
-                      now_ms: int, neighbours: bool = False, shrink: float | None = None) -> Candidates:
+                      now_ms: int, neighbours: bool = False, similarity: Similarity | None = None) -> Candidates:
     """Each source's candidates for the user: the embedding side (ANN), the graph side (index or the
     store's traversal) and, with ``neighbours`` and a version that has them, the item neighbours
-    (cosine shrinkage ``shrink``; ``None``: the table's own)."""
+    (scored with ``similarity``; ``None``: the table's own cosine)."""
     history = inputs.history if inputs.history is not None else UserHistory.empty()
     seen = frozenset(history.item_ids) | inputs.seen_all
     # as many more candidates as the page may have to leave out, so it still fills
@@ -257,7 +257,7 @@ def gather_candidates(req: RecRequest, inputs: UserInputs, *, state: ModelState 
             pos, _ = select_seeds(np.asarray(history.item_ids), history.weights, history.last_ts,
                                   seed_items=traversal.seed_items, half_life_days=half_life_days)
             seeds = item_idx[pos]
-            nb = state.neighbours.candidates(seeds[seeds >= 0], art.item_index, limit=limit, shrink=shrink,
+            nb = state.neighbours.candidates(seeds[seeds >= 0], art.item_index, limit=limit, similarity=similarity,
                                              exclude=exclude if req.exclude_seen else np.zeros(0, dtype=np.int64))
     graph = GraphCandidates.empty()
     if len(history):
@@ -282,7 +282,7 @@ def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState
     weights = _blend_weights(state, req.user_id, history_length, default_alpha)
     cands = gather_candidates(req, inputs, state=state, half_life_days=half_life_days, top_n=top_n, cograph=cograph,
                               traversal=traversal, now_ms=now_ms, neighbours=weights.gamma > 0,
-                              shrink=weights.shrink)
+                              similarity=weights.similarity)
     return rank_candidates(req, cands, weights, state=state, view=view, now_ms=now_ms)
 
 
