@@ -35,6 +35,7 @@ from graphrec.experiments.new_users import (
     Served,
     ServingPath,
     evaluate_seed,
+    gains_over_neighbours,
     gather_new_users,
     rank_new_users,
     serve_new_users,
@@ -176,11 +177,28 @@ def test_tuned_weights_are_saved_with_the_version_and_loaded_by_serving(evaluate
         assert sim.shrink in ITEM_KNN_SHRINKS
         assert record["neighbours_ndcg@5"] >= record["item_knn_ndcg@5"] - 1e-4
         assert record["neighbours_recall@5"] >= record["item_knn_recall@5"] - 1e-4
-        # the one-standard-error rule: a mix is served only when it beat the neighbours alone by more than one SE
+        # the one-standard-error rule: a mix is served only when it beat the neighbours alone on both metrics
+        # by more than one SE
+        beat_both = all(record.get(f"{m}_gain_over_neighbours", 0.0) > record.get(f"{m}_gain_se", 0.0)
+                        for m in ("ndcg", "recall"))
         if (weights.alpha, weights.beta, weights.gamma) == (0.0, 0.0, 1.0):
-            assert "gain_over_neighbours" not in record or record["kept_neighbours_alone"]
+            assert "ndcg_gain_over_neighbours" not in record or (record["kept_neighbours_alone"] and not beat_both)
         else:
-            assert record["gain_over_neighbours"] >= record["gain_se"] and "kept_neighbours_alone" not in record
+            assert beat_both and "kept_neighbours_alone" not in record
+
+
+def test_a_mix_must_beat_the_neighbours_alone_on_both_metrics() -> None:
+    """The one-standard-error rule: a gain on one metric does not buy a loss, or noise, on the other."""
+    rng = np.random.default_rng(0)
+    alone = (rng.random(400), rng.random(400))
+    lift = np.full(400, 0.05) + rng.normal(0, 0.01, 400)
+    record, beats = gains_over_neighbours((alone[0] + lift, alone[1] + lift), alone)
+    assert beats and record["ndcg_gain_over_neighbours"] == pytest.approx(0.05, abs=0.002)
+    assert record["recall_gain_se"] == pytest.approx(0.01 / np.sqrt(400), rel=0.15)
+    _, beats = gains_over_neighbours((alone[0] + lift, alone[1] - 0.001), alone)  # NDCG up, recall down
+    assert not beats
+    _, beats = gains_over_neighbours((alone[0] + lift, alone[1] + rng.normal(0, 0.2, 400)), alone)  # recall: noise
+    assert not beats
 
 
 def test_the_tuners_re_ranking_is_the_api_path(evaluated: tuple[SeedResult, Path], settings: Settings) -> None:

@@ -109,9 +109,10 @@ class NewUserTuning(BaseModel):
     ``max_users``) are held out of an auxiliary model trained like the version; each is fed their
     first ``n`` interactions for every ``n`` in ``lengths``. The item neighbours' ``neighbours`` and
     ``shrink`` are chosen first, on the same users, by ItemKNN-from-history's mean NDCG@``k`` over the
-    lengths; then every ``(alpha, beta, gamma)`` of the grid is scored on the rest by NDCG@``k`` and
+    lengths, then each length's similarity (shrinkage x ``asymmetries`` x ``localities``); then every
+    ``(alpha, beta, gamma)`` of the grid is scored on the rest by the smaller of NDCG@``k`` and
     Recall@``k``, each relative to ItemKNN-from-history's, and a mix must beat the item neighbours
-    alone by one standard error (the rule in full:
+    alone on both by one standard error (the rule in full:
     :class:`graphrec.experiments.new_users.NewUserBlendTuner`).
     """
 
