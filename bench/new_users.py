@@ -21,7 +21,7 @@ import argparse
 import json
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +80,7 @@ def main() -> None:
             "interactions": args.interactions, "users": split.n_users, "items": split.train.n_items,
             "train_with_tuning_s": round(train_s, 1),
             "neighbour_entries": state.neighbours.entries if state.neighbours is not None else 0,
-            "weights": {str(n): vars(w) for n, w in sorted(state.blend.new_users.items())},
+            "weights": {str(n): asdict(w) for n, w in sorted(state.blend.new_users.items())},
         }
         for n in lengths:
             histories = [split.history(row, n) for row in range(split.n_users)]
