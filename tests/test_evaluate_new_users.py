@@ -265,6 +265,9 @@ def test_weights_by_history_length_apply_to_new_users_only(tmp_path: Path) -> No
     assert BlendParams(alpha=0.3, source="tuned").weights_for(1, new_user=True) == HistoryWeights(0.3, 0.0)
     save_blend(tmp_path, params)
     assert load_blend(tmp_path) == params
+    # logs and results.md name the similarity only where the neighbours count
+    assert three.describe() == "alpha 0.6, beta 0.4, gamma 0.5 (similarity: shrink 100, asymmetry 0.7, locality 2)"
+    assert replace(three, gamma=0.0).describe() == "alpha 0.6, beta 0.4, gamma 0"
 
 
 def test_a_version_saved_before_asymmetry_and_locality_still_loads(tmp_path: Path) -> None:

@@ -594,11 +594,8 @@ def run_new_users(full: Snapshot, protocol: NewUserProtocol, train_config: Train
              "", markdown(rows, protocol), "", "Tuned new-user weights (alpha = embedding share of the personal "
              "part, beta = popularity prior, gamma = item neighbours' share of the graph part), per seed:", ""]
     for r in results:
-        lines.append(f"- seed {r.seed}: " + "; ".join(
-            f"n={n}: alpha {w.alpha:g}, beta {w.beta:g}, gamma {w.gamma:g}"
-            + (f" (similarity: shrink {w.similarity.shrink:g}, asymmetry {w.similarity.asymmetry:g}, locality "
-               f"{w.similarity.locality:g})" if w.similarity is not None and w.gamma > 0 else "")
-            for n, w in sorted(r.blend.new_users.items())))
+        lines.append(f"- seed {r.seed}: " + "; ".join(f"n={n}: {w.describe()}"
+                                                      for n, w in sorted(r.blend.new_users.items())))
     if tests:
         lines += ["", "Paired tests (new-user blend minus baseline):", ""]
         lines += [f"- {t['sentence']}" for t in tests]

@@ -58,6 +58,14 @@ class HistoryWeights:
     gamma: float = 0.0
     similarity: Similarity | None = None
 
+    def describe(self) -> str:
+        """One line for logs and reports: the weights, and the similarity where the neighbours count."""
+        text = f"alpha {self.alpha:g}, beta {self.beta:g}, gamma {self.gamma:g}"
+        if self.similarity is not None and self.gamma > 0:
+            sim = self.similarity
+            text += f" (similarity: shrink {sim.shrink:g}, asymmetry {sim.asymmetry:g}, locality {sim.locality:g})"
+        return text
+
 
 @dataclass(frozen=True)
 class BlendParams:

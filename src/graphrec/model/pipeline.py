@@ -150,8 +150,7 @@ def tune_new_user_blend(directory: Path, params: BlendParams, tuner: NewUserTune
     params = replace(params, new_users=tuned.weights, new_user_details=tuned.details)
     save_blend(directory, params)
     logger.info("tuned new-user blend for %s: %s", directory.name,
-                ", ".join(f"n={n}: alpha {w.alpha:.1f} beta {w.beta:.1f} gamma {w.gamma:.2f}"
-                          for n, w in sorted(tuned.weights.items())))
+                "; ".join(f"n={n}: {w.describe()}" for n, w in sorted(tuned.weights.items())))
     return params
 
 
