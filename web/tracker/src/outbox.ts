@@ -59,6 +59,9 @@ export class Outbox {
   private _firstAt = 0;
   private _inflight: Promise<void> | null = null;
   private _sending = new Set<string>();
+  private _sendingOps: Op[] = [];
+  private _keepalive = false; // the request in flight outlives the page
+  private _handed: Op[] = []; // in flight when the page went away: taken out of the queue, put back if it fails
   private _limit: number;
   private _closed = false;
 
@@ -127,6 +130,16 @@ export class Outbox {
     const s = this._read();
     s.q = s.q.filter((op) => !ids.has(opId(op)));
     this._write(Object.assign(s, patch));
+  }
+
+  /** Puts operations handed over at pagehide back at the head of the queue (their request failed
+   * and the page lived on), unless another tab queued them again meanwhile. */
+  private _restore(ops: Op[]): void {
+    if (!ops.length) return;
+    const s = this._read();
+    const queued = new Set(s.q.map(opId));
+    s.q = [...ops.filter((op) => !queued.has(opId(op))), ...s.q];
+    this._write(s);
   }
 
   /** Arms the flush timer: debounced, at most `flushInterval` after the first pending event, at
@@ -203,26 +216,34 @@ export class Outbox {
       if (s.next && now < s.next) return this._arm(s.next - now);
       const batch = this._take(s.q);
       const ids = new Set(batch.map(opId));
-      this._sending = ids;
       const { url, body } = this._body(batch);
       const headers: Record<string, string> = { "Content-Type": "application/json" };
       if (this._o.key) headers["X-API-Key"] = this._o.key;
+      // keepalive lets the request outlive the page; older Chromium refuses it with a CORS
+      // preflight, so a retry goes without it.
+      const keepalive = !s.fails && bytes(body) < BODY_BUDGET;
+      this._sending = ids;
+      this._sendingOps = batch;
+      this._keepalive = keepalive;
       let res: Response | undefined;
       try {
-        // keepalive lets the request outlive the page; older Chromium refuses it with a CORS
-        // preflight, so a retry goes without it.
-        res = await f(url, { method: "POST", headers, body, keepalive: !s.fails && bytes(body) < BODY_BUDGET, credentials: "omit" });
+        res = await f(url, { method: "POST", headers, body, keepalive, credentials: "omit" });
       } catch {
         /* network error, CORS refusal, offline: retried */
       } finally {
         this._sending = new Set();
+        this._sendingOps = [];
+        this._keepalive = false;
       }
+      const handed = this._handed;
+      this._handed = [];
       const st = res ? res.status : 0;
       if (st >= 200 && st < 300) {
         this._remove(ids, { next: 0, fails: 0 });
         continue;
       }
       if (!res || st === 408 || st === 425 || st === 429 || st >= 500) {
+        this._restore(handed);
         const fails = (s.fails || 0) + 1;
         const back = Math.min(this._o.maxBackoff, 1000 * 2 ** (fails - 1)) * (0.5 + this._env.random() / 2);
         const wait = Math.max(retryAfterMs(res && res.headers.get("Retry-After"), this._env.now()), back);
@@ -233,6 +254,7 @@ export class Outbox {
         return this._arm(wait);
       }
       if (st === 413 && batch.length > 1) {
+        this._restore(handed);
         this._limit = Math.ceil(batch.length / 2);
         continue;
       }
@@ -250,6 +272,7 @@ export class Outbox {
       }
       const drop = bad.size ? bad : ids;
       this._o.error(`graphrec: ${url} ${st}, dropped ${drop.size}/${batch.length}`, detail);
+      this._restore(handed.filter((op) => !drop.has(opId(op)))); // the rest of a refused batch goes again
       this._remove(drop, {});
     }
   }
@@ -258,26 +281,34 @@ export class Outbox {
    * Page is going away: hands queued events to navigator.sendBeacon (key in the query string,
    * text/plain JSON body), stopping at the first identify/consent call so that order holds. Not
    * while the server asked to wait (Retry-After): those stay queued for the next visit.
+   *
+   * A keepalive request in flight is handed over too: the browser delivers it after the page is
+   * gone, as it does a beacon, and the page will never read its answer. Left queued, its events
+   * would go again on the next visit (the server would only count them as duplicates). If it fails
+   * while the page lives on (a hidden tab, the back/forward cache), they are put back.
    */
   beacon(): void {
-    const b = this._env.sendBeacon;
     const s = this._read();
-    if (!b || !s.q.length || (s.next && this._env.now() < s.next)) return;
-    const q = s.q.filter((op) => !this._sending.has(opId(op)));
-    const sent = new Set<string>();
-    const url = this._o.endpoint + ROUTES.e + (this._o.key ? `?key=${encodeURIComponent(this._o.key)}` : "");
-    for (let i = 0; i < q.length && q[i]!.t === "e"; ) {
-      const batch = this._take(q.slice(i));
-      let ok = false;
-      try {
-        ok = b(url, this._body(batch).body);
-      } catch {
-        /* some browsers throw on a full queue */
+    const handed = this._keepalive ? this._sendingOps : [];
+    const sent = new Set(handed.map(opId));
+    const b = this._env.sendBeacon;
+    if (b && s.q.length && !(s.next && this._env.now() < s.next)) {
+      const q = s.q.filter((op) => !this._sending.has(opId(op)));
+      const url = this._o.endpoint + ROUTES.e + (this._o.key ? `?key=${encodeURIComponent(this._o.key)}` : "");
+      for (let i = 0; i < q.length && q[i]!.t === "e"; ) {
+        const batch = this._take(q.slice(i));
+        let ok = false;
+        try {
+          ok = b(url, this._body(batch).body);
+        } catch {
+          /* some browsers throw on a full queue */
+        }
+        if (!ok) break;
+        batch.forEach((op) => sent.add(opId(op)));
+        i += batch.length;
       }
-      if (!ok) break;
-      batch.forEach((op) => sent.add(opId(op)));
-      i += batch.length;
     }
+    if (handed.length) this._handed = handed;
     if (sent.size) this._remove(sent, {});
   }
 

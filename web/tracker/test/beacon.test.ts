@@ -75,3 +75,40 @@ test("beacon: large queues are split under the 64 KiB beacon budget", async () =
   assert.equal(r.beacon.events().length, 400);
   await r.close();
 });
+
+test("beacon: a keepalive request in flight at pagehide is handed over too: nothing stays queued, nothing goes twice", async () => {
+  const r = rig({ ...quiet });
+  const release = r.http.hold();
+  r.tracker.track("click", "sku-1");
+  await r.clock.advance(10_000); // the flush: sku-1 in flight, unanswered
+  assert.equal(r.http.sent.length, 1);
+  assert.equal(r.http.sent[0]!.keepalive, true);
+  r.tracker.addToCart("sku-2");
+  r.window.dispatchEvent(new r.window.Event("pagehide"));
+  assert.deepEqual(r.beacon.events().map((e) => e.item_id), ["sku-2"], "the request in flight is not beaconed again");
+  assert.equal(r.tracker.pending().length, 0, "the browser delivers the keepalive request after the page is gone");
+  await release();
+  await r.clock.advance(60_000);
+  assert.deepEqual(r.http.events().map((e) => e.item_id), ["sku-1"]);
+  assert.equal(r.tracker.pending().length, 0);
+  await r.close();
+});
+
+test("beacon: a handed-over request that fails while the page lives on puts its events back, in order", async () => {
+  const r = rig({ ...quiet });
+  const release = r.http.hold();
+  r.tracker.track("click", "sku-1");
+  await r.clock.advance(10_000);
+  r.tracker.track("click", "sku-2");
+  r.beacon.accept = false; // the beacon refuses: sku-2 stays queued
+  r.setVisibility("hidden"); // a hidden tab, not a closed page
+  assert.deepEqual(r.tracker.pending().map((op) => (op as { e: { item_id: string } }).e.item_id), ["sku-2"]);
+  r.http.replies.push("network");
+  await release();
+  assert.deepEqual(r.tracker.pending().map((op) => (op as { e: { item_id: string } }).e.item_id), ["sku-1", "sku-2"]);
+  r.setVisibility("visible");
+  await r.clock.advance(60_000); // the backoff, then the retry: without keepalive, both in order
+  assert.deepEqual(r.http.events().map((e) => e.item_id), ["sku-1", "sku-1", "sku-2"]);
+  assert.equal(r.tracker.pending().length, 0);
+  await r.close();
+});

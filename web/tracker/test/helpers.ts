@@ -81,9 +81,22 @@ type Reply = { status: number; headers?: Record<string, string>; body?: unknown 
 export class FakeFetch {
   sent: Sent[] = [];
   replies: Reply[] = [];
+  private _gate: Promise<void> | null = null;
+  /** Holds every request from now on, in flight, until the returned function is called; the reply is
+   * taken from `replies` when released. */
+  hold(): () => Promise<void> {
+    let open!: () => void;
+    this._gate = new Promise((resolve) => (open = resolve));
+    return async () => {
+      this._gate = null;
+      open();
+      for (let i = 0; i < 10; i++) await Promise.resolve(); // let the held requests' handlers run
+    };
+  }
   fetch = async (url: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const raw = typeof init.body === "string" ? init.body : "";
     this.sent.push({ url: String(url), method: init.method || "GET", headers: { ...(init.headers as Record<string, string>) }, body: raw ? JSON.parse(raw) : null, raw, keepalive: init.keepalive });
+    if (this._gate) await this._gate;
     const r = this.replies.shift() ?? { status: 202, body: { received: 1 } };
     if (r === "network") throw new TypeError("Failed to fetch");
     return new Response(r.body === undefined ? null : JSON.stringify(r.body), { status: r.status, headers: r.headers });
