@@ -15,6 +15,7 @@ import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ from graphrec.experiments.new_users import (
     evaluate_seed,
     gains_over_neighbours,
     gather_new_users,
-    neighbour_tops,
+    rank_from_history,
     rank_new_users,
     serve_new_users,
     split_lookup,
@@ -188,18 +189,19 @@ def test_tuned_weights_are_saved_with_the_version_and_loaded_by_serving(evaluate
             assert beat_both and "kept_neighbours_alone" not in record
 
 
-def test_the_neighbours_tops_are_the_same_in_chunks(evaluated: tuple[SeedResult, Path]) -> None:
-    """The tuner scores the similarity grid in chunks of users (memory bounded by the catalogue's size):
+def test_ranking_from_history_in_chunks_changes_no_list(evaluated: tuple[SeedResult, Path]) -> None:
+    """The tuner and the baselines score users in chunks (memory bounded by the catalogue's size):
     chunking changes no list."""
     _, version = evaluated
     table = load_state(version, default_alpha=0.5).neighbours
     assert table is not None
     fed = _split(_data()).fed(3)
     similarity = Similarity(5.0, 0.8, 2.0)
-    whole = neighbour_tops(table, fed, similarity, k=5)
+    score = partial(table.score_history, similarity=similarity)
+    whole = rank_from_history(score, fed, k=5)
     assert whole.shape == (fed.shape[0], 5)
     for cells in (1, fed.shape[1] * 2, fed.shape[1] * 3 + 1):  # one row, two rows, three rows per chunk
-        np.testing.assert_array_equal(neighbour_tops(table, fed, similarity, k=5, cells=cells), whole)
+        np.testing.assert_array_equal(rank_from_history(score, fed, k=5, cells=cells), whole)
 
 
 def test_a_mix_must_beat_the_neighbours_alone_on_both_metrics() -> None:

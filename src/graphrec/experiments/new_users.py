@@ -200,10 +200,14 @@ def _item_rows(results: Iterable[RecResult], n_rows: int, *, lookup: dict[str, i
     return out
 
 
-def rank_from_history(model: ItemKNN | MostPopular, fed: sp.csr_matrix, *, k: int, batch: int = 512) -> np.ndarray:
-    """A baseline's top ``k`` for each row of ``fed`` (the fed items), the fed items left out."""
-    tops = [top_k(model.score_history(fed[start:start + batch]), k, exclude=fed[start:start + batch])
-            for start in range(0, fed.shape[0], batch)]
+def rank_from_history(score: Callable[[sp.csr_matrix], np.ndarray], fed: sp.csr_matrix, *, k: int,
+                      cells: int = 16_000_000) -> np.ndarray:
+    """The top ``k`` for each row of ``fed`` (the fed items) by ``score`` (a model's ``score_history``:
+    fed rows to dense scores), the fed items left out. Rows are scored in chunks of at most ``cells``
+    dense scores (128 MB as float64): 300 users of a million-item catalogue at once would be 2.4 GB,
+    and the similarity grid scores them 90 times per history length."""
+    rows = max(1, cells // max(fed.shape[1], 1))
+    tops = [top_k(score(fed[i:i + rows]), k, exclude=fed[i:i + rows]) for i in range(0, fed.shape[0], rows)]
     return np.concatenate(tops) if tops else np.zeros((0, k), dtype=np.int64)
 
 
@@ -284,8 +288,7 @@ class NewUserBlendTuner:
                     for gamma in gammas:
                         rel = objective(HistoryWeights(alpha, beta, gamma, similarity))
                         scored.append((_smaller_ratio(rel), *_means(rel), -beta, alpha, -gamma, rel))
-            _, best_ndcg, best_recall, neg_beta, alpha, neg_gamma, best_rel = max(scored, key=lambda t: t[:6])
-            best_ndcg, best_recall = best_ndcg * ref_ndcg, best_recall * ref_recall
+            _, _, _, neg_beta, alpha, neg_gamma, best_rel = max(scored, key=lambda t: t[:6])
             chosen_weights = HistoryWeights(alpha=alpha, beta=-neg_beta, gamma=-neg_gamma, similarity=similarity)
             record: dict[str, Any] = {}
             if neighbours is not None and chosen_weights != (plain := HistoryWeights(0.0, 0.0, 1.0, similarity)):
@@ -294,11 +297,11 @@ class NewUserBlendTuner:
                 plain_rel = objective(plain)
                 record, beats = gains_over_neighbours(best_rel, plain_rel)
                 if not beats:
-                    chosen_weights = plain
-                    best_ndcg, best_recall = (m * r for m, r in zip(_means(plain_rel), (ref_ndcg, ref_recall),
-                                                                    strict=True))
+                    chosen_weights, best_rel = plain, plain_rel
                     record["kept_neighbours_alone"] = True
             weights[n] = chosen_weights
+            rel_ndcg, rel_recall = _means(best_rel)
+            best_ndcg, best_recall = rel_ndcg * ref_ndcg, rel_recall * ref_recall
             per_length[str(n)] = {"alpha": chosen_weights.alpha, "beta": chosen_weights.beta,
                                   "gamma": chosen_weights.gamma,
                                   "similarity": None if similarity is None else asdict(similarity),
@@ -334,23 +337,13 @@ def choose_similarity(table: ItemNeighbours, split: NewUserSplit, n: int, *, ref
     for rank, (shrink, asymmetry, locality) in enumerate(
             (h, a, q) for a in tuning.asymmetries for q in tuning.localities for h in ITEM_KNN_SHRINKS):
         similarity = Similarity(shrink, asymmetry, locality)
-        recall, ndcg = per_user_metrics(neighbour_tops(table, fed, similarity, k=tuning.k), relevant)
+        ranked = rank_from_history(partial(table.score_history, similarity=similarity), fed, k=tuning.k)
+        recall, ndcg = per_user_metrics(ranked, relevant)
         value = min(float(ndcg.mean()) / reference[0], float(recall.mean()) / reference[1])
         scored.append((value, -rank, similarity, float(ndcg.mean()), float(recall.mean())))
     _, _, best, best_ndcg, best_recall = max(scored, key=lambda t: t[:2])
     return best, {f"neighbours_ndcg@{tuning.k}": round(best_ndcg, 4),
                   f"neighbours_recall@{tuning.k}": round(best_recall, 4)}
-
-
-def neighbour_tops(table: ItemNeighbours, fed: sp.csr_matrix, similarity: Similarity, *, k: int,
-                   cells: int = 16_000_000) -> np.ndarray:
-    """Each row's top ``k`` items by the neighbours alone, its fed items left out, scored in chunks of
-    rows of at most ``cells`` dense scores (128 MB): 300 users of a million-item catalogue at once
-    would be 2.4 GB, 90 times per history length."""
-    rows = max(1, cells // max(fed.shape[1], 1))
-    tops = [top_k(table.score_history(fed[i:i + rows], similarity), k, exclude=fed[i:i + rows])
-            for i in range(0, fed.shape[0], rows)]
-    return np.concatenate(tops) if tops else np.zeros((0, k), dtype=np.int64)
 
 
 def _relative_metrics(served: Served, gathered: list[Candidates], weights: HistoryWeights, *,
@@ -429,7 +422,8 @@ def item_knn_scores(split: NewUserSplit, tuning: NewUserTuning) -> dict[KnnKey, 
     for params, model in _item_knn_grid(split.train):
         row = out.setdefault(_key(params), {})
         for n in tuning.lengths:
-            recall, ndcg = per_user_metrics(rank_from_history(model, split.fed(n), k=tuning.k), split.rest(n))
+            ranked = rank_from_history(model.score_history, split.fed(n), k=tuning.k)
+            recall, ndcg = per_user_metrics(ranked, split.rest(n))
             row[n] = (float(ndcg.mean()), float(recall.mean()))
     return out
 
@@ -509,8 +503,8 @@ def evaluate_seed(full: Snapshot, protocol: NewUserProtocol, train_config: Train
     knn = fit_item_knn(split.train, knn_params)
     popular = MostPopular()
     popular.fit(split.train)
-    rankers[ITEM_KNN] = lambda n: rank_from_history(knn[n], split.fed(n), k=k)
-    rankers[POPULAR] = lambda n: rank_from_history(popular, split.fed(n), k=k)
+    rankers[ITEM_KNN] = lambda n: rank_from_history(knn[n].score_history, split.fed(n), k=k)
+    rankers[POPULAR] = lambda n: rank_from_history(popular.score_history, split.fed(n), k=k)
     per_user: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {name: {} for name in ROWS}
     for n in protocol.lengths:
         relevant = split.rest(n)
