@@ -58,8 +58,7 @@ export class Outbox {
   private _timer: Timer | null = null;
   private _firstAt = 0;
   private _inflight: Promise<void> | null = null;
-  private _sending = new Set<string>();
-  private _sendingOps: Op[] = [];
+  private _sendingOps: Op[] = []; // the request in flight
   private _keepalive = false; // the request in flight outlives the page
   private _handed: Op[] = []; // in flight when the page went away: taken out of the queue, put back if it fails
   private _limit: number;
@@ -222,7 +221,6 @@ export class Outbox {
       // keepalive lets the request outlive the page; older Chromium refuses it with a CORS
       // preflight, so a retry goes without it.
       const keepalive = !s.fails && bytes(body) < BODY_BUDGET;
-      this._sending = ids;
       this._sendingOps = batch;
       this._keepalive = keepalive;
       let res: Response | undefined;
@@ -231,7 +229,6 @@ export class Outbox {
       } catch {
         /* network error, CORS refusal, offline: retried */
       } finally {
-        this._sending = new Set();
         this._sendingOps = [];
         this._keepalive = false;
       }
@@ -289,11 +286,12 @@ export class Outbox {
    */
   beacon(): void {
     const s = this._read();
+    const inFlight = new Set(this._sendingOps.map(opId));
     const handed = this._keepalive ? this._sendingOps : [];
     const sent = new Set(handed.map(opId));
     const b = this._env.sendBeacon;
     if (b && s.q.length && !(s.next && this._env.now() < s.next)) {
-      const q = s.q.filter((op) => !this._sending.has(opId(op)));
+      const q = s.q.filter((op) => !inFlight.has(opId(op)));
       const url = this._o.endpoint + ROUTES.e + (this._o.key ? `?key=${encodeURIComponent(this._o.key)}` : "");
       for (let i = 0; i < q.length && q[i]!.t === "e"; ) {
         const batch = this._take(q.slice(i));
