@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from api.cursors import with_cursor_secret
 from api.observability import Metrics
 from api.ratelimit import TokenBucketLimiter
 from graphrec.behaviour.triggers import parse_rules
@@ -26,11 +27,13 @@ from graphrec.events.feedback import FeedbackLog
 from graphrec.events.log import COUNTED, EventLog
 from graphrec.events.pipeline import EventPipeline, build_pipeline
 from graphrec.events.policy import WeightPolicy
+from graphrec.events.tombstones import Tombstones
 from graphrec.graph.factory import connect
 from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
 from graphrec.serving.cograph_holder import CoGraphHolder
+from graphrec.serving.erasure import Eraser
 from graphrec.serving.experiments import ExperimentHolder
 from graphrec.serving.holder import ModelHolder
 from graphrec.serving.next_action_holder import NextActionHolder
@@ -52,6 +55,7 @@ class Services:
     health: StoreHealth
     pipeline: EventPipeline
     event_log: EventLog  # every accepted event with its context (profiles; see graphrec.events.log)
+    eraser: Eraser  # DELETE /v1/users/{id}: every owner of per-user data (graphrec.serving.erasure)
     rate_limiter: TokenBucketLimiter  # per API key
     client_limiter: TokenBucketLimiter  # per client address, reads open without a key
     auth_failures: TokenBucketLimiter  # failed key attempts per client address
@@ -98,13 +102,15 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
     A first refresh that fails (a store hiccup at startup) does not stop the API: it serves what it
     has and the maintenance loop retries under the refresh policy.
     """
+    s = await run_in_threadpool(with_cursor_secret, s)  # the settings every route sees (SettingsDep)
     store = await run_in_threadpool(functools.partial(connect, s, serving=True))
     try:
         await run_in_threadpool(store.apply_schema)
         health = StoreHealth()
         models = ModelHolder(s.models_path, store=store, health=health, default_alpha=s.blend_default_alpha,
                              backoff=_backoff(s))
-        catalog = CatalogCache(window_days=s.popular_window_days, half_life_days=s.half_life_days)
+        catalog = CatalogCache(window_days=s.popular_window_days, half_life_days=s.half_life_days,
+                               actors_per_client=s.popular_actors_per_client)
         cograph = CoGraphHolder(fanout=s.traversal_fanout, co_items=s.cograph_co_items)
         segments = SegmentTable()
         next_action = NextActionHolder(window_days=s.next_action_window_days, smoothing=s.next_action_smoothing)
@@ -134,17 +140,20 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
         try:
             await _warm_up(history)
             pipeline = build_pipeline(store, s, policy=policy, log=event_log)
-            feedback = FeedbackLog(s.event_log_file)
+            tombstones = Tombstones.beside(event_log.path, s)
+            feedback = FeedbackLog(s.event_log_file, tombstones=tombstones)
+            eraser = Eraser.for_log(store, event_log, tombstones, models_path=s.models_path,
+                                    compact_timeout_s=s.erasure_compact_timeout_s)
             # bot-flagged and burst-collapsed events are behaviour, but not outcomes a list earned
             pipeline.listeners.append(lambda events: feedback.attribute([e for e in events if e.flag == COUNTED]))
-            triggers = _trigger_worker(s, event_log, catalog)
+            triggers = _trigger_worker(s, event_log, catalog, tombstones)
             if triggers is not None:
                 pipeline.listeners.append(triggers.mark)
                 triggers.start()
             yield Services(
                 settings=s, metrics=metrics, store=store, health=health,
                 pipeline=pipeline, event_log=event_log, triggers=triggers, experiments=experiments,
-                feedback=feedback,
+                feedback=feedback, eraser=eraser,
                 rate_limiter=TokenBucketLimiter(s.rate_limit_per_s, s.rate_limit_burst),
                 client_limiter=TokenBucketLimiter(s.ip_rate_limit_per_s, s.ip_rate_limit_burst),
                 auth_failures=TokenBucketLimiter(s.auth_failures_per_minute / 60.0, s.auth_failures_per_minute),
@@ -164,7 +173,8 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
         await run_in_threadpool(store.close)
 
 
-def _trigger_worker(s: Settings, log: EventLog, catalog: CatalogCache) -> TriggerWorker | None:
+def _trigger_worker(s: Settings, log: EventLog, catalog: CatalogCache,
+                    tombstones: Tombstones) -> TriggerWorker | None:
     """The webhook worker when a URL is configured; bad rules stop the startup with their reason."""
     if not s.webhook_url or s.webhook_secret is None:
         return None
@@ -175,7 +185,8 @@ def _trigger_worker(s: Settings, log: EventLog, catalog: CatalogCache) -> Trigge
     target = WebhookTarget(url=s.webhook_url, secret=s.webhook_secret.get_secret_value().encode(),
                            max_attempts=s.webhook_max_attempts, retry_s=s.webhook_retry_s,
                            retry_max_s=s.webhook_retry_max_s)
-    return TriggerWorker(log=log, rules=rules, target=target, categories=lambda: catalog.view.categories)
+    return TriggerWorker(log=log, rules=rules, target=target, categories=lambda: catalog.view.categories,
+                         tombstones=tombstones)
 
 
 def _backoff(s: Settings) -> Backoff:

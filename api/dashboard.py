@@ -3,7 +3,8 @@
 Why a static shell: the page holds no data and no key; the analyst types a secret key into it (kept
 in the tab's sessionStorage, sent as ``X-API-Key``, never in a URL), and the script reads the data
 route, which is where access is checked. Served from the package's own files under a
-same-origin-only Content-Security-Policy, so it works offline and loads nothing from elsewhere.
+same-origin-only Content-Security-Policy (:mod:`api.page_headers`), so it works offline and loads
+nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 
+from api.page_headers import page_headers
+
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "dashboard.html"
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                           "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-                           "form-action 'self'")
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,9 +30,7 @@ def _page() -> str:
 @router.get("/dashboard")
 def dashboard_page() -> HTMLResponse:
     """The dashboard shell (data: GET /v1/dashboard with a secret key)."""
-    return HTMLResponse(_page(), headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY,
-                                          "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                                          "Referrer-Policy": "same-origin"})
+    return HTMLResponse(_page(), headers=page_headers())
 
 
 def install_dashboard(app: FastAPI) -> None:

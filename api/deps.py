@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hmac
 import math
+import time
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
@@ -24,16 +26,19 @@ from fastapi.security import APIKeyHeader, APIKeyQuery
 from api.container import Services, services_of
 from api.observability import Metrics
 from graphrec.config import Settings
+from graphrec.events.clients import TRUSTED, client_id
 from graphrec.events.log import EventLog
 from graphrec.events.pipeline import EventPipeline
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
+from graphrec.serving.erasure import Eraser
 from graphrec.serving.holder import ModelHolder
 from graphrec.serving.next_action_holder import NextActionHolder
 from graphrec.serving.segment_table import SegmentTable
 from graphrec.serving.store_health import StoreHealth
+from graphrec.user_tokens import InvalidUserToken, verify_user_token
 
 
 async def get_services(request: Request) -> Services:
@@ -61,6 +66,10 @@ async def get_pipeline(services: ServicesDep) -> EventPipeline:
 
 async def get_event_log(services: ServicesDep) -> EventLog:
     return services.event_log
+
+
+async def get_eraser(services: ServicesDep) -> Eraser:
+    return services.eraser
 
 
 async def get_ingest(services: ServicesDep) -> Executor:
@@ -96,6 +105,7 @@ StoreDep = Annotated[GraphStore, Depends(get_store)]
 HealthDep = Annotated[StoreHealth, Depends(get_health)]
 PipelineDep = Annotated[EventPipeline, Depends(get_pipeline)]
 EventLogDep = Annotated[EventLog, Depends(get_event_log)]
+EraserDep = Annotated[Eraser, Depends(get_eraser)]
 IngestDep = Annotated[Executor, Depends(get_ingest)]
 ModelsDep = Annotated[ModelHolder, Depends(get_models)]
 CatalogDep = Annotated[CatalogCache, Depends(get_catalog)]
@@ -123,7 +133,8 @@ api_key_query = APIKeyQuery(
 
 class Access(StrEnum):
     """Who is calling. Secret keys are for servers and may do everything; publishable keys ship in web
-    pages and may only send events, identify a visitor, opt out and read recommendations."""
+    pages and may only send events, identify a visitor, opt out and read recommendations, and name a
+    ``user_id`` only with that user's token (:class:`Caller`)."""
 
     SECRET = "secret"
     PUBLISHABLE = "publishable"
@@ -144,7 +155,15 @@ def _too_many(services: Services, reason: str, wait: float, message: str) -> HTT
 
 
 def _refused(services: Services, address: str, message: str) -> HTTPException:
-    """A failed key attempt: counted against the address, so guessing keys is throttled."""
+    """A failed key attempt: counted against the address, so guessing keys is throttled. A throttled
+    address gets 429 for every failed attempt (not the 401 that would say which guesses were wrong);
+    a valid key is never throttled by its address's failures, so one guesser behind a shared address
+    (a NAT, an office) cannot lock out the visitors who share it."""
+    blocked = services.auth_failures.wait(address)
+    if blocked > 0:
+        return _too_many(services, "auth_failures", blocked,
+                         f"too many failed API-key attempts from this address "
+                         f"({services.settings.auth_failures_per_minute:g} per minute)")
     services.auth_failures.acquire(address)
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "APIKey"})
 
@@ -170,15 +189,22 @@ async def authenticate(
 ) -> Access:
     """The caller's access: 401 for a wrong key, 403 for a publishable key from an origin it is not
     for, 429 with ``Retry-After`` when the key's (a publishable key: the visitor address's) bucket is
-    empty or the address made too many failed attempts (checked first, so a throttled address learns
-    nothing about the keys it tries). No key at all is :attr:`Access.OPEN`; the route decides."""
+    empty, or when a failed attempt comes from an address that made too many (:func:`_refused`). No key
+    at all is :attr:`Access.OPEN`; the route decides.
+
+    Decided once per request: the answer is kept in the request's state, so a request the
+    :mod:`api.request_guard` already checked is not counted against its rate limit again."""
+    known: Access | None = getattr(request.state, "access", None)
+    if known is not None:
+        return known
+    access = await _authenticate(request, services, header, query)
+    request.state.access = access
+    return access
+
+
+async def _authenticate(request: Request, services: Services, header: str | None, query: str | None) -> Access:
     settings = services.settings
     address = client_address(request)
-    blocked = services.auth_failures.wait(address)
-    if blocked > 0:
-        raise _too_many(services, "auth_failures", blocked,
-                        f"too many failed API-key attempts from this address "
-                        f"({settings.auth_failures_per_minute:g} per minute)")
     key = header or query
     if not key:
         return Access.OPEN
@@ -210,6 +236,17 @@ async def authenticate(
 AccessDep = Annotated[Access, Depends(authenticate)]
 
 
+async def key_before_body(request: Request) -> None:
+    """The request guard's check of a request that carries a body (every such route needs a key):
+    :func:`authenticate`, and no key at all is refused as the routes would refuse it."""
+    services = services_of(request.app)
+    access = await authenticate(request, services, request.headers.get("x-api-key") or None,
+                                request.query_params.get("key") or None)
+    if access is Access.OPEN:
+        settings = services.settings
+        raise _keyless(services, request, any_configured=bool(settings.api_key_set or settings.publishable_key_set))
+
+
 async def require_api_key(request: Request, services: ServicesDep, access: AccessDep) -> Access:
     """Routes for servers only (raw history, merges, consent changes, erasure): a secret key."""
     if access is Access.SECRET:
@@ -234,6 +271,22 @@ async def write_access(request: Request, services: ServicesDep, access: AccessDe
 WriteAccessDep = Annotated[Access, Depends(write_access)]
 
 
+async def event_client(
+    request: Request, services: ServicesDep, access: WriteAccessDep,
+    header: Annotated[str | None, Security(api_key_header)], query: Annotated[str | None, Security(api_key_query)],
+) -> str:
+    """Who sends a batch of events, for trending's per-client cap (``graphrec.events.clients``): a
+    publishable key is one browser client, its key and address hashed; a secret key is trusted, because
+    a shop's backend relays many users' events from one address and each of them must count."""
+    if access is Access.SECRET:
+        return TRUSTED
+    return client_id(secret=services.settings.client_key, address=client_address(request),
+                     api_key=header or query or "")
+
+
+EventClientDep = Annotated[str, Depends(event_client)]
+
+
 async def read_access(request: Request, services: ServicesDep, access: AccessDep) -> None:
     """Read endpoints: any key; without one, open only when no secret key is configured (local demo,
     limited per client address)."""
@@ -247,3 +300,83 @@ async def read_access(request: Request, services: ServicesDep, access: AccessDep
     if wait > 0:
         raise _too_many(services, "client_rate", wait,
                         f"rate limit exceeded for this address ({settings.ip_rate_limit_per_s:g} requests/s)")
+
+
+user_token_header = APIKeyHeader(
+    name="X-User-Token", scheme_name="UserToken", auto_error=False,
+    description="with a publishable key, a user token (graphrec.user_tokens: v1.<payload>.<signature>, minted "
+                "by the site's backend with GRAPHREC_USER_TOKEN_SECRET) for the one user_id the request names",
+)
+user_token_query = APIKeyQuery(
+    name="user_token", scheme_name="UserTokenQuery", auto_error=False,
+    description="the user token in the URL, for navigator.sendBeacon, which cannot set headers (short-lived)",
+)
+_TOKEN_HOW = ("a publishable key may name a user_id only with that user's token (X-User-Token header, or "
+              "?user_token= for sendBeacon), minted by the site's server")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a caller may not act for a user: 401 (no valid user token: mint one) or 403 (not this user)."""
+
+    status: int
+    reason: str
+
+    def http(self, prefix: str = "") -> HTTPException:
+        headers = {"WWW-Authenticate": "UserToken"} if self.status == status.HTTP_401_UNAUTHORIZED else None
+        return HTTPException(self.status, prefix + self.reason, headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling and which user they may act for.
+
+    Why beside :class:`Access`: a publishable key is public, so it proves nothing about the visitor; a
+    request that names a ``user_id`` with one needs a user token for exactly that user. A secret key
+    (the site's server) may act for anyone; no key (local demo reads only) is left to the route."""
+
+    access: Access
+    token_user: str | None = None
+    token_problem: str | None = None
+    tokens_on: bool = False
+
+    def refusal(self, user_id: str) -> Refusal | None:
+        """None when the caller may act for ``user_id``; else why not."""
+        if self.access is not Access.PUBLISHABLE or self.token_user == user_id:
+            return None
+        if not self.tokens_on:
+            return Refusal(status.HTTP_403_FORBIDDEN,
+                           f"a publishable key may not name user_id '{user_id}': this server verifies no user "
+                           "tokens (GRAPHREC_USER_TOKEN_SECRET is unset); call from your server with a secret key")
+        if self.token_problem is not None:
+            return Refusal(status.HTTP_401_UNAUTHORIZED, f"user token (X-User-Token) {self.token_problem}")
+        if self.token_user is None:
+            return Refusal(status.HTTP_401_UNAUTHORIZED,
+                           f"user token (X-User-Token) missing for user_id '{user_id}': {_TOKEN_HOW}")
+        return Refusal(status.HTTP_403_FORBIDDEN,
+                       f"user token (X-User-Token) is for another user, not user_id '{user_id}': {_TOKEN_HOW}")
+
+    def require(self, user_id: str) -> None:
+        """Raise the refusal's HTTP answer unless the caller may act for ``user_id``."""
+        refused = self.refusal(user_id)
+        if refused is not None:
+            raise refused.http()
+
+
+async def get_caller(
+    services: ServicesDep, access: AccessDep, header: Annotated[str | None, Security(user_token_header)],
+    query: Annotated[str | None, Security(user_token_query)],
+) -> Caller:
+    """The caller with their user token verified (only a publishable key's token matters)."""
+    secret = services.settings.user_token_secret
+    token = header or query
+    if access is not Access.PUBLISHABLE or secret is None or not token:
+        return Caller(access, tokens_on=secret is not None)
+    try:
+        verified = verify_user_token(secret.get_secret_value(), token, now=int(time.time()))
+    except InvalidUserToken as exc:
+        return Caller(access, token_problem=exc.reason, tokens_on=True)
+    return Caller(access, token_user=verified.user_id, tokens_on=True)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -13,12 +13,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+
+from api.page_headers import html_page_headers, page_headers
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PREFIX = "/static"
 DOCS_URL = "/docs"
+OPENAPI_URL = "/openapi.json"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 
 
@@ -28,22 +31,33 @@ def install_static(app: FastAPI) -> None:
 
 
 def install_docs(app: FastAPI) -> None:
-    """``/docs``: Swagger UI over ``app.openapi_url`` from ``/static/swagger`` (no external host).
+    """``/docs``: Swagger UI over ``/openapi.json`` from ``/static/swagger`` (no external host), both
+    with the pages' security headers (:mod:`api.page_headers`: nothing may frame them).
 
-    The app must be created with ``docs_url=None`` (and :func:`install_static` called), so that this
-    page replaces FastAPI's CDN one. The validator badge is off: it asks validator.swagger.io.
+    The app must be created with ``docs_url=None`` and ``openapi_url=None`` (and :func:`install_static`
+    called), so that these routes replace FastAPI's: its page loads from a CDN and neither sets a
+    Content-Security-Policy. The validator badge is off: it asks validator.swagger.io.
     """
-    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get(OPENAPI_URL, include_in_schema=False)
+    def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi(), headers=page_headers())
 
     @app.get(DOCS_URL, include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url, title=f"{app.title} - API reference",
+        return _with_page_headers(get_swagger_ui_html(
+            openapi_url=OPENAPI_URL, title=f"{app.title} - API reference",
             swagger_js_url=f"{STATIC_PREFIX}/swagger/swagger-ui-bundle.js",
             swagger_css_url=f"{STATIC_PREFIX}/swagger/swagger-ui.css",
             swagger_favicon_url=f"{STATIC_PREFIX}/swagger/favicon-32x32.png",
-            oauth2_redirect_url=OAUTH2_REDIRECT_URL, swagger_ui_parameters={"validatorUrl": None})
+            oauth2_redirect_url=OAUTH2_REDIRECT_URL, swagger_ui_parameters={"validatorUrl": None}))
 
     @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
     def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _with_page_headers(get_swagger_ui_oauth2_redirect_html())
+
+
+def _with_page_headers(page: HTMLResponse) -> HTMLResponse:
+    """FastAPI's Swagger page with the pages' headers; its inline start-up script allowed by hash."""
+    html = bytes(page.body).decode()
+    return HTMLResponse(html, headers=html_page_headers(html))

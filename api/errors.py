@@ -47,9 +47,31 @@ def field_of(loc: list[Any]) -> tuple[int | None, str]:
     return index, ".".join(parts) or "body"
 
 
+def malformed_json(msg: str, doc: str | bytes, pos: int) -> str:
+    """The one text of a 400 for a body that is not JSON: the parser's reason, line and column."""
+    text = doc.decode("utf-8", "replace") if isinstance(doc, bytes) else doc
+    line = text.count("\n", 0, pos) + 1
+    column = pos - text.rfind("\n", 0, pos)
+    return f"malformed JSON: {msg} at line {line} column {column}"
+
+
+def json_limit_reason(exc: RecursionError | ValueError) -> str:
+    """Why a body that the JSON parser refused past its limits is malformed (a 400, never a 500)."""
+    if isinstance(exc, RecursionError):
+        return "nested deeper than this API parses"
+    return "a number with more digits than this API parses" if "digits" in str(exc) else str(exc)
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if bad_json is not None:  # not a validation failure but a malformed body: 400, as POST /v1/events answers
+        loc = bad_json.get("loc", ())
+        pos = loc[-1] if loc and isinstance(loc[-1], int) else 0
+        reason = malformed_json(str(bad_json.get("ctx", {}).get("error", "invalid JSON")), exc.body or "", pos)
+        return JSONResponse(status_code=status.HTTP_400_BAD_REQUEST, content={"detail": reason})
     detail = []
-    for e in exc.errors():
+    for e in errors:
         index, field = field_of([p for p in e.get("loc", ()) if p not in _LOCATIONS])
         detail.append(error_item(index, field, _reason(str(e.get("msg", "invalid")))))
     return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": detail})

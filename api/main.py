@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -19,13 +20,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import Scope
 
-from api.container import Services, install, open_services
+from api.container import Services, built_services, install, open_services
 from api.dashboard import install_dashboard
+from api.deps import key_before_body
 from api.docs import install_docs, install_static
 from api.errors import install_error_handlers
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
+from api.request_guard import RequestGuard
 from api.routers import (
     catalogue,
     dashboard,
@@ -42,7 +46,7 @@ from api.routers import (
 )
 from api.shedding import ConcurrencyLimit
 from api.storefront import install_storefront
-from graphrec.config import Settings
+from graphrec.config import Settings, publishable_origins_problem
 from graphrec.events.policy import load_policy
 from graphrec.serving.store_health import watch_store
 
@@ -86,11 +90,16 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         description="Graph-based recommendations: behaviour events in, recommendations out.",
         docs_url=None,  # install_docs serves Swagger UI from the package's own assets (works offline)
+        openapi_url=None,  # and the document, both with the pages' security headers (api.page_headers)
         redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app, *events.BODY_MODELS)
-    app.add_middleware(ConcurrencyLimit, limit=s.max_concurrency, metrics=metrics, retry_after_s=1)
+    app.add_middleware(ConcurrencyLimit, limit=s.max_concurrency, write_limit=s.max_write_concurrency,
+                       metrics=metrics, retry_after_s=1, deadline_s=s.request_deadline_s,
+                       on_deadline=functools.partial(_past_deadline, app))
+    # outside the limit: a body is read (and its key checked) before the request takes a slot
+    app.add_middleware(RequestGuard, settings=s, authenticate=key_before_body)
     install_observability(app, metrics)  # outside the limit: shed requests are logged and counted too
     origins = s.cors_origin_list
     if origins:
@@ -135,6 +144,19 @@ def _refuse_open_production(s: Settings) -> None:
     if s.environment != "local" and not s.api_key_set:
         raise RuntimeError(f"GRAPHREC_API_KEYS is empty but GRAPHREC_ENVIRONMENT={s.environment}: set at "
                            "least one API key (an empty list is only for local demos)")
+    problem = publishable_origins_problem(s)  # the settings' validator, for settings that skipped it
+    if problem is not None:
+        raise RuntimeError(problem)
+
+
+def _past_deadline(app: FastAPI, scope: Scope) -> None:
+    """A request was not answered in time: almost always a store that stopped answering (it accepts
+    connections, replies nothing). Count the store as down, so the requests behind it are answered at
+    once instead of each waiting its own deadline; the watchdog's next probe brings it back."""
+    services = built_services(app)
+    if services is not None:
+        services.health.failed(f"{scope['method']} {scope['path']} was not answered within "
+                               f"{services.settings.request_deadline_s:g} s")
 
 
 def _single_threaded_math() -> None:

@@ -64,9 +64,10 @@ class Metrics:
                                 ["endpoint"], registry=self.registry)
         self.shed = Counter("graphrec_shed_requests_total",
                             "requests refused fast instead of served: concurrency (503), client_rate (429), "
-                            "key_rate (429), auth_failures (429), store_unavailable (503)",
+                            "key_rate (429), auth_failures (429), store_unavailable (503), "
+                            "deadline (503: not answered in time)",
                             ["reason"], registry=self.registry)
-        for reason in ("concurrency", "client_rate", "key_rate", "auth_failures", "store_unavailable"):
+        for reason in ("concurrency", "client_rate", "key_rate", "auth_failures", "store_unavailable", "deadline"):
             self.shed.labels(reason)  # every series exists from the start (0), so dashboards see it
 
 

@@ -97,7 +97,7 @@ def open_page(settings: Settings, *, key: str, cursor: str | None, exclude: list
     if cursor is None:
         return ListPage(key, k, LeaveOut(ids=ids))
     try:
-        payload = unseal(cursor, key=settings.cursor_key)
+        payload = unseal(cursor, key=settings.cursor_key, previous=settings.cursor_previous_keys)
     except BadCursor as exc:
         raise bad_cursor(str(exc)) from None
     if payload.get("list") != key:

@@ -24,6 +24,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SettingsDep
+from api.page_headers import page_headers
 from api.routing import id_path
 from graphrec.config import Settings
 from graphrec.ids import Identifier
@@ -31,10 +32,6 @@ from graphrec.ids import Identifier
 BASE = "/demo"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "storefront.html"
 
-# Everything the page loads comes from this server: a CDN or any other host is refused by the browser.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                           "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-                           "form-action 'self'")
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,9 +72,7 @@ def _script_json(value: object) -> str:
 
 def _shell(settings: Settings) -> HTMLResponse:
     html = _template().replace("{{CONFIG}}", _script_json(page_config(settings)))
-    return HTMLResponse(html, headers={
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"})
+    return HTMLResponse(html, headers=page_headers())
 
 
 @router.get(BASE)

@@ -1,6 +1,6 @@
 """A real API process for tests that need HTTP, signals or several clients: uvicorn started here.
 
-The process is the one users run (``uvicorn api.main:create_worker_app --factory``) with settings from its
+The process is the one users run (``graphrec serve``, with its header deadline) with settings from its
 environment; ``start_api`` waits until it answers and callers stop it (``stop_api``) in ``finally``.
 """
 
@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,15 +25,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ApiProcess(subprocess.Popen[bytes]):
+    """The API's process, with the file its log goes to (:func:`stop_api` reads it)."""
+
+    log: Path
+
+
 def start_api(env: dict[str, str], port: int, *, log: Path | None = None,
-              timeout_s: float = 60.0) -> subprocess.Popen[bytes]:
-    """Start the API on ``127.0.0.1:port`` with ``env`` over the test's own environment."""
-    out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:create_worker_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
+              timeout_s: float = 60.0) -> ApiProcess:
+    """Start the API on ``127.0.0.1:port`` with ``env`` over the test's own environment; its log goes to
+    ``log`` (a temporary file when not given)."""
+    if log is None:
+        fd, name = tempfile.mkstemp(prefix="graphrec-api-", suffix=".log")
+        os.close(fd)
+        log = Path(name)
+    out = open(log, "wb")  # noqa: SIM115 - the child keeps it
+    proc = ApiProcess(
+        [sys.executable, "-m", "graphrec", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
         cwd=REPO, env={**os.environ, "GRAPHREC_LOG_LEVEL": "warning", **env}, stdout=out, stderr=subprocess.STDOUT,
     )
+    proc.log = log
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -48,7 +61,9 @@ def start_api(env: dict[str, str], port: int, *, log: Path | None = None,
     raise RuntimeError("API did not become ready")
 
 
+
 def stop_api(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the API, then check its log: no request may have reached the catch-all 500 (issue 25)."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -56,3 +71,6 @@ def stop_api(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    if isinstance(proc, ApiProcess):
+        unhandled = [line for line in proc.log.read_bytes().splitlines() if b"unhandled error on " in line]
+        assert unhandled == [], f"the API answered 500 (unhandled error): {unhandled[:3]!r}"

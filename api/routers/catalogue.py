@@ -42,7 +42,7 @@ def _listing_after(settings: Settings, cursor: str | None, category: str | None)
     if cursor is None:
         return ""
     try:
-        payload = unseal(cursor, key=settings.cursor_key)
+        payload = unseal(cursor, key=settings.cursor_key, previous=settings.cursor_previous_keys)
     except BadCursor as exc:
         raise bad_cursor(str(exc)) from None
     after = payload.get("after")

@@ -3,13 +3,19 @@
 The body is read by hand so that its size is checked (``Content-Length`` first, then the streamed
 bytes) before any parsing. Status codes: 202 written (counts of applied and duplicate events);
 400 malformed JSON; 401 missing/invalid key; 403 events of users who withdrew consent (nothing
-written); 413 body or batch too large; 415 neither JSON nor text/plain JSON (``sendBeacon``);
+written); 409 an ``event_id`` reused with different content, in the batch or against an event
+already recorded for that actor, each with its index (nothing written; an identical retry is a
+202 duplicate); 413 body or batch too large; 415 neither JSON nor text/plain JSON (``sendBeacon``);
 422 every invalid event with index, field and reason (nothing written); 429 rate limited
 (``Retry-After``); 503 the store is unavailable or the worker is at its concurrency limit
 (``Retry-After``; nothing acknowledged, a retry is applied once). A secret key or a publishable one
-(header, or ``?key=`` for ``sendBeacon``). Events naming items no catalogue described follow
+(header, or ``?key=`` for ``sendBeacon``); with a publishable key, events that name a ``user_id`` need
+that user's token (``X-User-Token``, or ``?user_token=``): 401 without a valid one, 403 with the index of
+each event of another user (nothing written). Events naming items no catalogue described follow
 ``GRAPHREC_UNKNOWN_ITEMS``: accepted (the item is created, provisional), also listed in
 ``unknown_items`` (``flag``), or the whole batch refused with a 422 per such event (``reject``).
+Events sent with a publishable key are recorded with their client (key and address, hashed), so
+trending counts only a few of one client's actors (see ``graphrec.recommend.popular``).
 """
 
 from __future__ import annotations
@@ -22,42 +28,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
-from api.deps import IngestDep, PipelineDep, SettingsDep, WriteAccessDep, require_store
-from api.errors import error_item
+from api.deps import (
+    Caller,
+    CallerDep,
+    EventClientDep,
+    IngestDep,
+    PipelineDep,
+    SettingsDep,
+    WriteAccessDep,
+    require_store,
+)
+from api.errors import error_item, json_limit_reason, malformed_json
 from api.openapi import body_ref
 from api.schemas.errors import ErrorListPublic, error_responses
 from api.schemas.events import EventsAccepted, EventsCreate
 from graphrec.config import Settings
+from graphrec.events.idempotency import IdempotencyConflict
 from graphrec.events.pipeline import ConsentRefused, EventPipeline, UnknownItems
 from graphrec.events.schema import EventIn, EventValidationError, validate_events
 
 router = APIRouter(tags=["events"])
-
-
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE,
-        f"request body exceeds the limit of {limit} bytes; send smaller batches",
-    )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, "Content-Length is not a number") from None
-        if size > limit:
-            raise _too_large(limit)
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:  # chunked uploads or a lying Content-Length
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _unprocessable(field: str, reason: str) -> HTTPException:
@@ -71,9 +61,9 @@ def _validate(body: bytes, settings: Settings) -> list[EventIn]:
     except UnicodeDecodeError:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "malformed JSON: the body is not UTF-8") from None
     except json.JSONDecodeError as exc:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, malformed_json(exc.msg, exc.doc, exc.pos)) from None
+    except (RecursionError, ValueError) as exc:  # nesting deeper than the parser goes; a 5,000-digit number
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"malformed JSON: {json_limit_reason(exc)}") from None
     if not isinstance(raw, dict) or "events" not in raw:
         raise _unprocessable("events", 'expected a JSON object {"events": [...]}')
     extra = sorted(set(raw) - {"events"})
@@ -100,16 +90,35 @@ def _validate(body: bytes, settings: Settings) -> list[EventIn]:
     return events
 
 
-async def _ingest(executor: Executor, body: bytes, settings: Settings, pipeline: EventPipeline) -> EventsAccepted:
+def check_actors(events: list[EventIn], caller: Caller) -> None:
+    """Refuse the whole batch (nothing written) unless the caller may act for every user it names: with a
+    publishable key, events with a ``user_id`` need that user's token. 401 (no valid token: the first
+    such event's index in the text) before 403 (events of other users, each with index and field)."""
+    refused = [(i, r) for i, e in enumerate(events) if e.user_id is not None
+               and (r := caller.refusal(e.user_id)) is not None]
+    unauthorised = [(i, r) for i, r in refused if r.status == status.HTTP_401_UNAUTHORIZED]
+    if unauthorised:
+        i, r = unauthorised[0]
+        raise r.http(prefix=f"event {i}: ")
+    if refused:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, [error_item(i, "user_id", r.reason) for i, r in refused])
+
+
+async def _ingest(executor: Executor, body: bytes, settings: Settings, pipeline: EventPipeline,
+                  caller: Caller, client: str) -> EventsAccepted:
     events = await asyncio.get_running_loop().run_in_executor(executor, _validate, body, settings)
+    check_actors(events, caller)
     try:
         report = await pipeline.ingest_async(events, on_refused="reject", executor=executor,
-                                             unknown_items=settings.unknown_items)
+                                             unknown_items=settings.unknown_items, client=client)
     except UnknownItems as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
             error_item(i, "item_id", f"unknown item '{events[i].item_id}': no catalogue describes it "
                                      "(this server refuses such events: PUT /v1/items first)")
             for i in exc.indices]) from None
+    except IdempotencyConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT,
+                            [error_item(c.index, "event_id", c.reason) for c in exc.conflicts]) from None
     except ConsentRefused as exc:
         refused = set(exc.users)
         raise HTTPException(
@@ -144,13 +153,16 @@ BODY_MODELS = (EventsCreate,)
     response_model=EventsAccepted,
     openapi_extra=body_ref(EventsCreate),
     responses=error_responses(
-        400, 401, 403, 413, 415, 422, 429, 503,
-        e403={"model": ErrorListPublic, "description": "events of users who withdrew consent (nothing written)"},
+        400, 401, 403, 409, 413, 415, 422, 429, 503,
+        e403={"model": ErrorListPublic, "description": "events of users who withdrew consent, or (publishable "
+              "key) events of users the user token is not for (nothing written)"},
+        e409={"model": ErrorListPublic, "description": "an event_id reused with different content, in the "
+                                                      "batch or against a recorded event (nothing written)"},
     ),
 )
 async def create_events(
-    request: Request, _access: WriteAccessDep, settings: SettingsDep, pipeline: PipelineDep, ingest: IngestDep,
-    _store: Annotated[None, Depends(require_store)],
+    request: Request, _access: WriteAccessDep, caller: CallerDep, settings: SettingsDep, pipeline: PipelineDep,
+    ingest: IngestDep, client: EventClientDep, _store: Annotated[None, Depends(require_store)],
 ) -> EventsAccepted:
     """Record a batch of behaviour events, each exactly once; answered after the write is durable."""
     ctype = request.headers.get("content-type")
@@ -159,5 +171,5 @@ async def create_events(
     if ctype is not None and not media.endswith("json") and media != "text/plain":
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                             "send the batch as application/json (or text/plain JSON, as sendBeacon does)")
-    body = await _read_body(request, settings.events_max_body_bytes)
-    return await _ingest(ingest, body, settings, pipeline)
+    body = await request.body()  # read by api.request_guard: key checked first, size and time bounded
+    return await _ingest(ingest, body, settings, pipeline, caller, client)

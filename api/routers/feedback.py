@@ -1,5 +1,6 @@
-"""``POST /v1/impressions`` (browser keys too), ``GET /v1/experiments`` and ``GET /v1/feedback`` (secret key):
-the feedback loop's ends (see graphrec.events.feedback and graphrec.behaviour.experiments)."""
+"""``POST /v1/impressions`` (browser keys too; one naming a ``user_id`` with that user's token),
+``GET /v1/experiments`` and ``GET /v1/feedback`` (secret key): the feedback
+loop's ends (see graphrec.events.feedback and graphrec.behaviour.experiments)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 
 from api.container import Services
-from api.deps import ServicesDep, WriteAccessDep, require_api_key
+from api.deps import CallerDep, ServicesDep, WriteAccessDep, require_api_key
 from api.errors import error_item
 from api.schemas.errors import error_responses
 from api.schemas.feedback import (
@@ -41,8 +42,11 @@ FeedbackDep = Annotated[FeedbackLog, Depends(_feedback)]
 
 @router.post("/impressions", response_model=ImpressionsPublic, status_code=status.HTTP_202_ACCEPTED,
              responses=error_responses(400, 403))
-def report_impressions(body: ImpressionCreate, feedback: FeedbackDep, _access: WriteAccessDep) -> ImpressionsPublic:
-    """Record which items of a recommendation list were shown (for CTR, conversion and experiments)."""
+def report_impressions(body: ImpressionCreate, feedback: FeedbackDep, _access: WriteAccessDep,
+                       caller: CallerDep) -> ImpressionsPublic:
+    """Record which items of a recommendation list were shown (publishable key: a user's with their user token)."""
+    if body.user_id is not None:
+        caller.require(body.user_id)
     actor = body.user_id if body.user_id is not None else anonymous_node_id(str(body.anonymous_id))
     try:
         added = feedback.record_impressions(rec_id=body.recommendation_id, actor=actor, item_ids=body.item_ids,

@@ -33,7 +33,7 @@ def popular_items(
     category: Annotated[str | None, Query(max_length=256)] = None, explain: bool = False,
     exclude: ExcludeQuery = None, cursor: CursorQuery = None,
 ) -> PopularItemsPublic:
-    """Trending items (recency-decayed interaction weight), overall or in one category."""
+    """Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one category."""
     view = catalog.view
     page = open_page(settings, key=list_key("popular", category), cursor=cursor, exclude=exclude, k=k)
     try:

@@ -1,7 +1,8 @@
 """``GET /v1/users/{user_id}/recommendations`` and the anonymous-visitor variant.
 
 Blends embedding (ANN) and graph-traversal candidates with the model version's tuned weight;
-unknown users get trending items (``cold_start: true``); ``degraded: true`` when a source failed or
+unknown users get trending items (``cold_start: true``); a publishable key reads a user's list only with
+that user's token (:class:`api.deps.Caller`); ``degraded: true`` when a source failed or
 no model is published. 503 only when nothing at all can be served. ``exclude=`` ids are never
 returned; ``next_cursor`` pages through the list (:mod:`api.pages`); each item carries the
 catalogue's categories and links from the in-memory catalogue view.
@@ -14,12 +15,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
-from api.deps import CatalogDep, MetricsDep, RecommenderDep, SettingsDep, read_access
+from api.deps import CallerDep, CatalogDep, MetricsDep, RecommenderDep, SettingsDep, read_access
 from api.errors import error_item
 from api.observability import Metrics
 from api.pages import RANKING_CHANGED, CursorQuery, ExcludeQuery, close_page, list_key, open_page
 from api.routing import id_path
-from api.schemas.errors import error_responses
+from api.schemas.errors import ErrorPublic, error_responses
 from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic, ScorePartsPublic
 from graphrec.config import Settings
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
@@ -34,6 +35,8 @@ router = APIRouter(
     responses=error_responses(401, 409, 422, 429, 503, e409=RANKING_CHANGED),
 )
 
+USER_TOKEN_403 = {"model": ErrorPublic, "description": "a publishable key's user token is for another user "
+                                                     "(or the server verifies no user tokens)"}
 K = Annotated[int, Query(ge=1, le=100, description="how many items")]
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance, 1 = maximal spread (MMR)")]
 
@@ -100,15 +103,17 @@ def _no_anon(value: str) -> str:
     return value
 
 
-@router.get(id_path("/users/{user_id}/recommendations"), response_model=RecommendationsPublic)
+@router.get(id_path("/users/{user_id}/recommendations"), response_model=RecommendationsPublic,
+            responses=error_responses(403, e403=USER_TOKEN_403))
 async def user_recommendations(
-    recommender: RecommenderDep, metrics: MetricsDep, settings: SettingsDep, catalog: CatalogDep,
+    recommender: RecommenderDep, metrics: MetricsDep, settings: SettingsDep, catalog: CatalogDep, caller: CallerDep,
     user_id: Annotated[Identifier, Path()],
     k: K = 20, exclude_seen: bool = True, category: Annotated[str | None, Query(max_length=256)] = None,
     diversity: Diversity = 0.0, explain: bool = False, exclude: ExcludeQuery = None, cursor: CursorQuery = None,
 ) -> RecommendationsPublic:
     """Top-k items for a user: blended embedding + graph candidates, trending items for unknown users."""
     _no_anon(user_id)
+    caller.require(user_id)  # a publishable key: only with this user's token (explain shows their history)
     return await _recommend(recommender, metrics, settings, catalog,
                             RecRequest(user_id, k, exclude_seen, category, diversity, explain), user_id,
                             kind="user", exclude=exclude, cursor=cursor)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from pydantic import AfterValidator
 
-from api.deps import EventLogDep, SettingsDep, StoreDep, require_api_key, require_store
+from api.deps import EraserDep, EventLogDep, SettingsDep, StoreDep, require_api_key, require_store
 from api.routing import id_path
 from api.schemas.errors import error_responses
 from api.schemas.users import (
@@ -82,7 +82,7 @@ def merge_anonymous(user_id: UserId, body: UserMergeCreate, store: StoreDep, log
     """Move anonymous visitors' histories onto the user (weights and aggregates add up; idempotent)."""
     try:
         outcome = identity.merge_anonymous(store, user_id=user_id, anonymous_ids=body.anonymous_ids, log=log)
-    except identity.ConsentWithdrawn as exc:
+    except (identity.ConsentWithdrawn, identity.VisitorOptedOut) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     return UserMergePublic(user_id=user_id, merged=outcome.merged, not_found=outcome.not_found)
 
@@ -95,7 +95,7 @@ def update_consent(user_id: UserId, body: ConsentUpdate, store: StoreDep) -> Con
 
 
 @router.delete(id_path("/{user_id}"), status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_user(user_id: UserId, store: StoreDep, log: EventLogDep) -> Response:
-    """Erase the user: node, edges, embeddings, consent flag, seen-event records and event log (idempotent)."""
-    identity.erase(store, user_id=user_id, log=log)
+def delete_user(user_id: UserId, eraser: EraserDep) -> Response:
+    """Erase the user and their merged visitors everywhere: store, event log, feedback, model files (idempotent)."""
+    eraser.erase(user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,8 +2,10 @@
 
 Both take a publishable key (``pk_...``, safe in a page) as well as a secret one. ``identify``
 moves an anonymous visitor's history onto the user who just signed in (atomic and idempotent, like
-``POST /v1/users/{id}/merge``). ``consent`` with a publishable key may only withdraw consent (an
-opt-out can only reduce tracking; granting consent is the site's server's call, with a secret key).
+``POST /v1/users/{id}/merge``); with a publishable key only with that user's token (else anyone could
+move a visitor into an account of their choice), and never a visitor who opted out. ``consent`` with
+a publishable key may only withdraw consent (an opt-out can only reduce tracking; granting consent is
+the site's server's call, with a secret key), and a user's only with that user's token.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from api.deps import Access, EventLogDep, StoreDep, WriteAccessDep, require_store
+from api.deps import Access, CallerDep, EventLogDep, StoreDep, WriteAccessDep, require_store
 from api.schemas.errors import error_responses
 from graphrec.events import identity
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
@@ -67,18 +69,23 @@ class VisitorConsentPublic(BaseModel):
 
 
 @router.post("/identify", response_model=IdentifyPublic)
-def identify(body: IdentifyCreate, store: StoreDep, log: EventLogDep, _access: WriteAccessDep) -> IdentifyPublic:
-    """Move an anonymous visitor's history onto the user who signed in (idempotent)."""
+def identify(body: IdentifyCreate, store: StoreDep, log: EventLogDep, _access: WriteAccessDep,
+             caller: CallerDep) -> IdentifyPublic:
+    """Move an anonymous visitor's history onto the user who signed in (idempotent; needs the user's token)."""
+    caller.require(body.user_id)
     try:
         outcome = identity.merge_anonymous(store, user_id=body.user_id, anonymous_ids=[body.anonymous_id], log=log)
-    except identity.ConsentWithdrawn as exc:
+    except (identity.ConsentWithdrawn, identity.VisitorOptedOut) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     return IdentifyPublic(user_id=body.user_id, anonymous_id=body.anonymous_id, merged=bool(outcome.merged))
 
 
 @router.post("/consent", response_model=VisitorConsentPublic)
-def visitor_consent(body: VisitorConsentUpdate, store: StoreDep, access: WriteAccessDep) -> VisitorConsentPublic:
-    """Record a visitor's consent; a publishable key may only withdraw it (then their events get 403)."""
+def visitor_consent(body: VisitorConsentUpdate, store: StoreDep, access: WriteAccessDep,
+                    caller: CallerDep) -> VisitorConsentPublic:
+    """Record a visitor's consent; a publishable key may only withdraw it (a user's: with their user token)."""
+    if body.user_id is not None:
+        caller.require(body.user_id)
     if body.consent and access is Access.PUBLISHABLE:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a publishable key may only withdraw consent; grant it "
                                                        "from your server with a secret key")

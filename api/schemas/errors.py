@@ -24,7 +24,8 @@ class ErrorPublic(BaseModel):
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 _STANDARD: dict[int, dict[str, Any]] = {
     400: {"model": ErrorPublic, "description": "malformed request (e.g. the body is not JSON)"},
-    401: {"model": ErrorPublic, "description": "missing or invalid X-API-Key (or no keys configured)"},
+    401: {"model": ErrorPublic, "description": "missing or invalid X-API-Key (or no keys configured); with a "
+          "publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token)"},
     403: {"model": ErrorPublic, "description": "not allowed (e.g. the user withdrew consent)"},
     404: {"model": ErrorPublic, "description": "unknown user or item"},
     413: {"model": ErrorPublic, "description": "body or batch too large"},

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graphrec.commands.experiments",
     "graphrec.commands.serve",
     "graphrec.commands.cypher",
+    "graphrec.commands.tokens",
 )
 
 for _name in COMMAND_MODULES:

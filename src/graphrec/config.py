@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from graphrec.user_tokens import secret_problem
+
 DEFAULT_DATA_DIR = Path(".graphrec")
 
 StoreKind = Literal["embedded", "falkordb", "neo4j"]
@@ -56,6 +58,27 @@ def parse_graph_uri(uri: str) -> StoreLocation:
     raise ValueError(f"unsupported graph URI {uri!r}; expected one of {forms}")
 
 
+def _cursor_key(secret: SecretStr | None) -> bytes | None:
+    if secret is None or not secret.get_secret_value():
+        return None
+    return hashlib.sha256(b"graphrec-cursor\0" + secret.get_secret_value().encode()).digest()
+
+
+def publishable_origins_problem(settings: Settings) -> str | None:
+    """Why ``settings`` may not start, as to publishable keys and their origins, or None.
+
+    Why: a publishable key ships in every page, so anyone can copy it; the origin check is what keeps
+    other sites' pages from using it. With no origins configured that check allowed every origin, so
+    a forgotten setting silently meant "any site": now it must be said, as ``*`` if that is meant.
+    Checked by the settings' validator and again by the app at start-up (settings built with
+    ``model_copy`` skip validators)."""
+    if settings.publishable_key_set and not settings.publishable_origin_list:
+        return ("GRAPHREC_PUBLISHABLE_KEYS is set but GRAPHREC_PUBLISHABLE_ORIGINS is empty: name the origins "
+                "whose pages may use the publishable key (e.g. https://shop.example.com), or '*' to allow any "
+                "site explicitly")
+    return None
+
+
 class Settings(BaseSettings):
     """Process-wide configuration; create one instance per process (CLI command or API lifespan)."""
 
@@ -79,10 +102,16 @@ class Settings(BaseSettings):
     api_keys: str = Field("", description="comma-separated SECRET API keys (server to server: every route)")
     publishable_keys: str = Field(
         "", description="comma-separated PUBLISHABLE keys (pk_...), safe to ship in a web page: event ingest, "
-        "identify, opt-out and recommendation reads only; in X-API-Key or ?key= (sendBeacon cannot set headers)")
+        "identify, opt-out and recommendation reads only, naming a user_id only with that user's token; in X-API-Key "
+        "or ?key= (sendBeacon cannot set headers)")
     publishable_origins: str = Field(
-        "", description="comma-separated origins whose pages may use a publishable key ('*' any; empty: any); a "
-        "request with a publishable key and another Origin header answers 403")
+        "", description="comma-separated origins whose pages may use a publishable key ('*': any, explicitly); "
+        "required with GRAPHREC_PUBLISHABLE_KEYS; a request with a publishable key and another Origin header "
+        "answers 403")
+    user_token_secret: SecretStr | None = Field(
+        None, description="secret the site's backend signs user tokens with (HMAC-SHA256, 32+ characters; see "
+        "graphrec.user_tokens): a request with a publishable key that names a user_id must carry that user's "
+        "token (X-User-Token, or ?user_token= for sendBeacon); unset: publishable keys may not name users")
     half_life_days: float = Field(30.0, gt=0, description="recency decay half-life for weights")
     # -- behaviour analytics over the event log (issue 16; see README "Segments") --
     segment_window_days: int = Field(
@@ -134,6 +163,13 @@ class Settings(BaseSettings):
     candidates_per_source: int = Field(100, ge=10, le=2_000, description="ANN / traversal candidates per request")
     popular_window_days: float = Field(30.0, gt=0, description="events older than this do not count as trending")
     popular_ttl_s: float = Field(60.0, gt=0, description="how long the popular-items cache is served before refresh")
+    # Why 3: a household or an office behind one address seldom has more than a few people on the same
+    # item within a window, while a script behind one address can invent any number of anonymous ids
+    # (the attack of issue 25 sent 200 from one request); past the cap they count for nothing. A secret
+    # key (a shop's backend relaying many users from one address) is not capped: see README "Trending".
+    popular_actors_per_client: int = Field(
+        3, ge=1, description="at most this many actors per client (address + publishable key) count towards "
+        "an item's trending score within the window; secret-key and imported events count per actor")
     traversal_seed_items: int = Field(20, ge=1, le=500, description="a user's most recent items that seed traversals")
     traversal_fanout: int = Field(50, ge=1, le=5_000, description="neighbours kept per hop (strongest first)")
     blocking_threads: int = Field(4, ge=1, le=64,
@@ -163,6 +199,23 @@ class Settings(BaseSettings):
         0.5, gt=0, description="how long a recommendation waits for the user's history before "
         "answering degraded (three such timeouts in a row count as a store outage)")
     retry_after_s: int = Field(2, ge=1, description="Retry-After of 503 answers while the store is down")
+    max_write_concurrency: int = Field(
+        16, ge=1, le=10_000, description="writes (every method but GET/HEAD/OPTIONS) one worker serves at once, "
+        "beside GRAPHREC_MAX_CONCURRENCY reads: writes stuck on a slow store never take the reads' slots")
+    request_deadline_s: float = Field(
+        10.0, gt=0, description="longest a request is served before it is answered 503 with Retry-After (a write "
+        "is then not acknowledged; a retried event batch is applied once); also marks the store as suspect")
+    max_body_bytes: int = Field(
+        65_536, ge=1_024, description="largest request body of routes other than POST /v1/events and PUT /v1/items "
+        "(413 above; checked before the body is read)")
+    catalogue_max_body_bytes: int = Field(
+        4_000_000, ge=1_024, description="largest PUT /v1/items body (up to 1,000 items)")
+    body_timeout_s: float = Field(
+        10.0, gt=0, description="longest a request body may take to arrive, from the end of its headers (408 "
+        "after it; a slow body never holds a request slot)")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="longest a connection may take to send a request's headers, from its first "
+        "byte or from the connection's opening (the connection is closed after it)")
     max_concurrency: int = Field(
         16, ge=1, le=10_000, description="requests one worker serves at once; more get an immediate 503 "
         "(latency of the accepted ones stays near this many times one request's service time)")
@@ -175,8 +228,18 @@ class Settings(BaseSettings):
         "provisional), flag (accepted, and listed in the response's unknown_items) or reject (422 for the "
         "whole batch, nothing written)")
     cursor_secret: SecretStr | None = Field(
-        None, description="key signing the API's pagination cursors (every worker and restart must share it); "
-        "unset: derived from GRAPHREC_API_KEYS")
+        None, description="key signing the API's pagination cursors (every worker, host and restart must share "
+        "it); unset: one generated once and kept in DATA_DIR/cursor.secret (0600), shared by the workers of a "
+        "host; set it when several hosts serve one API")
+    cursor_secret_previous: SecretStr | None = Field(
+        None, description="the cursor secret before a rotation: cursors it signed stay valid while it is set")
+    erasure_secret: SecretStr | None = Field(
+        None, description="key of the erasure tombstones' HMAC (a tombstone keeps a keyed hash of an erased id, "
+        "never the id; every worker must share it, and rotating it forgets the tombstones); unset: derived "
+        "from GRAPHREC_API_KEYS")
+    erasure_compact_timeout_s: float = Field(
+        20.0, gt=0, description="how long DELETE /v1/users/{id} waits for the embedded store's append-only "
+        "file to be rewritten without the erased user (the erasure itself is done before)")
     auth_failures_per_minute: float = Field(
         10.0, gt=0, description="failed API-key attempts one client address may make per minute "
         "(burst of the same size) before 429")
@@ -207,6 +270,17 @@ class Settings(BaseSettings):
             raise ValueError("GRAPHREC_WEBHOOK_SECRET (16+ characters) must be set with GRAPHREC_WEBHOOK_URL")
         return self
 
+    @field_validator("user_token_secret")
+    @classmethod
+    def _strong_user_token_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None  # GRAPHREC_USER_TOKEN_SECRET= (empty) reads as unset
+        if value is not None:
+            problem = secret_problem(value.get_secret_value())
+            if problem is not None:
+                raise ValueError(f"GRAPHREC_USER_TOKEN_SECRET {problem}")
+        return value
+
     @field_validator("graph_uri")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
@@ -218,6 +292,13 @@ class Settings(BaseSettings):
         if self.environment != "local" and self.graph_location.kind == "neo4j":
             if self.graph_password is None or self.graph_password.get_secret_value() in ("", "neo4j", "password"):
                 raise ValueError("GRAPHREC_GRAPH_PASSWORD must be set to a non-default value outside local use")
+        return self
+
+    @model_validator(mode="after")
+    def _publishable_keys_name_their_origins(self) -> Settings:
+        problem = publishable_origins_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")
@@ -258,14 +339,36 @@ class Settings(BaseSettings):
 
     @property
     def cursor_key(self) -> bytes:
-        """The key pagination cursors are signed with: ``cursor_secret``, else one derived from the
-        secret API keys (every worker of a deployment has them, a web page never does), else (local
-        use without keys) a fixed local key."""
-        if self.cursor_secret is not None and self.cursor_secret.get_secret_value():
-            secret = self.cursor_secret.get_secret_value()
+        """The key pagination cursors are signed with, from ``cursor_secret``; the API fills that in
+        at start-up from ``DATA_DIR/cursor.secret`` when unset (``api.cursors.with_cursor_secret``).
+
+        Why not derived from the API keys any more: adding or rotating a key then changed it and
+        invalidated every outstanding cursor. Without a secret (settings outside the API) a fixed
+        local key."""
+        return _cursor_key(self.cursor_secret) or _cursor_key(SecretStr("graphrec-local")) or b""
+
+    @property
+    def cursor_previous_keys(self) -> tuple[bytes, ...]:
+        """Keys whose cursors are still accepted (``cursor_secret_previous``: a rotation in progress)."""
+        previous = _cursor_key(self.cursor_secret_previous)
+        return (previous,) if previous is not None else ()
+
+    @property
+    def erasure_key(self) -> bytes:
+        """The key erasure tombstones are hashed with: ``erasure_secret``, else one derived from the secret
+        API keys (as :attr:`cursor_key`, under another label), else (local use without keys) a fixed key."""
+        if self.erasure_secret is not None and self.erasure_secret.get_secret_value():
+            secret = self.erasure_secret.get_secret_value()
         else:
             secret = "\n".join(sorted(self.api_key_set)) or "graphrec-local"
-        return hashlib.sha256(b"graphrec-cursor\0" + secret.encode()).digest()
+        return hashlib.sha256(b"graphrec-erasure\0" + secret.encode()).digest()
+
+    @property
+    def client_key(self) -> bytes:
+        """The key client ids are hashed with (``graphrec.events.clients``): derived from :attr:`cursor_key`
+        (one deployment secret, shared by every worker and restart, so one client keeps one id), in its
+        own domain so neither key tells anything about the other."""
+        return hashlib.sha256(b"graphrec-client\0" + self.cursor_key).digest()
 
     @property
     def publishable_origin_list(self) -> list[str]:

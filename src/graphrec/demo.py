@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from graphrec.config import Settings
 from graphrec.data.importer import import_dataset
@@ -75,10 +76,12 @@ def main(argv: list[str] | None = None) -> None:
         keys = demo_keys(settings)
         calls = example_calls(store, settings, args.host, args.port, keys=keys)
     logger.info("published model %s", version)
-    secret, publishable = keys
+    secret, publishable, token_secret = keys
     print(f"\nAPI keys of this demo (kept in {settings.data_dir / 'demo' / 'keys.json'}):\n"
           f"  secret (servers only, X-API-Key header): {secret}\n"
-          f"  publishable (web pages: events, identify, opt-out, recommendations): {publishable}", flush=True)
+          f"  publishable (web pages: events, identify, opt-out, recommendations): {publishable}\n"
+          f"  user token secret (servers only: signs the tokens that let a page name its signed-in user; "
+          f"GRAPHREC_USER_TOKEN_SECRET): {token_secret}", flush=True)
     print(f"\nDemo storefront (a shop over this API, with the publishable key): http://{args.host}:{args.port}/demo\n"
           f"API reference: http://{args.host}:{args.port}/docs", flush=True)
     print("\nTry these once the server is up:\n" + "\n".join(calls) + "\n", flush=True)
@@ -88,9 +91,24 @@ def main(argv: list[str] | None = None) -> None:
             os.environ["GRAPHREC_API_KEYS"] = secret
         if not settings.publishable_key_set:
             os.environ["GRAPHREC_PUBLISHABLE_KEYS"] = publishable
+        if settings.user_token_secret is None:
+            os.environ["GRAPHREC_USER_TOKEN_SECRET"] = token_secret
+        if not settings.publishable_origin_list:  # the storefront's own pages, as a browser names them
+            os.environ["GRAPHREC_PUBLISHABLE_ORIGINS"] = ",".join(demo_origins(args.host, args.port))
         from graphrec.commands.serve import serve
 
         serve(args.host, args.port)
+
+
+def demo_origins(host: str, port: int) -> list[str]:
+    """The origins of the demo's own pages (the storefront at ``/demo``), the only ones its publishable
+    key is for: the bound address, and the loopback names a browser on this machine uses for it."""
+    names = [host]
+    if host in ("127.0.0.1", "localhost", "0.0.0.0", "::", "::1"):
+        names += ["localhost", "127.0.0.1"]
+    suffix = "" if port == 80 else f":{port}"  # a browser leaves the default port out of Origin
+    return list(dict.fromkeys(f"http://[{n}]{suffix}" if ":" in n else f"http://{n}{suffix}"
+                              for n in names if n not in ("0.0.0.0", "::")))
 
 
 def describe_for_storefront(store: CatalogueStore, *, batch: int = 1_000) -> int:
@@ -151,33 +169,52 @@ def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30
     return name
 
 
-def demo_keys(settings: Settings) -> tuple[str, str]:
-    """The demo's (secret, publishable) API keys: the configured ones where set, else keys generated
-    once and kept under the data directory, so every run of the demo serves the same keys."""
+class DemoKeys(NamedTuple):
+    """The demo's secret and publishable API keys, and the secret its user tokens are signed with."""
+
+    secret: str
+    publishable: str
+    user_token_secret: str
+
+
+def demo_keys(settings: Settings) -> DemoKeys:
+    """The demo's keys: the configured ones where set, else keys generated once and kept under the data
+    directory (each one on its own, so a keys.json from before user tokens gains only the token secret),
+    so every run of the demo serves the same keys."""
     import secrets
 
     path = settings.data_dir / "demo" / "keys.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    if "secret" not in stored or "publishable" not in stored:
-        stored = {"secret": secrets.token_hex(24), "publishable": "pk_" + secrets.token_hex(16)}
+    fresh = {"secret": lambda: secrets.token_hex(24), "publishable": lambda: "pk_" + secrets.token_hex(16),
+             "user_token_secret": lambda: secrets.token_urlsafe(32)}
+    missing = {name: make() for name, make in fresh.items() if name not in stored}
+    if missing:
+        stored = {**stored, **missing}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(stored))
         path.chmod(0o600)
-    secret = next(iter(sorted(settings.api_key_set)), stored["secret"])
-    publishable = next(iter(sorted(settings.publishable_key_set)), stored["publishable"])
-    return secret, publishable
+    configured = settings.user_token_secret
+    return DemoKeys(secret=next(iter(sorted(settings.api_key_set)), stored["secret"]),
+                    publishable=next(iter(sorted(settings.publishable_key_set)), stored["publishable"]),
+                    user_token_secret=configured.get_secret_value() if configured is not None
+                    else stored["user_token_secret"])
 
 
 def example_calls(store: GraphStore, settings: Settings, host: str, port: int, *,
-                  keys: tuple[str, str]) -> list[str]:
-    """curl lines with a real user and item from the graph, with the demo's keys."""
+                  keys: DemoKeys, now: int | None = None) -> list[str]:
+    """curl lines with a real user and item from the graph, with the demo's keys (and a user token for
+    that user, minted as a site's backend would: what lets a page act for its signed-in visitor)."""
+    from graphrec.user_tokens import mint_user_token
+
     user = next((u.id for page in store.iter_users(page_size=50) for u in page
                  if not u.id.startswith("anon:")), "u1")
     items = store.user_interactions(user_id=user, limit=1)
     item = items[0].item_id if items else "i1"
     base = f"http://{host}:{port}/v1"
-    secret, publishable = keys
+    secret, publishable, token_secret = keys
     auth = f" -H 'X-API-Key: {secret}'"
+    user_token = mint_user_token(token_secret, user, 3_600, now=int(time.time()) if now is None else now)
+    page = f" -H 'X-API-Key: {publishable}' -H 'X-User-Token: {user_token}'"
     event = ('{"events":[{"event_id":"demo-1","anonymous_id":"visitor-1","item_id":"' + item
              + '","type":"view","timestamp":' + str(int(time.time() * 1000)) + "}]}")
     return [
@@ -187,6 +224,11 @@ def example_calls(store: GraphStore, settings: Settings, host: str, port: int, *
         f"curl -s{auth} '{base}/model'",
         "# what a web page's tracker sends (a beacon: publishable key in the URL, text/plain JSON):",
         f"curl -s -X POST '{base}/events?key={publishable}' -H 'Content-Type: text/plain' -d '{event}'",
+        f"# a page acting for its signed-in user {user}: the publishable key and a user token (valid 1 h; "
+        f"`graphrec token mint --user {user}` mints another):",
+        f"curl -s{page} '{base}/users/{user}/recommendations?k=5'",
+        f"curl -s -X POST{page} -H 'Content-Type: application/json' '{base}/identify' "
+        f"-d '{{\"anonymous_id\":\"visitor-1\",\"user_id\":\"{user}\"}}'",
     ]
 
 

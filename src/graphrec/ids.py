@@ -9,6 +9,9 @@ it reaches a store:
 - 1 to 256 characters after NFC normalisation;
 - no leading or trailing whitespace;
 - no control characters anywhere (C0, DEL, C1; NUL included), no line or paragraph separators;
+- no format characters (Unicode category Cf: ZWSP U+200B, ZWJ U+200D, RLO U+202E, BOM U+FEFF, soft
+  hyphen, tag characters, ...): invisible, so ``"alice"`` and ``"ali\u200bce"`` would be two ids
+  that read as one (an impersonation and a bidi-spoofing vector);
 - no ``/``.
 """
 
@@ -16,17 +19,51 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 MAX_ID_LENGTH = 256
-ID_RULE = ("1-256 characters, no leading or trailing whitespace, no control characters and no '/' "
-           "(NFC-normalised)")
-_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029/]")
+ID_RULE = ("1-256 characters, no leading or trailing whitespace, no control or invisible format characters "
+           "and no '/' (NFC-normalised)")
+# Unicode general category Cf (format characters), as of the Unicode 14 tables of Python 3.11;
+# tests/test_ids.py checks it against ``unicodedata``. Spelled out rather than computed at import,
+# and one list for the three patterns below (Python, JSON Schema, Arrow RE2) so they stay in step.
+FORMAT_CHAR_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
+    (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)
+
+
+def _char_class(escape: Callable[[int], str]) -> str:
+    """The forbidden characters besides '/', as the inside of a regex class, each code point spelled
+    by ``escape`` (the dialects differ only there)."""
+    ranges = [(0x00, 0x1F), (0x7F, 0x9F), (0x2028, 0x2029), *FORMAT_CHAR_RANGES]
+    return "".join(escape(a) if a == b else f"{escape(a)}-{escape(b)}" for a, b in ranges)
+
+
+def _python_escape(cp: int) -> str:
+    return f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}" if cp < 0x10000 else f"\\U{cp:08x}"
+
+
+def _schema_escape(cp: int) -> str:
+    # ECMA-262 and Python both read \xHH and \uHHHH; above the BMP there is no escape both read
+    # (\u{...} needs the 'u' flag, \U is Python's), so the character itself stands in the pattern.
+    return chr(cp) if cp >= 0x10000 else _python_escape(cp)
+
+
+def _re2_escape(cp: int) -> str:
+    return "\\x{" + f"{cp:x}" + "}"
+
+
+_FORBIDDEN = re.compile(f"[{_char_class(_python_escape)}/]")
 # The same rule for Arrow's RE2 (importers check whole columns at once).
-FORBIDDEN_ID_PATTERN = r"[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}/]|^\s|\s$"
+FORBIDDEN_ID_PATTERN = f"[{_char_class(_re2_escape)}/]" + r"|^\s|\s$"
 
 
 def id_problem(value: str) -> str | None:
@@ -40,7 +77,12 @@ def id_problem(value: str) -> str | None:
     bad = _FORBIDDEN.search(value)
     if bad is not None:
         char = bad.group()
-        return "must not contain '/'" if char == "/" else f"must not contain control character U+{ord(char):04X}"
+        if char == "/":
+            return "must not contain '/'"
+        if unicodedata.category(char) == "Cf":
+            name = unicodedata.name(char, "")
+            return f"must not contain invisible format character U+{ord(char):04X}" + (f" ({name})" if name else "")
+        return f"must not contain control character U+{ord(char):04X}"
     return None
 
 
@@ -61,8 +103,8 @@ def _validated(value: str) -> str:
                                   {"reason": str(exc), "rule": ID_RULE}) from None
 
 
-_ALLOWED = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029/]"
-_EDGE = r"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029/]"
+_ALLOWED = f"[^{_char_class(_schema_escape)}/]"
+_EDGE = f"[^\\s{_char_class(_schema_escape)}/]"
 # The rule as a JSON Schema pattern, for the OpenAPI document (clients and API fuzzers generate ids
 # from it); the validator above is what enforces it, with a reason in every 422.
 ID_JSON_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH,

@@ -15,7 +15,7 @@ from typing import Final
 
 LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("kernel", ("graphrec", "graphrec.config", "graphrec.ids", "graphrec.progress", "graphrec.event_types",
-                "graphrec.layers")),
+                "graphrec.layers", "graphrec.user_tokens")),
     ("graph", ("graphrec.graph",)),
     ("data", ("graphrec.events", "graphrec.data", "graphrec.snapshot", "graphrec.export")),
     ("scoring", ("graphrec.scoring", "graphrec.evaluation", "graphrec.index", "graphrec.behaviour")),
@@ -24,9 +24,10 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("serving", ("graphrec.serving",)),
     ("experiments", ("graphrec.experiments",)),
     ("api", ("api",)),
-    ("commands", ("graphrec.commands", "graphrec.cli", "graphrec.demo")),
+    ("commands", ("graphrec.commands", "graphrec.cli", "graphrec.__main__", "graphrec.demo")),
 )
-"""Bottom first. ``kernel``: settings, the id rule, progress reporting and the closed set of event types;
+"""Bottom first. ``kernel``: settings, the id rule, user tokens, progress reporting and the closed set of
+event types;
 ``graph``: the store ports, their adapters and Cypher dialects; ``data``: the ingest pipeline,
 importers, snapshots and export; ``scoring``: the traversal and blend rules, ranking metrics, splits
 and baselines, the ANN index, behaviour profiles and segments; ``model``: GraphSAGE, training,

@@ -29,6 +29,8 @@ def api_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture
 def settings(api_store_dir: Path) -> Settings:
     return Settings(
+        # the app keeps files there (its cursor secret): never the checkout's .graphrec
+        data_dir=api_store_dir.parent / f"{api_store_dir.name}-data",
         graph_uri=f"embedded:{api_store_dir}",
         falkordb_graph="api",
         api_keys=f"{API_KEY}, other-key",

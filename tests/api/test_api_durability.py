@@ -18,6 +18,7 @@ from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_store import FalkorDBStore
 from tests.live_api import free_port, start_api
 
+STARTED_MS = int(time.time() * 1000)
 KEY = "durability-key"
 BATCH = 50
 
@@ -34,7 +35,7 @@ def _start_api(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def _batch(n: int) -> dict[str, object]:
-    now = int(time.time() * 1000)
+    now = STARTED_MS  # a retried batch must be the same content, or it is an idempotency conflict (409)
     return {
         "events": [
             {

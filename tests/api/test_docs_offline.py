@@ -4,6 +4,7 @@ loads is served by the app, and those files are the pinned swagger-ui-dist relea
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -61,3 +62,25 @@ def test_the_assets_are_the_pinned_release_unchanged() -> None:
         assert hashlib.sha256((STATIC_DIR / "swagger" / name).read_bytes()).hexdigest() == digest, name
     shipped = {p.name for p in (STATIC_DIR / "swagger").iterdir()}
     assert shipped == set(manifest["sha256"]) | {"dist.json"}
+
+
+def _policy(header: str) -> dict[str, str]:
+    return {d.split(" ", 1)[0]: d.split(" ", 1)[1] for d in (p.strip() for p in header.split(";")) if d}
+
+
+def test_docs_and_the_openapi_document_carry_the_pages_security_headers(client: TestClient) -> None:
+    dashboard = client.get("/dashboard")
+    page_policy = _policy(dashboard.headers["content-security-policy"])
+    assert page_policy["frame-ancestors"] == "'none'" and page_policy["script-src"] == "'self'"
+    for path in ("/docs", "/docs/oauth2-redirect", "/openapi.json"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        policy = _policy(r.headers.get("content-security-policy", ""))
+        assert policy.get("frame-ancestors") == "'none'", (path, r.headers)
+        # the same policy as the pages; a page's own inline start-up script is allowed by its hash only
+        scripts = re.findall(r"<script>(.*?)</script>", r.text, re.DOTALL) if path != "/openapi.json" else []
+        hashes = [f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts]
+        assert policy == page_policy | {"script-src": " ".join(["'self'", *hashes])}, path
+        for name in ("x-content-type-options", "referrer-policy", "cache-control"):
+            assert r.headers[name] == dashboard.headers[name], (path, name)
+    assert client.get("/openapi.json").json()["paths"]["/v1/events"]

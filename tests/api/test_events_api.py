@@ -249,6 +249,37 @@ def test_events_of_users_without_consent_are_refused_whole(client: TestClient, a
     assert post(client, [ev(1)]).json()["applied"] == 1
 
 
+def test_an_event_id_reused_with_other_content_is_a_409_naming_its_index(
+    client: TestClient, api_store: GraphStore
+) -> None:
+    # in one batch: e0 again for another item
+    r = post(client, [ev(0), ev(1), ev(0, item_id="other")])
+    assert r.status_code == 409
+    assert r.json()["detail"] == [{
+        "index": 2, "field": "event_id",
+        "reason": "event_id 'e0' is also event 0 of this batch, with different content; a retry must "
+                  "resend the same event, a new event needs a new event_id"}]
+    assert api_store.counts().interactions == 0
+    # across batches: the identical retry is a duplicate, other content under e1 is refused whole
+    assert post(client, [ev(0), ev(1)]).json()["applied"] == 2
+    before = edges(api_store)
+    r = post(client, [ev(0), ev(1)])
+    assert (r.status_code, r.json()["duplicates"]) == (202, 2)
+    r = post(client, [ev(5), ev(1, type="purchase")])
+    assert r.status_code == 409
+    assert r.json()["detail"] == [{
+        "index": 1, "field": "event_id",
+        "reason": "event_id 'e1' was already recorded for this actor with different content; a retry must "
+                  "resend the same event, a new event needs a new event_id"}]
+    assert edges(api_store) == before
+    assert post(client, [ev(5)]).json()["applied"] == 1  # e5 was not recorded by the refused batch
+
+
+def test_openapi_lists_the_409_of_events(client: TestClient) -> None:
+    responses = client.get("/openapi.json").json()["paths"]["/v1/events"]["post"]["responses"]
+    assert responses["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorListPublic"}
+
+
 def test_rate_limit_per_key_answers_429_with_retry_after(settings: Settings) -> None:
     limited = settings.model_copy(update={"rate_limit_per_s": 0.5, "rate_limit_burst": 2})
     with TestClient(create_app(limited)) as c:
@@ -274,6 +305,7 @@ def test_no_configured_keys_disables_writes(settings: Settings) -> None:
     )
 
 
+@pytest.mark.server_error
 def test_unexpected_errors_do_not_leak(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
 

@@ -73,10 +73,12 @@ def test_failed_key_attempts_are_throttled_per_client_address(app_settings: Sett
         codes = [attacker.get("/v1/users/u1/interactions", headers={"X-API-Key": f"guess-{n}"}).status_code
                  for n in range(5)]
         assert codes == [401, 401, 401, 429, 429]
-        r = attacker.get("/v1/users/u1/interactions", headers={"X-API-Key": API_KEY})
-        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1  # even the right key: learns nothing
+        r = attacker.get("/v1/users/u1/interactions", headers={"X-API-Key": "guess-5"})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1  # a wrong guess learns nothing
         assert "failed API-key attempts" in r.json()["detail"]
-        # Another address is not punished for the attacker's guesses.
+        # A valid key is never locked out by its address's failures (visitors behind the guesser's NAT),
+        # nor is another address.
+        assert attacker.get("/v1/users/u1/interactions", headers={"X-API-Key": API_KEY}).status_code in (200, 404)
         assert other.get("/v1/users/u1/interactions", headers={"X-API-Key": API_KEY}).status_code in (200, 404)
         assert shed_count(other.get("/metrics").text, "auth_failures") == 3
 
@@ -113,3 +115,38 @@ def test_key_rate_limit_answers_429_with_retry_after_and_counts_it(tiny_limit: T
     r = tiny_limit.get("/v1/items/popular")
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
     assert shed_count(tiny_limit.get("/metrics").text, "key_rate") == 1
+
+
+def test_writes_have_their_own_budget_and_every_request_a_deadline() -> None:
+    release = asyncio.Event()
+    late: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/stuck":
+            await release.wait()  # a write waiting on a hung store
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    metrics = Metrics()
+    limit = ConcurrencyLimit(app, limit=1, write_limit=2, metrics=metrics, retry_after_s=1, deadline_s=0.2,
+                             on_deadline=lambda scope: late.append(scope["path"]))
+
+    async def scenario() -> tuple[list[httpx.Response], httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=limit)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            stuck = [asyncio.create_task(c.post("/stuck")) for _ in range(2)]
+            while limit.writes_in_flight < 2:
+                await asyncio.sleep(0)
+            busy_write = await c.post("/other")  # the write budget is full...
+            read = await c.get("/v1/items/popular")  # ...the reads' is not
+            return list(await asyncio.gather(*stuck)), busy_write, read
+
+    stuck, busy_write, read = asyncio.run(scenario())
+    assert read.status_code == 200
+    assert busy_write.status_code == 503 and "2 writes in flight" in busy_write.json()["detail"]
+    # the stuck writes were answered at their deadline, never acknowledged
+    assert [r.status_code for r in stuck] == [503, 503]
+    assert all(r.headers["Retry-After"] == "1" and "not answered within 0.2 s" in r.json()["detail"] for r in stuck)
+    assert late == ["/stuck", "/stuck"]
+    assert metrics.shed.labels("deadline")._value.get() == 2
+    assert limit.writes_in_flight == 0 and limit.in_flight == 0

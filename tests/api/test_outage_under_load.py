@@ -23,12 +23,13 @@ from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_store import FalkorDBStore
 from tests.live_api import free_port, start_api, stop_api
 
+STARTED_MS = int(time.time() * 1000)
 KEY = "outage-key"
 BATCH = 20
 
 
 def batch(n: int) -> dict[str, object]:
-    now = int(time.time() * 1000)
+    now = STARTED_MS  # a retried batch must be the same content, or it is an idempotency conflict (409)
     return {"events": [{"event_id": f"b{n}-{k}", "user_id": f"u{n}", "item_id": f"i{k}", "type": "click",
                         "timestamp": now} for k in range(BATCH)]}
 

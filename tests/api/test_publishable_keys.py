@@ -1,36 +1,51 @@
 """Two kinds of key (issue 15): a publishable key ships in a web page, so it may send events (also as
 a sendBeacon: key in the URL, text/plain body), identify a visitor, opt out and read
-recommendations, and nothing else; a secret key may do everything and never travels in a URL."""
+recommendations, and nothing else; a secret key may do everything and never travels in a URL.
+Whatever names a user_id with a publishable key carries that user's token (issue 25; the attacks
+without one are in test_user_tokens.py)."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from api.container import services_of
 from api.main import create_app
 from factories import event
 from graphrec.config import Settings
+from graphrec.demo import demo_origins
+from graphrec.user_tokens import mint_user_token
 
 PK = "pk_test_shop"
 ORIGIN = "https://shop.example"
+TOKEN_SECRET = "publishable-test-token-secret-0123456789"
+
+
+def user_token(user_id: str) -> str:
+    """What the site's server mints for its signed-in user."""
+    return mint_user_token(TOKEN_SECRET, user_id, 600, now=int(time.time()))
 
 
 @pytest.fixture
 def web(settings: Settings) -> Iterator[TestClient]:
     """The API with a secret key and a publishable key bound to one origin; no default headers."""
-    with TestClient(create_app(settings.model_copy(update={"publishable_keys": PK,
-                                                           "publishable_origins": ORIGIN}))) as c:
+    with TestClient(create_app(settings.model_copy(update={
+            "publishable_keys": PK, "publishable_origins": ORIGIN,
+            "user_token_secret": SecretStr(TOKEN_SECRET)}))) as c:
         services_of(c.app).store.clear()
         yield c
 
 
-def beacon(client: TestClient, events: list[dict[str, object]], **headers: str):  # type: ignore[no-untyped-def]
-    """What navigator.sendBeacon sends: the key in the URL, JSON as text/plain."""
-    return client.post(f"/v1/events?key={PK}", content=json.dumps({"events": events}),
+def beacon(client: TestClient, events: list[dict[str, object]], token: str | None = None,  # type: ignore[no-untyped-def]
+           **headers: str):
+    """What navigator.sendBeacon sends: the key (and a signed-in user's token) in the URL, JSON as text/plain."""
+    query = f"key={PK}" + (f"&user_token={token}" if token is not None else "")
+    return client.post(f"/v1/events?{query}", content=json.dumps({"events": events}),
                        headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN, **headers})
 
 
@@ -48,8 +63,8 @@ def test_a_beacon_is_ingested_exactly_once(web: TestClient) -> None:
 
 def test_a_publishable_key_may_not_reach_server_routes(web: TestClient) -> None:
     pk = {"X-API-Key": PK}
-    beacon(web, [event("e1", user_id="u1", item_id="i1", type="purchase")])
-    assert web.get("/v1/users/u1/recommendations", headers=pk).status_code == 200
+    assert beacon(web, [event("e1", user_id="u1", item_id="i1", type="purchase")], user_token("u1")).status_code == 202
+    assert web.get("/v1/users/u1/recommendations", headers={**pk, "X-User-Token": user_token("u1")}).status_code == 200
     for method, path, body in (("GET", "/v1/users/u1/interactions", None),
                                ("POST", "/v1/users/u1/merge", {"anonymous_ids": ["a-1"]}),
                                ("PUT", "/v1/users/u1/consent", {"consent": False}),
@@ -58,8 +73,8 @@ def test_a_publishable_key_may_not_reach_server_routes(web: TestClient) -> None:
                                ("GET", "/v1/users/u1/next", None),
                                ("GET", "/v1/anonymous/a-1/next", None),
                                ("DELETE", "/v1/users/u1", None)):
-        r = web.request(method, path, headers=pk, json=body)
-        assert r.status_code == 403, (method, path, r.text)
+        r = web.request(method, path, headers={**pk, "X-User-Token": user_token("u1")}, json=body)
+        assert r.status_code == 403, (method, path, r.text)  # a user token does not open server routes
         assert "publishable key may not use this route" in r.json()["detail"]
     assert services_of(web.app).store.user_exists(user_id="u1")  # nothing was erased
 
@@ -96,7 +111,7 @@ def test_a_publishable_key_is_bound_to_its_origins_and_a_secret_key_never_rides_
 
 def test_identify_moves_the_visitors_history_onto_the_user(web: TestClient, settings: Settings) -> None:
     beacon(web, [event("e1", anonymous_id="a-3", item_id="i7", type="add_to_cart")])
-    pk = {"X-API-Key": PK, "Origin": ORIGIN}
+    pk = {"X-API-Key": PK, "Origin": ORIGIN, "X-User-Token": user_token("u3")}
     r = web.post("/v1/identify", json={"anonymous_id": "a-3", "user_id": "u3"}, headers=pk)
     assert r.status_code == 200 and r.json() == {"user_id": "u3", "anonymous_id": "a-3", "merged": True}
     again = web.post("/v1/identify", json={"anonymous_id": "a-3", "user_id": "u3"}, headers=pk)
@@ -126,3 +141,23 @@ def test_a_page_may_opt_a_visitor_out_but_not_in(web: TestClient, settings: Sett
 def test_publishable_keys_must_look_publishable() -> None:
     with pytest.raises(ValueError, match="start with 'pk_'"):
         Settings(publishable_keys="sk_live_1")
+
+
+def test_a_publishable_key_needs_its_origins_named(settings: Settings) -> None:
+    """No origins used to mean any origin: a forgotten setting opened the key to every site."""
+    with pytest.raises(ValueError, match="GRAPHREC_PUBLISHABLE_ORIGINS is empty: name the origins"):
+        Settings(publishable_keys=PK)
+    # settings built without their validators (model_copy) are refused when the app starts
+    app = create_app(settings.model_copy(update={"publishable_keys": PK, "publishable_origins": ""}))
+    with pytest.raises(RuntimeError, match="GRAPHREC_PUBLISHABLE_ORIGINS is empty"), TestClient(app):
+        pass
+    # '*' is allowed when said
+    assert Settings(publishable_keys=PK, publishable_origins="*").publishable_origin_list == ["*"]
+    with TestClient(create_app(settings.model_copy(update={"publishable_keys": PK, "publishable_origins": "*"}))) as c:
+        assert c.get("/v1/items/popular", headers={"X-API-Key": PK, "Origin": "https://any.example"}).status_code == 200
+
+
+def test_the_demo_names_its_own_origins() -> None:
+    assert demo_origins("127.0.0.1", 8000) == ["http://127.0.0.1:8000", "http://localhost:8000"]
+    assert demo_origins("0.0.0.0", 8080) == ["http://localhost:8080", "http://127.0.0.1:8080"]
+    assert demo_origins("shop.lan", 80) == ["http://shop.lan"]

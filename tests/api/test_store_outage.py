@@ -170,6 +170,7 @@ def test_startup_survives_failing_refreshes_and_retries_them_with_backoff(
         failing = {r.name: r.backoff.failures for r in services.refreshers}
         assert failing == {"model version": 0, "trending catalogue": 1, "co-interaction index": 1, "segments": 0,
                            "next-category model": 0, "experiment": 0}
+        services.store.upsert_items([ItemRecord("i1")])  # described: only catalogued items trend
         services.store.upsert_interactions([InteractionDelta("u1", "i1", 1.0, 1, NOW, NOW),
                                             InteractionDelta("u2", "i1", 1.0, 1, NOW, NOW)])
         monkeypatch.undo()  # the store is fine again: the retries after the backoff succeed

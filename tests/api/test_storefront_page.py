@@ -18,6 +18,7 @@ from tests.api.conftest import API_KEY
 from tests.api.test_docs_offline import references
 
 PK = "pk_demo_1"
+ORIGIN = "http://testserver"  # the pages are on the API's own origin
 
 
 def config_of(html: str) -> dict[str, object]:
@@ -29,7 +30,8 @@ def config_of(html: str) -> dict[str, object]:
 
 @pytest.fixture
 def shop(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings.model_copy(update={"publishable_keys": f"{PK}, pk_demo_2"}))) as c:
+    with TestClient(create_app(settings.model_copy(update={"publishable_keys": f"{PK}, pk_demo_2",
+                                                                  "publishable_origins": ORIGIN}))) as c:
         yield c
 
 
@@ -65,7 +67,8 @@ def test_without_a_publishable_key_the_page_gets_none(client: TestClient) -> Non
 
 def test_the_key_cannot_break_out_of_the_config_element(settings: Settings) -> None:
     hostile = "pk_</script><script>alert(1)</script>&"
-    with TestClient(create_app(settings.model_copy(update={"publishable_keys": hostile}))) as c:
+    with TestClient(create_app(settings.model_copy(update={"publishable_keys": hostile,
+                                                                  "publishable_origins": ORIGIN}))) as c:
         html = c.get("/demo").text
     assert "<script>alert(1)" not in html
     assert config_of(html)["key"] == hostile

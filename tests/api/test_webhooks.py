@@ -3,6 +3,8 @@ at first; a rule fires once per crossing, deliveries are signed and retried, era
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -93,8 +95,11 @@ def test_a_rule_fires_once_per_crossing_with_signed_retried_deliveries(hooked: T
     assert _until(lambda: len(receiver.delivered()) == 1), receiver.calls
     assert [code for _, _, code in receiver.calls] == [500, 500, 204]  # retried after two failures
     headers, body = receiver.delivered()[0]
-    assert verify(SECRET.encode(), body, headers["x-graphrec-signature"], now_s=int(time.time()))
-    assert not verify(SECRET.encode(), body + b" ", headers["x-graphrec-signature"], now_s=int(time.time()))
+    delivery, signature = headers["x-graphrec-delivery"], headers["x-graphrec-signature"]
+    assert verify(SECRET.encode(), body, signature, delivery_id=delivery, now_s=int(time.time()))
+    assert not verify(SECRET.encode(), body + b" ", signature, delivery_id=delivery, now_s=int(time.time()))
+    # the delivery id is signed: the captured delivery replayed under a fresh id fails
+    assert not verify(SECRET.encode(), body, signature, delivery_id=delivery + "0", now_s=int(time.time()))
     payload = json.loads(body)
     assert payload["rule"] == "intent" and payload["user_id"] == "u1" and payload["value"] > 0.7
     assert len({h["x-graphrec-delivery"] for h, _, _ in receiver.calls}) == 1  # one webhook, three tries
@@ -114,11 +119,19 @@ def test_a_rule_fires_once_per_crossing_with_signed_retried_deliveries(hooked: T
 
 def test_signatures_refuse_tampering_and_stale_timestamps() -> None:
     body = b'{"a": 1}'
-    header = sign(b"k" * 16, body, at_s=1_000)
-    assert verify(b"k" * 16, body, header, now_s=1_100)
-    assert not verify(b"k" * 16, body, header, now_s=1_000 + 301)  # a replay, minutes later
-    assert not verify(b"x" * 16, body, header, now_s=1_100)
-    assert not verify(b"k" * 16, body, "garbage", now_s=1_100)
+    header = sign(b"k" * 16, body, delivery_id="7", at_s=1_000)
+    assert verify(b"k" * 16, body, header, delivery_id="7", now_s=1_100)
+    assert not verify(b"k" * 16, body, header, delivery_id="7", now_s=1_000 + 301)  # a replay, minutes later
+    assert not verify(b"k" * 16, body, header, delivery_id="8", now_s=1_100)  # replayed under a new id
+    assert not verify(b"x" * 16, body, header, delivery_id="7", now_s=1_100)
+    assert not verify(b"k" * 16, body, "garbage", delivery_id="7", now_s=1_100)
+
+
+def test_the_signed_string_is_time_delivery_id_and_body() -> None:
+    """The documented format, recomputed by hand as a receiver in any language would."""
+    body = b'{"type": "trigger.fired"}'
+    mac = hmac.new(b"k" * 16, b"1000.42." + body, hashlib.sha256).hexdigest()
+    assert sign(b"k" * 16, body, delivery_id="42", at_s=1_000) == f"t=1000,v2={mac}"
 
 
 def test_rules_and_settings_are_validated_with_their_reason() -> None:

@@ -123,6 +123,8 @@ def test_events_csv_with_catalogue(store: FalkorDBStore, tmp_path: Path) -> None
         ("a,x/y,view,1700000000000,", "item_id must not contain '/'"),
         ("a\x01b,x,view,1700000000000,", "user_id must not contain control character U+0001"),
         ('"a\tb",x,view,1700000000000,', "user_id must not contain control character U+0009"),
+        ("a,x\u200db,view,1700000000000,", "item_id must not contain invisible format character U+200D"),
+        ("a\ufeff,x,view,1700000000000,", "user_id must not contain invisible format character U+FEFF"),
     ],
 )
 def test_malformed_events_rejected_with_line(store: FalkorDBStore, tmp_path: Path, row: str, reason: str) -> None:

@@ -72,7 +72,9 @@ def test_partly_seen_batch_applies_only_the_new_events(store: FalkorDBStore, pip
 
 
 def test_same_id_twice_in_one_batch_counts_once(store: FalkorDBStore, pipeline: EventPipeline) -> None:
-    report = pipeline.ingest(batch({"event_id": "dup"}, {"event_id": "dup"}))
+    # the same event (same content) twice; the same id with other content is a conflict (test_idempotency)
+    report = pipeline.ingest(batch({"event_id": "dup", "timestamp": NOW - 1_000},
+                                   {"event_id": "dup", "timestamp": NOW - 1_000}))
     assert (report.applied, report.duplicates) == (1, 1)
     assert store.user_interactions(user_id="u")[0].count == 1
 

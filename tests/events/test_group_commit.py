@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -42,6 +43,13 @@ def test_merge_deltas_adds_aggregates_and_widens_times() -> None:
     assert by_item["i"].type_counts == {"view": 2, "click": 1}
     assert (by_item["i"].first_ts, by_item["i"].last_ts) == (T0 - 5, T0)
     assert len(merged) == 2
+
+
+def test_merge_deltas_keeps_the_later_sender() -> None:
+    first = replace(delta("u1", "a", ts=T0), client="c-browser")
+    later = replace(delta("u1", "a", ts=T0 + 5), client="")
+    (merged,) = merge_deltas([[first], [later]])
+    assert merged.client == "" and merged.count == 2
 
 
 def test_concurrent_batches_share_writes_and_all_apply(store: FalkorDBStore) -> None:

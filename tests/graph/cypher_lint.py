@@ -306,9 +306,9 @@ PROPERTY_KEYS: tuple[str, ...] = (
     "id", "title", "name", "degree", "embedding", "model_version",
     "weight", "count", "first_ts", "last_ts", *COUNT_PROPS, *SUM_PROPS,
     "key", "next_seq", "complete", "rows", "completed_at", "value",
-    "consent", "user", "at",
+    "consent", "user", "at", "fp",
     "size", "centroid", "features", "rule", "computed_ms",
-    "url", "image_url", "price", "currency", "available", "provisional",
+    "url", "image_url", "price", "currency", "available", "provisional", "client",
 )
 
 

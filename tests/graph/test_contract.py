@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,14 @@ from store_reads import nearest, stored_embedding
 
 from factories import DAY_MS, T0, delta
 from graphrec.graph.port import GraphStore
-from graphrec.graph.records import BatchGuard, ItemRecord, UserHistory, UserRecord
+from graphrec.graph.records import (
+    BatchGuard,
+    CatalogueItem,
+    InteractionPage,
+    ItemRecord,
+    UserHistory,
+    UserRecord,
+)
 
 
 def test_schema_is_idempotent(any_store: GraphStore) -> None:
@@ -186,6 +194,28 @@ def test_paged_export_returns_every_edge_once(any_store: GraphStore) -> None:
     assert got == sorted((d.user_id, d.item_id, d.weight) for d in rows)
     recent = [e for p in any_store.iter_interactions(page_size=10, since_ms=T0 + 2) for e in p.item_ids]
     assert len(recent) == 23
+
+
+def test_trending_read_leaves_out_provisional_items_and_carries_each_edges_sender(any_store: GraphStore) -> None:
+    any_store.upsert_items([ItemRecord("described")])
+    any_store.upsert_interactions([
+        replace(delta("u1", "described", ts=T0), client="c-browser"),
+        delta("u2", "described", ts=T0),  # a trusted sender (secret key, import): no client
+        replace(delta("u1", "made-up", ts=T0), client="c-browser"),  # an event created it: provisional
+        replace(delta("u3", "described", ts=T0 - 10), client="c-old"),
+        delta("u4", "imported", ts=T0),  # provisional, but a trusted sender's (an events-only import)
+    ])
+    page = InteractionPage.concat(list(any_store.iter_trending_edges(page_size=2, since_ms=T0 - 5)))
+    assert page.clients is not None
+    got = sorted(zip(page.user_ids.tolist(), page.item_ids.tolist(), page.clients.tolist(), strict=True))
+    assert got == [("u1", "described", "c-browser"), ("u2", "described", ""), ("u4", "imported", "")]
+    # the sender of an edge's latest events stands; once described, the item's edges are read
+    any_store.upsert_interactions([replace(delta("u1", "described", ts=T0 + 1), client="")])
+    any_store.replace_items([CatalogueItem("made-up", title="Now described")])
+    page = InteractionPage.concat(list(any_store.iter_trending_edges(since_ms=T0 - 5)))
+    assert page.clients is not None
+    assert sorted(zip(page.user_ids.tolist(), page.item_ids.tolist(), page.clients.tolist(), strict=True)) == [
+        ("u1", "described", ""), ("u1", "made-up", "c-browser"), ("u2", "described", ""), ("u4", "imported", "")]
 
 
 def test_embeddings_vector_index_and_dimension_change(any_store: GraphStore) -> None:

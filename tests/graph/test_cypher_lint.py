@@ -169,11 +169,12 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.ITEMS_NOT_IN_CATALOGUE: [_rec(id="i9")],
         q.PAGE_USER_IDS: [_rec(id="u1")] if first_page else [],
         q.EDGES_OF_USERS: [_rec(u="u1", i="i1", w=1.5, l=2)],
+        q.TRENDING_EDGES_OF_USERS: [_rec(u="u1", i="i1", w=1.5, l=2, c="")],
         q.VECTOR_INDEX_INFO: [_rec(dim=3, state="POPULATING", quantized=False)],
         q.GET_META: [_rec(value="v1")],
         q.COUNTS: [_rec(users=2, items=3, categories=1, interactions=4)],
         q.PING: [_rec(x=1)],
-        q.EXISTING_EVENT_IDS: [_rec(existing=["e1"] if params.get("keys") == ["e1"] else [])],
+        q.EXISTING_EVENT_IDS: [_rec(existing=["e1"] if params.get("keys") == ["e1"] else [], fps=[])],
         q.REFUSING_USERS: [_rec(refused=[])],
         q.EDGE_AGGREGATES_OF_USERS: [_rec(u="u1", i="i1", props={"weight": 1.0, "count": 1, "n_view": 1})],
         q.SET_INTERACTION_WEIGHTS: [_rec(u="u1", i="i1")],
@@ -236,6 +237,8 @@ def sent() -> list[Call]:
     assert [u.props for page in store.iter_users() for u in page] == [{"age": 3}]
     assert [(p.categories, p.links) for p in store.iter_items()] == [([["a", "b"]], [("/i1", None, 2.5, "EUR")])]
     assert [p.weights.tolist() for p in store.iter_interactions(since_ms=1)] == [[1.5]]
+    assert [(p.weights.tolist(), p.clients.tolist()) for p in store.iter_trending_edges(since_ms=1)  # type: ignore[union-attr]
+            ] == [([1.5], [""])]
     for label in ("Item", "User"):
         store.write_embeddings(label=label, ids=["x"], vectors=np.ones((1, 3)), model_version="v1")  # type: ignore[arg-type]
         store.write_embeddings(label=label, ids=["x"], vectors=np.ones((1, 4)), model_version="v2")  # type: ignore[arg-type]

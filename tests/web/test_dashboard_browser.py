@@ -51,7 +51,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
         port = free_port()
         proc = start_api({"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_GRAPH_URI": settings.graph_uri,
                           "GRAPHREC_FALKORDB_GRAPH": "dash", "GRAPHREC_API_KEYS": SECRET,
-                          "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE, "GRAPHREC_EVENT_LOG": str(settings.event_log_file)},
+                          "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE, "GRAPHREC_PUBLISHABLE_ORIGINS": f"http://127.0.0.1:{port}",
+                          "GRAPHREC_EVENT_LOG": str(settings.event_log_file)},
                          port, log=root / "api.log")
         yield f"http://127.0.0.1:{port}", version
     finally:

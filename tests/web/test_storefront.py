@@ -76,7 +76,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         port = free_port()
         env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_GRAPH_URI": settings.graph_uri,
                "GRAPHREC_FALKORDB_GRAPH": "shop", "GRAPHREC_API_KEYS": SECRET, "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE,
-               "GRAPHREC_MODEL_POLL_S": "0.5"}
+               "GRAPHREC_PUBLISHABLE_ORIGINS": f"http://127.0.0.1:{port}", "GRAPHREC_MODEL_POLL_S": "0.5"}
         # The API starts (seconds of imports) while the model trains; it picks the model up once published.
         with ThreadPoolExecutor(1) as pool:
             starting = pool.submit(start_api, env, port, log=root / "api.log")

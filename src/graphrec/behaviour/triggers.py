@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graphrec.behaviour.profiles import Profile
 from graphrec.events.log import connect, create_tables
+from graphrec.events.tombstones import Tombstones
 
 NUMERIC_FEATURES: tuple[str, ...] = tuple(
     f.name for f in fields(Profile) if f.type in ("int", "float", "float | None") and f.name not in (
@@ -82,20 +83,28 @@ class Firing:
 class TriggerBook:
     """The last state of each (user, rule), in the SQLite file at ``path`` (the event log's)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, tombstones: Tombstones | None = None) -> None:
         self.path = path
+        self.tombstones = tombstones
         create_tables(path, _SCHEMA)
 
     def evaluate(self, profile: Profile, rules: Sequence[TriggerRule], *, now_ms: int) -> list[Firing]:
         """Record each rule's state for the profile's user; the rules that went from false to true fire.
 
-        One transaction (``BEGIN IMMEDIATE``): two workers evaluating the same user cannot both fire."""
-        if not rules:
+        One transaction (``BEGIN IMMEDIATE``): two workers evaluating the same user cannot both fire. A
+        user with no events in the profile, or an erased one with none since the erasure (a profile read
+        before the erasure finished), gets no state: nothing is recorded for an erased id."""
+        if not rules or not profile.events:
             return []
         fired: list[Firing] = []
         with connect(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
+                erased = self.tombstones.erased_at([profile.user_id], db=db, now_ms=now_ms) \
+                    if self.tombstones is not None else {}
+                if profile.user_id in erased and (profile.last_ms or 0) <= erased[profile.user_id]:
+                    db.execute("ROLLBACK")
+                    return []
                 before = dict(db.execute("SELECT rule, active FROM trigger_state WHERE actor = ?",
                                          (profile.user_id,)).fetchall())
                 for rule in rules:
@@ -115,7 +124,7 @@ class TriggerBook:
         return fired
 
     def forget(self, actors: Sequence[str]) -> None:
-        """Erasure: the user's trigger states go with their log."""
+        """Erasure: the actors' trigger states."""
         with connect(self.path) as db:
             db.executemany("DELETE FROM trigger_state WHERE actor = ?", [(a,) for a in actors])
 

@@ -28,9 +28,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str | None = 
     settings = Settings()
     if settings.api_workers == 1:
         from api.main import create_logged_app
+        from api.server import server_config
 
-        uvicorn.run(create_logged_app(settings), host=host, port=port, log_config=None, access_log=False,
-                    log_level=settings.log_level)
+        uvicorn.Server(server_config(create_logged_app(settings), settings, host=host, port=port)).run()
     else:
         from api.observability import configure_json_logging
         from graphrec.commands.workers import run_workers

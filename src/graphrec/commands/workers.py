@@ -41,7 +41,9 @@ def _worker(host: str, port: int, log_level: str, ready: Event) -> None:
     set once its startup (the app's lifespan included) succeeded."""
     import uvicorn
 
-    from api.main import create_worker_app
+    from api.main import create_logged_app
+    from api.server import server_config
+    from graphrec.config import Settings
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -50,7 +52,8 @@ def _worker(host: str, port: int, log_level: str, ready: Event) -> None:
                 ready.set()
 
     sock = _listening_socket(host, port)
-    config = uvicorn.Config(create_worker_app(), log_config=None, access_log=False, log_level=log_level)
+    settings = Settings()  # the process's one read of its settings (create_worker_app's, with the server's)
+    config = server_config(create_logged_app(settings), settings, log_level=log_level)
     Server(config).run(sockets=[sock])
 
 

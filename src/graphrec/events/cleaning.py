@@ -44,6 +44,7 @@ class CleanEvent:
     device: str | None = None
     section: str | None = None
     recommendation_id: str | None = None
+    fingerprint: str | None = None  # the client's content (graphrec.events.idempotency), None: unknown
 
 
 def event_key(actor: str, event_id: str) -> str:

@@ -16,11 +16,12 @@ and are analytics, not acknowledged data; impressions and outcomes are fsynced l
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from graphrec.events.log import LoggedEvent, connect, create_tables
+from graphrec.events.tombstones import Tombstones
 
 ATTRIBUTED_TYPES = ("click", "add_to_cart", "purchase")
 DAY_MS = 86_400_000
@@ -97,17 +98,47 @@ class ArmCounts:
 class FeedbackLog:
     """Served lists, impressions and attributed outcomes in the SQLite file at ``path``."""
 
-    def __init__(self, path: Path, *, window_ms: int = DAY_MS) -> None:
+    def __init__(self, path: Path, *, window_ms: int = DAY_MS, tombstones: Tombstones | None = None) -> None:
         self.path = path
         self.window_ms = window_ms
+        self.tombstones = tombstones
         create_tables(path, _SCHEMA)
 
     # -- writes ------------------------------------------------------------------------------------
-    def record_served(self, lists: Sequence[ServedList]) -> None:
+    def record_served(self, lists: Sequence[ServedList], *, returned: Collection[str] = ()) -> int:
+        """Record the lists, but none for an erased actor (:mod:`graphrec.events.tombstones`) unless it was
+        served after the erasure to an actor in ``returned`` (who has history again: a new sign-up).
+        The check runs in the insert's transaction, so an erasure cannot land between the two. Returns
+        lists recorded."""
         with connect(self.path, durable=False) as db:
-            db.executemany("INSERT OR IGNORE INTO served VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                (s.rec_id, s.actor, s.endpoint, s.model_version, s.experiment, s.arm, s.segment,
-                 json.dumps(s.items), s.created_ms) for s in lists])
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                erased = self.tombstones.erased_at([s.actor for s in lists], db=db) \
+                    if self.tombstones is not None else {}
+                rows = [(s.rec_id, s.actor, s.endpoint, s.model_version, s.experiment, s.arm, s.segment,
+                         json.dumps(s.items), s.created_ms) for s in lists
+                        if s.actor not in erased or (s.actor in returned and s.created_ms > erased[s.actor])]
+                before = db.total_changes
+                db.executemany("INSERT OR IGNORE INTO served VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                added = db.total_changes - before
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return added
+
+    def forget(self, actors: Sequence[str]) -> None:
+        """Erasure: the actors' served lists, impressions and attributed outcomes."""
+        keys = [(a,) for a in actors]
+        with connect(self.path) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("served", "impressions", "outcomes"):
+                    db.executemany(f"DELETE FROM {table} WHERE actor = ?", keys)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def record_impressions(self, *, rec_id: str, actor: str, item_ids: Sequence[str], ts: int) -> int:
         """The items of list ``rec_id`` the client showed to ``actor``; items not in the list are refused

@@ -35,7 +35,8 @@ class _Request:
 
 
 def merge_deltas(groups: Sequence[Sequence[InteractionDelta]]) -> list[InteractionDelta]:
-    """One delta per (user, item): aggregates add up, timestamps widen (the store's own rules)."""
+    """One delta per (user, item): aggregates add up, timestamps widen (the store's own rules), the
+    later delta's sender stands (as the store keeps the sender of an edge's latest write)."""
     merged: dict[tuple[str, str], InteractionDelta] = {}
     for deltas in groups:
         for d in deltas:
@@ -53,7 +54,7 @@ def merge_deltas(groups: Sequence[Sequence[InteractionDelta]]) -> list[Interacti
             merged[key] = InteractionDelta(
                 user_id=d.user_id, item_id=d.item_id, weight=prev.weight + d.weight, count=prev.count + d.count,
                 first_ts=min(prev.first_ts, d.first_ts), last_ts=max(prev.last_ts, d.last_ts),
-                type_counts=counts, value_sums=sums)
+                type_counts=counts, value_sums=sums, client=d.client)
     return list(merged.values())
 
 

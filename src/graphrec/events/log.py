@@ -12,7 +12,12 @@ dies between the two writes, the client (never acknowledged) retries, the store 
 and the log gets the rows then; an acknowledged event is in both.
 
 Rows are only ever appended, except for the two identity operations the product promises: erasure
-(a user's rows are deleted) and merge (an anonymous visitor's rows become the user's).
+(a user's rows are deleted) and merge (an anonymous visitor's rows become the user's; the file
+remembers the merge in ``merged_actors``, so erasing the user finds the visitor ids it must erase too).
+
+Erasure leaves no bytes behind: every connection runs with ``secure_delete`` (deleted rows are
+overwritten with zeros, in the log and in every other table of the file), and :func:`checkpoint`
+copies the WAL into the file and truncates it, so the old page images go too.
 
 Where: ``Settings.event_log_path`` (default ``DATA_DIR/events.sqlite``). SQLite allows several
 processes (API workers, the CLI) on one file; several API *hosts* need the file on shared storage or
@@ -53,6 +58,11 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_actor_time ON events (actor, ts);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (ts);
+CREATE TABLE IF NOT EXISTS merged_actors (
+    actor TEXT NOT NULL,   -- the user
+    alias TEXT NOT NULL,   -- an anonymous visitor's node id merged into them
+    PRIMARY KEY (actor, alias)
+) WITHOUT ROWID;
 """
 _COLUMNS = ("actor", "event_id", "item_id", "type", "ts", "value", "session_id", "device", "section", "flag",
             "received_ms")
@@ -111,11 +121,13 @@ class EventLogUnavailable(Exception):  # noqa: N818 - reads as what happened
 def connect(path: Path, *, durable: bool = True, busy_timeout_s: float = 10.0) -> Iterator[sqlite3.Connection]:
     """A short-lived connection to the log's SQLite file, which the feedback records, trigger states and
     webhook outbox share; ``durable``: a commit is fsynced (``synchronous=FULL``; else ``NORMAL``, which
-    in WAL mode may lose the last commits on a crash but never corrupts the file). Any SQLite failure is
-    :class:`EventLogUnavailable`."""
+    in WAL mode may lose the last commits on a crash but never corrupts the file). ``secure_delete`` is on
+    for every connection: a deleted row's bytes are zeroed, not left in a free page (erasure). Any SQLite
+    failure is :class:`EventLogUnavailable`."""
     try:
         with closing(sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)) as db:
             db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            db.execute("PRAGMA secure_delete=ON")
             yield db
     except (sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
         raise EventLogUnavailable(f"event log {path}: {exc}") from exc
@@ -127,6 +139,23 @@ def create_tables(path: Path, schema: str) -> None:
     with connect(path) as db:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(schema)
+
+
+def checkpoint(path: Path, *, timeout_s: float = 10.0) -> bool:
+    """Copy the WAL into the file and truncate it to zero bytes (``wal_checkpoint(TRUNCATE)``), retried
+    until ``timeout_s`` while readers hold old snapshots; True when done.
+
+    Why after an erasure: ``secure_delete`` zeroes the rows in the pages it writes, but those pages go to
+    the WAL first, and the file (and older WAL frames) keep the old page images until a checkpoint."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with connect(path, busy_timeout_s=max(deadline - time.monotonic(), 0.0)) as db:
+            busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 class EventLog:
@@ -181,7 +210,7 @@ class EventLog:
     def merge(self, *, source: str, target: str) -> int:
         """``source``'s rows become ``target``'s (one transaction; an event both logged keeps target's row),
         and so do their rows in the file's other per-actor tables (served lists, impressions, outcomes,
-        trigger states). Returns log rows moved."""
+        trigger states); the merge is remembered (:meth:`aliases`). Returns log rows moved."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -192,25 +221,31 @@ class EventLog:
                 for table in _actor_tables(db):
                     db.execute(f"UPDATE OR IGNORE {table} SET actor = ? WHERE actor = ?", (target, source))
                     db.execute(f"DELETE FROM {table} WHERE actor = ?", (source,))
+                db.execute("INSERT OR IGNORE INTO merged_actors VALUES (?, ?)", (target, source))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         return moved
 
-    def erase(self, actors: Sequence[str]) -> int:
-        """Delete every row of these actors (erasure), and what this file holds about them beside the
-        log (served lists, impressions, outcomes, trigger states, queued webhooks); returns log rows deleted."""
+    def aliases(self, actor: str) -> list[str]:
+        """The anonymous visitor node ids merged into ``actor`` (what erasing ``actor`` must erase too:
+        a retried batch of a visitor's may have logged rows under its own id after the merge)."""
+        with self._connect() as db:
+            return [r[0] for r in db.execute("SELECT alias FROM merged_actors WHERE actor = ? ORDER BY alias",
+                                             (actor,))]
+
+    def forget(self, actors: Sequence[str]) -> int:
+        """Erasure: delete these actors' log rows and merge records (the file's other tables are erased by
+        their owners: feedback, triggers, webhooks); returns log rows deleted."""
         keys = [(a,) for a in actors]
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                deleted = db.executemany("DELETE FROM events WHERE actor = ?", keys).rowcount
-                for table in _actor_tables(db):
-                    db.executemany(f"DELETE FROM {table} WHERE actor = ?", keys)
-                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if "webhook_outbox" in tables:
-                    db.executemany("DELETE FROM webhook_outbox WHERE json_extract(payload, '$.user_id') = ?", keys)
+                before = db.total_changes
+                db.executemany("DELETE FROM events WHERE actor = ?", keys)
+                deleted = db.total_changes - before
+                db.executemany("DELETE FROM merged_actors WHERE actor = ? OR alias = ?", [(a, a) for a in actors])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -261,8 +296,9 @@ class EventLog:
 
 
 def _actor_tables(db: sqlite3.Connection) -> list[str]:
-    """The file's tables other than the log keyed by an ``actor`` column (names from the schema, never input)."""
-    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'events'")]
+    """The file's tables other than the log's keyed by an ``actor`` column (names from the schema, never input)."""
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                       "AND name NOT IN ('events', 'merged_actors')")]
     return [t for t in tables if any(c[1] == "actor" for c in db.execute(f"PRAGMA table_info({t})"))]
 
 

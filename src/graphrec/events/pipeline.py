@@ -7,7 +7,10 @@ reports already-seen keys, those events are removed, the batch is cleaned and we
 write is retried (a replay of a whole acknowledged batch thus writes nothing and reports duplicates).
 
 Every event id of a batch is recorded, including collapsed bursts and bot-flagged events, so a
-retry of the same batch reports them as duplicates instead of counting them anew.
+retry of the same batch reports them as duplicates instead of counting them anew. Each is recorded
+with its content fingerprint (:mod:`graphrec.events.idempotency`): an id reused with different
+content, in one batch or against a recorded event, refuses the whole batch before anything is
+written (:class:`IdempotencyConflict`); the same content again stays a duplicate.
 
 Items no catalogue described (``GRAPHREC_UNKNOWN_ITEMS``, the API's ``unknown_items``): ``accept``
 creates them as provisional items, ``flag`` does too and lists them in the report, ``reject`` refuses
@@ -19,6 +22,7 @@ known at the write.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -29,10 +33,19 @@ from typing import Literal
 
 from graphrec.config import Settings
 from graphrec.events.cleaning import ActivityTracker, CleanEvent, bot_guard, collapse_bursts, event_key
+from graphrec.events.clients import TRUSTED
 from graphrec.events.group_commit import GroupCommitter
+from graphrec.events.idempotency import (
+    Conflict,
+    IdempotencyConflict,
+    fingerprint,
+    in_batch_conflict,
+    stored_conflict,
+)
 from graphrec.events.log import BOT, COLLAPSED, COUNTED, EventLog, LoggedEvent
 from graphrec.events.policy import DWELL_CAP_META_KEY, WeightPolicy, load_policy
 from graphrec.events.schema import EventIn
+from graphrec.events.tombstones import Tombstones
 from graphrec.graph.port import EventKey, EventWriteResult, GraphStore, ModelPublication
 from graphrec.graph.records import InteractionDelta
 
@@ -90,6 +103,7 @@ class Attempt:
     keys: list[EventKey] = field(default_factory=list)
     now_ms: int = 0
     to_log: list[LoggedEvent] = field(default_factory=list)  # settled events, for the event log
+    client: str = TRUSTED  # who sent the batch (graphrec.events.clients), stored on its edges
 
     @property
     def done(self) -> bool:
@@ -121,8 +135,9 @@ class IngestReport:
         return asdict(self)
 
 
-def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy) -> list[InteractionDelta]:
-    """One delta per (actor, item): counts and value sums per type, weight from the policy formula."""
+def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy, *, client: str = TRUSTED) -> list[InteractionDelta]:
+    """One delta per (actor, item): counts and value sums per type, weight from the policy formula;
+    ``client``, the batch's sender, goes on every delta (trending caps the actors one client counts for)."""
     per_count, per_value = policy.formula()
     # (actor, item) -> [type counts, value sums, events, first ts, last ts]
     groups: dict[tuple[str, str], list] = {}  # type: ignore[type-arg]
@@ -143,7 +158,7 @@ def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy) -> list[Intera
     for (actor, item), (counts, sums, n, first, last) in groups.items():
         weight = sum(per_count[t] * c for t, c in counts.items())
         weight += sum(per_value[t] * v for t, v in sums.items())
-        deltas.append(InteractionDelta(actor, item, float(weight), n, first, last, counts, sums))
+        deltas.append(InteractionDelta(actor, item, float(weight), n, first, last, counts, sums, client))
     return deltas
 
 
@@ -159,9 +174,11 @@ class EventPipeline:
         max_per_minute: int = 600,
         clock: Callable[[], float] = time.time,
         log: EventLog | None = None,
+        tombstones: Tombstones | None = None,
     ) -> None:
         self.store = store
         self.log = log
+        self.tombstones = tombstones  # erased actors: their events from before the erasure are no-ops
         # told which events were just logged (trigger worker, attribution); a failing one is logged, not raised
         self.listeners: list[Callable[[Sequence[LoggedEvent]], object]] = []
         self.committer = GroupCommitter(store)
@@ -206,18 +223,23 @@ class EventPipeline:
             ctx = ev.context
             out.append(CleanEvent(i, event_key(actor, ev.event_id), ev.event_id, actor, ev.item_id, ev.type,
                                   ev.timestamp, value, *((ctx.session_id, ctx.device, ctx.page_section,
-                                                          ctx.recommendation_id) if ctx is not None else ())))
+                                                          ctx.recommendation_id) if ctx is not None
+                                                         else (None, None, None, None)),
+                                  fingerprint=fingerprint(ev)))
         return out
 
     def ingest(
-        self, events: Sequence[EventIn], *, on_refused: Literal["reject", "drop"] = "reject"
+        self, events: Sequence[EventIn], *, on_refused: Literal["reject", "drop"] = "reject",
+        client: str = TRUSTED,
     ) -> IngestReport:
         """Write a validated batch exactly once; returns what was applied, duplicated, dropped.
 
         ``on_refused``: events of users with ``consent = false`` either refuse the whole batch
-        (:class:`ConsentRefused`, nothing written; the API) or are dropped (file replays).
+        (:class:`ConsentRefused`, nothing written; the API) or are dropped (file replays). An event id
+        reused with different content refuses the batch (:class:`IdempotencyConflict`, nothing written).
+        ``client``: the batch's sender (``graphrec.events.clients``; trusted by default: files, the CLI).
         """
-        attempt = self.prepare(events)
+        attempt = self.prepare(events, client=client)
         for _ in range(_MAX_ATTEMPTS):
             if attempt.done:
                 self.write_log(attempt)
@@ -238,7 +260,7 @@ class EventPipeline:
 
     async def ingest_async(
         self, events: Sequence[EventIn], *, on_refused: Literal["reject", "drop"] = "reject",
-        executor: Executor | None = None, unknown_items: UnknownItemsPolicy = "accept",
+        executor: Executor | None = None, unknown_items: UnknownItemsPolicy = "accept", client: str = TRUSTED,
     ) -> IngestReport:
         """:meth:`ingest` for an event loop: cleaning runs on ``executor``, the write is awaited.
 
@@ -246,11 +268,12 @@ class EventPipeline:
         extra Python thread contends for the one GIL; here the loop awaits the write's future, so the
         cleaning of the next request overlaps the store write of this one. ``unknown_items``: what to
         do with events naming items no catalogue described (see the module docstring); its store
-        read runs on the loop's default executor, so ``executor`` never waits for the store.
+        read runs on the loop's default executor, so ``executor`` never waits for the store. ``client``:
+        the batch's sender, as for :meth:`ingest`.
         """
         loop = asyncio.get_running_loop()
         unknown = await loop.run_in_executor(None, self.unknown_items, events, unknown_items)
-        attempt = await loop.run_in_executor(executor, self.prepare, events)
+        attempt = await loop.run_in_executor(executor, functools.partial(self.prepare, events, client=client))
         attempt.report.unknown_items = unknown
         for _ in range(_MAX_ATTEMPTS):
             if attempt.done:
@@ -258,7 +281,9 @@ class EventPipeline:
                     await asyncio.get_running_loop().run_in_executor(executor, self.write_log, attempt)
                 return attempt.report
             future = self.committer.submit(attempt.deltas, events=attempt.keys, now_ms=attempt.now_ms)
-            result = await asyncio.wrap_future(future)
+            # shielded: a request cancelled at its deadline must not cancel a write the committer may be
+            # running (its future would then refuse the result); the write finishes, a retry is a duplicate
+            result = await asyncio.shield(asyncio.wrap_future(future))
             attempt = self.settle(attempt, result, on_refused=on_refused)
         raise RuntimeError("event batch kept conflicting with concurrent writes; retry it")
 
@@ -272,31 +297,41 @@ class EventPipeline:
                 except Exception:  # the batch is durable and about to be acknowledged: never undo that here
                     logger.exception("event listener %r failed", listener)
 
-    def prepare(self, events: Sequence[EventIn]) -> Attempt:
-        """Clean a batch into its first write attempt (in-batch duplicates are reported here)."""
+    def prepare(self, events: Sequence[EventIn], *, client: str = TRUSTED) -> Attempt:
+        """Clean a batch into its first write attempt (in-batch duplicates are reported here, and so are
+        events of erased actors dated at or before their erasure: retries of what was erased, which
+        must not bring it back; see :mod:`graphrec.events.tombstones`)."""
         report = IngestReport(received=len(events))
         pending: list[CleanEvent] = []
-        seen: set[str] = set()
-        for ev in self.to_clean(events):
-            if ev.key in seen:  # the same event twice in one batch
+        seen: dict[str, CleanEvent] = {}
+        conflicts: list[Conflict] = []
+        cleaned = self.to_clean(events)
+        erased = self.tombstones.erased_at([ev.actor for ev in cleaned]) if self.tombstones is not None else {}
+        for ev in cleaned:
+            first = seen.get(ev.key)
+            if first is None and ev.ts > erased.get(ev.actor, -1):
+                seen[ev.key] = ev
+                pending.append(ev)
+            elif first is not None and first.fingerprint != ev.fingerprint:  # one id, two contents: refuse
+                conflicts.append(in_batch_conflict(ev.index, ev.event_id, first.index))
+            else:  # the same event twice in one batch, or an erased actor's event from before the erasure
                 report.duplicates += 1
                 report.duplicate_ids.append(ev.event_id)
-            else:
-                seen.add(ev.key)
-                pending.append(ev)
-        return self._attempt(report, pending)
+        if conflicts:
+            raise IdempotencyConflict(conflicts)
+        return self._attempt(report, pending, client=client)
 
     def _attempt(self, report: IngestReport, pending: list[CleanEvent],
-                 to_log: list[LoggedEvent] | None = None) -> Attempt:
+                 to_log: list[LoggedEvent] | None = None, *, client: str) -> Attempt:
         to_log = [] if to_log is None else to_log
         if not pending:
-            return Attempt(report=report, pending=pending, to_log=to_log)
+            return Attempt(report=report, pending=pending, to_log=to_log, client=client)
         counted, collapsed = collapse_bursts(pending, self.burst_window_ms)
         kept, dropped, flagged = bot_guard(counted, max_per_minute=self.max_per_minute, tracker=self.tracker)
         return Attempt(report=report, pending=pending, kept=kept, collapsed=collapsed, dropped=dropped,
-                       flagged=flagged, deltas=aggregate(kept, self.policy),
-                       keys=[EventKey(key=ev.key, user_id=ev.actor) for ev in pending],
-                       now_ms=int(self._clock() * 1000), to_log=to_log)
+                       flagged=flagged, deltas=aggregate(kept, self.policy, client=client),
+                       keys=[EventKey(key=ev.key, user_id=ev.actor, fingerprint=ev.fingerprint) for ev in pending],
+                       now_ms=int(self._clock() * 1000), to_log=to_log, client=client)
 
     def settle(self, attempt: Attempt, result: EventWriteResult, *,
                on_refused: Literal["reject", "drop"] = "reject") -> Attempt:
@@ -322,14 +357,19 @@ class EventPipeline:
             pending = [ev for ev in pending if ev.actor not in refused]
         existing = set(result.existing)
         if existing:
+            recorded = dict(result.fingerprints)
+            conflicts = [stored_conflict(ev.index, ev.event_id) for ev in pending
+                         if ev.key in existing and recorded.get(ev.key, ev.fingerprint) != ev.fingerprint]
+            if conflicts:  # nothing was written: this write was refused for its existing keys
+                raise IdempotencyConflict(conflicts)
             dups = [ev for ev in pending if ev.key in existing]
             report.duplicates += len(dups)
             report.duplicate_ids.extend(ev.event_id for ev in dups)
             pending = [ev for ev in pending if ev.key not in existing]
             # logged again on purpose: if the process died between the store write and the log append,
             # this retry is what puts them in the log (the log ignores rows it already has)
-            return self._attempt(report, pending, attempt.to_log + _logged(dups, COUNTED))
-        return self._attempt(report, pending, attempt.to_log)
+            return self._attempt(report, pending, attempt.to_log + _logged(dups, COUNTED), client=attempt.client)
+        return self._attempt(report, pending, attempt.to_log, client=attempt.client)
 
 
 def _logged(events: Sequence[CleanEvent], flag: int) -> list[LoggedEvent]:
@@ -340,11 +380,14 @@ def _logged(events: Sequence[CleanEvent], flag: int) -> list[LoggedEvent]:
 def build_pipeline(
     store: GraphStore, settings: Settings, *, policy: WeightPolicy | None = None, log: EventLog | None = None,
 ) -> EventPipeline:
-    """The pipeline configured by ``settings`` (policy file, burst window, bot guard, event log)."""
+    """The pipeline configured by ``settings`` (policy file, burst window, bot guard, event log and the
+    erasure tombstones kept in its file)."""
+    log = log if log is not None else EventLog(settings.event_log_file)
     return EventPipeline(
         store,
         policy if policy is not None else load_policy(settings.events_policy_path),
         burst_window_ms=settings.events_burst_window_ms,
         max_per_minute=settings.events_max_per_minute,
-        log=log if log is not None else EventLog(settings.event_log_file),
+        log=log,
+        tombstones=Tombstones.beside(log.path, settings),
     )

@@ -2,7 +2,9 @@
 
 The whole file is validated first (streaming, bounded memory); if any line is bad nothing is
 written and every bad line is reported with its number and reason. Then the file is read again and
-written in batches; replaying a file twice is harmless (event ids are recorded exactly once).
+written in batches; replaying a file twice is harmless (event ids are recorded exactly once). An
+event id reused with different content (within the file or against a recorded event) stops the
+replay with a :class:`ReplayError` naming its line.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from graphrec.events.idempotency import IdempotencyConflict
 from graphrec.events.pipeline import EventPipeline, IngestReport
 from graphrec.events.schema import EventError, EventIn, EventValidationError, validate_event
 
@@ -74,13 +77,26 @@ def replay_file(
     validate_file(path, now_ms=now_ms, skew_ms=skew_ms)
     total = IngestReport()
     batch: list[EventIn] = []
-    for _lineno, item in _events(path, now_ms=now_ms, skew_ms=skew_ms):
+    lines: list[int] = []
+    for lineno, item in _events(path, now_ms=now_ms, skew_ms=skew_ms):
         if isinstance(item, list):  # the file changed since it was validated
             raise ReplayError(path, item)
         batch.append(item)
+        lines.append(lineno)
         if len(batch) >= batch_size:
-            total.add(pipeline.ingest(batch, on_refused="drop"))
-            batch = []
+            total.add(_ingest(path, pipeline, batch, lines))
+            batch, lines = [], []
     if batch:
-        total.add(pipeline.ingest(batch, on_refused="drop"))
+        total.add(_ingest(path, pipeline, batch, lines))
     return total
+
+
+def _ingest(path: Path, pipeline: EventPipeline, batch: list[EventIn], lines: list[int]) -> IngestReport:
+    """One batch; an event id reused with other content stops the replay at that batch (the batches
+    before it are written, and replaying the corrected file again is harmless)."""
+    try:
+        return pipeline.ingest(batch, on_refused="drop")
+    except IdempotencyConflict as exc:
+        raise ReplayError(path, [EventError(lines[c.index], "event_id", c.reason)
+                                 for c in exc.conflicts[:MAX_REPORTED_ERRORS]],
+                          truncated=len(exc.conflicts) > MAX_REPORTED_ERRORS) from None

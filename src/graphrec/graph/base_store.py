@@ -230,6 +230,12 @@ class CypherStore(ABC):
                                         edges_query=self._q.EDGES_OF_USERS, counts=self.counts(),
                                         page_size=page_size, since_ms=since_ms)
 
+    def iter_trending_edges(self, *, page_size: int = 50_000,
+                            since_ms: int | None = None) -> Iterator[InteractionPage]:
+        yield from paging.page_interactions(self._read_bulk, user_ids_query=self._q.PAGE_USER_IDS,
+                                        edges_query=self._q.TRENDING_EDGES_OF_USERS, counts=self.counts(),
+                                        page_size=page_size, since_ms=since_ms, with_clients=True)
+
     # -- identity --------------------------------------------------------------------------------
     def get_user(self, *, user_id: str) -> UserRecord | None:
         rows = self._read(self._q.GET_USER, {"id": user_id})
@@ -248,6 +254,9 @@ class CypherStore(ABC):
     def erase_user(self, *, user_id: str) -> bool:
         rows = self._write(self._q.ERASE_USER, {"id": user_id})
         return bool(rows and rows[0][0])
+
+    def compact_history(self, *, timeout_s: float) -> bool:
+        return False  # adapters with a history file graphrec may rewrite override this
 
     # -- publication -----------------------------------------------------------------------------
     def write_embeddings(self, *, label: NodeLabel, ids: Sequence[str], vectors: np.ndarray,

@@ -5,9 +5,10 @@ Each FalkorDB query is atomic and there are no client-side transactions, so ever
 every statement is a field of ``graphrec.graph.cypher.falkordb.FALKORDB``. Shared behaviour lives
 in :class:`~graphrec.graph.base_store.CypherStore`.
 
-Storage: seen events are ``(:EventKeys {user, keys, at})`` nodes, one per user per write, their
-keys in an indexed array. Reads of a graph nothing was written to yet are empty (the server has no
-such key until the first write).
+Storage: seen events are ``(:EventKeys {user, keys, fps, at})`` nodes, one per user per write, their
+keys in an indexed array and the events' content fingerprints in the parallel array ``fps`` (absent
+on records written before fingerprints; ``""`` where none was given). Reads of a graph nothing was
+written to yet are empty (the server has no such key until the first write).
 """
 
 from __future__ import annotations
@@ -36,6 +37,23 @@ from graphrec.graph.records import BatchGuard, CypherResult, InteractionDelta, N
 logger = logging.getLogger(__name__)
 
 _INDEX_BUILD_TIMEOUT_S = 600.0
+
+
+def _recorded_fingerprints(existing: Sequence[str], records: Sequence[Sequence[Sequence[str]]]
+                           ) -> tuple[tuple[str, str], ...]:
+    """(key, fingerprint) of ``existing`` from the matched records' parallel ``[keys, fps]`` arrays.
+
+    Why here and not in the query: Cypher has no index-of, so picking one key's fingerprint there
+    costs a scan of the record per key; the records come back once each and a dict does the rest."""
+    wanted = set(existing)
+    out: dict[str, str] = {}
+    for keys, fps in records:
+        if len(keys) != len(fps):  # not a record this code wrote: no fingerprints to trust
+            continue
+        for k, fp in zip(keys, fps, strict=True):
+            if fp and k in wanted:
+                out[k] = fp
+    return tuple(out.items())
 
 
 @translating(classify, "FalkorDB")
@@ -137,18 +155,22 @@ class FalkorDBStore(CypherStore):
 
     def _write_once(self, deltas: Sequence[InteractionDelta], events: Sequence[EventKey],
                     now_ms: int) -> EventWriteResult:
-        by_user: dict[str, list[str]] = {}
+        by_user: dict[str, tuple[list[str], list[str]]] = {}
         for e in events:
-            by_user.setdefault(e.user_id, []).append(e.key)
+            keys, fps = by_user.setdefault(e.user_id, ([], []))
+            keys.append(e.key)
+            fps.append(e.fingerprint or "")  # parallel to keys; "" = none given
         users = sorted(by_user.keys() | {d.user_id for d in deltas})
         # One atomic query, whatever its size (callers bound the batch).
         rows = self._write(self._q.UPSERT_INTERACTIONS_ONCE, {
-            "keys": [e.key for e in events], "groups": [{"u": u, "keys": ks} for u, ks in by_user.items()],
+            "keys": [e.key for e in events],
+            "groups": [{"u": u, "keys": ks, "fps": fs} for u, (ks, fs) in by_user.items()],
             "users": users, "rows": self._delta_rows(deltas), "now": now_ms})
-        ok, existing, refused = rows[0]
+        ok, existing, refused, records = rows[0]
         if ok:
             return EventWriteResult(applied=True, edges=len(deltas))
-        return EventWriteResult(applied=False, existing=tuple(existing), refused_users=tuple(sorted(refused)))
+        return EventWriteResult(applied=False, existing=tuple(existing), refused_users=tuple(sorted(refused)),
+                                fingerprints=_recorded_fingerprints(existing, records))
 
     # -- schema and indexes ----------------------------------------------------------------------
     def _indexes(self) -> list[tuple[str, str, list[str], str]]:
@@ -217,6 +239,44 @@ class FalkorDBStore(CypherStore):
                 logger.exception("could not restart the embedded FalkorDB server")
                 return False
         return self.ping()
+
+    def compact_history(self, *, timeout_s: float) -> bool:
+        """``BGREWRITEAOF``, waited for: the rewritten file is a snapshot of the data as it is now, so an
+        erased user's writes (and the erasure's own parameters) are gone from disk once the old files
+        are dropped. A rewrite already running may have forked before the erasure, so it is waited
+        out and a new one started. False when the server keeps no append-only file or the deadline passed."""
+        conn = self._db.connection
+        deadline = time.monotonic() + timeout_s
+
+        def busy() -> bool:
+            p = conn.info("persistence")
+            return bool(p.get("aof_rewrite_in_progress") or p.get("aof_rewrite_scheduled"))
+
+        def wait_idle() -> bool:
+            while busy():
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.02)
+            return True
+
+        if not conn.info("persistence").get("aof_enabled"):
+            return False
+        if not wait_idle():
+            return False
+        before = int(conn.info("persistence").get("aof_rewrites", 0) or 0)
+        try:
+            conn.bgrewriteaof()
+        except ResponseError as exc:  # one started since the check: it forked after the erasure too
+            logger.debug("AOF rewrite not started: %s", exc)
+        if not wait_idle():
+            logger.warning("the append-only file rewrite after an erasure took over %.0f s", timeout_s)
+            return False
+        p = conn.info("persistence")
+        done = p.get("aof_last_bgrewrite_status") == "ok" and int(p.get("aof_rewrites", 0) or 0) > before
+        if not done:
+            logger.warning("the append-only file rewrite after an erasure failed (%s)",
+                           p.get("aof_last_bgrewrite_status"))
+        return done
 
     def clear(self) -> None:
         self._write(self._q.CLEAR)

@@ -6,7 +6,8 @@ ledger-guarded batch, the exactly-once event write) are ``execute_write`` transa
 that are safe to run twice; ``UNWIND $rows`` in fixed-size batches; every statement is a field of
 ``graphrec.graph.cypher.neo4j.NEO4J``. Shared behaviour lives in :class:`~graphrec.graph.base_store.CypherStore`.
 
-Storage: seen events are ``(:EventId {key, user, at})`` nodes, one per event, ``key`` unique.
+Storage: seen events are ``(:EventId {key, user, fp, at})`` nodes, one per event, ``key`` unique;
+``fp`` is the event's content fingerprint (absent on records written before fingerprints).
 Unguarded ``upsert_interactions`` batches are additive: if a commit succeeds but its
 acknowledgement is lost, the driver's retry applies the batch again. Imports that must apply each
 batch exactly once pass a :class:`~graphrec.graph.records.BatchGuard`.
@@ -177,7 +178,7 @@ class Neo4jStore(CypherStore):
                     now_ms: int) -> EventWriteResult:
         # Sorted keys and rows: concurrent batches take their locks in one order (fewer deadlocks,
         # which the driver retries, between group commits that share users or event keys).
-        keys = sorted(({"k": e.key, "u": e.user_id} for e in events), key=lambda k: k["k"])
+        keys = [{"k": e.key, "u": e.user_id, "f": e.fingerprint} for e in sorted(events, key=lambda e: e.key)]
         users = sorted({e.user_id for e in events} | {d.user_id for d in deltas})
         batches = list(self._batches(self._delta_rows(deltas)))
         key_ids = [k["k"] for k in keys]
@@ -188,9 +189,11 @@ class Neo4jStore(CypherStore):
             existing = tx.run(self._q.EXISTING_EVENT_IDS, {"keys": key_ids}).single()
             refused = tx.run(self._q.REFUSING_USERS, {"users": users}).single()
             seen = list(existing[0]) if existing is not None else []
+            fps = tuple((str(k), str(f)) for k, f in existing[1]) if existing is not None else ()
             refusing = sorted(refused[0]) if refused is not None else []
             if seen or refusing:
-                return EventWriteResult(applied=False, existing=tuple(seen), refused_users=tuple(refusing))
+                return EventWriteResult(applied=False, existing=tuple(seen), refused_users=tuple(refusing),
+                                        fingerprints=fps)
             tx.run(self._q.RECORD_EVENT_IDS, {"keys": keys, "now": now_ms}).consume()
             for batch in batches:
                 tx.run(self._q.UPSERT_INTERACTIONS, {"rows": batch}).consume()

@@ -104,20 +104,23 @@ def _edge_row_pages(read: Read, user_ids_query: str, edges_query: str, users: in
 
 
 def page_interactions(read: Read, *, user_ids_query: str, edges_query: str, counts: GraphCounts,
-                      page_size: int, since_ms: int | None) -> Iterator[InteractionPage]:
+                      page_size: int, since_ms: int | None, with_clients: bool = False) -> Iterator[InteractionPage]:
     """Edges of chunks of users whose degrees add up to about ``page_size`` (mean degree estimate).
 
     ``read`` must be callable from another thread (the next page is fetched while this one is
-    decoded): both adapters' reads take a pooled connection per call.
+    decoded): both adapters' reads take a pooled connection per call. ``with_clients``: ``edges_query``
+    returns a fifth column, each edge's sender (``InteractionPage.clients``).
     """
     since = int(since_ms) if since_ms is not None else -(2**62)
     pages = _edge_row_pages(read, user_ids_query, edges_query, users_per_page(counts, page_size), since=since)
+    width = 5 if with_clients else 4
     for rows in prefetched(pages):
         # one 2-D object array, then whole-column casts in C (some stores send doubles as decimal
         # strings); 5x cheaper than zip(*rows) + per-column numpy conversion
-        table = np.array(rows, dtype=object).reshape(len(rows), 4)
+        table = np.array(rows, dtype=object).reshape(len(rows), width)
         yield InteractionPage(user_ids=table[:, 0], item_ids=table[:, 1],
-                              weights=table[:, 2].astype(np.float64), last_ts=table[:, 3].astype(np.int64))
+                              weights=table[:, 2].astype(np.float64), last_ts=table[:, 3].astype(np.int64),
+                              clients=table[:, 4] if with_clients else None)
 
 
 def page_aggregates(read: Read, *, user_ids_query: str, aggregates_query: str, counts: GraphCounts,

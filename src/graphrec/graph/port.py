@@ -78,7 +78,9 @@ class InteractionStore(Protocol):
         ``events`` or ``deltas`` has ``consent = false``. Then every key is remembered for its user
         at ``now_ms`` (until :meth:`Bookkeeping.expire_event_ids`, a merge or an erasure) and the
         deltas are added exactly as :meth:`upsert_interactions` adds them. Otherwise nothing is
-        written and the result lists the keys already seen and the refusing users. Keys must be
+        written and the result lists the keys already seen (with the fingerprint each was recorded
+        with, where it had one: the caller tells a retry from a conflicting reuse) and the refusing
+        users. Each key's fingerprint, when given, is remembered with it. Keys must be
         distinct, and ``events`` non-empty when ``deltas`` is (``BadStoreInput``); no events and no
         deltas is a no-op reporting ``applied``.
         """
@@ -125,6 +127,13 @@ class InteractionStore(Protocol):
         """All edges in pages of about ``page_size``, each edge once, optionally only those with
         ``last_ts >= since_ms``; the order of edges within a page is unspecified."""
 
+    def iter_trending_edges(
+        self, *, page_size: int = 50_000, since_ms: int | None = None
+    ) -> Iterator[InteractionPage]:
+        """:meth:`iter_interactions` for trending: only edges of items a catalogue described (never of a
+        ``provisional`` one: anyone can create those by sending events), with ``clients`` filled (each
+        edge's latest sender, "" for a trusted one or an edge written before senders were recorded)."""
+
 
 class IdentityStore(Protocol):
     """Who a user is: their recorded properties (consent among them), merging identities, erasure."""
@@ -147,6 +156,12 @@ class IdentityStore(Protocol):
     def erase_user(self, *, user_id: str) -> bool:
         """Forget the user, atomically: the node, its edges (item degrees follow), its embedding, its
         properties and the events seen for it. True if a user node existed; run again it is a no-op."""
+
+    def compact_history(self, *, timeout_s: float) -> bool:
+        """Rewrite the store's own record of past writes so erased data leaves its files too (the
+        embedded FalkorDB's append-only file holds every write's parameters until it is rewritten),
+        waiting at most ``timeout_s``; True when rewritten, False where the store keeps no such file
+        graphrec can rewrite (Neo4j's transaction logs are pruned by its own retention policy)."""
 
 
 class CatalogueStore(Protocol):
@@ -299,10 +314,12 @@ class GraphStore(InteractionStore, IdentityStore, CatalogueStore, ModelPublicati
 
 @dataclass(frozen=True, slots=True)
 class EventKey:
-    """One event's duplicate-detection key and the user (graph node id) it was seen for."""
+    """One event's duplicate-detection key, the user (graph node id) it was seen for, and its content
+    fingerprint (kept with the key so a reuse of the key with other content can be told apart)."""
 
     key: str
     user_id: str
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +330,8 @@ class EventWriteResult:
     existing: tuple[str, ...] = ()
     refused_users: tuple[str, ...] = ()
     edges: int = 0
+    # (key, fingerprint) of the existing keys recorded with one (records from before fingerprints: none)
+    fingerprints: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,8 @@ class InteractionDelta:
 
     ``weight`` is the policy weight of the new events (undecayed); ``type_counts`` keys are event
     type names, ``value_sums`` keys are valued event type names (see ``graphrec.event_types``).
+    ``client``: who sent the events (``graphrec.events.clients``; "" for a trusted sender: a secret key,
+    an import), stored on the edge so trending can cap how many actors one sender counts for.
     """
 
     user_id: str
@@ -62,6 +64,7 @@ class InteractionDelta:
     last_ts: int
     type_counts: Mapping[str, int] = field(default_factory=dict)
     value_sums: Mapping[str, float] = field(default_factory=dict)
+    client: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,20 +130,27 @@ class BatchGuard:
 
 @dataclass(frozen=True, slots=True)
 class InteractionPage:
-    """One page of exported edges as numpy columns (ids are object arrays of ``str``)."""
+    """One page of exported edges as numpy columns (ids are object arrays of ``str``).
+
+    ``clients``: the sender of each edge's latest events ("" for a trusted one), only where the read
+    asked for it (the trending read, :meth:`InteractionStore.iter_trending_edges`); None elsewhere."""
 
     user_ids: np.ndarray
     item_ids: np.ndarray
     weights: np.ndarray  # float64
     last_ts: np.ndarray  # int64, epoch ms
+    clients: np.ndarray | None = None  # object array of str
 
     @classmethod
     def concat(cls, pages: Sequence[InteractionPage]) -> InteractionPage:
-        """All ``pages`` as one page (empty columns of the right types when there are none)."""
+        """All ``pages`` as one page (empty columns of the right types when there are none); ``clients``
+        only when every page has them."""
         if not pages:
             return cls(np.zeros(0, dtype=object), np.zeros(0, dtype=object), np.zeros(0), np.zeros(0, np.int64))
-        return cls(*(np.concatenate([getattr(p, name) for p in pages])
-                     for name in ("user_ids", "item_ids", "weights", "last_ts")))
+        clients = [p.clients for p in pages if p.clients is not None]
+        return cls(np.concatenate([p.user_ids for p in pages]), np.concatenate([p.item_ids for p in pages]),
+                   np.concatenate([p.weights for p in pages]), np.concatenate([p.last_ts for p in pages]),
+                   clients=np.concatenate(clients) if len(clients) == len(pages) else None)
 
 
 @dataclass(frozen=True, slots=True)

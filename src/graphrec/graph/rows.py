@@ -16,9 +16,10 @@ from graphrec.graph.records import CatalogueItem, Interaction, InteractionDelta,
 
 
 def delta_row(d: InteractionDelta) -> dict[str, Any]:
-    """The parameter row for one edge delta; absent per-type keys leave those properties alone."""
+    """The parameter row for one edge delta; absent per-type keys leave those properties alone; ``k``, the
+    sender, is always there ("" for a trusted one), so the edge's ``client`` is never set to null."""
     row: dict[str, Any] = {"u": d.user_id, "i": d.item_id, "w": float(d.weight), "c": int(d.count),
-                           "f": int(d.first_ts), "l": int(d.last_ts)}
+                           "f": int(d.first_ts), "l": int(d.last_ts), "k": d.client}
     for t, n in d.type_counts.items():
         row[f"n_{t}"] = int(n)
     for t, v in d.value_sums.items():

@@ -86,9 +86,15 @@ class ModelArtifact:
 
     # ------------------------------------------------------------------ lookups
     def user_index(self, user_id: str) -> int | None:
+        """The user's row, or None for a user the version does not know or has forgotten.
+
+        Why the second look at ``user_ids``: a loaded version maps ``user_ids.npy`` (shared pages), and
+        erasure blanks the id in that file in place (:mod:`graphrec.model.erasure`), so every process
+        serving the version stops finding the user at that instant, without a reload."""
         if self._user_lookup is None:
-            self._user_lookup = {u: i for i, u in enumerate(self.user_ids.tolist())}
-        return self._user_lookup.get(user_id)
+            self._user_lookup = {u: i for i, u in enumerate(self.user_ids.tolist()) if u}
+        index = self._user_lookup.get(user_id)
+        return index if index is not None and self.user_ids[index] == user_id else None
 
     def item_index(self, item_id: str) -> int | None:
         if self._item_lookup is None:
@@ -220,7 +226,8 @@ class ModelArtifact:
             return np.load(src / f"{name}.npy", allow_pickle=False)
 
         features = arr("item_features") if (src / "item_features.npy").exists() else None
-        user_ids, item_ids = arr("user_ids"), arr("item_ids")
+        # mapped, not read: an erasure's in-place blanking is seen at once (see user_index)
+        user_ids, item_ids = np.load(src / "user_ids.npy", mmap_mode="r", allow_pickle=False), arr("item_ids")
         model = GraphSAGERec(len(user_ids), len(item_ids), 0 if features is None else features.shape[1],
                              config.encoder)
         model.load_state_dict(torch.load(src / "weights.pt", weights_only=True))

@@ -223,8 +223,9 @@ def publish(store: GraphStore, *, models_path: Path, version: str, half_life_day
                            half_life_days=half_life_days)
     items = store.write_embeddings(label="Item", ids=artifact.item_ids.tolist(),
                                    vectors=artifact.item_embeddings, model_version=name)
-    users = store.write_embeddings(label="User", ids=artifact.user_ids.tolist(),
-                                   vectors=artifact.user_embeddings, model_version=name)
+    known = artifact.user_ids != ""  # erased users' rows are blanked (graphrec.model.erasure)
+    users = store.write_embeddings(label="User", ids=artifact.user_ids[known].tolist(),
+                                   vectors=artifact.user_embeddings[known], model_version=name)
     store.set_meta(key=META_KEY, value=name)
     write_current(models_path, name)
     return name, users, items

@@ -1,9 +1,23 @@
 """Trending items and the item catalogue (titles, categories, links), cached and refreshed from the store.
 
-Trending score of an item: ``sum over its edges touched in the last window of
-w * 0.5 ** (age / half_life)`` (the store's recency decay), overall and per category. The cache is
-rebuilt off the request path (a background task calls :meth:`CatalogCache.refresh`); requests
-read one immutable :class:`CatalogView` reference, so a refresh never blocks or tears a request.
+What counts (issue 25: shared lists must not be for sale). The trending score of an item is the number
+of distinct actors (users, anonymous visitors) whose edge to it was touched in the last window, each
+decayed by recency: ``sum over actors of min(max(w, 0), 1) * 0.5 ** (age / half_life)``, where ``w`` is
+the actor's edge weight. So an actor counts at most once (one click's worth, however many events it
+sent), a hover counts a tenth, a dislike nothing. On top of that:
+
+- what browsers send for an item no catalogue described (``provisional``) never counts, since anyone
+  holding the public key can create one (the store's trending read leaves those edges out); once the
+  catalogue describes it, its edges count like any other; a trusted sender's edges (an import, the
+  shop's backend) count for a provisional item too, so an events-only import keeps its lists;
+- at most ``actors_per_client`` actors per *client* count towards one item within the window (its
+  strongest ones): a client is the sender of the edge's latest events, the publishable key and the
+  address, hashed (``graphrec.events.clients``). Secret-key and imported events carry no client and
+  count per actor: a shop's backend relays many real users from one address.
+
+The same rule ranks overall and per category, and every cold-start list reads these lists. The cache
+is rebuilt off the request path (a background task calls :meth:`CatalogCache.refresh`); requests read
+one immutable :class:`CatalogView` reference, so a refresh never blocks or tears a request.
 
 Catalogue upserts (``PUT /v1/items``) reach the view at once: the API passes what it wrote to
 :meth:`CatalogCache.apply`, which swaps in a copy with those items' titles, categories and links (the
@@ -20,6 +34,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from graphrec.events.clients import TRUSTED
 from graphrec.events.decay import DAY_MS, decay_weights
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import CatalogueItem, InteractionPage
@@ -79,19 +94,52 @@ class CatalogView:
         return out
 
 
+ACTOR_UNIT = 1.0  # the most one actor adds to an item's score: a click's weight in the default policy
+
+
+def actor_scores(edges: InteractionPage, *, as_of: int, half_life_days: float,
+                 actors_per_client: int | None = None, item_codes: np.ndarray | None = None) -> np.ndarray:
+    """What each edge (one actor, one item) adds to its item's trending score: its weight clipped to
+    ``[0, ACTOR_UNIT]``, decayed as of ``as_of``; zero for the edges past the ``actors_per_client``
+    strongest of one (item, client) pair. Edges with no client ("", or no ``clients`` column) are not
+    capped. ``item_codes``: the edges' items as integer codes, where the caller has them already.
+    Vectorised: one sort of the capped edges, no Python loop over edges."""
+    scores = decay_weights(np.clip(edges.weights, 0.0, ACTOR_UNIT), edges.last_ts, now_ms=as_of,
+                           half_life_days=half_life_days).astype(np.float64)
+    if actors_per_client is None or edges.clients is None or not len(scores):
+        return scores
+    capped = np.flatnonzero(edges.clients != TRUSTED)
+    if len(capped) <= actors_per_client:
+        return scores
+    if item_codes is None:
+        _, item_codes = np.unique(edges.item_ids.astype(str), return_inverse=True)
+    item = item_codes[capped]
+    clients, client = np.unique(edges.clients[capped].astype(str), return_inverse=True)
+    group = item.astype(np.int64) * len(clients) + client  # one code per (item, client)
+    order = np.lexsort((-scores[capped], group))  # by group, strongest actor first
+    grouped = group[order]
+    at = np.arange(len(order))
+    starts = np.maximum.accumulate(np.where(np.r_[True, grouped[1:] != grouped[:-1]], at, 0))
+    scores[capped[order[at - starts >= actors_per_client]]] = 0.0
+    return scores
+
+
 def rank_trending(edges: InteractionPage, *, as_of: int, half_life_days: float,
-                  categories: dict[str, tuple[str, ...]], keep: int = 2_000,
+                  categories: dict[str, tuple[str, ...]], keep: int = 2_000, actors_per_client: int | None = None,
                   ) -> tuple[list[tuple[str, float]], dict[str, list[tuple[str, float]]]]:
-    """Items by the decayed weight of ``edges`` as of ``as_of``, best first (ties by id), and the ``keep``
-    best per category: the trending lists. Pure, so an offline evaluation ranks a training split's
-    edges exactly as :func:`build_view` ranks the store's (``graphrec.experiments.new_users``)."""
-    totals: dict[str, float] = defaultdict(float)
+    """Items by the trending score of ``edges`` (module docstring) as of ``as_of``, best first (ties by id),
+    items scoring nothing left out, and the ``keep`` best per category: the trending lists. ``edges`` hold
+    one row per (actor, item), as the store's edges do. Pure, so an offline evaluation ranks a training
+    split's edges exactly as :func:`build_view` ranks the store's (``graphrec.experiments.new_users``)."""
+    ranked: list[tuple[str, float]] = []
     if len(edges.item_ids):
-        decayed = decay_weights(edges.weights, edges.last_ts, now_ms=as_of, half_life_days=half_life_days)
         uniq, inverse = np.unique(edges.item_ids.astype(str), return_inverse=True)
-        sums = np.bincount(inverse, weights=decayed.astype(np.float64), minlength=len(uniq))
-        totals = dict(zip(uniq.tolist(), sums.tolist(), strict=True))
-    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+        scores = actor_scores(edges, as_of=as_of, half_life_days=half_life_days, actors_per_client=actors_per_client,
+                              item_codes=inverse)
+        sums = np.bincount(inverse, weights=scores, minlength=len(uniq))
+        order = np.lexsort((uniq, -sums))
+        order = order[sums[order] > 0]
+        ranked = list(zip(uniq[order].tolist(), sums[order].tolist(), strict=True))
     by_cat: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for item, score in ranked:
         for cat in categories.get(item, ()):
@@ -101,8 +149,9 @@ def rank_trending(edges: InteractionPage, *, as_of: int, half_life_days: float,
 
 
 def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_days: float,
-               keep: int = 2_000) -> CatalogView:
-    """Read items and recent edges from the store into a new view (keeps the ``keep`` best per list)."""
+               keep: int = 2_000, actors_per_client: int | None = None) -> CatalogView:
+    """Read items and recent edges from the store into a new view (keeps the ``keep`` best per list);
+    ``actors_per_client``: the per-client cap of the module docstring (None: no cap)."""
     titles: dict[str, str | None] = {}
     categories: dict[str, tuple[str, ...]] = {}
     links: dict[str, Links] = {}
@@ -113,15 +162,15 @@ def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_
             categories[item_id] = tuple(cats)
             if item_links != NO_LINKS:
                 links[item_id] = item_links
-    edges = InteractionPage.concat(list(store.iter_interactions(since_ms=now_ms - int(window_days * DAY_MS))))
+    edges = InteractionPage.concat(list(store.iter_trending_edges(since_ms=now_ms - int(window_days * DAY_MS))))
     as_of = now_ms
     if not len(edges.item_ids):
         # Nothing in the window (traffic stopped, or a dataset from the past): rank all edges as of
         # the newest one, so new visitors still get the catalogue's best rather than nothing.
-        edges = InteractionPage.concat(list(store.iter_interactions()))
+        edges = InteractionPage.concat(list(store.iter_trending_edges()))
         as_of = int(edges.last_ts.max()) if len(edges.last_ts) else now_ms
     ranked, by_cat = rank_trending(edges, as_of=as_of, half_life_days=half_life_days, categories=categories,
-                                   keep=keep)
+                                   keep=keep, actors_per_client=actors_per_client)
     names = frozenset(c for cats in categories.values() for c in cats)
     return CatalogView(titles=titles, categories=categories, category_names=names,
                        popular=tuple(ranked[:keep]), popular_by_category={c: tuple(v) for c, v in by_cat.items()},
@@ -135,9 +184,10 @@ class CatalogCache:
     is the caller's policy (the API's ``graphrec.serving.refresh``).
     """
 
-    def __init__(self, *, window_days: float, half_life_days: float) -> None:
+    def __init__(self, *, window_days: float, half_life_days: float, actors_per_client: int | None = None) -> None:
         self.window_days = window_days
         self.half_life_days = half_life_days
+        self.actors_per_client = actors_per_client  # see the module docstring; None: no cap
         self.view = CatalogView()
         self._lock = threading.Lock()
         # Upserts applied while a refresh reads the store: the refresh may have read the store before
@@ -150,7 +200,7 @@ class CatalogCache:
             during = self._during_refresh = {}
         try:
             view = build_view(store, now_ms=int(time.time() * 1000), window_days=self.window_days,
-                              half_life_days=self.half_life_days)
+                              half_life_days=self.half_life_days, actors_per_client=self.actors_per_client)
         except BaseException:
             with self._lock:
                 self._during_refresh = None

@@ -3,8 +3,11 @@
 Why an outbox: a firing is recorded in the same SQLite file as the trigger states before any HTTP
 call, so a receiver that is down (or an API restart) delays a webhook but never loses it; delivery is
 at least once, and every delivery carries its outbox id (``X-Graphrec-Delivery``) so a receiver can
-drop repeats. Signature (Stripe's scheme): ``X-Graphrec-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of
-"<t>.<body>" with the shared secret>``; a receiver recomputes it and checks ``t`` is recent.
+drop repeats. Signature (Stripe's scheme, plus the delivery id): ``X-Graphrec-Signature: t=<unix
+s>,v2=<hex HMAC-SHA256 of "<t>.<delivery id>.<body>" with the shared secret>``; a receiver recomputes
+it and checks ``t`` is recent. The delivery id is signed because receivers drop repeats by it: were
+it outside the signature, a captured delivery could be replayed under a fresh id and pass as new.
+(``v1``, the signature without the id, is no longer sent.)
 
 :class:`TriggerWorker` is the API's background thread: the ingest pipeline marks the users whose
 events were just logged, the worker recomputes their profiles, evaluates the rules
@@ -28,6 +31,7 @@ import httpx
 from graphrec.behaviour.profiles import DAY_MS, build_profile
 from graphrec.behaviour.triggers import Firing, TriggerBook, TriggerRule
 from graphrec.events.log import EventLog, LoggedEvent, connect, create_tables
+from graphrec.events.tombstones import Tombstones
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +49,16 @@ CREATE INDEX IF NOT EXISTS webhook_due ON webhook_outbox (next_ms) WHERE deliver
 """
 
 
-def sign(secret: bytes, body: bytes, *, at_s: int) -> str:
-    """The ``X-Graphrec-Signature`` header value for ``body`` sent at ``at_s``."""
-    mac = hmac.new(secret, f"{at_s}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={at_s},v1={mac}"
+def sign(secret: bytes, body: bytes, *, delivery_id: str, at_s: int) -> str:
+    """The ``X-Graphrec-Signature`` header value for delivery ``delivery_id`` of ``body`` sent at ``at_s``."""
+    mac = hmac.new(secret, f"{at_s}.{delivery_id}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at_s},v2={mac}"
 
 
-def verify(secret: bytes, body: bytes, header: str, *, now_s: int, tolerance_s: int = 300) -> bool:
-    """What a receiver does: recompute the signature and refuse stale timestamps (replays)."""
+def verify(secret: bytes, body: bytes, header: str, *, delivery_id: str, now_s: int,
+           tolerance_s: int = 300) -> bool:
+    """What a receiver does: recompute the signature over the ``X-Graphrec-Delivery`` it got and refuse
+    stale timestamps (replays of the same delivery; a new id on an old delivery fails the signature)."""
     try:
         parts = dict(p.split("=", 1) for p in header.split(","))
         at_s = int(parts["t"])
@@ -60,7 +66,7 @@ def verify(secret: bytes, body: bytes, header: str, *, now_s: int, tolerance_s: 
         return False
     if abs(now_s - at_s) > tolerance_s:
         return False
-    return hmac.compare_digest(sign(secret, body, at_s=at_s), header)
+    return hmac.compare_digest(sign(secret, body, delivery_id=delivery_id, at_s=at_s), header)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +82,33 @@ class OutboxRow:
 class Outbox:
     """Queued webhook payloads in the SQLite file at ``path``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, tombstones: Tombstones | None = None) -> None:
         self.path = path
+        self.tombstones = tombstones
         create_tables(path, _SCHEMA)
 
-    def enqueue(self, payloads: Sequence[Mapping[str, object]], *, now_ms: int) -> None:
+    def enqueue(self, payloads: Sequence[Mapping[str, object]], *, now_ms: int) -> int:
+        """Queue the payloads, but none about a user erased since it fired (``user_id`` tombstoned at or
+        after ``at_ms``; checked in the insert's transaction). Returns rows queued."""
         with connect(self.path) as db:
-            db.executemany("INSERT INTO webhook_outbox (payload, next_ms) VALUES (?, ?)",
-                           [(json.dumps(p, sort_keys=True), now_ms) for p in payloads])
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                erased = self.tombstones.erased_at([str(p.get("user_id", "")) for p in payloads], db=db,
+                                                   now_ms=now_ms) if self.tombstones is not None else {}
+                rows = [(json.dumps(p, sort_keys=True), now_ms) for p in payloads
+                        if erased.get(str(p.get("user_id", "")), -1) < int(str(p.get("at_ms", now_ms)))]
+                db.executemany("INSERT INTO webhook_outbox (payload, next_ms) VALUES (?, ?)", rows)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def forget(self, actors: Sequence[str]) -> None:
+        """Erasure: every queued or delivered webhook about these users (their ids are in the payloads)."""
+        with connect(self.path) as db:
+            db.executemany("DELETE FROM webhook_outbox WHERE json_extract(payload, '$.user_id') = ?",
+                           [(a,) for a in actors])
 
     def claim_due(self, *, now_ms: int, lease_ms: int, limit: int = 50) -> list[OutboxRow]:
         """Rows due now, leased to this caller (their ``next_ms`` moves ``lease_ms`` ahead, so another
@@ -132,7 +157,7 @@ def deliver_due(outbox: Outbox, target: WebhookTarget, client: httpx.Client, *, 
     for row in outbox.claim_due(now_ms=now_ms, lease_ms=int(target.timeout_s * 2000)):
         body = row.payload.encode()
         headers = {"Content-Type": "application/json", "X-Graphrec-Delivery": str(row.id),
-                   "X-Graphrec-Signature": sign(target.secret, body, at_s=now_ms // 1000),
+                   "X-Graphrec-Signature": sign(target.secret, body, delivery_id=str(row.id), at_s=now_ms // 1000),
                    "User-Agent": "graphrec-webhooks"}
         try:
             response = client.post(target.url, content=body, headers=headers, timeout=target.timeout_s)
@@ -157,7 +182,8 @@ class TriggerWorker:
 
     def __init__(self, *, log: EventLog, rules: Sequence[TriggerRule], target: WebhookTarget,
                  categories: Callable[[], Mapping[str, Sequence[str]]], window_days: int = 30,
-                 tick_s: float = 0.25, clock: Callable[[], float] = time.time) -> None:
+                 tick_s: float = 0.25, clock: Callable[[], float] = time.time,
+                 tombstones: Tombstones | None = None) -> None:
         self.log = log
         self.rules = list(rules)
         self.target = target
@@ -165,8 +191,8 @@ class TriggerWorker:
         self.window_days = window_days
         self.tick_s = tick_s
         self.clock = clock
-        self.book = TriggerBook(log.path)
-        self.outbox = Outbox(log.path)
+        self.book = TriggerBook(log.path, tombstones=tombstones)
+        self.outbox = Outbox(log.path, tombstones=tombstones)
         self._dirty: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()

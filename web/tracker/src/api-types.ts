@@ -177,7 +177,7 @@ export interface paths {
         post?: never;
         /**
          * Delete User
-         * @description Erase the user: node, edges, embeddings, consent flag, seen-event records and event log (idempotent).
+         * @description Erase the user and their merged visitors everywhere: store, event log, feedback, model files (idempotent).
          */
         delete: operations["delete_user_v1_users__user_id__delete"];
         options?: never;
@@ -276,7 +276,7 @@ export interface paths {
         put?: never;
         /**
          * Report Impressions
-         * @description Record which items of a recommendation list were shown (for CTR, conversion and experiments).
+         * @description Record which items of a recommendation list were shown (publishable key: a user's with their user token).
          */
         post: operations["report_impressions_v1_impressions_post"];
         delete?: never;
@@ -357,7 +357,7 @@ export interface paths {
         put?: never;
         /**
          * Identify
-         * @description Move an anonymous visitor's history onto the user who signed in (idempotent).
+         * @description Move an anonymous visitor's history onto the user who signed in (idempotent; needs the user's token).
          */
         post: operations["identify_v1_identify_post"];
         delete?: never;
@@ -377,7 +377,7 @@ export interface paths {
         put?: never;
         /**
          * Visitor Consent
-         * @description Record a visitor's consent; a publishable key may only withdraw it (then their events get 403).
+         * @description Record a visitor's consent; a publishable key may only withdraw it (a user's: with their user token).
          */
         post: operations["visitor_consent_v1_consent_post"];
         delete?: never;
@@ -395,7 +395,7 @@ export interface paths {
         };
         /**
          * Popular Items
-         * @description Trending items (recency-decayed interaction weight), overall or in one category.
+         * @description Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one category.
          */
         get: operations["popular_items_v1_items_popular_get"];
         put?: never;
@@ -855,7 +855,7 @@ export interface components {
             available: boolean;
             /**
              * Item Id
-             * @description an id: 1-256 characters, no leading or trailing whitespace, no control characters and no '/' (NFC-normalised)
+             * @description an id: 1-256 characters, no leading or trailing whitespace, no control or invisible format characters and no '/' (NFC-normalised)
              */
             item_id: string;
         };
@@ -1407,7 +1407,7 @@ export interface components {
             anonymous_id: string | null;
             /**
              * Item Id
-             * @description an id: 1-256 characters, no leading or trailing whitespace, no control characters and no '/' (NFC-normalised)
+             * @description an id: 1-256 characters, no leading or trailing whitespace, no control or invisible format characters and no '/' (NFC-normalised)
              */
             item_id: string;
             /**
@@ -1533,7 +1533,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1542,8 +1542,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description events of users who withdrew consent (nothing written) */
+            /** @description events of users who withdrew consent, or (publishable key) events of users the user token is not for (nothing written) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description an event_id reused with different content, in the batch or against a recorded event (nothing written) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1634,8 +1643,17 @@ export interface operations {
                     "application/json": components["schemas"]["RecommendationsPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description a publishable key's user token is for another user (or the server verifies no user tokens) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1717,7 +1735,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecommendationsPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1790,7 +1808,7 @@ export interface operations {
                     "application/json": components["schemas"]["InteractionsPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1874,7 +1892,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1958,7 +1976,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2018,7 +2036,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2083,7 +2101,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProfilePublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2148,7 +2166,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProfilePublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2213,7 +2231,7 @@ export interface operations {
                     "application/json": components["schemas"]["NextActionPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2287,7 +2305,7 @@ export interface operations {
                     "application/json": components["schemas"]["NextActionPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2369,7 +2387,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2438,7 +2456,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExperimentsPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2498,7 +2516,7 @@ export interface operations {
                     "application/json": components["schemas"]["FeedbackPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2560,7 +2578,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2624,7 +2642,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2706,7 +2724,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2784,7 +2802,7 @@ export interface operations {
                     "application/json": components["schemas"]["PopularItemsPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2854,7 +2872,7 @@ export interface operations {
                     "application/json": components["schemas"]["SimilarItemsPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2932,7 +2950,7 @@ export interface operations {
                     "application/json": components["schemas"]["CategoriesPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2999,7 +3017,7 @@ export interface operations {
                     "application/json": components["schemas"]["ItemsPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3072,7 +3090,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3143,7 +3161,7 @@ export interface operations {
                     "application/json": components["schemas"]["ItemPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3227,7 +3245,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3296,7 +3314,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelPublic"];
                 };
             };
-            /** @description missing or invalid X-API-Key (or no keys configured) */
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
                     [name: string]: unknown;

@@ -1,5 +1,7 @@
 import type { components, paths } from "./api-types";
 import { normaliseId } from "./ids";
+import { namesUserToken, UserTokens } from "./token";
+import type { UserTokenSource } from "./token";
 
 export type RecommendedItem = components["schemas"]["RecommendedItemPublic"];
 export type Recommendations = components["schemas"]["RecommendationsPublic"];
@@ -39,6 +41,10 @@ export interface ClientOptions {
   endpoint: string;
   /** Publishable key (pk_...), sent as X-API-Key. Without one only local demo servers answer reads. */
   key?: string;
+  /** The signed-in user's token (X-User-Token on calls that name a user: their recommendations, their
+   * impressions): a string, or a function fetching one from the site's server, called when there is
+   * none for the user, when it expires, and once after a 401 that names it. */
+  userToken?: UserTokenSource | UserTokens;
   fetch?: typeof fetch;
 }
 
@@ -71,10 +77,19 @@ export interface Client {
 /** A small typed client for the recommendation reads (types generated from the OpenAPI document). */
 export function createClient(o: ClientOptions): Client {
   const base = o.endpoint.replace(/\/+$/, "");
+  const tokens = o.userToken instanceof UserTokens ? o.userToken : new UserTokens(o.userToken, () => Date.now());
   const get = async <T>(path: string, query: Record<string, string | number | boolean | null | undefined> = {},
-                        post?: unknown): Promise<T> => {
+                        post?: unknown, user?: string, retried = false): Promise<T> => {
     const f = o.fetch || (typeof fetch === "function" ? fetch : undefined);
     if (!f) throw new GraphrecError("no fetch in this environment", 0);
+    let token: string | undefined;
+    if (user !== undefined) {
+      try {
+        token = await tokens._get(user);
+      } catch (e) {
+        throw new GraphrecError(`userToken: ${e}`, 0);
+      }
+    }
     const qs = Object.keys(query)
       .filter((k) => query[k] !== undefined && query[k] !== null)
       .map((k) => `${k}=${encodeURIComponent(String(query[k]))}`)
@@ -82,6 +97,7 @@ export function createClient(o: ClientOptions): Client {
     let res: Response;
     try {
       const headers: Record<string, string> = o.key ? { "X-API-Key": o.key } : {};
+      if (token) headers["X-User-Token"] = token;
       res = await f(base + path + (qs ? `?${qs}` : ""), post === undefined ? { headers, credentials: "omit" } : {
         method: "POST", headers: { ...headers, "Content-Type": "application/json" }, credentials: "omit",
         body: JSON.stringify(post),
@@ -94,6 +110,10 @@ export function createClient(o: ClientOptions): Client {
       body = await res.json();
     } catch {
       /* not JSON */
+    }
+    if (!res.ok && user !== undefined && !retried && namesUserToken(res.status, body)) {
+      tokens._drop(); // expired or refused: once more with a fresh one
+      return get<T>(path, query, post, user, true);
     }
     if (!res.ok) {
       const ra = Number(res.headers.get("Retry-After"));
@@ -108,12 +128,13 @@ export function createClient(o: ClientOptions): Client {
     k: o.k ?? 10, explain: o.explain, cursor: o.cursor,
     exclude: o.exclude && o.exclude.length ? o.exclude.map((id) => normaliseId(id, "exclude")).join(",") : undefined,
   });
-  const recs = async (path: string, o: RecommendationOptions): Promise<Recommendations> => {
+  const recs = async (path: string, o: RecommendationOptions, user?: string): Promise<Recommendations> => {
     const q: Omit<RecQuery, "exclude"> & { exclude?: string } = { ...list(o), category: o.category, diversity: o.diversity, exclude_seen: o.excludeSeen };
-    return get<Recommendations>(path, q);
+    return get<Recommendations>(path, q, undefined, user);
   };
   return {
-    recommendations: async (userId, opts = {}) => recs(`/v1/users/${seg(userId, "user_id")}/recommendations`, opts),
+    recommendations: async (userId, opts = {}) =>
+      recs(`/v1/users/${seg(userId, "user_id")}/recommendations`, opts, normaliseId(userId, "user_id")),
     anonymousRecommendations: async (anonymousId, opts = {}) => recs(`/v1/anonymous/${seg(anonymousId, "anonymous_id")}/recommendations`, opts),
     similar: async (itemId, opts = {}) => get(`/v1/items/${seg(itemId, "item_id")}/similar`, list(opts)),
     popular: async (opts = {}) => get("/v1/items/popular", { ...list(opts), category: opts.category }),
@@ -124,10 +145,12 @@ export function createClient(o: ClientOptions): Client {
       return get("/v1/items", q);
     },
     item: async (itemId) => get(`/v1/items/${seg(itemId, "item_id")}`),
-    impressions: async (recommendationId, itemIds, who) => get("/v1/impressions", {}, {
-      recommendation_id: recommendationId, item_ids: itemIds.map((id) => normaliseId(id, "item_ids")),
-      ...("userId" in who ? { user_id: normaliseId(who.userId, "user_id") }
-                          : { anonymous_id: normaliseId(who.anonymousId, "anonymous_id") }),
-    }),
+    impressions: async (recommendationId, itemIds, who) => {
+      const user = "userId" in who ? normaliseId(who.userId, "user_id") : undefined;
+      return get("/v1/impressions", {}, {
+        recommendation_id: recommendationId, item_ids: itemIds.map((id) => normaliseId(id, "item_ids")),
+        ...(user !== undefined ? { user_id: user } : { anonymous_id: normaliseId((who as { anonymousId: string }).anonymousId, "anonymous_id") }),
+      }, user);
+    },
   };
 }

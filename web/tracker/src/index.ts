@@ -11,4 +11,5 @@ export { EVENT_TYPES, VALUE_RANGES, eventProblem } from "./events";
 export type { EventType, WireEvent, EventContext, Viewport } from "./events";
 export type { Op as QueuedOp } from "./outbox";
 export type { Env } from "./env";
+export type { UserTokenSource } from "./token";
 export const version = "0.1.0";

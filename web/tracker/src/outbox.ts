@@ -1,5 +1,7 @@
 import type { Env, Timer } from "./env";
 import type { WireEvent } from "./events";
+import { namesUserToken } from "./token";
+import type { UserTokens } from "./token";
 
 /** What waits to be sent: events, and the identity/consent calls that must follow them in order. */
 export type Op =
@@ -24,6 +26,8 @@ export interface OutboxOptions {
   flushInterval: number;
   debounce: number;
   maxBackoff: number;
+  /** The signed-in user's token, sent with every request that names a user_id. */
+  tokens?: UserTokens;
   warn(message: string, detail?: unknown): void;
   error(message: string, detail?: unknown): void;
 }
@@ -34,6 +38,9 @@ const SERVER_MAX_BATCH = 1000;
 const ROUTES = { e: "/v1/events", identify: "/v1/identify", consent: "/v1/consent" } as const;
 
 export const opId = (op: Op): string => (op.t === "e" ? op.e.event_id : op.id);
+
+/** The user a queued operation names (its request needs that user's token), or undefined. */
+const userOf = (op: Op): string | undefined => (op.t === "e" ? op.e.user_id : op.body.user_id);
 
 /** UTF-8 size of a string (the keepalive and beacon budgets count bytes). */
 const bytes = (s: string): number => (typeof TextEncoder !== "undefined" ? new TextEncoder().encode(s).length : s.length * 3);
@@ -63,6 +70,7 @@ export class Outbox {
   private _handed: Op[] = []; // in flight when the page went away: taken out of the queue, put back if it fails
   private _limit: number;
   private _closed = false;
+  private _tokenRetry: string | undefined; // the batch already retried once with a fresh user token
 
   constructor(private _env: Env, private _o: OutboxOptions) {
     this._limit = Math.min(_o.batchSize, SERVER_MAX_BATCH);
@@ -188,7 +196,8 @@ export class Outbox {
     const out: Op[] = [];
     let size = 12;
     for (const op of q) {
-      if (op.t !== "e" || out.length >= this._limit) break;
+      // one user per batch: a user token stands for one user
+      if (op.t !== "e" || out.length >= this._limit || userOf(op) !== userOf(head)) break;
       const n = bytes(JSON.stringify(op.e)) + 1;
       if (out.length && size + n > BODY_BUDGET) break;
       size += n;
@@ -218,6 +227,18 @@ export class Outbox {
       const { url, body } = this._body(batch);
       const headers: Record<string, string> = { "Content-Type": "application/json" };
       if (this._o.key) headers["X-API-Key"] = this._o.key;
+      const user = userOf(batch[0]!);
+      const tokens = user !== undefined ? this._o.tokens : undefined;
+      let tokenless = false; // the site's token source failed: retried later like a network error
+      if (tokens) {
+        try {
+          const token = await tokens._get(user!);
+          if (token) headers["X-User-Token"] = token;
+        } catch (e) {
+          tokenless = true;
+          this._o.warn("graphrec: userToken failed", e);
+        }
+      }
       // keepalive lets the request outlive the page; older Chromium refuses it with a CORS
       // preflight, so a retry goes without it.
       const keepalive = !s.fails && bytes(body) < BODY_BUDGET;
@@ -225,7 +246,7 @@ export class Outbox {
       this._keepalive = keepalive;
       let res: Response | undefined;
       try {
-        res = await f(url, { method: "POST", headers, body, keepalive, credentials: "omit" });
+        if (!tokenless) res = await f(url, { method: "POST", headers, body, keepalive, credentials: "omit" });
       } catch {
         /* network error, CORS refusal, offline: retried */
       } finally {
@@ -236,6 +257,7 @@ export class Outbox {
       this._handed = [];
       const st = res ? res.status : 0;
       if (st >= 200 && st < 300) {
+        this._tokenRetry = undefined;
         this._remove(ids, { next: 0, fails: 0 });
         continue;
       }
@@ -255,13 +277,20 @@ export class Outbox {
         this._limit = Math.ceil(batch.length / 2);
         continue;
       }
-      // Refused for good (422 invalid, 403 consent withdrawn, 401 key, ...): never retried.
       let detail: unknown = null;
       try {
         detail = await res.json();
       } catch {
         /* no JSON body */
       }
+      // A 401 naming the user token (expired, or none): once more with a fresh one from the source.
+      if (tokens && namesUserToken(st, detail) && this._tokenRetry !== opId(batch[0]!)) {
+        this._tokenRetry = opId(batch[0]!);
+        tokens._drop();
+        this._restore(handed);
+        continue;
+      }
+      // Refused for good (422 invalid, 403 consent withdrawn, 401 key, ...): never retried.
       const rows = detail && Array.isArray((detail as { detail?: unknown }).detail) ? ((detail as { detail: unknown[] }).detail as { index?: unknown }[]) : [];
       const bad = new Set<string>();
       if (batch[0]!.t === "e" && (st === 422 || st === 403)) {
@@ -277,7 +306,9 @@ export class Outbox {
   /**
    * Page is going away: hands queued events to navigator.sendBeacon (key in the query string,
    * text/plain JSON body), stopping at the first identify/consent call so that order holds. Not
-   * while the server asked to wait (Retry-After): those stay queued for the next visit.
+   * while the server asked to wait (Retry-After): those stay queued for the next visit. Events of a
+   * signed-in user carry the cached user token as ?user_token= (a beacon cannot set headers nor wait
+   * for a fetch); without a usable one they stay queued too.
    *
    * A keepalive request in flight is handed over too: the browser delivers it after the page is
    * gone, as it does a beacon, and the page will never read its answer. Left queued, its events
@@ -292,9 +323,13 @@ export class Outbox {
     const b = this._env.sendBeacon;
     if (b && s.q.length && !(s.next && this._env.now() < s.next)) {
       const q = s.q.filter((op) => !inFlight.has(opId(op)));
-      const url = this._o.endpoint + ROUTES.e + (this._o.key ? `?key=${encodeURIComponent(this._o.key)}` : "");
+      const base = this._o.endpoint + ROUTES.e + (this._o.key ? `?key=${encodeURIComponent(this._o.key)}` : "");
       for (let i = 0; i < q.length && q[i]!.t === "e"; ) {
         const batch = this._take(q.slice(i));
+        const user = userOf(batch[0]!);
+        const token = user !== undefined && this._o.tokens ? this._o.tokens._peek(user) : undefined;
+        if (user !== undefined && this._o.tokens && !token) break;
+        const url = token ? `${base}${base.includes("?") ? "&" : "?"}user_token=${encodeURIComponent(token)}` : base;
         let ok = false;
         try {
           ok = b(url, this._body(batch).body);

@@ -9,6 +9,8 @@ import type { EventContext, EventType, WireEvent } from "./events";
 import { idProblem } from "./ids";
 import { Outbox } from "./outbox";
 import type { Op } from "./outbox";
+import { UserTokens } from "./token";
+import type { UserTokenSource } from "./token";
 
 export interface TrackerOptions {
   /** API base URL, e.g. "https://api.example.com" (the tracker appends /v1/...). */
@@ -19,6 +21,15 @@ export interface TrackerOptions {
   requireConsent?: boolean;
   /** A known user from the start (same as calling identify()). */
   userId?: string;
+  /**
+   * The signed-in user's token, minted by the site's server (the publishable key may name a user_id
+   * only with that user's token): a string, or `(userId) => Promise<string>` fetching one. The
+   * function is called when there is no token for the current user, when it expires within a minute,
+   * and once after a 401 that names it; the token goes as X-User-Token on every request that names
+   * the user, and as ?user_token= on beacons (a user's events wait for the next page when no
+   * unexpired token is at hand).
+   */
+  userToken?: UserTokenSource;
   /** A `view` of the page's item on load and on each SPA route change. Default true. */
   pageViews?: boolean;
   /** Follow SPA route changes (history.pushState/replaceState wrappers and popstate). Default true. */
@@ -78,6 +89,7 @@ export class Tracker {
   private _outbox: Outbox;
   private _engagement: Engagement;
   private _client: Client;
+  private _tokens: UserTokens;
   private _state: ConsentState;
   private _aid: string | undefined;
   private _uid: string | undefined;
@@ -94,6 +106,7 @@ export class Tracker {
     const env = (this._env = defaultEnv(o.env));
     const p = (this._p = o.storagePrefix || "graphrec");
     const endpoint = o.endpoint.replace(/\/+$/, "");
+    const tokens = (this._tokens = new UserTokens(o.userToken, () => env.now()));
     this._outbox = new Outbox(env, {
       endpoint,
       key: o.key,
@@ -104,10 +117,11 @@ export class Tracker {
       flushInterval: o.flushInterval ?? 5000,
       debounce: o.debounce ?? 1000,
       maxBackoff: o.maxBackoff || 300000,
+      tokens: o.userToken !== undefined ? tokens : undefined,
       warn: (m, d) => this._warn(m, d),
       error: (m, d) => (o.onError ? o.onError(m, d) : env.log.error(m, d)),
     });
-    this._client = createClient({ endpoint, key: o.key, fetch: env.fetch });
+    this._client = createClient({ endpoint, key: o.key, userToken: tokens, fetch: env.fetch });
     const itemSelector = o.itemSelector || "[data-item-id]";
     this._engagement = new Engagement(
       env,
@@ -246,6 +260,7 @@ export class Tracker {
   /** Logout: forgets the user and starts a new anonymous visitor (nothing links the two). */
   reset(): void {
     this._uid = this._aid = this._sess = undefined;
+    this._tokens._drop();
     this._store("user_id", null);
     this._store("anonymous_id", null);
     this._store("session", null);

@@ -7,12 +7,13 @@ import { bundles, gzipSize } from "../scripts/build.mjs";
 // @ts-expect-error plain JS build script
 import { generate } from "../scripts/gen-types.mjs";
 
-const LIMIT = 8 * 1024;
+// 8 kB until user tokens (issue 25: the token cache, its refresh and one retry on a 401) added ~0.6 kB
+const LIMIT = 9 * 1024;
 let built: Promise<Record<string, string>> | undefined;
 const bundlesOnce = (): Promise<Record<string, string>> => (built ??= bundles());
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 
-test("bundle: both builds stay under 8 kB min+gzip; the IIFE is one line", async () => {
+test("bundle: both builds stay under 9 kB min+gzip; the IIFE is one line", async () => {
   const out = await bundlesOnce();
   for (const [name, text] of Object.entries(out)) {
     const gz = gzipSize(text);

@@ -76,21 +76,24 @@ RETURN sum(size(xs))""",
     UPSERT_INTERACTIONS_GUARDED=f"{ledger_claim(DIALECT)}\nWITH l\n{UPSERT_DELTAS}",
     # One query, hence one atomic (and, embedded, fsynced) write: the batch is applied only when
     # none of its event keys was seen and none of its users withdrew consent; otherwise nothing is
-    # written and the offending keys / users come back so the caller can drop them and retry.
+    # written and the offending keys / users come back so the caller can drop them and retry, with
+    # the matched records' [keys, fingerprints] (each record once) so it can tell retries from
+    # conflicting reuses of a key.
     # FOREACH keeps the row alive when the batch is refused.
     UPSERT_INTERACTIONS_ONCE=f"""UNWIND $keys AS k
 OPTIONAL MATCH (x:EventKeys) WHERE k IN x.keys
-WITH collect(CASE WHEN x IS NULL THEN NULL ELSE k END) AS existing
+WITH collect(CASE WHEN x IS NULL THEN NULL ELSE k END) AS existing,
+     collect(DISTINCT CASE WHEN x.fps IS NULL THEN NULL ELSE [x.keys, x.fps] END) AS records
 UNWIND $users AS uid
 OPTIONAL MATCH (u:User {{id: uid}}) WHERE u.consent = false
-WITH existing, collect(u.id) AS refused
-WITH existing, refused, size(existing) = 0 AND size(refused) = 0 AS ok
+WITH existing, records, collect(u.id) AS refused
+WITH existing, records, refused, size(existing) = 0 AND size(refused) = 0 AS ok
 FOREACH (g IN CASE WHEN ok THEN $groups ELSE [] END |
-  CREATE (:EventKeys {{user: g.u, keys: g.keys, at: $now}}))
+  CREATE (:EventKeys {{user: g.u, keys: g.keys, fps: g.fps, at: $now}}))
 FOREACH (r IN CASE WHEN ok THEN $rows ELSE [] END |
 {APPLY_DELTA}
 )
-RETURN ok, existing, refused""",
+RETURN ok, existing, refused, records""",
     CREATE_ITEM_VECTOR_INDEX=_vector_index("Item"),
     CREATE_USER_VECTOR_INDEX=_vector_index("User"),
     DROP_ITEM_VECTOR_INDEX="DROP VECTOR INDEX FOR (n:Item) ON (n.embedding)",

@@ -75,12 +75,15 @@ RETURN options.indexConfig['vector.dimensions'] AS dim, state,
     # The exactly-once event write is one transaction: these two decide; if both come back empty,
     # RECORD_EVENT_IDS and UPSERT_INTERACTIONS write. A concurrent writer recording the same key
     # loses on the EventId.key uniqueness constraint.
-    EXISTING_EVENT_IDS="UNWIND $keys AS key\nMATCH (x:EventId {key: key})\nRETURN collect(x.key) AS existing",
+    # The keys already seen, and the content fingerprint of those recorded with one.
+    EXISTING_EVENT_IDS="""UNWIND $keys AS key
+MATCH (x:EventId {key: key})
+RETURN collect(x.key) AS existing, collect(CASE WHEN x.fp IS NULL THEN NULL ELSE [x.key, x.fp] END) AS fps""",
     REFUSING_USERS="""UNWIND $users AS uid
 MATCH (u:User {id: uid})
 WHERE u.consent = false
 RETURN collect(u.id) AS refused""",
-    RECORD_EVENT_IDS="UNWIND $keys AS k\nCREATE (:EventId {key: k.k, user: k.u, at: $now})",
+    RECORD_EVENT_IDS="UNWIND $keys AS k\nCREATE (:EventId {key: k.k, user: k.u, fp: k.f, at: $now})",
     # Batched so a large graph is not deleted in one huge transaction; needs an auto-commit
     # transaction (session.run), not execute_query/execute_write. Deleting twice is harmless.
     CLEAR="MATCH (n)\nCALL (n) {\n  DETACH DELETE n\n} IN TRANSACTIONS OF 10000 ROWS",

@@ -69,11 +69,14 @@ SET {user}.degree = coalesce({user}.degree, 0) + {change},
 
 
 # One pre-aggregated delta row ``r`` applied: its user, its item, its edge. An item an event creates
-# is `provisional` until a catalogue (the catalogue API, an import's item file) describes it.
+# is `provisional` until a catalogue (the catalogue API, an import's item file) describes it. The
+# edge's `client` is the sender of its latest events ("" for a trusted one): trending counts at most
+# a few actors per sender (graphrec.recommend.popular).
 APPLY_DELTA = f"""MERGE (u:User {{id: r.u}})
 MERGE (i:Item {{id: r.i}})
 ON CREATE SET i.provisional = true
-{merge_edge("u", "i", "e", DELTA_ROW)}"""
+{merge_edge("u", "i", "e", DELTA_ROW)},
+    e.client = r.k"""
 
 # What the catalogue API stores on an item, besides its id and its categories.
 ITEM_FIELDS: tuple[str, ...] = ("title", "url", "image_url", "price", "currency", "available")
@@ -204,7 +207,8 @@ def _merge_users(d: Dialect) -> str:
     # not the source has edges. Run again it finds no records and no source and changes nothing.
     move = d.subquery("src, dst", f"""MATCH (src)-[e:INTERACTED]->(i:Item)
 {merge_edge("dst", "i", "f", edge_aggregates("e"),
-            item_degree_extra=" - (CASE WHEN e.weight > 0 THEN 1 ELSE 0 END)")}
+            item_degree_extra=" - (CASE WHEN e.weight > 0 THEN 1 ELSE 0 END)")},
+    f.client = coalesce(e.client, f.client)
 RETURN count(f) AS moved""")
     return f"""MATCH (x:{d.event_label} {{user: $src}})
 SET x.user = $dst
@@ -257,6 +261,7 @@ class Statements:
     PAGE_ITEMS: LiteralString
     PAGE_USER_IDS: LiteralString
     EDGES_OF_USERS: LiteralString
+    TRENDING_EDGES_OF_USERS: LiteralString
     EDGE_AGGREGATES_OF_USERS: LiteralString
     SET_INTERACTION_WEIGHTS: LiteralString
     RECOUNT_ITEM_DEGREES: LiteralString
@@ -349,6 +354,18 @@ RETURN i.id, i.title, c.name, i.url, i.image_url, i.price, i.currency""",
 MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)
 WHERE e.last_ts >= $since
 RETURN uid, i.id, e.weight, e.last_ts""",
+        # What may count towards trending: edges of items a catalogue described (an event alone makes an
+        # item provisional, and anyone can send events), and edges a trusted sender wrote (an import, the
+        # shop's backend with a secret key: an events-only import still has its trending lists), with
+        # each edge's sender ("" before senders were recorded, or a trusted one). The item filter comes
+        # after a WITH: FalkorDB otherwise starts from a scan of every item (5.6 s instead of 13 ms for
+        # 200 users' edges).
+        "TRENDING_EDGES_OF_USERS": """UNWIND $ids AS uid
+MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)
+WHERE e.last_ts >= $since
+WITH uid, i, e
+WHERE i.provisional IS NULL OR coalesce(e.client, '') = ''
+RETURN uid, i.id, e.weight, e.last_ts, coalesce(e.client, '')""",
         "EDGE_AGGREGATES_OF_USERS": """UNWIND $ids AS uid
 MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)
 RETURN uid, i.id, properties(e)

@@ -1,0 +1,138 @@
+"""Issue 25, point 4: bounded waits on a hung store (SIGSTOP: it accepts connections, answers nothing).
+
+Before: the first write got its 503 after 20 s, writes queued behind it got a 202 after up to 39 s
+(when the store came back), and sixteen stuck writes filled the request slots so every read
+answered 503. Now, against a real ``graphrec serve`` over a real embedded store: every write sent
+while the store is stopped is answered 503 with ``Retry-After`` while it is still stopped (its
+deadline is a fraction of the stop), reads are never refused (they degrade), and after the store
+comes back every batch the clients then retry is applied exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from graphrec.graph.embedded import EmbeddedServer
+from tests.live_api import free_port, start_api, stop_api
+
+STARTED_MS = int(time.time() * 1000)
+KEY = "hung-store-key"
+DEADLINE_S = 2.0
+STOPPED_S = 5 * DEADLINE_S
+WRITERS = 24  # more than the 16 write slots: some are refused as busy, none waits past its deadline
+READERS = 4
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    store_dir = tmp_path / "store"
+    port = free_port()
+    proc = start_api({"GRAPHREC_GRAPH_URI": f"embedded:{store_dir}", "GRAPHREC_FALKORDB_GRAPH": "hung",
+                      "GRAPHREC_DATA_DIR": str(tmp_path), "GRAPHREC_API_KEYS": KEY,
+                      "GRAPHREC_REQUEST_DEADLINE_S": str(DEADLINE_S), "GRAPHREC_STORE_CHECK_S": "0.5",
+                      "GRAPHREC_HISTORY_TIMEOUT_S": "0.3", "GRAPHREC_POPULAR_TTL_S": "0.5",
+                      "GRAPHREC_MODEL_POLL_S": "0.5",
+                      "GRAPHREC_RATE_LIMIT_PER_S": "100000", "GRAPHREC_RATE_LIMIT_BURST": "100000",
+                      "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000"}, port, log=tmp_path / "api.log")
+    try:
+        yield f"http://127.0.0.1:{port}", store_dir
+    finally:
+        stop_api(proc)
+        EmbeddedServer(store_dir).stop()
+
+
+def _batch(n: int) -> dict[str, object]:
+    now = STARTED_MS  # a retried batch must be the same content, or it is an idempotency conflict (409)
+    return {"events": [{"event_id": f"w{n}-{k}", "user_id": f"u{n % 5}", "item_id": f"i{n}-{k}", "type": "click",
+                        "timestamp": now} for k in range(5)]}
+
+
+def _wait_for(check: object, what: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} within {timeout_s:g} s")
+
+
+@pytest.mark.slow
+def test_a_hung_store_answers_writes_503_in_time_and_never_refuses_reads(api: tuple[str, Path]) -> None:
+    base, store_dir = api
+    with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60) as c:
+        assert c.post("/v1/events", json=_batch(1000)).status_code == 202
+        _wait_for(lambda: c.get("/v1/items/popular").json()["count"] > 0, "trending lists are built")
+
+        info = EmbeddedServer(store_dir).info()
+        assert info is not None
+        writes: list[tuple[int, str | None, bool]] = []  # status, Retry-After, answered while stopped
+        reads: Counter[int] = Counter()
+        errors: list[BaseException] = []
+        stopped = threading.Event()
+        lock = threading.Lock()
+
+        def writer(n: int) -> None:
+            try:
+                with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60) as w:
+                    r = w.post("/v1/events", json=_batch(n))
+                    with lock:
+                        writes.append((r.status_code, r.headers.get("Retry-After"), stopped.is_set()))
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the test thread
+                errors.append(exc)
+
+        def reader() -> None:
+            try:
+                with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60) as rd:
+                    while stopped.is_set():
+                        status = rd.get("/v1/users/u1/recommendations", params={"k": 5}).status_code
+                        with lock:
+                            reads[status] += 1
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        os.kill(info.pid, signal.SIGSTOP)
+        stopped.set()
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+        threads += [threading.Thread(target=reader) for _ in range(READERS)]
+        try:
+            for t in threads:
+                t.start()
+            time.sleep(STOPPED_S)
+        finally:
+            stopped.clear()
+            os.kill(info.pid, signal.SIGCONT)
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads), "a client never got an answer"
+        if errors:
+            raise errors[0]
+
+        assert len(writes) == WRITERS
+        assert all(status == 503 and retry is not None and int(retry) >= 1 for status, retry, _ in writes), writes
+        # the whole point: answered at their deadline, not when the store came back
+        assert all(answered_while_stopped for *_, answered_while_stopped in writes), writes
+        assert sum(reads.values()) > 0 and set(reads) == {200}, reads
+
+        # once back, the clients' retries are applied, each batch exactly once
+        _wait_for(lambda: c.post("/v1/events", json=_batch(0)).status_code == 202, "the store is back")
+        applied = 5
+        for n in range(1, WRITERS):
+            r = c.post("/v1/events", json=_batch(n))
+            assert r.status_code == 202, r.text
+            applied += r.json()["applied"]
+        # a write the store took before the deadline answered (it finished after SIGCONT) is a duplicate
+        # now, never a second count: every event id is in the store once
+        total = 0
+        for user in range(5):
+            page = c.get(f"/v1/users/u{user}/interactions").json()
+            total += sum(e["count"] for e in page["data"])
+        assert total == 5 * (WRITERS + 1), (total, applied)
