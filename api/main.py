@@ -44,7 +44,7 @@ from api.routers import (
     users,
     visitors,
 )
-from api.shedding import ConcurrencyLimit
+from api.shedding import Admission, ConcurrencyLimit
 from api.storefront import install_storefront
 from graphrec.config import Settings, publishable_origins_problem
 from graphrec.events.policy import load_policy
@@ -95,9 +95,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app, *events.BODY_MODELS)
-    app.add_middleware(ConcurrencyLimit, limit=s.max_concurrency, write_limit=s.max_write_concurrency,
-                       metrics=metrics, retry_after_s=1, deadline_s=s.request_deadline_s,
-                       on_deadline=functools.partial(_past_deadline, app))
+    # the protocol of api.server sheds reads over budget before they reach the app: same counters
+    app.state.admission = admission = Admission(read_limit=s.max_concurrency, write_limit=s.max_write_concurrency,
+                                                metrics=metrics, retry_after_s=1)
+    app.add_middleware(ConcurrencyLimit, limit=s.max_concurrency, metrics=metrics, admission=admission,
+                       deadline_s=s.request_deadline_s, on_deadline=functools.partial(_past_deadline, app))
     # outside the limit: a body is read (and its key checked) before the request takes a slot
     app.add_middleware(RequestGuard, settings=s, authenticate=key_before_body)
     install_observability(app, metrics)  # outside the limit: shed requests are logged and counted too

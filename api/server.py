@@ -8,6 +8,12 @@ connection, armed when it opens and when a new request starts, disarmed when the
 complete; past it the connection gets a 408 and is closed. (Bodies have their own deadline in
 :mod:`api.request_guard`.)
 
+The same protocol sheds reads: a GET or HEAD that finds the worker's read budget full
+(:class:`api.shedding.Admission`) is answered 503 with ``Retry-After`` from canned bytes as soon as its
+headers are parsed, without any ASGI work; under a hammering burst refusals then cost a tenth of
+what they did, and the accepted requests keep the CPU (see :mod:`api.shedding`). Such an answer
+carries the CORS headers a browser needs to read it, and no ``X-Request-ID``.
+
 ``graphrec serve`` (one worker or several) runs the API through :func:`server_config`; the bare
 ``uvicorn api.main:create_worker_app --factory`` form works too, without the header deadline.
 """
@@ -15,11 +21,15 @@ complete; past it the connection gets a 408 and is closed. (Bodies have their ow
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
+from collections.abc import Iterable
 from typing import Any
 
+import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.shedding import EXEMPT, Admission
 from graphrec.config import Settings
 
 _TIMEOUT_BODY = b'{"detail": "the request headers did not arrive in time"}'
@@ -27,8 +37,50 @@ _TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application
                      b"content-length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
 
 
-def http_protocol(header_timeout_s: float) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with a ``header_timeout_s`` deadline on each request's headers."""
+# a client that lets this many bytes of answers pile up unread (pipelined requests it never reads the
+# answers of) is closed rather than buffered for
+_UNREAD_LIMIT = 65_536
+_SHEDDABLE_METHODS = (b"GET", b"HEAD")
+
+
+class _Answered:
+    """Stands in for uvicorn's request cycle when the protocol answered the request itself: complete,
+    so the parser's later callbacks for that request (body, end) are ignored, as for any answered one."""
+
+    response_complete = True
+    keep_alive = False
+    disconnected = False
+
+    def __init__(self) -> None:
+        self.message_event = asyncio.Event()
+
+
+def _cors_header(origin: bytes | None, allowed: frozenset[bytes]) -> bytes:
+    """What Starlette's CORS middleware adds to a simple response, for the protocol's own answers."""
+    if origin is None or not allowed:
+        return b""
+    if b"*" in allowed:
+        value = b"*"
+    elif origin in allowed:
+        value = origin + b"\r\nvary: Origin"
+    else:
+        return b""
+    return (b"access-control-allow-origin: " + value
+            + b"\r\naccess-control-expose-headers: X-Request-ID, Retry-After\r\n")
+
+
+def _busy_response(admission: Admission, cors: bytes, keep_alive: bool) -> bytes:
+    headers, body = admission.busy_reads
+    lines = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    return (b"HTTP/1.1 503 Service Unavailable\r\n" + lines + cors
+            + (b"" if keep_alive else b"connection: close\r\n") + b"\r\n" + body)
+
+
+def http_protocol(header_timeout_s: float, admission: Admission | None = None,
+                  cors_origins: Iterable[str] = ()) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with a ``header_timeout_s`` deadline on each request's headers and,
+    given the worker's ``admission``, reads shed before they reach the app."""
+    allowed = frozenset(o.encode("latin-1") for o in cors_origins)
 
     class HeaderDeadlineProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
@@ -60,7 +112,32 @@ def http_protocol(header_timeout_s: float) -> type[HttpToolsProtocol]:
 
         def on_headers_complete(self) -> None:
             self._disarm()
+            if admission is not None and admission.reads_full() and self._sheddable():
+                self._shed(admission)
+                return
             super().on_headers_complete()
+
+        def _sheddable(self) -> bool:
+            if self.cycle is not None and not self.cycle.response_complete:
+                return False  # pipelined behind a request in progress: uvicorn queues it, the app decides
+            if self.parser.get_method() not in _SHEDDABLE_METHODS or self.parser.should_upgrade():
+                return False
+            path = httptools.parse_url(self.url).path.decode("ascii", "replace")
+            return (urllib.parse.unquote(path) if "%" in path else path) not in EXEMPT
+
+        def _shed(self, admission: Admission) -> None:
+            admission.refuse_read()
+            keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+            origin = next((value for name, value in self.headers if name == b"origin"), None)
+            self.transport.write(_busy_response(admission, _cors_header(origin, allowed), keep_alive))
+            if self.cycle is None:  # the connection's first request
+                self.cycle = _Answered()  # type: ignore[assignment]
+            if self.transport.get_write_buffer_size() > _UNREAD_LIMIT:
+                self.transport.abort()  # close() would wait for the unread answers to drain: for ever
+            elif not keep_alive:
+                self.transport.close()
+            else:
+                self.on_response_complete()  # as uvicorn does after a response: keep-alive timer, next request
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -71,6 +148,9 @@ def http_protocol(header_timeout_s: float) -> type[HttpToolsProtocol]:
 
 def server_config(app: Any, settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
                   log_level: str | None = None) -> uvicorn.Config:
-    """The uvicorn configuration every ``graphrec serve`` worker runs under."""
-    return uvicorn.Config(app, host=host, port=port, http=http_protocol(settings.header_timeout_s), log_config=None,
+    """The uvicorn configuration every ``graphrec serve`` worker runs under (``app.state.admission``,
+    set by :func:`api.main.create_app`, lets the protocol shed reads)."""
+    protocol = http_protocol(settings.header_timeout_s, getattr(app.state, "admission", None),
+                             settings.cors_origin_list)
+    return uvicorn.Config(app, host=host, port=port, http=protocol, log_config=None,
                           access_log=False, log_level=log_level or settings.log_level)

@@ -17,6 +17,14 @@ id, and a cancelled request never cancels a store write that already started). A
 deadline also tells ``on_deadline`` (the API marks the store as suspect: later requests stop
 waiting for it until the watchdog's probe answers again).
 
+Why the HTTP protocol sheds reads too: under a hammering burst (300 connections that retry at once)
+the CPU went to refusing, not serving. Every refusal ran the whole middleware stack, and the event
+loop serves ready sockets in turn, so each step of an accepted request waited behind hundreds of
+refusals: accepted p99 0.62 s. :class:`Admission` holds the counters, so the protocol of
+:mod:`api.server` answers a read that finds the read budget full with canned bytes, before any ASGI
+work (about a tenth of the cost); this middleware still refuses whatever reaches it over budget
+(writes, the first request of a pipeline, servers run without our protocol).
+
 Operations routes (health, readiness, metrics) are neither bounded nor shed, so an overloaded
 worker can still be observed.
 """
@@ -41,26 +49,46 @@ def _json_answer(status: int, detail: str, retry_after_s: int) -> tuple[list[tup
             (b"content-length", str(len(body)).encode())], body
 
 
+class Admission:
+    """One worker's requests in flight and its two budgets, shared by :class:`ConcurrencyLimit` and
+    the HTTP protocol (one event loop per worker: plain counters, no lock)."""
+
+    def __init__(self, *, read_limit: int, write_limit: int, metrics: Metrics, retry_after_s: int = 1) -> None:
+        self.read_limit = read_limit
+        self.write_limit = write_limit
+        self.metrics = metrics
+        self.retry_after_s = retry_after_s
+        self.reads = 0
+        self.writes = 0
+        self.busy_reads = _json_answer(
+            503, f"server busy: {read_limit} requests in flight on this worker; retry shortly", retry_after_s)
+        self.busy_writes = _json_answer(
+            503, f"server busy: {write_limit} writes in flight on this worker; retry shortly", retry_after_s)
+
+    def reads_full(self) -> bool:
+        return self.reads >= self.read_limit
+
+    def refuse_read(self) -> None:
+        """Count a read refused before it reached the app (the protocol's shedding)."""
+        self.metrics.shed.labels("concurrency").inc()
+
+
 class ConcurrencyLimit:
     """Pure ASGI middleware (counters and one timer per request, no task): cheap enough to sit on
     every request. ``limit`` bounds reads in flight, ``write_limit`` writes; ``deadline_s`` bounds
-    how long an admitted request may take before it is answered 503."""
+    how long an admitted request may take before it is answered 503. Pass the worker's
+    ``admission`` to share its counters with the protocol; without one the middleware keeps its own."""
 
     def __init__(self, app: ASGIApp, *, limit: int, metrics: Metrics, retry_after_s: int = 1,
                  write_limit: int | None = None, deadline_s: float | None = None,
-                 on_deadline: Callable[[Scope], object] | None = None) -> None:
+                 on_deadline: Callable[[Scope], object] | None = None,
+                 admission: Admission | None = None) -> None:
         self.app = app
-        self.limit = limit
-        self.write_limit = limit if write_limit is None else write_limit
+        self.admission = admission or Admission(read_limit=limit, write_limit=limit if write_limit is None
+                                                else write_limit, metrics=metrics, retry_after_s=retry_after_s)
         self.metrics = metrics
         self.deadline_s = deadline_s
         self.on_deadline = on_deadline
-        self.in_flight = 0  # reads
-        self.writes_in_flight = 0
-        self._busy = _json_answer(503, f"server busy: {limit} requests in flight on this worker; retry shortly",
-                                  retry_after_s)
-        self._busy_writes = _json_answer(
-            503, f"server busy: {self.write_limit} writes in flight on this worker; retry shortly", retry_after_s)
         self._late = _json_answer(
             503, f"the request was not answered within {deadline_s:g} s (the graph store is slow or unavailable); "
             "retry later (a retried event batch is applied once)" if deadline_s else "", retry_after_s)
@@ -70,15 +98,15 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
             return
         write = scope["method"] not in READ_METHODS
-        # one event loop per worker: no lock needed between awaits
-        if (self.writes_in_flight >= self.write_limit) if write else (self.in_flight >= self.limit):
+        a = self.admission  # one event loop per worker: no lock needed between awaits
+        if (a.writes >= a.write_limit) if write else a.reads_full():
             self.metrics.shed.labels("concurrency").inc()
-            await _send_answer(send, *(self._busy_writes if write else self._busy))
+            await _send_answer(send, *(a.busy_writes if write else a.busy_reads))
             return
         if write:
-            self.writes_in_flight += 1
+            a.writes += 1
         else:
-            self.in_flight += 1
+            a.reads += 1
         try:
             if self.deadline_s is None:
                 await self.app(scope, receive, send)
@@ -86,9 +114,18 @@ class ConcurrencyLimit:
                 await self._within_deadline(scope, receive, send)
         finally:
             if write:
-                self.writes_in_flight -= 1
+                a.writes -= 1
             else:
-                self.in_flight -= 1
+                a.reads -= 1
+
+    @property
+    def in_flight(self) -> int:
+        """Reads in flight."""
+        return self.admission.reads
+
+    @property
+    def writes_in_flight(self) -> int:
+        return self.admission.writes
 
     async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False

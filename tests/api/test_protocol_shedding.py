@@ -1,0 +1,191 @@
+"""The HTTP protocol sheds reads over budget before the app (api/server.py, issue 25 point 5).
+
+A real uvicorn server on a socket, run through ``server_config`` as ``graphrec serve`` runs it, over a
+small app whose read budget the test fills by hand: what is checked is the protocol's own answer
+(status, headers, keep-alive, CORS, the count in the metrics) and that everything it must not shed
+still reaches the app. The full API under a burst is bench/overload.py's job.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.observability import Metrics
+from api.server import server_config
+from api.shedding import Admission, ConcurrencyLimit
+from graphrec.config import Settings
+from tests.live_api import free_port
+
+DEADLINE_S = 20.0
+ORIGIN = "https://shop.example"
+
+
+class _Served:
+    def __init__(self, port: int, admission: Admission, metrics: Metrics, reached: list[str]) -> None:
+        self.port, self.admission, self.metrics, self.reached = port, admission, metrics, reached
+
+    def shed_count(self) -> float:
+        return self.metrics.shed.labels("concurrency")._value.get()
+
+
+@pytest.fixture
+def served() -> Iterator[_Served]:
+    metrics = Metrics()
+    admission = Admission(read_limit=2, write_limit=2, metrics=metrics)
+    reached: list[str] = []
+    app = FastAPI()
+    app.state.admission = admission
+
+    @app.get("/v1/thing")
+    def thing() -> dict[str, str]:
+        reached.append("GET /v1/thing")
+        return {"ok": "yes"}
+
+    @app.post("/v1/thing")
+    def post_thing() -> dict[str, str]:
+        reached.append("POST /v1/thing")
+        return {"ok": "posted"}
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        reached.append("GET /healthz")
+        return {"status": "ok"}
+
+    app.add_middleware(ConcurrencyLimit, limit=2, metrics=metrics, admission=admission)
+    app.add_middleware(CORSMiddleware, allow_origins=[ORIGIN], allow_methods=["GET", "POST"])
+    port = free_port()
+    settings = Settings(cors_origins=ORIGIN)
+    server = uvicorn.Server(server_config(app, settings, port=port, log_level="error"))
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            failures.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + DEADLINE_S
+    while not server.started:
+        assert not failures and thread.is_alive(), f"server did not start: {failures}"
+        assert time.monotonic() < deadline, "server did not start in time"
+        time.sleep(0.02)
+    try:
+        yield _Served(port, admission, metrics, reached)
+    finally:
+        server.should_exit = True
+        thread.join(DEADLINE_S)
+        assert not thread.is_alive(), "server did not stop"
+        assert not failures, failures
+
+
+def _exchange(sock: socket.socket, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send one request and read one complete response (Content-Length framed)."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed before a response: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers["content-length"])
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside a body"
+        body += chunk
+    return int(lines[0].split()[1]), headers, body[:length]
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE_S)
+    sock.settimeout(DEADLINE_S)
+    return sock
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def _get(path: str, *extra: str, version: str = "1.1") -> bytes:
+    lines = [f"GET {path} HTTP/{version}", "Host: test", *extra]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_a_read_over_budget_is_answered_503_by_the_protocol_and_the_connection_stays_usable(
+        served: _Served) -> None:
+    served.admission.reads = served.admission.read_limit  # every read slot taken
+    with _connect(served.port) as sock:
+        for _ in range(3):  # first request of the connection, then kept-alive ones
+            status, headers, body = _exchange(sock, _get("/v1/thing"))
+            assert status == 503
+            assert headers["retry-after"] == "1"
+            assert b"server busy" in body
+            assert "connection" not in headers
+        assert served.reached == []  # never reached the app
+        assert served.shed_count() == 3
+        served.admission.reads = 0  # slots free again: the same connection is served
+        status, _, body = _exchange(sock, _get("/v1/thing"))
+        assert (status, body) == (200, b'{"ok":"yes"}')
+    assert served.reached == ["GET /v1/thing"]
+
+
+def test_health_checks_and_writes_are_never_shed_by_the_protocol(served: _Served) -> None:
+    served.admission.reads = served.admission.read_limit
+    with _connect(served.port) as sock:
+        assert _exchange(sock, _get("/healthz"))[0] == 200
+        post = b"POST /v1/thing HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\n\r\n"
+        assert _exchange(sock, post)[0] == 200
+    assert served.reached == ["GET /healthz", "POST /v1/thing"]
+    assert served.shed_count() == 0
+
+
+def test_a_refusal_carries_cors_headers_for_an_allowed_origin_only(served: _Served) -> None:
+    served.admission.reads = served.admission.read_limit
+    with _connect(served.port) as sock:
+        _, headers, _ = _exchange(sock, _get("/v1/thing", f"Origin: {ORIGIN}"))
+        assert headers["access-control-allow-origin"] == ORIGIN
+        assert "Retry-After" in headers["access-control-expose-headers"]
+        _, headers, _ = _exchange(sock, _get("/v1/thing", "Origin: https://evil.example"))
+        assert "access-control-allow-origin" not in headers
+
+
+def test_http_1_0_and_connection_close_get_their_refusal_and_a_closed_connection(served: _Served) -> None:
+    served.admission.reads = served.admission.read_limit
+    for request in (_get("/v1/thing", version="1.0"), _get("/v1/thing", "Connection: close")):
+        with _connect(served.port) as sock:
+            status, headers, _ = _exchange(sock, request)
+            assert (status, headers.get("connection")) == (503, "close")
+            assert _closed(sock)
+
+
+def test_a_client_that_never_reads_its_refusals_is_closed(served: _Served) -> None:
+    """Pipelined reads answered from canned bytes would otherwise pile up in the server's buffer."""
+    served.admission.reads = served.admission.read_limit
+    with _connect(served.port) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        request = _get("/v1/thing")
+        sent = 0
+        closed = False
+        deadline = time.monotonic() + DEADLINE_S
+        try:
+            while time.monotonic() < deadline:
+                sock.sendall(request * 500)
+                sent += 500
+        except (ConnectionResetError, BrokenPipeError):  # the server dropped it (a timeout is not that)
+            closed = True
+        assert closed, f"still open after {sent} unread requests"
+    assert served.shed_count() < sent
