@@ -143,7 +143,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
             tombstones = Tombstones.beside(event_log.path, s)
             feedback = FeedbackLog(s.event_log_file, tombstones=tombstones)
             eraser = Eraser.for_log(store, event_log, tombstones, models_path=s.models_path,
-                                    compact_timeout_s=s.erasure_compact_timeout_s)
+                                    compact_timeout_s=s.erasure_compact_timeout_s, feedback=feedback)
             # bot-flagged and burst-collapsed events are behaviour, but not outcomes a list earned
             pipeline.listeners.append(lambda events: feedback.attribute([e for e in events if e.flag == COUNTED]))
             triggers = _trigger_worker(s, event_log, catalog, tombstones)

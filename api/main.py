@@ -71,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
             upkeep = ThreadPoolExecutor(2, thread_name_prefix="graphrec-upkeep")
             background = asyncio.gather(
                 _maintain(services, upkeep),
+                _flush_served(services, upkeep),
                 watch_store(services.store, services.health, interval_s=s.store_check_s, executor=upkeep))
             model_state = services.models.state
             logger.info("graphrec API ready (store %s, policy %s, model %s)", s.graph_uri, policy.version,
@@ -82,6 +83,8 @@ def create_app(settings: Settings) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
                 await asyncio.to_thread(upkeep.shutdown, wait=True)
+                if services.feedback is not None:  # what was served since the last flush
+                    await asyncio.to_thread(services.feedback.flush_served)
 
     metrics = Metrics()
     app = FastAPI(
@@ -173,6 +176,21 @@ def _single_threaded_math() -> None:
 
     torch.set_num_threads(1)
     threadpool_limits(1)
+
+
+async def _flush_served(services: Services, upkeep: Executor) -> None:
+    """Write the served lists the requests queued (:meth:`FeedbackLog.queue_served`) every
+    ``served_flush_s``: one transaction a tick instead of one SQLite write and thread hop a request."""
+    feedback = services.feedback
+    if feedback is None:
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(services.settings.served_flush_s)
+        try:
+            await loop.run_in_executor(upkeep, feedback.flush_served)
+        except Exception:  # the queue is kept for the next tick (a full disk, a locked file)
+            logger.exception("writing the served lists failed; retrying at the next flush")
 
 
 async def _maintain(services: Services, upkeep: Executor) -> None:

@@ -172,6 +172,9 @@ class Settings(BaseSettings):
         "an item's trending score within the window; secret-key and imported events count per actor")
     traversal_seed_items: int = Field(20, ge=1, le=500, description="a user's most recent items that seed traversals")
     traversal_fanout: int = Field(50, ge=1, le=5_000, description="neighbours kept per hop (strongest first)")
+    served_flush_s: float = Field(
+        0.5, gt=0, le=1.0, description="how often the API writes the served lists it queued (the feedback "
+        "log's analytics) to the event log file; an impression or report writes them at once")
     blocking_threads: int = Field(4, ge=1, le=64,
                                   description="threads running requests' blocking store reads "
                                               "(recommendation math runs on the event loop)")

@@ -8,14 +8,19 @@ list: to the one named in the event's ``context.recommendation_id``, else to the
 showed the item to the same actor within ``window_ms`` (24 h by default). Counts per (model version,
 arm, source, segment) are then plain group-bys (:meth:`FeedbackLog.counts`).
 
-Stored in the event log's SQLite file. Served lists are written with ``synchronous=NORMAL`` (WAL: a
-crash may lose the last moments of them, never corrupt the file) because they are on the read path
-and are analytics, not acknowledged data; impressions and outcomes are fsynced like the log.
+Stored in the event log's SQLite file. Served lists are on the read path, so a request only queues
+its list in memory (:meth:`FeedbackLog.queue_served`, no I/O, no thread hop); the API writes the
+queue out in one transaction every ``GRAPHREC_SERVED_FLUSH_S`` (0.5 s) and at shutdown, with
+``synchronous=NORMAL`` (WAL: a crash may lose the last moments of them, never corrupt the file)
+because they are analytics, not acknowledged data. Every read of served lists (an impression's
+check, the reports, erasure) writes the queue out first, so each sees exactly what was served.
+Impressions and outcomes are fsynced like the log.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +108,38 @@ class FeedbackLog:
         self.window_ms = window_ms
         self.tombstones = tombstones
         create_tables(path, _SCHEMA)
+        self._queued: list[ServedList] = []
+        self._queued_returned: set[str] = set()
+        self._queue_lock = threading.Lock()  # held for an append or a swap: never across I/O
+        self._flush_lock = threading.Lock()  # held while a queue is written: a read waits for it
 
     # -- writes ------------------------------------------------------------------------------------
+    def queue_served(self, served: ServedList, *, returned: bool = False) -> None:
+        """Queue a served list for the next :meth:`flush_served` (the request path's cheap half).
+        ``returned``: the actor has history again, so an erasure before this list does not drop it
+        (see :meth:`record_served`)."""
+        with self._queue_lock:
+            self._queued.append(served)
+            if returned:
+                self._queued_returned.add(served.actor)
+
+    def flush_served(self) -> int:
+        """Write the queued lists in one transaction; returns lists recorded. A caller that finds a
+        flush under way waits for it, so on return everything queued before the call is in the file."""
+        with self._flush_lock:
+            with self._queue_lock:
+                lists, returned = self._queued, self._queued_returned
+                if not lists:
+                    return 0
+                self._queued, self._queued_returned = [], set()
+            try:
+                return self.record_served(lists, returned=returned)
+            except BaseException:
+                with self._queue_lock:  # not lost: back in front of what came since, for the next flush
+                    self._queued[:0] = lists
+                    self._queued_returned |= returned
+                raise
+
     def record_served(self, lists: Sequence[ServedList], *, returned: Collection[str] = ()) -> int:
         """Record the lists, but none for an erased actor (:mod:`graphrec.events.tombstones`) unless it was
         served after the erasure to an actor in ``returned`` (who has history again: a new sign-up).
@@ -128,7 +163,8 @@ class FeedbackLog:
         return added
 
     def forget(self, actors: Sequence[str]) -> None:
-        """Erasure: the actors' served lists, impressions and attributed outcomes."""
+        """Erasure: the actors' served lists (queued ones too), impressions and attributed outcomes."""
+        self.flush_served()
         keys = [(a,) for a in actors]
         with connect(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
@@ -143,6 +179,7 @@ class FeedbackLog:
     def record_impressions(self, *, rec_id: str, actor: str, item_ids: Sequence[str], ts: int) -> int:
         """The items of list ``rec_id`` the client showed to ``actor``; items not in the list are refused
         (:class:`UnknownRecommendation`), repeats ignored. Returns impressions added."""
+        self.flush_served()  # the list may have been served a moment ago
         with connect(self.path) as db:
             row = db.execute("SELECT items FROM served WHERE rec_id = ? AND actor = ?", (rec_id, actor)).fetchone()
             if row is None:
@@ -183,6 +220,7 @@ class FeedbackLog:
 
     # -- reads -------------------------------------------------------------------------------------
     def served_list(self, rec_id: str) -> ServedList | None:
+        self.flush_served()
         with connect(self.path) as db:
             r = db.execute("SELECT * FROM served WHERE rec_id = ?", (rec_id,)).fetchone()
         if r is None:
@@ -191,6 +229,7 @@ class FeedbackLog:
 
     def arm_counts(self, experiment: str | None) -> list[ArmCounts]:
         """Totals per arm of ``experiment`` (None: lists served outside any experiment)."""
+        self.flush_served()
         query = """
             SELECT s.experiment, s.arm, count(*) AS served,
                    sum(CASE WHEN i.n > 0 THEN 1 ELSE 0 END), coalesce(sum(i.n), 0),
@@ -207,6 +246,7 @@ class FeedbackLog:
 
     def ctr_series(self, experiment: str, *, bucket_ms: int) -> list[dict[str, object]]:
         """Per arm and time bucket (by when the list was served): shown lists and those that led to a click."""
+        self.flush_served()
         query = """
             SELECT s.arm, s.created_ms / ? AS b, count(*),
                    sum(CASE WHEN o.clicks > 0 THEN 1 ELSE 0 END)
@@ -222,6 +262,7 @@ class FeedbackLog:
 
     def counts(self) -> list[dict[str, object]]:
         """Impressions, clicks and purchases per (model version, arm, source, segment): the feedback table."""
+        self.flush_served()
         query = """
             SELECT s.model_version, s.arm, i.source, s.segment, count(*) AS impressions,
                    coalesce(sum(o.clicks), 0), coalesce(sum(o.purchases), 0)

@@ -160,12 +160,13 @@ class Recommender:
                 result = mix_session_candidates(result, req, inputs.history, view, prediction.categories,
                                                 current=current)
         has_history = inputs.history is not None and len(inputs.history) > 0
-        return await self._record(req.user_id, "user", result, assigned, now_ms, has_history=has_history)
+        return self._record(req.user_id, "user", result, assigned, now_ms, has_history=has_history)
 
-    async def _record(self, actor: str, endpoint: str, result: RecResult,
+    def _record(self, actor: str, endpoint: str, result: RecResult,
                       assigned: tuple[Experiment, Arm] | None, now_ms: int, *, has_history: bool = False,
                       ) -> RecResult:
-        """Give the list its id and record it (awaited: the client may report impressions right away).
+        """Give the list its id and queue it for the feedback log (no I/O here: the API writes the queue
+        out within ``GRAPHREC_SERVED_FLUSH_S``, and an impression reported right away writes it first).
         ``has_history``: the actor has history in the store, so if they were erased they came back
         (:meth:`FeedbackLog.record_served` records nothing for an erased actor otherwise)."""
         if self._feedback is None:
@@ -175,9 +176,7 @@ class Recommender:
                                      arm=assigned[1].name if assigned else None)
         served = ServedList(result.recommendation_id or "", actor, endpoint, result.model_version, result.experiment,
                             result.arm, None, [(i.item_id, i.source) for i in result.items], now_ms)
-        await asyncio.get_running_loop().run_in_executor(
-            self._blocking, functools.partial(self._feedback.record_served, [served],
-                                              returned=(actor,) if has_history else ()))
+        self._feedback.queue_served(served, returned=has_history)
         return result
 
     async def similar(self, item_id: str, k: int, *, explain: bool, leave_out: LeaveOut | None = None) -> RecResult:

@@ -67,9 +67,11 @@ class Eraser:
 
     @classmethod
     def for_log(cls, store: IdentityStore, log: EventLog, tombstones: Tombstones, *, models_path: Path,
-                compact_timeout_s: float) -> Eraser:
-        """The eraser over every owner graphrec puts in the event log's file."""
-        owners: tuple[ErasureOwner, ...] = (FeedbackLog(log.path), TriggerBook(log.path), Outbox(log.path))
+                compact_timeout_s: float, feedback: FeedbackLog | None = None) -> Eraser:
+        """The eraser over every owner graphrec puts in the event log's file; ``feedback``: the API's own
+        feedback log, whose queue of served lists must go too (a fresh one over the file otherwise)."""
+        owners: tuple[ErasureOwner, ...] = (feedback or FeedbackLog(log.path), TriggerBook(log.path),
+                                            Outbox(log.path))
         return cls(store, log, tombstones, owners, models_path, compact_timeout_s)
 
     def erase(self, user_id: str) -> ErasureReport:
