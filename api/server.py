@@ -4,8 +4,9 @@ Why a protocol of our own: uvicorn's HTTP protocol waits without limit for a req
 keep-alive timer covers only the quiet time between two requests and is cancelled by the first byte
 that arrives, and a fresh connection has no timer at all; so connections that trickle header bytes
 (slowloris) or send nothing are held open for ever. :func:`http_protocol` adds one timer per
-connection, armed when it opens and when a new request starts, disarmed when the headers are
-complete; past it the connection gets a 408 and is closed. (Bodies have their own deadline in
+connection, armed when it opens and, for a request whose headers do not arrive with its first
+packet, at that request's first byte (the common request costs no timer); disarmed when the headers
+are complete; past it the connection gets a 408 and is closed. (Bodies have their own deadline in
 :mod:`api.request_guard`.)
 
 The same protocol sheds reads: a GET or HEAD that finds the worker's read budget full
@@ -21,6 +22,7 @@ carries the CORS headers a browser needs to read it, and no ``X-Request-ID``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import urllib.parse
 from collections.abc import Iterable
 from typing import Any
@@ -84,10 +86,13 @@ def http_protocol(header_timeout_s: float, admission: Admission | None = None,
 
     class HeaderDeadlineProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _in_headers = False  # a request's first byte arrived, its headers are not complete yet
+        _headers_began = 0.0
 
-        def _arm(self) -> None:
+        def _arm(self, at: float | None = None) -> None:
             if self._header_timer is None:
-                self._header_timer = self.loop.call_later(header_timeout_s, self._headers_too_slow)
+                self._header_timer = self.loop.call_at(at if at is not None else self.loop.time() + header_timeout_s,
+                                                       self._headers_too_slow)
 
         def _disarm(self) -> None:
             if self._header_timer is not None:
@@ -108,25 +113,48 @@ def http_protocol(header_timeout_s: float, admission: Admission | None = None,
             # the next request of a kept-alive connection: its first byte (until then uvicorn's own
             # keep-alive timer closes an idle connection)
             super().on_message_begin()
-            self._arm()
+            self._in_headers = True
+            self._headers_began = self.loop.time()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._in_headers:  # the headers span packets: only then is a timer worth its cost
+                self._arm(self._headers_began + header_timeout_s)
 
         def on_headers_complete(self) -> None:
+            self._in_headers = False
             self._disarm()
-            if admission is not None and admission.reads_full() and self._sheddable():
+            if admission is None or not self._bounded_read():
+                super().on_headers_complete()  # the app's ConcurrencyLimit decides
+            elif admission.reads_full():
                 self._shed(admission)
-                return
-            super().on_headers_complete()
+            else:
+                # take the slot now: the other requests parsed in this loop tick must see it taken
+                admission.reads += 1
+                app = self.app
+                self.app = self._holding
+                try:
+                    super().on_headers_complete()  # starts the request's task at once (no pipeline)
+                finally:
+                    self.app = app
 
-        def _sheddable(self) -> bool:
+        @functools.cached_property
+        def _holding(self) -> Any:
+            assert admission is not None
+            return admission.holding_read(self.app)
+
+        def _bounded_read(self) -> bool:
+            """A read the protocol admits or sheds: GET/HEAD, not an operations route, not pipelined
+            behind a request in progress (uvicorn queues that one; the app decides when it runs)."""
             if self.cycle is not None and not self.cycle.response_complete:
-                return False  # pipelined behind a request in progress: uvicorn queues it, the app decides
+                return False
             if self.parser.get_method() not in _SHEDDABLE_METHODS or self.parser.should_upgrade():
                 return False
             path = httptools.parse_url(self.url).path.decode("ascii", "replace")
             return (urllib.parse.unquote(path) if "%" in path else path) not in EXEMPT
 
         def _shed(self, admission: Admission) -> None:
-            admission.refuse_read()
+            admission.refuse()
             keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
             origin = next((value for name, value in self.headers if name == b"origin"), None)
             self.transport.write(_busy_response(admission, _cors_header(origin, allowed), keep_alive))

@@ -40,6 +40,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.observability import Metrics
 
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
+# set in a request's scope when the HTTP protocol already took its read slot (and gives it back)
+HELD_READ = "graphrec.read_slot"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -64,13 +66,28 @@ class Admission:
             503, f"server busy: {read_limit} requests in flight on this worker; retry shortly", retry_after_s)
         self.busy_writes = _json_answer(
             503, f"server busy: {write_limit} writes in flight on this worker; retry shortly", retry_after_s)
+        self._shed_count = metrics.shed.labels("concurrency")  # labels() costs more than the refusal
 
     def reads_full(self) -> bool:
         return self.reads >= self.read_limit
 
-    def refuse_read(self) -> None:
-        """Count a read refused before it reached the app (the protocol's shedding)."""
-        self.metrics.shed.labels("concurrency").inc()
+    def refuse(self) -> None:
+        """Count a request refused for want of a slot."""
+        self._shed_count.inc()
+
+    def holding_read(self, app: ASGIApp) -> ASGIApp:
+        """``app`` for a read whose slot the protocol took when its headers arrived (so the requests
+        parsed in the same loop tick see it taken): marks the scope and gives the slot back at the end,
+        whatever the layers outside :class:`ConcurrencyLimit` do with the request."""
+
+        async def run(scope: Scope, receive: Receive, send: Send) -> None:
+            scope[HELD_READ] = True
+            try:
+                await app(scope, receive, send)
+            finally:
+                self.reads -= 1
+
+        return run
 
 
 class ConcurrencyLimit:
@@ -97,10 +114,13 @@ class ConcurrencyLimit:
         if scope["type"] != "http" or scope["path"] in EXEMPT:
             await self.app(scope, receive, send)
             return
+        if scope.get(HELD_READ):  # its slot was taken (and is given back) by the protocol
+            await self._serve(scope, receive, send)
+            return
         write = scope["method"] not in READ_METHODS
         a = self.admission  # one event loop per worker: no lock needed between awaits
         if (a.writes >= a.write_limit) if write else a.reads_full():
-            self.metrics.shed.labels("concurrency").inc()
+            a.refuse()
             await _send_answer(send, *(a.busy_writes if write else a.busy_reads))
             return
         if write:
@@ -108,10 +128,7 @@ class ConcurrencyLimit:
         else:
             a.reads += 1
         try:
-            if self.deadline_s is None:
-                await self.app(scope, receive, send)
-            else:
-                await self._within_deadline(scope, receive, send)
+            await self._serve(scope, receive, send)
         finally:
             if write:
                 a.writes -= 1
@@ -126,6 +143,12 @@ class ConcurrencyLimit:
     @property
     def writes_in_flight(self) -> int:
         return self.admission.writes
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.deadline_s is None:
+            await self.app(scope, receive, send)
+        else:
+            await self._within_deadline(scope, receive, send)
 
     async def _within_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False

@@ -11,12 +11,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.observability import Metrics
 from api.server import server_config
@@ -28,9 +29,31 @@ DEADLINE_S = 20.0
 ORIGIN = "https://shop.example"
 
 
+class RefuseMarked:
+    """Answers 401 to requests marked ``x-refuse`` before they reach the limit (like a wrong key)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(name == b"x-refuse" for name, _ in scope["headers"]):
+            await send({"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await self.app(scope, receive, send)
+
+
 class _Served:
-    def __init__(self, port: int, admission: Admission, metrics: Metrics, reached: list[str]) -> None:
+    def __init__(self, port: int, admission: Admission, metrics: Metrics, reached: list[str],
+                 release: threading.Event) -> None:
         self.port, self.admission, self.metrics, self.reached = port, admission, metrics, reached
+        self.release = release
+
+    def wait_until(self, what: str, check: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + DEADLINE_S
+        while not check():
+            assert time.monotonic() < deadline, f"not within {DEADLINE_S:.0f} s: {what}"
+            time.sleep(0.01)
 
     def shed_count(self) -> float:
         return self.metrics.shed.labels("concurrency")._value.get()
@@ -41,6 +64,7 @@ def served() -> Iterator[_Served]:
     metrics = Metrics()
     admission = Admission(read_limit=2, write_limit=2, metrics=metrics)
     reached: list[str] = []
+    release = threading.Event()
     app = FastAPI()
     app.state.admission = admission
 
@@ -54,12 +78,19 @@ def served() -> Iterator[_Served]:
         reached.append("POST /v1/thing")
         return {"ok": "posted"}
 
+    @app.get("/v1/slow")
+    def slow() -> dict[str, str]:
+        reached.append("GET /v1/slow")
+        assert release.wait(DEADLINE_S), "the test never released the slow reads"
+        return {"ok": "slow"}
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         reached.append("GET /healthz")
         return {"status": "ok"}
 
     app.add_middleware(ConcurrencyLimit, limit=2, metrics=metrics, admission=admission)
+    app.add_middleware(RefuseMarked)  # outside the limit, as the key check is in the API
     app.add_middleware(CORSMiddleware, allow_origins=[ORIGIN], allow_methods=["GET", "POST"])
     port = free_port()
     settings = Settings(cors_origins=ORIGIN)
@@ -80,8 +111,9 @@ def served() -> Iterator[_Served]:
         assert time.monotonic() < deadline, "server did not start in time"
         time.sleep(0.02)
     try:
-        yield _Served(port, admission, metrics, reached)
+        yield _Served(port, admission, metrics, reached, release)
     finally:
+        release.set()
         server.should_exit = True
         thread.join(DEADLINE_S)
         assert not thread.is_alive(), "server did not stop"
@@ -189,3 +221,26 @@ def test_a_client_that_never_reads_its_refusals_is_closed(served: _Served) -> No
             closed = True
         assert closed, f"still open after {sent} unread requests"
     assert served.shed_count() < sent
+
+
+def test_reads_in_flight_hold_their_slots_and_the_next_is_refused_until_one_ends(served: _Served) -> None:
+    with _connect(served.port) as a, _connect(served.port) as b, _connect(served.port) as c:
+        a.sendall(_get("/v1/slow"))
+        b.sendall(_get("/v1/slow"))
+        served.wait_until("two slow reads in the handler", lambda: len(served.reached) == 2)
+        assert served.admission.reads == 2
+        status, _, _ = _exchange(c, _get("/v1/thing"))
+        assert status == 503 and served.shed_count() == 1
+        served.release.set()
+        assert _exchange(a, b"")[0] == 200 and _exchange(b, b"")[0] == 200
+        served.wait_until("both slots given back", lambda: served.admission.reads == 0)
+        assert _exchange(c, _get("/v1/thing"))[0] == 200
+
+
+def test_a_slot_is_given_back_whatever_answers_the_read(served: _Served) -> None:
+    with _connect(served.port) as sock:
+        for request, status in ((_get("/v1/thing"), 200), (_get("/v1/missing"), 404),
+                                (_get("/v1/thing", "X-Refuse: 1"), 401)):
+            assert _exchange(sock, request)[0] == status
+            served.wait_until(f"the slot of a {status} given back", lambda: served.admission.reads == 0)
+    assert served.shed_count() == 0
