@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 
 from fastapi import HTTPException
@@ -101,25 +100,34 @@ class RequestGuard:
         await self.app(scope, _replay(body, receive), send)
 
     async def _read(self, receive: Receive, limit: int) -> bytes:
-        deadline = time.monotonic() + self.settings.body_timeout_s
-        chunks: list[bytes] = []
-        received = 0
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                message = await asyncio.wait_for(receive(), timeout=max(remaining, 0.0))
-            except TimeoutError:
-                raise _Refused(HTTPException(
-                    408, f"the request body did not arrive within {self.settings.body_timeout_s:g} s")) from None
-            if message["type"] == "http.disconnect":
-                raise _Refused(HTTPException(400, "the client went away before sending the whole body"))
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > limit:  # chunked uploads or a lying Content-Length
-                raise _Refused(too_large(limit))
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        # one deadline for the whole body (asyncio.timeout, not wait_for: no task per chunk)
+        deadline = asyncio.timeout(self.settings.body_timeout_s)
+        try:
+            async with deadline:
+                return await _chunks(receive, limit)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise _Refused(HTTPException(
+                408, f"the request body did not arrive within {self.settings.body_timeout_s:g} s")) from None
+
+
+
+async def _chunks(receive: Receive, limit: int) -> bytes:
+    """The body's chunks, joined; refused past ``limit`` bytes or when the client goes away."""
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Refused(HTTPException(400, "the client went away before sending the whole body"))
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:  # chunked uploads or a lying Content-Length
+            raise _Refused(too_large(limit))
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

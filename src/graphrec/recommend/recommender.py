@@ -214,8 +214,8 @@ class Recommender:
         if not health.up:
             return UserInputs(None, None, True)
         try:
-            history = await asyncio.wait_for(self._history.user_history(user_id=node_id, limit=HISTORY_LIMIT),
-                                             timeout=self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):  # not wait_for: no task, no extra loop ticks
+                history = await self._history.user_history(user_id=node_id, limit=HISTORY_LIMIT)
         except StoreUnavailable as exc:
             health.failed(str(exc))
             logger.warning("store unavailable reading %s's history; degrading: %s", node_id, exc)
@@ -228,8 +228,8 @@ class Recommender:
         seen_all: frozenset[str] = frozenset()
         if req.exclude_seen and len(history) >= HISTORY_LIMIT:  # cut at the window: read what else was seen
             try:
-                seen_all = await asyncio.wait_for(self._history.user_item_ids(user_id=node_id),
-                                                  timeout=self._timeout_s)
+                async with asyncio.timeout(self._timeout_s):
+                    seen_all = await self._history.user_item_ids(user_id=node_id)
             except (StoreUnavailable, TimeoutError) as exc:
                 logger.warning("seen items of %s not read (%s); degrading", node_id, exc)
                 return UserInputs(history, None, True)
