@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from deadlines import wait_until
 
 from graphrec.config import Settings
 from graphrec.graph.embedded import EmbeddedServer
@@ -37,8 +38,7 @@ def kill(path: Path) -> None:
     info = EmbeddedServer(path).info()
     assert info is not None
     os.kill(info.pid, signal.SIGKILL)
-    while EmbeddedServer(path).info() is not None:
-        pass
+    wait_until(lambda: EmbeddedServer(path).info() is None, what=f"the killed server (pid {info.pid}) to be gone")
 
 
 def test_falkordb_reads_writes_pages_and_async_reads_raise_store_unavailable(doomed: FalkorDBStore,
