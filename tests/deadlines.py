@@ -2,13 +2,15 @@
 
 Why: a loop with no deadline hangs the suite instead of failing one test, and a tight deadline fails a good
 build on a loaded 2-core machine (the suite runs beside other work): one generous deadline, ``WAIT_S``, is
-long enough for anything a passing test waits for there and short enough that a hang is a failure. An
+long enough for anything a passing test waits for there and short enough that a hang is a failure
+(``START_S`` for a new process that imports the app, which costs far more than any in-process wait). An
 exception (an ``assert`` included) in a ``threading.Thread`` target only prints a traceback and the test
 goes on, so :class:`Threads` keeps what each target raised and :meth:`Threads.join` raises it in the test.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -17,20 +19,36 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 WAIT_S = 60.0
+# A fresh Python process that imports the app (torch, torch_geometric: about 5 s of CPU on a quiet core)
+# and starts it: several times that on a loaded 2-core machine.
+START_S = 180.0
 
 
 def wait_until(condition: Callable[[], T], *, what: str, timeout_s: float = WAIT_S,
-               interval_s: float = 0.05) -> T:
+               interval_s: float = 0.05, detail: Callable[[], object] | None = None) -> T:
     """Poll ``condition`` until it returns something truthy, and return that; past ``timeout_s`` fail
-    the test with ``what`` (the awaited state, in words) so the report says what never happened."""
+    the test with ``what`` (the awaited state, in words) so the report says what never happened, and
+    ``detail()`` (the state seen at that moment) when given."""
     deadline = time.monotonic() + timeout_s
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"waited {timeout_s:g} s for {what}, in vain")
+            seen = f"; seen: {detail()!r}" if detail is not None else ""
+            raise AssertionError(f"waited {timeout_s:g} s for {what}, in vain{seen}")
         time.sleep(interval_s)
+
+
+async def reach(condition: Callable[[], object], *, what: str, timeout_s: float = WAIT_S) -> None:
+    """:func:`wait_until` for a coroutine: yield to the event loop until ``condition()`` holds, failing the
+    test with ``what`` past ``timeout_s`` (a spin on ``asyncio.sleep(0)`` alone never ends if it never does)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() >= deadline:
+            raise AssertionError(f"waited {timeout_s:g} s for {what}, in vain")
+        await asyncio.sleep(0)
 
 
 class Threads:
