@@ -102,9 +102,9 @@ def test_sigkill_during_ingest_loses_no_acknowledged_event(data_dir: Path) -> No
         missing = [(f"u{n}", f"i{k}") for n in acked for k in range(BATCH) if (f"u{n}", f"i{k}") not in got]
         assert missing == []
         # And their event ids survived: re-sending an acknowledged batch is all duplicates.
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=10) as c:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=WAIT_S) as c:
             r = c.post("/v1/events", json=_batch(max(acked)))
         assert r.status_code == 202 and r.json()["duplicates"] == BATCH
     finally:
         api.terminate()
-        api.wait(timeout=30)
+        api.wait(timeout=WAIT_S)
