@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+from deadlines import START_S
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,7 +33,7 @@ class ApiProcess(subprocess.Popen[bytes]):
 
 
 def start_api(env: dict[str, str], port: int, *, log: Path | None = None,
-              timeout_s: float = 60.0) -> ApiProcess:
+              timeout_s: float = START_S) -> ApiProcess:
     """Start the API on ``127.0.0.1:port`` with ``env`` over the test's own environment; its log goes to
     ``log`` (a temporary file when not given)."""
     if log is None:
@@ -49,7 +50,8 @@ def start_api(env: dict[str, str], port: int, *, log: Path | None = None,
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"API exited with {proc.returncode}")
+            tail = log.read_bytes()[-2000:].decode(errors="replace")
+            raise RuntimeError(f"API exited with {proc.returncode}; its log ends:\n{tail}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return proc
@@ -58,7 +60,8 @@ def start_api(env: dict[str, str], port: int, *, log: Path | None = None,
         time.sleep(0.1)
     proc.kill()
     proc.wait()
-    raise RuntimeError("API did not become ready")
+    tail = log.read_bytes()[-2000:].decode(errors="replace")
+    raise RuntimeError(f"API did not answer /healthz within {timeout_s:g} s; its log ends:\n{tail}")
 
 
 

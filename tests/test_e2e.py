@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from deadlines import Threads, wait_until
 from fastapi.testclient import TestClient
 
 from api.container import services_of
@@ -151,9 +152,8 @@ def test_pages_under_a_served_model_repeat_nothing_until_a_new_version_is_publis
     new = copy_of_current_version(published, "paged")
     publish(services_of(client.app).store, models_path=published.models_path, version=new,
             half_life_days=published.half_life_days)
-    deadline = time.monotonic() + 15
-    while client.get("/v1/model").json()["version"] != new and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: client.get("/v1/model").json()["version"] == new, what=f"the API to load version {new}",
+               interval_s=0.1)
     r = client.get(path, params={"k": 10, "cursor": cursor})
     assert r.status_code == 409 and r.json()["detail"][0]["field"] == "cursor", r.text
     assert client.get(path, params={"k": 10}).json()["model_version"] == new  # starting again works
@@ -174,20 +174,21 @@ def test_hot_swap_while_hammering(client: TestClient, published: Settings) -> No
             else:
                 versions.add(r.json()["model_version"])
 
-    threads = [threading.Thread(target=hammer) for _ in range(3)]
-    for t in threads:
-        t.start()
+    threads = Threads()
+    for k in range(3):
+        threads.start(hammer, name=f"hammer-{k}")
     try:
         publish(services_of(client.app).store, models_path=published.models_path, version=new,
                 half_life_days=published.half_life_days)
-        deadline = time.monotonic() + 15
-        while client.get("/v1/model").json()["version"] != new and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.3)
+        wait_until(lambda: client.get("/v1/model").json()["version"] == new, what=f"the API to load version {new}",
+                   interval_s=0.1)
+        # the hammering clients get answers from the new version too (not a fixed pause that a loaded
+        # machine may not fill with a single request)
+        wait_until(lambda: new in versions, what=f"a hammering client served by version {new}",
+                   detail=lambda: sorted(versions))
     finally:
         stop.set()
-        for t in threads:
-            t.join()
+        threads.join()
     assert errors == []
     assert client.get("/v1/model").json()["version"] == new
     assert new in versions
@@ -219,9 +220,7 @@ def test_store_outage_degrades_to_embedding_only(client: TestClient, monkeypatch
     assert r.json()["degraded"] is True and {d["source"] for d in r.json()["data"]} == {"embedding"}
     monkeypatch.undo()
     # The failed read marked the store down; the watchdog's next ping (every second) clears it.
-    deadline = time.monotonic() + 30
-    while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: client.get("/readyz").status_code == 200, what="the watchdog to find the store up again")
     assert client.get(f"/v1/users/{user}/recommendations").json()["degraded"] is False
 
 

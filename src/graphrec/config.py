@@ -195,6 +195,12 @@ class Settings(BaseSettings):
     store_retry_s: float = Field(
         1.0, ge=0, description="how long the Neo4j driver retries a failed transaction in the API "
         "(the driver's own default, 30 s, held requests that long during an outage)")
+    embedded_start_s: float = Field(
+        60.0, gt=0, description="how long the embedded FalkorDB server may take to answer when it starts or "
+        "restarts with no data to load; the data adds GRAPHREC_EMBEDDED_REPLAY_S_PER_MB")
+    embedded_replay_s_per_mb: float = Field(
+        120.0, ge=0, description="more start time for the embedded server per MB of append-only file it "
+        "replays (measured about 23 s/MB on a quiet 2-core machine; an RDB MB counts as 1/100)")
     store_check_s: float = Field(
         1.0, gt=0, description="how often the API checks an unavailable store (and restarts a dead "
         "embedded server)")

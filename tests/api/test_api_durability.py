@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from deadlines import WAIT_S, Threads, wait_until
 
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_store import FalkorDBStore
@@ -63,7 +64,7 @@ def test_sigkill_during_ingest_loses_no_acknowledged_event(data_dir: Path) -> No
     stop = threading.Event()
 
     def load(first: int) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=10) as c:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=WAIT_S) as c:
             n = first
             while not stop.is_set():
                 try:
@@ -74,13 +75,11 @@ def test_sigkill_during_ingest_loses_no_acknowledged_event(data_dir: Path) -> No
                     acked.append(n)
                 n += 2
 
-    threads = [threading.Thread(target=load, args=(first,)) for first in (0, 1)]  # two concurrent clients
-    for t in threads:
-        t.start()
+    threads = Threads()
+    for first in (0, 1):  # two concurrent clients
+        threads.start(load, first, name=f"client-{first}")
     try:
-        deadline = time.monotonic() + 20
-        while len(acked) < 20 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(acked) >= 20, what="20 batches acknowledged before the crash", interval_s=0.02)
         # Kill the API mid-stream, then the embedded store it started: a whole-machine crash.
         api.send_signal(signal.SIGKILL)
         api.wait()
@@ -88,8 +87,7 @@ def test_sigkill_during_ingest_loses_no_acknowledged_event(data_dir: Path) -> No
         os.kill(server_pid, signal.SIGKILL)
     finally:
         stop.set()
-        for t in threads:
-            t.join(timeout=15)
+        threads.join()
     assert len(acked) >= 20
 
     api = _start_api(data_dir, port)  # starts a fresh store server, which replays its AOF
@@ -104,9 +102,9 @@ def test_sigkill_during_ingest_loses_no_acknowledged_event(data_dir: Path) -> No
         missing = [(f"u{n}", f"i{k}") for n in acked for k in range(BATCH) if (f"u{n}", f"i{k}") not in got]
         assert missing == []
         # And their event ids survived: re-sending an acknowledged batch is all duplicates.
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=10) as c:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=WAIT_S) as c:
             r = c.post("/v1/events", json=_batch(max(acked)))
         assert r.status_code == 202 and r.json()["duplicates"] == BATCH
     finally:
         api.terminate()
-        api.wait(timeout=30)
+        api.wait(timeout=WAIT_S)

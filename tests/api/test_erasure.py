@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from deadlines import wait_until
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -33,15 +34,6 @@ from graphrec.model.pipeline import PipelineConfig, publish, train
 KEY = "erasure-key-1"
 USER, VISITOR = "zed4711", "q9zvis"  # the erased user and the anonymous visitor merged into them
 NOW = int(time.time() * 1000)
-DEADLINE_S = 30.0
-
-
-def wait_for(what: str, check: Callable[[], bool], *, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -75,8 +67,8 @@ def history_everywhere(client: TestClient) -> Services:
     services = services_of(client.app)
     visitor = [ev(f"ev{k}", f"i{k}", anonymous_id=VISITOR) for k in range(3)]
     assert client.post("/v1/events", json={"events": visitor}).status_code == 202
-    wait_for("the visitor's trigger fired", lambda: bool(rows(
-        services, "SELECT 1 FROM webhook_outbox WHERE payload LIKE ?", f"%anon:{VISITOR}%")))
+    wait_until(lambda: bool(rows(services, "SELECT 1 FROM webhook_outbox WHERE payload LIKE ?", f"%anon:{VISITOR}%")),
+               what="the visitor's trigger to fire")
     merged = client.post(f"/v1/users/{USER}/merge", json={"anonymous_ids": [VISITOR]})
     assert merged.status_code == 200 and merged.json()["merged"] == [VISITOR]
     own = [ev(f"eu{k}", f"i{k + 2}", user_id=USER) for k in range(3)]
@@ -85,8 +77,8 @@ def history_everywhere(client: TestClient) -> Services:
     again = client.post("/v1/events", json={"events": visitor})
     assert again.status_code == 202 and again.json()["duplicates"] == 3
     # the merge moved the visitor's trigger state to the user; the re-logged rows give the visitor one again
-    wait_for("trigger states for both ids", lambda: rows(
-        services, "SELECT count(*) FROM trigger_state WHERE actor IN (?, ?)", USER, f"anon:{VISITOR}") == [(2,)])
+    wait_until(lambda: rows(services, "SELECT count(*) FROM trigger_state WHERE actor IN (?, ?)", USER,
+                            f"anon:{VISITOR}") == [(2,)], what="trigger states for both ids")
     services.catalog.refresh(services.store)  # trending now knows the items (the refresher runs every minute)
     recs = client.get(f"/v1/users/{USER}/recommendations", params={"exclude_seen": "false"})
     assert recs.status_code == 200
@@ -212,8 +204,5 @@ def test_no_file_under_the_data_directory_names_the_erased_user(client: TestClie
         left[:] = files_naming(data_dir, wanted)
         return not left
 
-    try:
-        wait_for("no file names the erased user", clean)
-    except AssertionError:
-        raise AssertionError(f"still named after {DEADLINE_S:.0f} s: {left}") from None
+    wait_until(clean, what="no file to name the erased user", detail=lambda: left)
     assert client.get(f"/v1/users/{USER}/recommendations").json()["personalised_from"] == "none"

@@ -3,9 +3,10 @@
 Before: the first write got its 503 after 20 s, writes queued behind it got a 202 after up to 39 s
 (when the store came back), and sixteen stuck writes filled the request slots so every read
 answered 503. Now, against a real ``graphrec serve`` over a real embedded store: every write sent
-while the store is stopped is answered 503 with ``Retry-After`` while it is still stopped (its
-deadline is a fraction of the stop), reads are never refused (they degrade), and after the store
-comes back every batch the clients then retry is applied exactly once.
+while the store is stopped is answered 503 with ``Retry-After`` while it is still stopped (the test
+keeps it stopped until every write was answered, so an answer that waited for the store cannot pass),
+reads are never refused (they degrade), and after the store comes back every batch the clients then
+retry is applied exactly once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from deadlines import WAIT_S, Threads, wait_until
 
 from graphrec.graph.embedded import EmbeddedServer
 from tests.live_api import free_port, start_api, stop_api
@@ -27,7 +29,6 @@ from tests.live_api import free_port, start_api, stop_api
 STARTED_MS = int(time.time() * 1000)
 KEY = "hung-store-key"
 DEADLINE_S = 2.0
-STOPPED_S = 5 * DEADLINE_S
 WRITERS = 24  # more than the 16 write slots: some are refused as busy, none waits past its deadline
 READERS = 4
 
@@ -56,65 +57,51 @@ def _batch(n: int) -> dict[str, object]:
                         "timestamp": now} for k in range(5)]}
 
 
-def _wait_for(check: object, what: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} within {timeout_s:g} s")
-
-
 @pytest.mark.slow
 def test_a_hung_store_answers_writes_503_in_time_and_never_refuses_reads(api: tuple[str, Path]) -> None:
     base, store_dir = api
     with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60) as c:
         assert c.post("/v1/events", json=_batch(1000)).status_code == 202
-        _wait_for(lambda: c.get("/v1/items/popular").json()["count"] > 0, "trending lists are built")
+        wait_until(lambda: c.get("/v1/items/popular").json()["count"] > 0, what="trending lists to be built",
+                   interval_s=0.1)
 
         info = EmbeddedServer(store_dir).info()
         assert info is not None
         writes: list[tuple[int, str | None, bool]] = []  # status, Retry-After, answered while stopped
         reads: Counter[int] = Counter()
-        errors: list[BaseException] = []
         stopped = threading.Event()
         lock = threading.Lock()
 
         def writer(n: int) -> None:
-            try:
-                with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60) as w:
-                    r = w.post("/v1/events", json=_batch(n))
-                    with lock:
-                        writes.append((r.status_code, r.headers.get("Retry-After"), stopped.is_set()))
-            except BaseException as exc:  # noqa: BLE001 - re-raised by the test thread
-                errors.append(exc)
+            with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=WAIT_S) as w:
+                r = w.post("/v1/events", json=_batch(n))
+                with lock:
+                    writes.append((r.status_code, r.headers.get("Retry-After"), stopped.is_set()))
 
         def reader() -> None:
-            try:
-                with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60) as rd:
-                    while stopped.is_set():
-                        status = rd.get("/v1/users/u1/recommendations", params={"k": 5}).status_code
-                        with lock:
-                            reads[status] += 1
-            except BaseException as exc:  # noqa: BLE001
-                errors.append(exc)
+            with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=WAIT_S) as rd:
+                while stopped.is_set():
+                    status = rd.get("/v1/users/u1/recommendations", params={"k": 5}).status_code
+                    with lock:
+                        reads[status] += 1
 
         os.kill(info.pid, signal.SIGSTOP)
         stopped.set()
-        threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
-        threads += [threading.Thread(target=reader) for _ in range(READERS)]
+        threads = Threads()
         try:
-            for t in threads:
-                t.start()
-            time.sleep(STOPPED_S)
+            for n in range(WRITERS):
+                threads.start(writer, n, name=f"writer-{n}")
+            for k in range(READERS):
+                threads.start(reader, name=f"reader-{k}")
+            # The store stays stopped until every write was answered (and some reads were): a write that
+            # waited for the store instead of its deadline keeps this wait from ending, whatever the load.
+            wait_until(lambda: len(writes) == WRITERS and sum(reads.values()) > 0,
+                       what="every write answered (and reads served) while the store is stopped",
+                       detail=lambda: (len(writes), dict(reads)))
         finally:
             stopped.clear()
             os.kill(info.pid, signal.SIGCONT)
-        for t in threads:
-            t.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a client never got an answer"
-        if errors:
-            raise errors[0]
+        threads.join()
 
         assert len(writes) == WRITERS
         assert all(status == 503 and retry is not None and int(retry) >= 1 for status, retry, _ in writes), writes
@@ -123,7 +110,8 @@ def test_a_hung_store_answers_writes_503_in_time_and_never_refuses_reads(api: tu
         assert sum(reads.values()) > 0 and set(reads) == {200}, reads
 
         # once back, the clients' retries are applied, each batch exactly once
-        _wait_for(lambda: c.post("/v1/events", json=_batch(0)).status_code == 202, "the store is back")
+        wait_until(lambda: c.post("/v1/events", json=_batch(0)).status_code == 202, what="the store to be back",
+                   interval_s=0.1)
         applied = 5
         for n in range(1, WRITERS):
             r = c.post("/v1/events", json=_batch(n))

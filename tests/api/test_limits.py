@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from deadlines import reach
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
@@ -43,12 +44,10 @@ def test_requests_beyond_the_concurrency_limit_get_an_immediate_503() -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             held = [asyncio.create_task(c.get("/v1/items/popular")) for _ in range(2)]
-            while entered < 2:
-                await asyncio.sleep(0)
+            await reach(lambda: entered >= 2, what="two requests inside the app")
             shed = await c.get("/v1/items/popular")  # answered while the two are still held
             health = asyncio.create_task(c.get("/healthz"))  # operations routes are never shed
-            while entered < 3:
-                await asyncio.sleep(0)
+            await reach(lambda: entered >= 3, what="the health check inside the app")
             release.set()
             return [r.status_code for r in await asyncio.gather(*held)], shed, await health
 
@@ -135,8 +134,7 @@ def test_writes_have_their_own_budget_and_every_request_a_deadline() -> None:
         transport = httpx.ASGITransport(app=limit)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             stuck = [asyncio.create_task(c.post("/stuck")) for _ in range(2)]
-            while limit.writes_in_flight < 2:
-                await asyncio.sleep(0)
+            await reach(lambda: limit.writes_in_flight >= 2, what="two writes in flight")
             busy_write = await c.post("/other")  # the write budget is full...
             read = await c.get("/v1/items/popular")  # ...the reads' is not
             return list(await asyncio.gather(*stuck)), busy_write, read

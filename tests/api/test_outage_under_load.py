@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from deadlines import Threads, wait_until
 
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_store import FalkorDBStore
@@ -71,13 +72,13 @@ def test_killing_the_store_under_load_gives_no_500_recovers_alone_and_keeps_ever
                 with lock:
                     statuses[r.status_code] += 1
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in (0, 1)] + [threading.Thread(target=reader)]
-    for t in threads:
-        t.start()
+    threads = Threads()  # an assertion failing in a client thread fails the test at join()
+    for k in (0, 1):
+        threads.start(writer, k, name=f"writer-{k}")
+    threads.start(reader, name="reader")
     try:
-        deadline = time.monotonic() + 30
-        while len(acked) < 15 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: len(acked) >= 15, what="15 batches acknowledged before the kill", interval_s=0.01,
+                   detail=lambda: dict(statuses))
         before = len(acked)
         server_pid = json.loads((store_dir / "server.json").read_text())["pid"]
         os.kill(server_pid, signal.SIGKILL)
@@ -99,16 +100,15 @@ def test_killing_the_store_under_load_gives_no_500_recovers_alone_and_keeps_ever
         assert ready.status == 503
         conn.close()
 
-        deadline = time.monotonic() + 60
-        while len(acked) < before + 15 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(acked) >= before + 15, f"writes did not recover: {statuses}"
-        assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+        wait_until(lambda: len(acked) >= before + 15, what="writes to recover: 15 more batches acknowledged",
+                   detail=lambda: dict(statuses))
+        assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
     finally:
         stop.set()
-        for t in threads:
-            t.join(timeout=30)
-        stop_api(api)
+        try:
+            threads.join()
+        finally:
+            stop_api(api)
     assert statuses[500] == 0 and not [s for s in statuses if s >= 500 and s != 503], statuses
     assert statuses[503] >= 1 and statuses[202] == len(acked)
 

@@ -26,9 +26,9 @@ def test_a_new_event_is_in_the_profile_of_the_next_call(client: TestClient) -> N
         _ctx(event("p2", user_id="u1", item_id="i1", type="add_to_cart", ts=now - 30_000), session_id="s1",
              device="mobile", page_section="pdp")]})
     assert sent.status_code == 202, sent.text
-    started = time.monotonic()
+    # "within 5 s" (issue 16): the very next call, with no wait, reads the event (the log is written before
+    # the 202 and the profile computed from it on every call, not by a periodic job)
     profile = client.get("/v1/users/u1/profile").json()
-    assert time.monotonic() - started < 5.0
     assert profile["events"] == 2 and profile["sessions"] == 1 and profile["device_mix"] == {"mobile": 1.0}
     assert profile["active_ratio"] == 0.5 and profile["cart_per_session"] == 1.0
     assert profile["trend"]["add_to_cart"]["last_7d"] == 1

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import uvicorn
+from deadlines import WAIT_S
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -25,7 +26,7 @@ from api.shedding import Admission, ConcurrencyLimit
 from graphrec.config import Settings
 from tests.live_api import free_port
 
-DEADLINE_S = 20.0
+DEADLINE_S = WAIT_S  # server start and stop, every socket read
 ORIGIN = "https://shop.example"
 
 

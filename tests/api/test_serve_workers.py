@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from deadlines import START_S, WAIT_S, Threads, wait_until
 
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_store import FalkorDBStore
@@ -50,16 +50,14 @@ def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
     proc = subprocess.Popen([graphrec, "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 90
-        while True:
+        def ready() -> bool:
             assert proc.poll() is None, f"serve exited with {proc.returncode}"
-            assert time.monotonic() < deadline, "workers did not become ready"
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
+                return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+                return False
+
+        wait_until(ready, what="the workers to answer /readyz", timeout_s=START_S, interval_s=0.2)
         workers = [c for c in _children(proc.pid)
                    if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
         assert len(workers) == 2
@@ -68,24 +66,23 @@ def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
         answers: list[dict[str, int]] = []
 
         def client(first: int) -> None:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=30) as c:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": KEY}, timeout=WAIT_S) as c:
                 for n in range(first, 40, 4):
                     for _ in range(2):  # every batch twice: the retry may land on the other worker
                         r = c.post("/v1/events", json=_batch(n, now))
                         assert r.status_code == 202, r.text
                         answers.append(r.json())
 
-        threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        threads = Threads()  # a refused batch (the assert in client) fails the test at join()
+        for k in range(4):
+            threads.start(client, k, name=f"client-{k}")
+        threads.join(timeout_s=4 * WAIT_S)  # 20 batches per client, each far below WAIT_S
         assert len(answers) == 80
         assert sum(a["applied"] for a in answers) == 40 * 20
         assert sum(a["duplicates"] for a in answers) == 40 * 20
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=WAIT_S) == 0
     store = FalkorDBStore.embedded(data_dir, graph="w")
     try:
         edges = [e for page in store.iter_interaction_aggregates() for e in page]
@@ -96,10 +93,21 @@ def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
         store.close()
 
 
+# Why slow, and why its deadline is four process starts: every worker start imports the whole app (torch,
+# torch_geometric: ~5 s of CPU on a quiet core) before its lifespan fails on the unreachable store, and the
+# supervisor gives up after three failed starts in a row: with two workers that is four starts (two rounds
+# on two cores) plus its one-second restart pauses, ~24 s on a quiet 2-core box and more than the former
+# 120 s limit under a loaded `make test`. The deadline only has to catch a supervisor that never gives up.
+@pytest.mark.slow
 def test_workers_that_cannot_start_stop_the_server_with_an_error(tmp_path: Path) -> None:
     env = {**os.environ, "GRAPHREC_GRAPH_URI": "falkor://127.0.0.1:1", "GRAPHREC_DATA_DIR": str(tmp_path)}
     graphrec = str(Path(sys.executable).with_name("graphrec"))
-    proc = subprocess.run([graphrec, "serve", "--port", str(free_port()), "--workers", "2", "--log-level", "error"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    deadline_s = 4 * START_S
+    try:
+        proc = subprocess.run([graphrec, "serve", "--port", str(free_port()), "--workers", "2", "--log-level",
+                               "error"], env=env, capture_output=True, text=True, timeout=deadline_s)
+    except subprocess.TimeoutExpired as exc:
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
+        pytest.fail(f"`graphrec serve --workers 2` still ran after {deadline_s:g} s; stderr ends:\n{err[-2000:]}")
     assert proc.returncode == 1
     assert "keep exiting at startup" in proc.stderr

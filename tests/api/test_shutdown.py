@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from deadlines import WAIT_S
 from fastapi.testclient import TestClient
 
 from api.container import services_of
@@ -44,5 +45,5 @@ def test_shutdown_waits_for_a_running_refresh_before_closing_the_store(settings:
 
         monkeypatch.setattr(store, "close", recorded_close)
         armed.set()
-        assert started.wait(10), "the maintenance loop never ran the refresh"
+        assert started.wait(WAIT_S), "the maintenance loop never ran the refresh"
     assert order == ["refresh returned", "store closed"]

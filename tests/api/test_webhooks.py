@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from deadlines import wait_until
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
@@ -20,6 +21,7 @@ from api.main import create_app
 from factories import event
 from graphrec.behaviour.triggers import parse_rules
 from graphrec.config import Settings
+from graphrec.events.log import connect
 from graphrec.serving.webhooks import sign, verify
 
 SECRET = "whsec-0123456789abcdef"
@@ -74,13 +76,11 @@ def hooked(settings: Settings, receiver: Receiver) -> Iterator[TestClient]:
         yield c
 
 
-def _until(predicate, timeout_s: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+def _intent_active(client: TestClient) -> bool | None:
+    """u1's recorded state of the "intent" rule (None: never evaluated), as the trigger worker stored it."""
+    with connect(services_of(client.app).triggers.book.path) as db:  # type: ignore[union-attr]
+        row = db.execute("SELECT active FROM trigger_state WHERE actor = 'u1' AND rule = 'intent'").fetchone()
+    return None if row is None else bool(row[0])
 
 
 def _send(client: TestClient, *specs: tuple[str, str, str]) -> None:
@@ -92,7 +92,8 @@ def _send(client: TestClient, *specs: tuple[str, str, str]) -> None:
 def test_a_rule_fires_once_per_crossing_with_signed_retried_deliveries(hooked: TestClient,
                                                                       receiver: Receiver) -> None:
     _send(hooked, ("c1", "i1", "add_to_cart"), ("c2", "i2", "add_to_cart"))  # intent 1 - e^-2 = 0.86
-    assert _until(lambda: len(receiver.delivered()) == 1), receiver.calls
+    wait_until(lambda: len(receiver.delivered()) == 1, what="the first webhook delivered",
+               detail=lambda: receiver.calls)
     assert [code for _, _, code in receiver.calls] == [500, 500, 204]  # retried after two failures
     headers, body = receiver.delivered()[0]
     delivery, signature = headers["x-graphrec-delivery"], headers["x-graphrec-signature"]
@@ -104,16 +105,17 @@ def test_a_rule_fires_once_per_crossing_with_signed_retried_deliveries(hooked: T
     assert payload["rule"] == "intent" and payload["user_id"] == "u1" and payload["value"] > 0.7
     assert len({h["x-graphrec-delivery"] for h, _, _ in receiver.calls}) == 1  # one webhook, three tries
 
+    outbox = services_of(hooked.app).triggers.outbox  # type: ignore[union-attr]
     _send(hooked, ("c3", "i3", "add_to_cart"))  # still above: no news
-    time.sleep(1.0)
-    assert len(receiver.delivered()) == 1
     _send(hooked, *((f"p{k}", f"i{k}", "purchase") for k in (1, 2, 3)))  # carts bought: intent falls
-    time.sleep(1.0)
+    # once the fall is recorded, c3 was evaluated too (before it, or with it): nothing more was queued
+    wait_until(lambda: _intent_active(hooked) is False, what="the fall of u1's intent recorded")
+    assert len(outbox.rows()) == 1
     _send(hooked, ("c4", "i4", "add_to_cart"), ("c5", "i5", "add_to_cart"))  # and rises again: fires again
-    assert _until(lambda: len(receiver.delivered()) == 2), receiver.calls
+    wait_until(lambda: len(receiver.delivered()) == 2, what="the second webhook delivered",
+               detail=lambda: receiver.calls)
 
     assert hooked.delete("/v1/users/u1").status_code == 204  # erasure: the queued webhooks and states go too
-    outbox = services_of(hooked.app).triggers.outbox  # type: ignore[union-attr]
     assert outbox.rows() == []
 
 

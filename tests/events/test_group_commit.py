@@ -3,35 +3,54 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
+from deadlines import WAIT_S, Threads
 
 from factories import T0, delta
 from graphrec.events.group_commit import GroupCommitter, merge_deltas
 from graphrec.graph.falkordb_store import FalkorDBStore
-from graphrec.graph.port import EventKey
-from graphrec.graph.records import UserRecord
+from graphrec.graph.port import EventKey, EventWriteResult
+from graphrec.graph.records import InteractionDelta, UserRecord
 
 
 def run_concurrently(committer: GroupCommitter, requests: list[tuple[list, list]]) -> list:
+    """Each request's result (or what it raised), all sent at once from threads of their own."""
     results: list = [None] * len(requests)
     barrier = threading.Barrier(len(requests))
 
     def go(k: int) -> None:
-        barrier.wait()
+        barrier.wait(WAIT_S)
         deltas, events = requests[k]
         try:
             results[k] = committer.write(deltas, events=events, now_ms=T0)
         except Exception as exc:  # surfaced to the assertion below
             results[k] = exc
 
-    threads = [threading.Thread(target=go, args=(k,)) for k in range(len(requests))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    threads = Threads()
+    for k in range(len(requests)):
+        threads.start(go, k)
+    threads.join()
     return results
+
+
+class HeldStore:
+    """The store, its first ``upsert_interactions_once`` held until the test releases it: requests sent
+    meanwhile queue behind that write, as they do behind a slow fsync under load, whatever the scheduler."""
+
+    def __init__(self, store: FalkorDBStore) -> None:
+        self._store = store
+        self.writing = threading.Event()
+        self.release = threading.Event()
+
+    def upsert_interactions_once(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey],
+                                 now_ms: int) -> EventWriteResult:
+        if not self.writing.is_set():
+            self.writing.set()
+            assert self.release.wait(WAIT_S), "the test never released the held write"
+        return self._store.upsert_interactions_once(deltas, events=events, now_ms=now_ms)
 
 
 def test_merge_deltas_adds_aggregates_and_widens_times() -> None:
@@ -52,17 +71,24 @@ def test_merge_deltas_keeps_the_later_sender() -> None:
     assert merged.client == "" and merged.count == 2
 
 
-def test_concurrent_batches_share_writes_and_all_apply(store: FalkorDBStore) -> None:
-    committer = GroupCommitter(store)
+def test_batches_queued_behind_a_write_share_the_next_one_and_all_apply(store: FalkorDBStore) -> None:
+    held = HeldStore(store)
+    committer = GroupCommitter(held)
     requests = [([delta(f"u{k}", "shared", 1.0), delta(f"u{k}", f"own{k}", 2.0)],
                  [EventKey(key=f"u{k}:e1", user_id=f"u{k}"), EventKey(key=f"u{k}:e2", user_id=f"u{k}")])
                 for k in range(16)]
-    results = run_concurrently(committer, requests)
+    deltas, events = requests[0]
+    first = committer.submit(deltas, events=events, now_ms=T0)
+    assert held.writing.wait(WAIT_S), "the first request was never written"
+    queued = [committer.submit(deltas, events=events, now_ms=T0) for deltas, events in requests[1:]]
+    assert not first.done() and not any(f.done() for f in queued)  # nobody is answered before its write
+    held.release.set()
+    results = [f.result(WAIT_S) for f in [first, *queued]]
     assert all(r.applied for r in results), results
     assert [r.edges for r in results] == [2] * 16
     assert store.counts().interactions == 32
-    assert committer.writes < 16  # at least some requests rode along in another's write
-    # Replaying every request: all refused as duplicates, nothing changes.
+    assert committer.writes == 2  # the first alone, then the fifteen that queued behind it in one write
+    # Replaying every request at once: all refused as duplicates, nothing changes.
     again = run_concurrently(committer, requests)
     assert all(not r.applied and len(r.existing) == 2 for r in again)
     assert store.user_interactions(user_id="u3")[0].weight in (1.0, 2.0)

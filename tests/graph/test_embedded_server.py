@@ -8,21 +8,18 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from deadlines import wait_until
 
 from factories import delta
 from graphrec.graph.embedded import EmbeddedServer, _pid_alive
 from graphrec.graph.falkordb_store import FalkorDBStore
 
 
-def wait_dead(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return not _pid_alive(pid)
+def wait_dead(pid: int) -> bool:
+    return wait_until(lambda: not _pid_alive(pid), what=f"the server (pid {pid}) to exit", interval_s=0.02)
 
 
 def test_two_clients_share_one_server_and_last_release_stops_it(tmp_path: Path) -> None:

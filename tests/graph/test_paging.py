@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
+from deadlines import wait_until
 
 from graphrec.graph.paging import prefetched
 
@@ -26,10 +26,9 @@ def test_reads_ahead_while_the_consumer_works() -> None:
 
     pages = prefetched(source(), depth=2)
     assert next(pages) == 0
-    deadline = time.monotonic() + 5
-    while len(produced) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert produced == [0, 1, 2]  # the reader went on without waiting for the consumer
+    # the reader goes on without waiting for the consumer, who has taken one page only
+    wait_until(lambda: len(produced) == 3, what="the reader to read ahead", interval_s=0.01, detail=lambda: produced)
+    assert produced == [0, 1, 2]
     assert list(pages) == [1, 2]
 
 
@@ -62,6 +61,5 @@ def test_closing_early_stops_the_reader() -> None:
     assert next(pages) == 0
     pages.close()
     seen = len(produced)
-    time.sleep(0.3)
-    assert len(produced) == seen  # no more reads after close
-    assert readers() == before  # the reader thread has ended
+    wait_until(lambda: readers() == before, what="the reader thread to end")  # close() joins it
+    assert len(produced) == seen  # and it read nothing after close

@@ -4,13 +4,12 @@ the store's other refusals come as the other store error types, by type, not by 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from crash import kill_embedded_server
 
 from graphrec.config import Settings
 from graphrec.graph.embedded import EmbeddedServer
@@ -33,18 +32,10 @@ def doomed(tmp_path: Path) -> Iterator[FalkorDBStore]:
     EmbeddedServer(tmp_path).stop()
 
 
-def kill(path: Path) -> None:
-    info = EmbeddedServer(path).info()
-    assert info is not None
-    os.kill(info.pid, signal.SIGKILL)
-    while EmbeddedServer(path).info() is not None:
-        pass
-
-
 def test_falkordb_reads_writes_pages_and_async_reads_raise_store_unavailable(doomed: FalkorDBStore,
                                                                             tmp_path: Path) -> None:
     reader = doomed.history_reader()
-    kill(tmp_path)
+    kill_embedded_server(tmp_path)
     with pytest.raises(StoreUnavailable, match="FalkorDB unavailable"):
         doomed.user_exists(user_id="u")
     with pytest.raises(StoreUnavailable):
@@ -57,7 +48,7 @@ def test_falkordb_reads_writes_pages_and_async_reads_raise_store_unavailable(doo
 
 
 def test_recover_restarts_the_dead_embedded_server_with_its_data(doomed: FalkorDBStore, tmp_path: Path) -> None:
-    kill(tmp_path)
+    kill_embedded_server(tmp_path)
     assert doomed.recover() is True
     assert doomed.user_exists(user_id="u")  # the write before the crash was replayed from the AOF
     assert doomed.recover() is True  # alive: nothing to do

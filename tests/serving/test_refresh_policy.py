@@ -3,13 +3,11 @@ the next tick, and the last good state keeps being served; proved on a real embe
 
 from __future__ import annotations
 
-import os
-import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from crash import kill_embedded_server
 
 from factories import T0, delta
 from graphrec.graph.embedded import EmbeddedServer
@@ -67,12 +65,7 @@ def test_a_failing_rebuild_backs_off_and_the_last_good_index_is_served(own_store
     good = holder.index
     assert not refresher.due  # the next rebuild is every_s away
 
-    info = EmbeddedServer(tmp_path / "store").info()
-    assert info is not None
-    os.kill(info.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while EmbeddedServer(tmp_path / "store").info() is not None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    kill_embedded_server(tmp_path / "store")
 
     clock.now += 300.0
     assert refresher.tick() is False  # due, tried, failed

@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 import pytest
+from deadlines import WAIT_S, wait_until
 
 from graphrec import demo
 from graphrec.config import Settings
@@ -85,10 +86,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
             finally:
                 proc = starting.result()
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while httpx.get(f"{url}/v1/model", headers={"X-API-Key": SECRET}).json().get("version") != version:
-            assert time.monotonic() < deadline, "the API did not load the published model"
-            time.sleep(0.2)
+        wait_until(lambda: httpx.get(f"{url}/v1/model", headers={"X-API-Key": SECRET}).json().get("version")
+                   == version, what=f"the API to load the published model {version}", interval_s=0.2)
         yield Shop(url, settings, store, EventLog(settings.event_log_file))
     finally:
         if proc is not None:
@@ -126,10 +125,10 @@ def sent_events(visit: dict[str, Any]) -> list[dict[str, Any]]:
 
 def received(shop: Shop, visit: dict[str, Any]) -> tuple[list[Interaction], list[Any]]:
     """The visitor's edges and logged events, once the store has them all (the beacon lands after the
-    page is gone; poll a little, then take what is there)."""
+    page is gone; poll until they are there, at most WAIT_S, then take what is there)."""
     actor = anonymous_node_id(visit["anonymous_id"])
     expected = {e["event_id"] for e in sent_events(visit)}
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + WAIT_S
     while True:
         logged = shop.log.user_events(actor)
         if {e.event_id for e in logged} >= expected or time.monotonic() > deadline:

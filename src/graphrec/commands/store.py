@@ -10,7 +10,7 @@ import typer
 
 from graphrec.config import Settings
 from graphrec.graph.embedded import EmbeddedServer
-from graphrec.graph.factory import open_store
+from graphrec.graph.factory import embedded_server, open_store
 from graphrec.graph.port import GraphStore
 from graphrec.ids import ID_RULE, id_problem
 
@@ -22,7 +22,7 @@ def _embedded(settings: Settings) -> EmbeddedServer:
         typer.echo(f"GRAPHREC_GRAPH_URI is {settings.graph_uri}: not the embedded store; nothing to manage.",
                    err=True)
         raise typer.Exit(2)
-    return EmbeddedServer(settings.embedded_dir)
+    return embedded_server(settings)
 
 
 @store_app.command("start")

@@ -29,11 +29,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from graphrec.graph.start_budget import MB, DataFiles, StartBudget
+
 logger = logging.getLogger(__name__)
 
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux; keep a margin
-_START_TIMEOUT_S = 15.0  # to answer at all; replaying a long AOF may take longer and is waited for
-_LOAD_TIMEOUT_S = 1800.0
 
 
 class EmbeddedStoreError(RuntimeError):
@@ -72,10 +72,14 @@ def _die_with_parent() -> None:
 
 
 class EmbeddedServer:
-    """Owns one data directory's server lifecycle; see the module docstring for the protocol."""
+    """Owns one data directory's server lifecycle; see the module docstring for the protocol.
 
-    def __init__(self, data_dir: Path | str) -> None:
+    ``start_budget``: how long a start (or a restart after a crash) may take to answer, from the size of
+    the files it loads (:mod:`graphrec.graph.start_budget`)."""
+
+    def __init__(self, data_dir: Path | str, *, start_budget: StartBudget | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.start_budget = start_budget or StartBudget()
         self._child: subprocess.Popen[bytes] | None = None  # the server, when this process started it
         self._die_with_parent = False
 
@@ -261,6 +265,8 @@ class EmbeddedServer:
             preexec_fn=_die_with_parent if die_with_parent else os.setsid,
             close_fds=True,
         )
+        files = DataFiles.scan(self.data_dir)
+        deadline_s = self.start_budget.deadline_s(files)
         started = time.monotonic()
         announced = False
         while True:
@@ -275,9 +281,14 @@ class EmbeddedServer:
             if state == "loading" and not announced:
                 logger.warning("embedded FalkorDB is replaying its append-only file (after a crash?)...")
                 announced = True
-            if waited > (_LOAD_TIMEOUT_S if state == "loading" else _START_TIMEOUT_S):
+            if waited > deadline_s:
                 proc.kill()
-                raise EmbeddedStoreError(f"embedded FalkorDB did not answer on {socket} after {waited:.0f}s")
+                proc.wait()
+                raise EmbeddedStoreError(
+                    f"embedded FalkorDB for {self.data_dir} did not answer on {socket} within its start deadline "
+                    f"of {deadline_s:.0f} s (last state: {state}); the data it loads is {files.aof_bytes / MB:.1f} "
+                    f"MB of append-only file and {files.rdb_bytes / MB:.1f} MB of RDB. On a slow or busy machine "
+                    "raise GRAPHREC_EMBEDDED_START_S or GRAPHREC_EMBEDDED_REPLAY_S_PER_MB")
             time.sleep(0.02)
         info = ServerInfo(pid=proc.pid, socket=socket, pinned=pinned)
         self._child = proc

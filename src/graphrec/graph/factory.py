@@ -6,7 +6,19 @@ import contextlib
 from collections.abc import Iterator
 
 from graphrec.config import Settings
+from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.port import GraphStore
+from graphrec.graph.start_budget import StartBudget
+
+
+def start_budget(settings: Settings) -> StartBudget:
+    """How long the embedded server may take to answer when it (re)starts, from the settings."""
+    return StartBudget(base_s=settings.embedded_start_s, replay_s_per_mb=settings.embedded_replay_s_per_mb)
+
+
+def embedded_server(settings: Settings) -> EmbeddedServer:
+    """The embedded server of the configured data directory (``graphrec store start|stop|status``)."""
+    return EmbeddedServer(settings.embedded_dir, start_budget=start_budget(settings))
 
 
 def connect(settings: Settings, *, die_with_parent: bool = False, serving: bool = False) -> GraphStore:
@@ -24,7 +36,8 @@ def connect(settings: Settings, *, die_with_parent: bool = False, serving: bool 
 
         return FalkorDBStore.embedded(settings.embedded_dir, graph=settings.falkordb_graph,
                                       batch_size=settings.batch_size, die_with_parent=die_with_parent,
-                                      timeout_s=timeout, connect_timeout_s=settings.store_connect_timeout_s)
+                                      timeout_s=timeout, connect_timeout_s=settings.store_connect_timeout_s,
+                                      start_budget=start_budget(settings))
     if where.kind == "falkordb":
         from graphrec.graph.falkordb_store import FalkorDBStore
 

@@ -33,6 +33,7 @@ from graphrec.graph.falkordb_connection import classify, quick_retry
 from graphrec.graph.falkordb_params import params_header
 from graphrec.graph.port import EventKey, EventWriteResult
 from graphrec.graph.records import BatchGuard, CypherResult, InteractionDelta, NodeLabel
+from graphrec.graph.start_budget import StartBudget
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +76,12 @@ class FalkorDBStore(CypherStore):
     @classmethod
     def embedded(cls, data_dir: Path | str, *, graph: str = "graphrec", batch_size: int = 10_000,
                  die_with_parent: bool = False, timeout_s: float | None = None,
-                 connect_timeout_s: float = 3.0) -> FalkorDBStore:
+                 connect_timeout_s: float = 3.0, start_budget: StartBudget | None = None) -> FalkorDBStore:
         """Start (or join) the embedded server for ``data_dir`` and connect over its unix socket.
 
-        ``timeout_s`` bounds every command (None: wait as long as a bulk import needs)."""
-        server = EmbeddedServer(data_dir)
+        ``timeout_s`` bounds every command (None: wait as long as a bulk import needs); ``start_budget``
+        how long the server may take to answer when this store starts or restarts it."""
+        server = EmbeddedServer(data_dir, start_budget=start_budget)
         info = server.acquire(die_with_parent=die_with_parent)
         try:
             db = FalkorDB(unix_socket_path=info.socket, password=server.password(), retry=quick_retry(),
