@@ -17,6 +17,8 @@ from factories import delta
 from graphrec.graph.embedded import EmbeddedServer, _pid_alive
 from graphrec.graph.falkordb_store import FalkorDBStore
 
+pytestmark = pytest.mark.integration  # every test starts servers of its own
+
 
 def wait_dead(pid: int, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
