@@ -158,7 +158,9 @@ def http_protocol(header_timeout_s: float, admission: Admission | None = None,
             keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
             origin = next((value for name, value in self.headers if name == b"origin"), None)
             self.transport.write(_busy_response(admission, _cors_header(origin, allowed), keep_alive))
-            if self.cycle is None:  # the connection's first request
+            cycle: object = self.cycle  # uvicorn types it as never None; it is None before the first request
+            if cycle is None:  # the connection's first request
+                # a stand-in with the cycle's attributes the protocol reads, not uvicorn's class
                 self.cycle = _Answered()  # type: ignore[assignment]
             if self.transport.get_write_buffer_size() > _UNREAD_LIMIT:
                 self.transport.abort()  # close() would wait for the unread answers to drain: for ever

@@ -5,24 +5,70 @@ pytest cannot orphan it, and stopped at the end; each test gets an emptied graph
 official test harness (``tests/neo4j_harness``), started lazily once per session by the first test
 that needs it and stopped at the end; ``NEO4J_URI`` (+ ``NEO4J_USER``/``NEO4J_PASSWORD``) points the
 suite at a server you run instead. A missing Java or Maven fails those tests: they are never skipped.
+
+Unit tests and integration tests: a test that starts a process (a real server: embedded FalkorDB,
+Neo4j, Kafka, a browser, Node.js, the API; or the CLI in a subprocess) is marked ``integration``: here at
+collection when one of its fixtures, at any depth, requests ``starts_processes`` (as every fixture that
+starts a process does), or by its own ``pytest.mark.integration`` (or its module's) when the test starts
+one itself. Every other test is a unit test, and ``make check`` runs those (``-m "not integration"``).
+The rule holds itself: a test without the marker that starts a server anyway fails, saying why
+(``_no_processes``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from neo4j_harness import USER, Neo4jHarness
+from process_guard import refusing_processes
 
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.graph.port import GraphStore
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def starts_processes() -> None:
+    """Requested by every fixture that starts a process (a real server, a browser, Node.js): the tests
+    using such a fixture, at any depth, are integration tests (``pytest_collection_modifyitems``)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``integration`` every test whose fixtures (their whole closure) start a process."""
+    for item in items:
+        if "starts_processes" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+
+
+def _no_processes(item: pytest.Item) -> Generator[None, object, object]:
+    """Around a unit test's setup and call: no server may start (``process_guard``)."""
+    if item.get_closest_marker("integration") is not None:
+        return (yield)
+    refused: list[str] = []
+    patch = refusing_processes(item, refused)
+    try:
+        return (yield)
+    finally:
+        patch.undo()
+        if refused:  # whatever the test made of the refusal (a 503, an error in a thread), this is why
+            raise pytest.fail.Exception(refused[0], pytrace=False) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _no_processes(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    return (yield from _no_processes(item))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,7 +125,8 @@ class Neo4jServer:
 
 
 @pytest.fixture(scope="session")
-def embedded_store_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FalkorDBStore]:
+def embedded_store_session(tmp_path_factory: pytest.TempPathFactory, starts_processes: None,
+                           ) -> Iterator[FalkorDBStore]:
     store = FalkorDBStore.embedded(tmp_path_factory.mktemp("store"), graph="contract", batch_size=1000,
                                    die_with_parent=True)
     store.apply_schema()
@@ -88,7 +135,7 @@ def embedded_store_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def neo4j_server() -> Iterator[Neo4jServer]:
+def neo4j_server(starts_processes: None) -> Iterator[Neo4jServer]:
     """A live Neo4j 5 (+ GDS): the harness this session starts, or the one NEO4J_URI names."""
     if os.environ.get("NEO4J_URI"):
         yield Neo4jServer(os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"),
@@ -110,7 +157,7 @@ def neo4j_store_session(neo4j_server: Neo4jServer) -> Iterator[Neo4jStore]:
 
 
 @pytest.fixture(params=["falkordb", "neo4j"])
-def any_store(request: pytest.FixtureRequest) -> GraphStore:
+def any_store(request: pytest.FixtureRequest, starts_processes: None) -> GraphStore:
     """Every GraphStore adapter, each a real server with an emptied graph, for the contract suite."""
     store: GraphStore = request.getfixturevalue(
         "embedded_store_session" if request.param == "falkordb" else "neo4j_store_session")

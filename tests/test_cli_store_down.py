@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 
+import pytest
 from deadlines import START_S
 
 from tests.live_api import REPO, free_port
 
 
+@pytest.mark.integration  # the CLI in a subprocess
 def test_a_command_against_an_unreachable_store_fails_with_one_clear_line() -> None:
     env = {**os.environ, "GRAPHREC_GRAPH_URI": f"bolt://127.0.0.1:{free_port()}",
            "GRAPHREC_GRAPH_PASSWORD": "unused-password", "GRAPHREC_STORE_CONNECT_TIMEOUT_S": "0.5"}

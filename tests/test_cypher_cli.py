@@ -20,7 +20,7 @@ from graphrec.graph.port import GraphStore
 
 @pytest.fixture(params=["falkordb", "neo4j"])
 def configured(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
+               tmp_path_factory: pytest.TempPathFactory, starts_processes: None) -> Iterator[GraphStore]:
     """A store with a few edges, and the environment pointing graphrec at it."""
     if request.param == "falkordb":
         path = tmp_path_factory.mktemp("cypher-cli")

@@ -30,7 +30,8 @@ KEY = "e2e-key"
 
 
 @pytest.fixture(scope="module", params=["falkordb", "neo4j"])
-def published(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def published(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+              starts_processes: None) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp(f"e2e-{request.param}")
     env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_API_KEYS": KEY}
     holder: GraphStore

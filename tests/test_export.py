@@ -116,6 +116,7 @@ def test_snapshot_as_pyg_hetero_data(store: GraphStore, tmp_path: Path) -> None:
     assert "rev_interacted" not in str(snap.to_hetero_data(reverse=False).edge_types)
 
 
+@pytest.mark.integration  # the CLI's embedded store
 def test_export_command_writes_the_pyg_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
     from typer.testing import CliRunner

@@ -11,6 +11,7 @@ from nbclient import NotebookClient
 NOTEBOOK = Path(__file__).resolve().parents[1] / "training" / "notebooks" / "quickstart.ipynb"
 
 
+@pytest.mark.integration  # a Jupyter kernel
 def test_quickstart_notebook_runs_top_to_bottom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRAPHREC_NOTEBOOK_FAST", "1")  # the kernel inherits the environment
     notebook = nbformat.read(NOTEBOOK, as_version=4)

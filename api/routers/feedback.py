@@ -96,5 +96,5 @@ def experiments(services: ServicesDep, feedback: FeedbackDep) -> ExperimentsPubl
 @router.get("/feedback", response_model=FeedbackPublic, dependencies=[Depends(require_api_key)])
 def feedback_table(feedback: FeedbackDep) -> FeedbackPublic:
     """Impressions, attributed clicks and purchases per (model version, arm, source, segment)."""
-    rows = [FeedbackRowPublic(**r) for r in feedback.counts()]  # type: ignore[arg-type]
+    rows = [FeedbackRowPublic(**r) for r in feedback.counts()]
     return FeedbackPublic(data=rows, count=len(rows))

@@ -44,7 +44,7 @@ def _profile(actor: str, public_id: str, log: EventLog, catalog: CatalogCache, s
         purchase_per_session=p.purchase_per_session, mean_dwell_s=p.mean_dwell_s,
         mean_scroll_depth=p.mean_scroll_depth, bot_share=p.bot_share, purchase_intent=p.purchase_intent,
         preferred_categories=[CategoryShare(name=c, share=s) for c, s in p.preferred_categories],
-        device_mix=p.device_mix, trend={t: TrendPublic(**v) for t, v in p.trend.items()},  # type: ignore[arg-type]
+        device_mix=p.device_mix, trend={t: TrendPublic(**v) for t, v in p.trend.items()},
         segment=segments.segment_of(actor))
 
 

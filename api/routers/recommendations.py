@@ -91,7 +91,7 @@ async def _recommend(recommender: Recommender, metrics: Metrics, settings: Setti
     record(metrics, "user", result)
     return RecommendationsPublic(
         user_id=public_id, model_version=result.model_version, degraded=result.degraded,
-        cold_start=result.cold_start, personalised_from=result.personalised_from,  # type: ignore[arg-type]
+        cold_start=result.cold_start, personalised_from=result.personalised_from,
         recommendation_id=result.recommendation_id, experiment=result.experiment, arm=result.arm,
         data=to_public(result, req.explain, view_of.view), count=len(result.items), next_cursor=next_cursor)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from graphrec.ids import Identifier
 
-AnonymousId = Identifier
+AnonymousId: TypeAlias = Identifier
 
 
 class InteractionPublic(BaseModel):

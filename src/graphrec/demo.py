@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,8 +186,9 @@ def demo_keys(settings: Settings) -> DemoKeys:
 
     path = settings.data_dir / "demo" / "keys.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    fresh = {"secret": lambda: secrets.token_hex(24), "publishable": lambda: "pk_" + secrets.token_hex(16),
-             "user_token_secret": lambda: secrets.token_urlsafe(32)}
+    fresh: dict[str, Callable[[], str]] = {
+        "secret": lambda: secrets.token_hex(24), "publishable": lambda: "pk_" + secrets.token_hex(16),
+        "user_token_secret": lambda: secrets.token_urlsafe(32)}
     missing = {name: make() for name, make in fresh.items() if name not in stored}
     if missing:
         stored = {**stored, **missing}

@@ -111,7 +111,7 @@ def _degree_filter(users: np.ndarray, items: np.ndarray, n_users: int, n_items: 
     while True:
         du = np.bincount(users[keep], minlength=n_users)
         di = np.bincount(items[keep], minlength=n_items)
-        new = keep & (du[users] >= cfg.min_user_degree) & (di[items] >= cfg.min_item_degree)
+        new: np.ndarray = keep & (du[users] >= cfg.min_user_degree) & (di[items] >= cfg.min_item_degree)
         if new.sum() == keep.sum() or not cfg.k_core:
             return new
         keep = new

@@ -43,7 +43,8 @@ def _member(items: np.ndarray, excluded: np.ndarray) -> np.ndarray:
     if len(excluded) == 0:
         return np.zeros(len(items), dtype=bool)
     if len(items) * len(excluded) <= 1 << 16:
-        return (items[:, None] == excluded[None, :]).any(axis=1)
+        member: np.ndarray = (items[:, None] == excluded[None, :]).any(axis=1)
+        return member
     return np.isin(items, excluded)
 
 

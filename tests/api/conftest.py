@@ -18,7 +18,7 @@ API_KEY = "test-key-1"
 
 
 @pytest.fixture(scope="session")
-def api_store_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def api_store_dir(tmp_path_factory: pytest.TempPathFactory, starts_processes: None) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("api-store")
     # A session lease keeps one server up; each app's lifespan joins it and leaves it running.
     holder = FalkorDBStore.embedded(path, graph="api", die_with_parent=True)

@@ -52,7 +52,7 @@ def _batch(n: int) -> dict[str, object]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
+def data_dir(tmp_path: Path, starts_processes: None) -> Iterator[Path]:
     yield tmp_path
     EmbeddedServer(tmp_path).stop()  # whatever happened, no server outlives the test
 

@@ -42,7 +42,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(data_dir: Path) -> Iterator[TestClient]:
+def client(data_dir: Path, starts_processes: None) -> Iterator[TestClient]:
     settings = Settings(
         data_dir=data_dir, graph_uri=f"embedded:{data_dir / 'store'}", event_log=data_dir / "events.sqlite",
         api_keys=KEY, rate_limit_per_s=1_000, rate_limit_burst=1_000, history_timeout_s=10.0,

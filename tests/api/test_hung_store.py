@@ -34,7 +34,7 @@ READERS = 4
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def api(tmp_path: Path, starts_processes: None) -> Iterator[tuple[str, Path]]:
     store_dir = tmp_path / "store"
     port = free_port()
     proc = start_api({"GRAPHREC_GRAPH_URI": f"embedded:{store_dir}", "GRAPHREC_FALKORDB_GRAPH": "hung",

@@ -24,6 +24,7 @@ from tests.neo4j_harness import USER, Neo4jHarness
 KEY = "neo4j-outage-key"
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_a_killed_neo4j_gives_503_with_retry_after_and_degraded_reads(tmp_path: Path) -> None:
     with Neo4jHarness() as harness:

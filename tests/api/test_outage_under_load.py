@@ -35,6 +35,7 @@ def batch(n: int) -> dict[str, object]:
                         "timestamp": now} for k in range(BATCH)]}
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_killing_the_store_under_load_gives_no_500_recovers_alone_and_keeps_every_ack(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"

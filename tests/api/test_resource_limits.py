@@ -28,7 +28,7 @@ DEADLINE_S = 2.0  # header and body deadlines of the live server below
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[int]:
+def live(tmp_path: Path, starts_processes: None) -> Iterator[int]:
     port = free_port()
     api = start_api({"GRAPHREC_GRAPH_URI": f"embedded:{tmp_path / 'store'}", "GRAPHREC_FALKORDB_GRAPH": "limits",
                      "GRAPHREC_DATA_DIR": str(tmp_path), "GRAPHREC_API_KEYS": SECRET,

@@ -21,6 +21,7 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
 EXAMPLES = 25  # per operation and phase: ~1,000 cases, about half a minute on 2 cores
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,7 @@ KEY = "workers-key"
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
+def data_dir(tmp_path: Path, starts_processes: None) -> Iterator[Path]:
     yield tmp_path
     EmbeddedServer(tmp_path).stop()
 
@@ -99,6 +99,7 @@ def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
 # on two cores) plus its one-second restart pauses, ~24 s on a quiet 2-core box and more than the former
 # 120 s limit under a loaded `make test`. The deadline only has to catch a supervisor that never gives up.
 @pytest.mark.slow
+@pytest.mark.integration
 def test_workers_that_cannot_start_stop_the_server_with_an_error(tmp_path: Path) -> None:
     env = {**os.environ, "GRAPHREC_GRAPH_URI": "falkor://127.0.0.1:1", "GRAPHREC_DATA_DIR": str(tmp_path)}
     graphrec = str(Path(sys.executable).with_name("graphrec"))

@@ -38,7 +38,7 @@ def store_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def client(store_dir: Path, tmp_path: Path) -> Iterator[TestClient]:
+def client(store_dir: Path, tmp_path: Path, starts_processes: None) -> Iterator[TestClient]:
     s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, store_check_s=0.1,
                  rate_limit_per_s=10_000, rate_limit_burst=10_000)
     with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
@@ -134,6 +134,7 @@ def test_the_watchdog_restarts_a_killed_embedded_server_and_reaps_it(client: Tes
         services_of(client.app).models.state is None
 
 
+@pytest.mark.integration
 def test_startup_survives_failing_refreshes_and_retries_them_with_backoff(
         store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store hiccup while the catalogue and the co-interaction index are first built: the API still
@@ -182,6 +183,7 @@ def test_empty_key_list_outside_local_refuses_to_start(store_dir: Path, tmp_path
         pass
 
 
+@pytest.mark.integration
 def test_a_hung_store_costs_three_timeouts_then_no_more_waiting(store_dir: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, store_check_s=0.2,

@@ -16,7 +16,8 @@ from graphrec.graph.port import SEGMENTATION_META_KEY
 
 
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+def imported(tmp_path_factory: pytest.TempPathFactory,
+             starts_processes: None) -> Iterator[tuple[Path, dict[str, str]]]:
     root = tmp_path_factory.mktemp("segment-cli")
     env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_GRAPH_URI": f"embedded:{root / 'store'}",
            "GRAPHREC_FALKORDB_GRAPH": "segments", "GRAPHREC_EVENT_LOG": str(root / "events.sqlite")}

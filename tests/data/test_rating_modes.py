@@ -56,6 +56,7 @@ def test_import_and_file_path_train_on_the_same_edges(any_store: GraphStore, tmp
     assert graph_edges == (len(RATINGS) if mode in ("signed", "implicit") else 4)  # signed keeps the dislikes
 
 
+@pytest.mark.integration  # the CLI's embedded store
 def test_every_mode_is_its_own_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from graphrec.cli import app
 

@@ -228,6 +228,7 @@ def test_dockerignore_keeps_secrets_and_state_out_but_not_the_sources(dockerfile
 
 # -- the package the image installs -------------------------------------------------------------------
 
+@pytest.mark.integration  # pip builds a wheel
 def test_wheel_from_the_copied_files_carries_schema_and_policy(dockerfile: Dockerfile, tmp_path: Path) -> None:
     """`pip install .` in the builder sees only the COPYed files: build a wheel from exactly those."""
     context = tmp_path / "context"

@@ -18,7 +18,7 @@ NOW = int(time.time() * 1000)
 
 
 @pytest.fixture(scope="module")
-def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def store_dir(tmp_path_factory: pytest.TempPathFactory, starts_processes: None) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("cli-store")
     # Hold a lease for the module so every command joins one running server.
     holder = FalkorDBStore.embedded(path, graph="cli", die_with_parent=True)

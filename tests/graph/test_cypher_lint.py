@@ -54,7 +54,7 @@ WRITE_TX = "execute_write transaction function"
 
 
 @pytest.fixture(scope="module")
-def linter() -> None:
+def linter(starts_processes: None) -> None:
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
     if missing:
         pytest.fail(f"{' and '.join(missing)} not found on PATH: the Cypher lint is a core check and needs "

@@ -17,6 +17,8 @@ from factories import delta
 from graphrec.graph.embedded import EmbeddedServer, _pid_alive
 from graphrec.graph.falkordb_store import FalkorDBStore
 
+pytestmark = pytest.mark.integration  # every test starts servers of its own
+
 
 def wait_dead(pid: int) -> bool:
     return wait_until(lambda: not _pid_alive(pid), what=f"the server (pid {pid}) to exit", interval_s=0.02)

@@ -112,6 +112,7 @@ def test_a_second_start_needs_no_maven(neo4j_server, monkeypatch: pytest.MonkeyP
     assert all(Path(jar).exists() for jar in first.split(os.pathsep))
 
 
+@pytest.mark.integration
 def test_the_launcher_dies_with_a_parent_killed_by_sigkill(tmp_path: Path) -> None:
     """A parent that starts the harness and is then killed -9 must not leave its JVM behind."""
     script = textwrap.dedent(f"""

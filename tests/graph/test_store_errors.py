@@ -23,7 +23,7 @@ from tests.live_api import free_port
 
 
 @pytest.fixture
-def doomed(tmp_path: Path) -> Iterator[FalkorDBStore]:
+def doomed(tmp_path: Path, starts_processes: None) -> Iterator[FalkorDBStore]:
     """An embedded store of its own, whose server the test kills."""
     store = FalkorDBStore.embedded(tmp_path, graph="doomed", die_with_parent=True)
     store.upsert_interactions([InteractionDelta("u", "i", 1.0, 1, 1, 1)])

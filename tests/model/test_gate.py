@@ -17,7 +17,7 @@ from graphrec.model.pipeline import PipelineConfig, published_version, train
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts_processes: None) -> tuple[Path, Path]:
     """An embedded store holding three taste groups, and the models directory the CLI uses."""
     store_dir, models = tmp_path / "store", tmp_path / "models"
     monkeypatch.setenv("GRAPHREC_GRAPH_URI", f"embedded:{store_dir}")

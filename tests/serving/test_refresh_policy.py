@@ -25,7 +25,7 @@ class Clock:
 
 
 @pytest.fixture
-def own_store(tmp_path: Path) -> Iterator[FalkorDBStore]:
+def own_store(tmp_path: Path, starts_processes: None) -> Iterator[FalkorDBStore]:
     """An embedded store this test may kill (the session's is shared)."""
     store = FalkorDBStore.embedded(tmp_path / "store", graph="refresh", die_with_parent=True, timeout_s=5.0)
     try:

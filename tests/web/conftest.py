@@ -13,7 +13,7 @@ from tests.web.browser import CHROMIUM, E2E
 
 
 @pytest.fixture(scope="module")
-def e2e_installed() -> Path:
+def e2e_installed(starts_processes: None) -> Path:
     assert shutil.which("node") and shutil.which("npm"), "Node.js 20+ with npm is needed (see README)"
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
     if not (E2E / "node_modules" / "playwright-core" / "package.json").exists():

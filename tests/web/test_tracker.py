@@ -26,7 +26,7 @@ def npm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def installed() -> Path:
+def installed(starts_processes: None) -> Path:
     assert shutil.which("npm"), "Node.js 20+ with npm is needed for the tracker (see README)"
     if not (TRACKER / "node_modules" / ".package-lock.json").exists():
         result = npm("ci")

@@ -113,7 +113,8 @@ def session_starts(cols: EventColumns) -> np.ndarray:
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.divide(a, b, out=np.zeros_like(a, dtype=np.float64), where=b > 0)
+    quotient: np.ndarray = np.divide(a, b, out=np.zeros_like(a, dtype=np.float64), where=b > 0)
+    return quotient
 
 
 def _intent(cols: EventColumns, per_actor: Callable[[np.ndarray], np.ndarray], now_ms: int) -> np.ndarray:
@@ -122,7 +123,8 @@ def _intent(cols: EventColumns, per_actor: Callable[[np.ndarray], np.ndarray], n
     bought = per_actor(recent * (cols.type == _T["purchase"]))
     clicks = per_actor(recent * (cols.type == _T["click"]))
     passive = per_actor(recent * ~_ACTIVE[cols.type])
-    return 1.0 - np.exp(-(np.maximum(carts - bought, 0.0) + 0.3 * clicks + 0.05 * passive))
+    intent: np.ndarray = 1.0 - np.exp(-(np.maximum(carts - bought, 0.0) + 0.3 * clicks + 0.05 * passive))
+    return intent
 
 
 def profile_table(cols: EventColumns, *, now_ms: int, half_life_days: float = 7.0) -> ProfileTable:

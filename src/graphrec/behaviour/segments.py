@@ -164,7 +164,8 @@ def _shrink(rate: np.ndarray, n: np.ndarray, prior: float) -> np.ndarray:
     """``rate`` (observed over ``n`` trials) pulled toward the population rate by ``prior`` pseudo-trials."""
     total = float(n.sum())
     mean = float((rate * n).sum() / total) if total > 0 else 0.0
-    return (rate * n + prior * mean) / np.maximum(n + prior, 1e-12)
+    shrunk: np.ndarray = (rate * n + prior * mean) / np.maximum(n + prior, 1e-12)
+    return shrunk
 
 
 def segment_features(table: ProfileTable, *, prior_sessions: float = 2.0, prior_events: float = 10.0) -> np.ndarray:

@@ -58,10 +58,12 @@ class TriggerRule(BaseModel):
         return self
 
     def holds(self, profile: Profile) -> bool:
-        value = getattr(profile, self.feature)
+        value: float | None = getattr(profile, self.feature)  # one of NUMERIC_FEATURES (the validator)
         if value is None:
             return False
-        return value > self.above if self.above is not None else value < float(self.below)  # type: ignore[arg-type]
+        if self.above is not None:
+            return value > self.above
+        return self.below is not None and value < self.below
 
 
 @dataclass(frozen=True, slots=True)

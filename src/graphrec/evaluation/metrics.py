@@ -44,11 +44,13 @@ def hit_matrix(topk: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
 
 def recall_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
     """Per-user ``|hits in top K| / |relevant|`` (0 for users without relevant items)."""
-    return np.divide(hits.sum(1), n_relevant, out=np.zeros(len(hits)), where=n_relevant > 0)
+    recall: np.ndarray = np.divide(hits.sum(1), n_relevant, out=np.zeros(len(hits)), where=n_relevant > 0)
+    return recall
 
 
 def precision_at_k(hits: np.ndarray) -> np.ndarray:
-    return hits.sum(1) / hits.shape[1]
+    precision: np.ndarray = hits.sum(1) / hits.shape[1]
+    return precision
 
 
 def hit_rate_at_k(hits: np.ndarray) -> np.ndarray:
@@ -62,7 +64,8 @@ def ndcg_at_k(hits: np.ndarray, n_relevant: np.ndarray) -> np.ndarray:
     dcg = (hits * discounts).sum(1)
     ideal_hits = np.minimum(n_relevant, k).astype(np.int64)
     idcg = np.concatenate([[0.0], np.cumsum(discounts)])[ideal_hits]
-    return np.divide(dcg, idcg, out=np.zeros(len(hits)), where=idcg > 0)
+    ndcg: np.ndarray = np.divide(dcg, idcg, out=np.zeros(len(hits)), where=idcg > 0)
+    return ndcg
 
 
 def mrr_at_k(hits: np.ndarray) -> np.ndarray:

@@ -39,7 +39,8 @@ def _holdout_mask(snapshot: Snapshot, fraction: float, keys: np.ndarray) -> np.n
     rank_from_end[order] = deg[rows[order]] - 1 - pos
     n_out = np.where(deg >= 2, np.maximum(np.rint(fraction * deg), 1), 0).astype(np.int64)
     n_out = np.minimum(n_out, deg - 1).clip(min=0)
-    return rank_from_end < n_out[rows]
+    held_out: np.ndarray = rank_from_end < n_out[rows]
+    return held_out
 
 
 def _to_split(snapshot: Snapshot, held_out: np.ndarray, protocol: str) -> Split:

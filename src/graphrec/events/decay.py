@@ -45,4 +45,5 @@ def decay_weights(weights: np.ndarray, last_ts: np.ndarray, *, now_ms: int | np.
 def decayed_weight(weight: float, last_ts: int, *, now_ms: int, half_life_days: float) -> float:
     """Scalar form of :func:`decay_weights` (API responses, tests)."""
     age = max(now_ms - int(last_ts), 0)
-    return float(weight) * 0.5 ** (age / (half_life_days * DAY_MS))
+    factor: float = 0.5 ** (age / (half_life_days * DAY_MS))  # float ** float is typed Any (could be complex)
+    return float(weight) * factor

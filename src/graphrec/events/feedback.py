@@ -225,7 +225,7 @@ class FeedbackLog:
             r = db.execute("SELECT * FROM served WHERE rec_id = ?", (rec_id,)).fetchone()
         if r is None:
             return None
-        return ServedList(r[0], r[1], r[2], r[3], r[4], r[5], r[6], [tuple(x) for x in json.loads(r[7])], r[8])  # type: ignore[misc]
+        return ServedList(r[0], r[1], r[2], r[3], r[4], r[5], r[6], [tuple(x) for x in json.loads(r[7])], r[8])
 
     def arm_counts(self, experiment: str | None) -> list[ArmCounts]:
         """Totals per arm of ``experiment`` (None: lists served outside any experiment)."""

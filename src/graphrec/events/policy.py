@@ -144,7 +144,8 @@ def policy_weigher(policy: WeightPolicy, *, dwell_cap_s: float | None = None) ->
     def weigh(type_codes: np.ndarray, values: np.ndarray, /) -> np.ndarray:
         codes = np.asarray(type_codes, dtype=np.int64)
         vals = np.nan_to_num(np.minimum(np.asarray(values, dtype=np.float64), caps[codes]), nan=0.0)
-        return base[codes] + per_value[codes] * vals
+        weights: np.ndarray = base[codes] + per_value[codes] * vals
+        return weights
 
     return weigh
 

@@ -54,7 +54,9 @@ class FalkorDBHistoryReader:
     async def _rows(self, query: str, params: dict[str, Any]) -> list[Any]:
         """A read-only query's rows in the plain reply format ([] before anything was written)."""
         try:
-            reply = await self._client.execute_command("GRAPH.RO_QUERY", self._graph, params_header(params) + query)
+            # redis-py declares Redis.execute_command without annotations
+            reply = await self._client.execute_command(  # type: ignore[no-untyped-call]
+                "GRAPH.RO_QUERY", self._graph, params_header(params) + query)
         except ResponseError:
             if not await self._client.exists(self._graph):  # nothing written yet: no graph to read
                 return []

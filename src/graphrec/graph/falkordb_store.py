@@ -105,11 +105,13 @@ class FalkorDBStore(CypherStore):
         return not self._db.connection.exists(self._graph.name)
 
     def _write(self, query: str, params: Mapping[str, Any] | None = None) -> Rows:
-        return self._graph.query(params_header(params) + query).result_set
+        rows: Rows = self._graph.query(params_header(params) + query).result_set
+        return rows
 
     def _read(self, query: str, params: Mapping[str, Any] | None = None) -> Rows:
         try:
-            return self._graph.ro_query(params_header(params) + query).result_set
+            rows: Rows = self._graph.ro_query(params_header(params) + query).result_set
+            return rows
         except ResponseError:
             if self._graph_missing():
                 return []

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, LiteralString, cast
+from typing import Any, ClassVar
 
 from neo4j import (
     READ_ACCESS,
@@ -45,7 +45,14 @@ from neo4j.exceptions import (
 from graphrec.config import parse_graph_uri
 from graphrec.graph.base_store import CypherStore, Rows
 from graphrec.graph.cypher.dialect import NEO4J as NEO4J_DIALECT
-from graphrec.graph.cypher.neo4j import ITEM_VECTOR_INDEX, NEO4J, USER_VECTOR_INDEX, Neo4jStatements, schema_statements
+from graphrec.graph.cypher.neo4j import (
+    ITEM_VECTOR_INDEX,
+    NEO4J,
+    USER_VECTOR_INDEX,
+    Neo4jStatements,
+    schema_statements,
+    trusted_cypher,
+)
 from graphrec.graph.cypher_values import plain
 from graphrec.graph.errors import (
     BadStoreInput,
@@ -134,7 +141,7 @@ class Neo4jStore(CypherStore):
                    write: bool = False) -> CypherResult:
         """Read-only unless ``write``: a read transaction, which Neo4j refuses to let write."""
         def work(tx: ManagedTransaction) -> CypherResult:
-            result = tx.run(cast(LiteralString, query), dict(params or {}))
+            result = tx.run(trusted_cypher(query), dict(params or {}))
             keys = list(result.keys())
             return CypherResult(keys, [[plain(v) for v in record.values()] for record in result])
 

@@ -44,7 +44,8 @@ class BipartiteAdjacency:
     def __init__(self, user_items: sp.csr_matrix, *, aggr: Aggregation = "sym") -> None:
         r = user_items.tocsr().astype(np.float64)
         self.aggr = aggr
-        self.n_users, self.n_items = r.shape
+        self.n_users: int = r.shape[0]
+        self.n_items: int = r.shape[1]
         self.user_degree = np.asarray(r.sum(1)).ravel()
         self.item_degree = np.asarray(r.sum(0)).ravel()
         if aggr == "sym":
@@ -95,8 +96,9 @@ def neighbourhood_coefficients(aggr: Aggregation, weights: np.ndarray, neighbour
     neighbours keep their training degrees.
     """
     w = np.asarray(weights, dtype=np.float32).astype(np.float64)
+    coefficients: np.ndarray = w
     if aggr == "sym":
-        return w * _inv(w.sum(), 0.5) * _inv(np.asarray(neighbour_degree, dtype=np.float64), 0.5)
-    if aggr == "mean":
-        return w * _inv(w.sum())
-    return w
+        coefficients = w * _inv(w.sum(), 0.5) * _inv(np.asarray(neighbour_degree, dtype=np.float64), 0.5)
+    elif aggr == "mean":
+        coefficients = w * _inv(w.sum())
+    return coefficients

@@ -223,7 +223,8 @@ class ModelArtifact:
         config = TrainConfig.model_validate_json((src / "config.json").read_text())
 
         def arr(name: str) -> np.ndarray:
-            return np.load(src / f"{name}.npy", allow_pickle=False)
+            loaded: np.ndarray = np.load(src / f"{name}.npy", allow_pickle=False)  # a .npy file: one array
+            return loaded
 
         features = arr("item_features") if (src / "item_features.npy").exists() else None
         # mapped, not read: an erasure's in-place blanking is seen at once (see user_index)

@@ -81,7 +81,7 @@ class GraphSAGERec(nn.Module):
 
     def item_ego(self, items: torch.Tensor, item_features: torch.Tensor | None) -> torch.Tensor:
         """Layer-0 representations of some items."""
-        h = self.item_embedding(items)
+        h: torch.Tensor = self.item_embedding(items)
         if self.feature_proj is not None and item_features is not None:
             h = h + self.feature_proj(item_features[items])
         return h
@@ -91,7 +91,7 @@ class GraphSAGERec(nn.Module):
         if self.config.linear:
             conv = self.convs[layer]
             assert isinstance(conv, SAGEConv)
-            out = aggregated + conv.lin_l(aggregated) + conv.lin_r(h_self)
+            out: torch.Tensor = aggregated + conv.lin_l(aggregated) + conv.lin_r(h_self)
         else:
             out = aggregated
         if self.config.activation == "tanh":

@@ -72,8 +72,10 @@ class Similarity:
             norm = np.sqrt(seed_degree * candidate_degree)
         else:
             norm = seed_degree ** self.asymmetry * candidate_degree ** (1.0 - self.asymmetry)
-        sims = counts / (norm + self.shrink + 1e-12)
-        return sims if self.locality == 1.0 else sims ** self.locality
+        sims: np.ndarray = counts / (norm + self.shrink + 1e-12)
+        if self.locality != 1.0:
+            sims = sims ** self.locality
+        return sims
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,8 @@ class NegativeSampler:
     def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         keys = users.astype(np.int64) * self.n_items + items.astype(np.int64)
         if self._dense is not None:
-            return self._dense[keys]
+            dense_hits: np.ndarray = self._dense[keys]
+            return dense_hits
         pos = np.searchsorted(self._keys, keys)
         pos = np.minimum(pos, len(self._keys) - 1)
         return self._keys[pos] == keys if len(self._keys) else np.zeros(len(keys), bool)

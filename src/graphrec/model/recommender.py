@@ -30,4 +30,5 @@ class GraphSAGERecommender:
         self.user_embeddings, self.item_embeddings = self.result.embeddings()
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        return self.user_embeddings[users] @ self.item_embeddings.T
+        scores: np.ndarray = self.user_embeddings[users] @ self.item_embeddings.T
+        return scores

@@ -25,7 +25,8 @@ class SparseProduct(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, a: torch.Tensor, a_t: torch.Tensor) -> torch.Tensor:
         ctx.a_t = a_t
-        return torch.sparse.mm(a, x)
+        y: torch.Tensor = torch.sparse.mm(a, x)
+        return y
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
@@ -55,7 +56,8 @@ def csr_pair(matrix: sp.csr_matrix, *, symmetric: bool = False) -> tuple[torch.T
 
 def spmm(x: torch.Tensor, pair: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """Differentiable ``A @ x`` for ``pair = (A, A^T)``."""
-    out: torch.Tensor = SparseProduct.apply(x, pair[0], pair[1])
+    # torch declares Function.apply without annotations
+    out: torch.Tensor = SparseProduct.apply(x, pair[0], pair[1])  # type: ignore[no-untyped-call]
     return out
 
 

@@ -272,7 +272,7 @@ class Trainer:
                     model.item_embedding(torch.from_numpy(np.concatenate([pos, neg])).to(self.device)))
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch declares Tensor.backward without annotations
             for opt in optimizers:
                 opt.step()
             total += float(loss.detach())

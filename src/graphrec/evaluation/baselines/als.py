@@ -44,4 +44,5 @@ class ImplicitALS:
         self._items = np.asarray(model.item_factors)
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        return (self._users[users] @ self._items.T).astype(np.float32)
+        scores: np.ndarray = (self._users[users] @ self._items.T).astype(np.float32)
+        return scores
