@@ -11,6 +11,7 @@ retry is applied exactly once.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from deadlines import WAIT_S, Threads, wait_until
 
@@ -69,20 +71,26 @@ def test_a_hung_store_answers_writes_503_in_time_and_never_refuses_reads(api: tu
         assert info is not None
         writes: list[tuple[int, str | None, bool]] = []  # status, Retry-After, answered while stopped
         reads: Counter[int] = Counter()
+        write_s: list[float] = []  # reported, never asserted on (the closing note's figures)
+        read_s: list[float] = []
         stopped = threading.Event()
         lock = threading.Lock()
 
         def writer(n: int) -> None:
             with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=WAIT_S) as w:
+                began = time.perf_counter()
                 r = w.post("/v1/events", json=_batch(n))
                 with lock:
+                    write_s.append(time.perf_counter() - began)
                     writes.append((r.status_code, r.headers.get("Retry-After"), stopped.is_set()))
 
         def reader() -> None:
             with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=WAIT_S) as rd:
                 while stopped.is_set():
+                    began = time.perf_counter()
                     status = rd.get("/v1/users/u1/recommendations", params={"k": 5}).status_code
                     with lock:
+                        read_s.append(time.perf_counter() - began)
                         reads[status] += 1
 
         os.kill(info.pid, signal.SIGSTOP)
@@ -108,6 +116,10 @@ def test_a_hung_store_answers_writes_503_in_time_and_never_refuses_reads(api: tu
         # the whole point: answered at their deadline, not when the store came back
         assert all(answered_while_stopped for *_, answered_while_stopped in writes), writes
         assert sum(reads.values()) > 0 and set(reads) == {200}, reads
+        print(json.dumps({"hung_store": {  # pytest -s shows it
+            "writes": len(write_s), "write_s_min_max": [round(min(write_s), 2), round(max(write_s), 2)],
+            "reads": len(read_s), "read_ms_p50_max": [round(1000 * float(np.median(read_s)), 1),
+                                                      round(1000 * max(read_s), 1)]}}))
 
         # once back, the clients' retries are applied, each batch exactly once
         wait_until(lambda: c.post("/v1/events", json=_batch(0)).status_code == 202, what="the store to be back",

@@ -8,6 +8,7 @@ deadline lives in the server's HTTP protocol, which an in-process client never r
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -116,6 +117,9 @@ def _attack(port: int, heads: list[bytes], seconds: float, statuses: Counter[int
     assert not canary.is_alive(), "the canary did not stop"
     if errors:
         raise errors[0]
+    print(json.dumps({"canary": {str(k): v for k, v in sorted(statuses.items())},  # pytest -s shows it
+                      "canary_ok_share": round(statuses[200] / max(sum(statuses.values()), 1), 4),
+                      "attackers": dict(Counter(got))}))
     return got
 
 
