@@ -107,26 +107,38 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
     try:
         await run_in_threadpool(store.apply_schema)
         health = StoreHealth()
-        models = ModelHolder(s.models_path, store=store, health=health, default_alpha=s.blend_default_alpha,
-                             backoff=_backoff(s))
-        catalog = CatalogCache(window_days=s.popular_window_days, half_life_days=s.half_life_days,
-                               actors_per_client=s.popular_actors_per_client)
+        models = ModelHolder(
+            s.models_path, store=store, health=health, default_alpha=s.blend_default_alpha, backoff=_backoff(s)
+        )
+        catalog = CatalogCache(
+            window_days=s.popular_window_days,
+            half_life_days=s.half_life_days,
+            actors_per_client=s.popular_actors_per_client,
+        )
         cograph = CoGraphHolder(fanout=s.traversal_fanout, co_items=s.cograph_co_items)
         segments = SegmentTable()
         next_action = NextActionHolder(window_days=s.next_action_window_days, smoothing=s.next_action_smoothing)
         event_log = EventLog(s.event_log_file)
         experiments = ExperimentHolder(s.models_path, store=store, default_alpha=s.blend_default_alpha)
         refreshers = (  # lambdas: each run looks its method up afresh (a test can patch a class)
-            Refresher("model version", lambda: models.check(), every_s=s.model_poll_s, backoff=_backoff(s),
-                      needs_store=False),  # falls back to the CURRENT file while the store is down
-            Refresher("trending catalogue", lambda: catalog.refresh(store), every_s=s.popular_ttl_s,
-                      backoff=_backoff(s)),
-            Refresher("co-interaction index", lambda: cograph.refresh(store), every_s=s.cograph_refresh_s,
-                      backoff=_backoff(s)),
+            Refresher(
+                "model version", lambda: models.check(), every_s=s.model_poll_s, backoff=_backoff(s), needs_store=False
+            ),  # falls back to the CURRENT file while the store is down
+            Refresher(
+                "trending catalogue", lambda: catalog.refresh(store), every_s=s.popular_ttl_s, backoff=_backoff(s)
+            ),
+            Refresher(
+                "co-interaction index", lambda: cograph.refresh(store), every_s=s.cograph_refresh_s, backoff=_backoff(s)
+            ),
             Refresher("segments", lambda: segments.refresh(store), every_s=s.segment_refresh_s, backoff=_backoff(s)),
             # after the catalogue: the chain maps items to the categories of the catalogue's current view
-            Refresher("next-category model", lambda: next_action.refresh(event_log, catalog.view.categories),
-                      every_s=s.next_action_refresh_s, backoff=_backoff(s), needs_store=False),
+            Refresher(
+                "next-category model",
+                lambda: next_action.refresh(event_log, catalog.view.categories),
+                every_s=s.next_action_refresh_s,
+                backoff=_backoff(s),
+                needs_store=False,
+            ),
             Refresher("experiment", lambda: experiments.refresh(), every_s=s.model_poll_s, backoff=_backoff(s)),
         )
         for refresher in refreshers:
@@ -142,8 +154,14 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
             pipeline = build_pipeline(store, s, policy=policy, log=event_log)
             tombstones = Tombstones.beside(event_log.path, s)
             feedback = FeedbackLog(s.event_log_file, tombstones=tombstones)
-            eraser = Eraser.for_log(store, event_log, tombstones, models_path=s.models_path,
-                                    compact_timeout_s=s.erasure_compact_timeout_s, feedback=feedback)
+            eraser = Eraser.for_log(
+                store,
+                event_log,
+                tombstones,
+                models_path=s.models_path,
+                compact_timeout_s=s.erasure_compact_timeout_s,
+                feedback=feedback,
+            )
             # bot-flagged and burst-collapsed events are behaviour, but not outcomes a list earned
             pipeline.listeners.append(lambda events: feedback.attribute([e for e in events if e.flag == COUNTED]))
             triggers = _trigger_worker(s, event_log, catalog, tombstones)
@@ -151,18 +169,42 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                 pipeline.listeners.append(triggers.mark)
                 triggers.start()
             yield Services(
-                settings=s, metrics=metrics, store=store, health=health,
-                pipeline=pipeline, event_log=event_log, triggers=triggers, experiments=experiments,
-                feedback=feedback, eraser=eraser,
+                settings=s,
+                metrics=metrics,
+                store=store,
+                health=health,
+                pipeline=pipeline,
+                event_log=event_log,
+                triggers=triggers,
+                experiments=experiments,
+                feedback=feedback,
+                eraser=eraser,
                 rate_limiter=TokenBucketLimiter(s.rate_limit_per_s, s.rate_limit_burst),
                 client_limiter=TokenBucketLimiter(s.ip_rate_limit_per_s, s.ip_rate_limit_burst),
                 auth_failures=TokenBucketLimiter(s.auth_failures_per_minute / 60.0, s.auth_failures_per_minute),
-                models=models, catalog=catalog, cograph=cograph, history=history,
-                recommender=Recommender(settings=s, store=store, history=history, models=models, catalog=catalog,
-                                        cograph=cograph, health=health, blocking=blocking,
-                                        experiments=experiments, feedback=feedback, next_action=next_action),
-                blocking=blocking, ingest=ingest, segments=segments, next_action=next_action,
-                refreshers=refreshers)
+                models=models,
+                catalog=catalog,
+                cograph=cograph,
+                history=history,
+                recommender=Recommender(
+                    settings=s,
+                    store=store,
+                    history=history,
+                    models=models,
+                    catalog=catalog,
+                    cograph=cograph,
+                    health=health,
+                    blocking=blocking,
+                    experiments=experiments,
+                    feedback=feedback,
+                    next_action=next_action,
+                ),
+                blocking=blocking,
+                ingest=ingest,
+                segments=segments,
+                next_action=next_action,
+                refreshers=refreshers,
+            )
         finally:
             if triggers is not None:
                 triggers.stop()
@@ -173,8 +215,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
         await run_in_threadpool(store.close)
 
 
-def _trigger_worker(s: Settings, log: EventLog, catalog: CatalogCache,
-                    tombstones: Tombstones) -> TriggerWorker | None:
+def _trigger_worker(s: Settings, log: EventLog, catalog: CatalogCache, tombstones: Tombstones) -> TriggerWorker | None:
     """The webhook worker when a URL is configured; bad rules stop the startup with their reason."""
     if not s.webhook_url or s.webhook_secret is None:
         return None
@@ -182,11 +223,16 @@ def _trigger_worker(s: Settings, log: EventLog, catalog: CatalogCache,
         rules = parse_rules(s.trigger_rules)
     except ValueError as exc:
         raise ValueError(f"GRAPHREC_TRIGGER_RULES: {exc}") from None
-    target = WebhookTarget(url=s.webhook_url, secret=s.webhook_secret.get_secret_value().encode(),
-                           max_attempts=s.webhook_max_attempts, retry_s=s.webhook_retry_s,
-                           retry_max_s=s.webhook_retry_max_s)
-    return TriggerWorker(log=log, rules=rules, target=target, categories=lambda: catalog.view.categories,
-                         tombstones=tombstones)
+    target = WebhookTarget(
+        url=s.webhook_url,
+        secret=s.webhook_secret.get_secret_value().encode(),
+        max_attempts=s.webhook_max_attempts,
+        retry_s=s.webhook_retry_s,
+        retry_max_s=s.webhook_retry_max_s,
+    )
+    return TriggerWorker(
+        log=log, rules=rules, target=target, categories=lambda: catalog.view.categories, tombstones=tombstones
+    )
 
 
 def _backoff(s: Settings) -> Backoff:

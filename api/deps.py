@@ -122,11 +122,13 @@ async def require_store(health: HealthDep) -> None:
 
 
 api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False,
+    name="X-API-Key",
+    auto_error=False,
     description="a secret key (GRAPHREC_API_KEYS) or a publishable key (GRAPHREC_PUBLISHABLE_KEYS, pk_...)",
 )
 api_key_query = APIKeyQuery(
-    name="key", auto_error=False,
+    name="key",
+    auto_error=False,
     description="a publishable key (pk_...) in the URL, for navigator.sendBeacon, which cannot set headers",
 )
 
@@ -150,8 +152,9 @@ def client_address(request: Request) -> str:
 def _too_many(services: Services, reason: str, wait: float, message: str) -> HTTPException:
     services.metrics.shed.labels(reason).inc()
     retry = max(1, math.ceil(wait))
-    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, f"{message}; retry in {retry} s",
-                         headers={"Retry-After": str(retry)})
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, f"{message}; retry in {retry} s", headers={"Retry-After": str(retry)}
+    )
 
 
 def _refused(services: Services, address: str, message: str) -> HTTPException:
@@ -161,9 +164,13 @@ def _refused(services: Services, address: str, message: str) -> HTTPException:
     (a NAT, an office) cannot lock out the visitors who share it."""
     blocked = services.auth_failures.wait(address)
     if blocked > 0:
-        return _too_many(services, "auth_failures", blocked,
-                         f"too many failed API-key attempts from this address "
-                         f"({services.settings.auth_failures_per_minute:g} per minute)")
+        return _too_many(
+            services,
+            "auth_failures",
+            blocked,
+            f"too many failed API-key attempts from this address "
+            f"({services.settings.auth_failures_per_minute:g} per minute)",
+        )
     services.auth_failures.acquire(address)
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "APIKey"})
 
@@ -173,8 +180,11 @@ _NO_KEYS = "no API keys are configured on this server (GRAPHREC_API_KEYS): route
 
 def _keyless(services: Services, request: Request, *, any_configured: bool) -> HTTPException:
     """The 401 of a request without a key: none configured, or this one did not send it."""
-    return _refused(services, client_address(request), _NO_KEYS if not any_configured else
-                    "missing X-API-Key header: this endpoint needs an API key")
+    return _refused(
+        services,
+        client_address(request),
+        _NO_KEYS if not any_configured else "missing X-API-Key header: this endpoint needs an API key",
+    )
 
 
 def _one_of(key: str, keys: frozenset[str]) -> bool:
@@ -184,7 +194,9 @@ def _one_of(key: str, keys: frozenset[str]) -> bool:
 
 
 async def authenticate(
-    request: Request, services: ServicesDep, header: Annotated[str | None, Security(api_key_header)],
+    request: Request,
+    services: ServicesDep,
+    header: Annotated[str | None, Security(api_key_header)],
     query: Annotated[str | None, Security(api_key_query)],
 ) -> Access:
     """The caller's access: 401 for a wrong key, 403 for a publishable key from an origin it is not
@@ -211,23 +223,35 @@ async def _authenticate(request: Request, services: Services, header: str | None
     if header and _one_of(key, settings.api_key_set):
         wait = services.rate_limiter.acquire(key)
         if wait > 0:
-            raise _too_many(services, "key_rate", wait,
-                            f"rate limit exceeded for this API key ({settings.rate_limit_per_s:g} requests/s)")
+            raise _too_many(
+                services,
+                "key_rate",
+                wait,
+                f"rate limit exceeded for this API key ({settings.rate_limit_per_s:g} requests/s)",
+            )
         return Access.SECRET
     if _one_of(key, settings.publishable_key_set):
         origins = settings.publishable_origin_list
         origin = request.headers.get("origin")
         if origin is not None and origins and "*" not in origins and origin not in origins:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"this publishable key may not be used from origin {origin!r}")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this publishable key may not be used from origin {origin!r}"
+            )
         wait = services.client_limiter.acquire(f"{key}|{address}")  # per visitor address, not per key
         if wait > 0:
-            raise _too_many(services, "client_rate", wait,
-                            f"rate limit exceeded for this address ({settings.ip_rate_limit_per_s:g} requests/s)")
+            raise _too_many(
+                services,
+                "client_rate",
+                wait,
+                f"rate limit exceeded for this address ({settings.ip_rate_limit_per_s:g} requests/s)",
+            )
         return Access.PUBLISHABLE
     if not header and _one_of(key, settings.api_key_set):
-        raise _refused(services, address, "secret keys go in the X-API-Key header, never in a URL (URLs are "
-                                          "logged); rotate this key")
+        raise _refused(
+            services,
+            address,
+            "secret keys go in the X-API-Key header, never in a URL (URLs are logged); rotate this key",
+        )
     if not settings.api_key_set and not settings.publishable_key_set:
         raise _refused(services, address, _NO_KEYS)
     raise _refused(services, address, "invalid API key in X-API-Key")
@@ -240,8 +264,9 @@ async def key_before_body(request: Request) -> None:
     """The request guard's check of a request that carries a body (every such route needs a key):
     :func:`authenticate`, and no key at all is refused as the routes would refuse it."""
     services = services_of(request.app)
-    access = await authenticate(request, services, request.headers.get("x-api-key") or None,
-                                request.query_params.get("key") or None)
+    access = await authenticate(
+        request, services, request.headers.get("x-api-key") or None, request.query_params.get("key") or None
+    )
     if access is Access.OPEN:
         settings = services.settings
         raise _keyless(services, request, any_configured=bool(settings.api_key_set or settings.publishable_key_set))
@@ -252,8 +277,10 @@ async def require_api_key(request: Request, services: ServicesDep, access: Acces
     if access is Access.SECRET:
         return access
     if access is Access.PUBLISHABLE:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "a publishable key may not use this route: call it from "
-                                                       "your server with a secret key")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "a publishable key may not use this route: call it from your server with a secret key",
+        )
     raise _keyless(services, request, any_configured=bool(services.settings.api_key_set))
 
 
@@ -272,16 +299,20 @@ WriteAccessDep = Annotated[Access, Depends(write_access)]
 
 
 async def event_client(
-    request: Request, services: ServicesDep, access: WriteAccessDep,
-    header: Annotated[str | None, Security(api_key_header)], query: Annotated[str | None, Security(api_key_query)],
+    request: Request,
+    services: ServicesDep,
+    access: WriteAccessDep,
+    header: Annotated[str | None, Security(api_key_header)],
+    query: Annotated[str | None, Security(api_key_query)],
 ) -> str:
     """Who sends a batch of events, for trending's per-client cap (``graphrec.events.clients``): a
     publishable key is one browser client, its key and address hashed; a secret key is trusted, because
     a shop's backend relays many users' events from one address and each of them must count."""
     if access is Access.SECRET:
         return TRUSTED
-    return client_id(secret=services.settings.client_key, address=client_address(request),
-                     api_key=header or query or "")
+    return client_id(
+        secret=services.settings.client_key, address=client_address(request), api_key=header or query or ""
+    )
 
 
 EventClientDep = Annotated[str, Depends(event_client)]
@@ -298,21 +329,31 @@ async def read_access(request: Request, services: ServicesDep, access: AccessDep
         return
     wait = services.client_limiter.acquire(client_address(request))
     if wait > 0:
-        raise _too_many(services, "client_rate", wait,
-                        f"rate limit exceeded for this address ({settings.ip_rate_limit_per_s:g} requests/s)")
+        raise _too_many(
+            services,
+            "client_rate",
+            wait,
+            f"rate limit exceeded for this address ({settings.ip_rate_limit_per_s:g} requests/s)",
+        )
 
 
 user_token_header = APIKeyHeader(
-    name="X-User-Token", scheme_name="UserToken", auto_error=False,
+    name="X-User-Token",
+    scheme_name="UserToken",
+    auto_error=False,
     description="with a publishable key, a user token (graphrec.user_tokens: v1.<payload>.<signature>, minted "
-                "by the site's backend with GRAPHREC_USER_TOKEN_SECRET) for the one user_id the request names",
+    "by the site's backend with GRAPHREC_USER_TOKEN_SECRET) for the one user_id the request names",
 )
 user_token_query = APIKeyQuery(
-    name="user_token", scheme_name="UserTokenQuery", auto_error=False,
+    name="user_token",
+    scheme_name="UserTokenQuery",
+    auto_error=False,
     description="the user token in the URL, for navigator.sendBeacon, which cannot set headers (short-lived)",
 )
-_TOKEN_HOW = ("a publishable key may name a user_id only with that user's token (X-User-Token header, or "
-              "?user_token= for sendBeacon), minted by the site's server")
+_TOKEN_HOW = (
+    "a publishable key may name a user_id only with that user's token (X-User-Token header, or "
+    "?user_token= for sendBeacon), minted by the site's server"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,16 +386,21 @@ class Caller:
         if self.access is not Access.PUBLISHABLE or self.token_user == user_id:
             return None
         if not self.tokens_on:
-            return Refusal(status.HTTP_403_FORBIDDEN,
-                           f"a publishable key may not name user_id '{user_id}': this server verifies no user "
-                           "tokens (GRAPHREC_USER_TOKEN_SECRET is unset); call from your server with a secret key")
+            return Refusal(
+                status.HTTP_403_FORBIDDEN,
+                f"a publishable key may not name user_id '{user_id}': this server verifies no user "
+                "tokens (GRAPHREC_USER_TOKEN_SECRET is unset); call from your server with a secret key",
+            )
         if self.token_problem is not None:
             return Refusal(status.HTTP_401_UNAUTHORIZED, f"user token (X-User-Token) {self.token_problem}")
         if self.token_user is None:
-            return Refusal(status.HTTP_401_UNAUTHORIZED,
-                           f"user token (X-User-Token) missing for user_id '{user_id}': {_TOKEN_HOW}")
-        return Refusal(status.HTTP_403_FORBIDDEN,
-                       f"user token (X-User-Token) is for another user, not user_id '{user_id}': {_TOKEN_HOW}")
+            return Refusal(
+                status.HTTP_401_UNAUTHORIZED, f"user token (X-User-Token) missing for user_id '{user_id}': {_TOKEN_HOW}"
+            )
+        return Refusal(
+            status.HTTP_403_FORBIDDEN,
+            f"user token (X-User-Token) is for another user, not user_id '{user_id}': {_TOKEN_HOW}",
+        )
 
     def require(self, user_id: str) -> None:
         """Raise the refusal's HTTP answer unless the caller may act for ``user_id``."""
@@ -364,7 +410,9 @@ class Caller:
 
 
 async def get_caller(
-    services: ServicesDep, access: AccessDep, header: Annotated[str | None, Security(user_token_header)],
+    services: ServicesDep,
+    access: AccessDep,
+    header: Annotated[str | None, Security(user_token_header)],
     query: Annotated[str | None, Security(user_token_query)],
 ) -> Caller:
     """The caller with their user token verified (only a publishable key's token matters)."""

@@ -45,12 +45,17 @@ def install_docs(app: FastAPI) -> None:
 
     @app.get(DOCS_URL, include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return _with_page_headers(get_swagger_ui_html(
-            openapi_url=OPENAPI_URL, title=f"{app.title} - API reference",
-            swagger_js_url=f"{STATIC_PREFIX}/swagger/swagger-ui-bundle.js",
-            swagger_css_url=f"{STATIC_PREFIX}/swagger/swagger-ui.css",
-            swagger_favicon_url=f"{STATIC_PREFIX}/swagger/favicon-32x32.png",
-            oauth2_redirect_url=OAUTH2_REDIRECT_URL, swagger_ui_parameters={"validatorUrl": None}))
+        return _with_page_headers(
+            get_swagger_ui_html(
+                openapi_url=OPENAPI_URL,
+                title=f"{app.title} - API reference",
+                swagger_js_url=f"{STATIC_PREFIX}/swagger/swagger-ui-bundle.js",
+                swagger_css_url=f"{STATIC_PREFIX}/swagger/swagger-ui.css",
+                swagger_favicon_url=f"{STATIC_PREFIX}/swagger/favicon-32x32.png",
+                oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+                swagger_ui_parameters={"validatorUrl": None},
+            )
+        )
 
     @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
     def swagger_ui_redirect() -> HTMLResponse:

@@ -102,23 +102,29 @@ async def _store_unavailable(request: Request, exc: StoreUnavailable) -> JSONRes
 
 async def _event_log_unavailable(request: Request, exc: EventLogUnavailable) -> JSONResponse:
     logger.warning("%s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-                        content={"detail": "the event log is unavailable; retry later (a retried event batch is "
-                                           "applied once)"}, headers={"Retry-After": "5"})
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": "the event log is unavailable; retry later (a retried event batch is applied once)"},
+        headers={"Retry-After": "5"},
+    )
 
 
 async def _store_conflict(request: Request, exc: StoreConflict) -> JSONResponse:
     logger.info("%s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(status_code=status.HTTP_409_CONFLICT,
-                        content={"detail": "the request conflicts with the graph's current state; re-read and retry"})
+    return JSONResponse(
+        status_code=status.HTTP_409_CONFLICT,
+        content={"detail": "the request conflicts with the graph's current state; re-read and retry"},
+    )
 
 
 async def _not_found_in_store(request: Request, exc: NotFoundInStore) -> JSONResponse:
     # The store lacks a database, procedure, index or constraint graphrec needs: no client's request
     # can fix that, so neither a 404 (which reads as "no such user") nor a retryable 503.
     logger.error("%s %s: the graph store is misconfigured: %s", request.method, request.url.path, exc)
-    return JSONResponse(status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
-                        content={"detail": "the graph store is misconfigured; see the server log"})
+    return JSONResponse(
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        content={"detail": "the graph store is misconfigured; see the server log"},
+    )
 
 
 async def _bad_store_input(request: Request, exc: BadStoreInput) -> JSONResponse:
@@ -131,9 +137,7 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     if is_unavailable(exc):  # wrapped on its way up (e.g. by a thread pool or an ExceptionGroup)
         return await _store_unavailable(request, StoreUnavailable(str(exc)))
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse(
-        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, content={"detail": "internal server error"}
-    )
+    return JSONResponse(status_code=status.HTTP_500_INTERNAL_SERVER_ERROR, content={"detail": "internal server error"})
 
 
 def install_error_handlers(app: FastAPI) -> None:

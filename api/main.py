@@ -72,10 +72,15 @@ def create_app(settings: Settings) -> FastAPI:
             background = asyncio.gather(
                 _maintain(services, upkeep),
                 _flush_served(services, upkeep),
-                watch_store(services.store, services.health, interval_s=s.store_check_s, executor=upkeep))
+                watch_store(services.store, services.health, interval_s=s.store_check_s, executor=upkeep),
+            )
             model_state = services.models.state
-            logger.info("graphrec API ready (store %s, policy %s, model %s)", s.graph_uri, policy.version,
-                        model_state.version if model_state else "none")
+            logger.info(
+                "graphrec API ready (store %s, policy %s, model %s)",
+                s.graph_uri,
+                policy.version,
+                model_state.version if model_state else "none",
+            )
             try:
                 yield
             finally:
@@ -99,17 +104,29 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app, *events.BODY_MODELS)
     # the protocol of api.server sheds reads over budget before they reach the app: same counters
-    app.state.admission = admission = Admission(read_limit=s.max_concurrency, write_limit=s.max_write_concurrency,
-                                                metrics=metrics, retry_after_s=1)
-    app.add_middleware(ConcurrencyLimit, limit=s.max_concurrency, metrics=metrics, admission=admission,
-                       deadline_s=s.request_deadline_s, on_deadline=functools.partial(_past_deadline, app))
+    app.state.admission = admission = Admission(
+        read_limit=s.max_concurrency, write_limit=s.max_write_concurrency, metrics=metrics, retry_after_s=1
+    )
+    app.add_middleware(
+        ConcurrencyLimit,
+        limit=s.max_concurrency,
+        metrics=metrics,
+        admission=admission,
+        deadline_s=s.request_deadline_s,
+        on_deadline=functools.partial(_past_deadline, app),
+    )
     # outside the limit: a body is read (and its key checked) before the request takes a slot
     app.add_middleware(RequestGuard, settings=s, authenticate=key_before_body)
     install_observability(app, metrics)  # outside the limit: shed requests are logged and counted too
     origins = s.cors_origin_list
     if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "DELETE"],
-                           allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
     app.include_router(ops.router)
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(recommendations.router, prefix=API_PREFIX)
@@ -147,8 +164,10 @@ def _refuse_open_production(s: Settings) -> None:
     """An empty GRAPHREC_API_KEYS means "local demo" (open reads, no writes); outside local use that
     is a misconfiguration, so the API refuses to start instead of running half-open."""
     if s.environment != "local" and not s.api_key_set:
-        raise RuntimeError(f"GRAPHREC_API_KEYS is empty but GRAPHREC_ENVIRONMENT={s.environment}: set at "
-                           "least one API key (an empty list is only for local demos)")
+        raise RuntimeError(
+            f"GRAPHREC_API_KEYS is empty but GRAPHREC_ENVIRONMENT={s.environment}: set at "
+            "least one API key (an empty list is only for local demos)"
+        )
     problem = publishable_origins_problem(s)  # the settings' validator, for settings that skipped it
     if problem is not None:
         raise RuntimeError(problem)
@@ -160,8 +179,9 @@ def _past_deadline(app: FastAPI, scope: Scope) -> None:
     once instead of each waiting its own deadline; the watchdog's next probe brings it back."""
     services = built_services(app)
     if services is not None:
-        services.health.failed(f"{scope['method']} {scope['path']} was not answered within "
-                               f"{services.settings.request_deadline_s:g} s")
+        services.health.failed(
+            f"{scope['method']} {scope['path']} was not answered within {services.settings.request_deadline_s:g} s"
+        )
 
 
 def _single_threaded_math() -> None:

@@ -30,8 +30,11 @@ class RequestIdFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {
-            "ts": round(record.created, 3), "level": record.levelname, "logger": record.name,
-            "msg": record.getMessage(), "request_id": getattr(record, "request_id", request_id_var.get()),
+            "ts": round(record.created, 3),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "request_id": getattr(record, "request_id", request_id_var.get()),
         }
         for key in ("method", "path", "status", "duration_ms"):
             if hasattr(record, key):
@@ -53,20 +56,36 @@ def configure_json_logging(level: int = logging.INFO) -> None:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.latency = Histogram("graphrec_request_seconds", "request latency", ["route", "method"],
-                                 registry=self.registry,
-                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
-        self.requests = Counter("graphrec_requests_total", "requests by route and status",
-                                ["route", "method", "status"], registry=self.registry)
-        self.sources = Counter("graphrec_candidate_source_total", "recommended items by candidate source",
-                               ["endpoint", "source"], registry=self.registry)
-        self.degraded = Counter("graphrec_degraded_responses_total", "responses flagged degraded",
-                                ["endpoint"], registry=self.registry)
-        self.shed = Counter("graphrec_shed_requests_total",
-                            "requests refused fast instead of served: concurrency (503), client_rate (429), "
-                            "key_rate (429), auth_failures (429), store_unavailable (503), "
-                            "deadline (503: not answered in time)",
-                            ["reason"], registry=self.registry)
+        self.latency = Histogram(
+            "graphrec_request_seconds",
+            "request latency",
+            ["route", "method"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.requests = Counter(
+            "graphrec_requests_total",
+            "requests by route and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.sources = Counter(
+            "graphrec_candidate_source_total",
+            "recommended items by candidate source",
+            ["endpoint", "source"],
+            registry=self.registry,
+        )
+        self.degraded = Counter(
+            "graphrec_degraded_responses_total", "responses flagged degraded", ["endpoint"], registry=self.registry
+        )
+        self.shed = Counter(
+            "graphrec_shed_requests_total",
+            "requests refused fast instead of served: concurrency (503), client_rate (429), "
+            "key_rate (429), auth_failures (429), store_unavailable (503), "
+            "deadline (503: not answered in time)",
+            ["reason"],
+            registry=self.registry,
+        )
         for reason in ("concurrency", "client_rate", "key_rate", "auth_failures", "store_unavailable", "deadline"):
             self.shed.labels(reason)  # every series exists from the start (0), so dashboards see it
 
@@ -114,9 +133,13 @@ class ObservabilityMiddleware:
             self.metrics.latency.labels(name, method).observe(elapsed)
             self.metrics.requests.labels(name, method, str(status)).inc()
             path = scope["path"]
-            access_log.info("%s %s %s", method, path, status,
-                            extra={"method": method, "path": path, "status": status,
-                                   "duration_ms": round(elapsed * 1000, 2)})
+            access_log.info(
+                "%s %s %s",
+                method,
+                path,
+                status,
+                extra={"method": method, "path": path, "status": status, "duration_ms": round(elapsed * 1000, 2)},
+            )
             request_id_var.reset(token)
 
 

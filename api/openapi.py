@@ -36,8 +36,13 @@ def body_ref(model: type[BaseModel]) -> dict[str, Any]:
 def install_openapi(app: FastAPI, *body_models: type[BaseModel]) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            doc = get_openapi(title=app.title, version=app.version, openapi_version=app.openapi_version,
-                              description=app.description, routes=app.routes)
+            doc = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                description=app.description,
+                routes=app.routes,
+            )
             doc.setdefault("components", {}).setdefault("schemas", {}).update(component_schemas(*body_models))
             app.openapi_schema = doc
         return app.openapi_schema

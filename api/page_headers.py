@@ -18,19 +18,26 @@ from collections.abc import Iterable
 
 _SCRIPT_SRC = "script-src 'self'"
 # Everything the page loads comes from this server: a CDN or any other host is refused by the browser.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; " + _SCRIPT_SRC + "; "
-                           "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-                           "form-action 'self'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; " + _SCRIPT_SRC + "; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
 def page_headers(*, inline_scripts: Iterable[str] = ()) -> dict[str, str]:
     """Headers for a page (or a document a page reads): the policy, allowing ``inline_scripts`` by hash."""
-    hashes = "".join(f" 'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
-                     for s in inline_scripts)
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline_scripts
+    )
     policy = CONTENT_SECURITY_POLICY.replace(_SCRIPT_SRC, _SCRIPT_SRC + hashes, 1)
-    return {"Content-Security-Policy": policy, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin"}
+    return {
+        "Content-Security-Policy": policy,
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
 
 
 def html_page_headers(html: str) -> dict[str, str]:

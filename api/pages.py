@@ -38,23 +38,36 @@ def bad_cursor(reason: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(None, "cursor", reason)])
 
 
-ExcludeQuery = Annotated[list[str] | None, Query(
-    description=f"item ids never to return: comma-separated and/or repeated (at most {MAX_EXCLUDE}); an id "
-                "holding a comma cannot be excluded")]
-CursorQuery = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN,
-                                          description="next_cursor of the previous page of the same list")]
+ExcludeQuery = Annotated[
+    list[str] | None,
+    Query(
+        description=f"item ids never to return: comma-separated and/or repeated (at most {MAX_EXCLUDE}); an id "
+        "holding a comma cannot be excluded"
+    ),
+]
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_CURSOR_LENGTH,
+        pattern=CURSOR_PATTERN,
+        description="next_cursor of the previous page of the same list",
+    ),
+]
 
-RANKING_CHANGED = {"model": ErrorListPublic,
-                   "description": "the list was ranked by another model version when the cursor was made: "
-                                  "start again without cursor"}
+RANKING_CHANGED = {
+    "model": ErrorListPublic,
+    "description": "the list was ranked by another model version when the cursor was made: start again without cursor",
+}
 
 
 def parse_exclude(values: list[str] | None) -> frozenset[str]:
     """The ``exclude=`` ids (split on commas, empty parts ignored), each held to the id rule (422)."""
     parts = [p for raw in values or () for p in raw.split(",") if p != ""]
     if len(parts) > MAX_EXCLUDE:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(
-            None, "exclude", f"at most {MAX_EXCLUDE} ids may be excluded, got {len(parts)}")])
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [error_item(None, "exclude", f"at most {MAX_EXCLUDE} ids may be excluded, got {len(parts)}")],
+        )
     ids: set[str] = set()
     problems = []
     for i, part in enumerate(parts):
@@ -101,8 +114,9 @@ def open_page(settings: Settings, *, key: str, cursor: str | None, exclude: list
     except BadCursor as exc:
         raise bad_cursor(str(exc)) from None
     if payload.get("list") != key:
-        raise bad_cursor("this cursor belongs to another list (same path and parameters but k, exclude and "
-                         "explain needed)")
+        raise bad_cursor(
+            "this cursor belongs to another list (same path and parameters but k, exclude and explain needed)"
+        )
     try:
         served, shown, version = int(payload["n"]), _digests(str(payload["shown"])), payload["model"]
     except (KeyError, TypeError, ValueError, binascii.Error, struct.error):
@@ -112,8 +126,9 @@ def open_page(settings: Settings, *, key: str, cursor: str | None, exclude: list
     return ListPage(key, min(k, MAX_DEPTH - served), LeaveOut(ids=ids, shown=shown), served, version, True)
 
 
-def close_page(settings: Settings, page: ListPage, *, item_ids: list[str], model_version: str | None,
-               versioned: bool = True) -> str | None:
+def close_page(
+    settings: Settings, page: ListPage, *, item_ids: list[str], model_version: str | None, versioned: bool = True
+) -> str | None:
     """The next page's cursor, or None when the list ends (a short page, or :data:`MAX_DEPTH` items
     served). A ``versioned`` list continued under another model version is a 409: its ranking changed."""
     if versioned and page.continued and page.model_version != model_version:

@@ -12,8 +12,14 @@ _MAX_BUCKETS = 100_000  # beyond this, full (idle) buckets are dropped: many add
 class TokenBucketLimiter:
     """``rate_per_s`` sustained requests per key with bursts up to ``burst``."""
 
-    def __init__(self, rate_per_s: float, burst: int | float, *, clock: Callable[[], float] = time.monotonic,
-                 max_buckets: int = _MAX_BUCKETS) -> None:
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: int | float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_buckets: int = _MAX_BUCKETS,
+    ) -> None:
         self.rate = float(rate_per_s)
         self.burst = float(burst)
         self._clock = clock

@@ -71,8 +71,7 @@ class RequestGuard:
     """Pure ASGI middleware (see the module docstring); ``authenticate`` is the routes' own key check,
     given the request and returning or raising what the route's dependency would."""
 
-    def __init__(self, app: ASGIApp, *, settings: Settings,
-                 authenticate: Callable[[Request], object]) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Settings, authenticate: Callable[[Request], object]) -> None:
         self.app = app
         self.settings = settings
         self.authenticate = authenticate
@@ -108,9 +107,9 @@ class RequestGuard:
         except TimeoutError:
             if not deadline.expired():
                 raise
-            raise _Refused(HTTPException(
-                408, f"the request body did not arrive within {self.settings.body_timeout_s:g} s")) from None
-
+            raise _Refused(
+                HTTPException(408, f"the request body did not arrive within {self.settings.body_timeout_s:g} s")
+            ) from None
 
 
 async def _chunks(receive: Receive, limit: int) -> bytes:
@@ -147,8 +146,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 async def _answer(send: Send, exc: HTTPException) -> None:
     payload = json.dumps({"detail": exc.detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-               (b"connection", b"close")]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"connection", b"close"),
+    ]
     headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()]
     await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -35,8 +35,10 @@ from api.shedding import EXEMPT, Admission
 from graphrec.config import Settings
 
 _TIMEOUT_BODY = b'{"detail": "the request headers did not arrive in time"}'
-_TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-                     b"content-length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
+_TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY)
+)
 
 
 # a client that lets this many bytes of answers pile up unread (pipelined requests it never reads the
@@ -67,19 +69,27 @@ def _cors_header(origin: bytes | None, allowed: frozenset[bytes]) -> bytes:
         value = origin + b"\r\nvary: Origin"
     else:
         return b""
-    return (b"access-control-allow-origin: " + value
-            + b"\r\naccess-control-expose-headers: X-Request-ID, Retry-After\r\n")
+    return (
+        b"access-control-allow-origin: " + value + b"\r\naccess-control-expose-headers: X-Request-ID, Retry-After\r\n"
+    )
 
 
 def _busy_response(admission: Admission, cors: bytes, keep_alive: bool) -> bytes:
     headers, body = admission.busy_reads
     lines = b"".join(name + b": " + value + b"\r\n" for name, value in headers)
-    return (b"HTTP/1.1 503 Service Unavailable\r\n" + lines + cors
-            + (b"" if keep_alive else b"connection: close\r\n") + b"\r\n" + body)
+    return (
+        b"HTTP/1.1 503 Service Unavailable\r\n"
+        + lines
+        + cors
+        + (b"" if keep_alive else b"connection: close\r\n")
+        + b"\r\n"
+        + body
+    )
 
 
-def http_protocol(header_timeout_s: float, admission: Admission | None = None,
-                  cors_origins: Iterable[str] = ()) -> type[HttpToolsProtocol]:
+def http_protocol(
+    header_timeout_s: float, admission: Admission | None = None, cors_origins: Iterable[str] = ()
+) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol with a ``header_timeout_s`` deadline on each request's headers and,
     given the worker's ``admission``, reads shed before they reach the app."""
     allowed = frozenset(o.encode("latin-1") for o in cors_origins)
@@ -91,8 +101,9 @@ def http_protocol(header_timeout_s: float, admission: Admission | None = None,
 
         def _arm(self, at: float | None = None) -> None:
             if self._header_timer is None:
-                self._header_timer = self.loop.call_at(at if at is not None else self.loop.time() + header_timeout_s,
-                                                       self._headers_too_slow)
+                self._header_timer = self.loop.call_at(
+                    at if at is not None else self.loop.time() + header_timeout_s, self._headers_too_slow
+                )
 
         def _disarm(self) -> None:
             if self._header_timer is not None:
@@ -176,11 +187,20 @@ def http_protocol(header_timeout_s: float, admission: Admission | None = None,
     return HeaderDeadlineProtocol
 
 
-def server_config(app: Any, settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
-                  log_level: str | None = None) -> uvicorn.Config:
+def server_config(
+    app: Any, settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, log_level: str | None = None
+) -> uvicorn.Config:
     """The uvicorn configuration every ``graphrec serve`` worker runs under (``app.state.admission``,
     set by :func:`api.main.create_app`, lets the protocol shed reads)."""
-    protocol = http_protocol(settings.header_timeout_s, getattr(app.state, "admission", None),
-                             settings.cors_origin_list)
-    return uvicorn.Config(app, host=host, port=port, http=protocol, log_config=None,
-                          access_log=False, log_level=log_level or settings.log_level)
+    protocol = http_protocol(
+        settings.header_timeout_s, getattr(app.state, "admission", None), settings.cors_origin_list
+    )
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=protocol,
+        log_config=None,
+        access_log=False,
+        log_level=log_level or settings.log_level,
+    )

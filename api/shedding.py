@@ -47,8 +47,11 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def _json_answer(status: int, detail: str, retry_after_s: int) -> tuple[list[tuple[bytes, bytes]], bytes]:
     body = json.dumps({"detail": detail}).encode()
-    return [(b"content-type", b"application/json"), (b"retry-after", str(retry_after_s).encode()),
-            (b"content-length", str(len(body)).encode())], body
+    return [
+        (b"content-type", b"application/json"),
+        (b"retry-after", str(retry_after_s).encode()),
+        (b"content-length", str(len(body)).encode()),
+    ], body
 
 
 class Admission:
@@ -63,9 +66,11 @@ class Admission:
         self.reads = 0
         self.writes = 0
         self.busy_reads = _json_answer(
-            503, f"server busy: {read_limit} requests in flight on this worker; retry shortly", retry_after_s)
+            503, f"server busy: {read_limit} requests in flight on this worker; retry shortly", retry_after_s
+        )
         self.busy_writes = _json_answer(
-            503, f"server busy: {write_limit} writes in flight on this worker; retry shortly", retry_after_s)
+            503, f"server busy: {write_limit} writes in flight on this worker; retry shortly", retry_after_s
+        )
         self._shed_count = metrics.shed.labels("concurrency")  # labels() costs more than the refusal
 
     def reads_full(self) -> bool:
@@ -96,19 +101,36 @@ class ConcurrencyLimit:
     how long an admitted request may take before it is answered 503. Pass the worker's
     ``admission`` to share its counters with the protocol; without one the middleware keeps its own."""
 
-    def __init__(self, app: ASGIApp, *, limit: int, metrics: Metrics, retry_after_s: int = 1,
-                 write_limit: int | None = None, deadline_s: float | None = None,
-                 on_deadline: Callable[[Scope], object] | None = None,
-                 admission: Admission | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        metrics: Metrics,
+        retry_after_s: int = 1,
+        write_limit: int | None = None,
+        deadline_s: float | None = None,
+        on_deadline: Callable[[Scope], object] | None = None,
+        admission: Admission | None = None,
+    ) -> None:
         self.app = app
-        self.admission = admission or Admission(read_limit=limit, write_limit=limit if write_limit is None
-                                                else write_limit, metrics=metrics, retry_after_s=retry_after_s)
+        self.admission = admission or Admission(
+            read_limit=limit,
+            write_limit=limit if write_limit is None else write_limit,
+            metrics=metrics,
+            retry_after_s=retry_after_s,
+        )
         self.metrics = metrics
         self.deadline_s = deadline_s
         self.on_deadline = on_deadline
         self._late = _json_answer(
-            503, f"the request was not answered within {deadline_s:g} s (the graph store is slow or unavailable); "
-            "retry later (a retried event batch is applied once)" if deadline_s else "", retry_after_s)
+            503,
+            f"the request was not answered within {deadline_s:g} s (the graph store is slow or unavailable); "
+            "retry later (a retried event batch is applied once)"
+            if deadline_s
+            else "",
+            retry_after_s,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT:

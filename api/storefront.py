@@ -101,17 +101,22 @@ def placeholder_svg(item_id: str) -> str:
     """A product picture for items the catalogue gives none: a colour from the id, and the id."""
     hue = int.from_bytes(hashlib.sha256(item_id.encode()).digest()[:2], "big") % 360
     label = escape(item_id if len(item_id) <= 24 else item_id[:23] + "…", {'"': "&quot;"})
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240" '
-            f'role="img" aria-label="{label}">'
-            f'<rect width="320" height="240" fill="hsl({hue},55%,86%)"/>'
-            f'<rect x="110" y="48" width="100" height="100" rx="18" fill="hsl({hue},50%,62%)"/>'
-            f'<circle cx="160" cy="98" r="26" fill="hsl({(hue + 180) % 360},45%,80%)"/>'
-            f'<text x="160" y="200" font-family="sans-serif" font-size="22" text-anchor="middle" '
-            f'fill="hsl({hue},40%,25%)">{label}</text></svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240" '
+        f'role="img" aria-label="{label}">'
+        f'<rect width="320" height="240" fill="hsl({hue},55%,86%)"/>'
+        f'<rect x="110" y="48" width="100" height="100" rx="18" fill="hsl({hue},50%,62%)"/>'
+        f'<circle cx="160" cy="98" r="26" fill="hsl({(hue + 180) % 360},45%,80%)"/>'
+        f'<text x="160" y="200" font-family="sans-serif" font-size="22" text-anchor="middle" '
+        f'fill="hsl({hue},40%,25%)">{label}</text></svg>'
+    )
 
 
 @router.get(id_path(f"{BASE}/img/{{item_id}}"))
 def storefront_image(item_id: Annotated[Identifier, PathParam()]) -> Response:
     """Placeholder picture of an item (a valid id; 422 otherwise, like every id in the API)."""
-    return Response(placeholder_svg(item_id), media_type="image/svg+xml",
-                    headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        placeholder_svg(item_id),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )

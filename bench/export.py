@@ -54,11 +54,20 @@ def load_graph(store: GraphStore, *, edges: int, users: int, items: int, seed: i
     step = 50_000
     for start in range(0, len(pairs), step):
         sl = slice(start, start + step)
-        store.upsert_interactions([
-            InteractionDelta(user_id=f"u{a}", item_id=f"i{b}", weight=float(c), count=1, first_ts=int(t),
-                             last_ts=int(t), type_counts={"view": 1})
-            for a, b, c, t in zip(u[sl].tolist(), i[sl].tolist(), w[sl].tolist(), ts[sl].tolist(), strict=True)
-        ])
+        store.upsert_interactions(
+            [
+                InteractionDelta(
+                    user_id=f"u{a}",
+                    item_id=f"i{b}",
+                    weight=float(c),
+                    count=1,
+                    first_ts=int(t),
+                    last_ts=int(t),
+                    type_counts={"view": 1},
+                )
+                for a, b, c, t in zip(u[sl].tolist(), i[sl].tolist(), w[sl].tolist(), ts[sl].tolist(), strict=True)
+            ]
+        )
     return len(pairs)
 
 
@@ -89,8 +98,7 @@ def run(kind: str, tmp: Path, args: argparse.Namespace) -> dict[str, object]:
         reads: list[float] = []
 
         def export() -> int:
-            snap = export_snapshot(store, ExportConfig(now_ms=1_790_000_000_000), half_life_days=30.0,
-                                   progress=False)
+            snap = export_snapshot(store, ExportConfig(now_ms=1_790_000_000_000), half_life_days=30.0, progress=False)
             reads.append(float(snap.manifest["read_seconds"]))
             return snap.n_edges
 
@@ -104,8 +112,12 @@ def run(kind: str, tmp: Path, args: argparse.Namespace) -> dict[str, object]:
         "store": kind,
         "store_description": bench.description,
         "graph": {"edges": n_edges, "users": args.users, "items": args.items, "load_s": round(load_s, 1)},
-        "export": {"edges": exported, "read_s": round(read_s, 3), "total_s": round(total_s, 3),
-                   "edges_per_s": round(rate)},
+        "export": {
+            "edges": exported,
+            "read_s": round(read_s, 3),
+            "total_s": round(total_s, 3),
+            "edges_per_s": round(rate),
+        },
         "raw": {"edges": raw_rows, "seconds": round(raw_s, 3), "edges_per_s": round(raw_rate)},
         "ratio_vs_raw": round(rate / raw_rate, 2),
         "targets": {"edges_per_s": TARGET_EDGES_PER_S} if targets else None,

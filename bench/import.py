@@ -45,8 +45,11 @@ def raw_rate(bench: BenchStore, csv: Path, batch: int) -> dict[str, float]:
     for ids, query in ((users, RAW_USERS), (items, RAW_ITEMS)):
         for k in range(0, len(ids), batch):
             bench.raw(query, {"ids": ids[k : k + batch]})
-    u, i, t = table.column("user_id").to_pylist(), table.column("item_id").to_pylist(), \
-        table.column("timestamp").to_pylist()
+    u, i, t = (
+        table.column("user_id").to_pylist(),
+        table.column("item_id").to_pylist(),
+        table.column("timestamp").to_pylist(),
+    )
     rows = [{"u": a, "i": b, "w": 1.0, "t": c} for a, b, c in zip(u, i, t, strict=True)]
     for k in range(0, len(rows), batch):
         bench.raw(RAW_EDGES, {"rows": rows[k : k + batch]})
@@ -61,8 +64,9 @@ def run(kind: str, csv: Path, tmp: Path, args: argparse.Namespace) -> dict[str, 
         started = time.perf_counter()
         dataset = read_dataset("events", csv)
         parsed = time.perf_counter() - started
-        report = import_dataset(store, dataset, fmt="events", weigher=weigher_for(store, Settings()),
-                                batch_size=args.batch)
+        report = import_dataset(
+            store, dataset, fmt="events", weigher=weigher_for(store, Settings()), batch_size=args.batch
+        )
         seconds = time.perf_counter() - started
         counts = store.counts()
         raw = raw_rate(bench, csv, args.batch)
@@ -73,9 +77,13 @@ def run(kind: str, csv: Path, tmp: Path, args: argparse.Namespace) -> dict[str, 
         "store": kind,
         "store_description": bench.description,
         "rows": args.interactions,
-        "import": {"seconds": round(seconds, 2), "parse_validate_s": round(parsed, 2),
-                   "rows_per_s": round(rate), "edges": report.interactions,
-                   "edges_per_s": round(report.interactions / seconds)},
+        "import": {
+            "seconds": round(seconds, 2),
+            "parse_validate_s": round(parsed, 2),
+            "rows_per_s": round(rate),
+            "edges": report.interactions,
+            "edges_per_s": round(report.interactions / seconds),
+        },
         "raw": raw,
         "ratio_vs_raw": round(rate / raw["rows_per_s"], 2),
         "graph": asdict(counts),

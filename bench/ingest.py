@@ -99,8 +99,20 @@ def start_api(store_env: dict[str, str], port: int, workers: int) -> subprocess.
     graphrec = str(Path(sys.executable).with_name("graphrec"))
     cmd = [graphrec, "serve", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
     if os.environ.get("BENCH_UVICORN"):
-        cmd = [sys.executable, "-m", "uvicorn", "api.main:create_worker_app", "--factory", "--port", str(port),
-               "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:create_worker_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--workers",
+            str(workers),
+        ]
         env["GRAPHREC_LOG_LEVEL"] = "warning"
     proc = subprocess.Popen(
         cmd,
@@ -141,9 +153,7 @@ def tree_cpu_seconds(pid: int, exclude: set[int]) -> float:
     return total
 
 
-def bench_api(
-    port: int, bodies: list[bytes], sizes: list[int], clients: int, max_seconds: float
-) -> dict[str, float]:
+def bench_api(port: int, bodies: list[bytes], sizes: list[int], clients: int, max_seconds: float) -> dict[str, float]:
     next_i = iter(range(len(bodies)))
     lock = threading.Lock()
     acked = [0]
@@ -231,8 +241,10 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
     policy = load_policy()
     now = int(time.time() * 1000)
 
-    with tempfile.TemporaryDirectory(prefix="graphrec-bench-") as tmp, \
-            bench_store(kind, Path(tmp), graph="raw") as bench:
+    with (
+        tempfile.TemporaryDirectory(prefix="graphrec-bench-") as tmp,
+        bench_store(kind, Path(tmp), graph="raw") as bench,
+    ):
         holder = bench.store
         # FalkorDB: the API writes its own graph of the same server; Neo4j has one database, which
         # the raw runs below empty first.
@@ -246,9 +258,13 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
         api = start_api(api_env, port, args.workers)
         store_pid = bench.server_pid or -1
         try:
+
             def cpu() -> dict[str, float]:
-                return {"api": tree_cpu_seconds(api.pid, {store_pid}), "store": cpu_seconds(store_pid),
-                        "client": time.process_time()}
+                return {
+                    "api": tree_cpu_seconds(api.pid, {store_pid}),
+                    "store": cpu_seconds(store_pid),
+                    "client": time.process_time(),
+                }
 
             before = cpu()
             api_res = bench_api(port, bodies, sizes, args.clients, args.max_seconds)

@@ -43,9 +43,18 @@ def _time(served: Served, histories: list, users: list[str], *, k: int) -> np.nd
     out = np.zeros(len(users))
     for j, (user, history) in enumerate(zip(users, histories, strict=True)):
         started = time.perf_counter_ns()
-        recommend_for_user(RecRequest(user_id=user, k=k), UserInputs(history), state=served.state, view=served.view,
-                           default_alpha=path.default_alpha, half_life_days=path.half_life_days, top_n=path.top_n,
-                           cograph=served.cograph, traversal=path.traversal, now_ms=served.now_ms)
+        recommend_for_user(
+            RecRequest(user_id=user, k=k),
+            UserInputs(history),
+            state=served.state,
+            view=served.view,
+            default_alpha=path.default_alpha,
+            half_life_days=path.half_life_days,
+            top_n=path.top_n,
+            cograph=served.cograph,
+            traversal=path.traversal,
+            now_ms=served.now_ms,
+        )
         out[j] = (time.perf_counter_ns() - started) / 1e6
     return out
 
@@ -66,18 +75,28 @@ def main() -> None:
         full = load_events(events)
         split = new_user_split(full, fraction=0.2, lengths=lengths, min_rest=5, seed=0, max_users=1_000)
         tuning = NewUserTuning(lengths=lengths, max_users=200)
-        pipeline = PipelineConfig(name="bench", holdout_fraction=0.0, new_users=tuning,
-                                  train=TrainConfig(epochs=args.epochs))
+        pipeline = PipelineConfig(
+            name="bench", holdout_fraction=0.0, new_users=tuning, train=TrainConfig(epochs=args.epochs)
+        )
         started = time.perf_counter()
-        directory = train(pipeline, models_path=Path(tmp) / "models", half_life_days=path.half_life_days,
-                          snapshot=split.train, version="bench", progress=False, new_users=NewUserBlendTuner(path))
+        directory = train(
+            pipeline,
+            models_path=Path(tmp) / "models",
+            half_life_days=path.half_life_days,
+            snapshot=split.train,
+            version="bench",
+            progress=False,
+            new_users=NewUserBlendTuner(path),
+        )
         train_s = time.perf_counter() - started
         state = load_state(directory, default_alpha=path.default_alpha)
         served = Served.build(state, split.train, path)
         before = served.with_blend(replace(state.blend, new_users={}))
         users = [str(u) for u in split.user_ids.tolist()]
         result: dict[str, object] = {
-            "interactions": args.interactions, "users": split.n_users, "items": split.train.n_items,
+            "interactions": args.interactions,
+            "users": split.n_users,
+            "items": split.train.n_items,
             "train_with_tuning_s": round(train_s, 1),
             "neighbour_entries": state.neighbours.entries if state.neighbours is not None else 0,
             "weights": {str(n): asdict(w) for n, w in sorted(state.blend.new_users.items())},
@@ -93,10 +112,14 @@ def main() -> None:
                 base.append(_time(before, histories[half], users[half], k=args.k))
             new_ms, base_ms = np.concatenate(new), np.concatenate(base)
             result[f"n={n}"] = {
-                "baseline_ms": {"p50": round(float(np.median(base_ms)), 3),
-                                "p99": round(float(np.percentile(base_ms, 99)), 3)},
-                "new_user_ms": {"p50": round(float(np.median(new_ms)), 3),
-                                "p99": round(float(np.percentile(new_ms, 99)), 3)},
+                "baseline_ms": {
+                    "p50": round(float(np.median(base_ms)), 3),
+                    "p99": round(float(np.percentile(base_ms, 99)), 3),
+                },
+                "new_user_ms": {
+                    "p50": round(float(np.median(new_ms)), 3),
+                    "p99": round(float(np.percentile(new_ms, 99)), 3),
+                },
                 "p50_ratio": round(float(np.median(new_ms) / np.median(base_ms)), 2),
             }
     print(json.dumps(result, indent=2))

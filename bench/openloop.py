@@ -66,8 +66,9 @@ async def exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], requ
     return status
 
 
-async def _run(host: str, port: int, paths: list[str], rate: float, seconds: float,
-               max_connections: int) -> dict[str, float]:
+async def _run(
+    host: str, port: int, paths: list[str], rate: float, seconds: float, max_connections: int
+) -> dict[str, float]:
     n = int(rate * seconds)
     requests = [f"GET {p} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode() for p in paths]
     pool = _Pool(host, port, max_connections)
@@ -116,13 +117,20 @@ async def _run(host: str, port: int, paths: list[str], rate: float, seconds: flo
         await asyncio.gather(*list(tasks))
     pool.close()
     done = latencies[~np.isnan(latencies)]
-    return {"offered_rps": round(rate, 1), "requests": n, "errors": errors,
-            "p50_ms": round(float(np.percentile(done, 50)), 2), "p99_ms": round(float(np.percentile(done, 99)), 2),
-            "max_send_lag_ms": round(lag * 1000, 2), "connections": pool.opened,
-            "client_cpu_ms_per_request": round((time.process_time() - cpu0) * 1000 / max(n, 1), 3)}
+    return {
+        "offered_rps": round(rate, 1),
+        "requests": n,
+        "errors": errors,
+        "p50_ms": round(float(np.percentile(done, 50)), 2),
+        "p99_ms": round(float(np.percentile(done, 99)), 2),
+        "max_send_lag_ms": round(lag * 1000, 2),
+        "connections": pool.opened,
+        "client_cpu_ms_per_request": round((time.process_time() - cpu0) * 1000 / max(n, 1), 3),
+    }
 
 
-def open_loop(host: str, port: int, paths: list[str], rate: float, seconds: float, *,
-              max_connections: int = 256) -> dict[str, float]:
+def open_loop(
+    host: str, port: int, paths: list[str], rate: float, seconds: float, *, max_connections: int = 256
+) -> dict[str, float]:
     """Offer ``rate`` requests/s for ``seconds`` (cycling over ``paths``); latency percentiles."""
     return uvloop.run(_run(host, port, paths, rate, seconds, max_connections))

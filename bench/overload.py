@@ -88,7 +88,8 @@ async def burst(port: int, paths: list[str], connections: int, seconds: float, *
         "refused_429_503": int(refused.sum()),
         "fast_refused_share": round(float((refused & (lat <= FAST_MS)).sum()) / max(total, 1), 4),
         "fast_refusals_of_refused": round(float((refused & (lat <= FAST_MS)).sum()) / int(refused.sum()), 4)
-        if refused.any() else None,
+        if refused.any()
+        else None,
         "other_status": {str(s): int((st == s).sum()) for s in np.unique(st) if s not in (200, 429, 503)},
         "timeouts": timeouts,
         "errors": errors,
@@ -102,8 +103,12 @@ async def burst(port: int, paths: list[str], connections: int, seconds: float, *
 
 
 def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "graphrec"), "serve", "--port", str(port),
-                             "--log-level", "error"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "graphrec"), "serve", "--port", str(port), "--log-level", "error"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 180
     while time.time() < deadline:
         if proc.poll() is not None:
@@ -126,26 +131,50 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=100_000, help="synthetic events for the demo model")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None, help="reuse a data dir (skips rebuilding)")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="GRAPHREC_MAX_CONCURRENCY (default: the setting's default)")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="GRAPHREC_MAX_CONCURRENCY (default: the setting's default)"
+    )
     parser.add_argument("--polite", action="store_true", help="clients wait Retry-After after a 429/503")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="graphrec-bench-overload-"))
-    env = {**os.environ, "GRAPHREC_DATA_DIR": str(work), "GRAPHREC_GRAPH_URI": f"embedded:{work / 'store'}",
-           "GRAPHREC_FALKORDB_GRAPH": "bench", "GRAPHREC_API_KEYS": KEY,
-           "GRAPHREC_RATE_LIMIT_PER_S": "1000000", "GRAPHREC_RATE_LIMIT_BURST": "1000000"}
+    env = {
+        **os.environ,
+        "GRAPHREC_DATA_DIR": str(work),
+        "GRAPHREC_GRAPH_URI": f"embedded:{work / 'store'}",
+        "GRAPHREC_FALKORDB_GRAPH": "bench",
+        "GRAPHREC_API_KEYS": KEY,
+        "GRAPHREC_RATE_LIMIT_PER_S": "1000000",
+        "GRAPHREC_RATE_LIMIT_BURST": "1000000",
+    }
     if args.limit:
         env["GRAPHREC_MAX_CONCURRENCY"] = str(args.limit)
     if not (work / "models" / "CURRENT").exists():
-        subprocess.run([sys.executable, "-m", "graphrec.demo", "--interactions", str(args.interactions),
-                        "--epochs", str(args.epochs), "--no-serve"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "graphrec.demo",
+                "--interactions",
+                str(args.interactions),
+                "--epochs",
+                str(args.epochs),
+                "--no-serve",
+            ],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     version = (work / "models" / "CURRENT").read_text().strip()
     users = np.load(work / "models" / version / "user_ids.npy", allow_pickle=False).astype(str)
     paths = [f"/v1/users/{u}/recommendations?k=20" for u in users[:5000].tolist()]
-    results: dict[str, Any] = {"fast_ms": FAST_MS, "client_timeout_s": CLIENT_TIMEOUT_S, "seconds": args.seconds,
-                               "polite_clients": args.polite,
-                               "max_concurrency": args.limit or "default (GRAPHREC_MAX_CONCURRENCY)"}
+    results: dict[str, Any] = {
+        "fast_ms": FAST_MS,
+        "client_timeout_s": CLIENT_TIMEOUT_S,
+        "seconds": args.seconds,
+        "polite_clients": args.polite,
+        "max_concurrency": args.limit or "default (GRAPHREC_MAX_CONCURRENCY)",
+    }
     port = free_port()
     server = serve(env, port)
     try:

@@ -74,8 +74,12 @@ def run_wrk(url: str, *, connections: int, threads: int, seconds: int, script: P
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, flags=re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": round(rps, 1), "p50_ms": _ms(lat.get("50", "")), "p99_ms": _ms(lat.get("99", "")),
-            "non_2xx": int(errors.group(1)) if errors else 0}
+    return {
+        "rps": round(rps, 1),
+        "p50_ms": _ms(lat.get("50", "")),
+        "p99_ms": _ms(lat.get("99", "")),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 def main() -> None:
@@ -89,16 +93,35 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="graphrec-bench-serve-"))
-    env = {**os.environ, "GRAPHREC_DATA_DIR": str(work), "GRAPHREC_GRAPH_URI": f"embedded:{work / 'store'}",
-           "GRAPHREC_FALKORDB_GRAPH": "bench", "GRAPHREC_API_KEYS": "",
-           # one client address sends everything: the per-address limit of keyless reads would shed it
-           "GRAPHREC_IP_RATE_LIMIT_PER_S": "1000000", "GRAPHREC_IP_RATE_LIMIT_BURST": "1000000",
-           # saturation is measured at 32 connections: above the default load-shedding limit
-           "GRAPHREC_MAX_CONCURRENCY": "10000"}
+    env = {
+        **os.environ,
+        "GRAPHREC_DATA_DIR": str(work),
+        "GRAPHREC_GRAPH_URI": f"embedded:{work / 'store'}",
+        "GRAPHREC_FALKORDB_GRAPH": "bench",
+        "GRAPHREC_API_KEYS": "",
+        # one client address sends everything: the per-address limit of keyless reads would shed it
+        "GRAPHREC_IP_RATE_LIMIT_PER_S": "1000000",
+        "GRAPHREC_IP_RATE_LIMIT_BURST": "1000000",
+        # saturation is measured at 32 connections: above the default load-shedding limit
+        "GRAPHREC_MAX_CONCURRENCY": "10000",
+    }
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "graphrec.demo", "--interactions", str(args.interactions),
-                    "--epochs", str(args.epochs), "--no-serve"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "graphrec.demo",
+            "--interactions",
+            str(args.interactions),
+            "--epochs",
+            str(args.epochs),
+            "--no-serve",
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     build_s = time.perf_counter() - t0
     models = work / "models"
     version = (models / "CURRENT").read_text().strip()
@@ -109,9 +132,21 @@ def main() -> None:
     script.write_text(LUA % ids_file)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(Path(sys.executable).parent / "graphrec"), "serve", "--port", str(port),
-                               "--log-level", "warning", "--workers", str(args.workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "graphrec"),
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 180
         while time.time() < deadline:
@@ -143,15 +178,26 @@ def main() -> None:
         server.terminate()
         server.wait(30)
     result = {
-        "graph": {"events": args.interactions, "edges": counts.get("n_edges"), "users": counts.get("n_users"),
-                  "items": counts.get("n_items"), "build_seconds": round(build_s, 1)},
-        "saturation_c32": {"healthz": sat_trivial, "recommendations": sat_rec,
-                           "ratio": round(sat_rec["rps"] / sat_trivial["rps"], 3)},
+        "graph": {
+            "events": args.interactions,
+            "edges": counts.get("n_edges"),
+            "users": counts.get("n_users"),
+            "items": counts.get("n_items"),
+            "build_seconds": round(build_s, 1),
+        },
+        "saturation_c32": {
+            "healthz": sat_trivial,
+            "recommendations": sat_rec,
+            "ratio": round(sat_rec["rps"] / sat_trivial["rps"], 3),
+        },
         "service_time_c1": {"healthz": one_trivial, "recommendations": one_rec},
         "open_loop_half_saturation": {"healthz": open_trivial, "recommendations": open_rec},
-        "targets": {"ratio>=0.25": sat_rec["rps"] / sat_trivial["rps"] >= 0.25,
-                    "c1_p50<=3ms": one_rec["p50_ms"] <= 3, "c1_p99<=15ms": one_rec["p99_ms"] <= 15,
-                    "open_p99<=50ms": open_rec["p99_ms"] <= 50},
+        "targets": {
+            "ratio>=0.25": sat_rec["rps"] / sat_trivial["rps"] >= 0.25,
+            "c1_p50<=3ms": one_rec["p50_ms"] <= 3,
+            "c1_p99<=15ms": one_rec["p99_ms"] <= 15,
+            "open_p99<=50ms": open_rec["p99_ms"] <= 50,
+        },
         "cpus": os.cpu_count(),
         "api_workers": args.workers,
     }

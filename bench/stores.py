@@ -24,18 +24,23 @@ from graphrec.graph.port import GraphStore
 STORES = ("falkordb", "neo4j")
 RAW_INDEXES = {
     "falkordb": ("CREATE INDEX FOR (u:RawUser) ON (u.id)", "CREATE INDEX FOR (i:RawItem) ON (i.id)"),
-    "neo4j": ("CREATE INDEX raw_user IF NOT EXISTS FOR (u:RawUser) ON (u.id)",
-              "CREATE INDEX raw_item IF NOT EXISTS FOR (i:RawItem) ON (i.id)"),
+    "neo4j": (
+        "CREATE INDEX raw_user IF NOT EXISTS FOR (u:RawUser) ON (u.id)",
+        "CREATE INDEX raw_item IF NOT EXISTS FOR (i:RawItem) ON (i.id)",
+    ),
 }
-RAW_CLEANUP_NEO4J = ("MATCH (n) WHERE n:RawUser OR n:RawItem "
-                     "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+RAW_CLEANUP_NEO4J = "MATCH (n) WHERE n:RawUser OR n:RawItem CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
 RAW_DROP_INDEXES_NEO4J = ("DROP INDEX raw_user IF EXISTS", "DROP INDEX raw_item IF EXISTS")
 _TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", choices=(*STORES, "both"), default="falkordb",
-                        help="falkordb (embedded), neo4j (the test harness) or both, one after the other")
+    parser.add_argument(
+        "--store",
+        choices=(*STORES, "both"),
+        default="falkordb",
+        help="falkordb (embedded), neo4j (the test harness) or both, one after the other",
+    )
 
 
 def chosen(store_arg: str) -> tuple[str, ...]:
@@ -97,9 +102,13 @@ def bench_store(kind: str, workdir: Path, *, batch_size: int = 10_000, graph: st
             store.apply_schema()
             info = workdir / "store" / "server.json"
             pid = int(json.loads(info.read_text())["pid"]) if info.exists() else None
-            yield BenchStore(kind, store, {"GRAPHREC_GRAPH_URI": f"embedded:{workdir / 'store'}",
-                                           "GRAPHREC_FALKORDB_GRAPH": graph}, pid,
-                             "embedded FalkorDB (redis-server + module, unix socket, AOF fsync always)")
+            yield BenchStore(
+                kind,
+                store,
+                {"GRAPHREC_GRAPH_URI": f"embedded:{workdir / 'store'}", "GRAPHREC_FALKORDB_GRAPH": graph},
+                pid,
+                "embedded FalkorDB (redis-server + module, unix socket, AOF fsync always)",
+            )
         finally:
             store.close()
         return
@@ -113,9 +122,16 @@ def bench_store(kind: str, workdir: Path, *, batch_size: int = 10_000, graph: st
         try:
             store.clear()
             store.apply_schema()
-            yield BenchStore(kind, store, {"GRAPHREC_GRAPH_URI": harness.uri, "GRAPHREC_GRAPH_USER": USER,
-                                           "GRAPHREC_GRAPH_PASSWORD": harness.password}, harness.pid,
-                             "Neo4j 5.26 test harness (in-process JVM, 2 GiB heap, 256 MiB page cache; "
-                             "not a tuned server)")
+            yield BenchStore(
+                kind,
+                store,
+                {
+                    "GRAPHREC_GRAPH_URI": harness.uri,
+                    "GRAPHREC_GRAPH_USER": USER,
+                    "GRAPHREC_GRAPH_PASSWORD": harness.password,
+                },
+                harness.pid,
+                "Neo4j 5.26 test harness (in-process JVM, 2 GiB heap, 256 MiB page cache; not a tuned server)",
+            )
         finally:
             store.close()

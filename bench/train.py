@@ -57,8 +57,12 @@ def synthetic_snapshot(n_users: int, n_items: int, n_edges: int, *, seed: int = 
     items[in_cluster] = order[np.minimum(np.searchsorted(cum, target), bounds[c + 1] - 1)]
     ts = 1_700_000_000_000 + rng.integers(0, 180 * 86_400_000, len(users))
     snap = Snapshot.from_coo(
-        user_ids=np.array([f"u{i}" for i in range(n_users)]), item_ids=np.array([f"i{i}" for i in range(n_items)]),
-        rows=users, cols=items, weights=np.ones(len(users), np.float32), timestamps=ts,
+        user_ids=np.array([f"u{i}" for i in range(n_users)]),
+        item_ids=np.array([f"i{i}" for i in range(n_items)]),
+        rows=users,
+        cols=items,
+        weights=np.ones(len(users), np.float32),
+        timestamps=ts,
     )
     return snap
 
@@ -76,10 +80,16 @@ def stage_ml100k(path: str) -> dict[str, object]:
     train = random_holdout(load_movielens(path), seed=0).train
     t0 = time.perf_counter()
     result = Trainer(TrainConfig(), progress=False).fit(train)
-    return {"graph": "ml-100k (80% train)", "edges": train.n_edges, "wall_s": round(time.perf_counter() - t0, 2),
-            "s_per_epoch": round(result.seconds_per_epoch, 4), "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history) + result.best_epoch, "peak_rss_mib": round(peak_rss_mib()),
-            "target": "< 120 s"}
+    return {
+        "graph": "ml-100k (80% train)",
+        "edges": train.n_edges,
+        "wall_s": round(time.perf_counter() - t0, 2),
+        "s_per_epoch": round(result.seconds_per_epoch, 4),
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history) + result.best_epoch,
+        "peak_rss_mib": round(peak_rss_mib()),
+        "target": "< 120 s",
+    }
 
 
 def stage_synthetic() -> dict[str, object]:
@@ -90,10 +100,18 @@ def stage_synthetic() -> dict[str, object]:
     cfg = TrainConfig(epochs=1, validation_fraction=0.0, batch_size=32768, mode="full")
     t0 = time.perf_counter()
     result = Trainer(cfg, progress=False).fit(snap)
-    return {"graph": "synthetic", "users": snap.n_users, "items": snap.n_items, "edges": snap.n_edges,
-            "mode": "full-graph, sparse CSR + custom backward", "batch_size": cfg.batch_size,
-            "s_per_epoch": round(result.seconds_per_epoch, 2), "wall_s": round(time.perf_counter() - t0, 2),
-            "peak_rss_mib": round(peak_rss_mib()), "target": "<= 30 s/epoch"}
+    return {
+        "graph": "synthetic",
+        "users": snap.n_users,
+        "items": snap.n_items,
+        "edges": snap.n_edges,
+        "mode": "full-graph, sparse CSR + custom backward",
+        "batch_size": cfg.batch_size,
+        "s_per_epoch": round(result.seconds_per_epoch, 2),
+        "wall_s": round(time.perf_counter() - t0, 2),
+        "peak_rss_mib": round(peak_rss_mib()),
+        "target": "<= 30 s/epoch",
+    }
 
 
 def stage_baseline(batches: int = 3, batch: int = 32768) -> dict[str, object]:
@@ -132,9 +150,16 @@ def stage_baseline(batches: int = 3, batch: int = 32768) -> dict[str, object]:
         times.append(time.perf_counter() - t0)
     per_batch = float(np.median(times))
     n_batches = int(np.ceil(snap.n_edges / batch))
-    return {"graph": "synthetic", "edges": snap.n_edges, "mode": "PyG SAGEConv over edge_index",
-            "batches_measured": batches, "batch_size": batch, "s_per_batch": round(per_batch, 3),
-            "s_per_epoch_extrapolated": round(per_batch * n_batches, 1), "peak_rss_mib": round(peak_rss_mib())}
+    return {
+        "graph": "synthetic",
+        "edges": snap.n_edges,
+        "mode": "PyG SAGEConv over edge_index",
+        "batches_measured": batches,
+        "batch_size": batch,
+        "s_per_batch": round(per_batch, 3),
+        "s_per_epoch_extrapolated": round(per_batch * n_batches, 1),
+        "peak_rss_mib": round(peak_rss_mib()),
+    }
 
 
 def stage_sampled(n_edges: int, batches: int = 5) -> dict[str, object]:
@@ -145,17 +170,25 @@ def stage_sampled(n_edges: int, batches: int = 5) -> dict[str, object]:
     t0 = time.perf_counter()
     snap = synthetic_snapshot(n_users, n_items, n_edges)
     gen_s = time.perf_counter() - t0
-    cfg = TrainConfig(epochs=1, validation_fraction=0.0, batch_size=4096, mode="sampled",
-                      steps_per_epoch=batches)
+    cfg = TrainConfig(epochs=1, validation_fraction=0.0, batch_size=4096, mode="sampled", steps_per_epoch=batches)
     t1 = time.perf_counter()
     result = Trainer(cfg, progress=False).fit(snap)  # whole graph in memory, only `batches` steps
     setup_and_steps = time.perf_counter() - t1
     batch_s = result.seconds_per_epoch / batches
-    return {"graph": "synthetic", "users": snap.n_users, "items": snap.n_items, "edges": snap.n_edges,
-            "mode": f"neighbour-sampled, fanouts {cfg.fanouts}, batch {cfg.batch_size}",
-            "generate_s": round(gen_s, 1), "fit_wall_s": round(setup_and_steps, 1), "s_per_batch": round(batch_s, 3),
-            "s_per_epoch_extrapolated": round(batch_s * snap.n_edges / cfg.batch_size, 1),
-            "trained_mode": result.mode, "peak_rss_mib": round(peak_rss_mib()), "target": "< 8192 MiB"}
+    return {
+        "graph": "synthetic",
+        "users": snap.n_users,
+        "items": snap.n_items,
+        "edges": snap.n_edges,
+        "mode": f"neighbour-sampled, fanouts {cfg.fanouts}, batch {cfg.batch_size}",
+        "generate_s": round(gen_s, 1),
+        "fit_wall_s": round(setup_and_steps, 1),
+        "s_per_batch": round(batch_s, 3),
+        "s_per_epoch_extrapolated": round(batch_s * snap.n_edges / cfg.batch_size, 1),
+        "trained_mode": result.mode,
+        "peak_rss_mib": round(peak_rss_mib()),
+        "target": "< 8192 MiB",
+    }
 
 
 def main() -> None:
@@ -163,14 +196,23 @@ def main() -> None:
     parser.add_argument("--stage", choices=["ml100k", "synthetic", "baseline", "sampled"])
     parser.add_argument("--ml100k", default=str(ML100K))
     parser.add_argument("--sampled-edges", type=int, default=0)
-    parser.add_argument("--busy", type=int, default=0, help="CPU-bound processes kept running beside the stage "
-                        "(the 'busy machine' figure: default threads must not collapse)")
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="CPU-bound processes kept running beside the stage "
+        "(the 'busy machine' figure: default threads must not collapse)",
+    )
     args = parser.parse_args()
     if args.stage:
         hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
         try:
-            out = {"ml100k": lambda: stage_ml100k(args.ml100k), "synthetic": stage_synthetic,
-                   "baseline": stage_baseline, "sampled": lambda: stage_sampled(args.sampled_edges)}[args.stage]()
+            out = {
+                "ml100k": lambda: stage_ml100k(args.ml100k),
+                "synthetic": stage_synthetic,
+                "baseline": stage_baseline,
+                "sampled": lambda: stage_sampled(args.sampled_edges),
+            }[args.stage]()
         finally:
             for hog in hogs:
                 hog.kill()
@@ -184,8 +226,18 @@ def main() -> None:
         stages.append("sampled")
     report: dict[str, object] = {}
     for stage in stages:
-        cmd = [sys.executable, __file__, "--stage", stage, "--ml100k", args.ml100k,
-               "--sampled-edges", str(args.sampled_edges), "--busy", str(args.busy)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--stage",
+            stage,
+            "--ml100k",
+            args.ml100k,
+            "--sampled-edges",
+            str(args.sampled_edges),
+            "--busy",
+            str(args.busy),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         report[stage] = json.loads(lines[-1]) if lines else {"error": proc.stderr[-2000:]}

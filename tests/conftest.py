@@ -125,10 +125,13 @@ class Neo4jServer:
 
 
 @pytest.fixture(scope="session")
-def embedded_store_session(tmp_path_factory: pytest.TempPathFactory, starts_processes: None,
-                           ) -> Iterator[FalkorDBStore]:
-    store = FalkorDBStore.embedded(tmp_path_factory.mktemp("store"), graph="contract", batch_size=1000,
-                                   die_with_parent=True)
+def embedded_store_session(
+    tmp_path_factory: pytest.TempPathFactory,
+    starts_processes: None,
+) -> Iterator[FalkorDBStore]:
+    store = FalkorDBStore.embedded(
+        tmp_path_factory.mktemp("store"), graph="contract", batch_size=1000, die_with_parent=True
+    )
     store.apply_schema()
     yield store
     store.close()
@@ -138,8 +141,12 @@ def embedded_store_session(tmp_path_factory: pytest.TempPathFactory, starts_proc
 def neo4j_server(starts_processes: None) -> Iterator[Neo4jServer]:
     """A live Neo4j 5 (+ GDS): the harness this session starts, or the one NEO4J_URI names."""
     if os.environ.get("NEO4J_URI"):
-        yield Neo4jServer(os.environ["NEO4J_URI"], os.environ.get("NEO4J_USER", "neo4j"),
-                          os.environ.get("NEO4J_PASSWORD", ""), os.environ.get("NEO4J_DATABASE", "neo4j"))
+        yield Neo4jServer(
+            os.environ["NEO4J_URI"],
+            os.environ.get("NEO4J_USER", "neo4j"),
+            os.environ.get("NEO4J_PASSWORD", ""),
+            os.environ.get("NEO4J_DATABASE", "neo4j"),
+        )
         return
     with Neo4jHarness() as harness:
         yield Neo4jServer(harness.uri, USER, harness.password)
@@ -147,8 +154,9 @@ def neo4j_server(starts_processes: None) -> Iterator[Neo4jServer]:
 
 @pytest.fixture(scope="session")
 def neo4j_store_session(neo4j_server: Neo4jServer) -> Iterator[Neo4jStore]:
-    store = Neo4jStore.connect(neo4j_server.uri, neo4j_server.user, neo4j_server.password,
-                               database=neo4j_server.database, batch_size=1000)
+    store = Neo4jStore.connect(
+        neo4j_server.uri, neo4j_server.user, neo4j_server.password, database=neo4j_server.database, batch_size=1000
+    )
     store.clear()
     store.apply_schema()
     yield store
@@ -160,7 +168,8 @@ def neo4j_store_session(neo4j_server: Neo4jServer) -> Iterator[Neo4jStore]:
 def any_store(request: pytest.FixtureRequest, starts_processes: None) -> GraphStore:
     """Every GraphStore adapter, each a real server with an emptied graph, for the contract suite."""
     store: GraphStore = request.getfixturevalue(
-        "embedded_store_session" if request.param == "falkordb" else "neo4j_store_session")
+        "embedded_store_session" if request.param == "falkordb" else "neo4j_store_session"
+    )
     store.clear()
     return store
 

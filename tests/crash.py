@@ -20,6 +20,9 @@ def kill_embedded_server(data_dir: Path) -> int:
     info = EmbeddedServer(data_dir).info()
     assert info is not None, f"no embedded server runs for {data_dir}"
     os.kill(info.pid, signal.SIGKILL)
-    wait_until(lambda: EmbeddedServer(data_dir).info() is None, what=f"the killed server (pid {info.pid}) to be gone",
-               interval_s=0.01)
+    wait_until(
+        lambda: EmbeddedServer(data_dir).info() is None,
+        what=f"the killed server (pid {info.pid}) to be gone",
+        interval_s=0.01,
+    )
     return info.pid

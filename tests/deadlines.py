@@ -24,8 +24,14 @@ WAIT_S = 60.0
 START_S = 180.0
 
 
-def wait_until(condition: Callable[[], T], *, what: str, timeout_s: float = WAIT_S,
-               interval_s: float = 0.05, detail: Callable[[], object] | None = None) -> T:
+def wait_until(
+    condition: Callable[[], T],
+    *,
+    what: str,
+    timeout_s: float = WAIT_S,
+    interval_s: float = 0.05,
+    detail: Callable[[], object] | None = None,
+) -> T:
     """Poll ``condition`` until it returns something truthy, and return that; past ``timeout_s`` fail
     the test with ``what`` (the awaited state, in words) so the report says what never happened, and
     ``detail()`` (the state seen at that moment) when given."""

@@ -32,8 +32,7 @@ class ApiProcess(subprocess.Popen[bytes]):
     log: Path
 
 
-def start_api(env: dict[str, str], port: int, *, log: Path | None = None,
-              timeout_s: float = START_S) -> ApiProcess:
+def start_api(env: dict[str, str], port: int, *, log: Path | None = None, timeout_s: float = START_S) -> ApiProcess:
     """Start the API on ``127.0.0.1:port`` with ``env`` over the test's own environment; its log goes to
     ``log`` (a temporary file when not given)."""
     if log is None:
@@ -42,9 +41,22 @@ def start_api(env: dict[str, str], port: int, *, log: Path | None = None,
         log = Path(name)
     out = open(log, "wb")  # noqa: SIM115 - the child keeps it
     proc = ApiProcess(
-        [sys.executable, "-m", "graphrec", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=REPO, env={**os.environ, "GRAPHREC_LOG_LEVEL": "warning", **env}, stdout=out, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "graphrec",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env={**os.environ, "GRAPHREC_LOG_LEVEL": "warning", **env},
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
     proc.log = log
     deadline = time.monotonic() + timeout_s
@@ -62,7 +74,6 @@ def start_api(env: dict[str, str], port: int, *, log: Path | None = None,
     proc.wait()
     tail = log.read_bytes()[-2000:].decode(errors="replace")
     raise RuntimeError(f"API did not answer /healthz within {timeout_s:g} s; its log ends:\n{tail}")
-
 
 
 def stop_api(proc: subprocess.Popen[bytes]) -> None:

@@ -22,8 +22,22 @@ class ProcessInUnitTest(RuntimeError):
 # What a unit test may not start: servers, browsers, Python children (the CLI, the API, workers), the
 # tools that fetch or build them. Short helpers that libraries run on their own (``uname``, ``ldconfig``,
 # matplotlib's ``fc-list``) stay allowed.
-SERVER_EXECUTABLES = frozenset({"redis-server", "java", "mvn", "node", "npm", "npx", "chromium",
-                                "chromium-browser", "chrome", "docker", "uvicorn", "graphrec"})
+SERVER_EXECUTABLES = frozenset(
+    {
+        "redis-server",
+        "java",
+        "mvn",
+        "node",
+        "npm",
+        "npx",
+        "chromium",
+        "chromium-browser",
+        "chrome",
+        "docker",
+        "uvicorn",
+        "graphrec",
+    }
+)
 
 
 def starts_a_server(args: Any, executable: Any) -> bool:
@@ -44,10 +58,13 @@ def refusing_processes(item: pytest.Item, refused: list[str]) -> pytest.MonkeyPa
     :data:`SERVER_EXECUTABLES` or Python; ``multiprocessing``), refused with the reason, which is also kept
     in ``refused``: a refusal in a thread the code under test swallows (an app's lifespan under
     TestClient) still fails the test."""
+
     def refuse(what: str) -> None:
-        message = (f"{item.nodeid} started a process ({what}, in thread {threading.current_thread().name}) "
-                   "but is not an integration test: mark it (or its module) `pytest.mark.integration`, "
-                   "or have the fixture that starts it request `starts_processes`")
+        message = (
+            f"{item.nodeid} started a process ({what}, in thread {threading.current_thread().name}) "
+            "but is not an integration test: mark it (or its module) `pytest.mark.integration`, "
+            "or have the fixture that starts it request `starts_processes`"
+        )
         refused.append(message)
         raise ProcessInUnitTest(message)
 

@@ -13,19 +13,21 @@ from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import NodeLabel
 
-_EMBEDDING = {"Item": "MATCH (n:Item {id: $id}) RETURN n.embedding",
-              "User": "MATCH (n:User {id: $id}) RETURN n.embedding"}
+_EMBEDDING = {
+    "Item": "MATCH (n:Item {id: $id}) RETURN n.embedding",
+    "User": "MATCH (n:User {id: $id}) RETURN n.embedding",
+}
 # Neo4j's score is (1 + cosine) / 2; FalkorDB's is the cosine distance, and its index is approximate
 # (HNSW: asked for exactly k it returns fewer now and then), so it is asked for more and cut to k.
 _NEAREST = {
     ("neo4j", "Item"): "CALL db.index.vector.queryNodes('item_embedding', $k, $v) YIELD node, score "
-                       "RETURN node.id, 2 * score - 1",
+    "RETURN node.id, 2 * score - 1",
     ("neo4j", "User"): "CALL db.index.vector.queryNodes('user_embedding', $k, $v) YIELD node, score "
-                       "RETURN node.id, 2 * score - 1",
+    "RETURN node.id, 2 * score - 1",
     ("falkordb", "Item"): "CALL db.idx.vector.queryNodes('Item', 'embedding', $k * 4 + 10, vecf32($v)) "
-                          "YIELD node, score RETURN node.id, 1 - score",
+    "YIELD node, score RETURN node.id, 1 - score",
     ("falkordb", "User"): "CALL db.idx.vector.queryNodes('User', 'embedding', $k * 4 + 10, vecf32($v)) "
-                          "YIELD node, score RETURN node.id, 1 - score",
+    "YIELD node, score RETURN node.id, 1 - score",
 }
 
 

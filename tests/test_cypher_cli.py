@@ -19,8 +19,12 @@ from graphrec.graph.port import GraphStore
 
 
 @pytest.fixture(params=["falkordb", "neo4j"])
-def configured(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
-               tmp_path_factory: pytest.TempPathFactory, starts_processes: None) -> Iterator[GraphStore]:
+def configured(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+    starts_processes: None,
+) -> Iterator[GraphStore]:
     """A store with a few edges, and the environment pointing graphrec at it."""
     if request.param == "falkordb":
         path = tmp_path_factory.mktemp("cypher-cli")
@@ -33,8 +37,9 @@ def configured(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
         monkeypatch.setenv("GRAPHREC_GRAPH_URI", server.uri)
         monkeypatch.setenv("GRAPHREC_GRAPH_USER", server.user)
         monkeypatch.setenv("GRAPHREC_GRAPH_PASSWORD", server.password)
-    store.upsert_interactions([delta("u1", "i1", 2.0, ts=T0), delta("u1", "i2", 1.0, ts=T0 + 1),
-                               delta("u2", "i1", 0.5, ts=T0 + 2)])
+    store.upsert_interactions(
+        [delta("u1", "i1", 2.0, ts=T0), delta("u1", "i2", 1.0, ts=T0 + 1), delta("u2", "i1", 0.5, ts=T0 + 2)]
+    )
     yield store
     store.clear()
     if request.param == "falkordb":
@@ -46,8 +51,12 @@ def _invoke(*args: str) -> Any:
 
 
 def test_command_with_params_prints_a_table(configured: GraphStore) -> None:
-    r = _invoke("-c", "MATCH (u:User {id: $user})-[e:INTERACTED]->(i:Item) RETURN i.id AS item, e.weight AS w "
-                "ORDER BY w DESC", "--param", "user=u1")
+    r = _invoke(
+        "-c",
+        "MATCH (u:User {id: $user})-[e:INTERACTED]->(i:Item) RETURN i.id AS item, e.weight AS w ORDER BY w DESC",
+        "--param",
+        "user=u1",
+    )
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
     assert lines[1].split("|")[1:3] == [" item ", " w   "] or "item" in lines[1]
@@ -64,8 +73,10 @@ def test_json_format_and_node_values(configured: GraphStore) -> None:
 
 def test_file_with_param_lines_and_override(configured: GraphStore, tmp_path: Path) -> None:
     path = tmp_path / "q.cypher"
-    path.write_text(":param user => 'u2';\n:param limit => 5;\n\n// comment\n"
-                    "MATCH (:User {id: $user})-[e:INTERACTED]->(i:Item) RETURN i.id AS item LIMIT $limit;\n")
+    path.write_text(
+        ":param user => 'u2';\n:param limit => 5;\n\n// comment\n"
+        "MATCH (:User {id: $user})-[e:INTERACTED]->(i:Item) RETURN i.id AS item LIMIT $limit;\n"
+    )
     assert _invoke("-f", str(path), "--format", "csv").output.splitlines() == ["item", "i1"]
     out = _invoke("-f", str(path), "--format", "csv", "--param", "user=u1").output.splitlines()
     assert out[0] == "item" and sorted(out[1:]) == ["i1", "i2"]
@@ -93,8 +104,15 @@ def test_a_bad_statement_is_an_error_not_a_crash(configured: GraphStore) -> None
 
 
 def test_parameter_parsing() -> None:
-    assert parse_params(["a=1", "b=2.5", "c='x y'", "d=i7", "e=true", "f=null", "g=['a', 'b']"]) == \
-        {"a": 1, "b": 2.5, "c": "x y", "d": "i7", "e": True, "f": None, "g": ["a", "b"]}
+    assert parse_params(["a=1", "b=2.5", "c='x y'", "d=i7", "e=true", "f=null", "g=['a', 'b']"]) == {
+        "a": 1,
+        "b": 2.5,
+        "c": "x y",
+        "d": "i7",
+        "e": True,
+        "f": None,
+        "g": ["a", "b"],
+    }
     assert script_params(":param user => 'u1';\nMATCH (n) RETURN n;\n:param k => 10") == {"user": "u1", "k": 10}
     assert parse_value('"quoted"') == "quoted"
     for bad in (["novalue"], ["1x=3"], ["g=[1,"]):
@@ -106,20 +124,33 @@ def test_parameter_parsing() -> None:
 
 def test_statements_from_stdin(configured: GraphStore) -> None:
     """Piped input (not a terminal) runs as a script, `:param` lines included."""
-    r = CliRunner().invoke(app, ["cypher", "--format", "csv"],
-                           input=":param user => 'u2';\nMATCH (:User {id: $user})-[:INTERACTED]->(i:Item) "
-                                 "RETURN i.id AS item;\n")
+    r = CliRunner().invoke(
+        app,
+        ["cypher", "--format", "csv"],
+        input=":param user => 'u2';\nMATCH (:User {id: $user})-[:INTERACTED]->(i:Item) RETURN i.id AS item;\n",
+    )
     assert r.exit_code == 0, r.output
     assert r.output.splitlines() == ["item", "i1"]
 
 
-def test_interactive_prompt(configured: GraphStore, monkeypatch: pytest.MonkeyPatch,
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_interactive_prompt(
+    configured: GraphStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The terminal prompt: `:param`, `:params`, a statement over two lines, an error that does not end it."""
     from graphrec.commands.cypher import _prompt
 
-    lines = iter([":param user => 'u2'", ":params", "MATCH (:User {id: $user})-[:INTERACTED]->(i:Item)",
-                  "RETURN i.id AS item;", "MATCH (n RETURN n;", "RETURN 1 AS one;", ":exit", "RETURN 2;"])
+    lines = iter(
+        [
+            ":param user => 'u2'",
+            ":params",
+            "MATCH (:User {id: $user})-[:INTERACTED]->(i:Item)",
+            "RETURN i.id AS item;",
+            "MATCH (n RETURN n;",
+            "RETURN 1 AS one;",
+            ":exit",
+            "RETURN 2;",
+        ]
+    )
     monkeypatch.setattr("builtins.input", lambda _prompt_text="": next(lines))
     _prompt(configured, {}, fmt="csv", write=False)
     out, err = capsys.readouterr()
@@ -139,5 +170,7 @@ def test_doctor_reports_ids_that_break_the_rule(configured: GraphStore) -> None:
     assert r.exit_code == 1
     found = json.loads(r.output.splitlines()[0])["bad_ids"]
     assert {(x["id"], x["problem"]) for x in found["User"]} == {
-        ("V ", "must not start or end with whitespace"), ("cafe\u0301", "is not NFC-normalised")}
+        ("V ", "must not start or end with whitespace"),
+        ("cafe\u0301", "is not NFC-normalised"),
+    }
     assert [(x["id"], x["problem"]) for x in found["Item"]] == [("a/b", "must not contain '/'")]

@@ -20,15 +20,23 @@ def test_demo_keys_are_generated_once_and_configured_ones_win(tmp_path: Path) ->
     assert len(secret) == 48 and publishable.startswith("pk_") and secret != publishable
     assert demo_keys(settings) == keys  # kept: the next demo run serves the same keys
     kept = tmp_path / "demo" / "keys.json"
-    assert json.loads(kept.read_text()) == {"secret": secret, "publishable": publishable,
-                                            "user_token_secret": token_secret}
+    assert json.loads(kept.read_text()) == {
+        "secret": secret,
+        "publishable": publishable,
+        "user_token_secret": token_secret,
+    }
     assert kept.stat().st_mode & 0o777 == 0o600
-    configured = Settings(data_dir=tmp_path, api_keys="mine", publishable_keys="pk_mine",
-                          publishable_origins="https://shop.example",
-                          user_token_secret=SecretStr("configured-user-token-secret-0123456789"))
+    configured = Settings(
+        data_dir=tmp_path,
+        api_keys="mine",
+        publishable_keys="pk_mine",
+        publishable_origins="https://shop.example",
+        user_token_secret=SecretStr("configured-user-token-secret-0123456789"),
+    )
     assert demo_keys(configured) == ("mine", "pk_mine", "configured-user-token-secret-0123456789")
-    Settings(publishable_keys=publishable, publishable_origins="*",
-             user_token_secret=token_secret)  # generated ones pass the rules
+    Settings(
+        publishable_keys=publishable, publishable_origins="*", user_token_secret=token_secret
+    )  # generated ones pass the rules
     assert verify_user_token(token_secret, mint_user_token(token_secret, "u1", now=1), now=2).user_id == "u1"
 
 

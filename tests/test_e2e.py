@@ -30,8 +30,9 @@ KEY = "e2e-key"
 
 
 @pytest.fixture(scope="module", params=["falkordb", "neo4j"])
-def published(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-              starts_processes: None) -> Iterator[Settings]:
+def published(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, starts_processes: None
+) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp(f"e2e-{request.param}")
     env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_API_KEYS": KEY}
     holder: GraphStore
@@ -42,16 +43,25 @@ def published(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         server = request.getfixturevalue("neo4j_server")
         holder = request.getfixturevalue("neo4j_store_session")
         holder.clear()
-        env |= {"GRAPHREC_GRAPH_URI": server.uri, "GRAPHREC_GRAPH_USER": server.user,
-                "GRAPHREC_GRAPH_PASSWORD": server.password, "GRAPHREC_GRAPH_DATABASE": server.database}
+        env |= {
+            "GRAPHREC_GRAPH_URI": server.uri,
+            "GRAPHREC_GRAPH_USER": server.user,
+            "GRAPHREC_GRAPH_PASSWORD": server.password,
+            "GRAPHREC_GRAPH_DATABASE": server.database,
+        }
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)
         demo.main(["--interactions", "6000", "--epochs", "5", "--no-serve"])
         # history_timeout_s: a cold Neo4j on a busy 2-core CI box can take longer than the production
         # default to answer; this flow is about the answers (the timeout has its own tests).
-        settings = Settings(model_poll_s=0.2, rate_limit_per_s=10_000, rate_limit_burst=10_000,
-                            events_max_per_minute=10_000, history_timeout_s=10.0)
+        settings = Settings(
+            model_poll_s=0.2,
+            rate_limit_per_s=10_000,
+            rate_limit_burst=10_000,
+            events_max_per_minute=10_000,
+            history_timeout_s=10.0,
+        )
     yield settings
     if request.param == "falkordb":
         holder.close()
@@ -99,8 +109,10 @@ def test_new_user_gets_personalised_explained_results_after_events(client: TestC
     assert before.json()["cold_start"] is True and {d["source"] for d in before.json()["data"]} <= {"popular"}
     now = int(time.time() * 1000)
     picked = items[:4]
-    events = [{"event_id": f"n{j}", "user_id": "newcomer", "item_id": it, "type": "purchase",
-               "timestamp": now - 10_000 + j} for j, it in enumerate(picked)]
+    events = [
+        {"event_id": f"n{j}", "user_id": "newcomer", "item_id": it, "type": "purchase", "timestamp": now - 10_000 + j}
+        for j, it in enumerate(picked)
+    ]
     assert client.post("/v1/events", json={"events": events}).status_code == 202
     r = client.get("/v1/users/newcomer/recommendations", params={"k": 10, "explain": "true"})
     assert r.status_code == 200, r.text
@@ -115,8 +127,10 @@ def test_anonymous_session_moves_from_popular_to_personalised(client: TestClient
     _, items = known_user_and_items(client)
     assert client.get("/v1/anonymous/cookie-1/recommendations").json()["cold_start"] is True
     now = int(time.time() * 1000)
-    events = [{"event_id": f"a{j}", "anonymous_id": "cookie-1", "item_id": it, "type": "click",
-               "timestamp": now - 5_000 + j} for j, it in enumerate(items[5:8])]
+    events = [
+        {"event_id": f"a{j}", "anonymous_id": "cookie-1", "item_id": it, "type": "click", "timestamp": now - 5_000 + j}
+        for j, it in enumerate(items[5:8])
+    ]
     assert client.post("/v1/events", json={"events": events}).status_code == 202
     body = client.get("/v1/anonymous/cookie-1/recommendations").json()
     assert body["cold_start"] is False and body["user_id"] == "cookie-1" and body["count"] > 0
@@ -133,7 +147,8 @@ def copy_of_current_version(published: Settings, suffix: str) -> str:
 
 
 def test_pages_under_a_served_model_repeat_nothing_until_a_new_version_is_published(
-        client: TestClient, published: Settings) -> None:
+    client: TestClient, published: Settings
+) -> None:
     user, items = known_user_and_items(client)
     path = f"/v1/users/{user}/recommendations"
     first = client.get(path, params={"k": 10}).json()
@@ -151,10 +166,15 @@ def test_pages_under_a_served_model_repeat_nothing_until_a_new_version_is_publis
     more = client.get(f"/v1/items/{items[1]}/similar", params={"k": 5, "cursor": similar["next_cursor"]}).json()
     assert more["count"] == 5 and not {d["item_id"] for d in more["data"]} & {d["item_id"] for d in similar["data"]}
     new = copy_of_current_version(published, "paged")
-    publish(services_of(client.app).store, models_path=published.models_path, version=new,
-            half_life_days=published.half_life_days)
-    wait_until(lambda: client.get("/v1/model").json()["version"] == new, what=f"the API to load version {new}",
-               interval_s=0.1)
+    publish(
+        services_of(client.app).store,
+        models_path=published.models_path,
+        version=new,
+        half_life_days=published.half_life_days,
+    )
+    wait_until(
+        lambda: client.get("/v1/model").json()["version"] == new, what=f"the API to load version {new}", interval_s=0.1
+    )
     r = client.get(path, params={"k": 10, "cursor": cursor})
     assert r.status_code == 409 and r.json()["detail"][0]["field"] == "cursor", r.text
     assert client.get(path, params={"k": 10}).json()["model_version"] == new  # starting again works
@@ -179,14 +199,22 @@ def test_hot_swap_while_hammering(client: TestClient, published: Settings) -> No
     for k in range(3):
         threads.start(hammer, name=f"hammer-{k}")
     try:
-        publish(services_of(client.app).store, models_path=published.models_path, version=new,
-                half_life_days=published.half_life_days)
-        wait_until(lambda: client.get("/v1/model").json()["version"] == new, what=f"the API to load version {new}",
-                   interval_s=0.1)
+        publish(
+            services_of(client.app).store,
+            models_path=published.models_path,
+            version=new,
+            half_life_days=published.half_life_days,
+        )
+        wait_until(
+            lambda: client.get("/v1/model").json()["version"] == new,
+            what=f"the API to load version {new}",
+            interval_s=0.1,
+        )
         # the hammering clients get answers from the new version too (not a fixed pause that a loaded
         # machine may not fill with a single request)
-        wait_until(lambda: new in versions, what=f"a hammering client served by version {new}",
-                   detail=lambda: sorted(versions))
+        wait_until(
+            lambda: new in versions, what=f"a hammering client served by version {new}", detail=lambda: sorted(versions)
+        )
     finally:
         stop.set()
         threads.join()
@@ -223,5 +251,3 @@ def test_store_outage_degrades_to_embedding_only(client: TestClient, monkeypatch
     # The failed read marked the store down; the watchdog's next ping (every second) clears it.
     wait_until(lambda: client.get("/readyz").status_code == 200, what="the watchdog to find the store up again")
     assert client.get(f"/v1/users/{user}/recommendations").json()["degraded"] is False
-
-

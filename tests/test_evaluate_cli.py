@@ -51,30 +51,51 @@ def test_lightgcn_loader_keeps_the_given_split(tmp_path: Path) -> None:
     assert split.train.matrix("ones").multiply(split.test).nnz == 0
 
 
-def test_an_events_file_loads_as_an_import_into_a_fresh_store_holds_it(store: FalkorDBStore, tmp_path: Path
-                                                                       ) -> None:
+def test_an_events_file_loads_as_an_import_into_a_fresh_store_holds_it(store: FalkorDBStore, tmp_path: Path) -> None:
     """``--dataset events:FILE`` sees the edges ``graphrec import --format events`` writes (the same
     weights, newest timestamps and categories), exported undecayed, positives only."""
     report = generate(SyntheticSpec(interactions=3_000, seed=5), tmp_path / "events.csv")
     loaded = load_events(report.events_path)
-    import_dataset(store, read_events(report.events_path), fmt="events", batch_size=1_000,
-                   weigher=weigher_for(store, Settings(_env_file=None)))  # type: ignore[call-arg]
+    import_dataset(
+        store,
+        read_events(report.events_path),
+        fmt="events",
+        batch_size=1_000,
+        weigher=weigher_for(store, Settings(_env_file=None)),
+    )  # type: ignore[call-arg]
     exported = export_snapshot(store, ExportConfig(decay=False), half_life_days=30.0, progress=False)
 
     def edges(s: Snapshot) -> dict[tuple[str, str], tuple[float, int]]:
-        return {(u, i): (round(float(w), 4), int(t)) for u, i, w, t in zip(
-            s.user_ids[s.rows].tolist(), s.item_ids[s.indices].tolist(), s.weights.tolist(), s.timestamps.tolist(),
-            strict=True)}
+        return {
+            (u, i): (round(float(w), 4), int(t))
+            for u, i, w, t in zip(
+                s.user_ids[s.rows].tolist(),
+                s.item_ids[s.indices].tolist(),
+                s.weights.tolist(),
+                s.timestamps.tolist(),
+                strict=True,
+            )
+        }
 
     assert loaded.n_edges > 300 and np.all(loaded.weights > 0)
     assert edges(loaded) == edges(exported)
     assert set(loaded.category_names.tolist()) == set(exported.category_names.tolist())
-    cats = {i: set(loaded.category_names[loaded.category_indices[loaded.category_indptr[k]:
-                                                                 loaded.category_indptr[k + 1]]].tolist())
-            for k, i in enumerate(loaded.item_ids.tolist())}
-    cats_exported = {i: set(exported.category_names[exported.category_indices[exported.category_indptr[k]:
-                                                                               exported.category_indptr[k + 1]]]
-                            .tolist()) for k, i in enumerate(exported.item_ids.tolist())}
+    cats = {
+        i: set(
+            loaded.category_names[
+                loaded.category_indices[loaded.category_indptr[k] : loaded.category_indptr[k + 1]]
+            ].tolist()
+        )
+        for k, i in enumerate(loaded.item_ids.tolist())
+    }
+    cats_exported = {
+        i: set(
+            exported.category_names[
+                exported.category_indices[exported.category_indptr[k] : exported.category_indptr[k + 1]]
+            ].tolist()
+        )
+        for k, i in enumerate(exported.item_ids.tolist())
+    }
     assert cats == cats_exported
 
 
@@ -83,9 +104,20 @@ def test_evaluate_command_writes_results(tmp_path: Path) -> None:
 
     train_txt, test_txt = _write_lightgcn(tmp_path)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["evaluate", "--dataset", f"lightgcn:{train_txt},{test_txt}",
-                                      "--seed", "0", "--output", str(out),
-                                      "--models", "MostPopular,ItemKNN,Traversal"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--dataset",
+            f"lightgcn:{train_txt},{test_txt}",
+            "--seed",
+            "0",
+            "--output",
+            str(out),
+            "--models",
+            "MostPopular,ItemKNN,Traversal",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads((out / "results.json").read_text())["results"]
     assert [r["model"] for r in rows] == ["MostPopular", "ItemKNN", "Traversal"]
@@ -93,18 +125,32 @@ def test_evaluate_command_writes_results(tmp_path: Path) -> None:
     assert "| ItemKNN |" in (out / "results.md").read_text() and "recall@20" in result.output
 
 
-def test_evaluate_on_neo4j_adds_the_gds_row(tmp_path: Path, neo4j_server: object,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evaluate_on_neo4j_adds_the_gds_row(
+    tmp_path: Path, neo4j_server: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With the store on a Neo4j that has GDS, the same split gets a GDS-FastRP-kNN row."""
     from graphrec.cli import app
 
-    for name, value in {"GRAPHREC_GRAPH_URI": neo4j_server.uri, "GRAPHREC_GRAPH_USER": neo4j_server.user,  # type: ignore[attr-defined]
-                        "GRAPHREC_GRAPH_PASSWORD": neo4j_server.password}.items():  # type: ignore[attr-defined]
+    for name, value in {
+        "GRAPHREC_GRAPH_URI": neo4j_server.uri,
+        "GRAPHREC_GRAPH_USER": neo4j_server.user,  # type: ignore[attr-defined]
+        "GRAPHREC_GRAPH_PASSWORD": neo4j_server.password,
+    }.items():  # type: ignore[attr-defined]
         monkeypatch.setenv(name, value)
     train_txt, test_txt = _write_lightgcn(tmp_path)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["evaluate", "--dataset", f"lightgcn:{train_txt},{test_txt}",
-                                      "--output", str(out), "--models", "MostPopular,ItemKNN"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--dataset",
+            f"lightgcn:{train_txt},{test_txt}",
+            "--output",
+            str(out),
+            "--models",
+            "MostPopular,ItemKNN",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = {r["model"]: r for r in json.loads((out / "results.json").read_text())["results"]}
     assert list(rows) == ["MostPopular", "ItemKNN", "GDS-FastRP-kNN"]

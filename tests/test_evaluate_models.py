@@ -20,8 +20,15 @@ from graphrec.model.recommender import GraphSAGERecommender
 
 
 def _small_sage(layers: int) -> GraphSAGERecommender:
-    cfg = TrainConfig(encoder=EncoderConfig(dim=16, layers=layers), epochs=30, batch_size=128, lr=0.02,
-                      eval_every=5, patience=3, hard_negatives=0.5)
+    cfg = TrainConfig(
+        encoder=EncoderConfig(dim=16, layers=layers),
+        epochs=30,
+        batch_size=128,
+        lr=0.02,
+        eval_every=5,
+        patience=3,
+        hard_negatives=0.5,
+    )
     return GraphSAGERecommender(cfg, progress=False, name="GraphSAGE" if layers else "MF-BPR")
 
 
@@ -69,8 +76,17 @@ def _ranks_held_out_block_cells_first(model: Recommender) -> None:
     assert np.mean(wins) > 0.8, np.mean(wins)
     pop_row = evaluate_model(MostPopular(), split, [10])
     assert row["recall@10"] > pop_row["recall@10"]
-    assert {"model", "recall@10", "ndcg@10", "precision@10", "hit_rate@10", "mrr@10", "coverage@10",
-            "novelty@10", "fit_seconds"} <= set(row)
+    assert {
+        "model",
+        "recall@10",
+        "ndcg@10",
+        "precision@10",
+        "hit_rate@10",
+        "mrr@10",
+        "coverage@10",
+        "novelty@10",
+        "fit_seconds",
+    } <= set(row)
 
 
 def test_ease_is_the_constrained_ridge_solution() -> None:

@@ -58,8 +58,15 @@ from graphrec.serving.store_health import StoreHealth
 from graphrec.snapshot import Snapshot
 
 LENGTHS = [1, 3]
-SETTINGS = {"traversal_seed_items": 5, "traversal_fanout": 8, "cograph_co_items": 12, "candidates_per_source": 10,
-            "half_life_days": 30.0, "blend_default_alpha": 0.5, "popular_window_days": 30.0}
+SETTINGS = {
+    "traversal_seed_items": 5,
+    "traversal_fanout": 8,
+    "cograph_co_items": 12,
+    "candidates_per_source": 10,
+    "half_life_days": 30.0,
+    "blend_default_alpha": 0.5,
+    "popular_window_days": 30.0,
+}
 
 
 def _data() -> Snapshot:
@@ -67,20 +74,29 @@ def _data() -> Snapshot:
 
 
 def _protocol() -> NewUserProtocol:
-    tuning = NewUserTuning(fraction=0.25, lengths=LENGTHS, min_rest=2, k=5, alphas=[0.0, 0.5, 1.0], betas=[0.0, 0.5],
-                           gammas=[0.0, 0.5, 1.0])
+    tuning = NewUserTuning(
+        fraction=0.25,
+        lengths=LENGTHS,
+        min_rest=2,
+        k=5,
+        alphas=[0.0, 0.5, 1.0],
+        betas=[0.0, 0.5],
+        gammas=[0.0, 0.5, 1.0],
+    )
     return NewUserProtocol(fraction=0.25, lengths=LENGTHS, min_rest=2, k=5, tuning=tuning)
 
 
 def _train_config() -> TrainConfig:
-    return TrainConfig(encoder=EncoderConfig(dim=8, layers=2), epochs=10, batch_size=64, eval_every=2,
-                       validation_fraction=0.2)
+    return TrainConfig(
+        encoder=EncoderConfig(dim=8, layers=2), epochs=10, batch_size=64, eval_every=2, validation_fraction=0.2
+    )
 
 
 def _split(full: Snapshot, seed: int = 0) -> NewUserSplit:
     p = _protocol()
-    return new_user_split(full, fraction=p.fraction, lengths=p.lengths, min_rest=p.min_rest, seed=seed,
-                          max_users=p.max_users)
+    return new_user_split(
+        full, fraction=p.fraction, lengths=p.lengths, min_rest=p.min_rest, seed=seed, max_users=p.max_users
+    )
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +108,9 @@ def settings() -> Settings:
 def evaluated(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> tuple[SeedResult, Path]:
     """One seed of the protocol on a small block-structured graph; the version it trained."""
     models = tmp_path_factory.mktemp("models")
-    result = evaluate_seed(_data(), _protocol(), _train_config(), seed=0, path=ServingPath.from_settings(settings),
-                           models_path=models)
+    result = evaluate_seed(
+        _data(), _protocol(), _train_config(), seed=0, path=ServingPath.from_settings(settings), models_path=models
+    )
     return result, models / "new-users-seed0"
 
 
@@ -103,10 +120,17 @@ def test_whole_users_are_held_out_and_fed_in_time_order() -> None:
     held, kept = set(split.user_ids.tolist()), set(split.train.user_ids.tolist())
     assert held and not held & kept and held | kept == set(full.user_ids.tolist())
     # training holds every edge of the other users and none of the held-out users'
-    pairs = {(u, i) for u, i in zip(full.user_ids[full.rows].tolist(), full.item_ids[full.indices].tolist(),
-                                    strict=True)}
-    train_pairs = {(u, i) for u, i in zip(split.train.user_ids[split.train.rows].tolist(),
-                                          split.train.item_ids[split.train.indices].tolist(), strict=True)}
+    pairs = {
+        (u, i) for u, i in zip(full.user_ids[full.rows].tolist(), full.item_ids[full.indices].tolist(), strict=True)
+    }
+    train_pairs = {
+        (u, i)
+        for u, i in zip(
+            split.train.user_ids[split.train.rows].tolist(),
+            split.train.item_ids[split.train.indices].tolist(),
+            strict=True,
+        )
+    }
     assert train_pairs == {(u, i) for u, i in pairs if u not in held}
     assert split.train.n_items == full.n_items and split.train.n_edges + len(split.items) == full.n_edges
     lookup = {u: k for k, u in enumerate(full.user_ids.tolist())}
@@ -114,7 +138,7 @@ def test_whole_users_are_held_out_and_fed_in_time_order() -> None:
         lo, hi = split.indptr[row], split.indptr[row + 1]
         u = lookup[user]
         assert hi - lo >= max(LENGTHS) + 2  # every length is scored on the same users, each with items left
-        assert set(split.items[lo:hi].tolist()) == set(full.indices[full.indptr[u]:full.indptr[u + 1]].tolist())
+        assert set(split.items[lo:hi].tolist()) == set(full.indices[full.indptr[u] : full.indptr[u + 1]].tolist())
         assert np.all(np.diff(split.timestamps[lo:hi]) >= 0)  # oldest first
     for n in LENGTHS:
         fed, rest = split.fed(n), split.rest(n)
@@ -123,7 +147,7 @@ def test_whole_users_are_held_out_and_fed_in_time_order() -> None:
         assert fed.multiply(rest).nnz == 0
         for row in range(split.n_users):
             history = split.history(row, n)
-            first = split.items[split.indptr[row]:split.indptr[row] + n]  # the n oldest
+            first = split.items[split.indptr[row] : split.indptr[row] + n]  # the n oldest
             assert history.item_ids == split.train.item_ids[first].tolist()
             assert set(fed[row].indices.tolist()) == set(first.tolist())
             assert len(history) == n and history.last_ts.max() <= split.timestamps[split.indptr[row] + n]
@@ -131,8 +155,7 @@ def test_whole_users_are_held_out_and_fed_in_time_order() -> None:
         new_user_split(full, fraction=0.2, lengths=[10], min_rest=490, seed=0)
 
 
-def test_nothing_fitted_or_tuned_sees_a_held_out_user(evaluated: tuple[SeedResult, Path],
-                                                      settings: Settings) -> None:
+def test_nothing_fitted_or_tuned_sees_a_held_out_user(evaluated: tuple[SeedResult, Path], settings: Settings) -> None:
     result, version = evaluated
     split = _split(_data())
     state = load_state(version, default_alpha=0.5)
@@ -151,8 +174,7 @@ def test_nothing_fitted_or_tuned_sees_a_held_out_user(evaluated: tuple[SeedResul
     assert result.users == split.n_users
 
 
-def test_tuned_weights_are_saved_with_the_version_and_loaded_by_serving(evaluated: tuple[SeedResult, Path]
-                                                                        ) -> None:
+def test_tuned_weights_are_saved_with_the_version_and_loaded_by_serving(evaluated: tuple[SeedResult, Path]) -> None:
     result, version = evaluated
     raw = json.loads((version / "blend.json").read_text())
     assert sorted(raw["new_users"]) == ["1", "3"]
@@ -173,16 +195,20 @@ def test_tuned_weights_are_saved_with_the_version_and_loaded_by_serving(evaluate
         # with it did at least as well as ItemKNN-from-history on both metrics (the cosine is on the grid;
         # nothing is pruned)
         sim, record = weights.similarity, raw["new_user_details"]["per_length"][str(n)]
-        assert sim is not None and record["similarity"] == {"shrink": sim.shrink, "asymmetry": sim.asymmetry,
-                                                            "locality": sim.locality}
+        assert sim is not None and record["similarity"] == {
+            "shrink": sim.shrink,
+            "asymmetry": sim.asymmetry,
+            "locality": sim.locality,
+        }
         assert sim.asymmetry in tuning.asymmetries and sim.locality in tuning.localities
         assert sim.shrink in ITEM_KNN_SHRINKS
         assert record["neighbours_ndcg@5"] >= record["item_knn_ndcg@5"] - 1e-4
         assert record["neighbours_recall@5"] >= record["item_knn_recall@5"] - 1e-4
         # the one-standard-error rule: a mix is served only when it beat the neighbours alone on both metrics
         # by more than one SE
-        beat_both = all(record.get(f"{m}_gain_over_neighbours", 0.0) > record.get(f"{m}_gain_se", 0.0)
-                        for m in ("ndcg", "recall"))
+        beat_both = all(
+            record.get(f"{m}_gain_over_neighbours", 0.0) > record.get(f"{m}_gain_se", 0.0) for m in ("ndcg", "recall")
+        )
         if (weights.alpha, weights.beta, weights.gamma) == (0.0, 0.0, 1.0):
             assert "ndcg_gain_over_neighbours" not in record or (record["kept_neighbours_alone"] and not beat_both)
         else:
@@ -227,15 +253,20 @@ def test_the_tuners_re_ranking_is_the_api_path(evaluated: tuple[SeedResult, Path
     lookup = split_lookup(split)
     for n, similarity in itertools.product(LENGTHS, (None, Similarity(1.0, 0.9, 2.0))):
         gathered = gather_new_users(served, split, n, k=5, similarity=similarity)
-        for weights in (HistoryWeights(0.5, 0.0, 0.0, similarity), HistoryWeights(0.3, 0.4, 0.5, similarity),
-                        HistoryWeights(0.0, 0.0, 1.0, similarity)):
-            api = serve_new_users(served.with_blend(BlendParams(alpha=0.9, source="fixed", new_users={1: weights})),
-                                  split, n, k=5)
+        for weights in (
+            HistoryWeights(0.5, 0.0, 0.0, similarity),
+            HistoryWeights(0.3, 0.4, 0.5, similarity),
+            HistoryWeights(0.0, 0.0, 1.0, similarity),
+        ):
+            api = serve_new_users(
+                served.with_blend(BlendParams(alpha=0.9, source="fixed", new_users={1: weights})), split, n, k=5
+            )
             np.testing.assert_array_equal(rank_new_users(served, gathered, weights, lookup=lookup, k=5), api)
 
 
-def test_item_neighbours_alone_serve_item_knn_from_history(evaluated: tuple[SeedResult, Path],
-                                                           settings: Settings) -> None:
+def test_item_neighbours_alone_serve_item_knn_from_history(
+    evaluated: tuple[SeedResult, Path], settings: Settings
+) -> None:
     """alpha 0, gamma 1, no prior: a new user's list is ItemKNN-from-history's with the table's parameters
     (or with another shrinkage), and, with an asymmetric or sharpened similarity, the sum of the module's
     formula written out over dense counts."""
@@ -245,22 +276,25 @@ def test_item_neighbours_alone_serve_item_knn_from_history(evaluated: tuple[Seed
     assert state.neighbours is not None
     assert state.neighbours.neighbours >= split.train.n_items - 1  # nothing pruned: any shrinkage is exact
     liked = split.train.matrix("ones").toarray() > 0
-    counts = (liked.T.astype(np.float64) @ liked)
+    counts = liked.T.astype(np.float64) @ liked
     np.fill_diagonal(counts, 0.0)
     degree = liked.sum(0).astype(np.float64)
-    for similarity, n in itertools.product((None, Similarity(0.0), Similarity(5.0), Similarity(1.0, 0.9, 3.0)),
-                                           LENGTHS):
+    for similarity, n in itertools.product(
+        (None, Similarity(0.0), Similarity(5.0), Similarity(1.0, 0.9, 3.0)), LENGTHS
+    ):
         only = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.0, 0.0, 1.0, similarity)})
         served = Served.build(state, split.train, ServingPath.from_settings(settings)).with_blend(only)
         got = serve_new_users(served, split, n, k=5)
         if similarity is None or similarity.is_cosine:
-            knn = ItemKNN(neighbours=state.neighbours.neighbours,
-                          shrink=state.neighbours.shrink if similarity is None else similarity.shrink)
+            knn = ItemKNN(
+                neighbours=state.neighbours.neighbours,
+                shrink=state.neighbours.shrink if similarity is None else similarity.shrink,
+            )
             knn.fit(split.train)
             scores = knn.score_history(split.fed(n)).astype(np.float64)
         else:
             a, h, q = similarity.asymmetry, similarity.shrink, similarity.locality
-            scores = split.fed(n).toarray() @ ((counts / (np.outer(degree ** a, degree ** (1 - a)) + h + 1e-12)) ** q)
+            scores = split.fed(n).toarray() @ ((counts / (np.outer(degree**a, degree ** (1 - a)) + h + 1e-12)) ** q)
         for row in range(split.n_users):
             fed = split.fed(n)[row].indices
             s = scores[row].copy()
@@ -272,12 +306,19 @@ def test_item_neighbours_alone_serve_item_knn_from_history(evaluated: tuple[Seed
 
 def test_weights_by_history_length_apply_to_new_users_only(tmp_path: Path) -> None:
     three = HistoryWeights(0.6, 0.4, 0.5, Similarity(100.0, 0.7, 2.0))
-    params = BlendParams(alpha=0.7, source="tuned", new_users={1: HistoryWeights(0.9, 0.8), 3: three,
-                                                               10: HistoryWeights(0.5, 0.1)})
+    params = BlendParams(
+        alpha=0.7, source="tuned", new_users={1: HistoryWeights(0.9, 0.8), 3: three, 10: HistoryWeights(0.5, 0.1)}
+    )
     picks = {n: params.weights_for(n, new_user=True) for n in (0, 1, 2, 3, 9, 10, 200)}
-    assert picks == {0: HistoryWeights(0.9, 0.8), 1: HistoryWeights(0.9, 0.8), 2: HistoryWeights(0.9, 0.8),
-                     3: three, 9: three,
-                     10: HistoryWeights(0.5, 0.1), 200: HistoryWeights(0.5, 0.1)}
+    assert picks == {
+        0: HistoryWeights(0.9, 0.8),
+        1: HistoryWeights(0.9, 0.8),
+        2: HistoryWeights(0.9, 0.8),
+        3: three,
+        9: three,
+        10: HistoryWeights(0.5, 0.1),
+        200: HistoryWeights(0.5, 0.1),
+    }
     assert params.weights_for(1, new_user=False) == HistoryWeights(0.7, 0.0)
     assert BlendParams(alpha=0.3, source="tuned").weights_for(1, new_user=True) == HistoryWeights(0.3, 0.0)
     save_blend(tmp_path, params)
@@ -289,16 +330,28 @@ def test_weights_by_history_length_apply_to_new_users_only(tmp_path: Path) -> No
 
 def test_a_version_saved_before_asymmetry_and_locality_still_loads(tmp_path: Path) -> None:
     """A blend.json written when a length held only the cosine's ``shrink`` serves that cosine."""
-    (tmp_path / "blend.json").write_text(json.dumps({"alpha": 0.6, "source": "tuned", "new_users": {
-        "1": {"alpha": 0.0, "beta": 0.0, "gamma": 1.0, "shrink": 1000000.0},
-        "3": {"alpha": 0.4, "beta": 0.1, "gamma": 0.5, "shrink": None}}}))
+    (tmp_path / "blend.json").write_text(
+        json.dumps(
+            {
+                "alpha": 0.6,
+                "source": "tuned",
+                "new_users": {
+                    "1": {"alpha": 0.0, "beta": 0.0, "gamma": 1.0, "shrink": 1000000.0},
+                    "3": {"alpha": 0.4, "beta": 0.1, "gamma": 0.5, "shrink": None},
+                },
+            }
+        )
+    )
     loaded = load_blend(tmp_path)
-    assert loaded is not None and loaded.new_users == {1: HistoryWeights(0.0, 0.0, 1.0, Similarity(1e6)),
-                                                       3: HistoryWeights(0.4, 0.1, 0.5, None)}
+    assert loaded is not None and loaded.new_users == {
+        1: HistoryWeights(0.0, 0.0, 1.0, Similarity(1e6)),
+        3: HistoryWeights(0.4, 0.1, 0.5, None),
+    }
 
 
-def test_serving_applies_the_prior_to_a_new_user_and_not_to_a_known_one(evaluated: tuple[SeedResult, Path],
-                                                                        settings: Settings) -> None:
+def test_serving_applies_the_prior_to_a_new_user_and_not_to_a_known_one(
+    evaluated: tuple[SeedResult, Path], settings: Settings
+) -> None:
     _, version = evaluated
     split = _split(_data())
     path = ServingPath.from_settings(settings)
@@ -308,10 +361,18 @@ def test_serving_applies_the_prior_to_a_new_user_and_not_to_a_known_one(evaluate
     history = split.history(0, 1)
 
     def serve(user: str) -> list[str]:
-        result = recommend_for_user(RecRequest(user_id=user, k=5), UserInputs(history), state=served.state,
-                                    view=served.view, default_alpha=0.5, half_life_days=path.half_life_days,
-                                    top_n=path.top_n, cograph=served.cograph, traversal=path.traversal,
-                                    now_ms=served.now_ms)
+        result = recommend_for_user(
+            RecRequest(user_id=user, k=5),
+            UserInputs(history),
+            state=served.state,
+            view=served.view,
+            default_alpha=0.5,
+            half_life_days=path.half_life_days,
+            top_n=path.top_n,
+            cograph=served.cograph,
+            traversal=path.traversal,
+            now_ms=served.now_ms,
+        )
         return [item.item_id for item in result.items]
 
     ids, _ = state.artifact.popular(len(state.artifact.item_ids))
@@ -323,8 +384,9 @@ def test_serving_applies_the_prior_to_a_new_user_and_not_to_a_known_one(evaluate
     assert split.train.item_ids[rows[0]].tolist() == popular
 
 
-def test_the_evaluator_serves_what_the_api_serves(evaluated: tuple[SeedResult, Path], settings: Settings,
-                                                  store: FalkorDBStore, tmp_path: Path) -> None:
+def test_the_evaluator_serves_what_the_api_serves(
+    evaluated: tuple[SeedResult, Path], settings: Settings, store: FalkorDBStore, tmp_path: Path
+) -> None:
     """Train users' edges in a real embedded store, the version published, the API's index built; then
     held-out users send their first events one by one and the API's Recommender answers them: every
     answer equals the evaluator's list for that user and history length."""
@@ -336,14 +398,26 @@ def test_the_evaluator_serves_what_the_api_serves(evaluated: tuple[SeedResult, P
     blend = load_blend(served_version)
     # weights with a prior and item neighbours at both lengths, so those paths are compared too
     assert blend is not None and (served_version / "item_neighbours.npz").exists()
-    save_blend(served_version, replace(blend, new_users={1: HistoryWeights(0.5, 0.5, 0.5),
-                                                         3: HistoryWeights(0.4, 0.3, 0.75)}))
+    save_blend(
+        served_version, replace(blend, new_users={1: HistoryWeights(0.5, 0.5, 0.5), 3: HistoryWeights(0.4, 0.3, 0.75)})
+    )
     train = split.train
     rows = train.rows
-    store.upsert_interactions([
-        InteractionDelta(user_id=str(train.user_ids[r]), item_id=str(train.item_ids[i]), weight=float(w), count=1,
-                         first_ts=int(t), last_ts=int(t), type_counts={"view": 1}, value_sums={})
-        for r, i, w, t in zip(rows, train.indices, train.weights, train.timestamps, strict=True)])
+    store.upsert_interactions(
+        [
+            InteractionDelta(
+                user_id=str(train.user_ids[r]),
+                item_id=str(train.item_ids[i]),
+                weight=float(w),
+                count=1,
+                first_ts=int(t),
+                last_ts=int(t),
+                type_counts={"view": 1},
+                value_sums={},
+            )
+            for r, i, w, t in zip(rows, train.indices, train.weights, train.timestamps, strict=True)
+        ]
+    )
     store.set_meta(key="model_version", value="v-api")
     health = StoreHealth()
     holder = ModelHolder(models, store=store, health=health, default_alpha=0.5, backoff=Backoff(first_s=1.0, cap_s=1.0))
@@ -359,18 +433,38 @@ def test_the_evaluator_serves_what_the_api_serves(evaluated: tuple[SeedResult, P
         reader = store.history_reader()
         blocking = ThreadPoolExecutor(1)
         try:
-            api = Recommender(settings=settings, store=store, history=reader, models=holder, catalog=catalog,
-                              cograph=cograph, health=health, blocking=blocking)
+            api = Recommender(
+                settings=settings,
+                store=store,
+                history=reader,
+                models=holder,
+                catalog=catalog,
+                cograph=cograph,
+                health=health,
+                blocking=blocking,
+            )
             got = {}
             for row in range(min(split.n_users, 6)):
                 sent = 0
                 for n in LENGTHS:
                     history = split.history(row, n)
-                    store.upsert_interactions([  # the user's events arrive, oldest first
-                        InteractionDelta(user_id=str(split.user_ids[row]), item_id=item, weight=float(w), count=1,
-                                         first_ts=int(t), last_ts=int(t), type_counts={"view": 1}, value_sums={})
-                        for item, w, t in list(zip(history.item_ids, history.weights, history.last_ts,
-                                                   strict=True))[sent:]])
+                    store.upsert_interactions(
+                        [  # the user's events arrive, oldest first
+                            InteractionDelta(
+                                user_id=str(split.user_ids[row]),
+                                item_id=item,
+                                weight=float(w),
+                                count=1,
+                                first_ts=int(t),
+                                last_ts=int(t),
+                                type_counts={"view": 1},
+                                value_sums={},
+                            )
+                            for item, w, t in list(
+                                zip(history.item_ids, history.weights, history.last_ts, strict=True)
+                            )[sent:]
+                        ]
+                    )
                     sent = n
                     result = await api.for_user(RecRequest(user_id=str(split.user_ids[row]), k=5))
                     got[(row, n)] = ([item.item_id for item in result.items], result.personalised_from)
@@ -395,8 +489,10 @@ def test_evaluate_new_users_command(tmp_path: Path) -> None:
     full = _data()
     data = tmp_path / "ml"
     data.mkdir()
-    lines = [f"{int(u) + 1}\t{int(i) + 1}\t4\t{int(t) // 1000}" for u, i, t in
-             zip(full.rows, full.indices, full.timestamps, strict=True)]
+    lines = [
+        f"{int(u) + 1}\t{int(i) + 1}\t4\t{int(t) // 1000}"
+        for u, i, t in zip(full.rows, full.indices, full.timestamps, strict=True)
+    ]
     (data / "u.data").write_text("\n".join(lines) + "\n")
     config = tmp_path / "new-users.toml"
     config.write_text("""
@@ -420,8 +516,23 @@ eval_every = 2
 dim = 8
 """)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["evaluate", "--dataset", f"movielens:{data}", "--protocol", "new-users",
-                                      "--seeds", "0,1", "--config", str(config), "--output", str(out), "-q"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--dataset",
+            f"movielens:{data}",
+            "--protocol",
+            "new-users",
+            "--seeds",
+            "0,1",
+            "--config",
+            str(config),
+            "--output",
+            str(out),
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "results.json").read_text())
     rows = {r["model"]: r for r in saved["results"]}
@@ -453,15 +564,22 @@ def test_explain_shows_the_item_neighbours_part(evaluated: tuple[SeedResult, Pat
     split = _split(_data())
     path = ServingPath.from_settings(settings)
     state = load_state(version, default_alpha=0.5)
-    mixed = BlendParams(alpha=0.5, source="fixed",
-                        new_users={1: HistoryWeights(0.3, 0.0, 0.6, Similarity(2.0, 0.8))})
+    mixed = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.3, 0.0, 0.6, Similarity(2.0, 0.8))})
     served = Served.build(state, split.train, path).with_blend(mixed)
 
     def explained(user: str, history: UserHistory) -> list[RecItem]:
-        return recommend_for_user(RecRequest(user_id=user, k=20, explain=True), UserInputs(history),
-                                  state=served.state, view=served.view, default_alpha=0.5,
-                                  half_life_days=path.half_life_days, top_n=path.top_n, cograph=served.cograph,
-                                  traversal=path.traversal, now_ms=served.now_ms).items
+        return recommend_for_user(
+            RecRequest(user_id=user, k=20, explain=True),
+            UserInputs(history),
+            state=served.state,
+            view=served.view,
+            default_alpha=0.5,
+            half_life_days=path.half_life_days,
+            top_n=path.top_n,
+            cograph=served.cograph,
+            traversal=path.traversal,
+            now_ms=served.now_ms,
+        ).items
 
     only_neighbours = 0
     for row in range(split.n_users):

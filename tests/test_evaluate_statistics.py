@@ -54,8 +54,21 @@ def test_evaluate_with_seeds_reports_intervals_and_a_paired_test(tmp_path: Path)
 
     data = _write_movielens(tmp_path / "ml")
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["evaluate", "--dataset", f"movielens:{data}", "--seeds", "0,1,2",
-                                      "--output", str(out), "--models", "MostPopular,ItemKNN,EASE", "-q"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--dataset",
+            f"movielens:{data}",
+            "--seeds",
+            "0,1,2",
+            "--output",
+            str(out),
+            "--models",
+            "MostPopular,ItemKNN,EASE",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "results.json").read_text())
     rows, meta = report["results"], report["meta"]
@@ -76,8 +89,9 @@ def test_evaluate_with_seeds_reports_intervals_and_a_paired_test(tmp_path: Path)
 def test_evaluate_refuses_malformed_seeds(tmp_path: Path) -> None:
     from graphrec.cli import app
 
-    result = CliRunner().invoke(app, ["evaluate", "--dataset", f"movielens:{tmp_path}", "--seeds", "0,x",
-                                      "--output", str(tmp_path / "run")])
+    result = CliRunner().invoke(
+        app, ["evaluate", "--dataset", f"movielens:{tmp_path}", "--seeds", "0,x", "--output", str(tmp_path / "run")]
+    )
     assert result.exit_code == 2 and "--seeds must be comma-separated integers" in result.output
 
 
@@ -85,6 +99,7 @@ def test_evaluate_refuses_an_unknown_rating_mode(tmp_path: Path) -> None:
     from graphrec.cli import app
 
     data = _write_movielens(tmp_path / "ml")
-    result = CliRunner().invoke(app, ["evaluate", "--dataset", f"movielens:{data}", "--ratings", "stars",
-                                      "--output", str(tmp_path / "run")])
+    result = CliRunner().invoke(
+        app, ["evaluate", "--dataset", f"movielens:{data}", "--ratings", "stars", "--output", str(tmp_path / "run")]
+    )
     assert result.exit_code == 2 and "ratings:" in result.output and "signed" in result.output

@@ -14,8 +14,12 @@ from graphrec.graph.records import ItemRecord
 from graphrec.snapshot import Snapshot
 
 EDGES = [  # user, item, weight, last_ts
-    ("alice", "m1", 2.0, T0), ("alice", "m2", 1.0, T0 - 30 * DAY_MS), ("bob", "m1", 1.0, T0),
-    ("bob", "m3", 4.0, T0 - 60 * DAY_MS), ("carol", "m2", 1.0, T0), ("carol", "m3", 1.0, T0),
+    ("alice", "m1", 2.0, T0),
+    ("alice", "m2", 1.0, T0 - 30 * DAY_MS),
+    ("bob", "m1", 1.0, T0),
+    ("bob", "m3", 4.0, T0 - 60 * DAY_MS),
+    ("carol", "m2", 1.0, T0),
+    ("carol", "m3", 1.0, T0),
     ("dave", "m4", 1.0, T0),
 ]
 
@@ -27,10 +31,14 @@ def store(any_store: GraphStore) -> GraphStore:
 
 
 def _fill(store: GraphStore) -> None:
-    store.upsert_items([ItemRecord(id="m1", title="One", categories=("drama",)),
-                        ItemRecord(id="m2", title="Two", categories=("comedy", "drama")),
-                        ItemRecord(id="m3", title="Three", categories=("horror",)),
-                        ItemRecord(id="m4", title="Four", categories=())])
+    store.upsert_items(
+        [
+            ItemRecord(id="m1", title="One", categories=("drama",)),
+            ItemRecord(id="m2", title="Two", categories=("comedy", "drama")),
+            ItemRecord(id="m3", title="Three", categories=("horror",)),
+            ItemRecord(id="m4", title="Four", categories=()),
+        ]
+    )
     store.upsert_interactions([delta(u, i, w, ts=ts) for u, i, w, ts in EDGES])
 
 
@@ -44,7 +52,8 @@ def test_export_round_trip(store: GraphStore, tmp_path: Path) -> None:
     expected = np.zeros((4, 4))
     for u, i, w, ts in EDGES:
         expected[snap.user_ids.tolist().index(u), snap.item_ids.tolist().index(i)] = w * 0.5 ** (
-            (T0 - ts) / (30 * DAY_MS))
+            (T0 - ts) / (30 * DAY_MS)
+        )
     np.testing.assert_allclose(dense, expected, rtol=1e-6)
     assert snap.matrix("timestamps")[1, 2] == T0 - 60 * DAY_MS
     assert snap.category_names.tolist() == ["comedy", "drama", "horror"]
@@ -56,8 +65,9 @@ def test_export_round_trip(store: GraphStore, tmp_path: Path) -> None:
     # same graph, smaller pages: same arrays, same hash
     again = export_snapshot(store, ExportConfig(page_size=100, now_ms=T0), half_life_days=30.0, progress=False)
     assert again.manifest["content_hash"] == snap.manifest["content_hash"]
-    (tmp_path / "snap" / "weights.npy").write_bytes((tmp_path / "snap" / "weights.npy").read_bytes()[:-4]
-                                                    + np.float32(9).tobytes())
+    (tmp_path / "snap" / "weights.npy").write_bytes(
+        (tmp_path / "snap" / "weights.npy").read_bytes()[:-4] + np.float32(9).tobytes()
+    )
     with pytest.raises(ValueError, match="content hash"):
         Snapshot.load(tmp_path / "snap")
 
@@ -65,20 +75,24 @@ def test_export_round_trip(store: GraphStore, tmp_path: Path) -> None:
 def test_export_filters(store: GraphStore) -> None:
     _fill(store)
     base = {"page_size": 100, "now_ms": T0}
-    window = export_snapshot(store, ExportConfig(since_ms=T0 - DAY_MS, **base), half_life_days=30.0,
-                             progress=False)
+    window = export_snapshot(store, ExportConfig(since_ms=T0 - DAY_MS, **base), half_life_days=30.0, progress=False)
     assert window.n_edges == 5 and "m3" in window.item_ids  # carol's m3 is recent
-    drama = export_snapshot(store, ExportConfig(categories=["drama"], **base), half_life_days=30.0,
-                            progress=False)
+    drama = export_snapshot(store, ExportConfig(categories=["drama"], **base), half_life_days=30.0, progress=False)
     assert drama.item_ids.tolist() == ["m1", "m2"] and drama.user_ids.tolist() == ["alice", "bob", "carol"]
-    core = export_snapshot(store, ExportConfig(min_user_degree=2, min_item_degree=2, k_core=True, **base),
-                           half_life_days=30.0, progress=False)
+    core = export_snapshot(
+        store,
+        ExportConfig(min_user_degree=2, min_item_degree=2, k_core=True, **base),
+        half_life_days=30.0,
+        progress=False,
+    )
     assert core.user_ids.tolist() == ["alice", "bob", "carol"] and core.item_ids.tolist() == ["m1", "m2", "m3"]
-    sampled = export_snapshot(store, ExportConfig(max_users=2, sampling="rwr", seed=1, **base),
-                              half_life_days=30.0, progress=False)
+    sampled = export_snapshot(
+        store, ExportConfig(max_users=2, sampling="rwr", seed=1, **base), half_life_days=30.0, progress=False
+    )
     assert sampled.n_users == 2
-    rand = export_snapshot(store, ExportConfig(max_users=3, sampling="random", seed=1, **base),
-                           half_life_days=30.0, progress=False)
+    rand = export_snapshot(
+        store, ExportConfig(max_users=3, sampling="random", seed=1, **base), half_life_days=30.0, progress=False
+    )
     assert rand.n_users == 3
 
 
@@ -86,8 +100,7 @@ def test_non_positive_edges_are_not_training_positives(store: GraphStore) -> Non
     store.upsert_interactions([delta("erin", "m1", 1.0), delta("erin", "m2", -2.0), delta("fay", "m2", 1.0)])
     snap = export_snapshot(store, ExportConfig(now_ms=T0), half_life_days=30.0, progress=False)
     assert snap.n_edges == 2 and float(snap.weights.min()) > 0
-    everything = export_snapshot(store, ExportConfig(now_ms=T0, min_weight=None), half_life_days=30.0,
-                                 progress=False)
+    everything = export_snapshot(store, ExportConfig(now_ms=T0, min_weight=None), half_life_days=30.0, progress=False)
     assert everything.n_edges == 3
 
 
@@ -153,14 +166,15 @@ def test_an_old_data_set_exports_like_the_same_data_today(store: GraphStore) -> 
     store.upsert_interactions([make(u, i, w, ts=ts + shift) for u, i, w, ts in old])
     after = export_snapshot(store, ExportConfig(), half_life_days=30.0, progress=False)
     np.testing.assert_array_equal(after.weights, before.weights)
-    np.testing.assert_allclose(before.matrix("weights")[0, 1], 1.5 * 0.5 ** 3, rtol=1e-6)  # 90 days = 3 half-lives
+    np.testing.assert_allclose(before.matrix("weights")[0, 1], 1.5 * 0.5**3, rtol=1e-6)  # 90 days = 3 half-lives
 
 
 def test_decay_never_turns_a_weight_into_zero_or_flips_its_sign() -> None:
     from graphrec.events.decay import decay_weights
 
-    ancient = decay_weights(np.array([2.0, -1.5, 0.0]), np.array([0, 0, 0]), now_ms=40 * 365 * DAY_MS,
-                            half_life_days=1.0)
+    ancient = decay_weights(
+        np.array([2.0, -1.5, 0.0]), np.array([0, 0, 0]), now_ms=40 * 365 * DAY_MS, half_life_days=1.0
+    )
     assert ancient[0] > 0 and ancient[1] < 0 and ancient[2] == 0  # 0.5 ** 14600 underflows any float
     assert ancient[0] == np.finfo(np.float32).tiny
     fresh = decay_weights(np.array([2.0]), np.array([T0]), now_ms=T0 + 30 * DAY_MS, half_life_days=30.0)

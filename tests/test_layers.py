@@ -59,8 +59,10 @@ def violations(modules: Mapping[str, str]) -> list[str]:
                 continue
             reported.add((line, target_unit))
             if layer_of(target_unit) > layer_of(unit):
-                problems.append(f"{module}:{line} imports {target_unit}: the {LAYERS[layer_of(unit)][0]} layer may "
-                                f"not import the {LAYERS[layer_of(target_unit)][0]} layer above it")
+                problems.append(
+                    f"{module}:{line} imports {target_unit}: the {LAYERS[layer_of(unit)][0]} layer may "
+                    f"not import the {LAYERS[layer_of(target_unit)][0]} layer above it"
+                )
             elif layer_of(target_unit) == layer_of(unit):
                 edges.setdefault(unit, set()).add(target_unit)
     problems += [f"import cycle inside a layer: {' -> '.join(cycle)}" for cycle in cycles(edges)]
@@ -78,7 +80,7 @@ def cycles(edges: Mapping[str, set[str]]) -> list[list[str]]:
         path.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                found.append(path[path.index(nxt):] + [nxt])
+                found.append(path[path.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt)
         path.pop()

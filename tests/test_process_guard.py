@@ -39,5 +39,6 @@ def declares_processes(starts_processes: None) -> None:
 
 
 def test_a_fixture_that_starts_processes_makes_its_tests_integration_tests(
-        declares_processes: None, request: pytest.FixtureRequest) -> None:
+    declares_processes: None, request: pytest.FixtureRequest
+) -> None:
     assert request.node.get_closest_marker("integration") is not None

@@ -23,8 +23,16 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("models")
     snap = block_snapshot(groups=3, users_per_group=12, items_per_group=10, density=0.5)
     for version, layers, lr in (("v1-mf", 0, 0.02), ("v2-sage", 2, 0.01)):
-        cfg = PipelineConfig(train=TrainConfig(encoder=EncoderConfig(dim=8, layers=layers), lr=lr, epochs=10,
-                                               batch_size=64, eval_every=2, validation_fraction=0.2))
+        cfg = PipelineConfig(
+            train=TrainConfig(
+                encoder=EncoderConfig(dim=8, layers=layers),
+                lr=lr,
+                epochs=10,
+                batch_size=64,
+                eval_every=2,
+                validation_fraction=0.2,
+            )
+        )
         train(cfg, models_path=path, half_life_days=30.0, snapshot=snap, version=version, progress=False)
     write_current(path, "v2-sage")
     return path
@@ -44,8 +52,7 @@ def test_runs_lists_every_version_with_its_metrics(models: Path, monkeypatch: py
     assert table.exit_code == 0 and "| v1-mf |" in table.output
 
 
-def test_compare_writes_the_table_and_the_plots(models: Path, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_writes_the_table_and_the_plots(models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from graphrec.cli import app
 
     monkeypatch.setenv("GRAPHREC_MODEL_DIR", str(models))
@@ -62,8 +69,9 @@ def test_compare_writes_the_table_and_the_plots(models: Path, tmp_path: Path,
     assert all(0 < r["coverage@20"] <= 1 and 0 <= r["popularity_percentile@20"] <= 1 for r in rows)
 
 
-def test_compare_refuses_unknown_versions_and_single_runs(models: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compare_refuses_unknown_versions_and_single_runs(
+    models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from graphrec.cli import app
 
     monkeypatch.setenv("GRAPHREC_MODEL_DIR", str(models))

@@ -11,15 +11,21 @@ from graphrec.config import Settings, StoreLocation, parse_graph_uri
 from graphrec.graph.neo4j_store import Neo4jStore
 
 
-@pytest.mark.parametrize(("uri", "expected"), [
-    ("embedded", StoreLocation("embedded", "embedded")),
-    ("embedded:/data/store", StoreLocation("embedded", "embedded:/data/store", path=Path("/data/store"))),
-    ("falkor://db:6380", StoreLocation("falkordb", "falkor://db:6380", host="db", port=6380)),
-    ("falkors://:pw@db", StoreLocation("falkordb", "falkors://:pw@db", host="db", port=6379, password="pw", tls=True)),
-    ("falkor://", StoreLocation("falkordb", "falkor://", host="127.0.0.1", port=6379)),
-    ("neo4j+s://x.databases.neo4j.io", StoreLocation("neo4j", "neo4j+s://x.databases.neo4j.io")),
-    ("bolt://localhost:7687", StoreLocation("neo4j", "bolt://localhost:7687")),
-])
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("embedded", StoreLocation("embedded", "embedded")),
+        ("embedded:/data/store", StoreLocation("embedded", "embedded:/data/store", path=Path("/data/store"))),
+        ("falkor://db:6380", StoreLocation("falkordb", "falkor://db:6380", host="db", port=6380)),
+        (
+            "falkors://:pw@db",
+            StoreLocation("falkordb", "falkors://:pw@db", host="db", port=6379, password="pw", tls=True),
+        ),
+        ("falkor://", StoreLocation("falkordb", "falkor://", host="127.0.0.1", port=6379)),
+        ("neo4j+s://x.databases.neo4j.io", StoreLocation("neo4j", "neo4j+s://x.databases.neo4j.io")),
+        ("bolt://localhost:7687", StoreLocation("neo4j", "bolt://localhost:7687")),
+    ],
+)
 def test_every_accepted_form(uri: str, expected: StoreLocation) -> None:
     assert parse_graph_uri(uri) == expected
 

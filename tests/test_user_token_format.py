@@ -88,8 +88,7 @@ def test_claims_must_be_well_formed() -> None:
 
 
 def test_far_future_issue_and_lifetimes_over_a_day_are_refused() -> None:
-    assert "issued in the future" in refused(signed({"sub": "u1", "iat": NOW + CLOCK_SKEW_S + 1,
-                                                      "exp": NOW + 3600}))
+    assert "issued in the future" in refused(signed({"sub": "u1", "iat": NOW + CLOCK_SKEW_S + 1, "exp": NOW + 3600}))
     assert verify_user_token(SECRET, signed({"sub": "u1", "iat": NOW + CLOCK_SKEW_S, "exp": NOW + 3600}), now=NOW)
     assert "at most 86400 s" in refused(signed({"sub": "u1", "iat": NOW, "exp": NOW + MAX_TTL_S + 1}))
 

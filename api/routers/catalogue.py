@@ -62,28 +62,32 @@ def list_categories(store: StoreDep) -> CategoriesPublic:
 
 @router.get("/items", response_model=ItemsPublic, dependencies=READ)
 def list_items(
-    store: StoreDep, settings: SettingsDep,
+    store: StoreDep,
+    settings: SettingsDep,
     category: Annotated[str | None, Query(max_length=256, description="only items in this category")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="items per page")] = 50,
-    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN,
-                                        description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN, description="next_cursor of the previous page"),
+    ] = None,
 ) -> ItemsPublic:
     """The catalogue, a page at a time, by item id."""
     after = _listing_after(settings, cursor, category)
     page = store.list_items(after=after, limit=limit + 1, category=category)  # one more: is there a next page?
     if category is not None and not page and cursor is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            [error_item(None, "category", f"unknown category '{category}'")])
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(None, "category", f"unknown category '{category}'")]
+        )
     more = len(page) > limit
     page = page[:limit]
-    next_cursor = seal({"list": "items", "after": page[-1].id, "category": category},
-                       key=settings.cursor_key) if more else None
+    next_cursor = (
+        seal({"list": "items", "after": page[-1].id, "category": category}, key=settings.cursor_key) if more else None
+    )
     data = [ItemPublic.of(it) for it in page]
     return ItemsPublic(data=data, count=len(data), next_cursor=next_cursor)
 
 
-@router.get(id_path("/items/{item_id}"), response_model=ItemPublic, dependencies=READ,
-            responses=error_responses(404))
+@router.get(id_path("/items/{item_id}"), response_model=ItemPublic, dependencies=READ, responses=error_responses(404))
 def read_item(store: StoreDep, item_id: Annotated[Identifier, Path()]) -> ItemPublic:
     """One item as the catalogue describes it."""
     found = store.get_items(item_ids=[item_id])
@@ -92,10 +96,12 @@ def read_item(store: StoreDep, item_id: Annotated[Identifier, Path()]) -> ItemPu
     return ItemPublic.of(found[0])
 
 
-@router.put(id_path("/items/{item_id}"), response_model=ItemPublic, dependencies=WRITE,
-            responses=error_responses(400, 403))
-def upsert_item(store: StoreDep, catalog: CatalogDep, item_id: Annotated[Identifier, Path()],
-                body: ItemUpdate) -> ItemPublic:
+@router.put(
+    id_path("/items/{item_id}"), response_model=ItemPublic, dependencies=WRITE, responses=error_responses(400, 403)
+)
+def upsert_item(
+    store: StoreDep, catalog: CatalogDep, item_id: Annotated[Identifier, Path()], body: ItemUpdate
+) -> ItemPublic:
     """Create or replace one item's descriptive fields and categories (secret key)."""
     item = body.record(item_id)
     store.replace_items([item])
@@ -110,8 +116,11 @@ def upsert_items(store: StoreDep, catalog: CatalogDep, body: ItemsUpsert) -> Ite
     duplicates = []
     for i, it in enumerate(body.items):
         if it.item_id in first:
-            duplicates.append(error_item(i, f"items[{i}].item_id",
-                                         f"item '{it.item_id}' is also items[{first[it.item_id]}]; send each once"))
+            duplicates.append(
+                error_item(
+                    i, f"items[{i}].item_id", f"item '{it.item_id}' is also items[{first[it.item_id]}]; send each once"
+                )
+            )
         first.setdefault(it.item_id, i)
     if duplicates:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, duplicates)

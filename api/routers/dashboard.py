@@ -22,8 +22,9 @@ from graphrec.behaviour.profiles import DAY_MS
 from graphrec.experiments.runs import list_runs
 from graphrec.graph.errors import StoreUnavailable
 
-router = APIRouter(tags=["dashboard"], dependencies=[Depends(require_api_key)],
-                   responses=error_responses(401, 429, 503))
+router = APIRouter(
+    tags=["dashboard"], dependencies=[Depends(require_api_key)], responses=error_responses(401, 429, 503)
+)
 
 MINUTE_MS, HOUR_MS = 60_000, 3_600_000
 OFFLINE_METRICS = ("test_recall@20", "test_ndcg@20", "validation_recall@20")
@@ -36,8 +37,15 @@ def _models(services: Services) -> list[dict[str, Any]]:
         runs = list_runs(services.settings.models_path)
     except FileNotFoundError:
         runs = []
-    return [{"version": r.version, "created_ms": r.created_ms, "current": r.version == current,
-             **{m: r.metrics.get(m) for m in OFFLINE_METRICS}} for r in runs[-20:]]
+    return [
+        {
+            "version": r.version,
+            "created_ms": r.created_ms,
+            "current": r.version == current,
+            **{m: r.metrics.get(m) for m in OFFLINE_METRICS},
+        }
+        for r in runs[-20:]
+    ]
 
 
 def _segments(services: Services, now: int) -> list[dict[str, Any]]:
@@ -52,8 +60,7 @@ def _segments(services: Services, now: int) -> list[dict[str, Any]]:
     names = [r.name for r in records]
     code = {name: k for k, name in enumerate(names)}
     cols = services.event_log.columns(since_ms=now - 7 * DAY_MS, include_flagged=False)
-    actor_segment = np.array([code.get(services.segments.segment_of(a) or "", -1) for a in cols.actors],
-                             dtype=np.int64)
+    actor_segment = np.array([code.get(services.segments.segment_of(a) or "", -1) for a in cols.actors], dtype=np.int64)
     seg = actor_segment[cols.actor] if len(cols) else np.zeros(0, dtype=np.int64)
     keep = seg >= 0
     counts = np.zeros((len(names), max(len(cols.items), 1)))
@@ -62,9 +69,16 @@ def _segments(services: Services, now: int) -> list[dict[str, Any]]:
     out = []
     for k, record in enumerate(records):
         top = [int(i) for i in np.argsort(-counts[k], kind="stable")[:5] if counts[k, i] > 0]
-        out.append({"name": record.name, "size": record.size,
-                    "top_items": [{"item_id": cols.items[i], "title": view.title(cols.items[i]),
-                                   "events": int(counts[k, i])} for i in top]})
+        out.append(
+            {
+                "name": record.name,
+                "size": record.size,
+                "top_items": [
+                    {"item_id": cols.items[i], "title": view.title(cols.items[i]), "events": int(counts[k, i])}
+                    for i in top
+                ],
+            }
+        )
     return out
 
 
@@ -76,13 +90,17 @@ def dashboard_data(services: Services) -> dict[str, Any]:
     if running is not None and feedback is not None:
         # about 24 points over the experiment's life so far: minutes for a new one, hours for an old one
         bucket = min(HOUR_MS, max(MINUTE_MS, (now - running.started_ms) // 24 // MINUTE_MS * MINUTE_MS))
-        experiment = {"report": experiment_report(running, feedback).model_dump(), "bucket_ms": bucket,
-                      "ctr_over_time": feedback.ctr_series(running.id, bucket_ms=bucket)}
+        experiment = {
+            "report": experiment_report(running, feedback).model_dump(),
+            "bucket_ms": bucket,
+            "ctr_over_time": feedback.ctr_series(running.id, bucket_ms=bucket),
+        }
     return {
         "generated_ms": now,
         "ingest": {
-            "per_minute": [{"t": t, "events": n} for t, n in log.rate(since_ms=now - 60 * MINUTE_MS,
-                                                                      bucket_ms=MINUTE_MS)],
+            "per_minute": [
+                {"t": t, "events": n} for t, n in log.rate(since_ms=now - 60 * MINUTE_MS, bucket_ms=MINUTE_MS)
+            ],
             "per_hour": [{"t": t, "events": n} for t, n in log.rate(since_ms=now - 48 * HOUR_MS, bucket_ms=HOUR_MS)],
             "total": log.count(),
         },

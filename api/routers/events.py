@@ -76,8 +76,7 @@ def _validate(body: bytes, settings: Settings) -> list[EventIn]:
         if len(items) > settings.events_max_batch:
             raise HTTPException(
                 status.HTTP_413_CONTENT_TOO_LARGE,
-                f"batch of {len(items)} events exceeds the limit of "
-                f"{settings.events_max_batch} events per request",
+                f"batch of {len(items)} events exceeds the limit of {settings.events_max_batch} events per request",
             )
     now_ms = int(time.time() * 1000)
     try:
@@ -94,8 +93,9 @@ def check_actors(events: list[EventIn], caller: Caller) -> None:
     """Refuse the whole batch (nothing written) unless the caller may act for every user it names: with a
     publishable key, events with a ``user_id`` need that user's token. 401 (no valid token: the first
     such event's index in the text) before 403 (events of other users, each with index and field)."""
-    refused = [(i, r) for i, e in enumerate(events) if e.user_id is not None
-               and (r := caller.refusal(e.user_id)) is not None]
+    refused = [
+        (i, r) for i, e in enumerate(events) if e.user_id is not None and (r := caller.refusal(e.user_id)) is not None
+    ]
     unauthorised = [(i, r) for i, r in refused if r.status == status.HTTP_401_UNAUTHORIZED]
     if unauthorised:
         i, r = unauthorised[0]
@@ -104,29 +104,38 @@ def check_actors(events: list[EventIn], caller: Caller) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, [error_item(i, "user_id", r.reason) for i, r in refused])
 
 
-async def _ingest(executor: Executor, body: bytes, settings: Settings, pipeline: EventPipeline,
-                  caller: Caller, client: str) -> EventsAccepted:
+async def _ingest(
+    executor: Executor, body: bytes, settings: Settings, pipeline: EventPipeline, caller: Caller, client: str
+) -> EventsAccepted:
     events = await asyncio.get_running_loop().run_in_executor(executor, _validate, body, settings)
     check_actors(events, caller)
     try:
-        report = await pipeline.ingest_async(events, on_refused="reject", executor=executor,
-                                             unknown_items=settings.unknown_items, client=client)
+        report = await pipeline.ingest_async(
+            events, on_refused="reject", executor=executor, unknown_items=settings.unknown_items, client=client
+        )
     except UnknownItems as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [
-            error_item(i, "item_id", f"unknown item '{events[i].item_id}': no catalogue describes it "
-                                     "(this server refuses such events: PUT /v1/items first)")
-            for i in exc.indices]) from None
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                error_item(
+                    i,
+                    "item_id",
+                    f"unknown item '{events[i].item_id}': no catalogue describes it "
+                    "(this server refuses such events: PUT /v1/items first)",
+                )
+                for i in exc.indices
+            ],
+        ) from None
     except IdempotencyConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT,
-                            [error_item(c.index, "event_id", c.reason) for c in exc.conflicts]) from None
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, [error_item(c.index, "event_id", c.reason) for c in exc.conflicts]
+        ) from None
     except ConsentRefused as exc:
         refused = set(exc.users)
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             [
-                error_item(
-                    i, "user_id", f"user '{events[i].actor}' withdrew consent; their events are not recorded"
-                )
+                error_item(i, "user_id", f"user '{events[i].actor}' withdrew consent; their events are not recorded")
                 for i in exc.indices
                 if events[i].actor in refused
             ],
@@ -153,23 +162,45 @@ BODY_MODELS = (EventsCreate,)
     response_model=EventsAccepted,
     openapi_extra=body_ref(EventsCreate),
     responses=error_responses(
-        400, 401, 403, 409, 413, 415, 422, 429, 503,
-        e403={"model": ErrorListPublic, "description": "events of users who withdrew consent, or (publishable "
-              "key) events of users the user token is not for (nothing written)"},
-        e409={"model": ErrorListPublic, "description": "an event_id reused with different content, in the "
-                                                      "batch or against a recorded event (nothing written)"},
+        400,
+        401,
+        403,
+        409,
+        413,
+        415,
+        422,
+        429,
+        503,
+        e403={
+            "model": ErrorListPublic,
+            "description": "events of users who withdrew consent, or (publishable "
+            "key) events of users the user token is not for (nothing written)",
+        },
+        e409={
+            "model": ErrorListPublic,
+            "description": "an event_id reused with different content, in the "
+            "batch or against a recorded event (nothing written)",
+        },
     ),
 )
 async def create_events(
-    request: Request, _access: WriteAccessDep, caller: CallerDep, settings: SettingsDep, pipeline: PipelineDep,
-    ingest: IngestDep, client: EventClientDep, _store: Annotated[None, Depends(require_store)],
+    request: Request,
+    _access: WriteAccessDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    pipeline: PipelineDep,
+    ingest: IngestDep,
+    client: EventClientDep,
+    _store: Annotated[None, Depends(require_store)],
 ) -> EventsAccepted:
     """Record a batch of behaviour events, each exactly once; answered after the write is durable."""
     ctype = request.headers.get("content-type")
     media = ctype.split(";", 1)[0].strip().lower() if ctype is not None else ""
     # text/plain: what navigator.sendBeacon sends without a CORS preflight; the body is the same JSON
     if ctype is not None and not media.endswith("json") and media != "text/plain":
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-                            "send the batch as application/json (or text/plain JSON, as sendBeacon does)")
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            "send the batch as application/json (or text/plain JSON, as sendBeacon does)",
+        )
     body = await request.body()  # read by api.request_guard: key checked first, size and time bounded
     return await _ingest(ingest, body, settings, pipeline, caller, client)

@@ -40,26 +40,37 @@ def _feedback(services: ServicesDep) -> FeedbackLog:
 FeedbackDep = Annotated[FeedbackLog, Depends(_feedback)]
 
 
-@router.post("/impressions", response_model=ImpressionsPublic, status_code=status.HTTP_202_ACCEPTED,
-             responses=error_responses(400, 403))
-def report_impressions(body: ImpressionCreate, feedback: FeedbackDep, _access: WriteAccessDep,
-                       caller: CallerDep) -> ImpressionsPublic:
+@router.post(
+    "/impressions",
+    response_model=ImpressionsPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(400, 403),
+)
+def report_impressions(
+    body: ImpressionCreate, feedback: FeedbackDep, _access: WriteAccessDep, caller: CallerDep
+) -> ImpressionsPublic:
     """Record which items of a recommendation list were shown (publishable key: a user's with their user token)."""
     if body.user_id is not None:
         caller.require(body.user_id)
     actor = body.user_id if body.user_id is not None else anonymous_node_id(str(body.anonymous_id))
     try:
-        added = feedback.record_impressions(rec_id=body.recommendation_id, actor=actor, item_ids=body.item_ids,
-                                            ts=body.timestamp or int(time.time() * 1000))
+        added = feedback.record_impressions(
+            rec_id=body.recommendation_id,
+            actor=actor,
+            item_ids=body.item_ids,
+            ts=body.timestamp or int(time.time() * 1000),
+        )
     except UnknownRecommendation as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            [error_item(None, "recommendation_id", str(exc))]) from None
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(None, "recommendation_id", str(exc))]
+        ) from None
     return ImpressionsPublic(recommendation_id=body.recommendation_id, recorded=added)
 
 
 def _rate(r: RateReport) -> RatePublic:
-    return RatePublic(successes=r.successes, trials=r.trials, rate=round(r.rate, 6), low=round(r.low, 6),
-                      high=round(r.high, 6))
+    return RatePublic(
+        successes=r.successes, trials=r.trials, rate=round(r.rate, 6), low=round(r.low, 6), high=round(r.high, 6)
+    )
 
 
 def experiment_report(experiment: Experiment, feedback: FeedbackLog) -> ExperimentPublic:
@@ -71,14 +82,31 @@ def experiment_report(experiment: Experiment, feedback: FeedbackLog) -> Experime
         shown = c.shown if c else 0
         ctr[arm.name] = RateReport.of(c.clicked_lists if c else 0, shown)
         conversion[arm.name] = RateReport.of(c.converted_lists if c else 0, shown)
-        arms.append(ArmPublic(name=arm.name, share=share, version=arm.version, alpha=arm.alpha, strategy=arm.strategy,
-                              served=c.served if c else 0, shown=shown, impressions=c.impressions if c else 0,
-                              clicks=c.clicks if c else 0, purchases=c.purchases if c else 0,
-                              ctr=_rate(ctr[arm.name]), conversion=_rate(conversion[arm.name])))
+        arms.append(
+            ArmPublic(
+                name=arm.name,
+                share=share,
+                version=arm.version,
+                alpha=arm.alpha,
+                strategy=arm.strategy,
+                served=c.served if c else 0,
+                shown=shown,
+                impressions=c.impressions if c else 0,
+                clicks=c.clicks if c else 0,
+                purchases=c.purchases if c else 0,
+                ctr=_rate(ctr[arm.name]),
+                conversion=_rate(conversion[arm.name]),
+            )
+        )
     comparisons = [Comparison.of("ctr", ctr), Comparison.of("conversion", conversion)]
-    return ExperimentPublic(id=experiment.id, started_ms=experiment.started_ms, arms=arms,
-                            comparisons=[ComparisonPublic(metric=c.metric, p_value=round(c.p_value, 8),
-                                                          better=c.better) for c in comparisons])
+    return ExperimentPublic(
+        id=experiment.id,
+        started_ms=experiment.started_ms,
+        arms=arms,
+        comparisons=[
+            ComparisonPublic(metric=c.metric, p_value=round(c.p_value, 8), better=c.better) for c in comparisons
+        ],
+    )
 
 
 def _running(services: Services) -> Experiment | None:

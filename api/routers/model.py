@@ -10,8 +10,9 @@ from api.deps import ModelsDep, read_access
 from api.schemas.errors import error_responses
 from api.schemas.recommend import ModelPublic
 
-router = APIRouter(prefix="/model", tags=["model"], dependencies=[Depends(read_access)],
-                   responses=error_responses(401, 429, 503))
+router = APIRouter(
+    prefix="/model", tags=["model"], dependencies=[Depends(read_access)], responses=error_responses(401, 429, 503)
+)
 
 
 @router.get("", response_model=ModelPublic)
@@ -20,6 +21,12 @@ def read_model(holder: ModelsDep) -> ModelPublic:
     state = holder.state
     if state is None:
         return ModelPublic(loaded=False, last_error=holder.last_error)
-    return ModelPublic(loaded=True, version=state.version, trained_at_ms=state.trained_at_ms,
-                       created_ms=state.artifact.manifest.get("created_ms"), metrics=state.metrics,
-                       blend=asdict(state.blend), last_error=holder.last_error)
+    return ModelPublic(
+        loaded=True,
+        version=state.version,
+        trained_at_ms=state.trained_at_ms,
+        created_ms=state.artifact.manifest.get("created_ms"),
+        metrics=state.metrics,
+        blend=asdict(state.blend),
+        last_error=holder.last_error,
+    )

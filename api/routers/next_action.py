@@ -22,38 +22,56 @@ from graphrec.ids import Identifier
 from graphrec.recommend.popular import CatalogCache
 from graphrec.serving.next_action_holder import NextActionHolder
 
-router = APIRouter(tags=["next action"], dependencies=[Depends(require_api_key)],
-                   responses=error_responses(401, 403, 422, 429, 503))
+router = APIRouter(
+    tags=["next action"], dependencies=[Depends(require_api_key)], responses=error_responses(401, 403, 422, 429, 503)
+)
 
 K = Annotated[int, Query(ge=1, le=100, description="how many categories")]
 
 
-def _next(actor: str, public_id: str, log: EventLog, catalog: CatalogCache, holder: NextActionHolder,
-          k: int) -> NextActionPublic:
+def _next(
+    actor: str, public_id: str, log: EventLog, catalog: CatalogCache, holder: NextActionHolder, k: int
+) -> NextActionPublic:
     model = holder.model
     last = log.user_events(actor, limit=1)
     item = last[-1].item_id if last else None
     current = list(catalog.view.categories.get(item, ())) if item is not None else []
     prediction = model.predict(current, k=k)
     return NextActionPublic(
-        user_id=public_id, last_item_id=item, last_event_ms=last[-1].ts if last else None,
-        current_categories=current, basis=prediction.basis,
+        user_id=public_id,
+        last_item_id=item,
+        last_event_ms=last[-1].ts if last else None,
+        current_categories=current,
+        basis=prediction.basis,
         data=[CategoryProbability(category=c, probability=round(p, 6)) for c, p in prediction.categories],
         count=len(prediction.categories),
-        model=NextActionModelPublic(fitted_ms=model.fitted_ms, window_days=holder.window_days,
-                                    categories=len(model.categories), sessions=model.sessions, steps=model.steps,
-                                    transitions=round(model.transitions, 3), smoothing=model.smoothing))
+        model=NextActionModelPublic(
+            fitted_ms=model.fitted_ms,
+            window_days=holder.window_days,
+            categories=len(model.categories),
+            sessions=model.sessions,
+            steps=model.steps,
+            transitions=round(model.transitions, 3),
+            smoothing=model.smoothing,
+        ),
+    )
 
 
 @router.get(id_path("/users/{user_id}/next"), response_model=NextActionPublic)
-def user_next(user_id: UserId, log: EventLogDep, catalog: CatalogDep, holder: NextActionDep, k: K = 5,
-              ) -> NextActionPublic:
+def user_next(
+    user_id: UserId,
+    log: EventLogDep,
+    catalog: CatalogDep,
+    holder: NextActionDep,
+    k: K = 5,
+) -> NextActionPublic:
     """The categories the user is likely to visit next, with probabilities (first-order chain over sessions)."""
     return _next(user_id, user_id, log, catalog, holder, k)
 
 
 @router.get(id_path("/anonymous/{anonymous_id}/next"), response_model=NextActionPublic)
-def anonymous_next(anonymous_id: Annotated[Identifier, Path()], log: EventLogDep, catalog: CatalogDep,
-                   holder: NextActionDep, k: K = 5) -> NextActionPublic:
+def anonymous_next(
+    anonymous_id: Annotated[Identifier, Path()], log: EventLogDep, catalog: CatalogDep, holder: NextActionDep, k: K = 5
+) -> NextActionPublic:
     """The categories an anonymous visitor is likely to visit next, with probabilities."""
     return _next(anonymous_node_id(anonymous_id), anonymous_id, log, catalog, holder, k)

@@ -37,8 +37,13 @@ async def readyz(health: HealthDep, store: StoreDep, holder: ModelsDep) -> Respo
     store_ok = health.up and await run_in_threadpool(_ping, store)
     model = holder.state.version if holder.state is not None else None
     model_ok = model is not None or holder.last_error is None
-    checks = {"store": store_ok, "model": model or "none published", "model_error": holder.last_error,
-              "store_error": health.last_error, "store_down_s": round(health.down_for_s, 1)}
+    checks = {
+        "store": store_ok,
+        "model": model or "none published",
+        "model_error": holder.last_error,
+        "store_error": health.last_error,
+        "store_down_s": round(health.down_for_s, 1),
+    }
     ok = store_ok and model_ok
     body = HealthPublic(status="ready" if ok else "not ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=status.HTTP_200_OK if ok else 503)

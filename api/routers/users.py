@@ -45,9 +45,7 @@ def _not_anonymous(value: str) -> str:
 UserId = Annotated[Identifier, Path(), AfterValidator(_not_anonymous)]
 
 
-@router.get(
-    id_path("/{user_id}/interactions"), response_model=InteractionsPublic, responses=error_responses(404)
-)
+@router.get(id_path("/{user_id}/interactions"), response_model=InteractionsPublic, responses=error_responses(404))
 def read_interactions(
     user_id: UserId,
     store: StoreDep,
@@ -63,9 +61,7 @@ def read_interactions(
         InteractionPublic(
             item_id=e.item_id,
             weight=e.weight,
-            decayed_weight=decayed_weight(
-                e.weight, e.last_ts, now_ms=now_ms, half_life_days=settings.half_life_days
-            ),
+            decayed_weight=decayed_weight(e.weight, e.last_ts, now_ms=now_ms, half_life_days=settings.half_life_days),
             count=e.count,
             first_ts=e.first_ts,
             last_ts=e.last_ts,

@@ -22,8 +22,9 @@ from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
 from graphrec.graph.records import UserRecord
 from graphrec.ids import Identifier
 
-router = APIRouter(tags=["visitors"], dependencies=[Depends(require_store)],
-                   responses=error_responses(400, 401, 403, 422, 429, 503))
+router = APIRouter(
+    tags=["visitors"], dependencies=[Depends(require_store)], responses=error_responses(400, 401, 403, 422, 429, 503)
+)
 
 
 def _not_anonymous(value: str) -> str:
@@ -69,8 +70,9 @@ class VisitorConsentPublic(BaseModel):
 
 
 @router.post("/identify", response_model=IdentifyPublic)
-def identify(body: IdentifyCreate, store: StoreDep, log: EventLogDep, _access: WriteAccessDep,
-             caller: CallerDep) -> IdentifyPublic:
+def identify(
+    body: IdentifyCreate, store: StoreDep, log: EventLogDep, _access: WriteAccessDep, caller: CallerDep
+) -> IdentifyPublic:
     """Move an anonymous visitor's history onto the user who signed in (idempotent; needs the user's token)."""
     caller.require(body.user_id)
     try:
@@ -81,14 +83,17 @@ def identify(body: IdentifyCreate, store: StoreDep, log: EventLogDep, _access: W
 
 
 @router.post("/consent", response_model=VisitorConsentPublic)
-def visitor_consent(body: VisitorConsentUpdate, store: StoreDep, access: WriteAccessDep,
-                    caller: CallerDep) -> VisitorConsentPublic:
+def visitor_consent(
+    body: VisitorConsentUpdate, store: StoreDep, access: WriteAccessDep, caller: CallerDep
+) -> VisitorConsentPublic:
     """Record a visitor's consent; a publishable key may only withdraw it (a user's: with their user token)."""
     if body.user_id is not None:
         caller.require(body.user_id)
     if body.consent and access is Access.PUBLISHABLE:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "a publishable key may only withdraw consent; grant it "
-                                                       "from your server with a secret key")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "a publishable key may only withdraw consent; grant it from your server with a secret key",
+        )
     node = body.user_id if body.user_id is not None else anonymous_node_id(str(body.anonymous_id))
     store.upsert_users([UserRecord(node, {"consent": body.consent})])
     return VisitorConsentPublic(user_id=body.user_id, anonymous_id=body.anonymous_id, consent=body.consent)

@@ -32,8 +32,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 def _no_control(value: str) -> str:
     bad = _CONTROL.search(value)
     if bad is not None:
-        raise PydanticCustomError("text", "must not contain control character U+{code}",
-                                  {"code": f"{ord(bad.group()):04X}"})
+        raise PydanticCustomError(
+            "text", "must not contain control character U+{code}", {"code": f"{ord(bad.group()):04X}"}
+        )
     return value
 
 
@@ -42,8 +43,7 @@ def _category(value: str) -> str:
     if not name:
         raise PydanticCustomError("category", "a category name must not be empty")
     if len(name) > MAX_CATEGORY_LENGTH:
-        raise PydanticCustomError("category", "a category name has at most {n} characters",
-                                  {"n": MAX_CATEGORY_LENGTH})
+        raise PydanticCustomError("category", "a category name has at most {n} characters", {"n": MAX_CATEGORY_LENGTH})
     if name != name.strip():
         raise PydanticCustomError("category", "a category name must not start or end with whitespace")
     return _no_control(name)
@@ -57,8 +57,7 @@ def _link(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme.lower() in ("http", "https") and parts.netloc:
         return value
-    raise PydanticCustomError("link", "must be an http(s) URL or a site-relative path starting with '/' "
-                                      "(not '//')")
+    raise PydanticCustomError("link", "must be an http(s) URL or a site-relative path starting with '/' (not '//')")
 
 
 Title = Annotated[str, StringConstraints(max_length=MAX_TITLE_LENGTH), AfterValidator(_no_control)]
@@ -75,20 +74,32 @@ class ItemBase(BaseModel):
 
     title: Title | None = Field(None, description=f"at most {MAX_TITLE_LENGTH} characters")
     categories: list[CategoryName] = Field(
-        default_factory=list, max_length=MAX_CATEGORIES,
+        default_factory=list,
+        max_length=MAX_CATEGORIES,
         description=f"at most {MAX_CATEGORIES} names of 1-{MAX_CATEGORY_LENGTH} characters; the item's whole "
-                    "category set (repeats count once)")
-    url: Link | None = Field(None, description="the item's page: an http(s) URL or a site-relative path "
-                                               f"starting with '/', at most {MAX_LINK_LENGTH} characters")
+        "category set (repeats count once)",
+    )
+    url: Link | None = Field(
+        None,
+        description="the item's page: an http(s) URL or a site-relative path "
+        f"starting with '/', at most {MAX_LINK_LENGTH} characters",
+    )
     image_url: Link | None = Field(None, description="an image of the item, same rules as url")
     price: Price | None = Field(None, description="finite, at least 0")
     currency: Currency | None = Field(None, description="ISO 4217 code, three upper-case letters (EUR, USD)")
     available: bool = Field(True, description="false: out of stock or withdrawn")
 
     def record(self, item_id: str) -> CatalogueItem:
-        return CatalogueItem(id=item_id, title=self.title, categories=tuple(sorted(set(self.categories))),
-                             url=self.url, image_url=self.image_url, price=self.price, currency=self.currency,
-                             available=self.available)
+        return CatalogueItem(
+            id=item_id,
+            title=self.title,
+            categories=tuple(sorted(set(self.categories))),
+            url=self.url,
+            image_url=self.image_url,
+            price=self.price,
+            currency=self.currency,
+            available=self.available,
+        )
 
 
 class ItemUpdate(ItemBase):
@@ -122,9 +133,17 @@ class ItemPublic(BaseModel):
 
     @classmethod
     def of(cls, item: CatalogueItem) -> ItemPublic:
-        return cls(item_id=item.id, title=item.title, categories=list(item.categories), url=item.url,
-                   image_url=item.image_url, price=item.price, currency=item.currency, available=item.available,
-                   provisional=item.provisional)
+        return cls(
+            item_id=item.id,
+            title=item.title,
+            categories=list(item.categories),
+            url=item.url,
+            image_url=item.image_url,
+            price=item.price,
+            currency=item.currency,
+            available=item.available,
+            provisional=item.provisional,
+        )
 
 
 class ItemsPublic(BaseModel):

@@ -24,17 +24,26 @@ class ErrorPublic(BaseModel):
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 _STANDARD: dict[int, dict[str, Any]] = {
     400: {"model": ErrorPublic, "description": "malformed request (e.g. the body is not JSON)"},
-    401: {"model": ErrorPublic, "description": "missing or invalid X-API-Key (or no keys configured); with a "
-          "publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token)"},
+    401: {
+        "model": ErrorPublic,
+        "description": "missing or invalid X-API-Key (or no keys configured); with a "
+        "publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token)",
+    },
     403: {"model": ErrorPublic, "description": "not allowed (e.g. the user withdrew consent)"},
     404: {"model": ErrorPublic, "description": "unknown user or item"},
     413: {"model": ErrorPublic, "description": "body or batch too large"},
     415: {"model": ErrorPublic, "description": "the body must be JSON"},
     422: {"model": ErrorListPublic, "description": "invalid input: every problem with its field and reason"},
-    429: {"model": ErrorPublic, "headers": _RETRY_AFTER,
-          "description": "rate limited (per key, per client address, or after failed key attempts)"},
-    503: {"model": ErrorPublic, "headers": _RETRY_AFTER,
-          "description": "the graph store is unavailable, or this worker is at its concurrency limit"},
+    429: {
+        "model": ErrorPublic,
+        "headers": _RETRY_AFTER,
+        "description": "rate limited (per key, per client address, or after failed key attempts)",
+    },
+    503: {
+        "model": ErrorPublic,
+        "headers": _RETRY_AFTER,
+        "description": "the graph store is unavailable, or this worker is at its concurrency limit",
+    },
 }
 
 

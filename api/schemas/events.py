@@ -26,5 +26,7 @@ class EventsAccepted(BaseModel):
     duplicate_ids: list[str]
     flagged_actors: list[str]
     unknown_items: list[str] = Field(
-        default_factory=list, description="item ids the batch names that no catalogue described (created "
-        "provisional); listed only when the server runs with GRAPHREC_UNKNOWN_ITEMS=flag")
+        default_factory=list,
+        description="item ids the batch names that no catalogue described (created "
+        "provisional); listed only when the server runs with GRAPHREC_UNKNOWN_ITEMS=flag",
+    )

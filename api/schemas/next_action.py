@@ -20,8 +20,9 @@ class NextActionModelPublic(BaseModel):
     categories: int
     sessions: int
     steps: int = Field(description="item visits (consecutive events on one item are one visit)")
-    transitions: float = Field(description="step-to-step transitions counted (items in several categories "
-                               "split theirs)")
+    transitions: float = Field(
+        description="step-to-step transitions counted (items in several categories split theirs)"
+    )
     smoothing: float = Field(description="pseudo-transitions toward the popularity added to every row")
 
 
@@ -34,7 +35,8 @@ class NextActionPublic(BaseModel):
     current_categories: list[str] = Field(description="that item's categories, where the chain starts")
     basis: Literal["transitions", "popularity"] = Field(
         description="transitions: from the chain's rows for the current categories; popularity: the global "
-        "category popularity (no events, an uncategorised item, or categories never left in the window)")
+        "category popularity (no events, an uncategorised item, or categories never left in the window)"
+    )
     data: list[CategoryProbability]
     count: int
     model: NextActionModelPublic

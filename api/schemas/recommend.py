@@ -6,21 +6,30 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-NEXT_CURSOR = ("pass as cursor= (same path and parameters; k and exclude may change) for the next items of "
-               "the list, none repeated; null when the list ends")
+NEXT_CURSOR = (
+    "pass as cursor= (same path and parameters; k and exclude may change) for the next items of "
+    "the list, none repeated; null when the list ends"
+)
 
 
 class ScorePartsPublic(BaseModel):
     """The blended score's parts, to reconcile the API with the saved Cypher queries."""
 
-    embedding: float | None = Field(description="raw embedding score: inner product (users) or cosine (items); "
-                                                 "null when the embedding side did not propose the item")
-    graph: float | None = Field(description="raw co-interaction traversal score (03-why-recommended's `score`); "
-                                            "null when no path within the caps reaches the item")
+    embedding: float | None = Field(
+        description="raw embedding score: inner product (users) or cosine (items); "
+        "null when the embedding side did not propose the item"
+    )
+    graph: float | None = Field(
+        description="raw co-interaction traversal score (03-why-recommended's `score`); "
+        "null when no path within the caps reaches the item"
+    )
     alpha: float = Field(description="blend weight of the embedding side (graph side: 1 - alpha)")
-    neighbours: float | None = Field(None, description="raw item-neighbour score (a new user's thin history: "
-                                     "summed co-interaction cosine of the item with the user's recent items); "
-                                     "null when that source did not propose the item or was not used")
+    neighbours: float | None = Field(
+        None,
+        description="raw item-neighbour score (a new user's thin history: "
+        "summed co-interaction cosine of the item with the user's recent items); "
+        "null when that source did not propose the item or was not used",
+    )
     gamma: float = Field(0.0, description="the item neighbours' share of the graph side (0: not used)")
 
 
@@ -28,12 +37,18 @@ class RecommendedItemPublic(BaseModel):
     item_id: str
     title: str | None = None
     score: float = Field(description="blended score in [0, 1] (popular: relative to the top item)")
-    source: Literal["embedding", "graph", "both", "popular", "session"] = Field(description=(
-        "session: an anonymous visitor's likely next category (the next-category model), trending items in it"))
+    source: Literal["embedding", "graph", "both", "popular", "session"] = Field(
+        description=(
+            "session: an anonymous visitor's likely next category (the next-category model), trending items in it"
+        )
+    )
     reasons: list[str] | None = Field(None, description="human-readable evidence (explain=true only)")
     scores: ScorePartsPublic | None = Field(None, description="per-source scores (explain=true only)")
-    evidence: list[str] | None = Field(None, description="ids of the seen items whose co-interaction paths "
-                                                         "lead here, strongest first (explain=true, graph side)")
+    evidence: list[str] | None = Field(
+        None,
+        description="ids of the seen items whose co-interaction paths "
+        "lead here, strongest first (explain=true, graph side)",
+    )
     categories: list[str] = Field(default_factory=list, description="the item's categories, by name")
     url: str | None = Field(None, description="the item's page, when the catalogue gave one")
     image_url: str | None = None
@@ -47,9 +62,12 @@ class RecommendationsPublic(BaseModel):
     degraded: bool = Field(description="true when a source was unavailable (no model, or the store failed)")
     cold_start: bool = Field(description="true when the list is trending items (nothing known about the user)")
     personalised_from: Literal["model", "inductive", "graph", "none"]
-    recommendation_id: str | None = Field(None, description="report which items were shown with POST "
-                                          "/v1/impressions, and send it as context.recommendation_id on events "
-                                          "from this list: online metrics and experiments count them")
+    recommendation_id: str | None = Field(
+        None,
+        description="report which items were shown with POST "
+        "/v1/impressions, and send it as context.recommendation_id on events "
+        "from this list: online metrics and experiments count them",
+    )
     experiment: str | None = Field(None, description="the running experiment this answer belongs to")
     arm: str | None = Field(None, description="the experiment arm the user is in (stable per user)")
     data: list[RecommendedItemPublic]

@@ -10,8 +10,12 @@ import importlib
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
-                  help="graphrec: graph-based collaborative filtering (graph store, GraphSAGE, API).")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="graphrec: graph-based collaborative filtering (graph store, GraphSAGE, API).",
+)
 
 COMMAND_MODULES: tuple[str, ...] = (
     "graphrec.commands.store",
@@ -37,6 +41,9 @@ def main() -> None:
     try:
         app()
     except StoreUnavailable as exc:
-        typer.echo(f"error: {exc}\nIs the graph store running, and does GRAPHREC_GRAPH_URI point at it? "
-                   "Retry when it is (imports resume where they stopped).", err=True)
+        typer.echo(
+            f"error: {exc}\nIs the graph store running, and does GRAPHREC_GRAPH_URI point at it? "
+            "Retry when it is (imports resume where they stopped).",
+            err=True,
+        )
         raise SystemExit(3) from None

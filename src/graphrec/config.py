@@ -50,8 +50,14 @@ def parse_graph_uri(uri: str) -> StoreLocation:
     scheme, sep, _ = uri.partition("://")
     if sep and scheme in FALKORDB_SCHEMES:
         parsed = urlparse(uri)
-        return StoreLocation("falkordb", uri, host=parsed.hostname or "127.0.0.1", port=parsed.port or 6379,
-                             password=parsed.password, tls=scheme == "falkors")
+        return StoreLocation(
+            "falkordb",
+            uri,
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 6379,
+            password=parsed.password,
+            tls=scheme == "falkors",
+        )
     if sep and scheme in NEO4J_SCHEMES:
         return StoreLocation("neo4j", uri)
     forms = ", ".join(["embedded[:DIR]", *(f"{s}://" for s in (*FALKORDB_SCHEMES, *NEO4J_SCHEMES))])
@@ -73,9 +79,11 @@ def publishable_origins_problem(settings: Settings) -> str | None:
     Checked by the settings' validator and again by the app at start-up (settings built with
     ``model_copy`` skip validators)."""
     if settings.publishable_key_set and not settings.publishable_origin_list:
-        return ("GRAPHREC_PUBLISHABLE_KEYS is set but GRAPHREC_PUBLISHABLE_ORIGINS is empty: name the origins "
-                "whose pages may use the publishable key (e.g. https://shop.example.com), or '*' to allow any "
-                "site explicitly")
+        return (
+            "GRAPHREC_PUBLISHABLE_KEYS is set but GRAPHREC_PUBLISHABLE_ORIGINS is empty: name the origins "
+            "whose pages may use the publishable key (e.g. https://shop.example.com), or '*' to allow any "
+            "site explicitly"
+        )
     return None
 
 
@@ -96,70 +104,109 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     batch_size: int = Field(10_000, ge=100, le=200_000, description="rows per UNWIND batch")
     model_dir: Path | None = Field(None, description="where model versions live (default DATA_DIR/models)")
-    event_log: Path | None = Field(None, description="the event log, a SQLite file every accepted event is "
-                                   "appended to with its session, device and page section (default "
-                                   "DATA_DIR/events.sqlite); several API hosts need it on shared storage")
+    event_log: Path | None = Field(
+        None,
+        description="the event log, a SQLite file every accepted event is "
+        "appended to with its session, device and page section (default "
+        "DATA_DIR/events.sqlite); several API hosts need it on shared storage",
+    )
     api_keys: str = Field("", description="comma-separated SECRET API keys (server to server: every route)")
     publishable_keys: str = Field(
-        "", description="comma-separated PUBLISHABLE keys (pk_...), safe to ship in a web page: event ingest, "
+        "",
+        description="comma-separated PUBLISHABLE keys (pk_...), safe to ship in a web page: event ingest, "
         "identify, opt-out and recommendation reads only, naming a user_id only with that user's token; in X-API-Key "
-        "or ?key= (sendBeacon cannot set headers)")
+        "or ?key= (sendBeacon cannot set headers)",
+    )
     publishable_origins: str = Field(
-        "", description="comma-separated origins whose pages may use a publishable key ('*': any, explicitly); "
+        "",
+        description="comma-separated origins whose pages may use a publishable key ('*': any, explicitly); "
         "required with GRAPHREC_PUBLISHABLE_KEYS; a request with a publishable key and another Origin header "
-        "answers 403")
+        "answers 403",
+    )
     user_token_secret: SecretStr | None = Field(
-        None, description="secret the site's backend signs user tokens with (HMAC-SHA256, 32+ characters; see "
+        None,
+        description="secret the site's backend signs user tokens with (HMAC-SHA256, 32+ characters; see "
         "graphrec.user_tokens): a request with a publishable key that names a user_id must carry that user's "
-        "token (X-User-Token, or ?user_token= for sendBeacon); unset: publishable keys may not name users")
+        "token (X-User-Token, or ?user_token= for sendBeacon); unset: publishable keys may not name users",
+    )
     half_life_days: float = Field(30.0, gt=0, description="recency decay half-life for weights")
     # -- behaviour analytics over the event log (issue 16; see README "Segments") --
     segment_window_days: int = Field(
-        90, ge=1, le=3650, description="days of the event log `graphrec segment` clusters users on (ending at "
-        "the newest logged event unless --as-of says otherwise)")
+        90,
+        ge=1,
+        le=3650,
+        description="days of the event log `graphrec segment` clusters users on (ending at "
+        "the newest logged event unless --as-of says otherwise)",
+    )
     segment_refresh_s: float = Field(
-        30.0, gt=0, description="how often the API checks the store for a new segmentation (one small read; "
-        "the members are reloaded only when it changed)")
+        30.0,
+        gt=0,
+        description="how often the API checks the store for a new segmentation (one small read; "
+        "the members are reloaded only when it changed)",
+    )
     next_action_window_days: int = Field(
-        30, ge=1, le=3650, description="days of sessions (ending at the newest logged event) the API's "
-        "next-category model is fitted on")
+        30,
+        ge=1,
+        le=3650,
+        description="days of sessions (ending at the newest logged event) the API's next-category model is fitted on",
+    )
     next_action_refresh_s: float = Field(
-        600.0, gt=0, description="how often the API refits its next-category model from the event log")
+        600.0, gt=0, description="how often the API refits its next-category model from the event log"
+    )
     next_action_smoothing: float = Field(
-        1.0, ge=0, description="pseudo-transitions toward the global category popularity added to every row of "
-        "the next-category model (0: none; an unseen category then answers the popularity itself)")
+        1.0,
+        ge=0,
+        description="pseudo-transitions toward the global category popularity added to every row of "
+        "the next-category model (0: none; an unseen category then answers the popularity itself)",
+    )
     # -- behaviour events (issue 3; see docs/events.md) --
     events_policy_path: Path | None = Field(
-        None, description="weighting policy TOML overriding the packaged graphrec/events/policy.toml")
+        None, description="weighting policy TOML overriding the packaged graphrec/events/policy.toml"
+    )
     events_max_batch: int = Field(1_000, ge=1, le=100_000, description="most events in one POST /v1/events")
     events_max_body_bytes: int = Field(
-        2_000_000, ge=1_024, description="largest accepted POST /v1/events body (413 above)")
+        2_000_000, ge=1_024, description="largest accepted POST /v1/events body (413 above)"
+    )
     events_clock_skew_s: float = Field(
-        300.0, ge=0, description="how far in the future an event timestamp may lie (client clock skew)")
+        300.0, ge=0, description="how far in the future an event timestamp may lie (client clock skew)"
+    )
     events_burst_window_ms: int = Field(
-        1_000, ge=0, description="identical events (actor, item, type, value) closer than this count once")
+        1_000, ge=0, description="identical events (actor, item, type, value) closer than this count once"
+    )
     events_max_per_minute: int = Field(
-        600, ge=1, description="events one actor may produce per minute before being flagged as a bot")
+        600, ge=1, description="events one actor may produce per minute before being flagged as a bot"
+    )
     event_id_retention_days: float = Field(
-        30.0, gt=0, description="how long seen event ids are kept for duplicate detection")
-    rate_limit_per_s: float = Field(
-        50.0, gt=0, description="sustained requests/s per API key (per worker process)")
+        30.0, gt=0, description="how long seen event ids are kept for duplicate detection"
+    )
+    rate_limit_per_s: float = Field(50.0, gt=0, description="sustained requests/s per API key (per worker process)")
     rate_limit_burst: int = Field(
-        100, ge=1, description="request burst per API key (token bucket size, per worker process)")
+        100, ge=1, description="request burst per API key (token bucket size, per worker process)"
+    )
     api_workers: int = Field(
-        1, ge=1, le=64, description="API worker processes run by `graphrec serve` (each has its own GIL, "
-        "model copy, rate limits and bot guard; 2 per 2 cores doubles event ingestion)")
+        1,
+        ge=1,
+        le=64,
+        description="API worker processes run by `graphrec serve` (each has its own GIL, "
+        "model copy, rate limits and bot guard; 2 per 2 cores doubles event ingestion)",
+    )
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$", description="API log level")
     # -- recommendation API (issue 5; see docs/api.md) --
     demo_storefront: bool = Field(
-        True, description="serve the demo storefront at /demo (a shop over this API's catalogue with the browser "
-        "tracker and the first publishable key; switch it off where the API is not a demo)")
+        True,
+        description="serve the demo storefront at /demo (a shop over this API's catalogue with the browser "
+        "tracker and the first publishable key; switch it off where the API is not a demo)",
+    )
     cors_origins: str = Field("", description="comma-separated origins allowed by CORS ('*' for any)")
     model_poll_s: float = Field(
-        3.0, gt=0, description="how often the API checks which model version is current (the store's "
-        "record, written by `graphrec publish`) and runs due background refreshes")
+        3.0,
+        gt=0,
+        description="how often the API checks which model version is current (the store's "
+        "record, written by `graphrec publish`) and runs due background refreshes",
+    )
     blend_default_alpha: float = Field(
-        0.5, ge=0, le=1, description="embedding weight of the blend when no tuned blend.json exists")
+        0.5, ge=0, le=1, description="embedding weight of the blend when no tuned blend.json exists"
+    )
     candidates_per_source: int = Field(100, ge=10, le=2_000, description="ANN / traversal candidates per request")
     popular_window_days: float = Field(30.0, gt=0, description="events older than this do not count as trending")
     popular_ttl_s: float = Field(60.0, gt=0, description="how long the popular-items cache is served before refresh")
@@ -168,101 +215,174 @@ class Settings(BaseSettings):
     # (the attack of issue 25 sent 200 from one request); past the cap they count for nothing. A secret
     # key (a shop's backend relaying many users from one address) is not capped: see README "Trending".
     popular_actors_per_client: int = Field(
-        3, ge=1, description="at most this many actors per client (address + publishable key) count towards "
-        "an item's trending score within the window; secret-key and imported events count per actor")
+        3,
+        ge=1,
+        description="at most this many actors per client (address + publishable key) count towards "
+        "an item's trending score within the window; secret-key and imported events count per actor",
+    )
     traversal_seed_items: int = Field(20, ge=1, le=500, description="a user's most recent items that seed traversals")
     traversal_fanout: int = Field(50, ge=1, le=5_000, description="neighbours kept per hop (strongest first)")
     served_flush_s: float = Field(
-        0.5, gt=0, le=1.0, description="how often the API writes the served lists it queued (the feedback "
-        "log's analytics) to the event log file; an impression or report writes them at once")
-    blocking_threads: int = Field(4, ge=1, le=64,
-                                  description="threads running requests' blocking store reads "
-                                              "(recommendation math runs on the event loop)")
-    cograph_co_items: int = Field(400, ge=10, le=100_000,
-                                  description="co-items kept per item in the in-memory traversal index")
-    cograph_refresh_s: float = Field(300.0, gt=0,
-                                     description="how often the API rebuilds its in-memory co-interaction index")
+        0.5,
+        gt=0,
+        le=1.0,
+        description="how often the API writes the served lists it queued (the feedback "
+        "log's analytics) to the event log file; an impression or report writes them at once",
+    )
+    blocking_threads: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="threads running requests' blocking store reads (recommendation math runs on the event loop)",
+    )
+    cograph_co_items: int = Field(
+        400, ge=10, le=100_000, description="co-items kept per item in the in-memory traversal index"
+    )
+    cograph_refresh_s: float = Field(
+        300.0, gt=0, description="how often the API rebuilds its in-memory co-interaction index"
+    )
     refresh_retry_s: float = Field(
-        5.0, gt=0, description="first wait before retrying a failed background refresh (trending items, "
-        "co-interaction index, model load); doubles with every failure in a row")
+        5.0,
+        gt=0,
+        description="first wait before retrying a failed background refresh (trending items, "
+        "co-interaction index, model load); doubles with every failure in a row",
+    )
     refresh_retry_max_s: float = Field(
-        300.0, gt=0, description="longest wait between retries of a failed background refresh")
+        300.0, gt=0, description="longest wait between retries of a failed background refresh"
+    )
     # -- failure and overload behaviour of the API (issue 14; see docs/api.md) --
     store_timeout_s: float = Field(
-        10.0, gt=0, description="longest one store command of the API may take before it counts as "
-        "unavailable (503); CLI jobs wait as long as they need")
+        10.0,
+        gt=0,
+        description="longest one store command of the API may take before it counts as "
+        "unavailable (503); CLI jobs wait as long as they need",
+    )
     store_connect_timeout_s: float = Field(3.0, gt=0, description="longest a store connection may take to open")
     store_retry_s: float = Field(
-        1.0, ge=0, description="how long the Neo4j driver retries a failed transaction in the API "
-        "(the driver's own default, 30 s, held requests that long during an outage)")
+        1.0,
+        ge=0,
+        description="how long the Neo4j driver retries a failed transaction in the API "
+        "(the driver's own default, 30 s, held requests that long during an outage)",
+    )
     embedded_start_s: float = Field(
-        60.0, gt=0, description="how long the embedded FalkorDB server may take to answer when it starts or "
-        "restarts with no data to load; the data adds GRAPHREC_EMBEDDED_REPLAY_S_PER_MB")
+        60.0,
+        gt=0,
+        description="how long the embedded FalkorDB server may take to answer when it starts or "
+        "restarts with no data to load; the data adds GRAPHREC_EMBEDDED_REPLAY_S_PER_MB",
+    )
     embedded_replay_s_per_mb: float = Field(
-        120.0, ge=0, description="more start time for the embedded server per MB of append-only file it "
-        "replays (measured about 23 s/MB on a quiet 2-core machine; an RDB MB counts as 1/100)")
+        120.0,
+        ge=0,
+        description="more start time for the embedded server per MB of append-only file it "
+        "replays (measured about 23 s/MB on a quiet 2-core machine; an RDB MB counts as 1/100)",
+    )
     store_check_s: float = Field(
-        1.0, gt=0, description="how often the API checks an unavailable store (and restarts a dead "
-        "embedded server)")
+        1.0, gt=0, description="how often the API checks an unavailable store (and restarts a dead embedded server)"
+    )
     history_timeout_s: float = Field(
-        0.5, gt=0, description="how long a recommendation waits for the user's history before "
-        "answering degraded (three such timeouts in a row count as a store outage)")
+        0.5,
+        gt=0,
+        description="how long a recommendation waits for the user's history before "
+        "answering degraded (three such timeouts in a row count as a store outage)",
+    )
     retry_after_s: int = Field(2, ge=1, description="Retry-After of 503 answers while the store is down")
     max_write_concurrency: int = Field(
-        16, ge=1, le=10_000, description="writes (every method but GET/HEAD/OPTIONS) one worker serves at once, "
-        "beside GRAPHREC_MAX_CONCURRENCY reads: writes stuck on a slow store never take the reads' slots")
+        16,
+        ge=1,
+        le=10_000,
+        description="writes (every method but GET/HEAD/OPTIONS) one worker serves at once, "
+        "beside GRAPHREC_MAX_CONCURRENCY reads: writes stuck on a slow store never take the reads' slots",
+    )
     request_deadline_s: float = Field(
-        10.0, gt=0, description="longest a request is served before it is answered 503 with Retry-After (a write "
-        "is then not acknowledged; a retried event batch is applied once); also marks the store as suspect")
+        10.0,
+        gt=0,
+        description="longest a request is served before it is answered 503 with Retry-After (a write "
+        "is then not acknowledged; a retried event batch is applied once); also marks the store as suspect",
+    )
     max_body_bytes: int = Field(
-        65_536, ge=1_024, description="largest request body of routes other than POST /v1/events and PUT /v1/items "
-        "(413 above; checked before the body is read)")
+        65_536,
+        ge=1_024,
+        description="largest request body of routes other than POST /v1/events and PUT /v1/items "
+        "(413 above; checked before the body is read)",
+    )
     catalogue_max_body_bytes: int = Field(
-        4_000_000, ge=1_024, description="largest PUT /v1/items body (up to 1,000 items)")
+        4_000_000, ge=1_024, description="largest PUT /v1/items body (up to 1,000 items)"
+    )
     body_timeout_s: float = Field(
-        10.0, gt=0, description="longest a request body may take to arrive, from the end of its headers (408 "
-        "after it; a slow body never holds a request slot)")
+        10.0,
+        gt=0,
+        description="longest a request body may take to arrive, from the end of its headers (408 "
+        "after it; a slow body never holds a request slot)",
+    )
     header_timeout_s: float = Field(
-        10.0, gt=0, description="longest a connection may take to send a request's headers, from its first "
-        "byte or from the connection's opening (the connection is closed after it)")
+        10.0,
+        gt=0,
+        description="longest a connection may take to send a request's headers, from its first "
+        "byte or from the connection's opening (the connection is closed after it)",
+    )
     max_concurrency: int = Field(
-        16, ge=1, le=10_000, description="requests one worker serves at once; more get an immediate 503 "
-        "(latency of the accepted ones stays near this many times one request's service time)")
+        16,
+        ge=1,
+        le=10_000,
+        description="requests one worker serves at once; more get an immediate 503 "
+        "(latency of the accepted ones stays near this many times one request's service time)",
+    )
     ip_rate_limit_per_s: float = Field(
-        20.0, gt=0, description="sustained requests/s per client address on routes open without a key")
+        20.0, gt=0, description="sustained requests/s per client address on routes open without a key"
+    )
     ip_rate_limit_burst: int = Field(40, ge=1, description="request burst per client address without a key")
     # -- catalogue (issue 15, point 5; see README "Catalogue") --
     unknown_items: Literal["accept", "flag", "reject"] = Field(
-        "accept", description="events naming an item no catalogue described: accept (the item is created, "
+        "accept",
+        description="events naming an item no catalogue described: accept (the item is created, "
         "provisional), flag (accepted, and listed in the response's unknown_items) or reject (422 for the "
-        "whole batch, nothing written)")
+        "whole batch, nothing written)",
+    )
     cursor_secret: SecretStr | None = Field(
-        None, description="key signing the API's pagination cursors (every worker, host and restart must share "
+        None,
+        description="key signing the API's pagination cursors (every worker, host and restart must share "
         "it); unset: one generated once and kept in DATA_DIR/cursor.secret (0600), shared by the workers of a "
-        "host; set it when several hosts serve one API")
+        "host; set it when several hosts serve one API",
+    )
     cursor_secret_previous: SecretStr | None = Field(
-        None, description="the cursor secret before a rotation: cursors it signed stay valid while it is set")
+        None, description="the cursor secret before a rotation: cursors it signed stay valid while it is set"
+    )
     erasure_secret: SecretStr | None = Field(
-        None, description="key of the erasure tombstones' HMAC (a tombstone keeps a keyed hash of an erased id, "
+        None,
+        description="key of the erasure tombstones' HMAC (a tombstone keeps a keyed hash of an erased id, "
         "never the id; every worker must share it, and rotating it forgets the tombstones); unset: derived "
-        "from GRAPHREC_API_KEYS")
+        "from GRAPHREC_API_KEYS",
+    )
     erasure_compact_timeout_s: float = Field(
-        20.0, gt=0, description="how long DELETE /v1/users/{id} waits for the embedded store's append-only "
-        "file to be rewritten without the erased user (the erasure itself is done before)")
+        20.0,
+        gt=0,
+        description="how long DELETE /v1/users/{id} waits for the embedded store's append-only "
+        "file to be rewritten without the erased user (the erasure itself is done before)",
+    )
     auth_failures_per_minute: float = Field(
-        10.0, gt=0, description="failed API-key attempts one client address may make per minute "
-        "(burst of the same size) before 429")
+        10.0,
+        gt=0,
+        description="failed API-key attempts one client address may make per minute "
+        "(burst of the same size) before 429",
+    )
 
-    webhook_url: str = Field("", description="where trigger webhooks are POSTed (http/https; empty: triggers "
-                             "off); see GRAPHREC_TRIGGER_RULES")
-    webhook_secret: SecretStr | None = Field(None, description="shared secret signing every webhook "
-                                             "(X-Graphrec-Signature, HMAC-SHA256); required with a webhook URL")
+    webhook_url: str = Field(
+        "",
+        description="where trigger webhooks are POSTed (http/https; empty: triggers off); see GRAPHREC_TRIGGER_RULES",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="shared secret signing every webhook "
+        "(X-Graphrec-Signature, HMAC-SHA256); required with a webhook URL",
+    )
     trigger_rules: str = Field(
         '[{"name": "purchase_intent", "feature": "purchase_intent", "above": 0.7}]',
         description="JSON list of {name, feature, above|below} on numeric profile features; a rule fires once "
-        "when a user crosses it (again only after falling back)")
-    webhook_max_attempts: int = Field(8, ge=1, le=100, description="deliveries tried before a webhook is "
-                                      "given up (kept in the outbox, marked dead)")
+        "when a user crosses it (again only after falling back)",
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, description="deliveries tried before a webhook is given up (kept in the outbox, marked dead)"
+    )
     webhook_retry_s: float = Field(1.0, gt=0, description="first retry delay; doubles per attempt")
     webhook_retry_max_s: float = Field(300.0, gt=0, description="longest retry delay")
 

@@ -38,12 +38,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m graphrec.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--interactions", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dataset", type=Path, default=None,
-                        help="import this MovieLens 100K directory instead of synthetic data")
+    parser.add_argument(
+        "--dataset", type=Path, default=None, help="import this MovieLens 100K directory instead of synthetic data"
+    )
     parser.add_argument("--epochs", type=int, default=30, help="training epochs (small: the demo is quick)")
-    parser.add_argument("--category-focus", type=float, default=0.8,
-                        help="how much each synthetic user's tastes keep to one category (0-1), so that the "
-                             "storefront's 'Recommended for you' follows the category a visitor browses")
+    parser.add_argument(
+        "--category-focus",
+        type=float,
+        default=0.8,
+        help="how much each synthetic user's tastes keep to one category (0-1), so that the "
+        "storefront's 'Recommended for you' follows the category a visitor browses",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-serve", action="store_true", help="stop after publishing the model")
@@ -56,18 +61,39 @@ def main(argv: list[str] | None = None) -> None:
         fmt, path = "events", settings.data_dir / "demo" / f"events-{args.interactions}-{args.seed}.csv"
         if not path.exists():
             # the demo plays a live service: its history ends now, so "trending" has recent events
-            report = generate(SyntheticSpec(interactions=args.interactions, seed=args.seed,
-                                            end=datetime.now(UTC), category_focus=args.category_focus), path)
-            logger.info("generated %s events (%s users x %s items) at %s", f"{report.events:,}",
-                        f"{report.users:,}", f"{report.items:,}", path)
+            report = generate(
+                SyntheticSpec(
+                    interactions=args.interactions,
+                    seed=args.seed,
+                    end=datetime.now(UTC),
+                    category_focus=args.category_focus,
+                ),
+                path,
+            )
+            logger.info(
+                "generated %s events (%s users x %s items) at %s",
+                f"{report.events:,}",
+                f"{report.users:,}",
+                f"{report.items:,}",
+                path,
+            )
     with open_store(settings) as store:
-        result = import_dataset(store, read_dataset(fmt, path), fmt=fmt, weigher=weigher_for(store, settings),
-                                batch_size=settings.batch_size)
+        result = import_dataset(
+            store,
+            read_dataset(fmt, path),
+            fmt=fmt,
+            weigher=weigher_for(store, settings),
+            batch_size=settings.batch_size,
+        )
         if result.already_imported:
             logger.info("%s was imported before: graph unchanged", path)
         else:
-            logger.info("imported %s events -> %s interactions in %.1fs", f"{result.events:,}",
-                        f"{result.interactions:,}", result.seconds)
+            logger.info(
+                "imported %s events -> %s interactions in %.1fs",
+                f"{result.events:,}",
+                f"{result.interactions:,}",
+                result.seconds,
+            )
         counts = store.counts()
         logger.info("graph at %s: %s", settings.graph_uri, asdict(counts))
         described = describe_for_storefront(store)
@@ -78,13 +104,19 @@ def main(argv: list[str] | None = None) -> None:
         calls = example_calls(store, settings, args.host, args.port, keys=keys)
     logger.info("published model %s", version)
     secret, publishable, token_secret = keys
-    print(f"\nAPI keys of this demo (kept in {settings.data_dir / 'demo' / 'keys.json'}):\n"
-          f"  secret (servers only, X-API-Key header): {secret}\n"
-          f"  publishable (web pages: events, identify, opt-out, recommendations): {publishable}\n"
-          f"  user token secret (servers only: signs the tokens that let a page name its signed-in user; "
-          f"GRAPHREC_USER_TOKEN_SECRET): {token_secret}", flush=True)
-    print(f"\nDemo storefront (a shop over this API, with the publishable key): http://{args.host}:{args.port}/demo\n"
-          f"API reference: http://{args.host}:{args.port}/docs", flush=True)
+    print(
+        f"\nAPI keys of this demo (kept in {settings.data_dir / 'demo' / 'keys.json'}):\n"
+        f"  secret (servers only, X-API-Key header): {secret}\n"
+        f"  publishable (web pages: events, identify, opt-out, recommendations): {publishable}\n"
+        f"  user token secret (servers only: signs the tokens that let a page name its signed-in user; "
+        f"GRAPHREC_USER_TOKEN_SECRET): {token_secret}",
+        flush=True,
+    )
+    print(
+        f"\nDemo storefront (a shop over this API, with the publishable key): http://{args.host}:{args.port}/demo\n"
+        f"API reference: http://{args.host}:{args.port}/docs",
+        flush=True,
+    )
     print("\nTry these once the server is up:\n" + "\n".join(calls) + "\n", flush=True)
     if not args.no_serve:
         # the served API reads its settings from the environment: the demo's keys travel there
@@ -108,8 +140,11 @@ def demo_origins(host: str, port: int) -> list[str]:
     if host in ("127.0.0.1", "localhost", "0.0.0.0", "::", "::1"):
         names += ["localhost", "127.0.0.1"]
     suffix = "" if port == 80 else f":{port}"  # a browser leaves the default port out of Origin
-    return list(dict.fromkeys(f"http://[{n}]{suffix}" if ":" in n else f"http://{n}{suffix}"
-                              for n in names if n not in ("0.0.0.0", "::")))
+    return list(
+        dict.fromkeys(
+            f"http://[{n}]{suffix}" if ":" in n else f"http://{n}{suffix}" for n in names if n not in ("0.0.0.0", "::")
+        )
+    )
 
 
 def describe_for_storefront(store: CatalogueStore, *, batch: int = 1_000) -> int:
@@ -126,10 +161,17 @@ def describe_for_storefront(store: CatalogueStore, *, batch: int = 1_000) -> int
     written, after = 0, ""
     while page := store.list_items(after=after, limit=batch):
         after = page[-1].id
-        todo = [replace(it, url=it.url or item_path(it.id), image_url=it.image_url or picture_path(it.id),
-                        price=it.price if it.price is not None else _demo_price(it.id),
-                        currency=it.currency or "EUR")
-                for it in page if it.url is None or it.image_url is None or it.price is None]
+        todo = [
+            replace(
+                it,
+                url=it.url or item_path(it.id),
+                image_url=it.image_url or picture_path(it.id),
+                price=it.price if it.price is not None else _demo_price(it.id),
+                currency=it.currency or "EUR",
+            )
+            for it in page
+            if it.url is None or it.image_url is None or it.price is None
+        ]
         written += store.replace_items(todo) if todo else 0
     return written
 
@@ -146,10 +188,21 @@ def demo_pipeline_config(epochs: int) -> object:
     from graphrec.model.config import EncoderConfig, TrainConfig
     from graphrec.model.pipeline import PipelineConfig
 
-    return PipelineConfig(name="demo", train=TrainConfig(
-        encoder=EncoderConfig(dim=32, layers=2), epochs=epochs, batch_size=16_384, lr=0.01,
-        eval_every=5, patience=2, refit=False, user_id_dropout=0.1, threads=2),
-        new_users=NewUserTuning(max_users=100))
+    return PipelineConfig(
+        name="demo",
+        train=TrainConfig(
+            encoder=EncoderConfig(dim=32, layers=2),
+            epochs=epochs,
+            batch_size=16_384,
+            lr=0.01,
+            eval_every=5,
+            patience=2,
+            refit=False,
+            user_id_dropout=0.1,
+            threads=2,
+        ),
+        new_users=NewUserTuning(max_users=100),
+    )
 
 
 def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30) -> str:
@@ -160,13 +213,23 @@ def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30
     from graphrec.model.pipeline import publish, train
 
     cfg = demo_pipeline_config(epochs)
-    out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,  # type: ignore[arg-type]
-                store=store, progress=False, new_users=NewUserBlendTuner(ServingPath.from_settings(settings)))
+    out = train(
+        cfg,
+        models_path=settings.models_path,
+        half_life_days=settings.half_life_days,  # type: ignore[arg-type]
+        store=store,
+        progress=False,
+        new_users=NewUserBlendTuner(ServingPath.from_settings(settings)),
+    )
     blend = load_blend(out)
-    logger.info("trained %s; blend %s", out.name,
-                f"alpha {blend.alpha:.2f} ({blend.metric})" if blend is not None else "not tuned: default alpha")
-    name, _, _ = publish(store, models_path=settings.models_path, version=out.name,
-                         half_life_days=settings.half_life_days)
+    logger.info(
+        "trained %s; blend %s",
+        out.name,
+        f"alpha {blend.alpha:.2f} ({blend.metric})" if blend is not None else "not tuned: default alpha",
+    )
+    name, _, _ = publish(
+        store, models_path=settings.models_path, version=out.name, half_life_days=settings.half_life_days
+    )
     return name
 
 
@@ -187,8 +250,10 @@ def demo_keys(settings: Settings) -> DemoKeys:
     path = settings.data_dir / "demo" / "keys.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     fresh: dict[str, Callable[[], str]] = {
-        "secret": lambda: secrets.token_hex(24), "publishable": lambda: "pk_" + secrets.token_hex(16),
-        "user_token_secret": lambda: secrets.token_urlsafe(32)}
+        "secret": lambda: secrets.token_hex(24),
+        "publishable": lambda: "pk_" + secrets.token_hex(16),
+        "user_token_secret": lambda: secrets.token_urlsafe(32),
+    }
     missing = {name: make() for name, make in fresh.items() if name not in stored}
     if missing:
         stored = {**stored, **missing}
@@ -196,20 +261,21 @@ def demo_keys(settings: Settings) -> DemoKeys:
         path.write_text(json.dumps(stored))
         path.chmod(0o600)
     configured = settings.user_token_secret
-    return DemoKeys(secret=next(iter(sorted(settings.api_key_set)), stored["secret"]),
-                    publishable=next(iter(sorted(settings.publishable_key_set)), stored["publishable"]),
-                    user_token_secret=configured.get_secret_value() if configured is not None
-                    else stored["user_token_secret"])
+    return DemoKeys(
+        secret=next(iter(sorted(settings.api_key_set)), stored["secret"]),
+        publishable=next(iter(sorted(settings.publishable_key_set)), stored["publishable"]),
+        user_token_secret=configured.get_secret_value() if configured is not None else stored["user_token_secret"],
+    )
 
 
-def example_calls(store: GraphStore, settings: Settings, host: str, port: int, *,
-                  keys: DemoKeys, now: int | None = None) -> list[str]:
+def example_calls(
+    store: GraphStore, settings: Settings, host: str, port: int, *, keys: DemoKeys, now: int | None = None
+) -> list[str]:
     """curl lines with a real user and item from the graph, with the demo's keys (and a user token for
     that user, minted as a site's backend would: what lets a page act for its signed-in visitor)."""
     from graphrec.user_tokens import mint_user_token
 
-    user = next((u.id for page in store.iter_users(page_size=50) for u in page
-                 if not u.id.startswith("anon:")), "u1")
+    user = next((u.id for page in store.iter_users(page_size=50) for u in page if not u.id.startswith("anon:")), "u1")
     items = store.user_interactions(user_id=user, limit=1)
     item = items[0].item_id if items else "i1"
     base = f"http://{host}:{port}/v1"
@@ -217,8 +283,13 @@ def example_calls(store: GraphStore, settings: Settings, host: str, port: int, *
     auth = f" -H 'X-API-Key: {secret}'"
     user_token = mint_user_token(token_secret, user, 3_600, now=int(time.time()) if now is None else now)
     page = f" -H 'X-API-Key: {publishable}' -H 'X-User-Token: {user_token}'"
-    event = ('{"events":[{"event_id":"demo-1","anonymous_id":"visitor-1","item_id":"' + item
-             + '","type":"view","timestamp":' + str(int(time.time() * 1000)) + "}]}")
+    event = (
+        '{"events":[{"event_id":"demo-1","anonymous_id":"visitor-1","item_id":"'
+        + item
+        + '","type":"view","timestamp":'
+        + str(int(time.time() * 1000))
+        + "}]}"
+    )
     return [
         f"curl -s{auth} '{base}/users/{user}/recommendations?k=10&explain=true'",
         f"curl -s{auth} '{base}/items/{item}/similar?k=10&explain=true'",
@@ -230,7 +301,7 @@ def example_calls(store: GraphStore, settings: Settings, host: str, port: int, *
         f"`graphrec token mint --user {user}` mints another):",
         f"curl -s{page} '{base}/users/{user}/recommendations?k=5'",
         f"curl -s -X POST{page} -H 'Content-Type: application/json' '{base}/identify' "
-        f"-d '{{\"anonymous_id\":\"visitor-1\",\"user_id\":\"{user}\"}}'",
+        f'-d \'{{"anonymous_id":"visitor-1","user_id":"{user}"}}\'',
     ]
 
 

@@ -44,8 +44,11 @@ class ExportConfig(BaseModel):
     since_ms: int | None = Field(None, description="keep edges with last_ts >= since (filtered in the store)")
     until_ms: int | None = Field(None, description="keep edges with last_ts <= until")
     categories: list[str] = Field(default_factory=list, description="keep items in any of these (empty: all)")
-    min_weight: float | None = Field(0.0, description="keep edges whose weight is > this (dislikes weigh "
-                                     "< 0 and are not positives); None keeps every edge")
+    min_weight: float | None = Field(
+        0.0,
+        description="keep edges whose weight is > this (dislikes weigh "
+        "< 0 and are not positives); None keeps every edge",
+    )
     min_user_degree: int = Field(1, ge=1)
     min_item_degree: int = Field(1, ge=1)
     k_core: bool = Field(False, description="repeat the degree filter until every node satisfies it")
@@ -53,10 +56,16 @@ class ExportConfig(BaseModel):
     sampling: Literal["random", "rwr"] = "rwr"
     restart_prob: float = Field(0.15, gt=0, lt=1)
     half_life_days: float | None = Field(None, gt=0, description="None: the settings' half-life")
-    decay: bool = Field(True, description="false: export the stored weights undecayed (to compare with a "
-                        "file data set that has no notion of recency)")
-    now_ms: int | None = Field(None, description="decay reference time (None: the newest exported edge's "
-                               "last_ts, so the data set's age does not matter)")
+    decay: bool = Field(
+        True,
+        description="false: export the stored weights undecayed (to compare with a "
+        "file data set that has no notion of recency)",
+    )
+    now_ms: int | None = Field(
+        None,
+        description="decay reference time (None: the newest exported edge's "
+        "last_ts, so the data set's age does not matter)",
+    )
     seed: int = 0
 
 
@@ -105,8 +114,13 @@ def _read_items(store: CatalogueStore, cfg: ExportConfig) -> tuple[list[str], pa
     return ids, pa.array(cats, type=pa.list_(pa.string()))
 
 
-def _degree_filter(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, cfg: ExportConfig,
-                   ) -> np.ndarray:
+def _degree_filter(
+    users: np.ndarray,
+    items: np.ndarray,
+    n_users: int,
+    n_items: int,
+    cfg: ExportConfig,
+) -> np.ndarray:
     keep = np.ones(len(users), dtype=bool)
     while True:
         du = np.bincount(users[keep], minlength=n_users)
@@ -118,8 +132,15 @@ def _degree_filter(users: np.ndarray, items: np.ndarray, n_users: int, n_items: 
 
 
 def sample_users_rwr(
-    users: np.ndarray, items: np.ndarray, n_users: int, n_items: int, *, max_users: int,
-    restart_prob: float, rng: np.random.Generator, max_steps: int = 200,
+    users: np.ndarray,
+    items: np.ndarray,
+    n_users: int,
+    n_items: int,
+    *,
+    max_users: int,
+    restart_prob: float,
+    rng: np.random.Generator,
+    max_steps: int = 200,
 ) -> np.ndarray:
     """Users most visited by random walks with restart from random seed users (a connected sample).
 
@@ -148,8 +169,9 @@ def sample_users_rwr(
     visited = np.flatnonzero(visits)
     if len(visited) < max_users:  # top up with random unvisited users
         rest = np.setdiff1d(active, visited)
-        visited = np.concatenate([visited, rng.choice(rest, size=min(len(rest), max_users - len(visited)),
-                                                      replace=False)])
+        visited = np.concatenate(
+            [visited, rng.choice(rest, size=min(len(rest), max_users - len(visited)), replace=False)]
+        )
         return np.sort(visited)
     tie = rng.random(len(visited))
     order = np.lexsort((tie, -visits[visited]))
@@ -157,7 +179,11 @@ def sample_users_rwr(
 
 
 def export_snapshot(
-    store: GraphStore, cfg: ExportConfig, *, half_life_days: float, progress: bool = True,
+    store: GraphStore,
+    cfg: ExportConfig,
+    *,
+    half_life_days: float,
+    progress: bool = True,
 ) -> Snapshot:
     """Read the graph (or the configured subgraph) from ``store`` into a ``Snapshot``."""
     started = time.perf_counter()
@@ -185,13 +211,16 @@ def export_snapshot(
     flat = np.asarray(pc.list_flatten(item_cats).to_numpy(zero_copy_only=False)).astype(str)
     cat_codes, cat_names = _encode_sorted(flat.tolist())
     store_rows = np.repeat(np.arange(len(lengths)), lengths)
-    cat_matrix = sp.csr_matrix((np.ones(len(cat_codes), np.float32), (store_rows, cat_codes)),
-                               shape=(len(lengths), len(cat_names)))
+    cat_matrix = sp.csr_matrix(
+        (np.ones(len(cat_codes), np.float32), (store_rows, cat_codes)), shape=(len(lengths), len(cat_names))
+    )
     item_cat = sp.csr_matrix((n_items, len(cat_names)), dtype=np.float32)
     has = pos_in_items >= 0
     if has.any():
-        sel = sp.csr_matrix((np.ones(int(has.sum()), np.float32), (np.flatnonzero(has), pos_in_items[has])),
-                            shape=(n_items, len(lengths)))
+        sel = sp.csr_matrix(
+            (np.ones(int(has.sum()), np.float32), (np.flatnonzero(has), pos_in_items[has])),
+            shape=(n_items, len(lengths)),
+        )
         item_cat = (sel @ cat_matrix).tocsr()
     if cfg.categories:
         wanted = np.isin(cat_names, cfg.categories)
@@ -202,8 +231,15 @@ def export_snapshot(
             candidates = np.unique(edges.users[keep])
             chosen = rng.choice(candidates, size=cfg.max_users, replace=False)
         else:
-            chosen = sample_users_rwr(edges.users[keep], edges.items[keep], n_users, n_items,
-                                      max_users=cfg.max_users, restart_prob=cfg.restart_prob, rng=rng)
+            chosen = sample_users_rwr(
+                edges.users[keep],
+                edges.items[keep],
+                n_users,
+                n_items,
+                max_users=cfg.max_users,
+                restart_prob=cfg.restart_prob,
+                rng=rng,
+            )
         keep &= np.isin(edges.users, chosen)
     sub = np.flatnonzero(keep)
     keep_deg = _degree_filter(edges.users[sub], edges.items[sub], n_users, n_items, cfg)
@@ -215,23 +251,39 @@ def export_snapshot(
     rows = np.searchsorted(used_users, edges.users[sub])
     cols = np.searchsorted(used_items, edges.items[sub])
     half_life = cfg.half_life_days or half_life_days
-    now_ms = cfg.now_ms if cfg.now_ms is not None else decay_reference(edges.last_ts[sub],
-                                                                        default=int(time.time() * 1000))
-    weights = decay_weights(edges.weights[sub], edges.last_ts[sub], now_ms=now_ms, half_life_days=half_life) \
-        if cfg.decay else edges.weights[sub].astype(np.float32)
+    now_ms = (
+        cfg.now_ms if cfg.now_ms is not None else decay_reference(edges.last_ts[sub], default=int(time.time() * 1000))
+    )
+    weights = (
+        decay_weights(edges.weights[sub], edges.last_ts[sub], now_ms=now_ms, half_life_days=half_life)
+        if cfg.decay
+        else edges.weights[sub].astype(np.float32)
+    )
     seconds = time.perf_counter() - started
     manifest = {
-        "source": "store", "created_ms": int(time.time() * 1000), "now_ms": now_ms,
-        "half_life_days": half_life, "filters": cfg.model_dump(), "pages": pages,
-        "edges_read": int(len(edges.users)), "read_seconds": round(read_seconds, 3),
+        "source": "store",
+        "created_ms": int(time.time() * 1000),
+        "now_ms": now_ms,
+        "half_life_days": half_life,
+        "filters": cfg.model_dump(),
+        "pages": pages,
+        "edges_read": int(len(edges.users)),
+        "read_seconds": round(read_seconds, 3),
         "export_seconds": round(seconds, 3),
         "edges_per_second": round(len(edges.users) / max(read_seconds, 1e-9)),
     }
     snapshot = Snapshot.from_coo(
-        user_ids=edges.user_ids[used_users], item_ids=edges.item_ids[used_items], rows=rows, cols=cols,
-        weights=weights, timestamps=edges.last_ts[sub], item_categories=item_cat[used_items],
-        category_names=cat_names, manifest=manifest,
+        user_ids=edges.user_ids[used_users],
+        item_ids=edges.item_ids[used_items],
+        rows=rows,
+        cols=cols,
+        weights=weights,
+        timestamps=edges.last_ts[sub],
+        item_categories=item_cat[used_items],
+        category_names=cat_names,
+        manifest=manifest,
     )
-    logger.info("exported %d users, %d items, %d edges in %.2fs", snapshot.n_users, snapshot.n_items,
-                snapshot.n_edges, seconds)
+    logger.info(
+        "exported %d users, %d items, %d edges in %.2fs", snapshot.n_users, snapshot.n_items, snapshot.n_edges, seconds
+    )
     return snapshot

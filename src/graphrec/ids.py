@@ -26,16 +26,34 @@ from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 MAX_ID_LENGTH = 256
-ID_RULE = ("1-256 characters, no leading or trailing whitespace, no control or invisible format characters "
-           "and no '/' (NFC-normalised)")
+ID_RULE = (
+    "1-256 characters, no leading or trailing whitespace, no control or invisible format characters "
+    "and no '/' (NFC-normalised)"
+)
 # Unicode general category Cf (format characters), as of the Unicode 14 tables of Python 3.11;
 # tests/test_ids.py checks it against ``unicodedata``. Spelled out rather than computed at import,
 # and one list for the three patterns below (Python, JSON Schema, Arrow RE2) so they stay in step.
 FORMAT_CHAR_RANGES: tuple[tuple[int, int], ...] = (
-    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F),
-    (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E),
-    (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD),
-    (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001),
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x13438),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
     (0xE0020, 0xE007F),
 )
 
@@ -99,17 +117,27 @@ def _validated(value: str) -> str:
     try:
         return normalise_id(value)
     except ValueError as exc:
-        raise PydanticCustomError("id_invalid", "id {reason} (ids: {rule})",
-                                  {"reason": str(exc), "rule": ID_RULE}) from None
+        raise PydanticCustomError(
+            "id_invalid", "id {reason} (ids: {rule})", {"reason": str(exc), "rule": ID_RULE}
+        ) from None
 
 
 _ALLOWED = f"[^{_char_class(_schema_escape)}/]"
 _EDGE = f"[^\\s{_char_class(_schema_escape)}/]"
 # The rule as a JSON Schema pattern, for the OpenAPI document (clients and API fuzzers generate ids
 # from it); the validator above is what enforces it, with a reason in every 422.
-ID_JSON_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH,
-                  "pattern": f"^{_EDGE}(?:{_ALLOWED}*{_EDGE})?$", "description": f"an id: {ID_RULE}"}
+ID_JSON_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_ID_LENGTH,
+    "pattern": f"^{_EDGE}(?:{_ALLOWED}*{_EDGE})?$",
+    "description": f"an id: {ID_RULE}",
+}
 
 # The pydantic form, for request bodies and path parameters: a 422 names the field and the reason.
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_validated),
-                       WithJsonSchema(ID_JSON_SCHEMA)]
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
+    AfterValidator(_validated),
+    WithJsonSchema(ID_JSON_SCHEMA),
+]

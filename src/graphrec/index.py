@@ -101,8 +101,8 @@ class ItemIndex:
         assign = np.empty(len(aug), dtype=np.int64)
         c_sq = (centroids**2).sum(1)
         for start in range(0, len(aug), 65_536):
-            chunk = aug[start:start + 65_536]
-            assign[start:start + 65_536] = (c_sq[None, :] - 2 * chunk @ centroids.T).argmin(1)
+            chunk = aug[start : start + 65_536]
+            assign[start : start + 65_536] = (c_sq[None, :] - 2 * chunk @ centroids.T).argmin(1)
         order = np.argsort(assign, kind="stable")
         offsets = np.zeros(nlist + 1, dtype=np.int64)
         np.cumsum(np.bincount(assign, minlength=nlist), out=offsets[1:])
@@ -131,8 +131,9 @@ class ItemIndex:
         order = np.argsort(-ps, axis=1, kind="stable")
         return np.take_along_axis(part, order, axis=1), np.take_along_axis(ps, order, axis=1)
 
-    def search(self, queries: np.ndarray, k: int, *, nprobe: int | None = None,
-               exclude: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, *, nprobe: int | None = None, exclude: list[np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(indices, scores)``, each ``(n_queries, k)``, best first; ``-1`` / ``-inf`` pad short rows.
 
         Args:
@@ -179,17 +180,27 @@ class ItemIndex:
         out.mkdir(parents=True, exist_ok=True)
         for name in ("vectors", "centroids", "list_offsets", "list_items"):
             np.save(out / f"{name}.npy", getattr(self, name), allow_pickle=False)
-        (out / "index.json").write_text(json.dumps(
-            {"metric": self.metric, "max_norm": self.max_norm, "nprobe": self.nprobe,
-             "kind": "exact" if self.exact else "ivf", "n_items": len(self.vectors),
-             "nlist": len(self.centroids)}, indent=2))
+        (out / "index.json").write_text(
+            json.dumps(
+                {
+                    "metric": self.metric,
+                    "max_norm": self.max_norm,
+                    "nprobe": self.nprobe,
+                    "kind": "exact" if self.exact else "ivf",
+                    "n_items": len(self.vectors),
+                    "nlist": len(self.centroids),
+                },
+                indent=2,
+            )
+        )
         return out
 
     @classmethod
     def load(cls, directory: str | Path) -> ItemIndex:
         src = Path(directory)
         meta = json.loads((src / "index.json").read_text())
-        arrays = {name: np.load(src / f"{name}.npy", allow_pickle=False)
-                  for name in ("vectors", "centroids", "list_offsets", "list_items")}
-        return cls(metric=meta["metric"], max_norm=float(meta["max_norm"]), nprobe=int(meta["nprobe"]),
-                   **arrays)
+        arrays = {
+            name: np.load(src / f"{name}.npy", allow_pickle=False)
+            for name in ("vectors", "centroids", "list_offsets", "list_items")
+        }
+        return cls(metric=meta["metric"], max_norm=float(meta["max_norm"]), nprobe=int(meta["nprobe"]), **arrays)

@@ -14,8 +14,18 @@ from __future__ import annotations
 from typing import Final
 
 LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
-    ("kernel", ("graphrec", "graphrec.config", "graphrec.ids", "graphrec.progress", "graphrec.event_types",
-                "graphrec.layers", "graphrec.user_tokens")),
+    (
+        "kernel",
+        (
+            "graphrec",
+            "graphrec.config",
+            "graphrec.ids",
+            "graphrec.progress",
+            "graphrec.event_types",
+            "graphrec.layers",
+            "graphrec.user_tokens",
+        ),
+    ),
     ("graph", ("graphrec.graph",)),
     ("data", ("graphrec.events", "graphrec.data", "graphrec.snapshot", "graphrec.export")),
     ("scoring", ("graphrec.scoring", "graphrec.evaluation", "graphrec.index", "graphrec.behaviour")),

@@ -55,14 +55,28 @@ class _Reporter:
 class EpochProgress(_Reporter):
     """Per-epoch progress of one training run: loss, validation metric, best epoch and ETA."""
 
-    def __init__(self, total: int, mode: Mode | bool = "auto", *, desc: str = "epochs", metric: str = "recall",
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        mode: Mode | bool = "auto",
+        *,
+        desc: str = "epochs",
+        metric: str = "recall",
+        stream: TextIO | None = None,
+    ) -> None:
         super().__init__(total, mode, desc=desc, stream=stream, leave=False)
         self.metric = metric
         self._started = time.perf_counter()
 
-    def epoch(self, epoch: int, loss: float, *, value: float | None = None, best: float | None = None,
-              best_epoch: int | None = None) -> None:
+    def epoch(
+        self,
+        epoch: int,
+        loss: float,
+        *,
+        value: float | None = None,
+        best: float | None = None,
+        best_epoch: int | None = None,
+    ) -> None:
         """After each epoch; ``value`` only on epochs that were evaluated."""
         elapsed = time.perf_counter() - self._started
         eta = elapsed / epoch * (self.total - epoch)
@@ -88,8 +102,9 @@ class EpochProgress(_Reporter):
 class StepProgress(_Reporter):
     """Progress over a list of named steps (the models of an evaluation): one line per finished step."""
 
-    def __init__(self, total: int, mode: Mode | bool = "auto", *, desc: str = "models",
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, mode: Mode | bool = "auto", *, desc: str = "models", stream: TextIO | None = None
+    ) -> None:
         super().__init__(total, mode, desc=desc, stream=stream, leave=True)
         self._done = 0
 

@@ -32,6 +32,8 @@ _ARRAYS = (
     "category_names",
 )
 MANIFEST = "manifest.json"
+
+
 @dataclass(eq=False)
 class Snapshot:
     """User-item interactions in CSR form with contiguous indices.
@@ -101,8 +103,11 @@ class Snapshot:
         key_sorted = key[order]
         uniq, start = np.unique(key_sorted, return_index=True)
         w = np.add.reduceat(np.asarray(weights, dtype=np.float64)[order], start) if len(order) else np.zeros(0)
-        ts = np.maximum.reduceat(np.asarray(timestamps, dtype=np.int64)[order], start) if len(order) else (
-            np.zeros(0, dtype=np.int64))
+        ts = (
+            np.maximum.reduceat(np.asarray(timestamps, dtype=np.int64)[order], start)
+            if len(order)
+            else (np.zeros(0, dtype=np.int64))
+        )
         r = uniq // max(n_items, 1)
         c = uniq % max(n_items, 1)
         indptr = np.zeros(n_users + 1, dtype=np.int64)
@@ -147,14 +152,18 @@ class Snapshot:
 
     def matrix(self, values: str = "weights") -> sp.csr_matrix:
         """The user x item matrix with ``weights``, ``ones`` or ``timestamps`` as values."""
-        data = {"weights": self.weights, "ones": np.ones(self.n_edges, dtype=np.float32),
-                "timestamps": self.timestamps}[values]
+        data = {
+            "weights": self.weights,
+            "ones": np.ones(self.n_edges, dtype=np.float32),
+            "timestamps": self.timestamps,
+        }[values]
         return sp.csr_matrix((data, self.indices, self.indptr), shape=(self.n_users, self.n_items))
 
     def item_category_matrix(self) -> sp.csr_matrix:
         data = np.ones(len(self.category_indices), dtype=np.float32)
-        return sp.csr_matrix((data, self.category_indices, self.category_indptr),
-                             shape=(self.n_items, self.n_categories))
+        return sp.csr_matrix(
+            (data, self.category_indices, self.category_indptr), shape=(self.n_items, self.n_categories)
+        )
 
     def subset_edges(self, mask: np.ndarray, **manifest: Any) -> Snapshot:
         """Same id maps and categories, only the edges where ``mask`` is true (splits use this)."""
@@ -164,10 +173,16 @@ class Snapshot:
         meta = {k: v for k, v in self.manifest.items() if k != "content_hash"}
         meta.update(manifest, parent_hash=self.manifest.get("content_hash"))
         return Snapshot(
-            user_ids=self.user_ids, item_ids=self.item_ids, indptr=indptr, indices=self.indices[mask],
-            weights=self.weights[mask], timestamps=self.timestamps[mask],
-            category_indptr=self.category_indptr, category_indices=self.category_indices,
-            category_names=self.category_names, manifest=meta,
+            user_ids=self.user_ids,
+            item_ids=self.item_ids,
+            indptr=indptr,
+            indices=self.indices[mask],
+            weights=self.weights[mask],
+            timestamps=self.timestamps[mask],
+            category_indptr=self.category_indptr,
+            category_indices=self.category_indices,
+            category_names=self.category_names,
+            manifest=meta,
         )
 
     def to_hetero_data(self, *, reverse: bool = True) -> HeteroData:

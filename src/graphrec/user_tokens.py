@@ -63,8 +63,10 @@ def secret_problem(secret: str) -> str | None:
     """Why ``secret`` is too weak to sign user tokens, or None: anyone who guesses it can act for
     every user, so it must be long and not a repeated pattern (``secrets.token_urlsafe(32)`` is)."""
     if len(secret) < MIN_SECRET_LENGTH:
-        return f"must be at least {MIN_SECRET_LENGTH} characters (e.g. python -c 'import secrets; " \
-               "print(secrets.token_urlsafe(32))')"
+        return (
+            f"must be at least {MIN_SECRET_LENGTH} characters (e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
     if len(set(secret)) < MIN_SECRET_DISTINCT:
         return f"must use at least {MIN_SECRET_DISTINCT} distinct characters (a random string, not a pattern)"
     return None

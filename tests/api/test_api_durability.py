@@ -25,14 +25,17 @@ BATCH = 50
 
 
 def _start_api(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    return start_api({
-        "GRAPHREC_GRAPH_URI": f"embedded:{data_dir}",
-        "GRAPHREC_FALKORDB_GRAPH": "dur",
-        "GRAPHREC_API_KEYS": KEY,
-        "GRAPHREC_RATE_LIMIT_PER_S": "100000",
-        "GRAPHREC_RATE_LIMIT_BURST": "100000",
-        "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
-    }, port)
+    return start_api(
+        {
+            "GRAPHREC_GRAPH_URI": f"embedded:{data_dir}",
+            "GRAPHREC_FALKORDB_GRAPH": "dur",
+            "GRAPHREC_API_KEYS": KEY,
+            "GRAPHREC_RATE_LIMIT_PER_S": "100000",
+            "GRAPHREC_RATE_LIMIT_BURST": "100000",
+            "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
+        },
+        port,
+    )
 
 
 def _batch(n: int) -> dict[str, object]:
@@ -94,9 +97,7 @@ def test_sigkill_during_ingest_loses_no_acknowledged_event(data_dir: Path) -> No
     try:
         store = FalkorDBStore.embedded(data_dir, graph="dur")
         try:
-            got = {
-                (u, i) for p in store.iter_interactions() for u, i in zip(p.user_ids, p.item_ids, strict=True)
-            }
+            got = {(u, i) for p in store.iter_interactions() for u, i in zip(p.user_ids, p.item_ids, strict=True)}
         finally:
             store.close()
         missing = [(f"u{n}", f"i{k}") for n in acked for k in range(BATCH) if (f"u{n}", f"i{k}") not in got]

@@ -22,8 +22,15 @@ from graphrec.graph.records import InteractionDelta
 from graphrec.recommend.paging import LeaveOut, item_digest
 from tests.api.conftest import API_KEY
 
-MUG: dict[str, Any] = {"title": "Blue mug", "categories": ["Kitchen", "Gifts"], "url": "https://shop.example/mug",
-                       "image_url": "/img/mug.png", "price": 12.5, "currency": "EUR", "available": True}
+MUG: dict[str, Any] = {
+    "title": "Blue mug",
+    "categories": ["Kitchen", "Gifts"],
+    "url": "https://shop.example/mug",
+    "image_url": "/img/mug.png",
+    "price": 12.5,
+    "currency": "EUR",
+    "available": True,
+}
 
 
 def item(item_id: str, **fields: Any) -> dict[str, Any]:
@@ -45,8 +52,17 @@ def test_upsert_then_read_back_every_field(client: TestClient) -> None:
     r = client.put("/v1/items/mug", json={"title": "Mug", "categories": ["Sale"], "price": 0})
     assert r.status_code == 200, r.text
     again = client.get("/v1/items/mug").json()
-    assert again == {"item_id": "mug", "title": "Mug", "categories": ["Sale"], "url": None, "image_url": None,
-                     "price": 0.0, "currency": None, "available": True, "provisional": False}
+    assert again == {
+        "item_id": "mug",
+        "title": "Mug",
+        "categories": ["Sale"],
+        "url": None,
+        "image_url": None,
+        "price": 0.0,
+        "currency": None,
+        "available": True,
+        "provisional": False,
+    }
     assert client.get("/v1/categories").json() == {"data": [{"name": "Sale", "items": 1}], "count": 1}
 
 
@@ -69,26 +85,33 @@ def test_a_batch_is_upserted_whole(client: TestClient, api_store: GraphStore) ->
     assert r.status_code == 200 and r.json() == {"upserted": 2}, r.text
     assert [i.id for i in api_store.list_items()] == ["a", "b"]
     assert client.get("/v1/categories").json()["data"] == [
-        {"name": "Gifts", "items": 1}, {"name": "Kitchen", "items": 1}, {"name": "X", "items": 1}]
+        {"name": "Gifts", "items": 1},
+        {"name": "Kitchen", "items": 1},
+        {"name": "X", "items": 1},
+    ]
 
 
-@pytest.mark.parametrize(("bad", "field"), [
-    ({"price": -1}, "price"),
-    ({"price": "NaN"}, "price"),
-    ({"currency": "eur"}, "currency"),
-    ({"url": "javascript:alert(1)"}, "url"),
-    ({"image_url": "//evil.example/x.png"}, "image_url"),
-    ({"url": "/a b"}, "url"),
-    ({"url": "https://x.example/" + "a" * 2048}, "url"),
-    ({"title": "t" * 513}, "title"),
-    ({"title": "a\x00b"}, "title"),
-    ({"categories": ["ok", " padded"]}, "categories[1]"),
-    ({"categories": [""]}, "categories[0]"),
-    ({"categories": [f"c{k}" for k in range(33)]}, "categories"),
-    ({"colour": "blue"}, "colour"),
-])
-def test_a_bad_field_is_refused_by_name_and_nothing_is_written(client: TestClient, api_store: GraphStore,
-                                                                bad: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"price": -1}, "price"),
+        ({"price": "NaN"}, "price"),
+        ({"currency": "eur"}, "currency"),
+        ({"url": "javascript:alert(1)"}, "url"),
+        ({"image_url": "//evil.example/x.png"}, "image_url"),
+        ({"url": "/a b"}, "url"),
+        ({"url": "https://x.example/" + "a" * 2048}, "url"),
+        ({"title": "t" * 513}, "title"),
+        ({"title": "a\x00b"}, "title"),
+        ({"categories": ["ok", " padded"]}, "categories[1]"),
+        ({"categories": [""]}, "categories[0]"),
+        ({"categories": [f"c{k}" for k in range(33)]}, "categories"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_a_bad_field_is_refused_by_name_and_nothing_is_written(
+    client: TestClient, api_store: GraphStore, bad: dict[str, Any], field: str
+) -> None:
     r = client.put("/v1/items/mug", json={**MUG, **bad})
     assert errors(r)[0][1] == field, r.text
     batch = client.put("/v1/items", json={"items": [item("ok", title="fine"), item("mug", **{**MUG, **bad})]})
@@ -121,8 +144,10 @@ def _all_pages(client: TestClient, path: str, **params: Any) -> Iterator[dict[st
 
 
 def test_the_listing_pages_by_id_without_repeats_and_ends_with_a_null_cursor(client: TestClient) -> None:
-    client.put("/v1/items", json={"items": [item(f"i{k:02d}", categories=["Even" if k % 2 == 0 else "Odd"])
-                                            for k in range(25)]})
+    client.put(
+        "/v1/items",
+        json={"items": [item(f"i{k:02d}", categories=["Even" if k % 2 == 0 else "Odd"]) for k in range(25)]},
+    )
     pages = list(_all_pages(client, "/v1/items", limit=10))
     assert [p["count"] for p in pages] == [10, 10, 5]
     ids = [d["item_id"] for p in pages for d in p["data"]]
@@ -171,21 +196,43 @@ def test_a_body_that_is_not_json_is_refused(client: TestClient, api_store: Graph
 
 # -- the four recommendation lists: exclude=, cursor pages, catalogue fields ------------------------
 
-LISTS = ("/v1/users/u0/recommendations", "/v1/anonymous/a0/recommendations", "/v1/items/i00/similar",
-         "/v1/items/popular")
+LISTS = (
+    "/v1/users/u0/recommendations",
+    "/v1/anonymous/a0/recommendations",
+    "/v1/items/i00/similar",
+    "/v1/items/popular",
+)
 
 
 @pytest.fixture
 def shop(client: TestClient, services: Services) -> TestClient:
     """30 described items, users whose tastes overlap (so every list is long), indexes built."""
-    client.put("/v1/items", json={"items": [
-        item(f"i{k:02d}", title=f"Item {k}", categories=["A" if k % 2 else "B"], url=f"/p/{k}",
-             image_url=f"https://cdn.example/{k}.png", price=k + 0.5, currency="EUR") for k in range(30)]})
+    client.put(
+        "/v1/items",
+        json={
+            "items": [
+                item(
+                    f"i{k:02d}",
+                    title=f"Item {k}",
+                    categories=["A" if k % 2 else "B"],
+                    url=f"/p/{k}",
+                    image_url=f"https://cdn.example/{k}.png",
+                    price=k + 0.5,
+                    currency="EUR",
+                )
+                for k in range(30)
+            ]
+        },
+    )
     now = int(time.time() * 1000)
     actors = [f"u{u}" for u in range(12)] + ["anon:a0"]
-    services.store.upsert_interactions([
-        InteractionDelta(actor, f"i{(3 * u + j) % 30:02d}", 1.0 + (u + j) % 4, 1, now - 1000 * j, now - 1000 * j)
-        for u, actor in enumerate(actors) for j in range(8)])
+    services.store.upsert_interactions(
+        [
+            InteractionDelta(actor, f"i{(3 * u + j) % 30:02d}", 1.0 + (u + j) % 4, 1, now - 1000 * j, now - 1000 * j)
+            for u, actor in enumerate(actors)
+            for j in range(8)
+        ]
+    )
     services.catalog.refresh(services.store)
     services.cograph.refresh(services.store)
     return client
@@ -228,7 +275,8 @@ def test_excluded_items_never_come_and_pages_still_fill(shop: TestClient, path: 
 def test_bad_exclude_and_bad_cursors_name_their_field(shop: TestClient, path: str) -> None:
     r = shop.get(path, params={"exclude": "i01,bad/id"})
     assert r.status_code == 422 and r.json()["detail"] == [
-        {"index": 1, "field": "exclude", "reason": "'bad/id' is not an item id: must not contain '/'"}]
+        {"index": 1, "field": "exclude", "reason": "'bad/id' is not an item id: must not contain '/'"}
+    ]
     many = ",".join(f"x{k}" for k in range(501))
     assert errors(shop.get(path, params={"exclude": many})) == [(None, "exclude")]
     assert shop.get(path, params={"exclude": ",".join(f"x{k}" for k in range(500))}).status_code == 200
@@ -238,10 +286,12 @@ def test_bad_exclude_and_bad_cursors_name_their_field(shop: TestClient, path: st
     for bad in (f"{flipped}.{mac}", "x.y", cursor[:-3]):
         assert errors(shop.get(path, params={"cursor": bad})) == [(None, "cursor")], bad
     # a cursor of another list: another subject or another filter
-    other = {"/v1/users/u0/recommendations": ("/v1/users/u1/recommendations", {}),
-             "/v1/anonymous/a0/recommendations": ("/v1/anonymous/a0/recommendations", {"exclude_seen": "false"}),
-             "/v1/items/i00/similar": ("/v1/items/i01/similar", {}),
-             "/v1/items/popular": ("/v1/items/popular", {"category": "A"})}[path]
+    other = {
+        "/v1/users/u0/recommendations": ("/v1/users/u1/recommendations", {}),
+        "/v1/anonymous/a0/recommendations": ("/v1/anonymous/a0/recommendations", {"exclude_seen": "false"}),
+        "/v1/items/i00/similar": ("/v1/items/i01/similar", {}),
+        "/v1/items/popular": ("/v1/items/popular", {"category": "A"}),
+    }[path]
     wrong = shop.get(other[0], params={**other[1], "cursor": cursor})
     assert errors(wrong) == [(None, "cursor")] and "another list" in wrong.json()["detail"][0]["reason"]
     assert shop.get(path, params={"cursor": cursor, "k": 7, "explain": "true"}).status_code == 200  # k may change
@@ -256,7 +306,8 @@ def test_a_cursor_of_another_model_version_is_a_409(shop: TestClient, path: str)
     older = seal({**payload, "model": "v-previous"}, key=settings.cursor_key)  # made while v-previous was served
     r = shop.get(path, params={"k": 3, "cursor": older})
     assert r.status_code == 409 and r.json()["detail"] == [
-        {"index": None, "field": "cursor", "reason": "ranking changed; start again"}]
+        {"index": None, "field": "cursor", "reason": "ranking changed; start again"}
+    ]
 
 
 def test_popular_pages_have_no_model_version_to_change(shop: TestClient) -> None:
@@ -279,7 +330,13 @@ def test_listed_items_carry_the_catalogue_fields(shop: TestClient, path: str) ->
     for d in data:
         k = int(d["item_id"][1:])
         assert (d["title"], d["categories"], d["url"], d["image_url"], d["price"], d["currency"]) == (
-            f"Item {k}", ["A" if k % 2 else "B"], f"/p/{k}", f"https://cdn.example/{k}.png", k + 0.5, "EUR"), d
+            f"Item {k}",
+            ["A" if k % 2 else "B"],
+            f"/p/{k}",
+            f"https://cdn.example/{k}.png",
+            k + 0.5,
+            "EUR",
+        ), d
     first = data[0]["item_id"]
     shop.put(f"/v1/items/{first}", json={"title": "Renamed", "categories": ["C"]})  # seen at the next request
     again = next(d for d in shop.get(path, params={"k": 3}).json()["data"] if d["item_id"] == first)
@@ -288,10 +345,12 @@ def test_listed_items_carry_the_catalogue_fields(shop: TestClient, path: str) ->
 
 # -- events naming items the catalogue does not know: GRAPHREC_UNKNOWN_ITEMS -------------------------
 
+
 @pytest.fixture(params=["accept", "flag", "reject"])
 def mode_client(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings.model_copy(update={"unknown_items": request.param})),
-                    headers={"X-API-Key": API_KEY}) as c:
+    with TestClient(
+        create_app(settings.model_copy(update={"unknown_items": request.param})), headers={"X-API-Key": API_KEY}
+    ) as c:
         services_of(c.app).store.clear()
         c.put("/v1/items/known", json={"title": "Known"})
         yield c
@@ -300,10 +359,12 @@ def mode_client(request: pytest.FixtureRequest, settings: Settings) -> Iterator[
 def test_unknown_items_are_accepted_flagged_or_refused_by_the_setting(mode_client: TestClient) -> None:
     services = services_of(mode_client.app)
     mode, store = services.settings.unknown_items, services.store
-    batch = [event("e1", user_id="u1", item_id="known", type="view"),
-             event("e2", user_id="u1", item_id="new-1", type="click"),
-             event("e3", anonymous_id="a1", item_id="new-2", type="view"),
-             event("e4", user_id="u2", item_id="new-1", type="view")]
+    batch = [
+        event("e1", user_id="u1", item_id="known", type="view"),
+        event("e2", user_id="u1", item_id="new-1", type="click"),
+        event("e3", anonymous_id="a1", item_id="new-2", type="view"),
+        event("e4", user_id="u2", item_id="new-1", type="view"),
+    ]
     r = mode_client.post("/v1/events", json={"events": batch})
     if mode == "reject":
         assert r.status_code == 422, r.text
@@ -317,8 +378,7 @@ def test_unknown_items_are_accepted_flagged_or_refused_by_the_setting(mode_clien
     assert r.status_code == 202, r.text
     assert r.json()["applied"] == 4
     assert r.json()["unknown_items"] == (["new-1", "new-2"] if mode == "flag" else [])
-    assert [(i.id, i.provisional) for i in store.list_items()] == [
-        ("known", False), ("new-1", True), ("new-2", True)]
+    assert [(i.id, i.provisional) for i in store.list_items()] == [("known", False), ("new-1", True), ("new-2", True)]
     # still unknown to the catalogue while provisional; known once described
     again = mode_client.post("/v1/events", json={"events": [event("e5", user_id="u1", item_id="new-2", type="view")]})
     assert again.json()["unknown_items"] == (["new-2"] if mode == "flag" else [])
@@ -329,8 +389,14 @@ def test_unknown_items_are_accepted_flagged_or_refused_by_the_setting(mode_clien
 
 def test_a_cursor_at_the_list_depth_still_fits_its_parameter(settings: Settings) -> None:
     served = [f"item-{k}" for k in range(api.pages.MAX_DEPTH - 2)]
-    page = api.pages.ListPage("0123456789abcdef", 1, LeaveOut(shown=frozenset(item_digest(i) for i in served)),
-                              served=len(served), model_version="v" * 64, continued=True)
+    page = api.pages.ListPage(
+        "0123456789abcdef",
+        1,
+        LeaveOut(shown=frozenset(item_digest(i) for i in served)),
+        served=len(served),
+        model_version="v" * 64,
+        continued=True,
+    )
     cursor = api.pages.close_page(settings, page, item_ids=["last"], model_version="v" * 64)
     assert cursor is not None and len(cursor) <= api.pages.MAX_CURSOR_LENGTH
     assert re.fullmatch(api.pages.CURSOR_PATTERN, cursor)

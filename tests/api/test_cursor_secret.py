@@ -49,9 +49,18 @@ def test_a_rotated_cursor_secret_is_honoured_while_named_previous(settings: Sett
     rotating = settings.model_copy(update={"cursor_secret": new, "cursor_secret_previous": old})
     assert _second_page(rotating, cursor)[0] == 200
     status, body = _second_page(settings.model_copy(update={"cursor_secret": new}), cursor)
-    assert (status, body) == (422, {"detail": [{
-        "index": None, "field": "cursor",
-        "reason": "the cursor was altered or was not issued by this API (use next_cursor as it came)"}]})
+    assert (status, body) == (
+        422,
+        {
+            "detail": [
+                {
+                    "index": None,
+                    "field": "cursor",
+                    "reason": "the cursor was altered or was not issued by this API (use next_cursor as it came)",
+                }
+            ]
+        },
+    )
 
 
 def test_workers_starting_together_share_one_generated_secret(tmp_path: Path) -> None:

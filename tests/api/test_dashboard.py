@@ -11,8 +11,15 @@ from factories import event
 
 def test_dashboard_data_counts_what_happened(client: TestClient) -> None:
     now = int(time.time() * 1000)
-    sent = client.post("/v1/events", json={"events": [
-        event(f"d{k}", user_id=f"u{k % 3}", item_id=f"i{k % 5}", type="view", ts=now - 1_000 * k) for k in range(12)]})
+    sent = client.post(
+        "/v1/events",
+        json={
+            "events": [
+                event(f"d{k}", user_id=f"u{k % 3}", item_id=f"i{k % 5}", type="view", ts=now - 1_000 * k)
+                for k in range(12)
+            ]
+        },
+    )
     assert sent.status_code == 202
     data = client.get("/v1/dashboard").json()
     assert data["ingest"]["total"] == 12

@@ -36,15 +36,18 @@ def test_docs_load_only_files_the_app_serves(client: TestClient) -> None:
     page = client.get("/docs")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     urls = references(page.text)
-    assert sorted(urls) == ["/static/swagger/favicon-32x32.png", "/static/swagger/swagger-ui-bundle.js",
-                            "/static/swagger/swagger-ui.css"]
+    assert sorted(urls) == [
+        "/static/swagger/favicon-32x32.png",
+        "/static/swagger/swagger-ui-bundle.js",
+        "/static/swagger/swagger-ui.css",
+    ]
     assert not re.search(r"https?://|//cdn|jsdelivr|unpkg", page.text), "the page names another host"
     assert '"validatorUrl": null' in page.text  # the validator badge would ask validator.swagger.io
     types = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
     for url in urls:
         asset = client.get(url)
         assert asset.status_code == 200, url
-        assert types[url[url.rindex("."):]] in asset.headers["content-type"], url
+        assert types[url[url.rindex(".") :]] in asset.headers["content-type"], url
         assert asset.content == (STATIC_DIR / url.removeprefix("/static/")).read_bytes()
     assert client.get("/openapi.json").status_code == 200
     redirect = client.get("/docs/oauth2-redirect")

@@ -44,11 +44,19 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(data_dir: Path, starts_processes: None) -> Iterator[TestClient]:
     settings = Settings(
-        data_dir=data_dir, graph_uri=f"embedded:{data_dir / 'store'}", event_log=data_dir / "events.sqlite",
-        api_keys=KEY, rate_limit_per_s=1_000, rate_limit_burst=1_000, history_timeout_s=10.0,
-        webhook_url="http://127.0.0.1:9/hook", webhook_secret=SecretStr("s" * 32), webhook_retry_s=60.0,
+        data_dir=data_dir,
+        graph_uri=f"embedded:{data_dir / 'store'}",
+        event_log=data_dir / "events.sqlite",
+        api_keys=KEY,
+        rate_limit_per_s=1_000,
+        rate_limit_burst=1_000,
+        history_timeout_s=10.0,
+        webhook_url="http://127.0.0.1:9/hook",
+        webhook_secret=SecretStr("s" * 32),
+        webhook_retry_s=60.0,
         trigger_rules='[{"name": "active", "feature": "events", "above": 0}]',
-        erasure_secret=SecretStr("erasure-secret-for-tests"))
+        erasure_secret=SecretStr("erasure-secret-for-tests"),
+    )
     with TestClient(create_app(settings), headers={"X-API-Key": KEY}) as c:
         yield c
 
@@ -67,8 +75,10 @@ def history_everywhere(client: TestClient) -> Services:
     services = services_of(client.app)
     visitor = [ev(f"ev{k}", f"i{k}", anonymous_id=VISITOR) for k in range(3)]
     assert client.post("/v1/events", json={"events": visitor}).status_code == 202
-    wait_until(lambda: bool(rows(services, "SELECT 1 FROM webhook_outbox WHERE payload LIKE ?", f"%anon:{VISITOR}%")),
-               what="the visitor's trigger to fire")
+    wait_until(
+        lambda: bool(rows(services, "SELECT 1 FROM webhook_outbox WHERE payload LIKE ?", f"%anon:{VISITOR}%")),
+        what="the visitor's trigger to fire",
+    )
     merged = client.post(f"/v1/users/{USER}/merge", json={"anonymous_ids": [VISITOR]})
     assert merged.status_code == 200 and merged.json()["merged"] == [VISITOR]
     own = [ev(f"eu{k}", f"i{k + 2}", user_id=USER) for k in range(3)]
@@ -77,13 +87,24 @@ def history_everywhere(client: TestClient) -> Services:
     again = client.post("/v1/events", json={"events": visitor})
     assert again.status_code == 202 and again.json()["duplicates"] == 3
     # the merge moved the visitor's trigger state to the user; the re-logged rows give the visitor one again
-    wait_until(lambda: rows(services, "SELECT count(*) FROM trigger_state WHERE actor IN (?, ?)", USER,
-                            f"anon:{VISITOR}") == [(2,)], what="trigger states for both ids")
+    wait_until(
+        lambda: (
+            rows(services, "SELECT count(*) FROM trigger_state WHERE actor IN (?, ?)", USER, f"anon:{VISITOR}")
+            == [(2,)]
+        ),
+        what="trigger states for both ids",
+    )
     services.catalog.refresh(services.store)  # trending now knows the items (the refresher runs every minute)
     recs = client.get(f"/v1/users/{USER}/recommendations", params={"exclude_seen": "false"})
     assert recs.status_code == 200
-    shown = client.post("/v1/impressions", json={"recommendation_id": recs.json()["recommendation_id"],
-                                                 "user_id": USER, "item_ids": [recs.json()["data"][0]["item_id"]]})
+    shown = client.post(
+        "/v1/impressions",
+        json={
+            "recommendation_id": recs.json()["recommendation_id"],
+            "user_id": USER,
+            "item_ids": [recs.json()["data"][0]["item_id"]],
+        },
+    )
     assert shown.status_code in (200, 202), shown.text
     assert rows(services, "SELECT count(*) FROM served WHERE actor = ?", USER) == [(1,)]
     assert rows(services, "SELECT count(*) FROM events WHERE actor = ?", f"anon:{VISITOR}") == [(3,)]
@@ -93,12 +114,19 @@ def history_everywhere(client: TestClient) -> Services:
 def publish_a_model(services: Services, models: Path) -> ModelArtifact:
     """A small published version that knows the user (others' edges make the graph trainable)."""
     rng = np.random.default_rng(0)
-    services.store.upsert_interactions([
-        delta(f"u{u}", f"i{(u % 3) * 3 + j}", float(rng.uniform(0.5, 2)), ts=NOW - 86_400_000 - j * 3_600_000)
-        for u in range(24) for j in rng.choice(3, size=2, replace=False)])
-    cfg = PipelineConfig(export=ExportConfig(now_ms=NOW),
-                         train=TrainConfig(encoder=EncoderConfig(dim=8, layers=2), epochs=4, batch_size=32,
-                                           eval_every=2, validation_fraction=0.2))
+    services.store.upsert_interactions(
+        [
+            delta(f"u{u}", f"i{(u % 3) * 3 + j}", float(rng.uniform(0.5, 2)), ts=NOW - 86_400_000 - j * 3_600_000)
+            for u in range(24)
+            for j in rng.choice(3, size=2, replace=False)
+        ]
+    )
+    cfg = PipelineConfig(
+        export=ExportConfig(now_ms=NOW),
+        train=TrainConfig(
+            encoder=EncoderConfig(dim=8, layers=2), epochs=4, batch_size=32, eval_every=2, validation_fraction=0.2
+        ),
+    )
     out = train(cfg, models_path=models, half_life_days=30.0, store=services.store, version="v1", progress=False)
     publish(services.store, models_path=models, version="v1", half_life_days=30.0)
     assert services.models.check()
@@ -159,8 +187,7 @@ def test_merged_visitors_rows_go_with_the_user_everywhere(client: TestClient) ->
     assert rows(services, "SELECT count(*) FROM merged_actors") == [(0,)]
     assert not services.store.user_exists(user_id=f"anon:{VISITOR}")
     # the visitor's batch retried once more: a no-op for the visitor id too (nothing logged, so no trigger)
-    again = client.post("/v1/events", json={"events": [ev(f"ev{k}", f"i{k}", anonymous_id=VISITOR)
-                                                       for k in range(3)]})
+    again = client.post("/v1/events", json={"events": [ev(f"ev{k}", f"i{k}", anonymous_id=VISITOR) for k in range(3)]})
     assert again.status_code == 202 and again.json()["duplicates"] == 3
     assert rows(services, "SELECT count(*) FROM events WHERE actor = ?", f"anon:{VISITOR}") == [(0,)]
     assert not services.store.user_exists(user_id=f"anon:{VISITOR}")
@@ -183,8 +210,9 @@ def files_naming(root: Path, wanted: dict[str, list[bytes]]) -> list[str]:
             with zipfile.ZipFile(path) as z:
                 blobs += [(f"!{n}", z.read(n)) for n in z.namelist()]
         for where, blob in blobs:
-            found += [f"{path.relative_to(root)}{where}: {i}" for i, forms in wanted.items()
-                      if any(f in blob for f in forms)]
+            found += [
+                f"{path.relative_to(root)}{where}: {i}" for i, forms in wanted.items() if any(f in blob for f in forms)
+            ]
     return found
 
 

@@ -33,16 +33,10 @@ def post(client: TestClient, events: list[dict[str, Any]], **kw: Any) -> Any:
 
 
 def edges(store: GraphStore) -> dict[tuple[str, str], tuple[float, int]]:
-    return {
-        (e.user_id, e.item_id): (e.weight, e.count)
-        for page in store.iter_interaction_aggregates()
-        for e in page
-    }
+    return {(e.user_id, e.item_id): (e.weight, e.count) for page in store.iter_interaction_aggregates() for e in page}
 
 
-def test_accepts_a_batch_and_replay_is_reported_as_duplicates(
-    client: TestClient, api_store: GraphStore
-) -> None:
+def test_accepts_a_batch_and_replay_is_reported_as_duplicates(client: TestClient, api_store: GraphStore) -> None:
     batch = [
         ev(0),
         ev(1, type="purchase"),
@@ -76,10 +70,7 @@ def test_accepts_a_batch_and_replay_is_reported_as_duplicates(
 def test_acknowledged_event_is_visible_at_once(
     client: TestClient, api_store: GraphStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert (
-        post(client, [ev(0, user_id="other", item_id="a"), ev(1, user_id="other", item_id="b")]).status_code
-        == 202
-    )
+    assert post(client, [ev(0, user_id="other", item_id="a"), ev(1, user_id="other", item_id="b")]).status_code == 202
     order: list[str] = []
     write = api_store.upsert_interactions_once
 
@@ -94,9 +85,7 @@ def test_acknowledged_event_is_visible_at_once(
     assert order == ["written", "acknowledged"]  # the 202 comes after the store write, never before it
     # ...so the very next reads, with no wait or retry, see the event (no cache or queue in between)
     r = client.get("/v1/users/me/interactions")
-    got = api_store.co_interaction_candidates_for_user(
-        user_id="me", now_ms=int(time.time() * 1000), half_life_days=30
-    )
+    got = api_store.co_interaction_candidates_for_user(user_id="me", now_ms=int(time.time() * 1000), half_life_days=30)
     assert r.status_code == 200 and [d["item_id"] for d in r.json()["data"]] == ["a"]
     assert r.json()["data"][0]["weight"] == pytest.approx(2.0)
     assert [c.item_id for c in got] == ["b"]
@@ -266,10 +255,14 @@ def test_an_event_id_reused_with_other_content_is_a_409_naming_its_index(
     # in one batch: e0 again for another item
     r = post(client, [ev(0), ev(1), ev(0, item_id="other")])
     assert r.status_code == 409
-    assert r.json()["detail"] == [{
-        "index": 2, "field": "event_id",
-        "reason": "event_id 'e0' is also event 0 of this batch, with different content; a retry must "
-                  "resend the same event, a new event needs a new event_id"}]
+    assert r.json()["detail"] == [
+        {
+            "index": 2,
+            "field": "event_id",
+            "reason": "event_id 'e0' is also event 0 of this batch, with different content; a retry must "
+            "resend the same event, a new event needs a new event_id",
+        }
+    ]
     assert api_store.counts().interactions == 0
     # across batches: the identical retry is a duplicate, other content under e1 is refused whole
     assert post(client, [ev(0), ev(1)]).json()["applied"] == 2
@@ -278,10 +271,14 @@ def test_an_event_id_reused_with_other_content_is_a_409_naming_its_index(
     assert (r.status_code, r.json()["duplicates"]) == (202, 2)
     r = post(client, [ev(5), ev(1, type="purchase")])
     assert r.status_code == 409
-    assert r.json()["detail"] == [{
-        "index": 1, "field": "event_id",
-        "reason": "event_id 'e1' was already recorded for this actor with different content; a retry must "
-                  "resend the same event, a new event needs a new event_id"}]
+    assert r.json()["detail"] == [
+        {
+            "index": 1,
+            "field": "event_id",
+            "reason": "event_id 'e1' was already recorded for this actor with different content; a retry must "
+            "resend the same event, a new event needs a new event_id",
+        }
+    ]
     assert edges(api_store) == before
     assert post(client, [ev(5)]).json()["applied"] == 1  # e5 was not recorded by the refused batch
 

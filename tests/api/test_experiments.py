@@ -42,17 +42,23 @@ def shop(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
         services = services_of(c.app)
         store = services.store
         store.clear()
-        store.upsert_items([ItemRecord(f"i{j}", title=f"Item {j}", categories=(_category(f"i{j}"),))
-                            for j in range(60)])
+        store.upsert_items(
+            [ItemRecord(f"i{j}", title=f"Item {j}", categories=(_category(f"i{j}"),)) for j in range(60)]
+        )
         rng = random.Random(7)
         deltas = []
         for u in range(USERS):
             favourite = u % len(CATEGORIES)
             mine = [j for j in range(60) if j % len(CATEGORIES) == favourite]
-            deltas += [InteractionDelta(f"u{u}", f"i{j}", 3.0, 1, NOW - 3_600_000, NOW - 3_600_000)
-                       for j in rng.sample(mine, 6)]
-        deltas += [InteractionDelta(f"bg{b}", f"i{j}", 8.0, 1, NOW - 60_000, NOW - 60_000)
-                   for b in range(40) for j in (0, 1, 2, 3, 5, 6, 7)]  # blockbusters across categories
+            deltas += [
+                InteractionDelta(f"u{u}", f"i{j}", 3.0, 1, NOW - 3_600_000, NOW - 3_600_000)
+                for j in rng.sample(mine, 6)
+            ]
+        deltas += [
+            InteractionDelta(f"bg{b}", f"i{j}", 8.0, 1, NOW - 60_000, NOW - 60_000)
+            for b in range(40)
+            for j in (0, 1, 2, 3, 5, 6, 7)
+        ]  # blockbusters across categories
         store.upsert_interactions(deltas)
         services.catalog.refresh(store)
         services.cograph.refresh(store)
@@ -80,16 +86,25 @@ def test_the_worse_arm_loses_significantly_after_simulated_visits(shop: TestClie
             assert body["experiment"] == "ab-1" and body["arm"] == experiment.arm_of(user).name
             arms_seen.setdefault(user, set()).add(body["arm"])
             shown = [d["item_id"] for d in body["data"]]
-            r = shop.post("/v1/impressions", json={"recommendation_id": body["recommendation_id"], "user_id": user,
-                                                   "item_ids": shown})
+            r = shop.post(
+                "/v1/impressions",
+                json={"recommendation_id": body["recommendation_id"], "user_id": user, "item_ids": shown},
+            )
             assert r.status_code == 202 and r.json()["recorded"] == len(shown)
             favourite = CATEGORIES[u % len(CATEGORIES)]
             events = []
             for item in shown:  # the known taste: clicks on the favourite category, rarely anything else
                 if rng.random() < (0.35 if _category(item) == favourite else 0.03):
-                    events.append({"event_id": f"c-{visit}-{u}-{item}", "user_id": user, "item_id": item,
-                                   "type": "click", "timestamp": int(time.time() * 1000) - 500,
-                                   "context": {"recommendation_id": body["recommendation_id"]}})
+                    events.append(
+                        {
+                            "event_id": f"c-{visit}-{u}-{item}",
+                            "user_id": user,
+                            "item_id": item,
+                            "type": "click",
+                            "timestamp": int(time.time() * 1000) - 500,
+                            "context": {"recommendation_id": body["recommendation_id"]},
+                        }
+                    )
             if events:
                 assert shop.post("/v1/events", json={"events": events}).status_code == 202
     assert all(len(arms) == 1 for arms in arms_seen.values())  # stable assignment across visits
@@ -115,14 +130,31 @@ def test_impressions_are_checked_and_unlabelled_clicks_are_attributed_within_the
     assert stranger.status_code == 422 and "recommendation_id" in stranger.text
     wrong = shop.post("/v1/impressions", json={"recommendation_id": rec, "user_id": "u1", "item_ids": ["i999"]})
     assert wrong.status_code == 422 and "i999" in wrong.text
-    both = shop.post("/v1/impressions", json={"recommendation_id": rec, "user_id": "u1", "anonymous_id": "a",
-                                              "item_ids": shown})
+    both = shop.post(
+        "/v1/impressions", json={"recommendation_id": rec, "user_id": "u1", "anonymous_id": "a", "item_ids": shown}
+    )
     assert both.status_code == 422
-    assert shop.post("/v1/impressions", json={"recommendation_id": rec, "user_id": "u1",
-                                              "item_ids": shown[:2]}).status_code == 202
+    assert (
+        shop.post(
+            "/v1/impressions", json={"recommendation_id": rec, "user_id": "u1", "item_ids": shown[:2]}
+        ).status_code
+        == 202
+    )
     # a purchase with no recommendation id: attributed to the list that showed the item
-    sent = shop.post("/v1/events", json={"events": [{"event_id": "buy-1", "user_id": "u1", "item_id": shown[0],
-                                                      "type": "purchase", "timestamp": int(time.time() * 1000)}]})
+    sent = shop.post(
+        "/v1/events",
+        json={
+            "events": [
+                {
+                    "event_id": "buy-1",
+                    "user_id": "u1",
+                    "item_id": shown[0],
+                    "type": "purchase",
+                    "timestamp": int(time.time() * 1000),
+                }
+            ]
+        },
+    )
     assert sent.status_code == 202
     rows = shop.get("/v1/feedback").json()["data"]
     assert sum(r["purchases"] for r in rows) == 1 and sum(r["impressions"] for r in rows) == 2
@@ -141,8 +173,9 @@ def test_statistics_and_the_stable_split() -> None:
         Experiment(id="e", control=Arm(name="a"), treatment=Arm(name="a"), share=0.5, started_ms=0)
 
 
-def test_experiment_commands_record_the_split_in_the_store(settings: Settings, monkeypatch: pytest.MonkeyPatch,
-                                                          shop: TestClient) -> None:
+def test_experiment_commands_record_the_split_in_the_store(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, shop: TestClient
+) -> None:
     monkeypatch.setenv("GRAPHREC_GRAPH_URI", settings.graph_uri)
     monkeypatch.setenv("GRAPHREC_FALKORDB_GRAPH", settings.falkordb_graph)
     runner = CliRunner()

@@ -39,13 +39,24 @@ READERS = 4
 def api(tmp_path: Path, starts_processes: None) -> Iterator[tuple[str, Path]]:
     store_dir = tmp_path / "store"
     port = free_port()
-    proc = start_api({"GRAPHREC_GRAPH_URI": f"embedded:{store_dir}", "GRAPHREC_FALKORDB_GRAPH": "hung",
-                      "GRAPHREC_DATA_DIR": str(tmp_path), "GRAPHREC_API_KEYS": KEY,
-                      "GRAPHREC_REQUEST_DEADLINE_S": str(DEADLINE_S), "GRAPHREC_STORE_CHECK_S": "0.5",
-                      "GRAPHREC_HISTORY_TIMEOUT_S": "0.3", "GRAPHREC_POPULAR_TTL_S": "0.5",
-                      "GRAPHREC_MODEL_POLL_S": "0.5",
-                      "GRAPHREC_RATE_LIMIT_PER_S": "100000", "GRAPHREC_RATE_LIMIT_BURST": "100000",
-                      "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000"}, port, log=tmp_path / "api.log")
+    proc = start_api(
+        {
+            "GRAPHREC_GRAPH_URI": f"embedded:{store_dir}",
+            "GRAPHREC_FALKORDB_GRAPH": "hung",
+            "GRAPHREC_DATA_DIR": str(tmp_path),
+            "GRAPHREC_API_KEYS": KEY,
+            "GRAPHREC_REQUEST_DEADLINE_S": str(DEADLINE_S),
+            "GRAPHREC_STORE_CHECK_S": "0.5",
+            "GRAPHREC_HISTORY_TIMEOUT_S": "0.3",
+            "GRAPHREC_POPULAR_TTL_S": "0.5",
+            "GRAPHREC_MODEL_POLL_S": "0.5",
+            "GRAPHREC_RATE_LIMIT_PER_S": "100000",
+            "GRAPHREC_RATE_LIMIT_BURST": "100000",
+            "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
+        },
+        port,
+        log=tmp_path / "api.log",
+    )
     try:
         yield f"http://127.0.0.1:{port}", store_dir
     finally:
@@ -55,8 +66,12 @@ def api(tmp_path: Path, starts_processes: None) -> Iterator[tuple[str, Path]]:
 
 def _batch(n: int) -> dict[str, object]:
     now = STARTED_MS  # a retried batch must be the same content, or it is an idempotency conflict (409)
-    return {"events": [{"event_id": f"w{n}-{k}", "user_id": f"u{n % 5}", "item_id": f"i{n}-{k}", "type": "click",
-                        "timestamp": now} for k in range(5)]}
+    return {
+        "events": [
+            {"event_id": f"w{n}-{k}", "user_id": f"u{n % 5}", "item_id": f"i{n}-{k}", "type": "click", "timestamp": now}
+            for k in range(5)
+        ]
+    }
 
 
 @pytest.mark.slow
@@ -64,8 +79,9 @@ def test_a_hung_store_answers_writes_503_in_time_and_never_refuses_reads(api: tu
     base, store_dir = api
     with httpx.Client(base_url=base, headers={"X-API-Key": KEY}, timeout=60) as c:
         assert c.post("/v1/events", json=_batch(1000)).status_code == 202
-        wait_until(lambda: c.get("/v1/items/popular").json()["count"] > 0, what="trending lists to be built",
-                   interval_s=0.1)
+        wait_until(
+            lambda: c.get("/v1/items/popular").json()["count"] > 0, what="trending lists to be built", interval_s=0.1
+        )
 
         info = EmbeddedServer(store_dir).info()
         assert info is not None
@@ -103,9 +119,11 @@ def test_a_hung_store_answers_writes_503_in_time_and_never_refuses_reads(api: tu
                 threads.start(reader, name=f"reader-{k}")
             # The store stays stopped until every write was answered (and some reads were): a write that
             # waited for the store instead of its deadline keeps this wait from ending, whatever the load.
-            wait_until(lambda: len(writes) == WRITERS and sum(reads.values()) > 0,
-                       what="every write answered (and reads served) while the store is stopped",
-                       detail=lambda: (len(writes), dict(reads)))
+            wait_until(
+                lambda: len(writes) == WRITERS and sum(reads.values()) > 0,
+                what="every write answered (and reads served) while the store is stopped",
+                detail=lambda: (len(writes), dict(reads)),
+            )
         finally:
             stopped.clear()
             os.kill(info.pid, signal.SIGCONT)
@@ -116,14 +134,23 @@ def test_a_hung_store_answers_writes_503_in_time_and_never_refuses_reads(api: tu
         # the whole point: answered at their deadline, not when the store came back
         assert all(answered_while_stopped for *_, answered_while_stopped in writes), writes
         assert sum(reads.values()) > 0 and set(reads) == {200}, reads
-        print(json.dumps({"hung_store": {  # pytest -s shows it
-            "writes": len(write_s), "write_s_min_max": [round(min(write_s), 2), round(max(write_s), 2)],
-            "reads": len(read_s), "read_ms_p50_max": [round(1000 * float(np.median(read_s)), 1),
-                                                      round(1000 * max(read_s), 1)]}}))
+        print(
+            json.dumps(
+                {
+                    "hung_store": {  # pytest -s shows it
+                        "writes": len(write_s),
+                        "write_s_min_max": [round(min(write_s), 2), round(max(write_s), 2)],
+                        "reads": len(read_s),
+                        "read_ms_p50_max": [round(1000 * float(np.median(read_s)), 1), round(1000 * max(read_s), 1)],
+                    }
+                }
+            )
+        )
 
         # once back, the clients' retries are applied, each batch exactly once
-        wait_until(lambda: c.post("/v1/events", json=_batch(0)).status_code == 202, what="the store to be back",
-                   interval_s=0.1)
+        wait_until(
+            lambda: c.post("/v1/events", json=_batch(0)).status_code == 202, what="the store to be back", interval_s=0.1
+        )
         applied = 5
         for n in range(1, WRITERS):
             r = c.post("/v1/events", json=_batch(n))

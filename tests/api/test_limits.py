@@ -69,8 +69,9 @@ def test_failed_key_attempts_are_throttled_per_client_address(app_settings: Sett
     app = create_app(app_settings)
     other = TestClient(app, client=("10.0.0.2", 4000))  # no lifespan of its own: shares the running app's
     with TestClient(app, client=("10.0.0.1", 4000)) as attacker:
-        codes = [attacker.get("/v1/users/u1/interactions", headers={"X-API-Key": f"guess-{n}"}).status_code
-                 for n in range(5)]
+        codes = [
+            attacker.get("/v1/users/u1/interactions", headers={"X-API-Key": f"guess-{n}"}).status_code for n in range(5)
+        ]
         assert codes == [401, 401, 401, 429, 429]
         r = attacker.get("/v1/users/u1/interactions", headers={"X-API-Key": "guess-5"})
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1  # a wrong guess learns nothing
@@ -104,8 +105,10 @@ def test_shed_counters_exist_before_anything_is_shed(client: TestClient) -> None
 
 @pytest.fixture
 def tiny_limit(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings.model_copy(update={"rate_limit_per_s": 0.01, "rate_limit_burst": 1})),
-                    headers={"X-API-Key": API_KEY}) as c:
+    with TestClient(
+        create_app(settings.model_copy(update={"rate_limit_per_s": 0.01, "rate_limit_burst": 1})),
+        headers={"X-API-Key": API_KEY},
+    ) as c:
         yield c
 
 
@@ -127,8 +130,15 @@ def test_writes_have_their_own_budget_and_every_request_a_deadline() -> None:
         await send({"type": "http.response.body", "body": b"ok"})
 
     metrics = Metrics()
-    limit = ConcurrencyLimit(app, limit=1, write_limit=2, metrics=metrics, retry_after_s=1, deadline_s=0.2,
-                             on_deadline=lambda scope: late.append(scope["path"]))
+    limit = ConcurrencyLimit(
+        app,
+        limit=1,
+        write_limit=2,
+        metrics=metrics,
+        retry_after_s=1,
+        deadline_s=0.2,
+        on_deadline=lambda scope: late.append(scope["path"]),
+    )
 
     async def scenario() -> tuple[list[httpx.Response], httpx.Response, httpx.Response]:
         transport = httpx.ASGITransport(app=limit)

@@ -28,11 +28,17 @@ KEY = "neo4j-outage-key"
 @pytest.mark.slow
 def test_a_killed_neo4j_gives_503_with_retry_after_and_degraded_reads(tmp_path: Path) -> None:
     with Neo4jHarness() as harness:
-        s = Settings(graph_uri=harness.uri, graph_user=USER, graph_password=SecretStr(harness.password),
-                     data_dir=tmp_path, api_keys=KEY, store_check_s=0.2, store_connect_timeout_s=1.0)
+        s = Settings(
+            graph_uri=harness.uri,
+            graph_user=USER,
+            graph_password=SecretStr(harness.password),
+            data_dir=tmp_path,
+            api_keys=KEY,
+            store_check_s=0.2,
+            store_connect_timeout_s=1.0,
+        )
         now = int(time.time() * 1000)
-        events = {"events": [{"event_id": "e1", "user_id": "u1", "item_id": "i1", "type": "click",
-                              "timestamp": now}]}
+        events = {"events": [{"event_id": "e1", "user_id": "u1", "item_id": "i1", "type": "click", "timestamp": now}]}
         with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
             assert c.post("/v1/events", json=events).status_code == 202
             assert c.get("/readyz").status_code == 200

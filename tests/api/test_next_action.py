@@ -30,11 +30,13 @@ def _post(client: TestClient, sessions: list[tuple[str, list[str]]], *, anonymou
 
 @pytest.fixture
 def fitted(client: TestClient, services: Services, api_store: GraphStore) -> Services:
-    api_store.upsert_items([ItemRecord("a1", "A", ("Comedy",)), ItemRecord("b1", "B", ("Drama",)),
-                            ItemRecord("c1", "C", ("Action",))])
+    api_store.upsert_items(
+        [ItemRecord("a1", "A", ("Comedy",)), ItemRecord("b1", "B", ("Drama",)), ItemRecord("c1", "C", ("Action",))]
+    )
     # transitions Comedy->Drama 2, Comedy->Action 1, Drama->Comedy 1; u5's one visit ends on Comedy
-    _post(client, [("u1", ["a1", "b1"]), ("u2", ["a1", "b1"]), ("u3", ["a1", "c1"]), ("u4", ["b1", "a1"]),
-                   ("u5", ["a1"])])
+    _post(
+        client, [("u1", ["a1", "b1"]), ("u2", ["a1", "b1"]), ("u3", ["a1", "c1"]), ("u4", ["b1", "a1"]), ("u5", ["a1"])]
+    )
     services.catalog.refresh(api_store)
     services.next_action.refresh(services.event_log, services.catalog.view.categories)
     return services
@@ -59,7 +61,10 @@ def test_without_events_the_answer_is_the_popularity(client: TestClient, fitted:
     body = client.get("/v1/users/nobody/next").json()
     assert body["basis"] == "popularity" and body["last_item_id"] is None and body["last_event_ms"] is None
     assert [(d["category"], round(d["probability"], 4)) for d in body["data"]] == [
-        ("Comedy", 0.5), ("Drama", round(4 / 12, 4)), ("Action", round(2 / 12, 4))]
+        ("Comedy", 0.5),
+        ("Drama", round(4 / 12, 4)),
+        ("Action", round(2 / 12, 4)),
+    ]
 
 
 def test_an_anonymous_visitor_gets_the_chain_too(client: TestClient, fitted: Services) -> None:

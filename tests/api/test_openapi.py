@@ -63,7 +63,8 @@ def test_every_v1_route_documents_its_errors_in_one_shape(doc: dict[str, Any]) -
         if op.get("parameters") or op.get("requestBody"):
             assert "422" in codes, (method, path)
             assert op["responses"]["422"]["content"]["application/json"]["schema"] == {
-                "$ref": "#/components/schemas/ErrorListPublic"}, (method, path)
+                "$ref": "#/components/schemas/ErrorListPublic"
+            }, (method, path)
         for code in ("429", "503"):
             assert "Retry-After" in op["responses"][code]["headers"], (method, path, code)
         if op.get("requestBody"):

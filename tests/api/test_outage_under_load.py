@@ -31,8 +31,12 @@ BATCH = 20
 
 def batch(n: int) -> dict[str, object]:
     now = STARTED_MS  # a retried batch must be the same content, or it is an idempotency conflict (409)
-    return {"events": [{"event_id": f"b{n}-{k}", "user_id": f"u{n}", "item_id": f"i{k}", "type": "click",
-                        "timestamp": now} for k in range(BATCH)]}
+    return {
+        "events": [
+            {"event_id": f"b{n}-{k}", "user_id": f"u{n}", "item_id": f"i{k}", "type": "click", "timestamp": now}
+            for k in range(BATCH)
+        ]
+    }
 
 
 @pytest.mark.integration
@@ -40,11 +44,20 @@ def batch(n: int) -> dict[str, object]:
 def test_killing_the_store_under_load_gives_no_500_recovers_alone_and_keeps_every_ack(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
     port = free_port()
-    api = start_api({"GRAPHREC_GRAPH_URI": f"embedded:{store_dir}", "GRAPHREC_FALKORDB_GRAPH": "load",
-                     "GRAPHREC_DATA_DIR": str(tmp_path), "GRAPHREC_API_KEYS": KEY,
-                     "GRAPHREC_STORE_CHECK_S": "1.5",  # an outage long enough to look at
-                     "GRAPHREC_RATE_LIMIT_PER_S": "100000", "GRAPHREC_RATE_LIMIT_BURST": "100000",
-                     "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000"}, port, log=tmp_path / "api.log")
+    api = start_api(
+        {
+            "GRAPHREC_GRAPH_URI": f"embedded:{store_dir}",
+            "GRAPHREC_FALKORDB_GRAPH": "load",
+            "GRAPHREC_DATA_DIR": str(tmp_path),
+            "GRAPHREC_API_KEYS": KEY,
+            "GRAPHREC_STORE_CHECK_S": "1.5",  # an outage long enough to look at
+            "GRAPHREC_RATE_LIMIT_PER_S": "100000",
+            "GRAPHREC_RATE_LIMIT_BURST": "100000",
+            "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
+        },
+        port,
+        log=tmp_path / "api.log",
+    )
     statuses: Counter[int] = Counter()
     acked: list[int] = []
     lock = threading.Lock()
@@ -78,16 +91,24 @@ def test_killing_the_store_under_load_gives_no_500_recovers_alone_and_keeps_ever
         threads.start(writer, k, name=f"writer-{k}")
     threads.start(reader, name="reader")
     try:
-        wait_until(lambda: len(acked) >= 15, what="15 batches acknowledged before the kill", interval_s=0.01,
-                   detail=lambda: dict(statuses))
+        wait_until(
+            lambda: len(acked) >= 15,
+            what="15 batches acknowledged before the kill",
+            interval_s=0.01,
+            detail=lambda: dict(statuses),
+        )
         before = len(acked)
         server_pid = json.loads((store_dir / "server.json").read_text())["pid"]
         os.kill(server_pid, signal.SIGKILL)
 
         # During the outage: a 503 with Retry-After, and the connection stays open for the next request.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("POST", "/v1/events", body=json.dumps(batch(10_001)),
-                     headers={"X-API-Key": KEY, "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/v1/events",
+            body=json.dumps(batch(10_001)),
+            headers={"X-API-Key": KEY, "Content-Type": "application/json"},
+        )
         r = conn.getresponse()
         body = r.read()
         assert r.status == 503, body
@@ -101,8 +122,11 @@ def test_killing_the_store_under_load_gives_no_500_recovers_alone_and_keeps_ever
         assert ready.status == 503
         conn.close()
 
-        wait_until(lambda: len(acked) >= before + 15, what="writes to recover: 15 more batches acknowledged",
-                   detail=lambda: dict(statuses))
+        wait_until(
+            lambda: len(acked) >= before + 15,
+            what="writes to recover: 15 more batches acknowledged",
+            detail=lambda: dict(statuses),
+        )
         assert httpx.get(f"{base}/readyz", timeout=30).status_code == 200
     finally:
         stop.set()

@@ -21,10 +21,24 @@ def _ctx(body: dict[str, object], **context: str) -> dict[str, object]:
 def test_a_new_event_is_in_the_profile_of_the_next_call(client: TestClient) -> None:
     assert client.get("/v1/users/u1/profile").json()["events"] == 0
     now = int(time.time() * 1000)
-    sent = client.post("/v1/events", json={"events": [
-        _ctx(event("p1", user_id="u1", item_id="i1", type="view", ts=now - 60_000), session_id="s1", device="mobile"),
-        _ctx(event("p2", user_id="u1", item_id="i1", type="add_to_cart", ts=now - 30_000), session_id="s1",
-             device="mobile", page_section="pdp")]})
+    sent = client.post(
+        "/v1/events",
+        json={
+            "events": [
+                _ctx(
+                    event("p1", user_id="u1", item_id="i1", type="view", ts=now - 60_000),
+                    session_id="s1",
+                    device="mobile",
+                ),
+                _ctx(
+                    event("p2", user_id="u1", item_id="i1", type="add_to_cart", ts=now - 30_000),
+                    session_id="s1",
+                    device="mobile",
+                    page_section="pdp",
+                ),
+            ]
+        },
+    )
     assert sent.status_code == 202, sent.text
     # "within 5 s" (issue 16): the very next call, with no wait, reads the event (the log is written before
     # the 202 and the profile computed from it on every call, not by a periodic job)
@@ -59,7 +73,8 @@ def test_profile_input_is_validated(client: TestClient) -> None:
 
 
 def test_a_batch_whose_log_append_fails_answers_503_and_its_retry_is_logged_once(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch,
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     log = services_of(client.app).event_log
 
@@ -78,16 +93,29 @@ def test_a_batch_whose_log_append_fails_answers_503_and_its_retry_is_logged_once
 
 def test_the_profile_names_the_segment_of_the_last_segmentation(client: TestClient) -> None:
     services = services_of(client.app)
-    client.post("/v1/events", json={"events": [event("g1", user_id="u1", item_id="i1", type="purchase"),
-                                               event("g2", user_id="u2", item_id="i1", type="view")]})
+    client.post(
+        "/v1/events",
+        json={
+            "events": [
+                event("g1", user_id="u1", item_id="i1", type="purchase"),
+                event("g2", user_id="u2", item_id="i1", type="view"),
+            ]
+        },
+    )
     assert client.get("/v1/users/u1/profile").json()["segment"] is None
-    services.store.replace_segments(segments=[SegmentRecord("deciders", 1, (1.0,), ("purchase_per_session",))],
-                                    members=[("u1", "deciders")], computed_ms=1)
+    services.store.replace_segments(
+        segments=[SegmentRecord("deciders", 1, (1.0,), ("purchase_per_session",))],
+        members=[("u1", "deciders")],
+        computed_ms=1,
+    )
     assert client.get("/v1/users/u1/profile").json()["segment"] is None, "the API's table, until its refresh"
     assert services.segments.refresh(services.store) and not services.segments.refresh(services.store)
     assert client.get("/v1/users/u1/profile").json()["segment"] == "deciders"
     assert client.get("/v1/users/u2/profile").json()["segment"] is None
-    services.store.replace_segments(segments=[SegmentRecord("browsers", 1, (1.0,), ("purchase_per_session",))],
-                                    members=[("u2", "browsers")], computed_ms=2)
+    services.store.replace_segments(
+        segments=[SegmentRecord("browsers", 1, (1.0,), ("purchase_per_session",))],
+        members=[("u2", "browsers")],
+        computed_ms=2,
+    )
     assert services.segments.refresh(services.store)
     assert [client.get(f"/v1/users/{u}/profile").json()["segment"] for u in ("u1", "u2")] == [None, "browsers"]

@@ -45,8 +45,9 @@ class RefuseMarked:
 
 
 class _Served:
-    def __init__(self, port: int, admission: Admission, metrics: Metrics, reached: list[str],
-                 release: threading.Event) -> None:
+    def __init__(
+        self, port: int, admission: Admission, metrics: Metrics, reached: list[str], release: threading.Event
+    ) -> None:
         self.port, self.admission, self.metrics, self.reached = port, admission, metrics, reached
         self.release = release
 
@@ -158,8 +159,7 @@ def _get(path: str, *extra: str, version: str = "1.1") -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def test_a_read_over_budget_is_answered_503_by_the_protocol_and_the_connection_stays_usable(
-        served: _Served) -> None:
+def test_a_read_over_budget_is_answered_503_by_the_protocol_and_the_connection_stays_usable(served: _Served) -> None:
     served.admission.reads = served.admission.read_limit  # every read slot taken
     with _connect(served.port) as sock:
         for _ in range(3):  # first request of the connection, then kept-alive ones
@@ -240,8 +240,11 @@ def test_reads_in_flight_hold_their_slots_and_the_next_is_refused_until_one_ends
 
 def test_a_slot_is_given_back_whatever_answers_the_read(served: _Served) -> None:
     with _connect(served.port) as sock:
-        for request, status in ((_get("/v1/thing"), 200), (_get("/v1/missing"), 404),
-                                (_get("/v1/thing", "X-Refuse: 1"), 401)):
+        for request, status in (
+            (_get("/v1/thing"), 200),
+            (_get("/v1/missing"), 404),
+            (_get("/v1/thing", "X-Refuse: 1"), 401),
+        ):
             assert _exchange(sock, request)[0] == status
             served.wait_until(f"the slot of a {status} given back", lambda: served.admission.reads == 0)
     assert served.shed_count() == 0

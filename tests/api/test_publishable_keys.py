@@ -34,24 +34,41 @@ def user_token(user_id: str) -> str:
 @pytest.fixture
 def web(settings: Settings) -> Iterator[TestClient]:
     """The API with a secret key and a publishable key bound to one origin; no default headers."""
-    with TestClient(create_app(settings.model_copy(update={
-            "publishable_keys": PK, "publishable_origins": ORIGIN,
-            "user_token_secret": SecretStr(TOKEN_SECRET)}))) as c:
+    with TestClient(
+        create_app(
+            settings.model_copy(
+                update={
+                    "publishable_keys": PK,
+                    "publishable_origins": ORIGIN,
+                    "user_token_secret": SecretStr(TOKEN_SECRET),
+                }
+            )
+        )
+    ) as c:
         services_of(c.app).store.clear()
         yield c
 
 
-def beacon(client: TestClient, events: list[dict[str, object]], token: str | None = None,  # type: ignore[no-untyped-def]
-           **headers: str):
+def beacon(
+    client: TestClient,
+    events: list[dict[str, object]],
+    token: str | None = None,  # type: ignore[no-untyped-def]
+    **headers: str,
+):
     """What navigator.sendBeacon sends: the key (and a signed-in user's token) in the URL, JSON as text/plain."""
     query = f"key={PK}" + (f"&user_token={token}" if token is not None else "")
-    return client.post(f"/v1/events?{query}", content=json.dumps({"events": events}),
-                       headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN, **headers})
+    return client.post(
+        f"/v1/events?{query}",
+        content=json.dumps({"events": events}),
+        headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN, **headers},
+    )
 
 
 def test_a_beacon_is_ingested_exactly_once(web: TestClient) -> None:
-    batch = [event("b1", anonymous_id="a-1", item_id="i1", type="view"),
-             event("b2", anonymous_id="a-1", item_id="i1", type="dwell", value=12.5)]
+    batch = [
+        event("b1", anonymous_id="a-1", item_id="i1", type="view"),
+        event("b2", anonymous_id="a-1", item_id="i1", type="dwell", value=12.5),
+    ]
     first = beacon(web, batch)
     assert first.status_code == 202, first.text
     assert first.json()["applied"] == 2
@@ -65,14 +82,16 @@ def test_a_publishable_key_may_not_reach_server_routes(web: TestClient) -> None:
     pk = {"X-API-Key": PK}
     assert beacon(web, [event("e1", user_id="u1", item_id="i1", type="purchase")], user_token("u1")).status_code == 202
     assert web.get("/v1/users/u1/recommendations", headers={**pk, "X-User-Token": user_token("u1")}).status_code == 200
-    for method, path, body in (("GET", "/v1/users/u1/interactions", None),
-                               ("POST", "/v1/users/u1/merge", {"anonymous_ids": ["a-1"]}),
-                               ("PUT", "/v1/users/u1/consent", {"consent": False}),
-                               ("GET", "/v1/users/u1/profile", None),
-                               ("GET", "/v1/anonymous/a-1/profile", None),
-                               ("GET", "/v1/users/u1/next", None),
-                               ("GET", "/v1/anonymous/a-1/next", None),
-                               ("DELETE", "/v1/users/u1", None)):
+    for method, path, body in (
+        ("GET", "/v1/users/u1/interactions", None),
+        ("POST", "/v1/users/u1/merge", {"anonymous_ids": ["a-1"]}),
+        ("PUT", "/v1/users/u1/consent", {"consent": False}),
+        ("GET", "/v1/users/u1/profile", None),
+        ("GET", "/v1/anonymous/a-1/profile", None),
+        ("GET", "/v1/users/u1/next", None),
+        ("GET", "/v1/anonymous/a-1/next", None),
+        ("DELETE", "/v1/users/u1", None),
+    ):
         r = web.request(method, path, headers={**pk, "X-User-Token": user_token("u1")}, json=body)
         assert r.status_code == 403, (method, path, r.text)  # a user token does not open server routes
         assert "publishable key may not use this route" in r.json()["detail"]
@@ -84,8 +103,10 @@ def test_a_publishable_key_reads_the_catalogue_but_may_not_write_it(web: TestCli
     mug = {"title": "Mug", "categories": ["Kitchen"], "price": 9.5, "currency": "EUR"}
     assert web.put("/v1/items/mug", json=mug, headers=secret).status_code == 200
     pk = {"X-API-Key": PK, "Origin": ORIGIN}
-    for method, path, body in (("PUT", "/v1/items/mug", {"title": "Free mug", "price": 0}),
-                               ("PUT", "/v1/items", {"items": [{"item_id": "mug", "price": 0}]})):
+    for method, path, body in (
+        ("PUT", "/v1/items/mug", {"title": "Free mug", "price": 0}),
+        ("PUT", "/v1/items", {"items": [{"item_id": "mug", "price": 0}]}),
+    ):
         r = web.request(method, path, headers=pk, json=body)
         assert r.status_code == 403, (method, path, r.text)
         assert "publishable key may not use this route" in r.json()["detail"]
@@ -96,15 +117,18 @@ def test_a_publishable_key_reads_the_catalogue_but_may_not_write_it(web: TestCli
 
 
 def test_a_publishable_key_is_bound_to_its_origins_and_a_secret_key_never_rides_in_a_url(
-        web: TestClient, settings: Settings) -> None:
+    web: TestClient, settings: Settings
+) -> None:
     evil = beacon(web, [event("e1", anonymous_id="a-2", item_id="i1", type="view")], Origin="https://evil.example")
     assert evil.status_code == 403 and "may not be used from origin 'https://evil.example'" in evil.json()["detail"]
     secret = next(iter(settings.api_key_set))
-    leaked = web.post(f"/v1/events?key={secret}", json={"events": [event("e2", anonymous_id="a-2", item_id="i1",
-                                                                              type="view")]})
+    leaked = web.post(
+        f"/v1/events?key={secret}", json={"events": [event("e2", anonymous_id="a-2", item_id="i1", type="view")]}
+    )
     assert leaked.status_code == 401 and "never in a URL" in leaked.json()["detail"]
-    wrong = web.post("/v1/events?key=pk_guess", json={"events": [event("e3", anonymous_id="a-2", item_id="i1",
-                                                                          type="view")]})
+    wrong = web.post(
+        "/v1/events?key=pk_guess", json={"events": [event("e3", anonymous_id="a-2", item_id="i1", type="view")]}
+    )
     assert wrong.status_code == 401
     assert not services_of(web.app).store.user_exists(user_id="anon:a-2")
 

@@ -25,10 +25,15 @@ def rec_client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
         services = services_of(c.app)
         store = services.store
         store.clear()
-        store.upsert_items([ItemRecord(f"i{j}", title=f"Item {j}", categories=("books" if j % 2 else "games",))
-                            for j in range(6)])
-        deltas = [InteractionDelta(f"u{u}", f"i{j}", 1.0 + j, 1, NOW - 1000 * j, NOW - 1000 * j)
-                  for u in range(4) for j in range(6) if (u + j) % 3]
+        store.upsert_items(
+            [ItemRecord(f"i{j}", title=f"Item {j}", categories=("books" if j % 2 else "games",)) for j in range(6)]
+        )
+        deltas = [
+            InteractionDelta(f"u{u}", f"i{j}", 1.0 + j, 1, NOW - 1000 * j, NOW - 1000 * j)
+            for u in range(4)
+            for j in range(6)
+            if (u + j) % 3
+        ]
         store.upsert_interactions(deltas)
         services.catalog.refresh(store)
         yield c
@@ -81,20 +86,41 @@ def test_model_endpoint_without_a_model(rec_client: TestClient) -> None:
     ("path", "params", "code", "detail"),
     [
         ("/v1/items/nope/similar", {}, 404, "unknown item 'nope'"),
-        ("/v1/users/u0/recommendations", {"k": 0}, 422,
-         [{"index": None, "field": "k", "reason": "Input should be greater than or equal to 1"}]),
-        ("/v1/users/u0/recommendations", {"k": 101}, 422,
-         [{"index": None, "field": "k", "reason": "Input should be less than or equal to 100"}]),
-        ("/v1/users/u0/recommendations", {"category": "cars"}, 422,
-         [{"index": None, "field": "category", "reason": "unknown category 'cars'"}]),
-        ("/v1/items/popular", {"category": "cars"}, 422,
-         [{"index": None, "field": "category", "reason": "unknown category 'cars'"}]),
-        ("/v1/users/u0/recommendations", {"diversity": 2}, 422,
-         [{"index": None, "field": "diversity", "reason": "Input should be less than or equal to 1"}]),
+        (
+            "/v1/users/u0/recommendations",
+            {"k": 0},
+            422,
+            [{"index": None, "field": "k", "reason": "Input should be greater than or equal to 1"}],
+        ),
+        (
+            "/v1/users/u0/recommendations",
+            {"k": 101},
+            422,
+            [{"index": None, "field": "k", "reason": "Input should be less than or equal to 100"}],
+        ),
+        (
+            "/v1/users/u0/recommendations",
+            {"category": "cars"},
+            422,
+            [{"index": None, "field": "category", "reason": "unknown category 'cars'"}],
+        ),
+        (
+            "/v1/items/popular",
+            {"category": "cars"},
+            422,
+            [{"index": None, "field": "category", "reason": "unknown category 'cars'"}],
+        ),
+        (
+            "/v1/users/u0/recommendations",
+            {"diversity": 2},
+            422,
+            [{"index": None, "field": "diversity", "reason": "Input should be less than or equal to 1"}],
+        ),
     ],
 )
-def test_clear_client_errors(rec_client: TestClient, path: str, params: dict[str, object], code: int,
-                             detail: object) -> None:
+def test_clear_client_errors(
+    rec_client: TestClient, path: str, params: dict[str, object], code: int, detail: object
+) -> None:
     r = rec_client.get(path, params=params)
     assert r.status_code == code
     assert r.json()["detail"] == detail

@@ -31,13 +31,24 @@ DEADLINE_S = 2.0  # header and body deadlines of the live server below
 @pytest.fixture
 def live(tmp_path: Path, starts_processes: None) -> Iterator[int]:
     port = free_port()
-    api = start_api({"GRAPHREC_GRAPH_URI": f"embedded:{tmp_path / 'store'}", "GRAPHREC_FALKORDB_GRAPH": "limits",
-                     "GRAPHREC_DATA_DIR": str(tmp_path), "GRAPHREC_API_KEYS": SECRET,
-                     "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE, "GRAPHREC_PUBLISHABLE_ORIGINS": "*",
-                     "GRAPHREC_HEADER_TIMEOUT_S": str(DEADLINE_S), "GRAPHREC_BODY_TIMEOUT_S": str(DEADLINE_S),
-                     "GRAPHREC_RATE_LIMIT_PER_S": "100000", "GRAPHREC_RATE_LIMIT_BURST": "100000",
-                     "GRAPHREC_IP_RATE_LIMIT_PER_S": "100000", "GRAPHREC_IP_RATE_LIMIT_BURST": "100000"},
-                    port, log=tmp_path / "api.log")
+    api = start_api(
+        {
+            "GRAPHREC_GRAPH_URI": f"embedded:{tmp_path / 'store'}",
+            "GRAPHREC_FALKORDB_GRAPH": "limits",
+            "GRAPHREC_DATA_DIR": str(tmp_path),
+            "GRAPHREC_API_KEYS": SECRET,
+            "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE,
+            "GRAPHREC_PUBLISHABLE_ORIGINS": "*",
+            "GRAPHREC_HEADER_TIMEOUT_S": str(DEADLINE_S),
+            "GRAPHREC_BODY_TIMEOUT_S": str(DEADLINE_S),
+            "GRAPHREC_RATE_LIMIT_PER_S": "100000",
+            "GRAPHREC_RATE_LIMIT_BURST": "100000",
+            "GRAPHREC_IP_RATE_LIMIT_PER_S": "100000",
+            "GRAPHREC_IP_RATE_LIMIT_BURST": "100000",
+        },
+        port,
+        log=tmp_path / "api.log",
+    )
     try:
         yield port
     finally:
@@ -72,8 +83,10 @@ def _closed(sock: socket.socket) -> bool:
 
 def _slow_body_head(port: int, path: str, *, key: str | None, length: int = 1_000) -> bytes:
     key_line = f"X-API-Key: {key}\r\n" if key else ""
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"{key_line}Content-Length: {length}\r\n\r\n").encode()
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"{key_line}Content-Length: {length}\r\n\r\n"
+    ).encode()
 
 
 def _canary(port: int, stop: threading.Event, statuses: Counter[int], errors: list[BaseException]) -> None:
@@ -117,9 +130,15 @@ def _attack(port: int, heads: list[bytes], seconds: float, statuses: Counter[int
     assert not canary.is_alive(), "the canary did not stop"
     if errors:
         raise errors[0]
-    print(json.dumps({"canary": {str(k): v for k, v in sorted(statuses.items())},  # pytest -s shows it
-                      "canary_ok_share": round(statuses[200] / max(sum(statuses.values()), 1), 4),
-                      "attackers": dict(Counter(got))}))
+    print(
+        json.dumps(
+            {
+                "canary": {str(k): v for k, v in sorted(statuses.items())},  # pytest -s shows it
+                "canary_ok_share": round(statuses[200] / max(sum(statuses.values()), 1), 4),
+                "attackers": dict(Counter(got)),
+            }
+        )
+    )
     return got
 
 
@@ -143,9 +162,13 @@ def test_slow_bodies_with_a_valid_key_get_408_at_the_deadline_and_take_no_slot(l
 
 def test_a_declared_body_over_the_limit_is_refused_unread(live: int) -> None:
     # 100 MB declared, nothing sent: the answer cannot have waited for the body
-    for key, path, expected in ((None, "/v1/identify", 401), (SECRET, "/v1/identify", 413),
-                                (SECRET, "/v1/events", 413), (SECRET, "/v1/items", 413),
-                                ("wrong-key", "/v1/events", 401)):
+    for key, path, expected in (
+        (None, "/v1/identify", 401),
+        (SECRET, "/v1/identify", 413),
+        (SECRET, "/v1/events", 413),
+        (SECRET, "/v1/items", 413),
+        ("wrong-key", "/v1/events", 401),
+    ):
         sock = _connect(live)
         try:
             method = "PUT" if path == "/v1/items" else "POST"
@@ -201,15 +224,23 @@ def _body_routes(client: TestClient) -> list[tuple[str, str]]:
     return routes
 
 
-@pytest.mark.parametrize("body", [b"[" * 5_000 + b"]" * 5_000, b'{"events": [' + b"9" * 5_000 + b"]}",
-                                  b'{"a": ' + b"1" * 5_000 + b"}", b'{"x": [' * 2_000],
-                         ids=["deep", "long-number-in-events", "long-number", "deep-unclosed"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 5_000 + b"]" * 5_000,
+        b'{"events": [' + b"9" * 5_000 + b"]}",
+        b'{"a": ' + b"1" * 5_000 + b"}",
+        b'{"x": [' * 2_000,
+    ],
+    ids=["deep", "long-number-in-events", "long-number", "deep-unclosed"],
+)
 def test_malformed_json_is_a_400_on_every_route(client: TestClient, body: bytes) -> None:
     routes = _body_routes(client)
     assert ("POST", "/v1/events") in routes and ("PUT", "/v1/items") in routes and len(routes) >= 7
     for method, path in routes:
-        r = client.request(method, path, content=body, headers={"Content-Type": "application/json",
-                                                                "X-API-Key": API_KEY})
+        r = client.request(
+            method, path, content=body, headers={"Content-Type": "application/json", "X-API-Key": API_KEY}
+        )
         assert r.status_code == 400, (method, path, r.status_code, r.text)
         assert r.json()["detail"].startswith(("malformed JSON", "There was an error parsing the body")), r.text
 

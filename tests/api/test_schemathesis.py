@@ -16,21 +16,29 @@ from graphrec.graph.embedded import EmbeddedServer
 from tests.live_api import free_port, start_api, stop_api
 
 KEY = "fuzz-key"
-CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
-          "response_headers_conformance,response_schema_conformance")
+CHECKS = (
+    "not_a_server_error,status_code_conformance,content_type_conformance,"
+    "response_headers_conformance,response_schema_conformance"
+)
 EXAMPLES = 25  # per operation and phase: ~1,000 cases, about half a minute on 2 cores
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    env = {"GRAPHREC_DATA_DIR": str(tmp_path), "GRAPHREC_GRAPH_URI": f"embedded:{tmp_path / 'store'}",
-           "GRAPHREC_API_KEYS": KEY,
-           # The fuzzer is one client sending ~50 requests/s, some with wrong keys by design:
-           # limits that would answer most of its cases with 429 leave the routes untested.
-           "GRAPHREC_RATE_LIMIT_PER_S": "100000", "GRAPHREC_RATE_LIMIT_BURST": "100000",
-           "GRAPHREC_AUTH_FAILURES_PER_MINUTE": "100000", "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000"}
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        "GRAPHREC_DATA_DIR": str(tmp_path),
+        "GRAPHREC_GRAPH_URI": f"embedded:{tmp_path / 'store'}",
+        "GRAPHREC_API_KEYS": KEY,
+        # The fuzzer is one client sending ~50 requests/s, some with wrong keys by design:
+        # limits that would answer most of its cases with 429 leave the routes untested.
+        "GRAPHREC_RATE_LIMIT_PER_S": "100000",
+        "GRAPHREC_RATE_LIMIT_BURST": "100000",
+        "GRAPHREC_AUTH_FAILURES_PER_MINUTE": "100000",
+        "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
+    }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     try:
@@ -39,11 +47,27 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
         api = start_api(env, port, log=tmp_path / "api.log")
         try:
             run = subprocess.run(
-                [str(Path(sys.executable).with_name("schemathesis")), "run", f"http://127.0.0.1:{port}/openapi.json",
-                 "--checks", CHECKS, "--header", f"X-API-Key: {KEY}", "--max-examples", str(EXAMPLES),
-                 "--seed", "1", "--no-color", "--request-timeout", "30"],
+                [
+                    str(Path(sys.executable).with_name("schemathesis")),
+                    "run",
+                    f"http://127.0.0.1:{port}/openapi.json",
+                    "--checks",
+                    CHECKS,
+                    "--header",
+                    f"X-API-Key: {KEY}",
+                    "--max-examples",
+                    str(EXAMPLES),
+                    "--seed",
+                    "1",
+                    "--no-color",
+                    "--request-timeout",
+                    "30",
+                ],
                 cwd=tmp_path,  # its run cache (.schemathesis/) lands here, not in the checkout
-                capture_output=True, text=True, timeout=900)
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
         finally:
             stop_api(api)
     finally:

@@ -37,19 +37,35 @@ def _children(pid: int) -> list[int]:
 
 
 def _batch(n: int, now: int) -> dict[str, object]:
-    return {"events": [{"event_id": f"e{n}-{k}", "user_id": f"u{n % 7}", "item_id": f"i{k}", "type": "click",
-                        "timestamp": now} for k in range(20)]}
+    return {
+        "events": [
+            {"event_id": f"e{n}-{k}", "user_id": f"u{n % 7}", "item_id": f"i{k}", "type": "click", "timestamp": now}
+            for k in range(20)
+        ]
+    }
 
 
 def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
     port = free_port()
-    env = {**os.environ, "GRAPHREC_GRAPH_URI": f"embedded:{data_dir}", "GRAPHREC_FALKORDB_GRAPH": "w",
-           "GRAPHREC_API_KEYS": KEY, "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
-           "GRAPHREC_RATE_LIMIT_PER_S": "100000", "GRAPHREC_RATE_LIMIT_BURST": "100000"}
+    env = {
+        **os.environ,
+        "GRAPHREC_GRAPH_URI": f"embedded:{data_dir}",
+        "GRAPHREC_FALKORDB_GRAPH": "w",
+        "GRAPHREC_API_KEYS": KEY,
+        "GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000",
+        "GRAPHREC_RATE_LIMIT_PER_S": "100000",
+        "GRAPHREC_RATE_LIMIT_BURST": "100000",
+    }
     graphrec = str(Path(sys.executable).with_name("graphrec"))
-    proc = subprocess.Popen([graphrec, "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [graphrec, "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+
         def ready() -> bool:
             assert proc.poll() is None, f"serve exited with {proc.returncode}"
             try:
@@ -58,8 +74,11 @@ def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
                 return False
 
         wait_until(ready, what="the workers to answer /readyz", timeout_s=START_S, interval_s=0.2)
-        workers = [c for c in _children(proc.pid)
-                   if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
+        workers = [
+            c
+            for c in _children(proc.pid)
+            if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")
+        ]
         assert len(workers) == 2
 
         now = int(time.time() * 1000)
@@ -105,8 +124,13 @@ def test_workers_that_cannot_start_stop_the_server_with_an_error(tmp_path: Path)
     graphrec = str(Path(sys.executable).with_name("graphrec"))
     deadline_s = 4 * START_S
     try:
-        proc = subprocess.run([graphrec, "serve", "--port", str(free_port()), "--workers", "2", "--log-level",
-                               "error"], env=env, capture_output=True, text=True, timeout=deadline_s)
+        proc = subprocess.run(
+            [graphrec, "serve", "--port", str(free_port()), "--workers", "2", "--log-level", "error"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=deadline_s,
+        )
     except subprocess.TimeoutExpired as exc:
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else str(exc.stderr or "")
         pytest.fail(f"`graphrec serve --workers 2` still ran after {deadline_s:g} s; stderr ends:\n{err[-2000:]}")

@@ -25,8 +25,10 @@ def _served_in_file(path: Path) -> list[tuple[str, str]]:
 
 def _stock(client: TestClient, services: Services) -> None:
     now = int(time.time() * 1000)
-    events = [{"event_id": f"e{n}", "user_id": f"u{n % 3}", "item_id": f"i{n % 5}", "type": "click",
-               "timestamp": now - n} for n in range(15)]
+    events = [
+        {"event_id": f"e{n}", "user_id": f"u{n % 3}", "item_id": f"i{n % 5}", "type": "click", "timestamp": now - n}
+        for n in range(15)
+    ]
     assert client.post("/v1/events", json={"events": events}).status_code == 202
     services.catalog.refresh(services.store)
 
@@ -38,7 +40,8 @@ def _recommend(client: TestClient, user: str) -> str:
 
 
 def test_a_served_list_reaches_the_file_within_the_flush_interval_without_any_read(
-        client: TestClient, services: Services) -> None:
+    client: TestClient, services: Services
+) -> None:
     _stock(client, services)
     rec_id = _recommend(client, "u1")
     deadline = time.monotonic() + DEADLINE_S

@@ -18,8 +18,15 @@ def test_the_api_mixes_the_next_category_into_an_anonymous_visitors_list(client:
     events = []
     for v in range(30):  # sessions that go from A to B: the chain learns A -> B
         for step, item in enumerate((f"A{v % 20}", f"B{v % 20}", f"B{(v + 7) % 20}")):
-            events.append({"event_id": f"s{v}-{step}", "anonymous_id": f"v{v}", "item_id": item, "type": "view",
-                           "timestamp": now - 600_000 + v * 1_000 + step * 30_000})
+            events.append(
+                {
+                    "event_id": f"s{v}-{step}",
+                    "anonymous_id": f"v{v}",
+                    "item_id": item,
+                    "type": "view",
+                    "timestamp": now - 600_000 + v * 1_000 + step * 30_000,
+                }
+            )
     assert client.post("/v1/events", json={"events": events[:50]}).status_code == 202
     assert client.post("/v1/events", json={"events": events[50:]}).status_code == 202
     services.catalog.refresh(store)

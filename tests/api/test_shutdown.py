@@ -21,8 +21,9 @@ from graphrec.serving.holder import ModelHolder
 from tests.api.conftest import API_KEY
 
 
-def test_shutdown_waits_for_a_running_refresh_before_closing_the_store(settings: Settings,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shutdown_waits_for_a_running_refresh_before_closing_the_store(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     order: list[str] = []
     armed, started = threading.Event(), threading.Event()
 
@@ -34,8 +35,9 @@ def test_shutdown_waits_for_a_running_refresh_before_closing_the_store(settings:
         return False
 
     monkeypatch.setattr(ModelHolder, "check", slow_check)  # the "model version" refresher's call
-    with TestClient(create_app(settings.model_copy(update={"model_poll_s": 0.02})),
-                    headers={"X-API-Key": API_KEY}) as client:
+    with TestClient(
+        create_app(settings.model_copy(update={"model_poll_s": 0.02})), headers={"X-API-Key": API_KEY}
+    ) as client:
         store = services_of(client.app).store
         close = store.close
 

@@ -20,8 +20,12 @@ SECRET = "MATCH (n) WHERE n.secret = 'x'"
 def client() -> TestClient:
     app = FastAPI()
     install_error_handlers(app)
-    raised: dict[str, StoreError] = {"unavailable": StoreUnavailable(SECRET), "conflict": StoreConflict(SECRET),
-                                     "missing": NotFoundInStore(SECRET), "refused": BadStoreInput(SECRET)}
+    raised: dict[str, StoreError] = {
+        "unavailable": StoreUnavailable(SECRET),
+        "conflict": StoreConflict(SECRET),
+        "missing": NotFoundInStore(SECRET),
+        "refused": BadStoreInput(SECRET),
+    }
 
     @app.get("/{kind}")
     def fail(kind: str) -> None:
@@ -30,8 +34,9 @@ def client() -> TestClient:
     return TestClient(app, raise_server_exceptions=False)
 
 
-@pytest.mark.parametrize(("kind", "code"), [("unavailable", 503), ("conflict", 409), ("missing", 500),
-                                            ("refused", 422)])
+@pytest.mark.parametrize(
+    ("kind", "code"), [("unavailable", 503), ("conflict", 409), ("missing", 500), ("refused", 422)]
+)
 def test_store_errors_answer_by_type(client: TestClient, kind: str, code: int) -> None:
     r = client.get(f"/{kind}")
     assert r.status_code == code
@@ -39,5 +44,6 @@ def test_store_errors_answer_by_type(client: TestClient, kind: str, code: int) -
     if code == 503:
         assert r.headers["Retry-After"] == "2"
     if code == 422:
-        assert r.json()["detail"] == [{"index": None, "field": "body",
-                                       "reason": "the graph store refused the request's values"}]
+        assert r.json()["detail"] == [
+            {"index": None, "field": "body", "reason": "the graph store refused the request's values"}
+        ]

@@ -39,23 +39,36 @@ def store_dir(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def client(store_dir: Path, tmp_path: Path, starts_processes: None) -> Iterator[TestClient]:
-    s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, store_check_s=0.1,
-                 rate_limit_per_s=10_000, rate_limit_burst=10_000)
+    s = Settings(
+        graph_uri=f"embedded:{store_dir}",
+        data_dir=tmp_path,
+        api_keys=KEY,
+        store_check_s=0.1,
+        rate_limit_per_s=10_000,
+        rate_limit_burst=10_000,
+    )
     with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
         services = services_of(c.app)
         store = services.store
         store.upsert_items([ItemRecord("i1", title="One"), ItemRecord("i2", title="Two")])
-        store.upsert_interactions([InteractionDelta("u1", "i1", 1.0, 1, NOW, NOW),
-                                   InteractionDelta("u2", "i1", 1.0, 1, NOW, NOW),
-                                   InteractionDelta("u2", "i2", 1.0, 1, NOW, NOW)])
+        store.upsert_interactions(
+            [
+                InteractionDelta("u1", "i1", 1.0, 1, NOW, NOW),
+                InteractionDelta("u2", "i1", 1.0, 1, NOW, NOW),
+                InteractionDelta("u2", "i2", 1.0, 1, NOW, NOW),
+            ]
+        )
         services.catalog.refresh(store)
         services.cograph.refresh(store)  # the in-memory traversal index, as a running API has it
         yield c
 
 
 def wait_ready(c: TestClient) -> None:
-    wait_until(lambda: c.get("/readyz").status_code == 200, what="the API to be ready again",
-               detail=lambda: c.get("/readyz").json())
+    wait_until(
+        lambda: c.get("/readyz").status_code == 200,
+        what="the API to be ready again",
+        detail=lambda: c.get("/readyz").json(),
+    )
 
 
 def hold_watchdog(c: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +92,8 @@ def count_history_reads(c: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[
 
 
 def test_a_dead_store_answers_503_with_retry_after_not_500_or_404(
-        client: TestClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: TestClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hold_watchdog(client, monkeypatch)
     kill_embedded_server(store_dir)
     r = client.post("/v1/events", json={"events": [ev(1)]})
@@ -102,7 +116,8 @@ def test_a_dead_store_answers_503_with_retry_after_not_500_or_404(
 
 
 def test_degraded_recommendations_do_not_touch_a_store_known_to_be_down(
-        client: TestClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: TestClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reads = count_history_reads(client, monkeypatch)
     hold_watchdog(client, monkeypatch)
     kill_embedded_server(store_dir)
@@ -130,13 +145,16 @@ def test_the_watchdog_restarts_a_killed_embedded_server_and_reaps_it(client: Tes
     assert r.json()["duplicates"] == 1  # the acknowledged event survived the crash (append-only file)
     edges = {e["item_id"]: e["count"] for e in client.get("/v1/users/u1/interactions").json()["data"]}
     assert edges["i1"] >= 3  # seeded once, e1 and e3 (e2 only if it was acknowledged)
-    assert client.get("/v1/users/u1/recommendations").json()["degraded"] is False or \
-        services_of(client.app).models.state is None
+    assert (
+        client.get("/v1/users/u1/recommendations").json()["degraded"] is False
+        or services_of(client.app).models.state is None
+    )
 
 
 @pytest.mark.integration
 def test_startup_survives_failing_refreshes_and_retries_them_with_backoff(
-        store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A store hiccup while the catalogue and the co-interaction index are first built: the API still
     starts and answers; the refreshes are retried in the background after a backoff, not on every tick."""
     from graphrec.recommend.popular import CatalogCache
@@ -150,8 +168,9 @@ def test_startup_survives_failing_refreshes_and_retries_them_with_backoff(
 
     monkeypatch.setattr(CoGraphHolder, "refresh", broken)
     monkeypatch.setattr(CatalogCache, "refresh", broken)
-    s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, model_poll_s=0.05,
-                 refresh_retry_s=3.0)
+    s = Settings(
+        graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, model_poll_s=0.05, refresh_retry_s=3.0
+    )
     with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
         services = services_of(c.app)
         assert c.get("/readyz").status_code == 200
@@ -160,19 +179,25 @@ def test_startup_survives_failing_refreshes_and_retries_them_with_backoff(
         assert c.get("/v1/items/popular").status_code == 200
         time.sleep(0.5)  # a window of maintenance ticks (every 0.05 s) that must not retry before the backoff
         failing = {r.name: r.backoff.failures for r in services.refreshers}
-        assert {name for name, failures in failing.items() if failures} == {"trending catalogue",
-                                                                             "co-interaction index"}, failing
+        assert {name for name, failures in failing.items() if failures} == {
+            "trending catalogue",
+            "co-interaction index",
+        }, failing
         # not on every tick: each retry came at least its backoff (3 s, then 6 s, ...) after the attempt before;
         # a loaded machine may make retries late (more failures counted by now), never early
         for name, times in attempts.items():
             gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
             assert all(gap >= 3.0 * 2**k for k, gap in enumerate(gaps)), (name, gaps)
         services.store.upsert_items([ItemRecord("i1")])  # described: only catalogued items trend
-        services.store.upsert_interactions([InteractionDelta("u1", "i1", 1.0, 1, NOW, NOW),
-                                            InteractionDelta("u2", "i1", 1.0, 1, NOW, NOW)])
+        services.store.upsert_interactions(
+            [InteractionDelta("u1", "i1", 1.0, 1, NOW, NOW), InteractionDelta("u2", "i1", 1.0, 1, NOW, NOW)]
+        )
         monkeypatch.undo()  # the store is fine again: the retries after the backoff succeed
-        wait_until(lambda: services.cograph.index is not None and services.catalog.view.popular,
-                   what="the retried refreshes to succeed", detail=lambda: [r.last_error for r in services.refreshers])
+        wait_until(
+            lambda: services.cograph.index is not None and services.catalog.view.popular,
+            what="the retried refreshes to succeed",
+            detail=lambda: [r.last_error for r in services.refreshers],
+        )
         assert services.cograph.index is not None and [i for i, _ in services.catalog.view.popular] == ["i1"]
         assert all(r.backoff.failures == 0 and r.last_error is None for r in services.refreshers)
 
@@ -184,10 +209,17 @@ def test_empty_key_list_outside_local_refuses_to_start(store_dir: Path, tmp_path
 
 
 @pytest.mark.integration
-def test_a_hung_store_costs_three_timeouts_then_no_more_waiting(store_dir: Path, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    s = Settings(graph_uri=f"embedded:{store_dir}", data_dir=tmp_path, api_keys=KEY, store_check_s=0.2,
-                 history_timeout_s=0.2, store_timeout_s=2.0)
+def test_a_hung_store_costs_three_timeouts_then_no_more_waiting(
+    store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = Settings(
+        graph_uri=f"embedded:{store_dir}",
+        data_dir=tmp_path,
+        api_keys=KEY,
+        store_check_s=0.2,
+        history_timeout_s=0.2,
+        store_timeout_s=2.0,
+    )
     with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
         reads = count_history_reads(c, monkeypatch)
         info = EmbeddedServer(store_dir).info()

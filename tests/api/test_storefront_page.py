@@ -30,13 +30,23 @@ def config_of(html: str) -> dict[str, object]:
 
 @pytest.fixture
 def shop(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings.model_copy(update={"publishable_keys": f"{PK}, pk_demo_2",
-                                                                  "publishable_origins": ORIGIN}))) as c:
+    with TestClient(
+        create_app(settings.model_copy(update={"publishable_keys": f"{PK}, pk_demo_2", "publishable_origins": ORIGIN}))
+    ) as c:
         yield c
 
 
-@pytest.mark.parametrize("path", ["/demo", "/demo/cart", "/demo/item/i7", "/demo/item/sku 9 ü",
-                                  "/demo/category/Sci-Fi", "/demo/category/Books %26 more"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/demo",
+        "/demo/cart",
+        "/demo/item/i7",
+        "/demo/item/sku 9 ü",
+        "/demo/category/Sci-Fi",
+        "/demo/category/Books %26 more",
+    ],
+)
 def test_every_shop_route_is_the_page_with_the_publishable_key(shop: TestClient, path: str) -> None:
     r = shop.get(path)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
@@ -67,8 +77,9 @@ def test_without_a_publishable_key_the_page_gets_none(client: TestClient) -> Non
 
 def test_the_key_cannot_break_out_of_the_config_element(settings: Settings) -> None:
     hostile = "pk_</script><script>alert(1)</script>&"
-    with TestClient(create_app(settings.model_copy(update={"publishable_keys": hostile,
-                                                                  "publishable_origins": ORIGIN}))) as c:
+    with TestClient(
+        create_app(settings.model_copy(update={"publishable_keys": hostile, "publishable_origins": ORIGIN}))
+    ) as c:
         html = c.get("/demo").text
     assert "<script>alert(1)" not in html
     assert config_of(html)["key"] == hostile

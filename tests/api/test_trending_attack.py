@@ -28,9 +28,16 @@ HIT = "hit"  # the genuinely popular item: 40 browsers, each on its own address
 @pytest.fixture
 def shop(settings: Settings) -> Iterator[TestClient]:
     """The API with a secret and a publishable key, a catalogue and genuine traffic, trending refreshed."""
-    s = settings.model_copy(update={"publishable_keys": PK, "publishable_origins": ORIGIN,
-                                    "events_max_batch": 1_000, "events_max_body_bytes": 1_000_000,
-                                    "ip_rate_limit_per_s": 1_000, "ip_rate_limit_burst": 1_000})
+    s = settings.model_copy(
+        update={
+            "publishable_keys": PK,
+            "publishable_origins": ORIGIN,
+            "events_max_batch": 1_000,
+            "events_max_body_bytes": 1_000_000,
+            "ip_rate_limit_per_s": 1_000,
+            "ip_rate_limit_burst": 1_000,
+        }
+    )
     with TestClient(create_app(s), headers={"X-API-Key": API_KEY}) as c:
         services = services_of(c.app)
         services.store.clear()
@@ -38,25 +45,36 @@ def shop(settings: Settings) -> Iterator[TestClient]:
         r = c.put("/v1/items", json={"items": items})
         assert r.status_code == 200, r.text
         # the shop's backend relays its signed-in users' clicks (one address, a secret key)
-        relayed = [event(f"r-{item}-{u}", user_id=f"u{u}", item_id=item, type="click")
-                   for n, item in enumerate(GENUINE) for u in range(5 + n)]
+        relayed = [
+            event(f"r-{item}-{u}", user_id=f"u{u}", item_id=item, type="click")
+            for n, item in enumerate(GENUINE)
+            for u in range(5 + n)
+        ]
         r = c.post("/v1/events", json={"events": relayed})
         assert r.status_code == 202 and r.json()["applied"] == len(relayed), r.text
         for n in range(40):  # browsers, each on its own address, with the page's publishable key
             browser = TestClient(c.app, client=(f"198.51.100.{n}", 40_000))
-            r = browser.post("/v1/events", headers={"X-API-Key": PK, "Origin": ORIGIN},
-                             json={"events": [event(f"b{n}", anonymous_id=f"visitor-{n}", item_id=HIT, type="click")]})
+            r = browser.post(
+                "/v1/events",
+                headers={"X-API-Key": PK, "Origin": ORIGIN},
+                json={"events": [event(f"b{n}", anonymous_id=f"visitor-{n}", item_id=HIT, type="click")]},
+            )
             assert r.status_code == 202 and r.json()["applied"] == 1, r.text
         yield c
 
 
 def attack(shop: TestClient, item: str) -> None:
     """The replayed attack: one publishable-key request (a beacon), 600 events from 200 invented ids."""
-    events = [event(f"x-{item}-{a}-{t}", anonymous_id=f"bot-{a}", item_id=item, type=t)
-              for a in range(200) for t in ("view", "click", "add_to_cart")]
+    events = [
+        event(f"x-{item}-{a}-{t}", anonymous_id=f"bot-{a}", item_id=item, type=t)
+        for a in range(200)
+        for t in ("view", "click", "add_to_cart")
+    ]
     r = TestClient(shop.app, client=("203.0.113.9", 40_000)).post(
-        f"/v1/events?key={PK}", content=json.dumps({"events": events}),
-        headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN})
+        f"/v1/events?key={PK}",
+        content=json.dumps({"events": events}),
+        headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN},
+    )
     assert r.status_code == 202, r.text
     assert r.json()["applied"] == 600
 

@@ -41,16 +41,23 @@ def as_user(user_id: str, **kw: int) -> dict[str, str]:
 @pytest.fixture
 def web(settings: Settings) -> Iterator[TestClient]:
     """The API with a secret key, a publishable key and a user-token secret; the victim has a history."""
-    s = settings.model_copy(update={"publishable_keys": PK, "publishable_origins": ORIGIN,
-                                    "user_token_secret": SecretStr(TOKEN_SECRET)})
+    s = settings.model_copy(
+        update={"publishable_keys": PK, "publishable_origins": ORIGIN, "user_token_secret": SecretStr(TOKEN_SECRET)}
+    )
     with TestClient(create_app(s)) as c:
         services = services_of(c.app)
         store = services.store
         store.clear()
         now = int(time.time() * 1000)
         store.upsert_items([ItemRecord(f"i{j}", title=f"Item {j}", categories=("books",)) for j in range(8)])
-        store.upsert_interactions([InteractionDelta(u, f"i{j}", 1.0, 1, now - 1000, now - 1000)
-                                   for u in ("victim", "other") for j in range(8) if (j % 2) == (u == "victim")])
+        store.upsert_interactions(
+            [
+                InteractionDelta(u, f"i{j}", 1.0, 1, now - 1000, now - 1000)
+                for u in ("victim", "other")
+                for j in range(8)
+                if (j % 2) == (u == "victim")
+            ]
+        )
         services.catalog.refresh(store)
         yield c
 
@@ -88,8 +95,14 @@ def test_reading_another_users_recommendations_with_explain_needs_their_token(we
 
 
 def test_identify_into_a_chosen_account_needs_that_accounts_token(web: TestClient) -> None:
-    assert web.post("/v1/events", json={"events": [event("j1", anonymous_id="a-9", item_id="i6",
-                                                         type="add_to_cart")]}, headers=PAGE).status_code == 202
+    assert (
+        web.post(
+            "/v1/events",
+            json={"events": [event("j1", anonymous_id="a-9", item_id="i6", type="add_to_cart")]},
+            headers=PAGE,
+        ).status_code
+        == 202
+    )
     body = {"anonymous_id": "a-9", "user_id": "victim"}
     before = items_of(web, "victim")
     r = web.post("/v1/identify", json=body, headers=PAGE)
@@ -110,8 +123,9 @@ def test_withdrawing_another_users_consent_needs_their_token(web: TestClient, se
     assert wrong.status_code == 403 and "not user_id 'victim'" in wrong.json()["detail"]
     assert consent_of(web, "victim") is None
     # the site's own events for the victim still go in
-    site = web.post("/v1/events", json={"events": [event("c1", user_id="victim", item_id="i1", type="view")]},
-                    headers=secret)
+    site = web.post(
+        "/v1/events", json={"events": [event("c1", user_id="victim", item_id="i1", type="view")]}, headers=secret
+    )
     assert site.status_code == 202 and site.json()["applied"] == 1
     # the user themself may withdraw (with their token), but not grant: that stays the server's call
     grant = web.post("/v1/consent", json={"user_id": "victim", "consent": True}, headers=as_user("victim"))
@@ -125,15 +139,23 @@ def test_withdrawing_another_users_consent_needs_their_token(web: TestClient, se
 
 def test_writing_events_as_a_named_user_needs_their_token(web: TestClient) -> None:
     before = items_of(web, "victim")
-    forged = {"events": [event("w0", anonymous_id="a-1", item_id="i0", type="view"),
-                         event("w1", user_id="victim", item_id="i0", type="purchase")]}
+    forged = {
+        "events": [
+            event("w0", anonymous_id="a-1", item_id="i0", type="view"),
+            event("w1", user_id="victim", item_id="i0", type="purchase"),
+        ]
+    }
     r = web.post("/v1/events", json=forged, headers=PAGE)
     assert r.status_code == 401, r.text
     assert r.json()["detail"].startswith("event 1: user token (X-User-Token) missing for user_id 'victim'")
     # a batch mixing the token's user with another user's events is refused whole, with index and field
-    mixed = {"events": [event("w2", user_id="attacker", item_id="i2", type="view"),
-                        event("w3", user_id="victim", item_id="i2", type="purchase"),
-                        event("w4", anonymous_id="a-1", item_id="i2", type="view")]}
+    mixed = {
+        "events": [
+            event("w2", user_id="attacker", item_id="i2", type="view"),
+            event("w3", user_id="victim", item_id="i2", type="purchase"),
+            event("w4", anonymous_id="a-1", item_id="i2", type="view"),
+        ]
+    }
     refused = web.post("/v1/events", json=mixed, headers=as_user("attacker"))
     assert refused.status_code == 403, refused.text
     [problem] = refused.json()["detail"]
@@ -156,13 +178,18 @@ def test_a_beacon_carries_the_user_token_in_the_url(web: TestClient) -> None:
 
 
 def test_a_visitor_who_opted_out_is_not_merged(web: TestClient, secret: dict[str, str]) -> None:
-    assert web.post("/v1/events", json={"events": [event("o1", anonymous_id="a-7", item_id="i2", type="view")]},
-                    headers=PAGE).status_code == 202
+    assert (
+        web.post(
+            "/v1/events", json={"events": [event("o1", anonymous_id="a-7", item_id="i2", type="view")]}, headers=PAGE
+        ).status_code
+        == 202
+    )
     assert web.post("/v1/consent", json={"anonymous_id": "a-7", "consent": False}, headers=PAGE).status_code == 200
     r = web.post("/v1/identify", json={"anonymous_id": "a-7", "user_id": "victim"}, headers=as_user("victim"))
     assert r.status_code == 403
-    assert r.json()["detail"] == ("anonymous visitor 'a-7' withdrew consent; their history cannot be merged "
-                                  "into an account")
+    assert r.json()["detail"] == (
+        "anonymous visitor 'a-7' withdrew consent; their history cannot be merged into an account"
+    )
     merge = web.post("/v1/users/victim/merge", json={"anonymous_ids": ["a-7"]}, headers=secret)
     assert merge.status_code == 403 and "anonymous visitor 'a-7' withdrew consent" in merge.json()["detail"]
     assert "i2" not in items_of(web, "victim") and items_of(web, "anon:a-7") == ["i2"]
@@ -172,17 +199,19 @@ def test_an_expired_token_is_refused(web: TestClient) -> None:
     stale = as_user("victim", ttl_s=3600, issued=int(time.time()) - 3601)
     r = web.get("/v1/users/victim/recommendations", headers=stale)
     assert r.status_code == 401 and r.json()["detail"].startswith("user token (X-User-Token) expired")
-    ev = web.post("/v1/events", json={"events": [event("x1", user_id="victim", item_id="i1", type="view")]},
-                  headers=stale)
+    ev = web.post(
+        "/v1/events", json={"events": [event("x1", user_id="victim", item_id="i1", type="view")]}, headers=stale
+    )
     assert ev.status_code == 401 and ev.json()["detail"].startswith("event 0: user token (X-User-Token) expired")
 
 
 def test_a_token_for_user_a_does_not_act_for_user_b(web: TestClient) -> None:
-    for method, path, body in (("GET", "/v1/users/victim/recommendations", None),
-                               ("POST", "/v1/identify", {"anonymous_id": "a-2", "user_id": "victim"}),
-                               ("POST", "/v1/consent", {"user_id": "victim", "consent": False}),
-                               ("POST", "/v1/impressions", {"recommendation_id": "r1", "user_id": "victim",
-                                                            "item_ids": ["i1"]})):
+    for method, path, body in (
+        ("GET", "/v1/users/victim/recommendations", None),
+        ("POST", "/v1/identify", {"anonymous_id": "a-2", "user_id": "victim"}),
+        ("POST", "/v1/consent", {"user_id": "victim", "consent": False}),
+        ("POST", "/v1/impressions", {"recommendation_id": "r1", "user_id": "victim", "item_ids": ["i1"]}),
+    ):
         r = web.request(method, path, json=body, headers=as_user("other"))
         assert r.status_code == 403, (path, r.text)
         assert r.json()["detail"].startswith("user token (X-User-Token) is for another user, not user_id 'victim'")
@@ -195,15 +224,26 @@ def test_a_tampered_token_or_one_from_another_secret_is_refused(web: TestClient)
         r = web.get("/v1/users/victim/recommendations", headers={**PAGE, "X-User-Token": bad})
         assert r.status_code == 401, (bad, r.text)
         assert r.json()["detail"].startswith("user token (X-User-Token) ")
-    assert "invalid signature" in web.get("/v1/users/victim/recommendations",
-                                          headers={**PAGE, "X-User-Token": ".".join(forged)}).json()["detail"]
+    assert (
+        "invalid signature"
+        in web.get("/v1/users/victim/recommendations", headers={**PAGE, "X-User-Token": ".".join(forged)}).json()[
+            "detail"
+        ]
+    )
 
 
 def test_a_secret_key_needs_no_token(web: TestClient, secret: dict[str, str]) -> None:
     assert web.get("/v1/users/victim/recommendations", params={"explain": "true"}, headers=secret).status_code == 200
-    ev = web.post("/v1/events", json={"events": [event("s1", user_id="victim", item_id="i1", type="view"),
-                                                 event("s2", anonymous_id="a-3", item_id="i5", type="view")]},
-                  headers=secret)
+    ev = web.post(
+        "/v1/events",
+        json={
+            "events": [
+                event("s1", user_id="victim", item_id="i1", type="view"),
+                event("s2", anonymous_id="a-3", item_id="i5", type="view"),
+            ]
+        },
+        headers=secret,
+    )
     assert ev.status_code == 202 and ev.json()["applied"] == 2
     ident = web.post("/v1/identify", json={"anonymous_id": "a-3", "user_id": "victim"}, headers=secret)
     assert ident.status_code == 200 and ident.json()["merged"] is True
@@ -215,12 +255,18 @@ def test_without_a_token_secret_a_publishable_key_names_no_user(settings: Settin
     s = settings.model_copy(update={"publishable_keys": PK, "publishable_origins": ORIGIN})
     with TestClient(create_app(s)) as c:
         services_of(c.app).store.clear()
-        r = c.post("/v1/identify", json={"anonymous_id": "a-1", "user_id": "victim"},
-                   headers={**PAGE, "X-User-Token": token("victim")})
+        r = c.post(
+            "/v1/identify",
+            json={"anonymous_id": "a-1", "user_id": "victim"},
+            headers={**PAGE, "X-User-Token": token("victim")},
+        )
         assert r.status_code == 403
-        assert r.json()["detail"] == ("a publishable key may not name user_id 'victim': this server verifies no user "
-                                      "tokens (GRAPHREC_USER_TOKEN_SECRET is unset); call from your server with a "
-                                      "secret key")
-        anon = c.post("/v1/events", json={"events": [event("n1", anonymous_id="a-1", item_id="i1", type="view")]},
-                      headers=PAGE)
+        assert r.json()["detail"] == (
+            "a publishable key may not name user_id 'victim': this server verifies no user "
+            "tokens (GRAPHREC_USER_TOKEN_SECRET is unset); call from your server with a "
+            "secret key"
+        )
+        anon = c.post(
+            "/v1/events", json={"events": [event("n1", anonymous_id="a-1", item_id="i1", type="view")]}, headers=PAGE
+        )
         assert anon.status_code == 202

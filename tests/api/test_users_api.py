@@ -27,9 +27,14 @@ def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
         return settings
     server = request.getfixturevalue("neo4j_server")
     request.getfixturevalue("neo4j_store_session")  # schema applied once
-    return settings.model_copy(update={"graph_uri": server.uri, "graph_user": server.user,
-                                       "graph_password": SecretStr(server.password),
-                                       "graph_database": server.database})
+    return settings.model_copy(
+        update={
+            "graph_uri": server.uri,
+            "graph_user": server.user,
+            "graph_password": SecretStr(server.password),
+            "graph_database": server.database,
+        }
+    )
 
 
 def ev(k: int, **kw: Any) -> dict[str, Any]:
@@ -94,9 +99,7 @@ def test_delete_erases_everything_about_the_user(client: TestClient, api_store: 
         == 202
     )
     client.post("/v1/users/bob/merge", json={"anonymous_ids": ["c9"]})
-    api_store.write_embeddings(
-        label="User", ids=["bob"], vectors=np.ones((1, 4), np.float32), model_version="v1"
-    )
+    api_store.write_embeddings(label="User", ids=["bob"], vectors=np.ones((1, 4), np.float32), model_version="v1")
     r = client.delete("/v1/users/bob")
     assert r.status_code == 204 and r.content == b""
     r = client.get("/v1/users/bob/interactions")
@@ -127,16 +130,25 @@ def test_consent_withdrawal_blocks_events_and_merges(client: TestClient, api_sto
 
 # -- the id rule (graphrec.ids): ids that would collide in the embedded store's index never get in --
 
-BAD_IDS = {"V ": "whitespace", " V": "whitespace", "B\t": "whitespace", "a\x00b": "U+0000", "x\x1fy": "U+001F",
-           "a/b": "'/'",
-           # invisible format characters (category Cf): would read as "alice" yet be another id
-           "ali\u200dce": "U+200D (ZERO WIDTH JOINER)", "ali\u200bce": "U+200B", "\ufeffalice": "U+FEFF",
-           "alice\u202egnp.exe": "U+202E (RIGHT-TO-LEFT OVERRIDE)"}
+BAD_IDS = {
+    "V ": "whitespace",
+    " V": "whitespace",
+    "B\t": "whitespace",
+    "a\x00b": "U+0000",
+    "x\x1fy": "U+001F",
+    "a/b": "'/'",
+    # invisible format characters (category Cf): would read as "alice" yet be another id
+    "ali\u200dce": "U+200D (ZERO WIDTH JOINER)",
+    "ali\u200bce": "U+200B",
+    "\ufeffalice": "U+FEFF",
+    "alice\u202egnp.exe": "U+202E (RIGHT-TO-LEFT OVERRIDE)",
+}
 
 
 @pytest.mark.parametrize("bad", list(BAD_IDS), ids=[repr(b) for b in BAD_IDS])
-def test_bad_ids_are_refused_with_the_field_and_nothing_is_written(client: TestClient, api_store: GraphStore,
-                                                                    bad: str) -> None:
+def test_bad_ids_are_refused_with_the_field_and_nothing_is_written(
+    client: TestClient, api_store: GraphStore, bad: str
+) -> None:
     good = {"event_id": "ok-1", "user_id": "V", "item_id": "i1", "type": "click", "timestamp": NOW - 1_000}
     for field in ("user_id", "item_id", "event_id", "anonymous_id"):
         event = dict(good, **{field: bad})
@@ -148,11 +160,13 @@ def test_bad_ids_are_refused_with_the_field_and_nothing_is_written(client: TestC
         assert (err["index"], err["field"]) == (1, field) and BAD_IDS[bad] in err["reason"], err
     assert api_store.counts().interactions == 0, "a refused batch is not half-applied"
     quoted = quote(bad, safe="")
-    for method, path, body in (("GET", f"/v1/users/{quoted}/interactions", None),
-                               ("PUT", f"/v1/users/{quoted}/consent", {"consent": False}),
-                               ("DELETE", f"/v1/users/{quoted}", None),
-                               ("GET", f"/v1/users/{quoted}/recommendations", None),
-                               ("GET", f"/v1/items/{quoted}/similar", None)):
+    for method, path, body in (
+        ("GET", f"/v1/users/{quoted}/interactions", None),
+        ("PUT", f"/v1/users/{quoted}/consent", {"consent": False}),
+        ("DELETE", f"/v1/users/{quoted}", None),
+        ("GET", f"/v1/users/{quoted}/recommendations", None),
+        ("GET", f"/v1/items/{quoted}/similar", None),
+    ):
         r = client.request(method, path, json=body)
         assert r.status_code in (404, 422) if "/" in bad else r.status_code == 422, (method, path, r.text)
         assert r.status_code != 500
@@ -161,12 +175,20 @@ def test_bad_ids_are_refused_with_the_field_and_nothing_is_written(client: TestC
 def test_the_collision_cases_cannot_happen(client: TestClient, api_store: GraphStore) -> None:
     """The issue's cases: 'V' and 'V ' sharing events, consent bypass, silent erasure, replayed 'ev '."""
     ev = {"user_id": "V", "item_id": "i1", "type": "click"}
-    assert client.post("/v1/events", json={"events": [ev | {"event_id": "ev", "timestamp": NOW - 3_000}]}
-                       ).status_code == 202
-    assert client.post("/v1/events", json={"events": [ev | {"event_id": "ev ", "timestamp": NOW - 2_000}]}
-                       ).status_code == 422
-    assert client.post("/v1/events", json={"events": [ev | {"user_id": "V ", "event_id": "e2",
-                                                             "timestamp": NOW - 1_000}]}).status_code == 422
+    assert (
+        client.post("/v1/events", json={"events": [ev | {"event_id": "ev", "timestamp": NOW - 3_000}]}).status_code
+        == 202
+    )
+    assert (
+        client.post("/v1/events", json={"events": [ev | {"event_id": "ev ", "timestamp": NOW - 2_000}]}).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/v1/events", json={"events": [ev | {"user_id": "V ", "event_id": "e2", "timestamp": NOW - 1_000}]}
+        ).status_code
+        == 422
+    )
     assert [e.item_id for e in api_store.user_interactions(user_id="V")] == ["i1"]
     assert api_store.user_interactions(user_id="V")[0].count == 1
     assert client.put("/v1/users/B%09/consent", json={"consent": False}).status_code == 422
@@ -175,8 +197,20 @@ def test_the_collision_cases_cannot_happen(client: TestClient, api_store: GraphS
 
 def test_ids_are_nfc_normalised_everywhere(client: TestClient, api_store: GraphStore) -> None:
     decomposed, composed = "cafe\u0301", "caf\u00e9"
-    r = client.post("/v1/events", json={"events": [{"event_id": "n1", "user_id": decomposed, "item_id": decomposed,
-                                                     "type": "click", "timestamp": NOW - 1_000}]})
+    r = client.post(
+        "/v1/events",
+        json={
+            "events": [
+                {
+                    "event_id": "n1",
+                    "user_id": decomposed,
+                    "item_id": decomposed,
+                    "type": "click",
+                    "timestamp": NOW - 1_000,
+                }
+            ]
+        },
+    )
     assert r.status_code == 202, r.text
     assert [e.item_id for e in api_store.user_interactions(user_id=composed)] == [composed]
     for spelling in (decomposed, composed):
@@ -185,12 +219,15 @@ def test_ids_are_nfc_normalised_everywhere(client: TestClient, api_store: GraphS
 
 
 @pytest.mark.parametrize("index", [True, False], ids=["in-memory index", "store traversal"])
-def test_no_seen_item_comes_back_for_a_user_with_1000_edges(client: TestClient, api_store: GraphStore,
-                                                            index: bool) -> None:
+def test_no_seen_item_comes_back_for_a_user_with_1000_edges(
+    client: TestClient, api_store: GraphStore, index: bool
+) -> None:
     # The recent window a recommendation reads is 200 edges; the seen-filter must cover all 1,000.
     seen = [f"i{j}" for j in range(1000)]
-    deltas = [InteractionDelta("heavy", item, 1.0, 1, NOW - 10_000_000 + j * 1_000, NOW - 10_000_000 + j * 1_000)
-              for j, item in enumerate(seen)]
+    deltas = [
+        InteractionDelta("heavy", item, 1.0, 1, NOW - 10_000_000 + j * 1_000, NOW - 10_000_000 + j * 1_000)
+        for j, item in enumerate(seen)
+    ]
     # Co-users of the heavy user's most recent items also touched old seen items and unseen ones,
     # so the traversal reaches both; only the unseen may be recommended.
     for j in range(200):

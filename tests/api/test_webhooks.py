@@ -68,9 +68,14 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def hooked(settings: Settings, receiver: Receiver) -> Iterator[TestClient]:
-    configured = settings.model_copy(update={
-        "webhook_url": receiver.url, "webhook_secret": SecretStr(SECRET), "webhook_retry_s": 0.05,
-        "trigger_rules": '[{"name": "intent", "feature": "purchase_intent", "above": 0.7}]'})
+    configured = settings.model_copy(
+        update={
+            "webhook_url": receiver.url,
+            "webhook_secret": SecretStr(SECRET),
+            "webhook_retry_s": 0.05,
+            "trigger_rules": '[{"name": "intent", "feature": "purchase_intent", "above": 0.7}]',
+        }
+    )
     with TestClient(create_app(configured), headers={"X-API-Key": "test-key-1"}) as c:
         services_of(c.app).store.clear()
         yield c
@@ -84,16 +89,17 @@ def _intent_active(client: TestClient) -> bool | None:
 
 
 def _send(client: TestClient, *specs: tuple[str, str, str]) -> None:
-    r = client.post("/v1/events", json={"events": [event(eid, user_id="u1", item_id=item, type=kind)
-                                                   for eid, item, kind in specs]})
+    r = client.post(
+        "/v1/events", json={"events": [event(eid, user_id="u1", item_id=item, type=kind) for eid, item, kind in specs]}
+    )
     assert r.status_code == 202, r.text
 
 
-def test_a_rule_fires_once_per_crossing_with_signed_retried_deliveries(hooked: TestClient,
-                                                                      receiver: Receiver) -> None:
+def test_a_rule_fires_once_per_crossing_with_signed_retried_deliveries(hooked: TestClient, receiver: Receiver) -> None:
     _send(hooked, ("c1", "i1", "add_to_cart"), ("c2", "i2", "add_to_cart"))  # intent 1 - e^-2 = 0.86
-    wait_until(lambda: len(receiver.delivered()) == 1, what="the first webhook delivered",
-               detail=lambda: receiver.calls)
+    wait_until(
+        lambda: len(receiver.delivered()) == 1, what="the first webhook delivered", detail=lambda: receiver.calls
+    )
     assert [code for _, _, code in receiver.calls] == [500, 500, 204]  # retried after two failures
     headers, body = receiver.delivered()[0]
     delivery, signature = headers["x-graphrec-delivery"], headers["x-graphrec-signature"]
@@ -112,8 +118,9 @@ def test_a_rule_fires_once_per_crossing_with_signed_retried_deliveries(hooked: T
     wait_until(lambda: _intent_active(hooked) is False, what="the fall of u1's intent recorded")
     assert len(outbox.rows()) == 1
     _send(hooked, ("c4", "i4", "add_to_cart"), ("c5", "i5", "add_to_cart"))  # and rises again: fires again
-    wait_until(lambda: len(receiver.delivered()) == 2, what="the second webhook delivered",
-               detail=lambda: receiver.calls)
+    wait_until(
+        lambda: len(receiver.delivered()) == 2, what="the second webhook delivered", detail=lambda: receiver.calls
+    )
 
     assert hooked.delete("/v1/users/u1").status_code == 204  # erasure: the queued webhooks and states go too
     assert outbox.rows() == []
@@ -142,8 +149,9 @@ def test_rules_and_settings_are_validated_with_their_reason() -> None:
     with pytest.raises(ValueError, match="exactly one of 'above' and 'below'"):
         parse_rules('[{"name": "x", "feature": "engagement"}]')
     with pytest.raises(ValueError, match="unique"):
-        parse_rules('[{"name": "x", "feature": "engagement", "above": 1}, {"name": "x", "feature": "events", '
-                    '"below": 2}]')
+        parse_rules(
+            '[{"name": "x", "feature": "engagement", "above": 1}, {"name": "x", "feature": "events", "below": 2}]'
+        )
     with pytest.raises(ValidationError, match="GRAPHREC_WEBHOOK_SECRET"):
         Settings(webhook_url="https://crm.example/hook")
     with pytest.raises(ValidationError, match="http"):

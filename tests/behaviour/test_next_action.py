@@ -65,14 +65,17 @@ def test_without_smoothing_rows_are_the_observed_frequencies(tmp_path: Path) -> 
 
 def test_steps_merge_repeats_skip_uncategorised_items_and_stop_at_session_ends(tmp_path: Path) -> None:
     log = EventLog(tmp_path / "log.sqlite")
-    log.append([
-        LoggedEvent("u", "1", "a1", "view", T0), LoggedEvent("u", "2", "a1", "click", T0 + MIN),  # one visit
-        LoggedEvent("u", "3", "none", "view", T0 + 2 * MIN),  # no category: skipped, a1 a1 merge again
-        LoggedEvent("u", "4", "a1", "dwell", T0 + 3 * MIN, 5.0),
-        LoggedEvent("u", "5", "ab", "view", T0 + 4 * MIN),    # A|B: half a transition A->A, half A->B
-        LoggedEvent("u", "6", "c1", "view", T0 + 60 * MIN),   # 56 idle minutes: a new session, no ab->c1
-        LoggedEvent("v", "7", "b1", "view", T0 + 61 * MIN),   # another user: no c1->b1
-    ])
+    log.append(
+        [
+            LoggedEvent("u", "1", "a1", "view", T0),
+            LoggedEvent("u", "2", "a1", "click", T0 + MIN),  # one visit
+            LoggedEvent("u", "3", "none", "view", T0 + 2 * MIN),  # no category: skipped, a1 a1 merge again
+            LoggedEvent("u", "4", "a1", "dwell", T0 + 3 * MIN, 5.0),
+            LoggedEvent("u", "5", "ab", "view", T0 + 4 * MIN),  # A|B: half a transition A->A, half A->B
+            LoggedEvent("u", "6", "c1", "view", T0 + 60 * MIN),  # 56 idle minutes: a new session, no ab->c1
+            LoggedEvent("v", "7", "b1", "view", T0 + 61 * MIN),  # another user: no c1->b1
+        ]
+    )
     model = fit_next_action(log.columns(), CATS, smoothing=1.0)
     np.testing.assert_allclose(model.counts, [[0.5, 0.5, 0], [0, 0, 0], [0, 0, 0]])
     assert (model.steps, model.sessions) == (4, 3)
@@ -107,11 +110,16 @@ def test_the_holder_leaves_bot_flagged_events_out_and_ends_the_window_at_the_new
     from graphrec.events.log import BOT
 
     log = EventLog(tmp_path / "log.sqlite")
-    log.append([LoggedEvent("u", "1", "a1", "view", T0), LoggedEvent("u", "2", "b1", "view", T0 + MIN),
-                LoggedEvent("bot", "3", "b1", "view", T0 + 2 * MIN, flag=BOT),
-                LoggedEvent("bot", "4", "c1", "view", T0 + 3 * MIN, flag=BOT),
-                LoggedEvent("old", "5", "c1", "view", T0 - 40 * 86_400_000),
-                LoggedEvent("old", "6", "a1", "view", T0 - 40 * 86_400_000 + MIN)])
+    log.append(
+        [
+            LoggedEvent("u", "1", "a1", "view", T0),
+            LoggedEvent("u", "2", "b1", "view", T0 + MIN),
+            LoggedEvent("bot", "3", "b1", "view", T0 + 2 * MIN, flag=BOT),
+            LoggedEvent("bot", "4", "c1", "view", T0 + 3 * MIN, flag=BOT),
+            LoggedEvent("old", "5", "c1", "view", T0 - 40 * 86_400_000),
+            LoggedEvent("old", "6", "a1", "view", T0 - 40 * 86_400_000 + MIN),
+        ]
+    )
     model = NextActionHolder(window_days=30, smoothing=1.0).refresh(log, CATS)
     np.testing.assert_allclose(model.counts, [[0, 1], [0, 0]])  # A -> B only: no bot, nothing 40 days old
     assert model.categories == ("A", "B") and model.fitted_ms > T0

@@ -20,10 +20,12 @@ def _log(tmp_path: Path, rows: list[LoggedEvent]) -> EventLog:
 
 
 def test_sessions_split_on_a_new_session_id_or_thirty_idle_minutes(tmp_path: Path) -> None:
-    rows = [LoggedEvent("u", "1", "a", "view", NOW - 100 * MIN, session_id="s1"),
-            LoggedEvent("u", "2", "b", "click", NOW - 95 * MIN, session_id="s1"),   # same session, 5 min later
-            LoggedEvent("u", "3", "c", "view", NOW - 94 * MIN, session_id="s2"),    # new id: new session
-            LoggedEvent("u", "4", "c", "purchase", NOW - 10 * MIN, session_id="s2")]  # 84 idle minutes: new
+    rows = [
+        LoggedEvent("u", "1", "a", "view", NOW - 100 * MIN, session_id="s1"),
+        LoggedEvent("u", "2", "b", "click", NOW - 95 * MIN, session_id="s1"),  # same session, 5 min later
+        LoggedEvent("u", "3", "c", "view", NOW - 94 * MIN, session_id="s2"),  # new id: new session
+        LoggedEvent("u", "4", "c", "purchase", NOW - 10 * MIN, session_id="s2"),
+    ]  # 84 idle minutes: new
     p = build_profile("u", _log(tmp_path, rows).columns(), now_ms=NOW)
     assert p.sessions == 3 and p.events == 4
     assert p.session_events == round(4 / 3, 4)
@@ -33,8 +35,11 @@ def test_sessions_split_on_a_new_session_id_or_thirty_idle_minutes(tmp_path: Pat
 
 
 def test_engagement_weighs_active_events_fully_and_decays_by_half_every_seven_days(tmp_path: Path) -> None:
-    rows = [LoggedEvent("u", "1", "a", "click", NOW), LoggedEvent("u", "2", "a", "view", NOW),
-            LoggedEvent("u", "3", "a", "click", NOW - 7 * DAY_MS)]
+    rows = [
+        LoggedEvent("u", "1", "a", "click", NOW),
+        LoggedEvent("u", "2", "a", "view", NOW),
+        LoggedEvent("u", "3", "a", "click", NOW - 7 * DAY_MS),
+    ]
     p = build_profile("u", _log(tmp_path, rows).columns(), now_ms=NOW)
     assert abs(p.engagement - (1 + 0.25 + 0.5)) < 1e-6 and p.engagement_level == "low"
     busy = [LoggedEvent("v", str(k), "a", "purchase", NOW - k * MIN) for k in range(12)]
@@ -42,10 +47,12 @@ def test_engagement_weighs_active_events_fully_and_decays_by_half_every_seven_da
 
 
 def test_categories_devices_trend_values_and_bot_share(tmp_path: Path) -> None:
-    rows = [LoggedEvent("u", "1", "book1", "view", NOW - 1 * DAY_MS, device="mobile"),
-            LoggedEvent("u", "2", "book2", "dwell", NOW - 2 * DAY_MS, 30.0, device="mobile"),
-            LoggedEvent("u", "3", "pan", "scroll", NOW - 9 * DAY_MS, 0.8, device="desktop"),
-            LoggedEvent("u", "4", "pan", "view", NOW - 10 * DAY_MS, flag=BOT)]
+    rows = [
+        LoggedEvent("u", "1", "book1", "view", NOW - 1 * DAY_MS, device="mobile"),
+        LoggedEvent("u", "2", "book2", "dwell", NOW - 2 * DAY_MS, 30.0, device="mobile"),
+        LoggedEvent("u", "3", "pan", "scroll", NOW - 9 * DAY_MS, 0.8, device="desktop"),
+        LoggedEvent("u", "4", "pan", "view", NOW - 10 * DAY_MS, flag=BOT),
+    ]
     cats = {"book1": ["Books"], "book2": ["Books"], "pan": ["Cooking", "Home"]}
     p = build_profile("u", _log(tmp_path, rows).columns(), now_ms=NOW, item_categories=cats)
     assert [c for c, _ in p.preferred_categories][0] == "Books"

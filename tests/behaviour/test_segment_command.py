@@ -16,11 +16,14 @@ from graphrec.graph.port import SEGMENTATION_META_KEY
 
 
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory: pytest.TempPathFactory,
-             starts_processes: None) -> Iterator[tuple[Path, dict[str, str]]]:
+def imported(tmp_path_factory: pytest.TempPathFactory, starts_processes: None) -> Iterator[tuple[Path, dict[str, str]]]:
     root = tmp_path_factory.mktemp("segment-cli")
-    env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_GRAPH_URI": f"embedded:{root / 'store'}",
-           "GRAPHREC_FALKORDB_GRAPH": "segments", "GRAPHREC_EVENT_LOG": str(root / "events.sqlite")}
+    env = {
+        "GRAPHREC_DATA_DIR": str(root),
+        "GRAPHREC_GRAPH_URI": f"embedded:{root / 'store'}",
+        "GRAPHREC_FALKORDB_GRAPH": "segments",
+        "GRAPHREC_EVENT_LOG": str(root / "events.sqlite"),
+    }
     holder = FalkorDBStore.embedded(root / "store", graph="segments", die_with_parent=True)
     runner = CliRunner()
     events = root / "events.csv"
@@ -34,8 +37,9 @@ def imported(tmp_path_factory: pytest.TempPathFactory,
     holder.close()
 
 
-def test_segment_writes_named_segments_to_the_graph(imported: tuple[Path, dict[str, str]],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_segment_writes_named_segments_to_the_graph(
+    imported: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     truth, env = imported
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -69,8 +73,11 @@ def test_segment_options_are_checked(imported: tuple[Path, dict[str, str]], monk
     _, env = imported
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    for args, hint in ((["--method", "ward"], "--method"), (["--k-min", "6", "--k-max", "3"], "--k-min"),
-                       (["--as-of", "yesterday"], "--as-of")):
+    for args, hint in (
+        (["--method", "ward"], "--method"),
+        (["--k-min", "6", "--k-max", "3"], "--k-min"),
+        (["--as-of", "yesterday"], "--as-of"),
+    ):
         result = CliRunner().invoke(app, ["segment", "--dry-run", *args])
         assert result.exit_code == 2 and hint in result.output, result.output
     dry = CliRunner().invoke(app, ["segment", "--dry-run", "--as-of", "2026-10-01", "--window-days", "7", "--json"])

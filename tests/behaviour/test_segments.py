@@ -30,8 +30,13 @@ from graphrec.data.readers import read_dataset
 from graphrec.data.synthetic import SyntheticSpec, generate, read_user_types
 from graphrec.events.log import EventLog, LoggedEvent
 
-PERSONA_OF_TYPE = {"decider": "deciders", "browser": "browsers", "enthusiast": "enthusiasts", "regular": REGULARS,
-                   "bot": "bots"}
+PERSONA_OF_TYPE = {
+    "decider": "deciders",
+    "browser": "browsers",
+    "enthusiast": "enthusiasts",
+    "regular": REGULARS,
+    "bot": "bots",
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +65,9 @@ def test_segmentation_recovers_the_generated_types(generated: tuple[EventLog, di
     assert bots[0].outlier_group and table["bots"] == {"bot": sum(1 for a in seg.actors if truth[a] == "bot")}
     assert sum(s.size for s in seg.segments) == len(seg.actors)
     again = segment_log(log, window_days=90).segmentation
-    assert np.array_equal(again.labels, seg.labels) and [s.name for s in again.segments] == [s.name for s in
-                                                                                              seg.segments]
+    assert np.array_equal(again.labels, seg.labels) and [s.name for s in again.segments] == [
+        s.name for s in seg.segments
+    ]
 
 
 def test_a_gaussian_mixture_picks_k_by_bic(generated: tuple[EventLog, dict[str, str]]) -> None:
@@ -108,8 +114,13 @@ def test_few_or_no_users_still_answer(tmp_path: Path) -> None:
 
 
 def test_config_is_validated() -> None:
-    for bad in ({"k_min": 5, "k_max": 3}, {"method": "dbscan"}, {"pca_variance": 0.0}, {"outlier_quantile": 1.0},
-                {"prior_events": -1.0}):
+    for bad in (
+        {"k_min": 5, "k_max": 3},
+        {"method": "dbscan"},
+        {"pca_variance": 0.0},
+        {"outlier_quantile": 1.0},
+        {"prior_events": -1.0},
+    ):
         with pytest.raises(ValueError):
             SegmentConfig(**bad)  # type: ignore[arg-type]
 
@@ -124,18 +135,24 @@ def _c(**values: float) -> dict[str, float]:
 
 def test_names_follow_the_documented_rules_and_are_unique() -> None:
     centroids = [_c(), _c(events_per_minute=40.0), _c(), _c(), _c(), _c(), _c()]
-    zs = [_z(sessions=0.1),                                                         # nearest the mean
-          _z(events_per_minute=5.0),                                                # 40 events a minute
-          _z(purchase_per_session=2.5, active_ratio=1.5),                           # buys most
-          _z(purchase_per_session=1.2, active_ratio=0.2),                           # buys too, less
-          _z(events_per_session=1.5, dwell_s=1.4, scroll_share=1.2, active_ratio=-0.8),
-          _z(sessions=1.1, active_ratio=1.2),
-          _z(sessions=-1.0, events_per_session=-0.9)]
+    zs = [
+        _z(sessions=0.1),  # nearest the mean
+        _z(events_per_minute=5.0),  # 40 events a minute
+        _z(purchase_per_session=2.5, active_ratio=1.5),  # buys most
+        _z(purchase_per_session=1.2, active_ratio=0.2),  # buys too, less
+        _z(events_per_session=1.5, dwell_s=1.4, scroll_share=1.2, active_ratio=-0.8),
+        _z(sessions=1.1, active_ratio=1.2),
+        _z(sessions=-1.0, events_per_session=-0.9),
+    ]
     names = [name for name, _ in name_segments(centroids, zs)]
     assert names == [REGULARS, "bots", "deciders", "high purchase_per_session", "browsers", "enthusiasts", "casual"]
     # a bot guard's flags name bots too; the rest fall back on their most distinctive feature, numbered if taken
-    names = [n for n, _ in name_segments([_c(bot_share=0.9), _c(), _c(), _c()],
-                                         [_z(), _z(view_share=0.2), _z(dwell_s=-2.0), _z(dwell_s=-1.5)])]
+    names = [
+        n
+        for n, _ in name_segments(
+            [_c(bot_share=0.9), _c(), _c(), _c()], [_z(), _z(view_share=0.2), _z(dwell_s=-2.0), _z(dwell_s=-1.5)]
+        )
+    ]
     assert names == ["bots", REGULARS, "low dwell_s 2", "low dwell_s"]  # the nearer the mean, the earlier named
     rules = dict(name_segments([_c()], [_z(purchase_per_session=3.0)]))
     assert "purchases per session z >= 1" in rules["deciders"]

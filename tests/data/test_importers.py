@@ -33,8 +33,11 @@ def ml_dir(tmp_path: Path, data: str) -> Path:
     d.mkdir()
     write(d / "u.data", data)
     write(d / "u.genre", "unknown|0\nAction|1\nComedy|2\n\n")
-    write(d / "u.item", "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|1\n2|Heat (1995)|01-Jan-1995||http://y|0|1|0\n"
-                        "3|Odd (1995)|01-Jan-1995||http://z|1|0|0\n")
+    write(
+        d / "u.item",
+        "1|Toy Story (1995)|01-Jan-1995||http://x|0|0|1\n2|Heat (1995)|01-Jan-1995||http://y|0|1|0\n"
+        "3|Odd (1995)|01-Jan-1995||http://z|1|0|0\n",
+    )
     return d
 
 
@@ -137,8 +140,11 @@ def test_malformed_events_rejected_with_line(store: FalkorDBStore, tmp_path: Pat
 
 
 def test_import_ids_are_nfc_and_trimmed(store: FalkorDBStore, tmp_path: Path) -> None:
-    ev = write(tmp_path / "nfc.csv", "user_id,item_id,event_type,timestamp,value\n"
-               " cafe\u0301 ,x,view,1700000000000,\ncaf\u00e9,y,view,1700000000001,\n")
+    ev = write(
+        tmp_path / "nfc.csv",
+        "user_id,item_id,event_type,timestamp,value\n"
+        " cafe\u0301 ,x,view,1700000000000,\ncaf\u00e9,y,view,1700000000001,\n",
+    )
     run_import(store, "events", ev)
     assert sorted(e.item_id for e in store.user_interactions(user_id="caf\u00e9")) == ["x", "y"]
     assert store.counts().users == 1
@@ -152,13 +158,27 @@ def test_events_bad_header(store: FalkorDBStore, tmp_path: Path) -> None:
 
 def test_events_parquet(store: FalkorDBStore, tmp_path: Path) -> None:
     path = tmp_path / "ev.parquet"
-    pq.write_table(pa.table({"user_id": ["a", "a"], "item_id": ["x", "y"], "event_type": ["purchase", "rating"],
-                             "timestamp": [1700000000000, 1700000000001], "value": [None, 2.0]}), path)
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": ["a", "a"],
+                "item_id": ["x", "y"],
+                "event_type": ["purchase", "rating"],
+                "timestamp": [1700000000000, 1700000000001],
+                "value": [None, 2.0],
+            }
+        ),
+        path,
+    )
     run_import(store, "events", path)
     assert {e.item_id: e.weight for e in store.user_interactions(user_id="a")} == {"x": 1.0, "y": 3.0}
     bad = tmp_path / "bad.parquet"
-    pq.write_table(pa.table({"user_id": ["a"], "item_id": ["x"], "event_type": ["rating"],
-                             "timestamp": [1700000000000], "value": [7.0]}), bad)
+    pq.write_table(
+        pa.table(
+            {"user_id": ["a"], "item_id": ["x"], "event_type": ["rating"], "timestamp": [1700000000000], "value": [7.0]}
+        ),
+        bad,
+    )
     with pytest.raises(InputError) as err:
         run_import(store, "events", bad)
     assert err.value.line == 1 and "within [1, 5]" in err.value.reason

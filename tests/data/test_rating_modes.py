@@ -18,8 +18,14 @@ from graphrec.export import ExportConfig, export_snapshot
 from graphrec.graph.port import GraphStore
 
 RATINGS = [  # user, item, stars, seconds
-    (1, 1, 5, 881250949), (1, 2, 3, 881250950), (1, 3, 1, 881250951), (2, 1, 4, 881250952),
-    (2, 3, 5, 881350953), (3, 2, 2, 881450954), (3, 3, 4, 881550955), (3, 1, 3, 881650956),
+    (1, 1, 5, 881250949),
+    (1, 2, 3, 881250950),
+    (1, 3, 1, 881250951),
+    (2, 1, 4, 881250952),
+    (2, 3, 5, 881350953),
+    (3, 2, 2, 881450954),
+    (3, 3, 4, 881550955),
+    (3, 1, 3, 881650956),
 ]
 
 
@@ -27,22 +33,29 @@ def ml_dir(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "u.data").write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in RATINGS))
     (root / "u.genre").write_text("unknown|0\nAction|1\n\n")
-    (root / "u.item").write_text("1|A (1995)|01-Jan-1995||x|0|1\n2|B (1995)|01-Jan-1995||y|1|0\n"
-                                 "3|C (1995)|01-Jan-1995||z|0|1\n")
+    (root / "u.item").write_text(
+        "1|A (1995)|01-Jan-1995||x|0|1\n2|B (1995)|01-Jan-1995||y|1|0\n3|C (1995)|01-Jan-1995||z|0|1\n"
+    )
     return root
 
 
 def edges_of(snap) -> dict[tuple[str, str], float]:  # type: ignore[no-untyped-def]
     m = snap.matrix("weights").tocoo()
-    return {(str(snap.user_ids[u]), str(snap.item_ids[i])): float(w) for u, i, w in zip(m.row, m.col, m.data,
-                                                                                       strict=True)}
+    return {
+        (str(snap.user_ids[u]), str(snap.item_ids[i])): float(w) for u, i, w in zip(m.row, m.col, m.data, strict=True)
+    }
 
 
 @pytest.mark.parametrize("mode", ["signed", "positive", "implicit"])
 def test_import_and_file_path_train_on_the_same_edges(any_store: GraphStore, tmp_path: Path, mode: str) -> None:
     root = ml_dir(tmp_path / "ml")
-    import_dataset(any_store, read_dataset("movielens", root, ratings=mode), fmt=f"movielens:{mode}",
-                   weigher=weigher_for(any_store, Settings()), batch_size=3)
+    import_dataset(
+        any_store,
+        read_dataset("movielens", root, ratings=mode),
+        fmt=f"movielens:{mode}",
+        weigher=weigher_for(any_store, Settings()),
+        batch_size=3,
+    )
     stored = edges_of(export_snapshot(any_store, ExportConfig(decay=False), half_life_days=30.0, progress=False))
     from_file = edges_of(load_movielens(root, ratings=mode))
     assert stored.keys() == from_file.keys()

@@ -35,8 +35,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pa.Table,
     path = tmp_path_factory.mktemp("synthetic") / "events.csv"
     report = generate(SyntheticSpec(interactions=60_000, seed=3), path)
     assert report.events == 60_000 and report.users_path == path.with_name("events.users.csv")
-    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-        column_types={"user_id": pa.string(), "session_id": pa.string()}))
+    table = pacsv.read_csv(
+        path, convert_options=pacsv.ConvertOptions(column_types={"user_id": pa.string(), "session_id": pa.string()})
+    )
     return path, table, read_user_types(report.users_path)
 
 
@@ -59,11 +60,22 @@ def test_every_user_has_a_type_written_beside_the_data_and_the_default_mix_is_mo
 
 def _sessions(table: pa.Table) -> dict[str, np.ndarray]:
     """Per-session aggregates, vectorised: the session's user(s), its event count, span, purchases, views."""
-    grouped = table.append_column("purchase", pc.cast(pc.equal(table.column("event_type"), "purchase"), pa.int64())) \
-        .append_column("view", pc.cast(pc.equal(table.column("event_type"), "view"), pa.int64())) \
-        .group_by("session_id").aggregate([("user_id", "count_distinct"), ("user_id", "min"), ("timestamp", "min"),
-                                           ("timestamp", "max"), ("timestamp", "count"), ("purchase", "sum"),
-                                           ("view", "sum")])
+    grouped = (
+        table.append_column("purchase", pc.cast(pc.equal(table.column("event_type"), "purchase"), pa.int64()))
+        .append_column("view", pc.cast(pc.equal(table.column("event_type"), "view"), pa.int64()))
+        .group_by("session_id")
+        .aggregate(
+            [
+                ("user_id", "count_distinct"),
+                ("user_id", "min"),
+                ("timestamp", "min"),
+                ("timestamp", "max"),
+                ("timestamp", "count"),
+                ("purchase", "sum"),
+                ("view", "sum"),
+            ]
+        )
+    )
     return {name: grouped.column(name).to_numpy(zero_copy_only=False) for name in grouped.column_names}
 
 
@@ -83,7 +95,8 @@ def test_a_session_is_one_user_in_one_sitting_and_types_behave_as_documented(
 
     purchases = s["purchase_sum"].astype(float)
     assert mean(purchases, "decider") > 4 * mean(purchases, "regular") and mean(purchases, "regular") > mean(
-        purchases, "browser")
+        purchases, "browser"
+    )
     assert mean(events, "browser") > 2 * mean(events, "regular") > 2 * mean(events, "casual")
     assert (s["view_sum"][kind == "bot"] == events[kind == "bot"]).all(), "bots only view"
     assert mean(events, "bot") > 30
@@ -134,8 +147,13 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:
 
 def test_the_mix_is_validated_and_may_leave_types_out(tmp_path: Path) -> None:
     assert parse_mix("regular=3, bot=1") == {"regular": 3.0, "bot": 1.0}
-    for bad, reason in (("regular", "TYPE=SHARE"), ("robot=1", "TYPE=SHARE"), ("bot=x", "must be a number"),
-                        ("bot=-1", ">= 0"), ("bot=0", "positive share")):
+    for bad, reason in (
+        ("regular", "TYPE=SHARE"),
+        ("robot=1", "TYPE=SHARE"),
+        ("bot=x", "must be a number"),
+        ("bot=-1", ">= 0"),
+        ("bot=0", "positive share"),
+    ):
         with pytest.raises(ValueError, match=reason):
             parse_mix(bad)
     path = tmp_path / "only.csv"
@@ -151,8 +169,9 @@ def test_import_keeps_sessions_and_devices_in_the_event_log(store: FalkorDBStore
     log = EventLog(tmp_path / "log.sqlite")
     dataset = read_dataset("events", path)
     assert dataset.files == [path, path.with_name("ev.items.csv")], "the types file is ground truth, not input"
-    import_dataset(store, dataset, fmt="events", weigher=lambda codes, values: np.ones(len(codes)), batch_size=500,
-                   log=log)
+    import_dataset(
+        store, dataset, fmt="events", weigher=lambda codes, values: np.ones(len(codes)), batch_size=500, log=log
+    )
     cols = log.columns()
     assert len(cols) == 2_000
     assert (cols.session >= 0).all() and sorted(cols.devices) == ["desktop", "mobile", "tablet"]
@@ -164,13 +183,16 @@ def test_import_keeps_sessions_and_devices_in_the_event_log(store: FalkorDBStore
 EVENTS = "user_id,item_id,event_type,timestamp,value,session_id,device,section\n"
 
 
-@pytest.mark.parametrize(("cell", "reason"), [
-    ("s/1,mobile,pdp", "session_id must not contain '/'"),
-    ("s\x011,mobile,pdp", "session_id must not contain control character U+0001"),
-    ("s1," + "m" * 65 + ",pdp", "device is longer than 64 characters"),
-    ("s1,mob\x7file,pdp", "device must not contain control characters"),
-    ("x" * 257 + ",mobile,pdp", "session_id is longer than 256 characters"),
-])
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("s/1,mobile,pdp", "session_id must not contain '/'"),
+        ("s\x011,mobile,pdp", "session_id must not contain control character U+0001"),
+        ("s1," + "m" * 65 + ",pdp", "device is longer than 64 characters"),
+        ("s1,mob\x7file,pdp", "device must not contain control characters"),
+        ("x" * 257 + ",mobile,pdp", "session_id is longer than 256 characters"),
+    ],
+)
 def test_context_columns_are_validated_with_line_and_field(tmp_path: Path, cell: str, reason: str) -> None:
     path = tmp_path / "ev.csv"
     path.write_text(EVENTS + "a,x,view,1700000000000,,s1,mobile,home\n" + f"a,y,view,1700000000001,,{cell}\n")
@@ -181,8 +203,10 @@ def test_context_columns_are_validated_with_line_and_field(tmp_path: Path, cell:
 
 def test_context_cells_may_be_empty_and_are_trimmed(tmp_path: Path) -> None:
     path = tmp_path / "ev.csv"
-    path.write_text("user_id,item_id,event_type,timestamp,device,session_id\n"
-                    "a,x,view,1700000000000, tablet , s9 \nb,x,view,1700000000001,,\n")
+    path.write_text(
+        "user_id,item_id,event_type,timestamp,device,session_id\n"
+        "a,x,view,1700000000000, tablet , s9 \nb,x,view,1700000000001,,\n"
+    )
     events = read_dataset("events", path).events
     assert events.column("session_id").to_pylist() == ["s9", None]
     assert events.column("device").to_pylist() == ["tablet", None]
@@ -193,6 +217,7 @@ def test_context_cells_may_be_empty_and_are_trimmed(tmp_path: Path) -> None:
 
 
 # -- category focus (the demo storefront's tastes) ----------------------------------------------------
+
 
 def top_category_share(events: Path) -> float:
     """Mean over users (10+ events) of the share of their events in their most frequent category."""
@@ -211,8 +236,9 @@ def top_category_share(events: Path) -> float:
 def test_category_focus_concentrates_each_users_events(tmp_path: Path) -> None:
     spec = SyntheticSpec(interactions=20_000, seed=5, categories=6)
     plain = generate(spec, tmp_path / "plain.csv")
-    focused = generate(SyntheticSpec(interactions=20_000, seed=5, categories=6, category_focus=0.9),
-                       tmp_path / "focused.csv")
+    focused = generate(
+        SyntheticSpec(interactions=20_000, seed=5, categories=6, category_focus=0.9), tmp_path / "focused.csv"
+    )
     assert (plain.users, plain.items, plain.events) == (focused.users, focused.items, focused.events)
     assert catalogue_path(plain.events_path).read_bytes() == catalogue_path(focused.events_path).read_bytes()
     unfocused, concentrated = top_category_share(plain.events_path), top_category_share(focused.events_path)

@@ -20,8 +20,10 @@ DOCKERIGNORE = REPO / ".dockerignore"
 # Secrets .env.example leaves empty; the tests fill them in as a user would.
 TEST_SECRETS = {"NEO4J_PASSWORD": "test-password-123", "GRAPHREC_API_KEYS": "key-one,key-two"}
 
-_VAR = re.compile(r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
-                  r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_VAR = re.compile(
+    r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 class MissingVariable(ValueError):
@@ -30,8 +32,7 @@ class MissingVariable(ValueError):
 
 def compose_variables(text: str) -> set[str]:
     """Names of the variables a compose file interpolates (`$$` is a literal dollar, not a variable)."""
-    return {m.group("name") or m.group("bare") for m in _VAR.finditer(text)
-            if m.group("name") or m.group("bare")}
+    return {m.group("name") or m.group("bare") for m in _VAR.finditer(text) if m.group("name") or m.group("bare")}
 
 
 def all_strings(node: Any) -> list[str]:
@@ -47,6 +48,7 @@ def all_strings(node: Any) -> list[str]:
 
 def interpolate_str(value: str, env: Mapping[str, str]) -> str:
     """Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR:+alt}, $$."""
+
     def sub(m: re.Match[str]) -> str:
         name = m.group("name") or m.group("bare")
         if name is None:

@@ -67,33 +67,42 @@ def _service_settings(service: dict[str, Any], monkeypatch: pytest.MonkeyPatch) 
 
 # -- the schema ---------------------------------------------------------------------------------
 
+
 def test_vendored_schema_is_the_compose_specification() -> None:
     data = SCHEMA_FILE.read_bytes()
-    assert hashlib.sha256(data).hexdigest() == COMPOSE_SPEC_SHA256, \
+    assert hashlib.sha256(data).hexdigest() == COMPOSE_SPEC_SHA256, (
         f"compose-spec.json differs from {COMPOSE_SPEC_SOURCE}: re-vendor it, do not edit it"
+    )
     schema = json.loads(data)
     assert schema["title"] == "Compose Specification"
     assert schema["additionalProperties"] is False  # unknown top-level keys are errors
 
 
-def test_compose_file_is_valid_against_the_compose_spec(validator: jsonschema.protocols.Validator,
-                                                        compose: dict[str, Any]) -> None:
+def test_compose_file_is_valid_against_the_compose_spec(
+    validator: jsonschema.protocols.Validator, compose: dict[str, Any]
+) -> None:
     assert not _errors(validator, compose)
 
 
-def test_compose_file_is_valid_before_interpolation_too(validator: jsonschema.protocols.Validator,
-                                                        compose_raw: dict[str, Any]) -> None:
+def test_compose_file_is_valid_before_interpolation_too(
+    validator: jsonschema.protocols.Validator, compose_raw: dict[str, Any]
+) -> None:
     assert not _errors(validator, compose_raw)
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda d: d["services"]["api"].update(helthcheck={"test": ["CMD", "true"]}),
-    lambda d: d["services"]["api"]["depends_on"]["init"].update(condition="service_done"),
-    lambda d: d["services"]["neo4j"].update(ports="7474:7474"),
-    lambda d: d.update(servics={}),
-], ids=["misspelled key", "unknown depends_on condition", "ports not a list", "unknown top-level key"])
-def test_schema_rejects_broken_files(validator: jsonschema.protocols.Validator, compose: dict[str, Any],
-                                     mutate: Any) -> None:
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d["services"]["api"].update(helthcheck={"test": ["CMD", "true"]}),
+        lambda d: d["services"]["api"]["depends_on"]["init"].update(condition="service_done"),
+        lambda d: d["services"]["neo4j"].update(ports="7474:7474"),
+        lambda d: d.update(servics={}),
+    ],
+    ids=["misspelled key", "unknown depends_on condition", "ports not a list", "unknown top-level key"],
+)
+def test_schema_rejects_broken_files(
+    validator: jsonschema.protocols.Validator, compose: dict[str, Any], mutate: Any
+) -> None:
     broken = copy.deepcopy(compose)
     mutate(broken)
     assert _errors(validator, broken)
@@ -110,6 +119,7 @@ def test_durations_are_compose_durations(compose: dict[str, Any]) -> None:
 
 # -- interpolation ------------------------------------------------------------------------------
 
+
 def test_interpolation_follows_compose_rules() -> None:
     env = {"SET": "v", "EMPTY": ""}
     assert interpolate_str("${SET} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} $$x ${SET:+alt}", env) == "v d  d $x alt"
@@ -118,14 +128,16 @@ def test_interpolation_follows_compose_rules() -> None:
 
 
 @pytest.mark.parametrize("secret", sorted(TEST_SECRETS))
-def test_compose_refuses_to_start_without_each_secret(compose_raw: dict[str, Any], user_env: dict[str, str],
-                                                      secret: str) -> None:
+def test_compose_refuses_to_start_without_each_secret(
+    compose_raw: dict[str, Any], user_env: dict[str, str], secret: str
+) -> None:
     # No default password or key anywhere: an empty value in .env stops `docker compose up`.
     with pytest.raises(MissingVariable, match=secret):
         interpolate(compose_raw, {**user_env, secret: ""})
 
 
 # -- images -------------------------------------------------------------------------------------
+
 
 def test_every_image_is_pinned(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
@@ -147,6 +159,7 @@ def test_neo4j_image_is_an_exact_5x_release_at_least_5_23(compose: dict[str, Any
 
 # -- the neo4j service ------------------------------------------------------------------------------
 
+
 def test_neo4j_ports_bound_to_loopback_by_default(compose_raw: dict[str, Any], user_env: dict[str, str]) -> None:
     env = {k: v for k, v in user_env.items() if k != "NEO4J_BIND"}  # not even .env sets it
     ports = interpolate(compose_raw, env)["services"]["neo4j"]["ports"]
@@ -158,8 +171,11 @@ def test_neo4j_auth_memory_volumes_and_healthcheck(compose_raw: dict[str, Any], 
     neo = compose_raw["services"]["neo4j"]
     assert re.fullmatch(r"neo4j/\$\{NEO4J_PASSWORD:\?[^}]+\}", neo["environment"]["NEO4J_AUTH"])
     env = neo["environment"]
-    for key in ("NEO4J_server_memory_heap_initial__size", "NEO4J_server_memory_heap_max__size",
-                "NEO4J_server_memory_pagecache_size"):
+    for key in (
+        "NEO4J_server_memory_heap_initial__size",
+        "NEO4J_server_memory_heap_max__size",
+        "NEO4J_server_memory_pagecache_size",
+    ):
         assert re.fullmatch(r"\$\{NEO4J_[A-Z_]+:-\d+[mMgG]\}", env[key]), (key, env[key])
     mounts = {v.split(":")[1]: v.split(":")[0] for v in neo["volumes"]}
     assert set(mounts) >= {"/data", "/logs"}
@@ -170,6 +186,7 @@ def test_neo4j_auth_memory_volumes_and_healthcheck(compose_raw: dict[str, Any], 
 
 
 # -- the graphrec services ----------------------------------------------------------------------------
+
 
 def _depends(service: dict[str, Any]) -> dict[str, str]:
     return {name: dep["condition"] for name, dep in service.get("depends_on", {}).items()}
@@ -229,8 +246,11 @@ def test_compose_commands_exist_in_the_cli(compose: dict[str, Any]) -> None:
     """Every graphrec subcommand and option the compose file calls is one the CLI has."""
     group = typer.main.get_command(cli_app)
     calls = [compose["services"][n]["command"] for n in ("init", "api")]
-    calls += [line.split() for line in compose["services"]["trainer"]["command"][-1].splitlines()
-              if line.strip().startswith("graphrec ")]
+    calls += [
+        line.split()
+        for line in compose["services"]["trainer"]["command"][-1].splitlines()
+        if line.strip().startswith("graphrec ")
+    ]
     assert len(calls) == 5
     for argv in calls:
         assert argv[0] == "graphrec"
@@ -242,8 +262,9 @@ def test_compose_commands_exist_in_the_cli(compose: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("name", GRAPHREC_SERVICES)
-def test_graphrec_environment_is_valid_settings(compose: dict[str, Any], name: str,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_graphrec_environment_is_valid_settings(
+    compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = compose["services"][name]["environment"]
     fields = {f"GRAPHREC_{f.upper()}" for f in Settings.model_fields}
     assert not {k for k in env if k.startswith("GRAPHREC_")} - fields, "GRAPHREC_* keys that are no setting"
@@ -253,6 +274,7 @@ def test_graphrec_environment_is_valid_settings(compose: dict[str, Any], name: s
 
 
 # -- .env.example ----------------------------------------------------------------------------------
+
 
 def _used_variables(compose_raw: dict[str, Any]) -> set[str]:
     return {name for s in all_strings(compose_raw) for name in compose_variables(s)}

@@ -95,7 +95,7 @@ def pip_installs(run: str) -> list[list[str]]:
     for part in run.split("&&"):
         words = shlex.split(part)
         if words[:2] == ["pip", "install"] or words[1:3] == ["-m", "pip"] and "install" in words:
-            out.append(words[words.index("install") + 1:])
+            out.append(words[words.index("install") + 1 :])
     return out
 
 
@@ -122,15 +122,19 @@ def _resolve(image: str, args: dict[str, str]) -> str:
 
 # -- parsing is right (and can fail) -----------------------------------------------------------------
 
+
 def test_parser_reads_continuations_and_pip_commands() -> None:
-    df = parse_dockerfile("ARG B=python:3.11.9-slim\nFROM ${B} AS b\n# c\nRUN a \\\n  # inner\n"
-                          " && pip install --no-cache-dir 'torch==1' --index-url x && pip install .\n")
+    df = parse_dockerfile(
+        "ARG B=python:3.11.9-slim\nFROM ${B} AS b\n# c\nRUN a \\\n  # inner\n"
+        " && pip install --no-cache-dir 'torch==1' --index-url x && pip install .\n"
+    )
     assert df.global_args == {"B": "python:3.11.9-slim"}
     (run,) = df.stage("b").args("RUN")
     assert pip_installs(run) == [["--no-cache-dir", "torch==1", "--index-url", "x"], ["."]]
 
 
 # -- stages and base images ---------------------------------------------------------------------------
+
 
 def test_multi_stage_builder_then_runtime(dockerfile: Dockerfile) -> None:
     assert [s.name for s in dockerfile.stages] == ["builder", "runtime"]
@@ -147,6 +151,7 @@ def test_base_images_are_pinned_and_satisfy_requires_python(dockerfile: Dockerfi
 
 
 # -- pip steps mirror the Makefile and pyproject ------------------------------------------------------
+
 
 def test_torch_pin_and_index_mirror_the_makefile(dockerfile: Dockerfile, pyproject: dict) -> None:
     builder = dockerfile.stage("builder")
@@ -175,6 +180,7 @@ def test_builder_copies_what_the_package_build_needs(dockerfile: Dockerfile, pyp
 
 # -- the runtime stage ------------------------------------------------------------------------------
 
+
 def test_runtime_is_non_root_with_healthcheck_and_serve(dockerfile: Dockerfile) -> None:
     runtime = dockerfile.stage("runtime")
     (user,) = runtime.args("USER")
@@ -185,8 +191,9 @@ def test_runtime_is_non_root_with_healthcheck_and_serve(dockerfile: Dockerfile) 
     assert cmd == '["graphrec", "serve", "--host", "0.0.0.0", "--port", "8000"]'
     assert runtime.args("EXPOSE") == ["8000"]
     for run in runtime.args("RUN"):
-        assert not re.search(r"\b(pip|apt-get|apk|gcc|build-essential)\b", run), \
+        assert not re.search(r"\b(pip|apt-get|apk|gcc|build-essential)\b", run), (
             f"runtime stage installs something: {run}"
+        )
 
 
 def test_no_secrets_in_the_image(dockerfile: Dockerfile) -> None:
@@ -200,24 +207,37 @@ def test_no_secrets_in_the_image(dockerfile: Dockerfile) -> None:
 
 # -- .dockerignore ------------------------------------------------------------------------------------
 
+
 def _ignored(path: str, patterns: list[str]) -> bool:
     ignored = False
     for pattern in patterns:
         negate = pattern.startswith("!")
         pat = pattern[1:] if negate else pattern
         parts = path.split("/")
-        hit = any(fnmatch.fnmatch("/".join(parts[:i]), pat) for i in range(1, len(parts) + 1)) \
-            or (pat.startswith("**/") and any(fnmatch.fnmatch(p, pat[3:]) for p in parts))
+        hit = any(fnmatch.fnmatch("/".join(parts[:i]), pat) for i in range(1, len(parts) + 1)) or (
+            pat.startswith("**/") and any(fnmatch.fnmatch(p, pat[3:]) for p in parts)
+        )
         if hit:
             ignored = not negate
     return ignored
 
 
 def test_dockerignore_keeps_secrets_and_state_out_but_not_the_sources(dockerfile: Dockerfile) -> None:
-    patterns = [ln.strip() for ln in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
-                if ln.strip() and not ln.startswith("#")]
-    for path in (".env", ".env.production", ".git/config", ".venv/bin/python", ".graphrec/store/x",
-                 "tests/conftest.py", "src/graphrec/__pycache__/cli.cpython-311.pyc", "graphrec.egg-info/PKG-INFO"):
+    patterns = [
+        ln.strip()
+        for ln in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    for path in (
+        ".env",
+        ".env.production",
+        ".git/config",
+        ".venv/bin/python",
+        ".graphrec/store/x",
+        "tests/conftest.py",
+        "src/graphrec/__pycache__/cli.cpython-311.pyc",
+        "graphrec.egg-info/PKG-INFO",
+    ):
         assert _ignored(path, patterns), f"{path} would be sent to the Docker daemon"
     sources = [src for arg in dockerfile.stage("builder").args("COPY") for src in arg.split()[:-1]]
     for src in sources:
@@ -227,6 +247,7 @@ def test_dockerignore_keeps_secrets_and_state_out_but_not_the_sources(dockerfile
 
 
 # -- the package the image installs -------------------------------------------------------------------
+
 
 @pytest.mark.integration  # pip builds a wheel
 def test_wheel_from_the_copied_files_carries_schema_and_policy(dockerfile: Dockerfile, tmp_path: Path) -> None:
@@ -244,15 +265,27 @@ def test_wheel_from_the_copied_files_carries_schema_and_policy(dockerfile: Docke
     out = tmp_path / "wheels"
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(out), "."],
-        cwd=context, capture_output=True, text=True, timeout=300)
+        cwd=context,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (wheel,) = out.glob("graphrec-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        for required in ("graphrec/graph/schema.cypher", "graphrec/events/policy.toml", "graphrec/cli.py",
-                         "graphrec/commands/serve.py", "api/main.py", "api/static/swagger/swagger-ui-bundle.js",
-                         "api/static/swagger/swagger-ui.css", "api/templates/storefront.html",
-                         "api/static/demo/storefront.js", "api/static/demo/tracker.iife.js"):
+        for required in (
+            "graphrec/graph/schema.cypher",
+            "graphrec/events/policy.toml",
+            "graphrec/cli.py",
+            "graphrec/commands/serve.py",
+            "api/main.py",
+            "api/static/swagger/swagger-ui-bundle.js",
+            "api/static/swagger/swagger-ui.css",
+            "api/templates/storefront.html",
+            "api/static/demo/storefront.js",
+            "api/static/demo/tracker.iife.js",
+        ):
             assert required in names, f"{required} missing from the wheel the image installs"
         assert zf.read("graphrec/graph/schema.cypher") == (REPO / "src/graphrec/graph/schema.cypher").read_bytes()
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

@@ -26,8 +26,15 @@ def _norm(text: str) -> str:
 
 def test_the_promised_queries_exist() -> None:
     names = {p.stem.split("-", 1)[1] for p in FILES}
-    assert names >= {"graph-at-a-glance", "user-strongest-interactions", "why-recommended", "similar-items",
-                     "category-neighbourhood", "cold-and-unconnected-items", "heavy-users-and-bots"}
+    assert names >= {
+        "graph-at-a-glance",
+        "user-strongest-interactions",
+        "why-recommended",
+        "similar-items",
+        "category-neighbourhood",
+        "cold-and-unconnected-items",
+        "heavy-users-and-bots",
+    }
     readme = (QUERIES / "README.md").read_text(encoding="utf-8")
     for path in FILES:
         assert f"`{path.name}`" in readme, f"{path.name} is not listed in graph/queries/README.md"

@@ -114,7 +114,7 @@ def _published(service: dict[str, Any]) -> set[int]:
 def _graphrec_steps(script: str) -> list[list[str]]:
     """The graphrec invocations of a shell line or ``a && b`` script (one run in a compose service too)."""
     steps = [_argv(step) for step in script.split("&&")]
-    return [words[words.index("graphrec"):] for words in steps if "graphrec" in words]
+    return [words[words.index("graphrec") :] for words in steps if "graphrec" in words]
 
 
 def _graphrec_argvs(markdown: str) -> list[list[str]]:
@@ -129,15 +129,16 @@ def _graphrec_argvs(markdown: str) -> list[list[str]]:
 
 # -- from a checkout to a compose file with its secrets ---------------------------------------------------
 
+
 def test_the_env_steps_give_compose_the_secrets_it_refuses_to_start_without(
-        production: str, compose_raw: dict[str, Any], tmp_path: Path) -> None:
+    production: str, compose_raw: dict[str, Any], tmp_path: Path
+) -> None:
     steps = [c for c in _commands(production) if _argv(c)[0] in ("cp", "sed")]
     assert steps and _argv(steps[0])[:2] == ["cp", ".env.example"]
     shutil.copy(ENV_EXAMPLE, tmp_path / ".env.example")  # the checkout, as far as these lines read it
     with pytest.raises(MissingVariable):  # as copied, before the secrets are filled in
         interpolate(compose_raw, parse_env_file(ENV_EXAMPLE)[0])
-    done = subprocess.run(["bash", "-ec", "\n".join(steps)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(["bash", "-ec", "\n".join(steps)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     env, _ = parse_env_file(tmp_path / ".env")
     assert re.fullmatch(r"[0-9a-f]{32}", env["NEO4J_PASSWORD"])
@@ -160,14 +161,17 @@ def test_compose_commands_name_real_services_in_their_profiles(production: str, 
 
 # -- the walk-through's graphrec commands, run ----------------------------------------------------------------
 
+
 def test_the_init_log_line_shown_is_what_init_prints_for_the_compose_uri(
-        production: str, compose: dict[str, Any], tmp_path: Path) -> None:
+    production: str, compose: dict[str, Any], tmp_path: Path
+) -> None:
     quoted = re.search(r'docker compose logs init\s+#\s*"([^"]+)"', production)
     assert quoted, "the walk-through shows the init service's log line"
     init = compose["services"]["init"]
     uri = f"embedded:{tmp_path / 'store'}"  # the same command here, on the embedded store
-    done = CliRunner().invoke(cli_app, init["command"][1:], env={"GRAPHREC_GRAPH_URI": uri,
-                                                                  "GRAPHREC_DATA_DIR": str(tmp_path)})
+    done = CliRunner().invoke(
+        cli_app, init["command"][1:], env={"GRAPHREC_GRAPH_URI": uri, "GRAPHREC_DATA_DIR": str(tmp_path)}
+    )
     assert done.exit_code == 0, done.output
     printed = done.output.strip()
     assert printed == f"schema applied to {uri}"
@@ -187,8 +191,11 @@ def walked(production: str, compose: dict[str, Any], tmp_path_factory: pytest.Te
     ``sh -c`` line (at SMALL interactions), then the trainer's own script from docker-compose.yml (export
     -> train -> publish latest) in a shell. Yields the settings the API then runs with."""
     root = tmp_path_factory.mktemp("walkthrough")
-    env = {"GRAPHREC_GRAPH_URI": f"embedded:{root / 'store'}", "GRAPHREC_DATA_DIR": str(root),
-           "GRAPHREC_MODEL_DIR": str(root / "models")}
+    env = {
+        "GRAPHREC_GRAPH_URI": f"embedded:{root / 'store'}",
+        "GRAPHREC_DATA_DIR": str(root),
+        "GRAPHREC_MODEL_DIR": str(root / "models"),
+    }
     load = next(c for c in _compose_commands(production) if c.sub == "run" and "-c" in c.args)
     for step in _graphrec_steps(load.args[load.args.index("-c") + 1]):
         argv = [a.replace("/tmp/", f"{root}/") for a in step[1:]]
@@ -199,9 +206,13 @@ def walked(production: str, compose: dict[str, Any], tmp_path_factory: pytest.Te
     trainer = compose["services"]["trainer"]
     assert trainer["command"][:2] == ["sh", "-ec"]
     bin_dir = Path(sys.executable).parent  # where `graphrec` is installed beside this interpreter
-    done = subprocess.run(["sh", "-ec", trainer["command"][2].replace("/var/lib/graphrec", str(root))],
-                          env={**os.environ, **env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["sh", "-ec", trainer["command"][2].replace("/var/lib/graphrec", str(root))],
+        env={**os.environ, **env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     yield Settings(graph_uri=env["GRAPHREC_GRAPH_URI"], data_dir=root, model_dir=root / "models", api_keys=KEY)
 
@@ -222,7 +233,8 @@ def test_the_curl_requests_name_routes_and_parameters_the_api_declares(productio
 
 @pytest.mark.slow
 def test_the_curl_requests_get_answers_from_the_published_model(
-        production: str, compose: dict[str, Any], walked: Settings) -> None:
+    production: str, compose: dict[str, Any], walked: Settings
+) -> None:
     from api.main import create_app
 
     curls = [_argv(c) for c in _commands(production) if _argv(c)[0] == "curl"]
@@ -246,9 +258,9 @@ def test_the_curl_requests_get_answers_from_the_published_model(
 
 # -- Neo4j Browser -------------------------------------------------------------------------------------------
 
+
 def test_the_browser_addresses_are_the_ports_compose_publishes(production: str, compose: dict[str, Any]) -> None:
-    addresses = {int(p) for p in re.findall(r"\b(?:http|bolt)://localhost:(\d+)", production)
-                 if int(p) != 8000}
+    addresses = {int(p) for p in re.findall(r"\b(?:http|bolt)://localhost:(\d+)", production) if int(p) != 8000}
     assert {7474, 7687} <= addresses
     default = [a for a in addresses if a < 10_000]  # the throwaway server's ports are checked below
     assert set(default) <= _published(compose["services"]["neo4j"]), default
@@ -267,12 +279,14 @@ def test_the_browser_params_are_the_saved_querys_own(production: str) -> None:
 
 # -- the contract run against a throwaway Neo4j ----------------------------------------------------------
 
+
 def test_the_contract_run_points_the_suite_at_the_throwaway_server(
-        production: str, compose_raw: dict[str, Any], user_env: dict[str, str]) -> None:
+    production: str, compose_raw: dict[str, Any], user_env: dict[str, str]
+) -> None:
     up = next(c for c in _compose_commands(production) if c.project and c.sub == "up")
     throwaway = interpolate(compose_raw, {**user_env, **up.env})["services"]["neo4j"]
     make = next(_argv(c) for c in _commands(production) if "make" in _argv(c))
-    env = dict(a.split("=", 1) for a in make[:make.index("make")])
+    env = dict(a.split("=", 1) for a in make[: make.index("make")])
     assert urlsplit(env["NEO4J_URI"]).port in _published(throwaway)  # the suite reaches that server
     assert urlsplit(env["NEO4J_URI"]).port not in _published(interpolate(compose_raw, user_env)["services"]["neo4j"])
     assert re.search(rf"^{make[-1]}:", (REPO / "Makefile").read_text(encoding="utf-8"), re.M)  # make test
@@ -286,6 +300,7 @@ def test_the_contract_run_points_the_suite_at_the_throwaway_server(
 
 
 # -- Scale-out path ------------------------------------------------------------------------------------------
+
 
 def test_the_scale_out_names_real_benches_settings_modules_and_statements(scale_out: str) -> None:
     benches = set(re.findall(r"`(bench/\w+\.py)`", scale_out))
@@ -306,8 +321,9 @@ def test_the_scale_out_names_real_benches_settings_modules_and_statements(scale_
     for name in re.findall(r"`((?!GRAPHREC_)[A-Z][A-Z_]{4,})`", scale_out):  # statements, edge types, build args
         assert (hasattr(NEO4J, name) and hasattr(FALKORDB, name)) or name in relationships | build_args, name
     index = re.search(r"db\.index\.vector\.queryNodes\('(\w+)'", scale_out)
-    assert index and re.search(rf"CREATE VECTOR INDEX {index.group(1)}\b",
-                               (REPO / "graph" / "schema.cypher").read_text(encoding="utf-8"))
+    assert index and re.search(
+        rf"CREATE VECTOR INDEX {index.group(1)}\b", (REPO / "graph" / "schema.cypher").read_text(encoding="utf-8")
+    )
 
 
 def test_the_neo4j_adapter_routes_reads_to_readers_as_the_scale_out_says(scale_out: str) -> None:

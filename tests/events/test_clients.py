@@ -23,8 +23,10 @@ def test_the_id_depends_on_the_deployment_secret() -> None:
     def settings(secret: str, keys: str = "sk-1") -> Settings:
         return Settings(api_keys=keys, cursor_secret=SecretStr(secret))
 
-    ids = {client_id(secret=settings(k).client_key, address="203.0.113.9", api_key="pk_shop")
-           for k in ("deployment-secret-1", "deployment-secret-2")}
+    ids = {
+        client_id(secret=settings(k).client_key, address="203.0.113.9", api_key="pk_shop")
+        for k in ("deployment-secret-1", "deployment-secret-2")
+    }
     assert len(ids) == 2
     # every worker and restart of one deployment derives the same key, and adding an API key keeps it
     assert settings("deployment-secret-1").client_key == settings("deployment-secret-1", "sk-1,sk-2").client_key

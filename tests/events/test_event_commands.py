@@ -27,9 +27,7 @@ def store_dir(tmp_path_factory: pytest.TempPathFactory, starts_processes: None) 
 
 
 @pytest.fixture
-def cli(
-    store_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[CliRunner, typer.Typer, FalkorDBStore]]:
+def cli(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CliRunner, typer.Typer, FalkorDBStore]]:
     monkeypatch.setenv("GRAPHREC_GRAPH_URI", f"embedded:{store_dir}")
     monkeypatch.setenv("GRAPHREC_FALKORDB_GRAPH", "cli")
     app = typer.Typer()
@@ -56,15 +54,11 @@ def ev(k: int, **kw: object) -> dict[str, object]:
     }
 
 
-def test_ingest_replays_a_log_exactly_once(
-    cli: tuple[CliRunner, typer.Typer, FalkorDBStore], tmp_path: Path
-) -> None:
+def test_ingest_replays_a_log_exactly_once(cli: tuple[CliRunner, typer.Typer, FalkorDBStore], tmp_path: Path) -> None:
     runner, app, store = cli
     log = write_log(
         tmp_path / "events.jsonl",
-        [ev(k) for k in range(10)]
-        + [""]
-        + [ev(10, type="rating", value=5, timestamp="2025-01-01T00:00:00Z")],
+        [ev(k) for k in range(10)] + [""] + [ev(10, type="rating", value=5, timestamp="2025-01-01T00:00:00Z")],
     )
     result = runner.invoke(app, ["ingest", str(log), "--batch-size", "4"])
     assert result.exit_code == 0, result.output
@@ -82,15 +76,11 @@ def test_bad_line_fails_naming_file_line_and_reason_and_writes_nothing(
     result = runner.invoke(app, ["ingest", str(log)])
     assert result.exit_code == 1
     assert f"{log}:2: type: unknown event type 'teleport'" in result.stderr
-    assert (
-        f"{log}:3: line: malformed JSON: Expecting property name enclosed in double quotes" in result.stderr
-    )
+    assert f"{log}:3: line: malformed JSON: Expecting property name enclosed in double quotes" in result.stderr
     assert store.counts().interactions == 0
 
 
-def test_reweigh_and_expire_commands(
-    cli: tuple[CliRunner, typer.Typer, FalkorDBStore], tmp_path: Path
-) -> None:
+def test_reweigh_and_expire_commands(cli: tuple[CliRunner, typer.Typer, FalkorDBStore], tmp_path: Path) -> None:
     runner, app, store = cli
     log = write_log(tmp_path / "events.jsonl", [ev(0), ev(1, type="purchase", item_id="i0", user_id="u0")])
     assert runner.invoke(app, ["ingest", str(log)]).exit_code == 0

@@ -23,8 +23,13 @@ NOW = int(time.time() * 1000)
 def batch(*specs: dict[str, Any]) -> list[EventIn]:
     raw = []
     for k, s in enumerate(specs):
-        r: dict[str, Any] = {"event_id": f"e{k}", "user_id": "u", "item_id": "i", "type": "click",
-                             "timestamp": NOW - 60_000 + k * 5_000}
+        r: dict[str, Any] = {
+            "event_id": f"e{k}",
+            "user_id": "u",
+            "item_id": "i",
+            "type": "click",
+            "timestamp": NOW - 60_000 + k * 5_000,
+        }
         r.update(s)
         raw.append(r)
     return validate_events(raw, now_ms=NOW, skew_ms=0)
@@ -45,18 +50,23 @@ def test_append_is_exactly_once_per_actor_and_event_id(log: EventLog) -> None:
     assert log.append([row, LoggedEvent("v", "e1", "i", "view", NOW)]) == 2  # ids are scoped to their actor
     assert log.append([row]) == 0
     assert [(e.event_id, e.session_id, e.device, e.section) for e in log.user_events("u")] == [
-        ("e1", "s1", "mobile", "home")]
+        ("e1", "s1", "mobile", "home")
+    ]
 
 
 def test_a_batch_is_logged_with_its_context_and_a_replay_adds_nothing(pipeline: EventPipeline, log: EventLog) -> None:
     ctx = {"session_id": "s-42", "device": "mobile", "page_section": "carousel"}
-    events = batch({"item_id": "a", "context": ctx}, {"item_id": "b", "type": "dwell", "value": 12.5},
-                   {"anonymous_id": "x", "user_id": None, "context": ctx})
+    events = batch(
+        {"item_id": "a", "context": ctx},
+        {"item_id": "b", "type": "dwell", "value": 12.5},
+        {"anonymous_id": "x", "user_id": None, "context": ctx},
+    )
     pipeline.ingest(events)
     mine = log.user_events("u")
     assert [(e.event_id, e.item_id, e.type, e.value, e.session_id, e.device, e.section, e.flag) for e in mine] == [
         ("e0", "a", "click", None, "s-42", "mobile", "carousel", COUNTED),
-        ("e1", "b", "dwell", 12.5, None, None, None, COUNTED)]
+        ("e1", "b", "dwell", 12.5, None, None, None, COUNTED),
+    ]
     assert [e.event_id for e in log.user_events("anon:x")] == ["e2"]
     pipeline.ingest(events)  # the client's retry: duplicates, and still one row each
     assert log.count() == 3
@@ -74,7 +84,10 @@ def test_bot_flagged_events_are_logged_with_their_flag(pipeline: EventPipeline, 
 
 
 def test_a_log_failure_is_not_acknowledged_and_the_retry_logs_the_events(
-    store: FalkorDBStore, pipeline: EventPipeline, log: EventLog, monkeypatch: pytest.MonkeyPatch,
+    store: FalkorDBStore,
+    pipeline: EventPipeline,
+    log: EventLog,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     events = batch({"item_id": "a"}, {"item_id": "b"})
     real_append = log.append
@@ -103,7 +116,9 @@ def test_a_refused_batch_logs_nothing(store: FalkorDBStore, pipeline: EventPipel
 
 
 def test_merge_moves_a_visitors_rows_and_erasure_deletes_them(
-    store: FalkorDBStore, pipeline: EventPipeline, log: EventLog,
+    store: FalkorDBStore,
+    pipeline: EventPipeline,
+    log: EventLog,
 ) -> None:
     pipeline.ingest(batch({"anonymous_id": "x", "user_id": None, "item_id": "a"}, {"item_id": "b"}))
     outcome = identity.merge_anonymous(store, user_id="u", anonymous_ids=["x"], log=log)
@@ -116,9 +131,13 @@ def test_merge_moves_a_visitors_rows_and_erasure_deletes_them(
 
 
 def test_columns_code_actors_items_sessions_and_devices(log: EventLog) -> None:
-    log.append([LoggedEvent("u", "1", "a", "view", NOW - 2000, None, "s", "web"),
-                LoggedEvent("u", "2", "b", "scroll", NOW - 1000, 0.5, "s", None),
-                LoggedEvent("v", "1", "a", "purchase", NOW)])
+    log.append(
+        [
+            LoggedEvent("u", "1", "a", "view", NOW - 2000, None, "s", "web"),
+            LoggedEvent("u", "2", "b", "scroll", NOW - 1000, 0.5, "s", None),
+            LoggedEvent("v", "1", "a", "purchase", NOW),
+        ]
+    )
     cols = log.columns()
     assert cols.actors == ["u", "v"] and cols.items == ["a", "b"]
     assert cols.actor.tolist() == [0, 0, 1] and cols.device.tolist() == [0, -1, -1]

@@ -32,11 +32,7 @@ def batch(*specs: dict[str, Any]) -> list[EventIn]:
 
 
 def snapshot(store: FalkorDBStore) -> dict[tuple[str, str], tuple[float, int]]:
-    return {
-        (e.user_id, e.item_id): (e.weight, e.count)
-        for page in store.iter_interaction_aggregates()
-        for e in page
-    }
+    return {(e.user_id, e.item_id): (e.weight, e.count) for page in store.iter_interaction_aggregates() for e in page}
 
 
 @pytest.fixture
@@ -73,8 +69,9 @@ def test_partly_seen_batch_applies_only_the_new_events(store: FalkorDBStore, pip
 
 def test_same_id_twice_in_one_batch_counts_once(store: FalkorDBStore, pipeline: EventPipeline) -> None:
     # the same event (same content) twice; the same id with other content is a conflict (test_idempotency)
-    report = pipeline.ingest(batch({"event_id": "dup", "timestamp": NOW - 1_000},
-                                   {"event_id": "dup", "timestamp": NOW - 1_000}))
+    report = pipeline.ingest(
+        batch({"event_id": "dup", "timestamp": NOW - 1_000}, {"event_id": "dup", "timestamp": NOW - 1_000})
+    )
     assert (report.applied, report.duplicates) == (1, 1)
     assert store.user_interactions(user_id="u")[0].count == 1
 
@@ -106,10 +103,7 @@ def test_bursts_of_identical_events_count_once(store: FalkorDBStore, pipeline: E
 
 def test_bot_guard_flags_and_drops(store: FalkorDBStore, pipeline: EventPipeline) -> None:
     t = (NOW // 60_000 - 2) * 60_000  # the start of a calendar minute
-    bot = [
-        {"event_id": f"b{k}", "user_id": "bot", "item_id": f"i{k}", "timestamp": t + k * 100}
-        for k in range(21)
-    ]
+    bot = [{"event_id": f"b{k}", "user_id": "bot", "item_id": f"i{k}", "timestamp": t + k * 100} for k in range(21)]
     human = [{"event_id": "h", "user_id": "human", "item_id": "i0", "timestamp": t}]
     report = pipeline.ingest(batch(*bot, *human))
     assert (report.applied, report.flagged, report.flagged_actors) == (1, 21, ["bot"])
@@ -151,7 +145,5 @@ def test_acknowledged_events_are_visible_to_reads_and_traversal_at_once(
     assert order == ["written", "acknowledged"]  # the write is synchronous: done before ingest returns
     # ...so the very next reads, with no wait or retry, see it (no cache or queue in between)
     assert [e.item_id for e in store.user_interactions(user_id="me")] == ["a"]
-    got = store.co_interaction_candidates_for_user(
-        user_id="me", now_ms=int(time.time() * 1000), half_life_days=30
-    )
+    got = store.co_interaction_candidates_for_user(user_id="me", now_ms=int(time.time() * 1000), half_life_days=30)
     assert [c.item_id for c in got] == ["b"]

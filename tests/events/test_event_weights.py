@@ -131,10 +131,7 @@ def test_robust_dwell_cap_is_q3_plus_3_iqr() -> None:
 
 def test_update_dwell_cap_from_store_means(store: FalkorDBStore) -> None:
     store.upsert_interactions(
-        [
-            delta(f"u{k}", "i", 1.0, types={"dwell": 2}, sums={"dwell": 2.0 * (k + 1)}, count=2)
-            for k in range(200)
-        ]
+        [delta(f"u{k}", "i", 1.0, types={"dwell": 2}, sums={"dwell": 2.0 * (k + 1)}, count=2) for k in range(200)]
     )
     cap = update_dwell_cap(store, load_policy())
     assert cap == pytest.approx(150.25 + 3 * 99.5)  # per-edge means are 1..200
@@ -223,13 +220,30 @@ def test_docs_worked_example(store: FalkorDBStore) -> None:
     """docs/events.md section 2: the numbers there are these."""
     t = NOW - 600_000
     pipeline = EventPipeline(store, load_policy(), burst_window_ms=1_000)
-    raw = [("view", None, 0), ("scroll", 0.8, 5_000), ("dwell", 5400.0, 10_000), ("click", None, 20_000),
-           ("click", None, 20_300), ("add_to_cart", None, 30_000), ("rating", 4.0, 400_000)]
-    events = [{"event_id": f"w{k}", "user_id": "u", "item_id": "sku-9", "type": ty, "timestamp": t + dt,
-               **({"value": v} if v is not None else {})} for k, (ty, v, dt) in enumerate(raw)]
+    raw = [
+        ("view", None, 0),
+        ("scroll", 0.8, 5_000),
+        ("dwell", 5400.0, 10_000),
+        ("click", None, 20_000),
+        ("click", None, 20_300),
+        ("add_to_cart", None, 30_000),
+        ("rating", 4.0, 400_000),
+    ]
+    events = [
+        {
+            "event_id": f"w{k}",
+            "user_id": "u",
+            "item_id": "sku-9",
+            "type": ty,
+            "timestamp": t + dt,
+            **({"value": v} if v is not None else {}),
+        }
+        for k, (ty, v, dt) in enumerate(raw)
+    ]
     report = pipeline.ingest(validate_events(events, now_ms=NOW, skew_ms=0))
     assert (report.applied, report.collapsed) == (6, 1)
     e = store.user_interactions(user_id="u")[0]
     assert (e.weight, e.count) == (pytest.approx(9.08), 6)
     assert decayed_weight(e.weight, e.last_ts, now_ms=e.last_ts + 30 * DAY_MS, half_life_days=30) == (
-        pytest.approx(4.54))
+        pytest.approx(4.54)
+    )

@@ -45,8 +45,9 @@ class HeldStore:
         self.writing = threading.Event()
         self.release = threading.Event()
 
-    def upsert_interactions_once(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey],
-                                 now_ms: int) -> EventWriteResult:
+    def upsert_interactions_once(
+        self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey], now_ms: int
+    ) -> EventWriteResult:
         if not self.writing.is_set():
             self.writing.set()
             assert self.release.wait(WAIT_S), "the test never released the held write"
@@ -54,9 +55,12 @@ class HeldStore:
 
 
 def test_merge_deltas_adds_aggregates_and_widens_times() -> None:
-    merged = merge_deltas([[delta("u", "i", 1.0, ts=T0, types={"view": 1})],
-                           [delta("u", "i", 2.0, ts=T0 - 5, types={"click": 1, "view": 1}),
-                            delta("u", "j", 1.0)]])
+    merged = merge_deltas(
+        [
+            [delta("u", "i", 1.0, ts=T0, types={"view": 1})],
+            [delta("u", "i", 2.0, ts=T0 - 5, types={"click": 1, "view": 1}), delta("u", "j", 1.0)],
+        ]
+    )
     by_item = {d.item_id: d for d in merged}
     assert by_item["i"].weight == 3.0 and by_item["i"].count == 2
     assert by_item["i"].type_counts == {"view": 2, "click": 1}
@@ -74,9 +78,13 @@ def test_merge_deltas_keeps_the_later_sender() -> None:
 def test_batches_queued_behind_a_write_share_the_next_one_and_all_apply(store: FalkorDBStore) -> None:
     held = HeldStore(store)
     committer = GroupCommitter(held)
-    requests = [([delta(f"u{k}", "shared", 1.0), delta(f"u{k}", f"own{k}", 2.0)],
-                 [EventKey(key=f"u{k}:e1", user_id=f"u{k}"), EventKey(key=f"u{k}:e2", user_id=f"u{k}")])
-                for k in range(16)]
+    requests = [
+        (
+            [delta(f"u{k}", "shared", 1.0), delta(f"u{k}", f"own{k}", 2.0)],
+            [EventKey(key=f"u{k}:e1", user_id=f"u{k}"), EventKey(key=f"u{k}:e2", user_id=f"u{k}")],
+        )
+        for k in range(16)
+    ]
     deltas, events = requests[0]
     first = committer.submit(deltas, events=events, now_ms=T0)
     assert held.writing.wait(WAIT_S), "the first request was never written"
@@ -100,7 +108,7 @@ def test_a_conflicting_member_does_not_block_the_others(store: FalkorDBStore) ->
     committer = GroupCommitter(store)
     committer.write([delta("a", "x")], events=[EventKey(key="a:old", user_id="a")], now_ms=T0)
     requests = [
-        ([delta("a", "x")], [EventKey(key="a:old", user_id="a")]),        # duplicate
+        ([delta("a", "x")], [EventKey(key="a:old", user_id="a")]),  # duplicate
         ([delta("nope", "x")], [EventKey(key="nope:1", user_id="nope")]),  # consent withdrawn
     ] + [([delta(f"b{k}", "x")], [EventKey(key=f"b{k}:1", user_id=f"b{k}")]) for k in range(6)]
     results = run_concurrently(committer, requests)

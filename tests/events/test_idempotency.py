@@ -24,8 +24,10 @@ TS = NOW - 60_000
 
 
 def events(*specs: dict[str, Any]) -> list[EventIn]:
-    raw = [{"event_id": f"e{k}", "user_id": "u", "item_id": "i", "type": "click", "timestamp": TS + k * 5_000,
-            **s} for k, s in enumerate(specs)]
+    raw = [
+        {"event_id": f"e{k}", "user_id": "u", "item_id": "i", "type": "click", "timestamp": TS + k * 5_000, **s}
+        for k, s in enumerate(specs)
+    ]
     return validate_events(raw, now_ms=NOW, skew_ms=0)
 
 
@@ -39,19 +41,21 @@ def pipeline_for(store: GraphStore) -> EventPipeline:
 
 def test_fingerprint_is_the_normalised_content() -> None:
     iso = datetime.fromtimestamp(TS / 1000, tz=UTC).isoformat()
-    a, b, c, d = events({"timestamp": TS, "type": "dwell", "value": 30},
-                        {"timestamp": iso, "type": "dwell", "value": 30.0, "context": {}},
-                        {"timestamp": TS, "type": "dwell", "value": 30.5},
-                        {"timestamp": TS, "type": "dwell", "value": 30, "context": {"device": "mobile"}})
+    a, b, c, d = events(
+        {"timestamp": TS, "type": "dwell", "value": 30},
+        {"timestamp": iso, "type": "dwell", "value": 30.0, "context": {}},
+        {"timestamp": TS, "type": "dwell", "value": 30.5},
+        {"timestamp": TS, "type": "dwell", "value": 30, "context": {"device": "mobile"}},
+    )
     assert fingerprint(a) == fingerprint(b)  # epoch ms = ISO text, 30 = 30.0, no context = {}
     assert len({fingerprint(a), fingerprint(c), fingerprint(d)}) == 3
-    assert fingerprint(a) != fingerprint(events({"item_id": "j", "timestamp": TS, "type": "dwell",
-                                                 "value": 30})[0])
+    assert fingerprint(a) != fingerprint(events({"item_id": "j", "timestamp": TS, "type": "dwell", "value": 30})[0])
 
 
 def test_a_reused_id_in_one_batch_refuses_the_batch(any_store: GraphStore) -> None:
-    batch = events({"event_id": "x"}, {"event_id": "y"}, {"event_id": "x", "item_id": "other"},
-                   {"event_id": "y"})  # y again: same id, but 5 s later: other content too
+    batch = events(
+        {"event_id": "x"}, {"event_id": "y"}, {"event_id": "x", "item_id": "other"}, {"event_id": "y"}
+    )  # y again: same id, but 5 s later: other content too
     with pytest.raises(IdempotencyConflict) as info:
         pipeline_for(any_store).ingest(batch)
     assert [(c.index, c.event_id) for c in info.value.conflicts] == [(2, "x"), (3, "y")]
@@ -105,9 +109,11 @@ def test_records_without_a_fingerprint_never_conflict(any_store: GraphStore) -> 
 
 def test_a_replayed_file_names_the_conflicting_line(any_store: GraphStore, tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
-    rows = [{"event_id": "x", "user_id": "u", "item_id": "a", "type": "click", "timestamp": TS},
-            {"event_id": "y", "user_id": "u", "item_id": "a", "type": "click", "timestamp": TS + 5_000},
-            {"event_id": "x", "user_id": "u", "item_id": "b", "type": "click", "timestamp": TS}]
+    rows = [
+        {"event_id": "x", "user_id": "u", "item_id": "a", "type": "click", "timestamp": TS},
+        {"event_id": "y", "user_id": "u", "item_id": "a", "type": "click", "timestamp": TS + 5_000},
+        {"event_id": "x", "user_id": "u", "item_id": "b", "type": "click", "timestamp": TS},
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(ReplayError) as info:
         replay_file(path, pipeline_for(any_store), now_ms=NOW, skew_ms=0)

@@ -23,8 +23,7 @@ DEADLINE_S = 30.0
 
 
 def _served(rec_id: str, actor: str = "u1", created_ms: int = 1_000) -> ServedList:
-    return ServedList(rec_id, actor, "user", "v1", None, None, None, [("i1", "graph"), ("i2", "embedding")],
-                      created_ms)
+    return ServedList(rec_id, actor, "user", "v1", None, None, None, [("i1", "graph"), ("i2", "embedding")], created_ms)
 
 
 def _rows(path: Path) -> list[tuple[str, str]]:

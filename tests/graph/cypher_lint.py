@@ -210,11 +210,21 @@ def ensure_installed(cache_dir: Path | None = None) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers wait here; released on close
         if _installed_version(cache_dir) != NPM_VERSION:
             logger.info("installing %s@%s into %s", NPM_PACKAGE, NPM_VERSION, cache_dir)
-            cmd = [npm, "install", "--prefix", str(cache_dir), "--save-exact", "--no-audit", "--no-fund",
-                   "--loglevel=error", f"{NPM_PACKAGE}@{NPM_VERSION}"]
+            cmd = [
+                npm,
+                "install",
+                "--prefix",
+                str(cache_dir),
+                "--save-exact",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                f"{NPM_PACKAGE}@{NPM_VERSION}",
+            ]
             try:
-                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT_S,
-                                      cwd=cache_dir, check=False)
+                proc = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT_S, cwd=cache_dir, check=False
+                )
             except subprocess.TimeoutExpired as exc:
                 raise CypherLintUnavailable(f"`{' '.join(cmd)}` timed out") from exc
             if proc.returncode != 0 or _installed_version(cache_dir) != NPM_VERSION:
@@ -261,26 +271,35 @@ def lint_statements(
     }
     env = {**os.environ, "GRAPHREC_REGISTRY_FILE": _REGISTRY_FILE}
     try:
-        proc = subprocess.run(["node", str(script)], input=json.dumps(payload), capture_output=True,
-                              text=True, timeout=_LINT_TIMEOUT_S, cwd=script.parent, env=env, check=False)
+        proc = subprocess.run(
+            ["node", str(script)],
+            input=json.dumps(payload),
+            capture_output=True,
+            text=True,
+            timeout=_LINT_TIMEOUT_S,
+            cwd=script.parent,
+            env=env,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         raise CypherLintUnavailable("the Cypher lint process timed out") from exc
     if proc.returncode != 0:
-        raise CypherLintUnavailable(
-            f"the Cypher lint process failed (exit {proc.returncode}):\n{proc.stderr}")
+        raise CypherLintUnavailable(f"the Cypher lint process failed (exit {proc.returncode}):\n{proc.stderr}")
     out = json.loads(proc.stdout)
     if out.get("registry_error"):
         # Without the registry unknown functions/procedures go unnoticed: refuse rather than pass quietly.
-        raise CypherLintUnavailable(
-            f"could not load the procedure/function registry: {out['registry_error']}")
+        raise CypherLintUnavailable(f"could not load the procedure/function registry: {out['registry_error']}")
 
     found: list[list[Diagnostic]] = [[] for _ in items]
     seen: list[set[tuple[int, str, int, int]]] = [set() for _ in items]
     for res in out["results"]:
         idx = res["id"]
         name, text = items[idx]
-        declared = set(declared_parameters[name]) if declared_parameters and name in declared_parameters \
+        declared = (
+            set(declared_parameters[name])
+            if declared_parameters and name in declared_parameters
             else set(parameters_used(text))
+        )
         for d in res["diagnostics"]:
             match = _PARAM_NOT_DEFINED.match(d["message"])
             if match and match.group("name") in declared:
@@ -303,12 +322,40 @@ def cypher_file_statements(path: Path) -> list[tuple[str, str]]:
 LABELS: tuple[str, ...] = ("User", "Item", "Category", "Ledger", "Meta", "EventId", "Segment")
 RELATIONSHIP_TYPES: tuple[str, ...] = ("INTERACTED", "IN_CATEGORY", "IN_SEGMENT")
 PROPERTY_KEYS: tuple[str, ...] = (
-    "id", "title", "name", "degree", "embedding", "model_version",
-    "weight", "count", "first_ts", "last_ts", *COUNT_PROPS, *SUM_PROPS,
-    "key", "next_seq", "complete", "rows", "completed_at", "value",
-    "consent", "user", "at", "fp",
-    "size", "centroid", "features", "rule", "computed_ms",
-    "url", "image_url", "price", "currency", "available", "provisional", "client",
+    "id",
+    "title",
+    "name",
+    "degree",
+    "embedding",
+    "model_version",
+    "weight",
+    "count",
+    "first_ts",
+    "last_ts",
+    *COUNT_PROPS,
+    *SUM_PROPS,
+    "key",
+    "next_seq",
+    "complete",
+    "rows",
+    "completed_at",
+    "value",
+    "consent",
+    "user",
+    "at",
+    "fp",
+    "size",
+    "centroid",
+    "features",
+    "rule",
+    "computed_ms",
+    "url",
+    "image_url",
+    "price",
+    "currency",
+    "available",
+    "provisional",
+    "client",
 )
 
 

@@ -33,11 +33,13 @@ def test_schema_is_idempotent(any_store: GraphStore) -> None:
 
 def test_upsert_users_and_items_with_categories(any_store: GraphStore) -> None:
     any_store.upsert_users([UserRecord("u1", {"age": 31}), UserRecord("u2")])
-    any_store.upsert_items([
-        ItemRecord("i1", "Toy Story", ("Animation", "Comedy")),
-        ItemRecord("i2", "Heat", ("Action",)),
-        ItemRecord("i3", None, ()),
-    ])
+    any_store.upsert_items(
+        [
+            ItemRecord("i1", "Toy Story", ("Animation", "Comedy")),
+            ItemRecord("i2", "Heat", ("Action",)),
+            ItemRecord("i3", None, ()),
+        ]
+    )
     # Upserting again updates in place: no duplicate nodes or links.
     any_store.upsert_items([ItemRecord("i1", "Toy Story (1995)", ("Animation", "Comedy"))])
     counts = any_store.counts()
@@ -55,14 +57,26 @@ def test_upsert_users_and_items_with_categories(any_store: GraphStore) -> None:
 
 
 def test_interactions_aggregate_across_batches(any_store: GraphStore) -> None:
-    any_store.upsert_interactions([
-        delta("u1", "i1", 2.0, ts=T0 + 10, types={"view": 1, "dwell": 1}, sums={"dwell": 30.0}),
-        delta("u1", "i2", 1.0, ts=T0),
-    ])
-    any_store.upsert_interactions([
-        delta("u1", "i1", 3.5, ts=T0 + 5, last_ts=T0 + 50, count=2, types={"click": 2, "dwell": 1},
-              sums={"dwell": 12.5}),
-    ])
+    any_store.upsert_interactions(
+        [
+            delta("u1", "i1", 2.0, ts=T0 + 10, types={"view": 1, "dwell": 1}, sums={"dwell": 30.0}),
+            delta("u1", "i2", 1.0, ts=T0),
+        ]
+    )
+    any_store.upsert_interactions(
+        [
+            delta(
+                "u1",
+                "i1",
+                3.5,
+                ts=T0 + 5,
+                last_ts=T0 + 50,
+                count=2,
+                types={"click": 2, "dwell": 1},
+                sums={"dwell": 12.5},
+            ),
+        ]
+    )
     edges = {e.item_id: e for e in any_store.user_interactions(user_id="u1")}
     e = edges["i1"]
     assert e.weight == pytest.approx(5.5)
@@ -102,8 +116,7 @@ def test_history_reader_awaits_the_same_read(any_store: GraphStore) -> None:
     async def read() -> tuple[UserHistory, UserHistory]:
         reader = any_store.history_reader()
         try:
-            return (await reader.user_history(user_id="u", limit=3),
-                    await reader.user_history(user_id="missing"))
+            return (await reader.user_history(user_id="u", limit=3), await reader.user_history(user_id="missing"))
         finally:
             await reader.aclose()
 
@@ -119,8 +132,7 @@ def test_guarded_batches_apply_exactly_once(any_store: GraphStore) -> None:
     assert any_store.ledger_position(key) == 0
     assert any_store.upsert_interactions([delta("u1", "i1", 1.0)], guard=BatchGuard(key, 0)) == 1
     # A replay of batch 0 (a retry after a crash, a re-import) is refused whole.
-    assert any_store.upsert_interactions([delta("u1", "i1", 1.0), delta("u2", "i1")],
-                                         guard=BatchGuard(key, 0)) == 0
+    assert any_store.upsert_interactions([delta("u1", "i1", 1.0), delta("u2", "i1")], guard=BatchGuard(key, 0)) == 0
     assert any_store.ledger_position(key) == 1
     # Skipping ahead is refused too: batches apply in order.
     assert any_store.upsert_interactions([delta("u3", "i1")], guard=BatchGuard(key, 2)) == 0
@@ -134,13 +146,18 @@ def test_guarded_batches_apply_exactly_once(any_store: GraphStore) -> None:
 
 def _co_graph(store: GraphStore) -> None:
     # u0 saw a (long ago) and b (recently); u1, u2 share a/b with others.
-    store.upsert_interactions([
-        delta("u0", "a", 1.0, ts=T0 - 60 * DAY_MS),
-        delta("u0", "b", 1.0, ts=T0),
-        delta("u1", "a", 1.0), delta("u1", "c", 2.0),
-        delta("u2", "b", 1.0), delta("u2", "d", 2.0), delta("u2", "c", 1.0),
-        delta("u3", "d", 1.0),
-    ])
+    store.upsert_interactions(
+        [
+            delta("u0", "a", 1.0, ts=T0 - 60 * DAY_MS),
+            delta("u0", "b", 1.0, ts=T0),
+            delta("u1", "a", 1.0),
+            delta("u1", "c", 2.0),
+            delta("u2", "b", 1.0),
+            delta("u2", "d", 2.0),
+            delta("u2", "c", 1.0),
+            delta("u3", "d", 1.0),
+        ]
+    )
 
 
 def test_user_candidates_weighted_degree_normalised_decayed(any_store: GraphStore) -> None:
@@ -157,8 +174,7 @@ def test_user_candidates_weighted_degree_normalised_decayed(any_store: GraphStor
     by_id = {c.item_id: c for c in got}
     assert set(by_id["c"].evidence) == {"a", "b"}
     assert by_id["d"].evidence == ("b",)
-    assert any_store.co_interaction_candidates_for_user(user_id="nobody", now_ms=T0,
-                                                        half_life_days=30.0) == []
+    assert any_store.co_interaction_candidates_for_user(user_id="nobody", now_ms=T0, half_life_days=30.0) == []
 
 
 def test_candidates_respect_fanout_caps(any_store: GraphStore) -> None:
@@ -167,11 +183,13 @@ def test_candidates_respect_fanout_caps(any_store: GraphStore) -> None:
     rows += [delta(f"v{k}", "hub") for k in range(40)]
     rows += [delta(f"v{k}", f"x{k}") for k in range(40)]
     any_store.upsert_interactions(rows)
-    got = any_store.co_interaction_candidates_for_user(user_id="me", fanout=5, limit=100, now_ms=T0,
-                                                       half_life_days=30.0)
+    got = any_store.co_interaction_candidates_for_user(
+        user_id="me", fanout=5, limit=100, now_ms=T0, half_life_days=30.0
+    )
     assert 1 <= len(got) <= 5
-    got_all = any_store.co_interaction_candidates_for_user(user_id="me", fanout=100, limit=100, now_ms=T0,
-                                                           half_life_days=30.0)
+    got_all = any_store.co_interaction_candidates_for_user(
+        user_id="me", fanout=100, limit=100, now_ms=T0, half_life_days=30.0
+    )
     assert len(got_all) == 40
     assert len(any_store.co_interaction_candidates_for_item(item_id="hub", fanout=5)) <= 5
 
@@ -198,13 +216,15 @@ def test_paged_export_returns_every_edge_once(any_store: GraphStore) -> None:
 
 def test_trending_read_leaves_out_provisional_items_and_carries_each_edges_sender(any_store: GraphStore) -> None:
     any_store.upsert_items([ItemRecord("described")])
-    any_store.upsert_interactions([
-        replace(delta("u1", "described", ts=T0), client="c-browser"),
-        delta("u2", "described", ts=T0),  # a trusted sender (secret key, import): no client
-        replace(delta("u1", "made-up", ts=T0), client="c-browser"),  # an event created it: provisional
-        replace(delta("u3", "described", ts=T0 - 10), client="c-old"),
-        delta("u4", "imported", ts=T0),  # provisional, but a trusted sender's (an events-only import)
-    ])
+    any_store.upsert_interactions(
+        [
+            replace(delta("u1", "described", ts=T0), client="c-browser"),
+            delta("u2", "described", ts=T0),  # a trusted sender (secret key, import): no client
+            replace(delta("u1", "made-up", ts=T0), client="c-browser"),  # an event created it: provisional
+            replace(delta("u3", "described", ts=T0 - 10), client="c-old"),
+            delta("u4", "imported", ts=T0),  # provisional, but a trusted sender's (an events-only import)
+        ]
+    )
     page = InteractionPage.concat(list(any_store.iter_trending_edges(page_size=2, since_ms=T0 - 5)))
     assert page.clients is not None
     got = sorted(zip(page.user_ids.tolist(), page.item_ids.tolist(), page.clients.tolist(), strict=True))
@@ -215,14 +235,19 @@ def test_trending_read_leaves_out_provisional_items_and_carries_each_edges_sende
     page = InteractionPage.concat(list(any_store.iter_trending_edges(since_ms=T0 - 5)))
     assert page.clients is not None
     assert sorted(zip(page.user_ids.tolist(), page.item_ids.tolist(), page.clients.tolist(), strict=True)) == [
-        ("u1", "described", ""), ("u1", "made-up", "c-browser"), ("u2", "described", ""), ("u4", "imported", "")]
+        ("u1", "described", ""),
+        ("u1", "made-up", "c-browser"),
+        ("u2", "described", ""),
+        ("u4", "imported", ""),
+    ]
 
 
 def test_embeddings_vector_index_and_dimension_change(any_store: GraphStore) -> None:
     any_store.upsert_items([ItemRecord(f"i{k}") for k in range(4)])
     vecs = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)
-    assert any_store.write_embeddings(label="Item", ids=[f"i{k}" for k in range(4)], vectors=vecs,
-                                      model_version="v1") == 4
+    assert (
+        any_store.write_embeddings(label="Item", ids=[f"i{k}" for k in range(4)], vectors=vecs, model_version="v1") == 4
+    )
     got = nearest(any_store, "Item", np.array([1, 0, 0], dtype=np.float32), k=2)
     assert [g[0] for g in got] == ["i0", "i1"]
     assert got[0][1] == pytest.approx(1.0, abs=1e-5)
@@ -230,16 +255,18 @@ def test_embeddings_vector_index_and_dimension_change(any_store: GraphStore) -> 
     np.testing.assert_allclose(stored_embedding(any_store, "Item", "i2"), [0, 1, 0])
     assert stored_embedding(any_store, "Item", "nope") is None
     # A new model version with another width replaces embeddings and index.
-    any_store.write_embeddings(label="Item", ids=["i0", "i1", "i2", "i3"],
-                               vectors=np.eye(4, 5, dtype=np.float32), model_version="v2")
+    any_store.write_embeddings(
+        label="Item", ids=["i0", "i1", "i2", "i3"], vectors=np.eye(4, 5, dtype=np.float32), model_version="v2"
+    )
     got = nearest(any_store, "Item", np.eye(1, 5, 2, dtype=np.float32)[0], k=1)
     assert got[0][0] == "i2"
 
 
 def test_user_embeddings(any_store: GraphStore) -> None:
     any_store.upsert_users([UserRecord("a"), UserRecord("b")])
-    any_store.write_embeddings(label="User", ids=["a", "b"], vectors=np.array([[1, 0], [0, 1]], np.float32),
-                               model_version="v1")
+    any_store.write_embeddings(
+        label="User", ids=["a", "b"], vectors=np.array([[1, 0], [0, 1]], np.float32), model_version="v1"
+    )
     assert nearest(any_store, "User", np.array([0.1, 1.0], np.float32), k=1)[0][0] == "b"
 
 
@@ -252,8 +279,7 @@ def test_meta(any_store: GraphStore) -> None:
 
 def test_erase_user_erases_edges_and_fixes_degrees(any_store: GraphStore) -> None:
     _co_graph(any_store)
-    any_store.write_embeddings(label="User", ids=["u2"], vectors=np.ones((1, 3), np.float32),
-                               model_version="v1")
+    any_store.write_embeddings(label="User", ids=["u2"], vectors=np.ones((1, 3), np.float32), model_version="v1")
     assert any_store.erase_user(user_id="u2") is True
     assert any_store.user_interactions(user_id="u2") == []
     assert not any_store.user_exists(user_id="u2") and stored_embedding(any_store, "User", "u2") is None
@@ -266,11 +292,13 @@ def test_erase_user_erases_edges_and_fixes_degrees(any_store: GraphStore) -> Non
 
 
 def test_merge_users_combines_and_is_idempotent(any_store: GraphStore) -> None:
-    any_store.upsert_interactions([
-        delta("anon", "i1", 1.0, ts=T0 - 10, types={"view": 1}),
-        delta("anon", "i2", 2.0, ts=T0, types={"click": 1}),
-        delta("user", "i1", 3.0, ts=T0 + 10, types={"purchase": 1}),
-    ])
+    any_store.upsert_interactions(
+        [
+            delta("anon", "i1", 1.0, ts=T0 - 10, types={"view": 1}),
+            delta("anon", "i2", 2.0, ts=T0, types={"click": 1}),
+            delta("user", "i1", 3.0, ts=T0 + 10, types={"purchase": 1}),
+        ]
+    )
     assert any_store.merge_users(source_id="anon", target_id="user") is True
     assert any_store.merge_users(source_id="anon", target_id="user") is False
     edges = {e.item_id: e for e in any_store.user_interactions(user_id="user")}

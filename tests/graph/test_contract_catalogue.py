@@ -16,15 +16,25 @@ from graphrec.graph.errors import BadStoreInput
 from graphrec.graph.port import EventKey, GraphStore
 from graphrec.graph.records import CatalogueItem, ItemRecord
 
-MUG = CatalogueItem("mug", "Blue mug", ("Kitchen", "Gifts"), "https://shop.example/mug", "/img/mug.png", 12.5,
-                    "EUR", True)
+MUG = CatalogueItem(
+    "mug", "Blue mug", ("Kitchen", "Gifts"), "https://shop.example/mug", "/img/mug.png", 12.5, "EUR", True
+)
 
 
 def test_an_upsert_round_trips_every_field(any_store: GraphStore) -> None:
     assert any_store.replace_items([MUG, CatalogueItem("pan")]) == 2
     mug, pan = any_store.get_items(item_ids=["pan", "mug", "absent"])
-    assert mug == CatalogueItem("mug", "Blue mug", ("Gifts", "Kitchen"), "https://shop.example/mug", "/img/mug.png",
-                                12.5, "EUR", True, provisional=False)
+    assert mug == CatalogueItem(
+        "mug",
+        "Blue mug",
+        ("Gifts", "Kitchen"),
+        "https://shop.example/mug",
+        "/img/mug.png",
+        12.5,
+        "EUR",
+        True,
+        provisional=False,
+    )
     assert pan == CatalogueItem("pan")  # nothing described: nulls, no categories, available
     assert any_store.get_items(item_ids=[]) == []
 
@@ -43,12 +53,14 @@ def test_an_upsert_replaces_fields_and_categories_and_keeps_interactions(any_sto
 
 # Properties in this order made FalkorDB 4.16 remove the wrong one when a single SET list nulled
 # several of them (the second layout fails with that form of REPLACE_ITEMS).
-@pytest.mark.parametrize("layout", [
-    {"price": 12.5, "available": False, "title": "x"},
-    {"degree": 3, "currency": "EUR", "url": "/a", "title": "t", "image_url": "/i", "price": 1.0},
-])
-def test_nulled_fields_are_removed_and_no_other_property_is(any_store: GraphStore,
-                                                             layout: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {"price": 12.5, "available": False, "title": "x"},
+        {"degree": 3, "currency": "EUR", "url": "/a", "title": "t", "image_url": "/i", "price": 1.0},
+    ],
+)
+def test_nulled_fields_are_removed_and_no_other_property_is(any_store: GraphStore, layout: dict[str, object]) -> None:
     any_store.run_cypher("CREATE (i:Item {id: 'a'}) SET i += $p", {"p": layout}, write=True)
     any_store.replace_items([CatalogueItem("a", currency="USD")])
     props = any_store.run_cypher("MATCH (i:Item {id: 'a'}) RETURN properties(i)").rows[0][0]
@@ -65,12 +77,19 @@ def test_a_batch_with_a_repeated_id_is_refused_whole(any_store: GraphStore) -> N
 def test_items_created_by_events_are_provisional_until_described(any_store: GraphStore) -> None:
     any_store.replace_items([MUG])
     any_store.upsert_interactions([delta("u1", "ghost", ts=T0), delta("u1", "mug", ts=T0)])
-    assert any_store.upsert_interactions_once([delta("u2", "spirit", ts=T0)], events=[EventKey("e1", "u2")],
-                                              now_ms=T0).applied
+    assert any_store.upsert_interactions_once(
+        [delta("u2", "spirit", ts=T0)], events=[EventKey("e1", "u2")], now_ms=T0
+    ).applied
     assert any_store.items_not_in_catalogue(item_ids=["mug", "ghost", "spirit", "never", "mug"]) == {
-        "ghost", "spirit", "never"}
+        "ghost",
+        "spirit",
+        "never",
+    }
     assert [(i.id, i.provisional) for i in any_store.list_items()] == [
-        ("ghost", True), ("mug", False), ("spirit", True)]
+        ("ghost", True),
+        ("mug", False),
+        ("spirit", True),
+    ]
     any_store.replace_items([CatalogueItem("ghost", "Ghost")])  # the catalogue API describes it
     any_store.upsert_items([ItemRecord("spirit", "Spirit", ("Import",))])  # so does an import's item file
     assert any_store.items_not_in_catalogue(item_ids=["ghost", "spirit", "never"]) == {"never"}
@@ -81,8 +100,9 @@ def test_items_created_by_events_are_provisional_until_described(any_store: Grap
 
 
 def test_listings_page_by_id_overall_and_in_a_category(any_store: GraphStore) -> None:
-    any_store.replace_items([CatalogueItem(f"i{k:02d}", f"T{k}", ("Even",) if k % 2 == 0 else ("Odd", "All"))
-                             for k in range(7)])
+    any_store.replace_items(
+        [CatalogueItem(f"i{k:02d}", f"T{k}", ("Even",) if k % 2 == 0 else ("Odd", "All")) for k in range(7)]
+    )
     first = any_store.list_items(limit=3)
     assert [i.id for i in first] == ["i00", "i01", "i02"]
     assert first[1].categories == ("All", "Odd")

@@ -30,9 +30,7 @@ def test_once_applies_then_refuses_replays_whole(any_store: GraphStore) -> None:
     assert any_store.user_interactions(user_id="u1")[0].weight == pytest.approx(2.0)
     assert not any_store.user_exists(user_id="u2")
     # Without the seen key the rest goes through, once.
-    assert any_store.upsert_interactions_once(
-        [delta("u2", "i2", 1.0)], events=_keys(("k3", "u2")), now_ms=T0
-    ).applied
+    assert any_store.upsert_interactions_once([delta("u2", "i2", 1.0)], events=_keys(("k3", "u2")), now_ms=T0).applied
     assert not any_store.upsert_interactions_once(
         [delta("u2", "i2", 1.0)], events=_keys(("k3", "u2")), now_ms=T0
     ).applied
@@ -55,9 +53,7 @@ def test_once_refuses_users_without_consent(any_store: GraphStore) -> None:
     assert not got.applied and got.refused_users == ("no",) and got.existing == ()
     assert any_store.counts().interactions == 0
     # The refused batch recorded no keys: the consenting user's event still goes through.
-    assert any_store.upsert_interactions_once(
-        [delta("yes", "i1")], events=_keys(("b", "yes")), now_ms=T0
-    ).applied
+    assert any_store.upsert_interactions_once([delta("yes", "i1")], events=_keys(("b", "yes")), now_ms=T0).applied
 
 
 def test_once_rejects_repeated_keys_and_deltas_without_events(any_store: GraphStore) -> None:
@@ -69,21 +65,15 @@ def test_once_rejects_repeated_keys_and_deltas_without_events(any_store: GraphSt
 
 
 def test_once_keeps_degrees_exact(any_store: GraphStore) -> None:
-    any_store.upsert_interactions_once(
-        [delta("u1", "a"), delta("u1", "b")], events=_keys(("1", "u1")), now_ms=T0
-    )
-    any_store.upsert_interactions_once(
-        [delta("u2", "a"), delta("u1", "a")], events=_keys(("2", "u2")), now_ms=T0
-    )
+    any_store.upsert_interactions_once([delta("u1", "a"), delta("u1", "b")], events=_keys(("1", "u1")), now_ms=T0)
+    any_store.upsert_interactions_once([delta("u2", "a"), delta("u1", "a")], events=_keys(("2", "u2")), now_ms=T0)
     got = {c.item_id: c.score for c in any_store.co_interaction_candidates_for_item(item_id="b")}
     assert got == pytest.approx({"a": 2.0 / (1 * 2) ** 0.5})  # deg(b)=1, deg(a)=2; w(u1,a)=2
 
 
 def test_iter_interaction_aggregates_pages_every_edge_with_aggregates(any_store: GraphStore) -> None:
     rows = [
-        delta(
-            f"u{u:02d}", f"i{k}", 1.0 + k, types={"click": 1, "dwell": 2}, sums={"dwell": 10.0 * k}, count=3
-        )
+        delta(f"u{u:02d}", f"i{k}", 1.0 + k, types={"click": 1, "dwell": 2}, sums={"dwell": 10.0 * k}, count=3)
         for u in range(12)
         for k in range(3)
     ]

@@ -57,8 +57,10 @@ WRITE_TX = "execute_write transaction function"
 def linter(starts_processes: None) -> None:
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
     if missing:
-        pytest.fail(f"{' and '.join(missing)} not found on PATH: the Cypher lint is a core check and needs "
-                    "Node.js >= 20 (https://nodejs.org); install it and re-run")
+        pytest.fail(
+            f"{' and '.join(missing)} not found on PATH: the Cypher lint is a core check and needs "
+            "Node.js >= 20 (https://nodejs.org); install it and re-run"
+        )
     try:
         ensure_installed()
     except CypherLintUnavailable as exc:
@@ -128,8 +130,14 @@ class _RecordingDriver:
         self.calls.append((query, dict(params or {}), routing))
         return _Result(_canned(query, dict(params or {})))
 
-    def execute_query(self, query: str, parameters_: Mapping[str, Any] | None = None, *,
-                      routing_: Any = RoutingControl.WRITE, database_: str | None = None) -> _Result:
+    def execute_query(
+        self,
+        query: str,
+        parameters_: Mapping[str, Any] | None = None,
+        *,
+        routing_: Any = RoutingControl.WRITE,
+        database_: str | None = None,
+    ) -> _Result:
         assert database_ == DB, "execute_query must always name the database"
         return self.record(query, parameters_, routing_)
 
@@ -152,16 +160,20 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
     answers: dict[str, list[Record]] = {
         q.LEDGER_POSITION: [_rec(next_seq=3, complete=True)],
         q.CLAIM_LEDGER_BATCH: [_rec(next_seq=1)],
-        q.USER_INTERACTIONS: [_rec(id="i1", props={"weight": 2.0, "count": 2, "first_ts": 1, "last_ts": 5,
-                                                   "n_view": 2, "s_dwell": 3.5})],
+        q.USER_INTERACTIONS: [
+            _rec(id="i1", props={"weight": 2.0, "count": 2, "first_ts": 1, "last_ts": 5, "n_view": 2, "s_dwell": 3.5})
+        ],
         q.USER_HISTORY: [_rec(id="i1", w=2.0, l=5)],
         q.USER_ITEM_IDS: [_rec(id="i1"), _rec(id="i2")],
         q.USER_CANDIDATES: [_rec(id="c", score=0.75, evidence=["a", "b"])],
         q.ITEM_CANDIDATES: [_rec(id="c", score=0.5)],
         q.PAGE_USERS: [_rec(id="u1", props={"id": "u1", "age": 3, "embedding": [1.0]})] if first_page else [],
-        q.PAGE_ITEMS: [_rec(id="i1", title="T", cat="b", url="/i1", img=None, price=2.5, cur="EUR"),
-                       _rec(id="i1", title="T", cat="a", url="/i1", img=None, price=2.5, cur="EUR")]
-        if first_page else [],
+        q.PAGE_ITEMS: [
+            _rec(id="i1", title="T", cat="b", url="/i1", img=None, price=2.5, cur="EUR"),
+            _rec(id="i1", title="T", cat="a", url="/i1", img=None, price=2.5, cur="EUR"),
+        ]
+        if first_page
+        else [],
         q.ITEMS_BY_ID: [_catalogue_row("i1")],
         q.LIST_ITEMS: [_catalogue_row("i1"), _catalogue_row("i2")],
         q.LIST_ITEMS_IN_CATEGORY: [_catalogue_row("i2")],
@@ -192,13 +204,30 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
 
 
 def _catalogue_row(item_id: str) -> Record:
-    return _rec(id=item_id, title="T", url="/x", img=None, price=1.5, cur="EUR", available=True, provisional=False,
-                categories=["b", "a"])
+    return _rec(
+        id=item_id,
+        title="T",
+        url="/x",
+        img=None,
+        price=1.5,
+        cur="EUR",
+        available=True,
+        provisional=False,
+        categories=["b", "a"],
+    )
 
 
 def _delta(user: str, item: str) -> InteractionDelta:
-    return InteractionDelta(user_id=user, item_id=item, weight=1.0, count=1, first_ts=1, last_ts=2,
-                            type_counts={"view": 1}, value_sums={"dwell": 2.0})
+    return InteractionDelta(
+        user_id=user,
+        item_id=item,
+        weight=1.0,
+        count=1,
+        first_ts=1,
+        last_ts=2,
+        type_counts={"view": 1},
+        value_sums={"dwell": 2.0},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -237,8 +266,10 @@ def sent() -> list[Call]:
     assert [u.props for page in store.iter_users() for u in page] == [{"age": 3}]
     assert [(p.categories, p.links) for p in store.iter_items()] == [([["a", "b"]], [("/i1", None, 2.5, "EUR")])]
     assert [p.weights.tolist() for p in store.iter_interactions(since_ms=1)] == [[1.5]]
-    assert [(p.weights.tolist(), p.clients.tolist()) for p in store.iter_trending_edges(since_ms=1)  # type: ignore[union-attr]
-            ] == [([1.5], [""])]
+    assert [
+        (p.weights.tolist(), p.clients.tolist())
+        for p in store.iter_trending_edges(since_ms=1)  # type: ignore[union-attr]
+    ] == [([1.5], [""])]
     for label in ("Item", "User"):
         store.write_embeddings(label=label, ids=["x"], vectors=np.ones((1, 3)), model_version="v1")  # type: ignore[arg-type]
         store.write_embeddings(label=label, ids=["x"], vectors=np.ones((1, 4)), model_version="v2")  # type: ignore[arg-type]
@@ -249,8 +280,7 @@ def sent() -> list[Call]:
     assert store.counts().interactions == 4
     assert store.ping()
     # behaviour events
-    assert store.upsert_interactions_once([_delta("u1", "i1")], events=[EventKey("e2", "u1")],
-                                          now_ms=5).applied
+    assert store.upsert_interactions_once([_delta("u1", "i1")], events=[EventKey("e2", "u1")], now_ms=5).applied
     refused = store.upsert_interactions_once([_delta("u1", "i1")], events=[EventKey("e1", "u1")], now_ms=5)
     assert (refused.applied, refused.existing) == (False, ("e1",))
     (page,) = store.iter_interaction_aggregates()
@@ -262,8 +292,10 @@ def sent() -> list[Call]:
     assert user is not None and dict(user.props) == {"consent": True}
     # segments
     bots = SegmentRecord("bots", 1, (9.0,), ("events_per_minute",), "r")
-    assert store.replace_segments(segments=[bots], members=[("u1", "bots"), ("u3", "bots"), ("u4", "bots")],
-                                  computed_ms=7) == 3
+    assert (
+        store.replace_segments(segments=[bots], members=[("u1", "bots"), ("u3", "bots"), ("u4", "bots")], computed_ms=7)
+        == 3
+    )
     assert store.segments() == [SegmentRecord("bots", 1, (9.0,), ("events_per_minute",), "r", 7)]
     assert store.user_segment(user_id="u1") == "bots"
     assert list(store.iter_segment_members()) == [[("u1", "bots")]]
@@ -291,6 +323,7 @@ def _bound_parameters(calls: list[Call]) -> dict[str, set[str]]:
 
 # -- the adapter's statements -------------------------------------------------------------------
 
+
 def test_every_statement_constant_is_sent_by_the_adapter(sent: list[Call]) -> None:
     texts = {text for text, _, _ in sent}
     unsent = sorted(name for name, text in all_statements().items() if text not in texts)
@@ -313,8 +346,13 @@ def test_reads_are_routed_to_readers_and_writes_to_the_leader(sent: list[Call]) 
             assert text in (q.CLEAR, q.PING), text
         elif routing == WRITE_TX:
             # Reads inside a write transaction (guard checks) belong there; all of it is listed here.
-            assert text in (q.CLAIM_LEDGER_BATCH, q.UPSERT_INTERACTIONS, q.EXISTING_EVENT_IDS,
-                            q.REFUSING_USERS, q.RECORD_EVENT_IDS), text
+            assert text in (
+                q.CLAIM_LEDGER_BATCH,
+                q.UPSERT_INTERACTIONS,
+                q.EXISTING_EVENT_IDS,
+                q.REFUSING_USERS,
+                q.RECORD_EVENT_IDS,
+            ), text
         elif _WRITES.search(text) or "CALL gds." in text or "gds.graph.project(" in text:
             # GDS keeps its in-memory graphs on one server: every call of a workflow goes to the leader.
             assert routing == RoutingControl.WRITE, text
@@ -334,40 +372,55 @@ def test_adapter_sends_only_named_constants() -> None:
     query_calls = {"_read", "_write", "run", "execute_query"}
     # The one exception: run_cypher executes an analyst's own statement (graphrec cypher), with
     # values bound separately as parameters; it is skipped here and must stay the only one.
-    consoles = [f for tree in trees for f in ast.walk(tree)
-                if isinstance(f, ast.FunctionDef) and f.name == "run_cypher"]
+    consoles = [
+        f for tree in trees for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == "run_cypher"
+    ]
     assert len(consoles) == 1
     excepted = {id(n) for n in ast.walk(consoles[0])}
-    calls = [node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Call)
-             and isinstance(node.func, ast.Attribute) and node.func.attr in query_calls and id(node) not in excepted]
+    calls = [
+        node
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in query_calls
+        and id(node) not in excepted
+    ]
     assert len(calls) > 10
     for node in calls:
-        assert node.args and _names_a_constant(node.args[0]), \
+        assert node.args and _names_a_constant(node.args[0]), (
             f"line {node.lineno}: query must be a statement of graphrec.graph.cypher: {ast.unparse(node)}"
+        )
 
 
-def test_adapter_cypher_lints_clean(linter: None, sent: list[Call],
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_adapter_cypher_lints_clean(linter: None, sent: list[Call], capsys: pytest.CaptureFixture[str]) -> None:
     statements = all_statements()
     bound = _bound_parameters(sent)
     declared = {name: bound.get(text, set()) for name, text in statements.items()}
     results = lint_statements(statements, schema=adapter_schema(), declared_parameters=declared)
     with capsys.disabled():
-        print(f"\n[cypher-lint] {len(results)} adapter statements linted as CYPHER 5 and CYPHER 25: "
-              + _summary(results))
+        print(
+            f"\n[cypher-lint] {len(results)} adapter statements linted as CYPHER 5 and CYPHER 25: " + _summary(results)
+        )
     assert len(results) == len(statements) >= 40
     assert all(r.clean for r in results), _findings(results)
 
 
 def test_statement_constants_are_complete_statements() -> None:
     constants = _statement_constants()
-    assert {"NEO4J.UPSERT_INTERACTIONS", "NEO4J.CLAIM_LEDGER_BATCH", "NEO4J.USER_CANDIDATES",
-            "NEO4J.MERGE_USERS", "NEO4J.ERASE_USER"} <= set(constants)
+    assert {
+        "NEO4J.UPSERT_INTERACTIONS",
+        "NEO4J.CLAIM_LEDGER_BATCH",
+        "NEO4J.USER_CANDIDATES",
+        "NEO4J.MERGE_USERS",
+        "NEO4J.ERASE_USER",
+    } <= set(constants)
     for name, text in constants.items():
         assert ";" not in text, f"{name}: one statement per constant"
 
 
 # -- .cypher files ----------------------------------------------------------------------------------
+
 
 def _cypher_files() -> list[Path]:
     # graph/queries/falkordb/ holds FalkorDB dialect forms: they run on FalkorDB in
@@ -381,8 +434,10 @@ def test_cypher_files_lint_clean(linter: None, capsys: pytest.CaptureFixture[str
     statements = [st for path in files for st in cypher_file_statements(path)]
     results = lint_statements(statements, schema=file_schema())
     with capsys.disabled():
-        print(f"\n[cypher-lint] {len(results)} statements from {len(files)} .cypher files under graph/: "
-              + _summary(results))
+        print(
+            f"\n[cypher-lint] {len(results)} statements from {len(files)} .cypher files under graph/: "
+            + _summary(results)
+        )
     assert results
     assert all(r.clean for r in results), _findings(results)
 
@@ -409,11 +464,9 @@ NEGATIVE = {
     "misspelled clause": "MACTH (n) RETURN n",
     "undefined variable": "MATCH (n:User) RETURN m",
     "undeclared parameter": "MATCH (u:User {id: $id}) RETURN u",
-    "deprecated subquery": "MATCH (u:User) CALL { WITH u MATCH (u)-[:INTERACTED]->(i:Item) RETURN i } "
-                           "RETURN i",
+    "deprecated subquery": "MATCH (u:User) CALL { WITH u MATCH (u)-[:INTERACTED]->(i:Item) RETURN i } RETURN i",
     "falkordb function": "MATCH (i:Item) RETURN vecf32(i.embedding)",
-    "unknown procedure": "CALL db.idx.vector.queryNodes('Item', 'embedding', 3, [1.0]) YIELD node "
-                         "RETURN node",
+    "unknown procedure": "CALL db.idx.vector.queryNodes('Item', 'embedding', 3, [1.0]) YIELD node RETURN node",
     "unknown label": "MATCH (u:Usr) RETURN u.id",
     "misspelled property": "MATCH (:User)-[e:INTERACTED]->(:Item) RETURN e.wieght",
     "broken adapter statement": q.USER_CANDIDATES.replace("RETURN c, score", "RETURN cand, score"),
@@ -427,31 +480,37 @@ def negative(linter: None) -> dict[str, LintResult]:
     return {r.name: r for r in results}
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("misspelled clause", "Invalid input 'MACTH'"),
-    ("undefined variable", "Variable `m` not defined"),
-    ("undeclared parameter", "Parameter $id is not defined."),
-    ("falkordb function", "Function vecf32 is not present"),
-    ("unknown procedure", "Procedure db.idx.vector.queryNodes is not present"),
-    ("broken adapter statement", "Variable `cand` not defined"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("misspelled clause", "Invalid input 'MACTH'"),
+        ("undefined variable", "Variable `m` not defined"),
+        ("undeclared parameter", "Parameter $id is not defined."),
+        ("falkordb function", "Function vecf32 is not present"),
+        ("unknown procedure", "Procedure db.idx.vector.queryNodes is not present"),
+        ("broken adapter statement", "Variable `cand` not defined"),
+    ],
+)
 def test_negative_controls_are_errors(negative: dict[str, LintResult], name: str, expected: str) -> None:
     assert any(expected in d.message for d in negative[name].errors), negative[name].report()
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("deprecated subquery", "deprecated"),
-    ("unknown label", "Label Usr is not present"),
-    ("misspelled property", "wieght is not present"),
-])
-def test_negative_controls_are_warnings_that_fail(negative: dict[str, LintResult], name: str,
-                                                  expected: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("deprecated subquery", "deprecated"),
+        ("unknown label", "Label Usr is not present"),
+        ("misspelled property", "wieght is not present"),
+    ],
+)
+def test_negative_controls_are_warnings_that_fail(negative: dict[str, LintResult], name: str, expected: str) -> None:
     result = negative[name]
     assert any(expected in d.message for d in result.warnings), result.report()
     assert not result.clean  # warnings fail the lint like errors do
 
 
 # -- splitting .cypher scripts ----------------------------------------------------------------------
+
 
 def test_split_strips_browser_commands_and_respects_quotes_and_comments() -> None:
     script = (

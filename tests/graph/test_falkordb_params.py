@@ -12,7 +12,7 @@ from falkordb.graph import Graph
 from graphrec.graph.falkordb_params import literal, params_header
 from graphrec.graph.falkordb_store import FalkorDBStore
 
-ALPHABET = ['a', 'Z', '0', ' ', '"', "\\", "'", "`", "\n", "é", "漢", "😀", "{", "}", ":", ",", "$"]
+ALPHABET = ["a", "Z", "0", " ", '"', "\\", "'", "`", "\n", "é", "漢", "😀", "{", "}", ":", ",", "$"]
 
 
 def _string(rng: random.Random) -> str:
@@ -41,8 +41,10 @@ def _value(rng: random.Random, depth: int = 0) -> Any:
         return [_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
     if kind == 9:
         return tuple(_value(rng, depth + 1) for _ in range(rng.randrange(0, 3)))
-    return {rng.choice(["u", "i", "w", "n_view", "ké y", "@type"]): _value(rng, depth + 1)
-            for _ in range(rng.randrange(0, 4))}
+    return {
+        rng.choice(["u", "i", "w", "n_view", "ké y", "@type"]): _value(rng, depth + 1)
+        for _ in range(rng.randrange(0, 4))
+    }
 
 
 def _client_header(params: dict[str, Any]) -> str:
@@ -69,6 +71,13 @@ def test_values_survive_a_round_trip_through_the_store(store: FalkorDBStore) -> 
     tricky = ['say "hi"', "back\\slash", "\\", '"', "new\nline", "漢字 😀", "", "`tick`", "$param", "}{"]
     rows = store._write("UNWIND $xs AS x RETURN x", {"xs": tricky})  # noqa: SLF001
     assert [r[0] for r in rows] == tricky
-    got = store._write("RETURN $m.`n_view`, $m.w, $f, $b, $n", {"m": {"n_view": 3, "w": -0.25}, "f": 1e-300,  # noqa: SLF001
-                                                               "b": False, "n": None})
+    got = store._write(
+        "RETURN $m.`n_view`, $m.w, $f, $b, $n",
+        {
+            "m": {"n_view": 3, "w": -0.25},
+            "f": 1e-300,  # noqa: SLF001
+            "b": False,
+            "n": None,
+        },
+    )
     assert got == [[3, -0.25, 1e-300, False, None]]

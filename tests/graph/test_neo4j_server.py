@@ -45,14 +45,24 @@ def test_schema_script_runs_twice_and_leaves_the_expected_schema(neo4j_server, n
             for stmt in statements:
                 driver.execute_query(stmt, database_=neo4j_server.database)
         driver.execute_query("CALL db.awaitIndexes(300)", database_=neo4j_server.database)
-        constraints = {r["name"] for r in driver.execute_query(
-            "SHOW CONSTRAINTS YIELD name", database_=neo4j_server.database).records}
-        shown = driver.execute_query("SHOW INDEXES YIELD name, type, state, options",
-                                     database_=neo4j_server.database).records
+        constraints = {
+            r["name"]
+            for r in driver.execute_query("SHOW CONSTRAINTS YIELD name", database_=neo4j_server.database).records
+        }
+        shown = driver.execute_query(
+            "SHOW INDEXES YIELD name, type, state, options", database_=neo4j_server.database
+        ).records
         indexes = {r["name"]: (r["type"], r["state"]) for r in shown}
         vector_config = {r["name"]: r["options"]["indexConfig"] for r in shown if r["type"] == "VECTOR"}
-    assert constraints >= {"user_id", "item_id", "category_name", "ledger_key", "meta_key", "event_id_key",
-                           "segment_name"}
+    assert constraints >= {
+        "user_id",
+        "item_id",
+        "category_name",
+        "ledger_key",
+        "meta_key",
+        "event_id_key",
+        "segment_name",
+    }
     assert indexes["item_embedding"] == ("VECTOR", "ONLINE")
     assert indexes["user_embedding"] == ("VECTOR", "ONLINE")
     for config in vector_config.values():  # exact vectors: the index ranks as the API does
@@ -71,21 +81,26 @@ def test_publishing_replaces_a_quantized_vector_index(neo4j_server, neo4j_store:
 
     with _driver(neo4j_server) as driver:
         driver.execute_query("DROP INDEX item_embedding IF EXISTS", database_=neo4j_server.database)
-        driver.execute_query("CREATE VECTOR INDEX item_embedding FOR (i:Item) ON i.embedding OPTIONS {indexConfig: "
-                             "{`vector.dimensions`: 4, `vector.similarity_function`: 'cosine'}}",
-                             database_=neo4j_server.database)
+        driver.execute_query(
+            "CREATE VECTOR INDEX item_embedding FOR (i:Item) ON i.embedding OPTIONS {indexConfig: "
+            "{`vector.dimensions`: 4, `vector.similarity_function`: 'cosine'}}",
+            database_=neo4j_server.database,
+        )
         driver.execute_query("CALL db.awaitIndexes(300)", database_=neo4j_server.database)
 
         def quantized() -> bool:
-            (r,) = driver.execute_query("SHOW VECTOR INDEXES YIELD name, options WHERE name = 'item_embedding' "
-                                        "RETURN options.indexConfig['vector.quantization.enabled'] AS q",
-                                        database_=neo4j_server.database).records
+            (r,) = driver.execute_query(
+                "SHOW VECTOR INDEXES YIELD name, options WHERE name = 'item_embedding' "
+                "RETURN options.indexConfig['vector.quantization.enabled'] AS q",
+                database_=neo4j_server.database,
+            ).records
             return bool(r["q"])
 
         assert quantized(), "Neo4j quantizes by default"
         neo4j_store.upsert_items([ItemRecord("a"), ItemRecord("b")])
-        neo4j_store.write_embeddings(label="Item", ids=["a", "b"], vectors=np.eye(2, 4, dtype=np.float32),
-                                     model_version="v1")
+        neo4j_store.write_embeddings(
+            label="Item", ids=["a", "b"], vectors=np.eye(2, 4, dtype=np.float32), model_version="v1"
+        )
         assert not quantized()
     assert nearest(neo4j_store, "Item", np.eye(1, 4, 1, dtype=np.float32)[0], k=1)[0][0] == "b"
 
@@ -93,9 +108,12 @@ def test_publishing_replaces_a_quantized_vector_index(neo4j_server, neo4j_store:
 def test_graph_data_science_is_installed(neo4j_server) -> None:  # type: ignore[no-untyped-def]
     with _driver(neo4j_server) as driver:
         version = driver.execute_query("RETURN gds.version() AS v", database_=neo4j_server.database).records[0]["v"]
-        procs = {r["name"] for r in driver.execute_query(
-            "SHOW PROCEDURES YIELD name WHERE name STARTS WITH 'gds.' RETURN name",
-            database_=neo4j_server.database).records}
+        procs = {
+            r["name"]
+            for r in driver.execute_query(
+                "SHOW PROCEDURES YIELD name WHERE name STARTS WITH 'gds.' RETURN name", database_=neo4j_server.database
+            ).records
+        }
     assert version.startswith("2.13.")
     assert {"gds.fastRP.stream", "gds.knn.stream", "gds.louvain.stream", "gds.graph.project"} <= procs
 
@@ -139,7 +157,8 @@ def test_the_launcher_dies_with_a_parent_killed_by_sigkill(tmp_path: Path) -> No
 
 
 def test_a_statement_broken_in_the_neo4j_dialect_fails_the_contract(
-        neo4j_store: Neo4jStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    neo4j_store: Neo4jStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A misspelled property passes the lint (unknown properties are legal Cypher); the contract test
     on the live server catches it."""
     from test_contract import test_user_history_columns_match_the_full_records as contract_test

@@ -34,8 +34,10 @@ from graphrec.model.pipeline import PipelineConfig, current_version, publish, tr
 
 KEY = "saved-queries-key"
 N_USERS, N_ITEMS = 14, 12
-CATEGORIES = {f"i{k}": (("Comedy",) if k % 3 == 0 else ("Drama", "Comedy") if k % 3 == 1 else ("Action",))
-              for k in range(N_ITEMS - 2)}
+CATEGORIES = {
+    f"i{k}": (("Comedy",) if k % 3 == 0 else ("Drama", "Comedy") if k % 3 == 1 else ("Action",))
+    for k in range(N_ITEMS - 2)
+}
 CATEGORIES["i10"] = ("Drama",)  # catalogued, never interacted with
 CATEGORIES["i11"] = ()  # neither
 
@@ -52,8 +54,9 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(neo4j_server: Any, neo4j_store_session: Neo4jStore,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    neo4j_server: Any, neo4j_store_session: Neo4jStore, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     store = neo4j_store_session
     store.clear()
     now = int(time.time() * 1000)
@@ -64,20 +67,31 @@ def world(neo4j_server: Any, neo4j_store_session: Neo4jStore,
     for u in range(N_USERS):
         for k in rng.choice(N_ITEMS - 2, size=int(rng.integers(3, 7)), replace=False):
             ts = now - int(rng.integers(1, 20 * 24)) * 3_600_000
-            deltas.append(InteractionDelta(f"u{u}", f"i{k}", round(float(rng.uniform(0.5, 4.0)), 3), 1, ts, ts,
-                                           {"view": 1}, {}))
+            deltas.append(
+                InteractionDelta(f"u{u}", f"i{k}", round(float(rng.uniform(0.5, 4.0)), 3), 1, ts, ts, {"view": 1}, {})
+            )
     # a bot: 400 events on one item inside a minute
     deltas.append(InteractionDelta("bot", "i0", 1.0, 400, now - 60_000, now - 30_000, {"click": 400}, {}))
     store.upsert_interactions(deltas)
     models = tmp_path_factory.mktemp("saved-queries") / "models"
-    cfg = PipelineConfig(export=ExportConfig(now_ms=now),
-                         train=TrainConfig(encoder=EncoderConfig(dim=8, layers=2), epochs=6, batch_size=32,
-                                           eval_every=2, validation_fraction=0.2))
+    cfg = PipelineConfig(
+        export=ExportConfig(now_ms=now),
+        train=TrainConfig(
+            encoder=EncoderConfig(dim=8, layers=2), epochs=6, batch_size=32, eval_every=2, validation_fraction=0.2
+        ),
+    )
     train(cfg, models_path=models, half_life_days=30.0, store=store, version="v1", progress=False)
     publish(store, models_path=models, version="v1", half_life_days=30.0)
-    settings = Settings(graph_uri=neo4j_server.uri, graph_user=neo4j_server.user,
-                        graph_password=SecretStr(neo4j_server.password), graph_database=neo4j_server.database,
-                        model_dir=models, api_keys=KEY, rate_limit_per_s=1_000, rate_limit_burst=1_000)
+    settings = Settings(
+        graph_uri=neo4j_server.uri,
+        graph_user=neo4j_server.user,
+        graph_password=SecretStr(neo4j_server.password),
+        graph_database=neo4j_server.database,
+        model_dir=models,
+        api_keys=KEY,
+        rate_limit_per_s=1_000,
+        rate_limit_burst=1_000,
+    )
     driver = GraphDatabase.driver(neo4j_server.uri, auth=(neo4j_server.user, neo4j_server.password))
 
     def run(stem: str, **params: Any) -> list[dict[str, Any]]:
@@ -128,8 +142,7 @@ def test_why_recommended(world: World) -> None:
     """03 repeats the API's graph side: the same score and the same evidence for every item it proposes."""
     checked = 0
     for user in ("u1", "u4", "u9"):
-        body = world.client.get(f"/v1/users/{user}/recommendations",
-                                params={"k": 20, "explain": "true"}).json()
+        body = world.client.get(f"/v1/users/{user}/recommendations", params={"k": 20, "explain": "true"}).json()
         assert body["data"], body
         for item in body["data"]:
             rows = world.run("why-recommended", user=user, item=item["item_id"])
@@ -187,14 +200,14 @@ def test_heavy_users_and_bots(world: World) -> None:
     assert rows[0]["suspicious"] is True and rows[0]["events"] == 400
 
 
-
 def test_segment_top_categories(world: World, falkor_twin: FalkorDBStore) -> None:
     """10 ranks each segment's categories by its members' liked weight, as computed here from the same edges, and
     the embedded store gives the same rows; the segmentation is removed again (the other queries' graph)."""
     users = sorted({d.user_id for d in world.deltas})
-    groups = {"early": users[: len(users) // 2], "late": users[len(users) // 2:]}
-    segments = [SegmentRecord(name, len(ids), (float(len(ids)),), ("users",), f"rule {name}")
-                for name, ids in groups.items()]
+    groups = {"early": users[: len(users) // 2], "late": users[len(users) // 2 :]}
+    segments = [
+        SegmentRecord(name, len(ids), (float(len(ids)),), ("users",), f"rule {name}") for name, ids in groups.items()
+    ]
     members = [(u, name) for name, ids in groups.items() for u in ids]
     expected = []
     for name, ids in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
@@ -206,14 +219,23 @@ def test_segment_top_categories(world: World, falkor_twin: FalkorDBStore) -> Non
                     weight[c] += e.weight
                     reach[c].add(u)
         top = sorted(weight, key=lambda c: (-weight[c], c))[:2]
-        expected.append({"segment": name, "size": len(ids), "rule": f"rule {name}", "top_categories": top,
-                         "shares": [weight[c] / sum(weight.values()) for c in top],
-                         "members": [len(reach[c]) for c in top]})
+        expected.append(
+            {
+                "segment": name,
+                "size": len(ids),
+                "rule": f"rule {name}",
+                "top_categories": top,
+                "shares": [weight[c] / sum(weight.values()) for c in top],
+                "members": [len(reach[c]) for c in top],
+            }
+        )
     try:
         world.store.replace_segments(segments=segments, members=members, computed_ms=1)
         falkor_twin.replace_segments(segments=segments, members=members, computed_ms=1)
-        for rows in (world.run("segment-top-categories", top=2),
-                     _falkor_run(falkor_twin, by_name("segment-top-categories"), top=2)):
+        for rows in (
+            world.run("segment-top-categories", top=2),
+            _falkor_run(falkor_twin, by_name("segment-top-categories"), top=2),
+        ):
             assert [{**r, "shares": pytest.approx(r["shares"])} for r in rows] == expected
         assert world.run("segment-top-categories", min_size=len(users)) == []
     finally:
@@ -272,8 +294,9 @@ def _falkor_run(twin: FalkorDBStore, path: Path, **params: Any) -> list[dict[str
     return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
 
 
-def _same(neo: list[dict[str, Any]], falkor: list[dict[str, Any]], *, renamed: dict[str, str],
-          skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def _same(
+    neo: list[dict[str, Any]], falkor: list[dict[str, Any]], *, renamed: dict[str, str], skip: set[str] = frozenset()
+) -> None:  # type: ignore[assignment]
     assert len(neo) == len(falkor) > 0
     for n, f in zip(neo, falkor, strict=True):
         for key, value in n.items():
@@ -288,8 +311,12 @@ def _same(neo: list[dict[str, Any]], falkor: list[dict[str, Any]], *, renamed: d
 
 def test_every_query_that_fails_on_falkordb_has_a_falkordb_form() -> None:
     names = {p.name for p in FALKOR_FORMS}
-    assert names == {"02-user-strongest-interactions.cypher", "03-why-recommended.cypher",
-                     "04-similar-items.cypher", "07-heavy-users-and-bots.cypher"}
+    assert names == {
+        "02-user-strongest-interactions.cypher",
+        "03-why-recommended.cypher",
+        "04-similar-items.cypher",
+        "07-heavy-users-and-bots.cypher",
+    }
     readme = (by_name("graph-at-a-glance").parent / "README.md").read_text(encoding="utf-8")
     for name in names:
         assert f"falkordb/{name}" in readme
@@ -299,12 +326,16 @@ def test_every_query_that_fails_on_falkordb_has_a_falkordb_form() -> None:
 def test_portable_queries_run_unchanged_on_falkordb(world: World, falkor_twin: FalkorDBStore, stem: str) -> None:
     neo = world.run(stem)
     falkor = _falkor_run(falkor_twin, by_name(stem))
-    key = {"graph-at-a-glance": ("kind", "name"), "category-neighbourhood": ("degree",),
-           "cold-and-unconnected-items": ("item",)}[stem]
+    key = {
+        "graph-at-a-glance": ("kind", "name"),
+        "category-neighbourhood": ("degree",),
+        "cold-and-unconnected-items": ("item",),
+    }[stem]
     if stem == "category-neighbourhood":  # nodes compare by id; the embedding-free projection is the same
         neo = [{"item": r["item"]["id"], "degree": r["degree"], "other": sorted(r["other_categories"])} for r in neo]
-        falkor = [{"item": r["item"]["id"], "degree": r["degree"], "other": sorted(r["other_categories"])}
-                  for r in falkor]
+        falkor = [
+            {"item": r["item"]["id"], "degree": r["degree"], "other": sorted(r["other_categories"])} for r in falkor
+        ]
         key = ("item",)
     order = lambda rows: sorted(rows, key=lambda r: tuple(str(r[k]) for k in key))  # noqa: E731
     _same(order(neo), order(falkor), renamed={})

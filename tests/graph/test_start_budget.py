@@ -43,8 +43,13 @@ def test_an_rdb_base_counts_for_its_share_of_an_aof(tmp_path: Path) -> None:
 
 
 def test_scan_sizes_the_aof_and_rdb_parts_but_not_the_manifest_or_other_files(tmp_path: Path) -> None:
-    root = _files(tmp_path, appendonly__aof__2__base__rdb=3_000, appendonly__aof__2__incr__aof=500,
-                  appendonly__aof__3__incr__aof=250, appendonly__aof__manifest=90)
+    root = _files(
+        tmp_path,
+        appendonly__aof__2__base__rdb=3_000,
+        appendonly__aof__2__incr__aof=500,
+        appendonly__aof__3__incr__aof=250,
+        appendonly__aof__manifest=90,
+    )
     (tmp_path / "server.log").write_bytes(b"y" * 10_000)
     (tmp_path / "events.sqlite").write_bytes(b"z" * 10_000)
     files = DataFiles.scan(root)

@@ -32,8 +32,9 @@ def doomed(tmp_path: Path, starts_processes: None) -> Iterator[FalkorDBStore]:
     EmbeddedServer(tmp_path).stop()
 
 
-def test_falkordb_reads_writes_pages_and_async_reads_raise_store_unavailable(doomed: FalkorDBStore,
-                                                                            tmp_path: Path) -> None:
+def test_falkordb_reads_writes_pages_and_async_reads_raise_store_unavailable(
+    doomed: FalkorDBStore, tmp_path: Path
+) -> None:
     reader = doomed.history_reader()
     kill_embedded_server(tmp_path)
     with pytest.raises(StoreUnavailable, match="FalkorDB unavailable"):
@@ -55,8 +56,12 @@ def test_recover_restarts_the_dead_embedded_server_with_its_data(doomed: FalkorD
 
 
 def test_neo4j_unreachable_is_store_unavailable_not_a_30_s_retry() -> None:
-    s = Settings(graph_uri=f"bolt://127.0.0.1:{free_port()}", graph_password="unused-password",
-                 store_connect_timeout_s=0.5, store_retry_s=0.0)
+    s = Settings(
+        graph_uri=f"bolt://127.0.0.1:{free_port()}",
+        graph_password="unused-password",
+        store_connect_timeout_s=0.5,
+        store_retry_s=0.0,
+    )
     store = connect(s, serving=True)
     try:
         with pytest.raises(StoreUnavailable, match="Neo4j unavailable") as info:

@@ -8,8 +8,15 @@ import scipy.sparse as sp
 from graphrec.snapshot import Snapshot
 
 
-def block_snapshot(*, groups: int = 3, users_per_group: int = 12, items_per_group: int = 10,
-                   density: float = 0.6, seed: int = 0, categories: bool = True) -> Snapshot:
+def block_snapshot(
+    *,
+    groups: int = 3,
+    users_per_group: int = 12,
+    items_per_group: int = 10,
+    density: float = 0.6,
+    seed: int = 0,
+    categories: bool = True,
+) -> Snapshot:
     """Users of group g interact mostly with items of group g; weights vary so normalisation matters."""
     rng = np.random.default_rng(seed)
     n_users, n_items = groups * users_per_group, groups * items_per_group
@@ -21,11 +28,18 @@ def block_snapshot(*, groups: int = 3, users_per_group: int = 12, items_per_grou
     rows, cols = np.nonzero(dense)
     weights = rng.uniform(0.5, 2.0, len(rows)).astype(np.float32)
     ts = 1_700_000_000_000 + rng.integers(0, 30 * 86_400_000, len(rows))
-    cat = sp.csr_matrix((np.ones(n_items, np.float32), (np.arange(n_items), ig)), shape=(n_items, groups)) \
-        if categories else None
+    cat = (
+        sp.csr_matrix((np.ones(n_items, np.float32), (np.arange(n_items), ig)), shape=(n_items, groups))
+        if categories
+        else None
+    )
     return Snapshot.from_coo(
         user_ids=np.array([f"u{i:03d}" for i in range(n_users)]),
         item_ids=np.array([f"i{i:03d}" for i in range(n_items)]),
-        rows=rows, cols=cols, weights=weights, timestamps=ts, item_categories=cat,
+        rows=rows,
+        cols=cols,
+        weights=weights,
+        timestamps=ts,
+        item_categories=cat,
         category_names=np.array([f"c{g}" for g in range(groups)]) if categories else None,
     )

@@ -19,8 +19,18 @@ from model.graphs import block_snapshot
 
 
 def _cfg(device: str, **kw: object) -> TrainConfig:
-    return TrainConfig.model_validate({"encoder": EncoderConfig(dim=8, layers=2), "epochs": 12, "batch_size": 64,
-                                       "lr": 0.02, "eval_every": 2, "patience": 2, "device": device, **kw})
+    return TrainConfig.model_validate(
+        {
+            "encoder": EncoderConfig(dim=8, layers=2),
+            "epochs": 12,
+            "batch_size": 64,
+            "lr": 0.02,
+            "eval_every": 2,
+            "patience": 2,
+            "device": device,
+            **kw,
+        }
+    )
 
 
 def _block_separation(result_embeddings: tuple[np.ndarray, np.ndarray], n_users: int, n_items: int) -> float:

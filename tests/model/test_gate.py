@@ -23,8 +23,12 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts_processes: None)
     monkeypatch.setenv("GRAPHREC_GRAPH_URI", f"embedded:{store_dir}")
     monkeypatch.setenv("GRAPHREC_MODEL_DIR", str(models))
     rng = np.random.default_rng(3)
-    deltas = [delta(f"u{u:02d}", f"i{(u % 3) * 12 + j:02d}", 1.0, ts=T0 - int(rng.integers(0, 30)) * DAY_MS)
-              for u in range(45) for j in range(12) if rng.random() < 0.6]
+    deltas = [
+        delta(f"u{u:02d}", f"i{(u % 3) * 12 + j:02d}", 1.0, ts=T0 - int(rng.integers(0, 30)) * DAY_MS)
+        for u in range(45)
+        for j in range(12)
+        if rng.random() < 0.6
+    ]
     store = FalkorDBStore.embedded(store_dir)
     try:
         store.upsert_interactions(deltas)
@@ -34,9 +38,18 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, starts_processes: None)
 
 
 def _train(store_dir: Path, models: Path, version: str, *, epochs: int, lr: float, holdout: float = 0.25) -> Path:
-    cfg = PipelineConfig(holdout_fraction=holdout, train=TrainConfig(
-        encoder=EncoderConfig(dim=16, layers=2), epochs=epochs, lr=lr, batch_size=64, eval_every=5,
-        validation_fraction=0.0 if epochs < 5 else 0.15, patience=3))
+    cfg = PipelineConfig(
+        holdout_fraction=holdout,
+        train=TrainConfig(
+            encoder=EncoderConfig(dim=16, layers=2),
+            epochs=epochs,
+            lr=lr,
+            batch_size=64,
+            eval_every=5,
+            validation_fraction=0.0 if epochs < 5 else 0.15,
+            patience=3,
+        ),
+    )
     store = FalkorDBStore.embedded(store_dir)
     try:
         return train(cfg, models_path=models, half_life_days=30.0, store=store, version=version, progress=False)

@@ -16,15 +16,19 @@ from model.graphs import block_snapshot
 
 
 def _config(**encoder: object) -> TrainConfig:
-    return TrainConfig(encoder=EncoderConfig(dim=8, layers=2, **encoder), epochs=3, batch_size=64,
-                       validation_fraction=0.0, lr=0.01)
+    return TrainConfig(
+        encoder=EncoderConfig(dim=8, layers=2, **encoder), epochs=3, batch_size=64, validation_fraction=0.0, lr=0.01
+    )
 
 
-@pytest.mark.parametrize("encoder", [
-    {"aggr": "sym"},
-    {"aggr": "mean", "activation": "tanh", "combine": "last"},
-    {"aggr": "sum", "linear": False},
-])
+@pytest.mark.parametrize(
+    "encoder",
+    [
+        {"aggr": "sym"},
+        {"aggr": "mean", "activation": "tanh", "combine": "last"},
+        {"aggr": "sum", "linear": False},
+    ],
+)
 def test_infer_equals_full_forward(encoder: dict[str, object]) -> None:
     snap = block_snapshot()
     cfg = _config(**encoder)
@@ -44,10 +48,15 @@ def test_infer_equals_full_forward(encoder: dict[str, object]) -> None:
 
 def test_new_user_embedding_prefers_their_group(tmp_path: Path) -> None:
     snap = block_snapshot(seed=1)
-    cfg = TrainConfig(encoder=EncoderConfig(dim=16, layers=2), epochs=40, batch_size=128, lr=0.02,
-                      validation_fraction=0.0, user_id_dropout=0.3)
-    artifact = ModelArtifact.from_training(Trainer(cfg, progress=False).fit(snap), snap, version="v",
-                                           config=cfg)
+    cfg = TrainConfig(
+        encoder=EncoderConfig(dim=16, layers=2),
+        epochs=40,
+        batch_size=128,
+        lr=0.02,
+        validation_fraction=0.0,
+        user_id_dropout=0.3,
+    )
+    artifact = ModelArtifact.from_training(Trainer(cfg, progress=False).fit(snap), snap, version="v", config=cfg)
     vector = artifact.infer_user(np.array([0, 1, 2]), np.ones(3))  # a newcomer who liked group-0 items
     ids, _ = artifact.recommend(vector, 5, exclude=np.array([0, 1, 2]))
     assert sum(int(i[1:]) < 10 for i in ids) >= 4
@@ -69,18 +78,17 @@ def test_sampled_forward_equals_full_when_fanout_covers_degrees() -> None:
     users = np.array([0, 3, 9])
     items = np.array([1, 4])
     with torch.no_grad():
-        lookup = trainer._embed(model, result.adjacency, result.item_features, sampler, users, items,
-                                np.random.default_rng(0), snap.n_users)
+        lookup = trainer._embed(
+            model, result.adjacency, result.item_features, sampler, users, items, np.random.default_rng(0), snap.n_users
+        )
         torch.testing.assert_close(lookup(users), full[users], rtol=1e-4, atol=1e-5)
-        torch.testing.assert_close(lookup(items + snap.n_users), full[items + snap.n_users], rtol=1e-4,
-                                   atol=1e-5)
+        torch.testing.assert_close(lookup(items + snap.n_users), full[items + snap.n_users], rtol=1e-4, atol=1e-5)
 
 
 def test_infer_by_ids_skips_unknown_items() -> None:
     snap = block_snapshot()
     cfg = _config(aggr="sym")
-    artifact = ModelArtifact.from_training(Trainer(cfg, progress=False).fit(snap), snap, version="t",
-                                           config=cfg)
+    artifact = ModelArtifact.from_training(Trainer(cfg, progress=False).fit(snap), snap, version="t", config=cfg)
     row = snap.matrix("weights")[3]
     ids = [str(snap.item_ids[i]) for i in row.indices] + ["never-seen"]
     got = artifact.infer_user_from_ids(ids, np.append(row.data, 1.0), user_id="u003")

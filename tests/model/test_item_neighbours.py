@@ -24,8 +24,14 @@ from model.graphs import block_snapshot
 def _with_dislikes(snapshot: Snapshot) -> Snapshot:
     weights = snapshot.weights.copy()
     weights[::7] = -1.0  # every 7th edge becomes a dislike
-    return Snapshot.from_coo(user_ids=snapshot.user_ids, item_ids=snapshot.item_ids, rows=snapshot.rows,
-                             cols=snapshot.indices, weights=weights, timestamps=snapshot.timestamps)
+    return Snapshot.from_coo(
+        user_ids=snapshot.user_ids,
+        item_ids=snapshot.item_ids,
+        rows=snapshot.rows,
+        cols=snapshot.indices,
+        weights=weights,
+        timestamps=snapshot.timestamps,
+    )
 
 
 def test_candidates_are_item_knn_from_history_over_liked_edges(tmp_path: Path) -> None:
@@ -52,8 +58,11 @@ def test_candidates_are_item_knn_from_history_over_liked_edges(tmp_path: Path) -
     top = got.ids[0]
     sims = knn.similarity.toarray()[seeds, lookup[top]]
     np.testing.assert_allclose(table.similarity(seeds).toarray(), knn.similarity.toarray()[seeds], rtol=1e-5)
-    strongest = [str(snap.item_ids[s]) for s, v in sorted(zip(seeds.tolist(), sims.tolist(), strict=True),
-                                                          key=lambda t: -t[1]) if v > 0]
+    strongest = [
+        str(snap.item_ids[s])
+        for s, v in sorted(zip(seeds.tolist(), sims.tolist(), strict=True), key=lambda t: -t[1])
+        if v > 0
+    ]
     assert list(got.evidence(top)) == strongest[:3]
     # the file is the same table
     table.save(tmp_path)
@@ -82,11 +91,15 @@ def test_a_request_can_apply_another_shrinkage() -> None:
     for shrink in (0.0, 3.0, 1e6):
         knn = ItemKNN(neighbours=snap.n_items, shrink=shrink)
         knn.fit(snap)
-        np.testing.assert_allclose(table.similarity(seeds, Similarity(shrink)).toarray(),
-                                   knn.similarity.toarray()[seeds], rtol=1e-5, atol=1e-9)
-    wide, narrow = (table.candidates(seeds, lambda _i: None, limit=10, exclude=np.zeros(0, dtype=np.int64),
-                                     similarity=Similarity(s))
-                    for s in (0.0, 1e6))
+        np.testing.assert_allclose(
+            table.similarity(seeds, Similarity(shrink)).toarray(), knn.similarity.toarray()[seeds], rtol=1e-5, atol=1e-9
+        )
+    wide, narrow = (
+        table.candidates(
+            seeds, lambda _i: None, limit=10, exclude=np.zeros(0, dtype=np.int64), similarity=Similarity(s)
+        )
+        for s in (0.0, 1e6)
+    )
     assert wide.ids.tolist() != narrow.ids.tolist()  # raw counts favour popular items; the cosine does not
 
 
@@ -98,11 +111,14 @@ def _dense_similarity(snap: Snapshot, similarity: Similarity) -> np.ndarray:
     np.fill_diagonal(counts, 0.0)
     degree = x.sum(0)
     a, h, q = similarity.asymmetry, similarity.shrink, similarity.locality
-    return (counts / (np.outer(degree ** a, degree ** (1 - a)) + h + 1e-12)) ** q
+    return (counts / (np.outer(degree**a, degree ** (1 - a)) + h + 1e-12)) ** q
 
 
-@pytest.mark.parametrize("similarity", [Similarity(0.0, 1.0), Similarity(2.0, 0.8, 3.0), Similarity(0.0, 0.5, 2.0),
-                                        Similarity(5.0, 0.0)], ids=str)
+@pytest.mark.parametrize(
+    "similarity",
+    [Similarity(0.0, 1.0), Similarity(2.0, 0.8, 3.0), Similarity(0.0, 0.5, 2.0), Similarity(5.0, 0.0)],
+    ids=str,
+)
 def test_any_similarity_is_the_formula_over_the_counts(similarity: Similarity) -> None:
     snap = _with_dislikes(block_snapshot(groups=3, users_per_group=15, items_per_group=10, seed=4))
     table = ItemNeighbours.fit(snap, neighbours=snap.n_items, shrink=0.0)  # nothing pruned
@@ -131,14 +147,19 @@ def test_the_many_users_scorer_ranks_as_a_request_does() -> None:
     snap = block_snapshot(groups=3, users_per_group=15, items_per_group=10, seed=6)
     table = ItemNeighbours.fit(snap, neighbours=7, shrink=1.0)
     histories = [[0, 3], [12], [20, 21, 25], [4, 15, 26, 7]]
-    fed = sp.csr_matrix((np.ones(sum(map(len, histories))),
-                         (np.repeat(np.arange(len(histories)), [len(h) for h in histories]),
-                          np.concatenate(histories))), shape=(len(histories), snap.n_items))
+    fed = sp.csr_matrix(
+        (
+            np.ones(sum(map(len, histories))),
+            (np.repeat(np.arange(len(histories)), [len(h) for h in histories]), np.concatenate(histories)),
+        ),
+        shape=(len(histories), snap.n_items),
+    )
     similarity = Similarity(1.0, 0.9, 2.0)
     scores = table.score_history(fed, similarity)
     for row, seeds in enumerate(histories):
-        got = table.candidates(np.array(seeds), lambda _i: None, limit=snap.n_items, exclude=np.zeros(0, np.int64),
-                               similarity=similarity)
+        got = table.candidates(
+            np.array(seeds), lambda _i: None, limit=snap.n_items, exclude=np.zeros(0, np.int64), similarity=similarity
+        )
         want = scores[row].copy()
         want[seeds] = 0.0
         order = np.lexsort((np.arange(snap.n_items), -want))

@@ -22,8 +22,14 @@ class Tty(io.StringIO):
 
 
 def _cfg(**kw: object) -> TrainConfig:
-    base: dict[str, object] = {"encoder": EncoderConfig(dim=8, layers=2), "epochs": 6, "batch_size": 64,
-                               "lr": 0.02, "eval_every": 2, "patience": 5}
+    base: dict[str, object] = {
+        "encoder": EncoderConfig(dim=8, layers=2),
+        "epochs": 6,
+        "batch_size": 64,
+        "lr": 0.02,
+        "eval_every": 2,
+        "patience": 5,
+    }
     return TrainConfig.model_validate(base | kw)
 
 
@@ -33,8 +39,11 @@ def test_training_prints_one_line_per_validation_when_not_on_a_terminal(capsys) 
     assert len(lines) == 4  # validations at epochs 2, 4, 6, then the refit on all edges (its last epoch)
     assert re.match(rf"refit on all edges, epoch {result.best_epoch}/{result.best_epoch}  loss \d\.\d{{4}}  ", lines[3])
     for line, epoch in zip(lines[:3], (2, 4, 6), strict=True):
-        assert re.match(rf"epoch {epoch}/6  loss \d+\.\d{{4}}  recall@20 \d\.\d{{4}}  best \d\.\d{{4}} @ epoch \d+  "
-                        r"\d+\.\d\d s/epoch  ETA \d+s$", line), line
+        assert re.match(
+            rf"epoch {epoch}/6  loss \d+\.\d{{4}}  recall@20 \d\.\d{{4}}  best \d\.\d{{4}} @ epoch \d+  "
+            r"\d+\.\d\d s/epoch  ETA \d+s$",
+            line,
+        ), line
     assert f"@ epoch {result.best_epoch}" in lines[2]
 
 
@@ -58,8 +67,15 @@ def test_evaluate_reports_each_model_and_quiet_silences_it(tmp_path: Path) -> No
     from graphrec.cli import app
 
     train_txt, test_txt = _write_lightgcn(tmp_path)
-    args = ["evaluate", "--dataset", f"lightgcn:{train_txt},{test_txt}", "--seed", "0",
-            "--models", "MostPopular,ItemKNN"]
+    args = [
+        "evaluate",
+        "--dataset",
+        f"lightgcn:{train_txt},{test_txt}",
+        "--seed",
+        "0",
+        "--models",
+        "MostPopular,ItemKNN",
+    ]
     loud = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "a")])
     assert loud.exit_code == 0, loud.output
     assert re.search(r"model 1/2  MostPopular: recall@20 \d\.\d{4}  ndcg@20 \d\.\d{4}  \(\d+\.\d s\)", loud.output)

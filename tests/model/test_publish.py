@@ -33,19 +33,33 @@ def store(any_store: GraphStore) -> GraphStore:
 
 def test_train_and_publish_round_trip(store: GraphStore, tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    deltas = [delta(f"u{u}", f"i{(u % 3) * 5 + j}", float(rng.uniform(0.5, 2)), ts=T0 - int(j) * 3_600_000)
-              for u in range(24) for j in rng.choice(5, size=3, replace=False)]
+    deltas = [
+        delta(f"u{u}", f"i{(u % 3) * 5 + j}", float(rng.uniform(0.5, 2)), ts=T0 - int(j) * 3_600_000)
+        for u in range(24)
+        for j in rng.choice(5, size=3, replace=False)
+    ]
     store.upsert_interactions(deltas)
-    cfg = PipelineConfig(export=ExportConfig(now_ms=T0),
-                         train=TrainConfig(encoder=EncoderConfig(dim=8, layers=2), epochs=10, batch_size=32,
-                                           eval_every=2, validation_fraction=0.2))
+    cfg = PipelineConfig(
+        export=ExportConfig(now_ms=T0),
+        train=TrainConfig(
+            encoder=EncoderConfig(dim=8, layers=2), epochs=10, batch_size=32, eval_every=2, validation_fraction=0.2
+        ),
+    )
     models = tmp_path / "models"
     first = train(cfg, models_path=models, half_life_days=30.0, store=store, version="v1", progress=False)
     second = train(cfg, models_path=models, half_life_days=30.0, store=store, version="v2", progress=False)
     assert list_versions(models) == ["v1", "v2"]
     for out in (first, second):
-        for name in ("config.json", "weights.pt", "user_ids.npy", "item_embeddings.npy", "metrics.json",
-                     "manifest.json", "index/index.json", "blend.json"):
+        for name in (
+            "config.json",
+            "weights.pt",
+            "user_ids.npy",
+            "item_embeddings.npy",
+            "metrics.json",
+            "manifest.json",
+            "index/index.json",
+            "blend.json",
+        ):
             assert (out / name).exists(), name
         blend = load_blend(out)  # tuned at training time, on the training snapshot: serving only loads it
         assert blend is not None and blend.source == "tuned" and blend.metric == "ndcg@20"

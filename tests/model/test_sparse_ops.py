@@ -38,5 +38,4 @@ def test_adjacency_normalisations() -> None:
         else:
             expected = r.toarray()
         np.testing.assert_allclose(dense[:2, 2:], expected, rtol=1e-6)
-        np.testing.assert_allclose(adj.user_coefficients(r[0].indices, r[0].data), expected[0, r[0].indices],
-                                   rtol=1e-6)
+        np.testing.assert_allclose(adj.user_coefficients(r[0].indices, r[0].data), expected[0, r[0].indices], rtol=1e-6)

@@ -11,8 +11,14 @@ from model.graphs import block_snapshot
 
 
 def _cfg(**kw: object) -> TrainConfig:
-    base: dict[str, object] = {"encoder": EncoderConfig(dim=8, layers=2), "epochs": 12, "batch_size": 64,
-                               "lr": 0.02, "eval_every": 2, "patience": 2}
+    base: dict[str, object] = {
+        "encoder": EncoderConfig(dim=8, layers=2),
+        "epochs": 12,
+        "batch_size": 64,
+        "lr": 0.02,
+        "eval_every": 2,
+        "patience": 2,
+    }
     base.update(kw)
     return TrainConfig.model_validate(base)
 
@@ -37,8 +43,7 @@ def test_early_stopping_history_and_refit() -> None:
 
 def test_sampled_mode_learns_the_blocks() -> None:
     snap = block_snapshot()
-    result = Trainer(_cfg(mode="sampled", fanouts=[4, 3], epochs=20, validation_fraction=0.0),
-                     progress=False).fit(snap)
+    result = Trainer(_cfg(mode="sampled", fanouts=[4, 3], epochs=20, validation_fraction=0.0), progress=False).fit(snap)
     assert result.mode == "sampled"
     users, items = result.embeddings()
     scores = users @ items.T
@@ -70,7 +75,8 @@ def test_threads_default_to_half_the_cpus_this_process_may_use() -> None:
     try:
         torch.set_num_threads(7)
         Trainer(TrainConfig(epochs=1, validation_fraction=0.0), progress=False).fit(
-            block_snapshot(groups=2, users_per_group=4, items_per_group=3))
+            block_snapshot(groups=2, users_per_group=4, items_per_group=3)
+        )
         assert torch.get_num_threads() == resolve_threads("auto")
     finally:
         torch.set_num_threads(before)
@@ -100,8 +106,18 @@ def test_a_killed_run_resumes_from_its_checkpoint_to_the_same_model(tmp_path) ->
     from graphrec.model.checkpoint import CheckpointMismatch
 
     snap = block_snapshot(groups=4, users_per_group=10, items_per_group=10, density=0.3)
-    cfg = TrainConfig(encoder=EncoderConfig(dim=8, layers=2), epochs=12, batch_size=32, eval_every=2, lr=0.003,
-                      metric_k=2, validation_fraction=0.2, checkpoint_every=2, patience=10, threads=1)
+    cfg = TrainConfig(
+        encoder=EncoderConfig(dim=8, layers=2),
+        epochs=12,
+        batch_size=32,
+        eval_every=2,
+        lr=0.003,
+        metric_k=2,
+        validation_fraction=0.2,
+        checkpoint_every=2,
+        patience=10,
+        threads=1,
+    )
     straight = _CountingTrainer(cfg, progress=False)
     expected = straight.fit(snap)
     fit_epochs = len(expected.history)

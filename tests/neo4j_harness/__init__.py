@@ -56,11 +56,16 @@ def classpath() -> str:
         raise HarnessError("Maven (mvn) is needed once to resolve the test Neo4j's jars: install maven and Java 17+")
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    proc = subprocess.run([mvn, "-q", "-B", "-f", str(POM), "dependency:build-classpath",
-                           f"-Dmdep.outputFile={tmp}"], capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [mvn, "-q", "-B", "-f", str(POM), "dependency:build-classpath", f"-Dmdep.outputFile={tmp}"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if proc.returncode != 0 or not tmp.exists():
-        raise HarnessError(f"mvn could not resolve {POM} (exit {proc.returncode}):\n{proc.stdout[-4000:]}"
-                           f"{proc.stderr[-4000:]}")
+        raise HarnessError(
+            f"mvn could not resolve {POM} (exit {proc.returncode}):\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
+        )
     os.replace(tmp, cached)
     return cached.read_text().strip()
 
@@ -93,9 +98,21 @@ class Neo4jHarness:
         env = {**os.environ, "GRAPHREC_NEO4J_PASSWORD": self.password}
         log = self._log.open("w")
         self._proc = subprocess.Popen(
-            [java, f"-Xmx{self.heap}", "-XX:+UseParallelGC", "-XX:+ExitOnOutOfMemoryError",
-             "-cp", cp, str(LAUNCHER), str(self._work / "server")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+            [
+                java,
+                f"-Xmx{self.heap}",
+                "-XX:+UseParallelGC",
+                "-XX:+ExitOnOutOfMemoryError",
+                "-cp",
+                cp,
+                str(LAUNCHER),
+                str(self._work / "server"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=env,
             preexec_fn=_die_with_parent,
         )
         log.close()

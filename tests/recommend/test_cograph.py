@@ -22,8 +22,12 @@ def random_graph(store: FalkorDBStore, seed: int = 0) -> None:
 
 def seeds_of(store: FalkorDBStore, user: str, n: int, half_life: float) -> list[tuple[str, float]]:
     history = store.user_interactions(user_id=user, limit=n)
-    decayed = decay_weights(np.array([e.weight for e in history]), np.array([e.last_ts for e in history]),
-                            now_ms=T0, half_life_days=half_life)
+    decayed = decay_weights(
+        np.array([e.weight for e in history]),
+        np.array([e.last_ts for e in history]),
+        now_ms=T0,
+        half_life_days=half_life,
+    )
     return [(e.item_id, float(w)) for e, w in zip(history, decayed, strict=True)]
 
 
@@ -36,13 +40,14 @@ def test_user_candidates_match_the_store_traversal(store: FalkorDBStore) -> None
     index = CoInteractionIndex.from_pages(store.iter_interactions(page_size=100), fanout=1000, co_items=10**6)
     assert index.edges == store.counts().interactions
     for user in ("u0", "u7", "u23"):
-        expected = store.co_interaction_candidates_for_user(user_id=user, limit=15, seed_items=1000, fanout=1000,
-                                                            now_ms=T0, half_life_days=30.0)
+        expected = store.co_interaction_candidates_for_user(
+            user_id=user, limit=15, seed_items=1000, fanout=1000, now_ms=T0, half_life_days=30.0
+        )
         seen = [e.item_id for e in store.user_interactions(user_id=user, limit=1000)]
-        got = index.candidates_for_user(seeds=seeds_of(store, user, 1000, 30.0), limit=15,
-                                        exclude=seen)
-        assert got.ids.tolist() == [c.item_id for c in expected] or \
-            [round(x, 6) for x in got.scores.tolist()] == [round(c.score, 6) for c in expected]
+        got = index.candidates_for_user(seeds=seeds_of(store, user, 1000, 30.0), limit=15, exclude=seen)
+        assert got.ids.tolist() == [c.item_id for c in expected] or [round(x, 6) for x in got.scores.tolist()] == [
+            round(c.score, 6) for c in expected
+        ]
         assert as_dict(got) == pytest.approx({c.item_id: c.score for c in expected}, rel=1e-5)
         for c in expected:
             evidence = got.evidence(c.item_id)
@@ -78,8 +83,9 @@ def test_fanout_caps_keep_the_strongest_edges() -> None:
 
 
 def test_unknown_seeds_and_items_give_nothing() -> None:
-    index = CoInteractionIndex.from_arrays(np.array(["u"], dtype=object), np.array(["i"], dtype=object),
-                                           np.array([1.0]))
+    index = CoInteractionIndex.from_arrays(
+        np.array(["u"], dtype=object), np.array(["i"], dtype=object), np.array([1.0])
+    )
     assert len(index.candidates_for_user(seeds=[("nope", 1.0)])) == 0
     assert index.candidates_for_item(item_id="nope") == []
 

@@ -15,8 +15,9 @@ from graphrec.recommend.service import RecItem, RecRequest, RecResult, mix_sessi
 def _view() -> CatalogView:
     cats = {f"{c}{n}": (c,) for c in "ABC" for n in range(6)}
     by_cat = {c: tuple((f"{c}{n}", 10.0 - n) for n in range(6)) for c in "ABC"}
-    return CatalogView(titles={i: i for i in cats}, categories=cats, category_names=frozenset("ABC"),
-                       popular_by_category=by_cat)
+    return CatalogView(
+        titles={i: i for i in cats}, categories=cats, category_names=frozenset("ABC"), popular_by_category=by_cat
+    )
 
 
 def _history(*items: str) -> UserHistory:
@@ -30,8 +31,9 @@ def _result(n: int) -> RecResult:
 
 def test_the_tail_goes_to_the_likely_next_categories_in_proportion() -> None:
     req = RecRequest("anon:v", k=8, explain=True, leave_out=LeaveOut(ids=frozenset({"B0"})))
-    out = mix_session_candidates(_result(8), req, _history("C0", "A9"), _view(), [("B", 0.6), ("C", 0.4)],
-                                 current=("A",))
+    out = mix_session_candidates(
+        _result(8), req, _history("C0", "A9"), _view(), [("B", 0.6), ("C", 0.4)], current=("A",)
+    )
     assert [i.item_id for i in out.items[:6]] == [f"A{j}" for j in range(6)]
     tail = out.items[6:]
     assert [i.source for i in tail] == ["session", "session"]

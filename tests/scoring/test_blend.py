@@ -29,8 +29,7 @@ def test_blend_equals_the_tuners_matrix_rule(alpha: float) -> None:
 
 
 def test_sources_and_ties() -> None:
-    got = blend(np.array(["b", "a", "c"]), np.array([1.0, 1.0, 0.0]), np.array(["c", "d"]), np.array([2.0, 2.0]),
-                0.5)
+    got = blend(np.array(["b", "a", "c"]), np.array([1.0, 1.0, 0.0]), np.array(["c", "d"]), np.array([2.0, 2.0]), 0.5)
     sources = dict(zip(got.ids.tolist(), [SOURCES[s] for s in got.sources.tolist()], strict=True))
     assert sources == {"a": "embedding", "b": "embedding", "c": "both", "d": "graph"}
     # a, b, c (0 + 0.5), d all score 0.5 (constant graph list normalises to ones); ties go by id
@@ -72,10 +71,20 @@ def test_item_neighbours_share_the_graph_part_with_weight_gamma() -> None:
     sources = dict(zip(got.ids.tolist(), [SOURCES[s] for s in got.sources.tolist()], strict=True))
     assert sources == {"a": "embedding", "b": "both", "c": "graph", "e": "graph"}  # a neighbour is graph evidence
     # with the prior too: the personal part is (1 - beta) of it
-    both = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.4, neighbours=nb, gamma=0.25,
-                 prior=(np.array(["e"]), np.array([1.0])), beta=0.5)
+    both = blend(
+        emb_ids,
+        emb_scores,
+        graph_ids,
+        graph_scores,
+        0.4,
+        neighbours=nb,
+        gamma=0.25,
+        prior=(np.array(["e"]), np.array([1.0])),
+        beta=0.5,
+    )
     assert dict(zip(both.ids.tolist(), both.scores.tolist(), strict=True)) == pytest.approx(
-        {"a": 0.2, "b": 0.5 * 0.45, "c": 0.5 * 0.15, "e": 0.5})
+        {"a": 0.2, "b": 0.5 * 0.45, "c": 0.5 * 0.15, "e": 0.5}
+    )
     # gamma 0 is the rule without neighbours, to the bit
     two = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.4)
     same = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.4, neighbours=nb, gamma=0.0)

@@ -11,8 +11,9 @@ from graphrec.scoring.traversal import TraversalScorer, select_seeds
 
 def test_a_users_own_edges_given_alone_score_like_the_user() -> None:
     snap = block_snapshot(groups=2, users_per_group=6, items_per_group=5)
-    scorer = TraversalScorer(snap.matrix("weights"), snap.matrix("timestamps"), half_life_days=7.0, seed_items=3,
-                             fanout=3, co_items=4)
+    scorer = TraversalScorer(
+        snap.matrix("weights"), snap.matrix("timestamps"), half_life_days=7.0, seed_items=3, fanout=3, co_items=4
+    )
     batch = scorer.score(np.arange(snap.n_users))
     for u in range(snap.n_users):
         row, ts = snap.matrix("weights")[u], snap.matrix("timestamps")[u]

@@ -36,12 +36,18 @@ def random_graph(seed: int, users: int = 24, items: int = 16) -> list[spec.Edge]
 
 
 def expected(edges: list[spec.Edge], user: str) -> list[tuple[str, float, tuple[str, ...]]]:
-    return spec.user_candidates(edges, user, seeds=SEEDS, fanout=FANOUT, co_items=CO_ITEMS,
-                                half_life_days=HALF_LIFE_DAYS, limit=1000)
+    return spec.user_candidates(
+        edges, user, seeds=SEEDS, fanout=FANOUT, co_items=CO_ITEMS, half_life_days=HALF_LIFE_DAYS, limit=1000
+    )
 
 
-def assert_same(got: list[tuple[str, float, tuple[str, ...]]], want: list[tuple[str, float, tuple[str, ...]]],
-                where: str, *, evidence: bool = True) -> None:
+def assert_same(
+    got: list[tuple[str, float, tuple[str, ...]]],
+    want: list[tuple[str, float, tuple[str, ...]]],
+    where: str,
+    *,
+    evidence: bool = True,
+) -> None:
     assert [c for c, _, _ in got] == [c for c, _, _ in want], where
     np.testing.assert_allclose([s for _, s, _ in got], [s for _, s, _ in want], rtol=1e-9, err_msg=where)
     if evidence:
@@ -49,13 +55,24 @@ def assert_same(got: list[tuple[str, float, tuple[str, ...]]], want: list[tuple[
 
 
 def in_memory(edges: list[spec.Edge], user: str) -> list[tuple[str, float, tuple[str, ...]]]:
-    index = CoInteractionIndex.from_arrays(np.array([e[0] for e in edges]), np.array([e[1] for e in edges]),
-                                           np.array([e[2] for e in edges]), fanout=FANOUT, co_items=CO_ITEMS)
+    index = CoInteractionIndex.from_arrays(
+        np.array([e[0] for e in edges]),
+        np.array([e[1] for e in edges]),
+        np.array([e[2] for e in edges]),
+        fanout=FANOUT,
+        co_items=CO_ITEMS,
+    )
     mine = [e for e in edges if e[0] == user]
-    pos, weights = select_seeds(np.array([e[1] for e in mine]), np.array([e[2] for e in mine]),
-                                np.array([e[3] for e in mine]), seed_items=SEEDS, half_life_days=HALF_LIFE_DAYS)
-    got = index.candidates_for_user(seeds=[(mine[p][1], w) for p, w in zip(pos, weights, strict=True)],
-                                    limit=1000, exclude=[e[1] for e in mine])
+    pos, weights = select_seeds(
+        np.array([e[1] for e in mine]),
+        np.array([e[2] for e in mine]),
+        np.array([e[3] for e in mine]),
+        seed_items=SEEDS,
+        half_life_days=HALF_LIFE_DAYS,
+    )
+    got = index.candidates_for_user(
+        seeds=[(mine[p][1], w) for p, w in zip(pos, weights, strict=True)], limit=1000, exclude=[e[1] for e in mine]
+    )
     return [(c, float(s), got.evidence(c)) for c, s in zip(got.ids.tolist(), got.scores, strict=True)]
 
 
@@ -67,8 +84,13 @@ def evaluation_scorer(edges: list[spec.Edge]) -> tuple[TraversalScorer, list[str
     shape = (len(users), len(items))
     weights = sp.csr_matrix(([e[2] for e in edges], (rows, cols)), shape=shape)
     stamps = sp.csr_matrix(([e[3] for e in edges], (rows, cols)), shape=shape, dtype=np.int64)
-    return TraversalScorer(weights, stamps, half_life_days=HALF_LIFE_DAYS, seed_items=SEEDS, fanout=FANOUT,
-                           co_items=CO_ITEMS), users, items
+    return (
+        TraversalScorer(
+            weights, stamps, half_life_days=HALF_LIFE_DAYS, seed_items=SEEDS, fanout=FANOUT, co_items=CO_ITEMS
+        ),
+        users,
+        items,
+    )
 
 
 def test_the_caps_bind_and_every_python_implementation_matches_the_spec() -> None:
@@ -101,9 +123,17 @@ def _saved_query(store: GraphStore, user: str, item: str) -> list[dict[str, obje
     folder = QUERIES if isinstance(store, Neo4jStore) else QUERIES / "falkordb"
     path = by_name("why-recommended") if isinstance(store, Neo4jStore) else folder / "03-why-recommended.cypher"
     _, _, query = parts(Path(path))
-    result = store.run_cypher(query.rstrip().rstrip(";"), {
-        "user": user, "item": item, "seeds": SEEDS, "fanout": FANOUT, "co_items": CO_ITEMS,
-        "half_life_days": HALF_LIFE_DAYS})
+    result = store.run_cypher(
+        query.rstrip().rstrip(";"),
+        {
+            "user": user,
+            "item": item,
+            "seeds": SEEDS,
+            "fanout": FANOUT,
+            "co_items": CO_ITEMS,
+            "half_life_days": HALF_LIFE_DAYS,
+        },
+    )
     return [dict(zip(result.columns, row, strict=True)) for row in result.rows]
 
 
@@ -115,9 +145,15 @@ def test_the_store_traversal_and_saved_query_03_match_the_spec(store: GraphStore
         for user in sorted({e[0] for e in edges}):
             want = expected(edges, user)
             newest = max(e[3] for e in edges if e[0] == user)
-            got = store.co_interaction_candidates_for_user(user_id=user, limit=1000, seed_items=SEEDS,
-                                                           fanout=FANOUT, co_items=CO_ITEMS, now_ms=newest,
-                                                           half_life_days=HALF_LIFE_DAYS)
+            got = store.co_interaction_candidates_for_user(
+                user_id=user,
+                limit=1000,
+                seed_items=SEEDS,
+                fanout=FANOUT,
+                co_items=CO_ITEMS,
+                now_ms=newest,
+                half_life_days=HALF_LIFE_DAYS,
+            )
             assert_same([(c.item_id, c.score, c.evidence) for c in got], want, f"{type(store).__name__} {user}")
         for user in ("u00", "u05", "u11"):  # the analyst's query, item by item
             for item, score, evidence in expected(edges, user)[:4]:
@@ -132,17 +168,30 @@ def test_dislikes_are_negative_evidence_not_positive(store: GraphStore) -> None:
     co-user's dislike lowers a candidate, and dislikes are no degree."""
     store.clear()
     edges: list[spec.Edge] = [
-        ("me", "liked", 2.0, T0), ("me", "hated", -3.0, T0),
-        ("a", "liked", 1.0, T0), ("a", "good", 2.0, T0), ("a", "meh", 1.0, T0),
-        ("b", "liked", 1.0, T0), ("b", "meh", -4.0, T0),
-        ("c", "hated", 1.0, T0), ("c", "via-hate", 5.0, T0),  # reachable only through the disliked seed
-        ("d", "hated", -2.0, T0), ("d", "via-hate", -1.5, T0),  # -x-: two negatives must not make a positive
+        ("me", "liked", 2.0, T0),
+        ("me", "hated", -3.0, T0),
+        ("a", "liked", 1.0, T0),
+        ("a", "good", 2.0, T0),
+        ("a", "meh", 1.0, T0),
+        ("b", "liked", 1.0, T0),
+        ("b", "meh", -4.0, T0),
+        ("c", "hated", 1.0, T0),
+        ("c", "via-hate", 5.0, T0),  # reachable only through the disliked seed
+        ("d", "hated", -2.0, T0),
+        ("d", "via-hate", -1.5, T0),  # -x-: two negatives must not make a positive
     ]
     store.upsert_interactions([delta(u, i, w, ts=ts) for u, i, w, ts in edges])
     want = expected(edges, "me")
     assert [c for c, _, _ in want] == ["good"]  # meh: 1 - 4 < 0; nothing through "hated"
-    got = store.co_interaction_candidates_for_user(user_id="me", limit=10, seed_items=SEEDS, fanout=FANOUT,
-                                                   co_items=CO_ITEMS, now_ms=T0, half_life_days=HALF_LIFE_DAYS)
+    got = store.co_interaction_candidates_for_user(
+        user_id="me",
+        limit=10,
+        seed_items=SEEDS,
+        fanout=FANOUT,
+        co_items=CO_ITEMS,
+        now_ms=T0,
+        half_life_days=HALF_LIFE_DAYS,
+    )
     assert_same([(c.item_id, c.score, c.evidence) for c in got], want, "store")
     assert_same(in_memory(edges, "me"), want, "in-memory index")
     degree = store.run_cypher("MATCH (i:Item) RETURN i.id, i.degree ORDER BY i.id").rows
@@ -163,8 +212,14 @@ def test_shifting_the_data_set_by_20_years_changes_no_ranking(store: GraphStore)
         for user in sorted({e[0] for e in moved}):
             mine = [e for e in moved if e[0] == user]
             got = store.co_interaction_candidates_for_user(
-                user_id=user, limit=50, seed_items=SEEDS, fanout=FANOUT, co_items=CO_ITEMS,
-                now_ms=max(e[3] for e in mine), half_life_days=HALF_LIFE_DAYS)
+                user_id=user,
+                limit=50,
+                seed_items=SEEDS,
+                fanout=FANOUT,
+                co_items=CO_ITEMS,
+                now_ms=max(e[3] for e in mine),
+                half_life_days=HALF_LIFE_DAYS,
+            )
             per_user[user] = ([c.item_id for c in got], [c.score for c in got], in_memory(moved, user))
         results.append(per_user)
     old, today = results

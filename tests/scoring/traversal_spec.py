@@ -31,8 +31,9 @@ Edge = tuple[str, str, float, int]  # user, item, weight, last_ts
 DAY_MS = 86_400_000
 
 
-def user_candidates(edges: Iterable[Edge], user: str, *, seeds: int, fanout: int, co_items: int,
-                    half_life_days: float, limit: int) -> list[tuple[str, float, tuple[str, ...]]]:
+def user_candidates(
+    edges: Iterable[Edge], user: str, *, seeds: int, fanout: int, co_items: int, half_life_days: float, limit: int
+) -> list[tuple[str, float, tuple[str, ...]]]:
     by_user: dict[str, list[Edge]] = defaultdict(list)
     by_item: dict[str, list[Edge]] = defaultdict(list)
     for e in edges:
@@ -65,5 +66,7 @@ def user_candidates(edges: Iterable[Edge], user: str, *, seeds: int, fanout: int
             score[c] += w0 * sc
             via[c][s] = w0 * sc
     ranked = sorted(((c, total) for c, total in score.items() if total > 0), key=lambda kv: (-kv[1], kv[0]))
-    return [(c, total, tuple(s for s, part in sorted(via[c].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-                              if part > 0)) for c, total in ranked[:limit]]
+    return [
+        (c, total, tuple(s for s, part in sorted(via[c].items(), key=lambda kv: (-kv[1], kv[0]))[:3] if part > 0))
+        for c, total in ranked[:limit]
+    ]

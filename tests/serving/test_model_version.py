@@ -27,10 +27,12 @@ DEFAULT_ALPHA = 0.37
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models directory with two versions, v1 and v2, each with its tuned blend.json."""
     models = tmp_path_factory.mktemp("trainer") / "models"
-    cfg = PipelineConfig(train=TrainConfig(encoder=EncoderConfig(dim=8, layers=1), epochs=2, batch_size=64,
-                                           eval_every=1, validation_fraction=0.2))
-    v1 = train(cfg, models_path=models, half_life_days=30.0, snapshot=block_snapshot(), version="v1",
-               progress=False)
+    cfg = PipelineConfig(
+        train=TrainConfig(
+            encoder=EncoderConfig(dim=8, layers=1), epochs=2, batch_size=64, eval_every=1, validation_fraction=0.2
+        )
+    )
+    v1 = train(cfg, models_path=models, half_life_days=30.0, snapshot=block_snapshot(), version="v1", progress=False)
     assert (v1 / "blend.json").exists()
     copy_version(models, "v1", "v2")
     return models
@@ -53,16 +55,20 @@ def replica(trained: Path, tmp_path: Path, name: str, *, current: str | None) ->
 
 
 def holder(models: Path, store: FalkorDBStore, health: StoreHealth | None = None) -> ModelHolder:
-    return ModelHolder(models, store=store, health=health or StoreHealth(), default_alpha=DEFAULT_ALPHA,
-                       backoff=Backoff(first_s=5.0, cap_s=300.0))
+    return ModelHolder(
+        models,
+        store=store,
+        health=health or StoreHealth(),
+        default_alpha=DEFAULT_ALPHA,
+        backoff=Backoff(first_s=5.0, cap_s=300.0),
+    )
 
 
 def served(h: ModelHolder) -> str | None:
     return h.state.version if h.state is not None else None
 
 
-def test_replicas_agree_on_the_version_the_store_names(trained: Path, tmp_path: Path,
-                                                       store: FalkorDBStore) -> None:
+def test_replicas_agree_on_the_version_the_store_names(trained: Path, tmp_path: Path, store: FalkorDBStore) -> None:
     publish(store, models_path=trained, version="v2", half_life_days=30.0)
     a = holder(replica(trained, tmp_path, "a", current="v1"), store)  # a stale local cache
     b = holder(replica(trained, tmp_path, "b", current=None), store)  # none at all
@@ -75,8 +81,9 @@ def test_replicas_agree_on_the_version_the_store_names(trained: Path, tmp_path: 
     assert served(a) == served(b) == "v1"
 
 
-def test_the_current_file_is_the_fallback_while_the_store_is_down(trained: Path, tmp_path: Path,
-                                                                 store: FalkorDBStore) -> None:
+def test_the_current_file_is_the_fallback_while_the_store_is_down(
+    trained: Path, tmp_path: Path, store: FalkorDBStore
+) -> None:
     store.set_meta(key=META_KEY, value="v2")
     health = StoreHealth()
     health.failed("the watchdog's ping failed")
@@ -86,14 +93,14 @@ def test_the_current_file_is_the_fallback_while_the_store_is_down(trained: Path,
     assert h.check() and served(h) == "v2"
 
 
-def test_nothing_published_in_the_store_serves_no_model(trained: Path, tmp_path: Path,
-                                                        store: FalkorDBStore) -> None:
+def test_nothing_published_in_the_store_serves_no_model(trained: Path, tmp_path: Path, store: FalkorDBStore) -> None:
     h = holder(replica(trained, tmp_path, "a", current="v1"), store)  # a CURRENT left from another store
     assert not h.check() and h.state is None and h.last_error is None
 
 
 def test_a_version_without_blend_json_is_served_with_the_default_alpha(
-        trained: Path, tmp_path: Path, store: FalkorDBStore, caplog: pytest.LogCaptureFixture) -> None:
+    trained: Path, tmp_path: Path, store: FalkorDBStore, caplog: pytest.LogCaptureFixture
+) -> None:
     models = replica(trained, tmp_path, "a", current=None)
     (models / "v1" / "blend.json").unlink()
     store.set_meta(key=META_KEY, value="v1")
@@ -105,8 +112,9 @@ def test_a_version_without_blend_json_is_served_with_the_default_alpha(
     assert not (models / "v1" / "blend.json").exists()  # serving only loads: nothing tuned or written
 
 
-def test_a_broken_version_backs_off_but_a_new_publish_loads_at_once(trained: Path, tmp_path: Path,
-                                                                    store: FalkorDBStore) -> None:
+def test_a_broken_version_backs_off_but_a_new_publish_loads_at_once(
+    trained: Path, tmp_path: Path, store: FalkorDBStore
+) -> None:
     models = replica(trained, tmp_path, "a", current=None)
     store.set_meta(key=META_KEY, value="v1")
     h = holder(models, store)

@@ -54,13 +54,19 @@ def test_backoff_refuses_a_cap_below_the_first_wait() -> None:
         Backoff(first_s=5.0, cap_s=1.0)
 
 
-def test_a_failing_rebuild_backs_off_and_the_last_good_index_is_served(own_store: FalkorDBStore,
-                                                                       tmp_path: Path) -> None:
+def test_a_failing_rebuild_backs_off_and_the_last_good_index_is_served(
+    own_store: FalkorDBStore, tmp_path: Path
+) -> None:
     own_store.upsert_interactions([delta("u1", "a", ts=T0), delta("u1", "b", ts=T0), delta("u2", "a", ts=T0)])
     clock = Clock()
     holder = CoGraphHolder(fanout=50, co_items=400)
-    refresher = Refresher("co-interaction index", lambda: holder.refresh(own_store), every_s=300.0,
-                          backoff=Backoff(first_s=5.0, cap_s=300.0, clock=clock), clock=clock)
+    refresher = Refresher(
+        "co-interaction index",
+        lambda: holder.refresh(own_store),
+        every_s=300.0,
+        backoff=Backoff(first_s=5.0, cap_s=300.0, clock=clock),
+        clock=clock,
+    )
     assert refresher.run() and holder.index is not None
     good = holder.index
     assert not refresher.due  # the next rebuild is every_s away

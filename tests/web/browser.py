@@ -33,8 +33,14 @@ def run_node(args: list[str], *, cwd: Path, timeout_s: float) -> tuple[int, str]
     """Run ``node ARGS`` in ``cwd``; its exit status and output. On a timeout it is asked to stop (playwright
     closes its browser on SIGTERM) and then killed; every process it started is killed by pid either way."""
     marker = uuid.uuid4().hex
-    proc = subprocess.Popen(["node", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "GRAPHREC_E2E_RUN": marker}, start_new_session=True)
+    proc = subprocess.Popen(
+        ["node", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "GRAPHREC_E2E_RUN": marker},
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:

@@ -14,8 +14,16 @@ from graphrec.events.log import EventLog
 from graphrec.graph.falkordb_store import FalkorDBStore
 
 
-def stocked_store(root: Path, graph: str, *, interactions: int, seed: int, categories: int,
-                  category_focus: float = 0.0, log: bool = False) -> tuple[Settings, FalkorDBStore]:
+def stocked_store(
+    root: Path,
+    graph: str,
+    *,
+    interactions: int,
+    seed: int,
+    categories: int,
+    category_focus: float = 0.0,
+    log: bool = False,
+) -> tuple[Settings, FalkorDBStore]:
     """Settings over ``root`` and its embedded store (graph ``graph``), holding generated events that end
     now; ``log``: the import is written to the event log too. The caller closes the store."""
     settings = Settings(data_dir=root, graph_uri=f"embedded:{root / 'store'}", falkordb_graph=graph)
@@ -23,10 +31,24 @@ def stocked_store(root: Path, graph: str, *, interactions: int, seed: int, categ
     try:
         store.apply_schema()
         events = root / "events.csv"
-        generate(SyntheticSpec(interactions=interactions, seed=seed, categories=categories,
-                               category_focus=category_focus, end=datetime.now(UTC)), events)
-        import_dataset(store, read_dataset("events", events), fmt="events", weigher=weigher_for(store, settings),
-                       batch_size=settings.batch_size, log=EventLog(settings.event_log_file) if log else None)
+        generate(
+            SyntheticSpec(
+                interactions=interactions,
+                seed=seed,
+                categories=categories,
+                category_focus=category_focus,
+                end=datetime.now(UTC),
+            ),
+            events,
+        )
+        import_dataset(
+            store,
+            read_dataset("events", events),
+            fmt="events",
+            weigher=weigher_for(store, settings),
+            batch_size=settings.batch_size,
+            log=EventLog(settings.event_log_file) if log else None,
+        )
     except BaseException:
         store.close()
         raise

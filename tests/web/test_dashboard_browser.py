@@ -42,18 +42,36 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     proc = None
     try:
         run = segment_log(EventLog(settings.event_log_file), window_days=90)
-        assert store.replace_segments(segments=segment_records(run.segmentation),
-                                      members=list(run.segmentation.members()), computed_ms=int(time.time() * 1000))
+        assert store.replace_segments(
+            segments=segment_records(run.segmentation),
+            members=list(run.segmentation.members()),
+            computed_ms=int(time.time() * 1000),
+        )
         version = demo.train_and_publish(store, settings, epochs=3)
-        write_experiment(store, Experiment(id="dash-ab", control=Arm(name="model"),
-                                           treatment=Arm(name="trending", strategy="popular"), share=0.5,
-                                           started_ms=int(time.time() * 1000)))
+        write_experiment(
+            store,
+            Experiment(
+                id="dash-ab",
+                control=Arm(name="model"),
+                treatment=Arm(name="trending", strategy="popular"),
+                share=0.5,
+                started_ms=int(time.time() * 1000),
+            ),
+        )
         port = free_port()
-        proc = start_api({"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_GRAPH_URI": settings.graph_uri,
-                          "GRAPHREC_FALKORDB_GRAPH": "dash", "GRAPHREC_API_KEYS": SECRET,
-                          "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE, "GRAPHREC_PUBLISHABLE_ORIGINS": f"http://127.0.0.1:{port}",
-                          "GRAPHREC_EVENT_LOG": str(settings.event_log_file)},
-                         port, log=root / "api.log")
+        proc = start_api(
+            {
+                "GRAPHREC_DATA_DIR": str(root),
+                "GRAPHREC_GRAPH_URI": settings.graph_uri,
+                "GRAPHREC_FALKORDB_GRAPH": "dash",
+                "GRAPHREC_API_KEYS": SECRET,
+                "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE,
+                "GRAPHREC_PUBLISHABLE_ORIGINS": f"http://127.0.0.1:{port}",
+                "GRAPHREC_EVENT_LOG": str(settings.event_log_file),
+            },
+            port,
+            log=root / "api.log",
+        )
         yield f"http://127.0.0.1:{port}", version
     finally:
         if proc is not None:
@@ -69,12 +87,22 @@ def _visits(url: str, users: list[str]) -> None:
             body = http.get(f"/v1/users/{user}/recommendations", params={"k": 5}).json()
             assert body["experiment"] == "dash-ab", body
             shown = [d["item_id"] for d in body["data"]]
-            assert http.post("/v1/impressions", json={"recommendation_id": body["recommendation_id"],
-                                                      "user_id": user, "item_ids": shown}).status_code == 202
+            assert (
+                http.post(
+                    "/v1/impressions",
+                    json={"recommendation_id": body["recommendation_id"], "user_id": user, "item_ids": shown},
+                ).status_code
+                == 202
+            )
             if shown and rng.random() < 0.5:
-                click = {"event_id": f"dash-{user}", "user_id": user, "item_id": shown[0], "type": "click",
-                         "timestamp": int(time.time() * 1000) - 100,
-                         "context": {"recommendation_id": body["recommendation_id"]}}
+                click = {
+                    "event_id": f"dash-{user}",
+                    "user_id": user,
+                    "item_id": shown[0],
+                    "type": "click",
+                    "timestamp": int(time.time() * 1000) - 100,
+                    "context": {"recommendation_id": body["recommendation_id"]},
+                }
                 assert http.post("/v1/events", json={"events": [click]}).status_code == 202
 
 
@@ -83,8 +111,23 @@ def page(api: tuple[str, str], e2e_installed: Path) -> dict[str, Any]:
     url, _ = api
     _visits(url, [f"u{n}" for n in range(40)])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    code, text = run_node(["dashboard.mjs", "--base", url, "--key", SECRET, "--wrong-key", PUBLISHABLE,
-                           "--out", str(ARTIFACTS), "--chromium", CHROMIUM], cwd=e2e_installed, timeout_s=120)
+    code, text = run_node(
+        [
+            "dashboard.mjs",
+            "--base",
+            url,
+            "--key",
+            SECRET,
+            "--wrong-key",
+            PUBLISHABLE,
+            "--out",
+            str(ARTIFACTS),
+            "--chromium",
+            CHROMIUM,
+        ],
+        cwd=e2e_installed,
+        timeout_s=120,
+    )
     record: dict[str, Any] = json.loads((ARTIFACTS / "dashboard.json").read_text())
     assert code == 0 and record.get("error") is None, (record.get("error"), text[-3000:])
     return record

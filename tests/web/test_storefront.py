@@ -75,9 +75,15 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     try:
         assert demo.describe_for_storefront(store) > 0  # pages, pictures and prices, as `make demo` gives them
         port = free_port()
-        env = {"GRAPHREC_DATA_DIR": str(root), "GRAPHREC_GRAPH_URI": settings.graph_uri,
-               "GRAPHREC_FALKORDB_GRAPH": "shop", "GRAPHREC_API_KEYS": SECRET, "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE,
-               "GRAPHREC_PUBLISHABLE_ORIGINS": f"http://127.0.0.1:{port}", "GRAPHREC_MODEL_POLL_S": "0.5"}
+        env = {
+            "GRAPHREC_DATA_DIR": str(root),
+            "GRAPHREC_GRAPH_URI": settings.graph_uri,
+            "GRAPHREC_FALKORDB_GRAPH": "shop",
+            "GRAPHREC_API_KEYS": SECRET,
+            "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE,
+            "GRAPHREC_PUBLISHABLE_ORIGINS": f"http://127.0.0.1:{port}",
+            "GRAPHREC_MODEL_POLL_S": "0.5",
+        }
         # The API starts (seconds of imports) while the model trains; it picks the model up once published.
         with ThreadPoolExecutor(1) as pool:
             starting = pool.submit(start_api, env, port, log=root / "api.log")
@@ -86,8 +92,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
             finally:
                 proc = starting.result()
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: httpx.get(f"{url}/v1/model", headers={"X-API-Key": SECRET}).json().get("version")
-                   == version, what=f"the API to load the published model {version}", interval_s=0.2)
+        wait_until(
+            lambda: httpx.get(f"{url}/v1/model", headers={"X-API-Key": SECRET}).json().get("version") == version,
+            what=f"the API to load the published model {version}",
+            interval_s=0.2,
+        )
         yield Shop(url, settings, store, EventLog(settings.event_log_file))
     finally:
         if proc is not None:
@@ -101,8 +110,11 @@ def visit(shop: Shop, e2e_installed: Path) -> dict[str, Any]:
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
     ARTIFACTS.mkdir(parents=True)
-    out = run_node(["storefront.mjs", "--base", shop.url, "--category", CATEGORY, "--out", str(ARTIFACTS),
-                    "--chromium", CHROMIUM], cwd=e2e_installed, timeout_s=150)
+    out = run_node(
+        ["storefront.mjs", "--base", shop.url, "--category", CATEGORY, "--out", str(ARTIFACTS), "--chromium", CHROMIUM],
+        cwd=e2e_installed,
+        timeout_s=150,
+    )
     proc_returncode, text = out
     (ARTIFACTS / "node.log").write_text(text)
     assert proc_returncode == 0, text[-4000:]
@@ -112,6 +124,7 @@ def visit(shop: Shop, e2e_installed: Path) -> dict[str, Any]:
 
 
 # -- what the page handed over -------------------------------------------------------------------------
+
 
 def sends(visit: dict[str, Any]) -> list[dict[str, Any]]:
     """The event batches the page gave to fetch (POST /v1/events) or sendBeacon, in order."""
@@ -137,6 +150,7 @@ def received(shop: Shop, visit: dict[str, Any]) -> tuple[list[Interaction], list
 
 
 # -- the checks ----------------------------------------------------------------------------------------
+
 
 def test_nothing_is_sent_or_stored_before_consent(visit: dict[str, Any], shop: Shop) -> None:
     before = visit["before_consent"]
@@ -169,8 +183,9 @@ def test_every_event_arrived_exactly_once(visit: dict[str, Any], shop: Shop) -> 
     assert {e.item_id: e.count for e in edges} == dict(by_item)
 
 
-def expected_edges(events: list[dict[str, Any]], policy: WeightPolicy,
-                   dwell_cap_s: float) -> dict[str, tuple[Counter[str], dict[str, float], float]]:
+def expected_edges(
+    events: list[dict[str, Any]], policy: WeightPolicy, dwell_cap_s: float
+) -> dict[str, tuple[Counter[str], dict[str, float], float]]:
     """Per item: type counts, value sums (values capped as the policy says) and the policy's weight."""
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -237,8 +252,11 @@ def test_recommended_for_you_learns_the_category(visit: dict[str, Any], shop: Sh
     assert category_share(after, CATEGORY) > category_share(before, CATEGORY)
     assert any(item["fresh"] for item in after["items"]), "the row's new items are not highlighted"
     # the API says the same without the page (its answer for this visitor, the cart excluded)
-    body = httpx.get(f"{shop.url}/v1/anonymous/{visit['anonymous_id']}/recommendations",
-                     params={"k": ROW, "exclude": visit["cart"]}, headers={"X-API-Key": SECRET}).json()
+    body = httpx.get(
+        f"{shop.url}/v1/anonymous/{visit['anonymous_id']}/recommendations",
+        params={"k": ROW, "exclude": visit["cart"]},
+        headers={"X-API-Key": SECRET},
+    ).json()
     api_row = {"items": [{"item_id": d["item_id"], "category": (d["categories"] or [None])[0]} for d in body["data"]]}
     assert body["cold_start"] is False and category_share(api_row, CATEGORY) >= 0.6, body["data"]
     assert not {d["item_id"] for d in body["data"]} & set(visit["cart"])
@@ -272,9 +290,19 @@ def test_artifacts(visit: dict[str, Any], shop: Shop) -> None:
         "by_transport": Counter(e["via"] for e in events),
         "by_page_section": Counter((e.get("context") or {}).get("page_section") or "(page)" for e in events),
         "in_the_pagehide_beacon": [(e["type"], e["item_id"], e.get("value")) for e in events if e["via"] == "beacon"],
-        "edges": sorted(({"item_id": e.item_id, "weight": round(e.weight, 4), "events": e.count,
-                          "types": dict(e.type_counts), "values": {k: round(v, 3) for k, v in e.value_sums.items()}}
-                         for e in edges), key=lambda e: -float(e["weight"])),  # type: ignore[arg-type]
+        "edges": sorted(
+            (
+                {
+                    "item_id": e.item_id,
+                    "weight": round(e.weight, 4),
+                    "events": e.count,
+                    "types": dict(e.type_counts),
+                    "values": {k: round(v, 3) for k, v in e.value_sums.items()},
+                }
+                for e in edges
+            ),
+            key=lambda e: -float(e["weight"]),
+        ),  # type: ignore[arg-type]
         "category": CATEGORY,
         "row_before": Counter(i["category"] for i in visit["row_before"]["items"]),
         "row_after": Counter(i["category"] for i in visit["row_after"]["items"]),

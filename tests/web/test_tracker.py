@@ -20,9 +20,14 @@ TRACKER = Path(__file__).resolve().parents[2] / "web" / "tracker"
 
 
 def npm(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["npm", *args], cwd=TRACKER, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "CI": "true", "npm_config_fund": "false",
-                               "npm_config_audit": "false"})
+    return subprocess.run(
+        ["npm", *args],
+        cwd=TRACKER,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "CI": "true", "npm_config_fund": "false", "npm_config_audit": "false"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +58,8 @@ def test_tracker_types_match_the_apis_openapi_document(installed: Path) -> None:
 
     current = create_app(Settings()).openapi()
     assert json.loads((installed / "openapi.json").read_text()) == current, (
-        "web/tracker/openapi.json is stale: run `npm run export-openapi && npm run gen-types` in web/tracker")
+        "web/tracker/openapi.json is stale: run `npm run export-openapi && npm run gen-types` in web/tracker"
+    )
     check = npm("run", "check-types")
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
 
@@ -61,12 +67,15 @@ def test_tracker_types_match_the_apis_openapi_document(installed: Path) -> None:
 def test_the_packaged_tracker_bundle_is_a_fresh_build(installed: Path) -> None:
     """The storefront ships api/static/demo/tracker.iife.js (no npm for `make demo`); it must be what
     the tracker's sources build to today, byte for byte, so it cannot go stale."""
-    script = ("import('./scripts/build.mjs').then(async (m) => "
-              "process.stdout.write((await m.bundles())['tracker.iife.js']))")
-    fresh = subprocess.run(["node", "--input-type=module", "-e", script], cwd=installed, capture_output=True,
-                           text=True, timeout=120)
+    script = (
+        "import('./scripts/build.mjs').then(async (m) => process.stdout.write((await m.bundles())['tracker.iife.js']))"
+    )
+    fresh = subprocess.run(
+        ["node", "--input-type=module", "-e", script], cwd=installed, capture_output=True, text=True, timeout=120
+    )
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     packaged = installed.parents[1] / "api" / "static" / "demo" / "tracker.iife.js"
     assert len(fresh.stdout) > 10_000  # a whole bundle, not an error message
     assert packaged.read_text(encoding="utf-8") == fresh.stdout, (
-        "api/static/demo/tracker.iife.js is stale: run `npm run build` in web/tracker (it writes the copy)")
+        "api/static/demo/tracker.iife.js is stale: run `npm run build` in web/tracker (it writes the copy)"
+    )

@@ -85,8 +85,9 @@ class NextActionModel:
         return NextCategories([(self.categories[j], float(mixed[j])) for j in order.tolist()], basis, tuple(current))
 
 
-def _item_shares(items: Sequence[str], item_categories: Mapping[str, Sequence[str]]
-                 ) -> tuple[tuple[str, ...], sparse.csr_matrix]:
+def _item_shares(
+    items: Sequence[str], item_categories: Mapping[str, Sequence[str]]
+) -> tuple[tuple[str, ...], sparse.csr_matrix]:
     """(categories, ``(n_items, n_categories)`` matrix of each item's category shares, rows summing to 1 or 0)."""
     names = sorted({c for item in items for c in item_categories.get(item, ())})
     index = {c: j for j, c in enumerate(names)}
@@ -101,15 +102,21 @@ def _item_shares(items: Sequence[str], item_categories: Mapping[str, Sequence[st
     return tuple(names), matrix
 
 
-def fit_next_action(cols: EventColumns, item_categories: Mapping[str, Sequence[str]], *, smoothing: float = 1.0,
-                    fitted_ms: int = 0) -> NextActionModel:
+def fit_next_action(
+    cols: EventColumns, item_categories: Mapping[str, Sequence[str]], *, smoothing: float = 1.0, fitted_ms: int = 0
+) -> NextActionModel:
     """Fit the chain on ``cols`` (ordered by actor, then time, as the log returns them)."""
     if smoothing < 0:
         raise ValueError("smoothing must be >= 0")
     categories, shares = _item_shares(cols.items, item_categories)
     if len(cols) == 0 or not categories:
-        return NextActionModel(categories, np.zeros((len(categories), len(categories))),
-                               np.full(len(categories), 1.0 / max(len(categories), 1)), smoothing, fitted_ms=fitted_ms)
+        return NextActionModel(
+            categories,
+            np.zeros((len(categories), len(categories))),
+            np.full(len(categories), 1.0 / max(len(categories), 1)),
+            smoothing,
+            fitted_ms=fitted_ms,
+        )
     starts = session_starts(cols)
     session = np.cumsum(starts) - 1
     categorised = np.asarray(shares.sum(axis=1)).ravel()[cols.item] > 0
@@ -124,6 +131,13 @@ def fit_next_action(cols: EventColumns, item_categories: Mapping[str, Sequence[s
     popularity = (visits + 1.0) / (len(step_item) + len(categories))
     follows = np.flatnonzero(step_session[1:] == step_session[:-1])
     counts = (shares[step_item[follows]].T @ shares[step_item[follows + 1]]).toarray()
-    return NextActionModel(categories, counts, popularity, smoothing, steps=len(step_item),
-                           transitions=float(counts.sum()), sessions=int(len(np.unique(step_session))),
-                           fitted_ms=fitted_ms)
+    return NextActionModel(
+        categories,
+        counts,
+        popularity,
+        smoothing,
+        steps=len(step_item),
+        transitions=float(counts.sum()),
+        sessions=int(len(np.unique(step_session))),
+        fitted_ms=fitted_ms,
+    )

@@ -39,16 +39,39 @@ from graphrec.events.log import BOT, EventColumns
 
 DAY_MS = 86_400_000
 SESSION_GAP_MS = 30 * 60_000
-ACTIVE_TYPES = frozenset({EventType.CLICK, EventType.ADD_TO_CART, EventType.PURCHASE, EventType.RATING,
-                          EventType.LIKE, EventType.SHARE, EventType.DISLIKE})
+ACTIVE_TYPES = frozenset(
+    {
+        EventType.CLICK,
+        EventType.ADD_TO_CART,
+        EventType.PURCHASE,
+        EventType.RATING,
+        EventType.LIKE,
+        EventType.SHARE,
+        EventType.DISLIKE,
+    }
+)
 _ACTIVE = np.array([t in ACTIVE_TYPES for t in EVENT_TYPES])
 _T = {t: i for i, t in enumerate(EVENT_TYPES)}
 ENGAGEMENT_LEVELS = ((2.0, "low"), (10.0, "medium"))  # below 2: low, below 10: medium, else high
 
 # the numeric features segmentation clusters on, in this order (see ``ProfileTable.matrix``)
-FEATURES = ("log_events", "active_days", "recency_score", "log_sessions", "session_events", "log_session_seconds",
-            "active_ratio", "cart_per_session", "purchase_per_session", "view_share", "scroll_share",
-            "mean_dwell_s", "mean_scroll_depth", "events_per_minute", "bot_share")
+FEATURES = (
+    "log_events",
+    "active_days",
+    "recency_score",
+    "log_sessions",
+    "session_events",
+    "log_session_seconds",
+    "active_ratio",
+    "cart_per_session",
+    "purchase_per_session",
+    "view_share",
+    "scroll_share",
+    "mean_dwell_s",
+    "mean_scroll_depth",
+    "events_per_minute",
+    "bot_share",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +175,7 @@ def profile_table(cols: EventColumns, *, now_ms: int, half_life_days: float = 7.
     np.maximum.at(s_last, session_id, cols.ts)
     s_actor = a[starts]
     sessions = np.bincount(s_actor, minlength=n_actors).astype(np.float64)
-    session_seconds = _safe_div(np.bincount(s_actor, weights=(s_last - s_first) / 1000.0, minlength=n_actors),
-                                sessions)
+    session_seconds = _safe_div(np.bincount(s_actor, weights=(s_last - s_first) / 1000.0, minlength=n_actors), sessions)
     is_type = {t: (cols.type == i).astype(np.float64) for t, i in _T.items()}
     active = _ACTIVE[cols.type].astype(np.float64)
     dwell = np.where(cols.type == _T["dwell"], np.nan_to_num(cols.value), 0.0)
@@ -172,8 +194,9 @@ def profile_table(cols: EventColumns, *, now_ms: int, half_life_days: float = 7.
         "session_seconds": session_seconds,
         "log_session_seconds": np.log1p(session_seconds),
         "active_ratio": _safe_div(per_actor(active), events),
-        "engagement": per_actor(np.exp2(-np.maximum(now_ms - cols.ts, 0) / DAY_MS / half_life_days)
-                                * np.where(active > 0, 1.0, 0.25)),
+        "engagement": per_actor(
+            np.exp2(-np.maximum(now_ms - cols.ts, 0) / DAY_MS / half_life_days) * np.where(active > 0, 1.0, 0.25)
+        ),
         "cart_per_session": _safe_div(per_actor(is_type["add_to_cart"]), sessions),
         "purchase_per_session": _safe_div(per_actor(is_type["purchase"]), sessions),
         "view_share": _safe_div(per_actor(is_type["view"]), events),
@@ -192,16 +215,40 @@ def profile_table(cols: EventColumns, *, now_ms: int, half_life_days: float = 7.
     return ProfileTable(list(cols.actors), values)
 
 
-def build_profile(user_id: str, cols: EventColumns, *, now_ms: int, window_days: int = 30,
-                  item_categories: Mapping[str, Sequence[str]] | None = None, half_life_days: float = 7.0,
-                  top_categories: int = 3) -> Profile:
+def build_profile(
+    user_id: str,
+    cols: EventColumns,
+    *,
+    now_ms: int,
+    window_days: int = 30,
+    item_categories: Mapping[str, Sequence[str]] | None = None,
+    half_life_days: float = 7.0,
+    top_categories: int = 3,
+) -> Profile:
     """The profile of ``user_id`` from their rows in ``cols`` (read with ``since = now - window``)."""
     if user_id not in cols.actors or len(cols) == 0:
-        return Profile(user_id=user_id, events=0, window_days=window_days, first_ms=None, last_ms=None,
-                       recency_days=None, recency_score=0.0, active_days=0, frequency_per_active_day=0.0,
-                       sessions=0, session_events=0.0, session_seconds=0.0, active_ratio=0.0, engagement=0.0,
-                       engagement_level="low", cart_per_session=0.0, purchase_per_session=0.0, mean_dwell_s=0.0,
-                       mean_scroll_depth=0.0, bot_share=0.0)
+        return Profile(
+            user_id=user_id,
+            events=0,
+            window_days=window_days,
+            first_ms=None,
+            last_ms=None,
+            recency_days=None,
+            recency_score=0.0,
+            active_days=0,
+            frequency_per_active_day=0.0,
+            sessions=0,
+            session_events=0.0,
+            session_seconds=0.0,
+            active_ratio=0.0,
+            engagement=0.0,
+            engagement_level="low",
+            cart_per_session=0.0,
+            purchase_per_session=0.0,
+            mean_dwell_s=0.0,
+            mean_scroll_depth=0.0,
+            bot_share=0.0,
+        )
     code = cols.actors.index(user_id)
     table = profile_table(cols, now_ms=now_ms, half_life_days=half_life_days)
     v = {k: float(arr[code]) for k, arr in table.values.items()}
@@ -213,28 +260,58 @@ def build_profile(user_id: str, cols: EventColumns, *, now_ms: int, window_days:
             for c in item_categories.get(cols.items[item_code], ()):
                 categories[c] = categories.get(c, 0.0) + w
     total = sum(categories.values())
-    preferred = [(c, round(w / total, 4)) for c, w in sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))
-                 [:top_categories]] if total > 0 else []
+    preferred = (
+        [
+            (c, round(w / total, 4))
+            for c, w in sorted(categories.items(), key=lambda kv: (-kv[1], kv[0]))[:top_categories]
+        ]
+        if total > 0
+        else []
+    )
     devices = cols.device[mine]
     known = devices[devices >= 0]
-    device_mix = {cols.devices[d]: round(float(n) / len(known), 4)
-                  for d, n in zip(*np.unique(known, return_counts=True), strict=True)} if len(known) else {}
+    device_mix = (
+        {
+            cols.devices[d]: round(float(n) / len(known), 4)
+            for d, n in zip(*np.unique(known, return_counts=True), strict=True)
+        }
+        if len(known)
+        else {}
+    )
     ts, types = cols.ts[mine], cols.type[mine]
     last7 = ts >= now_ms - 7 * DAY_MS
     prev7 = (ts >= now_ms - 14 * DAY_MS) & ~last7
     trend = {}
     for t in np.unique(types).tolist():
         n_last, n_prev = int(np.sum(last7 & (types == t))), int(np.sum(prev7 & (types == t)))
-        trend[EVENT_TYPES[t]] = {"last_7d": n_last, "previous_7d": n_prev,
-                                 "change": round((n_last - n_prev) / max(n_prev, 1), 4)}
+        trend[EVENT_TYPES[t]] = {
+            "last_7d": n_last,
+            "previous_7d": n_prev,
+            "change": round((n_last - n_prev) / max(n_prev, 1), 4),
+        }
     return Profile(
-        user_id=user_id, events=int(v["events"]), window_days=window_days, first_ms=int(v["first_ms"]),
-        last_ms=int(v["last_ms"]), recency_days=round(v["recency_days"], 4), recency_score=round(v["recency_score"], 4),
-        active_days=int(v["active_days"]), frequency_per_active_day=round(v["events"] / max(v["active_days"], 1), 4),
-        sessions=int(v["sessions"]), session_events=round(v["session_events"], 4),
-        session_seconds=round(v["session_seconds"], 3), active_ratio=round(v["active_ratio"], 4),
-        engagement=round(v["engagement"], 4), engagement_level=_level(v["engagement"]),
-        cart_per_session=round(v["cart_per_session"], 4), purchase_per_session=round(v["purchase_per_session"], 4),
-        mean_dwell_s=round(v["mean_dwell_s"], 3), mean_scroll_depth=round(v["mean_scroll_depth"], 4),
-        bot_share=round(v["bot_share"], 4), purchase_intent=round(v["purchase_intent"], 4),
-        preferred_categories=preferred, device_mix=device_mix, trend=trend)
+        user_id=user_id,
+        events=int(v["events"]),
+        window_days=window_days,
+        first_ms=int(v["first_ms"]),
+        last_ms=int(v["last_ms"]),
+        recency_days=round(v["recency_days"], 4),
+        recency_score=round(v["recency_score"], 4),
+        active_days=int(v["active_days"]),
+        frequency_per_active_day=round(v["events"] / max(v["active_days"], 1), 4),
+        sessions=int(v["sessions"]),
+        session_events=round(v["session_events"], 4),
+        session_seconds=round(v["session_seconds"], 3),
+        active_ratio=round(v["active_ratio"], 4),
+        engagement=round(v["engagement"], 4),
+        engagement_level=_level(v["engagement"]),
+        cart_per_session=round(v["cart_per_session"], 4),
+        purchase_per_session=round(v["purchase_per_session"], 4),
+        mean_dwell_s=round(v["mean_dwell_s"], 3),
+        mean_scroll_depth=round(v["mean_scroll_depth"], 4),
+        bot_share=round(v["bot_share"], 4),
+        purchase_intent=round(v["purchase_intent"], 4),
+        preferred_categories=preferred,
+        device_mix=device_mix,
+        trend=trend,
+    )

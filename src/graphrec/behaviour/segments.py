@@ -48,23 +48,34 @@ from graphrec.events.log import EventLog
 from graphrec.graph.records import SegmentRecord
 
 SEGMENT_FEATURES: tuple[str, ...] = (
-    "sessions",             # log1p(sessions)
-    "events_per_session",   # log1p(shrunk mean events per session)
-    "session_minutes",      # log1p(shrunk mean session length, minutes)
-    "active_ratio",         # shrunk share of deliberate acts (click, cart, purchase, rating, like, share, dislike)
+    "sessions",  # log1p(sessions)
+    "events_per_session",  # log1p(shrunk mean events per session)
+    "session_minutes",  # log1p(shrunk mean session length, minutes)
+    "active_ratio",  # shrunk share of deliberate acts (click, cart, purchase, rating, like, share, dislike)
     "purchase_per_session",  # shrunk
-    "view_share",           # shrunk
-    "scroll_share",         # shrunk
-    "dwell_s",              # log1p(shrunk mean dwell seconds)
-    "events_per_minute",    # log1p(events per minute of session time)
+    "view_share",  # shrunk
+    "scroll_share",  # shrunk
+    "dwell_s",  # log1p(shrunk mean dwell seconds)
+    "events_per_minute",  # log1p(events per minute of session time)
 )
 """The features segments are clustered on (``Segment.z`` lists their z-scores in this order). Carts per session
 are left out: they move with purchases, and counting conversion twice made "buys or not" the one split the
 silhouette preferred (measured on generated sets); the centroid still reports them."""
 
 CENTROID_FEATURES: tuple[str, ...] = (
-    "events", "sessions", "active_days", "recency_days", "session_events", "session_seconds", "active_ratio",
-    "cart_per_session", "purchase_per_session", "view_share", "scroll_share", "mean_dwell_s", "events_per_minute",
+    "events",
+    "sessions",
+    "active_days",
+    "recency_days",
+    "session_events",
+    "session_seconds",
+    "active_ratio",
+    "cart_per_session",
+    "purchase_per_session",
+    "view_share",
+    "scroll_share",
+    "mean_dwell_s",
+    "events_per_minute",
     "bot_share",
 )
 """The profile features (:func:`~graphrec.behaviour.profiles.profile_table`, their everyday units) a segment's
@@ -93,17 +104,21 @@ class SegmentConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        problems = [msg for bad, msg in (
-            (not 2 <= self.k_min <= self.k_max <= 30, "need 2 <= k_min <= k_max <= 30"),
-            (self.method not in ("kmeans", "gmm"), "method must be kmeans or gmm"),
-            (not 0 < self.pca_variance <= 1, "pca_variance must be within (0, 1]"),
-            (self.min_samples < 2, "min_samples must be at least 2"),
-            (not 0 < self.outlier_quantile < 1, "outlier_quantile must be within (0, 1)"),
-            (not 0 < self.body_share < 1, "body_share must be within (0, 1)"),
-            (self.min_group < 1, "min_group must be positive"),
-            (self.prior_sessions < 0 or self.prior_events < 0, "priors must be >= 0"),
-            (self.silhouette_sample < 100, "silhouette_sample must be at least 100"),
-        ) if bad]
+        problems = [
+            msg
+            for bad, msg in (
+                (not 2 <= self.k_min <= self.k_max <= 30, "need 2 <= k_min <= k_max <= 30"),
+                (self.method not in ("kmeans", "gmm"), "method must be kmeans or gmm"),
+                (not 0 < self.pca_variance <= 1, "pca_variance must be within (0, 1]"),
+                (self.min_samples < 2, "min_samples must be at least 2"),
+                (not 0 < self.outlier_quantile < 1, "outlier_quantile must be within (0, 1)"),
+                (not 0 < self.body_share < 1, "body_share must be within (0, 1)"),
+                (self.min_group < 1, "min_group must be positive"),
+                (self.prior_sessions < 0 or self.prior_events < 0, "priors must be >= 0"),
+                (self.silhouette_sample < 100, "silhouette_sample must be at least 100"),
+            )
+            if bad
+        ]
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -174,11 +189,17 @@ def segment_features(table: ProfileTable, *, prior_sessions: float = 2.0, prior_
     if not table.actors:
         return np.zeros((0, len(SEGMENT_FEATURES)))
     sessions, events, dwells = v["sessions"], v["events"], v["dwell_events"]
-    per_session = {"events_per_session": v["session_events"], "session_minutes": v["session_seconds"] / 60.0,
-                   "purchase_per_session": v["purchase_per_session"]}
+    per_session = {
+        "events_per_session": v["session_events"],
+        "session_minutes": v["session_seconds"] / 60.0,
+        "purchase_per_session": v["purchase_per_session"],
+    }
     shares = {"active_ratio": v["active_ratio"], "view_share": v["view_share"], "scroll_share": v["scroll_share"]}
-    out = {"sessions": sessions, "events_per_minute": v["events_per_minute"],
-           "dwell_s": _shrink(v["mean_dwell_s"], dwells, prior_sessions)}
+    out = {
+        "sessions": sessions,
+        "events_per_minute": v["events_per_minute"],
+        "dwell_s": _shrink(v["mean_dwell_s"], dwells, prior_sessions),
+    }
     out |= {f: _shrink(x, sessions, prior_sessions) for f, x in per_session.items()}
     out |= {f: _shrink(x, events, prior_events) for f, x in shares.items()}
     return np.column_stack([np.log1p(out[f]) if f in _LOGGED else out[f] for f in SEGMENT_FEATURES])
@@ -201,8 +222,12 @@ def _deciders(c: dict[str, float], z: dict[str, float]) -> float | None:
 
 
 def _browsers(c: dict[str, float], z: dict[str, float]) -> float | None:
-    ok = z["events_per_session"] >= 0.5 and z["dwell_s"] >= 0.3 and z["active_ratio"] < 0.5 and \
-        z["purchase_per_session"] < 0.5
+    ok = (
+        z["events_per_session"] >= 0.5
+        and z["dwell_s"] >= 0.3
+        and z["active_ratio"] < 0.5
+        and z["purchase_per_session"] < 0.5
+    )
     return z["events_per_session"] + z["dwell_s"] + z["scroll_share"] if ok else None
 
 
@@ -217,13 +242,24 @@ def _casual(c: dict[str, float], z: dict[str, float]) -> float | None:
 
 
 PERSONAS: tuple[tuple[str, str, Rule], ...] = (
-    ("bots", f"mean events per session minute >= {BOT_EVENTS_PER_MINUTE:g}, or a mean bot share >= 0.5 (the "
-             "pipeline's bot guard flagged most events) (score: events per minute)", _bots),
+    (
+        "bots",
+        f"mean events per session minute >= {BOT_EVENTS_PER_MINUTE:g}, or a mean bot share >= 0.5 (the "
+        "pipeline's bot guard flagged most events) (score: events per minute)",
+        _bots,
+    ),
     ("deciders", "purchases per session z >= 1 (score: z of purchases per session + active share)", _deciders),
-    ("browsers", "events per session z >= 0.5, dwell z >= 0.3, active share z < 0.5, purchases z < 0.5 "
-                 "(score: z of events per session + dwell + scroll share)", _browsers),
-    ("enthusiasts", "sessions z >= 0.5, active share z >= 0.5, purchases z < 1 (score: z of sessions + active "
-                    "share)", _enthusiasts),
+    (
+        "browsers",
+        "events per session z >= 0.5, dwell z >= 0.3, active share z < 0.5, purchases z < 0.5 "
+        "(score: z of events per session + dwell + scroll share)",
+        _browsers,
+    ),
+    (
+        "enthusiasts",
+        "sessions z >= 0.5, active share z >= 0.5, purchases z < 1 (score: z of sessions + active share)",
+        _enthusiasts,
+    ),
     ("casual", "sessions z <= -0.5 and events per session z <= -0.5 (score: minus their sum)", _casual),
 )
 """The naming rules: ``(name, rule, score)``; a segment qualifies for a name when its score is not None.
@@ -236,16 +272,21 @@ REGULARS = "regulars"
 
 def name_segments(centroids: Sequence[dict[str, float]], zs: Sequence[dict[str, float]]) -> list[tuple[str, str]]:
     """``(name, rule)`` per segment, unique (see :data:`PERSONAS`)."""
-    scored = [(score, k, name, rule) for k, (c, z) in enumerate(zip(centroids, zs, strict=True))
-              for name, rule, fn in PERSONAS if (score := fn(c, z)) is not None]
+    scored = [
+        (score, k, name, rule)
+        for k, (c, z) in enumerate(zip(centroids, zs, strict=True))
+        for name, rule, fn in PERSONAS
+        if (score := fn(c, z)) is not None
+    ]
     named: dict[int, tuple[str, str]] = {}
     taken: set[str] = set()
     for score, k, name, rule in sorted(scored, key=lambda t: (-t[0], t[1], t[2])):
         if k not in named and name not in taken:
             named[k] = (name, f"{rule}; score {score:.2f}")
             taken.add(name)
-    rest = sorted((k for k in range(len(zs)) if k not in named),
-                  key=lambda k: (float(np.linalg.norm(list(zs[k].values()))), k))
+    rest = sorted(
+        (k for k in range(len(zs)) if k not in named), key=lambda k: (float(np.linalg.norm(list(zs[k].values()))), k)
+    )
     for position, k in enumerate(rest):
         if position == 0 and REGULARS not in taken:
             name, rule = REGULARS, "no persona rule holds; closest to the population mean"
@@ -262,6 +303,7 @@ def name_segments(centroids: Sequence[dict[str, float]], zs: Sequence[dict[str, 
 
 
 # -- the pipeline -------------------------------------------------------------------------------------------
+
 
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = x.mean(axis=0)
@@ -293,8 +335,11 @@ def _cluster_body(body: np.ndarray, cfg: SegmentConfig) -> tuple[int, dict[int, 
             if len(np.unique(labels)) > 1:
                 scores[k] = float(silhouette_score(sample, labels))
         else:
-            scores[k] = float(GaussianMixture(n_components=k, covariance_type="full", n_init=1,
-                                              random_state=cfg.seed).fit(sample).bic(sample))
+            scores[k] = float(
+                GaussianMixture(n_components=k, covariance_type="full", n_init=1, random_state=cfg.seed)
+                .fit(sample)
+                .bic(sample)
+            )
     if not scores:  # too few distinct users to split
         return 1, {}, np.zeros(len(body), dtype=np.int64), body.mean(axis=0, keepdims=True)
     if cfg.method == "kmeans":  # the best silhouette; a tie goes to the smaller k
@@ -317,8 +362,7 @@ def segment(table: ProfileTable, config: SegmentConfig | None = None) -> Segment
     if n < max(cfg.min_samples + 1, cfg.k_min + 1):  # too few users to cluster: one segment
         labels = np.zeros(n, dtype=np.int64)
         return Segmentation(list(table.actors), labels, _describe(z, labels, [False], table), 1, method=cfg.method)
-    pca = PCA(n_components=cfg.pca_variance if cfg.pca_variance < 1 else None, svd_solver="full",
-              random_state=cfg.seed)
+    pca = PCA(n_components=cfg.pca_variance if cfg.pca_variance < 1 else None, svd_solver="full", random_state=cfg.seed)
     points = pca.fit_transform(z)
 
     groups = _density_groups(points, cfg)
@@ -327,8 +371,9 @@ def segment(table: ProfileTable, config: SegmentConfig | None = None) -> Segment
     body = np.isin(groups, body_ids)
     if body.sum() < cfg.k_min + 1:  # no dense body at all: cluster everyone
         body = np.ones(n, dtype=bool)
-    outlier_ids = [g for g, s in zip(ids.tolist(), sizes.tolist(), strict=True)
-                   if g not in body_ids and s >= cfg.min_group]
+    outlier_ids = [
+        g for g, s in zip(ids.tolist(), sizes.tolist(), strict=True) if g not in body_ids and s >= cfg.min_group
+    ]
 
     k, scores, body_labels, centres = _cluster_body(points[body], cfg)
     all_centres = [centres] + [points[groups == g].mean(axis=0, keepdims=True) for g in outlier_ids]
@@ -348,22 +393,42 @@ def segment(table: ProfileTable, config: SegmentConfig | None = None) -> Segment
     remap[used] = np.arange(len(used))
     labels = remap[labels]
     flags = [outlier_flags[u] for u in used.tolist()]
-    return Segmentation(list(table.actors), labels, _describe(z, labels, flags, table), k, scores,
-                        set_aside=int((~body).sum()), method=cfg.method, pca_components=int(pca.n_components_))
+    return Segmentation(
+        list(table.actors),
+        labels,
+        _describe(z, labels, flags, table),
+        k,
+        scores,
+        set_aside=int((~body).sum()),
+        method=cfg.method,
+        pca_components=int(pca.n_components_),
+    )
 
 
 def _describe(z: np.ndarray, labels: np.ndarray, outlier_flags: Sequence[bool], table: ProfileTable) -> list[Segment]:
     """Centroids, z-scores and names of the segments ``labels`` codes."""
     counts = np.bincount(labels, minlength=len(outlier_flags))
     raw = np.column_stack([table.values[f] for f in CENTROID_FEATURES])
-    centroids = [dict(zip(CENTROID_FEATURES, raw[labels == s].mean(axis=0).tolist(), strict=True))
-                 for s in range(len(outlier_flags))]
-    zs = [dict(zip(SEGMENT_FEATURES, z[labels == s].mean(axis=0).tolist(), strict=True))
-          for s in range(len(outlier_flags))]
+    centroids = [
+        dict(zip(CENTROID_FEATURES, raw[labels == s].mean(axis=0).tolist(), strict=True))
+        for s in range(len(outlier_flags))
+    ]
+    zs = [
+        dict(zip(SEGMENT_FEATURES, z[labels == s].mean(axis=0).tolist(), strict=True))
+        for s in range(len(outlier_flags))
+    ]
     names = name_segments(centroids, zs)
-    return [Segment(name=name, size=int(counts[s]), centroid={f: round(v, 6) for f, v in centroids[s].items()},
-                    z={f: round(v, 4) for f, v in zs[s].items()}, rule=rule, outlier_group=outlier_flags[s])
-            for s, (name, rule) in enumerate(names)]
+    return [
+        Segment(
+            name=name,
+            size=int(counts[s]),
+            centroid={f: round(v, 6) for f, v in centroids[s].items()},
+            z={f: round(v, 4) for f, v in zs[s].items()},
+            rule=rule,
+            outlier_group=outlier_flags[s],
+        )
+        for s, (name, rule) in enumerate(names)
+    ]
 
 
 # -- from the log, to the graph -----------------------------------------------------------------------------
@@ -381,8 +446,9 @@ class LogSegmentation:
     cluster_s: float
 
 
-def segment_log(log: EventLog, *, window_days: int, as_of_ms: int | None = None,
-                config: SegmentConfig | None = None) -> LogSegmentation:
+def segment_log(
+    log: EventLog, *, window_days: int, as_of_ms: int | None = None, config: SegmentConfig | None = None
+) -> LogSegmentation:
     """Read the window of the log (ending at ``as_of_ms``, by default the newest logged event, so a dataset from
     the past segments like a live one), compute every actor's profile features and :func:`segment` them."""
     started = time.perf_counter()
@@ -397,5 +463,13 @@ def segment_log(log: EventLog, *, window_days: int, as_of_ms: int | None = None,
 
 def segment_records(segmentation: Segmentation) -> list[SegmentRecord]:
     """The segments as the graph keeps them (centroid over :data:`CENTROID_FEATURES`)."""
-    return [SegmentRecord(name=s.name, size=s.size, centroid=tuple(s.centroid[f] for f in CENTROID_FEATURES),
-                          features=CENTROID_FEATURES, rule=s.rule) for s in segmentation.segments]
+    return [
+        SegmentRecord(
+            name=s.name,
+            size=s.size,
+            centroid=tuple(s.centroid[f] for f in CENTROID_FEATURES),
+            features=CENTROID_FEATURES,
+            rule=s.rule,
+        )
+        for s in segmentation.segments
+    ]

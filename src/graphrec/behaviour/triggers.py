@@ -24,8 +24,10 @@ from graphrec.events.log import connect, create_tables
 from graphrec.events.tombstones import Tombstones
 
 NUMERIC_FEATURES: tuple[str, ...] = tuple(
-    f.name for f in fields(Profile) if f.type in ("int", "float", "float | None") and f.name not in (
-        "window_days", "first_ms", "last_ms"))
+    f.name
+    for f in fields(Profile)
+    if f.type in ("int", "float", "float | None") and f.name not in ("window_days", "first_ms", "last_ms")
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trigger_state (
@@ -78,8 +80,15 @@ class Firing:
     at_ms: int
 
     def payload(self) -> dict[str, object]:
-        return {"type": "trigger.fired", "rule": self.rule, "user_id": self.user_id, "feature": self.feature,
-                "value": self.value, "threshold": self.threshold, "at_ms": self.at_ms}
+        return {
+            "type": "trigger.fired",
+            "rule": self.rule,
+            "user_id": self.user_id,
+            "feature": self.feature,
+            "value": self.value,
+            "threshold": self.threshold,
+            "at_ms": self.at_ms,
+        }
 
 
 class TriggerBook:
@@ -102,23 +111,37 @@ class TriggerBook:
         with connect(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                erased = self.tombstones.erased_at([profile.user_id], db=db, now_ms=now_ms) \
-                    if self.tombstones is not None else {}
+                erased = (
+                    self.tombstones.erased_at([profile.user_id], db=db, now_ms=now_ms)
+                    if self.tombstones is not None
+                    else {}
+                )
                 if profile.user_id in erased and (profile.last_ms or 0) <= erased[profile.user_id]:
                     db.execute("ROLLBACK")
                     return []
-                before = dict(db.execute("SELECT rule, active FROM trigger_state WHERE actor = ?",
-                                         (profile.user_id,)).fetchall())
+                before = dict(
+                    db.execute("SELECT rule, active FROM trigger_state WHERE actor = ?", (profile.user_id,)).fetchall()
+                )
                 for rule in rules:
                     now = rule.holds(profile)
                     was = bool(before.get(rule.name, 0))
                     if now != was or rule.name not in before:
-                        db.execute("INSERT OR REPLACE INTO trigger_state VALUES (?, ?, ?, ?)",
-                                   (profile.user_id, rule.name, int(now), now_ms))
+                        db.execute(
+                            "INSERT OR REPLACE INTO trigger_state VALUES (?, ?, ?, ?)",
+                            (profile.user_id, rule.name, int(now), now_ms),
+                        )
                     if now and not was:
                         threshold = rule.above if rule.above is not None else rule.below
-                        fired.append(Firing(rule.name, profile.user_id, rule.feature,
-                                            float(getattr(profile, rule.feature)), float(threshold or 0.0), now_ms))
+                        fired.append(
+                            Firing(
+                                rule.name,
+                                profile.user_id,
+                                rule.feature,
+                                float(getattr(profile, rule.feature)),
+                                float(threshold or 0.0),
+                                now_ms,
+                            )
+                        )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")

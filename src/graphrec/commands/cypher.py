@@ -97,14 +97,17 @@ def _cell(value: Any) -> str:
 def render(result: CypherResult, fmt: str) -> str:
     """``table`` (aligned, long cells cut), ``json`` (one object per row) or ``csv``."""
     if fmt == "json":
-        return "\n".join(json.dumps(dict(zip(result.columns, row, strict=True)), default=str, ensure_ascii=False)
-                         for row in result.rows)
+        return "\n".join(
+            json.dumps(dict(zip(result.columns, row, strict=True)), default=str, ensure_ascii=False)
+            for row in result.rows
+        )
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(result.columns)
-        writer.writerows([[v if isinstance(v, str) else json.dumps(v, default=str) for v in row]
-                          for row in result.rows])
+        writer.writerows(
+            [[v if isinstance(v, str) else json.dumps(v, default=str) for v in row] for row in result.rows]
+        )
         return out.getvalue().rstrip("\n")
     cells = [[_cell(v) for v in row] for row in result.rows]
     widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(result.columns)]
@@ -162,10 +165,12 @@ def _prompt(store: StoreLifecycle, params: dict[str, Any], *, fmt: str, write: b
 
 
 def cypher(
-    command: str | None = typer.Option(None, "-c", "--command",
-                                       help="One Cypher statement (or several, ';' separated)."),
-    file: Path | None = typer.Option(None, "-f", "--file", help="A .cypher file, e.g. graph/queries/02-*.cypher; "
-                                     "its :param lines give defaults."),
+    command: str | None = typer.Option(
+        None, "-c", "--command", help="One Cypher statement (or several, ';' separated)."
+    ),
+    file: Path | None = typer.Option(
+        None, "-f", "--file", help="A .cypher file, e.g. graph/queries/02-*.cypher; its :param lines give defaults."
+    ),
     param: list[str] = typer.Option([], "--param", "-p", help="name=value (repeatable); overrides :param lines."),
     fmt: str = typer.Option("table", "--format", help="table | json | csv"),
     write: bool = typer.Option(False, "--write", help="Allow statements that change the graph."),

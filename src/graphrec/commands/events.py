@@ -51,14 +51,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("reweigh")
     def reweigh(
-        policy_path: Annotated[
-            Path | None, typer.Option("--policy", help="policy TOML (default: settings)")
-        ] = None,
+        policy_path: Annotated[Path | None, typer.Option("--policy", help="policy TOML (default: settings)")] = None,
         update_cap: Annotated[
             bool,
-            typer.Option(
-                "--update-dwell-cap/--keep-dwell-cap", help="recompute the store-wide dwell cap first"
-            ),
+            typer.Option("--update-dwell-cap/--keep-dwell-cap", help="recompute the store-wide dwell cap first"),
         ] = False,
         page_size: Annotated[int, typer.Option(min=100, help="edges per page")] = 10_000,
     ) -> None:

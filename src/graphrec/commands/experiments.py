@@ -10,8 +10,11 @@ import typer
 
 from graphrec.config import Settings
 
-experiment_app = typer.Typer(no_args_is_help=True, add_completion=False,
-                             help="Online experiments: split users between two arms and compare them.")
+experiment_app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Online experiments: split users between two arms and compare them.",
+)
 
 
 def parse_share(text: str) -> float:
@@ -26,8 +29,9 @@ def parse_share(text: str) -> float:
     return value
 
 
-def start_experiment(*, experiment_id: str | None, treatment: dict[str, object], share: float,
-                     control: dict[str, object] | None = None) -> None:
+def start_experiment(
+    *, experiment_id: str | None, treatment: dict[str, object], share: float, control: dict[str, object] | None = None
+) -> None:
     """Validate and record the experiment; the treatment's version must exist here (the API loads it)."""
     from pydantic import ValidationError
 
@@ -46,18 +50,25 @@ def start_experiment(*, experiment_id: str | None, treatment: dict[str, object],
         try:
             if isinstance(version, str):
                 treatment["version"] = resolve_version(settings.models_path, version)
-            experiment = Experiment.model_validate({
-                "id": experiment_id or f"exp-{started}",
-                "control": control or {"name": "control", "version": current},
-                "treatment": {"name": "treatment", **treatment}, "share": share, "started_ms": started})
+            experiment = Experiment.model_validate(
+                {
+                    "id": experiment_id or f"exp-{started}",
+                    "control": control or {"name": "control", "version": current},
+                    "treatment": {"name": "treatment", **treatment},
+                    "share": share,
+                    "started_ms": started,
+                }
+            )
         except (FileNotFoundError, ValidationError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         write_experiment(store, experiment)
-    typer.echo(f"experiment {experiment.id} started: {experiment.treatment.name} "
-               f"({experiment.treatment.version or experiment.treatment.strategy}) gets {share:.0%} of users, "
-               f"{experiment.control.name} ({experiment.control.version or 'current'}) the rest; "
-               "report: GET /v1/experiments")
+    typer.echo(
+        f"experiment {experiment.id} started: {experiment.treatment.name} "
+        f"({experiment.treatment.version or experiment.treatment.strategy}) gets {share:.0%} of users, "
+        f"{experiment.control.name} ({experiment.control.version or 'current'}) the rest; "
+        "report: GET /v1/experiments"
+    )
 
 
 @experiment_app.command("start")
@@ -69,8 +80,11 @@ def start_command(
     share: str = typer.Option("50%", "--share", help="The treatment's share of users, e.g. 10% or 0.1."),
 ) -> None:
     """Start splitting users between the current model (control) and a treatment arm."""
-    start_experiment(experiment_id=experiment_id, share=parse_share(share),
-                     treatment={"version": version, "alpha": alpha, "strategy": strategy})
+    start_experiment(
+        experiment_id=experiment_id,
+        share=parse_share(share),
+        treatment={"version": version, "alpha": alpha, "strategy": strategy},
+    )
 
 
 @experiment_app.command("show")

@@ -9,8 +9,9 @@ import typer
 
 from graphrec.config import Settings
 
-runs_app = typer.Typer(no_args_is_help=False, add_completion=False,
-                       help="Training runs (model versions): list them, compare them.")
+runs_app = typer.Typer(
+    no_args_is_help=False, add_completion=False, help="Training runs (model versions): list them, compare them."
+)
 
 
 @runs_app.callback(invoke_without_command=True)
@@ -36,10 +37,10 @@ def list_command(
 
 @runs_app.command("compare")
 def compare_command(
-    versions: list[str] = typer.Argument(..., help="Two or more version names ('latest' allowed) or version "
-                                         "directories."),
-    output: Path = typer.Option(Path("runs/compare"), "--output", "-o", help="Directory for compare.md and "
-                                "the plots."),
+    versions: list[str] = typer.Argument(
+        ..., help="Two or more version names ('latest' allowed) or version directories."
+    ),
+    output: Path = typer.Option(Path("runs/compare"), "--output", "-o", help="Directory for compare.md and the plots."),
 ) -> None:
     """Table of differing settings and metrics, plus loss/validation curves, metric bars and popularity bias."""
     from graphrec.experiments.runs import compare_runs, resolve_runs

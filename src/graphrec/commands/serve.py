@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, *, log_level: str | None = None,
-          workers: int | None = None) -> None:
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, *, log_level: str | None = None, workers: int | None = None
+) -> None:
     """Run the API until interrupted (JSON logs with request ids); options override the settings.
 
     One worker runs in this process, on the settings read here. Several run as child processes, each
@@ -44,10 +45,12 @@ def register(app: typer.Typer) -> None:
     def serve_cmd(
         host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-        log_level: Annotated[str | None, typer.Option(help="debug | info | warning | error "
-                                                      "(default GRAPHREC_LOG_LEVEL)")] = None,
-        workers: Annotated[int | None, typer.Option(min=1, max=64, help="worker processes "
-                                                    "(default GRAPHREC_API_WORKERS, 1)")] = None,
+        log_level: Annotated[
+            str | None, typer.Option(help="debug | info | warning | error (default GRAPHREC_LOG_LEVEL)")
+        ] = None,
+        workers: Annotated[
+            int | None, typer.Option(min=1, max=64, help="worker processes (default GRAPHREC_API_WORKERS, 1)")
+        ] = None,
     ) -> None:
         """Serve the recommendation API (loads the CURRENT model, hot-swaps new ones)."""
         serve(host, port, log_level=log_level, workers=workers)

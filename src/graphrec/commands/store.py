@@ -19,8 +19,7 @@ store_app = typer.Typer(no_args_is_help=True, help="Manage the embedded FalkorDB
 
 def _embedded(settings: Settings) -> EmbeddedServer:
     if settings.graph_location.kind != "embedded":
-        typer.echo(f"GRAPHREC_GRAPH_URI is {settings.graph_uri}: not the embedded store; nothing to manage.",
-                   err=True)
+        typer.echo(f"GRAPHREC_GRAPH_URI is {settings.graph_uri}: not the embedded store; nothing to manage.", err=True)
         raise typer.Exit(2)
     return embedded_server(settings)
 
@@ -30,8 +29,7 @@ def store_start() -> None:
     """Start the embedded store and keep it running until `graphrec store stop`."""
     settings = Settings()
     info = _embedded(settings).acquire(pinned=True)
-    typer.echo(f"embedded FalkorDB running: pid {info.pid}, socket {info.socket}, "
-               f"data {settings.embedded_dir}")
+    typer.echo(f"embedded FalkorDB running: pid {info.pid}, socket {info.socket}, data {settings.embedded_dir}")
 
 
 @store_app.command("stop")
@@ -48,16 +46,23 @@ def store_status(as_json: bool = typer.Option(False, "--json", help="Machine-rea
     settings = Settings()
     server = _embedded(settings)
     info = server.info()
-    status = {"running": info is not None, "data_dir": str(settings.embedded_dir),
-              "pid": info.pid if info else None, "socket": info.socket if info else None,
-              "pinned": info.pinned if info else None, "clients": len(server.live_leases())}
+    status = {
+        "running": info is not None,
+        "data_dir": str(settings.embedded_dir),
+        "pid": info.pid if info else None,
+        "socket": info.socket if info else None,
+        "pinned": info.pinned if info else None,
+        "clients": len(server.live_leases()),
+    }
     if as_json:
         typer.echo(json.dumps(status))
     elif info is None:
         typer.echo(f"embedded FalkorDB is not running (data dir {settings.embedded_dir})")
     else:
-        typer.echo(f"embedded FalkorDB running: pid {info.pid}, socket {info.socket}, "
-                   f"{'pinned' if info.pinned else 'on demand'}, {status['clients']} client(s)")
+        typer.echo(
+            f"embedded FalkorDB running: pid {info.pid}, socket {info.socket}, "
+            f"{'pinned' if info.pinned else 'on demand'}, {status['clients']} client(s)"
+        )
 
 
 def init(reset: bool = typer.Option(False, "--reset", help="Delete every node and edge first.")) -> None:

@@ -12,8 +12,11 @@ from typing import Annotated
 
 import typer
 
-token_app = typer.Typer(no_args_is_help=True, add_completion=False,
-                        help="User tokens: what lets a publishable key act for one signed-in user.")
+token_app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="User tokens: what lets a publishable key act for one signed-in user.",
+)
 
 
 @token_app.command("mint")
@@ -27,8 +30,11 @@ def mint(
 
     secret = Settings().user_token_secret
     if secret is None:
-        typer.echo("error: GRAPHREC_USER_TOKEN_SECRET is not set: it is the secret user tokens are signed with "
-                   "(32+ characters; the API needs the same one)", err=True)
+        typer.echo(
+            "error: GRAPHREC_USER_TOKEN_SECRET is not set: it is the secret user tokens are signed with "
+            "(32+ characters; the API needs the same one)",
+            err=True,
+        )
         raise typer.Exit(1)
     try:
         token = mint_user_token(secret.get_secret_value(), user, ttl, now=int(time.time()))

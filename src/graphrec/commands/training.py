@@ -24,8 +24,9 @@ def _read_toml(path: Path | None) -> dict[str, object]:
 
 
 def export_command(
-    output: Path | None = typer.Option(None, "--output", "-o", help="Snapshot directory "
-                                       "(default DATA_DIR/snapshots/<content hash>)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Snapshot directory (default DATA_DIR/snapshots/<content hash>)."
+    ),
     config: Path | None = typer.Option(None, "--config", help="TOML file with an \\[export] table."),
     since_ms: int | None = typer.Option(None, "--since-ms", help="Only edges with last_ts >= this."),
     until_ms: int | None = typer.Option(None, "--until-ms", help="Only edges with last_ts <= this."),
@@ -36,17 +37,29 @@ def export_command(
     max_users: int | None = typer.Option(None, "--max-users", help="Sample at most this many users."),
     sampling: str | None = typer.Option(None, "--sampling", help="random | rwr (random walk with restart)."),
     seed: int | None = typer.Option(None, "--seed"),
-    pyg: Path | None = typer.Option(None, "--pyg", help="Also save the snapshot as a PyTorch Geometric "
-                                    "HeteroData file (torch.save; load with torch.load(path, weights_only=False))."),
+    pyg: Path | None = typer.Option(
+        None,
+        "--pyg",
+        help="Also save the snapshot as a PyTorch Geometric "
+        "HeteroData file (torch.save; load with torch.load(path, weights_only=False)).",
+    ),
 ) -> None:
     """Export the graph (or a subgraph) to a training snapshot directory."""
     from graphrec.export import ExportConfig, export_snapshot
     from graphrec.graph.factory import open_store
 
     raw = dict(_read_toml(config).get("export", {}))  # type: ignore[call-overload]
-    overrides = {"since_ms": since_ms, "until_ms": until_ms, "min_user_degree": min_user_degree,
-                 "min_item_degree": min_item_degree, "max_users": max_users, "sampling": sampling,
-                 "seed": seed, "categories": category or None, "k_core": k_core or None}
+    overrides = {
+        "since_ms": since_ms,
+        "until_ms": until_ms,
+        "min_user_degree": min_user_degree,
+        "min_item_degree": min_item_degree,
+        "max_users": max_users,
+        "sampling": sampling,
+        "seed": seed,
+        "categories": category or None,
+        "k_core": k_core or None,
+    }
     raw.update({k: v for k, v in overrides.items() if v is not None})
     cfg = ExportConfig.model_validate(raw)
     settings = Settings()
@@ -55,9 +68,11 @@ def export_command(
     out = output or settings.data_dir / "snapshots" / snapshot.manifest["content_hash"][:16]
     snapshot.save(out)
     m = snapshot.manifest
-    typer.echo(f"{out}: {snapshot.n_users:,} users, {snapshot.n_items:,} items, {snapshot.n_edges:,} edges, "
-               f"{snapshot.n_categories:,} categories; read {m['edges_read']:,} edges at "
-               f"{m['edges_per_second']:,} edges/s; hash {m['content_hash'][:16]}")
+    typer.echo(
+        f"{out}: {snapshot.n_users:,} users, {snapshot.n_items:,} items, {snapshot.n_edges:,} edges, "
+        f"{snapshot.n_categories:,} categories; read {m['edges_read']:,} edges at "
+        f"{m['edges_per_second']:,} edges/s; hash {m['content_hash'][:16]}"
+    )
     if pyg is not None:
         import torch
 
@@ -68,16 +83,29 @@ def export_command(
 
 def train_command(
     config: Path | None = typer.Option(None, "--config", help="TOML run config (training/configs/)."),
-    snapshot_dir: Path | None = typer.Option(None, "--snapshot", help="Train on a saved snapshot instead "
-                                             "of exporting from the store."),
+    snapshot_dir: Path | None = typer.Option(
+        None, "--snapshot", help="Train on a saved snapshot instead of exporting from the store."
+    ),
     version: str | None = typer.Option(None, "--version", help="Version name (default: time + hash)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (a bar on a terminal, one line "
-                               "per validation otherwise); only the result."),
-    checkpoint_dir: Path | None = typer.Option(None, "--checkpoint-dir", help="Save a checkpoint every "
-                                               "checkpoint_every epochs here; run again with the same directory, "
-                                               "config and data to resume."),
-    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda: where training runs "
-                                      "(overrides [train] device; default auto = a GPU when torch sees one)."),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress (a bar on a terminal, one line per validation otherwise); only the result.",
+    ),
+    checkpoint_dir: Path | None = typer.Option(
+        None,
+        "--checkpoint-dir",
+        help="Save a checkpoint every "
+        "checkpoint_every epochs here; run again with the same directory, "
+        "config and data to resume.",
+    ),
+    device: str | None = typer.Option(
+        None,
+        "--device",
+        help="auto | cpu | cuda: where training runs "
+        "(overrides [train] device; default auto = a GPU when torch sees one).",
+    ),
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
     from graphrec.experiments.new_users import NewUserBlendTuner, ServingPath
@@ -91,16 +119,30 @@ def train_command(
     settings = Settings()
     new_users = NewUserBlendTuner(ServingPath.from_settings(settings))  # new users' blend, by history length
     if snapshot_dir is not None:
-        out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
-                    snapshot=Snapshot.load(snapshot_dir), version=version, progress=not quiet,
-                    checkpoint_dir=checkpoint_dir, new_users=new_users)
+        out = train(
+            cfg,
+            models_path=settings.models_path,
+            half_life_days=settings.half_life_days,
+            snapshot=Snapshot.load(snapshot_dir),
+            version=version,
+            progress=not quiet,
+            checkpoint_dir=checkpoint_dir,
+            new_users=new_users,
+        )
     else:
         from graphrec.graph.factory import open_store
 
         with open_store(settings) as store:
-            out = train(cfg, models_path=settings.models_path, half_life_days=settings.half_life_days,
-                        store=store, version=version, progress=not quiet, checkpoint_dir=checkpoint_dir,
-                        new_users=new_users)
+            out = train(
+                cfg,
+                models_path=settings.models_path,
+                half_life_days=settings.half_life_days,
+                store=store,
+                version=version,
+                progress=not quiet,
+                checkpoint_dir=checkpoint_dir,
+                new_users=new_users,
+            )
     metrics = json.loads((out / "metrics.json").read_text())
     typer.echo(f"model version {out.name} written to {out}")
     typer.echo(json.dumps(metrics, indent=2))
@@ -108,23 +150,43 @@ def train_command(
 
 
 def evaluate_command(
-    dataset: str = typer.Option("store", "--dataset", help="movielens:PATH | events:FILE (graphrec generate's "
-                                "CSV) | lightgcn:TRAIN_TXT,TEST_TXT | store"),
+    dataset: str = typer.Option(
+        "store",
+        "--dataset",
+        help="movielens:PATH | events:FILE (graphrec generate's CSV) | lightgcn:TRAIN_TXT,TEST_TXT | store",
+    ),
     seed: int = typer.Option(0, "--seed"),
-    seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated seeds, e.g. 0,1,2: every model on "
-                                     "each seed's split; means, 95% intervals and a paired test of the two best."),
+    seeds: str | None = typer.Option(
+        None,
+        "--seeds",
+        help="Comma-separated seeds, e.g. 0,1,2: every model on "
+        "each seed's split; means, 95% intervals and a paired test of the two best.",
+    ),
     output: Path = typer.Option(Path("runs/eval"), "--output", "-o", help="Directory for results.*"),
     config: Path | None = typer.Option(None, "--config", help="TOML with \\[evaluation] (and \\[train]) tables."),
-    protocol: str | None = typer.Option(None, "--protocol", help="random | temporal (per-user holdout of edges) | "
-                                        "new-users (whole users held out, served through the API's code from "
-                                        "their first 1, 3, 5, 10 interactions)."),
-    ratings: str | None = typer.Option(None, "--ratings", help="movielens: implicit (default: every rating, "
-                                       "weight 1) | positive | signed (4-5 stars, weighed as the import does)."),
+    protocol: str | None = typer.Option(
+        None,
+        "--protocol",
+        help="random | temporal (per-user holdout of edges) | "
+        "new-users (whole users held out, served through the API's code from "
+        "their first 1, 3, 5, 10 interactions).",
+    ),
+    ratings: str | None = typer.Option(
+        None,
+        "--ratings",
+        help="movielens: implicit (default: every rating, "
+        "weight 1) | positive | signed (4-5 stars, weighed as the import does).",
+    ),
     models: str | None = typer.Option(None, "--models", help="Comma-separated subset of the models."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress (one line per model and per "
-                               "GraphSAGE validation when not on a terminal); only the table."),
-    device: str | None = typer.Option(None, "--device", help="auto | cpu | cuda for GraphSAGE and MF-BPR "
-                                      "(overrides [train] device)."),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress (one line per model and per GraphSAGE validation when not on a terminal); only the table.",
+    ),
+    device: str | None = typer.Option(
+        None, "--device", help="auto | cpu | cuda for GraphSAGE and MF-BPR (overrides [train] device)."
+    ),
 ) -> None:
     """Compare GraphSAGE with the baselines on one seeded split; writes results.json/.md and a plot."""
     from pydantic import ValidationError
@@ -180,8 +242,9 @@ def evaluate_command(
 
         with open_store(settings) as store:
             if dataset == "store":
-                snapshot = export_snapshot(store, ExportConfig.model_validate(raw.get("export", {})),
-                                           half_life_days=settings.half_life_days)
+                snapshot = export_snapshot(
+                    store, ExportConfig.model_validate(raw.get("export", {})), half_life_days=settings.half_life_days
+                )
             gds = store.gds() if isinstance(store, Neo4jStore) and cfg.gds and not new_users else None
             if on_neo4j and cfg.gds and gds is None and not new_users:
                 typer.echo("note: this Neo4j has no Graph Data Science plugin: no GDS-FastRP-kNN row", err=True)
@@ -231,8 +294,9 @@ def _served_version(store: GraphStore, models_path: Path) -> str | None:
 
 def compare_command(
     candidate: str = typer.Argument("latest", help="The candidate version (a name, or 'latest')."),
-    against: str = typer.Option("current", "--against", help="The version to beat: 'current' (the one the "
-                                "store serves) or a version name."),
+    against: str = typer.Option(
+        "current", "--against", help="The version to beat: 'current' (the one the store serves) or a version name."
+    ),
     k: int = typer.Option(20, "--k", min=1, help="List length of Recall@k and NDCG@k."),
     as_json: bool = typer.Option(False, "--json", help="The comparison as JSON."),
 ) -> None:
@@ -261,11 +325,19 @@ def compare_command(
 
 def publish_command(
     version: str = typer.Argument("latest", help="A version directory name, or 'latest'."),
-    if_better: bool = typer.Option(False, "--if-better", help="Publish only if the version beats the served one "
-                                   "on its held-out interactions (graphrec compare), beyond the noise."),
-    canary: str | None = typer.Option(None, "--canary", help="Serve the version to this share of users only "
-                                      "(e.g. 10%) as an experiment against the current one; nothing else changes "
-                                      "until `graphrec experiment stop` (see GET /v1/experiments)."),
+    if_better: bool = typer.Option(
+        False,
+        "--if-better",
+        help="Publish only if the version beats the served one "
+        "on its held-out interactions (graphrec compare), beyond the noise.",
+    ),
+    canary: str | None = typer.Option(
+        None,
+        "--canary",
+        help="Serve the version to this share of users only "
+        "(e.g. 10%) as an experiment against the current one; nothing else changes "
+        "until `graphrec experiment stop` (see GET /v1/experiments).",
+    ),
 ) -> None:
     """Write a model version's embeddings onto the graph nodes and make it the current version."""
     if canary is not None:
@@ -292,13 +364,16 @@ def publish_command(
                     if not result.candidate_wins:
                         typer.echo(f"not published: {name} does not beat {served}; {served} stays current", err=True)
                         raise typer.Exit(1)
-            name, users, items = publish(store, models_path=settings.models_path, version=version,
-                                         half_life_days=settings.half_life_days)
+            name, users, items = publish(
+                store, models_path=settings.models_path, version=version, half_life_days=settings.half_life_days
+            )
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"published {name}: {users:,} user and {items:,} item embeddings; the store's current model "
-               f"version (and {settings.models_path / 'CURRENT'}) -> {name}")
+    typer.echo(
+        f"published {name}: {users:,} user and {items:,} item embeddings; the store's current model "
+        f"version (and {settings.models_path / 'CURRENT'}) -> {name}"
+    )
 
 
 def register(app: typer.Typer) -> None:

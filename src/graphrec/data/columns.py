@@ -21,14 +21,16 @@ from graphrec.event_types import EVENT_TYPES, VALUED_TYPES
 from graphrec.graph.records import InteractionDelta
 from graphrec.ids import FORBIDDEN_ID_PATTERN, ID_RULE, MAX_ID_LENGTH, id_problem
 
-CANONICAL = pa.schema([
-    ("user_id", pa.string()),
-    ("item_id", pa.string()),
-    ("type", pa.int8()),
-    ("ts", pa.int64()),
-    ("value", pa.float64()),
-    ("line", pa.int64()),
-])
+CANONICAL = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("item_id", pa.string()),
+        ("type", pa.int8()),
+        ("ts", pa.int64()),
+        ("value", pa.float64()),
+        ("line", pa.int64()),
+    ]
+)
 
 _TYPE_SET = pa.array(EVENT_TYPES)
 _CONTROL_PATTERN = r"[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]"  # RE2 (Arrow): C0, DEL, C1, line/paragraph separators
@@ -43,8 +45,7 @@ def first_false(mask: pa.Array | pa.ChunkedArray) -> int | None:
     return int(np.flatnonzero(~np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool))[0])
 
 
-def require(mask: pa.Array | pa.ChunkedArray, lines: pa.Array | pa.ChunkedArray, path: Path,
-            reason: str) -> None:
+def require(mask: pa.Array | pa.ChunkedArray, lines: pa.Array | pa.ChunkedArray, path: Path, reason: str) -> None:
     """Raise for the first row where ``mask`` fails."""
     bad = first_false(mask)
     if bad is not None:
@@ -56,13 +57,15 @@ def parse_int_ids(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Path, 
     ok = pc.match_substring_regex(col, r"^\s*\d+\s*$")
     bad = first_false(ok)
     if bad is not None:
-        raise InputError(path, int(lines[bad].as_py()),
-                         f"{field} must be a non-negative integer, got {col[bad].as_py()!r}")
+        raise InputError(
+            path, int(lines[bad].as_py()), f"{field} must be a non-negative integer, got {col[bad].as_py()!r}"
+        )
     return pc.cast(pc.cast(pc.utf8_trim_whitespace(col), pa.int64()), pa.string())
 
 
-def parse_float(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Path, field: str,
-                *, allow_null: bool) -> pa.Array:
+def parse_float(
+    col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Path, field: str, *, allow_null: bool
+) -> pa.Array:
     text = pc.utf8_trim_whitespace(col)
     empty = pc.or_kleene(pc.is_null(text), pc.equal(text, ""))
     ok = pc.or_kleene(pc.match_substring_regex(text, r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"), empty)
@@ -92,9 +95,11 @@ def parse_timestamps(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Pat
             try:
                 pc.cast(pa.array([iso_text[k].as_py()]), pa.timestamp("ms", tz="UTC"))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise InputError(path, int(lines[k].as_py()),
-                                 f"timestamp must be epoch milliseconds or ISO-8601 with a zone, "
-                                 f"got {text[k].as_py()!r}") from None
+                raise InputError(
+                    path,
+                    int(lines[k].as_py()),
+                    f"timestamp must be epoch milliseconds or ISO-8601 with a zone, got {text[k].as_py()!r}",
+                ) from None
         raise
     ts = pc.if_else(digits, as_int, iso)
     now_ms = int(time.time() * 1000)
@@ -106,8 +111,9 @@ def parse_event_types(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Pa
     codes = pc.index_in(pc.utf8_lower(pc.utf8_trim_whitespace(col)), value_set=_TYPE_SET)
     bad = first_false(pc.invert(pc.is_null(codes)))
     if bad is not None:
-        raise InputError(path, int(lines[bad].as_py()),
-                         f"event_type {col[bad].as_py()!r} is not one of {', '.join(EVENT_TYPES)}")
+        raise InputError(
+            path, int(lines[bad].as_py()), f"event_type {col[bad].as_py()!r} is not one of {', '.join(EVENT_TYPES)}"
+        )
     return pc.cast(codes, pa.int8())
 
 
@@ -116,11 +122,19 @@ def check_values(types: pa.Array, values: pa.Array, lines: pa.Array, path: Path)
     for name, (unit, low, high) in VALUED_TYPES.items():
         code = EVENT_TYPES.index(name)
         is_type = pc.equal(types, code)
-        require(pc.invert(pc.and_kleene(is_type, pc.is_null(values))), lines, path,
-                f"value is required for {name} events ({unit})")
+        require(
+            pc.invert(pc.and_kleene(is_type, pc.is_null(values))),
+            lines,
+            path,
+            f"value is required for {name} events ({unit})",
+        )
         in_range = pc.and_kleene(pc.greater_equal(values, low), pc.less_equal(values, high))
-        require(pc.or_kleene(pc.invert(is_type), pc.fill_null(in_range, False)), lines, path,
-                f"value for {name} must be within [{low:g}, {high:g}] {unit}")
+        require(
+            pc.or_kleene(pc.invert(is_type), pc.fill_null(in_range, False)),
+            lines,
+            path,
+            f"value for {name} must be within [{low:g}, {high:g}] {unit}",
+        )
 
 
 def require_nonempty(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Path, field: str) -> pa.Array:
@@ -130,8 +144,12 @@ def require_nonempty(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Pat
     hold no control character and no '/'."""
     text = pc.utf8_normalize(pc.utf8_trim_whitespace(col), "NFC")
     require(pc.and_kleene(pc.invert(pc.is_null(text)), pc.not_equal(text, "")), lines, path, f"{field} is missing")
-    require(pc.less_equal(pc.utf8_length(text), MAX_ID_LENGTH), lines, path,
-            f"{field} is longer than {MAX_ID_LENGTH} characters")
+    require(
+        pc.less_equal(pc.utf8_length(text), MAX_ID_LENGTH),
+        lines,
+        path,
+        f"{field} is longer than {MAX_ID_LENGTH} characters",
+    )
     bad = pc.match_substring_regex(text, FORBIDDEN_ID_PATTERN)
     first = first_false(pc.invert(bad))
     if first is not None:
@@ -140,8 +158,9 @@ def require_nonempty(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Pat
     return text
 
 
-def optional_text(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Path, field: str, *,
-                  max_length: int | None) -> pa.Array:
+def optional_text(
+    col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Path, field: str, *, max_length: int | None
+) -> pa.Array:
     """An optional context column (session id, device, page section): empty cells are null; the rest is
     trimmed and NFC-normalised, then held to the id rule (``max_length`` None: it is an id, such as a
     session id) or to at most ``max_length`` characters without control characters."""
@@ -149,8 +168,12 @@ def optional_text(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Path, 
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     absent = pc.is_null(text)
     limit = MAX_ID_LENGTH if max_length is None else max_length
-    require(pc.or_kleene(absent, pc.less_equal(pc.utf8_length(text), limit)), lines, path,
-            f"{field} is longer than {limit} characters")
+    require(
+        pc.or_kleene(absent, pc.less_equal(pc.utf8_length(text), limit)),
+        lines,
+        path,
+        f"{field} is longer than {limit} characters",
+    )
     pattern = FORBIDDEN_ID_PATTERN if max_length is None else _CONTROL_PATTERN
     first = first_false(pc.invert(pc.fill_null(pc.match_substring_regex(text, pattern), False)))
     if first is not None:
@@ -162,8 +185,9 @@ def optional_text(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Path, 
     return pc.cast(text, pa.string())
 
 
-def canonical_table(user_id: pa.Array, item_id: pa.Array, types: pa.Array, ts: pa.Array,
-                    values: pa.Array, lines: pa.Array) -> pa.Table:
+def canonical_table(
+    user_id: pa.Array, item_id: pa.Array, types: pa.Array, ts: pa.Array, values: pa.Array, lines: pa.Array
+) -> pa.Table:
     return pa.Table.from_arrays([user_id, item_id, types, ts, values, lines], schema=CANONICAL)
 
 
@@ -177,8 +201,11 @@ def aggregate(events: pa.Table, weigher: Weigher) -> pa.Table:
     values = events.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     weights = np.asarray(weigher(codes, values), dtype=np.float64)
     cols: dict[str, pa.Array | np.ndarray] = {
-        "u": events.column("user_id"), "i": events.column("item_id"), "w": weights,
-        "ts": events.column("ts"), "one": np.ones(len(codes), dtype=np.int64),
+        "u": events.column("user_id"),
+        "i": events.column("item_id"),
+        "w": weights,
+        "ts": events.column("ts"),
+        "one": np.ones(len(codes), dtype=np.int64),
     }
     aggs: list[tuple[str, str]] = [("w", "sum"), ("one", "sum"), ("ts", "min"), ("ts", "max")]
     for code, name in enumerate(EVENT_TYPES):
@@ -190,10 +217,12 @@ def aggregate(events: pa.Table, weigher: Weigher) -> pa.Table:
                 cols[f"s_{name}"] = np.where(is_type, np.nan_to_num(values), 0.0)
                 aggs.append((f"s_{name}", "sum"))
     grouped = pa.table(cols).group_by(["u", "i"]).aggregate(aggs)
-    renamed = grouped.rename_columns([
-        {"w_sum": "w", "one_sum": "c", "ts_min": "f", "ts_max": "l"}.get(n, n.removesuffix("_sum"))
-        for n in grouped.column_names
-    ])
+    renamed = grouped.rename_columns(
+        [
+            {"w_sum": "w", "one_sum": "c", "ts_min": "f", "ts_max": "l"}.get(n, n.removesuffix("_sum"))
+            for n in grouped.column_names
+        ]
+    )
     return renamed.sort_by([("u", "ascending"), ("i", "ascending")])
 
 
@@ -207,7 +236,15 @@ def delta_batches(aggregated: pa.Table, batch_size: int) -> Iterator[list[Intera
         counts = [{c[2:]: b[c][k] for c in type_cols if b[c][k]} for k in range(n)]
         sums = [{c[2:]: b[c][k] for c in sum_cols if b[f"n_{c[2:]}"][k]} for k in range(n)]
         yield [
-            InteractionDelta(user_id=b["u"][k], item_id=b["i"][k], weight=b["w"][k], count=b["c"][k],
-                             first_ts=b["f"][k], last_ts=b["l"][k], type_counts=counts[k], value_sums=sums[k])
+            InteractionDelta(
+                user_id=b["u"][k],
+                item_id=b["i"][k],
+                weight=b["w"][k],
+                count=b["c"][k],
+                first_ts=b["f"][k],
+                last_ts=b["l"][k],
+                type_counts=counts[k],
+                value_sums=sums[k],
+            )
             for k in range(n)
         ]

@@ -56,8 +56,16 @@ def ledger_key(fmt: str, files: list[Path]) -> str:
     return f"import:{fmt}:{digest.hexdigest()}"
 
 
-def import_dataset(store: GraphStore, dataset: Dataset, *, fmt: str, weigher: Weigher, batch_size: int,
-                   progress: Progress | None = None, log: EventLog | None = None) -> ImportReport:
+def import_dataset(
+    store: GraphStore,
+    dataset: Dataset,
+    *,
+    fmt: str,
+    weigher: Weigher,
+    batch_size: int,
+    progress: Progress | None = None,
+    log: EventLog | None = None,
+) -> ImportReport:
     """Apply ``dataset`` once; ``progress`` is called with the number of edges written per batch.
 
     With ``log`` the events also go to the event log (ids ``<ledger key>:<line>``, so a resumed or
@@ -88,8 +96,17 @@ def import_dataset(store: GraphStore, dataset: Dataset, *, fmt: str, weigher: We
     if log is not None:
         log_events(log, dataset.events, key=key, batch_size=max(batch_size, 50_000))
     store.ledger_complete(key, rows=aggregated.num_rows)
-    return ImportReport(key, events, aggregated.num_rows, len(user_ids), len(dataset.items), written, skipped,
-                        False, time.perf_counter() - started)
+    return ImportReport(
+        key,
+        events,
+        aggregated.num_rows,
+        len(user_ids),
+        len(dataset.items),
+        written,
+        skipped,
+        False,
+        time.perf_counter() - started,
+    )
 
 
 def log_events(log: EventLog, events: pa.Table, *, key: str, batch_size: int = 50_000) -> int:
@@ -102,7 +119,12 @@ def log_events(log: EventLog, events: pa.Table, *, key: str, batch_size: int = 5
         lines = chunk.column("line").to_numpy()
         context = {c: chunk.column(c).to_pylist() for c in ("session_id", "device", "section") if c in names}
         added += log.append_columns(
-            chunk.column("user_id").to_pylist(), [f"{key}:{n}" for n in lines.tolist()],
-            chunk.column("item_id").to_pylist(), chunk.column("type").to_numpy(), chunk.column("ts").to_numpy(),
-            chunk.column("value").to_numpy(zero_copy_only=False), **context)
+            chunk.column("user_id").to_pylist(),
+            [f"{key}:{n}" for n in lines.tolist()],
+            chunk.column("item_id").to_pylist(),
+            chunk.column("type").to_numpy(),
+            chunk.column("ts").to_numpy(),
+            chunk.column("value").to_numpy(zero_copy_only=False),
+            **context,
+        )
     return added

@@ -43,10 +43,14 @@ def apply_rating_mode(events: pa.Table, mode: RatingMode) -> pa.Table:
     if mode == "positive":
         return events.filter(pc.greater_equal(events.column("value"), POSITIVE_STARS))
     n = events.num_rows
-    events = events.set_column(events.schema.get_field_index("type"), "type",
-                               pa.array(np.full(n, _VIEW, dtype=np.int8)))
-    return events.set_column(events.schema.get_field_index("value"), "value",
-                             pa.array(np.full(n, np.nan), type=events.schema.field("value").type))
+    events = events.set_column(
+        events.schema.get_field_index("type"), "type", pa.array(np.full(n, _VIEW, dtype=np.int8))
+    )
+    return events.set_column(
+        events.schema.get_field_index("value"),
+        "value",
+        pa.array(np.full(n, np.nan), type=events.schema.field("value").type),
+    )
 
 
 def rating_weights(stars: np.ndarray, mode: RatingMode, *, scale: float = 3.0) -> np.ndarray:

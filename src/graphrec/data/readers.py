@@ -62,8 +62,16 @@ def _line_of(path: Path, text: str, header_lines: int) -> int | None:
     return None
 
 
-def read_delimited(path: Path, columns: list[str], *, delimiter: str, header: bool,
-                   encoding: str = "utf8", quoting: bool = True, min_columns: int | None = None) -> pa.Table:
+def read_delimited(
+    path: Path,
+    columns: list[str],
+    *,
+    delimiter: str,
+    header: bool,
+    encoding: str = "utf8",
+    quoting: bool = True,
+    min_columns: int | None = None,
+) -> pa.Table:
     """All columns as strings plus a ``line`` column; a row with the wrong column count is an error."""
     if not path.is_file():
         raise InputError(path, None, "file not found")
@@ -73,16 +81,22 @@ def read_delimited(path: Path, columns: list[str], *, delimiter: str, header: bo
         bad.append((row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
-    read = pacsv.ReadOptions(encoding=encoding,
-                             column_names=None if header else columns, use_threads=True)
-    parse = pacsv.ParseOptions(delimiter=delimiter, quote_char='"' if quoting else False,
-                               invalid_row_handler=on_invalid)
+    read = pacsv.ReadOptions(encoding=encoding, column_names=None if header else columns, use_threads=True)
+    parse = pacsv.ParseOptions(
+        delimiter=delimiter, quote_char='"' if quoting else False, invalid_row_handler=on_invalid
+    )
     try:
-        table = pacsv.read_csv(path, read_options=read, parse_options=parse,
-                               convert_options=pacsv.ConvertOptions(
-                                   column_types=dict.fromkeys(columns, pa.string()),
-                                   include_columns=None if header else columns,
-                                   strings_can_be_null=True, quoted_strings_can_be_null=False))
+        table = pacsv.read_csv(
+            path,
+            read_options=read,
+            parse_options=parse,
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(columns, pa.string()),
+                include_columns=None if header else columns,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
     except pa.ArrowInvalid as exc:
         raise InputError(path, None, f"cannot parse: {exc}") from None
     if bad:
@@ -92,8 +106,7 @@ def read_delimited(path: Path, columns: list[str], *, delimiter: str, header: bo
             raise InputError(path, line, f"expected {expected} columns, got {actual}: {text[:80]!r}")
     missing = [c for c in columns if c not in table.column_names]
     if missing:
-        raise InputError(path, 1, f"missing column(s) {', '.join(missing)}; header is "
-                                  f"{', '.join(table.column_names)}")
+        raise InputError(path, 1, f"missing column(s) {', '.join(missing)}; header is {', '.join(table.column_names)}")
     first = 2 if header else 1
     lines = pa.array(np.arange(first, first + table.num_rows, dtype=np.int64))
     if bad:  # skipped rows shift the numbering; find true lines only when that happened
@@ -107,14 +120,19 @@ def _true_lines(path: Path, header: bool, rows: int) -> np.ndarray:
     return np.asarray(nonblank[1:] if header else nonblank, dtype=np.int64)[:rows]
 
 
-def _ratings(path: Path, table: pa.Table, user: str, item: str, rating: str, ts: str,
-             low: float, high: float) -> pa.Table:
+def _ratings(
+    path: Path, table: pa.Table, user: str, item: str, rating: str, ts: str, low: float, high: float
+) -> pa.Table:
     lines = table.column("line")
     users = parse_int_ids(table.column(user), lines, path, user)
     items = parse_int_ids(table.column(item), lines, path, item)
     values = parse_float(table.column(rating), lines, path, rating, allow_null=False)
-    require(pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high)), lines, path,
-            f"{rating} must be within [{low:g}, {high:g}]")
+    require(
+        pc.and_(pc.greater_equal(values, low), pc.less_equal(values, high)),
+        lines,
+        path,
+        f"{rating} must be within [{low:g}, {high:g}]",
+    )
     stamps = parse_int_ids(table.column(ts), lines, path, ts)
     ts_ms = pc.multiply(pc.cast(stamps, pa.int64()), 1000)
     types = pa.array(np.full(table.num_rows, _RATING, dtype=np.int8))
@@ -148,35 +166,45 @@ def _ml_items(path: Path, genres: list[str]) -> list[ItemRecord]:
     cols = ["id", "title", "release", "video_release", "url", *[f"g{k}" for k in range(len(genres))]]
     table = read_delimited(path, cols, delimiter="|", header=False, encoding="latin1", quoting=False)
     ids = parse_int_ids(table.column("id"), table.column("line"), path, "movie id").to_pylist()
-    flags = np.stack([np.asarray(pc.equal(table.column(f"g{k}"), "1").to_numpy(zero_copy_only=False))
-                      for k in range(len(genres))], axis=1)
+    flags = np.stack(
+        [np.asarray(pc.equal(table.column(f"g{k}"), "1").to_numpy(zero_copy_only=False)) for k in range(len(genres))],
+        axis=1,
+    )
     titles = table.column("title").to_pylist()
     releases = table.column("release").to_pylist()
     return [
-        ItemRecord(id=ids[r], title=titles[r], categories=tuple(genres[g] for g in np.flatnonzero(flags[r])),
-                   props={"release_date": releases[r]} if releases[r] else {})
+        ItemRecord(
+            id=ids[r],
+            title=titles[r],
+            categories=tuple(genres[g] for g in np.flatnonzero(flags[r])),
+            props={"release_date": releases[r]} if releases[r] else {},
+        )
         for r in range(len(ids))
     ]
 
 
 def _ml_users(path: Path) -> list[UserRecord]:
-    table = read_delimited(path, ["id", "age", "gender", "occupation", "zip"], delimiter="|", header=False,
-                           quoting=False)
+    table = read_delimited(
+        path, ["id", "age", "gender", "occupation", "zip"], delimiter="|", header=False, quoting=False
+    )
     lines = table.column("line")
     ids = parse_int_ids(table.column("id"), lines, path, "user id").to_pylist()
     ages = parse_int_ids(table.column("age"), lines, path, "age").to_pylist()
     genders = table.column("gender").to_pylist()
     jobs = table.column("occupation").to_pylist()
-    return [UserRecord(id=u, props={"age": int(a), "gender": g, "occupation": o})
-            for u, a, g, o in zip(ids, ages, genders, jobs, strict=True)]
+    return [
+        UserRecord(id=u, props={"age": int(a), "gender": g, "occupation": o})
+        for u, a, g, o in zip(ids, ages, genders, jobs, strict=True)
+    ]
 
 
 def read_movielens_csv(path: Path, *, ratings: RatingMode = "signed") -> Dataset:
     """MovieLens "latest" directory (``ratings.csv``, ``movies.csv``) or a ``ratings.csv`` file."""
     ratings_csv = path / "ratings.csv" if path.is_dir() else path
     table = read_delimited(ratings_csv, ["userId", "movieId", "rating", "timestamp"], delimiter=",", header=True)
-    events = apply_rating_mode(_ratings(ratings_csv, table, "userId", "movieId", "rating", "timestamp", 0.5, 5),
-                               ratings)
+    events = apply_rating_mode(
+        _ratings(ratings_csv, table, "userId", "movieId", "rating", "timestamp", 0.5, 5), ratings
+    )
     movies = ratings_csv.parent / "movies.csv"
     items: list[ItemRecord] = []
     files = [ratings_csv]
@@ -185,9 +213,12 @@ def read_movielens_csv(path: Path, *, ratings: RatingMode = "signed") -> Dataset
         ids = parse_int_ids(mt.column("movieId"), mt.column("line"), movies, "movieId").to_pylist()
         titles = mt.column("title").to_pylist()
         genres = mt.column("genres").to_pylist()
-        items = [ItemRecord(id=i, title=t, categories=tuple(
-                    g for g in (gs or "").split("|") if g and g != "(no genres listed)"))
-                 for i, t, gs in zip(ids, titles, genres, strict=True)]
+        items = [
+            ItemRecord(
+                id=i, title=t, categories=tuple(g for g in (gs or "").split("|") if g and g != "(no genres listed)")
+            )
+            for i, t, gs in zip(ids, titles, genres, strict=True)
+        ]
         files.append(movies)
     return Dataset(events=events, items=items, files=files)
 
@@ -224,10 +255,17 @@ def read_lightgcn(path: Path) -> Dataset:
         raise InputError(path, None, "no interactions found")
     u = np.concatenate(users)
     now = int(time.time() * 1000)
-    return Dataset(events=canonical_table(
-        pa.array(u.astype(str)), pa.array(np.concatenate(items).astype(str)),
-        pa.array(np.full(len(u), _CLICK, dtype=np.int8)), pa.array(np.full(len(u), now, dtype=np.int64)),
-        pa.nulls(len(u), pa.float64()), pa.array(np.concatenate(lines))), files=[path])
+    return Dataset(
+        events=canonical_table(
+            pa.array(u.astype(str)),
+            pa.array(np.concatenate(items).astype(str)),
+            pa.array(np.full(len(u), _CLICK, dtype=np.int8)),
+            pa.array(np.full(len(u), now, dtype=np.int64)),
+            pa.nulls(len(u), pa.float64()),
+            pa.array(np.concatenate(lines)),
+        ),
+        files=[path],
+    )
 
 
 def read_events(path: Path, items_path: Path | None = None) -> Dataset:
@@ -249,8 +287,13 @@ def read_events(path: Path, items_path: Path | None = None) -> Dataset:
         missing = [c for c in EVENT_COLUMNS if c not in raw.column_names]
         if missing:
             raise InputError(path, None, f"missing column(s) {', '.join(missing)}")
-        table = pa.table({c: pc.cast(raw.column(c), pa.string()) for c in (*EVENT_COLUMNS, *OPTIONAL_COLUMNS)
-                          if c in raw.column_names})
+        table = pa.table(
+            {
+                c: pc.cast(raw.column(c), pa.string())
+                for c in (*EVENT_COLUMNS, *OPTIONAL_COLUMNS)
+                if c in raw.column_names
+            }
+        )
         table = table.append_column("line", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
     else:
         header = _header(path)
@@ -258,8 +301,12 @@ def read_events(path: Path, items_path: Path | None = None) -> Dataset:
         table = read_delimited(path, cols, delimiter=",", header=True)
         unknown = [c for c in header if c not in (*EVENT_COLUMNS, *OPTIONAL_COLUMNS)]
         if unknown:
-            raise InputError(path, 1, f"unexpected column(s) {', '.join(unknown)}; expected "
-                                      f"{','.join(EVENT_COLUMNS)} and optionally {','.join(OPTIONAL_COLUMNS)}")
+            raise InputError(
+                path,
+                1,
+                f"unexpected column(s) {', '.join(unknown)}; expected "
+                f"{','.join(EVENT_COLUMNS)} and optionally {','.join(OPTIONAL_COLUMNS)}",
+            )
     lines = table.column("line")
     user = require_nonempty(table.column("user_id"), lines, path, "user_id")
     item = require_nonempty(table.column("item_id"), lines, path, "item_id")
@@ -273,8 +320,9 @@ def read_events(path: Path, items_path: Path | None = None) -> Dataset:
     events = canonical_table(user, item, types, ts, values, lines)
     for name, max_length in CONTEXT_COLUMNS.items():
         if name in table.column_names:
-            events = events.append_column(name, optional_text(table.column(name), lines, path, name,
-                                                              max_length=max_length))
+            events = events.append_column(
+                name, optional_text(table.column(name), lines, path, name, max_length=max_length)
+            )
     dataset = Dataset(events=events, files=[path])
     catalogue = items_path or path.with_name(path.name.split(".")[0] + ".items.csv")
     if items_path is not None or catalogue.exists():
@@ -298,12 +346,13 @@ def read_catalogue(path: Path) -> list[ItemRecord]:
     ids = require_nonempty(table.column("item_id"), table.column("line"), path, "item_id").to_pylist()
     titles = table.column("title").to_pylist()
     cats = table.column("category").to_pylist()
-    return [ItemRecord(id=i, title=t or None, categories=tuple(c for c in (cs or "").split("|") if c))
-            for i, t, cs in zip(ids, titles, cats, strict=True)]
+    return [
+        ItemRecord(id=i, title=t or None, categories=tuple(c for c in (cs or "").split("|") if c))
+        for i, t, cs in zip(ids, titles, cats, strict=True)
+    ]
 
 
-def read_dataset(fmt: str, path: Path, *, items_path: Path | None = None,
-                 ratings: RatingMode = "signed") -> Dataset:
+def read_dataset(fmt: str, path: Path, *, items_path: Path | None = None, ratings: RatingMode = "signed") -> Dataset:
     """``ratings`` applies to the MovieLens formats (see :mod:`graphrec.data.ratings`)."""
     if fmt == "movielens":
         return read_movielens(path, ratings=ratings)

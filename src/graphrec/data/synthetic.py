@@ -54,8 +54,26 @@ import pyarrow.csv as pacsv
 from graphrec.event_types import EVENT_TYPES
 
 CATEGORY_NAMES = (
-    "Action", "Comedy", "Drama", "Documentary", "Sci-Fi", "Romance", "Thriller", "Animation", "Music",
-    "Sports", "Cooking", "Travel", "Tech", "Fashion", "Gaming", "Health", "Kids", "History", "Art", "News",
+    "Action",
+    "Comedy",
+    "Drama",
+    "Documentary",
+    "Sci-Fi",
+    "Romance",
+    "Thriller",
+    "Animation",
+    "Music",
+    "Sports",
+    "Cooking",
+    "Travel",
+    "Tech",
+    "Fashion",
+    "Gaming",
+    "Health",
+    "Kids",
+    "History",
+    "Art",
+    "News",
 )
 TOPICS_PER_CATEGORY = 8
 DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)
@@ -91,21 +109,91 @@ class BehaviourType:
 
 
 BEHAVIOUR_TYPES: tuple[BehaviourType, ...] = (
-    BehaviourType("regular", 1.0, (1, 3), click=0.65, hover=0.3, scroll=0.6, dwell=0.7, dwell_median_s=35.0,
-                  cart=0.12, purchase=0.5, rating=0.10, like=0.06, shares=0.02, video=0.08),
-    BehaviourType("browser", 0.8, (3, 8), click=0.75, hover=0.5, scroll=0.95, dwell=0.95, dwell_median_s=110.0,
-                  cart=0.02, purchase=0.2, rating=0.04, like=0.04, shares=0.01, video=0.15),
-    BehaviourType("decider", 1.0, (1, 2), click=0.95, hover=0.05, scroll=0.1, dwell=0.25, dwell_median_s=12.0,
-                  cart=0.8, purchase=0.85, rating=0.06, like=0.02, shares=0.01, video=0.01),
-    BehaviourType("casual", 0.3, (1, 1), click=0.25, hover=0.2, scroll=0.3, dwell=0.5, dwell_median_s=15.0,
-                  cart=0.03, purchase=0.3, rating=0.02, like=0.02, video=0.02),
-    BehaviourType("enthusiast", 2.5, (2, 4), click=0.9, hover=0.3, scroll=0.6, dwell=0.7, dwell_median_s=45.0,
-                  cart=0.10, purchase=0.5, rating=0.6, like=0.5, shares=0.3, video=0.2),
+    BehaviourType(
+        "regular",
+        1.0,
+        (1, 3),
+        click=0.65,
+        hover=0.3,
+        scroll=0.6,
+        dwell=0.7,
+        dwell_median_s=35.0,
+        cart=0.12,
+        purchase=0.5,
+        rating=0.10,
+        like=0.06,
+        shares=0.02,
+        video=0.08,
+    ),
+    BehaviourType(
+        "browser",
+        0.8,
+        (3, 8),
+        click=0.75,
+        hover=0.5,
+        scroll=0.95,
+        dwell=0.95,
+        dwell_median_s=110.0,
+        cart=0.02,
+        purchase=0.2,
+        rating=0.04,
+        like=0.04,
+        shares=0.01,
+        video=0.15,
+    ),
+    BehaviourType(
+        "decider",
+        1.0,
+        (1, 2),
+        click=0.95,
+        hover=0.05,
+        scroll=0.1,
+        dwell=0.25,
+        dwell_median_s=12.0,
+        cart=0.8,
+        purchase=0.85,
+        rating=0.06,
+        like=0.02,
+        shares=0.01,
+        video=0.01,
+    ),
+    BehaviourType(
+        "casual",
+        0.3,
+        (1, 1),
+        click=0.25,
+        hover=0.2,
+        scroll=0.3,
+        dwell=0.5,
+        dwell_median_s=15.0,
+        cart=0.03,
+        purchase=0.3,
+        rating=0.02,
+        like=0.02,
+        video=0.02,
+    ),
+    BehaviourType(
+        "enthusiast",
+        2.5,
+        (2, 4),
+        click=0.9,
+        hover=0.3,
+        scroll=0.6,
+        dwell=0.7,
+        dwell_median_s=45.0,
+        cart=0.10,
+        purchase=0.5,
+        rating=0.6,
+        like=0.5,
+        shares=0.3,
+        video=0.2,
+    ),
     BehaviourType("bot", 0.25, (30, 100), crawler=True),
 )
 TYPE_NAMES: tuple[str, ...] = tuple(t.name for t in BEHAVIOUR_TYPES)
 DEFAULT_MIX: Mapping[str, float] = MappingProxyType(
-    {"regular": 0.53, "browser": 0.15, "decider": 0.12, "casual": 0.10, "enthusiast": 0.085, "bot": 0.015})
+    {"regular": 0.53, "browser": 0.15, "decider": 0.12, "casual": 0.10, "enthusiast": 0.085, "bot": 0.015}
+)
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -173,15 +261,28 @@ def users_path(events_path: Path) -> Path:
 
 def read_user_types(path: Path) -> dict[str, str]:
     """The ``user_id -> type`` ground truth a :func:`generate` run wrote (for evaluating segmentation)."""
-    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types={"user_id": pa.string(),
-                                                                                    "type": pa.string()}))
+    table = pacsv.read_csv(
+        path, convert_options=pacsv.ConvertOptions(column_types={"user_id": pa.string(), "type": pa.string()})
+    )
     return dict(zip(table.column("user_id").to_pylist(), table.column("type").to_pylist(), strict=True))
 
 
 def _type_table() -> dict[str, np.ndarray]:
     """The per-type parameters as arrays indexed by type code (the order of :data:`BEHAVIOUR_TYPES`)."""
-    names = ("activity", "click", "hover", "scroll", "dwell", "dwell_median_s", "cart", "purchase", "rating", "like",
-             "shares", "video")
+    names = (
+        "activity",
+        "click",
+        "hover",
+        "scroll",
+        "dwell",
+        "dwell_median_s",
+        "cart",
+        "purchase",
+        "rating",
+        "like",
+        "shares",
+        "video",
+    )
     table = {n: np.array([getattr(t, n) for t in BEHAVIOUR_TYPES], dtype=np.float64) for n in names}
     table["visits_low"] = np.array([t.visits[0] for t in BEHAVIOUR_TYPES], dtype=np.int64)
     table["visits_high"] = np.array([t.visits[1] for t in BEHAVIOUR_TYPES], dtype=np.int64)
@@ -189,8 +290,9 @@ def _type_table() -> dict[str, np.ndarray]:
     return table
 
 
-def generate(spec: SyntheticSpec, output: Path, *, progress: Callable[[int], None] | None = None,
-             chunk_sessions: int = 50_000) -> SyntheticReport:
+def generate(
+    spec: SyntheticSpec, output: Path, *, progress: Callable[[int], None] | None = None, chunk_sessions: int = 50_000
+) -> SyntheticReport:
     """Write ``spec.interactions`` event rows to ``output`` (CSV), the item catalogue and the users' types beside it."""
     if not 1 <= spec.categories <= len(CATEGORY_NAMES):
         raise ValueError(f"categories must be within 1..{len(CATEGORY_NAMES)}")
@@ -241,9 +343,16 @@ def generate(spec: SyntheticSpec, output: Path, *, progress: Callable[[int], Non
     items_path = catalogue_path(output)
     _write_catalogue(items_path, rng, item_topic, spec.categories)
     types_path = users_path(output)
-    pacsv.write_csv(pa.table({"user_id": np.char.add("u", np.arange(n_users).astype(str)),
-                              "type": np.asarray(TYPE_NAMES, dtype=object)[user_type].astype(str)}),
-                    types_path, write_options=_WRITE)
+    pacsv.write_csv(
+        pa.table(
+            {
+                "user_id": np.char.add("u", np.arange(n_users).astype(str)),
+                "type": np.asarray(TYPE_NAMES, dtype=object)[user_type].astype(str),
+            }
+        ),
+        types_path,
+        write_options=_WRITE,
+    )
 
     output.parent.mkdir(parents=True, exist_ok=True)
     written = sessions_total = 0
@@ -269,8 +378,21 @@ def generate(spec: SyntheticSpec, output: Path, *, progress: Callable[[int], Non
             items = order[np.clip(idx, starts[topic], ends[topic] - 1)]
             crawl = params["crawler"][user_type[v_user]]
             items = np.where(crawl, rng.integers(0, n_items, len(session)), items)
-            table, row_session = _events(rng, params, user_type, user_device, bot_interval_ms, v_user, items,
-                                         ~explore, session, first, end_ms, span_ms, session_offset=sessions_total)
+            table, row_session = _events(
+                rng,
+                params,
+                user_type,
+                user_device,
+                bot_interval_ms,
+                v_user,
+                items,
+                ~explore,
+                session,
+                first,
+                end_ms,
+                span_ms,
+                session_offset=sessions_total,
+            )
             take = min(table.num_rows, spec.interactions - written)
             if take < table.num_rows:
                 # Sessions come in random order: the first whole sessions (the last one cut) make a sample
@@ -283,19 +405,47 @@ def generate(spec: SyntheticSpec, output: Path, *, progress: Callable[[int], Non
             if progress is not None:
                 progress(take)
     counts = np.bincount(user_type, minlength=len(TYPE_NAMES))
-    return SyntheticReport(output, items_path, types_path, written, n_users, n_items, sessions_total,
-                           {name: int(n) for name, n in zip(TYPE_NAMES, counts, strict=True) if n})
+    return SyntheticReport(
+        output,
+        items_path,
+        types_path,
+        written,
+        n_users,
+        n_items,
+        sessions_total,
+        {name: int(n) for name, n in zip(TYPE_NAMES, counts, strict=True) if n},
+    )
 
 
-_SCHEMA = pa.schema([("user_id", pa.string()), ("item_id", pa.string()), ("event_type", pa.string()),
-                     ("timestamp", pa.int64()), ("value", pa.float64()), ("session_id", pa.string()),
-                     ("device", pa.string())])
+_SCHEMA = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("item_id", pa.string()),
+        ("event_type", pa.string()),
+        ("timestamp", pa.int64()),
+        ("value", pa.float64()),
+        ("session_id", pa.string()),
+        ("device", pa.string()),
+    ]
+)
 
 
-def _events(rng: np.random.Generator, params: dict[str, np.ndarray], user_type: np.ndarray, user_device: np.ndarray,
-            bot_interval_ms: np.ndarray, users: np.ndarray, items: np.ndarray, affinity: np.ndarray,
-            session: np.ndarray, first: np.ndarray, end_ms: int, span_ms: int, *,
-            session_offset: int) -> tuple[pa.Table, np.ndarray]:
+def _events(
+    rng: np.random.Generator,
+    params: dict[str, np.ndarray],
+    user_type: np.ndarray,
+    user_device: np.ndarray,
+    bot_interval_ms: np.ndarray,
+    users: np.ndarray,
+    items: np.ndarray,
+    affinity: np.ndarray,
+    session: np.ndarray,
+    first: np.ndarray,
+    end_ms: int,
+    span_ms: int,
+    *,
+    session_offset: int,
+) -> tuple[pa.Table, np.ndarray]:
     """Expand visits (rows: user, item, session code, in session order) into the funnel's events, ordered by
     time; with each event's session code."""
     n = len(users)
@@ -316,13 +466,21 @@ def _events(rng: np.random.Generator, params: dict[str, np.ndarray], user_type: 
         (human & ~clicked & chance(p["hover"]), _T["hover"], nan, 2_000),
         (clicked, _T["click"], nan, 4_000),
         (clicked & chance(p["scroll"]), _T["scroll"], np.round(rng.beta(2.0, 2.0, n), 3), 20_000),
-        (clicked & chance(p["dwell"]), _T["dwell"],
-         np.round(np.minimum(rng.lognormal(np.log(p["dwell_median_s"]), 1.0, n), 3_600.0), 1), 60_000),
+        (
+            clicked & chance(p["dwell"]),
+            _T["dwell"],
+            np.round(np.minimum(rng.lognormal(np.log(p["dwell_median_s"]), 1.0, n), 3_600.0), 1),
+            60_000,
+        ),
         (clicked & chance(p["video"]), _T["video_play"], np.round(rng.uniform(5, 600, n), 1), 90_000),
         (carted, _T["add_to_cart"], nan, 120_000),
         (carted & chance(p["purchase"]), _T["purchase"], nan, 300_000),
-        (clicked & chance(p["rating"]), _T["rating"],
-         np.clip(np.round(rng.normal(np.where(affinity, 4.2, 2.8), 0.8, n)), 1, 5), 400_000),
+        (
+            clicked & chance(p["rating"]),
+            _T["rating"],
+            np.clip(np.round(rng.normal(np.where(affinity, 4.2, 2.8), 0.8, n)), 1, 5),
+            400_000,
+        ),
         (clicked & chance(p["like"] * boost), _T["like"], nan, 410_000),
         (clicked & chance(p["shares"] * boost), _T["share"], nan, 420_000),
         (human & ~affinity & chance(np.full(n, 0.04)), _T["dislike"], nan, 30_000),
@@ -340,27 +498,34 @@ def _events(rng: np.random.Generator, params: dict[str, np.ndarray], user_type: 
     hour = np.clip(rng.normal(19.0, 4.0, n_sessions), 0, 23.99)  # evening-heavy traffic
     start = end_ms - span_ms + day * 86_400_000 + (hour * 3_600_000).astype(np.int64)
     start = np.minimum(start, end_ms - session_length)  # a session ends before the data does
-    device = np.where(rng.random(n_sessions) < 0.85, user_device[users[first]],
-                      rng.integers(0, len(DEVICES), n_sessions))
+    device = np.where(
+        rng.random(n_sessions) < 0.85, user_device[users[first]], rng.integers(0, len(DEVICES), n_sessions)
+    )
 
     sel = [np.flatnonzero(mask) for mask, *_ in steps]
     rows = np.concatenate(sel)
     rows_type = np.concatenate([np.full(len(s), code, np.int8) for s, (_, code, _, _) in zip(sel, steps, strict=True)])
     rows_value = np.concatenate([vals[s] for s, (_, _, vals, _) in zip(sel, steps, strict=True)])
-    rows_ts = start[session[rows]] + visit_start[rows] + np.concatenate([np.full(len(s), off, np.int64) for s, (
-        *_, off) in zip(sel, steps, strict=True)])
+    rows_ts = (
+        start[session[rows]]
+        + visit_start[rows]
+        + np.concatenate([np.full(len(s), off, np.int64) for s, (*_, off) in zip(sel, steps, strict=True)])
+    )
     rank = np.lexsort((rows_type, rows, rows_ts))  # by time; a visit's events in funnel order
     rows, rows_type, rows_value, rows_ts = rows[rank], rows_type[rank], rows_value[rank], rows_ts[rank]
     names = np.asarray(EVENT_TYPES, dtype=object)
-    table = pa.table({
-        "user_id": pa.array(np.char.add("u", users[rows].astype(str))),
-        "item_id": pa.array(np.char.add("i", items[rows].astype(str))),
-        "event_type": pa.array(names[rows_type].tolist(), pa.string()),
-        "timestamp": pa.array(rows_ts, pa.int64()),
-        "value": pa.array(rows_value, pa.float64(), from_pandas=True),
-        "session_id": pa.array(np.char.add("s", (session[rows] + session_offset).astype(str))),
-        "device": pa.array(np.asarray(DEVICES, dtype=object)[device[session[rows]]].tolist(), pa.string()),
-    }, schema=_SCHEMA)
+    table = pa.table(
+        {
+            "user_id": pa.array(np.char.add("u", users[rows].astype(str))),
+            "item_id": pa.array(np.char.add("i", items[rows].astype(str))),
+            "event_type": pa.array(names[rows_type].tolist(), pa.string()),
+            "timestamp": pa.array(rows_ts, pa.int64()),
+            "value": pa.array(rows_value, pa.float64(), from_pandas=True),
+            "session_id": pa.array(np.char.add("s", (session[rows] + session_offset).astype(str))),
+            "device": pa.array(np.asarray(DEVICES, dtype=object)[device[session[rows]]].tolist(), pa.string()),
+        },
+        schema=_SCHEMA,
+    )
     return table, session[rows]
 
 
@@ -370,5 +535,6 @@ def _write_catalogue(path: Path, rng: np.random.Generator, item_topic: np.ndarra
     names = np.asarray(CATEGORY_NAMES[:categories], dtype=object)[category]
     ids = np.char.add("i", np.arange(len(item_topic)).astype(str))
     titles = np.char.add(np.char.add(names.astype(str), " #"), np.arange(len(item_topic)).astype(str))
-    pacsv.write_csv(pa.table({"item_id": ids, "title": titles, "category": names.astype(str)}), path,
-                    write_options=_WRITE)
+    pacsv.write_csv(
+        pa.table({"item_id": ids, "title": titles, "category": names.astype(str)}), path, write_options=_WRITE
+    )

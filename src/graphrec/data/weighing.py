@@ -21,7 +21,6 @@ class Weigher(Protocol):
         ...
 
 
-
 def weigher_for(store: GraphStore, settings: Settings) -> Weigher:
     """The live event policy (``GRAPHREC_EVENTS_POLICY_PATH`` or the packaged one) with the dwell cap
     in force in ``store``: a file import weighs each event exactly as ``POST /v1/events`` would."""

@@ -34,8 +34,12 @@ def load_movielens(path: str | Path, *, ratings: RatingMode = "implicit") -> Sna
     users, u_idx = np.unique(raw[:, 0], return_inverse=True)
     items, i_idx = np.unique(raw[:, 1], return_inverse=True)
     return Snapshot.from_coo(
-        user_ids=users.astype(str), item_ids=items.astype(str), rows=u_idx, cols=i_idx,
-        weights=weights.astype(np.float32), timestamps=raw[:, 3] * 1000,
+        user_ids=users.astype(str),
+        item_ids=items.astype(str),
+        rows=u_idx,
+        cols=i_idx,
+        weights=weights.astype(np.float32),
+        timestamps=raw[:, 3] * 1000,
         manifest={"source": f"movielens:{root}", "ratings": ratings},
     )
 
@@ -60,14 +64,24 @@ def load_events(path: str | Path) -> Snapshot:
     items, i_idx = np.unique(edges.column("i").to_numpy(zero_copy_only=False).astype(str)[keep], return_inverse=True)
     names = np.array(sorted({c for item in dataset.items for c in item.categories}), dtype=str)
     position = {item: k for k, item in enumerate(items.tolist())}
-    pairs = [(position[item.id], int(np.searchsorted(names, c))) for item in dataset.items if item.id in position
-             for c in item.categories]
+    pairs = [
+        (position[item.id], int(np.searchsorted(names, c)))
+        for item in dataset.items
+        if item.id in position
+        for c in item.categories
+    ]
     rows, cols = (np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64))
     categories = sp.csr_matrix((np.ones(len(pairs), np.float32), (rows, cols)), shape=(len(items), len(names)))
     return Snapshot.from_coo(
-        user_ids=users, item_ids=items, rows=u_idx, cols=i_idx, weights=weights[keep].astype(np.float32),
-        timestamps=edges.column("l").to_numpy()[keep].astype(np.int64), item_categories=categories,
-        category_names=names, manifest={"source": f"events:{file}", "policy": "packaged"},
+        user_ids=users,
+        item_ids=items,
+        rows=u_idx,
+        cols=i_idx,
+        weights=weights[keep].astype(np.float32),
+        timestamps=edges.column("l").to_numpy()[keep].astype(np.int64),
+        item_categories=categories,
+        category_names=names,
+        manifest={"source": f"events:{file}", "policy": "packaged"},
     )
 
 
@@ -102,8 +116,12 @@ def load_lightgcn(train_txt: str | Path, test_txt: str | Path) -> Split:
     first[1:] = key[order][1:] != key[order][:-1]
     keep = order[first]
     full = Snapshot.from_coo(
-        user_ids=users.astype(str), item_ids=items.astype(str), rows=u_idx[keep], cols=i_idx[keep],
-        weights=np.ones(len(keep), dtype=np.float32), timestamps=np.zeros(len(keep), dtype=np.int64),
+        user_ids=users.astype(str),
+        item_ids=items.astype(str),
+        rows=u_idx[keep],
+        cols=i_idx[keep],
+        weights=np.ones(len(keep), dtype=np.float32),
+        timestamps=np.zeros(len(keep), dtype=np.int64),
         manifest={"source": f"lightgcn:{train_txt},{test_txt}"},
     )
     # from_coo sorts by (row, col) == key; map the test flag onto that order

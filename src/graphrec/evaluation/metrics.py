@@ -37,8 +37,8 @@ def hit_matrix(topk: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
     rel = relevant.tocsr()
     hits = np.zeros(topk.shape, dtype=bool)
     for start in range(0, topk.shape[0], 4096):
-        dense = rel[start:start + 4096].toarray() > 0
-        hits[start:start + 4096] = np.take_along_axis(dense, topk[start:start + 4096], axis=1)
+        dense = rel[start : start + 4096].toarray() > 0
+        hits[start : start + 4096] = np.take_along_axis(dense, topk[start : start + 4096], axis=1)
     return hits
 
 

@@ -54,19 +54,27 @@ def plot_validation(histories: dict[str, list[dict[str, float]]], path: Path, *,
 
 
 def write_report(
-    rows: list[dict[str, Any]], output: Path, *, meta: dict[str, Any],
-    histories: dict[str, list[dict[str, float]]], metric: str = "recall@20",
+    rows: list[dict[str, Any]],
+    output: Path,
+    *,
+    meta: dict[str, Any],
+    histories: dict[str, list[dict[str, float]]],
+    metric: str = "recall@20",
 ) -> dict[str, Path]:
     """Write ``results.json`` (rows + run metadata), ``results.md`` and ``validation.png``."""
     output.mkdir(parents=True, exist_ok=True)
     paths = {"json": output / "results.json", "markdown": output / "results.md"}
-    paths["json"].write_text(json.dumps({"results": rows, "meta": meta, "histories": histories},
-                                        indent=2, default=float))
+    paths["json"].write_text(
+        json.dumps({"results": rows, "meta": meta, "histories": histories}, indent=2, default=float)
+    )
     seeds = meta.get("seed")
     seed_text = f"seeds {', '.join(map(str, seeds))}" if isinstance(seeds, list) else f"seed {seeds}"
     header = f"# Evaluation: {meta.get('dataset')} ({meta.get('protocol')}, {seed_text})\n\n"
-    footer = f"\nPaired test of the two best models: {meta['paired_test_sentence']}\n" \
-        if meta.get("paired_test_sentence") else ""
+    footer = (
+        f"\nPaired test of the two best models: {meta['paired_test_sentence']}\n"
+        if meta.get("paired_test_sentence")
+        else ""
+    )
     paths["markdown"].write_text(header + markdown_table(rows) + "\n" + footer)
     plot = plot_validation(histories, output / "validation.png", metric=metric)
     if plot is not None:

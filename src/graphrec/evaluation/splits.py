@@ -111,15 +111,20 @@ class NewUserSplit:
         """Held-out user ``row``'s first ``n`` edges as the store would hand them to serving."""
         lo = self.indptr[row]
         hi = min(lo + n, self.indptr[row + 1])
-        return UserHistory(self.train.item_ids[self.items[lo:hi]].tolist(),
-                           self.weights[lo:hi].astype(np.float64), self.timestamps[lo:hi].astype(np.int64))
+        return UserHistory(
+            self.train.item_ids[self.items[lo:hi]].tolist(),
+            self.weights[lo:hi].astype(np.float64),
+            self.timestamps[lo:hi].astype(np.int64),
+        )
 
     def _part(self, n: int, *, fed: bool) -> sp.csr_matrix:
         rank = np.arange(len(self.items)) - np.repeat(self.indptr[:-1], np.diff(self.indptr))
         keep = rank < n if fed else rank >= n
         rows = np.repeat(np.arange(self.n_users), np.diff(self.indptr))[keep]
-        return sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (rows, self.items[keep])),
-                             shape=(self.n_users, self.train.n_items))
+        return sp.csr_matrix(
+            (np.ones(int(keep.sum()), dtype=np.float32), (rows, self.items[keep])),
+            shape=(self.n_users, self.train.n_items),
+        )
 
     def fed(self, n: int) -> sp.csr_matrix:
         """``(held-out users, items)``: each user's first ``n`` items (what a model may see)."""
@@ -130,8 +135,9 @@ class NewUserSplit:
         return self._part(n, fed=False)
 
 
-def new_user_split(full: Snapshot, *, fraction: float, lengths: Sequence[int], min_rest: int, seed: int,
-                   max_users: int | None = None) -> NewUserSplit:
+def new_user_split(
+    full: Snapshot, *, fraction: float, lengths: Sequence[int], min_rest: int, seed: int, max_users: int | None = None
+) -> NewUserSplit:
     """Hold out ``fraction`` (at most ``max_users``) of the users with at least ``max(lengths) +
     min_rest`` edges, chosen with ``seed``, so every history length is scored on the same users, each
     with at least ``min_rest`` items left to find. A user's edges are ordered by ``last_ts``, ties
@@ -141,8 +147,10 @@ def new_user_split(full: Snapshot, *, fraction: float, lengths: Sequence[int], m
     rng = np.random.default_rng(seed)
     size = min(int(round(fraction * len(eligible))), max_users if max_users is not None else len(eligible))
     if size == 0:
-        raise ValueError(f"no user to hold out: {len(eligible)} users have the {max(lengths) + min_rest} "
-                         f"interactions a history of {max(lengths)} plus {min_rest} to score needs")
+        raise ValueError(
+            f"no user to hold out: {len(eligible)} users have the {max(lengths) + min_rest} "
+            f"interactions a history of {max(lengths)} plus {min_rest} to score needs"
+        )
     held = np.sort(rng.choice(eligible, size=size, replace=False))
     is_held = np.zeros(full.n_users, dtype=bool)
     is_held[held] = True
@@ -150,17 +158,31 @@ def new_user_split(full: Snapshot, *, fraction: float, lengths: Sequence[int], m
     keep = ~is_held[rows]
     train_users = np.flatnonzero(~is_held)
     train = Snapshot.from_coo(
-        user_ids=full.user_ids[train_users], item_ids=full.item_ids, rows=np.searchsorted(train_users, rows[keep]),
-        cols=full.indices[keep], weights=full.weights[keep], timestamps=full.timestamps[keep],
-        item_categories=full.item_category_matrix(), category_names=full.category_names,
-        manifest={**{k: v for k, v in full.manifest.items() if k != "content_hash"}, "split": "new-users",
-                  "parent_hash": full.manifest.get("content_hash")})
+        user_ids=full.user_ids[train_users],
+        item_ids=full.item_ids,
+        rows=np.searchsorted(train_users, rows[keep]),
+        cols=full.indices[keep],
+        weights=full.weights[keep],
+        timestamps=full.timestamps[keep],
+        item_categories=full.item_category_matrix(),
+        category_names=full.category_names,
+        manifest={
+            **{k: v for k, v in full.manifest.items() if k != "content_hash"},
+            "split": "new-users",
+            "parent_hash": full.manifest.get("content_hash"),
+        },
+    )
     out = is_held[rows]
     tie = rng.random(int(out.sum()))
     order = np.lexsort((tie, full.timestamps[out], rows[out]))
     indptr = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(deg[held], out=indptr[1:])
-    return NewUserSplit(train=train, user_ids=full.user_ids[held], indptr=indptr,
-                        items=full.indices[out][order], weights=full.weights[out][order],
-                        timestamps=full.timestamps[out][order],
-                        protocol=f"new-users:{fraction}:{seed}")
+    return NewUserSplit(
+        train=train,
+        user_ids=full.user_ids[held],
+        indptr=indptr,
+        items=full.indices[out][order],
+        weights=full.weights[out][order],
+        timestamps=full.timestamps[out][order],
+        protocol=f"new-users:{fraction}:{seed}",
+    )

@@ -50,21 +50,29 @@ class PairedComparison:
     def sentence(self) -> str:
         low, high = self.interval
         interval = "" if np.isnan(low) else f", 95% CI over seeds [{low:+.4f}, {high:+.4f}]"
-        return (f"{self.a} - {self.b}: {self.metric} {self.difference:+.4f}{interval}; paired t-test "
-                f"p = {self.t_test_p:.3g}, Wilcoxon p = {self.wilcoxon_p:.3g} ({self.pairs:,} user pairs "
-                f"over {self.seeds} seed{'s' if self.seeds != 1 else ''})")
+        return (
+            f"{self.a} - {self.b}: {self.metric} {self.difference:+.4f}{interval}; paired t-test "
+            f"p = {self.t_test_p:.3g}, Wilcoxon p = {self.wilcoxon_p:.3g} ({self.pairs:,} user pairs "
+            f"over {self.seeds} seed{'s' if self.seeds != 1 else ''})"
+        )
 
 
-def paired_comparison(a: str, b: str, metric: str, per_seed_a: Sequence[np.ndarray],
-                      per_seed_b: Sequence[np.ndarray], *, confidence: float = 0.95) -> PairedComparison:
+def paired_comparison(
+    a: str,
+    b: str,
+    metric: str,
+    per_seed_a: Sequence[np.ndarray],
+    per_seed_b: Sequence[np.ndarray],
+    *,
+    confidence: float = 0.95,
+) -> PairedComparison:
     """Compare per-user metric arrays of two models, one array per seed, users in the same order."""
     if len(per_seed_a) != len(per_seed_b) or not per_seed_a:
         raise ValueError("both models need one per-user array for each of the same seeds")
     for x, y in zip(per_seed_a, per_seed_b, strict=True):
         if x.shape != y.shape:
             raise ValueError(f"per-user arrays differ in length ({x.shape} vs {y.shape}): not the same users")
-    diffs = [np.asarray(x, np.float64) - np.asarray(y, np.float64) for x, y in zip(per_seed_a, per_seed_b,
-                                                                                   strict=True)]
+    diffs = [np.asarray(x, np.float64) - np.asarray(y, np.float64) for x, y in zip(per_seed_a, per_seed_b, strict=True)]
     pooled = np.concatenate(diffs)
     mean, half = mean_interval([float(d.mean()) for d in diffs], confidence=confidence)
     if np.any(pooled != 0):
@@ -72,6 +80,14 @@ def paired_comparison(a: str, b: str, metric: str, per_seed_a: Sequence[np.ndarr
         w_p = float(stats.wilcoxon(pooled, zero_method="wilcox").pvalue)
     else:  # identical rankings: no evidence of any difference
         t_p = w_p = 1.0
-    return PairedComparison(a=a, b=b, metric=metric, difference=float(pooled.mean()),
-                            interval=(mean - half, mean + half), t_test_p=t_p, wilcoxon_p=w_p,
-                            pairs=len(pooled), seeds=len(diffs))
+    return PairedComparison(
+        a=a,
+        b=b,
+        metric=metric,
+        difference=float(pooled.mean()),
+        interval=(mean - half, mean + half),
+        t_test_p=t_p,
+        wilcoxon_p=w_p,
+        pairs=len(pooled),
+        seeds=len(diffs),
+    )

@@ -52,9 +52,7 @@ def event_key(actor: str, event_id: str) -> str:
     return f"{len(actor)}:{actor}:{event_id}"
 
 
-def collapse_bursts(
-    events: Sequence[CleanEvent], window_ms: int
-) -> tuple[list[CleanEvent], list[CleanEvent]]:
+def collapse_bursts(events: Sequence[CleanEvent], window_ms: int) -> tuple[list[CleanEvent], list[CleanEvent]]:
     """Split into (counted, collapsed): identical events within ``window_ms`` of the last counted one."""
     if window_ms <= 0:
         return list(events), []
@@ -108,11 +106,7 @@ def bot_guard(
     for ev in events:
         per_minute[(ev.actor, ev.ts // MINUTE_MS)] += 1
     flagged = sorted(
-        {
-            actor
-            for (actor, minute), n in per_minute.items()
-            if n + tracker.get(actor, minute) > max_per_minute
-        }
+        {actor for (actor, minute), n in per_minute.items() if n + tracker.get(actor, minute) > max_per_minute}
     )
     if not flagged:
         return list(events), [], []

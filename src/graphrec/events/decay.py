@@ -30,8 +30,9 @@ def decay_reference(last_ts: np.ndarray, *, default: int) -> int:
     return int(np.max(last_ts)) if len(last_ts) else int(default)
 
 
-def decay_weights(weights: np.ndarray, last_ts: np.ndarray, *, now_ms: int | np.ndarray,
-                  half_life_days: float) -> np.ndarray:
+def decay_weights(
+    weights: np.ndarray, last_ts: np.ndarray, *, now_ms: int | np.ndarray, half_life_days: float
+) -> np.ndarray:
     """Vectorised decay relative to ``now_ms`` (pass the reference of the module docstring; an array
     gives each edge its own), float32 out; non-zero weights keep their sign and stay at least the
     smallest normal float32 in size."""

@@ -148,11 +148,24 @@ class FeedbackLog:
         with connect(self.path, durable=False) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                erased = self.tombstones.erased_at([s.actor for s in lists], db=db) \
-                    if self.tombstones is not None else {}
-                rows = [(s.rec_id, s.actor, s.endpoint, s.model_version, s.experiment, s.arm, s.segment,
-                         json.dumps(s.items), s.created_ms) for s in lists
-                        if s.actor not in erased or (s.actor in returned and s.created_ms > erased[s.actor])]
+                erased = (
+                    self.tombstones.erased_at([s.actor for s in lists], db=db) if self.tombstones is not None else {}
+                )
+                rows = [
+                    (
+                        s.rec_id,
+                        s.actor,
+                        s.endpoint,
+                        s.model_version,
+                        s.experiment,
+                        s.arm,
+                        s.segment,
+                        json.dumps(s.items),
+                        s.created_ms,
+                    )
+                    for s in lists
+                    if s.actor not in erased or (s.actor in returned and s.created_ms > erased[s.actor])
+                ]
                 before = db.total_changes
                 db.executemany("INSERT OR IGNORE INTO served VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 added = db.total_changes - before
@@ -189,8 +202,10 @@ class FeedbackLog:
             if missing:
                 raise UnknownRecommendation(f"items not in recommendation '{rec_id}': {', '.join(missing[:10])}")
             before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO impressions VALUES (?, ?, ?, ?, ?, ?)",
-                           [(rec_id, i, actor, ranked[i][0], ranked[i][1], ts) for i in dict.fromkeys(item_ids)])
+            db.executemany(
+                "INSERT OR IGNORE INTO impressions VALUES (?, ?, ?, ?, ?, ?)",
+                [(rec_id, i, actor, ranked[i][0], ranked[i][1], ts) for i in dict.fromkeys(item_ids)],
+            )
             return db.total_changes - before
 
     def attribute(self, events: Sequence[LoggedEvent]) -> int:
@@ -204,12 +219,16 @@ class FeedbackLog:
                     continue
                 named = e.recommendation_id
                 if named is not None:
-                    hit = db.execute("SELECT rec_id FROM impressions WHERE rec_id = ? AND item_id = ? AND actor = ?",
-                                     (named, e.item_id, e.actor)).fetchone()
+                    hit = db.execute(
+                        "SELECT rec_id FROM impressions WHERE rec_id = ? AND item_id = ? AND actor = ?",
+                        (named, e.item_id, e.actor),
+                    ).fetchone()
                 else:
-                    hit = db.execute("SELECT rec_id FROM impressions WHERE actor = ? AND item_id = ? AND ts <= ? "
-                                     "AND ts >= ? ORDER BY ts DESC LIMIT 1",
-                                     (e.actor, e.item_id, e.ts, e.ts - self.window_ms)).fetchone()
+                    hit = db.execute(
+                        "SELECT rec_id FROM impressions WHERE actor = ? AND item_id = ? AND ts <= ? "
+                        "AND ts >= ? ORDER BY ts DESC LIMIT 1",
+                        (e.actor, e.item_id, e.ts, e.ts - self.window_ms),
+                    ).fetchone()
                 if hit is not None:
                     rows.append((e.actor, e.event_id, hit[0], e.item_id, e.type, e.ts))
             if not rows:
@@ -257,8 +276,16 @@ class FeedbackLog:
             WHERE s.experiment = ? GROUP BY s.arm, b ORDER BY s.arm, b"""
         with connect(self.path) as db:
             rows = db.execute(query, (bucket_ms, experiment)).fetchall()
-        return [{"arm": arm, "t": b * bucket_ms, "shown": shown, "clicked": clicked,
-                 "ctr": clicked / shown if shown else 0.0} for arm, b, shown, clicked in rows]
+        return [
+            {
+                "arm": arm,
+                "t": b * bucket_ms,
+                "shown": shown,
+                "clicked": clicked,
+                "ctr": clicked / shown if shown else 0.0,
+            }
+            for arm, b, shown, clicked in rows
+        ]
 
     def counts(self) -> list[dict[str, object]]:
         """Impressions, clicks and purchases per (model version, arm, source, segment): the feedback table."""
@@ -273,5 +300,7 @@ class FeedbackLog:
             ORDER BY s.model_version, s.arm, i.source, s.segment"""
         with connect(self.path) as db:
             rows = db.execute(query).fetchall()
-        return [{"model_version": v, "arm": a, "source": src, "segment": seg, "impressions": n, "clicks": c,
-                 "purchases": p} for v, a, src, seg, n, c, p in rows]
+        return [
+            {"model_version": v, "arm": a, "source": src, "segment": seg, "impressions": n, "clicks": c, "purchases": p}
+            for v, a, src, seg, n, c, p in rows
+        ]

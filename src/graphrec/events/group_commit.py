@@ -52,9 +52,16 @@ def merge_deltas(groups: Sequence[Sequence[InteractionDelta]]) -> list[Interacti
             for t, v in d.value_sums.items():
                 sums[t] = sums.get(t, 0.0) + v
             merged[key] = InteractionDelta(
-                user_id=d.user_id, item_id=d.item_id, weight=prev.weight + d.weight, count=prev.count + d.count,
-                first_ts=min(prev.first_ts, d.first_ts), last_ts=max(prev.last_ts, d.last_ts),
-                type_counts=counts, value_sums=sums, client=d.client)
+                user_id=d.user_id,
+                item_id=d.item_id,
+                weight=prev.weight + d.weight,
+                count=prev.count + d.count,
+                first_ts=min(prev.first_ts, d.first_ts),
+                last_ts=max(prev.last_ts, d.last_ts),
+                type_counts=counts,
+                value_sums=sums,
+                client=d.client,
+            )
     return list(merged.values())
 
 
@@ -69,13 +76,13 @@ class GroupCommitter:
         self._writer: threading.Thread | None = None
         self.writes = 0  # store writes issued (observability and tests)
 
-    def write(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey],
-              now_ms: int) -> EventWriteResult:
+    def write(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey], now_ms: int) -> EventWriteResult:
         """Queue a write and wait for it."""
         return self.submit(deltas, events=events, now_ms=now_ms).result()
 
-    def submit(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey],
-               now_ms: int) -> Future[EventWriteResult]:
+    def submit(
+        self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey], now_ms: int
+    ) -> Future[EventWriteResult]:
         """Queue a write; the future resolves once the group holding it has committed (or failed)."""
         request = _Request(deltas, events, now_ms)
         with self._cond:
@@ -118,6 +125,7 @@ class GroupCommitter:
                 for req in group:
                     if not req.result.done():
                         req.result.set_exception(exc)
+
     def _commit(self, group: list[_Request]) -> None:
         if len(group) == 1:
             self._write_one(group[0])
@@ -134,15 +142,15 @@ class GroupCommitter:
         except Exception:
             # One member's bad batch must not fail the others it was merged with: the group write
             # rolled back entirely, so each member is written (and fails or succeeds) on its own.
-            logger.warning("a group write of %d batches failed; writing them one by one", len(group),
-                           exc_info=True)
+            logger.warning("a group write of %d batches failed; writing them one by one", len(group), exc_info=True)
             for req in group:
                 self._write_one(req)
             return
         if merged.applied:
             for req in group:
-                req.result.set_result(EventWriteResult(applied=True, existing=(), refused_users=(),
-                                                       edges=len(req.deltas)))
+                req.result.set_result(
+                    EventWriteResult(applied=True, existing=(), refused_users=(), edges=len(req.deltas))
+                )
             return
         for req in group:  # something in the group conflicts: answer each member on its own
             self._write_one(req)
@@ -150,7 +158,8 @@ class GroupCommitter:
     def _write_one(self, req: _Request) -> None:
         self.writes += 1
         try:
-            req.result.set_result(self._store.upsert_interactions_once(req.deltas, events=req.events,
-                                                                       now_ms=req.now_ms))
+            req.result.set_result(
+                self._store.upsert_interactions_once(req.deltas, events=req.events, now_ms=req.now_ms)
+            )
         except Exception as exc:
             req.result.set_exception(exc)

@@ -32,13 +32,19 @@ def fingerprint(event: EventIn) -> str:
     context: list[object] = []
     if ctx is not None:
         vp = ctx.viewport
-        context = [ctx.session_id, ctx.device, ctx.page_section,
-                   None if vp is None else [vp.width, vp.height], ctx.recommendation_id]
+        context = [
+            ctx.session_id,
+            ctx.device,
+            ctx.page_section,
+            None if vp is None else [vp.width, vp.height],
+            ctx.recommendation_id,
+        ]
         if all(v is None for v in context):
             context = []
     value = None if event.value is None else float(event.value)
-    canonical = json.dumps([event.item_id, event.type, event.timestamp, value, context],
-                           ensure_ascii=False, separators=(",", ":"))
+    canonical = json.dumps(
+        [event.item_id, event.type, event.timestamp, value, context], ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.blake2b(canonical.encode(), digest_size=FINGERPRINT_BYTES).hexdigest()
 
 
@@ -61,13 +67,21 @@ class IdempotencyConflict(Exception):
 
 def in_batch_conflict(index: int, event_id: str, first: int) -> Conflict:
     """Event ``index`` repeats the id of event ``first`` of the same batch with other content."""
-    return Conflict(index, event_id, f"event_id '{event_id}' is also event {first} of this batch, with "
-                                     "different content; a retry must resend the same event, a new "
-                                     "event needs a new event_id")
+    return Conflict(
+        index,
+        event_id,
+        f"event_id '{event_id}' is also event {first} of this batch, with "
+        "different content; a retry must resend the same event, a new "
+        "event needs a new event_id",
+    )
 
 
 def stored_conflict(index: int, event_id: str) -> Conflict:
     """Event ``index`` reuses the id of an already recorded event with other content."""
-    return Conflict(index, event_id, f"event_id '{event_id}' was already recorded for this actor with "
-                                     "different content; a retry must resend the same event, a new "
-                                     "event needs a new event_id")
+    return Conflict(
+        index,
+        event_id,
+        f"event_id '{event_id}' was already recorded for this actor with "
+        "different content; a retry must resend the same event, a new "
+        "event needs a new event_id",
+    )

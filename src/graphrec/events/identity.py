@@ -30,8 +30,9 @@ class VisitorOptedOut(Exception):  # noqa: N818 - reads as what happened
 
     def __init__(self, anonymous_id: str) -> None:
         self.anonymous_id = anonymous_id
-        super().__init__(f"anonymous visitor '{anonymous_id}' withdrew consent; their history cannot be "
-                         "merged into an account")
+        super().__init__(
+            f"anonymous visitor '{anonymous_id}' withdrew consent; their history cannot be merged into an account"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +43,9 @@ class MergeOutcome:
     not_found: list[str]
 
 
-def merge_anonymous(store: IdentityStore, *, user_id: str, anonymous_ids: Sequence[str],
-                    log: EventLog | None = None) -> MergeOutcome:
+def merge_anonymous(
+    store: IdentityStore, *, user_id: str, anonymous_ids: Sequence[str], log: EventLog | None = None
+) -> MergeOutcome:
     """Move each anonymous visitor's history (edges and seen events, and their event-log rows) onto
     ``user_id``, one atomic merge per visitor, repeated ids once; raises :class:`ConsentWithdrawn`
     (and merges nothing) when the user withdrew consent, :class:`VisitorOptedOut` (and merges nothing)

@@ -64,8 +64,19 @@ CREATE TABLE IF NOT EXISTS merged_actors (
     PRIMARY KEY (actor, alias)
 ) WITHOUT ROWID;
 """
-_COLUMNS = ("actor", "event_id", "item_id", "type", "ts", "value", "session_id", "device", "section", "flag",
-            "received_ms")
+_COLUMNS = (
+    "actor",
+    "event_id",
+    "item_id",
+    "type",
+    "ts",
+    "value",
+    "session_id",
+    "device",
+    "section",
+    "flag",
+    "received_ms",
+)
 _INSERT = f"INSERT OR IGNORE INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _TYPE_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
 
@@ -176,22 +187,56 @@ class EventLog:
         if not events:
             return 0
         now = int(time.time() * 1000) if received_ms is None else received_ms
-        rows = [(e.actor, e.event_id, e.item_id, _TYPE_CODE[e.type], e.ts, e.value, e.session_id, e.device,
-                 e.section, e.flag, now) for e in events]
+        rows = [
+            (
+                e.actor,
+                e.event_id,
+                e.item_id,
+                _TYPE_CODE[e.type],
+                e.ts,
+                e.value,
+                e.session_id,
+                e.device,
+                e.section,
+                e.flag,
+                now,
+            )
+            for e in events
+        ]
         return self._insert(rows)
 
-    def append_columns(self, actor: Sequence[str], event_id: Sequence[str], item_id: Sequence[str],
-                       type_code: np.ndarray, ts: np.ndarray, value: np.ndarray, *,
-                       session_id: Sequence[str | None] | None = None, device: Sequence[str | None] | None = None,
-                       section: Sequence[str | None] | None = None) -> int:
+    def append_columns(
+        self,
+        actor: Sequence[str],
+        event_id: Sequence[str],
+        item_id: Sequence[str],
+        type_code: np.ndarray,
+        ts: np.ndarray,
+        value: np.ndarray,
+        *,
+        session_id: Sequence[str | None] | None = None,
+        device: Sequence[str | None] | None = None,
+        section: Sequence[str | None] | None = None,
+    ) -> int:
         """Bulk append for importers (columns of equal length; NaN values become NULL); one transaction."""
         n = len(ts)
         none: list[str | None] = [None] * n
         now = int(time.time() * 1000)
         vals: list[float | None] = [None if v != v else float(v) for v in np.asarray(value, dtype=np.float64)]
-        rows = zip(actor, event_id, item_id, np.asarray(type_code, dtype=np.int64).tolist(),
-                   np.asarray(ts, dtype=np.int64).tolist(), vals, session_id or none, device or none,
-                   section or none, [COUNTED] * n, [now] * n, strict=True)
+        rows = zip(
+            actor,
+            event_id,
+            item_id,
+            np.asarray(type_code, dtype=np.int64).tolist(),
+            np.asarray(ts, dtype=np.int64).tolist(),
+            vals,
+            session_id or none,
+            device or none,
+            section or none,
+            [COUNTED] * n,
+            [now] * n,
+            strict=True,
+        )
         return self._insert(rows)
 
     def _insert(self, rows: Iterable[tuple[Any, ...]]) -> int:
@@ -216,7 +261,9 @@ class EventLog:
             try:
                 moved = db.execute(
                     f"INSERT OR IGNORE INTO events ({', '.join(_COLUMNS)}) SELECT ?, {', '.join(_COLUMNS[1:])} "
-                    "FROM events WHERE actor = ?", (target, source)).rowcount
+                    "FROM events WHERE actor = ?",
+                    (target, source),
+                ).rowcount
                 db.execute("DELETE FROM events WHERE actor = ?", (source,))
                 for table in _actor_tables(db):
                     db.execute(f"UPDATE OR IGNORE {table} SET actor = ? WHERE actor = ?", (target, source))
@@ -232,8 +279,9 @@ class EventLog:
         """The anonymous visitor node ids merged into ``actor`` (what erasing ``actor`` must erase too:
         a retried batch of a visitor's may have logged rows under its own id after the merge)."""
         with self._connect() as db:
-            return [r[0] for r in db.execute("SELECT alias FROM merged_actors WHERE actor = ? ORDER BY alias",
-                                             (actor,))]
+            return [
+                r[0] for r in db.execute("SELECT alias FROM merged_actors WHERE actor = ? ORDER BY alias", (actor,))
+            ]
 
     def forget(self, actors: Sequence[str]) -> int:
         """Erasure: delete these actors' log rows and merge records (the file's other tables are erased by
@@ -259,7 +307,8 @@ class EventLog:
             rows = db.execute(
                 "SELECT actor, event_id, item_id, type, ts, value, session_id, device, section, flag FROM "
                 "(SELECT * FROM events WHERE actor = ? AND ts >= ? ORDER BY ts DESC LIMIT ?) ORDER BY ts, event_id",
-                (actor, since_ms, limit)).fetchall()
+                (actor, since_ms, limit),
+            ).fetchall()
         return [LoggedEvent(a, e, i, EVENT_TYPES[t], ts, v, s, d, sec, f) for a, e, i, t, ts, v, s, d, sec, f in rows]
 
     def newest_ms(self) -> int | None:
@@ -271,8 +320,11 @@ class EventLog:
     def rate(self, *, since_ms: int, bucket_ms: int) -> list[tuple[int, int]]:
         """Events per time bucket from ``since_ms`` (bucket start ms, count), empty buckets included."""
         with self._connect() as db:
-            found = dict(db.execute("SELECT ts / ? AS b, count(*) FROM events WHERE ts >= ? GROUP BY b",
-                                    (bucket_ms, since_ms)).fetchall())
+            found = dict(
+                db.execute(
+                    "SELECT ts / ? AS b, count(*) FROM events WHERE ts >= ? GROUP BY b", (bucket_ms, since_ms)
+                ).fetchall()
+            )
         first, last = since_ms // bucket_ms, max([since_ms // bucket_ms, *found])
         return [(b * bucket_ms, int(found.get(b, 0))) for b in range(first, last + 1)]
 
@@ -280,12 +332,21 @@ class EventLog:
         with self._connect() as db:
             return int(db.execute("SELECT count(*) FROM events WHERE ts >= ?", (since_ms,)).fetchone()[0])
 
-    def columns(self, *, since_ms: int = 0, until_ms: int | None = None, actors: Sequence[str] | None = None,
-                include_flagged: bool = True) -> EventColumns:
+    def columns(
+        self,
+        *,
+        since_ms: int = 0,
+        until_ms: int | None = None,
+        actors: Sequence[str] | None = None,
+        include_flagged: bool = True,
+    ) -> EventColumns:
         """Every row (or ``actors``' rows) from ``since_ms`` (to ``until_ms``, inclusive) as coded numpy columns,
         ordered by actor then time."""
-        query = ("SELECT actor, item_id, type, ts, value, session_id, device, flag FROM events WHERE ts >= ?"
-                 + ("" if include_flagged else " AND flag != 2") + ("" if until_ms is None else " AND ts <= ?"))
+        query = (
+            "SELECT actor, item_id, type, ts, value, session_id, device, flag FROM events WHERE ts >= ?"
+            + ("" if include_flagged else " AND flag != 2")
+            + ("" if until_ms is None else " AND ts <= ?")
+        )
         params: list[object] = [since_ms, *([] if until_ms is None else [until_ms])]
         if actors is not None:
             query += f" AND actor IN ({', '.join('?' * len(actors))})"
@@ -297,16 +358,21 @@ class EventLog:
 
 def _actor_tables(db: sqlite3.Connection) -> list[str]:
     """The file's tables other than the log's keyed by an ``actor`` column (names from the schema, never input)."""
-    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                       "AND name NOT IN ('events', 'merged_actors')")]
+    tables = [
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('events', 'merged_actors')"
+        )
+    ]
     return [t for t in tables if any(c[1] == "actor" for c in db.execute(f"PRAGMA table_info({t})"))]
 
 
 def _codes(values: Sequence[str | None]) -> tuple[list[str], np.ndarray]:
     """Dictionary-encode ``values`` (None -> -1)."""
     table: dict[str, int] = {}
-    codes = np.fromiter((-1 if v is None else table.setdefault(v, len(table)) for v in values),
-                        dtype=np.int64, count=len(values))
+    codes = np.fromiter(
+        (-1 if v is None else table.setdefault(v, len(table)) for v in values), dtype=np.int64, count=len(values)
+    )
     return list(table), codes
 
 
@@ -321,7 +387,16 @@ def to_columns(rows: Sequence[tuple[str, str, int, int, float | None, str | None
     sessions, session_codes = _codes(session)
     devices, device_codes = _codes(device)
     return EventColumns(
-        actors=actors, items=items, sessions=sessions, devices=devices, actor=actor_codes, item=item_codes,
-        type=np.asarray(type_, dtype=np.int64), ts=np.asarray(ts, dtype=np.int64),
+        actors=actors,
+        items=items,
+        sessions=sessions,
+        devices=devices,
+        actor=actor_codes,
+        item=item_codes,
+        type=np.asarray(type_, dtype=np.int64),
+        ts=np.asarray(ts, dtype=np.int64),
         value=np.asarray([np.nan if v is None else v for v in value], dtype=np.float64),
-        session=session_codes, device=device_codes, flag=np.asarray(flag, dtype=np.int64))
+        session=session_codes,
+        device=device_codes,
+        flag=np.asarray(flag, dtype=np.int64),
+    )

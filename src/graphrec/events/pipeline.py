@@ -221,15 +221,31 @@ class EventPipeline:
                 if cap is not None and value > cap:
                     value = cap
             ctx = ev.context
-            out.append(CleanEvent(i, event_key(actor, ev.event_id), ev.event_id, actor, ev.item_id, ev.type,
-                                  ev.timestamp, value, *((ctx.session_id, ctx.device, ctx.page_section,
-                                                          ctx.recommendation_id) if ctx is not None
-                                                         else (None, None, None, None)),
-                                  fingerprint=fingerprint(ev)))
+            out.append(
+                CleanEvent(
+                    i,
+                    event_key(actor, ev.event_id),
+                    ev.event_id,
+                    actor,
+                    ev.item_id,
+                    ev.type,
+                    ev.timestamp,
+                    value,
+                    *(
+                        (ctx.session_id, ctx.device, ctx.page_section, ctx.recommendation_id)
+                        if ctx is not None
+                        else (None, None, None, None)
+                    ),
+                    fingerprint=fingerprint(ev),
+                )
+            )
         return out
 
     def ingest(
-        self, events: Sequence[EventIn], *, on_refused: Literal["reject", "drop"] = "reject",
+        self,
+        events: Sequence[EventIn],
+        *,
+        on_refused: Literal["reject", "drop"] = "reject",
         client: str = TRUSTED,
     ) -> IngestReport:
         """Write a validated batch exactly once; returns what was applied, duplicated, dropped.
@@ -259,8 +275,13 @@ class EventPipeline:
         return sorted(unknown)
 
     async def ingest_async(
-        self, events: Sequence[EventIn], *, on_refused: Literal["reject", "drop"] = "reject",
-        executor: Executor | None = None, unknown_items: UnknownItemsPolicy = "accept", client: str = TRUSTED,
+        self,
+        events: Sequence[EventIn],
+        *,
+        on_refused: Literal["reject", "drop"] = "reject",
+        executor: Executor | None = None,
+        unknown_items: UnknownItemsPolicy = "accept",
+        client: str = TRUSTED,
     ) -> IngestReport:
         """:meth:`ingest` for an event loop: cleaning runs on ``executor``, the write is awaited.
 
@@ -321,20 +342,31 @@ class EventPipeline:
             raise IdempotencyConflict(conflicts)
         return self._attempt(report, pending, client=client)
 
-    def _attempt(self, report: IngestReport, pending: list[CleanEvent],
-                 to_log: list[LoggedEvent] | None = None, *, client: str) -> Attempt:
+    def _attempt(
+        self, report: IngestReport, pending: list[CleanEvent], to_log: list[LoggedEvent] | None = None, *, client: str
+    ) -> Attempt:
         to_log = [] if to_log is None else to_log
         if not pending:
             return Attempt(report=report, pending=pending, to_log=to_log, client=client)
         counted, collapsed = collapse_bursts(pending, self.burst_window_ms)
         kept, dropped, flagged = bot_guard(counted, max_per_minute=self.max_per_minute, tracker=self.tracker)
-        return Attempt(report=report, pending=pending, kept=kept, collapsed=collapsed, dropped=dropped,
-                       flagged=flagged, deltas=aggregate(kept, self.policy, client=client),
-                       keys=[EventKey(key=ev.key, user_id=ev.actor, fingerprint=ev.fingerprint) for ev in pending],
-                       now_ms=int(self._clock() * 1000), to_log=to_log, client=client)
+        return Attempt(
+            report=report,
+            pending=pending,
+            kept=kept,
+            collapsed=collapsed,
+            dropped=dropped,
+            flagged=flagged,
+            deltas=aggregate(kept, self.policy, client=client),
+            keys=[EventKey(key=ev.key, user_id=ev.actor, fingerprint=ev.fingerprint) for ev in pending],
+            now_ms=int(self._clock() * 1000),
+            to_log=to_log,
+            client=client,
+        )
 
-    def settle(self, attempt: Attempt, result: EventWriteResult, *,
-               on_refused: Literal["reject", "drop"] = "reject") -> Attempt:
+    def settle(
+        self, attempt: Attempt, result: EventWriteResult, *, on_refused: Literal["reject", "drop"] = "reject"
+    ) -> Attempt:
         """Account for a write's outcome: done when applied, else the next attempt without the
         already-seen events (duplicates) and the refusing users' events (or :class:`ConsentRefused`)."""
         report, pending = attempt.report, attempt.pending
@@ -345,8 +377,12 @@ class EventPipeline:
             report.flagged += len(attempt.dropped)
             report.flagged_actors = attempt.flagged
             report.edges += result.edges
-            to_log = attempt.to_log + _logged(attempt.kept, COUNTED) + _logged(attempt.collapsed, COLLAPSED) \
+            to_log = (
+                attempt.to_log
+                + _logged(attempt.kept, COUNTED)
+                + _logged(attempt.collapsed, COLLAPSED)
                 + _logged(attempt.dropped, BOT)
+            )
             return Attempt(report=report, pending=[], to_log=to_log)
         if result.refused_users:
             refused = set(result.refused_users)
@@ -358,8 +394,11 @@ class EventPipeline:
         existing = set(result.existing)
         if existing:
             recorded = dict(result.fingerprints)
-            conflicts = [stored_conflict(ev.index, ev.event_id) for ev in pending
-                         if ev.key in existing and recorded.get(ev.key, ev.fingerprint) != ev.fingerprint]
+            conflicts = [
+                stored_conflict(ev.index, ev.event_id)
+                for ev in pending
+                if ev.key in existing and recorded.get(ev.key, ev.fingerprint) != ev.fingerprint
+            ]
             if conflicts:  # nothing was written: this write was refused for its existing keys
                 raise IdempotencyConflict(conflicts)
             dups = [ev for ev in pending if ev.key in existing]
@@ -373,12 +412,30 @@ class EventPipeline:
 
 
 def _logged(events: Sequence[CleanEvent], flag: int) -> list[LoggedEvent]:
-    return [LoggedEvent(ev.actor, ev.event_id, ev.item_id, ev.type, ev.ts, ev.value, ev.session_id, ev.device,
-                        ev.section, flag, ev.recommendation_id) for ev in events]
+    return [
+        LoggedEvent(
+            ev.actor,
+            ev.event_id,
+            ev.item_id,
+            ev.type,
+            ev.ts,
+            ev.value,
+            ev.session_id,
+            ev.device,
+            ev.section,
+            flag,
+            ev.recommendation_id,
+        )
+        for ev in events
+    ]
 
 
 def build_pipeline(
-    store: GraphStore, settings: Settings, *, policy: WeightPolicy | None = None, log: EventLog | None = None,
+    store: GraphStore,
+    settings: Settings,
+    *,
+    policy: WeightPolicy | None = None,
+    log: EventLog | None = None,
 ) -> EventPipeline:
     """The pipeline configured by ``settings`` (policy file, burst window, bot guard, event log and the
     erasure tombstones kept in its file)."""

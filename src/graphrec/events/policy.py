@@ -99,8 +99,10 @@ class WeightPolicy(_Strict):
         + sum_t per_value[t] * s_t`` (types without a value have no ``per_value`` entry). Cached."""
         if not self._coef:
             c = self.coefficients()
-            self._coef = {"count": {t: c[f"n_{t}"] for t in EVENT_TYPES},
-                          "value": {t: c[f"s_{t}"] for t in EVENT_TYPES if f"s_{t}" in c}}
+            self._coef = {
+                "count": {t: c[f"n_{t}"] for t in EVENT_TYPES},
+                "value": {t: c[f"s_{t}"] for t in EVENT_TYPES if f"s_{t}" in c},
+            }
         return self._coef["count"], self._coef["value"]
 
     def weight_of(self, type_counts: Mapping[str, int], value_sums: Mapping[str, float]) -> float:

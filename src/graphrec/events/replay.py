@@ -97,6 +97,8 @@ def _ingest(path: Path, pipeline: EventPipeline, batch: list[EventIn], lines: li
     try:
         return pipeline.ingest(batch, on_refused="drop")
     except IdempotencyConflict as exc:
-        raise ReplayError(path, [EventError(lines[c.index], "event_id", c.reason)
-                                 for c in exc.conflicts[:MAX_REPORTED_ERRORS]],
-                          truncated=len(exc.conflicts) > MAX_REPORTED_ERRORS) from None
+        raise ReplayError(
+            path,
+            [EventError(lines[c.index], "event_id", c.reason) for c in exc.conflicts[:MAX_REPORTED_ERRORS]],
+            truncated=len(exc.conflicts) > MAX_REPORTED_ERRORS,
+        ) from None

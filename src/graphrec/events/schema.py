@@ -37,7 +37,6 @@ ANON_PREFIX = "anon:"
 MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything earlier is a unit mistake
 
 
-
 def anonymous_node_id(anonymous_id: str) -> str:
     """Graph user id of an anonymous visitor."""
     return f"{ANON_PREFIX}{anonymous_id}"
@@ -59,9 +58,15 @@ class EventContext(BaseModel):
     device: str | None = Field(None, max_length=64)
     page_section: str | None = Field(None, max_length=256)
     viewport: Viewport | None = None
-    recommendation_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description=(
-        "the recommendation list the event's item was picked from (its response's recommendation_id): the "
-        "event is attributed to it; without it, to the latest list that showed the item within 24 h"))
+    recommendation_id: str | None = Field(
+        None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description=(
+            "the recommendation list the event's item was picked from (its response's recommendation_id): the "
+            "event is attributed to it; without it, to the latest list that showed the item within 24 h"
+        ),
+    )
 
 
 class EventIn(BaseModel):
@@ -78,12 +83,17 @@ class EventIn(BaseModel):
     type: str = Field(description=f"one of {', '.join(EVENT_TYPES)}")
     # Accepted as either form (the validator below turns text into epoch ms), so the published
     # schema says so; the Python type is what the rest of graphrec sees.
-    timestamp: Annotated[int, WithJsonSchema({
-        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "integer", "minimum": MIN_TIMESTAMP_MS}],
-        "title": "Timestamp",
-        "description": "ISO-8601 with a zone, or epoch milliseconds (from 2000-01-01, at most the "
-                       "clock-skew tolerance ahead of the server); stored as UTC epoch ms",
-    })]
+    timestamp: Annotated[
+        int,
+        WithJsonSchema(
+            {
+                "anyOf": [{"type": "string", "format": "date-time"}, {"type": "integer", "minimum": MIN_TIMESTAMP_MS}],
+                "title": "Timestamp",
+                "description": "ISO-8601 with a zone, or epoch milliseconds (from 2000-01-01, at most the "
+                "clock-skew tolerance ahead of the server); stored as UTC epoch ms",
+            }
+        ),
+    ]
     value: float | None = Field(
         None,
         validate_default=True,

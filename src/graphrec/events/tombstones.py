@@ -61,24 +61,28 @@ class Tombstones:
         with connect(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
-                               [(self.digest(a), erased_ms) for a in dict.fromkeys(actors)])
+                db.executemany(
+                    "INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
+                    [(self.digest(a), erased_ms) for a in dict.fromkeys(actors)],
+                )
                 db.execute("DELETE FROM tombstones WHERE erased_ms < ?", (erased_ms - self.retention_ms,))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
 
-    def erased_at(self, actors: Sequence[str], *, db: sqlite3.Connection | None = None,
-                  now_ms: int | None = None) -> dict[str, int]:
+    def erased_at(
+        self, actors: Sequence[str], *, db: sqlite3.Connection | None = None, now_ms: int | None = None
+    ) -> dict[str, int]:
         """When each of ``actors`` that has a live tombstone was erased (others are absent). ``db``: read
         inside the caller's transaction on this file, so an erasure cannot slip between check and write."""
         wanted = {self.digest(a): a for a in dict.fromkeys(actors)}
         if not wanted:
             return {}
         now = int(time.time() * 1000) if now_ms is None else now_ms
-        query = (f"SELECT key, erased_ms FROM tombstones WHERE erased_ms >= ? "
-                 f"AND key IN ({', '.join('?' * len(wanted))})")
+        query = (
+            f"SELECT key, erased_ms FROM tombstones WHERE erased_ms >= ? AND key IN ({', '.join('?' * len(wanted))})"
+        )
         params = (now - self.retention_ms, *wanted)
         if db is not None:
             rows = db.execute(query, params).fetchall()

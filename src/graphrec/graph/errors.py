@@ -73,6 +73,7 @@ def _translated(exc: Exception, classify: Classify, name: str) -> StoreError | N
 
 def _wrap(fn: Callable[..., Any], classify: Classify, name: str) -> Callable[..., Any]:
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def gen(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -81,8 +82,10 @@ def _wrap(fn: Callable[..., Any], classify: Classify, name: str) -> Callable[...
                 if (translated := _translated(exc, classify, name)) is None:
                     raise
                 raise translated from exc
+
         wrapped: Callable[..., Any] = gen
     elif inspect.iscoroutinefunction(fn):
+
         @functools.wraps(fn)
         async def coro(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -91,8 +94,10 @@ def _wrap(fn: Callable[..., Any], classify: Classify, name: str) -> Callable[...
                 if (translated := _translated(exc, classify, name)) is None:
                     raise
                 raise translated from exc
+
         wrapped = coro
     else:
+
         @functools.wraps(fn)
         def plain(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -101,6 +106,7 @@ def _wrap(fn: Callable[..., Any], classify: Classify, name: str) -> Callable[...
                 if (translated := _translated(exc, classify, name)) is None:
                     raise
                 raise translated from exc
+
         wrapped = plain
     wrapped.__graphrec_translated__ = True  # type: ignore[attr-defined]
     return wrapped

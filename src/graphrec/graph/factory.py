@@ -34,25 +34,44 @@ def connect(settings: Settings, *, die_with_parent: bool = False, serving: bool 
     if where.kind == "embedded":
         from graphrec.graph.falkordb_store import FalkorDBStore
 
-        return FalkorDBStore.embedded(settings.embedded_dir, graph=settings.falkordb_graph,
-                                      batch_size=settings.batch_size, die_with_parent=die_with_parent,
-                                      timeout_s=timeout, connect_timeout_s=settings.store_connect_timeout_s,
-                                      start_budget=start_budget(settings))
+        return FalkorDBStore.embedded(
+            settings.embedded_dir,
+            graph=settings.falkordb_graph,
+            batch_size=settings.batch_size,
+            die_with_parent=die_with_parent,
+            timeout_s=timeout,
+            connect_timeout_s=settings.store_connect_timeout_s,
+            start_budget=start_budget(settings),
+        )
     if where.kind == "falkordb":
         from graphrec.graph.falkordb_store import FalkorDBStore
 
         assert where.host is not None and where.port is not None
-        return FalkorDBStore.remote(where.host, where.port, password=where.password or password,
-                                    graph=settings.falkordb_graph, batch_size=settings.batch_size, ssl=where.tls,
-                                    timeout_s=timeout, connect_timeout_s=settings.store_connect_timeout_s)
+        return FalkorDBStore.remote(
+            where.host,
+            where.port,
+            password=where.password or password,
+            graph=settings.falkordb_graph,
+            batch_size=settings.batch_size,
+            ssl=where.tls,
+            timeout_s=timeout,
+            connect_timeout_s=settings.store_connect_timeout_s,
+        )
     from graphrec.graph.neo4j_store import Neo4jStore
 
     driver_config: dict[str, float] = {"connection_timeout": settings.store_connect_timeout_s}
     if serving:
-        driver_config.update(max_transaction_retry_time=settings.store_retry_s,
-                             connection_acquisition_timeout=settings.store_timeout_s)
-    return Neo4jStore.connect(where.uri, settings.graph_user, password, database=settings.graph_database,
-                              batch_size=settings.batch_size, **driver_config)
+        driver_config.update(
+            max_transaction_retry_time=settings.store_retry_s, connection_acquisition_timeout=settings.store_timeout_s
+        )
+    return Neo4jStore.connect(
+        where.uri,
+        settings.graph_user,
+        password,
+        database=settings.graph_database,
+        batch_size=settings.batch_size,
+        **driver_config,
+    )
 
 
 @contextlib.contextmanager

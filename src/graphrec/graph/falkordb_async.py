@@ -39,16 +39,22 @@ class FalkorDBHistoryReader:
     def like(cls, pool: redis.ConnectionPool, graph: str, *, max_connections: int = 100) -> FalkorDBHistoryReader:
         """A reader for the server ``pool`` (the synchronous client's) connects to."""
         kw = pool.connection_kwargs
-        common: dict[str, Any] = {"username": kw.get("username"), "password": kw.get("password"),
-                                  "db": kw.get("db", 0), "socket_timeout": kw.get("socket_timeout"),
-                                  "socket_connect_timeout": kw.get("socket_connect_timeout"),
-                                  "retry": quick_retry(), "max_connections": max_connections,
-                                  "decode_responses": True}
+        common: dict[str, Any] = {
+            "username": kw.get("username"),
+            "password": kw.get("password"),
+            "db": kw.get("db", 0),
+            "socket_timeout": kw.get("socket_timeout"),
+            "socket_connect_timeout": kw.get("socket_connect_timeout"),
+            "retry": quick_retry(),
+            "max_connections": max_connections,
+            "decode_responses": True,
+        }
         if "path" in kw:
             client = aredis.Redis(unix_socket_path=kw["path"], **common)
         else:
-            client = aredis.Redis(host=kw["host"], port=kw["port"],
-                                  ssl=issubclass(pool.connection_class, redis.SSLConnection), **common)
+            client = aredis.Redis(
+                host=kw["host"], port=kw["port"], ssl=issubclass(pool.connection_class, redis.SSLConnection), **common
+            )
         return cls(client, graph)
 
     async def _rows(self, query: str, params: dict[str, Any]) -> list[Any]:
@@ -56,7 +62,8 @@ class FalkorDBHistoryReader:
         try:
             # redis-py declares Redis.execute_command without annotations
             reply = await self._client.execute_command(  # type: ignore[no-untyped-call]
-                "GRAPH.RO_QUERY", self._graph, params_header(params) + query)
+                "GRAPH.RO_QUERY", self._graph, params_header(params) + query
+            )
         except ResponseError:
             if not await self._client.exists(self._graph):  # nothing written yet: no graph to read
                 return []

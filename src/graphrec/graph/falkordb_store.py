@@ -40,8 +40,9 @@ logger = logging.getLogger(__name__)
 _INDEX_BUILD_TIMEOUT_S = 600.0
 
 
-def _recorded_fingerprints(existing: Sequence[str], records: Sequence[Sequence[Sequence[str]]]
-                           ) -> tuple[tuple[str, str], ...]:
+def _recorded_fingerprints(
+    existing: Sequence[str], records: Sequence[Sequence[Sequence[str]]]
+) -> tuple[tuple[str, str], ...]:
     """(key, fingerprint) of ``existing`` from the matched records' parallel ``[keys, fps]`` arrays.
 
     Why here and not in the query: Cypher has no index-of, so picking one key's fingerprint there
@@ -64,8 +65,9 @@ class FalkorDBStore(CypherStore):
     _q: ClassVar[FalkorDBStatements] = FALKORDB
     _dialect = FALKORDB_DIALECT
 
-    def __init__(self, db: FalkorDB, *, graph: str = "graphrec", batch_size: int = 10_000,
-                 server: EmbeddedServer | None = None) -> None:
+    def __init__(
+        self, db: FalkorDB, *, graph: str = "graphrec", batch_size: int = 10_000, server: EmbeddedServer | None = None
+    ) -> None:
         super().__init__(batch_size=batch_size)
         self._db = db
         self._graph = db.select_graph(graph)
@@ -74,9 +76,17 @@ class FalkorDBStore(CypherStore):
 
     # -- construction ----------------------------------------------------------------------------
     @classmethod
-    def embedded(cls, data_dir: Path | str, *, graph: str = "graphrec", batch_size: int = 10_000,
-                 die_with_parent: bool = False, timeout_s: float | None = None,
-                 connect_timeout_s: float = 3.0, start_budget: StartBudget | None = None) -> FalkorDBStore:
+    def embedded(
+        cls,
+        data_dir: Path | str,
+        *,
+        graph: str = "graphrec",
+        batch_size: int = 10_000,
+        die_with_parent: bool = False,
+        timeout_s: float | None = None,
+        connect_timeout_s: float = 3.0,
+        start_budget: StartBudget | None = None,
+    ) -> FalkorDBStore:
         """Start (or join) the embedded server for ``data_dir`` and connect over its unix socket.
 
         ``timeout_s`` bounds every command (None: wait as long as a bulk import needs); ``start_budget``
@@ -84,20 +94,44 @@ class FalkorDBStore(CypherStore):
         server = EmbeddedServer(data_dir, start_budget=start_budget)
         info = server.acquire(die_with_parent=die_with_parent)
         try:
-            db = FalkorDB(unix_socket_path=info.socket, password=server.password(), retry=quick_retry(),
-                          socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s)
+            db = FalkorDB(
+                unix_socket_path=info.socket,
+                password=server.password(),
+                retry=quick_retry(),
+                socket_timeout=timeout_s,
+                socket_connect_timeout=connect_timeout_s,
+            )
         except Exception:
             server.release()
             raise
         return cls(db, graph=graph, batch_size=batch_size, server=server)
 
     @classmethod
-    def remote(cls, host: str, port: int, *, password: str | None, graph: str = "graphrec",
-               batch_size: int = 10_000, ssl: bool = False, timeout_s: float | None = None,
-               connect_timeout_s: float = 3.0) -> FalkorDBStore:
-        return cls(FalkorDB(host=host, port=port, password=password, ssl=ssl, retry=quick_retry(),
-                            socket_timeout=timeout_s, socket_connect_timeout=connect_timeout_s),
-                   graph=graph, batch_size=batch_size)
+    def remote(
+        cls,
+        host: str,
+        port: int,
+        *,
+        password: str | None,
+        graph: str = "graphrec",
+        batch_size: int = 10_000,
+        ssl: bool = False,
+        timeout_s: float | None = None,
+        connect_timeout_s: float = 3.0,
+    ) -> FalkorDBStore:
+        return cls(
+            FalkorDB(
+                host=host,
+                port=port,
+                password=password,
+                ssl=ssl,
+                retry=quick_retry(),
+                socket_timeout=timeout_s,
+                socket_connect_timeout=connect_timeout_s,
+            ),
+            graph=graph,
+            batch_size=batch_size,
+        )
 
     # -- plumbing --------------------------------------------------------------------------------
     def _graph_missing(self) -> bool:
@@ -134,8 +168,7 @@ class FalkorDBStore(CypherStore):
             raise
         return plain_rows(reply)
 
-    def run_cypher(self, query: str, params: Mapping[str, Any] | None = None, *,
-                   write: bool = False) -> CypherResult:
+    def run_cypher(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> CypherResult:
         """Read-only unless ``write`` (GRAPH.RO_QUERY refuses writes)."""
         run = self._graph.query if write else self._graph.ro_query
         try:
@@ -148,8 +181,9 @@ class FalkorDBStore(CypherStore):
         return CypherResult(columns, [[plain(v) for v in row] for row in result.result_set])
 
     def history_reader(self, *, concurrency: int = 100) -> FalkorDBHistoryReader:
-        return FalkorDBHistoryReader.like(self._db.connection.connection_pool, self._graph.name,
-                                          max_connections=concurrency)
+        return FalkorDBHistoryReader.like(
+            self._db.connection.connection_pool, self._graph.name, max_connections=concurrency
+        )
 
     # -- one-query transactions ------------------------------------------------------------------
     def _upsert_guarded(self, rows: list[dict[str, Any]], guard: BatchGuard) -> int:
@@ -157,8 +191,9 @@ class FalkorDBStore(CypherStore):
         result = self._write(self._q.UPSERT_INTERACTIONS_GUARDED, {"rows": rows, "key": guard.key, "seq": guard.seq})
         return int(result[0][0]) if result else 0
 
-    def _write_once(self, deltas: Sequence[InteractionDelta], events: Sequence[EventKey],
-                    now_ms: int) -> EventWriteResult:
+    def _write_once(
+        self, deltas: Sequence[InteractionDelta], events: Sequence[EventKey], now_ms: int
+    ) -> EventWriteResult:
         by_user: dict[str, tuple[list[str], list[str]]] = {}
         for e in events:
             keys, fps = by_user.setdefault(e.user_id, ([], []))
@@ -166,21 +201,34 @@ class FalkorDBStore(CypherStore):
             fps.append(e.fingerprint or "")  # parallel to keys; "" = none given
         users = sorted(by_user.keys() | {d.user_id for d in deltas})
         # One atomic query, whatever its size (callers bound the batch).
-        rows = self._write(self._q.UPSERT_INTERACTIONS_ONCE, {
-            "keys": [e.key for e in events],
-            "groups": [{"u": u, "keys": ks, "fps": fs} for u, (ks, fs) in by_user.items()],
-            "users": users, "rows": self._delta_rows(deltas), "now": now_ms})
+        rows = self._write(
+            self._q.UPSERT_INTERACTIONS_ONCE,
+            {
+                "keys": [e.key for e in events],
+                "groups": [{"u": u, "keys": ks, "fps": fs} for u, (ks, fs) in by_user.items()],
+                "users": users,
+                "rows": self._delta_rows(deltas),
+                "now": now_ms,
+            },
+        )
         ok, existing, refused, records = rows[0]
         if ok:
             return EventWriteResult(applied=True, edges=len(deltas))
-        return EventWriteResult(applied=False, existing=tuple(existing), refused_users=tuple(sorted(refused)),
-                                fingerprints=_recorded_fingerprints(existing, records))
+        return EventWriteResult(
+            applied=False,
+            existing=tuple(existing),
+            refused_users=tuple(sorted(refused)),
+            fingerprints=_recorded_fingerprints(existing, records),
+        )
 
     # -- schema and indexes ----------------------------------------------------------------------
     def _indexes(self) -> list[tuple[str, str, list[str], str]]:
         """Every indexed (label, property) with its index types and state."""
-        return [(str(label), str(prop), list(types.get(prop) or []), str(status))
-                for label, props, types, status in self._read(self._q.INDEXES) for prop in props]
+        return [
+            (str(label), str(prop), list(types.get(prop) or []), str(status))
+            for label, props, types, status in self._read(self._q.INDEXES)
+            for prop in props
+        ]
 
     def _range_indexed(self) -> set[tuple[str, str]]:
         return {(label, prop) for label, prop, types, _ in self._indexes() if "RANGE" in types}
@@ -205,9 +253,11 @@ class FalkorDBStore(CypherStore):
         if self._vector_dims.get(label) == dim:
             return
         q = self._q
-        create, drop, sample = ((q.CREATE_ITEM_VECTOR_INDEX, q.DROP_ITEM_VECTOR_INDEX, q.ANY_ITEM_EMBEDDING)
-                                if label == "Item" else
-                                (q.CREATE_USER_VECTOR_INDEX, q.DROP_USER_VECTOR_INDEX, q.ANY_USER_EMBEDDING))
+        create, drop, sample = (
+            (q.CREATE_ITEM_VECTOR_INDEX, q.DROP_ITEM_VECTOR_INDEX, q.ANY_ITEM_EMBEDDING)
+            if label == "Item"
+            else (q.CREATE_USER_VECTOR_INDEX, q.DROP_USER_VECTOR_INDEX, q.ANY_USER_EMBEDDING)
+        )
         if any(lbl == label and p == "embedding" and "VECTOR" in t for lbl, p, t, _ in self._indexes()):
             stored = self._read(sample)
             if stored and len(stored[0][0]) == dim:
@@ -278,8 +328,9 @@ class FalkorDBStore(CypherStore):
         p = conn.info("persistence")
         done = p.get("aof_last_bgrewrite_status") == "ok" and int(p.get("aof_rewrites", 0) or 0) > before
         if not done:
-            logger.warning("the append-only file rewrite after an erasure failed (%s)",
-                           p.get("aof_last_bgrewrite_status"))
+            logger.warning(
+                "the append-only file rewrite after an erasure failed (%s)", p.get("aof_last_bgrewrite_status")
+            )
         return done
 
     def clear(self) -> None:

@@ -40,20 +40,34 @@ class GdsClient:
         records = self._driver.execute_query(q.GDS_AVAILABLE, routing_=RoutingControl.READ, database_=self._db).records
         return bool(records and records[0][0])
 
-    def item_knn(self, users: np.ndarray, items: np.ndarray, weights: np.ndarray, *, n_users: int,
-                 cfg: FastRPConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def item_knn(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        weights: np.ndarray,
+        *,
+        n_users: int,
+        cfg: FastRPConfig | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(item_a, item_b, cosine)`` of each item's ``cfg.neighbours`` nearest items by FastRP."""
         cfg = cfg or FastRPConfig()
         graph = f"graphrec-fastrp-{secrets.token_hex(6)}"
         # One projection: the aggregation must see every edge in one query, so the edges go in one
         # parameter (a few MB for a million edges), as [user, item + n_users, weight] rows.
-        rows = np.column_stack([np.asarray(users, np.float64), np.asarray(items, np.float64) + n_users,
-                                np.asarray(weights, np.float64)]).tolist()
+        rows = np.column_stack(
+            [np.asarray(users, np.float64), np.asarray(items, np.float64) + n_users, np.asarray(weights, np.float64)]
+        ).tolist()
         rows = [[int(u), int(i), w] for u, i, w in rows]
         try:
             self._write(q.GDS_PROJECT_EDGES, graph=graph, edges=rows)
-            self._write(q.GDS_FASTRP_MUTATE, graph=graph, dim=cfg.dim, iteration_weights=list(cfg.iteration_weights),
-                        normalization=cfg.normalization, seed=cfg.seed)
+            self._write(
+                q.GDS_FASTRP_MUTATE,
+                graph=graph,
+                dim=cfg.dim,
+                iteration_weights=list(cfg.iteration_weights),
+                normalization=cfg.normalization,
+                seed=cfg.seed,
+            )
             pairs = self._write(q.GDS_KNN_ITEMS, graph=graph, k=cfg.neighbours, seed=cfg.seed)
         finally:
             self._write(q.GDS_DROP_GRAPH, graph=graph)

@@ -74,11 +74,16 @@ _CLEAR_ATTEMPTS = 3
 
 # "Cannot reach Neo4j now": no server, a lost connection, a full pool, or a transient failure
 # (deadlock, leader switch) that outlived the driver's own retries.
-TRANSIENT: tuple[type[BaseException], ...] = (ServiceUnavailable, SessionExpired, TransientError,
-                                              ConnectionPoolError)
+TRANSIENT: tuple[type[BaseException], ...] = (ServiceUnavailable, SessionExpired, TransientError, ConnectionPoolError)
 # Neo4j's status codes for "no such thing" (https://neo4j.com/docs/status-codes/current/errors/).
-_NOT_FOUND = frozenset({"Neo.ClientError.Database.DatabaseNotFound", "Neo.ClientError.Procedure.ProcedureNotFound",
-                        "Neo.ClientError.Schema.IndexNotFound", "Neo.ClientError.Schema.ConstraintNotFound"})
+_NOT_FOUND = frozenset(
+    {
+        "Neo.ClientError.Database.DatabaseNotFound",
+        "Neo.ClientError.Procedure.ProcedureNotFound",
+        "Neo.ClientError.Schema.IndexNotFound",
+        "Neo.ClientError.Schema.ConstraintNotFound",
+    }
+)
 
 
 def classify(exc: BaseException) -> type[StoreError] | None:
@@ -107,8 +112,16 @@ class Neo4jStore(CypherStore):
         self._db = database
 
     @classmethod
-    def connect(cls, uri: str, user: str = "neo4j", password: str | None = None, *,
-                database: str = "neo4j", batch_size: int = 10_000, **driver_config: Any) -> Neo4jStore:
+    def connect(
+        cls,
+        uri: str,
+        user: str = "neo4j",
+        password: str | None = None,
+        *,
+        database: str = "neo4j",
+        batch_size: int = 10_000,
+        **driver_config: Any,
+    ) -> Neo4jStore:
         """Open one driver for ``uri`` (connections are made lazily; ``ping()`` checks them)."""
         if parse_graph_uri(uri).kind != "neo4j":
             raise ValueError(f"not a Neo4j URI: {uri!r}")
@@ -116,30 +129,32 @@ class Neo4jStore(CypherStore):
         # Optional properties (a ledger's `complete`, per-type counts) are absent until first written;
         # Neo4j warns "property key does not exist" on every such read of a fresh graph. Those are
         # expected here, so that one class of notification is not asked for (deprecations still are).
-        driver_config.setdefault("notifications_disabled_classifications",
-                                 [NotificationDisabledClassification.UNRECOGNIZED])
+        driver_config.setdefault(
+            "notifications_disabled_classifications", [NotificationDisabledClassification.UNRECOGNIZED]
+        )
         driver = GraphDatabase.driver(uri, auth=auth, **driver_config)
         return cls(driver, database=database, batch_size=batch_size)
 
     # -- plumbing --------------------------------------------------------------------------------
     def _read(self, query: str, params: Mapping[str, Any] | None = None) -> Rows:
-        result = self._driver.execute_query(query, dict(params or {}), routing_=RoutingControl.READ,
-                                            database_=self._db)
+        result = self._driver.execute_query(query, dict(params or {}), routing_=RoutingControl.READ, database_=self._db)
         return list(result.records)
 
     def _write(self, query: str, params: Mapping[str, Any] | None = None) -> Rows:
-        result = self._driver.execute_query(query, dict(params or {}), routing_=RoutingControl.WRITE,
-                                            database_=self._db)
+        result = self._driver.execute_query(
+            query, dict(params or {}), routing_=RoutingControl.WRITE, database_=self._db
+        )
         return list(result.records)
 
     def _session(self, **config: Any) -> Session:
         # Share execute_query's bookmark manager so reads see writes made through sessions.
-        return self._driver.session(database=self._db,
-                                    bookmark_manager=self._driver.execute_query_bookmark_manager, **config)
+        return self._driver.session(
+            database=self._db, bookmark_manager=self._driver.execute_query_bookmark_manager, **config
+        )
 
-    def run_cypher(self, query: str, params: Mapping[str, Any] | None = None, *,
-                   write: bool = False) -> CypherResult:
+    def run_cypher(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> CypherResult:
         """Read-only unless ``write``: a read transaction, which Neo4j refuses to let write."""
+
         def work(tx: ManagedTransaction) -> CypherResult:
             result = tx.run(trusted_cypher(query), dict(params or {}))
             keys = list(result.keys())
@@ -181,8 +196,9 @@ class Neo4jStore(CypherStore):
         with self._session() as session:
             return int(session.execute_write(apply_guarded))
 
-    def _write_once(self, deltas: Sequence[InteractionDelta], events: Sequence[EventKey],
-                    now_ms: int) -> EventWriteResult:
+    def _write_once(
+        self, deltas: Sequence[InteractionDelta], events: Sequence[EventKey], now_ms: int
+    ) -> EventWriteResult:
         # Sorted keys and rows: concurrent batches take their locks in one order (fewer deadlocks,
         # which the driver retries, between group commits that share users or event keys).
         keys = [{"k": e.key, "u": e.user_id, "f": e.fingerprint} for e in sorted(events, key=lambda e: e.key)]
@@ -199,8 +215,9 @@ class Neo4jStore(CypherStore):
             fps = tuple((str(k), str(f)) for k, f in existing[1]) if existing is not None else ()
             refusing = sorted(refused[0]) if refused is not None else []
             if seen or refusing:
-                return EventWriteResult(applied=False, existing=tuple(seen), refused_users=tuple(refusing),
-                                        fingerprints=fps)
+                return EventWriteResult(
+                    applied=False, existing=tuple(seen), refused_users=tuple(refusing), fingerprints=fps
+                )
             tx.run(self._q.RECORD_EVENT_IDS, {"keys": keys, "now": now_ms}).consume()
             for batch in batches:
                 tx.run(self._q.UPSERT_INTERACTIONS, {"rows": batch}).consume()
@@ -237,8 +254,13 @@ class Neo4jStore(CypherStore):
                 self._write(q.AWAIT_INDEX, {"name": name, "timeout": _INDEX_TIMEOUT_S})
             return
         if current is not None:
-            logger.info("vector index %s has %s dimensions (quantized: %s); re-creating it with %d, unquantized",
-                        name, current[0], current[2], dim)
+            logger.info(
+                "vector index %s has %s dimensions (quantized: %s); re-creating it with %d, unquantized",
+                name,
+                current[0],
+                current[2],
+                dim,
+            )
             self._write(drop)  # a new model with another width: rebuild the index
         self._write(create, {"dim": int(dim)})
         self._write(q.AWAIT_INDEX, {"name": name, "timeout": _INDEX_TIMEOUT_S})

@@ -83,8 +83,12 @@ def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
             # prices may come as decimal strings (FalkorDB's plain replies)
             links[item_id] = (url, image_url, None if price is None else float(price), currency)
         ids = sorted(titles)
-        yield ItemPage(ids=ids, titles=[titles[i] for i in ids], categories=[sorted(cats[i]) for i in ids],
-                       links=[links[i] for i in ids])
+        yield ItemPage(
+            ids=ids,
+            titles=[titles[i] for i in ids],
+            categories=[sorted(cats[i]) for i in ids],
+            links=[links[i] for i in ids],
+        )
         after = ids[-1]
 
 
@@ -94,8 +98,9 @@ def users_per_page(counts: GraphCounts, page_size: int) -> int:
     return max(1, int(page_size / per_user))
 
 
-def _edge_row_pages(read: Read, user_ids_query: str, edges_query: str, users: int,
-                    **params: Any) -> Iterator[Sequence[Sequence[Any]]]:
+def _edge_row_pages(
+    read: Read, user_ids_query: str, edges_query: str, users: int, **params: Any
+) -> Iterator[Sequence[Sequence[Any]]]:
     after = ""
     while ids := [r[0] for r in read(user_ids_query, {"after": after, "limit": users})]:
         after = ids[-1]
@@ -103,8 +108,16 @@ def _edge_row_pages(read: Read, user_ids_query: str, edges_query: str, users: in
             yield rows
 
 
-def page_interactions(read: Read, *, user_ids_query: str, edges_query: str, counts: GraphCounts,
-                      page_size: int, since_ms: int | None, with_clients: bool = False) -> Iterator[InteractionPage]:
+def page_interactions(
+    read: Read,
+    *,
+    user_ids_query: str,
+    edges_query: str,
+    counts: GraphCounts,
+    page_size: int,
+    since_ms: int | None,
+    with_clients: bool = False,
+) -> Iterator[InteractionPage]:
     """Edges of chunks of users whose degrees add up to about ``page_size`` (mean degree estimate).
 
     ``read`` must be callable from another thread (the next page is fetched while this one is
@@ -118,13 +131,18 @@ def page_interactions(read: Read, *, user_ids_query: str, edges_query: str, coun
         # one 2-D object array, then whole-column casts in C (some stores send doubles as decimal
         # strings); 5x cheaper than zip(*rows) + per-column numpy conversion
         table = np.array(rows, dtype=object).reshape(len(rows), width)
-        yield InteractionPage(user_ids=table[:, 0], item_ids=table[:, 1],
-                              weights=table[:, 2].astype(np.float64), last_ts=table[:, 3].astype(np.int64),
-                              clients=table[:, 4] if with_clients else None)
+        yield InteractionPage(
+            user_ids=table[:, 0],
+            item_ids=table[:, 1],
+            weights=table[:, 2].astype(np.float64),
+            last_ts=table[:, 3].astype(np.int64),
+            clients=table[:, 4] if with_clients else None,
+        )
 
 
-def page_aggregates(read: Read, *, user_ids_query: str, aggregates_query: str, counts: GraphCounts,
-                    page_size: int) -> Iterator[list[Interaction]]:
+def page_aggregates(
+    read: Read, *, user_ids_query: str, aggregates_query: str, counts: GraphCounts, page_size: int
+) -> Iterator[list[Interaction]]:
     """Edges with every aggregate, from ``(user id, item id, edge properties)`` rows; a page holds
     whole users, in ascending user id order."""
     for rows in _edge_row_pages(read, user_ids_query, aggregates_query, users_per_page(counts, page_size)):

@@ -58,9 +58,7 @@ class HistoryReader(Protocol):
 class InteractionStore(Protocol):
     """The interaction edges: written as deltas, read per user, paged for export, traversed."""
 
-    def upsert_interactions(
-        self, deltas: Sequence[InteractionDelta], *, guard: BatchGuard | None = None
-    ) -> int:
+    def upsert_interactions(self, deltas: Sequence[InteractionDelta], *, guard: BatchGuard | None = None) -> int:
         """Add deltas to the (user, item) edges, creating users, items and edges as needed.
 
         Aggregates add up: ``weight``, ``count``, per-type counts and value sums; ``first_ts`` and
@@ -115,21 +113,15 @@ class InteractionStore(Protocol):
         first: seeds are the user's ``seed_items`` most recent liked items decayed from ``now_ms`` (pass
         the user's newest edge), ``fanout`` caps both hops, ``co_items`` the co-items kept per seed."""
 
-    def co_interaction_candidates_for_item(
-        self, *, item_id: str, limit: int = 50, fanout: int = 50
-    ) -> list[Candidate]:
+    def co_interaction_candidates_for_item(self, *, item_id: str, limit: int = 50, fanout: int = 50) -> list[Candidate]:
         """Items sharing likers with ``item_id``: ``w(v, s) * w(v, c) / sqrt(deg(s) * deg(c))`` over its
         ``fanout`` strongest likers and each one's ``fanout`` strongest edges, positive totals only."""
 
-    def iter_interactions(
-        self, *, page_size: int = 50_000, since_ms: int | None = None
-    ) -> Iterator[InteractionPage]:
+    def iter_interactions(self, *, page_size: int = 50_000, since_ms: int | None = None) -> Iterator[InteractionPage]:
         """All edges in pages of about ``page_size``, each edge once, optionally only those with
         ``last_ts >= since_ms``; the order of edges within a page is unspecified."""
 
-    def iter_trending_edges(
-        self, *, page_size: int = 50_000, since_ms: int | None = None
-    ) -> Iterator[InteractionPage]:
+    def iter_trending_edges(self, *, page_size: int = 50_000, since_ms: int | None = None) -> Iterator[InteractionPage]:
         """:meth:`iter_interactions` for trending: only edges of items a catalogue described (never of a
         ``provisional`` one: anyone can create those by sending events), with ``clients`` filled (each
         edge's latest sender, "" for a trusted one or an edge written before senders were recorded)."""
@@ -208,9 +200,7 @@ class ModelPublication(Protocol):
     """What a publish leaves in the store for others to read: node embeddings, searchable by
     similarity (for analysts' queries), and small named values such as the published model version."""
 
-    def write_embeddings(
-        self, *, label: NodeLabel, ids: Sequence[str], vectors: np.ndarray, model_version: str
-    ) -> int:
+    def write_embeddings(self, *, label: NodeLabel, ids: Sequence[str], vectors: np.ndarray, model_version: str) -> int:
         """Store each node's embedding and ``model_version``; returns nodes written (absent ids are
         skipped). When it returns, the store's cosine vector index over ``label`` answers with
         vectors of this width, every written node included."""
@@ -253,8 +243,9 @@ class SegmentStore(Protocol):
     """Behavioural segments for analysts and the API: ``(:Segment)`` nodes and ``(:User)-[:IN_SEGMENT]->(:Segment)``
     edges, replaced whole by each segmentation (``graphrec segment``)."""
 
-    def replace_segments(self, *, segments: Sequence[SegmentRecord], members: Sequence[tuple[str, str]],
-                         computed_ms: int) -> int:
+    def replace_segments(
+        self, *, segments: Sequence[SegmentRecord], members: Sequence[tuple[str, str]], computed_ms: int
+    ) -> int:
         """Make ``segments`` and ``members`` (``(user id, segment name)``) the graph's segmentation; returns the
         membership edges written (members whose user is not in the graph get none).
 
@@ -296,8 +287,7 @@ class StoreLifecycle(Protocol):
     def clear(self) -> None:
         """Delete every node and edge (tests and ``graphrec init --reset``)."""
 
-    def run_cypher(self, query: str, params: Mapping[str, Any] | None = None, *,
-                   write: bool = False) -> CypherResult:
+    def run_cypher(self, query: str, params: Mapping[str, Any] | None = None, *, write: bool = False) -> CypherResult:
         """An analyst's own statement with bound parameters (``graphrec cypher``); read-only unless
         ``write``. The text is the analyst's to write; values never go into it, only into ``params``.
         A statement the store refuses raises ``BadStoreInput`` with the store's message."""
@@ -307,8 +297,16 @@ class StoreLifecycle(Protocol):
 
 
 @runtime_checkable
-class GraphStore(InteractionStore, IdentityStore, CatalogueStore, ModelPublication, Bookkeeping,
-                 SegmentStore, StoreLifecycle, Protocol):
+class GraphStore(
+    InteractionStore,
+    IdentityStore,
+    CatalogueStore,
+    ModelPublication,
+    Bookkeeping,
+    SegmentStore,
+    StoreLifecycle,
+    Protocol,
+):
     """Every facet at once: what each adapter implements, and what callers needing several hold."""
 
 

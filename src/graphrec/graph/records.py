@@ -148,9 +148,13 @@ class InteractionPage:
         if not pages:
             return cls(np.zeros(0, dtype=object), np.zeros(0, dtype=object), np.zeros(0), np.zeros(0, np.int64))
         clients = [p.clients for p in pages if p.clients is not None]
-        return cls(np.concatenate([p.user_ids for p in pages]), np.concatenate([p.item_ids for p in pages]),
-                   np.concatenate([p.weights for p in pages]), np.concatenate([p.last_ts for p in pages]),
-                   clients=np.concatenate(clients) if len(clients) == len(pages) else None)
+        return cls(
+            np.concatenate([p.user_ids for p in pages]),
+            np.concatenate([p.item_ids for p in pages]),
+            np.concatenate([p.weights for p in pages]),
+            np.concatenate([p.last_ts for p in pages]),
+            clients=np.concatenate(clients) if len(clients) == len(pages) else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,15 @@ from graphrec.graph.records import CatalogueItem, Interaction, InteractionDelta,
 def delta_row(d: InteractionDelta) -> dict[str, Any]:
     """The parameter row for one edge delta; absent per-type keys leave those properties alone; ``k``, the
     sender, is always there ("" for a trusted one), so the edge's ``client`` is never set to null."""
-    row: dict[str, Any] = {"u": d.user_id, "i": d.item_id, "w": float(d.weight), "c": int(d.count),
-                           "f": int(d.first_ts), "l": int(d.last_ts), "k": d.client}
+    row: dict[str, Any] = {
+        "u": d.user_id,
+        "i": d.item_id,
+        "w": float(d.weight),
+        "c": int(d.count),
+        "f": int(d.first_ts),
+        "l": int(d.last_ts),
+        "k": d.client,
+    }
     for t, n in d.type_counts.items():
         row[f"n_{t}"] = int(n)
     for t, v in d.value_sums.items():
@@ -74,15 +81,30 @@ def item_row(it: ItemRecord) -> dict[str, Any]:
 def catalogue_row(it: CatalogueItem) -> dict[str, Any]:
     """The parameter row for one catalogue upsert: every field (None removes the property), the
     categories sorted and without repeats. ``provisional`` is not a field: an upsert clears it."""
-    return {"id": it.id, "title": it.title, "url": it.url, "image_url": it.image_url,
-            "price": None if it.price is None else float(it.price), "currency": it.currency,
-            "available": bool(it.available), "categories": sorted(set(it.categories))}
+    return {
+        "id": it.id,
+        "title": it.title,
+        "url": it.url,
+        "image_url": it.image_url,
+        "price": None if it.price is None else float(it.price),
+        "currency": it.currency,
+        "available": bool(it.available),
+        "categories": sorted(set(it.categories)),
+    }
 
 
 def catalogue_item_from_row(row: Sequence[Any]) -> CatalogueItem:
     """``(id, title, url, image_url, price, currency, available, provisional, categories)`` as a record;
     categories come unordered from the store and are sorted here."""
     item_id, title, url, image_url, price, currency, available, provisional, categories = row
-    return CatalogueItem(id=item_id, title=title, categories=tuple(sorted(categories or ())), url=url,
-                         image_url=image_url, price=None if price is None else float(price), currency=currency,
-                         available=bool(available), provisional=bool(provisional))
+    return CatalogueItem(
+        id=item_id,
+        title=title,
+        categories=tuple(sorted(categories or ())),
+        url=url,
+        image_url=image_url,
+        price=None if price is None else float(price),
+        currency=currency,
+        available=bool(available),
+        provisional=bool(provisional),
+    )

@@ -56,9 +56,11 @@ class BipartiteAdjacency:
             c_item = sp.diags(_inv(self.item_degree)) @ r.T
         else:
             c_user, c_item = r, r.T
-        block = sp.bmat([[None, c_user], [c_item, None]], format="csr",
-                        dtype=np.float32) if r.nnz else sp.csr_matrix(
-            (self.n_users + self.n_items,) * 2, dtype=np.float32)
+        block = (
+            sp.bmat([[None, c_user], [c_item, None]], format="csr", dtype=np.float32)
+            if r.nnz
+            else sp.csr_matrix((self.n_users + self.n_items,) * 2, dtype=np.float32)
+        )
         # bmat needs shapes on empty blocks; fix up when a side is empty
         self.block = sp.csr_matrix(block, shape=(self.n_users + self.n_items,) * 2)
         block = self.block

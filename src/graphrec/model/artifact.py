@@ -56,7 +56,12 @@ class ModelArtifact:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_training(
-        cls, result: TrainResult, snapshot: Snapshot, *, version: str, config: TrainConfig,
+        cls,
+        result: TrainResult,
+        snapshot: Snapshot,
+        *,
+        version: str,
+        config: TrainConfig,
         metrics: dict[str, Any] | None = None,
     ) -> ModelArtifact:
         """Freeze a training result: run the full forward once and keep every layer's output."""
@@ -68,18 +73,28 @@ class ModelArtifact:
         n_users = snapshot.n_users
         item_emb = final[n_users:].numpy().copy()
         return cls(
-            version=version, config=config, model=model,
-            user_ids=snapshot.user_ids, item_ids=snapshot.item_ids,
-            user_embeddings=final[:n_users].numpy().copy(), item_embeddings=item_emb,
-            user_layers=stacked[:, :n_users].copy(), item_layers=stacked[:, n_users:].copy(),
-            user_degree=result.adjacency.user_degree.copy(), item_degree=result.adjacency.item_degree.copy(),
+            version=version,
+            config=config,
+            model=model,
+            user_ids=snapshot.user_ids,
+            item_ids=snapshot.item_ids,
+            user_embeddings=final[:n_users].numpy().copy(),
+            item_embeddings=item_emb,
+            user_layers=stacked[:, :n_users].copy(),
+            item_layers=stacked[:, n_users:].copy(),
+            user_degree=result.adjacency.user_degree.copy(),
+            item_degree=result.adjacency.item_degree.copy(),
             item_features=None if result.item_features is None else result.item_features.numpy().copy(),
             index=ItemIndex.build(item_emb, metric="ip", seed=config.seed),
             metrics=dict(metrics or {}),
             manifest={
-                "version": version, "created_ms": int(time.time() * 1000),
-                "snapshot_hash": snapshot.manifest.get("content_hash"), "snapshot": snapshot.manifest,
-                "best_epoch": result.best_epoch, "seconds": result.seconds, "mode": result.mode,
+                "version": version,
+                "created_ms": int(time.time() * 1000),
+                "snapshot_hash": snapshot.manifest.get("content_hash"),
+                "snapshot": snapshot.manifest,
+                "best_epoch": result.best_epoch,
+                "seconds": result.seconds,
+                "mode": result.mode,
                 "history": result.history,
             },
         )
@@ -102,8 +117,9 @@ class ModelArtifact:
         return self._item_lookup.get(item_id)
 
     # ------------------------------------------------------------------ inductive inference
-    def _infer(self, own0: np.ndarray, neighbours: np.ndarray, coefficients: np.ndarray,
-               neighbour_layers: np.ndarray) -> np.ndarray:
+    def _infer(
+        self, own0: np.ndarray, neighbours: np.ndarray, coefficients: np.ndarray, neighbour_layers: np.ndarray
+    ) -> np.ndarray:
         with torch.no_grad():
             h = torch.from_numpy(np.asarray(own0, dtype=np.float32))[None, :]
             coef = torch.from_numpy(coefficients.astype(np.float32))[None, :]
@@ -114,8 +130,13 @@ class ModelArtifact:
                 outs.append(h)
             return self.model.combine(outs)[0].numpy().copy()
 
-    def infer_user(self, item_indices: np.ndarray, weights: np.ndarray, *, user_index: int | None = None,
-                   ) -> np.ndarray:
+    def infer_user(
+        self,
+        item_indices: np.ndarray,
+        weights: np.ndarray,
+        *,
+        user_index: int | None = None,
+    ) -> np.ndarray:
         """Embedding of a user from their current (item index, decayed weight) list.
 
         A known user (``user_index``) keeps their id embedding as layer 0; a user who arrived after
@@ -128,22 +149,32 @@ class ModelArtifact:
         coef = neighbourhood_coefficients(self.config.encoder.aggr, weights, self.item_degree[items])
         return self._infer(own, items, coef, self.item_layers)
 
-    def infer_user_from_ids(self, item_ids: list[str], weights: np.ndarray, *, user_id: str | None = None,
-                            ) -> np.ndarray | None:
+    def infer_user_from_ids(
+        self,
+        item_ids: list[str],
+        weights: np.ndarray,
+        *,
+        user_id: str | None = None,
+    ) -> np.ndarray | None:
         """``infer_user`` by external ids; items unknown to this version are skipped (``None`` if all are).
 
         ``weights`` must be decayed like the training snapshot's (``graphrec.events.decay.decay_weights``).
         """
-        idx = np.array([self.item_index(i) if self.item_index(i) is not None else -1 for i in item_ids],
-                       dtype=np.int64)
+        idx = np.array([self.item_index(i) if self.item_index(i) is not None else -1 for i in item_ids], dtype=np.int64)
         known = idx >= 0
         if not known.any():
             return None
         user_index = self.user_index(user_id) if user_id is not None else None
         return self.infer_user(idx[known], np.asarray(weights)[known], user_index=user_index)
 
-    def infer_item(self, user_indices: np.ndarray, weights: np.ndarray, *, item_index: int | None = None,
-                   features: np.ndarray | None = None) -> np.ndarray:
+    def infer_item(
+        self,
+        user_indices: np.ndarray,
+        weights: np.ndarray,
+        *,
+        item_index: int | None = None,
+        features: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Embedding of an item from its (user index, weight) list; a new item starts from its features."""
         users = np.asarray(user_indices, dtype=np.int64)
         if item_index is not None:
@@ -156,11 +187,17 @@ class ModelArtifact:
         coef = neighbourhood_coefficients(self.config.encoder.aggr, weights, self.user_degree[users])
         return self._infer(own, users, coef, self.user_layers)
 
-    def recommend(self, user_vector: np.ndarray, k: int, *, exclude: np.ndarray | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def recommend(
+        self,
+        user_vector: np.ndarray,
+        k: int,
+        *,
+        exclude: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(item_ids, scores)`` of the top ``k`` items for a user embedding, via the ANN index."""
-        idx, scores = self.index.search(user_vector[None, :], k,
-                                        exclude=None if exclude is None else [np.asarray(exclude)])
+        idx, scores = self.index.search(
+            user_vector[None, :], k, exclude=None if exclude is None else [np.asarray(exclude)]
+        )
         keep = idx[0] >= 0
         return self.item_ids[idx[0][keep]], scores[0][keep]
 
@@ -191,8 +228,9 @@ class ModelArtifact:
         is what analysts check in Neo4j Browser through the ``item_embedding`` vector index, which is
         cosine; one function on both sides means 04-similar-items and ``/similar`` agree.
         """
-        idx, scores = self.cosine_index.search(self.item_embeddings[item_index][None, :], k,
-                                               exclude=[np.array([item_index])])
+        idx, scores = self.cosine_index.search(
+            self.item_embeddings[item_index][None, :], k, exclude=[np.array([item_index])]
+        )
         keep = idx[0] >= 0
         return self.item_ids[idx[0][keep]], scores[0][keep].astype(np.float64)
 
@@ -203,10 +241,14 @@ class ModelArtifact:
         (out / "config.json").write_text(self.config.model_dump_json(indent=2))
         torch.save(self.model.state_dict(), out / "weights.pt")
         arrays = {
-            "user_ids": self.user_ids, "item_ids": self.item_ids,
-            "user_embeddings": self.user_embeddings, "item_embeddings": self.item_embeddings,
-            "user_layers": self.user_layers, "item_layers": self.item_layers,
-            "user_degree": self.user_degree, "item_degree": self.item_degree,
+            "user_ids": self.user_ids,
+            "item_ids": self.item_ids,
+            "user_embeddings": self.user_embeddings,
+            "item_embeddings": self.item_embeddings,
+            "user_layers": self.user_layers,
+            "item_layers": self.item_layers,
+            "user_degree": self.user_degree,
+            "item_degree": self.item_degree,
         }
         if self.item_features is not None:
             arrays["item_features"] = self.item_features
@@ -229,17 +271,24 @@ class ModelArtifact:
         features = arr("item_features") if (src / "item_features.npy").exists() else None
         # mapped, not read: an erasure's in-place blanking is seen at once (see user_index)
         user_ids, item_ids = np.load(src / "user_ids.npy", mmap_mode="r", allow_pickle=False), arr("item_ids")
-        model = GraphSAGERec(len(user_ids), len(item_ids), 0 if features is None else features.shape[1],
-                             config.encoder)
+        model = GraphSAGERec(len(user_ids), len(item_ids), 0 if features is None else features.shape[1], config.encoder)
         model.load_state_dict(torch.load(src / "weights.pt", weights_only=True))
         model.eval()
         manifest = json.loads((src / "manifest.json").read_text())
         return cls(
-            version=str(manifest.get("version", src.name)), config=config, model=model,
-            user_ids=user_ids, item_ids=item_ids,
-            user_embeddings=arr("user_embeddings"), item_embeddings=arr("item_embeddings"),
-            user_layers=arr("user_layers"), item_layers=arr("item_layers"),
-            user_degree=arr("user_degree"), item_degree=arr("item_degree"), item_features=features,
+            version=str(manifest.get("version", src.name)),
+            config=config,
+            model=model,
+            user_ids=user_ids,
+            item_ids=item_ids,
+            user_embeddings=arr("user_embeddings"),
+            item_embeddings=arr("item_embeddings"),
+            user_layers=arr("user_layers"),
+            item_layers=arr("item_layers"),
+            user_degree=arr("user_degree"),
+            item_degree=arr("item_degree"),
+            item_features=features,
             index=ItemIndex.load(src / "index"),
-            metrics=json.loads((src / "metrics.json").read_text()), manifest=manifest,
+            metrics=json.loads((src / "metrics.json").read_text()),
+            manifest=manifest,
         )

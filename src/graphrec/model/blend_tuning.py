@@ -126,30 +126,50 @@ class NewUserTuning(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = Field(True, description="tune new-user weights at train time (costs one more training "
-                          "of the best epoch count, on the other users)")
+    enabled: bool = Field(
+        True,
+        description="tune new-user weights at train time (costs one more training "
+        "of the best epoch count, on the other users)",
+    )
     fraction: float = Field(0.2, gt=0, lt=1, description="share of the eligible users held out for tuning")
     max_users: int = Field(300, ge=1, description="at most this many users held out for tuning")
-    lengths: list[int] = Field(default_factory=lambda: [1, 3, 5, 10], min_length=1,
-                               description="history lengths tuned (a new user gets the longest tuned one "
-                               "at most their own)")
+    lengths: list[int] = Field(
+        default_factory=lambda: [1, 3, 5, 10],
+        min_length=1,
+        description="history lengths tuned (a new user gets the longest tuned one at most their own)",
+    )
     min_rest: int = Field(5, ge=1, description="interactions left to score after the longest history")
     k: int = Field(20, ge=1)
     # every (user, n) gathers its candidates once and each grid point only re-ranks them
     # (graphrec.recommend.service.rank_candidates): 7 x 7 x 6 points cost ML-100K's tuning about a minute
     alphas: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0], min_length=1)
-    betas: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9], min_length=1,
-                               description="popularity-prior weights tried")
-    gammas: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9, 1.0], min_length=1,
-                                description="item-neighbour weights tried (share of the graph part)")
-    asymmetries: list[float] = Field(default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], min_length=1,
-                                     description="item-neighbour similarity asymmetries tried (0.5: the cosine, "
-                                     "1: P(candidate | seed))")
-    localities: list[float] = Field(default_factory=lambda: [1.0, 2.0, 3.0], min_length=1,
-                                    description="item-neighbour similarity exponents tried (1: none)")
-    neighbour_entries: int = Field(10_000_000, ge=0, description="the item-neighbour table's size limit "
-                                   "(items x neighbours, 8 bytes each): larger neighbour counts are not "
-                                   "tried; 0 = no table")
+    betas: list[float] = Field(
+        default_factory=lambda: [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9],
+        min_length=1,
+        description="popularity-prior weights tried",
+    )
+    gammas: list[float] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9, 1.0],
+        min_length=1,
+        description="item-neighbour weights tried (share of the graph part)",
+    )
+    asymmetries: list[float] = Field(
+        default_factory=lambda: [0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+        min_length=1,
+        description="item-neighbour similarity asymmetries tried (0.5: the cosine, 1: P(candidate | seed))",
+    )
+    localities: list[float] = Field(
+        default_factory=lambda: [1.0, 2.0, 3.0],
+        min_length=1,
+        description="item-neighbour similarity exponents tried (1: none)",
+    )
+    neighbour_entries: int = Field(
+        10_000_000,
+        ge=0,
+        description="the item-neighbour table's size limit "
+        "(items x neighbours, 8 bytes each): larger neighbour counts are not "
+        "tried; 0 = no table",
+    )
 
     @field_validator("lengths")
     @classmethod
@@ -178,13 +198,22 @@ class NewUserTuner(Protocol):
     with ``config`` for ``epochs`` epochs (:mod:`graphrec.experiments.new_users` implements it; the
     model layer only stores the result, so it takes the tuner as an argument)."""
 
-    def __call__(self, snapshot: Snapshot, config: TrainConfig, tuning: NewUserTuning, *,
-                 epochs: int) -> NewUserBlend: ...
+    def __call__(
+        self, snapshot: Snapshot, config: TrainConfig, tuning: NewUserTuning, *, epochs: int
+    ) -> NewUserBlend: ...
 
 
 def tune_blend(
-    artifact: ModelArtifact, snapshot: Snapshot, *, k: int = 20, top_n: int = 100, max_users: int = 1_000,
-    grid: tuple[float, ...] = DEFAULT_GRID, half_life_days: float = 30.0, seed_items: int = 20, seed: int = 0,
+    artifact: ModelArtifact,
+    snapshot: Snapshot,
+    *,
+    k: int = 20,
+    top_n: int = 100,
+    max_users: int = 1_000,
+    grid: tuple[float, ...] = DEFAULT_GRID,
+    half_life_days: float = 30.0,
+    seed_items: int = 20,
+    seed: int = 0,
 ) -> BlendParams:
     """Grid-search ``alpha`` on a temporal validation split of ``snapshot`` (see module docstring)."""
     started = time.perf_counter()
@@ -198,8 +227,13 @@ def tune_blend(
     if len(users) > max_users:
         users = np.sort(rng.choice(users, size=max_users, replace=False))
     # map snapshot indices to model indices (the model may have been trained on another export)
-    item_map = np.array([artifact.item_index(str(i)) if artifact.item_index(str(i)) is not None else -1
-                         for i in snapshot.item_ids.tolist()], dtype=np.int64)
+    item_map = np.array(
+        [
+            artifact.item_index(str(i)) if artifact.item_index(str(i)) is not None else -1
+            for i in snapshot.item_ids.tolist()
+        ],
+        dtype=np.int64,
+    )
     known_items = item_map >= 0
     n_items = snapshot.n_items
     emb = np.full((len(users), n_items), -np.inf)
@@ -210,11 +244,13 @@ def tune_blend(
         keep = known_items[items]
         if not keep.any():
             continue
-        vec = artifact.infer_user(item_map[items[keep]], weights[keep],
-                                  user_index=artifact.user_index(str(snapshot.user_ids[u])))
+        vec = artifact.infer_user(
+            item_map[items[keep]], weights[keep], user_index=artifact.user_index(str(snapshot.user_ids[u]))
+        )
         emb[row] = np.where(known_items, item_vecs @ vec, -np.inf)
-    scorer = TraversalScorer(train.matrix("weights"), train.matrix("timestamps"),
-                             half_life_days=half_life_days, seed_items=seed_items)
+    scorer = TraversalScorer(
+        train.matrix("weights"), train.matrix("timestamps"), half_life_days=half_life_days, seed_items=seed_items
+    )
     graph = scorer.score(users).astype(np.float64)
     seen = train.matrix("ones")[users]
     seen_rows = np.repeat(np.arange(len(users)), np.diff(seen.indptr))
@@ -232,9 +268,18 @@ def tune_blend(
         recalls[f"{alpha:g}"] = float(recall_at_k(hits, n_rel).mean())
     best = max(grid, key=lambda a: (results[f"{a:g}"], recalls[f"{a:g}"], a))
     return BlendParams(
-        alpha=float(best), source="tuned", metric=f"ndcg@{k}", grid=results,
-        details={"recall_at_k": recalls[f"{best:g}"], "users": len(users), "k": k, "top_n": top_n,
-                 "protocol": split.protocol, "seconds": round(time.perf_counter() - started, 2)},
+        alpha=float(best),
+        source="tuned",
+        metric=f"ndcg@{k}",
+        grid=results,
+        details={
+            "recall_at_k": recalls[f"{best:g}"],
+            "users": len(users),
+            "k": k,
+            "top_n": top_n,
+            "protocol": split.protocol,
+            "seconds": round(time.perf_counter() - started, 2),
+        },
     )
 
 
@@ -253,26 +298,43 @@ def load_blend(directory: Path) -> BlendParams | None:
     if not path.exists():
         return None
     raw = json.loads(path.read_text())
-    new_users = {int(n): HistoryWeights(alpha=float(w["alpha"]), beta=float(w.get("beta", 0.0)),
-                                        gamma=float(w.get("gamma", 0.0)), similarity=_similarity(w))
-                 for n, w in dict(raw.get("new_users", {})).items()}
-    return BlendParams(alpha=float(raw["alpha"]), source=str(raw.get("source", "tuned")),
-                       metric=str(raw.get("metric", "")), grid=dict(raw.get("grid", {})),
-                       details=dict(raw.get("details", {})), new_users=new_users,
-                       new_user_details=dict(raw.get("new_user_details", {})))
+    new_users = {
+        int(n): HistoryWeights(
+            alpha=float(w["alpha"]),
+            beta=float(w.get("beta", 0.0)),
+            gamma=float(w.get("gamma", 0.0)),
+            similarity=_similarity(w),
+        )
+        for n, w in dict(raw.get("new_users", {})).items()
+    }
+    return BlendParams(
+        alpha=float(raw["alpha"]),
+        source=str(raw.get("source", "tuned")),
+        metric=str(raw.get("metric", "")),
+        grid=dict(raw.get("grid", {})),
+        details=dict(raw.get("details", {})),
+        new_users=new_users,
+        new_user_details=dict(raw.get("new_user_details", {})),
+    )
 
 
 def _similarity(weights: dict[str, Any]) -> Similarity | None:
     """A length's neighbour similarity as ``blend.json`` holds it; a version written before asymmetry
     and locality holds only ``shrink`` (the cosine)."""
     if (raw := weights.get("similarity")) is not None:
-        return Similarity(shrink=float(raw["shrink"]), asymmetry=float(raw.get("asymmetry", 0.5)),
-                          locality=float(raw.get("locality", 1.0)))
+        return Similarity(
+            shrink=float(raw["shrink"]),
+            asymmetry=float(raw.get("asymmetry", 0.5)),
+            locality=float(raw.get("locality", 1.0)),
+        )
     return None if weights.get("shrink") is None else Similarity(float(weights["shrink"]))
 
 
 def ensure_blend(
-    directory: Path, artifact: ModelArtifact, snapshot: Snapshot | Callable[[], Snapshot], **tune_kwargs: float,
+    directory: Path,
+    artifact: ModelArtifact,
+    snapshot: Snapshot | Callable[[], Snapshot],
+    **tune_kwargs: float,
 ) -> BlendParams:
     """The version's ``blend.json``, tuned and written first if absent.
 
@@ -284,6 +346,11 @@ def ensure_blend(
     snap = snapshot() if callable(snapshot) else snapshot
     params = tune_blend(artifact, snap, **tune_kwargs)  # type: ignore[arg-type]
     save_blend(directory, params)
-    logger.info("tuned blend for %s: alpha=%.2f (%s %.4f)", directory.name, params.alpha, params.metric,
-                params.grid[f"{params.alpha:g}"])
+    logger.info(
+        "tuned blend for %s: alpha=%.2f (%s %.4f)",
+        directory.name,
+        params.alpha,
+        params.metric,
+        params.grid[f"{params.alpha:g}"],
+    )
     return params

@@ -61,6 +61,8 @@ class Checkpoint:
         # graphrec's own file; it holds numpy generator state (plain ints) next to tensors
         state = torch.load(path, weights_only=False, map_location="cpu")  # a GPU run resumes anywhere
         if state.get("fingerprint") != expected:
-            raise CheckpointMismatch(f"{path} was written by a run with another config or snapshot: "
-                                     "delete it, or give this run another checkpoint directory")
+            raise CheckpointMismatch(
+                f"{path} was written by a run with another config or snapshot: "
+                "delete it, or give this run another checkpoint directory"
+            )
         return cls(**state)

@@ -45,38 +45,60 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(8192, ge=16)
     lr: float = Field(1e-2, gt=0)
     reg: float = Field(1e-4, ge=0, description="L2 on the batch's id embeddings (LightGCN-style)")
-    weight_decay: float = Field(5e-2, ge=0, description="L2 on the layer weights' offsets from plain "
-                                "propagation (Adam weight_decay; see GraphSAGERec)")
+    weight_decay: float = Field(
+        5e-2,
+        ge=0,
+        description="L2 on the layer weights' offsets from plain propagation (Adam weight_decay; see GraphSAGERec)",
+    )
     hard_negatives: float = Field(0.3, ge=0, le=1, description="fraction of negatives chosen hard")
     hard_candidates: int = Field(8, ge=1, description="uniform candidates a hard negative is picked from")
-    user_id_dropout: float = Field(0.0, ge=0, lt=1, description="zero user id embeddings at this rate, so "
-                                   "embeddings from neighbourhoods alone (new users) are trained too")
+    user_id_dropout: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="zero user id embeddings at this rate, so "
+        "embeddings from neighbourhoods alone (new users) are trained too",
+    )
     validation_fraction: float = Field(0.1, ge=0, lt=1)
     validation_protocol: Literal["random", "temporal"] = Field(
-        "random", description="how the early-stopping holdout is cut from the training edges: each user's "
+        "random",
+        description="how the early-stopping holdout is cut from the training edges: each user's "
         "random edges, or their most recent ones (use temporal when the test split is temporal, so "
-        "early stopping judges the model on the task it is tested on)")
+        "early stopping judges the model on the task it is tested on)",
+    )
     eval_every: int = Field(5, ge=1)
     patience: int = Field(4, ge=1, description="evaluations without improvement before stopping")
     metric_k: int = Field(20, ge=1)
-    checkpoint_every: int = Field(5, ge=1, description="epochs between checkpoints when the trainer is given a "
-                                  "checkpoint directory (graphrec train --checkpoint-dir)")
-    refit: bool = Field(True, description="after early stopping, retrain on train+validation for the best "
-                        "number of epochs")
+    checkpoint_every: int = Field(
+        5,
+        ge=1,
+        description="epochs between checkpoints when the trainer is given a "
+        "checkpoint directory (graphrec train --checkpoint-dir)",
+    )
+    refit: bool = Field(
+        True, description="after early stopping, retrain on train+validation for the best number of epochs"
+    )
     mode: Literal["auto", "full", "sampled"] = "auto"
     full_graph_max_edges: int = Field(5_000_000, ge=1, description="auto mode switches to sampling above")
-    steps_per_epoch: int | None = Field(None, ge=1, description="cap on batches per epoch (None: one pass "
-                                        "over all edges); fixed-size epochs for very large graphs")
+    steps_per_epoch: int | None = Field(
+        None,
+        ge=1,
+        description="cap on batches per epoch (None: one pass over all edges); fixed-size epochs for very large graphs",
+    )
     fanouts: list[int] = Field(default_factory=lambda: [15, 10], description="neighbours sampled per layer")
     threads: int | Literal["auto"] | None = Field(
-        "auto", description="torch intra-op threads. 'auto': half the CPUs this process may use (at least "
+        "auto",
+        description="torch intra-op threads. 'auto': half the CPUs this process may use (at least "
         "1), because torch's default (all of them) collapses when anything else is busy: on 2 cores with a "
         "second CPU-bound process, an ML-100K epoch took 1.02 s with 2 threads and 0.31 s with 1 (0.27 s "
-        "vs 0.32 s when idle). None: torch's default; a number: exactly that many")
+        "vs 0.32 s when idle). None: torch's default; a number: exactly that many",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
-        "auto", description="where training runs. 'auto': the first CUDA GPU when torch sees one, else the CPU; "
+        "auto",
+        description="where training runs. 'auto': the first CUDA GPU when torch sees one, else the CPU; "
         "'cpu'; 'cuda' (refused with a clear error when torch sees no GPU). The trained model always comes back "
-        "to the CPU, where serving and inductive inference run")
+        "to the CPU, where serving and inductive inference run",
+    )
 
 
 def resolve_threads(threads: int | Literal["auto"] | None) -> int | None:
@@ -95,6 +117,8 @@ def resolve_device(device: Literal["auto", "cpu", "cuda"]) -> torch.device:
     available = torch.cuda.is_available()
     if device == "cuda" and not available:
         built = torch.version.cuda or "none"
-        raise ValueError(f"device 'cuda' was asked for but torch {torch.__version__} (CUDA build: {built}) sees no "
-                         "usable GPU; use device = 'cpu' or 'auto'")
+        raise ValueError(
+            f"device 'cuda' was asked for but torch {torch.__version__} (CUDA build: {built}) sees no "
+            "usable GPU; use device = 'cpu' or 'auto'"
+        )
     return torch.device("cuda" if available else "cpu")

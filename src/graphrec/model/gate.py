@@ -42,9 +42,14 @@ def save_holdout(directory: Path, full: Snapshot, split: Split) -> Path:
     stamps = np.asarray(full.matrix("timestamps")[test.row, test.col]).ravel()
     path = directory / HOLDOUT_FILE
     ids_u, ids_i = full.user_ids, full.item_ids
-    np.savez_compressed(path, test_users=ids_u[test.row], test_items=ids_i[test.col],
-                        train_users=ids_u[train.row], train_items=ids_i[train.col],
-                        first_test_ms=np.int64(stamps.min() if len(stamps) else 0))
+    np.savez_compressed(
+        path,
+        test_users=ids_u[test.row],
+        test_items=ids_i[test.col],
+        train_users=ids_u[train.row],
+        train_items=ids_i[train.col],
+        first_test_ms=np.int64(stamps.min() if len(stamps) else 0),
+    )
     return path
 
 
@@ -57,8 +62,11 @@ def holdout_metrics(artifact: ModelArtifact, split: Split, *, k: int) -> dict[st
     ranked = top_k(scores, k, exclude=split.train.matrix("ones")[users])
     hits = hit_matrix(ranked, split.test[users])
     n_relevant = np.diff(split.test[users].indptr).astype(np.float64)
-    return {f"test_recall@{k}": float(recall_at_k(hits, n_relevant).mean()),
-            f"test_ndcg@{k}": float(ndcg_at_k(hits, n_relevant).mean()), "test_users": int(len(users))}
+    return {
+        f"test_recall@{k}": float(recall_at_k(hits, n_relevant).mean()),
+        f"test_ndcg@{k}": float(ndcg_at_k(hits, n_relevant).mean()),
+        "test_users": int(len(users)),
+    }
 
 
 @dataclass(frozen=True)
@@ -93,22 +101,29 @@ class Comparison:
 
     def report(self) -> str:
         c, s = self.candidate, self.served
-        lines = [f"| version | recall@{self.k} | ndcg@{self.k} |", "|---|---|---|",
-                 f"| {c.version} (candidate) | {c.recall:.4f} | {c.ndcg:.4f} |",
-                 f"| {s.version} (served) | {s.recall:.4f} | {s.ndcg:.4f} |", "",
-                 f"difference over {self.users:,} held-out users: recall@{self.k} {self.recall_difference:+.4f} "
-                 f"(95% CI [{self.recall_interval[0]:+.4f}, {self.recall_interval[1]:+.4f}]), "
-                 f"ndcg@{self.k} {self.ndcg_difference:+.4f} (95% CI [{self.ndcg_interval[0]:+.4f}, "
-                 f"{self.ndcg_interval[1]:+.4f}]); Wilcoxon p = {self.wilcoxon_p:.3g}",
-                 "the candidate wins" if self.candidate_wins else "the candidate does not win"]
+        lines = [
+            f"| version | recall@{self.k} | ndcg@{self.k} |",
+            "|---|---|---|",
+            f"| {c.version} (candidate) | {c.recall:.4f} | {c.ndcg:.4f} |",
+            f"| {s.version} (served) | {s.recall:.4f} | {s.ndcg:.4f} |",
+            "",
+            f"difference over {self.users:,} held-out users: recall@{self.k} {self.recall_difference:+.4f} "
+            f"(95% CI [{self.recall_interval[0]:+.4f}, {self.recall_interval[1]:+.4f}]), "
+            f"ndcg@{self.k} {self.ndcg_difference:+.4f} (95% CI [{self.ndcg_interval[0]:+.4f}, "
+            f"{self.ndcg_interval[1]:+.4f}]); Wilcoxon p = {self.wilcoxon_p:.3g}",
+            "the candidate wins" if self.candidate_wins else "the candidate does not win",
+        ]
         if self.served_saw_holdout:
-            lines.append("note: the served version was trained on data at least as new as the holdout and may "
-                         "have seen it, which favours it")
+            lines.append(
+                "note: the served version was trained on data at least as new as the holdout and may "
+                "have seen it, which favours it"
+            )
         return "\n".join(lines)
 
 
-def _per_user(artifact: ModelArtifact, users: list[str], relevant: dict[str, list[str]],
-              seen: dict[str, list[str]], k: int) -> tuple[np.ndarray, np.ndarray]:
+def _per_user(
+    artifact: ModelArtifact, users: list[str], relevant: dict[str, list[str]], seen: dict[str, list[str]], k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-user recall@k and NDCG@k of ``artifact`` (users it does not know are not passed in)."""
     index = {i: n for n, i in enumerate(artifact.item_ids.tolist())}
     rows = np.array([artifact.user_index(u) for u in users], dtype=np.int64)
@@ -130,8 +145,10 @@ def compare_versions(candidate_dir: Path, served_dir: Path, *, k: int = 20) -> C
     """Both versions on the candidate's holdout (see the module docstring)."""
     path = candidate_dir / HOLDOUT_FILE
     if not path.exists():
-        raise NoHoldout(f"{candidate_dir.name} was trained without a holdout (holdout_fraction = 0): nothing to "
-                        "compare on; train it again with a holdout")
+        raise NoHoldout(
+            f"{candidate_dir.name} was trained without a holdout (holdout_fraction = 0): nothing to "
+            "compare on; train it again with a holdout"
+        )
     data = np.load(path, allow_pickle=False)
     relevant: dict[str, list[str]] = {}
     for u, i in zip(data["test_users"].tolist(), data["test_items"].tolist(), strict=True):
@@ -153,7 +170,12 @@ def compare_versions(candidate_dir: Path, served_dir: Path, *, k: int = 20) -> C
     return Comparison(
         candidate=VersionScore(candidate.version, float(c_recall.mean()), float(c_ndcg.mean())),
         served=VersionScore(served.version, float(s_recall.mean()), float(s_ndcg.mean())),
-        k=k, users=len(users), recall_difference=recall_mean,
+        k=k,
+        users=len(users),
+        recall_difference=recall_mean,
         recall_interval=(recall_mean - recall_half, recall_mean + recall_half),
-        ndcg_difference=ndcg_mean, ndcg_interval=(ndcg_mean - ndcg_half, ndcg_mean + ndcg_half),
-        wilcoxon_p=wilcoxon, served_saw_holdout=served_ms > int(data["first_test_ms"]))
+        ndcg_difference=ndcg_mean,
+        ndcg_interval=(ndcg_mean - ndcg_half, ndcg_mean + ndcg_half),
+        wilcoxon_p=wilcoxon,
+        served_saw_holdout=served_ms > int(data["first_test_ms"]),
+    )

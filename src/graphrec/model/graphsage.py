@@ -37,8 +37,9 @@ class GraphSAGERec(nn.Module):
         ``forward(adjacency_fn, item_features)`` -> ``(n_users + n_items, dim)``.
     """
 
-    def __init__(self, n_users: int, n_items: int, n_features: int, config: EncoderConfig, *,
-                 sparse_embeddings: bool = False) -> None:
+    def __init__(
+        self, n_users: int, n_items: int, n_features: int, config: EncoderConfig, *, sparse_embeddings: bool = False
+    ) -> None:
         super().__init__()
         self.n_users = n_users
         self.n_items = n_items
@@ -46,11 +47,12 @@ class GraphSAGERec(nn.Module):
         dim = config.dim
         self.user_embedding = nn.Embedding(n_users, dim, sparse=sparse_embeddings)
         self.item_embedding = nn.Embedding(n_items, dim, sparse=sparse_embeddings)
-        self.feature_proj = (nn.Linear(n_features, dim, bias=False)
-                             if n_features > 0 and config.use_features else None)
-        self.convs = nn.ModuleList(
-            SAGEConv(dim, dim, aggr="mean", root_weight=True, bias=True) for _ in range(config.layers)
-        ) if config.linear else nn.ModuleList()
+        self.feature_proj = nn.Linear(n_features, dim, bias=False) if n_features > 0 and config.use_features else None
+        self.convs = (
+            nn.ModuleList(SAGEConv(dim, dim, aggr="mean", root_weight=True, bias=True) for _ in range(config.layers))
+            if config.linear
+            else nn.ModuleList()
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -111,7 +113,9 @@ class GraphSAGERec(nn.Module):
 
     # ------------------------------------------------------------------ passes
     def layer_outputs(
-        self, propagate: Callable[[torch.Tensor], torch.Tensor], item_features: torch.Tensor | None,
+        self,
+        propagate: Callable[[torch.Tensor], torch.Tensor],
+        item_features: torch.Tensor | None,
         ego: torch.Tensor | None = None,
     ) -> list[torch.Tensor]:
         """``[h^0, ..., h^L]`` for every node with a full-graph ``propagate`` (``A @ x``)."""
@@ -123,16 +127,20 @@ class GraphSAGERec(nn.Module):
         return outs
 
     def forward(
-        self, propagate: Callable[[torch.Tensor], torch.Tensor], item_features: torch.Tensor | None,
+        self,
+        propagate: Callable[[torch.Tensor], torch.Tensor],
+        item_features: torch.Tensor | None,
         ego: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Final embeddings of all nodes, ``(n_users + n_items, dim)``."""
         return self.combine(self.layer_outputs(propagate, item_features, ego))
 
     def get_embedding(
-        self, propagate: Callable[[torch.Tensor], torch.Tensor], item_features: torch.Tensor | None,
+        self,
+        propagate: Callable[[torch.Tensor], torch.Tensor],
+        item_features: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(user_embeddings, item_embeddings)`` without gradients, for serving and evaluation."""
         with torch.no_grad():
             out = self.forward(propagate, item_features)
-        return out[: self.n_users], out[self.n_users:]
+        return out[: self.n_users], out[self.n_users :]

@@ -71,10 +71,10 @@ class Similarity:
         if self.asymmetry == 0.5:  # the cosine's own expression, so a = 0.5 equals ItemKNN to the last bit
             norm = np.sqrt(seed_degree * candidate_degree)
         else:
-            norm = seed_degree ** self.asymmetry * candidate_degree ** (1.0 - self.asymmetry)
+            norm = seed_degree**self.asymmetry * candidate_degree ** (1.0 - self.asymmetry)
         sims: np.ndarray = counts / (norm + self.shrink + 1e-12)
         if self.locality != 1.0:
-            sims = sims ** self.locality
+            sims = sims**self.locality
         return sims
 
 
@@ -129,9 +129,13 @@ class ItemNeighbours:
         rows = np.repeat(np.arange(sim.shape[0]), np.diff(sim.indptr))
         # the counts are integers: the cosine's float32 rounding is far below 0.5 of one
         counts = np.rint(sim.data * (np.sqrt(degree[rows] * degree[sim.indices]) + shrink + 1e-12))
-        return cls(item_ids=snapshot.item_ids.astype(str),
-                   counts=sp.csr_matrix((counts.astype(np.float32), sim.indices, sim.indptr), shape=sim.shape),
-                   degree=degree, neighbours=neighbours, shrink=shrink)
+        return cls(
+            item_ids=snapshot.item_ids.astype(str),
+            counts=sp.csr_matrix((counts.astype(np.float32), sim.indices, sim.indptr), shape=sim.shape),
+            degree=degree,
+            neighbours=neighbours,
+            shrink=shrink,
+        )
 
     @property
     def entries(self) -> int:
@@ -142,15 +146,17 @@ class ItemNeighbours:
         """The table's own similarity: the cosine with the shrinkage its entries were pruned by."""
         return Similarity(self.shrink)
 
-    def _entries(self, seed_idx: np.ndarray, similarity: Similarity | None) -> tuple[np.ndarray, np.ndarray,
-                                                                                      np.ndarray]:
+    def _entries(
+        self, seed_idx: np.ndarray, similarity: Similarity | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The seeds' entries as ``(owner position, candidate index, similarity)``: read straight from the
         CSR arrays (a request's hot path; scipy's row indexing costs more than the sums)."""
         m = self.counts
         pos, owner = gather(m.indptr, seed_idx, max(int(m.nnz), 1))  # no cap: a row is never longer
         cols = m.indices[pos].astype(np.int64)
-        sims = (similarity or self.cosine).apply(m.data[pos].astype(np.float64), self.degree[seed_idx[owner]],
-                                                 self.degree[cols])
+        sims = (similarity or self.cosine).apply(
+            m.data[pos].astype(np.float64), self.degree[seed_idx[owner]], self.degree[cols]
+        )
         return owner, cols, sims
 
     def similarity(self, seed_idx: np.ndarray, similarity: Similarity | None = None) -> sp.csr_matrix:
@@ -168,8 +174,15 @@ class ItemNeighbours:
         binary.data[:] = 1.0
         return np.asarray((binary @ self.similarity(seeds, similarity)).todense())
 
-    def candidates(self, seed_idx: np.ndarray, index_of: Callable[[str], int | None], *, limit: int,
-                   exclude: np.ndarray, similarity: Similarity | None = None) -> NeighbourCandidates:
+    def candidates(
+        self,
+        seed_idx: np.ndarray,
+        index_of: Callable[[str], int | None],
+        *,
+        limit: int,
+        exclude: np.ndarray,
+        similarity: Similarity | None = None,
+    ) -> NeighbourCandidates:
         """The ``limit`` items with the largest summed similarity to the seeds (item indices), ``exclude``
         (item indices) and the seeds left out; ties by item index. ``index_of`` maps an id to its index;
         ``similarity``: ``None`` is the table's own cosine."""
@@ -184,9 +197,15 @@ class ItemNeighbours:
         path = directory / NEIGHBOURS_FILE
         m = self.counts
         with path.open("wb") as fh:
-            np.savez(fh, counts=m.data.astype(np.float32), indices=m.indices.astype(np.int32),
-                     indptr=m.indptr.astype(np.int64), degree=self.degree, item_ids=self.item_ids.astype(str),
-                     params=np.array(json.dumps({"neighbours": self.neighbours, "shrink": self.shrink})))
+            np.savez(
+                fh,
+                counts=m.data.astype(np.float32),
+                indices=m.indices.astype(np.int32),
+                indptr=m.indptr.astype(np.int64),
+                degree=self.degree,
+                item_ids=self.item_ids.astype(str),
+                params=np.array(json.dumps({"neighbours": self.neighbours, "shrink": self.shrink})),
+            )
         return path
 
     @classmethod
@@ -201,5 +220,10 @@ class ItemNeighbours:
             counts = sp.csr_matrix((raw["counts"], raw["indices"], raw["indptr"]), shape=(n, n))
             degree = raw["degree"].astype(np.float64)
             params = json.loads(str(raw["params"]))
-        return cls(item_ids=item_ids, counts=counts, degree=degree, neighbours=int(params["neighbours"]),
-                   shrink=float(params["shrink"]))
+        return cls(
+            item_ids=item_ids,
+            counts=counts,
+            degree=degree,
+            neighbours=int(params["neighbours"]),
+            shrink=float(params["shrink"]),
+        )

@@ -20,8 +20,9 @@ class NegativeSampler:
         dense_limit: use a dense ``n_users * n_items`` bitmap up to this many cells.
     """
 
-    def __init__(self, user_items: sp.csr_matrix, rng: np.random.Generator, *, rounds: int = 5,
-                 dense_limit: int = 50_000_000) -> None:
+    def __init__(
+        self, user_items: sp.csr_matrix, rng: np.random.Generator, *, rounds: int = 5, dense_limit: int = 50_000_000
+    ) -> None:
         m = user_items.tocsr()
         m.sort_indices()
         self.n_items = m.shape[1]

@@ -59,9 +59,14 @@ class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = "graphsage"
-    holdout_fraction: float = Field(0.1, ge=0, lt=1, description="each user's newest share of interactions "
-                                    "kept out of training: the version's test metrics and what `graphrec compare` "
-                                    "and `publish --if-better` judge it on (0: train on everything, no gate)")
+    holdout_fraction: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="each user's newest share of interactions "
+        "kept out of training: the version's test metrics and what `graphrec compare` "
+        "and `publish --if-better` judge it on (0: train on everything, no gate)",
+    )
     export: ExportConfig = Field(default_factory=ExportConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     new_users: NewUserTuning = Field(default_factory=NewUserTuning)
@@ -84,9 +89,16 @@ def new_version_name(snapshot_hash: str | None) -> str:
 
 
 def train(
-    cfg: PipelineConfig, *, models_path: Path, half_life_days: float, store: GraphStore | None = None,
-    snapshot: Snapshot | None = None, version: str | None = None, progress: Mode | bool = True,
-    checkpoint_dir: Path | None = None, new_users: NewUserTuner | None = None,
+    cfg: PipelineConfig,
+    *,
+    models_path: Path,
+    half_life_days: float,
+    store: GraphStore | None = None,
+    snapshot: Snapshot | None = None,
+    version: str | None = None,
+    progress: Mode | bool = True,
+    checkpoint_dir: Path | None = None,
+    new_users: NewUserTuner | None = None,
 ) -> Path:
     """Export (unless ``snapshot`` is given), train, tune the blend, and write a version directory;
     returns its path.
@@ -105,8 +117,11 @@ def train(
     started = time.perf_counter()
     # each user's newest interactions held out: the version's test metrics, and what a later
     # `graphrec compare` / `publish --if-better` judges it and the served version on
-    split = temporal_holdout(snapshot, test_fraction=cfg.holdout_fraction, seed=cfg.train.seed) \
-        if cfg.holdout_fraction > 0 else None
+    split = (
+        temporal_holdout(snapshot, test_fraction=cfg.holdout_fraction, seed=cfg.train.seed)
+        if cfg.holdout_fraction > 0
+        else None
+    )
     if split is not None and split.test.nnz == 0:
         split = None  # every user has a single interaction: nothing to hold out
     fit_on = split.train if split is not None else snapshot
@@ -114,10 +129,14 @@ def train(
     version = version or new_version_name(snapshot.manifest.get("content_hash"))
     k = cfg.train.metric_k
     metrics = {
-        f"validation_recall@{k}": result.best_metric, "best_epoch": result.best_epoch,
+        f"validation_recall@{k}": result.best_metric,
+        "best_epoch": result.best_epoch,
         "train_seconds": round(time.perf_counter() - started, 2),
-        "seconds_per_epoch": round(result.seconds_per_epoch, 4), "mode": result.mode,
-        "n_users": snapshot.n_users, "n_items": snapshot.n_items, "n_edges": fit_on.n_edges,
+        "seconds_per_epoch": round(result.seconds_per_epoch, 4),
+        "mode": result.mode,
+        "n_users": snapshot.n_users,
+        "n_items": snapshot.n_items,
+        "n_edges": fit_on.n_edges,
     }
     artifact = ModelArtifact.from_training(result, fit_on, version=version, config=cfg.train, metrics=metrics)
     if split is not None:
@@ -133,29 +152,36 @@ def train(
     return out
 
 
-def tune_new_user_blend(directory: Path, params: BlendParams, tuner: NewUserTuner, snapshot: Snapshot,
-                        cfg: PipelineConfig, *, epochs: int) -> BlendParams:
+def tune_new_user_blend(
+    directory: Path, params: BlendParams, tuner: NewUserTuner, snapshot: Snapshot, cfg: PipelineConfig, *, epochs: int
+) -> BlendParams:
     """Add the new-user weights to the version's ``blend.json`` and its item-neighbour table
     (``item_neighbours.npz``) to the directory. Data too thin for the protocol (no user
     with enough interactions) leaves new users on the version's alpha, which the log says."""
     try:
         tuned = tuner(snapshot, cfg.train, cfg.new_users, epochs=epochs)
     except ValueError as exc:
-        logger.warning("new-user blend of %s not tuned (%s): new users get alpha %.2f", directory.name, exc,
-                       params.alpha)
+        logger.warning(
+            "new-user blend of %s not tuned (%s): new users get alpha %.2f", directory.name, exc, params.alpha
+        )
         return params
     if tuned.neighbours:  # the table the gammas were tuned with, fitted on the version's own edges
-        ItemNeighbours.fit(snapshot, neighbours=int(tuned.neighbours["neighbours"]),
-                           shrink=float(tuned.neighbours["shrink"])).save(directory)
+        ItemNeighbours.fit(
+            snapshot, neighbours=int(tuned.neighbours["neighbours"]), shrink=float(tuned.neighbours["shrink"])
+        ).save(directory)
     params = replace(params, new_users=tuned.weights, new_user_details=tuned.details)
     save_blend(directory, params)
-    logger.info("tuned new-user blend for %s: %s", directory.name,
-                "; ".join(f"n={n}: {w.describe()}" for n, w in sorted(tuned.weights.items())))
+    logger.info(
+        "tuned new-user blend for %s: %s",
+        directory.name,
+        "; ".join(f"n={n}: {w.describe()}" for n, w in sorted(tuned.weights.items())),
+    )
     return params
 
 
-def tune_version_blend(directory: Path, artifact: ModelArtifact, snapshot: Snapshot | Callable[[], Snapshot], *,
-                       half_life_days: float) -> BlendParams | None:
+def tune_version_blend(
+    directory: Path, artifact: ModelArtifact, snapshot: Snapshot | Callable[[], Snapshot], *, half_life_days: float
+) -> BlendParams | None:
     """Write the version's ``blend.json`` (kept if it exists). A snapshot too small for a validation
     split leaves the version on the default alpha, which the log says (training itself succeeded)."""
     try:
@@ -218,14 +244,19 @@ def publish(store: GraphStore, *, models_path: Path, version: str, half_life_day
     artifact = ModelArtifact.load(directory)
     if load_blend(directory) is None:
         export = _export_config(directory)
-        tune_version_blend(directory, artifact, lambda: export_snapshot(store, export, half_life_days=half_life_days,
-                                                                        progress=False),
-                           half_life_days=half_life_days)
-    items = store.write_embeddings(label="Item", ids=artifact.item_ids.tolist(),
-                                   vectors=artifact.item_embeddings, model_version=name)
+        tune_version_blend(
+            directory,
+            artifact,
+            lambda: export_snapshot(store, export, half_life_days=half_life_days, progress=False),
+            half_life_days=half_life_days,
+        )
+    items = store.write_embeddings(
+        label="Item", ids=artifact.item_ids.tolist(), vectors=artifact.item_embeddings, model_version=name
+    )
     known = artifact.user_ids != ""  # erased users' rows are blanked (graphrec.model.erasure)
-    users = store.write_embeddings(label="User", ids=artifact.user_ids[known].tolist(),
-                                   vectors=artifact.user_embeddings[known], model_version=name)
+    users = store.write_embeddings(
+        label="User", ids=artifact.user_ids[known].tolist(), vectors=artifact.user_embeddings[known], model_version=name
+    )
     store.set_meta(key=META_KEY, value=name)
     write_current(models_path, name)
     return name, users, items

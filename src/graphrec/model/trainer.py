@@ -80,8 +80,9 @@ class Trainer:
             and snapshot resumes from it (None: no checkpoints).
     """
 
-    def __init__(self, config: TrainConfig, *, progress: Mode | bool = True,
-                 checkpoint_dir: Path | None = None) -> None:
+    def __init__(
+        self, config: TrainConfig, *, progress: Mode | bool = True, checkpoint_dir: Path | None = None
+    ) -> None:
         self.config = config
         self.device = torch.device("cpu")  # resolved from config.device when fit() starts
         self.progress = progress
@@ -94,8 +95,10 @@ class Trainer:
         if train.n_edges == 0 or not np.any(train.weights > 0):
             # an empty or all-zero adjacency trains id embeddings with no message passing at all, and
             # validation recall still looks plausible: refuse instead (issue 17: 1997 data decayed to 0)
-            raise ValueError(f"refusing to train: the snapshot has {train.n_edges:,} edges and none with a "
-                             "positive weight (import data, or check the export's decay and weight filters)")
+            raise ValueError(
+                f"refusing to train: the snapshot has {train.n_edges:,} edges and none with a "
+                "positive weight (import data, or check the export's decay and weight filters)"
+            )
         threads = resolve_threads(cfg.threads)
         if threads is not None:
             torch.set_num_threads(threads)
@@ -105,8 +108,7 @@ class Trainer:
         if cfg.validation_fraction <= 0:
             result = self._run(train, None, cfg.epochs, phase="fit")
         else:
-            split = holdout(cfg.validation_protocol)(train, test_fraction=cfg.validation_fraction,
-                                                     seed=cfg.seed + 1)
+            split = holdout(cfg.validation_protocol)(train, test_fraction=cfg.validation_fraction, seed=cfg.seed + 1)
             result = self._run(split.train, split.test, cfg.epochs, phase="fit")
             if cfg.refit:
                 history = result.history
@@ -129,8 +131,9 @@ class Trainer:
             return self.config.mode
         return "full" if train.n_edges <= self.config.full_graph_max_edges else "sampled"
 
-    def _run(self, train: Snapshot, validation: sp.csr_matrix | None, epochs: int, *,
-             desc: str = "epoch", phase: str = "fit") -> TrainResult:
+    def _run(
+        self, train: Snapshot, validation: sp.csr_matrix | None, epochs: int, *, desc: str = "epoch", phase: str = "fit"
+    ) -> TrainResult:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
@@ -141,21 +144,30 @@ class Trainer:
         mode = self._mode(train)
         # built (and so initialised from the seeded CPU generator) on the host, then moved: the same seed
         # starts from the same weights on every device
-        model = GraphSAGERec(train.n_users, train.n_items,
-                             0 if features is None else features.shape[1], cfg.encoder,
-                             sparse_embeddings=(mode == "sampled")).to(device)
+        model = GraphSAGERec(
+            train.n_users,
+            train.n_items,
+            0 if features is None else features.shape[1],
+            cfg.encoder,
+            sparse_embeddings=(mode == "sampled"),
+        ).to(device)
         if features is not None:
             features = features.to(device)
         dense_params = [p for n, p in model.named_parameters() if not n.endswith("embedding.weight")]
         id_tables = [model.user_embedding.weight, model.item_embedding.weight]
-        optimizers: list[torch.optim.Optimizer] = [torch.optim.Adam(
-            [{"params": dense_params, "weight_decay": cfg.weight_decay}]
-            + ([] if mode == "sampled" else [{"params": id_tables, "weight_decay": 0.0}]), lr=cfg.lr)]
+        optimizers: list[torch.optim.Optimizer] = [
+            torch.optim.Adam(
+                [{"params": dense_params, "weight_decay": cfg.weight_decay}]
+                + ([] if mode == "sampled" else [{"params": id_tables, "weight_decay": 0.0}]),
+                lr=cfg.lr,
+            )
+        ]
         if mode == "sampled":
             optimizers.append(torch.optim.SparseAdam(id_tables, lr=cfg.lr))
         negatives = NegativeSampler(user_items, rng)
-        sampler = NeighborSampler(adjacency.block, cfg.fanouts[: cfg.encoder.layers], rng) if mode == "sampled" \
-            else None
+        sampler = (
+            NeighborSampler(adjacency.block, cfg.fanouts[: cfg.encoder.layers], rng) if mode == "sampled" else None
+        )
         edge_users = train.rows
         edge_items = train.indices
         result = TrainResult(model=model, adjacency=adjacency, item_features=features, mode=mode)
@@ -173,28 +185,46 @@ class Trainer:
             rng.bit_generator.state = saved.numpy_rng  # in place: the samplers hold this generator
             torch.set_rng_state(saved.torch_rng)
             best_state, stale, epoch_times = saved.best_state, saved.stale, list(saved.epoch_times)
-            result.best_metric, result.best_epoch, result.history = saved.best_metric, saved.best_epoch, list(
-                saved.history)
+            result.best_metric, result.best_epoch, result.history = (
+                saved.best_metric,
+                saved.best_epoch,
+                list(saved.history),
+            )
             first = epochs + 1 if saved.complete else saved.epoch + 1
-            logger.info("resuming %s from its checkpoint after epoch %d%s", phase, saved.epoch,
-                        " (phase complete)" if saved.complete else "")
+            logger.info(
+                "resuming %s from its checkpoint after epoch %d%s",
+                phase,
+                saved.epoch,
+                " (phase complete)" if saved.complete else "",
+            )
 
         def checkpoint(epoch: int, *, complete: bool = False) -> None:
             if path is None:
                 return
-            Checkpoint(fingerprint=expected, epoch=epoch, model=model.state_dict(),
-                       optimizers=[opt.state_dict() for opt in optimizers], numpy_rng=dict(rng.bit_generator.state),
-                       torch_rng=torch.get_rng_state(), best_state=best_state, best_metric=result.best_metric,
-                       best_epoch=result.best_epoch, stale=stale, history=result.history,
-                       epoch_times=epoch_times, complete=complete).save(path)
+            Checkpoint(
+                fingerprint=expected,
+                epoch=epoch,
+                model=model.state_dict(),
+                optimizers=[opt.state_dict() for opt in optimizers],
+                numpy_rng=dict(rng.bit_generator.state),
+                torch_rng=torch.get_rng_state(),
+                best_state=best_state,
+                best_metric=result.best_metric,
+                best_epoch=result.best_epoch,
+                stale=stale,
+                history=result.history,
+                epoch_times=epoch_times,
+                complete=complete,
+            ).save(path)
 
         report = EpochProgress(epochs, self.progress, desc=desc, metric=f"recall@{cfg.metric_k}")
         epoch = first - 1
         for epoch in range(first, epochs + 1):
             t0 = time.perf_counter()
             model.train()
-            loss = self._epoch(model, adjacency, features, negatives, sampler, edge_users, edge_items,
-                               optimizers, rng, train.n_users)
+            loss = self._epoch(
+                model, adjacency, features, negatives, sampler, edge_users, edge_items, optimizers, rng, train.n_users
+            )
             epoch_times.append(time.perf_counter() - t0)
             row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": epoch_times[-1]}
             if validation is not None and (epoch % cfg.eval_every == 0 or epoch == epochs):
@@ -245,7 +275,7 @@ class Trainer:
             order = order[: cfg.steps_per_epoch * cfg.batch_size]
         total, batches = 0.0, 0
         for start in range(0, len(order), cfg.batch_size):
-            idx = order[start:start + cfg.batch_size]
+            idx = order[start : start + cfg.batch_size]
             users, pos = edge_users[idx], edge_items[idx]
             neg = negatives.uniform(users)[:, 0]
             n_hard = int(round(cfg.hard_negatives * len(users)))
@@ -261,7 +291,7 @@ class Trainer:
                 neg[:n_hard] = candidates[np.arange(n_hard), best]
             # one gather for everything that needs a gradient: a single (costly) scatter in backward
             rows = lookup(np.concatenate([users, pos + n_users, neg + n_users]))
-            u_emb, p_emb, n_emb = rows[:b], rows[b:2 * b], rows[2 * b:]
+            u_emb, p_emb, n_emb = rows[:b], rows[b : 2 * b], rows[2 * b :]
             pos_scores = (u_emb * p_emb).sum(-1)
             neg_scores = (u_emb * n_emb).sum(-1)
             t_users = torch.from_numpy(users).to(self.device)
@@ -269,7 +299,8 @@ class Trainer:
             if cfg.reg > 0:
                 loss = loss + cfg.reg * embedding_l2(
                     model.user_embedding(t_users),
-                    model.item_embedding(torch.from_numpy(np.concatenate([pos, neg])).to(self.device)))
+                    model.item_embedding(torch.from_numpy(np.concatenate([pos, neg])).to(self.device)),
+                )
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]  # torch declares Tensor.backward without annotations
@@ -279,8 +310,9 @@ class Trainer:
             batches += 1
         return total / max(batches, 1)
 
-    def _ego(self, model: GraphSAGERec, features: torch.Tensor | None, rng: np.random.Generator,
-             n_users: int) -> torch.Tensor:
+    def _ego(
+        self, model: GraphSAGERec, features: torch.Tensor | None, rng: np.random.Generator, n_users: int
+    ) -> torch.Tensor:
         ego = model.ego(features)
         p = self.config.user_id_dropout
         if p > 0:
@@ -327,8 +359,12 @@ class Trainer:
         return lambda q: final[torch.from_numpy(np.searchsorted(nodes, np.asarray(q, dtype=np.int64))).to(device)]
 
     def _validate(
-        self, model: GraphSAGERec, adjacency: BipartiteAdjacency, features: torch.Tensor | None,
-        user_items: sp.csr_matrix, validation: sp.csr_matrix,
+        self,
+        model: GraphSAGERec,
+        adjacency: BipartiteAdjacency,
+        features: torch.Tensor | None,
+        user_items: sp.csr_matrix,
+        validation: sp.csr_matrix,
     ) -> dict[str, float]:
         model.eval()
         u, i = model.get_embedding(adjacency.propagate, features)
@@ -336,10 +372,11 @@ class Trainer:
         k = self.config.metric_k
         tops = []
         for start in range(0, len(users), 2048):
-            batch = users[start:start + 2048]
+            batch = users[start : start + 2048]
             scores = (u[torch.from_numpy(batch).to(u.device)] @ i.T).cpu().numpy()
             tops.append(top_k(scores, k, exclude=user_items[batch]))
         popularity = np.diff(user_items.tocsc().indptr)
-        m = ranking_metrics(np.concatenate(tops), validation[users], k=k, item_popularity=popularity,
-                            n_users_train=user_items.shape[0])
+        m = ranking_metrics(
+            np.concatenate(tops), validation[users], k=k, item_popularity=popularity, n_users_train=user_items.shape[0]
+        )
         return {key: m[key] for key in (f"recall@{k}", f"ndcg@{k}")}

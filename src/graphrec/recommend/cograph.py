@@ -43,9 +43,11 @@ class GraphCandidates:
     def from_list(cls, candidates: Sequence[Candidate]) -> GraphCandidates:
         """The store traversal's records (evidence already computed) in the same form."""
         evidence = {c.item_id: c.evidence for c in candidates}
-        return cls(np.array([c.item_id for c in candidates], dtype=str),
-                   np.array([c.score for c in candidates], dtype=np.float64),
-                   lambda item: evidence.get(item, ()))
+        return cls(
+            np.array([c.item_id for c in candidates], dtype=str),
+            np.array([c.score for c in candidates], dtype=np.float64),
+            lambda item: evidence.get(item, ()),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,28 +86,42 @@ class CoInteractionIndex:
         return self.graph.fanout
 
     @classmethod
-    def from_pages(cls, pages: Iterable[InteractionPage], *, built_at_ms: int | None = None, fanout: int = 50,
-                   co_items: int = 400) -> CoInteractionIndex:
+    def from_pages(
+        cls, pages: Iterable[InteractionPage], *, built_at_ms: int | None = None, fanout: int = 50, co_items: int = 400
+    ) -> CoInteractionIndex:
         edges = InteractionPage.concat(list(pages))
-        return cls.from_arrays(edges.user_ids, edges.item_ids, edges.weights, built_at_ms=built_at_ms,
-                               fanout=fanout, co_items=co_items)
+        return cls.from_arrays(
+            edges.user_ids, edges.item_ids, edges.weights, built_at_ms=built_at_ms, fanout=fanout, co_items=co_items
+        )
 
     @classmethod
-    def from_arrays(cls, users: np.ndarray, items: np.ndarray, weights: np.ndarray, *,
-                    built_at_ms: int | None = None, fanout: int = 50, co_items: int = 400) -> CoInteractionIndex:
+    def from_arrays(
+        cls,
+        users: np.ndarray,
+        items: np.ndarray,
+        weights: np.ndarray,
+        *,
+        built_at_ms: int | None = None,
+        fanout: int = 50,
+        co_items: int = 400,
+    ) -> CoInteractionIndex:
         user_ids, u = np.unique(users.astype(str), return_inverse=True)
         item_ids, i = np.unique(items.astype(str), return_inverse=True)
-        graph = CoGraph.build(u, i, weights, n_users=len(user_ids), n_items=len(item_ids), fanout=fanout,
-                              co_items=co_items)
+        graph = CoGraph.build(
+            u, i, weights, n_users=len(user_ids), n_items=len(item_ids), fanout=fanout, co_items=co_items
+        )
         return cls(
-            user_ids=user_ids, item_ids=item_ids, graph=graph,
+            user_ids=user_ids,
+            item_ids=item_ids,
+            graph=graph,
             user_lookup={x: k for k, x in enumerate(user_ids.tolist())},
             item_lookup={x: k for k, x in enumerate(item_ids.tolist())},
             built_at_ms=int(time.time() * 1000) if built_at_ms is None else built_at_ms,
         )
 
-    def candidates_for_user(self, *, seeds: Sequence[tuple[str, float]], limit: int = 100,
-                            exclude: Iterable[str] = ()) -> GraphCandidates:
+    def candidates_for_user(
+        self, *, seeds: Sequence[tuple[str, float]], limit: int = 100, exclude: Iterable[str] = ()
+    ) -> GraphCandidates:
         """Candidates from ``seeds`` (item id, decayed weight: :func:`~graphrec.scoring.traversal.select_seeds`);
         ``exclude`` holds every item the user has an edge to. Only positive scores are candidates.
 
@@ -139,5 +155,8 @@ class CoInteractionIndex:
         cand, owner2, w2 = cand[keep], owner2[keep], g.u_weights[pos2][keep]
         score = w1[owner2] * w2 / np.sqrt(g.item_degree[s] * g.item_degree[cand])
         top, sums = rank_sums(cand, score, np.zeros(0, dtype=np.int64), limit, len(self.item_ids))
-        return [Candidate(item, total, (item_id,)) for item, total in
-                zip(self.item_ids[top].tolist(), sums.tolist(), strict=True) if total > 0]
+        return [
+            Candidate(item, total, (item_id,))
+            for item, total in zip(self.item_ids[top].tolist(), sums.tolist(), strict=True)
+            if total > 0
+        ]

@@ -82,8 +82,12 @@ class CatalogView:
     def in_category(self, item_id: str, category: str) -> bool:
         return category in self.categories.get(item_id, ())
 
-    def trending(self, category: str | None, k: int, exclude: Container[str] = frozenset(),
-                 ) -> list[tuple[str, float]]:
+    def trending(
+        self,
+        category: str | None,
+        k: int,
+        exclude: Container[str] = frozenset(),
+    ) -> list[tuple[str, float]]:
         ranked = self.popular if category is None else self.popular_by_category.get(category, ())
         out: list[tuple[str, float]] = []
         for item, score in ranked:
@@ -97,15 +101,22 @@ class CatalogView:
 ACTOR_UNIT = 1.0  # the most one actor adds to an item's score: a click's weight in the default policy
 
 
-def actor_scores(edges: InteractionPage, *, as_of: int, half_life_days: float,
-                 actors_per_client: int | None = None, item_codes: np.ndarray | None = None) -> np.ndarray:
+def actor_scores(
+    edges: InteractionPage,
+    *,
+    as_of: int,
+    half_life_days: float,
+    actors_per_client: int | None = None,
+    item_codes: np.ndarray | None = None,
+) -> np.ndarray:
     """What each edge (one actor, one item) adds to its item's trending score: its weight clipped to
     ``[0, ACTOR_UNIT]``, decayed as of ``as_of``; zero for the edges past the ``actors_per_client``
     strongest of one (item, client) pair. Edges with no client ("", or no ``clients`` column) are not
     capped. ``item_codes``: the edges' items as integer codes, where the caller has them already.
     Vectorised: one sort of the capped edges, no Python loop over edges."""
-    scores = decay_weights(np.clip(edges.weights, 0.0, ACTOR_UNIT), edges.last_ts, now_ms=as_of,
-                           half_life_days=half_life_days).astype(np.float64)
+    scores = decay_weights(
+        np.clip(edges.weights, 0.0, ACTOR_UNIT), edges.last_ts, now_ms=as_of, half_life_days=half_life_days
+    ).astype(np.float64)
     if actors_per_client is None or edges.clients is None or not len(scores):
         return scores
     capped = np.flatnonzero(edges.clients != TRUSTED)
@@ -124,9 +135,15 @@ def actor_scores(edges: InteractionPage, *, as_of: int, half_life_days: float,
     return scores
 
 
-def rank_trending(edges: InteractionPage, *, as_of: int, half_life_days: float,
-                  categories: dict[str, tuple[str, ...]], keep: int = 2_000, actors_per_client: int | None = None,
-                  ) -> tuple[list[tuple[str, float]], dict[str, list[tuple[str, float]]]]:
+def rank_trending(
+    edges: InteractionPage,
+    *,
+    as_of: int,
+    half_life_days: float,
+    categories: dict[str, tuple[str, ...]],
+    keep: int = 2_000,
+    actors_per_client: int | None = None,
+) -> tuple[list[tuple[str, float]], dict[str, list[tuple[str, float]]]]:
     """Items by the trending score of ``edges`` (module docstring) as of ``as_of``, best first (ties by id),
     items scoring nothing left out, and the ``keep`` best per category: the trending lists. ``edges`` hold
     one row per (actor, item), as the store's edges do. Pure, so an offline evaluation ranks a training
@@ -134,8 +151,9 @@ def rank_trending(edges: InteractionPage, *, as_of: int, half_life_days: float,
     ranked: list[tuple[str, float]] = []
     if len(edges.item_ids):
         uniq, inverse = np.unique(edges.item_ids.astype(str), return_inverse=True)
-        scores = actor_scores(edges, as_of=as_of, half_life_days=half_life_days, actors_per_client=actors_per_client,
-                              item_codes=inverse)
+        scores = actor_scores(
+            edges, as_of=as_of, half_life_days=half_life_days, actors_per_client=actors_per_client, item_codes=inverse
+        )
         sums = np.bincount(inverse, weights=scores, minlength=len(uniq))
         order = np.lexsort((uniq, -sums))
         order = order[sums[order] > 0]
@@ -148,16 +166,22 @@ def rank_trending(edges: InteractionPage, *, as_of: int, half_life_days: float,
     return ranked, by_cat
 
 
-def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_days: float,
-               keep: int = 2_000, actors_per_client: int | None = None) -> CatalogView:
+def build_view(
+    store: GraphStore,
+    *,
+    now_ms: int,
+    window_days: float,
+    half_life_days: float,
+    keep: int = 2_000,
+    actors_per_client: int | None = None,
+) -> CatalogView:
     """Read items and recent edges from the store into a new view (keeps the ``keep`` best per list);
     ``actors_per_client``: the per-client cap of the module docstring (None: no cap)."""
     titles: dict[str, str | None] = {}
     categories: dict[str, tuple[str, ...]] = {}
     links: dict[str, Links] = {}
     for page in store.iter_items():
-        for item_id, title, cats, item_links in zip(page.ids, page.titles, page.categories, page.links,
-                                                    strict=True):
+        for item_id, title, cats, item_links in zip(page.ids, page.titles, page.categories, page.links, strict=True):
             titles[item_id] = title
             categories[item_id] = tuple(cats)
             if item_links != NO_LINKS:
@@ -169,12 +193,24 @@ def build_view(store: GraphStore, *, now_ms: int, window_days: float, half_life_
         # the newest one, so new visitors still get the catalogue's best rather than nothing.
         edges = InteractionPage.concat(list(store.iter_trending_edges()))
         as_of = int(edges.last_ts.max()) if len(edges.last_ts) else now_ms
-    ranked, by_cat = rank_trending(edges, as_of=as_of, half_life_days=half_life_days, categories=categories,
-                                   keep=keep, actors_per_client=actors_per_client)
+    ranked, by_cat = rank_trending(
+        edges,
+        as_of=as_of,
+        half_life_days=half_life_days,
+        categories=categories,
+        keep=keep,
+        actors_per_client=actors_per_client,
+    )
     names = frozenset(c for cats in categories.values() for c in cats)
-    return CatalogView(titles=titles, categories=categories, category_names=names,
-                       popular=tuple(ranked[:keep]), popular_by_category={c: tuple(v) for c, v in by_cat.items()},
-                       built_ms=now_ms, links=links)
+    return CatalogView(
+        titles=titles,
+        categories=categories,
+        category_names=names,
+        popular=tuple(ranked[:keep]),
+        popular_by_category={c: tuple(v) for c, v in by_cat.items()},
+        built_ms=now_ms,
+        links=links,
+    )
 
 
 class CatalogCache:
@@ -199,8 +235,13 @@ class CatalogCache:
         with self._lock:
             during = self._during_refresh = {}
         try:
-            view = build_view(store, now_ms=int(time.time() * 1000), window_days=self.window_days,
-                              half_life_days=self.half_life_days, actors_per_client=self.actors_per_client)
+            view = build_view(
+                store,
+                now_ms=int(time.time() * 1000),
+                window_days=self.window_days,
+                half_life_days=self.half_life_days,
+                actors_per_client=self.actors_per_client,
+            )
         except BaseException:
             with self._lock:
                 self._during_refresh = None

@@ -109,10 +109,21 @@ class UnknownItem(LookupError):
 class Recommender:
     """A user's recommendations and an item's similar items, over the serving state it is given."""
 
-    def __init__(self, *, settings: Settings, store: GraphStore, history: HistoryReader, models: ModelSource,
-                 catalog: CatalogCache, cograph: IndexSource, health: StoreHealthView, blocking: Executor,
-                 experiments: ArmSource | None = None, feedback: FeedbackLog | None = None,
-                 next_action: NextCategorySource | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: GraphStore,
+        history: HistoryReader,
+        models: ModelSource,
+        catalog: CatalogCache,
+        cograph: IndexSource,
+        health: StoreHealthView,
+        blocking: Executor,
+        experiments: ArmSource | None = None,
+        feedback: FeedbackLog | None = None,
+        next_action: NextCategorySource | None = None,
+    ) -> None:
         self._store = store
         self._next_action = next_action
         self._experiments = experiments
@@ -127,8 +138,9 @@ class Recommender:
         self._default_alpha = settings.blend_default_alpha
         self._half_life_days = settings.half_life_days
         self._top_n = settings.candidates_per_source
-        self._traversal = TraversalLimits(settings.traversal_seed_items, settings.traversal_fanout,
-                                          settings.cograph_co_items)
+        self._traversal = TraversalLimits(
+            settings.traversal_seed_items, settings.traversal_fanout, settings.cograph_co_items
+        )
 
     async def for_user(self, req: RecRequest) -> RecResult:
         """Top-k items for ``req.user_id`` (a user or an anonymous visitor's node id).
@@ -149,33 +161,66 @@ class Recommender:
         if assigned is not None and assigned[1].strategy == "popular":
             result = popular_for_user(req, inputs, state=state, view=view, now_ms=now_ms)
         else:
-            result = recommend_for_user(req, inputs, state=state, view=view, default_alpha=self._default_alpha,
-                                        half_life_days=self._half_life_days, top_n=self._top_n, cograph=cograph,
-                                        traversal=self._traversal, now_ms=now_ms)
-        if self._next_action is not None and req.user_id.startswith(ANON_PREFIX) and inputs.history is not None \
-                and len(inputs.history):
+            result = recommend_for_user(
+                req,
+                inputs,
+                state=state,
+                view=view,
+                default_alpha=self._default_alpha,
+                half_life_days=self._half_life_days,
+                top_n=self._top_n,
+                cograph=cograph,
+                traversal=self._traversal,
+                now_ms=now_ms,
+            )
+        if (
+            self._next_action is not None
+            and req.user_id.startswith(ANON_PREFIX)
+            and inputs.history is not None
+            and len(inputs.history)
+        ):
             current = view.categories.get(inputs.history.item_ids[0], ())  # the visitor's latest item
             prediction = self._next_action.model.predict(current, k=3)
             if prediction.basis == "transitions":
-                result = mix_session_candidates(result, req, inputs.history, view, prediction.categories,
-                                                current=current)
+                result = mix_session_candidates(
+                    result, req, inputs.history, view, prediction.categories, current=current
+                )
         has_history = inputs.history is not None and len(inputs.history) > 0
         return self._record(req.user_id, "user", result, assigned, now_ms, has_history=has_history)
 
-    def _record(self, actor: str, endpoint: str, result: RecResult,
-                      assigned: tuple[Experiment, Arm] | None, now_ms: int, *, has_history: bool = False,
-                      ) -> RecResult:
+    def _record(
+        self,
+        actor: str,
+        endpoint: str,
+        result: RecResult,
+        assigned: tuple[Experiment, Arm] | None,
+        now_ms: int,
+        *,
+        has_history: bool = False,
+    ) -> RecResult:
         """Give the list its id and queue it for the feedback log (no I/O here: the API writes the queue
         out within ``GRAPHREC_SERVED_FLUSH_S``, and an impression reported right away writes it first).
         ``has_history``: the actor has history in the store, so if they were erased they came back
         (:meth:`FeedbackLog.record_served` records nothing for an erased actor otherwise)."""
         if self._feedback is None:
             return result
-        result = dataclasses.replace(result, recommendation_id=uuid.uuid4().hex,
-                                     experiment=assigned[0].id if assigned else None,
-                                     arm=assigned[1].name if assigned else None)
-        served = ServedList(result.recommendation_id or "", actor, endpoint, result.model_version, result.experiment,
-                            result.arm, None, [(i.item_id, i.source) for i in result.items], now_ms)
+        result = dataclasses.replace(
+            result,
+            recommendation_id=uuid.uuid4().hex,
+            experiment=assigned[0].id if assigned else None,
+            arm=assigned[1].name if assigned else None,
+        )
+        served = ServedList(
+            result.recommendation_id or "",
+            actor,
+            endpoint,
+            result.model_version,
+            result.experiment,
+            result.arm,
+            None,
+            [(i.item_id, i.source) for i in result.items],
+            now_ms,
+        )
         self._feedback.queue_served(served, returned=has_history)
         return result
 
@@ -190,10 +235,20 @@ class Recommender:
         view = self._catalog.view
         if not self._item_known(item_id, state, view.titles):
             raise UnknownItem(item_id)
-        return similar_items(item_id, k, store=self._store, state=state, view=view,
-                             default_alpha=self._default_alpha, top_n=self._top_n, explain_=explain,
-                             cograph=self._cograph.index, traversal=self._traversal, store_up=self._health.up,
-                             leave_out=leave_out)
+        return similar_items(
+            item_id,
+            k,
+            store=self._store,
+            state=state,
+            view=view,
+            default_alpha=self._default_alpha,
+            top_n=self._top_n,
+            explain_=explain,
+            cograph=self._cograph.index,
+            traversal=self._traversal,
+            store_up=self._health.up,
+            leave_out=leave_out,
+        )
 
     def _item_known(self, item_id: str, state: ModelState | None, titles: dict[str, str | None]) -> bool:
         if state is not None and state.artifact.item_index(item_id) is not None:
@@ -236,9 +291,19 @@ class Recommender:
         if cograph is not None or not len(history):
             return UserInputs(history, seen_all=seen_all)
         return await self._run_blocking(
-            traversal_inputs, self._store, node_id, history, k=req.k, exclude_seen=req.exclude_seen,
-            top_n=self._top_n, traversal=self._traversal, now_ms=now_ms, half_life_days=self._half_life_days,
-            seen_all=seen_all, left_out=len(req.leave_out))
+            traversal_inputs,
+            self._store,
+            node_id,
+            history,
+            k=req.k,
+            exclude_seen=req.exclude_seen,
+            top_n=self._top_n,
+            traversal=self._traversal,
+            now_ms=now_ms,
+            half_life_days=self._half_life_days,
+            seen_all=seen_all,
+            left_out=len(req.leave_out),
+        )
 
     async def _run_blocking(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         loop = asyncio.get_running_loop()

@@ -73,9 +73,14 @@ class RecItem:
     evidence: tuple[str, ...] = ()  # the graph side's seeds, strongest first (explain=true)
 
 
-def _parts_lookup(emb_ids: np.ndarray, emb_scores: np.ndarray, graph: GraphCandidates,
-                  neighbours: NeighbourCandidates | None, alpha: float, gamma: float = 0.0
-                  ) -> Callable[[str], ScoreParts]:
+def _parts_lookup(
+    emb_ids: np.ndarray,
+    emb_scores: np.ndarray,
+    graph: GraphCandidates,
+    neighbours: NeighbourCandidates | None,
+    alpha: float,
+    gamma: float = 0.0,
+) -> Callable[[str], ScoreParts]:
     """Raw per-source scores by item id; built only when an explanation is asked for."""
     emb = dict(zip(emb_ids.tolist(), emb_scores.tolist(), strict=True))
     gra = dict(zip(graph.ids.tolist(), graph.scores.tolist(), strict=True))
@@ -132,17 +137,33 @@ def decay_reference(history: UserHistory, now_ms: int) -> int:
     return int(history.last_ts.max()) if len(history) else now_ms
 
 
-def traversal_inputs(store: GraphStore, user_id: str, history: UserHistory, *, k: int, exclude_seen: bool,
-                     top_n: int, traversal: TraversalLimits, now_ms: int, half_life_days: float,
-                     seen_all: frozenset[str] = frozenset(), left_out: int = 0) -> UserInputs:
+def traversal_inputs(
+    store: GraphStore,
+    user_id: str,
+    history: UserHistory,
+    *,
+    k: int,
+    exclude_seen: bool,
+    top_n: int,
+    traversal: TraversalLimits,
+    now_ms: int,
+    half_life_days: float,
+    seen_all: frozenset[str] = frozenset(),
+    left_out: int = 0,
+) -> UserInputs:
     """``history`` plus the store's own traversal: for when no in-memory index is built (blocking).
     ``left_out``: how many candidates the page may leave out (``RecRequest.leave_out``)."""
     limit = _candidate_limit(k, exclude_seen, len(set(history.item_ids) | seen_all), top_n) + left_out
     try:
         cands = store.co_interaction_candidates_for_user(
-            user_id=user_id, limit=limit,
-            seed_items=traversal.seed_items, fanout=traversal.fanout, co_items=traversal.co_items,
-            now_ms=decay_reference(history, now_ms), half_life_days=half_life_days)
+            user_id=user_id,
+            limit=limit,
+            seed_items=traversal.seed_items,
+            fanout=traversal.fanout,
+            co_items=traversal.co_items,
+            now_ms=decay_reference(history, now_ms),
+            half_life_days=half_life_days,
+        )
     except StoreUnavailable as exc:
         logger.warning("store traversal failed for %s; degrading: %s", user_id, exc)
         return UserInputs(history, None, True, seen_all)
@@ -154,8 +175,9 @@ def _candidate_limit(k: int, exclude_seen: bool, n_seen: int, top_n: int) -> int
     return max(top_n, k * 3 + (n_seen if exclude_seen else 0))
 
 
-def _user_vector(state: ModelState, user_id: str, history: UserHistory, item_idx: np.ndarray, now_ms: int,
-                 half_life_days: float) -> tuple[np.ndarray | None, str]:
+def _user_vector(
+    state: ModelState, user_id: str, history: UserHistory, item_idx: np.ndarray, now_ms: int, half_life_days: float
+) -> tuple[np.ndarray | None, str]:
     """The model's vector for the user, recomputed inductively when the store has newer events.
 
     ``item_idx`` holds the model's index of each history item (-1 where the model does not know it).
@@ -165,8 +187,12 @@ def _user_vector(state: ModelState, user_id: str, history: UserHistory, item_idx
     if len(history) and (uidx is None or int(history.last_ts.max()) > state.trained_at_ms):
         known = item_idx >= 0
         if known.any():
-            w = decay_weights(history.weights[known], history.last_ts[known], now_ms=decay_reference(history, now_ms),
-                              half_life_days=half_life_days)
+            w = decay_weights(
+                history.weights[known],
+                history.last_ts[known],
+                now_ms=decay_reference(history, now_ms),
+                half_life_days=half_life_days,
+            )
             return art.infer_user(item_idx[known], w, user_index=uidx), "inductive"
     if uidx is not None:
         return art.user_embeddings[uidx], "model"
@@ -192,15 +218,26 @@ class TraversalLimits:
     co_items: int
 
 
-def _index_candidates(history: UserHistory, cograph: CoInteractionIndex, *, seed_items: int, limit: int,
-                      half_life_days: float, seen: set[str]) -> GraphCandidates:
+def _index_candidates(
+    history: UserHistory,
+    cograph: CoInteractionIndex,
+    *,
+    seed_items: int,
+    limit: int,
+    half_life_days: float,
+    seen: set[str],
+) -> GraphCandidates:
     """Co-interaction candidates from the in-memory index, seeded by the user's live history from the
     store by the traversal's rule 1 (:func:`graphrec.scoring.traversal.select_seeds`)."""
-    pos, decayed = select_seeds(np.asarray(history.item_ids), history.weights, history.last_ts,
-                                seed_items=seed_items, half_life_days=half_life_days)
+    pos, decayed = select_seeds(
+        np.asarray(history.item_ids),
+        history.weights,
+        history.last_ts,
+        seed_items=seed_items,
+        half_life_days=half_life_days,
+    )
     seeds = [history.item_ids[p] for p in pos.tolist()]
-    return cograph.candidates_for_user(seeds=list(zip(seeds, decayed.tolist(), strict=True)), limit=limit,
-                                       exclude=seen)
+    return cograph.candidates_for_user(seeds=list(zip(seeds, decayed.tolist(), strict=True)), limit=limit, exclude=seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,9 +261,19 @@ class Candidates:
     degraded: bool
 
 
-def gather_candidates(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, half_life_days: float,
-                      top_n: int, cograph: CoInteractionIndex | None = None, traversal: TraversalLimits,
-                      now_ms: int, neighbours: bool = False, similarity: Similarity | None = None) -> Candidates:
+def gather_candidates(
+    req: RecRequest,
+    inputs: UserInputs,
+    *,
+    state: ModelState | None,
+    half_life_days: float,
+    top_n: int,
+    cograph: CoInteractionIndex | None = None,
+    traversal: TraversalLimits,
+    now_ms: int,
+    neighbours: bool = False,
+    similarity: Similarity | None = None,
+) -> Candidates:
     """Each source's candidates for the user: the embedding side (ANN), the graph side (index or the
     store's traversal) and, with ``neighbours`` and a version that has them, the item neighbours
     (scored with ``similarity``; ``None``: the table's own cosine)."""
@@ -242,8 +289,7 @@ def gather_candidates(req: RecRequest, inputs: UserInputs, *, state: ModelState 
     nb: NeighbourCandidates | None = None
     if state is not None:
         art = state.artifact
-        item_idx = np.array([-1 if (i := art.item_index(s)) is None else i for s in history.item_ids],
-                            dtype=np.int64)
+        item_idx = np.array([-1 if (i := art.item_index(s)) is None else i for s in history.item_ids], dtype=np.int64)
         known = item_idx >= 0
         seen_idx = item_idx[known]
         seen_ids_known = list(compress(history.item_ids, known.tolist()))
@@ -254,40 +300,82 @@ def gather_candidates(req: RecRequest, inputs: UserInputs, *, state: ModelState 
         if vec is not None:
             emb_ids, emb_scores = art.recommend(vec, limit, exclude=exclude if req.exclude_seen else None)
         if neighbours and state.neighbours is not None and len(history):
-            pos, _ = select_seeds(np.asarray(history.item_ids), history.weights, history.last_ts,
-                                  seed_items=traversal.seed_items, half_life_days=half_life_days)
+            pos, _ = select_seeds(
+                np.asarray(history.item_ids),
+                history.weights,
+                history.last_ts,
+                seed_items=traversal.seed_items,
+                half_life_days=half_life_days,
+            )
             seeds = item_idx[pos]
-            nb = state.neighbours.candidates(seeds[seeds >= 0], art.item_index, limit=limit, similarity=similarity,
-                                             exclude=exclude if req.exclude_seen else np.zeros(0, dtype=np.int64))
+            nb = state.neighbours.candidates(
+                seeds[seeds >= 0],
+                art.item_index,
+                limit=limit,
+                similarity=similarity,
+                exclude=exclude if req.exclude_seen else np.zeros(0, dtype=np.int64),
+            )
     graph = GraphCandidates.empty()
     if len(history):
         if cograph is not None:
-            graph = _index_candidates(history, cograph, seed_items=traversal.seed_items, limit=limit,
-                                      half_life_days=half_life_days, seen=set(seen))
+            graph = _index_candidates(
+                history,
+                cograph,
+                seed_items=traversal.seed_items,
+                limit=limit,
+                half_life_days=half_life_days,
+                seen=set(seen),
+            )
         elif inputs.store_graph is not None:
             graph = inputs.store_graph
         if personalised == "none" and (len(graph) or nb is not None and len(nb)):
             personalised = "graph"
-    return Candidates(history, seen, limit, emb_ids, emb_scores, graph, nb, personalised, seen_idx, seen_ids_known,
-                      inputs.degraded)
+    return Candidates(
+        history, seen, limit, emb_ids, emb_scores, graph, nb, personalised, seen_idx, seen_ids_known, inputs.degraded
+    )
 
 
-def recommend_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, view: CatalogView,
-                       default_alpha: float, half_life_days: float, top_n: int,
-                       cograph: CoInteractionIndex | None = None,
-                       traversal: TraversalLimits, now_ms: int | None = None) -> RecResult:
+def recommend_for_user(
+    req: RecRequest,
+    inputs: UserInputs,
+    *,
+    state: ModelState | None,
+    view: CatalogView,
+    default_alpha: float,
+    half_life_days: float,
+    top_n: int,
+    cograph: CoInteractionIndex | None = None,
+    traversal: TraversalLimits,
+    now_ms: int | None = None,
+) -> RecResult:
     """Pure computing over what was read (:class:`UserInputs`): no store access, no blocking."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     history_length = len(inputs.history) if inputs.history is not None else 0
     weights = _blend_weights(state, req.user_id, history_length, default_alpha)
-    cands = gather_candidates(req, inputs, state=state, half_life_days=half_life_days, top_n=top_n, cograph=cograph,
-                              traversal=traversal, now_ms=now_ms, neighbours=weights.gamma > 0,
-                              similarity=weights.similarity)
+    cands = gather_candidates(
+        req,
+        inputs,
+        state=state,
+        half_life_days=half_life_days,
+        top_n=top_n,
+        cograph=cograph,
+        traversal=traversal,
+        now_ms=now_ms,
+        neighbours=weights.gamma > 0,
+        similarity=weights.similarity,
+    )
     return rank_candidates(req, cands, weights, state=state, view=view, now_ms=now_ms)
 
 
-def rank_candidates(req: RecRequest, cands: Candidates, weights: HistoryWeights, *, state: ModelState | None,
-                    view: CatalogView, now_ms: int) -> RecResult:
+def rank_candidates(
+    req: RecRequest,
+    cands: Candidates,
+    weights: HistoryWeights,
+    *,
+    state: ModelState | None,
+    view: CatalogView,
+    now_ms: int,
+) -> RecResult:
     """The list of ``cands`` blended with ``weights``: blend, filters, diversity, explanations (no I/O).
     A source with no candidates passes its weight to the others; no candidates at all: trending."""
     emb_ids, emb_scores, graph, nb = cands.emb_ids, cands.emb_scores, cands.graph, cands.neighbours
@@ -299,16 +387,24 @@ def rank_candidates(req: RecRequest, cands: Candidates, weights: HistoryWeights,
     alpha = 0.0 if not len(emb_ids) else (1.0 if not graph_side else weights.alpha)
     gamma = 0.0 if not has_nb else (1.0 if not len(graph) else weights.gamma)
     prior = state.artifact.popular(cands.limit) if state is not None and weights.beta > 0 else None
-    blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha, prior=prior, beta=weights.beta,
-                    neighbours=(nb.ids, nb.scores) if nb is not None and gamma > 0 else None, gamma=gamma)
+    blended = blend(
+        emb_ids,
+        emb_scores,
+        graph.ids,
+        graph.scores,
+        alpha,
+        prior=prior,
+        beta=weights.beta,
+        neighbours=(nb.ids, nb.scores) if nb is not None and gamma > 0 else None,
+        gamma=gamma,
+    )
     mmr_state = state if req.diversity > 0 else None  # MMR needs the model's item vectors
     pool = _pool(blended, req, seen, view, diversify=mmr_state is not None)
     if not pool:
         return _popular_result(req, view, seen, state, degraded, now_ms)
     picked = pool if mmr_state is None else _diversify(pool, blended, req, mmr_state)
     ids, scores, sources = blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist()
-    parts = _parts_lookup(emb_ids, emb_scores, graph, nb if gamma > 0 else None, alpha, gamma) \
-        if req.explain else None
+    parts = _parts_lookup(emb_ids, emb_scores, graph, nb if gamma > 0 else None, alpha, gamma) if req.explain else None
     items = []
     for p in picked:
         item_id, source = ids[p], SOURCES[sources[p]]
@@ -327,14 +423,28 @@ def rank_candidates(req: RecRequest, cands: Candidates, weights: HistoryWeights,
                     reasons.append(explain.embedding_reason(anchor, view.title))
             if not reasons:
                 reasons.append("close to your taste profile learned from your interactions")
-        items.append(RecItem(item_id, view.title(item_id), round(scores[p], 6), source, tuple(reasons),
-                             parts(item_id) if parts is not None else None, evidence))
-    return RecResult(items, state.version if state else None, degraded or state is None, False,
-                     cands.personalised, _mix(items))
+        items.append(
+            RecItem(
+                item_id,
+                view.title(item_id),
+                round(scores[p], 6),
+                source,
+                tuple(reasons),
+                parts(item_id) if parts is not None else None,
+                evidence,
+            )
+        )
+    return RecResult(
+        items, state.version if state else None, degraded or state is None, False, cands.personalised, _mix(items)
+    )
 
 
-def _blend_weights(state: ModelState | None, user_id: str, history_length: int, default_alpha: float,
-                   ) -> HistoryWeights:
+def _blend_weights(
+    state: ModelState | None,
+    user_id: str,
+    history_length: int,
+    default_alpha: float,
+) -> HistoryWeights:
     """The blend of this user: by history length for a user the version has never seen (tuned by the
     new-user protocol, ``BlendParams.weights_for``), the version's alpha for everyone else."""
     if state is None:
@@ -378,8 +488,9 @@ def _diversify(pool: list[int], blended: Blended, req: RecRequest, state: ModelS
     return [pool[o] for o in order]
 
 
-def _popular_result(req: RecRequest, view: CatalogView, seen: set[str], state: ModelState | None,
-                    degraded: bool, now_ms: int) -> RecResult:
+def _popular_result(
+    req: RecRequest, view: CatalogView, seen: set[str], state: ModelState | None, degraded: bool, now_ms: int
+) -> RecResult:
     unseen = seen if req.exclude_seen else frozenset()
     ranked = view.trending(req.category, req.k, exclude=Skip(unseen, req.leave_out))
     if not ranked and not view.popular and degraded:
@@ -391,14 +502,31 @@ def _popular_result(req: RecRequest, view: CatalogView, seen: set[str], state: M
         top = ranked[0][1] if ranked else 1.0
     reason = (explain.popular_reason(req.category),) if req.explain else ()
     items = [RecItem(i, view.title(i), round(s / top if top else 0.0, 6), "popular", reason) for i, s in ranked]
-    return RecResult(items, state.version if state else None, degraded or state is None, True, "none",
-                     {"popular": len(items)} if items else {})
+    return RecResult(
+        items,
+        state.version if state else None,
+        degraded or state is None,
+        True,
+        "none",
+        {"popular": len(items)} if items else {},
+    )
 
 
-def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState | None, view: CatalogView,
-                  default_alpha: float, top_n: int, explain_: bool = False,
-                  cograph: CoInteractionIndex | None = None,
-                  traversal: TraversalLimits, store_up: bool = True, leave_out: LeaveOut | None = None) -> RecResult:
+def similar_items(
+    item_id: str,
+    k: int,
+    *,
+    store: GraphStore,
+    state: ModelState | None,
+    view: CatalogView,
+    default_alpha: float,
+    top_n: int,
+    explain_: bool = False,
+    cograph: CoInteractionIndex | None = None,
+    traversal: TraversalLimits,
+    store_up: bool = True,
+    leave_out: LeaveOut | None = None,
+) -> RecResult:
     """Embedding neighbours blended with co-interaction neighbours of ``item_id``, without ``leave_out``.
 
     ``store_up=False`` (the store is known to be down): the store's traversal is not tried."""
@@ -431,8 +559,7 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
     blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha)
     parts = _parts_lookup(emb_ids, emb_scores, graph, None, alpha) if explain_ else None
     items = []
-    for other, score, code in zip(blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist(),
-                                  strict=True):
+    for other, score, code in zip(blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist(), strict=True):
         if other == item_id or other in leave_out:
             continue
         source = SOURCES[code]
@@ -444,16 +571,19 @@ def similar_items(item_id: str, k: int, *, store: GraphStore, state: ModelState 
             if source != "graph":
                 r.append(explain.similar_item_reason(item_id, view.title))
             reasons = tuple(r)
-        items.append(RecItem(other, view.title(other), round(score, 6), source, reasons,
-                             parts(other) if parts is not None else None))
+        items.append(
+            RecItem(
+                other, view.title(other), round(score, 6), source, reasons, parts(other) if parts is not None else None
+            )
+        )
         if len(items) == k:
             break
-    return RecResult(items, state.version if state else None, degraded or state is None, False, "none",
-                     _mix(items))
+    return RecResult(items, state.version if state else None, degraded or state is None, False, "none", _mix(items))
 
 
-def popular_for_user(req: RecRequest, inputs: UserInputs, *, state: ModelState | None, view: CatalogView,
-                     now_ms: int) -> RecResult:
+def popular_for_user(
+    req: RecRequest, inputs: UserInputs, *, state: ModelState | None, view: CatalogView, now_ms: int
+) -> RecResult:
     """Trending items only, the user's seen items left out: an experiment's ``popular`` arm."""
     history = inputs.history if inputs.history is not None else UserHistory.empty()
     result = _popular_result(req, view, set(history.item_ids) | inputs.seen_all, state, inputs.degraded, now_ms)
@@ -464,9 +594,16 @@ SESSION_MAX_HISTORY = 20  # a visitor with more history than this is served by t
 SESSION_SHARE = 0.25
 
 
-def mix_session_candidates(result: RecResult, req: RecRequest, history: UserHistory, view: CatalogView,
-                           prediction: Sequence[tuple[str, float]], *, current: Sequence[str] = (),
-                           share: float = SESSION_SHARE) -> RecResult:
+def mix_session_candidates(
+    result: RecResult,
+    req: RecRequest,
+    history: UserHistory,
+    view: CatalogView,
+    prediction: Sequence[tuple[str, float]],
+    *,
+    current: Sequence[str] = (),
+    share: float = SESSION_SHARE,
+) -> RecResult:
     """The session-based candidate source for anonymous visitors: the last ``share`` of the list goes to
     trending items of the categories the visitor will likely look at next (``prediction``, from the
     next-category model), in proportion to their probabilities (largest remainders).
@@ -496,8 +633,11 @@ def mix_session_candidates(result: RecResult, req: RecRequest, history: UserHist
             continue
         for item, _ in view.trending(category, n, exclude=Skip(skip, req.leave_out)):
             skip.add(item)
-            reason = (f"visitors looking at {where} often go on to {category} ({p:.0%} of such steps)",) \
-                if req.explain else ()
+            reason = (
+                (f"visitors looking at {where} often go on to {category} ({p:.0%} of such steps)",)
+                if req.explain
+                else ()
+            )
             added.append(RecItem(item, view.title(item), 0.0, "session", reason))
     if not added:
         return result

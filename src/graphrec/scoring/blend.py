@@ -66,9 +66,18 @@ def normalise(scores: np.ndarray) -> np.ndarray:
     return (s - lo) / (hi - lo)
 
 
-def blend(emb_ids: np.ndarray, emb_scores: np.ndarray, graph_ids: np.ndarray, graph_scores: np.ndarray,
-          alpha: float, *, prior: tuple[np.ndarray, np.ndarray] | None = None, beta: float = 0.0,
-          neighbours: tuple[np.ndarray, np.ndarray] | None = None, gamma: float = 0.0) -> Blended:
+def blend(
+    emb_ids: np.ndarray,
+    emb_scores: np.ndarray,
+    graph_ids: np.ndarray,
+    graph_scores: np.ndarray,
+    alpha: float,
+    *,
+    prior: tuple[np.ndarray, np.ndarray] | None = None,
+    beta: float = 0.0,
+    neighbours: tuple[np.ndarray, np.ndarray] | None = None,
+    gamma: float = 0.0,
+) -> Blended:
     """Blended candidates, best first (ties broken by item id for stable output).
 
     Each list holds distinct ids. ``prior``: ``(ids, scores)`` of the popularity prior, weighed ``beta``;
@@ -80,8 +89,12 @@ def blend(emb_ids: np.ndarray, emb_scores: np.ndarray, graph_ids: np.ndarray, gr
     empty = (np.zeros(0, dtype=str), np.zeros(0))
     prior_ids, prior_scores = prior if prior is not None and beta > 0 else empty
     nb_ids, nb_scores = neighbours if neighbours is not None and gamma > 0 else empty
-    lists = [(np.asarray(emb_ids, dtype=str), emb_scores), (np.asarray(graph_ids, dtype=str), graph_scores),
-             (np.asarray(nb_ids, dtype=str), nb_scores), (np.asarray(prior_ids, dtype=str), prior_scores)]
+    lists = [
+        (np.asarray(emb_ids, dtype=str), emb_scores),
+        (np.asarray(graph_ids, dtype=str), graph_scores),
+        (np.asarray(nb_ids, dtype=str), nb_scores),
+        (np.asarray(prior_ids, dtype=str), prior_scores),
+    ]
     ids, slot = np.unique(np.concatenate([i for i, _ in lists]), return_inverse=True)
     ends = np.cumsum([len(i) for i, _ in lists])
     e_slot, g_slot, nb_slot, p_slot = np.split(slot, ends[:-1])
@@ -117,8 +130,13 @@ def blend_matrix(emb: np.ndarray, graph: np.ndarray, alpha: float, top_n: int) -
     return out
 
 
-def _accumulate(mixed: np.ndarray, cand: np.ndarray, rows: np.ndarray,
-                sources: tuple[tuple[float, np.ndarray, bool], ...], top_n: int) -> None:
+def _accumulate(
+    mixed: np.ndarray,
+    cand: np.ndarray,
+    rows: np.ndarray,
+    sources: tuple[tuple[float, np.ndarray, bool], ...],
+    top_n: int,
+) -> None:
     for weight, m, positive_only in sources:
         n = min(top_n, m.shape[1])
         top = np.argpartition(-m, kth=n - 1, axis=1)[:, :n]

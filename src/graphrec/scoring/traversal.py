@@ -36,8 +36,9 @@ from graphrec.events.decay import decay_weights
 EVIDENCE = 3
 
 
-def sorted_rows(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n_rows: int, *, by_size: bool
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sorted_rows(
+    rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n_rows: int, *, by_size: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CSR whose rows are ordered strongest first (by ``w``, or by ``|w|`` with ``by_size``), ties by
     column index (ids are sorted, so index order is id order): a cap then keeps exactly the rule's edges."""
     key = np.abs(weights) if by_size else weights
@@ -57,8 +58,9 @@ def gather(indptr: np.ndarray, rows: np.ndarray, cap: int) -> tuple[np.ndarray, 
     return starts[owner] + offsets, owner
 
 
-def rank_sums(cand: np.ndarray, score: np.ndarray, excluded: np.ndarray, limit: int, n_items: int
-              ) -> tuple[np.ndarray, np.ndarray]:
+def rank_sums(
+    cand: np.ndarray, score: np.ndarray, excluded: np.ndarray, limit: int, n_items: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The best ``limit`` candidates of summed per-path scores and their sums, best first (ties by
     index); ``excluded`` items and items whose sum is not positive (rule 5) are left out.
 
@@ -120,8 +122,18 @@ class CoGraph:
     keep: int
 
     @classmethod
-    def build(cls, users: np.ndarray, items: np.ndarray, weights: np.ndarray, *, n_users: int, n_items: int,
-              fanout: int, co_items: int, chunk: int = 512) -> CoGraph:
+    def build(
+        cls,
+        users: np.ndarray,
+        items: np.ndarray,
+        weights: np.ndarray,
+        *,
+        n_users: int,
+        n_items: int,
+        fanout: int,
+        co_items: int,
+        chunk: int = 512,
+    ) -> CoGraph:
         """From edge columns (contiguous user and item indices, raw weights)."""
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
@@ -130,26 +142,50 @@ class CoGraph:
         liked = w > 0
         i_indptr, i_users, i_w = sorted_rows(items[liked], users[liked], w[liked], n_items, by_size=False)
         degree = np.diff(i_indptr).astype(np.float64)
-        co = _co_lists(i_indptr, i_users, u_indptr, u_items, u_w, degree, fanout=fanout, keep=co_items,
-                       chunk=chunk)
-        return cls(n_users=n_users, n_items=n_items, u_indptr=u_indptr, u_items=u_items, u_weights=u_w,
-                   i_indptr=i_indptr, i_users=i_users, i_weights=i_w, item_degree=degree,
-                   co_indptr=co[0], co_items=co[1], co_scores=co[2], fanout=fanout, keep=co_items)
+        co = _co_lists(i_indptr, i_users, u_indptr, u_items, u_w, degree, fanout=fanout, keep=co_items, chunk=chunk)
+        return cls(
+            n_users=n_users,
+            n_items=n_items,
+            u_indptr=u_indptr,
+            u_items=u_items,
+            u_weights=u_w,
+            i_indptr=i_indptr,
+            i_users=i_users,
+            i_weights=i_w,
+            item_degree=degree,
+            co_indptr=co[0],
+            co_items=co[1],
+            co_scores=co[2],
+            fanout=fanout,
+            keep=co_items,
+        )
 
     def paths(self, seeds: np.ndarray, seed_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(candidate, seed position, seed weight * S(s, c))`` for every kept co-item of every seed."""
         pos, seed_pos = gather(self.co_indptr, np.asarray(seeds, dtype=np.int64), self.n_items)
-        return (self.co_items[pos].astype(np.int64), seed_pos,
-                np.asarray(seed_weights, dtype=np.float64)[seed_pos] * self.co_scores[pos])
+        return (
+            self.co_items[pos].astype(np.int64),
+            seed_pos,
+            np.asarray(seed_weights, dtype=np.float64)[seed_pos] * self.co_scores[pos],
+        )
 
     def similarity(self) -> sp.csr_matrix:
         """``S_K`` as an ``(n_items, n_items)`` sparse matrix (row = seed), for batch scoring."""
         return sp.csr_matrix((self.co_scores, self.co_items, self.co_indptr), shape=(self.n_items, self.n_items))
 
 
-def _co_lists(i_indptr: np.ndarray, i_users: np.ndarray, u_indptr: np.ndarray, u_items: np.ndarray,
-              u_weights: np.ndarray, item_degree: np.ndarray, *, fanout: int, keep: int, chunk: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _co_lists(
+    i_indptr: np.ndarray,
+    i_users: np.ndarray,
+    u_indptr: np.ndarray,
+    u_items: np.ndarray,
+    u_weights: np.ndarray,
+    item_degree: np.ndarray,
+    *,
+    fanout: int,
+    keep: int,
+    chunk: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per item ``s``, its ``keep`` best ``(c, S(s, c))``, CSR-packed; vectorised per chunk of items."""
     n_items = len(item_degree)
     counts = np.zeros(n_items, dtype=np.int64)
@@ -176,12 +212,22 @@ def _co_lists(i_indptr: np.ndarray, i_users: np.ndarray, u_indptr: np.ndarray, u
         scores_out.append(score[top])
     indptr = np.zeros(n_items + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    return (indptr, np.concatenate(items_out) if items_out else np.zeros(0, np.int32),
-            np.concatenate(scores_out) if scores_out else np.zeros(0, np.float64))
+    return (
+        indptr,
+        np.concatenate(items_out) if items_out else np.zeros(0, np.int32),
+        np.concatenate(scores_out) if scores_out else np.zeros(0, np.float64),
+    )
 
 
-def _rule_one(rows: np.ndarray, items: np.ndarray, weights: np.ndarray, last_ts: np.ndarray, *,
-              seed_items: int | None, half_life_days: float | None) -> tuple[np.ndarray, np.ndarray]:
+def _rule_one(
+    rows: np.ndarray,
+    items: np.ndarray,
+    weights: np.ndarray,
+    last_ts: np.ndarray,
+    *,
+    seed_items: int | None,
+    half_life_days: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Rule 1 over edges of several users at once (``rows`` names each edge's user): the positions of
     the seeds, grouped by user, and their decayed weights (from each user's newest edge)."""
     w = np.asarray(weights, dtype=np.float64)
@@ -195,18 +241,26 @@ def _rule_one(rows: np.ndarray, items: np.ndarray, weights: np.ndarray, last_ts:
         order = order[np.arange(len(order)) - np.searchsorted(r, r) < seed_items]
     chosen = w[order]
     if half_life_days is not None:
-        chosen = decay_weights(chosen, ts[order], now_ms=t_ref[rows[order]],
-                               half_life_days=half_life_days).astype(np.float64)
+        chosen = decay_weights(chosen, ts[order], now_ms=t_ref[rows[order]], half_life_days=half_life_days).astype(
+            np.float64
+        )
     return order, chosen
 
 
-def select_seeds(items: np.ndarray, weights: np.ndarray, last_ts: np.ndarray, *, seed_items: int | None,
-                 half_life_days: float | None) -> tuple[np.ndarray, np.ndarray]:
+def select_seeds(
+    items: np.ndarray, weights: np.ndarray, last_ts: np.ndarray, *, seed_items: int | None, half_life_days: float | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Rule 1 for one user's edges: ``(seed positions into the inputs, decayed seed weights)``.
 
     ``items`` must order like ids (indices into sorted ids, or the ids themselves) for the tie-break."""
-    return _rule_one(np.zeros(len(weights), dtype=np.int64), items, weights, last_ts, seed_items=seed_items,
-                     half_life_days=half_life_days)
+    return _rule_one(
+        np.zeros(len(weights), dtype=np.int64),
+        items,
+        weights,
+        last_ts,
+        seed_items=seed_items,
+        half_life_days=half_life_days,
+    )
 
 
 class TraversalScorer:
@@ -220,8 +274,16 @@ class TraversalScorer:
         fanout, co_items: the caps ``F`` and ``K`` (the API's ``traversal_fanout`` / ``cograph_co_items``).
     """
 
-    def __init__(self, weights: sp.csr_matrix, last_ts: sp.csr_matrix, *, half_life_days: float | None = None,
-                 seed_items: int | None = None, fanout: int = 50, co_items: int = 400) -> None:
+    def __init__(
+        self,
+        weights: sp.csr_matrix,
+        last_ts: sp.csr_matrix,
+        *,
+        half_life_days: float | None = None,
+        seed_items: int | None = None,
+        fanout: int = 50,
+        co_items: int = 400,
+    ) -> None:
         self.weights = weights.tocsr().astype(np.float64)
         self.weights.sort_indices()
         self.last_ts = last_ts.tocsr()
@@ -229,15 +291,23 @@ class TraversalScorer:
         self.half_life_days = half_life_days
         self.seed_items = seed_items
         coo = self.weights.tocoo()
-        self.cograph = CoGraph.build(coo.row, coo.col, coo.data, n_users=self.weights.shape[0],
-                                     n_items=self.weights.shape[1], fanout=fanout, co_items=co_items)
+        self.cograph = CoGraph.build(
+            coo.row,
+            coo.col,
+            coo.data,
+            n_users=self.weights.shape[0],
+            n_items=self.weights.shape[1],
+            fanout=fanout,
+            co_items=co_items,
+        )
         self._similarity = self.cograph.similarity()
 
     def _seeds(self, w: sp.csr_matrix, ts: sp.csr_matrix) -> sp.csr_matrix:
         """Rule 1 for every row of ``w`` at once: a sparse matrix of decayed seed weights."""
         rows = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
-        order, data = _rule_one(rows, w.indices, w.data, ts.data, seed_items=self.seed_items,
-                                half_life_days=self.half_life_days)
+        order, data = _rule_one(
+            rows, w.indices, w.data, ts.data, seed_items=self.seed_items, half_life_days=self.half_life_days
+        )
         return sp.csr_matrix((data, (rows[order], w.indices[order])), shape=w.shape)
 
     def score(self, users: np.ndarray) -> np.ndarray:
@@ -254,10 +324,10 @@ class TraversalScorer:
         """Scores for a user given only their edges (a user not in the matrix, e.g. a new one)."""
         items = np.asarray(item_indices, dtype=np.int64)
         n_items = self.weights.shape[1]
-        w = sp.csr_matrix((np.asarray(weights, np.float64), (np.zeros(len(items), np.int64), items)),
-                          shape=(1, n_items))
-        ts = sp.csr_matrix((np.asarray(last_ts, np.int64), (np.zeros(len(items), np.int64), items)),
-                           shape=(1, n_items))
+        w = sp.csr_matrix(
+            (np.asarray(weights, np.float64), (np.zeros(len(items), np.int64), items)), shape=(1, n_items)
+        )
+        ts = sp.csr_matrix((np.asarray(last_ts, np.int64), (np.zeros(len(items), np.int64), items)), shape=(1, n_items))
         scores = (self._seeds(w, ts) @ self._similarity).toarray()[0]
         scores = np.where(scores > 0, scores, -np.inf)
         scores[items] = -np.inf

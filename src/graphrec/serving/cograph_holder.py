@@ -27,7 +27,8 @@ class CoGraphHolder:
     def refresh(self, store: GraphStore) -> None:
         """Rebuild from a full read of the edges; raises (keeping the previous index) when it fails."""
         started = time.perf_counter()
-        index = CoInteractionIndex.from_pages(store.iter_interactions(page_size=50_000),
-                                              fanout=self.fanout, co_items=self.co_items)
+        index = CoInteractionIndex.from_pages(
+            store.iter_interactions(page_size=50_000), fanout=self.fanout, co_items=self.co_items
+        )
         self.index = index
         logger.info("co-interaction index: %s edges in %.2fs", f"{index.edges:,}", time.perf_counter() - started)

@@ -66,12 +66,19 @@ class Eraser:
     compact_timeout_s: float = 20.0
 
     @classmethod
-    def for_log(cls, store: IdentityStore, log: EventLog, tombstones: Tombstones, *, models_path: Path,
-                compact_timeout_s: float, feedback: FeedbackLog | None = None) -> Eraser:
+    def for_log(
+        cls,
+        store: IdentityStore,
+        log: EventLog,
+        tombstones: Tombstones,
+        *,
+        models_path: Path,
+        compact_timeout_s: float,
+        feedback: FeedbackLog | None = None,
+    ) -> Eraser:
         """The eraser over every owner graphrec puts in the event log's file; ``feedback``: the API's own
         feedback log, whose queue of served lists must go too (a fresh one over the file otherwise)."""
-        owners: tuple[ErasureOwner, ...] = (feedback or FeedbackLog(log.path), TriggerBook(log.path),
-                                            Outbox(log.path))
+        owners: tuple[ErasureOwner, ...] = (feedback or FeedbackLog(log.path), TriggerBook(log.path), Outbox(log.path))
         return cls(store, log, tombstones, owners, models_path, compact_timeout_s)
 
     def erase(self, user_id: str) -> ErasureReport:
@@ -88,6 +95,9 @@ class Eraser:
         log_compacted = checkpoint(self.log.path, timeout_s=self.compact_timeout_s)
         store_compacted = self.store.compact_history(timeout_s=self.compact_timeout_s)
         if not log_compacted:
-            logger.warning("erasure: the event log's WAL was not checkpointed within %.0f s; the next "
-                           "checkpoint removes the erased rows' old pages", self.compact_timeout_s)
+            logger.warning(
+                "erasure: the event log's WAL was not checkpointed within %.0f s; the next "
+                "checkpoint removes the erased rows' old pages",
+                self.compact_timeout_s,
+            )
         return ErasureReport(existed, actors, versions, log_compacted, store_compacted)

@@ -59,12 +59,15 @@ class ExperimentHolder:
             if new is not None:
                 for arm in (new.control, new.treatment):
                     if arm.version is not None and arm.version not in states:
-                        states[arm.version] = load_state(self.models_path / arm.version,
-                                                         default_alpha=self.default_alpha)
+                        states[arm.version] = load_state(
+                            self.models_path / arm.version, default_alpha=self.default_alpha
+                        )
             self._states = states  # before the experiment: its arms find their states
             self.experiment = new
-            logger.info("experiment %s", "stopped" if new is None else
-                        f"{new.id}: {new.treatment.name} gets {new.share:.0%} of users")
+            logger.info(
+                "experiment %s",
+                "stopped" if new is None else f"{new.id}: {new.treatment.name} gets {new.share:.0%} of users",
+            )
             return True
 
     def arm_for(self, user_id: str) -> tuple[Experiment, Arm] | None:
@@ -76,5 +79,6 @@ class ExperimentHolder:
         state = current if arm.version is None else self._states.get(arm.version, current)
         if state is None or arm.alpha is None:
             return state
-        return dataclasses.replace(state, blend=dataclasses.replace(state.blend, alpha=arm.alpha,
-                                                                    source=f"experiment arm {arm.name}"))
+        return dataclasses.replace(
+            state, blend=dataclasses.replace(state.blend, alpha=arm.alpha, source=f"experiment arm {arm.name}")
+        )

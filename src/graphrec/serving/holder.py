@@ -37,14 +37,23 @@ def load_state(directory: Path, *, default_alpha: float) -> ModelState:
     artifact = ModelArtifact.load(directory)
     blend = load_blend(directory)
     if blend is None:
-        logger.warning("model %s has no blend.json (not tuned when it was trained): serving it with the "
-                       "default alpha %.2f", directory.name, default_alpha)
+        logger.warning(
+            "model %s has no blend.json (not tuned when it was trained): serving it with the default alpha %.2f",
+            directory.name,
+            default_alpha,
+        )
         blend = BlendParams(alpha=default_alpha, source="default")
     neighbours = ItemNeighbours.load(directory)
     if neighbours is not None and not np.array_equal(neighbours.item_ids, artifact.item_ids.astype(str)):
         raise ValueError(f"{directory / NEIGHBOURS_FILE} lists other items than the model: the version is damaged")
-    return ModelState(version=artifact.version, directory=directory, artifact=artifact, blend=blend,
-                      trained_at_ms=trained_at_ms(artifact), neighbours=neighbours)
+    return ModelState(
+        version=artifact.version,
+        directory=directory,
+        artifact=artifact,
+        blend=blend,
+        trained_at_ms=trained_at_ms(artifact),
+        neighbours=neighbours,
+    )
 
 
 class ModelHolder:
@@ -54,8 +63,9 @@ class ModelHolder:
     newly published name is tried at once: a broken publish must not delay its fix.
     """
 
-    def __init__(self, models_path: Path, *, store: GraphStore, health: StoreHealth, default_alpha: float,
-                 backoff: Backoff) -> None:
+    def __init__(
+        self, models_path: Path, *, store: GraphStore, health: StoreHealth, default_alpha: float, backoff: Backoff
+    ) -> None:
         self.models_path = models_path
         self.store = store
         self.health = health
@@ -74,8 +84,9 @@ class ModelHolder:
                 return published_version(self.store)
             except StoreUnavailable as exc:
                 self.health.failed(str(exc))
-                logger.warning("current model version not read from the store (%s); using %s", exc,
-                               self.models_path / "CURRENT")
+                logger.warning(
+                    "current model version not read from the store (%s); using %s", exc, self.models_path / "CURRENT"
+                )
         return current_version(self.models_path)
 
     def check(self) -> bool:
@@ -94,14 +105,23 @@ class ModelHolder:
                 self._failed = name
                 delay = self.backoff.failed()
                 self.last_error = f"loading model {name} failed: {type(exc).__name__}"
-                logger.exception("could not load model version %s; still serving %s; retry in %.0f s", name,
-                                 self.state.version if self.state else "no model", delay)
+                logger.exception(
+                    "could not load model version %s; still serving %s; retry in %.0f s",
+                    name,
+                    self.state.version if self.state else "no model",
+                    delay,
+                )
                 return False
             old = self.state
             self.state = new  # the swap: one reference assignment
             self.last_error = None
             self._failed = None
             self.backoff.succeeded()
-            logger.info("serving model %s (was %s, blend alpha %.2f %s)", new.version,
-                        old.version if old else "none", new.blend.alpha, new.blend.source)
+            logger.info(
+                "serving model %s (was %s, blend alpha %.2f %s)",
+                new.version,
+                old.version if old else "none",
+                new.blend.alpha,
+                new.blend.source,
+            )
             return True

@@ -34,6 +34,11 @@ class NextActionHolder:
         cols = log.columns(since_ms=since, include_flagged=False)
         model = fit_next_action(cols, item_categories, smoothing=self.smoothing, fitted_ms=now_ms)
         self.model = model
-        logger.info("next-category model: %s steps, %s sessions, %s categories in %.2fs", f"{model.steps:,}",
-                    f"{model.sessions:,}", len(model.categories), time.perf_counter() - started)
+        logger.info(
+            "next-category model: %s steps, %s sessions, %s categories in %.2fs",
+            f"{model.steps:,}",
+            f"{model.sessions:,}",
+            len(model.categories),
+            time.perf_counter() - started,
+        )
         return model

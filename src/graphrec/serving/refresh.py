@@ -53,8 +53,16 @@ class Refresher:
     brings it back; a refresh would only fail).
     """
 
-    def __init__(self, name: str, refresh: Callable[[], object], *, every_s: float, backoff: Backoff,
-                 needs_store: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        refresh: Callable[[], object],
+        *,
+        every_s: float,
+        backoff: Backoff,
+        needs_store: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self.needs_store = needs_store
         self.every_s = every_s
@@ -83,11 +91,17 @@ class Refresher:
             delay = self.backoff.failed()
             self.last_error = f"{type(exc).__name__}: {exc}"
             if self.backoff.failures == 1:
-                logger.warning("%s refresh failed; serving the last good state, retry in %.0f s", self.name,
-                               delay, exc_info=True)
+                logger.warning(
+                    "%s refresh failed; serving the last good state, retry in %.0f s", self.name, delay, exc_info=True
+                )
             else:
-                logger.warning("%s refresh failed again (%d in a row: %s); retry in %.0f s", self.name,
-                               self.backoff.failures, self.last_error, delay)
+                logger.warning(
+                    "%s refresh failed again (%d in a row: %s); retry in %.0f s",
+                    self.name,
+                    self.backoff.failures,
+                    self.last_error,
+                    delay,
+                )
             return False
         else:
             if self.backoff.failures:

@@ -43,6 +43,7 @@ class SegmentTable:
         started = time.perf_counter()
         members = {user: name for page in store.iter_segment_members() for user, name in page}
         self.members, self.stamp = members, stamp
-        logger.info("segments: %s memberships of run %s in %.2fs", f"{len(members):,}", stamp,
-                    time.perf_counter() - started)
+        logger.info(
+            "segments: %s memberships of run %s in %.2fs", f"{len(members):,}", stamp, time.perf_counter() - started
+        )
         return True

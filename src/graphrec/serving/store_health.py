@@ -72,8 +72,9 @@ class StoreHealth:
         logger.warning("graph store is back after %.1f s", down)
 
 
-async def watch_store(store: GraphStore, health: StoreHealth, *, interval_s: float,
-                      executor: Executor | None = None) -> None:
+async def watch_store(
+    store: GraphStore, health: StoreHealth, *, interval_s: float, executor: Executor | None = None
+) -> None:
     """Probe the store every ``interval_s``: ``ping`` while up, ``recover`` (restart it where it is
     graphrec's own) while down. Runs until cancelled; the probe runs on a thread of ``executor``
     (the default one when ``None``), which whoever closes the store must wait for."""

@@ -55,8 +55,7 @@ def sign(secret: bytes, body: bytes, *, delivery_id: str, at_s: int) -> str:
     return f"t={at_s},v2={mac}"
 
 
-def verify(secret: bytes, body: bytes, header: str, *, delivery_id: str, now_s: int,
-           tolerance_s: int = 300) -> bool:
+def verify(secret: bytes, body: bytes, header: str, *, delivery_id: str, now_s: int, tolerance_s: int = 300) -> bool:
     """What a receiver does: recompute the signature over the ``X-Graphrec-Delivery`` it got and refuse
     stale timestamps (replays of the same delivery; a new id on an old delivery fails the signature)."""
     try:
@@ -93,10 +92,16 @@ class Outbox:
         with connect(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                erased = self.tombstones.erased_at([str(p.get("user_id", "")) for p in payloads], db=db,
-                                                   now_ms=now_ms) if self.tombstones is not None else {}
-                rows = [(json.dumps(p, sort_keys=True), now_ms) for p in payloads
-                        if erased.get(str(p.get("user_id", "")), -1) < int(str(p.get("at_ms", now_ms)))]
+                erased = (
+                    self.tombstones.erased_at([str(p.get("user_id", "")) for p in payloads], db=db, now_ms=now_ms)
+                    if self.tombstones is not None
+                    else {}
+                )
+                rows = [
+                    (json.dumps(p, sort_keys=True), now_ms)
+                    for p in payloads
+                    if erased.get(str(p.get("user_id", "")), -1) < int(str(p.get("at_ms", now_ms)))
+                ]
                 db.executemany("INSERT INTO webhook_outbox (payload, next_ms) VALUES (?, ?)", rows)
                 db.execute("COMMIT")
             except BaseException:
@@ -107,36 +112,44 @@ class Outbox:
     def forget(self, actors: Sequence[str]) -> None:
         """Erasure: every queued or delivered webhook about these users (their ids are in the payloads)."""
         with connect(self.path) as db:
-            db.executemany("DELETE FROM webhook_outbox WHERE json_extract(payload, '$.user_id') = ?",
-                           [(a,) for a in actors])
+            db.executemany(
+                "DELETE FROM webhook_outbox WHERE json_extract(payload, '$.user_id') = ?", [(a,) for a in actors]
+            )
 
     def claim_due(self, *, now_ms: int, lease_ms: int, limit: int = 50) -> list[OutboxRow]:
         """Rows due now, leased to this caller (their ``next_ms`` moves ``lease_ms`` ahead, so another
         worker does not send them at the same time)."""
         with connect(self.path) as db:
             db.execute("BEGIN IMMEDIATE")
-            rows = db.execute("SELECT id, payload, attempts, delivered_ms, dead, last_error FROM webhook_outbox "
-                              "WHERE delivered_ms IS NULL AND dead = 0 AND next_ms <= ? ORDER BY id LIMIT ?",
-                              (now_ms, limit)).fetchall()
-            db.executemany("UPDATE webhook_outbox SET next_ms = ? WHERE id = ?",
-                           [(now_ms + lease_ms, r[0]) for r in rows])
+            rows = db.execute(
+                "SELECT id, payload, attempts, delivered_ms, dead, last_error FROM webhook_outbox "
+                "WHERE delivered_ms IS NULL AND dead = 0 AND next_ms <= ? ORDER BY id LIMIT ?",
+                (now_ms, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE webhook_outbox SET next_ms = ? WHERE id = ?", [(now_ms + lease_ms, r[0]) for r in rows]
+            )
             db.execute("COMMIT")
         return [OutboxRow(i, p, a, d, bool(dead), e) for i, p, a, d, dead, e in rows]
 
     def delivered(self, row_id: int, *, now_ms: int) -> None:
         with connect(self.path) as db:
-            db.execute("UPDATE webhook_outbox SET delivered_ms = ?, attempts = attempts + 1 WHERE id = ?",
-                       (now_ms, row_id))
+            db.execute(
+                "UPDATE webhook_outbox SET delivered_ms = ?, attempts = attempts + 1 WHERE id = ?", (now_ms, row_id)
+            )
 
     def failed(self, row_id: int, *, error: str, next_ms: int, dead: bool) -> None:
         with connect(self.path) as db:
-            db.execute("UPDATE webhook_outbox SET attempts = attempts + 1, next_ms = ?, dead = ?, last_error = ? "
-                       "WHERE id = ?", (next_ms, int(dead), error[:500], row_id))
+            db.execute(
+                "UPDATE webhook_outbox SET attempts = attempts + 1, next_ms = ?, dead = ?, last_error = ? WHERE id = ?",
+                (next_ms, int(dead), error[:500], row_id),
+            )
 
     def rows(self) -> list[OutboxRow]:
         with connect(self.path) as db:
-            found = db.execute("SELECT id, payload, attempts, delivered_ms, dead, last_error FROM webhook_outbox "
-                               "ORDER BY id").fetchall()
+            found = db.execute(
+                "SELECT id, payload, attempts, delivered_ms, dead, last_error FROM webhook_outbox ORDER BY id"
+            ).fetchall()
         return [OutboxRow(i, p, a, d, bool(dead), e) for i, p, a, d, dead, e in found]
 
 
@@ -156,9 +169,12 @@ def deliver_due(outbox: Outbox, target: WebhookTarget, client: httpx.Client, *, 
     sent = 0
     for row in outbox.claim_due(now_ms=now_ms, lease_ms=int(target.timeout_s * 2000)):
         body = row.payload.encode()
-        headers = {"Content-Type": "application/json", "X-Graphrec-Delivery": str(row.id),
-                   "X-Graphrec-Signature": sign(target.secret, body, delivery_id=str(row.id), at_s=now_ms // 1000),
-                   "User-Agent": "graphrec-webhooks"}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Graphrec-Delivery": str(row.id),
+            "X-Graphrec-Signature": sign(target.secret, body, delivery_id=str(row.id), at_s=now_ms // 1000),
+            "User-Agent": "graphrec-webhooks",
+        }
         try:
             response = client.post(target.url, content=body, headers=headers, timeout=target.timeout_s)
             error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
@@ -171,8 +187,9 @@ def deliver_due(outbox: Outbox, target: WebhookTarget, client: httpx.Client, *, 
         attempts = row.attempts + 1
         delay_s = min(target.retry_s * 2 ** (attempts - 1), target.retry_max_s)
         dead = attempts >= target.max_attempts
-        (logger.error if dead else logger.warning)("webhook %d to %s failed (attempt %d): %s", row.id, target.url,
-                                                   attempts, error)
+        (logger.error if dead else logger.warning)(
+            "webhook %d to %s failed (attempt %d): %s", row.id, target.url, attempts, error
+        )
         outbox.failed(row.id, error=error, next_ms=now_ms + int(delay_s * 1000), dead=dead)
     return sent
 
@@ -180,10 +197,18 @@ def deliver_due(outbox: Outbox, target: WebhookTarget, client: httpx.Client, *, 
 class TriggerWorker:
     """Background thread: profiles of freshly active users -> rules -> outbox -> deliveries."""
 
-    def __init__(self, *, log: EventLog, rules: Sequence[TriggerRule], target: WebhookTarget,
-                 categories: Callable[[], Mapping[str, Sequence[str]]], window_days: int = 30,
-                 tick_s: float = 0.25, clock: Callable[[], float] = time.time,
-                 tombstones: Tombstones | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        log: EventLog,
+        rules: Sequence[TriggerRule],
+        target: WebhookTarget,
+        categories: Callable[[], Mapping[str, Sequence[str]]],
+        window_days: int = 30,
+        tick_s: float = 0.25,
+        clock: Callable[[], float] = time.time,
+        tombstones: Tombstones | None = None,
+    ) -> None:
         self.log = log
         self.rules = list(rules)
         self.target = target
@@ -215,8 +240,9 @@ class TriggerWorker:
         cols = self.log.columns(since_ms=now_ms - self.window_days * DAY_MS, actors=actors)
         categories = self.categories()
         for actor in actors:
-            profile = build_profile(actor, cols, now_ms=now_ms, window_days=self.window_days,
-                                    item_categories=categories)
+            profile = build_profile(
+                actor, cols, now_ms=now_ms, window_days=self.window_days, item_categories=categories
+            )
             fired.extend(self.book.evaluate(profile, self.rules, now_ms=now_ms))
         if fired:
             self.outbox.enqueue([f.payload() for f in fired], now_ms=now_ms)

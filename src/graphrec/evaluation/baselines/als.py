@@ -20,8 +20,15 @@ class ImplicitALS:
 
     name = "ALS"
 
-    def __init__(self, *, factors: int = 64, regularization: float = 0.05, alpha: float = 2.0,
-                 iterations: int = 20, seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 2.0,
+        iterations: int = 20,
+        seed: int = 0,
+    ) -> None:
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -36,8 +43,12 @@ class ImplicitALS:
 
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; nested BLAS threads thrash
             model = AlternatingLeastSquares(
-                factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                iterations=self.iterations, random_state=self.seed, num_threads=0,
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.seed,
+                num_threads=0,
             )
             model.fit(train.matrix("weights").astype(np.float32), show_progress=False)
         self._users = np.asarray(model.user_factors)

@@ -38,8 +38,10 @@ class EASE:
 
     def fit(self, train: Snapshot) -> None:
         if train.n_items > self.max_items:
-            raise CatalogueTooLarge(f"EASE needs a dense {train.n_items:,}² item matrix; this catalogue is "
-                                    f"above max_items={self.max_items:,}")
+            raise CatalogueTooLarge(
+                f"EASE needs a dense {train.n_items:,}² item matrix; this catalogue is "
+                f"above max_items={self.max_items:,}"
+            )
         x = train.matrix("ones").tocsr().astype(np.float64)
         gram = np.asarray((x.T @ x).todense())
         diagonal = np.arange(train.n_items)

@@ -27,8 +27,9 @@ class GdsFastRPKnn:
     def fit(self, train: Snapshot) -> None:
         weights = train.matrix("weights").tocoo()
         keep = weights.data > 0  # dislikes are not similarity evidence
-        a, b, sim = self.gds.item_knn(weights.row[keep], weights.col[keep], weights.data[keep],
-                                      n_users=train.n_users, cfg=self.cfg)
+        a, b, sim = self.gds.item_knn(
+            weights.row[keep], weights.col[keep], weights.data[keep], n_users=train.n_users, cfg=self.cfg
+        )
         self._similarity = sp.csr_matrix((sim.astype(np.float32), (a, b)), shape=(train.n_items, train.n_items))
         self._user_items = train.matrix("ones")
 

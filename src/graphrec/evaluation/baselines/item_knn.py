@@ -28,8 +28,9 @@ class ItemKNN:
 
     name = "ItemKNN"
 
-    def __init__(self, *, neighbours: int = 100, shrink: float = 0.0,
-                 prune: Literal["column", "row"] = "column") -> None:
+    def __init__(
+        self, *, neighbours: int = 100, shrink: float = 0.0, prune: Literal["column", "row"] = "column"
+    ) -> None:
         if prune not in ("column", "row"):
             raise ValueError(f"prune must be 'column' or 'row', not {prune!r}")
         self.neighbours = neighbours
@@ -62,10 +63,15 @@ class ItemKNN:
             cols.append(top[keep])
             vals.append(v[keep])
         kept = sp.csr_matrix(
-            (np.concatenate(vals) if vals else np.zeros(0, np.float32),
-             (np.concatenate(rows) if rows else np.zeros(0, np.int64),
-              np.concatenate(cols) if cols else np.zeros(0, np.int64))),
-            shape=(n_items, n_items), dtype=np.float32,
+            (
+                np.concatenate(vals) if vals else np.zeros(0, np.float32),
+                (
+                    np.concatenate(rows) if rows else np.zeros(0, np.int64),
+                    np.concatenate(cols) if cols else np.zeros(0, np.int64),
+                ),
+            ),
+            shape=(n_items, n_items),
+            dtype=np.float32,
         )
         self._set(kept, train.matrix("ones").tocsr())
 
@@ -87,8 +93,12 @@ class ItemKNN:
         rows = kept.row[order]
         keep = np.arange(len(order)) - np.searchsorted(rows, rows) < neighbours
         smaller = ItemKNN(neighbours=neighbours, shrink=self.shrink, prune=self.prune)
-        smaller._set(sp.csr_matrix((kept.data[order][keep], (rows[keep], kept.col[order][keep])), shape=kept.shape,
-                                   dtype=np.float32), self._user_items)
+        smaller._set(
+            sp.csr_matrix(
+                (kept.data[order][keep], (rows[keep], kept.col[order][keep])), shape=kept.shape, dtype=np.float32
+            ),
+            self._user_items,
+        )
         return smaller
 
     @property

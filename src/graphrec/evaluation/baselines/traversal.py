@@ -19,8 +19,14 @@ class TraversalRecommender:
 
     name = "Traversal"
 
-    def __init__(self, *, half_life_days: float | None = None, seed_items: int | None = None, fanout: int = 50,
-                 co_items: int = 400) -> None:
+    def __init__(
+        self,
+        *,
+        half_life_days: float | None = None,
+        seed_items: int | None = None,
+        fanout: int = 50,
+        co_items: int = 400,
+    ) -> None:
         self.half_life_days = half_life_days
         self.seed_items = seed_items
         self.fanout = fanout
@@ -29,8 +35,12 @@ class TraversalRecommender:
 
     def fit(self, train: Snapshot) -> None:
         self._scorer = TraversalScorer(
-            train.matrix("weights"), train.matrix("timestamps"), half_life_days=self.half_life_days,
-            seed_items=self.seed_items, fanout=self.fanout, co_items=self.co_items,
+            train.matrix("weights"),
+            train.matrix("timestamps"),
+            half_life_days=self.half_life_days,
+            seed_items=self.seed_items,
+            fanout=self.fanout,
+            co_items=self.co_items,
         )
 
     def score(self, users: np.ndarray) -> np.ndarray:

@@ -64,12 +64,22 @@ class Dialect:
 
 
 NEO4J: Dialect = Dialect(
-    name="Neo4j", scoped_subqueries=True, exists_subqueries=True, count_subqueries=True, row_locks=True,
-    event_label="EventId", event_keys="1",
+    name="Neo4j",
+    scoped_subqueries=True,
+    exists_subqueries=True,
+    count_subqueries=True,
+    row_locks=True,
+    event_label="EventId",
+    event_keys="1",
     store_vector="CALL db.create.setNodeVectorProperty(n, 'embedding', r.v)",
 )
 FALKORDB: Dialect = Dialect(
-    name="FalkorDB", scoped_subqueries=False, exists_subqueries=False, count_subqueries=False, row_locks=False,
-    event_label="EventKeys", event_keys="size(x.keys)",
+    name="FalkorDB",
+    scoped_subqueries=False,
+    exists_subqueries=False,
+    count_subqueries=False,
+    row_locks=False,
+    event_label="EventKeys",
+    event_keys="size(x.keys)",
     store_vector="SET n.embedding = vecf32(r.v)",
 )

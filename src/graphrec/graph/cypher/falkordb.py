@@ -30,8 +30,10 @@ def _range(label: str, prop: str) -> RangeIndex:
 
 
 def _vector_index(label: str) -> str:
-    return (f"CREATE VECTOR INDEX FOR (n:{label}) ON (n.embedding) "
-            "OPTIONS {dimension: $dim, similarityFunction: 'cosine'}")
+    return (
+        f"CREATE VECTOR INDEX FOR (n:{label}) ON (n.embedding) "
+        "OPTIONS {dimension: $dim, similarityFunction: 'cosine'}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +57,18 @@ class FalkorDBStatements(Statements):
 FALKORDB: Final = FalkorDBStatements(
     **shared(DIALECT),
     SCHEMA=(
-        _range("User", "id"), _range("Item", "id"), _range("Category", "name"), _range("Ledger", "key"),
-        _range("Meta", "key"), _range("Segment", "name"),
+        _range("User", "id"),
+        _range("Item", "id"),
+        _range("Category", "name"),
+        _range("Ledger", "key"),
+        _range("Meta", "key"),
+        _range("Segment", "name"),
         # Seen-event records, one node per (user, write) holding that write's keys: FalkorDB indexes
         # array elements, so `k IN x.keys` is an index lookup and a batch creates one node per user
         # instead of one per event (measured: the exactly-once write costs ~25% less server CPU).
-        _range("EventKeys", "keys"), _range("EventKeys", "user"), _range("EventKeys", "at"),
+        _range("EventKeys", "keys"),
+        _range("EventKeys", "user"),
+        _range("EventKeys", "at"),
     ),
     # Every index with its state: what apply_schema and the vector index checks look at first.
     INDEXES="CALL db.indexes() YIELD label, properties, types, status RETURN label, properties, types, status",

@@ -120,8 +120,9 @@ def schema_statements() -> list[LiteralString]:
     try:
         text = resource.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{resource} is missing from the installed graphrec package: "
-                                "package data must include 'graph/*.cypher'") from exc
+        raise FileNotFoundError(
+            f"{resource} is missing from the installed graphrec package: package data must include 'graph/*.cypher'"
+        ) from exc
     return [trusted_cypher(stmt) for _, stmt in split_cypher_script(text)]
 
 

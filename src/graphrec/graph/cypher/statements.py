@@ -55,8 +55,10 @@ def merge_edge(user: str, item: str, edge: str, add: Aggregates, *, item_degree_
         f"ELSE coalesce({edge}.{p}, 0) + {add.per_type}.{p} END"
         for p in (*COUNT_PROPS, *SUM_PROPS)
     )
-    change = (f"(CASE WHEN {edge}.weight + {add.weight} > 0 THEN 1 ELSE 0 END) - "
-              f"(CASE WHEN {edge}.weight > 0 THEN 1 ELSE 0 END)")
+    change = (
+        f"(CASE WHEN {edge}.weight + {add.weight} > 0 THEN 1 ELSE 0 END) - "
+        f"(CASE WHEN {edge}.weight > 0 THEN 1 ELSE 0 END)"
+    )
     return f"""MERGE ({user})-[{edge}:INTERACTED]->({item})
 ON CREATE SET {edge}.weight = 0.0, {edge}.count = 0, {edge}.first_ts = {add.first_ts}, {edge}.last_ts = {add.last_ts}
 SET {user}.degree = coalesce({user}.degree, 0) + {change},
@@ -116,6 +118,7 @@ RETURN i.id, i.title, i.url, i.image_url, i.price, i.currency, coalesce(i.availa
        coalesce(i.provisional, false), categories
 ORDER BY i.id"""
 
+
 # A batch of delta rows; rows carry only the per-type keys they add to.
 UPSERT_DELTAS = f"""UNWIND $rows AS r
 {APPLY_DELTA}
@@ -136,14 +139,20 @@ def _likers(d: Dialect) -> str:
     # Rule 2 of graphrec.scoring.traversal: the `fanout` users who liked `s` most (ties: user id).
     # Ordering reads the item's whole neighbourhood; the in-memory index is the fast path, this one
     # is exact and the analysts' reference.
-    return d.subquery("s", "MATCH (s)<-[e1:INTERACTED]-(v:User)\nWHERE e1.weight > 0\n"
-                           "WITH v, e1 ORDER BY e1.weight DESC, v.id LIMIT $fanout\nRETURN v, e1")
+    return d.subquery(
+        "s",
+        "MATCH (s)<-[e1:INTERACTED]-(v:User)\nWHERE e1.weight > 0\n"
+        "WITH v, e1 ORDER BY e1.weight DESC, v.id LIMIT $fanout\nRETURN v, e1",
+    )
 
 
 def _strongest_items(d: Dialect) -> str:
     # Rule 3: a co-user's `fanout` strongest edges by |weight| (ties: item id); dislikes count against.
-    return d.subquery("v", "MATCH (v)-[e2:INTERACTED]->(c:Item)\n"
-                           "WITH c, e2 ORDER BY abs(e2.weight) DESC, c.id LIMIT $fanout\nRETURN c, e2")
+    return d.subquery(
+        "v",
+        "MATCH (v)-[e2:INTERACTED]->(c:Item)\n"
+        "WITH c, e2 ORDER BY abs(e2.weight) DESC, c.id LIMIT $fanout\nRETURN c, e2",
+    )
 
 
 def _user_candidates(d: Dialect) -> str:
@@ -205,11 +214,13 @@ def _merge_users(d: Dialect) -> str:
     # deltas were cleaned away left records only), then its edges are added onto the target's and
     # it is deleted, all in one statement. The subquery returns one row (an aggregate) whether or
     # not the source has edges. Run again it finds no records and no source and changes nothing.
-    move = d.subquery("src, dst", f"""MATCH (src)-[e:INTERACTED]->(i:Item)
-{merge_edge("dst", "i", "f", edge_aggregates("e"),
-            item_degree_extra=" - (CASE WHEN e.weight > 0 THEN 1 ELSE 0 END)")},
+    move = d.subquery(
+        "src, dst",
+        f"""MATCH (src)-[e:INTERACTED]->(i:Item)
+{merge_edge("dst", "i", "f", edge_aggregates("e"), item_degree_extra=" - (CASE WHEN e.weight > 0 THEN 1 ELSE 0 END)")},
     f.client = coalesce(e.client, f.client)
-RETURN count(f) AS moved""")
+RETURN count(f) AS moved""",
+    )
     return f"""MATCH (x:{d.event_label} {{user: $src}})
 SET x.user = $dst
 WITH count(*) AS records
@@ -307,7 +318,8 @@ RETURN count(c)""",
         # 40-110 ms a page, against 2-7 ms starting from the category).
         "LIST_ITEMS": _item_details("MATCH (i:Item) WHERE i.id > $after"),
         "LIST_ITEMS_IN_CATEGORY": _item_details(
-            "MATCH (:Category {name: $category})<-[:IN_CATEGORY]-(i:Item)\nWITH i\nWHERE i.id > $after"),
+            "MATCH (:Category {name: $category})<-[:IN_CATEGORY]-(i:Item)\nWITH i\nWHERE i.id > $after"
+        ),
         # A category exists while an item is in it (an emptied one is not listed).
         "CATEGORY_SIZES": """MATCH (i:Item)-[:IN_CATEGORY]->(c:Category)
 RETURN c.name AS name, count(i) AS items
@@ -406,8 +418,14 @@ WITH x LIMIT $limit
 WITH x, {d.event_keys} AS n
 DELETE x
 RETURN count(*), sum(n)""",
-        "COUNTS": d.counts({"users": "(:User)", "items": "(:Item)", "categories": "(:Category)",
-                            "interactions": "()-[:INTERACTED]->()"}),
+        "COUNTS": d.counts(
+            {
+                "users": "(:User)",
+                "items": "(:Item)",
+                "categories": "(:Category)",
+                "interactions": "()-[:INTERACTED]->()",
+            }
+        ),
         # A segmentation replaces the previous one in idempotent steps tagged with its run (`computed_ms`):
         # segments upserted by name, memberships merged in batches, then whatever another run left is
         # deleted (a chunk at a time) and the sizes recounted (see SegmentStore.replace_segments).
