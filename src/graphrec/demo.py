@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from graphrec.config import Settings
 from graphrec.data.importer import import_dataset
@@ -30,6 +30,9 @@ from graphrec.data.synthetic import SyntheticSpec, generate
 from graphrec.data.weighing import weigher_for
 from graphrec.graph.factory import open_store
 from graphrec.graph.port import CatalogueStore, GraphStore
+
+if TYPE_CHECKING:  # torch is imported only when a model is trained
+    from graphrec.model.pipeline import PipelineConfig
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +184,7 @@ def _demo_price(item_id: str) -> float:
     return round(4.99 + int.from_bytes(hashlib.sha256(item_id.encode()).digest()[:4], "big") % 9_501 / 100, 2)
 
 
-def demo_pipeline_config(epochs: int) -> object:
+def demo_pipeline_config(epochs: int) -> PipelineConfig:
     """A small, fast training config: 2 layers of 32 dims, a few epochs, no refit (minutes on 2 cores);
     the new-user weights tuned on 100 validation users (the default 300 costs minutes more)."""
     from graphrec.model.blend_tuning import NewUserTuning
@@ -216,7 +219,7 @@ def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30
     out = train(
         cfg,
         models_path=settings.models_path,
-        half_life_days=settings.half_life_days,  # type: ignore[arg-type]
+        half_life_days=settings.half_life_days,
         store=store,
         progress=False,
         new_users=NewUserBlendTuner(ServingPath.from_settings(settings)),
