@@ -162,6 +162,7 @@ def test_compose_commands_name_real_services_in_their_profiles(production: str, 
 # -- the walk-through's graphrec commands, run ----------------------------------------------------------------
 
 
+@pytest.mark.integration  # runs graphrec init against an embedded server
 def test_the_init_log_line_shown_is_what_init_prints_for_the_compose_uri(
     production: str, compose: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -186,7 +187,9 @@ def test_graphrec_commands_shown_exist(production: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def walked(production: str, compose: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def walked(
+    production: str, compose: dict[str, Any], tmp_path_factory: pytest.TempPathFactory, starts_processes: None
+) -> Iterator[Settings]:
     """The walk-through on an embedded store instead of Neo4j: the behaviour loaded by the trainer's
     ``sh -c`` line (at SMALL interactions), then the trainer's own script from docker-compose.yml (export
     -> train -> publish latest) in a shell. Yields the settings the API then runs with."""

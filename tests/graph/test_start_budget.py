@@ -65,6 +65,7 @@ def test_the_settings_make_the_budget_and_their_defaults_are_the_budgets(tmp_pat
         Settings(embedded_start_s=0)
 
 
+@pytest.mark.integration  # starts a real embedded server
 def test_a_start_past_its_deadline_fails_naming_the_data_dir_its_size_and_the_deadline(tmp_path: Path) -> None:
     _files(tmp_path, appendonly__aof__1__incr__aof=2 * MB)
     # no time at all: the server cannot have answered at the first look (its socket does not exist yet)
