@@ -161,6 +161,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                 models_path=s.models_path,
                 compact_timeout_s=s.erasure_compact_timeout_s,
                 feedback=feedback,
+                snapshots_path=s.snapshots_path,
             )
             # bot-flagged and burst-collapsed events are behaviour, but not outcomes a list earned
             pipeline.listeners.append(lambda events: feedback.attribute([e for e in events if e.flag == COUNTED]))

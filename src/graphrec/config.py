@@ -441,6 +441,11 @@ class Settings(BaseSettings):
         return self.model_dir if self.model_dir is not None else self.data_dir / "models"
 
     @property
+    def snapshots_path(self) -> Path:
+        """Where ``graphrec export`` writes snapshots by default (one directory each; erasure edits them)."""
+        return self.data_dir / "snapshots"
+
+    @property
     def event_log_file(self) -> Path:
         """The SQLite event log (``GRAPHREC_EVENT_LOG``, default ``DATA_DIR/events.sqlite``)."""
         return self.event_log if self.event_log is not None else self.data_dir / "events.sqlite"

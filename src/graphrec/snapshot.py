@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -228,6 +229,30 @@ class Snapshot:
             h.update(hashlib.sha256(payload).digest())
         return h.hexdigest()
 
+    def without_users(self, user_ids: Sequence[str]) -> Snapshot | None:
+        """This snapshot with ``user_ids``' rows gone (None when it holds none of them): for erasure.
+        Items stay (an item is not personal data); the manifest counts the users erased and carries
+        the new content hash."""
+        keep = ~np.isin(self.user_ids, np.asarray(list(user_ids), dtype=str))
+        if keep.all():
+            return None
+        lengths = np.diff(self.indptr)
+        entries = np.repeat(keep, lengths)
+        manifest = {k: v for k, v in self.manifest.items() if k != "content_hash"}
+        manifest["erased_users"] = int(manifest.get("erased_users", 0)) + int((~keep).sum())
+        return Snapshot(
+            user_ids=self.user_ids[keep],
+            item_ids=self.item_ids,
+            indptr=np.concatenate(([0], np.cumsum(lengths[keep]))),
+            indices=self.indices[entries],
+            weights=self.weights[entries],
+            timestamps=self.timestamps[entries],
+            category_indptr=self.category_indptr,
+            category_indices=self.category_indices,
+            category_names=self.category_names,
+            manifest=manifest,
+        )
+
     def save(self, directory: str | Path) -> Path:
         """Write ``*.npy`` arrays and ``manifest.json`` into ``directory`` (created if missing)."""
         out = Path(directory)
@@ -247,3 +272,21 @@ class Snapshot:
         if verify and snap.content_hash() != manifest.get("content_hash"):
             raise ValueError(f"snapshot {src} does not match its manifest's content hash")
         return snap
+
+
+def forget_users_in_snapshots(root: Path, user_ids: Sequence[str]) -> list[str]:
+    """Erasure in the snapshots under ``root`` (``graphrec export``'s default place): each one that holds
+    any of ``user_ids`` is rewritten in place without their rows, under its old directory name (its
+    manifest carries the new content hash). Returns the directories rewritten.
+
+    Why rewrite rather than delete: a data scientist's snapshot stays usable for training and
+    evaluation, minus the erased users, which is what a retrain after an erasure must see anyway."""
+    if not root.is_dir() or not user_ids:
+        return []
+    changed = []
+    for directory in sorted(p for p in root.iterdir() if (p / MANIFEST).is_file()):
+        smaller = Snapshot.load(directory, verify=False).without_users(user_ids)
+        if smaller is not None:
+            smaller.save(directory)
+            changed.append(directory.name)
+    return changed

@@ -26,10 +26,11 @@ from api.main import create_app
 from factories import delta
 from graphrec.config import Settings
 from graphrec.events.log import connect
-from graphrec.export import ExportConfig
+from graphrec.export import ExportConfig, export_snapshot
 from graphrec.model.artifact import ModelArtifact
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.pipeline import PipelineConfig, publish, train
+from graphrec.snapshot import Snapshot
 
 KEY = "erasure-key-1"
 USER, VISITOR = "zed4711", "q9zvis"  # the erased user and the anonymous visitor merged into them
@@ -219,8 +220,12 @@ def files_naming(root: Path, wanted: dict[str, list[bytes]]) -> list[str]:
 def test_no_file_under_the_data_directory_names_the_erased_user(client: TestClient, data_dir: Path) -> None:
     services = history_everywhere(client)
     publish_a_model(services, data_dir / "models")
+    # a data scientist's snapshot where `graphrec export` puts it by default
+    snapshot = export_snapshot(services.store, ExportConfig(now_ms=NOW), half_life_days=30.0, progress=False)
+    snapshot.save(services.settings.snapshots_path / "s1")
     wanted = needles()
     before = files_naming(data_dir, wanted)
+    assert any(f.startswith("snapshots/s1/user_ids.npy") for f in before), before
     assert any(f.startswith("events.sqlite") for f in before), before  # the grep sees what is there
     assert any(f.startswith("models/v1/user_ids.npy") for f in before), before
     assert any(f.startswith("models/v1/holdout.npz!") for f in before), before
@@ -234,3 +239,10 @@ def test_no_file_under_the_data_directory_names_the_erased_user(client: TestClie
 
     wait_until(clean, what="no file to name the erased user", detail=lambda: left)
     assert client.get(f"/v1/users/{USER}/recommendations").json()["personalised_from"] == "none"
+    # the snapshot is still one (its content hash holds), everyone else's rows in it
+    kept = Snapshot.load(services.settings.snapshots_path / "s1")
+    assert USER not in kept.user_ids and kept.manifest["erased_users"] >= 1
+    assert set(kept.user_ids) == set(snapshot.user_ids) - {USER, f"anon:{VISITOR}"}
+    assert kept.n_edges == snapshot.n_edges - sum(
+        int(np.diff(snapshot.indptr)[k]) for k, u in enumerate(snapshot.user_ids) if u in (USER, f"anon:{VISITOR}")
+    )

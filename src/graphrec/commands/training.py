@@ -65,7 +65,7 @@ def export_command(
     settings = Settings()
     with open_store(settings) as store:
         snapshot = export_snapshot(store, cfg, half_life_days=settings.half_life_days)
-    out = output or settings.data_dir / "snapshots" / snapshot.manifest["content_hash"][:16]
+    out = output or settings.snapshots_path / snapshot.manifest["content_hash"][:16]
     snapshot.save(out)
     m = snapshot.manifest
     typer.echo(

@@ -35,6 +35,7 @@ from graphrec.events.tombstones import Tombstones
 from graphrec.graph.port import IdentityStore
 from graphrec.model.erasure import forget_users
 from graphrec.serving.webhooks import Outbox
+from graphrec.snapshot import forget_users_in_snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Eraser:
     owners: tuple[ErasureOwner, ...]  # the log file's other tables' owners
     models_path: Path
     compact_timeout_s: float = 20.0
+    snapshots_path: Path | None = None  # graphrec export's default place, under the data directory
 
     @classmethod
     def for_log(
@@ -75,11 +77,12 @@ class Eraser:
         models_path: Path,
         compact_timeout_s: float,
         feedback: FeedbackLog | None = None,
+        snapshots_path: Path | None = None,
     ) -> Eraser:
         """The eraser over every owner graphrec puts in the event log's file; ``feedback``: the API's own
         feedback log, whose queue of served lists must go too (a fresh one over the file otherwise)."""
         owners: tuple[ErasureOwner, ...] = (feedback or FeedbackLog(log.path), TriggerBook(log.path), Outbox(log.path))
-        return cls(store, log, tombstones, owners, models_path, compact_timeout_s)
+        return cls(store, log, tombstones, owners, models_path, compact_timeout_s, snapshots_path)
 
     def erase(self, user_id: str) -> ErasureReport:
         actors = [user_id, *self.log.aliases(user_id)]
@@ -92,6 +95,8 @@ class Eraser:
         for owner in self.owners:
             owner.forget(actors)
         versions = forget_users(self.models_path, actors)
+        if self.snapshots_path is not None:
+            forget_users_in_snapshots(self.snapshots_path, actors)
         log_compacted = checkpoint(self.log.path, timeout_s=self.compact_timeout_s)
         store_compacted = self.store.compact_history(timeout_s=self.compact_timeout_s)
         if not log_compacted:
