@@ -35,6 +35,7 @@ from pathlib import Path
 import httpx
 from stores import add_store_option, bench_store, chosen, print_results  # noqa: I001 - bench/ sibling module
 
+from graphrec import clock
 from graphrec.events.pipeline import EventPipeline, aggregate
 from graphrec.events.policy import load_policy
 from graphrec.events.schema import validate_events
@@ -48,7 +49,7 @@ KEY = "bench-key"
 def make_batches(n_events: int, batch: int, *, seed: int = 0) -> list[list[dict[str, object]]]:
     """Sessions of view, scroll, dwell and click on one item (4 events per edge), unique ids."""
     rng = random.Random(seed)
-    now = int(time.time() * 1000) - 3_600_000
+    now = clock.now_ms() - 3_600_000
     batches, cur, eid = [], [], 0
     while eid < n_events:
         user, item = f"u{rng.randrange(50_000)}", f"i{rng.randrange(10_000)}"
@@ -239,7 +240,7 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
     bodies = [json.dumps({"events": b}).encode() for b in batches]
     sizes = [len(b) for b in batches]
     policy = load_policy()
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
 
     with (
         tempfile.TemporaryDirectory(prefix="graphrec-bench-") as tmp,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from graphrec import clock
+from graphrec.clock import DAY_MS
 from graphrec.graph.records import InteractionDelta
 
-DAY_MS = 86_400_000
+__all__ = ["DAY_MS", "T0", "delta", "event"]
+
 T0 = 1_700_000_000_000
 
 
@@ -42,13 +45,12 @@ def event(
     ts: int | None = None,
 ) -> dict[str, object]:
     """One behaviour event as a client sends it (``POST /v1/events``), stamped a second ago by default."""
-    import time
 
     body: dict[str, object] = {
         "event_id": event_id,
         "item_id": item_id,
         "type": type,
-        "timestamp": ts if ts is not None else int(time.time() * 1000) - 1_000,
+        "timestamp": ts if ts is not None else clock.now_ms() - 1_000,
     }
     if user_id is not None:
         body["user_id"] = user_id

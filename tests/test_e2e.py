@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from api.container import services_of
 from api.main import create_app
-from graphrec import demo
+from graphrec import clock, demo
 from graphrec.config import Settings
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.falkordb_store import FalkorDBStore
@@ -107,7 +106,7 @@ def test_new_user_gets_personalised_explained_results_after_events(client: TestC
     before = client.get("/v1/users/newcomer/recommendations", params={"k": 5})
     assert before.status_code == 200
     assert before.json()["cold_start"] is True and {d["source"] for d in before.json()["data"]} <= {"popular"}
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     picked = items[:4]
     events = [
         {"event_id": f"n{j}", "user_id": "newcomer", "item_id": it, "type": "purchase", "timestamp": now - 10_000 + j}
@@ -126,7 +125,7 @@ def test_new_user_gets_personalised_explained_results_after_events(client: TestC
 def test_anonymous_session_moves_from_popular_to_personalised(client: TestClient) -> None:
     _, items = known_user_and_items(client)
     assert client.get("/v1/anonymous/cookie-1/recommendations").json()["cold_start"] is True
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     events = [
         {"event_id": f"a{j}", "anonymous_id": "cookie-1", "item_id": it, "type": "click", "timestamp": now - 5_000 + j}
         for j, it in enumerate(items[5:8])

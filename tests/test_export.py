@@ -170,7 +170,7 @@ def test_an_old_data_set_exports_like_the_same_data_today(store: GraphStore) -> 
 
 
 def test_decay_never_turns_a_weight_into_zero_or_flips_its_sign() -> None:
-    from graphrec.events.decay import decay_weights
+    from graphrec.clock import decay_weights
 
     ancient = decay_weights(
         np.array([2.0, -1.5, 0.0]), np.array([0, 0, 0]), now_ms=40 * 365 * DAY_MS, half_life_days=1.0

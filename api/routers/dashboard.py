@@ -7,7 +7,6 @@ with its report and CTR per arm over time, segment sizes and their top items. Th
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,8 @@ from api.container import Services
 from api.deps import ServicesDep, require_api_key
 from api.routers.feedback import experiment_report
 from api.schemas.errors import error_responses
-from graphrec.behaviour.profiles import DAY_MS
+from graphrec import clock
+from graphrec.clock import DAY_MS
 from graphrec.experiments.runs import list_runs
 from graphrec.graph.errors import StoreUnavailable
 
@@ -83,7 +83,7 @@ def _segments(services: Services, now: int) -> list[dict[str, Any]]:
 
 
 def dashboard_data(services: Services) -> dict[str, Any]:
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     log, feedback = services.event_log, services.feedback
     running = services.experiments.experiment if services.experiments is not None else None
     experiment = None

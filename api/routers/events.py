@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from concurrent.futures import Executor
 from typing import Annotated, Any
 
@@ -42,6 +41,7 @@ from api.errors import error_item, json_limit_reason, malformed_json
 from api.openapi import body_ref
 from api.schemas.errors import ErrorListPublic, error_responses
 from api.schemas.events import EventsAccepted, EventsCreate
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.events.idempotency import IdempotencyConflict
 from graphrec.events.pipeline import ConsentRefused, EventPipeline, UnknownItems
@@ -78,7 +78,7 @@ def _validate(body: bytes, settings: Settings) -> list[EventIn]:
                 status.HTTP_413_CONTENT_TOO_LARGE,
                 f"batch of {len(items)} events exceeds the limit of {settings.events_max_batch} events per request",
             )
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.now_ms()
     try:
         events = validate_events(items, now_ms=now_ms, skew_ms=int(settings.events_clock_skew_s * 1000))
     except EventValidationError as exc:

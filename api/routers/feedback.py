@@ -4,7 +4,6 @@ loop's ends (see graphrec.events.feedback and graphrec.behaviour.experiments).""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -24,6 +23,7 @@ from api.schemas.feedback import (
     ImpressionsPublic,
     RatePublic,
 )
+from graphrec import clock
 from graphrec.behaviour.experiments import Comparison, Experiment, RateReport
 from graphrec.events.feedback import FeedbackLog, UnknownRecommendation
 from graphrec.events.schema import anonymous_node_id
@@ -58,7 +58,7 @@ def report_impressions(
             rec_id=body.recommendation_id,
             actor=actor,
             item_ids=body.item_ids,
-            ts=body.timestamp or int(time.time() * 1000),
+            ts=body.timestamp or clock.now_ms(),
         )
     except UnknownRecommendation as exc:
         raise HTTPException(

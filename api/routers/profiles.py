@@ -7,7 +7,6 @@ from the API's copy of the last segmentation, :mod:`graphrec.serving.segment_tab
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -17,7 +16,9 @@ from api.routers.users import UserId
 from api.routing import id_path
 from api.schemas.errors import error_responses
 from api.schemas.profiles import CategoryShare, ProfilePublic, TrendPublic
-from graphrec.behaviour.profiles import DAY_MS, build_profile
+from graphrec import clock
+from graphrec.behaviour.profiles import build_profile
+from graphrec.clock import DAY_MS
 from graphrec.events.log import EventLog
 from graphrec.events.schema import anonymous_node_id
 from graphrec.ids import Identifier
@@ -34,7 +35,7 @@ WindowDays = Annotated[int, Query(ge=1, le=365, description="days of history the
 def _profile(
     actor: str, public_id: str, log: EventLog, catalog: CatalogCache, segments: SegmentTable, window_days: int
 ) -> ProfilePublic:
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.now_ms()
     cols = log.columns(since_ms=now_ms - window_days * DAY_MS, actors=[actor])
     p = build_profile(actor, cols, now_ms=now_ms, window_days=window_days, item_categories=catalog.view.categories)
     return ProfilePublic(

@@ -5,7 +5,6 @@ Consent refusals answer 403 (the request is well-formed but not allowed); see do
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
@@ -22,8 +21,9 @@ from api.schemas.users import (
     UserMergeCreate,
     UserMergePublic,
 )
+from graphrec import clock
+from graphrec.clock import decayed_weight
 from graphrec.events import identity
-from graphrec.events.decay import decayed_weight
 from graphrec.events.schema import ANON_PREFIX
 from graphrec.graph.records import UserRecord
 from graphrec.ids import Identifier
@@ -56,7 +56,7 @@ def read_interactions(
     edges = store.user_interactions(user_id=user_id, limit=limit)
     if not edges and not store.user_exists(user_id=user_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown user '{user_id}'")
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.now_ms()
     data = [
         InteractionPublic(
             item_id=e.item_id,

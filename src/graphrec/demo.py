@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.data.importer import import_dataset
 from graphrec.data.readers import read_dataset
@@ -290,7 +291,7 @@ def example_calls(
         '{"events":[{"event_id":"demo-1","anonymous_id":"visitor-1","item_id":"'
         + item
         + '","type":"view","timestamp":'
-        + str(int(time.time() * 1000))
+        + str(clock.now_ms())
         + "}]}"
     )
     return [

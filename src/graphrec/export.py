@@ -10,7 +10,7 @@ training positives), categories, user sampling (random or random walk with
 restart), minimum degrees (iterated to a k-core when ``k_core``). Weights are decayed with the
 store's formula ``w * 0.5 ** ((reference - last_ts) / half_life)``, the reference being the newest
 exported edge (``now_ms`` overrides it): the snapshot of an old data set weighs exactly like the same
-data set shifted to today (see :mod:`graphrec.events.decay`).
+data set shifted to today (see :mod:`graphrec.clock`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from graphrec.events.decay import decay_reference, decay_weights
+from graphrec import clock
+from graphrec.clock import decay_reference, decay_weights
 from graphrec.graph.port import CatalogueStore, GraphStore, InteractionStore
 from graphrec.graph.records import InteractionPage
 from graphrec.snapshot import Snapshot
@@ -251,9 +252,7 @@ def export_snapshot(
     rows = np.searchsorted(used_users, edges.users[sub])
     cols = np.searchsorted(used_items, edges.items[sub])
     half_life = cfg.half_life_days or half_life_days
-    now_ms = (
-        cfg.now_ms if cfg.now_ms is not None else decay_reference(edges.last_ts[sub], default=int(time.time() * 1000))
-    )
+    now_ms = cfg.now_ms if cfg.now_ms is not None else decay_reference(edges.last_ts[sub], default=clock.now_ms())
     weights = (
         decay_weights(edges.weights[sub], edges.last_ts[sub], now_ms=now_ms, half_life_days=half_life)
         if cfg.decay
@@ -262,7 +261,7 @@ def export_snapshot(
     seconds = time.perf_counter() - started
     manifest = {
         "source": "store",
-        "created_ms": int(time.time() * 1000),
+        "created_ms": clock.now_ms(),
         "now_ms": now_ms,
         "half_life_days": half_life,
         "filters": cfg.model_dump(),

@@ -19,6 +19,7 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         (
             "graphrec",
             "graphrec.config",
+            "graphrec.clock",
             "graphrec.ids",
             "graphrec.progress",
             "graphrec.event_types",
@@ -36,8 +37,8 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("api", ("api",)),
     ("commands", ("graphrec.commands", "graphrec.cli", "graphrec.__main__", "graphrec.demo")),
 )
-"""Bottom first. ``kernel``: settings, the id rule, user tokens, progress reporting and the closed set of
-event types;
+"""Bottom first. ``kernel``: settings, the id rule, time and decay, user tokens, progress reporting and the
+closed set of event types;
 ``graph``: the store ports, their adapters and Cypher dialects; ``data``: the ingest pipeline,
 importers, snapshots and export; ``scoring``: the traversal and blend rules, ranking metrics, splits
 and baselines, the ANN index, behaviour profiles and segments; ``model``: GraphSAGE, training,

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +14,12 @@ import httpx
 import pytest
 from deadlines import WAIT_S, Threads, wait_until
 
+from graphrec import clock
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_store import FalkorDBStore
 from tests.live_api import free_port, start_api
 
-STARTED_MS = int(time.time() * 1000)
+STARTED_MS = clock.now_ms()
 KEY = "durability-key"
 BATCH = 50
 

@@ -4,7 +4,6 @@ validation naming the field, all-or-nothing batches, cursor pages."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from api.container import Services, services_of
 from api.cursors import seal, unseal
 from api.main import create_app
 from factories import event
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionDelta
@@ -224,7 +224,7 @@ def shop(client: TestClient, services: Services) -> TestClient:
             ]
         },
     )
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     actors = [f"u{u}" for u in range(12)] + ["anon:a0"]
     services.store.upsert_interactions(
         [

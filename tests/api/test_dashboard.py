@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi.testclient import TestClient
 
 from factories import event
+from graphrec import clock
 
 
 def test_dashboard_data_counts_what_happened(client: TestClient) -> None:
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     sent = client.post(
         "/v1/events",
         json={

@@ -9,7 +9,6 @@ zip members (``.npz``, ``weights.pt``), decompressed.
 from __future__ import annotations
 
 import json
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from pydantic import SecretStr
 from api.container import Services, services_of
 from api.main import create_app
 from factories import delta
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.events.log import connect
 from graphrec.export import ExportConfig, export_snapshot
@@ -34,7 +34,7 @@ from graphrec.snapshot import Snapshot
 
 KEY = "erasure-key-1"
 USER, VISITOR = "zed4711", "q9zvis"  # the erased user and the anonymous visitor merged into them
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 
 
 @pytest.fixture
@@ -151,7 +151,7 @@ def test_retried_events_from_before_the_erasure_do_not_bring_the_user_back(clien
     # The tombstone is a keyed hash: the file never names the id.
     assert rows(services, "SELECT count(*) FROM tombstones") == [(1,)]
     # An event dated after the erasure is a new sign-up under the same id: accepted.
-    later = client.post("/v1/events", json={"events": [ev("new1", "i1", ts=int(time.time() * 1000), user_id=USER)]})
+    later = client.post("/v1/events", json={"events": [ev("new1", "i1", ts=clock.now_ms(), user_id=USER)]})
     assert later.status_code == 202 and later.json()["applied"] == 1
     assert [e.item_id for e in services.store.user_interactions(user_id=USER)] == ["i1"]
 

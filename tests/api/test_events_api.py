@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,10 +10,11 @@ from fastapi.testclient import TestClient
 
 from api.container import services_of
 from api.main import create_app
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
 
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 
 
 def ev(k: int = 0, **kw: Any) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def test_acknowledged_event_is_visible_at_once(
     assert order == ["written", "acknowledged"]  # the 202 comes after the store write, never before it
     # ...so the very next reads, with no wait or retry, see the event (no cache or queue in between)
     r = client.get("/v1/users/me/interactions")
-    got = api_store.co_interaction_candidates_for_user(user_id="me", now_ms=int(time.time() * 1000), half_life_days=30)
+    got = api_store.co_interaction_candidates_for_user(user_id="me", now_ms=clock.now_ms(), half_life_days=30)
     assert r.status_code == 200 and [d["item_id"] for d in r.json()["data"]] == ["a"]
     assert r.json()["data"][0]["weight"] == pytest.approx(2.0)
     assert [c.item_id for c in got] == ["b"]
@@ -204,7 +204,7 @@ def test_bad_requests_get_status_and_detail_and_change_nothing(
 
 
 def test_timestamps_beyond_the_clock_skew_are_refused(client: TestClient, api_store: GraphStore) -> None:
-    r = post(client, [ev(0), ev(1, timestamp=int(time.time() * 1000) + 3_600_000)])
+    r = post(client, [ev(0), ev(1, timestamp=clock.now_ms() + 3_600_000)])
     assert r.status_code == 422
     [item] = r.json()["detail"]
     assert (item["index"], item["field"]) == (1, "timestamp")

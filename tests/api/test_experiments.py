@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from api.container import Services, services_of
 from api.main import create_app
+from graphrec import clock
 from graphrec.behaviour.experiments import Arm, Experiment, two_proportion_p, wilson
 from graphrec.cli import app as cli
 from graphrec.config import Settings
@@ -23,7 +23,7 @@ from graphrec.graph.records import InteractionDelta, ItemRecord
 from graphrec.serving.experiments import read_experiment, write_experiment
 from tests.api.conftest import API_KEY
 
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "experiments"
 CATEGORIES = ("books", "games", "garden", "music")
 USERS = 100
@@ -101,7 +101,7 @@ def test_the_worse_arm_loses_significantly_after_simulated_visits(shop: TestClie
                             "user_id": user,
                             "item_id": item,
                             "type": "click",
-                            "timestamp": int(time.time() * 1000) - 500,
+                            "timestamp": clock.now_ms() - 500,
                             "context": {"recommendation_id": body["recommendation_id"]},
                         }
                     )
@@ -150,7 +150,7 @@ def test_impressions_are_checked_and_unlabelled_clicks_are_attributed_within_the
                     "user_id": "u1",
                     "item_id": shown[0],
                     "type": "purchase",
-                    "timestamp": int(time.time() * 1000),
+                    "timestamp": clock.now_ms(),
                 }
             ]
         },

@@ -25,10 +25,11 @@ import numpy as np
 import pytest
 from deadlines import WAIT_S, Threads, wait_until
 
+from graphrec import clock
 from graphrec.graph.embedded import EmbeddedServer
 from tests.live_api import free_port, start_api, stop_api
 
-STARTED_MS = int(time.time() * 1000)
+STARTED_MS = clock.now_ms()
 KEY = "hung-store-key"
 DEADLINE_S = 2.0
 WRITERS = 24  # more than the 16 write slots: some are refused as busy, none waits past its deadline

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.main import create_app
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.graph.embedded import _pid_alive
 from tests.neo4j_harness import USER, Neo4jHarness
@@ -37,7 +37,7 @@ def test_a_killed_neo4j_gives_503_with_retry_after_and_degraded_reads(tmp_path: 
             store_check_s=0.2,
             store_connect_timeout_s=1.0,
         )
-        now = int(time.time() * 1000)
+        now = clock.now_ms()
         events = {"events": [{"event_id": "e1", "user_id": "u1", "item_id": "i1", "type": "click", "timestamp": now}]}
         with TestClient(create_app(s), headers={"X-API-Key": KEY}) as c:
             assert c.post("/v1/events", json=events).status_code == 202

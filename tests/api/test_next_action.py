@@ -3,17 +3,16 @@ from the posted sessions, the user's last event as the start, popularity when th
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 
 from api.container import Services
 from factories import event
+from graphrec import clock
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import ItemRecord
 
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 
 
 def _post(client: TestClient, sessions: list[tuple[str, list[str]]], *, anonymous: bool = False) -> None:

@@ -20,11 +20,12 @@ import httpx
 import pytest
 from deadlines import Threads, wait_until
 
+from graphrec import clock
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_store import FalkorDBStore
 from tests.live_api import free_port, start_api, stop_api
 
-STARTED_MS = int(time.time() * 1000)
+STARTED_MS = clock.now_ms()
 KEY = "outage-key"
 BATCH = 20
 

@@ -3,13 +3,12 @@ context (session, device, section) is kept, merges carry the log over and erasur
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 
 from api.container import services_of
 from factories import event
+from graphrec import clock
 from graphrec.events.log import EventLogUnavailable
 from graphrec.graph.records import SegmentRecord
 
@@ -20,7 +19,7 @@ def _ctx(body: dict[str, object], **context: str) -> dict[str, object]:
 
 def test_a_new_event_is_in_the_profile_of_the_next_call(client: TestClient) -> None:
     assert client.get("/v1/users/u1/profile").json()["events"] == 0
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     sent = client.post(
         "/v1/events",
         json={

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,11 +10,12 @@ from fastapi.testclient import TestClient
 
 from api.container import services_of
 from api.main import create_app
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.graph.records import InteractionDelta, ItemRecord
 from tests.api.conftest import API_KEY
 
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import httpx
 import pytest
 from deadlines import START_S, WAIT_S, Threads, wait_until
 
+from graphrec import clock
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.falkordb_store import FalkorDBStore
 from tests.live_api import free_port
@@ -81,7 +81,7 @@ def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
         ]
         assert len(workers) == 2
 
-        now = int(time.time() * 1000)
+        now = clock.now_ms()
         answers: list[dict[str, int]] = []
 
         def client(first: int) -> None:

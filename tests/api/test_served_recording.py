@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from api.container import Services, services_of
 from api.main import create_app
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.events.log import connect
 from tests.api.conftest import API_KEY
@@ -24,7 +25,7 @@ def _served_in_file(path: Path) -> list[tuple[str, str]]:
 
 
 def _stock(client: TestClient, services: Services) -> None:
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     events = [
         {"event_id": f"e{n}", "user_id": f"u{n % 3}", "item_id": f"i{n % 5}", "type": "click", "timestamp": now - n}
         for n in range(15)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi.testclient import TestClient
 
 from api.container import services_of
+from graphrec import clock
 from graphrec.graph.records import ItemRecord
 
 
@@ -14,7 +13,7 @@ def test_the_api_mixes_the_next_category_into_an_anonymous_visitors_list(client:
     services = services_of(client.app)
     store = services.store
     store.upsert_items([ItemRecord(f"{c}{n}", title=f"{c}{n}", categories=(c,)) for c in "ABC" for n in range(20)])
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     events = []
     for v in range(30):  # sessions that go from A to B: the chain learns A -> B
         for step, item in enumerate((f"A{v % 20}", f"B{v % 20}", f"B{(v + 7) % 20}")):

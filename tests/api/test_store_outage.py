@@ -19,12 +19,13 @@ from fastapi.testclient import TestClient
 
 from api.container import services_of
 from api.main import create_app
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.graph.embedded import EmbeddedServer
 from graphrec.graph.records import InteractionDelta, ItemRecord
 
 KEY = "outage-key"
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 
 
 def ev(n: int, user: str = "u1", item: str = "i1") -> dict[str, object]:

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from api.container import services_of
 from api.main import create_app
 from factories import event
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.graph.records import InteractionDelta, ItemRecord
 from graphrec.user_tokens import mint_user_token
@@ -48,7 +49,7 @@ def web(settings: Settings) -> Iterator[TestClient]:
         services = services_of(c.app)
         store = services.store
         store.clear()
-        now = int(time.time() * 1000)
+        now = clock.now_ms()
         store.upsert_items([ItemRecord(f"i{j}", title=f"Item {j}", categories=("books",)) for j in range(8)])
         store.upsert_interactions(
             [

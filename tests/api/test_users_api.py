@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -13,11 +12,12 @@ from pydantic import SecretStr
 from store_reads import stored_embedding
 
 from api.container import services_of
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionDelta
 
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 
 
 @pytest.fixture(params=["falkordb", "neo4j"])

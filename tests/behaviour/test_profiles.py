@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from graphrec.behaviour.profiles import DAY_MS, FEATURES, build_profile, profile_table
+from graphrec.behaviour.profiles import FEATURES, build_profile, profile_table
+from graphrec.clock import DAY_MS
 from graphrec.events.log import BOT, EventLog, LoggedEvent
 
 NOW = 1_790_000_000_000

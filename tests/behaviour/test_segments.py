@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphrec.behaviour.profiles import DAY_MS, profile_table
+from graphrec.behaviour.profiles import profile_table
 from graphrec.behaviour.segments import (
     CENTROID_FEATURES,
     REGULARS,
@@ -25,6 +25,7 @@ from graphrec.behaviour.segments import (
     segment_log,
     segment_records,
 )
+from graphrec.clock import DAY_MS
 from graphrec.data.importer import log_events
 from graphrec.data.readers import read_dataset
 from graphrec.data.synthetic import SyntheticSpec, generate, read_user_types

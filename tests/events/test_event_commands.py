@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +10,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from graphrec import clock
 from graphrec.commands.events import register
 from graphrec.graph.falkordb_store import FalkorDBStore
 
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 
 
 @pytest.fixture(scope="module")

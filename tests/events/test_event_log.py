@@ -3,12 +3,12 @@ merge and erasure follow the user; nothing of a refused batch is logged. Runs on
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from graphrec import clock
 from graphrec.events import identity
 from graphrec.events.log import BOT, COUNTED, EventLog, EventLogUnavailable, LoggedEvent
 from graphrec.events.pipeline import ConsentRefused, EventPipeline
@@ -17,7 +17,7 @@ from graphrec.events.schema import EventIn, validate_events
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.records import UserRecord
 
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 
 
 def batch(*specs: dict[str, Any]) -> list[EventIn]:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
+from graphrec import clock
 from graphrec.events.pipeline import ConsentRefused, EventPipeline
 from graphrec.events.policy import load_policy
 from graphrec.events.schema import EventIn, validate_events
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.records import UserRecord
 
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 
 
 def batch(*specs: dict[str, Any]) -> list[EventIn]:
@@ -145,5 +145,5 @@ def test_acknowledged_events_are_visible_to_reads_and_traversal_at_once(
     assert order == ["written", "acknowledged"]  # the write is synchronous: done before ingest returns
     # ...so the very next reads, with no wait or retry, see it (no cache or queue in between)
     assert [e.item_id for e in store.user_interactions(user_id="me")] == ["a"]
-    got = store.co_interaction_candidates_for_user(user_id="me", now_ms=int(time.time() * 1000), half_life_days=30)
+    got = store.co_interaction_candidates_for_user(user_id="me", now_ms=clock.now_ms(), half_life_days=30)
     assert [c.item_id for c in got] == ["b"]

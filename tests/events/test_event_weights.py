@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +10,10 @@ import numpy as np
 import pytest
 
 from factories import DAY_MS, delta
+from graphrec import clock
+from graphrec.clock import decay_weights, decayed_weight
 from graphrec.event_types import EVENT_TYPES
 from graphrec.events.cleaning import robust_dwell_cap, update_dwell_cap
-from graphrec.events.decay import decay_weights, decayed_weight
 from graphrec.events.pipeline import EventPipeline
 from graphrec.events.policy import (
     DWELL_CAP_META_KEY,
@@ -26,7 +26,7 @@ from graphrec.events.reweigh import reweigh
 from graphrec.events.schema import validate_events
 from graphrec.graph.falkordb_store import FalkorDBStore
 
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 
 
 def ingest(
@@ -247,3 +247,15 @@ def test_docs_worked_example(store: FalkorDBStore) -> None:
     assert decayed_weight(e.weight, e.last_ts, now_ms=e.last_ts + 30 * DAY_MS, half_life_days=30) == (
         pytest.approx(4.54)
     )
+
+
+def test_the_scalar_decay_is_the_vector_decay_floor_included() -> None:
+    """One rule in two shapes: an ancient edge keeps its sign and the smallest normal float32 in both."""
+    ages = [0, 30 * DAY_MS, 10_000 * DAY_MS]  # the last decays to 0.5 ** 333: below float32's range
+    for weight in (2.0, -1.0, 0.0):
+        vector = decay_weights(
+            np.full(len(ages), weight), np.array([NOW - a for a in ages]), now_ms=NOW, half_life_days=30
+        )
+        scalar = [decayed_weight(weight, NOW - a, now_ms=NOW, half_life_days=30) for a in ages]
+        assert np.allclose(vector, np.array(scalar, dtype=np.float32), rtol=1e-6, atol=0)
+        assert all(np.sign(s) == np.sign(weight) for s in scalar)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from graphrec import clock
 from graphrec.events.cleaning import event_key
 from graphrec.events.idempotency import IdempotencyConflict, fingerprint
 from graphrec.events.pipeline import EventPipeline
@@ -19,7 +19,7 @@ from graphrec.events.schema import EventIn, validate_events
 from graphrec.graph.port import EventKey, GraphStore
 from graphrec.graph.records import InteractionDelta
 
-NOW = int(time.time() * 1000)
+NOW = clock.now_ms()
 TS = NOW - 60_000
 
 

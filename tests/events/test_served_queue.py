@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.events.feedback import FeedbackLog, ServedList, UnknownRecommendation
 from graphrec.events.log import EventLogUnavailable
@@ -79,7 +79,7 @@ def test_erasure_takes_queued_lists_and_drops_those_queued_after_it(tmp_path: Pa
     settings = Settings(data_dir=tmp_path)
     tombstones = Tombstones.beside(tmp_path / "events.db", settings)
     log = FeedbackLog(tmp_path / "events.db", tombstones=tombstones)
-    now = int(time.time() * 1000)  # tombstones older than their retention window do not count
+    now = clock.now_ms()  # tombstones older than their retention window do not count
     log.queue_served(_served("before", created_ms=now - 2_000))
     log.queue_served(_served("other", actor="u2", created_ms=now - 2_000))
     tombstones.record(["u1"], erased_ms=now - 1_000)

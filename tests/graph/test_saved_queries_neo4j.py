@@ -8,7 +8,6 @@ query 04 the API's embedding neighbours with the same cosine (the one item simil
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pydantic import SecretStr
 from saved_queries import FILES, by_name, example_params, parts
 
 from api.main import create_app
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.export import ExportConfig
 from graphrec.graph.falkordb_store import FalkorDBStore
@@ -59,7 +59,7 @@ def world(
 ) -> Iterator[World]:
     store = neo4j_store_session
     store.clear()
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     rng = np.random.default_rng(7)
     items = [ItemRecord(i, f"Title {i}", cats) for i, cats in CATEGORIES.items()]
     store.upsert_items(items)

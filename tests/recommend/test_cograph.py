@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from factories import DAY_MS, T0, delta
-from graphrec.events.decay import decay_weights
+from graphrec.clock import decay_weights
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
 

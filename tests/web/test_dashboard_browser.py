@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from graphrec import demo
+from graphrec import clock, demo
 from graphrec.behaviour.experiments import Arm, Experiment
 from graphrec.behaviour.segments import segment_log, segment_records
 from graphrec.events.log import EventLog
@@ -45,7 +44,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
         assert store.replace_segments(
             segments=segment_records(run.segmentation),
             members=list(run.segmentation.members()),
-            computed_ms=int(time.time() * 1000),
+            computed_ms=clock.now_ms(),
         )
         version = demo.train_and_publish(store, settings, epochs=3)
         write_experiment(
@@ -55,7 +54,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
                 control=Arm(name="model"),
                 treatment=Arm(name="trending", strategy="popular"),
                 share=0.5,
-                started_ms=int(time.time() * 1000),
+                started_ms=clock.now_ms(),
             ),
         )
         port = free_port()
@@ -100,7 +99,7 @@ def _visits(url: str, users: list[str]) -> None:
                     "user_id": user,
                     "item_id": shown[0],
                     "type": "click",
-                    "timestamp": int(time.time() * 1000) - 100,
+                    "timestamp": clock.now_ms() - 100,
                     "context": {"recommendation_id": body["recommendation_id"]},
                 }
                 assert http.post("/v1/events", json={"events": [click]}).status_code == 202

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graphrec.clock import DAY_MS
 from graphrec.event_types import EVENT_TYPES, EventType
 from graphrec.events.log import BOT, EventColumns
 
-DAY_MS = 86_400_000
 SESSION_GAP_MS = 30 * 60_000
 ACTIVE_TYPES = frozenset(
     {

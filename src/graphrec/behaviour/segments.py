@@ -43,7 +43,9 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
-from graphrec.behaviour.profiles import DAY_MS, ProfileTable, profile_table
+from graphrec import clock
+from graphrec.behaviour.profiles import ProfileTable, profile_table
+from graphrec.clock import DAY_MS
 from graphrec.events.log import EventLog
 from graphrec.graph.records import SegmentRecord
 
@@ -453,7 +455,7 @@ def segment_log(
     the past segments like a live one), compute every actor's profile features and :func:`segment` them."""
     started = time.perf_counter()
     as_of = log.newest_ms() if as_of_ms is None else as_of_ms
-    as_of = int(time.time() * 1000) if as_of is None else as_of
+    as_of = clock.now_ms() if as_of is None else as_of
     cols = log.columns(since_ms=as_of - window_days * DAY_MS, until_ms=as_of)
     table = profile_table(cols, now_ms=as_of)
     read_s = time.perf_counter() - started

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from graphrec import clock
 from graphrec.behaviour.segments import Method, SegmentConfig, segment_log, segment_records
 from graphrec.config import Settings
 from graphrec.data.synthetic import read_user_types
@@ -31,7 +32,7 @@ def _as_of(value: str | None) -> int | None:
     if value is None or value == "latest":
         return None
     if value == "now":
-        return int(time.time() * 1000)
+        return clock.now_ms()
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -90,7 +91,7 @@ def register(app: typer.Typer) -> None:
             with open_store(settings) as store:
                 store.apply_schema()
                 written = store.replace_segments(
-                    segments=segment_records(seg), members=list(seg.members()), computed_ms=int(time.time() * 1000)
+                    segments=segment_records(seg), members=list(seg.members()), computed_ms=clock.now_ms()
                 )
             write_s = time.perf_counter() - write_started
         ari, compared = seg.agreement(known) if known is not None else (None, 0)

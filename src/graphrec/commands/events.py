@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.events.cleaning import update_dwell_cap
 from graphrec.events.pipeline import build_pipeline
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay an event log through the ingestion pipeline (validated whole first; exactly once)."""
         settings = Settings()
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.now_ms()
         skew_ms = int(settings.events_clock_skew_s * 1000)
         try:
             policy = load_policy(settings.events_policy_path)
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
     def expire_event_ids() -> None:
         """Forget seen event ids older than GRAPHREC_EVENT_ID_RETENTION_DAYS (duplicate-detection window)."""
         settings = Settings()
-        before = int(time.time() * 1000 - settings.event_id_retention_days * 86_400_000)
+        before = clock.now_ms() - int(settings.event_id_retention_days * clock.DAY_MS)
         with open_store(settings) as store:
             n = store.expire_event_ids(before_ms=before)
         typer.echo(json.dumps({"expired": n, "before_ms": before}))

@@ -4,10 +4,10 @@ replica serves it); ``graphrec publish VERSION --canary 10%`` is ``experiment st
 from __future__ import annotations
 
 import json
-import time
 
 import typer
 
+from graphrec import clock
 from graphrec.config import Settings
 
 experiment_app = typer.Typer(
@@ -41,7 +41,7 @@ def start_experiment(
     from graphrec.serving.experiments import write_experiment
 
     settings = Settings()
-    started = int(time.time() * 1000)
+    started = clock.now_ms()
     with open_store(settings) as store:
         from graphrec.model.pipeline import published_version
 

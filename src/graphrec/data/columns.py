@@ -7,7 +7,6 @@ line``), validated here in bulk (never a Python loop per row); the first bad row
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graphrec import clock
 from graphrec.data.errors import InputError
 from graphrec.data.weighing import Weigher
 from graphrec.event_types import EVENT_TYPES, VALUED_TYPES
@@ -102,7 +102,7 @@ def parse_timestamps(col: pa.ChunkedArray | pa.Array, lines: pa.Array, path: Pat
                 ) from None
         raise
     ts = pc.if_else(digits, as_int, iso)
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.now_ms()
     require(pc.less_equal(ts, now_ms + _FUTURE_TOLERANCE_MS), lines, path, "timestamp is in the future")
     return ts
 

@@ -7,7 +7,6 @@ row anywhere is found before anything is written.
 from __future__ import annotations
 
 import csv
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from graphrec import clock
 from graphrec.data.columns import (
     canonical_table,
     check_values,
@@ -254,7 +254,7 @@ def read_lightgcn(path: Path) -> Dataset:
     if not users:
         raise InputError(path, None, "no interactions found")
     u = np.concatenate(users)
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     return Dataset(
         events=canonical_table(
             pa.array(u.astype(str)),

@@ -51,6 +51,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from graphrec.clock import DAY_MS, HOUR_MS
 from graphrec.event_types import EVENT_TYPES
 
 CATEGORY_NAMES = (
@@ -339,7 +340,7 @@ def generate(
     activity /= activity.sum()
 
     end_ms = int(spec.end.timestamp() * 1000)
-    span_ms = spec.days * 86_400_000
+    span_ms = spec.days * DAY_MS
     items_path = catalogue_path(output)
     _write_catalogue(items_path, rng, item_topic, spec.categories)
     types_path = users_path(output)
@@ -494,9 +495,9 @@ def _events(
     visit_start = elapsed - elapsed[first[session]]  # ... relative to its session's first visit
     session_length = np.bincount(session, weights=duration).astype(np.int64)
     n_sessions = len(first)
-    day = rng.integers(0, span_ms // 86_400_000, n_sessions)
+    day = rng.integers(0, span_ms // DAY_MS, n_sessions)
     hour = np.clip(rng.normal(19.0, 4.0, n_sessions), 0, 23.99)  # evening-heavy traffic
-    start = end_ms - span_ms + day * 86_400_000 + (hour * 3_600_000).astype(np.int64)
+    start = end_ms - span_ms + day * DAY_MS + (hour * HOUR_MS).astype(np.int64)
     start = np.minimum(start, end_ms - session_length)  # a session ends before the data does
     device = np.where(
         rng.random(n_sessions) < 0.85, user_device[users[first]], rng.integers(0, len(DEVICES), n_sessions)

@@ -25,11 +25,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from graphrec.clock import DAY_MS
 from graphrec.events.log import LoggedEvent, connect, create_tables
 from graphrec.events.tombstones import Tombstones
 
 ATTRIBUTED_TYPES = ("click", "add_to_cart", "purchase")
-DAY_MS = 86_400_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS served (

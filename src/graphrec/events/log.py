@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from graphrec import clock
 from graphrec.event_types import EVENT_TYPES
 
 # flags a row may carry: how the pipeline treated the event (all of them are real behaviour)
@@ -186,7 +187,7 @@ class EventLog:
         """Append in one transaction (all or nothing); rows already logged are ignored. Returns rows added."""
         if not events:
             return 0
-        now = int(time.time() * 1000) if received_ms is None else received_ms
+        now = clock.now_ms() if received_ms is None else received_ms
         rows = [
             (
                 e.actor,
@@ -221,7 +222,7 @@ class EventLog:
         """Bulk append for importers (columns of equal length; NaN values become NULL); one transaction."""
         n = len(ts)
         none: list[str | None] = [None] * n
-        now = int(time.time() * 1000)
+        now = clock.now_ms()
         vals: list[float | None] = [None if v != v else float(v) for v in np.asarray(value, dtype=np.float64)]
         rows = zip(
             actor,

@@ -21,14 +21,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sqlite3
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from graphrec import clock
+from graphrec.clock import DAY_MS
 from graphrec.config import Settings
 from graphrec.events.log import connect, create_tables
-
-DAY_MS = 86_400_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tombstones (
@@ -79,7 +78,7 @@ class Tombstones:
         wanted = {self.digest(a): a for a in dict.fromkeys(actors)}
         if not wanted:
             return {}
-        now = int(time.time() * 1000) if now_ms is None else now_ms
+        now = clock.now_ms() if now_ms is None else now_ms
         query = (
             f"SELECT key, erased_ms FROM tombstones WHERE erased_ms >= ? AND key IN ({', '.join('?' * len(wanted))})"
         )

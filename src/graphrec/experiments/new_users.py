@@ -48,12 +48,12 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
+from graphrec.clock import DAY_MS
 from graphrec.config import Settings
 from graphrec.evaluation.baselines import ItemKNN, MostPopular
 from graphrec.evaluation.metrics import hit_matrix, ndcg_at_k, recall_at_k, top_k
 from graphrec.evaluation.splits import NewUserSplit, new_user_split
 from graphrec.evaluation.statistics import mean_interval, paired_comparison
-from graphrec.events.decay import DAY_MS
 from graphrec.graph.records import InteractionPage
 from graphrec.model.artifact import ModelArtifact
 from graphrec.model.blend_tuning import BlendParams, HistoryWeights, NewUserBlend, NewUserTuning

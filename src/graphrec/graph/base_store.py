@@ -13,13 +13,14 @@ adapter's error translation (``graphrec.graph.errors.translating``) also covers 
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
+from graphrec import clock
+from graphrec.clock import DAY_MS
 from graphrec.graph import paging
 from graphrec.graph.cypher.dialect import Dialect
 from graphrec.graph.cypher.statements import Statements
@@ -53,7 +54,6 @@ from graphrec.graph.rows import (
 
 Rows = list[Sequence[Any]]
 
-_MS_PER_DAY = 86_400_000
 # What `degree` counts; a store whose meta record says otherwise gets its degrees recounted once.
 _DEGREE_RULE_KEY = "graph.degree_rule"
 _DEGREE_RULE = "positive-edges"
@@ -232,7 +232,7 @@ class CypherStore(ABC):
                 "fanout": int(fanout),
                 "co_items": int(co_items),
                 "now": int(now_ms),
-                "half_life_ms": float(half_life_days) * _MS_PER_DAY,
+                "half_life_ms": float(half_life_days) * DAY_MS,
             },
         )
         return [Candidate(item_id=r[0], score=float(r[1]), evidence=tuple(r[2])) for r in rows]
@@ -318,7 +318,7 @@ class CypherStore(ABC):
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     def ledger_complete(self, key: str, *, rows: int) -> None:
-        self._write(self._q.LEDGER_COMPLETE, {"key": key, "rows": int(rows), "now": int(time.time() * 1000)})
+        self._write(self._q.LEDGER_COMPLETE, {"key": key, "rows": int(rows), "now": clock.now_ms()})
 
     def ledger_is_complete(self, key: str) -> bool:
         rows = self._read(self._q.LEDGER_POSITION, {"key": key})

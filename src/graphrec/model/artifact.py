@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from graphrec import clock
 from graphrec.index import ItemIndex
 from graphrec.model.adjacency import neighbourhood_coefficients
 from graphrec.model.config import TrainConfig
@@ -89,7 +89,7 @@ class ModelArtifact:
             metrics=dict(metrics or {}),
             manifest={
                 "version": version,
-                "created_ms": int(time.time() * 1000),
+                "created_ms": clock.now_ms(),
                 "snapshot_hash": snapshot.manifest.get("content_hash"),
                 "snapshot": snapshot.manifest,
                 "best_epoch": result.best_epoch,
@@ -158,7 +158,7 @@ class ModelArtifact:
     ) -> np.ndarray | None:
         """``infer_user`` by external ids; items unknown to this version are skipped (``None`` if all are).
 
-        ``weights`` must be decayed like the training snapshot's (``graphrec.events.decay.decay_weights``).
+        ``weights`` must be decayed like the training snapshot's (``graphrec.clock.decay_weights``).
         """
         idx = np.array([self.item_index(i) if self.item_index(i) is not None else -1 for i in item_ids], dtype=np.int64)
         known = idx >= 0

@@ -14,12 +14,12 @@ as fresh as the last refresh (``Settings.cograph_refresh_s``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from graphrec import clock
 from graphrec.graph.records import Candidate, InteractionPage
 from graphrec.scoring.traversal import CoGraph, gather, rank_sums, strongest_seeds
 
@@ -116,7 +116,7 @@ class CoInteractionIndex:
             graph=graph,
             user_lookup={x: k for k, x in enumerate(user_ids.tolist())},
             item_lookup={x: k for k, x in enumerate(item_ids.tolist())},
-            built_at_ms=int(time.time() * 1000) if built_at_ms is None else built_at_ms,
+            built_at_ms=clock.now_ms() if built_at_ms is None else built_at_ms,
         )
 
     def candidates_for_user(

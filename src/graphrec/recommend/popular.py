@@ -27,15 +27,15 @@ trending lists follow at the next refresh). Other API processes see them at thei
 from __future__ import annotations
 
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from graphrec import clock
+from graphrec.clock import DAY_MS, decay_weights
 from graphrec.events.clients import TRUSTED
-from graphrec.events.decay import DAY_MS, decay_weights
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import CatalogueItem, InteractionPage
 
@@ -237,7 +237,7 @@ class CatalogCache:
         try:
             view = build_view(
                 store,
-                now_ms=int(time.time() * 1000),
+                now_ms=clock.now_ms(),
                 window_days=self.window_days,
                 half_life_days=self.half_life_days,
                 actors_per_client=self.actors_per_client,

@@ -21,12 +21,12 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Protocol, TypeVar
 
+from graphrec import clock
 from graphrec.behaviour.experiments import Arm, Experiment
 from graphrec.behaviour.next_action import NextActionModel
 from graphrec.config import Settings
@@ -155,7 +155,7 @@ class Recommender:
         if assigned is not None and self._experiments is not None:
             state = self._experiments.state_for(assigned[1], state)
         cograph = self._cograph.index
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.now_ms()
         inputs = await self._read_inputs(req, cograph, now_ms)
         # about a millisecond of numpy on the loop: cheaper than handing it to a GIL-bound thread
         if assigned is not None and assigned[1].strategy == "popular":

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 
 import numpy as np
 
-from graphrec.events.decay import decay_weights
+from graphrec import clock
+from graphrec.clock import decay_reference, decay_weights
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import UserHistory
@@ -131,12 +131,6 @@ class UserInputs:
     seen_all: frozenset[str] = frozenset()
 
 
-def decay_reference(history: UserHistory, now_ms: int) -> int:
-    """What a user's edges decay from: their newest edge, never the wall clock (graphrec.events.decay),
-    so a user's ranking is the same whenever it is asked and however old the data set is."""
-    return int(history.last_ts.max()) if len(history) else now_ms
-
-
 def traversal_inputs(
     store: GraphStore,
     user_id: str,
@@ -161,7 +155,7 @@ def traversal_inputs(
             seed_items=traversal.seed_items,
             fanout=traversal.fanout,
             co_items=traversal.co_items,
-            now_ms=decay_reference(history, now_ms),
+            now_ms=decay_reference(history.last_ts, default=now_ms),
             half_life_days=half_life_days,
         )
     except StoreUnavailable as exc:
@@ -190,7 +184,7 @@ def _user_vector(
             w = decay_weights(
                 history.weights[known],
                 history.last_ts[known],
-                now_ms=decay_reference(history, now_ms),
+                now_ms=decay_reference(history.last_ts, default=now_ms),
                 half_life_days=half_life_days,
             )
             return art.infer_user(item_idx[known], w, user_index=uidx), "inductive"
@@ -349,7 +343,7 @@ def recommend_for_user(
     now_ms: int | None = None,
 ) -> RecResult:
     """Pure computing over what was read (:class:`UserInputs`): no store access, no blocking."""
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    now_ms = clock.now_ms() if now_ms is None else now_ms
     history_length = len(inputs.history) if inputs.history is not None else 0
     weights = _blend_weights(state, req.user_id, history_length, default_alpha)
     cands = gather_candidates(

@@ -4,7 +4,7 @@ For user ``u`` with seeds ``S``, fan-out ``F``, co-items ``K`` and half-life ``h
 
 1. **Seeds**: ``u``'s ``S`` most recent edges with a positive weight (ties: item id). A seed weighs
    ``w(u, s) * 0.5 ** ((t_ref - last_ts) / h)``, ``t_ref`` being ``u``'s newest edge (never the
-   wall clock, see :mod:`graphrec.events.decay`). A disliked item is never a seed.
+   wall clock, see :mod:`graphrec.clock`). A disliked item is never a seed.
 2. **Co-users** of a seed ``s``: the ``F`` users with the largest positive ``w(v, s)`` (ties: user id).
    Only users who liked ``s`` lead anywhere. ``u`` may be one of them; its paths reach its own items,
    which are never candidates.
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from graphrec.events.decay import decay_weights
+from graphrec.clock import decay_weights
 
 EVIDENCE = 3
 

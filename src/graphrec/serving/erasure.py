@@ -20,12 +20,12 @@ Every step is idempotent, so a retried erasure finishes what a failed one starte
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from graphrec import clock
 from graphrec.behaviour.triggers import TriggerBook
 from graphrec.events import identity
 from graphrec.events.feedback import FeedbackLog
@@ -86,7 +86,7 @@ class Eraser:
 
     def erase(self, user_id: str) -> ErasureReport:
         actors = [user_id, *self.log.aliases(user_id)]
-        self.tombstones.record(actors, erased_ms=int(time.time() * 1000))
+        self.tombstones.record(actors, erased_ms=clock.now_ms())
         existed = identity.erase(self.store, user_id=user_id)
         for alias in actors[1:]:  # a visitor's node recreated by a batch retried after the merge
             if alias.startswith(ANON_PREFIX):

@@ -6,8 +6,9 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 
+from graphrec import clock
 from graphrec.behaviour.next_action import NextActionModel, fit_next_action
-from graphrec.behaviour.profiles import DAY_MS
+from graphrec.clock import DAY_MS
 from graphrec.events.log import EventLog
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class NextActionHolder:
     def refresh(self, log: EventLog, item_categories: Mapping[str, Sequence[str]]) -> NextActionModel:
         """Refit from the log's window; raises (keeping the current model) when the log cannot be read."""
         started = time.perf_counter()
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.now_ms()
         newest = log.newest_ms()
         since = (newest if newest is not None else now_ms) - self.window_days * DAY_MS
         cols = log.columns(since_ms=since, include_flagged=False)

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import httpx
 
-from graphrec.behaviour.profiles import DAY_MS, build_profile
+from graphrec.behaviour.profiles import build_profile
 from graphrec.behaviour.triggers import Firing, TriggerBook, TriggerRule
+from graphrec.clock import DAY_MS
 from graphrec.events.log import EventLog, LoggedEvent, connect, create_tables
 from graphrec.events.tombstones import Tombstones
 

@@ -1,7 +1,11 @@
-"""Recency decay, one formula everywhere: ``decayed = weight * 0.5 ** ((reference - last_ts) / half_life)``.
+"""Time, one home: the clock in epoch milliseconds, a day in milliseconds, and the recency decay rule
+``decayed = weight * 0.5 ** ((reference - last_ts) / half_life)`` with its floor.
+
+Why one module: the clock was read as ``int(time.time() * 1000)`` in two dozen places and the decay was
+written twice (with and without its floor); a rule written twice drifts.
 
 Weights are stored undecayed; the store's traversal (Cypher), the snapshot exporter, the serving
-path and the popular-items cache all apply this at read time with ``Settings.half_life_days``.
+path and the popular-items cache all apply the decay at read time with ``Settings.half_life_days``.
 Future ``last_ts`` (clock skew) is clamped to no decay rather than amplified.
 
 **The reference is the newest event that takes part, never the wall clock**: the newest edge of an
@@ -17,12 +21,21 @@ turned into a tie by age alone.
 
 from __future__ import annotations
 
+import math
+import time
+
 import numpy as np
 
-__all__ = ["DAY_MS", "decay_reference", "decay_weights", "decayed_weight"]
+__all__ = ["DAY_MS", "HOUR_MS", "decay_reference", "decay_weights", "decayed_weight", "now_ms"]
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 _FLOOR = float(np.finfo(np.float32).tiny)
+
+
+def now_ms() -> int:
+    """The wall clock in epoch milliseconds (event timestamps' unit)."""
+    return int(time.time() * 1000)
 
 
 def decay_reference(last_ts: np.ndarray, *, default: int) -> int:
@@ -44,7 +57,8 @@ def decay_weights(
 
 
 def decayed_weight(weight: float, last_ts: int, *, now_ms: int, half_life_days: float) -> float:
-    """Scalar form of :func:`decay_weights` (API responses, tests)."""
+    """Scalar form of :func:`decay_weights` (API responses, tests), with the same floor."""
     age = max(now_ms - int(last_ts), 0)
     factor: float = 0.5 ** (age / (half_life_days * DAY_MS))  # float ** float is typed Any (could be complex)
-    return float(weight) * factor
+    decayed = float(weight) * factor
+    return math.copysign(max(abs(decayed), _FLOOR), weight) if weight != 0 else 0.0
