@@ -16,7 +16,7 @@ from redis.exceptions import ResponseError
 
 from graphrec.graph.cypher.falkordb import FALKORDB as q
 from graphrec.graph.errors import translating
-from graphrec.graph.falkordb_connection import classify, quick_retry
+from graphrec.graph.falkordb_connection import classify, quick_retry_async
 from graphrec.graph.falkordb_params import params_header
 from graphrec.graph.records import UserHistory
 from graphrec.graph.rows import history_from_rows
@@ -45,7 +45,7 @@ class FalkorDBHistoryReader:
             "db": kw.get("db", 0),
             "socket_timeout": kw.get("socket_timeout"),
             "socket_connect_timeout": kw.get("socket_connect_timeout"),
-            "retry": quick_retry(),
+            "retry": quick_retry_async(),
             "max_connections": max_connections,
             "decode_responses": True,
         }

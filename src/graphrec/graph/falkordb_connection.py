@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -36,3 +37,9 @@ def quick_retry() -> Retry:
     (exponential backoff, three retries) held every request ~4 s against a server that was down.
     """
     return Retry(NoBackoff(), 1)
+
+
+def quick_retry_async() -> AsyncRetry:
+    """:func:`quick_retry` for the asyncio client (given the synchronous one, redis-py converts it
+    and warns on every connection)."""
+    return AsyncRetry(NoBackoff(), 1)
