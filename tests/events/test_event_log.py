@@ -10,7 +10,16 @@ import pytest
 
 from graphrec import clock
 from graphrec.events import identity
-from graphrec.events.log import BOT, COUNTED, EventLog, EventLogUnavailable, LoggedEvent
+from graphrec.events.log import (
+    BOT,
+    COUNTED,
+    EventLog,
+    EventLogUnavailable,
+    LoggedEvent,
+    connect,
+    create_tables,
+    transaction,
+)
 from graphrec.events.pipeline import ConsentRefused, EventPipeline
 from graphrec.events.policy import load_policy
 from graphrec.events.schema import EventIn, validate_events
@@ -143,3 +152,16 @@ def test_columns_code_actors_items_sessions_and_devices(log: EventLog) -> None:
     assert cols.actor.tolist() == [0, 0, 1] and cols.device.tolist() == [0, -1, -1]
     assert cols.session.tolist() == [0, 0, -1] and cols.value[1] == 0.5
     assert len(log.columns(actors=["v"])) == 1 and len(log.columns(since_ms=NOW - 1500)) == 2
+
+
+def test_a_transaction_commits_what_its_block_wrote_and_nothing_when_it_raises(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    create_tables(path, "CREATE TABLE IF NOT EXISTS t (x INTEGER);")
+    with connect(path) as db:
+        with transaction(db):
+            db.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(RuntimeError), transaction(db):
+            db.execute("INSERT INTO t VALUES (2)")
+            raise RuntimeError("half a batch")
+        assert db.execute("SELECT x FROM t").fetchall() == [(1,)]
+        assert not db.in_transaction

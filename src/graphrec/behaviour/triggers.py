@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from graphrec.behaviour.profiles import Profile
-from graphrec.events.log import connect, create_tables
+from graphrec.events.log import connect, create_tables, transaction
 from graphrec.events.tombstones import Tombstones
 
 NUMERIC_FEATURES: tuple[str, ...] = tuple(
@@ -109,16 +109,14 @@ class TriggerBook:
             return []
         fired: list[Firing] = []
         with connect(self.path) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 erased = (
                     self.tombstones.erased_at([profile.user_id], db=db, now_ms=now_ms)
                     if self.tombstones is not None
                     else {}
                 )
                 if profile.user_id in erased and (profile.last_ms or 0) <= erased[profile.user_id]:
-                    db.execute("ROLLBACK")
-                    return []
+                    return []  # nothing written: the transaction ends empty
                 before = dict(
                     db.execute("SELECT rule, active FROM trigger_state WHERE actor = ?", (profile.user_id,)).fetchall()
                 )
@@ -142,10 +140,6 @@ class TriggerBook:
                                 now_ms,
                             )
                         )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         return fired
 
     def forget(self, actors: Sequence[str]) -> None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graphrec.clock import DAY_MS
-from graphrec.events.log import LoggedEvent, connect, create_tables
+from graphrec.events.log import LoggedEvent, connect, create_tables, transaction
 from graphrec.events.tombstones import Tombstones
 
 ATTRIBUTED_TYPES = ("click", "add_to_cart", "purchase")
@@ -146,8 +146,7 @@ class FeedbackLog:
         The check runs in the insert's transaction, so an erasure cannot land between the two. Returns
         lists recorded."""
         with connect(self.path, durable=False) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 erased = (
                     self.tombstones.erased_at([s.actor for s in lists], db=db) if self.tombstones is not None else {}
                 )
@@ -169,10 +168,6 @@ class FeedbackLog:
                 before = db.total_changes
                 db.executemany("INSERT OR IGNORE INTO served VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 added = db.total_changes - before
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         return added
 
     def forget(self, actors: Sequence[str]) -> None:
@@ -180,14 +175,9 @@ class FeedbackLog:
         self.flush_served()
         keys = [(a,) for a in actors]
         with connect(self.path) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 for table in ("served", "impressions", "outcomes"):
                     db.executemany(f"DELETE FROM {table} WHERE actor = ?", keys)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
 
     def record_impressions(self, *, rec_id: str, actor: str, item_ids: Sequence[str], ts: int) -> int:
         """The items of list ``rec_id`` the client showed to ``actor``; items not in the list are refused

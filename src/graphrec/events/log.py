@@ -145,6 +145,20 @@ def connect(path: Path, *, durable: bool = True, busy_timeout_s: float = 10.0) -
         raise EventLogUnavailable(f"event log {path}: {exc}") from exc
 
 
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` (the write lock taken at once, so a read-then-write cannot be overtaken), then
+    ``COMMIT``, or ``ROLLBACK`` when the block raises: the one home of that block for every owner of
+    rows in the log's file."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 def create_tables(path: Path, schema: str) -> None:
     """Create the file (WAL mode) and ``schema``'s tables if they are missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -242,15 +256,10 @@ class EventLog:
 
     def _insert(self, rows: Iterable[tuple[Any, ...]]) -> int:
         with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 before = db.total_changes
                 db.executemany(_INSERT, rows)
                 added = db.total_changes - before
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         return added
 
     def merge(self, *, source: str, target: str) -> int:
@@ -258,8 +267,7 @@ class EventLog:
         and so do their rows in the file's other per-actor tables (served lists, impressions, outcomes,
         trigger states); the merge is remembered (:meth:`aliases`). Returns log rows moved."""
         with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 moved = db.execute(
                     f"INSERT OR IGNORE INTO events ({', '.join(_COLUMNS)}) SELECT ?, {', '.join(_COLUMNS[1:])} "
                     "FROM events WHERE actor = ?",
@@ -270,10 +278,6 @@ class EventLog:
                     db.execute(f"UPDATE OR IGNORE {table} SET actor = ? WHERE actor = ?", (target, source))
                     db.execute(f"DELETE FROM {table} WHERE actor = ?", (source,))
                 db.execute("INSERT OR IGNORE INTO merged_actors VALUES (?, ?)", (target, source))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         return moved
 
     def aliases(self, actor: str) -> list[str]:
@@ -289,16 +293,11 @@ class EventLog:
         their owners: feedback, triggers, webhooks); returns log rows deleted."""
         keys = [(a,) for a in actors]
         with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 before = db.total_changes
                 db.executemany("DELETE FROM events WHERE actor = ?", keys)
                 deleted = db.total_changes - before
                 db.executemany("DELETE FROM merged_actors WHERE actor = ? OR alias = ?", [(a, a) for a in actors])
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         return deleted
 
     # -- reads -------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from pathlib import Path
 from graphrec import clock
 from graphrec.clock import DAY_MS
 from graphrec.config import Settings
-from graphrec.events.log import connect, create_tables
+from graphrec.events.log import connect, create_tables, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tombstones (
@@ -58,17 +58,12 @@ class Tombstones:
         """Mark ``actors`` erased at ``erased_ms`` (a later erasure moves the time on); tombstones past the
         retention window are dropped on the way."""
         with connect(self.path) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 db.executemany(
                     "INSERT OR REPLACE INTO tombstones VALUES (?, ?)",
                     [(self.digest(a), erased_ms) for a in dict.fromkeys(actors)],
                 )
                 db.execute("DELETE FROM tombstones WHERE erased_ms < ?", (erased_ms - self.retention_ms,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
 
     def erased_at(
         self, actors: Sequence[str], *, db: sqlite3.Connection | None = None, now_ms: int | None = None

@@ -31,7 +31,7 @@ import httpx
 from graphrec.behaviour.profiles import build_profile
 from graphrec.behaviour.triggers import Firing, TriggerBook, TriggerRule
 from graphrec.clock import DAY_MS
-from graphrec.events.log import EventLog, LoggedEvent, connect, create_tables
+from graphrec.events.log import EventLog, LoggedEvent, connect, create_tables, transaction
 from graphrec.events.tombstones import Tombstones
 
 logger = logging.getLogger(__name__)
@@ -91,8 +91,7 @@ class Outbox:
         """Queue the payloads, but none about a user erased since it fired (``user_id`` tombstoned at or
         after ``at_ms``; checked in the insert's transaction). Returns rows queued."""
         with connect(self.path) as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 erased = (
                     self.tombstones.erased_at([str(p.get("user_id", "")) for p in payloads], db=db, now_ms=now_ms)
                     if self.tombstones is not None
@@ -104,10 +103,6 @@ class Outbox:
                     if erased.get(str(p.get("user_id", "")), -1) < int(str(p.get("at_ms", now_ms)))
                 ]
                 db.executemany("INSERT INTO webhook_outbox (payload, next_ms) VALUES (?, ?)", rows)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         return len(rows)
 
     def forget(self, actors: Sequence[str]) -> None:
@@ -121,16 +116,15 @@ class Outbox:
         """Rows due now, leased to this caller (their ``next_ms`` moves ``lease_ms`` ahead, so another
         worker does not send them at the same time)."""
         with connect(self.path) as db:
-            db.execute("BEGIN IMMEDIATE")
-            rows = db.execute(
-                "SELECT id, payload, attempts, delivered_ms, dead, last_error FROM webhook_outbox "
-                "WHERE delivered_ms IS NULL AND dead = 0 AND next_ms <= ? ORDER BY id LIMIT ?",
-                (now_ms, limit),
-            ).fetchall()
-            db.executemany(
-                "UPDATE webhook_outbox SET next_ms = ? WHERE id = ?", [(now_ms + lease_ms, r[0]) for r in rows]
-            )
-            db.execute("COMMIT")
+            with transaction(db):
+                rows = db.execute(
+                    "SELECT id, payload, attempts, delivered_ms, dead, last_error FROM webhook_outbox "
+                    "WHERE delivered_ms IS NULL AND dead = 0 AND next_ms <= ? ORDER BY id LIMIT ?",
+                    (now_ms, limit),
+                ).fetchall()
+                db.executemany(
+                    "UPDATE webhook_outbox SET next_ms = ? WHERE id = ?", [(now_ms + lease_ms, r[0]) for r in rows]
+                )
         return [OutboxRow(i, p, a, d, bool(dead), e) for i, p, a, d, dead, e in rows]
 
     def delivered(self, row_id: int, *, now_ms: int) -> None:
