@@ -126,13 +126,18 @@ def open_page(settings: Settings, *, key: str, cursor: str | None, exclude: list
     return ListPage(key, min(k, MAX_DEPTH - served), LeaveOut(ids=ids, shown=shown), served, version, True)
 
 
+def ranking_changed() -> HTTPException:
+    """The 409 of a cursor made under another model version (the list's ranking changed)."""
+    return HTTPException(status.HTTP_409_CONFLICT, [error_item(None, "cursor", "ranking changed; start again")])
+
+
 def close_page(
     settings: Settings, page: ListPage, *, item_ids: list[str], model_version: str | None, versioned: bool = True
 ) -> str | None:
     """The next page's cursor, or None when the list ends (a short page, or :data:`MAX_DEPTH` items
     served). A ``versioned`` list continued under another model version is a 409: its ranking changed."""
     if versioned and page.continued and page.model_version != model_version:
-        raise HTTPException(status.HTTP_409_CONFLICT, [error_item(None, "cursor", "ranking changed; start again")])
+        raise ranking_changed()
     served = page.served + len(item_ids)
     if len(item_ids) < page.k or served >= MAX_DEPTH:
         return None

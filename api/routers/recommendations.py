@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from api.deps import CallerDep, CatalogDep, MetricsDep, RecommenderDep, SettingsDep, read_access
 from api.errors import error_item
 from api.observability import Metrics
-from api.pages import RANKING_CHANGED, CursorQuery, ExcludeQuery, close_page, list_key, open_page
+from api.pages import RANKING_CHANGED, CursorQuery, ExcludeQuery, close_page, list_key, open_page, ranking_changed
 from api.routing import id_path
 from api.schemas.errors import ErrorPublic, error_responses
 from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic, ScorePartsPublic
@@ -27,7 +27,7 @@ from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
 from graphrec.ids import Identifier
 from graphrec.recommend.popular import CatalogCache, CatalogView, UnknownCategory
 from graphrec.recommend.recommender import Recommender
-from graphrec.recommend.service import NothingToServe, RecRequest, RecResult
+from graphrec.recommend.service import NothingToServe, RankingChanged, RecRequest, RecResult
 
 router = APIRouter(
     tags=["recommendations"],
@@ -107,9 +107,13 @@ async def _recommend(
         exclude=exclude,
         k=req.k,
     )
-    req = replace(req, k=page.k, leave_out=page.leave_out)
+    req = replace(
+        req, k=page.k, leave_out=page.leave_out, continues=page.continued, continued_version=page.model_version
+    )
     try:
         result = await recommender.for_user(req)
+    except RankingChanged:
+        raise ranking_changed() from None
     except UnknownCategory as exc:
         raise unknown_category(exc) from None
     except NothingToServe as exc:

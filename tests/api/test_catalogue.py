@@ -304,10 +304,15 @@ def test_a_cursor_of_another_model_version_is_a_409(shop: TestClient, path: str)
     assert page["model_version"] is None  # no model is served here
     payload = unseal(page["next_cursor"], key=settings.cursor_key)
     older = seal({**payload, "model": "v-previous"}, key=settings.cursor_key)  # made while v-previous was served
+    feedback = services_of(shop.app).feedback
+    assert feedback is not None
+    served = sum(c.served for c in feedback.arm_counts(None))
     r = shop.get(path, params={"k": 3, "cursor": older})
     assert r.status_code == 409 and r.json()["detail"] == [
         {"index": None, "field": "cursor", "reason": "ranking changed; start again"}
     ]
+    # decided before the list was ranked: nothing is recorded as served for a refused page
+    assert sum(c.served for c in feedback.arm_counts(None)) == served
 
 
 def test_popular_pages_have_no_model_version_to_change(shop: TestClient) -> None:

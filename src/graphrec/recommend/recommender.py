@@ -40,6 +40,7 @@ from graphrec.recommend.paging import LeaveOut
 from graphrec.recommend.popular import CatalogCache, check_category
 from graphrec.recommend.service import (
     HISTORY_LIMIT,
+    RankingChanged,
     RecRequest,
     RecResult,
     TraversalLimits,
@@ -145,8 +146,9 @@ class Recommender:
     async def for_user(self, req: RecRequest) -> RecResult:
         """Top-k items for ``req.user_id`` (a user or an anonymous visitor's node id).
 
-        Raises ``UnknownCategory`` for a category filter no item has and ``NothingToServe`` when
-        neither the store nor a model can answer; every other failure degrades the answer.
+        Raises ``UnknownCategory`` for a category filter no item has, ``NothingToServe`` when
+        neither the store nor a model can answer, and ``RankingChanged`` (before any work) for a later
+        page of a list ranked by another model version; every other failure degrades the answer.
         """
         view = self._catalog.view
         check_category(view, req.category)
@@ -154,6 +156,8 @@ class Recommender:
         assigned = self._experiments.arm_for(req.user_id) if self._experiments is not None else None
         if assigned is not None and self._experiments is not None:
             state = self._experiments.state_for(assigned[1], state)
+        if req.continues and req.continued_version != (state.version if state is not None else None):
+            raise RankingChanged(req.continued_version)  # before any read, ranking or recording
         cograph = self._cograph.index
         now_ms = clock.now_ms()
         inputs = await self._read_inputs(req, cograph, now_ms)

@@ -46,6 +46,10 @@ class NothingToServe(Exception):
     """Neither the store nor a model can produce a result."""
 
 
+class RankingChanged(Exception):
+    """A list continued from a page served under another model version (decided before any work)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ScoreParts:
     """What a blended score is made of (``explain=true``), so an analyst can reconcile the API with
@@ -110,6 +114,9 @@ class RecRequest:
     diversity: float = 0.0
     explain: bool = False
     leave_out: LeaveOut = field(default_factory=LeaveOut)  # exclude= ids, and what earlier pages returned
+    # a later page of a list: the model version its first page was ranked by (a different one now: 409)
+    continues: bool = False
+    continued_version: str | None = None
 
 
 HISTORY_LIMIT = 200  # most recent edges a recommendation reads
