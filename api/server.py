@@ -22,7 +22,10 @@ carries the CORS headers a browser needs to read it, and no ``X-Request-ID``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import socket
+import struct
 import urllib.parse
 from collections.abc import Iterable
 from typing import Any
@@ -57,6 +60,18 @@ class _Answered:
 
     def __init__(self) -> None:
         self.message_event = asyncio.Event()
+
+
+def _drop(transport: asyncio.Transport) -> None:
+    """Drop a client that stopped reading its answers: a reset, with what it did not read discarded.
+    Why not close() or abort(): both end in a plain close(), after which the kernel keeps the
+    unread answers (hundreds of KB) in an orphaned socket and the client, blocked on a full window,
+    is never told; SO_LINGER 0 makes the close a reset."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def _cors_header(origin: bytes | None, allowed: frozenset[bytes]) -> bytes:
@@ -174,11 +189,19 @@ def http_protocol(
                 # a stand-in with the cycle's attributes the protocol reads, not uvicorn's class
                 self.cycle = _Answered()  # type: ignore[assignment]
             if self.transport.get_write_buffer_size() > _UNREAD_LIMIT:
-                self.transport.abort()  # close() would wait for the unread answers to drain: for ever
+                _drop(self.transport)
             elif not keep_alive:
                 self.transport.close()
             else:
                 self.on_response_complete()  # as uvicorn does after a response: keep-alive timer, next request
+
+        def timeout_keep_alive_handler(self) -> None:
+            # idle for the keep-alive time with answers still unsent: the client stopped reading them
+            # (pipelined refusals it never reads). close() would wait for them to drain, for ever.
+            if not self.transport.is_closing() and self.transport.get_write_buffer_size() > 0:
+                _drop(self.transport)
+                return
+            super().timeout_keep_alive_handler()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

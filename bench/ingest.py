@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import time
 from pathlib import Path
 
 import httpx
+from served_demo import free_port
 from stores import add_store_option, bench_store, chosen, print_results  # noqa: I001 - bench/ sibling module
 
 from graphrec import clock
@@ -79,12 +79,6 @@ def make_batches(n_events: int, batch: int, *, seed: int = 0) -> list[list[dict[
     if cur:
         batches.append(cur)
     return batches
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_api(store_env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:

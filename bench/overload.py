@@ -23,18 +23,15 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import uvloop
 from openloop import exchange
-from serve import free_port
+from served_demo import build_demo, free_port, model_users, start_server
 
 KEY = "overload-key"
 FAST_MS = 50.0
@@ -102,27 +99,6 @@ async def burst(port: int, paths: list[str], connections: int, seconds: float, *
     }
 
 
-def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "graphrec"), "serve", "--port", str(port), "--log-level", "error"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode} (run `graphrec serve` with this env to see why)")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("server did not become ready")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=300)
@@ -149,24 +125,8 @@ def main() -> None:
     if args.limit:
         env["GRAPHREC_MAX_CONCURRENCY"] = str(args.limit)
     if not (work / "models" / "CURRENT").exists():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "graphrec.demo",
-                "--interactions",
-                str(args.interactions),
-                "--epochs",
-                str(args.epochs),
-                "--no-serve",
-            ],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    version = (work / "models" / "CURRENT").read_text().strip()
-    users = np.load(work / "models" / version / "user_ids.npy", allow_pickle=False).astype(str)
+        build_demo(env, interactions=args.interactions, epochs=args.epochs)
+    users = model_users(work)
     paths = [f"/v1/users/{u}/recommendations?k=20" for u in users[:5000].tolist()]
     results: dict[str, Any] = {
         "fast_ms": FAST_MS,
@@ -176,7 +136,7 @@ def main() -> None:
         "max_concurrency": args.limit or "default (GRAPHREC_MAX_CONCURRENCY)",
     }
     port = free_port()
-    server = serve(env, port)
+    server = start_server(env, port, log_level="error")
     try:
         uvloop.run(burst(port, paths, args.baseline_connections, 2.0, polite=False))  # warm-up, not reported
         for name, connections in (("baseline", args.baseline_connections), ("overload", args.connections)):
