@@ -34,7 +34,7 @@ import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api.shedding import EXEMPT, Admission
+from api.shedding import EXEMPT, READ_METHODS, Admission
 from graphrec.config import Settings
 
 _TIMEOUT_BODY = b'{"detail": "the request headers did not arrive in time"}'
@@ -47,7 +47,8 @@ _TIMEOUT_RESPONSE = (
 # a client that lets this many bytes of answers pile up unread (pipelined requests it never reads the
 # answers of) is closed rather than buffered for
 _UNREAD_LIMIT = 65_536
-_SHEDDABLE_METHODS = (b"GET", b"HEAD")
+# the admission's reads, but CORS preflights: those go to the app, whose CORS middleware answers them
+_SHEDDABLE_METHODS = frozenset(m.encode() for m in READ_METHODS - {"OPTIONS"})
 
 
 class _Answered:

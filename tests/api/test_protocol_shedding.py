@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import uvicorn
-from deadlines import WAIT_S, Threads
+from deadlines import WAIT_S, Threads, wait_until
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -61,12 +60,6 @@ class _Served:
         """Connections the server still holds (uvicorn's own set of live protocols)."""
         return len(self.server.server_state.connections)
 
-    def wait_until(self, what: str, check: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + DEADLINE_S
-        while not check():
-            assert time.monotonic() < deadline, f"not within {DEADLINE_S:.0f} s: {what}"
-            time.sleep(0.01)
-
     def shed_count(self) -> float:
         return self.metrics.shed.labels("concurrency")._value.get()
 
@@ -107,29 +100,16 @@ def served() -> Iterator[_Served]:
     port = free_port()
     settings = Settings(cors_origins=ORIGIN)
     server = uvicorn.Server(server_config(app, settings, port=port, log_level="error"))
-    failures: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            server.run()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            failures.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + DEADLINE_S
-    while not server.started:
-        assert not failures and thread.is_alive(), f"server did not start: {failures}"
-        assert time.monotonic() < deadline, "server did not start in time"
-        time.sleep(0.02)
+    threads = Threads()  # the server's thread: an exception in it fails the test at join
+    threads.start(server.run, name="uvicorn")
+    wait_until(lambda: server.started or threads.errors, what="the server to start")
+    assert not threads.errors, threads.errors
     try:
         yield _Served(port, admission, metrics, reached, release, server)
     finally:
         release.set()
         server.should_exit = True
-        thread.join(DEADLINE_S)
-        assert not thread.is_alive(), "server did not stop"
-        assert not failures, failures
+        threads.join(DEADLINE_S)
 
 
 def _exchange(sock: socket.socket, request: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -240,10 +220,10 @@ def test_a_client_that_never_reads_its_refusals_is_let_go(served: _Served) -> No
 
     threads = Threads()
     try:
-        served.wait_until("the server to accept the connection", lambda: served.open_connections() == 1)
+        wait_until(lambda: served.open_connections() == 1, what="the server to accept the connection", interval_s=0.01)
         threads.start(pipeline_without_reading, name="pipeliner")
-        served.wait_until("refusals to be written", lambda: served.shed_count() > 1_000)
-        served.wait_until("the server to let the connection go", lambda: served.open_connections() == 0)
+        wait_until(lambda: served.shed_count() > 1_000, what="refusals to be written", interval_s=0.01)
+        wait_until(lambda: served.open_connections() == 0, what="the server to let the connection go", interval_s=0.01)
     finally:
         stop.set()
         threads.join()
@@ -254,13 +234,13 @@ def test_reads_in_flight_hold_their_slots_and_the_next_is_refused_until_one_ends
     with _connect(served.port) as a, _connect(served.port) as b, _connect(served.port) as c:
         a.sendall(_get("/v1/slow"))
         b.sendall(_get("/v1/slow"))
-        served.wait_until("two slow reads in the handler", lambda: len(served.reached) == 2)
+        wait_until(lambda: len(served.reached) == 2, what="two slow reads in the handler", interval_s=0.01)
         assert served.admission.reads == 2
         status, _, _ = _exchange(c, _get("/v1/thing"))
         assert status == 503 and served.shed_count() == 1
         served.release.set()
         assert _exchange(a, b"")[0] == 200 and _exchange(b, b"")[0] == 200
-        served.wait_until("both slots given back", lambda: served.admission.reads == 0)
+        wait_until(lambda: served.admission.reads == 0, what="both slots given back", interval_s=0.01)
         assert _exchange(c, _get("/v1/thing"))[0] == 200
 
 
@@ -272,5 +252,5 @@ def test_a_slot_is_given_back_whatever_answers_the_read(served: _Served) -> None
             (_get("/v1/thing", "X-Refuse: 1"), 401),
         ):
             assert _exchange(sock, request)[0] == status
-            served.wait_until(f"the slot of a {status} given back", lambda: served.admission.reads == 0)
+            wait_until(lambda: served.admission.reads == 0, what=f"the slot of a {status} given back", interval_s=0.01)
     assert served.shed_count() == 0
