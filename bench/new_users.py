@@ -34,7 +34,7 @@ from graphrec.experiments.new_users import NewUserBlendTuner, Served, ServingPat
 from graphrec.model.blend_tuning import NewUserTuning
 from graphrec.model.config import TrainConfig
 from graphrec.model.pipeline import PipelineConfig, train
-from graphrec.recommend.service import RecRequest, UserInputs, recommend_for_user
+from graphrec.recommend.ranking import RecRequest, UserInputs, recommend_for_user
 from graphrec.serving.holder import load_state
 
 

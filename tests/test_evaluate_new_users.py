@@ -49,8 +49,8 @@ from graphrec.model.blend_tuning import BlendParams, HistoryWeights, NewUserTuni
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.item_neighbours import ItemNeighbours, Similarity
 from graphrec.recommend.popular import CatalogCache
+from graphrec.recommend.ranking import RecItem, RecRequest, UserInputs, recommend_for_user
 from graphrec.recommend.recommender import Recommender
-from graphrec.recommend.service import RecItem, RecRequest, UserInputs, recommend_for_user
 from graphrec.serving.cograph_holder import CoGraphHolder
 from graphrec.serving.holder import ModelHolder, load_state
 from graphrec.serving.refresh import Backoff

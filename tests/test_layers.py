@@ -101,7 +101,7 @@ def test_every_import_points_downward() -> None:
 def test_a_deliberate_upward_import_fails() -> None:
     modules = sources()
     modules["graphrec.graph.port"] += "\nfrom api.main import create_app\n"
-    modules["graphrec.events.pipeline"] += "\ndef later():\n    from graphrec.recommend import service\n"
+    modules["graphrec.events.pipeline"] += "\ndef later():\n    from graphrec.recommend import ranking\n"
     problems = violations(modules)
     assert any(p.startswith("graphrec.graph.port:") and "imports api:" in p and "graph layer" in p for p in problems)
     assert any(p.startswith("graphrec.events.pipeline:") and "graphrec.recommend" in p for p in problems)

@@ -18,8 +18,8 @@ from api.schemas.recommend import PopularItemsPublic, RecommendedItemPublic, Sim
 from graphrec.ids import Identifier
 from graphrec.recommend.explain import popular_reason
 from graphrec.recommend.popular import UnknownCategory, check_category
+from graphrec.recommend.ranking import NothingToServe
 from graphrec.recommend.recommender import UnknownItem
-from graphrec.recommend.service import NothingToServe
 
 router = APIRouter(
     prefix="/items",

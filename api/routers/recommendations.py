@@ -26,8 +26,8 @@ from graphrec.config import Settings
 from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
 from graphrec.ids import Identifier
 from graphrec.recommend.popular import CatalogCache, CatalogView, UnknownCategory
+from graphrec.recommend.ranking import NothingToServe, RankingChanged, RecRequest, RecResult
 from graphrec.recommend.recommender import Recommender
-from graphrec.recommend.service import NothingToServe, RankingChanged, RecRequest, RecResult
 
 router = APIRouter(
     tags=["recommendations"],

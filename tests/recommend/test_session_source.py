@@ -9,7 +9,7 @@ import numpy as np
 from graphrec.graph.records import UserHistory
 from graphrec.recommend.paging import LeaveOut
 from graphrec.recommend.popular import CatalogView
-from graphrec.recommend.service import RecItem, RecRequest, RecResult, mix_session_candidates
+from graphrec.recommend.ranking import RecItem, RecRequest, RecResult, mix_session_candidates
 
 
 def _view() -> CatalogView:

@@ -14,7 +14,7 @@
    held-out users are never seen by any fitting or tuning. Serving's own loader reads the version back
    (``graphrec.serving.holder.load_state``).
 3. **Each held-out user's first n interactions** (by timestamp; n = 1, 3, 5, 10) are their live
-   history, passed to :func:`graphrec.recommend.service.recommend_for_user`, the function the API
+   history, passed to :func:`graphrec.recommend.ranking.recommend_for_user`, the function the API
    answers with: the inductive embedding (``ModelArtifact.infer_user``) searched in the version's ANN
    index, the version's item neighbours, the capped traversal over a co-interaction index built
    from the training edges with the API's caps and decay (``Settings``), the blend with the
@@ -65,7 +65,7 @@ from graphrec.model.trainer import Trainer
 from graphrec.progress import Mode, StepProgress
 from graphrec.recommend.cograph import CoInteractionIndex
 from graphrec.recommend.popular import CatalogView, rank_trending
-from graphrec.recommend.service import (
+from graphrec.recommend.ranking import (
     Candidates,
     RecRequest,
     RecResult,

@@ -141,7 +141,7 @@ class NewUserTuning(BaseModel):
     min_rest: int = Field(5, ge=1, description="interactions left to score after the longest history")
     k: int = Field(20, ge=1)
     # every (user, n) gathers its candidates once and each grid point only re-ranks them
-    # (graphrec.recommend.service.rank_candidates): 7 x 7 x 6 points cost ML-100K's tuning about a minute
+    # (graphrec.recommend.ranking.rank_candidates): 7 x 7 x 6 points cost ML-100K's tuning about a minute
     alphas: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0], min_length=1)
     betas: list[float] = Field(
         default_factory=lambda: [0.0, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9],

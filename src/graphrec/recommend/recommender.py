@@ -38,7 +38,7 @@ from graphrec.model.state import ModelState
 from graphrec.recommend.cograph import CoInteractionIndex
 from graphrec.recommend.paging import LeaveOut
 from graphrec.recommend.popular import CatalogCache, check_category
-from graphrec.recommend.service import (
+from graphrec.recommend.ranking import (
     HISTORY_LIMIT,
     RankingChanged,
     RecRequest,
