@@ -32,6 +32,7 @@ from graphrec.graph.factory import connect
 from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
+from graphrec.recommend.serving_config import ServingConfig
 from graphrec.serving.cograph_holder import CoGraphHolder
 from graphrec.serving.erasure import Eraser
 from graphrec.serving.experiments import ExperimentHolder
@@ -188,7 +189,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                 cograph=cograph,
                 history=history,
                 recommender=Recommender(
-                    settings=s,
+                    config=ServingConfig.from_settings(s),
                     store=store,
                     history=history,
                     models=models,

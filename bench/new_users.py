@@ -30,16 +30,17 @@ from graphrec.config import Settings
 from graphrec.data.synthetic import SyntheticSpec, generate
 from graphrec.evaluation.datasets import load_events
 from graphrec.evaluation.splits import new_user_split
-from graphrec.experiments.new_users import NewUserBlendTuner, Served, ServingPath
+from graphrec.experiments.new_users import NewUserBlendTuner, Served
 from graphrec.model.blend_tuning import NewUserTuning
 from graphrec.model.config import TrainConfig
 from graphrec.model.pipeline import PipelineConfig, train
 from graphrec.recommend.ranking import RecRequest, UserInputs, recommend_for_user
+from graphrec.recommend.serving_config import ServingConfig
 from graphrec.serving.holder import load_state
 
 
 def _time(served: Served, histories: list, users: list[str], *, k: int) -> np.ndarray:
-    path = served.path
+    serving = served.serving
     out = np.zeros(len(users))
     for j, (user, history) in enumerate(zip(users, histories, strict=True)):
         started = time.perf_counter_ns()
@@ -48,11 +49,8 @@ def _time(served: Served, histories: list, users: list[str], *, k: int) -> np.nd
             UserInputs(history),
             state=served.state,
             view=served.view,
-            default_alpha=path.default_alpha,
-            half_life_days=path.half_life_days,
-            top_n=path.top_n,
+            config=serving,
             cograph=served.cograph,
-            traversal=path.traversal,
             now_ms=served.now_ms,
         )
         out[j] = (time.perf_counter_ns() - started) / 1e6
@@ -68,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     lengths = [int(x) for x in args.lengths.split(",")]
     settings = Settings()
-    path = ServingPath.from_settings(settings)
+    serving = ServingConfig.from_settings(settings)
     with tempfile.TemporaryDirectory() as tmp:
         events = Path(tmp) / "events.csv"
         generate(SyntheticSpec(interactions=args.interactions, seed=7), events)
@@ -82,15 +80,15 @@ def main() -> None:
         directory = train(
             pipeline,
             models_path=Path(tmp) / "models",
-            half_life_days=path.half_life_days,
+            half_life_days=serving.half_life_days,
             snapshot=split.train,
             version="bench",
             progress=False,
-            new_users=NewUserBlendTuner(path),
+            new_users=NewUserBlendTuner(serving),
         )
         train_s = time.perf_counter() - started
-        state = load_state(directory, default_alpha=path.default_alpha)
-        served = Served.build(state, split.train, path)
+        state = load_state(directory, default_alpha=serving.default_alpha)
+        served = Served.build(state, split.train, serving)
         before = served.with_blend(replace(state.blend, new_users={}))
         users = [str(u) for u in split.user_ids.tolist()]
         result: dict[str, object] = {

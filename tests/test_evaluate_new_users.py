@@ -34,7 +34,6 @@ from graphrec.experiments.new_users import (
     NewUserProtocol,
     SeedResult,
     Served,
-    ServingPath,
     evaluate_seed,
     gains_over_neighbours,
     gather_new_users,
@@ -51,6 +50,7 @@ from graphrec.model.item_neighbours import ItemNeighbours, Similarity
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.ranking import RecItem, RecRequest, UserInputs, recommend_for_user
 from graphrec.recommend.recommender import Recommender
+from graphrec.recommend.serving_config import ServingConfig
 from graphrec.serving.cograph_holder import CoGraphHolder
 from graphrec.serving.holder import ModelHolder, load_state
 from graphrec.serving.refresh import Backoff
@@ -109,7 +109,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> t
     """One seed of the protocol on a small block-structured graph; the version it trained."""
     models = tmp_path_factory.mktemp("models")
     result = evaluate_seed(
-        _data(), _protocol(), _train_config(), seed=0, path=ServingPath.from_settings(settings), models_path=models
+        _data(), _protocol(), _train_config(), seed=0, serving=ServingConfig.from_settings(settings), models_path=models
     )
     return result, models / "new-users-seed0"
 
@@ -166,7 +166,7 @@ def test_nothing_fitted_or_tuned_sees_a_held_out_user(evaluated: tuple[SeedResul
     np.testing.assert_allclose(state.artifact.item_degree, degree, rtol=1e-5)
     assert state.artifact.manifest["snapshot"]["n_edges"] == split.train.n_edges
     # the co-interaction index served from is the training users' too
-    served = Served.build(state, split.train, ServingPath.from_settings(settings))
+    served = Served.build(state, split.train, ServingConfig.from_settings(settings))
     assert not held & set(served.cograph.user_ids.tolist()) and served.cograph.edges == split.train.n_edges
     # the new-user weights were tuned on training users held out of an auxiliary model
     details = state.blend.new_user_details
@@ -249,7 +249,7 @@ def test_the_tuners_re_ranking_is_the_api_path(evaluated: tuple[SeedResult, Path
     that must be the list recommend_for_user serves."""
     _, version = evaluated
     split = _split(_data())
-    served = Served.build(load_state(version, default_alpha=0.5), split.train, ServingPath.from_settings(settings))
+    served = Served.build(load_state(version, default_alpha=0.5), split.train, ServingConfig.from_settings(settings))
     lookup = split_lookup(split)
     for n, similarity in itertools.product(LENGTHS, (None, Similarity(1.0, 0.9, 2.0))):
         gathered = gather_new_users(served, split, n, k=5, similarity=similarity)
@@ -283,7 +283,7 @@ def test_item_neighbours_alone_serve_item_knn_from_history(
         (None, Similarity(0.0), Similarity(5.0), Similarity(1.0, 0.9, 3.0)), LENGTHS
     ):
         only = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.0, 0.0, 1.0, similarity)})
-        served = Served.build(state, split.train, ServingPath.from_settings(settings)).with_blend(only)
+        served = Served.build(state, split.train, ServingConfig.from_settings(settings)).with_blend(only)
         got = serve_new_users(served, split, n, k=5)
         if similarity is None or similarity.is_cosine:
             knn = ItemKNN(
@@ -354,10 +354,10 @@ def test_serving_applies_the_prior_to_a_new_user_and_not_to_a_known_one(
 ) -> None:
     _, version = evaluated
     split = _split(_data())
-    path = ServingPath.from_settings(settings)
+    serving = ServingConfig.from_settings(settings)
     state = load_state(version, default_alpha=0.5)
     prior_only = replace(state.blend, alpha=0.5, new_users={1: HistoryWeights(alpha=0.5, beta=1.0)})
-    served = Served.build(state, split.train, path).with_blend(prior_only)
+    served = Served.build(state, split.train, serving).with_blend(prior_only)
     history = split.history(0, 1)
 
     def serve(user: str) -> list[str]:
@@ -366,11 +366,8 @@ def test_serving_applies_the_prior_to_a_new_user_and_not_to_a_known_one(
             UserInputs(history),
             state=served.state,
             view=served.view,
-            default_alpha=0.5,
-            half_life_days=path.half_life_days,
-            top_n=path.top_n,
+            config=serving,
             cograph=served.cograph,
-            traversal=path.traversal,
             now_ms=served.now_ms,
         )
         return [item.item_id for item in result.items]
@@ -426,7 +423,7 @@ def test_the_evaluator_serves_what_the_api_serves(
     cograph.refresh(store)  # the index as the API built it before these users arrived
     catalog = CatalogCache(window_days=settings.popular_window_days, half_life_days=settings.half_life_days)
     catalog.refresh(store)
-    evaluator = Served.build(holder.state, train, ServingPath.from_settings(settings))
+    evaluator = Served.build(holder.state, train, ServingConfig.from_settings(settings))
     expected = {n: serve_new_users(evaluator, split, n, k=5) for n in LENGTHS}
 
     async def answers() -> dict[tuple[int, int], tuple[list[str], str]]:
@@ -434,7 +431,7 @@ def test_the_evaluator_serves_what_the_api_serves(
         blocking = ThreadPoolExecutor(1)
         try:
             api = Recommender(
-                settings=settings,
+                config=ServingConfig.from_settings(settings),
                 store=store,
                 history=reader,
                 models=holder,
@@ -562,10 +559,10 @@ def test_explain_shows_the_item_neighbours_part(evaluated: tuple[SeedResult, Pat
     proposed is explained by the seen items it is a neighbour of."""
     _, version = evaluated
     split = _split(_data())
-    path = ServingPath.from_settings(settings)
+    serving = ServingConfig.from_settings(settings)
     state = load_state(version, default_alpha=0.5)
     mixed = BlendParams(alpha=0.5, source="fixed", new_users={1: HistoryWeights(0.3, 0.0, 0.6, Similarity(2.0, 0.8))})
-    served = Served.build(state, split.train, path).with_blend(mixed)
+    served = Served.build(state, split.train, serving).with_blend(mixed)
 
     def explained(user: str, history: UserHistory) -> list[RecItem]:
         return recommend_for_user(
@@ -573,11 +570,8 @@ def test_explain_shows_the_item_neighbours_part(evaluated: tuple[SeedResult, Pat
             UserInputs(history),
             state=served.state,
             view=served.view,
-            default_alpha=0.5,
-            half_life_days=path.half_life_days,
-            top_n=path.top_n,
+            config=serving,
             cograph=served.cograph,
-            traversal=path.traversal,
             now_ms=served.now_ms,
         ).items
 

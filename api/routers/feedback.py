@@ -26,7 +26,7 @@ from api.schemas.feedback import (
 from graphrec import clock
 from graphrec.behaviour.experiments import Comparison, Experiment, RateReport
 from graphrec.events.feedback import FeedbackLog, UnknownRecommendation
-from graphrec.events.schema import anonymous_node_id
+from graphrec.ids import anonymous_node_id
 
 router = APIRouter(tags=["feedback"], responses=error_responses(401, 422, 429, 503))
 

@@ -17,8 +17,7 @@ from api.routing import id_path
 from api.schemas.errors import error_responses
 from api.schemas.next_action import CategoryProbability, NextActionModelPublic, NextActionPublic
 from graphrec.events.log import EventLog
-from graphrec.events.schema import anonymous_node_id
-from graphrec.ids import Identifier
+from graphrec.ids import Identifier, anonymous_node_id
 from graphrec.recommend.popular import CatalogCache
 from graphrec.serving.next_action_holder import NextActionHolder
 

@@ -20,8 +20,7 @@ from graphrec import clock
 from graphrec.behaviour.profiles import build_profile
 from graphrec.clock import DAY_MS
 from graphrec.events.log import EventLog
-from graphrec.events.schema import anonymous_node_id
-from graphrec.ids import Identifier
+from graphrec.ids import Identifier, anonymous_node_id
 from graphrec.recommend.popular import CatalogCache
 from graphrec.serving.segment_table import SegmentTable
 

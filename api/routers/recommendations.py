@@ -23,8 +23,7 @@ from api.routing import id_path
 from api.schemas.errors import ErrorPublic, error_responses
 from api.schemas.recommend import RecommendationsPublic, RecommendedItemPublic, ScorePartsPublic
 from graphrec.config import Settings
-from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
-from graphrec.ids import Identifier
+from graphrec.ids import Identifier, UserIdentifier, anonymous_node_id
 from graphrec.recommend.popular import CatalogCache, CatalogView, UnknownCategory
 from graphrec.recommend.ranking import NothingToServe, RankingChanged, RecRequest, RecResult
 from graphrec.recommend.recommender import Recommender
@@ -137,15 +136,6 @@ async def _recommend(
     )
 
 
-def _no_anon(value: str) -> str:
-    if value.startswith(ANON_PREFIX):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [error_item(None, "user_id", "user ids may not start with 'anon:'; use /v1/anonymous/{anonymous_id}/...")],
-        )
-    return value
-
-
 @router.get(
     id_path("/users/{user_id}/recommendations"),
     response_model=RecommendationsPublic,
@@ -157,7 +147,7 @@ async def user_recommendations(
     settings: SettingsDep,
     catalog: CatalogDep,
     caller: CallerDep,
-    user_id: Annotated[Identifier, Path()],
+    user_id: Annotated[UserIdentifier, Path()],
     k: K = 20,
     exclude_seen: bool = True,
     category: Annotated[str | None, Query(max_length=256)] = None,
@@ -167,7 +157,6 @@ async def user_recommendations(
     cursor: CursorQuery = None,
 ) -> RecommendationsPublic:
     """Top-k items for a user: blended embedding + graph candidates, trending items for unknown users."""
-    _no_anon(user_id)
     caller.require(user_id)  # a publishable key: only with this user's token (explain shows their history)
     return await _recommend(
         recommender,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
-from pydantic import AfterValidator
 
 from api.deps import EraserDep, EventLogDep, SettingsDep, StoreDep, require_api_key, require_store
 from api.routing import id_path
@@ -24,9 +23,8 @@ from api.schemas.users import (
 from graphrec import clock
 from graphrec.clock import decayed_weight
 from graphrec.events import identity
-from graphrec.events.schema import ANON_PREFIX
 from graphrec.graph.records import UserRecord
-from graphrec.ids import Identifier
+from graphrec.ids import UserIdentifier
 
 router = APIRouter(
     prefix="/users",
@@ -36,13 +34,7 @@ router = APIRouter(
 )
 
 
-def _not_anonymous(value: str) -> str:
-    if value.startswith(ANON_PREFIX):
-        raise ValueError("user ids may not start with 'anon:' (reserved for anonymous visitors)")
-    return value
-
-
-UserId = Annotated[Identifier, Path(), AfterValidator(_not_anonymous)]
+UserId = Annotated[UserIdentifier, Path()]
 
 
 @router.get(id_path("/{user_id}/interactions"), response_model=InteractionsPublic, responses=error_responses(404))

@@ -10,30 +10,21 @@ the site's server's call, with a secret key), and a user's only with that user's
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.deps import Access, CallerDep, EventLogDep, StoreDep, WriteAccessDep, require_store
 from api.schemas.errors import error_responses
 from graphrec.events import identity
-from graphrec.events.schema import ANON_PREFIX, anonymous_node_id
 from graphrec.graph.records import UserRecord
-from graphrec.ids import Identifier
+from graphrec.ids import Identifier, UserIdentifier, anonymous_node_id
 
 router = APIRouter(
     tags=["visitors"], dependencies=[Depends(require_store)], responses=error_responses(400, 401, 403, 422, 429, 503)
 )
 
 
-def _not_anonymous(value: str) -> str:
-    if value.startswith(ANON_PREFIX):
-        raise ValueError("user ids may not start with 'anon:' (reserved for anonymous visitors)")
-    return value
-
-
-UserId = Annotated[Identifier, AfterValidator(_not_anonymous)]
+UserId = UserIdentifier
 
 
 class IdentifyCreate(BaseModel):

@@ -212,9 +212,10 @@ def demo_pipeline_config(epochs: int) -> PipelineConfig:
 def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30) -> str:
     """Export -> train (which tunes the blend, and the new-user weights, on the same snapshot) -> publish;
     returns the version name."""
-    from graphrec.experiments.new_users import NewUserBlendTuner, ServingPath
+    from graphrec.experiments.new_users import NewUserBlendTuner
     from graphrec.model.blend_tuning import load_blend
     from graphrec.model.pipeline import publish, train
+    from graphrec.recommend.serving_config import ServingConfig
 
     cfg = demo_pipeline_config(epochs)
     out = train(
@@ -223,7 +224,7 @@ def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30
         half_life_days=settings.half_life_days,
         store=store,
         progress=False,
-        new_users=NewUserBlendTuner(ServingPath.from_settings(settings)),
+        new_users=NewUserBlendTuner(ServingConfig.from_settings(settings)),
     )
     blend = load_blend(out)
     logger.info(

@@ -141,3 +141,28 @@ Identifier = Annotated[
     AfterValidator(_validated),
     WithJsonSchema(ID_JSON_SCHEMA),
 ]
+
+
+# Anonymous visitors are graph users with the id ``anon:<anonymous_id>``; a user id may therefore not
+# start with the prefix, or a user could read or write a visitor's history by naming it.
+ANON_PREFIX = "anon:"
+USER_ID_RESERVED = (
+    f"user ids may not start with '{ANON_PREFIX}' (reserved for anonymous visitors: send their anonymous_id, "
+    "or use the /v1/anonymous/{anonymous_id}/... routes)"
+)
+
+
+def anonymous_node_id(anonymous_id: str) -> str:
+    """Graph user id of an anonymous visitor."""
+    return f"{ANON_PREFIX}{anonymous_id}"
+
+
+def _not_anonymous(value: str) -> str:
+    if value.startswith(ANON_PREFIX):
+        raise PydanticCustomError("user_id_reserved", USER_ID_RESERVED)
+    return value
+
+
+# A signed-in user's id: an :data:`Identifier` outside the anonymous visitors' namespace. The one home of
+# that rule, for bodies and path parameters alike (a 422 names the field and says why).
+UserIdentifier = Annotated[Identifier, AfterValidator(_not_anonymous)]

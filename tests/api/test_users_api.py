@@ -16,6 +16,7 @@ from graphrec import clock
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionDelta
+from graphrec.ids import USER_ID_RESERVED
 
 NOW = clock.now_ms()
 
@@ -56,7 +57,7 @@ def test_unknown_user_is_404_and_anon_ids_are_not_user_ids(client: TestClient) -
         {
             "index": None,
             "field": "user_id",
-            "reason": "user ids may not start with 'anon:' (reserved for anonymous visitors)",
+            "reason": USER_ID_RESERVED,
         }
     ]
     r = client.get("/v1/users/u/interactions", headers={"X-API-Key": ""})
@@ -245,3 +246,17 @@ def test_no_seen_item_comes_back_for_a_user_with_1000_edges(
     assert got and not set(got) & set(seen), sorted(set(got) & set(seen))[:10]
     assert set(got) <= {f"i{1000 + j}" for j in range(150)}
     assert api_store.user_item_ids(user_id="heavy") == frozenset(seen)
+
+
+def test_every_route_that_takes_a_user_id_refuses_the_anonymous_namespace_with_one_reason(client: TestClient) -> None:
+    """One rule, one message: a path parameter, an identify body and an event all name the field."""
+    answers = [
+        ("user_id", client.get("/v1/users/anon:x/recommendations")),
+        ("user_id", client.get("/v1/users/anon:x/interactions")),
+        ("user_id", client.post("/v1/identify", json={"anonymous_id": "v1", "user_id": "anon:x"})),
+        ("user_id", client.post("/v1/events", json={"events": [ev(1, user_id="anon:x")]})),
+    ]
+    for field, r in answers:
+        assert r.status_code in (400, 422), r.text
+        reasons = {(e["field"], e["reason"]) for e in r.json()["detail"]}
+        assert (field, USER_ID_RESERVED) in reasons, r.text

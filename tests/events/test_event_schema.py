@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from graphrec.events.schema import EventValidationError, validate_event, validate_events
+from graphrec.ids import USER_ID_RESERVED
 
 NOW = 1_750_000_000_000
 SKEW = 300_000
@@ -98,7 +99,7 @@ def test_every_bad_event_is_listed_with_field_and_reason() -> None:
         ),
         (9, "anonymous_id", "give exactly one of user_id or anonymous_id"),
         (10, "anonymous_id", "give exactly one of user_id or anonymous_id"),
-        (11, "user_id", "user ids may not start with 'anon:' (reserved)"),
+        (11, "user_id", USER_ID_RESERVED),
         (12, "item_id", "String should have at least 1 character"),
         (13, "extra", "Extra inputs are not permitted"),
         (14, "event", "Input should be a valid dictionary or instance of EventIn"),

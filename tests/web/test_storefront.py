@@ -42,9 +42,9 @@ from graphrec.config import Settings
 from graphrec.events.log import EventLog
 from graphrec.events.pipeline import current_dwell_cap
 from graphrec.events.policy import WeightPolicy, load_policy
-from graphrec.events.schema import anonymous_node_id
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.records import Interaction
+from graphrec.ids import anonymous_node_id
 from tests.live_api import REPO, free_port, start_api, stop_api
 from tests.web.browser import CHROMIUM, run_node
 from tests.web.shop import stocked_store

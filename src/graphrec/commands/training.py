@@ -108,8 +108,9 @@ def train_command(
     ),
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
-    from graphrec.experiments.new_users import NewUserBlendTuner, ServingPath
+    from graphrec.experiments.new_users import NewUserBlendTuner
     from graphrec.model.pipeline import load_config, train
+    from graphrec.recommend.serving_config import ServingConfig
     from graphrec.snapshot import Snapshot
 
     cfg = load_config(config)
@@ -117,7 +118,7 @@ def train_command(
         cfg = cfg.model_copy(update={"train": _with_device(cfg.train.model_dump(), device)})
     _check_device(cfg.train.device)
     settings = Settings()
-    new_users = NewUserBlendTuner(ServingPath.from_settings(settings))  # new users' blend, by history length
+    new_users = NewUserBlendTuner(ServingConfig.from_settings(settings))  # new users' blend, by history length
     if snapshot_dir is not None:
         out = train(
             cfg,
@@ -192,8 +193,8 @@ def evaluate_command(
     from pydantic import ValidationError
 
     from graphrec.evaluation.report import markdown_table
-    from graphrec.experiments.new_users import ServingPath
     from graphrec.experiments.runner import EvalConfig, run_evaluation
+    from graphrec.recommend.serving_config import ServingConfig
 
     raw = _read_toml(config)
     evaluation = dict(raw.get("evaluation", {}))  # type: ignore[call-overload]
@@ -227,7 +228,7 @@ def evaluate_command(
     from graphrec.graph.neo4j_store import Neo4jStore
 
     settings = Settings()
-    serving = ServingPath.from_settings(settings)  # the new-user protocol serves with the API's settings
+    serving = ServingConfig.from_settings(settings)  # the new-user protocol serves with the API's settings
     on_neo4j = settings.graph_location.kind == "neo4j"
     new_users = cfg.protocol == "new-users"
     if dataset != "store" and not (on_neo4j and cfg.gds and not new_users):

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from graphrec.events.log import EventLog
-from graphrec.events.schema import anonymous_node_id
 from graphrec.graph.port import IdentityStore
+from graphrec.ids import anonymous_node_id
 
 
 class ConsentWithdrawn(Exception):  # noqa: N818 - reads as what happened

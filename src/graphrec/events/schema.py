@@ -31,15 +31,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from graphrec.event_types import EVENT_TYPES, VALUED_TYPES
-from graphrec.ids import Identifier
+from graphrec.ids import Identifier, UserIdentifier, anonymous_node_id
 
-ANON_PREFIX = "anon:"
 MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01T00:00:00Z: anything earlier is a unit mistake
-
-
-def anonymous_node_id(anonymous_id: str) -> str:
-    """Graph user id of an anonymous visitor."""
-    return f"{ANON_PREFIX}{anonymous_id}"
 
 
 class Viewport(BaseModel):
@@ -75,7 +69,7 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event_id: Identifier = Field(description="client id of the event; retries reuse it (idempotency)")
-    user_id: Identifier | None = Field(None, description="known user (exactly one of user_id/anonymous_id)")
+    user_id: UserIdentifier | None = Field(None, description="known user (exactly one of user_id/anonymous_id)")
     anonymous_id: Identifier | None = Field(
         None, validate_default=True, description="anonymous visitor (cookie/device id)"
     )
@@ -101,13 +95,6 @@ class EventIn(BaseModel):
         description="dwell/video seconds, scroll depth 0..1, rating 1..5",
     )
     context: EventContext | None = None
-
-    @field_validator("user_id")
-    @classmethod
-    def _not_anon_namespace(cls, v: str | None) -> str | None:
-        if v is not None and v.startswith(ANON_PREFIX):
-            raise PydanticCustomError("user_id_reserved", "user ids may not start with 'anon:' (reserved)")
-        return v
 
     @field_validator("type")
     @classmethod

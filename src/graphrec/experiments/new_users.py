@@ -49,7 +49,6 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from graphrec.clock import DAY_MS
-from graphrec.config import Settings
 from graphrec.evaluation.baselines import ItemKNN, MostPopular
 from graphrec.evaluation.metrics import hit_matrix, ndcg_at_k, recall_at_k, top_k
 from graphrec.evaluation.splits import NewUserSplit, new_user_split
@@ -69,12 +68,12 @@ from graphrec.recommend.ranking import (
     Candidates,
     RecRequest,
     RecResult,
-    TraversalLimits,
     UserInputs,
     gather_candidates,
     rank_candidates,
     recommend_for_user,
 )
+from graphrec.recommend.serving_config import ServingConfig
 from graphrec.serving.holder import load_state
 from graphrec.snapshot import Snapshot
 
@@ -119,31 +118,6 @@ class NewUserProtocol(BaseModel):
 
 
 @dataclass(frozen=True)
-class ServingPath:
-    """The serving settings (``Settings``) every recommendation here is computed with, so the numbers
-    are the API's: the half-life of the seeds' decay, candidates per source, the traversal's caps, the
-    alpha of a version without a tuned blend and the trending window of the cold-start fallback."""
-
-    half_life_days: float
-    top_n: int
-    traversal: TraversalLimits
-    default_alpha: float
-    window_days: float
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ServingPath:
-        return cls(
-            half_life_days=settings.half_life_days,
-            top_n=settings.candidates_per_source,
-            traversal=TraversalLimits(
-                settings.traversal_seed_items, settings.traversal_fanout, settings.cograph_co_items
-            ),
-            default_alpha=settings.blend_default_alpha,
-            window_days=settings.popular_window_days,
-        )
-
-
-@dataclass(frozen=True)
 class Served:
     """What the API holds while it answers: a loaded version, the co-interaction index and the
     catalogue view, here built from a training snapshot instead of read from a store."""
@@ -151,11 +125,11 @@ class Served:
     state: ModelState
     cograph: CoInteractionIndex
     view: CatalogView
-    path: ServingPath
+    serving: ServingConfig
     now_ms: int
 
     @classmethod
-    def build(cls, state: ModelState, train_snapshot: Snapshot, path: ServingPath) -> Served:
+    def build(cls, state: ModelState, train_snapshot: Snapshot, serving: ServingConfig) -> Served:
         """The index and the view of ``train_snapshot``'s edges, as the API builds them from the store's
         (weights as stored; the trending view as of the newest edge)."""
         edges = InteractionPage(
@@ -170,8 +144,8 @@ class Served:
             edges.item_ids,
             edges.weights,
             built_at_ms=now_ms,
-            fanout=path.traversal.fanout,
-            co_items=path.traversal.co_items,
+            fanout=serving.traversal.fanout,
+            co_items=serving.traversal.co_items,
         )
         cats = train_snapshot.item_category_matrix().tocsr()
         names = train_snapshot.category_names
@@ -181,12 +155,12 @@ class Served:
         }
         # the trending view as the API builds it right after the newest edge: that window's edges, ranked
         # by the API's rule (the window is never empty here, so its fallback to all edges is not needed)
-        recent = edges.last_ts >= now_ms - int(path.window_days * DAY_MS)
+        recent = edges.last_ts >= now_ms - int(serving.window_days * DAY_MS)
         in_window = InteractionPage(
             edges.user_ids[recent], edges.item_ids[recent], edges.weights[recent], edges.last_ts[recent]
         )
         ranked, by_cat = rank_trending(
-            in_window, as_of=now_ms, half_life_days=path.half_life_days, categories=categories
+            in_window, as_of=now_ms, half_life_days=serving.half_life_days, categories=categories
         )
         view = CatalogView(
             categories=categories,
@@ -195,7 +169,7 @@ class Served:
             built_ms=now_ms,
             popular_by_category={c: tuple(v) for c, v in by_cat.items()},
         )
-        return cls(state=state, cograph=cograph, view=view, path=path, now_ms=now_ms)
+        return cls(state=state, cograph=cograph, view=view, serving=serving, now_ms=now_ms)
 
     def with_blend(self, blend: BlendParams) -> Served:
         return replace(self, state=replace(self.state, blend=blend))
@@ -204,7 +178,7 @@ class Served:
 def serve_new_users(served: Served, split: NewUserSplit, n: int, *, k: int) -> np.ndarray:
     """``(held-out users, k)`` item indices the API serves each held-out user from their first ``n``
     interactions, best first (``-1`` pads a shorter list): one :func:`recommend_for_user` call each."""
-    path = served.path
+    serving = served.serving
     return _item_rows(
         (
             recommend_for_user(
@@ -212,11 +186,8 @@ def serve_new_users(served: Served, split: NewUserSplit, n: int, *, k: int) -> n
                 UserInputs(split.history(row, n)),
                 state=served.state,
                 view=served.view,
-                default_alpha=path.default_alpha,
-                half_life_days=path.half_life_days,
-                top_n=path.top_n,
+                config=serving,
                 cograph=served.cograph,
-                traversal=path.traversal,
                 now_ms=served.now_ms,
             )
             for row in range(split.n_users)
@@ -298,7 +269,7 @@ class NewUserBlendTuner:
     be tuned on are not new to it.
     """
 
-    path: ServingPath
+    serving: ServingConfig
 
     def __call__(self, snapshot: Snapshot, config: TrainConfig, tuning: NewUserTuning, *, epochs: int) -> NewUserBlend:
         started = time.perf_counter()
@@ -325,11 +296,11 @@ class NewUserBlendTuner:
             version=artifact.version,
             directory=Path("."),
             artifact=artifact,
-            blend=BlendParams(alpha=self.path.default_alpha, source="grid"),
+            blend=BlendParams(alpha=self.serving.default_alpha, source="grid"),
             trained_at_ms=trained_at_ms(artifact),
             neighbours=neighbours,
         )
-        served = Served.build(state, split.train, self.path)
+        served = Served.build(state, split.train, self.serving)
         gammas = tuning.gammas if neighbours is not None else [0.0]
         lookup = split_lookup(split)
         weights: dict[int, HistoryWeights] = {}
@@ -475,16 +446,14 @@ def gather_new_users(
 ) -> list[Candidates]:
     """Each held-out user's candidates from their first ``n`` interactions, item neighbours included
     (scored with ``similarity``) (:func:`gather_candidates`, as :func:`recommend_for_user` gathers them)."""
-    path = served.path
+    serving = served.serving
     return [
         gather_candidates(
             RecRequest(user_id=str(split.user_ids[row]), k=k),
             UserInputs(split.history(row, n)),
             state=served.state,
-            half_life_days=path.half_life_days,
-            top_n=path.top_n,
+            config=serving,
             cograph=served.cograph,
-            traversal=path.traversal,
             now_ms=served.now_ms,
             neighbours=True,
             similarity=similarity,
@@ -594,7 +563,7 @@ def evaluate_seed(
     train_config: TrainConfig,
     *,
     seed: int,
-    path: ServingPath,
+    serving: ServingConfig,
     models_path: Path,
     progress: Mode | bool = False,
 ) -> SeedResult:
@@ -618,14 +587,14 @@ def evaluate_seed(
     directory = train(
         pipeline,
         models_path=models_path,
-        half_life_days=path.half_life_days,
+        half_life_days=serving.half_life_days,
         snapshot=split.train,
         version=f"new-users-seed{seed}",
         progress=progress,
-        new_users=NewUserBlendTuner(path),
+        new_users=NewUserBlendTuner(serving),
     )
-    state = load_state(directory, default_alpha=path.default_alpha)
-    served = Served.build(state, split.train, path)
+    state = load_state(directory, default_alpha=serving.default_alpha)
+    served = Served.build(state, split.train, serving)
     k = protocol.k
     rankers: dict[str, Callable[[int], np.ndarray]] = {
         BLEND: lambda n: serve_new_users(served, split, n, k=k),
@@ -732,7 +701,7 @@ def run_new_users(
     train_config: TrainConfig,
     *,
     seeds: list[int],
-    path: ServingPath,
+    serving: ServingConfig,
     output: Path,
     dataset: str,
     progress: Mode | bool = True,
@@ -744,7 +713,7 @@ def run_new_users(
     results = []
     for seed in seeds:
         result = evaluate_seed(
-            full, protocol, train_config, seed=seed, path=path, models_path=output / "versions", progress=False
+            full, protocol, train_config, seed=seed, serving=serving, models_path=output / "versions", progress=False
         )
         results.append(result)
         blend_row = summarise([result], protocol)[0]
@@ -763,11 +732,11 @@ def run_new_users(
         "config": protocol.model_dump(),
         "train": train_config.model_dump(),
         "serving": {
-            "half_life_days": path.half_life_days,
-            "top_n": path.top_n,
-            "seed_items": path.traversal.seed_items,
-            "fanout": path.traversal.fanout,
-            "co_items": path.traversal.co_items,
+            "half_life_days": serving.half_life_days,
+            "top_n": serving.candidates_per_source,
+            "seed_items": serving.traversal.seed_items,
+            "fanout": serving.traversal.fanout,
+            "co_items": serving.traversal.co_items,
         },
         "held_out_users": {str(r.seed): r.users for r in results},
         "new_user_weights": {

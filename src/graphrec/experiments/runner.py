@@ -34,11 +34,12 @@ from graphrec.evaluation.protocol import Recommender
 from graphrec.evaluation.report import markdown_table, write_report
 from graphrec.evaluation.splits import Split, holdout
 from graphrec.evaluation.statistics import PairedComparison, mean_interval, paired_comparison
-from graphrec.experiments.new_users import NewUserProtocol, ServingPath, run_new_users
+from graphrec.experiments.new_users import NewUserProtocol, run_new_users
 from graphrec.graph.neo4j_gds import FastRPConfig, GdsClient
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
 from graphrec.progress import StepProgress, resolve
+from graphrec.recommend.serving_config import ServingConfig
 from graphrec.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -238,7 +239,7 @@ def run_evaluation(
     *,
     snapshot: Snapshot | None = None,
     gds: GdsClient | None = None,
-    serving: ServingPath | None = None,
+    serving: ServingConfig | None = None,
 ) -> list[dict[str, Any]]:
     """Run every model on each seed's split, write ``results.json``/``results.md``/``validation.png``.
 
@@ -248,20 +249,20 @@ def run_evaluation(
     GDS-FastRP-kNN row (computed inside Neo4j on the same training edges; nothing is written).
 
     ``protocol = "new-users"`` runs :func:`graphrec.experiments.new_users.run_new_users` instead, with
-    ``serving``: the API's settings (``ServingPath.from_settings``) its recommendations are computed with."""
+    ``serving``: the API's settings (``ServingConfig.from_settings``) its recommendations are computed with."""
     seeds = cfg.seeds or [cfg.seed]
     if cfg.protocol == "new-users":
         if serving is None:
             raise ValueError(
                 "the new-users protocol serves through the API's code and needs its settings "
-                "(serving=ServingPath.from_settings(settings))"
+                "(serving=ServingConfig.from_settings(settings))"
             )
         return run_new_users(
             load_dataset(cfg, snapshot=snapshot),
             cfg.new_users,
             cfg.graphsage,
             seeds=seeds,
-            path=serving,
+            serving=serving,
             output=output,
             dataset=cfg.dataset,
             progress=cfg.progress,

@@ -36,6 +36,7 @@ from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
 from graphrec.recommend.diversity import mmr
 from graphrec.recommend.paging import LeaveOut, Skip
 from graphrec.recommend.popular import CatalogView
+from graphrec.recommend.serving_config import ServingConfig
 from graphrec.scoring.blend import SOURCES, Blended, Source, blend
 from graphrec.scoring.traversal import select_seeds
 
@@ -145,16 +146,17 @@ def traversal_inputs(
     *,
     k: int,
     exclude_seen: bool,
-    top_n: int,
-    traversal: TraversalLimits,
+    config: ServingConfig,
     now_ms: int,
-    half_life_days: float,
     seen_all: frozenset[str] = frozenset(),
     left_out: int = 0,
 ) -> UserInputs:
     """``history`` plus the store's own traversal: for when no in-memory index is built (blocking).
     ``left_out``: how many candidates the page may leave out (``RecRequest.leave_out``)."""
-    limit = _candidate_limit(k, exclude_seen, len(set(history.item_ids) | seen_all), top_n) + left_out
+    limit = config.candidate_limit(
+        k, exclude_seen=exclude_seen, n_seen=len(set(history.item_ids) | seen_all), left_out=left_out
+    )
+    traversal = config.traversal
     try:
         cands = store.co_interaction_candidates_for_user(
             user_id=user_id,
@@ -163,17 +165,12 @@ def traversal_inputs(
             fanout=traversal.fanout,
             co_items=traversal.co_items,
             now_ms=decay_reference(history.last_ts, default=now_ms),
-            half_life_days=half_life_days,
+            half_life_days=config.half_life_days,
         )
     except StoreUnavailable as exc:
         logger.warning("store traversal failed for %s; degrading: %s", user_id, exc)
         return UserInputs(history, None, True, seen_all)
     return UserInputs(history, GraphCandidates.from_list(cands), seen_all=seen_all)
-
-
-def _candidate_limit(k: int, exclude_seen: bool, n_seen: int, top_n: int) -> int:
-    """Candidates asked of each source: enough to survive filtering the seen items and diversifying."""
-    return max(top_n, k * 3 + (n_seen if exclude_seen else 0))
 
 
 def _user_vector(
@@ -208,15 +205,6 @@ def _anchor(state: ModelState, item_id: str, seen_idx: np.ndarray, seen_ids: lis
         return None
     sims = art.item_embeddings[seen_idx] @ art.item_embeddings[i]
     return seen_ids[int(np.argmax(sims))]
-
-
-@dataclass(frozen=True, slots=True)
-class TraversalLimits:
-    """The traversal's caps (``Settings.traversal_seed_items``, ``traversal_fanout``, ``cograph_co_items``)."""
-
-    seed_items: int
-    fanout: int
-    co_items: int
 
 
 def _index_candidates(
@@ -267,10 +255,8 @@ def gather_candidates(
     inputs: UserInputs,
     *,
     state: ModelState | None,
-    half_life_days: float,
-    top_n: int,
+    config: ServingConfig,
     cograph: CoInteractionIndex | None = None,
-    traversal: TraversalLimits,
     now_ms: int,
     neighbours: bool = False,
     similarity: Similarity | None = None,
@@ -280,8 +266,8 @@ def gather_candidates(
     (scored with ``similarity``; ``None``: the table's own cosine)."""
     history = inputs.history if inputs.history is not None else UserHistory.empty()
     seen = frozenset(history.item_ids) | inputs.seen_all
-    # as many more candidates as the page may have to leave out, so it still fills
-    limit = _candidate_limit(req.k, req.exclude_seen, len(seen), top_n) + len(req.leave_out)
+    limit = config.candidate_limit(req.k, exclude_seen=req.exclude_seen, n_seen=len(seen), left_out=len(req.leave_out))
+    half_life_days, traversal = config.half_life_days, config.traversal
     emb_ids: np.ndarray = np.zeros(0, dtype=str)
     emb_scores = np.zeros(0)
     personalised = "none"
@@ -342,25 +328,20 @@ def recommend_for_user(
     *,
     state: ModelState | None,
     view: CatalogView,
-    default_alpha: float,
-    half_life_days: float,
-    top_n: int,
+    config: ServingConfig,
     cograph: CoInteractionIndex | None = None,
-    traversal: TraversalLimits,
     now_ms: int | None = None,
 ) -> RecResult:
     """Pure computing over what was read (:class:`UserInputs`): no store access, no blocking."""
     now_ms = clock.now_ms() if now_ms is None else now_ms
     history_length = len(inputs.history) if inputs.history is not None else 0
-    weights = _blend_weights(state, req.user_id, history_length, default_alpha)
+    weights = _blend_weights(state, req.user_id, history_length, config.default_alpha)
     cands = gather_candidates(
         req,
         inputs,
         state=state,
-        half_life_days=half_life_days,
-        top_n=top_n,
+        config=config,
         cograph=cograph,
-        traversal=traversal,
         now_ms=now_ms,
         neighbours=weights.gamma > 0,
         similarity=weights.similarity,
@@ -435,9 +416,7 @@ def rank_candidates(
                 evidence,
             )
         )
-    return RecResult(
-        items, state.version if state else None, degraded or state is None, False, cands.personalised, _mix(items)
-    )
+    return _result(items, state, failed=degraded, personalised=cands.personalised)
 
 
 def _blend_weights(
@@ -451,6 +430,22 @@ def _blend_weights(
     if state is None:
         return HistoryWeights(default_alpha)
     return state.blend.weights_for(history_length, new_user=state.artifact.user_index(user_id) is None)
+
+
+def _result(
+    items: list[RecItem],
+    state: ModelState | None,
+    *,
+    failed: bool,
+    cold_start: bool = False,
+    personalised: str = "none",
+    needs_model: bool = True,
+) -> RecResult:
+    """A list as served, with the one rule of degradation: an answer is ``degraded`` when a source could
+    not be read (``failed``: the store was down or late) or, for a strategy that ranks with the model
+    (``needs_model``; an experiment's trending-only arm does not), no model version is published."""
+    degraded = failed or (needs_model and state is None)
+    return RecResult(items, state.version if state else None, degraded, cold_start, personalised, _mix(items))
 
 
 def _mix(items: list[RecItem]) -> dict[str, int]:
@@ -490,7 +485,14 @@ def _diversify(pool: list[int], blended: Blended, req: RecRequest, state: ModelS
 
 
 def _popular_result(
-    req: RecRequest, view: CatalogView, seen: set[str], state: ModelState | None, degraded: bool, now_ms: int
+    req: RecRequest,
+    view: CatalogView,
+    seen: set[str],
+    state: ModelState | None,
+    degraded: bool,
+    now_ms: int,
+    *,
+    needs_model: bool = True,
 ) -> RecResult:
     unseen = seen if req.exclude_seen else frozenset()
     ranked = view.trending(req.category, req.k, exclude=Skip(unseen, req.leave_out))
@@ -503,14 +505,7 @@ def _popular_result(
         top = ranked[0][1] if ranked else 1.0
     reason = (explain.popular_reason(req.category),) if req.explain else ()
     items = [RecItem(i, view.title(i), round(s / top if top else 0.0, 6), "popular", reason) for i, s in ranked]
-    return RecResult(
-        items,
-        state.version if state else None,
-        degraded or state is None,
-        True,
-        "none",
-        {"popular": len(items)} if items else {},
-    )
+    return _result(items, state, failed=degraded, cold_start=True, needs_model=needs_model)
 
 
 def similar_items(
@@ -520,11 +515,9 @@ def similar_items(
     store: GraphStore,
     state: ModelState | None,
     view: CatalogView,
-    default_alpha: float,
-    top_n: int,
+    config: ServingConfig,
     explain_: bool = False,
     cograph: CoInteractionIndex | None = None,
-    traversal: TraversalLimits,
     store_up: bool = True,
     leave_out: LeaveOut | None = None,
 ) -> RecResult:
@@ -532,7 +525,8 @@ def similar_items(
 
     ``store_up=False`` (the store is known to be down): the store's traversal is not tried."""
     leave_out = leave_out if leave_out is not None else LeaveOut()
-    wanted = max(top_n, k) + len(leave_out)  # enough to fill k once leave_out is left out
+    wanted = config.similar_limit(k, left_out=len(leave_out))
+    fanout = config.traversal.fanout
     degraded = False
     emb_ids: np.ndarray = np.zeros(0, dtype=str)
     emb_scores = np.zeros(0)
@@ -544,9 +538,9 @@ def similar_items(
     graph = GraphCandidates.empty()
     try:
         if cograph is not None and item_id in cograph.item_lookup:
-            cands = cograph.candidates_for_item(item_id=item_id, limit=wanted, fanout=traversal.fanout)
+            cands = cograph.candidates_for_item(item_id=item_id, limit=wanted, fanout=fanout)
         elif store_up:
-            cands = store.co_interaction_candidates_for_item(item_id=item_id, limit=wanted, fanout=traversal.fanout)
+            cands = store.co_interaction_candidates_for_item(item_id=item_id, limit=wanted, fanout=fanout)
         else:
             raise StoreUnavailable("the graph store is down")
         graph = GraphCandidates.from_list(cands)
@@ -555,7 +549,7 @@ def similar_items(
         degraded = True
     if degraded and not len(emb_ids):
         raise NothingToServe("the graph store is unreachable and the model does not know this item")
-    alpha = state.blend.alpha if state is not None else default_alpha
+    alpha = state.blend.alpha if state is not None else config.default_alpha
     alpha = 0.0 if not len(emb_ids) else (1.0 if not len(graph) else alpha)
     blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha)
     parts = _parts_lookup(emb_ids, emb_scores, graph, None, alpha) if explain_ else None
@@ -579,7 +573,7 @@ def similar_items(
         )
         if len(items) == k:
             break
-    return RecResult(items, state.version if state else None, degraded or state is None, False, "none", _mix(items))
+    return _result(items, state, failed=degraded)
 
 
 def popular_for_user(
@@ -587,8 +581,9 @@ def popular_for_user(
 ) -> RecResult:
     """Trending items only, the user's seen items left out: an experiment's ``popular`` arm."""
     history = inputs.history if inputs.history is not None else UserHistory.empty()
-    result = _popular_result(req, view, set(history.item_ids) | inputs.seen_all, state, inputs.degraded, now_ms)
-    return dataclasses.replace(result, degraded=inputs.degraded, cold_start=False)
+    seen = set(history.item_ids) | inputs.seen_all
+    result = _popular_result(req, view, seen, state, inputs.degraded, now_ms, needs_model=False)
+    return dataclasses.replace(result, cold_start=False)
 
 
 SESSION_MAX_HISTORY = 20  # a visitor with more history than this is served by the model and the graph alone

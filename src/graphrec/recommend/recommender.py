@@ -29,11 +29,10 @@ from typing import Protocol, TypeVar
 from graphrec import clock
 from graphrec.behaviour.experiments import Arm, Experiment
 from graphrec.behaviour.next_action import NextActionModel
-from graphrec.config import Settings
 from graphrec.events.feedback import FeedbackLog, ServedList
-from graphrec.events.schema import ANON_PREFIX
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore, HistoryReader
+from graphrec.ids import ANON_PREFIX
 from graphrec.model.state import ModelState
 from graphrec.recommend.cograph import CoInteractionIndex
 from graphrec.recommend.paging import LeaveOut
@@ -43,7 +42,6 @@ from graphrec.recommend.ranking import (
     RankingChanged,
     RecRequest,
     RecResult,
-    TraversalLimits,
     UserInputs,
     mix_session_candidates,
     popular_for_user,
@@ -51,6 +49,7 @@ from graphrec.recommend.ranking import (
     similar_items,
     traversal_inputs,
 )
+from graphrec.recommend.serving_config import ServingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +112,7 @@ class Recommender:
     def __init__(
         self,
         *,
-        settings: Settings,
+        config: ServingConfig,
         store: GraphStore,
         history: HistoryReader,
         models: ModelSource,
@@ -135,13 +134,8 @@ class Recommender:
         self._cograph = cograph
         self._health = health
         self._blocking = blocking
-        self._timeout_s = settings.history_timeout_s
-        self._default_alpha = settings.blend_default_alpha
-        self._half_life_days = settings.half_life_days
-        self._top_n = settings.candidates_per_source
-        self._traversal = TraversalLimits(
-            settings.traversal_seed_items, settings.traversal_fanout, settings.cograph_co_items
-        )
+        self._config = config
+        self._timeout_s = config.history_timeout_s
 
     async def for_user(self, req: RecRequest) -> RecResult:
         """Top-k items for ``req.user_id`` (a user or an anonymous visitor's node id).
@@ -170,11 +164,8 @@ class Recommender:
                 inputs,
                 state=state,
                 view=view,
-                default_alpha=self._default_alpha,
-                half_life_days=self._half_life_days,
-                top_n=self._top_n,
+                config=self._config,
                 cograph=cograph,
-                traversal=self._traversal,
                 now_ms=now_ms,
             )
         if (
@@ -245,11 +236,9 @@ class Recommender:
             store=self._store,
             state=state,
             view=view,
-            default_alpha=self._default_alpha,
-            top_n=self._top_n,
+            config=self._config,
             explain_=explain,
             cograph=self._cograph.index,
-            traversal=self._traversal,
             store_up=self._health.up,
             leave_out=leave_out,
         )
@@ -301,10 +290,8 @@ class Recommender:
             history,
             k=req.k,
             exclude_seen=req.exclude_seen,
-            top_n=self._top_n,
-            traversal=self._traversal,
+            config=self._config,
             now_ms=now_ms,
-            half_life_days=self._half_life_days,
             seen_all=seen_all,
             left_out=len(req.leave_out),
         )

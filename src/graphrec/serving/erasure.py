@@ -30,9 +30,9 @@ from graphrec.behaviour.triggers import TriggerBook
 from graphrec.events import identity
 from graphrec.events.feedback import FeedbackLog
 from graphrec.events.log import EventLog, checkpoint
-from graphrec.events.schema import ANON_PREFIX
 from graphrec.events.tombstones import Tombstones
 from graphrec.graph.port import IdentityStore
+from graphrec.ids import ANON_PREFIX
 from graphrec.model.erasure import forget_users
 from graphrec.serving.webhooks import Outbox
 from graphrec.snapshot import forget_users_in_snapshots
