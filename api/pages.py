@@ -38,20 +38,14 @@ def bad_cursor(reason: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(None, "cursor", reason)])
 
 
-ExcludeQuery = Annotated[
-    list[str] | None,
-    Query(
-        description=f"item ids never to return: comma-separated and/or repeated (at most {MAX_EXCLUDE}); an id "
-        "holding a comma cannot be excluded"
-    ),
-]
+EXCLUDE_DESCRIPTION = (
+    f"item ids never to return: comma-separated and/or repeated (at most {MAX_EXCLUDE}); an id "
+    "holding a comma cannot be excluded"
+)
+CURSOR_DESCRIPTION = "next_cursor of the previous page of the same list"
+ExcludeQuery = Annotated[list[str] | None, Query(description=EXCLUDE_DESCRIPTION)]
 CursorQuery = Annotated[
-    str | None,
-    Query(
-        max_length=MAX_CURSOR_LENGTH,
-        pattern=CURSOR_PATTERN,
-        description="next_cursor of the previous page of the same list",
-    ),
+    str | None, Query(max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN, description=CURSOR_DESCRIPTION)
 ]
 
 RANKING_CHANGED = {

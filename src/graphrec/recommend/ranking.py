@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
+from typing import Literal
 
 import numpy as np
 
@@ -41,6 +42,11 @@ from graphrec.scoring.blend import SOURCES, Blended, Source, blend
 from graphrec.scoring.traversal import select_seeds
 
 logger = logging.getLogger(__name__)
+
+
+# What a user's list was personalised from: the version's own vector, one inferred from newer history,
+# the graph alone, or nothing (trending).
+Personalised = Literal["model", "inductive", "graph", "none"]
 
 
 class NothingToServe(Exception):
@@ -99,7 +105,7 @@ class RecResult:
     model_version: str | None
     degraded: bool
     cold_start: bool
-    personalised_from: str = "none"  # model | inductive | graph | none
+    personalised_from: Personalised = "none"
     source_mix: dict[str, int] = field(default_factory=dict)
     recommendation_id: str | None = None  # recorded for impressions and attribution (graphrec.events.feedback)
     experiment: str | None = None
@@ -175,7 +181,7 @@ def traversal_inputs(
 
 def _user_vector(
     state: ModelState, user_id: str, history: UserHistory, item_idx: np.ndarray, now_ms: int, half_life_days: float
-) -> tuple[np.ndarray | None, str]:
+) -> tuple[np.ndarray | None, Personalised]:
     """The model's vector for the user, recomputed inductively when the store has newer events.
 
     ``item_idx`` holds the model's index of each history item (-1 where the model does not know it).
@@ -244,7 +250,7 @@ class Candidates:
     emb_scores: np.ndarray
     graph: GraphCandidates
     neighbours: NeighbourCandidates | None
-    personalised: str
+    personalised: Personalised
     seen_idx: np.ndarray  # the model's index of each seen item it knows
     seen_ids_known: list[str]
     degraded: bool
@@ -270,7 +276,7 @@ def gather_candidates(
     half_life_days, traversal = config.half_life_days, config.traversal
     emb_ids: np.ndarray = np.zeros(0, dtype=str)
     emb_scores = np.zeros(0)
-    personalised = "none"
+    personalised: Personalised = "none"
     seen_idx = np.zeros(0, dtype=np.int64)
     seen_ids_known: list[str] = []
     nb: NeighbourCandidates | None = None
@@ -438,7 +444,7 @@ def _result(
     *,
     failed: bool,
     cold_start: bool = False,
-    personalised: str = "none",
+    personalised: Personalised = "none",
     needs_model: bool = True,
 ) -> RecResult:
     """A list as served, with the one rule of degradation: an answer is ``degraded`` when a source could

@@ -1616,10 +1616,13 @@ export interface operations {
             query?: {
                 /** @description how many items */
                 k?: number;
+                /** @description leave out items the user or visitor interacted with */
                 exclude_seen?: boolean;
+                /** @description only items of this category */
                 category?: string | null;
                 /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
                 diversity?: number;
+                /** @description reasons, per-source scores and evidence for each item */
                 explain?: boolean;
                 /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
                 exclude?: string[] | null;
@@ -1708,10 +1711,13 @@ export interface operations {
             query?: {
                 /** @description how many items */
                 k?: number;
+                /** @description leave out items the user or visitor interacted with */
                 exclude_seen?: boolean;
+                /** @description only items of this category */
                 category?: string | null;
                 /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
                 diversity?: number;
+                /** @description reasons, per-source scores and evidence for each item */
                 explain?: boolean;
                 /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
                 exclude?: string[] | null;
