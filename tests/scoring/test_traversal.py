@@ -4,9 +4,10 @@ full rule set is checked against the specification in test_traversal_agreement.p
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from model.graphs import block_snapshot
 
-from graphrec.scoring.traversal import TraversalScorer, select_seeds
+from graphrec.scoring.traversal import TraversalScorer, _rule_one, select_seeds
 
 
 def test_a_users_own_edges_given_alone_score_like_the_user() -> None:
@@ -34,3 +35,23 @@ def test_seeds_are_the_most_recent_liked_items_decayed_from_the_users_newest_edg
     shifted = select_seeds(items, weights, last_ts + 20 * 365 * day, seed_items=3, half_life_days=1.0)
     np.testing.assert_array_equal(shifted[0], pos)
     np.testing.assert_allclose(shifted[1], w)  # the data set's age changes nothing
+
+
+@pytest.mark.parametrize("seed_items", [None, 1, 3, 50])
+@pytest.mark.parametrize("half_life_days", [None, 0.5, 30.0])
+def test_one_users_seeds_are_the_grouped_rule_with_one_group(
+    seed_items: int | None, half_life_days: float | None
+) -> None:
+    """select_seeds (one user, the request path) and _rule_one (many users, evaluation) are one rule."""
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        n = int(rng.integers(0, 30))
+        items = rng.permutation(100)[:n]
+        weights = rng.choice([-1.0, 0.0, 0.5, 1.0, 3.0], size=n)
+        last_ts = 1_700_000_000_000 + rng.integers(0, 5, size=n) * 3_600_000  # ties on purpose
+        one = select_seeds(items, weights, last_ts, seed_items=seed_items, half_life_days=half_life_days)
+        grouped = _rule_one(
+            np.zeros(n, dtype=np.int64), items, weights, last_ts, seed_items=seed_items, half_life_days=half_life_days
+        )
+        np.testing.assert_array_equal(one[0], grouped[0])
+        np.testing.assert_allclose(one[1], grouped[1], rtol=0, atol=0)

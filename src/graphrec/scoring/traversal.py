@@ -252,15 +252,21 @@ def select_seeds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rule 1 for one user's edges: ``(seed positions into the inputs, decayed seed weights)``.
 
-    ``items`` must order like ids (indices into sorted ids, or the ids themselves) for the tie-break."""
-    return _rule_one(
-        np.zeros(len(weights), dtype=np.int64),
-        items,
-        weights,
-        last_ts,
-        seed_items=seed_items,
-        half_life_days=half_life_days,
-    )
+    ``items`` must order like ids (indices into sorted ids, or the ids themselves) for the tie-break.
+
+    The same rule as :func:`_rule_one` with one user, without its grouping steps (a per-request cost on
+    the recommendations route); ``tests/scoring`` holds the two equal."""
+    w = np.asarray(weights, dtype=np.float64)
+    ts = np.asarray(last_ts, dtype=np.int64)
+    liked = np.flatnonzero(w > 0)
+    order = liked[np.lexsort((np.asarray(items)[liked], -ts[liked]))]
+    if seed_items is not None:
+        order = order[:seed_items]
+    chosen = w[order]
+    if half_life_days is not None:
+        t_ref = max(int(ts.max(initial=0)), 0)
+        chosen = decay_weights(chosen, ts[order], now_ms=t_ref, half_life_days=half_life_days).astype(np.float64)
+    return order, chosen
 
 
 class TraversalScorer:
