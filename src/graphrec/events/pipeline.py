@@ -26,7 +26,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -46,6 +46,7 @@ from graphrec.events.log import BOT, COLLAPSED, COUNTED, EventLog, LoggedEvent
 from graphrec.events.policy import DWELL_CAP_META_KEY, WeightPolicy, load_policy
 from graphrec.events.schema import EventIn
 from graphrec.events.tombstones import Tombstones
+from graphrec.graph.edge_combination import fold
 from graphrec.graph.port import EventKey, EventWriteResult, GraphStore, ModelPublication
 from graphrec.graph.records import InteractionDelta
 
@@ -135,31 +136,38 @@ class IngestReport:
         return asdict(self)
 
 
+@dataclass(slots=True)
+class _EventDelta:
+    """One event as an edge delta, for :func:`aggregate`: built once per event, where a frozen
+    :class:`InteractionDelta` costs three times as much to build (it is what comes out)."""
+
+    user_id: str
+    item_id: str
+    weight: float
+    count: int
+    first_ts: int
+    last_ts: int
+    type_counts: Mapping[str, int]
+    value_sums: Mapping[str, float]
+    client: str
+
+
 def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy, *, client: str = TRUSTED) -> list[InteractionDelta]:
-    """One delta per (actor, item): counts and value sums per type, weight from the policy formula;
+    """One delta per (actor, item): each event is a delta of one (its type counted once, its value
+    summed, its policy weight), and a pair's deltas combine by the edge rule
+    (:mod:`graphrec.graph.edge_combination`), as the store will combine them with the edge.
     ``client``, the batch's sender, goes on every delta (trending caps the actors one client counts for)."""
     per_count, per_value = policy.formula()
-    # (actor, item) -> [type counts, value sums, events, first ts, last ts]
-    groups: dict[tuple[str, str], list] = {}  # type: ignore[type-arg]
-    for ev in events:
-        g = groups.get((ev.actor, ev.item_id))
-        if g is None:
-            g = groups[(ev.actor, ev.item_id)] = [{}, {}, 0, ev.ts, ev.ts]
-        counts, sums = g[0], g[1]
-        counts[ev.type] = counts.get(ev.type, 0) + 1
-        if ev.value is not None:
-            sums[ev.type] = sums.get(ev.type, 0.0) + ev.value
-        g[2] += 1
-        if ev.ts < g[3]:
-            g[3] = ev.ts
-        elif ev.ts > g[4]:
-            g[4] = ev.ts
-    deltas = []
-    for (actor, item), (counts, sums, n, first, last) in groups.items():
-        weight = sum(per_count[t] * c for t, c in counts.items())
-        weight += sum(per_value[t] * v for t, v in sums.items())
-        deltas.append(InteractionDelta(actor, item, float(weight), n, first, last, counts, sums, client))
-    return deltas
+
+    def one(ev: CleanEvent) -> _EventDelta:
+        t, v = ev.type, ev.value
+        if v is None:
+            return _EventDelta(ev.actor, ev.item_id, per_count[t], 1, ev.ts, ev.ts, {t: 1}, {}, client)
+        return _EventDelta(
+            ev.actor, ev.item_id, per_count[t] + per_value[t] * v, 1, ev.ts, ev.ts, {t: 1}, {t: v}, client
+        )
+
+    return fold(one(ev) for ev in events)
 
 
 class EventPipeline:
