@@ -31,7 +31,7 @@ from api.observability import Metrics, configure_json_logging, install_observabi
 from api.openapi import install_openapi
 from api.request_guard import RequestGuard
 from api.routers import (
-    catalogue,
+    categories,
     dashboard,
     events,
     feedback,
@@ -136,9 +136,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(feedback.router, prefix=API_PREFIX)
     app.include_router(dashboard.router, prefix=API_PREFIX)
     app.include_router(visitors.router, prefix=API_PREFIX)
-    app.include_router(items.router, prefix=API_PREFIX)
-    # after items: /items/popular and /items/{id}/similar must match before /items/{id}
-    app.include_router(catalogue.router, prefix=API_PREFIX)
+    app.include_router(categories.router, prefix=API_PREFIX)
+    app.include_router(items.router, prefix=API_PREFIX)  # every /items route; their order is its own
     app.include_router(model.router, prefix=API_PREFIX)
     install_static(app)
     install_docs(app)

@@ -1,6 +1,22 @@
-"""``/v1/items``: similar items and trending items (``exclude=`` and cursor pages as in :mod:`api.pages`).
+"""Every ``/v1/items`` route: the catalogue's listing, details and upserts, trending and similar items.
 
-The catalogue's own ``/v1/items`` routes (listing, details, upserts) are in :mod:`api.routers.catalogue`.
+Catalogue reads (any key; open in local demo) come from the store, so every API process answers the
+same the moment an upsert is acknowledged. Catalogue writes need a SECRET key (a publishable key in a
+web page must not rewrite prices: 403) and replace an item's descriptive fields and category set, all
+or nothing per request; what was written is also applied to this process's in-memory catalogue view
+at once (``CatalogCache.apply``), so recommendation lists carry the new titles and links on the next
+request. Trending and similar items are ranked lists (``exclude=`` and cursor pages as in
+:mod:`api.pages`) served from the in-memory view and the model, without a store round trip.
+
+The OpenAPI tags keep the two jobs apart for a reader of the docs: "catalogue" for what describes
+items, "items" for the ranked lists.
+
+Route order is part of the contract: Starlette answers with the first route whose path matches, and
+the ``id`` convertor of :func:`api.routing.id_path` takes any text, ``/`` included. So the static
+``/items/popular`` is declared before ``/items/{item_id}`` (or "popular" would be read as an item
+id), and ``/items/{item_id}/similar`` before ``/items/{item_id}`` (or "x/similar" would be). Keeping
+every ``/items`` route in this one module keeps that order in one place, not in the order
+:func:`api.main.create_app` happens to include routers.
 """
 
 from __future__ import annotations
@@ -9,27 +25,127 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
-from api.deps import CatalogDep, MetricsDep, RecommenderDep, SettingsDep, read_access
-from api.pages import RANKING_CHANGED, CursorQuery, ExcludeQuery, close_page, list_key, open_page
+from api.cursors import BadCursor, seal, unseal
+from api.deps import (
+    CatalogDep,
+    MetricsDep,
+    RecommenderDep,
+    SettingsDep,
+    StoreDep,
+    read_access,
+    require_api_key,
+    require_store,
+)
+from api.errors import error_item
+from api.pages import (
+    CURSOR_PATTERN,
+    MAX_CURSOR_LENGTH,
+    RANKING_CHANGED,
+    CursorQuery,
+    ExcludeQuery,
+    bad_cursor,
+    close_page,
+    list_key,
+    open_page,
+)
 from api.routers.recommendations import K, described, nothing_to_serve, record, to_public, unknown_category
 from api.routing import id_path
+from api.schemas.catalogue import ItemPublic, ItemsPublic, ItemsUpsert, ItemsUpserted, ItemUpdate
 from api.schemas.errors import error_responses
 from api.schemas.recommend import PopularItemsPublic, RecommendedItemPublic, SimilarItemsPublic
+from graphrec.config import Settings
 from graphrec.ids import Identifier
 from graphrec.recommend.explain import popular_reason
 from graphrec.recommend.popular import UnknownCategory, check_category
 from graphrec.recommend.ranking import NothingToServe
 from graphrec.recommend.recommender import UnknownItem
 
-router = APIRouter(
-    prefix="/items",
-    tags=["items"],
-    dependencies=[Depends(read_access)],
-    responses=error_responses(401, 422, 429, 503),
+router = APIRouter(prefix="/items", responses=error_responses(401, 422, 429, 503))
+
+# Catalogue routes read or write the store (503 at once while it is known to be down); the ranked
+# lists are served from memory and answer through a store outage.
+CATALOGUE_READ = [Depends(read_access), Depends(require_store)]
+CATALOGUE_WRITE = [Depends(require_api_key), Depends(require_store)]
+RANKED_READ = [Depends(read_access)]
+
+
+def _listing_after(settings: Settings, cursor: str | None, category: str | None) -> str:
+    """Where a listing cursor says the previous page stopped ("" without one)."""
+    if cursor is None:
+        return ""
+    try:
+        payload = unseal(cursor, key=settings.cursor_key, previous=settings.cursor_previous_keys)
+    except BadCursor as exc:
+        raise bad_cursor(str(exc)) from None
+    after = payload.get("after")
+    if payload.get("list") != "items" or not isinstance(after, str):
+        raise bad_cursor("this cursor belongs to another list")
+    if payload.get("category") != category:
+        raise bad_cursor("this cursor belongs to another listing (keep the same category)")
+    return after
+
+
+# --- /items: no path parameter ---------------------------------------------------------------------
+
+
+@router.get("", response_model=ItemsPublic, tags=["catalogue"], dependencies=CATALOGUE_READ)
+def list_items(
+    store: StoreDep,
+    settings: SettingsDep,
+    category: Annotated[str | None, Query(max_length=256, description="only items in this category")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="items per page")] = 50,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN, description="next_cursor of the previous page"),
+    ] = None,
+) -> ItemsPublic:
+    """The catalogue, a page at a time, by item id."""
+    after = _listing_after(settings, cursor, category)
+    page = store.list_items(after=after, limit=limit + 1, category=category)  # one more: is there a next page?
+    if category is not None and not page and cursor is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(None, "category", f"unknown category '{category}'")]
+        )
+    more = len(page) > limit
+    page = page[:limit]
+    next_cursor = (
+        seal({"list": "items", "after": page[-1].id, "category": category}, key=settings.cursor_key) if more else None
+    )
+    data = [ItemPublic.of(it) for it in page]
+    return ItemsPublic(data=data, count=len(data), next_cursor=next_cursor)
+
+
+@router.put(
+    "",
+    response_model=ItemsUpserted,
+    tags=["catalogue"],
+    dependencies=CATALOGUE_WRITE,
+    responses=error_responses(400, 403),
 )
+def upsert_items(store: StoreDep, catalog: CatalogDep, body: ItemsUpsert) -> ItemsUpserted:
+    """Create or replace up to 1,000 items, all or nothing (secret key)."""
+    first: dict[str, int] = {}
+    duplicates = []
+    for i, it in enumerate(body.items):
+        if it.item_id in first:
+            duplicates.append(
+                error_item(
+                    i, f"items[{i}].item_id", f"item '{it.item_id}' is also items[{first[it.item_id]}]; send each once"
+                )
+            )
+        first.setdefault(it.item_id, i)
+    if duplicates:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, duplicates)
+    items = [it.record(it.item_id) for it in body.items]
+    written = store.replace_items(items)
+    catalog.apply(items)
+    return ItemsUpserted(upserted=written)
 
 
-@router.get("/popular", response_model=PopularItemsPublic)
+# --- /items/popular: static, so before any /items/{item_id} route (see the module docstring) --------
+
+
+@router.get("/popular", response_model=PopularItemsPublic, tags=["items"], dependencies=RANKED_READ)
 def popular_items(
     catalog: CatalogDep,
     settings: SettingsDep,
@@ -68,9 +184,14 @@ def popular_items(
     )
 
 
+# --- /items/{item_id}/...: before /items/{item_id}, whose id would swallow the suffix -----------------
+
+
 @router.get(
     id_path("/{item_id}/similar"),
     response_model=SimilarItemsPublic,
+    tags=["items"],
+    dependencies=RANKED_READ,
     responses=error_responses(404, 409, e409=RANKING_CHANGED),
 )
 async def similar(
@@ -104,3 +225,38 @@ async def similar(
         count=len(result.items),
         next_cursor=next_cursor,
     )
+
+
+# --- /items/{item_id}: last ----------------------------------------------------------------------------
+
+
+@router.get(
+    id_path("/{item_id}"),
+    response_model=ItemPublic,
+    tags=["catalogue"],
+    dependencies=CATALOGUE_READ,
+    responses=error_responses(404),
+)
+def read_item(store: StoreDep, item_id: Annotated[Identifier, Path()]) -> ItemPublic:
+    """One item as the catalogue describes it."""
+    found = store.get_items(item_ids=[item_id])
+    if not found:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown item '{item_id}'")
+    return ItemPublic.of(found[0])
+
+
+@router.put(
+    id_path("/{item_id}"),
+    response_model=ItemPublic,
+    tags=["catalogue"],
+    dependencies=CATALOGUE_WRITE,
+    responses=error_responses(400, 403),
+)
+def upsert_item(
+    store: StoreDep, catalog: CatalogDep, item_id: Annotated[Identifier, Path()], body: ItemUpdate
+) -> ItemPublic:
+    """Create or replace one item's descriptive fields and categories (secret key)."""
+    item = body.record(item_id)
+    store.replace_items([item])
+    catalog.apply([item])
+    return ItemPublic.of(item)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Sequence
+from typing import Any, cast
 
 import pytest
 
 from graphrec import clock
-from graphrec.events.pipeline import ConsentRefused, EventPipeline
+from graphrec.events.pipeline import ConsentRefused, EventPipeline, IngestReport
 from graphrec.events.policy import load_policy
 from graphrec.events.schema import EventIn, validate_events
 from graphrec.graph.falkordb_store import FalkorDBStore
-from graphrec.graph.records import UserRecord
+from graphrec.graph.port import EventKey, EventWriteResult, GraphStore
+from graphrec.graph.records import InteractionDelta, UserRecord
 
 NOW = clock.now_ms()
 
@@ -147,3 +150,50 @@ def test_acknowledged_events_are_visible_to_reads_and_traversal_at_once(
     assert [e.item_id for e in store.user_interactions(user_id="me")] == ["a"]
     got = store.co_interaction_candidates_for_user(user_id="me", now_ms=clock.now_ms(), half_life_days=30)
     assert [c.item_id for c in got] == ["b"]
+
+
+class RacingStore:
+    """The real store, with a concurrent writer that records one of each write's events just before that
+    write (as another API process retrying the same events would), for the first ``races`` writes."""
+
+    def __init__(self, store: FalkorDBStore, races: int) -> None:
+        self._store = store
+        self.races = races
+        self.writes = 0
+
+    def upsert_interactions_once(
+        self, deltas: Sequence[InteractionDelta], *, events: Sequence[EventKey], now_ms: int
+    ) -> EventWriteResult:
+        self.writes += 1
+        if self.races > 0:
+            self.races -= 1
+            assert self._store.upsert_interactions_once([], events=[events[-1]], now_ms=now_ms).applied
+        return self._store.upsert_interactions_once(deltas, events=events, now_ms=now_ms)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def _ingest_with(store: FalkorDBStore, races: int, *, run: str) -> tuple[IngestReport, RacingStore]:
+    racing = RacingStore(store, races)
+    pipeline = EventPipeline(cast(GraphStore, racing), load_policy(), burst_window_ms=1_000, max_per_minute=100)
+    events = batch(*({"item_id": f"i{k}"} for k in range(10)))
+    if run == "sync":
+        return pipeline.ingest(events), racing
+    return asyncio.run(pipeline.ingest_async(events)), racing
+
+
+@pytest.mark.parametrize("run", ["sync", "async"])
+def test_a_batch_applied_on_its_last_allowed_write_is_done(store: FalkorDBStore, run: str) -> None:
+    # 7 writes refused (each found one event recorded meanwhile), the 8th and last allowed one applied.
+    report, racing = _ingest_with(store, 7, run=run)
+    assert racing.writes == 8
+    assert (report.applied, report.duplicates, report.edges) == (3, 7, 3)
+    assert len(snapshot(store)) == 3
+
+
+@pytest.mark.parametrize("run", ["sync", "async"])
+def test_a_batch_that_keeps_racing_is_given_up_with_nothing_of_it_written(store: FalkorDBStore, run: str) -> None:
+    with pytest.raises(RuntimeError, match="kept conflicting with concurrent writes"):
+        _ingest_with(store, 8, run=run)
+    assert snapshot(store) == {}

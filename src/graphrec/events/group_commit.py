@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from graphrec.graph.edge_combination import fold
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import EventKey, EventWriteResult, InteractionStore
 from graphrec.graph.records import InteractionDelta
@@ -35,34 +36,10 @@ class _Request:
 
 
 def merge_deltas(groups: Sequence[Sequence[InteractionDelta]]) -> list[InteractionDelta]:
-    """One delta per (user, item): aggregates add up, timestamps widen (the store's own rules), the
-    later delta's sender stands (as the store keeps the sender of an edge's latest write)."""
-    merged: dict[tuple[str, str], InteractionDelta] = {}
-    for deltas in groups:
-        for d in deltas:
-            key = (d.user_id, d.item_id)
-            prev = merged.get(key)
-            if prev is None:
-                merged[key] = d
-                continue
-            counts = dict(prev.type_counts)
-            for t, n in d.type_counts.items():
-                counts[t] = counts.get(t, 0) + n
-            sums = dict(prev.value_sums)
-            for t, v in d.value_sums.items():
-                sums[t] = sums.get(t, 0.0) + v
-            merged[key] = InteractionDelta(
-                user_id=d.user_id,
-                item_id=d.item_id,
-                weight=prev.weight + d.weight,
-                count=prev.count + d.count,
-                first_ts=min(prev.first_ts, d.first_ts),
-                last_ts=max(prev.last_ts, d.last_ts),
-                type_counts=counts,
-                value_sums=sums,
-                client=d.client,
-            )
-    return list(merged.values())
+    """One delta per (user, item) for one store write: each pair's deltas combined in queue order by
+    the edge rule (:mod:`graphrec.graph.edge_combination`), the store's own, so a batch that shares a
+    group write leaves the same edge as one written alone."""
+    return fold(d for deltas in groups for d in deltas)
 
 
 class GroupCommitter:

@@ -1,10 +1,14 @@
 """Validated events -> cleaned -> weighted edge deltas -> one exactly-once store write.
 
-Used by ``POST /v1/events`` and ``graphrec ingest`` alike. A batch is written with
-:meth:`InteractionStore.upsert_interactions_once`: the seen-event records and the edge deltas go in the same
-atomic write, so an acknowledged batch is durable and a retried one is recognised. When the store
-reports already-seen keys, those events are removed, the batch is cleaned and weighed again and the
-write is retried (a replay of a whole acknowledged batch thus writes nothing and reports duplicates).
+Used by ``POST /v1/events`` (:meth:`EventPipeline.ingest_async`) and ``graphrec ingest``
+(:meth:`EventPipeline.ingest`). A batch is written with :meth:`InteractionStore.upsert_interactions_once`,
+through the pipeline's group committer (:mod:`graphrec.events.group_commit`: batches queued at the same
+moment share one write): the seen-event records and the edge deltas go in the same atomic write, so an
+acknowledged batch is durable and a retried one is recognised. When the store reports already-seen
+keys (or, for file replays, users who withdrew consent), those events are removed, the rest is cleaned
+and weighed again and the write is retried, at most ``_MAX_ATTEMPTS`` writes in all
+(:meth:`EventPipeline._until_settled`, the one retry loop); a replay of a whole acknowledged batch thus
+writes nothing and reports duplicates. Settled events are then appended to the event log, if any.
 
 Every event id of a batch is recorded, including collapsed bursts and bot-flagged events, so a
 retry of the same batch reports them as duplicates instead of counting them anew. Each is recorded
@@ -12,11 +16,11 @@ with its content fingerprint (:mod:`graphrec.events.idempotency`): an id reused 
 content, in one batch or against a recorded event, refuses the whole batch before anything is
 written (:class:`IdempotencyConflict`); the same content again stays a duplicate.
 
-Items no catalogue described (``GRAPHREC_UNKNOWN_ITEMS``, the API's ``unknown_items``): ``accept``
-creates them as provisional items, ``flag`` does too and lists them in the report, ``reject`` refuses
-the whole batch before anything is written (:class:`UnknownItems`). The check reads the store before
-the write; that is safe because items are never deleted, so an item known at the check is still
-known at the write.
+Items no catalogue described (``GRAPHREC_UNKNOWN_ITEMS``, the API's ``unknown_items``, checked by
+:meth:`EventPipeline.ingest_async` only: file replays always accept): ``accept`` creates them as
+provisional items, ``flag`` does too and lists them in the report, ``reject`` refuses the whole batch
+before anything is written (:class:`UnknownItems`). The check reads the store before the write; that
+is safe because items are never deleted, so an item known at the check is still known at the write.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Generator, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -46,6 +50,7 @@ from graphrec.events.log import BOT, COLLAPSED, COUNTED, EventLog, LoggedEvent
 from graphrec.events.policy import DWELL_CAP_META_KEY, WeightPolicy, load_policy
 from graphrec.events.schema import EventIn
 from graphrec.events.tombstones import Tombstones
+from graphrec.graph.edge_combination import fold
 from graphrec.graph.port import EventKey, EventWriteResult, GraphStore, ModelPublication
 from graphrec.graph.records import InteractionDelta
 
@@ -58,7 +63,9 @@ UnknownItemsPolicy = Literal["accept", "flag", "reject"]
 
 
 def current_dwell_cap(store: ModelPublication, policy: WeightPolicy) -> float:
-    """The dwell cap in force: the store-wide robust one in (:Meta), else the policy's static cap."""
+    """The dwell cap in force: under ``cap_mode = "store"``, the store-wide robust one read from (:Meta)
+    (a store read) and clamped to the policy's bounds, or the static cap while the store holds none (or
+    an unreadable one); under ``"static"``, the static cap, without reading the store."""
     d = policy.dwell
     if d.cap_mode == "static":
         return d.static_cap_s
@@ -112,6 +119,8 @@ class Attempt:
 
 @dataclass(slots=True)
 class IngestReport:
+    """What became of a batch's events, counted and named (the API's answer, the CLI's totals)."""
+
     received: int = 0
     applied: int = 0
     duplicates: int = 0
@@ -135,31 +144,38 @@ class IngestReport:
         return asdict(self)
 
 
+@dataclass(slots=True)
+class _EventDelta:
+    """One event as an edge delta, for :func:`aggregate`: built once per event, where a frozen
+    :class:`InteractionDelta` costs three times as much to build (it is what comes out)."""
+
+    user_id: str
+    item_id: str
+    weight: float
+    count: int
+    first_ts: int
+    last_ts: int
+    type_counts: Mapping[str, int]
+    value_sums: Mapping[str, float]
+    client: str
+
+
 def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy, *, client: str = TRUSTED) -> list[InteractionDelta]:
-    """One delta per (actor, item): counts and value sums per type, weight from the policy formula;
+    """One delta per (actor, item): each event is a delta of one (its type counted once, its value
+    summed, its policy weight), and a pair's deltas combine by the edge rule
+    (:mod:`graphrec.graph.edge_combination`), as the store will combine them with the edge.
     ``client``, the batch's sender, goes on every delta (trending caps the actors one client counts for)."""
     per_count, per_value = policy.formula()
-    # (actor, item) -> [type counts, value sums, events, first ts, last ts]
-    groups: dict[tuple[str, str], list] = {}  # type: ignore[type-arg]
-    for ev in events:
-        g = groups.get((ev.actor, ev.item_id))
-        if g is None:
-            g = groups[(ev.actor, ev.item_id)] = [{}, {}, 0, ev.ts, ev.ts]
-        counts, sums = g[0], g[1]
-        counts[ev.type] = counts.get(ev.type, 0) + 1
-        if ev.value is not None:
-            sums[ev.type] = sums.get(ev.type, 0.0) + ev.value
-        g[2] += 1
-        if ev.ts < g[3]:
-            g[3] = ev.ts
-        elif ev.ts > g[4]:
-            g[4] = ev.ts
-    deltas = []
-    for (actor, item), (counts, sums, n, first, last) in groups.items():
-        weight = sum(per_count[t] * c for t, c in counts.items())
-        weight += sum(per_value[t] * v for t, v in sums.items())
-        deltas.append(InteractionDelta(actor, item, float(weight), n, first, last, counts, sums, client))
-    return deltas
+
+    def one(ev: CleanEvent) -> _EventDelta:
+        t, v = ev.type, ev.value
+        if v is None:
+            return _EventDelta(ev.actor, ev.item_id, per_count[t], 1, ev.ts, ev.ts, {t: 1}, {}, client)
+        return _EventDelta(
+            ev.actor, ev.item_id, per_count[t] + per_value[t] * v, 1, ev.ts, ev.ts, {t: 1}, {t: v}, client
+        )
+
+    return fold(one(ev) for ev in events)
 
 
 class EventPipeline:
@@ -193,7 +209,8 @@ class EventPipeline:
 
     # -- dwell cap -------------------------------------------------------------------------------
     def dwell_cap(self) -> float:
-        """The cap in force: the store-wide one from (:Meta) (re-read every minute) or the static one."""
+        """The cap in force (:func:`current_dwell_cap`), cached: re-read from the store, on the calling
+        thread, when the cached one is over a minute old or was dropped by :meth:`refresh_dwell_cap`."""
         d = self.policy.dwell
         if d.cap_mode == "static":
             return d.static_cap_s
@@ -205,12 +222,14 @@ class EventPipeline:
             return self._dwell_cap
 
     def refresh_dwell_cap(self) -> None:
+        """Drop the cached cap: the next :meth:`dwell_cap` reads the store (a new cap was just published)."""
         with self._cap_lock:
             self._dwell_cap = None
 
     # -- ingestion -------------------------------------------------------------------------------
     def to_clean(self, events: Sequence[EventIn]) -> list[CleanEvent]:
-        """Store-ready events: graph actor ids, duplicate keys and values capped per the policy."""
+        """Store-ready events: graph actor ids, de-duplication keys, content fingerprints and values capped
+        per the policy (the dwell cap may be read from the store: :meth:`dwell_cap`)."""
         caps = self.policy.value_caps(dwell_cap_s=self.dwell_cap())
         out = []
         for i, ev in enumerate(events):
@@ -250,19 +269,20 @@ class EventPipeline:
     ) -> IngestReport:
         """Write a validated batch exactly once; returns what was applied, duplicated, dropped.
 
+        Everything runs on the calling thread, which also waits for each store write (the group
+        committer's thread runs it) and for the event log's append. Items no catalogue described are
+        accepted (created provisional); only :meth:`ingest_async` applies another policy.
         ``on_refused``: events of users with ``consent = false`` either refuse the whole batch
         (:class:`ConsentRefused`, nothing written; the API) or are dropped (file replays). An event id
         reused with different content refuses the batch (:class:`IdempotencyConflict`, nothing written).
         ``client``: the batch's sender (``graphrec.events.clients``; trusted by default: files, the CLI).
         """
-        attempt = self.prepare(events, client=client)
-        for _ in range(_MAX_ATTEMPTS):
-            if attempt.done:
-                self.write_log(attempt)
-                return attempt.report
-            result = self.committer.submit(attempt.deltas, events=attempt.keys, now_ms=attempt.now_ms).result()
-            attempt = self.settle(attempt, result, on_refused=on_refused)
-        raise RuntimeError("event batch kept conflicting with concurrent writes; retry it")
+        rounds = self._until_settled(self.prepare(events, client=client), on_refused=on_refused)
+        attempt = next(rounds)
+        while not attempt.done:
+            attempt = rounds.send(self._submit(attempt).result())
+        self.write_log(attempt)
+        return attempt.report
 
     def unknown_items(self, events: Sequence[EventIn], policy: UnknownItemsPolicy) -> list[str]:
         """The batch's item ids no catalogue described, by ``policy``: none looked up under ``accept``;
@@ -283,33 +303,64 @@ class EventPipeline:
         unknown_items: UnknownItemsPolicy = "accept",
         client: str = TRUSTED,
     ) -> IngestReport:
-        """:meth:`ingest` for an event loop: cleaning runs on ``executor``, the write is awaited.
+        """:meth:`ingest` for an event loop: the first cleaning and the event log's append run on
+        ``executor``, each store write is awaited.
 
         Why: a thread blocked on its write is a thread that cannot clean the next batch, and every
-        extra Python thread contends for the one GIL; here the loop awaits the write's future, so the
-        cleaning of the next request overlaps the store write of this one. ``unknown_items``: what to
-        do with events naming items no catalogue described (see the module docstring); its store
-        read runs on the loop's default executor, so ``executor`` never waits for the store. ``client``:
-        the batch's sender, as for :meth:`ingest`.
+        extra Python thread contends for the one GIL; here the loop awaits the write's future (the
+        group committer's thread runs the write), so the cleaning of the next request overlaps the
+        store write of this one. Where each step runs: the unknown-items lookup on the loop's default
+        executor; the first cleaning (:meth:`prepare`) on ``executor``, which there also re-reads the
+        dwell cap from the store when the cached one has expired (:meth:`dwell_cap`, at most once a
+        minute), so ``executor`` waits for the store then; settling each write's result, and the
+        cleaning again of what is left after a refused write, on the loop's own thread; the log's
+        append on ``executor``. ``unknown_items``: what to do with events naming items no catalogue
+        described (see the module docstring). ``client``: the batch's sender, as for :meth:`ingest`.
         """
         loop = asyncio.get_running_loop()
         unknown = await loop.run_in_executor(None, self.unknown_items, events, unknown_items)
-        attempt = await loop.run_in_executor(executor, functools.partial(self.prepare, events, client=client))
-        attempt.report.unknown_items = unknown
-        for _ in range(_MAX_ATTEMPTS):
-            if attempt.done:
-                if self.log is not None and attempt.to_log:
-                    await asyncio.get_running_loop().run_in_executor(executor, self.write_log, attempt)
-                return attempt.report
-            future = self.committer.submit(attempt.deltas, events=attempt.keys, now_ms=attempt.now_ms)
+        first = await loop.run_in_executor(executor, functools.partial(self.prepare, events, client=client))
+        first.report.unknown_items = unknown
+        rounds = self._until_settled(first, on_refused=on_refused)
+        attempt = next(rounds)
+        while not attempt.done:
             # shielded: a request cancelled at its deadline must not cancel a write the committer may be
             # running (its future would then refuse the result); the write finishes, a retry is a duplicate
-            result = await asyncio.shield(asyncio.wrap_future(future))
+            attempt = rounds.send(await asyncio.shield(asyncio.wrap_future(self._submit(attempt))))
+        if self.log is not None and attempt.to_log:
+            await loop.run_in_executor(executor, self.write_log, attempt)
+        return attempt.report
+
+    def _submit(self, attempt: Attempt) -> Future[EventWriteResult]:
+        """Queue an attempt's write with the group committer; the future resolves once it committed."""
+        return self.committer.submit(attempt.deltas, events=attempt.keys, now_ms=attempt.now_ms)
+
+    def _until_settled(
+        self, attempt: Attempt, *, on_refused: Literal["reject", "drop"]
+    ) -> Generator[Attempt, EventWriteResult, None]:
+        """THE retry loop of :meth:`ingest` and :meth:`ingest_async`, without the waiting (each waits for
+        the store its own way): yields the attempt to write and is sent the write's result back, until
+        it yields a done attempt (which needs no write).
+
+        Why a bound: a refused write wrote nothing, and the next attempt leaves out the events it found
+        already recorded (and, with ``drop``, the refusing users' events), so another round comes only
+        from concurrent writers recording this batch's events, or users withdrawing consent, meanwhile.
+        After ``_MAX_ATTEMPTS`` writes all refused, the batch is given up (RuntimeError: none of its
+        remaining events was written; a retry of the batch is safe); an attempt whose last write was
+        applied is done, never given up.
+        """
+        for _ in range(_MAX_ATTEMPTS):
+            if attempt.done:
+                break
+            result = yield attempt
             attempt = self.settle(attempt, result, on_refused=on_refused)
-        raise RuntimeError("event batch kept conflicting with concurrent writes; retry it")
+        if not attempt.done:
+            raise RuntimeError("event batch kept conflicting with concurrent writes; retry it")
+        yield attempt
 
     def write_log(self, attempt: Attempt) -> None:
-        """Append the settled events to the event log, before the batch is acknowledged (see events.log)."""
+        """Append the settled events to the event log, before the batch is acknowledged (see events.log),
+        then tell each listener; a listener that fails is logged, never raised (the batch is durable)."""
         if self.log is not None and attempt.to_log:
             self.log.append(attempt.to_log)
             for listener in self.listeners:
@@ -321,7 +372,8 @@ class EventPipeline:
     def prepare(self, events: Sequence[EventIn], *, client: str = TRUSTED) -> Attempt:
         """Clean a batch into its first write attempt (in-batch duplicates are reported here, and so are
         events of erased actors dated at or before their erasure: retries of what was erased, which
-        must not bring it back; see :mod:`graphrec.events.tombstones`)."""
+        must not bring it back; see :mod:`graphrec.events.tombstones`, read from the event log's file).
+        One event id twice with different content raises :class:`IdempotencyConflict`."""
         report = IngestReport(received=len(events))
         pending: list[CleanEvent] = []
         seen: dict[str, CleanEvent] = {}
@@ -345,6 +397,8 @@ class EventPipeline:
     def _attempt(
         self, report: IngestReport, pending: list[CleanEvent], to_log: list[LoggedEvent] | None = None, *, client: str
     ) -> Attempt:
+        """The write attempt for ``pending`` (done at once when nothing is pending): bursts collapsed, bot
+        traffic dropped, the kept events aggregated into deltas, every pending event's key recorded."""
         to_log = [] if to_log is None else to_log
         if not pending:
             return Attempt(report=report, pending=pending, to_log=to_log, client=client)
@@ -367,8 +421,11 @@ class EventPipeline:
     def settle(
         self, attempt: Attempt, result: EventWriteResult, *, on_refused: Literal["reject", "drop"] = "reject"
     ) -> Attempt:
-        """Account for a write's outcome: done when applied, else the next attempt without the
-        already-seen events (duplicates) and the refusing users' events (or :class:`ConsentRefused`)."""
+        """Account for a write's outcome: done when applied (counted, and the bot guard told of the kept
+        events), else the next attempt, cleaned and weighed again, without the already-seen events
+        (duplicates) and the refusing users' events. Raises :class:`ConsentRefused` for refusing users
+        under ``reject``, and :class:`IdempotencyConflict` when an already-seen event id was recorded
+        with other content (nothing was written: the write was refused)."""
         report, pending = attempt.report, attempt.pending
         if result.applied:
             self.tracker.add(attempt.kept)

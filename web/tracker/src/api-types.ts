@@ -386,46 +386,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/items/popular": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Popular Items
-         * @description Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one category.
-         */
-        get: operations["popular_items_v1_items_popular_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/items/{item_id}/similar": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Similar
-         * @description Items like this one: embedding neighbours blended with co-interaction neighbours.
-         */
-        get: operations["similar_v1_items__item_id__similar_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/categories": {
         parameters: {
             query?: never;
@@ -463,6 +423,46 @@ export interface paths {
          * @description Create or replace up to 1,000 items, all or nothing (secret key).
          */
         put: operations["upsert_items_v1_items_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/items/popular": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Popular Items
+         * @description Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one category.
+         */
+        get: operations["popular_items_v1_items_popular_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/items/{item_id}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Similar
+         * @description Items like this one: embedding neighbours blended with co-interaction neighbours.
+         */
+        get: operations["similar_v1_items__item_id__similar_get"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -2781,163 +2781,6 @@ export interface operations {
             };
         };
     };
-    popular_items_v1_items_popular_get: {
-        parameters: {
-            query?: {
-                /** @description how many items */
-                k?: number;
-                category?: string | null;
-                explain?: boolean;
-                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
-                exclude?: string[] | null;
-                /** @description next_cursor of the previous page of the same list */
-                cursor?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PopularItemsPublic"];
-                };
-            };
-            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorPublic"];
-                };
-            };
-            /** @description invalid input: every problem with its field and reason */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorListPublic"];
-                };
-            };
-            /** @description rate limited (per key, per client address, or after failed key attempts) */
-            429: {
-                headers: {
-                    /** @description seconds to wait before retrying */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorPublic"];
-                };
-            };
-            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
-            503: {
-                headers: {
-                    /** @description seconds to wait before retrying */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorPublic"];
-                };
-            };
-        };
-    };
-    similar_v1_items__item_id__similar_get: {
-        parameters: {
-            query?: {
-                /** @description how many items */
-                k?: number;
-                explain?: boolean;
-                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
-                exclude?: string[] | null;
-                /** @description next_cursor of the previous page of the same list */
-                cursor?: string | null;
-            };
-            header?: never;
-            path: {
-                item_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SimilarItemsPublic"];
-                };
-            };
-            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorPublic"];
-                };
-            };
-            /** @description unknown user or item */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorPublic"];
-                };
-            };
-            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorListPublic"];
-                };
-            };
-            /** @description invalid input: every problem with its field and reason */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorListPublic"];
-                };
-            };
-            /** @description rate limited (per key, per client address, or after failed key attempts) */
-            429: {
-                headers: {
-                    /** @description seconds to wait before retrying */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorPublic"];
-                };
-            };
-            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
-            503: {
-                headers: {
-                    /** @description seconds to wait before retrying */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorPublic"];
-                };
-            };
-        };
-    };
     list_categories_v1_categories_get: {
         parameters: {
             query?: never;
@@ -3112,6 +2955,163 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    popular_items_v1_items_popular_get: {
+        parameters: {
+            query?: {
+                /** @description how many items */
+                k?: number;
+                category?: string | null;
+                explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PopularItemsPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    similar_v1_items__item_id__similar_get: {
+        parameters: {
+            query?: {
+                /** @description how many items */
+                k?: number;
+                explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimilarItemsPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description unknown user or item */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the list was ranked by another model version when the cursor was made: start again without cursor */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
                 };
             };
             /** @description invalid input: every problem with its field and reason */

@@ -12,73 +12,102 @@ complete statement (the fragments are functions here), which is what the Neo4j l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, LiteralString
+from typing import Any, Final, LiteralString
 
 from graphrec.event_types import COUNT_PROPS, SUM_PROPS
 from graphrec.graph.cypher.dialect import Dialect
+from graphrec.graph.edge_combination import EDGE_RULE, PER_TYPE_RULE, Combine
 
 
 @dataclass(frozen=True, slots=True)
 class Aggregates:
-    """Where the aggregates added onto an edge come from: a delta row, or another edge."""
+    """Where the aggregates added onto an edge come from: a delta row, or another edge. One field per
+    property of :data:`~graphrec.graph.edge_combination.EDGE_RULE`, named after it."""
 
     weight: str
     count: str
     first_ts: str
     last_ts: str
+    client: str
     per_type: str  # the variable holding the n_<type> / s_<type> keys
 
 
-DELTA_ROW = Aggregates("r.w", "r.c", "r.f", "r.l", "r")
+DELTA_ROW = Aggregates("r.w", "r.c", "r.f", "r.l", "r.k", "r")
 
 
 def edge_aggregates(var: str) -> Aggregates:
     """An existing edge's aggregates, for moving them onto another edge."""
-    return Aggregates(f"{var}.weight", f"{var}.count", f"{var}.first_ts", f"{var}.last_ts", var)
+    return Aggregates(f"{var}.weight", f"{var}.count", f"{var}.first_ts", f"{var}.last_ts", f"{var}.client", var)
+
+
+# The edge rule's combinations in Cypher (their Python is graphrec.graph.edge_combination.APPLY): the SET
+# expression from the edge's value `{old}` and the delta's `{new}`, and the value a new edge starts from
+# (ON CREATE), which the SET then combines with the delta's into the delta's own value. LAST_WRITE
+# keeps the edge's value for a null one: an edge moved by a merge may predate the property.
+COMBINE_CYPHER: Final[Mapping[Combine, tuple[str, str]]] = {
+    Combine.ADD: ("{old} + {new}", "0"),
+    Combine.EARLIEST: ("CASE WHEN {new} < {old} THEN {new} ELSE {old} END", "{new}"),
+    Combine.LATEST: ("CASE WHEN {new} > {old} THEN {new} ELSE {old} END", "{new}"),
+    Combine.LAST_WRITE: ("coalesce({new}, {old})", "{new}"),
+}
+
+
+def combined(how: Combine, old: str, new: str) -> str:
+    """The Cypher value of ``old`` combined with ``new`` by ``how``."""
+    return COMBINE_CYPHER[how][0].format(old=old, new=new)
+
+
+def start_value(how: Combine, new: str) -> str:
+    """The Cypher value a property combined by ``how`` starts from, before ``new`` is combined in."""
+    return COMBINE_CYPHER[how][1].format(new=new)
 
 
 def merge_edge(user: str, item: str, edge: str, add: Aggregates, *, item_degree_extra: str = "") -> str:
-    """THE rule for adding aggregates onto the ``INTERACTED`` edge ``user -> item`` (created if missing).
+    """THE store's side of the edge rule: adds ``add`` onto the ``INTERACTED`` edge ``user -> item``
+    (created if missing), each property combined as :mod:`graphrec.graph.edge_combination` says.
 
-    ``weight``, ``count`` and every per-type key present in ``add`` add up (absent keys leave the
-    property alone); ``first_ts`` and ``last_ts`` widen. The endpoints' ``degree`` counts their
-    edges with a *positive* weight (the traversal's normalisation; a dislike is not popularity), so
-    it moves when the edge's weight changes sign. The degree terms come first in the SET list and
-    read the weight before it changes, whether a store evaluates a SET list item by item or all at
-    once. ``SET x.p = x.p + ...`` reads under the write lock, so concurrent writes to one edge cannot
-    lose updates. ``item_degree_extra`` is appended to the item's degree term (a merge also removes
-    the source's edge). The SET list is left open: a caller may append.
+    The properties every delta carries (``EDGE_RULE``: weight and count add up, ``first_ts`` and
+    ``last_ts`` widen, ``client`` is the last writer's) start, on a new edge, from a value the first
+    delta's SET turns into that delta's own. A per-type key (``PER_TYPE_RULE``) absent from ``add``
+    leaves the property alone, and a property the edge lacks combines from the start value. The
+    endpoints' ``degree`` (not an edge property: this statement's own) counts their edges with a
+    *positive* weight (the traversal's normalisation; a dislike is not popularity), so it moves when
+    the edge's weight changes sign. The degree terms come first in the SET list and read the weight
+    before it changes, whether a store evaluates a SET list item by item or all at once.
+    ``SET x.p = x.p + ...`` reads under the write lock, so concurrent writes to one edge cannot lose
+    updates. ``item_degree_extra`` is appended to the item's degree term (a merge also removes the
+    source's edge). The SET list is left open: a caller may append.
     """
-    per_type = ",\n    ".join(
-        f"{edge}.{p} = CASE WHEN {add.per_type}.{p} IS NULL THEN {edge}.{p} "
-        f"ELSE coalesce({edge}.{p}, 0) + {add.per_type}.{p} END"
-        for p in (*COUNT_PROPS, *SUM_PROPS)
+    start = ", ".join(f"{edge}.{p} = {start_value(how, getattr(add, p))}" for p, how in EDGE_RULE.items())
+    scalars = ",\n    ".join(
+        f"{edge}.{p} = {combined(how, f'{edge}.{p}', getattr(add, p))}" for p, how in EDGE_RULE.items()
     )
-    change = (
-        f"(CASE WHEN {edge}.weight + {add.weight} > 0 THEN 1 ELSE 0 END) - "
-        f"(CASE WHEN {edge}.weight > 0 THEN 1 ELSE 0 END)"
-    )
+    per_type = []
+    for p in (*COUNT_PROPS, *SUM_PROPS):
+        old, new = f"{edge}.{p}", f"{add.per_type}.{p}"
+        value = combined(PER_TYPE_RULE, f"coalesce({old}, {start_value(PER_TYPE_RULE, new)})", new)
+        per_type.append(f"{old} = CASE WHEN {new} IS NULL THEN {old} ELSE {value} END")
+    per_type_sets = ",\n    ".join(per_type)
+    weight_after = combined(EDGE_RULE["weight"], f"{edge}.weight", add.weight)
+    change = f"(CASE WHEN {weight_after} > 0 THEN 1 ELSE 0 END) - (CASE WHEN {edge}.weight > 0 THEN 1 ELSE 0 END)"
     return f"""MERGE ({user})-[{edge}:INTERACTED]->({item})
-ON CREATE SET {edge}.weight = 0.0, {edge}.count = 0, {edge}.first_ts = {add.first_ts}, {edge}.last_ts = {add.last_ts}
+ON CREATE SET {start}
 SET {user}.degree = coalesce({user}.degree, 0) + {change},
     {item}.degree = coalesce({item}.degree, 0){item_degree_extra} + {change},
-    {edge}.weight = {edge}.weight + {add.weight},
-    {edge}.count = {edge}.count + {add.count},
-    {edge}.first_ts = CASE WHEN {add.first_ts} < {edge}.first_ts THEN {add.first_ts} ELSE {edge}.first_ts END,
-    {edge}.last_ts = CASE WHEN {add.last_ts} > {edge}.last_ts THEN {add.last_ts} ELSE {edge}.last_ts END,
-    {per_type}"""
+    {scalars},
+    {per_type_sets}"""
 
 
 # One pre-aggregated delta row ``r`` applied: its user, its item, its edge. An item an event creates
 # is `provisional` until a catalogue (the catalogue API, an import's item file) describes it. The
-# edge's `client` is the sender of its latest events ("" for a trusted one): trending counts at most
-# a few actors per sender (graphrec.recommend.popular).
+# edge's `client` is the sender of its latest events ("" for a trusted one, never null): trending
+# counts at most a few actors per sender (graphrec.recommend.popular).
 APPLY_DELTA = f"""MERGE (u:User {{id: r.u}})
 MERGE (i:Item {{id: r.i}})
 ON CREATE SET i.provisional = true
-{merge_edge("u", "i", "e", DELTA_ROW)},
-    e.client = r.k"""
+{merge_edge("u", "i", "e", DELTA_ROW)}"""
 
 # What the catalogue API stores on an item, besides its id and its categories.
 ITEM_FIELDS: tuple[str, ...] = ("title", "url", "image_url", "price", "currency", "available")
@@ -217,8 +246,7 @@ def _merge_users(d: Dialect) -> str:
     move = d.subquery(
         "src, dst",
         f"""MATCH (src)-[e:INTERACTED]->(i:Item)
-{merge_edge("dst", "i", "f", edge_aggregates("e"), item_degree_extra=" - (CASE WHEN e.weight > 0 THEN 1 ELSE 0 END)")},
-    f.client = coalesce(e.client, f.client)
+{merge_edge("dst", "i", "f", edge_aggregates("e"), item_degree_extra=" - (CASE WHEN e.weight > 0 THEN 1 ELSE 0 END)")}
 RETURN count(f) AS moved""",
     )
     return f"""MATCH (x:{d.event_label} {{user: $src}})
