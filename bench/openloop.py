@@ -67,10 +67,17 @@ async def exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], requ
 
 
 async def _run(
-    host: str, port: int, paths: list[str], rate: float, seconds: float, max_connections: int
+    host: str,
+    port: int,
+    paths: list[str],
+    rate: float,
+    seconds: float,
+    max_connections: int,
+    headers: dict[str, str],
 ) -> dict[str, float]:
     n = int(rate * seconds)
-    requests = [f"GET {p} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode() for p in paths]
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    requests = [f"GET {p} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode() for p in paths]
     pool = _Pool(host, port, max_connections)
     latencies = np.full(n, np.nan)
     errors = 0
@@ -130,7 +137,15 @@ async def _run(
 
 
 def open_loop(
-    host: str, port: int, paths: list[str], rate: float, seconds: float, *, max_connections: int = 256
+    host: str,
+    port: int,
+    paths: list[str],
+    rate: float,
+    seconds: float,
+    *,
+    max_connections: int = 256,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, float]:
-    """Offer ``rate`` requests/s for ``seconds`` (cycling over ``paths``); latency percentiles."""
-    return uvloop.run(_run(host, port, paths, rate, seconds, max_connections))
+    """Offer ``rate`` requests/s for ``seconds`` (cycling over ``paths``, each sent with ``headers``);
+    latency percentiles."""
+    return uvloop.run(_run(host, port, paths, rate, seconds, max_connections, headers or {}))

@@ -27,6 +27,7 @@ def _config(**encoder: object) -> TrainConfig:
         {"aggr": "sym"},
         {"aggr": "mean", "activation": "tanh", "combine": "last"},
         {"aggr": "sum", "linear": False},
+        {"aggr": "mean", "activation": "relu", "combine": "mean"},
     ],
 )
 def test_infer_equals_full_forward(encoder: dict[str, object]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch_geometric.nn import SAGEConv
 
 from graphrec import clock
 from graphrec.index import ItemIndex
@@ -29,6 +30,15 @@ from graphrec.model.config import TrainConfig
 from graphrec.model.graphsage import GraphSAGERec
 from graphrec.model.trainer import TrainResult
 from graphrec.snapshot import Snapshot
+
+
+def _transposed(linear: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
+    """A linear map's ``(W^T, b)`` as float32 numpy, a zero ``b`` when it has no bias, for row vectors."""
+    weight: torch.Tensor = linear.weight  # type: ignore[assignment]  # a Linear's parameter
+    bias: torch.Tensor | None = linear.bias  # type: ignore[assignment]
+    w = weight.detach().numpy().T.astype(np.float32, copy=True)
+    b = np.zeros(w.shape[1], np.float32) if bias is None else bias.detach().numpy().astype(np.float32, copy=True)
+    return w, b
 
 
 @dataclass(eq=False)
@@ -117,18 +127,49 @@ class ModelArtifact:
         return self._item_lookup.get(item_id)
 
     # ------------------------------------------------------------------ inductive inference
+    @cached_property
+    def _layer_maps(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] | None:
+        """Each layer's ``lin_l`` and ``lin_r`` as float32 numpy ``(W^T, b)`` pairs (``None``: parameter-free
+        propagation). Why numpy: inductive inference is a few products of one row with ``dim x dim``
+        matrices, and torch's per-operation overhead was a sixth of a new user's recommendation."""
+        if not self.config.encoder.linear:
+            return None
+        maps = []
+        for conv in self.model.convs:
+            assert isinstance(conv, SAGEConv)  # what GraphSAGERec builds when linear
+            maps.append((*_transposed(conv.lin_l), *_transposed(conv.lin_r)))
+        return maps
+
     def _infer(
         self, own0: np.ndarray, neighbours: np.ndarray, coefficients: np.ndarray, neighbour_layers: np.ndarray
     ) -> np.ndarray:
-        with torch.no_grad():
-            h = torch.from_numpy(np.asarray(own0, dtype=np.float32))[None, :]
-            coef = torch.from_numpy(coefficients.astype(np.float32))[None, :]
-            outs = [h]
-            for layer in range(self.config.encoder.layers):
-                agg = coef @ torch.from_numpy(neighbour_layers[layer][neighbours])
-                h = self.model.layer_step(layer, h, agg)
-                outs.append(h)
-            return self.model.combine(outs)[0].numpy().copy()
+        """One node's layers from its own layer 0 and its neighbours' training layers: the model's
+        ``GraphSAGERec.layer_step`` and ``combine`` for one row, in numpy (``tests/model/test_inference``
+        holds it equal to the full forward pass for every encoder variant)."""
+        enc = self.config.encoder
+        maps = self._layer_maps
+        h = np.asarray(own0, dtype=np.float32)
+        coef = np.asarray(coefficients, dtype=np.float32)
+        outs = [h]
+        for layer in range(enc.layers):
+            agg = coef @ neighbour_layers[layer][neighbours]
+            if maps is not None:
+                w_l, b_l, w_r, b_r = maps[layer]
+                out = agg + (agg @ w_l + b_l) + (h @ w_r + b_r)
+            else:
+                out = agg
+            if enc.activation == "tanh":
+                out = np.tanh(out)
+            elif enc.activation == "relu":
+                out = np.maximum(out, 0.0)
+            h = out.astype(np.float32, copy=False)
+            outs.append(h)
+        if enc.combine == "last":
+            return np.array(outs[-1], dtype=np.float32)
+        total = outs[0]
+        for h in outs[1:]:
+            total = total + h
+        return np.asarray(total / len(outs), dtype=np.float32)
 
     def infer_user(
         self,
