@@ -12,11 +12,11 @@ from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
 from graphrec.evaluation.protocol import Recommender
 from graphrec.evaluation.splits import random_holdout
-from graphrec.experiments.runner import EvalConfig, _graphsage, evaluate_model, load_split, tune
 from graphrec.graph.neo4j_gds import FastRPConfig
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
+from graphrec.offline.runner import EvalConfig, _graphsage, evaluate_model, load_split, tune
 
 
 def _small_sage(layers: int) -> GraphSAGERecommender:

@@ -26,7 +26,12 @@ from typer.testing import CliRunner
 from graphrec.config import Settings
 from graphrec.evaluation.baselines import ItemKNN
 from graphrec.evaluation.splits import NewUserSplit, new_user_split
-from graphrec.experiments.new_users import (
+from graphrec.graph.falkordb_store import FalkorDBStore
+from graphrec.graph.records import InteractionDelta, UserHistory
+from graphrec.model.blend_tuning import BlendParams, HistoryWeights, NewUserTuning, load_blend, save_blend
+from graphrec.model.config import EncoderConfig, TrainConfig
+from graphrec.model.item_neighbours import ItemNeighbours, Similarity
+from graphrec.offline.new_users import (
     BEFORE,
     BLEND,
     ITEM_KNN_SHRINKS,
@@ -42,11 +47,6 @@ from graphrec.experiments.new_users import (
     serve_new_users,
     split_lookup,
 )
-from graphrec.graph.falkordb_store import FalkorDBStore
-from graphrec.graph.records import InteractionDelta, UserHistory
-from graphrec.model.blend_tuning import BlendParams, HistoryWeights, NewUserTuning, load_blend, save_blend
-from graphrec.model.config import EncoderConfig, TrainConfig
-from graphrec.model.item_neighbours import ItemNeighbours, Similarity
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.ranking import RecItem, RecRequest, UserInputs, recommend_for_user
 from graphrec.recommend.recommender import Recommender

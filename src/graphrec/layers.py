@@ -33,7 +33,7 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("model", ("graphrec.model",)),
     ("recommend", ("graphrec.recommend",)),
     ("serving", ("graphrec.serving",)),
-    ("experiments", ("graphrec.experiments",)),
+    ("offline", ("graphrec.offline",)),
     ("api", ("api",)),
     ("commands", ("graphrec.commands", "graphrec.cli", "graphrec.__main__", "graphrec.demo")),
 )
@@ -43,8 +43,10 @@ closed set of event types;
 importers, snapshots and export; ``scoring``: the traversal and blend rules, ranking metrics, splits
 and baselines, the ANN index, behaviour profiles and segments; ``model``: GraphSAGE, training,
 artifacts, blend tuning and publishing; ``recommend``: candidates, filters, explanations; ``serving``: the
-served model and in-memory indexes; ``experiments``: offline comparisons of models, above the serving
-path because the new-user protocol scores held-out users through the very function the API answers with;
+served model, in-memory indexes and the running A/B experiment; ``offline``: offline evaluation (models
+compared on held-out data, training runs side by side, the new-user protocol and the new-user blend's tuner),
+above the serving path because the new-user protocol scores held-out users through the very function the
+API answers with (online A/B experiments are ``serving``'s, with their analysis in ``behaviour``);
 ``api``: HTTP; ``commands``: the CLI."""
 
 
