@@ -29,8 +29,8 @@ from graphrec.evaluation.baselines import EASE, ImplicitALS, ItemKNN, MostPopula
 from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
 from graphrec.evaluation.datasets import load_events, load_lightgcn, load_movielens
+from graphrec.evaluation.evaluated_model import EvaluatedModel
 from graphrec.evaluation.metrics import ranking_metrics, top_k
-from graphrec.evaluation.protocol import Recommender
 from graphrec.evaluation.report import markdown_table, write_report
 from graphrec.evaluation.splits import Split, holdout
 from graphrec.evaluation.statistics import PairedComparison, mean_interval, paired_comparison
@@ -140,7 +140,7 @@ def _graphsage(cfg: EvalConfig, *, mf: bool = False, **train: Any) -> GraphSAGER
     return GraphSAGERecommender(sage.model_copy(update={"encoder": encoder}), name="MF-BPR", progress=cfg.progress)
 
 
-def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., Recommender], list[dict[str, Any]]]]:
+def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., EvaluatedModel], list[dict[str, Any]]]]:
     """Per tunable baseline: a factory and the hyperparameter grid searched on validation."""
     return {
         "ItemKNN": (
@@ -161,10 +161,10 @@ def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., Recommender
     }
 
 
-def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Recommender]:
+def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[EvaluatedModel]:
     """Instantiate the configured models with fixed hyperparameters (GraphSAGE and MF-BPR share the
     trainer; MF-BPR is the same model with 0 layers); with ``gds``, the GDS-FastRP-kNN row too."""
-    made: dict[str, Recommender] = {
+    made: dict[str, EvaluatedModel] = {
         "MostPopular": MostPopular(),
         "ItemKNN": ItemKNN(neighbours=cfg.item_knn_neighbours, shrink=cfg.item_knn_shrink),
         "Traversal": TraversalRecommender(half_life_days=cfg.traversal_half_life_days),
@@ -181,7 +181,7 @@ def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Recom
     return models
 
 
-def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[Recommender, dict[str, Any]]:
+def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[EvaluatedModel, dict[str, Any]]:
     """Grid-search ``name`` on a validation holdout of ``split.train`` (never on the test edges), cut by
     the test split's protocol."""
     factory, grid = baseline_grids(cfg)[name]
@@ -205,7 +205,12 @@ def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[Recommender, dict[st
 
 
 def evaluate_model(
-    model: Recommender, split: Split, ks: list[int], *, batch: int = 1024, per_user: dict[str, np.ndarray] | None = None
+    model: EvaluatedModel,
+    split: Split,
+    ks: list[int],
+    *,
+    batch: int = 1024,
+    per_user: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Fit on ``split.train``, rank all items for every test user, return the metrics row
     (``per_user`` receives per-user recall and NDCG at every k, test users in index order)."""
