@@ -214,7 +214,7 @@ def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30
     returns the version name."""
     from graphrec.model.blend_tuning import load_blend
     from graphrec.model.pipeline import publish, train
-    from graphrec.offline.new_users import NewUserBlendTuner
+    from graphrec.offline.new_user_tuner import NewUserBlendTuner
     from graphrec.recommend.serving_config import ServingConfig
 
     cfg = demo_pipeline_config(epochs)

@@ -110,7 +110,7 @@ def train_command(
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
     from graphrec.model.pipeline import load_config, train
-    from graphrec.offline.new_users import NewUserBlendTuner
+    from graphrec.offline.new_user_tuner import NewUserBlendTuner
     from graphrec.recommend.serving_config import ServingConfig
     from graphrec.snapshot import Snapshot
 

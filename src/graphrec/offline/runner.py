@@ -3,7 +3,7 @@
 Datasets: ``movielens:PATH`` (``u.data``), ``events:FILE`` (an events file as ``graphrec import --format
 events`` reads it, e.g. ``graphrec generate``'s), ``lightgcn:TRAIN_TXT,TEST_TXT`` (a given split) or
 ``store`` (a snapshot exported from the graph store). ``--protocol new-users`` holds out whole users
-instead and serves them through the API's code (:mod:`graphrec.offline.new_users`). Each model is
+instead and serves them through the API's code (:mod:`graphrec.offline.new_user_protocol`). Each model is
 fitted on the training edges only; ranking covers the whole catalogue minus the user's training
 items. Hyperparameters are tuned and GraphSAGE early-stops on a validation holdout of the training
 edges cut by the same protocol as the test split. With several ``seeds`` every model runs on each
@@ -37,7 +37,8 @@ from graphrec.evaluation.statistics import PairedComparison, mean_interval, pair
 from graphrec.graph.neo4j_gds import FastRPConfig, GdsClient
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
-from graphrec.offline.new_users import NewUserProtocol, run_new_users
+from graphrec.offline.new_user_protocol import NewUserProtocol
+from graphrec.offline.new_user_report import run_new_users
 from graphrec.progress import StepProgress, resolve
 from graphrec.recommend.serving_config import ServingConfig
 from graphrec.snapshot import Snapshot
@@ -61,7 +62,8 @@ class EvalConfig(BaseModel):
     protocol: Literal["random", "temporal", "new-users"] = Field(
         "random",
         description="random | temporal: per-user holdout of edges, every model; new-users: whole users "
-        "held out and served from their first n interactions through the API's code (graphrec.offline.new_users)",
+        "held out and served from their first n interactions through the API's code "
+        "(graphrec.offline.new_user_protocol)",
     )
     new_users: NewUserProtocol = Field(
         default_factory=NewUserProtocol,
@@ -253,7 +255,7 @@ def run_evaluation(
     of the two best models in the report. ``gds``: a Neo4j with Graph Data Science, for the
     GDS-FastRP-kNN row (computed inside Neo4j on the same training edges; nothing is written).
 
-    ``protocol = "new-users"`` runs :func:`graphrec.offline.new_users.run_new_users` instead, with
+    ``protocol = "new-users"`` runs :func:`graphrec.offline.new_user_report.run_new_users` instead, with
     ``serving``: the API's settings (``ServingConfig.from_settings``) its recommendations are computed with."""
     seeds = cfg.seeds or [cfg.seed]
     if cfg.protocol == "new-users":
