@@ -30,10 +30,11 @@ from graphrec.config import Settings
 from graphrec.data.synthetic import SyntheticSpec, generate
 from graphrec.evaluation.datasets import load_events
 from graphrec.evaluation.splits import new_user_split
-from graphrec.experiments.new_users import NewUserBlendTuner, Served
 from graphrec.model.blend_tuning import NewUserTuning
 from graphrec.model.config import TrainConfig
 from graphrec.model.pipeline import PipelineConfig, train
+from graphrec.offline.new_user_protocol import Served
+from graphrec.offline.new_user_tuner import NewUserBlendTuner
 from graphrec.recommend.ranking import RecRequest, UserInputs, recommend_for_user
 from graphrec.recommend.serving_config import ServingConfig
 from graphrec.serving.holder import load_state

@@ -17,10 +17,10 @@ from graphrec.data.readers import read_events
 from graphrec.data.synthetic import SyntheticSpec, generate
 from graphrec.data.weighing import weigher_for
 from graphrec.evaluation.datasets import load_events, load_lightgcn, load_movielens
-from graphrec.experiments.runner import EvalConfig
 from graphrec.export import ExportConfig, export_snapshot
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.model.pipeline import load_config
+from graphrec.offline.runner import EvalConfig
 from graphrec.snapshot import Snapshot
 
 ROOT = Path(__file__).resolve().parents[1]

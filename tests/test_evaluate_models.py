@@ -1,4 +1,4 @@
-"""Contract every Recommender plugs into: on a block-structured graph, held-out in-block cells must
+"""Contract every EvaluatedModel plugs into: on a block-structured graph, held-out in-block cells must
 rank above out-of-block items, and the evaluation harness produces a well-formed row."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from model.graphs import block_snapshot
 from graphrec.evaluation.baselines import EASE, ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
 from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
-from graphrec.evaluation.protocol import Recommender
+from graphrec.evaluation.evaluated_model import EvaluatedModel
 from graphrec.evaluation.splits import random_holdout
-from graphrec.experiments.runner import EvalConfig, _graphsage, evaluate_model, load_split, tune
 from graphrec.graph.neo4j_gds import FastRPConfig
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
+from graphrec.offline.runner import EvalConfig, _graphsage, evaluate_model, load_split, tune
 
 
 def _small_sage(layers: int) -> GraphSAGERecommender:
@@ -56,10 +56,10 @@ def test_gds_fastrp_knn_on_a_live_neo4j_ranks_held_out_block_cells_first(neo4j_s
     assert neo4j_store.counts() == before, "the baseline projects from parameters: the database is untouched"
 
 
-def _ranks_held_out_block_cells_first(model: Recommender) -> None:
+def _ranks_held_out_block_cells_first(model: EvaluatedModel) -> None:
     snap = block_snapshot(groups=3, users_per_group=15, items_per_group=12, density=0.5)
     split = random_holdout(snap, seed=0)
-    assert isinstance(model, Recommender)
+    assert isinstance(model, EvaluatedModel)
     row = evaluate_model(model, split, [10])
     scores = model.score(np.arange(snap.n_users))
     assert scores.shape == (snap.n_users, snap.n_items)

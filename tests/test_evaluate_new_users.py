@@ -26,27 +26,23 @@ from typer.testing import CliRunner
 from graphrec.config import Settings
 from graphrec.evaluation.baselines import ItemKNN
 from graphrec.evaluation.splits import NewUserSplit, new_user_split
-from graphrec.experiments.new_users import (
-    BEFORE,
-    BLEND,
+from graphrec.graph.falkordb_store import FalkorDBStore
+from graphrec.graph.records import InteractionDelta, UserHistory
+from graphrec.model.blend_tuning import BlendParams, HistoryWeights, NewUserTuning, load_blend, save_blend
+from graphrec.model.config import EncoderConfig, TrainConfig
+from graphrec.model.item_neighbours import ItemNeighbours, Similarity
+from graphrec.offline.new_user_protocol import (
     ITEM_KNN_SHRINKS,
-    ROWS,
     NewUserProtocol,
-    SeedResult,
     Served,
-    evaluate_seed,
-    gains_over_neighbours,
     gather_new_users,
     rank_from_history,
     rank_new_users,
     serve_new_users,
     split_lookup,
 )
-from graphrec.graph.falkordb_store import FalkorDBStore
-from graphrec.graph.records import InteractionDelta, UserHistory
-from graphrec.model.blend_tuning import BlendParams, HistoryWeights, NewUserTuning, load_blend, save_blend
-from graphrec.model.config import EncoderConfig, TrainConfig
-from graphrec.model.item_neighbours import ItemNeighbours, Similarity
+from graphrec.offline.new_user_report import BEFORE, BLEND, ROWS, SeedResult, evaluate_seed
+from graphrec.offline.new_user_tuner import gains_over_neighbours
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.ranking import RecItem, RecRequest, UserInputs, recommend_for_user
 from graphrec.recommend.recommender import Recommender

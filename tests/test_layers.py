@@ -117,3 +117,11 @@ def test_a_cycle_inside_a_layer_fails() -> None:
 def test_a_module_outside_the_map_fails() -> None:
     modules = {**sources(), "graphrec.grab_bag": "import numpy\n"}
     assert "graphrec.grab_bag belongs to no layer: add it to graphrec.layers.LAYERS" in violations(modules)
+
+
+def test_the_readme_names_the_layers_of_the_map_in_its_order() -> None:
+    """The README's architecture table and :data:`LAYERS` tell one story: the same layers, bottom first."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| layer (bottom first) | place | job |", 1)[1].split("\n\n", 1)[0]
+    named = [row.split("|")[1].strip() for row in table.splitlines()[2:]]
+    assert [name for name in named if name] == [name for name, _ in LAYERS]

@@ -9,10 +9,10 @@ import pytest
 from model.graphs import block_snapshot
 from typer.testing import CliRunner
 
-from graphrec.experiments.runs import differing_settings, list_runs, popularity_bias
 from graphrec.model.artifact import ModelArtifact
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.pipeline import PipelineConfig, train, write_current
+from graphrec.offline.runs import differing_settings, list_runs, popularity_bias
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -19,8 +19,8 @@ from api.routers.feedback import experiment_report
 from api.schemas.errors import error_responses
 from graphrec import clock
 from graphrec.clock import DAY_MS
-from graphrec.experiments.runs import list_runs
 from graphrec.graph.errors import StoreUnavailable
+from graphrec.offline.runs import list_runs
 
 router = APIRouter(
     tags=["dashboard"], dependencies=[Depends(require_api_key)], responses=error_responses(401, 429, 503)

@@ -212,9 +212,9 @@ def demo_pipeline_config(epochs: int) -> PipelineConfig:
 def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30) -> str:
     """Export -> train (which tunes the blend, and the new-user weights, on the same snapshot) -> publish;
     returns the version name."""
-    from graphrec.experiments.new_users import NewUserBlendTuner
     from graphrec.model.blend_tuning import load_blend
     from graphrec.model.pipeline import publish, train
+    from graphrec.offline.new_user_tuner import NewUserBlendTuner
     from graphrec.recommend.serving_config import ServingConfig
 
     cfg = demo_pipeline_config(epochs)

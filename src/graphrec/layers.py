@@ -33,19 +33,35 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("model", ("graphrec.model",)),
     ("recommend", ("graphrec.recommend",)),
     ("serving", ("graphrec.serving",)),
-    ("experiments", ("graphrec.experiments",)),
+    ("offline", ("graphrec.offline",)),
     ("api", ("api",)),
     ("commands", ("graphrec.commands", "graphrec.cli", "graphrec.__main__", "graphrec.demo")),
 )
-"""Bottom first. ``kernel``: settings, the id rule, time and decay, user tokens, progress reporting and the
-closed set of event types;
-``graph``: the store ports, their adapters and Cypher dialects; ``data``: the ingest pipeline,
-importers, snapshots and export; ``scoring``: the traversal and blend rules, ranking metrics, splits
-and baselines, the ANN index, behaviour profiles and segments; ``model``: GraphSAGE, training,
-artifacts, blend tuning and publishing; ``recommend``: candidates, filters, explanations; ``serving``: the
-served model and in-memory indexes; ``experiments``: offline comparisons of models, above the serving
-path because the new-user protocol scores held-out users through the very function the API answers with;
-``api``: HTTP; ``commands``: the CLI."""
+"""Bottom first; the README's architecture table tells the same story, one row per place.
+
+- ``kernel``: settings and the store-URI parser, the id rule, time and the recency decay, the closed set
+  of event types, user tokens, progress output, this map.
+- ``graph``: the store ports and the records they return, the edge-combination rule, the Cypher (written
+  once, two dialects), the FalkorDB and Neo4j adapters; no knowledge of any layer above.
+- ``data``: the ingest pipeline (events: validation, policy, cleaning, group commit, identity, the
+  feedback log), importers and the generator, export to training snapshots.
+- ``scoring``: the rules every higher layer shares: the capped traversal and the blend; the parts of
+  offline evaluation (``evaluation``: the ``EvaluatedModel`` interface, splits, metrics, baselines);
+  the ANN index; behaviour analytics, the online A/B experiment's split and report among them.
+- ``model``: GraphSAGE, training, artifacts, item neighbours, the blend's weights, train and publish.
+- ``recommend``: pure ranking (``ranking``), the ``Recommender`` use cases the API calls
+  (``recommender``: reads the store, records what it served), the one serving configuration
+  (``serving_config``), the co-interaction index, trending and the catalogue view, filters, MMR,
+  explanations.
+- ``serving``: what a running API holds: the served model (hot swap), the in-memory indexes, the running
+  A/B experiment, webhooks, erasure across every holder of per-user data.
+- ``offline``: offline evaluation on held-out data: ``graphrec evaluate``, ``graphrec runs``, the new-user
+  protocol, its tuner and report. Above ``serving`` because the new-user protocol serves held-out users
+  through the very function the API answers with. "Experiment" means an online A/B test only
+  (``serving``, with its split and report in ``behaviour``).
+- ``api``: HTTP (the web app, its own top-level folder): routers, schemas, dependencies, admission;
+  HTTP codes live only here.
+- ``commands``: the ``graphrec`` CLI and the demo; the only layer that starts the web app."""
 
 
 def unit_of(module: str) -> str | None:

@@ -13,7 +13,8 @@ from graphrec.config import Settings
 experiment_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
-    help="Online experiments: split users between two arms and compare them.",
+    help="Online experiments (A/B tests): split live users between two arms and compare them "
+    "(offline evaluation on held-out data is graphrec evaluate).",
 )
 
 

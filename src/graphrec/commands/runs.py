@@ -10,7 +10,9 @@ import typer
 from graphrec.config import Settings
 
 runs_app = typer.Typer(
-    no_args_is_help=False, add_completion=False, help="Training runs (model versions): list them, compare them."
+    no_args_is_help=False,
+    add_completion=False,
+    help="Training runs (model versions), offline: list them, compare them.",
 )
 
 
@@ -23,8 +25,8 @@ def list_command(
     if ctx.invoked_subcommand is not None:
         return
     from graphrec.evaluation.report import markdown_table
-    from graphrec.experiments.runs import list_runs, summary_row
     from graphrec.model.pipeline import current_version
+    from graphrec.offline.runs import list_runs, summary_row
 
     settings = Settings()
     runs = list_runs(settings.models_path)
@@ -43,7 +45,7 @@ def compare_command(
     output: Path = typer.Option(Path("runs/compare"), "--output", "-o", help="Directory for compare.md and the plots."),
 ) -> None:
     """Table of differing settings and metrics, plus loss/validation curves, metric bars and popularity bias."""
-    from graphrec.experiments.runs import compare_runs, resolve_runs
+    from graphrec.offline.runs import compare_runs, resolve_runs
 
     settings = Settings()
     try:

@@ -1,4 +1,5 @@
-"""``graphrec export``, ``train``, ``evaluate`` and ``publish``: thin wrappers over pure functions."""
+"""``graphrec export``, ``train``, ``evaluate`` (offline evaluation) and ``publish``: thin wrappers over pure
+functions."""
 
 from __future__ import annotations
 
@@ -108,8 +109,8 @@ def train_command(
     ),
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
-    from graphrec.experiments.new_users import NewUserBlendTuner
     from graphrec.model.pipeline import load_config, train
+    from graphrec.offline.new_user_tuner import NewUserBlendTuner
     from graphrec.recommend.serving_config import ServingConfig
     from graphrec.snapshot import Snapshot
 
@@ -189,11 +190,14 @@ def evaluate_command(
         None, "--device", help="auto | cpu | cuda for GraphSAGE and MF-BPR (overrides [train] device)."
     ),
 ) -> None:
-    """Compare GraphSAGE with the baselines on one seeded split; writes results.json/.md and a plot."""
+    """Offline evaluation: GraphSAGE against the baselines on held-out data; writes results.json/.md and a plot.
+
+    Held-out data, not live traffic: online A/B tests are graphrec experiment.
+    """
     from pydantic import ValidationError
 
     from graphrec.evaluation.report import markdown_table
-    from graphrec.experiments.runner import EvalConfig, run_evaluation
+    from graphrec.offline.runner import EvalConfig, run_evaluation
     from graphrec.recommend.serving_config import ServingConfig
 
     raw = _read_toml(config)

@@ -14,7 +14,7 @@ leak allows. ``blend.json`` records the whole grid so this can be inspected.
 
 Users the model has never seen get weights by history length instead (:class:`HistoryWeights`,
 ``BlendParams.new_users``): tuned at train time by the new-user protocol on users held out of an
-auxiliary model's training (:mod:`graphrec.experiments.new_users`, passed to
+auxiliary model's training (:mod:`graphrec.offline.new_user_tuner`, passed to
 :func:`graphrec.model.pipeline.train`), so neither side has seen the users it is tuned on.
 """
 
@@ -121,7 +121,7 @@ class NewUserTuning(BaseModel):
     ``(alpha, beta, gamma)`` of the grid is scored on the rest by the smaller of NDCG@``k`` and
     Recall@``k``, each relative to ItemKNN-from-history's, and a mix must beat the item neighbours
     alone on both by one standard error (the rule in full:
-    :class:`graphrec.experiments.new_users.NewUserBlendTuner`).
+    :class:`graphrec.offline.new_user_tuner.NewUserBlendTuner`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -195,7 +195,7 @@ class NewUserTuning(BaseModel):
 
 class NewUserTuner(Protocol):
     """Tunes :class:`HistoryWeights` per history length for a version being trained on ``snapshot``
-    with ``config`` for ``epochs`` epochs (:mod:`graphrec.experiments.new_users` implements it; the
+    with ``config`` for ``epochs`` epochs (:mod:`graphrec.offline.new_user_tuner` implements it; the
     model layer only stores the result, so it takes the tuner as an argument)."""
 
     def __call__(

@@ -106,7 +106,7 @@ def train(
     ``checkpoint_dir``: resumable training (see :class:`graphrec.model.trainer.Trainer`); a resumed run
     must see the same snapshot, so resume long runs from a saved one (``graphrec export``).
     ``new_users``: tunes the blend of users the version will not know, by history length
-    (``cfg.new_users``; :class:`graphrec.experiments.new_users.NewUserBlendTuner`), into ``blend.json``;
+    (``cfg.new_users``; :class:`graphrec.offline.new_user_tuner.NewUserBlendTuner`), into ``blend.json``;
     without it a new user is blended like everyone else."""
     if snapshot is None:
         if store is None:

@@ -1,4 +1,4 @@
-"""GraphSAGE behind the evaluation ``Recommender`` protocol (fit on a snapshot, score users)."""
+"""GraphSAGE as an ``EvaluatedModel`` (:mod:`graphrec.evaluation.evaluated_model`: fit on a snapshot, score users)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from graphrec.snapshot import Snapshot
 
 
 class GraphSAGERecommender:
-    """Trains ``GraphSAGERec`` with ``Trainer`` and scores by dot product of final embeddings.
+    """Trains ``GraphSAGERec`` with ``Trainer`` and scores by dot product of final embeddings: an
+    :class:`~graphrec.evaluation.evaluated_model.EvaluatedModel` (not the API's ``Recommender``).
 
     Args:
         config: training configuration; ``name`` labels the results row (e.g. ``MF-BPR`` with 0 layers).

@@ -147,7 +147,7 @@ def rank_trending(
     """Items by the trending score of ``edges`` (module docstring) as of ``as_of``, best first (ties by id),
     items scoring nothing left out, and the ``keep`` best per category: the trending lists. ``edges`` hold
     one row per (actor, item), as the store's edges do. Pure, so an offline evaluation ranks a training
-    split's edges exactly as :func:`build_view` ranks the store's (``graphrec.experiments.new_users``)."""
+    split's edges exactly as :func:`build_view` ranks the store's (``graphrec.offline.new_user_protocol``)."""
     ranked: list[tuple[str, float]] = []
     if len(edges.item_ids):
         uniq, inverse = np.unique(edges.item_ids.astype(str), return_inverse=True)

@@ -1,4 +1,4 @@
-"""Baselines evaluated next to GraphSAGE on the same split."""
+"""Baselines evaluated next to GraphSAGE on the same split, each an ``EvaluatedModel``."""
 
 from graphrec.evaluation.baselines.als import ImplicitALS
 from graphrec.evaluation.baselines.ease import EASE

@@ -11,7 +11,8 @@ from graphrec.snapshot import Snapshot
 
 
 class ImplicitALS:
-    """Wraps ``implicit.cpu.als.AlternatingLeastSquares`` behind the ``Recommender`` protocol.
+    """Wraps ``implicit.cpu.als.AlternatingLeastSquares`` behind the ``EvaluatedModel`` protocol
+    (:mod:`graphrec.evaluation.evaluated_model`).
 
     Args:
         factors: latent dimension; regularization: L2 on factors; alpha: confidence scaling;

@@ -9,7 +9,8 @@ from graphrec.snapshot import Snapshot
 
 
 class TraversalRecommender:
-    """Adapts ``TraversalScorer`` (the API's capped traversal) to the ``Recommender`` protocol.
+    """Adapts ``TraversalScorer`` (the API's capped traversal) to the ``EvaluatedModel`` protocol
+    (:mod:`graphrec.evaluation.evaluated_model`).
 
     Args:
         half_life_days: seed decay half-life (``None``: no decay, every seed counts its raw weight).

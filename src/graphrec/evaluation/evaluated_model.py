@@ -1,7 +1,12 @@
-"""The small interface every model evaluated by graphrec implements (GraphSAGE and baselines alike).
+"""``EvaluatedModel``: the small interface every model evaluated offline implements (GraphSAGE and the
+baselines alike).
 
 Evaluation only needs ``fit`` on a training snapshot and dense ``score`` for a batch of users; the
 harness removes training items and ranks the full catalogue, so every model is judged the same way.
+
+Why not ``Recommender``: that name belongs to the API's use case
+(:class:`graphrec.recommend.recommender.Recommender`, which reads the store and records what it
+served). An evaluated model does neither: it is fitted on a snapshot and scores every item.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from graphrec.snapshot import Snapshot
 
 
 @runtime_checkable
-class Recommender(Protocol):
+class EvaluatedModel(Protocol):
     """``fit`` once, then ``score`` users; ``name`` labels the model's row in the results table."""
 
     name: str

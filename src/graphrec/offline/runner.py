@@ -3,7 +3,7 @@
 Datasets: ``movielens:PATH`` (``u.data``), ``events:FILE`` (an events file as ``graphrec import --format
 events`` reads it, e.g. ``graphrec generate``'s), ``lightgcn:TRAIN_TXT,TEST_TXT`` (a given split) or
 ``store`` (a snapshot exported from the graph store). ``--protocol new-users`` holds out whole users
-instead and serves them through the API's code (:mod:`graphrec.experiments.new_users`). Each model is
+instead and serves them through the API's code (:mod:`graphrec.offline.new_user_protocol`). Each model is
 fitted on the training edges only; ranking covers the whole catalogue minus the user's training
 items. Hyperparameters are tuned and GraphSAGE early-stops on a validation holdout of the training
 edges cut by the same protocol as the test split. With several ``seeds`` every model runs on each
@@ -29,15 +29,16 @@ from graphrec.evaluation.baselines import EASE, ImplicitALS, ItemKNN, MostPopula
 from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
 from graphrec.evaluation.datasets import load_events, load_lightgcn, load_movielens
+from graphrec.evaluation.evaluated_model import EvaluatedModel
 from graphrec.evaluation.metrics import ranking_metrics, top_k
-from graphrec.evaluation.protocol import Recommender
 from graphrec.evaluation.report import markdown_table, write_report
 from graphrec.evaluation.splits import Split, holdout
 from graphrec.evaluation.statistics import PairedComparison, mean_interval, paired_comparison
-from graphrec.experiments.new_users import NewUserProtocol, run_new_users
 from graphrec.graph.neo4j_gds import FastRPConfig, GdsClient
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
+from graphrec.offline.new_user_protocol import NewUserProtocol
+from graphrec.offline.new_user_report import run_new_users
 from graphrec.progress import StepProgress, resolve
 from graphrec.recommend.serving_config import ServingConfig
 from graphrec.snapshot import Snapshot
@@ -61,7 +62,8 @@ class EvalConfig(BaseModel):
     protocol: Literal["random", "temporal", "new-users"] = Field(
         "random",
         description="random | temporal: per-user holdout of edges, every model; new-users: whole users "
-        "held out and served from their first n interactions through the API's code (graphrec.experiments.new_users)",
+        "held out and served from their first n interactions through the API's code "
+        "(graphrec.offline.new_user_protocol)",
     )
     new_users: NewUserProtocol = Field(
         default_factory=NewUserProtocol,
@@ -140,7 +142,7 @@ def _graphsage(cfg: EvalConfig, *, mf: bool = False, **train: Any) -> GraphSAGER
     return GraphSAGERecommender(sage.model_copy(update={"encoder": encoder}), name="MF-BPR", progress=cfg.progress)
 
 
-def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., Recommender], list[dict[str, Any]]]]:
+def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., EvaluatedModel], list[dict[str, Any]]]]:
     """Per tunable baseline: a factory and the hyperparameter grid searched on validation."""
     return {
         "ItemKNN": (
@@ -161,10 +163,10 @@ def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., Recommender
     }
 
 
-def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Recommender]:
+def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[EvaluatedModel]:
     """Instantiate the configured models with fixed hyperparameters (GraphSAGE and MF-BPR share the
     trainer; MF-BPR is the same model with 0 layers); with ``gds``, the GDS-FastRP-kNN row too."""
-    made: dict[str, Recommender] = {
+    made: dict[str, EvaluatedModel] = {
         "MostPopular": MostPopular(),
         "ItemKNN": ItemKNN(neighbours=cfg.item_knn_neighbours, shrink=cfg.item_knn_shrink),
         "Traversal": TraversalRecommender(half_life_days=cfg.traversal_half_life_days),
@@ -181,7 +183,7 @@ def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Recom
     return models
 
 
-def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[Recommender, dict[str, Any]]:
+def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[EvaluatedModel, dict[str, Any]]:
     """Grid-search ``name`` on a validation holdout of ``split.train`` (never on the test edges), cut by
     the test split's protocol."""
     factory, grid = baseline_grids(cfg)[name]
@@ -205,7 +207,12 @@ def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[Recommender, dict[st
 
 
 def evaluate_model(
-    model: Recommender, split: Split, ks: list[int], *, batch: int = 1024, per_user: dict[str, np.ndarray] | None = None
+    model: EvaluatedModel,
+    split: Split,
+    ks: list[int],
+    *,
+    batch: int = 1024,
+    per_user: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Fit on ``split.train``, rank all items for every test user, return the metrics row
     (``per_user`` receives per-user recall and NDCG at every k, test users in index order)."""
@@ -248,7 +255,7 @@ def run_evaluation(
     of the two best models in the report. ``gds``: a Neo4j with Graph Data Science, for the
     GDS-FastRP-kNN row (computed inside Neo4j on the same training edges; nothing is written).
 
-    ``protocol = "new-users"`` runs :func:`graphrec.experiments.new_users.run_new_users` instead, with
+    ``protocol = "new-users"`` runs :func:`graphrec.offline.new_user_report.run_new_users` instead, with
     ``serving``: the API's settings (``ServingConfig.from_settings``) its recommendations are computed with."""
     seeds = cfg.seeds or [cfg.seed]
     if cfg.protocol == "new-users":

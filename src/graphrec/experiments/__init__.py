@@ -1,1 +1,0 @@
-"""Offline experiments: GraphSAGE against the baselines on one split (``graphrec evaluate``)."""
