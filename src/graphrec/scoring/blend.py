@@ -18,7 +18,7 @@ A user the model has never seen, with a thin history, gets a third list too: a p
 Why: from one or three interactions neither side knows much yet, and on MovieLens plain popularity
 ranks a new user's next items better (NDCG@20) than either side alone; both weights depend on the
 history's length and are tuned by ``graphrec evaluate --protocol new-users``'s protocol
-(:mod:`graphrec.experiments.new_users`). ``beta = 0`` is the two-source rule exactly.
+(:mod:`graphrec.offline.new_user_tuner`). ``beta = 0`` is the two-source rule exactly.
 
 A thin history's graph part has a second list too: the version's **item neighbours**
 (:mod:`graphrec.model.item_neighbours`, uncapped co-interaction counts), weighed ``gamma`` within
