@@ -48,7 +48,17 @@ from api.pages import (
     list_key,
     open_page,
 )
-from api.routers.recommendations import K, described, nothing_to_serve, record, to_public, unknown_category
+from api.routers.recommendations import (
+    K,
+    PriceMax,
+    PriceMin,
+    described,
+    list_filter,
+    nothing_to_serve,
+    record,
+    to_public,
+    unknown_category,
+)
 from api.routing import id_path
 from api.schemas.catalogue import ItemPublic, ItemsPublic, ItemsUpsert, ItemsUpserted, ItemUpdate
 from api.schemas.errors import error_responses
@@ -154,17 +164,22 @@ def popular_items(
     explain: bool = False,
     exclude: ExcludeQuery = None,
     cursor: CursorQuery = None,
+    price_min: PriceMin = None,
+    price_max: PriceMax = None,
 ) -> PopularItemsPublic:
-    """Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one category."""
+    """Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one
+    category; never an unavailable item."""
     view = catalog.view
-    page = open_page(settings, key=list_key("popular", category), cursor=cursor, exclude=exclude, k=k)
+    filters = list_filter(category, price_min, price_max)
+    page = open_page(settings, key=list_key("popular", *filters.identity()), cursor=cursor, exclude=exclude, k=k)
     try:
         check_category(view, category)
     except UnknownCategory as exc:
         raise unknown_category(exc) from None
-    ranked = view.trending(category, page.k, exclude=page.leave_out)
+    admits = (lambda item_id: filters.admits(view, item_id)) if filters.by_price else None
+    ranked = view.trending(category, page.k, exclude=page.leave_out, where=admits)
     # Scores are relative to the list's top item, which earlier pages may have served: the view's.
-    top_list = view.trending(category, 1)
+    top_list = view.trending(category, 1, where=admits)
     top = top_list[0][1] if top_list else 1.0
     data = [
         RecommendedItemPublic(
@@ -173,6 +188,7 @@ def popular_items(
             score=round(s / top, 6) if top else 0.0,
             source="popular",
             reasons=[popular_reason(category)] if explain else None,
+            available=view.listable(i),
             **described(view, i),
         )
         for i, s in ranked
@@ -204,11 +220,22 @@ async def similar(
     explain: bool = False,
     exclude: ExcludeQuery = None,
     cursor: CursorQuery = None,
+    category: Annotated[str | None, Query(max_length=256)] = None,
+    price_min: PriceMin = None,
+    price_max: PriceMax = None,
 ) -> SimilarItemsPublic:
-    """Items like this one: embedding neighbours blended with co-interaction neighbours."""
-    page = open_page(settings, key=list_key("similar", item_id), cursor=cursor, exclude=exclude, k=k)
+    """Items like this one: embedding neighbours blended with co-interaction neighbours; never an
+    unavailable item."""
+    filters = list_filter(category, price_min, price_max)
+    page = open_page(
+        settings, key=list_key("similar", item_id, *filters.identity()), cursor=cursor, exclude=exclude, k=k
+    )
     try:
-        result = await recommender.similar(item_id, page.k, explain=explain, leave_out=page.leave_out)
+        check_category(catalog.view, category)
+    except UnknownCategory as exc:
+        raise unknown_category(exc) from None
+    try:
+        result = await recommender.similar(item_id, page.k, explain=explain, leave_out=page.leave_out, filters=filters)
     except UnknownItem as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except NothingToServe as exc:

@@ -35,6 +35,7 @@ from api.routing import id_path
 from api.schemas.errors import ErrorPublic, error_responses
 from api.schemas.recommend import RecommendationsPublic
 from graphrec.ids import Identifier, UserIdentifier, anonymous_node_id
+from graphrec.recommend.filters import ListFilter
 from graphrec.recommend.popular import CatalogView, UnknownCategory
 from graphrec.recommend.ranking import NothingToServe, RankingChanged, RecRequest, RecResult
 
@@ -48,6 +49,22 @@ USER_TOKEN_403 = {
     "description": "a publishable key's user token is for another user (or the server verifies no user tokens)",
 }
 K = Annotated[int, Query(ge=1, le=100, description="how many items")]
+PRICE_MIN = "only items with a price of at least this (items without a price are left out)"
+PRICE_MAX = "only items with a price of at most this (items without a price are left out)"
+PriceMin = Annotated[float | None, Query(ge=0, allow_inf_nan=False, description=PRICE_MIN)]
+PriceMax = Annotated[float | None, Query(ge=0, allow_inf_nan=False, description=PRICE_MAX)]
+
+
+def list_filter(category: str | None, price_min: float | None, price_max: float | None) -> ListFilter:
+    """A list's filters, or a 422 on ``price_max`` when the range is empty (it would hide the typo)."""
+    if price_min is not None and price_max is not None and price_min > price_max:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [error_item(None, "price_max", f"price_max {price_max:g} is below price_min {price_min:g}")],
+        )
+    return ListFilter(category, price_min, price_max)
+
+
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance, 1 = maximal spread (MMR)")]
 
 
@@ -85,6 +102,7 @@ def to_public(result: RecResult, explain: bool, view: CatalogView) -> list[dict[
                     "gamma": parts.gamma,
                 },
                 "evidence": list(i.evidence) if explain and i.evidence else None,
+                "available": view.listable(i.item_id),
                 "categories": list(categories),
                 "url": url,
                 "image_url": image_url,
@@ -122,6 +140,8 @@ class ListQuery(BaseModel):
     category: str | None = Field(None, max_length=256, description="only items of this category")
     diversity: float = Field(0.0, ge=0.0, le=1.0, description="0 = pure relevance, 1 = maximal spread (MMR)")
     explain: bool = Field(False, description="reasons, per-source scores and evidence for each item")
+    price_min: float | None = Field(None, ge=0, allow_inf_nan=False, description=PRICE_MIN)
+    price_max: float | None = Field(None, ge=0, allow_inf_nan=False, description=PRICE_MAX)
     exclude: list[str] | None = Field(None, description=EXCLUDE_DESCRIPTION)
     cursor: str | None = Field(
         None, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN, description=CURSOR_DESCRIPTION
@@ -134,9 +154,10 @@ ListQueryDep = Annotated[ListQuery, Query()]
 async def _recommend(services: Services, query: ListQuery, *, node_id: str, public_id: str, kind: str) -> Response:
     """One list for both routes: the page opened from the cursor, the recommender asked, the page closed."""
     settings = services.settings
+    filters = list_filter(query.category, query.price_min, query.price_max)
     page = open_page(
         settings,
-        key=list_key(kind, public_id, query.category, query.exclude_seen, query.diversity),
+        key=list_key(kind, public_id, *filters.identity(), query.exclude_seen, query.diversity),
         cursor=query.cursor,
         exclude=query.exclude,
         k=query.k,
@@ -151,6 +172,8 @@ async def _recommend(services: Services, query: ListQuery, *, node_id: str, publ
         leave_out=page.leave_out,
         continues=page.continued,
         continued_version=page.model_version,
+        price_min=filters.price_min,
+        price_max=filters.price_max,
     )
     try:
         result = await services.recommender.for_user(req)

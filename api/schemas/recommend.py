@@ -49,6 +49,11 @@ class RecommendedItemPublic(BaseModel):
         description="ids of the seen items whose co-interaction paths "
         "lead here, strongest first (explain=true, graph side)",
     )
+    available: bool = Field(
+        True,
+        description="whether the shop sells the item now; a list never holds an unavailable item, so a page "
+        "that keeps a list for later can check its items against GET /v1/items/{item_id}",
+    )
     categories: list[str] = Field(default_factory=list, description="the item's categories, by name")
     url: str | None = Field(None, description="the item's page, when the catalogue gave one")
     image_url: str | None = None

@@ -116,9 +116,13 @@ def test_listings_page_by_id_overall_and_in_a_category(any_store: GraphStore) ->
     assert any_store.category_sizes() == [("All", 3), ("Even", 4), ("Odd", 3)]
 
 
-def test_page_items_carries_the_catalogue_links(any_store: GraphStore) -> None:
-    any_store.replace_items([MUG, CatalogueItem("pan", "Pan")])
+def test_page_items_carries_the_catalogue_links_and_availability(any_store: GraphStore) -> None:
+    any_store.replace_items([MUG, CatalogueItem("pan", "Pan", available=False)])
+    any_store.upsert_items([ItemRecord("cup", title="Cup")])  # never described by a catalogue: available
     (page,) = list(any_store.iter_items())
-    assert page.ids == ["mug", "pan"]
-    assert page.categories == [["Gifts", "Kitchen"], []]
-    assert page.links == [("https://shop.example/mug", "/img/mug.png", 12.5, "EUR"), (None, None, None, None)]
+    assert page.ids == ["cup", "mug", "pan"]
+    assert page.categories == [[], ["Gifts", "Kitchen"], []]
+    assert page.links[1:] == [("https://shop.example/mug", "/img/mug.png", 12.5, "EUR"), (None, None, None, None)]
+    assert page.available == [True, True, False]
+    any_store.replace_items([CatalogueItem("pan", "Pan", available=True)])
+    assert next(iter(any_store.iter_items())).available == [True, True, True]

@@ -67,27 +67,31 @@ def page_users(read: Read, query: str, *, page_size: int) -> Iterator[list[UserR
 
 
 def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
-    """Items with their sorted categories and catalogue links, from ``(item id, title, category or
-    null, url, image_url, price, currency)`` rows, one per (item, category): flat rows suit every
-    reply format (plain replies carry no lists)."""
+    """Items with their sorted categories, catalogue links and availability, from ``(item id, title,
+    category or null, url, image_url, price, currency, available)`` rows, one per (item, category):
+    flat rows suit every reply format (plain replies carry no lists)."""
     after = ""
     while rows := read(query, {"after": after, "limit": int(page_size)}):
         titles: dict[str, str | None] = {}
         cats: dict[str, list[str]] = {}
         links: dict[str, tuple[str | None, str | None, float | None, str | None]] = {}
-        for item_id, title, category, url, image_url, price, currency in rows:
+        available: dict[str, bool] = {}
+        for item_id, title, category, url, image_url, price, currency, is_available in rows:
             titles[item_id] = title
             names = cats.setdefault(item_id, [])
             if category is not None:
                 names.append(category)
             # prices may come as decimal strings (FalkorDB's plain replies)
             links[item_id] = (url, image_url, None if price is None else float(price), currency)
+            # a boolean, or its text in FalkorDB's plain replies
+            available[item_id] = is_available not in (False, "false", b"false")
         ids = sorted(titles)
         yield ItemPage(
             ids=ids,
             titles=[titles[i] for i in ids],
             categories=[sorted(cats[i]) for i in ids],
             links=[links[i] for i in ids],
+            available=[available[i] for i in ids],
         )
         after = ids[-1]
 

@@ -162,12 +162,14 @@ class ItemPage:
     """A page of items as columns: what the API's catalogue view and the export read.
 
     ``links`` holds, per item, ``(url, image_url, price, currency)`` as the catalogue described them
-    (all None for items it never described), so recommendation lists can carry them."""
+    (all None for items it never described), so recommendation lists can carry them; ``available``:
+    whether the shop sells it now (an item the catalogue marked unavailable is in no list)."""
 
     ids: list[str]
     titles: list[str | None]
     categories: list[list[str]]
     links: list[tuple[str | None, str | None, float | None, str | None]] = field(default_factory=list)
+    available: list[bool] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

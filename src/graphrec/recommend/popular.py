@@ -20,15 +20,20 @@ is rebuilt off the request path (a background task calls :meth:`CatalogCache.ref
 one immutable :class:`CatalogView` reference, so a refresh never blocks or tears a request.
 
 Catalogue upserts (``PUT /v1/items``) reach the view at once: the API passes what it wrote to
-:meth:`CatalogCache.apply`, which swaps in a copy with those items' titles, categories and links (the
-trending lists follow at the next refresh). Other API processes see them at their next refresh.
+:meth:`CatalogCache.apply`, which swaps in a copy with those items' titles, categories, links and
+availability (the trending lists follow at the next refresh). Other API processes see them at their
+next refresh.
+
+An item the catalogue marks unavailable (``available: false``: out of stock, withdrawn) is in no list:
+:meth:`CatalogView.listable` is the one rule every list applies (personal, anonymous, similar,
+trending, session), and :meth:`CatalogView.trending` applies it itself.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -54,6 +59,7 @@ class CatalogView:
     popular_by_category: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     built_ms: int = 0
     links: dict[str, Links] = field(default_factory=dict)  # only items the catalogue gave any
+    unavailable: frozenset[str] = frozenset()  # items the catalogue marked available: false
 
     def title(self, item_id: str) -> str | None:
         return self.titles.get(item_id)
@@ -62,8 +68,13 @@ class CatalogView:
         """An item's categories and ``(url, image_url, price, currency)``, for a list to carry."""
         return self.categories.get(item_id, ()), self.links.get(item_id, NO_LINKS)
 
+    def listable(self, item_id: str) -> bool:
+        """Whether a list may show the item: not one the catalogue marked unavailable."""
+        return item_id not in self.unavailable
+
     def with_items(self, items: Sequence[CatalogueItem]) -> CatalogView:
-        """A copy in which ``items`` have these titles, categories and links (a catalogue upsert).
+        """A copy in which ``items`` have these titles, categories, links and availability (a catalogue
+        upsert).
 
         Copies the per-item maps (a few ms for 100k items): upserts are rare next to reads, and a
         request's view must never change under it. Trending lists are left as built."""
@@ -77,7 +88,16 @@ class CatalogView:
             else:
                 links[it.id] = item_links
         names = self.category_names | {c for it in items for c in it.categories}
-        return replace(self, titles=titles, categories=categories, category_names=frozenset(names), links=links)
+        upserted = {it.id for it in items}
+        unavailable = (self.unavailable - upserted) | {it.id for it in items if not it.available}
+        return replace(
+            self,
+            titles=titles,
+            categories=categories,
+            category_names=frozenset(names),
+            links=links,
+            unavailable=frozenset(unavailable),
+        )
 
     def in_category(self, item_id: str, category: str) -> bool:
         return category in self.categories.get(item_id, ())
@@ -87,11 +107,16 @@ class CatalogView:
         category: str | None,
         k: int,
         exclude: Container[str] = frozenset(),
+        *,
+        where: Callable[[str], bool] | None = None,
     ) -> list[tuple[str, float]]:
+        """The ``k`` most trending items (of ``category``), none in ``exclude``, none unavailable, and
+        each passing ``where`` when given (a list's filters: ``graphrec.recommend.filters``)."""
         ranked = self.popular if category is None else self.popular_by_category.get(category, ())
+        unavailable = self.unavailable
         out: list[tuple[str, float]] = []
         for item, score in ranked:
-            if item not in exclude:
+            if item not in exclude and item not in unavailable and (where is None or where(item)):
                 out.append((item, score))
                 if len(out) == k:
                     break
@@ -180,12 +205,17 @@ def build_view(
     titles: dict[str, str | None] = {}
     categories: dict[str, tuple[str, ...]] = {}
     links: dict[str, Links] = {}
+    unavailable: set[str] = set()
     for page in store.iter_items():
-        for item_id, title, cats, item_links in zip(page.ids, page.titles, page.categories, page.links, strict=True):
+        for item_id, title, cats, item_links, available in zip(
+            page.ids, page.titles, page.categories, page.links, page.available, strict=True
+        ):
             titles[item_id] = title
             categories[item_id] = tuple(cats)
             if item_links != NO_LINKS:
                 links[item_id] = item_links
+            if not available:
+                unavailable.add(item_id)
     edges = InteractionPage.concat(list(store.iter_trending_edges(since_ms=now_ms - int(window_days * DAY_MS))))
     as_of = now_ms
     if not len(edges.item_ids):
@@ -210,6 +240,7 @@ def build_view(
         popular_by_category={c: tuple(v) for c, v in by_cat.items()},
         built_ms=now_ms,
         links=links,
+        unavailable=frozenset(unavailable),
     )
 
 

@@ -35,6 +35,7 @@ from graphrec.model.state import ModelState
 from graphrec.recommend import explain
 from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
 from graphrec.recommend.diversity import mmr
+from graphrec.recommend.filters import ListFilter
 from graphrec.recommend.paging import LeaveOut, Skip
 from graphrec.recommend.popular import CatalogView
 from graphrec.recommend.serving_config import ServingConfig
@@ -124,6 +125,13 @@ class RecRequest:
     # a later page of a list: the model version its first page was ranked by (a different one now: 409)
     continues: bool = False
     continued_version: str | None = None
+    price_min: float | None = None
+    price_max: float | None = None
+
+    @property
+    def filter(self) -> ListFilter:
+        """The list's filters (category, price range), with the catalogue's availability."""
+        return ListFilter(self.category, self.price_min, self.price_max)
 
 
 HISTORY_LIMIT = 200  # most recent edges a recommendation reads
@@ -466,12 +474,13 @@ def _pool(blended: Blended, req: RecRequest, seen: set[str], view: CatalogView, 
     to choose from. Both sources already leave out the seen items, so the scan is short."""
     size = max(req.k * 5, req.k) if diversify else req.k
     skip = Skip(seen if req.exclude_seen else frozenset(), req.leave_out)
-    if req.category is None:
+    flt = req.filter
+    if not flt.narrows and not view.unavailable:
         head = blended.ids[: size + (len(seen) if req.exclude_seen else 0) + len(req.leave_out)].tolist()
         return [p for p, item_id in enumerate(head) if item_id not in skip][:size]
     pool: list[int] = []
     for p, item_id in enumerate(blended.ids.tolist()):
-        if item_id in skip or not view.in_category(item_id, req.category):
+        if item_id in skip or not flt.admits(view, item_id):
             continue
         pool.append(p)
         if len(pool) == size:
@@ -501,11 +510,13 @@ def _popular_result(
     needs_model: bool = True,
 ) -> RecResult:
     unseen = seen if req.exclude_seen else frozenset()
-    ranked = view.trending(req.category, req.k, exclude=Skip(unseen, req.leave_out))
+    flt = req.filter
+    admits = (lambda item_id: flt.admits(view, item_id)) if flt.by_price else None
+    ranked = view.trending(req.category, req.k, exclude=Skip(unseen, req.leave_out), where=admits)
     if not ranked and not view.popular and degraded:
         raise NothingToServe("the graph store is unreachable and no model or cached popular items exist")
     if req.leave_out:  # scores stay relative to the list's top item, which an earlier page may have served
-        head = view.trending(req.category, 1, exclude=unseen)
+        head = view.trending(req.category, 1, exclude=unseen, where=admits)
         top = head[0][1] if head else 1.0
     else:
         top = ranked[0][1] if ranked else 1.0
@@ -526,11 +537,14 @@ def similar_items(
     cograph: CoInteractionIndex | None = None,
     store_up: bool = True,
     leave_out: LeaveOut | None = None,
+    filters: ListFilter | None = None,
 ) -> RecResult:
-    """Embedding neighbours blended with co-interaction neighbours of ``item_id``, without ``leave_out``.
+    """Embedding neighbours blended with co-interaction neighbours of ``item_id``, without ``leave_out``
+    and with only items ``filters`` admits (unavailable ones never).
 
     ``store_up=False`` (the store is known to be down): the store's traversal is not tried."""
     leave_out = leave_out if leave_out is not None else LeaveOut()
+    flt = filters if filters is not None else ListFilter()
     wanted = config.similar_limit(k, left_out=len(leave_out))
     fanout = config.traversal.fanout
     degraded = False
@@ -561,7 +575,7 @@ def similar_items(
     parts = _parts_lookup(emb_ids, emb_scores, graph, None, alpha) if explain_ else None
     items = []
     for other, score, code in zip(blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist(), strict=True):
-        if other == item_id or other in leave_out:
+        if other == item_id or other in leave_out or not flt.admits(view, other):
             continue
         source = SOURCES[code]
         reasons: tuple[str, ...] = ()
@@ -615,6 +629,8 @@ def mix_session_candidates(
     it is used up to :data:`SESSION_MAX_HISTORY` edges, and never under a category filter."""
     if req.category is not None or not prediction or not 0 < len(history) <= SESSION_MAX_HISTORY:
         return result
+    flt = req.filter
+    admits = (lambda item_id: flt.admits(view, item_id)) if flt.by_price else None
     slots = max(1, round(req.k * share))
     kept = result.items[: max(0, req.k - slots)] if len(result.items) >= req.k else list(result.items)
     slots = req.k - len(kept)
@@ -633,7 +649,7 @@ def mix_session_candidates(
     for (category, p), n in zip(prediction, quota, strict=True):
         if n <= 0:
             continue
-        for item, _ in view.trending(category, n, exclude=Skip(skip, req.leave_out)):
+        for item, _ in view.trending(category, n, exclude=Skip(skip, req.leave_out), where=admits):
             skip.add(item)
             reason = (
                 (f"visitors looking at {where} often go on to {category} ({p:.0%} of such steps)",)

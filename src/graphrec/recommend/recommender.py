@@ -35,6 +35,7 @@ from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.ids import ANON_PREFIX
 from graphrec.model.state import ModelState
 from graphrec.recommend.cograph import CoInteractionIndex
+from graphrec.recommend.filters import ListFilter
 from graphrec.recommend.paging import LeaveOut
 from graphrec.recommend.popular import CatalogCache, check_category
 from graphrec.recommend.ranking import (
@@ -219,13 +220,23 @@ class Recommender:
         self._feedback.queue_served(served, returned=has_history)
         return result
 
-    async def similar(self, item_id: str, k: int, *, explain: bool, leave_out: LeaveOut | None = None) -> RecResult:
-        """Items like ``item_id`` but those in ``leave_out``; raises :class:`UnknownItem`, ``NothingToServe``,
-        or ``StoreUnavailable`` when the store is down and nothing else knows the item (it cannot be
-        called unknown)."""
-        return await self._run_blocking(self._similar, item_id, k, explain, leave_out)
+    async def similar(
+        self,
+        item_id: str,
+        k: int,
+        *,
+        explain: bool,
+        leave_out: LeaveOut | None = None,
+        filters: ListFilter | None = None,
+    ) -> RecResult:
+        """Items like ``item_id`` but those in ``leave_out``, within ``filters``; raises :class:`UnknownItem`,
+        ``NothingToServe``, or ``StoreUnavailable`` when the store is down and nothing else knows the item
+        (it cannot be called unknown)."""
+        return await self._run_blocking(self._similar, item_id, k, explain, leave_out, filters)
 
-    def _similar(self, item_id: str, k: int, explain: bool, leave_out: LeaveOut | None) -> RecResult:
+    def _similar(
+        self, item_id: str, k: int, explain: bool, leave_out: LeaveOut | None, filters: ListFilter | None
+    ) -> RecResult:
         state = self._models.state
         view = self._catalog.view
         if not self._item_known(item_id, state, view.titles):
@@ -241,6 +252,7 @@ class Recommender:
             cograph=self._cograph.index,
             store_up=self._health.up,
             leave_out=leave_out,
+            filters=filters,
         )
 
     def _item_known(self, item_id: str, state: ModelState | None, titles: dict[str, str | None]) -> bool:

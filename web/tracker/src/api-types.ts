@@ -439,7 +439,8 @@ export interface paths {
         };
         /**
          * Popular Items
-         * @description Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one category.
+         * @description Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one
+         *     category; never an unavailable item.
          */
         get: operations["popular_items_v1_items_popular_get"];
         put?: never;
@@ -459,7 +460,8 @@ export interface paths {
         };
         /**
          * Similar
-         * @description Items like this one: embedding neighbours blended with co-interaction neighbours.
+         * @description Items like this one: embedding neighbours blended with co-interaction neighbours; never an
+         *     unavailable item.
          */
         get: operations["similar_v1_items__item_id__similar_get"];
         put?: never;
@@ -1235,6 +1237,12 @@ export interface components {
              */
             evidence?: string[] | null;
             /**
+             * Available
+             * @description whether the shop sells the item now; a list never holds an unavailable item, so a page that keeps a list for later can check its items against GET /v1/items/{item_id}
+             * @default true
+             */
+            available: boolean;
+            /**
              * Categories
              * @description the item's categories, by name
              */
@@ -1624,6 +1632,10 @@ export interface operations {
                 diversity?: number;
                 /** @description reasons, per-source scores and evidence for each item */
                 explain?: boolean;
+                /** @description only items with a price of at least this (items without a price are left out) */
+                price_min?: number | null;
+                /** @description only items with a price of at most this (items without a price are left out) */
+                price_max?: number | null;
                 /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
                 exclude?: string[] | null;
                 /** @description next_cursor of the previous page of the same list */
@@ -1719,6 +1731,10 @@ export interface operations {
                 diversity?: number;
                 /** @description reasons, per-source scores and evidence for each item */
                 explain?: boolean;
+                /** @description only items with a price of at least this (items without a price are left out) */
+                price_min?: number | null;
+                /** @description only items with a price of at most this (items without a price are left out) */
+                price_max?: number | null;
                 /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
                 exclude?: string[] | null;
                 /** @description next_cursor of the previous page of the same list */
@@ -3001,6 +3017,10 @@ export interface operations {
                 exclude?: string[] | null;
                 /** @description next_cursor of the previous page of the same list */
                 cursor?: string | null;
+                /** @description only items with a price of at least this (items without a price are left out) */
+                price_min?: number | null;
+                /** @description only items with a price of at most this (items without a price are left out) */
+                price_max?: number | null;
             };
             header?: never;
             path?: never;
@@ -3069,6 +3089,11 @@ export interface operations {
                 exclude?: string[] | null;
                 /** @description next_cursor of the previous page of the same list */
                 cursor?: string | null;
+                category?: string | null;
+                /** @description only items with a price of at least this (items without a price are left out) */
+                price_min?: number | null;
+                /** @description only items with a price of at most this (items without a price are left out) */
+                price_max?: number | null;
             };
             header?: never;
             path: {

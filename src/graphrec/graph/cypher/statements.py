@@ -388,7 +388,7 @@ LIMIT $limit""",
         "PAGE_ITEMS": """MATCH (i:Item) WHERE i.id > $after
 WITH i ORDER BY i.id LIMIT $limit
 OPTIONAL MATCH (i)-[:IN_CATEGORY]->(c:Category)
-RETURN i.id, i.title, c.name, i.url, i.image_url, i.price, i.currency""",
+RETURN i.id, i.title, c.name, i.url, i.image_url, i.price, i.currency, coalesce(i.available, true)""",
         "PAGE_USER_IDS": "MATCH (u:User) WHERE u.id > $after\nRETURN u.id ORDER BY u.id LIMIT $limit",
         "EDGES_OF_USERS": """UNWIND $ids AS uid
 MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)

@@ -1,0 +1,51 @@
+"""What a list may show: the catalogue's availability, and the caller's category and price filters.
+
+Why one home: every list (a user's, an anonymous visitor's, an item's similar items, trending, the
+session source) must leave out the same items for the same reasons, and a list that forgot one rule
+would recommend an out-of-stock item or one outside the price range the page asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphrec.recommend.popular import NO_LINKS, CatalogView
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    """A list's filters (``None``: no filter). An item with no price fails any price filter: nothing
+    says it is in the range the page asked for."""
+
+    category: str | None = None
+    price_min: float | None = None
+    price_max: float | None = None
+
+    @property
+    def by_price(self) -> bool:
+        return self.price_min is not None or self.price_max is not None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether the filter leaves out more than unavailable items."""
+        return self.category is not None or self.by_price
+
+    def admits(self, view: CatalogView, item_id: str) -> bool:
+        """Whether ``item_id`` may appear in the list: listable (available) and within every filter."""
+        if not view.listable(item_id):
+            return False
+        if self.category is not None and not view.in_category(item_id, self.category):
+            return False
+        if self.by_price:
+            price = view.links.get(item_id, NO_LINKS)[2]
+            if price is None:
+                return False
+            if self.price_min is not None and price < self.price_min:
+                return False
+            if self.price_max is not None and price > self.price_max:
+                return False
+        return True
+
+    def identity(self) -> tuple[str | None, float | None, float | None]:
+        """What makes a filtered list that list (a cursor of one filter is no cursor of another)."""
+        return (self.category, self.price_min, self.price_max)
