@@ -16,14 +16,16 @@ from fastapi.concurrency import run_in_threadpool
 from api.container import Services
 from api.deps import ServicesDep, require_api_key
 from api.routers.feedback import experiment_report
-from api.schemas.errors import error_responses
+from api.schemas.errors import SECRET_KEY_ONLY_403, error_responses
 from graphrec import clock
 from graphrec.clock import DAY_MS
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.offline.runs import list_runs
 
 router = APIRouter(
-    tags=["dashboard"], dependencies=[Depends(require_api_key)], responses=error_responses(401, 429, 503)
+    tags=["dashboard"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(401, 403, 429, 503, e403=SECRET_KEY_ONLY_403),
 )
 
 MINUTE_MS, HOUR_MS = 60_000, 3_600_000

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from api.container import Services
 from api.deps import CallerDep, ServicesDep, WriteAccessDep, require_api_key
 from api.errors import error_item
-from api.schemas.errors import error_responses
+from api.schemas.errors import SECRET_KEY_ONLY_403, error_responses
 from api.schemas.feedback import (
     ArmPublic,
     ComparisonPublic,
@@ -113,7 +113,12 @@ def _running(services: Services) -> Experiment | None:
     return services.experiments.experiment if services.experiments is not None else None
 
 
-@router.get("/experiments", response_model=ExperimentsPublic, dependencies=[Depends(require_api_key)])
+@router.get(
+    "/experiments",
+    response_model=ExperimentsPublic,
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(403, e403=SECRET_KEY_ONLY_403),
+)
 def experiments(services: ServicesDep, feedback: FeedbackDep) -> ExperimentsPublic:
     """The running experiment: impressions, CTR and conversion per arm with intervals and a significance test."""
     running = _running(services)
@@ -121,7 +126,12 @@ def experiments(services: ServicesDep, feedback: FeedbackDep) -> ExperimentsPubl
     return ExperimentsPublic(data=data, count=len(data))
 
 
-@router.get("/feedback", response_model=FeedbackPublic, dependencies=[Depends(require_api_key)])
+@router.get(
+    "/feedback",
+    response_model=FeedbackPublic,
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(403, e403=SECRET_KEY_ONLY_403),
+)
 def feedback_table(feedback: FeedbackDep) -> FeedbackPublic:
     """Impressions, attributed clicks and purchases per (model version, arm, source, segment)."""
     rows = [FeedbackRowPublic(**r) for r in feedback.counts()]

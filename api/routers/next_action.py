@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.deps import CatalogDep, EventLogDep, NextActionDep, require_api_key
 from api.routers.users import UserId
 from api.routing import id_path
-from api.schemas.errors import error_responses
+from api.schemas.errors import SECRET_KEY_ONLY_403, error_responses
 from api.schemas.next_action import CategoryProbability, NextActionModelPublic, NextActionPublic
 from graphrec.events.log import EventLog
 from graphrec.ids import Identifier, anonymous_node_id
@@ -22,7 +22,9 @@ from graphrec.recommend.popular import CatalogCache
 from graphrec.serving.next_action_holder import NextActionHolder
 
 router = APIRouter(
-    tags=["next action"], dependencies=[Depends(require_api_key)], responses=error_responses(401, 403, 422, 429, 503)
+    tags=["next action"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(401, 403, 422, 429, 503, e403=SECRET_KEY_ONLY_403),
 )
 
 K = Annotated[int, Query(ge=1, le=100, description="how many categories")]

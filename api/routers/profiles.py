@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from api.deps import CatalogDep, EventLogDep, SegmentsDep, require_api_key
 from api.routers.users import UserId
 from api.routing import id_path
-from api.schemas.errors import error_responses
+from api.schemas.errors import SECRET_KEY_ONLY_403, error_responses
 from api.schemas.profiles import CategoryShare, ProfilePublic, TrendPublic
 from graphrec import clock
 from graphrec.behaviour.profiles import build_profile
@@ -25,7 +25,9 @@ from graphrec.recommend.popular import CatalogCache
 from graphrec.serving.segment_table import SegmentTable
 
 router = APIRouter(
-    tags=["profiles"], dependencies=[Depends(require_api_key)], responses=error_responses(401, 422, 429, 503)
+    tags=["profiles"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(401, 403, 422, 429, 503, e403=SECRET_KEY_ONLY_403),
 )
 
 WindowDays = Annotated[int, Query(ge=1, le=365, description="days of history the profile looks at")]

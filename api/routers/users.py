@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, st
 
 from api.deps import EraserDep, EventLogDep, SettingsDep, StoreDep, require_api_key, require_store
 from api.routing import id_path
-from api.schemas.errors import error_responses
+from api.schemas.errors import SECRET_KEY_ONLY_403, error_responses
 from api.schemas.users import (
     ConsentPublic,
     ConsentUpdate,
@@ -30,7 +30,7 @@ router = APIRouter(
     prefix="/users",
     tags=["users"],
     dependencies=[Depends(require_api_key), Depends(require_store)],
-    responses=error_responses(401, 422, 429, 503),
+    responses=error_responses(401, 403, 422, 429, 503, e403=SECRET_KEY_ONLY_403),
 )
 
 

@@ -47,6 +47,13 @@ _STANDARD: dict[int, dict[str, Any]] = {
 }
 
 
+# The 403 of a route for servers only (``api.deps.require_api_key``): what a publishable key gets there.
+SECRET_KEY_ONLY_403 = {
+    "model": ErrorPublic,
+    "description": "a publishable key may not use this route: call it from your server with a secret key",
+}
+
+
 def error_responses(*codes: int, **overrides: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the error statuses a route can return, in one shape everywhere.
 

@@ -1839,6 +1839,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
+            /** @description a publishable key may not use this route: call it from your server with a secret key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description unknown user or item */
             404: {
                 headers: {
@@ -2007,6 +2016,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
+            /** @description a publishable key may not use this route: call it from your server with a secret key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description invalid input: every problem with its field and reason */
             422: {
                 headers: {
@@ -2060,6 +2078,15 @@ export interface operations {
             };
             /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description a publishable key may not use this route: call it from your server with a secret key */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2132,6 +2159,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
+            /** @description a publishable key may not use this route: call it from your server with a secret key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description invalid input: every problem with its field and reason */
             422: {
                 headers: {
@@ -2190,6 +2226,15 @@ export interface operations {
             };
             /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description a publishable key may not use this route: call it from your server with a secret key */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2262,7 +2307,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description not allowed (e.g. the user withdrew consent) */
+            /** @description a publishable key may not use this route: call it from your server with a secret key */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2336,7 +2381,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
-            /** @description not allowed (e.g. the user withdrew consent) */
+            /** @description a publishable key may not use this route: call it from your server with a secret key */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2487,6 +2532,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
+            /** @description a publishable key may not use this route: call it from your server with a secret key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
             /** @description invalid input: every problem with its field and reason */
             422: {
                 headers: {
@@ -2540,6 +2594,15 @@ export interface operations {
             };
             /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description a publishable key may not use this route: call it from your server with a secret key */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2602,6 +2665,15 @@ export interface operations {
             };
             /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description a publishable key may not use this route: call it from your server with a secret key */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
