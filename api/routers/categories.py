@@ -7,9 +7,10 @@ listing, so every API process answers the same the moment a catalogue upsert is 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 
-from api.deps import StoreDep, read_access, require_store
+from api.deps import SettingsDep, StoreDep, read_access, require_store
+from api.json_response import NOT_MODIFIED, shared_json
 from api.schemas.catalogue import CategoriesPublic, CategoryPublic
 from api.schemas.errors import error_responses
 
@@ -20,8 +21,8 @@ router = APIRouter(
 )
 
 
-@router.get("/categories", response_model=CategoriesPublic)
-def list_categories(store: StoreDep) -> CategoriesPublic:
-    """Every category that holds items, with how many, by name."""
+@router.get("/categories", response_model=CategoriesPublic, responses=NOT_MODIFIED)
+def list_categories(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    """Every category that holds items, with how many, by name (shared: ETag and Cache-Control)."""
     data = [CategoryPublic(name=name, items=n) for name, n in store.category_sizes()]
-    return CategoriesPublic(data=data, count=len(data))
+    return shared_json(request, CategoriesPublic(data=data, count=len(data)), max_age_s=settings.shared_max_age_s)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 
 from api.cursors import BadCursor, seal, unseal
 from api.deps import (
@@ -37,6 +37,7 @@ from api.deps import (
     require_store,
 )
 from api.errors import error_item
+from api.json_response import NOT_MODIFIED, shared_json
 from api.pages import (
     CURSOR_PATTERN,
     MAX_CURSOR_LENGTH,
@@ -98,8 +99,9 @@ def _listing_after(settings: Settings, cursor: str | None, category: str | None)
 # --- /items: no path parameter ---------------------------------------------------------------------
 
 
-@router.get("", response_model=ItemsPublic, tags=["catalogue"], dependencies=CATALOGUE_READ)
+@router.get("", response_model=ItemsPublic, tags=["catalogue"], dependencies=CATALOGUE_READ, responses=NOT_MODIFIED)
 def list_items(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     category: Annotated[str | None, Query(max_length=256, description="only items in this category")] = None,
@@ -108,8 +110,8 @@ def list_items(
         str | None,
         Query(max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN, description="next_cursor of the previous page"),
     ] = None,
-) -> ItemsPublic:
-    """The catalogue, a page at a time, by item id."""
+) -> Response:
+    """The catalogue, a page at a time, by item id (shared: ETag and Cache-Control)."""
     after = _listing_after(settings, cursor, category)
     page = store.list_items(after=after, limit=limit + 1, category=category)  # one more: is there a next page?
     if category is not None and not page and cursor is None:
@@ -122,7 +124,8 @@ def list_items(
         seal({"list": "items", "after": page[-1].id, "category": category}, key=settings.cursor_key) if more else None
     )
     data = [ItemPublic.of(it) for it in page]
-    return ItemsPublic(data=data, count=len(data), next_cursor=next_cursor)
+    listing = ItemsPublic(data=data, count=len(data), next_cursor=next_cursor)
+    return shared_json(request, listing, max_age_s=settings.shared_max_age_s)
 
 
 @router.put(
@@ -155,8 +158,11 @@ def upsert_items(store: StoreDep, catalog: CatalogDep, body: ItemsUpsert) -> Ite
 # --- /items/popular: static, so before any /items/{item_id} route (see the module docstring) --------
 
 
-@router.get("/popular", response_model=PopularItemsPublic, tags=["items"], dependencies=RANKED_READ)
+@router.get(
+    "/popular", response_model=PopularItemsPublic, tags=["items"], dependencies=RANKED_READ, responses=NOT_MODIFIED
+)
 def popular_items(
+    request: Request,
     catalog: CatalogDep,
     settings: SettingsDep,
     k: K = 20,
@@ -166,9 +172,9 @@ def popular_items(
     cursor: CursorQuery = None,
     price_min: PriceMin = None,
     price_max: PriceMax = None,
-) -> PopularItemsPublic:
+) -> Response:
     """Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one
-    category; never an unavailable item."""
+    category; never an unavailable item. Shared: ETag and Cache-Control."""
     view = catalog.view
     filters = list_filter(category, price_min, price_max)
     page = open_page(settings, key=list_key("popular", *filters.identity()), cursor=cursor, exclude=exclude, k=k)
@@ -195,9 +201,10 @@ def popular_items(
     ]
     # Trending lists are rebuilt every minute without a model version: pages never 409, never repeat.
     next_cursor = close_page(settings, page, item_ids=[d.item_id for d in data], model_version=None, versioned=False)
-    return PopularItemsPublic(
+    popular = PopularItemsPublic(
         category=category, data=data, count=len(data), built_ms=view.built_ms, next_cursor=next_cursor
     )
+    return shared_json(request, popular, max_age_s=settings.shared_max_age_s)
 
 
 # --- /items/{item_id}/...: before /items/{item_id}, whose id would swallow the suffix -----------------
@@ -208,9 +215,10 @@ def popular_items(
     response_model=SimilarItemsPublic,
     tags=["items"],
     dependencies=RANKED_READ,
-    responses=error_responses(404, 409, e409=RANKING_CHANGED),
+    responses={**error_responses(404, 409, e409=RANKING_CHANGED), **NOT_MODIFIED},
 )
 async def similar(
+    request: Request,
     recommender: RecommenderDep,
     metrics: MetricsDep,
     settings: SettingsDep,
@@ -223,9 +231,9 @@ async def similar(
     category: Annotated[str | None, Query(max_length=256)] = None,
     price_min: PriceMin = None,
     price_max: PriceMax = None,
-) -> SimilarItemsPublic:
+) -> Response:
     """Items like this one: embedding neighbours blended with co-interaction neighbours; never an
-    unavailable item."""
+    unavailable item. Shared: ETag and Cache-Control."""
     filters = list_filter(category, price_min, price_max)
     page = open_page(
         settings, key=list_key("similar", item_id, *filters.identity()), cursor=cursor, exclude=exclude, k=k
@@ -244,7 +252,7 @@ async def similar(
         settings, page, item_ids=[i.item_id for i in result.items], model_version=result.model_version
     )
     record(metrics, "similar", result)
-    return SimilarItemsPublic(
+    answer = SimilarItemsPublic(
         item_id=item_id,
         model_version=result.model_version,
         degraded=result.degraded,
@@ -252,6 +260,7 @@ async def similar(
         count=len(result.items),
         next_cursor=next_cursor,
     )
+    return shared_json(request, answer, max_age_s=settings.shared_max_age_s)
 
 
 # --- /items/{item_id}: last ----------------------------------------------------------------------------
@@ -262,14 +271,16 @@ async def similar(
     response_model=ItemPublic,
     tags=["catalogue"],
     dependencies=CATALOGUE_READ,
-    responses=error_responses(404),
+    responses={**error_responses(404), **NOT_MODIFIED},
 )
-def read_item(store: StoreDep, item_id: Annotated[Identifier, Path()]) -> ItemPublic:
-    """One item as the catalogue describes it."""
+def read_item(
+    request: Request, store: StoreDep, settings: SettingsDep, item_id: Annotated[Identifier, Path()]
+) -> Response:
+    """One item as the catalogue describes it (shared: ETag and Cache-Control)."""
     found = store.get_items(item_ids=[item_id])
     if not found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown item '{item_id}'")
-    return ItemPublic.of(found[0])
+    return shared_json(request, ItemPublic.of(found[0]), max_age_s=settings.shared_max_age_s)
 
 
 @router.put(

@@ -210,6 +210,13 @@ class Settings(BaseSettings):
     candidates_per_source: int = Field(100, ge=10, le=2_000, description="ANN / traversal candidates per request")
     popular_window_days: float = Field(30.0, gt=0, description="events older than this do not count as trending")
     popular_ttl_s: float = Field(60.0, gt=0, description="how long the popular-items cache is served before refresh")
+    shared_max_age_s: int = Field(
+        30,
+        ge=0,
+        le=86_400,
+        description="how long a browser or CDN may keep a shared answer (trending, similar items, the "
+        "catalogue) before asking again with If-None-Match; 0: revalidate every time",
+    )
     # Why 3: a household or an office behind one address seldom has more than a few people on the same
     # item within a window, while a script behind one address can invent any number of anonymous ids
     # (the attack of issue 25 sent 200 from one request); past the cap they count for nothing. A secret

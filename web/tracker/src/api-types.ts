@@ -395,7 +395,7 @@ export interface paths {
         };
         /**
          * List Categories
-         * @description Every category that holds items, with how many, by name.
+         * @description Every category that holds items, with how many, by name (shared: ETag and Cache-Control).
          */
         get: operations["list_categories_v1_categories_get"];
         put?: never;
@@ -415,7 +415,7 @@ export interface paths {
         };
         /**
          * List Items
-         * @description The catalogue, a page at a time, by item id.
+         * @description The catalogue, a page at a time, by item id (shared: ETag and Cache-Control).
          */
         get: operations["list_items_v1_items_get"];
         /**
@@ -440,7 +440,7 @@ export interface paths {
         /**
          * Popular Items
          * @description Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one
-         *     category; never an unavailable item.
+         *     category; never an unavailable item. Shared: ETag and Cache-Control.
          */
         get: operations["popular_items_v1_items_popular_get"];
         put?: never;
@@ -461,7 +461,7 @@ export interface paths {
         /**
          * Similar
          * @description Items like this one: embedding neighbours blended with co-interaction neighbours; never an
-         *     unavailable item.
+         *     unavailable item. Shared: ETag and Cache-Control.
          */
         get: operations["similar_v1_items__item_id__similar_get"];
         put?: never;
@@ -481,7 +481,7 @@ export interface paths {
         };
         /**
          * Read Item
-         * @description One item as the catalogue describes it.
+         * @description One item as the catalogue describes it (shared: ETag and Cache-Control).
          */
         get: operations["read_item_v1_items__item_id__get"];
         /**
@@ -2887,6 +2887,13 @@ export interface operations {
                     "application/json": components["schemas"]["CategoriesPublic"];
                 };
             };
+            /** @description not modified: If-None-Match named this answer's ETag (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
@@ -2953,6 +2960,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ItemsPublic"];
                 };
+            };
+            /** @description not modified: If-None-Match named this answer's ETag (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
@@ -3109,6 +3123,13 @@ export interface operations {
                     "application/json": components["schemas"]["PopularItemsPublic"];
                 };
             };
+            /** @description not modified: If-None-Match named this answer's ETag (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
                 headers: {
@@ -3183,6 +3204,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SimilarItemsPublic"];
                 };
+            };
+            /** @description not modified: If-None-Match named this answer's ETag (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
@@ -3263,6 +3291,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ItemPublic"];
                 };
+            };
+            /** @description not modified: If-None-Match named this answer's ETag (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
             401: {
