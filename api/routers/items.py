@@ -50,6 +50,7 @@ from api.pages import (
     open_page,
 )
 from api.routers.recommendations import (
+    AttrQuery,
     K,
     PriceMax,
     PriceMin,
@@ -172,17 +173,18 @@ def popular_items(
     cursor: CursorQuery = None,
     price_min: PriceMin = None,
     price_max: PriceMax = None,
+    attr: AttrQuery = None,
 ) -> Response:
     """Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one
     category; never an unavailable item. Shared: ETag and Cache-Control."""
     view = catalog.view
-    filters = list_filter(category, price_min, price_max)
+    filters = list_filter(category, price_min, price_max, attr)
     page = open_page(settings, key=list_key("popular", *filters.identity()), cursor=cursor, exclude=exclude, k=k)
     try:
         check_category(view, category)
     except UnknownCategory as exc:
         raise unknown_category(exc) from None
-    admits = (lambda item_id: filters.admits(view, item_id)) if filters.by_price else None
+    admits = (lambda item_id: filters.admits(view, item_id)) if filters.by_item else None
     ranked = view.trending(category, page.k, exclude=page.leave_out, where=admits)
     # Scores are relative to the list's top item, which earlier pages may have served: the view's.
     top_list = view.trending(category, 1, where=admits)
@@ -231,10 +233,11 @@ async def similar(
     category: Annotated[str | None, Query(max_length=256)] = None,
     price_min: PriceMin = None,
     price_max: PriceMax = None,
+    attr: AttrQuery = None,
 ) -> Response:
     """Items like this one: embedding neighbours blended with co-interaction neighbours; never an
     unavailable item. Shared: ETag and Cache-Control."""
-    filters = list_filter(category, price_min, price_max)
+    filters = list_filter(category, price_min, price_max, attr)
     page = open_page(
         settings, key=list_key("similar", item_id, *filters.identity()), cursor=cursor, exclude=exclude, k=k
     )

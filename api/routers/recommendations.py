@@ -32,6 +32,7 @@ from api.pages import (
     ranking_changed,
 )
 from api.routing import id_path
+from api.schemas.catalogue import MAX_ATTRIBUTE_FILTERS, attribute_name_problem
 from api.schemas.errors import ErrorPublic, error_responses
 from api.schemas.recommend import RecommendationsPublic
 from graphrec.ids import Identifier, UserIdentifier, anonymous_node_id
@@ -55,14 +56,33 @@ PriceMin = Annotated[float | None, Query(ge=0, allow_inf_nan=False, description=
 PriceMax = Annotated[float | None, Query(ge=0, allow_inf_nan=False, description=PRICE_MAX)]
 
 
-def list_filter(category: str | None, price_min: float | None, price_max: float | None) -> ListFilter:
-    """A list's filters, or a 422 on ``price_max`` when the range is empty (it would hide the typo)."""
+ATTR = (
+    "only items whose catalogue attribute equals a value: name:value (the name before the first ':'), "
+    f"repeatable (every one must hold), at most {MAX_ATTRIBUTE_FILTERS}"
+)
+AttrQuery = Annotated[list[str] | None, Query(max_length=MAX_ATTRIBUTE_FILTERS, description=ATTR)]
+
+
+def list_filter(
+    category: str | None, price_min: float | None, price_max: float | None, attr: list[str] | None = None
+) -> ListFilter:
+    """A list's filters, or a 422: on ``price_max`` when the range is empty (it would hide the typo), on
+    ``attr`` when one is not ``name:value`` with a valid attribute name."""
     if price_min is not None and price_max is not None and price_min > price_max:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [error_item(None, "price_max", f"price_max {price_max:g} is below price_min {price_min:g}")],
         )
-    return ListFilter(category, price_min, price_max)
+    pairs = []
+    for i, raw in enumerate(attr or ()):
+        name, sep, value = raw.partition(":")
+        problem = attribute_name_problem(name) if sep else "expected name:value"
+        if problem is not None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(i, "attr", f"'{raw[:64]}': {problem}")]
+            )
+        pairs.append((name, value))
+    return ListFilter(category, price_min, price_max, tuple(sorted(set(pairs))))
 
 
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance, 1 = maximal spread (MMR)")]
@@ -142,6 +162,7 @@ class ListQuery(BaseModel):
     explain: bool = Field(False, description="reasons, per-source scores and evidence for each item")
     price_min: float | None = Field(None, ge=0, allow_inf_nan=False, description=PRICE_MIN)
     price_max: float | None = Field(None, ge=0, allow_inf_nan=False, description=PRICE_MAX)
+    attr: list[str] | None = Field(None, max_length=MAX_ATTRIBUTE_FILTERS, description=ATTR)
     exclude: list[str] | None = Field(None, description=EXCLUDE_DESCRIPTION)
     cursor: str | None = Field(
         None, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN, description=CURSOR_DESCRIPTION
@@ -154,7 +175,7 @@ ListQueryDep = Annotated[ListQuery, Query()]
 async def _recommend(services: Services, query: ListQuery, *, node_id: str, public_id: str, kind: str) -> Response:
     """One list for both routes: the page opened from the cursor, the recommender asked, the page closed."""
     settings = services.settings
-    filters = list_filter(query.category, query.price_min, query.price_max)
+    filters = list_filter(query.category, query.price_min, query.price_max, query.attr)
     page = open_page(
         settings,
         key=list_key(kind, public_id, *filters.identity(), query.exclude_seen, query.diversity),
@@ -174,6 +195,7 @@ async def _recommend(services: Services, query: ListQuery, *, node_id: str, publ
         continued_version=page.model_version,
         price_min=filters.price_min,
         price_max=filters.price_max,
+        attributes=filters.attributes,
     )
     try:
         result = await services.recommender.for_user(req)

@@ -25,6 +25,20 @@ MAX_CATEGORIES = 32
 MAX_CATEGORY_LENGTH = 256
 MAX_TITLE_LENGTH = 512
 MAX_LINK_LENGTH = 2_048
+MAX_ATTRIBUTES = 32
+MAX_ATTRIBUTE_VALUE_LENGTH = 256
+MAX_ATTRIBUTE_FILTERS = 8
+# Attribute names are short identifiers (what a list filter names in ``attr=name:value``): a name with
+# a ':' could not be filtered on, and free text invites a second catalogue in the attributes.
+_ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def attribute_name_problem(name: str) -> str | None:
+    """Why ``name`` is no attribute name (None: it is one): the one rule for bodies and filters."""
+    if _ATTRIBUTE_NAME.fullmatch(name) is None:
+        return "an attribute name is 1-40 characters: a lower-case letter, then letters, digits or '_'"
+    return None
+
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -61,6 +75,19 @@ def _link(value: str) -> str:
 
 
 Title = Annotated[str, StringConstraints(max_length=MAX_TITLE_LENGTH), AfterValidator(_no_control)]
+
+
+def _attribute_name(value: str) -> str:
+    problem = attribute_name_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("attribute", problem)
+    return value
+
+
+AttributeName = Annotated[str, AfterValidator(_attribute_name)]
+AttributeValue = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ATTRIBUTE_VALUE_LENGTH), AfterValidator(_no_control)
+]
 CategoryName = Annotated[str, AfterValidator(_category)]
 Link = Annotated[str, StringConstraints(max_length=MAX_LINK_LENGTH), AfterValidator(_link)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -88,6 +115,12 @@ class ItemBase(BaseModel):
     price: Price | None = Field(None, description="finite, at least 0")
     currency: Currency | None = Field(None, description="ISO 4217 code, three upper-case letters (EUR, USD)")
     available: bool = Field(True, description="false: out of stock or withdrawn")
+    attributes: dict[AttributeName, AttributeValue] = Field(
+        default_factory=dict,
+        max_length=MAX_ATTRIBUTES,
+        description=f"at most {MAX_ATTRIBUTES} facts a list can filter on with attr=name:value (brand, size, "
+        f"colour...): names 1-40 characters [a-z][a-z0-9_]*, values 1-{MAX_ATTRIBUTE_VALUE_LENGTH} characters",
+    )
 
     def record(self, item_id: str) -> CatalogueItem:
         return CatalogueItem(
@@ -99,6 +132,7 @@ class ItemBase(BaseModel):
             price=self.price,
             currency=self.currency,
             available=self.available,
+            attributes=tuple(sorted(self.attributes.items())),
         )
 
 
@@ -130,6 +164,7 @@ class ItemPublic(BaseModel):
     currency: str | None
     available: bool
     provisional: bool = Field(description="true: created by an event, never described by the catalogue")
+    attributes: dict[str, str] = Field(default_factory=dict, description="the catalogue's attributes")
 
     @classmethod
     def of(cls, item: CatalogueItem) -> ItemPublic:
@@ -143,6 +178,7 @@ class ItemPublic(BaseModel):
             currency=item.currency,
             available=item.available,
             provisional=item.provisional,
+            attributes=dict(item.attributes),
         )
 
 

@@ -30,6 +30,7 @@ MUG: dict[str, Any] = {
     "price": 12.5,
     "currency": "EUR",
     "available": True,
+    "attributes": {"material": "stoneware", "colour": "blue"},
 }
 
 
@@ -62,6 +63,7 @@ def test_upsert_then_read_back_every_field(client: TestClient) -> None:
         "currency": None,
         "available": True,
         "provisional": False,
+        "attributes": {},  # replaced as a whole too
     }
     assert client.get("/v1/categories").json() == {"data": [{"name": "Sale", "items": 1}], "count": 1}
 

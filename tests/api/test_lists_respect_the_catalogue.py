@@ -16,9 +16,15 @@ CATEGORIES = ("A", "B")
 
 
 def _items() -> list[dict[str, Any]]:
-    """A0..A9 and B0..B9, each priced 10 * n (A9 and B9 have no price)."""
+    """A0..A9 and B0..B9, each priced 10 * n (A9 and B9 have no price); even ones are brand "acme"."""
     return [
-        {"item_id": f"{c}{n}", "title": f"{c}{n}", "categories": [c], **({"price": 10.0 * n} if n < 9 else {})}
+        {
+            "item_id": f"{c}{n}",
+            "title": f"{c}{n}",
+            "categories": [c],
+            "attributes": {"brand": "acme" if n % 2 == 0 else "other", "size": "m"},
+            **({"price": 10.0 * n} if n < 9 else {}),
+        }
         for c in CATEGORIES
         for n in range(10)
     ]
@@ -104,3 +110,23 @@ def test_an_empty_price_range_is_refused_naming_the_field(shop: TestClient) -> N
         ]
         r = shop.get(path, params={"price_min": -1})
         assert r.status_code == 422 and r.json()["detail"][0]["field"] == "price_min", r.text
+
+
+def test_attribute_filters_hold_on_every_list(shop: TestClient) -> None:
+    lists = _lists(shop, attr=["brand:acme", "size:m"])
+    assert any(lists.values())
+    listed = _listed(lists)
+    assert listed and all(int(item[1:]) % 2 == 0 for item in listed), listed
+    assert shop.get("/v1/items/A2").json()["attributes"] == {"brand": "acme", "size": "m"}
+    assert not _listed(_lists(shop, attr=["brand:nobody"]))
+
+
+def test_bad_attributes_are_refused_naming_the_field(shop: TestClient) -> None:
+    r = shop.get("/v1/items/popular", params={"attr": ["brand:acme", "no-colon"]})
+    assert r.status_code == 422 and r.json()["detail"] == [
+        {"index": 1, "field": "attr", "reason": "'no-colon': expected name:value"}
+    ], r.text
+    r = shop.get("/v1/users/u1/recommendations", params={"attr": "Brand:acme"})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "attr", r.text
+    r = shop.put("/v1/items/A1", json={"title": "A1", "attributes": {"Bad Name": "x"}})
+    assert r.status_code == 422 and "attributes" in r.json()["detail"][0]["field"], r.text

@@ -353,6 +353,7 @@ PROPERTY_KEYS: tuple[str, ...] = (
     "image_url",
     "price",
     "currency",
+    "attributes",
     "available",
     "provisional",
     "client",

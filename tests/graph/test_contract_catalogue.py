@@ -126,3 +126,14 @@ def test_page_items_carries_the_catalogue_links_and_availability(any_store: Grap
     assert page.available == [True, True, False]
     any_store.replace_items([CatalogueItem("pan", "Pan", available=True)])
     assert next(iter(any_store.iter_items())).available == [True, True, True]
+
+
+def test_attributes_round_trip_and_an_upsert_without_them_clears_them(any_store: GraphStore) -> None:
+    shirt = CatalogueItem("shirt", "Shirt", attributes=(("brand", "Acme"), ("colour", 'blue: "navy" & co')))
+    any_store.replace_items([shirt, CatalogueItem("sock", "Sock")])
+    got = {it.id: it for it in any_store.get_items(item_ids=["shirt", "sock"])}
+    assert got["shirt"].attributes == shirt.attributes and got["sock"].attributes == ()
+    (page,) = list(any_store.iter_items())
+    assert page.ids == ["shirt", "sock"] and page.attributes == [shirt.attributes, ()]
+    any_store.replace_items([CatalogueItem("shirt", "Shirt")])
+    assert any_store.get_items(item_ids=["shirt"])[0].attributes == ()

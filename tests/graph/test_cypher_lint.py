@@ -169,8 +169,8 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.ITEM_CANDIDATES: [_rec(id="c", score=0.5)],
         q.PAGE_USERS: [_rec(id="u1", props={"id": "u1", "age": 3, "embedding": [1.0]})] if first_page else [],
         q.PAGE_ITEMS: [
-            _rec(id="i1", title="T", cat="b", url="/i1", img=None, price=2.5, cur="EUR"),
-            _rec(id="i1", title="T", cat="a", url="/i1", img=None, price=2.5, cur="EUR"),
+            _rec(id="i1", title="T", cat="b", url="/i1", img=None, price=2.5, cur="EUR", ok=True, attrs='{"a": "1"}'),
+            _rec(id="i1", title="T", cat="a", url="/i1", img=None, price=2.5, cur="EUR", ok=True, attrs='{"a": "1"}'),
         ]
         if first_page
         else [],
@@ -214,6 +214,7 @@ def _catalogue_row(item_id: str) -> Record:
         available=True,
         provisional=False,
         categories=["b", "a"],
+        attributes='{"brand": "acme"}',
     )
 
 

@@ -90,3 +90,17 @@ def test_the_trending_fallback_applies_the_same_filters() -> None:
     req = RecRequest("u", k=3, category="even", price_max=60.0)
     result = rank_candidates(req, _candidates([], []), HistoryWeights(0.5), state=None, view=view, now_ms=1)
     assert result.cold_start and [i.item_id for i in result.items] == ["i0", "i4", "i6"]
+
+
+def test_attribute_filters_need_every_named_value() -> None:
+    view = _view().with_items(
+        [
+            CatalogueItem("i1", title="i1", attributes=(("brand", "acme"), ("size", "m"))),
+            CatalogueItem("i2", title="i2", attributes=(("brand", "acme"),)),
+        ]
+    )
+    acme = ListFilter(attributes=(("brand", "acme"),))
+    assert [i for i in ITEMS if acme.admits(view, i)] == ["i1", "i2"]
+    assert [i for i in ITEMS if ListFilter(attributes=(("brand", "acme"), ("size", "m"))).admits(view, i)] == ["i1"]
+    assert not ListFilter(attributes=(("brand", "other"),)).admits(view, "i1")
+    assert acme.narrows and acme.by_item and acme.identity() != ListFilter().identity()

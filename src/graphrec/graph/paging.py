@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from graphrec.graph.records import GraphCounts, Interaction, InteractionPage, ItemPage, UserRecord
-from graphrec.graph.rows import interaction_from_props, user_from_props
+from graphrec.graph.rows import attributes_of, interaction_from_props, user_from_props
 
 Read = Callable[[str, Mapping[str, Any]], Sequence[Sequence[Any]]]
 T = TypeVar("T")
@@ -67,16 +67,17 @@ def page_users(read: Read, query: str, *, page_size: int) -> Iterator[list[UserR
 
 
 def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
-    """Items with their sorted categories, catalogue links and availability, from ``(item id, title,
-    category or null, url, image_url, price, currency, available)`` rows, one per (item, category):
-    flat rows suit every reply format (plain replies carry no lists)."""
+    """Items with their sorted categories, catalogue links, availability and attributes, from ``(item id,
+    title, category or null, url, image_url, price, currency, available, attributes)`` rows, one per
+    (item, category): flat rows suit every reply format (plain replies carry no lists)."""
     after = ""
     while rows := read(query, {"after": after, "limit": int(page_size)}):
         titles: dict[str, str | None] = {}
         cats: dict[str, list[str]] = {}
         links: dict[str, tuple[str | None, str | None, float | None, str | None]] = {}
         available: dict[str, bool] = {}
-        for item_id, title, category, url, image_url, price, currency, is_available in rows:
+        attributes: dict[str, tuple[tuple[str, str], ...]] = {}
+        for item_id, title, category, url, image_url, price, currency, is_available, attribute_text in rows:
             titles[item_id] = title
             names = cats.setdefault(item_id, [])
             if category is not None:
@@ -85,6 +86,7 @@ def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
             links[item_id] = (url, image_url, None if price is None else float(price), currency)
             # a boolean, or its text in FalkorDB's plain replies
             available[item_id] = is_available not in (False, "false", b"false")
+            attributes[item_id] = attributes_of(attribute_text)
         ids = sorted(titles)
         yield ItemPage(
             ids=ids,
@@ -92,6 +94,7 @@ def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
             categories=[sorted(cats[i]) for i in ids],
             links=[links[i] for i in ids],
             available=[available[i] for i in ids],
+            attributes=[attributes[i] for i in ids],
         )
         after = ids[-1]
 

@@ -44,6 +44,7 @@ class CatalogueItem:
     currency: str | None = None
     available: bool = True
     provisional: bool = False
+    attributes: tuple[tuple[str, str], ...] = ()  # (name, value) pairs, sorted by name: filterable facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +171,7 @@ class ItemPage:
     categories: list[list[str]]
     links: list[tuple[str | None, str | None, float | None, str | None]] = field(default_factory=list)
     available: list[bool] = field(default_factory=list)
+    attributes: list[tuple[tuple[str, str], ...]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

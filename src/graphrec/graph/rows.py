@@ -6,6 +6,7 @@ Both adapters send the same edge-delta rows and read the same edge properties (`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -89,14 +90,34 @@ def catalogue_row(it: CatalogueItem) -> dict[str, Any]:
         "price": None if it.price is None else float(it.price),
         "currency": it.currency,
         "available": bool(it.available),
+        "attributes": attributes_text(it.attributes),
         "categories": sorted(set(it.categories)),
     }
 
 
+def attributes_text(attributes: Sequence[tuple[str, str]]) -> str | None:
+    """An item's attributes as the store keeps them: one JSON object, keys sorted (None: no attributes)."""
+    return json.dumps(dict(sorted(attributes)), ensure_ascii=False, sort_keys=True) if attributes else None
+
+
+def attributes_of(text: object) -> tuple[tuple[str, str], ...]:
+    """The stored JSON object back as sorted ``(name, value)`` pairs; anything else (none, or a value
+    another writer left) reads as no attributes rather than failing a whole page."""
+    if not isinstance(text, str | bytes) or not text:
+        return ()
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(loaded, dict):
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in loaded.items()))
+
+
 def catalogue_item_from_row(row: Sequence[Any]) -> CatalogueItem:
-    """``(id, title, url, image_url, price, currency, available, provisional, categories)`` as a record;
-    categories come unordered from the store and are sorted here."""
-    item_id, title, url, image_url, price, currency, available, provisional, categories = row
+    """``(id, title, url, image_url, price, currency, available, provisional, categories, attributes)`` as
+    a record; categories come unordered from the store and are sorted here."""
+    item_id, title, url, image_url, price, currency, available, provisional, categories, attributes = row
     return CatalogueItem(
         id=item_id,
         title=title,
@@ -107,4 +128,5 @@ def catalogue_item_from_row(row: Sequence[Any]) -> CatalogueItem:
         currency=currency,
         available=bool(available),
         provisional=bool(provisional),
+        attributes=attributes_of(attributes),
     )

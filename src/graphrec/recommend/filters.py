@@ -1,4 +1,4 @@
-"""What a list may show: the catalogue's availability, and the caller's category and price filters.
+"""What a list may show: the catalogue's availability, and the caller's category, price and attribute filters.
 
 Why one home: every list (a user's, an anonymous visitor's, an item's similar items, trending, the
 session source) must leave out the same items for the same reasons, and a list that forgot one rule
@@ -20,6 +20,12 @@ class ListFilter:
     category: str | None = None
     price_min: float | None = None
     price_max: float | None = None
+    attributes: tuple[tuple[str, str], ...] = ()  # (name, value): each must equal the item's
+
+    @property
+    def by_item(self) -> bool:
+        """Whether the filter reads the item's price or attributes (trending lists check it per item)."""
+        return self.by_price or bool(self.attributes)
 
     @property
     def by_price(self) -> bool:
@@ -28,7 +34,7 @@ class ListFilter:
     @property
     def narrows(self) -> bool:
         """Whether the filter leaves out more than unavailable items."""
-        return self.category is not None or self.by_price
+        return self.category is not None or self.by_item
 
     def admits(self, view: CatalogView, item_id: str) -> bool:
         """Whether ``item_id`` may appear in the list: listable (available) and within every filter."""
@@ -44,8 +50,12 @@ class ListFilter:
                 return False
             if self.price_max is not None and price > self.price_max:
                 return False
+        if self.attributes:
+            own = view.attributes.get(item_id)
+            if own is None or any(own.get(name) != value for name, value in self.attributes):
+                return False
         return True
 
-    def identity(self) -> tuple[str | None, float | None, float | None]:
+    def identity(self) -> tuple[str | None, float | None, float | None, list[list[str]]]:
         """What makes a filtered list that list (a cursor of one filter is no cursor of another)."""
-        return (self.category, self.price_min, self.price_max)
+        return (self.category, self.price_min, self.price_max, [list(a) for a in sorted(self.attributes)])

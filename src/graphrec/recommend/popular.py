@@ -60,6 +60,7 @@ class CatalogView:
     built_ms: int = 0
     links: dict[str, Links] = field(default_factory=dict)  # only items the catalogue gave any
     unavailable: frozenset[str] = frozenset()  # items the catalogue marked available: false
+    attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # only items that have any
 
     def title(self, item_id: str) -> str | None:
         return self.titles.get(item_id)
@@ -79,7 +80,12 @@ class CatalogView:
         Copies the per-item maps (a few ms for 100k items): upserts are rare next to reads, and a
         request's view must never change under it. Trending lists are left as built."""
         titles, categories, links = dict(self.titles), dict(self.categories), dict(self.links)
+        attributes = dict(self.attributes)
         for it in items:
+            if it.attributes:
+                attributes[it.id] = dict(it.attributes)
+            else:
+                attributes.pop(it.id, None)
             titles[it.id] = it.title
             categories[it.id] = tuple(sorted(set(it.categories)))
             item_links = (it.url, it.image_url, it.price, it.currency)
@@ -97,6 +103,7 @@ class CatalogView:
             category_names=frozenset(names),
             links=links,
             unavailable=frozenset(unavailable),
+            attributes=attributes,
         )
 
     def in_category(self, item_id: str, category: str) -> bool:
@@ -206,10 +213,13 @@ def build_view(
     categories: dict[str, tuple[str, ...]] = {}
     links: dict[str, Links] = {}
     unavailable: set[str] = set()
+    attributes: dict[str, dict[str, str]] = {}
     for page in store.iter_items():
-        for item_id, title, cats, item_links, available in zip(
-            page.ids, page.titles, page.categories, page.links, page.available, strict=True
+        for item_id, title, cats, item_links, available, item_attributes in zip(
+            page.ids, page.titles, page.categories, page.links, page.available, page.attributes, strict=True
         ):
+            if item_attributes:
+                attributes[item_id] = dict(item_attributes)
             titles[item_id] = title
             categories[item_id] = tuple(cats)
             if item_links != NO_LINKS:
@@ -241,6 +251,7 @@ def build_view(
         built_ms=now_ms,
         links=links,
         unavailable=frozenset(unavailable),
+        attributes=attributes,
     )
 
 

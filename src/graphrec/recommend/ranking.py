@@ -127,11 +127,12 @@ class RecRequest:
     continued_version: str | None = None
     price_min: float | None = None
     price_max: float | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
 
     @property
     def filter(self) -> ListFilter:
-        """The list's filters (category, price range), with the catalogue's availability."""
-        return ListFilter(self.category, self.price_min, self.price_max)
+        """The list's filters (category, price range, attributes), with the catalogue's availability."""
+        return ListFilter(self.category, self.price_min, self.price_max, self.attributes)
 
 
 HISTORY_LIMIT = 200  # most recent edges a recommendation reads
@@ -511,7 +512,7 @@ def _popular_result(
 ) -> RecResult:
     unseen = seen if req.exclude_seen else frozenset()
     flt = req.filter
-    admits = (lambda item_id: flt.admits(view, item_id)) if flt.by_price else None
+    admits = (lambda item_id: flt.admits(view, item_id)) if flt.by_item else None
     ranked = view.trending(req.category, req.k, exclude=Skip(unseen, req.leave_out), where=admits)
     if not ranked and not view.popular and degraded:
         raise NothingToServe("the graph store is unreachable and no model or cached popular items exist")
@@ -630,7 +631,7 @@ def mix_session_candidates(
     if req.category is not None or not prediction or not 0 < len(history) <= SESSION_MAX_HISTORY:
         return result
     flt = req.filter
-    admits = (lambda item_id: flt.admits(view, item_id)) if flt.by_price else None
+    admits = (lambda item_id: flt.admits(view, item_id)) if flt.by_item else None
     slots = max(1, round(req.k * share))
     kept = result.items[: max(0, req.k - slots)] if len(result.items) >= req.k else list(result.items)
     slots = req.k - len(kept)

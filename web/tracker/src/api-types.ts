@@ -856,6 +856,13 @@ export interface components {
              */
             available: boolean;
             /**
+             * Attributes
+             * @description at most 32 facts a list can filter on with attr=name:value (brand, size, colour...): names 1-40 characters [a-z][a-z0-9_]*, values 1-256 characters
+             */
+            attributes?: {
+                [key: string]: string;
+            };
+            /**
              * Item Id
              * @description an id: 1-256 characters, no leading or trailing whitespace, no control or invisible format characters and no '/' (NFC-normalised)
              */
@@ -884,6 +891,13 @@ export interface components {
              * @description true: created by an event, never described by the catalogue
              */
             provisional: boolean;
+            /**
+             * Attributes
+             * @description the catalogue's attributes
+             */
+            attributes?: {
+                [key: string]: string;
+            };
         };
         /**
          * ItemUpdate
@@ -926,6 +940,13 @@ export interface components {
              * @default true
              */
             available: boolean;
+            /**
+             * Attributes
+             * @description at most 32 facts a list can filter on with attr=name:value (brand, size, colour...): names 1-40 characters [a-z][a-z0-9_]*, values 1-256 characters
+             */
+            attributes?: {
+                [key: string]: string;
+            };
         };
         /** ItemsPublic */
         ItemsPublic: {
@@ -1636,6 +1657,8 @@ export interface operations {
                 price_min?: number | null;
                 /** @description only items with a price of at most this (items without a price are left out) */
                 price_max?: number | null;
+                /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
+                attr?: string[] | null;
                 /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
                 exclude?: string[] | null;
                 /** @description next_cursor of the previous page of the same list */
@@ -1735,6 +1758,8 @@ export interface operations {
                 price_min?: number | null;
                 /** @description only items with a price of at most this (items without a price are left out) */
                 price_max?: number | null;
+                /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
+                attr?: string[] | null;
                 /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
                 exclude?: string[] | null;
                 /** @description next_cursor of the previous page of the same list */
@@ -3107,6 +3132,8 @@ export interface operations {
                 price_min?: number | null;
                 /** @description only items with a price of at most this (items without a price are left out) */
                 price_max?: number | null;
+                /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
+                attr?: string[] | null;
             };
             header?: never;
             path?: never;
@@ -3187,6 +3214,8 @@ export interface operations {
                 price_min?: number | null;
                 /** @description only items with a price of at most this (items without a price are left out) */
                 price_max?: number | null;
+                /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
+                attr?: string[] | null;
             };
             header?: never;
             path: {

@@ -26,6 +26,11 @@ export interface ListOptions {
   cursor?: string | null;
   /** Ask for reasons, per-source scores and evidence. */
   explain?: boolean;
+  /** Only items priced at least / at most this (inclusive; items without a price are left out). */
+  priceMin?: number;
+  priceMax?: number;
+  /** Only items whose catalogue attributes have these values, e.g. `{ brand: "acme" }` (every one must hold). */
+  attributes?: Record<string, string>;
 }
 
 export interface RecommendationOptions extends ListOptions {
@@ -59,7 +64,7 @@ export class GraphrecError extends Error {
 export interface Client {
   recommendations(userId: string, opts?: RecommendationOptions): Promise<Recommendations>;
   anonymousRecommendations(anonymousId: string, opts?: RecommendationOptions): Promise<Recommendations>;
-  similar(itemId: string, opts?: ListOptions): Promise<SimilarItems>;
+  similar(itemId: string, opts?: ListOptions & { category?: string }): Promise<SimilarItems>;
   popular(opts?: ListOptions & { category?: string }): Promise<PopularItems>;
   model(): Promise<ModelInfo>;
   /** The catalogue's categories with their item counts, by name. */
@@ -78,7 +83,8 @@ export interface Client {
 export function createClient(o: ClientOptions): Client {
   const base = o.endpoint.replace(/\/+$/, "");
   const tokens = o.userToken instanceof UserTokens ? o.userToken : new UserTokens(o.userToken, () => Date.now());
-  const get = async <T>(path: string, query: Record<string, string | number | boolean | null | undefined> = {},
+  type QueryValue = string | number | boolean | null | undefined | string[];
+  const get = async <T>(path: string, query: Record<string, QueryValue> = {},
                         post?: unknown, user?: string, retried = false): Promise<T> => {
     const f = o.fetch || (typeof fetch === "function" ? fetch : undefined);
     if (!f) throw new GraphrecError("no fetch in this environment", 0);
@@ -90,9 +96,13 @@ export function createClient(o: ClientOptions): Client {
         throw new GraphrecError(`userToken: ${e}`, 0);
       }
     }
+    // a list value is a repeated parameter (attr=a:1&attr=b:2)
     const qs = Object.keys(query)
-      .filter((k) => query[k] !== undefined && query[k] !== null)
-      .map((k) => `${k}=${encodeURIComponent(String(query[k]))}`)
+      .flatMap((k) => {
+        const v = query[k];
+        if (v === undefined || v === null) return [];
+        return (Array.isArray(v) ? v : [v]).map((one) => `${k}=${encodeURIComponent(String(one))}`);
+      })
       .join("&");
     let res: Response;
     try {
@@ -127,16 +137,21 @@ export function createClient(o: ClientOptions): Client {
   const list = (o: ListOptions) => ({
     k: o.k ?? 10, explain: o.explain, cursor: o.cursor,
     exclude: o.exclude && o.exclude.length ? o.exclude.map((id) => normaliseId(id, "exclude")).join(",") : undefined,
+    price_min: o.priceMin, price_max: o.priceMax,
+    attr: o.attributes ? Object.entries(o.attributes).map(([name, value]) => `${name}:${value}`) : undefined,
   });
   const recs = async (path: string, o: RecommendationOptions, user?: string): Promise<Recommendations> => {
-    const q: Omit<RecQuery, "exclude"> & { exclude?: string } = { ...list(o), category: o.category, diversity: o.diversity, exclude_seen: o.excludeSeen };
+    const q: Omit<RecQuery, "exclude"> & { exclude?: string } = {
+      ...list(o), category: o.category, diversity: o.diversity, exclude_seen: o.excludeSeen,
+    };
     return get<Recommendations>(path, q, undefined, user);
   };
   return {
     recommendations: async (userId, opts = {}) =>
       recs(`/v1/users/${seg(userId, "user_id")}/recommendations`, opts, normaliseId(userId, "user_id")),
     anonymousRecommendations: async (anonymousId, opts = {}) => recs(`/v1/anonymous/${seg(anonymousId, "anonymous_id")}/recommendations`, opts),
-    similar: async (itemId, opts = {}) => get(`/v1/items/${seg(itemId, "item_id")}/similar`, list(opts)),
+    similar: async (itemId, opts = {}) =>
+      get(`/v1/items/${seg(itemId, "item_id")}/similar`, { ...list(opts), category: opts.category }),
     popular: async (opts = {}) => get("/v1/items/popular", { ...list(opts), category: opts.category }),
     model: () => get("/v1/model"),
     categories: () => get("/v1/categories"),

@@ -33,6 +33,24 @@ test("client: recommendations builds the URL, sends the key, and `exclude` and `
   assert.equal(http.sent.length, 5, "a bad exclude id is refused before any request");
 });
 
+test("client: price and attribute filters go to every list, attributes as repeated attr=name:value", async () => {
+  const http = new FakeFetch();
+  const c = createClient({ endpoint: "https://api.example.com", key: "pk_test_1", fetch: http.fetch as typeof fetch });
+  const filters = { priceMin: 5, priceMax: 20, attributes: { brand: "acme & co", size: "m" } };
+  http.replies.push({ status: 200, body: recs([]) });
+  await c.anonymousRecommendations("v1", { k: 2, ...filters });
+  http.replies.push({ status: 200, body: { item_id: "sku-9", model_version: null, degraded: true, data: [], count: 0 } });
+  await c.similar("sku-9", { k: 2, category: "shirts", ...filters });
+  http.replies.push({ status: 200, body: { category: null, data: [], count: 0, built_ms: 1 } });
+  await c.popular({ k: 2, ...filters });
+  const q = "price_min=5&price_max=20&attr=brand%3Aacme%20%26%20co&attr=size%3Am";
+  assert.deepEqual(http.sent.map((s) => s.url.replace("https://api.example.com", "")), [
+    `/v1/anonymous/v1/recommendations?k=2&${q}`,
+    `/v1/items/sku-9/similar?k=2&${q}&category=shirts`,
+    `/v1/items/popular?k=2&${q}`,
+  ]);
+});
+
 test("client: catalogue reads (categories, a page of items, one item)", async () => {
   const http = new FakeFetch();
   const c = createClient({ endpoint: "https://api.example.com", key: "pk_test_1", fetch: http.fetch as typeof fetch });

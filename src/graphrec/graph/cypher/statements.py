@@ -110,7 +110,8 @@ ON CREATE SET i.provisional = true
 {merge_edge("u", "i", "e", DELTA_ROW)}"""
 
 # What the catalogue API stores on an item, besides its id and its categories.
-ITEM_FIELDS: tuple[str, ...] = ("title", "url", "image_url", "price", "currency", "available")
+# ``attributes``: the catalogue's attribute map as one JSON text (graph properties hold no maps).
+ITEM_FIELDS: tuple[str, ...] = ("title", "url", "image_url", "price", "currency", "available", "attributes")
 
 
 def _replace_items() -> str:
@@ -144,7 +145,7 @@ WITH i ORDER BY i.id LIMIT $limit
 OPTIONAL MATCH (i)-[:IN_CATEGORY]->(c:Category)
 WITH i, collect(c.name) AS categories
 RETURN i.id, i.title, i.url, i.image_url, i.price, i.currency, coalesce(i.available, true),
-       coalesce(i.provisional, false), categories
+       coalesce(i.provisional, false), categories, i.attributes
 ORDER BY i.id"""
 
 
@@ -388,7 +389,8 @@ LIMIT $limit""",
         "PAGE_ITEMS": """MATCH (i:Item) WHERE i.id > $after
 WITH i ORDER BY i.id LIMIT $limit
 OPTIONAL MATCH (i)-[:IN_CATEGORY]->(c:Category)
-RETURN i.id, i.title, c.name, i.url, i.image_url, i.price, i.currency, coalesce(i.available, true)""",
+RETURN i.id, i.title, c.name, i.url, i.image_url, i.price, i.currency, coalesce(i.available, true),
+       i.attributes""",
         "PAGE_USER_IDS": "MATCH (u:User) WHERE u.id > $after\nRETURN u.id ORDER BY u.id LIMIT $limit",
         "EDGES_OF_USERS": """UNWIND $ids AS uid
 MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)
