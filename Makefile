@@ -13,6 +13,8 @@ BIN     = $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX_URL ?=
 DEMO_INTERACTIONS ?= 200000
+PORT ?= 8000
+ORIGINS ?=
 # what ruff lints and formats (mypy checks src and api, strict: see pyproject.toml)
 PY_PATHS = src api tests bench training
 # Root runs apt-get itself; anyone else through sudo when there is one.
@@ -50,8 +52,9 @@ check: lint
 test: check browser
 	$(BIN)/python -m pytest -q -m integration
 
+# make demo PORT=8001 ORIGINS=http://localhost:5173 : serve elsewhere, and let your own pages call it
 demo: setup
-	$(BIN)/python -m graphrec.demo --interactions $(DEMO_INTERACTIONS)
+	$(BIN)/python -m graphrec.demo --interactions $(DEMO_INTERACTIONS) --port $(PORT) --origins "$(ORIGINS)"
 
 bench: setup
 	$(BIN)/python bench/import.py

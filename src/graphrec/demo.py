@@ -29,8 +29,9 @@ from graphrec.data.importer import import_dataset
 from graphrec.data.readers import read_dataset
 from graphrec.data.synthetic import SyntheticSpec, generate
 from graphrec.data.weighing import weigher_for
+from graphrec.events.log import EventLog
 from graphrec.graph.factory import open_store
-from graphrec.graph.port import CatalogueStore, GraphStore
+from graphrec.graph.port import SEGMENTATION_META_KEY, CatalogueStore, GraphStore
 
 if TYPE_CHECKING:  # torch is imported only when a model is trained
     from graphrec.model.pipeline import PipelineConfig
@@ -56,6 +57,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-serve", action="store_true", help="stop after publishing the model")
+    parser.add_argument(
+        "--origins",
+        default="",
+        help="comma-separated origins of your own pages (e.g. http://localhost:5173) that may call the demo "
+        "with its publishable key: added to the CORS and publishable-key origins",
+    )
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train a new version even when the data is unchanged since the published one",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = Settings()
@@ -81,13 +93,17 @@ def main(argv: list[str] | None = None) -> None:
                 f"{report.items:,}",
                 path,
             )
+    extra_origins = [o.strip().rstrip("/") for o in args.origins.split(",") if o.strip()]
+    log = EventLog(settings.event_log_file)
     with open_store(settings) as store:
+        # the events go to the event log too, so the dashboard's profiles and segments have data
         result = import_dataset(
             store,
             read_dataset(fmt, path),
             fmt=fmt,
             weigher=weigher_for(store, settings),
             batch_size=settings.batch_size,
+            log=log,
         )
         if result.already_imported:
             logger.info("%s was imported before: graph unchanged", path)
@@ -103,7 +119,16 @@ def main(argv: list[str] | None = None) -> None:
         described = describe_for_storefront(store)
         if described:
             logger.info("gave %s items a storefront page, picture and price", f"{described:,}")
-        version = train_and_publish(store, settings, epochs=args.epochs)
+        if store.get_meta(key=SEGMENTATION_META_KEY) is None:
+            segment_demo(store, log, settings)
+        from graphrec.model.pipeline import current_version
+
+        published = current_version(settings.models_path)
+        if published is not None and result.already_imported and not args.retrain:
+            version = published  # same data as the published version was trained on: minutes saved
+            logger.info("data unchanged since %s was trained: serving it (--retrain trains anew)", version)
+        else:
+            version = train_and_publish(store, settings, epochs=args.epochs)
         keys = demo_keys(settings)
         calls = example_calls(store, settings, args.host, args.port, keys=keys)
     logger.info("published model %s", version)
@@ -122,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     print("\nTry these once the server is up:\n" + "\n".join(calls) + "\n", flush=True)
+    print(cross_origin_note(args.host, args.port, extra_origins), flush=True)
     if not args.no_serve:
         # the served API reads its settings from the environment: the demo's keys travel there
         if not settings.api_key_set:
@@ -130,11 +156,41 @@ def main(argv: list[str] | None = None) -> None:
             os.environ["GRAPHREC_PUBLISHABLE_KEYS"] = publishable
         if settings.user_token_secret is None:
             os.environ["GRAPHREC_USER_TOKEN_SECRET"] = token_secret
+        own = demo_origins(args.host, args.port)
         if not settings.publishable_origin_list:  # the storefront's own pages, as a browser names them
-            os.environ["GRAPHREC_PUBLISHABLE_ORIGINS"] = ",".join(demo_origins(args.host, args.port))
+            os.environ["GRAPHREC_PUBLISHABLE_ORIGINS"] = ",".join([*own, *extra_origins])
+        if extra_origins and not settings.cors_origin_list:  # a page elsewhere: its browser asks CORS first
+            os.environ["GRAPHREC_CORS_ORIGINS"] = ",".join([*own, *extra_origins])
         from graphrec.commands.serve import serve
 
         serve(args.host, args.port)
+
+
+def cross_origin_note(host: str, port: int, extra: list[str]) -> str:
+    """The next step for a page on another origin: which origins may call, and how to add one."""
+    if extra:
+        return (
+            f"Pages on {', '.join(extra)} may call http://{host}:{port} with the publishable key (CORS and "
+            "GRAPHREC_PUBLISHABLE_ORIGINS include them). Catalogue url/image_url are paths on the API's "
+            f"host: prefix them with http://{host}:{port}."
+        )
+    return (
+        "A page on another origin (your own dev server) needs CORS: rerun with "
+        "`make demo ORIGINS=http://localhost:5173` (sets GRAPHREC_CORS_ORIGINS and GRAPHREC_PUBLISHABLE_ORIGINS; "
+        "the data and the trained version are reused). Catalogue url/image_url are paths on the API's host."
+    )
+
+
+def segment_demo(store: GraphStore, log: EventLog, settings: Settings) -> None:
+    """Behaviour segments of the demo's logged events, written to the graph (what ``graphrec segment``
+    does), so the dashboard's segment panel has something to show from the first run."""
+    from graphrec.behaviour.segments import SegmentConfig, segment_log, segment_records
+
+    run = segment_log(log, window_days=settings.segment_window_days, as_of_ms=None, config=SegmentConfig())
+    seg = run.segmentation
+    if seg.segments:
+        store.replace_segments(segments=segment_records(seg), members=list(seg.members()), computed_ms=clock.now_ms())
+        logger.info("segmented %s users into %s behaviour segments", f"{len(seg.actors):,}", len(seg.segments))
 
 
 def demo_origins(host: str, port: int) -> list[str]:
