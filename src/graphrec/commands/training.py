@@ -162,7 +162,7 @@ def evaluate_command(
         None,
         "--seeds",
         help="Comma-separated seeds, e.g. 0,1,2: every model on "
-        "each seed's split; means, 95% intervals and a paired test of the two best.",
+        "each seed's split; means, 95% intervals, and GraphSAGE tested against every other model.",
     ),
     output: Path = typer.Option(Path("runs/eval"), "--output", "-o", help="Directory for results.*"),
     config: Path | None = typer.Option(None, "--config", help="TOML with \\[evaluation] (and \\[train]) tables."),
@@ -259,9 +259,9 @@ def evaluate_command(
         typer.echo(f"results: {output / 'results.json'}, {output / 'results.md'}; versions: {output / 'versions'}")
         return
     typer.echo(markdown_table([{k: v for k, v in r.items() if not k.endswith(("@10", "@10 ±"))} for r in rows]))
-    paired = json.loads((output / "results.json").read_text())["meta"].get("paired_test_sentence")
+    paired = json.loads((output / "results.json").read_text())["meta"].get("paired_tests_table")
     if paired:
-        typer.echo(f"\npaired test of the two best models: {paired}")
+        typer.echo(f"\n{paired}")
     typer.echo(f"\nresults: {output / 'results.json'}, {output / 'results.md'}, {output / 'validation.png'}")
 
 
