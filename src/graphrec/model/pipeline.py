@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from graphrec.data.config_files import in_file, read_toml, validate_config
 from graphrec.evaluation.splits import holdout
 from graphrec.export import ExportConfig, export_snapshot
 from graphrec.graph.port import GraphStore
@@ -89,13 +89,13 @@ class PipelineConfig(BaseModel):
 
 
 def load_config(path: Path | None) -> PipelineConfig:
-    """Read and validate a TOML config; ``None`` gives the defaults."""
+    """Read and validate a TOML config; ``None`` gives the defaults. A missing or malformed file or a
+    wrong field is a :class:`~graphrec.data.errors.UserError` naming the file and the field."""
     if path is None:
         return PipelineConfig()
-    with path.open("rb") as fh:
-        raw = tomllib.load(fh)
+    raw = read_toml(path)
     raw.pop("evaluation", None)  # the same file may also configure `graphrec evaluate`
-    return PipelineConfig.model_validate(raw)
+    return validate_config(PipelineConfig, raw, in_file(path))
 
 
 def new_version_name(snapshot_hash: str | None) -> str:
