@@ -101,7 +101,9 @@ def test_one_model_against_every_other_with_holm() -> None:
     table = comparison_table(tests)
     assert "Wilcoxon signed-rank over users (300 users, each averaged over 3 seeds)" in table
     assert "Holm over the 3 comparisons" in table and "| Served vs | metric |" in table
-    assert table.count("\n| ") == 4  # header and three rows
+    assert table.count("\n| ") == 4 and "| 95% CI over seeds |" in table  # header and three rows
+    one_seed = comparison_table(compare_against_all("Served", "recall@20", {k: v[:1] for k, v in per_seed.items()}))
+    assert "CI over seeds" not in one_seed and "(300 users, 1 seed)" in one_seed
 
 
 def test_the_evaluation_tests_the_served_model_against_every_other() -> None:

@@ -206,23 +206,21 @@ def compare_against_all(
 
 def comparison_table(tests: Sequence[PairedComparison]) -> str:
     """GitHub Markdown: a line saying what was tested over, then one row per (other model, metric)
-    with the difference, its interval over seeds, the raw and the Holm-adjusted p."""
+    with the difference, its interval over seeds (several seeds), the raw and the Holm-adjusted p."""
     if not tests:
         return ""
     units = "; ".join(dict.fromkeys(f"{t.test} ({describe_units(t)})" for t in tests))
     family = max(sum(1 for u in tests if u.metric == t.metric) for t in tests)
     head = (
         f"Paired tests of {tests[0].a} against every other model: {units}; "
-        f"p adjusted by Holm over the {family} comparisons of each metric."
+        f"p adjusted by Holm over the {family} comparison{'s' if family != 1 else ''} of each metric."
     )
-    lines = [
-        head,
-        "",
-        f"| {tests[0].a} vs | metric | difference | 95% CI over seeds | p | Holm p |",
-        "|---|---|---|---|---|---|",
-    ]
+    seeds = not all(np.isnan(t.interval[0]) for t in tests)  # one seed has no interval over seeds
+    columns = ["metric", "difference", *(["95% CI over seeds"] if seeds else []), "p", "Holm p"]
+    lines = [head, "", f"| {tests[0].a} vs | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for t in tests:
         low, high = t.interval
-        interval = "" if np.isnan(low) else f"[{low:+.4f}, {high:+.4f}]"
-        lines.append(f"| {t.b} | {t.metric} | {t.difference:+.4f} | {interval} | {t.p:.2g} | {t.p_holm:.2g} |")
+        interval = [("" if np.isnan(low) else f"[{low:+.4f}, {high:+.4f}]")] if seeds else []
+        cells = [t.b, t.metric, f"{t.difference:+.4f}", *interval, f"{t.p:.2g}", f"{t.p_holm:.2g}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
