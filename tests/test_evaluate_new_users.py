@@ -537,6 +537,8 @@ dim = 8
     assert set(saved["meta"]["new_user_weights"]) == {"0", "1"}
     assert all(set(w) == {"1", "3"} for w in saved["meta"]["new_user_weights"].values())
     assert len(saved["meta"]["paired_tests"]) == 2 * len(columns)
+    # each seed holds out other users: the seeds' means are the observations, Holm over the baselines
+    assert all(t["unit"] == "seed" and t["n"] == 2 and t["p_holm"] >= t["p"] for t in saved["meta"]["paired_tests"])
     table = (out / "results.md").read_text()
     assert f"| {BLEND} |" in table and f"| {BEFORE} |" in table and "NDCG@5 n=3" in table
     assert "NDCG@5 n=3" in result.output  # the command prints the table

@@ -1,7 +1,8 @@
 """The ``graphrec`` command: thin Typer commands over pure functions.
 
 Each area registers its commands from its own module (``graphrec.commands.*``), so this file only
-assembles them; nothing runs at import.
+assembles them; nothing runs at import. How every command fails is decided once, by the root group
+(:mod:`graphrec.commands.failures`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import importlib
 
 import typer
 
+from graphrec.commands.failures import FailingInOneLine
+
 app = typer.Typer(
+    cls=FailingInOneLine,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -35,15 +39,5 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    """The console entry point: the commands, with a store outage reported in one line (exit 3)."""
-    from graphrec.graph.errors import StoreUnavailable
-
-    try:
-        app()
-    except StoreUnavailable as exc:
-        typer.echo(
-            f"error: {exc}\nIs the graph store running, and does GRAPHREC_GRAPH_URI point at it? "
-            "Retry when it is (imports resume where they stopped).",
-            err=True,
-        )
-        raise SystemExit(3) from None
+    """The console entry point (failures: one line, exit 2 or 3; :mod:`graphrec.commands.failures`)."""
+    app()

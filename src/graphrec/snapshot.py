@@ -264,13 +264,39 @@ class Snapshot:
 
     @classmethod
     def load(cls, directory: str | Path, *, verify: bool = True) -> Snapshot:
-        """Read a saved snapshot; with ``verify`` the content hash must match the manifest."""
+        """Read a saved snapshot; with ``verify`` the content hash must match the manifest.
+
+        A directory that is not a snapshot, a missing or unreadable file and a hash that does not match
+        are each an :class:`~graphrec.data.errors.InputError` naming the file: a snapshot is often
+        copied by hand, and a damaged one must say which file to replace, not fail deep in numpy."""
+        from graphrec.data.errors import InputError
+
         src = Path(directory)
-        manifest = json.loads((src / MANIFEST).read_text())
-        arrays = {name: np.load(src / f"{name}.npy", allow_pickle=False) for name in _ARRAYS}
-        snap = cls(**arrays, manifest=dict(manifest))
+        if not (src / MANIFEST).is_file():
+            raise InputError(src, None, f"not a snapshot directory (no {MANIFEST}; write one with graphrec export)")
+        try:
+            manifest = json.loads((src / MANIFEST).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(src / MANIFEST, None, f"corrupted: {exc}") from None
+        if not isinstance(manifest, dict):
+            raise InputError(src / MANIFEST, None, "corrupted: not a JSON object")
+        arrays = {}
+        for name in _ARRAYS:
+            path = src / f"{name}.npy"
+            try:
+                arrays[name] = np.load(path, allow_pickle=False)
+            except FileNotFoundError:
+                raise InputError(path, None, "missing: the snapshot is incomplete (export it again)") from None
+            except (OSError, ValueError, EOFError) as exc:
+                raise InputError(path, None, f"corrupted ({exc}): export the snapshot again") from None
+        try:
+            snap = cls(**arrays, manifest=dict(manifest))
+        except (ValueError, IndexError, TypeError) as exc:
+            raise InputError(src, None, f"corrupted: its arrays do not fit together ({exc})") from None
         if verify and snap.content_hash() != manifest.get("content_hash"):
-            raise ValueError(f"snapshot {src} does not match its manifest's content hash")
+            raise InputError(
+                src, None, "does not match its manifest's content hash: a file was changed or damaged (export it again)"
+            )
         return snap
 
 

@@ -11,7 +11,6 @@ import typer
 from tqdm import tqdm
 
 from graphrec.config import Settings
-from graphrec.data.errors import InputError
 from graphrec.data.importer import import_dataset
 from graphrec.data.ratings import RATING_MODES, check_mode
 from graphrec.data.readers import FORMATS, read_dataset
@@ -42,11 +41,7 @@ def import_command(
         typer.echo(f"error: --ratings must be one of {', '.join(RATING_MODES)}, got {ratings!r}", err=True)
         raise typer.Exit(2)
     settings = Settings()
-    try:
-        dataset = read_dataset(fmt, path, items_path=items, ratings=check_mode(ratings))
-    except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    dataset = read_dataset(fmt, path, items_path=items, ratings=check_mode(ratings))  # bad input: one line, exit 2
     with (
         open_store(settings) as store,
         tqdm(total=dataset.events.num_rows, unit=" edges", desc="import", disable=None, leave=False) as bar,

@@ -4,24 +4,21 @@ functions."""
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
 from graphrec.config import Settings
+from graphrec.data.config_files import in_file, read_toml, table, validate_config
+from graphrec.data.errors import UserError
 
 if TYPE_CHECKING:
     from graphrec.graph.port import GraphStore
-    from graphrec.model.config import TrainConfig
 
 
-def _read_toml(path: Path | None) -> dict[str, object]:
-    if path is None:
-        return {}
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
+def _read_toml(path: Path | None) -> dict[str, Any]:
+    return read_toml(path) if path is not None else {}
 
 
 def export_command(
@@ -49,7 +46,7 @@ def export_command(
     from graphrec.export import ExportConfig, export_snapshot
     from graphrec.graph.factory import open_store
 
-    raw = dict(_read_toml(config).get("export", {}))  # type: ignore[call-overload]
+    raw = table(_read_toml(config), "export", path=config)
     overrides = {
         "since_ms": since_ms,
         "until_ms": until_ms,
@@ -61,8 +58,10 @@ def export_command(
         "categories": category or None,
         "k_core": k_core or None,
     }
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    cfg = ExportConfig.model_validate(raw)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    raw.update(given)
+    options = {k: "--category" if k == "categories" else "--" + k.replace("_", "-") for k in given}
+    cfg = validate_config(ExportConfig, raw, in_file(config, "export", options=options))
     settings = Settings()
     with open_store(settings) as store:
         snapshot = export_snapshot(store, cfg, half_life_days=settings.half_life_days)
@@ -109,6 +108,7 @@ def train_command(
     ),
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
+    from graphrec.model.config import TrainConfig
     from graphrec.model.pipeline import load_config, train
     from graphrec.offline.new_user_tuner import NewUserBlendTuner
     from graphrec.recommend.serving_config import ServingConfig
@@ -116,7 +116,7 @@ def train_command(
 
     cfg = load_config(config)
     if device is not None:
-        cfg = cfg.model_copy(update={"train": _with_device(cfg.train.model_dump(), device)})
+        cfg = cfg.model_copy(update={"train": TrainConfig.model_validate(_with_device(cfg.train.model_dump(), device))})
     _check_device(cfg.train.device)
     settings = Settings()
     new_users = NewUserBlendTuner(ServingConfig.from_settings(settings))  # new users' blend, by history length
@@ -162,7 +162,7 @@ def evaluate_command(
         None,
         "--seeds",
         help="Comma-separated seeds, e.g. 0,1,2: every model on "
-        "each seed's split; means, 95% intervals and a paired test of the two best.",
+        "each seed's split; means, 95% intervals, and GraphSAGE tested against every other model.",
     ),
     output: Path = typer.Option(Path("runs/eval"), "--output", "-o", help="Directory for results.*"),
     config: Path | None = typer.Option(None, "--config", help="TOML with \\[evaluation] (and \\[train]) tables."),
@@ -194,23 +194,22 @@ def evaluate_command(
 
     Held-out data, not live traffic: online A/B tests are graphrec experiment.
     """
-    from pydantic import ValidationError
-
     from graphrec.evaluation.report import markdown_table
+    from graphrec.export import ExportConfig
     from graphrec.offline.runner import EvalConfig, run_evaluation
     from graphrec.recommend.serving_config import ServingConfig
 
     raw = _read_toml(config)
-    evaluation = dict(raw.get("evaluation", {}))  # type: ignore[call-overload]
+    evaluation = table(raw, "evaluation", path=config)
     if "train" in raw:
-        evaluation["graphsage"] = raw["train"]
+        evaluation["graphsage"] = table(raw, "train", path=config)
     evaluation.update(dataset=dataset, seed=seed)
+    options = {"dataset": "--dataset", "seed": "--seed"}
     if seeds:
         try:
             evaluation["seeds"] = [int(x) for x in seeds.split(",") if x.strip()]
         except ValueError:
-            typer.echo(f"error: --seeds must be comma-separated integers, got {seeds!r}", err=True)
-            raise typer.Exit(2) from None
+            raise UserError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
     if protocol:
         evaluation["protocol"] = protocol
     if ratings:
@@ -219,14 +218,17 @@ def evaluate_command(
         evaluation["models"] = [m.strip() for m in models.split(",") if m.strip()]
     if quiet:
         evaluation["progress"] = False
+    given = {"seeds": seeds, "protocol": protocol, "ratings": ratings, "models": models, "graphsage.device": device}
+    options.update({k: f"--{k.rpartition('.')[2]}" for k, v in given.items() if v is not None})
     if device is not None:
         evaluation["graphsage"] = _with_device(dict(evaluation.get("graphsage", {})), device)
-    try:
-        cfg = EvalConfig.model_validate(evaluation)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        typer.echo(f"error: {problems}", err=True)
-        raise typer.Exit(2) from None
+    # the file's [train] table is EvalConfig's graphsage field, its [evaluation] table the rest
+    names = in_file(
+        config,
+        lambda loc: ("train", *loc[1:]) if loc[:1] == ("graphsage",) else ("evaluation", *loc),
+        options=options,
+    )
+    cfg = validate_config(EvalConfig, evaluation, names)
     _check_device(cfg.graphsage.device)
     snapshot = None
     from graphrec.graph.neo4j_store import Neo4jStore
@@ -242,14 +244,13 @@ def evaluate_command(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
     else:
-        from graphrec.export import ExportConfig, export_snapshot
+        from graphrec.export import export_snapshot
         from graphrec.graph.factory import open_store
 
         with open_store(settings) as store:
             if dataset == "store":
-                snapshot = export_snapshot(
-                    store, ExportConfig.model_validate(raw.get("export", {})), half_life_days=settings.half_life_days
-                )
+                export = validate_config(ExportConfig, table(raw, "export", path=config), in_file(config, "export"))
+                snapshot = export_snapshot(store, export, half_life_days=settings.half_life_days)
             gds = store.gds() if isinstance(store, Neo4jStore) and cfg.gds and not new_users else None
             if on_neo4j and cfg.gds and gds is None and not new_users:
                 typer.echo("note: this Neo4j has no Graph Data Science plugin: no GDS-FastRP-kNN row", err=True)
@@ -259,23 +260,22 @@ def evaluate_command(
         typer.echo(f"results: {output / 'results.json'}, {output / 'results.md'}; versions: {output / 'versions'}")
         return
     typer.echo(markdown_table([{k: v for k, v in r.items() if not k.endswith(("@10", "@10 ±"))} for r in rows]))
-    paired = json.loads((output / "results.json").read_text())["meta"].get("paired_test_sentence")
+    paired = json.loads((output / "results.json").read_text())["meta"].get("paired_tests_table")
     if paired:
-        typer.echo(f"\npaired test of the two best models: {paired}")
+        typer.echo(f"\n{paired}")
     typer.echo(f"\nresults: {output / 'results.json'}, {output / 'results.md'}, {output / 'validation.png'}")
 
 
-def _with_device(train: dict[str, object], device: str) -> TrainConfig:
-    """``train`` with ``device`` set, or exit 2 naming the option when it is not a device we know."""
-    from pydantic import ValidationError
+def _with_device(train: dict[str, Any], device: str) -> dict[str, Any]:
+    """``train`` (a ``[train]`` table) with ``device`` set, or a :class:`UserError` naming the option."""
+    from typing import get_args
 
     from graphrec.model.config import TrainConfig
 
-    try:
-        return TrainConfig.model_validate({**train, "device": device})
-    except ValidationError:
-        typer.echo(f"error: --device must be auto, cpu or cuda, got {device!r}", err=True)
-        raise typer.Exit(2) from None
+    allowed = get_args(TrainConfig.model_fields["device"].annotation)
+    if device not in allowed:
+        raise UserError(f"--device must be {', '.join(allowed[:-1])} or {allowed[-1]}, got {device!r}")
+    return {**train, "device": device}
 
 
 def _check_device(device: Literal["auto", "cpu", "cuda"]) -> None:
@@ -285,8 +285,7 @@ def _check_device(device: Literal["auto", "cpu", "cuda"]) -> None:
     try:
         resolve_device(device)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise UserError(str(exc)) from None
 
 
 def _served_version(store: GraphStore, models_path: Path) -> str | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from graphrec.data.errors import InputError
 from graphrec.data.ratings import RatingMode, rating_weights
 from graphrec.evaluation.splits import Split, given_split
 from graphrec.snapshot import Snapshot
@@ -22,13 +23,19 @@ from graphrec.snapshot import Snapshot
 def load_movielens(path: str | Path, *, ratings: RatingMode = "implicit") -> Snapshot:
     """Read ``u.data`` (``user\\titem\\trating\\tts`` seconds) or ``ratings.dat`` (``::``) under ``path``."""
     root = Path(path)
-    if (root / "u.data").exists():
-        raw = np.loadtxt(root / "u.data", dtype=np.int64, delimiter="\t")
-    elif (root / "ratings.dat").exists():
-        text = (root / "ratings.dat").read_text().replace("::", "\t")
-        raw = np.array([line.split("\t") for line in text.splitlines() if line], dtype=np.int64)
-    else:
-        raise FileNotFoundError(f"no u.data or ratings.dat under {root}")
+    file = next((root / name for name in ("u.data", "ratings.dat") if (root / name).is_file()), None)
+    if file is None:
+        found = "no u.data or ratings.dat in this directory" if root.is_dir() else "no such directory"
+        raise InputError(root, None, f"{found} (movielens: wants MovieLens 100K's or 1M's directory)")
+    try:
+        if file.name == "u.data":
+            raw = np.loadtxt(file, dtype=np.int64, delimiter="\t", ndmin=2)
+        else:
+            raw = np.array([line.split("::") for line in file.read_text().splitlines() if line], dtype=np.int64)
+    except ValueError as exc:
+        raise InputError(file, None, f"not MovieLens ratings (user, item, rating, time per line): {exc}") from None
+    if raw.ndim != 2 or raw.shape[1] < 4:
+        raise InputError(file, None, "not MovieLens ratings (user, item, rating, time per line)")
     weights = rating_weights(raw[:, 2], ratings)
     raw, weights = raw[weights > 0], weights[weights > 0]
     users, u_idx = np.unique(raw[:, 0], return_inverse=True)

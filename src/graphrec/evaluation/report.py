@@ -70,11 +70,7 @@ def write_report(
     seeds = meta.get("seed")
     seed_text = f"seeds {', '.join(map(str, seeds))}" if isinstance(seeds, list) else f"seed {seeds}"
     header = f"# Evaluation: {meta.get('dataset')} ({meta.get('protocol')}, {seed_text})\n\n"
-    footer = (
-        f"\nPaired test of the two best models: {meta['paired_test_sentence']}\n"
-        if meta.get("paired_test_sentence")
-        else ""
-    )
+    footer = f"\n{meta['paired_tests_table']}\n" if meta.get("paired_tests_table") else ""
     paths["markdown"].write_text(header + markdown_table(rows) + "\n" + footer)
     plot = plot_validation(histories, output / "validation.png", metric=metric)
     if plot is not None:

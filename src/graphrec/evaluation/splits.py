@@ -27,6 +27,13 @@ class Split:
     test: sp.csr_matrix
     protocol: str
 
+    @property
+    def test_users(self) -> np.ndarray:
+        """Rows of the users with held-out edges, in index order: the users every metric averages
+        over and every per-user array lists."""
+        users: np.ndarray = np.flatnonzero(np.diff(self.test.indptr) > 0)
+        return users
+
 
 def _holdout_mask(snapshot: Snapshot, fraction: float, keys: np.ndarray) -> np.ndarray:
     """Mark, per user, the ``round(fraction * degree)`` edges with the largest ``keys`` as held out."""

@@ -1,23 +1,47 @@
-"""Confidence intervals over seeds and paired tests between two models on the same test users.
+"""Confidence intervals over seeds, and paired tests of one model against every other on the same test users.
 
 Why: one split's difference between two models can be smaller than the spread between seeds (ALS
 moved 0.016 Recall@20 between seeds 0 and 1 on MovieLens 100K, more than GraphSAGE's lead over it),
-so a table that claims a winner must say how sure it is.
+so a table that claims a winner must say how sure it is, and the test must respect how the numbers
+were made:
+
+* **The unit of the test is what was sampled independently.** ``graphrec evaluate`` cuts every
+  seed's split from the same data set, so every seed scores the *same* users: 5 seeds x 943 users
+  are 943 users measured five times, not 4,715 independent pairs. Pooling them (as this module did
+  until issue 30) divides the standard error by about ``sqrt(seeds)`` too much and made p-values
+  like 1e-13. So when every seed scores the same users, each user's difference is averaged over the
+  seeds first and the test runs over users; when the seeds score different users (the new-user
+  protocol holds out other users on each seed), each seed's mean difference is one observation and
+  the test runs over seeds. One seed always has the same users as itself: a test over users.
+* **Over users: Wilcoxon signed-rank.** Per-user Recall@k and NDCG@k differences are bounded,
+  lumpy (a user with 3 held-out items moves in steps of 1/3) and heavy at zero, far from the normal
+  differences a paired t-test assumes; the signed-rank test assumes only that they are symmetric
+  about their median under the null. Users on which both models score the same are left out of the
+  ranks (``zero_method="wilcox"``): they carry no evidence either way.
+* **Over seeds: paired t-test.** A seed's mean difference averages hundreds of users, so it is close
+  to normal; and a signed-rank test over 5 seeds cannot go below p = 0.0625, whatever the data.
+* **One model against every other, Holm-adjusted.** The served model (GraphSAGE) is tested against
+  every baseline, not only the runner-up. Reading each row as "beats X" is a family of tests per
+  metric; Holm's step-down adjustment keeps the chance of any false "beats" in the family at 5%
+  without Bonferroni's loss of power, and both the raw and the adjusted p are reported.
 
 * :func:`mean_interval`: mean over seeds with a Student-t interval (seeds are few, so not a normal one).
-* :func:`paired_comparison`: model A minus model B, paired by (seed, user) on identical splits: the
-  mean difference, its Student-t interval over the per-seed mean differences, and two tests over the
-  pooled per-user differences (paired t-test and Wilcoxon signed-rank, which does not assume normal
-  differences; per-user recall is far from normal).
+* :func:`paired_comparison`: model A minus model B, per the rules above.
+* :func:`holm`: Holm-adjusted p-values.
+* :func:`compare_against_all`: one model against each other one on a metric, Holm-adjusted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
 
 import numpy as np
 from scipy import stats
+
+Unit = Literal["user", "seed"]
+TESTS: dict[Unit, str] = {"user": "Wilcoxon signed-rank over users", "seed": "paired t-test over seeds"}
 
 
 def mean_interval(values: Sequence[float], *, confidence: float = 0.95) -> tuple[float, float]:
@@ -32,17 +56,24 @@ def mean_interval(values: Sequence[float], *, confidence: float = 0.95) -> tuple
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """``a`` against ``b`` on ``metric``; ``difference`` = mean(a - b) over every (seed, user) pair."""
+    """``a`` against ``b`` on ``metric``.
+
+    ``difference``: mean of ``a - b`` over the test's units (users or seeds); ``interval``: its
+    Student-t interval over the per-seed mean differences (NaN with one seed); ``p``: the two-sided
+    p of ``test`` over ``n`` units; ``p_holm``: ``p`` adjusted over the family it was tested in
+    (equal to ``p`` when tested alone)."""
 
     a: str
     b: str
     metric: str
     difference: float
     interval: tuple[float, float]
-    t_test_p: float
-    wilcoxon_p: float
-    pairs: int
+    unit: Unit
+    test: str
+    n: int
     seeds: int
+    p: float
+    p_holm: float
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -50,11 +81,45 @@ class PairedComparison:
     def sentence(self) -> str:
         low, high = self.interval
         interval = "" if np.isnan(low) else f", 95% CI over seeds [{low:+.4f}, {high:+.4f}]"
+        adjusted = "" if self.p_holm == self.p else f", Holm-adjusted p = {self.p_holm:.3g}"
         return (
-            f"{self.a} - {self.b}: {self.metric} {self.difference:+.4f}{interval}; paired t-test "
-            f"p = {self.t_test_p:.3g}, Wilcoxon p = {self.wilcoxon_p:.3g} ({self.pairs:,} user pairs "
-            f"over {self.seeds} seed{'s' if self.seeds != 1 else ''})"
+            f"{self.a} - {self.b}: {self.metric} {self.difference:+.4f}{interval}; {self.test} "
+            f"p = {self.p:.3g}{adjusted} ({describe_units(self)})"
         )
+
+
+def describe_units(c: PairedComparison) -> str:
+    """What the test ran over, e.g. ``943 users, each averaged over 5 seeds`` or ``6 seeds``."""
+    if c.unit == "seed":
+        return f"{c.n} seeds"
+    seeds = f", each averaged over {c.seeds} seeds" if c.seeds > 1 else ", 1 seed"
+    return f"{c.n:,} users{seeds}"
+
+
+def _same_users(users: Sequence[np.ndarray]) -> bool:
+    first = np.sort(users[0])
+    return all(len(u) == len(first) and np.array_equal(np.sort(u), first) for u in users[1:])
+
+
+def _by_user(diffs: Sequence[np.ndarray], users: Sequence[np.ndarray]) -> np.ndarray:
+    """Each user's difference averaged over the seeds (every seed scores the same users)."""
+    aligned = [d[np.argsort(u, kind="stable")] for d, u in zip(diffs, users, strict=True)]
+    per_user: np.ndarray = np.mean(aligned, axis=0)
+    return per_user
+
+
+def _wilcoxon_p(x: np.ndarray) -> float:
+    if not np.any(x != 0):  # identical scores: no evidence of any difference
+        return 1.0
+    return float(stats.wilcoxon(x, zero_method="wilcox").pvalue)
+
+
+def _t_p(x: np.ndarray) -> float:
+    if len(x) < 2:
+        return float("nan")
+    if np.ptp(x) == 0:  # every seed moved by exactly the same amount: certain, or nothing at all
+        return 1.0 if x[0] == 0 else 0.0
+    return float(stats.ttest_1samp(x, 0.0).pvalue)
 
 
 def paired_comparison(
@@ -64,30 +129,98 @@ def paired_comparison(
     per_seed_a: Sequence[np.ndarray],
     per_seed_b: Sequence[np.ndarray],
     *,
+    users: Sequence[np.ndarray] | None = None,
     confidence: float = 0.95,
 ) -> PairedComparison:
-    """Compare per-user metric arrays of two models, one array per seed, users in the same order."""
+    """Compare per-user metric arrays of two models, one array per seed (the module docstring says
+    which test and why).
+
+    ``users``: per seed, the ids of the users the arrays hold, in their order; the test runs over
+    users when every seed holds the same set and over seeds otherwise. Without ``users`` every seed
+    must hold the same users in the same order (``graphrec evaluate``'s per-user holdouts do)."""
     if len(per_seed_a) != len(per_seed_b) or not per_seed_a:
         raise ValueError("both models need one per-user array for each of the same seeds")
     for x, y in zip(per_seed_a, per_seed_b, strict=True):
         if x.shape != y.shape:
             raise ValueError(f"per-user arrays differ in length ({x.shape} vs {y.shape}): not the same users")
     diffs = [np.asarray(x, np.float64) - np.asarray(y, np.float64) for x, y in zip(per_seed_a, per_seed_b, strict=True)]
-    pooled = np.concatenate(diffs)
-    mean, half = mean_interval([float(d.mean()) for d in diffs], confidence=confidence)
-    if np.any(pooled != 0):
-        t_p = float(stats.ttest_1samp(pooled, 0.0).pvalue)
-        w_p = float(stats.wilcoxon(pooled, zero_method="wilcox").pvalue)
-    else:  # identical rankings: no evidence of any difference
-        t_p = w_p = 1.0
+    if users is None:
+        if len({len(d) for d in diffs}) > 1:
+            raise ValueError("the seeds score different numbers of users: pass each seed's user ids (users=)")
+        users = [np.arange(len(d)) for d in diffs]
+    if len(users) != len(diffs) or any(len(u) != len(d) for u, d in zip(users, diffs, strict=False)):
+        raise ValueError("users must name, for each seed, the user of every entry of that seed's arrays")
+    seed_means = [float(d.mean()) for d in diffs]
+    mean, half = mean_interval(seed_means, confidence=confidence)
+    unit: Unit = "user" if _same_users(users) else "seed"
+    if unit == "user":
+        per_user = _by_user(diffs, users)
+        difference, n, p = float(per_user.mean()), len(per_user), _wilcoxon_p(per_user)
+    else:
+        x = np.asarray(seed_means)
+        difference, n, p = float(x.mean()), len(x), _t_p(x)
     return PairedComparison(
         a=a,
         b=b,
         metric=metric,
-        difference=float(pooled.mean()),
+        difference=difference,
         interval=(mean - half, mean + half),
-        t_test_p=t_p,
-        wilcoxon_p=w_p,
-        pairs=len(pooled),
+        unit=unit,
+        test=TESTS[unit],
+        n=n,
         seeds=len(diffs),
+        p=p,
+        p_holm=p,
     )
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment: the i-th smallest p times ``(m - i)``, kept monotone and at most 1
+    (NaN stays NaN and does not count towards ``m``)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full(len(p), np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m, running = len(order), 0.0
+    for rank, idx in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p[idx])))
+        adjusted[idx] = running
+    return [float(x) for x in adjusted]
+
+
+def compare_against_all(
+    reference: str,
+    metric: str,
+    per_seed: Mapping[str, Sequence[np.ndarray]],
+    *,
+    users: Sequence[np.ndarray] | None = None,
+) -> list[PairedComparison]:
+    """``reference`` against every other model in ``per_seed`` (model -> one per-user array per seed)
+    on ``metric``, in ``per_seed``'s order, with ``p_holm`` adjusted over these comparisons."""
+    others = [name for name in per_seed if name != reference]
+    tests = [
+        paired_comparison(reference, name, metric, per_seed[reference], per_seed[name], users=users) for name in others
+    ]
+    return [replace(t, p_holm=q) for t, q in zip(tests, holm([t.p for t in tests]), strict=True)]
+
+
+def comparison_table(tests: Sequence[PairedComparison]) -> str:
+    """GitHub Markdown: a line saying what was tested over, then one row per (other model, metric)
+    with the difference, its interval over seeds (several seeds), the raw and the Holm-adjusted p."""
+    if not tests:
+        return ""
+    units = "; ".join(dict.fromkeys(f"{t.test} ({describe_units(t)})" for t in tests))
+    family = max(sum(1 for u in tests if u.metric == t.metric) for t in tests)
+    head = (
+        f"Paired tests of {tests[0].a} against every other model: {units}; "
+        f"p adjusted by Holm over the {family} comparison{'s' if family != 1 else ''} of each metric."
+    )
+    seeds = not all(np.isnan(t.interval[0]) for t in tests)  # one seed has no interval over seeds
+    columns = ["metric", "difference", *(["95% CI over seeds"] if seeds else []), "p", "Holm p"]
+    lines = [head, "", f"| {tests[0].a} vs | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for t in tests:
+        low, high = t.interval
+        interval = [("" if np.isnan(low) else f"[{low:+.4f}, {high:+.4f}]")] if seeds else []
+        cells = [t.b, t.metric, f"{t.difference:+.4f}", *interval, f"{t.p:.2g}", f"{t.p_holm:.2g}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -63,8 +63,9 @@ class TrainConfig(BaseModel):
     validation_protocol: Literal["random", "temporal"] = Field(
         "random",
         description="how the early-stopping holdout is cut from the training edges: each user's "
-        "random edges, or their most recent ones (use temporal when the test split is temporal, so "
-        "early stopping judges the model on the task it is tested on)",
+        "random edges, or their most recent ones. Set by the caller to its test split's protocol, so "
+        "early stopping judges the model on the task it is tested on: graphrec train always validates "
+        "temporal (its test is each user's newest interactions), graphrec evaluate as --protocol",
     )
     eval_every: int = Field(5, ge=1)
     patience: int = Field(4, ge=1, description="evaluations without improvement before stopping")

@@ -20,15 +20,16 @@ import json
 import logging
 import os
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from graphrec.evaluation.splits import temporal_holdout
+from graphrec.data.config_files import in_file, read_toml, validate_config
+from graphrec.evaluation.splits import holdout
 from graphrec.export import ExportConfig, export_snapshot
 from graphrec.graph.port import GraphStore
 from graphrec.model.artifact import ModelArtifact
@@ -51,6 +52,10 @@ logger = logging.getLogger(__name__)
 
 CURRENT = "CURRENT"
 META_KEY = "model_version"
+TEST_PROTOCOL: Literal["temporal"] = "temporal"
+"""How a version's test edges are cut: each user's newest interactions, as serving meets the future.
+Early stopping validates the same way (the epoch count that wins on random edges is not the one that
+wins on the newest ones), so the trainer's ``validation_protocol`` is always this one."""
 
 
 class PipelineConfig(BaseModel):
@@ -71,15 +76,26 @@ class PipelineConfig(BaseModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
     new_users: NewUserTuning = Field(default_factory=NewUserTuning)
 
+    @field_validator("train")
+    @classmethod
+    def _validation_as_test(cls, train: TrainConfig) -> TrainConfig:
+        """Refuse a config that asks early stopping to validate other than the version is tested."""
+        if "validation_protocol" in train.model_fields_set and train.validation_protocol != TEST_PROTOCOL:
+            raise ValueError(
+                f"validation_protocol must be {TEST_PROTOCOL!r} (or left out): graphrec train tests a version on "
+                "each user's newest interactions, and the epoch count is chosen on the same kind of split"
+            )
+        return train
+
 
 def load_config(path: Path | None) -> PipelineConfig:
-    """Read and validate a TOML config; ``None`` gives the defaults."""
+    """Read and validate a TOML config; ``None`` gives the defaults. A missing or malformed file or a
+    wrong field is a :class:`~graphrec.data.errors.UserError` naming the file and the field."""
     if path is None:
         return PipelineConfig()
-    with path.open("rb") as fh:
-        raw = tomllib.load(fh)
+    raw = read_toml(path)
     raw.pop("evaluation", None)  # the same file may also configure `graphrec evaluate`
-    return PipelineConfig.model_validate(raw)
+    return validate_config(PipelineConfig, raw, in_file(path))
 
 
 def new_version_name(snapshot_hash: str | None) -> str:
@@ -115,10 +131,11 @@ def train(
     if snapshot.n_edges == 0:
         raise ValueError("the snapshot has no interactions: import data first (graphrec import/generate)")
     started = time.perf_counter()
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"validation_protocol": TEST_PROTOCOL})})
     # each user's newest interactions held out: the version's test metrics, and what a later
     # `graphrec compare` / `publish --if-better` judges it and the served version on
     split = (
-        temporal_holdout(snapshot, test_fraction=cfg.holdout_fraction, seed=cfg.train.seed)
+        holdout(TEST_PROTOCOL)(snapshot, test_fraction=cfg.holdout_fraction, seed=cfg.train.seed)
         if cfg.holdout_fraction > 0
         else None
     )

@@ -1,0 +1,127 @@
+"""Every failure a user can fix is one line on stderr naming what to fix, exit 2, never a traceback
+(issue 30): missing or malformed config files, wrong fields, missing data sets, damaged snapshots,
+bad settings. One home decides it (``graphrec.commands.failures``); a bug keeps its traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from model.graphs import block_snapshot
+from typer.testing import CliRunner
+
+from graphrec.cli import app
+from graphrec.commands.failures import failure_line
+from graphrec.graph.errors import StoreUnavailable
+
+
+@pytest.fixture(autouse=True)
+def _quiet_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing a failing command could write lands outside the test's directory."""
+    monkeypatch.setenv("GRAPHREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GRAPHREC_MODEL_DIR", str(tmp_path / "models"))
+
+
+def _fails_in_one_line(args: list[str], *names: str) -> str:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    line = result.stderr.strip()
+    assert line.startswith("error: ") and "\n" not in line, result.stderr
+    assert "Traceback" not in result.output
+    for name in names:
+        assert name in line, (name, line)
+    return line
+
+
+def _file(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "export"])
+def test_a_missing_config_file_is_named(command: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    _fails_in_one_line([command, "--config", str(missing)], str(missing), "cannot read")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "export"])
+def test_a_malformed_config_file_is_named_with_the_place(command: str, tmp_path: Path) -> None:
+    bad = _file(tmp_path / "bad.toml", "[train]\nepochs = \n")
+    _fails_in_one_line([command, "--config", str(bad)], str(bad), "not valid TOML", "line 2")
+
+
+def test_train_names_the_file_and_the_wrong_field(tmp_path: Path) -> None:
+    config = _file(tmp_path / "run.toml", '[train]\nepochs = "many"\n[train.encoder]\ndim = 0\n')
+    line = _fails_in_one_line(["train", "--config", str(config)], str(config), "train.epochs", "train.encoder.dim")
+    assert "; " in line  # both problems, on one line
+
+
+def test_train_refuses_a_random_validation_split(tmp_path: Path) -> None:
+    config = _file(tmp_path / "run.toml", '[train]\nvalidation_protocol = "random"\n')
+    _fails_in_one_line(["train", "--config", str(config)], str(config), "validation_protocol must be 'temporal'")
+
+
+def test_evaluate_names_the_table_the_field_sits_in_or_the_option_that_set_it(tmp_path: Path) -> None:
+    config = _file(tmp_path / "eval.toml", '[evaluation]\ntest_fraction = 2\n[train]\nlr = "fast"\n')
+    _fails_in_one_line(
+        ["evaluate", "--config", str(config), "--dataset", "movielens:x"],
+        f"{config}: evaluation.test_fraction",
+        f"{config}: train.lr",
+    )
+    line = _fails_in_one_line(["evaluate", "--config", str(config), "--ratings", "stars"], "--ratings: ")
+    assert f"{config}: evaluation.ratings" not in line
+    not_a_table = _file(tmp_path / "flat.toml", "evaluation = 3\n")
+    _fails_in_one_line(["evaluate", "--config", str(not_a_table)], str(not_a_table), "must be a table")
+
+
+def test_export_names_the_file_field_or_the_option(tmp_path: Path) -> None:
+    config = _file(tmp_path / "export.toml", '[export]\nsince_ms = "yesterday"\n')
+    _fails_in_one_line(["export", "--config", str(config)], f"{config}: export.since_ms")
+    _fails_in_one_line(["export", "--sampling", "everything"], "--sampling: ")
+
+
+def test_evaluate_names_a_missing_or_unreadable_data_set(tmp_path: Path) -> None:
+    _fails_in_one_line(["evaluate", "--dataset", f"movielens:{tmp_path / 'ml'}"], str(tmp_path / "ml"), "no such")
+    _fails_in_one_line(["evaluate", "--dataset", f"movielens:{tmp_path}"], str(tmp_path), "no u.data")
+    (tmp_path / "u.data").write_text("1\t2\tfive\t880000000\n")
+    _fails_in_one_line(["evaluate", "--dataset", f"movielens:{tmp_path}"], str(tmp_path / "u.data"), "not MovieLens")
+    missing = tmp_path / "train.txt"
+    _fails_in_one_line(["evaluate", "--dataset", f"lightgcn:{missing},{missing}"], str(missing))
+    _fails_in_one_line(["evaluate", "--dataset", f"events:{tmp_path / 'e.csv'}"], str(tmp_path / "e.csv"))
+
+
+def test_import_names_a_missing_file(tmp_path: Path) -> None:
+    _fails_in_one_line(["import", str(tmp_path / "e.csv"), "--format", "events"], str(tmp_path / "e.csv"))
+
+
+def test_train_names_a_damaged_snapshot(tmp_path: Path) -> None:
+    snap = block_snapshot().save(tmp_path / "snap")
+    weights = np.load(snap / "weights.npy")
+    np.save(snap / "weights.npy", weights + 1)
+    _fails_in_one_line(["train", "--snapshot", str(snap)], str(snap), "content hash")
+    (snap / "indices.npy").write_bytes(b"not numpy")
+    _fails_in_one_line(["train", "--snapshot", str(snap)], str(snap / "indices.npy"), "corrupted")
+    (snap / "indices.npy").unlink()
+    _fails_in_one_line(["train", "--snapshot", str(snap)], str(snap / "indices.npy"), "missing")
+    (snap / "manifest.json").write_text("{not json")
+    _fails_in_one_line(["train", "--snapshot", str(snap)], str(snap / "manifest.json"), "corrupted")
+    _fails_in_one_line(["train", "--snapshot", str(tmp_path)], str(tmp_path), "not a snapshot directory")
+
+
+def test_bad_settings_name_the_environment_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GRAPHREC_HALF_LIFE_DAYS", "soon")
+    _fails_in_one_line(["train", "--snapshot", str(tmp_path)], "GRAPHREC_HALF_LIFE_DAYS")
+
+
+def test_a_store_outage_is_one_line_exit_3_and_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    line, code = failure_line(StoreUnavailable("FalkorDB unavailable:\nconnection refused")) or ("", 0)
+    assert code == 3 and line.startswith("error: FalkorDB unavailable") and "GRAPHREC_GRAPH_URI" in line
+    import graphrec.commands.store as store_commands
+
+    def broken(*_: object, **__: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(store_commands, "open_store", broken)
+    result = CliRunner().invoke(app, ["stats"])
+    assert result.exit_code == 1 and isinstance(result.exception, KeyError)
