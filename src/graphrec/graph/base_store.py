@@ -343,7 +343,16 @@ class CypherStore(ABC):
         )
 
     def set_interaction_weights(self, rows: Sequence[WeightUpdate]) -> list[tuple[str, str]]:
-        params = [{"u": r.user_id, "i": r.item_id, "w": float(r.weight), "c": int(r.expected_count)} for r in rows]
+        params = [
+            {
+                "u": r.user_id,
+                "i": r.item_id,
+                "w": float(r.weight),
+                "c": int(r.expected_count),
+                "x": None if r.weight_cap is None else float(r.weight_cap),
+            }
+            for r in rows
+        ]
         updated: set[tuple[str, str]] = set()
         for batch in self._batches(params):
             updated.update((r[0], r[1]) for r in self._write(self._q.SET_INTERACTION_WEIGHTS, {"rows": batch}))

@@ -18,7 +18,8 @@ from graphrec.graph.records import CatalogueItem, Interaction, InteractionDelta,
 
 def delta_row(d: InteractionDelta) -> dict[str, Any]:
     """The parameter row for one edge delta; absent per-type keys leave those properties alone; ``k``, the
-    sender, is always there ("" for a trusted one), so the edge's ``client`` is never set to null."""
+    sender, is always there ("" for a trusted one), so the edge's ``client`` is never set to null; ``x``,
+    the weight cap, is null when the delta names none (the edge keeps its own)."""
     row: dict[str, Any] = {
         "u": d.user_id,
         "i": d.item_id,
@@ -27,6 +28,7 @@ def delta_row(d: InteractionDelta) -> dict[str, Any]:
         "f": int(d.first_ts),
         "l": int(d.last_ts),
         "k": d.client,
+        "x": None if d.weight_cap is None else float(d.weight_cap),
     }
     for t, n in d.type_counts.items():
         row[f"n_{t}"] = int(n)
