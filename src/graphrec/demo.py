@@ -82,12 +82,14 @@ def main(argv: list[str] | None = None) -> None:
                 path,
             )
     with open_store(settings) as store:
+        weigher = weigher_for(store, settings)
         result = import_dataset(
             store,
             read_dataset(fmt, path),
             fmt=fmt,
-            weigher=weigher_for(store, settings),
+            weigher=weigher,
             batch_size=settings.batch_size,
+            weight_cap=weigher.weight_cap,
         )
         if result.already_imported:
             logger.info("%s was imported before: graph unchanged", path)

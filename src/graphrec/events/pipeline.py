@@ -158,21 +158,24 @@ class _EventDelta:
     type_counts: Mapping[str, int]
     value_sums: Mapping[str, float]
     client: str
+    weight_cap: float | None
 
 
 def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy, *, client: str = TRUSTED) -> list[InteractionDelta]:
     """One delta per (actor, item): each event is a delta of one (its type counted once, its value
-    summed, its policy weight), and a pair's deltas combine by the edge rule
-    (:mod:`graphrec.graph.edge_combination`), as the store will combine them with the edge.
-    ``client``, the batch's sender, goes on every delta (trending caps the actors one client counts for)."""
+    summed, its policy weight, the policy's edge cap), and a pair's deltas combine by the edge rule
+    (:mod:`graphrec.graph.edge_combination`), as the store will combine them with the edge (which
+    saturates the edge's weight at the cap). ``client``, the batch's sender, goes on every delta
+    (trending caps the actors one client counts for)."""
     per_count, per_value = policy.formula()
+    cap = policy.weight_cap
 
     def one(ev: CleanEvent) -> _EventDelta:
         t, v = ev.type, ev.value
         if v is None:
-            return _EventDelta(ev.actor, ev.item_id, per_count[t], 1, ev.ts, ev.ts, {t: 1}, {}, client)
+            return _EventDelta(ev.actor, ev.item_id, per_count[t], 1, ev.ts, ev.ts, {t: 1}, {}, client, cap)
         return _EventDelta(
-            ev.actor, ev.item_id, per_count[t] + per_value[t] * v, 1, ev.ts, ev.ts, {t: 1}, {t: v}, client
+            ev.actor, ev.item_id, per_count[t] + per_value[t] * v, 1, ev.ts, ev.ts, {t: 1}, {t: v}, client, cap
         )
 
     return fold(one(ev) for ev in events)
