@@ -133,6 +133,16 @@ def test_an_edge_saturates_at_its_cap_and_keeps_its_raw_sum(any_store: GraphStor
     assert [tuple(r) for r in degrees] == [("a", 2), ("b", 1), ("u", 1), ("v", 2)]
 
 
+def test_a_cap_must_be_positive(any_store: GraphStore) -> None:
+    # the degrees read an edge's sign off its raw sum: the saturated weight's sign under a positive cap only
+    for cap in (0.0, -5.0, float("nan")):
+        with pytest.raises(BadStoreInput, match="a weight cap must be positive"):
+            any_store.upsert_interactions([_capped("u", "a", 1.0, cap=cap)])
+        with pytest.raises(BadStoreInput, match="a weight cap must be positive"):
+            any_store.set_interaction_weights([WeightUpdate("u", "a", 1.0, expected_count=1, weight_cap=cap)])
+    assert any_store.counts().interactions == 0
+
+
 def test_a_merge_adds_the_raw_sums_and_saturates_them(any_store: GraphStore) -> None:
     any_store.upsert_interactions([_capped("anon", "i", 15.0), _capped("user", "i", 15.0)])
     assert any_store.merge_users(source_id="anon", target_id="user") is True

@@ -42,6 +42,7 @@ from graphrec.graph.records import (
     UserRecord,
 )
 from graphrec.graph.rows import (
+    cap_param,
     catalogue_item_from_row,
     catalogue_row,
     delta_row,
@@ -349,7 +350,7 @@ class CypherStore(ABC):
                 "i": r.item_id,
                 "w": float(r.weight),
                 "c": int(r.expected_count),
-                "x": None if r.weight_cap is None else float(r.weight_cap),
+                "x": cap_param(r.weight_cap),
             }
             for r in rows
         ]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from graphrec.event_types import COUNT_PROPS, SUM_PROPS
+from graphrec.graph.errors import BadStoreInput
 from graphrec.graph.records import CatalogueItem, Interaction, InteractionDelta, ItemRecord, UserHistory, UserRecord
 
 
@@ -28,13 +29,24 @@ def delta_row(d: InteractionDelta) -> dict[str, Any]:
         "f": int(d.first_ts),
         "l": int(d.last_ts),
         "k": d.client,
-        "x": None if d.weight_cap is None else float(d.weight_cap),
+        "x": cap_param(d.weight_cap),
     }
     for t, n in d.type_counts.items():
         row[f"n_{t}"] = int(n)
     for t, v in d.value_sums.items():
         row[f"s_{t}"] = float(v)
     return row
+
+
+def cap_param(cap: float | None) -> float | None:
+    """A weight cap as the statements take it: positive, or None (no cap named). Why refused otherwise:
+    the store reads an edge's sign, and so the endpoints' degrees, off its raw sum, which is the
+    saturated weight's sign only under a positive cap (``statements.merge_edge``)."""
+    if cap is None:
+        return None
+    if not cap > 0:  # NaN too
+        raise BadStoreInput(f"a weight cap must be positive, not {cap!r}")
+    return float(cap)
 
 
 def history_from_rows(rows: Sequence[Sequence[Any]]) -> UserHistory:
