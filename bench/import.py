@@ -64,8 +64,9 @@ def run(kind: str, csv: Path, tmp: Path, args: argparse.Namespace) -> dict[str, 
         started = time.perf_counter()
         dataset = read_dataset("events", csv)
         parsed = time.perf_counter() - started
+        weigher = weigher_for(store, Settings())
         report = import_dataset(
-            store, dataset, fmt="events", weigher=weigher_for(store, Settings()), batch_size=args.batch
+            store, dataset, fmt="events", weigher=weigher, batch_size=args.batch, weight_cap=weigher.weight_cap
         )
         seconds = time.perf_counter() - started
         counts = store.counts()

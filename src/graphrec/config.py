@@ -173,8 +173,22 @@ class Settings(BaseSettings):
     events_burst_window_ms: int = Field(
         1_000, ge=0, description="identical events (actor, item, type, value) closer than this count once"
     )
+    # the bot guard (graphrec.events.cleaning.BotLimits; docs/events.md, "Bot guard"): sliding windows
+    # of event time, per actor, over the events each process has seen
     events_max_per_minute: int = Field(
-        600, ge=1, description="events one actor may produce per minute before being flagged as a bot"
+        600, ge=1, description="events one actor may send within any 60 s (sliding) before being flagged as a bot"
+    )
+    events_max_views_per_minute: int = Field(
+        120, ge=1, description="view events one actor may send within any 60 s (sliding) before being flagged"
+    )
+    events_max_repeats: int = Field(
+        20,
+        ge=1,
+        description="events of one type on one item one actor may send within GRAPHREC_EVENTS_REPEAT_WINDOW_S "
+        "before being flagged (dwell and scroll heartbeats excepted)",
+    )
+    events_repeat_window_s: float = Field(
+        600.0, ge=1, le=86_400, description="the sliding window of GRAPHREC_EVENTS_MAX_REPEATS, in seconds"
     )
     event_id_retention_days: float = Field(
         30.0, gt=0, description="how long seen event ids are kept for duplicate detection"

@@ -96,14 +96,16 @@ def main(argv: list[str] | None = None) -> None:
     extra_origins = [o.strip().rstrip("/") for o in args.origins.split(",") if o.strip()]
     log = EventLog(settings.event_log_file)
     with open_store(settings) as store:
+        weigher = weigher_for(store, settings)
         # the events go to the event log too, so the dashboard's profiles and segments have data
         result = import_dataset(
             store,
             read_dataset(fmt, path),
             fmt=fmt,
-            weigher=weigher_for(store, settings),
+            weigher=weigher,
             batch_size=settings.batch_size,
             log=log,
+            weight_cap=weigher.weight_cap,
         )
         if result.already_imported:
             logger.info("%s was imported before: graph unchanged", path)

@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 
 from graphrec import clock
+from graphrec.events.cleaning import BotLimits
 from graphrec.events.pipeline import ConsentRefused, EventPipeline, IngestReport
 from graphrec.events.policy import load_policy
 from graphrec.events.schema import EventIn, validate_events
@@ -40,7 +41,7 @@ def snapshot(store: FalkorDBStore) -> dict[tuple[str, str], tuple[float, int]]:
 
 @pytest.fixture
 def pipeline(store: FalkorDBStore) -> EventPipeline:
-    return EventPipeline(store, load_policy(), burst_window_ms=1_000, max_per_minute=20)
+    return EventPipeline(store, load_policy(), burst_window_ms=1_000, bot_limits=BotLimits(max_per_minute=20))
 
 
 def test_replaying_a_batch_changes_nothing_and_reports_duplicates(
@@ -105,17 +106,24 @@ def test_bursts_of_identical_events_count_once(store: FalkorDBStore, pipeline: E
 
 
 def test_bot_guard_flags_and_drops(store: FalkorDBStore, pipeline: EventPipeline) -> None:
-    t = (NOW // 60_000 - 2) * 60_000  # the start of a calendar minute
+    t = (NOW // 60_000 - 2) * 60_000 + 59_000  # one second before a calendar minute's end: the flood straddles it
     bot = [{"event_id": f"b{k}", "user_id": "bot", "item_id": f"i{k}", "timestamp": t + k * 100} for k in range(21)]
     human = [{"event_id": "h", "user_id": "human", "item_id": "i0", "timestamp": t}]
     report = pipeline.ingest(batch(*bot, *human))
     assert (report.applied, report.flagged, report.flagged_actors) == (1, 21, ["bot"])
+    assert report.flagged_rules == {"bot": "rate"}
     assert store.user_interactions(user_id="bot") == []
-    # The limit also counts what this process applied earlier in the same minute.
+    # The limit also counts what this process saw earlier within 60 s.
     ok = pipeline.ingest(batch(*[dict(b, user_id="slow", event_id=f"s{k}") for k, b in enumerate(bot[:15])]))
     assert ok.applied == 15
     late = pipeline.ingest(batch(*[dict(b, user_id="slow", event_id=f"t{k}") for k, b in enumerate(bot[:6])]))
     assert (late.applied, late.flagged_actors) == (0, ["slow"])
+    # ... the events it dropped too: a bot that keeps flooding stays flagged
+    again = pipeline.ingest(batch(*[dict(b, user_id="slow", event_id=f"r{k}") for k, b in enumerate(bot[:1])]))
+    assert (again.applied, again.flagged_actors) == (0, ["slow"])
+    # a minute later (event time) its window holds none of those: counted again
+    later = [dict(b, user_id="slow", event_id=f"l{k}", timestamp=t + 61_000 + k) for k, b in enumerate(bot[:3])]
+    assert pipeline.ingest(batch(*later)).applied == 3
 
 
 def test_users_without_consent_are_refused(store: FalkorDBStore, pipeline: EventPipeline) -> None:
@@ -176,7 +184,9 @@ class RacingStore:
 
 def _ingest_with(store: FalkorDBStore, races: int, *, run: str) -> tuple[IngestReport, RacingStore]:
     racing = RacingStore(store, races)
-    pipeline = EventPipeline(cast(GraphStore, racing), load_policy(), burst_window_ms=1_000, max_per_minute=100)
+    pipeline = EventPipeline(
+        cast(GraphStore, racing), load_policy(), burst_window_ms=1_000, bot_limits=BotLimits(max_per_minute=100)
+    )
     events = batch(*({"item_id": f"i{k}"} for k in range(10)))
     if run == "sync":
         return pipeline.ingest(events), racing

@@ -174,7 +174,7 @@ def test_policy_change_and_reweigh(store: FalkorDBStore, tmp_path: Path) -> None
     assert weights(store) == pytest.approx({"a": 2.25, "b": 3.0, "c": 0.4})
     text = (Path(__file__).parents[2] / "src/graphrec/events/policy.toml").read_text()
     text = (
-        text.replace('version = "2025.1"', 'version = "test-2"')
+        text.replace('version = "2026.1"', 'version = "test-2"')
         .replace("click = 1.0", "click = 2.0")
         .replace("per_unit = 0.5\nunit_s = 120.0", "per_unit = 1.0\nunit_s = 120.0")
         .replace("scale = 3.0", "scale = 1.0")
@@ -194,6 +194,21 @@ def test_policy_change_and_reweigh(store: FalkorDBStore, tmp_path: Path) -> None
     assert reweigh(store, new).updated == 3 and weights(store)["a"] == pytest.approx(6.5)
 
 
+def test_repeated_events_on_one_edge_saturate_at_the_policy_cap(store: FalkorDBStore, tmp_path: Path) -> None:
+    # 6 purchases (30) of one item, 6 dislikes (-24) of another: the weight stops at the cap, 20, both ways
+    assert load_policy().weight_cap == 20.0
+    ingest(store, [{"item_id": i, "type": t} for i, t in (("a", "purchase"), ("b", "dislike")) for _ in range(6)])
+    assert weights(store) == {"a": 20.0, "b": -20.0}
+    # a reweigh under a lower cap saturates the recomputed sums at it
+    text = (Path(__file__).parents[2] / "src/graphrec/events/policy.toml").read_text()
+    path = tmp_path / "policy.toml"
+    path.write_text(text.replace("max_weight = 20.0", "max_weight = 8.0"))
+    assert reweigh(store, load_policy(path)).updated == 2
+    assert weights(store) == {"a": 8.0, "b": -8.0}
+    # a file import carries the cap too
+    assert policy_weigher(load_policy(path)).weight_cap == 8.0
+
+
 def test_bad_policy_files_are_refused_with_the_reason(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('version = "x"\n[base]\nclick = 1.0\n')
@@ -204,6 +219,10 @@ def test_bad_policy_files_are_refused_with_the_reason(tmp_path: Path) -> None:
         load_policy(bad)
     with pytest.raises(PolicyError, match="cannot read weighting policy"):
         load_policy(tmp_path / "missing.toml")
+    good = (Path(__file__).parents[2] / "src/graphrec/events/policy.toml").read_text()
+    bad.write_text(good.replace("max_weight = 20.0", "max_weight = 0.0"))
+    with pytest.raises(PolicyError, match="saturation.max_weight: Input should be greater than 0"):
+        load_policy(bad)
 
 
 def test_vectorised_weigher_for_importers_matches_the_per_event_formula() -> None:

@@ -36,7 +36,7 @@ def edges(store: GraphStore) -> dict[tuple[str, str], tuple[float, int]]:
 
 
 def pipeline_for(store: GraphStore) -> EventPipeline:
-    return EventPipeline(store, load_policy(), burst_window_ms=1_000, max_per_minute=600)
+    return EventPipeline(store, load_policy(), burst_window_ms=1_000)
 
 
 def test_fingerprint_is_the_normalised_content() -> None:

@@ -5,12 +5,14 @@ Every adapter must pass these against a real server (FalkorDB always; Neo4j with
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from factories import T0, delta
 from graphrec.graph.errors import BadStoreInput
 from graphrec.graph.port import EventKey, GraphStore, WeightUpdate
-from graphrec.graph.records import UserRecord
+from graphrec.graph.records import InteractionDelta, UserRecord
 
 
 def _keys(*pairs: tuple[str, str]) -> list[EventKey]:
@@ -105,6 +107,68 @@ def test_set_interaction_weights_is_optimistic(any_store: GraphStore) -> None:
     edges = {e.item_id: e for e in any_store.user_interactions(user_id="u")}
     assert edges["a"].weight == pytest.approx(7.5) and edges["b"].weight == pytest.approx(1.0)
     assert set(edges) == {"a", "b"} and not any_store.item_exists(item_id="zzz")
+
+
+def _capped(user: str, item: str, weight: float, cap: float | None = 20.0) -> InteractionDelta:
+    return replace(delta(user, item, weight, types={"click": 1}), weight_cap=cap)
+
+
+def _weights(store: GraphStore, user: str) -> dict[str, float]:
+    return {e.item_id: e.weight for e in store.user_interactions(user_id=user)}
+
+
+def test_an_edge_saturates_at_its_cap_and_keeps_its_raw_sum(any_store: GraphStore) -> None:
+    # Three writes of 8 reach 24: the weight stays at the cap, 20. A dislike of 10 then leaves 14 (the
+    # raw sum minus 10), not 10: the cap clamps the sum, never the running weight.
+    for _ in range(3):
+        any_store.upsert_interactions([_capped("u", "a", 8.0), _capped("u", "b", -8.0)])
+    assert _weights(any_store, "u") == {"a": 20.0, "b": -20.0}
+    any_store.upsert_interactions([_capped("u", "a", -10.0), _capped("u", "b", 1.0, cap=None)])
+    assert _weights(any_store, "u") == {"a": 14.0, "b": -20.0}  # b kept its cap: raw -23
+    # the degrees count the positive weights only: u -> a, not u -> b
+    any_store.upsert_interactions([delta("v", "a"), delta("v", "b")])
+    degrees = any_store._read(  # noqa: SLF001 - the endpoints' degree, which no port method returns
+        "MATCH (n) WHERE n:User OR n:Item RETURN n.id, n.degree ORDER BY n.id"
+    )
+    assert [tuple(r) for r in degrees] == [("a", 2), ("b", 1), ("u", 1), ("v", 2)]
+
+
+def test_a_cap_must_be_positive(any_store: GraphStore) -> None:
+    # the degrees read an edge's sign off its raw sum: the saturated weight's sign under a positive cap only
+    for cap in (0.0, -5.0, float("nan")):
+        with pytest.raises(BadStoreInput, match="a weight cap must be positive"):
+            any_store.upsert_interactions([_capped("u", "a", 1.0, cap=cap)])
+        with pytest.raises(BadStoreInput, match="a weight cap must be positive"):
+            any_store.set_interaction_weights([WeightUpdate("u", "a", 1.0, expected_count=1, weight_cap=cap)])
+    assert any_store.counts().interactions == 0
+
+
+def test_a_merge_adds_the_raw_sums_and_saturates_them(any_store: GraphStore) -> None:
+    any_store.upsert_interactions([_capped("anon", "i", 15.0), _capped("user", "i", 15.0)])
+    assert any_store.merge_users(source_id="anon", target_id="user") is True
+    assert _weights(any_store, "user") == {"i": 20.0}
+    any_store.upsert_interactions([_capped("user", "i", -12.0)])
+    assert _weights(any_store, "user") == {"i": 18.0}  # 30 - 12
+
+
+def test_an_edge_written_before_raw_sums_were_kept_saturates_from_its_weight(any_store: GraphStore) -> None:
+    any_store._write(  # noqa: SLF001 - an edge as a store written before this release holds it
+        "CREATE (:User {id: 'old', degree: 1})-[:INTERACTED {weight: 30.0, count: 30, first_ts: $t, last_ts: $t}]"
+        "->(:Item {id: 'x', degree: 1})",
+        {"t": T0},
+    )
+    any_store.upsert_interactions([_capped("old", "x", 1.0)])
+    assert _weights(any_store, "old") == {"x": 20.0}
+    any_store.upsert_interactions([_capped("old", "x", -15.0)])
+    assert _weights(any_store, "old") == {"x": 16.0}  # 30 + 1 - 15
+
+
+def test_set_interaction_weights_saturates_at_the_cap(any_store: GraphStore) -> None:
+    any_store.upsert_interactions([delta("u", "a", 1.0)])
+    assert any_store.set_interaction_weights([WeightUpdate("u", "a", 30.0, expected_count=1, weight_cap=20.0)]) == []
+    assert _weights(any_store, "u") == {"a": 20.0}
+    any_store.upsert_interactions([delta("u", "a", -15.0)])  # names no cap: the edge keeps 20
+    assert _weights(any_store, "u") == {"a": 15.0}
 
 
 def _seen(store: GraphStore, key: str, user: str) -> bool:

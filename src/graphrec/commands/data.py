@@ -48,14 +48,16 @@ def import_command(
     ):
         # a mode changes what is written, so it is part of the import's identity (ledger key)
         label = fmt if not fmt.startswith("movielens") or ratings == "signed" else f"{fmt}:{ratings}"
+        weigher = weigher_for(store, settings)
         report = import_dataset(
             store,
             dataset,
             fmt=label,
-            weigher=weigher_for(store, settings),
+            weigher=weigher,
             batch_size=settings.batch_size,
             progress=bar.update,
             log=EventLog(settings.event_log_file),
+            weight_cap=weigher.weight_cap,
         )
         counts = store.counts()
     if as_json:

@@ -226,8 +226,11 @@ def aggregate(events: pa.Table, weigher: Weigher) -> pa.Table:
     return renamed.sort_by([("u", "ascending"), ("i", "ascending")])
 
 
-def delta_batches(aggregated: pa.Table, batch_size: int) -> Iterator[list[InteractionDelta]]:
-    """InteractionDelta batches from an aggregated table; zero per-type counts are left out."""
+def delta_batches(
+    aggregated: pa.Table, batch_size: int, *, weight_cap: float | None = None
+) -> Iterator[list[InteractionDelta]]:
+    """InteractionDelta batches from an aggregated table; zero per-type counts are left out. Each delta
+    carries ``weight_cap``, the weighting policy's edge cap (None: the edges keep the caps they have)."""
     type_cols = [n for n in aggregated.column_names if n.startswith("n_")]
     sum_cols = [n for n in aggregated.column_names if n.startswith("s_")]
     for batch in aggregated.to_batches(max_chunksize=batch_size):
@@ -245,6 +248,7 @@ def delta_batches(aggregated: pa.Table, batch_size: int) -> Iterator[list[Intera
                 last_ts=b["l"][k],
                 type_counts=counts[k],
                 value_sums=sums[k],
+                weight_cap=weight_cap,
             )
             for k in range(n)
         ]

@@ -65,11 +65,14 @@ def import_dataset(
     batch_size: int,
     progress: Progress | None = None,
     log: EventLog | None = None,
+    weight_cap: float | None = None,
 ) -> ImportReport:
     """Apply ``dataset`` once; ``progress`` is called with the number of edges written per batch.
 
     With ``log`` the events also go to the event log (ids ``<ledger key>:<line>``, so a resumed or
-    repeated import logs each line once), before the ledger records the import as complete."""
+    repeated import logs each line once), before the ledger records the import as complete.
+    ``weight_cap``: the weighting policy's edge cap (``weigher_for(...).weight_cap``), which the store
+    saturates each imported edge's weight at, as it does for live events; None: no cap named."""
     started = time.perf_counter()
     key = ledger_key(fmt, dataset.files)
     events = dataset.events.num_rows
@@ -85,7 +88,7 @@ def import_dataset(
         store.upsert_items(dataset.items)
     start = store.ledger_position(key)
     written = skipped = 0
-    for seq, batch in enumerate(delta_batches(aggregated, batch_size)):
+    for seq, batch in enumerate(delta_batches(aggregated, batch_size, weight_cap=weight_cap)):
         if seq < start:
             skipped += 1
         else:

@@ -7,12 +7,15 @@ the live event API apply one policy.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from graphrec.config import Settings
 from graphrec.graph.port import GraphStore
+
+if TYPE_CHECKING:  # imported where it is used, as weigher_for does
+    from graphrec.events.policy import PolicyWeigher
 
 
 class Weigher(Protocol):
@@ -21,9 +24,10 @@ class Weigher(Protocol):
         ...
 
 
-def weigher_for(store: GraphStore, settings: Settings) -> Weigher:
+def weigher_for(store: GraphStore, settings: Settings) -> PolicyWeigher:
     """The live event policy (``GRAPHREC_EVENTS_POLICY_PATH`` or the packaged one) with the dwell cap
-    in force in ``store``: a file import weighs each event exactly as ``POST /v1/events`` would."""
+    in force in ``store``: a file import weighs each event exactly as ``POST /v1/events`` would, and
+    its ``weight_cap`` is the edge cap the import's deltas carry."""
     from graphrec.events.pipeline import current_dwell_cap
     from graphrec.events.policy import load_policy, policy_weigher
 

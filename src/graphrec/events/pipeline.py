@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from graphrec.config import Settings
-from graphrec.events.cleaning import ActivityTracker, CleanEvent, bot_guard, collapse_bursts, event_key
+from graphrec.events.cleaning import BotGuard, BotLimits, BotVerdict, CleanEvent, collapse_bursts, event_key
 from graphrec.events.clients import TRUSTED
 from graphrec.events.group_commit import GroupCommitter
 from graphrec.events.idempotency import (
@@ -105,7 +105,8 @@ class Attempt:
     kept: list[CleanEvent] = field(default_factory=list)
     collapsed: list[CleanEvent] = field(default_factory=list)
     dropped: list[CleanEvent] = field(default_factory=list)
-    flagged: list[str] = field(default_factory=list)
+    flagged: dict[str, str] = field(default_factory=dict)  # actor -> the bot-guard rule it broke
+    verdict: BotVerdict | None = None  # the bot guard's, remembered by it once the write applied
     deltas: list[InteractionDelta] = field(default_factory=list)
     keys: list[EventKey] = field(default_factory=list)
     now_ms: int = 0
@@ -130,6 +131,7 @@ class IngestReport:
     edges: int = 0
     duplicate_ids: list[str] = field(default_factory=list)
     flagged_actors: list[str] = field(default_factory=list)
+    flagged_rules: dict[str, str] = field(default_factory=dict)  # each flagged actor's rule: rate, views, repeats
     refused_users: list[str] = field(default_factory=list)
     unknown_items: list[str] = field(default_factory=list)  # under the ``flag`` policy only
 
@@ -137,6 +139,7 @@ class IngestReport:
         for name in ("received", "applied", "duplicates", "collapsed", "flagged", "refused", "edges"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.flagged_actors = sorted(set(self.flagged_actors) | set(other.flagged_actors))
+        self.flagged_rules = dict(sorted(({**other.flagged_rules, **self.flagged_rules}).items()))
         self.refused_users = sorted(set(self.refused_users) | set(other.refused_users))
         self.unknown_items = sorted(set(self.unknown_items) | set(other.unknown_items))
 
@@ -158,21 +161,24 @@ class _EventDelta:
     type_counts: Mapping[str, int]
     value_sums: Mapping[str, float]
     client: str
+    weight_cap: float | None
 
 
 def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy, *, client: str = TRUSTED) -> list[InteractionDelta]:
     """One delta per (actor, item): each event is a delta of one (its type counted once, its value
-    summed, its policy weight), and a pair's deltas combine by the edge rule
-    (:mod:`graphrec.graph.edge_combination`), as the store will combine them with the edge.
-    ``client``, the batch's sender, goes on every delta (trending caps the actors one client counts for)."""
+    summed, its policy weight, the policy's edge cap), and a pair's deltas combine by the edge rule
+    (:mod:`graphrec.graph.edge_combination`), as the store will combine them with the edge (which
+    saturates the edge's weight at the cap). ``client``, the batch's sender, goes on every delta
+    (trending caps the actors one client counts for)."""
     per_count, per_value = policy.formula()
+    cap = policy.weight_cap
 
     def one(ev: CleanEvent) -> _EventDelta:
         t, v = ev.type, ev.value
         if v is None:
-            return _EventDelta(ev.actor, ev.item_id, per_count[t], 1, ev.ts, ev.ts, {t: 1}, {}, client)
+            return _EventDelta(ev.actor, ev.item_id, per_count[t], 1, ev.ts, ev.ts, {t: 1}, {}, client, cap)
         return _EventDelta(
-            ev.actor, ev.item_id, per_count[t] + per_value[t] * v, 1, ev.ts, ev.ts, {t: 1}, {t: v}, client
+            ev.actor, ev.item_id, per_count[t] + per_value[t] * v, 1, ev.ts, ev.ts, {t: 1}, {t: v}, client, cap
         )
 
     return fold(one(ev) for ev in events)
@@ -187,7 +193,7 @@ class EventPipeline:
         policy: WeightPolicy,
         *,
         burst_window_ms: int = 1_000,
-        max_per_minute: int = 600,
+        bot_limits: BotLimits | None = None,
         clock: Callable[[], float] = time.time,
         log: EventLog | None = None,
         tombstones: Tombstones | None = None,
@@ -200,8 +206,7 @@ class EventPipeline:
         self.committer = GroupCommitter(store)
         self.policy = policy
         self.burst_window_ms = burst_window_ms
-        self.max_per_minute = max_per_minute
-        self.tracker = ActivityTracker()
+        self.guard = BotGuard(bot_limits if bot_limits is not None else BotLimits())
         self._clock = clock
         self._cap_lock = threading.Lock()
         self._dwell_cap: float | None = None
@@ -403,15 +408,16 @@ class EventPipeline:
         if not pending:
             return Attempt(report=report, pending=pending, to_log=to_log, client=client)
         counted, collapsed = collapse_bursts(pending, self.burst_window_ms)
-        kept, dropped, flagged = bot_guard(counted, max_per_minute=self.max_per_minute, tracker=self.tracker)
+        verdict = self.guard.check(counted)
         return Attempt(
             report=report,
             pending=pending,
-            kept=kept,
+            kept=verdict.kept,
             collapsed=collapsed,
-            dropped=dropped,
-            flagged=flagged,
-            deltas=aggregate(kept, self.policy, client=client),
+            dropped=verdict.dropped,
+            flagged=verdict.flagged,
+            verdict=verdict,
+            deltas=aggregate(verdict.kept, self.policy, client=client),
             keys=[EventKey(key=ev.key, user_id=ev.actor, fingerprint=ev.fingerprint) for ev in pending],
             now_ms=int(self._clock() * 1000),
             to_log=to_log,
@@ -421,18 +427,20 @@ class EventPipeline:
     def settle(
         self, attempt: Attempt, result: EventWriteResult, *, on_refused: Literal["reject", "drop"] = "reject"
     ) -> Attempt:
-        """Account for a write's outcome: done when applied (counted, and the bot guard told of the kept
-        events), else the next attempt, cleaned and weighed again, without the already-seen events
+        """Account for a write's outcome: done when applied (counted, and the bot guard told of the events
+        it judged, kept and dropped), else the next attempt, cleaned and weighed again, without the already-seen events
         (duplicates) and the refusing users' events. Raises :class:`ConsentRefused` for refusing users
         under ``reject``, and :class:`IdempotencyConflict` when an already-seen event id was recorded
         with other content (nothing was written: the write was refused)."""
         report, pending = attempt.report, attempt.pending
         if result.applied:
-            self.tracker.add(attempt.kept)
+            if attempt.verdict is not None:
+                self.guard.record(attempt.verdict)
             report.applied += len(attempt.kept)
             report.collapsed += len(attempt.collapsed)
             report.flagged += len(attempt.dropped)
-            report.flagged_actors = attempt.flagged
+            report.flagged_actors = sorted(attempt.flagged)
+            report.flagged_rules = attempt.flagged
             report.edges += result.edges
             to_log = (
                 attempt.to_log
@@ -501,7 +509,12 @@ def build_pipeline(
         store,
         policy if policy is not None else load_policy(settings.events_policy_path),
         burst_window_ms=settings.events_burst_window_ms,
-        max_per_minute=settings.events_max_per_minute,
+        bot_limits=BotLimits(
+            max_per_minute=settings.events_max_per_minute,
+            max_views_per_minute=settings.events_max_views_per_minute,
+            max_repeats=settings.events_max_repeats,
+            repeat_window_ms=round(settings.events_repeat_window_s * 1000),
+        ),
         log=log,
         tombstones=Tombstones.beside(log.path, settings),
     )

@@ -4,16 +4,25 @@
 + video.per_unit / video.unit_s * s_video_play + rating.scale * (s_rating - 3 n_rating) / 2``
 
 Because the formula is linear in the aggregates, the weight of a batch is the formula applied to the
-batch's aggregates (added onto the stored edge), and ``graphrec reweigh`` recomputes every stored
-weight from the stored aggregates alone. The packaged default is ``graphrec/events/policy.toml``;
+batch's aggregates (added onto the stored edge's raw sum), and ``graphrec reweigh`` recomputes every
+stored weight from the stored aggregates alone. The packaged default is ``graphrec/events/policy.toml``;
 ``Settings.events_policy_path`` overrides it. Values are capped per event at ingestion (dwell, video)
 before they enter the sums, see :mod:`graphrec.events.cleaning`.
+
+**Saturation** (``[saturation] max_weight``): the edge's weight is that linear sum clamped to
+``[-max_weight, max_weight]``. Why: repeated events on one (user, item) otherwise grow the edge
+without bound (a bot's 300 clicks on one film weighed 300 and dominated a community detection). The
+clamp applies to the edge's whole sum, in the store, by the edge rule
+(:mod:`graphrec.graph.edge_combination`): every delta the policy weighs carries the cap, the store
+keeps the linear sum as ``raw_weight`` and the clamped one as ``weight``, so batches still add up
+and reweigh still needs only the aggregates.
 """
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -60,6 +69,12 @@ class RatingPolicy(_Strict):
     scale: float = Field(3.0, ge=0)
 
 
+class SaturationPolicy(_Strict):
+    """The ceiling of one edge's weight, whatever the number of its events (both signs)."""
+
+    max_weight: float = Field(20.0, gt=0, allow_inf_nan=False)
+
+
 class WeightPolicy(_Strict):
     """A validated policy; every event type must have a base weight."""
 
@@ -69,6 +84,7 @@ class WeightPolicy(_Strict):
     dwell: DwellPolicy = DwellPolicy()
     video: VideoPolicy = VideoPolicy()
     rating: RatingPolicy = RatingPolicy()
+    saturation: SaturationPolicy = SaturationPolicy()
     _coef: dict[str, dict[str, float]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -105,8 +121,14 @@ class WeightPolicy(_Strict):
             }
         return self._coef["count"], self._coef["value"]
 
+    @property
+    def weight_cap(self) -> float:
+        """The cap every delta this policy weighs carries: the store saturates the edge's weight at it."""
+        return self.saturation.max_weight
+
     def weight_of(self, type_counts: Mapping[str, int], value_sums: Mapping[str, float]) -> float:
-        """Weight of a set of events given only their aggregates (a batch delta or a whole edge)."""
+        """Linear weight of a set of events given only their aggregates (a batch delta or a whole edge's
+        raw sum: the store saturates the edge's weight at :attr:`weight_cap`)."""
         per_count, per_value = self.formula()
         w = sum(per_count[t] * n for t, n in type_counts.items())
         w += sum(per_value[t] * v for t, v in value_sums.items())
@@ -130,26 +152,36 @@ class WeightPolicy(_Strict):
         return {t: cap for t in EVENT_TYPES if (cap := self.value_cap(t, dwell_cap_s=dwell_cap_s)) is not None}
 
 
-def policy_weigher(policy: WeightPolicy, *, dwell_cap_s: float | None = None) -> Callable[..., np.ndarray]:
-    """The policy as a vectorised ``Weigher`` for file importers (``graphrec.data.weighing``).
+@dataclass(frozen=True, slots=True)
+class PolicyWeigher:
+    """The policy as a vectorised ``Weigher`` for file importers (``graphrec.data.weighing``), with the
+    edge cap the importer puts on every delta (:attr:`weight_cap`), as the live pipeline does."""
 
-    ``weigh(type_codes, values)``: codes index ``EVENT_TYPES``, values are NaN where a type has none;
-    values are capped like live events (dwell at ``dwell_cap_s``, default the static cap; video at
-    ``video.cap_s``), so a file import and the API give the same weights.
-    """
-    cap = policy.dwell.static_cap_s if dwell_cap_s is None else dwell_cap_s
-    coef = policy.coefficients()
-    base = np.array([coef[f"n_{t}"] for t in EVENT_TYPES])
-    per_value = np.array([coef.get(f"s_{t}", 0.0) for t in EVENT_TYPES])
-    caps = np.array([policy.value_cap(t, dwell_cap_s=cap) or np.inf for t in EVENT_TYPES])
+    base: np.ndarray  # per type code
+    per_value: np.ndarray
+    value_caps: np.ndarray
+    weight_cap: float
 
-    def weigh(type_codes: np.ndarray, values: np.ndarray, /) -> np.ndarray:
+    def __call__(self, type_codes: np.ndarray, values: np.ndarray, /) -> np.ndarray:
+        """``weigh(type_codes, values)``: codes index ``EVENT_TYPES``, values are NaN where a type has none."""
         codes = np.asarray(type_codes, dtype=np.int64)
-        vals = np.nan_to_num(np.minimum(np.asarray(values, dtype=np.float64), caps[codes]), nan=0.0)
-        weights: np.ndarray = base[codes] + per_value[codes] * vals
+        vals = np.nan_to_num(np.minimum(np.asarray(values, dtype=np.float64), self.value_caps[codes]), nan=0.0)
+        weights: np.ndarray = self.base[codes] + self.per_value[codes] * vals
         return weights
 
-    return weigh
+
+def policy_weigher(policy: WeightPolicy, *, dwell_cap_s: float | None = None) -> PolicyWeigher:
+    """The policy as a :class:`PolicyWeigher`: values are capped like live events (dwell at
+    ``dwell_cap_s``, default the static cap; video at ``video.cap_s``) and the edge cap is the
+    policy's, so a file import and the API give the same weights."""
+    cap = policy.dwell.static_cap_s if dwell_cap_s is None else dwell_cap_s
+    coef = policy.coefficients()
+    return PolicyWeigher(
+        base=np.array([coef[f"n_{t}"] for t in EVENT_TYPES]),
+        per_value=np.array([coef.get(f"s_{t}", 0.0) for t in EVENT_TYPES]),
+        value_caps=np.array([policy.value_cap(t, dwell_cap_s=cap) or np.inf for t in EVENT_TYPES]),
+        weight_cap=policy.weight_cap,
+    )
 
 
 def load_policy(path: Path | None = None) -> WeightPolicy:

@@ -1,10 +1,11 @@
 """Re-apply a (changed) weighting policy to every stored edge from its per-type aggregates.
 
 Reads pages of edges with their aggregates, computes ``policy.weight_of(n_t, s_t)`` and writes the
-weights back with an optimistic check on the edge's ``count`` (which only grows): an edge that a
-concurrent ingestion changed in between is re-read and recomputed, so no increment is lost. Edges
-whose per-type counts do not account for all of their events (e.g. imported without types) cannot be
-recomputed and keep their weight; they are reported as ``skipped``.
+weights back (the store saturates each at the policy's cap, ``[saturation] max_weight``) with an
+optimistic check on the edge's ``count`` (which only grows): an edge that a concurrent ingestion
+changed in between is re-read and recomputed, so no increment is lost. Edges whose per-type counts
+do not account for all of their events (e.g. imported without types) cannot be recomputed and keep
+their weight and cap; they are reported as ``skipped``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def _updates(edges: list[Interaction], policy: WeightPolicy, report: ReweighRepo
         if not e.type_counts or sum(e.type_counts.values()) != e.count:
             report.skipped += 1
             continue
-        out.append(WeightUpdate(e.user_id, e.item_id, policy.weight_of(e.type_counts, e.value_sums), e.count))
+        out.append(
+            WeightUpdate(
+                e.user_id, e.item_id, policy.weight_of(e.type_counts, e.value_sums), e.count, policy.weight_cap
+            )
+        )
     return out
 
 

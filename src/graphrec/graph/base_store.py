@@ -42,6 +42,7 @@ from graphrec.graph.records import (
     UserRecord,
 )
 from graphrec.graph.rows import (
+    cap_param,
     catalogue_item_from_row,
     catalogue_row,
     delta_row,
@@ -343,7 +344,16 @@ class CypherStore(ABC):
         )
 
     def set_interaction_weights(self, rows: Sequence[WeightUpdate]) -> list[tuple[str, str]]:
-        params = [{"u": r.user_id, "i": r.item_id, "w": float(r.weight), "c": int(r.expected_count)} for r in rows]
+        params = [
+            {
+                "u": r.user_id,
+                "i": r.item_id,
+                "w": float(r.weight),
+                "c": int(r.expected_count),
+                "x": cap_param(r.weight_cap),
+            }
+            for r in rows
+        ]
         updated: set[tuple[str, str]] = set()
         for batch in self._batches(params):
             updated.update((r[0], r[1]) for r in self._write(self._q.SET_INTERACTION_WEIGHTS, {"rows": batch}))

@@ -232,7 +232,8 @@ class Bookkeeping(Protocol):
         a page holds whole users, pages come in ascending user id order."""
 
     def set_interaction_weights(self, rows: Sequence[WeightUpdate]) -> list[tuple[str, str]]:
-        """Set ``weight`` on existing edges whose ``count`` still equals ``expected_count``.
+        """Set the raw weight sum (and the weight, saturated at the cap) on existing edges whose
+        ``count`` still equals ``expected_count``.
 
         Returns the ``(user_id, item_id)`` pairs NOT updated (edge gone, or a concurrent write changed
         its count): the caller re-reads and retries those. Never creates nodes or edges.
@@ -334,9 +335,12 @@ class EventWriteResult:
 
 @dataclass(frozen=True, slots=True)
 class WeightUpdate:
-    """New ``weight`` for edge (user, item), valid while the edge's ``count`` is still ``expected_count``."""
+    """New weight for edge (user, item), valid while the edge's ``count`` is still ``expected_count``:
+    ``weight`` is the edge's new raw sum, which the store saturates at ``weight_cap`` (None: the
+    edge's own cap, if any), as it does every written delta (:mod:`graphrec.graph.edge_combination`)."""
 
     user_id: str
     item_id: str
     weight: float
     expected_count: int
+    weight_cap: float | None = None

@@ -55,6 +55,9 @@ class InteractionDelta:
     type names, ``value_sums`` keys are valued event type names (see ``graphrec.event_types``).
     ``client``: who sent the events (``graphrec.events.clients``; "" for a trusted sender: a secret key,
     an import), stored on the edge so trending can cap how many actors one sender counts for.
+    ``weight_cap``: the ceiling the weighting policy puts on the edge's weight (positive; None: the
+    edge keeps the cap it has, if any); the store adds ``weight`` to the edge's raw sum and saturates
+    the edge's ``weight`` at the cap (:mod:`graphrec.graph.edge_combination`).
     """
 
     user_id: str
@@ -66,6 +69,7 @@ class InteractionDelta:
     type_counts: Mapping[str, int] = field(default_factory=dict)
     value_sums: Mapping[str, float] = field(default_factory=dict)
     client: str = ""
+    weight_cap: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

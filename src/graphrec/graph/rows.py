@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 
 from graphrec.event_types import COUNT_PROPS, SUM_PROPS
+from graphrec.graph.errors import BadStoreInput
 from graphrec.graph.records import CatalogueItem, Interaction, InteractionDelta, ItemRecord, UserHistory, UserRecord
 
 
 def delta_row(d: InteractionDelta) -> dict[str, Any]:
     """The parameter row for one edge delta; absent per-type keys leave those properties alone; ``k``, the
-    sender, is always there ("" for a trusted one), so the edge's ``client`` is never set to null."""
+    sender, is always there ("" for a trusted one), so the edge's ``client`` is never set to null; ``x``,
+    the weight cap, is null when the delta names none (the edge keeps its own)."""
     row: dict[str, Any] = {
         "u": d.user_id,
         "i": d.item_id,
@@ -27,12 +29,24 @@ def delta_row(d: InteractionDelta) -> dict[str, Any]:
         "f": int(d.first_ts),
         "l": int(d.last_ts),
         "k": d.client,
+        "x": cap_param(d.weight_cap),
     }
     for t, n in d.type_counts.items():
         row[f"n_{t}"] = int(n)
     for t, v in d.value_sums.items():
         row[f"s_{t}"] = float(v)
     return row
+
+
+def cap_param(cap: float | None) -> float | None:
+    """A weight cap as the statements take it: positive, or None (no cap named). Why refused otherwise:
+    the store reads an edge's sign, and so the endpoints' degrees, off its raw sum, which is the
+    saturated weight's sign only under a positive cap (``statements.merge_edge``)."""
+    if cap is None:
+        return None
+    if not cap > 0:  # NaN too
+        raise BadStoreInput(f"a weight cap must be positive, not {cap!r}")
+    return float(cap)
 
 
 def history_from_rows(rows: Sequence[Sequence[Any]]) -> UserHistory:
