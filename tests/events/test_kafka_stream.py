@@ -300,6 +300,6 @@ def test_a_message_that_cannot_apply_goes_to_the_dead_letter_topic_and_the_parti
     finally:
         reader.close()
     assert [value for value, _ in letters] == [b"{not json", b'{"schema": 99, "event": {}}']
-    reasons = [headers["graphrec.reason"].decode() for _, headers in letters]
+    reasons = [headers["graphrec-reason"].decode() for _, headers in letters]
     assert reasons[0].startswith("not JSON") and reasons[1].startswith("unknown schema version 99")
-    assert letters[0][1]["graphrec.topic"] == topic.encode() and letters[0][1]["graphrec.offset"] == b"0"
+    assert letters[0][1]["graphrec-topic"] == topic.encode() and letters[0][1]["graphrec-offset"] == b"0"

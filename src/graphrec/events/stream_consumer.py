@@ -12,7 +12,7 @@ records what was applied (a file per consumer host; point ``GRAPHREC_EVENT_LOG``
 the API's profiles must see it).
 
 A message that can never apply (not JSON, an unknown schema version, an invalid event, an event id reused
-with other content) goes to ``<topic>.dlq`` with its reason in the ``graphrec.reason`` header (and where it
+with other content) goes to ``<topic>.dlq`` with its reason in the ``graphrec-reason`` header (and where it
 came from), acknowledged by the broker before the offsets move on, so it neither blocks its partition nor
 disappears. A store outage is not such a message: the batch is retried, with backoff, until it applies
 (or the worker is stopped, uncommitted: the next owner of the partition applies it).
@@ -41,7 +41,7 @@ from graphrec.graph.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-REASON_HEADER = "graphrec.reason"
+REASON_HEADER = "graphrec-reason"
 _RETRY_FIRST_S = 0.5
 _RETRY_MAX_S = 10.0
 
@@ -231,9 +231,9 @@ class EventConsumer:
             )
             headers: list[tuple[str, str | bytes | None]] = [
                 (REASON_HEADER, reason.encode()),
-                ("graphrec.topic", str(message.topic()).encode()),
-                ("graphrec.partition", str(message.partition()).encode()),
-                ("graphrec.offset", str(message.offset()).encode()),
+                ("graphrec-topic", str(message.topic()).encode()),
+                ("graphrec-partition", str(message.partition()).encode()),
+                ("graphrec-offset", str(message.offset()).encode()),
             ]
             self._dead.produce(
                 self.location.dead_letter_topic,
