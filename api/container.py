@@ -27,6 +27,7 @@ from graphrec.events.feedback import FeedbackLog
 from graphrec.events.log import COUNTED, EventLog
 from graphrec.events.pipeline import EventPipeline, build_pipeline
 from graphrec.events.policy import WeightPolicy
+from graphrec.events.stream_producer import EventStreamProducer
 from graphrec.events.tombstones import Tombstones
 from graphrec.graph.factory import connect
 from graphrec.graph.port import GraphStore, HistoryReader
@@ -74,6 +75,7 @@ class Services:
     triggers: TriggerWorker | None = None  # profile rules -> signed webhooks (GRAPHREC_WEBHOOK_URL)
     experiments: ExperimentHolder | None = None  # the running A/B split (store meta)
     feedback: FeedbackLog | None = None  # served lists, impressions, attributed outcomes
+    stream: EventStreamProducer | None = None  # GRAPHREC_EVENT_STREAM: accepted events go to Kafka
 
 
 def install(app: FastAPI, services: Services) -> None:
@@ -150,6 +152,8 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
         # it never waits for the store and never fights other ingest threads for the GIL.
         ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphrec-ingest")
         triggers: TriggerWorker | None = None
+        # stream mode: POST /v1/events produces to Kafka, `graphrec consume` writes the store
+        stream = EventStreamProducer(s) if s.event_stream_location is not None else None
         try:
             await _warm_up(history)
             pipeline = build_pipeline(store, s, policy=policy, log=event_log)
@@ -206,8 +210,11 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                 segments=segments,
                 next_action=next_action,
                 refreshers=refreshers,
+                stream=stream,
             )
         finally:
+            if stream is not None:
+                await run_in_threadpool(stream.close)
             if triggers is not None:
                 triggers.stop()
             blocking.shutdown(wait=True)

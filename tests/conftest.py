@@ -3,8 +3,9 @@
 The embedded server is started once per test session with ``die_with_parent`` so even a killed
 pytest cannot orphan it, and stopped at the end; each test gets an emptied graph. Neo4j is the
 official test harness (``tests/neo4j_harness``), started lazily once per session by the first test
-that needs it and stopped at the end; ``NEO4J_URI`` (+ ``NEO4J_USER``/``NEO4J_PASSWORD``) points the
-suite at a server you run instead. A missing Java or Maven fails those tests: they are never skipped.
+that needs it and stopped at the end (so is Apache Kafka, ``tests/kafka_harness``: ``kafka_broker``);
+``NEO4J_URI`` (+ ``NEO4J_USER``/``NEO4J_PASSWORD``) points the suite at a server you run instead. A
+missing Java or Maven fails those tests: they are never skipped.
 
 Unit tests and integration tests: a test that starts a process (a real server: embedded FalkorDB,
 Neo4j, Kafka, a browser, Node.js, the API; or the CLI in a subprocess) is marked ``integration``: here at
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from deadlines import START_S
+from kafka_harness import KafkaHarness
 from neo4j_harness import USER, Neo4jHarness
 from process_guard import refusing_processes
 
@@ -150,6 +153,14 @@ def neo4j_server(starts_processes: None) -> Iterator[Neo4jServer]:
         return
     with Neo4jHarness() as harness:
         yield Neo4jServer(harness.uri, USER, harness.password)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(starts_processes: None) -> Iterator[str]:
+    """A live Apache Kafka 4 broker (KRaft, one node) for the session: its ``host:port`` bootstrap. Tests
+    create topics of their own names, so they share the broker without sharing messages."""
+    with KafkaHarness(start_s=START_S) as harness:
+        yield harness.bootstrap
 
 
 @pytest.fixture(scope="session")

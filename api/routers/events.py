@@ -8,8 +8,12 @@ already recorded for that actor, each with its index (nothing written; an identi
 202 duplicate); 413 body or batch too large; 415 neither JSON nor text/plain JSON (``sendBeacon``);
 422 every invalid event with index, field and reason (nothing written); 429 rate limited
 (``Retry-After``); 503 the store is unavailable or the worker is at its concurrency limit
-(``Retry-After``; nothing acknowledged, a retry is applied once). A secret key or a publishable one
-(header, or ``?key=`` for ``sendBeacon``); with a publishable key, events that name a ``user_id`` need
+(``Retry-After``; nothing acknowledged, a retry is applied once). In stream mode
+(``GRAPHREC_EVENT_STREAM=kafka://...``) the validated batch is produced to Kafka instead of written, and
+the 202 (``queued``) comes once the broker acknowledged every event; ``graphrec consume`` applies them
+(consent refusals and reused ids are then settled by the consumer: dropped, or dead-lettered), and a
+broker that does not acknowledge the whole batch in time is a 503 with ``Retry-After``. A secret key or
+a publishable one (header, or ``?key=`` for ``sendBeacon``); with a publishable key, events that name a ``user_id`` need
 that user's token (``X-User-Token``, or ``?user_token=``): 401 without a valid one, 403 with the index of
 each event of another user (nothing written). Events naming items no catalogue described follow
 ``GRAPHREC_UNKNOWN_ITEMS``: accepted (the item is created, provisional), also listed in
@@ -33,6 +37,7 @@ from api.deps import (
     EventClientDep,
     IngestDep,
     PipelineDep,
+    ServicesDep,
     SettingsDep,
     WriteAccessDep,
     require_store,
@@ -46,6 +51,7 @@ from graphrec.config import Settings
 from graphrec.events.idempotency import IdempotencyConflict
 from graphrec.events.pipeline import ConsentRefused, EventPipeline, UnknownItems
 from graphrec.events.schema import EventIn, EventValidationError, validate_events
+from graphrec.events.stream_producer import EventStreamProducer, StreamUnavailable
 
 router = APIRouter(tags=["events"])
 
@@ -104,28 +110,73 @@ def check_actors(events: list[EventIn], caller: Caller) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, [error_item(i, "user_id", r.reason) for i, r in refused])
 
 
+def _unknown_items_refused(events: list[EventIn], indices: list[int]) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        [
+            error_item(
+                i,
+                "item_id",
+                f"unknown item '{events[i].item_id}': no catalogue describes it "
+                "(this server refuses such events: PUT /v1/items first)",
+            )
+            for i in indices
+        ],
+    )
+
+
+async def _produce(
+    stream: EventStreamProducer, events: list[EventIn], settings: Settings, pipeline: EventPipeline, client: str
+) -> EventsAccepted:
+    """Stream mode: the validated batch to Kafka, answered once the broker acknowledged all of it."""
+    loop = asyncio.get_running_loop()
+    try:  # the unknown-items policy reads the store (none under "accept", the default)
+        unknown = await loop.run_in_executor(None, pipeline.unknown_items, events, settings.unknown_items)
+    except UnknownItems as exc:
+        raise _unknown_items_refused(events, exc.indices) from None
+    try:
+        future = stream.publish(events, client=client, accepted_ms=clock.now_ms())
+        await asyncio.wait_for(asyncio.wrap_future(future), timeout=stream.timeout_s + 1.0)
+    except (StreamUnavailable, TimeoutError) as exc:
+        reason = str(exc) or f"the broker did not acknowledge the batch in {stream.timeout_s:g} s"
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the event stream is unavailable ({reason}); nothing was acknowledged, retry the batch",
+            headers={"Retry-After": str(settings.retry_after_s)},
+        ) from None
+    n = len(events)
+    return EventsAccepted(
+        received=n,
+        applied=0,
+        duplicates=0,
+        collapsed=0,
+        flagged=0,
+        duplicate_ids=[],
+        flagged_actors=[],
+        unknown_items=unknown,
+        queued=n,
+    )
+
+
 async def _ingest(
-    executor: Executor, body: bytes, settings: Settings, pipeline: EventPipeline, caller: Caller, client: str
+    executor: Executor,
+    body: bytes,
+    settings: Settings,
+    pipeline: EventPipeline,
+    caller: Caller,
+    client: str,
+    stream: EventStreamProducer | None = None,
 ) -> EventsAccepted:
     events = await asyncio.get_running_loop().run_in_executor(executor, _validate, body, settings)
     check_actors(events, caller)
+    if stream is not None:
+        return await _produce(stream, events, settings, pipeline, client)
     try:
         report = await pipeline.ingest_async(
             events, on_refused="reject", executor=executor, unknown_items=settings.unknown_items, client=client
         )
     except UnknownItems as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                error_item(
-                    i,
-                    "item_id",
-                    f"unknown item '{events[i].item_id}': no catalogue describes it "
-                    "(this server refuses such events: PUT /v1/items first)",
-                )
-                for i in exc.indices
-            ],
-        ) from None
+        raise _unknown_items_refused(events, exc.indices) from None
     except IdempotencyConflict as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT, [error_item(c.index, "event_id", c.reason) for c in exc.conflicts]
@@ -160,6 +211,7 @@ BODY_MODELS = (EventsCreate,)
     "/events",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=EventsAccepted,
+    response_model_exclude_none=True,  # `queued` only in stream mode
     openapi_extra=body_ref(EventsCreate),
     responses=error_responses(
         400,
@@ -191,6 +243,7 @@ async def create_events(
     pipeline: PipelineDep,
     ingest: IngestDep,
     client: EventClientDep,
+    services: ServicesDep,
     _store: Annotated[None, Depends(require_store)],
 ) -> EventsAccepted:
     """Record a batch of behaviour events, each exactly once; answered after the write is durable."""
@@ -203,4 +256,4 @@ async def create_events(
             "send the batch as application/json (or text/plain JSON, as sendBeacon does)",
         )
     body = await request.body()  # read by api.request_guard: key checked first, size and time bounded
-    return await _ingest(ingest, body, settings, pipeline, caller, client)
+    return await _ingest(ingest, body, settings, pipeline, caller, client, services.stream)

@@ -30,3 +30,9 @@ class EventsAccepted(BaseModel):
         description="item ids the batch names that no catalogue described (created "
         "provisional); listed only when the server runs with GRAPHREC_UNKNOWN_ITEMS=flag",
     )
+    queued: int | None = Field(
+        None,
+        description="stream mode only (GRAPHREC_EVENT_STREAM): events the Kafka broker acknowledged; "
+        "`graphrec consume` applies them, so applied, duplicates, collapsed and flagged are 0 here "
+        "(absent on the direct path)",
+    )

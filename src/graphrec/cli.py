@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graphrec.commands.store",
     "graphrec.commands.data",
     "graphrec.commands.events",
+    "graphrec.commands.consume",
     "graphrec.commands.behaviour",
     "graphrec.commands.training",
     "graphrec.commands.runs",

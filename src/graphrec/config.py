@@ -7,6 +7,7 @@ entry point starts, never at import time, so tests and embedding applications ca
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,8 @@ DEFAULT_DATA_DIR = Path(".graphrec")
 StoreKind = Literal["embedded", "falkordb", "neo4j"]
 NEO4J_SCHEMES: tuple[str, ...] = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 FALKORDB_SCHEMES: tuple[str, ...] = ("falkor", "falkors")
+KafkaSecurityProtocol = Literal["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,42 @@ def parse_graph_uri(uri: str) -> StoreLocation:
         return StoreLocation("neo4j", uri)
     forms = ", ".join(["embedded[:DIR]", *(f"{s}://" for s in (*FALKORDB_SCHEMES, *NEO4J_SCHEMES))])
     raise ValueError(f"unsupported graph URI {uri!r}; expected one of {forms}")
+
+
+@dataclass(frozen=True, slots=True)
+class EventStreamLocation:
+    """Where accepted events go when they go through Apache Kafka (``GRAPHREC_EVENT_STREAM``).
+
+    ``bootstrap``: the ``host:port[,host:port...]`` librdkafka starts from; ``topic``: the events topic
+    (its dead letters go to ``<topic>.dlq``).
+    """
+
+    bootstrap: str
+    topic: str
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.topic}.dlq"
+
+
+# Kafka's own rule for topic names (legal characters, at most 249 of them)
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def parse_event_stream(uri: str) -> EventStreamLocation:
+    """The one reading of ``kafka://host:port[,host:port...]/topic``; ``ValueError`` says what is wrong."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme != "kafka":
+        raise ValueError(f"unsupported event stream {uri!r}; expected kafka://host:port/topic")
+    hosts, slash, topic = rest.partition("/")
+    if not slash or not _TOPIC.match(topic) or topic in (".", ".."):
+        raise ValueError(f"event stream {uri!r} names no valid topic (kafka://host:port/topic; letters, digits, . _ -)")
+    servers = hosts.split(",")
+    for server in servers:
+        host, colon, port = server.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"event stream {uri!r}: {server!r} is not host:port")
+    return EventStreamLocation(bootstrap=hosts, topic=topic)
 
 
 def _cursor_key(secret: SecretStr | None) -> bytes | None:
@@ -406,6 +445,90 @@ class Settings(BaseSettings):
     )
     webhook_retry_s: float = Field(1.0, gt=0, description="first retry delay; doubles per attempt")
     webhook_retry_max_s: float = Field(300.0, gt=0, description="longest retry delay")
+
+    # -- events through Apache Kafka (issue 27; see README "Scale-out path") --
+    event_stream: str = Field(
+        "",
+        description="kafka://host:port[,host:port]/topic: POST /v1/events validates a batch, produces it to "
+        "this topic and answers 202 once the broker acknowledged every event; `graphrec consume` applies "
+        "them to the store. Empty (the default): events are written to the store by the API itself",
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        "plaintext", description="librdkafka security.protocol: plaintext | ssl | sasl_plaintext | sasl_ssl"
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        "SCRAM-SHA-512", description="librdkafka sasl.mechanism (with sasl_plaintext or sasl_ssl)"
+    )
+    kafka_sasl_username: str = Field("", description="SASL user name (required with sasl_*)")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (required with sasl_*)")
+    kafka_ssl_ca_location: Path | None = Field(
+        None, description="PEM file of the CA the brokers' certificates are checked against (ssl, sasl_ssl)"
+    )
+    kafka_ssl_certificate_location: Path | None = Field(
+        None, description="client certificate (PEM) for mutual TLS (with GRAPHREC_KAFKA_SSL_KEY_LOCATION)"
+    )
+    kafka_ssl_key_location: Path | None = Field(None, description="client private key (PEM) for mutual TLS")
+    kafka_consumer_group: str = Field(
+        "graphrec-consume",
+        min_length=1,
+        max_length=249,
+        description="consumer group of `graphrec consume` (consumers of one group share the partitions)",
+    )
+    kafka_produce_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="longest POST /v1/events waits for the broker to acknowledge a batch before it answers "
+        "503 with Retry-After (the client retries; a retried event is applied once)",
+    )
+
+    @field_validator("event_stream")
+    @classmethod
+    def _kafka_uri(cls, value: str) -> str:
+        if value:
+            parse_event_stream(value)
+        return value
+
+    @model_validator(mode="after")
+    def _kafka_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("sasl_") and (
+            not self.kafka_sasl_username
+            or self.kafka_sasl_password is None
+            or not self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ValueError(
+                "GRAPHREC_KAFKA_SASL_USERNAME and GRAPHREC_KAFKA_SASL_PASSWORD must be set with "
+                f"GRAPHREC_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}"
+            )
+        if (self.kafka_ssl_certificate_location is None) != (self.kafka_ssl_key_location is None):
+            raise ValueError("GRAPHREC_KAFKA_SSL_CERTIFICATE_LOCATION and GRAPHREC_KAFKA_SSL_KEY_LOCATION go together")
+        return self
+
+    @property
+    def event_stream_location(self) -> EventStreamLocation | None:
+        """The Kafka topic accepted events go through, or None (the embedded default: the API writes)."""
+        return parse_event_stream(self.event_stream) if self.event_stream else None
+
+    def kafka_client_config(self) -> dict[str, str | int | float | bool]:
+        """The librdkafka settings every graphrec Kafka client shares: the brokers, TLS and SASL."""
+        location = self.event_stream_location
+        if location is None:
+            raise ValueError("GRAPHREC_EVENT_STREAM is not set")
+        config: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": location.bootstrap,
+            "security.protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol.startswith("sasl_"):
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+            config["sasl.username"] = self.kafka_sasl_username
+            config["sasl.password"] = self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else ""
+        for key, path in (
+            ("ssl.ca.location", self.kafka_ssl_ca_location),
+            ("ssl.certificate.location", self.kafka_ssl_certificate_location),
+            ("ssl.key.location", self.kafka_ssl_key_location),
+        ):
+            if path is not None:
+                config[key] = str(path)
+        return config
 
     @field_validator("webhook_url")
     @classmethod
