@@ -298,12 +298,17 @@ export class Tracker {
 
   // ---- recommendations -----------------------------------------------------------------------
 
-  /** Recommendations for a user; without one, for the current user or anonymous visitor. */
-  recommendations(userId?: string, opts?: RecommendationOptions): Promise<Recommendations> {
+  /**
+   * Recommendations for a user; without one (`recommendations()` or `recommendations({ k: 8 })`), for
+   * the current user, else the anonymous visitor (its id is made at consent, so this works at once).
+   * Before consent there is no visitor to ask for: it rejects (popular() needs no one).
+   */
+  recommendations(userId?: string | RecommendationOptions, opts?: RecommendationOptions): Promise<Recommendations> {
+    if (typeof userId === "object") return this.recommendations(undefined, userId);
     if (userId !== undefined) return this._client.recommendations(userId, opts);
     if (this._uid) return this._client.recommendations(this._uid, opts);
-    if (this._aid) return this._client.anonymousRecommendations(this._aid, opts);
-    return Promise.reject(new Error("graphrec: no user or visitor yet"));
+    if (this._state === "granted" && !this._destroyed) return this._client.anonymousRecommendations(this._anonymous(), opts);
+    return Promise.reject(new Error("graphrec: no visitor without consent"));
   }
 
   similar(itemId: string, opts?: ListOptions): Promise<SimilarItems> {
@@ -331,6 +336,7 @@ export class Tracker {
     const o = this._o;
     const w = this._env.window;
     const d = this._env.document;
+    if (!this._uid) this._anonymous(); // the visitor exists from consent on: recommendations() can ask for it
     this._engagement.start();
     if (o.clicks !== false && d) {
       const selector = typeof o.clicks === "string" ? o.clicks : "[data-track], a[data-item-id]";
