@@ -1,5 +1,5 @@
-import type { Env, Timer } from "./env";
-import { listOf } from "./impressions";
+import type { Env, Timer } from "./env.js";
+import { listOf } from "./impressions.js";
 
 export interface ActivityOptions {
   /** Seconds of visible, active time on a page before any dwell is reported (bounces report none). Default 5. */

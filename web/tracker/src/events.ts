@@ -1,4 +1,4 @@
-import { idProblem } from "./ids";
+import { idProblem } from "./ids.js";
 
 /** Event types the server knows (graphrec.event_types). */
 export type EventType =

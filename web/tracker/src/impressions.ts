@@ -1,4 +1,4 @@
-import type { Env, Timer } from "./env";
+import type { Env, Timer } from "./env.js";
 
 /** Marks a recommendation list on the page; its value is the list's `recommendation_id`. */
 export const LIST_ATTR = "data-recommendation-id";

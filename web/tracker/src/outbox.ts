@@ -1,7 +1,7 @@
-import type { Env, Timer } from "./env";
-import type { WireEvent } from "./events";
-import { namesUserToken } from "./token";
-import type { UserTokens } from "./token";
+import type { Env, Timer } from "./env.js";
+import type { WireEvent } from "./events.js";
+import { namesUserToken } from "./token.js";
+import type { UserTokens } from "./token.js";
 
 /** What waits to be sent: events, impressions, and the identity/consent calls that must follow them in order. */
 export type Op =

@@ -1,17 +1,17 @@
-import { Engagement } from "./activity";
-import type { ActivityOptions, ScrollOptions } from "./activity";
-import { createClient } from "./client";
-import type { Client, ListOptions, PopularItems, Recommendations, RecommendationOptions, SimilarItems } from "./client";
-import { defaultEnv, uuid } from "./env";
-import type { Env } from "./env";
-import { EVENT_TYPES, eventProblem } from "./events";
-import type { EventContext, EventType, WireEvent } from "./events";
-import { idProblem } from "./ids";
-import { Impressions, listOf, REC_ID } from "./impressions";
-import { Outbox } from "./outbox";
-import type { Op } from "./outbox";
-import { UserTokens } from "./token";
-import type { UserTokenSource } from "./token";
+import { Engagement } from "./activity.js";
+import type { ActivityOptions, ScrollOptions } from "./activity.js";
+import { createClient } from "./client.js";
+import type { Client, ListOptions, PopularItems, Recommendations, RecommendationOptions, SimilarItems } from "./client.js";
+import { defaultEnv, uuid } from "./env.js";
+import type { Env } from "./env.js";
+import { EVENT_TYPES, eventProblem } from "./events.js";
+import type { EventContext, EventType, WireEvent } from "./events.js";
+import { idProblem } from "./ids.js";
+import { Impressions, listOf, REC_ID } from "./impressions.js";
+import { Outbox } from "./outbox.js";
+import type { Op } from "./outbox.js";
+import { UserTokens } from "./token.js";
+import type { UserTokenSource } from "./token.js";
 
 export interface TrackerOptions {
   /** API base URL, e.g. "https://api.example.com" (the tracker appends /v1/...). */
