@@ -4,7 +4,8 @@
 The real API runs on a loopback port over a real embedded FalkorDB with a small synthetic shop (six
 categories, a trained and published model) and a publishable key; ``web/e2e/storefront.mjs`` makes a
 30-second visit as a new visitor (looks around before answering the consent banner, accepts, browses
-one category's products with dwell and scrolling, adds to the cart, closes the page right after a last
+one category's products with dwell and scrolling, goes home in a narrower window where the
+"Recommended for you" row clips some of its cards, adds to the cart, closes the page right after a last
 add-to-cart). Then, against the store and the event log, not the page's word:
 
 * nothing was sent or stored before consent;
@@ -13,6 +14,9 @@ add-to-cart). Then, against the store and the event log, not the page's word:
 * the last add-to-cart arrived through the ``pagehide`` beacon;
 * each edge's aggregates and weight are what the weighting policy makes of those events;
 * "Recommended for you" went from trending items to a row dominated by the browsed category;
+* the row's cards became impressions of its list (``POST /v1/impressions``) only when at least half of
+  one was in view for a second, and never interactions: no scroll event for any card, no event at all
+  for a product the visitor did not open;
 * ``/docs`` renders with every other host blocked.
 
 Artifacts (git-ignored) in ``test-artifacts/storefront/``: screenshots (before.png, after.png,
@@ -233,6 +237,39 @@ def test_the_last_add_to_cart_left_in_the_pagehide_beacon(visit: dict[str, Any],
     assert len(carts) == 1, in_beacon
     _, logged = received(shop, visit)
     assert carts[0]["event_id"] in {e.event_id for e in logged}, "the beacon's events never arrived"
+
+
+def test_impressions_only_for_cards_in_view_and_no_interactions_for_cards(visit: dict[str, Any], shop: Shop) -> None:
+    posts = [s for s in visit["sent"] if "/v1/impressions" in s["url"]]
+    reports = [(s["n"], json.loads(s["body"])) for s in posts if s["via"] == "fetch"]
+    answers = {s["n"]: s for s in posts if s["via"] == "response"}
+    lists = {visit[row]["recommendation_id"] for row in ("row_at_consent", "row_after")} - {None}
+    assert reports and {r["recommendation_id"] for _, r in reports} <= lists, "only recommendation rows report"
+    assert all(r["anonymous_id"] == visit["anonymous_id"] for _, r in reports)
+    # the row at home after browsing: cards in view for 2.5 s, the last ones clipped by the row's scroller
+    seen = visit["row_seen"]
+    assert seen["state"] == "personal" and seen["recommendation_id"] == visit["row_after"]["recommendation_id"]
+    reported = [i for _, r in reports if r["recommendation_id"] == seen["recommendation_id"] for i in r["item_ids"]]
+    assert len(reported) == len(set(reported)), "an item was reported twice for one list"
+    in_view = {c["item_id"] for c in seen["items"] if c["visible"] >= 0.55}
+    clipped = {c["item_id"] for c in seen["items"] if c["visible"] < 0.45}
+    assert in_view and clipped, seen["items"]  # the narrow window shows some cards and hides others
+    assert in_view <= set(reported), (reported, seen["items"])
+    assert not clipped & set(reported), (reported, seen["items"])
+    # the server recorded each (list, item) once
+    assert all(answers[n]["status"] == 202 for n, _ in reports), answers
+    unique = {(r["recommendation_id"], i) for _, r in reports for i in r["item_ids"]}
+    assert sum(answers[n]["body"]["recorded"] for n, _ in reports) == len(unique)
+
+    # seeing, scrolling past or dwelling near a card is no interaction: every event is about a product
+    # the visitor opened, and scroll depth only ever about the product page's own item
+    events = sent_events(visit)
+    opened = {p["item_id"] for p in visit["viewed"]}
+    assert {e["item_id"] for e in events} <= opened, sorted({e["item_id"] for e in events} - opened)
+    scrolls = [e for e in events if e["type"] == "scroll"]
+    assert scrolls and all((e.get("context") or {}).get("page_section") is None for e in scrolls), scrolls
+    edges, _ = received(shop, visit)
+    assert {e.item_id for e in edges} <= opened
 
 
 def category_share(row: dict[str, Any], category: str) -> float:

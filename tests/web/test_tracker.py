@@ -79,3 +79,65 @@ def test_the_packaged_tracker_bundle_is_a_fresh_build(installed: Path) -> None:
     assert packaged.read_text(encoding="utf-8") == fresh.stdout, (
         "api/static/demo/tracker.iife.js is stale: run `npm run build` in web/tracker (it writes the copy)"
     )
+
+
+CONSUMER = """\
+import { createTracker, createClient, GraphrecError, version } from "@graphrec/tracker";
+import type { Recommendations, TrackerOptions } from "@graphrec/tracker";
+
+const options: TrackerOptions = { endpoint: "https://api.example.com", key: "pk_x", requireConsent: true };
+export const make = () => createTracker(options);
+export const rows = (r: Recommendations): (string | null | undefined)[] =>
+  [r.recommendation_id, ...r.data.map((d) => d.item_id)];
+export { createClient, GraphrecError, version };
+"""
+
+
+def test_the_tracker_packs_into_a_tarball_that_installs_with_its_types(installed: Path, tmp_path: Path) -> None:
+    """What the README's Install section says, done: `npm pack` builds a tarball with the module, its
+    types, the script-tag build and the README; `npm install ./graphrec-tracker-<v>.tgz` in another project
+    (offline: the package has no dependencies) gives an importable, type-checked `@graphrec/tracker`."""
+    version = json.loads((installed / "package.json").read_text())["version"]
+    packed = npm("pack", "--json", "--pack-destination", str(tmp_path))  # prepack builds first
+    assert packed.returncode == 0, packed.stdout[-3000:] + packed.stderr[-3000:]
+    info = json.loads(packed.stdout[packed.stdout.index("[") :])[0]
+    assert info["filename"] == f"graphrec-tracker-{version}.tgz"
+    files = {f["path"] for f in info["files"]}
+    assert {"README.md", "package.json", "dist/tracker.mjs", "dist/tracker.iife.js", "dist/types/index.d.ts"} <= files
+    assert not {f for f in files if f.startswith(("src/", "test/", "node_modules/"))}
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "package.json").write_text(json.dumps({"name": "app", "private": True, "type": "module"}))
+    env = {**os.environ, "npm_config_fund": "false", "npm_config_audit": "false"}
+    install = subprocess.run(
+        ["npm", "install", "--offline", f"../graphrec-tracker-{version}.tgz"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    run = subprocess.run(
+        ["node", "--input-type=module", "-e", "import('@graphrec/tracker').then((m) => console.log(m.version))"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0 and run.stdout.strip() == version, run.stderr[-2000:]
+    iife = app / "node_modules" / "@graphrec" / "tracker" / "dist" / "tracker.iife.js"
+    assert iife.read_text().count("\n") == 1  # the script-tag build, one line
+    (app / "use.ts").write_text(CONSUMER)
+    tsc = installed / "node_modules" / "typescript" / "bin" / "tsc"
+    for module, resolution in (("nodenext", "nodenext"), ("esnext", "bundler")):  # a node project, a bundler's
+        check = subprocess.run(
+            ["node", str(tsc), "--noEmit", "--strict", "--target", "es2020", "--lib", "es2020,dom"]
+            + ["--module", module, "--moduleResolution", resolution, "use.ts"],
+            cwd=app,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert check.returncode == 0, (resolution, check.stdout[-3000:])

@@ -6,9 +6,11 @@
 //
 // The visit: a new visitor opens the shop, looks around BEFORE answering the consent banner (nothing
 // may be sent or stored), accepts, opens one category, views, dwells on and scrolls several of its
-// products, puts two in the cart, goes home (the "Recommended for you" row refreshes), opens one more
-// product, adds it to the cart and closes the page at once: that last event can only leave in the
-// tracker's pagehide beacon. Every request the page makes to another host is refused and recorded.
+// products, puts two in the cart, goes home in a narrower window (the "Recommended for you" row
+// refreshes and stays in view for a while, some of its cards clipped by the row's horizontal scroller:
+// the tracker reports impressions of the cards at least half visible for a second, and only those),
+// opens one more product, adds it to the cart and closes the page at once: that last event can only
+// leave in the tracker's pagehide beacon. Every request the page makes to another host is refused and recorded.
 // An init script records every POST body the page hands to fetch and navigator.sendBeacon (in
 // localStorage, which outlives the page); a second page of the same origin (one without the
 // tracker, so it cannot flush a queue the beacon left behind) reads it back. Then /docs is opened
@@ -117,14 +119,25 @@ const ready = (page, path) => page.waitForFunction((p) => document.getElementByI
 const trackerKeys = (page) => page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("graphrec.")).concat(document.cookie.includes("graphrec_aid") ? ["cookie graphrec_aid"] : []));
 const sent = (page) => page.evaluate(() => JSON.parse(localStorage.getItem("e2e.sent") || "[]"));
 
-/** The cards of the "Recommended for you" row, in order, and the row's state. */
+/** The cards of the "Recommended for you" row, in order, with the fraction of each inside both the
+ * viewport and the row's scroller (what the tracker's IntersectionObserver sees); the row's state and
+ * the recommendation_id of its list. */
 const row = (page) => page.evaluate(() => {
   const section = document.getElementById("recommended");
+  const scroller = document.getElementById("recommended-cards");
   const cards = [...document.querySelectorAll("#recommended-cards [data-item-id]")];
+  const clip = scroller ? scroller.getBoundingClientRect() : null;
+  const visible = (c) => {
+    const r = c.getBoundingClientRect();
+    const w = Math.min(r.right, innerWidth, clip.right) - Math.max(r.left, 0, clip.left);
+    const h = Math.min(r.bottom, innerHeight, clip.bottom) - Math.max(r.top, 0, clip.top);
+    return r.width && r.height ? Math.round((Math.max(0, w) * Math.max(0, h) * 1000) / (r.width * r.height)) / 1000 : 0;
+  };
   return {
     state: section && section.dataset.state,
     refreshes: Number((section && section.dataset.refreshes) || 0),
-    items: cards.map((c) => ({ item_id: c.getAttribute("data-item-id"), category: c.getAttribute("data-category"), fresh: c.classList.contains("fresh") })),
+    recommendation_id: (section && section.dataset.recommendationId) || null,
+    items: cards.map((c) => ({ item_id: c.getAttribute("data-item-id"), category: c.getAttribute("data-category"), fresh: c.classList.contains("fresh"), visible: visible(c) })),
   };
 });
 
@@ -202,7 +215,7 @@ try {
   result.viewed = [];
   result.carted = [];
   await openCategory(page);
-  await page.mouse.wheel(0, 450); // the grid's cards in view: scroll depth events
+  await page.mouse.wheel(0, 450); // the grid scrolled: its cards are no interactions (a page about no item)
   await dwell(page, 2200);
   await page.mouse.wheel(0, -450);
   let next = 0;
@@ -239,14 +252,17 @@ try {
     step(`product ${i + 1}`, product);
   }
 
-  // ---- home: the row has learned ---------------------------------------------------------------------
+  // ---- home: the row has learned; some of its cards are seen, the rest stay clipped ---------------------
   const before = (await row(page)).refreshes;
+  await page.setViewportSize({ width: 700, height: 900 }); // the row's scroller clips its last cards from here on
   await page.locator("a.brand").click();
   await ready(page, "/demo");
   result.row_after = await refreshedRow(page, before);
   await page.locator("#recommended").scrollIntoViewIfNeeded();
+  await dwell(page, 2500); // the row in view for more than a second: impressions of the cards in view
+  result.row_seen = await row(page); // where each card was meanwhile (nothing moves: no scrolling)
   await page.screenshot({ path: join(args.out, "after.png") });
-  step("home after browsing", { row: result.row_after.state });
+  step("home after browsing", { row: result.row_after.state, seen: result.row_seen.items.filter((c) => c.visible >= 0.5).length });
 
   // ---- one more product, into the cart, and the page closes at once -----------------------------------
   await openCategory(page);

@@ -3,11 +3,15 @@
 // the page's publishable key), "Similar items" on product pages and a cart, and lets the graphrec
 // tracker (the IIFE bundle loaded before this module, global `graphrec`) record what the visitor does.
 //
-// Markup the tracker reads: every product card is an element with data-item-id (scroll depth of the
-// cards in view); links carry data-track="click", cart buttons data-track="add_to_cart"; sections
-// carry data-page-section (context.page_section of the events inside). A product page is a route
-// /demo/item/<id>: the tracker's pageItemId option names its item (view, dwell, scroll depth).
-// Cards also carry data-category so a test can measure what the recommendations are made of.
+// Markup the tracker reads: every product card is an element with data-item-id; links carry
+// data-track="click", cart buttons data-track="add_to_cart"; sections carry data-page-section
+// (context.page_section of the events inside). The "Recommended for you" row carries
+// data-recommendation-id, the recommendation_id of the list it shows: the tracker reports its cards
+// as impressions of that list when at least half of a card is visible for a second (never as
+// interactions), and clicks inside it name the list (context.recommendation_id). A product page is a
+// route /demo/item/<id>: the tracker's pageItemId option names its item (view, dwell, scroll depth:
+// scroll depth is an interaction with the page's own item only). Cards also carry data-category so a
+// test can measure what the recommendations are made of.
 
 const BASE = "/demo";
 const config = JSON.parse(document.getElementById("graphrec-config").textContent || "{}");
@@ -173,7 +177,9 @@ function recommendedSection() {
 }
 
 /** Reloads the row: the visitor's recommendations (after sending what the tracker has queued, so they
- * count) without what is in the cart; trending items before consent. New items are highlighted. */
+ * count) without what is in the cart; trending items before consent. New items are highlighted. A
+ * personal list's recommendation_id goes on the row (data-recommendation-id): the tracker reports the
+ * cards seen as its impressions. */
 async function refreshRecommended() {
   const section = document.getElementById("recommended");
   if (!section) return;
@@ -181,9 +187,9 @@ async function refreshRecommended() {
   let body;
   let state;
   try {
-    if (tracker.consentState === "granted" && tracker.anonymousId) {
+    if (tracker.consentState === "granted") {
       await tracker.flush();
-      body = await api(`/v1/anonymous/${seg(tracker.anonymousId)}/recommendations`, { k: ROW_SIZE, exclude });
+      body = await tracker.recommendations({ k: ROW_SIZE, exclude }); // this visitor's (its id is made at consent)
       state = body.cold_start ? "cold" : "personal";
     } else {
       body = await api("/v1/items/popular", { k: ROW_SIZE + exclude.length });
@@ -203,6 +209,8 @@ async function refreshRecommended() {
   }[state];
   const ids = body.data.map((it) => it.item_id);
   const cards = body.data.map((it) => card(it, { fresh: refreshes > 0 && !lastRow.has(it.item_id) }));
+  if (body.recommendation_id) section.dataset.recommendationId = body.recommendation_id; // impressions of this list
+  else delete section.dataset.recommendationId; // trending items: no list to report
   document.getElementById("recommended-cards").replaceChildren(...cards);
   document.getElementById("recommended-why").textContent = why;
   lastRow = new Set(ids);
@@ -210,14 +218,6 @@ async function refreshRecommended() {
   section.dataset.state = state;
   section.dataset.refreshes = String(refreshes);
   section.dataset.model = body.model_version || "";
-  if (state !== "popular" && body.recommendation_id && tracker.anonymousId) {
-    // the feedback loop: which items of this list were shown (clicks on them are attributed to it)
-    fetch("/v1/impressions", {
-      method: "POST", credentials: "omit",
-      headers: { ...(key ? { "X-API-Key": key } : {}), "Content-Type": "application/json" },
-      body: JSON.stringify({ recommendation_id: body.recommendation_id, anonymous_id: tracker.anonymousId, item_ids: ids }),
-    }).catch(() => {});
-  }
 }
 
 // ---- pages -----------------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ async function go(href) {
   if (window.scrollY > 0) {
     // Back to the top BEFORE the route changes: the browser fires the scroll event in the next frame,
     // and on the new page the tracker would take it for the visitor scrolling (and report the depth
-    // of every card in view, though nobody scrolled to them).
+    // of a product page nobody scrolled).
     window.scrollTo(0, 0);
     await nextFrame();
   }

@@ -1,4 +1,5 @@
-import type { Env, Timer } from "./env";
+import type { Env, Timer } from "./env.js";
+import { listOf } from "./impressions.js";
 
 export interface ActivityOptions {
   /** Seconds of visible, active time on a page before any dwell is reported (bounces report none). Default 5. */
@@ -7,13 +8,13 @@ export interface ActivityOptions {
   heartbeatDelay: number;
   /** Seconds without input (mouse, key, touch, scroll, wheel) after which the clock stops. Default 30. */
   idleTimeout: number;
-  /** Also count dwell for item elements ([data-item-id]) at least this fraction visible (0-1);
-   * false (default) counts the page's item only. */
+  /** Also count dwell for item elements ([data-item-id]) at least this fraction visible (0-1), except
+   * the cards of recommendation lists (those are impressions); false (default): the page's item only. */
   elements: number | false;
 }
 
 export interface ScrollOptions {
-  /** An item's depth must reach this (0-1) before it is reported at all. Default 0.25. */
+  /** The page's depth must reach this (0-1) before it is reported at all. Default 0.25. */
   minDepth: number;
 }
 
@@ -27,7 +28,10 @@ const round = (x: number, d: number): number => Math.round(x * d) / d;
  * Dwell (visible and active time only) and scroll depth, reported per period. The clock runs while
  * the page is visible (Page Visibility API) and input happened within `idleTimeout`; each heartbeat
  * reports, per item, the seconds accumulated since the last report (so the server's per-edge sum is
- * the total) and, for items scrolled deeper than already reported, the new maximum depth.
+ * the total) and, when the visitor scrolled the page deeper than already reported, the new maximum
+ * depth of the page, for the page's item. Scroll depth is an interaction with the page's own item
+ * only: an item element merely scrolled into view is no interaction (cards of recommendation lists
+ * are impressions, see impressions.ts).
  */
 export class Engagement {
   private _visible = true;
@@ -36,8 +40,8 @@ export class Engagement {
   private _visitMs = 0;
   private _dwell = new Map<string, [number, Element | undefined]>();
   private _inView = new Map<Element, [string, number]>();
-  private _depth = new Map<string, [number, Element | undefined]>();
-  private _reported = new Map<string, number>();
+  private _depth = 0;
+  private _reported = 0;
   private _scrolled = false;
   private _pageItem: string | null = null;
   private _timer: Timer | null = null;
@@ -77,7 +81,7 @@ export class Engagement {
     for (const type of INPUT) on(w, type, () => this._input(type));
     on(d, "visibilitychange", () => this._visibility(d.visibilityState !== "hidden"));
     const IO = env.IntersectionObserver;
-    if (IO && (this._scroll || (this._act && this._act.elements !== false))) {
+    if (IO && this._act && this._act.elements !== false) {
       this._io = new IO((entries) => this._intersect(entries), { threshold: [0, 0.25, 0.5, 0.75, 1] });
       this._scan();
       const MO = env.MutationObserver;
@@ -110,8 +114,7 @@ export class Engagement {
     this._pageItem = itemId;
     this._visitMs = 0;
     this._dwell.clear();
-    this._depth.clear();
-    this._reported.clear();
+    this._depth = this._reported = 0;
     this._scrolled = false;
     const now = this._env.now();
     this._lastActivity = this._lastTick = now;
@@ -152,7 +155,9 @@ export class Engagement {
         if (act) {
           const ids = new Map<string, Element | undefined>();
           if (this._pageItem) ids.set(this._pageItem, undefined);
-          if (act.elements !== false) for (const [el, [id, ratio]] of this._inView) if (ratio >= act.elements && !ids.has(id)) ids.set(id, el);
+          if (act.elements !== false) {
+            for (const [el, [id, ratio]] of this._inView) if (ratio >= act.elements && !ids.has(id) && !listOf(el)) ids.set(id, el);
+          }
           for (const [id, el] of ids) {
             const cur = this._dwell.get(id);
             this._dwell.set(id, [(cur ? cur[0] : 0) + ms, el]);
@@ -189,34 +194,21 @@ export class Engagement {
     }
   }
 
-  private _seen(id: string, depth: number, el?: Element): void {
-    const cur = this._depth.get(id);
-    if (!cur || depth > cur[0]) this._depth.set(id, [depth, el]);
-  }
-
   private _intersect(entries: IntersectionObserverEntry[]): void {
     this._accrue(this._env.now());
     for (const e of entries) {
       const id = this._itemOf(e.target);
       if (!id) continue;
-      if (e.isIntersecting) {
-        this._inView.set(e.target, [id, e.intersectionRatio]);
-        const b = e.boundingClientRect;
-        if (b.height > 0) this._seen(id, clamp01((e.intersectionRect.bottom - b.top) / b.height), e.target);
-      } else this._inView.delete(e.target);
+      if (e.isIntersecting) this._inView.set(e.target, [id, e.intersectionRatio]);
+      else this._inView.delete(e.target);
     }
   }
 
-  /** On scroll (throttled): how far down each element in view, and the page, has been seen. */
+  /** On scroll (throttled): how far down the page has been seen. */
   private _measure(): void {
     const w = this._env.window!;
-    const vh = w.innerHeight;
-    for (const [el, [id]] of this._inView) {
-      const r = el.getBoundingClientRect();
-      if (r.height > 0) this._seen(id, clamp01((vh - r.top) / r.height), el);
-    }
     const root = this._env.document!.documentElement;
-    if (this._pageItem && root.scrollHeight > 0) this._seen(this._pageItem, clamp01((w.scrollY + vh) / root.scrollHeight));
+    if (root.scrollHeight > 0) this._depth = Math.max(this._depth, clamp01((w.scrollY + w.innerHeight) / root.scrollHeight));
   }
 
   /** Ends a period: dwell since the last report (once the visit is long enough), new scroll maxima. */
@@ -231,14 +223,12 @@ export class Engagement {
         this._dwell.delete(id);
       }
     }
-    if (this._scroll && this._scrolled) {
+    if (this._scroll && this._scrolled && this._pageItem) {
       this._measure();
-      for (const [id, [d, el]] of this._depth) {
-        const v = round(d, 100);
-        if (v >= this._scroll.minDepth && v > (this._reported.get(id) || 0)) {
-          this._reported.set(id, v);
-          this._emit("scroll", id, v, el);
-        }
+      const v = round(this._depth, 100);
+      if (v >= this._scroll.minDepth && v > this._reported) {
+        this._reported = v;
+        this._emit("scroll", this._pageItem, v);
       }
     }
   }

@@ -1,7 +1,7 @@
-import type { components, paths } from "./api-types";
-import { normaliseId } from "./ids";
-import { namesUserToken, UserTokens } from "./token";
-import type { UserTokenSource } from "./token";
+import type { components, paths } from "./api-types.js";
+import { normaliseId } from "./ids.js";
+import { namesUserToken, UserTokens } from "./token.js";
+import type { UserTokenSource } from "./token.js";
 
 export type RecommendedItem = components["schemas"]["RecommendedItemPublic"];
 export type Recommendations = components["schemas"]["RecommendationsPublic"];

@@ -1,4 +1,4 @@
-import { idProblem } from "./ids";
+import { idProblem } from "./ids.js";
 
 /** Event types the server knows (graphrec.event_types). */
 export type EventType =
@@ -26,6 +26,9 @@ export interface EventContext {
   device?: string;
   page_section?: string;
   viewport?: Viewport;
+  /** The recommendation list the item was picked from (its response's recommendation_id): the
+   * server attributes the event (click, add_to_cart, purchase) to that list. */
+  recommendation_id?: string;
 }
 
 /** One event exactly as it goes over the wire (POST /v1/events). */

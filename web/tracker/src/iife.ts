@@ -4,10 +4,10 @@
  *   <script src="tracker.iife.js" data-endpoint="https://api.example.com" data-key="pk_..."
  *           data-require-consent async></script>
  */
-import { createClient, GraphrecError } from "./client";
-import { idProblem, normaliseId } from "./ids";
-import { version } from "./index";
-import { createTracker, Tracker } from "./tracker";
+import { createClient, GraphrecError } from "./client.js";
+import { idProblem, normaliseId } from "./ids.js";
+import { version } from "./index.js";
+import { createTracker, Tracker } from "./tracker.js";
 
 const script = typeof document !== "undefined" ? (document.currentScript as HTMLScriptElement | null) : null;
 const endpoint = script && script.getAttribute("data-endpoint");

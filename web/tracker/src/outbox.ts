@@ -1,13 +1,23 @@
-import type { Env, Timer } from "./env";
-import type { WireEvent } from "./events";
-import { namesUserToken } from "./token";
-import type { UserTokens } from "./token";
+import type { Env, Timer } from "./env.js";
+import type { WireEvent } from "./events.js";
+import { namesUserToken } from "./token.js";
+import type { UserTokens } from "./token.js";
 
-/** What waits to be sent: events, and the identity/consent calls that must follow them in order. */
+/** What waits to be sent: events, impressions, and the identity/consent calls that must follow them in order. */
 export type Op =
   | { t: "e"; e: WireEvent }
+  | { t: "imp"; id: string; body: Impressions }
   | { t: "identify"; id: string; body: { anonymous_id: string; user_id: string } }
   | { t: "consent"; id: string; body: { anonymous_id?: string; user_id?: string; consent: boolean } };
+
+/** POST /v1/impressions: items of one recommendation list seen by one actor, since `timestamp` (epoch ms). */
+export interface Impressions {
+  recommendation_id: string;
+  item_ids: string[];
+  anonymous_id?: string;
+  user_id?: string;
+  timestamp: number;
+}
 
 interface Saved {
   q: Op[];
@@ -35,7 +45,8 @@ export interface OutboxOptions {
 /** Keepalive fetches and beacons share a 64 KiB in-flight budget per page; stay under it. */
 const BODY_BUDGET = 60000;
 const SERVER_MAX_BATCH = 1000;
-const ROUTES = { e: "/v1/events", identify: "/v1/identify", consent: "/v1/consent" } as const;
+const ROUTES = { e: "/v1/events", imp: "/v1/impressions", identify: "/v1/identify", consent: "/v1/consent" } as const;
+const MAX_IMPRESSIONS = 100; // item_ids per request (server maximum)
 
 export const opId = (op: Op): string => (op.t === "e" ? op.e.event_id : op.id);
 
@@ -56,9 +67,10 @@ export function retryAfterMs(value: string | null | undefined, now: number): num
 
 /**
  * A queue persisted in localStorage (memory when there is none), sent in order: runs of events as
- * batches, identify/consent calls alone. Every change re-reads storage first, so tabs of one site
- * share the queue without losing each other's events (at worst a batch goes twice, and the server
- * acknowledges the copy as a duplicate: event ids never change).
+ * batches, consecutive impressions of one list as one call, identify/consent calls alone. Every
+ * change re-reads storage first, so tabs of one site share the queue without losing each other's
+ * events (at worst a batch goes twice, and the server acknowledges the copy as a duplicate: event
+ * ids never change; impressions repeated are counted once).
  */
 export class Outbox {
   private _mem: Saved = { q: [] };
@@ -120,7 +132,7 @@ export class Outbox {
     const over = s.q.length - this._o.maxQueue;
     if (over > 0) {
       let n = 0;
-      s.q = s.q.filter((x) => x.t !== "e" || n++ >= over);
+      s.q = s.q.filter((x) => (x.t !== "e" && x.t !== "imp") || n++ >= over);
       this._o.warn(`graphrec: queue full, dropped ${n} oldest`);
     }
     this._write(s);
@@ -182,7 +194,7 @@ export class Outbox {
   prune(): void {
     const s = this._read();
     const min = this._env.now() - this._o.maxAgeMs;
-    const q = s.q.filter((op) => op.t !== "e" || op.e.timestamp >= min);
+    const q = s.q.filter((op) => (op.t === "e" ? op.e.timestamp : op.t === "imp" ? op.body.timestamp : min) >= min);
     if (q.length !== s.q.length) {
       this._o.warn(`graphrec: dropped ${s.q.length - q.length} expired`);
       s.q = q;
@@ -192,6 +204,17 @@ export class Outbox {
 
   private _take(q: Op[]): Op[] {
     const head = q[0]!;
+    if (head.t === "imp") {
+      // consecutive impressions of one list: one request, in the name of the first one's actor (a list
+      // is served to one actor; the tracker queues at most MAX_IMPRESSIONS items per operation)
+      const out: Op[] = [];
+      let n = 0;
+      for (const op of q) {
+        if (op.t !== "imp" || op.body.recommendation_id !== head.body.recommendation_id || (n += op.body.item_ids.length) > MAX_IMPRESSIONS) break;
+        out.push(op);
+      }
+      return out;
+    }
     if (head.t !== "e") return [head];
     const out: Op[] = [];
     let size = 12;
@@ -208,7 +231,9 @@ export class Outbox {
 
   private _body(batch: Op[]): { url: string; body: string } {
     const head = batch[0]!;
-    const payload = head.t === "e" ? { events: batch.map((op) => (op as { e: WireEvent }).e) } : head.body;
+    const payload = head.t === "e" ? { events: batch.map((op) => (op as { e: WireEvent }).e) }
+      : head.t === "imp" ? { ...head.body, item_ids: [...new Set(batch.flatMap((op) => (op as { body: Impressions }).body.item_ids))] }
+      : head.body;
     return { url: this._o.endpoint + ROUTES[head.t], body: JSON.stringify(payload) };
   }
 
@@ -305,7 +330,8 @@ export class Outbox {
 
   /**
    * Page is going away: hands queued events to navigator.sendBeacon (key in the query string,
-   * text/plain JSON body), stopping at the first identify/consent call so that order holds. Not
+   * text/plain JSON body), stopping at the first impressions, identify or consent call so that order
+   * holds (a click attributed to a list must reach the server after that list's impressions). Not
    * while the server asked to wait (Retry-After): those stay queued for the next visit. Events of a
    * signed-in user carry the cached user token as ?user_token= (a beacon cannot set headers nor wait
    * for a fetch); without a usable one they stay queued too.

@@ -1,16 +1,17 @@
-import { Engagement } from "./activity";
-import type { ActivityOptions, ScrollOptions } from "./activity";
-import { createClient } from "./client";
-import type { Client, ListOptions, PopularItems, Recommendations, RecommendationOptions, SimilarItems } from "./client";
-import { defaultEnv, uuid } from "./env";
-import type { Env } from "./env";
-import { EVENT_TYPES, eventProblem } from "./events";
-import type { EventContext, EventType, WireEvent } from "./events";
-import { idProblem } from "./ids";
-import { Outbox } from "./outbox";
-import type { Op } from "./outbox";
-import { UserTokens } from "./token";
-import type { UserTokenSource } from "./token";
+import { Engagement } from "./activity.js";
+import type { ActivityOptions, ScrollOptions } from "./activity.js";
+import { createClient } from "./client.js";
+import type { Client, ListOptions, PopularItems, Recommendations, RecommendationOptions, SimilarItems } from "./client.js";
+import { defaultEnv, uuid } from "./env.js";
+import type { Env } from "./env.js";
+import { EVENT_TYPES, eventProblem } from "./events.js";
+import type { EventContext, EventType, WireEvent } from "./events.js";
+import { idProblem } from "./ids.js";
+import { Impressions, listOf, REC_ID } from "./impressions.js";
+import { Outbox } from "./outbox.js";
+import type { Op } from "./outbox.js";
+import { UserTokens } from "./token.js";
+import type { UserTokenSource } from "./token.js";
 
 export interface TrackerOptions {
   /** API base URL, e.g. "https://api.example.com" (the tracker appends /v1/...). */
@@ -38,8 +39,15 @@ export interface TrackerOptions {
   clicks?: boolean | string;
   /** Dwell from visible, active time (heartbeats). Default true, with the defaults of ActivityOptions. */
   activity?: boolean | Partial<ActivityOptions>;
-  /** Scroll depth per item element (IntersectionObserver) and of the page item. Default true. */
+  /** Scroll depth of the page, for the page's item (only on a page about an item). Default true. */
   scroll?: boolean | Partial<ScrollOptions>;
+  /**
+   * Impressions of recommendation lists: an item element inside an element marked
+   * `data-recommendation-id="<the list's recommendation_id>"` that is at least half visible for one
+   * second is reported once per list (POST /v1/impressions, queued like events). Never an event.
+   * Default true.
+   */
+  impressions?: boolean;
   /** Elements that stand for items, their id in data-item-id. Default "[data-item-id]". */
   itemSelector?: string;
   /** The item this page is about; default: <meta name="graphrec:item-id" content="...">. */
@@ -88,6 +96,7 @@ export class Tracker {
   private _p: string;
   private _outbox: Outbox;
   private _engagement: Engagement;
+  private _impressions: Impressions | null;
   private _client: Client;
   private _tokens: UserTokens;
   private _state: ConsentState;
@@ -131,6 +140,8 @@ export class Tracker {
       (el) => this._itemOf(el),
       (type, id, value, el) => void this.track(type, id, value, { element: el }),
     );
+    this._impressions = o.impressions === false ? null
+      : new Impressions(env, itemSelector, (el) => this._itemOf(el), (list, ids) => void this.impressions(list, ids));
     const stored = this._store("consent");
     this._state = stored === "granted" || stored === "denied" ? stored : o.requireConsent ? "pending" : "granted";
     if (this._state === "granted") {
@@ -146,7 +157,11 @@ export class Tracker {
       this._outbox.beacon();
     };
     this._listen(w, "pagehide", leave);
-    this._listen(d, "visibilitychange", () => d!.visibilityState === "hidden" && leave());
+    this._listen(d, "visibilitychange", () => {
+      const hidden = d!.visibilityState === "hidden";
+      if (this._impressions) this._impressions._visibility(!hidden); // a hidden page shows no list
+      if (hidden) leave();
+    });
     this._listen(w, "online", () => void this._outbox.flush());
     this._outbox.prune();
     this._outbox.schedule();
@@ -180,16 +195,19 @@ export class Tracker {
 
   /**
    * Queues one event; false (and a warning) when tracking is off or the event would be refused by
-   * the server (bad id, unknown type, value missing or out of range).
+   * the server (bad id, unknown type, value missing or out of range). `element`: where it happened
+   * (context.page_section from the nearest [data-page-section], context.recommendation_id from the
+   * nearest [data-recommendation-id]); `section` and `recommendationId` name them directly.
    */
-  track(type: EventType, itemId: string, value?: number, opts: { element?: Element; section?: string } = {}): boolean {
+  track(type: EventType, itemId: string, value?: number,
+        opts: { element?: Element; section?: string; recommendationId?: string } = {}): boolean {
     if (this._state !== "granted" || this._destroyed) return false;
     const env = this._env;
     const e: WireEvent = { event_id: uuid(env), item_id: typeof itemId === "string" ? itemId.normalize("NFC") : itemId, type, timestamp: Math.floor(env.now()) };
     if (this._uid) e.user_id = this._uid;
     else e.anonymous_id = this._anonymous();
     if (value !== undefined && value !== null) e.value = value;
-    e.context = this._context(opts.element, opts.section);
+    e.context = this._context(opts.element, opts.section, opts.recommendationId);
     const problem = eventProblem(e);
     if (problem) {
       this._warn(`graphrec: ${type} '${itemId}' not sent: ${problem}`);
@@ -212,7 +230,10 @@ export class Tracker {
     return this.track("add_to_cart", itemId);
   }
 
-  /** One `purchase` event per item: an id, a list of ids, or a list of { itemId } / { item_id }. */
+  /**
+   * One `purchase` event per item: an id, a list of ids, or a list of { itemId } / { item_id }. The
+   * server's events take no price, currency, quantity or order id (yet): none is sent.
+   */
   purchase(items: PurchaseItems): boolean {
     const list = typeof items === "string" ? [items] : Array.from(items || []);
     let ok = list.length > 0;
@@ -298,12 +319,36 @@ export class Tracker {
 
   // ---- recommendations -----------------------------------------------------------------------
 
-  /** Recommendations for a user; without one, for the current user or anonymous visitor. */
-  recommendations(userId?: string, opts?: RecommendationOptions): Promise<Recommendations> {
+  /**
+   * Recommendations for a user; without one (`recommendations()` or `recommendations({ k: 8 })`), for
+   * the current user, else the anonymous visitor (its id is made at consent, so this works at once).
+   * Before consent there is no visitor to ask for: it rejects (popular() needs no one).
+   */
+  recommendations(userId?: string | RecommendationOptions, opts?: RecommendationOptions): Promise<Recommendations> {
+    if (typeof userId === "object") return this.recommendations(undefined, userId);
     if (userId !== undefined) return this._client.recommendations(userId, opts);
     if (this._uid) return this._client.recommendations(this._uid, opts);
-    if (this._aid) return this._client.anonymousRecommendations(this._aid, opts);
-    return Promise.reject(new Error("graphrec: no user or visitor yet"));
+    if (this._state === "granted" && !this._destroyed) return this._client.anonymousRecommendations(this._anonymous(), opts);
+    return Promise.reject(new Error("graphrec: no visitor without consent"));
+  }
+
+  /**
+   * Reports items of a recommendation list (its response's `recommendation_id`) as seen by the
+   * current user or visitor: POST /v1/impressions, queued, batched per list and retried like events.
+   * Rows marked with data-recommendation-id are reported by the tracker itself (see `impressions`
+   * option); this is for lists drawn otherwise. At most 100 items a call. False (and a warning) when
+   * tracking is off or an id would be refused.
+   */
+  impressions(recommendationId: string, itemIds: string[]): boolean {
+    if (this._state !== "granted" || this._destroyed) return false;
+    const ids = Array.from(itemIds || [], (id) => (typeof id === "string" ? id.normalize("NFC") : id));
+    if (!(typeof recommendationId === "string" && REC_ID.test(recommendationId)) || !ids.length || ids.length > 100 || ids.some(idProblem)) {
+      this._warn(`graphrec: impressions of '${recommendationId}' not sent: bad recommendation_id or item_ids`, ids);
+      return false;
+    }
+    const who = this._uid ? { user_id: this._uid } : { anonymous_id: this._anonymous() };
+    this._outbox.add({ t: "imp", id: uuid(this._env), body: { recommendation_id: recommendationId, item_ids: ids, ...who, timestamp: Math.floor(this._env.now()) } });
+    return true;
   }
 
   similar(itemId: string, opts?: ListOptions): Promise<SimilarItems> {
@@ -331,7 +376,9 @@ export class Tracker {
     const o = this._o;
     const w = this._env.window;
     const d = this._env.document;
+    if (!this._uid) this._anonymous(); // the visitor exists from consent on: recommendations() can ask for it
     this._engagement.start();
+    if (this._impressions) this._impressions._start();
     if (o.clicks !== false && d) {
       const selector = typeof o.clicks === "string" ? o.clicks : "[data-track], a[data-item-id]";
       this._listen(d, "click", (ev) => this._click(ev, selector), "run");
@@ -366,6 +413,7 @@ export class Tracker {
     this._running = false;
     this._engagement.report();
     this._engagement.stop();
+    if (this._impressions) this._impressions._stop();
     if (this._unwrap) this._unwrap();
     this._unwrap = null;
     this._off = this._off.filter((f) => !(f as { run?: boolean }).run || (f(), false));
@@ -417,7 +465,7 @@ export class Tracker {
     return this._aid;
   }
 
-  private _context(el?: Element, section?: string): EventContext {
+  private _context(el?: Element, section?: string, list?: string): EventContext {
     const env = this._env;
     const w = env.window;
     const c: EventContext = { session_id: this._session() };
@@ -429,6 +477,8 @@ export class Tracker {
     const holder = !section && el && el.closest("[data-page-section]");
     const s = section || (holder && holder.getAttribute("data-page-section"));
     if (s) c.page_section = s.slice(0, 256);
+    const rec = list || (el && listOf(el));
+    if (rec && REC_ID.test(rec)) c.recommendation_id = rec; // the list the item was picked from: attribution
     return c;
   }
 

@@ -61,9 +61,9 @@ test("dwell: continuous input keeps the clock running; a visit shorter than mini
 test("dwell: elements option counts items in view (at the visible fraction), per item", async () => {
   const r = rig({ activity: { ...activity, elements: 0.5 }, scroll: false, pageViews: false }, { html: '<div id="c1" data-item-id="sku-1"></div><div id="c2" data-item-id="sku-2"></div>' });
   await r.clock.advance(0); // rescan after the page start
-  const io = FakeIO.all.at(-1)!;
   const c1 = r.document.getElementById("c1")!;
   const c2 = r.document.getElementById("c2")!;
+  const io = FakeIO.of(c1);
   io.fire(c1, 100, 200); // fully visible
   io.fire(c2, 668, 400); // 25 % visible: below 0.5
   await r.clock.advance(5000);
@@ -76,41 +76,46 @@ test("dwell: elements option counts items in view (at the visible fraction), per
   await r.close();
 });
 
-test("scroll: the maximum depth per item per period, reported only when deeper than before", async () => {
-  const r = rig({ activity: false, scroll: { minDepth: 0.25 }, pageViews: false }, { html: '<div id="c1" data-item-id="sku-1" data-page-section="grid"></div><div id="c2" data-item-id="sku-2"></div>' });
-  await r.clock.advance(0);
-  const io = FakeIO.all.at(-1)!;
-  const c1 = r.document.getElementById("c1")!;
-  const c2 = r.document.getElementById("c2")!;
-  io.fire(c1, 500, 400); // (768 - 500) / 400 = 0.67 of it seen
-  io.fire(c2, 700, 400); // 0.17: under minDepth
+/** Sets the document's height and scroll position (happy-dom lays nothing out). */
+const page = (r: Rig, height: number, scrollY: number): void => {
+  Object.defineProperty(r.document.documentElement, "scrollHeight", { configurable: true, value: height });
+  Object.defineProperty(r.window, "scrollY", { configurable: true, value: scrollY });
+};
+
+test("scroll: the page's depth for the page's item, per period, only when deeper than reported before", async () => {
+  const r = rig({ activity: false, scroll: { minDepth: 0.25 } }, { html: META });
+  page(r, 4000, 0); // 768 / 4000 = 0.19 seen without scrolling
   await r.clock.advance(10_000);
-  assert.equal(sent(r, "scroll").length, 0, "no scroll event while the user has not scrolled");
+  assert.equal(sent(r, "scroll").length, 0, "no scroll event while the visitor has not scrolled");
+  page(r, 4000, 1232); // (1232 + 768) / 4000 = 0.5
   input(r, "scroll");
-  io.fire(c1, 368, 400); // deeper within the same period: 1.0
-  io.fire(c1, 600, 400); // and back up
+  await r.clock.advance(300);
+  page(r, 4000, 200); // and back up: the period's maximum counts
+  input(r, "scroll");
   await r.clock.advance(10_000);
-  assert.deepEqual(sent(r, "scroll").map((e) => [e.item_id, e.value, e.context?.page_section]), [["sku-1", 1, "grid"]]);
-  io.fire(c2, 568, 400); // 0.5
+  assert.deepEqual(sent(r, "scroll").map((e) => [e.item_id, e.value, e.context?.page_section]), [["sku-9", 0.5, undefined]]);
+  input(r, "scroll"); // 0.24 now: not deeper than reported
   await r.clock.advance(10_000);
-  io.fire(c1, 100, 400); // 1.0 again: not deeper than reported
-  io.fire(c2, 668, 400); // 0.25 < 0.5 already reported
+  page(r, 4000, 3232); // the bottom
+  input(r, "scroll");
   await r.clock.advance(10_000);
-  assert.deepEqual(sent(r, "scroll").map((e) => [e.item_id, e.value]), [["sku-1", 1], ["sku-2", 0.5]]);
+  assert.deepEqual(sent(r, "scroll").map((e) => [e.item_id, e.value]), [["sku-9", 0.5], ["sku-9", 1]]);
   await r.close();
 });
 
-test("scroll: elements measured on (passive) scroll, and the page item's depth from the document", async () => {
-  const r = rig({ activity: false, scroll: true }, { html: `${META}<div id="c1" data-item-id="sku-1"></div>` });
+test("scroll: an item element scrolled into view or past is no interaction; a page about no item sends none", async () => {
+  const html = '<div id="c1" data-item-id="sku-1" data-page-section="grid"></div><div id="c2" data-item-id="sku-2"></div>';
+  const r = rig({ activity: { ...activity, elements: false }, scroll: { minDepth: 0.25 } }, { html, url: "https://shop.example/category/books" });
+  page(r, 3000, 0);
   await r.clock.advance(0);
-  const io = FakeIO.all.at(-1)!;
-  const c1 = r.document.getElementById("c1")!;
-  io.fire(c1, 700, 1000); // a tall element, 7 % in view
-  c1.getBoundingClientRect = () => ({ top: -132, height: 1000, bottom: 868, left: 0, right: 0, width: 0, x: 0, y: -132, toJSON() {} });
-  Object.defineProperty(r.document.documentElement, "scrollHeight", { configurable: true, value: 2000 });
-  Object.defineProperty(r.window, "scrollY", { configurable: true, value: 1000 });
-  input(r, "scroll");
-  await r.clock.advance(10_000);
-  assert.deepEqual(sent(r, "scroll").map((e) => [e.item_id, e.value]).sort(), [["sku-1", 0.9], ["sku-9", 0.88]]);
+  for (const io of FakeIO.all) for (const el of io.targets) io.fire(el, 500, 400); // nobody watches them, but if anyone did
+  for (let y = 0; y <= 2232; y += 400) {
+    page(r, 3000, y);
+    input(r, "scroll");
+    await r.clock.advance(1000);
+  }
+  r.window.dispatchEvent(new r.window.Event("pagehide"));
+  assert.deepEqual(sent(r, "scroll"), [], "scrolled past: no scroll event");
+  assert.deepEqual(r.http.events().concat(r.beacon.events()), [], "no event at all: the page is about no item");
   await r.close();
 });

@@ -93,12 +93,22 @@ test("client: bad ids are refused before any request; errors carry status, detai
 
 test("tracker: recommendations() defaults to the current user, else the anonymous visitor", async () => {
   const r = rig({ pageViews: false, activity: false, scroll: false, requireConsent: true });
-  await assert.rejects(r.tracker.recommendations(), /no user or visitor/);
-  r.tracker.consent(true);
-  r.tracker.track("click", "sku-1");
+  await assert.rejects(r.tracker.recommendations(), /no visitor without consent/);
+  assert.deepEqual(r.storage.keys(), [], "asking before consent makes no visitor");
+  assert.equal(r.http.sent.length, 0);
+  r.tracker.consent(true); // the visitor id is made here: nothing tracked yet, and the list works at once
+  const aid = r.tracker.anonymousId!;
+  assert.match(aid, /^a-/);
+  assert.equal(r.storage.getItem("graphrec.anonymous_id"), aid);
   r.http.replies.push({ status: 200, body: recs([]) });
-  await r.tracker.recommendations(undefined, { k: 2 });
-  assert.equal(r.http.sent.at(-1)!.url, `https://api.example.com/v1/anonymous/${r.tracker.anonymousId}/recommendations?k=2`);
+  await r.tracker.recommendations({ k: 2 });
+  assert.equal(r.http.sent.at(-1)!.url, `https://api.example.com/v1/anonymous/${aid}/recommendations?k=2`);
+  r.http.replies.push({ status: 200, body: recs([]) });
+  await r.tracker.recommendations(undefined, { k: 3 });
+  assert.equal(r.http.sent.at(-1)!.url, `https://api.example.com/v1/anonymous/${aid}/recommendations?k=3`);
+  r.tracker.track("click", "sku-1");
+  await r.clock.advance(1000);
+  assert.deepEqual(r.http.events().map((e) => e.anonymous_id), [aid], "events carry the same visitor");
   r.tracker.identify("u42");
   r.http.replies.push({ status: 200, body: recs([]) });
   await r.tracker.recommendations();

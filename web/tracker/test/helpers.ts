@@ -123,8 +123,14 @@ export class FakeBeacon {
 export class FakeIO {
   static all: FakeIO[] = [];
   targets = new Set<Element>();
-  constructor(private cb: (entries: IntersectionObserverEntry[], io: unknown) => void) {
+  constructor(private cb: (entries: IntersectionObserverEntry[], io: unknown) => void, readonly options: IntersectionObserverInit = {}) {
     FakeIO.all.push(this);
+  }
+  /** The latest observer watching `el` (the tracker has one for element dwell, one for impressions). */
+  static of(el: Element): FakeIO {
+    const io = [...FakeIO.all].reverse().find((o) => o.targets.has(el));
+    if (!io) throw new Error("no IntersectionObserver observes this element");
+    return io;
   }
   observe(el: Element): void {
     this.targets.add(el);
