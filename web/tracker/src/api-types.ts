@@ -672,6 +672,11 @@ export interface components {
              * @description item ids the batch names that no catalogue described (created provisional); listed only when the server runs with GRAPHREC_UNKNOWN_ITEMS=flag
              */
             unknown_items?: string[];
+            /**
+             * Queued
+             * @description stream mode only (GRAPHREC_EVENT_STREAM): events the Kafka broker acknowledged; `graphrec consume` applies them, so applied, duplicates, collapsed and flagged are 0 here (absent on the direct path)
+             */
+            queued?: number | null;
         };
         /** ExperimentPublic */
         ExperimentPublic: {
