@@ -27,6 +27,7 @@ from api.dashboard import install_dashboard
 from api.deps import key_before_body
 from api.docs import install_docs, install_static
 from api.errors import install_error_handlers
+from api.heap import settle_heap
 from api.observability import Metrics, configure_json_logging, install_observability
 from api.openapi import install_openapi
 from api.request_guard import RequestGuard
@@ -66,11 +67,14 @@ def create_app(settings: Settings) -> FastAPI:
         policy = load_policy(s.events_policy_path)  # a bad policy file stops startup, with the reason
         async with open_services(s, metrics, policy) as services:
             install(app, services)
+            settle = bool(getattr(app.state, "settle_heap", False))  # set by the server (api.server)
+            if settle:
+                settle_heap(collect=True)  # the model, indexes and views just loaded: never rescanned
             # the upkeep's store calls run on these threads: cancelling a task does not stop its thread,
             # so shutdown waits for them before open_services closes the store under them
             upkeep = ThreadPoolExecutor(2, thread_name_prefix="graphrec-upkeep")
             background = asyncio.gather(
-                _maintain(services, upkeep),
+                _maintain(services, upkeep, settle=settle),
                 _flush_served(services, upkeep),
                 watch_store(services.store, services.health, interval_s=s.store_check_s, executor=upkeep),
             )
@@ -212,7 +216,7 @@ async def _flush_served(services: Services, upkeep: Executor) -> None:
             logger.exception("writing the served lists failed; retrying at the next flush")
 
 
-async def _maintain(services: Services, upkeep: Executor) -> None:
+async def _maintain(services: Services, upkeep: Executor, *, settle: bool) -> None:
     """Background upkeep, off the request path: every due refresh (model version, trending items,
     co-interaction index) under the one policy of :mod:`graphrec.serving.refresh`, on ``upkeep``'s
     threads (which shutdown waits for)."""
@@ -222,5 +226,6 @@ async def _maintain(services: Services, upkeep: Executor) -> None:
         for refresher in services.refreshers:
             if refresher.needs_store and not services.health.up:
                 continue  # the store watchdog brings it back; the refresh would only fail
-            if refresher.due:
-                await loop.run_in_executor(upkeep, refresher.run)  # never raises: it logs and backs off
+            if refresher.due and await loop.run_in_executor(upkeep, refresher.run):  # never raises
+                if settle:
+                    settle_heap()  # what the refresh built is long-lived too

@@ -26,6 +26,7 @@ import contextlib
 import functools
 import socket
 import struct
+import sys
 import urllib.parse
 from collections.abc import Iterable
 from typing import Any
@@ -215,7 +216,16 @@ def server_config(
     app: Any, settings: Settings, *, host: str = "127.0.0.1", port: int = 8000, log_level: str | None = None
 ) -> uvicorn.Config:
     """The uvicorn configuration every ``graphrec serve`` worker runs under (``app.state.admission``,
-    set by :func:`api.main.create_app`, lets the protocol shed reads)."""
+    set by :func:`api.main.create_app`, lets the protocol shed reads).
+
+    Also sets the worker's thread switch interval (``GRAPHREC_GIL_SWITCH_MS``): the catalogue and
+    co-interaction refreshes run in threads, and with Python's default 5 ms every socket operation of
+    the request loop (a request has several) waited up to 5 ms for the GIL while one ran: the convoy
+    effect, which turned a 2 s refresh into 2-6 s of p99 latency at half the saturation rate."""
+    sys.setswitchinterval(settings.gil_switch_ms / 1000.0)
+    # ... and lets the app settle its heap (api.heap): a served worker, not an app a test drives in-process
+    if hasattr(app, "state"):
+        app.state.settle_heap = True
     protocol = http_protocol(
         settings.header_timeout_s, getattr(app.state, "admission", None), settings.cors_origin_list
     )

@@ -86,15 +86,21 @@ def run_wrk(url: str, *, connections: int, threads: int, seconds: int, script: P
     }
 
 
-def seed_callers(base: str, items: list[str], *, seed: int = 0) -> dict[str, list[str]]:
+def seed_callers(base: str, items: list[str], *, work: Path, seed: int = 0) -> dict[str, list[str]]:
     """Events for :data:`NEW_CALLERS` users the model never saw and as many anonymous visitors
     (:data:`EVENTS_EACH` views and clicks each, on items the model knows), posted through the API as
-    a shop would; returns the ids of each kind. Fails loudly when a batch is not accepted whole."""
+    a shop would; returns the ids of each kind. Fails loudly when a batch is not accepted whole.
+
+    The events' times count from the first seeding of ``work`` (kept there), so a rerun over a reused
+    ``--workdir`` resends the same events: duplicates, not new history (nor a 409 on reused ids)."""
     rng = np.random.default_rng(seed)
-    now = clock.now_ms()
+    stamp = work / "callers_seeded_ms.txt"
+    if not stamp.exists():
+        stamp.write_text(str(clock.now_ms()))
+    now = int(stamp.read_text())
     kinds = {
-        "new": [f"bench-new-{i}" for i in range(NEW_CALLERS)],
-        "anonymous": [f"bench-visitor-{i}" for i in range(NEW_CALLERS)],
+        "new": [f"bench-new-{now}-{i}" for i in range(NEW_CALLERS)],
+        "anonymous": [f"bench-visitor-{now}-{i}" for i in range(NEW_CALLERS)],
     }
     events = []
     for kind, ids in kinds.items():
@@ -152,7 +158,7 @@ def main() -> None:
     server = start_server(env, port, log_level="warning", workers=args.workers)
     try:
         items = np.load(work / "models" / (work / "models" / "CURRENT").read_text().strip() / "item_ids.npy")
-        callers = {"known": users.tolist(), **seed_callers(base, items.astype(str).tolist())}
+        callers = {"known": users.tolist(), **seed_callers(base, items.astype(str).tolist(), work=work)}
         scripts = {}
         for kind, ids in callers.items():
             ids_file = work / f"{kind}_ids.txt"

@@ -374,6 +374,14 @@ class Settings(BaseSettings):
         description="longest a request body may take to arrive, from the end of its headers (408 "
         "after it; a slow body never holds a request slot)",
     )
+    gil_switch_ms: float = Field(
+        0.5,
+        gt=0,
+        le=5.0,
+        description="the interpreter's thread switch interval in an API worker (Python's default is 5 ms): "
+        "how long the request loop may wait for a background refresh's thread to let go of the GIL each "
+        "time it does I/O",
+    )
     header_timeout_s: float = Field(
         10.0,
         gt=0,
