@@ -17,11 +17,8 @@ broker's behaviour; a fake would only echo our assumptions.
 from __future__ import annotations
 
 import base64
-import ctypes
-import hashlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -29,6 +26,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from jvm_harness import die_with_parent, maven_classpath
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -38,44 +37,9 @@ class KafkaHarnessError(RuntimeError):
     """The test broker could not be resolved or started; the message says what to install or read."""
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "graphrec" / "kafka-harness"
-
-
 def classpath() -> str:
     """The broker's classpath, from the cache when every jar is still there, else from Maven."""
-    key = hashlib.sha256(POM.read_bytes()).hexdigest()[:16]
-    cached = _cache_dir() / f"{key}.classpath"
-    if cached.exists():
-        text = cached.read_text().strip()
-        if text and all(Path(jar).exists() for jar in text.split(os.pathsep)):
-            return text
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise KafkaHarnessError(
-            "Maven (mvn) is needed once to resolve the test Kafka's jars: install maven and Java 17+"
-        )
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    proc = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(POM), "dependency:build-classpath", f"-Dmdep.outputFile={tmp}"],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if proc.returncode != 0 or not tmp.exists():
-        raise KafkaHarnessError(
-            f"mvn could not resolve {POM} (exit {proc.returncode}):\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
-        )
-    os.replace(tmp, cached)
-    return cached.read_text().strip()
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: the kernel kills the JVM if the process that started it dies."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    return maven_classpath(POM, cache="kafka-harness", what="Kafka", error=KafkaHarnessError)
 
 
 def _free_port() -> int:
@@ -140,7 +104,7 @@ class KafkaHarness:
             capture_output=True,
             text=True,
             timeout=self.start_s,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         if fmt.returncode != 0:
             self._cleanup()
@@ -151,7 +115,7 @@ class KafkaHarness:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         self.bootstrap = f"127.0.0.1:{port}"
         self._wait_ready()

@@ -14,18 +14,17 @@ procedures, GDS, parameter coercion, ``execute_write`` retries) must run on the 
 
 from __future__ import annotations
 
-import ctypes
-import hashlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from jvm_harness import die_with_parent, maven_classpath
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -38,42 +37,9 @@ class HarnessError(RuntimeError):
     """The test Neo4j could not be resolved or started; the message says what to install or read."""
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "graphrec" / "neo4j-harness"
-
-
 def classpath() -> str:
     """The harness classpath, from the cache when every jar is still there, else from Maven."""
-    key = hashlib.sha256(POM.read_bytes()).hexdigest()[:16]
-    cached = _cache_dir() / f"{key}.classpath"
-    if cached.exists():
-        text = cached.read_text().strip()
-        if text and all(Path(jar).exists() for jar in text.split(os.pathsep)):
-            return text
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise HarnessError("Maven (mvn) is needed once to resolve the test Neo4j's jars: install maven and Java 17+")
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    proc = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(POM), "dependency:build-classpath", f"-Dmdep.outputFile={tmp}"],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if proc.returncode != 0 or not tmp.exists():
-        raise HarnessError(
-            f"mvn could not resolve {POM} (exit {proc.returncode}):\n{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
-        )
-    os.replace(tmp, cached)
-    return cached.read_text().strip()
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: the kernel kills the JVM if the process that started it dies."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    return maven_classpath(POM, cache="neo4j-harness", what="Neo4j", error=HarnessError)
 
 
 @dataclass
@@ -113,7 +79,7 @@ class Neo4jHarness:
             stderr=log,
             text=True,
             env=env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         log.close()
         self.uri = self._wait_ready()
