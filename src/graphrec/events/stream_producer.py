@@ -118,9 +118,11 @@ class EventStreamProducer:
         return self._timeout_s
 
     def close(self) -> None:
-        """Deliver what is queued (bounded by the produce timeout), then stop the report thread."""
+        """Deliver what is queued (bounded by the produce timeout), then stop the report thread and the
+        client."""
         left = self._producer.flush(self._timeout_s)
         if left:
             logger.warning("%d event message(s) were not acknowledged at shutdown (their requests answered 503)", left)
         self._stop.set()
         self._poller.join(timeout=5)
+        self._producer.close()  # librdkafka's own threads stop too (they reconnect for ever otherwise)
