@@ -1,7 +1,7 @@
 """What the test servers that run on a JVM (Neo4j, Kafka) share: their jars resolved by Maven once and
 the classpath cached, and a JVM that dies with the test process.
 
-Why one home: the Neo4j and the Kafka harness each wrote both, line for line.
+Why one home: the Neo4j and the Kafka harness each wrote these, line for line.
 """
 
 from __future__ import annotations
@@ -43,6 +43,15 @@ def maven_classpath(pom: Path, *, cache: str, what: str, error: type[Exception])
         )
     os.replace(tmp, cached)
     return cached.read_text().strip()
+
+
+def await_exit(proc: subprocess.Popen[bytes] | subprocess.Popen[str], *, grace_s: float = 30.0) -> None:
+    """Wait for a JVM asked to stop (SIGTERM, or EOF on its stdin) to exit; kill it past ``grace_s``."""
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def die_with_parent() -> None:

@@ -184,7 +184,7 @@ def popular_items(
         check_category(view, category)
     except UnknownCategory as exc:
         raise unknown_category(exc) from None
-    admits = (lambda item_id: filters.admits(view, item_id)) if filters.by_item else None
+    admits = filters.per_item(view)
     ranked = view.trending(category, page.k, exclude=page.leave_out, where=admits)
     # Scores are relative to the list's top item, which earlier pages may have served: the view's.
     top_list = view.trending(category, 1, where=admits)
@@ -196,7 +196,6 @@ def popular_items(
             score=round(s / top, 6) if top else 0.0,
             source="popular",
             reasons=[popular_reason(category)] if explain else None,
-            available=view.listable(i),
             **described(view, i),
         )
         for i, s in ranked

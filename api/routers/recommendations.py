@@ -88,10 +88,17 @@ def list_filter(
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance, 1 = maximal spread (MMR)")]
 
 
-def described(view: CatalogView, item_id: str) -> dict[str, object]:
-    """The catalogue's categories and links of an item, as a listed item carries them."""
+def described(view: CatalogView, item_id: str) -> dict[str, Any]:
+    """What a listed item carries from the catalogue: availability, categories and links (every list)."""
     categories, (url, image_url, price, currency) = view.details(item_id)
-    return {"categories": list(categories), "url": url, "image_url": image_url, "price": price, "currency": currency}
+    return {
+        "available": view.listable(item_id),
+        "categories": list(categories),
+        "url": url,
+        "image_url": image_url,
+        "price": price,
+        "currency": currency,
+    }
 
 
 def to_public(result: RecResult, explain: bool, view: CatalogView) -> list[dict[str, Any]]:
@@ -103,7 +110,6 @@ def to_public(result: RecResult, explain: bool, view: CatalogView) -> list[dict[
     schema tests hold the answers to it."""
     out = []
     for i in result.items:
-        categories, (url, image_url, price, currency) = view.details(i.item_id)
         parts = i.parts if explain else None
         out.append(
             {
@@ -122,12 +128,7 @@ def to_public(result: RecResult, explain: bool, view: CatalogView) -> list[dict[
                     "gamma": parts.gamma,
                 },
                 "evidence": list(i.evidence) if explain and i.evidence else None,
-                "available": view.listable(i.item_id),
-                "categories": list(categories),
-                "url": url,
-                "image_url": image_url,
-                "price": price,
-                "currency": currency,
+                **described(view, i.item_id),
             }
         )
     return out

@@ -186,12 +186,12 @@ def cross_origin_note(host: str, port: int, extra: list[str]) -> str:
 def segment_demo(store: GraphStore, log: EventLog, settings: Settings) -> None:
     """Behaviour segments of the demo's logged events, written to the graph (what ``graphrec segment``
     does), so the dashboard's segment panel has something to show from the first run."""
-    from graphrec.behaviour.segments import SegmentConfig, segment_log, segment_records
+    from graphrec.behaviour.segments import SegmentConfig, segment_log, write_segments
 
     run = segment_log(log, window_days=settings.segment_window_days, as_of_ms=None, config=SegmentConfig())
     seg = run.segmentation
     if seg.segments:
-        store.replace_segments(segments=segment_records(seg), members=list(seg.members()), computed_ms=clock.now_ms())
+        write_segments(store, seg)
         logger.info("segmented %s users into %s behaviour segments", f"{len(seg.actors):,}", len(seg.segments))
 
 

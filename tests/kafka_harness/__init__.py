@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from jvm_harness import die_with_parent, maven_classpath
+from jvm_harness import await_exit, die_with_parent, maven_classpath
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -154,11 +154,7 @@ class KafkaHarness:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()  # SIGTERM: the broker's shutdown hook closes its logs cleanly
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            await_exit(proc)
         self._cleanup()
 
     def _cleanup(self) -> None:

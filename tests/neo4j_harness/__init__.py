@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jvm_harness import die_with_parent, maven_classpath
+from jvm_harness import await_exit, die_with_parent, maven_classpath
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -110,11 +110,7 @@ class Neo4jHarness:
         if proc is not None:
             if proc.stdin is not None:
                 proc.stdin.close()  # EOF: the launcher shuts Neo4j down cleanly
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            await_exit(proc)
             if proc.stdout is not None:
                 proc.stdout.close()
         if self._work is not None:

@@ -47,6 +47,7 @@ from graphrec import clock
 from graphrec.behaviour.profiles import ProfileTable, profile_table
 from graphrec.clock import DAY_MS
 from graphrec.events.log import EventLog
+from graphrec.graph.port import SegmentStore
 from graphrec.graph.records import SegmentRecord
 
 SEGMENT_FEATURES: tuple[str, ...] = (
@@ -475,3 +476,11 @@ def segment_records(segmentation: Segmentation) -> list[SegmentRecord]:
         )
         for s in segmentation.segments
     ]
+
+
+def write_segments(store: SegmentStore, segmentation: Segmentation) -> int:
+    """Replace the graph's segments with ``segmentation``'s (stamped now, so the API's segment table
+    reloads); the memberships written. What ``graphrec segment`` and the demo both do."""
+    return store.replace_segments(
+        segments=segment_records(segmentation), members=list(segmentation.members()), computed_ms=clock.now_ms()
+    )

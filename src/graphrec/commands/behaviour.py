@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from graphrec import clock
-from graphrec.behaviour.segments import Method, SegmentConfig, segment_log, segment_records
+from graphrec.behaviour.segments import Method, SegmentConfig, segment_log, write_segments
 from graphrec.config import Settings
 from graphrec.data.synthetic import read_user_types
 from graphrec.events.log import EventLog
@@ -90,9 +90,7 @@ def register(app: typer.Typer) -> None:
             write_started = time.perf_counter()
             with open_store(settings) as store:
                 store.apply_schema()
-                written = store.replace_segments(
-                    segments=segment_records(seg), members=list(seg.members()), computed_ms=clock.now_ms()
-                )
+                written = write_segments(store, seg)
             write_s = time.perf_counter() - write_started
         ari, compared = seg.agreement(known) if known is not None else (None, 0)
         report = {

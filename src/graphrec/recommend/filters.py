@@ -7,6 +7,7 @@ would recommend an out-of-stock item or one outside the price range the page ask
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from graphrec.recommend.popular import NO_LINKS, CatalogView
@@ -55,6 +56,11 @@ class ListFilter:
             if own is None or any(own.get(name) != value for name, value in self.attributes):
                 return False
         return True
+
+    def per_item(self, view: CatalogView) -> Callable[[str], bool] | None:
+        """The test a trending list applies to each item (its ``where``), or None when the list's own
+        category and availability checks are all the filter asks for."""
+        return (lambda item_id: self.admits(view, item_id)) if self.by_item else None
 
     def identity(self) -> tuple[str | None, float | None, float | None, list[list[str]]]:
         """What makes a filtered list that list (a cursor of one filter is no cursor of another)."""

@@ -512,7 +512,7 @@ def _popular_result(
 ) -> RecResult:
     unseen = seen if req.exclude_seen else frozenset()
     flt = req.filter
-    admits = (lambda item_id: flt.admits(view, item_id)) if flt.by_item else None
+    admits = flt.per_item(view)
     ranked = view.trending(req.category, req.k, exclude=Skip(unseen, req.leave_out), where=admits)
     if not ranked and not view.popular and degraded:
         raise NothingToServe("the graph store is unreachable and no model or cached popular items exist")
@@ -631,7 +631,7 @@ def mix_session_candidates(
     if req.category is not None or not prediction or not 0 < len(history) <= SESSION_MAX_HISTORY:
         return result
     flt = req.filter
-    admits = (lambda item_id: flt.admits(view, item_id)) if flt.by_item else None
+    admits = flt.per_item(view)
     slots = max(1, round(req.k * share))
     kept = result.items[: max(0, req.k - slots)] if len(result.items) >= req.k else list(result.items)
     slots = req.k - len(kept)
