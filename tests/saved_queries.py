@@ -36,6 +36,12 @@ def by_name(stem_suffix: str) -> Path:
     return path
 
 
+_CYPHER_WORDS = {"null": None, "true": True, "false": False}
+
+
 def example_params(path: Path) -> dict[str, Any]:
-    """The file's `:param` example values as Python values (they are plain literals: 'u1', 20, 30.0)."""
-    return {name: ast.literal_eval(value) for name, value in parts(path)[0].items()}
+    """The file's `:param` example values as Python values (plain literals: 'u1', 20, 30.0, null)."""
+    return {
+        name: _CYPHER_WORDS[value] if value in _CYPHER_WORDS else ast.literal_eval(value)
+        for name, value in parts(path)[0].items()
+    }

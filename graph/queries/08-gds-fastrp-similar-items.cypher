@@ -9,6 +9,8 @@
 // Dislikes (weight <= 0) are left out of the projection. The in-memory graph `graphrec-fastrp` is
 // dropped first (left over from an interrupted run) and at the end; nothing is written to the database.
 // FastRP and kNN run single-threaded with fixed seeds, so the answer is the same every time.
+// No FalkorDB form: the `requires:` line tells tools (graphrec.graph.query_headers) it needs Neo4j GDS.
+// requires: neo4j-gds
 CALL () {
   CALL gds.graph.drop('graphrec-fastrp', false) YIELD graphName
   RETURN count(graphName) AS dropped

@@ -7,6 +7,8 @@
 // Dislikes (weight <= 0) are left out of the projection. The in-memory graph `graphrec-louvain` is
 // dropped first (left over from an interrupted run) and at the end; nothing is written to the database.
 // Single-threaded, so the communities are the same every run.
+// No FalkorDB form: the `requires:` line tells tools (graphrec.graph.query_headers) it needs Neo4j GDS.
+// requires: neo4j-gds
 CALL () {
   CALL gds.graph.drop('graphrec-louvain', false) YIELD graphName
   RETURN count(graphName) AS dropped
