@@ -259,6 +259,7 @@ async def similar(
         model_version=result.model_version,
         degraded=result.degraded,
         data=to_public(result, explain, catalog.view),
+        graph_as_of_ms=result.graph_as_of_ms if explain else None,
         count=len(result.items),
         next_cursor=next_cursor,
     )

@@ -221,6 +221,7 @@ async def _recommend(services: Services, query: ListQuery, *, node_id: str, publ
             "experiment": result.experiment,
             "arm": result.arm,
             "data": to_public(result, query.explain, services.catalog.view),
+            "graph_as_of_ms": result.graph_as_of_ms if query.explain else None,
             "count": len(result.items),
             "next_cursor": next_cursor,
         }

@@ -6,6 +6,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+GRAPH_AS_OF = (
+    "explain=true only: when the API's co-interaction index, which the graph side's scores (scores.graph, "
+    "evidence) come from, was built (epoch ms); other users' events written later count from the next "
+    "rebuild (GRAPHREC_COGRAPH_REFRESH_S), the user's own events at once. null: the graph side read the "
+    "store live, or explain was not asked for. The saved queries 03-why-recommended and 11-also-liked "
+    "read the live graph, so they agree with these scores once no edge is newer than this time"
+)
 NEXT_CURSOR = (
     "pass as cursor= (same path and parameters; k and exclude may change) for the next items of "
     "the list, none repeated; null when the list ends"
@@ -76,6 +83,7 @@ class RecommendationsPublic(BaseModel):
     experiment: str | None = Field(None, description="the running experiment this answer belongs to")
     arm: str | None = Field(None, description="the experiment arm the user is in (stable per user)")
     data: list[RecommendedItemPublic]
+    graph_as_of_ms: int | None = Field(None, description=GRAPH_AS_OF)
     count: int
     next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 
@@ -85,6 +93,7 @@ class SimilarItemsPublic(BaseModel):
     model_version: str | None
     degraded: bool
     data: list[RecommendedItemPublic]
+    graph_as_of_ms: int | None = Field(None, description=GRAPH_AS_OF)
     count: int
     next_cursor: str | None = Field(None, description=NEXT_CURSOR)
 

@@ -111,6 +111,9 @@ class RecResult:
     recommendation_id: str | None = None  # recorded for impressions and attribution (graphrec.events.feedback)
     experiment: str | None = None
     arm: str | None = None
+    # When the co-interaction index the graph side read was built (epoch ms): edges written later are not
+    # in its scores until the next rebuild; None when the graph side read the store live (no index yet).
+    graph_as_of_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -557,9 +560,11 @@ def similar_items(
         if i is not None:
             emb_ids, emb_scores = art.similar(i, wanted)
     graph = GraphCandidates.empty()
+    graph_as_of_ms: int | None = None
     try:
         if cograph is not None and item_id in cograph.item_lookup:
             cands = cograph.candidates_for_item(item_id=item_id, limit=wanted, fanout=fanout)
+            graph_as_of_ms = cograph.built_at_ms
         elif store_up:
             cands = store.co_interaction_candidates_for_item(item_id=item_id, limit=wanted, fanout=fanout)
         else:
@@ -594,7 +599,7 @@ def similar_items(
         )
         if len(items) == k:
             break
-    return _result(items, state, failed=degraded)
+    return dataclasses.replace(_result(items, state, failed=degraded), graph_as_of_ms=graph_as_of_ms)
 
 
 def popular_for_user(

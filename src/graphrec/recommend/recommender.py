@@ -181,6 +181,8 @@ class Recommender:
                 result = mix_session_candidates(
                     result, req, inputs.history, view, prediction.categories, current=current
                 )
+        if cograph is not None and not result.cold_start:  # the graph side read the index
+            result = dataclasses.replace(result, graph_as_of_ms=cograph.built_at_ms)
         has_history = inputs.history is not None and len(inputs.history) > 0
         return self._record(req.user_id, "user", result, assigned, now_ms, has_history=has_history)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from graphrec import clock
 from graphrec.graph.port import GraphStore
 from graphrec.recommend.cograph import CoInteractionIndex
 
@@ -25,10 +26,18 @@ class CoGraphHolder:
         self.index: CoInteractionIndex | None = None
 
     def refresh(self, store: GraphStore) -> None:
-        """Rebuild from a full read of the edges; raises (keeping the previous index) when it fails."""
+        """Rebuild from a full read of the edges; raises (keeping the previous index) when it fails.
+
+        The index is dated when its read starts (``built_at_ms``): every edge written before then is in
+        it, so an answer that says "as of" that time (``explain=true``'s ``graph_as_of_ms``) never claims
+        an edge the read may have missed."""
         started = time.perf_counter()
+        read_from_ms = clock.now_ms()
         index = CoInteractionIndex.from_pages(
-            store.iter_interactions(page_size=50_000), fanout=self.fanout, co_items=self.co_items
+            store.iter_interactions(page_size=50_000),
+            built_at_ms=read_from_ms,
+            fanout=self.fanout,
+            co_items=self.co_items,
         )
         self.index = index
         logger.info("co-interaction index: %s edges in %.2fs", f"{index.edges:,}", time.perf_counter() - started)

@@ -1225,6 +1225,11 @@ export interface components {
             arm?: string | null;
             /** Data */
             data: components["schemas"]["RecommendedItemPublic"][];
+            /**
+             * Graph As Of Ms
+             * @description explain=true only: when the API's co-interaction index, which the graph side's scores (scores.graph, evidence) come from, was built (epoch ms); other users' events written later count from the next rebuild (GRAPHREC_COGRAPH_REFRESH_S), the user's own events at once. null: the graph side read the store live, or explain was not asked for. The saved queries 03-why-recommended and 11-also-liked read the live graph, so they agree with these scores once no edge is newer than this time
+             */
+            graph_as_of_ms?: number | null;
             /** Count */
             count: number;
             /**
@@ -1330,6 +1335,11 @@ export interface components {
             degraded: boolean;
             /** Data */
             data: components["schemas"]["RecommendedItemPublic"][];
+            /**
+             * Graph As Of Ms
+             * @description explain=true only: when the API's co-interaction index, which the graph side's scores (scores.graph, evidence) come from, was built (epoch ms); other users' events written later count from the next rebuild (GRAPHREC_COGRAPH_REFRESH_S), the user's own events at once. null: the graph side read the store live, or explain was not asked for. The saved queries 03-why-recommended and 11-also-liked read the live graph, so they agree with these scores once no edge is newer than this time
+             */
+            graph_as_of_ms?: number | null;
             /** Count */
             count: number;
             /**
