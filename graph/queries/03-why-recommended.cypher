@@ -12,7 +12,8 @@
 // of graphrec.scoring.traversal (the API's in-memory index and the store's USER_CANDIDATES follow
 // the same rules; a test holds all of them to one specification), with the API's defaults:
 //   seeds     the user's $seeds most recent LIKED items (positive weight), decayed from as_of:
-//             w0 = w * 0.5 ^ ((as_of - last_ts) / half-life)
+//             w0 = w * 0.5 ^ ((as_of - last_ts) / half-life), half-life = $half_life_days
+//             (GRAPHREC_HALF_LIFE_DAYS, default 30)
 //   as_of     epoch ms; null (default) = the user's newest edge, the API's decay reference
 //             (graphrec.clock.decay_reference: the newest event that takes part, never the wall clock)
 //   co-users  the $fanout users who liked the seed most (ties: user id)

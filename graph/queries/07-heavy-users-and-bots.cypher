@@ -8,7 +8,8 @@
 // rate exceeds $max_per_minute (GRAPHREC_EVENTS_MAX_PER_MINUTE, default 600: the ingest pipeline's
 // own bot threshold) or when it hammers the same items (more than $max_events_per_item events per
 // distinct item). Users with fewer than $min_events events are skipped. A sustained rate over a
-// long span is a heavy user; a high rate over a short span is the bot pattern.
+// long span is a heavy user; a high rate over a short span is the bot pattern. At most $limit rows,
+// fastest first.
 // `first_ts`/`last_ts` are epoch ms, `first_seen`/`last_seen` the same as UTC datetimes (computed here).
 // Not time-relative: no as_of. Reads every INTERACTED relationship: minutes on a very large graph, run
 // it off-peak. FalkorDB form: falkordb/07-heavy-users-and-bots.cypher.

@@ -5,7 +5,7 @@
 // Items similar to $item by Graph Data Science: FastRP embeddings of the user-item graph, then kNN
 // (cosine) over the items: the well-known Neo4j recommendation recipe, and the GDS-FastRP-kNN row of
 // `graphrec evaluate` on Neo4j. Needs the GDS plugin (docker-compose.yml installs it). Compare with
-// 04-similar-items (the GraphSAGE embeddings the API serves).
+// 04-similar-items (the GraphSAGE embeddings the API serves). $k neighbours, FastRP vectors of $dim floats.
 // Dislikes (weight <= 0) are left out of the projection. The in-memory graph `graphrec-fastrp` is
 // dropped first (left over from an interrupted run) and at the end; nothing is written to the database.
 // FastRP and kNN run single-threaded with fixed seeds, so the answer is the same every time.

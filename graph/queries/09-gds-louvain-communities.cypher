@@ -3,7 +3,8 @@
 
 // Communities of users and items that interact with each other (Louvain modularity over the
 // weighted user-item graph, GDS plugin): who clusters with what, each community's size, its most
-// interacted items and its top categories. Small communities (< $min_size nodes) are left out.
+// interacted items and its top categories. Small communities (< $min_size nodes) are left out;
+// at most $limit rows, largest first.
 // Dislikes (weight <= 0) are left out of the projection. The in-memory graph `graphrec-louvain` is
 // dropped first (left over from an interrupted run) and at the end; nothing is written to the database.
 // Single-threaded, so the communities are the same every run.

@@ -17,6 +17,7 @@ from saved_queries import FILES, QUERIES, parts
 from graphrec.graph.cypher.neo4j import ITEM_VECTOR_INDEX
 from graphrec.graph.cypher.neo4j import NEO4J as q
 from graphrec.graph.cypher.script import split_cypher_script
+from graphrec.graph.query_headers import read_header
 from tests.graph.cypher_lint import parameters_used
 
 
@@ -51,6 +52,25 @@ def test_params_then_comments_then_one_parameterized_query(path: Path) -> None:
     used = parameters_used(query)
     assert used == set(params), f"$params used {sorted(used)} vs :param lines {sorted(params)}"
     assert not re.search(r"\{id:\s*'", query), "ids come in as parameters, not literals"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_the_header_names_every_parameter(path: Path) -> None:
+    """The first comment block (title + explanation: the Browser guide's text) says what each parameter is."""
+    params, _, _ = parts(path)
+    text = " ".join(read_header(path.read_text(encoding="utf-8")).explanation)
+    text += " " + read_header(path.read_text(encoding="utf-8")).title
+    missing = [name for name in params if not re.search(rf"\b{name}\b", text)]
+    assert not missing, f"parameters the header does not explain: {missing}"
+
+
+def test_time_relative_queries_take_as_of_and_never_read_the_wall_clock() -> None:
+    """Decay and activity windows are measured from the newest event (graphrec.clock.decay_reference)."""
+    for path in [*FILES, *sorted((QUERIES / "falkordb").glob("*.cypher"))]:
+        _, _, query = parts(path)
+        assert "timestamp()" not in query, f"{path.name} reads the server's clock"
+        if "0.5 ^" in query or "86400000" in query:
+            assert "coalesce($as_of, " in query, f"{path.name} is time-relative without as_of"
 
 
 def test_why_recommended_repeats_the_api_traversal() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from saved_queries import QUERIES, by_name, parts
+from saved_queries import QUERIES, by_name, example_params, parts
 from scoring import traversal_spec as spec
 
 from factories import delta
@@ -125,7 +125,8 @@ def _saved_query(store: GraphStore, user: str, item: str) -> list[dict[str, obje
     _, _, query = parts(Path(path))
     result = store.run_cypher(
         query.rstrip().rstrip(";"),
-        {
+        example_params(Path(path))
+        | {
             "user": user,
             "item": item,
             "seeds": SEEDS,
@@ -156,11 +157,12 @@ def test_the_store_traversal_and_saved_query_03_match_the_spec(store: GraphStore
             )
             assert_same([(c.item_id, c.score, c.evidence) for c in got], want, f"{type(store).__name__} {user}")
         for user in ("u00", "u05", "u11"):  # the analyst's query, item by item
-            for item, score, evidence in expected(edges, user)[:4]:
+            for rank, (item, score, evidence) in enumerate(expected(edges, user)[:4], start=1):
                 rows = _saved_query(store, user, item)
                 assert rows, f"03 finds no path for {user}/{item}"
                 assert float(rows[0]["score"]) == pytest.approx(score, rel=1e-5)
                 assert tuple(rows[0]["evidence"]) == evidence
+                assert rows[0]["rank"] == rank and rows[0]["candidates"] == len(expected(edges, user))
 
 
 def test_dislikes_are_negative_evidence_not_positive(store: GraphStore) -> None:

@@ -71,8 +71,9 @@ FOR ()-[e:INTERACTED]-() ON (e.last_ts);
 //   CALL db.index.vector.queryNodes('item_embedding', 10, i.embedding) YIELD node, score
 //   RETURN node.id, node.title, score
 // (Neo4j reports cosine scores as (1 + cosine) / 2, in [0, 1].) Quantization is off: Neo4j 5.23+
-// quantizes vectors by default, which reorders close neighbours; unquantized, the index ranks exactly
-// as the API's /v1/items/{id}/similar does (cosine over the same float32 vectors).
+// quantizes vectors by default, which reorders close neighbours. Unquantized, the scores are the API's
+// cosines over the same float32 vectors, but the index is HNSW, an approximate search: it can miss true
+// neighbours when asked for exactly k, so ask for more (the saved queries ask for k * 4 + 10) and keep k.
 // The dimension 64 is the default model width (GraphSAGE hidden size). When a model of another width
 // are written, graphrec drops and re-creates these indexes with the new dimension, so the live
 // index may differ from 64: `SHOW VECTOR INDEXES` shows it.
