@@ -22,5 +22,5 @@ OPTIONAL MATCH (node)-[:IN_CATEGORY]->(c:Category)
 WITH i, node, score, collect(c.name) AS categories
 RETURN node.id AS item, node.title AS title, categories, round(2 * score - 1, 4) AS cosine,
        node.degree AS degree, node.model_version = i.model_version AS same_model
-ORDER BY cosine DESC, item
+ORDER BY score DESC, item
 LIMIT $k;

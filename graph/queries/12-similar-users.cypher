@@ -24,4 +24,4 @@ WHERE a.weight > 0 AND b.weight > 0
 WITH u, node, score, count(i) AS liked_both
 RETURN node.id AS user, round(2 * score - 1, 4) AS cosine, liked_both, node.degree AS degree,
        node.model_version = u.model_version AS same_model
-ORDER BY cosine DESC, user;
+ORDER BY score DESC, user;

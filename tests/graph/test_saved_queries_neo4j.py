@@ -239,11 +239,12 @@ def test_why_recommended(world: World) -> None:
             now_ms=max(d.last_ts for (u, _), d in _edges(world).items() if u == user),
             half_life_days=30.0,
         )
-        rows = world.run("why-recommended", user=user, item=full[0].item_id, k=5)
+        cps = CANDIDATES_PER_SOURCE
+        rows = world.run("why-recommended", user=user, item=full[0].item_id, k=5, candidates_per_source=cps)
         cut = rows[0]["cut"]
         assert rows[0]["candidates"] == len(full) > 2 * cut, "most scored items fall below the cut"
         for rank in (1, cut, cut + 1, len(full)):
-            rows = world.run("why-recommended", user=user, item=full[rank - 1].item_id, k=5)
+            rows = world.run("why-recommended", user=user, item=full[rank - 1].item_id, k=5, candidates_per_source=cps)
             assert rows[0]["rank"] == rank and rows[0]["in_cut"] == (rank <= cut)
             assert rows[0]["score"] == pytest.approx(full[rank - 1].score, rel=1e-4)
 
@@ -405,7 +406,9 @@ def test_gds_louvain_communities(world: World) -> None:
     rows = world.run("gds-louvain-communities", min_size=1, limit=100)
     assert rows
     positive_users = {f"u{k}" for k in range(N_USERS)} | {"bot"}
-    connected_items = {e.item_id for u in positive_users for e in world.store.user_interactions(user_id=u)}
+    connected_items = {
+        e.item_id for u in positive_users for e in world.store.user_interactions(user_id=u) if e.weight > 0
+    }
     assert sum(r["users"] for r in rows) == len(positive_users)
     assert sum(r["items"] for r in rows) == len(connected_items)
     for r in rows:

@@ -5,7 +5,7 @@
 
 // FalkorDB form of ../02-user-strongest-interactions.cypher (graphrec cypher -f on the embedded store):
 // the same rows and parameters. FalkorDB has no datetime({epochMillis}); `last_seen` and `as_of_time`
-// are localdatetime values built as 1970-01-01 + duration({seconds}): UTC, whole seconds (the
+// are localdatetime values built as 1970-01-01 + duration({days, seconds}): UTC, whole seconds (the
 // milliseconds are in `last_ts` and `as_of`). Nothing is stored: both stores compute them when read.
 MATCH (u:User {id: $user})-[x:INTERACTED]->(:Item)
 WITH u, max(x.last_ts) AS newest
@@ -20,8 +20,8 @@ WITH p, i, e, as_of,
           ELSE decayed END AS decayed_weight
 RETURN i.id AS item, i.title AS title, decayed_weight, e.weight AS weight,
        e.s_rating / e.n_rating AS rating, e.count AS events, e.last_ts AS last_ts,
-       localdatetime({year: 1970}) + duration({seconds: e.last_ts / 1000}) AS last_seen, as_of,
-       localdatetime({year: 1970}) + duration({seconds: as_of / 1000}) AS as_of_time,
+       localdatetime({year: 1970}) + duration({days: e.last_ts / 86400000, seconds: (e.last_ts % 86400000) / 1000}) AS last_seen, as_of,
+       localdatetime({year: 1970}) + duration({days: as_of / 86400000, seconds: (as_of % 86400000) / 1000}) AS as_of_time,
        properties(e) AS edge, p
 ORDER BY decayed_weight DESC, item
 LIMIT $limit;

@@ -69,5 +69,5 @@ UNWIND paths AS x
 RETURN x.seed AS seed, x.co_user AS co_user, x.w0 AS decayed_seed_weight, x.w2 AS co_user_weight,
        x.seed_degree AS seed_degree, x.item_degree AS item_degree, x.path_score AS path_score,
        score, evidence, rank, candidates, cut, rank <= cut AS in_cut, as_of,
-       localdatetime({year: 1970}) + duration({seconds: as_of / 1000}) AS as_of_time
+       localdatetime({year: 1970}) + duration({days: as_of / 86400000, seconds: (as_of % 86400000) / 1000}) AS as_of_time
 ORDER BY path_score DESC, seed, co_user;
