@@ -11,12 +11,14 @@ from graphrec.evaluation.baselines import EASE, ImplicitALS, ItemKNN, MostPopula
 from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
 from graphrec.evaluation.evaluated_model import EvaluatedModel
+from graphrec.evaluation.metrics import top_k
 from graphrec.evaluation.splits import random_holdout
 from graphrec.graph.neo4j_gds import FastRPConfig
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
 from graphrec.offline.runner import EvalConfig, _graphsage, evaluate_model, load_split, tune
+from graphrec.snapshot import Snapshot
 
 
 def _small_sage(layers: int) -> GraphSAGERecommender:
@@ -148,3 +150,37 @@ def test_item_knn_pruned_keeps_the_nearest_of_a_wider_fit() -> None:
     np.testing.assert_allclose(pruned._similarity.toarray(), got.T.toarray())  # column-pruned: the transpose
     with pytest.raises(ValueError, match="cannot keep 30 neighbours of a fit that kept 20"):
         wide.pruned(30)
+
+
+def _dense_cosine_nearest(snap: Snapshot, neighbours: int, shrink: float) -> list[np.ndarray]:
+    """Per item, the similarities of its ``neighbours`` nearest items by a dense cosine (the definition,
+    as the first ItemKNN computed it): the oracle the sparse, shared computation must reproduce."""
+    x = snap.matrix("ones").toarray().astype(np.float32)
+    norms = np.sqrt((x * x).sum(0))
+    sim = (x.T @ x) / (np.outer(norms, norms) + shrink + 1e-12)
+    np.fill_diagonal(sim, 0.0)
+    return [np.sort(row[row > 0])[::-1][:neighbours] for row in sim]
+
+
+def test_item_knn_grid_gives_the_models_of_fitting_each_point_alone() -> None:
+    """The tuning grid shares one co-occurrence product; every point must be the model a separate fit
+    gives (same kept similarities, same scores, same top-10 lists) and match the dense definition."""
+    snap = block_snapshot(groups=3, users_per_group=20, items_per_group=15, density=0.4)
+    neighbours, shrinks = [3, 10, 50], [0.0, 10.0, 50.0]
+    grid = list(ItemKNN.grid(snap, neighbours=neighbours, shrinks=shrinks))
+    assert [(m.shrink, m.neighbours) for m in grid] == [(h, k) for h in shrinks for k in neighbours]
+    users = np.arange(snap.n_users)
+    exclude = snap.matrix("ones")
+    for shared in grid:
+        alone = ItemKNN(neighbours=shared.neighbours, shrink=shared.shrink)
+        alone.fit(snap)
+        assert (shared._kept != alone._kept).nnz == 0
+        np.testing.assert_array_equal(shared.score(users), alone.score(users))
+        np.testing.assert_array_equal(
+            top_k(shared.score(users), 10, exclude=exclude), top_k(alone.score(users), 10, exclude=exclude)
+        )
+        oracle = _dense_cosine_nearest(snap, shared.neighbours, shared.shrink)
+        kept = shared._kept.tocsr()
+        for item, want in enumerate(oracle):  # tie-invariant: the kept values, largest first
+            np.testing.assert_allclose(np.sort(kept[item].data)[::-1], want, rtol=1e-6)
+    assert grid[0]._kept.nnz < grid[1]._kept.nnz < grid[2]._kept.nnz  # the grid really prunes

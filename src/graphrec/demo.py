@@ -281,7 +281,7 @@ def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30
         models_path=settings.models_path,
         half_life_days=settings.half_life_days,
         store=store,
-        progress=False,
+        progress=True,  # a bar on a terminal, epoch lines with an ETA in a log (graphrec.progress)
         new_users=NewUserBlendTuner(ServingConfig.from_settings(settings)),
     )
     blend = load_blend(out)

@@ -1,20 +1,27 @@
-"""How long jobs (training, evaluation) report progress: a bar on a terminal, one line per step
+"""How long jobs (training, evaluation, tuning) report progress: a bar on a terminal, plain lines
 otherwise (CI logs, ``nohup``, a notebook's captured stderr), nothing when asked to be quiet.
 
 Why not tqdm alone: with ``disable=None`` it turns itself off when stderr is not a terminal, so a
 27-minute training run in a log printed nothing until the result. Lines go to stderr, so the
 commands' own output (the result, JSON) stays clean on stdout.
+
+The rule for lines (this module is its one home): every line says where the job is (``n/total``), the
+time spent and the ETA; a line is printed for every step worth reading on its own (a validated epoch, a
+finished model) and otherwise at most once every ``every_s`` seconds (default 10), plus the last step,
+so a slow epoch loop or a tuning grid of hundreds of points neither goes silent nor floods a log.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Literal, TextIO
 
 from tqdm import tqdm
 
 Mode = Literal["auto", "bar", "lines", "off"]
+EVERY_S = 10.0  # at most one line per this many seconds between the steps that always get one
 
 
 def resolve(mode: Mode | bool, stream: TextIO | None = None) -> Literal["bar", "lines", "off"]:
@@ -37,12 +44,46 @@ def _duration(seconds: float) -> str:
 class _Reporter:
     """What both reporters share: the resolved mode, the stream, and the bar when there is one."""
 
-    def __init__(self, total: int, mode: Mode | bool, *, desc: str, stream: TextIO | None, leave: bool) -> None:
+    def __init__(
+        self,
+        total: int,
+        mode: Mode | bool,
+        *,
+        desc: str,
+        stream: TextIO | None,
+        leave: bool,
+        every_s: float = EVERY_S,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.total = total
         self.mode = resolve(mode, stream)
         self.desc = desc
+        self.every_s = every_s
+        self._clock = clock
+        self._started = clock()
+        self._last_line = self._started
         self._stream = stream if stream is not None else sys.stderr
         self._bar = tqdm(total=total, desc=desc, leave=leave, file=self._stream) if self.mode == "bar" else None
+
+    def _elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def _eta(self, done: int) -> str:
+        """Elapsed time and the ETA after ``done`` of ``total`` steps (at the mean pace so far)."""
+        elapsed = self._elapsed()
+        eta = elapsed / done * max(self.total - done, 0) if done else float("nan")
+        return f"elapsed {_duration(elapsed)}  ETA {_duration(eta) if done else '?'}"
+
+    def _due(self, *, always: bool) -> bool:
+        """Whether a line is printed now: ``always`` for steps worth one on their own, else at most one
+        per ``every_s`` seconds (the rate bound of the module docstring)."""
+        if self.mode != "lines":
+            return False
+        now = self._clock()
+        if always or now - self._last_line >= self.every_s:
+            self._last_line = now
+            return True
+        return False
 
     def _line(self, text: str) -> None:
         print(text, file=self._stream, flush=True)
@@ -63,10 +104,11 @@ class EpochProgress(_Reporter):
         desc: str = "epochs",
         metric: str = "recall",
         stream: TextIO | None = None,
+        every_s: float = EVERY_S,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        super().__init__(total, mode, desc=desc, stream=stream, leave=False)
+        super().__init__(total, mode, desc=desc, stream=stream, leave=False, every_s=every_s, clock=clock)
         self.metric = metric
-        self._started = time.perf_counter()
 
     def epoch(
         self,
@@ -77,8 +119,9 @@ class EpochProgress(_Reporter):
         best: float | None = None,
         best_epoch: int | None = None,
     ) -> None:
-        """After each epoch; ``value`` only on epochs that were evaluated."""
-        elapsed = time.perf_counter() - self._started
+        """After each epoch; ``value`` only on epochs that were evaluated. Lines: every validated epoch,
+        the last one, and otherwise one per ``every_s`` seconds."""
+        elapsed = self._elapsed()
         eta = elapsed / epoch * (self.total - epoch)
         if self._bar is not None:
             post = {"loss": f"{loss:.4f}"}
@@ -87,7 +130,7 @@ class EpochProgress(_Reporter):
             self._bar.set_postfix(post)
             self._bar.update(1)
             return
-        if self.mode == "lines" and (value is not None or epoch == self.total):
+        if self._due(always=value is not None or epoch == self.total):
             parts = [f"{self.desc} {epoch}/{self.total}", f"loss {loss:.4f}"]
             if value is not None:
                 parts += [f"{self.metric} {value:.4f}", f"best {best:.4f} @ epoch {best_epoch}"]
@@ -100,18 +143,38 @@ class EpochProgress(_Reporter):
 
 
 class StepProgress(_Reporter):
-    """Progress over a list of named steps (the models of an evaluation): one line per finished step."""
+    """Progress over named steps: the models of an evaluation (``every_step``: one line each) or the
+    points of a tuning grid (one line per ``every_s`` seconds and the last)."""
 
     def __init__(
-        self, total: int, mode: Mode | bool = "auto", *, desc: str = "models", stream: TextIO | None = None
+        self,
+        total: int,
+        mode: Mode | bool = "auto",
+        *,
+        desc: str = "models",
+        stream: TextIO | None = None,
+        every_step: bool = True,
+        leave: bool = True,
+        every_s: float = EVERY_S,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        super().__init__(total, mode, desc=desc, stream=stream, leave=True)
+        super().__init__(total, mode, desc=desc, stream=stream, leave=leave, every_s=every_s, clock=clock)
+        self.every_step = every_step
         self._done = 0
+
+    def grow(self, more: int) -> None:
+        """``more`` steps were planned after the start (a search that decides its next points as it goes)."""
+        self.total += more
+        if self._bar is not None:
+            self._bar.total = self.total
+            self._bar.refresh()
 
     def done(self, name: str, summary: str, seconds: float) -> None:
         self._done += 1
         if self._bar is not None:
             self._bar.set_postfix_str(f"{name}: {summary}")
             self._bar.update(1)
-        elif self.mode == "lines":
-            self._line(f"{self.desc} {self._done}/{self.total}  {name}: {summary}  ({seconds:.1f} s)")
+        elif self._due(always=self.every_step or self._done >= self.total):
+            self._line(
+                f"{self.desc} {self._done}/{self.total}  {name}: {summary}  ({seconds:.1f} s)  {self._eta(self._done)}"
+            )

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.trainer import Trainer
-from graphrec.progress import EpochProgress, resolve
+from graphrec.progress import EpochProgress, StepProgress, resolve
 from model.graphs import block_snapshot
 from tests.test_evaluate_cli import _write_lightgcn
 
@@ -82,3 +82,38 @@ def test_evaluate_reports_each_model_and_quiet_silences_it(tmp_path: Path) -> No
     assert "model 2/2  ItemKNN:" in loud.output
     quiet = CliRunner().invoke(app, [*args, "--output", str(tmp_path / "b"), "--quiet"])
     assert quiet.exit_code == 0 and "model 1/2" not in quiet.output and "| ItemKNN |" in quiet.output
+
+
+class FakeClock:
+    """Seconds that pass only when the test says so (no wall time in the assertions)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_tuning_grid_off_a_terminal_prints_lines_with_an_eta_at_a_bounded_rate() -> None:
+    log, clock = io.StringIO(), FakeClock()  # a StringIO is no terminal: "auto" means lines
+    report = StepProgress(0, "auto", desc="tune ALS", stream=log, every_step=False, every_s=10.0, clock=clock)
+    report.grow(30)
+    for point in range(1, 31):
+        clock.now = 2.0 * point  # 2 s a point
+        report.done(f"alpha={point}", "0.3000", 2.0)
+    lines = log.getvalue().splitlines()
+    # one line per 10 s (every 5th point) and the last: not 30 lines, not silence
+    assert [line.split()[2] for line in lines] == ["5/30", "10/30", "15/30", "20/30", "25/30", "30/30"]
+    assert lines[0] == "tune ALS 5/30  alpha=5: 0.3000  (2.0 s)  elapsed 10s  ETA 50s"
+    assert lines[-1].endswith("elapsed 1m00s  ETA 0s")
+
+
+def test_epochs_off_a_terminal_without_validation_still_report_every_few_seconds() -> None:
+    log, clock = io.StringIO(), FakeClock()
+    report = EpochProgress(20, "lines", desc="epoch", stream=log, every_s=10.0, clock=clock)
+    for epoch in range(1, 21):
+        clock.now = 4.0 * epoch  # 4 s an epoch, never validated: the old rule printed only the last
+        report.epoch(epoch, 0.5)
+    lines = log.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["3/20", "6/20", "9/20", "12/20", "15/20", "18/20", "20/20"]
+    assert lines[0] == "epoch 3/20  loss 0.5000  4.00 s/epoch  ETA 1m08s"

@@ -263,14 +263,10 @@ def rank_new_users(
 
 
 def _item_knn_grid(snapshot: Snapshot) -> Iterator[tuple[dict[str, float], ItemKNN]]:
-    """Every ``(params, model)`` of the ItemKNN grid fitted on ``snapshot``: one fit per shrinkage,
-    pruned to each neighbour count (:meth:`ItemKNN.pruned`)."""
-    for shrink in ITEM_KNN_SHRINKS:
-        model = ItemKNN(neighbours=max(ITEM_KNN_NEIGHBOURS), shrink=shrink)
-        model.fit(snapshot)
-        for neighbours in sorted(ITEM_KNN_NEIGHBOURS, reverse=True):  # each pruned from the last: fewer to sort
-            model = model.pruned(neighbours)
-            yield {"neighbours": neighbours, "shrink": shrink}, model
+    """Every ``(params, model)`` of the ItemKNN grid fitted on ``snapshot``, sharing one co-occurrence
+    product (:meth:`ItemKNN.grid`)."""
+    for model in ItemKNN.grid(snapshot, neighbours=ITEM_KNN_NEIGHBOURS, shrinks=ITEM_KNN_SHRINKS):
+        yield {"neighbours": model.neighbours, "shrink": model.shrink}, model
 
 
 KnnKey = tuple[float, float]  # (neighbours, shrink)

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from tqdm.auto import tqdm
 
 from graphrec.data.ratings import RatingMode
 from graphrec.evaluation.baselines import EASE, ImplicitALS, ItemKNN, MostPopular, TraversalRecommender
@@ -40,7 +38,8 @@ from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
 from graphrec.offline.new_user_protocol import NewUserProtocol
 from graphrec.offline.new_user_report import run_new_users
-from graphrec.progress import StepProgress, resolve
+from graphrec.offline.tuning import Tunable, baseline_tunables, search, validation_split, validation_users
+from graphrec.progress import StepProgress
 from graphrec.recommend.serving_config import ServingConfig
 from graphrec.snapshot import Snapshot
 
@@ -86,12 +85,24 @@ class EvalConfig(BaseModel):
     item_knn_shrink: float = 10.0
     als_factors: int = 64
     ease_l2: float = 500.0
+    ease_max_items: int = Field(
+        20_000,
+        ge=1,
+        description="EASE's catalogue bound: its fit holds dense n_items x n_items float64 matrices "
+        "(n_items² x 8 bytes each, ~3 at once: 9.6 GB at 20,000 items); above it the EASE row says skipped",
+    )
     tune_baselines: bool = Field(
         True,
         description="pick ItemKNN/ALS/EASE/MF-BPR hyperparameters on a validation "
         "holdout of the training edges (as GraphSAGE early-stops on one)",
     )
     validation_fraction: float = Field(0.1, gt=0, lt=1)
+    tune_users: int | None = Field(
+        5_000,
+        ge=100,
+        description="validation users ranked per tuning point (a seeded sample above it; None: all); "
+        "ML-100K's 943 are all ranked",
+    )
     gds: bool = Field(True, description="add the GDS-FastRP-kNN row when the store is Neo4j with Graph Data Science")
     gds_fastrp_dim: int = Field(128, ge=8, le=1024, description="FastRP embedding width of that row")
     gds_neighbours: int = Field(100, ge=1, le=1000, description="kNN neighbours per item of that row")
@@ -144,25 +155,16 @@ def _graphsage(cfg: EvalConfig, *, mf: bool = False, **train: Any) -> GraphSAGER
     return GraphSAGERecommender(sage.model_copy(update={"encoder": encoder}), name="MF-BPR", progress=cfg.progress)
 
 
-def baseline_grids(cfg: EvalConfig) -> dict[str, tuple[Callable[..., EvaluatedModel], list[dict[str, Any]]]]:
-    """Per tunable baseline: a factory and the hyperparameter grid searched on validation."""
-    return {
-        "ItemKNN": (
-            lambda **kw: ItemKNN(**kw),
-            [{"neighbours": k, "shrink": h} for k in (50, 100, 200, 400) for h in (0.0, 10.0, 50.0)],
-        ),
-        "EASE": (lambda **kw: EASE(**kw), [{"l2": lam} for lam in (50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0)]),
-        "ALS": (
-            lambda **kw: ImplicitALS(seed=cfg.seed, **kw),
-            [
-                {"factors": f, "regularization": r, "alpha": a}
-                for f in (32, 64, 128)
-                for r in (0.01, 0.1, 1.0)
-                for a in (1.0, 2.0, 5.0)
-            ],
-        ),
-        "MF-BPR": (lambda **kw: _graphsage(cfg, mf=True, **kw), [{"reg": r} for r in (1e-4, 1e-3, 1e-2)]),
-    }
+def baseline_grids(cfg: EvalConfig) -> dict[str, Tunable]:
+    """Per tunable baseline: its factory and the grid searched on validation (:mod:`graphrec.offline.tuning`).
+    MF-BPR's tuning runs are quiet; the winner's final fit reports progress as configured."""
+
+    def quiet_mf_bpr(**kw: Any) -> EvaluatedModel:
+        model = _graphsage(cfg, mf=True, **kw)
+        model.progress = False
+        return model
+
+    return baseline_tunables(seed=cfg.seed, ease_max_items=cfg.ease_max_items, mf_bpr=quiet_mf_bpr)
 
 
 def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[EvaluatedModel]:
@@ -173,7 +175,7 @@ def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Evalu
         "ItemKNN": ItemKNN(neighbours=cfg.item_knn_neighbours, shrink=cfg.item_knn_shrink),
         "Traversal": TraversalRecommender(half_life_days=cfg.traversal_half_life_days),
         "ALS": ImplicitALS(factors=cfg.als_factors, seed=cfg.seed),
-        "EASE": EASE(l2=cfg.ease_l2),
+        "EASE": EASE(l2=cfg.ease_l2, max_items=cfg.ease_max_items),
         "MF-BPR": _graphsage(cfg, mf=True),
         "GraphSAGE": _graphsage(cfg),
     }
@@ -186,26 +188,23 @@ def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Evalu
 
 
 def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[EvaluatedModel, dict[str, Any]]:
-    """Grid-search ``name`` on a validation holdout of ``split.train`` (never on the test edges), cut by
-    the test split's protocol."""
-    factory, grid = baseline_grids(cfg)[name]
-    validation = holdout(cfg.protocol)(split.train, test_fraction=cfg.validation_fraction, seed=cfg.seed + 1)
-    key = f"recall@{max(cfg.ks)}"
-    scored = []
-    for params in tqdm(
-        grid, desc=f"tune {name}", disable=True if resolve(cfg.progress) == "off" else None, leave=False
-    ):
-        model = factory(**params)
-        if isinstance(model, GraphSAGERecommender):
-            model.progress = False
-        scored.append((evaluate_model(model, validation, [max(cfg.ks)])[key], params))
-    best_score, best = max(scored, key=lambda x: x[0])
-    logger.info("tuned %s on validation: %s (%s=%.4f)", name, best, key, best_score)
-    return factory(**best), {
-        "params": best,
-        f"validation_{key}": round(best_score, 4),
-        "validation_split": validation.protocol,
-    }
+    """Search ``name``'s grid on a validation holdout of ``split.train`` (never on the test edges), cut by
+    the test split's protocol, ranking at most ``cfg.tune_users`` of its users per point."""
+    validation = validation_split(split, protocol=cfg.protocol, fraction=cfg.validation_fraction, seed=cfg.seed)
+    users = validation_users(validation, most=cfg.tune_users, seed=cfg.seed)
+    k = max(cfg.ks)
+
+    def score(model: EvaluatedModel, ranked: np.ndarray) -> float:
+        return float(rank_metrics(model, validation, [k], users=ranked)[f"recall@{k}"])
+
+    model, extra = search(
+        name, baseline_grids(cfg)[name], validation, users, score, metric=f"recall@{k}", progress=cfg.progress
+    )
+    if isinstance(model, GraphSAGERecommender):
+        model.progress = cfg.progress
+    if len(users) < len(validation.test_users):
+        extra["validation_users"] = len(users)
+    return model, extra
 
 
 def evaluate_model(
@@ -218,12 +217,29 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Fit on ``split.train``, rank all items for every test user, return the metrics row
     (``per_user`` receives per-user recall and NDCG at every k, test users in index order)."""
-    train = split.train
     t0 = time.perf_counter()
-    model.fit(train)
+    model.fit(split.train)
     fit_seconds = time.perf_counter() - t0
+    row = rank_metrics(model, split, ks, batch=batch, per_user=per_user)
+    row["fit_seconds"] = round(fit_seconds, 2)
+    return row
+
+
+def rank_metrics(
+    model: EvaluatedModel,
+    split: Split,
+    ks: list[int],
+    *,
+    users: np.ndarray | None = None,
+    batch: int = 1024,
+    per_user: dict[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """The metrics row of a fitted ``model``: the whole catalogue minus each user's training items
+    ranked for ``users`` (default: every test user), ``batch`` users per dense score block (one
+    ``argpartition`` per block, no per-user loop)."""
+    train = split.train
     exclude = train.matrix("ones")
-    users = split.test_users
+    users = split.test_users if users is None else users
     k_max = max(ks)
     tops = []
     for start in range(0, len(users), batch):
@@ -238,7 +254,6 @@ def evaluate_model(
                 topk, split.test[users], k=k, item_popularity=popularity, n_users_train=train.n_users, per_user=per_user
             )
         )
-    row["fit_seconds"] = round(fit_seconds, 2)
     return row
 
 
@@ -377,9 +392,22 @@ def summarise_seeds(per_seed: list[list[dict[str, Any]]], *, primary: list[str])
         for key, value in runs[0].items():
             if key not in row and isinstance(value, int | float) and not isinstance(value, bool):
                 row[key] = float(np.mean([r[key] for r in runs if key in r]))
+        for key in ("params", "grid_edge"):  # which point each seed's tuning chose, and whether on an edge
+            _per_seed_column(row, key, [r.get(key) for r in runs])
         row["seeds"] = len(runs)
         summary.append(row)
     return summary
+
+
+def _per_seed_column(row: dict[str, Any], key: str, values: list[Any]) -> None:
+    """``row[key]``: the one value every seed had, else each seed's (in seed order); nothing if none had it."""
+    if all(v is None for v in values):
+        return
+    if all(v == values[0] for v in values):
+        row[key] = values[0]
+        return
+    shown = [", ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else str(v) for v in values]
+    row[key] = " | ".join(f"seed {n + 1}: {text}" for n, text in enumerate(shown))
 
 
 def paired_tests(rows: list[dict[str, Any]], runs: list[SeedRun], metrics: list[str]) -> list[PairedComparison]:
@@ -407,6 +435,7 @@ __all__ = [
     "build_models",
     "evaluate_model",
     "load_dataset",
+    "rank_metrics",
     "load_split",
     "markdown_table",
     "paired_tests",
