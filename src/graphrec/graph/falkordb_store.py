@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from falkordb import FalkorDB
 from redis.exceptions import RedisError, ResponseError
@@ -34,6 +34,9 @@ from graphrec.graph.falkordb_params import params_header
 from graphrec.graph.port import EventKey, EventWriteResult
 from graphrec.graph.records import BatchGuard, CypherResult, InteractionDelta, NodeLabel
 from graphrec.graph.start_budget import StartBudget
+
+if TYPE_CHECKING:
+    from graphrec.graph.falkordb_console import FalkorDBConsole
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +182,12 @@ class FalkorDBStore(CypherStore):
             raise
         columns = [str(h[1]) for h in (result.header or [])]
         return CypherResult(columns, [[plain(v) for v in row] for row in result.result_set])
+
+    def cypher_console(self, *, write: bool = False) -> FalkorDBConsole:
+        """An analyst's session on this store's server, starting on this store's graph."""
+        from graphrec.graph.falkordb_console import FalkorDBConsole
+
+        return FalkorDBConsole(self._db, self._graph.name, write=write)
 
     def history_reader(self, *, concurrency: int = 100) -> FalkorDBHistoryReader:
         return FalkorDBHistoryReader.like(

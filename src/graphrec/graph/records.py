@@ -179,12 +179,30 @@ class ItemPage:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """What the store says about a statement that ran (Neo4j's summary notifications; on FalkorDB the
+    adapter's own checks): ``severity`` is ``WARNING`` or ``INFORMATION``."""
+
+    severity: str
+    description: str
+    code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CypherResult:
     """An analyst's ad-hoc query result (``graphrec cypher``): column names and plain-Python rows
-    (nodes, relationships and paths turned into maps and lists, so any output format can print them)."""
+    (nodes, relationships and paths turned into maps and lists, so any output format can print them).
+
+    ``notifications``: what the store said about the statement (an unknown label, a cartesian product);
+    ``plan``: the execution plan, one operator per line indented by depth, for ``EXPLAIN`` and ``PROFILE``
+    (a profile's lines carry the rows each operator produced); ``counters``: what a write changed, as
+    ``(name, count)`` such as ``("nodes created", 1)``."""
 
     columns: list[str]
     rows: list[list[Any]]
+    notifications: tuple[Notification, ...] = ()
+    plan: tuple[str, ...] = ()
+    counters: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
