@@ -21,6 +21,8 @@ _DIALECT_MISS = re.compile(
     re.IGNORECASE,
 )
 _GDS = re.compile(r"\bgds\s*\.")
+# Each store's refusal of a write in a read-only session (FalkorDB's GRAPH.RO_QUERY, Neo4j's READ access).
+_READ_ONLY = re.compile(r"write|read-only|read only", re.IGNORECASE)
 
 
 def _code(statement: str) -> str:
@@ -44,7 +46,7 @@ def failure_hint(exc: Exception, statement: str, *, store: str, write: bool, fil
                 "this Neo4j has no Graph Data Science plugin: install it (NEO4J_PLUGINS='[\"graph-data-science\"]'; "
                 "README, 'Graph Data Science')"
             )
-    if not write and "write" in message.lower():
+    if not write and _READ_ONLY.search(message) and "--write" not in message:
         return "read-only: add --write to allow writes"
     if store == "falkordb" and _DIALECT_MISS.search(message):
         if file is not None and file.parent.name != FALKORDB_FORMS.name:

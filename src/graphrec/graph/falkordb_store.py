@@ -27,9 +27,9 @@ from graphrec.graph.cypher.dialect import FALKORDB as FALKORDB_DIALECT
 from graphrec.graph.cypher.falkordb import FALKORDB, FalkorDBStatements
 from graphrec.graph.cypher_values import plain
 from graphrec.graph.embedded import EmbeddedServer, EmbeddedStoreError
-from graphrec.graph.errors import translating
+from graphrec.graph.errors import StoreUnavailable, translating
 from graphrec.graph.falkordb_async import FalkorDBHistoryReader, plain_rows
-from graphrec.graph.falkordb_connection import classify, quick_retry
+from graphrec.graph.falkordb_connection import TRANSIENT, classify, quick_retry
 from graphrec.graph.falkordb_params import params_header
 from graphrec.graph.port import EventKey, EventWriteResult
 from graphrec.graph.records import BatchGuard, CypherResult, InteractionDelta, NodeLabel
@@ -59,6 +59,16 @@ def _recorded_fingerprints(
             if fp and k in wanted:
                 out[k] = fp
     return tuple(out.items())
+
+
+def _client(**options: Any) -> FalkorDB:
+    """A FalkorDB client. Its constructor already talks to the server (it asks whether it is a cluster
+    or a sentinel), so a server that cannot be reached is :class:`StoreUnavailable` here too, as for
+    every method, not a driver error that a command would print as a traceback."""
+    try:
+        return FalkorDB(**options)
+    except TRANSIENT as exc:
+        raise StoreUnavailable(f"FalkorDB unavailable: {type(exc).__name__}: {exc}") from exc
 
 
 @translating(classify, "FalkorDB")
@@ -97,7 +107,7 @@ class FalkorDBStore(CypherStore):
         server = EmbeddedServer(data_dir, start_budget=start_budget)
         info = server.acquire(die_with_parent=die_with_parent)
         try:
-            db = FalkorDB(
+            db = _client(
                 unix_socket_path=info.socket,
                 password=server.password(),
                 retry=quick_retry(),
@@ -123,7 +133,7 @@ class FalkorDBStore(CypherStore):
         connect_timeout_s: float = 3.0,
     ) -> FalkorDBStore:
         return cls(
-            FalkorDB(
+            _client(
                 host=host,
                 port=port,
                 password=password,

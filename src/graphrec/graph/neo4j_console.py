@@ -43,7 +43,7 @@ def plan_lines(plan: Mapping[str, Any] | None, depth: int = 0) -> list[str]:
     """A summary's plan or profile as one line per operator, children indented under their parent."""
     if not plan:
         return []
-    args = plan.get("arguments") or {}
+    args = plan.get("args") or {}  # the summary's raw plan (Bolt metadata)
     parts = [str(plan.get("operatorType", "?")).split("@")[0]]
     if args.get("Details"):
         parts.append(str(args["Details"]))
