@@ -5,7 +5,7 @@ What is heavy was measured (``python -X importtime -c "import graphrec.cli"``, 2
 and SciPy (~2.8 s, through the segmentation command), the Neo4j driver (~0.5-1 s), pydantic-settings
 (~0.4 s, the settings), the FalkorDB client with redis (~0.3-0.5 s), pyarrow, numpy (~0.3 s each), torch
 and the web stack. ``graphrec --help`` needs none of them; ``graphrec cypher`` on the embedded store needs
-the FalkorDB client, numpy and the settings, and nothing of the rest.
+the FalkorDB client and the settings, and nothing of the rest.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ HEAVY = frozenset(
     }
 )
 # What `graphrec cypher` on the embedded store must still never load.
-NOT_FOR_CYPHER = frozenset({"torch", "torch_geometric", "sklearn", "scipy", "pandas", "pyarrow", "fastapi", "neo4j"})
+NOT_FOR_CYPHER = frozenset(
+    {"torch", "torch_geometric", "sklearn", "scipy", "pandas", "pyarrow", "numpy", "fastapi", "neo4j"}
+)
 
 _LOADED = "import sys, json; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
 

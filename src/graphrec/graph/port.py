@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from graphrec.graph.records import (
     BatchGuard,
@@ -39,6 +37,9 @@ from graphrec.graph.records import (
     UserHistory,
     UserRecord,
 )
+
+if TYPE_CHECKING:  # annotations only: importing the ports must not cost a CLI's start-up numpy
+    import numpy as np
 
 SEGMENTATION_META_KEY = "segments.computed_ms"
 """The :class:`ModelPublication` meta key holding the ``computed_ms`` of the segmentation in the graph

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: the records must not cost a CLI's start-up numpy
+    import numpy as np
 
 NodeLabel = Literal["User", "Item"]
 
@@ -101,6 +102,8 @@ class UserHistory:
 
     @classmethod
     def empty(cls) -> UserHistory:
+        import numpy as np
+
         return cls([], np.zeros(0), np.zeros(0, np.int64))
 
 
@@ -150,6 +153,8 @@ class InteractionPage:
     def concat(cls, pages: Sequence[InteractionPage]) -> InteractionPage:
         """All ``pages`` as one page (empty columns of the right types when there are none); ``clients``
         only when every page has them."""
+        import numpy as np
+
         if not pages:
             return cls(np.zeros(0, dtype=object), np.zeros(0, dtype=object), np.zeros(0), np.zeros(0, np.int64))
         clients = [p.clients for p in pages if p.clients is not None]
