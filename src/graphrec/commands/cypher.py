@@ -169,7 +169,10 @@ class Shell:
             else:
                 self.statement(text)
         except Exception as exc:  # noqa: BLE001 - reported in one line; a bug or an outage re-raises in report()
-            self.report(exc, f"{text.split()[0]} at line {line}" if command else f"statement at line {line}", text)
+            if command:
+                self.report(exc, f"{text.split()[0]} at line {line}")
+            else:
+                self.report(exc, f"statement at line {line}", text)
             if was_open and not self.console.in_transaction and not command:
                 typer.echo("error: the open transaction was rolled back; nothing of it was committed", err=True)
             raise ScriptStopped from None
@@ -256,7 +259,12 @@ def cypher(
         bool, typer.Option("--show-embeddings", help="Print nodes' list-of-float properties (embeddings) in full.")
     ] = False,
 ) -> None:
-    """Run Cypher on the configured store (embedded FalkorDB or Neo4j), like cypher-shell."""
+    """Run Cypher on the configured store (embedded FalkorDB or Neo4j), like cypher-shell.
+
+    Statements come from -c, -f, a pipe, or a prompt on a terminal. Client commands: :param, :params,
+    :begin/:commit/:rollback (Neo4j; FalkorDB refuses them), :use, :help, :exit. EXPLAIN and PROFILE
+    print the plan; the store's notifications print as warnings. A script stops at its first error.
+    """
     if fmt not in FORMATS:
         raise UserError(f"--format: expected {', '.join(FORMATS)}, got {fmt!r}")
     if command is not None and file is not None:
