@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: reading the clock must not cost a CLI's start-up numpy
+    import numpy as np
 
 __all__ = ["DAY_MS", "HOUR_MS", "decay_reference", "decay_weights", "decayed_weight", "now_ms"]
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
-_FLOOR = float(np.finfo(np.float32).tiny)
+_FLOOR = 2.0**-126  # the smallest normal float32, numpy.finfo(numpy.float32).tiny
 
 
 def now_ms() -> int:
@@ -40,6 +42,8 @@ def now_ms() -> int:
 
 def decay_reference(last_ts: np.ndarray, *, default: int) -> int:
     """The newest of ``last_ts`` (what decay is measured from), or ``default`` when there is none."""
+    import numpy as np
+
     return int(np.max(last_ts)) if len(last_ts) else int(default)
 
 
@@ -49,6 +53,8 @@ def decay_weights(
     """Vectorised decay relative to ``now_ms`` (pass the reference of the module docstring; an array
     gives each edge its own), float32 out; non-zero weights keep their sign and stay at least the
     smallest normal float32 in size."""
+    import numpy as np
+
     age = np.maximum(np.asarray(now_ms, dtype=np.int64) - np.asarray(last_ts, dtype=np.int64), 0).astype(np.float64)
     w = np.asarray(weights, dtype=np.float64)
     decayed = w * 0.5 ** (age / (half_life_days * DAY_MS))

@@ -47,7 +47,10 @@ from tests.graph.cypher_lint import (
 REPO = Path(__file__).resolve().parents[2]
 GRAPH_DIR = REPO / "graph"
 # Every module that sends Cypher to Neo4j: the adapter, the logic it shares with FalkorDB, GDS.
-SENDERS = [REPO / "src" / "graphrec" / "graph" / name for name in ("neo4j_store.py", "base_store.py", "neo4j_gds.py")]
+SENDERS = [
+    REPO / "src" / "graphrec" / "graph" / name
+    for name in ("neo4j_store.py", "base_store.py", "neo4j_gds.py", "neo4j_console.py")
+]
 DB = "graphrec-lint"
 AUTO_COMMIT = "auto-commit"
 WRITE_TX = "execute_write transaction function"
@@ -371,13 +374,14 @@ def test_adapter_sends_only_named_constants() -> None:
     """No Cypher is formatted at call time: every query argument is a name, never a literal/f-string."""
     trees = [ast.parse(path.read_text(encoding="utf-8")) for path in SENDERS]
     query_calls = {"_read", "_write", "run", "execute_query"}
-    # The one exception: run_cypher executes an analyst's own statement (graphrec cypher), with
-    # values bound separately as parameters; it is skipped here and must stay the only one.
+    # The exceptions: run_cypher executes an analyst's own statement (the store's, for tests and
+    # notebooks; the console's, for graphrec cypher), with values bound separately as parameters;
+    # they are skipped here and must stay the only ones.
     consoles = [
         f for tree in trees for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == "run_cypher"
     ]
-    assert len(consoles) == 1
-    excepted = {id(n) for n in ast.walk(consoles[0])}
+    assert len(consoles) == 2
+    excepted = {id(n) for console in consoles for n in ast.walk(console)}
     calls = [
         node
         for tree in trees

@@ -6,16 +6,15 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from graphrec import clock
-from graphrec.behaviour.segments import Method, SegmentConfig, segment_log, write_segments
-from graphrec.config import Settings
-from graphrec.data.synthetic import read_user_types
-from graphrec.events.log import EventLog
-from graphrec.graph.factory import open_store
+if TYPE_CHECKING:
+    from graphrec.behaviour.segments import Method
+
+# Everything heavy (scikit-learn, the store drivers, the settings) is imported inside the command: the
+# CLI imports every command module to assemble itself, and `graphrec --help` must not pay for them.
 
 # the centroid columns the table prints (the node keeps them all)
 _SHOWN = (
@@ -32,6 +31,8 @@ def _as_of(value: str | None) -> int | None:
     if value is None or value == "latest":
         return None
     if value == "now":
+        from graphrec import clock
+
         return clock.now_ms()
     try:
         parsed = datetime.fromisoformat(value)
@@ -68,6 +69,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Cluster users on their behaviour profiles into named segments and write them to the graph
         (``(:Segment)`` nodes, ``(:User)-[:IN_SEGMENT]->(:Segment)`` edges), replacing the previous ones."""
+        from graphrec.behaviour.segments import SegmentConfig, segment_log, write_segments
+        from graphrec.config import Settings
+        from graphrec.data.synthetic import read_user_types
+        from graphrec.events.log import EventLog
+        from graphrec.graph.factory import open_store
+
         if method not in ("kmeans", "gmm"):
             raise typer.BadParameter("must be kmeans or gmm", param_hint="--method")
         if k_min > k_max:

@@ -14,14 +14,6 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from prometheus_client import start_http_server
-
-from graphrec.config import Settings
-from graphrec.events.pipeline import build_pipeline
-from graphrec.events.policy import PolicyError, load_policy
-from graphrec.events.stream_consumer import ConsumerMetrics, EventConsumer
-from graphrec.events.stream_topics import ensure_topics
-from graphrec.graph.factory import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +32,15 @@ def register(app: typer.Typer) -> None:
         report_every_s: Annotated[float, typer.Option(min=0.1, help="how often lag and rate are logged")] = 10.0,
     ) -> None:
         """Apply the events of GRAPHREC_EVENT_STREAM to the store (consumer group GRAPHREC_KAFKA_CONSUMER_GROUP)."""
+        from prometheus_client import start_http_server
+
+        from graphrec.config import Settings
+        from graphrec.events.pipeline import build_pipeline
+        from graphrec.events.policy import PolicyError, load_policy
+        from graphrec.events.stream_consumer import ConsumerMetrics, EventConsumer
+        from graphrec.events.stream_topics import ensure_topics
+        from graphrec.graph.factory import open_store
+
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         settings = Settings()
         if settings.event_stream_location is None:

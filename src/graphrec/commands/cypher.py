@@ -1,200 +1,304 @@
-"""``graphrec cypher``: a Cypher prompt on whichever store is configured, for analysts.
+"""``graphrec cypher``: cypher-shell for whichever store is configured, for analysts.
 
-Why: the saved queries (``graph/queries/``) are written for Neo4j Browser, but on the embedded
-default there is no Browser; this runs the same files (``:param`` lines included) and prints tables.
-Values always travel as parameters (``--param k=v`` or ``:param k => v``), never spliced into the text.
-Read-only unless ``--write``.
+Why: the saved queries (``graph/queries/``) are written for Neo4j Browser and cypher-shell, but on the
+embedded default there is neither; this runs the same files and behaves as cypher-shell does where
+it matters: parameters typed as Cypher literals (``-P "user => '42'"``: a string; ``42``: an integer),
+the store's notifications shown, ``EXPLAIN``/``PROFILE`` plans printed, ``:begin``/``:commit``/
+``:rollback`` and ``:use`` honoured or refused with the reason (never dropped), a script stopped at
+its first error, a store that cannot be reached failing in seconds. Values always travel as
+parameters, never spliced into the text. Read-only unless ``--write``.
+
+Start-up matters (an analyst runs this in a loop): the store drivers, the settings and the rest are
+imported when the command runs, not when the CLI assembles itself.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from graphrec.config import Settings
-from graphrec.graph.cypher.script import split_cypher_script
-from graphrec.graph.factory import open_store
-from graphrec.graph.port import StoreLifecycle
-from graphrec.graph.records import CypherResult
+from graphrec.commands.cypher_output import DEFAULT_WIDTH, FORMATS
+from graphrec.data.errors import UserError
 
-_PARAM_LINE = re.compile(r"^\s*:param\s+([A-Za-z_]\w*)\s*=>\s*(.+?)\s*;?\s*$")
-_NAME = re.compile(r"^[A-Za-z_]\w*$")
-_CELL_WIDTH = 60
+if TYPE_CHECKING:
+    from graphrec.graph.port import CypherConsole
 
-
-class ParamError(ValueError):
-    """A parameter that cannot be read; the message names it."""
+_OLD_PARAM = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!>)(.*)$", re.DOTALL)
+_CLIENT_HELP = (
+    ":param name => value | :param {name: value, ...} | :params | :params {} | :begin | :commit | :rollback | "
+    ":use NAME | :help | :exit"
+)
 
 
-def parse_value(text: str) -> Any:
-    """A parameter value as written on the command line or in a ``:param`` line.
-
-    Quoted text is a string, ``true``/``false``/``null`` and numbers are themselves, ``[...]`` and
-    ``{...}`` are JSON (single quotes allowed), and anything else is a plain string (``--param item=i1``).
-    """
-    t = text.strip()
-    if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
-        return t[1:-1]
-    if t.lower() in ("true", "false"):
-        return t.lower() == "true"
-    if t.lower() == "null":
-        return None
-    for cast in (int, float):
-        try:
-            return cast(t)
-        except ValueError:
-            pass
-    if t[:1] in "[{":
-        try:
-            return json.loads(t.replace("'", '"'))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not a JSON list or map: {exc.msg}") from None
-    return t
+class ParamError(UserError):
+    """A parameter that cannot be read; the message names the option and the reason (exit 2)."""
 
 
-def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """``name=value`` pairs (``--param``) as a parameter map."""
+class ScriptStopped(Exception):  # noqa: N818 - reads as what happened
+    """A script's statement or client command failed (already reported): the rest does not run."""
+
+
+def parse_params(assignments: list[str], old_style: list[str]) -> dict[str, Any]:
+    """``-P 'name => value'`` / ``-P '{a: 1}'`` and ``--param name=value``, every value a Cypher literal."""
+    from graphrec.graph.cypher.literals import LiteralError, parse_assignment, parse_literal
+
     params: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        name = name.strip()
-        if not sep or not _NAME.match(name):
+    for text in assignments:
+        try:
+            params.update(parse_assignment(text))
+        except LiteralError as exc:
+            raise ParamError(f"-P {text!r}: {exc}") from None
+    for pair in old_style:
+        m = _OLD_PARAM.match(pair)
+        if not m:
             raise ParamError(f"--param {pair!r}: expected name=value with a Cypher parameter name")
         try:
-            params[name] = parse_value(value)
-        except ValueError as exc:
-            raise ParamError(f"--param {name}: {exc}") from None
+            params[m.group(1)] = parse_literal(m.group(2))
+        except LiteralError as exc:
+            raise ParamError(f"--param {pair!r}: {exc}") from None
     return params
 
 
-def script_params(text: str) -> dict[str, Any]:
-    """The ``:param name => value`` lines of a script (Neo4j Browser's client command)."""
-    params: dict[str, Any] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.lstrip().startswith(":param"):
-            m = _PARAM_LINE.match(line)
-            if not m:
-                raise ParamError(f"line {number}: want `:param name => value`")
+@dataclass
+class Shell:
+    """One ``graphrec cypher`` run: the console, the parameters, and how results are printed.
+
+    ``given`` are the command line's parameters: a script's ``:param`` lines set defaults only, so
+    ``-P`` overrides the example values of a saved query."""
+
+    console: CypherConsole
+    given: dict[str, Any]
+    store: str
+    fmt: str = "table"
+    write: bool = False
+    width: int = DEFAULT_WIDTH
+    show_embeddings: bool = False
+    file: Path | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    exit_requested: bool = False
+    home: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        self.params.update(self.given)
+        self.home = self.console.target  # where `:use` with no name goes back to
+
+    # -- client commands -------------------------------------------------------------------------
+    def client_command(self, line: str) -> None:
+        """Run one ``:command`` line; raises ``ValueError`` (or a store error) naming what is wrong."""
+        from graphrec.graph.cypher.literals import LiteralError, parse_assignment
+
+        word, _, rest = line.strip().partition(" ")
+        word, rest = word.lower(), rest.strip()
+        if word == ":param":
             try:
-                params[m.group(1)] = parse_value(m.group(2))
-            except ValueError as exc:
-                raise ParamError(f"line {number}: :param {m.group(1)}: {exc}") from None
-    return params
+                values = parse_assignment(rest)
+            except LiteralError as exc:
+                raise ValueError(f":param: {exc}") from None
+            self.params.update({k: v for k, v in values.items() if k not in self.given})
+        elif word == ":params":
+            if rest in ("{}", "clear"):
+                self.params.clear()
+            elif rest:
+                raise ValueError(":params lists the parameters; `:params {}` clears them")
+            else:
+                typer.echo(json.dumps(self.params, default=str, ensure_ascii=False))
+        elif word == ":begin":
+            self.console.begin()
+            typer.echo("transaction open (:commit or :rollback ends it)", err=True)
+        elif word == ":commit":
+            self.console.commit()
+            typer.echo("transaction committed", err=True)
+        elif word == ":rollback":
+            self.console.rollback()
+            typer.echo("transaction rolled back", err=True)
+        elif word == ":use":
+            self.console.use(rest or self.home)
+            typer.echo(f"using {self.console.target}", err=True)
+        elif word in (":exit", ":quit", ":q"):
+            self.exit_requested = True
+        elif word == ":help":
+            typer.echo(_CLIENT_HELP, err=True)
+        else:
+            raise ValueError(f"unknown client command {word} (known: {_CLIENT_HELP})")
 
+    # -- statements ------------------------------------------------------------------------------
+    def statement(self, text: str) -> None:
+        """Run one statement and print its rows, plan, notifications and hints; raises on failure."""
+        from graphrec.commands.cypher_hints import number_id_hints
+        from graphrec.commands.cypher_output import render, render_plan
+        from graphrec.graph.cypher.script import plan_prefix
 
-def _cell(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= _CELL_WIDTH else text[: _CELL_WIDTH - 1] + "…"
+        result = self.console.run_cypher(text, self.params)
+        mode, _ = plan_prefix(text)
+        if result.columns or not result.plan:
+            typer.echo(render(result, self.fmt, width=self.width, show_embeddings=self.show_embeddings))
+        if result.plan:
+            typer.echo(render_plan(result, mode or "plan"), err=self.fmt != "table")
+        for note in result.notifications:
+            typer.echo(f"{note.severity.lower()}: {note.description}", err=True)
+        if not result.rows and result.columns:
+            for hint in number_id_hints(text, self.params):
+                typer.echo(f"hint: {hint}", err=True)
 
+    def report(self, exc: Exception, where: str, statement: str = "") -> None:
+        """The one line (and hint) for a failed statement or client command; a store that cannot be
+        reached is not reported here: it ends the command (exit 3)."""
+        from graphrec.commands.cypher_hints import failure_hint
+        from graphrec.graph.errors import StoreError, is_unavailable
 
-def render(result: CypherResult, fmt: str) -> str:
-    """``table`` (aligned, long cells cut), ``json`` (one object per row) or ``csv``."""
-    if fmt == "json":
-        return "\n".join(
-            json.dumps(dict(zip(result.columns, row, strict=True)), default=str, ensure_ascii=False)
-            for row in result.rows
-        )
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(result.columns)
-        writer.writerows(
-            [[v if isinstance(v, str) else json.dumps(v, default=str) for v in row] for row in result.rows]
-        )
-        return out.getvalue().rstrip("\n")
-    cells = [[_cell(v) for v in row] for row in result.rows]
-    widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(result.columns)]
-    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+        if is_unavailable(exc) or not isinstance(exc, StoreError | ValueError):
+            raise exc
+        message = " ".join(str(getattr(exc, "message", None) or exc).split())
+        typer.echo(f"error ({where}): {message}", err=True)
+        hint = failure_hint(exc, statement, store=self.store, write=self.write, file=self.file) if statement else ""
+        if hint:
+            typer.echo(f"hint: {hint}", err=True)
 
-    def fmt_row(values: list[str]) -> str:
-        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
-
-    body = [line, fmt_row(result.columns), line, *[fmt_row(r) for r in cells], line] if result.columns else []
-    n = len(result.rows)
-    return "\n".join([*body, f"({n} row{'s' if n != 1 else ''})"])
-
-
-def run_script(store: StoreLifecycle, text: str, params: dict[str, Any], *, fmt: str, write: bool) -> int:
-    """Run every statement of ``text``; returns how many failed (each failure is reported)."""
-    failed = 0
-    for line, statement in split_cypher_script(text):
+    def run_item(self, line: int, text: str, *, command: bool) -> None:
+        """One script item; on failure report it (rolling back an open transaction) and raise ScriptStopped."""
+        was_open = self.console.in_transaction
         try:
-            result = store.run_cypher(statement, params, write=write)
-        except Exception as exc:  # noqa: BLE001 - the store's own message is what the analyst needs
-            failed += 1
-            message = str(getattr(exc, "message", None) or exc).strip()
-            hint = "" if write or "write" not in message.lower() else " (read-only: add --write to allow writes)"
-            typer.echo(f"error (statement at line {line}): {message}{hint}", err=True)
-            continue
-        typer.echo(render(result, fmt))
-    return failed
+            if command:
+                self.client_command(text)
+            else:
+                self.statement(text)
+        except Exception as exc:  # noqa: BLE001 - reported in one line; a bug or an outage re-raises in report()
+            if command:
+                self.report(exc, f"{text.split()[0]} at line {line}")
+            else:
+                self.report(exc, f"statement at line {line}", text)
+            if was_open and not self.console.in_transaction and not command:
+                typer.echo("error: the open transaction was rolled back; nothing of it was committed", err=True)
+            raise ScriptStopped from None
 
+    def run_script(self, text: str) -> int:
+        """Every item of ``text`` in order, stopping at the first failure; returns 1 if one failed (or
+        the script left a transaction open, which is then rolled back), else 0."""
+        from graphrec.graph.cypher.script import script_items
 
-def _prompt(store: StoreLifecycle, params: dict[str, Any], *, fmt: str, write: bool) -> None:
-    """Statements end with ``;``; ``:param k => v`` sets a parameter, ``:params`` lists them, ``:exit``."""
-    typer.echo("graphrec cypher: end statements with ';'. :param name => value, :params, :exit", err=True)
-    buffer: list[str] = []
-    while True:
-        try:
-            line = input("graphrec> " if not buffer else "       > ")
-        except EOFError:
-            break
-        stripped = line.strip()
-        if not buffer and stripped in (":exit", ":quit", ":q"):
-            break
-        if not buffer and stripped == ":params":
-            typer.echo(json.dumps(params, default=str))
-            continue
-        if not buffer and stripped.startswith(":param"):
+        for item in script_items(text):
             try:
-                params.update(script_params(stripped))
-            except ParamError as exc:
-                typer.echo(f"error: {exc}", err=True)
-            continue
-        buffer.append(line)
-        if stripped.endswith(";"):
-            run_script(store, "\n".join(buffer), params, fmt=fmt, write=write)
-            buffer = []
+                self.run_item(item.line, item.text, command=item.command)
+            except ScriptStopped:
+                return 1
+            if self.exit_requested:
+                break
+        if self.console.in_transaction:
+            self.console.rollback()
+            typer.echo("error: the script ended inside a transaction (:begin without :commit): rolled back", err=True)
+            return 1
+        return 0
+
+    def prompt(self) -> None:
+        """Statements end with ``;``; client commands (``:help``) take one line; an error does not end it."""
+        typer.echo(f"graphrec cypher on {self.console.target}: end statements with ';'; :help, :exit", err=True)
+        self.given = {}  # typed at the prompt, a :param wins over the command line's -P
+        buffer: list[str] = []
+        while not self.exit_requested:
+            mark = "#" if self.console.in_transaction else ">"
+            try:
+                line = input(f"{self.console.target}{mark} " if not buffer else " " * len(self.console.target) + "  ")
+            except EOFError:
+                break
+            if not buffer and line.strip().startswith(":"):
+                self._prompt_statements(line)
+                continue
+            buffer.append(line)
+            if line.strip().endswith(";"):
+                self._prompt_statements("\n".join(buffer))
+                buffer = []
+        if self.console.in_transaction:
+            self.console.rollback()
+            typer.echo("the open transaction was rolled back (not committed)", err=True)
+
+    def _prompt_statements(self, text: str) -> None:
+        from graphrec.graph.cypher.script import script_items
+
+        for item in script_items(text):
+            try:
+                self.run_item(item.line, item.text, command=item.command)
+            except ScriptStopped:
+                return
 
 
 def cypher(
-    command: str | None = typer.Option(
-        None, "-c", "--command", help="One Cypher statement (or several, ';' separated)."
-    ),
-    file: Path | None = typer.Option(
-        None, "-f", "--file", help="A .cypher file, e.g. graph/queries/02-*.cypher; its :param lines give defaults."
-    ),
-    param: list[str] = typer.Option([], "--param", "-p", help="name=value (repeatable); overrides :param lines."),
-    fmt: str = typer.Option("table", "--format", help="table | json | csv"),
-    write: bool = typer.Option(False, "--write", help="Allow statements that change the graph."),
+    command: Annotated[
+        str | None, typer.Option("-c", "--command", help="One Cypher statement (or several, ';' separated).")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "-f", "--file", help="A .cypher file, e.g. graph/queries/02-*.cypher; its :param lines give defaults."
+        ),
+    ] = None,
+    assignments: Annotated[
+        list[str],
+        typer.Option(
+            "-P",
+            "--parameter",
+            help='"name => value" or "{name: value, ...}" (repeatable), the value a Cypher literal: '
+            "'42' a string, 42 an integer, [...] a list, {...} a map; overrides :param lines.",
+        ),
+    ] = [],  # noqa: B006 - typer's repeatable option: never mutated
+    old_style: Annotated[
+        list[str],
+        typer.Option("--param", "-p", help="name=value, the older spelling of -P (the same Cypher literal rule)."),
+    ] = [],  # noqa: B006
+    fmt: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
+    write: Annotated[bool, typer.Option("--write", help="Allow statements that change the graph.")] = False,
+    width: Annotated[
+        int, typer.Option("--width", min=0, help="Cut table cells at this many characters; 0: never.")
+    ] = DEFAULT_WIDTH,
+    show_embeddings: Annotated[
+        bool, typer.Option("--show-embeddings", help="Print nodes' list-of-float properties (embeddings) in full.")
+    ] = False,
 ) -> None:
-    """Run Cypher on the configured store (embedded FalkorDB or Neo4j) and print the result."""
-    if fmt not in ("table", "json", "csv"):
-        raise typer.BadParameter("expected table, json or csv", param_hint="--format")
+    """Run Cypher on the configured store (embedded FalkorDB or Neo4j), like cypher-shell.
+
+    Statements come from -c, -f, a pipe, or a prompt on a terminal. Client commands: :param, :params,
+    :begin/:commit/:rollback (Neo4j; FalkorDB refuses them), :use, :help, :exit. EXPLAIN and PROFILE
+    print the plan; the store's notifications print as warnings. A script stops at its first error.
+    """
+    if fmt not in FORMATS:
+        raise UserError(f"--format: expected {', '.join(FORMATS)}, got {fmt!r}")
     if command is not None and file is not None:
-        raise typer.BadParameter("give -c or -f, not both")
-    try:
-        text = file.read_text(encoding="utf-8") if file is not None else command
-        if text is None and not sys.stdin.isatty():
-            text = sys.stdin.read()  # piped in: a script, run like -f
-        params = {**(script_params(text) if text else {}), **parse_params(param)}
-    except OSError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--file") from None
-    except ParamError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    with open_store(Settings()) as store:
-        if text is not None:
-            failed = run_script(store, text, params, fmt=fmt, write=write)
-        else:
-            _prompt(store, params, fmt=fmt, write=write)
-            failed = 0
+        raise UserError("-c and -f: give one of them, not both")
+    given = parse_params(assignments, old_style)
+    text = file.read_text(encoding="utf-8") if file is not None else command  # OSError: one line, exit 2
+    if text is None and not sys.stdin.isatty():
+        text = sys.stdin.read()  # piped in: a script, run like -f
+
+    from graphrec.config import Settings
+    from graphrec.graph.factory import open_store
+
+    settings = Settings()
+    store_kind = "neo4j" if settings.graph_location.kind == "neo4j" else "falkordb"
+    with open_store(settings) as store:
+        console = store.cypher_console(write=write)
+        try:
+            shell = Shell(
+                console,
+                given,
+                store_kind,
+                fmt=fmt,
+                write=write,
+                width=width,
+                show_embeddings=show_embeddings,
+                file=file,
+            )
+            if text is not None:
+                failed = shell.run_script(text)
+            else:
+                shell.prompt()
+                failed = 0
+        finally:
+            console.close()
     if failed:
         raise typer.Exit(1)
 

@@ -8,16 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from tqdm import tqdm
 
-from graphrec.config import Settings
-from graphrec.data.importer import import_dataset
-from graphrec.data.ratings import RATING_MODES, check_mode
-from graphrec.data.readers import FORMATS, read_dataset
-from graphrec.data.synthetic import DEFAULT_END, DEFAULT_MIX, SyntheticSpec, generate, parse_mix
-from graphrec.data.weighing import weigher_for
-from graphrec.events.log import EventLog
-from graphrec.graph.factory import open_store
+from graphrec.data.choices import DEFAULT_END, DEFAULT_MIX, FORMATS, RATING_MODES
 
 
 def import_command(
@@ -34,6 +26,16 @@ def import_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Import interactions (validated whole before anything is written; re-importing is a no-op)."""
+    from tqdm import tqdm
+
+    from graphrec.config import Settings
+    from graphrec.data.importer import import_dataset
+    from graphrec.data.ratings import check_mode
+    from graphrec.data.readers import read_dataset
+    from graphrec.data.weighing import weigher_for
+    from graphrec.events.log import EventLog
+    from graphrec.graph.factory import open_store
+
     if fmt not in FORMATS:
         typer.echo(f"error: --format must be one of {', '.join(FORMATS)}, got {fmt!r}", err=True)
         raise typer.Exit(2)
@@ -117,6 +119,10 @@ def generate_command(
 ) -> None:
     """Write a synthetic events CSV (with sessions and devices), its item catalogue and each user's behavioural
     type (``<name>.users.csv``) for demos, tests, benchmarks and checking ``graphrec segment``."""
+    from tqdm import tqdm
+
+    from graphrec.data.synthetic import SyntheticSpec, generate, parse_mix
+
     try:
         shares = parse_mix(mix)
     except ValueError as exc:

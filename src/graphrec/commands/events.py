@@ -9,15 +9,6 @@ from typing import Annotated
 
 import typer
 
-from graphrec import clock
-from graphrec.config import Settings
-from graphrec.events.cleaning import update_dwell_cap
-from graphrec.events.pipeline import build_pipeline
-from graphrec.events.policy import PolicyError, load_policy
-from graphrec.events.replay import ReplayError, replay_file, validate_file
-from graphrec.events.reweigh import reweigh as reweigh_store
-from graphrec.graph.factory import open_store
-
 logger = logging.getLogger(__name__)
 
 
@@ -28,6 +19,13 @@ def register(app: typer.Typer) -> None:
         batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="events per store write")] = 1_000,
     ) -> None:
         """Replay an event log through the ingestion pipeline (validated whole first; exactly once)."""
+        from graphrec import clock
+        from graphrec.config import Settings
+        from graphrec.events.pipeline import build_pipeline
+        from graphrec.events.policy import PolicyError, load_policy
+        from graphrec.events.replay import ReplayError, replay_file, validate_file
+        from graphrec.graph.factory import open_store
+
         settings = Settings()
         now_ms = clock.now_ms()
         skew_ms = int(settings.events_clock_skew_s * 1000)
@@ -59,6 +57,12 @@ def register(app: typer.Typer) -> None:
         page_size: Annotated[int, typer.Option(min=100, help="edges per page")] = 10_000,
     ) -> None:
         """Recompute every edge weight from its per-type aggregates with the (changed) policy."""
+        from graphrec.config import Settings
+        from graphrec.events.cleaning import update_dwell_cap
+        from graphrec.events.policy import PolicyError, load_policy
+        from graphrec.events.reweigh import reweigh as reweigh_store
+        from graphrec.graph.factory import open_store
+
         settings = Settings()
         try:
             policy = load_policy(policy_path or settings.events_policy_path)
@@ -73,6 +77,10 @@ def register(app: typer.Typer) -> None:
     @app.command("expire-event-ids")
     def expire_event_ids() -> None:
         """Forget seen event ids older than GRAPHREC_EVENT_ID_RETENTION_DAYS (duplicate-detection window)."""
+        from graphrec import clock
+        from graphrec.config import Settings
+        from graphrec.graph.factory import open_store
+
         settings = Settings()
         before = clock.now_ms() - int(settings.event_id_retention_days * clock.DAY_MS)
         with open_store(settings) as store:

@@ -7,9 +7,6 @@ import json
 
 import typer
 
-from graphrec import clock
-from graphrec.config import Settings
-
 experiment_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -36,7 +33,9 @@ def start_experiment(
     """Validate and record the experiment; the treatment's version must exist here (the API loads it)."""
     from pydantic import ValidationError
 
+    from graphrec import clock
     from graphrec.behaviour.experiments import Experiment
+    from graphrec.config import Settings
     from graphrec.graph.factory import open_store
     from graphrec.model.pipeline import resolve_version
     from graphrec.serving.experiments import write_experiment
@@ -91,6 +90,7 @@ def start_command(
 @experiment_app.command("show")
 def show_command() -> None:
     """The running experiment (as recorded in the store)."""
+    from graphrec.config import Settings
     from graphrec.graph.factory import open_store
     from graphrec.serving.experiments import read_experiment
 
@@ -102,6 +102,7 @@ def show_command() -> None:
 @experiment_app.command("stop")
 def stop_command() -> None:
     """Stop the experiment: every user gets the current model again (the records stay for the report)."""
+    from graphrec.config import Settings
     from graphrec.graph.factory import open_store
     from graphrec.serving.experiments import read_experiment, write_experiment
 

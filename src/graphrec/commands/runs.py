@@ -7,8 +7,6 @@ from pathlib import Path
 
 import typer
 
-from graphrec.config import Settings
-
 runs_app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
@@ -24,6 +22,7 @@ def list_command(
     """List every model version with its data size, settings and metrics (* = current)."""
     if ctx.invoked_subcommand is not None:
         return
+    from graphrec.config import Settings
     from graphrec.evaluation.report import markdown_table
     from graphrec.model.pipeline import current_version
     from graphrec.offline.runs import list_runs, summary_row
@@ -45,6 +44,7 @@ def compare_command(
     output: Path = typer.Option(Path("runs/compare"), "--output", "-o", help="Directory for compare.md and the plots."),
 ) -> None:
     """Table of differing settings and metrics, plus loss/validation curves, metric bars and popularity bias."""
+    from graphrec.config import Settings
     from graphrec.offline.runs import compare_runs, resolve_runs
 
     settings = Settings()

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import unicodedata
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import typer
 
-from graphrec.config import Settings
-from graphrec.graph.embedded import EmbeddedServer
-from graphrec.graph.factory import embedded_server, open_store
-from graphrec.graph.port import GraphStore
-from graphrec.ids import ID_RULE, id_problem
+if TYPE_CHECKING:
+    from graphrec.config import Settings
+    from graphrec.graph.embedded import EmbeddedServer
+    from graphrec.graph.port import GraphStore
 
 store_app = typer.Typer(no_args_is_help=True, help="Manage the embedded FalkorDB server.")
 
@@ -21,12 +21,16 @@ def _embedded(settings: Settings) -> EmbeddedServer:
     if settings.graph_location.kind != "embedded":
         typer.echo(f"GRAPHREC_GRAPH_URI is {settings.graph_uri}: not the embedded store; nothing to manage.", err=True)
         raise typer.Exit(2)
+    from graphrec.graph.factory import embedded_server
+
     return embedded_server(settings)
 
 
 @store_app.command("start")
 def store_start() -> None:
     """Start the embedded store and keep it running until `graphrec store stop`."""
+    from graphrec.config import Settings
+
     settings = Settings()
     info = _embedded(settings).acquire(pinned=True)
     typer.echo(f"embedded FalkorDB running: pid {info.pid}, socket {info.socket}, data {settings.embedded_dir}")
@@ -35,6 +39,8 @@ def store_start() -> None:
 @store_app.command("stop")
 def store_stop() -> None:
     """Stop the embedded store (acknowledged writes are already on disk)."""
+    from graphrec.config import Settings
+
     settings = Settings()
     stopped = _embedded(settings).stop()
     typer.echo("embedded FalkorDB stopped" if stopped else "embedded FalkorDB was not running")
@@ -43,6 +49,8 @@ def store_stop() -> None:
 @store_app.command("status")
 def store_status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Say whether the embedded store runs, where, and who uses it."""
+    from graphrec.config import Settings
+
     settings = Settings()
     server = _embedded(settings)
     info = server.info()
@@ -67,6 +75,9 @@ def store_status(as_json: bool = typer.Option(False, "--json", help="Machine-rea
 
 def init(reset: bool = typer.Option(False, "--reset", help="Delete every node and edge first.")) -> None:
     """Create the graph schema (indexes, constraints) in the configured store."""
+    from graphrec.config import Settings
+    from graphrec.graph.factory import open_store
+
     settings = Settings()
     with open_store(settings) as store:
         if reset:
@@ -77,6 +88,9 @@ def init(reset: bool = typer.Option(False, "--reset", help="Delete every node an
 
 def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Counts of users, items, categories and interactions."""
+    from graphrec.config import Settings
+    from graphrec.graph.factory import open_store
+
     with open_store(Settings()) as store:
         counts = store.counts()
     if as_json:
@@ -89,6 +103,8 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
 def bad_ids(store: GraphStore) -> dict[str, list[tuple[str, str]]]:
     """Users and items already in the store whose ids break the id rule (written before it existed,
     or by another writer): ``{"User": [(id, problem), ...], "Item": [...]}``."""
+    from graphrec.ids import id_problem
+
     found: dict[str, list[tuple[str, str]]] = {"User": [], "Item": []}
     user_ids = (u.id for page in store.iter_users() for u in page)
     item_ids = (i for page in store.iter_items() for i in page.ids)
@@ -103,6 +119,10 @@ def bad_ids(store: GraphStore) -> dict[str, list[tuple[str, str]]]:
 
 def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Check the store's data: ids that break the id rule. Exit 1 when something is found."""
+    from graphrec.config import Settings
+    from graphrec.graph.factory import open_store
+    from graphrec.ids import ID_RULE
+
     with open_store(Settings()) as store:
         found = bad_ids(store)
     total = sum(len(v) for v in found.values())

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
-from graphrec.config import Settings
-from graphrec.data.config_files import in_file, read_toml, table, validate_config
 from graphrec.data.errors import UserError
 
 if TYPE_CHECKING:
@@ -18,6 +16,8 @@ if TYPE_CHECKING:
 
 
 def _read_toml(path: Path | None) -> dict[str, Any]:
+    from graphrec.data.config_files import read_toml
+
     return read_toml(path) if path is not None else {}
 
 
@@ -43,6 +43,8 @@ def export_command(
     ),
 ) -> None:
     """Export the graph (or a subgraph) to a training snapshot directory."""
+    from graphrec.config import Settings
+    from graphrec.data.config_files import in_file, table, validate_config
     from graphrec.export import ExportConfig, export_snapshot
     from graphrec.graph.factory import open_store
 
@@ -108,6 +110,7 @@ def train_command(
     ),
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
+    from graphrec.config import Settings
     from graphrec.model.config import TrainConfig
     from graphrec.model.pipeline import load_config, train
     from graphrec.offline.new_user_tuner import NewUserBlendTuner
@@ -194,6 +197,8 @@ def evaluate_command(
 
     Held-out data, not live traffic: online A/B tests are graphrec experiment.
     """
+    from graphrec.config import Settings
+    from graphrec.data.config_files import in_file, table, validate_config
     from graphrec.evaluation.report import markdown_table
     from graphrec.export import ExportConfig
     from graphrec.offline.runner import EvalConfig, run_evaluation
@@ -305,6 +310,7 @@ def compare_command(
     as_json: bool = typer.Option(False, "--json", help="The comparison as JSON."),
 ) -> None:
     """Both versions on the candidate's held-out interactions: the difference with its 95% interval."""
+    from graphrec.config import Settings
     from graphrec.graph.factory import open_store
     from graphrec.model.gate import compare_versions
     from graphrec.model.pipeline import resolve_version
@@ -349,6 +355,7 @@ def publish_command(
 
         start_experiment(experiment_id=None, share=parse_share(canary), treatment={"version": version})
         return
+    from graphrec.config import Settings
     from graphrec.graph.factory import open_store
     from graphrec.model.gate import compare_versions
     from graphrec.model.pipeline import publish, resolve_version

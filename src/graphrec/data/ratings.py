@@ -22,10 +22,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graphrec.data.choices import RATING_MODES
 from graphrec.event_types import EVENT_TYPES
 
 RatingMode = Literal["signed", "positive", "implicit"]
-RATING_MODES: Final[tuple[str, ...]] = ("signed", "positive", "implicit")
 POSITIVE_STARS: Final = 4.0
 _VIEW = EVENT_TYPES.index("view")
 

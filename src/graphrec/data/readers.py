@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from graphrec import clock
+from graphrec.data.choices import FORMATS
 from graphrec.data.columns import (
     canonical_table,
     check_values,
@@ -32,7 +33,6 @@ from graphrec.data.ratings import RatingMode, apply_rating_mode
 from graphrec.event_types import EVENT_TYPES
 from graphrec.graph.records import ItemRecord, UserRecord
 
-FORMATS = ("movielens", "movielens-csv", "lightgcn", "events")
 EVENT_COLUMNS = ("user_id", "item_id", "event_type", "timestamp")
 # Optional context columns of the events format, kept for the event log (not the graph), with the rule
 # each is held to: an id under the id rule, or free text of at most so many characters. The API's

@@ -43,15 +43,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from graphrec.clock import DAY_MS, HOUR_MS
+from graphrec.data.choices import DEFAULT_END, DEFAULT_MIX
 from graphrec.event_types import EVENT_TYPES
 
 CATEGORY_NAMES = (
@@ -77,7 +77,6 @@ CATEGORY_NAMES = (
     "News",
 )
 TOPICS_PER_CATEGORY = 8
-DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)
 DEVICES = ("mobile", "desktop", "tablet")
 _DEVICE_P = np.array([0.55, 0.35, 0.10])
 _WRITE = pacsv.WriteOptions(quoting_style="needed")
@@ -192,9 +191,6 @@ BEHAVIOUR_TYPES: tuple[BehaviourType, ...] = (
     BehaviourType("bot", 0.25, (30, 100), crawler=True),
 )
 TYPE_NAMES: tuple[str, ...] = tuple(t.name for t in BEHAVIOUR_TYPES)
-DEFAULT_MIX: Mapping[str, float] = MappingProxyType(
-    {"regular": 0.53, "browser": 0.15, "decider": 0.12, "casual": 0.10, "enthusiast": 0.085, "bot": 0.015}
-)
 
 
 def parse_mix(text: str) -> dict[str, float]:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from graphrec import clock
 from graphrec.clock import DAY_MS
@@ -52,6 +50,9 @@ from graphrec.graph.rows import (
     user_from_props,
     user_row,
 )
+
+if TYPE_CHECKING:  # numpy is imported where used: a CLI's start-up does not need it
+    import numpy as np
 
 Rows = list[Sequence[Any]]
 
@@ -287,6 +288,8 @@ class CypherStore(ABC):
 
     # -- publication -----------------------------------------------------------------------------
     def write_embeddings(self, *, label: NodeLabel, ids: Sequence[str], vectors: np.ndarray, model_version: str) -> int:
+        import numpy as np
+
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             raise BadStoreInput(f"vectors must be a 2-D array, got shape {vectors.shape}")

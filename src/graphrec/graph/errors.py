@@ -43,6 +43,11 @@ class BadStoreInput(StoreError, ValueError):
     sent again unchanged it fails again. A ``ValueError``, as for any refused argument."""
 
 
+class GraphNotCreated(BadStoreInput):  # noqa: N818 - reads as what happened
+    """The statement reads a graph that does not exist yet (FalkorDB creates a graph on its first
+    write; ``graphrec init`` makes one): not an empty answer, which would hide a wrong store or name."""
+
+
 Classify = Callable[[BaseException], type[StoreError] | None]
 """The translation of one driver's exception to a store error type; None leaves it untranslated."""
 

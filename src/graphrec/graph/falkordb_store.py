@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from falkordb import FalkorDB
 from redis.exceptions import RedisError, ResponseError
@@ -27,13 +27,16 @@ from graphrec.graph.cypher.dialect import FALKORDB as FALKORDB_DIALECT
 from graphrec.graph.cypher.falkordb import FALKORDB, FalkorDBStatements
 from graphrec.graph.cypher_values import plain
 from graphrec.graph.embedded import EmbeddedServer, EmbeddedStoreError
-from graphrec.graph.errors import translating
+from graphrec.graph.errors import StoreUnavailable, translating
 from graphrec.graph.falkordb_async import FalkorDBHistoryReader, plain_rows
-from graphrec.graph.falkordb_connection import classify, quick_retry
+from graphrec.graph.falkordb_connection import TRANSIENT, classify, quick_retry
 from graphrec.graph.falkordb_params import params_header
 from graphrec.graph.port import EventKey, EventWriteResult
 from graphrec.graph.records import BatchGuard, CypherResult, InteractionDelta, NodeLabel
 from graphrec.graph.start_budget import StartBudget
+
+if TYPE_CHECKING:
+    from graphrec.graph.falkordb_console import FalkorDBConsole
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,16 @@ def _recorded_fingerprints(
             if fp and k in wanted:
                 out[k] = fp
     return tuple(out.items())
+
+
+def _client(**options: Any) -> FalkorDB:
+    """A FalkorDB client. Its constructor already talks to the server (it asks whether it is a cluster
+    or a sentinel), so a server that cannot be reached is :class:`StoreUnavailable` here too, as for
+    every method, not a driver error that a command would print as a traceback."""
+    try:
+        return FalkorDB(**options)
+    except TRANSIENT as exc:
+        raise StoreUnavailable(f"FalkorDB unavailable: {type(exc).__name__}: {exc}") from exc
 
 
 @translating(classify, "FalkorDB")
@@ -94,7 +107,7 @@ class FalkorDBStore(CypherStore):
         server = EmbeddedServer(data_dir, start_budget=start_budget)
         info = server.acquire(die_with_parent=die_with_parent)
         try:
-            db = FalkorDB(
+            db = _client(
                 unix_socket_path=info.socket,
                 password=server.password(),
                 retry=quick_retry(),
@@ -120,7 +133,7 @@ class FalkorDBStore(CypherStore):
         connect_timeout_s: float = 3.0,
     ) -> FalkorDBStore:
         return cls(
-            FalkorDB(
+            _client(
                 host=host,
                 port=port,
                 password=password,
@@ -179,6 +192,12 @@ class FalkorDBStore(CypherStore):
             raise
         columns = [str(h[1]) for h in (result.header or [])]
         return CypherResult(columns, [[plain(v) for v in row] for row in result.result_set])
+
+    def cypher_console(self, *, write: bool = False) -> FalkorDBConsole:
+        """An analyst's session on this store's server, starting on this store's graph."""
+        from graphrec.graph.falkordb_console import FalkorDBConsole
+
+        return FalkorDBConsole(self._db, self._graph.name, write=write)
 
     def history_reader(self, *, concurrency: int = 100) -> FalkorDBHistoryReader:
         return FalkorDBHistoryReader.like(

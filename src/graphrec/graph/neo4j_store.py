@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from neo4j import (
     READ_ACCESS,
@@ -66,6 +66,9 @@ from graphrec.graph.neo4j_gds import GdsClient
 from graphrec.graph.port import EventKey, EventWriteResult
 from graphrec.graph.records import BatchGuard, CypherResult, InteractionDelta, NodeLabel
 from graphrec.graph.threaded_reads import ThreadedHistoryReader
+
+if TYPE_CHECKING:
+    from graphrec.graph.neo4j_console import Neo4jConsole
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +165,12 @@ class Neo4jStore(CypherStore):
 
         with self._session() as session:
             return session.execute_write(work) if write else session.execute_read(work)
+
+    def cypher_console(self, *, write: bool = False) -> Neo4jConsole:
+        """An analyst's session on this store's database (no retries: it fails at once when Neo4j is down)."""
+        from graphrec.graph.neo4j_console import Neo4jConsole
+
+        return Neo4jConsole(self._driver, self._db, write=write)
 
     def gds(self) -> GdsClient | None:
         """The Graph Data Science procedures of this database, or None where GDS is not installed."""

@@ -11,8 +11,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-import numpy as np
-
 from graphrec.graph.records import GraphCounts, Interaction, InteractionPage, ItemPage, UserRecord
 from graphrec.graph.rows import attributes_of, interaction_from_props, user_from_props
 
@@ -131,6 +129,8 @@ def page_interactions(
     decoded): both adapters' reads take a pooled connection per call. ``with_clients``: ``edges_query``
     returns a fifth column, each edge's sender (``InteractionPage.clients``).
     """
+    import numpy as np  # here, not at the top: the CLI's start-up does not need it
+
     since = int(since_ms) if since_ms is not None else -(2**62)
     pages = _edge_row_pages(read, user_ids_query, edges_query, users_per_page(counts, page_size), since=since)
     width = 5 if with_clients else 4

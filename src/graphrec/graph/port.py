@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from graphrec.graph.records import (
     BatchGuard,
@@ -39,6 +37,9 @@ from graphrec.graph.records import (
     UserHistory,
     UserRecord,
 )
+
+if TYPE_CHECKING:  # annotations only: importing the ports must not cost a CLI's start-up numpy
+    import numpy as np
 
 SEGMENTATION_META_KEY = "segments.computed_ms"
 """The :class:`ModelPublication` meta key holding the ``computed_ms`` of the segmentation in the graph
@@ -270,6 +271,39 @@ class SegmentStore(Protocol):
         """Every ``(user id, segment name)``, in pages ascending by user id."""
 
 
+class CypherConsole(Protocol):
+    """An analyst's session on the store (``graphrec cypher``), as cypher-shell has one with Neo4j.
+
+    Statements run one by one, each committed on its own, unless a transaction is open: between
+    :meth:`begin` and :meth:`commit` or :meth:`rollback` they commit or roll back together. A store
+    without multi-statement transactions refuses :meth:`begin` (``BadStoreInput``, saying why) rather
+    than let statements the analyst meant to roll back commit. :meth:`use` switches the database (Neo4j)
+    or graph (FalkorDB) the next statements run on. No call is retried: an unreachable store fails
+    now (``StoreUnavailable``). A statement the store refuses raises ``BadStoreInput`` with its message;
+    on a graph that does not exist yet a read raises :class:`~graphrec.graph.errors.GraphNotCreated`."""
+
+    @property
+    def target(self) -> str:
+        """The database or graph the statements run on."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def run_cypher(self, statement: str, params: Mapping[str, Any]) -> CypherResult:
+        """Run one statement (``EXPLAIN``/``PROFILE`` give the plan in :attr:`CypherResult.plan`)."""
+
+    def begin(self) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def use(self, name: str) -> None: ...
+
+    def close(self) -> None:
+        """End the session; an open transaction is rolled back."""
+
+
 class StoreLifecycle(Protocol):
     """The store as a running database: schema, health, counts, reset, analysts' Cypher, closing."""
 
@@ -292,6 +326,10 @@ class StoreLifecycle(Protocol):
         """An analyst's own statement with bound parameters (``graphrec cypher``); read-only unless
         ``write``. The text is the analyst's to write; values never go into it, only into ``params``.
         A statement the store refuses raises ``BadStoreInput`` with the store's message."""
+        ...
+
+    def cypher_console(self, *, write: bool = False) -> CypherConsole:
+        """An analyst's session (``graphrec cypher``): read-only unless ``write``; ``close()`` it."""
         ...
 
     def close(self) -> None: ...

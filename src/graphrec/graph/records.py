@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: the records must not cost a CLI's start-up numpy
+    import numpy as np
 
 NodeLabel = Literal["User", "Item"]
 
@@ -101,6 +102,8 @@ class UserHistory:
 
     @classmethod
     def empty(cls) -> UserHistory:
+        import numpy as np
+
         return cls([], np.zeros(0), np.zeros(0, np.int64))
 
 
@@ -150,6 +153,8 @@ class InteractionPage:
     def concat(cls, pages: Sequence[InteractionPage]) -> InteractionPage:
         """All ``pages`` as one page (empty columns of the right types when there are none); ``clients``
         only when every page has them."""
+        import numpy as np
+
         if not pages:
             return cls(np.zeros(0, dtype=object), np.zeros(0, dtype=object), np.zeros(0), np.zeros(0, np.int64))
         clients = [p.clients for p in pages if p.clients is not None]
@@ -179,12 +184,30 @@ class ItemPage:
 
 
 @dataclass(frozen=True, slots=True)
+class Notification:
+    """What the store says about a statement that ran (Neo4j's summary notifications; on FalkorDB the
+    adapter's own checks): ``severity`` is ``WARNING`` or ``INFORMATION``."""
+
+    severity: str
+    description: str
+    code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CypherResult:
     """An analyst's ad-hoc query result (``graphrec cypher``): column names and plain-Python rows
-    (nodes, relationships and paths turned into maps and lists, so any output format can print them)."""
+    (nodes, relationships and paths turned into maps and lists, so any output format can print them).
+
+    ``notifications``: what the store said about the statement (an unknown label, a cartesian product);
+    ``plan``: the execution plan, one operator per line indented by depth, for ``EXPLAIN`` and ``PROFILE``
+    (a profile's lines carry the rows each operator produced); ``counters``: what a write changed, as
+    ``(name, count)`` such as ``("nodes created", 1)``."""
 
     columns: list[str]
     rows: list[list[Any]]
+    notifications: tuple[Notification, ...] = ()
+    plan: tuple[str, ...] = ()
+    counters: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

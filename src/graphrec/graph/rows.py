@@ -10,8 +10,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from graphrec.event_types import COUNT_PROPS, SUM_PROPS
 from graphrec.graph.errors import BadStoreInput
 from graphrec.graph.records import CatalogueItem, Interaction, InteractionDelta, ItemRecord, UserHistory, UserRecord
@@ -55,6 +53,8 @@ def history_from_rows(rows: Sequence[Sequence[Any]]) -> UserHistory:
     if not rows:
         return UserHistory.empty()
     items, weights, last_ts = zip(*rows, strict=True)
+    import numpy as np  # here, not at the top: the CLI's start-up does not need it
+
     return UserHistory(list(items), np.array(weights, dtype=np.float64), np.array(last_ts, dtype=np.int64))
 
 

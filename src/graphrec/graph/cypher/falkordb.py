@@ -51,6 +51,7 @@ class FalkorDBStatements(Statements):
     DROP_USER_VECTOR_INDEX: LiteralString
     ANY_ITEM_EMBEDDING: LiteralString
     ANY_USER_EMBEDDING: LiteralString
+    SCHEMA_NAMES: LiteralString
     CLEAR: LiteralString
 
 
@@ -106,6 +107,11 @@ RETURN ok, existing, refused, records""",
     CREATE_USER_VECTOR_INDEX=_vector_index("User"),
     DROP_ITEM_VECTOR_INDEX="DROP VECTOR INDEX FOR (n:Item) ON (n.embedding)",
     DROP_USER_VECTOR_INDEX="DROP VECTOR INDEX FOR (n:User) ON (n.embedding)",
+    # Every label, relationship type and property key the graph has: what `graphrec cypher` compares
+    # a statement's names with, to warn about a misspelt one as Neo4j does (FalkorDB itself is silent).
+    SCHEMA_NAMES="""CALL db.labels() YIELD label RETURN 'label' AS kind, label AS name
+UNION ALL CALL db.relationshipTypes() YIELD relationshipType RETURN 'type' AS kind, relationshipType AS name
+UNION ALL CALL db.propertyKeys() YIELD propertyKey RETURN 'key' AS kind, propertyKey AS name""",
     # The width of the stored vectors (FalkorDB's index listing does not show it).
     ANY_ITEM_EMBEDDING="MATCH (n:Item) WHERE n.embedding IS NOT NULL RETURN n.embedding LIMIT 1",
     ANY_USER_EMBEDDING="MATCH (n:User) WHERE n.embedding IS NOT NULL RETURN n.embedding LIMIT 1",

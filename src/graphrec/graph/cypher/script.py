@@ -7,15 +7,33 @@ depends on which store runs the statements.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptItem:
+    """One piece of a script, in order: a Cypher statement (without its ``;``), or a client command
+    line such as ``:param user => 'u1'`` or ``:begin`` (``command`` true; the text without a final ``;``)."""
+
+    line: int
+    text: str
+    command: bool = False
+
 
 def split_cypher_script(text: str) -> list[tuple[int, str]]:
     """Split a ``.cypher`` script into ``(first line number, statement)`` on top-level ``;``.
 
     Semicolons inside strings, backtick names and comments do not split. Neo4j Browser client
     commands (lines such as ``:param dim => 64`` or ``:use neo4j`` at the start of a statement) are
-    not Cypher and are dropped, as are chunks holding only comments.
+    not Cypher and are dropped (:func:`script_items` keeps them), as are chunks holding only comments.
     """
-    statements: list[tuple[int, str]] = []
+    return [(item.line, item.text) for item in script_items(text) if not item.command]
+
+
+def script_items(text: str) -> list[ScriptItem]:
+    """:func:`split_cypher_script` with the client commands kept in their place, for a client that
+    honours them (``graphrec cypher``: ``:param``, ``:begin``, ``:commit``, ``:rollback``, ``:use``)."""
+    statements: list[ScriptItem] = []
     buf: list[str] = []
     start_line = 1
     i, n, line = 0, len(text), 1
@@ -26,7 +44,7 @@ def split_cypher_script(text: str) -> list[tuple[int, str]]:
     def flush() -> None:
         stmt = "".join(buf).strip()
         if _strip_comments(stmt).strip():
-            statements.append((start_line, stmt))
+            statements.append(ScriptItem(start_line, stmt))
         buf.clear()
 
     while i < n:
@@ -36,7 +54,8 @@ def split_cypher_script(text: str) -> list[tuple[int, str]]:
             stripped = text[i:].lstrip(" \t")
             if stripped.startswith(":") and len(stripped) > 1 and stripped[1].isalpha():
                 j = text.find("\n", i)
-                j = n if j < 0 else j  # drop the client command line (keep the newline)
+                j = n if j < 0 else j  # the client command line is one item (the newline stays)
+                statements.append(ScriptItem(line, text[i:j].strip().rstrip(";").rstrip(), command=True))
                 i = j
                 continue
         if not pending_code() and not ch.isspace() and not text.startswith(("//", "/*"), i):
@@ -102,3 +121,13 @@ def cypher_segments(text: str) -> list[tuple[str, str]]:
 
 def _strip_comments(text: str) -> str:
     return "".join(seg for kind, seg in cypher_segments(text) if kind != "comment")
+
+
+def plan_prefix(statement: str) -> tuple[str | None, str]:
+    """``("EXPLAIN" | "PROFILE", the statement after it)`` when the statement asks for its plan (after
+    any leading comments), else ``(None, statement)``: FalkorDB answers those through other commands."""
+    code = "".join(seg if kind != "comment" else " " for kind, seg in cypher_segments(statement)).lstrip()
+    word = code.split(None, 1)
+    if len(word) == 2 and word[0].upper() in ("EXPLAIN", "PROFILE"):
+        return word[0].upper(), word[1]
+    return None, statement
