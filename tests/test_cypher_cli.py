@@ -280,6 +280,9 @@ def test_hints_for_neo4j_only_forms_and_gds(configured: GraphStore) -> None:
     assert "falkordb/02-user-strongest-interactions.cypher" in r.stderr
     r = _invoke("-c", "CALL gds.graph.list()")
     assert r.exit_code == 1 and "hint: gds.* procedures are Neo4j's Graph Data Science" in r.stderr
+    # a saved query whose header says `requires: neo4j-gds` is refused before it runs, in one line
+    r = _invoke("-f", str(by_name("gds-louvain-communities")))
+    assert r.exit_code == 2 and "needs Neo4j GDS" in r.stderr and "syntax" not in r.stderr.lower(), r.output
 
 
 def test_embeddings_are_elided_unless_asked_and_cells_cut_unless_asked(configured: GraphStore) -> None:

@@ -280,6 +280,8 @@ def cypher(
     settings = Settings()
     store_kind = "neo4j" if settings.graph_location.kind == "neo4j" else "falkordb"
     with open_store(settings) as store:
+        if text is not None:
+            _refuse_unmet_requirements(text, store)
         console = store.cypher_console(write=write)
         try:
             shell = Shell(
@@ -301,6 +303,26 @@ def cypher(
             console.close()
     if failed:
         raise typer.Exit(1)
+
+
+def _refuse_unmet_requirements(text: str, store: object) -> None:
+    """A saved query whose header names what the store lacks (``// requires: neo4j-gds`` on FalkorDB,
+    or on a Neo4j without GDS) fails in one line saying so, before anything runs: the store's own error
+    would be a syntax error or an unknown procedure (:mod:`graphrec.graph.query_headers`)."""
+    from graphrec.graph.query_headers import UnknownRequirement, requirements, store_offers, unmet_requirement
+
+    try:
+        if not requirements(text):
+            return
+    except UnknownRequirement as exc:
+        raise UserError(str(exc)) from None
+    from graphrec.graph.neo4j_store import Neo4jStore
+
+    is_neo4j = isinstance(store, Neo4jStore)
+    offers = store_offers(neo4j=is_neo4j, gds_available=is_neo4j and store.gds() is not None)
+    missing = unmet_requirement(text, has=offers)
+    if missing is not None:
+        raise UserError(missing)
 
 
 def register(app: typer.Typer) -> None:
