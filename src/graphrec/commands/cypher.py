@@ -319,7 +319,7 @@ def _refuse_unmet_requirements(text: str, store: object) -> None:
     from graphrec.graph.neo4j_store import Neo4jStore
 
     is_neo4j = isinstance(store, Neo4jStore)
-    offers = store_offers(neo4j=is_neo4j, gds_available=is_neo4j and store.gds() is not None)
+    offers = store_offers(neo4j=is_neo4j, gds_available=isinstance(store, Neo4jStore) and store.gds() is not None)
     missing = unmet_requirement(text, has=offers)
     if missing is not None:
         raise UserError(missing)
