@@ -37,6 +37,7 @@ import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.configuration.connectors.HttpConnector;
 import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.graphdb.QueryExecutionException;
 import org.neo4j.harness.Neo4j;
 import org.neo4j.harness.Neo4jBuilder;
 import org.neo4j.harness.Neo4jBuilders;
@@ -50,7 +51,18 @@ public final class Launcher {
 
     private Launcher() {}
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        try {
+            run(args);
+        } catch (Throwable failed) {
+            // Neo4j's own threads would keep a half-started JVM alive: exit, and the shutdown hook
+            // (when the server got that far) stops Neo4j
+            failed.printStackTrace();
+            System.exit(1);
+        }
+    }
+
+    private static void run(String[] args) throws Exception {
         if (args.length < 1 || args[0].startsWith("--")) {
             usage("missing <work-dir>");
         }
@@ -110,10 +122,7 @@ public final class Launcher {
             stop.countDown();
         }, "graphrec-neo4j-shutdown"));
 
-        // The built-in user starts with a password that must be changed (or keeps the one of the last
-        // start): set ours and drop that flag.
-        neo4j.databaseManagementService().database("system").executeTransactionally(
-                "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED", Map.of("password", password));
+        setPassword(neo4j, password);
 
         URI bolt = neo4j.boltURI();
         System.out.println("READY bolt://" + HOST + ":" + bolt.getPort());
@@ -123,6 +132,23 @@ public final class Launcher {
             watchParent();
         }
         stop.await();
+    }
+
+    // The built-in user starts with a password that must be changed; a kept database has the password
+    // of its last start. Set ours and drop the change-required flag; Neo4j refuses to "change" a
+    // password to itself, which here means it is already the one wanted.
+    private static void setPassword(Neo4j neo4j, String password) {
+        try {
+            neo4j.databaseManagementService().database("system").executeTransactionally(
+                    "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED", Map.of("password", password));
+        } catch (QueryExecutionException refused) {
+            String message = String.valueOf(refused.getMessage());
+            if (!message.contains("Old password and new password cannot be the same")) {
+                throw refused;
+            }
+            neo4j.databaseManagementService().database("system").executeTransactionally(
+                    "ALTER USER neo4j SET PASSWORD CHANGE NOT REQUIRED");
+        }
     }
 
     private static Map<String, String> options(String[] args) {

@@ -99,6 +99,8 @@ def _check_ports(ports: Ports) -> None:
         if not 0 < port < 65536:
             raise UserError(f"{option} {port}: not a TCP port (1-65535)")
         with socket.socket() as probe:
+            # as Neo4j binds: a port whose last connections still linger (TIME_WAIT) is free to listen on
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
@@ -153,8 +155,8 @@ def start(
     if running is not None:
         return Started(running, None, True, write_browser_files(layout.browser_files, queries))
     _forget(layout)
-    _check_ports(ports)
     chosen, generated = _choose_password(layout, password, password_source)
+    _check_ports(ports)
     command = launch.java_command(
         launch.classpath(UserError),
         heap=heap,
