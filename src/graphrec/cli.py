@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "graphrec.commands.serve",
     "graphrec.commands.cypher",
     "graphrec.commands.tokens",
+    "graphrec.commands.neo4j",
 )
 
 for _name in COMMAND_MODULES:

@@ -139,6 +139,11 @@ class Settings(BaseSettings):
     graph_user: str = "neo4j"
     graph_password: SecretStr | None = None
     graph_database: str = Field("neo4j", description="Neo4j database name")
+    neo4j_local_password: SecretStr | None = Field(
+        None,
+        description="password of the local Neo4j `graphrec neo4j start` runs (8+ characters); unset: the one "
+        "stored in DATA_DIR/neo4j/password, else one generated and shown once",
+    )
     falkordb_graph: str = Field("graphrec", description="FalkorDB graph key (embedded or falkor://)")
     data_dir: Path = DEFAULT_DATA_DIR
     batch_size: int = Field(10_000, ge=100, le=200_000, description="rows per UNWIND batch")

@@ -35,7 +35,10 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("serving", ("graphrec.serving",)),
     ("offline", ("graphrec.offline",)),
     ("api", ("api",)),
-    ("commands", ("graphrec.commands", "graphrec.cli", "graphrec.__main__", "graphrec.demo")),
+    (
+        "commands",
+        ("graphrec.commands", "graphrec.cli", "graphrec.__main__", "graphrec.demo", "graphrec.neo4j_local"),
+    ),
 )
 """Bottom first; the README's architecture table tells the same story, one row per place.
 
@@ -61,7 +64,9 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
   (``serving``, with its split and report in ``behaviour``).
 - ``api``: HTTP (the web app, its own top-level folder): routers, schemas, dependencies, admission;
   HTTP codes live only here.
-- ``commands``: the ``graphrec`` CLI and the demo; the only layer that starts the web app."""
+- ``commands``: the ``graphrec`` CLI and the demo; the only layer that starts the web app; the local
+  Neo4j the CLI runs (``neo4j_local``: launcher, Maven classpath, Browser guide), which the tests'
+  Neo4j harness runs too."""
 
 
 def unit_of(module: str) -> str | None:

@@ -3,11 +3,12 @@
 Why a JVM and not a fake: every Neo4j-only path (constraints, ``CALL (x) {}`` subqueries, vector
 procedures, GDS, parameter coercion, ``execute_write`` retries) must run on the server users run.
 
-- The jars (``pom.xml``: neo4j-harness + GDS) are resolved by Maven once, into its local repository;
-  the resulting classpath is cached under ``~/.cache/graphrec/neo4j-harness`` keyed by the pom's
+- The product's launcher, the one ``graphrec neo4j start`` runs (``graphrec.neo4j_local``: ``pom.xml``
+  with neo4j-harness, GDS and Browser; ``Launcher.java``): its jars are resolved by Maven once, into its
+  local repository, and the classpath is cached under ``~/.cache/graphrec/neo4j`` keyed by the pom's
   hash, so a second run starts without Maven and without the network.
-- ``Launcher.java`` runs as a single-file program; it binds Bolt to 127.0.0.1 on a free port with
-  authentication on, and prints ``READY <uri>``.
+- ``Launcher.java`` runs as a single-file program; given only a work directory it binds Bolt to
+  127.0.0.1 on a free port with authentication on and no HTTP, and prints ``READY <uri>``.
 - The JVM dies with its parent: its stdin is our pipe (EOF stops it), it watches our pid, and
   ``PR_SET_PDEATHSIG`` kills it should both fail. ``stop()`` closes the pipe, then terminates.
 """
@@ -24,12 +25,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from jvm_harness import await_exit, die_with_parent, maven_classpath
+from jvm_harness import await_exit, die_with_parent
+
+from graphrec.neo4j_local import launch
+from graphrec.neo4j_local.launch import USER
 
 HERE = Path(__file__).resolve().parent
-POM = HERE / "pom.xml"
-LAUNCHER = HERE / "Launcher.java"
-USER = "neo4j"
+__all__ = ["USER", "HarnessError", "Neo4jHarness", "classpath", "wait_gone"]
 _START_TIMEOUT_S = 240.0
 
 
@@ -39,7 +41,7 @@ class HarnessError(RuntimeError):
 
 def classpath() -> str:
     """The harness classpath, from the cache when every jar is still there, else from Maven."""
-    return maven_classpath(POM, cache="neo4j-harness", what="Neo4j", error=HarnessError)
+    return launch.classpath(HarnessError)
 
 
 @dataclass
@@ -54,26 +56,15 @@ class Neo4jHarness:
     _log: Path | None = None
 
     def start(self) -> Neo4jHarness:
-        java = shutil.which("java")
-        if java is None:
-            raise HarnessError("Java 17+ (java on PATH) is needed to run the test Neo4j")
         cp = classpath()
         self._work = Path(tempfile.mkdtemp(prefix="graphrec-neo4j-"))
+        command = launch.java_command(cp, heap=self.heap, work=self._work / "server", options=[], error=HarnessError)
         self._log = self._work / "launcher.log"
         self.password = secrets.token_hex(16)
-        env = {**os.environ, "GRAPHREC_NEO4J_PASSWORD": self.password}
+        env = {**os.environ, launch.PASSWORD_ENV: self.password}
         log = self._log.open("w")
         self._proc = subprocess.Popen(
-            [
-                java,
-                f"-Xmx{self.heap}",
-                "-XX:+UseParallelGC",
-                "-XX:+ExitOnOutOfMemoryError",
-                "-cp",
-                cp,
-                str(LAUNCHER),
-                str(self._work / "server"),
-            ],
+            command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
