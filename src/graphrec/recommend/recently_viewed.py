@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass
 
+from graphrec.clock import decayed_weight
 from graphrec.graph.records import UserHistory
 from graphrec.recommend.filters import ListFilter
 from graphrec.recommend.paging import MAX_DEPTH
@@ -23,24 +24,34 @@ HISTORY_DEPTH = MAX_DEPTH
 
 @dataclass(frozen=True, slots=True)
 class Viewed:
-    """One listed item and when the actor last touched it (epoch ms)."""
+    """One listed item, when the actor last touched it (epoch ms), and its recency score: ``0.5 **
+    (age / half_life)``, the age counted from the actor's newest edge (1 for the newest item)."""
 
     item_id: str
     viewed_ms: int
+    score: float
 
 
 def recently_viewed(
-    history: UserHistory, view: CatalogView, filters: ListFilter, *, k: int, leave_out: Container[str]
+    history: UserHistory,
+    view: CatalogView,
+    filters: ListFilter,
+    *,
+    k: int,
+    leave_out: Container[str],
+    half_life_days: float,
 ) -> list[Viewed]:
     """The ``k`` most recent positive edges of ``history`` (newest first, as the store returns them)
     whose items the list may show: within ``filters`` (availability included), not in ``leave_out``."""
     out: list[Viewed] = []
+    newest = int(history.last_ts.max()) if len(history) else 0
     for item_id, weight, last_ts in zip(
         history.item_ids, history.weights.tolist(), history.last_ts.tolist(), strict=True
     ):
         if weight <= 0 or item_id in leave_out or not filters.admits(view, item_id):
             continue
-        out.append(Viewed(item_id, int(last_ts)))
+        score = decayed_weight(1.0, int(last_ts), now_ms=newest, half_life_days=half_life_days)
+        out.append(Viewed(item_id, int(last_ts), round(score, 6)))
         if len(out) == k:
             break
     return out

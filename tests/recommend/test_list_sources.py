@@ -17,6 +17,7 @@ from graphrec.recommend.popular import CatalogView
 from graphrec.recommend.recently_viewed import Viewed, recently_viewed
 
 NO_FILTER = ListFilter()
+HALF = 1e-7  # days: a half-life of 8.64 ms, so edges milliseconds apart score apart
 
 
 def _edges(rows: list[tuple[str, str]], *, client: str = "", weight: float = 1.0, ts: int = T0) -> InteractionPage:
@@ -130,12 +131,15 @@ def test_recently_viewed_is_newest_first_positive_only_and_filtered() -> None:
         CatalogueItem("b", categories=("y",)),
         CatalogueItem("c", categories=("x",)),
     )
-    all_ = recently_viewed(history, view, NO_FILTER, k=10, leave_out=())
+    all_ = recently_viewed(history, view, NO_FILTER, k=10, leave_out=(), half_life_days=HALF)
     assert [v.item_id for v in all_] == ["d", "c", "b", "a"]  # no unavailable, no disliked item
-    assert all_[0] == Viewed("d", T0)
-    assert recently_viewed(history, view, ListFilter("x"), k=1, leave_out=LeaveOut(ids=frozenset({"c"}))) == [
-        Viewed("a", T0 - 5)
-    ]
+    assert all_[0] == Viewed("d", T0, 1.0)  # the newest scores 1, older ones less
+    assert 0 < all_[-1].score < all_[0].score
+    x = ListFilter("x")
+    assert [
+        v.item_id
+        for v in recently_viewed(history, view, x, k=1, leave_out=LeaveOut(ids=frozenset({"c"})), half_life_days=HALF)
+    ] == ["a"]
 
 
 def test_new_arrivals_are_newest_listed_first_without_unlisted_or_unavailable_items() -> None:
@@ -144,9 +148,17 @@ def test_new_arrivals_are_newest_listed_first_without_unlisted_or_unavailable_it
         [CatalogueItem("gone", available=False), CatalogueItem("unlisted", "U"), CatalogueItem("old", price=3.0)]
     )
     assert view.newest == ("gone", "new", "tie-a", "tie-b", "old")
-    assert [a.item_id for a in new_arrivals(view, NO_FILTER, k=10, leave_out=())] == ["new", "tie-a", "tie-b", "old"]
-    priced = new_arrivals(view, ListFilter(price_min=1.0), k=10, leave_out=())
-    assert [(a.item_id, a.listed_ms) for a in priced] == [("old", T0 - 10)]
+    assert [a.item_id for a in new_arrivals(view, NO_FILTER, k=10, leave_out=(), half_life_days=HALF)] == [
+        "new",
+        "tie-a",
+        "tie-b",
+        "old",
+    ]
+    priced = new_arrivals(view, ListFilter(price_min=1.0), k=10, leave_out=(), half_life_days=HALF)
+    assert [(a.item_id, a.listed_ms, a.score) for a in priced] == [("old", T0 - 10, 1.0)]  # the list's newest
+    # a later page scores against the list's first item, not its own
+    (second,) = new_arrivals(view, NO_FILTER, k=1, leave_out=LeaveOut(ids=frozenset({"new"})), half_life_days=HALF)
+    assert second.item_id == "tie-a" and second.score < 1.0
     # an upsert lists the items the view did not know at its time; a known item keeps its own (or none)
     later = view.with_items(
         [CatalogueItem("fresh"), CatalogueItem("unlisted"), CatalogueItem("old")],
