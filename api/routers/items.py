@@ -53,7 +53,9 @@ from api.pages import (
     CursorQuery,
     ExcludeQuery,
     bad_cursor,
+    checked_ids,
     close_page,
+    id_parts,
     list_key,
     open_page,
 )
@@ -82,7 +84,7 @@ from api.schemas.lists import (
 from api.schemas.recommend import PopularItemsPublic, RecommendedItemPublic, SimilarItemsPublic
 from graphrec import clock
 from graphrec.config import Settings
-from graphrec.ids import Identifier, normalise_id
+from graphrec.ids import Identifier
 from graphrec.recommend.bought_together import pick
 from graphrec.recommend.explain import bought_together_reason, new_arrival_reason, popular_reason
 from graphrec.recommend.new_arrivals import new_arrivals
@@ -238,22 +240,13 @@ CartQuery = Annotated[list[str], Query(description=CART)]
 
 def _cart(values: list[str]) -> list[str]:
     """The ``items=`` ids, each held to the id rule, in first-seen order without repeats (422 on ``items``)."""
-    parts = [p for raw in values for p in raw.split(",") if p != ""]
+    parts = id_parts(values)
     if not parts or len(parts) > MAX_CART:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [error_item(None, "items", f"a cart holds 1 to {MAX_CART} item ids, got {len(parts)}")],
         )
-    ids: dict[str, None] = {}
-    problems = []
-    for i, part in enumerate(parts):
-        try:
-            ids[normalise_id(part)] = None
-        except ValueError as exc:
-            problems.append(error_item(i, "items", f"'{part[:64]}' is not an item id: {exc}"))
-    if problems:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
-    return list(ids)
+    return checked_ids(parts, "items")
 
 
 def _bought_together(
