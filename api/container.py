@@ -34,6 +34,7 @@ from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
 from graphrec.recommend.serving_config import ServingConfig
+from graphrec.serving.bought_together_holder import BoughtTogetherHolder
 from graphrec.serving.cograph_holder import CoGraphHolder
 from graphrec.serving.erasure import Eraser
 from graphrec.serving.experiments import ExperimentHolder
@@ -64,14 +65,15 @@ class Services:
     models: ModelHolder
     catalog: CatalogCache
     cograph: CoGraphHolder
+    bought_together: BoughtTogetherHolder  # frequently bought together, rebuilt with the co-interaction index
     history: HistoryReader
     recommender: Recommender
     blocking: ThreadPoolExecutor  # requests' blocking store calls (see graphrec.recommend.recommender)
     ingest: ThreadPoolExecutor  # parses and cleans event batches (see api.routers.events)
     segments: SegmentTable  # each user's segment (graphrec segment), for profiles
     next_action: NextActionHolder  # the next-category chain, fitted from the event log
-    refreshers: tuple[Refresher, ...]  # model check, trending catalogue, co-interaction index, segments,
-    # next action, experiment
+    refreshers: tuple[Refresher, ...]  # model check, trending catalogue, co-interaction index, bought
+    # together, segments, next action, experiment
     triggers: TriggerWorker | None = None  # profile rules -> signed webhooks (GRAPHREC_WEBHOOK_URL)
     experiments: ExperimentHolder | None = None  # the running A/B split (store meta)
     feedback: FeedbackLog | None = None  # served lists, impressions, attributed outcomes
@@ -119,6 +121,9 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
             actors_per_client=s.popular_actors_per_client,
         )
         cograph = CoGraphHolder(fanout=s.traversal_fanout, co_items=s.cograph_co_items)
+        bought_together = BoughtTogetherHolder(
+            neighbours=s.bought_together_neighbours, actors_per_client=s.popular_actors_per_client
+        )
         segments = SegmentTable()
         next_action = NextActionHolder(window_days=s.next_action_window_days, smoothing=s.next_action_smoothing)
         event_log = EventLog(s.event_log_file)
@@ -132,6 +137,12 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
             ),
             Refresher(
                 "co-interaction index", lambda: cograph.refresh(store), every_s=s.cograph_refresh_s, backoff=_backoff(s)
+            ),
+            Refresher(
+                "bought-together index",
+                lambda: bought_together.refresh(store),
+                every_s=s.cograph_refresh_s,
+                backoff=_backoff(s),
             ),
             Refresher("segments", lambda: segments.refresh(store), every_s=s.segment_refresh_s, backoff=_backoff(s)),
             # after the catalogue: the chain maps items to the categories of the catalogue's current view
@@ -191,6 +202,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                 models=models,
                 catalog=catalog,
                 cograph=cograph,
+                bought_together=bought_together,
                 history=history,
                 recommender=Recommender(
                     config=ServingConfig.from_settings(s),

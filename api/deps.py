@@ -33,6 +33,7 @@ from graphrec.graph.errors import StoreUnavailable
 from graphrec.graph.port import GraphStore
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
+from graphrec.serving.bought_together_holder import BoughtTogetherHolder
 from graphrec.serving.erasure import Eraser
 from graphrec.serving.holder import ModelHolder
 from graphrec.serving.next_action_holder import NextActionHolder
@@ -88,6 +89,10 @@ async def get_recommender(services: ServicesDep) -> Recommender:
     return services.recommender
 
 
+async def get_bought_together(services: ServicesDep) -> BoughtTogetherHolder:
+    return services.bought_together
+
+
 async def get_segments(services: ServicesDep) -> SegmentTable:
     return services.segments
 
@@ -110,6 +115,7 @@ IngestDep = Annotated[Executor, Depends(get_ingest)]
 ModelsDep = Annotated[ModelHolder, Depends(get_models)]
 CatalogDep = Annotated[CatalogCache, Depends(get_catalog)]
 RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
+BoughtTogetherDep = Annotated[BoughtTogetherHolder, Depends(get_bought_together)]
 SegmentsDep = Annotated[SegmentTable, Depends(get_segments)]
 NextActionDep = Annotated[NextActionHolder, Depends(get_next_action)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

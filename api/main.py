@@ -41,6 +41,7 @@ from api.routers import (
     next_action,
     ops,
     profiles,
+    recently_viewed,
     recommendations,
     users,
     visitors,
@@ -134,6 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(recommendations.router, prefix=API_PREFIX)
+    app.include_router(recently_viewed.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(profiles.router, prefix=API_PREFIX)
     app.include_router(next_action.router, prefix=API_PREFIX)

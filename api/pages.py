@@ -54,24 +54,35 @@ RANKING_CHANGED = {
 }
 
 
+def id_parts(values: list[str] | None) -> list[str]:
+    """The ids of a repeated and/or comma-separated query parameter, as sent (empty parts ignored)."""
+    return [p for raw in values or () for p in raw.split(",") if p != ""]
+
+
+def checked_ids(parts: list[str], field: str) -> list[str]:
+    """``parts`` each held to the id rule (a 422 on ``field`` naming every one that breaks it),
+    normalised, in first-seen order without repeats."""
+    ids: dict[str, None] = {}
+    problems = []
+    for i, part in enumerate(parts):
+        try:
+            ids[normalise_id(part)] = None
+        except ValueError as exc:
+            problems.append(error_item(i, field, f"'{part[:64]}' is not an item id: {exc}"))
+    if problems:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+    return list(ids)
+
+
 def parse_exclude(values: list[str] | None) -> frozenset[str]:
     """The ``exclude=`` ids (split on commas, empty parts ignored), each held to the id rule (422)."""
-    parts = [p for raw in values or () for p in raw.split(",") if p != ""]
+    parts = id_parts(values)
     if len(parts) > MAX_EXCLUDE:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [error_item(None, "exclude", f"at most {MAX_EXCLUDE} ids may be excluded, got {len(parts)}")],
         )
-    ids: set[str] = set()
-    problems = []
-    for i, part in enumerate(parts):
-        try:
-            ids.add(normalise_id(part))
-        except ValueError as exc:
-            problems.append(error_item(i, "exclude", f"'{part[:64]}' is not an item id: {exc}"))
-    if problems:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
-    return frozenset(ids)
+    return frozenset(checked_ids(parts, "exclude"))
 
 
 def list_key(*identity: Any) -> str:

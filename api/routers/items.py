@@ -13,10 +13,17 @@ items, "items" for the ranked lists.
 
 Route order is part of the contract: Starlette answers with the first route whose path matches, and
 the ``id`` convertor of :func:`api.routing.id_path` takes any text, ``/`` included. So the static
-``/items/popular`` is declared before ``/items/{item_id}`` (or "popular" would be read as an item
-id), and ``/items/{item_id}/similar`` before ``/items/{item_id}`` (or "x/similar" would be). Keeping
+``/items/popular``, ``/items/new`` and ``/items/bought-together`` are declared before
+``/items/{item_id}`` (or "popular" would be read as an item id), and ``/items/{item_id}/similar`` and
+``/items/{item_id}/bought-together`` before ``/items/{item_id}`` (or "x/similar" would be). Keeping
 every ``/items`` route in this one module keeps that order in one place, not in the order
 :func:`api.main.create_app` happens to include routers.
+
+The new lists (issue 28, point 5) are shared too and served from memory: frequently bought together
+(:mod:`graphrec.recommend.bought_together`, one item or a cart) and new arrivals
+(:mod:`graphrec.recommend.new_arrivals`); both take the filters, ``exclude=`` and cursors of the
+ranked lists, and an item with no co-purchases answers an empty list with ``reason: no_co_purchases``
+rather than another list under this one's name (the caller may ask ``/similar``).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 
 from api.cursors import BadCursor, seal, unseal
 from api.deps import (
+    BoughtTogetherDep,
     CatalogDep,
     MetricsDep,
     RecommenderDep,
@@ -45,7 +53,9 @@ from api.pages import (
     CursorQuery,
     ExcludeQuery,
     bad_cursor,
+    checked_ids,
     close_page,
+    id_parts,
     list_key,
     open_page,
 )
@@ -64,13 +74,24 @@ from api.routers.recommendations import (
 from api.routing import id_path
 from api.schemas.catalogue import ItemPublic, ItemsPublic, ItemsUpsert, ItemsUpserted, ItemUpdate
 from api.schemas.errors import error_responses
+from api.schemas.lists import (
+    NO_CO_PURCHASES,
+    BoughtTogetherItemPublic,
+    BoughtTogetherPublic,
+    NewItemPublic,
+    NewItemsPublic,
+)
 from api.schemas.recommend import PopularItemsPublic, RecommendedItemPublic, SimilarItemsPublic
+from graphrec import clock
 from graphrec.config import Settings
 from graphrec.ids import Identifier
-from graphrec.recommend.explain import popular_reason
-from graphrec.recommend.popular import UnknownCategory, check_category
+from graphrec.recommend.bought_together import pick
+from graphrec.recommend.explain import bought_together_reason, new_arrival_reason, popular_reason
+from graphrec.recommend.new_arrivals import new_arrivals
+from graphrec.recommend.popular import CatalogView, UnknownCategory, check_category
 from graphrec.recommend.ranking import NothingToServe
 from graphrec.recommend.recommender import UnknownItem
+from graphrec.serving.bought_together_holder import BoughtTogetherHolder
 
 router = APIRouter(prefix="/items", responses=error_responses(401, 422, 429, 503))
 
@@ -151,8 +172,9 @@ def upsert_items(store: StoreDep, catalog: CatalogDep, body: ItemsUpsert) -> Ite
     if duplicates:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, duplicates)
     items = [it.record(it.item_id) for it in body.items]
-    written = store.replace_items(items)
-    catalog.apply(items)
+    now = clock.now_ms()  # one time for the store's first-listed stamp and the view's
+    written = store.replace_items(items, now_ms=now)
+    catalog.apply(items, listed_ms=now)
     return ItemsUpserted(upserted=written)
 
 
@@ -206,6 +228,172 @@ def popular_items(
         category=category, data=data, count=len(data), built_ms=view.built_ms, next_cursor=next_cursor
     )
     return shared_json(request, popular, max_age_s=settings.shared_max_age_s)
+
+
+MAX_CART = 50
+CART = (
+    f"the cart's item ids: repeated and/or comma-separated, 1 to {MAX_CART}; items bought together with any "
+    "of them, their shoppers added up"
+)
+CartQuery = Annotated[list[str], Query(description=CART)]
+
+
+def _cart(values: list[str]) -> list[str]:
+    """The ``items=`` ids, each held to the id rule, in first-seen order without repeats (422 on ``items``)."""
+    parts = id_parts(values)
+    if not parts or len(parts) > MAX_CART:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [error_item(None, "items", f"a cart holds 1 to {MAX_CART} item ids, got {len(parts)}")],
+        )
+    return checked_ids(parts, "items")
+
+
+def _bought_together(
+    request: Request,
+    settings: Settings,
+    view: CatalogView,
+    holder: BoughtTogetherHolder,
+    anchors: list[str],
+    *,
+    k: int,
+    explain: bool,
+    exclude: list[str] | None,
+    cursor: str | None,
+    category: str | None,
+    price_min: float | None,
+    price_max: float | None,
+    attr: list[str] | None,
+) -> Response:
+    """One bought-together list for both routes (one item, a cart): a page of the index's ranking."""
+    filters = list_filter(category, price_min, price_max, attr)
+    page = open_page(
+        settings,
+        key=list_key("bought-together", sorted(anchors), *filters.identity()),
+        cursor=cursor,
+        exclude=exclude,
+        k=k,
+    )
+    try:
+        check_category(view, category)
+    except UnknownCategory as exc:
+        raise unknown_category(exc) from None
+    index = holder.index  # read once: a rebuild cannot change it mid-request
+    ranked = index.ranked(anchors)
+    chosen = pick(ranked, view, filters, k=page.k, leave_out=page.leave_out)
+    # Scores are relative to the list's top item, which earlier pages may have served.
+    top_list = pick(ranked, view, filters, k=1, leave_out=())
+    top = top_list[0].shoppers if top_list else 1
+    data = [
+        BoughtTogetherItemPublic(
+            item_id=t.item_id,
+            title=view.title(t.item_id),
+            score=round(t.shoppers / top, 6),
+            shoppers=t.shoppers,
+            reasons=[bought_together_reason(a, n, view.title) for a, n in t.evidence[:3]] if explain else None,
+            evidence=[a for a, _ in t.evidence] if explain else None,
+            **described(view, t.item_id),
+        )
+        for t in chosen
+    ]
+    # Rebuilt every few minutes without a model version: pages never 409, never repeat.
+    next_cursor = close_page(settings, page, item_ids=[d.item_id for d in data], model_version=None, versioned=False)
+    answer = BoughtTogetherPublic(
+        item_ids=anchors,
+        data=data,
+        count=len(data),
+        built_ms=index.built_ms,
+        reason=None if index.has_any(anchors) else NO_CO_PURCHASES,
+        next_cursor=next_cursor,
+    )
+    return shared_json(request, answer, max_age_s=settings.shared_max_age_s)
+
+
+@router.get(
+    "/bought-together",
+    response_model=BoughtTogetherPublic,
+    tags=["items"],
+    dependencies=RANKED_READ,
+    responses=NOT_MODIFIED,
+)
+def cart_bought_together(
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    holder: BoughtTogetherDep,
+    items: CartQuery,
+    k: K = 20,
+    explain: bool = False,
+    exclude: ExcludeQuery = None,
+    cursor: CursorQuery = None,
+    category: Annotated[str | None, Query(max_length=256)] = None,
+    price_min: PriceMin = None,
+    price_max: PriceMax = None,
+    attr: AttrQuery = None,
+) -> Response:
+    """Frequently bought together with a cart: items that distinct shoppers bought or carted with any of
+    the cart's items (their shoppers added up), never one of them, never an unavailable item; empty with
+    ``reason: no_co_purchases`` when nothing was bought with them. Shared: ETag and Cache-Control."""
+    anchors = _cart(items)
+    return _bought_together(
+        request,
+        settings,
+        catalog.view,
+        holder,
+        anchors,
+        k=k,
+        explain=explain,
+        exclude=exclude,
+        cursor=cursor,
+        category=category,
+        price_min=price_min,
+        price_max=price_max,
+        attr=attr,
+    )
+
+
+@router.get("/new", response_model=NewItemsPublic, tags=["items"], dependencies=RANKED_READ, responses=NOT_MODIFIED)
+def new_items(
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    k: K = 20,
+    category: Annotated[str | None, Query(max_length=256)] = None,
+    explain: bool = False,
+    exclude: ExcludeQuery = None,
+    cursor: CursorQuery = None,
+    price_min: PriceMin = None,
+    price_max: PriceMax = None,
+    attr: AttrQuery = None,
+) -> Response:
+    """New arrivals: items by when a catalogue first described them, newest first (items with no
+    first-listed time, described before it was kept or only seen in events, are left out); never an
+    unavailable item. Shared: ETag and Cache-Control."""
+    view = catalog.view
+    filters = list_filter(category, price_min, price_max, attr)
+    page = open_page(settings, key=list_key("new", *filters.identity()), cursor=cursor, exclude=exclude, k=k)
+    try:
+        check_category(view, category)
+    except UnknownCategory as exc:
+        raise unknown_category(exc) from None
+    arrivals = new_arrivals(view, filters, k=page.k, leave_out=page.leave_out, half_life_days=settings.half_life_days)
+    now = clock.now_ms()
+    data = [
+        NewItemPublic(
+            item_id=a.item_id,
+            title=view.title(a.item_id),
+            score=a.score,
+            listed_ms=a.listed_ms,
+            reasons=[new_arrival_reason(now - a.listed_ms)] if explain else None,
+            **described(view, a.item_id),
+        )
+        for a in arrivals
+    ]
+    next_cursor = close_page(settings, page, item_ids=[d.item_id for d in data], model_version=None, versioned=False)
+    answer = NewItemsPublic(
+        category=category, data=data, count=len(data), built_ms=view.built_ms, next_cursor=next_cursor
+    )
+    return shared_json(request, answer, max_age_s=settings.shared_max_age_s)
 
 
 # --- /items/{item_id}/...: before /items/{item_id}, whose id would swallow the suffix -----------------
@@ -266,6 +454,48 @@ async def similar(
     return shared_json(request, answer, max_age_s=settings.shared_max_age_s)
 
 
+@router.get(
+    id_path("/{item_id}/bought-together"),
+    response_model=BoughtTogetherPublic,
+    tags=["items"],
+    dependencies=RANKED_READ,
+    responses=NOT_MODIFIED,
+)
+def item_bought_together(
+    request: Request,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    holder: BoughtTogetherDep,
+    item_id: Annotated[Identifier, Path()],
+    k: K = 20,
+    explain: bool = False,
+    exclude: ExcludeQuery = None,
+    cursor: CursorQuery = None,
+    category: Annotated[str | None, Query(max_length=256)] = None,
+    price_min: PriceMin = None,
+    price_max: PriceMax = None,
+    attr: AttrQuery = None,
+) -> Response:
+    """Frequently bought together with this item: items that distinct shoppers bought or carted with it
+    (at most a few per browser client; catalogued items only), most shoppers first; never an unavailable
+    item; empty with ``reason: no_co_purchases`` when nothing was. Shared: ETag and Cache-Control."""
+    return _bought_together(
+        request,
+        settings,
+        catalog.view,
+        holder,
+        [item_id],
+        k=k,
+        explain=explain,
+        exclude=exclude,
+        cursor=cursor,
+        category=category,
+        price_min=price_min,
+        price_max=price_max,
+        attr=attr,
+    )
+
+
 # --- /items/{item_id}: last ----------------------------------------------------------------------------
 
 
@@ -298,6 +528,7 @@ def upsert_item(
 ) -> ItemPublic:
     """Create or replace one item's descriptive fields and categories (secret key)."""
     item = body.record(item_id)
-    store.replace_items([item])
-    catalog.apply([item])
+    now = clock.now_ms()
+    store.replace_items([item], now_ms=now)
+    catalog.apply([item], listed_ms=now)
     return ItemPublic.of(item)

@@ -306,6 +306,13 @@ class Settings(BaseSettings):
     cograph_refresh_s: float = Field(
         300.0, gt=0, description="how often the API rebuilds its in-memory co-interaction index"
     )
+    bought_together_neighbours: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="items kept per item in the frequently-bought-together index (most shoppers first); "
+        "rebuilt with the co-interaction index",
+    )
     refresh_retry_s: float = Field(
         5.0,
         gt=0,

@@ -38,8 +38,11 @@ def test_no_items_route_is_hidden_by_one_declared_before_it() -> None:
     assert {r.path for r in routes} >= {
         "/items",
         "/items/popular",
+        "/items/new",
+        "/items/bought-together",
         "/items/{item_id:id}",
         "/items/{item_id:id}/similar",
+        "/items/{item_id:id}/bought-together",
     }
     for i, earlier in enumerate(routes):
         for later in routes[i + 1 :]:
@@ -54,6 +57,14 @@ def test_the_items_router_is_the_one_the_app_mounts() -> None:
     from graphrec.config import Settings
 
     paths = create_app(Settings()).openapi()["paths"]
-    for path in ("/v1/items", "/v1/items/popular", "/v1/items/{item_id}", "/v1/items/{item_id}/similar"):
+    for path in (
+        "/v1/items",
+        "/v1/items/popular",
+        "/v1/items/new",
+        "/v1/items/bought-together",
+        "/v1/items/{item_id}",
+        "/v1/items/{item_id}/similar",
+        "/v1/items/{item_id}/bought-together",
+    ):
         assert path in paths
     assert items.router.prefix == "/items"

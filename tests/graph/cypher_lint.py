@@ -349,6 +349,7 @@ PROPERTY_KEYS: tuple[str, ...] = (
     "features",
     "rule",
     "computed_ms",
+    "listed_ms",
     "url",
     "image_url",
     "price",

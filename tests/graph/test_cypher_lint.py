@@ -172,8 +172,8 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.ITEM_CANDIDATES: [_rec(id="c", score=0.5)],
         q.PAGE_USERS: [_rec(id="u1", props={"id": "u1", "age": 3, "embedding": [1.0]})] if first_page else [],
         q.PAGE_ITEMS: [
-            _rec(id="i1", title="T", cat="b", url="/i1", img=None, price=2.5, cur="EUR", ok=True, attrs='{"a": "1"}'),
-            _rec(id="i1", title="T", cat="a", url="/i1", img=None, price=2.5, cur="EUR", ok=True, attrs='{"a": "1"}'),
+            _rec(id="i1", title="T", cat="b", url="/i1", img=None, price=2.5, cur="EUR", ok=True, attrs="{}", at=7),
+            _rec(id="i1", title="T", cat="a", url="/i1", img=None, price=2.5, cur="EUR", ok=True, attrs="{}", at=7),
         ]
         if first_page
         else [],
@@ -185,6 +185,7 @@ def _canned(query: str, params: dict[str, Any]) -> list[Record]:
         q.PAGE_USER_IDS: [_rec(id="u1")] if first_page else [],
         q.EDGES_OF_USERS: [_rec(u="u1", i="i1", w=1.5, l=2)],
         q.TRENDING_EDGES_OF_USERS: [_rec(u="u1", i="i1", w=1.5, l=2, c="")],
+        q.BASKET_EDGES_OF_USERS: [_rec(u="u1", i="i1", w=2.5, l=2, c="c1")],
         q.VECTOR_INDEX_INFO: [_rec(dim=3, state="POPULATING", quantized=False)],
         q.GET_META: [_rec(value="v1")],
         q.COUNTS: [_rec(users=2, items=3, categories=1, interactions=4)],
@@ -268,8 +269,14 @@ def sent() -> list[Call]:
     assert cand.evidence == ("a", "b")
     assert store.co_interaction_candidates_for_item(item_id="i1")[0].evidence == ("i1",)
     assert [u.props for page in store.iter_users() for u in page] == [{"age": 3}]
-    assert [(p.categories, p.links) for p in store.iter_items()] == [([["a", "b"]], [("/i1", None, 2.5, "EUR")])]
+    assert [(p.categories, p.links, p.listed_ms) for p in store.iter_items()] == [
+        ([["a", "b"]], [("/i1", None, 2.5, "EUR")], [7])
+    ]
     assert [p.weights.tolist() for p in store.iter_interactions(since_ms=1)] == [[1.5]]
+    assert [
+        (p.weights.tolist(), p.clients.tolist())
+        for p in store.iter_basket_edges()  # type: ignore[union-attr]
+    ] == [([2.5], ["c1"])]
     assert [
         (p.weights.tolist(), p.clients.tolist())
         for p in store.iter_trending_edges(since_ms=1)  # type: ignore[union-attr]

@@ -122,20 +122,22 @@ class CypherStore(ABC):
             self._write(self._q.UPSERT_USERS, {"rows": batch})
         return len(rows)
 
-    def upsert_items(self, items: Sequence[ItemRecord]) -> int:
+    def upsert_items(self, items: Sequence[ItemRecord], *, now_ms: int | None = None) -> int:
         rows = [item_row(it) for it in items]
+        now = clock.now_ms() if now_ms is None else int(now_ms)
         for batch in self._batches(rows):
-            self._write(self._q.UPSERT_ITEMS, {"rows": batch})
+            self._write(self._q.UPSERT_ITEMS, {"rows": batch, "now": now})
         return len(rows)
 
-    def replace_items(self, items: Sequence[CatalogueItem]) -> int:
+    def replace_items(self, items: Sequence[CatalogueItem], *, now_ms: int | None = None) -> int:
         ids = [it.id for it in items]
         if len(set(ids)) != len(ids):
             raise BadStoreInput("item ids must be distinct within one catalogue upsert")
         if not items:
             return 0
         # ONE statement whatever the size (callers bound it): all or nothing.
-        rows = self._write(self._q.REPLACE_ITEMS, {"rows": [catalogue_row(it) for it in items]})
+        now = clock.now_ms() if now_ms is None else int(now_ms)
+        rows = self._write(self._q.REPLACE_ITEMS, {"rows": [catalogue_row(it) for it in items], "now": now})
         return int(rows[0][0]) if rows else 0
 
     def get_items(self, *, item_ids: Sequence[str]) -> list[CatalogueItem]:
@@ -258,6 +260,17 @@ class CypherStore(ABC):
             self._read_bulk,
             user_ids_query=self._q.PAGE_USER_IDS,
             edges_query=self._q.TRENDING_EDGES_OF_USERS,
+            counts=self.counts(),
+            page_size=page_size,
+            since_ms=since_ms,
+            with_clients=True,
+        )
+
+    def iter_basket_edges(self, *, page_size: int = 50_000, since_ms: int | None = None) -> Iterator[InteractionPage]:
+        yield from paging.page_interactions(
+            self._read_bulk,
+            user_ids_query=self._q.PAGE_USER_IDS,
+            edges_query=self._q.BASKET_EDGES_OF_USERS,
             counts=self.counts(),
             page_size=page_size,
             since_ms=since_ms,

@@ -66,8 +66,8 @@ def page_users(read: Read, query: str, *, page_size: int) -> Iterator[list[UserR
 
 def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
     """Items with their sorted categories, catalogue links, availability and attributes, from ``(item id,
-    title, category or null, url, image_url, price, currency, available, attributes)`` rows, one per
-    (item, category): flat rows suit every reply format (plain replies carry no lists)."""
+    title, category or null, url, image_url, price, currency, available, attributes, listed_ms)`` rows,
+    one per (item, category): flat rows suit every reply format (plain replies carry no lists)."""
     after = ""
     while rows := read(query, {"after": after, "limit": int(page_size)}):
         titles: dict[str, str | None] = {}
@@ -75,7 +75,8 @@ def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
         links: dict[str, tuple[str | None, str | None, float | None, str | None]] = {}
         available: dict[str, bool] = {}
         attributes: dict[str, tuple[tuple[str, str], ...]] = {}
-        for item_id, title, category, url, image_url, price, currency, is_available, attribute_text in rows:
+        listed: dict[str, int | None] = {}
+        for item_id, title, category, url, image_url, price, currency, is_available, attribute_text, listed_ms in rows:
             titles[item_id] = title
             names = cats.setdefault(item_id, [])
             if category is not None:
@@ -85,6 +86,7 @@ def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
             # a boolean, or its text in FalkorDB's plain replies
             available[item_id] = is_available not in (False, "false", b"false")
             attributes[item_id] = attributes_of(attribute_text)
+            listed[item_id] = None if listed_ms is None else int(listed_ms)
         ids = sorted(titles)
         yield ItemPage(
             ids=ids,
@@ -93,6 +95,7 @@ def page_items(read: Read, query: str, *, page_size: int) -> Iterator[ItemPage]:
             links=[links[i] for i in ids],
             available=[available[i] for i in ids],
             attributes=[attributes[i] for i in ids],
+            listed_ms=[listed[i] for i in ids],
         )
         after = ids[-1]
 

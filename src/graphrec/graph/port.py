@@ -127,6 +127,12 @@ class InteractionStore(Protocol):
         ``provisional`` one: anyone can create those by sending events), with ``clients`` filled (each
         edge's latest sender, "" for a trusted one or an edge written before senders were recorded)."""
 
+    def iter_basket_edges(self, *, page_size: int = 50_000, since_ms: int | None = None) -> Iterator[InteractionPage]:
+        """The edges "frequently bought together" counts, with :meth:`iter_trending_edges`'s rule for
+        provisional items and its ``clients``: those whose actor bought or carted the item (a per-type
+        count ``n_purchase`` or ``n_add_to_cart`` above 0) and whose weight is positive (a purchase
+        followed by a dislike no longer recommends anything)."""
+
 
 class IdentityStore(Protocol):
     """Who a user is: their recorded properties (consent among them), merging identities, erasure."""
@@ -164,17 +170,22 @@ class CatalogueStore(Protocol):
     def upsert_users(self, users: Sequence[UserRecord]) -> int:
         """Create or update users (properties are merged, never removed); returns rows written."""
 
-    def upsert_items(self, items: Sequence[ItemRecord]) -> int:
-        """Create or update items with their categories; returns rows written."""
+    def upsert_items(self, items: Sequence[ItemRecord], *, now_ms: int | None = None) -> int:
+        """Create or update items with their categories; returns rows written. An item described for
+        the first time is listed at ``now_ms`` (the wall clock when None; see :meth:`replace_items`)."""
 
     def item_exists(self, *, item_id: str) -> bool: ...
 
-    def replace_items(self, items: Sequence[CatalogueItem]) -> int:
+    def replace_items(self, items: Sequence[CatalogueItem], *, now_ms: int | None = None) -> int:
         """The catalogue API's upsert, ALL OR NOTHING in one write: each item is created if missing,
         its descriptive fields (title, url, image_url, price, currency, available; None removes one)
         and its category set become exactly these, and it is no longer ``provisional``. Interactions,
         degrees and embeddings are left alone. Ids must be distinct (``BadStoreInput``); callers
-        bound the batch (the API: 1,000 items). Returns the number of items written."""
+        bound the batch (the API: 1,000 items). Returns the number of items written.
+
+        An item no catalogue described before gets its first-listed time, ``now_ms`` (the wall clock
+        when None): :attr:`~graphrec.graph.records.ItemPage.listed_ms`, what new arrivals are ranked
+        by. Later upserts and imports never change it."""
 
     def get_items(self, *, item_ids: Sequence[str]) -> list[CatalogueItem]:
         """The items among ``item_ids`` that exist, ascending by id (absent ids are left out)."""

@@ -173,7 +173,9 @@ class ItemPage:
 
     ``links`` holds, per item, ``(url, image_url, price, currency)`` as the catalogue described them
     (all None for items it never described), so recommendation lists can carry them; ``available``:
-    whether the shop sells it now (an item the catalogue marked unavailable is in no list)."""
+    whether the shop sells it now (an item the catalogue marked unavailable is in no list);
+    ``listed_ms``: when a catalogue first described it (epoch ms; None for an item no catalogue
+    described, or one described before first-listed times were kept)."""
 
     ids: list[str]
     titles: list[str | None]
@@ -181,6 +183,7 @@ class ItemPage:
     links: list[tuple[str | None, str | None, float | None, str | None]] = field(default_factory=list)
     available: list[bool] = field(default_factory=list)
     attributes: list[tuple[tuple[str, str], ...]] = field(default_factory=list)
+    listed_ms: list[int | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

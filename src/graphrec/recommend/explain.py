@@ -34,3 +34,26 @@ def popular_reason(category: str | None) -> str:
 def prior_reason() -> str:
     """An item the popularity prior of a new user's blend proposed (:func:`graphrec.scoring.blend.blend`)."""
     return "popular with many users (your history is short, so popular items weigh in)"
+
+
+def bought_together_reason(anchor: str, shoppers: int, title: Callable[[str], str | None]) -> str:
+    """Why a frequently-bought-together item is listed: one anchor it was bought with, and by how many."""
+    return f"bought together with {_name(anchor, title)} by {shoppers} shopper{'' if shoppers == 1 else 's'}"
+
+
+def recently_viewed_reason(age_ms: int) -> str:
+    return f"you viewed this {ago(age_ms)}"
+
+
+def new_arrival_reason(age_ms: int) -> str:
+    return f"new in the catalogue: listed {ago(age_ms)}"
+
+
+def ago(age_ms: int) -> str:
+    """An age in words, in its largest whole unit: "just now", "5 minutes ago", "1 day ago"."""
+    seconds = max(age_ms, 0) // 1000
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        n = seconds // size
+        if n:
+            return f"{n} {unit}{'' if n == 1 else 's'} ago"
+    return "just now"

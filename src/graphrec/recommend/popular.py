@@ -26,15 +26,22 @@ next refresh.
 
 An item the catalogue marks unavailable (``available: false``: out of stock, withdrawn) is in no list:
 :meth:`CatalogView.listable` is the one rule every list applies (personal, anonymous, similar,
-trending, session), and :meth:`CatalogView.trending` applies it itself.
+trending, session, bought together, recently viewed, new arrivals), and :meth:`CatalogView.trending`
+applies it itself.
+
+The view also carries when a catalogue first described each item (``listed``, the store's
+``listed_ms``), newest first in :attr:`CatalogView.newest`: the new-arrivals list. An upsert through
+this process lists the items the view did not know at all at the upsert's time, the time the store
+stamped on them (unless another process created one since the last refresh, which then corrects it).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -61,6 +68,7 @@ class CatalogView:
     links: dict[str, Links] = field(default_factory=dict)  # only items the catalogue gave any
     unavailable: frozenset[str] = frozenset()  # items the catalogue marked available: false
     attributes: dict[str, dict[str, str]] = field(default_factory=dict)  # only items that have any
+    listed: dict[str, int] = field(default_factory=dict)  # first-listed time (epoch ms), only items that have one
 
     def title(self, item_id: str) -> str | None:
         return self.titles.get(item_id)
@@ -73,13 +81,30 @@ class CatalogView:
         """Whether a list may show the item: not one the catalogue marked unavailable."""
         return item_id not in self.unavailable
 
-    def with_items(self, items: Sequence[CatalogueItem]) -> CatalogView:
+    @cached_property
+    def newest(self) -> tuple[str, ...]:
+        """Every item with a first-listed time, newest first (ties by id): the new-arrivals order.
+        Sorted once per view, on first use (about 20 ms for 100k items), since most views never serve
+        that list; two requests racing here both sort and store the same tuple."""
+        if not self.listed:
+            return ()
+        ids = np.array(list(self.listed), dtype=str)
+        times = np.fromiter(self.listed.values(), dtype=np.int64, count=len(ids))
+        return tuple(ids[np.lexsort((ids, -times))].tolist())
+
+    def with_items(self, items: Sequence[CatalogueItem], *, listed: Mapping[str, int] | None = None) -> CatalogView:
         """A copy in which ``items`` have these titles, categories, links and availability (a catalogue
-        upsert).
+        upsert), and those the view did not know at all the first-listed time ``listed`` gives them
+        (what the store stamped on the items it created; one it knew, say an event's provisional item the
+        upsert describes, gets the store's stamp at the next refresh).
 
         Copies the per-item maps (a few ms for 100k items): upserts are rare next to reads, and a
         request's view must never change under it. Trending lists are left as built."""
         titles, categories, links = dict(self.titles), dict(self.categories), dict(self.links)
+        first_listed = self.listed
+        created = {i: t for i, t in (listed or {}).items() if i not in self.titles}
+        if created:
+            first_listed = {**self.listed, **created}
         attributes = dict(self.attributes)
         for it in items:
             if it.attributes:
@@ -104,6 +129,7 @@ class CatalogView:
             links=links,
             unavailable=frozenset(unavailable),
             attributes=attributes,
+            listed=first_listed,
         )
 
     def in_category(self, item_id: str, category: str) -> bool:
@@ -149,22 +175,41 @@ def actor_scores(
     scores = decay_weights(
         np.clip(edges.weights, 0.0, ACTOR_UNIT), edges.last_ts, now_ms=as_of, half_life_days=half_life_days
     ).astype(np.float64)
-    if actors_per_client is None or edges.clients is None or not len(scores):
-        return scores
+    scores[~within_client_cap(edges, scores, actors_per_client=actors_per_client, item_codes=item_codes)] = 0.0
+    return scores
+
+
+def within_client_cap(
+    edges: InteractionPage,
+    strength: np.ndarray,
+    *,
+    actors_per_client: int | None,
+    item_codes: np.ndarray | None = None,
+) -> np.ndarray:
+    """Which edges count under the per-client cap of the module docstring (a boolean mask): of one
+    (item, client) pair's edges only the ``actors_per_client`` with the greatest ``strength`` do (ties
+    in the edges' order); edges with no client ("", or no ``clients`` column) always do.
+
+    THE cap: trending applies it to its scores (:func:`actor_scores`), "frequently bought together" to
+    its basket edges (:mod:`graphrec.recommend.bought_together`), so no script behind one address can
+    buy either list. Vectorised: one sort of the capped edges, no Python loop over edges."""
+    keep = np.ones(len(strength), dtype=bool)
+    if actors_per_client is None or edges.clients is None or not len(strength):
+        return keep
     capped = np.flatnonzero(edges.clients != TRUSTED)
     if len(capped) <= actors_per_client:
-        return scores
+        return keep
     if item_codes is None:
         _, item_codes = np.unique(edges.item_ids.astype(str), return_inverse=True)
     item = item_codes[capped]
     clients, client = np.unique(edges.clients[capped].astype(str), return_inverse=True)
     group = item.astype(np.int64) * len(clients) + client  # one code per (item, client)
-    order = np.lexsort((-scores[capped], group))  # by group, strongest actor first
+    order = np.lexsort((-strength[capped], group))  # by group, strongest actor first
     grouped = group[order]
     at = np.arange(len(order))
     starts = np.maximum.accumulate(np.where(np.r_[True, grouped[1:] != grouped[:-1]], at, 0))
-    scores[capped[order[at - starts >= actors_per_client]]] = 0.0
-    return scores
+    keep[capped[order[at - starts >= actors_per_client]]] = False
+    return keep
 
 
 def rank_trending(
@@ -214,10 +259,20 @@ def build_view(
     links: dict[str, Links] = {}
     unavailable: set[str] = set()
     attributes: dict[str, dict[str, str]] = {}
+    listed: dict[str, int] = {}
     for page in store.iter_items():
-        for item_id, title, cats, item_links, available, item_attributes in zip(
-            page.ids, page.titles, page.categories, page.links, page.available, page.attributes, strict=True
+        for item_id, title, cats, item_links, available, item_attributes, listed_ms in zip(
+            page.ids,
+            page.titles,
+            page.categories,
+            page.links,
+            page.available,
+            page.attributes,
+            page.listed_ms,
+            strict=True,
         ):
+            if listed_ms is not None:
+                listed[item_id] = listed_ms
             if item_attributes:
                 attributes[item_id] = dict(item_attributes)
             titles[item_id] = title
@@ -252,6 +307,7 @@ def build_view(
         links=links,
         unavailable=frozenset(unavailable),
         attributes=attributes,
+        listed=listed,
     )
 
 
@@ -269,8 +325,9 @@ class CatalogCache:
         self.view = CatalogView()
         self._lock = threading.Lock()
         # Upserts applied while a refresh reads the store: the refresh may have read the store before
-        # they were written, so they are applied again onto its view (applying twice is harmless).
-        self._during_refresh: dict[str, CatalogueItem] | None = None
+        # they were written, so they are applied again onto its view (applying twice is harmless), each
+        # with the time it was listed at.
+        self._during_refresh: dict[str, tuple[CatalogueItem, int | None]] | None = None
 
     def refresh(self, store: GraphStore) -> CatalogView:
         """Rebuild from the store and swap; raises (keeping the previous view) when the store fails."""
@@ -290,17 +347,22 @@ class CatalogCache:
             raise
         with self._lock:  # no upsert can slip between the last one recorded and the swap
             self._during_refresh = None
-            self.view = view.with_items(list(during.values())) if during else view
+            if during:
+                listed = {i: t for i, (_, t) in during.items() if t is not None}
+                view = view.with_items([it for it, _ in during.values()], listed=listed)
+            self.view = view
             return self.view
 
-    def apply(self, items: Sequence[CatalogueItem]) -> None:
-        """Make a catalogue upsert that the store acknowledged visible to requests now."""
+    def apply(self, items: Sequence[CatalogueItem], *, listed_ms: int | None = None) -> None:
+        """Make a catalogue upsert that the store acknowledged visible to requests now; ``listed_ms``: the
+        time it gave the store to stamp on items described for the first time."""
         if not items:
             return
+        listed = {it.id: listed_ms for it in items} if listed_ms is not None else None
         with self._lock:
-            self.view = self.view.with_items(items)
+            self.view = self.view.with_items(items, listed=listed)
             if self._during_refresh is not None:
-                self._during_refresh.update((it.id, it) for it in items)
+                self._during_refresh.update((it.id, (it, listed_ms)) for it in items)
 
 
 class UnknownCategory(ValueError):

@@ -50,6 +50,7 @@ from graphrec.recommend.ranking import (
     similar_items,
     traversal_inputs,
 )
+from graphrec.recommend.recently_viewed import HISTORY_DEPTH, Viewed, recently_viewed
 from graphrec.recommend.serving_config import ServingConfig
 
 logger = logging.getLogger(__name__)
@@ -221,6 +222,30 @@ class Recommender:
         )
         self._feedback.queue_served(served, returned=has_history)
         return result
+
+    async def recently_viewed(
+        self, actor: str, k: int, *, filters: ListFilter, leave_out: LeaveOut, half_life_days: float
+    ) -> list[Viewed]:
+        """The actor's (a user's or a visitor's node id) most recently touched items within ``filters``
+        (:mod:`graphrec.recommend.recently_viewed`). Raises ``UnknownCategory``, and ``StoreUnavailable``
+        when the store is known to be down or the read takes over ``history_timeout_s``: only the store
+        knows an actor's history, so there is nothing to degrade to."""
+        view = self._catalog.view
+        check_category(view, filters.category)
+        health = self._health
+        if not health.up:
+            raise StoreUnavailable("the graph store is down; cannot read the history")
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                history = await self._history.user_history(user_id=actor, limit=HISTORY_DEPTH)
+        except StoreUnavailable as exc:
+            health.failed(str(exc))
+            raise
+        except TimeoutError:
+            health.slow(f"history reads over {self._timeout_s:g} s")
+            raise StoreUnavailable(f"the history was not read within {self._timeout_s:g} s") from None
+        health.answered()
+        return recently_viewed(history, view, filters, k=k, leave_out=leave_out, half_life_days=half_life_days)
 
     async def similar(
         self,

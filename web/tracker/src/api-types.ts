@@ -105,6 +105,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/{user_id}/recently-viewed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * User Recently Viewed
+         * @description A user's most recently viewed (touched) items, newest first; a publishable key needs the user's token.
+         */
+        get: operations["user_recently_viewed_v1_users__user_id__recently_viewed_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/anonymous/{anonymous_id}/recently-viewed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Anonymous Recently Viewed
+         * @description An anonymous visitor's most recently viewed (touched) items, newest first.
+         */
+        get: operations["anonymous_recently_viewed_v1_anonymous__anonymous_id__recently_viewed_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users/{user_id}/interactions": {
         parameters: {
             query?: never;
@@ -451,6 +491,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/items/bought-together": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cart Bought Together
+         * @description Frequently bought together with a cart: items that distinct shoppers bought or carted with any of
+         *     the cart's items (their shoppers added up), never one of them, never an unavailable item; empty with
+         *     ``reason: no_co_purchases`` when nothing was bought with them. Shared: ETag and Cache-Control.
+         */
+        get: operations["cart_bought_together_v1_items_bought_together_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/items/new": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * New Items
+         * @description New arrivals: items by when a catalogue first described them, newest first (items with no
+         *     first-listed time, described before it was kept or only seen in events, are left out); never an
+         *     unavailable item. Shared: ETag and Cache-Control.
+         */
+        get: operations["new_items_v1_items_new_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/items/{item_id}/similar": {
         parameters: {
             query?: never;
@@ -464,6 +548,28 @@ export interface paths {
          *     unavailable item. Shared: ETag and Cache-Control.
          */
         get: operations["similar_v1_items__item_id__similar_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/items/{item_id}/bought-together": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Item Bought Together
+         * @description Frequently bought together with this item: items that distinct shoppers bought or carted with it
+         *     (at most a few per browser client; catalogued items only), most shoppers first; never an unavailable
+         *     item; empty with ``reason: no_co_purchases`` when nothing was. Shared: ETag and Cache-Control.
+         */
+        get: operations["item_bought_together_v1_items__item_id__bought_together_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -552,6 +658,93 @@ export interface components {
             ctr: components["schemas"]["RatePublic"];
             /** @description shown lists that led to an attributed purchase */
             conversion: components["schemas"]["RatePublic"];
+        };
+        /** BoughtTogetherItemPublic */
+        BoughtTogetherItemPublic: {
+            /** Item Id */
+            item_id: string;
+            /** Title */
+            title?: string | null;
+            /**
+             * Score
+             * @description shoppers relative to the list's top item, in [0, 1]
+             */
+            score: number;
+            /**
+             * Source
+             * @default bought_together
+             * @constant
+             */
+            source: "bought_together";
+            /**
+             * Reasons
+             * @description human-readable evidence (explain=true only)
+             */
+            reasons?: string[] | null;
+            /** @description per-source scores (explain=true only) */
+            scores?: components["schemas"]["ScorePartsPublic"] | null;
+            /**
+             * Evidence
+             * @description ids of the seen items whose co-interaction paths lead here, strongest first (explain=true, graph side)
+             */
+            evidence?: string[] | null;
+            /**
+             * Available
+             * @description whether the shop sells the item now; a list never holds an unavailable item, so a page that keeps a list for later can check its items against GET /v1/items/{item_id}
+             * @default true
+             */
+            available: boolean;
+            /**
+             * Categories
+             * @description the item's categories, by name
+             */
+            categories?: string[];
+            /**
+             * Url
+             * @description the item's page, when the catalogue gave one
+             */
+            url?: string | null;
+            /** Image Url */
+            image_url?: string | null;
+            /** Price */
+            price?: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code of price
+             */
+            currency?: string | null;
+            /**
+             * Shoppers
+             * @description distinct shoppers who bought or carted this item and the asked item (a cart: summed over its items), at most GRAPHREC_POPULAR_ACTORS_PER_CLIENT per browser client
+             */
+            shoppers: number;
+        };
+        /** BoughtTogetherPublic */
+        BoughtTogetherPublic: {
+            /**
+             * Item Ids
+             * @description the item, or the cart's items, the list is for
+             */
+            item_ids: string[];
+            /** Data */
+            data: components["schemas"]["BoughtTogetherItemPublic"][];
+            /** Count */
+            count: number;
+            /**
+             * Built Ms
+             * @description when the co-purchase index was built (epoch ms; 0: not built yet)
+             */
+            built_ms: number;
+            /**
+             * Reason
+             * @description why the list is empty: no_co_purchases when no shopper bought or carted anything together with the item(s) (or the catalogue does not know them); ask /similar for a fallback. null otherwise
+             */
+            reason?: "no_co_purchases" | null;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /** CategoriesPublic */
         CategoriesPublic: {
@@ -999,6 +1192,85 @@ export interface components {
             /** Last Error */
             last_error?: string | null;
         };
+        /** NewItemPublic */
+        NewItemPublic: {
+            /** Item Id */
+            item_id: string;
+            /** Title */
+            title?: string | null;
+            /**
+             * Score
+             * @description recency: 0.5 ** (age / half-life), the age counted from the list's newest item
+             */
+            score: number;
+            /**
+             * Source
+             * @default new
+             * @constant
+             */
+            source: "new";
+            /**
+             * Reasons
+             * @description human-readable evidence (explain=true only)
+             */
+            reasons?: string[] | null;
+            /** @description per-source scores (explain=true only) */
+            scores?: components["schemas"]["ScorePartsPublic"] | null;
+            /**
+             * Evidence
+             * @description ids of the seen items whose co-interaction paths lead here, strongest first (explain=true, graph side)
+             */
+            evidence?: string[] | null;
+            /**
+             * Available
+             * @description whether the shop sells the item now; a list never holds an unavailable item, so a page that keeps a list for later can check its items against GET /v1/items/{item_id}
+             * @default true
+             */
+            available: boolean;
+            /**
+             * Categories
+             * @description the item's categories, by name
+             */
+            categories?: string[];
+            /**
+             * Url
+             * @description the item's page, when the catalogue gave one
+             */
+            url?: string | null;
+            /** Image Url */
+            image_url?: string | null;
+            /** Price */
+            price?: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code of price
+             */
+            currency?: string | null;
+            /**
+             * Listed Ms
+             * @description when a catalogue first described the item (epoch ms)
+             */
+            listed_ms: number;
+        };
+        /** NewItemsPublic */
+        NewItemsPublic: {
+            /** Category */
+            category: string | null;
+            /** Data */
+            data: components["schemas"]["NewItemPublic"][];
+            /** Count */
+            count: number;
+            /**
+             * Built Ms
+             * @description when the catalogue view was read from the store (epoch ms)
+             */
+            built_ms: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
+        };
         /**
          * NextActionModelPublic
          * @description The fitted chain the answer comes from.
@@ -1186,6 +1458,83 @@ export interface components {
             low: number;
             /** High */
             high: number;
+        };
+        /** RecentlyViewedItemPublic */
+        RecentlyViewedItemPublic: {
+            /** Item Id */
+            item_id: string;
+            /** Title */
+            title?: string | null;
+            /**
+             * Score
+             * @description recency: 0.5 ** (age / half-life), the age counted from the newest item's
+             */
+            score: number;
+            /**
+             * Source
+             * @default history
+             * @constant
+             */
+            source: "history";
+            /**
+             * Reasons
+             * @description human-readable evidence (explain=true only)
+             */
+            reasons?: string[] | null;
+            /** @description per-source scores (explain=true only) */
+            scores?: components["schemas"]["ScorePartsPublic"] | null;
+            /**
+             * Evidence
+             * @description ids of the seen items whose co-interaction paths lead here, strongest first (explain=true, graph side)
+             */
+            evidence?: string[] | null;
+            /**
+             * Available
+             * @description whether the shop sells the item now; a list never holds an unavailable item, so a page that keeps a list for later can check its items against GET /v1/items/{item_id}
+             * @default true
+             */
+            available: boolean;
+            /**
+             * Categories
+             * @description the item's categories, by name
+             */
+            categories?: string[];
+            /**
+             * Url
+             * @description the item's page, when the catalogue gave one
+             */
+            url?: string | null;
+            /** Image Url */
+            image_url?: string | null;
+            /** Price */
+            price?: number | null;
+            /**
+             * Currency
+             * @description ISO 4217 code of price
+             */
+            currency?: string | null;
+            /**
+             * Viewed Ms
+             * @description when the visitor last interacted with the item (epoch ms)
+             */
+            viewed_ms: number;
+        };
+        /** RecentlyViewedPublic */
+        RecentlyViewedPublic: {
+            /**
+             * User Id
+             * @description the user's id, or the anonymous visitor's
+             */
+            user_id: string;
+            /** Data */
+            data: components["schemas"]["RecentlyViewedItemPublic"][];
+            /** Count */
+            count: number;
+            /**
+             * Next Cursor
+             * @description pass as cursor= (same path and parameters; k and exclude may change) for the next items of the list, none repeated; null when the list ends
+             */
+            next_cursor?: string | null;
         };
         /** RecommendationsPublic */
         RecommendationsPublic: {
@@ -1813,6 +2162,173 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    user_recently_viewed_v1_users__user_id__recently_viewed_get: {
+        parameters: {
+            query?: {
+                /** @description how many items */
+                k?: number;
+                /** @description only items of this category */
+                category?: string | null;
+                /** @description say when each item was viewed */
+                explain?: boolean;
+                /** @description only items with a price of at least this (items without a price are left out) */
+                price_min?: number | null;
+                /** @description only items with a price of at most this (items without a price are left out) */
+                price_max?: number | null;
+                /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
+                attr?: string[] | null;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecentlyViewedPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description a publishable key's user token is for another user (or the server verifies no user tokens) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    anonymous_recently_viewed_v1_anonymous__anonymous_id__recently_viewed_get: {
+        parameters: {
+            query?: {
+                /** @description how many items */
+                k?: number;
+                /** @description only items of this category */
+                category?: string | null;
+                /** @description say when each item was viewed */
+                explain?: boolean;
+                /** @description only items with a price of at least this (items without a price are left out) */
+                price_min?: number | null;
+                /** @description only items with a price of at most this (items without a price are left out) */
+                price_max?: number | null;
+                /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
+                attr?: string[] | null;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                anonymous_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecentlyViewedPublic"];
+                };
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description invalid input: every problem with its field and reason */
@@ -3214,6 +3730,172 @@ export interface operations {
             };
         };
     };
+    cart_bought_together_v1_items_bought_together_get: {
+        parameters: {
+            query: {
+                /** @description the cart's item ids: repeated and/or comma-separated, 1 to 50; items bought together with any of them, their shoppers added up */
+                items: string[];
+                /** @description how many items */
+                k?: number;
+                explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
+                category?: string | null;
+                /** @description only items with a price of at least this (items without a price are left out) */
+                price_min?: number | null;
+                /** @description only items with a price of at most this (items without a price are left out) */
+                price_max?: number | null;
+                /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
+                attr?: string[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoughtTogetherPublic"];
+                };
+            };
+            /** @description not modified: If-None-Match named this answer's ETag (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    new_items_v1_items_new_get: {
+        parameters: {
+            query?: {
+                /** @description how many items */
+                k?: number;
+                category?: string | null;
+                explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
+                /** @description only items with a price of at least this (items without a price are left out) */
+                price_min?: number | null;
+                /** @description only items with a price of at most this (items without a price are left out) */
+                price_max?: number | null;
+                /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
+                attr?: string[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewItemsPublic"];
+                };
+            };
+            /** @description not modified: If-None-Match named this answer's ETag (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
     similar_v1_items__item_id__similar_get: {
         parameters: {
             query?: {
@@ -3281,6 +3963,90 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description invalid input: every problem with its field and reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorListPublic"];
+                };
+            };
+            /** @description rate limited (per key, per client address, or after failed key attempts) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+            /** @description the graph store is unavailable, or this worker is at its concurrency limit */
+            503: {
+                headers: {
+                    /** @description seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
+                };
+            };
+        };
+    };
+    item_bought_together_v1_items__item_id__bought_together_get: {
+        parameters: {
+            query?: {
+                /** @description how many items */
+                k?: number;
+                explain?: boolean;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
+                category?: string | null;
+                /** @description only items with a price of at least this (items without a price are left out) */
+                price_min?: number | null;
+                /** @description only items with a price of at most this (items without a price are left out) */
+                price_max?: number | null;
+                /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
+                attr?: string[] | null;
+            };
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BoughtTogetherPublic"];
+                };
+            };
+            /** @description not modified: If-None-Match named this answer's ETag (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing or invalid X-API-Key (or no keys configured); with a publishable key naming a user_id: a missing, expired or invalid user token (X-User-Token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorPublic"];
                 };
             };
             /** @description invalid input: every problem with its field and reason */

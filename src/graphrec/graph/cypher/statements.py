@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, LiteralString
 
-from graphrec.event_types import COUNT_PROPS, SUM_PROPS
+from graphrec.event_types import COUNT_PROPS, SUM_PROPS, EventType
 from graphrec.graph.cypher.dialect import Dialect
 from graphrec.graph.edge_combination import EDGE_RULE, PER_TYPE_RULE, Combine, stored_as
 
@@ -139,6 +139,17 @@ MERGE (i:Item {{id: r.i}})
 ON CREATE SET i.provisional = true
 {merge_edge("u", "i", "e", DELTA_ROW)}"""
 
+# When a catalogue first described an item (`listed_ms`, epoch ms: the new-arrivals list), from the
+# caller's `$now`, right after the item's MERGE and before `provisional` is cleared: a catalogue upsert
+# or import that creates the item, or describes one an event created (provisional), stamps it; a later
+# one never moves it. An item described before first-listed times were kept (neither provisional nor
+# stamped) stays without one: its age is unknown, so it is no new arrival. Single-property SETs, each
+# closed by WITH (`_replace_items` says why).
+STAMP_LISTED = """ON CREATE SET i.listed_ms = $now
+WITH i, r
+SET i.listed_ms = CASE WHEN i.provisional = true THEN coalesce(i.listed_ms, $now) ELSE i.listed_ms END
+WITH i, r"""
+
 # What the catalogue API stores on an item, besides its id and its categories.
 # ``attributes``: the catalogue's attribute map as one JSON text (graph properties hold no maps).
 ITEM_FIELDS: tuple[str, ...] = ("title", "url", "image_url", "price", "currency", "available", "attributes")
@@ -154,6 +165,7 @@ def _replace_items() -> str:
     fields = "\n".join(f"SET i.{f} = r.{f}\nWITH i, r" for f in ITEM_FIELDS)
     return f"""UNWIND $rows AS r
 MERGE (i:Item {{id: r.id}})
+{STAMP_LISTED}
 {fields}
 SET i.provisional = null
 WITH i, r
@@ -305,6 +317,20 @@ DETACH DELETE u
 RETURN count(*)"""
 
 
+# What "frequently bought together" counts (graphrec.recommend.bought_together): a chunk of users' edges
+# on which they bought or carted the item (per-type counts n_purchase, n_add_to_cart) and still like it
+# (positive weight), under trending's rule against manipulation: browsers' edges to provisional items
+# left out, each edge's sender returned for the per-client cap. Its own statement, beside the edge rule.
+_PURCHASED = f"coalesce(e.n_{EventType.PURCHASE.value}, 0) > 0"
+_CARTED = f"coalesce(e.n_{EventType.ADD_TO_CART.value}, 0) > 0"
+BASKET_EDGES_OF_USERS = f"""UNWIND $ids AS uid
+MATCH (u:User {{id: uid}})-[e:INTERACTED]->(i:Item)
+WHERE e.last_ts >= $since AND e.weight > 0 AND ({_PURCHASED} OR {_CARTED})
+WITH uid, i, e
+WHERE i.provisional IS NULL OR coalesce(e.client, '') = ''
+RETURN uid, i.id, e.weight, e.last_ts, coalesce(e.client, '')"""
+
+
 # What SET_INTERACTION_WEIGHTS writes: the row's raw sum `r.w` saturated at its cap `r.x` (or the
 # edge's), and how the endpoints' positive-edge degrees move with it (the raw sum's sign, as in merge_edge).
 _reweighed_cap = combined(EDGE_RULE["weight_cap"], "e.weight_cap", "r.x")
@@ -339,6 +365,7 @@ class Statements:
     PAGE_USER_IDS: LiteralString
     EDGES_OF_USERS: LiteralString
     TRENDING_EDGES_OF_USERS: LiteralString
+    BASKET_EDGES_OF_USERS: LiteralString
     EDGE_AGGREGATES_OF_USERS: LiteralString
     SET_INTERACTION_WEIGHTS: LiteralString
     RECOUNT_ITEM_DEGREES: LiteralString
@@ -367,13 +394,14 @@ def shared(d: Dialect) -> dict[str, Any]:
     return {
         "UPSERT_USERS": "UNWIND $rows AS r\nMERGE (u:User {id: r.id})\nSET u += r.props\nRETURN count(u)",
         # An import's catalogue: properties merged, categories only added; described, so not provisional.
-        "UPSERT_ITEMS": """UNWIND $rows AS r
-MERGE (i:Item {id: r.id})
+        "UPSERT_ITEMS": f"""UNWIND $rows AS r
+MERGE (i:Item {{id: r.id}})
+{STAMP_LISTED}
 SET i += r.props
 SET i.provisional = null
 WITH i, r
 UNWIND r.categories AS name
-MERGE (c:Category {name: name})
+MERGE (c:Category {{name: name}})
 MERGE (i)-[:IN_CATEGORY]->(c)
 RETURN count(c)""",
         "REPLACE_ITEMS": _replace_items(),
@@ -427,7 +455,7 @@ LIMIT $limit""",
 WITH i ORDER BY i.id LIMIT $limit
 OPTIONAL MATCH (i)-[:IN_CATEGORY]->(c:Category)
 RETURN i.id, i.title, c.name, i.url, i.image_url, i.price, i.currency, coalesce(i.available, true),
-       i.attributes""",
+       i.attributes, i.listed_ms""",
         "PAGE_USER_IDS": "MATCH (u:User) WHERE u.id > $after\nRETURN u.id ORDER BY u.id LIMIT $limit",
         "EDGES_OF_USERS": """UNWIND $ids AS uid
 MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)
@@ -445,6 +473,7 @@ WHERE e.last_ts >= $since
 WITH uid, i, e
 WHERE i.provisional IS NULL OR coalesce(e.client, '') = ''
 RETURN uid, i.id, e.weight, e.last_ts, coalesce(e.client, '')""",
+        "BASKET_EDGES_OF_USERS": BASKET_EDGES_OF_USERS,
         "EDGE_AGGREGATES_OF_USERS": """UNWIND $ids AS uid
 MATCH (u:User {id: uid})-[e:INTERACTED]->(i:Item)
 RETURN uid, i.id, properties(e)
