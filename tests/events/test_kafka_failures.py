@@ -155,7 +155,7 @@ def test_two_consumers_rebalancing_lose_nothing_and_count_nothing_twice(
             interval_s=0.1,
         )
         assert first.alive(), first.tail()
-        second = ConsumerProcess(env, tmp_path / "consumer-2.log", batch_size=20)
+        second = ConsumerProcess(env, tmp_path / "consumer-2.log", batch_size=200)  # it drains the rest
         wait_until(
             lambda: sorted(group_members(kafka_broker, group)) == [1, 2],
             what="the second consumer to join and take a partition",
