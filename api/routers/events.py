@@ -10,16 +10,16 @@ already recorded for that actor, each with its index (nothing written; an identi
 (``Retry-After``); 503 the store is unavailable or the worker is at its concurrency limit
 (``Retry-After``; nothing acknowledged, a retry is applied once). In stream mode
 (``GRAPHREC_EVENT_STREAM=kafka://...``) the validated batch is produced to Kafka instead of written, and
-the 202 (``queued``) comes once the broker acknowledged every event; ``graphrec consume`` applies them
-(consent refusals and reused ids are then settled by the consumer: dropped, or dead-lettered), and a
-broker that does not acknowledge the whole batch in time is a 503 with ``Retry-After``. A secret key or
-a publishable one (header, or ``?key=`` for ``sendBeacon``); with a publishable key, events that name a ``user_id`` need
-that user's token (``X-User-Token``, or ``?user_token=``): 401 without a valid one, 403 with the index of
-each event of another user (nothing written). Events naming items no catalogue described follow
-``GRAPHREC_UNKNOWN_ITEMS``: accepted (the item is created, provisional), also listed in
-``unknown_items`` (``flag``), or the whole batch refused with a 422 per such event (``reject``).
-Events sent with a publishable key are recorded with their client (key and address, hashed), so
-trending counts only a few of one client's actors (see ``graphrec.recommend.popular``).
+the 202 (``queued``) comes once the broker acknowledged every event, whether the store is up or not;
+``graphrec consume`` applies them (consent refusals and reused ids are then settled by the consumer: dropped,
+or dead-lettered), and a broker that does not acknowledge the whole batch in time is a 503 with
+``Retry-After``. A secret key or a publishable one (header, or ``?key=`` for ``sendBeacon``); with a
+publishable key, events that name a ``user_id`` need that user's token (``X-User-Token``, or
+``?user_token=``): 401 without a valid one, 403 with the index of each event of another user (nothing
+written). Events naming items no catalogue described follow ``GRAPHREC_UNKNOWN_ITEMS``: accepted (the item is
+created, provisional), also listed in ``unknown_items`` (``flag``), or the whole batch refused with a 422 per
+such event (``reject``). Events sent with a publishable key are recorded with their client (key and address,
+hashed), so trending counts only a few of one client's actors (see ``graphrec.recommend.popular``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from api.deps import (
     Caller,
     CallerDep,
     EventClientDep,
+    HealthDep,
     IngestDep,
     PipelineDep,
     ServicesDep,
@@ -54,6 +55,14 @@ from graphrec.events.schema import EventIn, EventValidationError, validate_event
 from graphrec.events.stream_producer import EventStreamProducer, StreamUnavailable
 
 router = APIRouter(tags=["events"])
+
+
+async def require_store_unless_streaming(health: HealthDep, services: ServicesDep) -> None:
+    """The direct path writes to the store, so it answers 503 at once while the store is down; stream mode
+    only produces to Kafka (the consumers wait for the store), so a store outage must not stop it from
+    acknowledging: that is what the stream is for."""
+    if services.stream is None:
+        await require_store(health)
 
 
 def _unprocessable(field: str, reason: str) -> HTTPException:
@@ -244,7 +253,7 @@ async def create_events(
     ingest: IngestDep,
     client: EventClientDep,
     services: ServicesDep,
-    _store: Annotated[None, Depends(require_store)],
+    _store: Annotated[None, Depends(require_store_unless_streaming)],
 ) -> EventsAccepted:
     """Record a batch of behaviour events, each exactly once; answered after the write is durable."""
     ctype = request.headers.get("content-type")
