@@ -108,6 +108,13 @@ def train_command(
         help="auto | cpu | cuda: where training runs "
         "(overrides [train] device; default auto = a GPU when torch sees one).",
     ),
+    nproc: int = typer.Option(
+        1,
+        "--nproc",
+        min=1,
+        help="Data-parallel training on this many local ranks (gloo on CPU, NCCL on GPUs, one GPU per rank); "
+        "rank 0 writes the version. Several machines: run under torchrun instead (README, Scale-out).",
+    ),
 ) -> None:
     """Train GraphSAGE on the store's graph and write a new model version directory."""
     from graphrec.config import Settings
@@ -123,7 +130,24 @@ def train_command(
     _check_device(cfg.train.device)
     settings = Settings()
     new_users = NewUserBlendTuner(ServingConfig.from_settings(settings))  # new users' blend, by history length
-    if snapshot_dir is not None:
+    from graphrec.model.distributed import world_size_from_env
+
+    if nproc > 1 or world_size_from_env() > 1:
+        from graphrec.commands.distributed_training import train_distributed
+
+        ranked = train_distributed(
+            cfg,
+            nproc=nproc,
+            snapshot_dir=snapshot_dir,
+            version=version,
+            quiet=quiet,
+            checkpoint_dir=checkpoint_dir,
+            settings=settings,
+        )
+        if ranked is None:
+            return  # a torchrun rank other than 0: rank 0 reports the version
+        out = ranked
+    elif snapshot_dir is not None:
         out = train(
             cfg,
             models_path=settings.models_path,

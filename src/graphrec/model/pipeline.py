@@ -29,7 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from graphrec.data.config_files import in_file, read_toml, validate_config
-from graphrec.evaluation.splits import holdout
+from graphrec.evaluation.splits import Split, holdout
 from graphrec.export import ExportConfig, export_snapshot
 from graphrec.graph.port import GraphStore
 from graphrec.model.artifact import ModelArtifact
@@ -42,6 +42,7 @@ from graphrec.model.blend_tuning import (
     save_blend,
 )
 from graphrec.model.config import TrainConfig
+from graphrec.model.distributed import Ranks
 from graphrec.model.gate import holdout_metrics, save_holdout
 from graphrec.model.item_neighbours import ItemNeighbours
 from graphrec.model.trainer import Trainer
@@ -115,9 +116,13 @@ def train(
     progress: Mode | bool = True,
     checkpoint_dir: Path | None = None,
     new_users: NewUserTuner | None = None,
+    ranks: Ranks | None = None,
 ) -> Path:
     """Export (unless ``snapshot`` is given), train, tune the blend, and write a version directory;
     returns its path.
+
+    ``ranks``: train data-parallel as rank 0 of these (the one that writes the version); every other
+    rank runs :func:`train_other_rank` on the same snapshot at the same time.
 
     ``checkpoint_dir``: resumable training (see :class:`graphrec.model.trainer.Trainer`); a resumed run
     must see the same snapshot, so resume long runs from a saved one (``graphrec export``).
@@ -128,21 +133,11 @@ def train(
         if store is None:
             raise ValueError("train needs a store or a snapshot")
         snapshot = export_snapshot(store, cfg.export, half_life_days=half_life_days, progress=progress is not False)
-    if snapshot.n_edges == 0:
-        raise ValueError("the snapshot has no interactions: import data first (graphrec import/generate)")
+    if ranks is not None and not ranks.is_main:
+        raise ValueError(f"rank {ranks.rank} must not write a version: only rank 0 trains through train()")
     started = time.perf_counter()
-    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"validation_protocol": TEST_PROTOCOL})})
-    # each user's newest interactions held out: the version's test metrics, and what a later
-    # `graphrec compare` / `publish --if-better` judges it and the served version on
-    split = (
-        holdout(TEST_PROTOCOL)(snapshot, test_fraction=cfg.holdout_fraction, seed=cfg.train.seed)
-        if cfg.holdout_fraction > 0
-        else None
-    )
-    if split is not None and split.test.nnz == 0:
-        split = None  # every user has a single interaction: nothing to hold out
-    fit_on = split.train if split is not None else snapshot
-    result = Trainer(cfg.train, progress=progress, checkpoint_dir=checkpoint_dir).fit(fit_on)
+    cfg, split, fit_on = _training_split(cfg, snapshot)
+    result = Trainer(cfg.train, progress=progress, checkpoint_dir=checkpoint_dir, ranks=ranks).fit(fit_on)
     version = version or new_version_name(snapshot.manifest.get("content_hash"))
     k = cfg.train.metric_k
     metrics = {
@@ -167,6 +162,31 @@ def train(
         tune_new_user_blend(out, params, new_users, fit_on, cfg, epochs=max(result.best_epoch, 1))
     logger.info("wrote model version %s", out)
     return out
+
+
+def train_other_rank(cfg: PipelineConfig, snapshot: Snapshot, ranks: Ranks) -> None:
+    """A rank other than 0 of a data-parallel :func:`train`: the same holdout and the same training steps
+    in lockstep with rank 0 (its share of every epoch), nothing written."""
+    cfg, _, fit_on = _training_split(cfg, snapshot)
+    Trainer(cfg.train, progress=False, ranks=ranks).fit(fit_on)
+
+
+def _training_split(cfg: PipelineConfig, snapshot: Snapshot) -> tuple[PipelineConfig, Split | None, Snapshot]:
+    """``(cfg validating as the version is tested, the test holdout or None, the snapshot to fit on)``:
+    one function, so every rank of a data-parallel run fits on exactly the same edges."""
+    if snapshot.n_edges == 0:
+        raise ValueError("the snapshot has no interactions: import data first (graphrec import/generate)")
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"validation_protocol": TEST_PROTOCOL})})
+    # each user's newest interactions held out: the version's test metrics, and what a later
+    # `graphrec compare` / `publish --if-better` judges it and the served version on
+    split = (
+        holdout(TEST_PROTOCOL)(snapshot, test_fraction=cfg.holdout_fraction, seed=cfg.train.seed)
+        if cfg.holdout_fraction > 0
+        else None
+    )
+    if split is not None and split.test.nnz == 0:
+        split = None  # every user has a single interaction: nothing to hold out
+    return cfg, split, (split.train if split is not None else snapshot)
 
 
 def tune_new_user_blend(

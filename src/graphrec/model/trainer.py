@@ -27,6 +27,7 @@ from graphrec.evaluation.splits import holdout
 from graphrec.model.adjacency import BipartiteAdjacency
 from graphrec.model.checkpoint import Checkpoint, fingerprint
 from graphrec.model.config import TrainConfig, resolve_device, resolve_threads
+from graphrec.model.distributed import Ranks
 from graphrec.model.graphsage import GraphSAGERec
 from graphrec.model.losses import bpr_loss, embedding_l2
 from graphrec.model.negative_sampler import NegativeSampler
@@ -78,15 +79,35 @@ class Trainer:
         checkpoint_dir: where each phase saves a :class:`~graphrec.model.checkpoint.Checkpoint` every
             ``config.checkpoint_every`` epochs and when it ends; a run given the same directory, config
             and snapshot resumes from it (None: no checkpoints).
+        ranks: train data-parallel as one of these ranks (:mod:`graphrec.model.distributed`; the
+            process group must be up): each epoch's edge order is drawn alike on every rank and each
+            takes its equal slice, ``config.batch_size`` is the global batch (each rank takes
+            ``batch_size / world_size``), DDP averages the gradients, and rank 0 decides early stopping.
+            Sampled mode trains the id tables with dense gradients and Adam here (NCCL has no sparse
+            all-reduce), so it is not step-for-step the one-process SparseAdam run. Checkpoints are not
+            supported with ranks (the refusal says so).
+        after_step: called with the model after every optimiser step (tests watch the ranks in lockstep).
     """
 
     def __init__(
-        self, config: TrainConfig, *, progress: Mode | bool = True, checkpoint_dir: Path | None = None
+        self,
+        config: TrainConfig,
+        *,
+        progress: Mode | bool = True,
+        checkpoint_dir: Path | None = None,
+        ranks: Ranks | None = None,
+        after_step: Callable[[GraphSAGERec], None] | None = None,
     ) -> None:
+        if ranks is not None and checkpoint_dir is not None:
+            raise ValueError(
+                "checkpoints (--checkpoint-dir) are not supported with distributed training yet: drop one of them"
+            )
         self.config = config
         self.device = torch.device("cpu")  # resolved from config.device when fit() starts
-        self.progress = progress
+        self.progress = progress if ranks is None or ranks.is_main else False
         self.checkpoint_dir = checkpoint_dir
+        self.ranks = ranks
+        self.after_step = after_step
 
     # ------------------------------------------------------------------ public
     def fit(self, train: Snapshot) -> TrainResult:
@@ -102,7 +123,7 @@ class Trainer:
         threads = resolve_threads(cfg.threads)
         if threads is not None:
             torch.set_num_threads(threads)
-        self.device = resolve_device(cfg.device)
+        self.device = resolve_device(cfg.device) if self.ranks is None else self.ranks.device
         logger.info("training on %s", self.device)
         started = time.perf_counter()
         if cfg.validation_fraction <= 0:
@@ -135,8 +156,11 @@ class Trainer:
         self, train: Snapshot, validation: sp.csr_matrix | None, epochs: int, *, desc: str = "epoch", phase: str = "fit"
     ) -> TrainResult:
         cfg = self.config
-        torch.manual_seed(cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP broadcasts rank 0's anyway)
+        ranks = self.ranks
+        rng = np.random.default_rng(cfg.seed if ranks is None else [cfg.seed, ranks.rank])
+        # the epoch's edge order: alike on every rank, which then take disjoint slices of it
+        order_rng = rng if ranks is None else np.random.default_rng(cfg.seed)
         device = self.device
         user_items = train.matrix("weights")
         adjacency = BipartiteAdjacency(user_items, aggr=cfg.encoder.aggr).to(device)
@@ -149,8 +173,9 @@ class Trainer:
             train.n_items,
             0 if features is None else features.shape[1],
             cfg.encoder,
-            sparse_embeddings=(mode == "sampled"),
+            sparse_embeddings=(mode == "sampled" and ranks is None),
         ).to(device)
+        sparse = mode == "sampled" and ranks is None
         if features is not None:
             features = features.to(device)
         dense_params = [p for n, p in model.named_parameters() if not n.endswith("embedding.weight")]
@@ -158,11 +183,11 @@ class Trainer:
         optimizers: list[torch.optim.Optimizer] = [
             torch.optim.Adam(
                 [{"params": dense_params, "weight_decay": cfg.weight_decay}]
-                + ([] if mode == "sampled" else [{"params": id_tables, "weight_decay": 0.0}]),
+                + ([] if sparse else [{"params": id_tables, "weight_decay": 0.0}]),
                 lr=cfg.lr,
             )
         ]
-        if mode == "sampled":
+        if sparse:
             optimizers.append(torch.optim.SparseAdam(id_tables, lr=cfg.lr))
         negatives = NegativeSampler(user_items, rng)
         sampler = (
@@ -198,6 +223,8 @@ class Trainer:
                 " (phase complete)" if saved.complete else "",
             )
 
+        step = None if ranks is None else ranks.wrap(model)
+
         def checkpoint(epoch: int, *, complete: bool = False) -> None:
             if path is None:
                 return
@@ -223,12 +250,22 @@ class Trainer:
             t0 = time.perf_counter()
             model.train()
             loss = self._epoch(
-                model, adjacency, features, negatives, sampler, edge_users, edge_items, optimizers, rng, train.n_users
+                model,
+                adjacency,
+                features,
+                negatives,
+                sampler,
+                edge_users,
+                edge_items,
+                optimizers,
+                (rng, order_rng),
+                train.n_users,
+                step,
             )
             epoch_times.append(time.perf_counter() - t0)
             row: dict[str, float] = {"epoch": epoch, "loss": loss, "seconds": epoch_times[-1]}
             if validation is not None and (epoch % cfg.eval_every == 0 or epoch == epochs):
-                metrics = self._validate(model, adjacency, features, user_items, validation)
+                metrics = self._agreed_validation(model, adjacency, features, user_items, validation)
                 row.update(metrics)
                 key = f"recall@{cfg.metric_k}"
                 if np.isnan(result.best_metric) or metrics[key] > result.best_metric:
@@ -266,49 +303,80 @@ class Trainer:
         edge_users: np.ndarray,
         edge_items: np.ndarray,
         optimizers: list[torch.optim.Optimizer],
-        rng: np.random.Generator,
+        rngs: tuple[np.random.Generator, np.random.Generator],
         n_users: int,
+        step: Callable[[Callable[[], torch.Tensor]], torch.Tensor] | None,
     ) -> float:
+        """One pass over the (capped) edge order; ``rngs``: (this rank's sampling generator, the edge-order
+        generator every rank shares); ``step``: the DDP wrapper that runs a batch's loss (None: one process)."""
         cfg = self.config
-        order = rng.permutation(len(edge_users))
+        rng, order_rng = rngs
+        order = order_rng.permutation(len(edge_users))
         if cfg.steps_per_epoch is not None:
             order = order[: cfg.steps_per_epoch * cfg.batch_size]
+        batch_size = cfg.batch_size
+        if self.ranks is not None:
+            order, batch_size = self.ranks.shard(order), self.ranks.per_rank_batch(cfg.batch_size)
         total, batches = 0.0, 0
-        for start in range(0, len(order), cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
             users, pos = edge_users[idx], edge_items[idx]
-            neg = negatives.uniform(users)[:, 0]
-            n_hard = int(round(cfg.hard_negatives * len(users)))
-            candidates = negatives.uniform(users[:n_hard], cfg.hard_candidates) if n_hard else None
-            needed_items = np.concatenate([pos, neg] + ([candidates.ravel()] if candidates is not None else []))
-            lookup = self._embed(model, adjacency, features, sampler, users, needed_items, rng, n_users)
-            b = len(users)
-            if candidates is not None:
-                with torch.no_grad():  # dynamic negative sampling: the highest-scoring candidate
-                    u_det = lookup(users[:n_hard])
-                    cand_emb = lookup(candidates.ravel() + n_users).view(n_hard, cfg.hard_candidates, -1)
-                    best = (cand_emb * u_det[:, None, :]).sum(-1).argmax(1).cpu().numpy()
-                neg[:n_hard] = candidates[np.arange(n_hard), best]
-            # one gather for everything that needs a gradient: a single (costly) scatter in backward
-            rows = lookup(np.concatenate([users, pos + n_users, neg + n_users]))
-            u_emb, p_emb, n_emb = rows[:b], rows[b : 2 * b], rows[2 * b :]
-            pos_scores = (u_emb * p_emb).sum(-1)
-            neg_scores = (u_emb * n_emb).sum(-1)
-            t_users = torch.from_numpy(users).to(self.device)
-            loss = bpr_loss(pos_scores, neg_scores)
-            if cfg.reg > 0:
-                loss = loss + cfg.reg * embedding_l2(
-                    model.user_embedding(t_users),
-                    model.item_embedding(torch.from_numpy(np.concatenate([pos, neg])).to(self.device)),
-                )
+
+            def batch_loss(users: np.ndarray = users, pos: np.ndarray = pos) -> torch.Tensor:
+                return self._batch_loss(model, adjacency, features, negatives, sampler, users, pos, rng, n_users)
+
+            loss = batch_loss() if step is None else step(batch_loss)
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]  # torch declares Tensor.backward without annotations
             for opt in optimizers:
                 opt.step()
+            if self.after_step is not None:
+                self.after_step(model)
             total += float(loss.detach())
             batches += 1
-        return total / max(batches, 1)
+        mean = total / max(batches, 1)
+        return mean if self.ranks is None else self.ranks.mean(mean)
+
+    def _batch_loss(
+        self,
+        model: GraphSAGERec,
+        adjacency: BipartiteAdjacency,
+        features: torch.Tensor | None,
+        negatives: NegativeSampler,
+        sampler: NeighborSampler | None,
+        users: np.ndarray,
+        pos: np.ndarray,
+        rng: np.random.Generator,
+        n_users: int,
+    ) -> torch.Tensor:
+        """BPR loss of one batch of (user, positive) edges, negatives drawn here (uniform + hard)."""
+        cfg = self.config
+        neg = negatives.uniform(users)[:, 0]
+        n_hard = int(round(cfg.hard_negatives * len(users)))
+        candidates = negatives.uniform(users[:n_hard], cfg.hard_candidates) if n_hard else None
+        needed_items = np.concatenate([pos, neg] + ([candidates.ravel()] if candidates is not None else []))
+        lookup = self._embed(model, adjacency, features, sampler, users, needed_items, rng, n_users)
+        b = len(users)
+        if candidates is not None:
+            with torch.no_grad():  # dynamic negative sampling: the highest-scoring candidate
+                u_det = lookup(users[:n_hard])
+                cand_emb = lookup(candidates.ravel() + n_users).view(n_hard, cfg.hard_candidates, -1)
+                best = (cand_emb * u_det[:, None, :]).sum(-1).argmax(1).cpu().numpy()
+            neg[:n_hard] = candidates[np.arange(n_hard), best]
+        # one gather for everything that needs a gradient: a single (costly) scatter in backward
+        rows = lookup(np.concatenate([users, pos + n_users, neg + n_users]))
+        u_emb, p_emb, n_emb = rows[:b], rows[b : 2 * b], rows[2 * b :]
+        pos_scores = (u_emb * p_emb).sum(-1)
+        neg_scores = (u_emb * n_emb).sum(-1)
+        t_users = torch.from_numpy(users).to(self.device)
+        loss = bpr_loss(pos_scores, neg_scores)
+        if cfg.reg > 0:
+            loss = loss + cfg.reg * embedding_l2(
+                model.user_embedding(t_users),
+                model.item_embedding(torch.from_numpy(np.concatenate([pos, neg])).to(self.device)),
+            )
+        return loss
 
     def _ego(
         self, model: GraphSAGERec, features: torch.Tensor | None, rng: np.random.Generator, n_users: int
@@ -357,6 +425,25 @@ class Trainer:
             outs.append(h[:n_final])
         final = model.combine(outs)
         return lambda q: final[torch.from_numpy(np.searchsorted(nodes, np.asarray(q, dtype=np.int64))).to(device)]
+
+    def _agreed_validation(
+        self,
+        model: GraphSAGERec,
+        adjacency: BipartiteAdjacency,
+        features: torch.Tensor | None,
+        user_items: sp.csr_matrix,
+        validation: sp.csr_matrix,
+    ) -> dict[str, float]:
+        """Validation metrics every rank agrees on: computed once on rank 0 and broadcast, so all ranks take
+        the same early-stopping decision (a rank that stopped alone would leave the others waiting)."""
+        ranks = self.ranks
+        if ranks is None:
+            return self._validate(model, adjacency, features, user_items, validation)
+        k = self.config.metric_k
+        keys = [f"recall@{k}", f"ndcg@{k}"]
+        mine = self._validate(model, adjacency, features, user_items, validation) if ranks.is_main else {}
+        agreed = ranks.from_main([mine.get(key, 0.0) for key in keys])
+        return dict(zip(keys, agreed, strict=True))
 
     def _validate(
         self,
