@@ -104,10 +104,10 @@ def local_neo4j(tmp_path_factory: pytest.TempPathFactory, starts_processes: None
             "-c",
             "CREATE (u:User {id: 'u1'})-[:INTERACTED {weight: 2.0, count: 1, first_ts: timestamp(), "
             "last_ts: timestamp()}]->(i:Item {id: 'i1', title: $title})-[:IN_CATEGORY]->(:Category {name: 'Crime'})",
-            "--param",
-            f"title={TITLE}",
+            "-P",
+            f"title => '{TITLE}'",
         )
-        assert "(0 rows)" in loaded.stdout
+        assert "(0 rows; " in loaded.stdout and "relationships created: 2" in loaded.stdout
         yield server
     finally:
         _graphrec(root, "neo4j", "stop", "--data-dir", str(data_dir), check=False)
