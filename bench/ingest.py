@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from kafka_path import PARTITIONS, broker, compare_edges, edges, graph, stream_path
@@ -54,9 +54,6 @@ from graphrec.events.schema import validate_events
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionDelta
-
-if TYPE_CHECKING:
-    from kafka_harness import KafkaHarness
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "bench-key"
@@ -268,7 +265,6 @@ def cpu_ms_per_request(before: dict[str, float], after: dict[str, float], reques
 
 
 def bench_kafka(
-    kafka: KafkaHarness,
     bench: BenchStore,
     workdir: Path,
     bodies: list[bytes],
@@ -280,10 +276,20 @@ def bench_kafka(
     timed from the first post."""
     env = {"GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000"}  # the consumer's bot guard, as the API's above
     store_pid = bench.server_pid or -1
-    with stream_path(kafka.bootstrap, workdir, "kafka", batch_size=args.consumer_batch, env=env) as path:
+    with (
+        broker() as kafka,
+        stream_path(kafka.bootstrap, workdir, "kafka", batch_size=args.consumer_batch, env=env) as path,
+    ):
         port = free_port()
         api = start_api(
-            bench.env | {"GRAPHREC_FALKORDB_GRAPH": "kafka", "GRAPHREC_EVENT_STREAM": path.stream}, port, args.workers
+            bench.env
+            | {
+                "GRAPHREC_FALKORDB_GRAPH": "kafka",
+                "GRAPHREC_EVENT_STREAM": path.stream,
+                "GRAPHREC_DATA_DIR": str(workdir / "api-data-kafka"),
+            },
+            port,
+            args.workers,
         )
         try:
             consumer_pid, broker_pid = path.consumer.proc.pid, kafka.pid or -1
@@ -334,7 +340,6 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
     with (
         tempfile.TemporaryDirectory(prefix="graphrec-bench-") as tmp,
         bench_store(kind, Path(tmp), graph="raw") as bench,
-        broker() if via_kafka else contextlib.nullcontext() as kafka,
     ):
         holder = bench.store
         # FalkorDB: the API writes its own graph of the same server; Neo4j has one database, which
@@ -366,9 +371,8 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
             finally:
                 api.terminate()
                 api.wait(timeout=30)
-        if via_kafka:
-            assert kafka is not None
-            kafka_res = bench_kafka(kafka, bench, Path(tmp), bodies, sizes, args)
+        if via_kafka:  # its broker starts now: the direct path above ran without an idle JVM beside it
+            kafka_res = bench_kafka(bench, Path(tmp), bodies, sizes, args)
         flat = [d for b in delta_batches for d in b]
 
         def median_raw(batches: list[list[InteractionDelta]]) -> dict[str, float]:

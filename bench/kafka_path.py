@@ -21,7 +21,7 @@ from pathlib import Path
 
 _TESTS = Path(__file__).resolve().parents[1] / "tests"
 if str(_TESTS) not in sys.path:
-    sys.path.insert(0, str(_TESTS))
+    sys.path.append(str(_TESTS))  # after bench/ and the repository: tests/api must not shadow api
 
 from confluent_kafka import KafkaException  # noqa: E402
 from deadlines import START_S, wait_until  # noqa: E402 - tests/ on the path first
