@@ -23,7 +23,6 @@ how long after the last post the consumer had applied everything.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -179,8 +178,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             poster.close()
             api.terminate()
             api.wait(timeout=30)
-        with contextlib.closing(FalkorDBStore.embedded(Path(tmp) / "store", graph="outage")) as store:
-            in_store = counted(edges(store))
+        assert isinstance(bench.store, FalkorDBStore)
+        in_store = counted(edges(bench.store))  # the graph the consumer wrote
         applied_metric = path.applied()
 
     catch_up_s = caught_up - store_back
