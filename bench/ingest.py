@@ -252,6 +252,7 @@ def main() -> None:
     )
     ap.add_argument("--consumer-batch", type=int, default=500, help="graphrec consume --batch-size (--via kafka)")
     add_store_option(ap)
+    ap.add_argument("--logs", type=Path, help="copy graphrec consume's log (lag, rate every 0.5 s) here")
     args = ap.parse_args()
     if args.via != "direct" and args.store != "falkordb":
         raise SystemExit("--via kafka|both runs on --store falkordb only (the consumer joins the embedded store)")
@@ -278,7 +279,9 @@ def bench_kafka(
     store_pid = bench.server_pid or -1
     with (
         broker() as kafka,
-        stream_path(kafka.bootstrap, workdir, "kafka", batch_size=args.consumer_batch, env=env) as path,
+        stream_path(
+            kafka.bootstrap, workdir, "kafka", batch_size=args.consumer_batch, env=env, keep_log=args.logs
+        ) as path,
     ):
         port = free_port()
         api = start_api(

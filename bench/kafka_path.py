@@ -12,6 +12,7 @@ consumer subprocess reaches the bench's store through its data directory.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import time
 import uuid
@@ -95,11 +96,18 @@ class StreamPath:
 
 @contextlib.contextmanager
 def stream_path(
-    bootstrap: str, workdir: Path, graph_name: str, *, batch_size: int, env: dict[str, str]
+    bootstrap: str,
+    workdir: Path,
+    graph_name: str,
+    *,
+    batch_size: int,
+    env: dict[str, str],
+    keep_log: Path | None = None,
 ) -> Iterator[StreamPath]:
     """A new topic (``PARTITIONS`` partitions, created by the worker) and ``graphrec consume`` applying it to
     graph ``graph_name`` of the embedded server in ``workdir / "store"`` (bench/stores.py's layout), ``env``
-    over its environment; yields once the worker owns every partition, and stops it afterwards."""
+    over its environment; yields once the worker owns every partition, and stops it afterwards. Its log (the
+    lag and apply rate every 0.5 s) is copied into the directory ``keep_log`` when given."""
     name = f"{graph_name}-{uuid.uuid4().hex[:8]}"
     stream = f"kafka://{bootstrap}/bench-{name}"
     group = f"bench-group-{name}"
@@ -120,6 +128,9 @@ def stream_path(
         yield StreamPath(bootstrap, stream, group, consumer)
     finally:
         consumer.stop()
+        if keep_log is not None:
+            keep_log.mkdir(parents=True, exist_ok=True)
+            shutil.copy(consumer.log, keep_log / consumer.log.name)
 
 
 def compare_edges(reference: Edges, other: Edges) -> dict[str, object]:

@@ -129,6 +129,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100, help="events per POST")
     ap.add_argument("--warmup-events", type=int, default=10_000)
     ap.add_argument("--consumer-batch", type=int, default=500, help="graphrec consume --batch-size")
+    ap.add_argument("--logs", type=Path, help="copy graphrec consume's log (lag, rate every 0.5 s) here")
     args = ap.parse_args()
     print(json.dumps(run(args), indent=2))
 
@@ -144,7 +145,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         tempfile.TemporaryDirectory(prefix="graphrec-bench-") as tmp,
         bench_store("falkordb", Path(tmp), graph="outage") as bench,
         broker() as kafka,
-        stream_path(kafka.bootstrap, Path(tmp), "outage", batch_size=args.consumer_batch, env=env) as path,
+        stream_path(
+            kafka.bootstrap, Path(tmp), "outage", batch_size=args.consumer_batch, env=env, keep_log=args.logs
+        ) as path,
     ):
         store_pid = bench.server_pid
         if store_pid is None:
