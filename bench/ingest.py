@@ -252,7 +252,7 @@ def main() -> None:
     )
     ap.add_argument("--consumer-batch", type=int, default=500, help="graphrec consume --batch-size (--via kafka)")
     add_store_option(ap)
-    ap.add_argument("--logs", type=Path, help="copy graphrec consume's log (lag, rate every 0.5 s) here")
+    ap.add_argument("--logs", type=Path, help="copy graphrec consume's log (lag, rate every 10 s) here")
     args = ap.parse_args()
     if args.via != "direct" and args.store != "falkordb":
         raise SystemExit("--via kafka|both runs on --store falkordb only (the consumer joins the embedded store)")

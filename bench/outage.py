@@ -129,7 +129,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100, help="events per POST")
     ap.add_argument("--warmup-events", type=int, default=10_000)
     ap.add_argument("--consumer-batch", type=int, default=500, help="graphrec consume --batch-size")
-    ap.add_argument("--logs", type=Path, help="copy graphrec consume's log (lag, rate every 0.5 s) here")
+    ap.add_argument("--logs", type=Path, help="copy graphrec consume's log (lag, rate every 10 s) here")
     args = ap.parse_args()
     print(json.dumps(run(args), indent=2))
 
