@@ -8,6 +8,15 @@ the same per-request batches, once in the store's bulk batches) and prints a JSO
 Bounded by ``--events`` and ``--max-seconds``.
 
     python bench/ingest.py [--events 100000] [--batch 500] [--clients 16] [--workers 2] [--store ...]
+    python bench/ingest.py --via both --events 40000   # the Kafka path beside the direct one, same run
+
+``--via kafka`` (embedded FalkorDB only) starts the tests' Kafka broker and ``graphrec consume``
+(bench/kafka_path.py), runs ``graphrec serve`` in stream mode (``GRAPHREC_EVENT_STREAM``) and posts the
+same bodies: ``accepted`` is the 202s (the broker acknowledged) over the posting window, ``applied`` the
+consumer's applied events until the group's committed offsets reach the end offsets, both timed from the
+first post; the graph it built is compared edge by edge with the direct path's (``--via both``, which
+runs the direct path first, in the same run and on the same server) or with the raw bulk write's.
+On the direct path a 202 comes after the store write, so its accepted and applied rates are one figure.
 
 The API runs as deployed, ``graphrec serve --workers W`` (default 2, one per core: a Python process
 runs one thread at a time). On this 2-core machine 1 worker gives ~26-27k events/s and 2 give
@@ -21,6 +30,7 @@ generator during the API run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -30,29 +40,39 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+from kafka_path import PARTITIONS, broker, compare_edges, edges, graph, stream_path
 from served_demo import free_port
-from stores import add_store_option, bench_store, chosen, print_results  # noqa: I001 - bench/ sibling module
+from stores import BenchStore, add_store_option, bench_store, chosen, print_results  # noqa: I001 - bench/ sibling module
 
 from graphrec import clock
 from graphrec.events.pipeline import EventPipeline, aggregate
 from graphrec.events.policy import load_policy
 from graphrec.events.schema import validate_events
+from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.port import GraphStore
 from graphrec.graph.records import InteractionDelta
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "bench-key"
+VIAS = ("direct", "kafka", "both")
 
 
-def make_batches(n_events: int, batch: int, *, seed: int = 0) -> list[list[dict[str, object]]]:
-    """Sessions of view, scroll, dwell and click on one item (4 events per edge), unique ids."""
+def make_batches(
+    n_events: int, batch: int, *, seed: int = 0, prefix: str = "ev", distinct_users: bool = False
+) -> list[list[dict[str, object]]]:
+    """Sessions of view, scroll, dwell and click on one item (4 events per edge), unique ids.
+
+    ``distinct_users``: a user of its own per session, so no event can be collapsed or flagged and every
+    acknowledged event must show in the store (what bench/outage.py counts as lost)."""
     rng = random.Random(seed)
     now = clock.now_ms() - 3_600_000
     batches, cur, eid = [], [], 0
     while eid < n_events:
-        user, item = f"u{rng.randrange(50_000)}", f"i{rng.randrange(10_000)}"
+        user = f"{prefix}-u{eid // 4}" if distinct_users else f"u{rng.randrange(50_000)}"
+        item = f"i{rng.randrange(10_000)}"
         ts = now + eid
         for k, (t, v) in enumerate(
             (
@@ -63,7 +83,7 @@ def make_batches(n_events: int, batch: int, *, seed: int = 0) -> list[list[dict[
             )
         ):
             e: dict[str, object] = {
-                "event_id": f"ev{eid}",
+                "event_id": f"{prefix}{eid}",
                 "user_id": user,
                 "item_id": item,
                 "type": t,
@@ -178,7 +198,8 @@ def bench_api(port: int, bodies: list[bytes], sizes: list[int], clients: int, ma
                 dt = time.perf_counter() - t
                 with lock:
                     if r.status_code == 202:
-                        acked[0] += r.json()["applied"]
+                        answer = r.json()  # stream mode: queued (acknowledged by the broker), applied 0
+                        acked[0] += answer.get("queued", answer["applied"])
                         latencies.append(dt)
                     else:
                         errors[0] += 1
@@ -222,10 +243,92 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2, help="API worker processes (graphrec serve --workers)")
     ap.add_argument("--max-seconds", type=float, default=120.0)
+    ap.add_argument(
+        "--via",
+        choices=VIAS,
+        default="direct",
+        help="direct: the API writes the store; kafka: the API produces to a test broker and graphrec consume "
+        "applies (embedded FalkorDB only); both: one after the other in the same run, edges compared",
+    )
+    ap.add_argument("--consumer-batch", type=int, default=500, help="graphrec consume --batch-size (--via kafka)")
     add_store_option(ap)
+    ap.add_argument("--logs", type=Path, help="copy graphrec consume's log (lag, rate every 10 s) here")
     args = ap.parse_args()
+    if args.via != "direct" and args.store != "falkordb":
+        raise SystemExit("--via kafka|both runs on --store falkordb only (the consumer joins the embedded store)")
     results = [run(kind, args) for kind in chosen(args.store)]
     print_results(results)
+
+
+def cpu_ms_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """Where the machine's cores went between two readings, per request (the client shares them)."""
+    return {k: round(1000 * (after[k] - before[k]) / max(1, requests), 2) for k in before}
+
+
+def bench_kafka(
+    bench: BenchStore,
+    workdir: Path,
+    bodies: list[bytes],
+    sizes: list[int],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """The same bodies through the API in stream mode: accepted (202 once the broker acknowledged) over the
+    posting window, applied (``graphrec consume`` into graph ``kafka``) until the group's lag is 0, both
+    timed from the first post."""
+    env = {"GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000"}  # the consumer's bot guard, as the API's above
+    store_pid = bench.server_pid or -1
+    with (
+        broker() as kafka,
+        stream_path(
+            kafka.bootstrap, workdir, "kafka", batch_size=args.consumer_batch, env=env, keep_log=args.logs
+        ) as path,
+    ):
+        port = free_port()
+        api = start_api(
+            bench.env
+            | {
+                "GRAPHREC_FALKORDB_GRAPH": "kafka",
+                "GRAPHREC_EVENT_STREAM": path.stream,
+                "GRAPHREC_DATA_DIR": str(workdir / "api-data-kafka"),
+            },
+            port,
+            args.workers,
+        )
+        try:
+            consumer_pid, broker_pid = path.consumer.proc.pid, kafka.pid or -1
+
+            def cpu() -> dict[str, float]:
+                return {
+                    "api": tree_cpu_seconds(api.pid, {store_pid}),
+                    "store": cpu_seconds(store_pid),
+                    "client": time.process_time(),
+                    "consumer": cpu_seconds(consumer_pid),
+                    "broker": cpu_seconds(broker_pid),
+                }
+
+            before = cpu()
+            t0 = time.perf_counter()
+            posted = bench_api(port, bodies, sizes, args.clients, args.max_seconds)
+            drained = path.wait_drained()
+            after = cpu()
+        finally:
+            api.terminate()
+            api.wait(timeout=30)
+        applied = path.applied()
+    applied_s = drained - t0
+    return {
+        "accepted_events": posted["events"],
+        "accepted_seconds": round(posted["seconds"], 2),
+        "accepted_events_per_s": round(posted["events_per_s"], 2),
+        "applied_events": applied,
+        "applied_seconds": round(applied_s, 2),
+        "applied_events_per_s": round(applied / applied_s, 2),
+        "errors": posted["errors"],
+        "shed_retries": posted["shed_retries"],
+        "p50_ms": round(posted["p50_ms"], 2),
+        "p99_ms": round(posted["p99_ms"], 2),
+        "cpu_ms_per_request": cpu_ms_per_request(before, after, len(bodies)),
+    }
 
 
 def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
@@ -235,6 +338,7 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
     sizes = [len(b) for b in batches]
     policy = load_policy()
     now = clock.now_ms()
+    direct, via_kafka = args.via in ("direct", "both"), args.via in ("kafka", "both")
 
     with (
         tempfile.TemporaryDirectory(prefix="graphrec-bench-") as tmp,
@@ -249,27 +353,29 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
         delta_batches = [
             aggregate(pipe.to_clean(validate_events(b, now_ms=now, skew_ms=10**9)), policy) for b in batches
         ]
-        port = free_port()
-        api = start_api(api_env, port, args.workers)
-        store_pid = bench.server_pid or -1
-        try:
+        if direct:
+            port = free_port()
+            api = start_api(api_env, port, args.workers)
+            store_pid = bench.server_pid or -1
+            try:
 
-            def cpu() -> dict[str, float]:
-                return {
-                    "api": tree_cpu_seconds(api.pid, {store_pid}),
-                    "store": cpu_seconds(store_pid),
-                    "client": time.process_time(),
-                }
+                def cpu() -> dict[str, float]:
+                    return {
+                        "api": tree_cpu_seconds(api.pid, {store_pid}),
+                        "store": cpu_seconds(store_pid),
+                        "client": time.process_time(),
+                    }
 
-            before = cpu()
-            api_res = bench_api(port, bodies, sizes, args.clients, args.max_seconds)
-            after = cpu()
-            # where the machine's cores went during the API run (the client shares them)
-            requests = max(1, len(bodies))
-            cpu_ms_per_request = {k: round(1000 * (after[k] - before[k]) / requests, 2) for k in before}
-        finally:
-            api.terminate()
-            api.wait(timeout=30)
+                before = cpu()
+                api_res = bench_api(port, bodies, sizes, args.clients, args.max_seconds)
+                after = cpu()
+                # where the machine's cores went during the API run (the client shares them)
+                api_cpu = cpu_ms_per_request(before, after, len(bodies))
+            finally:
+                api.terminate()
+                api.wait(timeout=30)
+        if via_kafka:  # its broker starts now: the direct path above ran without an idle JVM beside it
+            kafka_res = bench_kafka(bench, Path(tmp), bodies, sizes, args)
         flat = [d for b in delta_batches for d in b]
 
         def median_raw(batches: list[list[InteractionDelta]]) -> dict[str, float]:
@@ -283,12 +389,26 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
 
         raw_req = median_raw(delta_batches)
         raw_bulk = median_raw([flat])  # the store splits into its own batches (10k rows)
+        if via_kafka:
+            # the kafka graph against the direct path's (both), else against the raw bulk write's (what
+            # the graph "raw" holds now): every edge with the same events, or the figures mean nothing
+            with contextlib.closing(graph(Path(tmp) / "store", "kafka")) as streamed:
+                if direct:
+                    with contextlib.closing(graph(Path(tmp) / "store", "api")) as posted:
+                        reference = edges(posted)
+                else:
+                    assert isinstance(holder, FalkorDBStore)  # --via kafka runs on the embedded store only
+                    reference = edges(holder)
+                kafka_res["edges_vs_" + ("direct" if direct else "raw_bulk")] = compare_edges(
+                    reference, edges(streamed)
+                )
 
-    targets = kind == "falkordb"
+    targets = kind == "falkordb" and direct
     summary: dict[str, object] = {
         "bench": "ingest",
         "store": kind,
         "store_description": bench.description,
+        "via": args.via,
         "config": {
             "events": args.events,
             "batch": args.batch,
@@ -296,17 +416,31 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
             "api_workers": args.workers,
             "events_per_edge": 4,
             "cpus": os.cpu_count(),
-        },
-        "api": {k: round(v, 2) for k, v in api_res.items()},
-        "cpu_ms_per_request": cpu_ms_per_request,
-        "raw_same_batches": {k: round(v, 2) for k, v in raw_req.items()},
-        "raw_bulk": {k: round(v, 2) for k, v in raw_bulk.items()},
-        "ratio_vs_raw_same_batches": round(api_res["events_per_s"] / raw_req["events_per_s"], 3),
-        "ratio_vs_raw_bulk": round(api_res["events_per_s"] / raw_bulk["events_per_s"], 3),
-        "targets": {"events_per_s": 20_000, "ratio": 0.5} if targets else None,
+        }
+        | ({"consumer_batch": args.consumer_batch, "partitions": PARTITIONS} if via_kafka else {}),
     }
-    ratio = api_res["events_per_s"] / raw_req["events_per_s"]
-    summary["meets_targets"] = (api_res["events_per_s"] >= 20_000 and ratio >= 0.5) if targets else None
+    if direct:
+        summary["api"] = {k: round(v, 2) for k, v in api_res.items()}
+        summary["cpu_ms_per_request"] = api_cpu
+    if via_kafka:
+        summary["kafka"] = kafka_res
+    summary["raw_same_batches"] = {k: round(v, 2) for k, v in raw_req.items()}
+    summary["raw_bulk"] = {k: round(v, 2) for k, v in raw_bulk.items()}
+    if direct:
+        summary["ratio_vs_raw_same_batches"] = round(api_res["events_per_s"] / raw_req["events_per_s"], 3)
+        summary["ratio_vs_raw_bulk"] = round(api_res["events_per_s"] / raw_bulk["events_per_s"], 3)
+    if direct and via_kafka:
+        # the direct path acknowledges after its store write: its accepted and applied rates are one figure
+        summary["kafka_vs_direct"] = {
+            "accepted": round(float(kafka_res["accepted_events_per_s"]) / api_res["events_per_s"], 3),
+            "applied": round(float(kafka_res["applied_events_per_s"]) / api_res["events_per_s"], 3),
+        }
+    summary["targets"] = {"events_per_s": 20_000, "ratio": 0.5} if targets else None
+    summary["meets_targets"] = (
+        (api_res["events_per_s"] >= 20_000 and api_res["events_per_s"] / raw_req["events_per_s"] >= 0.5)
+        if targets
+        else None
+    )
     return summary
 
 

@@ -118,13 +118,23 @@ def consumer_env(tmp_path: Path, store_dir: Path, graph_name: str, stream: str, 
 class ConsumerProcess:
     """``graphrec consume`` in a subprocess, its log in a file; :meth:`stop` ends it (SIGTERM, then kill).
 
-    ``metrics_port``: serve its Prometheus ``/metrics`` there (:meth:`metric` reads one value)."""
+    ``metrics_port``: serve its Prometheus ``/metrics`` there (:meth:`metric` reads one value).
+    ``report_every_s``: how often it measures and logs its lag; often in tests (the log shows progress), the
+    deployed default (10 s) in benchmarks: each measurement asks the broker and holds up the worker's loop."""
 
-    def __init__(self, env: dict[str, str], log: Path, *, batch_size: int, metrics_port: int | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        *,
+        batch_size: int,
+        metrics_port: int | None = None,
+        report_every_s: float = 0.5,
+    ) -> None:
         self.log = log
         self.metrics_port = metrics_port
         command = [sys.executable, "-m", "graphrec", "consume", "--batch-size", str(batch_size)]
-        command += ["--partitions", str(PARTITIONS), "--report-every-s", "0.5"]
+        command += ["--partitions", str(PARTITIONS), "--report-every-s", str(report_every_s)]
         if metrics_port is not None:
             command += ["--metrics-port", str(metrics_port)]
         with log.open("ab") as out:
