@@ -226,9 +226,9 @@ def test_a_rolled_back_write_is_not_committed(configured: GraphStore) -> None:
         assert not configured.item_exists(item_id="after")
 
 
+# Neo4j only: FalkorDB has no multi-statement transactions (its refusal: test_a_rolled_back_write_is_not_committed)
+@pytest.mark.parametrize("configured", ["neo4j"], indirect=True)
 def test_transactions_on_neo4j(configured: GraphStore) -> None:
-    if not _on_neo4j(configured):
-        pytest.skip("FalkorDB has no multi-statement transactions (refusal: test_a_rolled_back_write_is_not_committed)")
     r = _invoke("-c", ":begin\nCREATE (:Item {id: 'c1'});\nCREATE (:Item {id: 'c2'});\n:commit", "--write")
     assert r.exit_code == 0, r.output
     assert configured.item_exists(item_id="c1") and configured.item_exists(item_id="c2")
@@ -271,9 +271,9 @@ def test_unknown_client_commands_and_errors_stop_the_script(configured: GraphSto
     assert r.exit_code == 1 and not configured.item_exists(item_id="s3")
 
 
+# FalkorDB only: the test harness's Neo4j has GDS and speaks every form, so it needs no hint
+@pytest.mark.parametrize("configured", ["falkordb"], indirect=True)
 def test_hints_for_neo4j_only_forms_and_gds(configured: GraphStore) -> None:
-    if _on_neo4j(configured):
-        pytest.skip("the test harness's Neo4j has GDS and speaks every form")
     r = _invoke("-f", str(by_name("user-strongest-interactions")))
     assert r.exit_code == 1
     assert "hint: this is the Neo4j form of a saved query; on FalkorDB run" in r.stderr
