@@ -46,26 +46,19 @@ from api.deps import (
 )
 from api.errors import error_item
 from api.json_response import NOT_MODIFIED, shared_json
+from api.list_query import ListParams, ListParamsDep
 from api.pages import (
     CURSOR_PATTERN,
     MAX_CURSOR_LENGTH,
     RANKING_CHANGED,
-    CursorQuery,
-    ExcludeQuery,
     bad_cursor,
     checked_ids,
     close_page,
     id_parts,
     list_key,
-    open_page,
 )
 from api.routers.recommendations import (
-    AttrQuery,
-    K,
-    PriceMax,
-    PriceMin,
     described,
-    list_filter,
     nothing_to_serve,
     record,
     to_public,
@@ -188,28 +181,21 @@ def popular_items(
     request: Request,
     catalog: CatalogDep,
     settings: SettingsDep,
-    k: K = 20,
-    category: Annotated[str | None, Query(max_length=256)] = None,
-    explain: bool = False,
-    exclude: ExcludeQuery = None,
-    cursor: CursorQuery = None,
-    price_min: PriceMin = None,
-    price_max: PriceMax = None,
-    attr: AttrQuery = None,
+    query: ListParamsDep,
 ) -> Response:
     """Trending items (distinct recent actors, capped per client, catalogued items only), overall or in one
     category; never an unavailable item. Shared: ETag and Cache-Control."""
     view = catalog.view
-    filters = list_filter(category, price_min, price_max, attr)
-    page = open_page(settings, key=list_key("popular", *filters.identity()), cursor=cursor, exclude=exclude, k=k)
+    filters = query.filters()
+    page = query.page(settings, list_key("popular", *filters.identity()))
     try:
-        check_category(view, category)
+        check_category(view, query.category)
     except UnknownCategory as exc:
         raise unknown_category(exc) from None
     admits = filters.per_item(view)
-    ranked = view.trending(category, page.k, exclude=page.leave_out, where=admits)
+    ranked = view.trending(query.category, page.k, exclude=page.leave_out, where=admits)
     # Scores are relative to the list's top item, which earlier pages may have served: the view's.
-    top_list = view.trending(category, 1, where=admits)
+    top_list = view.trending(query.category, 1, where=admits)
     top = top_list[0][1] if top_list else 1.0
     data = [
         RecommendedItemPublic(
@@ -217,7 +203,7 @@ def popular_items(
             title=view.title(i),
             score=round(s / top, 6) if top else 0.0,
             source="popular",
-            reasons=[popular_reason(category)] if explain else None,
+            reasons=[popular_reason(query.category)] if query.explain else None,
             **described(view, i),
         )
         for i, s in ranked
@@ -225,7 +211,7 @@ def popular_items(
     # Trending lists are rebuilt every minute without a model version: pages never 409, never repeat.
     next_cursor = close_page(settings, page, item_ids=[d.item_id for d in data], model_version=None, versioned=False)
     popular = PopularItemsPublic(
-        category=category, data=data, count=len(data), built_ms=view.built_ms, next_cursor=next_cursor
+        category=query.category, data=data, count=len(data), built_ms=view.built_ms, next_cursor=next_cursor
     )
     return shared_json(request, popular, max_age_s=settings.shared_max_age_s)
 
@@ -255,27 +241,13 @@ def _bought_together(
     view: CatalogView,
     holder: BoughtTogetherHolder,
     anchors: list[str],
-    *,
-    k: int,
-    explain: bool,
-    exclude: list[str] | None,
-    cursor: str | None,
-    category: str | None,
-    price_min: float | None,
-    price_max: float | None,
-    attr: list[str] | None,
+    query: ListParams,
 ) -> Response:
     """One bought-together list for both routes (one item, a cart): a page of the index's ranking."""
-    filters = list_filter(category, price_min, price_max, attr)
-    page = open_page(
-        settings,
-        key=list_key("bought-together", sorted(anchors), *filters.identity()),
-        cursor=cursor,
-        exclude=exclude,
-        k=k,
-    )
+    filters = query.filters()
+    page = query.page(settings, list_key("bought-together", sorted(anchors), *filters.identity()))
     try:
-        check_category(view, category)
+        check_category(view, query.category)
     except UnknownCategory as exc:
         raise unknown_category(exc) from None
     index = holder.index  # read once: a rebuild cannot change it mid-request
@@ -290,8 +262,8 @@ def _bought_together(
             title=view.title(t.item_id),
             score=round(t.shoppers / top, 6),
             shoppers=t.shoppers,
-            reasons=[bought_together_reason(a, n, view.title) for a, n in t.evidence[:3]] if explain else None,
-            evidence=[a for a, _ in t.evidence] if explain else None,
+            reasons=[bought_together_reason(a, n, view.title) for a, n in t.evidence[:3]] if query.explain else None,
+            evidence=[a for a, _ in t.evidence] if query.explain else None,
             **described(view, t.item_id),
         )
         for t in chosen
@@ -322,14 +294,7 @@ def cart_bought_together(
     settings: SettingsDep,
     holder: BoughtTogetherDep,
     items: CartQuery,
-    k: K = 20,
-    explain: bool = False,
-    exclude: ExcludeQuery = None,
-    cursor: CursorQuery = None,
-    category: Annotated[str | None, Query(max_length=256)] = None,
-    price_min: PriceMin = None,
-    price_max: PriceMax = None,
-    attr: AttrQuery = None,
+    query: ListParamsDep,
 ) -> Response:
     """Frequently bought together with a cart: items that distinct shoppers bought or carted with any of
     the cart's items (their shoppers added up), never one of them, never an unavailable item; empty with
@@ -341,14 +306,7 @@ def cart_bought_together(
         catalog.view,
         holder,
         anchors,
-        k=k,
-        explain=explain,
-        exclude=exclude,
-        cursor=cursor,
-        category=category,
-        price_min=price_min,
-        price_max=price_max,
-        attr=attr,
+        query,
     )
 
 
@@ -357,23 +315,16 @@ def new_items(
     request: Request,
     catalog: CatalogDep,
     settings: SettingsDep,
-    k: K = 20,
-    category: Annotated[str | None, Query(max_length=256)] = None,
-    explain: bool = False,
-    exclude: ExcludeQuery = None,
-    cursor: CursorQuery = None,
-    price_min: PriceMin = None,
-    price_max: PriceMax = None,
-    attr: AttrQuery = None,
+    query: ListParamsDep,
 ) -> Response:
     """New arrivals: items by when a catalogue first described them, newest first (items with no
     first-listed time, described before it was kept or only seen in events, are left out); never an
     unavailable item. Shared: ETag and Cache-Control."""
     view = catalog.view
-    filters = list_filter(category, price_min, price_max, attr)
-    page = open_page(settings, key=list_key("new", *filters.identity()), cursor=cursor, exclude=exclude, k=k)
+    filters = query.filters()
+    page = query.page(settings, list_key("new", *filters.identity()))
     try:
-        check_category(view, category)
+        check_category(view, query.category)
     except UnknownCategory as exc:
         raise unknown_category(exc) from None
     arrivals = new_arrivals(view, filters, k=page.k, leave_out=page.leave_out, half_life_days=settings.half_life_days)
@@ -384,14 +335,14 @@ def new_items(
             title=view.title(a.item_id),
             score=a.score,
             listed_ms=a.listed_ms,
-            reasons=[new_arrival_reason(now - a.listed_ms)] if explain else None,
+            reasons=[new_arrival_reason(now - a.listed_ms)] if query.explain else None,
             **described(view, a.item_id),
         )
         for a in arrivals
     ]
     next_cursor = close_page(settings, page, item_ids=[d.item_id for d in data], model_version=None, versioned=False)
     answer = NewItemsPublic(
-        category=category, data=data, count=len(data), built_ms=view.built_ms, next_cursor=next_cursor
+        category=query.category, data=data, count=len(data), built_ms=view.built_ms, next_cursor=next_cursor
     )
     return shared_json(request, answer, max_age_s=settings.shared_max_age_s)
 
@@ -413,27 +364,20 @@ async def similar(
     settings: SettingsDep,
     catalog: CatalogDep,
     item_id: Annotated[Identifier, Path()],
-    k: K = 20,
-    explain: bool = False,
-    exclude: ExcludeQuery = None,
-    cursor: CursorQuery = None,
-    category: Annotated[str | None, Query(max_length=256)] = None,
-    price_min: PriceMin = None,
-    price_max: PriceMax = None,
-    attr: AttrQuery = None,
+    query: ListParamsDep,
 ) -> Response:
     """Items like this one: embedding neighbours blended with co-interaction neighbours; never an
     unavailable item. Shared: ETag and Cache-Control."""
-    filters = list_filter(category, price_min, price_max, attr)
-    page = open_page(
-        settings, key=list_key("similar", item_id, *filters.identity()), cursor=cursor, exclude=exclude, k=k
-    )
+    filters = query.filters()
+    page = query.page(settings, list_key("similar", item_id, *filters.identity()))
     try:
-        check_category(catalog.view, category)
+        check_category(catalog.view, query.category)
     except UnknownCategory as exc:
         raise unknown_category(exc) from None
     try:
-        result = await recommender.similar(item_id, page.k, explain=explain, leave_out=page.leave_out, filters=filters)
+        result = await recommender.similar(
+            item_id, page.k, explain=query.explain, leave_out=page.leave_out, filters=filters
+        )
     except UnknownItem as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except NothingToServe as exc:
@@ -446,8 +390,8 @@ async def similar(
         item_id=item_id,
         model_version=result.model_version,
         degraded=result.degraded,
-        data=to_public(result, explain, catalog.view),
-        graph_as_of_ms=result.graph_as_of_ms if explain else None,
+        data=to_public(result, query.explain, catalog.view),
+        graph_as_of_ms=result.graph_as_of_ms if query.explain else None,
         count=len(result.items),
         next_cursor=next_cursor,
     )
@@ -467,14 +411,7 @@ def item_bought_together(
     settings: SettingsDep,
     holder: BoughtTogetherDep,
     item_id: Annotated[Identifier, Path()],
-    k: K = 20,
-    explain: bool = False,
-    exclude: ExcludeQuery = None,
-    cursor: CursorQuery = None,
-    category: Annotated[str | None, Query(max_length=256)] = None,
-    price_min: PriceMin = None,
-    price_max: PriceMax = None,
-    attr: AttrQuery = None,
+    query: ListParamsDep,
 ) -> Response:
     """Frequently bought together with this item: items that distinct shoppers bought or carted with it
     (at most a few per browser client; catalogued items only), most shoppers first; never an unavailable
@@ -485,14 +422,7 @@ def item_bought_together(
         catalog.view,
         holder,
         [item_id],
-        k=k,
-        explain=explain,
-        exclude=exclude,
-        cursor=cursor,
-        category=category,
-        price_min=price_min,
-        price_max=price_max,
-        attr=attr,
+        query,
     )
 
 

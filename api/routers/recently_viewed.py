@@ -13,31 +13,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.container import Services
 from api.deps import READ_SECURITY, USER_READ_SECURITY, ReaderDep
 from api.json_response import json_body
-from api.pages import (
-    CURSOR_DESCRIPTION,
-    CURSOR_PATTERN,
-    EXCLUDE_DESCRIPTION,
-    MAX_CURSOR_LENGTH,
-    close_page,
-    list_key,
-    open_page,
-)
-from api.routers.recommendations import (
-    ATTR,
-    PRICE_MAX,
-    PRICE_MIN,
-    USER_TOKEN_403,
-    described,
-    list_filter,
-    unknown_category,
-)
+from api.list_query import ListParams
+from api.pages import close_page, list_key
+from api.routers.recommendations import USER_TOKEN_403, described, unknown_category
 from api.routing import id_path
-from api.schemas.catalogue import MAX_ATTRIBUTE_FILTERS
 from api.schemas.errors import error_responses
 from api.schemas.lists import RecentlyViewedPublic
 from graphrec import clock
@@ -48,21 +32,10 @@ from graphrec.recommend.popular import UnknownCategory
 router = APIRouter(tags=["recommendations"], responses=error_responses(401, 422, 429, 503))
 
 
-class RecentQuery(BaseModel):
-    """The query of a recently-viewed list, a user's or a visitor's alike (one model: one validation pass)."""
+class RecentQuery(ListParams):
+    """The query of a recently-viewed list, a user's or a visitor's alike (every list's parameters)."""
 
-    model_config = ConfigDict(extra="ignore")  # key= and user_token= ride in the same query string
-
-    k: int = Field(20, ge=1, le=100, description="how many items")
-    category: str | None = Field(None, max_length=256, description="only items of this category")
     explain: bool = Field(False, description="say when each item was viewed")
-    price_min: float | None = Field(None, ge=0, allow_inf_nan=False, description=PRICE_MIN)
-    price_max: float | None = Field(None, ge=0, allow_inf_nan=False, description=PRICE_MAX)
-    attr: list[str] | None = Field(None, max_length=MAX_ATTRIBUTE_FILTERS, description=ATTR)
-    exclude: list[str] | None = Field(None, description=EXCLUDE_DESCRIPTION)
-    cursor: str | None = Field(
-        None, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN, description=CURSOR_DESCRIPTION
-    )
 
 
 RecentQueryDep = Annotated[RecentQuery, Query()]
@@ -70,14 +43,8 @@ RecentQueryDep = Annotated[RecentQuery, Query()]
 
 async def _recent(services: Services, query: RecentQuery, *, node_id: str, public_id: str, kind: str) -> Response:
     settings = services.settings
-    filters = list_filter(query.category, query.price_min, query.price_max, query.attr)
-    page = open_page(
-        settings,
-        key=list_key(kind, public_id, *filters.identity()),
-        cursor=query.cursor,
-        exclude=query.exclude,
-        k=query.k,
-    )
+    filters = query.filters()
+    page = query.page(settings, list_key(kind, public_id, *filters.identity()))
     try:
         viewed = await services.recommender.recently_viewed(
             node_id, page.k, filters=filters, leave_out=page.leave_out, half_life_days=settings.half_life_days

@@ -13,30 +13,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.container import Services
 from api.deps import READ_SECURITY, USER_READ_SECURITY, ReaderDep
 from api.errors import error_item
 from api.json_response import json_body
+from api.list_query import ListParams
 from api.observability import Metrics
 from api.pages import (
-    CURSOR_DESCRIPTION,
-    CURSOR_PATTERN,
-    EXCLUDE_DESCRIPTION,
-    MAX_CURSOR_LENGTH,
     RANKING_CHANGED,
     close_page,
     list_key,
-    open_page,
     ranking_changed,
 )
 from api.routing import id_path
-from api.schemas.catalogue import MAX_ATTRIBUTE_FILTERS, attribute_name_problem
 from api.schemas.errors import ErrorPublic, error_responses
 from api.schemas.recommend import RecommendationsPublic
 from graphrec.ids import Identifier, UserIdentifier, anonymous_node_id
-from graphrec.recommend.filters import ListFilter
 from graphrec.recommend.popular import CatalogView, UnknownCategory
 from graphrec.recommend.ranking import NothingToServe, RankingChanged, RecRequest, RecResult
 
@@ -49,43 +43,6 @@ USER_TOKEN_403 = {
     "model": ErrorPublic,
     "description": "a publishable key's user token is for another user (or the server verifies no user tokens)",
 }
-K = Annotated[int, Query(ge=1, le=100, description="how many items")]
-PRICE_MIN = "only items with a price of at least this (items without a price are left out)"
-PRICE_MAX = "only items with a price of at most this (items without a price are left out)"
-PriceMin = Annotated[float | None, Query(ge=0, allow_inf_nan=False, description=PRICE_MIN)]
-PriceMax = Annotated[float | None, Query(ge=0, allow_inf_nan=False, description=PRICE_MAX)]
-
-
-ATTR = (
-    "only items whose catalogue attribute equals a value: name:value (the name before the first ':'), "
-    f"repeatable (every one must hold), at most {MAX_ATTRIBUTE_FILTERS}"
-)
-AttrQuery = Annotated[list[str] | None, Query(max_length=MAX_ATTRIBUTE_FILTERS, description=ATTR)]
-
-
-def list_filter(
-    category: str | None, price_min: float | None, price_max: float | None, attr: list[str] | None = None
-) -> ListFilter:
-    """A list's filters, or a 422: on ``price_max`` when the range is empty (it would hide the typo), on
-    ``attr`` when one is not ``name:value`` with a valid attribute name."""
-    if price_min is not None and price_max is not None and price_min > price_max:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [error_item(None, "price_max", f"price_max {price_max:g} is below price_min {price_min:g}")],
-        )
-    pairs = []
-    for i, raw in enumerate(attr or ()):
-        name, sep, value = raw.partition(":")
-        problem = attribute_name_problem(name) if sep else "expected name:value"
-        if problem is not None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, [error_item(i, "attr", f"'{raw[:64]}': {problem}")]
-            )
-        pairs.append((name, value))
-    return ListFilter(category, price_min, price_max, tuple(sorted(set(pairs))))
-
-
-Diversity = Annotated[float, Query(ge=0.0, le=1.0, description="0 = pure relevance, 1 = maximal spread (MMR)")]
 
 
 def described(view: CatalogView, item_id: str) -> dict[str, Any]:
@@ -149,25 +106,13 @@ def record(metrics: Metrics, endpoint: str, result: RecResult) -> None:
         metrics.degraded.labels(endpoint).inc()
 
 
-class ListQuery(BaseModel):
-    """The query of a recommendations list, a user's or an anonymous visitor's alike: one model, so both
-    routes take the same parameters with the same rules and FastAPI validates them in one pass (seven
-    separate parameters cost seven validations per request on the busiest route)."""
+class ListQuery(ListParams):
+    """The query of a recommendations list, a user's or an anonymous visitor's alike: every list's
+    parameters (:class:`api.list_query.ListParams`) plus what only a user's list has."""
 
-    model_config = ConfigDict(extra="ignore")  # key= and user_token= ride in the same query string
-
-    k: int = Field(20, ge=1, le=100, description="how many items")
     exclude_seen: bool = Field(True, description="leave out items the user or visitor interacted with")
-    category: str | None = Field(None, max_length=256, description="only items of this category")
     diversity: float = Field(0.0, ge=0.0, le=1.0, description="0 = pure relevance, 1 = maximal spread (MMR)")
     explain: bool = Field(False, description="reasons, per-source scores and evidence for each item")
-    price_min: float | None = Field(None, ge=0, allow_inf_nan=False, description=PRICE_MIN)
-    price_max: float | None = Field(None, ge=0, allow_inf_nan=False, description=PRICE_MAX)
-    attr: list[str] | None = Field(None, max_length=MAX_ATTRIBUTE_FILTERS, description=ATTR)
-    exclude: list[str] | None = Field(None, description=EXCLUDE_DESCRIPTION)
-    cursor: str | None = Field(
-        None, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN, description=CURSOR_DESCRIPTION
-    )
 
 
 ListQueryDep = Annotated[ListQuery, Query()]
@@ -176,14 +121,8 @@ ListQueryDep = Annotated[ListQuery, Query()]
 async def _recommend(services: Services, query: ListQuery, *, node_id: str, public_id: str, kind: str) -> Response:
     """One list for both routes: the page opened from the cursor, the recommender asked, the page closed."""
     settings = services.settings
-    filters = list_filter(query.category, query.price_min, query.price_max, query.attr)
-    page = open_page(
-        settings,
-        key=list_key(kind, public_id, *filters.identity(), query.exclude_seen, query.diversity),
-        cursor=query.cursor,
-        exclude=query.exclude,
-        k=query.k,
-    )
+    filters = query.filters()
+    page = query.page(settings, list_key(kind, public_id, *filters.identity(), query.exclude_seen, query.diversity))
     req = RecRequest(
         node_id,
         page.k,

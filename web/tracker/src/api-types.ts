@@ -2009,12 +2009,8 @@ export interface operations {
             query?: {
                 /** @description how many items */
                 k?: number;
-                /** @description leave out items the user or visitor interacted with */
-                exclude_seen?: boolean;
                 /** @description only items of this category */
                 category?: string | null;
-                /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
-                diversity?: number;
                 /** @description reasons, per-source scores and evidence for each item */
                 explain?: boolean;
                 /** @description only items with a price of at least this (items without a price are left out) */
@@ -2027,6 +2023,10 @@ export interface operations {
                 exclude?: string[] | null;
                 /** @description next_cursor of the previous page of the same list */
                 cursor?: string | null;
+                /** @description leave out items the user or visitor interacted with */
+                exclude_seen?: boolean;
+                /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
+                diversity?: number;
             };
             header?: never;
             path: {
@@ -2110,12 +2110,8 @@ export interface operations {
             query?: {
                 /** @description how many items */
                 k?: number;
-                /** @description leave out items the user or visitor interacted with */
-                exclude_seen?: boolean;
                 /** @description only items of this category */
                 category?: string | null;
-                /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
-                diversity?: number;
                 /** @description reasons, per-source scores and evidence for each item */
                 explain?: boolean;
                 /** @description only items with a price of at least this (items without a price are left out) */
@@ -2128,6 +2124,10 @@ export interface operations {
                 exclude?: string[] | null;
                 /** @description next_cursor of the previous page of the same list */
                 cursor?: string | null;
+                /** @description leave out items the user or visitor interacted with */
+                exclude_seen?: boolean;
+                /** @description 0 = pure relevance, 1 = maximal spread (MMR) */
+                diversity?: number;
             };
             header?: never;
             path: {
@@ -3653,18 +3653,20 @@ export interface operations {
             query?: {
                 /** @description how many items */
                 k?: number;
+                /** @description only items of this category */
                 category?: string | null;
+                /** @description reasons for each item */
                 explain?: boolean;
-                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
-                exclude?: string[] | null;
-                /** @description next_cursor of the previous page of the same list */
-                cursor?: string | null;
                 /** @description only items with a price of at least this (items without a price are left out) */
                 price_min?: number | null;
                 /** @description only items with a price of at most this (items without a price are left out) */
                 price_max?: number | null;
                 /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
                 attr?: string[] | null;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -3737,18 +3739,20 @@ export interface operations {
                 items: string[];
                 /** @description how many items */
                 k?: number;
-                explain?: boolean;
-                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
-                exclude?: string[] | null;
-                /** @description next_cursor of the previous page of the same list */
-                cursor?: string | null;
+                /** @description only items of this category */
                 category?: string | null;
+                /** @description reasons for each item */
+                explain?: boolean;
                 /** @description only items with a price of at least this (items without a price are left out) */
                 price_min?: number | null;
                 /** @description only items with a price of at most this (items without a price are left out) */
                 price_max?: number | null;
                 /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
                 attr?: string[] | null;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -3819,18 +3823,20 @@ export interface operations {
             query?: {
                 /** @description how many items */
                 k?: number;
+                /** @description only items of this category */
                 category?: string | null;
+                /** @description reasons for each item */
                 explain?: boolean;
-                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
-                exclude?: string[] | null;
-                /** @description next_cursor of the previous page of the same list */
-                cursor?: string | null;
                 /** @description only items with a price of at least this (items without a price are left out) */
                 price_min?: number | null;
                 /** @description only items with a price of at most this (items without a price are left out) */
                 price_max?: number | null;
                 /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
                 attr?: string[] | null;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;
@@ -3901,18 +3907,20 @@ export interface operations {
             query?: {
                 /** @description how many items */
                 k?: number;
-                explain?: boolean;
-                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
-                exclude?: string[] | null;
-                /** @description next_cursor of the previous page of the same list */
-                cursor?: string | null;
+                /** @description only items of this category */
                 category?: string | null;
+                /** @description reasons for each item */
+                explain?: boolean;
                 /** @description only items with a price of at least this (items without a price are left out) */
                 price_min?: number | null;
                 /** @description only items with a price of at most this (items without a price are left out) */
                 price_max?: number | null;
                 /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
                 attr?: string[] | null;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
@@ -4003,18 +4011,20 @@ export interface operations {
             query?: {
                 /** @description how many items */
                 k?: number;
-                explain?: boolean;
-                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
-                exclude?: string[] | null;
-                /** @description next_cursor of the previous page of the same list */
-                cursor?: string | null;
+                /** @description only items of this category */
                 category?: string | null;
+                /** @description reasons for each item */
+                explain?: boolean;
                 /** @description only items with a price of at least this (items without a price are left out) */
                 price_min?: number | null;
                 /** @description only items with a price of at most this (items without a price are left out) */
                 price_max?: number | null;
                 /** @description only items whose catalogue attribute equals a value: name:value (the name before the first ':'), repeatable (every one must hold), at most 8 */
                 attr?: string[] | null;
+                /** @description item ids never to return: comma-separated and/or repeated (at most 500); an id holding a comma cannot be excluded */
+                exclude?: string[] | null;
+                /** @description next_cursor of the previous page of the same list */
+                cursor?: string | null;
             };
             header?: never;
             path: {
