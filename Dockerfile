@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # graphrec image: the `graphrec` CLI and the API (`graphrec serve`), used by docker-compose.yml for
-# the api, init and trainer services.
+# the api, init, topics, consumer and trainer services.
 #
 #   docker build -t graphrec:0.1.0 .                                 # CPU torch (default)
 #   docker build -t graphrec:0.1.0-cu128 \
@@ -56,7 +56,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --system --gid 10001 graphrec \
  && useradd --system --uid 10001 --gid graphrec --home-dir /var/lib/graphrec --no-create-home \
       --shell /usr/sbin/nologin graphrec \
- && mkdir -p /var/lib/graphrec/models /var/lib/graphrec/snapshots /app \
+ && mkdir -p /var/lib/graphrec/models /var/lib/graphrec/snapshots /var/lib/graphrec/events /app \
  && chown -R graphrec:graphrec /var/lib/graphrec /app
 
 COPY --from=builder /opt/venv /opt/venv

@@ -24,7 +24,7 @@ from api.ratelimit import TokenBucketLimiter
 from graphrec.behaviour.triggers import parse_rules
 from graphrec.config import Settings
 from graphrec.events.feedback import FeedbackLog
-from graphrec.events.log import COUNTED, EventLog
+from graphrec.events.log import EventLog
 from graphrec.events.pipeline import EventPipeline, build_pipeline
 from graphrec.events.policy import WeightPolicy
 from graphrec.events.stream_producer import EventStreamProducer
@@ -179,8 +179,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                 feedback=feedback,
                 snapshots_path=s.snapshots_path,
             )
-            # bot-flagged and burst-collapsed events are behaviour, but not outcomes a list earned
-            pipeline.listeners.append(lambda events: feedback.attribute([e for e in events if e.flag == COUNTED]))
+            pipeline.listeners.append(feedback.attribute_logged)
             triggers = _trigger_worker(s, event_log, catalog, tombstones)
             if triggers is not None:
                 pipeline.listeners.append(triggers.mark)
@@ -238,7 +237,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
 
 def _trigger_worker(s: Settings, log: EventLog, catalog: CatalogCache, tombstones: Tombstones) -> TriggerWorker | None:
     """The webhook worker when a URL is configured; bad rules stop the startup with their reason."""
-    if not s.webhook_url or s.webhook_secret is None:
+    if not s.triggers_on or s.webhook_secret is None:
         return None
     try:
         rules = parse_rules(s.trigger_rules)

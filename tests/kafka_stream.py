@@ -119,8 +119,8 @@ class ConsumerProcess:
     """``graphrec consume`` in a subprocess, its log in a file; :meth:`stop` ends it (SIGTERM, then kill).
 
     ``metrics_port``: serve its Prometheus ``/metrics`` there (:meth:`metric` reads one value).
-    ``report_every_s``: how often it measures and logs its lag; often in tests (the log shows progress), the
-    deployed default (10 s) in benchmarks: each measurement asks the broker and holds up the worker's loop."""
+    ``report_every_s``: how often it reads (in a thread of its own, off its work loop) and logs its lag; often
+    in tests (the log and ``/metrics`` show progress), the deployed default (10 s) in benchmarks."""
 
     def __init__(
         self,

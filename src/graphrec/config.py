@@ -563,6 +563,12 @@ class Settings(BaseSettings):
             raise ValueError("GRAPHREC_WEBHOOK_SECRET (16+ characters) must be set with GRAPHREC_WEBHOOK_URL")
         return self
 
+    @property
+    def triggers_on(self) -> bool:
+        """Trigger webhooks are configured (a URL; the validator above requires its secret): the API runs its
+        trigger worker, and ``graphrec consume`` marks the users whose events it applied for it."""
+        return bool(self.webhook_url) and self.webhook_secret is not None
+
     @field_validator("user_token_secret")
     @classmethod
     def _strong_user_token_secret(cls, value: SecretStr | None) -> SecretStr | None:

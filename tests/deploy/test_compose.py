@@ -2,7 +2,10 @@
 
 There is no Docker engine here (`docker compose config` cannot run), so the file is interpolated
 the way Compose does it and validated against the Compose Specification JSON schema vendored in
-``compose-spec.json`` (see ``COMPOSE_SPEC_SOURCE``); the rest are the promises the README makes.
+``compose-spec.json`` (see ``COMPOSE_SPEC_SOURCE``); the rest are the promises the README makes. The
+Kafka part (the broker, the topics step, the scaled ``consumer``) is read the way its programs would
+read it: graphrec's settings parser on each service's environment, the CLI's own argument parser on
+each command, the broker's listener and quorum settings against the address the clients are given.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ COMPOSE_SPEC_SOURCE = "docker-compose==1.29.2:compose/config/compose_spec.json"
 COMPOSE_SPEC_SHA256 = "0dc04bd346dcfee1b1419628fff79937bbf076925f298f272a2b490e2b112bac"
 
 _DURATION = re.compile(r"^(\d+(\.\d+)?(us|ms|s|m|h))+$")
-GRAPHREC_SERVICES = ("init", "api", "trainer")
+GRAPHREC_SERVICES = ("init", "api", "topics", "consumer", "trainer")
+KAFKA_HARNESS_POM = REPO / "tests" / "kafka_harness" / "pom.xml"
 
 
 @pytest.fixture(scope="module")
@@ -195,10 +199,20 @@ def _depends(service: dict[str, Any]) -> dict[str, str]:
 def test_start_order(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert _depends(services["init"]) == {"neo4j": "service_healthy"}
-    for name in ("api", "trainer"):
-        assert _depends(services[name]) == {"neo4j": "service_healthy", "init": "service_completed_successfully"}
+    assert _depends(services["trainer"]) == {"neo4j": "service_healthy", "init": "service_completed_successfully"}
+    # what writes events waits for the store's schema and for the topics (the broker refuses to auto-create)
+    for name in ("api", "consumer"):
+        assert _depends(services[name]) == {
+            "neo4j": "service_healthy",
+            "init": "service_completed_successfully",
+            "kafka": "service_healthy",
+            "topics": "service_completed_successfully",
+        }, name
+    assert _depends(services["topics"]) == {"kafka": "service_healthy"}
     assert services["init"]["command"] == ["graphrec", "init"]
-    assert services["init"]["restart"] == "no"
+    for one_shot in ("init", "topics"):
+        assert services[one_shot]["restart"] == "no"
+    assert "healthcheck" in services["kafka"] and "healthcheck" in services["neo4j"]  # service_healthy needs one
 
 
 def test_graphrec_services_talk_bolt_to_neo4j(compose_raw: dict[str, Any], compose: dict[str, Any]) -> None:
@@ -245,13 +259,13 @@ def test_trainer_is_a_profile_running_export_train_publish(compose: dict[str, An
 def test_compose_commands_exist_in_the_cli(compose: dict[str, Any]) -> None:
     """Every graphrec subcommand and option the compose file calls is one the CLI has."""
     group = typer.main.get_command(cli_app)
-    calls = [compose["services"][n]["command"] for n in ("init", "api")]
+    calls = [compose["services"][n]["command"] for n in ("init", "api", "topics", "consumer")]
     calls += [
         line.split()
         for line in compose["services"]["trainer"]["command"][-1].splitlines()
         if line.strip().startswith("graphrec ")
     ]
-    assert len(calls) == 5
+    assert len(calls) == 7
     for argv in calls:
         assert argv[0] == "graphrec"
         command = group.commands.get(argv[1])  # type: ignore[attr-defined]
@@ -259,6 +273,142 @@ def test_compose_commands_exist_in_the_cli(compose: dict[str, Any]) -> None:
         options = {opt for p in command.params for opt in p.opts}
         used = {a for a in argv[2:] if a.startswith("--")}
         assert used <= options, f"graphrec {argv[1]}: unknown options {sorted(used - options)}"
+
+
+@pytest.mark.parametrize("name", ["api", "topics", "consumer"])
+def test_fixed_commands_parse_as_the_cli_parses_them(compose: dict[str, Any], name: str) -> None:
+    """The values too: the CLI's own parser (types, ranges) takes the command as compose runs it."""
+    argv = compose["services"][name]["command"]
+    command = typer.main.get_command(cli_app).commands[argv[1]]  # type: ignore[attr-defined]
+    with command.make_context(argv[1], list(argv[2:])) as ctx:  # raises click's usage error when it would
+        assert ctx.params
+    if name == "consumer":
+        assert ctx.params["metrics_host"] == "0.0.0.0" and ctx.params["batch_size"] == 500
+    if name == "topics":
+        assert ctx.params["partitions"] == 6
+
+
+# -- Kafka: the broker, the topics, the consumers ------------------------------------------------------------
+
+
+def _kafka_env(compose: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in compose["services"]["kafka"]["environment"].items()}
+
+
+def _listeners(value: str) -> dict[str, tuple[str, int]]:
+    """``NAME://host:port,...`` as {name: (host, port)}."""
+    out: dict[str, tuple[str, int]] = {}
+    for entry in value.split(","):
+        name, _, address = entry.partition("://")
+        host, _, port = address.rpartition(":")
+        out[name] = (host, int(port))
+    return out
+
+
+def test_kafka_is_one_kraft_node_of_the_tests_release(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]
+    pom = KAFKA_HARNESS_POM.read_text(encoding="utf-8")
+    release = re.search(r"<kafka\.version>([\d.]+)</kafka\.version>", pom)
+    assert release and kafka["image"] == f"apache/kafka:{release.group(1)}"  # what the tests run
+    env = _kafka_env(compose)
+    assert not [k for k in env if "ZOOKEEPER" in k]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["CLUSTER_ID"] and len(env["CLUSTER_ID"]) == 22  # required by the image in KRaft mode
+    node = env["KAFKA_NODE_ID"]
+    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    listeners = _listeners(env["KAFKA_LISTENERS"])
+    voter_id, _, voter = env["KAFKA_CONTROLLER_QUORUM_VOTERS"].partition("@")
+    assert voter_id == node  # the only voter is this node, on its own controller listener
+    assert voter == f"kafka:{listeners[controller][1]}"
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(listeners) <= set(protocols)
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in listeners
+    for key in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ):
+        assert env[key] == "1", key  # one node: more replicas could never be placed
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"  # the topics service creates them
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in kafka["volumes"]}
+    assert mounts[env["KAFKA_LOG_DIRS"]] in compose["volumes"]  # the log on a named volume
+    assert "ports" not in kafka  # reached on the compose network only
+    test = " ".join(kafka["healthcheck"]["test"])
+    assert "/opt/kafka/bin/kafka-broker-api-versions.sh" in test
+    assert f"localhost:{listeners[env['KAFKA_INTER_BROKER_LISTENER_NAME']][1]}" in test
+
+
+def test_the_stream_is_the_kafka_services_advertised_listener(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _kafka_env(compose)
+    advertised = _listeners(env["KAFKA_ADVERTISED_LISTENERS"])
+    listeners = _listeners(env["KAFKA_LISTENERS"])
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    locations = {}
+    for name in ("api", "topics", "consumer"):
+        settings = _service_settings(compose["services"][name], monkeypatch)
+        location = settings.event_stream_location
+        assert location is not None, f"{name}: not in stream mode"
+        locations[name] = location
+        host, _, port = location.bootstrap.partition(":")
+        assert host == "kafka" and host in compose["services"], location.bootstrap  # the service's name
+        named = [n for n, address in advertised.items() if address == (host, int(port))]
+        assert len(named) == 1, (location.bootstrap, advertised)  # a listener clients are told to use
+        assert listeners[named[0]][1] == int(port)  # and the broker listens there
+        assert protocols[named[0]].lower() == settings.kafka_security_protocol  # plaintext both sides
+    assert len(set(locations.values())) == 1  # one topic: the API produces what the consumers read
+    assert locations["api"].topic == "graphrec.events"
+
+
+def test_the_consumer_scales_in_one_group(compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer = compose["services"]["consumer"]
+    # `docker compose up --scale consumer=N` fails on a fixed container name or a published host port
+    assert not {"container_name", "ports", "hostname"} & set(consumer), sorted(consumer)
+    assert consumer["command"][:2] == ["graphrec", "consume"]
+    settings = _service_settings(consumer, monkeypatch)
+    assert settings.kafka_consumer_group == "graphrec-consume"  # one value for every replica: one group
+    assert "{{" not in str(consumer["environment"])  # no per-replica templating
+    assert consumer["restart"] == "unless-stopped" and consumer["init"] is True
+    # its health is its metrics endpoint (the port its command serves), not the image's API /healthz check
+    command = consumer["command"]
+    port = command[command.index("--metrics-port") + 1]
+    test = " ".join(consumer["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/metrics" in test and "/healthz" not in test
+
+
+def test_the_api_and_the_consumers_judge_events_alike_and_share_the_event_log(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consumers run the pipeline the API would: the same judging settings, the erasure tombstones'
+    key, and the event log file (attribution and trigger marks need the API's own file)."""
+    api = _service_settings(compose["services"]["api"], monkeypatch)
+    for var in list(compose["services"]["api"]["environment"]):
+        monkeypatch.delenv(var, raising=False)
+    consumer = _service_settings(compose["services"]["consumer"], monkeypatch)
+    for field in (
+        "events_clock_skew_s",
+        "events_burst_window_ms",
+        "events_max_per_minute",
+        "events_max_views_per_minute",
+        "events_max_repeats",
+        "events_repeat_window_s",
+        "event_id_retention_days",
+        "events_policy_path",
+        "webhook_url",
+        "environment",
+    ):
+        assert getattr(api, field) == getattr(consumer, field), field
+    assert api.erasure_key == consumer.erasure_key
+    assert api.event_log_file == consumer.event_log_file
+    log_dir = str(api.event_log_file.parent)
+    for name in ("api", "consumer", "trainer"):
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in compose["services"][name]["volumes"]}
+        assert mounts.get(log_dir) == "events", name  # one named volume, read-write in each
+    assert "events" in compose["volumes"]
+    # the image creates the mount point (owned by its user), so the fresh volume is writable by it
+    mkdir = re.search(r"mkdir -p ([^\\&]+)", (REPO / "Dockerfile").read_text(encoding="utf-8"))
+    assert mkdir and log_dir in mkdir.group(1).split()
 
 
 @pytest.mark.parametrize("name", GRAPHREC_SERVICES)

@@ -27,7 +27,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import typer.main
-from deploy_support import ENV_EXAMPLE, REPO, MissingVariable, interpolate, parse_env_file
+from deploy_support import (
+    ENV_EXAMPLE,
+    REPO,
+    MissingVariable,
+    all_strings,
+    compose_variables,
+    interpolate,
+    parse_env_file,
+)
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -305,7 +313,9 @@ def test_the_contract_run_points_the_suite_at_the_throwaway_server(
 # -- Scale-out path ------------------------------------------------------------------------------------------
 
 
-def test_the_scale_out_names_real_benches_settings_modules_and_statements(scale_out: str) -> None:
+def test_the_scale_out_names_real_benches_settings_modules_and_statements(
+    scale_out: str, compose_raw: dict[str, Any]
+) -> None:
     benches = set(re.findall(r"`(bench/\w+\.py)`", scale_out))
     assert {"bench/import.py", "bench/ingest.py", "bench/serve.py", "bench/train.py"} <= benches
     assert all((REPO / b).is_file() for b in benches), benches
@@ -321,8 +331,10 @@ def test_the_scale_out_names_real_benches_settings_modules_and_statements(scale_
     cypher = " ".join(str(getattr(NEO4J, f.name)) for f in dataclasses.fields(NEO4J))
     relationships = set(re.findall(r"\[\w*:([A-Z_]+)", cypher))
     build_args = set(re.findall(r"^ARG (\w+)", (REPO / "Dockerfile").read_text(encoding="utf-8"), re.M))
+    compose_vars = {name for text in all_strings(compose_raw) for name in compose_variables(text)}
     for name in re.findall(r"`((?!GRAPHREC_)[A-Z][A-Z_]{4,})`", scale_out):  # statements, edge types, build args
-        assert (hasattr(NEO4J, name) and hasattr(FALKORDB, name)) or name in relationships | build_args, name
+        known = relationships | build_args | compose_vars  # ... and docker-compose.yml's variables
+        assert (hasattr(NEO4J, name) and hasattr(FALKORDB, name)) or name in known, name
     index = re.search(r"db\.index\.vector\.queryNodes\('(\w+)'", scale_out)
     assert index and re.search(
         rf"CREATE VECTOR INDEX {index.group(1)}\b", (REPO / "graph" / "schema.cypher").read_text(encoding="utf-8")

@@ -3,7 +3,9 @@
 What it proves: events accepted by the API in stream mode and applied by ``graphrec consume`` (a real
 subprocess) give exactly the edges the direct path gives for the same events; a consumer killed with
 SIGKILL mid-stream and started again loses nothing and counts nothing twice; a message that can never
-apply lands in ``<topic>.dlq`` with its reason and does not block its partition. Weights are compared
+apply lands in ``<topic>.dlq`` with its reason and does not block its partition; the consumer's ``/metrics``
+report its lag while its work loop waits for a frozen store (the lag is read in a thread of its own), and
+the lag back to 0 once the store returns. Weights are compared
 exactly: the events use types whose policy weights are sums of powers of two, so no float rounding
 depends on how the stream split them into batches.
 """
@@ -11,6 +13,8 @@ depends on how the stream split them into batches.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import uuid
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from kafka_stream import (
     counted,
     edges,
     graph,
+    group_lag,
     make_events,
     publish,
     settings_for,
@@ -34,6 +39,11 @@ from api.main import create_app
 from factories import event
 from graphrec.events.pipeline import build_pipeline
 from graphrec.events.stream_topics import ensure_topics
+from graphrec.graph.embedded import EmbeddedServer
+from tests.live_api import free_port
+
+LAG = "graphrec_consumer_lag"
+APPLIED = "graphrec_consumer_events_applied_total"
 
 
 def _post(client: TestClient, batch: list[dict[str, object]]) -> dict[str, object]:
@@ -172,3 +182,58 @@ def test_a_message_that_cannot_apply_goes_to_the_dead_letter_topic_and_the_parti
     reasons = [headers["graphrec-reason"].decode() for _, headers in letters]
     assert reasons[0].startswith("not JSON") and reasons[1].startswith("unknown schema version 99")
     assert letters[0][1]["graphrec-topic"] == topic.encode() and letters[0][1]["graphrec-offset"] == b"0"
+
+
+def test_the_lag_is_reported_while_the_worker_waits_for_the_store(
+    kafka_broker: str, store_dir: Path, tmp_path: Path
+) -> None:
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    stream = f"kafka://{kafka_broker}/{topic}"
+    events = validated(make_events(500, seed=3, prefix="lag"))
+    streamed = settings_for(tmp_path, store_dir, "lag", stream)
+    ensure_topics(streamed, partitions=3)
+    group = f"group-lag-{uuid.uuid4().hex[:8]}"
+    target = graph(store_dir, "lag")
+    consumer = ConsumerProcess(
+        consumer_env(tmp_path, store_dir, "lag", stream, group=group),
+        tmp_path / "consumer.log",
+        batch_size=50,
+        metrics_port=free_port(),
+    )
+    server = EmbeddedServer(store_dir).info()
+    assert server is not None
+
+    def metrics(lag: float, applied: float) -> bool:
+        assert consumer.alive(), f"graphrec consume exited; its log ends:\n{consumer.tail()}"
+        return consumer.metric(LAG) == lag and consumer.metric(APPLIED) == applied
+
+    try:
+        publish(streamed, events[:100])
+        wait_until(
+            lambda: metrics(0, 100),
+            what="the first 100 events applied and a lag of 0 reported",
+            timeout_s=START_S,
+            interval_s=0.2,
+            detail=lambda: (consumer.metric(LAG), consumer.metric(APPLIED)),
+        )
+        os.kill(server.pid, signal.SIGSTOP)  # the worker's next store write waits, and its loop with it
+        try:
+            publish(streamed, events[100:])
+            wait_until(
+                lambda: metrics(400, 100),
+                what="the stalled worker to report the 400 messages it has not applied",
+                interval_s=0.2,
+                detail=lambda: (consumer.metric(LAG), consumer.metric(APPLIED)),
+            )
+            assert group_lag(kafka_broker, group, topic) == 400  # the broker's own view agrees
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        wait_until(
+            lambda: consumer.metric(LAG) == 0 and counted(edges(target)) == 500,
+            what="the lag back to 0 with every event applied",
+            interval_s=0.2,
+            detail=lambda: (consumer.metric(LAG), counted(edges(target))),
+        )
+    finally:
+        consumer.stop()
+    assert consumer.totals()["lag"] == {"0": 0, "1": 0, "2": 0}

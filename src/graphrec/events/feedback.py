@@ -15,6 +15,12 @@ queue out in one transaction every ``GRAPHREC_SERVED_FLUSH_S`` (0.5 s) and at sh
 because they are analytics, not acknowledged data. Every read of served lists (an impression's
 check, the reports, erasure) writes the queue out first, so each sees exactly what was served.
 Impressions and outcomes are fsynced like the log.
+
+Outcomes are attributed by whoever applies the events (:meth:`FeedbackLog.attribute_logged`, a listener
+of the ingest pipeline): the API on the direct path, ``graphrec consume`` in stream mode
+(``GRAPHREC_EVENT_STREAM``). In stream mode the consumers must therefore open the API's file
+(``GRAPHREC_EVENT_LOG`` on storage both see: one host, or a volume they share), where the API records the
+served lists and impressions that attribution looks up.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graphrec.clock import DAY_MS
-from graphrec.events.log import LoggedEvent, connect, create_tables, transaction
+from graphrec.events.log import COUNTED, LoggedEvent, connect, create_tables, transaction
 from graphrec.events.tombstones import Tombstones
 
 ATTRIBUTED_TYPES = ("click", "add_to_cart", "purchase")
@@ -226,6 +232,13 @@ class FeedbackLog:
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)", rows)
             return db.total_changes - before
+
+    def attribute_logged(self, events: Sequence[LoggedEvent]) -> int:
+        """The ingest pipeline's listener, in the API and in ``graphrec consume`` alike: attribute the counted
+        events of a batch just logged. Bot-flagged and burst-collapsed events are behaviour, but not outcomes
+        a list earned. A redelivered batch comes here again (logged as duplicates) and adds nothing
+        (:meth:`attribute` is idempotent per actor and event id). Returns outcomes added."""
+        return self.attribute([e for e in events if e.flag == COUNTED])
 
     # -- reads -------------------------------------------------------------------------------------
     def served_list(self, rec_id: str) -> ServedList | None:

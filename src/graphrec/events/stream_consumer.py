@@ -17,8 +17,13 @@ came from), acknowledged by the broker before the offsets move on, so it neither
 disappears. A store outage is not such a message: the batch is retried, with backoff, until it applies
 (or the worker is stopped, uncommitted: the next owner of the partition applies it).
 
-Consumer lag (per partition) and the applied events are Prometheus metrics on the worker's own
-``/metrics`` (``graphrec consume --metrics-port``), and logged every ``report_every_s``.
+Consumer lag (per partition this worker owns) and the applied events are Prometheus metrics on the worker's
+own ``/metrics`` (``graphrec consume --metrics-port``), and logged every ``report_every_s``. The lag is read
+from the broker by :mod:`graphrec.events.stream_lag` in a thread of its own: applying never waits for it,
+and it keeps growing in the metrics while the worker waits for an unavailable store.
+
+What the API runs after it applies a batch itself (feedback attribution, trigger marks) is the pipeline's
+listeners; ``graphrec consume`` gives its pipeline the same ones (:mod:`graphrec.commands.consume`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from graphrec.config import EventStreamLocation, Settings
 from graphrec.events.envelope import StreamedEvent, Undeliverable, decode
 from graphrec.events.idempotency import IdempotencyConflict
 from graphrec.events.pipeline import EventPipeline
+from graphrec.events.stream_lag import Assignment, LagMonitor
 from graphrec.graph.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -119,37 +125,67 @@ class EventConsumer:
             "client.id": "graphrec-consume",
         }
         self._consumer = Consumer(consumer_config)
+        self._client_config = base
+        self._group = settings.kafka_consumer_group
+        self.assignment = Assignment()  # kept by the rebalance callbacks, read by the lag thread
+        self._gauged: set[int] = set()
+        self._last_report = (time.monotonic(), 0)
         self._dead = Producer({**base, "enable.idempotence": True, "acks": "all", "client.id": "graphrec-dlq"})
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> ConsumeTotals:
-        """Consume until :attr:`stop` is set; leaves the group cleanly (its partitions move at once)."""
-        self._consumer.subscribe([self.location.topic])
-        last_report = time.monotonic()
-        applied_at_report = 0
+        """Consume until :attr:`stop` is set; leaves the group cleanly (its partitions move at once). The lag
+        is read and reported meanwhile by a :class:`LagMonitor` thread."""
+        self._consumer.subscribe(
+            [self.location.topic],
+            on_assign=lambda _c, parts: self.assignment.add(parts),
+            on_revoke=lambda _c, parts: self.assignment.remove(parts),
+            on_lost=lambda _c, parts: self.assignment.remove(parts),
+        )
+        self._last_report = (time.monotonic(), self.totals.applied)
+        monitor = LagMonitor(
+            self._client_config,
+            group=self._group,
+            topic=self.location.topic,
+            assignment=self.assignment,
+            every_s=self.report_every_s,
+            on_reading=self.report_lag,
+        )
+        monitor.start()
         try:
             while not self.stop.is_set():
                 try:
                     self.step()
                 except _Stopped:
                     break
-                now = time.monotonic()
-                if now - last_report >= self.report_every_s:
-                    self.measure_lag()
-                    rate = (self.totals.applied - applied_at_report) / (now - last_report)
-                    logger.info(
-                        "consumer: %d applied (%.0f events/s), %d duplicates, %d dead letters, lag %s",
-                        self.totals.applied,
-                        rate,
-                        self.totals.duplicates,
-                        self.totals.dead_letters,
-                        sum(self.totals.lag.values()),
-                    )
-                    last_report, applied_at_report = now, self.totals.applied
         finally:
+            monitor.stop()
             self._consumer.close()
             self._dead.flush(10)
         return self.totals
+
+    def report_lag(self, lag: dict[int, int]) -> None:
+        """One lag reading (on the monitor's thread): the gauge per owned partition (partitions no longer
+        owned leave it, so the workers' gauges add up to the group's lag), the totals, and a log line with
+        the apply rate since the previous one."""
+        for partition, value in lag.items():
+            self.metrics.lag.labels(partition=str(partition)).set(value)
+        for partition in set(self._gauged) - set(lag):
+            self.metrics.lag.remove(str(partition))
+        self._gauged = set(lag)
+        self.totals.lag = lag
+        now, applied = time.monotonic(), self.totals.applied
+        then, applied_then = self._last_report
+        rate = (applied - applied_then) / (now - then) if now > then else 0.0
+        self._last_report = (now, applied)
+        logger.info(
+            "consumer: %d applied (%.0f events/s), %d duplicates, %d dead letters, lag %s",
+            applied,
+            rate,
+            self.totals.duplicates,
+            self.totals.dead_letters,
+            sum(lag.values()),
+        )
 
     def step(self) -> int:
         """Read one batch, apply it, dead-letter what can never apply, commit; the messages handled."""
@@ -261,24 +297,6 @@ class EventConsumer:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             logger.warning("consumer: offsets not committed (%s); the batch will be read again, as duplicates", exc)
-
-    # -- lag ---------------------------------------------------------------------------------------
-    def measure_lag(self) -> dict[int, int]:
-        """Messages left to apply on each assigned partition (the high watermark minus the position)."""
-        lag: dict[int, int] = {}
-        try:
-            assigned = self._consumer.assignment()
-            positions = self._consumer.position(assigned) if assigned else []
-            for tp in positions:
-                low, high = self._consumer.get_watermark_offsets(tp, timeout=2.0, cached=False)
-                lag[tp.partition] = max(0, high - (tp.offset if tp.offset >= 0 else low))
-        except KafkaException as exc:
-            logger.warning("consumer: lag not measured (%s)", exc)
-            return self.totals.lag
-        for partition, value in lag.items():
-            self.metrics.lag.labels(partition=str(partition)).set(value)
-        self.totals.lag = lag
-        return lag
 
 
 def _runs_by_client(decoded: list[tuple[Message, StreamedEvent]]) -> list[list[tuple[Message, StreamedEvent]]]:

@@ -8,7 +8,7 @@ keeps per-user data erases its own (``forget``), and only this sequence knows th
    erasure are no-ops and nothing new is recorded for these ids, even while the rest runs;
 3. the store (node, edges, embedding, consent, seen-event records; merged visitors' are the user's);
 4. the event log file's owners: log rows and merge records, served lists / impressions / outcomes,
-   trigger states, queued and delivered webhooks;
+   trigger states and pending trigger marks, queued and delivered webhooks;
 5. every model version on disk (:mod:`graphrec.model.erasure`): every API worker serving a version
    stops knowing the user as the id is blanked in its mapped ``user_ids.npy``;
 6. the bytes: the SQLite WAL is checkpointed and truncated (``secure_delete`` zeroed the rows), and the
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from graphrec import clock
+from graphrec.behaviour.trigger_marks import TriggerMarks
 from graphrec.behaviour.triggers import TriggerBook
 from graphrec.events import identity
 from graphrec.events.feedback import FeedbackLog
@@ -81,7 +82,12 @@ class Eraser:
     ) -> Eraser:
         """The eraser over every owner graphrec puts in the event log's file; ``feedback``: the API's own
         feedback log, whose queue of served lists must go too (a fresh one over the file otherwise)."""
-        owners: tuple[ErasureOwner, ...] = (feedback or FeedbackLog(log.path), TriggerBook(log.path), Outbox(log.path))
+        owners: tuple[ErasureOwner, ...] = (
+            feedback or FeedbackLog(log.path),
+            TriggerBook(log.path),
+            TriggerMarks(log.path),
+            Outbox(log.path),
+        )
         return cls(store, log, tombstones, owners, models_path, compact_timeout_s, snapshots_path)
 
     def erase(self, user_id: str) -> ErasureReport:

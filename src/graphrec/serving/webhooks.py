@@ -11,7 +11,9 @@ it outside the signature, a captured delivery could be replayed under a fresh id
 
 :class:`TriggerWorker` is the API's background thread: the ingest pipeline marks the users whose
 events were just logged, the worker recomputes their profiles, evaluates the rules
-(:mod:`graphrec.behaviour.triggers`), queues what fired and delivers what is due.
+(:mod:`graphrec.behaviour.triggers`), queues what fired and delivers what is due. Events applied by
+``graphrec consume`` (stream mode) are marked by the consumer in the event log's file
+(:mod:`graphrec.behaviour.trigger_marks`); the worker picks those marks up on every tick as well.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 import httpx
 
 from graphrec.behaviour.profiles import build_profile
+from graphrec.behaviour.trigger_marks import TriggerMarks
 from graphrec.behaviour.triggers import Firing, TriggerBook, TriggerRule
 from graphrec.clock import DAY_MS
 from graphrec.events.log import EventLog, LoggedEvent, connect, create_tables, transaction
@@ -203,6 +206,7 @@ class TriggerWorker:
         tick_s: float = 0.25,
         clock: Callable[[], float] = time.time,
         tombstones: Tombstones | None = None,
+        marks_per_tick: int = 500,
     ) -> None:
         self.log = log
         self.rules = list(rules)
@@ -213,6 +217,8 @@ class TriggerWorker:
         self.clock = clock
         self.book = TriggerBook(log.path, tombstones=tombstones)
         self.outbox = Outbox(log.path, tombstones=tombstones)
+        self.marks = TriggerMarks(log.path)  # users marked by `graphrec consume` (stream mode)
+        self.marks_per_tick = marks_per_tick
         self._dirty: set[str] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -226,8 +232,13 @@ class TriggerWorker:
         self._wake.set()
 
     def evaluate_dirty(self) -> list[Firing]:
+        """Evaluate the rules of the users marked since the last tick: in memory by this process's pipeline,
+        and in the file by ``graphrec consume`` (those marks are cleared once evaluated, so a tick that fails
+        leaves them for the next)."""
         with self._lock:
-            actors, self._dirty = sorted(self._dirty), set()
+            dirty, self._dirty = self._dirty, set()
+        marks = self.marks.pending(limit=self.marks_per_tick)
+        actors = sorted(dirty | {actor for actor, _ in marks})
         now_ms = int(self.clock() * 1000)
         fired: list[Firing] = []
         if not actors:
@@ -241,6 +252,7 @@ class TriggerWorker:
             fired.extend(self.book.evaluate(profile, self.rules, now_ms=now_ms))
         if fired:
             self.outbox.enqueue([f.payload() for f in fired], now_ms=now_ms)
+        self.marks.clear(marks)
         return fired
 
     def run_once(self, client: httpx.Client) -> None:
