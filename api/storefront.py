@@ -1,11 +1,12 @@
 """The demo storefront at ``/demo`` (issue 15, point 6): a shop page over this API, served by the API.
 
 Why it is served by the Python package: ``make demo`` on a fresh machine needs no npm, so the page,
-its script and style and the browser tracker's IIFE bundle (``api/static/demo/tracker.iife.js``, a
-checked-in copy of ``web/tracker``'s build that tests/web/test_tracker.py keeps equal to a fresh
-build) ship as package data. The page is one HTML shell for every route of the shop (``/demo``,
-``/demo/category/<name>``, ``/demo/item/<id>``, ``/demo/cart``; the script renders the route), with
-the server's first **publishable** key injected; a secret key never reaches it. Product pictures
+its script and style and the browser tracker's IIFE bundles (``api/static/demo/tracker.iife.js`` and
+the widgets' ``widgets.iife.js``, checked-in copies of ``web/tracker``'s build that
+tests/web/test_tracker.py keeps equal to a fresh build) ship as package data. The page is one HTML
+shell for every route of the shop (``/demo``, ``/demo/category/<name>``, ``/demo/item/<id>``,
+``/demo/cart``; the script renders the route, its lists with the widgets), with the server's first
+**publishable** key injected; a secret key never reaches it. Product pictures
 are placeholder SVGs drawn here (``/demo/img/<id>``), so the page works offline.
 """
 

@@ -64,32 +64,42 @@ def test_tracker_types_match_the_apis_openapi_document(installed: Path) -> None:
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
 
 
-def test_the_packaged_tracker_bundle_is_a_fresh_build(installed: Path) -> None:
-    """The storefront ships api/static/demo/tracker.iife.js (no npm for `make demo`); it must be what
-    the tracker's sources build to today, byte for byte, so it cannot go stale."""
-    script = (
-        "import('./scripts/build.mjs').then(async (m) => process.stdout.write((await m.bundles())['tracker.iife.js']))"
-    )
+@pytest.mark.parametrize("bundle", ["tracker.iife.js", "widgets.iife.js"])
+def test_the_packaged_bundles_are_a_fresh_build(installed: Path, bundle: str) -> None:
+    """The storefront ships api/static/demo/tracker.iife.js and widgets.iife.js (no npm for `make demo`);
+    each must be what the tracker's sources build to today, byte for byte, so it cannot go stale."""
+    script = f"import('./scripts/build.mjs').then(async (m) => process.stdout.write((await m.bundles())['{bundle}']))"
     fresh = subprocess.run(
         ["node", "--input-type=module", "-e", script], cwd=installed, capture_output=True, text=True, timeout=120
     )
     assert fresh.returncode == 0, fresh.stderr[-2000:]
-    packaged = installed.parents[1] / "api" / "static" / "demo" / "tracker.iife.js"
-    assert len(fresh.stdout) > 10_000  # a whole bundle, not an error message
+    packaged = installed.parents[1] / "api" / "static" / "demo" / bundle
+    assert len(fresh.stdout) > 5_000  # a whole bundle, not an error message
     assert packaged.read_text(encoding="utf-8") == fresh.stdout, (
-        "api/static/demo/tracker.iife.js is stale: run `npm run build` in web/tracker (it writes the copy)"
+        f"api/static/demo/{bundle} is stale: run `npm run build` in web/tracker (it writes the copy)"
     )
 
 
 CONSUMER = """\
 import { createTracker, createClient, GraphrecError, version } from "@graphrec/tracker";
 import type { Recommendations, TrackerOptions } from "@graphrec/tracker";
+import { defineWidgets } from "@graphrec/tracker/widgets";
+import type { RenderDetail, Widgets } from "@graphrec/tracker/widgets";
 
 const options: TrackerOptions = { endpoint: "https://api.example.com", key: "pk_x", requireConsent: true };
 export const make = () => createTracker(options);
+export const widgets = (): Widgets => defineWidgets({ tracker: make(), prefix: "shop" });
+export const shown = (d: RenderDetail): string[] => d.items.map((it) => it.item_id);
 export const rows = (r: Recommendations): (string | null | undefined)[] =>
   [r.recommendation_id, ...r.data.map((d) => d.item_id)];
 export { createClient, GraphrecError, version };
+"""
+
+
+WHICH = """\
+const tracker = await import("@graphrec/tracker");
+const widgets = await import("@graphrec/tracker/widgets"); // loads without a DOM: nothing runs at import
+console.log(tracker.version, typeof widgets.defineWidgets);
 """
 
 
@@ -104,6 +114,7 @@ def test_the_tracker_packs_into_a_tarball_that_installs_with_its_types(installed
     assert info["filename"] == f"graphrec-tracker-{version}.tgz"
     files = {f["path"] for f in info["files"]}
     assert {"README.md", "package.json", "dist/tracker.mjs", "dist/tracker.iife.js", "dist/types/index.d.ts"} <= files
+    assert {"dist/widgets.mjs", "dist/widgets.iife.js", "dist/types/widgets/index.d.ts"} <= files
     assert not {f for f in files if f.startswith(("src/", "test/", "node_modules/"))}
 
     app = tmp_path / "app"
@@ -120,13 +131,13 @@ def test_the_tracker_packs_into_a_tarball_that_installs_with_its_types(installed
     )
     assert install.returncode == 0, install.stderr[-3000:]
     run = subprocess.run(
-        ["node", "--input-type=module", "-e", "import('@graphrec/tracker').then((m) => console.log(m.version))"],
+        ["node", "--input-type=module", "-e", WHICH],
         cwd=app,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert run.returncode == 0 and run.stdout.strip() == version, run.stderr[-2000:]
+    assert run.returncode == 0 and run.stdout.split() == [version, "function"], run.stderr[-2000:]
     iife = app / "node_modules" / "@graphrec" / "tracker" / "dist" / "tracker.iife.js"
     assert iife.read_text().count("\n") == 1  # the script-tag build, one line
     (app / "use.ts").write_text(CONSUMER)

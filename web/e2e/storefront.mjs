@@ -136,7 +136,7 @@ const row = (page) => page.evaluate(() => {
   return {
     state: section && section.dataset.state,
     refreshes: Number((section && section.dataset.refreshes) || 0),
-    recommendation_id: (section && section.dataset.recommendationId) || null,
+    recommendation_id: (scroller && scroller.dataset.recommendationId) || null, // the widget's list, on its cards' container
     items: cards.map((c) => ({ item_id: c.getAttribute("data-item-id"), category: c.getAttribute("data-category"), fresh: c.classList.contains("fresh"), visible: visible(c) })),
   };
 });

@@ -1,17 +1,21 @@
 // The graphrec demo storefront: plain DOM, no framework, no CDN. It reads the catalogue API
-// (/v1/categories, /v1/items), shows "Recommended for you" (anonymous visitor recommendations with
-// the page's publishable key), "Similar items" on product pages and a cart, and lets the graphrec
-// tracker (the IIFE bundle loaded before this module, global `graphrec`) record what the visitor does.
+// (/v1/categories, /v1/items), and shows its lists with the tracker package's widgets (the IIFE
+// bundles loaded before this module, global `graphrec`): "Recommended for you"
+// (<graphrec-recommendations>: the visitor's anonymous recommendations with the page's publishable
+// key, trending items before consent), "Trending now" (<graphrec-trending>), and on product pages
+// "Similar items" (<graphrec-similar>) and "Frequently bought together" (<graphrec-bought-together>,
+// also for the cart). The graphrec tracker records what the visitor does.
 //
 // Markup the tracker reads: every product card is an element with data-item-id; links carry
 // data-track="click", cart buttons data-track="add_to_cart"; sections carry data-page-section
-// (context.page_section of the events inside). The "Recommended for you" row carries
-// data-recommendation-id, the recommendation_id of the list it shows: the tracker reports its cards
+// (context.page_section of the events inside). A widget showing a personal list puts its
+// recommendation_id on its cards' container (data-recommendation-id): the tracker reports those cards
 // as impressions of that list when at least half of a card is visible for a second (never as
 // interactions), and clicks inside it name the list (context.recommendation_id). A product page is a
 // route /demo/item/<id>: the tracker's pageItemId option names its item (view, dwell, scroll depth:
 // scroll depth is an interaction with the page's own item only). Cards also carry data-category so a
-// test can measure what the recommendations are made of.
+// test can measure what the recommendations are made of. The widgets render the page's <template>
+// (cardTemplate) with text bindings only: catalogue titles never become markup.
 
 const BASE = "/demo";
 const config = JSON.parse(document.getElementById("graphrec-config").textContent || "{}");
@@ -27,6 +31,8 @@ const tracker = graphrec.createTracker(Object.assign({
   requireConsent: true, // nothing is tracked, stored or sent before the banner is answered
   pageItemId: () => itemOfPath(location.pathname),
 }, tuning.tracker || {}));
+// The widgets follow the tracker: after consent (or an opt-out) the personal row reloads by itself.
+const widgets = graphrec.defineWidgets({ tracker });
 
 // ---- the API -------------------------------------------------------------------------------------
 
@@ -129,6 +135,37 @@ function card(it, opts = {}) {
 
 const itemCache = new Map();
 
+/** The card the widgets render for each item: the same markup as card(), as a <template> with bindings
+ * (data-field: text; data-href/data-src: http(s) URLs, the catalogue's or the demo's own pages; data-attr). */
+function cardTemplate() {
+  const t = document.createElement("template");
+  t.content.append(h("article", { class: "card", "data-attr": "data-category:category" },
+    h("a", { class: "card-link", "data-href": `url ${BASE}/item/{item_id}`, "data-track": "click" },
+      h("img", { "data-src": `image_url ${BASE}/img/{item_id}`, alt: "", width: 200, height: 150, loading: "lazy" }),
+      h("span", { class: "title", "data-field": "title" })),
+    h("div", { class: "meta" },
+      h("span", { class: "cat", "data-field": "categories" }),
+      h("span", { class: "price", "data-field": "price" })),
+    h("button", { type: "button", class: "add", "data-track": "add_to_cart", "data-action": "add" }, "Add to cart")));
+  return t;
+}
+
+/** A widget element (`tag`) with the card template, the page's container for its cards (`listAttrs`)
+ * and the text shown until a list arrives and when none can be shown; `onRender(detail, widget)` after
+ * each render. */
+function widget(tag, attrs, listAttrs, fallbackText, onRender) {
+  const el = h(tag, attrs, cardTemplate(), h("div", Object.assign({ class: "cards", "data-list": "" }, listAttrs)),
+    h("p", { class: "why", "data-fallback": "" }, "loading…"));
+  el.addEventListener("graphrec:render", (ev) => {
+    ev.detail.items.forEach((it) => itemCache.set(it.item_id, it)); // the cart keeps title and price
+    if (!ev.detail.items.length) el.querySelector("[data-fallback]").textContent = fallbackText(ev.detail);
+    if (onRender) onRender(ev.detail, el);
+  });
+  return el;
+}
+
+const failed = (d) => (d.error ? ` (${d.error.message || d.error})` : "");
+
 // ---- cart ------------------------------------------------------------------------------------------
 
 function readCart() {
@@ -160,9 +197,16 @@ function addToCart(itemId) {
       image_url: it.image_url || null, categories: categoriesOf(it) });
     writeCart(cart);
   }
-  // The add_to_cart event itself is the tracker's (data-track on the button). The row is refreshed a
-  // little later, so the event goes out in the tracker's own batch (or in the beacon if the page closes).
-  setTimeout(() => void refreshRecommended(), 1500);
+  // The add_to_cart event itself is the tracker's (data-track on the button). The lists leave the cart
+  // out a little later, so the event goes out in the tracker's own batch (or in the beacon if the page
+  // closes); the personal row, reloading, sends what is queued first.
+  setTimeout(excludeCart, 1500);
+}
+
+/** Every list on the page leaves out what is in the cart: a changed attribute reloads a widget. */
+function excludeCart() {
+  const cart = cartIds().join(",");
+  document.querySelectorAll("graphrec-recommendations, graphrec-similar, graphrec-bought-together[item]").forEach((el) => el.setAttribute("exclude", cart));
 }
 
 // ---- "Recommended for you" -------------------------------------------------------------------------
@@ -170,50 +214,33 @@ function addToCart(itemId) {
 let refreshes = 0;
 let lastRow = new Set();
 
+/** The row: <graphrec-recommendations>, the visitor's list without what is in the cart (trending items
+ * before consent, or when the personal list fails). The widget reloads it after consent and when the
+ * cart changes; each render is counted here (data-refreshes), its new items highlighted. */
 function recommendedSection() {
   return h("section", { id: "recommended", class: "row", "data-page-section": "recommended", "data-state": "loading" },
     h("div", { class: "row-head" }, h("h2", {}, "Recommended for you"), h("span", { class: "why", id: "recommended-why" }, "")),
-    h("div", { class: "cards", id: "recommended-cards" }));
+    widget("graphrec-recommendations", { k: ROW_SIZE, exclude: cartIds().join(",") }, { id: "recommended-cards" },
+      (d) => `could not load recommendations${failed(d)}`, showRecommended));
 }
 
-/** Reloads the row: the visitor's recommendations (after sending what the tracker has queued, so they
- * count) without what is in the cart; trending items before consent. New items are highlighted. A
- * personal list's recommendation_id goes on the row (data-recommendation-id): the tracker reports the
- * cards seen as its impressions. */
-async function refreshRecommended() {
-  const section = document.getElementById("recommended");
-  if (!section) return;
-  const exclude = cartIds();
-  let body;
-  let state;
-  try {
-    if (tracker.consentState === "granted") {
-      await tracker.flush();
-      body = await tracker.recommendations({ k: ROW_SIZE, exclude }); // this visitor's (its id is made at consent)
-      state = body.cold_start ? "cold" : "personal";
-    } else {
-      body = await api("/v1/items/popular", { k: ROW_SIZE + exclude.length });
-      body.data = body.data.filter((it) => !exclude.includes(it.item_id)).slice(0, ROW_SIZE);
-      state = "popular";
-    }
-  } catch (e) {
-    section.dataset.state = "error";
-    document.getElementById("recommended-why").textContent = `could not load recommendations (${e.message})`;
-    return;
-  }
-  if (!document.body.contains(section)) return; // the visitor moved on meanwhile
+function showRecommended(d, el) {
+  const section = el.closest("section");
+  const body = d.response || {};
+  const state = d.list === "recommendations" ? (body.cold_start ? "cold" : "personal") : d.list === "trending" ? "popular" : "error";
   const why = {
-    popular: tracker.consentState === "denied" ? "trending now (personalisation is off)" : "trending now: accept the banner to personalise",
+    popular: tracker.consentState === "denied" ? "trending now (personalisation is off)"
+      : tracker.consentState === "pending" ? "trending now: accept the banner to personalise"
+      : `trending now: your recommendations could not be loaded${failed(d)}`,
     cold: "trending now: browse a little and this row learns what you like",
     personal: `from what you did on this site, updated ${new Date().toLocaleTimeString()}`,
+    error: "",
   }[state];
-  const ids = body.data.map((it) => it.item_id);
-  const cards = body.data.map((it) => card(it, { fresh: refreshes > 0 && !lastRow.has(it.item_id) }));
-  if (body.recommendation_id) section.dataset.recommendationId = body.recommendation_id; // impressions of this list
-  else delete section.dataset.recommendationId; // trending items: no list to report
-  document.getElementById("recommended-cards").replaceChildren(...cards);
+  for (const c of el.querySelectorAll("[data-list] > [data-item-id]")) {
+    if (refreshes > 0 && !lastRow.has(c.getAttribute("data-item-id"))) c.classList.add("fresh");
+  }
   document.getElementById("recommended-why").textContent = why;
-  lastRow = new Set(ids);
+  lastRow = new Set(d.items.map((it) => it.item_id));
   refreshes += 1;
   section.dataset.state = state;
   section.dataset.refreshes = String(refreshes);
@@ -237,23 +264,14 @@ async function loadCategories() {
 }
 
 async function homePage() {
-  const rec = recommendedSection();
-  const grid = h("div", { class: "cards grid", id: "grid" });
-  show("home", rec,
+  show("home", recommendedSection(),
     h("section", { class: "row", "data-page-section": "trending" },
       h("div", { class: "row-head" }, h("h2", {}, "Trending now"), h("span", { class: "why" }, "what everyone interacts with lately")),
-      grid),
+      widget("graphrec-trending", { k: 12 }, { class: "cards grid", id: "grid" }, (d) => `could not load trending items${failed(d)}`)),
     h("section", { class: "row", "data-page-section": "categories" },
       h("div", { class: "row-head" }, h("h2", {}, "Shop by category")),
       h("div", { class: "chips" }, categories.map((c) => h("a", { class: "chip", href: categoryHref(c.name) }, `${c.name} (${c.items})`)))));
-  const recs = refreshRecommended();
-  try {
-    const trending = await api("/v1/items/popular", { k: 12 });
-    grid.replaceChildren(...trending.data.map((it) => card(it)));
-  } catch (e) {
-    grid.replaceChildren(h("p", { class: "error" }, `could not load trending items (${e.message})`));
-  }
-  await recs;
+  await widgets.settled();
 }
 
 async function categoryPage(name) {
@@ -288,7 +306,7 @@ async function itemPage(id) {
   itemCache.set(it.item_id, it);
   const cats = categoriesOf(it);
   const inCart = cartIds().includes(it.item_id);
-  const similar = h("div", { class: "cards", id: "similar-cards" });
+  const exclude = cartIds().join(",");
   show("item",
     h("section", { class: "product", "data-page-section": "product", "data-item-id": it.item_id, "data-category": cats[0] || "" },
       h("img", { src: imageOf(it), alt: "", width: 400, height: 300 }),
@@ -301,15 +319,18 @@ async function itemPage(id) {
           disabled: it.available === false }, inCart ? "In your cart" : "Add to cart"),
         h("p", { class: "about" }, "A placeholder product of the demo catalogue. The time you spend here and how far ",
           "you scroll are recorded as dwell and scroll events for this item (after consent)."))),
+    // Similar items; trending ones (the widget's fallback) when the model knows nothing like it
     h("section", { class: "row", id: "similar", "data-page-section": "similar" },
-      h("div", { class: "row-head" }, h("h2", {}, "Similar items")), similar));
-  try {
-    const body = await api(`/v1/items/${seg(it.item_id)}/similar`, { k: 6, exclude: cartIds() });
-    similar.replaceChildren(...body.data.map((x) => card(x)));
-    if (!body.data.length) similar.replaceChildren(h("p", { class: "why" }, "nothing similar yet"));
-  } catch (e) {
-    similar.replaceChildren(h("p", { class: "why" }, e.status === 404 ? "no model knows this item yet" : `could not load similar items (${e.message})`));
-  }
+      h("div", { class: "row-head" }, h("h2", { id: "similar-title" }, "Similar items")),
+      widget("graphrec-similar", { item: it.item_id, k: 6, exclude }, { id: "similar-cards" },
+        (d) => (d.error && d.error.status === 404 ? "no model knows this item yet" : `nothing similar yet${failed(d)}`),
+        (d) => (document.getElementById("similar-title").textContent = d.list === "trending" ? "Trending now" : "Similar items"))),
+    // what shoppers bought or carted with it; nothing (no fallback list) when nobody did
+    h("section", { class: "row", id: "bought-together", "data-page-section": "bought-together" },
+      h("div", { class: "row-head" }, h("h2", {}, "Frequently bought together")),
+      widget("graphrec-bought-together", { item: it.item_id, k: 6, exclude, fallback: "none" }, { id: "bought-together-cards" },
+        (d) => `nobody bought this with anything else yet${failed(d)}`)));
+  await widgets.settled();
 }
 
 function cartPage(thanks = false) {
@@ -330,8 +351,11 @@ function cartPage(thanks = false) {
       thanks ? h("p", { class: "ok" }, "Thank you: your order is placed (a demo; nothing ships).") : null,
       cart.length ? list : h("p", { class: "why" }, "empty"),
       checkout),
+    cart.length ? h("section", { class: "row", id: "bought-together", "data-page-section": "bought-together" },
+      h("div", { class: "row-head" }, h("h2", {}, "Often bought with your cart")),
+      widget("graphrec-bought-together", { items: cartIds().join(","), k: 6, fallback: "none" }, { id: "bought-together-cards" },
+        (d) => `nobody bought these with anything else yet${failed(d)}`)) : null,
     recommendedSection());
-  void refreshRecommended();
 }
 
 async function render() {
@@ -405,21 +429,19 @@ function showPrivacy() {
   document.getElementById("privacy-change").hidden = state === "pending";
 }
 
+// The widgets reload the personal row by themselves after consent(true) and optOut().
 document.getElementById("consent-accept").addEventListener("click", () => {
   tracker.consent(true); // starts tracking, and sends the page view of the current page
   showPrivacy();
-  void refreshRecommended();
 });
 document.getElementById("consent-decline").addEventListener("click", () => {
   tracker.optOut();
   showPrivacy();
-  void refreshRecommended();
 });
 document.getElementById("privacy-change").addEventListener("click", () => {
   if (tracker.consentState === "granted") tracker.optOut();
   else tracker.consent(true);
   showPrivacy();
-  void refreshRecommended();
 });
 
 if (!key) notice("This server has no publishable key (GRAPHREC_PUBLISHABLE_KEYS): you can browse, but nothing you do is recorded.");

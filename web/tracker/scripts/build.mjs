@@ -1,14 +1,17 @@
-// Builds dist/tracker.mjs (ES module) and dist/tracker.iife.js (one line, global `graphrec`) with
+// Builds dist/tracker.mjs (ES module) and dist/tracker.iife.js (one line, global `graphrec`), and the
+// widgets beside them, dist/widgets.mjs and dist/widgets.iife.js (adds to the global `graphrec`), with
 // esbuild; `--size` prints each bundle's minified and min+gzip bytes (node's zlib, level 9).
-// The IIFE bundle is also copied to api/static/demo/tracker.iife.js: the demo storefront ships it in
-// the Python package (so `make demo` needs no npm); tests/web/test_tracker.py keeps the copy fresh.
+// Both IIFE bundles are also copied to api/static/demo/: the demo storefront ships them in the Python
+// package (so `make demo` needs no npm); tests/web/test_tracker.py keeps the copies fresh.
 import { build } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-export const packaged = fileURLToPath(new URL("../../../api/static/demo/tracker.iife.js", import.meta.url));
+/** Where the IIFE bundles are copied for the demo storefront. */
+export const packagedDir = fileURLToPath(new URL("../../../api/static/demo/", import.meta.url));
+export const PACKAGED = ["tracker.iife.js", "widgets.iife.js"];
 
 const common = {
   bundle: true,
@@ -23,13 +26,16 @@ const common = {
   logLevel: "silent",
 };
 
-/** Both bundles as text: { "tracker.mjs": ..., "tracker.iife.js": ... }. */
+/** Every bundle as text: { "tracker.mjs": ..., "tracker.iife.js": ..., "widgets.mjs": ..., "widgets.iife.js": ... }. */
 export async function bundles() {
-  const [esm, iife] = await Promise.all([
+  const [esm, iife, wEsm, wIife] = await Promise.all([
     build({ ...common, entryPoints: ["src/index.ts"], format: "esm", outfile: "dist/tracker.mjs" }),
     build({ ...common, entryPoints: ["src/iife.ts"], format: "iife", outfile: "dist/tracker.iife.js" }),
+    build({ ...common, entryPoints: ["src/widgets/index.ts"], format: "esm", outfile: "dist/widgets.mjs" }),
+    build({ ...common, entryPoints: ["src/widgets/iife.ts"], format: "iife", outfile: "dist/widgets.iife.js" }),
   ]);
-  return { "tracker.mjs": esm.outputFiles[0].text, "tracker.iife.js": iife.outputFiles[0].text.trimEnd() + "\n" };
+  const line = (r) => r.outputFiles[0].text.trimEnd() + "\n";
+  return { "tracker.mjs": esm.outputFiles[0].text, "tracker.iife.js": line(iife), "widgets.mjs": wEsm.outputFiles[0].text, "widgets.iife.js": line(wIife) };
 }
 
 export const gzipSize = (text) => gzipSync(Buffer.from(text), { level: 9 }).length;
@@ -43,7 +49,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } else {
     mkdirSync(`${root}/dist`, { recursive: true });
     for (const [name, text] of Object.entries(out)) writeFileSync(`${root}/dist/${name}`, text);
-    writeFileSync(packaged, out["tracker.iife.js"]);
-    console.log(`built ${Object.keys(out).map((n) => `dist/${n}`).join(", ")} (+ api/static/demo/tracker.iife.js)`);
+    for (const name of PACKAGED) writeFileSync(packagedDir + name, out[name]);
+    console.log(`built ${Object.keys(out).map((n) => `dist/${n}`).join(", ")} (+ ${PACKAGED.map((n) => `api/static/demo/${n}`).join(", ")})`);
   }
 }

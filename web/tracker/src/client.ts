@@ -12,6 +12,7 @@ export type CatalogueItem = components["schemas"]["ItemPublic"];
 export type CatalogueItems = components["schemas"]["ItemsPublic"];
 export type Categories = components["schemas"]["CategoriesPublic"];
 export type ImpressionsRecorded = components["schemas"]["ImpressionsPublic"];
+export type BoughtTogether = components["schemas"]["BoughtTogetherPublic"];
 
 type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } } ? NonNullable<Q> : never;
 type RecQuery = Query<"/v1/users/{user_id}/recommendations">;
@@ -66,6 +67,9 @@ export interface Client {
   anonymousRecommendations(anonymousId: string, opts?: RecommendationOptions): Promise<Recommendations>;
   similar(itemId: string, opts?: ListOptions & { category?: string }): Promise<SimilarItems>;
   popular(opts?: ListOptions & { category?: string }): Promise<PopularItems>;
+  /** Frequently bought together with one item, or (a list of ids, at most 50) with a cart: empty, with
+   * `reason: "no_co_purchases"`, when nobody bought or carted anything together with them. */
+  boughtTogether(itemIds: string | string[], opts?: ListOptions & { category?: string }): Promise<BoughtTogether>;
   model(): Promise<ModelInfo>;
   /** The catalogue's categories with their item counts, by name. */
   categories(): Promise<Categories>;
@@ -153,6 +157,9 @@ export function createClient(o: ClientOptions): Client {
     similar: async (itemId, opts = {}) =>
       get(`/v1/items/${seg(itemId, "item_id")}/similar`, { ...list(opts), category: opts.category }),
     popular: async (opts = {}) => get("/v1/items/popular", { ...list(opts), category: opts.category }),
+    boughtTogether: async (itemIds, opts = {}) => typeof itemIds === "string"
+      ? get(`/v1/items/${seg(itemIds, "item_id")}/bought-together`, { ...list(opts), category: opts.category })
+      : get("/v1/items/bought-together", { items: itemIds.map((id) => normaliseId(id, "items")).join(","), ...list(opts), category: opts.category }),
     model: () => get("/v1/model"),
     categories: () => get("/v1/categories"),
     items: async (opts = {}) => {

@@ -44,11 +44,12 @@ export class Impressions {
     if (this._io || !IO || !d) return;
     this._io = new IO((entries) => entries.forEach((e) => this._entry(e)), { threshold: [0, RATIO] });
     const MO = env.MutationObserver;
-    if (MO && d.body) {
+    const root = d.body || d.documentElement; // a tracker started in <head> (a returning visitor's consent) has no body yet
+    if (MO && root) {
       // new rows, re-rendered cards, a row given a new list: look again at once (the observer batches
       // a task's changes; a scan is one query per list), so that the second counts from the first paint
       this._mo = new MO(() => this._scan());
-      this._mo.observe(d.body, { childList: true, subtree: true, attributes: true, attributeFilter: [LIST_ATTR] });
+      this._mo.observe(root, { childList: true, subtree: true, attributes: true, attributeFilter: [LIST_ATTR] });
     }
     this._scan();
   }

@@ -4,7 +4,7 @@ export type { ActivityOptions, ScrollOptions } from "./activity.js";
 export { createClient, GraphrecError } from "./client.js";
 export type {
   Client, ClientOptions, ListOptions, RecommendationOptions, Recommendations, RecommendedItem, SimilarItems, PopularItems,
-  ModelInfo, CatalogueItem, CatalogueItems, Categories,
+  ModelInfo, CatalogueItem, CatalogueItems, Categories, BoughtTogether,
 } from "./client.js";
 export { idProblem, normaliseId, MAX_ID_LENGTH } from "./ids.js";
 export { EVENT_TYPES, VALUE_RANGES, eventProblem } from "./events.js";

@@ -359,6 +359,12 @@ export class Tracker {
     return this._client.popular(opts);
   }
 
+  /** The API client behind recommendations(), similar() and popular() (this tracker's endpoint, key and
+   * user token): what the widgets read their other lists with. */
+  get client(): Client {
+    return this._client;
+  }
+
   /** Stops everything and removes every listener (the queue stays stored for the next page). */
   destroy(): void {
     this._stop();

@@ -131,3 +131,20 @@ test("client: impressions POSTs the shown items of a list as JSON with the key",
   await assert.rejects(c.impressions("r1", ["a/b"], { userId: "u1" }), /item_ids must not contain '\/'/);
   assert.equal(http.sent.length, 1, "a bad item id is refused before any request");
 });
+
+test("client: bought together, of one item (its path) or of a cart (items=, ids checked first), with the list's filters", async () => {
+  const http = new FakeFetch();
+  const c = createClient({ endpoint: "https://api.example.com", key: "pk_test_1", fetch: http.fetch as typeof fetch });
+  const answer = { item_ids: ["sku 9"], data: [], count: 0, built_ms: 1, reason: "no_co_purchases" };
+  http.replies.push({ status: 200, body: answer });
+  const r = await c.boughtTogether("sku 9", { k: 4, exclude: ["sku-1"], category: "Books", priceMax: 20 });
+  assert.equal(r.reason, "no_co_purchases");
+  http.replies.push({ status: 200, body: { ...answer, item_ids: ["a", "b"] } });
+  await c.boughtTogether(["a", "b"], { k: 2 });
+  assert.deepEqual(http.sent.map((s) => s.url.replace("https://api.example.com", "")), [
+    "/v1/items/sku%209/bought-together?k=4&exclude=sku-1&price_max=20&category=Books",
+    "/v1/items/bought-together?items=a%2Cb&k=2",
+  ]);
+  await assert.rejects(c.boughtTogether(["ok", "a/b"]), /items must not contain '\/'/);
+  assert.equal(http.sent.length, 2);
+});

@@ -167,6 +167,22 @@ test("impressions: lists are reported apart; a row given a new list is seen agai
   await r.close();
 });
 
+test("impressions: a tracker started before the body exists (a script in <head>) still finds rows rendered later", async () => {
+  const r = rig({ ...QUIET, impressions: false }, { url: CATEGORY });
+  r.document.body.remove();
+  assert.equal(r.document.body, null);
+  const t = r.make({ impressions: true, env: { MutationObserver: r.window.MutationObserver } });
+  const body = r.document.createElement("body");
+  r.document.documentElement.append(body);
+  body.innerHTML = ROW;
+  await r.clock.advance(0); // the mutation observer scans
+  show(r, "c2");
+  await r.clock.advance(2000);
+  assert.deepEqual(shown(r), [["rec_1", ["sku-2"]]]);
+  t.destroy();
+  await r.close();
+});
+
 test("impressions: pagehide keeps a queued impression and what follows it for the next page (order holds)", async () => {
   const r = rig(QUIET, { html: ROW, url: CATEGORY });
   show(r, "c1");

@@ -1,0 +1,306 @@
+"""The widgets on a shop of another origin (issue 28, point 4 and its acceptance test): Debian's headless
+Chromium, driven by ``playwright-core`` (``web/e2e/widgets.mjs``; it never downloads a browser).
+
+The real API runs on ``127.0.0.1:<port>`` over a real embedded FalkorDB with a small synthetic shop (a
+trained and published model, pages, pictures and prices as ``make demo`` gives them), configured as the
+README says for a page elsewhere: ``GRAPHREC_CORS_ORIGINS`` and ``GRAPHREC_PUBLISHABLE_ORIGINS`` name the
+shop's origin. The shop (``tests/web/other_origin.py``, pages in ``web/e2e/widget-shop/``) is served from
+``http://shop.example:<another port>`` (Chromium maps the name to 127.0.0.1): another host name and port,
+so every API call of the page is cross-origin. Its pages use the README's script-tag form
+(``tracker.iife.js`` with ``data-endpoint``, ``widgets.iife.js``) and the four widgets.
+
+The visit (see ``widgets.mjs``): a new visitor looks around before answering the consent banner, accepts,
+browses a product and its similar items, the shop's back office marks the top item of each list
+unavailable (catalogue upserts), the visitor opens the first product again and goes home in a narrow
+window where the personal row is first below the fold and then in view with its last cards clipped,
+clicks one of its cards and buys that product. Then, against the API and its feedback table, not the page's word:
+
+* nothing was sent, stored or asked about the visitor before consent, while the widgets already showed
+  shared lists;
+* every widget rendered its list from the other origin (CORS), with the shop's own links and the API's
+  pictures, and the personal row became the visitor's list (with its ``recommendation_id``);
+* impressions were reported, and recorded by the API (``GET /v1/feedback``), only for cards at least half
+  in view for a second: none while the row was below the fold, none for its clipped cards;
+* an item made unavailable was never shown again by any widget (the product whose similar and
+  bought-together lists held one is opened again), and the API's lists leave it out;
+* the click on a card and the purchase that followed were attributed to the row's list.
+
+Artifacts (git-ignored) in ``test-artifacts/widgets/``: screenshots, the page's record (visit.json) and
+node's log. Chromium, node, the shop and the API are stopped even on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from deadlines import wait_until
+
+from graphrec import demo
+from graphrec.events.log import EventLog
+from graphrec.ids import anonymous_node_id
+from tests.live_api import REPO, free_port, start_api, stop_api
+from tests.web.browser import CHROMIUM, run_node
+from tests.web.other_origin import OtherOrigin, other_origin_shop
+from tests.web.shop import stocked_store
+
+pytestmark = pytest.mark.slow  # about a minute and a half on 2 cores: run by make test and CI
+
+ARTIFACTS = REPO / "test-artifacts" / "widgets"
+PUBLISHABLE = "pk_widgets_e2e"
+SECRET = "widgets-e2e-secret"
+SHOP_HOST = "shop.example"  # mapped to 127.0.0.1 inside Chromium only
+WIDGETS = {"trending", "recs", "similar", "bought-together"}  # the widgets' element ids on the shop's pages
+
+
+@dataclass(frozen=True)
+class Api:
+    url: str
+    shop: OtherOrigin
+    shop_url: str
+    product: str  # the product the visitor opens: it has similar items and items bought with it
+    log: EventLog
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = httpx.get(f"{self.url}{path}", params=params, headers={"X-API-Key": SECRET}, timeout=30)
+        assert r.status_code == 200, (path, r.status_code, r.text[:500])
+        return r.json()
+
+
+def pick_product(url: str) -> str:
+    """A trending item with at least three items bought together with it and three similar ones."""
+    headers = {"X-API-Key": SECRET}
+    for d in httpx.get(f"{url}/v1/items/popular", params={"k": 60}, headers=headers).json()["data"]:
+        together = httpx.get(f"{url}/v1/items/{d['item_id']}/bought-together", params={"k": 6}, headers=headers)
+        similar = httpx.get(f"{url}/v1/items/{d['item_id']}/similar", params={"k": 6}, headers=headers)
+        if together.json()["count"] >= 3 and similar.json()["count"] >= 3:
+            return str(d["item_id"])
+    raise AssertionError("no trending item has both similar items and items bought together with it")
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, starts_processes: None) -> Iterator[Api]:
+    """The shop on its own origin, and the API with CORS and the publishable key for that origin only."""
+    root = tmp_path_factory.mktemp("widgets")
+    settings, store = stocked_store(root, "widgets", interactions=20_000, seed=11, categories=6, category_focus=0.8)
+    with ExitStack() as stack:
+        stack.callback(store.close)
+        assert demo.describe_for_storefront(store) > 0  # pages, pictures and prices, as `make demo` gives them
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        shop = stack.enter_context(other_origin_shop(api=url, key=PUBLISHABLE))
+        shop_url = f"http://{SHOP_HOST}:{shop.port}"
+        env = {
+            "GRAPHREC_DATA_DIR": str(root),
+            "GRAPHREC_GRAPH_URI": settings.graph_uri,
+            "GRAPHREC_FALKORDB_GRAPH": "widgets",
+            "GRAPHREC_API_KEYS": SECRET,
+            "GRAPHREC_PUBLISHABLE_KEYS": PUBLISHABLE,
+            # what the README says a page elsewhere needs: its origin for CORS and for the publishable key
+            "GRAPHREC_CORS_ORIGINS": shop_url,
+            "GRAPHREC_PUBLISHABLE_ORIGINS": shop_url,
+            "GRAPHREC_MODEL_POLL_S": "0.5",
+            # shared lists (trending, similar, bought together) may be kept by the browser this long: 0 makes
+            # it ask again (If-None-Match, a bodiless 304 while unchanged), so an item made unavailable goes
+            # at once from those widgets too; with the default 30 s it may show that long (docs/api.md)
+            "GRAPHREC_SHARED_MAX_AGE_S": "0",
+        }
+        with ThreadPoolExecutor(1) as pool:
+            starting = pool.submit(start_api, env, port, log=root / "api.log")
+            try:
+                version = demo.train_and_publish(store, settings, epochs=4)
+            finally:
+                stack.callback(stop_api, starting.result())
+        wait_until(
+            lambda: httpx.get(f"{url}/v1/model", headers={"X-API-Key": SECRET}).json().get("version") == version,
+            what=f"the API to load the published model {version}",
+            interval_s=0.2,
+        )
+        yield Api(url, shop, shop_url, pick_product(url), EventLog(settings.event_log_file))
+        assert shop.errors == [], shop.errors
+
+
+@pytest.fixture(scope="module")
+def visit(api: Api, e2e_installed: Path) -> dict[str, Any]:
+    """Run the scripted visit once; its record (visit.json) for every test of this module."""
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    code, text = run_node(
+        ["widgets.mjs", "--shop", api.shop_url, "--api", api.url, "--secret", SECRET, "--product", api.product]
+        + ["--out", str(ARTIFACTS), "--chromium", CHROMIUM],
+        cwd=e2e_installed,
+        timeout_s=180,
+    )
+    (ARTIFACTS / "node.log").write_text(text)
+    assert code == 0, text[-4000:]
+    record: dict[str, Any] = json.loads((ARTIFACTS / "visit.json").read_text())
+    assert record.get("error") is None, record["error"]
+    return record
+
+
+# -- what the page recorded ----------------------------------------------------------------------------------
+
+
+def entries(visit: dict[str, Any], via: str) -> list[dict[str, Any]]:
+    return [e for e in visit["record"] if e["via"] == via]
+
+
+def renders(visit: dict[str, Any], *, after: int = 0) -> list[dict[str, Any]]:
+    return [r for r in entries(visit, "render") if r["at"] >= after]
+
+
+def impression_reports(visit: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each POST /v1/impressions the page made, with the API's answer to it."""
+    answers = {e["n"]: e for e in entries(visit, "response") if e["url"].endswith("/v1/impressions")}
+    posts = [e for e in entries(visit, "fetch") if e["method"] == "POST" and e["url"].endswith("/v1/impressions")]
+    return [(json.loads(p["body"]), answers[p["n"]]) for p in posts]
+
+
+def feedback_totals(api: Api) -> dict[str, int]:
+    rows = api.get("/v1/feedback")["data"]
+    return {k: sum(int(r[k]) for r in rows) for k in ("impressions", "clicks", "purchases")}
+
+
+# -- the checks ------------------------------------------------------------------------------------------------
+
+
+def test_nothing_is_sent_stored_or_asked_about_the_visitor_before_consent(visit: dict[str, Any], api: Api) -> None:
+    before = visit["before_consent"]
+    assert visit["consent_visible"] and before["consent_visible"]
+    assert before["stored"] == [], "the tracker stored ids before the visitor answered the banner"
+    requests = [e for e in before["record"] if e["via"] in ("fetch", "beacon")]
+    assert [e for e in requests if e["via"] == "beacon" or e["method"] != "GET"] == [], "the page sent before consent"
+    named = [e["url"] for e in requests if "/v1/anonymous/" in e["url"] or "/v1/users/" in e["url"]]
+    assert named == [], "a list naming a visitor was asked for before consent"
+    # meanwhile the widgets showed shared lists: trending at home (also in the personal row's place),
+    # similar and bought together on the product page
+    shown = {(r["widget"], r["list"]) for r in before["record"] if r["via"] == "render" and r["items"]}
+    assert {("trending", "trending"), ("recs", "trending"), ("similar", "similar")} <= shown, shown
+    assert ("bought-together", "bought-together") in shown, shown
+    # and the API agrees: this visitor's first event is no older than the consent
+    actor = anonymous_node_id(visit["anonymous_id"])
+    wait_until(lambda: api.log.user_events(actor), what="the visitor's events in the event log")
+    assert min(e.ts for e in api.log.user_events(actor)) >= visit["consent_at"]
+
+
+def test_the_page_of_another_origin_calls_the_api_through_cors(visit: dict[str, Any], api: Api) -> None:
+    assert httpx.URL(api.shop_url).host != httpx.URL(api.url).host and api.shop.port != httpx.URL(api.url).port
+    responses = entries(visit, "response")
+    assert responses and all(200 <= r["status"] < 300 for r in responses), sorted(
+        {(r["status"], r["url"]) for r in responses if not 200 <= r["status"] < 300}
+    )
+    kinds = {(r["method"], r["url"].split("?")[0].rsplit("/", 1)[-1]) for r in responses}
+    assert {("POST", "events"), ("POST", "impressions"), ("GET", "recommendations"), ("GET", "popular")} <= kinds
+    assert visit["page_errors"] == [] and visit["console"] == [], visit["console"] + visit["page_errors"]
+    assert visit["queue_after_close"] == [], "events were left in the tracker's queue"
+    # the pages came from the shop's own server, the bundles included
+    pages = {"/", "/static/tracker.iife.js", "/static/widgets.iife.js", f"/product/{api.product}"}
+    assert pages <= set(api.shop.requests)
+
+
+def test_every_widget_renders_its_list_with_the_shops_links_and_the_apis_pictures(
+    visit: dict[str, Any], api: Api
+) -> None:
+    after = renders(visit, after=visit["consent_at"])
+    shown = {(r["widget"], r["list"]) for r in after if r["items"]}
+    expected = {("trending", "trending"), ("recs", "recommendations"), ("similar", "similar")}
+    assert expected | {("bought-together", "bought-together")} <= shown, shown
+    # only the personal list has an id (to report impressions of); a shared list is the same for everyone
+    assert all(r["recommendation_id"] for r in after if r["list"] == "recommendations")
+    assert not [r for r in after if r["list"] != "recommendations" and r["recommendation_id"]]
+    for r in after:
+        assert len(r["links"]) == len(r["items"]) == len(r["images"])
+        # the shop's template links to its own pages; bought together has none, and its default card links to
+        # the catalogue's url, which (relative in this catalogue) the widget's base-url resolves to the API host
+        page = f"{api.url}/demo/item/" if r["widget"] == "bought-together" else f"{api.shop_url}/product/"
+        assert all(link == f"{page}{i}" for link, i in zip(r["links"], r["items"], strict=True)), r["links"]
+        assert all(src == f"{api.url}/demo/img/{i}" for src, i in zip(r["images"], r["items"], strict=True))
+    seen = visit["row_seen"]
+    assert seen["list"] == "recommendations" and seen["recommendation_id"]
+    assert len(seen["items"]) == 8
+
+
+def test_impressions_only_for_cards_in_view_recorded_by_the_api(visit: dict[str, Any], api: Api) -> None:
+    reports = impression_reports(visit)
+    assert reports and all(answer["status"] == 202 for _, answer in reports), reports
+    assert all(body["anonymous_id"] == visit["anonymous_id"] for body, _ in reports)
+    seen = visit["row_seen"]
+    rec = seen["recommendation_id"]
+    # below the fold for 2.5 s: nothing; the row's list is reported only after it came into view
+    below = visit["row_below"]
+    assert below["recommendation_id"] == rec and all(c["visible"] == 0 for c in below["items"])
+    posts = [e for e in entries(visit, "fetch") if e["url"].endswith("/v1/impressions")]
+    assert not [p for p in posts if visit["below_from"] <= p["at"] <= visit["below_until"]]
+    reported = [i for body, _ in reports if body["recommendation_id"] == rec for i in body["item_ids"]]
+    in_view = {c["item_id"] for c in seen["items"] if c["visible"] >= 0.55}
+    clipped = {c["item_id"] for c in seen["items"] if c["visible"] < 0.45}
+    assert in_view and clipped, seen["items"]  # the narrow window shows some cards and clips the rest
+    assert in_view <= set(reported) and not clipped & set(reported), (reported, seen["items"])
+    assert len(reported) == len(set(reported)), "an item was reported twice for one list"
+    # only personal lists are reported (shared lists have no recommendation_id), and the API recorded each
+    # (list, item) once: its feedback table counts exactly what the page reported
+    rows = {r["recommendation_id"] for r in renders(visit) if r["recommendation_id"]}
+    assert {body["recommendation_id"] for body, _ in reports} <= rows
+    unique = {(body["recommendation_id"], i) for body, _ in reports for i in body["item_ids"]}
+    assert sum(answer["body"]["recorded"] for _, answer in reports) == len(unique)
+    assert feedback_totals(api)["impressions"] == len(unique)
+
+
+def test_an_item_made_unavailable_is_never_shown_again(visit: dict[str, Any], api: Api) -> None:
+    hidden = set(visit["hidden"])
+    before = visit["lists_before_hiding"]
+    # the top item of the personal, trending, similar and bought-together lists the visitor was about to see
+    assert {"recommendations", "trending", "similar", "bought-together"} == {k for k, v in before.items() if v}
+    assert hidden == {ids[0] for ids in before.values() if ids}
+    for item_id in hidden:
+        assert api.get(f"/v1/items/{item_id}")["available"] is False
+    later = renders(visit, after=visit["hidden_at"])
+    assert {r["widget"] for r in later if r["items"]} == WIDGETS  # every widget rendered a list again
+    again = {r["widget"] for r in later if r["page"] == f"/product/{api.product}" and r["items"]}
+    assert again == {"similar", "bought-together"}, "the product's own lists, without what was hidden"
+    for r in later:
+        assert not hidden & set(r["items"]), (r["widget"], r["list"], hidden & set(r["items"]))
+    assert not hidden & {c["item_id"] for c in visit["row_seen"]["items"]}
+    # nor do the API's lists, for the visitor or anyone
+    lists = [
+        api.get(f"/v1/anonymous/{visit['anonymous_id']}/recommendations", k=20)["data"],
+        api.get("/v1/items/popular", k=50)["data"],
+        api.get(f"/v1/items/{api.product}/similar", k=50)["data"],
+        api.get(f"/v1/items/{api.product}/bought-together", k=50)["data"],
+    ]
+    assert not hidden & {d["item_id"] for data in lists for d in data}
+
+
+def test_the_click_and_the_purchase_are_attributed_to_the_row(visit: dict[str, Any], api: Api) -> None:
+    clicked = visit["clicked"]
+    assert clicked["recommendation_id"] == visit["row_seen"]["recommendation_id"]
+    reported = {i for body, _ in impression_reports(visit) for i in body["item_ids"]}
+    assert clicked["item_id"] in reported, "the clicked card was seen first"
+    # the page's click event names the list (the card is inside the row's data-recommendation-id)
+    sent = [
+        e
+        for s in entries(visit, "fetch") + entries(visit, "beacon")
+        if s["url"].split("?")[0].endswith("/v1/events") and s["body"]
+        for e in json.loads(s["body"])["events"]
+    ]
+    clicks = [e for e in sent if e["type"] == "click" and e["item_id"] == clicked["item_id"]]
+    assert [c["context"].get("recommendation_id") for c in clicks] == [clicked["recommendation_id"]]
+    purchases = [e for e in sent if e["type"] == "purchase"]
+    assert [p["item_id"] for p in purchases] == [visit["purchased"]["item_id"]] == [clicked["item_id"]]
+    # the API attributed both to the row's list: one click, one purchase in the feedback table
+    wait_until(
+        lambda: feedback_totals(api)["purchases"] == 1,
+        what="the purchase to be attributed in GET /v1/feedback",
+        interval_s=0.2,
+    )
+    totals = feedback_totals(api)
+    assert totals["clicks"] == 1 and totals["purchases"] == 1, totals
