@@ -8,14 +8,15 @@ the same per-request batches, once in the store's bulk batches) and prints a JSO
 Bounded by ``--events`` and ``--max-seconds``.
 
     python bench/ingest.py [--events 100000] [--batch 500] [--clients 16] [--workers 2] [--store ...]
-    python bench/ingest.py --via both --events 40000   # the Kafka path beside the direct one, same run
+    python bench/ingest.py --via both --events 40000   # the Kafka path (1, then 2 consumers) beside the direct one
 
-``--via kafka`` (embedded FalkorDB only) starts the tests' Kafka broker and ``graphrec consume``
-(bench/kafka_path.py), runs ``graphrec serve`` in stream mode (``GRAPHREC_EVENT_STREAM``) and posts the
-same bodies: ``accepted`` is the 202s (the broker acknowledged) over the posting window, ``applied`` the
-consumer's applied events until the group's committed offsets reach the end offsets, both timed from the
-first post; the graph it built is compared edge by edge with the direct path's (``--via both``, which
-runs the direct path first, in the same run and on the same server) or with the raw bulk write's.
+``--via kafka`` (embedded FalkorDB only) starts the tests' Kafka broker, then for each ``--consumers``
+count (default ``1,2``) a new topic and group with that many ``graphrec consume`` workers
+(bench/kafka_path.py) and a new graph, runs ``graphrec serve`` in stream mode (``GRAPHREC_EVENT_STREAM``)
+and posts the same bodies: ``accepted`` is the 202s (the broker acknowledged) over the posting window,
+``applied`` the workers' applied events until the group's committed offsets reach the end offsets, both
+timed from the first post; each graph is compared edge by edge with the direct path's (``--via both``,
+which runs the direct path first, in the same run and on the same server) or with the raw bulk write's.
 On the direct path a 202 comes after the store write, so its accepted and applied rates are one figure.
 
 The API runs as deployed, ``graphrec serve --workers W`` (default 2, one per core: a Python process
@@ -251,8 +252,15 @@ def main() -> None:
         "applies (embedded FalkorDB only); both: one after the other in the same run, edges compared",
     )
     ap.add_argument("--consumer-batch", type=int, default=500, help="graphrec consume --batch-size (--via kafka)")
+    ap.add_argument(
+        "--consumers",
+        type=consumer_counts,
+        default=[1, 2],
+        help="--via kafka|both: the Kafka pass once per count of graphrec consume workers in the group, each on "
+        "a new topic, group and graph, with the same bodies (default 1,2)",
+    )
     add_store_option(ap)
-    ap.add_argument("--logs", type=Path, help="copy graphrec consume's log (lag, rate every 10 s) here")
+    ap.add_argument("--logs", type=Path, help="copy the graphrec consume logs (lag, rate every 10 s) here")
     args = ap.parse_args()
     if args.via != "direct" and args.store != "falkordb":
         raise SystemExit("--via kafka|both runs on --store falkordb only (the consumer joins the embedded store)")
@@ -271,38 +279,55 @@ def bench_kafka(
     bodies: list[bytes],
     sizes: list[int],
     args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """The same bodies through the API in stream mode, once per ``--consumers`` count, on one broker: each
+    count a new topic and group, a new graph (``kafka-N``) and a new API process. Accepted (202 once the
+    broker acknowledged) over the posting window, applied (the N ``graphrec consume`` workers) until the
+    group's lag is 0, both timed from the first post."""
+    with broker() as kafka:
+        return [
+            bench_consumers(bench, kafka.pid or -1, kafka.bootstrap, workdir, bodies, sizes, n, args)
+            for n in args.consumers
+        ]
+
+
+def bench_consumers(
+    bench: BenchStore,
+    broker_pid: int,
+    bootstrap: str,
+    workdir: Path,
+    bodies: list[bytes],
+    sizes: list[int],
+    consumers: int,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """The same bodies through the API in stream mode: accepted (202 once the broker acknowledged) over the
-    posting window, applied (``graphrec consume`` into graph ``kafka``) until the group's lag is 0, both
-    timed from the first post."""
+    """One pass of :func:`bench_kafka` with ``consumers`` workers sharing the topic's partitions."""
     env = {"GRAPHREC_EVENTS_MAX_PER_MINUTE": "1000000"}  # the consumer's bot guard, as the API's above
     store_pid = bench.server_pid or -1
-    with (
-        broker() as kafka,
-        stream_path(
-            kafka.bootstrap, workdir, "kafka", batch_size=args.consumer_batch, env=env, keep_log=args.logs
-        ) as path,
-    ):
+    name = kafka_graph(consumers)
+    with stream_path(
+        bootstrap, workdir, name, batch_size=args.consumer_batch, env=env, consumers=consumers, keep_log=args.logs
+    ) as path:
         port = free_port()
         api = start_api(
             bench.env
             | {
-                "GRAPHREC_FALKORDB_GRAPH": "kafka",
+                "GRAPHREC_FALKORDB_GRAPH": name,
                 "GRAPHREC_EVENT_STREAM": path.stream,
-                "GRAPHREC_DATA_DIR": str(workdir / "api-data-kafka"),
+                "GRAPHREC_DATA_DIR": str(workdir / f"api-data-{name}"),
             },
             port,
             args.workers,
         )
         try:
-            consumer_pid, broker_pid = path.consumer.proc.pid, kafka.pid or -1
+            consumer_pids = path.pids()
 
             def cpu() -> dict[str, float]:
                 return {
                     "api": tree_cpu_seconds(api.pid, {store_pid}),
                     "store": cpu_seconds(store_pid),
                     "client": time.process_time(),
-                    "consumer": cpu_seconds(consumer_pid),
+                    "consumers": sum(cpu_seconds(pid) for pid in consumer_pids),
                     "broker": cpu_seconds(broker_pid),
                 }
 
@@ -317,6 +342,7 @@ def bench_kafka(
         applied = path.applied()
     applied_s = drained - t0
     return {
+        "consumers": consumers,
         "accepted_events": posted["events"],
         "accepted_seconds": round(posted["seconds"], 2),
         "accepted_events_per_s": round(posted["events_per_s"], 2),
@@ -329,6 +355,24 @@ def bench_kafka(
         "p99_ms": round(posted["p99_ms"], 2),
         "cpu_ms_per_request": cpu_ms_per_request(before, after, len(bodies)),
     }
+
+
+def kafka_graph(consumers: int) -> str:
+    """The graph the Kafka pass with ``consumers`` workers builds (one per pass: each starts empty)."""
+    return f"kafka-{consumers}"
+
+
+def consumer_counts(text: str) -> list[int]:
+    """``--consumers``: a comma-separated list of worker counts, each 1..PARTITIONS, in the given order."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated whole numbers, got {text!r}") from None
+    if not counts or any(not 1 <= n <= PARTITIONS for n in counts) or len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError(
+            f"distinct counts from 1 to {PARTITIONS} (the topic's partitions), got {text!r}"
+        )
+    return counts
 
 
 def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
@@ -390,18 +434,17 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
         raw_req = median_raw(delta_batches)
         raw_bulk = median_raw([flat])  # the store splits into its own batches (10k rows)
         if via_kafka:
-            # the kafka graph against the direct path's (both), else against the raw bulk write's (what
+            # each kafka graph against the direct path's (both), else against the raw bulk write's (what
             # the graph "raw" holds now): every edge with the same events, or the figures mean nothing
-            with contextlib.closing(graph(Path(tmp) / "store", "kafka")) as streamed:
-                if direct:
-                    with contextlib.closing(graph(Path(tmp) / "store", "api")) as posted:
-                        reference = edges(posted)
-                else:
-                    assert isinstance(holder, FalkorDBStore)  # --via kafka runs on the embedded store only
-                    reference = edges(holder)
-                kafka_res["edges_vs_" + ("direct" if direct else "raw_bulk")] = compare_edges(
-                    reference, edges(streamed)
-                )
+            if direct:
+                with contextlib.closing(graph(Path(tmp) / "store", "api")) as posted:
+                    reference = edges(posted)
+            else:
+                assert isinstance(holder, FalkorDBStore)  # --via kafka runs on the embedded store only
+                reference = edges(holder)
+            for res in kafka_res:
+                with contextlib.closing(graph(Path(tmp) / "store", kafka_graph(res["consumers"]))) as streamed:
+                    res["edges_vs_" + ("direct" if direct else "raw_bulk")] = compare_edges(reference, edges(streamed))
 
     targets = kind == "falkordb" and direct
     summary: dict[str, object] = {
@@ -417,7 +460,11 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
             "events_per_edge": 4,
             "cpus": os.cpu_count(),
         }
-        | ({"consumer_batch": args.consumer_batch, "partitions": PARTITIONS} if via_kafka else {}),
+        | (
+            {"consumers": args.consumers, "consumer_batch": args.consumer_batch, "partitions": PARTITIONS}
+            if via_kafka
+            else {}
+        ),
     }
     if direct:
         summary["api"] = {k: round(v, 2) for k, v in api_res.items()}
@@ -432,8 +479,11 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, object]:
     if direct and via_kafka:
         # the direct path acknowledges after its store write: its accepted and applied rates are one figure
         summary["kafka_vs_direct"] = {
-            "accepted": round(float(kafka_res["accepted_events_per_s"]) / api_res["events_per_s"], 3),
-            "applied": round(float(kafka_res["applied_events_per_s"]) / api_res["events_per_s"], 3),
+            f"consumers_{res['consumers']}": {
+                "accepted": round(float(res["accepted_events_per_s"]) / api_res["events_per_s"], 3),
+                "applied": round(float(res["applied_events_per_s"]) / api_res["events_per_s"], 3),
+            }
+            for res in kafka_res
         }
     summary["targets"] = {"events_per_s": 20_000, "ratio": 0.5} if targets else None
     summary["meets_targets"] = (

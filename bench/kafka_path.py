@@ -1,4 +1,4 @@
-"""The Kafka event path for the benchmarks: a real broker, a fresh topic, ``graphrec consume`` beside it,
+"""The Kafka event path for the benchmarks: a real broker, a fresh topic, ``graphrec consume`` workers beside it,
 and the two readings a benchmark takes of it (the group's lag on the broker, the edges in the store).
 
 One home, so ``bench/ingest.py --via kafka`` and ``bench/outage.py`` start, watch and stop the same things
@@ -61,12 +61,12 @@ def broker() -> Iterator[KafkaHarness]:
 
 @dataclass
 class StreamPath:
-    """One topic with one ``graphrec consume`` worker applying it to one graph."""
+    """One topic with ``graphrec consume`` workers (one consumer group) applying it to one graph."""
 
     bootstrap: str
     stream: str  # kafka://host:port/topic, the API's and the consumer's GRAPHREC_EVENT_STREAM
     group: str
-    consumer: ConsumerProcess
+    consumers: list[ConsumerProcess]
 
     @property
     def topic(self) -> str:
@@ -77,25 +77,33 @@ class StreamPath:
         return group_lag(self.bootstrap, self.group, self.topic)
 
     def applied(self) -> int:
-        """The worker's own count of events added to edges (its /metrics)."""
-        return int(self.consumer.metric(APPLIED) or 0)
+        """The workers' own count of events added to edges (each one's /metrics, summed)."""
+        return sum(int(c.metric(APPLIED) or 0) for c in self.consumers)
+
+    def pids(self) -> list[int]:
+        return [c.proc.pid for c in self.consumers]
 
     def wait_drained(self, *, timeout_s: float = DRAIN_S, interval_s: float = 0.2) -> float:
         """Until the group's lag on the broker is 0 (every message applied and committed); returns the
-        ``time.perf_counter()`` at which that was seen. Fails at once when the worker exited."""
+        ``time.perf_counter()`` at which that was seen. Fails at once when a worker exited."""
 
         def drained() -> bool:
-            assert self.consumer.alive(), f"graphrec consume exited; its log ends:\n{self.consumer.tail()}"
+            _check_alive(self.consumers)
             return self.lag() == 0
 
         wait_until(
             drained,
-            what="the consumer to apply every message",
+            what="the consumers to apply every message",
             timeout_s=timeout_s,
             interval_s=interval_s,
             detail=self.lag,
         )
         return time.perf_counter()
+
+
+def _check_alive(consumers: list[ConsumerProcess]) -> None:
+    for c in consumers:
+        assert c.alive(), f"graphrec consume exited; its log ends:\n{c.tail()}"
 
 
 @contextlib.contextmanager
@@ -106,39 +114,51 @@ def stream_path(
     *,
     batch_size: int,
     env: dict[str, str],
+    consumers: int = 1,
     keep_log: Path | None = None,
 ) -> Iterator[StreamPath]:
-    """A new topic (``PARTITIONS`` partitions, created by the worker) and ``graphrec consume`` applying it to
-    graph ``graph_name`` of the embedded server in ``workdir / "store"`` (bench/stores.py's layout), ``env``
-    over its environment; yields once the worker owns every partition, and stops it afterwards. Its log (the
-    lag and apply rate every 10 s) is copied into the directory ``keep_log`` when given."""
+    """A new topic (``PARTITIONS`` partitions, created by the workers) and ``consumers`` ``graphrec consume``
+    workers of one new group applying it to graph ``graph_name`` of the embedded server in ``workdir / "store"``
+    (bench/stores.py's layout), ``env`` over their environment; yields once the group's rebalance settled
+    (every worker owns a partition, every partition is owned), and stops them afterwards. Their logs (the lag
+    and apply rate every 10 s) are copied into the directory ``keep_log`` when given."""
+    if not 1 <= consumers <= PARTITIONS:
+        raise ValueError(f"consumers must be 1..{PARTITIONS} (the topic's partitions; more would sit idle)")
     name = f"{graph_name}-{uuid.uuid4().hex[:8]}"
     stream = f"kafka://{bootstrap}/bench-{name}"
     group = f"bench-group-{name}"
     worker_env = consumer_env(workdir, workdir / "store", graph_name, stream, group=group) | env
-    consumer = ConsumerProcess(
-        worker_env,
-        workdir / f"consumer-{graph_name}.log",
-        batch_size=batch_size,
-        metrics_port=free_port(),
-        report_every_s=REPORT_EVERY_S,
-    )
+    started: list[ConsumerProcess] = []
     try:
+        for k in range(consumers):
+            started.append(
+                ConsumerProcess(
+                    worker_env,
+                    workdir / f"consumer-{graph_name}-{k + 1}.log",
+                    batch_size=batch_size,
+                    metrics_port=free_port(),
+                    report_every_s=REPORT_EVERY_S,
+                )
+            )
 
-        def joined() -> bool:
-            assert consumer.alive(), f"graphrec consume exited; its log ends:\n{consumer.tail()}"
+        def settled() -> bool:
+            _check_alive(started)
             try:
-                return group_members(bootstrap, group) == [PARTITIONS]
-            except KafkaException:  # the group does not exist until the worker joins it
+                owned = group_members(bootstrap, group)
+            # the group does not exist until a worker joins it; on a loaded machine the coordinator may not
+            # answer within the reading's own deadline (WAIT_S) either: both are "not yet", START_S bounds it
+            except (KafkaException, TimeoutError):
                 return False
+            return len(owned) == consumers and sum(owned) == PARTITIONS and min(owned) >= 1
 
-        wait_until(joined, what="graphrec consume to join its group", timeout_s=START_S, interval_s=0.5)
-        yield StreamPath(bootstrap, stream, group, consumer)
+        wait_until(settled, what=f"{consumers} graphrec consume to join their group", timeout_s=START_S, interval_s=0.5)
+        yield StreamPath(bootstrap, stream, group, started)
     finally:
-        consumer.stop()
-        if keep_log is not None:
-            keep_log.mkdir(parents=True, exist_ok=True)
-            shutil.copy(consumer.log, keep_log / consumer.log.name)
+        for consumer in started:
+            consumer.stop()
+            if keep_log is not None:
+                keep_log.mkdir(parents=True, exist_ok=True)
+                shutil.copy(consumer.log, keep_log / consumer.log.name)
 
 
 def compare_edges(reference: Edges, other: Edges) -> dict[str, object]:
