@@ -12,12 +12,22 @@ Stages run in fresh subprocesses so each peak RSS is its own:
 
 Usage: ``python bench/train.py [--ml100k PATH] [--sampled-edges 10000000] [--busy 1]``
 (``--busy N`` keeps N CPU-bound processes running beside each stage: the figure for a shared machine.)
+
+``--nproc N`` (N >= 2) runs only the data-parallel comparison instead: the same training (``--ddp-graph``:
+ML-100K's 80% when it is there, else the 1M synthetic graph; ``--ddp-epochs``, the default config, no
+refit, the validation metric once after the last epoch) as 1 process and as N ``torch.distributed`` ranks
+(``launch_local``, what ``graphrec train --nproc N`` starts; gloo on the CPU), each in a fresh subprocess.
+Epoch time is the median of the epochs after the first. Threads are what each way gets when deployed
+(``threads = "auto"``: half the cores for one process, ``cores / N`` for each rank) and are reported. The
+final validation Recall/NDCG of each shows both trained the same model (within seed noise: the ranks draw
+other negatives).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -191,9 +201,102 @@ def stage_sampled(n_edges: int, batches: int = 5) -> dict[str, object]:
     }
 
 
+DDP_GRAPHS = ("ml100k", "synthetic")
+
+
+def ddp_snapshot(graph: str, ml100k: str):
+    """The graph both runs of ``--nproc`` train on: ML-100K's 80% train split, or the 1M synthetic graph."""
+    if graph == "ml100k":
+        from graphrec.evaluation.datasets import load_movielens
+        from graphrec.evaluation.splits import random_holdout
+
+        return random_holdout(load_movielens(ml100k), seed=0).train
+    return synthetic_snapshot(30_000, 40_000, 1_000_000)
+
+
+def ddp_config(epochs: int, device: str, threads: int | str):
+    """Fixed-length training (one validation, after the last epoch: no early stop, no refit), otherwise
+    the defaults; ``batch_size`` is the global batch, split across ranks."""
+    from graphrec.model.config import TrainConfig
+
+    return TrainConfig(epochs=epochs, eval_every=epochs, refit=False, device=device, threads=threads)
+
+
+def ddp_summary(result, threads: int | None) -> dict[str, object]:
+    """Epoch times and the final validation metrics of a fit (rank 0's, which every rank agreed on)."""
+    times = [float(row["seconds"]) for row in result.history]
+    last = result.history[-1]
+    return {
+        "threads": threads,
+        "epochs": len(times),
+        "epoch_s": [round(t, 3) for t in times],
+        "s_per_epoch_median": round(float(np.median(times[1:] if len(times) > 1 else times)), 4),
+        "validation": {k: round(float(v), 4) for k, v in last.items() if "@" in k},
+    }
+
+
+def ddp_rank(graph: str, ml100k: str, epochs: int, device: str, nproc: int, out: str) -> None:
+    """One rank of the N-rank run (spawned by ``launch_local``); rank 0 writes the summary to ``out``."""
+    from graphrec.model.distributed import process_group, threads_per_rank
+    from graphrec.model.trainer import Trainer
+
+    threads = threads_per_rank(nproc)  # what graphrec train --nproc gives each local rank
+    snap = ddp_snapshot(graph, ml100k)
+    with process_group(device) as ranks:
+        result = Trainer(ddp_config(epochs, device, threads), progress=False, ranks=ranks).fit(snap)
+        if ranks.is_main:
+            Path(out).write_text(json.dumps({"world_size": ranks.world_size, **ddp_summary(result, threads)}))
+
+
+def stage_ddp(nproc: int, graph: str, ml100k: str, epochs: int, device: str) -> dict[str, object]:
+    """The run ``--nproc`` times: 1 process (a plain Trainer), or ``nproc`` local ranks."""
+    import tempfile
+
+    from graphrec.model.config import resolve_threads
+    from graphrec.model.distributed import launch_local
+    from graphrec.model.trainer import Trainer
+
+    t0 = time.perf_counter()
+    if nproc == 1:
+        snap = ddp_snapshot(graph, ml100k)
+        result = Trainer(ddp_config(epochs, device, "auto"), progress=False).fit(snap)
+        out: dict[str, object] = {"world_size": 1, **ddp_summary(result, resolve_threads("auto"))}
+    else:
+        with tempfile.TemporaryDirectory(prefix="graphrec-bench-ddp-") as tmp:
+            summary = Path(tmp, "rank0.json")
+            launch_local(nproc, ddp_rank, (graph, ml100k, epochs, device, nproc, str(summary)), timeout_s=1800)
+            out = json.loads(summary.read_text())
+    return {**out, "wall_s": round(time.perf_counter() - t0, 2)}
+
+
+def compare_ranks(args: argparse.Namespace) -> dict[str, object]:
+    """1 process, then ``args.nproc`` ranks, each in a fresh subprocess, on the same data and settings."""
+    graph = args.ddp_graph or ("ml100k" if Path(args.ml100k, "u.data").exists() else "synthetic")
+    runs: dict[int, dict[str, object]] = {}
+    for nproc in (1, args.nproc):
+        cmd = [sys.executable, __file__, "--stage", "ddp", "--nproc", str(nproc), "--ddp-graph", graph]
+        cmd += ["--ddp-epochs", str(args.ddp_epochs), "--device", args.device, "--ml100k", args.ml100k]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            raise SystemExit(f"the {nproc}-process run failed:\n{proc.stderr[-3000:]}")
+        runs[nproc] = json.loads(lines[-1])
+    one, many = runs[1], runs[args.nproc]
+    ratio = float(many["s_per_epoch_median"]) / float(one["s_per_epoch_median"])
+    return {
+        "bench": "train --nproc",
+        "graph": graph,
+        "config": {"epochs": args.ddp_epochs, "device": args.device, "cpus": os.cpu_count(), "refit": False},
+        "one_process": one,
+        f"ranks_{args.nproc}": many,
+        "epoch_time_ratio": round(ratio, 3),  # N ranks / 1 process: below 1 is faster
+        "speedup": round(1 / ratio, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stage", choices=["ml100k", "synthetic", "baseline", "sampled"])
+    parser.add_argument("--stage", choices=["ml100k", "synthetic", "baseline", "sampled", "ddp"])
     parser.add_argument("--ml100k", default=str(ML100K))
     parser.add_argument("--sampled-edges", type=int, default=0)
     parser.add_argument(
@@ -203,7 +306,21 @@ def main() -> None:
         help="CPU-bound processes kept running beside the stage "
         "(the 'busy machine' figure: default threads must not collapse)",
     )
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="N >= 2: only the data-parallel comparison, epoch time of N ranks vs 1 process, same data and settings",
+    )
+    parser.add_argument("--ddp-graph", choices=DDP_GRAPHS, help="--nproc's data (default: ml100k when present)")
+    parser.add_argument("--ddp-epochs", type=int, default=8, help="--nproc: epochs of each run")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="--nproc: cuda needs a GPU per rank")
     args = parser.parse_args()
+    if args.nproc < 1 or args.ddp_epochs < 2:
+        parser.error("--nproc must be at least 1 and --ddp-epochs at least 2 (the first epoch is not timed)")
+    if args.nproc > 1 and not args.stage:
+        print(json.dumps(compare_ranks(args), indent=2))
+        return
     if args.stage:
         hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
         try:
@@ -212,6 +329,7 @@ def main() -> None:
                 "synthetic": stage_synthetic,
                 "baseline": stage_baseline,
                 "sampled": lambda: stage_sampled(args.sampled_edges),
+                "ddp": lambda: stage_ddp(args.nproc, args.ddp_graph, args.ml100k, args.ddp_epochs, args.device),
             }[args.stage]()
         finally:
             for hog in hogs:
