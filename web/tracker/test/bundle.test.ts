@@ -8,13 +8,14 @@ import { bundles, gzipSize } from "../scripts/build.mjs";
 import { generate } from "../scripts/gen-types.mjs";
 
 // 8 kB until user tokens (issue 25: the token cache, its refresh and one retry on a 401) added ~0.6 kB;
-// impressions of recommendation rows (issue 28) fit in it, with ~30 bytes to spare
-const LIMIT = 9 * 1024;
+// impressions of recommendation rows (issue 28) fit in 9 kB, with ~30 bytes to spare; purchase details,
+// custom events (their client-side checks) and consent purposes (issue 28, point 3) added ~0.85 kB
+const LIMIT = 10 * 1024;
 let built: Promise<Record<string, string>> | undefined;
 const bundlesOnce = (): Promise<Record<string, string>> => (built ??= bundles());
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 
-test("bundle: both builds stay under 9 kB min+gzip; the IIFE is one line", async () => {
+test("bundle: both builds stay under 10 kB min+gzip; the IIFE is one line", async () => {
   const out = await bundlesOnce();
   for (const [name, text] of Object.entries(out)) {
     const gz = gzipSize(text);
