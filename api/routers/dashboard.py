@@ -1,12 +1,14 @@
 """``GET /v1/dashboard`` (secret key): everything the dashboard page plots, in one read.
 
 Ingest rate from the event log, model versions with their offline metrics, the running experiment
-with its report and CTR per arm over time, segment sizes and their top items. The page
+with its report and CTR per arm over time, segment sizes and their top items, the shop's custom events
+per name over the last week, and the feedback table (revenue per list included). The page
 (``/dashboard``, :mod:`api.dashboard`) draws it; analysts may call it directly.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -109,12 +111,17 @@ def dashboard_data(services: Services) -> dict[str, Any]:
         "models": _models(services),
         "experiment": experiment,
         "segments": _segments(services, now),
-        "feedback": feedback.counts() if feedback is not None else [],
+        "custom_events": [
+            {"name": name, "events": n, "actors": actors}
+            for name, n, actors in log.custom_counts(since_ms=now - 7 * DAY_MS)
+        ],
+        "feedback": [asdict(row) for row in feedback.counts()] if feedback is not None else [],
     }
 
 
 @router.get("/dashboard")
 async def dashboard(services: ServicesDep) -> dict[str, Any]:
     """Ingest rate, model versions with offline metrics, the experiment's online CTR per arm over time,
-    segments and their top items: the data the /dashboard page plots."""
+    segments and their top items, custom events per name (7 days), the feedback table with revenue: the
+    data the /dashboard page plots."""
     return await run_in_threadpool(dashboard_data, services)

@@ -1,5 +1,11 @@
 """``POST /v1/events``: behaviour events in, acknowledged only once durably written.
 
+Besides the behaviour types, a purchase may carry ``price``, ``currency``, ``quantity`` and ``order_id``
+(kept in the event log: revenue per list in ``GET /v1/feedback``; they never change the edge), and an
+event of type ``custom`` names the shop's own action (``name``, optional ``item_id`` and ``properties``):
+validated, de-duplicated and logged like any event, counted in the answer's ``custom``, never an edge
+(see ``graphrec.events.schema``).
+
 The body is read by hand so that its size is checked (``Content-Length`` first, then the streamed
 bytes) before any parsing. Status codes: 202 written (counts of applied and duplicate events);
 400 malformed JSON; 401 missing/invalid key; 403 events of users who withdrew consent (nothing
@@ -203,6 +209,7 @@ async def _ingest(
     return EventsAccepted(
         received=report.received,
         applied=report.applied,
+        custom=report.custom,
         duplicates=report.duplicates,
         collapsed=report.collapsed,
         flagged=report.flagged,

@@ -4,6 +4,7 @@ loop's ends (see graphrec.events.feedback and graphrec.behaviour.experiments).""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -133,6 +134,7 @@ def experiments(services: ServicesDep, feedback: FeedbackDep) -> ExperimentsPubl
     responses=error_responses(403, e403=SECRET_KEY_ONLY_403),
 )
 def feedback_table(feedback: FeedbackDep) -> FeedbackPublic:
-    """Impressions, attributed clicks and purchases per (model version, arm, source, segment)."""
-    rows = [FeedbackRowPublic(**r) for r in feedback.counts()]
+    """Impressions, attributed clicks, purchases, units, revenue per currency and custom events per (model
+    version, arm, source, segment)."""
+    rows = [FeedbackRowPublic.model_validate(asdict(r)) for r in feedback.counts()]
     return FeedbackPublic(data=rows, count=len(rows))

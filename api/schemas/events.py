@@ -20,6 +20,7 @@ class EventsAccepted(BaseModel):
 
     received: int
     applied: int = Field(description="events whose weights were added to edges")
+    custom: int = Field(0, description="custom events recorded in the event log (never edges; 0 in stream mode)")
     duplicates: int = Field(description="events already recorded (same event_id, same actor)")
     collapsed: int = Field(description="identical events within the burst window, counted once")
     flagged: int = Field(description="events dropped by the per-actor bot guard")

@@ -72,6 +72,13 @@ class ExperimentsPublic(BaseModel):
     count: int
 
 
+class RevenuePublic(BaseModel):
+    currency: str = Field(description="ISO 4217")
+    purchases: int = Field(description="attributed purchases in this currency that gave a price")
+    units: int = Field(description="their quantities added up (a purchase without one counts 1)")
+    amount: float = Field(description="sum of price x quantity, in currency (rounded to 6 decimals)")
+
+
 class FeedbackRowPublic(BaseModel):
     model_version: str | None
     arm: str | None
@@ -80,6 +87,12 @@ class FeedbackRowPublic(BaseModel):
     impressions: int
     clicks: int
     purchases: int
+    units: int = Field(description="units of the attributed purchases (a purchase without a quantity counts 1)")
+    revenue: list[RevenuePublic] = Field(
+        description="attributed revenue per currency, never summed across currencies; purchases without a "
+        "price count in purchases and units only"
+    )
+    custom: dict[str, int] = Field(description="attributed custom events (those naming an item of the list) per name")
 
 
 class FeedbackPublic(BaseModel):

@@ -3,6 +3,10 @@ schema, the ingest pipeline and the importers all derive from it, so it sits bel
 
 Edge properties are derived from these names (``n_<type>`` counts, ``s_<type>`` value sums), so the
 set is fixed in code: Cypher property names are never built from user input.
+
+Besides them, :data:`CUSTOM_TYPE`: an event of the shop's own ``name`` (``wishlist_add``). It is not an
+:class:`EventType` on purpose: it names no edge property and never becomes an edge; it is validated,
+de-duplicated and kept in the event log (see ``graphrec.events.schema``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ class EventType(StrEnum):
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
+
+CUSTOM_TYPE = "custom"
 
 # Types whose events carry a numeric value, with its unit and valid closed range.
 VALUED_TYPES: dict[str, tuple[str, float, float]] = {

@@ -83,6 +83,8 @@ def history_everywhere(client: TestClient) -> Services:
     merged = client.post(f"/v1/users/{USER}/merge", json={"anonymous_ids": [VISITOR]})
     assert merged.status_code == 200 and merged.json()["merged"] == [VISITOR]
     own = [ev(f"eu{k}", f"i{k + 2}", user_id=USER) for k in range(3)]
+    own[0].update(price=9.5, currency="EUR", quantity=2, order_id="ord1")  # revenue details in their own table
+    own.append({"event_id": "eu3", "user_id": USER, "type": "custom", "name": "wishlist_add", "timestamp": NOW})
     assert client.post("/v1/events", json={"events": own}).status_code == 202
     # the tracker retries the visitor's batch after the merge: the log gets its rows again under its id
     again = client.post("/v1/events", json={"events": visitor})
@@ -109,6 +111,8 @@ def history_everywhere(client: TestClient) -> Services:
     assert shown.status_code in (200, 202), shown.text
     assert rows(services, "SELECT count(*) FROM served WHERE actor = ?", USER) == [(1,)]
     assert rows(services, "SELECT count(*) FROM events WHERE actor = ?", f"anon:{VISITOR}") == [(3,)]
+    assert rows(services, "SELECT count(*) FROM purchases WHERE actor = ?", USER) == [(1,)]
+    assert rows(services, "SELECT count(*) FROM custom_events WHERE actor = ?", USER) == [(1,)]
     return services
 
 
@@ -181,7 +185,7 @@ def test_merged_visitors_rows_go_with_the_user_everywhere(client: TestClient) ->
     services = history_everywhere(client)
     actors = (USER, f"anon:{VISITOR}")
     assert client.delete(f"/v1/users/{USER}").status_code == 204
-    for table in ("events", "served", "impressions", "outcomes", "trigger_state"):
+    for table in ("events", "purchases", "custom_events", "served", "impressions", "outcomes", "trigger_state"):
         assert rows(services, f"SELECT count(*) FROM {table} WHERE actor IN (?, ?)", *actors) == [(0,)], table
     outbox = [json.loads(p) for (p,) in rows(services, "SELECT payload FROM webhook_outbox")]
     assert [p for p in outbox if p.get("user_id") in actors] == []
@@ -195,7 +199,7 @@ def test_merged_visitors_rows_go_with_the_user_everywhere(client: TestClient) ->
 
 
 def needles() -> dict[str, list[bytes]]:
-    ids = [USER, f"anon:{VISITOR}", VISITOR, *(f"ev{k}" for k in range(3)), *(f"eu{k}" for k in range(3))]
+    ids = [USER, f"anon:{VISITOR}", VISITOR, *(f"ev{k}" for k in range(3)), *(f"eu{k}" for k in range(4)), "ord1"]
     return {i: [i.encode(enc) for enc in ("utf-8", "utf-16-le", "utf-32-le")] for i in ids}
 
 

@@ -48,6 +48,7 @@ def test_accepts_a_batch_and_replay_is_reported_as_duplicates(client: TestClient
     assert r.json() == {
         "received": 4,
         "applied": 4,
+        "custom": 0,
         "duplicates": 0,
         "collapsed": 0,
         "flagged": 0,
@@ -138,7 +139,8 @@ def test_acknowledged_event_is_visible_at_once(
                     "index": 1,
                     "field": "type",
                     "reason": "unknown event type 'teleport'; expected one of: view, "
-                    "click, hover, scroll, dwell, add_to_cart, purchase, rating, like, share, video_play, dislike",
+                    "click, hover, scroll, dwell, add_to_cart, purchase, rating, like, share, video_play, dislike, "
+                    "custom (an action of your own: type 'custom' with a name)",
                 },
                 {"index": 2, "field": "event_id", "reason": "Input should be a valid string"},
                 {"index": 2, "field": "timestamp", "reason": "'soon' is not an ISO-8601 timestamp"},

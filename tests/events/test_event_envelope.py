@@ -41,7 +41,7 @@ def test_a_backlog_is_validated_against_the_moment_the_api_accepted_it() -> None
         (b"{not json", "not JSON"),
         (b"[1]", "not a JSON object"),
         (None, "empty message"),
-        (json.dumps({"schema": 2, "event": {}}).encode(), "unknown schema version 2"),
+        (json.dumps({"schema": 3, "event": {}}).encode(), "unknown schema version 3"),
         (json.dumps({"schema": True}).encode(), "unknown schema version True"),
         (json.dumps({"schema": 1, "accepted_ms": 1, "client": "", "event": {"x": 1}}).encode(), "invalid event"),
     ],
@@ -49,6 +49,39 @@ def test_a_backlog_is_validated_against_the_moment_the_api_accepted_it() -> None
 def test_a_message_that_can_never_apply_says_why(value: bytes | None, reason: str) -> None:
     with pytest.raises(Undeliverable, match=reason):
         decode(value, skew_ms=0)
+
+
+def test_purchase_details_and_custom_events_travel_in_schema_2_and_never_in_schema_1() -> None:
+    now = clock.now_ms()
+    purchase = {
+        **event("p1", user_id="u1", item_id="i1", type="purchase", ts=now - 1_000),
+        "price": 19.99,
+        "currency": "EUR",
+        "quantity": 2,
+        "order_id": "o-7",
+    }
+    custom = {
+        "event_id": "c1",
+        "anonymous_id": "v1",
+        "type": "custom",
+        "name": "wishlist_add",
+        "properties": {"list": "summer", "position": 3},
+        "timestamp": now - 1_000,
+    }
+    for original in validate_events([purchase, custom], now_ms=now, skew_ms=0):
+        _, value = encode(original, client=TRUSTED, accepted_ms=now)
+        body = json.loads(value)
+        assert body["schema"] == SCHEMA_VERSION == 2
+        assert decode(value, skew_ms=0).event == original
+        body["schema"] = 1  # what an old producer could never have written
+        with pytest.raises(Undeliverable, match="schema 1: invalid event: .*came with schema 2"):
+            decode(json.dumps(body).encode(), skew_ms=0)
+    (plain,) = validate_events(
+        [event("v1", user_id="u1", item_id="i1", type="view", ts=now - 1_000)], now_ms=now, skew_ms=0
+    )
+    _, value = encode(plain, client=TRUSTED, accepted_ms=now)
+    old = {**json.loads(value), "schema": 1}  # a message an older API produced still reads
+    assert decode(json.dumps(old).encode(), skew_ms=0).event == plain
 
 
 def test_the_stream_uri_is_validated() -> None:

@@ -139,6 +139,49 @@ def test_merge_moves_a_visitors_rows_and_erasure_deletes_them(
     assert log.count() == 0 and not store.user_exists(user_id="u")
 
 
+def test_purchase_details_and_custom_events_are_logged_never_edges_and_go_with_the_user(
+    store: FalkorDBStore,
+    pipeline: EventPipeline,
+    log: EventLog,
+) -> None:
+    events = batch(
+        {"item_id": "a", "type": "purchase", "price": 19.99, "currency": "EUR", "quantity": 2, "order_id": "o1"},
+        {"item_id": "b", "type": "purchase"},
+        {"item_id": "a", "type": "custom", "name": "wishlist_add", "properties": {"list": "summer"}},
+        {"item_id": None, "type": "custom", "name": "newsletter_signup", "context": {"session_id": "s1"}},
+        {"anonymous_id": "x", "user_id": None, "item_id": None, "type": "custom", "name": "newsletter_signup"},
+    )
+    report = pipeline.ingest(events)
+    assert (report.applied, report.custom, report.duplicates) == (2, 3, 0)
+    # price and quantity weigh nothing, the wishlist_add on "a" adds nothing: both edges are one purchase
+    weights = {e.item_id: e.weight for e in store.user_interactions(user_id="u")}
+    assert weights == {"a": load_policy().base["purchase"], "b": load_policy().base["purchase"]}
+    assert not store.user_exists(user_id="anon:x")  # a visitor with only custom events is no graph user
+
+    def table(query: str) -> list[tuple[Any, ...]]:
+        with connect(log.path) as db:
+            return db.execute(query).fetchall()
+
+    assert table("SELECT actor, event_id, price, currency, quantity, order_id FROM purchases") == [
+        ("u", "e0", 19.99, "EUR", 2, "o1")
+    ]
+    assert table("SELECT actor, event_id, name, item_id, properties, session_id FROM custom_events ORDER BY 1, 2") == [
+        ("anon:x", "e4", "newsletter_signup", None, None, None),
+        ("u", "e2", "wishlist_add", "a", '{"list":"summer"}', None),
+        ("u", "e3", "newsletter_signup", None, None, "s1"),
+    ]
+    assert [e.type for e in log.user_events("u")] == ["purchase", "purchase"]  # the log of edge types stays closed
+    assert log.custom_counts() == [("newsletter_signup", 2, 2), ("wishlist_add", 1, 1)]
+    again = pipeline.ingest(events)
+    assert (again.applied, again.custom, again.duplicates) == (0, 0, 5)
+    assert len(table("SELECT 1 FROM custom_events")) == 3 and len(table("SELECT 1 FROM purchases")) == 1
+
+    identity.merge_anonymous(store, user_id="u", anonymous_ids=["x"], log=log)
+    assert table("SELECT DISTINCT actor FROM custom_events") == [("u",)]
+    assert identity.erase(store, user_id="u", log=log)
+    assert table("SELECT count(*) FROM custom_events") == [(0,)] and table("SELECT count(*) FROM purchases") == [(0,)]
+
+
 def test_columns_code_actors_items_sessions_and_devices(log: EventLog) -> None:
     log.append(
         [

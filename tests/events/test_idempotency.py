@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,42 @@ def test_fingerprint_is_the_normalised_content() -> None:
     assert fingerprint(a) == fingerprint(b)  # epoch ms = ISO text, 30 = 30.0, no context = {}
     assert len({fingerprint(a), fingerprint(c), fingerprint(d)}) == 3
     assert fingerprint(a) != fingerprint(events({"item_id": "j", "timestamp": TS, "type": "dwell", "value": 30})[0])
+
+
+def test_purchase_details_and_custom_fields_are_content_and_older_events_keep_their_fingerprint() -> None:
+    (plain,) = events({"timestamp": TS, "context": {"device": "mobile"}})
+    canonical = json.dumps(["i", "click", TS, None, [None, "mobile", None, None, None]], separators=(",", ":"))
+    assert fingerprint(plain) == hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()  # as stored before
+    buy = {"timestamp": TS, "type": "purchase", "price": 10.0, "currency": "EUR", "order_id": "o1"}
+    a, b, c, d, e = events(
+        buy,
+        {**buy, "price": 10, "quantity": 1},
+        {**buy, "price": 12.5},
+        {**buy, "quantity": 2},
+        {**buy, "order_id": "o2"},
+    )
+    assert fingerprint(a) == fingerprint(b)  # 10 = 10.0, a quantity of 1 = none
+    assert len({fingerprint(x) for x in (a, c, d, e)}) == 4
+    (bare,) = events({"timestamp": TS, "type": "purchase"})
+    assert fingerprint(bare) != fingerprint(a)
+    custom = {"timestamp": TS, "type": "custom", "name": "wishlist_add", "properties": {"a": 1, "b": "x"}}
+    f, g, h, k = events(
+        custom,
+        {**custom, "properties": {"b": "x", "a": 1}},
+        {**custom, "name": "wishlist_remove"},
+        {**custom, "properties": {"a": 2, "b": "x"}},
+    )
+    assert fingerprint(f) == fingerprint(g)  # properties in any order
+    assert len({fingerprint(x) for x in (f, h, k)}) == 3
+
+
+def test_a_purchase_retried_with_another_price_is_a_conflict(any_store: GraphStore) -> None:
+    pipeline = pipeline_for(any_store)
+    buy = {"type": "purchase", "price": 10.0, "currency": "EUR", "quantity": 1}
+    pipeline.ingest(events(buy))
+    assert pipeline.ingest(events(buy)).duplicates == 1
+    with pytest.raises(IdempotencyConflict):
+        pipeline.ingest(events({**buy, "price": 1.0}))
 
 
 def test_a_reused_id_in_one_batch_refuses_the_batch(any_store: GraphStore) -> None:

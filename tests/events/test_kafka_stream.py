@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -237,3 +238,49 @@ def test_the_lag_is_reported_while_the_worker_waits_for_the_store(
     finally:
         consumer.stop()
     assert consumer.totals()["lag"] == {"0": 0, "1": 0, "2": 0}
+
+
+def test_purchase_details_and_custom_events_reach_the_consumers_event_log_and_no_edge(
+    kafka_broker: str, store_dir: Path, tmp_path: Path
+) -> None:
+    topic = f"events-{uuid.uuid4().hex[:8]}"
+    stream = f"kafka://{kafka_broker}/{topic}"
+    streamed = settings_for(tmp_path, store_dir, "rev-stream", stream)
+    ensure_topics(streamed, partitions=1)
+    buy = {**event("rev-1", user_id="u1", item_id="i1", type="purchase")}
+    buy.update(price=19.99, currency="EUR", quantity=2, order_id="o-1")
+    wish = {
+        "event_id": "rev-2",
+        "user_id": "u1",
+        "type": "custom",
+        "name": "wishlist_add",
+        "timestamp": buy["timestamp"],
+    }
+    with TestClient(create_app(streamed), headers={"X-API-Key": KEY}) as client:
+        body = _post(client, [buy, {**wish, "properties": {"list": "summer"}}])
+        assert body["queued"] == 2
+
+    env = consumer_env(tmp_path, store_dir, "rev-stream", stream)
+    log_path = Path(env["GRAPHREC_EVENT_LOG"])
+    target = graph(store_dir, "rev-stream")
+    consumer = ConsumerProcess(env, tmp_path / "rev-consumer.log", batch_size=10)
+
+    def logged() -> bool:
+        assert consumer.alive(), consumer.tail()
+        if not log_path.exists():
+            return False
+        with sqlite3.connect(log_path) as db:
+            return db.execute("SELECT count(*) FROM custom_events").fetchone()[0] == 1
+
+    try:
+        wait_until(logged, what="the custom event in the consumer's event log", timeout_s=START_S, interval_s=0.2)
+    finally:
+        consumer.stop()
+    with sqlite3.connect(log_path) as db:
+        assert db.execute("SELECT price, currency, quantity, order_id FROM purchases").fetchall() == [
+            (19.99, "EUR", 2, "o-1")
+        ]
+        assert db.execute("SELECT name, item_id, properties FROM custom_events").fetchall() == [
+            ("wishlist_add", None, '{"list":"summer"}')
+        ]
+    assert list(edges(target)) == [("u1", "i1")]  # the purchase's edge; the custom event makes none

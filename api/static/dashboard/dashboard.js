@@ -119,6 +119,16 @@ function render(data) {
     p.textContent = `${s.name}: ${(s.top_items ?? []).map((i) => i.title ?? i.item_id).slice(0, 5).join(", ")}`;
     return p;
   }));
+  const custom = data.custom_events ?? [];
+  if (custom.length) barChart(q('[data-chart="custom"]'), custom.map((c) => ({ label: c.name, value: c.events })));
+  else empty(q('[data-chart="custom"]'), "no custom events this week");
+  const revenue = (data.feedback ?? []).flatMap((r) => r.revenue.map((m) => ({ ...m, list: [r.arm ?? "–", r.source ?? "–", r.model_version ?? "–"].join(" / ") })));
+  q("[data-revenue]").replaceChildren(revenue.length ? table(revenue, [
+    { title: "arm / source / version", value: (m) => m.list },
+    { title: "purchases", value: (m) => m.purchases },
+    { title: "units", value: (m) => m.units },
+    { title: "revenue", value: (m) => `${m.amount.toLocaleString(undefined, { maximumFractionDigits: 4 })} ${m.currency}` },
+  ]) : Object.assign(document.createElement("p"), { textContent: "no attributed revenue yet" }));
   q("#panels").hidden = false;
   document.body.dataset.loaded = String(data.generated_ms);
 }

@@ -341,7 +341,10 @@ function cartPage(thanks = false) {
     h("button", { type: "button", class: "link", "data-action": "remove" }, "remove"))));
   const checkout = h("button", { type: "button", class: "primary", id: "checkout", disabled: !cart.length }, "Check out");
   checkout.addEventListener("click", () => {
-    tracker.purchase(cartIds()); // one purchase event per item
+    // one purchase event per item, with its catalogue price: revenue per list in /v1/feedback and on the dashboard
+    const priced = (x) => typeof x.price === "number" && x.price >= 0 && /^[A-Z]{3}$/.test(x.currency || "");
+    const lines = readCart().map((x) => (priced(x) ? { itemId: x.item_id, price: x.price, currency: x.currency } : x.item_id));
+    tracker.purchase(lines, { orderId: `demo-${Date.now().toString(36)}` });
     writeCart([]);
     cartPage(true);
   });

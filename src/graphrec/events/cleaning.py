@@ -1,7 +1,9 @@
 """Cleaning before weighting: per-event value caps, burst collapsing, the bot guard, the dwell cap.
 
-* **Bursts**: events identical in (actor, item, type, value) closer than ``burst_window_ms`` to the
-  last counted one (double clicks, tracker retries with new ids) count once. Applied within a batch.
+* **Bursts**: events identical in (actor, item, type, value, and a purchase's or custom event's
+  details) closer than ``burst_window_ms`` to the last counted one (double clicks, tracker retries with
+  new ids) count once. Applied within a batch. Two lines of one order (another quantity, price or order
+  id) are not identical: each counts.
 * **Bot guard**: sliding windows of event time over the events this process has seen, per actor
   (:class:`BotLimits`: a rate, a view flood, repeats of one type on one item); an actor that breaks
   one is flagged: all of its events in the batch are dropped and the actor is reported with its rule.
@@ -22,7 +24,8 @@ from itertools import islice
 import numpy as np
 import pyarrow as pa
 
-from graphrec.event_types import EventType
+from graphrec.event_types import CUSTOM_TYPE, EventType
+from graphrec.events.details import CustomDetails, PurchaseDetails
 from graphrec.events.policy import DWELL_CAP_META_KEY, WeightPolicy
 from graphrec.graph.port import GraphStore
 
@@ -37,7 +40,7 @@ class CleanEvent:
     key: str
     event_id: str
     actor: str
-    item_id: str
+    item_id: str  # "" only for a custom event that names no item
     type: str
     ts: int
     value: float | None
@@ -46,6 +49,8 @@ class CleanEvent:
     section: str | None = None
     recommendation_id: str | None = None
     fingerprint: str | None = None  # the client's content (graphrec.events.idempotency), None: unknown
+    purchase: PurchaseDetails | None = None  # for the event log only: never weighed
+    custom: CustomDetails | None = None  # type "custom" only: never an edge
 
 
 def event_key(actor: str, event_id: str) -> str:
@@ -57,11 +62,11 @@ def collapse_bursts(events: Sequence[CleanEvent], window_ms: int) -> tuple[list[
     """Split into (counted, collapsed): identical events within ``window_ms`` of the last counted one."""
     if window_ms <= 0:
         return list(events), []
-    last: dict[tuple[str, str, str, float | None], int] = {}
+    last: dict[tuple[object, ...], int] = {}
     counted: list[CleanEvent] = []
     collapsed: list[CleanEvent] = []
     for ev in sorted(events, key=lambda e: (e.ts, e.index)):
-        sig = (ev.actor, ev.item_id, ev.type, ev.value)
+        sig = (ev.actor, ev.item_id, ev.type, ev.value, ev.purchase, ev.custom)
         prev = last.get(sig)
         if prev is not None and ev.ts - prev < window_ms:
             collapsed.append(ev)
@@ -94,9 +99,11 @@ class BotLimits:
     repeat_window_ms: int = 600_000
 
 
-REPEAT_EXEMPT: frozenset[str] = frozenset({EventType.DWELL, EventType.SCROLL})
+REPEAT_EXEMPT: frozenset[str] = frozenset({EventType.DWELL, EventType.SCROLL, CUSTOM_TYPE})
 """Types the repeat rule leaves alone: the browser tracker reports dwell and scroll depth per item on
-every heartbeat (every 10 s by default), so a reader of one long page sends dozens of each."""
+every heartbeat (every 10 s by default), so a reader of one long page sends dozens of each; and custom
+events, whose meaning the shop decides (a "filter_applied" twenty times in ten minutes is browsing, and
+they weigh no edge a repeat could inflate). They still count for the rate rule."""
 
 _MINUTE_MS = 60_000
 _VIEW, _REPEATABLE = 1, 2  # an event's kind bits in the guard's memory

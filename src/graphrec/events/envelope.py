@@ -16,6 +16,10 @@ Version 1::
 
     {"schema": 1, "accepted_ms": <epoch ms>, "client": "<client id>", "event": {<EventIn, as JSON>}}
 
+Version 2 (written now): the same envelope; the event may also carry a purchase's ``price``, ``currency``,
+``quantity`` and ``order_id``, or be a ``custom`` event (``name``, ``properties``, ``item_id`` optional).
+A version-1 message never holds those (the API of its day refused them), so its reader refuses them.
+
 One message per event, keyed by the event's actor (``user_id``, or ``anon:<anonymous_id>``): Kafka keeps one
 key in one partition, so one actor's events are applied in the order they were accepted.
 """
@@ -26,10 +30,12 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from graphrec.events.schema import EventIn, EventValidationError, validate_event
+from graphrec.event_types import CUSTOM_TYPE
+from graphrec.events.schema import CUSTOM_FIELDS, PURCHASE_FIELDS, EventIn, EventValidationError, validate_event
 
-SCHEMA_VERSION: Final = 1
-KNOWN_VERSIONS: Final = frozenset({1})
+SCHEMA_VERSION: Final = 2
+KNOWN_VERSIONS: Final = frozenset({1, 2})
+_V2_FIELDS: Final = (*PURCHASE_FIELDS, *CUSTOM_FIELDS)
 
 
 class Undeliverable(Exception):
@@ -47,7 +53,7 @@ class StreamedEvent:
 
 def encode(event: EventIn, *, client: str, accepted_ms: int) -> tuple[bytes, bytes]:
     """The message (key, value) for ``event``: the key is the actor (ordering per actor), the value the
-    version-1 envelope."""
+    current version's envelope."""
     body = {
         "schema": SCHEMA_VERSION,
         "accepted_ms": accepted_ms,
@@ -71,18 +77,23 @@ def decode(value: bytes | None, *, skew_ms: int) -> StreamedEvent:
     version = body.get("schema")
     if not isinstance(version, int) or isinstance(version, bool) or version not in KNOWN_VERSIONS:
         raise Undeliverable(f"unknown schema version {version!r}; this consumer reads {sorted(KNOWN_VERSIONS)}")
-    return _read_v1(body, skew_ms=skew_ms)
+    return _read(body, version=version, skew_ms=skew_ms)
 
 
-def _read_v1(body: dict[str, Any], *, skew_ms: int) -> StreamedEvent:
+def _read(body: dict[str, Any], *, version: int, skew_ms: int) -> StreamedEvent:
+    """Versions 1 and 2 share the envelope; 1 knows neither the purchase details nor custom events."""
     accepted_ms, client = body.get("accepted_ms"), body.get("client")
     if not isinstance(accepted_ms, int) or isinstance(accepted_ms, bool):
-        raise Undeliverable("schema 1: 'accepted_ms' must be an integer (epoch ms)")
+        raise Undeliverable(f"schema {version}: 'accepted_ms' must be an integer (epoch ms)")
     if not isinstance(client, str):  # "" is the trusted sender (graphrec.events.clients.TRUSTED)
-        raise Undeliverable("schema 1: 'client' must be a string")
+        raise Undeliverable(f"schema {version}: 'client' must be a string")
     try:
         event = validate_event(body.get("event"), now_ms=accepted_ms, skew_ms=skew_ms)
     except EventValidationError as exc:
         reasons = "; ".join(f"{e.field}: {e.reason}" for e in exc.errors)
-        raise Undeliverable(f"schema 1: invalid event: {reasons}") from None
+        raise Undeliverable(f"schema {version}: invalid event: {reasons}") from None
+    if version == 1:
+        newer = [f for f in _V2_FIELDS if getattr(event, f) is not None]
+        if newer or event.type == CUSTOM_TYPE:
+            raise Undeliverable(f"schema 1: invalid event: {', '.join(newer) or 'type custom'} came with schema 2")
     return StreamedEvent(event=event, client=client, accepted_ms=accepted_ms)

@@ -5,8 +5,12 @@ recommendation response gets a ``recommendation_id`` and is recorded here with i
 experiment arm, segment and each item's source; the client reports which of its items were actually
 shown (impressions); a later click, add-to-cart or purchase of a shown item is *attributed* to that
 list: to the one named in the event's ``context.recommendation_id``, else to the latest list that
-showed the item to the same actor within ``window_ms`` (24 h by default). Counts per (model version,
-arm, source, segment) are then plain group-bys (:meth:`FeedbackLog.counts`).
+showed the item to the same actor within ``window_ms`` (24 h by default). That is the one attribution
+rule; a custom event that names an item is attributed by it too. An outcome keeps what revenue needs
+(a purchase's quantity, price per unit and currency) and a custom event's name, so counts per (model
+version, arm, source, segment), revenue per currency included, are plain group-bys
+(:meth:`FeedbackLog.counts`). An outcome is keyed by (actor, event id) like the event, so a retried or
+re-logged purchase is never counted, nor its revenue summed, twice.
 
 Stored in the event log's SQLite file. Served lists are on the read path, so a request only queues
 its list in memory (:meth:`FeedbackLog.queue_served`, no I/O, no thread hop); the API writes the
@@ -28,14 +32,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from graphrec.clock import DAY_MS
-from graphrec.events.log import COUNTED, LoggedEvent, connect, create_tables, transaction
+from graphrec.event_types import CUSTOM_TYPE
+from graphrec.events.log import COUNTED, LoggedEvent, add_columns, connect, create_tables, transaction
 from graphrec.events.tombstones import Tombstones
 
-ATTRIBUTED_TYPES = ("click", "add_to_cart", "purchase")
+ATTRIBUTED_TYPES = ("click", "add_to_cart", "purchase", CUSTOM_TYPE)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS served (
@@ -67,10 +72,17 @@ CREATE TABLE IF NOT EXISTS outcomes (
     item_id  TEXT    NOT NULL,
     type     TEXT    NOT NULL,
     ts       INTEGER NOT NULL,
+    name     TEXT,      -- a custom event's name
+    quantity INTEGER,   -- a purchase's units (NULL: 1)
+    price    REAL,      -- a purchase's price per unit, in currency
+    currency TEXT,      -- ISO 4217
     PRIMARY KEY (actor, event_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outcomes_by_rec ON outcomes (rec_id);
 """
+# added to the outcomes of files an older release created (its CREATE TABLE above lacks them)
+_OUTCOME_DETAILS = (("name", "TEXT"), ("quantity", "INTEGER"), ("price", "REAL"), ("currency", "TEXT"))
+_OUTCOME_COLUMNS = "actor, event_id, rec_id, item_id, type, ts, name, quantity, price, currency"
 
 
 class UnknownRecommendation(ValueError):
@@ -106,6 +118,34 @@ class ArmCounts:
     purchases: int
 
 
+@dataclass(frozen=True, slots=True)
+class Revenue:
+    """Attributed purchases in one currency that gave a price: how many, their units, and the sum of
+    price x quantity (rounded to millionths of the currency unit)."""
+
+    currency: str
+    purchases: int
+    units: int
+    amount: float
+
+
+@dataclass(slots=True)
+class FeedbackRow:
+    """One row of the feedback table: a (model version, arm, source, segment)'s impressions and what they
+    led to (attributed outcomes)."""
+
+    model_version: str | None
+    arm: str | None
+    source: str | None
+    segment: str | None
+    impressions: int
+    clicks: int
+    purchases: int
+    units: int
+    revenue: list[Revenue] = field(default_factory=list)  # by currency
+    custom: dict[str, int] = field(default_factory=dict)  # custom events by name
+
+
 class FeedbackLog:
     """Served lists, impressions and attributed outcomes in the SQLite file at ``path``."""
 
@@ -114,6 +154,7 @@ class FeedbackLog:
         self.window_ms = window_ms
         self.tombstones = tombstones
         create_tables(path, _SCHEMA)
+        add_columns(path, "outcomes", _OUTCOME_DETAILS)
         self._queued: list[ServedList] = []
         self._queued_returned: set[str] = set()
         self._queue_lock = threading.Lock()  # held for an append or a swap: never across I/O
@@ -205,13 +246,14 @@ class FeedbackLog:
             return db.total_changes - before
 
     def attribute(self, events: Sequence[LoggedEvent]) -> int:
-        """Attribute click/cart/purchase events to the list that showed their item (see module docstring):
-        the event's ``recommendation_id`` when it names one, else the latest impression of the item to the
-        actor within the window. Idempotent per (actor, event id). Returns outcomes added."""
+        """Attribute click/cart/purchase events, and custom events naming an item, to the list that showed
+        their item (see module docstring): the event's ``recommendation_id`` when it names one, else the
+        latest impression of the item to the actor within the window. Idempotent per (actor, event id).
+        Returns outcomes added."""
         rows = []
         with connect(self.path) as db:
             for e in events:
-                if e.type not in ATTRIBUTED_TYPES:
+                if e.type not in ATTRIBUTED_TYPES or not e.item_id:
                     continue
                 named = e.recommendation_id
                 if named is not None:
@@ -226,11 +268,16 @@ class FeedbackLog:
                         (e.actor, e.item_id, e.ts, e.ts - self.window_ms),
                     ).fetchone()
                 if hit is not None:
-                    rows.append((e.actor, e.event_id, hit[0], e.item_id, e.type, e.ts))
+                    p, c = e.purchase, e.custom
+                    rows.append(
+                        (e.actor, e.event_id, hit[0], e.item_id, e.type, e.ts)
+                        + (c.name if c is not None else None,)
+                        + ((p.quantity, p.price, p.currency) if p is not None else (None, None, None))
+                    )
             if not rows:
                 return 0
             before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)", rows)
+            db.executemany(f"INSERT OR IGNORE INTO outcomes ({_OUTCOME_COLUMNS}) VALUES ({', '.join('?' * 10)})", rows)
             return db.total_changes - before
 
     def attribute_logged(self, events: Sequence[LoggedEvent]) -> int:
@@ -290,20 +337,39 @@ class FeedbackLog:
             for arm, b, shown, clicked in rows
         ]
 
-    def counts(self) -> list[dict[str, object]]:
-        """Impressions, clicks and purchases per (model version, arm, source, segment): the feedback table."""
+    def counts(self) -> list[FeedbackRow]:
+        """Per (model version, arm, source, segment): impressions, attributed clicks, purchases and units
+        (a purchase without a quantity is one), revenue per currency (price x quantity of the purchases
+        that gave a price) and custom events per name: the feedback table."""
         self.flush_served()
         query = """
             SELECT s.model_version, s.arm, i.source, s.segment, count(*) AS impressions,
-                   coalesce(sum(o.clicks), 0), coalesce(sum(o.purchases), 0)
+                   coalesce(sum(o.clicks), 0), coalesce(sum(o.purchases), 0), coalesce(sum(o.units), 0)
             FROM impressions i JOIN served s ON s.rec_id = i.rec_id
-            LEFT JOIN (SELECT rec_id, item_id, sum(type = 'click') AS clicks, sum(type = 'purchase') AS purchases
+            LEFT JOIN (SELECT rec_id, item_id, sum(type = 'click') AS clicks, sum(type = 'purchase') AS purchases,
+                              sum(CASE WHEN type = 'purchase' THEN coalesce(quantity, 1) ELSE 0 END) AS units
                        FROM outcomes GROUP BY rec_id, item_id) o ON o.rec_id = i.rec_id AND o.item_id = i.item_id
             GROUP BY s.model_version, s.arm, i.source, s.segment
             ORDER BY s.model_version, s.arm, i.source, s.segment"""
+        # every outcome has its impression (attribute() requires one), so the same join places it in a row
+        per_outcome = """
+            SELECT s.model_version, s.arm, i.source, s.segment, {what}
+            FROM outcomes o JOIN impressions i ON i.rec_id = o.rec_id AND i.item_id = o.item_id
+            JOIN served s ON s.rec_id = o.rec_id
+            WHERE {where} GROUP BY s.model_version, s.arm, i.source, s.segment, {key} ORDER BY {key}"""
+        revenue_query = per_outcome.format(
+            what="o.currency, count(*), sum(coalesce(o.quantity, 1)), total(o.price * coalesce(o.quantity, 1))",
+            where="o.type = 'purchase' AND o.price IS NOT NULL",
+            key="o.currency",
+        )
+        custom_query = per_outcome.format(what="o.name, count(*)", where="o.type = 'custom'", key="o.name")
         with connect(self.path) as db:
             rows = db.execute(query).fetchall()
-        return [
-            {"model_version": v, "arm": a, "source": src, "segment": seg, "impressions": n, "clicks": c, "purchases": p}
-            for v, a, src, seg, n, c, p in rows
-        ]
+            revenue = db.execute(revenue_query).fetchall()
+            custom = db.execute(custom_query).fetchall()
+        by_row = {(v, a, src, seg): FeedbackRow(v, a, src, seg, n, c, p, u) for v, a, src, seg, n, c, p, u in rows}
+        for v, a, src, seg, currency, purchases, units, amount in revenue:
+            by_row[(v, a, src, seg)].revenue.append(Revenue(currency, purchases, units, round(amount, 6)))
+        for v, a, src, seg, name, n in custom:
+            by_row[(v, a, src, seg)].custom[name] = n
+        return list(by_row.values())

@@ -9,7 +9,10 @@ hides it, so, as Stripe does with a reused idempotency key, such a batch is refu
 ``item_id``, ``type``, ``timestamp`` (UTC epoch ms, whichever form was sent), ``value`` (as sent,
 before any policy cap, so a changed cap never turns a retry into a conflict; ``1`` and ``1.0`` are
 one value) and the context (``session_id``, ``device``, ``page_section``, ``viewport``,
-``recommendation_id``; an absent context, ``null`` and ``{}`` are one). The fingerprint is a short
+``recommendation_id``; an absent context, ``null`` and ``{}`` are one), and a purchase's ``price``,
+``currency``, ``quantity`` and ``order_id`` or a custom event's ``name`` and ``properties`` (appended only
+when present, so every event without them keeps the fingerprint it always had; a quantity of 1 and none
+are one). The fingerprint is a short
 hash of that, kept with the seen-event record in the store. Records written before fingerprints
 existed have none: a reuse of such an id stays a duplicate, never a conflict.
 """
@@ -42,9 +45,19 @@ def fingerprint(event: EventIn) -> str:
         if all(v is None for v in context):
             context = []
     value = None if event.value is None else float(event.value)
-    canonical = json.dumps(
-        [event.item_id, event.type, event.timestamp, value, context], ensure_ascii=False, separators=(",", ":")
-    )
+    parts: list[object] = [event.item_id, event.type, event.timestamp, value, context]
+    extra = {
+        "price": None if event.price is None else float(event.price),
+        "currency": event.currency,
+        "quantity": None if event.quantity in (None, 1) else event.quantity,
+        "order_id": event.order_id,
+        "name": event.name,
+        "properties": event.properties or None,
+    }
+    extra = {k: v for k, v in extra.items() if v is not None}
+    if extra:
+        parts.append(extra)
+    canonical = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.blake2b(canonical.encode(), digest_size=FINGERPRINT_BYTES).hexdigest()
 
 

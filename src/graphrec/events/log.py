@@ -11,6 +11,13 @@ acknowledges, and it appends the events the store reported as already seen as we
 dies between the two writes, the client (never acknowledged) retries, the store answers "duplicate"
 and the log gets the rows then; an acknowledged event is in both.
 
+Two more tables hold what some events carry beyond the edge's fields, written in the same transaction
+as their event's row and keyed the same way, ``(actor, event_id)``: ``purchases`` (a purchase's price per
+unit, currency, quantity and order id, when it gave any: revenue per list, see
+:mod:`graphrec.events.feedback`) and ``custom_events`` (events of the shop's own name: the name, the item
+if any, the properties as JSON, the context; never in ``events``, whose ``type`` codes stay the closed
+set of edge types that profiles and segments read).
+
 Rows are only ever appended, except for the two identity operations the product promises: erasure
 (a user's rows are deleted) and merge (an anonymous visitor's rows become the user's; the file
 remembers the merge in ``merged_actors``, so erasing the user finds the visitor ids it must erase too).
@@ -37,7 +44,8 @@ from typing import Any
 import numpy as np
 
 from graphrec import clock
-from graphrec.event_types import EVENT_TYPES
+from graphrec.event_types import CUSTOM_TYPE, EVENT_TYPES
+from graphrec.events.details import CustomDetails, PurchaseDetails
 
 # flags a row may carry: how the pipeline treated the event (all of them are real behaviour)
 COUNTED, COLLAPSED, BOT = 0, 1, 2
@@ -59,6 +67,30 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_actor_time ON events (actor, ts);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (ts);
+CREATE TABLE IF NOT EXISTS purchases (
+    actor    TEXT    NOT NULL,
+    event_id TEXT    NOT NULL,   -- the purchase's row in events
+    price    REAL,               -- per unit, in currency
+    currency TEXT,               -- ISO 4217
+    quantity INTEGER NOT NULL,
+    order_id TEXT,
+    PRIMARY KEY (actor, event_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS custom_events (
+    actor       TEXT    NOT NULL,
+    event_id    TEXT    NOT NULL,
+    name        TEXT    NOT NULL,
+    item_id     TEXT,
+    ts          INTEGER NOT NULL,
+    properties  TEXT,               -- JSON object, sorted keys
+    session_id  TEXT,
+    device      TEXT,
+    section     TEXT,
+    flag        INTEGER NOT NULL DEFAULT 0,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (actor, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS custom_events_by_time ON custom_events (ts);
 CREATE TABLE IF NOT EXISTS merged_actors (
     actor TEXT NOT NULL,   -- the user
     alias TEXT NOT NULL,   -- an anonymous visitor's node id merged into them
@@ -79,16 +111,19 @@ _COLUMNS = (
     "received_ms",
 )
 _INSERT = f"INSERT OR IGNORE INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_INSERT_PURCHASE = "INSERT OR IGNORE INTO purchases VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_CUSTOM = "INSERT OR IGNORE INTO custom_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_DETAIL_TABLES = ("purchases", "custom_events")  # the log's own per-event tables beside ``events``
 _TYPE_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
 
 
 @dataclass(frozen=True, slots=True)
 class LoggedEvent:
-    """One row of the log (``type`` by name)."""
+    """One row of the log (``type`` by name; ``custom``: a row of ``custom_events``)."""
 
     actor: str
     event_id: str
-    item_id: str
+    item_id: str  # "" only for a custom event that names no item
     type: str
     ts: int
     value: float | None = None
@@ -97,6 +132,8 @@ class LoggedEvent:
     section: str | None = None
     flag: int = COUNTED
     recommendation_id: str | None = None  # for attribution by the pipeline's listeners; not a log column
+    purchase: PurchaseDetails | None = None  # a row of ``purchases`` beside the event's
+    custom: CustomDetails | None = None  # set exactly when type is "custom"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +204,17 @@ def create_tables(path: Path, schema: str) -> None:
         db.executescript(schema)
 
 
+def add_columns(path: Path, table: str, columns: Sequence[tuple[str, str]]) -> None:
+    """Give ``table`` (created by an older release) the ``(name, SQL type)`` columns it lacks, in one write
+    transaction, so processes starting together add each once. Names come from code, never from input."""
+    with connect(path) as db:
+        with transaction(db):
+            have = {c[1] for c in db.execute(f"PRAGMA table_info({table})")}
+            for name, sql_type in columns:
+                if name not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+
+
 def checkpoint(path: Path, *, timeout_s: float = 10.0) -> bool:
     """Copy the WAL into the file and truncate it to zero bytes (``wal_checkpoint(TRUNCATE)``), retried
     until ``timeout_s`` while readers hold old snapshots; True when done.
@@ -217,8 +265,31 @@ class EventLog:
                 now,
             )
             for e in events
+            if e.type != CUSTOM_TYPE
         ]
-        return self._insert(rows)
+        purchases = [
+            (e.actor, e.event_id, p.price, p.currency, p.quantity, p.order_id)
+            for e in events
+            if (p := e.purchase) is not None
+        ]
+        custom = [
+            (
+                e.actor,
+                e.event_id,
+                c.name,
+                e.item_id or None,
+                e.ts,
+                c.properties,
+                e.session_id,
+                e.device,
+                e.section,
+                e.flag,
+                now,
+            )
+            for e in events
+            if (c := e.custom) is not None
+        ]
+        return self._insert(rows, purchases=purchases, custom=custom)
 
     def append_columns(
         self,
@@ -254,18 +325,31 @@ class EventLog:
         )
         return self._insert(rows)
 
-    def _insert(self, rows: Iterable[tuple[Any, ...]]) -> int:
+    def _insert(
+        self,
+        rows: Iterable[tuple[Any, ...]],
+        *,
+        purchases: Sequence[tuple[Any, ...]] = (),
+        custom: Sequence[tuple[Any, ...]] = (),
+    ) -> int:
+        """One transaction: the events' rows, their purchases' details and the custom events; returns the
+        events and custom events added (a detail row is part of its event)."""
         with self._connect() as db:
             with transaction(db):
                 before = db.total_changes
                 db.executemany(_INSERT, rows)
+                if custom:
+                    db.executemany(_INSERT_CUSTOM, custom)
                 added = db.total_changes - before
+                if purchases:
+                    db.executemany(_INSERT_PURCHASE, purchases)
         return added
 
     def merge(self, *, source: str, target: str) -> int:
         """``source``'s rows become ``target``'s (one transaction; an event both logged keeps target's row),
-        and so do their rows in the file's other per-actor tables (served lists, impressions, outcomes,
-        trigger states); the merge is remembered (:meth:`aliases`). Returns log rows moved."""
+        and so do their rows in the file's other per-actor tables (purchase details, custom events, served
+        lists, impressions, outcomes, trigger states); the merge is remembered (:meth:`aliases`). Returns log
+        rows moved."""
         with self._connect() as db:
             with transaction(db):
                 moved = db.execute(
@@ -289,13 +373,15 @@ class EventLog:
             ]
 
     def forget(self, actors: Sequence[str]) -> int:
-        """Erasure: delete these actors' log rows and merge records (the file's other tables are erased by
-        their owners: feedback, triggers, webhooks); returns log rows deleted."""
+        """Erasure: delete these actors' log rows (events, purchase details, custom events) and merge
+        records (the file's other tables are erased by their owners: feedback, triggers, webhooks);
+        returns rows deleted."""
         keys = [(a,) for a in actors]
         with self._connect() as db:
             with transaction(db):
                 before = db.total_changes
-                db.executemany("DELETE FROM events WHERE actor = ?", keys)
+                for table in ("events", *_DETAIL_TABLES):  # names from this module, never input
+                    db.executemany(f"DELETE FROM {table} WHERE actor = ?", keys)
                 deleted = db.total_changes - before
                 db.executemany("DELETE FROM merged_actors WHERE actor = ? OR alias = ?", [(a, a) for a in actors])
         return deleted
@@ -327,6 +413,17 @@ class EventLog:
             )
         first, last = since_ms // bucket_ms, max([since_ms // bucket_ms, *found])
         return [(b * bucket_ms, int(found.get(b, 0))) for b in range(first, last + 1)]
+
+    def custom_counts(self, *, since_ms: int = 0) -> list[tuple[str, int, int]]:
+        """Custom events from ``since_ms`` on, per name: ``(name, events, distinct actors)``, most frequent
+        first (bot-flagged ones left out, as the dashboard's other panels leave them out)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT name, count(*) AS n, count(DISTINCT actor) FROM custom_events WHERE ts >= ? AND flag != ? "
+                "GROUP BY name ORDER BY n DESC, name",
+                (since_ms, BOT),
+            ).fetchall()
+        return [(str(name), int(n), int(actors)) for name, n, actors in rows]
 
     def count(self, *, since_ms: int = 0) -> int:
         with self._connect() as db:

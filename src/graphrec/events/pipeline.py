@@ -10,6 +10,12 @@ and weighed again and the write is retried, at most ``_MAX_ATTEMPTS`` writes in 
 (:meth:`EventPipeline._until_settled`, the one retry loop); a replay of a whole acknowledged batch thus
 writes nothing and reports duplicates. Settled events are then appended to the event log, if any.
 
+Custom events (type ``custom``) take the same road but for the edges: de-duplicated by id, refused
+with the batch for a user without consent, counted by the bot guard's rate rule, recorded as seen in the
+same store write and appended to the event log, yet never aggregated into a delta, so they never touch
+the graph (reported as ``custom``, not ``applied``). A purchase's price, currency, quantity and order id
+travel to the log only; its edge is weighed as any purchase's.
+
 Every event id of a batch is recorded, including collapsed bursts and bot-flagged events, so a
 retry of the same batch reports them as duplicates instead of counting them anew. Each is recorded
 with its content fingerprint (:mod:`graphrec.events.idempotency`): an id reused with different
@@ -36,8 +42,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from graphrec.config import Settings
+from graphrec.event_types import CUSTOM_TYPE
 from graphrec.events.cleaning import BotGuard, BotLimits, BotVerdict, CleanEvent, collapse_bursts, event_key
 from graphrec.events.clients import TRUSTED
+from graphrec.events.details import CustomDetails, PurchaseDetails
 from graphrec.events.group_commit import GroupCommitter
 from graphrec.events.idempotency import (
     Conflict,
@@ -124,6 +132,7 @@ class IngestReport:
 
     received: int = 0
     applied: int = 0
+    custom: int = 0  # custom events logged (never edges)
     duplicates: int = 0
     collapsed: int = 0
     flagged: int = 0
@@ -136,7 +145,7 @@ class IngestReport:
     unknown_items: list[str] = field(default_factory=list)  # under the ``flag`` policy only
 
     def add(self, other: IngestReport) -> None:
-        for name in ("received", "applied", "duplicates", "collapsed", "flagged", "refused", "edges"):
+        for name in ("received", "applied", "custom", "duplicates", "collapsed", "flagged", "refused", "edges"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.flagged_actors = sorted(set(self.flagged_actors) | set(other.flagged_actors))
         self.flagged_rules = dict(sorted(({**other.flagged_rules, **self.flagged_rules}).items()))
@@ -169,7 +178,7 @@ def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy, *, client: str
     summed, its policy weight, the policy's edge cap), and a pair's deltas combine by the edge rule
     (:mod:`graphrec.graph.edge_combination`), as the store will combine them with the edge (which
     saturates the edge's weight at the cap). ``client``, the batch's sender, goes on every delta
-    (trending caps the actors one client counts for)."""
+    (trending caps the actors one client counts for). Custom events are no edge: they make no delta."""
     per_count, per_value = policy.formula()
     cap = policy.weight_cap
 
@@ -181,7 +190,7 @@ def aggregate(events: Sequence[CleanEvent], policy: WeightPolicy, *, client: str
             ev.actor, ev.item_id, per_count[t] + per_value[t] * v, 1, ev.ts, ev.ts, {t: 1}, {t: v}, client, cap
         )
 
-    return fold(one(ev) for ev in events)
+    return fold(one(ev) for ev in events if ev.type != CUSTOM_TYPE)
 
 
 class EventPipeline:
@@ -251,7 +260,7 @@ class EventPipeline:
                     event_key(actor, ev.event_id),
                     ev.event_id,
                     actor,
-                    ev.item_id,
+                    ev.item_id or "",
                     ev.type,
                     ev.timestamp,
                     value,
@@ -261,6 +270,8 @@ class EventPipeline:
                         else (None, None, None, None)
                     ),
                     fingerprint=fingerprint(ev),
+                    purchase=PurchaseDetails.of(ev),
+                    custom=CustomDetails.of(ev),
                 )
             )
         return out
@@ -292,11 +303,15 @@ class EventPipeline:
     def unknown_items(self, events: Sequence[EventIn], policy: UnknownItemsPolicy) -> list[str]:
         """The batch's item ids no catalogue described, by ``policy``: none looked up under ``accept``;
         :class:`UnknownItems` under ``reject`` when there are any; else those ids, sorted."""
-        if policy == "accept" or not events:
+        named = [ev.item_id for ev in events if ev.item_id is not None and ev.type != CUSTOM_TYPE]
+        if policy == "accept" or not named:  # custom events create no item: the policy leaves them alone
             return []
-        unknown = self.store.items_not_in_catalogue(item_ids=[ev.item_id for ev in events])
+        unknown = self.store.items_not_in_catalogue(item_ids=named)
         if unknown and policy == "reject":
-            raise UnknownItems(sorted(unknown), [i for i, ev in enumerate(events) if ev.item_id in unknown])
+            raise UnknownItems(
+                sorted(unknown),
+                [i for i, ev in enumerate(events) if ev.item_id in unknown and ev.type != CUSTOM_TYPE],
+            )
         return sorted(unknown)
 
     async def ingest_async(
@@ -436,7 +451,9 @@ class EventPipeline:
         if result.applied:
             if attempt.verdict is not None:
                 self.guard.record(attempt.verdict)
-            report.applied += len(attempt.kept)
+            custom = sum(ev.type == CUSTOM_TYPE for ev in attempt.kept)
+            report.applied += len(attempt.kept) - custom
+            report.custom += custom
             report.collapsed += len(attempt.collapsed)
             report.flagged += len(attempt.dropped)
             report.flagged_actors = sorted(attempt.flagged)
@@ -490,6 +507,8 @@ def _logged(events: Sequence[CleanEvent], flag: int) -> list[LoggedEvent]:
             ev.section,
             flag,
             ev.recommendation_id,
+            ev.purchase,
+            ev.custom,
         )
         for ev in events
     ]

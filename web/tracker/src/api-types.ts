@@ -354,7 +354,8 @@ export interface paths {
         };
         /**
          * Feedback Table
-         * @description Impressions, attributed clicks and purchases per (model version, arm, source, segment).
+         * @description Impressions, attributed clicks, purchases, units, revenue per currency and custom events per (model
+         *     version, arm, source, segment).
          */
         get: operations["feedback_table_v1_feedback_get"];
         put?: never;
@@ -375,7 +376,8 @@ export interface paths {
         /**
          * Dashboard
          * @description Ingest rate, model versions with offline metrics, the experiment's online CTR per arm over time,
-         *     segments and their top items: the data the /dashboard page plots.
+         *     segments and their top items, custom events per name (7 days), the feedback table with revenue: the
+         *     data the /dashboard page plots.
          */
         get: operations["dashboard_v1_dashboard_get"];
         put?: never;
@@ -842,6 +844,12 @@ export interface components {
              */
             applied: number;
             /**
+             * Custom
+             * @description custom events recorded in the event log (never edges; 0 in stream mode)
+             * @default 0
+             */
+            custom: number;
+            /**
              * Duplicates
              * @description events already recorded (same event_id, same actor)
              */
@@ -912,6 +920,23 @@ export interface components {
             clicks: number;
             /** Purchases */
             purchases: number;
+            /**
+             * Units
+             * @description units of the attributed purchases (a purchase without a quantity counts 1)
+             */
+            units: number;
+            /**
+             * Revenue
+             * @description attributed revenue per currency, never summed across currencies; purchases without a price count in purchases and units only
+             */
+            revenue: components["schemas"]["RevenuePublic"][];
+            /**
+             * Custom
+             * @description attributed custom events (those naming an item of the list) per name
+             */
+            custom: {
+                [key: string]: number;
+            };
         };
         /** HealthPublic */
         HealthPublic: {
@@ -1642,6 +1667,29 @@ export interface components {
              */
             currency?: string | null;
         };
+        /** RevenuePublic */
+        RevenuePublic: {
+            /**
+             * Currency
+             * @description ISO 4217
+             */
+            currency: string;
+            /**
+             * Purchases
+             * @description attributed purchases in this currency that gave a price
+             */
+            purchases: number;
+            /**
+             * Units
+             * @description their quantities added up (a purchase without one counts 1)
+             */
+            units: number;
+            /**
+             * Amount
+             * @description sum of price x quantity, in currency (rounded to 6 decimals)
+             */
+            amount: number;
+        };
         /**
          * ScorePartsPublic
          * @description The blended score's parts, to reconcile the API with the saved Cypher queries.
@@ -1800,12 +1848,13 @@ export interface components {
             anonymous_id: string | null;
             /**
              * Item Id
-             * @description an id: 1-256 characters, no leading or trailing whitespace, no control or invisible format characters and no '/' (NFC-normalised)
+             * @description the item; every event but a custom one names one
+             * @default null
              */
-            item_id: string;
+            item_id: string | null;
             /**
              * Type
-             * @description one of view, click, hover, scroll, dwell, add_to_cart, purchase, rating, like, share, video_play, dislike
+             * @description one of view, click, hover, scroll, dwell, add_to_cart, purchase, rating, like, share, video_play, dislike, custom
              */
             type: string;
             /**
@@ -1821,6 +1870,44 @@ export interface components {
             value: number | null;
             /** @default null */
             context: components["schemas"]["EventContext"] | null;
+            /**
+             * Price
+             * @description purchase only: the price of one unit, in currency (revenue = price x quantity)
+             * @default null
+             */
+            price: number | null;
+            /**
+             * Currency
+             * @description purchase only: ISO 4217 code of price, three upper-case letters (EUR); given with price
+             * @default null
+             */
+            currency: string | null;
+            /**
+             * Quantity
+             * @description purchase only: units bought (absent: 1)
+             * @default null
+             */
+            quantity: number | null;
+            /**
+             * Order Id
+             * @description purchase only: the shop's order
+             * @default null
+             */
+            order_id: string | null;
+            /**
+             * Name
+             * @description custom only (and required): the shop's name of the action, lower-case letters, digits and '_', starting with a letter, at most 64 (wishlist_add)
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Properties
+             * @description custom only: at most 20 flat properties (names as name; values text of at most 256 characters, finite numbers or true/false); logged, never on the graph
+             * @default null
+             */
+            properties: {
+                [key: string]: boolean | number | string;
+            } | null;
         };
         /** Viewport */
         Viewport: {

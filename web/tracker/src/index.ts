@@ -1,5 +1,7 @@
 export { createTracker, Tracker } from "./tracker.js";
-export type { TrackerOptions, ConsentState, PurchaseItems } from "./tracker.js";
+export type {
+  TrackerOptions, ConsentState, ConsentPurposes, PurchaseItems, PurchaseLine, PurchaseDetails, TrackOptions, CustomEventOptions,
+} from "./tracker.js";
 export type { ActivityOptions, ScrollOptions } from "./activity.js";
 export { createClient, GraphrecError } from "./client.js";
 export type {
@@ -8,7 +10,7 @@ export type {
 } from "./client.js";
 export { idProblem, normaliseId, MAX_ID_LENGTH } from "./ids.js";
 export { EVENT_TYPES, VALUE_RANGES, eventProblem } from "./events.js";
-export type { EventType, WireEvent, EventContext, Viewport } from "./events.js";
+export type { EventType, WireEvent, EventContext, Viewport, CustomProperties } from "./events.js";
 export type { Op as QueuedOp } from "./outbox.js";
 export type { Env } from "./env.js";
 export type { UserTokenSource } from "./token.js";

@@ -5,7 +5,7 @@ import type { Client, ListOptions, PopularItems, Recommendations, Recommendation
 import { defaultEnv, uuid } from "./env.js";
 import type { Env } from "./env.js";
 import { EVENT_TYPES, eventProblem } from "./events.js";
-import type { EventContext, EventType, WireEvent } from "./events.js";
+import type { CustomProperties, EventContext, EventType, WireEvent } from "./events.js";
 import { idProblem } from "./ids.js";
 import { Impressions, listOf, REC_ID } from "./impressions.js";
 import { Outbox } from "./outbox.js";
@@ -18,7 +18,10 @@ export interface TrackerOptions {
   endpoint: string;
   /** Publishable browser key (pk_...): X-API-Key on fetches, ?key= on beacons. */
   key?: string;
-  /** Track nothing, store nothing and send nothing until consent(true). Default false. */
+  /**
+   * Track nothing, store nothing and send nothing until consent(true) (or consent({ analytics: true })),
+   * and ask for no personal list until personalisation is granted. Default false: both purposes granted.
+   */
   requireConsent?: boolean;
   /** A known user from the start (same as calling identify()). */
   userId?: string;
@@ -79,7 +82,47 @@ export interface TrackerOptions {
 }
 
 export type ConsentState = "granted" | "denied" | "pending";
-export type PurchaseItems = string | ReadonlyArray<string | { itemId: string } | { item_id: string }>;
+
+/** What the visitor agreed to: `analytics` (events, impressions, a visitor id) and `personalisation`
+ * (lists made from their behaviour). */
+export interface ConsentPurposes {
+  analytics: boolean;
+  personalisation: boolean;
+}
+
+/** A purchase's details: `price` per unit with its ISO 4217 `currency` (both or neither), `quantity`
+ * (a positive integer, default 1) and the shop's `orderId`. The server sums price x quantity per list. */
+export interface PurchaseDetails {
+  price?: number;
+  currency?: string;
+  quantity?: number;
+  orderId?: string;
+}
+/** One line of an order: an item id, or `{ itemId }` / `{ item_id }` with the line's own details. */
+export type PurchaseLine = string | (({ itemId: string } | { item_id: string }) & PurchaseDetails);
+export type PurchaseItems = PurchaseLine | ReadonlyArray<PurchaseLine>;
+
+/** Where an event happened: `element` (its [data-page-section] and [data-recommendation-id] ancestors),
+ * or `section` and `recommendationId` named directly. */
+export interface TrackOptions {
+  element?: Element;
+  section?: string;
+  recommendationId?: string;
+}
+
+/** A custom event's item (optional) and properties (see CustomProperties), and where it happened. */
+export interface CustomEventOptions extends TrackOptions {
+  itemId?: string;
+  properties?: CustomProperties;
+}
+
+// what localStorage `<prefix>.consent` holds for each answer: [analytics, personalisation]
+const ANSWERS: Record<string, [boolean, boolean]> = {
+  granted: [true, true],
+  analytics: [true, false],
+  personalisation: [false, true],
+  denied: [false, false],
+};
 
 const ACTIVITY: ActivityOptions = { minimumVisitLength: 5, heartbeatDelay: 10, idleTimeout: 30, elements: false };
 const SCROLL: ScrollOptions = { minDepth: 0.25 };
@@ -100,6 +143,7 @@ export class Tracker {
   private _client: Client;
   private _tokens: UserTokens;
   private _state: ConsentState;
+  private _perso: boolean;
   private _aid: string | undefined;
   private _uid: string | undefined;
   private _running = false;
@@ -142,8 +186,9 @@ export class Tracker {
     );
     this._impressions = o.impressions === false ? null
       : new Impressions(env, itemSelector, (el) => this._itemOf(el), (list, ids) => void this.impressions(list, ids));
-    const stored = this._store("consent");
-    this._state = stored === "granted" || stored === "denied" ? stored : o.requireConsent ? "pending" : "granted";
+    const answer = ANSWERS[this._store("consent") || ""] || (o.requireConsent ? null : ANSWERS.granted!);
+    this._state = !answer ? "pending" : answer[0] ? "granted" : "denied";
+    this._perso = !!answer && answer[1];
     if (this._state === "granted") {
       this._aid = this._store("anonymous_id") || this._cookie() || undefined;
       this._uid = this._store("user_id") || undefined;
@@ -172,9 +217,14 @@ export class Tracker {
 
   // ---- state ---------------------------------------------------------------------------------
 
-  /** "granted", "denied" (opted out) or "pending" (requireConsent and no answer yet). */
+  /** Analytics consent: "granted" (tracking), "denied" (opted out) or "pending" (requireConsent and no answer yet). */
   get consentState(): ConsentState {
     return this._state;
+  }
+
+  /** Both purposes as answered (pending: neither). */
+  get purposes(): ConsentPurposes {
+    return { analytics: this._state === "granted", personalisation: this._perso };
   }
 
   /** The anonymous visitor id (created on first use after consent), or undefined. */
@@ -198,23 +248,18 @@ export class Tracker {
    * the server (bad id, unknown type, value missing or out of range). `element`: where it happened
    * (context.page_section from the nearest [data-page-section], context.recommendation_id from the
    * nearest [data-recommendation-id]); `section` and `recommendationId` name them directly.
+   *
+   * With a name and options instead (`track("wishlist_add", { itemId, properties })`): a custom event
+   * of the shop's own name (type "custom"): logged by the server, counted per list and on the
+   * dashboard, never an edge. The name is lower-case letters, digits and `_` (at most 64), not a
+   * built-in type.
    */
-  track(type: EventType, itemId: string, value?: number,
-        opts: { element?: Element; section?: string; recommendationId?: string } = {}): boolean {
-    if (this._state !== "granted" || this._destroyed) return false;
-    const env = this._env;
-    const e: WireEvent = { event_id: uuid(env), item_id: typeof itemId === "string" ? itemId.normalize("NFC") : itemId, type, timestamp: Math.floor(env.now()) };
-    if (this._uid) e.user_id = this._uid;
-    else e.anonymous_id = this._anonymous();
-    if (value !== undefined && value !== null) e.value = value;
-    e.context = this._context(opts.element, opts.section, opts.recommendationId);
-    const problem = eventProblem(e);
-    if (problem) {
-      this._warn(`graphrec: ${type} '${itemId}' not sent: ${problem}`);
-      return false;
-    }
-    this._outbox.add({ t: "e", e });
-    return true;
+  track(type: EventType, itemId: string, value?: number, opts?: TrackOptions): boolean;
+  track(name: string, opts?: CustomEventOptions): boolean;
+  track(type: string, item?: string | CustomEventOptions, value?: number, opts: TrackOptions = {}): boolean {
+    if (typeof item === "string") return this._queue([this._event(type as EventType, item, value, opts)]);
+    const o = item || {};
+    return this._queue([this._event("custom", o.itemId, undefined, o, { name: type, properties: o.properties && { ...o.properties } })]);
   }
 
   /** A `view` of the page's item (default: pageItemId() or the graphrec:item-id meta tag); starts a
@@ -231,18 +276,16 @@ export class Tracker {
   }
 
   /**
-   * One `purchase` event per item: an id, a list of ids, or a list of { itemId } / { item_id }. The
-   * server's events take no price, currency, quantity or order id (yet): none is sent.
+   * One `purchase` event per line, all or none: an item id, a list of ids, or lines `{ itemId, price?,
+   * currency?, quantity?, orderId? }` (or `item_id`); `details` applies to every line that does not say
+   * otherwise, e.g. `purchase("sku-1", { price: 19.99, currency: "EUR", quantity: 2, orderId: "o-7" })`.
    */
-  purchase(items: PurchaseItems): boolean {
-    const list = typeof items === "string" ? [items] : Array.from(items || []);
-    let ok = list.length > 0;
-    for (const it of list) {
-      const o = it as { itemId?: string; item_id?: string };
-      const id = typeof it === "string" ? it : (o && (o.itemId || o.item_id)) as string;
-      ok = this.track("purchase", id) && ok;
-    }
-    return ok;
+  purchase(items: PurchaseItems, details: PurchaseDetails = {}): boolean {
+    const lines: readonly PurchaseLine[] = Array.isArray(items) ? items : [items as PurchaseLine];
+    return this._queue(lines.map((line) => {
+      const d: PurchaseDetails & { itemId?: string; item_id?: string } = { ...details, ...(typeof line === "string" ? { itemId: line } : line) };
+      return this._event("purchase", d.itemId || d.item_id, undefined, {}, { price: d.price, currency: d.currency, quantity: d.quantity, order_id: d.orderId });
+    }));
   }
 
   /** A `rating` of 1-5 stars. */
@@ -290,31 +333,31 @@ export class Tracker {
 
   // ---- consent -------------------------------------------------------------------------------
 
-  /** consent(true) starts tracking (and remembers it); consent(false) is optOut(). */
-  consent(granted: boolean): void {
-    if (!granted) return this.optOut();
-    if (this._destroyed || this._state === "granted") return;
+  /**
+   * The visitor's answer: `consent(true)` grants both purposes, `consent(false)` neither (as optOut()),
+   * `consent({ analytics, personalisation })` each on its own (one left out is not granted). Analytics
+   * starts tracking; without it nothing is sent or stored but the answer (see optOut()).
+   * Personalisation lets recommendations() ask for the user's or visitor's own list; without it,
+   * recommendations() answers the generic trending list and names no one. Remembered in localStorage.
+   */
+  consent(granted: boolean | Partial<ConsentPurposes>): void {
+    const p = typeof granted === "object" && granted ? granted : { analytics: !!granted, personalisation: !!granted };
+    if (this._destroyed) return;
+    if (!p.analytics) return this._optOut(!!p.personalisation);
+    this._perso = !!p.personalisation;
+    this._store("consent", this._perso ? "granted" : "analytics");
+    if (this._state === "granted") return;
     this._state = "granted";
-    this._store("consent", "granted");
     if (this._uid) this._store("user_id", this._uid);
     this._start();
   }
 
   /**
-   * Stops tracking, empties the queue, forgets the ids, remembers the refusal, and tells the
-   * server (POST /v1/consent {user_id | anonymous_id, consent: false}, retried until answered).
+   * Stops tracking, empties the queue, forgets the ids, remembers the refusal (of both purposes), and
+   * tells the server (POST /v1/consent {user_id | anonymous_id, consent: false}, retried until answered).
    */
   optOut(): void {
-    const who = this._uid ? { user_id: this._uid } : this._aid ? { anonymous_id: this._aid } : null;
-    this._state = "denied"; // first, so that the final report of stop() queues nothing
-    this._stop();
-    this._outbox.clear();
-    this.reset();
-    this._store("consent", "denied");
-    if (who) {
-      this._outbox.add({ t: "consent", id: uuid(this._env), body: Object.assign(who, { consent: false }) });
-      void this._outbox.flush();
-    }
+    this._optOut(false);
   }
 
   // ---- recommendations -----------------------------------------------------------------------
@@ -322,14 +365,15 @@ export class Tracker {
   /**
    * Recommendations for a user; without one (`recommendations()` or `recommendations({ k: 8 })`), for
    * the current user, else the anonymous visitor (its id is made at consent, so this works at once).
-   * Before consent there is no visitor to ask for: it rejects (popular() needs no one).
+   * Without personalisation consent (before any answer with requireConsent, or refused), or with no
+   * one to ask for, it resolves to the generic trending list (GET /v1/items/popular, no id sent), in
+   * this same shape with `personalised_from: "none"` and no `recommendation_id`.
    */
   recommendations(userId?: string | RecommendationOptions, opts?: RecommendationOptions): Promise<Recommendations> {
     if (typeof userId === "object") return this.recommendations(undefined, userId);
-    if (userId !== undefined) return this._client.recommendations(userId, opts);
-    if (this._uid) return this._client.recommendations(this._uid, opts);
-    if (this._state === "granted" && !this._destroyed) return this._client.anonymousRecommendations(this._anonymous(), opts);
-    return Promise.reject(new Error("graphrec: no visitor without consent"));
+    const id = userId !== undefined ? userId : this._uid;
+    if (!this._perso || (id === undefined && (this._state !== "granted" || this._destroyed))) return this._generic(opts);
+    return id !== undefined ? this._client.recommendations(id, opts) : this._client.anonymousRecommendations(this._anonymous(), opts);
   }
 
   /**
@@ -375,6 +419,55 @@ export class Tracker {
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  /** The event, checked (null and a warning when tracking is off or the server would refuse it). */
+  private _event(type: WireEvent["type"], itemId: string | undefined, value: number | undefined,
+                 opts: TrackOptions, extra: Partial<WireEvent> = {}): WireEvent | null {
+    if (this._state !== "granted" || this._destroyed) return null;
+    const env = this._env;
+    const e: WireEvent = { event_id: uuid(env), type, timestamp: Math.floor(env.now()) };
+    if (itemId !== undefined) e.item_id = typeof itemId === "string" ? itemId.normalize("NFC") : itemId;
+    if (this._uid) e.user_id = this._uid;
+    else e.anonymous_id = this._anonymous();
+    if (value !== undefined && value !== null) e.value = value;
+    for (const [k, v] of Object.entries(extra)) if (v !== undefined) (e as unknown as Record<string, unknown>)[k] = v;
+    e.context = this._context(opts.element, opts.section, opts.recommendationId);
+    const problem = eventProblem(e);
+    if (!problem) return e;
+    this._warn(`graphrec: ${extra.name || type} '${itemId}' not sent: ${problem}`);
+    return null;
+  }
+
+  /** Queues every event, or none when one is missing (refused); false then. */
+  private _queue(events: (WireEvent | null)[]): boolean {
+    if (!events.length || events.includes(null)) return false;
+    for (const e of events) this._outbox.add({ t: "e", e: e! });
+    return true;
+  }
+
+  /** The generic list for a visitor without personalisation consent: trending items, in the shape of a
+   * personal answer (cold_start, personalised_from "none", no recommendation_id), naming no one. */
+  private async _generic(opts: RecommendationOptions = {}): Promise<Recommendations> {
+    const p = await this._client.popular(opts);
+    return { user_id: "", model_version: null, degraded: false, cold_start: true, personalised_from: "none",
+             recommendation_id: null, data: p.data, count: p.count, next_cursor: p.next_cursor };
+  }
+
+  private _optOut(perso: boolean): void {
+    const uid = this._uid;
+    const who = uid ? { user_id: uid } : this._aid ? { anonymous_id: this._aid } : null;
+    this._state = "denied"; // first, so that the final report of stop() queues nothing
+    this._stop();
+    this._outbox.clear();
+    this.reset();
+    this._perso = perso;
+    if (perso) this._uid = uid; // the signed-in user's own lists, for this page only: never stored
+    this._store("consent", perso ? "personalisation" : "denied");
+    if (who) {
+      this._outbox.add({ t: "consent", id: uuid(this._env), body: Object.assign(who, { consent: false }) });
+      void this._outbox.flush();
+    }
+  }
 
   private _start(): void {
     if (this._running || this._destroyed) return;

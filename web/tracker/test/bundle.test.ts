@@ -8,16 +8,17 @@ import { bundles, gzipSize } from "../scripts/build.mjs";
 import { generate } from "../scripts/gen-types.mjs";
 
 // 8 kB until user tokens (issue 25: the token cache, its refresh and one retry on a 401) added ~0.6 kB;
-// impressions of recommendation rows (issue 28) fit in 9 kB with ~30 bytes to spare; the client's
-// bought-together list and the tracker's `client` getter for the widgets (issue 28) took ~65 more
-const LIMIT = 9.5 * 1024;
+// impressions of recommendation rows (issue 28) fit in 9 kB, with ~30 bytes to spare; purchase details,
+// custom events (their client-side checks) and consent purposes (issue 28, point 3) added ~0.85 kB, the
+// client's bought-together list and the tracker's `client` getter for the widgets ~65 bytes more
+const LIMIT = 10.5 * 1024;
 // the widgets are a bundle of their own beside the tracker (a page without them pays nothing)
 const WIDGETS_LIMIT = 5 * 1024;
 let built: Promise<Record<string, string>> | undefined;
 const bundlesOnce = (): Promise<Record<string, string>> => (built ??= bundles());
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 
-test("bundle: the tracker's builds stay under 9.5 kB min+gzip, the widgets' under 5 kB; each IIFE is one line", async () => {
+test("bundle: the tracker's builds stay under 10.5 kB min+gzip, the widgets' under 5 kB; each IIFE is one line", async () => {
   const out = await bundlesOnce();
   assert.deepEqual(Object.keys(out).sort(), ["tracker.iife.js", "tracker.mjs", "widgets.iife.js", "widgets.mjs"]);
   for (const [name, text] of Object.entries(out)) {

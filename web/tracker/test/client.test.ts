@@ -91,11 +91,15 @@ test("client: bad ids are refused before any request; errors carry status, detai
   assert.equal(http.sent[0]!.headers["X-API-Key"], undefined, "no key, no header");
 });
 
-test("tracker: recommendations() defaults to the current user, else the anonymous visitor", async () => {
+test("tracker: recommendations() defaults to the current user, else the anonymous visitor; trending before consent", async () => {
   const r = rig({ pageViews: false, activity: false, scroll: false, requireConsent: true });
-  await assert.rejects(r.tracker.recommendations(), /no visitor without consent/);
+  r.http.replies.push({ status: 200, body: { category: null, data: [item("sku-5")], count: 1, built_ms: 1 } });
+  const generic = await r.tracker.recommendations({ k: 2 });
+  assert.equal(r.http.sent[0]!.url, "https://api.example.com/v1/items/popular?k=2", "before consent: trending, naming no one");
+  assert.equal(generic.personalised_from, "none");
+  assert.deepEqual(generic.data.map((d) => d.item_id), ["sku-5"]);
   assert.deepEqual(r.storage.keys(), [], "asking before consent makes no visitor");
-  assert.equal(r.http.sent.length, 0);
+  r.http.sent.length = 0;
   r.tracker.consent(true); // the visitor id is made here: nothing tracked yet, and the list works at once
   const aid = r.tracker.anonymousId!;
   assert.match(aid, /^a-/);

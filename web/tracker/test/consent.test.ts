@@ -127,3 +127,102 @@ test("identify: a user given at creation is used from the first event", async ()
   assert.deepEqual(r.http.events().map((e) => [e.type, e.user_id, e.anonymous_id]), [["view", "u1", undefined]]);
   await r.close();
 });
+
+const QUIET = { pageViews: false, activity: false, scroll: false } as const;
+const item = (id: string) => ({ item_id: id, title: null, score: 1, source: "popular" });
+const POPULAR = { status: 200, body: { category: null, data: [item("sku-5"), item("sku-6")], count: 2, built_ms: 1, next_cursor: "c1" } };
+const PERSONAL = { status: 200, body: { user_id: "x", model_version: "v1", degraded: false, cold_start: false, personalised_from: "model", recommendation_id: "r1", data: [item("sku-7")], count: 1 } };
+const path = (r: ReturnType<typeof rig>) => r.http.sent.at(-1)!.url.replace("https://api.example.com", "");
+
+test("consent purposes: analytics without personalisation tracks, and every list is the trending one, naming no one", async () => {
+  const storage = new MemoryStorage();
+  const r = rig({ ...QUIET, requireConsent: true }, { storage });
+  assert.deepEqual(r.tracker.purposes, { analytics: false, personalisation: false });
+  r.tracker.consent({ analytics: true, personalisation: false });
+  assert.equal(r.tracker.consentState, "granted");
+  assert.deepEqual(r.tracker.purposes, { analytics: true, personalisation: false });
+  assert.equal(storage.getItem("graphrec.consent"), "analytics");
+  const aid = r.tracker.anonymousId!;
+  assert.match(aid, /^a-/, "events need their visitor");
+  assert.ok(r.tracker.track("click", "sku-1"));
+  r.http.replies.push(POPULAR);
+  const list = await r.tracker.recommendations({ k: 2, excludeSeen: false });
+  assert.equal(path(r), "/v1/items/popular?k=2");
+  assert.deepEqual([list.personalised_from, list.recommendation_id, list.cold_start, list.next_cursor], ["none", null, true, "c1"]);
+  assert.deepEqual(list.data.map((d) => d.item_id), ["sku-5", "sku-6"]);
+  r.tracker.identify("u42");
+  r.http.replies.push(POPULAR);
+  await r.tracker.recommendations("u42");
+  assert.equal(path(r), "/v1/items/popular?k=10", "a signed-in user's list is personal only with personalisation");
+  assert.ok(r.http.sent.every((s) => !s.url.includes(aid) && !s.url.includes("u42")));
+  await r.clock.advance(1000);
+  assert.deepEqual(r.http.events().map((e) => [e.type, e.anonymous_id]), [["click", aid]]);
+  await r.close();
+  const next = rig({ requireConsent: true }, { storage });
+  assert.deepEqual(next.tracker.purposes, { analytics: true, personalisation: false }, "the answer is remembered");
+  await next.close();
+});
+
+test("consent purposes: personalisation without analytics stores and tracks nothing; a signed-in user's lists stay personal", async () => {
+  const storage = new MemoryStorage();
+  const r = rig({ requireConsent: true, pageItemId: () => "sku-9" }, { storage });
+  r.tracker.identify("u42"); // before the answer: this page only
+  r.tracker.consent({ analytics: false, personalisation: true });
+  assert.equal(r.tracker.consentState, "denied");
+  assert.deepEqual(r.tracker.purposes, { analytics: false, personalisation: true });
+  assert.deepEqual(storage.keys().filter((k) => k !== "graphrec.queue"), ["graphrec.consent"]);
+  assert.equal(storage.getItem("graphrec.consent"), "personalisation");
+  assert.equal(r.tracker.anonymousId, undefined, "no visitor id without analytics");
+  assert.equal(r.tracker.track("click", "sku-1"), false);
+  assert.equal(r.tracker.track("wishlist_add", { itemId: "sku-1" }), false);
+  assert.equal(r.tracker.purchase("sku-1", { price: 5, currency: "EUR" }), false);
+  assert.equal(r.tracker.impressions("r1", ["sku-1"]), false);
+  await r.clock.advance(0); // the opt-out notice goes
+  r.http.replies.push(PERSONAL);
+  const list = await r.tracker.recommendations({ k: 3 });
+  assert.equal(path(r), "/v1/users/u42/recommendations?k=3");
+  assert.equal(list.recommendation_id, "r1");
+  await r.clock.advance(60_000);
+  assert.deepEqual(r.http.events(), [], "no event, not even the page view");
+  assert.deepEqual(r.http.sent.filter((s) => s.method === "POST").map((s) => [s.url, s.body]), [
+    ["https://api.example.com/v1/consent", { user_id: "u42", consent: false }],
+  ], "the server is told the user declined analytics");
+  r.tracker.reset(); // logout: no one left to personalise for
+  r.http.replies.push(POPULAR);
+  await r.tracker.recommendations();
+  assert.equal(path(r), "/v1/items/popular?k=10");
+  await r.close();
+  const next = rig({ requireConsent: true }, { storage });
+  assert.deepEqual(next.tracker.purposes, { analytics: false, personalisation: true });
+  assert.equal(next.tracker.userId, undefined, "the user id was never stored");
+  await next.close();
+});
+
+test("consent purposes: granting personalisation later makes the lists personal; withdrawing analytics then stops tracking", async () => {
+  const storage = new MemoryStorage();
+  const r = rig({ ...QUIET, requireConsent: true }, { storage });
+  r.tracker.consent({ analytics: true }); // personalisation left out: not granted
+  assert.deepEqual(r.tracker.purposes, { analytics: true, personalisation: false });
+  const aid = r.tracker.anonymousId!;
+  r.tracker.consent(true);
+  assert.deepEqual(r.tracker.purposes, { analytics: true, personalisation: true });
+  assert.equal(storage.getItem("graphrec.consent"), "granted");
+  assert.equal(r.tracker.anonymousId, aid, "the same visitor");
+  r.http.replies.push(PERSONAL);
+  await r.tracker.recommendations({ k: 1 });
+  assert.equal(path(r), `/v1/anonymous/${aid}/recommendations?k=1`);
+  r.tracker.track("click", "sku-1");
+  r.tracker.consent({ analytics: false, personalisation: true });
+  assert.equal(r.tracker.consentState, "denied");
+  assert.deepEqual(r.tracker.pending().map((op) => op.t), ["consent"], "the queued click is gone");
+  assert.equal(r.tracker.anonymousId, undefined);
+  await r.clock.advance(0);
+  r.http.replies.push(POPULAR);
+  await r.tracker.recommendations();
+  assert.equal(path(r), "/v1/items/popular?k=10", "an anonymous visitor without analytics has no list of their own");
+  assert.deepEqual(r.http.sent.find((s) => s.url.endsWith("/v1/consent"))!.body, { anonymous_id: aid, consent: false });
+  r.tracker.consent(false);
+  assert.deepEqual(r.tracker.purposes, { analytics: false, personalisation: false });
+  assert.equal(storage.getItem("graphrec.consent"), "denied");
+  await r.close();
+});

@@ -114,7 +114,7 @@ test("scroll: cards scrolled past (in a recommendation row or a grid) are no scr
   await r.clock.advance(5000);
   const events = [...r.http.events(), ...r.beacon.events()];
   assert.deepEqual(events.filter((e) => e.type === "scroll"), [], "no scroll event for cards nor for a page about no item");
-  assert.deepEqual(events.filter((e) => ["sku-1", "sku-2", "sku-3"].includes(e.item_id)), [], "a recommendation row's cards are never interactions");
+  assert.deepEqual(events.filter((e) => ["sku-1", "sku-2", "sku-3"].includes(e.item_id!)), [], "a recommendation row's cards are never interactions");
   assert.ok(events.some((e) => e.type === "dwell" && e.item_id === "sku-7"), "the grid card counts with activity.elements");
   assert.deepEqual(shown(r), [["rec_1", ["sku-1"]]], "the row card was seen: an impression");
   await r.close();

@@ -78,7 +78,8 @@ export function defineWidgets(o: WidgetsOptions): Widgets {
     await Promise.all(Array.from(ctx.live).filter(which).map((el) => el.refresh()));
   };
   if (o.followTracker !== false) {
-    const who = (): string => `${tracker.consentState}|${tracker.userId || ""}|${tracker.anonymousId || ""}`;
+    const who = (): string =>
+      `${tracker.consentState}|${tracker.purposes.personalisation}|${tracker.userId || ""}|${tracker.anonymousId || ""}`;
     const personal = (el: WidgetElement): boolean => el.tagName.toLowerCase() === tags.recommendations || el.hasAttribute("require-consent");
     const methods = tracker as unknown as Record<string, (...args: unknown[]) => unknown>;
     for (const m of FOLLOWED) {
