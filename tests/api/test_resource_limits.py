@@ -8,13 +8,14 @@ deadline lives in the server's HTTP protocol, which an in-process client never r
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -28,8 +29,11 @@ PUBLISHABLE = "pk_limits_publishable"
 DEADLINE_S = 2.0  # header and body deadlines of the live server below
 
 
-@pytest.fixture
-def live(tmp_path: Path, starts_processes: None) -> Iterator[int]:
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, starts_processes: None) -> Iterator[int]:
+    """One server for the module's slow-client tests: each closes its own sockets, and the canary of the
+    ones that check slots asks the same server the attack holds (a fresh server per test cost a start each)."""
+    tmp_path = tmp_path_factory.mktemp("limits")
     port = free_port()
     api = start_api(
         {
@@ -55,9 +59,26 @@ def live(tmp_path: Path, starts_processes: None) -> Iterator[int]:
         stop_api(api)
 
 
-def _connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)  # every read below has this deadline
-    return sock
+@dataclass(frozen=True)
+class Target:
+    """The module's server, reached from an address of this test's own: the server throttles failed keys
+    per client address, so a test's attempts must not spend the next test's budget."""
+
+    port: int
+    source: str
+
+
+_SOURCES = itertools.count(2)
+
+
+@pytest.fixture
+def target(live: int) -> Target:
+    return Target(live, f"127.0.0.{next(_SOURCES)}")
+
+
+def _connect(target: Target) -> socket.socket:
+    # every read below has this deadline
+    return socket.create_connection(("127.0.0.1", target.port), timeout=30, source_address=(target.source, 0))
 
 
 def _status(sock: socket.socket) -> int:
@@ -89,22 +110,27 @@ def _slow_body_head(port: int, path: str, *, key: str | None, length: int = 1_00
     ).encode()
 
 
-def _canary(port: int, stop: threading.Event, statuses: Counter[int], errors: list[BaseException]) -> None:
+def _canary(target: Target, stop: threading.Event, statuses: Counter[int], errors: list[BaseException]) -> None:
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": SECRET}, timeout=30) as c:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{target.port}",
+            headers={"X-API-Key": SECRET},
+            timeout=30,
+            transport=httpx.HTTPTransport(local_address=target.source),  # the attackers' own address
+        ) as c:
             while not stop.is_set():
                 statuses[c.get("/v1/items/popular", params={"k": 5}).status_code] += 1
     except BaseException as exc:  # noqa: BLE001 - the test thread re-raises it
         errors.append(exc)
 
 
-def _attack(port: int, heads: list[bytes], seconds: float, statuses: Counter[int]) -> list[int]:
+def _attack(target: Target, heads: list[bytes], seconds: float, statuses: Counter[int]) -> list[int]:
     """Open one socket per head, then trickle one body byte per second on each while a canary with a
     valid key keeps asking; returns the status each attacker got (0: none)."""
     canary_stop = threading.Event()
     errors: list[BaseException] = []
-    canary = threading.Thread(target=_canary, args=(port, canary_stop, statuses, errors))
-    socks = [_connect(port) for _ in heads]
+    canary = threading.Thread(target=_canary, args=(target, canary_stop, statuses, errors))
+    socks = [_connect(target) for _ in heads]
     got = [0] * len(socks)
     try:
         for s, head in zip(socks, heads, strict=True):
@@ -142,9 +168,9 @@ def _attack(port: int, heads: list[bytes], seconds: float, statuses: Counter[int
     return got
 
 
-def test_slow_bodies_without_a_key_are_refused_before_their_body_and_take_no_slot(live: int) -> None:
+def test_slow_bodies_without_a_key_are_refused_before_their_body_and_take_no_slot(target: Target) -> None:
     statuses: Counter[int] = Counter()
-    got = _attack(live, [_slow_body_head(live, "/v1/identify", key=None) for _ in range(24)], 5.0, statuses)
+    got = _attack(target, [_slow_body_head(target.port, "/v1/identify", key=None) for _ in range(24)], 5.0, statuses)
     # answered at the headers, the trickled body never waited for: 401, then 429 once the address made
     # too many failed attempts (which never locks out the canary's valid key from the same address)
     assert set(got) <= {401, 429} and got[0] == 401, got
@@ -152,15 +178,15 @@ def test_slow_bodies_without_a_key_are_refused_before_their_body_and_take_no_slo
     assert statuses[200] / sum(statuses.values()) >= 0.9, statuses
 
 
-def test_slow_bodies_with_a_valid_key_get_408_at_the_deadline_and_take_no_slot(live: int) -> None:
+def test_slow_bodies_with_a_valid_key_get_408_at_the_deadline_and_take_no_slot(target: Target) -> None:
     statuses: Counter[int] = Counter()
-    heads = [_slow_body_head(live, "/v1/events", key=PUBLISHABLE) for _ in range(24)]
-    got = _attack(live, heads, DEADLINE_S + 3.0, statuses)
+    heads = [_slow_body_head(target.port, "/v1/events", key=PUBLISHABLE) for _ in range(24)]
+    got = _attack(target, heads, DEADLINE_S + 3.0, statuses)
     assert got == [408] * 24, got
     assert statuses[200] / sum(statuses.values()) >= 0.9, statuses
 
 
-def test_a_declared_body_over_the_limit_is_refused_unread(live: int) -> None:
+def test_a_declared_body_over_the_limit_is_refused_unread(target: Target) -> None:
     # 100 MB declared, nothing sent: the answer cannot have waited for the body
     for key, path, expected in (
         (None, "/v1/identify", 401),
@@ -169,18 +195,19 @@ def test_a_declared_body_over_the_limit_is_refused_unread(live: int) -> None:
         (SECRET, "/v1/items", 413),
         ("wrong-key", "/v1/events", 401),
     ):
-        sock = _connect(live)
+        sock = _connect(target)
         try:
             method = "PUT" if path == "/v1/items" else "POST"
-            sock.sendall(_slow_body_head(live, path, key=key, length=100_000_000).replace(b"POST", method.encode(), 1))
+            head = _slow_body_head(target.port, path, key=key, length=100_000_000)
+            sock.sendall(head.replace(b"POST", method.encode(), 1))
             assert _status(sock) == expected, (key, path)
             assert _closed(sock)  # Connection: close, the rest is never read
         finally:
             sock.close()
 
 
-def test_headers_that_trickle_get_408_and_the_connection_closes(live: int) -> None:
-    sock = _connect(live)
+def test_headers_that_trickle_get_408_and_the_connection_closes(target: Target) -> None:
+    sock = _connect(target)
     try:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
         status = 0
@@ -201,8 +228,8 @@ def test_headers_that_trickle_get_408_and_the_connection_closes(live: int) -> No
         sock.close()
 
 
-def test_a_connection_that_sends_nothing_is_closed(live: int) -> None:
-    sock = _connect(live)
+def test_a_connection_that_sends_nothing_is_closed(target: Target) -> None:
+    sock = _connect(target)
     try:
         assert _status(sock) == 408  # within the socket's 30 s deadline
         assert _closed(sock)
