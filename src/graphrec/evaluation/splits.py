@@ -173,6 +173,7 @@ def new_user_split(
         timestamps=full.timestamps[keep],
         item_categories=full.item_category_matrix(),
         category_names=full.category_names,
+        item_titles=full.item_titles,
         manifest={
             **{k: v for k, v in full.manifest.items() if k != "content_hash"},
             "split": "new-users",
