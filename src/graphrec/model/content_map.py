@@ -9,15 +9,17 @@ answers were measured by ``graphrec evaluate --protocol cold-items`` (README, mo
    final embeddings of every trained item on its content features, applied to the new item's row.
 
 The map serves. Path 1 asks the trained layers a question they were never trained on: every item they
-saw had its id embedding and its neighbours, which carry nearly all of an item's final embedding, so
-``feature_proj`` learnt only a small correction to them and an item described by it alone lands near
-the origin, in no item's neighbourhood (on ML-100K it ranked held-out items no better than chance, far
-below text cosine and the map: the README's cold-item table). The map is fitted on exactly the quantity that is served (the final embeddings
-users are scored against) from the quantity a new item has (its content), in closed form in
-milliseconds, with its one hyperparameter chosen without any held-out edge: the L2 weight with the
-smallest leave-one-out error over the trained items (exact for ridge, from one SVD). It is fitted after
-training on the version's own embeddings and saved with the version (``content.npz``), so every served
-vector still comes from the GraphSAGE trained on the exported snapshot; training itself is unchanged.
+saw had its id embedding and its neighbours, which carry most of an item's final embedding, so
+``feature_proj`` only had to learn a correction to them, and what it gives an item described by its
+features alone is no embedding the users' vectors were fitted against. On ML-100K (3 seeds, 336
+held-out films) path 1 ranked them no better than chance (Recall@20 0.045; chance about 0.06), text
+cosine reached 0.164 and the map 0.228 (README, cold items). The map is fitted on exactly the quantity
+that is served (the final embeddings users are scored against) from the quantity a new item has (its
+content), in closed form in milliseconds, with its one hyperparameter chosen without any held-out
+edge: the L2 weight with the smallest leave-one-out error over the trained items (exact for ridge,
+from one SVD). It is fitted after training on the version's own embeddings and saved with the version
+(``content.npz``), so every served vector still comes from the GraphSAGE trained on the exported
+snapshot; the map adds nothing to training.
 """
 
 from __future__ import annotations
