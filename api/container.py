@@ -36,6 +36,7 @@ from graphrec.recommend.recommender import Recommender
 from graphrec.recommend.serving_config import ServingConfig
 from graphrec.serving.bought_together_holder import BoughtTogetherHolder
 from graphrec.serving.cograph_holder import CoGraphHolder
+from graphrec.serving.cold_items_holder import ColdItemsHolder
 from graphrec.serving.erasure import Eraser
 from graphrec.serving.experiments import ExperimentHolder
 from graphrec.serving.holder import ModelHolder
@@ -64,6 +65,7 @@ class Services:
     auth_failures: TokenBucketLimiter  # failed key attempts per client address
     models: ModelHolder
     catalog: CatalogCache
+    cold_items: ColdItemsHolder  # catalogue items the served version never saw, embedded from their content
     cograph: CoGraphHolder
     bought_together: BoughtTogetherHolder  # frequently bought together, rebuilt with the co-interaction index
     history: HistoryReader
@@ -72,8 +74,8 @@ class Services:
     ingest: ThreadPoolExecutor  # parses and cleans event batches (see api.routers.events)
     segments: SegmentTable  # each user's segment (graphrec segment), for profiles
     next_action: NextActionHolder  # the next-category chain, fitted from the event log
-    refreshers: tuple[Refresher, ...]  # model check, trending catalogue, co-interaction index, bought
-    # together, segments, next action, experiment
+    refreshers: tuple[Refresher, ...]  # model check, trending catalogue, cold items, co-interaction index,
+    # bought together, segments, next action, experiment
     triggers: TriggerWorker | None = None  # profile rules -> signed webhooks (GRAPHREC_WEBHOOK_URL)
     experiments: ExperimentHolder | None = None  # the running A/B split (store meta)
     feedback: FeedbackLog | None = None  # served lists, impressions, attributed outcomes
@@ -120,6 +122,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
             half_life_days=s.half_life_days,
             actors_per_client=s.popular_actors_per_client,
         )
+        cold_items = ColdItemsHolder(models, catalog)
         cograph = CoGraphHolder(fanout=s.traversal_fanout, co_items=s.cograph_co_items)
         bought_together = BoughtTogetherHolder(
             neighbours=s.bought_together_neighbours, actors_per_client=s.popular_actors_per_client
@@ -134,6 +137,15 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
             ),  # falls back to the CURRENT file while the store is down
             Refresher(
                 "trending catalogue", lambda: catalog.refresh(store), every_s=s.popular_ttl_s, backoff=_backoff(s)
+            ),
+            # after the model and the catalogue, so a swap or a refresh is followed in the same tick; a no-op
+            # unless one of them changed
+            Refresher(
+                "cold items",
+                lambda: cold_items.refresh(),
+                every_s=s.model_poll_s,
+                backoff=_backoff(s),
+                needs_store=False,
             ),
             Refresher(
                 "co-interaction index", lambda: cograph.refresh(store), every_s=s.cograph_refresh_s, backoff=_backoff(s)
@@ -200,6 +212,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                 auth_failures=TokenBucketLimiter(s.auth_failures_per_minute / 60.0, s.auth_failures_per_minute),
                 models=models,
                 catalog=catalog,
+                cold_items=cold_items,
                 cograph=cograph,
                 bought_together=bought_together,
                 history=history,
@@ -210,6 +223,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                     models=models,
                     catalog=catalog,
                     cograph=cograph,
+                    cold_items=cold_items,
                     health=health,
                     blocking=blocking,
                     experiments=experiments,

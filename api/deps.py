@@ -34,6 +34,7 @@ from graphrec.graph.port import GraphStore
 from graphrec.recommend.popular import CatalogCache
 from graphrec.recommend.recommender import Recommender
 from graphrec.serving.bought_together_holder import BoughtTogetherHolder
+from graphrec.serving.cold_items_holder import ColdItemsHolder
 from graphrec.serving.erasure import Eraser
 from graphrec.serving.holder import ModelHolder
 from graphrec.serving.next_action_holder import NextActionHolder
@@ -89,6 +90,10 @@ async def get_recommender(services: ServicesDep) -> Recommender:
     return services.recommender
 
 
+async def get_cold_items(services: ServicesDep) -> ColdItemsHolder:
+    return services.cold_items
+
+
 async def get_bought_together(services: ServicesDep) -> BoughtTogetherHolder:
     return services.bought_together
 
@@ -114,6 +119,7 @@ EraserDep = Annotated[Eraser, Depends(get_eraser)]
 IngestDep = Annotated[Executor, Depends(get_ingest)]
 ModelsDep = Annotated[ModelHolder, Depends(get_models)]
 CatalogDep = Annotated[CatalogCache, Depends(get_catalog)]
+ColdItemsDep = Annotated[ColdItemsHolder, Depends(get_cold_items)]
 RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
 BoughtTogetherDep = Annotated[BoughtTogetherHolder, Depends(get_bought_together)]
 SegmentsDep = Annotated[SegmentTable, Depends(get_segments)]

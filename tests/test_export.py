@@ -58,8 +58,10 @@ def test_export_round_trip(store: GraphStore, tmp_path: Path) -> None:
     assert snap.matrix("timestamps")[1, 2] == T0 - 60 * DAY_MS
     assert snap.category_names.tolist() == ["comedy", "drama", "horror"]
     assert snap.item_category_matrix().toarray().tolist() == [[0, 1, 0], [1, 1, 0], [0, 0, 1], [0, 0, 0]]
+    assert snap.titles.tolist() == ["One", "Two", "Three", "Four"]  # what the content features read
     loaded = Snapshot.load(snap.save(tmp_path / "snap"))
     assert loaded.content_hash() == snap.manifest["content_hash"]
+    assert loaded.titles.tolist() == snap.titles.tolist()
     np.testing.assert_array_equal(loaded.indices, snap.indices)
     assert list(loaded.user_ids) == list(snap.user_ids)
     # same graph, smaller pages: same arrays, same hash
@@ -79,6 +81,7 @@ def test_export_filters(store: GraphStore) -> None:
     assert window.n_edges == 5 and "m3" in window.item_ids  # carol's m3 is recent
     drama = export_snapshot(store, ExportConfig(categories=["drama"], **base), half_life_days=30.0, progress=False)
     assert drama.item_ids.tolist() == ["m1", "m2"] and drama.user_ids.tolist() == ["alice", "bob", "carol"]
+    assert drama.titles.tolist() == ["One", "Two"]
     core = export_snapshot(
         store,
         ExportConfig(min_user_degree=2, min_item_degree=2, k_core=True, **base),
@@ -100,6 +103,7 @@ def test_non_positive_edges_are_not_training_positives(store: GraphStore) -> Non
     store.upsert_interactions([delta("erin", "m1", 1.0), delta("erin", "m2", -2.0), delta("fay", "m2", 1.0)])
     snap = export_snapshot(store, ExportConfig(now_ms=T0), half_life_days=30.0, progress=False)
     assert snap.n_edges == 2 and float(snap.weights.min()) > 0
+    assert not snap.has_titles  # items only events created: no catalogue row, no title (and an old-format file)
     everything = export_snapshot(store, ExportConfig(now_ms=T0, min_weight=None), half_life_days=30.0, progress=False)
     assert everything.n_edges == 3
 

@@ -5,8 +5,10 @@ same the moment an upsert is acknowledged. Catalogue writes need a SECRET key (a
 web page must not rewrite prices: 403) and replace an item's descriptive fields and category set, all
 or nothing per request; what was written is also applied to this process's in-memory catalogue view
 at once (``CatalogCache.apply``), so recommendation lists carry the new titles and links on the next
-request. Trending and similar items are ranked lists (``exclude=`` and cursor pages as in
-:mod:`api.pages`) served from the in-memory view and the model, without a store round trip.
+request, and an item the served model never saw is placed in its space by its title and categories
+(``ColdItemsHolder.upserted``), so it can be listed as similar or recommended at once. Trending and
+similar items are ranked lists (``exclude=`` and cursor pages as in :mod:`api.pages`) served from the
+in-memory view and the model, without a store round trip.
 
 The OpenAPI tags keep the two jobs apart for a reader of the docs: "catalogue" for what describes
 items, "items" for the ranked lists.
@@ -36,6 +38,7 @@ from api.cursors import BadCursor, seal, unseal
 from api.deps import (
     BoughtTogetherDep,
     CatalogDep,
+    ColdItemsDep,
     MetricsDep,
     RecommenderDep,
     SettingsDep,
@@ -150,7 +153,7 @@ def list_items(
     dependencies=CATALOGUE_WRITE,
     responses=error_responses(400, 403),
 )
-def upsert_items(store: StoreDep, catalog: CatalogDep, body: ItemsUpsert) -> ItemsUpserted:
+def upsert_items(store: StoreDep, catalog: CatalogDep, cold: ColdItemsDep, body: ItemsUpsert) -> ItemsUpserted:
     """Create or replace up to 1,000 items, all or nothing (secret key)."""
     first: dict[str, int] = {}
     duplicates = []
@@ -168,6 +171,7 @@ def upsert_items(store: StoreDep, catalog: CatalogDep, body: ItemsUpsert) -> Ite
     now = clock.now_ms()  # one time for the store's first-listed stamp and the view's
     written = store.replace_items(items, now_ms=now)
     catalog.apply(items, listed_ms=now)
+    cold.upserted(items)  # items the model never saw: placed by their content, listable at once
     return ItemsUpserted(upserted=written)
 
 
@@ -454,11 +458,12 @@ def read_item(
     responses=error_responses(400, 403),
 )
 def upsert_item(
-    store: StoreDep, catalog: CatalogDep, item_id: Annotated[Identifier, Path()], body: ItemUpdate
+    store: StoreDep, catalog: CatalogDep, cold: ColdItemsDep, item_id: Annotated[Identifier, Path()], body: ItemUpdate
 ) -> ItemPublic:
     """Create or replace one item's descriptive fields and categories (secret key)."""
     item = body.record(item_id)
     now = clock.now_ms()
     store.replace_items([item], now_ms=now)
     catalog.apply([item], listed_ms=now)
+    cold.upserted([item])
     return ItemPublic.of(item)

@@ -106,13 +106,16 @@ def _read_edges(store: InteractionStore, cfg: ExportConfig, progress: bool) -> t
     return _Edges(u, i, edges.weights, edges.last_ts, user_ids, item_ids), len(pages)
 
 
-def _read_items(store: CatalogueStore, cfg: ExportConfig) -> tuple[list[str], pa.ListArray]:
+def _read_items(store: CatalogueStore, cfg: ExportConfig) -> tuple[list[str], pa.ListArray, list[str | None]]:
+    """Every item's id, categories and title (what the content features read), in the store's order."""
     ids: list[str] = []
     cats: list[list[str]] = []
+    titles: list[str | None] = []
     for page in store.iter_items(page_size=cfg.page_size):
         ids.extend(page.ids)
         cats.extend(page.categories)
-    return ids, pa.array(cats, type=pa.list_(pa.string()))
+        titles.extend(page.titles)
+    return ids, pa.array(cats, type=pa.list_(pa.string())), titles
 
 
 def _degree_filter(
@@ -191,7 +194,7 @@ def export_snapshot(
     rng = np.random.default_rng(cfg.seed)
     edges, pages = _read_edges(store, cfg, progress)
     read_seconds = time.perf_counter() - started
-    item_ids_all, item_cats = _read_items(store, cfg)
+    item_ids_all, item_cats, item_titles_all = _read_items(store, cfg)
     n_users, n_items = len(edges.user_ids), len(edges.item_ids)
 
     keep = np.ones(len(edges.users), dtype=bool)
@@ -217,6 +220,9 @@ def export_snapshot(
     )
     item_cat = sp.csr_matrix((n_items, len(cat_names)), dtype=np.float32)
     has = pos_in_items >= 0
+    titles_read = pa.array(item_titles_all, type=pa.string()).fill_null("").to_numpy(zero_copy_only=False)
+    store_titles = np.append(np.asarray(titles_read).astype(str), "")  # the last: items the store has no row for
+    item_titles = store_titles[np.where(has, pos_in_items, len(item_titles_all))]
     if has.any():
         sel = sp.csr_matrix(
             (np.ones(int(has.sum()), np.float32), (np.flatnonzero(has), pos_in_items[has])),
@@ -280,6 +286,7 @@ def export_snapshot(
         timestamps=edges.last_ts[sub],
         item_categories=item_cat[used_items],
         category_names=cat_names,
+        item_titles=item_titles[used_items],
         manifest=manifest,
     )
     logger.info(

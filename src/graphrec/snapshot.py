@@ -1,4 +1,4 @@
-"""A training snapshot of the interaction graph: contiguous ids, a user-item CSR and item categories.
+"""A training snapshot of the interaction graph: contiguous ids, a user-item CSR, item categories and titles.
 
 Training, evaluation and the baselines all read this one structure, so a model can be retrained
 and compared on exactly the graph that was exported (the manifest's content hash names it).
@@ -32,6 +32,9 @@ _ARRAYS = (
     "category_indices",
     "category_names",
 )
+TITLES = "item_titles"
+"""The optional array of item titles (``""`` where an item has none): written only when some item has a
+title, and hashed only then, so a snapshot saved before titles were exported loads and hashes as it did."""
 MANIFEST = "manifest.json"
 
 
@@ -47,6 +50,8 @@ class Snapshot:
         timestamps: ``last_ts`` of every edge in epoch milliseconds (int64).
         category_indptr, category_indices: item -> category CSR (rows are items).
         category_names: ``category_names[c]`` names category column ``c``.
+        item_titles: ``item_titles[i]`` is item ``i``'s title as the catalogue gave it (``""``: none);
+            what the content features' text vectoriser reads (:mod:`graphrec.model.content`).
         manifest: provenance (filters, ``now_ms``, half-life, counts, ``content_hash``).
     """
 
@@ -59,6 +64,7 @@ class Snapshot:
     category_indptr: np.ndarray
     category_indices: np.ndarray
     category_names: np.ndarray
+    item_titles: np.ndarray | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -71,6 +77,10 @@ class Snapshot:
         self.category_indptr = np.asarray(self.category_indptr, dtype=np.int64)
         self.category_indices = np.asarray(self.category_indices, dtype=np.int64)
         self.category_names = np.asarray(self.category_names).astype(str)
+        titles = np.zeros(len(self.item_ids), dtype=str) if self.item_titles is None else self.item_titles
+        self.item_titles = np.asarray(titles).astype(str)
+        if len(self.item_titles) != self.n_items:
+            raise ValueError("item_titles must have one entry per item")
         if len(self.indptr) != self.n_users + 1 or self.indptr[-1] != len(self.indices):
             raise ValueError("indptr does not match user_ids / indices")
         if not (len(self.indices) == len(self.weights) == len(self.timestamps)):
@@ -93,6 +103,7 @@ class Snapshot:
         timestamps: np.ndarray,
         item_categories: sp.csr_matrix | None = None,
         category_names: np.ndarray | None = None,
+        item_titles: np.ndarray | None = None,
         manifest: dict[str, Any] | None = None,
     ) -> Snapshot:
         """Build from COO triples; duplicate (row, col) pairs keep summed weights and the latest ts."""
@@ -126,6 +137,7 @@ class Snapshot:
             category_indptr=item_categories.indptr,
             category_indices=item_categories.indices,
             category_names=category_names if category_names is not None else np.zeros(0, dtype=str),
+            item_titles=item_titles,
             manifest=dict(manifest or {}),
         )
 
@@ -145,6 +157,17 @@ class Snapshot:
     @property
     def n_categories(self) -> int:
         return len(self.category_names)
+
+    @property
+    def titles(self) -> np.ndarray:
+        """``item_titles`` as a typed array (``""`` where an item has no title)."""
+        assert self.item_titles is not None  # set by __post_init__
+        return self.item_titles
+
+    @property
+    def has_titles(self) -> bool:
+        """Whether any item has a title (a snapshot exported before titles were, or a ratings file, has none)."""
+        return bool(np.any(self.titles != ""))
 
     @property
     def rows(self) -> np.ndarray:
@@ -183,6 +206,7 @@ class Snapshot:
             category_indptr=self.category_indptr,
             category_indices=self.category_indices,
             category_names=self.category_names,
+            item_titles=self.item_titles,
             manifest=meta,
         )
 
@@ -206,6 +230,8 @@ class Snapshot:
         if self.n_categories:
             data["item"].x = torch.from_numpy(self.item_category_matrix().toarray())
             data["item"].category_names = self.category_names.tolist()
+        if self.has_titles:
+            data["item"].title = self.titles.tolist()
         edge_index = torch.from_numpy(np.vstack([self.rows, self.indices]))
         weight, time = torch.from_numpy(self.weights.copy()), torch.from_numpy(self.timestamps.copy())
         forward = data["user", "interacted", "item"]
@@ -217,9 +243,10 @@ class Snapshot:
 
     # ------------------------------------------------------------------ identity and files
     def content_hash(self) -> str:
-        """SHA-256 over every array (dtype, shape and bytes): equal graphs hash equal."""
+        """SHA-256 over every array (dtype, shape and bytes): equal graphs hash equal. Titles count only
+        when some item has one (:data:`TITLES`)."""
         h = hashlib.sha256()
-        for name in _ARRAYS:
+        for name in _ARRAYS + ((TITLES,) if self.has_titles else ()):
             arr = np.ascontiguousarray(getattr(self, name))
             if arr.dtype.kind == "U":
                 payload = "\x1f".join(arr.tolist()).encode("utf-8")
@@ -250,6 +277,7 @@ class Snapshot:
             category_indptr=self.category_indptr,
             category_indices=self.category_indices,
             category_names=self.category_names,
+            item_titles=self.item_titles,
             manifest=manifest,
         )
 
@@ -259,6 +287,10 @@ class Snapshot:
         out.mkdir(parents=True, exist_ok=True)
         for name in _ARRAYS:
             np.save(out / f"{name}.npy", getattr(self, name), allow_pickle=False)
+        if self.has_titles:
+            np.save(out / f"{TITLES}.npy", self.titles, allow_pickle=False)
+        else:  # a rewrite without titles must not leave an older file's behind
+            (out / f"{TITLES}.npy").unlink(missing_ok=True)
         (out / MANIFEST).write_text(json.dumps(self.manifest, indent=2, sort_keys=True, default=str))
         return out
 
@@ -281,7 +313,8 @@ class Snapshot:
         if not isinstance(manifest, dict):
             raise InputError(src / MANIFEST, None, "corrupted: not a JSON object")
         arrays = {}
-        for name in _ARRAYS:
+        optional = (TITLES,) if (src / f"{TITLES}.npy").is_file() else ()
+        for name in _ARRAYS + optional:
             path = src / f"{name}.npy"
             try:
                 arrays[name] = np.load(path, allow_pickle=False)

@@ -16,8 +16,11 @@ def block_snapshot(
     density: float = 0.6,
     seed: int = 0,
     categories: bool = True,
+    titles: bool = False,
 ) -> Snapshot:
-    """Users of group g interact mostly with items of group g; weights vary so normalisation matters."""
+    """Users of group g interact mostly with items of group g; weights vary so normalisation matters.
+    With ``titles`` every item of group g is named after the group (``GROUP_WORDS[g]``) plus words of its
+    own, so a title says which group an item belongs to."""
     rng = np.random.default_rng(seed)
     n_users, n_items = groups * users_per_group, groups * items_per_group
     ug = np.arange(n_users) // users_per_group
@@ -42,4 +45,13 @@ def block_snapshot(
         timestamps=ts,
         item_categories=cat,
         category_names=np.array([f"c{g}" for g in range(groups)]) if categories else None,
+        item_titles=np.array([group_title(int(g), i) for i, g in enumerate(ig)]) if titles else None,
     )
+
+
+GROUP_WORDS = ("orchard apples", "harbour boats", "desert cactus", "glacier ice", "jungle parrots")
+
+
+def group_title(group: int, item: int) -> str:
+    """A title that names the item's group (two words shared by its group) and the item itself."""
+    return f"{GROUP_WORDS[group % len(GROUP_WORDS)]} number{item} edition"

@@ -89,3 +89,15 @@ def test_item_neighbours_share_the_graph_part_with_weight_gamma() -> None:
     two = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.4)
     same = blend(emb_ids, emb_scores, graph_ids, graph_scores, 0.4, neighbours=nb, gamma=0.0)
     assert same.ids.tolist() == two.ids.tolist() and same.scores.tolist() == two.scores.tolist()
+
+
+def test_an_item_without_interactions_is_not_penalised_for_missing_from_the_graph_list() -> None:
+    emb_ids, emb = np.array(["a", "new", "b"]), np.array([1.0, 0.5, 0.0])
+    graph_ids, graph = np.array(["a", "b"]), np.array([0.0, 1.0])
+    plain = blend(emb_ids, emb, graph_ids, graph, 0.5)
+    fair = blend(emb_ids, emb, graph_ids, graph, 0.5, unconnected=frozenset({"new", "b"}))
+    scores = lambda r: dict(zip(r.ids.tolist(), r.scores.tolist(), strict=True))  # noqa: E731
+    assert scores(plain)["new"] == pytest.approx(0.25)  # half of its normalised embedding score
+    assert scores(fair)["new"] == pytest.approx(0.5)  # its embedding score stands for both parts
+    assert scores(fair)["a"] == scores(plain)["a"] and scores(fair)["b"] == scores(plain)["b"]  # b is on the graph list
+    assert dict(zip(fair.ids.tolist(), fair.sources.tolist(), strict=True))["new"] == 0  # still the embedding's

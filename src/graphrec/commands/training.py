@@ -198,7 +198,8 @@ def evaluate_command(
         "--protocol",
         help="random | temporal (per-user holdout of edges) | "
         "new-users (whole users held out, served through the API's code from "
-        "their first 1, 3, 5, 10 interactions).",
+        "their first 1, 3, 5, 10 interactions) | cold-items (whole items held out, ranked from their "
+        "title and categories against text cosine and popularity).",
     ),
     ratings: str | None = typer.Option(
         None,
@@ -265,8 +266,8 @@ def evaluate_command(
     settings = Settings()
     serving = ServingConfig.from_settings(settings)  # the new-user protocol serves with the API's settings
     on_neo4j = settings.graph_location.kind == "neo4j"
-    new_users = cfg.protocol == "new-users"
-    if dataset != "store" and not (on_neo4j and cfg.gds and not new_users):
+    own_report = cfg.protocol in ("new-users", "cold-items")  # own reports, no GDS row
+    if dataset != "store" and not (on_neo4j and cfg.gds and not own_report):
         try:
             rows = run_evaluation(cfg, output, serving=serving)
         except ValueError as exc:  # a data set the protocol cannot use, or too few users to hold out
@@ -280,13 +281,14 @@ def evaluate_command(
             if dataset == "store":
                 export = validate_config(ExportConfig, table(raw, "export", path=config), in_file(config, "export"))
                 snapshot = export_snapshot(store, export, half_life_days=settings.half_life_days)
-            gds = store.gds() if isinstance(store, Neo4jStore) and cfg.gds and not new_users else None
-            if on_neo4j and cfg.gds and gds is None and not new_users:
+            gds = store.gds() if isinstance(store, Neo4jStore) and cfg.gds and not own_report else None
+            if on_neo4j and cfg.gds and gds is None and not own_report:
                 typer.echo("note: this Neo4j has no Graph Data Science plugin: no GDS-FastRP-kNN row", err=True)
             rows = run_evaluation(cfg, output, snapshot=snapshot, gds=gds, serving=serving)
-    if new_users:
+    if own_report:
         typer.echo((output / "results.md").read_text())
-        typer.echo(f"results: {output / 'results.json'}, {output / 'results.md'}; versions: {output / 'versions'}")
+        versions = f"; versions: {output / 'versions'}" if cfg.protocol == "new-users" else ""
+        typer.echo(f"results: {output / 'results.json'}, {output / 'results.md'}{versions}")
         return
     typer.echo(markdown_table([{k: v for k, v in r.items() if not k.endswith(("@10", "@10 ±"))} for r in rows]))
     paired = json.loads((output / "results.json").read_text())["meta"].get("paired_tests_table")

@@ -154,6 +154,24 @@ def read_movielens(path: Path, *, ratings: RatingMode = "signed") -> Dataset:
     return Dataset(events=events, items=items, users=users, files=files)
 
 
+def read_movielens_items(path: Path) -> list[ItemRecord]:
+    """The movies of a MovieLens directory with their titles and genres: 100K's ``u.item`` and ``u.genre``,
+    or 1M's ``movies.dat`` (``id::title::genre|genre``); what ``graphrec evaluate`` gives the content
+    features (the import reads the same files through :func:`read_movielens`)."""
+    if (path / "u.item").is_file():
+        return _ml_items(path / "u.item", _ml_genres(path / "u.genre"))
+    movies = path / "movies.dat"
+    if not movies.is_file():
+        raise InputError(path, None, "no u.item (100K) or movies.dat (1M): the movies' titles and genres are missing")
+    records = []
+    for number, line in enumerate(movies.read_text(encoding="latin1").splitlines(), start=1):
+        parts = line.split("::")
+        if len(parts) != 3:
+            raise InputError(movies, number, "expected id::title::genres")
+        records.append(ItemRecord(id=parts[0], title=parts[1], categories=tuple(g for g in parts[2].split("|") if g)))
+    return records
+
+
 def _ml_genres(path: Path) -> list[str]:
     table = read_delimited(path, ["name", "idx"], delimiter="|", header=False, quoting=False)
     idx = parse_int_ids(table.column("idx"), table.column("line"), path, "genre index")

@@ -4,11 +4,14 @@ MovieLens ratings are read by one of :mod:`graphrec.data.ratings`'s modes: ``imp
 LightGCN-style: every rating an interaction of weight 1), or ``positive``/``signed`` (only 4 and 5
 stars are positives, weighing 1.5 and 3.0 as the packaged policy weighs the imported edges). The
 files are read where they are; nothing is copied into the repository (MovieLens's licence forbids
-redistribution).
+redistribution). With ``content``, MovieLens items also get their titles and genres (``u.item``; the
+content features of :mod:`graphrec.model.content` and the cold-items protocol read them); without it a
+MovieLens snapshot is the ratings alone, as the edge-holdout tables have always been measured.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +20,42 @@ import scipy.sparse as sp
 from graphrec.data.errors import InputError
 from graphrec.data.ratings import RatingMode, rating_weights
 from graphrec.evaluation.splits import Split, given_split
+from graphrec.graph.records import ItemRecord
 from graphrec.snapshot import Snapshot
 
 
-def load_movielens(path: str | Path, *, ratings: RatingMode = "implicit") -> Snapshot:
-    """Read ``u.data`` (``user\\titem\\trating\\tts`` seconds) or ``ratings.dat`` (``::``) under ``path``."""
+def with_item_content(snapshot: Snapshot, items: Sequence[ItemRecord]) -> Snapshot:
+    """``snapshot`` with the titles and categories ``items`` give its items (items it does not hold are
+    ignored; its items ``items`` does not describe get none)."""
+    position = {item_id: k for k, item_id in enumerate(snapshot.item_ids.tolist())}
+    described = [(position[str(it.id)], it) for it in items if str(it.id) in position]
+    titles = np.zeros(snapshot.n_items, dtype=object)
+    titles[:] = ""
+    for k, it in described:
+        titles[k] = it.title or ""
+    names = np.array(sorted({c for _, it in described for c in it.categories}), dtype=str)
+    pairs = np.array([(k, int(np.searchsorted(names, c))) for k, it in described for c in it.categories], np.int64)
+    pairs = pairs.reshape(-1, 2)
+    categories = sp.csr_matrix(
+        (np.ones(len(pairs), np.float32), (pairs[:, 0], pairs[:, 1])), shape=(snapshot.n_items, len(names))
+    )
+    return Snapshot.from_coo(
+        user_ids=snapshot.user_ids,
+        item_ids=snapshot.item_ids,
+        rows=snapshot.rows,
+        cols=snapshot.indices,
+        weights=snapshot.weights,
+        timestamps=snapshot.timestamps,
+        item_categories=categories,
+        category_names=names,
+        item_titles=titles.astype(str),
+        manifest={k: v for k, v in snapshot.manifest.items() if k != "content_hash"} | {"content": True},
+    )
+
+
+def load_movielens(path: str | Path, *, ratings: RatingMode = "implicit", content: bool = False) -> Snapshot:
+    """Read ``u.data`` (``user\\titem\\trating\\tts`` seconds) or ``ratings.dat`` (``::``) under ``path``;
+    with ``content``, the movies' titles and genres too (:func:`graphrec.data.readers.read_movielens_items`)."""
     root = Path(path)
     file = next((root / name for name in ("u.data", "ratings.dat") if (root / name).is_file()), None)
     if file is None:
@@ -40,7 +74,7 @@ def load_movielens(path: str | Path, *, ratings: RatingMode = "implicit") -> Sna
     raw, weights = raw[weights > 0], weights[weights > 0]
     users, u_idx = np.unique(raw[:, 0], return_inverse=True)
     items, i_idx = np.unique(raw[:, 1], return_inverse=True)
-    return Snapshot.from_coo(
+    snapshot = Snapshot.from_coo(
         user_ids=users.astype(str),
         item_ids=items.astype(str),
         rows=u_idx,
@@ -49,13 +83,19 @@ def load_movielens(path: str | Path, *, ratings: RatingMode = "implicit") -> Sna
         timestamps=raw[:, 3] * 1000,
         manifest={"source": f"movielens:{root}", "ratings": ratings},
     )
+    if not content:
+        return snapshot
+    from graphrec.data.readers import read_movielens_items
+
+    return with_item_content(snapshot, read_movielens_items(root))
 
 
-def load_events(path: str | Path) -> Snapshot:
+def load_events(path: str | Path, *, titles: bool = False) -> Snapshot:
     """An events file (``user_id,item_id,event_type,timestamp[,value]``; ``graphrec generate`` writes
     one) as a fresh store would hold it after ``graphrec import --format events``: the same reader and
     validation, one edge per (user, item) weighed by the packaged policy (static dwell cap) and stamped
-    with its newest event, item categories from the catalogue beside the file. Like the export, only
+    with its newest event, item categories (and with ``titles`` the titles) from the catalogue beside the
+    file. Like the export, only
     edges with a positive weight are kept; unlike it, weights are not decayed (a file has no "now"; as
     with MovieLens, every model sees the same weights)."""
     from graphrec.data.columns import aggregate
@@ -88,8 +128,15 @@ def load_events(path: str | Path) -> Snapshot:
         timestamps=edges.column("l").to_numpy()[keep].astype(np.int64),
         item_categories=categories,
         category_names=names,
+        item_titles=_titles(items, dataset.items) if titles else None,
         manifest={"source": f"events:{file}", "policy": "packaged"},
     )
+
+
+def _titles(item_ids: np.ndarray, items: Sequence[ItemRecord]) -> np.ndarray:
+    """The title of each of ``item_ids`` that ``items`` give (``""`` for the others)."""
+    given = {str(it.id): it.title or "" for it in items}
+    return np.array([given.get(i, "") for i in item_ids.tolist()], dtype=str)
 
 
 def _read_adjacency_lists(path: Path) -> tuple[np.ndarray, np.ndarray]:

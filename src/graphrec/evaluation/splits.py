@@ -173,6 +173,7 @@ def new_user_split(
         timestamps=full.timestamps[keep],
         item_categories=full.item_category_matrix(),
         category_names=full.category_names,
+        item_titles=full.item_titles,
         manifest={
             **{k: v for k, v in full.manifest.items() if k != "content_hash"},
             "split": "new-users",
@@ -192,4 +193,81 @@ def new_user_split(
         weights=full.weights[out][order],
         timestamps=full.timestamps[out][order],
         protocol=f"new-users:{fraction}:{seed}",
+    )
+
+
+@dataclass(frozen=True)
+class ColdItemSplit:
+    """Whole items held out, all their edges with them (``graphrec evaluate --protocol cold-items``).
+
+    ``train`` is the snapshot an export would give had the held-out items never been touched: only the
+    other items (renumbered), only users with an edge to one of them, the items' titles and categories
+    kept. The held-out items are described by ``cold_ids``, ``cold_titles`` and ``cold_categories`` (what
+    a catalogue upsert would send); ``test`` holds, per training user (rows as in ``train``), the
+    held-out items they interacted with (columns as in ``cold_ids``). Users whose every edge was to a
+    held-out item have no profile to rank from and are left out (``dropped_users`` counts them)."""
+
+    train: Snapshot
+    cold_ids: np.ndarray
+    cold_titles: np.ndarray
+    cold_categories: list[tuple[str, ...]]
+    test: sp.csr_matrix
+    dropped_users: int
+    protocol: str
+
+    @property
+    def test_users(self) -> np.ndarray:
+        """Rows of the training users who interacted with a held-out item, in index order."""
+        users: np.ndarray = np.flatnonzero(np.diff(self.test.indptr) > 0)
+        return users
+
+
+def cold_item_split(full: Snapshot, *, fraction: float = 0.2, seed: int = 0) -> ColdItemSplit:
+    """Hold out a seeded ``fraction`` of the items, drawn uniformly, with every edge they have."""
+    rng = np.random.default_rng(seed)
+    size = int(round(fraction * full.n_items))
+    if size < 1 or size >= full.n_items:
+        raise ValueError(f"holding out {fraction:g} of {full.n_items} items leaves no cold or no warm item")
+    is_cold = np.zeros(full.n_items, dtype=bool)
+    is_cold[rng.choice(full.n_items, size=size, replace=False)] = True
+    cold, warm = np.flatnonzero(is_cold), np.flatnonzero(~is_cold)
+    rows = full.rows
+    keep = ~is_cold[full.indices]
+    users = np.unique(rows[keep])
+    categories = full.item_category_matrix()
+    protocol = f"cold-items:{fraction}:{seed}"
+    train = Snapshot.from_coo(
+        user_ids=full.user_ids[users],
+        item_ids=full.item_ids[warm],
+        rows=np.searchsorted(users, rows[keep]),
+        cols=np.searchsorted(warm, full.indices[keep]),
+        weights=full.weights[keep],
+        timestamps=full.timestamps[keep],
+        item_categories=categories[warm],
+        category_names=full.category_names,
+        item_titles=full.titles[warm],
+        manifest={
+            **{k: v for k, v in full.manifest.items() if k != "content_hash"},
+            "split": protocol,
+            "parent_hash": full.manifest.get("content_hash"),
+        },
+    )
+    held = ~keep & np.isin(rows, users)
+    test = sp.csr_matrix(
+        (
+            np.ones(int(held.sum()), dtype=np.float32),
+            (np.searchsorted(users, rows[held]), np.searchsorted(cold, full.indices[held])),
+        ),
+        shape=(len(users), len(cold)),
+    )
+    cold_cats = categories[cold].tocsr()
+    names = full.category_names
+    return ColdItemSplit(
+        train=train,
+        cold_ids=full.item_ids[cold],
+        cold_titles=full.titles[cold],
+        cold_categories=[tuple(names[c].tolist()) for c in np.split(cold_cats.indices, cold_cats.indptr[1:-1])],
+        test=test,
+        dropped_users=int(full.n_users - len(users)),
+        protocol=protocol,
     )

@@ -7,13 +7,18 @@ state dict (loaded with ``weights_only=True``):
 ``user_embeddings.npy``/``item_embeddings.npy`` (final), ``user_layers.npy``/``item_layers.npy``
 (``h^0..h^L`` of every node, what a new neighbourhood is aggregated from), degrees, item
 features, ``index/`` (ANN over item embeddings), ``metrics.json`` and ``manifest.json``
-(version, snapshot content hash, history).
+(version, snapshot content hash, history), and for a version trained with content features the
+cold-item path: ``content.json`` (the text vectoriser's vocabulary, the category names) and
+``content.npz`` (idf, SVD basis, the content map's weights; :mod:`graphrec.model.content_map`). A
+version without them (trained before content features, or on a catalogue with no titles or
+categories) loads and serves as before; it just cannot place items it never saw.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +32,7 @@ from graphrec import clock
 from graphrec.index import ItemIndex
 from graphrec.model.adjacency import neighbourhood_coefficients
 from graphrec.model.config import TrainConfig
+from graphrec.model.content_map import ContentEmbedder, ContentMap
 from graphrec.model.graphsage import GraphSAGERec
 from graphrec.model.trainer import TrainResult
 from graphrec.snapshot import Snapshot
@@ -60,6 +66,7 @@ class ModelArtifact:
     index: ItemIndex
     metrics: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    content: ContentEmbedder | None = None  # the cold-item path (None: a version without content features)
     _user_lookup: dict[str, int] | None = field(default=None, repr=False)
     _item_lookup: dict[str, int] | None = field(default=None, repr=False)
 
@@ -82,6 +89,9 @@ class ModelArtifact:
         stacked = torch.stack(layers).numpy()
         n_users = snapshot.n_users
         item_emb = final[n_users:].numpy().copy()
+        content = None
+        if result.content is not None and result.item_features is not None:
+            content = ContentEmbedder(result.content, ContentMap.fit(result.item_features.numpy(), item_emb))
         return cls(
             version=version,
             config=config,
@@ -107,6 +117,7 @@ class ModelArtifact:
                 "mode": result.mode,
                 "history": result.history,
             },
+            content=content,
         )
 
     # ------------------------------------------------------------------ lookups
@@ -228,6 +239,21 @@ class ModelArtifact:
         coef = neighbourhood_coefficients(self.config.encoder.aggr, weights, self.user_degree[users])
         return self._infer(own, users, coef, self.user_layers)
 
+    def embed_content(self, titles: Sequence[str], categories: Sequence[Sequence[str]]) -> np.ndarray | None:
+        """``(n, dim)`` embeddings of items this version never saw, from their titles and categories alone
+        (the content map, :mod:`graphrec.model.content_map`; vectorised over the batch); None for a
+        version without content features."""
+        if self.content is None:
+            return None
+        return self.content.embed(titles, categories)
+
+    def similar_to(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(item_ids, cosines)`` of the ``k`` trained items nearest ``vector`` (an item the version does
+        not know: the same cosine search as :meth:`similar`)."""
+        idx, scores = self.cosine_index.search(np.asarray(vector, np.float32)[None, :], k)
+        keep = idx[0] >= 0
+        return self.item_ids[idx[0][keep]], scores[0][keep].astype(np.float64)
+
     def recommend(
         self,
         user_vector: np.ndarray,
@@ -296,6 +322,8 @@ class ModelArtifact:
         for name, arr in arrays.items():
             np.save(out / f"{name}.npy", arr, allow_pickle=False)
         self.index.save(out / "index")
+        if self.content is not None:
+            self.content.save(out)
         (out / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=float))
         (out / "manifest.json").write_text(json.dumps(self.manifest, indent=2, default=str))
         return out
@@ -332,4 +360,5 @@ class ModelArtifact:
             index=ItemIndex.load(src / "index"),
             metrics=json.loads((src / "metrics.json").read_text()),
             manifest=manifest,
+            content=ContentEmbedder.load(src),
         )

@@ -31,7 +31,21 @@ class EncoderConfig(BaseModel):
     combine: Literal["mean", "last"] = "mean"
     linear: bool = Field(True, description="SAGE linear maps per layer (False: parameter-free propagation)")
     activation: Literal["none", "tanh", "relu"] = "none"
-    use_features: bool = Field(True, description="add a projection of item categories to item id embeddings")
+    use_features: bool = Field(
+        True, description="add a projection of item content (categories, title text) to item id embeddings"
+    )
+
+
+class ContentConfig(BaseModel):
+    """Item content features (:mod:`graphrec.model.content`): the title text vectoriser beside the categories."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: bool = Field(True, description="use item titles where the snapshot has them (False: categories only)")
+    text_dim: int = Field(64, ge=1, le=512, description="dimensions the titles' TF-IDF is reduced to (truncated SVD)")
+    ngrams: int = Field(2, ge=1, le=3, description="word n-grams up to this length")
+    min_df: int = Field(1, ge=1, description="a term must occur in at least this many titles")
+    max_terms: int = Field(50_000, ge=16, description="vocabulary bound: the most frequent terms")
 
 
 class TrainConfig(BaseModel):
@@ -40,6 +54,9 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     encoder: EncoderConfig = Field(default_factory=EncoderConfig)
+    content: ContentConfig = Field(
+        default_factory=ContentConfig, description="item features from titles and categories (encoder.use_features)"
+    )
     seed: int = 0
     epochs: int = Field(200, ge=1)
     batch_size: int = Field(8192, ge=16)

@@ -27,6 +27,7 @@ from graphrec.evaluation.splits import holdout
 from graphrec.model.adjacency import BipartiteAdjacency
 from graphrec.model.checkpoint import Checkpoint, fingerprint
 from graphrec.model.config import TrainConfig, resolve_device, resolve_threads
+from graphrec.model.content import ContentEncoder
 from graphrec.model.distributed import Ranks
 from graphrec.model.graphsage import GraphSAGERec
 from graphrec.model.losses import bpr_loss, embedding_l2
@@ -39,13 +40,17 @@ from graphrec.snapshot import Snapshot
 logger = logging.getLogger(__name__)
 
 
-def item_feature_tensor(snapshot: Snapshot) -> torch.Tensor | None:
-    """Row-normalised category multi-hot ``(n_items, n_categories)``, or ``None`` without categories."""
-    if snapshot.n_categories == 0:
-        return None
-    m = snapshot.item_category_matrix().toarray()
-    m /= np.maximum(m.sum(1, keepdims=True), 1.0)
-    return torch.from_numpy(m.astype(np.float32))
+def item_content(snapshot: Snapshot, config: TrainConfig) -> tuple[ContentEncoder | None, torch.Tensor | None]:
+    """The content encoder fitted on the snapshot's catalogue and every item's feature row
+    ``[categories | title text]`` (:mod:`graphrec.model.content`); ``(None, None)`` when the encoder
+    takes no features or the snapshot has no content. Without titles the rows are the row-normalised
+    category multi-hot, the features GraphSAGE always had."""
+    if not config.encoder.use_features:
+        return None, None
+    encoder = ContentEncoder.fit(snapshot, config.content, seed=config.seed)
+    if encoder is None:
+        return None, None
+    return encoder, torch.from_numpy(encoder.snapshot_features(snapshot))
 
 
 @dataclass
@@ -55,6 +60,7 @@ class TrainResult:
     model: GraphSAGERec
     adjacency: BipartiteAdjacency
     item_features: torch.Tensor | None
+    content: ContentEncoder | None = None  # what turned the catalogue into item_features
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     best_metric: float = float("nan")
@@ -126,19 +132,24 @@ class Trainer:
         self.device = resolve_device(cfg.device) if self.ranks is None else self.ranks.device
         logger.info("training on %s", self.device)
         started = time.perf_counter()
+        # once for both phases: a validation split holds the same items, titles and categories
+        content, features = item_content(train, cfg)
         if cfg.validation_fraction <= 0:
-            result = self._run(train, None, cfg.epochs, phase="fit")
+            result = self._run(train, None, cfg.epochs, features, phase="fit")
         else:
             split = holdout(cfg.validation_protocol)(train, test_fraction=cfg.validation_fraction, seed=cfg.seed + 1)
-            result = self._run(split.train, split.test, cfg.epochs, phase="fit")
+            result = self._run(split.train, split.test, cfg.epochs, features, phase="fit")
             if cfg.refit:
                 history = result.history
                 best_epoch, best_metric = result.best_epoch, result.best_metric
-                result = self._run(train, None, max(best_epoch, 1), desc="refit on all edges, epoch", phase="refit")
+                result = self._run(
+                    train, None, max(best_epoch, 1), features, desc="refit on all edges, epoch", phase="refit"
+                )
                 result.history, result.best_epoch, result.best_metric = history, best_epoch, best_metric
             else:  # keep the weights, serve with the whole training graph (the encoder is inductive)
                 result.adjacency = BipartiteAdjacency(train.matrix("weights"), aggr=cfg.encoder.aggr)
         result.seconds = time.perf_counter() - started
+        result.content = content
         # serving, inductive inference and the artifact all run on the host: the model comes back here
         result.model.cpu()
         result.adjacency = result.adjacency.to(torch.device("cpu"))
@@ -153,7 +164,14 @@ class Trainer:
         return "full" if train.n_edges <= self.config.full_graph_max_edges else "sampled"
 
     def _run(
-        self, train: Snapshot, validation: sp.csr_matrix | None, epochs: int, *, desc: str = "epoch", phase: str = "fit"
+        self,
+        train: Snapshot,
+        validation: sp.csr_matrix | None,
+        epochs: int,
+        features: torch.Tensor | None,
+        *,
+        desc: str = "epoch",
+        phase: str = "fit",
     ) -> TrainResult:
         cfg = self.config
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP broadcasts rank 0's anyway)
@@ -164,7 +182,6 @@ class Trainer:
         device = self.device
         user_items = train.matrix("weights")
         adjacency = BipartiteAdjacency(user_items, aggr=cfg.encoder.aggr).to(device)
-        features = item_feature_tensor(train)
         mode = self._mode(train)
         # built (and so initialised from the seeded CPU generator) on the host, then moved: the same seed
         # starts from the same weights on every device

@@ -3,7 +3,8 @@
 Datasets: ``movielens:PATH`` (``u.data``), ``events:FILE`` (an events file as ``graphrec import --format
 events`` reads it, e.g. ``graphrec generate``'s), ``lightgcn:TRAIN_TXT,TEST_TXT`` (a given split) or
 ``store`` (a snapshot exported from the graph store). ``--protocol new-users`` holds out whole users
-instead and serves them through the API's code (:mod:`graphrec.offline.new_user_protocol`). Each model is
+instead and serves them through the API's code (:mod:`graphrec.offline.new_user_protocol`); ``--protocol
+cold-items`` holds out whole items and ranks them from their content (:mod:`graphrec.offline.cold_items`). Each model is
 fitted on the training edges only; ranking covers the whole catalogue minus the user's training
 items. Hyperparameters are tuned and GraphSAGE early-stops on a validation holdout of the training
 edges cut by the same protocol as the test split. With several ``seeds`` every model runs on each
@@ -36,6 +37,7 @@ from graphrec.evaluation.statistics import PairedComparison, compare_against_all
 from graphrec.graph.neo4j_gds import FastRPConfig, GdsClient
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.recommender import GraphSAGERecommender
+from graphrec.offline.cold_items import ColdItemProtocol, run_cold_items
 from graphrec.offline.new_user_protocol import NewUserProtocol
 from graphrec.offline.new_user_report import run_new_users
 from graphrec.offline.tuning import Tunable, baseline_tunables, search, validation_split, validation_users
@@ -60,11 +62,20 @@ class EvalConfig(BaseModel):
         "implicit",
         description="how movielens: ratings become interactions (graphrec.data.ratings): implicit | positive | signed",
     )
-    protocol: Literal["random", "temporal", "new-users"] = Field(
+    protocol: Literal["random", "temporal", "new-users", "cold-items"] = Field(
         "random",
         description="random | temporal: per-user holdout of edges, every model; new-users: whole users "
         "held out and served from their first n interactions through the API's code "
-        "(graphrec.offline.new_user_protocol)",
+        "(graphrec.offline.new_user_protocol); cold-items: whole items held out, ranked from their "
+        "title and categories (graphrec.offline.cold_items)",
+    )
+    cold_items: ColdItemProtocol = Field(
+        default_factory=ColdItemProtocol, description="the cold-items protocol's held-out share of the items"
+    )
+    content: bool | None = Field(
+        None,
+        description="give the data set's items their titles (and movielens: its genres) as content features; "
+        "None: only for the cold-items protocol, so the edge-holdout tables stay comparable with earlier runs",
     )
     new_users: NewUserProtocol = Field(
         default_factory=NewUserProtocol,
@@ -120,10 +131,11 @@ def load_dataset(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Snapsh
     """The whole data set named by ``cfg.dataset`` (``snapshot`` is used for ``store``); a given split
     (``lightgcn:``) has no whole to return."""
     kind, _, arg = cfg.dataset.partition(":")
+    content = cfg.content if cfg.content is not None else cfg.protocol == "cold-items"
     if kind == "movielens":
-        return load_movielens(arg, ratings=cfg.ratings)
+        return load_movielens(arg, ratings=cfg.ratings, content=content)
     if kind == "events":
-        return load_events(arg)
+        return load_events(arg, titles=content)
     if kind == "store":
         if snapshot is None:
             raise ValueError("dataset 'store' needs a snapshot exported from the graph store")
@@ -142,8 +154,10 @@ def load_split(cfg: EvalConfig, *, snapshot: Snapshot | None = None) -> Split:
     if kind == "lightgcn":
         train_txt, _, test_txt = arg.partition(",")
         return load_lightgcn(train_txt, test_txt)
-    if cfg.protocol == "new-users":
-        raise ValueError("the new-users protocol holds out users, not edges: run it with run_evaluation")
+    if cfg.protocol in ("new-users", "cold-items"):
+        raise ValueError(
+            f"the {cfg.protocol} protocol holds out whole users or items, not edges: run it with run_evaluation"
+        )
     return holdout(cfg.protocol)(load_dataset(cfg, snapshot=snapshot), test_fraction=cfg.test_fraction, seed=cfg.seed)
 
 
@@ -275,6 +289,17 @@ def run_evaluation(
     ``protocol = "new-users"`` runs :func:`graphrec.offline.new_user_report.run_new_users` instead, with
     ``serving``: the API's settings (``ServingConfig.from_settings``) its recommendations are computed with."""
     seeds = cfg.seeds or [cfg.seed]
+    if cfg.protocol == "cold-items":
+        return run_cold_items(
+            load_dataset(cfg, snapshot=snapshot),
+            cfg.cold_items,
+            cfg.graphsage,
+            seeds=seeds,
+            ks=cfg.ks,
+            output=output,
+            dataset=cfg.dataset,
+            progress=cfg.progress,
+        )
     if cfg.protocol == "new-users":
         if serving is None:
             raise ValueError(

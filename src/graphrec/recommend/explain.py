@@ -23,6 +23,22 @@ def similar_item_reason(anchor: str, title: Callable[[str], str | None]) -> str:
     return f"similar to {_name(anchor, title)} (learned item embeddings)"
 
 
+CONTENT_BASED = "content-based"
+"""What every reason for an item placed by its content alone starts with (no interactions yet)."""
+
+
+def content_similar_reason(anchor: str, title: Callable[[str], str | None]) -> str:
+    """An item similar to ``anchor`` by title and categories: one of the two has no interactions yet, so
+    the version placed it by its content (:mod:`graphrec.recommend.cold_items`)."""
+    return f"{CONTENT_BASED}: similar to {_name(anchor, title)} by title and categories (no interactions yet)"
+
+
+def content_reason(anchor: str | None, title: Callable[[str], str | None]) -> str:
+    """A recommended item nobody has interacted with yet, proposed by its title and categories."""
+    near = f", close to {_name(anchor, title)} you viewed" if anchor is not None else ""
+    return f"{CONTENT_BASED}: new, no interactions yet; recommended by its title and categories{near}"
+
+
 def co_item_reason(anchor: str, title: Callable[[str], str | None]) -> str:
     return f"users who interacted with {_name(anchor, title)} also interacted with this"
 

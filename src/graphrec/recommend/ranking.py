@@ -9,6 +9,10 @@ prior). A user unknown
 to both falls back to trending items. When the store fails, results come from the model alone and
 are flagged ``degraded``; :class:`NothingToServe` means neither source can answer (HTTP 503).
 
+Items the served version never saw but a catalogue described (:mod:`graphrec.recommend.cold_items`)
+join the embedding side: searched beside the version's own items by the same measure (cosine for
+similar items, inner product for a user), and marked content-based in the explanation.
+
 A user's recommendation is two steps: the store read (:class:`UserInputs`, awaited by the API) and
 :func:`recommend_for_user`, pure computing with no I/O, so the API can run it on its event loop.
 """
@@ -34,6 +38,7 @@ from graphrec.model.item_neighbours import NeighbourCandidates, Similarity
 from graphrec.model.state import ModelState
 from graphrec.recommend import explain
 from graphrec.recommend.cograph import CoInteractionIndex, GraphCandidates
+from graphrec.recommend.cold_items import ColdItems, merged
 from graphrec.recommend.diversity import mmr
 from graphrec.recommend.filters import ListFilter
 from graphrec.recommend.paging import LeaveOut, Skip
@@ -215,13 +220,17 @@ def _user_vector(
     return None, "none"
 
 
-def _anchor(state: ModelState, item_id: str, seen_idx: np.ndarray, seen_ids: list[str]) -> str | None:
-    """The seen item most similar to ``item_id`` in embedding space (the explanation's evidence)."""
+def _anchor(
+    state: ModelState, item_id: str, seen_idx: np.ndarray, seen_ids: list[str], cold: ColdItems | None = None
+) -> str | None:
+    """The seen item most similar to ``item_id`` in embedding space (the explanation's evidence); an item
+    the version never saw is compared by its content embedding (``cold``)."""
     art = state.artifact
     i = art.item_index(item_id)
-    if i is None or len(seen_idx) == 0:
+    vector = art.item_embeddings[i] if i is not None else cold.vector(item_id) if cold is not None else None
+    if vector is None or len(seen_idx) == 0:
         return None
-    sims = art.item_embeddings[seen_idx] @ art.item_embeddings[i]
+    sims = art.item_embeddings[seen_idx] @ vector
     return seen_ids[int(np.argmax(sims))]
 
 
@@ -266,6 +275,8 @@ class Candidates:
     seen_idx: np.ndarray  # the model's index of each seen item it knows
     seen_ids_known: list[str]
     degraded: bool
+    cold: ColdItems | None = None  # the content-embedded items the embedding side searched too
+    content_ids: frozenset[str] = frozenset()  # the embedding side's items proposed by content alone
 
 
 def gather_candidates(
@@ -278,10 +289,12 @@ def gather_candidates(
     now_ms: int,
     neighbours: bool = False,
     similarity: Similarity | None = None,
+    cold: ColdItems | None = None,
 ) -> Candidates:
-    """Each source's candidates for the user: the embedding side (ANN), the graph side (index or the
-    store's traversal) and, with ``neighbours`` and a version that has them, the item neighbours
-    (scored with ``similarity``; ``None``: the table's own cosine)."""
+    """Each source's candidates for the user: the embedding side (ANN, and ``cold``'s items when it is
+    the version's table), the graph side (index or the store's traversal) and, with ``neighbours`` and
+    a version that has them, the item neighbours (scored with ``similarity``; ``None``: the table's own
+    cosine)."""
     history = inputs.history if inputs.history is not None else UserHistory.empty()
     seen = frozenset(history.item_ids) | inputs.seen_all
     limit = config.candidate_limit(req.k, exclude_seen=req.exclude_seen, n_seen=len(seen), left_out=len(req.leave_out))
@@ -292,6 +305,8 @@ def gather_candidates(
     seen_idx = np.zeros(0, dtype=np.int64)
     seen_ids_known: list[str] = []
     nb: NeighbourCandidates | None = None
+    cold = cold if cold is not None and state is not None and cold.version == state.version and len(cold) else None
+    content_ids: frozenset[str] = frozenset()
     if state is not None:
         art = state.artifact
         item_idx = np.array([-1 if (i := art.item_index(s)) is None else i for s in history.item_ids], dtype=np.int64)
@@ -304,6 +319,10 @@ def gather_candidates(
         vec, personalised = _user_vector(state, req.user_id, history, item_idx, now_ms, half_life_days)
         if vec is not None:
             emb_ids, emb_scores = art.recommend(vec, limit, exclude=exclude if req.exclude_seen else None)
+            if cold is not None:
+                cold_ids, cold_scores = cold.nearest(vec, limit, cosine=False, exclude=seen if req.exclude_seen else ())
+                emb_ids, emb_scores = merged(emb_ids, emb_scores, cold_ids, cold_scores, limit)
+                content_ids = frozenset(cold_ids.tolist())
         if neighbours and state.neighbours is not None and len(history):
             pos, _ = select_seeds(
                 np.asarray(history.item_ids),
@@ -336,7 +355,19 @@ def gather_candidates(
         if personalised == "none" and (len(graph) or nb is not None and len(nb)):
             personalised = "graph"
     return Candidates(
-        history, seen, limit, emb_ids, emb_scores, graph, nb, personalised, seen_idx, seen_ids_known, inputs.degraded
+        history,
+        seen,
+        limit,
+        emb_ids,
+        emb_scores,
+        graph,
+        nb,
+        personalised,
+        seen_idx,
+        seen_ids_known,
+        inputs.degraded,
+        cold,
+        content_ids,
     )
 
 
@@ -349,8 +380,10 @@ def recommend_for_user(
     config: ServingConfig,
     cograph: CoInteractionIndex | None = None,
     now_ms: int | None = None,
+    cold: ColdItems | None = None,
 ) -> RecResult:
-    """Pure computing over what was read (:class:`UserInputs`): no store access, no blocking."""
+    """Pure computing over what was read (:class:`UserInputs`): no store access, no blocking. ``cold``:
+    the catalogue items the version never saw, placed by content (:mod:`graphrec.recommend.cold_items`)."""
     now_ms = clock.now_ms() if now_ms is None else now_ms
     history_length = len(inputs.history) if inputs.history is not None else 0
     weights = _blend_weights(state, req.user_id, history_length, config.default_alpha)
@@ -363,6 +396,7 @@ def recommend_for_user(
         now_ms=now_ms,
         neighbours=weights.gamma > 0,
         similarity=weights.similarity,
+        cold=cold,
     )
     return rank_candidates(req, cands, weights, state=state, view=view, now_ms=now_ms)
 
@@ -397,12 +431,13 @@ def rank_candidates(
         beta=weights.beta,
         neighbours=(nb.ids, nb.scores) if nb is not None and gamma > 0 else None,
         gamma=gamma,
+        unconnected=cands.content_ids,
     )
     mmr_state = state if req.diversity > 0 else None  # MMR needs the model's item vectors
     pool = _pool(blended, req, seen, view, diversify=mmr_state is not None)
     if not pool:
         return _popular_result(req, view, seen, state, degraded, now_ms)
-    picked = pool if mmr_state is None else _diversify(pool, blended, req, mmr_state)
+    picked = pool if mmr_state is None else _diversify(pool, blended, req, mmr_state, cands.cold)
     ids, scores, sources = blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist()
     parts = _parts_lookup(emb_ids, emb_scores, graph, nb if gamma > 0 else None, alpha, gamma) if req.explain else None
     items = []
@@ -418,8 +453,10 @@ def rank_candidates(
             if evidence:
                 reasons.append(explain.graph_reason(evidence, view.title))
             if source != "graph" and state is not None:
-                anchor = _anchor(state, item_id, cands.seen_idx, cands.seen_ids_known)
-                if anchor is not None:
+                anchor = _anchor(state, item_id, cands.seen_idx, cands.seen_ids_known, cands.cold)
+                if item_id in cands.content_ids:
+                    reasons.append(explain.content_reason(anchor, view.title))
+                elif anchor is not None:
                     reasons.append(explain.embedding_reason(anchor, view.title))
             if not reasons:
                 reasons.append("close to your taste profile learned from your interactions")
@@ -492,13 +529,17 @@ def _pool(blended: Blended, req: RecRequest, seen: set[str], view: CatalogView, 
     return pool
 
 
-def _diversify(pool: list[int], blended: Blended, req: RecRequest, state: ModelState) -> list[int]:
+def _diversify(
+    pool: list[int], blended: Blended, req: RecRequest, state: ModelState, cold: ColdItems | None = None
+) -> list[int]:
     art = state.artifact
     vecs = np.zeros((len(pool), art.item_embeddings.shape[1]), dtype=np.float32)
     for row, item_id in enumerate(blended.ids[pool].tolist()):
         i = art.item_index(item_id)
         if i is not None:
             vecs[row] = art.item_embeddings[i]
+        elif cold is not None and (v := cold.vector(item_id)) is not None:
+            vecs[row] = v
     order = mmr(blended.scores[pool], vecs, req.k, req.diversity)
     return [pool[o] for o in order]
 
@@ -542,10 +583,14 @@ def similar_items(
     store_up: bool = True,
     leave_out: LeaveOut | None = None,
     filters: ListFilter | None = None,
+    cold: ColdItems | None = None,
 ) -> RecResult:
     """Embedding neighbours blended with co-interaction neighbours of ``item_id``, without ``leave_out``
     and with only items ``filters`` admits (unavailable ones never).
 
+    ``cold`` (the version's table of items it never saw, :mod:`graphrec.recommend.cold_items`): its
+    items are embedding neighbours too, by the same cosine, and an ``item_id`` in it is compared by its
+    content embedding; either way the explanation says content-based.
     ``store_up=False`` (the store is known to be down): the store's traversal is not tried."""
     leave_out = leave_out if leave_out is not None else LeaveOut()
     flt = filters if filters is not None else ListFilter()
@@ -554,11 +599,22 @@ def similar_items(
     degraded = False
     emb_ids: np.ndarray = np.zeros(0, dtype=str)
     emb_scores = np.zeros(0)
+    content_ids: frozenset[str] = frozenset()  # items placed by content alone
+    anchor_by_content = False  # the item itself is one: every embedding neighbour is found by its content
     if state is not None:
         art = state.artifact
+        cold = cold if cold is not None and cold.version == state.version and len(cold) else None
         i = art.item_index(item_id)
+        query = art.item_embeddings[i] if i is not None else cold.vector(item_id) if cold is not None else None
         if i is not None:
             emb_ids, emb_scores = art.similar(i, wanted)
+        elif query is not None:
+            emb_ids, emb_scores = art.similar_to(query, wanted)
+            anchor_by_content = True
+        if query is not None and cold is not None:
+            cold_ids, cold_scores = cold.nearest(query, wanted, cosine=True, exclude=(item_id,))
+            emb_ids, emb_scores = merged(emb_ids, emb_scores, cold_ids, cold_scores, wanted)
+            content_ids = frozenset(cold_ids.tolist())
     graph = GraphCandidates.empty()
     graph_as_of_ms: int | None = None
     try:
@@ -577,7 +633,8 @@ def similar_items(
         raise NothingToServe("the graph store is unreachable and the model does not know this item")
     alpha = state.blend.alpha if state is not None else config.default_alpha
     alpha = 0.0 if not len(emb_ids) else (1.0 if not len(graph) else alpha)
-    blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha)
+    # an item placed by content has no interactions: the graph's silence is not against it (scoring.blend)
+    blended = blend(emb_ids, emb_scores, graph.ids, graph.scores, alpha, unconnected=content_ids)
     parts = _parts_lookup(emb_ids, emb_scores, graph, None, alpha) if explain_ else None
     items = []
     for other, score, code in zip(blended.ids.tolist(), blended.scores.tolist(), blended.sources.tolist(), strict=True):
@@ -590,7 +647,10 @@ def similar_items(
             if source != "embedding":
                 r.append(explain.co_item_reason(item_id, view.title))
             if source != "graph":
-                r.append(explain.similar_item_reason(item_id, view.title))
+                by_content = anchor_by_content or other in content_ids
+                r.append(
+                    (explain.content_similar_reason if by_content else explain.similar_item_reason)(item_id, view.title)
+                )
             reasons = tuple(r)
         items.append(
             RecItem(

@@ -35,6 +35,7 @@ from graphrec.graph.port import GraphStore, HistoryReader
 from graphrec.ids import ANON_PREFIX
 from graphrec.model.state import ModelState
 from graphrec.recommend.cograph import CoInteractionIndex
+from graphrec.recommend.cold_items import ColdItems
 from graphrec.recommend.filters import ListFilter
 from graphrec.recommend.paging import LeaveOut
 from graphrec.recommend.popular import CatalogCache, check_category
@@ -100,6 +101,13 @@ class IndexSource(Protocol):
     def index(self) -> CoInteractionIndex | None: ...
 
 
+class ColdItemSource(Protocol):
+    """Holds the table of catalogue items the served version never saw (``graphrec.serving.cold_items_holder``)."""
+
+    @property
+    def table(self) -> ColdItems: ...
+
+
 class UnknownItem(LookupError):
     """Neither the model, the catalogue nor the store knows the item (the API answers 404)."""
 
@@ -125,8 +133,10 @@ class Recommender:
         experiments: ArmSource | None = None,
         feedback: FeedbackLog | None = None,
         next_action: NextCategorySource | None = None,
+        cold_items: ColdItemSource | None = None,
     ) -> None:
         self._store = store
+        self._cold_items = cold_items
         self._next_action = next_action
         self._experiments = experiments
         self._feedback = feedback
@@ -169,6 +179,7 @@ class Recommender:
                 config=self._config,
                 cograph=cograph,
                 now_ms=now_ms,
+                cold=self._cold(),
             )
         if (
             self._next_action is not None
@@ -280,7 +291,12 @@ class Recommender:
             store_up=self._health.up,
             leave_out=leave_out,
             filters=filters,
+            cold=self._cold(),
         )
+
+    def _cold(self) -> ColdItems | None:
+        """The cold-item table, read once per request (the ranking uses it only for its own version)."""
+        return self._cold_items.table if self._cold_items is not None else None
 
     def _item_known(self, item_id: str, state: ModelState | None, titles: dict[str, str | None]) -> bool:
         if state is not None and state.artifact.item_index(item_id) is not None:

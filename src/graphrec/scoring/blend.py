@@ -28,6 +28,12 @@ the graph part:
 
 An item proposed by the neighbours is a graph item (``sources``): it reached the user through
 co-interactions too. ``gamma = 0`` (every known user) is the rule above exactly.
+
+An item nobody has interacted with yet (``unconnected``: a catalogue item the model places by its
+content, :mod:`graphrec.recommend.cold_items`) cannot be on any graph list, and its absence says
+nothing against it, while a trained item's absence says its co-interactions are weak. So its graph
+part is its embedding part (``score = (1 - beta) * emb_norm + beta * prior_norm``): it ranks as the
+embedding side ranks it instead of losing the graph's share by construction.
 """
 
 from __future__ import annotations
@@ -77,12 +83,14 @@ def blend(
     beta: float = 0.0,
     neighbours: tuple[np.ndarray, np.ndarray] | None = None,
     gamma: float = 0.0,
+    unconnected: frozenset[str] = frozenset(),
 ) -> Blended:
     """Blended candidates, best first (ties broken by item id for stable output).
 
     Each list holds distinct ids. ``prior``: ``(ids, scores)`` of the popularity prior, weighed ``beta``;
     ``neighbours``: ``(ids, scores)`` of the item neighbours, weighed ``gamma`` within the graph part
-    (see the module docstring; each ignored when its weight is 0). Vectorised: the union is one
+    (see the module docstring; each ignored when its weight is 0); ``unconnected``: ids with no
+    interactions at all, whose graph part is their embedding part (the module docstring). Vectorised: the union is one
     ``np.unique`` over the id columns, so a request pays a few array operations, not a Python loop over
     a few hundred candidates.
     """
@@ -104,6 +112,11 @@ def blend(
     scores = np.zeros(n)
     for s, (_, raw), w in zip((e_slot, g_slot, nb_slot, p_slot), lists, weights, strict=True):
         scores += np.bincount(s, weights=w * normalise(raw), minlength=n)
+    if unconnected:
+        alone = np.isin(ids, np.array(sorted(unconnected), dtype=str))
+        alone[g_slot] = alone[nb_slot] = False  # on a graph list after all (edges since training): as is
+        emb_part = np.bincount(e_slot, weights=normalise(lists[0][1]), minlength=n)
+        scores[alone] += personal * (1.0 - alpha) * emb_part[alone]
     sources = np.full(n, -1, dtype=np.int8)
     sources[e_slot] += 1
     graph_side = np.zeros(n, dtype=bool)
