@@ -33,6 +33,14 @@ HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
 
 
+def _cluster_id() -> str:
+    """A random cluster id in Kafka's form (url-safe base64 of 16 bytes) that does not start with ``-``:
+    the storage tool would read such an id as an option (Kafka's own ``Uuid.randomUuid`` redraws it too)."""
+    while (cluster_id := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return cluster_id
+
+
 class KafkaHarnessError(RuntimeError):
     """The test broker could not be resolved or started; the message says what to install or read."""
 
@@ -98,7 +106,7 @@ class KafkaHarness:
         config = self._work / "server.properties"
         config.write_text(_properties(port, controller_port, self._work / "logs"))
         jvm = [java, f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-cp", cp]
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = _cluster_id()
         fmt = subprocess.run(
             [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
             capture_output=True,
