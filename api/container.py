@@ -175,6 +175,7 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
         # it never waits for the store and never fights other ingest threads for the GIL.
         ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphrec-ingest")
         triggers: TriggerWorker | None = None
+        eraser: Eraser | None = None
         # stream mode: POST /v1/events produces to Kafka, `graphrec consume` writes the store
         stream = EventStreamProducer(s) if s.event_stream_location is not None else None
         try:
@@ -242,6 +243,9 @@ async def open_services(s: Settings, metrics: Metrics, policy: WeightPolicy) -> 
                 await run_in_threadpool(stream.close)
             if triggers is not None:
                 triggers.stop()
+            # before the store closes: a round in flight ends with it
+            if eraser is not None and eraser.finisher is not None:
+                await run_in_threadpool(eraser.finisher.close)
             blocking.shutdown(wait=True)
             await history.aclose()
             ingest.shutdown(wait=True)

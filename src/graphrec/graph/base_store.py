@@ -296,8 +296,8 @@ class CypherStore(ABC):
         rows = self._write(self._q.ERASE_USER, {"id": user_id})
         return bool(rows and rows[0][0])
 
-    def compact_history(self, *, timeout_s: float) -> bool:
-        return False  # adapters with a history file graphrec may rewrite override this
+    def compact_history(self, *, timeout_s: float) -> bool | None:
+        return None  # adapters with a history file graphrec may rewrite override this
 
     # -- publication -----------------------------------------------------------------------------
     def write_embeddings(self, *, label: NodeLabel, ids: Sequence[str], vectors: np.ndarray, model_version: str) -> int:

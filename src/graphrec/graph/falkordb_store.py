@@ -313,11 +313,12 @@ class FalkorDBStore(CypherStore):
                 return False
         return self.ping()
 
-    def compact_history(self, *, timeout_s: float) -> bool:
+    def compact_history(self, *, timeout_s: float) -> bool | None:
         """``BGREWRITEAOF``, waited for: the rewritten file is a snapshot of the data as it is now, so an
         erased user's writes (and the erasure's own parameters) are gone from disk once the old files
         are dropped. A rewrite already running may have forked before the erasure, so it is waited
-        out and a new one started. False when the server keeps no append-only file or the deadline passed."""
+        out and a new one started. None when the server keeps no append-only file; False when the
+        deadline passed (a rewrite may still be running: the caller must ask again) or it failed."""
         conn = self._db.connection
         deadline = time.monotonic() + timeout_s
 
@@ -333,7 +334,7 @@ class FalkorDBStore(CypherStore):
             return True
 
         if not conn.info("persistence").get("aof_enabled"):
-            return False
+            return None
         if not wait_idle():
             return False
         before = int(conn.info("persistence").get("aof_rewrites", 0) or 0)

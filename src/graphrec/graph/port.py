@@ -156,11 +156,12 @@ class IdentityStore(Protocol):
         """Forget the user, atomically: the node, its edges (item degrees follow), its embedding, its
         properties and the events seen for it. True if a user node existed; run again it is a no-op."""
 
-    def compact_history(self, *, timeout_s: float) -> bool:
+    def compact_history(self, *, timeout_s: float) -> bool | None:
         """Rewrite the store's own record of past writes so erased data leaves its files too (the
         embedded FalkorDB's append-only file holds every write's parameters until it is rewritten),
-        waiting at most ``timeout_s``; True when rewritten, False where the store keeps no such file
-        graphrec can rewrite (Neo4j's transaction logs are pruned by its own retention policy)."""
+        waiting at most ``timeout_s``; True when rewritten, False when it did not finish in time (or
+        failed: the caller tries again), None where the store keeps no such file graphrec can rewrite
+        (Neo4j's transaction logs are pruned by its own retention policy)."""
 
 
 class CatalogueStore(Protocol):
