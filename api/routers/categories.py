@@ -25,4 +25,4 @@ router = APIRouter(
 def list_categories(request: Request, store: StoreDep, settings: SettingsDep) -> Response:
     """Every category that holds items, with how many, by name (shared: ETag and Cache-Control)."""
     data = [CategoryPublic(name=name, items=n) for name, n in store.category_sizes()]
-    return shared_json(request, CategoriesPublic(data=data, count=len(data)), max_age_s=settings.shared_max_age_s)
+    return shared_json(request, CategoriesPublic(data=data, count=len(data)), shared_cache_s=settings.shared_max_age_s)

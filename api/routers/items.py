@@ -143,7 +143,7 @@ def list_items(
     )
     data = [ItemPublic.of(it) for it in page]
     listing = ItemsPublic(data=data, count=len(data), next_cursor=next_cursor)
-    return shared_json(request, listing, max_age_s=settings.shared_max_age_s)
+    return shared_json(request, listing, shared_cache_s=settings.shared_max_age_s)
 
 
 @router.put(
@@ -217,7 +217,7 @@ def popular_items(
     popular = PopularItemsPublic(
         category=query.category, data=data, count=len(data), built_ms=view.built_ms, next_cursor=next_cursor
     )
-    return shared_json(request, popular, max_age_s=settings.shared_max_age_s)
+    return shared_json(request, popular, shared_cache_s=settings.shared_max_age_s)
 
 
 MAX_CART = 50
@@ -282,7 +282,7 @@ def _bought_together(
         reason=None if index.has_any(anchors) else NO_CO_PURCHASES,
         next_cursor=next_cursor,
     )
-    return shared_json(request, answer, max_age_s=settings.shared_max_age_s)
+    return shared_json(request, answer, shared_cache_s=settings.shared_max_age_s)
 
 
 @router.get(
@@ -348,7 +348,7 @@ def new_items(
     answer = NewItemsPublic(
         category=query.category, data=data, count=len(data), built_ms=view.built_ms, next_cursor=next_cursor
     )
-    return shared_json(request, answer, max_age_s=settings.shared_max_age_s)
+    return shared_json(request, answer, shared_cache_s=settings.shared_max_age_s)
 
 
 # --- /items/{item_id}/...: before /items/{item_id}, whose id would swallow the suffix -----------------
@@ -399,7 +399,7 @@ async def similar(
         count=len(result.items),
         next_cursor=next_cursor,
     )
-    return shared_json(request, answer, max_age_s=settings.shared_max_age_s)
+    return shared_json(request, answer, shared_cache_s=settings.shared_max_age_s)
 
 
 @router.get(
@@ -447,7 +447,7 @@ def read_item(
     found = store.get_items(item_ids=[item_id])
     if not found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown item '{item_id}'")
-    return shared_json(request, ItemPublic.of(found[0]), max_age_s=settings.shared_max_age_s)
+    return shared_json(request, ItemPublic.of(found[0]), shared_cache_s=settings.shared_max_age_s)
 
 
 @router.put(

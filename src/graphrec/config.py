@@ -272,8 +272,9 @@ class Settings(BaseSettings):
         30,
         ge=0,
         le=86_400,
-        description="how long a browser or CDN may keep a shared answer (trending, similar items, the "
-        "catalogue) before asking again with If-None-Match; 0: revalidate every time",
+        description="how long a shared cache (a CDN) may keep a shared answer (trending, similar items, "
+        "the catalogue) before asking again with If-None-Match (s-maxage); browsers always ask again "
+        "(max-age=0), so this bounds how long a CDN may show an item made unavailable; 0: it asks every time",
     )
     # Why 3: a household or an office behind one address seldom has more than a few people on the same
     # item within a window, while a script behind one address can invent any number of anonymous ids

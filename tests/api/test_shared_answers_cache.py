@@ -1,6 +1,11 @@
 """Shared answers (trending, similar items, the catalogue) carry an ETag and ``Cache-Control: public``
 and answer a matching ``If-None-Match`` with a bodiless 304; a changed answer gets a new ETag; a user's
-list is never marked shared (issue 28, point 7)."""
+list is never marked shared (issue 28, point 7).
+
+The header is ``public, max-age=0, s-maxage=N``: a browser must ask again (a 304 while unchanged) before
+it reuses a list, so an item made unavailable never comes back from its cache (issue 28, point 1; with
+``max-age=30`` Chromium reused a trending list holding a sold-out item); a CDN may keep it N seconds
+(``GRAPHREC_SHARED_MAX_AGE_S``, default 30)."""
 
 from __future__ import annotations
 
@@ -9,8 +14,11 @@ from fastapi.testclient import TestClient
 
 from api.container import services_of
 from api.json_response import _matches
+from api.main import create_app
 from graphrec import clock
+from graphrec.config import Settings
 from graphrec.graph.records import InteractionDelta
+from tests.api.conftest import API_KEY
 
 SHARED = ["/v1/items/popular", "/v1/items/i1/similar", "/v1/items", "/v1/items/i1", "/v1/categories"]
 
@@ -38,7 +46,7 @@ def test_a_shared_answer_is_revalidated_with_its_etag(shop: TestClient) -> None:
         first = shop.get(path)
         assert first.status_code == 200, (path, first.text)
         etag = first.headers["etag"]
-        assert first.headers["cache-control"] == "public, max-age=30", path
+        assert first.headers["cache-control"] == "public, max-age=0, s-maxage=30", path
         again = shop.get(path, headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag, path
         weak_in_a_list = shop.get(path, headers={"If-None-Match": f'"other", W/{etag}'})
@@ -53,6 +61,26 @@ def test_a_changed_answer_has_a_new_etag(shop: TestClient) -> None:
     for path in ("/v1/items", "/v1/items/i1", "/v1/categories"):
         changed = shop.get(path, headers={"If-None-Match": before[path]})
         assert changed.status_code == 200 and changed.headers["etag"] != before[path], path
+
+
+def test_a_list_that_lost_an_unavailable_item_is_a_new_answer_for_a_browser_holding_the_old_one(
+    shop: TestClient,
+) -> None:
+    """What a browser does with its copy (max-age=0: revalidate) meets a changed body: 200, not 304."""
+    path = "/v1/items/popular"
+    first = shop.get(path)
+    top = first.json()["data"][0]["item_id"]
+    hidden = {"item_id": top, "title": "sold out", "categories": ["a"], "available": False}
+    assert shop.put("/v1/items", json={"items": [hidden]}).status_code == 200
+    again = shop.get(path, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 200 and again.headers["etag"] != first.headers["etag"]
+    assert top not in {d["item_id"] for d in again.json()["data"]}
+
+
+def test_the_shared_cache_lifetime_is_the_setting_and_browsers_always_revalidate(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"shared_max_age_s": 600}))
+    with TestClient(app, headers={"X-API-Key": API_KEY}) as c:
+        assert c.get("/v1/categories").headers["cache-control"] == "public, max-age=0, s-maxage=600"
 
 
 def test_a_users_list_is_never_shared(shop: TestClient) -> None:

@@ -9,21 +9,33 @@ shop's origin. The shop (``tests/web/other_origin.py``, pages in ``web/e2e/widge
 so every API call of the page is cross-origin. Its pages use the README's script-tag form
 (``tracker.iife.js`` with ``data-endpoint``, ``widgets.iife.js``) and the four widgets.
 
-The visit (see ``widgets.mjs``): a new visitor looks around before answering the consent banner, accepts,
+The API runs with the caching a shop gets by default: shared lists (trending, similar, bought together,
+catalogue reads) go out as ``public, max-age=0, s-maxage=30`` with an ETag, so Chromium keeps them and
+revalidates each before reuse.
+
+The visit (see ``widgets.mjs``): a new visitor looks around before answering the consent banner, grants
+analytics only (the shop's "Only analytics"), opens a product and comes back, turns personalisation on,
 browses a product and its similar items, the shop's back office marks the top item of each list
 unavailable (catalogue upserts), the visitor opens the first product again and goes home in a narrow
 window where the personal row is first below the fold and then in view with its last cards clipped,
-clicks one of its cards and buys that product. Then, against the API and its feedback table, not the page's word:
+clicks one of its cards, saves that product to the wishlist (a custom event) and buys three of it at its
+catalogue price. Then, against the API, its feedback table and what Chromium put on the wire, not the
+page's word:
 
 * nothing was sent, stored or asked about the visitor before consent, while the widgets already showed
   shared lists;
+* with analytics granted and personalisation refused, events were sent but no list naming the visitor was
+  asked for or served, and the personal row showed the generic list; turning personalisation on reloaded
+  it as the visitor's;
 * every widget rendered its list from the other origin (CORS), with the shop's own links and the API's
   pictures, and the personal row became the visitor's list (with its ``recommendation_id``);
 * impressions were reported, and recorded by the API (``GET /v1/feedback``), only for cards at least half
   in view for a second: none while the row was below the fold, none for its clipped cards;
 * an item made unavailable was never shown again by any widget (the product whose similar and
-  bought-together lists held one is opened again), and the API's lists leave it out;
-* the click on a card and the purchase that followed were attributed to the row's list.
+  bought-together lists held one is opened again), and the API's lists leave it out; the browser asked
+  again for each shared list it held (If-None-Match) rather than reusing it;
+* the click on a card and the purchase that followed were attributed to the row's list, the purchase's
+  revenue (price x quantity, in its currency) and the custom event with it.
 
 Artifacts (git-ignored) in ``test-artifacts/widgets/``: screenshots, the page's record (visit.json) and
 node's log. Chromium, node, the shop and the API are stopped even on failure.
@@ -33,6 +45,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -67,7 +80,7 @@ class Api:
     shop: OtherOrigin
     shop_url: str
     product: str  # the product the visitor opens: it has similar items and items bought with it
-    log: EventLog
+    log: EventLog  # its file also holds the feedback records (served lists, impressions, outcomes)
 
     def get(self, path: str, **params: Any) -> Any:
         r = httpx.get(f"{self.url}{path}", params=params, headers={"X-API-Key": SECRET}, timeout=30)
@@ -108,10 +121,8 @@ def api(tmp_path_factory: pytest.TempPathFactory, starts_processes: None) -> Ite
             "GRAPHREC_CORS_ORIGINS": shop_url,
             "GRAPHREC_PUBLISHABLE_ORIGINS": shop_url,
             "GRAPHREC_MODEL_POLL_S": "0.5",
-            # shared lists (trending, similar, bought together) may be kept by the browser this long: 0 makes
-            # it ask again (If-None-Match, a bodiless 304 while unchanged), so an item made unavailable goes
-            # at once from those widgets too; with the default 30 s it may show that long (docs/api.md)
-            "GRAPHREC_SHARED_MAX_AGE_S": "0",
+            # and nothing about caching: shared lists go out as a shop gets them by default (max-age=0,
+            # s-maxage=30), so the browser keeps them and revalidates each (see test_shared_lists_are_...)
         }
         with ThreadPoolExecutor(1) as pool:
             starting = pool.submit(start_api, env, port, log=root / "api.log")
@@ -165,6 +176,39 @@ def impression_reports(visit: dict[str, Any]) -> list[tuple[dict[str, Any], dict
     return [(json.loads(p["body"]), answers[p["n"]]) for p in posts]
 
 
+def api_calls(visit: dict[str, Any], *, since: int = 0, until: float = float("inf")) -> list[dict[str, Any]]:
+    """The API calls (``/v1/...``) Chromium made in [since, until), as it saw them on the wire."""
+    return [e for e in visit["network"] if "/v1/" in e["url"] and since <= e["at"] < until]
+
+
+def path_of(api: Api, entry: dict[str, Any]) -> str:
+    return str(entry["url"]).removeprefix(api.url)
+
+
+def is_shared(api: Api, entry: dict[str, Any]) -> bool:
+    """A shared list or catalogue read: trending, similar, bought together, an item."""
+    p = path_of(api, entry).split("?")[0]
+    return entry["method"] == "GET" and p.startswith("/v1/items/")
+
+
+def feedback_records(api: Api, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows of the API's feedback records (read only; ``GET /v1/feedback`` first writes out the served lists
+    the API still holds in memory)."""
+    api.get("/v1/feedback")
+    with sqlite3.connect(f"file:{api.log.path}?mode=ro", uri=True) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def sent_events(visit: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every event the page sent (fetch or beacon)."""
+    return [
+        e
+        for s in entries(visit, "fetch") + entries(visit, "beacon")
+        if s["url"].split("?")[0].endswith("/v1/events") and s["body"]
+        for e in json.loads(s["body"])["events"]
+    ]
+
+
 def feedback_totals(api: Api) -> dict[str, int]:
     rows = api.get("/v1/feedback")["data"]
     return {k: sum(int(r[k]) for r in rows) for k in ("impressions", "clicks", "purchases")}
@@ -190,6 +234,61 @@ def test_nothing_is_sent_stored_or_asked_about_the_visitor_before_consent(visit:
     actor = anonymous_node_id(visit["anonymous_id"])
     wait_until(lambda: api.log.user_events(actor), what="the visitor's events in the event log")
     assert min(e.ts for e in api.log.user_events(actor)) >= visit["consent_at"]
+
+
+def test_analytics_without_personalisation_asks_for_no_personal_list_until_it_is_granted(
+    visit: dict[str, Any], api: Api
+) -> None:
+    only, aid = visit["analytics_only"], visit["anonymous_id"]
+    assert only["purposes"] == {"analytics": True, "personalisation": False} and only["anonymous_id"] == aid
+    assert only["personalise_visible"] and visit["personalise_hidden_after"]
+    # the personal row showed the generic list (its fallback, trending: no list id, nothing to report) at once
+    # and on the next page, where the answer was read back from storage
+    for shown in (only["at_consent"], only["after_reload"]):
+        assert (shown["list"], shown["state"], shown["recommendation_id"]) == ("trending", "fallback", None), shown
+        assert shown["items"]
+    # on the wire: events went out (analytics), the generic list was asked for, nothing naming the visitor
+    # was, and no impression was reported (a shared list has none)
+    window = api_calls(visit, since=visit["consent_at"], until=visit["personalised_at"])
+    calls = [(e["method"], path_of(api, e)) for e in window]
+    assert ("GET", "/v1/items/popular?k=8") in calls, calls  # the personal row's k=8, as the generic list
+    assert ("POST", "/v1/events") in calls, calls
+    assert not [c for c in calls if "/v1/anonymous/" in c[1] or "/v1/users/" in c[1] or c[1] == "/v1/impressions"]
+    # the API agrees: it logged the visitor's view of the product meanwhile, and served it no list before
+    # personalisation was granted
+    actor = anonymous_node_id(aid)
+    wait_until(lambda: api.log.user_events(actor), what="the visitor's events in the event log")
+    early = [e for e in api.log.user_events(actor) if e.ts < visit["personalised_at"]]
+    assert ("view", api.product) in {(e.type, e.item_id) for e in early}
+    served = feedback_records(api, "SELECT rec_id, created_ms FROM served WHERE actor = ?", actor)
+    assert served and min(created for _, created in served) >= visit["personalised_at"], served
+    # granted: the row reloaded as the visitor's own list, one the API served to this visitor
+    personal = [e for e in api_calls(visit, since=visit["personalised_at"]) if "/v1/anonymous/" in e["url"]]
+    assert personal and path_of(api, personal[0]).startswith(f"/v1/anonymous/{aid}/recommendations?")
+    assert personal[0]["status"] == 200
+    row = visit["row_at_consent"]
+    assert row["list"] == "recommendations" and row["recommendation_id"] in {rec for rec, _ in served}
+
+
+def test_the_browser_revalidates_every_shared_list_it_holds(visit: dict[str, Any], api: Api) -> None:
+    calls = api_calls(visit)
+    shared = [e for e in calls if is_shared(api, e)]
+    assert shared and {e["cache_control"] for e in shared} == {"public, max-age=0, s-maxage=30"}
+    personal = [e for e in calls if "/v1/anonymous/" in e["url"]]
+    assert personal and not [e for e in personal if e["etag"] or "public" in (e["cache_control"] or "")]
+    # a list shown again was asked for again with the copy's ETag: unchanged, the same ETag came back (a 304)
+    again = [e for e in shared if e["if_none_match"]]
+    assert [e for e in again if e["etag"] == e["if_none_match"]], again
+    # after the back office hid the top item of each list, the lists that held one were not reused from
+    # the browser's cache: asked for with the old ETag, each came back as a new answer
+    hidden_at = visit["hidden_at"]
+    for path in ("/v1/items/popular?k=6", f"/v1/items/{api.product}/similar?k=6"):
+        later = [e for e in shared if e["at"] >= hidden_at and path_of(api, e) == path]
+        assert later and later[0]["if_none_match"], (path, later)
+        assert later[0]["status"] == 200 and later[0]["etag"] != later[0]["if_none_match"], (path, later)
+    together = f"/v1/items/{api.product}/bought-together?k=6"
+    later = [e for e in shared if e["at"] >= hidden_at and path_of(api, e) == together]
+    assert later and later[0]["if_none_match"] and later[0]["etag"] != later[0]["if_none_match"], later
 
 
 def test_the_page_of_another_origin_calls_the_api_through_cors(visit: dict[str, Any], api: Api) -> None:
@@ -286,12 +385,7 @@ def test_the_click_and_the_purchase_are_attributed_to_the_row(visit: dict[str, A
     reported = {i for body, _ in impression_reports(visit) for i in body["item_ids"]}
     assert clicked["item_id"] in reported, "the clicked card was seen first"
     # the page's click event names the list (the card is inside the row's data-recommendation-id)
-    sent = [
-        e
-        for s in entries(visit, "fetch") + entries(visit, "beacon")
-        if s["url"].split("?")[0].endswith("/v1/events") and s["body"]
-        for e in json.loads(s["body"])["events"]
-    ]
+    sent = sent_events(visit)
     clicks = [e for e in sent if e["type"] == "click" and e["item_id"] == clicked["item_id"]]
     assert [c["context"].get("recommendation_id") for c in clicks] == [clicked["recommendation_id"]]
     purchases = [e for e in sent if e["type"] == "purchase"]
@@ -304,3 +398,50 @@ def test_the_click_and_the_purchase_are_attributed_to_the_row(visit: dict[str, A
     )
     totals = feedback_totals(api)
     assert totals["clicks"] == 1 and totals["purchases"] == 1, totals
+
+
+def test_the_purchase_revenue_and_the_custom_event_go_to_the_clicked_list(visit: dict[str, Any], api: Api) -> None:
+    bought, rec = visit["purchased"], visit["clicked"]["recommendation_id"]
+    item = api.get(f"/v1/items/{bought['item_id']}")
+    # the page's data-price / data-currency are the catalogue's, and the purchase carried them
+    assert isinstance(item["price"], float) and (bought["price"], bought["currency"]) == (
+        item["price"],
+        item["currency"],
+    )
+    sent = sent_events(visit)
+    purchases = [
+        (p["item_id"], p["price"], p["currency"], p["quantity"], p["order_id"]) for p in sent if p["type"] == "purchase"
+    ]
+    assert purchases == [(bought["item_id"], item["price"], item["currency"], 3, bought["order_id"])]
+    customs = [(c["name"], c["item_id"], c["properties"]) for c in sent if c["type"] == "custom"]
+    assert customs == [("wishlist_add", bought["item_id"], {"from": "product_page"})]
+    # GET /v1/feedback: the revenue in one row, price x quantity in the item's currency, beside the custom event
+    wait_until(
+        lambda: [r for r in api.get("/v1/feedback")["data"] if r["revenue"] and r["custom"]],
+        what="the purchase's revenue and the custom event in GET /v1/feedback",
+        interval_s=0.2,
+    )
+    rows = [r for r in api.get("/v1/feedback")["data"] if r["revenue"] or r["custom"]]
+    assert len(rows) == 1, rows
+    row = rows[0]
+    assert (row["purchases"], row["units"], row["custom"]) == (1, 3, {"wishlist_add": 1}), row
+    [revenue] = row["revenue"]
+    assert (revenue["currency"], revenue["purchases"], revenue["units"]) == (item["currency"], 1, 3)
+    assert revenue["amount"] == pytest.approx(item["price"] * 3, abs=1e-6)
+    # the row is the clicked list's (the table groups lists by version, arm, source and segment): the
+    # list's model version and the source it gave the item; the records name the list itself
+    [(version, ranked)] = feedback_records(api, "SELECT model_version, items FROM served WHERE rec_id = ?", rec)
+    assert (row["model_version"], row["source"]) == (version, dict(json.loads(ranked))[bought["item_id"]])
+    outcomes = feedback_records(
+        api,
+        "SELECT rec_id, type, name, quantity, price, currency FROM outcomes WHERE item_id = ? ORDER BY type",
+        bought["item_id"],
+    )
+    assert outcomes == [
+        (rec, "add_to_cart", None, None, None, None),
+        (rec, "click", None, None, None, None),
+        (rec, "custom", "wishlist_add", None, None, None),
+        (rec, "purchase", None, 3, item["price"], item["currency"]),
+    ], outcomes
+    # where the server reports custom events: the dashboard's panel (per name, 7 days)
+    assert {"name": "wishlist_add", "events": 1, "actors": 1} in api.get("/v1/dashboard")["custom_events"]

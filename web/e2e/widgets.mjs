@@ -11,17 +11,21 @@
 // preflights for the key header, beacons as CORS-simple requests).
 //
 // The visit is a list of steps (STEPS), each adding to the record: a visitor arrives and looks around
-// before answering the consent banner, accepts, browses a product and its similar items, the shop's
-// back office marks items unavailable (catalogue upserts with the secret key: the top item of each list
-// the visitor is about to see), the visitor opens the first product again, goes home in a narrow window, where the personal row is
-// first below the fold (no impression may be reported) and then in view with its last cards clipped
-// by its scroller, clicks one of its cards, buys that product, and closes the page. A later step (the
-// purchase's price, currency, quantity and order id) slots in as one more function of STEPS.
+// before answering the consent banner, grants analytics only (the personal row keeps its generic list;
+// the visitor opens a product and comes back home), then turns personalisation on (the row reloads as
+// the visitor's), browses a product and its similar items, the shop's back office marks items
+// unavailable (catalogue upserts with the secret key: the top item of each list the visitor is about
+// to see), the visitor opens the first product again, goes home in a narrow window, where the personal
+// row is first below the fold (no impression may be reported) and then in view with its last cards
+// clipped by its scroller, clicks one of its cards, saves it to the wishlist (a custom event), buys it
+// (price, currency, quantity 3 and an order id) and closes the page.
 //
 // An init script records, in the shop origin's localStorage (it outlives each page): every request the
 // page makes to the API (method, URL, POST body, the response's status and body), every beacon, and
 // every widget render (the `graphrec:render` event: which widget, state, list, items, recommendation_id).
-// A page of the shop without the tracker (/blank) reads it back at the end.
+// A page of the shop without the tracker (/blank) reads it back at the end. Beside it, Chromium's own
+// record of every request to the API (`network`: what went on the wire, the If-None-Match of a
+// revalidation included, and the answer's status and Cache-Control), whatever the page's scripts did.
 //
 // Writes DIR/visit.json and DIR/*.png. Exits non-zero on any step that fails.
 
@@ -188,12 +192,39 @@ async function arrive(page, visit) {
   visit.before_consent = { record: await record(page), stored: await stored(page), consent_visible: await page.locator("#consent").isVisible() };
 }
 
-/** Accepts: the personal row reloads for the visitor minted now. */
-async function accept(page, visit) {
+const recsShown = (page) => page.evaluate(() => {
+  const r = document.getElementById("recs").rendered;
+  return { list: r && r.list, state: r && r.state, recommendation_id: r && r.recommendationId, items: r ? r.items.map((it) => it.item_id) : [] };
+});
+
+/** Analytics only: tracked, but the personal row stays the generic list (on this page and the next ones). */
+async function acceptAnalytics(page, visit) {
   visit.consent_at = await now(page);
-  await page.locator("#accept").click();
+  await page.locator("#analytics-only").click();
+  await page.evaluate(() => graphrec.widgets.settled()); // the row re-rendered for the new answer
+  const here = await recsShown(page);
+  await openProduct(page, PRODUCT);
+  await dwell(page, 2000);
+  await page.goto(`${SHOP}/`);
+  await ready(page);
+  await page.locator("#recs-row").scrollIntoViewIfNeeded();
+  await dwell(page, 2000); // the generic row in view: no list of the visitor's, so no impression either
+  visit.analytics_only = {
+    at_consent: here, after_reload: await recsShown(page),
+    purposes: await page.evaluate(() => graphrec.tracker.purposes),
+    anonymous_id: await page.evaluate(() => graphrec.tracker.anonymousId || null),
+    personalise_visible: await page.locator("#personalise").isVisible(),
+  };
+  await page.evaluate(() => window.scrollTo(0, 0));
+}
+
+/** Personalisation turned on: the personal row reloads as the visitor's list. */
+async function personalise(page, visit) {
+  visit.personalised_at = await now(page);
+  await page.locator("#personalise").click();
   await page.waitForFunction(() => document.getElementById("recs").rendered?.list === "recommendations", null, { timeout: 20000 });
   visit.row_at_consent = await personalRow(page);
+  visit.personalise_hidden_after = await page.locator("#personalise").isHidden();
 }
 
 /** The product, into the cart, then two of its similar items. */
@@ -273,13 +304,19 @@ async function clickCard(page, visit) {
   await dwell(page, 1500);
 }
 
-/** Buys the clicked product. */
+/** Saves the clicked product to the wishlist (a custom event), then buys three of it. */
 async function purchase(page, visit) {
+  await page.locator("#wish").click();
+  visit.wished = { item_id: visit.clicked.item_id, at: await now(page) };
   await page.locator("#add").click();
   await dwell(page, 800);
+  await page.locator("#qty").fill("3");
   await page.locator("#buy").click();
   await page.locator("#bought").waitFor({ state: "visible", timeout: 5000 });
-  visit.purchased = { item_id: visit.clicked.item_id };
+  visit.purchased = await page.evaluate((item_id) => {
+    const p = document.querySelector("[data-page-section=product]").dataset;
+    return { item_id, price: Number(p.price), currency: p.currency, quantity: 3, order_id: document.getElementById("bought").dataset.orderId };
+  }, visit.clicked.item_id);
   await dwell(page, 2500); // the purchase leaves in the tracker's next batch
   await page.screenshot({ path: join(args.out, "product.png") });
 }
@@ -296,11 +333,13 @@ async function close(page, visit, context) {
   await reader.close();
 }
 
-const STEPS = [arrive, accept, browse, hide, revisit, home, clickCard, purchase, close];
+const STEPS = [arrive, acceptAnalytics, personalise, browse, hide, revisit, home, clickCard, purchase, close];
 
 // ---- the run --------------------------------------------------------------------------------------------
 
-const visit = { shop: SHOP, api: API, product: PRODUCT, steps: [], console: [], page_errors: [] };
+const network = [];
+const heard = []; // the request headers of each response, read asynchronously
+const visit = { shop: SHOP, api: API, product: PRODUCT, steps: [], console: [], page_errors: [], network };
 const browser = await chromium.launch({
   executablePath: args.chromium,
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -310,6 +349,26 @@ try {
   visit.browser = browser.version();
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB", timezoneId: "UTC" });
   await context.addInitScript(recorder, API);
+  // Chromium's own record of the requests to the API (the wire, not the page's fetch)
+  const sent = new Map();
+  context.on("request", (req) => {
+    if (!req.url().startsWith(API)) return;
+    const entry = { at: Date.now(), method: req.method(), url: req.url() };
+    sent.set(req, entry);
+    network.push(entry);
+  });
+  context.on("response", (res) => {
+    const entry = sent.get(res.request());
+    if (!entry) return;
+    entry.status = res.status();
+    entry.cache_control = res.headers()["cache-control"] || null;
+    entry.etag = res.headers().etag || null; // equal to if_none_match: the server answered 304, the copy was reused
+    heard.push(res.request().allHeaders().then((h) => void (entry.if_none_match = h["if-none-match"] || null), () => undefined));
+  });
+  context.on("requestfailed", (req) => {
+    const entry = sent.get(req);
+    if (entry) entry.failed = (req.failure() || {}).errorText || "failed";
+  });
   const page = await context.newPage();
   page.on("console", (m) => (m.type() === "error" || m.type() === "warning" ? visit.console.push(`${m.type()}: ${m.text()}`) : undefined));
   page.on("pageerror", (e) => visit.page_errors.push(String(e)));
@@ -323,6 +382,7 @@ try {
   console.error(visit.error);
   process.exitCode = 1;
 } finally {
+  await Promise.race([Promise.all(heard), sleep(5000)]); // a header never heard of stays unset
   visit.elapsed_s = (Date.now() - started) / 1000;
   writeFileSync(join(args.out, "visit.json"), JSON.stringify(visit, null, 2));
   await browser.close();

@@ -324,6 +324,29 @@ test("widgets: before consent nothing names the visitor, nothing is stored or po
   await p.r.close();
 });
 
+test("widgets: analytics without personalisation shows the fallback and asks for no personal list; granting it reloads the row as personal", async () => {
+  const p = page({ requireConsent: true });
+  p.api.on("GET", /\/v1\/anonymous\/[^/]+\/recommendations/, () => ({ status: 200, body: personal(["r1", "r2", "r3"]) }));
+  await p.put(ROW);
+  const rec = p.$("graphrec-recommendations") as WidgetElement;
+  p.tracker.consent({ analytics: true, personalisation: false });
+  await settle();
+  await p.widgets.settled();
+  assert.ok(p.tracker.anonymousId, "analytics: the visitor exists");
+  assert.deepEqual([rec.rendered!.list, rec.getAttribute("data-state"), rec.rendered!.recommendationId], ["trending", "fallback", null]);
+  assert.ok(!p.$(".row").hasAttribute("data-recommendation-id"), "no list id: its cards make no impressions");
+  assert.deepEqual(p.api.gets().filter((g) => !g.startsWith("/v1/items/popular")), [], "no list naming the visitor");
+  assert.equal(p.$("#strict").getAttribute("data-state"), "list", "require-consent follows analytics");
+
+  p.tracker.consent({ analytics: true, personalisation: true });
+  await settle();
+  await p.widgets.settled();
+  assert.deepEqual(p.api.gets().filter((g) => g.includes("/v1/anonymous/")), [`/v1/anonymous/${p.tracker.anonymousId}/recommendations?k=3&exclude=cart-1`]);
+  assert.deepEqual([rec.rendered!.list, rec.getAttribute("data-state"), rec.rendered!.recommendationId], ["recommendations", "list", "rec_1"]);
+  assert.equal(p.$(".row").getAttribute("data-recommendation-id"), "rec_1");
+  await p.r.close();
+});
+
 test("widgets: the personal row's cards seen become impressions of its list, a click on a card names the list", async () => {
   const p = page({ requireConsent: true });
   p.api.on("GET", /\/v1\/anonymous\/[^/]+\/recommendations/, () => ({ status: 200, body: personal(["r1", "r2", "r3"], "rec_7") }));

@@ -38,12 +38,14 @@ const shown = (items: CardItem[]): CardItem[] => items.filter((it) => it && type
 
 /**
  * The widget's own list, or null when there is nothing to ask: a personal list before consent (there
- * is no visitor), a similar or bought-together list without an item. Rejects when the call fails.
+ * is no visitor) or without the personalisation purpose (the visitor's list may not be made: the
+ * widget shows its fallback, as before consent), a similar or bought-together list without an item.
+ * Rejects when the call fails.
  */
 export async function ownList(name: ListName, s: Sources, w: WidgetSettings): Promise<ListAnswer | null> {
   switch (name) {
     case "recommendations": {
-      if (!granted(s)) return null;
+      if (!granted(s) || !s.tracker.purposes.personalisation) return null;
       await s.tracker.flush().catch(() => undefined); // what the visitor just did counts in the list
       const r = await s.tracker.recommendations({ ...options(w), diversity: w.diversity });
       return { list: name, items: shown(r.data), recommendationId: r.recommendation_id || null, response: r };
