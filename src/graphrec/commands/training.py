@@ -292,7 +292,8 @@ def evaluate_command(
     paired = json.loads((output / "results.json").read_text())["meta"].get("paired_tests_table")
     if paired:
         typer.echo(f"\n{paired}")
-    typer.echo(f"\nresults: {output / 'results.json'}, {output / 'results.md'}, {output / 'validation.png'}")
+    written = [output / n for n in ("results.json", "results.md", "validation.png", "per_user.npz")]
+    typer.echo("\nresults: " + ", ".join(str(p) for p in written if p.exists()))  # the plot only if drawn
 
 
 def _with_device(train: dict[str, Any], device: str) -> dict[str, Any]:

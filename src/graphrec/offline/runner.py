@@ -265,7 +265,8 @@ def run_evaluation(
     gds: GdsClient | None = None,
     serving: ServingConfig | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every model on each seed's split, write ``results.json``/``results.md``/``validation.png``.
+    """Run every model on each seed's split, write ``results.json``/``results.md``/``validation.png``
+    (every seed's learning curves) and ``per_user.npz`` (:func:`per_user_arrays`).
 
     One seed: the rows of that split. Several: one row per model with the mean of every metric over
     the seeds and the 95% half-width of the primary ones (``recall@20 ±``). Either way the report
@@ -323,8 +324,30 @@ def run_evaluation(
     if tests:
         meta["paired_tests"] = [t.as_dict() for t in tests]
         meta["paired_tests_table"] = comparison_table(tests)
-    write_report(rows, output, meta=meta, histories=last.histories, metric=metric)
+    write_report(
+        rows,
+        output,
+        meta=meta,
+        histories=last.histories,
+        metric=metric,
+        seed_histories={str(seed): run.histories for seed, run in zip(seeds, runs, strict=True)}
+        if len(runs) > 1
+        else None,
+        per_user=per_user_arrays(seeds, runs),
+    )
     return rows
+
+
+def per_user_arrays(seeds: list[int], runs: list[SeedRun]) -> dict[str, np.ndarray]:
+    """Every seed's per-user metrics as ``per_user.npz`` keeps them: ``<seed>/users`` (the test users'
+    ids, in the arrays' order) and ``<seed>/<model>/<metric>``, the input of
+    :func:`graphrec.evaluation.statistics.compare_against_all`."""
+    arrays: dict[str, np.ndarray] = {}
+    for seed, run in zip(seeds, runs, strict=True):
+        arrays[f"{seed}/users"] = np.asarray(run.split.train.user_ids[run.split.test_users]).astype(str)
+        for name, metrics in run.per_user.items():
+            arrays.update({f"{seed}/{name}/{metric}": values for metric, values in metrics.items()})
+    return arrays
 
 
 @dataclass
@@ -439,6 +462,7 @@ __all__ = [
     "load_split",
     "markdown_table",
     "paired_tests",
+    "per_user_arrays",
     "run_evaluation",
     "summarise_seeds",
     "tune",
