@@ -48,12 +48,7 @@ def compare_command(
     from graphrec.offline.runs import compare_runs, resolve_runs
 
     settings = Settings()
-    try:
-        runs = resolve_runs(settings.models_path, versions)
-        paths = compare_runs(runs, output)
-    except (FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    paths = compare_runs(resolve_runs(settings.models_path, versions), output)  # failures: commands.failures
     typer.echo(paths["markdown"].read_text())
     typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
 

@@ -15,6 +15,7 @@ and the result says so (``served_saw_holdout``).
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,16 +23,17 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
+from graphrec.data.errors import InputError, UserError
 from graphrec.evaluation.metrics import hit_matrix, ndcg_at_k, recall_at_k, top_k
 from graphrec.evaluation.splits import Split
 from graphrec.evaluation.statistics import mean_interval
-from graphrec.model.artifact import ModelArtifact
+from graphrec.model.artifact import ModelArtifact, unreadable
 from graphrec.snapshot import Snapshot
 
 HOLDOUT_FILE = "holdout.npz"
 
 
-class NoHoldout(FileNotFoundError):
+class NoHoldout(UserError):
     """The candidate was trained without a holdout, so there is nothing to compare on."""
 
 
@@ -149,7 +151,7 @@ def compare_versions(candidate_dir: Path, served_dir: Path, *, k: int = 20) -> C
             f"{candidate_dir.name} was trained without a holdout (holdout_fraction = 0): nothing to "
             "compare on; train it again with a holdout"
         )
-    data = np.load(path, allow_pickle=False)
+    data = load_holdout(path)
     relevant: dict[str, list[str]] = {}
     for u, i in zip(data["test_users"].tolist(), data["test_items"].tolist(), strict=True):
         relevant.setdefault(u, []).append(i)
@@ -159,7 +161,7 @@ def compare_versions(candidate_dir: Path, served_dir: Path, *, k: int = 20) -> C
     candidate, served = ModelArtifact.load(candidate_dir), ModelArtifact.load(served_dir)
     users = sorted(u for u in relevant if candidate.user_index(u) is not None and served.user_index(u) is not None)
     if not users:
-        raise ValueError("no held-out user is known to both versions: they were trained on different graphs")
+        raise UserError("no held-out user is known to both versions: they were trained on different graphs")
     c_recall, c_ndcg = _per_user(candidate, users, relevant, seen, k)
     s_recall, s_ndcg = _per_user(served, users, relevant, seen, k)
     d_recall, d_ndcg = c_recall - s_recall, c_ndcg - s_ndcg
@@ -179,3 +181,12 @@ def compare_versions(candidate_dir: Path, served_dir: Path, *, k: int = 20) -> C
         wilcoxon_p=wilcoxon,
         served_saw_holdout=served_ms > int(data["first_test_ms"]),
     )
+
+
+def load_holdout(path: Path) -> dict[str, np.ndarray]:
+    """A version's ``holdout.npz``, every array read; a damaged file is an :class:`InputError` naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(path, None, f"damaged ({unreadable(path, exc)}): train the version again") from None

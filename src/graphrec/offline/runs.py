@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from graphrec.model.artifact import ModelArtifact
+from graphrec.data.errors import InputError, UserError
+from graphrec.model.artifact import ModelArtifact, unreadable
 from graphrec.model.pipeline import list_versions
 
 # the metrics shown first in tables and bars, when a run has them
@@ -54,14 +55,27 @@ def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def load_run(directory: Path) -> Run:
-    """Read a version directory's json files (not its arrays); a missing file is a clear error."""
+def _json_object(path: Path) -> dict[str, Any]:
+    """A version's JSON file as a dict, or an :class:`InputError` naming the file (missing or damaged)."""
     try:
-        manifest = json.loads((directory / "manifest.json").read_text())
-        config = json.loads((directory / "config.json").read_text())
-        metrics = json.loads((directory / "metrics.json").read_text())
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{directory} is not a model version (missing {Path(exc.filename).name})") from None
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path.parent, None, f"not a model version (missing {path.name})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            path, None, f"damaged ({unreadable(path, exc)}): train the version again or remove it"
+        ) from None
+    if not isinstance(value, dict):
+        raise InputError(path, None, "damaged (not a JSON object): train the version again or remove it")
+    return value
+
+
+def load_run(directory: Path) -> Run:
+    """Read a version directory's json files (not its arrays); a missing or damaged file is an
+    :class:`InputError` naming it."""
+    manifest = _json_object(directory / "manifest.json")
+    config = _json_object(directory / "config.json")
+    metrics = _json_object(directory / "metrics.json")
     return Run(
         version=directory.name,
         directory=directory,
@@ -90,7 +104,7 @@ def resolve_runs(models_path: Path, names: list[str]) -> list[Run]:
         if name == "latest" and versions:
             name = versions[-1]
         if name not in versions:
-            raise FileNotFoundError(f"no model version {name!r} under {models_path} (graphrec runs lists them)")
+            raise UserError(f"no model version {name!r} under {models_path} (graphrec runs lists them)")
         runs.append(load_run(models_path / name))
     return runs
 
@@ -147,7 +161,7 @@ def compare_runs(runs: list[Run], output: Path) -> dict[str, Path]:
     from graphrec.evaluation.report import markdown_table
 
     if len(runs) < 2:
-        raise ValueError("compare needs at least two runs")
+        raise UserError("compare needs at least two runs")
     output.mkdir(parents=True, exist_ok=True)
     differing = differing_settings(runs)
     bias = {r.version: popularity_bias(ModelArtifact.load(r.directory)) for r in runs}
