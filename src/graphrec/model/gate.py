@@ -10,7 +10,11 @@ above zero, i.e. when the candidate wins beyond the users' noise.
 
 The held-out interactions are the newest of the candidate's snapshot, so a served version trained
 earlier has not seen them either; one trained on data at least as new may have, which favours it,
-and the result says so (``served_saw_holdout``).
+and the result says so (``served_saw_holdout``). Whether it did is read from the served version's
+own ``holdout.npz`` where it has one (its training pairs, by id): two versions trained on one
+snapshot hold out the same newest interactions, so neither saw the other's test, however new the
+data. Only a served version trained without a holdout falls back to the dates (its snapshot's
+``now_ms`` after the candidate's first held-out interaction).
 """
 
 from __future__ import annotations
@@ -168,7 +172,7 @@ def compare_versions(candidate_dir: Path, served_dir: Path, *, k: int = 20) -> C
     recall_mean, recall_half = mean_interval(d_recall)
     ndcg_mean, ndcg_half = mean_interval(d_ndcg)
     wilcoxon = float(stats.wilcoxon(d_recall).pvalue) if np.any(d_recall != 0) else 1.0
-    served_ms = int((served.manifest.get("snapshot") or {}).get("now_ms") or 0)
+    saw = served_saw(served_dir, served, data)
     return Comparison(
         candidate=VersionScore(candidate.version, float(c_recall.mean()), float(c_ndcg.mean())),
         served=VersionScore(served.version, float(s_recall.mean()), float(s_ndcg.mean())),
@@ -179,7 +183,7 @@ def compare_versions(candidate_dir: Path, served_dir: Path, *, k: int = 20) -> C
         ndcg_difference=ndcg_mean,
         ndcg_interval=(ndcg_mean - ndcg_half, ndcg_mean + ndcg_half),
         wilcoxon_p=wilcoxon,
-        served_saw_holdout=served_ms > int(data["first_test_ms"]),
+        served_saw_holdout=saw,
     )
 
 
@@ -190,3 +194,20 @@ def load_holdout(path: Path) -> dict[str, np.ndarray]:
             return {name: data[name] for name in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(path, None, f"damaged ({unreadable(path, exc)}): train the version again") from None
+
+
+def _pairs(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """``user<US>item`` keys of (user, item) id pairs, for set operations on pairs of string ids."""
+    return np.char.add(np.char.add(users.astype(str), "\x1f"), items.astype(str))
+
+
+def served_saw(served_dir: Path, served: ModelArtifact, candidate_holdout: dict[str, np.ndarray]) -> bool:
+    """Whether the served version was trained on any of the candidate's held-out pairs (see the
+    module docstring): by its training pairs when it kept them, else by the dates."""
+    path = served_dir / HOLDOUT_FILE
+    if path.exists():
+        own = load_holdout(path)
+        held = _pairs(candidate_holdout["test_users"], candidate_holdout["test_items"])
+        return bool(np.isin(held, _pairs(own["train_users"], own["train_items"])).any())
+    served_ms = int((served.manifest.get("snapshot") or {}).get("now_ms") or 0)
+    return served_ms > int(candidate_holdout["first_test_ms"])
