@@ -33,7 +33,10 @@ def list_command(
         typer.echo(f"no model versions under {settings.models_path}: run `graphrec train` first", err=True)
         raise typer.Exit(1)
     rows = [summary_row(r, current=current_version(settings.models_path)) for r in runs]
-    typer.echo("\n".join(json.dumps(r, default=float) for r in rows) if as_json else markdown_table(rows))
+    if as_json:
+        typer.echo("\n".join(json.dumps(r, default=float) for r in rows))
+    else:  # the table marks the current version with a * column
+        typer.echo(markdown_table([{**r, "current": "*" if r["current"] else ""} for r in rows]))
 
 
 @runs_app.command("compare")
