@@ -129,7 +129,8 @@ def train_command(
         cfg = cfg.model_copy(update={"train": TrainConfig.model_validate(_with_device(cfg.train.model_dump(), device))})
     _check_device(cfg.train.device)
     settings = Settings()
-    new_users = NewUserBlendTuner(ServingConfig.from_settings(settings))  # new users' blend, by history length
+    # new users' blend, by history length; minutes on a large graph, so it reports progress as training does
+    new_users = NewUserBlendTuner(ServingConfig.from_settings(settings), progress=not quiet)
     from graphrec.model.distributed import world_size_from_env
 
     if nproc > 1 or world_size_from_env() > 1:
