@@ -607,11 +607,13 @@ def test_new_user_tuning_reports_progress_off_a_terminal(
     tuner(_data(), _train_config(), tuning, epochs=4)
     err = capsys.readouterr().err.splitlines()
     grid = len(tuning.alphas) * len(tuning.betas) * len(tuning.gammas)
-    total = ITEM_KNN_POINTS + 1 + len(tuning.lengths) * (similarity_points(tuning) + 1 + grid)
-    assert any(line.startswith("new-user tuning: auxiliary model without the ") for line in err), err
-    assert any(line.startswith("epoch 4/4") for line in err), err  # the auxiliary model's own line
-    last = [line for line in err if line.startswith("new-user tuning ")][-1]
-    assert last.startswith(f"new-user tuning {total}/{total}  n={LENGTHS[-1]} alpha=") and "ETA 0s" in last
+    total = len(tuning.lengths) * (similarity_points(tuning) + 1 + grid)
+    knn = f"new-user tuning: ItemKNN grid {ITEM_KNN_POINTS}/{ITEM_KNN_POINTS}  ItemKNN neighbours="
+    aux = "new-user tuning: auxiliary model without the "
+    weights = f"new-user tuning: weights {total}/{total}  n={LENGTHS[-1]} alpha="
+    order = [next(n for n, line in enumerate(err) if line.startswith(start)) for start in (knn, aux, "epoch 4/4")]
+    assert order == sorted(order), err  # the grid, then the note, then the auxiliary model's own epoch line
+    assert err[-1].startswith(weights) and "ETA 0s" in err[-1], err
     quiet = NewUserBlendTuner(ServingConfig.from_settings(settings))
     quiet(_data(), _train_config(), tuning, epochs=2)
     assert capsys.readouterr().err == ""

@@ -78,14 +78,14 @@ class NewUserBlendTuner:
 
     def __call__(self, snapshot: Snapshot, config: TrainConfig, tuning: NewUserTuning, *, epochs: int) -> NewUserBlend:
         """The weights per history length (the class docstring says how). With ``progress``, a line at
-        least every 10 s off a terminal (a bar on one) says which step of the run it is at and its ETA:
-        the ItemKNN grid, the auxiliary model (its own epoch lines), then each length's similarity and
-        weight grids; the ETA is the mean pace so far, so it settles once the grids start."""
+        least every 10 s off a terminal (a bar on one) says where the run is and its ETA, per phase,
+        since their steps differ in cost (an ETA at the mean pace of all of them said 15 min for what
+        took 3): the ItemKNN grid, the auxiliary model (announced, then its own epoch lines), then
+        each length's similarities and weights."""
         started = time.perf_counter()
-        report = StepProgress(ITEM_KNN_POINTS + 1, self.progress, desc="new-user tuning", every_step=False)
-        step = _Stepper(report)
+        knn = StepProgress(ITEM_KNN_POINTS, self.progress, desc="new-user tuning: ItemKNN grid", every_step=False)
         split = validation_split(snapshot, tuning, config.seed + 1)
-        knn_scores = item_knn_scores(split, tuning, on_point=step)
+        knn_scores = item_knn_scores(split, tuning, on_point=_Stepper(knn))
         chosen = {n: best_item_knn(knn_scores, [n]) for n in tuning.lengths}
         servable = [
             p
@@ -94,9 +94,9 @@ class NewUserBlendTuner:
         ]
         served_params = best_item_knn({p: knn_scores[p] for p in servable}, tuning.lengths) if servable else None
         aux = config.model_copy(update={"epochs": epochs, "validation_fraction": 0.0})
-        report.note(f"auxiliary model without the {split.n_users:,} validation users, {epochs} epochs")
+        knn.note(f"new-user tuning: auxiliary model without the {split.n_users:,} validation users, {epochs} epochs")
+        knn.close()
         result = Trainer(aux, progress=self.progress).fit(split.train)
-        step("auxiliary model", f"{epochs} epochs")
         artifact = ModelArtifact.from_training(result, split.train, version="new-user-tuning", config=aux)
         neighbours = (
             None
@@ -116,7 +116,11 @@ class NewUserBlendTuner:
         served = Served.build(state, split.train, self.serving)
         gammas = tuning.gammas if neighbours is not None else [0.0]
         similarities = 0 if neighbours is None else similarity_points(tuning)
-        report.grow(len(tuning.lengths) * (similarities + 1 + len(tuning.alphas) * len(tuning.betas) * len(gammas)))
+        steps_per_length = similarities + 1 + len(tuning.alphas) * len(tuning.betas) * len(gammas)
+        report = StepProgress(
+            len(tuning.lengths) * steps_per_length, self.progress, desc="new-user tuning: weights", every_step=False
+        )
+        step = _Stepper(report)
         lookup = split_lookup(split)
         weights: dict[int, HistoryWeights] = {}
         per_length: dict[str, dict[str, Any]] = {}
