@@ -59,8 +59,8 @@ def plot_validation(
     """PNG of ``metric`` per epoch for every model with a learning curve; ``None`` if none has one.
 
     ``seeds`` (seed -> model -> history, several seeds): every seed's curve is drawn, each model in one
-    colour and each seed labelled, so a run of five seeds shows five curves per model rather than the
-    last seed's alone; ``histories`` is then not drawn."""
+    colour, each seed in its own line style and labelled, so a run of five seeds shows five curves per
+    model rather than the last seed's alone; ``histories`` is then not drawn."""
     curves = validation_curves(histories, metric=metric, seeds=seeds)
     if not curves:
         return None
@@ -72,16 +72,19 @@ def plot_validation(
     fig, ax = plt.subplots(figsize=(6, 4))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     models = list(dict.fromkeys(name for name, _, _ in curves))
-    for name, label, pts in curves:
-        ax.plot(
-            [p[0] for p in pts],
-            [p[1] for p in pts],
-            marker="o",
-            markersize=3,
-            color=colours[models.index(name) % len(colours)],
-            alpha=0.7 if seeds else 1.0,
-            label=label,
-        )
+    styles = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v")]  # one per seed
+    for name in models:  # the legend lists each model's seeds together
+        for n, (_, label, pts) in enumerate(c for c in curves if c[0] == name):
+            line, marker = styles[n % len(styles)]
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                linestyle=line,
+                marker=marker,
+                markersize=3,
+                color=colours[models.index(name) % len(colours)],
+                label=label,
+            )
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"validation {metric}")
     ax.grid(alpha=0.3)
