@@ -135,5 +135,7 @@ def test_versions_trained_on_one_snapshot_did_not_see_each_others_holdout(tmp_pa
         )
     same = compare_versions(tmp_path / "second", tmp_path / "first")
     assert same.served_saw_holdout is False and "may have seen" not in same.report()
+    # trained alike on one snapshot, the two are the same model: no difference, and the test says so
+    assert same.recall_difference == 0.0 and same.recall_p == 1.0 and "paired t-test p = 1 (recall)" in same.report()
     saw = compare_versions(tmp_path / "second", tmp_path / "everything")
     assert saw.served_saw_holdout is True and "may have seen it" in saw.report()

@@ -4,9 +4,11 @@ At train time (``PipelineConfig.holdout_fraction``) each user's newest interacti
 the candidate's training data and saved with the version (``holdout.npz``: the held-out pairs and
 the training pairs, by id). :func:`compare_versions` ranks the whole catalogue minus each user's
 training items for those users with both versions' embeddings and compares Recall@k and NDCG@k
-user by user: the mean difference, its 95% Student-t interval over users, and a Wilcoxon
-signed-rank test. ``graphrec publish --if-better`` publishes only when the interval's lower bound is
-above zero, i.e. when the candidate wins beyond the users' noise.
+user by user: the mean difference, its 95% Student-t interval over users and the paired t-test of
+that same mean (:func:`graphrec.evaluation.statistics.t_test`, the test ``graphrec evaluate`` runs
+over users; the Wilcoxon p reported before issue 30 tested another quantity than the interval).
+``graphrec publish --if-better`` publishes only when the Recall@k interval's lower bound is above
+zero, i.e. when the candidate wins beyond the users' noise.
 
 The held-out interactions are the newest of the candidate's snapshot, so a served version trained
 earlier has not seen them either; one trained on data at least as new may have, which favours it,
@@ -25,12 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import stats
 
 from graphrec.data.errors import InputError, UserError
 from graphrec.evaluation.metrics import hit_matrix, ndcg_at_k, recall_at_k, top_k
 from graphrec.evaluation.splits import Split
-from graphrec.evaluation.statistics import mean_interval
+from graphrec.evaluation.statistics import t_test
 from graphrec.model.artifact import ModelArtifact, unreadable
 from graphrec.snapshot import Snapshot
 
@@ -94,7 +95,8 @@ class Comparison:
     recall_interval: tuple[float, float]
     ndcg_difference: float
     ndcg_interval: tuple[float, float]
-    wilcoxon_p: float
+    recall_p: float
+    ndcg_p: float
     served_saw_holdout: bool
 
     @property
@@ -116,7 +118,8 @@ class Comparison:
             f"difference over {self.users:,} held-out users: recall@{self.k} {self.recall_difference:+.4f} "
             f"(95% CI [{self.recall_interval[0]:+.4f}, {self.recall_interval[1]:+.4f}]), "
             f"ndcg@{self.k} {self.ndcg_difference:+.4f} (95% CI [{self.ndcg_interval[0]:+.4f}, "
-            f"{self.ndcg_interval[1]:+.4f}]); Wilcoxon p = {self.wilcoxon_p:.3g}",
+            f"{self.ndcg_interval[1]:+.4f}]); paired t-test p = {self.recall_p:.3g} (recall), "
+            f"{self.ndcg_p:.3g} (ndcg)",
             "the candidate wins" if self.candidate_wins else "the candidate does not win",
         ]
         if self.served_saw_holdout:
@@ -169,9 +172,8 @@ def compare_versions(candidate_dir: Path, served_dir: Path, *, k: int = 20) -> C
     c_recall, c_ndcg = _per_user(candidate, users, relevant, seen, k)
     s_recall, s_ndcg = _per_user(served, users, relevant, seen, k)
     d_recall, d_ndcg = c_recall - s_recall, c_ndcg - s_ndcg
-    recall_mean, recall_half = mean_interval(d_recall)
-    ndcg_mean, ndcg_half = mean_interval(d_ndcg)
-    wilcoxon = float(stats.wilcoxon(d_recall).pvalue) if np.any(d_recall != 0) else 1.0
+    recall_mean, recall_interval, recall_p = t_test(d_recall)
+    ndcg_mean, ndcg_interval, ndcg_p = t_test(d_ndcg)
     saw = served_saw(served_dir, served, data)
     return Comparison(
         candidate=VersionScore(candidate.version, float(c_recall.mean()), float(c_ndcg.mean())),
@@ -179,10 +181,11 @@ def compare_versions(candidate_dir: Path, served_dir: Path, *, k: int = 20) -> C
         k=k,
         users=len(users),
         recall_difference=recall_mean,
-        recall_interval=(recall_mean - recall_half, recall_mean + recall_half),
+        recall_interval=recall_interval,
         ndcg_difference=ndcg_mean,
-        ndcg_interval=(ndcg_mean - ndcg_half, ndcg_mean + ndcg_half),
-        wilcoxon_p=wilcoxon,
+        ndcg_interval=ndcg_interval,
+        recall_p=recall_p,
+        ndcg_p=ndcg_p,
         served_saw_holdout=saw,
     )
 
