@@ -125,3 +125,88 @@ def test_a_store_outage_is_one_line_exit_3_and_a_bug_keeps_its_traceback(monkeyp
     monkeypatch.setattr(factory, "open_store", broken)
     result = CliRunner().invoke(app, ["stats"])
     assert result.exit_code == 1 and isinstance(result.exception, KeyError)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two small model versions, trained once for the module; each test damages a copy."""
+    from graphrec.model.config import EncoderConfig, TrainConfig
+    from graphrec.model.pipeline import PipelineConfig, train
+
+    models = tmp_path_factory.mktemp("versions")
+    cfg = PipelineConfig(
+        holdout_fraction=0.2,
+        train=TrainConfig(encoder=EncoderConfig(dim=8), epochs=2, batch_size=64, validation_fraction=0.0),
+    )
+    for version in ("v1", "v2"):
+        train(cfg, models_path=models, half_life_days=30.0, snapshot=block_snapshot(), version=version, progress=False)
+    return models
+
+
+def _damage(models: Path, name: str, how: str) -> Path:
+    path = models / "v2" / name
+    if how == "remove":
+        path.unlink()
+    else:
+        path.write_bytes(b"\x00garbage")
+    return path
+
+
+def _empty_snapshot(tmp_path: Path) -> Path:
+    from graphrec.snapshot import Snapshot
+
+    none = np.array([], dtype=np.int64)
+    empty = Snapshot.from_coo(
+        user_ids=np.array(["u"]),
+        item_ids=np.array(["i"]),
+        rows=none,
+        cols=none,
+        weights=np.array([], np.float32),
+        timestamps=none,
+    )
+    return empty.save(tmp_path / "empty")
+
+
+# (case, the command line given the version directory and tmp_path, the damage done first, what the line names)
+BAD_INPUTS: list[tuple[str, list[str], tuple[str, str] | None, list[str]]] = [
+    ("damaged embeddings", ["compare", "v2", "--against", "v1"], ("user_embeddings.npy", "garbage"), ["damaged"]),
+    ("damaged weights", ["compare", "v1", "--against", "v2"], ("weights.pt", "garbage"), ["damaged"]),
+    ("missing id map", ["compare", "v2", "--against", "v1"], ("item_ids.npy", "remove"), ["missing"]),
+    ("damaged holdout", ["compare", "v2", "--against", "v1"], ("holdout.npz", "garbage"), ["damaged"]),
+    ("damaged metrics, runs", ["runs"], ("metrics.json", "garbage"), ["damaged"]),
+    (
+        "damaged config, runs compare",
+        ["runs", "compare", "v1", "v2", "-o", "{tmp}/cmp"],
+        ("config.json", "garbage"),
+        [],
+    ),
+    ("unknown version", ["compare", "v1", "--against", "v9"], None, ["'v9' not found", "graphrec runs"]),
+    ("one run to compare", ["runs", "compare", "v1", "-o", "{tmp}/cmp"], None, ["at least two runs"]),
+    ("empty snapshot", ["train", "--snapshot", "{empty}"], None, ["no interactions", "graphrec import"]),
+    ("bad option value", ["generate", "--users", "-5"], None, ["--users", "generate --help"]),
+    ("unknown option", ["evaluate", "--nope"], None, ["No such option: --nope", "evaluate --help"]),
+    ("missing argument", ["runs", "compare"], None, ["Missing argument", "runs compare --help"]),
+    ("unknown command", ["trian"], None, ["No such command 'trian'"]),
+]
+
+
+@pytest.mark.parametrize(("args", "damage", "names"), [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS])
+def test_each_bad_input_is_one_line_exit_2(
+    args: list[str],
+    damage: tuple[str, str] | None,
+    names: list[str],
+    trained: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Damaged or missing model versions, an empty snapshot and command lines the parser refuses: one
+    line naming what to fix (the damaged file itself, the option, the command's --help), exit 2."""
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(trained, models)
+    monkeypatch.setenv("GRAPHREC_MODEL_DIR", str(models))
+    named = [str(_damage(models, *damage))] if damage else []
+    empty = _empty_snapshot(tmp_path) if "{empty}" in args else tmp_path
+    line = _fails_in_one_line([a.format(tmp=tmp_path, empty=empty) for a in args], *names, *named)
+    assert "Usage:" not in line and "╭" not in line

@@ -591,3 +591,29 @@ def test_explain_shows_the_item_neighbours_part(evaluated: tuple[SeedResult, Pat
         known = explained(str(split.train.user_ids[row]), history)
         assert all(i.parts is not None and i.parts.neighbours is None and i.parts.gamma == 0.0 for i in known)
     assert only_neighbours > 0
+
+
+def test_new_user_tuning_reports_progress_off_a_terminal(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tuning inside `graphrec train` took minutes without a word: with progress on and no terminal
+    it says what starts (the auxiliary model, whose epochs print their own lines) and ends on a line
+    with the whole count of steps and an ETA, through graphrec.progress."""
+    from graphrec.offline.new_user_protocol import ITEM_KNN_POINTS
+    from graphrec.offline.new_user_tuner import NewUserBlendTuner, similarity_points
+
+    tuning = _protocol().tuning
+    tuner = NewUserBlendTuner(ServingConfig.from_settings(settings), progress="lines")
+    tuner(_data(), _train_config(), tuning, epochs=4)
+    err = capsys.readouterr().err.splitlines()
+    grid = len(tuning.alphas) * len(tuning.betas) * len(tuning.gammas)
+    total = len(tuning.lengths) * (similarity_points(tuning) + 1 + grid)
+    knn = f"new-user tuning: ItemKNN grid {ITEM_KNN_POINTS}/{ITEM_KNN_POINTS}  ItemKNN neighbours="
+    aux = "new-user tuning: auxiliary model without the "
+    weights = f"new-user tuning: weights {total}/{total}  n={LENGTHS[-1]} alpha="
+    order = [next(n for n, line in enumerate(err) if line.startswith(start)) for start in (knn, aux, "epoch 4/4")]
+    assert order == sorted(order), err  # the grid, then the note, then the auxiliary model's own epoch line
+    assert err[-1].startswith(weights) and "ETA 0s" in err[-1], err
+    quiet = NewUserBlendTuner(ServingConfig.from_settings(settings))
+    quiet(_data(), _train_config(), tuning, epochs=2)
+    assert capsys.readouterr().err == ""

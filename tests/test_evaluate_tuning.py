@@ -112,6 +112,7 @@ def test_the_row_and_the_seed_summary_say_which_point_won_and_whether_on_an_edge
             }
         ],
     ]
-    summary = summarise_seeds(seeds, primary=["recall@20", "ndcg@20"])[0]
-    assert summary["params"] == "seed 1: alpha=10.0 | seed 2: alpha=40.0"
-    assert summary["grid_edge"] == "seed 1: inside | seed 2: alpha=40.0 (top)"
+    summary = summarise_seeds(seeds, primary=["recall@20", "ndcg@20"], seeds=[3, 7])[0]
+    assert summary["params"] == "seed 3: alpha=10.0 | seed 7: alpha=40.0"  # named by the seeds run, not 1, 2
+    assert summary["grid_edge"] == "seed 3: inside | seed 7: alpha=40.0 (top)"
+    assert summarise_seeds(seeds, primary=["recall@20"])[0]["params"] == "seed 0: alpha=10.0 | seed 1: alpha=40.0"

@@ -45,11 +45,12 @@ def test_runs_lists_every_version_with_its_metrics(models: Path, monkeypatch: py
     result = CliRunner().invoke(app, ["runs", "--json"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
-    assert [r["version"] for r in rows] == ["v1-mf", "v2-sage *"]  # * marks the current version
+    # the version is its name, as compare and publish take it; whether it is current is its own field
+    assert [(r["version"], r["current"]) for r in rows] == [("v1-mf", False), ("v2-sage", True)]
     assert [r["layers"] for r in rows] == [0, 2]
     assert all(0 <= r["validation_recall@20"] <= 1 and r["edges"] > 0 for r in rows)
     table = CliRunner().invoke(app, ["runs"])
-    assert table.exit_code == 0 and "| v1-mf |" in table.output
+    assert table.exit_code == 0 and "| v1-mf |  |" in table.output and "| v2-sage | * |" in table.output
 
 
 def test_compare_writes_the_table_and_the_plots(models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,3 +93,21 @@ def test_popularity_bias_tells_a_popularity_model_from_a_uniform_one(models: Pat
     biased = popularity_bias(artifact, k=5)
     assert biased.coverage == pytest.approx(5 / len(artifact.item_ids))
     assert biased.mean_popularity_percentile > 0.8
+
+
+def test_the_popularity_plot_does_not_zoom_near_identical_runs_apart() -> None:
+    """Both axes are shares and run from 0 to 1 whatever the points: two runs 0.003 apart sit 0.003
+    apart on the plot, not at its opposite edges (matplotlib's auto-zoom put them there)."""
+    import matplotlib.pyplot as plt
+
+    from graphrec.offline.runs import popularity_figure
+
+    rows = [
+        {"version": "a", "coverage@20": 0.412, "popularity_percentile@20": 0.801},
+        {"version": "b", "coverage@20": 0.415, "popularity_percentile@20": 0.798},
+    ]
+    fig = popularity_figure(rows)
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (0.0, 1.0) and ax.get_ylim() == (0.0, 1.0)
+    assert "(0.415, 0.798)" in [t.get_text() for t in ax.texts][1]  # each point carries its values
+    plt.close(fig)

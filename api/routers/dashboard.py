@@ -21,6 +21,7 @@ from api.routers.feedback import experiment_report
 from api.schemas.errors import SECRET_KEY_ONLY_403, error_responses
 from graphrec import clock
 from graphrec.clock import DAY_MS
+from graphrec.data.errors import InputError
 from graphrec.graph.errors import StoreUnavailable
 from graphrec.offline.runs import list_runs
 
@@ -39,7 +40,7 @@ def _models(services: Services) -> list[dict[str, Any]]:
     current = state.version if state is not None else None
     try:
         runs = list_runs(services.settings.models_path)
-    except FileNotFoundError:
+    except (FileNotFoundError, InputError):  # no models directory yet, or a damaged version in it
         runs = []
     return [
         {

@@ -282,7 +282,7 @@ def train_and_publish(store: GraphStore, settings: Settings, *, epochs: int = 30
         half_life_days=settings.half_life_days,
         store=store,
         progress=True,  # a bar on a terminal, epoch lines with an ETA in a log (graphrec.progress)
-        new_users=NewUserBlendTuner(ServingConfig.from_settings(settings)),
+        new_users=NewUserBlendTuner(ServingConfig.from_settings(settings), progress=True),
     )
     blend = load_blend(out)
     logger.info(

@@ -169,6 +169,14 @@ class StepProgress(_Reporter):
             self._bar.total = self.total
             self._bar.refresh()
 
+    def note(self, text: str) -> None:
+        """A line of its own saying what starts now, when what follows has progress of its own (a model
+        trained inside a tuning run prints its epochs), so those lines are read as part of this job."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(text)
+        elif self.mode == "lines":
+            self._line(text)
+
     def done(self, name: str, summary: str, seconds: float) -> None:
         self._done += 1
         if self._bar is not None:

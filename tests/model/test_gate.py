@@ -109,3 +109,33 @@ def test_compare_needs_a_candidate_trained_with_a_holdout(env: tuple[Path, Path]
     _train(store_dir, models, "all-in", epochs=10, lr=0.02, holdout=0.0)
     result = CliRunner().invoke(app, ["compare", "all-in", "--against", "good"])
     assert result.exit_code == 2 and "trained without a holdout" in result.output
+
+
+def test_versions_trained_on_one_snapshot_did_not_see_each_others_holdout(tmp_path: Path) -> None:
+    """Two versions trained on the same snapshot hold out the same newest interactions: the served
+    one never saw the candidate's test, so the comparison must not warn that it may have (it did,
+    judging by the snapshot's date alone). One trained on everything did see it, and is named."""
+    from graphrec.model.gate import compare_versions
+    from model.graphs import block_snapshot
+
+    snapshot = block_snapshot()
+    snapshot.manifest["now_ms"] = int(snapshot.timestamps.max())  # as an export records it
+    cfg = PipelineConfig(
+        holdout_fraction=0.2,
+        train=TrainConfig(encoder=EncoderConfig(dim=8), epochs=3, batch_size=64, validation_fraction=0.0),
+    )
+    for version, holdout in (("first", 0.2), ("second", 0.2), ("everything", 0.0)):
+        train(
+            cfg.model_copy(update={"holdout_fraction": holdout}),
+            models_path=tmp_path,
+            half_life_days=30.0,
+            snapshot=snapshot,
+            version=version,
+            progress=False,
+        )
+    same = compare_versions(tmp_path / "second", tmp_path / "first")
+    assert same.served_saw_holdout is False and "may have seen" not in same.report()
+    # trained alike on one snapshot, the two are the same model: no difference, and the test says so
+    assert same.recall_difference == 0.0 and same.recall_p == 1.0 and "paired t-test p = 1 (recall)" in same.report()
+    saw = compare_versions(tmp_path / "second", tmp_path / "everything")
+    assert saw.served_saw_holdout is True and "may have seen it" in saw.report()

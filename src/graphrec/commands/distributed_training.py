@@ -103,7 +103,7 @@ def run_rank(
             snapshot=snapshot,
             version=version,
             progress=not quiet,
-            new_users=NewUserBlendTuner(ServingConfig.from_settings(settings)),
+            new_users=NewUserBlendTuner(ServingConfig.from_settings(settings), progress=not quiet),
             ranks=ranks,
         )
 

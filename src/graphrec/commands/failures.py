@@ -1,6 +1,6 @@
 """The one home of how a ``graphrec`` command fails: a problem the user can fix is one line on stderr
-naming what to fix, exit 2; a graph store that cannot be reached is one line, exit 3 (retry later);
-never a traceback for either (issue 30).
+naming what to fix, exit 2 (a command line the parser refuses too); a graph store that cannot be
+reached is one line, exit 3 (retry later); never a traceback for either (issue 30).
 
 Why one home: commands and the pure functions under them raise (a :class:`~graphrec.data.errors.UserError`
 or :class:`~graphrec.data.errors.InputError`, a pydantic ``ValidationError`` of the settings, an
@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 if TYPE_CHECKING:  # typer carries its own click: its Context, not the click package's
     from typer._click.core import Context
+    from typer._click.exceptions import UsageError
 
 BAD_INPUT = 2  # fix what the line names, then run it again
 STORE_DOWN = 3  # nothing to fix here: retry when the store is back
@@ -47,12 +48,28 @@ def failure_line(exc: BaseException) -> tuple[str, int] | None:
     return None
 
 
+def usage_line(exc: UsageError) -> str:
+    """One line for a command line the parser refused (an unknown option, a bad value, a missing
+    argument), naming the command whose ``--help`` lists what it takes; click's own form is a usage
+    block and a framed box, five lines or more."""
+    where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+    return f"error: {exc.format_message()}{where}"
+
+
 class FailingInOneLine(TyperGroup):
-    """The root command group: every command's user-facing failure leaves through :func:`failure_line`."""
+    """The root command group: every command's user-facing failure leaves through :func:`failure_line`,
+    and a command line its parser refuses through :func:`usage_line`."""
 
     def invoke(self, ctx: Context) -> Any:
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
         try:
             return super().invoke(ctx)
+        except NoArgsIsHelpError:
+            raise  # a group called bare shows its help: no failure to report
+        except UsageError as exc:
+            typer.echo(" ".join(usage_line(exc).split()), err=True)
+            raise typer.Exit(BAD_INPUT) from None
         except Exception as exc:
             failure = failure_line(exc)
             if failure is None:

@@ -33,7 +33,10 @@ def list_command(
         typer.echo(f"no model versions under {settings.models_path}: run `graphrec train` first", err=True)
         raise typer.Exit(1)
     rows = [summary_row(r, current=current_version(settings.models_path)) for r in runs]
-    typer.echo("\n".join(json.dumps(r, default=float) for r in rows) if as_json else markdown_table(rows))
+    if as_json:
+        typer.echo("\n".join(json.dumps(r, default=float) for r in rows))
+    else:  # the table marks the current version with a * column
+        typer.echo(markdown_table([{**r, "current": "*" if r["current"] else ""} for r in rows]))
 
 
 @runs_app.command("compare")
@@ -48,12 +51,7 @@ def compare_command(
     from graphrec.offline.runs import compare_runs, resolve_runs
 
     settings = Settings()
-    try:
-        runs = resolve_runs(settings.models_path, versions)
-        paths = compare_runs(runs, output)
-    except (FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    paths = compare_runs(resolve_runs(settings.models_path, versions), output)  # failures: commands.failures
     typer.echo(paths["markdown"].read_text())
     typer.echo("written: " + ", ".join(str(p) for p in paths.values()))
 

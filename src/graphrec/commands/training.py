@@ -129,7 +129,8 @@ def train_command(
         cfg = cfg.model_copy(update={"train": TrainConfig.model_validate(_with_device(cfg.train.model_dump(), device))})
     _check_device(cfg.train.device)
     settings = Settings()
-    new_users = NewUserBlendTuner(ServingConfig.from_settings(settings))  # new users' blend, by history length
+    # new users' blend, by history length; minutes on a large graph, so it reports progress as training does
+    new_users = NewUserBlendTuner(ServingConfig.from_settings(settings), progress=not quiet)
     from graphrec.model.distributed import world_size_from_env
 
     if nproc > 1 or world_size_from_env() > 1:
@@ -294,7 +295,8 @@ def evaluate_command(
     paired = json.loads((output / "results.json").read_text())["meta"].get("paired_tests_table")
     if paired:
         typer.echo(f"\n{paired}")
-    typer.echo(f"\nresults: {output / 'results.json'}, {output / 'results.md'}, {output / 'validation.png'}")
+    written = [output / n for n in ("results.json", "results.md", "validation.png", "per_user.npz")]
+    typer.echo("\nresults: " + ", ".join(str(p) for p in written if p.exists()))  # the plot only if drawn
 
 
 def _with_device(train: dict[str, Any], device: str) -> dict[str, Any]:
@@ -342,20 +344,15 @@ def compare_command(
     from graphrec.model.pipeline import resolve_version
 
     settings = Settings()
-    try:
-        name = resolve_version(settings.models_path, candidate)
-        if against == "current":
-            with open_store(settings) as store:
-                served = _served_version(store, settings.models_path)
-            if served is None:
-                typer.echo("error: no version is published yet: nothing to compare against", err=True)
-                raise typer.Exit(2)
-        else:
-            served = resolve_version(settings.models_path, against)
-        result = compare_versions(settings.models_path / name, settings.models_path / served, k=k)
-    except (FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    name = resolve_version(settings.models_path, candidate)  # failures: one line (commands.failures)
+    if against == "current":
+        with open_store(settings) as store:
+            served = _served_version(store, settings.models_path)
+        if served is None:
+            raise UserError("no version is published yet: nothing to compare against (name one with --against)")
+    else:
+        served = resolve_version(settings.models_path, against)
+    result = compare_versions(settings.models_path / name, settings.models_path / served, k=k)
     typer.echo(json.dumps(result.as_dict(), default=float) if as_json else result.report())
 
 
@@ -387,26 +384,22 @@ def publish_command(
     from graphrec.model.pipeline import publish, resolve_version
 
     settings = Settings()
-    try:
-        with open_store(settings) as store:
-            if if_better:
-                name = resolve_version(settings.models_path, version)
-                served = _served_version(store, settings.models_path)
-                if served == name:
-                    typer.echo(f"{name} is already the served version; nothing to do")
-                    return
-                if served is not None:
-                    result = compare_versions(settings.models_path / name, settings.models_path / served)
-                    typer.echo(result.report())
-                    if not result.candidate_wins:
-                        typer.echo(f"not published: {name} does not beat {served}; {served} stays current", err=True)
-                        raise typer.Exit(1)
-            name, users, items = publish(
-                store, models_path=settings.models_path, version=version, half_life_days=settings.half_life_days
-            )
-    except (FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    with open_store(settings) as store:  # failures: one line (commands.failures)
+        if if_better:
+            name = resolve_version(settings.models_path, version)
+            served = _served_version(store, settings.models_path)
+            if served == name:
+                typer.echo(f"{name} is already the served version; nothing to do")
+                return
+            if served is not None:
+                result = compare_versions(settings.models_path / name, settings.models_path / served)
+                typer.echo(result.report())
+                if not result.candidate_wins:
+                    typer.echo(f"not published: {name} does not beat {served}; {served} stays current", err=True)
+                    raise typer.Exit(1)
+        name, users, items = publish(
+            store, models_path=settings.models_path, version=version, half_life_days=settings.half_life_days
+        )
     typer.echo(
         f"published {name}: {users:,} user and {items:,} item embeddings; the store's current model "
         f"version (and {settings.models_path / 'CURRENT'}) -> {name}"

@@ -17,7 +17,9 @@ categories) loads and serves as before; it just cannot place items it never saw.
 from __future__ import annotations
 
 import json
+import pickle
 import sys
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,6 +34,7 @@ from graphrec import clock
 from graphrec.index import ItemIndex
 from graphrec.model.adjacency import neighbourhood_coefficients
 from graphrec.model.config import TrainConfig
+from graphrec.model.content import CONTENT_JSON
 from graphrec.model.content_map import ContentEmbedder, ContentMap
 from graphrec.model.graphsage import GraphSAGERec
 from graphrec.model.trainer import TrainResult
@@ -330,7 +333,26 @@ class ModelArtifact:
 
     @classmethod
     def load(cls, directory: str | Path) -> ModelArtifact:
+        """Read a version directory. A missing or damaged file is an
+        :class:`~graphrec.data.errors.InputError` naming it (:func:`damaged_file` finds which): versions
+        are copied between machines by hand, and a truncated copy must say which file to replace, not
+        fail deep in numpy or torch. (The API's hot swap catches any failure and keeps serving.)"""
+        from graphrec.data.errors import InputError
+
         src = Path(directory)
+        if not (src / "manifest.json").is_file():
+            raise InputError(src, None, "not a model version (no manifest.json; graphrec train writes them)")
+        try:
+            return cls._read(src)
+        except FileNotFoundError as exc:
+            missing = Path(exc.filename) if exc.filename else src
+            raise InputError(missing, None, "missing: the model version is incomplete (train it again)") from None
+        except UNREADABLE as exc:
+            path, reason = damaged_file(src) or (src, f"{type(exc).__name__}: {str(exc).strip()[:120]}")
+            raise InputError(path, None, f"damaged ({reason}): train the version again") from None
+
+    @classmethod
+    def _read(cls, src: Path) -> ModelArtifact:
         config = TrainConfig.model_validate_json((src / "config.json").read_text())
 
         def arr(name: str) -> np.ndarray:
@@ -362,3 +384,46 @@ class ModelArtifact:
             manifest=manifest,
             content=ContentEmbedder.load(src),
         )
+
+
+UNREADABLE = (OSError, ValueError, EOFError, RuntimeError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile)
+"""What reading a damaged file raises: numpy (ValueError, EOFError), json, torch (UnpicklingError,
+RuntimeError, BadZipFile), pydantic (a ValueError)."""
+KINDS = {".json": "JSON", ".npy": "a NumPy array", ".pt": "torch weights", ".npz": "NumPy arrays"}
+
+
+def unreadable(path: Path, exc: BaseException) -> str:
+    """A short reason for a file that did not read back: what it should have been and the error's type
+    (numpy's and torch's own messages run to several sentences about pickles)."""
+    return f"not readable as {KINDS.get(path.suffix, 'its format')}: {type(exc).__name__}"
+
+
+def damaged_file(directory: Path) -> tuple[Path, str] | None:
+    """``(file, reason)`` of the first file of a version directory that does not read back (its JSON
+    files, its arrays, its weights), or ``None``: what :meth:`ModelArtifact.load` names when it fails."""
+    for name in ("manifest.json", "config.json", "metrics.json", CONTENT_JSON):
+        path = directory / name
+        if name == CONTENT_JSON and not path.exists():  # a version from before content features
+            continue
+        try:
+            json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            return path, unreadable(path, exc)
+    for path in sorted(directory.glob("*.npy")):
+        try:
+            np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            return path, unreadable(path, exc)
+    for path in sorted(directory.glob("*.npz")):
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                for key in arrays.files:
+                    arrays[key]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            return path, unreadable(path, exc)
+    weights = directory / "weights.pt"
+    try:
+        torch.load(weights, weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
+        return weights, unreadable(weights, exc)
+    return None

@@ -29,6 +29,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from graphrec.data.config_files import in_file, read_toml, validate_config
+from graphrec.data.errors import UserError
 from graphrec.evaluation.splits import Split, holdout
 from graphrec.export import ExportConfig, export_snapshot
 from graphrec.graph.port import GraphStore
@@ -175,7 +176,7 @@ def _training_split(cfg: PipelineConfig, snapshot: Snapshot) -> tuple[PipelineCo
     """``(cfg validating as the version is tested, the test holdout or None, the snapshot to fit on)``:
     one function, so every rank of a data-parallel run fits on exactly the same edges."""
     if snapshot.n_edges == 0:
-        raise ValueError("the snapshot has no interactions: import data first (graphrec import/generate)")
+        raise UserError("the snapshot has no interactions: import data first (graphrec import/generate)")
     cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"validation_protocol": TEST_PROTOCOL})})
     # each user's newest interactions held out: the version's test metrics, and what a later
     # `graphrec compare` / `publish --if-better` judges it and the served version on
@@ -245,10 +246,10 @@ def resolve_version(models_path: Path, version: str) -> str:
     if version == "latest":
         versions = list_versions(models_path)
         if not versions:
-            raise FileNotFoundError(f"no model versions under {models_path}: run `graphrec train` first")
+            raise UserError(f"no model versions under {models_path}: run `graphrec train` first")
         return versions[-1]
     if not (models_path / version / "manifest.json").exists():
-        raise FileNotFoundError(f"model version {version!r} not found under {models_path}")
+        raise UserError(f"model version {version!r} not found under {models_path} (graphrec runs lists them)")
     return version
 
 

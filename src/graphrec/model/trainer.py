@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from graphrec.data.errors import UserError
 from graphrec.evaluation.metrics import ranking_metrics, top_k
 from graphrec.evaluation.splits import holdout
 from graphrec.model.adjacency import BipartiteAdjacency
@@ -122,7 +123,7 @@ class Trainer:
         if train.n_edges == 0 or not np.any(train.weights > 0):
             # an empty or all-zero adjacency trains id embeddings with no message passing at all, and
             # validation recall still looks plausible: refuse instead (issue 17: 1997 data decayed to 0)
-            raise ValueError(
+            raise UserError(
                 f"refusing to train: the snapshot has {train.n_edges:,} edges and none with a "
                 "positive weight (import data, or check the export's decay and weight filters)"
             )

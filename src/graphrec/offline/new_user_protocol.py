@@ -277,8 +277,14 @@ def knn_key(params: dict[str, float]) -> KnnKey:
     return (float(params["neighbours"]), float(params["shrink"]))
 
 
-def item_knn_scores(split: NewUserSplit, tuning: NewUserTuning) -> dict[KnnKey, dict[int, tuple[float, float]]]:
-    """ItemKNN-from-history's ``(ndcg, recall)`` on ``split``'s held-out users, per grid point and n."""
+ITEM_KNN_POINTS = len(ITEM_KNN_NEIGHBOURS) * len(ITEM_KNN_SHRINKS)  # what item_knn_scores reports on
+
+
+def item_knn_scores(
+    split: NewUserSplit, tuning: NewUserTuning, *, on_point: Callable[[str, str], None] | None = None
+) -> dict[KnnKey, dict[int, tuple[float, float]]]:
+    """ItemKNN-from-history's ``(ndcg, recall)`` on ``split``'s held-out users, per grid point and n
+    (``on_point(point, summary)`` after each of the :data:`ITEM_KNN_POINTS`: progress)."""
     out: dict[KnnKey, dict[int, tuple[float, float]]] = {}
     for params, model in _item_knn_grid(split.train):
         row = out.setdefault(knn_key(params), {})
@@ -286,6 +292,11 @@ def item_knn_scores(split: NewUserSplit, tuning: NewUserTuning) -> dict[KnnKey, 
             ranked = rank_from_history(model.score_history, split.fed(n), k=tuning.k)
             recall, ndcg = per_user_metrics(ranked, split.rest(n))
             row[n] = (float(ndcg.mean()), float(recall.mean()))
+        if on_point is not None:
+            on_point(
+                f"ItemKNN neighbours={params['neighbours']}, shrink={params['shrink']:g}",
+                f"ndcg@{tuning.k} {np.mean([v[0] for v in row.values()]):.4f}",
+            )
     return out
 
 

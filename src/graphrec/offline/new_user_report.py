@@ -100,7 +100,7 @@ def evaluate_seed(
         snapshot=split.train,
         version=f"new-users-seed{seed}",
         progress=progress,
-        new_users=NewUserBlendTuner(serving),
+        new_users=NewUserBlendTuner(serving, progress=progress),
     )
     state = load_state(directory, default_alpha=serving.default_alpha)
     served = Served.build(state, split.train, serving)

@@ -10,6 +10,7 @@ never seen. It ranks validation users through the protocol's serving path
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,7 @@ from graphrec.model.item_neighbours import ItemNeighbours, Similarity
 from graphrec.model.state import ModelState, trained_at_ms
 from graphrec.model.trainer import Trainer
 from graphrec.offline.new_user_protocol import (
+    ITEM_KNN_POINTS,
     ITEM_KNN_SHRINKS,
     Served,
     best_item_knn,
@@ -38,6 +40,7 @@ from graphrec.offline.new_user_protocol import (
     split_lookup,
     validation_split,
 )
+from graphrec.progress import Mode, StepProgress
 from graphrec.recommend.ranking import Candidates
 from graphrec.recommend.serving_config import ServingConfig
 from graphrec.snapshot import Snapshot
@@ -71,11 +74,18 @@ class NewUserBlendTuner:
     """
 
     serving: ServingConfig
+    progress: Mode | bool = False
 
     def __call__(self, snapshot: Snapshot, config: TrainConfig, tuning: NewUserTuning, *, epochs: int) -> NewUserBlend:
+        """The weights per history length (the class docstring says how). With ``progress``, a line at
+        least every 10 s off a terminal (a bar on one) says where the run is and its ETA, per phase,
+        since their steps differ in cost (an ETA at the mean pace of all of them said 15 min for what
+        took 3): the ItemKNN grid, the auxiliary model (announced, then its own epoch lines), then
+        each length's similarities and weights."""
         started = time.perf_counter()
+        knn = StepProgress(ITEM_KNN_POINTS, self.progress, desc="new-user tuning: ItemKNN grid", every_step=False)
         split = validation_split(snapshot, tuning, config.seed + 1)
-        knn_scores = item_knn_scores(split, tuning)
+        knn_scores = item_knn_scores(split, tuning, on_point=_Stepper(knn))
         chosen = {n: best_item_knn(knn_scores, [n]) for n in tuning.lengths}
         servable = [
             p
@@ -84,7 +94,9 @@ class NewUserBlendTuner:
         ]
         served_params = best_item_knn({p: knn_scores[p] for p in servable}, tuning.lengths) if servable else None
         aux = config.model_copy(update={"epochs": epochs, "validation_fraction": 0.0})
-        result = Trainer(aux, progress=False).fit(split.train)
+        knn.note(f"new-user tuning: auxiliary model without the {split.n_users:,} validation users, {epochs} epochs")
+        knn.close()
+        result = Trainer(aux, progress=self.progress).fit(split.train)
         artifact = ModelArtifact.from_training(result, split.train, version="new-user-tuning", config=aux)
         neighbours = (
             None
@@ -103,6 +115,12 @@ class NewUserBlendTuner:
         )
         served = Served.build(state, split.train, self.serving)
         gammas = tuning.gammas if neighbours is not None else [0.0]
+        similarities = 0 if neighbours is None else similarity_points(tuning)
+        steps_per_length = similarities + 1 + len(tuning.alphas) * len(tuning.betas) * len(gammas)
+        report = StepProgress(
+            len(tuning.lengths) * steps_per_length, self.progress, desc="new-user tuning: weights", every_step=False
+        )
+        step = _Stepper(report)
         lookup = split_lookup(split)
         weights: dict[int, HistoryWeights] = {}
         per_length: dict[str, dict[str, Any]] = {}
@@ -112,9 +130,12 @@ class NewUserBlendTuner:
             similarity, similarity_record = (
                 (None, {})
                 if neighbours is None
-                else choose_similarity(neighbours, split, n, reference=(ref_ndcg, ref_recall), tuning=tuning)
+                else choose_similarity(
+                    neighbours, split, n, reference=(ref_ndcg, ref_recall), tuning=tuning, on_point=step
+                )
             )
             gathered = gather_new_users(served, split, n, k=tuning.k, similarity=similarity)
+            step(f"n={n} candidates gathered", f"{split.n_users:,} users")
             objective = partial(
                 _relative_metrics,
                 served,
@@ -130,6 +151,7 @@ class NewUserBlendTuner:
                     for gamma in gammas:
                         rel = objective(HistoryWeights(alpha, beta, gamma, similarity))
                         scored.append((_smaller_ratio(rel), *_means(rel), -beta, alpha, -gamma, rel))
+                        step(f"n={n} alpha={alpha}, beta={beta}, gamma={gamma}", f"{_smaller_ratio(rel):.4f}")
             _, _, _, neg_beta, alpha, neg_gamma, best_rel = max(scored, key=lambda t: t[:6])
             chosen_weights = HistoryWeights(alpha=alpha, beta=-neg_beta, gamma=-neg_gamma, similarity=similarity)
             record: dict[str, Any] = {}
@@ -156,6 +178,7 @@ class NewUserBlendTuner:
                 **similarity_record,
                 **record,
             }
+        report.close()
         details = {
             "protocol": split.protocol,
             "users": split.n_users,
@@ -171,8 +194,32 @@ class NewUserBlendTuner:
         return NewUserBlend(weights=weights, details=details, neighbours=served_params or {})
 
 
+class _Stepper:
+    """``step(name, summary)``: one finished step of a tuning run, timed since the previous one."""
+
+    def __init__(self, report: StepProgress) -> None:
+        self.report = report
+        self.last = time.perf_counter()
+
+    def __call__(self, name: str, summary: str) -> None:
+        now = time.perf_counter()
+        self.report.done(name, summary, now - self.last)
+        self.last = now
+
+
+def similarity_points(tuning: NewUserTuning) -> int:
+    """How many similarities :func:`choose_similarity` tries per history length."""
+    return len(tuning.asymmetries) * len(tuning.localities) * len(ITEM_KNN_SHRINKS)
+
+
 def choose_similarity(
-    table: ItemNeighbours, split: NewUserSplit, n: int, *, reference: tuple[float, float], tuning: NewUserTuning
+    table: ItemNeighbours,
+    split: NewUserSplit,
+    n: int,
+    *,
+    reference: tuple[float, float],
+    tuning: NewUserTuning,
+    on_point: Callable[[str, str], None] | None = None,
 ) -> tuple[Similarity, dict[str, Any]]:
     """The item neighbours' :class:`Similarity` for histories of ``n``: every ``(shrink, asymmetry,
     locality)`` of the grid ranks ``split``'s held-out users from their first ``n`` items with the
@@ -196,6 +243,8 @@ def choose_similarity(
         recall, ndcg = per_user_metrics(ranked, relevant)
         value = min(float(ndcg.mean()) / reference[0], float(recall.mean()) / reference[1])
         scored.append((value, -rank, similarity, float(ndcg.mean()), float(recall.mean())))
+        if on_point is not None:
+            on_point(f"n={n} similarity shrink={shrink:g}, a={asymmetry}, q={locality}", f"{value:.4f}")
     _, _, best, best_ndcg, best_recall = max(scored, key=lambda t: t[:2])
     return best, {
         f"neighbours_ndcg@{tuning.k}": round(best_ndcg, 4),

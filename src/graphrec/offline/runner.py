@@ -279,7 +279,8 @@ def run_evaluation(
     gds: GdsClient | None = None,
     serving: ServingConfig | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every model on each seed's split, write ``results.json``/``results.md``/``validation.png``.
+    """Run every model on each seed's split, write ``results.json``/``results.md``/``validation.png``
+    (every seed's learning curves) and ``per_user.npz`` (:func:`per_user_arrays`).
 
     One seed: the rows of that split. Several: one row per model with the mean of every metric over
     the seeds and the 95% half-width of the primary ones (``recall@20 ±``). Either way the report
@@ -342,14 +343,36 @@ def run_evaluation(
     if len(runs) == 1:
         rows = last.rows
     else:
-        rows = summarise_seeds([run.rows for run in runs], primary=primary)
+        rows = summarise_seeds([run.rows for run in runs], primary=primary, seeds=seeds)
         meta["per_seed"] = {str(seed): run.rows for seed, run in zip(seeds, runs, strict=True)}
     tests = paired_tests(rows, runs, primary)
     if tests:
         meta["paired_tests"] = [t.as_dict() for t in tests]
         meta["paired_tests_table"] = comparison_table(tests)
-    write_report(rows, output, meta=meta, histories=last.histories, metric=metric)
+    write_report(
+        rows,
+        output,
+        meta=meta,
+        histories=last.histories,
+        metric=metric,
+        seed_histories={str(seed): run.histories for seed, run in zip(seeds, runs, strict=True)}
+        if len(runs) > 1
+        else None,
+        per_user=per_user_arrays(seeds, runs),
+    )
     return rows
+
+
+def per_user_arrays(seeds: list[int], runs: list[SeedRun]) -> dict[str, np.ndarray]:
+    """Every seed's per-user metrics as ``per_user.npz`` keeps them: ``<seed>/users`` (the test users'
+    ids, in the arrays' order) and ``<seed>/<model>/<metric>``, the input of
+    :func:`graphrec.evaluation.statistics.compare_against_all`."""
+    arrays: dict[str, np.ndarray] = {}
+    for seed, run in zip(seeds, runs, strict=True):
+        arrays[f"{seed}/users"] = np.asarray(run.split.train.user_ids[run.split.test_users]).astype(str)
+        for name, metrics in run.per_user.items():
+            arrays.update({f"{seed}/{name}/{metric}": values for metric, values in metrics.items()})
+    return arrays
 
 
 @dataclass
@@ -398,13 +421,19 @@ def _run_seed(cfg: EvalConfig, *, snapshot: Snapshot | None, gds: GdsClient | No
     return run
 
 
-def summarise_seeds(per_seed: list[list[dict[str, Any]]], *, primary: list[str]) -> list[dict[str, Any]]:
+def summarise_seeds(
+    per_seed: list[list[dict[str, Any]]], *, primary: list[str], seeds: list[int] | None = None
+) -> list[dict[str, Any]]:
     """One row per model: the mean of every numeric column over the seeds it ran on, and the 95%
-    half-width of the ``primary`` metrics as ``<metric> ±``."""
+    half-width of the ``primary`` metrics as ``<metric> ±``; a tuned value that differs between seeds
+    is shown per seed, named by its number in ``seeds`` (default: 0, 1, ...)."""
     names = list(dict.fromkeys(r["model"] for rows in per_seed for r in rows))
+    numbers = seeds if seeds is not None else list(range(len(per_seed)))
     summary = []
     for name in names:
-        runs = [r for rows in per_seed for r in rows if r["model"] == name and "skipped" not in r]
+        ran = [(s, r) for s, rows in zip(numbers, per_seed, strict=True) for r in rows if r["model"] == name]
+        ran = [(s, r) for s, r in ran if "skipped" not in r]
+        runs = [r for _, r in ran]
         if not runs:
             summary.append(
                 {"model": name, "skipped": next(r["skipped"] for rows in per_seed for r in rows if r["model"] == name)}
@@ -418,21 +447,22 @@ def summarise_seeds(per_seed: list[list[dict[str, Any]]], *, primary: list[str])
             if key not in row and isinstance(value, int | float) and not isinstance(value, bool):
                 row[key] = float(np.mean([r[key] for r in runs if key in r]))
         for key in ("params", "grid_edge"):  # which point each seed's tuning chose, and whether on an edge
-            _per_seed_column(row, key, [r.get(key) for r in runs])
+            _per_seed_column(row, key, [r.get(key) for r in runs], [s for s, _ in ran])
         row["seeds"] = len(runs)
         summary.append(row)
     return summary
 
 
-def _per_seed_column(row: dict[str, Any], key: str, values: list[Any]) -> None:
-    """``row[key]``: the one value every seed had, else each seed's (in seed order); nothing if none had it."""
+def _per_seed_column(row: dict[str, Any], key: str, values: list[Any], seeds: list[int]) -> None:
+    """``row[key]``: the one value every seed had, else each seed's (``seed 3: ...``, in seed order);
+    nothing if none had it."""
     if all(v is None for v in values):
         return
     if all(v == values[0] for v in values):
         row[key] = values[0]
         return
     shown = [", ".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else str(v) for v in values]
-    row[key] = " | ".join(f"seed {n + 1}: {text}" for n, text in enumerate(shown))
+    row[key] = " | ".join(f"seed {seed}: {text}" for seed, text in zip(seeds, shown, strict=True))
 
 
 def paired_tests(rows: list[dict[str, Any]], runs: list[SeedRun], metrics: list[str]) -> list[PairedComparison]:
@@ -464,6 +494,7 @@ __all__ = [
     "load_split",
     "markdown_table",
     "paired_tests",
+    "per_user_arrays",
     "run_evaluation",
     "summarise_seeds",
     "tune",

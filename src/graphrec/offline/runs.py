@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graphrec.model.artifact import ModelArtifact
+from graphrec.data.errors import InputError, UserError
+from graphrec.model.artifact import ModelArtifact, unreadable
 from graphrec.model.pipeline import list_versions
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # the metrics shown first in tables and bars, when a run has them
 KEY_METRICS: tuple[str, ...] = (
@@ -54,14 +58,27 @@ def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def load_run(directory: Path) -> Run:
-    """Read a version directory's json files (not its arrays); a missing file is a clear error."""
+def _json_object(path: Path) -> dict[str, Any]:
+    """A version's JSON file as a dict, or an :class:`InputError` naming the file (missing or damaged)."""
     try:
-        manifest = json.loads((directory / "manifest.json").read_text())
-        config = json.loads((directory / "config.json").read_text())
-        metrics = json.loads((directory / "metrics.json").read_text())
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{directory} is not a model version (missing {Path(exc.filename).name})") from None
+        value = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path.parent, None, f"not a model version (missing {path.name})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            path, None, f"damaged ({unreadable(path, exc)}): train the version again or remove it"
+        ) from None
+    if not isinstance(value, dict):
+        raise InputError(path, None, "damaged (not a JSON object): train the version again or remove it")
+    return value
+
+
+def load_run(directory: Path) -> Run:
+    """Read a version directory's json files (not its arrays); a missing or damaged file is an
+    :class:`InputError` naming it."""
+    manifest = _json_object(directory / "manifest.json")
+    config = _json_object(directory / "config.json")
+    metrics = _json_object(directory / "metrics.json")
     return Run(
         version=directory.name,
         directory=directory,
@@ -90,15 +107,18 @@ def resolve_runs(models_path: Path, names: list[str]) -> list[Run]:
         if name == "latest" and versions:
             name = versions[-1]
         if name not in versions:
-            raise FileNotFoundError(f"no model version {name!r} under {models_path} (graphrec runs lists them)")
+            raise UserError(f"no model version {name!r} under {models_path} (graphrec runs lists them)")
         runs.append(load_run(models_path / name))
     return runs
 
 
 def summary_row(run: Run, *, current: str | None = None) -> dict[str, Any]:
-    """The one-line view of a run that ``graphrec runs`` prints."""
+    """The one-line view of a run that ``graphrec runs`` prints. ``current``: whether it is the version
+    named ``current`` (the served one), a field of its own so ``version`` stays a name a script can
+    pass back to ``graphrec compare`` or ``publish``."""
     row: dict[str, Any] = {
-        "version": run.version + (" *" if run.version == current else ""),
+        "version": run.version,
+        "current": run.version == current,
         "edges": run.metrics.get("n_edges", run.snapshot.get("n_edges")),
         "layers": run.config.get("encoder.layers"),
         "dim": run.config.get("encoder.dim"),
@@ -147,7 +167,7 @@ def compare_runs(runs: list[Run], output: Path) -> dict[str, Path]:
     from graphrec.evaluation.report import markdown_table
 
     if len(runs) < 2:
-        raise ValueError("compare needs at least two runs")
+        raise UserError("compare needs at least two runs")
     output.mkdir(parents=True, exist_ok=True)
     differing = differing_settings(runs)
     bias = {r.version: popularity_bias(ModelArtifact.load(r.directory)) for r in runs}
@@ -226,15 +246,36 @@ def _plots(runs: list[Run], rows: list[dict[str, Any]], output: Path) -> dict[st
     fig.savefig(paths["metrics"], dpi=120)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for row in rows:
-        ax.scatter(row["coverage@20"], row["popularity_percentile@20"], s=40)
-        ax.annotate(row["version"][-12:], (row["coverage@20"], row["popularity_percentile@20"]), fontsize=7)
-    ax.set_xlabel("catalogue coverage of top-20 lists")
-    ax.set_ylabel("mean popularity percentile of top-20 items")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig = popularity_figure(rows)
     paths["popularity"] = output / "popularity.png"
     fig.savefig(paths["popularity"], dpi=120)
     plt.close(fig)
     return paths
+
+
+def popularity_figure(rows: list[dict[str, Any]]) -> Figure:
+    """Coverage against popularity percentile, one point per run, on fixed axes: both are shares, so
+    both axes run from 0 to 1, with the percentile's no-bias line at 0.5.
+
+    Why fixed: matplotlib zooms to the points, so two runs 0.003 apart filled the plot's width and
+    looked like opposite models; on the whole range a small difference looks small, and each point's
+    label carries its values for reading the difference itself."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--", label="no popularity bias (0.5)")
+    for row in rows:
+        x, y = row["coverage@20"], row["popularity_percentile@20"]
+        ax.scatter(x, y, s=40)
+        ax.annotate(f"{row['version'][-12:]} ({x:.3f}, {y:.3f})", (x, y), fontsize=7)
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("catalogue coverage of top-20 lists")
+    ax.set_ylabel("mean popularity percentile of top-20 items")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
