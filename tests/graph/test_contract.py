@@ -89,6 +89,29 @@ def test_interactions_aggregate_across_batches(any_store: GraphStore) -> None:
     assert not any_store.user_exists(user_id="nobody")
 
 
+def test_a_batch_naming_one_pair_twice_adds_both_deltas(any_store: GraphStore) -> None:
+    # Callers fold a batch's deltas per pair, but nothing in the port forbids one pair twice: both
+    # count, in order (Neo4j's per-user write folds them first; the MERGE form applies them in turn).
+    any_store.upsert_interactions([delta("u1", "i1", 2.0, ts=T0), delta("u1", "i2", 1.0)])
+    any_store.upsert_interactions(
+        [
+            delta("u1", "i1", -3.5, ts=T0 + 5, types={"click": 1}),
+            delta("u1", "i3", 1.0),
+            delta("u1", "i1", 0.5, ts=T0 - 5, types={"view": 2}),
+            delta("u1", "i3", 0.25, ts=T0 + 9),
+        ]
+    )
+    edges = {e.item_id: e for e in any_store.user_interactions(user_id="u1")}
+    assert any_store.counts().interactions == 3
+    assert (edges["i1"].weight, edges["i1"].count) == (pytest.approx(-1.0), 3)
+    assert (edges["i1"].first_ts, edges["i1"].last_ts) == (T0 - 5, T0 + 5)
+    assert dict(edges["i1"].type_counts) == {"view": 3, "click": 1}
+    assert (edges["i3"].weight, edges["i3"].count, edges["i3"].last_ts) == (pytest.approx(1.25), 2, T0 + 9)
+    # i1's weight went negative: u1 has two liked edges left, i1 none
+    degrees = dict(any_store.run_cypher("MATCH (n) WHERE n:User OR n:Item RETURN n.id, n.degree").rows)
+    assert degrees == {"u1": 2, "i1": 0, "i2": 1, "i3": 1}
+
+
 def test_user_interactions_most_recent_first_with_limit(any_store: GraphStore) -> None:
     any_store.upsert_interactions([delta("u", f"i{k}", ts=T0 + k * 1000) for k in range(5)])
     got = any_store.user_interactions(user_id="u", limit=3)

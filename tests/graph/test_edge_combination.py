@@ -5,8 +5,9 @@
 ``aggregate`` and group commit's ``merge_deltas``), ``statements.merge_edge`` its Cypher. The unit
 tests hold the fold to the table property by property; the integration test writes one seeded random
 sequence of delta batches (the same pairs again and again, weights crossing zero and the caps, some
-deltas naming a cap and some not, some batches merged as group commit merges them) through the
-embedded FalkorDB store and compares every edge, and every degree, with the fold.
+deltas naming a cap and some not, some batches merged as group commit merges them) through each
+store (the embedded FalkorDB sends ``merge_edge``'s MERGE; Neo4j its per-user form of the same rule,
+``graphrec.graph.cypher.neo4j``) and compares every edge, and every degree, with the fold.
 
 Amounts are multiples of 1/4, so every sum is exact in any order and the comparison is equality.
 """
@@ -21,9 +22,9 @@ from dataclasses import replace
 from factories import T0, delta
 from graphrec.event_types import COUNT_PROPS, EVENT_TYPES, SUM_PROPS, VALUED_TYPES
 from graphrec.events.group_commit import merge_deltas
+from graphrec.graph.base_store import CypherStore
 from graphrec.graph.cypher.statements import COMBINE_CYPHER, Aggregates
 from graphrec.graph.edge_combination import APPLY, EDGE_RULE, PER_TYPE_RULE, Combine, fold, saturate, stored_as
-from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.port import EventKey
 from graphrec.graph.records import InteractionDelta
 
@@ -139,7 +140,7 @@ def test_a_pair_seen_once_comes_back_as_it_was_sent() -> None:
 # -- the Python fold against the store's Cypher ---------------------------------------------------
 
 
-def _writes(store: FalkorDBStore, batches: list[list[InteractionDelta]]) -> Iterator[str]:
+def _writes(store: CypherStore, batches: list[list[InteractionDelta]]) -> Iterator[str]:
     """Each batch through one of the store's three delta writes, in turn; every third pair of batches
     merged first, as group commit merges batches queued together. Yields which write it used."""
     keys = iter(range(1_000_000))
@@ -164,7 +165,8 @@ def _writes(store: FalkorDBStore, batches: list[list[InteractionDelta]]) -> Iter
         k += 1
 
 
-def test_the_store_combines_deltas_exactly_as_the_python_rule(store: FalkorDBStore) -> None:
+def test_the_store_combines_deltas_exactly_as_the_python_rule(any_store: CypherStore) -> None:
+    store = any_store
     batches = _random_batches(seed=26, n=30)
     ways = list(_writes(store, batches))
     assert set(ways) == {"upsert_interactions", "upsert_interactions_once", "group commit"}

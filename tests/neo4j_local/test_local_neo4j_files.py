@@ -55,7 +55,9 @@ def test_a_saved_query_becomes_a_slide_with_its_notes_params_and_query(tmp_path:
     assert page.count("<slide") == 2  # the index, then the query
     assert "Weights are &lt;decayed&gt; &amp; capped." in page  # escaped, not markup
     assert "<pre>  weight   the policy weight\n  limit    rows at most</pre>" in page  # the term table kept
-    assert _runnable_blocks(page) == [":params {user: 'u1', limit: 20}", query.statements[0]]
+    # the values go to Neo4j as Cypher (Browser would make `:params {limit: 20}` the float 20.0)
+    params = ":param [{user, limit}] => { RETURN 'u1' AS `user`, 20 AS `limit` }"
+    assert _runnable_blocks(page) == [params, query.statements[0]]
 
 
 def test_the_guide_holds_every_saved_query_file_and_its_statements() -> None:

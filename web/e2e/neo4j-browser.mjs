@@ -5,10 +5,11 @@
 //
 // Opens Browser with every host but localhost refused, records the Bolt address its connect form was
 // given by the server's discovery document, connects with the credentials given, loads the style sheet
-// (`:style URL`), shows one Item node (its circle and caption), plays the guide (`:play URL`), goes to
-// its first query's slide, clicks its parameter block and its query block (each pastes into the editor)
-// and runs them, and records the result table in DIR/neo4j-browser.json with a screenshot
-// DIR/neo4j-browser.png.
+// (`:style URL`), shows one Item node (its circle and caption), plays the guide (`:play URL`), and on
+// every query slide clicks its parameter block and its query block (each pastes into the editor) and
+// runs them, recording each slide's title, blocks, parameter frame and result (its text, whether it
+// shows an error) in DIR/neo4j-browser.json, with a screenshot DIR/neo4j-browser.png. A query that
+// fails or times out is recorded and the walk goes on to the next slide.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -64,6 +65,27 @@ async function runPasted(page, block) {
   return page.locator(FRAME).first();
 }
 
+async function waitText(locator, pattern, timeout) {
+  // a frame's text, polled until it matches (its deadline: `timeout` ms)
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const text = await locator.innerText().catch(() => "");
+    if (pattern.test(text)) return text;
+    if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeout} ms; the frame says: ${text.slice(-500)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function clear(page) {
+  // `:clear` empties the stream without a frame of its own
+  await page.click("#monaco-main-editor");
+  await page.keyboard.insertText(":clear");
+  await page.click('[data-testid="editor-Run"]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="frame"]').length === 0, null, {
+    timeout: 30_000,
+  });
+}
+
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on("console", (m) => { if (m.type() === "error") record.console_errors.push(m.text()); });
@@ -98,7 +120,7 @@ try {
   await page.waitForTimeout(1_000);
   record.style_frame = (await styleFrame.innerText()).slice(0, 2000);
 
-  const nodeFrame = await run(page, "MATCH (i:Item) RETURN i LIMIT 1");
+  const nodeFrame = await run(page, "MATCH (i:Item) RETURN i ORDER BY i.id LIMIT 1");
   await nodeFrame.locator("svg g.node").first().waitFor({ timeout: 60_000 });
   await page.waitForTimeout(1_000); // the layout settles
   record.item_node = await nodeFrame.evaluate((frame) => {
@@ -116,21 +138,45 @@ try {
     timeout: 60_000,
   });
   record.guide_first_slide = (await guide.innerText()).slice(0, 3000);
-  await guide.locator('[data-testid="nextSlide"]').click();
-  await guide.locator("pre.runnable").first().waitFor({ timeout: 30_000 });
-  record.guide_slide_title = await guide.locator("h3").first().innerText();
-  const blocks = guide.locator("pre.runnable");
-  record.guide_blocks = await blocks.allInnerTexts();
-  const paramsFrame = await runPasted(page, blocks.nth(0));
-  await page.waitForTimeout(1_000);
-  record.params_frame = (await paramsFrame.innerText()).slice(0, 1000);
-  // the guide frame moved down one place; its query block is still the second runnable block in it
-  const queryBlock = page.locator(FRAME).nth(1).locator("pre.runnable").nth(1);
-  const result = await runPasted(page, queryBlock);
-  await result.locator('[data-testid="frame-loaded-contents"], table').first().waitFor({ timeout: 60_000 });
-  // the table view of the result (Browser shows tables for rows without nodes)
-  await page.waitForTimeout(1_000);
-  record.result = (await result.innerText()).slice(0, 4000);
+  const total = Number((record.guide_first_slide.match(/1 \/ (\d+)/) || [])[1] || 0);
+  record.queries = [];
+  // each query from a fresh stream (`:clear`, `:play` again, on to its slide): Browser keeps a bounded
+  // number of frames, and the guide frame, the oldest, would be dropped after a few queries
+  for (let slide = 1; slide < total; slide++) {
+    const entry = { slide };
+    record.queries.push(entry);
+    try {
+      await clear(page);
+      const frame = await run(page, `:play ${args.guide}`);
+      await waitText(frame, /graphrec: saved queries/, 60_000);
+      for (let k = 1; k <= slide; k++) {
+        await frame.locator('[data-testid="nextSlide"]').click();
+        await waitText(frame, new RegExp(`\\b${k + 1} / ${total}\\b`), 30_000);
+      }
+      entry.title = await frame.locator("h3").first().innerText();
+      const blocks = frame.locator("pre.runnable");
+      entry.blocks = await blocks.allInnerTexts();
+      const paramsFrame = await runPasted(page, blocks.nth(0));
+      await waitText(paramsFrame, /Successfully set|ERROR|Could not/, 30_000);
+      entry.params_frame = (await paramsFrame.innerText()).slice(-1000);
+      // the guide frame is now the second one; its query block is its second runnable block
+      const result = await runPasted(page, page.locator(FRAME).nth(1).locator("pre.runnable").nth(1));
+      // done: rows streamed (table view), a graph drawn (graph view), or an error
+      await waitText(result, /Started streaming \d+ records?|Displaying \d+ nodes|ERROR|Neo\.\w+Error/, 180_000);
+      const table = result.locator('[data-testid="cypherFrameSidebarTable"]');
+      if (await table.count()) {
+        await table.click();
+        await waitText(result, /Started streaming \d+ records?/, 30_000);
+      }
+      const text = await result.innerText();
+      entry.result = text.length > 4000 ? `${text.slice(0, 3000)}\n[...]\n${text.slice(-1000)}` : text;
+      const streamed = text.match(/Started streaming (\d+) records?/);
+      entry.records = streamed ? Number(streamed[1]) : null;
+      entry.error = /ERROR|Neo\.\w+Error/.test(text) ? text.slice(-1500) : null;
+    } catch (err) {
+      entry.error = String((err && err.message) || err).slice(0, 1000);
+    }
+  }
   await page.screenshot({ path: join(args.out, "neo4j-browser.png"), fullPage: true });
 } catch (err) {
   record.error = String((err && err.stack) || err);

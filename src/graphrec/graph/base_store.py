@@ -22,6 +22,7 @@ from graphrec.clock import DAY_MS
 from graphrec.graph import paging
 from graphrec.graph.cypher.dialect import Dialect
 from graphrec.graph.cypher.statements import Statements
+from graphrec.graph.edge_combination import fold
 from graphrec.graph.errors import BadStoreInput
 from graphrec.graph.port import SEGMENTATION_META_KEY, EventKey, EventWriteResult, WeightUpdate
 from graphrec.graph.records import (
@@ -110,10 +111,19 @@ class CypherStore(ABC):
             yield rows[start : start + self._batch]
 
     def _delta_rows(self, deltas: Sequence[InteractionDelta]) -> list[dict[str, Any]]:
+        # One row per (user, item): a pair named twice in one call is folded first by the edge rule's
+        # own fold (the same edge as writing both in turn). Neo4j's statement finds a user's row for an
+        # edge by item id, and FalkorDB's MERGE, given one new pair twice, counted its degree twice.
+        if len({(d.user_id, d.item_id) for d in deltas}) < len(deltas):
+            deltas = fold(deltas)
         rows = [delta_row(d) for d in deltas]
         if self._dialect.row_locks:  # concurrent batches then lock nodes in the same order
             rows.sort(key=lambda r: (r["u"], r["i"]))
         return rows
+
+    def _upsert_params(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """The parameters of ``UPSERT_INTERACTIONS`` for one batch of delta rows."""
+        return {"rows": rows}
 
     # -- catalogue -------------------------------------------------------------------------------
     def upsert_users(self, users: Sequence[UserRecord]) -> int:
@@ -182,7 +192,7 @@ class CypherStore(ABC):
             return self._upsert_guarded(rows, guard)
         written = 0
         for batch in self._batches(rows):
-            result = self._write(self._q.UPSERT_INTERACTIONS, {"rows": batch})
+            result = self._write(self._q.UPSERT_INTERACTIONS, self._upsert_params(batch))
             written += int(result[0][0]) if result else 0
         return written
 

@@ -65,6 +65,7 @@ from graphrec.graph.errors import (
 from graphrec.graph.neo4j_gds import GdsClient
 from graphrec.graph.port import EventKey, EventWriteResult
 from graphrec.graph.records import BatchGuard, CypherResult, InteractionDelta, NodeLabel
+from graphrec.graph.rows import rows_by_user
 from graphrec.graph.threaded_reads import ThreadedHistoryReader
 
 if TYPE_CHECKING:
@@ -186,6 +187,10 @@ class Neo4jStore(CypherStore):
         return ThreadedHistoryReader(self)
 
     # -- transactions ----------------------------------------------------------------------------
+    def _upsert_params(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """UPSERT_INTERACTIONS takes a batch's rows per user: it reads each user's edges once."""
+        return {"users": rows_by_user(rows)}
+
     def _upsert_guarded(self, rows: list[dict[str, Any]], guard: BatchGuard) -> int:
         batches = list(self._batches(rows))
         claim = {"key": guard.key, "seq": int(guard.seq)}
@@ -198,7 +203,7 @@ class Neo4jStore(CypherStore):
                 return 0
             written = 0
             for batch in batches:
-                record = tx.run(self._q.UPSERT_INTERACTIONS, {"rows": batch}).single()
+                record = tx.run(self._q.UPSERT_INTERACTIONS, self._upsert_params(batch)).single()
                 written += int(record[0]) if record is not None else 0
             return written
 
@@ -229,7 +234,7 @@ class Neo4jStore(CypherStore):
                 )
             tx.run(self._q.RECORD_EVENT_IDS, {"keys": keys, "now": now_ms}).consume()
             for batch in batches:
-                tx.run(self._q.UPSERT_INTERACTIONS, {"rows": batch}).consume()
+                tx.run(self._q.UPSERT_INTERACTIONS, self._upsert_params(batch)).consume()
             return EventWriteResult(applied=True, edges=len(deltas))
 
         with self._session() as session:

@@ -144,3 +144,19 @@ def catalogue_item_from_row(row: Sequence[Any]) -> CatalogueItem:
         provisional=bool(provisional),
         attributes=attributes_of(attributes),
     )
+
+
+def rows_by_user(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Delta rows (sorted by user, then item, as the Neo4j adapter sorts them) grouped per user, the
+    parameter of Neo4j's ``UPSERT_INTERACTIONS``: ``{u: user id, rows: [its rows], at: {item id: index
+    in rows}}``. ``at`` lets the statement find, for each of the user's edges, the row that adds to it;
+    the rows name each (user, item) once (the adapter folds a pair named twice before)."""
+    groups: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for r in rows:
+        if current is None or current["u"] != r["u"]:
+            current = {"u": r["u"], "rows": [], "at": {}}
+            groups.append(current)
+        current["at"][r["i"]] = len(current["rows"])
+        current["rows"].append(r)
+    return groups

@@ -4,7 +4,8 @@ from ``graph/queries/*.cypher`` whenever ``graphrec neo4j start`` runs.
 Why generated: the ``.cypher`` files are the one home of the queries and their explanations (their
 header comments); a hand-copied guide would drift from them the first time a query changed. One slide
 per file: its title from the file name, its header comment as the explanation, its ``:param`` lines as
-one ``:params {...}`` command and its statements as blocks Browser pastes into the editor on a click.
+one ``:param [{a, b}] => { RETURN ... }`` command and its statements as blocks Browser pastes into the
+editor on a click.
 """
 
 from __future__ import annotations
@@ -65,8 +66,17 @@ def saved_queries(folder: Path) -> list[SavedQuery]:
 
 
 def params_command(params: list[tuple[str, str]]) -> str:
-    """``:params {name: value, ...}``: one Browser command that sets every parameter of a query."""
-    return ":params {" + ", ".join(f"{name}: {value}" for name, value in params) + "}"
+    """``:param [{a, b}] => { RETURN 20 AS `a`, 'u1' AS `b` }``: one Browser command that sets every
+    parameter of a query, each value evaluated by Neo4j as the Cypher the file writes.
+
+    Why not ``:params {a: 20, ...}``: Browser parses that map as JavaScript, where every number is a float,
+    and Cypher refuses ``LIMIT 20.0`` and GDS an ``embeddingDimension`` of ``128.0`` (the acceptance walk
+    in Chromium failed 02, 08, 09 and 11 that way). The destructuring form of ``:param`` runs the RETURN
+    on the server, so an integer stays an integer, as ``:param name => value`` does for one parameter;
+    it adds to the parameters already set rather than replacing them."""
+    names = ", ".join(name for name, _ in params)
+    values = ", ".join(f"{value} AS `{name}`" for name, value in params)
+    return f":param [{{{names}}}] => {{ RETURN {values} }}"
 
 
 def _notes_html(notes: list[str]) -> str:

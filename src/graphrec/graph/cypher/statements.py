@@ -83,51 +83,95 @@ def start_value(how: Combine, new: str) -> str:
     return COMBINE_CYPHER[how][1].format(new=new)
 
 
+NEW_EDGE_WEIGHT: Final = "0"
+"""A new edge's ``weight`` before its first delta is added: no positive edge yet for the degrees."""
+
+
 def merge_edge(user: str, item: str, edge: str, add: Aggregates, *, item_degree_extra: str = "") -> str:
     """THE store's side of the edge rule: adds ``add`` onto the ``INTERACTED`` edge ``user -> item``
-    (created if missing), each property combined as :mod:`graphrec.graph.edge_combination` says.
+    (created if missing), each property combined as :mod:`graphrec.graph.edge_combination` says: a new
+    edge starts from the rule's start values (:func:`start_value`), then :func:`edge_additions` adds
+    the delta onto it. The SET list is left open: a caller may append. Neo4j's delta write renders
+    the same rule (:func:`edge_after`, :func:`degree_change`) without the MERGE
+    (``graphrec.graph.cypher.neo4j``: it finds a batch's existing edges once per user, not per row)."""
+    start = ", ".join(f"{edge}.{stored_as(p)} = {start_value(how, getattr(add, p))}" for p, how in EDGE_RULE.items())
+    return f"""MERGE ({user})-[{edge}:INTERACTED]->({item})
+ON CREATE SET {start}, {edge}.weight = {NEW_EDGE_WEIGHT}
+SET {edge_additions(user, item, edge, add, item_degree_extra=item_degree_extra)}"""
+
+
+def edge_after(edge: str, add: Aggregates, *, new: bool = False) -> dict[str, str]:
+    """Every edge property's Cypher value once ``add`` is added onto ``edge``, read from the edge's
+    values before this write; ``new``: onto an edge that has only the start values (:func:`start_value`:
+    what ``merge_edge``'s ``ON CREATE`` gives it), so the values read nothing of the edge.
 
     The fields every delta carries (``EDGE_RULE``: the weights add up into ``raw_weight``, count adds
-    up, ``first_ts`` and ``last_ts`` widen, ``client`` and ``weight_cap`` are the last writer's) start,
-    on a new edge, from a value the first delta's SET turns into that delta's own. The edge's
-    ``weight`` is the raw sum saturated at the cap (:func:`saturated`), both written by one map
-    (``e += {raw_weight: .., weight: ..}``) whose values read only the edge's values before this
-    write: FalkorDB evaluates a SET list all at once, Neo4j item by item, and a map is evaluated
-    whole before it is set in both. A per-type key (``PER_TYPE_RULE``) absent from ``add`` leaves the
-    property alone, and a property the edge lacks combines from the start value. The endpoints'
-    ``degree`` (not an edge property: this statement's own) counts their edges with a *positive*
-    weight (the traversal's normalisation; a dislike is not popularity), so it moves when the edge's
-    weight changes sign; the new sign is read off the raw sum, which has the saturated weight's sign
-    since a cap is positive (``rows.cap_param``), and is cheaper than the clamp (measured on the
-    embedded store: the clamp in both degree terms cost about a fifth more store CPU per edge write
-    than the rule without a cap; the sign of the sum, a few per cent). The degree terms come
-    first in the SET list and read the weight before it changes, whether a store evaluates a SET list
-    item by item or all at once.
-    ``SET x.p = x.p + ...`` reads under the write lock, so concurrent writes to one edge cannot lose
-    updates. ``item_degree_extra`` is appended to the item's degree term (a merge also removes the
-    source's edge). The SET list is left open: a caller may append.
-    """
-    start = ", ".join(f"{edge}.{stored_as(p)} = {start_value(how, getattr(add, p))}" for p, how in EDGE_RULE.items())
-    scalars = ",\n    ".join(
-        f"{edge}.{p} = {combined(how, f'{edge}.{p}', getattr(add, p))}" for p, how in EDGE_RULE.items() if p != "weight"
-    )
-    raw_after = combined(EDGE_RULE["weight"], raw_weight(edge), add.weight)
-    cap_after = combined(EDGE_RULE["weight_cap"], f"{edge}.weight_cap", add.weight_cap)
-    weight_after = saturated(raw_after, cap_after)
-    per_type = []
+    up, ``first_ts`` and ``last_ts`` widen, ``client`` and ``weight_cap`` are the last writer's); the
+    edge's ``weight``, the raw sum saturated at the cap (:func:`saturated`); a per-type key
+    (``PER_TYPE_RULE``) absent from ``add`` leaves the property as it was (null on a new edge: not
+    set), and a property the edge lacks combines from the start value. In the order written:
+    ``raw_weight``, ``weight``, the other fields, the per-type keys."""
+
+    def before(p: str, how: Combine) -> str:
+        return start_value(how, getattr(add, p)) if new else f"{edge}.{p}"
+
+    raw_before = start_value(EDGE_RULE["weight"], add.weight) if new else raw_weight(edge)
+    raw_after = combined(EDGE_RULE["weight"], raw_before, add.weight)
+    cap_after = combined(EDGE_RULE["weight_cap"], before("weight_cap", EDGE_RULE["weight_cap"]), add.weight_cap)
+    values = {stored_as("weight"): raw_after, "weight": saturated(raw_after, cap_after)}
+    values |= {p: combined(how, before(p, how), getattr(add, p)) for p, how in EDGE_RULE.items() if p != "weight"}
     for p in (*COUNT_PROPS, *SUM_PROPS):
-        old, new = f"{edge}.{p}", f"{add.per_type}.{p}"
-        value = combined(PER_TYPE_RULE, f"coalesce({old}, {start_value(PER_TYPE_RULE, new)})", new)
-        per_type.append(f"{old} = CASE WHEN {new} IS NULL THEN {old} ELSE {value} END")
-    per_type_sets = ",\n    ".join(per_type)
-    change = f"(CASE WHEN {raw_after} > 0 THEN 1 ELSE 0 END) - (CASE WHEN {edge}.weight > 0 THEN 1 ELSE 0 END)"
-    return f"""MERGE ({user})-[{edge}:INTERACTED]->({item})
-ON CREATE SET {start}, {edge}.weight = 0
-SET {user}.degree = coalesce({user}.degree, 0) + {change},
-    {item}.degree = coalesce({item}.degree, 0){item_degree_extra} + {change},
-    {edge} += {{{stored_as("weight")}: {raw_after}, weight: {weight_after}}},
-    {scalars},
-    {per_type_sets}"""
+        old, delta = ("null" if new else f"{edge}.{p}"), f"{add.per_type}.{p}"
+        value = combined(PER_TYPE_RULE, f"coalesce({old}, {start_value(PER_TYPE_RULE, delta)})", delta)
+        values[p] = f"CASE WHEN {delta} IS NULL THEN {old} ELSE {value} END"
+    return values
+
+
+def degree_change(edge: str, add: Aggregates, *, new: bool = False) -> str:
+    """How adding ``add`` onto ``edge`` (``new``: onto a new edge) moves its endpoints' ``degree``.
+
+    A degree (not an edge property) counts a node's edges with a *positive* weight (the traversal's
+    normalisation; a dislike is not popularity), so it moves when the edge's weight changes sign; the
+    new sign is read off the raw sum, which has the saturated weight's sign since a cap is positive
+    (``rows.cap_param``), and is cheaper than the clamp (measured on the embedded store: the clamp in
+    both degree terms cost about a fifth more store CPU per edge write than the rule without a cap;
+    the sign of the sum, a few per cent)."""
+    raw_after = edge_after(edge, add, new=new)[stored_as("weight")]
+    weight_before = NEW_EDGE_WEIGHT if new else f"{edge}.weight"
+    return f"(CASE WHEN {raw_after} > 0 THEN 1 ELSE 0 END) - (CASE WHEN {weight_before} > 0 THEN 1 ELSE 0 END)"
+
+
+def degree_updates(user: str, item: str, change: str, *, item_degree_extra: str = "") -> str:
+    """The SET items moving both endpoints' degrees by ``change`` (:func:`degree_change`);
+    ``item_degree_extra`` is appended to the item's term (a merge also removes the source's edge)."""
+    return f"""{user}.degree = coalesce({user}.degree, 0) + {change},
+    {item}.degree = coalesce({item}.degree, 0){item_degree_extra} + {change}"""
+
+
+def property_map(values: Mapping[str, str]) -> str:
+    """A Cypher map literal of ``values`` (property -> Cypher value)."""
+    return "{" + ", ".join(f"{p}: {v}" for p, v in values.items()) + "}"
+
+
+def edge_additions(user: str, item: str, edge: str, add: Aggregates, *, item_degree_extra: str = "") -> str:
+    """The SET list adding ``add`` onto the existing edge ``edge`` from ``user`` to ``item``: the
+    degrees (:func:`degree_change`), then the edge's values (:func:`edge_after`).
+
+    ``raw_weight`` and ``weight`` are written by one map (``e += {raw_weight: .., weight: ..}``) whose
+    values read only the edge's values before this write: FalkorDB evaluates a SET list all at once,
+    Neo4j item by item, and a map is evaluated whole before it is set in both. The other properties
+    are single SET items (FalkorDB 4.16 removes the wrong property when one ``+=`` nulls several: see
+    ``_replace_items``); each reads only its own property. The degree terms come first and read the
+    weight before it changes, whether a store evaluates a SET list item by item or all at once.
+    ``SET x.p = x.p + ...`` reads under the write lock, so concurrent writes to one edge cannot lose
+    updates."""
+    after = edge_after(edge, add)
+    raw, weight = stored_as("weight"), "weight"
+    rest = ",\n    ".join(f"{edge}.{p} = {v}" for p, v in after.items() if p not in (raw, weight))
+    degrees = degree_updates(user, item, degree_change(edge, add), item_degree_extra=item_degree_extra)
+    return f"""{degrees},
+    {edge} += {{{raw}: {after[raw]}, {weight}: {after[weight]}}},
+    {rest}"""
 
 
 # One pre-aggregated delta row ``r`` applied: its user, its item, its edge. An item an event creates
