@@ -212,7 +212,11 @@ def test_browser_connects_styles_plays_the_guide_and_runs_every_saved_query(
     title = json.loads(first_item.stdout.splitlines()[0])["t"]
     assert record["item_node"]["fill"].upper() == "#FB95AF"
     assert float(record["item_node"]["r"]) == 22.5
-    assert record["item_node"]["caption"].split() == title.split()
+    # Browser wraps a caption over lines and cuts one too long for the circle with an ellipsis
+    caption = record["item_node"]["caption"]
+    shown = "".join(caption.replace("\u2026", "").split())
+    assert shown and "".join(title.split()).startswith(shown), (caption, title)
+    assert "\u2026" in caption or caption.split() == title.split(), (caption, title)
     # the printed :play guide: generated from graph/queries, one slide per saved query, each runnable
     assert "graphrec: saved queries" in record["guide_first_slide"]
     slides = record["queries"]
