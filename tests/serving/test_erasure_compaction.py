@@ -16,8 +16,10 @@ class Rewrites:
         self.answers = list(answers)
         self.rounds: list[float] = []
         self.gate = gate
+        self.entered = threading.Event()  # a round has started (forked, in the store's terms)
 
     def __call__(self, round_s: float) -> bool | None:
+        self.entered.set()
         if self.gate is not None:
             assert self.gate.wait(30), "the test never opened the gate"
         self.rounds.append(round_s)
@@ -56,7 +58,7 @@ def test_an_erasure_during_a_round_gets_a_round_that_starts_after_it() -> None:
     store = Rewrites(gate=gate)
     f = finisher(store)
     f.request()  # round 1 starts and waits at the gate
-    wait_until(lambda: f.pending, what="the first round running")
+    wait_until(store.entered.is_set, what="the first round running")
     f.request()  # an erasure while round 1 runs: round 1 may have forked before it
     gate.set()
     wait_until(lambda: not f.pending, what="both rounds done", detail=lambda: store.rounds)
