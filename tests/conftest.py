@@ -74,13 +74,38 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     return (yield from _no_processes(item))
 
 
+_SESSION_LOG_DIR = pytest.StashKey[Path]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Session-scoped fixtures and servers started before any test get a session event log, never the
-    checkout's ``.graphrec/events.sqlite``; each test then gets its own (``_own_event_log``)."""
+    checkout's ``.graphrec/events.sqlite``; each module (``_module_event_log``) and each test
+    (``_own_event_log``) then gets its own. The session's folder is removed at the end."""
     import tempfile
 
     session_dir = Path(tempfile.mkdtemp(prefix="graphrec-eventlog-"))
+    config.stash[_SESSION_LOG_DIR] = session_dir
     os.environ["GRAPHREC_EVENT_LOG"] = str(session_dir / "events.sqlite")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    session_dir = config.stash.get(_SESSION_LOG_DIR, None)
+    if session_dir is not None:
+        shutil.rmtree(session_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_event_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every module's own event log for its module-scoped fixtures (an API a module starts once for all its
+    tests). Autouse, so it is set before any other fixture of the module's scope. Why: with one log for the
+    session, two modules' APIs appended to the same file, and one module's feedback tables counted the
+    other module's visitors (found as a second anonymous visitor in the widgets' browser test)."""
+    path = tmp_path_factory.mktemp("module-eventlog") / "events.sqlite"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRAPHREC_EVENT_LOG", str(path))
+        yield path
 
 
 @pytest.fixture(autouse=True)

@@ -211,9 +211,9 @@ def sent_events(visit: dict[str, Any]) -> list[dict[str, Any]]:
 
 def visitor_feedback(api: Api, visit: dict[str, Any]) -> dict[str, int]:
     """What the API recorded for this visit's visitor (its feedback tables, read-only): impressions, and the
-    clicks and purchases it attributed to a list. Per visitor, not GET /v1/feedback's totals: in a full run
-    the API has also seen a second anonymous visitor with this module's key (see the stop note of
-    2026-12-07), and these checks are about what this page reported."""
+    clicks and purchases it attributed to a list. The module's API saw no one else (its event log is the
+    module's own: ``tests/conftest.py``), so ``GET /v1/feedback``'s totals must say the same
+    (:func:`test_the_apis_totals_are_this_visitors`)."""
     actor = anonymous_node_id(visit["anonymous_id"])
     with sqlite3.connect(f"file:{api.log.path}?mode=ro", uri=True) as db:
         (impressions,) = db.execute("SELECT count(*) FROM impressions WHERE actor = ?", (actor,)).fetchone()
@@ -452,3 +452,21 @@ def test_the_purchase_revenue_and_the_custom_event_go_to_the_clicked_list(visit:
     ], outcomes
     # where the server reports custom events: the dashboard's panel (per name, 7 days)
     assert {"name": "wishlist_add", "events": 1, "actors": 1} in api.get("/v1/dashboard")["custom_events"]
+
+
+def test_the_apis_totals_are_this_visitors(visit: dict[str, Any], api: Api) -> None:
+    """``GET /v1/feedback`` (every list the API served, summed) counts what this visit's visitor did and
+    nothing else: the module's API has an event log of its own. (With one log for the whole session, the
+    storefront module's visitor showed up here.)"""
+    wait_until(
+        lambda: visitor_feedback(api, visit)["purchases"] == 1,
+        what="the purchase to be attributed",
+        interval_s=0.2,
+    )
+    mine = visitor_feedback(api, visit)
+    rows = api.get("/v1/feedback")["data"]
+    totals = {k: sum(r[k] for r in rows) for k in ("impressions", "clicks", "purchases")}
+    assert totals == mine, (totals, mine)
+    with sqlite3.connect(f"file:{api.log.path}?mode=ro", uri=True) as db:
+        actors = {a for (a,) in db.execute("SELECT DISTINCT actor FROM served")}
+    assert actors == {anonymous_node_id(visit["anonymous_id"])}, actors
