@@ -30,11 +30,13 @@ class ApiProcess(subprocess.Popen[bytes]):
     """The API's process, with the file its log goes to (:func:`stop_api` reads it)."""
 
     log: Path
+    temporary: bool  # the log is a temporary file of start_api's: removed by stop_api unless it shows a failure
 
 
 def start_api(env: dict[str, str], port: int, *, log: Path | None = None, timeout_s: float = START_S) -> ApiProcess:
     """Start the API on ``127.0.0.1:port`` with ``env`` over the test's own environment; its log goes to
-    ``log`` (a temporary file when not given)."""
+    ``log`` (a temporary file when not given, removed by :func:`stop_api` unless it shows a failure)."""
+    temporary = log is None
     if log is None:
         fd, name = tempfile.mkstemp(prefix="graphrec-api-", suffix=".log")
         os.close(fd)
@@ -59,6 +61,7 @@ def start_api(env: dict[str, str], port: int, *, log: Path | None = None, timeou
         stderr=subprocess.STDOUT,
     )
     proc.log = log
+    proc.temporary = temporary
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -87,4 +90,6 @@ def stop_api(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
     if isinstance(proc, ApiProcess):
         unhandled = [line for line in proc.log.read_bytes().splitlines() if b"unhandled error on " in line]
-        assert unhandled == [], f"the API answered 500 (unhandled error): {unhandled[:3]!r}"
+        assert unhandled == [], f"the API answered 500 (unhandled error): {unhandled[:3]!r} (log: {proc.log})"
+        if proc.temporary:
+            proc.log.unlink(missing_ok=True)
