@@ -15,6 +15,12 @@ secret key as a shop's backend sends it:
   raw keep-alive HTTP on uvloop, latency counted from each request's scheduled send time, so no
   coordinated omission; it reports its own send lag and CPU so a saturated generator shows).
 
+Each saturation run also reports ``cpu_ms_per_request``: the CPU the API's processes spent (user + system,
+from ``/proc``) divided by the requests answered. Unlike throughput it hardly moves when other work shares the
+machine, so ``cpu_ratio_to_healthz`` (healthz's CPU per request over the kind's) is the figure to compare a
+change with on a busy box; on a quiet one it is close to the throughput ratio, the API process being the
+bottleneck.
+
 Prints one JSON object. ``wrk`` comes from Debian (``apt-get install -y wrk``).
 
     python bench/serve.py [--interactions 1000000] [--duration 10]
@@ -70,11 +76,38 @@ def median_run(runs: list[dict[str, float]]) -> dict[str, Any]:
     return {**ranked[len(ranked) // 2], "rps_runs": [r["rps"] for r in runs]}
 
 
-def run_wrk(url: str, *, connections: int, threads: int, seconds: int, script: Path | None) -> dict[str, float]:
+def process_tree_cpu_s(root: int) -> float:
+    """User + system CPU seconds of ``root`` and every live process below it (``/proc``; Linux only)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, (ppid, _) in stats.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(stats[pid][1] for pid in tree if pid in stats)
+
+
+def run_wrk(
+    url: str, *, connections: int, threads: int, seconds: int, script: Path | None, server: int | None = None
+) -> dict[str, float]:
+    """One ``wrk`` run; with ``server`` (the API's pid) also the API's CPU milliseconds per request."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"X-API-Key: {KEY}"]
     if script is not None:
         cmd += ["-s", str(script)]
+    cpu_before = process_tree_cpu_s(server) if server is not None else 0.0
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    cpu = process_tree_cpu_s(server) - cpu_before if server is not None else None
+    answered = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, flags=re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -83,6 +116,7 @@ def run_wrk(url: str, *, connections: int, threads: int, seconds: int, script: P
         "p50_ms": _ms(lat.get("50", "")),
         "p99_ms": _ms(lat.get("99", "")),
         "non_2xx": int(errors.group(1)) if errors else 0,
+        **({"cpu_ms_per_request": round(cpu * 1000 / max(answered, 1), 3)} if cpu is not None else {}),
     }
 
 
@@ -174,9 +208,13 @@ def main() -> None:
         # slow one of the two runs.
         runs: dict[str, list[dict[str, float]]] = {"healthz": [], **{kind: [] for kind in callers}}
         for _ in range(3):
-            runs["healthz"].append(run_wrk(f"{base}/healthz", connections=32, threads=2, seconds=d, script=None))
+            runs["healthz"].append(
+                run_wrk(f"{base}/healthz", connections=32, threads=2, seconds=d, script=None, server=server.pid)
+            )
             for kind in callers:
-                runs[kind].append(run_wrk(base, connections=32, threads=2, seconds=d, script=scripts[kind]))
+                runs[kind].append(
+                    run_wrk(base, connections=32, threads=2, seconds=d, script=scripts[kind], server=server.pid)
+                )
         saturation = {name: median_run(r) for name, r in runs.items()}
         one = {"healthz": run_wrk(f"{base}/healthz", connections=1, threads=1, seconds=d, script=None)}
         for kind in callers:
@@ -190,6 +228,14 @@ def main() -> None:
         server.terminate()
         server.wait(30)
     ratios = {kind: round(saturation[kind]["rps"] / saturation["healthz"]["rps"], 3) for kind in callers}
+    cpu_ratios = {
+        kind: round(
+            float(np.median([r["cpu_ms_per_request"] for r in runs["healthz"]]))
+            / float(np.median([r["cpu_ms_per_request"] for r in runs[kind]])),
+            3,
+        )
+        for kind in callers
+    }
     c1_ratios = {kind: round(one[kind]["p50_ms"] / one["healthz"]["p50_ms"], 2) for kind in callers}
     result = {
         "graph": {
@@ -199,7 +245,7 @@ def main() -> None:
             "items": counts.get("n_items"),
             "build_seconds": round(build_s, 1) if build_s is not None else None,
         },
-        "saturation_c32": {**saturation, "ratio_to_healthz": ratios},
+        "saturation_c32": {**saturation, "ratio_to_healthz": ratios, "cpu_ratio_to_healthz": cpu_ratios},
         "service_time_c1": {**one, "p50_over_healthz": c1_ratios},
         "open_loop_half_saturation": {"healthz": open_trivial, "known": open_rec},
         "targets": {
