@@ -28,6 +28,8 @@ def _config(**encoder: object) -> TrainConfig:
         {"aggr": "mean", "activation": "tanh", "combine": "last"},
         {"aggr": "sum", "linear": False},
         {"aggr": "mean", "activation": "relu", "combine": "mean"},
+        {"aggr": "sym", "normalize": True},
+        {"aggr": "mean", "combine": "last", "normalize": False},
     ],
 )
 def test_infer_equals_full_forward(encoder: dict[str, object]) -> None:

@@ -149,3 +149,17 @@ def test_training_refuses_a_snapshot_without_positive_weights() -> None:
     snap.weights[:] = 0.0
     with pytest.raises(ValueError, match="none with a positive weight"):
         Trainer(TrainConfig(epochs=1), progress=False).fit(snap)
+
+
+def test_softmax_loss_learns_the_blocks_in_full_and_sampled_mode() -> None:
+    snap = block_snapshot()
+    same = (np.arange(snap.n_users)[:, None] // 12) == (np.arange(snap.n_items)[None, :] // 10)
+    softmax = {"loss": "softmax", "negatives": 16, "temperature": 0.2, "validation_fraction": 0.0, "epochs": 20}
+    for mode in ("full", "sampled"):
+        cfg = _cfg(mode=mode, fanouts=[4, 3], encoder=EncoderConfig(dim=8, layers=2, normalize=True), **softmax)
+        result = Trainer(cfg, progress=False).fit(snap)
+        assert result.mode == mode
+        users, items = result.embeddings()
+        np.testing.assert_allclose(np.linalg.norm(items, axis=1), 1.0, rtol=1e-5)  # cosine scores, as served
+        scores = users @ items.T
+        assert scores[same].mean() > scores[~same].mean() + 0.2

@@ -178,12 +178,12 @@ class ModelArtifact:
                 out = np.maximum(out, 0.0)
             h = out.astype(np.float32, copy=False)
             outs.append(h)
-        if enc.combine == "last":
-            return np.array(outs[-1], dtype=np.float32)
-        total = outs[0]
-        for h in outs[1:]:
-            total = total + h
-        return np.asarray(total / len(outs), dtype=np.float32)
+        total: np.ndarray = outs[-1]
+        if enc.combine != "last":
+            total = np.sum(outs, axis=0) / len(outs)
+        if enc.normalize:  # GraphSAGERec.combine's unit length (F.normalize's floor on the norm)
+            total = (total / max(float(np.linalg.norm(total)), 1e-12)).astype(np.float32)
+        return np.asarray(total, dtype=np.float32)
 
     def infer_user(
         self,

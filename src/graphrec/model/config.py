@@ -31,6 +31,11 @@ class EncoderConfig(BaseModel):
     combine: Literal["mean", "last"] = "mean"
     linear: bool = Field(True, description="SAGE linear maps per layer (False: parameter-free propagation)")
     activation: Literal["none", "tanh", "relu"] = "none"
+    normalize: bool = Field(
+        False,
+        description="L2-normalise the final embeddings, so a user-item score is their cosine "
+        "(trained, evaluated and served alike)",
+    )
     use_features: bool = Field(
         True, description="add a projection of item content (categories, title text) to item id embeddings"
     )
@@ -67,7 +72,25 @@ class TrainConfig(BaseModel):
         ge=0,
         description="L2 on the layer weights' offsets from plain propagation (Adam weight_decay; see GraphSAGERec)",
     )
-    hard_negatives: float = Field(0.3, ge=0, le=1, description="fraction of negatives chosen hard")
+    loss: Literal["bpr", "softmax"] = Field(
+        "bpr",
+        description="bpr: -log sigmoid(s_pos - s_neg) per (positive, negative) pair, `negatives` per positive "
+        "drawn per user, `hard_negatives` of them hard; softmax: sampled softmax of each positive against "
+        "`negatives` uniform items the batch shares, at `temperature` (graphrec.model.losses; best with "
+        "encoder.normalize, negatives 256, temperature 0.2, which on ML-100K validation tied BPR: README ablation)",
+    )
+    negatives: int = Field(
+        1, ge=1, le=65_536, description="negatives per positive (bpr: drawn per user; softmax: shared by the batch)"
+    )
+    temperature: float = Field(
+        0.2, gt=0, description="softmax temperature: scores (cosines with encoder.normalize) are divided by it"
+    )
+    hard_negatives: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="bpr: fraction of negatives chosen hard (the softmax already weighs the hard ones most)",
+    )
     hard_candidates: int = Field(8, ge=1, description="uniform candidates a hard negative is picked from")
     user_id_dropout: float = Field(
         0.0,

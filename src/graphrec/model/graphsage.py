@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import SAGEConv
 
@@ -105,11 +106,15 @@ class GraphSAGERec(nn.Module):
     def combine(self, layers: list[torch.Tensor]) -> torch.Tensor:
         """Final embedding from ``[h^0, ..., h^L]``."""
         if self.config.combine == "last":
-            return layers[-1]
-        total = layers[0]
-        for h in layers[1:]:
-            total = total + h
-        return total / len(layers)
+            total = layers[-1]
+        else:
+            total = layers[0]
+            for h in layers[1:]:
+                total = total + h
+            total = total / len(layers)
+        if self.config.normalize:
+            total = F.normalize(total, dim=-1)
+        return total
 
     # ------------------------------------------------------------------ passes
     def layer_outputs(

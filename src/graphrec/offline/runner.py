@@ -165,8 +165,10 @@ def _graphsage(cfg: EvalConfig, *, mf: bool = False, **train: Any) -> GraphSAGER
     sage = cfg.graphsage.model_copy(update={"seed": cfg.seed, "validation_protocol": cfg.protocol, **train})
     if not mf:
         return GraphSAGERecommender(sage, progress=cfg.progress)
-    encoder = EncoderConfig(**{**sage.encoder.model_dump(), "layers": 0, "use_features": False})
-    return GraphSAGERecommender(sage.model_copy(update={"encoder": encoder}), name="MF-BPR", progress=cfg.progress)
+    # MF-BPR stays what its name says whatever GraphSAGE's loss: BPR, one negative per positive, dot products
+    encoder = EncoderConfig(**{**sage.encoder.model_dump(), "layers": 0, "use_features": False, "normalize": False})
+    bpr = {"encoder": encoder, "loss": "bpr", "negatives": 1}
+    return GraphSAGERecommender(sage.model_copy(update=bpr), name="MF-BPR", progress=cfg.progress)
 
 
 def baseline_grids(cfg: EvalConfig) -> dict[str, Tunable]:
