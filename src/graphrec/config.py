@@ -495,6 +495,15 @@ class Settings(BaseSettings):
         max_length=249,
         description="consumer group of `graphrec consume` (consumers of one group share the partitions)",
     )
+    kafka_session_timeout_s: float = Field(
+        45.0,
+        ge=1,
+        le=3600,
+        description="how long the consumer group waits for a `graphrec consume` that stopped heartbeating (killed, "
+        "its machine gone) before its partitions move to another member (librdkafka's session.timeout.ms; "
+        "the broker bounds it, 6 s to 30 min by default): shorter takes over sooner after a crash, at the cost "
+        "of a rebalance whenever a member stalls that long",
+    )
     kafka_produce_timeout_s: float = Field(
         5.0,
         gt=0,
