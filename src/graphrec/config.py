@@ -337,6 +337,12 @@ class Settings(BaseSettings):
         description="how long the Neo4j driver retries a failed transaction in the API "
         "(the driver's own default, 30 s, held requests that long during an outage)",
     )
+    store_job_retry_s: float = Field(
+        30.0,
+        ge=0,
+        description="how long the Neo4j driver retries a failed transaction in a CLI job (import, export, "
+        "training, stats): long enough to ride out a store restart, then the job fails with one line",
+    )
     embedded_start_s: float = Field(
         60.0,
         gt=0,
