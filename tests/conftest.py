@@ -30,6 +30,7 @@ from kafka_harness import KafkaHarness
 from neo4j_harness import USER, Neo4jHarness
 from process_guard import refusing_processes
 
+from graphrec.commands.process_exit import leave_heap_to_the_os
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.graph.port import GraphStore
@@ -81,6 +82,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
     session_dir = Path(tempfile.mkdtemp(prefix="graphrec-eventlog-"))
     os.environ["GRAPHREC_EVENT_LOG"] = str(session_dir / "events.sqlite")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run is over (reports written, servers stopped): exit without the interpreter's collections over
+    a heap holding torch and the app, as every graphrec process does (``process_exit``)."""
+    leave_heap_to_the_os()
 
 
 @pytest.fixture(autouse=True)
