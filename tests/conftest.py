@@ -30,6 +30,7 @@ from kafka_harness import KafkaHarness
 from neo4j_harness import USER, Neo4jHarness
 from process_guard import refusing_processes
 
+from graphrec.commands.process_exit import leave_heap_to_the_os
 from graphrec.graph.falkordb_store import FalkorDBStore
 from graphrec.graph.neo4j_store import Neo4jStore
 from graphrec.graph.port import GraphStore
@@ -89,11 +90,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run is over (reports written, servers stopped): the session's log folder goes, then the process
+    exits without the interpreter's collections over a heap holding torch and the app, as every graphrec
+    process does (``process_exit``)."""
     import shutil
 
     session_dir = config.stash.get(_SESSION_LOG_DIR, None)
     if session_dir is not None:
         shutil.rmtree(session_dir, ignore_errors=True)
+    leave_heap_to_the_os()
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -19,6 +19,8 @@ def test_a_command_against_an_unreachable_store_fails_with_one_clear_line() -> N
         "GRAPHREC_GRAPH_URI": f"bolt://127.0.0.1:{free_port()}",
         "GRAPHREC_GRAPH_PASSWORD": "unused-password",
         "GRAPHREC_STORE_CONNECT_TIMEOUT_S": "0.5",
+        # a job rides out a restart by retrying (30 s by default); here the store never comes back
+        "GRAPHREC_STORE_JOB_RETRY_S": "1",
     }
     run = subprocess.run(
         [sys.executable, "-c", "from graphrec.cli import main; main()", "stats"],

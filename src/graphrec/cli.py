@@ -12,6 +12,7 @@ import importlib
 import typer
 
 from graphrec.commands.failures import FailingInOneLine
+from graphrec.commands.process_exit import leave_heap_to_the_os
 
 app = typer.Typer(
     cls=FailingInOneLine,
@@ -42,4 +43,7 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     """The console entry point (failures: one line, exit 2 or 3; :mod:`graphrec.commands.failures`)."""
-    app()
+    try:
+        app()
+    finally:
+        leave_heap_to_the_os()  # the command is done, whichever way: exit without collecting the heap

@@ -337,6 +337,12 @@ class Settings(BaseSettings):
         description="how long the Neo4j driver retries a failed transaction in the API "
         "(the driver's own default, 30 s, held requests that long during an outage)",
     )
+    store_job_retry_s: float = Field(
+        30.0,
+        ge=0,
+        description="how long the Neo4j driver retries a failed transaction in a CLI job (import, export, "
+        "training, stats): long enough to ride out a store restart, then the job fails with one line",
+    )
     embedded_start_s: float = Field(
         60.0,
         gt=0,
@@ -494,6 +500,15 @@ class Settings(BaseSettings):
         min_length=1,
         max_length=249,
         description="consumer group of `graphrec consume` (consumers of one group share the partitions)",
+    )
+    kafka_session_timeout_s: float = Field(
+        45.0,
+        ge=1,
+        le=3600,
+        description="how long the consumer group waits for a `graphrec consume` that stopped heartbeating (killed, "
+        "its machine gone) before its partitions move to another member (librdkafka's session.timeout.ms; "
+        "the broker bounds it, 6 s to 30 min by default): shorter takes over sooner after a crash, at the cost "
+        "of a rebalance whenever a member stalls that long",
     )
     kafka_produce_timeout_s: float = Field(
         5.0,

@@ -107,7 +107,9 @@ def test_a_consumer_killed_mid_stream_loses_nothing_and_counts_nothing_twice(
     publish(streamed, events)
 
     target = graph(store_dir, "kill-stream")
-    env = consumer_env(tmp_path, store_dir, "kill-stream", stream)
+    # The killed member's partitions go to the second consumer once the group stops waiting for its
+    # heartbeats: the broker's shortest session (6 s), not librdkafka's default 45 s.
+    env = {**consumer_env(tmp_path, store_dir, "kill-stream", stream), "GRAPHREC_KAFKA_SESSION_TIMEOUT_S": "6"}
     first = ConsumerProcess(env, tmp_path / "consumer-1.log", batch_size=20)
     try:
         wait_until(

@@ -105,7 +105,10 @@ class KafkaHarness:
         port, controller_port = _free_port(), _free_port()
         config = self._work / "server.properties"
         config.write_text(_properties(port, controller_port, self._work / "logs"))
-        jvm = [java, f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-cp", cp]
+        # client compiler only, as the test Neo4j (tests/neo4j_harness JVM_OPTIONS): a faster start, and a
+        # short life that C2's compilations would never pay back
+        jvm = [java, f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError"]
+        jvm += ["-cp", cp]
         cluster_id = _cluster_id()
         fmt = subprocess.run(
             [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.live_api import REPO, free_port
+from tests.neo4j_harness import JVM_OPTIONS
 from tests.web.browser import CHROMIUM, run_node
 
 pytestmark = pytest.mark.slow
@@ -61,13 +62,16 @@ class LocalNeo4j:
 
 def _env() -> dict[str, str]:
     """The test's environment less any graph settings and data locations, so only the .env of ``root``
-    says where the graph is and the data directory (event log, models) is ``root``'s default one."""
-    return {
+    says where the graph is and the data directory (event log, models) is ``root``'s default one. The JVM
+    (and only it: the variable is the JVM's own) runs with the client compiler only, as the test Neo4j
+    (``tests/neo4j_harness`` JVM_OPTIONS): the same program, started in 12 s of CPU instead of 20."""
+    env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("GRAPHREC_GRAPH_", "GRAPHREC_NEO4J_", "GRAPHREC_DATA_DIR", "GRAPHREC_MODEL_DIR"))
         and k != "GRAPHREC_EVENT_LOG"
     }
+    return {**env, "JAVA_TOOL_OPTIONS": " ".join(JVM_OPTIONS)}
 
 
 def _graphrec(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

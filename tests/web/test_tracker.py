@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,9 +40,20 @@ def installed(starts_processes: None) -> Path:
     return TRACKER
 
 
-def test_tracker_builds_and_its_tests_pass(installed: Path) -> None:
-    build = npm("run", "build")
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+@pytest.fixture(scope="module")
+def packed(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """`npm pack` once for the module: its prepack script is `npm run build`, so this is the build too (the
+    two tests below used to build it twice). The folder the tarball lands in and npm's report of it."""
+    destination = tmp_path_factory.mktemp("packed")
+    packed = npm("pack", "--json", "--pack-destination", str(destination))  # prepack builds first
+    assert packed.returncode == 0, packed.stdout[-3000:] + packed.stderr[-3000:]
+    info: dict[str, Any] = json.loads(packed.stdout[packed.stdout.index("[") :])[0]
+    return destination, info
+
+
+def test_tracker_builds_and_its_tests_pass(installed: Path, packed: tuple[Path, dict[str, Any]]) -> None:
+    scripts = json.loads((installed / "package.json").read_text())["scripts"]
+    assert scripts["prepack"] == "npm run build"  # what `packed` ran is the build
     assert (installed / "dist" / "tracker.mjs").exists() and (installed / "dist" / "tracker.iife.js").exists()
     run = npm("test")
     output = run.stdout + run.stderr
@@ -103,21 +115,21 @@ console.log(tracker.version, typeof widgets.defineWidgets);
 """
 
 
-def test_the_tracker_packs_into_a_tarball_that_installs_with_its_types(installed: Path, tmp_path: Path) -> None:
+def test_the_tracker_packs_into_a_tarball_that_installs_with_its_types(
+    installed: Path, packed: tuple[Path, dict[str, Any]]
+) -> None:
     """What the README's Install section says, done: `npm pack` builds a tarball with the module, its
     types, the script-tag build and the README; `npm install ./graphrec-tracker-<v>.tgz` in another project
     (offline: the package has no dependencies) gives an importable, type-checked `@graphrec/tracker`."""
     version = json.loads((installed / "package.json").read_text())["version"]
-    packed = npm("pack", "--json", "--pack-destination", str(tmp_path))  # prepack builds first
-    assert packed.returncode == 0, packed.stdout[-3000:] + packed.stderr[-3000:]
-    info = json.loads(packed.stdout[packed.stdout.index("[") :])[0]
+    folder, info = packed
     assert info["filename"] == f"graphrec-tracker-{version}.tgz"
     files = {f["path"] for f in info["files"]}
     assert {"README.md", "package.json", "dist/tracker.mjs", "dist/tracker.iife.js", "dist/types/index.d.ts"} <= files
     assert {"dist/widgets.mjs", "dist/widgets.iife.js", "dist/types/widgets/index.d.ts"} <= files
     assert not {f for f in files if f.startswith(("src/", "test/", "node_modules/"))}
 
-    app = tmp_path / "app"
+    app = folder / "app"
     app.mkdir()
     (app / "package.json").write_text(json.dumps({"name": "app", "private": True, "type": "module"}))
     env = {**os.environ, "npm_config_fund": "false", "npm_config_audit": "false"}

@@ -20,6 +20,8 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from types import FrameType
 
+from graphrec.commands.process_exit import leave_heap_to_the_os
+
 logger = logging.getLogger(__name__)
 
 _RESTART_PAUSE_S = 1.0
@@ -54,7 +56,10 @@ def _worker(host: str, port: int, log_level: str, ready: Event) -> None:
     sock = _listening_socket(host, port)
     settings = Settings()  # the process's one read of its settings (create_worker_app's, with the server's)
     config = server_config(create_logged_app(settings), settings, log_level=log_level)
-    Server(config).run(sockets=[sock])
+    try:
+        Server(config).run(sockets=[sock])
+    finally:
+        leave_heap_to_the_os()  # served or failed to start: the supervisor sees the exit seconds sooner
 
 
 def run_workers(host: str, port: int, *, workers: int, log_level: str) -> int:

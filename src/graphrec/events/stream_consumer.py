@@ -117,12 +117,16 @@ class EventConsumer:
         self.stop = threading.Event()
         self._skew_ms = int(settings.events_clock_skew_s * 1000)
         base = settings.kafka_client_config()
+        session_ms = int(settings.kafka_session_timeout_s * 1000)
         consumer_config: dict[str, Any] = {
             **base,
             "group.id": settings.kafka_consumer_group,
             "enable.auto.commit": False,  # offsets move only after the store write (see the module text)
             "auto.offset.reset": "earliest",  # a new group applies the whole topic
             "client.id": "graphrec-consume",
+            # a killed member's partitions wait this long for another member (heartbeats: a third of it)
+            "session.timeout.ms": session_ms,
+            "heartbeat.interval.ms": min(3000, session_ms // 3),
         }
         self._consumer = Consumer(consumer_config)
         self._client_config = base

@@ -26,7 +26,8 @@ def connect(settings: Settings, *, die_with_parent: bool = False, serving: bool 
 
     ``serving``: the API's store, whose commands give up after ``store_timeout_s`` and whose Neo4j
     driver retries for ``store_retry_s`` only, so an outage answers 503 quickly instead of holding
-    requests; batch jobs (import, export, training) keep waiting as long as the store needs.
+    requests; batch jobs (import, export, training) keep waiting as long as the store needs (the
+    driver retries a failed transaction for ``store_job_retry_s``).
     """
     where = settings.graph_location
     timeout = settings.store_timeout_s if serving else None
@@ -64,6 +65,8 @@ def connect(settings: Settings, *, die_with_parent: bool = False, serving: bool 
         driver_config.update(
             max_transaction_retry_time=settings.store_retry_s, connection_acquisition_timeout=settings.store_timeout_s
         )
+    else:
+        driver_config.update(max_transaction_retry_time=settings.store_job_retry_s)
     return Neo4jStore.connect(
         where.uri,
         settings.graph_user,
