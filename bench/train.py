@@ -44,6 +44,7 @@ import resource
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -335,7 +336,9 @@ def stage_ttb_lightgcn(batch_size: int, lr: float, budget_s: float) -> dict[str,
     dst = torch.from_numpy(train.indices.astype(np.int64) + n_users)
     edge_index = torch.stack([torch.cat([src, dst]), torch.cat([dst, src])])
     edge_index, edge_weight = gcn_norm(edge_index, None, n, add_self_loops=False)
-    adj = torch.sparse_coo_tensor(edge_index, edge_weight, (n, n)).coalesce().to_sparse_csr()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": only CSR @ dense is used
+        warnings.simplefilter("ignore", UserWarning)
+        adj = torch.sparse_coo_tensor(edge_index, edge_weight, (n, n)).coalesce().to_sparse_csr()
     model = LightGCN(n, cfg.encoder.dim, cfg.encoder.layers, normalize=False)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     negatives = NegativeSampler(user_items, rng)
