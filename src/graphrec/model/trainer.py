@@ -23,8 +23,7 @@ import scipy.sparse as sp
 import torch
 
 from graphrec.data.errors import UserError
-from graphrec.evaluation.metrics import ranking_metrics, top_k
-from graphrec.evaluation.splits import holdout
+from graphrec.evaluation.splits import Split, holdout
 from graphrec.model.adjacency import BipartiteAdjacency
 from graphrec.model.checkpoint import Checkpoint, fingerprint
 from graphrec.model.config import TrainConfig, resolve_device, resolve_threads
@@ -35,6 +34,7 @@ from graphrec.model.losses import bpr_loss, embedding_l2, softmax_loss
 from graphrec.model.negative_sampler import NegativeSampler
 from graphrec.model.neighbor_sampler import NeighborSampler
 from graphrec.model.sparse_ops import pair_to, spmm
+from graphrec.model.validation import validation_metrics
 from graphrec.progress import EpochProgress, Mode
 from graphrec.snapshot import Snapshot
 
@@ -52,6 +52,13 @@ def item_content(snapshot: Snapshot, config: TrainConfig) -> tuple[ContentEncode
     if encoder is None:
         return None, None
     return encoder, torch.from_numpy(encoder.snapshot_features(snapshot))
+
+
+def validation_split(train: Snapshot, config: TrainConfig) -> Split:
+    """The early-stopping holdout :meth:`Trainer.fit` carves from ``train`` (``config.validation_fraction``
+    of each user's edges, by ``config.validation_protocol``): one home, so a benchmark can train a baseline on
+    exactly the edges the trainer trained and validated on."""
+    return holdout(config.validation_protocol)(train, test_fraction=config.validation_fraction, seed=config.seed + 1)
 
 
 @dataclass
@@ -94,6 +101,10 @@ class Trainer:
             all-reduce), so it is not step-for-step the one-process SparseAdam run. Checkpoints are not
             supported with ranks (the refusal says so).
         after_step: called with the model after every optimiser step (tests watch the ranks in lockstep).
+        after_epoch: called with each epoch's history row (``epoch``, ``loss``, ``seconds``, and the validation
+            metrics on evaluated epochs) once the epoch and its early-stopping check are done, in every phase;
+            returning True ends the phase there as early stopping does (the best validated weights are kept).
+            ``bench/train.py`` times the evaluations and enforces its wall budget with it.
     """
 
     def __init__(
@@ -104,6 +115,7 @@ class Trainer:
         checkpoint_dir: Path | None = None,
         ranks: Ranks | None = None,
         after_step: Callable[[GraphSAGERec], None] | None = None,
+        after_epoch: Callable[[dict[str, float]], bool] | None = None,
     ) -> None:
         if ranks is not None and checkpoint_dir is not None:
             raise ValueError(
@@ -115,6 +127,7 @@ class Trainer:
         self.checkpoint_dir = checkpoint_dir
         self.ranks = ranks
         self.after_step = after_step
+        self.after_epoch = after_epoch
 
     # ------------------------------------------------------------------ public
     def fit(self, train: Snapshot) -> TrainResult:
@@ -138,7 +151,7 @@ class Trainer:
         if cfg.validation_fraction <= 0:
             result = self._run(train, None, cfg.epochs, features, phase="fit")
         else:
-            split = holdout(cfg.validation_protocol)(train, test_fraction=cfg.validation_fraction, seed=cfg.seed + 1)
+            split = validation_split(train, cfg)
             result = self._run(split.train, split.test, cfg.epochs, features, phase="fit")
             if cfg.refit:
                 history = result.history
@@ -296,10 +309,14 @@ class Trainer:
                 if stale >= cfg.patience:
                     result.history.append(row)
                     report.stopped_early(epoch, result.best_epoch)
+                    if self.after_epoch is not None:
+                        self.after_epoch(row)
                     break
             else:
                 report.epoch(epoch, loss)
             result.history.append(row)
+            if self.after_epoch is not None and self.after_epoch(row):
+                break
             if cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0:
                 checkpoint(epoch)
         report.close()
@@ -510,15 +527,4 @@ class Trainer:
     ) -> dict[str, float]:
         model.eval()
         u, i = model.get_embedding(adjacency.propagate, features)
-        users = np.flatnonzero(np.diff(validation.indptr) > 0)
-        k = self.config.metric_k
-        tops = []
-        for start in range(0, len(users), 2048):
-            batch = users[start : start + 2048]
-            scores = (u[torch.from_numpy(batch).to(u.device)] @ i.T).cpu().numpy()
-            tops.append(top_k(scores, k, exclude=user_items[batch]))
-        popularity = np.diff(user_items.tocsc().indptr)
-        m = ranking_metrics(
-            np.concatenate(tops), validation[users], k=k, item_popularity=popularity, n_users_train=user_items.shape[0]
-        )
-        return {key: m[key] for key in (f"recall@{k}", f"ndcg@{k}")}
+        return validation_metrics(u, i, user_items, validation, self.config.metric_k)
