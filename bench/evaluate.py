@@ -34,8 +34,9 @@ from graphrec.data.synthetic import SyntheticSpec, generate
 from graphrec.evaluation.baselines import ItemKNN
 from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.datasets import load_events
+from graphrec.evaluation.ranking import RankingTask
 from graphrec.evaluation.splits import Split, random_holdout
-from graphrec.offline.runner import EvalConfig, build_models, rank_metrics, tune
+from graphrec.offline.runner import EvalConfig, build_models, rank_metrics, tune, validation_for
 from graphrec.offline.tuning import validation_split, validation_users
 from graphrec.snapshot import Snapshot
 
@@ -85,9 +86,10 @@ def item_knn_grid(split: Split, cfg: EvalConfig) -> dict[str, Any]:
     """The old 12-point ItemKNN grid tuned per point (old fit) and shared (:meth:`ItemKNN.grid`)."""
     validation = validation_split(split, protocol="random", fraction=cfg.validation_fraction, seed=cfg.seed)
     users = validation_users(validation, most=cfg.tune_users, seed=cfg.seed)
+    task = RankingTask.of(validation.train.matrix("ones"), users)
 
     def recall(model: ItemKNN) -> float:
-        return float(rank_metrics(model, validation, [20], users=users)["recall@20"])
+        return float(rank_metrics(model, validation, [20], task=task)["recall@20"])
 
     started = time.perf_counter()
     per_point = {f"{k},{h}": recall(old_item_knn(validation.train, k, h)) for k, h in OLD_GRID}
@@ -111,20 +113,26 @@ def item_knn_grid(split: Split, cfg: EvalConfig) -> dict[str, Any]:
 
 
 def baselines(split: Split, cfg: EvalConfig) -> list[dict[str, Any]]:
-    """Each baseline as ``graphrec evaluate`` runs it (tuned on validation, fitted, ranked), timed."""
-    rows = []
+    """Each baseline as ``graphrec evaluate`` runs it (tuned on validation, fitted, ranked), timed; the
+    test users' ranking task and the validation holdout are built once, as the evaluation does (their
+    seconds are the row ``shared``)."""
+    started = time.perf_counter()
+    task = RankingTask.of(split.train.matrix("ones"), split.test_users)
+    validation = validation_for(cfg, split)
+    rows: list[dict[str, Any]] = [{"model": "shared", "total_s": round(time.perf_counter() - started, 1)}]
+    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     for model in build_models(cfg):
         started = time.perf_counter()
         extra: dict[str, Any] = {}
         try:
             if model.name in ("ItemKNN", "ALS", "EASE", "MF-BPR"):
-                model, extra = tune(model.name, cfg, split)
+                model, extra = tune(model.name, cfg, split, validation=validation)
             tune_s = time.perf_counter() - started
             t0 = time.perf_counter()
             model.fit(split.train)
             fit_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            metrics = rank_metrics(model, split, [20])
+            metrics = rank_metrics(model, split, [20], task=task)
             rank_s = time.perf_counter() - t0
         except CatalogueTooLarge as exc:  # EASE above its item bound says why in one line
             rows.append({"model": model.name, "skipped": str(exc), "total_s": round(time.perf_counter() - started, 1)})

@@ -29,6 +29,7 @@ import numpy as np
 
 from graphrec.evaluation.baselines import EASE, ImplicitALS, ItemKNN
 from graphrec.evaluation.evaluated_model import EvaluatedModel
+from graphrec.evaluation.ranking import RankingTask
 from graphrec.evaluation.splits import Split, holdout
 from graphrec.progress import Mode, StepProgress
 from graphrec.snapshot import Snapshot
@@ -171,6 +172,23 @@ def validation_users(validation: Split, *, most: int | None, seed: int) -> np.nd
     if most is None or len(users) <= most:
         return users
     return np.sort(np.random.default_rng(seed + 2).choice(users, size=most, replace=False))
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A validation holdout, the users ranked on it while tuning and their :class:`RankingTask` (built
+    once per seed: every baseline's every grid point ranks the same users)."""
+
+    split: Split
+    users: np.ndarray
+    task: RankingTask
+
+
+def prepare_validation(split: Split, *, protocol: str, fraction: float, seed: int, most: int | None) -> Validation:
+    """:func:`validation_split` of ``split`` and :func:`validation_users` on it, with their ranking task."""
+    validation = validation_split(split, protocol=protocol, fraction=fraction, seed=seed)
+    users = validation_users(validation, most=most, seed=seed)
+    return Validation(validation, users, RankingTask.of(validation.train.matrix("ones"), users))
 
 
 def search(
