@@ -92,6 +92,11 @@ def test_top_k_rows_breaks_ties_by_the_lower_index() -> None:
     assert top_k(scores.copy(), 2, exclude=sp.csr_matrix(np.array([[0, 1, 0, 0, 0]]))).tolist() == [[2, 4]]
 
 
+def test_top_k_rows_keeps_float64_precision() -> None:
+    scores = np.array([[1.0 + 1e-12, 1.0, 1.0 + 2e-12]])  # one float32 value, three float64 ones
+    assert top_k_rows(scores, 3).tolist() == [[2, 0, 1]]
+
+
 def test_hit_matrix_matches_a_dense_look_up() -> None:
     rng = np.random.default_rng(2)
     relevant = sp.random(30, 40, density=0.15, random_state=2, format="csr")

@@ -20,7 +20,10 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, scores.shape[1])
     if k == 0 or scores.shape[0] == 0:
         return np.zeros((scores.shape[0], k), dtype=np.int64)
-    values, indices = torch.topk(torch.from_numpy(np.ascontiguousarray(scores, dtype=np.float32)), k, dim=1)
+    block = np.ascontiguousarray(scores)  # float32 and float64 as they are: no precision lost to the ranking
+    if block.dtype not in (np.float32, np.float64):
+        block = block.astype(np.float64)
+    values, indices = torch.topk(torch.from_numpy(block), k, dim=1)
     top, best = indices.numpy(), values.numpy()
     by_index = np.argsort(top, axis=1, kind="stable")  # then by score, stable: equal scores keep index order
     top, best = np.take_along_axis(top, by_index, axis=1), np.take_along_axis(best, by_index, axis=1)

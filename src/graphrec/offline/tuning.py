@@ -15,8 +15,8 @@ What keeps it affordable on ~800k training edges:
   line of neighbour counts shares one co-occurrence product and one sort (:meth:`ItemKNN.grid`);
 * ALS's later passes climb each line from the best point instead of fitting it whole, and a search
   point runs :data:`ALS_SEARCH_ITERATIONS` sweeps, the winner its full 20 (on the 800k-edge set, 8
-  sweeps scored 0.0015-0.0025 Recall@20 below 20 at three far-apart points, the same for each: the
-  comparison between points holds, at 40% of the cost);
+  sweeps scored 0.0014-0.0025 Recall@20 below 20 at three far-apart points, about the same for each:
+  the comparison between points mostly holds, at 40% of the cost);
 * the validation users' ranking (:class:`graphrec.evaluation.ranking.RankingTask`) is built once and
   shared by every point of every baseline;
 * the validation ranking covers at most ``tune_users`` users (a seeded sample; all of ML-100K's).
