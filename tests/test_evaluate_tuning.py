@@ -18,6 +18,7 @@ from graphrec.offline.tuning import (
     ALS_SEARCH_ITERATIONS,
     Grid,
     Tunable,
+    _als_points,
     baseline_tunables,
     coordinate_search,
     search,
@@ -73,12 +74,12 @@ def test_climbing_the_later_lines_finds_the_same_best_point_with_fewer_fits() ->
     assert counts[True] < counts[False], counts
 
 
-def test_als_search_points_run_fewer_sweeps_than_the_winner() -> None:
+@pytest.mark.parametrize("full_up_to", [0, 10**9])
+def test_als_search_points_run_fewer_sweeps_than_the_winner_on_a_large_set(full_up_to: int) -> None:
     split = random_holdout(block_snapshot(groups=3, users_per_group=15, items_per_group=12, density=0.5), seed=0)
     als = baseline_tunables(seed=0, ease_max_items=10_000, mf_bpr=lambda **kw: ItemKNN())["ALS"]
-    tiny = Tunable(
-        als.make, Grid({"regularization": (0.1, 1.0), "alpha": (5.0,), "factors": (4,)}), None, als.search_make
-    )
+    grid = Grid({"regularization": (0.1, 1.0), "alpha": (5.0,), "factors": (4,)})
+    tiny = Tunable(als.make, grid, _als_points(0, full_up_to=full_up_to))
     sweeps: list[int] = []
 
     def score(model: EvaluatedModel, ranked: np.ndarray) -> float:
@@ -86,8 +87,10 @@ def test_als_search_points_run_fewer_sweeps_than_the_winner() -> None:
         return float(rank_metrics(model, split, [10], users=ranked)["recall@10"])
 
     winner, row = search("ALS", tiny, split, split.test_users, score, metric="recall@10", progress=False)
-    assert sweeps == [ALS_SEARCH_ITERATIONS, ALS_SEARCH_ITERATIONS] and row["tuned_points"] == 2
-    assert winner.iterations == 20 > ALS_SEARCH_ITERATIONS  # type: ignore[attr-defined]
+    searched = ALS_SEARCH_ITERATIONS if split.train.n_edges > full_up_to else 20  # a small set: full sweeps
+    assert sweeps == [searched, searched] and row["tuned_points"] == 2
+    assert winner.iterations == 20  # type: ignore[attr-defined]
+    assert (searched < 20) == (full_up_to == 0)
 
 
 def test_a_shared_item_knn_fit_tunes_like_one_fit_per_point() -> None:
