@@ -6,8 +6,11 @@ set, and the ItemKNN tuning speed-up measured against the old per-point path in 
   loader ``graphrec evaluate`` uses; the split is the evaluation's (random 80/20, seed 0).
 * ``baselines``: per model, what ``graphrec evaluate`` does for it: ``tune_s`` (the validation grid
   search: fits and validation rankings), ``fit_s`` (the winner's fit on the training edges),
-  ``rank_s`` (full ranking of every test user), their ``total_s``, Recall@20, the point that won and
-  whether it sat on the grid's edge.
+  ``rank_s`` (full ranking of every test user), their ``total_s`` and the process's CPU seconds
+  ``cpu_s`` (all its threads: on a shared box the wall time depends on the other work, the CPU time
+  much less; on two idle cores the wall time is at most about the CPU time), Recall@20, the point
+  that won and whether it sat on the grid's edge; ``load_1min``: the box's load when the baselines
+  started and ended.
 * ``item_knn_grid``: on a smaller generated set (``--slice-edges``, same shape), the old 12-point grid
   tuned both ways on the same validation users: ``per_point`` fits each point by the old dense-block
   algorithm (kept here, verbatim, as the reference it was) and ranks; ``shared`` is
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -34,8 +38,9 @@ from graphrec.data.synthetic import SyntheticSpec, generate
 from graphrec.evaluation.baselines import ItemKNN
 from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.datasets import load_events
+from graphrec.evaluation.ranking import RankingTask
 from graphrec.evaluation.splits import Split, random_holdout
-from graphrec.offline.runner import EvalConfig, build_models, rank_metrics, tune
+from graphrec.offline.runner import EvalConfig, build_models, rank_metrics, tune, validation_for
 from graphrec.offline.tuning import validation_split, validation_users
 from graphrec.snapshot import Snapshot
 
@@ -85,9 +90,10 @@ def item_knn_grid(split: Split, cfg: EvalConfig) -> dict[str, Any]:
     """The old 12-point ItemKNN grid tuned per point (old fit) and shared (:meth:`ItemKNN.grid`)."""
     validation = validation_split(split, protocol="random", fraction=cfg.validation_fraction, seed=cfg.seed)
     users = validation_users(validation, most=cfg.tune_users, seed=cfg.seed)
+    task = RankingTask.of(validation.train.matrix("ones"), users)
 
     def recall(model: ItemKNN) -> float:
-        return float(rank_metrics(model, validation, [20], users=users)["recall@20"])
+        return float(rank_metrics(model, validation, [20], task=task)["recall@20"])
 
     started = time.perf_counter()
     per_point = {f"{k},{h}": recall(old_item_knn(validation.train, k, h)) for k, h in OLD_GRID}
@@ -111,20 +117,26 @@ def item_knn_grid(split: Split, cfg: EvalConfig) -> dict[str, Any]:
 
 
 def baselines(split: Split, cfg: EvalConfig) -> list[dict[str, Any]]:
-    """Each baseline as ``graphrec evaluate`` runs it (tuned on validation, fitted, ranked), timed."""
-    rows = []
+    """Each baseline as ``graphrec evaluate`` runs it (tuned on validation, fitted, ranked), timed; the
+    test users' ranking task and the validation holdout are built once, as the evaluation does (their
+    seconds are the row ``shared``)."""
+    started = time.perf_counter()
+    task = RankingTask.of(split.train.matrix("ones"), split.test_users)
+    validation = validation_for(cfg, split)
+    rows: list[dict[str, Any]] = [{"model": "shared", "total_s": round(time.perf_counter() - started, 1)}]
+    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     for model in build_models(cfg):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         extra: dict[str, Any] = {}
         try:
             if model.name in ("ItemKNN", "ALS", "EASE", "MF-BPR"):
-                model, extra = tune(model.name, cfg, split)
+                model, extra = tune(model.name, cfg, split, validation=validation)
             tune_s = time.perf_counter() - started
             t0 = time.perf_counter()
             model.fit(split.train)
             fit_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            metrics = rank_metrics(model, split, [20])
+            metrics = rank_metrics(model, split, [20], task=task)
             rank_s = time.perf_counter() - t0
         except CatalogueTooLarge as exc:  # EASE above its item bound says why in one line
             rows.append({"model": model.name, "skipped": str(exc), "total_s": round(time.perf_counter() - started, 1)})
@@ -136,6 +148,7 @@ def baselines(split: Split, cfg: EvalConfig) -> list[dict[str, Any]]:
                 "fit_s": round(fit_s, 1),
                 "rank_s": round(rank_s, 1),
                 "total_s": round(time.perf_counter() - started, 1),
+                "cpu_s": round(time.process_time() - cpu, 1),
                 "recall@20": round(metrics["recall@20"], 4),
                 **{k: extra[k] for k in ("params", "grid_edge", "tuned_points", "validation_users") if k in extra},
             }
@@ -171,9 +184,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out["item_knn_grid"] = item_knn_grid(random_holdout(synthetic(args.slice_edges, Path(tmp)), seed=0), cfg)
     print(json.dumps(out["item_knn_grid"]), file=sys.stderr, flush=True)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
+    load = os.getloadavg()[0]
     out["baselines"] = baselines(split, cfg)
     out["baselines_total_s"] = round(time.perf_counter() - started, 1)
+    out["baselines_cpu_s"] = round(time.process_time() - cpu, 1)
+    out["load_1min"] = {"start": round(load, 1), "end": round(os.getloadavg()[0], 1), "cores": os.cpu_count()}
     print(json.dumps(out, indent=2))
 
 

@@ -14,7 +14,16 @@ from graphrec.evaluation.evaluated_model import EvaluatedModel
 from graphrec.evaluation.report import markdown_table
 from graphrec.evaluation.splits import random_holdout
 from graphrec.offline.runner import EvalConfig, load_split, rank_metrics, summarise_seeds, tune
-from graphrec.offline.tuning import Grid, Tunable, coordinate_search, search, validation_users
+from graphrec.offline.tuning import (
+    ALS_SEARCH_ITERATIONS,
+    Grid,
+    Tunable,
+    _als_points,
+    baseline_tunables,
+    coordinate_search,
+    search,
+    validation_users,
+)
 
 
 def _bumpy(p: dict[str, Any]) -> float:
@@ -44,6 +53,44 @@ def test_coordinate_search_finds_the_best_point_of_interacting_axes_with_fewer_f
     assert floored.edges({"x": 0, "y": 30, "z": 0}) == "x=0 (bottom of 0..5)"
     with pytest.raises(ValueError, match="start point"):
         coordinate_search(Grid({"x": (0, 1)}), evaluate, on_plan=planned.append)
+
+
+def test_climbing_the_later_lines_finds_the_same_best_point_with_fewer_fits() -> None:
+    axes = {"x": (0, 1, 2, 3, 4, 5), "y": (0, 10, 20, 30, 40, 50), "z": (0, 1, 2)}
+    start = {"x": 0, "y": 0, "z": 0}
+    counts = {}
+    for climb in (False, True):
+        evaluated: list[tuple[Any, ...]] = []
+
+        def evaluate(points: list[dict[str, Any]]) -> dict[tuple[Any, ...], float]:
+            keys = [(p["x"], p["y"], p["z"]) for p in points]
+            evaluated.extend(keys)  # noqa: B023 (the loop's own list, used inside the loop)
+            return {k: _bumpy(p) for k, p in zip(keys, points, strict=True)}
+
+        best, scores = coordinate_search(Grid(axes, start=start, climb=climb), evaluate, on_plan=lambda n: None)
+        assert best == {"x": 3, "y": 30, "z": 1}
+        assert len(evaluated) == len(set(evaluated)) == len(scores)
+        counts[climb] = len(evaluated)
+    assert counts[True] < counts[False], counts
+
+
+@pytest.mark.parametrize("full_up_to", [0, 10**9])
+def test_als_search_points_run_fewer_sweeps_than_the_winner_on_a_large_set(full_up_to: int) -> None:
+    split = random_holdout(block_snapshot(groups=3, users_per_group=15, items_per_group=12, density=0.5), seed=0)
+    als = baseline_tunables(seed=0, ease_max_items=10_000, mf_bpr=lambda **kw: ItemKNN())["ALS"]
+    grid = Grid({"regularization": (0.1, 1.0), "alpha": (5.0,), "factors": (4,)})
+    tiny = Tunable(als.make, grid, _als_points(0, full_up_to=full_up_to))
+    sweeps: list[int] = []
+
+    def score(model: EvaluatedModel, ranked: np.ndarray) -> float:
+        sweeps.append(model.iterations)  # type: ignore[attr-defined]
+        return float(rank_metrics(model, split, [10], users=ranked)["recall@10"])
+
+    winner, row = search("ALS", tiny, split, split.test_users, score, metric="recall@10", progress=False)
+    searched = ALS_SEARCH_ITERATIONS if split.train.n_edges > full_up_to else 20  # a small set: full sweeps
+    assert sweeps == [searched, searched] and row["tuned_points"] == 2
+    assert winner.iterations == 20  # type: ignore[attr-defined]
+    assert (searched < 20) == (full_up_to == 0)
 
 
 def test_a_shared_item_knn_fit_tunes_like_one_fit_per_point() -> None:

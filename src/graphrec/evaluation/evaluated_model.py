@@ -27,5 +27,6 @@ class EvaluatedModel(Protocol):
     def fit(self, train: Snapshot) -> None: ...
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        """``(len(users), n_items)`` float32 scores, higher is better."""
+        """``(len(users), n_items)`` float32 scores, higher is better: a new array, which the ranking
+        overwrites in place (seen items), never a view of the model's own state."""
         ...

@@ -30,7 +30,8 @@ from graphrec.evaluation.baselines.ease import CatalogueTooLarge
 from graphrec.evaluation.baselines.gds_fastrp import GdsFastRPKnn
 from graphrec.evaluation.datasets import load_events, load_lightgcn, load_movielens
 from graphrec.evaluation.evaluated_model import EvaluatedModel
-from graphrec.evaluation.metrics import ranking_metrics, top_k
+from graphrec.evaluation.metrics import ranking_metrics
+from graphrec.evaluation.ranking import RankingTask
 from graphrec.evaluation.report import markdown_table, write_report
 from graphrec.evaluation.splits import Split, holdout
 from graphrec.evaluation.statistics import PairedComparison, compare_against_all, comparison_table, mean_interval
@@ -40,7 +41,7 @@ from graphrec.model.recommender import GraphSAGERecommender
 from graphrec.offline.cold_items import ColdItemProtocol, run_cold_items
 from graphrec.offline.new_user_protocol import NewUserProtocol
 from graphrec.offline.new_user_report import run_new_users
-from graphrec.offline.tuning import Tunable, baseline_tunables, search, validation_split, validation_users
+from graphrec.offline.tuning import Tunable, Validation, baseline_tunables, prepare_validation, search
 from graphrec.progress import StepProgress
 from graphrec.recommend.serving_config import ServingConfig
 from graphrec.snapshot import Snapshot
@@ -203,23 +204,39 @@ def build_models(cfg: EvalConfig, *, gds: GdsClient | None = None) -> list[Evalu
     return models
 
 
-def tune(name: str, cfg: EvalConfig, split: Split) -> tuple[EvaluatedModel, dict[str, Any]]:
+def validation_for(cfg: EvalConfig, split: Split) -> Validation:
+    """The validation holdout every baseline of this seed is tuned on (:func:`tune`), built once."""
+    return prepare_validation(
+        split, protocol=cfg.protocol, fraction=cfg.validation_fraction, seed=cfg.seed, most=cfg.tune_users
+    )
+
+
+def tune(
+    name: str, cfg: EvalConfig, split: Split, *, validation: Validation | None = None
+) -> tuple[EvaluatedModel, dict[str, Any]]:
     """Search ``name``'s grid on a validation holdout of ``split.train`` (never on the test edges), cut by
-    the test split's protocol, ranking at most ``cfg.tune_users`` of its users per point."""
-    validation = validation_split(split, protocol=cfg.protocol, fraction=cfg.validation_fraction, seed=cfg.seed)
-    users = validation_users(validation, most=cfg.tune_users, seed=cfg.seed)
+    the test split's protocol, ranking at most ``cfg.tune_users`` of its users per point (``validation``:
+    that holdout, when the caller already built it with :func:`validation_for`)."""
+    validation = validation or validation_for(cfg, split)
     k = max(cfg.ks)
 
     def score(model: EvaluatedModel, ranked: np.ndarray) -> float:
-        return float(rank_metrics(model, validation, [k], users=ranked)[f"recall@{k}"])
+        task = validation.task if ranked is validation.users else None
+        return float(rank_metrics(model, validation.split, [k], users=ranked, task=task)[f"recall@{k}"])
 
     model, extra = search(
-        name, baseline_grids(cfg)[name], validation, users, score, metric=f"recall@{k}", progress=cfg.progress
+        name,
+        baseline_grids(cfg)[name],
+        validation.split,
+        validation.users,
+        score,
+        metric=f"recall@{k}",
+        progress=cfg.progress,
     )
     if isinstance(model, GraphSAGERecommender):
         model.progress = cfg.progress
-    if len(users) < len(validation.test_users):
-        extra["validation_users"] = len(users)
+    if len(validation.users) < len(validation.split.test_users):
+        extra["validation_users"] = len(validation.users)
     return model, extra
 
 
@@ -228,15 +245,16 @@ def evaluate_model(
     split: Split,
     ks: list[int],
     *,
-    batch: int = 1024,
+    task: RankingTask | None = None,
     per_user: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Fit on ``split.train``, rank all items for every test user, return the metrics row
-    (``per_user`` receives per-user recall and NDCG at every k, test users in index order)."""
+    (``per_user`` receives per-user recall and NDCG at every k, test users in index order; ``task``:
+    the test users' :class:`RankingTask`, when several models share it)."""
     t0 = time.perf_counter()
     model.fit(split.train)
     fit_seconds = time.perf_counter() - t0
-    row = rank_metrics(model, split, ks, batch=batch, per_user=per_user)
+    row = rank_metrics(model, split, ks, task=task, per_user=per_user)
     row["fit_seconds"] = round(fit_seconds, 2)
     return row
 
@@ -247,21 +265,19 @@ def rank_metrics(
     ks: list[int],
     *,
     users: np.ndarray | None = None,
-    batch: int = 1024,
+    task: RankingTask | None = None,
     per_user: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The metrics row of a fitted ``model``: the whole catalogue minus each user's training items
-    ranked for ``users`` (default: every test user), ``batch`` users per dense score block (one
-    ``argpartition`` per block, no per-user loop)."""
+    ranked for ``users`` (default: every test user) in chunked score blocks (:class:`RankingTask`;
+    ``task``: one built for these users already, shared by every model and tuning point)."""
     train = split.train
-    exclude = train.matrix("ones")
-    users = split.test_users if users is None else users
-    k_max = max(ks)
-    tops = []
-    for start in range(0, len(users), batch):
-        b = users[start : start + batch]
-        tops.append(top_k(np.array(model.score(b), dtype=np.float32), k_max, exclude=exclude[b]))
-    topk = np.concatenate(tops) if tops else np.zeros((0, k_max), np.int64)
+    if task is None:
+        task = RankingTask.of(train.matrix("ones"), split.test_users if users is None else users)
+    elif users is not None and not np.array_equal(users, task.users):
+        raise ValueError("users and task.users differ: give one of them")
+    users = task.users
+    topk = task.top_k(model, max(ks))
     popularity = np.bincount(train.indices, minlength=train.n_items)
     row: dict[str, Any] = {"model": model.name}
     for k in ks:
@@ -393,14 +409,17 @@ def _run_seed(cfg: EvalConfig, *, snapshot: Snapshot | None, gds: GdsClient | No
     run = SeedRun(split=split, rows=[], per_user={}, histories={})
     models = build_models(cfg, gds=gds)
     report = StepProgress(len(models), cfg.progress, desc=label)
+    task = RankingTask.of(split.train.matrix("ones"), split.test_users)  # shared by every model's ranking
+    validation: Validation | None = None  # built for the first tuned model, shared by the others
     for model in models:
         started = time.perf_counter()
         extra: dict[str, Any] = {}
         try:
             if cfg.tune_baselines and model.name in baseline_grids(cfg):
-                model, extra = tune(model.name, cfg, split)
+                validation = validation or validation_for(cfg, split)
+                model, extra = tune(model.name, cfg, split, validation=validation)
             per_user: dict[str, np.ndarray] = {}
-            row = evaluate_model(model, split, cfg.ks, per_user=per_user)
+            row = evaluate_model(model, split, cfg.ks, task=task, per_user=per_user)
         except CatalogueTooLarge as exc:  # a model that cannot fit this data says so in the table
             logger.warning("%s skipped: %s", model.name, exc)
             run.rows.append({"model": model.name, "skipped": str(exc)})
@@ -500,4 +519,5 @@ __all__ = [
     "run_evaluation",
     "summarise_seeds",
     "tune",
+    "validation_for",
 ]

@@ -320,11 +320,15 @@ class TraversalScorer:
         """``(len(users), n_items)`` scores; the users' own items and non-candidates score ``-inf``."""
         users = np.asarray(users, dtype=np.int64)
         w, ts = self.weights[users], self.last_ts[users]
-        scores = (self._seeds(w, ts) @ self._similarity).toarray()
-        scores = np.where(scores > 0, scores, -np.inf)
+        reached = (self._seeds(w, ts) @ self._similarity).tocsr()
+        # only the reached items are written into a -inf block: no dense float64 block, no pass per step
+        rows = np.repeat(np.arange(len(users)), np.diff(reached.indptr))
+        positive = reached.data > 0
+        scores = np.full((len(users), reached.shape[1]), -np.inf, dtype=np.float32)
+        scores[rows[positive], reached.indices[positive]] = reached.data[positive]
         rows = np.repeat(np.arange(len(users)), np.diff(w.indptr))
         scores[rows, w.indices] = -np.inf
-        return scores.astype(np.float32)
+        return scores
 
     def score_user_items(self, item_indices: np.ndarray, weights: np.ndarray, last_ts: np.ndarray) -> np.ndarray:
         """Scores for a user given only their edges (a user not in the matrix, e.g. a new one)."""

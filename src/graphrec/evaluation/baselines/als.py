@@ -56,5 +56,5 @@ class ImplicitALS:
         self._items = np.asarray(model.item_factors)
 
     def score(self, users: np.ndarray) -> np.ndarray:
-        scores: np.ndarray = (self._users[users] @ self._items.T).astype(np.float32)
+        scores: np.ndarray = (self._users[users] @ self._items.T).astype(np.float32, copy=False)
         return scores

@@ -19,6 +19,10 @@ class MostPopular:
     def fit(self, train: Snapshot) -> None:
         self._popularity = np.bincount(train.indices, minlength=train.n_items).astype(np.float32)
 
+    def item_scores(self) -> np.ndarray:
+        """The one score vector every user gets (the ranking sorts it once: no per-user score rows)."""
+        return self._popularity
+
     def score(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self._popularity, (len(users), len(self._popularity))).copy()
 
