@@ -45,8 +45,9 @@ def _batch(n: int, now: int) -> dict[str, object]:
     }
 
 
-def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
+def test_two_workers_ingest_exactly_once(data_dir: Path, tmp_path: Path) -> None:
     port = free_port()
+    log = tmp_path / "serve.log"  # the supervisor's and workers' log: why a worker is missing, if one is
     env = {
         **os.environ,
         "GRAPHREC_GRAPH_URI": f"embedded:{data_dir}",
@@ -62,7 +63,7 @@ def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("wb"),
     )
     try:
 
@@ -79,7 +80,8 @@ def test_two_workers_ingest_exactly_once(data_dir: Path) -> None:
             for c in _children(proc.pid)
             if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")
         ]
-        assert len(workers) == 2
+        # both are started at once, so one missing here died at startup (the supervisor restarts it): the log says why
+        assert len(workers) == 2, log.read_bytes()[-3000:].decode(errors="replace")
 
         now = clock.now_ms()
         answers: list[dict[str, int]] = []
