@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.snapshot import Snapshot
 
 
@@ -55,3 +56,17 @@ GROUP_WORDS = ("orchard apples", "harbour boats", "desert cactus", "glacier ice"
 def group_title(group: int, item: int) -> str:
     """A title that names the item's group (two words shared by its group) and the item itself."""
     return f"{GROUP_WORDS[group % len(GROUP_WORDS)]} number{item} edition"
+
+
+def small_config(**overrides: object) -> TrainConfig:
+    """The small, fast training the model tests share (dim 8, 2 layers, 12 epochs of batch 64, validation every
+    2 epochs with patience 2), with ``overrides`` on top."""
+    base: dict[str, object] = {
+        "encoder": EncoderConfig(dim=8, layers=2),
+        "epochs": 12,
+        "batch_size": 64,
+        "lr": 0.02,
+        "eval_every": 2,
+        "patience": 2,
+    }
+    return TrainConfig.model_validate({**base, **overrides})

@@ -13,24 +13,13 @@ import torch
 from typer.testing import CliRunner
 
 from graphrec.cli import app
-from graphrec.model.config import EncoderConfig, TrainConfig, resolve_device
+from graphrec.model.config import TrainConfig, resolve_device
 from graphrec.model.trainer import Trainer
-from model.graphs import block_snapshot
+from model.graphs import block_snapshot, small_config
 
 
 def _cfg(device: str, **kw: object) -> TrainConfig:
-    return TrainConfig.model_validate(
-        {
-            "encoder": EncoderConfig(dim=8, layers=2),
-            "epochs": 12,
-            "batch_size": 64,
-            "lr": 0.02,
-            "eval_every": 2,
-            "patience": 2,
-            "device": device,
-            **kw,
-        }
-    )
+    return small_config(device=device, **kw)
 
 
 def _block_separation(result_embeddings: tuple[np.ndarray, np.ndarray], n_users: int, n_items: int) -> float:

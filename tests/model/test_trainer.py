@@ -7,20 +7,9 @@ import numpy as np
 from graphrec.model.config import EncoderConfig, TrainConfig
 from graphrec.model.negative_sampler import NegativeSampler
 from graphrec.model.trainer import Trainer
-from model.graphs import block_snapshot
+from model.graphs import block_snapshot, small_config
 
-
-def _cfg(**kw: object) -> TrainConfig:
-    base: dict[str, object] = {
-        "encoder": EncoderConfig(dim=8, layers=2),
-        "epochs": 12,
-        "batch_size": 64,
-        "lr": 0.02,
-        "eval_every": 2,
-        "patience": 2,
-    }
-    base.update(kw)
-    return TrainConfig.model_validate(base)
+_cfg = small_config
 
 
 def test_same_seed_same_embeddings() -> None:

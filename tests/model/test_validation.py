@@ -9,10 +9,10 @@ import torch
 
 from graphrec.evaluation.metrics import ranking_metrics, top_k
 from graphrec.model.adjacency import BipartiteAdjacency
-from graphrec.model.config import EncoderConfig, TrainConfig
+from graphrec.model.config import TrainConfig
 from graphrec.model.trainer import Trainer, validation_split
 from graphrec.model.validation import validation_metrics
-from model.graphs import block_snapshot
+from model.graphs import block_snapshot, small_config
 
 
 def _random_case(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, sp.csr_matrix, sp.csr_matrix]:
@@ -62,17 +62,7 @@ def test_training_items_are_excluded_from_the_ranking() -> None:
 
 
 def _cfg(**kw: object) -> TrainConfig:
-    base: dict[str, object] = {
-        "encoder": EncoderConfig(dim=8, layers=2),
-        "epochs": 12,
-        "batch_size": 64,
-        "lr": 0.02,
-        "eval_every": 2,
-        "patience": 2,
-        "refit": False,
-    }
-    base.update(kw)
-    return TrainConfig.model_validate(base)
+    return small_config(**{"refit": False, **kw})
 
 
 def test_the_trainer_validates_on_validation_split_with_validation_metrics() -> None:
