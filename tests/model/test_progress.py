@@ -9,10 +9,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from graphrec.model.config import EncoderConfig, TrainConfig
+from graphrec.model.config import TrainConfig
 from graphrec.model.trainer import Trainer
 from graphrec.progress import EpochProgress, StepProgress, resolve
-from model.graphs import block_snapshot
+from model.graphs import block_snapshot, small_config
 from tests.test_evaluate_cli import _write_lightgcn
 
 
@@ -22,15 +22,7 @@ class Tty(io.StringIO):
 
 
 def _cfg(**kw: object) -> TrainConfig:
-    base: dict[str, object] = {
-        "encoder": EncoderConfig(dim=8, layers=2),
-        "epochs": 6,
-        "batch_size": 64,
-        "lr": 0.02,
-        "eval_every": 2,
-        "patience": 5,
-    }
-    return TrainConfig.model_validate(base | kw)
+    return small_config(**{"epochs": 6, "patience": 5, **kw})
 
 
 def test_training_prints_one_line_per_validation_when_not_on_a_terminal(capsys) -> None:  # type: ignore[no-untyped-def]

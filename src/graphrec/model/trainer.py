@@ -407,14 +407,7 @@ class Trainer:
         u_emb, p_emb, n_emb = rows[:b], rows[b : 2 * b], rows[2 * b :].view(b, cfg.negatives, -1)
         pos_scores = (u_emb * p_emb).sum(-1)
         neg_scores = (u_emb[:, None, :] * n_emb).sum(-1)
-        t_users = torch.from_numpy(users).to(self.device)
-        loss = bpr_loss(pos_scores, neg_scores)
-        if cfg.reg > 0:
-            loss = loss + cfg.reg * embedding_l2(
-                model.user_embedding(t_users),
-                model.item_embedding(torch.from_numpy(np.concatenate([pos, neg.ravel()])).to(self.device)),
-            )
-        return loss
+        return bpr_loss(pos_scores, neg_scores) + self._id_l2(model, users, np.concatenate([pos, neg.ravel()]))
 
     def _softmax_loss(
         self,
@@ -442,13 +435,20 @@ class Trainer:
         pos_scores = (u_emb * p_emb).sum(-1)
         known = torch.from_numpy(negatives.positive_mask(users, shared)).to(self.device)
         neg_scores = (u_emb @ n_emb.T).masked_fill(known, float("-inf"))
-        loss = softmax_loss(pos_scores, neg_scores, cfg.temperature)
-        if cfg.reg > 0:
-            loss = loss + cfg.reg * embedding_l2(
-                model.user_embedding(torch.from_numpy(users).to(self.device)),
-                model.item_embedding(torch.from_numpy(np.concatenate([pos, shared])).to(self.device)),
-            )
-        return loss
+        return softmax_loss(pos_scores, neg_scores, cfg.temperature) + self._id_l2(
+            model, users, np.concatenate([pos, shared])
+        )
+
+    def _id_l2(self, model: GraphSAGERec, users: np.ndarray, items: np.ndarray) -> torch.Tensor | float:
+        """``reg`` times the L2 of the batch's layer-0 id embeddings (users, and the items it scored); 0 without
+        ``reg``. One home for both losses."""
+        if self.config.reg <= 0:
+            return 0.0
+        device = self.device
+        return self.config.reg * embedding_l2(
+            model.user_embedding(torch.from_numpy(users).to(device)),
+            model.item_embedding(torch.from_numpy(items).to(device)),
+        )
 
     def _ego(
         self, model: GraphSAGERec, features: torch.Tensor | None, rng: np.random.Generator, n_users: int
