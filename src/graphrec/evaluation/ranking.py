@@ -23,7 +23,6 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import scipy.sparse as sp
 
-from graphrec.evaluation.evaluated_model import EvaluatedModel
 from graphrec.evaluation.metrics import top_k_rows
 
 BLOCK_SCORES = 4_000_000  # float32 scores per block (16 MB)
@@ -36,6 +35,13 @@ class SameForEveryUser(Protocol):
     def item_scores(self) -> np.ndarray:
         """``(n_items,)`` scores, higher is better."""
         ...
+
+
+class Scorer(Protocol):
+    """What the ranking needs of a model: each user's score for every item (``EvaluatedModel.score``'s
+    contract: a new ``(len(users), n_items)`` array the ranking may overwrite)."""
+
+    def score(self, users: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class RankingTask:
         users = np.asarray(users, dtype=np.int64)
         return cls(users, train_items.tocsr()[users], block_scores=block_scores)
 
-    def top_k(self, model: EvaluatedModel, k: int) -> np.ndarray:
+    def top_k(self, model: Scorer, k: int) -> np.ndarray:
         """``(len(users), min(k, n_items))`` item indices ranked best first, seen items excluded (they
         come last, only when a user has seen all but fewer than k items). Ties: the lower index first
         within the list; which of several tied items at the k-th place are kept is unspecified."""

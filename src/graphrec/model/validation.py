@@ -1,12 +1,11 @@
-"""The early-stopping check: Recall@K and NDCG@K of embeddings on a validation holdout, ranked in torch.
+"""The early-stopping check: Recall@K and NDCG@K of embeddings on a validation holdout.
 
 One function, so the trainer and the training benchmark's baseline (PyG's LightGCN, ``bench/train.py``)
-are judged by the same ranking. Why torch and not :func:`graphrec.evaluation.metrics.top_k`: on the
-1M-edge benchmark graph (40k items) numpy's ``argpartition`` took ~6 s per block of 2,048 users where
-``torch.topk`` takes ~0.3 s (one thread, same box), and early stopping ranks every validation user every
-few epochs. The top-K lists then go through the offline evaluation's own :func:`ranking_metrics`, so the
-definitions of the metrics stay in one place. Only the order of exactly tied scores may differ from
-``top_k``.
+are judged by the same ranking, and that ranking is the offline evaluation's own
+(:class:`graphrec.evaluation.ranking.RankingTask`: score blocks with the seen items masked, torch's top-k
+per block; why not numpy's ``argpartition``: ~6 s per block of 2,048 users at 40k items against ~0.3 s), as
+are the metrics (:func:`ranking_metrics`). The embeddings score each block in torch, on their device; the
+block comes to the CPU for the top-k.
 """
 
 from __future__ import annotations
@@ -16,8 +15,22 @@ import scipy.sparse as sp
 import torch
 
 from graphrec.evaluation.metrics import ranking_metrics
+from graphrec.evaluation.ranking import RankingTask
 
 CHUNK = 2048  # users scored at once: a (CHUNK, n_items) float32 block
+
+
+class _DotProducts:
+    """Embeddings as the ranking task's model: a user's score for an item is their dot product."""
+
+    def __init__(self, user_embeddings: torch.Tensor, item_embeddings: torch.Tensor) -> None:
+        self._users, self._items = user_embeddings, item_embeddings
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            rows = self._users[torch.from_numpy(users).to(self._users.device)]
+            block: np.ndarray = (rows @ self._items.T).cpu().numpy()
+        return block
 
 
 def validation_metrics(
@@ -33,24 +46,14 @@ def validation_metrics(
     with the user's training items (``user_items``' pattern) excluded, as the offline evaluation does.
 
     Shapes: ``user_embeddings`` ``(n_users, d)``, ``item_embeddings`` ``(n_items, d)`` (same device);
-    ``user_items`` and ``validation`` ``(n_users, n_items)`` CSR.
+    ``user_items`` and ``validation`` ``(n_users, n_items)`` CSR. ``chunk``: users per score block.
     """
     users = np.flatnonzero(np.diff(validation.indptr) > 0)
     n_items = item_embeddings.shape[0]
-    top = min(k, n_items)
-    device = user_embeddings.device
-    tops = [np.empty((0, top), dtype=np.int64)]
-    with torch.no_grad():
-        for start in range(0, len(users), chunk):
-            batch = users[start : start + chunk]
-            scores = user_embeddings[torch.from_numpy(batch).to(device)] @ item_embeddings.T
-            seen = user_items[batch].tocoo()
-            rows = torch.from_numpy(seen.row.astype(np.int64)).to(device)
-            cols = torch.from_numpy(seen.col.astype(np.int64)).to(device)
-            scores[rows, cols] = -torch.inf
-            tops.append(torch.topk(scores, top, dim=1).indices.cpu().numpy())
+    task = RankingTask.of(user_items, users, block_scores=chunk * max(n_items, 1))
+    tops = task.top_k(_DotProducts(user_embeddings, item_embeddings), k)
     popularity = np.diff(user_items.tocsc().indptr)
     metrics = ranking_metrics(
-        np.concatenate(tops), validation[users], k=k, item_popularity=popularity, n_users_train=user_items.shape[0]
+        tops, validation[users], k=k, item_popularity=popularity, n_users_train=user_items.shape[0]
     )
     return {key: metrics[key] for key in (f"recall@{k}", f"ndcg@{k}")}
